@@ -1,0 +1,38 @@
+# Trainyard build, test and demo targets. `make test` is what CI runs.
+GO      ?= go
+BIN     ?= bin/trainyard
+PKGS    ?= ./...
+VERSION ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
+LDFLAGS := -X main.version=$(VERSION)
+
+.PHONY: all build test lint bench demo redis clean
+
+all: build
+
+build:
+	$(GO) build -ldflags "$(LDFLAGS)" -o $(BIN) ./cmd/trainyard
+
+# Integration tests need redis-server: tests start their own on a free
+# loopback port unless REDIS_URL points at one. scripts/ensure-redis.sh
+# installs Debian's package when it is missing.
+test: redis
+	$(GO) vet $(PKGS)
+	$(GO) test -race -count=1 -timeout 15m $(PKGS)
+
+redis:
+	@scripts/ensure-redis.sh
+
+lint:
+	@out=$$(gofmt -l $$(git ls-files '*.go')); \
+	if [ -n "$$out" ]; then echo "gofmt needed:"; echo "$$out"; exit 1; fi
+	$(GO) vet $(PKGS)
+	$(GO) tool staticcheck $(PKGS)
+
+bench: redis
+	$(GO) test -run '^$$' -bench . -benchmem $(PKGS)
+
+demo:
+	$(GO) run ./cmd/trainyard demo
+
+clean:
+	rm -rf bin

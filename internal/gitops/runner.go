@@ -1,0 +1,171 @@
+package gitops
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"os/exec"
+	"slices"
+	"strings"
+)
+
+// runner executes the git binary against one bare repository. It owns the
+// environment every git process sees, so that no user, system or inherited
+// GIT_* setting can change what a command does or where its output goes.
+type runner struct {
+	git     string   // path of the git binary
+	gitDir  string   // the bare repository
+	baseEnv []string // environment shared by every command
+	secrets []string // strings scrubbed from any error text
+}
+
+// call describes one git invocation.
+type call struct {
+	args   []string
+	stdin  io.Reader
+	env    []string // extra variables, e.g. author and committer identity
+	config []configPair
+	// okCodes lists exit codes, besides 0, that the caller interprets itself
+	// (merge-tree exits 1 on conflicts, push exits 1 on rejection).
+	okCodes []int
+}
+
+// configPair is one configuration setting passed through the environment,
+// never through argv, where other users of the machine could read it.
+type configPair struct{ key, value string }
+
+// result is what a finished git process produced.
+type result struct {
+	stdout []byte
+	stderr []byte
+	code   int
+}
+
+// gitError is a failed git command, with its stderr already scrubbed.
+type gitError struct {
+	args   []string
+	code   int
+	stderr string
+	err    error
+}
+
+func (e *gitError) Error() string {
+	msg := strings.TrimSpace(e.stderr)
+	if msg == "" && e.err != nil {
+		msg = e.err.Error()
+	}
+	return fmt.Sprintf("git %s: exit %d: %s", strings.Join(e.args, " "), e.code, msg)
+}
+
+func (e *gitError) Unwrap() error { return e.err }
+
+// inherited reports the only variables of our own environment that git may
+// see: locating programs, temporary files, proxies and CA bundles. HOME is
+// not among them: a ~/.netrc there would add credentials of its own.
+func inherited(key string) bool {
+	switch strings.ToUpper(key) {
+	case "PATH", "TMPDIR", "HTTP_PROXY", "HTTPS_PROXY", "NO_PROXY", "ALL_PROXY", "SSL_CERT_FILE", "SSL_CERT_DIR":
+		return true
+	}
+	return false
+}
+
+func newRunner(git, gitDir string, secrets []string) *runner {
+	env := []string{
+		"GIT_DIR=" + gitDir,
+		"GIT_CONFIG_NOSYSTEM=1",
+		"GIT_CONFIG_GLOBAL=" + os.DevNull,
+		"GIT_TERMINAL_PROMPT=0",
+		"HOME=" + gitDir,
+		"GIT_ASKPASS=",
+		"SSH_ASKPASS=",
+		"GCM_INTERACTIVE=never",
+		"LC_ALL=C",
+		"LANGUAGE=C",
+	}
+	for _, kv := range os.Environ() {
+		if key, _, ok := strings.Cut(kv, "="); ok && inherited(key) {
+			env = append(env, kv)
+		}
+	}
+	return &runner{git: git, gitDir: gitDir, baseEnv: env, secrets: nonEmpty(secrets)}
+}
+
+// run executes git and returns its output. Exit codes other than 0 and
+// c.okCodes become a *gitError; a cancelled context wins over the exit code.
+func (r *runner) run(ctx context.Context, c call) (result, error) {
+	cmd := exec.CommandContext(ctx, r.git, c.args...)
+	cmd.Dir = r.gitDir
+	cmd.Env = r.environ(c)
+	cmd.Stdin = c.stdin
+	var stdout, stderr bytes.Buffer
+	cmd.Stdout = &stdout
+	cmd.Stderr = &stderr
+	runErr := cmd.Run()
+	res := result{stdout: stdout.Bytes(), stderr: []byte(r.scrub(stderr.String())), code: exitCode(runErr)}
+	if ctxErr := ctx.Err(); ctxErr != nil {
+		return res, fmt.Errorf("git %s: %w", strings.Join(c.args, " "), ctxErr)
+	}
+	if runErr == nil || (res.code > 0 && slices.Contains(c.okCodes, res.code)) {
+		return res, nil
+	}
+	var exitErr *exec.ExitError
+	if !errors.As(runErr, &exitErr) {
+		runErr = errors.New(r.scrub(runErr.Error()))
+	} else {
+		runErr = nil
+	}
+	return res, &gitError{args: c.args, code: res.code, stderr: string(res.stderr), err: runErr}
+}
+
+// output runs git and returns its trimmed stdout.
+func (r *runner) output(ctx context.Context, args ...string) (string, error) {
+	res, err := r.run(ctx, call{args: args})
+	return strings.TrimSpace(string(res.stdout)), err
+}
+
+func (r *runner) environ(c call) []string {
+	env := make([]string, 0, len(r.baseEnv)+len(c.env)+1+2*len(c.config))
+	env = append(env, r.baseEnv...)
+	env = append(env, c.env...)
+	if len(c.config) > 0 {
+		env = append(env, fmt.Sprintf("GIT_CONFIG_COUNT=%d", len(c.config)))
+		for i, p := range c.config {
+			env = append(env, fmt.Sprintf("GIT_CONFIG_KEY_%d=%s", i, p.key), fmt.Sprintf("GIT_CONFIG_VALUE_%d=%s", i, p.value))
+		}
+	}
+	return env
+}
+
+// scrub removes every secret from s, so that no error or log line can carry
+// the token even if a remote or git itself echoes it.
+func (r *runner) scrub(s string) string {
+	for _, secret := range r.secrets {
+		s = strings.ReplaceAll(s, secret, "[REDACTED]")
+	}
+	return s
+}
+
+func exitCode(err error) int {
+	if err == nil {
+		return 0
+	}
+	var exitErr *exec.ExitError
+	if errors.As(err, &exitErr) {
+		return exitErr.ExitCode()
+	}
+	return -1
+}
+
+func nonEmpty(xs []string) []string {
+	var out []string
+	for _, x := range xs {
+		if x != "" {
+			out = append(out, x)
+		}
+	}
+	return out
+}

@@ -1,0 +1,88 @@
+package train
+
+// Action is something the planner asks the outside world to do. Every action
+// carries what makes it idempotent: doing it twice has the effect of doing it
+// once (the executor checks before it acts, or the forge refuses the repeat).
+type Action interface{ action() }
+
+// BuildCar asks for the speculative commit of MR (at HeadSHA) on Base, and
+// for it to be pushed to the car's ref. The result is a Built observation.
+type BuildCar struct {
+	MR      int64
+	Base    string
+	HeadSHA string
+	Method  Method
+	Title   string
+	Source  string
+	// Build numbers the car's builds, so a repeat of this exact build can
+	// be told from a new one.
+	Build int
+}
+
+// StartPipeline asks for a pipeline on the car's commit, unless one already
+// runs for that exact commit. The result is a PipelineCreated observation.
+type StartPipeline struct {
+	MR     int64
+	Commit string
+	// MRs lists every MR whose changes the commit carries, front first.
+	MRs []int64
+}
+
+// CancelPipeline asks for a pipeline to be cancelled; its result no longer
+// matters.
+type CancelPipeline struct {
+	MR       int64
+	Pipeline int64
+}
+
+// FastForwardTarget asks for a non-forced move of the target branch from
+// Expected to To. The result is a FastForwarded observation.
+type FastForwardTarget struct {
+	To       string
+	Expected string
+	MRs      []int64
+}
+
+// DeleteCarRef asks for the car's ref on the forge to be removed.
+type DeleteCarRef struct{ MR int64 }
+
+// Comment asks for a note on an MR. Key is unique to the event being told,
+// so the executor can post each note once.
+type Comment struct {
+	MR   int64
+	Key  string
+	Body string
+}
+
+// NotifyKind is what a chat notification is about.
+type NotifyKind string
+
+const (
+	NotifyMerged  NotifyKind = "merged"
+	NotifyEvicted NotifyKind = "evicted"
+	NotifyPaused  NotifyKind = "paused"
+	NotifyResumed NotifyKind = "resumed"
+)
+
+// Notify asks for a chat notification. Cars are copies taken when the event
+// happened.
+type Notify struct {
+	Kind   NotifyKind
+	Key    string
+	Cars   []Car
+	Commit string
+	By     string
+}
+
+// Record asks for a car that left the train (merged or evicted) to be
+// written to the train's history.
+type Record struct{ Car Car }
+
+func (BuildCar) action()          {}
+func (StartPipeline) action()     {}
+func (CancelPipeline) action()    {}
+func (FastForwardTarget) action() {}
+func (DeleteCarRef) action()      {}
+func (Comment) action()           {}
+func (Notify) action()            {}
+func (Record) action()            {}

@@ -1,0 +1,81 @@
+package train
+
+import (
+	"fmt"
+	"strings"
+	"time"
+)
+
+// The sentences MR authors read. Kept together so their tone stays one.
+
+func msgAdded(branch string, pos int) string {
+	return fmt.Sprintf("Added to the merge train for `%s` at position %d.", branch, pos)
+}
+
+func msgAlreadyOnTrain(branch string, pos int) string {
+	return fmt.Sprintf("This merge request is already on the merge train for `%s`, at position %d.", branch, pos)
+}
+
+func msgNotOnTrain(branch string) string {
+	return fmt.Sprintf("This merge request is not on the merge train for `%s`.", branch)
+}
+
+func msgBeingMerged(branch string) string {
+	return fmt.Sprintf("This merge request is being merged into `%s` right now; it can no longer be changed.", branch)
+}
+
+func msgRetrying(branch string) string {
+	return fmt.Sprintf("Retrying: this merge request will be rebuilt and tested again on the merge train for `%s`.", branch)
+}
+
+func msgRemovedBy(by string) string {
+	if by == "" {
+		return "it was removed from the train"
+	}
+	return "it was removed from the train by @" + by
+}
+
+func msgNewCommits(old, now string) string {
+	return fmt.Sprintf("new commits were pushed (head moved from %s to %s); add it again to test the new head", short(old), short(now))
+}
+
+func msgConflict(branch string, first bool, paths []string) string {
+	onto := "`" + branch + "` and the merge requests ahead of it"
+	if first {
+		onto = "`" + branch + "`"
+	}
+	return fmt.Sprintf("it does not merge cleanly onto %s; conflicting paths: %s", onto, strings.Join(paths, ", "))
+}
+
+func msgPipelineFailed(pipeline int64, status PipelineState, attempts int) string {
+	word := "failed"
+	if status == PipelineCanceled {
+		word = "was canceled"
+	} else if status == PipelineSkipped {
+		word = "was skipped"
+	}
+	tries := ""
+	if attempts > 1 {
+		tries = fmt.Sprintf(" (attempt %d)", attempts)
+	}
+	return fmt.Sprintf("pipeline #%d %s%s", pipeline, word, tries)
+}
+
+func msgTimeout(pipeline int64, limit time.Duration) string {
+	return fmt.Sprintf("pipeline #%d did not finish within %s", pipeline, limit)
+}
+
+func msgMerged(branch, commit string, pipeline int64) string {
+	return fmt.Sprintf("Merged into `%s` with %s, tested by pipeline #%d.", branch, short(commit), pipeline)
+}
+
+func msgEvicted(branch string, r Reason) string {
+	return fmt.Sprintf("Removed from the merge train for `%s`: %s.", branch, r.Message)
+}
+
+func short(sha string) string {
+	if len(sha) > 12 {
+		return sha[:12]
+	}
+	return sha
+}

@@ -1,0 +1,132 @@
+package train
+
+// Observation is something that happened outside the planner: a user
+// command, a forge event, or the result of an action. Every observation is
+// idempotent: feeding the same one twice changes nothing the second time.
+type Observation interface{ observation() }
+
+// Added: a user put an MR on the train.
+type Added struct {
+	MR       int64
+	HeadSHA  string
+	Title    string
+	Source   string
+	By       string
+	Priority Priority
+	Method   Method // empty: the train's method
+	// Event identifies the command that caused this, so the reply to it is
+	// posted once however often the command is handled.
+	Event string
+}
+
+// Removed: a user took an MR off the train.
+type Removed struct {
+	MR    int64
+	By    string
+	Event string
+}
+
+// Retried: a user asked to try an MR again. A car on the train is rebuilt
+// from scratch; an MR not on the train is added again (HeadSHA must be set).
+type Retried struct {
+	Added
+}
+
+// Paused stops a train from starting or merging anything; running pipelines
+// go on.
+type Paused struct{ By string }
+
+// Resumed undoes Paused.
+type Resumed struct{ By string }
+
+// HeadChanged: the MR's head moved (new commits were pushed).
+type HeadChanged struct {
+	MR      int64
+	HeadSHA string
+}
+
+// Closed: the MR was closed, or merged by something other than this train.
+type Closed struct {
+	MR     int64
+	Merged bool
+}
+
+// PipelineStatus is the status of a pipeline run for exactly SHA.
+type PipelineStatus struct {
+	Pipeline int64
+	SHA      string
+	Status   PipelineState
+}
+
+// PipelineState is the forge's status of a pipeline, normalised.
+type PipelineState string
+
+const (
+	PipelinePending  PipelineState = "pending"
+	PipelineRunning  PipelineState = "running"
+	PipelineSuccess  PipelineState = "success"
+	PipelineFailed   PipelineState = "failed"
+	PipelineCanceled PipelineState = "canceled"
+	PipelineSkipped  PipelineState = "skipped"
+)
+
+// Done reports whether the pipeline has finished.
+func (s PipelineState) Done() bool {
+	return s == PipelineSuccess || s == PipelineFailed || s == PipelineCanceled || s == PipelineSkipped
+}
+
+// PipelineCreated: the pipeline asked for by StartPipeline exists.
+type PipelineCreated struct {
+	MR       int64
+	SHA      string
+	Pipeline int64
+}
+
+// TargetHead is the observed head of the target branch.
+type TargetHead struct{ SHA string }
+
+// Built is the result of a BuildCar action.
+type Built struct {
+	MR      int64
+	Base    string
+	HeadSHA string
+	// Commit is the speculative commit; empty when Conflict or Error is set.
+	Commit string
+	// Conflict lists the paths that did not merge cleanly.
+	Conflict []string
+	// Error is a terminal reason the car cannot be built (the MR head cannot
+	// be fetched, say). Transient failures are retried by the executor and
+	// never reach the planner.
+	Error string
+}
+
+// FastForwarded is the result of a FastForward action.
+type FastForwarded struct {
+	To string
+	// Rejected: the forge refused the push; Head is the head it has.
+	Rejected bool
+	Head     string
+}
+
+// Tick lets time pass: pipelines over their timeout are evicted.
+type Tick struct{}
+
+// Resync asks the planner to repeat every action whose result it still
+// waits for (builds, pipeline starts, a fast-forward), for a worker that
+// took over a train after a crash. The actions are idempotent.
+type Resync struct{}
+
+func (Added) observation()           {}
+func (Removed) observation()         {}
+func (Retried) observation()         {}
+func (Paused) observation()          {}
+func (Resumed) observation()         {}
+func (HeadChanged) observation()     {}
+func (Closed) observation()          {}
+func (PipelineStatus) observation()  {}
+func (PipelineCreated) observation() {}
+func (TargetHead) observation()      {}
+func (Built) observation()           {}
+func (FastForwarded) observation()   {}
+func (Tick) observation()            {}
+func (Resync) observation()          {}

@@ -1,0 +1,355 @@
+package train
+
+import (
+	"slices"
+	"strconv"
+	"time"
+)
+
+// Plan applies one observation to a train and returns the new train and the
+// actions that bring the world in line with it. It never modifies t.
+//
+// Plan is level-triggered: after recording the observation it re-derives
+// everything from the state (which cars are stale, which failures are
+// final, how far the target may move, which cars may be built), so a lost
+// or repeated observation costs time, never correctness.
+func Plan(t Train, obs Observation, now time.Time) (Train, []Action) {
+	p := &planner{t: t.Clone(), now: now}
+	p.t.Settings = p.t.Settings.WithDefaults()
+	if p.t.Cars == nil {
+		p.t.Cars = []Car{}
+	}
+	p.observe(obs)
+	p.reconcile()
+	return p.t, p.actions
+}
+
+type planner struct {
+	t       Train
+	now     time.Time
+	actions []Action
+}
+
+func (p *planner) emit(a ...Action) { p.actions = append(p.actions, a...) }
+
+// frozen reports whether mr is part of a fast-forward in flight: its fate is
+// decided by that push's result, so nothing else may change it meanwhile.
+func (p *planner) frozen(mr int64) bool {
+	return p.t.Pending != nil && slices.Contains(p.t.Pending.MRs, mr)
+}
+
+func (p *planner) observe(obs Observation) {
+	switch o := obs.(type) {
+	case Added:
+		p.add(o)
+	case Retried:
+		p.retry(o)
+	case Removed:
+		p.remove(o)
+	case Paused:
+		p.setPaused(true, o.By)
+	case Resumed:
+		p.setPaused(false, o.By)
+	case HeadChanged:
+		p.headChanged(o)
+	case Closed:
+		p.closed(o)
+	case Built:
+		p.built(o)
+	case PipelineCreated:
+		p.pipelineCreated(o)
+	case PipelineStatus:
+		p.pipelineStatus(o)
+	case TargetHead:
+		p.targetHead(o)
+	case FastForwarded:
+		p.fastForwarded(o)
+	case Resync:
+		p.resync()
+	case Tick:
+		// Time passing is handled by reconcile.
+	}
+}
+
+func (p *planner) add(o Added) {
+	if o.MR <= 0 || o.HeadSHA == "" {
+		return
+	}
+	if i := p.t.Index(o.MR); i >= 0 {
+		p.reply(o.MR, o.Event, msgAlreadyOnTrain(p.t.Branch, i+1))
+		return
+	}
+	prio := o.Priority
+	if prio != PriorityHigh {
+		prio = PriorityNormal
+	}
+	car := Car{
+		MR: o.MR, HeadSHA: o.HeadSHA, Title: o.Title, Source: o.Source,
+		AddedBy: o.By, AddedAt: p.now, Priority: prio, Method: o.Method,
+		State: StateQueued,
+	}
+	at := len(p.t.Cars)
+	if prio == PriorityHigh {
+		// Behind the cars already marked urgent, ahead of everything else,
+		// but never ahead of a car whose merge is in flight.
+		at = 0
+		for i, c := range p.t.Cars {
+			if c.Priority == PriorityHigh || p.frozen(c.MR) {
+				at = i + 1
+			}
+		}
+	}
+	p.t.Cars = slices.Insert(p.t.Cars, at, car)
+	p.reply(o.MR, o.Event, msgAdded(p.t.Branch, at+1))
+}
+
+func (p *planner) retry(o Retried) {
+	c := p.t.Car(o.MR)
+	if c == nil {
+		p.add(o.Added)
+		return
+	}
+	if p.frozen(o.MR) {
+		p.reply(o.MR, o.Event, msgBeingMerged(p.t.Branch))
+		return
+	}
+	p.reset(c)
+	p.reply(o.MR, o.Event, msgRetrying(p.t.Branch))
+}
+
+func (p *planner) remove(o Removed) {
+	i := p.t.Index(o.MR)
+	switch {
+	case i < 0:
+		p.reply(o.MR, o.Event, msgNotOnTrain(p.t.Branch))
+	case p.frozen(o.MR):
+		p.reply(o.MR, o.Event, msgBeingMerged(p.t.Branch))
+	default:
+		p.evict(i, Reason{Code: ReasonRemoved, Message: msgRemovedBy(o.By)})
+	}
+}
+
+func (p *planner) setPaused(paused bool, by string) {
+	if p.t.Paused == paused {
+		return
+	}
+	p.t.Paused = paused
+	kind := NotifyResumed
+	if paused {
+		kind = NotifyPaused
+	}
+	p.emit(Notify{Kind: kind, Key: string(kind) + ":" + p.now.UTC().Format(time.RFC3339Nano), By: by})
+}
+
+func (p *planner) headChanged(o HeadChanged) {
+	i := p.t.Index(o.MR)
+	if i < 0 || o.HeadSHA == "" || p.t.Cars[i].HeadSHA == o.HeadSHA || p.frozen(o.MR) {
+		return
+	}
+	p.evict(i, Reason{Code: ReasonNewCommits, Message: msgNewCommits(p.t.Cars[i].HeadSHA, o.HeadSHA), Commit: o.HeadSHA})
+}
+
+func (p *planner) closed(o Closed) {
+	i := p.t.Index(o.MR)
+	if i < 0 || p.frozen(o.MR) {
+		return
+	}
+	r := Reason{Code: ReasonClosed, Message: "the merge request was closed"}
+	if o.Merged {
+		r = Reason{Code: ReasonMergedOutside, Message: "the merge request was merged outside the train"}
+	}
+	p.evict(i, r)
+}
+
+func (p *planner) built(o Built) {
+	i := p.t.Index(o.MR)
+	if i < 0 {
+		return
+	}
+	c := &p.t.Cars[i]
+	if c.State != StateBuilding || c.Base != o.Base || c.HeadSHA != o.HeadSHA {
+		return // a build for a base the car no longer sits on
+	}
+	switch {
+	case len(o.Conflict) > 0:
+		paths := slices.Clone(o.Conflict)
+		slices.Sort(paths)
+		paths = slices.Compact(paths)
+		p.evict(i, Reason{Code: ReasonConflict, Message: msgConflict(p.t.Branch, i == 0, paths), Paths: paths, Commit: o.Base})
+	case o.Error != "" || o.Commit == "":
+		msg := o.Error
+		if msg == "" {
+			msg = "the build produced no commit"
+		}
+		p.evict(i, Reason{Code: ReasonBuildFailed, Message: "the speculative commit could not be built: " + msg})
+	default:
+		c.Commit = o.Commit
+		c.State = StateBuilt
+	}
+}
+
+func (p *planner) pipelineCreated(o PipelineCreated) {
+	c := p.t.Car(o.MR)
+	if c != nil && c.Pipeline == o.Pipeline {
+		return // seen before
+	}
+	if c == nil || c.State != StateStarting || c.Commit != o.SHA {
+		// Nobody waits for this pipeline any more.
+		p.emit(CancelPipeline{MR: o.MR, Pipeline: o.Pipeline})
+		return
+	}
+	c.State = StateRunning
+	c.Pipeline = o.Pipeline
+	c.PipelineStartedAt = p.now
+	c.Attempts++
+}
+
+func (p *planner) pipelineStatus(o PipelineStatus) {
+	c := p.findPipeline(o.Pipeline, o.SHA)
+	if c == nil || c.State != StateRunning || !o.Status.Done() {
+		return
+	}
+	if o.Status == PipelineSuccess {
+		c.State = StatePassed
+		return
+	}
+	if c.Attempts <= p.t.Settings.Retries {
+		c.State = StateBuilt // reconcile starts the next attempt
+		return
+	}
+	c.State = StateFailed
+	c.Reason = &Reason{Code: ReasonPipelineFailed, Pipeline: o.Pipeline, Commit: o.SHA,
+		Message: msgPipelineFailed(o.Pipeline, o.Status, c.Attempts)}
+}
+
+func (p *planner) findPipeline(id int64, sha string) *Car {
+	for i := range p.t.Cars {
+		if c := &p.t.Cars[i]; c.Pipeline == id && c.Commit == sha {
+			return c
+		}
+	}
+	return nil
+}
+
+func (p *planner) targetHead(o TargetHead) {
+	if o.SHA == "" || o.SHA == p.t.TargetHead {
+		return
+	}
+	if p.t.Pending != nil && o.SHA == p.t.Pending.To {
+		p.fastForwarded(FastForwarded{To: o.SHA})
+		return
+	}
+	p.t.TargetHead = o.SHA
+}
+
+func (p *planner) fastForwarded(o FastForwarded) {
+	ff := p.t.Pending
+	if ff == nil || o.To != ff.To {
+		return
+	}
+	p.t.Pending = nil
+	if o.Rejected && o.Head != ff.To {
+		if o.Head != "" {
+			p.t.TargetHead = o.Head
+		}
+		return
+	}
+	if p.t.TargetHead == ff.Expected {
+		p.t.TargetHead = ff.To
+	}
+	p.merge(ff)
+}
+
+// merge takes the cars of a completed fast-forward off the train.
+func (p *planner) merge(ff *FastForward) {
+	var merged []Car
+	var pipeline int64
+	for _, mr := range ff.MRs {
+		i := p.t.Index(mr)
+		if i < 0 {
+			continue
+		}
+		c := p.t.Cars[i]
+		if c.Commit == ff.To {
+			pipeline = c.Pipeline
+		}
+		merged = append(merged, c)
+		p.t.Cars = slices.Delete(p.t.Cars, i, i+1)
+	}
+	for i := range merged {
+		c := &merged[i]
+		if c.Pipeline != 0 && c.State != StatePassed && c.State != StateFailed {
+			// Its own result no longer matters: a later car's commit,
+			// which contains it, passed.
+			p.emit(CancelPipeline{MR: c.MR, Pipeline: c.Pipeline})
+		}
+		c.State = StateMerged
+		c.LeftAt = p.now
+		c.Reason = &Reason{Code: ReasonMerged, Pipeline: pipeline, Commit: ff.To,
+			Message: msgMerged(p.t.Branch, ff.To, pipeline)}
+		p.emit(
+			DeleteCarRef{MR: c.MR},
+			Comment{MR: c.MR, Key: "merged:" + ff.To, Body: c.Reason.Message},
+			Record{Car: c.clone()},
+		)
+	}
+	if len(merged) > 0 {
+		p.emit(Notify{Kind: NotifyMerged, Key: "merged:" + ff.To, Cars: merged, Commit: ff.To})
+	}
+}
+
+func (p *planner) resync() {
+	if p.t.Pending != nil {
+		p.emit(FastForwardTarget{To: p.t.Pending.To, Expected: p.t.Pending.Expected, MRs: slices.Clone(p.t.Pending.MRs)})
+	}
+	for i := range p.t.Cars {
+		c := &p.t.Cars[i]
+		switch c.State {
+		case StateBuilding:
+			p.emit(p.buildAction(c))
+		case StateStarting:
+			p.emit(p.startAction(i))
+		}
+	}
+}
+
+// evict takes car i off the train for reason r.
+func (p *planner) evict(i int, r Reason) {
+	c := p.t.Cars[i]
+	p.t.Cars = slices.Delete(p.t.Cars, i, i+1)
+	if c.Pipeline != 0 && (c.State == StateRunning) {
+		p.emit(CancelPipeline{MR: c.MR, Pipeline: c.Pipeline})
+	}
+	if c.Builds > 0 {
+		p.emit(DeleteCarRef{MR: c.MR})
+	}
+	c.State = StateEvicted
+	c.LeftAt = p.now
+	c.Reason = &r
+	key := "evicted:" + string(r.Code) + ":" + strconv.Itoa(c.Builds) + ":" + c.AddedAt.UTC().Format(time.RFC3339Nano)
+	p.emit(
+		Comment{MR: c.MR, Key: key, Body: msgEvicted(p.t.Branch, r)},
+		Notify{Kind: NotifyEvicted, Key: key, Cars: []Car{c.clone()}},
+		Record{Car: c.clone()},
+	)
+}
+
+// reset returns a car to the queue, abandoning its build and pipeline.
+func (p *planner) reset(c *Car) {
+	if c.State == StateRunning && c.Pipeline != 0 {
+		p.emit(CancelPipeline{MR: c.MR, Pipeline: c.Pipeline})
+	}
+	c.State = StateQueued
+	c.Base, c.Commit = "", ""
+	c.Pipeline, c.Attempts = 0, 0
+	c.PipelineStartedAt = time.Time{}
+	c.Reason = nil
+}
+
+func (p *planner) reply(mr int64, event, body string) {
+	key := "reply:" + event
+	if event == "" {
+		key = "reply:" + strconv.FormatInt(mr, 10) + ":" + p.now.UTC().Format(time.RFC3339Nano)
+	}
+	p.emit(Comment{MR: mr, Key: key, Body: body})
+}

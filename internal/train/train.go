@@ -1,0 +1,256 @@
+// Package train holds the merge train domain: trains, cars, the observations
+// the outside world reports, the actions the planner asks for, and the pure
+// planner that turns one into the other.
+//
+// Nothing in this package performs I/O, reads the clock or draws random
+// numbers: time comes in as an argument, so every decision can be replayed
+// and table-tested.
+package train
+
+import (
+	"fmt"
+	"time"
+)
+
+// Defaults applied by Settings.WithDefaults.
+const (
+	DefaultMaxParallel     = 20
+	DefaultPipelineTimeout = 2 * time.Hour
+)
+
+// Key identifies a train: one target branch of one project on one forge.
+type Key struct {
+	Forge   string `json:"forge"`   // "gitlab" or "github"
+	Project string `json:"project"` // full path, "group/project"
+	Branch  string `json:"branch"`  // target branch, "main"
+}
+
+// String renders the key as forge:project:branch, the form used in logs and
+// store keys.
+func (k Key) String() string { return k.Forge + ":" + k.Project + ":" + k.Branch }
+
+// Validate reports a key with a missing part.
+func (k Key) Validate() error {
+	switch {
+	case k.Forge == "":
+		return fmt.Errorf("train key: forge is empty")
+	case k.Project == "":
+		return fmt.Errorf("train key: project is empty")
+	case k.Branch == "":
+		return fmt.Errorf("train key: branch is empty")
+	}
+	return nil
+}
+
+// Method is how an MR's changes are put on top of the car ahead of it.
+type Method string
+
+const (
+	MethodMerge  Method = "merge"  // a merge commit with two parents
+	MethodSquash Method = "squash" // one commit with the MR title as subject
+	MethodRebase Method = "rebase" // each MR commit replayed, linear history
+)
+
+// Valid reports whether m is a known merge method.
+func (m Method) Valid() bool {
+	return m == MethodMerge || m == MethodSquash || m == MethodRebase
+}
+
+// Priority orders cars: high-priority cars go ahead of normal ones.
+type Priority string
+
+const (
+	PriorityNormal Priority = "normal"
+	PriorityHigh   Priority = "high"
+)
+
+// Settings tune one train.
+type Settings struct {
+	// MaxParallel is the window: only the first MaxParallel cars are built
+	// and tested, so at most that many pipelines run at once.
+	MaxParallel int `json:"max_parallel"`
+	// Retries is how many extra pipelines a failing car gets before it is
+	// evicted.
+	Retries int `json:"retries"`
+	// PipelineTimeout evicts a car whose pipeline has run longer than this.
+	PipelineTimeout time.Duration `json:"pipeline_timeout"`
+	// Method is the merge method for cars that do not choose their own.
+	Method Method `json:"method"`
+}
+
+// WithDefaults fills zero fields with the defaults.
+func (s Settings) WithDefaults() Settings {
+	if s.MaxParallel <= 0 {
+		s.MaxParallel = DefaultMaxParallel
+	}
+	if s.Retries < 0 {
+		s.Retries = 0
+	}
+	if s.PipelineTimeout <= 0 {
+		s.PipelineTimeout = DefaultPipelineTimeout
+	}
+	if s.Method == "" {
+		s.Method = MethodMerge
+	}
+	return s
+}
+
+// State is where a car is in its life on the train.
+type State string
+
+const (
+	// StateQueued: waiting for the car ahead to have a commit, or for a
+	// place in the window.
+	StateQueued State = "queued"
+	// StateBuilding: a speculative commit was asked for on Base.
+	StateBuilding State = "building"
+	// StateBuilt: the commit exists; a pipeline is to be asked for (held
+	// back while the train is paused).
+	StateBuilt State = "built"
+	// StateStarting: the commit exists and a pipeline was asked for.
+	StateStarting State = "starting"
+	// StateRunning: a pipeline runs for the car's commit.
+	StateRunning State = "running"
+	// StatePassed: the pipeline succeeded for exactly the car's commit.
+	StatePassed State = "passed"
+	// StateFailed: out of retries, held until every car ahead has passed,
+	// because a failure ahead may be the real cause.
+	StateFailed State = "failed"
+
+	// Final states, found only in departure records.
+	StateMerged  State = "merged"
+	StateEvicted State = "evicted"
+)
+
+// Car is one MR on a train.
+type Car struct {
+	MR       int64     `json:"mr"`       // MR iid (PR number on GitHub)
+	HeadSHA  string    `json:"head_sha"` // MR head when it was added; what gets merged
+	Title    string    `json:"title,omitempty"`
+	Source   string    `json:"source_branch,omitempty"`
+	AddedBy  string    `json:"added_by"`
+	AddedAt  time.Time `json:"added_at"`
+	Priority Priority  `json:"priority"`
+	Method   Method    `json:"method,omitempty"` // empty: the train's method
+
+	State    State  `json:"state"`
+	Base     string `json:"base,omitempty"`     // commit the speculative commit was built on
+	Commit   string `json:"commit,omitempty"`   // the speculative commit
+	Pipeline int64  `json:"pipeline,omitempty"` // current pipeline id
+	// PipelineStartedAt is when the current pipeline was created, for timeouts.
+	PipelineStartedAt time.Time `json:"pipeline_started_at,omitzero"`
+	// Attempts counts pipelines started for the current commit.
+	Attempts int `json:"attempts"`
+	// Builds counts speculative builds of this car; it makes the identity of
+	// each build (and of what is done for it) unique.
+	Builds int `json:"builds"`
+
+	// Set when the car leaves the train.
+	LeftAt time.Time `json:"left_at,omitzero"`
+	Reason *Reason   `json:"reason,omitempty"`
+}
+
+// ReasonCode classifies why a car left the train.
+type ReasonCode string
+
+const (
+	ReasonMerged         ReasonCode = "merged"
+	ReasonPipelineFailed ReasonCode = "pipeline_failed"
+	ReasonNewCommits     ReasonCode = "new_commits"
+	ReasonClosed         ReasonCode = "closed"
+	ReasonMergedOutside  ReasonCode = "merged_outside"
+	ReasonConflict       ReasonCode = "conflict"
+	ReasonTimeout        ReasonCode = "timeout"
+	ReasonRemoved        ReasonCode = "removed"
+	ReasonBuildFailed    ReasonCode = "build_failed"
+)
+
+// Reason is why a car left: a code for machines and a sentence for people.
+type Reason struct {
+	Code     ReasonCode `json:"code"`
+	Message  string     `json:"message"`
+	Pipeline int64      `json:"pipeline,omitempty"` // the pipeline concerned, if any
+	Commit   string     `json:"commit,omitempty"`   // the commit concerned, if any
+	Paths    []string   `json:"paths,omitempty"`    // conflicting paths
+}
+
+// FastForward is a move of the target branch that was asked for and whose
+// result is not known yet.
+type FastForward struct {
+	To       string  `json:"to"`
+	Expected string  `json:"expected"`
+	MRs      []int64 `json:"mrs"`
+}
+
+// Train is one target branch's queue of cars.
+type Train struct {
+	Key
+	// Version is owned by the store: it rises by one with every save and
+	// makes saves a compare-and-set.
+	Version  int64    `json:"version"`
+	Paused   bool     `json:"paused"`
+	Settings Settings `json:"settings"`
+	// TargetHead is the last observed head of the target branch.
+	TargetHead string `json:"target_head,omitempty"`
+	// Pending is a fast-forward whose result has not been observed.
+	Pending *FastForward `json:"pending,omitempty"`
+	Cars    []Car        `json:"cars"`
+}
+
+// New returns an empty train for key with settings (defaults filled in).
+func New(key Key, s Settings) Train {
+	return Train{Key: key, Settings: s.WithDefaults(), Cars: []Car{}}
+}
+
+// Clone returns a deep copy, so a planned train never aliases its input.
+func (t Train) Clone() Train {
+	c := t
+	c.Cars = make([]Car, len(t.Cars))
+	for i, car := range t.Cars {
+		c.Cars[i] = car.clone()
+	}
+	if t.Pending != nil {
+		p := *t.Pending
+		p.MRs = append([]int64(nil), t.Pending.MRs...)
+		c.Pending = &p
+	}
+	return c
+}
+
+func (c Car) clone() Car {
+	if c.Reason != nil {
+		r := *c.Reason
+		r.Paths = append([]string(nil), c.Reason.Paths...)
+		c.Reason = &r
+	}
+	return c
+}
+
+// Index returns the position of mr's car (0-based), or -1.
+func (t *Train) Index(mr int64) int {
+	for i := range t.Cars {
+		if t.Cars[i].MR == mr {
+			return i
+		}
+	}
+	return -1
+}
+
+// Car returns mr's car, or nil.
+func (t *Train) Car(mr int64) *Car {
+	if i := t.Index(mr); i >= 0 {
+		return &t.Cars[i]
+	}
+	return nil
+}
+
+// Idle reports whether the train has nothing left to do.
+func (t *Train) Idle() bool { return len(t.Cars) == 0 && t.Pending == nil }
+
+// method returns the merge method the car is built with.
+func (t *Train) method(c *Car) Method {
+	if c.Method != "" {
+		return c.Method
+	}
+	return t.Settings.Method
+}

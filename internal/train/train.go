@@ -205,7 +205,9 @@ func New(key Key, s Settings) Train {
 // Clone returns a deep copy, so a planned train never aliases its input.
 func (t Train) Clone() Train {
 	c := t
-	c.Cars = make([]Car, len(t.Cars))
+	// One spare slot: adding a car, the commonest growth, then costs no
+	// second copy of the whole train.
+	c.Cars = make([]Car, len(t.Cars), len(t.Cars)+1)
 	for i, car := range t.Cars {
 		c.Cars[i] = car.clone()
 	}

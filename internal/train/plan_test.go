@@ -1,0 +1,744 @@
+package train
+
+import (
+	"fmt"
+	"reflect"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+)
+
+var (
+	t0  = time.Date(2026, 3, 1, 10, 0, 0, 0, time.UTC)
+	key = Key{Forge: "gitlab", Project: "group/app", Branch: "main"}
+)
+
+// mk builds a train on target head "T" from car specs.
+func mk(cars ...Car) Train {
+	tr := New(key, Settings{MaxParallel: 3})
+	tr.TargetHead = "T"
+	tr.Cars = cars
+	return tr
+}
+
+// queued is a car waiting to be built.
+func queued(mr int64) Car {
+	return Car{MR: mr, HeadSHA: head(mr), State: StateQueued, AddedAt: t0, Priority: PriorityNormal}
+}
+
+// at is a car in state s built on base with commit "C<mr>" and pipeline
+// 100+mr (when running or done).
+func at(mr int64, s State, base string) Car {
+	c := queued(mr)
+	c.State, c.Base, c.Builds = s, base, 1
+	if s != StateBuilding {
+		c.Commit = commit(mr)
+	}
+	if s == StateRunning || s == StatePassed || s == StateFailed {
+		c.Pipeline, c.Attempts, c.PipelineStartedAt = pipe(mr), 1, t0
+	}
+	if s == StateFailed {
+		c.Reason = &Reason{Code: ReasonPipelineFailed, Pipeline: pipe(mr), Commit: commit(mr), Message: fmt.Sprintf("pipeline #%d failed", pipe(mr))}
+	}
+	return c
+}
+
+func head(mr int64) string   { return fmt.Sprintf("H%d", mr) }
+func commit(mr int64) string { return fmt.Sprintf("C%d", mr) }
+func pipe(mr int64) int64    { return 100 + mr }
+
+func only[A Action](actions []Action) []A {
+	var out []A
+	for _, a := range actions {
+		if x, ok := a.(A); ok {
+			out = append(out, x)
+		}
+	}
+	return out
+}
+
+func states(tr Train) string {
+	var b strings.Builder
+	for i, c := range tr.Cars {
+		if i > 0 {
+			b.WriteString(" ")
+		}
+		fmt.Fprintf(&b, "%d:%s", c.MR, c.State)
+		if c.Base != "" {
+			fmt.Fprintf(&b, "@%s", c.Base)
+		}
+	}
+	return b.String()
+}
+
+func mrsOf[A any](as []A, mr func(A) int64) []int64 {
+	var out []int64
+	for _, a := range as {
+		out = append(out, mr(a))
+	}
+	return out
+}
+
+func builds(actions []Action) []string {
+	var out []string
+	for _, b := range only[BuildCar](actions) {
+		out = append(out, fmt.Sprintf("%d@%s", b.MR, b.Base))
+	}
+	return out
+}
+
+func cancels(actions []Action) []int64 {
+	return mrsOf(only[CancelPipeline](actions), func(c CancelPipeline) int64 { return c.Pipeline })
+}
+
+func evicted(actions []Action) map[int64]ReasonCode {
+	out := map[int64]ReasonCode{}
+	for _, r := range only[Record](actions) {
+		if r.Car.State == StateEvicted {
+			out[r.Car.MR] = r.Car.Reason.Code
+		}
+	}
+	return out
+}
+
+func TestBuildChain(t *testing.T) {
+	tests := []struct {
+		name       string
+		train      Train
+		obs        Observation
+		wantBuilds []string
+		wantStates string
+	}{
+		{
+			name:       "first car is built on the target head",
+			train:      mk(queued(1), queued(2)),
+			obs:        Tick{},
+			wantBuilds: []string{"1@T"},
+			wantStates: "1:building@T 2:queued",
+		},
+		{
+			name:       "car k is built on car k-1's commit once it exists",
+			train:      mk(at(1, StateBuilding, "T"), queued(2)),
+			obs:        Built{MR: 1, Base: "T", HeadSHA: head(1), Commit: "C1"},
+			wantBuilds: []string{"2@C1"},
+			wantStates: "1:starting@T 2:building@C1",
+		},
+		{
+			name:       "nothing is built before the target head is known",
+			train:      func() Train { tr := mk(queued(1)); tr.TargetHead = ""; return tr }(),
+			obs:        Tick{},
+			wantStates: "1:queued",
+		},
+		{
+			name:       "a car behind a failed car is built on the nearest car that has not failed",
+			train:      mk(at(1, StateRunning, "T"), at(2, StateFailed, "C1"), queued(3)),
+			obs:        Tick{},
+			wantBuilds: []string{"3@C1"},
+			wantStates: "1:running@T 2:failed@C1 3:building@C1",
+		},
+		{
+			name:       "only the first max_parallel cars are built",
+			train:      mk(at(1, StateRunning, "T"), at(2, StateRunning, "C1"), at(3, StateStarting, "C2"), queued(4)),
+			obs:        Tick{},
+			wantStates: "1:running@T 2:running@C1 3:starting@C2 4:queued",
+		},
+		{
+			name: "a paused train builds nothing",
+			train: func() Train {
+				tr := mk(queued(1))
+				tr.Paused = true
+				return tr
+			}(),
+			obs:        Tick{},
+			wantStates: "1:queued",
+		},
+		{
+			name: "a paused train starts no pipeline for a built car",
+			train: func() Train {
+				tr := mk(at(1, StateBuilding, "T"))
+				tr.Paused = true
+				return tr
+			}(),
+			obs:        Built{MR: 1, Base: "T", HeadSHA: head(1), Commit: "C1"},
+			wantStates: "1:built@T",
+		},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			got, actions := Plan(tt.train, tt.obs, t0)
+			if b := builds(actions); !slices.Equal(b, tt.wantBuilds) {
+				t.Errorf("builds = %v, want %v", b, tt.wantBuilds)
+			}
+			if s := states(got); s != tt.wantStates {
+				t.Errorf("states = %q, want %q", s, tt.wantStates)
+			}
+			if tt.train.Paused && len(only[StartPipeline](actions))+len(only[FastForwardTarget](actions)) > 0 {
+				t.Errorf("paused train acted: %#v", actions)
+			}
+		})
+	}
+}
+
+func TestBuiltStartsPipelineWithChain(t *testing.T) {
+	tr := mk(at(1, StateRunning, "T"), at(2, StateBuilding, "C1"))
+	_, actions := Plan(tr, Built{MR: 2, Base: "C1", HeadSHA: head(2), Commit: "C2"}, t0)
+	want := []StartPipeline{{MR: 2, Commit: "C2", MRs: []int64{1, 2}}}
+	if got := only[StartPipeline](actions); !reflect.DeepEqual(got, want) {
+		t.Fatalf("start = %#v, want %#v", got, want)
+	}
+}
+
+func TestResumeStartsWhatPauseHeldBack(t *testing.T) {
+	tr := mk(at(1, StateBuilt, "T"), queued(2))
+	tr.Paused = true
+	got, actions := Plan(tr, Resumed{By: "ops"}, t0)
+	if got.Paused {
+		t.Fatal("still paused")
+	}
+	if s := only[StartPipeline](actions); len(s) != 1 || s[0].MR != 1 {
+		t.Fatalf("start = %#v, want one for !1", s)
+	}
+	if b := builds(actions); !slices.Equal(b, []string{"2@C1"}) {
+		t.Fatalf("builds = %v", b)
+	}
+	if n := only[Notify](actions); len(n) != 1 || n[0].Kind != NotifyResumed {
+		t.Fatalf("notify = %#v", n)
+	}
+}
+
+func TestPausedTrainMergesNothing(t *testing.T) {
+	tr := mk(at(1, StateRunning, "T"))
+	tr.Paused = true
+	got, actions := Plan(tr, PipelineStatus{Pipeline: pipe(1), SHA: "C1", Status: PipelineSuccess}, t0)
+	if got.Pending != nil || len(only[FastForwardTarget](actions)) != 0 {
+		t.Fatalf("paused train fast-forwarded: %#v", actions)
+	}
+	if got.Cars[0].State != StatePassed {
+		t.Fatalf("state = %s, want passed", got.Cars[0].State)
+	}
+}
+
+func TestStaleCars(t *testing.T) {
+	tests := []struct {
+		name        string
+		train       Train
+		obs         Observation
+		wantCancels []int64
+		wantBuilds  []string
+		wantStates  string
+	}{
+		{
+			name:        "target moved outside the train: every car is rebuilt from the new head",
+			train:       mk(at(1, StateRunning, "T"), at(2, StatePassed, "C1"), at(3, StateStarting, "C2")),
+			obs:         TargetHead{SHA: "T2"},
+			wantCancels: []int64{pipe(1)},
+			wantBuilds:  []string{"1@T2"},
+			wantStates:  "1:building@T2 2:queued 3:queued",
+		},
+		{
+			name: "a rejected fast-forward is the same as an outside push",
+			train: func() Train {
+				tr := mk(at(1, StatePassed, "T"), at(2, StateRunning, "C1"))
+				tr.Pending = &FastForward{To: "C1", Expected: "T", MRs: []int64{1}}
+				return tr
+			}(),
+			obs:         FastForwarded{To: "C1", Rejected: true, Head: "X"},
+			wantCancels: []int64{pipe(2)},
+			wantBuilds:  []string{"1@X"},
+			wantStates:  "1:building@X 2:queued",
+		},
+		{
+			name:        "a car whose recorded base is not the commit ahead is cancelled and rebuilt",
+			train:       mk(at(1, StateRunning, "T"), at(2, StateRunning, "OLD")),
+			obs:         Tick{},
+			wantCancels: []int64{pipe(2)},
+			wantBuilds:  []string{"2@C1"},
+			wantStates:  "1:running@T 2:building@C1",
+		},
+		{
+			name:        "a failure ahead makes a held failure stale: it is rebuilt without the car ahead",
+			train:       mk(at(1, StateRunning, "T"), at(2, StateRunning, "C1"), at(3, StateFailed, "C2"), at(4, StateRunning, "C2")),
+			obs:         PipelineStatus{Pipeline: pipe(2), SHA: "C2", Status: PipelineFailed},
+			wantCancels: []int64{pipe(4)},
+			wantBuilds:  []string{"3@C1"},
+			wantStates:  "1:running@T 2:failed@C1 3:building@C1 4:queued",
+		},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			tt.train.Settings.MaxParallel = 10
+			got, actions := Plan(tt.train, tt.obs, t0)
+			if c := cancels(actions); !slices.Equal(c, tt.wantCancels) {
+				t.Errorf("cancels = %v, want %v", c, tt.wantCancels)
+			}
+			if b := builds(actions); !slices.Equal(b, tt.wantBuilds) {
+				t.Errorf("builds = %v, want %v", b, tt.wantBuilds)
+			}
+			if s := states(got); !strings.HasPrefix(s, tt.wantStates) {
+				t.Errorf("states = %q, want %q", s, tt.wantStates)
+			}
+		})
+	}
+}
+
+func TestFastForward(t *testing.T) {
+	tests := []struct {
+		name    string
+		train   Train
+		obs     Observation
+		wantFF  *FastForwardTarget
+		wantMRs []int64 // still on the train afterwards
+	}{
+		{
+			name:    "a passed first car moves the target to its commit",
+			train:   mk(at(1, StateRunning, "T"), at(2, StateRunning, "C1")),
+			obs:     PipelineStatus{Pipeline: pipe(1), SHA: "C1", Status: PipelineSuccess},
+			wantFF:  &FastForwardTarget{To: "C1", Expected: "T", MRs: []int64{1}},
+			wantMRs: []int64{1, 2},
+		},
+		{
+			name:    "a passed car merges every car ahead of it, even while they still run",
+			train:   mk(at(1, StateRunning, "T"), at(2, StateRunning, "C1"), at(3, StateRunning, "C2")),
+			obs:     PipelineStatus{Pipeline: pipe(3), SHA: "C3", Status: PipelineSuccess},
+			wantFF:  &FastForwardTarget{To: "C3", Expected: "T", MRs: []int64{1, 2, 3}},
+			wantMRs: []int64{1, 2, 3},
+		},
+		{
+			name:    "no fast-forward past a failed car",
+			train:   mk(at(1, StateRunning, "T"), at(2, StateFailed, "C1"), at(3, StateRunning, "C1")),
+			obs:     PipelineStatus{Pipeline: pipe(3), SHA: "C3", Status: PipelineSuccess},
+			wantMRs: []int64{1, 2, 3},
+		},
+		{
+			name: "one fast-forward at a time",
+			train: func() Train {
+				tr := mk(at(1, StatePassed, "T"), at(2, StateRunning, "C1"))
+				tr.Pending = &FastForward{To: "C1", Expected: "T", MRs: []int64{1}}
+				return tr
+			}(),
+			obs:     PipelineStatus{Pipeline: pipe(2), SHA: "C2", Status: PipelineSuccess},
+			wantMRs: []int64{1, 2},
+		},
+		{
+			name: "a completed fast-forward merges the cars it carried",
+			train: func() Train {
+				tr := mk(at(1, StateRunning, "T"), at(2, StatePassed, "C1"), at(3, StateRunning, "C2"))
+				tr.Pending = &FastForward{To: "C2", Expected: "T", MRs: []int64{1, 2}}
+				return tr
+			}(),
+			obs:     FastForwarded{To: "C2", Head: "C2"},
+			wantMRs: []int64{3},
+		},
+		{
+			name: "seeing the target at the pushed commit completes the fast-forward",
+			train: func() Train {
+				tr := mk(at(1, StatePassed, "T"), at(2, StateRunning, "C1"))
+				tr.Pending = &FastForward{To: "C1", Expected: "T", MRs: []int64{1}}
+				return tr
+			}(),
+			obs:     TargetHead{SHA: "C1"},
+			wantMRs: []int64{2},
+		},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			got, actions := Plan(tt.train, tt.obs, t0)
+			ffs := only[FastForwardTarget](actions)
+			switch {
+			case tt.wantFF == nil && len(ffs) > 0:
+				t.Errorf("unexpected fast-forward %#v", ffs)
+			case tt.wantFF != nil && (len(ffs) != 1 || !reflect.DeepEqual(ffs[0], *tt.wantFF)):
+				t.Errorf("fast-forward = %#v, want %#v", ffs, *tt.wantFF)
+			}
+			if m := mrsOf(got.Cars, func(c Car) int64 { return c.MR }); !slices.Equal(m, tt.wantMRs) {
+				t.Errorf("cars = %v, want %v", m, tt.wantMRs)
+			}
+		})
+	}
+}
+
+func TestMergeEffects(t *testing.T) {
+	tr := mk(at(1, StateRunning, "T"), at(2, StatePassed, "C1"), at(3, StateRunning, "C2"))
+	tr.Pending = &FastForward{To: "C2", Expected: "T", MRs: []int64{1, 2}}
+	got, actions := Plan(tr, FastForwarded{To: "C2", Head: "C2"}, t0.Add(time.Minute))
+	if got.TargetHead != "C2" || got.Pending != nil {
+		t.Fatalf("head = %q pending = %v", got.TargetHead, got.Pending)
+	}
+	if c := cancels(actions); !slices.Equal(c, []int64{pipe(1)}) {
+		t.Errorf("cancels = %v, want the still-running pipeline of !1 only", c)
+	}
+	var merged []int64
+	for _, r := range only[Record](actions) {
+		if r.Car.State != StateMerged || r.Car.Reason.Commit != "C2" || r.Car.Reason.Pipeline != pipe(2) {
+			t.Errorf("record = %+v", r.Car)
+		}
+		merged = append(merged, r.Car.MR)
+	}
+	if !slices.Equal(merged, []int64{1, 2}) {
+		t.Errorf("merged = %v", merged)
+	}
+	comments := only[Comment](actions)
+	want := "Merged into `main` with C2, tested by pipeline #102."
+	if len(comments) != 2 || comments[0].Body != want || comments[1].MR != 2 {
+		t.Errorf("comments = %#v, want %q on !1 and !2", comments, want)
+	}
+	if d := mrsOf(only[DeleteCarRef](actions), func(d DeleteCarRef) int64 { return d.MR }); !slices.Equal(d, []int64{1, 2}) {
+		t.Errorf("deleted refs = %v", d)
+	}
+	if n := only[Notify](actions); len(n) != 1 || n[0].Kind != NotifyMerged || len(n[0].Cars) != 2 {
+		t.Errorf("notify = %#v", n)
+	}
+	// The car behind sat on C2, now the target head: it goes on untouched.
+	if s := states(got); s != "3:running@C2" {
+		t.Errorf("states = %q", s)
+	}
+}
+
+func TestFailures(t *testing.T) {
+	fail := func(mr int64) Observation {
+		return PipelineStatus{Pipeline: pipe(mr), SHA: commit(mr), Status: PipelineFailed}
+	}
+	tests := []struct {
+		name        string
+		train       Train
+		retries     int
+		obs         Observation
+		wantEvicted map[int64]ReasonCode
+		wantStarts  []int64
+		wantStates  string
+	}{
+		{
+			name:        "a failed first car is evicted, and only the cars behind it rebuilt",
+			train:       mk(at(1, StateRunning, "T"), at(2, StateRunning, "C1")),
+			obs:         fail(1),
+			wantEvicted: map[int64]ReasonCode{1: ReasonPipelineFailed},
+			wantStates:  "2:building@T",
+		},
+		{
+			name:        "a failed car is retried while it has retries left",
+			train:       mk(at(1, StateRunning, "T"), at(2, StateRunning, "C1")),
+			retries:     1,
+			obs:         fail(1),
+			wantEvicted: map[int64]ReasonCode{},
+			wantStarts:  []int64{1},
+			wantStates:  "1:starting@T 2:running@C1",
+		},
+		{
+			name:        "a failed car is held while a car ahead is unresolved",
+			train:       mk(at(1, StateRunning, "T"), at(2, StateRunning, "C1"), at(3, StateRunning, "C2")),
+			obs:         fail(2),
+			wantEvicted: map[int64]ReasonCode{},
+			wantStates:  "1:running@T 2:failed@C1 3:building@C1",
+		},
+		{
+			name:        "a held failure is evicted once every car ahead passed",
+			train:       mk(at(1, StateRunning, "T"), at(2, StateFailed, "C1"), at(3, StateRunning, "C1")),
+			obs:         PipelineStatus{Pipeline: pipe(1), SHA: "C1", Status: PipelineSuccess},
+			wantEvicted: map[int64]ReasonCode{2: ReasonPipelineFailed},
+			wantStates:  "1:passed@T 3:running@C1",
+		},
+		{
+			name:        "a canceled pipeline counts as a failure",
+			train:       mk(at(1, StateRunning, "T")),
+			obs:         PipelineStatus{Pipeline: pipe(1), SHA: "C1", Status: PipelineCanceled},
+			wantEvicted: map[int64]ReasonCode{1: ReasonPipelineFailed},
+		},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			tt.train.Settings.Retries = tt.retries
+			got, actions := Plan(tt.train, tt.obs, t0)
+			if e := evicted(actions); !reflect.DeepEqual(e, tt.wantEvicted) {
+				t.Errorf("evicted = %v, want %v", e, tt.wantEvicted)
+			}
+			starts := mrsOf(only[StartPipeline](actions), func(s StartPipeline) int64 { return s.MR })
+			if !slices.Equal(starts, tt.wantStarts) {
+				t.Errorf("starts = %v, want %v", starts, tt.wantStarts)
+			}
+			if s := states(got); s != tt.wantStates {
+				t.Errorf("states = %q, want %q", s, tt.wantStates)
+			}
+		})
+	}
+}
+
+func TestRetryThenEvictNamesThePipeline(t *testing.T) {
+	tr := mk(at(1, StateRunning, "T"))
+	tr.Settings.Retries = 1
+	tr, _ = Plan(tr, PipelineStatus{Pipeline: pipe(1), SHA: "C1", Status: PipelineFailed}, t0)
+	tr, _ = Plan(tr, PipelineCreated{MR: 1, SHA: "C1", Pipeline: 200}, t0)
+	if c := tr.Cars[0]; c.State != StateRunning || c.Attempts != 2 || c.Pipeline != 200 {
+		t.Fatalf("after retry start: %+v", c)
+	}
+	_, actions := Plan(tr, PipelineStatus{Pipeline: 200, SHA: "C1", Status: PipelineFailed}, t0)
+	comments := only[Comment](actions)
+	want := "Removed from the merge train for `main`: pipeline #200 failed (attempt 2)."
+	if len(comments) != 1 || comments[0].Body != want || comments[0].MR != 1 {
+		t.Fatalf("comments = %#v, want %q", comments, want)
+	}
+	if d := only[DeleteCarRef](actions); len(d) != 1 || d[0].MR != 1 {
+		t.Fatalf("deleted refs = %#v", d)
+	}
+}
+
+func TestEvictions(t *testing.T) {
+	tests := []struct {
+		name        string
+		obs         Observation
+		now         time.Time
+		wantCode    ReasonCode
+		wantComment string
+		wantCancel  bool
+	}{
+		{
+			name:        "new commits on the MR",
+			obs:         HeadChanged{MR: 2, HeadSHA: "NEWHEAD"},
+			wantCode:    ReasonNewCommits,
+			wantComment: "Removed from the merge train for `main`: new commits were pushed (head moved from H2 to NEWHEAD); add it again to test the new head.",
+			wantCancel:  true,
+		},
+		{
+			name:        "MR closed",
+			obs:         Closed{MR: 2},
+			wantCode:    ReasonClosed,
+			wantComment: "Removed from the merge train for `main`: the merge request was closed.",
+			wantCancel:  true,
+		},
+		{
+			name:        "MR merged outside the train",
+			obs:         Closed{MR: 2, Merged: true},
+			wantCode:    ReasonMergedOutside,
+			wantComment: "Removed from the merge train for `main`: the merge request was merged outside the train.",
+			wantCancel:  true,
+		},
+		{
+			name:        "removed by a user",
+			obs:         Removed{MR: 2, By: "alice", Event: "e1"},
+			wantCode:    ReasonRemoved,
+			wantComment: "Removed from the merge train for `main`: it was removed from the train by @alice.",
+			wantCancel:  true,
+		},
+		{
+			name:        "pipeline over its timeout",
+			obs:         Tick{},
+			now:         t0.Add(DefaultPipelineTimeout + time.Second),
+			wantCode:    ReasonTimeout,
+			wantComment: "Removed from the merge train for `main`: pipeline #102 did not finish within 2h0m0s.",
+			wantCancel:  true,
+		},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			tr := mk(at(1, StatePassed, "T"), at(2, StateRunning, "C1"), at(3, StateRunning, "C2"))
+			tr.Cars[0].PipelineStartedAt = t0.Add(DefaultPipelineTimeout) // only !2 times out
+			tr.Cars[2].PipelineStartedAt = t0.Add(DefaultPipelineTimeout)
+			tr.Paused = true // keep the fast-forward of !1 out of the picture
+			now := tt.now
+			if now.IsZero() {
+				now = t0
+			}
+			got, actions := Plan(tr, tt.obs, now)
+			if e := evicted(actions); !reflect.DeepEqual(e, map[int64]ReasonCode{2: tt.wantCode}) {
+				t.Fatalf("evicted = %v, want !2 for %s", e, tt.wantCode)
+			}
+			var bodies []string
+			for _, c := range only[Comment](actions) {
+				if c.MR == 2 {
+					bodies = append(bodies, c.Body)
+				}
+			}
+			if len(bodies) != 1 || bodies[0] != tt.wantComment {
+				t.Errorf("comments on !2 = %q, want %q", bodies, tt.wantComment)
+			}
+			wantCancels := []int64{pipe(2), pipe(3)} // !3 sat on !2's commit
+			if c := cancels(actions); tt.wantCancel && !slices.Equal(c, wantCancels) {
+				t.Errorf("cancels = %v, want %v", c, wantCancels)
+			}
+			if s := states(got); s != "1:passed@T 3:queued" {
+				t.Errorf("states = %q: only the cars behind the evicted one are reset", s)
+			}
+		})
+	}
+}
+
+func TestConflictEvictsWithPaths(t *testing.T) {
+	tr := mk(at(1, StateRunning, "T"), at(2, StateBuilding, "C1"), queued(3))
+	got, actions := Plan(tr, Built{MR: 2, Base: "C1", HeadSHA: head(2), Conflict: []string{"b.go", "a.go", "b.go"}}, t0)
+	recs := only[Record](actions)
+	if len(recs) != 1 || recs[0].Car.Reason.Code != ReasonConflict || !slices.Equal(recs[0].Car.Reason.Paths, []string{"a.go", "b.go"}) {
+		t.Fatalf("records = %#v", recs)
+	}
+	want := "Removed from the merge train for `main`: it does not merge cleanly onto `main` and the merge requests ahead of it; conflicting paths: a.go, b.go."
+	if c := only[Comment](actions); len(c) != 1 || c[0].Body != want {
+		t.Fatalf("comments = %#v, want %q", c, want)
+	}
+	if b := builds(actions); !slices.Equal(b, []string{"3@C1"}) {
+		t.Fatalf("builds = %v: !3 should now sit on !1", b)
+	}
+	if s := states(got); s != "1:running@T 3:building@C1" {
+		t.Fatalf("states = %q", s)
+	}
+}
+
+func TestIgnoredObservations(t *testing.T) {
+	base := mk(at(1, StateRunning, "T"), at(2, StateRunning, "C1"))
+	tests := []struct {
+		name string
+		obs  Observation
+	}{
+		{"status of a superseded pipeline", PipelineStatus{Pipeline: 55, SHA: "C1", Status: PipelineFailed}},
+		{"status for the wrong sha", PipelineStatus{Pipeline: pipe(1), SHA: "C9", Status: PipelineFailed}},
+		{"status still running", PipelineStatus{Pipeline: pipe(1), SHA: "C1", Status: PipelineRunning}},
+		{"head changed for a car not on the train", HeadChanged{MR: 9, HeadSHA: "X"}},
+		{"head unchanged", HeadChanged{MR: 1, HeadSHA: head(1)}},
+		{"closed MR not on the train", Closed{MR: 9}},
+		{"build result for an old base", Built{MR: 2, Base: "OLD", HeadSHA: head(2), Commit: "Z"}},
+		{"build result for a car already built", Built{MR: 1, Base: "T", HeadSHA: head(1), Commit: "Z"}},
+		{"target head unchanged", TargetHead{SHA: "T"}},
+		{"fast-forward result with none pending", FastForwarded{To: "C1"}},
+		{"pipeline created again", PipelineCreated{MR: 1, SHA: "C1", Pipeline: pipe(1)}},
+		{"tick", Tick{}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			got, actions := Plan(base, tt.obs, t0)
+			if !reflect.DeepEqual(got, base) {
+				t.Errorf("train changed:\n got %+v\nwant %+v", got, base)
+			}
+			if len(actions) != 0 {
+				t.Errorf("actions = %#v", actions)
+			}
+		})
+	}
+}
+
+func TestOrphanPipelineIsCancelled(t *testing.T) {
+	tr := mk(at(1, StateRunning, "T"))
+	_, actions := Plan(tr, PipelineCreated{MR: 1, SHA: "C-old", Pipeline: 77}, t0)
+	if c := cancels(actions); !slices.Equal(c, []int64{77}) {
+		t.Fatalf("cancels = %v, want [77]", c)
+	}
+}
+
+// Every observation applied twice leaves the same train as applied once,
+// and the second application asks for nothing new.
+func TestObservationsAreIdempotent(t *testing.T) {
+	pending := mk(at(1, StatePassed, "T"), at(2, StateRunning, "C1"))
+	pending.Pending = &FastForward{To: "C1", Expected: "T", MRs: []int64{1}}
+	tests := []struct {
+		name  string
+		train Train
+		obs   Observation
+	}{
+		{"added", mk(), Added{MR: 5, HeadSHA: "H5", By: "bob", Event: "ev"}},
+		{"removed", mk(at(1, StateRunning, "T")), Removed{MR: 1, By: "bob", Event: "ev"}},
+		{"head changed", mk(at(1, StateRunning, "T")), HeadChanged{MR: 1, HeadSHA: "N"}},
+		{"closed", mk(at(1, StateRunning, "T")), Closed{MR: 1}},
+		{"built", mk(at(1, StateBuilding, "T")), Built{MR: 1, Base: "T", HeadSHA: head(1), Commit: "C1"}},
+		{"conflict", mk(at(1, StateBuilding, "T")), Built{MR: 1, Base: "T", HeadSHA: head(1), Conflict: []string{"x"}}},
+		{"created", mk(at(1, StateStarting, "T")), PipelineCreated{MR: 1, SHA: "C1", Pipeline: 9}},
+		{"passed", mk(at(1, StateRunning, "T")), PipelineStatus{Pipeline: pipe(1), SHA: "C1", Status: PipelineSuccess}},
+		{"failed", mk(at(1, StateRunning, "T")), PipelineStatus{Pipeline: pipe(1), SHA: "C1", Status: PipelineFailed}},
+		{"target moved", mk(at(1, StateRunning, "T")), TargetHead{SHA: "T2"}},
+		{"fast-forwarded", pending, FastForwarded{To: "C1", Head: "C1"}},
+		{"paused", mk(at(1, StateRunning, "T")), Paused{By: "ops"}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			once, first := Plan(tt.train, tt.obs, t0)
+			if len(first) == 0 && reflect.DeepEqual(once, tt.train) {
+				t.Fatal("first application did nothing: the case tests nothing")
+			}
+			twice, second := Plan(once, tt.obs, t0)
+			if !reflect.DeepEqual(once, twice) {
+				t.Errorf("second application changed the train:\n once %+v\ntwice %+v", once, twice)
+			}
+			// A repeated command may repeat its reply, under the same key,
+			// so the executor posts it once.
+			for _, a := range second {
+				c, ok := a.(Comment)
+				if !ok || c.Key != "reply:ev" {
+					t.Errorf("second application asked for %#v", a)
+				}
+			}
+		})
+	}
+}
+
+func TestAddAndPriority(t *testing.T) {
+	tr := mk(at(1, StateRunning, "T"), at(2, StateRunning, "C1"))
+	tr, actions := Plan(tr, Added{MR: 3, HeadSHA: "H3", By: "a", Event: "e3"}, t0)
+	if c := only[Comment](actions); len(c) != 1 || c[0].Body != "Added to the merge train for `main` at position 3." || c[0].Key != "reply:e3" {
+		t.Fatalf("comments = %#v", c)
+	}
+	tr, actions = Plan(tr, Added{MR: 4, HeadSHA: "H4", By: "a", Priority: PriorityHigh, Event: "e4"}, t0)
+	if c := only[Comment](actions); len(c) != 1 || c[0].Body != "Added to the merge train for `main` at position 1." {
+		t.Fatalf("comments = %#v", c)
+	}
+	if c := cancels(actions); !slices.Equal(c, []int64{pipe(1), pipe(2)}) {
+		t.Fatalf("cancels = %v: the cars behind an urgent car are rebuilt", c)
+	}
+	tr, _ = Plan(tr, Added{MR: 5, HeadSHA: "H5", By: "a", Priority: PriorityHigh}, t0)
+	if m := mrsOf(tr.Cars, func(c Car) int64 { return c.MR }); !slices.Equal(m, []int64{4, 5, 1, 2, 3}) {
+		t.Fatalf("order = %v", m)
+	}
+	_, actions = Plan(tr, Added{MR: 1, HeadSHA: "H1", By: "a", Event: "e9"}, t0)
+	if c := only[Comment](actions); len(c) != 1 || c[0].Body != "This merge request is already on the merge train for `main`, at position 3." {
+		t.Fatalf("comments = %#v", c)
+	}
+}
+
+func TestFrozenCarsWaitForTheirFastForward(t *testing.T) {
+	tr := mk(at(1, StatePassed, "T"), at(2, StateRunning, "C1"))
+	tr.Pending = &FastForward{To: "C1", Expected: "T", MRs: []int64{1}}
+	for _, obs := range []Observation{HeadChanged{MR: 1, HeadSHA: "N"}, Closed{MR: 1, Merged: true}, TargetHead{SHA: "X"}} {
+		got, actions := Plan(tr, obs, t0)
+		if got.Car(1) == nil || got.Car(1).State != StatePassed || len(evicted(actions)) != 0 {
+			t.Errorf("%T touched the car being merged: %+v %#v", obs, got.Cars, actions)
+		}
+	}
+	_, actions := Plan(tr, Removed{MR: 1, By: "a", Event: "e"}, t0)
+	if c := only[Comment](actions); len(c) != 1 || !strings.Contains(c[0].Body, "being merged") {
+		t.Errorf("comments = %#v", c)
+	}
+}
+
+func TestResyncRepeatsWhatIsInFlight(t *testing.T) {
+	tr := mk(at(1, StatePassed, "T"), at(2, StateStarting, "C1"), at(3, StateBuilding, "C2"))
+	tr.Pending = &FastForward{To: "C1", Expected: "T", MRs: []int64{1}}
+	got, actions := Plan(tr, Resync{}, t0)
+	if !reflect.DeepEqual(got, tr) {
+		t.Fatalf("resync changed the train")
+	}
+	want := []Action{
+		FastForwardTarget{To: "C1", Expected: "T", MRs: []int64{1}},
+		StartPipeline{MR: 2, Commit: "C2", MRs: []int64{1, 2}},
+		BuildCar{MR: 3, Base: "C2", HeadSHA: head(3), Method: MethodMerge, Build: 1},
+	}
+	if !reflect.DeepEqual(actions, want) {
+		t.Fatalf("actions = %#v\nwant %#v", actions, want)
+	}
+}
+
+func TestRetriedCarIsRebuilt(t *testing.T) {
+	tr := mk(at(1, StateFailed, "T"), at(2, StateRunning, "T"))
+	tr.Paused = true
+	got, actions := Plan(tr, Retried{Added{MR: 1, Event: "r"}}, t0)
+	if s := states(got); s != "1:queued 2:queued" {
+		t.Fatalf("states = %q", s)
+	}
+	if c := cancels(actions); !slices.Equal(c, []int64{pipe(2)}) {
+		t.Fatalf("cancels = %v", c)
+	}
+}
+
+func TestPlanDoesNotModifyInput(t *testing.T) {
+	tr := mk(at(1, StateRunning, "T"), at(2, StateFailed, "C1"))
+	tr.Pending = &FastForward{To: "C1", Expected: "T", MRs: []int64{1}}
+	snapshot := tr.Clone()
+	Plan(tr, FastForwarded{To: "C1", Head: "C1"}, t0)
+	if !reflect.DeepEqual(tr, snapshot) {
+		t.Fatal("Plan modified its input")
+	}
+}

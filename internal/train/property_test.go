@@ -1,0 +1,342 @@
+package train_test
+
+import (
+	"fmt"
+	"math/rand/v2"
+	"slices"
+	"testing"
+	"time"
+
+	"github.com/trainyard/trainyard/internal/sim"
+	"github.com/trainyard/trainyard/internal/train"
+)
+
+// TestPlanProperties drives the planner with random observation sequences
+// against a simulated world (results delivered late, twice or never, outside
+// pushes, new commits, closes, timeouts, pauses, sweeps) and checks the
+// train's promises after every step.
+func TestPlanProperties(t *testing.T) {
+	sequences := 10000
+	if testing.Short() {
+		sequences = 1000
+	}
+	for seed := range int64(sequences) {
+		if err := runSequence(seed); err != nil {
+			t.Fatalf("seed %d: %v", seed, err)
+		}
+	}
+}
+
+// FuzzPlan explores seeds beyond the fixed ones; its seed corpus runs with
+// the ordinary tests.
+func FuzzPlan(f *testing.F) {
+	for _, s := range []int64{1, 7, 42, 1234, 99991} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, seed int64) {
+		if err := runSequence(seed); err != nil {
+			t.Fatalf("seed %d: %v", seed, err)
+		}
+	})
+}
+
+// pending is a result not yet delivered to the planner.
+type pending struct {
+	obs   train.Observation
+	start *train.StartPipeline     // created in the world on delivery
+	ff    *train.FastForwardTarget // pushed in the world on delivery
+}
+
+type harness struct {
+	rng     *rand.Rand
+	w       *sim.World
+	t       train.Train
+	now     time.Time
+	mrs     int64
+	inbox   []pending
+	rev     map[int64]int  // MR -> head revision
+	closed  map[int64]bool // closed on the forge
+	added   map[int64]bool // ever added
+	left    map[int64]*train.Car
+	merges  map[int64]int
+	steps   int
+	failure error
+}
+
+func runSequence(seed int64) error {
+	rng := rand.New(rand.NewPCG(uint64(seed), 0x7a11))
+	h := &harness{
+		rng: rng, w: sim.NewWorld(), now: time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC),
+		mrs: 3 + rng.Int64N(10), rev: map[int64]int{}, closed: map[int64]bool{},
+		added: map[int64]bool{}, left: map[int64]*train.Car{}, merges: map[int64]int{},
+	}
+	for mr := int64(1); mr <= h.mrs; mr++ {
+		if rng.IntN(6) == 0 {
+			h.w.Broken[mr] = true
+		}
+		for other := mr + 1; other <= h.mrs; other++ {
+			if rng.IntN(25) == 0 {
+				h.w.Conflicts[[2]int64{mr, other}] = true
+			}
+		}
+	}
+	h.t = train.New(train.Key{Forge: "sim", Project: "p", Branch: "main"}, train.Settings{
+		MaxParallel: 1 + rng.IntN(4), Retries: rng.IntN(2), PipelineTimeout: time.Hour,
+	})
+	h.apply(train.TargetHead{SHA: h.w.Target})
+	steps := 20 + rng.IntN(60)
+	for i := 0; i < steps && h.failure == nil; i++ {
+		h.randomStep()
+	}
+	h.drain()
+	return h.failure
+}
+
+func (h *harness) fail(format string, args ...any) {
+	if h.failure == nil {
+		h.failure = fmt.Errorf("step %d: %s", h.steps, fmt.Sprintf(format, args...))
+	}
+}
+
+func (h *harness) randomMR() int64 { return 1 + h.rng.Int64N(h.mrs) }
+
+func (h *harness) randomStep() {
+	switch n := h.rng.IntN(100); {
+	case n < 18:
+		mr := h.randomMR()
+		if h.merges[mr] == 0 && !h.closed[mr] {
+			prio := train.PriorityNormal
+			if h.rng.IntN(8) == 0 {
+				prio = train.PriorityHigh
+			}
+			h.add(mr, prio)
+		}
+	case n < 45:
+		h.deliver(h.rng.IntN(10) == 0, h.rng.IntN(20) == 0)
+	case n < 65:
+		if running := h.w.Running(); len(running) > 0 {
+			p := running[h.rng.IntN(len(running))]
+			h.inbox = append(h.inbox, pending{obs: h.w.Finish(p.ID, h.rng.IntN(10) == 0)})
+		}
+	case n < 68:
+		h.inbox = append(h.inbox, pending{obs: train.TargetHead{SHA: h.w.PushOutside(fmt.Sprint(h.steps))}})
+	case n < 71:
+		mr := h.randomMR()
+		h.rev[mr]++
+		h.inbox = append(h.inbox, pending{obs: train.HeadChanged{MR: mr, HeadSHA: sim.HeadOf(mr, h.rev[mr])}})
+	case n < 73:
+		mr := h.randomMR()
+		if h.merges[mr] == 0 {
+			h.closed[mr] = true
+			h.inbox = append(h.inbox, pending{obs: train.Closed{MR: mr}})
+		}
+	case n < 76:
+		h.apply(train.Removed{MR: h.randomMR(), By: "u", Event: fmt.Sprint("rm", h.steps)})
+	case n < 79:
+		mr := h.randomMR()
+		if h.merges[mr] == 0 && !h.closed[mr] {
+			h.added[mr] = true
+			h.apply(train.Retried{Added: h.addition(mr, train.PriorityNormal)})
+		}
+	case n < 85:
+		h.now = h.now.Add(time.Duration(h.rng.IntN(40)) * time.Minute)
+		h.apply(train.Tick{})
+	case n < 87:
+		if h.t.Paused {
+			h.apply(train.Resumed{By: "ops"})
+		} else {
+			h.apply(train.Paused{By: "ops"})
+		}
+	default:
+		h.sweep()
+	}
+}
+
+func (h *harness) addition(mr int64, prio train.Priority) train.Added {
+	return train.Added{MR: mr, HeadSHA: sim.HeadOf(mr, h.rev[mr]), By: "u", Priority: prio, Event: fmt.Sprint("add", h.steps)}
+}
+
+func (h *harness) add(mr int64, prio train.Priority) {
+	before := h.t.Index(mr) >= 0
+	h.added[mr] = true
+	h.apply(h.addition(mr, prio))
+	if !before && h.t.Index(mr) < 0 {
+		h.fail("!%d was not added", mr)
+	}
+}
+
+// deliver hands one waiting result to the planner, possibly keeping it to
+// deliver again (dup) or losing it (drop).
+func (h *harness) deliver(dup, drop bool) {
+	if len(h.inbox) == 0 {
+		return
+	}
+	i := h.rng.IntN(len(h.inbox))
+	p := h.inbox[i]
+	h.inbox = slices.Delete(h.inbox, i, i+1)
+	if drop {
+		return
+	}
+	switch {
+	case p.start != nil:
+		pl, reused := h.w.StartPipeline(*p.start)
+		p = pending{obs: train.PipelineCreated{MR: p.start.MR, SHA: p.start.Commit, Pipeline: pl.ID}}
+		if reused && pl.Status.Done() {
+			h.inbox = append(h.inbox, pending{obs: train.PipelineStatus{Pipeline: pl.ID, SHA: pl.SHA, Status: pl.Status}})
+		}
+	case p.ff != nil:
+		p = pending{obs: h.w.FastForward(*p.ff)}
+	}
+	if dup {
+		h.inbox = append(h.inbox, p)
+	}
+	h.apply(p.obs)
+}
+
+// sweep re-reads the world as the engine's periodic sweep does.
+func (h *harness) sweep() {
+	h.apply(train.TargetHead{SHA: h.w.Target})
+	for _, c := range slices.Clone(h.t.Cars) {
+		if h.closed[c.MR] {
+			h.apply(train.Closed{MR: c.MR})
+		} else if head := sim.HeadOf(c.MR, h.rev[c.MR]); head != c.HeadSHA {
+			h.apply(train.HeadChanged{MR: c.MR, HeadSHA: head})
+		}
+		if c.Pipeline != 0 {
+			if p := h.w.Pipeline(c.Pipeline); p != nil && p.Status.Done() {
+				h.apply(train.PipelineStatus{Pipeline: p.ID, SHA: p.SHA, Status: p.Status})
+			}
+		}
+	}
+	h.apply(train.Resync{})
+}
+
+func (h *harness) apply(obs train.Observation) {
+	h.steps++
+	before := h.t.Clone()
+	var actions []train.Action
+	h.t, actions = train.Plan(h.t, obs, h.now)
+	if h.t.Version != before.Version {
+		h.fail("planner changed the version")
+	}
+	for _, a := range actions {
+		h.do(a)
+	}
+	h.check(obs)
+}
+
+func (h *harness) do(a train.Action) {
+	switch a := a.(type) {
+	case train.BuildCar:
+		h.inbox = append(h.inbox, pending{obs: h.w.Build(a)})
+	case train.StartPipeline:
+		h.inbox = append(h.inbox, pending{start: &a})
+	case train.CancelPipeline:
+		h.w.Cancel(a.Pipeline)
+	case train.FastForwardTarget:
+		if !h.w.Passed(a.To) {
+			h.fail("fast-forward to %.8s, which has no successful pipeline", a.To)
+		}
+		if h.w.CarriesBroken(a.To) {
+			h.fail("fast-forward to %.8s, which carries a broken MR", a.To)
+		}
+		h.inbox = append(h.inbox, pending{ff: &a})
+	case train.Record:
+		c := a.Car
+		if c.Reason == nil || c.Reason.Message == "" {
+			h.fail("!%d left without a reason", c.MR)
+		}
+		if c.State == train.StateMerged {
+			h.merges[c.MR]++
+			if h.merges[c.MR] > 1 {
+				h.fail("!%d merged twice", c.MR)
+			}
+		}
+		h.left[c.MR] = &c
+	}
+}
+
+// check verifies the promises that hold after every step.
+func (h *harness) check(obs train.Observation) {
+	active := 0
+	for i, c := range h.t.Cars {
+		if c.State != train.StateQueued && i >= h.t.Settings.MaxParallel {
+			h.fail("car !%d at position %d is %s, outside the window of %d", c.MR, i+1, c.State, h.t.Settings.MaxParallel)
+		}
+		if c.State == train.StateStarting || c.State == train.StateRunning {
+			active++
+		}
+		if l := h.left[c.MR]; l != nil && !c.AddedAt.After(l.LeftAt) && c.AddedAt != l.LeftAt {
+			h.fail("!%d is on the train and recorded as left", c.MR)
+		}
+	}
+	if active > h.t.Settings.MaxParallel {
+		h.fail("%d pipelines active, max %d", active, h.t.Settings.MaxParallel)
+	}
+	if n := len(h.w.Running()); n > h.t.Settings.MaxParallel {
+		h.fail("%d pipelines running in the world, max %d (after %T)", n, h.t.Settings.MaxParallel, obs)
+	}
+	for mr := range h.added {
+		if h.t.Index(mr) < 0 && h.left[mr] == nil {
+			h.fail("!%d was added and is neither on the train nor recorded as left", mr)
+		}
+	}
+	var allowed []int64
+	for mr, n := range h.merges {
+		if n > 0 {
+			allowed = append(allowed, mr)
+		}
+	}
+	if h.t.Pending != nil {
+		allowed = append(allowed, h.t.Pending.MRs...)
+	}
+	for _, mr := range h.w.Content(h.w.Target) {
+		if !slices.Contains(allowed, mr) {
+			h.fail("target carries !%d, which the train did not merge", mr)
+		}
+	}
+}
+
+// drain lets everything finish without new trouble and checks that the
+// train empties: every MR ends merged or evicted.
+func (h *harness) drain() {
+	if h.t.Paused {
+		h.apply(train.Resumed{By: "ops"})
+	}
+	for round := 0; round < 500 && h.failure == nil; round++ {
+		for len(h.inbox) > 0 {
+			h.deliver(false, false)
+		}
+		for _, p := range h.w.Running() {
+			h.inbox = append(h.inbox, pending{obs: h.w.Finish(p.ID, false)})
+		}
+		if len(h.inbox) == 0 {
+			h.sweep()
+		}
+		if h.t.Idle() && len(h.inbox) == 0 {
+			break
+		}
+	}
+	if h.failure != nil {
+		return
+	}
+	if !h.t.Idle() {
+		h.fail("train did not empty: %+v", h.t.Cars)
+		return
+	}
+	var merged []int64
+	for mr, n := range h.merges {
+		if n > 0 {
+			merged = append(merged, mr)
+		}
+	}
+	slices.Sort(merged)
+	if got := h.w.Content(h.w.Target); !slices.Equal(got, merged) {
+		h.fail("target carries %v, train merged %v", got, merged)
+	}
+	for mr := range h.added {
+		if h.w.Broken[mr] && h.merges[mr] > 0 {
+			h.fail("broken !%d merged", mr)
+		}
+	}
+}

@@ -1,5 +1,7 @@
 package train
 
+import "time"
+
 // Action is something the planner asks the outside world to do. Every action
 // carries what makes it idempotent: doing it twice has the effect of doing it
 // once (the executor checks before it acts, or the forge refuses the repeat).
@@ -17,6 +19,10 @@ type BuildCar struct {
 	// Build numbers the car's builds, so a repeat of this exact build can
 	// be told from a new one.
 	Build int
+	// At is the date given to the new commits (when the car was added): the
+	// same car on the same base always gives the same commit, so repeating
+	// a build is harmless and a passed pipeline for it can be reused.
+	At time.Time
 }
 
 // StartPipeline asks for a pipeline on the car's commit, unless one already

@@ -1,6 +1,7 @@
 package train
 
 import (
+	"encoding/json"
 	"fmt"
 	"reflect"
 	"slices"
@@ -714,7 +715,7 @@ func TestResyncRepeatsWhatIsInFlight(t *testing.T) {
 	want := []Action{
 		FastForwardTarget{To: "C1", Expected: "T", MRs: []int64{1}},
 		StartPipeline{MR: 2, Commit: "C2", MRs: []int64{1, 2}},
-		BuildCar{MR: 3, Base: "C2", HeadSHA: head(3), Method: MethodMerge, Build: 1},
+		BuildCar{MR: 3, Base: "C2", HeadSHA: head(3), Method: MethodMerge, Build: 1, At: t0},
 	}
 	if !reflect.DeepEqual(actions, want) {
 		t.Fatalf("actions = %#v\nwant %#v", actions, want)
@@ -740,5 +741,33 @@ func TestPlanDoesNotModifyInput(t *testing.T) {
 	Plan(tr, FastForwarded{To: "C1", Head: "C1"}, t0)
 	if !reflect.DeepEqual(tr, snapshot) {
 		t.Fatal("Plan modified its input")
+	}
+}
+
+func TestOutboxSurvivesJSON(t *testing.T) {
+	tr := mk(at(1, StateRunning, "T"))
+	tr.Outbox = Actions{
+		BuildCar{MR: 1, Base: "T", HeadSHA: "H1", Method: MethodSquash, Build: 2, At: t0},
+		StartPipeline{MR: 1, Commit: "C1", MRs: []int64{1}},
+		CancelPipeline{MR: 1, Pipeline: 4},
+		FastForwardTarget{To: "C1", Expected: "T", MRs: []int64{1}},
+		DeleteCarRef{MR: 1},
+		Comment{MR: 1, Key: "k", Body: "b"},
+		Notify{Kind: NotifyMerged, Key: "k", Cars: []Car{at(1, StatePassed, "T")}, Commit: "C1"},
+		Record{Car: at(1, StatePassed, "T")},
+	}
+	data, err := json.Marshal(tr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var back Train
+	if err := json.Unmarshal(data, &back); err != nil {
+		t.Fatal(err)
+	}
+	if !reflect.DeepEqual(back, tr) {
+		t.Fatalf("round trip changed the train:\n got %+v\nwant %+v", back, tr)
+	}
+	if err := json.Unmarshal([]byte(`{"outbox":[{"kind":"launch_rocket","data":{}}]}`), &back); err == nil || !strings.Contains(err.Error(), "launch_rocket") {
+		t.Fatalf("unknown kind: err = %v", err)
 	}
 }

@@ -152,7 +152,7 @@ func (p *planner) chain(i int) []int64 {
 
 func (p *planner) buildAction(c *Car) BuildCar {
 	return BuildCar{MR: c.MR, Base: c.Base, HeadSHA: c.HeadSHA, Method: p.t.method(c),
-		Title: c.Title, Source: c.Source, Build: c.Builds}
+		Title: c.Title, Source: c.Source, Build: c.Builds, At: c.AddedAt}
 }
 
 func (p *planner) startAction(i int) StartPipeline {

@@ -195,6 +195,11 @@ type Train struct {
 	// Pending is a fast-forward whose result has not been observed.
 	Pending *FastForward `json:"pending,omitempty"`
 	Cars    []Car        `json:"cars"`
+	// Outbox holds actions planned but not yet known to be carried out. The
+	// planner never reads it; the engine saves it with the train, carries
+	// the actions out (each is idempotent) and clears it in a later save,
+	// so a crash between the two repeats actions and loses none.
+	Outbox Actions `json:"outbox,omitempty"`
 }
 
 // New returns an empty train for key with settings (defaults filled in).
@@ -211,6 +216,7 @@ func (t Train) Clone() Train {
 	for i, car := range t.Cars {
 		c.Cars[i] = car.clone()
 	}
+	c.Outbox = append(Actions(nil), t.Outbox...)
 	if t.Pending != nil {
 		p := *t.Pending
 		p.MRs = append([]int64(nil), t.Pending.MRs...)

@@ -1,0 +1,318 @@
+package fakeforge
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"mime"
+	"net/http"
+	"strconv"
+	"strings"
+
+	"go.uber.org/zap"
+)
+
+const apiPrefix = "/api/v4"
+
+// apiHandler serves one REST route for an authenticated user.
+type apiHandler func(w http.ResponseWriter, r *http.Request, u *user) error
+
+type userKey struct{}
+
+// apiError is an answer other than success that GitLab would give.
+type apiError struct {
+	status int
+	msg    any
+}
+
+func (e *apiError) Error() string { return fmt.Sprintf("%d %v", e.status, e.msg) }
+
+func forbidden() error { return &apiError{http.StatusForbidden, "403 Forbidden"} }
+
+func badRequest(msg any) error { return &apiError{http.StatusBadRequest, msg} }
+
+func (f *Forge) routes() *http.ServeMux {
+	m := http.NewServeMux()
+	handle := func(pattern string, h apiHandler) {
+		method, path, _ := strings.Cut(pattern, " ")
+		m.HandleFunc(method+" "+apiPrefix+path, func(w http.ResponseWriter, r *http.Request) {
+			u := r.Context().Value(userKey{}).(*user)
+			if err := h(w, r, u); err != nil {
+				f.writeError(w, r, err)
+			}
+		})
+	}
+	handle("GET /user", f.getCurrentUser)
+	handle("GET /users", f.listUsers)
+	handle("GET /projects/{id}", f.getProject)
+	handle("GET /projects/{id}/members/all/{user_id}", f.getMember)
+	handle("GET /projects/{id}/merge_requests", f.listMRs)
+	handle("GET /projects/{id}/merge_requests/{iid}", f.getMR)
+	handle("GET /projects/{id}/merge_requests/{iid}/notes", f.listNotes)
+	handle("POST /projects/{id}/merge_requests/{iid}/notes", f.createNote)
+	handle("POST /projects/{id}/pipeline", f.createPipeline)
+	handle("GET /projects/{id}/pipelines", f.listPipelines)
+	handle("GET /projects/{id}/pipelines/{pipeline_id}", f.getPipeline)
+	handle("POST /projects/{id}/pipelines/{pipeline_id}/cancel", f.cancelPipelineAPI)
+	handle("GET /projects/{id}/repository/branches/{branch}", f.getBranch)
+	handle("DELETE /projects/{id}/repository/branches/{branch}", f.deleteBranch)
+	return m
+}
+
+// serveAPI counts the call, injects faults, authenticates, and routes.
+func (f *Forge) serveAPI(w http.ResponseWriter, r *http.Request) {
+	_, pattern := f.api.Handler(r)
+	route := strings.Replace(pattern, apiPrefix, "", 1)
+	if pattern == "" {
+		route = r.Method + " (unknown)"
+	}
+	f.calls.call(route)
+	if f.injectFault(w, r) {
+		return
+	}
+	u, ok := f.tokenUser(requestToken(r, false))
+	if !ok {
+		writeMessage(w, http.StatusUnauthorized, "401 Unauthorized")
+		return
+	}
+	if pattern == "" {
+		writeMessage(w, http.StatusNotFound, "404 Not found")
+		return
+	}
+	f.api.ServeHTTP(w, r.WithContext(context.WithValue(r.Context(), userKey{}, u)))
+}
+
+func (f *Forge) writeError(w http.ResponseWriter, r *http.Request, err error) {
+	var ae *apiError
+	switch {
+	case errors.As(err, &ae):
+		writeMessage(w, ae.status, ae.msg)
+	case errors.Is(err, ErrNoProject):
+		writeMessage(w, http.StatusNotFound, "404 Project Not Found")
+	case errors.Is(err, ErrNoBranch):
+		writeMessage(w, http.StatusNotFound, "404 Branch Not Found")
+	case errors.Is(err, ErrNoUser), errors.Is(err, ErrNoMR), errors.Is(err, ErrNoPipeline):
+		writeMessage(w, http.StatusNotFound, "404 Not found")
+	default:
+		f.log.Error("api", zap.String("method", r.Method), zap.String("path", r.URL.Path), zap.Error(err))
+		writeMessage(w, http.StatusInternalServerError, "500 Internal Server Error")
+	}
+}
+
+func writeMessage(w http.ResponseWriter, status int, msg any) {
+	writeJSON(w, status, map[string]any{"message": msg})
+}
+
+func writeJSON(w http.ResponseWriter, status int, v any) {
+	body, err := json.Marshal(v)
+	if err != nil {
+		status, body = http.StatusInternalServerError, []byte(`{"message":"500 Internal Server Error"}`)
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(status)
+	w.Write(body)
+}
+
+// decodeBody reads a JSON or form body into the fields GitLab accepts.
+func decodeBody(r *http.Request, v any) error {
+	ct, _, _ := mime.ParseMediaType(r.Header.Get("Content-Type"))
+	if ct != "application/json" {
+		return nil
+	}
+	if err := json.NewDecoder(r.Body).Decode(v); err != nil {
+		return badRequest("400 Bad request - " + err.Error())
+	}
+	return nil
+}
+
+// param reads a request field from the body (already decoded into body),
+// the query or a form.
+func param(r *http.Request, fromBody string, name string) string {
+	if fromBody != "" {
+		return fromBody
+	}
+	return r.FormValue(name)
+}
+
+func pathInt(r *http.Request, name string) (int64, error) {
+	n, err := strconv.ParseInt(r.PathValue(name), 10, 64)
+	if err != nil {
+		return 0, badRequest(fmt.Sprintf("400 Bad request - %s is invalid", name))
+	}
+	return n, nil
+}
+
+// projectFor resolves {id} and checks u has at least level on it.
+func (f *Forge) projectFor(r *http.Request, u *user, level int) (*project, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	p, err := f.st.project(r.PathValue("id"))
+	if err != nil {
+		return nil, err
+	}
+	if f.st.access(p, u) < level {
+		return nil, forbidden()
+	}
+	return p, nil
+}
+
+func (f *Forge) getCurrentUser(w http.ResponseWriter, r *http.Request, u *user) error {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	writeJSON(w, http.StatusOK, f.apiUserDetailOf(u))
+	return nil
+}
+
+func (f *Forge) apiUserDetailOf(u *user) apiUserDetail {
+	return apiUserDetail{apiUser: f.apiUserOf(u), CreatedAt: apiTime(u.Created), IsAdmin: u.Admin}
+}
+
+func (f *Forge) listUsers(w http.ResponseWriter, r *http.Request, _ *user) error {
+	name := r.URL.Query().Get("username")
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	out := []apiUserDetail{}
+	if name != "" {
+		if u, ok := f.st.usersByName[name]; ok {
+			out = append(out, f.apiUserDetailOf(u))
+		}
+	} else {
+		for id := int64(1); id <= f.st.lastID; id++ {
+			if u, ok := f.st.users[id]; ok {
+				out = append(out, f.apiUserDetailOf(u))
+			}
+		}
+	}
+	writeJSON(w, http.StatusOK, paginate(w, r, out))
+	return nil
+}
+
+func (f *Forge) getProject(w http.ResponseWriter, r *http.Request, u *user) error {
+	p, err := f.projectFor(r, u, NoAccess)
+	if err != nil {
+		return err
+	}
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	writeJSON(w, http.StatusOK, f.apiProjectOf(p))
+	return nil
+}
+
+func (f *Forge) getMember(w http.ResponseWriter, r *http.Request, u *user) error {
+	p, err := f.projectFor(r, u, NoAccess)
+	if err != nil {
+		return err
+	}
+	id, err := pathInt(r, "user_id")
+	if err != nil {
+		return err
+	}
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	member, ok := f.st.users[id]
+	level := p.members[id]
+	if !ok || level == NoAccess {
+		return ErrNoUser
+	}
+	writeJSON(w, http.StatusOK, apiMember{
+		apiUser: f.apiUserOf(member), AccessLevel: level, CreatedAt: apiTime(p.Created), MembershipState: "active",
+	})
+	return nil
+}
+
+func (f *Forge) listMRs(w http.ResponseWriter, r *http.Request, u *user) error {
+	p, err := f.projectFor(r, u, NoAccess)
+	if err != nil {
+		return err
+	}
+	q := r.URL.Query()
+	state := q.Get("state")
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	out := []apiMR{}
+	for _, m := range p.sortedMRs() {
+		if (state == "" || state == "all" || state == m.State) &&
+			matches(q.Get("source_branch"), m.Source) && matches(q.Get("target_branch"), m.Target) {
+			out = append(out, f.apiMROf(p, m))
+		}
+	}
+	writeJSON(w, http.StatusOK, paginate(w, r, out))
+	return nil
+}
+
+func matches(filter, v string) bool { return filter == "" || filter == v }
+
+func (f *Forge) mrFor(r *http.Request, u *user) (*project, *mergeRequest, error) {
+	p, err := f.projectFor(r, u, NoAccess)
+	if err != nil {
+		return nil, nil, err
+	}
+	iid, err := pathInt(r, "iid")
+	if err != nil {
+		return nil, nil, err
+	}
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	m, ok := p.mrs[iid]
+	if !ok {
+		return nil, nil, ErrNoMR
+	}
+	return p, m, nil
+}
+
+func (f *Forge) getMR(w http.ResponseWriter, r *http.Request, u *user) error {
+	p, m, err := f.mrFor(r, u)
+	if err != nil {
+		return err
+	}
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	writeJSON(w, http.StatusOK, f.apiMROf(p, m))
+	return nil
+}
+
+func (f *Forge) listNotes(w http.ResponseWriter, r *http.Request, u *user) error {
+	p, m, err := f.mrFor(r, u)
+	if err != nil {
+		return err
+	}
+	asc := r.URL.Query().Get("sort") == "asc"
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	out := make([]apiNote, 0, len(m.notes))
+	for i := range m.notes {
+		n := m.notes[len(m.notes)-1-i] // GitLab lists the newest first unless sort=asc
+		if asc {
+			n = m.notes[i]
+		}
+		out = append(out, f.apiNoteOf(p, m, n))
+	}
+	writeJSON(w, http.StatusOK, paginate(w, r, out))
+	return nil
+}
+
+func (f *Forge) createNote(w http.ResponseWriter, r *http.Request, u *user) error {
+	p, m, err := f.mrFor(r, u)
+	if err != nil {
+		return err
+	}
+	var body struct {
+		Body string `json:"body"`
+	}
+	if err := decodeBody(r, &body); err != nil {
+		return err
+	}
+	text := param(r, body.Body, "body")
+	if strings.TrimSpace(text) == "" {
+		return badRequest("400 Bad request - body is missing")
+	}
+	n, err := f.addNote(r.Context(), p, m.IID, u, text)
+	if err != nil {
+		return err
+	}
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	writeJSON(w, http.StatusCreated, f.apiNoteOf(p, m, &n))
+	return nil
+}

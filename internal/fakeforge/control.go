@@ -1,0 +1,492 @@
+package fakeforge
+
+import (
+	"context"
+	"encoding/base64"
+	"errors"
+	"fmt"
+	"strings"
+	"time"
+)
+
+// The control API: what tests and the demo use to act as people on the
+// forge. Every change sends the webhooks GitLab would send.
+
+// rootUser authors the commits the forge makes for itself.
+const rootUser = "root"
+
+// Project is a project as the control API reports it.
+type Project struct {
+	ID            int64
+	Path          string
+	DefaultBranch string
+}
+
+// User is a user as the control API reports it.
+type User struct {
+	ID       int64
+	Username string
+	Admin    bool
+}
+
+// MR is a merge request as the control API reports it.
+type MR struct {
+	ID, IID        int64
+	Project        string
+	Title          string
+	Source, Target string
+	State          string
+	Draft          bool
+	SHA            string
+	Author         string
+	MergeCommitSHA string
+	MergedAt       time.Time
+	ClosedAt       time.Time
+}
+
+// Note is a comment on an MR.
+type Note struct {
+	ID        int64
+	Author    string
+	Body      string
+	CreatedAt time.Time
+}
+
+// MRSpec describes a merge request to open.
+type MRSpec struct {
+	Source string
+	// Target defaults to the project's default branch.
+	Target      string
+	Title       string
+	Description string
+	// Author is a username; the user is created when unknown.
+	Author string
+	Draft  bool
+	// Commits are written on Source, which is created from Target's head
+	// when it does not exist.
+	Commits []Commit
+}
+
+// GitAuthHeader is the header git needs to talk to the forge with token:
+// git -c http.extraHeader="$(GitAuthHeader(token))" ...
+func GitAuthHeader(token string) string {
+	return "Authorization: Basic " + base64.StdEncoding.EncodeToString([]byte("oauth2:"+token))
+}
+
+// CloneURL is the HTTP clone URL of a project.
+func (f *Forge) CloneURL(project string) string { return f.baseURL + "/" + project + ".git" }
+
+// AddUser creates a user, or returns the existing one.
+func (f *Forge) AddUser(username string) User {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	u := f.st.addUser(username, false, f.opts.Now())
+	return User{ID: u.ID, Username: u.Username, Admin: u.Admin}
+}
+
+// AddToken gives username (created if needed) an API token.
+func (f *Forge) AddToken(username, token string) User {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	u := f.st.addUser(username, false, f.opts.Now())
+	f.st.tokens[token] = u.ID
+	return User{ID: u.ID, Username: u.Username, Admin: u.Admin}
+}
+
+// SetAccess sets username's access level on project; NoAccess removes the
+// membership.
+func (f *Forge) SetAccess(project, username string, level int) error {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	p, err := f.st.project(project)
+	if err != nil {
+		return err
+	}
+	u := f.st.addUser(username, false, f.opts.Now())
+	if level == NoAccess {
+		delete(p.members, u.ID)
+		return nil
+	}
+	p.members[u.ID] = level
+	return nil
+}
+
+// CreateProject creates a project at path ("group/name") whose default
+// branch holds files in one commit.
+func (f *Forge) CreateProject(ctx context.Context, path string, files map[string]string) (Project, error) {
+	if !strings.Contains(path, "/") || strings.HasPrefix(path, "/") || strings.HasSuffix(path, "/") || strings.Contains(path, "..") {
+		return Project{}, fmt.Errorf("create project %q: path must be group/name", path)
+	}
+	f.mu.Lock()
+	if _, err := f.st.project(path); err == nil {
+		f.mu.Unlock()
+		return Project{}, fmt.Errorf("create project %s: already exists", path)
+	}
+	root := f.st.addUser(rootUser, true, f.opts.Now())
+	p := &project{
+		ID: f.st.nextID(), Path: path, DefaultBranch: DefaultBranch, Created: f.opts.Now(),
+		members: map[int64]int{}, mrs: map[int64]*mergeRequest{}, heads: map[string]string{},
+	}
+	f.mu.Unlock()
+	if err := f.initRepo(ctx, p, root, files); err != nil {
+		return Project{}, fmt.Errorf("create project %s: %w", path, err)
+	}
+	f.mu.Lock()
+	f.st.projects[p.ID] = p
+	f.st.byPath[p.Path] = p
+	f.mu.Unlock()
+	return Project{ID: p.ID, Path: p.Path, DefaultBranch: p.DefaultBranch}, nil
+}
+
+func (f *Forge) initRepo(ctx context.Context, p *project, by *user, files map[string]string) error {
+	g := f.repo(p.Path)
+	if err := g.initBare(ctx, p.DefaultBranch); err != nil {
+		return err
+	}
+	if len(files) == 0 {
+		files = map[string]string{"README.md": "# " + p.name() + "\n"}
+	}
+	head, err := g.writeCommit(ctx, "", Commit{Message: "Initial commit", Files: files}, f.sig(by))
+	if err != nil {
+		return err
+	}
+	if err := g.updateRef(ctx, "refs/heads/"+p.DefaultBranch, head, ""); err != nil {
+		return err
+	}
+	p.heads = map[string]string{p.DefaultBranch: head}
+	return nil
+}
+
+func (f *Forge) sig(u *user) signature {
+	return signature{Name: u.Name, Email: u.email(), When: f.opts.Now()}
+}
+
+// lookup resolves a project and a user (created when unknown).
+func (f *Forge) lookup(projectPath, username string) (*project, *user, error) {
+	if username == "" {
+		return nil, nil, errors.New("username is empty")
+	}
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	p, err := f.st.project(projectPath)
+	if err != nil {
+		return nil, nil, err
+	}
+	return p, f.st.addUser(username, false, f.opts.Now()), nil
+}
+
+// advanceLocked writes commits on branch (created at base when missing),
+// moves it, and rescans. The caller holds p.gitMu.
+func (f *Forge) advanceLocked(ctx context.Context, p *project, branch, base string, by *user, commits []Commit) (string, error) {
+	g := f.repo(p.Path)
+	ref := "refs/heads/" + branch
+	old, err := g.resolve(ctx, ref)
+	if err != nil {
+		return "", err
+	}
+	head := old
+	if head == "" {
+		head = base
+	}
+	for _, c := range commits {
+		if head, err = g.writeCommit(ctx, head, c, f.sig(by)); err != nil {
+			return "", err
+		}
+	}
+	if head == "" {
+		return "", fmt.Errorf("branch %s: %w", branch, ErrNoBranch)
+	}
+	if head != old {
+		if err := g.updateRef(ctx, ref, head, old); err != nil {
+			return "", err
+		}
+	}
+	return head, f.rescanLocked(ctx, p, by)
+}
+
+// PushBranch pushes commits to branch as username, as a push from outside
+// any MR would; the branch is created from the default branch if missing.
+func (f *Forge) PushBranch(ctx context.Context, project, branch, username string, commits ...Commit) (string, error) {
+	p, u, err := f.lookup(project, username)
+	if err != nil {
+		return "", fmt.Errorf("push %s to %s: %w", branch, project, err)
+	}
+	p.gitMu.Lock()
+	defer p.gitMu.Unlock()
+	head, err := f.advanceLocked(ctx, p, branch, p.heads[p.DefaultBranch], u, commits)
+	if err != nil {
+		return "", fmt.Errorf("push %s to %s: %w", branch, project, err)
+	}
+	return head, nil
+}
+
+// CreateMR opens a merge request and sends its "open" event.
+func (f *Forge) CreateMR(ctx context.Context, project string, spec MRSpec) (MR, error) {
+	p, u, err := f.lookup(project, spec.Author)
+	if err != nil {
+		return MR{}, fmt.Errorf("create MR in %s: %w", project, err)
+	}
+	if spec.Target == "" {
+		spec.Target = p.DefaultBranch
+	}
+	if spec.Source == "" || spec.Source == spec.Target {
+		return MR{}, fmt.Errorf("create MR in %s: bad source branch %q", project, spec.Source)
+	}
+	p.gitMu.Lock()
+	defer p.gitMu.Unlock()
+	base, ok := p.heads[spec.Target]
+	if !ok {
+		return MR{}, fmt.Errorf("create MR in %s: target %s: %w", project, spec.Target, ErrNoBranch)
+	}
+	head, err := f.advanceLocked(ctx, p, spec.Source, base, u, spec.Commits)
+	if err != nil {
+		return MR{}, fmt.Errorf("create MR in %s: %w", project, err)
+	}
+	m := f.newMR(p, u, spec, head)
+	if err := f.setMRRef(ctx, p, m.IID, head); err != nil {
+		return MR{}, fmt.Errorf("create MR in %s: %w", project, err)
+	}
+	if err := f.sendMRHook(ctx, p, m.IID, u, "open", "", nil); err != nil {
+		return MR{}, fmt.Errorf("create MR in %s: %w", project, err)
+	}
+	return f.MR(project, m.IID)
+}
+
+func (f *Forge) newMR(p *project, u *user, spec MRSpec, head string) *mergeRequest {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	p.nextMRIID++
+	now := f.opts.Now()
+	title := spec.Title
+	if title == "" {
+		title = spec.Source
+	}
+	m := &mergeRequest{
+		ID: f.st.nextID(), IID: p.nextMRIID, Title: title, Description: spec.Description,
+		Source: spec.Source, Target: spec.Target, AuthorID: u.ID, State: StateOpened,
+		Draft: spec.Draft, SHA: head, Created: now, Updated: now,
+	}
+	p.mrs[m.IID] = m
+	return m
+}
+
+// PushToMR pushes commits to the MR's source branch as its author.
+func (f *Forge) PushToMR(ctx context.Context, project string, iid int64, commits ...Commit) (string, error) {
+	f.mu.Lock()
+	p, m, err := f.st.mr(project, iid)
+	var source, author string
+	if err == nil {
+		source, author = m.Source, f.st.users[m.AuthorID].Username
+	}
+	f.mu.Unlock()
+	if err != nil {
+		return "", fmt.Errorf("push to MR: %w", err)
+	}
+	head, err := f.PushBranch(ctx, p.Path, source, author, commits...)
+	if err != nil {
+		return "", fmt.Errorf("push to %s!%d: %w", project, iid, err)
+	}
+	return head, nil
+}
+
+// CloseMR closes an open MR as username.
+func (f *Forge) CloseMR(ctx context.Context, project string, iid int64, username string) error {
+	p, u, err := f.lookup(project, username)
+	if err != nil {
+		return fmt.Errorf("close %s!%d: %w", project, iid, err)
+	}
+	f.mu.Lock()
+	m, ok := p.mrs[iid]
+	if !ok || m.State != StateOpened {
+		f.mu.Unlock()
+		return fmt.Errorf("close %s!%d: %w", project, iid, errNotOpen(ok))
+	}
+	now := f.opts.Now()
+	m.State, m.ClosedAt, m.ClosedBy, m.Updated = StateClosed, now, u.ID, now
+	f.mu.Unlock()
+	if err := f.sendMRHook(ctx, p, iid, u, "close", "", stateChange(StateOpened, StateClosed)); err != nil {
+		return fmt.Errorf("close %s!%d: %w", project, iid, err)
+	}
+	return nil
+}
+
+func errNotOpen(exists bool) error {
+	if !exists {
+		return ErrNoMR
+	}
+	return errors.New("merge request is not open")
+}
+
+// MergeMR merges an open MR with a merge commit on its target, as GitLab's
+// merge button does, and returns the merge commit.
+func (f *Forge) MergeMR(ctx context.Context, project string, iid int64, username string) (string, error) {
+	p, u, err := f.lookup(project, username)
+	if err != nil {
+		return "", fmt.Errorf("merge %s!%d: %w", project, iid, err)
+	}
+	p.gitMu.Lock()
+	defer p.gitMu.Unlock()
+	f.mu.Lock()
+	m, ok := p.mrs[iid]
+	var mr mergeRequest
+	if ok {
+		mr = *m
+	}
+	f.mu.Unlock()
+	if !ok || mr.State != StateOpened {
+		return "", fmt.Errorf("merge %s!%d: %w", project, iid, errNotOpen(ok))
+	}
+	g := f.repo(p.Path)
+	target := p.heads[mr.Target]
+	msg := fmt.Sprintf("Merge branch '%s' into '%s'\n\n%s\n\nSee merge request %s!%d\n", mr.Source, mr.Target, mr.Title, p.Path, iid)
+	commit, err := g.mergeCommit(ctx, target, mr.SHA, msg, f.sig(u))
+	if err != nil {
+		return "", fmt.Errorf("merge %s!%d: %w", project, iid, err)
+	}
+	if err := g.updateRef(ctx, "refs/heads/"+mr.Target, commit, target); err != nil {
+		return "", fmt.Errorf("merge %s!%d: %w", project, iid, err)
+	}
+	if err := f.markMerged(ctx, p, iid, u, commit); err != nil {
+		return "", fmt.Errorf("merge %s!%d: %w", project, iid, err)
+	}
+	return commit, f.rescanLocked(ctx, p, u)
+}
+
+// AddNote comments on an MR as username and sends the Note Hook.
+func (f *Forge) AddNote(ctx context.Context, project string, iid int64, username, body string) (Note, error) {
+	p, u, err := f.lookup(project, username)
+	if err != nil {
+		return Note{}, fmt.Errorf("comment on %s!%d: %w", project, iid, err)
+	}
+	n, err := f.addNote(ctx, p, iid, u, body)
+	if err != nil {
+		return Note{}, fmt.Errorf("comment on %s!%d: %w", project, iid, err)
+	}
+	return Note{ID: n.ID, Author: u.Username, Body: n.Body, CreatedAt: n.Created}, nil
+}
+
+func (f *Forge) addNote(ctx context.Context, p *project, iid int64, u *user, body string) (note, error) {
+	f.mu.Lock()
+	m, ok := p.mrs[iid]
+	if !ok {
+		f.mu.Unlock()
+		return note{}, ErrNoMR
+	}
+	n := &note{ID: f.st.nextID(), Body: body, AuthorID: u.ID, Created: f.opts.Now()}
+	m.notes = append(m.notes, n)
+	sha := m.SHA
+	f.mu.Unlock()
+	last, err := f.repo(p.Path).commitInfo(ctx, sha)
+	if err != nil {
+		return *n, err
+	}
+	f.mu.Lock()
+	url := mrURL(f.projectURLs(p), iid) + "#note_" + itoa(n.ID)
+	payload := noteHook{
+		ObjectKind: "note", EventType: "note", User: hookUserOf(u), ProjectID: p.ID,
+		Project: f.hookProjectOf(p), Repository: f.hookRepositoryOf(p),
+		ObjectAttributes: noteAttrs{
+			ID: n.ID, Note: body, NoteableType: "MergeRequest", AuthorID: u.ID,
+			CreatedAt: fmtHookTime(n.Created), UpdatedAt: fmtHookTime(n.Created), ProjectID: p.ID,
+			NoteableID: m.ID, Action: "create", URL: url,
+		},
+		MergeRequest: f.hookMROf(p, m, last),
+	}
+	f.mu.Unlock()
+	f.hooks.send(EventNote, payload)
+	return *n, nil
+}
+
+// Notes lists an MR's notes, oldest first.
+func (f *Forge) Notes(project string, iid int64) ([]Note, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	_, m, err := f.st.mr(project, iid)
+	if err != nil {
+		return nil, err
+	}
+	out := make([]Note, len(m.notes))
+	for i, n := range m.notes {
+		out[i] = Note{ID: n.ID, Author: f.st.users[n.AuthorID].Username, Body: n.Body, CreatedAt: n.Created}
+	}
+	return out, nil
+}
+
+// MR returns one merge request.
+func (f *Forge) MR(project string, iid int64) (MR, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	p, m, err := f.st.mr(project, iid)
+	if err != nil {
+		return MR{}, err
+	}
+	return f.mrOf(p, m), nil
+}
+
+// MRs lists a project's merge requests, newest first.
+func (f *Forge) MRs(project string) ([]MR, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	p, err := f.st.project(project)
+	if err != nil {
+		return nil, err
+	}
+	var out []MR
+	for _, m := range p.sortedMRs() {
+		out = append(out, f.mrOf(p, m))
+	}
+	return out, nil
+}
+
+func (f *Forge) mrOf(p *project, m *mergeRequest) MR {
+	return MR{
+		ID: m.ID, IID: m.IID, Project: p.Path, Title: m.Title, Source: m.Source, Target: m.Target,
+		State: m.State, Draft: m.Draft, SHA: m.SHA, Author: f.st.users[m.AuthorID].Username,
+		MergeCommitSHA: m.MergeCommitSHA, MergedAt: m.MergedAt, ClosedAt: m.ClosedAt,
+	}
+}
+
+// BranchHead returns the commit a branch points to.
+func (f *Forge) BranchHead(ctx context.Context, project, branch string) (string, error) {
+	f.mu.Lock()
+	p, err := f.st.project(project)
+	f.mu.Unlock()
+	if err != nil {
+		return "", err
+	}
+	sha, err := f.repo(p.Path).resolve(ctx, "refs/heads/"+branch)
+	if err != nil {
+		return "", fmt.Errorf("branch %s of %s: %w", branch, project, err)
+	}
+	if sha == "" {
+		return "", fmt.Errorf("branch %s of %s: %w", branch, project, ErrNoBranch)
+	}
+	return sha, nil
+}
+
+// SetWebhook replaces the webhook settings. The queue size is fixed at New.
+func (f *Forge) SetWebhook(w Webhook) {
+	if w.Timeout <= 0 {
+		w.Timeout = DefaultHookTimeout
+	}
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.hook = w
+}
+
+// SetFaults replaces the faults injected into API calls.
+func (f *Forge) SetFaults(fl Faults) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.faults = fl
+}
+
+// Deliveries returns every webhook delivery so far, oldest first.
+func (f *Forge) Deliveries() []Delivery { return f.hooks.snapshot() }
+
+// Replay sends delivery id again with the same Idempotency-Key, and returns
+// the id of the new delivery.
+func (f *Forge) Replay(id int64) (int64, error) { return f.hooks.replay(id) }
+
+// FlushWebhooks waits until every webhook queued so far has been attempted.
+func (f *Forge) FlushWebhooks(ctx context.Context) error { return f.hooks.flush(ctx) }

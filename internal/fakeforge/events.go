@@ -1,0 +1,273 @@
+package fakeforge
+
+import (
+	"context"
+	"fmt"
+	"sort"
+	"strings"
+
+	"go.uber.org/zap"
+)
+
+// maxPushCommits is how many commits GitLab lists in a push event.
+const maxPushCommits = 20
+
+type branchMove struct {
+	Branch   string
+	Old, New string // "" when the branch did not exist, or no longer does
+}
+
+func diffHeads(old, cur map[string]string) []branchMove {
+	var moves []branchMove
+	for b, sha := range cur {
+		if old[b] != sha {
+			moves = append(moves, branchMove{Branch: b, Old: old[b], New: sha})
+		}
+	}
+	for b, sha := range old {
+		if _, ok := cur[b]; !ok {
+			moves = append(moves, branchMove{Branch: b, Old: sha})
+		}
+	}
+	sort.Slice(moves, func(i, j int) bool { return moves[i].Branch < moves[j].Branch })
+	return moves
+}
+
+// rescan reads p's branches and acts on every branch that moved since the
+// last scan: a push event, MR heads follow their source branch, and MRs
+// whose head reached their target are merged, as GitLab does on push.
+func (f *Forge) rescan(ctx context.Context, p *project, by *user) error {
+	p.gitMu.Lock()
+	defer p.gitMu.Unlock()
+	return f.rescanLocked(ctx, p, by)
+}
+
+func (f *Forge) rescanLocked(ctx context.Context, p *project, by *user) error {
+	heads, err := f.repo(p.Path).heads(ctx)
+	if err != nil {
+		return fmt.Errorf("rescan %s: %w", p.Path, err)
+	}
+	moves := diffHeads(p.heads, heads)
+	p.heads = heads
+	for _, mv := range moves {
+		if err := f.onBranchMoved(ctx, p, by, mv); err != nil {
+			return fmt.Errorf("rescan %s: branch %s: %w", p.Path, mv.Branch, err)
+		}
+	}
+	if len(moves) == 0 {
+		return nil
+	}
+	if err := f.detectMerged(ctx, p, by, heads); err != nil {
+		return fmt.Errorf("rescan %s: %w", p.Path, err)
+	}
+	return nil
+}
+
+func (f *Forge) onBranchMoved(ctx context.Context, p *project, by *user, mv branchMove) error {
+	if err := f.sendPushHook(ctx, p, by, mv); err != nil {
+		return err
+	}
+	if mv.New == "" {
+		return nil
+	}
+	for _, iid := range f.followers(p, mv.Branch, mv.New) {
+		if err := f.moveMRHead(ctx, p, by, iid, mv.New); err != nil {
+			return err
+		}
+	}
+	if f.opts.CI.OnPush {
+		if _, err := f.startPipeline(ctx, p, by, mv.Branch, mv.New, "push"); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// followers lists the open MRs from branch whose head is not sha yet.
+func (f *Forge) followers(p *project, branch, sha string) []int64 {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	var iids []int64
+	for _, m := range p.sortedMRs() {
+		if m.State == StateOpened && m.Source == branch && m.SHA != sha {
+			iids = append(iids, m.IID)
+		}
+	}
+	return iids
+}
+
+// moveMRHead records new commits on an MR: its head, its
+// refs/merge-requests/<iid>/head ref, and an "update" event with oldrev.
+func (f *Forge) moveMRHead(ctx context.Context, p *project, by *user, iid int64, sha string) error {
+	if err := f.setMRRef(ctx, p, iid, sha); err != nil {
+		return err
+	}
+	f.mu.Lock()
+	m := p.mrs[iid]
+	old := m.SHA
+	m.SHA = sha
+	m.Updated = f.opts.Now()
+	f.mu.Unlock()
+	return f.sendMRHook(ctx, p, iid, by, "update", old, nil)
+}
+
+func (f *Forge) setMRRef(ctx context.Context, p *project, iid int64, sha string) error {
+	ref := fmt.Sprintf("refs/merge-requests/%d/head", iid)
+	if _, err := f.repo(p.Path).run(ctx, "", nil, "update-ref", ref, sha); err != nil {
+		return fmt.Errorf("update %s: %w", ref, err)
+	}
+	return nil
+}
+
+// detectMerged marks merged every open MR whose head is reachable from its
+// target branch.
+func (f *Forge) detectMerged(ctx context.Context, p *project, by *user, heads map[string]string) error {
+	type cand struct {
+		iid         int64
+		sha, target string
+	}
+	var cands []cand
+	f.mu.Lock()
+	for _, m := range p.sortedMRs() {
+		if m.State == StateOpened && heads[m.Target] != "" {
+			cands = append(cands, cand{m.IID, m.SHA, heads[m.Target]})
+		}
+	}
+	f.mu.Unlock()
+	g := f.repo(p.Path)
+	for _, c := range cands {
+		in, err := g.isAncestor(ctx, c.sha, c.target)
+		if err != nil {
+			return fmt.Errorf("!%d: %w", c.iid, err)
+		}
+		if in {
+			if err := f.markMerged(ctx, p, c.iid, by, ""); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
+}
+
+func (f *Forge) markMerged(ctx context.Context, p *project, iid int64, by *user, mergeCommit string) error {
+	f.mu.Lock()
+	m := p.mrs[iid]
+	if m.State != StateOpened {
+		f.mu.Unlock()
+		return nil
+	}
+	now := f.opts.Now()
+	m.State, m.MergedAt, m.Updated, m.MergedBy, m.MergeCommitSHA = StateMerged, now, now, by.ID, mergeCommit
+	f.mu.Unlock()
+	f.log.Info("merge request merged", zap.String("project", p.Path), zap.Int64("mr", iid))
+	return f.sendMRHook(ctx, p, iid, by, "merge", "", stateChange(StateOpened, StateMerged))
+}
+
+func stateChange(from, to string) map[string]hookChange {
+	return map[string]hookChange{"state_id": {Previous: mrStateID(from), Current: mrStateID(to)}}
+}
+
+// sendMRHook sends a Merge Request Hook for MR iid as it is now.
+func (f *Forge) sendMRHook(ctx context.Context, p *project, iid int64, by *user, action, oldrev string, changes map[string]hookChange) error {
+	f.mu.Lock()
+	sha := p.mrs[iid].SHA
+	f.mu.Unlock()
+	last, err := f.repo(p.Path).commitInfo(ctx, sha)
+	if err != nil {
+		return fmt.Errorf("!%d: %w", iid, err)
+	}
+	if changes == nil {
+		changes = map[string]hookChange{}
+	}
+	f.mu.Lock()
+	attrs := f.hookMROf(p, p.mrs[iid], last)
+	attrs.Action, attrs.OldRev = action, oldrev
+	payload := mrHook{
+		ObjectKind: "merge_request", EventType: "merge_request", User: hookUserOf(by),
+		Project: f.hookProjectOf(p), Repository: f.hookRepositoryOf(p), ObjectAttributes: attrs,
+		Labels: []any{}, Changes: changes, Assignees: []hookUser{}, Reviewers: []hookUser{},
+	}
+	f.mu.Unlock()
+	f.hooks.send(EventMergeRequest, payload)
+	return nil
+}
+
+func (f *Forge) sendPushHook(ctx context.Context, p *project, by *user, mv branchMove) error {
+	commits, total, err := f.pushCommits(ctx, p, mv)
+	if err != nil {
+		return err
+	}
+	f.mu.Lock()
+	payload := pushHook{
+		ObjectKind: "push", EventName: "push", Before: orZero(mv.Old), After: orZero(mv.New),
+		Ref: "refs/heads/" + mv.Branch, RefProtected: mv.Branch == p.DefaultBranch,
+		UserID: by.ID, UserName: by.Name, UserUsername: by.Username, UserEmail: by.email(), UserAvatar: avatarURL(by),
+		ProjectID: p.ID, Project: f.hookProjectOf(p), Commits: commits, TotalCommitsCount: total,
+		PushOptions: map[string]any{}, Repository: f.hookRepositoryOf(p),
+	}
+	if mv.New != "" {
+		s := mv.New
+		payload.CheckoutSHA = &s
+	}
+	f.mu.Unlock()
+	f.hooks.send(EventPush, payload)
+	return nil
+}
+
+func orZero(sha string) string {
+	if sha == "" {
+		return zeroSHA
+	}
+	return sha
+}
+
+// pushCommits lists the commits a push brought, oldest first as GitLab
+// lists them. A new branch brings what its project's default branch lacks.
+func (f *Forge) pushCommits(ctx context.Context, p *project, mv branchMove) ([]pushCommit, int, error) {
+	commits := []pushCommit{}
+	if mv.New == "" {
+		return commits, 0, nil
+	}
+	exclude := []string{mv.Old}
+	if mv.Old == "" && mv.Branch != p.DefaultBranch {
+		exclude = []string{p.heads[p.DefaultBranch]}
+	}
+	g := f.repo(p.Path)
+	shas, total, err := g.newCommits(ctx, mv.New, exclude, maxPushCommits)
+	if err != nil {
+		return nil, 0, err
+	}
+	u := f.projectURLs(p)
+	for i := len(shas) - 1; i >= 0; i-- {
+		c, err := f.pushCommit(ctx, g, u, shas[i])
+		if err != nil {
+			return nil, 0, err
+		}
+		commits = append(commits, c)
+	}
+	return commits, total, nil
+}
+
+func (f *Forge) pushCommit(ctx context.Context, g repo, u urls, sha string) (pushCommit, error) {
+	info, err := g.commitInfo(ctx, sha)
+	if err != nil {
+		return pushCommit{}, err
+	}
+	out, err := g.run(ctx, "", nil, "diff-tree", "--root", "--no-commit-id", "--name-status", "-r", "-z", sha)
+	if err != nil {
+		return pushCommit{}, err
+	}
+	c := pushCommit{hookCommit: hookCommitOf(info, u), Added: []string{}, Modified: []string{}, Removed: []string{}}
+	fields := strings.Split(strings.TrimRight(out, "\x00"), "\x00")
+	for i := 0; i+1 < len(fields); i += 2 {
+		switch fields[i] {
+		case "A":
+			c.Added = append(c.Added, fields[i+1])
+		case "D":
+			c.Removed = append(c.Removed, fields[i+1])
+		default:
+			c.Modified = append(c.Modified, fields[i+1])
+		}
+	}
+	return c, nil
+}

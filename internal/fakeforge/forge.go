@@ -1,0 +1,235 @@
+package fakeforge
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"math/rand/v2"
+	"net"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"sync"
+	"time"
+
+	"go.uber.org/zap"
+)
+
+// Forge is a running fake GitLab. Its zero value is not usable: call New.
+type Forge struct {
+	opts Options
+	log  *zap.Logger
+	git  string // path of the git binary
+
+	mu sync.Mutex // guards st, faults and hook
+	st state
+	// faults and hook are the live settings, changed by SetFaults and
+	// SetWebhook.
+	faults Faults
+	hook   Webhook
+
+	rngMu sync.Mutex
+	rng   *rand.Rand
+
+	calls   counters
+	hooks   *sender
+	ciLog   *pipelineLog
+	api     *http.ServeMux
+	srv     *http.Server
+	ln      net.Listener
+	baseURL string
+
+	// ctx is cancelled by Close; every goroutine the forge starts watches
+	// it and is tracked by wg.
+	ctx    context.Context
+	cancel context.CancelFunc
+	wg     sync.WaitGroup
+	closed sync.Once
+}
+
+// New creates a forge whose data lives in opts.Dir. It listens only after
+// Start.
+func New(opts Options) (*Forge, error) {
+	opts, err := opts.withDefaults()
+	if err != nil {
+		return nil, err
+	}
+	bin, err := exec.LookPath("git")
+	if err != nil {
+		return nil, fmt.Errorf("fakeforge: git binary not found in PATH: %w", err)
+	}
+	if err := os.MkdirAll(filepath.Join(opts.Dir, "repos"), 0o755); err != nil {
+		return nil, fmt.Errorf("fakeforge: create data dir: %w", err)
+	}
+	logPath := opts.CI.LogPath
+	if logPath == "" {
+		logPath = filepath.Join(opts.Dir, "pipelines.jsonl")
+	}
+	ciLog, err := openPipelineLog(logPath)
+	if err != nil {
+		return nil, err
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	f := &Forge{
+		opts:   opts,
+		log:    opts.Logger.With(zap.String("component", "fakeforge")),
+		git:    bin,
+		st:     newState(),
+		faults: opts.Faults,
+		hook:   opts.Webhook,
+		rng:    rand.New(rand.NewPCG(opts.Seed, opts.Seed^0x9e3779b97f4a7c15)),
+		ciLog:  ciLog,
+		ctx:    ctx,
+		cancel: cancel,
+	}
+	f.calls.init()
+	f.hooks = newSender(f, opts.Webhook.QueueSize)
+	now := opts.Now()
+	for token, name := range opts.Tokens {
+		u := f.st.addUser(name, true, now)
+		f.st.tokens[token] = u.ID
+	}
+	f.api = f.routes()
+	return f, nil
+}
+
+// Start listens on Options.Addr and starts the webhook sender. The forge
+// runs until Close; ctx only bounds starting.
+func (f *Forge) Start(ctx context.Context) error {
+	var lc net.ListenConfig
+	ln, err := lc.Listen(ctx, "tcp", f.opts.Addr)
+	if err != nil {
+		return fmt.Errorf("fakeforge: listen on %s: %w", f.opts.Addr, err)
+	}
+	f.ln = ln
+	f.baseURL = "http://" + ln.Addr().String()
+	f.srv = &http.Server{Handler: f, ReadHeaderTimeout: 10 * time.Second}
+	f.wg.Add(2)
+	go func() {
+		defer f.wg.Done()
+		if err := f.srv.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
+			f.log.Error("serve", zap.Error(err))
+		}
+	}()
+	go func() {
+		defer f.wg.Done()
+		f.hooks.run(f.ctx)
+	}()
+	f.log.Info("listening", zap.String("url", f.baseURL))
+	return nil
+}
+
+// URL is the forge's base URL, e.g. http://127.0.0.1:38211. The REST API
+// is under URL()+"/api/v4".
+func (f *Forge) URL() string { return f.baseURL }
+
+// Close stops the server, the CI runners and the webhook sender, and waits
+// for all of them.
+func (f *Forge) Close() error {
+	var err error
+	f.closed.Do(func() {
+		if f.srv != nil {
+			ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+			err = f.srv.Shutdown(ctx)
+			cancel()
+		}
+		// Under mu, so goTracked either sees the cancel or has already
+		// registered its goroutine before Wait.
+		f.mu.Lock()
+		f.cancel()
+		f.mu.Unlock()
+		f.wg.Wait()
+		if cerr := f.ciLog.close(); err == nil {
+			err = cerr
+		}
+	})
+	return err
+}
+
+// Run starts a forge and serves until ctx is done.
+func Run(ctx context.Context, opts Options) error {
+	f, err := New(opts)
+	if err != nil {
+		return err
+	}
+	if err := f.Start(ctx); err != nil {
+		return err
+	}
+	<-ctx.Done()
+	return f.Close()
+}
+
+// ServeHTTP routes git traffic to git http-backend and the rest to the API.
+func (f *Forge) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	switch {
+	case strings.HasPrefix(r.URL.Path, apiPrefix+"/"):
+		f.serveAPI(w, r)
+	case strings.Contains(r.URL.Path, ".git/"):
+		f.serveGit(w, r)
+	default:
+		writeMessage(w, http.StatusNotFound, "404 Not found")
+	}
+}
+
+// chance draws from the seeded generator.
+func (f *Forge) chance(rate float64) bool {
+	if rate <= 0 {
+		return false
+	}
+	f.rngMu.Lock()
+	defer f.rngMu.Unlock()
+	return f.rng.Float64() < rate
+}
+
+// repo returns the git runner for a project path.
+func (f *Forge) repo(path string) repo {
+	return repo{bin: f.git, dir: repoDir(f.opts.Dir, path), env: gitEnv(f.opts.Dir)}
+}
+
+// goTracked runs fn on a goroutine the forge owns.
+func (f *Forge) goTracked(fn func(ctx context.Context)) bool {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if f.ctx.Err() != nil {
+		return false
+	}
+	f.wg.Add(1)
+	go func() {
+		defer f.wg.Done()
+		fn(f.ctx)
+	}()
+	return true
+}
+
+// tokenUser returns the user a token belongs to.
+func (f *Forge) tokenUser(token string) (*user, bool) {
+	if token == "" {
+		return nil, false
+	}
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	id, ok := f.st.tokens[token]
+	if !ok {
+		return nil, false
+	}
+	return f.st.users[id], true
+}
+
+// requestToken extracts an API or git token: PRIVATE-TOKEN, a bearer token,
+// or (git only) the password of HTTP basic auth.
+func requestToken(r *http.Request, allowBasic bool) string {
+	if t := r.Header.Get("PRIVATE-TOKEN"); t != "" {
+		return t
+	}
+	if t, ok := strings.CutPrefix(r.Header.Get("Authorization"), "Bearer "); ok {
+		return strings.TrimSpace(t)
+	}
+	if allowBasic {
+		if _, pw, ok := r.BasicAuth(); ok {
+			return pw
+		}
+	}
+	return ""
+}

@@ -1,0 +1,101 @@
+// Package forge holds the forge-neutral types the engine works with. Each
+// forge has a client in a sub-package (gitlab, github) that returns these
+// types; the engine declares the small interfaces it needs itself.
+package forge
+
+import (
+	"errors"
+	"fmt"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/trainyard/trainyard/internal/train"
+)
+
+// ErrNotFound: the forge has no such project, MR, pipeline, branch or user.
+var ErrNotFound = errors.New("not found")
+
+// MR states, normalised to GitLab's names.
+const (
+	StateOpened = "opened"
+	StateClosed = "closed"
+	StateMerged = "merged"
+	StateLocked = "locked"
+)
+
+// MR is a merge request (a pull request on GitHub).
+type MR struct {
+	Project      string
+	IID          int64
+	State        string // StateOpened, StateClosed, StateMerged or StateLocked
+	Draft        bool
+	SourceBranch string
+	TargetBranch string
+	HeadSHA      string
+	Title        string
+	Author       string // username
+	WebURL       string
+}
+
+// Pipeline is a CI run for one commit.
+type Pipeline struct {
+	ID         int64
+	SHA        string
+	Ref        string
+	Status     train.PipelineState
+	WebURL     string
+	CreatedAt  time.Time
+	FinishedAt time.Time // zero until it finishes
+}
+
+// Note is a comment on an MR.
+type Note struct {
+	ID     int64
+	Body   string
+	Author string // username
+}
+
+// AccessLevel is a user's role on a project, with GitLab's numbers.
+type AccessLevel int
+
+// Access levels. NoAccess: not a member.
+const (
+	NoAccess   AccessLevel = 0
+	Guest      AccessLevel = 10
+	Reporter   AccessLevel = 20
+	Developer  AccessLevel = 30
+	Maintainer AccessLevel = 40
+	Owner      AccessLevel = 50
+)
+
+var levelNames = []struct {
+	level AccessLevel
+	name  string
+}{
+	{NoAccess, "none"}, {Guest, "guest"}, {Reporter, "reporter"},
+	{Developer, "developer"}, {Maintainer, "maintainer"}, {Owner, "owner"},
+}
+
+// String names the level ("developer"), or gives its number if it has no
+// name.
+func (l AccessLevel) String() string {
+	for _, n := range levelNames {
+		if n.level == l {
+			return n.name
+		}
+	}
+	return strconv.Itoa(int(l))
+}
+
+// ParseAccessLevel reads a level name ("Maintainer", case-insensitive) or
+// one of GitLab's numbers ("40").
+func ParseAccessLevel(s string) (AccessLevel, error) {
+	s = strings.TrimSpace(strings.ToLower(s))
+	for _, n := range levelNames {
+		if n.name == s || strconv.Itoa(int(n.level)) == s {
+			return n.level, nil
+		}
+	}
+	return 0, fmt.Errorf("access level %q: want one of none, guest, reporter, developer, maintainer, owner", s)
+}

@@ -1,0 +1,34 @@
+package forge
+
+import "testing"
+
+func TestAccessLevelNames(t *testing.T) {
+	for _, tc := range []struct {
+		in   string
+		want AccessLevel
+	}{
+		{"developer", Developer}, {"Maintainer", Maintainer}, {" OWNER ", Owner},
+		{"10", Guest}, {"20", Reporter}, {"none", NoAccess}, {"0", NoAccess},
+	} {
+		got, err := ParseAccessLevel(tc.in)
+		if err != nil || got != tc.want {
+			t.Errorf("ParseAccessLevel(%q) = %v, %v; want %v", tc.in, got, err, tc.want)
+		}
+	}
+	for _, bad := range []string{"", "admin", "35", "-1"} {
+		if _, err := ParseAccessLevel(bad); err == nil {
+			t.Errorf("ParseAccessLevel(%q) succeeded", bad)
+		}
+	}
+	for l, want := range map[AccessLevel]string{Guest: "guest", Developer: "developer", Owner: "owner", 35: "35"} {
+		if got := l.String(); got != want {
+			t.Errorf("%d.String() = %q, want %q", int(l), got, want)
+		}
+	}
+	for _, n := range levelNames {
+		back, err := ParseAccessLevel(n.level.String())
+		if err != nil || back != n.level {
+			t.Errorf("round trip of %d: %v, %v", int(n.level), back, err)
+		}
+	}
+}

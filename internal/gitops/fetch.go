@@ -11,7 +11,8 @@ import (
 
 // Fetch runs git fetch from the remote with the given refspecs. Tags are
 // never fetched: the mirror only needs what the caller asks for.
-func (r *Repo) Fetch(ctx context.Context, refspecs ...string) error {
+func (r *Repo) Fetch(ctx context.Context, refspecs ...string) (err error) {
+	defer r.run.scrubErr(&err)
 	if len(refspecs) == 0 {
 		return fmt.Errorf("fetch: %w: no refspec", ErrInvalidArgument)
 	}
@@ -23,7 +24,7 @@ func (r *Repo) Fetch(ctx context.Context, refspecs ...string) error {
 	r.fetchMu.Lock()
 	defer r.fetchMu.Unlock()
 	args := append([]string{"fetch", "--quiet", "--no-tags", "--no-write-fetch-head", "--no-recurse-submodules", remoteName}, refspecs...)
-	if _, err := r.run.run(ctx, call{args: args, config: r.auth}); err != nil {
+	if _, err = r.run.run(ctx, call{args: args, config: r.auth}); err != nil {
 		if strings.Contains(stderrOf(err), "couldn't find remote ref") {
 			err = fmt.Errorf("%w: %w", ErrRefNotFound, err)
 		}
@@ -35,7 +36,8 @@ func (r *Repo) Fetch(ctx context.Context, refspecs ...string) error {
 
 // FetchBranch fetches a remote branch into LocalBranchRef(branch) and
 // returns its head.
-func (r *Repo) FetchBranch(ctx context.Context, branch string) (string, error) {
+func (r *Repo) FetchBranch(ctx context.Context, branch string) (_ string, err error) {
+	defer r.run.scrubErr(&err)
 	if err := checkBranch(branch); err != nil {
 		return "", fmt.Errorf("fetch branch: %w", err)
 	}
@@ -44,7 +46,8 @@ func (r *Repo) FetchBranch(ctx context.Context, branch string) (string, error) {
 
 // FetchMR fetches an MR ref such as "refs/merge-requests/12/head" (GitLab)
 // or "refs/pull/12/head" (GitHub) into LocalMRRef(ref) and returns its head.
-func (r *Repo) FetchMR(ctx context.Context, ref string) (string, error) {
+func (r *Repo) FetchMR(ctx context.Context, ref string) (_ string, err error) {
+	defer r.run.scrubErr(&err)
 	if err := checkFullRef(ref); err != nil {
 		return "", fmt.Errorf("fetch MR ref: %w", err)
 	}
@@ -61,7 +64,8 @@ func (r *Repo) fetchInto(ctx context.Context, remoteRef, localRef string) (strin
 
 // Head resolves a local ref (for example LocalBranchRef("main")) to the SHA
 // of the commit it points to.
-func (r *Repo) Head(ctx context.Context, ref string) (string, error) {
+func (r *Repo) Head(ctx context.Context, ref string) (_ string, err error) {
+	defer r.run.scrubErr(&err)
 	if err := checkFullRef(ref); err != nil {
 		return "", fmt.Errorf("resolve: %w", err)
 	}

@@ -96,6 +96,8 @@ func (o Options) validate() (string, error) {
 		return "", fmt.Errorf("remote URL is empty")
 	case o.Identity.Name == "" || o.Identity.Email == "":
 		return "", fmt.Errorf("committer identity is incomplete")
+	case strings.ContainsAny(o.Identity.Name+o.Identity.Email, "<>\n\x00"):
+		return "", fmt.Errorf("committer identity %q <%s> has characters a commit cannot hold", o.Identity.Name, o.Identity.Email)
 	}
 	if u, err := url.Parse(o.RemoteURL); err == nil && u.User != nil {
 		if _, hasPassword := u.User.Password(); hasPassword {
@@ -123,13 +125,13 @@ func authConfig(token, user string) (secrets []string, auth []configPair) {
 }
 
 func (r *Repo) init(ctx context.Context, remoteURL string) error {
+	if err := os.MkdirAll(r.dir, 0o755); err != nil {
+		return fmt.Errorf("create %s: %w", r.dir, err)
+	}
 	if err := r.checkVersion(ctx); err != nil {
 		return err
 	}
 	if _, err := os.Stat(filepath.Join(r.dir, "HEAD")); os.IsNotExist(err) {
-		if err := os.MkdirAll(r.dir, 0o755); err != nil {
-			return fmt.Errorf("create %s: %w", r.dir, err)
-		}
 		if _, err := r.run.run(ctx, call{
 			args:   []string{"init", "--bare", "--quiet"},
 			config: []configPair{{key: "init.defaultBranch", value: "main"}},
@@ -153,7 +155,7 @@ func (r *Repo) init(ctx context.Context, remoteURL string) error {
 func (r *Repo) checkVersion(ctx context.Context) error {
 	out, err := r.run.output(ctx, "version")
 	if err != nil {
-		return fmt.Errorf("git version: %w", err)
+		return fmt.Errorf("check git version: %w", err)
 	}
 	major, minor, ok := parseGitVersion(out)
 	if !ok {

@@ -10,6 +10,7 @@ import (
 	"os/exec"
 	"slices"
 	"strings"
+	"time"
 )
 
 // runner executes the git binary against one bare repository. It owns the
@@ -21,6 +22,10 @@ type runner struct {
 	baseEnv []string // environment shared by every command
 	secrets []string // strings scrubbed from any error text
 }
+
+// waitDelay bounds how long a finished or killed git may keep its output
+// pipes open through a child process.
+const waitDelay = 5 * time.Second
 
 // call describes one git invocation.
 type call struct {
@@ -101,6 +106,9 @@ func (r *runner) run(ctx context.Context, c call) (result, error) {
 	cmd.Dir = r.gitDir
 	cmd.Env = r.environ(c)
 	cmd.Stdin = c.stdin
+	killGroupOnCancel(cmd)
+	// Helpers that inherited our pipes must not hold Wait forever.
+	cmd.WaitDelay = waitDelay
 	var stdout, stderr bytes.Buffer
 	cmd.Stdout = &stdout
 	cmd.Stderr = &stderr
@@ -118,7 +126,11 @@ func (r *runner) run(ctx context.Context, c call) (result, error) {
 	} else {
 		runErr = nil
 	}
-	return res, &gitError{args: c.args, code: res.code, stderr: string(res.stderr), err: runErr}
+	args := make([]string, len(c.args))
+	for i, a := range c.args {
+		args[i] = r.scrub(a)
+	}
+	return res, &gitError{args: args, code: res.code, stderr: string(res.stderr), err: runErr}
 }
 
 // output runs git and returns its trimmed stdout.
@@ -147,6 +159,28 @@ func (r *runner) scrub(s string) string {
 		s = strings.ReplaceAll(s, secret, "[REDACTED]")
 	}
 	return s
+}
+
+// scrubbedError is an error whose text had a secret removed; errors.Is and
+// errors.As still see the original chain.
+type scrubbedError struct {
+	msg string
+	err error
+}
+
+func (e *scrubbedError) Error() string { return e.msg }
+func (e *scrubbedError) Unwrap() error { return e.err }
+
+// scrubErr replaces *errp by an error with the same chain and a scrubbed
+// text. Exported methods defer it, since a ref name echoed in any layer's
+// message could carry a secret.
+func (r *runner) scrubErr(errp *error) {
+	if *errp == nil {
+		return
+	}
+	if msg := r.scrub((*errp).Error()); msg != (*errp).Error() {
+		*errp = &scrubbedError{msg: msg, err: *errp}
+	}
 }
 
 func exitCode(err error) int {

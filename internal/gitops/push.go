@@ -1,0 +1,180 @@
+package gitops
+
+import (
+	"context"
+	"fmt"
+	"strings"
+
+	"go.uber.org/zap"
+)
+
+// FFResult is the outcome of FastForward.
+type FFResult struct {
+	// Head is the remote branch head afterwards: `to` on success, or the
+	// commit someone else pushed when Rejected.
+	Head string
+	// Done reports that the branch already was at `to`, as when a
+	// fast-forward is repeated after a crash.
+	Done bool
+	// Rejected reports that the remote refused because its branch is no
+	// longer an ancestor of `to`: someone pushed first. Rebuild on Head.
+	Rejected bool
+}
+
+// pushStatus is one ref line of git push --porcelain:
+// "<flag>\t<from>:<to>\t<summary>".
+type pushStatus struct {
+	flag    byte
+	dst     string
+	summary string
+}
+
+// PushCar force-pushes commit to the car ref on the remote. ref is a branch
+// name such as CarRef("", "main", 12), or a full "refs/..." name.
+func (r *Repo) PushCar(ctx context.Context, ref, commit string) (err error) {
+	defer r.run.scrubErr(&err)
+	dst, err := headsRef(ref)
+	if err != nil {
+		return fmt.Errorf("push car: %w", err)
+	}
+	if err := checkSHA(commit); err != nil {
+		return fmt.Errorf("push car %s: %w", dst, err)
+	}
+	st, err := r.push(ctx, "+"+commit+":"+dst, dst)
+	if err == nil && st.flag == '!' {
+		err = pushRefused(st)
+	}
+	if err != nil {
+		return fmt.Errorf("push car %s at %s: %w", dst, commit, err)
+	}
+	r.log.Debug("pushed car", zap.String("ref", dst), zap.String("sha", commit))
+	return nil
+}
+
+// DeleteRemoteBranch deletes a branch on the remote; a branch that does not
+// exist is already deleted.
+func (r *Repo) DeleteRemoteBranch(ctx context.Context, branch string) (err error) {
+	defer r.run.scrubErr(&err)
+	dst, err := headsRef(branch)
+	if err != nil {
+		return fmt.Errorf("delete remote branch: %w", err)
+	}
+	st, err := r.push(ctx, ":"+dst, dst)
+	if err != nil && strings.Contains(err.Error(), "remote ref does not exist") {
+		return nil
+	}
+	if err == nil && st.flag == '!' {
+		err = pushRefused(st)
+	}
+	if err != nil {
+		return fmt.Errorf("delete remote branch %s: %w", dst, err)
+	}
+	return nil
+}
+
+// FastForward moves the remote branch to `to` with a plain, non-forced push:
+// the remote itself refuses anything that is not a fast-forward, which makes
+// the push a compare-and-set. A refusal is a result (Rejected, with the new
+// remote head), not an error. expectedOld is the head the caller built on;
+// a fast-forward from any other ancestor of `to` still succeeds, since `to`
+// is the commit that was tested, and is logged.
+func (r *Repo) FastForward(ctx context.Context, branch, expectedOld, to string) (_ FFResult, err error) {
+	defer r.run.scrubErr(&err)
+	if err := checkBranch(branch); err != nil {
+		return FFResult{}, fmt.Errorf("fast-forward: %w", err)
+	}
+	if err := checkSHA(to); err != nil {
+		return FFResult{}, fmt.Errorf("fast-forward %s: %w", branch, err)
+	}
+	res, err := r.fastForward(ctx, branch, expectedOld, to)
+	if err != nil {
+		return FFResult{}, fmt.Errorf("fast-forward %s from %s to %s: %w", branch, expectedOld, to, err)
+	}
+	return res, nil
+}
+
+func (r *Repo) fastForward(ctx context.Context, branch, expectedOld, to string) (FFResult, error) {
+	dst := "refs/heads/" + branch
+	st, err := r.push(ctx, to+":"+dst, dst)
+	if err != nil {
+		return FFResult{}, err
+	}
+	switch {
+	case st.flag == '=':
+		return FFResult{Head: to, Done: true}, r.setLocal(ctx, branch, to)
+	case st.flag == ' ' || st.flag == '*':
+		if old, _, _ := strings.Cut(st.summary, ".."); st.flag == '*' || !strings.HasPrefix(expectedOld, old) {
+			r.log.Warn("fast-forward from an unexpected head", zap.String("branch", branch),
+				zap.String("expected", expectedOld), zap.String("summary", st.summary), zap.String("sha", to))
+		}
+		return FFResult{Head: to}, r.setLocal(ctx, branch, to)
+	case st.flag == '!' && strings.HasPrefix(st.summary, "[rejected]"):
+		head, err := r.FetchBranch(ctx, branch)
+		if err != nil {
+			return FFResult{}, fmt.Errorf("re-read after rejection (%s): %w", st.summary, err)
+		}
+		if head == to {
+			return FFResult{Head: to, Done: true}, nil
+		}
+		r.log.Info("fast-forward rejected", zap.String("branch", branch), zap.String("sha", to), zap.String("head", head))
+		return FFResult{Head: head, Rejected: true}, nil
+	default:
+		return FFResult{}, pushRefused(st)
+	}
+}
+
+// setLocal records a pushed head in the mirror's copy of the branch.
+func (r *Repo) setLocal(ctx context.Context, branch, sha string) error {
+	if _, err := r.run.output(ctx, "update-ref", LocalBranchRef(branch), sha); err != nil {
+		return fmt.Errorf("record %s at %s: %w", branch, sha, err)
+	}
+	return nil
+}
+
+// push runs git push --porcelain with one refspec and returns the status
+// line of dst. Exit status 1 (some ref refused) is left to the caller.
+func (r *Repo) push(ctx context.Context, refspec, dst string) (pushStatus, error) {
+	res, err := r.run.run(ctx, call{
+		args:    []string{"push", "--porcelain", "--no-verify", remoteName, refspec},
+		config:  r.auth,
+		okCodes: []int{1},
+	})
+	if err != nil {
+		return pushStatus{}, err
+	}
+	for _, st := range parsePorcelain(string(res.stdout)) {
+		if st.dst == dst {
+			return st, nil
+		}
+	}
+	return pushStatus{}, fmt.Errorf("git push: no status for %s (exit %d): %s",
+		dst, res.code, strings.TrimSpace(string(res.stderr)))
+}
+
+func parsePorcelain(out string) []pushStatus {
+	var sts []pushStatus
+	for _, line := range strings.Split(out, "\n") {
+		parts := strings.SplitN(line, "\t", 3)
+		if len(parts) != 3 || len(parts[0]) != 1 {
+			continue
+		}
+		_, dst, _ := strings.Cut(parts[1], ":")
+		sts = append(sts, pushStatus{flag: parts[0][0], dst: dst, summary: parts[2]})
+	}
+	return sts
+}
+
+func pushRefused(st pushStatus) error {
+	if strings.HasPrefix(st.summary, "[remote rejected]") {
+		return fmt.Errorf("%w: %s", ErrRemoteRejected, st.summary)
+	}
+	return fmt.Errorf("push %s refused: %s", st.dst, st.summary)
+}
+
+// headsRef turns a branch name into refs/heads/<name>; a full ref is kept.
+func headsRef(ref string) (string, error) {
+	if strings.HasPrefix(ref, "refs/") {
+		return ref, checkFullRef(ref)
+	}
+	return "refs/heads/" + ref, checkBranch(ref)
+}

@@ -96,8 +96,8 @@ func TestOpenIsIdempotentAndValidates(t *testing.T) {
 		"password in URL": {Dir: t.TempDir(), Project: "a/b", RemoteURL: "https://u:secret@host/a/b.git", Identity: testIdentity},
 		"no remote":       {Dir: t.TempDir(), Project: "a/b", Identity: testIdentity},
 	} {
-		if _, err := Open(ctx, o); err == nil {
-			t.Errorf("%s: Open succeeded, want an error", name)
+		if _, err := Open(ctx, o); !errors.Is(err, ErrInvalidArgument) {
+			t.Errorf("%s: Open err = %v, want ErrInvalidArgument", name, err)
 		}
 	}
 }

@@ -91,23 +91,23 @@ func (r *Repo) Dir() string { return r.dir }
 func (o Options) validate() (string, error) {
 	switch {
 	case o.Dir == "":
-		return "", fmt.Errorf("data dir is empty")
+		return "", fmt.Errorf("%w: data dir is empty", ErrInvalidArgument)
 	case o.RemoteURL == "":
-		return "", fmt.Errorf("remote URL is empty")
+		return "", fmt.Errorf("%w: remote URL is empty", ErrInvalidArgument)
 	case o.Identity.Name == "" || o.Identity.Email == "":
-		return "", fmt.Errorf("committer identity is incomplete")
+		return "", fmt.Errorf("%w: committer identity is incomplete", ErrInvalidArgument)
 	case strings.ContainsAny(o.Identity.Name+o.Identity.Email, "<>\n\x00"):
-		return "", fmt.Errorf("committer identity %q <%s> has characters a commit cannot hold", o.Identity.Name, o.Identity.Email)
+		return "", fmt.Errorf("%w: committer identity %q <%s> has characters a commit cannot hold", ErrInvalidArgument, o.Identity.Name, o.Identity.Email)
 	}
 	if u, err := url.Parse(o.RemoteURL); err == nil && u.User != nil {
 		if _, hasPassword := u.User.Password(); hasPassword {
-			return "", fmt.Errorf("remote URL carries a password; pass it as Token")
+			return "", fmt.Errorf("%w: remote URL carries a password; pass it as Token", ErrInvalidArgument)
 		}
 	}
 	segments := strings.Split(o.Project, "/")
 	for _, s := range segments {
 		if s == "" || s == "." || s == ".." || strings.HasPrefix(s, "-") || strings.ContainsAny(s, "\\\x00") {
-			return "", fmt.Errorf("invalid project path %q", o.Project)
+			return "", fmt.Errorf("%w: invalid project path %q", ErrInvalidArgument, o.Project)
 		}
 	}
 	segments[len(segments)-1] += ".git"

@@ -115,22 +115,27 @@ func (r *runner) run(ctx context.Context, c call) (result, error) {
 	runErr := cmd.Run()
 	res := result{stdout: stdout.Bytes(), stderr: []byte(r.scrub(stderr.String())), code: exitCode(runErr)}
 	if ctxErr := ctx.Err(); ctxErr != nil {
-		return res, fmt.Errorf("git %s: %w", strings.Join(c.args, " "), ctxErr)
+		return res, fmt.Errorf("git %s: %w", r.scrub(strings.Join(c.args, " ")), ctxErr)
 	}
 	if runErr == nil || (res.code > 0 && slices.Contains(c.okCodes, res.code)) {
 		return res, nil
 	}
+	return res, r.failure(c.args, res, runErr)
+}
+
+// failure describes a failed git process without any secret in it.
+func (r *runner) failure(args []string, res result, runErr error) *gitError {
 	var exitErr *exec.ExitError
-	if !errors.As(runErr, &exitErr) {
-		runErr = errors.New(r.scrub(runErr.Error()))
+	if errors.As(runErr, &exitErr) {
+		runErr = nil // the exit code and stderr say it all
 	} else {
-		runErr = nil
+		runErr = errors.New(r.scrub(runErr.Error()))
 	}
-	args := make([]string, len(c.args))
-	for i, a := range c.args {
-		args[i] = r.scrub(a)
+	scrubbed := make([]string, len(args))
+	for i, a := range args {
+		scrubbed[i] = r.scrub(a)
 	}
-	return res, &gitError{args: args, code: res.code, stderr: string(res.stderr), err: runErr}
+	return &gitError{args: scrubbed, code: res.code, stderr: string(res.stderr), err: runErr}
 }
 
 // output runs git and returns its trimmed stdout.

@@ -118,7 +118,7 @@ type apiPipeline struct {
 	FinishedAt     *string           `json:"finished_at"`
 	CommittedAt    *string           `json:"committed_at"`
 	Duration       *int64            `json:"duration"`
-	QueuedDuration *float64          `json:"queued_duration"`
+	QueuedDuration *int64            `json:"queued_duration"`
 	Coverage       *string           `json:"coverage"`
 	DetailedStatus apiDetailedStatus `json:"detailed_status"`
 }
@@ -355,7 +355,8 @@ func (f *Forge) apiPipelineOf(pl *pipeline) apiPipeline {
 		},
 	}
 	if !pl.Started.IsZero() {
-		q := pl.Started.Sub(pl.Created).Seconds()
+		// Whole seconds: the GitLab client decodes this into an int64.
+		q := int64(pl.Started.Sub(pl.Created).Seconds())
 		a.QueuedDuration = &q
 	}
 	if !pl.Started.IsZero() && !pl.Finished.IsZero() {

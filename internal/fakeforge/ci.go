@@ -363,6 +363,9 @@ func openPipelineLog(path string) (*pipelineLog, error) {
 }
 
 func (l *pipelineLog) append(r PipelineRecord) error {
+	// UTC without a monotonic reading: a record read back from the file
+	// equals the one kept in memory.
+	r.CreatedAt, r.StartedAt, r.FinishedAt = plain(r.CreatedAt), plain(r.StartedAt), plain(r.FinishedAt)
 	line, err := json.Marshal(r)
 	if err != nil {
 		return fmt.Errorf("encode pipeline %d: %w", r.ID, err)
@@ -374,6 +377,13 @@ func (l *pipelineLog) append(r PipelineRecord) error {
 		return fmt.Errorf("write pipeline %d: %w", r.ID, err)
 	}
 	return nil
+}
+
+func plain(t time.Time) time.Time {
+	if t.IsZero() {
+		return t
+	}
+	return t.Round(0).UTC()
 }
 
 func (l *pipelineLog) snapshot() []PipelineRecord {

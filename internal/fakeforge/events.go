@@ -180,7 +180,9 @@ func (f *Forge) sendMRHook(ctx context.Context, p *project, iid int64, by *user,
 		changes = map[string]hookChange{}
 	}
 	f.mu.Lock()
-	attrs := f.hookMROf(p, p.mrs[iid], last)
+	m := p.mrs[iid]
+	changes["updated_at"] = hookChange{Previous: fmtHookTime(m.Created), Current: fmtHookTime(m.Updated)}
+	attrs := f.hookMROf(p, m, last)
 	attrs.Action, attrs.OldRev = action, oldrev
 	payload := mrHook{
 		ObjectKind: "merge_request", EventType: "merge_request", User: hookUserOf(by),
@@ -203,7 +205,7 @@ func (f *Forge) sendPushHook(ctx context.Context, p *project, by *user, mv branc
 		Ref: "refs/heads/" + mv.Branch, RefProtected: mv.Branch == p.DefaultBranch,
 		UserID: by.ID, UserName: by.Name, UserUsername: by.Username, UserEmail: by.email(), UserAvatar: avatarURL(by),
 		ProjectID: p.ID, Project: f.hookProjectOf(p), Commits: commits, TotalCommitsCount: total,
-		PushOptions: map[string]any{}, Repository: f.hookRepositoryOf(p),
+		Repository: f.hookRepositoryOf(p),
 	}
 	if mv.New != "" {
 		s := mv.New

@@ -55,11 +55,6 @@ func (r repo) run(ctx context.Context, stdin string, extraEnv []string, args ...
 	return out.String(), nil
 }
 
-func (r repo) line(ctx context.Context, args ...string) (string, error) {
-	out, err := r.run(ctx, "", nil, args...)
-	return strings.TrimSpace(out), err
-}
-
 // initBare creates the bare repository. receive.hideRefs keeps clients from
 // pushing to refs/merge-requests/*, which GitLab owns.
 func (r repo) initBare(ctx context.Context, defaultBranch string) error {

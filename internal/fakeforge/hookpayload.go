@@ -96,7 +96,6 @@ type pushHook struct {
 	Ref               string         `json:"ref"`
 	RefProtected      bool           `json:"ref_protected"`
 	CheckoutSHA       *string        `json:"checkout_sha"`
-	Message           *string        `json:"message"`
 	UserID            int64          `json:"user_id"`
 	UserName          string         `json:"user_name"`
 	UserUsername      string         `json:"user_username"`
@@ -106,7 +105,6 @@ type pushHook struct {
 	Project           hookProject    `json:"project"`
 	Commits           []pushCommit   `json:"commits"`
 	TotalCommitsCount int            `json:"total_commits_count"`
-	PushOptions       map[string]any `json:"push_options"`
 	Repository        hookRepository `json:"repository"`
 }
 
@@ -130,6 +128,8 @@ type hookMR struct {
 	Title                       string      `json:"title"`
 	CreatedAt                   string      `json:"created_at"`
 	UpdatedAt                   string      `json:"updated_at"`
+	PreparedAt                  string      `json:"prepared_at"`
+	UpdatedByID                 *int64      `json:"updated_by_id"`
 	LastEditedAt                *string     `json:"last_edited_at"`
 	LastEditedByID              *int64      `json:"last_edited_by_id"`
 	MilestoneID                 *int64      `json:"milestone_id"`
@@ -144,6 +144,10 @@ type hookMR struct {
 	Description                 string      `json:"description"`
 	HeadPipelineID              *int64      `json:"head_pipeline_id"`
 	MergeCommitSHA              *string     `json:"merge_commit_sha"`
+	MergeError                  *string     `json:"merge_error"`
+	MergeParams                 mergeParams `json:"merge_params"`
+	Position                    int         `json:"position"`
+	Assignee                    *hookUser   `json:"assignee"`
 	MergeUserID                 *int64      `json:"merge_user_id"`
 	MergeWhenPipelineSucceeds   bool        `json:"merge_when_pipeline_succeeds"`
 	TimeEstimate                int64       `json:"time_estimate"`
@@ -160,6 +164,11 @@ type hookMR struct {
 	Action                      string      `json:"action,omitempty"`
 	OldRev                      string      `json:"oldrev,omitempty"`
 	DetailedMergeStatus         string      `json:"detailed_merge_status"`
+}
+
+// mergeParams keeps GitLab's string form of the flag.
+type mergeParams struct {
+	ForceRemoveSourceBranch string `json:"force_remove_source_branch"`
 }
 
 type mrHook struct {
@@ -245,7 +254,13 @@ type hookBuild struct {
 	AllowFailure   bool      `json:"allow_failure"`
 	User           hookUser  `json:"user"`
 	Runner         *struct{} `json:"runner"`
+	ArtifactsFile  artifacts `json:"artifacts_file"`
 	Environment    *struct{} `json:"environment"`
+}
+
+type artifacts struct {
+	Filename *string `json:"filename"`
+	Size     *int64  `json:"size"`
 }
 
 type pipelineHook struct {
@@ -318,8 +333,8 @@ func (f *Forge) hookMROf(p *project, m *mergeRequest, last commitInfo) hookMR {
 		ID: m.ID, IID: m.IID, TargetBranch: m.Target, SourceBranch: m.Source,
 		SourceProjectID: p.ID, TargetProjectID: p.ID, AuthorID: m.AuthorID,
 		AssigneeIDs: []int64{}, ReviewerIDs: []int64{}, Title: m.Title,
-		CreatedAt: fmtHookTime(m.Created), UpdatedAt: fmtHookTime(m.Updated),
-		StateID: mrStateID(m.State), State: m.State, BlockingDiscussionsResolved: true,
+		CreatedAt: fmtHookTime(m.Created), UpdatedAt: fmtHookTime(m.Updated), PreparedAt: fmtHookTime(m.Created),
+		MergeParams: mergeParams{ForceRemoveSourceBranch: "0"}, StateID: mrStateID(m.State), State: m.State, BlockingDiscussionsResolved: true,
 		WorkInProgress: m.Draft, Draft: m.Draft, MergeStatus: "can_be_merged",
 		Description: m.Description, URL: mrURL(u, m.IID),
 		Source: f.hookProjectOf(p), Target: f.hookProjectOf(p),

@@ -221,14 +221,6 @@ func (s *state) mr(projectPath string, iid int64) (*project, *mergeRequest, erro
 	return p, m, nil
 }
 
-func (s *state) user(name string) (*user, error) {
-	u, ok := s.usersByName[name]
-	if !ok {
-		return nil, fmt.Errorf("user %q: %w", name, ErrNoUser)
-	}
-	return u, nil
-}
-
 // access is u's level on p; administrators act as owners everywhere.
 func (s *state) access(p *project, u *user) int {
 	if u.Admin {

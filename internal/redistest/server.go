@@ -24,8 +24,9 @@ const (
 	readyTimeout = 10 * time.Second
 )
 
-// startServer runs a redis-server for tb and returns its host:port.
-func startServer(tb testing.TB) string {
+// startServer runs a redis-server for tb, with extra arguments, and returns
+// its host:port.
+func startServer(tb testing.TB, extra ...string) string {
 	tb.Helper()
 	bin, err := exec.LookPath("redis-server")
 	if err != nil {
@@ -38,7 +39,7 @@ func startServer(tb testing.TB) string {
 		if err != nil {
 			tb.Fatalf("redistest: %v", err)
 		}
-		s, err := launch(bin, dir, addr)
+		s, err := launch(bin, dir, addr, extra...)
 		if err == nil {
 			tb.Cleanup(s.stop)
 			return addr
@@ -70,16 +71,21 @@ type server struct {
 	out    *tailBuffer
 }
 
-func launch(bin, dir, addr string) (*server, error) {
+func launch(bin, dir, addr string, extra ...string) (*server, error) {
 	host, port, err := net.SplitHostPort(addr)
 	if err != nil {
 		return nil, err
 	}
 	out := &tailBuffer{max: 4096}
-	cmd := exec.Command(bin,
+	args := []string{
 		"--port", port, "--bind", host,
 		"--save", "", "--appendonly", "no",
-		"--dir", dir, "--daemonize", "no", "--logfile", "")
+		"--dir", dir, "--daemonize", "no", "--logfile", "",
+	}
+	for _, a := range extra {
+		args = append(args, strings.ReplaceAll(a, "$PORT", port))
+	}
+	cmd := exec.Command(bin, args...)
 	cmd.Stdout, cmd.Stderr = out, out
 	if err := cmd.Start(); err != nil {
 		return nil, fmt.Errorf("run %s: %w", bin, err)

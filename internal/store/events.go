@@ -1,0 +1,183 @@
+package store
+
+import (
+	"context"
+	"fmt"
+	"time"
+
+	"github.com/redis/go-redis/v9"
+)
+
+// eventField is the stream entry field that holds an event's data.
+const eventField = "data"
+
+// Event is one entry of the event stream, as handed to a consumer.
+type Event struct {
+	ID   string
+	Data []byte // nil if the entry has no data field
+	// Deliveries counts how often the entry was handed out, this time
+	// included, so a consumer can give up on an entry that keeps failing.
+	Deliveries int64
+}
+
+// AddEvent appends data to the event stream and returns the entry id. The
+// stream is trimmed to about Options.EventsMaxLen entries.
+func (s *Store) AddEvent(ctx context.Context, data []byte) (string, error) {
+	id, err := s.rdb.XAdd(ctx, &redis.XAddArgs{
+		Stream: s.opts.EventStream,
+		MaxLen: s.opts.EventsMaxLen,
+		Approx: true,
+		Values: []any{eventField, data},
+	}).Result()
+	if err != nil {
+		return "", fmt.Errorf("add event to %s: %w", s.opts.EventStream, err)
+	}
+	return id, nil
+}
+
+// EnsureGroup creates the consumer group (and the stream) unless it exists.
+// A new group starts at the beginning of the stream, so events added before
+// any consumer existed are still delivered.
+func (s *Store) EnsureGroup(ctx context.Context, group string) error {
+	err := s.rdb.XGroupCreateMkStream(ctx, s.opts.EventStream, group, "0").Err()
+	if err != nil && !redis.HasErrorPrefix(err, "BUSYGROUP") {
+		return fmt.Errorf("create group %s on %s: %w", group, s.opts.EventStream, err)
+	}
+	return nil
+}
+
+// ReadEvents hands consumer up to count events never delivered to group,
+// waiting up to block for one to arrive (block <= 0: do not wait). A wait
+// that ends without events returns none and no error. Delivered events stay
+// pending until acknowledged with Ack.
+func (s *Store) ReadEvents(ctx context.Context, group, consumer string, count int64, block time.Duration) ([]Event, error) {
+	args := &redis.XReadGroupArgs{
+		Group:    group,
+		Consumer: consumer,
+		Streams:  []string{s.opts.EventStream, ">"},
+		Count:    count,
+		Block:    block,
+	}
+	if block <= 0 {
+		args.Block = -1 // go-redis: 0 would block forever
+	}
+	streams, err := s.rdb.XReadGroup(ctx, args).Result()
+	if isNil(err) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, fmt.Errorf("read events of %s for %s/%s: %w", s.opts.EventStream, group, consumer, err)
+	}
+	var out []Event
+	for _, st := range streams {
+		for _, m := range st.Messages {
+			out = append(out, toEvent(m, 1))
+		}
+	}
+	return out, nil
+}
+
+// Ack marks events as handled by group, so they are never delivered again.
+func (s *Store) Ack(ctx context.Context, group string, ids ...string) error {
+	if len(ids) == 0 {
+		return nil
+	}
+	if err := s.rdb.XAck(ctx, s.opts.EventStream, group, ids...).Err(); err != nil {
+		return fmt.Errorf("ack %d events of %s for %s: %w", len(ids), s.opts.EventStream, group, err)
+	}
+	return nil
+}
+
+// ClaimIdle moves to consumer up to count events that were delivered to
+// another consumer of group and not acknowledged for minIdle, so the work
+// of a consumer that died is picked up. Entries deleted from the stream
+// meanwhile are skipped.
+func (s *Store) ClaimIdle(ctx context.Context, group, consumer string, minIdle time.Duration, count int64) ([]Event, error) {
+	if count <= 0 {
+		return nil, fmt.Errorf("claim idle events of %s for %s/%s: count %d, want > 0", s.opts.EventStream, group, consumer, count)
+	}
+	out, err := s.autoClaim(ctx, group, consumer, minIdle, count)
+	if err == nil {
+		err = s.fillDeliveries(ctx, group, out)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("claim idle events of %s for %s/%s: %w", s.opts.EventStream, group, consumer, err)
+	}
+	return out, nil
+}
+
+// autoClaim follows the XAUTOCLAIM cursor until count events are claimed or
+// the whole pending list was scanned: one call scans a bounded part of it.
+func (s *Store) autoClaim(ctx context.Context, group, consumer string, minIdle time.Duration, count int64) ([]Event, error) {
+	var out []Event
+	start := "0-0"
+	for int64(len(out)) < count {
+		msgs, next, err := s.rdb.XAutoClaim(ctx, &redis.XAutoClaimArgs{
+			Stream:   s.opts.EventStream,
+			Group:    group,
+			Consumer: consumer,
+			MinIdle:  minIdle,
+			Start:    start,
+			Count:    count - int64(len(out)),
+		}).Result()
+		if err != nil {
+			return nil, err
+		}
+		for _, m := range msgs {
+			out = append(out, toEvent(m, 0))
+		}
+		if next == "0-0" || next == start {
+			break
+		}
+		start = next
+	}
+	return out, nil
+}
+
+// fillDeliveries reads the delivery counts of claimed events, which
+// XAUTOCLAIM does not return, in one round trip.
+func (s *Store) fillDeliveries(ctx context.Context, group string, evs []Event) error {
+	if len(evs) == 0 {
+		return nil
+	}
+	pipe := s.rdb.Pipeline()
+	cmds := make([]*redis.XPendingExtCmd, len(evs))
+	for i, ev := range evs {
+		cmds[i] = pipe.XPendingExt(ctx, &redis.XPendingExtArgs{
+			Stream: s.opts.EventStream, Group: group, Start: ev.ID, End: ev.ID, Count: 1,
+		})
+	}
+	if _, err := pipe.Exec(ctx); err != nil {
+		return fmt.Errorf("delivery counts: %w", err)
+	}
+	for i, cmd := range cmds {
+		if p := cmd.Val(); len(p) == 1 {
+			evs[i].Deliveries = p[0].RetryCount
+		}
+	}
+	return nil
+}
+
+func toEvent(m redis.XMessage, deliveries int64) Event {
+	ev := Event{ID: m.ID, Deliveries: deliveries}
+	if d, ok := m.Values[eventField].(string); ok {
+		ev.Data = []byte(d)
+	}
+	return ev
+}
+
+// FirstDelivery reports whether id is seen for the first time within ttl:
+// true once, false for every repeat, so a redelivered webhook is dropped.
+func (s *Store) FirstDelivery(ctx context.Context, id string, ttl time.Duration) (bool, error) {
+	if id == "" {
+		return false, fmt.Errorf("check delivery: empty id")
+	}
+	if ttl < time.Millisecond {
+		return false, fmt.Errorf("check delivery %s: ttl %s, want at least 1ms", id, ttl)
+	}
+	first, err := s.rdb.SetNX(ctx, s.deliveryKey(id), 1, ttl).Result()
+	if err != nil {
+		return false, fmt.Errorf("check delivery %s: %w", id, err)
+	}
+	return first, nil
+}

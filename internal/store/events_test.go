@@ -1,0 +1,202 @@
+package store
+
+import (
+	"context"
+	"fmt"
+	"reflect"
+	"testing"
+	"time"
+
+	"github.com/redis/go-redis/v9"
+)
+
+func eventCases() []storeCase {
+	return []storeCase{
+		{name: "events read and ack", run: testEventsReadAck},
+		{name: "events claim idle", run: testEventsClaimIdle},
+		{name: "events claim skips deleted", run: testEventsClaimDeleted},
+		{name: "events stream capped", opts: Options{EventsMaxLen: 10}, run: testEventsCap},
+		{name: "events stream name", opts: Options{EventStream: "custom-events"}, run: testEventsStreamName},
+		{name: "delivery dedup", run: testDedup},
+	}
+}
+
+const group = "workers"
+
+// addEvents adds n events with data "event-<i>" and returns their ids.
+func addEvents(t *testing.T, e *env, n int) []string {
+	t.Helper()
+	ids := make([]string, n)
+	for i := range ids {
+		id, err := e.s.AddEvent(context.Background(), fmt.Appendf(nil, "event-%d", i))
+		if err != nil {
+			t.Fatalf("add event: %v", err)
+		}
+		ids[i] = id
+	}
+	return ids
+}
+
+func ensureGroup(t *testing.T, e *env) {
+	t.Helper()
+	for range 2 { // the second call finds the group and is fine
+		if err := e.s.EnsureGroup(context.Background(), group); err != nil {
+			t.Fatalf("ensure group: %v", err)
+		}
+	}
+}
+
+// eventIDs returns the ids of evs, failing on unexpected delivery counts or data.
+func eventIDs(t *testing.T, evs []Event, deliveries int64) []string {
+	t.Helper()
+	ids := make([]string, len(evs))
+	for i, ev := range evs {
+		if ev.Deliveries != deliveries || len(ev.Data) == 0 {
+			t.Fatalf("event %s: deliveries %d, data %q; want %d deliveries and data", ev.ID, ev.Deliveries, ev.Data, deliveries)
+		}
+		ids[i] = ev.ID
+	}
+	return ids
+}
+
+func testEventsReadAck(t *testing.T, e *env) {
+	ctx := context.Background()
+	ensureGroup(t, e) // before any event: a group created early must see them all
+	bin := []byte{0, 1, 0xff, '\n'}
+	binID, err := e.s.AddEvent(ctx, bin)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ids := append([]string{binID}, addEvents(t, e, 2)...)
+	evs, err := e.s.ReadEvents(ctx, group, "c1", 10, 0)
+	if err != nil {
+		t.Fatalf("read: %v", err)
+	}
+	if got := eventIDs(t, evs, 1); !reflect.DeepEqual(got, ids) {
+		t.Fatalf("read ids %v, want %v", got, ids)
+	}
+	if string(evs[0].Data) != string(bin) || string(evs[2].Data) != "event-1" {
+		t.Fatalf("data %q, %q; want %q, event-1", evs[0].Data, evs[2].Data, bin)
+	}
+	for _, block := range []time.Duration{0, 20 * time.Millisecond} {
+		if evs, err := e.s.ReadEvents(ctx, group, "c2", 10, block); err != nil || len(evs) != 0 {
+			t.Fatalf("read of a drained stream (block %s) = %v, %v; want none", block, evs, err)
+		}
+	}
+	if err := e.s.Ack(ctx, group, ids...); err != nil {
+		t.Fatalf("ack: %v", err)
+	}
+	if n := e.rdb.XPending(ctx, e.s.opts.EventStream, group).Val().Count; n != 0 {
+		t.Fatalf("%d events pending after ack, want 0", n)
+	}
+	if err := e.s.Ack(ctx, group); err != nil {
+		t.Fatalf("ack of nothing: %v", err)
+	}
+}
+
+// claimWithin polls ClaimIdle until it returns events or 5s passed: entries
+// become idle with the server's clock.
+func claimWithin(t *testing.T, e *env, consumer string, minIdle time.Duration, count int64) []Event {
+	t.Helper()
+	deadline := time.Now().Add(5 * time.Second)
+	for {
+		evs, err := e.s.ClaimIdle(context.Background(), group, consumer, minIdle, count)
+		if err != nil {
+			t.Fatalf("claim: %v", err)
+		}
+		if len(evs) > 0 || time.Now().After(deadline) {
+			return evs
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+}
+
+func testEventsClaimIdle(t *testing.T, e *env) {
+	ctx := context.Background()
+	ensureGroup(t, e)
+	ids := addEvents(t, e, 4)
+	if _, err := e.s.ReadEvents(ctx, group, "dead", 10, 0); err != nil {
+		t.Fatal(err)
+	}
+	if err := e.s.Ack(ctx, group, ids[0]); err != nil {
+		t.Fatal(err)
+	}
+	if evs, err := e.s.ClaimIdle(ctx, group, "alive", time.Hour, 10); err != nil || len(evs) != 0 {
+		t.Fatalf("claim of entries not idle long enough = %v, %v; want none", evs, err)
+	}
+	const minIdle = 30 * time.Millisecond
+	first := claimWithin(t, e, "alive", minIdle, 1)
+	if got := eventIDs(t, first, 2); !reflect.DeepEqual(got, ids[1:2]) {
+		t.Fatalf("claim of 1 = %v, want %v", got, ids[1:2])
+	}
+	rest := claimWithin(t, e, "alive", minIdle, 10)
+	if got := eventIDs(t, rest, 2); !reflect.DeepEqual(got, ids[2:]) {
+		t.Fatalf("claim of the rest = %v, want %v", got, ids[2:])
+	}
+	if string(rest[0].Data) != "event-2" {
+		t.Fatalf("claimed data %q, want event-2", rest[0].Data)
+	}
+	pending := e.rdb.XPendingExt(ctx, &redis.XPendingExtArgs{Stream: e.s.opts.EventStream, Group: group, Start: "-", End: "+", Count: 10}).Val()
+	for _, p := range pending {
+		if p.Consumer != "alive" {
+			t.Fatalf("entry %s still pending for %s after the claim", p.ID, p.Consumer)
+		}
+	}
+	if len(pending) != 3 {
+		t.Fatalf("%d entries pending, want 3", len(pending))
+	}
+	if _, err := e.s.ClaimIdle(ctx, group, "alive", minIdle, 0); err == nil {
+		t.Fatalf("claim of 0 entries succeeded")
+	}
+}
+
+func testEventsClaimDeleted(t *testing.T, e *env) {
+	ctx := context.Background()
+	ensureGroup(t, e)
+	ids := addEvents(t, e, 3)
+	if _, err := e.s.ReadEvents(ctx, group, "dead", 10, 0); err != nil {
+		t.Fatal(err)
+	}
+	e.rdb.XDel(ctx, e.s.opts.EventStream, ids[1])
+	evs := claimWithin(t, e, "alive", 20*time.Millisecond, 10)
+	if got, want := eventIDs(t, evs, 2), []string{ids[0], ids[2]}; !reflect.DeepEqual(got, want) {
+		t.Fatalf("claimed %v, want %v (the deleted entry skipped)", got, want)
+	}
+}
+
+func testEventsCap(t *testing.T, e *env) {
+	addEvents(t, e, 300)
+	// Trimming is approximate: whole nodes of up to 100 entries go at once.
+	if n := e.rdb.XLen(context.Background(), e.s.opts.EventStream).Val(); n < 10 || n > 110 {
+		t.Fatalf("stream holds %d entries, want 10 to 110", n)
+	}
+}
+
+func testEventsStreamName(t *testing.T, e *env) {
+	addEvents(t, e, 1)
+	if n := e.rdb.XLen(context.Background(), "custom-events").Val(); n != 1 {
+		t.Fatalf("custom-events holds %d entries, want 1", n)
+	}
+}
+
+func testDedup(t *testing.T, e *env) {
+	ctx := context.Background()
+	check := func(id string, ttl time.Duration, want bool) {
+		t.Helper()
+		if got, err := e.s.FirstDelivery(ctx, id, ttl); err != nil || got != want {
+			t.Fatalf("first delivery of %s = %v (%v), want %v", id, got, err, want)
+		}
+	}
+	check("d1", time.Minute, true)
+	check("d1", time.Minute, false)
+	check("d2", time.Minute, true)
+	check("short", 50*time.Millisecond, true)
+	e.expire(t, e.s.deliveryKey("short"), 50*time.Millisecond)
+	check("short", time.Minute, true)
+	if _, err := e.s.FirstDelivery(ctx, "", time.Minute); err == nil {
+		t.Fatalf("empty delivery id accepted")
+	}
+	if _, err := e.s.FirstDelivery(ctx, "d3", 0); err == nil {
+		t.Fatalf("delivery without ttl accepted")
+	}
+}

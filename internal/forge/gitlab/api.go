@@ -1,0 +1,207 @@
+package gitlab
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"sort"
+
+	gl "gitlab.com/gitlab-org/api/client-go"
+
+	"github.com/trainyard/trainyard/internal/forge"
+)
+
+// perPage is the page size of list calls, GitLab's maximum.
+const perPage = 100
+
+// MergeRequest returns MR iid of project.
+func (c *Client) MergeRequest(ctx context.Context, project string, iid int64) (forge.MR, error) {
+	var mr *gl.MergeRequest
+	err := c.do(ctx, fmt.Sprintf("get MR %s!%d", project, iid), true, func(o ...gl.RequestOptionFunc) (r *gl.Response, err error) {
+		mr, r, err = c.gl.MergeRequests.GetMergeRequest(project, iid, nil, o...)
+		return r, err
+	})
+	if err != nil {
+		return forge.MR{}, err
+	}
+	return mrOf(project, mr), nil
+}
+
+// AccessLevel returns userID's access to project, inherited from groups
+// included; forge.NoAccess when not a member.
+func (c *Client) AccessLevel(ctx context.Context, project string, userID int64) (forge.AccessLevel, error) {
+	var m *gl.ProjectMember
+	err := c.do(ctx, fmt.Sprintf("get access of user %d to %s", userID, project), true, func(o ...gl.RequestOptionFunc) (r *gl.Response, err error) {
+		m, r, err = c.gl.ProjectMembers.GetInheritedProjectMember(project, userID, o...)
+		return r, err
+	})
+	switch {
+	case errors.Is(err, forge.ErrNotFound):
+		return forge.NoAccess, nil
+	case err != nil:
+		return 0, err
+	}
+	return forge.AccessLevel(m.AccessLevel), nil
+}
+
+// UserID returns the id of the user called username.
+func (c *Client) UserID(ctx context.Context, username string) (int64, error) {
+	var users []*gl.User
+	op := fmt.Sprintf("find user %q", username)
+	err := c.do(ctx, op, true, func(o ...gl.RequestOptionFunc) (r *gl.Response, err error) {
+		users, r, err = c.gl.Users.ListUsers(&gl.ListUsersOptions{Username: gl.Ptr(username)}, o...)
+		return r, err
+	})
+	if err != nil {
+		return 0, err
+	}
+	for _, u := range users {
+		if u.Username == username {
+			return u.ID, nil
+		}
+	}
+	return 0, fmt.Errorf("%s: %w", op, forge.ErrNotFound)
+}
+
+// CreatePipeline starts a pipeline on ref with vars as environment
+// variables.
+func (c *Client) CreatePipeline(ctx context.Context, project, ref string, vars map[string]string) (forge.Pipeline, error) {
+	keys := make([]string, 0, len(vars))
+	for k := range vars {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	opts := make([]*gl.PipelineVariableOptions, 0, len(keys))
+	for _, k := range keys {
+		opts = append(opts, &gl.PipelineVariableOptions{Key: gl.Ptr(k), Value: gl.Ptr(vars[k]), VariableType: gl.Ptr(gl.EnvVariableType)})
+	}
+	var p *gl.Pipeline
+	err := c.do(ctx, fmt.Sprintf("create pipeline on %s of %s", ref, project), false, func(o ...gl.RequestOptionFunc) (r *gl.Response, err error) {
+		p, r, err = c.gl.Pipelines.CreatePipeline(project, &gl.CreatePipelineOptions{Ref: gl.Ptr(ref), Variables: &opts}, o...)
+		return r, err
+	})
+	if err != nil {
+		return forge.Pipeline{}, err
+	}
+	return pipelineOf(p), nil
+}
+
+// Pipeline returns pipeline id of project.
+func (c *Client) Pipeline(ctx context.Context, project string, id int64) (forge.Pipeline, error) {
+	var p *gl.Pipeline
+	err := c.do(ctx, fmt.Sprintf("get pipeline %d of %s", id, project), true, func(o ...gl.RequestOptionFunc) (r *gl.Response, err error) {
+		p, r, err = c.gl.Pipelines.GetPipeline(project, id, o...)
+		return r, err
+	})
+	if err != nil {
+		return forge.Pipeline{}, err
+	}
+	return pipelineOf(p), nil
+}
+
+// PipelinesFor lists the pipelines that ran or run for exactly sha on ref,
+// newest first, so a start can be skipped when one exists.
+func (c *Client) PipelinesFor(ctx context.Context, project, ref, sha string) ([]forge.Pipeline, error) {
+	opt := &gl.ListProjectPipelinesOptions{ListOptions: gl.ListOptions{PerPage: perPage}, Ref: gl.Ptr(ref), SHA: gl.Ptr(sha)}
+	var out []forge.Pipeline
+	op := fmt.Sprintf("list pipelines for %.12s on %s of %s", sha, ref, project)
+	err := c.pages(ctx, op, &opt.Page, func(o ...gl.RequestOptionFunc) (*gl.Response, error) {
+		list, r, err := c.gl.Pipelines.ListProjectPipelines(project, opt, o...)
+		if err == nil {
+			for _, p := range list {
+				out = append(out, pipelineInfoOf(p))
+			}
+		}
+		return r, err
+	})
+	return out, err
+}
+
+// CancelPipeline cancels pipeline id; a finished pipeline stays as it is.
+func (c *Client) CancelPipeline(ctx context.Context, project string, id int64) error {
+	return c.do(ctx, fmt.Sprintf("cancel pipeline %d of %s", id, project), true, func(o ...gl.RequestOptionFunc) (*gl.Response, error) {
+		_, r, err := c.gl.Pipelines.CancelPipelineBuild(project, id, o...)
+		return r, err
+	})
+}
+
+// Comment posts a note on MR iid.
+func (c *Client) Comment(ctx context.Context, project string, iid int64, body string) error {
+	return c.do(ctx, fmt.Sprintf("comment on %s!%d", project, iid), false, func(o ...gl.RequestOptionFunc) (*gl.Response, error) {
+		_, r, err := c.gl.Notes.CreateMergeRequestNote(project, iid, &gl.CreateMergeRequestNoteOptions{Body: gl.Ptr(body)}, o...)
+		return r, err
+	})
+}
+
+// Notes lists every note on MR iid, oldest first.
+func (c *Client) Notes(ctx context.Context, project string, iid int64) ([]forge.Note, error) {
+	opt := &gl.ListMergeRequestNotesOptions{ListOptions: gl.ListOptions{PerPage: perPage}, Sort: gl.Ptr("asc"), OrderBy: gl.Ptr("created_at")}
+	var out []forge.Note
+	err := c.pages(ctx, fmt.Sprintf("list notes of %s!%d", project, iid), &opt.Page, func(o ...gl.RequestOptionFunc) (*gl.Response, error) {
+		list, r, err := c.gl.Notes.ListMergeRequestNotes(project, iid, opt, o...)
+		if err == nil {
+			for _, n := range list {
+				out = append(out, forge.Note{ID: n.ID, Body: n.Body, Author: n.Author.Username})
+			}
+		}
+		return r, err
+	})
+	return out, err
+}
+
+// BranchHead returns the commit branch points to.
+func (c *Client) BranchHead(ctx context.Context, project, branch string) (string, error) {
+	var b *gl.Branch
+	op := fmt.Sprintf("get branch %s of %s", branch, project)
+	err := c.do(ctx, op, true, func(o ...gl.RequestOptionFunc) (r *gl.Response, err error) {
+		b, r, err = c.gl.Branches.GetBranch(project, branch, o...)
+		return r, err
+	})
+	if err != nil {
+		return "", err
+	}
+	if b.Commit == nil || b.Commit.ID == "" {
+		return "", fmt.Errorf("%s: answer has no commit", op)
+	}
+	return b.Commit.ID, nil
+}
+
+// DeleteBranch removes branch; a branch already gone is not an error.
+func (c *Client) DeleteBranch(ctx context.Context, project, branch string) error {
+	err := c.do(ctx, fmt.Sprintf("delete branch %s of %s", branch, project), true, func(o ...gl.RequestOptionFunc) (*gl.Response, error) {
+		return c.gl.Branches.DeleteBranch(project, branch, o...)
+	})
+	if errors.Is(err, forge.ErrNotFound) {
+		return nil
+	}
+	return err
+}
+
+// maxPages stops a list that never ends; 100 pages of 100 is far beyond
+// any MR's notes or any commit's pipelines.
+const maxPages = 100
+
+// pages calls req for page 1, 2, ... until GitLab says there is no next
+// page; each page is retried on its own.
+func (c *Client) pages(ctx context.Context, op string, page *int64, req request) error {
+	for n := 1; ; n++ {
+		*page = int64(n)
+		var next int64
+		err := c.do(ctx, fmt.Sprintf("%s (page %d)", op, n), true, func(o ...gl.RequestOptionFunc) (*gl.Response, error) {
+			r, err := req(o...)
+			if r != nil {
+				next = r.NextPage
+			}
+			return r, err
+		})
+		if err != nil {
+			return err
+		}
+		if next == 0 {
+			return nil
+		}
+		if n == maxPages {
+			return fmt.Errorf("%s: more than %d pages", op, maxPages)
+		}
+	}
+}

@@ -8,6 +8,7 @@
 //	<prefix>:{<forge>:<project>:<branch>}:train    hash: v (version), d (JSON)
 //	<prefix>:{<forge>:<project>:<branch>}:lease    string: owner token, with expiry
 //	<prefix>:{<forge>:<project>:<branch>}:history  stream of departed cars
+//	<prefix>:{<forge>:<project>:<branch>}:stage:<id>  a save in flight
 //
 // Redis Cluster places a key by its hash tag, so all keys of a train live in
 // one slot and every script or transaction here touches that one slot only.
@@ -23,11 +24,14 @@
 //
 // # Concurrency
 //
-// A save is a compare-and-set on the version in one Lua script: it reads the
-// version field, compares it with the one the caller loaded and writes the
-// new version and JSON together, without decoding the JSON. Of two writers
-// that loaded the same version exactly one wins; the other gets ErrConflict,
-// reloads and plans again. Leases are owner tokens set if absent with an
+// A save is a compare-and-set on the version in one Lua script. In one
+// transaction the new record (version and JSON) is staged under a key of its
+// own in the train's slot, and the script compares the stored version with
+// the one the caller loaded and, if they match, renames the staged record
+// over the train. The JSON never passes through Lua: handing a large
+// argument to the interpreter costs many times more than the rest of the
+// save. Of two writers that loaded the same version exactly one wins; the
+// other gets ErrConflict, reloads and plans again. Leases are owner tokens set if absent with an
 // expiry; renew and release compare the owner first, in a script, so a worker
 // whose lease expired can never release or extend another worker's lease.
 //

@@ -2,6 +2,7 @@ package store
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"time"
 
@@ -46,11 +47,14 @@ func (s *Store) EnsureGroup(ctx context.Context, group string) error {
 	return nil
 }
 
-// ReadEvents hands consumer up to count events never delivered to group,
+// ReadEvents hands consumer up to count (> 0) events never delivered to group,
 // waiting up to block for one to arrive (block <= 0: do not wait). A wait
 // that ends without events returns none and no error. Delivered events stay
 // pending until acknowledged with Ack.
 func (s *Store) ReadEvents(ctx context.Context, group, consumer string, count int64, block time.Duration) ([]Event, error) {
+	if count <= 0 {
+		return nil, fmt.Errorf("read events of %s for %s/%s: count %d, want > 0", s.opts.EventStream, group, consumer, count)
+	}
 	args := &redis.XReadGroupArgs{
 		Group:    group,
 		Consumer: consumer,
@@ -62,7 +66,7 @@ func (s *Store) ReadEvents(ctx context.Context, group, consumer string, count in
 		args.Block = -1 // go-redis: 0 would block forever
 	}
 	streams, err := s.rdb.XReadGroup(ctx, args).Result()
-	if isNil(err) {
+	if errors.Is(err, redis.Nil) { // the wait ended empty
 		return nil, nil
 	}
 	if err != nil {

@@ -16,7 +16,7 @@ func eventCases() []storeCase {
 		{name: "events claim idle", run: testEventsClaimIdle},
 		{name: "events claim skips deleted", run: testEventsClaimDeleted},
 		{name: "events stream capped", opts: Options{EventsMaxLen: 10}, run: testEventsCap},
-		{name: "events stream name", opts: Options{EventStream: "custom-events"}, run: testEventsStreamName},
+		{name: "events stream name", run: testEventsStreamName},
 		{name: "delivery dedup", run: testDedup},
 	}
 }
@@ -91,6 +91,9 @@ func testEventsReadAck(t *testing.T, e *env) {
 	}
 	if err := e.s.Ack(ctx, group); err != nil {
 		t.Fatalf("ack of nothing: %v", err)
+	}
+	if _, err := e.s.ReadEvents(ctx, group, "c1", 0, 0); err == nil {
+		t.Fatalf("read of 0 events succeeded")
 	}
 }
 
@@ -173,9 +176,17 @@ func testEventsCap(t *testing.T, e *env) {
 }
 
 func testEventsStreamName(t *testing.T, e *env) {
-	addEvents(t, e, 1)
-	if n := e.rdb.XLen(context.Background(), "custom-events").Val(); n != 1 {
-		t.Fatalf("custom-events holds %d entries, want 1", n)
+	ctx := context.Background()
+	stream := e.s.opts.Prefix + ":custom-events"
+	s := New(e.rdb, Options{Prefix: e.s.opts.Prefix, EventStream: stream})
+	if _, err := s.AddEvent(ctx, []byte("x")); err != nil {
+		t.Fatal(err)
+	}
+	if n := e.rdb.XLen(ctx, stream).Val(); n != 1 {
+		t.Fatalf("%s holds %d entries, want 1", stream, n)
+	}
+	if n := e.rdb.Exists(ctx, e.s.opts.Prefix+":events").Val(); n != 0 {
+		t.Fatalf("the default stream exists too")
 	}
 }
 

@@ -1,12 +1,14 @@
 package store
 
 import (
+	"bytes"
 	"context"
 	"crypto/rand"
 	"fmt"
 	"net/url"
 	"strconv"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"time"
 
@@ -63,6 +65,7 @@ type Store struct {
 	// processes, so concurrent saves never stage over each other.
 	stagePrefix string
 	stageSeq    atomic.Uint64
+	buffers     sync.Pool
 }
 
 // stageTTL bounds the life of a staged record whose save never ran.
@@ -81,6 +84,7 @@ func New(client redis.UniversalClient, opts Options) *Store {
 		escaper:     esc,
 		scripts:     newScripts(),
 		stagePrefix: rand.Text()[:13],
+		buffers:     sync.Pool{New: func() any { return new(bytes.Buffer) }},
 	}
 }
 

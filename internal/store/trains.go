@@ -1,10 +1,10 @@
 package store
 
 import (
+	"bytes"
 	"cmp"
 	"context"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"slices"
 	"strconv"
@@ -63,10 +63,13 @@ func (s *Store) Save(ctx context.Context, t train.Train) (train.Train, error) {
 	}
 	next := t
 	next.Version = t.Version + 1
-	data, err := json.Marshal(next)
-	if err != nil {
+	buf := s.buffers.Get().(*bytes.Buffer)
+	defer s.buffers.Put(buf)
+	buf.Reset()
+	if err := json.NewEncoder(buf).Encode(next); err != nil {
 		return t, fmt.Errorf("save train %s: encode: %w", t.Key, err)
 	}
+	data := bytes.TrimSuffix(buf.Bytes(), []byte("\n"))
 	if t.Version == 0 {
 		// Index first: a train that exists is always listed. A create that
 		// then fails leaves an entry that List skips.
@@ -167,6 +170,3 @@ func (s *Store) Delete(ctx context.Context, key train.Key) error {
 	}
 	return nil
 }
-
-// isNil reports a Redis nil reply, which several commands use for "nothing".
-func isNil(err error) bool { return errors.Is(err, redis.Nil) }

@@ -1,0 +1,120 @@
+// Package event is the normalised form of what forges tell Trainyard: the
+// webhook listener turns each delivery into an Event and queues it; workers
+// read Events and turn them into train observations and commands. Both
+// forges map onto the same few kinds.
+package event
+
+import (
+	"encoding/json"
+	"fmt"
+
+	"github.com/trainyard/trainyard/internal/train"
+)
+
+// Kind is what an event is about.
+type Kind string
+
+const (
+	// KindComment: a comment on an MR, which may hold a /train command.
+	KindComment Kind = "comment"
+	// KindMR: an MR changed: new commits, closed, reopened, merged, or its
+	// target branch changed.
+	KindMR Kind = "mr"
+	// KindPipeline: a pipeline (GitLab) or check / status / workflow run
+	// (GitHub) changed status for a commit.
+	KindPipeline Kind = "pipeline"
+	// KindPush: a branch moved.
+	KindPush Kind = "push"
+)
+
+// MR actions, normalised to GitLab's names.
+const (
+	ActionOpen     = "open"
+	ActionUpdate   = "update" // new commits, or other edits
+	ActionClose    = "close"
+	ActionReopen   = "reopen"
+	ActionMerge    = "merge"
+	ActionRetarget = "retarget" // the target branch changed
+)
+
+// User is who caused an event.
+type User struct {
+	ID       int64  `json:"id"`
+	Username string `json:"username"`
+}
+
+// Event is one forge event, normalised.
+type Event struct {
+	// ID is the delivery's unique id (X-Gitlab-Event-UUID,
+	// X-GitHub-Delivery); events are de-duplicated by it.
+	ID      string `json:"id"`
+	Forge   string `json:"forge"`   // "gitlab" or "github"
+	Project string `json:"project"` // "group/project" or "owner/repo"
+	Kind    Kind   `json:"kind"`
+	User    User   `json:"user"`
+
+	// MR is the MR (PR) the event concerns, when there is one.
+	MR int64 `json:"mr,omitempty"`
+
+	// Comment events.
+	CommentID int64  `json:"comment_id,omitempty"`
+	Body      string `json:"body,omitempty"`
+
+	// MR events.
+	Action       string `json:"action,omitempty"`
+	HeadSHA      string `json:"head_sha,omitempty"`
+	TargetBranch string `json:"target_branch,omitempty"`
+	// OldTargetBranch is set when the target branch changed.
+	OldTargetBranch string `json:"old_target_branch,omitempty"`
+
+	// Pipeline events. Pipeline is the pipeline id (GitLab), or the check
+	// suite / workflow run id (GitHub); SHA is the commit it ran for and Ref
+	// the branch.
+	Pipeline int64               `json:"pipeline,omitempty"`
+	SHA      string              `json:"sha,omitempty"`
+	Ref      string              `json:"ref,omitempty"`
+	Status   train.PipelineState `json:"status,omitempty"`
+
+	// Push events: Ref is the branch name (without refs/heads/).
+	Before string `json:"before,omitempty"`
+	After  string `json:"after,omitempty"`
+}
+
+// Validate reports an event that lacks what its kind needs.
+func (e Event) Validate() error {
+	switch {
+	case e.ID == "":
+		return fmt.Errorf("event: no delivery id")
+	case e.Forge == "" || e.Project == "":
+		return fmt.Errorf("event %s: no forge or project", e.ID)
+	}
+	switch e.Kind {
+	case KindComment, KindMR:
+		if e.MR <= 0 {
+			return fmt.Errorf("event %s: %s event without an MR", e.ID, e.Kind)
+		}
+	case KindPipeline:
+		if e.SHA == "" || e.Status == "" {
+			return fmt.Errorf("event %s: pipeline event without sha or status", e.ID)
+		}
+	case KindPush:
+		if e.Ref == "" {
+			return fmt.Errorf("event %s: push event without a branch", e.ID)
+		}
+	default:
+		return fmt.Errorf("event %s: unknown kind %q", e.ID, e.Kind)
+	}
+	return nil
+}
+
+// Marshal encodes an event for the queue.
+func (e Event) Marshal() ([]byte, error) { return json.Marshal(e) }
+
+// Unmarshal decodes an event from the queue.
+func Unmarshal(data []byte) (Event, error) {
+	var e Event
+	if err := json.Unmarshal(data, &e); err != nil {
+		return Event{}, fmt.Errorf("decode event: %w", err)
+	}
+	return e, e.Validate()
+}

@@ -142,7 +142,7 @@ func (f *Forge) getBranch(w http.ResponseWriter, r *http.Request, u *user) error
 	if sha == "" {
 		return ErrNoBranch
 	}
-	info, err := f.repo(p.Path).commitInfo(r.Context(), sha)
+	info, err := f.commit(r.Context(), p.Path, sha)
 	if err != nil {
 		return err
 	}

@@ -290,11 +290,14 @@ func (f *Forge) pipelineOf(pl *pipeline) Pipeline {
 func (f *Forge) PipelineLog() []PipelineRecord { return f.ciLog.snapshot() }
 
 func (f *Forge) sendPipelineHook(ctx context.Context, pl pipeline) {
+	if !f.hooksOn() {
+		return
+	}
 	f.mu.Lock()
 	p := f.st.projects[pl.ProjectID]
 	by := f.st.users[pl.UserID]
 	f.mu.Unlock()
-	last, err := f.repo(p.Path).commitInfo(ctx, pl.SHA)
+	last, err := f.commit(ctx, p.Path, pl.SHA)
 	if err != nil {
 		if ctx.Err() == nil {
 			f.log.Error("pipeline hook", zap.Int64("pipeline", pl.ID), zap.Error(err))

@@ -5,6 +5,8 @@ import (
 	"encoding/base64"
 	"errors"
 	"fmt"
+	"os"
+	"path/filepath"
 	"strings"
 	"time"
 )
@@ -112,7 +114,9 @@ func (f *Forge) SetAccess(project, username string, level int) error {
 }
 
 // CreateProject creates a project at path ("group/name") whose default
-// branch holds files in one commit.
+// branch holds files in one commit. A repository left in the data dir by
+// an earlier run is taken over as it is, so a restarted forge keeps its
+// history (but not its MRs and pipelines, which live in memory).
 func (f *Forge) CreateProject(ctx context.Context, path string, files map[string]string) (Project, error) {
 	if !strings.Contains(path, "/") || strings.HasPrefix(path, "/") || strings.HasSuffix(path, "/") || strings.Contains(path, "..") {
 		return Project{}, fmt.Errorf("create project %q: path must be group/name", path)
@@ -140,13 +144,24 @@ func (f *Forge) CreateProject(ctx context.Context, path string, files map[string
 
 func (f *Forge) initRepo(ctx context.Context, p *project, by *user, files map[string]string) error {
 	g := f.repo(p.Path)
+	if _, err := os.Stat(filepath.Join(g.dir, "HEAD")); err == nil {
+		heads, err := g.heads(ctx)
+		if err != nil {
+			return err
+		}
+		if heads[p.DefaultBranch] == "" {
+			return fmt.Errorf("existing repository has no %s branch", p.DefaultBranch)
+		}
+		p.heads = heads
+		return nil
+	}
 	if err := g.initBare(ctx, p.DefaultBranch); err != nil {
 		return err
 	}
 	if len(files) == 0 {
 		files = map[string]string{"README.md": "# " + p.name() + "\n"}
 	}
-	head, err := g.writeCommit(ctx, "", Commit{Message: "Initial commit", Files: files}, f.sig(by))
+	head, err := g.writeCommits(ctx, "", []Commit{{Message: "Initial commit", Files: files}}, f.sig(by))
 	if err != nil {
 		return err
 	}
@@ -188,10 +203,8 @@ func (f *Forge) advanceLocked(ctx context.Context, p *project, branch, base stri
 	if head == "" {
 		head = base
 	}
-	for _, c := range commits {
-		if head, err = g.writeCommit(ctx, head, c, f.sig(by)); err != nil {
-			return "", err
-		}
+	if head, err = g.writeCommits(ctx, head, commits, f.sig(by)); err != nil {
+		return "", err
 	}
 	if head == "" {
 		return "", fmt.Errorf("branch %s: %w", branch, ErrNoBranch)
@@ -376,7 +389,10 @@ func (f *Forge) addNote(ctx context.Context, p *project, iid int64, u *user, bod
 	m.notes = append(m.notes, n)
 	sha := m.SHA
 	f.mu.Unlock()
-	last, err := f.repo(p.Path).commitInfo(ctx, sha)
+	if !f.hooksOn() {
+		return *n, nil
+	}
+	last, err := f.commit(ctx, p.Path, sha)
 	if err != nil {
 		return *n, err
 	}

@@ -4,7 +4,6 @@ import (
 	"context"
 	"fmt"
 	"sort"
-	"strings"
 
 	"go.uber.org/zap"
 )
@@ -57,7 +56,7 @@ func (f *Forge) rescanLocked(ctx context.Context, p *project, by *user) error {
 	if len(moves) == 0 {
 		return nil
 	}
-	if err := f.detectMerged(ctx, p, by, heads); err != nil {
+	if err := f.detectMerged(ctx, p, by, heads, moves); err != nil {
 		return fmt.Errorf("rescan %s: %w", p.Path, err)
 	}
 	return nil
@@ -119,9 +118,14 @@ func (f *Forge) setMRRef(ctx context.Context, p *project, iid int64, sha string)
 	return nil
 }
 
-// detectMerged marks merged every open MR whose head is reachable from its
-// target branch.
-func (f *Forge) detectMerged(ctx context.Context, p *project, by *user, heads map[string]string) error {
+// detectMerged marks merged every open MR whose head is now reachable from
+// its target branch. Only MRs whose source or target moved can have become
+// merged.
+func (f *Forge) detectMerged(ctx context.Context, p *project, by *user, heads map[string]string, moves []branchMove) error {
+	moved := map[string]bool{}
+	for _, mv := range moves {
+		moved[mv.Branch] = true
+	}
 	type cand struct {
 		iid         int64
 		sha, target string
@@ -129,7 +133,7 @@ func (f *Forge) detectMerged(ctx context.Context, p *project, by *user, heads ma
 	var cands []cand
 	f.mu.Lock()
 	for _, m := range p.sortedMRs() {
-		if m.State == StateOpened && heads[m.Target] != "" {
+		if m.State == StateOpened && heads[m.Target] != "" && (moved[m.Target] || moved[m.Source]) {
 			cands = append(cands, cand{m.IID, m.SHA, heads[m.Target]})
 		}
 	}
@@ -169,10 +173,13 @@ func stateChange(from, to string) map[string]hookChange {
 
 // sendMRHook sends a Merge Request Hook for MR iid as it is now.
 func (f *Forge) sendMRHook(ctx context.Context, p *project, iid int64, by *user, action, oldrev string, changes map[string]hookChange) error {
+	if !f.hooksOn() {
+		return nil
+	}
 	f.mu.Lock()
 	sha := p.mrs[iid].SHA
 	f.mu.Unlock()
-	last, err := f.repo(p.Path).commitInfo(ctx, sha)
+	last, err := f.commit(ctx, p.Path, sha)
 	if err != nil {
 		return fmt.Errorf("!%d: %w", iid, err)
 	}
@@ -195,6 +202,9 @@ func (f *Forge) sendMRHook(ctx context.Context, p *project, iid int64, by *user,
 }
 
 func (f *Forge) sendPushHook(ctx context.Context, p *project, by *user, mv branchMove) error {
+	if !f.hooksOn() {
+		return nil
+	}
 	commits, total, err := f.pushCommits(ctx, p, mv)
 	if err != nil {
 		return err
@@ -230,46 +240,25 @@ func (f *Forge) pushCommits(ctx context.Context, p *project, mv branchMove) ([]p
 	if mv.New == "" {
 		return commits, 0, nil
 	}
-	exclude := []string{mv.Old}
+	exclude := mv.Old
 	if mv.Old == "" && mv.Branch != p.DefaultBranch {
-		exclude = []string{p.heads[p.DefaultBranch]}
+		exclude = p.heads[p.DefaultBranch]
 	}
 	g := f.repo(p.Path)
-	shas, total, err := g.newCommits(ctx, mv.New, exclude, maxPushCommits)
+	logged, err := g.log(ctx, mv.New, exclude, maxPushCommits)
 	if err != nil {
 		return nil, 0, err
 	}
-	u := f.projectURLs(p)
-	for i := len(shas) - 1; i >= 0; i-- {
-		c, err := f.pushCommit(ctx, g, u, shas[i])
-		if err != nil {
+	total := len(logged)
+	if total == maxPushCommits {
+		if total, err = g.count(ctx, mv.New, exclude); err != nil {
 			return nil, 0, err
 		}
-		commits = append(commits, c)
+	}
+	u := f.projectURLs(p)
+	for i := len(logged) - 1; i >= 0; i-- {
+		c := logged[i]
+		commits = append(commits, pushCommit{hookCommit: hookCommitOf(c.commitInfo, u), Added: c.added, Modified: c.modified, Removed: c.removed})
 	}
 	return commits, total, nil
-}
-
-func (f *Forge) pushCommit(ctx context.Context, g repo, u urls, sha string) (pushCommit, error) {
-	info, err := g.commitInfo(ctx, sha)
-	if err != nil {
-		return pushCommit{}, err
-	}
-	out, err := g.run(ctx, "", nil, "diff-tree", "--root", "--no-commit-id", "--name-status", "-r", "-z", sha)
-	if err != nil {
-		return pushCommit{}, err
-	}
-	c := pushCommit{hookCommit: hookCommitOf(info, u), Added: []string{}, Modified: []string{}, Removed: []string{}}
-	fields := strings.Split(strings.TrimRight(out, "\x00"), "\x00")
-	for i := 0; i+1 < len(fields); i += 2 {
-		switch fields[i] {
-		case "A":
-			c.Added = append(c.Added, fields[i+1])
-		case "D":
-			c.Removed = append(c.Removed, fields[i+1])
-		default:
-			c.Modified = append(c.Modified, fields[i+1])
-		}
-	}
-	return c, nil
 }

@@ -33,6 +33,8 @@ type Forge struct {
 	rngMu sync.Mutex
 	rng   *rand.Rand
 
+	commits commitCache
+
 	calls   counters
 	hooks   *sender
 	ciLog   *pipelineLog
@@ -118,6 +120,24 @@ func (f *Forge) Start(ctx context.Context) error {
 		f.hooks.run(f.ctx)
 	}()
 	f.log.Info("listening", zap.String("url", f.baseURL))
+	for _, spec := range f.opts.Projects {
+		if err := f.createFromSpec(ctx, spec); err != nil {
+			f.Close()
+			return err
+		}
+	}
+	return nil
+}
+
+func (f *Forge) createFromSpec(ctx context.Context, spec ProjectSpec) error {
+	if _, err := f.CreateProject(ctx, spec.Path, spec.Files); err != nil {
+		return fmt.Errorf("fakeforge: %w", err)
+	}
+	for name, level := range spec.Members {
+		if err := f.SetAccess(spec.Path, name, level); err != nil {
+			return fmt.Errorf("fakeforge: project %s: %w", spec.Path, err)
+		}
+	}
 	return nil
 }
 
@@ -201,6 +221,52 @@ func (f *Forge) goTracked(fn func(ctx context.Context)) bool {
 		fn(f.ctx)
 	}()
 	return true
+}
+
+// commit returns what events say about a commit; commits never change,
+// so answers are cached.
+func (f *Forge) commit(ctx context.Context, project, sha string) (commitInfo, error) {
+	if c, ok := f.commits.get(sha); ok {
+		return c, nil
+	}
+	c, err := f.repo(project).commitInfo(ctx, sha)
+	if err != nil {
+		return c, err
+	}
+	f.commits.put(sha, c)
+	return c, nil
+}
+
+// commitCache maps commit ids to their info, emptied when full.
+type commitCache struct {
+	mu sync.Mutex
+	m  map[string]commitInfo
+}
+
+const commitCacheSize = 4096
+
+func (c *commitCache) get(sha string) (commitInfo, bool) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	ci, ok := c.m[sha]
+	return ci, ok
+}
+
+func (c *commitCache) put(sha string, ci commitInfo) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.m == nil || len(c.m) >= commitCacheSize {
+		c.m = map[string]commitInfo{}
+	}
+	c.m[sha] = ci
+}
+
+// hooksOn reports whether a webhook is set; without one, events are not
+// built at all.
+func (f *Forge) hooksOn() bool {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return f.hook.URL != ""
 }
 
 // tokenUser returns the user a token belongs to.

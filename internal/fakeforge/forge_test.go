@@ -49,3 +49,32 @@ func TestOptionsValidated(t *testing.T) {
 		t.Fatal("New with flake rate 1.5 succeeded")
 	}
 }
+
+func TestProjectsFromOptionsSurviveRestart(t *testing.T) {
+	dir := t.TempDir()
+	opts := Options{Dir: dir, Tokens: map[string]string{botToken: botName}, Projects: []ProjectSpec{
+		{Path: project1, Files: map[string]string{"go.mod": "module x\n"}, Members: map[string]int{"dev": Developer}},
+	}}
+	first, err := New(opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := first.Start(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	head, err := first.PushBranch(context.Background(), project1, "topic", "dev", Commit{Files: map[string]string{"t": "t"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	first.Close()
+
+	second := newForge(t, func(o *Options) { *o = opts })
+	if got, err := second.BranchHead(context.Background(), project1, "topic"); err != nil || got != head {
+		t.Fatalf("topic after restart = %q, %v; want %s", got, err, head)
+	}
+	dev := second.AddUser("dev")
+	m, _, err := client(t, second, botToken).ProjectMembers.GetInheritedProjectMember(project1, dev.ID)
+	if err != nil || m.AccessLevel != Developer {
+		t.Fatalf("member dev = %+v, %v", m, err)
+	}
+}

@@ -55,8 +55,9 @@ func (r repo) run(ctx context.Context, stdin string, extraEnv []string, args ...
 	return out.String(), nil
 }
 
-// initBare creates the bare repository. receive.hideRefs keeps clients from
-// pushing to refs/merge-requests/*, which GitLab owns.
+// initBare creates the bare repository. Clients may not push to
+// refs/merge-requests/*, which GitLab owns, nor see the forge's scratch
+// ref.
 func (r repo) initBare(ctx context.Context, defaultBranch string) error {
 	if err := os.MkdirAll(r.dir, 0o755); err != nil {
 		return fmt.Errorf("create repository dir: %w", err)
@@ -64,83 +65,100 @@ func (r repo) initBare(ctx context.Context, defaultBranch string) error {
 	if _, err := r.run(ctx, "", nil, "init", "--bare", "--quiet", "--initial-branch="+defaultBranch, "."); err != nil {
 		return err
 	}
-	_, err := r.run(ctx, "", nil, "config", "receive.hideRefs", "refs/merge-requests")
-	return err
-}
-
-// writeCommit writes c on top of parent (empty: a root commit) using a
-// throwaway index, and returns the new commit's id. No ref is changed.
-func (r repo) writeCommit(ctx context.Context, parent string, c Commit, sig signature) (string, error) {
-	idx, err := os.CreateTemp(r.dir, "fakeforge-index-*")
-	if err != nil {
-		return "", fmt.Errorf("create index: %w", err)
-	}
-	idx.Close()
-	os.Remove(idx.Name()) // git wants to create the index itself
-	defer os.Remove(idx.Name())
-	env := []string{"GIT_INDEX_FILE=" + idx.Name()}
-	if parent != "" {
-		if _, err := r.run(ctx, "", env, "read-tree", parent); err != nil {
-			return "", err
+	for _, kv := range [][2]string{
+		{"receive.hideRefs", "refs/merge-requests"},
+		{"receive.hideRefs", "refs/fakeforge"},
+		{"uploadpack.hideRefs", "refs/fakeforge"},
+	} {
+		if _, err := r.run(ctx, "", nil, "config", "--add", kv[0], kv[1]); err != nil {
+			return err
 		}
 	}
-	info, err := r.indexInfo(ctx, c)
+	return nil
+}
+
+// scratchRef is where git fast-import leaves the commits it writes; the
+// forge moves real refs itself, with compare-and-set. It is hidden from
+// clients.
+const scratchRef = "refs/fakeforge/scratch"
+
+// writeCommits writes commits in order on top of parent (empty: the first
+// is a root commit) in one git fast-import, and returns the last one's id.
+// No branch is changed.
+func (r repo) writeCommits(ctx context.Context, parent string, commits []Commit, sig signature) (string, error) {
+	if len(commits) == 0 {
+		return parent, nil
+	}
+	stream, err := fastImportStream(parent, commits, sig)
 	if err != nil {
 		return "", err
 	}
-	if info != "" {
-		if _, err := r.run(ctx, info, env, "update-index", "--index-info"); err != nil {
-			return "", err
-		}
-	}
-	tree, err := r.run(ctx, "", env, "write-tree")
+	out, err := r.run(ctx, stream, nil, "fast-import", "--quiet", "--done", "--force")
 	if err != nil {
 		return "", err
 	}
-	return r.commitTree(ctx, strings.TrimSpace(tree), c.Message, sig, parentsOf(parent)...)
+	head := strings.TrimSpace(out)
+	if len(head) != len(zeroSHA) {
+		return "", fmt.Errorf("git fast-import: unexpected output %q", out)
+	}
+	return head, nil
 }
 
-func parentsOf(p string) []string {
-	if p == "" {
-		return nil
-	}
-	return []string{p}
-}
-
-// indexInfo hashes c's files and renders the update-index --index-info
-// input that applies c: mode 0 removes a path.
-func (r repo) indexInfo(ctx context.Context, c Commit) (string, error) {
-	paths := make([]string, 0, len(c.Files))
-	for p := range c.Files {
-		paths = append(paths, p)
-	}
-	sort.Strings(paths)
+func fastImportStream(parent string, commits []Commit, sig signature) (string, error) {
 	var b strings.Builder
-	for _, p := range c.Delete {
-		fmt.Fprintf(&b, "0 %s\t%s\n", zeroSHA, p)
-	}
-	for _, p := range paths {
-		if strings.ContainsAny(p, "\t\n") || p == "" || strings.HasPrefix(p, "/") {
-			return "", fmt.Errorf("write commit: bad path %q", p)
+	data := func(s string) { fmt.Fprintf(&b, "data %d\n%s\n", len(s), s) }
+	who := fmt.Sprintf("%s <%s> %d +0000", sig.Name, sig.Email, sig.When.Unix())
+	fmt.Fprintf(&b, "reset %s\n", scratchRef)
+	mark := 0
+	for i, c := range commits {
+		paths := make([]string, 0, len(c.Files))
+		for p := range c.Files {
+			if err := checkPath(p); err != nil {
+				return "", err
+			}
+			paths = append(paths, p)
 		}
-		blob, err := r.hashBlob(ctx, c.Files[p])
-		if err != nil {
-			return "", err
+		sort.Strings(paths)
+		blobs := map[string]int{}
+		for _, p := range paths {
+			mark++
+			blobs[p] = mark
+			fmt.Fprintf(&b, "blob\nmark :%d\n", mark)
+			data(c.Files[p])
 		}
-		fmt.Fprintf(&b, "100644 %s\t%s\n", blob, p)
+		msg := c.Message
+		if msg == "" {
+			msg = "Update"
+		}
+		fmt.Fprintf(&b, "commit %s\nmark :%d\nauthor %s\ncommitter %s\n", scratchRef, 1000000+i, who, who)
+		data(msg)
+		switch {
+		case i > 0:
+			fmt.Fprintf(&b, "from :%d\n", 1000000+i-1)
+		case parent != "":
+			fmt.Fprintf(&b, "from %s\n", parent)
+		}
+		for _, p := range c.Delete {
+			if err := checkPath(p); err != nil {
+				return "", err
+			}
+			fmt.Fprintf(&b, "D %s\n", p)
+		}
+		for _, p := range paths {
+			fmt.Fprintf(&b, "M 100644 :%d %s\n", blobs[p], p)
+		}
+		b.WriteString("\n")
 	}
+	fmt.Fprintf(&b, "get-mark :%d\ndone\n", 1000000+len(commits)-1)
 	return b.String(), nil
 }
 
-func (r repo) hashBlob(ctx context.Context, content string) (string, error) {
-	cmd := exec.CommandContext(ctx, r.bin, "hash-object", "-w", "--stdin")
-	cmd.Dir, cmd.Env = r.dir, r.env
-	cmd.Stdin = strings.NewReader(content)
-	out, err := cmd.Output()
-	if err != nil {
-		return "", fmt.Errorf("git hash-object: %w", err)
+// checkPath refuses paths fast-import would read differently.
+func checkPath(p string) error {
+	if p == "" || strings.ContainsAny(p, "\n\x00") || strings.HasPrefix(p, "/") || strings.HasPrefix(p, "\"") {
+		return fmt.Errorf("write commit: bad path %q", p)
 	}
-	return strings.TrimSpace(string(out)), nil
+	return nil
 }
 
 func (r repo) commitTree(ctx context.Context, tree, msg string, sig signature, parents ...string) (string, error) {
@@ -220,24 +238,75 @@ func (r repo) isAncestor(ctx context.Context, a, b string) (bool, error) {
 	return false, err
 }
 
-// newCommits lists up to max commits reachable from head and not from any
-// of exclude, newest first, and how many there are in all.
-func (r repo) newCommits(ctx context.Context, head string, exclude []string, max int) ([]string, int, error) {
-	args := []string{"rev-list", head}
-	for _, e := range exclude {
-		if e != "" && e != zeroSHA {
-			args = append(args, "^"+e)
-		}
+// loggedCommit is a commit with the paths it changed against its first
+// parent.
+type loggedCommit struct {
+	commitInfo
+	added, modified, removed []string
+}
+
+// log lists up to max commits reachable from head and not from exclude,
+// newest first, with their changed paths, in one git process.
+func (r repo) log(ctx context.Context, head, exclude string, max int) ([]loggedCommit, error) {
+	args := []string{"log", "-z", "--name-status", "--no-renames", "--first-parent", "-m",
+		"--format=%x01%H%x02%P%x02%an%x02%ae%x02%at%x02%B%x03", "-n", strconv.Itoa(max), head}
+	if exclude != "" && exclude != zeroSHA {
+		args = append(args, "^"+exclude)
 	}
 	out, err := r.run(ctx, "", nil, args...)
 	if err != nil {
-		return nil, 0, err
+		return nil, err
 	}
-	all := strings.Fields(out)
-	if len(all) > max {
-		return all[:max], len(all), nil
+	var commits []loggedCommit
+	for _, rec := range strings.Split(out, "\x01")[1:] {
+		c, err := parseLogged(rec)
+		if err != nil {
+			return nil, fmt.Errorf("git log %s: %w", head, err)
+		}
+		commits = append(commits, c)
 	}
-	return all, len(all), nil
+	return commits, nil
+}
+
+func parseLogged(rec string) (loggedCommit, error) {
+	header, changes, ok := strings.Cut(rec, "\x03")
+	f := strings.SplitN(header, "\x02", 6)
+	if !ok || len(f) != 6 {
+		return loggedCommit{}, errors.New("unexpected output")
+	}
+	secs, _ := strconv.ParseInt(f[4], 10, 64)
+	msg := strings.TrimRight(f[5], "\n") + "\n"
+	title, _, _ := strings.Cut(msg, "\n")
+	c := loggedCommit{
+		commitInfo: commitInfo{ID: f[0], Parents: strings.Fields(f[1]), AuthorName: f[2], AuthorEmail: f[3],
+			Time: time.Unix(secs, 0).UTC(), Message: msg, Title: title},
+		added: []string{}, modified: []string{}, removed: []string{},
+	}
+	fields := strings.Split(strings.Trim(changes, "\x00\n"), "\x00")
+	for i := 0; i+1 < len(fields); i += 2 {
+		switch strings.TrimLeft(fields[i], "\n") {
+		case "A":
+			c.added = append(c.added, fields[i+1])
+		case "D":
+			c.removed = append(c.removed, fields[i+1])
+		default:
+			c.modified = append(c.modified, fields[i+1])
+		}
+	}
+	return c, nil
+}
+
+// count is how many commits are reachable from head and not from exclude.
+func (r repo) count(ctx context.Context, head, exclude string) (int, error) {
+	args := []string{"rev-list", "--count", head}
+	if exclude != "" && exclude != zeroSHA {
+		args = append(args, "^"+exclude)
+	}
+	out, err := r.run(ctx, "", nil, args...)
+	if err != nil {
+		return 0, err
+	}
+	return strconv.Atoi(strings.TrimSpace(out))
 }
 
 // commitInfo is what webhooks say about a commit.

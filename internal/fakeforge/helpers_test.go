@@ -65,7 +65,7 @@ func mustMR(t *testing.T, f *Forge, spec MRSpec) MR {
 
 // client is the real GitLab client pointed at the forge, without retries
 // so every call is one request.
-func client(t *testing.T, f *Forge, token string) *gitlab.Client {
+func client(t testing.TB, f *Forge, token string) *gitlab.Client {
 	t.Helper()
 	c, err := gitlab.NewClient(token, gitlab.WithBaseURL(f.URL()+"/api/v4"), gitlab.WithoutRetries())
 	if err != nil {

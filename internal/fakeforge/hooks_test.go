@@ -2,6 +2,7 @@ package fakeforge
 
 import (
 	"context"
+	"fmt"
 	"net/http"
 	"net/http/httptest"
 	"regexp"
@@ -203,5 +204,44 @@ func TestFullQueueDropsEvents(t *testing.T) {
 	// One delivery is in flight, one waits in the queue, the rest are lost.
 	if full != 2 {
 		t.Fatalf("%d deliveries dropped for a full queue, want 2: %+v", full, f.Deliveries())
+	}
+}
+
+func TestPushHookListsCommitsAndChanges(t *testing.T) {
+	f := newForge(t, nil)
+	mustProject(t, f, project1, map[string]string{"README.md": "r", "old.txt": "o"})
+	hooks := newSink(t, f, "")
+	ctx := context.Background()
+	before, _ := f.BranchHead(ctx, project1, "main")
+	commits := []Commit{
+		{Message: "one", Files: map[string]string{"new.txt": "n"}},
+		{Message: "two\n\nbody", Files: map[string]string{"README.md": "r2"}, Delete: []string{"old.txt"}},
+	}
+	for i := range 21 {
+		commits = append(commits, Commit{Message: "bulk " + strconv.Itoa(i), Files: map[string]string{"bulk": strconv.Itoa(i)}})
+	}
+	after, err := f.PushBranch(ctx, project1, "main", "alice", commits[:2]...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := f.PushBranch(ctx, project1, "main", "alice", commits[2:]...); err != nil {
+		t.Fatal(err)
+	}
+	evs, _ := hooks.events(t, f, EventPush)
+	if len(evs) != 2 {
+		t.Fatalf("%d push events", len(evs))
+	}
+	first := evs[0].(*gitlab.PushEvent)
+	if first.Before != before || first.After != after || first.TotalCommitsCount != 2 || len(first.Commits) != 2 || !first.RefProtected {
+		t.Fatalf("first push = %+v", first)
+	}
+	one, two := first.Commits[0], first.Commits[1]
+	if one.Title != "one" || fmt.Sprint(one.Added) != "[new.txt]" || len(one.Modified)+len(one.Removed) != 0 ||
+		two.Title != "two" || two.Message != "two\n\nbody\n" || fmt.Sprint(two.Modified) != "[README.md]" || fmt.Sprint(two.Removed) != "[old.txt]" {
+		t.Fatalf("commits = %+v / %+v", one, two)
+	}
+	second := evs[1].(*gitlab.PushEvent)
+	if second.TotalCommitsCount != 21 || len(second.Commits) != 20 || second.Commits[19].Title != "bulk 20" || second.Commits[0].Title != "bulk 1" {
+		t.Fatalf("second push: total %d, %d listed", second.TotalCommitsCount, len(second.Commits))
 	}
 }

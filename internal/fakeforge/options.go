@@ -36,6 +36,8 @@ type Options struct {
 	// Tokens maps API tokens to usernames. Each such user is created as an
 	// administrator, as a service account for a bot would be.
 	Tokens map[string]string
+	// Projects are created by Start, for a forge run on its own.
+	Projects []ProjectSpec
 	// Webhook is where and how events are delivered; it may be set later
 	// with SetWebhook.
 	Webhook Webhook
@@ -51,6 +53,15 @@ type Options struct {
 	Now func() time.Time
 	// Version is the GitLab version announced in webhook User-Agent headers.
 	Version string
+}
+
+// ProjectSpec describes a project to create at Start.
+type ProjectSpec struct {
+	Path string
+	// Files of the first commit; a README if empty.
+	Files map[string]string
+	// Members maps usernames to access levels.
+	Members map[string]int
 }
 
 // Webhook configures the project webhook all projects share.

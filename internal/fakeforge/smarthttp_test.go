@@ -34,6 +34,9 @@ func TestCloneAndPushWithToken(t *testing.T) {
 	if err != nil || head != sha {
 		t.Fatalf("BranchHead(feature) = %q, %v; want %s", head, err, sha)
 	}
+	if refs := mustGit(t, work, authed(botToken, "ls-remote", "origin")...); strings.Contains(refs, "refs/fakeforge") || !strings.Contains(refs, sha+"\trefs/heads/feature") {
+		t.Fatalf("ls-remote:\n%s", refs)
+	}
 	evs, _ := hooks.events(t, f, EventPush)
 	if len(evs) != 1 {
 		t.Fatalf("got %d push events, want 1", len(evs))

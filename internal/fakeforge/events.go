@@ -2,6 +2,7 @@ package fakeforge
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"sort"
 
@@ -48,15 +49,18 @@ func (f *Forge) rescanLocked(ctx context.Context, p *project, by *user) error {
 	}
 	moves := diffHeads(p.heads, heads)
 	p.heads = heads
+	// heads is recorded already: a move whose handling fails is not seen
+	// again, so every move is handled whatever happened to the others.
+	var errs []error
 	for _, mv := range moves {
 		if err := f.onBranchMoved(ctx, p, by, mv); err != nil {
-			return fmt.Errorf("rescan %s: branch %s: %w", p.Path, mv.Branch, err)
+			errs = append(errs, fmt.Errorf("branch %s: %w", mv.Branch, err))
 		}
 	}
-	if len(moves) == 0 {
-		return nil
+	if len(moves) > 0 {
+		errs = append(errs, f.detectMerged(ctx, p, by, heads, moves))
 	}
-	if err := f.detectMerged(ctx, p, by, heads, moves); err != nil {
+	if err := errors.Join(errs...); err != nil {
 		return fmt.Errorf("rescan %s: %w", p.Path, err)
 	}
 	return nil

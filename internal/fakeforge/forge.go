@@ -23,8 +23,9 @@ type Forge struct {
 	log  *zap.Logger
 	git  string // path of the git binary
 
-	mu sync.Mutex // guards st, faults and hook
-	st state
+	mu       sync.Mutex // guards st, faults and hook
+	createMu sync.Mutex // serialises CreateProject
+	st       state
 	// faults and hook are the live settings, changed by SetFaults and
 	// SetWebhook.
 	faults Faults

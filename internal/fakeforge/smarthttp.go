@@ -62,6 +62,7 @@ func (f *Forge) serveGit(w http.ResponseWriter, r *http.Request) {
 			"REMOTE_USER="+u.Username,
 		),
 		Logger: zap.NewStdLog(f.log),
+		Stderr: zap.NewStdLog(f.log).Writer(),
 	}
 	h.ServeHTTP(w, r)
 	if push && r.Method == http.MethodPost {

@@ -28,7 +28,8 @@ func (c *Client) MergeRequest(ctx context.Context, project string, iid int64) (f
 }
 
 // AccessLevel returns userID's access to project, inherited from groups
-// included; forge.NoAccess when not a member.
+// included; forge.NoAccess when not a member (GitLab answers 404 for a
+// project the token cannot see as well, which is no access either).
 func (c *Client) AccessLevel(ctx context.Context, project string, userID int64) (forge.AccessLevel, error) {
 	var m *gl.ProjectMember
 	err := c.do(ctx, fmt.Sprintf("get access of user %d to %s", userID, project), true, func(o ...gl.RequestOptionFunc) (r *gl.Response, err error) {

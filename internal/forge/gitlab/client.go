@@ -121,6 +121,9 @@ func TokenFromEnvOrFile(envName, path string) (string, error) {
 		}
 	}
 	if path == "" {
+		if envName == "" {
+			return "", errors.New("gitlab token: no environment variable or token file is set")
+		}
 		return "", fmt.Errorf("gitlab token: $%s is empty and no token file is set", envName)
 	}
 	b, err := os.ReadFile(path)

@@ -1,0 +1,238 @@
+package fakeforge
+
+import (
+	"context"
+	"errors"
+	"fmt"
+)
+
+// Merge requests and their notes, as people on the forge work with them.
+
+// CreateMR opens a merge request and sends its "open" event.
+func (f *Forge) CreateMR(ctx context.Context, project string, spec MRSpec) (MR, error) {
+	p, u, err := f.lookup(project, spec.Author)
+	if err != nil {
+		return MR{}, fmt.Errorf("create MR in %s: %w", project, err)
+	}
+	if spec.Target == "" {
+		spec.Target = p.DefaultBranch
+	}
+	if spec.Source == "" || spec.Source == spec.Target {
+		return MR{}, fmt.Errorf("create MR in %s: bad source branch %q", project, spec.Source)
+	}
+	p.gitMu.Lock()
+	defer p.gitMu.Unlock()
+	base, ok := p.heads[spec.Target]
+	if !ok {
+		return MR{}, fmt.Errorf("create MR in %s: target %s: %w", project, spec.Target, ErrNoBranch)
+	}
+	head, err := f.advanceLocked(ctx, p, spec.Source, base, u, spec.Commits)
+	if err != nil {
+		return MR{}, fmt.Errorf("create MR in %s: %w", project, err)
+	}
+	m := f.newMR(p, u, spec, head)
+	if err := f.setMRRef(ctx, p, m.IID, head); err != nil {
+		return MR{}, fmt.Errorf("create MR in %s: %w", project, err)
+	}
+	if err := f.sendMRHook(ctx, p, m.IID, u, "open", "", nil); err != nil {
+		return MR{}, fmt.Errorf("create MR in %s: %w", project, err)
+	}
+	return f.MR(project, m.IID)
+}
+
+func (f *Forge) newMR(p *project, u *user, spec MRSpec, head string) *mergeRequest {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	p.nextMRIID++
+	now := f.opts.Now()
+	title := spec.Title
+	if title == "" {
+		title = spec.Source
+	}
+	m := &mergeRequest{
+		ID: f.st.nextID(), IID: p.nextMRIID, Title: title, Description: spec.Description,
+		Source: spec.Source, Target: spec.Target, AuthorID: u.ID, State: StateOpened,
+		Draft: spec.Draft, SHA: head, Created: now, Updated: now,
+	}
+	p.mrs[m.IID] = m
+	return m
+}
+
+// PushToMR pushes commits to the MR's source branch as its author.
+func (f *Forge) PushToMR(ctx context.Context, project string, iid int64, commits ...Commit) (string, error) {
+	f.mu.Lock()
+	p, m, err := f.st.mr(project, iid)
+	var source, author string
+	if err == nil {
+		source, author = m.Source, f.st.users[m.AuthorID].Username
+	}
+	f.mu.Unlock()
+	if err != nil {
+		return "", fmt.Errorf("push to MR: %w", err)
+	}
+	head, err := f.PushBranch(ctx, p.Path, source, author, commits...)
+	if err != nil {
+		return "", fmt.Errorf("push to %s!%d: %w", project, iid, err)
+	}
+	return head, nil
+}
+
+// CloseMR closes an open MR as username.
+func (f *Forge) CloseMR(ctx context.Context, project string, iid int64, username string) error {
+	p, u, err := f.lookup(project, username)
+	if err != nil {
+		return fmt.Errorf("close %s!%d: %w", project, iid, err)
+	}
+	f.mu.Lock()
+	m, ok := p.mrs[iid]
+	if !ok || m.State != StateOpened {
+		f.mu.Unlock()
+		return fmt.Errorf("close %s!%d: %w", project, iid, errNotOpen(ok))
+	}
+	now := f.opts.Now()
+	m.State, m.ClosedAt, m.ClosedBy, m.Updated = StateClosed, now, u.ID, now
+	f.mu.Unlock()
+	if err := f.sendMRHook(ctx, p, iid, u, "close", "", stateChange(StateOpened, StateClosed)); err != nil {
+		return fmt.Errorf("close %s!%d: %w", project, iid, err)
+	}
+	return nil
+}
+
+func errNotOpen(exists bool) error {
+	if !exists {
+		return ErrNoMR
+	}
+	return errors.New("merge request is not open")
+}
+
+// MergeMR merges an open MR with a merge commit on its target, as GitLab's
+// merge button does, and returns the merge commit.
+func (f *Forge) MergeMR(ctx context.Context, project string, iid int64, username string) (string, error) {
+	p, u, err := f.lookup(project, username)
+	if err != nil {
+		return "", fmt.Errorf("merge %s!%d: %w", project, iid, err)
+	}
+	p.gitMu.Lock()
+	defer p.gitMu.Unlock()
+	f.mu.Lock()
+	m, ok := p.mrs[iid]
+	var mr mergeRequest
+	if ok {
+		mr = *m
+	}
+	f.mu.Unlock()
+	if !ok || mr.State != StateOpened {
+		return "", fmt.Errorf("merge %s!%d: %w", project, iid, errNotOpen(ok))
+	}
+	g := f.repo(p.Path)
+	target := p.heads[mr.Target]
+	msg := fmt.Sprintf("Merge branch '%s' into '%s'\n\n%s\n\nSee merge request %s!%d\n", mr.Source, mr.Target, mr.Title, p.Path, iid)
+	commit, err := g.mergeCommit(ctx, target, mr.SHA, msg, f.sig(u))
+	if err != nil {
+		return "", fmt.Errorf("merge %s!%d: %w", project, iid, err)
+	}
+	if err := g.updateRef(ctx, "refs/heads/"+mr.Target, commit, target); err != nil {
+		return "", fmt.Errorf("merge %s!%d: %w", project, iid, err)
+	}
+	if err := f.markMerged(ctx, p, iid, u, commit); err != nil {
+		return "", fmt.Errorf("merge %s!%d: %w", project, iid, err)
+	}
+	return commit, f.rescanLocked(ctx, p, u)
+}
+
+// AddNote comments on an MR as username and sends the Note Hook.
+func (f *Forge) AddNote(ctx context.Context, project string, iid int64, username, body string) (Note, error) {
+	p, u, err := f.lookup(project, username)
+	if err != nil {
+		return Note{}, fmt.Errorf("comment on %s!%d: %w", project, iid, err)
+	}
+	n, err := f.addNote(ctx, p, iid, u, body)
+	if err != nil {
+		return Note{}, fmt.Errorf("comment on %s!%d: %w", project, iid, err)
+	}
+	return Note{ID: n.ID, Author: u.Username, Body: n.Body, CreatedAt: n.Created}, nil
+}
+
+func (f *Forge) addNote(ctx context.Context, p *project, iid int64, u *user, body string) (note, error) {
+	f.mu.Lock()
+	m, ok := p.mrs[iid]
+	if !ok {
+		f.mu.Unlock()
+		return note{}, ErrNoMR
+	}
+	n := &note{ID: f.st.nextID(), Body: body, AuthorID: u.ID, Created: f.opts.Now()}
+	m.notes = append(m.notes, n)
+	sha := m.SHA
+	f.mu.Unlock()
+	if !f.hooksOn() {
+		return *n, nil
+	}
+	last, err := f.commit(ctx, p.Path, sha)
+	if err != nil {
+		return *n, err
+	}
+	f.mu.Lock()
+	url := mrURL(f.projectURLs(p), iid) + "#note_" + itoa(n.ID)
+	payload := noteHook{
+		ObjectKind: "note", EventType: "note", User: hookUserOf(u), ProjectID: p.ID,
+		Project: f.hookProjectOf(p), Repository: f.hookRepositoryOf(p),
+		ObjectAttributes: noteAttrs{
+			ID: n.ID, Note: body, NoteableType: "MergeRequest", AuthorID: u.ID,
+			CreatedAt: fmtHookTime(n.Created), UpdatedAt: fmtHookTime(n.Created), ProjectID: p.ID,
+			NoteableID: m.ID, Action: "create", URL: url,
+		},
+		MergeRequest: f.hookMROf(p, m, last),
+	}
+	f.mu.Unlock()
+	f.hooks.send(EventNote, payload)
+	return *n, nil
+}
+
+// Notes lists an MR's notes, oldest first.
+func (f *Forge) Notes(project string, iid int64) ([]Note, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	_, m, err := f.st.mr(project, iid)
+	if err != nil {
+		return nil, err
+	}
+	out := make([]Note, len(m.notes))
+	for i, n := range m.notes {
+		out[i] = Note{ID: n.ID, Author: f.st.users[n.AuthorID].Username, Body: n.Body, CreatedAt: n.Created}
+	}
+	return out, nil
+}
+
+// MR returns one merge request.
+func (f *Forge) MR(project string, iid int64) (MR, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	p, m, err := f.st.mr(project, iid)
+	if err != nil {
+		return MR{}, err
+	}
+	return f.mrOf(p, m), nil
+}
+
+// MRs lists a project's merge requests, newest first.
+func (f *Forge) MRs(project string) ([]MR, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	p, err := f.st.project(project)
+	if err != nil {
+		return nil, err
+	}
+	var out []MR
+	for _, m := range p.sortedMRs() {
+		out = append(out, f.mrOf(p, m))
+	}
+	return out, nil
+}
+
+func (f *Forge) mrOf(p *project, m *mergeRequest) MR {
+	return MR{
+		ID: m.ID, IID: m.IID, Project: p.Path, Title: m.Title, Source: m.Source, Target: m.Target,
+		State: m.State, Draft: m.Draft, SHA: m.SHA, Author: f.st.users[m.AuthorID].Username,
+		MergeCommitSHA: m.MergeCommitSHA, MergedAt: m.MergedAt, ClosedAt: m.ClosedAt,
+	}
+}

@@ -1,0 +1,147 @@
+package engine
+
+import (
+	"context"
+	"errors"
+	"fmt"
+
+	"github.com/trainyard/trainyard/internal/forge"
+	"github.com/trainyard/trainyard/internal/train"
+)
+
+// Request is a user's command about one MR.
+type Request struct {
+	Forge   string // "gitlab" or "github"
+	Project string
+	MR      int64
+	// Branch, when set, is the train the user meant; an MR targeting
+	// another branch is refused.
+	Branch   string
+	UserID   int64
+	Username string
+	Priority train.Priority
+	Method   train.Method
+	// Event identifies the command (the webhook delivery or note), so its
+	// reply is posted once.
+	Event string
+}
+
+// ErrRefused is returned, wrapped, when a command was refused; the reason
+// was posted on the MR.
+var ErrRefused = errors.New("refused")
+
+// Add puts an MR on the train for its target branch after checking that
+// the user may and that the MR can go; a refusal is explained on the MR.
+func (e *Engine) Add(ctx context.Context, r Request) error {
+	mr, key, err := e.admit(ctx, r)
+	if err != nil {
+		return err
+	}
+	if other, err := e.onOtherTrain(ctx, key, r.MR); err != nil {
+		return err
+	} else if other != "" {
+		return e.refuse(ctx, r, fmt.Sprintf("This merge request is already on the merge train for `%s`; remove it there first.", other))
+	}
+	return e.Handle(ctx, key, train.Added{
+		MR: r.MR, HeadSHA: mr.HeadSHA, Title: mr.Title, Source: mr.SourceBranch,
+		By: r.Username, Priority: r.Priority, Method: r.Method, Event: r.Event,
+	})
+}
+
+// Retry rebuilds an MR's car, or puts the MR back on the train.
+func (e *Engine) Retry(ctx context.Context, r Request) error {
+	mr, key, err := e.admit(ctx, r)
+	if err != nil {
+		return err
+	}
+	return e.Handle(ctx, key, train.Retried{Added: train.Added{
+		MR: r.MR, HeadSHA: mr.HeadSHA, Title: mr.Title, Source: mr.SourceBranch,
+		By: r.Username, Priority: r.Priority, Method: r.Method, Event: r.Event,
+	}})
+}
+
+// Remove takes an MR off the train for its target branch.
+func (e *Engine) Remove(ctx context.Context, r Request) error {
+	mr, err := e.forge.MergeRequest(ctx, r.Project, r.MR)
+	if err != nil {
+		return fmt.Errorf("remove !%d of %s: %w", r.MR, r.Project, err)
+	}
+	if err := e.authorize(ctx, r); err != nil {
+		return err
+	}
+	key := train.Key{Forge: r.Forge, Project: r.Project, Branch: mr.TargetBranch}
+	if r.Branch != "" {
+		key.Branch = r.Branch
+	}
+	return e.Handle(ctx, key, train.Removed{MR: r.MR, By: r.Username, Event: r.Event})
+}
+
+// admit checks that an MR may go on a train and returns it with the key of
+// its train.
+func (e *Engine) admit(ctx context.Context, r Request) (forge.MR, train.Key, error) {
+	mr, err := e.forge.MergeRequest(ctx, r.Project, r.MR)
+	if err != nil {
+		// An unknown MR has nowhere to be told; the caller reports it.
+		return mr, train.Key{}, fmt.Errorf("add !%d of %s: %w", r.MR, r.Project, err)
+	}
+	if err := e.authorize(ctx, r); err != nil {
+		return mr, train.Key{}, err
+	}
+	key := train.Key{Forge: r.Forge, Project: r.Project, Branch: mr.TargetBranch}
+	switch {
+	case mr.State != forge.StateOpened:
+		return mr, key, e.refuse(ctx, r, fmt.Sprintf("This merge request is %s; only open merge requests can go on the merge train.", mr.State))
+	case mr.Draft:
+		return mr, key, e.refuse(ctx, r, "This merge request is a draft; mark it as ready before adding it to the merge train.")
+	case r.Branch != "" && r.Branch != mr.TargetBranch:
+		return mr, key, e.refuse(ctx, r, fmt.Sprintf("This merge request targets `%s`, not `%s`.", mr.TargetBranch, r.Branch))
+	case mr.HeadSHA == "":
+		return mr, key, e.refuse(ctx, r, "This merge request has no commits yet.")
+	}
+	return mr, key, nil
+}
+
+func (e *Engine) authorize(ctx context.Context, r Request) error {
+	level, err := e.forge.AccessLevel(ctx, r.Project, r.UserID)
+	if err != nil {
+		return fmt.Errorf("access of %s to %s: %w", r.Username, r.Project, err)
+	}
+	if level >= e.cfg.MinAccess {
+		return nil
+	}
+	return e.refuse(ctx, r, fmt.Sprintf("@%s, using the merge train needs %s access or higher to %s; you have %s.",
+		r.Username, e.cfg.MinAccess, r.Project, level))
+}
+
+func (e *Engine) refuse(ctx context.Context, r Request, reason string) error {
+	key := "refused:" + r.Event
+	if r.Event == "" {
+		key = fmt.Sprintf("refused:%d:%s", r.MR, e.now().UTC().Format("20060102T150405.000000000"))
+	}
+	if err := e.comment(ctx, r.Project, r.MR, key, reason); err != nil {
+		return err
+	}
+	return fmt.Errorf("!%d of %s: %w: %s", r.MR, r.Project, ErrRefused, reason)
+}
+
+// onOtherTrain returns the branch of another train of the project that
+// holds the MR, if any.
+func (e *Engine) onOtherTrain(ctx context.Context, key train.Key, mr int64) (string, error) {
+	keys, err := e.store.List(ctx)
+	if err != nil {
+		return "", fmt.Errorf("list trains: %w", err)
+	}
+	for _, k := range keys {
+		if k == key || k.Forge != key.Forge || k.Project != key.Project {
+			continue
+		}
+		t, err := e.store.Load(ctx, k)
+		if err != nil {
+			return "", fmt.Errorf("load train %s: %w", k, err)
+		}
+		if t.Index(mr) >= 0 {
+			return k.Branch, nil
+		}
+	}
+	return "", nil
+}

@@ -1,0 +1,624 @@
+package engine_test
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os/exec"
+	"path/filepath"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/trainyard/trainyard/internal/engine"
+	"github.com/trainyard/trainyard/internal/fakeforge"
+	"github.com/trainyard/trainyard/internal/forge"
+	"github.com/trainyard/trainyard/internal/forge/gitlab"
+	"github.com/trainyard/trainyard/internal/gitops"
+	"github.com/trainyard/trainyard/internal/redistest"
+	"github.com/trainyard/trainyard/internal/store"
+	"github.com/trainyard/trainyard/internal/train"
+)
+
+const (
+	project  = "group/app"
+	botToken = "bot-secret-token"
+)
+
+// env is one project on the fake forge, a real Redis and an engine that
+// reaches the forge through the real GitLab client library.
+type env struct {
+	t     *testing.T
+	ctx   context.Context
+	ff    *fakeforge.Forge
+	dir   string // the forge's data directory
+	eng   *engine.Engine
+	st    *store.Store
+	key   train.Key
+	users map[string]fakeforge.User
+	base  string // target head before the train ran
+}
+
+type envOptions struct {
+	settings train.Settings
+	ci       fakeforge.CI
+	faults   fakeforge.Faults
+}
+
+func newEnv(t *testing.T, o envOptions) *env {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
+	t.Cleanup(cancel)
+	if o.ci.Duration == 0 && !o.ci.Manual {
+		o.ci.Duration = 40 * time.Millisecond
+	}
+	ffDir := t.TempDir()
+	ff, err := fakeforge.New(fakeforge.Options{
+		Dir: ffDir, Tokens: map[string]string{botToken: "trainyard-bot"},
+		CI: o.ci, Faults: o.faults, Seed: 7,
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := ff.Start(ctx); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { ff.Close() })
+	files := map[string]string{"README.md": "# app\n", "shared.txt": "one\ntwo\nthree\n"}
+	if _, err := ff.CreateProject(ctx, project, files); err != nil {
+		t.Fatal(err)
+	}
+	users := map[string]fakeforge.User{}
+	for name, level := range map[string]int{"alice": 30, "rita": 20} {
+		users[name] = ff.AddUser(name)
+		if err := ff.SetAccess(project, name, level); err != nil {
+			t.Fatal(err)
+		}
+	}
+	client, err := gitlab.New(gitlab.Options{BaseURL: ff.URL(), Token: botToken,
+		BackoffBase: time.Millisecond, BackoffMax: 20 * time.Millisecond})
+	if err != nil {
+		t.Fatal(err)
+	}
+	st := store.New(redistest.Client(t), store.Options{Prefix: redistest.Prefix(t)})
+	repos := &engine.GitRepos{Dir: t.TempDir(), Token: botToken, CloneURL: client.CloneURL,
+		Identity: gitops.Identity{Name: "Trainyard", Email: "trainyard@example.com"}}
+	eng := engine.New(engine.Config{Owner: "test", Settings: o.settings}, st, client, repos)
+	e := &env{t: t, ctx: ctx, ff: ff, dir: ffDir, eng: eng, st: st, users: users,
+		key: train.Key{Forge: "gitlab", Project: project, Branch: "main"}}
+	e.base = e.head()
+	return e
+}
+
+func (e *env) head() string {
+	e.t.Helper()
+	h, err := e.ff.BranchHead(e.ctx, project, "main")
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	return h
+}
+
+// mr opens an MR that adds its own file (and any extra files).
+func (e *env) mr(n int, extra map[string]string) int64 {
+	e.t.Helper()
+	files := map[string]string{fmt.Sprintf("mr-%d.txt", n): fmt.Sprintf("change %d\n", n)}
+	for k, v := range extra {
+		files[k] = v
+	}
+	m, err := e.ff.CreateMR(e.ctx, project, fakeforge.MRSpec{
+		Source: fmt.Sprintf("feature-%d", n), Title: fmt.Sprintf("Change %d", n), Author: "alice",
+		Commits: []fakeforge.Commit{{Message: fmt.Sprintf("Change %d", n), Files: files}},
+	})
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	return m.IID
+}
+
+func (e *env) add(mr int64, user string) error {
+	u := e.users[user]
+	return e.eng.Add(e.ctx, engine.Request{Forge: "gitlab", Project: project, MR: mr,
+		UserID: u.ID, Username: u.Username, Event: fmt.Sprintf("add-%d-%s", mr, user)})
+}
+
+func (e *env) addAll(mrs ...int64) {
+	e.t.Helper()
+	for _, mr := range mrs {
+		if err := e.add(mr, "alice"); err != nil {
+			e.t.Fatalf("add !%d: %v", mr, err)
+		}
+	}
+}
+
+func (e *env) run() {
+	e.t.Helper()
+	if err := e.eng.RunUntilIdle(e.ctx, e.key, 15*time.Millisecond); err != nil {
+		e.t.Fatalf("run: %v", err)
+	}
+}
+
+func (e *env) mrState(iid int64) fakeforge.MR {
+	e.t.Helper()
+	m, err := e.ff.MR(project, iid)
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	return m
+}
+
+// notesOf returns the bodies of the notes on an MR.
+func (e *env) notesOf(iid int64) []string {
+	e.t.Helper()
+	notes, err := e.ff.Notes(project, iid)
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	var out []string
+	for _, n := range notes {
+		out = append(out, n.Body)
+	}
+	return out
+}
+
+func (e *env) requireNote(iid int64, want string) {
+	e.t.Helper()
+	for _, n := range e.notesOf(iid) {
+		if strings.Contains(n, want) {
+			return
+		}
+	}
+	e.t.Fatalf("no note on !%d contains %q; notes: %q", iid, want, e.notesOf(iid))
+}
+
+func (e *env) git(args ...string) string {
+	e.t.Helper()
+	dir := filepath.Join(e.ffDir(), "repos", project+".git")
+	out, err := exec.Command("git", append([]string{"--git-dir", dir}, args...)...).CombinedOutput()
+	if err != nil {
+		e.t.Fatalf("git %v: %v\n%s", args, err, out)
+	}
+	return strings.TrimSpace(string(out))
+}
+
+func (e *env) ffDir() string { return e.dir }
+
+func (e *env) firstParents() []string {
+	out := e.git("rev-list", "--first-parent", "--reverse", e.base+"..main")
+	if out == "" {
+		return nil
+	}
+	return strings.Split(out, "\n")
+}
+
+// waitPipelines waits until no pipeline of the project is still going.
+func (e *env) waitPipelines() []fakeforge.Pipeline {
+	e.t.Helper()
+	for {
+		ps, err := e.ff.Pipelines(project)
+		if err != nil {
+			e.t.Fatal(err)
+		}
+		if !slices.ContainsFunc(ps, func(p fakeforge.Pipeline) bool {
+			return p.Status == "created" || p.Status == "pending" || p.Status == "running"
+		}) {
+			return ps
+		}
+		select {
+		case <-e.ctx.Done():
+			e.t.Fatal("pipelines did not finish")
+		case <-time.After(10 * time.Millisecond):
+		}
+	}
+}
+
+// checkTestedHistory checks the one rule on the target's new first-parent
+// history: every commit on it is a car commit tested as that exact SHA, or
+// was merged together with a later commit on it that was (a car merged by
+// the success of a car behind it, whose own pipeline was cancelled).
+func (e *env) checkTestedHistory() []string {
+	e.t.Helper()
+	ps := e.waitPipelines()
+	passed := map[string]bool{}
+	for _, p := range ps {
+		if p.Status == "success" {
+			passed[p.SHA] = true
+		}
+		if !strings.HasPrefix(p.Ref, "trainyard/main/") {
+			e.t.Errorf("pipeline %d ran on %s, not a car branch", p.ID, p.Ref)
+		}
+	}
+	history := e.firstParents()
+	for i, c := range history {
+		if passed[c] {
+			continue
+		}
+		if !slices.ContainsFunc(history[i+1:], func(d string) bool { return passed[d] }) {
+			e.t.Errorf("commit %.12s on main has no successful pipeline, nor a tested commit after it", c)
+		}
+	}
+	if len(history) > 0 && !passed[history[len(history)-1]] {
+		e.t.Errorf("main's head %.12s has no successful pipeline", history[len(history)-1])
+	}
+	return history
+}
+
+func (e *env) requireMerged(mrs ...int64) {
+	e.t.Helper()
+	for _, mr := range mrs {
+		if s := e.mrState(mr).State; s != "merged" {
+			e.t.Errorf("!%d is %s, want merged; notes: %q", mr, s, e.notesOf(mr))
+		}
+	}
+}
+
+func (e *env) requireIdle() {
+	e.t.Helper()
+	tr, err := e.eng.Train(e.ctx, e.key)
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	if !tr.Idle() || len(tr.Outbox) > 0 {
+		e.t.Fatalf("train not idle: %+v", tr)
+	}
+}
+
+func seq(n int) []int64 {
+	out := make([]int64, n)
+	for i := range out {
+		out[i] = int64(i + 1)
+	}
+	return out
+}
+
+func TestTenGoodMRsAllMerge(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t, envOptions{})
+	var mrs []int64
+	for i := 1; i <= 10; i++ {
+		mrs = append(mrs, e.mr(i, nil))
+	}
+	e.addAll(mrs...)
+	e.run()
+	e.requireIdle()
+	e.requireMerged(mrs...)
+	history := e.checkTestedHistory()
+	if len(history) != 10 {
+		t.Fatalf("main gained %d first-parent commits, want one per MR: %v", len(history), history)
+	}
+	for i, c := range history {
+		if msg := e.git("log", "-1", "--format=%B", c); !strings.Contains(msg, fmt.Sprintf("See merge request %s!%d", project, mrs[i])) {
+			t.Errorf("commit %d message %q does not name !%d", i, msg, mrs[i])
+		}
+	}
+	for _, mr := range mrs {
+		e.requireNote(mr, "Merged into `main`")
+	}
+	if refs := e.git("for-each-ref", "--format=%(refname)", "refs/heads/trainyard"); refs != "" {
+		t.Errorf("car branches left behind: %s", refs)
+	}
+}
+
+func TestBrokenMRIsEvictedAndNeverReachesMain(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t, envOptions{})
+	var mrs []int64
+	for i := 1; i <= 10; i++ {
+		var extra map[string]string
+		if i == 4 {
+			extra = map[string]string{"mr-4/BROKEN": "tests fail\n"}
+		}
+		mrs = append(mrs, e.mr(i, extra))
+	}
+	e.addAll(mrs...)
+	e.run()
+	e.requireIdle()
+	good := slices.DeleteFunc(slices.Clone(mrs), func(m int64) bool { return m == 4 })
+	e.requireMerged(good...)
+	if s := e.mrState(4).State; s != "opened" {
+		t.Fatalf("!4 is %s, want opened", s)
+	}
+	history := e.checkTestedHistory()
+	for _, c := range history {
+		if tree := e.git("ls-tree", "-r", "--name-only", c); strings.Contains(tree, "mr-4") {
+			t.Errorf("commit %.12s on main carries !4's change", c)
+		}
+	}
+	// The note names the pipeline that failed for !4's car.
+	var failed []int64
+	for _, p := range e.waitPipelines() {
+		if p.Status == "failed" && p.Ref == "trainyard/main/4" {
+			failed = append(failed, p.ID)
+		}
+	}
+	if len(failed) == 0 {
+		t.Fatal("no failed pipeline for !4's car")
+	}
+	e.requireNote(4, fmt.Sprintf("Removed from the merge train for `main`: pipeline #%d failed.", failed[len(failed)-1]))
+	hist, err := e.st.History(e.ctx, e.key, 100)
+	if err != nil {
+		t.Fatal(err)
+	}
+	evicted := map[int64]train.ReasonCode{}
+	for _, c := range hist {
+		if c.State == train.StateEvicted {
+			evicted[c.MR] = c.Reason.Code
+		}
+	}
+	if len(evicted) != 1 || evicted[4] != train.ReasonPipelineFailed {
+		t.Fatalf("evicted = %v, want only !4 for a failed pipeline", evicted)
+	}
+}
+
+func TestOutsidePushRebuildsOnTheNewHead(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t, envOptions{ci: fakeforge.CI{Duration: 150 * time.Millisecond}})
+	var mrs []int64
+	for i := 1; i <= 6; i++ {
+		mrs = append(mrs, e.mr(i, nil))
+	}
+	e.addAll(mrs...)
+	done := make(chan error, 1)
+	go func() { done <- e.eng.RunUntilIdle(e.ctx, e.key, 15*time.Millisecond) }()
+	// Push to main from outside while the first cars' pipelines run.
+	var outside string
+	for outside == "" {
+		ps, err := e.ff.Pipelines(project)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(ps) >= 2 {
+			outside, err = e.ff.PushBranch(e.ctx, project, "main", "alice",
+				fakeforge.Commit{Message: "Hotfix", Files: map[string]string{"hotfix.txt": "urgent\n"}})
+			if err != nil {
+				t.Fatal(err)
+			}
+			break
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+	if err := <-done; err != nil {
+		t.Fatal(err)
+	}
+	e.requireIdle()
+	e.requireMerged(mrs...)
+	if out, err := exec.Command("git", "--git-dir", filepath.Join(e.ffDir(), "repos", project+".git"),
+		"merge-base", "--is-ancestor", outside, "main").CombinedOutput(); err != nil {
+		t.Fatalf("the outside commit is not on main: %v %s", err, out)
+	}
+	e.checkTestedHistory()
+}
+
+func TestNewCommitsEvict(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t, envOptions{ci: fakeforge.CI{Manual: true}})
+	a, b := e.mr(1, nil), e.mr(2, nil)
+	e.addAll(a, b)
+	if _, err := e.ff.PushToMR(e.ctx, project, b, fakeforge.Commit{Message: "more", Files: map[string]string{"more.txt": "x\n"}}); err != nil {
+		t.Fatal(err)
+	}
+	finishAll(t, e, func(fakeforge.Pipeline) string { return "success" })
+	e.requireMerged(a)
+	if s := e.mrState(b).State; s != "opened" {
+		t.Fatalf("!%d is %s, want opened", b, s)
+	}
+	e.requireNote(b, "Removed from the merge train for `main`: new commits were pushed")
+}
+
+// finishAll runs the train while finishing every pipeline by verdict.
+func finishAll(t *testing.T, e *env, verdict func(fakeforge.Pipeline) string) {
+	t.Helper()
+	ctx, cancel := context.WithCancel(e.ctx)
+	defer cancel()
+	go func() {
+		seen := map[int64]bool{}
+		for ctx.Err() == nil {
+			ps, _ := e.ff.Pipelines(project)
+			for _, p := range ps {
+				if (p.Status == "running" || p.Status == "pending" || p.Status == "created") && !seen[p.ID] {
+					seen[p.ID] = true
+					_ = e.ff.FinishPipeline(ctx, p.ID, verdict(p))
+				}
+			}
+			time.Sleep(5 * time.Millisecond)
+		}
+	}()
+	e.run()
+}
+
+func TestConflictEvictsWithPaths(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t, envOptions{})
+	a := e.mr(1, map[string]string{"shared.txt": "one\nTWO by a\nthree\n"})
+	b := e.mr(2, nil)
+	c := e.mr(3, map[string]string{"shared.txt": "one\nTWO by c\nthree\n"})
+	e.addAll(a, b, c)
+	e.run()
+	e.requireMerged(a, b)
+	if s := e.mrState(c).State; s != "opened" {
+		t.Fatalf("!%d is %s, want opened", c, s)
+	}
+	e.requireNote(c, "it does not merge cleanly onto `main` and the merge requests ahead of it; conflicting paths: shared.txt.")
+	e.checkTestedHistory()
+}
+
+func TestFlakyFailurePassesOnRetry(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t, envOptions{settings: train.Settings{Retries: 1}, ci: fakeforge.CI{Manual: true}})
+	a, b := e.mr(1, nil), e.mr(2, nil)
+	e.addAll(a, b)
+	flaked := false
+	finishAll(t, e, func(p fakeforge.Pipeline) string {
+		if p.Ref == "trainyard/main/1" && !flaked {
+			flaked = true
+			return "failed"
+		}
+		return "success"
+	})
+	if !flaked {
+		t.Fatal("no pipeline flaked: the test tested nothing")
+	}
+	e.requireMerged(a, b)
+	e.checkTestedHistory()
+}
+
+func TestAPIFaultsChangeNothing(t *testing.T) {
+	t.Parallel()
+	final := func(faults fakeforge.Faults) (string, []int64) {
+		e := newEnv(t, envOptions{faults: faults})
+		var mrs []int64
+		for i := 1; i <= 5; i++ {
+			var extra map[string]string
+			if i == 3 {
+				extra = map[string]string{"BROKEN": "x"}
+			}
+			mrs = append(mrs, e.mr(i, extra))
+		}
+		e.addAll(mrs...)
+		for {
+			err := e.eng.RunUntilIdle(e.ctx, e.key, 15*time.Millisecond)
+			if err == nil {
+				break
+			}
+			if errors.Is(err, context.DeadlineExceeded) {
+				t.Fatal(err)
+			}
+			// A call that exhausted its retries: the train resumes from
+			// its outbox on the next run, as a later sweep would.
+		}
+		var merged []int64
+		for _, mr := range mrs {
+			if e.mrState(mr).State == "merged" {
+				merged = append(merged, mr)
+			}
+		}
+		e.checkTestedHistory()
+		if faults.ServerErrorRate > 0 && e.ff.FaultCounts()["500"]+e.ff.FaultCounts()["429"] == 0 {
+			t.Fatalf("no fault was injected: %v", e.ff.FaultCounts())
+		}
+		return e.git("rev-parse", "main^{tree}"), merged
+	}
+	cleanTree, cleanMerged := final(fakeforge.Faults{})
+	faultyTree, faultyMerged := final(fakeforge.Faults{ServerErrorRate: 0.05, RateLimitRate: 0.05})
+	if !slices.Equal(cleanMerged, []int64{1, 2, 4, 5}) || !slices.Equal(faultyMerged, cleanMerged) {
+		t.Fatalf("merged %v with faults, %v without, want [1 2 4 5]", faultyMerged, cleanMerged)
+	}
+	if faultyTree != cleanTree {
+		t.Fatalf("main's tree %s with faults, %s without", faultyTree, cleanTree)
+	}
+}
+
+func TestLinearMethods(t *testing.T) {
+	t.Parallel()
+	for _, method := range []train.Method{train.MethodSquash, train.MethodRebase} {
+		t.Run(string(method), func(t *testing.T) {
+			e := newEnv(t, envOptions{settings: train.Settings{Method: method}})
+			var mrs []int64
+			for i := 1; i <= 4; i++ {
+				mrs = append(mrs, e.mr(i, nil))
+			}
+			e.addAll(mrs...)
+			e.run()
+			e.requireIdle()
+			history := e.checkTestedHistory()
+			if merges := e.git("rev-list", "--merges", e.base+"..main"); merges != "" {
+				t.Fatalf("merge commits on main: %s", merges)
+			}
+			if len(history) != 4 {
+				t.Fatalf("main gained %d commits, want 4", len(history))
+			}
+			tree := e.git("ls-tree", "-r", "--name-only", "main")
+			for i := 1; i <= 4; i++ {
+				if !strings.Contains(tree, fmt.Sprintf("mr-%d.txt", i)) {
+					t.Errorf("main lacks mr-%d.txt", i)
+				}
+			}
+			for _, mr := range mrs {
+				e.requireNote(mr, "Merged into `main`")
+			}
+		})
+	}
+}
+
+func TestBadRequestsAreRefusedWithANote(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t, envOptions{ci: fakeforge.CI{Manual: true}})
+	good := e.mr(1, nil)
+	draft, err := e.ff.CreateMR(e.ctx, project, fakeforge.MRSpec{Source: "wip", Title: "Draft: wip", Author: "alice", Draft: true,
+		Commits: []fakeforge.Commit{{Message: "wip", Files: map[string]string{"wip.txt": "x"}}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := e.ff.PushBranch(e.ctx, project, "develop", "alice"); err != nil {
+		t.Fatal(err)
+	}
+	other, err := e.ff.CreateMR(e.ctx, project, fakeforge.MRSpec{Source: "feat-dev", Target: "develop", Title: "For develop", Author: "alice",
+		Commits: []fakeforge.Commit{{Message: "dev", Files: map[string]string{"dev.txt": "x"}}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+
+	if err := e.add(good, "alice"); err != nil {
+		t.Fatal(err)
+	}
+	before, err := e.eng.Train(e.ctx, e.key)
+	if err != nil {
+		t.Fatal(err)
+	}
+
+	cases := []struct {
+		name string
+		do   func() error
+		mr   int64
+		note string
+	}{
+		{"reporter", func() error { return e.add(good, "rita") }, good,
+			"@rita, using the merge train needs developer access or higher to group/app; you have reporter."},
+		{"draft", func() error { return e.add(draft.IID, "alice") }, draft.IID,
+			"This merge request is a draft; mark it as ready before adding it to the merge train."},
+		{"other branch", func() error {
+			u := e.users["alice"]
+			return e.eng.Add(e.ctx, engine.Request{Forge: "gitlab", Project: project, MR: other.IID, Branch: "main",
+				UserID: u.ID, Username: u.Username, Event: "other"})
+		}, other.IID, "This merge request targets `develop`, not `main`."},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			err := c.do()
+			if !errors.Is(err, engine.ErrRefused) {
+				t.Fatalf("err = %v, want a refusal", err)
+			}
+			e.requireNote(c.mr, c.note)
+		})
+	}
+	t.Run("already on the train", func(t *testing.T) {
+		u := e.users["alice"]
+		if err := e.eng.Add(e.ctx, engine.Request{Forge: "gitlab", Project: project, MR: good, UserID: u.ID, Username: u.Username, Event: "again"}); err != nil {
+			t.Fatal(err)
+		}
+		e.requireNote(good, "This merge request is already on the merge train for `main`, at position 1.")
+	})
+	t.Run("unknown MR", func(t *testing.T) {
+		if err := e.add(999, "alice"); !errors.Is(err, forge.ErrNotFound) {
+			t.Fatalf("err = %v, want not found", err)
+		}
+	})
+	t.Run("unknown project", func(t *testing.T) {
+		u := e.users["alice"]
+		err := e.eng.Add(e.ctx, engine.Request{Forge: "gitlab", Project: "nope/nothing", MR: 1, UserID: u.ID, Username: u.Username})
+		if !errors.Is(err, forge.ErrNotFound) {
+			t.Fatalf("err = %v, want not found", err)
+		}
+	})
+	after, err := e.eng.Train(e.ctx, e.key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(after.Cars) != 1 || after.Cars[0].MR != good || after.Cars[0].State != before.Cars[0].State {
+		t.Fatalf("train changed beyond the one repeated add: before %+v after %+v", before.Cars, after.Cars)
+	}
+	if dev, err := e.eng.Train(e.ctx, train.Key{Forge: "gitlab", Project: project, Branch: "develop"}); err != nil || len(dev.Cars) != 0 {
+		t.Fatalf("develop train: %+v %v", dev, err)
+	}
+}

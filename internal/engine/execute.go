@@ -1,0 +1,194 @@
+package engine
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strconv"
+	"strings"
+
+	"go.uber.org/zap"
+
+	"github.com/trainyard/trainyard/internal/forge"
+	"github.com/trainyard/trainyard/internal/gitops"
+	"github.com/trainyard/trainyard/internal/train"
+)
+
+// execute carries out the train's outbox. It returns the observations the
+// actions produced and the actions that failed and must be tried again.
+func (e *Engine) execute(ctx context.Context, log *zap.Logger, t *train.Train) ([]train.Observation, train.Actions, error) {
+	var results []train.Observation
+	var left train.Actions
+	var errs []error
+	for _, a := range t.Outbox {
+		obs, err := e.act(ctx, t, a)
+		switch {
+		case err == nil:
+			results = append(results, obs...)
+		case errors.Is(err, forge.ErrNotFound):
+			// What the action was about is gone (a deleted MR, a pipeline
+			// purged); repeating it cannot succeed.
+			log.Warn("action dropped", zap.String("action", fmt.Sprintf("%T", a)), zap.Error(err))
+		default:
+			left = append(left, a)
+			errs = append(errs, err)
+		}
+	}
+	return results, left, errors.Join(errs...)
+}
+
+func (e *Engine) act(ctx context.Context, t *train.Train, a train.Action) ([]train.Observation, error) {
+	switch a := a.(type) {
+	case train.BuildCar:
+		b, err := e.build(ctx, t, a)
+		if err != nil {
+			return nil, fmt.Errorf("build car !%d on %.12s: %w", a.MR, a.Base, err)
+		}
+		return []train.Observation{b}, nil
+	case train.StartPipeline:
+		obs, err := e.startPipeline(ctx, t, a)
+		if err != nil {
+			return nil, fmt.Errorf("start pipeline for !%d at %.12s: %w", a.MR, a.Commit, err)
+		}
+		return obs, nil
+	case train.CancelPipeline:
+		if err := e.forge.CancelPipeline(ctx, t.Project, a.Pipeline); err != nil {
+			return nil, fmt.Errorf("cancel pipeline %d of !%d: %w", a.Pipeline, a.MR, err)
+		}
+	case train.FastForwardTarget:
+		r, err := e.fastForward(ctx, t, a)
+		if err != nil {
+			return nil, fmt.Errorf("fast-forward %s to %.12s: %w", t.Branch, a.To, err)
+		}
+		return []train.Observation{r}, nil
+	case train.DeleteCarRef:
+		repo, err := e.repos.Repo(ctx, t.Project)
+		if err == nil {
+			err = repo.DeleteRemoteBranch(ctx, e.carBranch(t.Key, a.MR))
+		}
+		if err != nil {
+			return nil, fmt.Errorf("delete car branch of !%d: %w", a.MR, err)
+		}
+	case train.Comment:
+		if err := e.comment(ctx, t.Project, a.MR, a.Key, a.Body); err != nil {
+			return nil, err
+		}
+	case train.Notify:
+		if e.notify != nil {
+			e.notify.Notify(ctx, t.Key, a)
+		}
+	case train.Record:
+		if err := e.store.AppendHistory(ctx, t.Key, a.Car); err != nil {
+			return nil, fmt.Errorf("record !%d: %w", a.Car.MR, err)
+		}
+	default:
+		return nil, fmt.Errorf("unknown action %T", a)
+	}
+	return nil, nil
+}
+
+func (e *Engine) build(ctx context.Context, t *train.Train, a train.BuildCar) (train.Built, error) {
+	out := train.Built{MR: a.MR, Base: a.Base, HeadSHA: a.HeadSHA}
+	repo, err := e.repos.Repo(ctx, t.Project)
+	if err != nil {
+		return out, err
+	}
+	if !repo.HasCommit(ctx, a.Base) {
+		if _, err := repo.FetchBranch(ctx, t.Branch); err != nil {
+			return out, err
+		}
+	}
+	if !repo.HasCommit(ctx, a.HeadSHA) {
+		// A missing MR ref (a deleted source branch) is not fatal here:
+		// the check below tells the author what is missing.
+		_, _ = repo.FetchMR(ctx, e.cfg.MRRef(a.MR))
+	}
+	res, err := repo.Build(ctx, gitops.BuildRequest{
+		Base: a.Base, Head: a.HeadSHA, Method: string(a.Method),
+		SourceBranch: a.Source, TargetBranch: t.Branch, Project: t.Project,
+		Title: a.Title, MRRef: e.cfg.MRRefLabel(a.MR), Time: a.At,
+	})
+	var missing *gitops.MissingCommitError
+	switch {
+	case errors.As(err, &missing) && missing.SHA == a.HeadSHA:
+		out.Error = fmt.Sprintf("its head commit %.12s cannot be fetched", a.HeadSHA)
+		return out, nil
+	case err != nil:
+		return out, err
+	case res.Conflicted():
+		out.Conflict = res.Conflict
+		return out, nil
+	}
+	if err := repo.PushCar(ctx, e.carBranch(t.Key, a.MR), res.Commit); err != nil {
+		return out, err
+	}
+	out.Commit = res.Commit
+	return out, nil
+}
+
+// startPipeline reuses a pipeline that runs or passed for exactly this
+// commit on the car branch, and creates one otherwise.
+func (e *Engine) startPipeline(ctx context.Context, t *train.Train, a train.StartPipeline) ([]train.Observation, error) {
+	ref := e.carBranch(t.Key, a.MR)
+	existing, err := e.forge.PipelinesFor(ctx, t.Project, ref, a.Commit)
+	if err != nil {
+		return nil, err
+	}
+	for _, p := range existing {
+		if p.SHA != a.Commit || p.Status == train.PipelineFailed || p.Status == train.PipelineCanceled || p.Status == train.PipelineSkipped {
+			continue
+		}
+		obs := []train.Observation{train.PipelineCreated{MR: a.MR, SHA: p.SHA, Pipeline: p.ID}}
+		if p.Status.Done() {
+			obs = append(obs, train.PipelineStatus{Pipeline: p.ID, SHA: p.SHA, Status: p.Status})
+		}
+		return obs, nil
+	}
+	mrs := make([]string, len(a.MRs))
+	for i, mr := range a.MRs {
+		mrs[i] = strconv.FormatInt(mr, 10)
+	}
+	p, err := e.forge.CreatePipeline(ctx, t.Project, ref, map[string]string{
+		"TRAINYARD":               "true",
+		"TRAINYARD_TARGET_BRANCH": t.Branch,
+		"TRAINYARD_MRS":           strings.Join(mrs, ","),
+	})
+	if err != nil {
+		return nil, err
+	}
+	// The forge runs the ref's head: if the car branch moved on since, the
+	// SHA differs and the planner cancels the pipeline as nobody's.
+	return []train.Observation{train.PipelineCreated{MR: a.MR, SHA: p.SHA, Pipeline: p.ID}}, nil
+}
+
+func (e *Engine) fastForward(ctx context.Context, t *train.Train, a train.FastForwardTarget) (train.FastForwarded, error) {
+	repo, err := e.repos.Repo(ctx, t.Project)
+	if err != nil {
+		return train.FastForwarded{}, err
+	}
+	r, err := repo.FastForward(ctx, t.Branch, a.Expected, a.To)
+	if err != nil {
+		return train.FastForwarded{}, err
+	}
+	return train.FastForwarded{To: a.To, Rejected: r.Rejected, Head: r.Head}, nil
+}
+
+// marker tags a note so that it is posted once whatever happens.
+func marker(key string) string { return "<!-- trainyard:" + key + " -->" }
+
+func (e *Engine) comment(ctx context.Context, project string, mr int64, key, body string) error {
+	mark := marker(key)
+	notes, err := e.forge.Notes(ctx, project, mr)
+	if err != nil {
+		return fmt.Errorf("read notes of !%d: %w", mr, err)
+	}
+	for _, n := range notes {
+		if strings.Contains(n.Body, mark) {
+			return nil
+		}
+	}
+	if err := e.forge.Comment(ctx, project, mr, body+"\n\n"+mark); err != nil {
+		return fmt.Errorf("comment on !%d: %w", mr, err)
+	}
+	return nil
+}

@@ -1,0 +1,88 @@
+package engine
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/trainyard/trainyard/internal/forge"
+	"github.com/trainyard/trainyard/internal/train"
+)
+
+// Observe reads from the forge what the train's fate depends on (the
+// target head, its MRs' heads and states, its running pipelines) and returns
+// it as observations. It is the level-triggered sweep: whatever webhooks
+// were lost, feeding these to Handle brings the train up to date.
+func (e *Engine) Observe(ctx context.Context, key train.Key) ([]train.Observation, error) {
+	t, err := e.load(ctx, key)
+	if err != nil {
+		return nil, err
+	}
+	head, err := e.forge.BranchHead(ctx, key.Project, key.Branch)
+	if err != nil {
+		return nil, fmt.Errorf("observe train %s: target head: %w", key, err)
+	}
+	obs := []train.Observation{train.TargetHead{SHA: head}}
+	for _, c := range t.Cars {
+		mr, err := e.forge.MergeRequest(ctx, key.Project, c.MR)
+		switch {
+		case errors.Is(err, forge.ErrNotFound):
+			obs = append(obs, train.Closed{MR: c.MR})
+			continue
+		case err != nil:
+			return nil, fmt.Errorf("observe train %s: !%d: %w", key, c.MR, err)
+		}
+		switch {
+		case mr.State == forge.StateMerged:
+			obs = append(obs, train.Closed{MR: c.MR, Merged: true})
+		case mr.State != forge.StateOpened:
+			obs = append(obs, train.Closed{MR: c.MR})
+		case mr.HeadSHA != "" && mr.HeadSHA != c.HeadSHA:
+			obs = append(obs, train.HeadChanged{MR: c.MR, HeadSHA: mr.HeadSHA})
+		}
+		if c.State != train.StateRunning || c.Pipeline == 0 {
+			continue
+		}
+		p, err := e.forge.Pipeline(ctx, key.Project, c.Pipeline)
+		if err != nil {
+			return nil, fmt.Errorf("observe train %s: pipeline %d of !%d: %w", key, c.Pipeline, c.MR, err)
+		}
+		obs = append(obs, train.PipelineStatus{Pipeline: p.ID, SHA: p.SHA, Status: p.Status})
+	}
+	return append(obs, train.Tick{}), nil
+}
+
+// Sweep observes the train and hands what it saw to the planner.
+func (e *Engine) Sweep(ctx context.Context, key train.Key) error {
+	obs, err := e.Observe(ctx, key)
+	if err != nil {
+		return err
+	}
+	return e.Handle(ctx, key, obs...)
+}
+
+// RunUntilIdle sweeps the train every interval until it has no cars and
+// owes nothing, for callers without webhooks (tests, the demo).
+func (e *Engine) RunUntilIdle(ctx context.Context, key train.Key, interval time.Duration) error {
+	if err := e.Handle(ctx, key, train.Resync{}); err != nil && !errors.Is(err, ErrBusy) {
+		return err
+	}
+	for {
+		if err := e.Sweep(ctx, key); err != nil && !errors.Is(err, ErrBusy) {
+			return err
+		}
+		t, err := e.load(ctx, key)
+		if err != nil {
+			return err
+		}
+		if t.Idle() && len(t.Outbox) == 0 {
+			return nil
+		}
+		select {
+		case <-ctx.Done():
+			return fmt.Errorf("run train %s until idle: %w", key, ctx.Err())
+		case <-time.After(interval):
+		}
+	}
+}

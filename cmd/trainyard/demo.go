@@ -5,32 +5,35 @@ import (
 
 	"github.com/spf13/cobra"
 
-	"github.com/trainyard/trainyard/internal/sim"
+	"github.com/trainyard/trainyard/internal/demo"
 )
 
 func newDemoCommand() *cobra.Command {
-	s := sim.Script{MRs: 6, Broken: []int64{3}, Conflicts: [][2]int64{{2, 5}}, MaxParallel: 4}
+	o := demo.Defaults()
 	cmd := &cobra.Command{
 		Use:   "demo",
-		Short: "Run a merge train on a simulated project and show what it does",
+		Short: "Run a merge train on a local fake GitLab with real git and an embedded Redis",
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			out := cmd.OutOrStdout()
-			fmt.Fprintf(out, "A train of %d merge requests for main: !%v is broken, !%d and !%d conflict, %d cars tested at once.\n\n",
-				s.MRs, s.Broken, s.Conflicts[0][0], s.Conflicts[0][1], s.MaxParallel)
-			res, err := sim.RunScript(s, func(e sim.Event) { fmt.Fprintf(out, "%4d  %s\n", e.Step, e.Text) })
+			s, err := demo.Run(cmd.Context(), o, out)
 			if err != nil {
 				return err
 			}
-			fmt.Fprintf(out, "\nDone in %d steps with %d pipelines. main is at %.8s.\n", res.Steps, res.Pipelines, res.Target)
-			for _, c := range res.Departed {
-				fmt.Fprintf(out, "  !%-3d %-8s %s\n", c.MR, c.State, c.Reason.Message)
+			fmt.Fprintf(out, "\n%d merged, %d evicted, %d pipelines, main at %.12s, in %.1fs:\n", s.Merged, s.Evicted, s.Pipelines, s.Head, s.Elapsed.Seconds())
+			for _, m := range s.MRs {
+				fmt.Fprintf(out, "  !%-3d %-8s %s\n", m.MR, m.State, m.Reason)
 			}
 			return nil
 		},
 	}
-	cmd.Flags().IntVar(&s.MRs, "mrs", s.MRs, "number of merge requests")
-	cmd.Flags().IntVar(&s.MaxParallel, "max-parallel", s.MaxParallel, "cars built and tested at once")
-	cmd.Flags().IntVar(&s.Retries, "retries", s.Retries, "extra pipelines for a failing car")
+	f := cmd.Flags()
+	f.IntVar(&o.MRs, "mrs", o.MRs, "number of merge requests")
+	f.Float64Var(&o.FailRate, "fail-rate", o.FailRate, "fraction of merge requests whose tests fail")
+	f.Float64Var(&o.ConflictRate, "conflict-rate", o.ConflictRate, "fraction of merge requests that conflict with an earlier one")
+	f.IntVar(&o.MaxParallel, "max-parallel", o.MaxParallel, "cars built and tested at once")
+	f.DurationVar(&o.CIDuration, "ci-duration", o.CIDuration, "how long each pipeline runs")
+	f.Uint64Var(&o.Seed, "seed", o.Seed, "seed for which merge requests are broken or conflicting")
+	f.StringVar(&o.Dir, "dir", "", "keep the forge's repositories and pipeline log here")
 	return cmd
 }

@@ -121,6 +121,7 @@ type Engine struct {
 	notify Notifier
 	log    *zap.Logger
 	now    func() time.Time
+	trace  Trace
 }
 
 // Option adjusts an Engine at construction.
@@ -131,6 +132,16 @@ func WithClock(now func() time.Time) Option { return func(e *Engine) { e.now = n
 
 // WithNotifier sends notifications to n.
 func WithNotifier(n Notifier) Option { return func(e *Engine) { e.notify = n } }
+
+// Trace is told of every observation the engine applies and every action
+// it carries out, for displays such as the demo's.
+type Trace struct {
+	Observed func(key train.Key, obs train.Observation, after train.Train)
+	Acted    func(key train.Key, a train.Action)
+}
+
+// WithTrace reports the engine's steps to tr.
+func WithTrace(tr Trace) Option { return func(e *Engine) { e.trace = tr } }
 
 // WithLogger logs to l.
 func WithLogger(l *zap.Logger) Option { return func(e *Engine) { e.log = l } }
@@ -176,6 +187,9 @@ func (e *Engine) Handle(ctx context.Context, key train.Key, obs ...train.Observa
 			var actions []train.Action
 			t, actions = train.Plan(t, o, now)
 			t.Outbox = append(t.Outbox, actions...)
+			if e.trace.Observed != nil {
+				e.trace.Observed(key, o, t)
+			}
 		}
 		queue = nil
 		if t, err = e.store.Save(ctx, t); err != nil {

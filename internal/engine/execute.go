@@ -25,6 +25,9 @@ func (e *Engine) execute(ctx context.Context, log *zap.Logger, t *train.Train) (
 		switch {
 		case err == nil:
 			results = append(results, obs...)
+			if e.trace.Acted != nil {
+				e.trace.Acted(t.Key, a)
+			}
 		case errors.Is(err, forge.ErrNotFound):
 			// What the action was about is gone (a deleted MR, a pipeline
 			// purged); repeating it cannot succeed.

@@ -1,4 +1,4 @@
-// Package sim drives the train planner against a simulated forge: commits
+// Package sim is a simulated forge for driving the train planner: commits
 // are sets of MRs, CI fails exactly the commits that carry a broken MR, and
 // conflicts are a fixed relation between MRs. It lets the production planner
 // be exercised without git, Redis or a forge, deterministically.

@@ -264,14 +264,6 @@ func (e *env) requireIdle() {
 	}
 }
 
-func seq(n int) []int64 {
-	out := make([]int64, n)
-	for i := range out {
-		out[i] = int64(i + 1)
-	}
-	return out
-}
-
 func TestTenGoodMRsAllMerge(t *testing.T) {
 	t.Parallel()
 	e := newEnv(t, envOptions{})

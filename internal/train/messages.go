@@ -8,8 +8,32 @@ import (
 
 // The sentences MR authors read. Kept together so their tone stays one.
 
-func msgAdded(branch string, pos int) string {
-	return fmt.Sprintf("Added to the merge train for `%s` at position %d.", branch, pos)
+func msgAdded(branch string, pos int, eta time.Duration) string {
+	msg := fmt.Sprintf("Added to the merge train for `%s` at position %d.", branch, pos)
+	if eta > 0 {
+		msg += fmt.Sprintf(" Expected to merge in about %s, judging by recent pipelines.", roundDuration(eta))
+	}
+	return msg
+}
+
+// roundDuration keeps two significant units: "25m", "1h10m", "40s".
+func roundDuration(d time.Duration) string {
+	switch {
+	case d >= time.Hour:
+		d = d.Round(10 * time.Minute)
+	case d >= 10*time.Minute:
+		d = d.Round(time.Minute)
+	default:
+		d = d.Round(10 * time.Second)
+	}
+	s := d.String()
+	if strings.HasSuffix(s, "m0s") {
+		s = strings.TrimSuffix(s, "0s")
+	}
+	if strings.HasSuffix(s, "h0m") {
+		s = strings.TrimSuffix(s, "0m")
+	}
+	return s
 }
 
 func msgAlreadyOnTrain(branch string, pos int) string {

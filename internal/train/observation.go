@@ -1,5 +1,7 @@
 package train
 
+import "time"
+
 // Observation is something that happened outside the planner: a user
 // command, a forge event, or the result of an action. Every observation is
 // idempotent: feeding the same one twice changes nothing the second time.
@@ -17,6 +19,9 @@ type Added struct {
 	// Event identifies the command that caused this, so the reply to it is
 	// posted once however often the command is handled.
 	Event string
+	// Estimate is the expected time to merge from the front of the train
+	// per window of cars (a recent pipeline duration); zero: none given.
+	Estimate time.Duration
 }
 
 // Removed: a user took an MR off the train.
@@ -38,6 +43,12 @@ type Paused struct{ By string }
 
 // Resumed undoes Paused.
 type Resumed struct{ By string }
+
+// Retargeted: the MR's target branch changed away from this train's.
+type Retargeted struct {
+	MR     int64
+	Branch string
+}
 
 // HeadChanged: the MR's head moved (new commits were pushed).
 type HeadChanged struct {
@@ -122,6 +133,7 @@ func (Retried) observation()         {}
 func (Paused) observation()          {}
 func (Resumed) observation()         {}
 func (HeadChanged) observation()     {}
+func (Retargeted) observation()      {}
 func (Closed) observation()          {}
 func (PipelineStatus) observation()  {}
 func (PipelineCreated) observation() {}

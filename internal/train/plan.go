@@ -1,6 +1,7 @@
 package train
 
 import (
+	"fmt"
 	"slices"
 	"strconv"
 	"time"
@@ -54,6 +55,10 @@ func (p *planner) observe(obs Observation) {
 		p.headChanged(o)
 	case Closed:
 		p.closed(o)
+	case Retargeted:
+		if i := p.t.Index(o.MR); i >= 0 && !p.frozen(o.MR) && o.Branch != p.t.Branch {
+			p.evict(i, Reason{Code: ReasonRetargeted, Message: fmt.Sprintf("its target branch changed to `%s`", o.Branch)})
+		}
 	case Built:
 		p.built(o)
 	case PipelineCreated:
@@ -100,7 +105,7 @@ func (p *planner) add(o Added) {
 		}
 	}
 	p.t.Cars = slices.Insert(p.t.Cars, at, car)
-	p.reply(o.MR, o.Event, msgAdded(p.t.Branch, at+1))
+	p.reply(o.MR, o.Event, msgAdded(p.t.Branch, at+1, p.estimate(at, o.Estimate)))
 }
 
 func (p *planner) retry(o Retried) {
@@ -344,6 +349,16 @@ func (p *planner) reset(c *Car) {
 	c.Pipeline, c.Attempts = 0, 0
 	c.PipelineStartedAt = time.Time{}
 	c.Reason = nil
+}
+
+// estimate is the expected time until the car at position i merges: the
+// cars are tested a window at a time, each window taking about one
+// pipeline duration.
+func (p *planner) estimate(i int, perWindow time.Duration) time.Duration {
+	if perWindow <= 0 {
+		return 0
+	}
+	return time.Duration(i/p.t.Settings.MaxParallel+1) * perWindow
 }
 
 func (p *planner) reply(mr int64, event, body string) {

@@ -636,6 +636,7 @@ func TestObservationsAreIdempotent(t *testing.T) {
 		{"removed", mk(at(1, StateRunning, "T")), Removed{MR: 1, By: "bob", Event: "ev"}},
 		{"head changed", mk(at(1, StateRunning, "T")), HeadChanged{MR: 1, HeadSHA: "N"}},
 		{"closed", mk(at(1, StateRunning, "T")), Closed{MR: 1}},
+		{"retargeted", mk(at(1, StateRunning, "T")), Retargeted{MR: 1, Branch: "dev"}},
 		{"built", mk(at(1, StateBuilding, "T")), Built{MR: 1, Base: "T", HeadSHA: head(1), Commit: "C1"}},
 		{"conflict", mk(at(1, StateBuilding, "T")), Built{MR: 1, Base: "T", HeadSHA: head(1), Conflict: []string{"x"}}},
 		{"created", mk(at(1, StateStarting, "T")), PipelineCreated{MR: 1, SHA: "C1", Pipeline: 9}},
@@ -769,5 +770,43 @@ func TestOutboxSurvivesJSON(t *testing.T) {
 	}
 	if err := json.Unmarshal([]byte(`{"outbox":[{"kind":"launch_rocket","data":{}}]}`), &back); err == nil || !strings.Contains(err.Error(), "launch_rocket") {
 		t.Fatalf("unknown kind: err = %v", err)
+	}
+}
+
+func TestAddedReplyEstimates(t *testing.T) {
+	tr := mk(at(1, StateRunning, "T"), at(2, StateRunning, "C1"), at(3, StateRunning, "C2"))
+	tests := []struct {
+		estimate time.Duration
+		want     string
+	}{
+		{0, "Added to the merge train for `main` at position 4."},
+		// Position 4 with a window of 3: the second window, two pipelines away.
+		{25 * time.Minute, "Added to the merge train for `main` at position 4. Expected to merge in about 50m, judging by recent pipelines."},
+		{40 * time.Minute, "Added to the merge train for `main` at position 4. Expected to merge in about 1h20m, judging by recent pipelines."},
+		{45 * time.Second, "Added to the merge train for `main` at position 4. Expected to merge in about 1m30s, judging by recent pipelines."},
+	}
+	for _, tt := range tests {
+		_, actions := Plan(tr, Added{MR: 4, HeadSHA: "H4", By: "a", Event: "e", Estimate: tt.estimate}, t0)
+		if c := only[Comment](actions); len(c) != 1 || c[0].Body != tt.want {
+			t.Errorf("estimate %s: comments = %#v, want %q", tt.estimate, c, tt.want)
+		}
+	}
+}
+
+func TestRetargetedEvicts(t *testing.T) {
+	tr := mk(at(1, StateRunning, "T"), at(2, StateRunning, "C1"))
+	got, actions := Plan(tr, Retargeted{MR: 1, Branch: "develop"}, t0)
+	if e := evicted(actions); !reflect.DeepEqual(e, map[int64]ReasonCode{1: ReasonRetargeted}) {
+		t.Fatalf("evicted = %v", e)
+	}
+	want := "Removed from the merge train for `main`: its target branch changed to `develop`."
+	if c := only[Comment](actions); len(c) != 1 || c[0].Body != want {
+		t.Fatalf("comments = %#v, want %q", c, want)
+	}
+	if s := states(got); s != "2:building@T" {
+		t.Fatalf("states = %q", s)
+	}
+	if _, actions := Plan(tr, Retargeted{MR: 1, Branch: "main"}, t0); len(actions) != 0 {
+		t.Fatalf("retargeted to its own branch: %#v", actions)
 	}
 }

@@ -158,6 +158,7 @@ const (
 	ReasonPipelineFailed ReasonCode = "pipeline_failed"
 	ReasonNewCommits     ReasonCode = "new_commits"
 	ReasonClosed         ReasonCode = "closed"
+	ReasonRetargeted     ReasonCode = "retargeted"
 	ReasonMergedOutside  ReasonCode = "merged_outside"
 	ReasonConflict       ReasonCode = "conflict"
 	ReasonTimeout        ReasonCode = "timeout"

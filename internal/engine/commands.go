@@ -45,6 +45,7 @@ func (e *Engine) Add(ctx context.Context, r Request) error {
 	return e.Handle(ctx, key, train.Added{
 		MR: r.MR, HeadSHA: mr.HeadSHA, Title: mr.Title, Source: mr.SourceBranch,
 		By: r.Username, Priority: r.Priority, Method: r.Method, Event: r.Event,
+		Estimate: e.estimate(ctx, key),
 	})
 }
 
@@ -95,6 +96,8 @@ func (e *Engine) admit(ctx context.Context, r Request) (forge.MR, train.Key, err
 		return mr, key, e.refuse(ctx, r, "This merge request is a draft; mark it as ready before adding it to the merge train.")
 	case r.Branch != "" && r.Branch != mr.TargetBranch:
 		return mr, key, e.refuse(ctx, r, fmt.Sprintf("This merge request targets `%s`, not `%s`.", mr.TargetBranch, r.Branch))
+	case !e.cfg.BranchAllowed(r.Forge, r.Project, mr.TargetBranch):
+		return mr, key, e.refuse(ctx, r, fmt.Sprintf("Merge trains are not enabled for `%s` in %s.", mr.TargetBranch, r.Project))
 	case mr.HeadSHA == "":
 		return mr, key, e.refuse(ctx, r, "This merge request has no commits yet.")
 	}
@@ -106,11 +109,12 @@ func (e *Engine) authorize(ctx context.Context, r Request) error {
 	if err != nil {
 		return fmt.Errorf("access of %s to %s: %w", r.Username, r.Project, err)
 	}
-	if level >= e.cfg.MinAccess {
+	need := e.cfg.MinAccessFor(r.Forge, r.Project)
+	if level >= need {
 		return nil
 	}
 	return e.refuse(ctx, r, fmt.Sprintf("@%s, using the merge train needs %s access or higher to %s; you have %s.",
-		r.Username, e.cfg.MinAccess, r.Project, level))
+		r.Username, need, r.Project, level))
 }
 
 func (e *Engine) refuse(ctx context.Context, r Request, reason string) error {

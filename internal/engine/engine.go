@@ -80,6 +80,16 @@ type Config struct {
 	LeaseWait time.Duration
 	// MaxRounds bounds the act-and-observe rounds of one Handle call.
 	MaxRounds int
+
+	// Per-project policy; nil means the defaults above for every project.
+	//
+	// SettingsFor gives a train's settings; they are applied on every
+	// load, so a config change reaches running trains.
+	SettingsFor func(key train.Key) train.Settings
+	// MinAccessFor gives the access level a project's train needs.
+	MinAccessFor func(forgeName, project string) forge.AccessLevel
+	// BranchAllowed tells whether a branch of a project may have a train.
+	BranchAllowed func(forgeName, project, branch string) bool
 }
 
 func (c Config) withDefaults() Config {
@@ -108,6 +118,17 @@ func (c Config) withDefaults() Config {
 		c.MaxRounds = 1000
 	}
 	c.Settings = c.Settings.WithDefaults()
+	if c.SettingsFor == nil {
+		settings := c.Settings
+		c.SettingsFor = func(train.Key) train.Settings { return settings }
+	}
+	if c.MinAccessFor == nil {
+		level := c.MinAccess
+		c.MinAccessFor = func(string, string) forge.AccessLevel { return level }
+	}
+	if c.BranchAllowed == nil {
+		c.BranchAllowed = func(string, string, string) bool { return true }
+	}
 	return c
 }
 
@@ -242,11 +263,12 @@ func (e *Engine) lease(ctx context.Context, key train.Key) (release func(), err 
 func (e *Engine) load(ctx context.Context, key train.Key) (train.Train, error) {
 	t, err := e.store.Load(ctx, key)
 	if errors.Is(err, store.ErrNotFound) {
-		return train.New(key, e.cfg.Settings), nil
+		return train.New(key, e.cfg.SettingsFor(key)), nil
 	}
 	if err != nil {
 		return train.Train{}, fmt.Errorf("load train %s: %w", key, err)
 	}
+	t.Settings = e.cfg.SettingsFor(key).WithDefaults()
 	return t, nil
 }
 

@@ -1,0 +1,227 @@
+package engine
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"slices"
+	"strconv"
+	"strings"
+	"time"
+
+	"go.uber.org/zap"
+
+	"github.com/trainyard/trainyard/internal/command"
+	"github.com/trainyard/trainyard/internal/event"
+	"github.com/trainyard/trainyard/internal/store"
+	"github.com/trainyard/trainyard/internal/train"
+)
+
+// Dispatch turns one forge event into what it means for the trains: a
+// command, or observations for the train it concerns. Events about trains
+// that do not exist are ignored. Handling an event twice changes nothing
+// the second time.
+func (e *Engine) Dispatch(ctx context.Context, ev event.Event) error {
+	switch ev.Kind {
+	case event.KindComment:
+		return e.dispatchComment(ctx, ev)
+	case event.KindMR:
+		return e.dispatchMR(ctx, ev)
+	case event.KindPipeline:
+		return e.dispatchPipeline(ctx, ev)
+	case event.KindPush:
+		return e.dispatchPush(ctx, ev)
+	}
+	return fmt.Errorf("dispatch event %s: unknown kind %q", ev.ID, ev.Kind)
+}
+
+func (e *Engine) dispatchComment(ctx context.Context, ev event.Event) error {
+	parsed := command.Parse(ev.Body)
+	r := Request{Forge: ev.Forge, Project: ev.Project, MR: ev.MR, UserID: ev.User.ID, Username: ev.User.Username, Event: ev.ID}
+	switch {
+	case parsed.Ignored():
+		return nil
+	case parsed.Reply != "":
+		return e.comment(ctx, ev.Project, ev.MR, "reply:"+ev.ID, parsed.Reply)
+	}
+	c := parsed.Command
+	r.Priority, r.Method = c.Priority, c.Method
+	var err error
+	switch c.Verb {
+	case command.Add:
+		err = e.Add(ctx, r)
+	case command.Remove:
+		err = e.Remove(ctx, r)
+	case command.Retry:
+		err = e.Retry(ctx, r)
+	case command.Status:
+		err = e.Status(ctx, r)
+	case command.Help:
+		err = e.comment(ctx, ev.Project, ev.MR, "reply:"+ev.ID, command.Usage())
+	}
+	if errors.Is(err, ErrRefused) {
+		return nil // the user was told why
+	}
+	return err
+}
+
+func (e *Engine) dispatchMR(ctx context.Context, ev event.Event) error {
+	key := train.Key{Forge: ev.Forge, Project: ev.Project, Branch: ev.TargetBranch}
+	var obs train.Observation
+	switch ev.Action {
+	case event.ActionUpdate:
+		if ev.HeadSHA == "" {
+			return nil
+		}
+		obs = train.HeadChanged{MR: ev.MR, HeadSHA: ev.HeadSHA}
+	case event.ActionClose:
+		obs = train.Closed{MR: ev.MR}
+	case event.ActionMerge:
+		obs = train.Closed{MR: ev.MR, Merged: true}
+	case event.ActionRetarget:
+		key.Branch = ev.OldTargetBranch
+		obs = train.Retargeted{MR: ev.MR, Branch: ev.TargetBranch}
+	default:
+		return nil
+	}
+	return e.handleExisting(ctx, key, obs)
+}
+
+func (e *Engine) dispatchPipeline(ctx context.Context, ev event.Event) error {
+	branch, _, ok := e.parseCarBranch(ev.Ref)
+	if !ok || ev.Pipeline == 0 {
+		return nil // not one of ours
+	}
+	key := train.Key{Forge: ev.Forge, Project: ev.Project, Branch: branch}
+	return e.handleExisting(ctx, key, train.PipelineStatus{Pipeline: ev.Pipeline, SHA: ev.SHA, Status: ev.Status})
+}
+
+func (e *Engine) dispatchPush(ctx context.Context, ev event.Event) error {
+	if _, _, ok := e.parseCarBranch(ev.Ref); ok {
+		return nil // our own car pushes
+	}
+	key := train.Key{Forge: ev.Forge, Project: ev.Project, Branch: ev.Ref}
+	if _, err := e.store.Load(ctx, key); errors.Is(err, store.ErrNotFound) {
+		return nil
+	} else if err != nil {
+		return fmt.Errorf("push to %s: %w", key, err)
+	}
+	// Push hooks can arrive out of order; the forge knows the head now.
+	head, err := e.forge.BranchHead(ctx, key.Project, key.Branch)
+	if err != nil {
+		return fmt.Errorf("push to %s: read head: %w", key, err)
+	}
+	return e.Handle(ctx, key, train.TargetHead{SHA: head})
+}
+
+// handleExisting hands observations to a train that exists, and ignores
+// them otherwise, so forge events never create trains.
+func (e *Engine) handleExisting(ctx context.Context, key train.Key, obs ...train.Observation) error {
+	if _, err := e.store.Load(ctx, key); errors.Is(err, store.ErrNotFound) {
+		return nil
+	} else if err != nil {
+		return fmt.Errorf("load train %s: %w", key, err)
+	}
+	return e.Handle(ctx, key, obs...)
+}
+
+// parseCarBranch reads <prefix>/<target>/<iid>; targets may hold slashes.
+func (e *Engine) parseCarBranch(ref string) (target string, mr int64, ok bool) {
+	rest, found := strings.CutPrefix(ref, e.cfg.CarPrefix+"/")
+	if !found {
+		return "", 0, false
+	}
+	i := strings.LastIndexByte(rest, '/')
+	if i <= 0 {
+		return "", 0, false
+	}
+	mr, err := strconv.ParseInt(rest[i+1:], 10, 64)
+	if err != nil || mr <= 0 {
+		return "", 0, false
+	}
+	return rest[:i], mr, true
+}
+
+// Status replies on the MR with its place and state on the train.
+func (e *Engine) Status(ctx context.Context, r Request) error {
+	mr, err := e.forge.MergeRequest(ctx, r.Project, r.MR)
+	if err != nil {
+		return fmt.Errorf("status of !%d of %s: %w", r.MR, r.Project, err)
+	}
+	key := train.Key{Forge: r.Forge, Project: r.Project, Branch: mr.TargetBranch}
+	t, err := e.load(ctx, key)
+	if err != nil {
+		return err
+	}
+	return e.comment(ctx, r.Project, r.MR, "reply:"+r.Event, e.statusText(ctx, t, r.MR))
+}
+
+func (e *Engine) statusText(ctx context.Context, t train.Train, mr int64) string {
+	i := t.Index(mr)
+	if i < 0 {
+		return fmt.Sprintf("This merge request is not on the merge train for `%s`.", t.Branch)
+	}
+	c := t.Cars[i]
+	var b strings.Builder
+	fmt.Fprintf(&b, "Position %d of %d on the merge train for `%s`", i+1, len(t.Cars), t.Branch)
+	if t.Paused {
+		b.WriteString(" (the train is paused)")
+	}
+	fmt.Fprintf(&b, ": %s", describe(c))
+	if c.Pipeline != 0 {
+		link := fmt.Sprintf("#%d", c.Pipeline)
+		if p, err := e.forge.Pipeline(ctx, t.Project, c.Pipeline); err == nil && p.WebURL != "" {
+			link = fmt.Sprintf("[#%d](%s)", c.Pipeline, p.WebURL)
+		}
+		fmt.Fprintf(&b, ", pipeline %s", link)
+	}
+	b.WriteString(".")
+	return b.String()
+}
+
+func describe(c train.Car) string {
+	switch c.State {
+	case train.StateQueued:
+		return "waiting for the cars ahead"
+	case train.StateBuilding, train.StateBuilt:
+		return "its merged commit is being built"
+	case train.StateStarting:
+		return "its pipeline is starting"
+	case train.StateRunning:
+		return "its pipeline is running"
+	case train.StatePassed:
+		return "its pipeline passed; it merges with the cars ahead"
+	case train.StateFailed:
+		return "its pipeline failed; it waits for the cars ahead, whose changes may be the cause"
+	}
+	return string(c.State)
+}
+
+// estimate is a recent pipeline duration: the median time from pipeline
+// start to merge of the train's last merged cars.
+func (e *Engine) estimate(ctx context.Context, key train.Key) time.Duration {
+	hist, err := e.store.History(ctx, key, 50)
+	if err != nil {
+		e.log.Warn("read history for an estimate", zap.String("train", key.String()), zap.Error(err))
+		return 0
+	}
+	var ds []time.Duration
+	for _, c := range hist {
+		if c.State == train.StateMerged && !c.PipelineStartedAt.IsZero() && c.LeftAt.After(c.PipelineStartedAt) {
+			ds = append(ds, c.LeftAt.Sub(c.PipelineStartedAt))
+		}
+		if len(ds) == 20 {
+			break
+		}
+	}
+	if len(ds) == 0 {
+		return 0
+	}
+	return median(ds)
+}
+
+func median(ds []time.Duration) time.Duration {
+	s := slices.Clone(ds)
+	slices.Sort(s)
+	return s[len(s)/2]
+}

@@ -130,7 +130,9 @@ func (p *planner) remove(o Removed) {
 	case p.frozen(o.MR):
 		p.reply(o.MR, o.Event, msgBeingMerged(p.t.Branch))
 	default:
-		p.evict(i, Reason{Code: ReasonRemoved, Message: msgRemovedBy(o.By)})
+		// The eviction note is the reply: a repeat of the command finds it
+		// posted and says nothing more.
+		p.evictKeyed(i, Reason{Code: ReasonRemoved, Message: msgRemovedBy(o.By)}, replyKey(o.MR, o.Event, p.now))
 	}
 }
 
@@ -321,6 +323,12 @@ func (p *planner) resync() {
 // evict takes car i off the train for reason r.
 func (p *planner) evict(i int, r Reason) {
 	c := p.t.Cars[i]
+	p.evictKeyed(i, r, "evicted:"+string(r.Code)+":"+strconv.Itoa(c.Builds)+":"+c.AddedAt.UTC().Format(time.RFC3339Nano))
+}
+
+// evictKeyed evicts car i, telling its MR under key.
+func (p *planner) evictKeyed(i int, r Reason, key string) {
+	c := p.t.Cars[i]
 	p.t.Cars = slices.Delete(p.t.Cars, i, i+1)
 	if c.Pipeline != 0 && (c.State == StateRunning) {
 		p.emit(CancelPipeline{MR: c.MR, Pipeline: c.Pipeline})
@@ -331,7 +339,6 @@ func (p *planner) evict(i int, r Reason) {
 	c.State = StateEvicted
 	c.LeftAt = p.now
 	c.Reason = &r
-	key := "evicted:" + string(r.Code) + ":" + strconv.Itoa(c.Builds) + ":" + c.AddedAt.UTC().Format(time.RFC3339Nano)
 	p.emit(
 		Comment{MR: c.MR, Key: key, Body: msgEvicted(p.t.Branch, r)},
 		Notify{Kind: NotifyEvicted, Key: key, Cars: []Car{c.clone()}},
@@ -362,9 +369,13 @@ func (p *planner) estimate(i int, perWindow time.Duration) time.Duration {
 }
 
 func (p *planner) reply(mr int64, event, body string) {
-	key := "reply:" + event
+	p.emit(Comment{MR: mr, Key: replyKey(mr, event, p.now), Body: body})
+}
+
+// replyKey names the answer to a command: one per command event.
+func replyKey(mr int64, event string, now time.Time) string {
 	if event == "" {
-		key = "reply:" + strconv.FormatInt(mr, 10) + ":" + p.now.UTC().Format(time.RFC3339Nano)
+		return "reply:" + strconv.FormatInt(mr, 10) + ":" + now.UTC().Format(time.RFC3339Nano)
 	}
-	p.emit(Comment{MR: mr, Key: key, Body: body})
+	return "reply:" + event
 }

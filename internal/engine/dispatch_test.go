@@ -1,0 +1,196 @@
+package engine_test
+
+import (
+	"errors"
+	"fmt"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/trainyard/trainyard/internal/event"
+	"github.com/trainyard/trainyard/internal/fakeforge"
+	"github.com/trainyard/trainyard/internal/store"
+	"github.com/trainyard/trainyard/internal/train"
+)
+
+func (e *env) comment(id string, mr int64, user, body string) error {
+	u := e.users[user]
+	return e.eng.Dispatch(e.ctx, event.Event{ID: id, Forge: "gitlab", Project: project, Kind: event.KindComment,
+		MR: mr, User: event.User{ID: u.ID, Username: u.Username}, Body: body})
+}
+
+func (e *env) cars() []int64 {
+	e.t.Helper()
+	tr, err := e.eng.Train(e.ctx, e.key)
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	var out []int64
+	for _, c := range tr.Cars {
+		out = append(out, c.MR)
+	}
+	return out
+}
+
+func TestDispatchCommands(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t, envOptions{ci: fakeforge.CI{Manual: true}})
+	a, b := e.mr(1, nil), e.mr(2, nil)
+
+	if err := e.comment("n1", a, "alice", "Looks good.\n\n/train add --method squash"); err != nil {
+		t.Fatal(err)
+	}
+	if got := e.cars(); len(got) != 1 || got[0] != a {
+		t.Fatalf("cars = %v, want [%d]", got, a)
+	}
+	tr, _ := e.eng.Train(e.ctx, e.key)
+	if tr.Cars[0].Method != train.MethodSquash {
+		t.Fatalf("method = %q, want squash", tr.Cars[0].Method)
+	}
+	e.requireNote(a, "Added to the merge train for `main` at position 1.")
+
+	if err := e.comment("n2", b, "alice", "/train ad"); err != nil {
+		t.Fatal(err)
+	}
+	e.requireNote(b, "Unknown command `/train ad`.")
+	if err := e.comment("n3", b, "rita", "/train add"); err != nil {
+		t.Fatal(err)
+	}
+	e.requireNote(b, "@rita, using the merge train needs developer access or higher")
+	if got := e.cars(); len(got) != 1 {
+		t.Fatalf("cars = %v after refused commands", got)
+	}
+
+	if err := e.comment("n4", a, "alice", "/train status"); err != nil {
+		t.Fatal(err)
+	}
+	e.requireNote(a, "Position 1 of 1 on the merge train for `main`")
+
+	if err := e.comment("n5", b, "alice", "/train help"); err != nil {
+		t.Fatal(err)
+	}
+	e.requireNote(b, "`/train add [--priority high|normal] [--method merge|squash|rebase]`")
+
+	if err := e.comment("n6", a, "alice", "/train remove"); err != nil {
+		t.Fatal(err)
+	}
+	e.requireNote(a, "Removed from the merge train for `main`: it was removed from the train by @alice.")
+	if got := e.cars(); len(got) != 0 {
+		t.Fatalf("cars = %v after remove", got)
+	}
+
+	// The same delivery handled again changes nothing and says nothing new.
+	before := len(e.notesOf(a))
+	if err := e.comment("n6", a, "alice", "/train remove"); err != nil {
+		t.Fatal(err)
+	}
+	if n := len(e.notesOf(a)); n != before {
+		t.Fatalf("repeated deliveries posted %d new notes", n-before)
+	}
+}
+
+func TestDispatchForgeEvents(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t, envOptions{ci: fakeforge.CI{Manual: true}})
+	a, b := e.mr(1, nil), e.mr(2, nil)
+	other := train.Key{Forge: "gitlab", Project: project, Branch: "develop"}
+
+	// Events about trains that do not exist create none.
+	for _, ev := range []event.Event{
+		{ID: "p0", Kind: event.KindPipeline, Pipeline: 5, SHA: "abc", Ref: "trainyard/develop/1", Status: train.PipelineSuccess},
+		{ID: "m0", Kind: event.KindMR, MR: 1, Action: event.ActionClose, TargetBranch: "develop"},
+		{ID: "h0", Kind: event.KindPush, Ref: "develop", After: "abc"},
+	} {
+		ev.Forge, ev.Project = "gitlab", project
+		if err := e.eng.Dispatch(e.ctx, ev); err != nil {
+			t.Fatalf("%s: %v", ev.ID, err)
+		}
+	}
+	if _, err := e.st.Load(e.ctx, other); !errors.Is(err, store.ErrNotFound) {
+		t.Fatalf("a train for develop exists: %v", err)
+	}
+
+	e.addAll(a, b)
+	// A pipeline event on a car branch reaches the car.
+	var pipelines []fakeforge.Pipeline
+	for len(pipelines) < 2 {
+		if err := e.eng.Sweep(e.ctx, e.key); err != nil {
+			t.Fatal(err)
+		}
+		var err error
+		if pipelines, err = e.ff.Pipelines(project); err != nil {
+			t.Fatal(err)
+		}
+	}
+	var p fakeforge.Pipeline
+	for _, q := range pipelines {
+		if q.Ref == "trainyard/main/1" {
+			p = q
+		}
+	}
+	if err := e.ff.FinishPipeline(e.ctx, p.ID, "success"); err != nil {
+		t.Fatal(err)
+	}
+	if err := e.eng.Dispatch(e.ctx, event.Event{ID: "p1", Forge: "gitlab", Project: project, Kind: event.KindPipeline,
+		Pipeline: p.ID, SHA: p.SHA, Ref: p.Ref, Status: train.PipelineSuccess}); err != nil {
+		t.Fatal(err)
+	}
+	if s := e.mrState(a).State; s != "merged" {
+		t.Fatalf("!%d is %s after its pipeline event, want merged", a, s)
+	}
+
+	// New commits on an MR on the train evict it.
+	head, err := e.ff.PushToMR(e.ctx, project, b, fakeforge.Commit{Message: "more", Files: map[string]string{"x.txt": "x"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := e.eng.Dispatch(e.ctx, event.Event{ID: "m1", Forge: "gitlab", Project: project, Kind: event.KindMR,
+		MR: b, Action: event.ActionUpdate, HeadSHA: head, TargetBranch: "main"}); err != nil {
+		t.Fatal(err)
+	}
+	e.requireNote(b, "new commits were pushed")
+	if got := e.cars(); len(got) != 0 {
+		t.Fatalf("cars = %v", got)
+	}
+
+	// A push to the target from outside is read back from the forge.
+	c := e.mr(3, nil)
+	e.addAll(c)
+	outside, err := e.ff.PushBranch(e.ctx, project, "main", "alice", fakeforge.Commit{Message: "hotfix", Files: map[string]string{"hotfix": "1"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := e.eng.Dispatch(e.ctx, event.Event{ID: "h1", Forge: "gitlab", Project: project, Kind: event.KindPush,
+		Ref: "main", After: "0000000000000000000000000000000000000000"}); err != nil {
+		t.Fatal(err)
+	}
+	tr, err := e.eng.Train(e.ctx, e.key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if tr.TargetHead != outside || tr.Cars[0].Base != outside {
+		t.Fatalf("target head %s, car base %s, want both %s", tr.TargetHead, tr.Cars[0].Base, outside)
+	}
+}
+
+func TestEstimateFromHistory(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t, envOptions{})
+	now := time.Now()
+	var cars []train.Car
+	for i, d := range []time.Duration{10 * time.Minute, 12 * time.Minute, 30 * time.Minute} {
+		cars = append(cars, train.Car{MR: int64(100 + i), State: train.StateMerged,
+			PipelineStartedAt: now.Add(-d), LeftAt: now, Reason: &train.Reason{Code: train.ReasonMerged, Message: "merged"}})
+	}
+	if err := e.st.AppendHistory(e.ctx, e.key, cars...); err != nil {
+		t.Fatal(err)
+	}
+	a := e.mr(1, nil)
+	e.addAll(a)
+	e.requireNote(a, fmt.Sprintf("Added to the merge train for `main` at position 1. Expected to merge in about %s", "12m"))
+	for _, n := range e.notesOf(a) {
+		if strings.Contains(n, "Added") && !strings.Contains(n, "judging by recent pipelines") {
+			t.Fatalf("note %q lacks the estimate", n)
+		}
+	}
+}

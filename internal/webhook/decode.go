@@ -3,12 +3,8 @@ package webhook
 import (
 	"crypto/sha256"
 	"crypto/subtle"
-	"encoding/json"
-	"errors"
 	"fmt"
-	"io"
 	"net/http"
-	"time"
 
 	"github.com/trainyard/trainyard/internal/event"
 )
@@ -25,21 +21,11 @@ func skip(format string, args ...any) normalised {
 	return normalised{ignore: fmt.Sprintf(format, args...)}
 }
 
-// decodeFailure answers a payload the forge library would not decode. Bad
-// JSON is the sender's fault (400). Anything else the library refuses, such
-// as a kind of note it does not know yet, is a genuine delivery we cannot
-// use: it is ignored, because an error status would make GitLab disable the
-// hook over events we never needed.
+// decodeFailure answers a payload the forge library would not decode. The
+// event types are checked before decoding, so what is left is a payload
+// that is not what its event type says: the sender's fault.
 func decodeFailure(label string, err error) answer {
-	var (
-		syntax *json.SyntaxError
-		typ    *json.UnmarshalTypeError
-		clock  *time.ParseError
-	)
-	if errors.As(err, &syntax) || errors.As(err, &typ) || errors.As(err, &clock) || errors.Is(err, io.ErrUnexpectedEOF) {
-		return failure(http.StatusBadRequest, OutcomeBadRequest, fmt.Sprintf("malformed %s payload: %v", label, err))
-	}
-	return ignored(fmt.Sprintf("%s payload not used: %v", label, err))
+	return failure(http.StatusBadRequest, OutcomeBadRequest, fmt.Sprintf("malformed %s payload: %v", label, err))
 }
 
 // secretMatch compares a presented secret with the expected one's SHA-256

@@ -174,11 +174,13 @@ func TestGitLabIgnored(t *testing.T) {
 		{"unknown hook", "Frobnicate Hook", []byte(`{}`), "event type Frobnicate Hook not used"},
 		{"no event header", "", []byte(`{}`), "event type unknown not used"},
 		{"note on a commit", "Note Hook", note(func(oa map[string]any) { oa["noteable_type"] = "Commit" }),
-			"comment not on a merge request"},
+			"note on Commit, not on a merge request"},
 		{"note on an issue", "Note Hook", note(func(oa map[string]any) { oa["noteable_type"] = "Issue" }),
-			"comment not on a merge request"},
+			"note on Issue, not on a merge request"},
 		{"note on a new kind of thing", "Note Hook", note(func(oa map[string]any) { oa["noteable_type"] = "Epic" }),
-			"Note Hook payload not used: unexpected noteable type Epic"},
+			"note on Epic, not on a merge request"},
+		{"not a note", "Note Hook", edited(t, "gitlab/note_hook_merge_request.json", func(m map[string]any) { m["object_kind"] = "issue" }),
+			`note payload of object kind "issue"`},
 		{"edited note", "Note Hook", note(func(oa map[string]any) { oa["action"] = "update" }),
 			"note action update not used"},
 		{"system note", "Note Hook", note(func(oa map[string]any) { oa["system"] = true }), "system note"},
@@ -195,7 +197,7 @@ func TestGitLabIgnored(t *testing.T) {
 		expectAnswer(t, r.send(gitlabDelivery(t, c.kind, c.body)), http.StatusAccepted, "reason", c.reason)
 	}
 	r.expectNothingQueued()
-	if got, want := r.counts.snapshot()["gitlab/Note Hook/ignored"], 5; got != want {
+	if got, want := r.counts.snapshot()["gitlab/Note Hook/ignored"], 6; got != want {
 		t.Fatalf("counted %d ignored Note Hooks, want %d: %v", got, want, r.counts.snapshot())
 	}
 }

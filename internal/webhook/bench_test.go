@@ -3,7 +3,6 @@ package webhook
 import (
 	"context"
 	"crypto/rand"
-	"io"
 	"net/http"
 	"net/http/httptest"
 	"slices"
@@ -54,7 +53,7 @@ func BenchmarkIngestGitLabNote(b *testing.B) {
 		for pb.Next() {
 			began := time.Now()
 			id := ids + strconv.FormatInt(seq.Add(1), 10)
-			if code := post(client, target, body, id); code != http.StatusAccepted {
+			if code := loadgen.Post(context.Background(), client, target, glSecret, "Note Hook", body, id); code != http.StatusAccepted {
 				b.Errorf("delivery %s: status %d, want 202", id, code)
 				return
 			}
@@ -72,18 +71,4 @@ func BenchmarkIngestGitLabNote(b *testing.B) {
 	if n, err := rdb.XLen(context.Background(), prefix+":events").Result(); err != nil || n != int64(b.N) {
 		b.Fatalf("stream holds %d events (%v), want %d", n, err, b.N)
 	}
-}
-
-func post(client *http.Client, target string, body []byte, id string) int {
-	req, err := loadgen.NewRequest(context.Background(), target, glSecret, "Note Hook", body, id)
-	if err != nil {
-		return 0
-	}
-	resp, err := client.Do(req)
-	if err != nil {
-		return 0
-	}
-	defer resp.Body.Close()
-	_, _ = io.Copy(io.Discard, resp.Body)
-	return resp.StatusCode
 }

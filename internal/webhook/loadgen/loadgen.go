@@ -208,18 +208,24 @@ func (r *run) work(ctx, stop context.Context) {
 	}
 }
 
-// send posts one delivery and returns its status, 0 if none came back.
 func (r *run) send(ctx context.Context, id string) int {
-	req, err := NewRequest(ctx, r.opts.URL, r.opts.Secret, r.opts.EventType, r.opts.Payload, id)
+	return Post(ctx, r.client, r.opts.URL, r.opts.Secret, r.opts.EventType, r.opts.Payload, id)
+}
+
+// Post sends one delivery (see NewRequest) and returns the answer's
+// status, or 0 if none came back. It reads the answer to the end, so the
+// connection is reused.
+func Post(ctx context.Context, c *http.Client, target, secret, eventType string, payload []byte, id string) int {
+	req, err := NewRequest(ctx, target, secret, eventType, payload, id)
 	if err != nil {
 		return 0
 	}
-	resp, err := r.client.Do(req)
+	resp, err := c.Do(req)
 	if err != nil {
 		return 0
 	}
 	defer resp.Body.Close()
-	_, _ = io.Copy(io.Discard, resp.Body) // so the connection is reused
+	_, _ = io.Copy(io.Discard, resp.Body)
 	return resp.StatusCode
 }
 

@@ -185,3 +185,12 @@ func (s *Store) FirstDelivery(ctx context.Context, id string, ttl time.Duration)
 	}
 	return first, nil
 }
+
+// ForgetDelivery undoes FirstDelivery for id, for a delivery that was
+// marked seen but could not be queued: the forge's retry must get through.
+func (s *Store) ForgetDelivery(ctx context.Context, id string) error {
+	if err := s.rdb.Del(ctx, s.deliveryKey(id)).Err(); err != nil {
+		return fmt.Errorf("forget delivery %s: %w", id, err)
+	}
+	return nil
+}

@@ -204,6 +204,11 @@ func testDedup(t *testing.T, e *env) {
 	check("short", 50*time.Millisecond, true)
 	e.expire(t, e.s.deliveryKey("short"), 50*time.Millisecond)
 	check("short", time.Minute, true)
+	if err := e.s.ForgetDelivery(ctx, "d1"); err != nil {
+		t.Fatal(err)
+	}
+	check("d1", time.Minute, true)
+	check("d2", time.Minute, false)
 	if _, err := e.s.FirstDelivery(ctx, "", time.Minute); err == nil {
 		t.Fatalf("empty delivery id accepted")
 	}

@@ -29,18 +29,6 @@ func (failQueue) AddEvent(context.Context, []byte) (string, error) {
 	return "", errors.New("queue down")
 }
 
-// forgettingStore is the store with the ForgetDelivery it lacks, written
-// against the key layout the store documents (<prefix>:delivery:<id>).
-type forgettingStore struct {
-	*store.Store
-	rdb    redis.UniversalClient
-	prefix string
-}
-
-func (f forgettingStore) ForgetDelivery(ctx context.Context, id string) error {
-	return f.rdb.Del(ctx, f.prefix+":delivery:"+id).Err()
-}
-
 func TestNewRefusesMissingSecrets(t *testing.T) {
 	t.Parallel()
 	cases := []struct {
@@ -278,7 +266,7 @@ func TestWrongMethod(t *testing.T) {
 func TestQueueFailureThenRetry(t *testing.T) {
 	t.Parallel()
 	ctx := context.Background()
-	r := newRig(t, withQueue(func(r *rig) Queue { return forgettingStore{r.store, r.rdb, r.prefix} }))
+	r := newRig(t)
 	stream := r.prefix + ":events"
 	if err := r.rdb.Del(ctx, stream).Err(); err != nil {
 		t.Fatal(err)

@@ -25,8 +25,7 @@ const msgQueueDown = "event queue unavailable, retry later"
 //
 // The delivery is marked seen before the event is queued, so two copies of
 // one delivery arriving together cannot both be queued. If queuing then
-// fails, the mark is taken back (when the queue can, see DeliveryForgetter)
-// before the 503 goes out, so the forge's retry, which carries the same id,
+// fails, the mark is taken back before the 503 goes out, so the forge's retry, which carries the same id,
 // is queued rather than dropped as a repeat. Should taking it back fail too,
 // the retry is dropped: that is logged as an error, and the workers'
 // periodic sweep re-reads the forge, so the lost event delays a train but
@@ -67,15 +66,9 @@ func (h *Handler) enqueue(ctx context.Context, ev event.Event, label string) ans
 // forget takes back the seen mark of a delivery that was not queued. It
 // runs even if the request's context has ended, with a deadline of its own.
 func (h *Handler) forget(ctx context.Context, key string) {
-	f, ok := h.queue.(DeliveryForgetter)
-	if !ok {
-		h.log.Error("delivery marked seen but not queued; a retry of it will be dropped",
-			zap.String("delivery", key))
-		return
-	}
 	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), h.queueTimeout)
 	defer cancel()
-	if err := f.ForgetDelivery(ctx, key); err != nil {
+	if err := h.queue.ForgetDelivery(ctx, key); err != nil {
 		h.log.Error("delivery marked seen but not queued; a retry of it will be dropped",
 			zap.String("delivery", key), zap.Error(err))
 	}

@@ -51,12 +51,9 @@ type Queue interface {
 	FirstDelivery(ctx context.Context, id string, ttl time.Duration) (bool, error)
 	// AddEvent queues one encoded event.Event.
 	AddEvent(ctx context.Context, data []byte) (string, error)
-}
-
-// DeliveryForgetter is a Queue that can take back a FirstDelivery mark. The
-// Handler uses it when an event could not be queued after its delivery was
-// marked, so the forge's retry is queued instead of dropped as a repeat.
-type DeliveryForgetter interface {
+	// ForgetDelivery takes back a FirstDelivery mark, for an event that
+	// could not be queued, so the forge's retry is queued instead of
+	// dropped as a repeat.
 	ForgetDelivery(ctx context.Context, id string) error
 }
 

@@ -10,9 +10,6 @@ import (
 	"time"
 
 	"github.com/redis/go-redis/v9"
-	"go.uber.org/zap"
-	"go.uber.org/zap/zapcore"
-	"go.uber.org/zap/zaptest/observer"
 
 	"github.com/trainyard/trainyard/internal/event"
 	"github.com/trainyard/trainyard/internal/store"
@@ -28,6 +25,8 @@ func (failQueue) FirstDelivery(context.Context, string, time.Duration) (bool, er
 func (failQueue) AddEvent(context.Context, []byte) (string, error) {
 	return "", errors.New("queue down")
 }
+
+func (failQueue) ForgetDelivery(context.Context, string) error { return errors.New("queue down") }
 
 func TestNewRefusesMissingSecrets(t *testing.T) {
 	t.Parallel()
@@ -304,26 +303,4 @@ func TestQueueUnreachable(t *testing.T) {
 	r := newRig(t, withQueue(func(*rig) Queue { return store.New(rdb, store.Options{}) }))
 	got := r.send(githubDelivery(t, "pull_request", fixture(t, "github/pull_request_opened.json")))
 	expectAnswer(t, got, http.StatusServiceUnavailable, "error", "event queue unavailable, retry later")
-}
-
-// TestQueueWithoutForget: a queue that cannot take a mark back still
-// answers 503, and says in the log that a retry will be dropped.
-func TestQueueWithoutForget(t *testing.T) {
-	t.Parallel()
-	core, logs := observer.New(zapcore.ErrorLevel)
-	r := newRig(t, withQueue(func(r *rig) Queue { return addFails{r.store} }),
-		withOptions(func(o *Options) { o.Logger = zap.New(core) }))
-	d := githubDelivery(t, "pull_request", fixture(t, "github/pull_request_opened.json"))
-	expectAnswer(t, r.send(d), http.StatusServiceUnavailable, "error", "event queue unavailable, retry later")
-	dropped := logs.FilterMessage("delivery marked seen but not queued; a retry of it will be dropped").All()
-	if len(dropped) != 1 || dropped[0].ContextMap()["delivery"] != "github:"+d.header.Get("X-GitHub-Delivery") {
-		t.Fatalf("error logs %+v, want one naming the delivery", logs.All())
-	}
-}
-
-// addFails is a store whose AddEvent fails.
-type addFails struct{ *store.Store }
-
-func (addFails) AddEvent(context.Context, []byte) (string, error) {
-	return "", errors.New("stream full")
 }

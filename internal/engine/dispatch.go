@@ -117,12 +117,10 @@ func (e *Engine) dispatchPush(ctx context.Context, ev event.Event) error {
 // handleExisting hands observations to a train that exists, and ignores
 // them otherwise, so forge events never create trains.
 func (e *Engine) handleExisting(ctx context.Context, key train.Key, obs ...train.Observation) error {
-	if _, err := e.store.Load(ctx, key); errors.Is(err, store.ErrNotFound) {
-		return nil
-	} else if err != nil {
-		return fmt.Errorf("load train %s: %w", key, err)
+	if err := e.existing(ctx, key, obs...); !errors.Is(err, store.ErrNotFound) {
+		return err
 	}
-	return e.Handle(ctx, key, obs...)
+	return nil
 }
 
 // parseCarBranch reads <prefix>/<target>/<iid>; targets may hold slashes.

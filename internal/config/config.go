@@ -1,0 +1,215 @@
+// Package config holds the configuration of trainyard serve: a YAML file,
+// TRAINYARD_* environment variables over it, command-line flags over both,
+// secrets from the environment or from files, and validation at boot that
+// names every bad field and what is wrong with it.
+//
+// Every scalar setting is declared once, in the settings table
+// (settings.go); the file keys, the environment variables, the flags and
+// the documentation all come from that table.
+package config
+
+import (
+	"path"
+	"strings"
+	"time"
+
+	"github.com/trainyard/trainyard/internal/forge"
+	"github.com/trainyard/trainyard/internal/train"
+)
+
+// DefaultPath is the configuration file read when no other is named. It
+// alone may be missing: then defaults, environment and flags make the
+// whole configuration.
+const DefaultPath = "configs/trainyard.yaml"
+
+// DefaultRedisURL is used when neither redis.url nor redis.addrs is set.
+const DefaultRedisURL = "redis://127.0.0.1:6379/0"
+
+// Forge names, as written in projects[].forge.
+const (
+	ForgeGitLab = "gitlab"
+	ForgeGitHub = "github"
+)
+
+// Config is the whole configuration of trainyard serve.
+type Config struct {
+	Listen        string
+	DataDir       string
+	Log           Log
+	Redis         Redis
+	Workers       int
+	SweepInterval time.Duration
+	LeaseTTL      time.Duration
+	ClaimIdle     time.Duration
+	Webhook       Webhook
+	Bot           Bot
+	GitLab        Forge
+	GitHub        Forge
+	Train         TrainDefaults
+	Projects      []Project
+}
+
+// Log configures logging.
+type Log struct {
+	Level  string // debug, info, warn or error
+	Format string // json or console
+}
+
+// Redis says how to reach Redis: URL for one server, or Addrs for a
+// Cluster, or for Sentinels when MasterName is set.
+type Redis struct {
+	URL          URL
+	Addrs        []string
+	MasterName   string
+	Username     string
+	Password     Secret
+	PasswordFile string
+	Prefix       string
+}
+
+// Webhook configures the webhook listener.
+type Webhook struct {
+	MaxBody  int64 // bytes
+	DedupTTL time.Duration
+}
+
+// Bot is the identity of the commits Trainyard writes.
+type Bot struct {
+	Name  string
+	Email string
+}
+
+// Forge is how to reach one forge and verify its webhooks.
+type Forge struct {
+	URL               URL
+	Token             Secret
+	TokenFile         string
+	WebhookSecret     Secret
+	WebhookSecretFile string
+}
+
+// TrainDefaults apply to every train unless its project overrides them.
+type TrainDefaults struct {
+	MaxParallel     int
+	Retries         int
+	PipelineTimeout time.Duration
+	Method          train.Method
+	CarPrefix       string
+	MinAccess       forge.AccessLevel
+}
+
+// Project is one project whose trains Trainyard runs. The pointer fields
+// override the train defaults; nil inherits them. Treat it as read-only.
+type Project struct {
+	Forge    string
+	Path     string
+	Branches []string // names or path.Match patterns; empty: any branch
+
+	MaxParallel     *int
+	Retries         *int
+	PipelineTimeout *time.Duration
+	Method          *train.Method
+	MinAccess       *forge.AccessLevel
+}
+
+// Defaults returns the configuration used where nothing else is set. It
+// validates on its own: no projects, so no forge needs credentials.
+func Defaults() Config {
+	return Config{
+		Listen:        "127.0.0.1:8080",
+		DataDir:       "/var/lib/trainyard",
+		Log:           Log{Level: "info", Format: "json"},
+		Redis:         Redis{URL: DefaultRedisURL, Prefix: "trainyard"},
+		Workers:       4,
+		SweepInterval: 30 * time.Second,
+		LeaseTTL:      30 * time.Second,
+		ClaimIdle:     time.Minute,
+		Webhook:       Webhook{MaxBody: 5 << 20, DedupTTL: 24 * time.Hour},
+		Bot:           Bot{Name: "Trainyard", Email: "trainyard@localhost"},
+		GitHub:        Forge{URL: "https://api.github.com"},
+		Train: TrainDefaults{
+			MaxParallel:     train.DefaultMaxParallel,
+			PipelineTimeout: train.DefaultPipelineTimeout,
+			Method:          train.MethodMerge,
+			CarPrefix:       "trainyard",
+			MinAccess:       forge.Developer,
+		},
+	}
+}
+
+// Project finds a configured project. Paths compare case-insensitively,
+// as both forges treat them.
+func (c *Config) Project(forgeName, projectPath string) (Project, bool) {
+	for _, p := range c.Projects {
+		if p.Forge == forgeName && strings.EqualFold(p.Path, projectPath) {
+			return p, true
+		}
+	}
+	return Project{}, false
+}
+
+// Enabled reports whether any project uses the forge. Only enabled forges
+// need credentials, and only their webhook endpoints should be served.
+func (c *Config) Enabled(forgeName string) bool {
+	for _, p := range c.Projects {
+		if p.Forge == forgeName {
+			return true
+		}
+	}
+	return false
+}
+
+// Settings returns the train settings for a project: the train defaults
+// with the project's overrides on top.
+func (c *Config) Settings(forgeName, projectPath string) train.Settings {
+	s := train.Settings{
+		MaxParallel:     c.Train.MaxParallel,
+		Retries:         c.Train.Retries,
+		PipelineTimeout: c.Train.PipelineTimeout,
+		Method:          c.Train.Method,
+	}
+	p, ok := c.Project(forgeName, projectPath)
+	if !ok {
+		return s
+	}
+	override(&s.MaxParallel, p.MaxParallel)
+	override(&s.Retries, p.Retries)
+	override(&s.PipelineTimeout, p.PipelineTimeout)
+	override(&s.Method, p.Method)
+	return s
+}
+
+// MinAccess returns the access level a user needs to use a project's
+// trains.
+func (c *Config) MinAccess(forgeName, projectPath string) forge.AccessLevel {
+	level := c.Train.MinAccess
+	if p, ok := c.Project(forgeName, projectPath); ok {
+		override(&level, p.MinAccess)
+	}
+	return level
+}
+
+// BranchAllowed reports whether trains run for the target branch of a
+// project. Projects that are not configured run none.
+func (c *Config) BranchAllowed(forgeName, projectPath, branch string) bool {
+	p, ok := c.Project(forgeName, projectPath)
+	if !ok {
+		return false
+	}
+	if len(p.Branches) == 0 {
+		return true
+	}
+	for _, pattern := range p.Branches {
+		// Patterns were checked at load, so an error means no match.
+		if ok, _ := path.Match(pattern, branch); ok {
+			return true
+		}
+	}
+	return false
+}
+
+func override[T any](dst *T, v *T) {
+	if v != nil {
+		*dst = *v
+	}
+}

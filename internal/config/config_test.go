@@ -1,0 +1,110 @@
+package config
+
+import (
+	"testing"
+	"time"
+
+	"github.com/trainyard/trainyard/internal/forge"
+	"github.com/trainyard/trainyard/internal/train"
+)
+
+func helperConfig(t *testing.T) *Config {
+	t.Helper()
+	return mustParse(t, joinLines(
+		"train: {max_parallel: 8, retries: 2, method: rebase, min_access: reporter}",
+		"projects:",
+		"  - {forge: gitlab, path: Group/App, branches: [main, 'release/*']}",
+		"  - {forge: gitlab, path: group/other, max_parallel: 3, pipeline_timeout: 10m, min_access: owner}",
+		"  - {forge: github, path: group/app, branches: [], retries: 0, method: squash}",
+	), forgeEnv())
+}
+
+func TestProjectLookup(t *testing.T) {
+	c := helperConfig(t)
+	p, ok := c.Project(ForgeGitLab, "group/app")
+	if !ok || p.Path != "Group/App" {
+		t.Errorf("Project(gitlab, group/app) = %+v, %v; want Group/App, matched without case", p, ok)
+	}
+	if _, ok := c.Project(ForgeGitLab, "group/missing"); ok {
+		t.Error("Project found an unconfigured project")
+	}
+	if p, ok := c.Project(ForgeGitHub, "group/app"); !ok || p.Forge != ForgeGitHub {
+		t.Errorf("Project(github, group/app) = %+v, %v", p, ok)
+	}
+	if !c.Enabled(ForgeGitLab) || !c.Enabled(ForgeGitHub) || c.Enabled("gitea") {
+		t.Error("Enabled: want gitlab and github, not gitea")
+	}
+	if d := Defaults(); d.Enabled(ForgeGitLab) {
+		t.Error("defaults enable gitlab")
+	}
+}
+
+func TestSettings(t *testing.T) {
+	c := helperConfig(t)
+	tests := []struct {
+		forge, path string
+		want        train.Settings
+		access      forge.AccessLevel
+	}{
+		{ForgeGitLab, "group/app", train.Settings{MaxParallel: 8, Retries: 2, PipelineTimeout: 2 * time.Hour, Method: train.MethodRebase}, forge.Reporter},
+		{ForgeGitLab, "GROUP/OTHER", train.Settings{MaxParallel: 3, Retries: 2, PipelineTimeout: 10 * time.Minute, Method: train.MethodRebase}, forge.Owner},
+		{ForgeGitHub, "group/app", train.Settings{MaxParallel: 8, Retries: 0, PipelineTimeout: 2 * time.Hour, Method: train.MethodSquash}, forge.Reporter},
+		{ForgeGitHub, "not/configured", train.Settings{MaxParallel: 8, Retries: 2, PipelineTimeout: 2 * time.Hour, Method: train.MethodRebase}, forge.Reporter},
+	}
+	for _, tt := range tests {
+		if got := c.Settings(tt.forge, tt.path); got != tt.want {
+			t.Errorf("Settings(%s, %s) = %+v, want %+v", tt.forge, tt.path, got, tt.want)
+		}
+		if got := c.MinAccess(tt.forge, tt.path); got != tt.access {
+			t.Errorf("MinAccess(%s, %s) = %v, want %v", tt.forge, tt.path, got, tt.access)
+		}
+	}
+}
+
+func TestBranchAllowed(t *testing.T) {
+	c := helperConfig(t)
+	tests := []struct {
+		forge, path, branch string
+		want                bool
+	}{
+		{ForgeGitLab, "group/app", "main", true},
+		{ForgeGitLab, "group/app", "release/2.0", true},
+		{ForgeGitLab, "group/app", "release/2.0/hotfix", false},
+		{ForgeGitLab, "group/app", "develop", false},
+		{ForgeGitLab, "group/other", "anything", true}, // no branches: any
+		{ForgeGitHub, "group/app", "anything", true},   // empty list: any
+		{ForgeGitLab, "not/configured", "main", false},
+		{"gitea", "group/app", "main", false},
+	}
+	for _, tt := range tests {
+		if got := c.BranchAllowed(tt.forge, tt.path, tt.branch); got != tt.want {
+			t.Errorf("BranchAllowed(%s, %s, %s) = %v, want %v", tt.forge, tt.path, tt.branch, got, tt.want)
+		}
+	}
+}
+
+func TestSizes(t *testing.T) {
+	tests := []struct {
+		in   string
+		want int64
+	}{
+		{"5242880", 5 << 20}, {"5MiB", 5 << 20}, {"512 kib", 512 << 10}, {"2MB", 2e6}, {"1GiB", 1 << 30},
+		{"3KB", 3000}, {"7B", 7}, {"0", 0},
+	}
+	for _, tt := range tests {
+		got, err := parseSize(tt.in)
+		if err != nil || got != tt.want {
+			t.Errorf("parseSize(%q) = %d, %v; want %d", tt.in, got, err, tt.want)
+		}
+	}
+	for _, bad := range []string{"", "MiB", "1.5MiB", "5XB", "9223372036854775807GiB"} {
+		if _, err := parseSize(bad); err == nil {
+			t.Errorf("parseSize(%q) succeeded", bad)
+		}
+	}
+	for n, want := range map[int64]string{5 << 20: "5MiB", 1 << 30: "1GiB", 1536: "1536", 2048: "2KiB", 0: "0", 7: "7"} {
+		if got := formatSize(n); got != want {
+			t.Errorf("formatSize(%d) = %q, want %q", n, got, want)
+		}
+	}
+}

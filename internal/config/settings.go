@@ -1,0 +1,243 @@
+package config
+
+import (
+	"errors"
+	"strings"
+	"time"
+
+	"github.com/trainyard/trainyard/internal/forge"
+	"github.com/trainyard/trainyard/internal/train"
+)
+
+// EnvPrefix starts every environment variable that overrides a setting.
+const EnvPrefix = "TRAINYARD_"
+
+// A setting is one scalar setting of a T (Config, or Project for the keys
+// of a projects entry): its path in the YAML file, how text becomes its
+// value, and its documentation. The environment variable and flag names
+// derive from the path.
+type setting[T any] struct {
+	path string // YAML path: "redis.url"
+	kind string // type name for the documentation and flag help
+	doc  string
+	flag bool // also a command-line flag of trainyard serve
+	set  func(t *T, v value) error
+	get  func(t *T) string // the current value as the documentation shows it
+}
+
+// env is the variable overriding the setting: TRAINYARD_REDIS_URL.
+func (s setting[T]) env() string {
+	return EnvPrefix + strings.ToUpper(strings.ReplaceAll(s.path, ".", "_"))
+}
+
+// flagName is the flag overriding the setting: --redis-url.
+func (s setting[T]) flagName() string {
+	return strings.NewReplacer(".", "-", "_", "-").Replace(s.path)
+}
+
+func (s setting[T]) withFlag() setting[T] {
+	s.flag = true
+	return s
+}
+
+// value is a setting's text as given: one string (from the file, the
+// environment or a flag), or the items of a YAML list.
+type value struct {
+	text  string
+	items []string
+	list  bool
+}
+
+func (v value) one() (string, error) {
+	if v.list {
+		return "", errors.New("want one value, got a list")
+	}
+	return v.text, nil
+}
+
+// values gives a list setting's items; a single value is a
+// comma-separated list, which is how the environment and flags write one.
+func (v value) values() []string {
+	if v.list {
+		return v.items
+	}
+	var out []string
+	for item := range strings.SplitSeq(v.text, ",") {
+		if item = strings.TrimSpace(item); item != "" {
+			out = append(out, item)
+		}
+	}
+	return out
+}
+
+func bind[T, V any](k kind[V], path, doc string, ptr func(*T) *V) setting[T] {
+	return setting[T]{
+		path: path, kind: k.name, doc: doc,
+		set: func(t *T, v value) error {
+			x, err := parseValue(k, v)
+			if err == nil {
+				*ptr(t) = x
+			}
+			return err
+		},
+		get: func(t *T) string { return k.format(*ptr(t)) },
+	}
+}
+
+// bindOptional binds a project setting that overrides a train default.
+func bindOptional[V any](k kind[V], path, doc string, ptr func(*Project) **V) setting[Project] {
+	return setting[Project]{
+		path: path, kind: k.name, doc: doc,
+		set: func(p *Project, v value) error {
+			x, err := parseValue(k, v)
+			if err == nil {
+				*ptr(p) = &x
+			}
+			return err
+		},
+		get: func(p *Project) string {
+			if x := *ptr(p); x != nil {
+				return k.format(*x)
+			}
+			return ""
+		},
+	}
+}
+
+func bindList[T any](path, doc string, ptr func(*T) *[]string) setting[T] {
+	return setting[T]{
+		path: path, kind: "list", doc: doc,
+		set: func(t *T, v value) error { *ptr(t) = v.values(); return nil },
+		get: func(t *T) string { return strings.Join(*ptr(t), ",") },
+	}
+}
+
+func parseValue[V any](k kind[V], v value) (V, error) {
+	s, err := v.one()
+	if err != nil {
+		var zero V
+		return zero, err
+	}
+	return k.parse(s)
+}
+
+// configSettings is the table of every scalar setting outside projects.
+func configSettings() []setting[Config] {
+	s := []setting[Config]{
+		bind(stringKind(), "listen", "HTTP listen address (host:port) for webhooks, health checks, the API and metrics.",
+			func(c *Config) *string { return &c.Listen }).withFlag(),
+		bind(stringKind(), "data_dir", "Directory holding the git mirrors.",
+			func(c *Config) *string { return &c.DataDir }).withFlag(),
+		bind(stringKind(), "log.level", "Log level: debug, info, warn or error.",
+			func(c *Config) *string { return &c.Log.Level }).withFlag(),
+		bind(stringKind(), "log.format", "Log format: json or console.",
+			func(c *Config) *string { return &c.Log.Format }),
+		bind(urlKind(), "redis.url", "One Redis server: redis://, rediss:// (TLS) or unix:// URL. Set url or addrs, not both; the default applies only when neither is set.",
+			func(c *Config) *URL { return &c.Redis.URL }).withFlag(),
+		bindList("redis.addrs", "Several Redis addresses (host:port): Cluster nodes, or Sentinels when master_name is set. Comma-separated in the environment.",
+			func(c *Config) *[]string { return &c.Redis.Addrs }),
+		bind(stringKind(), "redis.master_name", "Sentinel master name; set it to use Sentinel with addrs.",
+			func(c *Config) *string { return &c.Redis.MasterName }),
+		bind(stringKind(), "redis.username", "Redis ACL user name.",
+			func(c *Config) *string { return &c.Redis.Username }),
+		bind(secretKind(), "redis.password", "Redis password. Prefer password_file or the environment.",
+			func(c *Config) *Secret { return &c.Redis.Password }),
+		bind(stringKind(), "redis.password_file", "File holding the Redis password (surrounding white space is trimmed).",
+			func(c *Config) *string { return &c.Redis.PasswordFile }),
+		bind(stringKind(), "redis.prefix", "Prefix of every Redis key, so several installations can share a server.",
+			func(c *Config) *string { return &c.Redis.Prefix }),
+		bind(intKind(), "workers", "Event stream consumers in this process.",
+			func(c *Config) *int { return &c.Workers }).withFlag(),
+		bind(durationKind(), "sweep_interval", "How often every train is re-checked against the forge, so a lost webhook never stalls a train.",
+			func(c *Config) *time.Duration { return &c.SweepInterval }).withFlag(),
+		bind(durationKind(), "lease_ttl", "How long a train's lease outlives a worker that died holding it.",
+			func(c *Config) *time.Duration { return &c.LeaseTTL }),
+		bind(durationKind(), "claim_idle", "An event left unacknowledged this long is claimed by another worker.",
+			func(c *Config) *time.Duration { return &c.ClaimIdle }),
+		bind(sizeKind(), "webhook.max_body", "Largest webhook body accepted (bytes, or like 5MiB); larger ones get 413.",
+			func(c *Config) *int64 { return &c.Webhook.MaxBody }),
+		bind(durationKind(), "webhook.dedup_ttl", "How long a delivery id is remembered, so a redelivered webhook is ignored.",
+			func(c *Config) *time.Duration { return &c.Webhook.DedupTTL }),
+		bind(stringKind(), "bot.name", "Author and committer name of the commits Trainyard writes.",
+			func(c *Config) *string { return &c.Bot.Name }),
+		bind(stringKind(), "bot.email", "Author and committer email of the commits Trainyard writes.",
+			func(c *Config) *string { return &c.Bot.Email }),
+	}
+	s = append(s, forgeSettings(ForgeGitLab, "GitLab", "the GitLab instance, like https://gitlab.example.com",
+		func(c *Config) *Forge { return &c.GitLab })...)
+	s = append(s, forgeSettings(ForgeGitHub, "GitHub", "the GitHub REST API; GitHub Enterprise Server uses https://HOST/api/v3",
+		func(c *Config) *Forge { return &c.GitHub })...)
+	return append(s,
+		bind(intKind(), "train.max_parallel", "Most cars built and tested at once per train (the window).",
+			func(c *Config) *int { return &c.Train.MaxParallel }),
+		bind(intKind(), "train.retries", "Extra pipelines a failing car gets before it is evicted.",
+			func(c *Config) *int { return &c.Train.Retries }),
+		bind(durationKind(), "train.pipeline_timeout", "A car whose pipeline runs longer than this is evicted.",
+			func(c *Config) *time.Duration { return &c.Train.PipelineTimeout }),
+		bind(methodKind(), "train.method", "Merge method: merge, squash or rebase.",
+			func(c *Config) *train.Method { return &c.Train.Method }),
+		bind(stringKind(), "train.car_prefix", "Start of car branch names: trainyard/main/12 is MR 12 on the train for main.",
+			func(c *Config) *string { return &c.Train.CarPrefix }),
+		bind(accessKind(), "train.min_access", "Access level needed to use a train: guest, reporter, developer, maintainer or owner.",
+			func(c *Config) *forge.AccessLevel { return &c.Train.MinAccess }),
+	)
+}
+
+// forgeSettings declares the settings of one forge section.
+func forgeSettings(name, title, urlDoc string, f func(*Config) *Forge) []setting[Config] {
+	return []setting[Config]{
+		bind(urlKind(), name+".url", "Base URL of "+urlDoc+".",
+			func(c *Config) *URL { return &f(c).URL }),
+		bind(secretKind(), name+".token", title+" API token of the bot user. Prefer token_file or the environment.",
+			func(c *Config) *Secret { return &f(c).Token }),
+		bind(stringKind(), name+".token_file", "File holding the "+title+" API token.",
+			func(c *Config) *string { return &f(c).TokenFile }),
+		bind(secretKind(), name+".webhook_secret", title+" webhook secret. Prefer webhook_secret_file or the environment.",
+			func(c *Config) *Secret { return &f(c).WebhookSecret }),
+		bind(stringKind(), name+".webhook_secret_file", "File holding the "+title+" webhook secret.",
+			func(c *Config) *string { return &f(c).WebhookSecretFile }),
+	}
+}
+
+// projectSettings is the table of the keys of a projects entry. The
+// overrides have no default: they inherit the train section.
+func projectSettings() []setting[Project] {
+	return []setting[Project]{
+		bind(stringKind(), "forge", "gitlab or github.", func(p *Project) *string { return &p.Forge }),
+		bind(stringKind(), "path", "Full project path: group/app, group/sub/app, or owner/repo on GitHub.",
+			func(p *Project) *string { return &p.Path }),
+		bindList("branches", "Target branches that run trains: names or patterns like release/*. Empty: any branch.",
+			func(p *Project) *[]string { return &p.Branches }),
+		bindOptional(intKind(), "max_parallel", "Overrides train.max_parallel.",
+			func(p *Project) **int { return &p.MaxParallel }),
+		bindOptional(intKind(), "retries", "Overrides train.retries.",
+			func(p *Project) **int { return &p.Retries }),
+		bindOptional(durationKind(), "pipeline_timeout", "Overrides train.pipeline_timeout.",
+			func(p *Project) **time.Duration { return &p.PipelineTimeout }),
+		bindOptional(methodKind(), "method", "Overrides train.method.",
+			func(p *Project) **train.Method { return &p.Method }),
+		bindOptional(accessKind(), "min_access", "Overrides train.min_access.",
+			func(p *Project) **forge.AccessLevel { return &p.MinAccess }),
+	}
+}
+
+// secretRef ties a secret to the setting naming the file it may come from.
+type secretRef struct {
+	path  string // "gitlab.token"; its file setting is path + "_file"
+	value *Secret
+	file  *string
+}
+
+func (c *Config) secrets() []secretRef {
+	return []secretRef{
+		{"redis.password", &c.Redis.Password, &c.Redis.PasswordFile},
+		{"gitlab.token", &c.GitLab.Token, &c.GitLab.TokenFile},
+		{"gitlab.webhook_secret", &c.GitLab.WebhookSecret, &c.GitLab.WebhookSecretFile},
+		{"github.token", &c.GitHub.Token, &c.GitHub.TokenFile},
+		{"github.webhook_secret", &c.GitHub.WebhookSecret, &c.GitHub.WebhookSecretFile},
+	}
+}
+
+func envName(path string) string {
+	return setting[Config]{path: path}.env()
+}

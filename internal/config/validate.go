@@ -1,0 +1,272 @@
+package config
+
+import (
+	"fmt"
+	"net"
+	"net/url"
+	"path"
+	"slices"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/trainyard/trainyard/internal/forge"
+	"github.com/trainyard/trainyard/internal/train"
+)
+
+// Validate checks a configuration however it was built. It returns an
+// *Error listing every problem, each naming its field as written in YAML.
+func (c *Config) Validate() error {
+	var ps problems
+	ps.add(c.problems()...)
+	return ps.err("")
+}
+
+func (c *Config) problems() []error {
+	var ps problems
+	ps.add(
+		hostPort("listen", c.Listen),
+		required("data_dir", c.DataDir),
+		oneOf("log.level", c.Log.Level, "debug", "info", "warn", "error"),
+		oneOf("log.format", c.Log.Format, "json", "console"),
+	)
+	ps.add(c.Redis.problems()...)
+	ps.add(
+		atLeast("workers", c.Workers, 1),
+		positive("sweep_interval", c.SweepInterval),
+		positive("lease_ttl", c.LeaseTTL),
+		positive("claim_idle", c.ClaimIdle),
+		atLeast("webhook.max_body", c.Webhook.MaxBody, 1),
+		positive("webhook.dedup_ttl", c.Webhook.DedupTTL),
+		identity("bot.name", c.Bot.Name),
+		identity("bot.email", c.Bot.Email),
+	)
+	ps.add(c.GitLab.problems(ForgeGitLab, c.Enabled(ForgeGitLab))...)
+	ps.add(c.GitHub.problems(ForgeGitHub, c.Enabled(ForgeGitHub))...)
+	ps.add(
+		atLeast("train.max_parallel", c.Train.MaxParallel, 1),
+		atLeast("train.retries", c.Train.Retries, 0),
+		positive("train.pipeline_timeout", c.Train.PipelineTimeout),
+		method("train.method", c.Train.Method),
+		refPart("train.car_prefix", c.Train.CarPrefix),
+		access("train.min_access", c.Train.MinAccess),
+	)
+	for i, p := range c.Projects {
+		ps.add(p.problems(fmt.Sprintf("projects[%d]", i))...)
+		ps.add(c.duplicate(i))
+	}
+	return ps
+}
+
+func (r *Redis) problems() []error {
+	var ps problems
+	switch {
+	case r.URL != "" && len(r.Addrs) > 0:
+		ps.add(fieldErr("redis", "set url or addrs, not both"))
+	case r.URL == "" && len(r.Addrs) == 0:
+		ps.add(fieldErr("redis", "set url or addrs"))
+	case r.URL != "":
+		if _, err := r.Options(); err != nil {
+			ps.add(fieldErr("redis.url", "%v", err))
+		}
+		if r.MasterName != "" {
+			ps.add(fieldErr("redis.master_name", "needs addrs (the Sentinel addresses), not url"))
+		}
+	}
+	for i, a := range r.Addrs {
+		ps.add(hostPort(fmt.Sprintf("redis.addrs[%d]", i), a))
+	}
+	ps.add(required("redis.prefix", r.Prefix))
+	return ps
+}
+
+// problems checks a forge section. Credentials are required only of a
+// forge that projects use; a missing one fails the boot rather than
+// letting unverified webhooks in.
+func (f *Forge) problems(name string, enabled bool) []error {
+	var ps problems
+	if f.URL != "" {
+		ps.add(httpURL(name+".url", f.URL))
+	}
+	if !enabled {
+		return ps
+	}
+	why := "required when " + name + " projects are configured"
+	if f.URL == "" {
+		ps.add(fieldErr(name+".url", "%s (set it or %s)", why, envName(name+".url")))
+	}
+	for _, s := range []struct {
+		path  string
+		value Secret
+	}{{name + ".token", f.Token}, {name + ".webhook_secret", f.WebhookSecret}} {
+		if s.value.IsZero() {
+			ps.add(fieldErr(s.path, "%s (set it, %s_file, or %s)", why, s.path, envName(s.path)))
+		}
+	}
+	return ps
+}
+
+func (p *Project) problems(at string) []error {
+	var ps problems
+	switch p.Forge {
+	case ForgeGitLab, ForgeGitHub:
+		ps.add(projectPath(at+".path", p.Forge, p.Path))
+	default:
+		ps.add(fieldErr(at+".forge", "must be gitlab or github, got %q", p.Forge))
+	}
+	for i, b := range p.Branches {
+		ps.add(branchPattern(fmt.Sprintf("%s.branches[%d]", at, i), b))
+	}
+	if p.MaxParallel != nil {
+		ps.add(atLeast(at+".max_parallel", *p.MaxParallel, 1))
+	}
+	if p.Retries != nil {
+		ps.add(atLeast(at+".retries", *p.Retries, 0))
+	}
+	if p.PipelineTimeout != nil {
+		ps.add(positive(at+".pipeline_timeout", *p.PipelineTimeout))
+	}
+	if p.Method != nil {
+		ps.add(method(at+".method", *p.Method))
+	}
+	if p.MinAccess != nil {
+		ps.add(access(at+".min_access", *p.MinAccess))
+	}
+	return ps
+}
+
+// duplicate reports projects[i] if an earlier entry names the same
+// project: which entry's settings apply would be a guess.
+func (c *Config) duplicate(i int) error {
+	p := c.Projects[i]
+	for j := range i {
+		if q := c.Projects[j]; q.Forge == p.Forge && p.Path != "" && strings.EqualFold(q.Path, p.Path) {
+			return fieldErr(fmt.Sprintf("projects[%d]", i), "duplicates projects[%d] (%s %s)", j, q.Forge, q.Path)
+		}
+	}
+	return nil
+}
+
+func required(field, v string) error {
+	if strings.TrimSpace(v) == "" {
+		return fieldErr(field, "required")
+	}
+	return nil
+}
+
+func oneOf(field, v string, allowed ...string) error {
+	if slices.Contains(allowed, v) {
+		return nil
+	}
+	last := len(allowed) - 1
+	return fieldErr(field, "must be %s or %s, got %q", strings.Join(allowed[:last], ", "), allowed[last], v)
+}
+
+func atLeast[N int | int64](field string, v, least N) error {
+	if v < least {
+		return fieldErr(field, "must be at least %d, got %d", least, v)
+	}
+	return nil
+}
+
+func positive(field string, d time.Duration) error {
+	if d <= 0 {
+		return fieldErr(field, "must be positive, got %s", formatDuration(d))
+	}
+	return nil
+}
+
+func method(field string, m train.Method) error {
+	if !m.Valid() {
+		return fieldErr(field, "must be merge, squash or rebase, got %q", string(m))
+	}
+	return nil
+}
+
+func access(field string, l forge.AccessLevel) error {
+	switch l {
+	case forge.Guest, forge.Reporter, forge.Developer, forge.Maintainer, forge.Owner:
+		return nil
+	}
+	return fieldErr(field, "must be guest, reporter, developer, maintainer or owner, got %s", l)
+}
+
+// hostPort checks a TCP address with a numeric port, as net.Listen and
+// Redis take it.
+func hostPort(field, addr string) error {
+	_, port, err := net.SplitHostPort(addr)
+	if err == nil {
+		if n, perr := strconv.Atoi(port); perr != nil || n < 0 || n > 65535 {
+			err = fmt.Errorf("bad port %q", port)
+		}
+	}
+	if err != nil {
+		return fieldErr(field, "must be host:port, got %q", addr)
+	}
+	return nil
+}
+
+func httpURL(field string, u URL) error {
+	p, err := url.Parse(string(u))
+	if err != nil || (p.Scheme != "http" && p.Scheme != "https") || p.Host == "" {
+		return fieldErr(field, "must be an http or https URL, got %q", u.String())
+	}
+	return nil
+}
+
+// identity checks a git author name or email: git refuses angle brackets
+// and line breaks in them.
+func identity(field, v string) error {
+	if err := required(field, v); err != nil {
+		return err
+	}
+	if strings.ContainsAny(v, "<>\n\r") {
+		return fieldErr(field, "must not contain <, > or a line break, got %q", v)
+	}
+	return nil
+}
+
+// projectPath checks "group/app": nested groups on GitLab, exactly
+// owner/repo on GitHub.
+func projectPath(field, forgeName, p string) error {
+	parts := strings.Split(p, "/")
+	ok := len(parts) >= 2 && !slices.Contains(parts, "") && !strings.ContainsAny(p, " \t\n")
+	if forgeName == ForgeGitHub && len(parts) != 2 {
+		ok = false
+	}
+	if !ok {
+		want := "group/project"
+		if forgeName == ForgeGitHub {
+			want = "owner/repo"
+		}
+		return fieldErr(field, "must be the full path like %s, got %q", want, p)
+	}
+	return nil
+}
+
+// branchPattern checks a branch name or path.Match pattern with the parts
+// of git's ref name rules that a typo breaks.
+func branchPattern(field, b string) error {
+	if b == "" {
+		return fieldErr(field, "empty branch name")
+	}
+	if _, err := path.Match(b, ""); err != nil {
+		return fieldErr(field, "bad pattern %q: %v", b, err)
+	}
+	return refPart(field, b)
+}
+
+// refPart checks text that goes into a ref name.
+func refPart(field, s string) error {
+	if s == "" {
+		return fieldErr(field, "required")
+	}
+	bad := strings.HasPrefix(s, "/") || strings.HasSuffix(s, "/") ||
+		strings.HasPrefix(s, "-") || strings.HasSuffix(s, ".lock") ||
+		strings.Contains(s, "..") || strings.Contains(s, "//") || strings.Contains(s, "@{") ||
+		strings.ContainsFunc(s, func(r rune) bool { return r <= ' ' || r == 0x7f || strings.ContainsRune(`~^:\`, r) })
+	if bad {
+		return fieldErr(field, "%q is not a valid git ref name", s)
+	}
+	return nil
+}

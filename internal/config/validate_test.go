@@ -1,0 +1,143 @@
+package config
+
+import (
+	"strings"
+	"testing"
+)
+
+func TestProblems(t *testing.T) {
+	const gitlabProject = "projects: [{forge: gitlab, path: group/app}]\n"
+	tests := []struct {
+		name string
+		yaml string
+		env  map[string]string
+		want []string
+	}{
+		{"workers", "workers: 0", nil, []string{"workers: must be at least 1, got 0"}},
+		{"max_parallel", "train: {max_parallel: 0}", nil, []string{"train.max_parallel: must be at least 1, got 0"}},
+		{"retries", "train: {retries: -1}", nil, []string{"train.retries: must be at least 0, got -1"}},
+		{"negative duration", "sweep_interval: -1s", nil, []string{"sweep_interval: must be positive, got -1s"}},
+		{"zero duration", "lease_ttl: 0s\nclaim_idle: 0s", nil, []string{
+			"lease_ttl: must be positive, got 0s", "claim_idle: must be positive, got 0s"}},
+		{"pipeline_timeout", "train: {pipeline_timeout: -90m}", nil, []string{"train.pipeline_timeout: must be positive, got -1h30m"}},
+		{"webhook", "webhook: {max_body: 0, dedup_ttl: -1h}", nil, []string{
+			"webhook.max_body: must be at least 1, got 0", "webhook.dedup_ttl: must be positive, got -1h"}},
+		{"listen without port", "listen: localhost", nil, []string{`listen: must be host:port, got "localhost"`}},
+		{"listen bad port", `listen: ":99999"`, nil, []string{`listen: must be host:port, got ":99999"`}},
+		{"data_dir", `data_dir: ""`, nil, []string{"data_dir: required"}},
+		{"log", "log: {level: verbose, format: text}", nil, []string{
+			`log.level: must be debug, info, warn or error, got "verbose"`,
+			`log.format: must be json or console, got "text"`}},
+		{"redis url and addrs", "redis: {url: redis://a:1, addrs: [b:2]}", nil, []string{"redis: set url or addrs, not both"}},
+		{"redis url and addrs from env", "redis: {url: redis://a:1}", map[string]string{"TRAINYARD_REDIS_ADDRS": "b:2"}, []string{
+			"redis: set url or addrs, not both"}},
+		{"redis neither", `redis: {url: ""}`, nil, []string{"redis: set url or addrs"}},
+		{"redis scheme", "redis: {url: http://x}", nil, []string{"redis.url: invalid URL scheme: http"}},
+		{"redis db", "redis: {url: redis://x/db}", nil, []string{`redis.url: invalid database number: "db"`}},
+		{"redis url parse hides password", `redis: {url: "redis://u:hunter2@host:port/0"}`, nil, []string{
+			`redis.url: invalid port ":port" after host`}},
+		{"master_name with url", "redis: {master_name: mymaster}", nil, []string{
+			"redis.master_name: needs addrs (the Sentinel addresses), not url"}},
+		{"redis addrs", "redis: {addrs: ['a:1', b]}", nil, []string{`redis.addrs[1]: must be host:port, got "b"`}},
+		{"redis prefix", `redis: {prefix: ""}`, nil, []string{"redis.prefix: required"}},
+		{"bot", "bot: {name: ' ', email: 'a <b>'}", nil, []string{
+			"bot.name: required", `bot.email: must not contain <, > or a line break, got "a <b>"`}},
+		{"gitlab credentials", gitlabProject, nil, []string{
+			"gitlab.url: required when gitlab projects are configured (set it or TRAINYARD_GITLAB_URL)",
+			"gitlab.token: required when gitlab projects are configured (set it, gitlab.token_file, or TRAINYARD_GITLAB_TOKEN)",
+			"gitlab.webhook_secret: required when gitlab projects are configured (set it, gitlab.webhook_secret_file, or TRAINYARD_GITLAB_WEBHOOK_SECRET)"}},
+		{"github credentials", "projects: [{forge: github, path: o/r}]", nil, []string{
+			"github.token: required when github projects are configured (set it, github.token_file, or TRAINYARD_GITHUB_TOKEN)",
+			"github.webhook_secret: required when github projects are configured (set it, github.webhook_secret_file, or TRAINYARD_GITHUB_WEBHOOK_SECRET)"}},
+		{"empty secret from env is unset", gitlabProject,
+			map[string]string{"TRAINYARD_GITLAB_URL": "https://g", "TRAINYARD_GITLAB_TOKEN": "t", "TRAINYARD_GITLAB_WEBHOOK_SECRET": ""}, []string{
+				"gitlab.webhook_secret: required when gitlab projects are configured (set it, gitlab.webhook_secret_file, or TRAINYARD_GITLAB_WEBHOOK_SECRET)"}},
+		{"unused forge needs no credentials, but a sane url", "gitlab: {url: 'ftp://x'}\ngithub: {url: 'https://u:pw@h/api'}", nil, []string{
+			`gitlab.url: must be an http or https URL, got "ftp://x"`}},
+		{"project forge", "projects: [{forge: gitea, path: g/a}]", nil, []string{`projects[0].forge: must be gitlab or github, got "gitea"`}},
+		{"project path", "projects: [{forge: gitlab, path: app}, {forge: gitlab, path: 'g//a'}, {forge: github, path: o/r/x}]", forgeEnv(), []string{
+			`projects[0].path: must be the full path like group/project, got "app"`,
+			`projects[1].path: must be the full path like group/project, got "g//a"`,
+			`projects[2].path: must be the full path like owner/repo, got "o/r/x"`}},
+		{"duplicate project", "projects: [{forge: gitlab, path: g/a}, {forge: github, path: g/a}, {forge: gitlab, path: G/A}]", forgeEnv(), []string{
+			"projects[2]: duplicates projects[0] (gitlab g/a)"}},
+		{"branches", `projects: [{forge: gitlab, path: g/a, branches: ["", "a b", "[x", "x..y", "ok/*"]}]`, forgeEnv(), []string{
+			"projects[0].branches[0]: empty branch name",
+			`projects[0].branches[1]: "a b" is not a valid git ref name`,
+			`projects[0].branches[2]: bad pattern "[x": syntax error in pattern`,
+			`projects[0].branches[3]: "x..y" is not a valid git ref name`}},
+		{"project overrides", "projects: [{forge: gitlab, path: g/a, max_parallel: 0, retries: -2, pipeline_timeout: 0s, method: fast}]", forgeEnv(), []string{
+			"projects[0].max_parallel: must be at least 1, got 0",
+			"projects[0].retries: must be at least 0, got -2",
+			"projects[0].pipeline_timeout: must be positive, got 0s",
+			`projects[0].method: must be merge, squash or rebase, got "fast"`}},
+		{"method", "train: {method: fast}", nil, []string{`train.method: must be merge, squash or rebase, got "fast"`}},
+		{"car_prefix", "train: {car_prefix: 'a..b'}", nil, []string{`train.car_prefix: "a..b" is not a valid git ref name`}},
+		{"unknown access level", "train: {min_access: boss}", nil, []string{
+			`train.min_access (line 1): "boss" is not one of guest, reporter, developer, maintainer or owner`}},
+		{"access none refused", "projects:\n  - {forge: gitlab, path: g/a, min_access: none}", forgeEnv(), []string{
+			`projects[0].min_access (line 2): "none" is not one of guest, reporter, developer, maintainer or owner`}},
+		{"values that do not parse", "workers: four\nsweep_interval: soon\nwebhook:\n  max_body: 5XB\n", nil, []string{
+			`workers (line 1): "four" is not an integer`,
+			`sweep_interval (line 2): "soon" is not a duration (write it like 30s, 5m or 2h)`,
+			`webhook.max_body (line 4): "5XB" is not a size (write bytes, or a number and a unit like 512KiB or 5MiB)`}},
+		{"mapping for a value", "listen: {a: b}", nil, []string{"listen (line 1): want a value, got a mapping"}},
+		{"list for a value", "workers: [1, 2]", nil, []string{"workers (line 1): want one value, got a list"}},
+		{"mapping in a list", "redis: {addrs: [{a: b}]}", nil, []string{"redis.addrs (line 1): item 0: want a single value, got a mapping"}},
+		{"unknown key", "listen: ':1'\nredis:\n  urll: y\n", nil, []string{`line 3: unknown field "urll" in redis`}},
+		{"unknown top-level key", "listen: ':1'\nlistne: x", nil, []string{`line 2: unknown field "listne"`}},
+		{"unknown github key", "github:\n  tokne: x", nil, []string{`line 2: unknown field "tokne" in github`}},
+		{"unknown project key", "projects:\n  - forge: gitlab\n    path: g/a\n    branch: main\n", forgeEnv(), []string{
+			`line 4: unknown field "branch" in an entry of projects`}},
+		{"key set twice", "workers: 2\nworkers: 3", nil, []string{`line 2: field "workers" set twice (first on line 1)`}},
+		{"section as a value hides the value", "gitlab: glpat-0123456789", nil, []string{"line 1: gitlab must be a mapping, got a single value"}},
+		{"projects as a value", "projects: all", nil, []string{"line 1: projects must be a list, got a single value"}},
+		{"project as a value", "projects: [g/a]", nil, []string{"line 1: an entry of projects must be a mapping, got a single value"}},
+		{"file as a value", "hello", nil, []string{"line 1: the file must be a mapping of settings, got a single value"}},
+		{"two documents", "workers: 2\n---\nworkers: 3\n", nil, []string{"the file holds more than one YAML document"}},
+		{"all at once, in table order", "workers: 0\nfoo: 1\ntrain: {max_parallel: 0}\nprojects: [{forge: gitea, path: g/a}]", nil, []string{
+			`line 2: unknown field "foo"`,
+			"workers: must be at least 1, got 0",
+			"train.max_parallel: must be at least 1, got 0",
+			`projects[0].forge: must be gitlab or github, got "gitea"`}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			c, err := Parse([]byte(tt.yaml), envMap(tt.env), nil)
+			if c != nil {
+				t.Errorf("Parse returned a config with an error")
+			}
+			wantProblems(t, err, tt.want...)
+			if err != nil && strings.Contains(err.Error(), "hunter2") || err != nil && strings.Contains(err.Error(), "glpat") {
+				t.Errorf("error shows a secret: %v", err)
+			}
+		})
+	}
+}
+
+func TestSyntaxError(t *testing.T) {
+	_, err := Parse([]byte("workers: 2\n  listen: [\n"), nil, nil)
+	wantProblems(t, err, "yaml: line 2: mapping values are not allowed in this context")
+}
+
+func TestErrorMessage(t *testing.T) {
+	one := &Error{Source: "a.yaml", Problems: []error{fieldErr("workers", "must be at least 1, got 0")}}
+	if got, want := one.Error(), "config a.yaml: workers: must be at least 1, got 0"; got != want {
+		t.Errorf("one problem: got %q, want %q", got, want)
+	}
+	two := &Error{Problems: []error{fieldErr("a", "x"), &FieldError{Field: "b", Line: 3, Err: one.Problems[0]}}}
+	if got, want := two.Error(), "config: 2 problems:\n  a: x\n  b (line 3): workers: must be at least 1, got 0"; got != want {
+		t.Errorf("two problems: got %q, want %q", got, want)
+	}
+}
+
+func TestDefaultsValidate(t *testing.T) {
+	c := Defaults()
+	if err := c.Validate(); err != nil {
+		t.Fatalf("defaults do not validate: %v", err)
+	}
+	c.Workers = 0
+	c.Train.MinAccess = 0
+	err := c.Validate()
+	wantProblems(t, err, "workers: must be at least 1, got 0", "train.min_access: must be guest, reporter, developer, maintainer or owner, got none")
+}

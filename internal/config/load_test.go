@@ -373,3 +373,10 @@ func TestSecretEnvAndFileConflict(t *testing.T) {
 	_, err := Parse([]byte("github: {token_file: "+file+"}"), envMap(map[string]string{"TRAINYARD_GITHUB_TOKEN": "t2"}), nil)
 	wantProblems(t, err, "github.token_file: set only one of github.token (or TRAINYARD_GITHUB_TOKEN) and github.token_file")
 }
+
+func TestUnknownEnv(t *testing.T) {
+	got := UnknownEnv([]string{"TRAINYARD_WORKERS=2", "TRAINYARD_WORKER=3", "HOME=/root", "TRAINYARD_GITLAB_TOKN=x", "TRAINYARD_LISTEN"})
+	if want := []string{"TRAINYARD_GITLAB_TOKN", "TRAINYARD_WORKER"}; !slices.Equal(got, want) {
+		t.Errorf("UnknownEnv = %q, want %q", got, want)
+	}
+}

@@ -2,6 +2,7 @@ package config
 
 import (
 	"errors"
+	"slices"
 	"strings"
 	"time"
 
@@ -240,4 +241,22 @@ func (c *Config) secrets() []secretRef {
 
 func envName(path string) string {
 	return setting[Config]{path: path}.env()
+}
+
+// UnknownEnv returns the TRAINYARD_* variables in environ (as os.Environ
+// gives it) that no setting reads: most likely misspelt, worth a warning.
+func UnknownEnv(environ []string) []string {
+	known := map[string]bool{}
+	for _, s := range configSettings() {
+		known[s.env()] = true
+	}
+	var unknown []string
+	for _, kv := range environ {
+		name, _, _ := strings.Cut(kv, "=")
+		if strings.HasPrefix(name, EnvPrefix) && !known[name] {
+			unknown = append(unknown, name)
+		}
+	}
+	slices.Sort(unknown)
+	return unknown
 }

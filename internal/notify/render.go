@@ -1,0 +1,232 @@
+package notify
+
+import (
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/trainyard/trainyard/internal/train"
+)
+
+// dialect is one chat's flavour of Markdown. Titles and user names come
+// from the forge and are escaped; reason messages are Markdown the planner
+// wrote (inline code only), passed through as far as the chat allows.
+type dialect interface {
+	text(s string) string
+	code(s string) string
+	markdown(s string) string
+	link(label, url string) string
+}
+
+func dialectFor(k Kind) dialect {
+	if k == KindMattermost {
+		return mattermost{}
+	}
+	return slack{}
+}
+
+// slack is Slack's mrkdwn: only &, < and > need escaping, and links are
+// <url|label>.
+type slack struct{}
+
+var (
+	slackEscaper = strings.NewReplacer("&", "&amp;", "<", "&lt;", ">", "&gt;")
+	slackURL     = strings.NewReplacer("|", "%7C", ">", "%3E")
+)
+
+func (slack) text(s string) string     { return slackEscaper.Replace(s) }
+func (slack) code(s string) string     { return "`" + slackEscaper.Replace(noBackticks(s)) + "`" }
+func (slack) markdown(s string) string { return slackEscaper.Replace(s) }
+func (slack) link(label, url string) string {
+	return "<" + slackURL.Replace(url) + "|" + label + ">"
+}
+
+// mattermost is CommonMark: punctuation that would start formatting is
+// backslash-escaped, and links are [label](url).
+type mattermost struct{}
+
+var (
+	mattermostEscaper = strings.NewReplacer(
+		`\`, `\\`, "`", "\\`", "*", `\*`, "_", `\_`, "[", `\[`, "]", `\]`, "<", `\<`, ">", `\>`, "~", `\~`)
+	mattermostURL = strings.NewReplacer(" ", "%20", ")", "%29")
+)
+
+func (mattermost) text(s string) string     { return mattermostEscaper.Replace(s) }
+func (mattermost) code(s string) string     { return "`" + noBackticks(s) + "`" }
+func (mattermost) markdown(s string) string { return s }
+func (mattermost) link(label, url string) string {
+	return "[" + label + "](" + mattermostURL.Replace(url) + ")"
+}
+
+// noBackticks keeps a name from closing its code span early.
+func noBackticks(s string) string { return strings.ReplaceAll(s, "`", "'") }
+
+// renderer writes the messages about one train in one dialect.
+type renderer struct {
+	d     dialect
+	links Links
+	key   train.Key
+}
+
+func render(d dialect, links Links, key train.Key, n train.Notify) string {
+	r := renderer{d: d, links: links, key: key}
+	switch n.Kind {
+	case train.NotifyMerged:
+		return r.merged(n)
+	case train.NotifyEvicted:
+		return r.evicted(n)
+	case train.NotifyPaused, train.NotifyResumed:
+		return r.pausedOrResumed(n)
+	}
+	return "The merge train for " + r.where() + ": " + r.d.text(string(n.Kind)) + "."
+}
+
+func (r renderer) merged(n train.Notify) string {
+	var b strings.Builder
+	b.WriteString("Merged into " + r.where())
+	if n.Commit != "" {
+		b.WriteString(" as " + r.commit(n.Commit))
+	}
+	if p := mergePipeline(n); p != 0 {
+		b.WriteString(", tested by pipeline " + r.pipeline(p))
+	}
+	b.WriteString(":")
+	for _, c := range n.Cars {
+		b.WriteString("\n• " + r.car(c))
+		if d, ok := timeOnTrain(c); ok {
+			b.WriteString(" — " + d + " on the train")
+		}
+	}
+	return b.String()
+}
+
+func (r renderer) evicted(n train.Notify) string {
+	var b strings.Builder
+	b.WriteString("Removed from the merge train for " + r.where() + ":")
+	for _, c := range n.Cars {
+		b.WriteString("\n• " + r.car(c))
+		if c.Reason != nil && c.Reason.Message != "" {
+			b.WriteString(" — " + r.reason(*c.Reason))
+		}
+	}
+	return b.String()
+}
+
+func (r renderer) pausedOrResumed(n train.Notify) string {
+	s := "The merge train for " + r.where() + " was " + string(n.Kind)
+	if n.By != "" {
+		s += " by " + r.d.text(n.By)
+	}
+	return s + "."
+}
+
+func (r renderer) where() string {
+	return r.d.code(r.key.Branch) + " in " + r.d.text(r.key.Project)
+}
+
+func (r renderer) car(c train.Car) string {
+	s := r.ref(mrLabel(r.key.Forge, c.MR), r.links.MR(r.key, c.MR))
+	if c.Title != "" {
+		s += " " + r.d.text(c.Title)
+	}
+	return s
+}
+
+func (r renderer) pipeline(id int64) string {
+	return r.ref("#"+strconv.FormatInt(id, 10), r.links.Pipeline(r.key, id))
+}
+
+func (r renderer) commit(sha string) string {
+	if url := r.links.Commit(r.key, sha); url != "" {
+		return r.d.link(r.d.text(short(sha)), url)
+	}
+	return r.d.code(short(sha))
+}
+
+func (r renderer) ref(label, url string) string {
+	if url == "" {
+		return label
+	}
+	return r.d.link(label, url)
+}
+
+// reason renders why a car left, linking the pipeline it names.
+func (r renderer) reason(why train.Reason) string {
+	msg := r.d.markdown(why.Message)
+	if why.Pipeline == 0 {
+		return msg
+	}
+	url := r.links.Pipeline(r.key, why.Pipeline)
+	if url == "" {
+		return msg
+	}
+	label := "#" + strconv.FormatInt(why.Pipeline, 10)
+	if i := refIndex(msg, "pipeline "+label); i >= 0 {
+		at := i + len("pipeline ")
+		return msg[:at] + r.d.link(label, url) + msg[at+len(label):]
+	}
+	return msg + " (pipeline " + r.d.link(label, url) + ")"
+}
+
+// refIndex finds ref in s where it is not the start of a longer number
+// ("pipeline #7" is not in "pipeline #77").
+func refIndex(s, ref string) int {
+	for from := 0; ; {
+		i := strings.Index(s[from:], ref)
+		if i < 0 {
+			return -1
+		}
+		end := from + i + len(ref)
+		if end == len(s) || s[end] < '0' || s[end] > '9' {
+			return from + i
+		}
+		from = end
+	}
+}
+
+// mergePipeline is the pipeline that tested the merged commit.
+func mergePipeline(n train.Notify) int64 {
+	for _, c := range n.Cars {
+		if c.Reason != nil && c.Reason.Pipeline != 0 {
+			return c.Reason.Pipeline
+		}
+	}
+	for _, c := range n.Cars {
+		if c.Commit == n.Commit && c.Pipeline != 0 {
+			return c.Pipeline
+		}
+	}
+	return 0
+}
+
+// timeOnTrain is how long a car waited from being added to leaving, to
+// the minute (to the second under a minute).
+func timeOnTrain(c train.Car) (string, bool) {
+	if c.AddedAt.IsZero() || c.LeftAt.IsZero() || c.LeftAt.Before(c.AddedAt) {
+		return "", false
+	}
+	d := c.LeftAt.Sub(c.AddedAt)
+	if d < time.Minute {
+		return d.Round(time.Second).String(), true
+	}
+	s := strings.TrimSuffix(d.Round(time.Minute).String(), "0s")
+	if strings.HasSuffix(s, "h0m") {
+		s = strings.TrimSuffix(s, "0m")
+	}
+	return s, true
+}
+
+// mrLabel is how the forge writes a reference to an MR.
+func mrLabel(forge string, iid int64) string {
+	if forge == "github" {
+		return "#" + strconv.FormatInt(iid, 10)
+	}
+	return "!" + strconv.FormatInt(iid, 10)
+}
+
+func short(sha string) string {
+	if len(sha) > 12 {
+		return sha[:12]
+	}
+	return sha
+}

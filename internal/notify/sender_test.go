@@ -1,0 +1,149 @@
+package notify
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net/http"
+	"net/http/httptest"
+	"net/url"
+	"strings"
+	"testing"
+	"time"
+)
+
+// TestErrorsNeverNameTheURL: the URL is the webhook's credential, so no
+// failure may print it, whatever went wrong.
+func TestErrorsNeverNameTheURL(t *testing.T) {
+	rc := newReceiver(t)
+	rc.answer("/echo", func(w http.ResponseWriter, r *http.Request, _ int) {
+		w.WriteHeader(http.StatusNotFound)
+		fmt.Fprintf(w, "no hook at %s", rc.srv.URL+r.URL.Path)
+	})
+	rc.answer("/redirect", func(w http.ResponseWriter, r *http.Request, _ int) {
+		http.Redirect(w, r, "/loop"+secretPath, http.StatusTemporaryRedirect)
+	})
+	rc.answer("/loop"+secretPath, func(w http.ResponseWriter, r *http.Request, _ int) {
+		http.Redirect(w, r, r.URL.Path, http.StatusTemporaryRedirect)
+	})
+	closed := httptest.NewServer(http.NotFoundHandler())
+	closed.Close()
+
+	tests := []struct {
+		name string
+		url  Secret
+		want string
+	}{
+		{"status echoing the URL", rc.url("/echo"), "webhook answered 404 Not Found: no hook at [redacted]"},
+		{"connection refused", Secret(closed.URL + secretPath), `Post "[redacted]": dial tcp`},
+		{"redirect loop", rc.url("/redirect"), `Post "[redacted]": stopped after 10 redirects`},
+		{"bad URL", Secret("http://h.example.com/%zz" + secretPath), "build webhook request: invalid webhook URL"},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			err := Slack{Webhook{URL: tc.url}}.Send(t.Context(), Message{Text: "x"})
+			if err == nil {
+				t.Fatal("Send succeeded, want an error")
+			}
+			if msg := fmt.Sprintf("%v %+v %#v", err, err, err); strings.Contains(msg, "s3cr3t") {
+				t.Errorf("error carries the secret: %s", msg)
+			}
+			if !strings.HasPrefix(err.Error(), tc.want) {
+				t.Errorf("error = %q, want it to start %q", err, tc.want)
+			}
+		})
+	}
+}
+
+func TestTransportErrorsKeepTheirCause(t *testing.T) {
+	rc := newReceiver(t)
+	rc.answer("/slow", func(_ http.ResponseWriter, r *http.Request, _ int) { <-r.Context().Done() })
+	err := Slack{Webhook{URL: rc.url("/slow"), Timeout: 20 * time.Millisecond}}.Send(t.Context(), Message{Text: "x"})
+	var ue *url.Error
+	if !errors.Is(err, context.DeadlineExceeded) || !errors.As(err, &ue) || ue.URL != "[redacted]" || !ue.Timeout() {
+		t.Fatalf("Send = %v, want a redacted *url.Error timing out", err)
+	}
+}
+
+func TestSecretNeverPrints(t *testing.T) {
+	s := Secret("https://hooks.example.com" + secretPath)
+	js, err := json.Marshal(struct{ URL Secret }{s})
+	if err != nil {
+		t.Fatal(err)
+	}
+	r := Route{Kind: KindSlack, URL: s}
+	for _, got := range []string{fmt.Sprint(s), fmt.Sprintf("%s|%v|%q|%x|%#v|%+v", s, s, s, s, s, r), string(js)} {
+		if strings.Contains(got, "s3cr3t") || !strings.Contains(got, "[redacted]") {
+			t.Errorf("printed secret = %q", got)
+		}
+	}
+	if got := Secret("").String(); got != "" {
+		t.Errorf("empty secret prints %q, want nothing", got)
+	}
+}
+
+func TestParseRetryAfter(t *testing.T) {
+	now := time.Date(2025, 3, 4, 10, 0, 0, 0, time.UTC)
+	for _, tc := range []struct {
+		v    string
+		want time.Duration
+	}{
+		{"", 0},
+		{"7", 7 * time.Second},
+		{"0", 0},
+		{"-3", 0},
+		{"Tue, 04 Mar 2025 10:00:30 GMT", 30 * time.Second},
+		{"Tue, 04 Mar 2025 09:00:00 GMT", 0},
+		{"soon", 0},
+	} {
+		if got := parseRetryAfter(tc.v, now); got != tc.want {
+			t.Errorf("parseRetryAfter(%q) = %v, want %v", tc.v, got, tc.want)
+		}
+	}
+}
+
+func TestRetryWait(t *testing.T) {
+	r := Retry{Base: time.Millisecond, Max: 8 * time.Millisecond}.withDefaults()
+	for _, tc := range []struct {
+		err     error
+		again   bool
+		atLeast time.Duration
+	}{
+		{&StatusError{Code: 429, RetryAfter: 3 * time.Second}, true, 3 * time.Second},
+		{&StatusError{Code: 503, RetryAfter: 2 * time.Second}, true, 2 * time.Second},
+		{&StatusError{Code: 500}, true, 0},
+		{fmt.Errorf("wrapped: %w", &StatusError{Code: 502}), true, 0},
+		{&StatusError{Code: 400, RetryAfter: time.Second}, false, 0},
+		{&StatusError{Code: 404}, false, 0},
+		{&url.Error{Op: "Post", URL: redacted, Err: errors.New("connection reset")}, true, 0},
+		{errors.New("encode webhook payload: bad"), false, 0},
+	} {
+		wait, again := r.wait(tc.err, 3)
+		if again != tc.again || wait < tc.atLeast || (again && tc.atLeast == 0 && (wait <= 0 || wait > 4*time.Millisecond)) {
+			t.Errorf("wait(%v) = %v, %v; want retry %v, wait ≥ %v (jitter ≤ 4ms on attempt 3)", tc.err, wait, again, tc.again, tc.atLeast)
+		}
+	}
+	for attempt := 1; attempt < 100; attempt++ {
+		if w := r.jitter(attempt); w <= 0 || w > r.Max {
+			t.Fatalf("jitter(%d) = %v, want in (0, %v]", attempt, w, r.Max)
+		}
+	}
+}
+
+// TestRetryBudget: a Retry-After beyond the message's time budget ends the
+// attempts at once instead of holding a worker.
+func TestRetryBudget(t *testing.T) {
+	rc := newReceiver(t)
+	rc.answer("/later", func(w http.ResponseWriter, _ *http.Request, _ int) {
+		w.Header().Set("Retry-After", "3600")
+		w.WriteHeader(http.StatusServiceUnavailable)
+	})
+	r := Retry{Attempts: 5, Base: time.Millisecond, Budget: time.Second}
+	calls := 0
+	attempts, err := r.withDefaults().send(t.Context(), Slack{Webhook{URL: rc.url("/later")}}, Message{Text: "x"},
+		func(int, time.Duration, error) { calls++ })
+	if attempts != 1 || calls != 0 || !errors.Is(err, ErrGaveUp) || !strings.Contains(err.Error(), "503 Service Unavailable") {
+		t.Fatalf("send = %d, %v (retries %d); want 1 attempt, gave up on 503", attempts, err, calls)
+	}
+}

@@ -1,0 +1,124 @@
+// Package api serves Trainyard's HTTP API under /api/v1: the trains and
+// their cars and history for reading, and add, remove, retry, pause and
+// resume for driving them. The JSON types are in pkg/api.
+//
+// A project path and a branch name are one path segment each, escaped as
+// GitLab's own API does ("group%2Fapp", "release%2F1.0"), because both may
+// hold slashes.
+package api
+
+import (
+	"net/http"
+	"time"
+
+	"go.uber.org/zap"
+)
+
+// Options configure the API.
+type Options struct {
+	// Trains runs the commands; Engines adapts one engine per forge.
+	Trains Trains
+	// Token authorises calls (Authorization: Bearer <token>). Calls that
+	// change trains need it; with no token set they are all refused.
+	Token string
+	// ProtectReads makes reading calls need the token too.
+	ProtectReads bool
+	// Links gives web addresses of MRs and pipelines, by forge name; a
+	// forge without Links gets no addresses.
+	Links map[string]Links
+	// Now is the clock for times on the train and estimates.
+	Now func() time.Time
+	// Logger receives server-side failures; a no-op logger if nil.
+	Logger *zap.Logger
+}
+
+// Prefix is the path every route starts with; mount the handler there.
+const Prefix = "/api/v1/"
+
+// server holds the options behind the handlers.
+type server struct {
+	Options
+}
+
+// New returns the API's handler, which serves every path under Prefix.
+func New(o Options) http.Handler {
+	if o.Now == nil {
+		o.Now = time.Now
+	}
+	if o.Logger == nil {
+		o.Logger = zap.NewNop()
+	}
+	s := &server{Options: o}
+	mux := http.NewServeMux()
+	for _, rt := range s.routes() {
+		s.register(mux, rt)
+	}
+	mux.Handle(Prefix, s.wrap(route{access: public}, s.noRoute))
+	return mux
+}
+
+// access is who may call a route.
+type access int
+
+const (
+	public access = iota // anyone
+	reader               // anyone, unless ProtectReads
+	writer               // holders of the token
+)
+
+type route struct {
+	method, path string
+	access       access
+	h            handler
+}
+
+// handler serves one call: its result is written as JSON, its error as an
+// error response with the status the error calls for.
+type handler func(r *http.Request) (any, error)
+
+func (s *server) routes() []route {
+	const (
+		train = "/api/v1/trains/{forge}/{project}/{branch}"
+		mr    = "/api/v1/merge_requests/{forge}/{project}/{mr}"
+	)
+	return []route{
+		{http.MethodGet, "/api/v1/trains", reader, s.listTrains},
+		{http.MethodGet, train, reader, s.showTrain},
+		{http.MethodGet, train + "/history", reader, s.history},
+		{http.MethodPost, train + "/pause", writer, s.pause},
+		{http.MethodPost, train + "/resume", writer, s.resume},
+		{http.MethodPost, mr + "/add", writer, s.add},
+		{http.MethodPost, mr + "/remove", writer, s.remove},
+		{http.MethodPost, mr + "/retry", writer, s.retry},
+	}
+}
+
+// register adds a route and, for the same path with any other method, a
+// JSON 405 (ServeMux's own 405 is plain text).
+func (s *server) register(mux *http.ServeMux, rt route) {
+	mux.Handle(rt.method+" "+rt.path, s.wrap(rt, rt.h))
+	mux.Handle(rt.path, s.wrap(route{access: public}, func(*http.Request) (any, error) {
+		return nil, methodNotAllowed(rt.method)
+	}))
+}
+
+func (s *server) noRoute(r *http.Request) (any, error) {
+	return nil, &statusError{http.StatusNotFound, "no such route: " + r.Method + " " + r.URL.EscapedPath() +
+		"; project paths and branch names are one path segment each, escaped like group%2Fapp"}
+}
+
+func (s *server) wrap(rt route, h handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if err := s.authorize(r, rt.access); err != nil {
+			s.writeError(w, r, err)
+			return
+		}
+		r.Body = http.MaxBytesReader(w, r.Body, maxBody)
+		v, err := h(r)
+		if err != nil {
+			s.writeError(w, r, err)
+			return
+		}
+		writeJSON(w, http.StatusOK, v)
+	})
+}

@@ -1,0 +1,228 @@
+package api_test
+
+import (
+	"fmt"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/trainyard/trainyard/internal/api/apitest"
+	"github.com/trainyard/trainyard/internal/train"
+)
+
+const (
+	trainPath = "/api/v1/trains/gitlab/group%2Fapp/main"
+	mrPath    = "/api/v1/merge_requests/gitlab/group%2Fapp/"
+	tok       = apitest.Token
+)
+
+// carJSON is the JSON of a running car at position pos whose details come
+// from the engine's train.
+func carJSON(e *apitest.Env, c train.Car, pos int, extra string) string {
+	return fmt.Sprintf(`{"position":%d,"mr":%d,"title":%q,"mr_url":"%s/group/app/-/merge_requests/%d",
+		"state":%q,"added_by":%q,"added_at":%q,"time_on_train":%d,"pipeline":%d,
+		"pipeline_url":"%s/group/app/-/pipelines/%d","commit":%q,"attempts":%d%s}`,
+		pos, c.MR, c.Title, e.Forge.URL(), c.MR, c.State, c.AddedBy, c.AddedAt.UTC().Format(time.RFC3339),
+		int(e.Clock.Now().Sub(c.AddedAt)/time.Second), c.Pipeline, e.Forge.URL(), c.Pipeline, c.Commit, c.Attempts, extra)
+}
+
+func engineTrain(t *testing.T, e *apitest.Env) train.Train {
+	t.Helper()
+	tr, err := e.Engine.Train(e.Ctx, e.Key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return tr
+}
+
+func TestTrainLifecycle(t *testing.T) {
+	t.Parallel()
+	e := apitest.New(t, apitest.Options{})
+	one, draft := e.MR(1, false), e.MR(2, true)
+
+	call(t, e, "GET", "/api/v1/trains", "", "").want(t, 200, `{"trains":[]}`)
+	call(t, e, "GET", trainPath, "", "").wantError(t, 404, "train main of group/app on gitlab not found")
+
+	add := mrPath + fmt.Sprint(one) + "/add"
+	r := call(t, e, "POST", add, "", "")
+	r.wantError(t, 401, "missing bearer token (Authorization: Bearer <token>)")
+	if got := r.header.Get("WWW-Authenticate"); got != `Bearer realm="trainyard"` {
+		t.Errorf("WWW-Authenticate = %q", got)
+	}
+	call(t, e, "POST", add, "wrong", "").wantError(t, 401, "invalid token")
+	if tr := engineTrain(t, e); len(tr.Cars) != 0 {
+		t.Fatalf("a refused call changed the train: %+v", tr.Cars)
+	}
+
+	call(t, e, "POST", add, tok, `{"user":"alice"}`).want(t, 200, fmt.Sprintf(`{"forge":"gitlab","project":"group/app","mr":1,"branch":"main",
+		"car":{"position":1,"mr":1,"title":"Change 1","mr_url":"%s/group/app/-/merge_requests/1","state":"queued",
+		"added_by":"alice","added_at":"2025-03-01T12:00:00Z","time_on_train":0,"attempts":0}}`, e.Forge.URL()))
+	e.Sweep()
+	tr := engineTrain(t, e)
+	if len(tr.Cars) != 1 || tr.Cars[0].State != train.StateRunning || tr.Cars[0].AddedBy != "alice" {
+		t.Fatalf("after add: %+v", tr.Cars)
+	}
+	car := tr.Cars[0]
+
+	e.Clock.Advance(90 * time.Second)
+	call(t, e, "GET", trainPath, "", "").want(t, 200, fmt.Sprintf(
+		`{"forge":"gitlab","project":"group/app","branch":"main","paused":false,"target_head":%q,
+		"max_parallel":20,"cars":[%s],"version":%d}`, tr.TargetHead, carJSON(e, car, 1, ""), tr.Version))
+	call(t, e, "GET", "/api/v1/trains", "", "").want(t, 200,
+		`{"trains":[{"forge":"gitlab","project":"group/app","branch":"main","paused":false,"cars":1,"running":1}]}`)
+	call(t, e, "GET", "/api/v1/trains?forge=github", "", "").want(t, 200, `{"trains":[]}`)
+
+	t.Run("refused", func(t *testing.T) {
+		call(t, e, "POST", mrPath+fmt.Sprint(draft)+"/add", tok, "").wantError(t, 409,
+			"merge request !2 of group/app refused: This merge request is a draft; mark it as ready before adding it to the merge train.")
+		if n := e.Notes(draft); !strings.Contains(n, "This merge request is a draft") {
+			t.Fatalf("no refusal note on the MR: %q", n)
+		}
+	})
+	t.Run("not found", func(t *testing.T) {
+		call(t, e, "POST", mrPath+"999/add", tok, "").wantError(t, 404, "merge request !999 of group/app not found")
+		call(t, e, "POST", "/api/v1/merge_requests/gitlab/nope%2Fnothing/1/retry", tok, "").
+			wantError(t, 404, "merge request !1 of nope/nothing not found")
+		call(t, e, "POST", "/api/v1/merge_requests/github/group%2Fapp/1/add", tok, "").
+			wantError(t, 404, `forge "github": forge not configured`)
+		call(t, e, "POST", "/api/v1/trains/gitlab/group%2Fapp/develop/pause", tok, "").
+			wantError(t, 404, "train develop of group/app on gitlab not found")
+		call(t, e, "GET", "/api/v1/trains/gitlab/group/app/main", "", "").wantError(t, 404,
+			"no such route: GET /api/v1/trains/gitlab/group/app/main; project paths and branch names are one path segment each, escaped like group%2Fapp")
+	})
+	t.Run("bad input", func(t *testing.T) {
+		call(t, e, "POST", mrPath+"abc/add", tok, "").wantError(t, 400, `mr: want a merge request number, got "abc"`)
+		call(t, e, "POST", mrPath+"0/add", tok, "").wantError(t, 400, `mr: want a merge request number, got "0"`)
+		call(t, e, "POST", add, tok, `{"priority":"urgent"}`).wantError(t, 400, `priority: want normal or high, got "urgent"`)
+		call(t, e, "POST", add, tok, `{"method":"octopus"}`).wantError(t, 400, `method: want merge, squash or rebase, got "octopus"`)
+		call(t, e, "POST", add, tok, `{"user":"a b"}`).wantError(t, 400, `user: want a username of letters, digits, '.', '_' and '-', got "a b"`)
+		call(t, e, "POST", add, tok, `{"usr":"alice"}`).wantError(t, 400, `body: json: unknown field "usr"`)
+		call(t, e, "POST", add, tok, `{} {}`).wantError(t, 400, "body: want one JSON object")
+		call(t, e, "POST", add, tok, `{"user":"`+strings.Repeat("a", 70<<10)+`"}`).wantError(t, 413, "body: larger than 65536 bytes")
+		call(t, e, "GET", "/api/v1/trains/GitLab/group%2Fapp/main", "", "").wantError(t, 400, `forge: want a forge name such as gitlab, got "GitLab"`)
+		call(t, e, "GET", trainPath+"/history?limit=0", "", "").wantError(t, 400, `limit: want a number from 1 to 500, got "0"`)
+	})
+	t.Run("method not allowed", func(t *testing.T) {
+		r := call(t, e, "GET", add, tok, "")
+		r.wantError(t, 405, "method not allowed; use POST")
+		if r.header.Get("Allow") != "POST" {
+			t.Errorf("Allow = %q, want POST", r.header.Get("Allow"))
+		}
+		call(t, e, "DELETE", "/api/v1/trains", tok, "").wantError(t, 405, "method not allowed; use GET")
+	})
+
+	t.Run("pause and resume", func(t *testing.T) {
+		r := call(t, e, "POST", trainPath+"/pause", tok, `{"user":"ops"}`)
+		tr := engineTrain(t, e)
+		if !tr.Paused {
+			t.Fatal("the train is not paused after pause")
+		}
+		r.want(t, 200, fmt.Sprintf(`{"forge":"gitlab","project":"group/app","branch":"main","paused":true,"target_head":%q,
+			"max_parallel":20,"cars":[%s],"version":%d}`, tr.TargetHead, carJSON(e, tr.Cars[0], 1, ""), tr.Version))
+		call(t, e, "POST", trainPath+"/resume", tok, "")
+		if engineTrain(t, e).Paused {
+			t.Fatal("the train is paused after resume")
+		}
+	})
+
+	t.Run("remove and history", func(t *testing.T) {
+		call(t, e, "GET", trainPath+"/history", "", "").want(t, 200,
+			`{"forge":"gitlab","project":"group/app","branch":"main","entries":[]}`)
+		call(t, e, "POST", mrPath+fmt.Sprint(one)+"/remove", tok, `{"user":"bob"}`).want(t, 200,
+			`{"forge":"gitlab","project":"group/app","mr":1}`)
+		if tr := engineTrain(t, e); len(tr.Cars) != 0 {
+			t.Fatalf("cars left after remove: %+v", tr.Cars)
+		}
+		hist, err := e.Engine.History(e.Ctx, e.Key, 10)
+		if err != nil || len(hist) != 1 || hist[0].Reason == nil {
+			t.Fatalf("engine history %+v, %v", hist, err)
+		}
+		h := hist[0]
+		call(t, e, "GET", trainPath+"/history?limit=5", "", "").want(t, 200, fmt.Sprintf(
+			`{"forge":"gitlab","project":"group/app","branch":"main","entries":[{"mr":1,"title":"Change 1",
+			"mr_url":"%s/group/app/-/merge_requests/1","state":"evicted","reason":%q,"reason_code":"removed",
+			"commit":%q,"pipeline":%d,"pipeline_url":"%s/group/app/-/pipelines/%d","added_by":"alice",
+			"added_at":"2025-03-01T12:00:00Z","left_at":"2025-03-01T12:01:30Z"}]}`,
+			e.Forge.URL(), h.Reason.Message, car.Commit, car.Pipeline, e.Forge.URL(), car.Pipeline))
+		if !strings.Contains(h.Reason.Message, "bob") {
+			t.Errorf("the reason %q does not name who removed the MR", h.Reason.Message)
+		}
+	})
+}
+
+func TestNoTokenRefusesEveryChange(t *testing.T) {
+	t.Parallel()
+	e := apitest.New(t, apitest.Options{NoToken: true})
+	mr := e.MR(1, false)
+	for _, path := range []string{mrPath + fmt.Sprint(mr) + "/add", trainPath + "/pause"} {
+		call(t, e, "POST", path, "", "").wantError(t, 403, "API token not configured")
+		call(t, e, "POST", path, "anything", "").wantError(t, 403, "API token not configured")
+	}
+	call(t, e, "GET", "/api/v1/trains", "", "").want(t, 200, `{"trains":[]}`)
+	if tr := engineTrain(t, e); tr.Version != 0 {
+		t.Fatalf("a refused call created the train: %+v", tr)
+	}
+}
+
+func TestProtectedReads(t *testing.T) {
+	t.Parallel()
+	e := apitest.New(t, apitest.Options{ProtectReads: true})
+	for _, path := range []string{"/api/v1/trains", trainPath, trainPath + "/history"} {
+		call(t, e, "GET", path, "", "").wantError(t, 401, "missing bearer token (Authorization: Bearer <token>)")
+		call(t, e, "GET", path, "nope", "").wantError(t, 401, "invalid token")
+	}
+	call(t, e, "GET", "/api/v1/trains", tok, "").want(t, 200, `{"trains":[]}`)
+	call(t, e, "GET", trainPath+"/history", tok, "").want(t, 200, `{"forge":"gitlab","project":"group/app","branch":"main","entries":[]}`)
+}
+
+// TestEstimates checks the estimate from a merged car's pipeline time: with
+// one car tested at a time, the second car waits a window more.
+func TestEstimates(t *testing.T) {
+	t.Parallel()
+	e := apitest.New(t, apitest.Options{Settings: train.Settings{MaxParallel: 1}})
+	first := e.MR(1, false)
+	call(t, e, "POST", mrPath+fmt.Sprint(first)+"/add", tok, "")
+	e.Sweep()
+	e.Clock.Advance(10 * time.Minute)
+	e.Pass()
+
+	merged := engineTrain(t, e)
+	if len(merged.Cars) != 0 {
+		t.Fatalf("cars left after the merge: %+v", merged.Cars)
+	}
+	h, err := e.Engine.History(e.Ctx, e.Key, 1)
+	if err != nil || len(h) != 1 || h[0].Reason == nil {
+		t.Fatalf("history %+v, %v", h, err)
+	}
+	call(t, e, "GET", trainPath+"/history", "", "").want(t, 200, fmt.Sprintf(
+		`{"forge":"gitlab","project":"group/app","branch":"main","entries":[{"mr":1,"title":"Change 1",
+		"mr_url":"%[1]s/group/app/-/merge_requests/1","state":"merged",
+		"reason":"Merged into `+"`main`"+` with %.12[2]s, tested by pipeline #%[3]d.","reason_code":"merged",
+		"commit":%[2]q,"pipeline":%[3]d,"pipeline_url":"%[1]s/group/app/-/pipelines/%[3]d","added_by":"api",
+		"added_at":"2025-03-01T12:00:00Z","left_at":"2025-03-01T12:10:00Z"}]}`, e.Forge.URL(), h[0].Commit, h[0].Pipeline))
+
+	a, b := e.MR(2, false), e.MR(3, false)
+	for _, mr := range []int64{a, b} {
+		call(t, e, "POST", mrPath+fmt.Sprint(mr)+"/add", tok, "")
+	}
+	e.Sweep()
+	e.Clock.Advance(4 * time.Minute)
+	tr := engineTrain(t, e)
+	if len(tr.Cars) != 2 {
+		t.Fatalf("cars %+v", tr.Cars)
+	}
+	// Front car: one window (10m) less the 4m its pipeline has run.
+	// Second car: two windows less the same 4m.
+	call(t, e, "GET", trainPath, "", "").want(t, 200, fmt.Sprintf(
+		`{"forge":"gitlab","project":"group/app","branch":"main","paused":false,"target_head":%q,
+		"max_parallel":1,"cars":[%s,%s],"version":%d}`, tr.TargetHead,
+		carJSON(e, tr.Cars[0], 1, `,"estimated_merge":360`), queuedJSON(e, tr.Cars[1], 2, `,"estimated_merge":960`), tr.Version))
+}
+
+// queuedJSON is the JSON of a car without a pipeline yet.
+func queuedJSON(e *apitest.Env, c train.Car, pos int, extra string) string {
+	return fmt.Sprintf(`{"position":%d,"mr":%d,"title":%q,"mr_url":"%s/group/app/-/merge_requests/%d",
+		"state":%q,"added_by":%q,"added_at":%q,"time_on_train":%d,"attempts":0%s}`,
+		pos, c.MR, c.Title, e.Forge.URL(), c.MR, c.State, c.AddedBy, c.AddedAt.UTC().Format(time.RFC3339),
+		int(e.Clock.Now().Sub(c.AddedAt)/time.Second), extra)
+}

@@ -1,0 +1,121 @@
+package api
+
+import (
+	"slices"
+	"time"
+
+	"github.com/trainyard/trainyard/internal/train"
+	v1 "github.com/trainyard/trainyard/pkg/api"
+)
+
+func (s *server) trainOf(t train.Train, perWindow time.Duration) v1.Train {
+	out := v1.Train{
+		Forge: t.Forge, Project: t.Project, Branch: t.Branch, Paused: t.Paused,
+		TargetHead: t.TargetHead, MaxParallel: t.Settings.MaxParallel,
+		Cars: make([]v1.Car, len(t.Cars)), Version: t.Version,
+	}
+	est := estimator{now: s.Now(), perWindow: perWindow, window: t.Settings.MaxParallel}
+	if len(t.Cars) > 0 {
+		est.front = t.Cars[0].PipelineStartedAt
+	}
+	for i, c := range t.Cars {
+		out.Cars[i] = s.carOf(t.Key, i, c, est.at(i, c))
+	}
+	return out
+}
+
+func (s *server) carOf(key train.Key, i int, c train.Car, eta *v1.Duration) v1.Car {
+	links := s.links(key.Forge)
+	car := v1.Car{
+		Position: i + 1, MR: c.MR, Title: c.Title, MRURL: links.MR(key.Project, c.MR),
+		State: string(c.State), AddedBy: c.AddedBy, AddedAt: c.AddedAt.UTC(),
+		TimeOnTrain: v1.Duration(max(0, s.Now().Sub(c.AddedAt))),
+		Pipeline:    c.Pipeline, Commit: c.Commit, Attempts: c.Attempts, EstimatedMerge: eta,
+	}
+	if c.Pipeline != 0 {
+		car.PipelineURL = links.Pipeline(key.Project, c.Pipeline)
+	}
+	return car
+}
+
+func (s *server) summaryOf(t train.Train) v1.TrainSummary {
+	sum := v1.TrainSummary{Forge: t.Forge, Project: t.Project, Branch: t.Branch, Paused: t.Paused, Cars: len(t.Cars)}
+	for _, c := range t.Cars {
+		if c.State == train.StateStarting || c.State == train.StateRunning {
+			sum.Running++
+		}
+	}
+	return sum
+}
+
+func (s *server) historyOf(key train.Key, c train.Car) v1.HistoryEntry {
+	links := s.links(key.Forge)
+	h := v1.HistoryEntry{
+		MR: c.MR, Title: c.Title, MRURL: links.MR(key.Project, c.MR), State: string(c.State),
+		Commit: c.Commit, Pipeline: c.Pipeline, AddedBy: c.AddedBy,
+		AddedAt: c.AddedAt.UTC(), LeftAt: c.LeftAt.UTC(),
+	}
+	if r := c.Reason; r != nil {
+		h.Reason, h.ReasonCode = r.Message, string(r.Code)
+		// The reason names the pipeline and commit it is about, which may
+		// differ from the car's last ones (a build that failed has none).
+		if r.Pipeline != 0 {
+			h.Pipeline = r.Pipeline
+		}
+		if r.Commit != "" {
+			h.Commit = r.Commit
+		}
+	}
+	if h.Pipeline != 0 {
+		h.PipelineURL = links.Pipeline(key.Project, h.Pipeline)
+	}
+	return h
+}
+
+// estimator predicts when cars merge the way the engine tells users on
+// adding: cars are tested a window at a time, each window taking about one
+// recent pipeline duration. The front window has been under way since the
+// front car's pipeline started.
+type estimator struct {
+	now       time.Time
+	perWindow time.Duration
+	window    int
+	front     time.Time // pipeline start of the front car; zero if none
+}
+
+func (e estimator) at(i int, c train.Car) *v1.Duration {
+	if e.perWindow <= 0 || e.window <= 0 || c.State == train.StateFailed {
+		return nil
+	}
+	d := time.Duration(i/e.window+1) * e.perWindow
+	if !e.front.IsZero() {
+		d -= min(max(0, e.now.Sub(e.front)), e.perWindow)
+	}
+	eta := v1.Duration(max(0, d))
+	return &eta
+}
+
+// historyCars and historySample bound the history read for an estimate.
+const (
+	historyCars   = 50
+	historySample = 20
+)
+
+// pipelineDuration is the median time from pipeline start to merge of the
+// train's last merged cars; zero without any.
+func pipelineDuration(hist []train.Car) time.Duration {
+	var ds []time.Duration
+	for _, c := range hist {
+		if c.State == train.StateMerged && !c.PipelineStartedAt.IsZero() && c.LeftAt.After(c.PipelineStartedAt) {
+			ds = append(ds, c.LeftAt.Sub(c.PipelineStartedAt))
+		}
+		if len(ds) == historySample {
+			break
+		}
+	}
+	if len(ds) == 0 {
+		return 0
+	}
+	slices.Sort(ds)
+	return ds[len(ds)/2]
+}

@@ -1,0 +1,47 @@
+package api
+
+import (
+	"fmt"
+	"strings"
+)
+
+// Links gives the web addresses of a project's MRs and pipelines.
+type Links interface {
+	MR(project string, iid int64) string
+	Pipeline(project string, id int64) string
+}
+
+// GitLabLinks are the addresses on a GitLab instance.
+type GitLabLinks struct {
+	// BaseURL is the instance, e.g. https://gitlab.example.com; a trailing
+	// /api/v4 is ignored, so the forge's API URL may be given.
+	BaseURL string
+}
+
+// MR is <base>/<project>/-/merge_requests/<iid>.
+func (l GitLabLinks) MR(project string, iid int64) string {
+	return fmt.Sprintf("%s/%s/-/merge_requests/%d", l.base(), project, iid)
+}
+
+// Pipeline is <base>/<project>/-/pipelines/<id>.
+func (l GitLabLinks) Pipeline(project string, id int64) string {
+	return fmt.Sprintf("%s/%s/-/pipelines/%d", l.base(), project, id)
+}
+
+func (l GitLabLinks) base() string {
+	b := strings.TrimRight(l.BaseURL, "/")
+	return strings.TrimRight(strings.TrimSuffix(b, "/api/v4"), "/")
+}
+
+// links returns the forge's Links, or none.
+func (s *server) links(forgeName string) Links {
+	if l, ok := s.Links[forgeName]; ok && l != nil {
+		return l
+	}
+	return noLinks{}
+}
+
+type noLinks struct{}
+
+func (noLinks) MR(string, int64) string       { return "" }
+func (noLinks) Pipeline(string, int64) string { return "" }

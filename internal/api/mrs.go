@@ -1,0 +1,97 @@
+package api
+
+import (
+	"context"
+	"crypto/rand"
+	"fmt"
+	"net/http"
+
+	"github.com/trainyard/trainyard/internal/engine"
+	"github.com/trainyard/trainyard/internal/train"
+	v1 "github.com/trainyard/trainyard/pkg/api"
+)
+
+func (s *server) add(r *http.Request) (any, error)    { return s.mrCommand(r, Trains.Add) }
+func (s *server) remove(r *http.Request) (any, error) { return s.mrCommand(r, Trains.Remove) }
+func (s *server) retry(r *http.Request) (any, error)  { return s.mrCommand(r, Trains.Retry) }
+
+// mrCommand runs add, remove or retry and answers with where the MR is
+// after it: the engine has acted on the train by the time it returns.
+func (s *server) mrCommand(r *http.Request, do func(Trains, context.Context, engine.Request) error) (any, error) {
+	req, err := requestOf(r)
+	if err != nil {
+		return nil, err
+	}
+	what := fmt.Sprintf("merge request !%d of %s", req.MR, req.Project)
+	if err := do(s.Trains, r.Context(), req); err != nil {
+		return nil, &call{what, err}
+	}
+	st, err := s.locate(r.Context(), req)
+	if err != nil {
+		return nil, &call{what, err}
+	}
+	return st, nil
+}
+
+// requestOf reads an MR command from the path and the optional body.
+func requestOf(r *http.Request) (engine.Request, error) {
+	var req engine.Request
+	forgeName, err := forgeOf(r)
+	if err != nil {
+		return req, err
+	}
+	project, err := projectOf(r)
+	if err != nil {
+		return req, err
+	}
+	mr, err := mrOf(r)
+	if err != nil {
+		return req, err
+	}
+	var body v1.MRRequest
+	if err := decodeBody(r, &body); err != nil {
+		return req, err
+	}
+	user, err := userOf(body.User)
+	if err != nil {
+		return req, err
+	}
+	prio := train.Priority(body.Priority)
+	if prio != "" && prio != train.PriorityNormal && prio != train.PriorityHigh {
+		return req, badRequest("priority: want normal or high, got %q", body.Priority)
+	}
+	method := train.Method(body.Method)
+	if method != "" && !method.Valid() {
+		return req, badRequest("method: want merge, squash or rebase, got %q", body.Method)
+	}
+	return engine.Request{
+		Forge: forgeName, Project: project, MR: mr, Branch: body.Branch,
+		Username: user, Priority: prio, Method: method,
+		// Each call is a new command: its reply on the MR is its own.
+		Event: "api:" + rand.Text(), Trusted: true,
+	}, nil
+}
+
+// locate finds the MR's car on the project's trains.
+func (s *server) locate(ctx context.Context, req engine.Request) (v1.MRStatus, error) {
+	st := v1.MRStatus{Forge: req.Forge, Project: req.Project, MR: req.MR}
+	keys, err := s.Trains.Trains(ctx)
+	if err != nil {
+		return st, fmt.Errorf("list trains: %w", err)
+	}
+	for _, k := range keys {
+		if k.Forge != req.Forge || k.Project != req.Project || (req.Branch != "" && k.Branch != req.Branch) {
+			continue
+		}
+		t, err := s.Trains.Train(ctx, k)
+		if err != nil {
+			return st, fmt.Errorf("load train %s: %w", k, err)
+		}
+		if i := t.Index(req.MR); i >= 0 {
+			full := s.trainOf(t, s.perWindow(ctx, k))
+			st.Branch, st.Car = k.Branch, &full.Cars[i]
+			return st, nil
+		}
+	}
+	return st, nil
+}

@@ -1,0 +1,111 @@
+package api
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"strconv"
+	"strings"
+
+	"github.com/trainyard/trainyard/internal/train"
+)
+
+// maxBody bounds request bodies; they are a few small fields.
+const maxBody = 64 << 10
+
+// History limits: the default and the most one call returns.
+const (
+	defaultHistory = 20
+	maxHistory     = 500
+)
+
+// keyOf reads the train a path names.
+func keyOf(r *http.Request) (train.Key, error) {
+	forgeName, err := forgeOf(r)
+	if err != nil {
+		return train.Key{}, err
+	}
+	project, err := projectOf(r)
+	if err != nil {
+		return train.Key{}, err
+	}
+	branch := r.PathValue("branch")
+	if branch == "" || strings.ContainsAny(branch, "\x00\n\r") {
+		return train.Key{}, badRequest("branch: want a branch name")
+	}
+	return train.Key{Forge: forgeName, Project: project, Branch: branch}, nil
+}
+
+func forgeOf(r *http.Request) (string, error) {
+	f := r.PathValue("forge")
+	if f == "" || strings.ContainsFunc(f, func(c rune) bool { return c < 'a' || c > 'z' }) {
+		return "", badRequest("forge: want a forge name such as gitlab, got %q", f)
+	}
+	return f, nil
+}
+
+func projectOf(r *http.Request) (string, error) {
+	p := r.PathValue("project")
+	if p == "" || strings.HasPrefix(p, "/") || strings.HasSuffix(p, "/") || strings.ContainsAny(p, "\x00\n\r") {
+		return "", badRequest("project: want a project path such as group%%2Fapp, got %q", p)
+	}
+	return p, nil
+}
+
+func mrOf(r *http.Request) (int64, error) {
+	s := r.PathValue("mr")
+	n, err := strconv.ParseInt(s, 10, 64)
+	if err != nil || n <= 0 {
+		return 0, badRequest("mr: want a merge request number, got %q", s)
+	}
+	return n, nil
+}
+
+func limitOf(r *http.Request) (int64, error) {
+	s := r.URL.Query().Get("limit")
+	if s == "" {
+		return defaultHistory, nil
+	}
+	n, err := strconv.ParseInt(s, 10, 64)
+	if err != nil || n <= 0 || n > maxHistory {
+		return 0, badRequest("limit: want a number from 1 to %d, got %q", maxHistory, s)
+	}
+	return n, nil
+}
+
+// decodeBody reads an optional JSON body into v; unknown fields are
+// errors, so a misspelt option is not silently ignored.
+func decodeBody(r *http.Request, v any) error {
+	dec := json.NewDecoder(r.Body)
+	dec.DisallowUnknownFields()
+	err := dec.Decode(v)
+	var tooLarge *http.MaxBytesError
+	switch {
+	case errors.Is(err, io.EOF):
+		return nil
+	case errors.As(err, &tooLarge):
+		return &statusError{http.StatusRequestEntityTooLarge, fmt.Sprintf("body: larger than %d bytes", tooLarge.Limit)}
+	case err != nil:
+		return badRequest("body: %v", err)
+	case dec.More():
+		return badRequest("body: want one JSON object")
+	}
+	return nil
+}
+
+// userOf returns who asked, "api" if nobody is named. Names appear in
+// notes on the MR, so only the characters of forge usernames are allowed.
+func userOf(name string) (string, error) {
+	if name == "" {
+		return "api", nil
+	}
+	ok := len(name) <= 100 && !strings.ContainsFunc(name, func(c rune) bool {
+		return !(c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || c == '.' || c == '_' || c == '-')
+	})
+	if !ok {
+		return "", badRequest("user: want a username of letters, digits, '.', '_' and '-', got %q", name)
+	}
+	return name, nil
+}

@@ -1,0 +1,121 @@
+package api
+
+import (
+	"context"
+	"fmt"
+	"net/http"
+	"time"
+
+	"go.uber.org/zap"
+
+	"github.com/trainyard/trainyard/internal/train"
+	v1 "github.com/trainyard/trainyard/pkg/api"
+)
+
+// listTrains answers GET /api/v1/trains[?forge=F][&project=P].
+func (s *server) listTrains(r *http.Request) (any, error) {
+	ctx := r.Context()
+	q := r.URL.Query()
+	keys, err := s.Trains.Trains(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("list trains: %w", err)
+	}
+	out := v1.TrainList{Trains: []v1.TrainSummary{}}
+	for _, k := range keys {
+		if (q.Has("forge") && k.Forge != q.Get("forge")) || (q.Has("project") && k.Project != q.Get("project")) {
+			continue
+		}
+		t, err := s.Trains.Train(ctx, k)
+		if err != nil {
+			return nil, fmt.Errorf("load train %s: %w", k, err)
+		}
+		out.Trains = append(out.Trains, s.summaryOf(t))
+	}
+	return out, nil
+}
+
+// showTrain answers GET .../trains/{forge}/{project}/{branch}.
+func (s *server) showTrain(r *http.Request) (any, error) {
+	key, err := keyOf(r)
+	if err != nil {
+		return nil, err
+	}
+	return s.train(r.Context(), key)
+}
+
+// train reads a train that exists, with estimates.
+func (s *server) train(ctx context.Context, key train.Key) (v1.Train, error) {
+	t, err := s.Trains.Train(ctx, key)
+	if err != nil {
+		return v1.Train{}, &call{trainName(key), err}
+	}
+	// The engine hands out a fresh train for a key it never stored.
+	if t.Version == 0 {
+		return v1.Train{}, notFound("%s not found", trainName(key))
+	}
+	return s.trainOf(t, s.perWindow(ctx, key)), nil
+}
+
+// perWindow is the recent pipeline duration estimates are made of. An
+// estimate is an extra: without history it is left out, not an error.
+func (s *server) perWindow(ctx context.Context, key train.Key) time.Duration {
+	hist, err := s.Trains.History(ctx, key, historyCars)
+	if err != nil {
+		s.Logger.Warn("read history for an estimate", zap.String("train", key.String()), zap.Error(err))
+		return 0
+	}
+	return pipelineDuration(hist)
+}
+
+// history answers GET .../history[?limit=N].
+func (s *server) history(r *http.Request) (any, error) {
+	key, err := keyOf(r)
+	if err != nil {
+		return nil, err
+	}
+	limit, err := limitOf(r)
+	if err != nil {
+		return nil, err
+	}
+	cars, err := s.Trains.History(r.Context(), key, limit)
+	if err != nil {
+		return nil, &call{"history of " + trainName(key), err}
+	}
+	out := v1.History{Forge: key.Forge, Project: key.Project, Branch: key.Branch, Entries: make([]v1.HistoryEntry, len(cars))}
+	for i, c := range cars {
+		out.Entries[i] = s.historyOf(key, c)
+	}
+	return out, nil
+}
+
+func (s *server) pause(r *http.Request) (any, error) {
+	return s.trainCommand(r, Trains.Pause)
+}
+
+func (s *server) resume(r *http.Request) (any, error) {
+	return s.trainCommand(r, Trains.Resume)
+}
+
+// trainCommand runs pause or resume and answers with the train after it.
+func (s *server) trainCommand(r *http.Request, do func(Trains, context.Context, train.Key, string) error) (any, error) {
+	key, err := keyOf(r)
+	if err != nil {
+		return nil, err
+	}
+	var body v1.TrainRequest
+	if err := decodeBody(r, &body); err != nil {
+		return nil, err
+	}
+	user, err := userOf(body.User)
+	if err != nil {
+		return nil, err
+	}
+	if err := do(s.Trains, r.Context(), key, user); err != nil {
+		return nil, &call{trainName(key), err}
+	}
+	return s.train(r.Context(), key)
+}
+
+func trainName(key train.Key) string {
+	return fmt.Sprintf("train %s of %s on %s", key.Branch, key.Project, key.Forge)
+}

@@ -1,0 +1,127 @@
+package api
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"testing"
+	"time"
+
+	"github.com/trainyard/trainyard/internal/engine"
+	"github.com/trainyard/trainyard/internal/forge"
+	"github.com/trainyard/trainyard/internal/store"
+	"github.com/trainyard/trainyard/internal/train"
+)
+
+func TestBearer(t *testing.T) {
+	for header, want := range map[string]string{
+		"Bearer abc": "abc", "bearer abc": "abc", "  Bearer   abc  ": "abc",
+		"": "", "Bearer": "", "Bearer ": "", "Basic abc": "", "abc": "",
+	} {
+		got, ok := bearer(header)
+		if got != want || ok != (want != "") {
+			t.Errorf("bearer(%q) = %q, %v; want %q", header, got, ok, want)
+		}
+	}
+}
+
+func TestTokenEqual(t *testing.T) {
+	if !tokenEqual("secret", "secret") {
+		t.Error("equal tokens differ")
+	}
+	for _, got := range []string{"", "secre", "secret2", "Secret"} {
+		if tokenEqual(got, "secret") {
+			t.Errorf("%q matches secret", got)
+		}
+	}
+}
+
+func TestGitLabLinks(t *testing.T) {
+	for _, base := range []string{"https://gitlab.example.com", "https://gitlab.example.com/", "https://gitlab.example.com/api/v4", "https://gitlab.example.com/api/v4/"} {
+		l := GitLabLinks{BaseURL: base}
+		if got := l.MR("group/sub/app", 12); got != "https://gitlab.example.com/group/sub/app/-/merge_requests/12" {
+			t.Errorf("%s: MR link %s", base, got)
+		}
+		if got := l.Pipeline("group/app", 345); got != "https://gitlab.example.com/group/app/-/pipelines/345" {
+			t.Errorf("%s: pipeline link %s", base, got)
+		}
+	}
+}
+
+func TestResponse(t *testing.T) {
+	wrapped := func(err error) error {
+		return &call{"train main of group/app on gitlab", fmt.Errorf("handle: %w", err)}
+	}
+	cases := []struct {
+		err    error
+		status int
+		msg    string
+	}{
+		{wrapped(forge.ErrNotFound), 404, "train main of group/app on gitlab not found"},
+		{wrapped(store.ErrNotFound), 404, "train main of group/app on gitlab not found"},
+		{wrapped(engine.ErrBusy), 503, "train main of group/app on gitlab is busy; try again"},
+		{&call{"merge request !3 of g/a", fmt.Errorf("!3 of g/a: %w: It is closed.", engine.ErrRefused)}, 409, "merge request !3 of g/a refused: It is closed."},
+		{wrapped(errors.New("dial tcp 10.0.0.7:6379: connection refused")), 500, "internal error"},
+		{fmt.Errorf("list trains: %w", context.Canceled), 503, "request cancelled or timed out"},
+		{badRequest("limit: bad"), 400, "limit: bad"},
+		{methodNotAllowed("GET"), 405, "method not allowed; use GET"},
+	}
+	for _, c := range cases {
+		status, msg := response(c.err)
+		if status != c.status || msg != c.msg {
+			t.Errorf("response(%v) = %d %q, want %d %q", c.err, status, msg, c.status, c.msg)
+		}
+	}
+}
+
+func TestPipelineDuration(t *testing.T) {
+	t0 := time.Date(2025, 1, 1, 0, 0, 0, 0, time.UTC)
+	merged := func(d time.Duration) train.Car {
+		return train.Car{State: train.StateMerged, PipelineStartedAt: t0, LeftAt: t0.Add(d)}
+	}
+	hist := []train.Car{
+		merged(3 * time.Minute),
+		{State: train.StateEvicted, PipelineStartedAt: t0, LeftAt: t0.Add(time.Hour)},
+		{State: train.StateMerged, LeftAt: t0}, // merged without a pipeline of its own
+		merged(9 * time.Minute), merged(5 * time.Minute),
+	}
+	if got := pipelineDuration(hist); got != 5*time.Minute {
+		t.Fatalf("median = %v, want 5m", got)
+	}
+	if got := pipelineDuration(hist[1:3]); got != 0 {
+		t.Fatalf("median without merges = %v, want 0", got)
+	}
+	var many []train.Car
+	for i := range 30 {
+		many = append(many, merged(time.Duration(i+1)*time.Minute))
+	}
+	// Only the newest 20 count: 1m..20m, whose upper median is 11m.
+	if got := pipelineDuration(many); got != 11*time.Minute {
+		t.Fatalf("median of the newest 20 = %v, want 11m", got)
+	}
+}
+
+func TestEstimator(t *testing.T) {
+	now := time.Date(2025, 1, 1, 12, 0, 0, 0, time.UTC)
+	e := estimator{now: now, perWindow: 10 * time.Minute, window: 2, front: now.Add(-3 * time.Minute)}
+	running := train.Car{State: train.StateRunning}
+	for i, want := range []time.Duration{7 * time.Minute, 7 * time.Minute, 17 * time.Minute, 17 * time.Minute, 27 * time.Minute} {
+		got := e.at(i, running)
+		if got == nil || got.Std() != want {
+			t.Errorf("car %d: estimate %v, want %v", i, got, want)
+		}
+	}
+	if got := e.at(0, train.Car{State: train.StateFailed}); got != nil {
+		t.Errorf("failed car estimate %v, want none", *got)
+	}
+	late := estimator{now: now, perWindow: 10 * time.Minute, window: 1, front: now.Add(-time.Hour)}
+	if got := late.at(0, running); got == nil || *got != 0 {
+		t.Errorf("overdue front car estimate %v, want 0", got)
+	}
+	if got := late.at(1, running); got == nil || got.Std() != 10*time.Minute {
+		t.Errorf("second car behind an overdue one: %v, want 10m", got)
+	}
+	if got := (estimator{now: now, window: 1}).at(0, running); got != nil {
+		t.Errorf("estimate without history %v, want none", *got)
+	}
+}

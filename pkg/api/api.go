@@ -1,0 +1,145 @@
+// Package api holds the JSON types of Trainyard's HTTP API, version 1
+// (paths under /api/v1). It imports nothing of Trainyard's, so other
+// programs can use it.
+//
+// Field names are snake_case and stable within v1: fields may be added,
+// none renamed or removed. Times are RFC 3339. Durations are whole
+// seconds (see Duration).
+package api
+
+import (
+	"time"
+)
+
+// Car states: where an MR is on its train. Cars that left a train are
+// StateMerged or StateEvicted in its history.
+const (
+	StateQueued   = "queued"   // waiting for the cars ahead or a place in the window
+	StateBuilding = "building" // its speculative commit is being made
+	StateBuilt    = "built"    // its commit exists; the pipeline waits (a paused train)
+	StateStarting = "starting" // a pipeline was asked for
+	StateRunning  = "running"  // its pipeline runs
+	StatePassed   = "passed"   // its pipeline passed; it merges with the cars ahead
+	StateFailed   = "failed"   // out of retries, held until the cars ahead pass
+	StateMerged   = "merged"
+	StateEvicted  = "evicted"
+)
+
+// TrainSummary is one line of the train list.
+type TrainSummary struct {
+	Forge   string `json:"forge"`
+	Project string `json:"project"`
+	Branch  string `json:"branch"`
+	Paused  bool   `json:"paused"`
+	// Cars is how many MRs are on the train.
+	Cars int `json:"cars"`
+	// Running is how many cars have a pipeline starting or running.
+	Running int `json:"running"`
+}
+
+// TrainList answers GET /api/v1/trains.
+type TrainList struct {
+	Trains []TrainSummary `json:"trains"`
+}
+
+// Train is one train and its cars, front first.
+type Train struct {
+	Forge   string `json:"forge"`
+	Project string `json:"project"`
+	Branch  string `json:"branch"`
+	Paused  bool   `json:"paused"`
+	// TargetHead is the last seen head commit of the target branch.
+	TargetHead string `json:"target_head,omitempty"`
+	// MaxParallel is the window: how many cars are tested at once.
+	MaxParallel int   `json:"max_parallel"`
+	Cars        []Car `json:"cars"`
+	// Version rises with every change of the train.
+	Version int64 `json:"version"`
+}
+
+// Car is one MR on a train.
+type Car struct {
+	// Position is 1 for the front car.
+	Position int       `json:"position"`
+	MR       int64     `json:"mr"`
+	Title    string    `json:"title"`
+	MRURL    string    `json:"mr_url,omitempty"`
+	State    string    `json:"state"`
+	AddedBy  string    `json:"added_by"`
+	AddedAt  time.Time `json:"added_at"`
+	// TimeOnTrain is how long ago the MR was added.
+	TimeOnTrain Duration `json:"time_on_train"`
+	// Pipeline is the car's current pipeline; 0 and omitted if none.
+	Pipeline    int64  `json:"pipeline,omitempty"`
+	PipelineURL string `json:"pipeline_url,omitempty"`
+	// Commit is the speculative commit: the MR merged onto the cars ahead.
+	Commit string `json:"commit,omitempty"`
+	// Attempts counts pipelines started for the current commit.
+	Attempts int `json:"attempts"`
+	// EstimatedMerge is the expected time from now until the car merges,
+	// from the train's recent pipeline durations; omitted when there is no
+	// history to estimate from or the car failed.
+	EstimatedMerge *Duration `json:"estimated_merge,omitempty"`
+}
+
+// HistoryEntry is a car that left a train.
+type HistoryEntry struct {
+	MR    int64  `json:"mr"`
+	Title string `json:"title"`
+	MRURL string `json:"mr_url,omitempty"`
+	// State is StateMerged or StateEvicted.
+	State string `json:"state"`
+	// Reason says why the car left, for people; ReasonCode for programs:
+	// merged, pipeline_failed, new_commits, closed, retargeted,
+	// merged_outside, conflict, timeout, removed or build_failed.
+	Reason      string    `json:"reason"`
+	ReasonCode  string    `json:"reason_code"`
+	Commit      string    `json:"commit,omitempty"`
+	Pipeline    int64     `json:"pipeline,omitempty"`
+	PipelineURL string    `json:"pipeline_url,omitempty"`
+	AddedBy     string    `json:"added_by"`
+	AddedAt     time.Time `json:"added_at"`
+	LeftAt      time.Time `json:"left_at"`
+}
+
+// History answers GET .../history: departures, newest first.
+type History struct {
+	Forge   string         `json:"forge"`
+	Project string         `json:"project"`
+	Branch  string         `json:"branch"`
+	Entries []HistoryEntry `json:"entries"`
+}
+
+// MRRequest is the optional body of the add, remove and retry calls.
+type MRRequest struct {
+	// User is who the forge's notes name as having asked; "api" if empty.
+	User string `json:"user,omitempty"`
+	// Branch, when set, is the train meant: an MR targeting another branch
+	// is refused.
+	Branch string `json:"branch,omitempty"`
+	// Priority is "normal" (default) or "high" (ahead of normal cars).
+	Priority string `json:"priority,omitempty"`
+	// Method is "merge", "squash" or "rebase"; empty: the train's method.
+	Method string `json:"method,omitempty"`
+}
+
+// TrainRequest is the optional body of the pause and resume calls.
+type TrainRequest struct {
+	// User is who asked; "api" if empty.
+	User string `json:"user,omitempty"`
+}
+
+// MRStatus answers the add, remove and retry calls: where the MR is now.
+type MRStatus struct {
+	Forge   string `json:"forge"`
+	Project string `json:"project"`
+	MR      int64  `json:"mr"`
+	// Branch and Car are set while the MR is on a train.
+	Branch string `json:"branch,omitempty"`
+	Car    *Car   `json:"car,omitempty"`
+}
+
+// Error is the body of every error response.
+type Error struct {
+	Error string `json:"error"`
+}

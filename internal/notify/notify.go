@@ -154,8 +154,9 @@ func New(o Options) (*Notifier, error) {
 	return n, nil
 }
 
-// Notify queues ev for every route that wants it and returns at once.
-// An event already queued or sent for a route is not queued again.
+// Notify queues ev for every route that wants it and returns at once;
+// sending outlives the call, so ctx is not used. An event already queued
+// or sent for a route is not queued again.
 func (n *Notifier) Notify(_ context.Context, key train.Key, ev train.Notify) {
 	copied := false
 	for i := range n.sinks {
@@ -254,6 +255,7 @@ func (n *Notifier) Close() {
 	n.started = true
 	n.life.Unlock()
 	if cancel == nil {
+		// Never started: nothing will send what is queued.
 		n.shut()
 		n.drain(canceled())
 		return

@@ -42,12 +42,15 @@ func (slack) link(label, url string) string {
 }
 
 // mattermost is CommonMark: punctuation that would start formatting is
-// backslash-escaped, and links are [label](url).
+// backslash-escaped, and links are [label](url). Mattermost also acts on
+// @-mentions in webhook posts, so a title such as "@all look" would page a
+// whole channel: a zero-width space after each @ in forge text keeps it
+// from being read as a mention while it looks the same.
 type mattermost struct{}
 
 var (
 	mattermostEscaper = strings.NewReplacer(
-		`\`, `\\`, "`", "\\`", "*", `\*`, "_", `\_`, "[", `\[`, "]", `\]`, "<", `\<`, ">", `\>`, "~", `\~`)
+		`\`, `\\`, "`", "\\`", "*", `\*`, "_", `\_`, "[", `\[`, "]", `\]`, "<", `\<`, ">", `\>`, "~", `\~`, "@", "@\u200b")
 	mattermostURL = strings.NewReplacer(" ", "%20", ")", "%29")
 )
 

@@ -56,6 +56,23 @@ func TestErrorsNeverNameTheURL(t *testing.T) {
 	}
 }
 
+// leakyTransport fails every request with an error that quotes its URL,
+// as some wrapping transports do.
+type leakyTransport struct{}
+
+func (leakyTransport) RoundTrip(r *http.Request) (*http.Response, error) {
+	return nil, fmt.Errorf("instrumented %s: %w", r.URL, context.DeadlineExceeded)
+}
+
+func TestTransportErrorQuotingTheURL(t *testing.T) {
+	hook := Webhook{URL: "https://hooks.example.com" + secretPath, Client: &http.Client{Transport: leakyTransport{}}}
+	err := Mattermost{Webhook: hook}.Send(t.Context(), Message{Text: "x"})
+	want := `Post "[redacted]": instrumented [redacted]: context deadline exceeded`
+	if err == nil || err.Error() != want || !errors.Is(err, context.DeadlineExceeded) {
+		t.Fatalf("Send = %v, want %q wrapping context.DeadlineExceeded", err, want)
+	}
+}
+
 func TestTransportErrorsKeepTheirCause(t *testing.T) {
 	rc := newReceiver(t)
 	rc.answer("/slow", func(_ http.ResponseWriter, r *http.Request, _ int) { <-r.Context().Done() })

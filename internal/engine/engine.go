@@ -13,8 +13,11 @@ package engine
 
 import (
 	"context"
+	"crypto/rand"
+	"encoding/hex"
 	"errors"
 	"fmt"
+	"sync"
 	"time"
 
 	"go.uber.org/zap"
@@ -40,6 +43,7 @@ type Forge interface {
 
 // Repo is a project's git mirror, where car commits are made and pushed.
 type Repo interface {
+	Fetch(ctx context.Context, refspecs ...string) error
 	FetchBranch(ctx context.Context, branch string) (string, error)
 	FetchMR(ctx context.Context, ref string) (string, error)
 	HasCommit(ctx context.Context, sha string) bool
@@ -187,7 +191,7 @@ func (e *Engine) Handle(ctx context.Context, key train.Key, obs ...train.Observa
 		return err
 	}
 	log := e.log.With(zap.String("train", key.String()))
-	release, err := e.lease(ctx, key)
+	ctx, release, err := e.lease(ctx, key)
 	if err != nil {
 		return err
 	}
@@ -222,42 +226,88 @@ func (e *Engine) Handle(ctx context.Context, key train.Key, obs ...train.Observa
 		if len(t.Outbox) == 0 {
 			return nil
 		}
-		if err := e.store.RenewLease(ctx, key, e.cfg.Owner, e.cfg.LeaseTTL); err != nil {
-			return fmt.Errorf("handle train %s: %w", key, err)
+		if err := ctx.Err(); err != nil {
+			return fmt.Errorf("handle train %s: %w", key, context.Cause(ctx))
 		}
 	}
 }
 
 // lease takes the train's lease, waiting up to LeaseWait for another
-// holder to finish.
-func (e *Engine) lease(ctx context.Context, key train.Key) (release func(), err error) {
+// holder to finish, and keeps renewing it until release is called. The
+// returned context ends if the lease is lost, so no action is started for
+// a train another worker may have taken over; the compare-and-set on save
+// catches anything already under way.
+func (e *Engine) lease(ctx context.Context, key train.Key) (_ context.Context, release func(), err error) {
+	token, err := e.leaseToken()
+	if err != nil {
+		return nil, nil, err
+	}
 	deadline := time.Now().Add(e.cfg.LeaseWait)
 	wait := 5 * time.Millisecond
 	for {
-		ok, err := e.store.AcquireLease(ctx, key, e.cfg.Owner, e.cfg.LeaseTTL)
+		ok, err := e.store.AcquireLease(ctx, key, token, e.cfg.LeaseTTL)
 		if err != nil {
-			return nil, fmt.Errorf("lease train %s: %w", key, err)
+			return nil, nil, fmt.Errorf("lease train %s: %w", key, err)
 		}
 		if ok {
-			return func() {
-				// A fresh context: the lease must go even when ctx ended.
-				rctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
-				defer cancel()
-				if err := e.store.ReleaseLease(rctx, key, e.cfg.Owner); err != nil && !errors.Is(err, store.ErrLeaseLost) {
-					e.log.Warn("release lease", zap.String("train", key.String()), zap.Error(err))
-				}
-			}, nil
+			lctx, release := e.keepLease(ctx, key, token)
+			return lctx, release, nil
 		}
 		if time.Now().After(deadline) {
-			return nil, fmt.Errorf("lease train %s: %w", key, ErrBusy)
+			return nil, nil, fmt.Errorf("lease train %s: %w", key, ErrBusy)
 		}
 		select {
 		case <-ctx.Done():
-			return nil, ctx.Err()
+			return nil, nil, ctx.Err()
 		case <-time.After(wait):
 		}
 		wait = min(wait*2, 200*time.Millisecond)
 	}
+}
+
+// keepLease renews a held lease every third of its TTL until release.
+func (e *Engine) keepLease(ctx context.Context, key train.Key, token string) (context.Context, func()) {
+	lctx, cancel := context.WithCancelCause(ctx)
+	stop := make(chan struct{})
+	var wg sync.WaitGroup
+	wg.Go(func() {
+		t := time.NewTicker(e.cfg.LeaseTTL / 3)
+		defer t.Stop()
+		for {
+			select {
+			case <-stop:
+				return
+			case <-lctx.Done():
+				return
+			case <-t.C:
+				if err := e.store.RenewLease(lctx, key, token, e.cfg.LeaseTTL); err != nil {
+					cancel(fmt.Errorf("lease of train %s lost: %w", key, err))
+					return
+				}
+			}
+		}
+	})
+	return lctx, func() {
+		close(stop)
+		wg.Wait()
+		cancel(nil)
+		// A fresh context: the lease must go even when ctx ended.
+		rctx, done := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
+		defer done()
+		if err := e.store.ReleaseLease(rctx, key, token); err != nil && !errors.Is(err, store.ErrLeaseLost) {
+			e.log.Warn("release lease", zap.String("train", key.String()), zap.Error(err))
+		}
+	}
+}
+
+// leaseToken is unique to one holding of a lease, so a worker whose lease
+// expired can never renew or release the one another worker took since.
+func (e *Engine) leaseToken() (string, error) {
+	b := make([]byte, 8)
+	if _, err := rand.Read(b); err != nil {
+		return "", fmt.Errorf("lease token: %w", err)
+	}
+	return e.cfg.Owner + "/" + hex.EncodeToString(b), nil
 }
 
 func (e *Engine) load(ctx context.Context, key train.Key) (train.Train, error) {

@@ -21,6 +21,11 @@ func (e *Engine) execute(ctx context.Context, log *zap.Logger, t *train.Train) (
 	var left train.Actions
 	var errs []error
 	for _, a := range t.Outbox {
+		if !t.Wants(a) {
+			// Superseded since it was planned (a crash, or a failed try):
+			// its result would be ignored, so it is not worth doing.
+			continue
+		}
 		obs, err := e.act(ctx, t, a)
 		switch {
 		case err == nil:
@@ -96,10 +101,8 @@ func (e *Engine) build(ctx context.Context, t *train.Train, a train.BuildCar) (t
 	if err != nil {
 		return out, err
 	}
-	if !repo.HasCommit(ctx, a.Base) {
-		if _, err := repo.FetchBranch(ctx, t.Branch); err != nil {
-			return out, err
-		}
+	if err := e.ensureCommit(ctx, repo, t, a.Base); err != nil {
+		return out, err
 	}
 	if !repo.HasCommit(ctx, a.HeadSHA) {
 		// A missing MR ref (a deleted source branch) is not fatal here:
@@ -169,11 +172,42 @@ func (e *Engine) fastForward(ctx context.Context, t *train.Train, a train.FastFo
 	if err != nil {
 		return train.FastForwarded{}, err
 	}
+	// The mirror must hold the commit (built here, by another replica or
+	// before a restart) and know the remote's head, or git cannot tell a
+	// fast-forward from a rewrite.
+	if _, err := repo.FetchBranch(ctx, t.Branch); err != nil {
+		return train.FastForwarded{}, err
+	}
+	if err := e.ensureCommit(ctx, repo, t, a.To); err != nil {
+		return train.FastForwarded{}, err
+	}
 	r, err := repo.FastForward(ctx, t.Branch, a.Expected, a.To)
 	if err != nil {
 		return train.FastForwarded{}, err
 	}
 	return train.FastForwarded{To: a.To, Rejected: r.Rejected, Head: r.Head}, nil
+}
+
+// ensureCommit makes sure the mirror holds sha: the target head, or a car
+// commit, which is always on its car branch before anyone builds on it.
+func (e *Engine) ensureCommit(ctx context.Context, repo Repo, t *train.Train, sha string) error {
+	if repo.HasCommit(ctx, sha) {
+		return nil
+	}
+	if _, err := repo.FetchBranch(ctx, t.Branch); err != nil {
+		return err
+	}
+	if repo.HasCommit(ctx, sha) {
+		return nil
+	}
+	cars := e.cfg.CarPrefix + "/" + t.Branch
+	if err := repo.Fetch(ctx, "+refs/heads/"+cars+"/*:refs/trainyard/cars/"+cars+"/*"); err != nil {
+		return err
+	}
+	if repo.HasCommit(ctx, sha) {
+		return nil
+	}
+	return fmt.Errorf("commit %.12s is neither on %s nor on a car branch: %w", sha, t.Branch, gitops.ErrMissingCommit)
 }
 
 // marker tags a note so that it is posted once whatever happens.

@@ -92,3 +92,21 @@ func (DeleteCarRef) action()      {}
 func (Comment) action()           {}
 func (Notify) action()            {}
 func (Record) action()            {}
+
+// Wants reports whether the train still waits for the result of a: a build
+// for a car no longer building on that base, a pipeline for a commit the
+// car no longer has, or a fast-forward no longer pending is not wanted and
+// need not be carried out. Actions without a result are always wanted.
+func (t *Train) Wants(a Action) bool {
+	switch a := a.(type) {
+	case BuildCar:
+		c := t.Car(a.MR)
+		return c != nil && c.State == StateBuilding && c.Base == a.Base && c.HeadSHA == a.HeadSHA
+	case StartPipeline:
+		c := t.Car(a.MR)
+		return c != nil && c.State == StateStarting && c.Commit == a.Commit
+	case FastForwardTarget:
+		return t.Pending != nil && t.Pending.To == a.To && t.Pending.Expected == a.Expected
+	}
+	return true
+}

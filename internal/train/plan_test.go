@@ -810,3 +810,29 @@ func TestRetargetedEvicts(t *testing.T) {
 		t.Fatalf("retargeted to its own branch: %#v", actions)
 	}
 }
+
+func TestWants(t *testing.T) {
+	tr := mk(at(1, StateStarting, "T"), at(2, StateBuilding, "C1"))
+	tr.Pending = &FastForward{To: "C0", Expected: "T", MRs: []int64{9}}
+	tests := []struct {
+		a    Action
+		want bool
+	}{
+		{BuildCar{MR: 2, Base: "C1", HeadSHA: head(2)}, true},
+		{BuildCar{MR: 2, Base: "OLD", HeadSHA: head(2)}, false},
+		{BuildCar{MR: 1, Base: "T", HeadSHA: head(1)}, false},
+		{BuildCar{MR: 7, Base: "T", HeadSHA: head(7)}, false},
+		{StartPipeline{MR: 1, Commit: "C1"}, true},
+		{StartPipeline{MR: 1, Commit: "C9"}, false},
+		{StartPipeline{MR: 2, Commit: "C2"}, false},
+		{FastForwardTarget{To: "C0", Expected: "T"}, true},
+		{FastForwardTarget{To: "C1", Expected: "T"}, false},
+		{Comment{MR: 7, Key: "k", Body: "b"}, true},
+		{CancelPipeline{MR: 7, Pipeline: 1}, true},
+	}
+	for _, tt := range tests {
+		if got := tr.Wants(tt.a); got != tt.want {
+			t.Errorf("Wants(%#v) = %v, want %v", tt.a, got, tt.want)
+		}
+	}
+}

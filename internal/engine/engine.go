@@ -165,8 +165,31 @@ type Trace struct {
 	Acted    func(key train.Key, a train.Action)
 }
 
-// WithTrace reports the engine's steps to tr.
-func WithTrace(tr Trace) Option { return func(e *Engine) { e.trace = tr } }
+// WithTrace reports the engine's steps to tr, as well as to any trace given
+// before.
+func WithTrace(tr Trace) Option {
+	return func(e *Engine) {
+		prev := e.trace
+		e.trace = Trace{
+			Observed: func(key train.Key, obs train.Observation, after train.Train) {
+				if prev.Observed != nil {
+					prev.Observed(key, obs, after)
+				}
+				if tr.Observed != nil {
+					tr.Observed(key, obs, after)
+				}
+			},
+			Acted: func(key train.Key, a train.Action) {
+				if prev.Acted != nil {
+					prev.Acted(key, a)
+				}
+				if tr.Acted != nil {
+					tr.Acted(key, a)
+				}
+			},
+		}
+	}
+}
 
 // WithLogger logs to l.
 func WithLogger(l *zap.Logger) Option { return func(e *Engine) { e.log = l } }

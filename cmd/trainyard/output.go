@@ -1,0 +1,226 @@
+package main
+
+import (
+	"encoding/json"
+	"fmt"
+	"io"
+	"os"
+	"slices"
+	"strings"
+	"text/tabwriter"
+	"time"
+
+	"gopkg.in/yaml.v3"
+
+	"github.com/trainyard/trainyard/pkg/api"
+)
+
+// formats are the values of -o.
+func formatsOf() []string { return []string{"table", "json", "yaml"} }
+
+// printer writes API answers as tables for people or as JSON or YAML for
+// programs.
+type printer struct {
+	w      io.Writer
+	format string
+	colour bool
+}
+
+func newPrinter(w io.Writer, format string) (*printer, error) {
+	if !slices.Contains(formatsOf(), format) {
+		return nil, fmt.Errorf("-o %q: want table, json or yaml", format)
+	}
+	_, noColour := os.LookupEnv("NO_COLOR")
+	return &printer{w: w, format: format, colour: !noColour && isTerminal(w)}, nil
+}
+
+// isTerminal reports whether w is a character device, as a terminal is.
+func isTerminal(w io.Writer) bool {
+	f, ok := w.(*os.File)
+	if !ok {
+		return false
+	}
+	fi, err := f.Stat()
+	return err == nil && fi.Mode()&os.ModeCharDevice != 0
+}
+
+// print writes v as JSON or YAML, or calls table.
+func (p *printer) print(v any, table func() error) error {
+	switch p.format {
+	case "json":
+		enc := json.NewEncoder(p.w)
+		enc.SetIndent("", "  ")
+		return enc.Encode(v)
+	case "yaml":
+		return writeYAML(p.w, v)
+	}
+	return table()
+}
+
+// writeYAML writes v with the keys and values its JSON has: the JSON is
+// read back as a YAML node tree, which keeps the key order, and written in
+// block style.
+func writeYAML(w io.Writer, v any) error {
+	data, err := json.Marshal(v)
+	if err != nil {
+		return fmt.Errorf("encode: %w", err)
+	}
+	var doc yaml.Node
+	if err := yaml.Unmarshal(data, &doc); err != nil {
+		return fmt.Errorf("encode as YAML: %w", err)
+	}
+	plain(&doc)
+	enc := yaml.NewEncoder(w)
+	enc.SetIndent(2)
+	if err := enc.Encode(&doc); err != nil {
+		return fmt.Errorf("encode as YAML: %w", err)
+	}
+	return enc.Close()
+}
+
+// plain drops the flow style and quoting the JSON gave each node; the
+// encoder quotes what needs it.
+func plain(n *yaml.Node) {
+	n.Style = 0
+	for _, c := range n.Content {
+		plain(c)
+	}
+}
+
+// table starts an aligned table with the given header.
+func (p *printer) table(header ...string) *tabwriter.Writer {
+	tw := tabwriter.NewWriter(p.w, 0, 0, 2, ' ', 0)
+	fmt.Fprintln(tw, strings.Join(header, "\t"))
+	return tw
+}
+
+func row(tw *tabwriter.Writer, cells ...string) {
+	fmt.Fprintln(tw, strings.Join(cells, "\t"))
+}
+
+// ANSI colours, all of one length: tabwriter counts the escape bytes as
+// width, so a column lines up only when every cell in it, header too,
+// carries the same number of them.
+const (
+	colourDefault = "\x1b[39m"
+	colourGreen   = "\x1b[32m"
+	colourRed     = "\x1b[31m"
+	colourYellow  = "\x1b[33m"
+	colourReset   = "\x1b[0m"
+)
+
+// state colours a state cell (or its header) when colour is on.
+func (p *printer) state(s string) string {
+	if !p.colour {
+		return s
+	}
+	c := colourDefault
+	switch s {
+	case api.StateMerged, api.StatePassed:
+		c = colourGreen
+	case api.StateEvicted, api.StateFailed:
+		c = colourRed
+	case api.StateRunning, api.StateStarting:
+		c = colourYellow
+	}
+	return c + s + colourReset
+}
+
+func (p *printer) trainList(ts []api.TrainSummary) error {
+	if len(ts) == 0 {
+		_, err := fmt.Fprintln(p.w, "No trains.")
+		return err
+	}
+	tw := p.table("FORGE", "PROJECT", "BRANCH", "CARS", "RUNNING", "STATUS")
+	for _, t := range ts {
+		status := "active"
+		if t.Paused {
+			status = "paused"
+		}
+		row(tw, t.Forge, t.Project, t.Branch, fmt.Sprint(t.Cars), fmt.Sprint(t.Running), status)
+	}
+	return tw.Flush()
+}
+
+func (p *printer) train(t api.Train) error {
+	paused := ""
+	if t.Paused {
+		paused = ", paused"
+	}
+	if _, err := fmt.Fprintf(p.w, "Train %s of %s (%s): %s, testing up to %d at once%s\n",
+		t.Branch, t.Project, t.Forge, plural(len(t.Cars), "car"), t.MaxParallel, paused); err != nil {
+		return err
+	}
+	if len(t.Cars) == 0 {
+		return nil
+	}
+	tw := p.table("POS", "MR", p.state("STATE"), "PIPELINE", "ON TRAIN", "MERGE IN", "TITLE")
+	for _, c := range t.Cars {
+		eta := "-"
+		if c.EstimatedMerge != nil {
+			eta = "~" + short(c.EstimatedMerge.Std())
+		}
+		row(tw, fmt.Sprint(c.Position), fmt.Sprintf("!%d", c.MR), p.state(c.State), pipeline(c.Pipeline),
+			short(c.TimeOnTrain.Std()), eta, c.Title)
+	}
+	return tw.Flush()
+}
+
+func (p *printer) history(hs []api.HistoryEntry) error {
+	if len(hs) == 0 {
+		_, err := fmt.Fprintln(p.w, "No merge request has left this train.")
+		return err
+	}
+	tw := p.table("LEFT", "MR", p.state("STATE"), "REASON", "PIPELINE", "TITLE")
+	for _, h := range hs {
+		row(tw, localTime(h.LeftAt), fmt.Sprintf("!%d", h.MR), p.state(h.State), h.ReasonCode, pipeline(h.Pipeline), h.Title)
+	}
+	return tw.Flush()
+}
+
+func (p *printer) mrStatus(past string, st api.MRStatus) error {
+	where := "not on any train"
+	if st.Car != nil {
+		where = fmt.Sprintf("on the train for %s at position %d, %s", st.Branch, st.Car.Position, p.state(st.Car.State))
+	}
+	_, err := fmt.Fprintf(p.w, "%s !%d of %s: %s.\n", past, st.MR, st.Project, where)
+	return err
+}
+
+func (p *printer) paused(past string, t api.Train) error {
+	_, err := fmt.Fprintf(p.w, "%s the train for %s of %s (%s).\n", past, t.Branch, t.Project, plural(len(t.Cars), "car"))
+	return err
+}
+
+func plural(n int, what string) string {
+	if n == 1 {
+		return "1 " + what
+	}
+	return fmt.Sprintf("%d %ss", n, what)
+}
+
+func pipeline(id int64) string {
+	if id == 0 {
+		return "-"
+	}
+	return fmt.Sprintf("#%d", id)
+}
+
+func localTime(t time.Time) string { return t.Local().Format("2006-01-02 15:04:05") }
+
+// short writes a duration the way people say it: 45s, 6m, 6m30s, 2h05m,
+// 3d04h.
+func short(d time.Duration) string {
+	s := max(0, int64(d.Round(time.Second)/time.Second))
+	switch {
+	case s < 60:
+		return fmt.Sprintf("%ds", s)
+	case s < 3600 && s%60 == 0:
+		return fmt.Sprintf("%dm", s/60)
+	case s < 3600:
+		return fmt.Sprintf("%dm%02ds", s/60, s%60)
+	case s < 86400:
+		return fmt.Sprintf("%dh%02dm", s/3600, s%3600/60)
+	}
+	return fmt.Sprintf("%dd%02dh", s/86400, s%86400/3600)
+}

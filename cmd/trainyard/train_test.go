@@ -1,0 +1,274 @@
+package main
+
+import (
+	"bytes"
+	"encoding/json"
+	"fmt"
+	"os"
+	"regexp"
+	"strings"
+	"testing"
+	"time"
+
+	"gopkg.in/yaml.v3"
+
+	"github.com/trainyard/trainyard/internal/api/apitest"
+	"github.com/trainyard/trainyard/pkg/api"
+)
+
+// runCLI runs trainyard in-process with args and returns what it printed
+// on stdout and the error main would print as its one line.
+func runCLI(t *testing.T, e *apitest.Env, args ...string) (string, error) {
+	t.Helper()
+	var stdout, stderr bytes.Buffer
+	root := newRootCommand(&stdout, &stderr)
+	root.SetArgs(args)
+	err := root.ExecuteContext(e.Ctx)
+	if stderr.Len() > 0 {
+		t.Errorf("trainyard %v wrote to stderr: %q", args, stderr.String())
+	}
+	if strings.Contains(stdout.String(), "\x1b[") {
+		t.Errorf("trainyard %v coloured output that is not a terminal: %q", args, stdout.String())
+	}
+	if err != nil && strings.Count(fmt.Sprintln("trainyard:", err), "\n") != 1 {
+		t.Errorf("trainyard %v: error is not one line: %q", args, err)
+	}
+	return stdout.String(), err
+}
+
+// mustRun runs trainyard against e's server and fails on an error.
+func mustRun(t *testing.T, e *apitest.Env, args ...string) string {
+	t.Helper()
+	out, err := runCLI(t, e, append(args, "--server", e.URL, "--token", apitest.Token)...)
+	if err != nil {
+		t.Fatalf("trainyard %v: %v", args, err)
+	}
+	return out
+}
+
+func wantOutput(t *testing.T, got, want string) {
+	t.Helper()
+	if got != want {
+		t.Fatalf("output\n%s\nwant\n%s", got, want)
+	}
+}
+
+func TestTrainCommands(t *testing.T) {
+	t.Setenv("NO_COLOR", "") // set: no colour even on a terminal
+	e := apitest.New(t, apitest.Options{})
+	one, two := e.MR(1, false), e.MR(2, false)
+
+	wantOutput(t, mustRun(t, e, "train", "list"), "No trains.\n")
+	wantOutput(t, mustRun(t, e, "train", "add", "group/app", "!1", "--user", "alice"),
+		"Added !1 of group/app: on the train for main at position 1, queued.\n")
+	wantOutput(t, mustRun(t, e, "train", "add", "group/app", fmt.Sprint(two)),
+		"Added !2 of group/app: on the train for main at position 2, queued.\n")
+	e.Sweep()
+	e.Clock.Advance(95 * time.Second)
+
+	wantOutput(t, mustRun(t, e, "train", "list"), ""+
+		"FORGE   PROJECT    BRANCH  CARS  RUNNING  STATUS\n"+
+		"gitlab  group/app  main    2     2        active\n")
+
+	tr, err := e.Engine.Train(e.Ctx, e.Key)
+	if err != nil || len(tr.Cars) != 2 {
+		t.Fatalf("train %+v, %v", tr, err)
+	}
+	p1, p2 := fmt.Sprintf("#%d", tr.Cars[0].Pipeline), fmt.Sprintf("#%d", tr.Cars[1].Pipeline)
+	wantOutput(t, mustRun(t, e, "train", "show", "group/app", "main"), fmt.Sprintf(""+
+		"Train main of group/app (gitlab): 2 cars, testing up to 20 at once\n"+
+		"POS  MR  STATE    PIPELINE  ON TRAIN  MERGE IN  TITLE\n"+
+		"1    !1  running  %-8s  1m35s     -         Change 1\n"+
+		"2    !2  running  %-8s  1m35s     -         Change 2\n", p1, p2))
+
+	var shown api.Train
+	if err := json.Unmarshal([]byte(mustRun(t, e, "train", "show", "group/app", "main", "-o", "json")), &shown); err != nil {
+		t.Fatal(err)
+	}
+	if len(shown.Cars) != 2 || shown.Cars[0].MR != one || shown.Cars[0].TimeOnTrain.Std() != 95*time.Second ||
+		shown.Cars[1].MRURL != e.Forge.URL()+"/group/app/-/merge_requests/2" || shown.Cars[0].AddedBy != "alice" {
+		t.Fatalf("show -o json: %+v", shown)
+	}
+	var doc map[string]any
+	if err := yaml.Unmarshal([]byte(mustRun(t, e, "train", "show", "group/app", "main", "-o", "yaml")), &doc); err != nil {
+		t.Fatal(err)
+	}
+	cars, _ := doc["cars"].([]any)
+	if doc["branch"] != "main" || doc["max_parallel"] != 20 || len(cars) != 2 || cars[1].(map[string]any)["pipeline"] != int(tr.Cars[1].Pipeline) {
+		t.Fatalf("show -o yaml: %v", doc)
+	}
+
+	wantOutput(t, mustRun(t, e, "train", "pause", "group/app", "main"), "Paused the train for main of group/app (2 cars).\n")
+	wantOutput(t, mustRun(t, e, "train", "list"), ""+
+		"FORGE   PROJECT    BRANCH  CARS  RUNNING  STATUS\n"+
+		"gitlab  group/app  main    2     2        paused\n")
+	wantOutput(t, mustRun(t, e, "train", "resume", "group/app", "main"), "Resumed the train for main of group/app (2 cars).\n")
+
+	wantOutput(t, mustRun(t, e, "train", "history", "group/app", "main"), "No merge request has left this train.\n")
+	wantOutput(t, mustRun(t, e, "train", "remove", "group/app", "1", "--user", "bob"), "Removed !1 of group/app: not on any train.\n")
+	wantOutput(t, mustRun(t, e, "train", "history", "group/app", "main"), fmt.Sprintf(""+
+		"LEFT                 MR  STATE    REASON   PIPELINE  TITLE\n"+
+		"%s  !1  evicted  removed  %-8s  Change 1\n", localTime(e.Clock.Now()), p1))
+	var hist api.History
+	if err := json.Unmarshal([]byte(mustRun(t, e, "train", "history", "group/app", "main", "-o", "json", "--limit", "1")), &hist); err != nil {
+		t.Fatal(err)
+	}
+	if len(hist.Entries) != 1 || hist.Entries[0].ReasonCode != "removed" || hist.Branch != "main" {
+		t.Fatalf("history -o json: %+v", hist)
+	}
+
+	t.Run("errors", func(t *testing.T) {
+		cases := []struct {
+			args []string
+			want string
+		}{
+			{[]string{"train", "show", "group/app", "develop", "--server", e.URL}, "train develop of group/app on gitlab not found (HTTP 404)"},
+			{[]string{"train", "add", "group/app", "1", "--server", e.URL, "--token", "wrong"}, "invalid token (HTTP 401)"},
+			{[]string{"train", "add", "group/app", "1", "--server", e.URL}, "missing bearer token (Authorization: Bearer <token>) (HTTP 401)"},
+			{[]string{"train", "add", "group/app", "99", "--server", e.URL, "--token", apitest.Token}, "merge request !99 of group/app not found (HTTP 404)"},
+			{[]string{"train", "show", "group/app", "main", "--server", e.URL, "--forge", "github"}, `forge "github": forge not configured (HTTP 404)`},
+			{[]string{"train", "add", "group/app", "x1", "--server", e.URL}, `merge request "x1": want a number such as 12 or !12`},
+			{[]string{"train", "list", "-o", "xml", "--server", e.URL}, `-o "xml": want table, json or yaml`},
+			{[]string{"train", "list", "--server", "ftp://example.com"}, `server "ftp://example.com": want a URL such as http://127.0.0.1:8080`},
+			{[]string{"train", "history", "group/app", "main", "--limit", "0", "--server", e.URL}, "--limit 0: want 1 or more"},
+			{[]string{"train", "show", "group/app"}, "accepts 2 arg(s), received 1"},
+		}
+		for _, c := range cases {
+			out, err := runCLI(t, e, c.args...)
+			if err == nil || err.Error() != c.want {
+				t.Errorf("trainyard %v: error %v, want %q", c.args, err, c.want)
+			}
+			if out != "" {
+				t.Errorf("trainyard %v printed %q on failing", c.args, out)
+			}
+		}
+	})
+}
+
+func TestTrainCommandsReadTheEnvironment(t *testing.T) {
+	e := apitest.New(t, apitest.Options{ProtectReads: true})
+	e.MR(1, false)
+	t.Setenv("TRAINYARD_SERVER", e.URL)
+	t.Setenv("TRAINYARD_TOKEN", apitest.Token)
+	out, err := runCLI(t, e, "train", "add", "group/app", "1", "-o", "json")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var st api.MRStatus
+	if err := json.Unmarshal([]byte(out), &st); err != nil || st.Car == nil || st.Branch != "main" {
+		t.Fatalf("add -o json: %q (%v)", out, err)
+	}
+	// The flag beats the environment.
+	if _, err := runCLI(t, e, "train", "list", "--token", "wrong"); err == nil || err.Error() != "invalid token (HTTP 401)" {
+		t.Fatalf("--token over TRAINYARD_TOKEN: %v", err)
+	}
+}
+
+var ansi = regexp.MustCompile("\x1b\\[[0-9;]*m")
+
+// TestColourKeepsColumnsAligned prints a table with colour and checks that,
+// the escapes aside, it is the table without colour.
+func TestColourKeepsColumnsAligned(t *testing.T) {
+	t0 := time.Date(2025, 3, 1, 12, 0, 0, 0, time.UTC)
+	hist := []api.HistoryEntry{
+		{MR: 1, Title: "One", State: api.StateMerged, ReasonCode: "merged", Pipeline: 7, LeftAt: t0},
+		{MR: 22, Title: "Two", State: api.StateEvicted, ReasonCode: "pipeline_failed", Pipeline: 1234, LeftAt: t0},
+	}
+	eta := api.Duration(6 * time.Minute)
+	tr := api.Train{Forge: "gitlab", Project: "g/a", Branch: "main", MaxParallel: 2, Cars: []api.Car{
+		{Position: 1, MR: 3, State: api.StateRunning, Pipeline: 9, EstimatedMerge: &eta, Title: "Three"},
+		{Position: 2, MR: 4, State: api.StateQueued, TimeOnTrain: api.Duration(time.Hour), Title: "Four"},
+		{Position: 3, MR: 5, State: api.StateFailed, Title: "Five"},
+	}}
+	render := func(colour bool) string {
+		var b bytes.Buffer
+		p := &printer{w: &b, format: "table", colour: colour}
+		if err := p.history(hist); err != nil {
+			t.Fatal(err)
+		}
+		if err := p.train(tr); err != nil {
+			t.Fatal(err)
+		}
+		return b.String()
+	}
+	plain, coloured := render(false), render(true)
+	for _, want := range []string{"\x1b[32mmerged\x1b[0m", "\x1b[31mevicted\x1b[0m", "\x1b[33mrunning\x1b[0m", "\x1b[31mfailed\x1b[0m"} {
+		if !strings.Contains(coloured, want) {
+			t.Errorf("no %q in\n%s", want, coloured)
+		}
+	}
+	if got := ansi.ReplaceAllString(coloured, ""); got != plain {
+		t.Fatalf("coloured table, escapes removed:\n%s\nplain table:\n%s", got, plain)
+	}
+	wantOutput(t, plain, ""+
+		"LEFT                 MR   STATE    REASON           PIPELINE  TITLE\n"+
+		localTime(t0)+"  !1   merged   merged           #7        One\n"+
+		localTime(t0)+"  !22  evicted  pipeline_failed  #1234     Two\n"+
+		"Train main of g/a (gitlab): 3 cars, testing up to 2 at once\n"+
+		"POS  MR  STATE    PIPELINE  ON TRAIN  MERGE IN  TITLE\n"+
+		"1    !3  running  #9        0s        ~6m       Three\n"+
+		"2    !4  queued   -         1h00m     -         Four\n"+
+		"3    !5  failed   -         0s        -         Five\n")
+}
+
+// TestColourOnlyOnATerminal uses /dev/null, a character device as a
+// terminal is, for stdout.
+func TestColourOnlyOnATerminal(t *testing.T) {
+	dev, err := os.OpenFile(os.DevNull, os.O_WRONLY, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer dev.Close()
+	colour := func() (onDevice, onBuffer bool) {
+		p, err := newPrinter(dev, "table")
+		if err != nil {
+			t.Fatal(err)
+		}
+		q, err := newPrinter(&bytes.Buffer{}, "table")
+		if err != nil {
+			t.Fatal(err)
+		}
+		return p.colour, q.colour
+	}
+	t.Setenv("NO_COLOR", "") // restores the old value when the test ends
+	os.Unsetenv("NO_COLOR")
+	if dev, buf := colour(); !dev || buf {
+		t.Fatalf("without NO_COLOR: colour on the device %v, in a buffer %v; want true, false", dev, buf)
+	}
+	t.Setenv("NO_COLOR", "1")
+	if dev, _ := colour(); dev {
+		t.Fatal("colour with NO_COLOR set")
+	}
+}
+
+func TestShortDurations(t *testing.T) {
+	for d, want := range map[time.Duration]string{
+		0: "0s", -time.Second: "0s", 45 * time.Second: "45s", 6 * time.Minute: "6m", 390 * time.Second: "6m30s",
+		2*time.Hour + 5*time.Minute: "2h05m", 76 * time.Hour: "3d04h",
+	} {
+		if got := short(d); got != want {
+			t.Errorf("short(%v) = %q, want %q", d, got, want)
+		}
+	}
+}
+
+func TestCompletion(t *testing.T) {
+	var out bytes.Buffer
+	root := newRootCommand(&out, &bytes.Buffer{})
+	root.SetArgs([]string{"completion", "bash"})
+	if err := root.Execute(); err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(out.String(), "__start_trainyard") {
+		t.Fatalf("completion bash printed no bash completion: %.200q", out.String())
+	}
+	out.Reset()
+	root = newRootCommand(&out, &bytes.Buffer{})
+	root.SetArgs([]string{"__complete", "train", "show", "-o", ""})
+	if err := root.Execute(); err != nil {
+		t.Fatal(err)
+	}
+	if !strings.HasPrefix(out.String(), "table\njson\nyaml\n:4\n") {
+		t.Fatalf("completion of -o: %q", out.String())
+	}
+}

@@ -164,8 +164,6 @@ func TestTrainCommandsReadTheEnvironment(t *testing.T) {
 	}
 }
 
-var ansi = regexp.MustCompile("\x1b\\[[0-9;]*m")
-
 // TestColourKeepsColumnsAligned prints a table with colour and checks that,
 // the escapes aside, it is the table without colour.
 func TestColourKeepsColumnsAligned(t *testing.T) {
@@ -192,6 +190,7 @@ func TestColourKeepsColumnsAligned(t *testing.T) {
 		return b.String()
 	}
 	plain, coloured := render(false), render(true)
+	ansi := regexp.MustCompile("\x1b\\[[0-9;]*m")
 	for _, want := range []string{"\x1b[32mmerged\x1b[0m", "\x1b[31mevicted\x1b[0m", "\x1b[33mrunning\x1b[0m", "\x1b[31mfailed\x1b[0m"} {
 		if !strings.Contains(coloured, want) {
 			t.Errorf("no %q in\n%s", want, coloured)

@@ -2,11 +2,21 @@ package api_test
 
 import (
 	"fmt"
+	"io"
+	"net/http"
+	"net/http/httptest"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/redis/go-redis/v9"
+	"go.uber.org/zap"
+	"go.uber.org/zap/zaptest/observer"
+
+	"github.com/trainyard/trainyard/internal/api"
 	"github.com/trainyard/trainyard/internal/api/apitest"
+	"github.com/trainyard/trainyard/internal/engine"
+	"github.com/trainyard/trainyard/internal/store"
 	"github.com/trainyard/trainyard/internal/train"
 )
 
@@ -225,4 +235,29 @@ func queuedJSON(e *apitest.Env, c train.Car, pos int, extra string) string {
 		"state":%q,"added_by":%q,"added_at":%q,"time_on_train":%d,"attempts":0%s}`,
 		pos, c.MR, c.Title, e.Forge.URL(), c.MR, c.State, c.AddedBy, c.AddedAt.UTC().Format(time.RFC3339),
 		int(e.Clock.Now().Sub(c.AddedAt)/time.Second), extra)
+}
+
+// TestFailuresKeepTheirDetailsInTheLog: a store that cannot be reached is
+// a 500 whose answer says nothing of it; the log has the details.
+func TestFailuresKeepTheirDetailsInTheLog(t *testing.T) {
+	t.Parallel()
+	core, logs := observer.New(zap.ErrorLevel)
+	rdb := redis.NewClient(&redis.Options{Addr: "127.0.0.1:1", MaxRetries: -1})
+	t.Cleanup(func() { _ = rdb.Close() })
+	eng := engine.New(engine.Config{Owner: "test"}, store.New(rdb, store.Options{Prefix: "x"}), nil, nil)
+	srv := httptest.NewServer(api.New(api.Options{Trains: api.Engines{"gitlab": eng}, Logger: zap.New(core)}))
+	t.Cleanup(srv.Close)
+	resp, err := http.Get(srv.URL + "/api/v1/trains")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	body, _ := io.ReadAll(resp.Body)
+	if resp.StatusCode != 500 || string(body) != `{"error":"internal error"}`+"\n" {
+		t.Fatalf("%d %s", resp.StatusCode, body)
+	}
+	entries := logs.All()
+	if len(entries) != 1 || !strings.Contains(fmt.Sprint(entries[0].ContextMap()["error"]), "127.0.0.1:1") {
+		t.Fatalf("log: %+v", entries)
+	}
 }

@@ -23,7 +23,8 @@ func carStates() [7]train.State {
 // pipeline started for a commit nobody waits for any more. When a later
 // car passes, the cars ahead of it merge with it and their own pipelines
 // are cancelled; those are cancelled but not wasted, since their cars
-// merged as tested.
+// merged, tested within the later car's commit. A cancellation carried out
+// by a replica that did not plan it (after a crash) counts as wasted.
 func (m *Metrics) Trace() engine.Trace {
 	return engine.Trace{Observed: m.observed, Acted: m.acted}
 }

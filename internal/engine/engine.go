@@ -84,6 +84,9 @@ type Config struct {
 	LeaseWait time.Duration
 	// MaxRounds bounds the act-and-observe rounds of one Handle call.
 	MaxRounds int
+	// ActionTimeout bounds one action (a build, a push, a forge call), so
+	// a hung call cannot hold the train's lease for ever.
+	ActionTimeout time.Duration
 
 	// Per-project policy; nil means the defaults above for every project.
 	//
@@ -120,6 +123,9 @@ func (c Config) withDefaults() Config {
 	}
 	if c.MaxRounds <= 0 {
 		c.MaxRounds = 1000
+	}
+	if c.ActionTimeout <= 0 {
+		c.ActionTimeout = 2 * time.Minute
 	}
 	c.Settings = c.Settings.WithDefaults()
 	if c.SettingsFor == nil {
@@ -227,6 +233,9 @@ func (e *Engine) Handle(ctx context.Context, key train.Key, obs ...train.Observa
 	for round := 0; ; round++ {
 		if round >= e.cfg.MaxRounds {
 			return fmt.Errorf("handle train %s: still acting after %d rounds", key, round)
+		}
+		if ce := log.Check(zap.DebugLevel, "round"); ce != nil {
+			ce.Write(zap.Int("round", round), zap.Int("outbox", len(t.Outbox)), zap.Int("cars", len(t.Cars)), zap.Bool("pending", t.Pending != nil))
 		}
 		results, left, actErr := e.execute(ctx, log, &t)
 		t.Outbox = left

@@ -26,7 +26,9 @@ func (e *Engine) execute(ctx context.Context, log *zap.Logger, t *train.Train) (
 			// its result would be ignored, so it is not worth doing.
 			continue
 		}
-		obs, err := e.act(ctx, t, a)
+		actx, cancel := context.WithTimeout(ctx, e.cfg.ActionTimeout)
+		obs, err := e.act(actx, t, a)
+		cancel()
 		switch {
 		case err == nil:
 			results = append(results, obs...)

@@ -143,6 +143,10 @@ func (r *Repo) init(ctx context.Context, remoteURL string) error {
 		{key: "remote." + remoteName + ".url", value: remoteURL},
 		// A detached background gc would outlive the command that started it.
 		{key: "gc.autoDetach", value: "false"},
+		// A transfer that stalls (a forge that never answers) is abandoned
+		// after 30 s below 1 KiB/s instead of holding the train forever.
+		{key: "http.lowSpeedLimit", value: "1024"},
+		{key: "http.lowSpeedTime", value: "30"},
 	}
 	for _, s := range settings {
 		if _, err := r.run.output(ctx, "config", s.key, s.value); err != nil {

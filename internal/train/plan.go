@@ -39,7 +39,41 @@ func (p *planner) frozen(mr int64) bool {
 	return p.t.Pending != nil && slices.Contains(p.t.Pending.MRs, mr)
 }
 
+// maxHandled bounds the command ids a train remembers: far more than
+// can be in flight at once.
+const maxHandled = 256
+
+// seen records a command's event id and reports whether it was applied
+// before. Commands without an id are always applied.
+func (p *planner) seen(event string) bool {
+	if event == "" {
+		return false
+	}
+	if slices.Contains(p.t.Handled, event) {
+		return true
+	}
+	p.t.Handled = append(p.t.Handled, event)
+	if n := len(p.t.Handled) - maxHandled; n > 0 {
+		p.t.Handled = slices.Delete(p.t.Handled, 0, n)
+	}
+	return false
+}
+
 func (p *planner) observe(obs Observation) {
+	switch o := obs.(type) {
+	case Added:
+		if p.seen(o.Event) {
+			return
+		}
+	case Retried:
+		if p.seen(o.Event) {
+			return
+		}
+	case Removed:
+		if p.seen(o.Event) {
+			return
+		}
+	}
 	switch o := obs.(type) {
 	case Added:
 		p.add(o)

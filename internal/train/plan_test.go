@@ -836,3 +836,28 @@ func TestWants(t *testing.T) {
 		}
 	}
 }
+
+func TestRedeliveredCommandActsOnce(t *testing.T) {
+	tr := mk()
+	add := Added{MR: 1, HeadSHA: head(1), By: "a", Event: "add-1"}
+	tr, _ = Plan(tr, add, t0)
+	tr, _ = Plan(tr, Closed{MR: 1}, t0)
+	if len(tr.Cars) != 0 {
+		t.Fatalf("cars = %+v after close", tr.Cars)
+	}
+	got, actions := Plan(tr, add, t0)
+	if len(got.Cars) != 0 || len(actions) != 0 {
+		t.Fatalf("the redelivered add acted again: cars %+v actions %#v", got.Cars, actions)
+	}
+	// A new command for the same MR is a new request.
+	got, _ = Plan(tr, Added{MR: 1, HeadSHA: head(1), By: "a", Event: "add-2"}, t0)
+	if len(got.Cars) != 1 {
+		t.Fatalf("a new add was ignored")
+	}
+	for i := range maxHandled + 10 {
+		got, _ = Plan(got, Removed{MR: 99, By: "a", Event: fmt.Sprint("e", i)}, t0)
+	}
+	if len(got.Handled) != maxHandled || got.Handled[len(got.Handled)-1] != fmt.Sprint("e", maxHandled+9) {
+		t.Fatalf("handled holds %d ids, last %q", len(got.Handled), got.Handled[len(got.Handled)-1])
+	}
+}

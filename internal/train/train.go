@@ -196,6 +196,11 @@ type Train struct {
 	// Pending is a fast-forward whose result has not been observed.
 	Pending *FastForward `json:"pending,omitempty"`
 	Cars    []Car        `json:"cars"`
+	// Handled lists the most recent user commands (by event id) applied to
+	// the train, oldest first, so a command delivered again after its
+	// effect was undone (an add redelivered after the car was evicted)
+	// does not act twice.
+	Handled []string `json:"handled,omitempty"`
 	// Outbox holds actions planned but not yet known to be carried out. The
 	// planner never reads it; the engine saves it with the train, carries
 	// the actions out (each is idempotent) and clears it in a later save,
@@ -218,6 +223,7 @@ func (t Train) Clone() Train {
 		c.Cars[i] = car.clone()
 	}
 	c.Outbox = append(Actions(nil), t.Outbox...)
+	c.Handled = append([]string(nil), t.Handled...)
 	if t.Pending != nil {
 		p := *t.Pending
 		p.MRs = append([]int64(nil), t.Pending.MRs...)

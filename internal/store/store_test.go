@@ -125,6 +125,7 @@ func fullTrain(key train.Key, n int) train.Train {
 		Settings: train.Settings{MaxParallel: 5, Retries: 1, PipelineTimeout: time.Hour, Method: train.MethodRebase},
 		Pending:  &train.FastForward{To: sha(43), Expected: sha(42), MRs: []int64{1, 2}},
 		Cars:     make([]train.Car, n),
+		Handled:  []string{"note-1", "note-2"},
 		Outbox: train.Actions{
 			train.BuildCar{MR: 1, Base: sha(42), HeadSHA: sha(1), Method: train.MethodMerge, Title: "t", Source: "s", Build: 2, At: at(1)},
 			train.Notify{Kind: train.NotifyEvicted, Key: "evict-1", Cars: []train.Car{fullCar(9)}, Commit: sha(9), By: "bob"},

@@ -9,7 +9,9 @@
 package config
 
 import (
+	"fmt"
 	"path"
+	"slices"
 	"strings"
 	"time"
 
@@ -41,12 +43,15 @@ type Config struct {
 	SweepInterval time.Duration
 	LeaseTTL      time.Duration
 	ClaimIdle     time.Duration
+	ActionTimeout time.Duration
 	Webhook       Webhook
 	Bot           Bot
 	GitLab        Forge
 	GitHub        Forge
+	API           API
 	Train         TrainDefaults
 	Projects      []Project
+	Notify        []NotifyRoute
 }
 
 // Log configures logging.
@@ -88,6 +93,54 @@ type Forge struct {
 	WebhookSecretFile string
 }
 
+// API guards the HTTP API. With no token every mutating call is refused.
+type API struct {
+	Token        Secret
+	TokenFile    string
+	ProtectReads bool // the read endpoints need the token too
+}
+
+// Chat kinds, as written in notify[].kind.
+const (
+	NotifySlack      = "slack"
+	NotifyMattermost = "mattermost"
+)
+
+// Train events a notify route can take, as written in notify[].events.
+const (
+	EventMerged  = "merged"
+	EventEvicted = "evicted"
+	EventPaused  = "paused"
+	EventResumed = "resumed"
+)
+
+// NotifyRoute sends some train events to one chat webhook. Empty Forge,
+// Project, Branches or Events match anything. Treat it as read-only.
+type NotifyRoute struct {
+	Name     string // unique; "<kind>#<index>" when not set
+	Forge    string
+	Project  string
+	Branches []string // names or path.Match patterns
+	Kind     string   // slack or mattermost
+	URL      Secret   // the incoming webhook URL, which is its own credential
+	URLFile  string
+	Events   []string
+	Username string
+	IconURL  string
+}
+
+// Wants reports whether the route takes an event about a train.
+func (r *NotifyRoute) Wants(forgeName, projectPath, branch, event string) bool {
+	return (r.Forge == "" || r.Forge == forgeName) &&
+		(r.Project == "" || strings.EqualFold(r.Project, projectPath)) &&
+		(len(r.Events) == 0 || slices.Contains(r.Events, event)) &&
+		branchMatches(r.Branches, branch)
+}
+
+func defaultRouteName(kind string, i int) string {
+	return fmt.Sprintf("%s#%d", kind, i)
+}
+
 // TrainDefaults apply to every train unless its project overrides them.
 type TrainDefaults struct {
 	MaxParallel     int
@@ -124,6 +177,7 @@ func Defaults() Config {
 		SweepInterval: 30 * time.Second,
 		LeaseTTL:      30 * time.Second,
 		ClaimIdle:     time.Minute,
+		ActionTimeout: 2 * time.Minute,
 		Webhook:       Webhook{MaxBody: 5 << 20, DedupTTL: 24 * time.Hour},
 		Bot:           Bot{Name: "Trainyard", Email: "trainyard@localhost"},
 		GitHub:        Forge{URL: "https://api.github.com"},
@@ -193,13 +247,16 @@ func (c *Config) MinAccess(forgeName, projectPath string) forge.AccessLevel {
 // project. Projects that are not configured run none.
 func (c *Config) BranchAllowed(forgeName, projectPath, branch string) bool {
 	p, ok := c.Project(forgeName, projectPath)
-	if !ok {
-		return false
-	}
-	if len(p.Branches) == 0 {
+	return ok && branchMatches(p.Branches, branch)
+}
+
+// branchMatches reports whether branch matches one of patterns; no
+// patterns match any branch.
+func branchMatches(patterns []string, branch string) bool {
+	if len(patterns) == 0 {
 		return true
 	}
-	for _, pattern := range p.Branches {
+	for _, pattern := range patterns {
 		// Patterns were checked at load, so an error means no match.
 		if ok, _ := path.Match(pattern, branch); ok {
 			return true

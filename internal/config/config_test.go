@@ -108,3 +108,25 @@ func TestSizes(t *testing.T) {
 		}
 	}
 }
+
+func TestNotifyWants(t *testing.T) {
+	all := NotifyRoute{}
+	narrow := NotifyRoute{Forge: ForgeGitLab, Project: "Group/App", Branches: []string{"release/*"}, Events: []string{EventEvicted}}
+	tests := []struct {
+		route                      NotifyRoute
+		forge, path, branch, event string
+		want                       bool
+	}{
+		{all, ForgeGitHub, "o/r", "main", EventMerged, true},
+		{narrow, ForgeGitLab, "group/app", "release/2", EventEvicted, true},
+		{narrow, ForgeGitHub, "group/app", "release/2", EventEvicted, false},
+		{narrow, ForgeGitLab, "group/other", "release/2", EventEvicted, false},
+		{narrow, ForgeGitLab, "group/app", "main", EventEvicted, false},
+		{narrow, ForgeGitLab, "group/app", "release/2", EventMerged, false},
+	}
+	for _, tt := range tests {
+		if got := tt.route.Wants(tt.forge, tt.path, tt.branch, tt.event); got != tt.want {
+			t.Errorf("%+v.Wants(%s, %s, %s, %s) = %v, want %v", tt.route, tt.forge, tt.path, tt.branch, tt.event, got, tt.want)
+		}
+	}
+}

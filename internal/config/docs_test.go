@@ -32,13 +32,23 @@ func TestExampleDocumentsEverySetting(t *testing.T) {
 	if projects == nil {
 		t.Fatal("example has no projects")
 	}
-	for _, s := range projectSettings() {
+	everyKeyInSomeEntry(t, projects, "projects", projectSettings())
+	notify := lookup(root, []string{"notify"})
+	if notify == nil {
+		t.Fatal("example has no notify routes")
+	}
+	everyKeyInSomeEntry(t, notify, "notify", notifySettings())
+}
+
+func everyKeyInSomeEntry[T any](t *testing.T, list *yaml.Node, section string, table []setting[T]) {
+	t.Helper()
+	for _, s := range table {
 		found := false
-		for _, p := range projects.Content {
-			found = found || lookup(p, []string{s.path}) != nil
+		for _, entry := range list.Content {
+			found = found || lookup(entry, []string{s.path}) != nil
 		}
 		if !found {
-			t.Errorf("no project in the example sets %s", s.path)
+			t.Errorf("no entry of %s in the example sets %s", section, s.path)
 		}
 	}
 }
@@ -64,7 +74,9 @@ func lookup(n *yaml.Node, path []string) *yaml.Node {
 // failure message.
 func TestReferenceDocs(t *testing.T) {
 	text := readRepoFile(t, "docs/configuration.md")
-	for name, table := range map[string]string{"settings": settingsReference(), "project": projectReference()} {
+	for name, table := range map[string]string{
+		"settings": settingsReference(), "project": entryReference(projectSettings()), "notify": entryReference(notifySettings()),
+	} {
 		if !strings.Contains(text, table) {
 			t.Errorf("docs/configuration.md lacks the current %s table:\n\n%s", name, table)
 		}
@@ -91,11 +103,11 @@ func settingsReference() string {
 	return b.String()
 }
 
-func projectReference() string {
+func entryReference[T any](table []setting[T]) string {
 	var b strings.Builder
 	b.WriteString("| Key | Type | Description |\n")
 	b.WriteString("|---|---|---|\n")
-	for _, s := range projectSettings() {
+	for _, s := range table {
 		fmt.Fprintf(&b, "| `%s` | %s | %s |\n", s.path, s.kind, s.doc)
 	}
 	return b.String()

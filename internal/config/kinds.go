@@ -28,6 +28,10 @@ func secretKind() kind[Secret] {
 	return kind[Secret]{"secret", func(s string) (Secret, error) { return NewSecret(s), nil }, Secret.String}
 }
 
+func boolKind() kind[bool] {
+	return kind[bool]{"boolean", parseBool, strconv.FormatBool}
+}
+
 func urlKind() kind[URL] {
 	return kind[URL]{"URL", func(s string) (URL, error) { return URL(s), nil }, URL.String}
 }
@@ -60,6 +64,18 @@ func parseInt(s string) (int, error) {
 		return 0, fmt.Errorf("%q is not an integer", s)
 	}
 	return n, nil
+}
+
+// parseBool takes only true and false: yes, on and 1 are YAML 1.1 habits
+// that would read differently elsewhere.
+func parseBool(s string) (bool, error) {
+	switch strings.ToLower(strings.TrimSpace(s)) {
+	case "true":
+		return true, nil
+	case "false":
+		return false, nil
+	}
+	return false, fmt.Errorf("%q is not true or false", s)
 }
 
 func parseDuration(s string) (time.Duration, error) {

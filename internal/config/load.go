@@ -69,10 +69,12 @@ func build(data []byte, env Env, flags *Flags) (*Config, problems) {
 	l := &loader{c: Defaults(), given: map[string]bool{}, failed: map[string]bool{}}
 	l.ps.add(errs...)
 	applyNodes(l, &l.c, configSettings(), nodes(raw), "")
-	for i := range raw.Projects {
-		var p Project
-		applyNodes(l, &p, projectSettings(), nodes(&raw.Projects[i]), fmt.Sprintf("projects[%d].", i))
-		l.c.Projects = append(l.c.Projects, p)
+	l.c.Projects = applyEntries(l, raw.Projects, projectSettings(), "projects")
+	l.c.Notify = applyEntries(l, raw.Notify, notifySettings(), "notify")
+	for i := range l.c.Notify {
+		if r := &l.c.Notify[i]; r.Name == "" {
+			r.Name = defaultRouteName(r.Kind, i)
+		}
 	}
 	l.applyEnv(env)
 	flags.apply(l)
@@ -134,6 +136,18 @@ func applyNodes[T any](l *loader, t *T, table []setting[T], found map[string]*ya
 	}
 }
 
+// applyEntries reads the entries of a list section (projects), each
+// through the section's own table.
+func applyEntries[T, R any](l *loader, raws []R, table []setting[T], section string) []T {
+	var out []T
+	for i := range raws {
+		var t T
+		applyNodes(l, &t, table, nodes(&raws[i]), fmt.Sprintf("%s[%d].", section, i))
+		out = append(out, t)
+	}
+	return out
+}
+
 func (l *loader) applyEnv(env Env) {
 	if env == nil {
 		return
@@ -164,7 +178,7 @@ func (l *loader) resolveSecrets() {
 		}
 		fileField := s.path + "_file"
 		if !s.value.IsZero() {
-			l.fail(s.path, fieldErr(fileField, "set only one of %s (or %s) and %s", s.path, envName(s.path), fileField))
+			l.fail(s.path, fieldErr(fileField, "set only one of %s and %s", s.describe(), fileField))
 			continue
 		}
 		v, err := readSecret(*s.file)

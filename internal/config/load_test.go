@@ -4,6 +4,7 @@ import (
 	"errors"
 	"io/fs"
 	"path/filepath"
+	"reflect"
 	"slices"
 	"strings"
 	"testing"
@@ -34,6 +35,20 @@ func TestExampleValidates(t *testing.T) {
 	}
 	if !c.BranchAllowed(ForgeGitLab, "group/app", "release/1.2") || c.BranchAllowed(ForgeGitLab, "group/app", "dev") {
 		t.Errorf("group/app branches %q: release/1.2 must be allowed and dev not", c.Projects[0].Branches)
+	}
+	if c.API != (API{}) {
+		t.Errorf("api = %+v, want no token and open reads", c.API)
+	}
+	want := []NotifyRoute{{
+		Name: "releases", Forge: ForgeGitLab, Project: "group/app", Branches: []string{"main", "release/*"},
+		Kind: NotifySlack, URL: NewSecret("https://hooks.slack.com/services/T00000000/B00000000/XXXXXXXXXXXXXXXXXXXXXXXX"),
+		Events: []string{EventMerged, EventEvicted}, Username: "Trainyard", IconURL: "https://trainyard.example.com/icon.png",
+	}}
+	if !reflect.DeepEqual(c.Notify, want) {
+		t.Errorf("notify = %#v\nwant %#v", c.Notify, want)
+	}
+	if c.Notify[0].URL != want[0].URL {
+		t.Errorf("notify url = %q", c.Notify[0].URL.Reveal())
 	}
 }
 
@@ -105,8 +120,9 @@ func TestEnvNames(t *testing.T) {
 		"TRAINYARD_LISTEN", "TRAINYARD_DATA_DIR", "TRAINYARD_LOG_LEVEL", "TRAINYARD_LOG_FORMAT",
 		"TRAINYARD_REDIS_URL", "TRAINYARD_REDIS_ADDRS", "TRAINYARD_REDIS_MASTER_NAME", "TRAINYARD_REDIS_USERNAME",
 		"TRAINYARD_REDIS_PASSWORD", "TRAINYARD_REDIS_PASSWORD_FILE", "TRAINYARD_REDIS_PREFIX",
-		"TRAINYARD_WORKERS", "TRAINYARD_SWEEP_INTERVAL", "TRAINYARD_LEASE_TTL", "TRAINYARD_CLAIM_IDLE",
+		"TRAINYARD_WORKERS", "TRAINYARD_SWEEP_INTERVAL", "TRAINYARD_LEASE_TTL", "TRAINYARD_CLAIM_IDLE", "TRAINYARD_ACTION_TIMEOUT",
 		"TRAINYARD_WEBHOOK_MAX_BODY", "TRAINYARD_WEBHOOK_DEDUP_TTL", "TRAINYARD_BOT_NAME", "TRAINYARD_BOT_EMAIL",
+		"TRAINYARD_API_TOKEN", "TRAINYARD_API_TOKEN_FILE", "TRAINYARD_API_PROTECT_READS",
 		"TRAINYARD_GITLAB_URL", "TRAINYARD_GITLAB_TOKEN", "TRAINYARD_GITLAB_TOKEN_FILE",
 		"TRAINYARD_GITLAB_WEBHOOK_SECRET", "TRAINYARD_GITLAB_WEBHOOK_SECRET_FILE",
 		"TRAINYARD_GITHUB_URL", "TRAINYARD_GITHUB_TOKEN", "TRAINYARD_GITHUB_TOKEN_FILE",
@@ -132,6 +148,7 @@ func sample(t *testing.T, kind string) (text, want string) {
 		"list":         {"a:1, b:2,", "a:1,b:2"},
 		"secret":       {"s3cret", "[redacted]"},
 		"integer":      {"7", "7"},
+		"boolean":      {"True", "true"},
 		"duration":     {"90s", "1m30s"},
 		"size":         {"2MiB", "2MiB"},
 		"method":       {"rebase", "rebase"},
@@ -365,6 +382,49 @@ func TestSecretFileProblems(t *testing.T) {
 	}
 	if strings.Contains(err.Error(), "do-not-show-me") || strings.Contains(err.Error(), "inline") {
 		t.Errorf("error shows a secret: %v", err)
+	}
+}
+
+func TestNewSecretFiles(t *testing.T) {
+	token := writeFile(t, "api", "api-from-file\n")
+	hook := writeFile(t, "hook", " https://chat.example.com/hooks/abc \n")
+	c := mustParse(t, joinLines(
+		"api: {token_file: "+token+"}",
+		"notify:",
+		"  - {kind: slack, url: https://hooks.slack.com/x}",
+		"  - {kind: mattermost, url_file: "+hook+"}",
+	), nil)
+	if got := c.API.Token.Reveal(); got != "api-from-file" {
+		t.Errorf("api token = %q, want it trimmed from the file", got)
+	}
+	got := []string{c.Notify[0].URL.Reveal(), c.Notify[1].URL.Reveal(), c.Notify[0].Name, c.Notify[1].Name}
+	if want := []string{"https://hooks.slack.com/x", "https://chat.example.com/hooks/abc", "slack#0", "mattermost#1"}; !slices.Equal(got, want) {
+		t.Errorf("notify urls and names = %q, want %q", got, want)
+	}
+	c = mustParse(t, "", map[string]string{"TRAINYARD_API_TOKEN_FILE": token, "TRAINYARD_API_PROTECT_READS": "true"})
+	if c.API.Token.Reveal() != "api-from-file" || !c.API.ProtectReads {
+		t.Errorf("api from the environment = %q, protect reads %v", c.API.Token.Reveal(), c.API.ProtectReads)
+	}
+}
+
+func TestNewSecretFileProblems(t *testing.T) {
+	missing := filepath.Join(t.TempDir(), "missing")
+	hook := writeFile(t, "hook", "https://hide.example.com/hooks/secret-path")
+	_, err := Parse([]byte(joinLines(
+		"api: {token_file: "+missing+"}",
+		"notify:",
+		"  - {kind: slack, url: 'https://inline.example.com/hooks/x', url_file: "+hook+"}",
+		"  - {kind: slack, url_file: "+missing+"}",
+	)), envMap(map[string]string{"TRAINYARD_API_TOKEN": "api-env"}), nil)
+	wantProblems(t, err,
+		"api.token_file: set only one of api.token (or TRAINYARD_API_TOKEN) and api.token_file",
+		"notify[0].url_file: set only one of notify[0].url and notify[0].url_file",
+		"notify[1].url_file: cannot read: open "+missing+": no such file or directory",
+	)
+	for _, s := range []string{"api-env", "inline.example.com", "secret-path"} {
+		if strings.Contains(err.Error(), s) {
+			t.Errorf("error shows secret %q: %v", s, err)
+		}
 	}
 }
 

@@ -23,12 +23,21 @@ type rawFile struct {
 	SweepInterval yaml.Node    `yaml:"sweep_interval"`
 	LeaseTTL      yaml.Node    `yaml:"lease_ttl"`
 	ClaimIdle     yaml.Node    `yaml:"claim_idle"`
+	ActionTimeout yaml.Node    `yaml:"action_timeout"`
 	Webhook       rawWebhook   `yaml:"webhook"`
 	Bot           rawBot       `yaml:"bot"`
 	GitLab        rawGitLab    `yaml:"gitlab"`
 	GitHub        rawGitHub    `yaml:"github"`
+	API           rawAPI       `yaml:"api"`
 	Train         rawTrain     `yaml:"train"`
 	Projects      []rawProject `yaml:"projects"`
+	Notify        []rawNotify  `yaml:"notify"`
+}
+
+type rawAPI struct {
+	Token        yaml.Node `yaml:"token"`
+	TokenFile    yaml.Node `yaml:"token_file"`
+	ProtectReads yaml.Node `yaml:"protect_reads"`
 }
 
 type rawLog struct {
@@ -86,6 +95,19 @@ type rawProject struct {
 	PipelineTimeout yaml.Node `yaml:"pipeline_timeout"`
 	Method          yaml.Node `yaml:"method"`
 	MinAccess       yaml.Node `yaml:"min_access"`
+}
+
+type rawNotify struct {
+	Name     yaml.Node `yaml:"name"`
+	Forge    yaml.Node `yaml:"forge"`
+	Project  yaml.Node `yaml:"project"`
+	Branches yaml.Node `yaml:"branches"`
+	Kind     yaml.Node `yaml:"kind"`
+	URL      yaml.Node `yaml:"url"`
+	URLFile  yaml.Node `yaml:"url_file"`
+	Events   yaml.Node `yaml:"events"`
+	Username yaml.Node `yaml:"username"`
+	IconURL  yaml.Node `yaml:"icon_url"`
 }
 
 var nodeType = reflect.TypeFor[yaml.Node]()

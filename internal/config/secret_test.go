@@ -19,6 +19,8 @@ func secretConfig(t *testing.T) *Config {
 		"gitlab: {url: 'https://gitlab.example.com', token: glpat-tok-3, webhook_secret: hook-4}",
 		"github: {token: ghp-tok-5, webhook_secret: hook-6}",
 		"projects: [{forge: gitlab, path: g/a}, {forge: github, path: o/r}]",
+		"api: {token: api-tok-7}",
+		"notify: [{kind: slack, url: 'https://hooks.slack.com/services/hook-8'}]",
 	), nil)
 	if c.GitLab.Token.Reveal() != "glpat-tok-3" || string(c.Redis.URL) != "redis://user:redis-pw-1@db:6379/0" {
 		t.Fatalf("secrets not loaded: %q %q", c.GitLab.Token.Reveal(), string(c.Redis.URL))
@@ -26,7 +28,7 @@ func secretConfig(t *testing.T) *Config {
 	return c
 }
 
-var secretValues = []string{"redis-pw-1", "redis-pw-2", "glpat-tok-3", "hook-4", "ghp-tok-5", "hook-6"}
+var secretValues = []string{"redis-pw-1", "redis-pw-2", "glpat-tok-3", "hook-4", "ghp-tok-5", "hook-6", "api-tok-7", "hook-8"}
 
 func TestSecretsNeverPrinted(t *testing.T) {
 	c := secretConfig(t)
@@ -36,6 +38,8 @@ func TestSecretsNeverPrinted(t *testing.T) {
 		outputs[verb+" pointer"] = fmt.Sprintf(verb, c.GitLab)
 		outputs[verb+" secret"] = fmt.Sprintf(verb, c.GitLab.Token)
 		outputs[verb+" url"] = fmt.Sprintf(verb, c.Redis.URL)
+		outputs[verb+" api"] = fmt.Sprintf(verb, c.API)
+		outputs[verb+" notify"] = fmt.Sprintf(verb, c.Notify)
 	}
 	js, err := json.Marshal(c)
 	if err != nil {
@@ -57,6 +61,19 @@ func TestSecretsNeverPrinted(t *testing.T) {
 			if strings.Contains(out, s) {
 				t.Errorf("%s shows secret %q:\n%s", name, s, out)
 			}
+		}
+	}
+	for name, want := range map[string]string{
+		"%v api": "{[redacted]  false}", "%+v api": "{Token:[redacted] TokenFile: ProtectReads:false}",
+		"%#v api": "config.API{Token:[redacted], TokenFile:\"\", ProtectReads:false}",
+	} {
+		if outputs[name] != want {
+			t.Errorf("%s = %q, want %q", name, outputs[name], want)
+		}
+	}
+	for _, verb := range []string{"%v", "%+v", "%#v"} {
+		if out := outputs[verb+" notify"]; !strings.Contains(out, "[redacted]") {
+			t.Errorf("%s notify = %q, want the url shown as [redacted]", verb, out)
 		}
 	}
 	for _, name := range []string{"%v secret", "%+v secret", "%#v secret", "%x secret", "%d secret"} {

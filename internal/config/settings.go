@@ -2,6 +2,7 @@ package config
 
 import (
 	"errors"
+	"fmt"
 	"slices"
 	"strings"
 	"time"
@@ -155,6 +156,8 @@ func configSettings() []setting[Config] {
 			func(c *Config) *time.Duration { return &c.LeaseTTL }),
 		bind(durationKind(), "claim_idle", "An event left unacknowledged this long is claimed by another worker.",
 			func(c *Config) *time.Duration { return &c.ClaimIdle }),
+		bind(durationKind(), "action_timeout", "How long one git or forge operation may take before it is abandoned and retried.",
+			func(c *Config) *time.Duration { return &c.ActionTimeout }),
 		bind(sizeKind(), "webhook.max_body", "Largest webhook body accepted (bytes, or like 5MiB); larger ones get 413.",
 			func(c *Config) *int64 { return &c.Webhook.MaxBody }),
 		bind(durationKind(), "webhook.dedup_ttl", "How long a delivery id is remembered, so a redelivered webhook is ignored.",
@@ -163,6 +166,12 @@ func configSettings() []setting[Config] {
 			func(c *Config) *string { return &c.Bot.Name }),
 		bind(stringKind(), "bot.email", "Author and committer email of the commits Trainyard writes.",
 			func(c *Config) *string { return &c.Bot.Email }),
+		bind(secretKind(), "api.token", "Bearer token the API asks for; without one every mutating call is refused. Prefer token_file or the environment.",
+			func(c *Config) *Secret { return &c.API.Token }),
+		bind(stringKind(), "api.token_file", "File holding the API token.",
+			func(c *Config) *string { return &c.API.TokenFile }),
+		bind(boolKind(), "api.protect_reads", "The read endpoints need the API token too.",
+			func(c *Config) *bool { return &c.API.ProtectReads }),
 	}
 	s = append(s, forgeSettings(ForgeGitLab, "GitLab", "the GitLab instance, like https://gitlab.example.com",
 		func(c *Config) *Forge { return &c.GitLab })...)
@@ -222,21 +231,57 @@ func projectSettings() []setting[Project] {
 	}
 }
 
+// notifySettings is the table of the keys of a notify entry.
+func notifySettings() []setting[NotifyRoute] {
+	return []setting[NotifyRoute]{
+		bind(stringKind(), "name", "Unique name of the route in logs and metrics. Default: kind#index, like slack#0.",
+			func(r *NotifyRoute) *string { return &r.Name }),
+		bind(stringKind(), "forge", "Only events of this forge: gitlab or github. Empty: both.",
+			func(r *NotifyRoute) *string { return &r.Forge }),
+		bind(stringKind(), "project", "Only events of this project (full path). Empty: every project.",
+			func(r *NotifyRoute) *string { return &r.Project }),
+		bindList("branches", "Only events of trains for these target branches: names or patterns like release/*. Empty: any branch.",
+			func(r *NotifyRoute) *[]string { return &r.Branches }),
+		bind(stringKind(), "kind", "Chat the webhook belongs to: slack or mattermost.",
+			func(r *NotifyRoute) *string { return &r.Kind }),
+		bind(secretKind(), "url", "Incoming webhook URL. It is a credential: prefer url_file.",
+			func(r *NotifyRoute) *Secret { return &r.URL }),
+		bind(stringKind(), "url_file", "File holding the incoming webhook URL.",
+			func(r *NotifyRoute) *string { return &r.URLFile }),
+		bindList("events", "Events sent: merged, evicted, paused, resumed. Empty: all of them.",
+			func(r *NotifyRoute) *[]string { return &r.Events }),
+		bind(stringKind(), "username", "Name the messages are posted under, where the webhook allows it.",
+			func(r *NotifyRoute) *string { return &r.Username }),
+		bind(stringKind(), "icon_url", "Avatar image URL of the messages, where the webhook allows it.",
+			func(r *NotifyRoute) *string { return &r.IconURL }),
+	}
+}
+
 // secretRef ties a secret to the setting naming the file it may come from.
 type secretRef struct {
 	path  string // "gitlab.token"; its file setting is path + "_file"
+	env   string // the variable that may also set it; "" in list entries
 	value *Secret
 	file  *string
 }
 
 func (c *Config) secrets() []secretRef {
-	return []secretRef{
-		{"redis.password", &c.Redis.Password, &c.Redis.PasswordFile},
-		{"gitlab.token", &c.GitLab.Token, &c.GitLab.TokenFile},
-		{"gitlab.webhook_secret", &c.GitLab.WebhookSecret, &c.GitLab.WebhookSecretFile},
-		{"github.token", &c.GitHub.Token, &c.GitHub.TokenFile},
-		{"github.webhook_secret", &c.GitHub.WebhookSecret, &c.GitHub.WebhookSecretFile},
+	refs := []secretRef{
+		{"redis.password", "", &c.Redis.Password, &c.Redis.PasswordFile},
+		{"gitlab.token", "", &c.GitLab.Token, &c.GitLab.TokenFile},
+		{"gitlab.webhook_secret", "", &c.GitLab.WebhookSecret, &c.GitLab.WebhookSecretFile},
+		{"github.token", "", &c.GitHub.Token, &c.GitHub.TokenFile},
+		{"github.webhook_secret", "", &c.GitHub.WebhookSecret, &c.GitHub.WebhookSecretFile},
+		{"api.token", "", &c.API.Token, &c.API.TokenFile},
 	}
+	for i := range refs {
+		refs[i].env = envName(refs[i].path)
+	}
+	for i := range c.Notify {
+		r := &c.Notify[i]
+		refs = append(refs, secretRef{fmt.Sprintf("notify[%d].url", i), "", &r.URL, &r.URLFile})
+	}
+	return refs
 }
 
 func envName(path string) string {
@@ -259,4 +304,12 @@ func UnknownEnv(environ []string) []string {
 	}
 	slices.Sort(unknown)
 	return unknown
+}
+
+// describe names the ways the secret itself can be set.
+func (s secretRef) describe() string {
+	if s.env == "" {
+		return s.path
+	}
+	return s.path + " (or " + s.env + ")"
 }

@@ -36,6 +36,7 @@ func (c *Config) problems() []error {
 		positive("sweep_interval", c.SweepInterval),
 		positive("lease_ttl", c.LeaseTTL),
 		positive("claim_idle", c.ClaimIdle),
+		positive("action_timeout", c.ActionTimeout),
 		atLeast("webhook.max_body", c.Webhook.MaxBody, 1),
 		positive("webhook.dedup_ttl", c.Webhook.DedupTTL),
 		identity("bot.name", c.Bot.Name),
@@ -54,6 +55,10 @@ func (c *Config) problems() []error {
 	for i, p := range c.Projects {
 		ps.add(p.problems(fmt.Sprintf("projects[%d]", i))...)
 		ps.add(c.duplicate(i))
+	}
+	for i := range c.Notify {
+		ps.add(c.Notify[i].problems(fmt.Sprintf("notify[%d]", i))...)
+		ps.add(c.duplicateRoute(i))
 	}
 	return ps
 }
@@ -145,6 +150,45 @@ func (c *Config) duplicate(i int) error {
 		}
 	}
 	return nil
+}
+
+func (r *NotifyRoute) problems(at string) []error {
+	var ps problems
+	if r.Forge != "" {
+		ps.add(oneOf(at+".forge", r.Forge, ForgeGitLab, ForgeGitHub))
+	}
+	for i, b := range r.Branches {
+		ps.add(branchPattern(fmt.Sprintf("%s.branches[%d]", at, i), b))
+	}
+	ps.add(oneOf(at+".kind", r.Kind, NotifySlack, NotifyMattermost))
+	if r.URL.IsZero() {
+		ps.add(fieldErr(at+".url", "required (set it or %s.url_file)", at))
+	}
+	for i, e := range r.Events {
+		ps.add(oneOf(fmt.Sprintf("%s.events[%d]", at, i), e, EventMerged, EventEvicted, EventPaused, EventResumed))
+	}
+	return ps
+}
+
+// duplicateRoute reports notify[i] if an earlier route has its name, so
+// that logs and metrics name one route each.
+func (c *Config) duplicateRoute(i int) error {
+	name := routeName(c.Notify, i)
+	for j := range i {
+		if routeName(c.Notify, j) == name {
+			return fieldErr(fmt.Sprintf("notify[%d].name", i), "duplicates notify[%d] (%q)", j, name)
+		}
+	}
+	return nil
+}
+
+// routeName is a route's name, defaulted as at load for a configuration
+// built in code.
+func routeName(routes []NotifyRoute, i int) string {
+	if routes[i].Name != "" {
+		return routes[i].Name
+	}
+	return defaultRouteName(routes[i].Kind, i)
 }
 
 func required(field, v string) error {

@@ -71,6 +71,27 @@ func TestProblems(t *testing.T) {
 			"projects[0].retries: must be at least 0, got -2",
 			"projects[0].pipeline_timeout: must be positive, got 0s",
 			`projects[0].method: must be merge, squash or rebase, got "fast"`}},
+		{"protect_reads", "api: {protect_reads: yes}", nil, []string{`api.protect_reads (line 1): "yes" is not true or false`}},
+		{"protect_reads from env", "", map[string]string{"TRAINYARD_API_PROTECT_READS": "1"}, []string{
+			`TRAINYARD_API_PROTECT_READS: "1" is not true or false`}},
+		{"notify kind and url", "notify: [{}, {kind: teams, url: 'https://x'}]", nil, []string{
+			`notify[0].kind: must be slack or mattermost, got ""`,
+			"notify[0].url: required (set it or notify[0].url_file)",
+			`notify[1].kind: must be slack or mattermost, got "teams"`}},
+		{"notify filters", `notify: [{kind: slack, url: 'https://x', forge: gitea, branches: ["a b"], events: [merged, failed]}]`, nil, []string{
+			`notify[0].forge: must be gitlab or github, got "gitea"`,
+			`notify[0].branches[0]: "a b" is not a valid git ref name`,
+			`notify[0].events[1]: must be merged, evicted, paused or resumed, got "failed"`}},
+		{"notify names", joinLines("notify:",
+			"  - {kind: slack, url: 'https://a', name: ops}",
+			"  - {kind: slack, url: 'https://b', name: ops}",
+			"  - {kind: slack, url: 'https://c', name: 'slack#3'}",
+			"  - {kind: slack, url: 'https://d'}"), nil, []string{
+			`notify[1].name: duplicates notify[0] ("ops")`,
+			`notify[3].name: duplicates notify[2] ("slack#3")`}},
+		{"notify as a value", "notify: slack", nil, []string{"line 1: notify must be a list, got a single value"}},
+		{"unknown notify key", "notify:\n  - kind: slack\n    url: https://x\n    channel: x\n", nil, []string{
+			`line 4: unknown field "channel" in an entry of notify`}},
 		{"method", "train: {method: fast}", nil, []string{`train.method: must be merge, squash or rebase, got "fast"`}},
 		{"car_prefix", "train: {car_prefix: 'a..b'}", nil, []string{`train.car_prefix: "a..b" is not a valid git ref name`}},
 		{"unknown access level", "train: {min_access: boss}", nil, []string{

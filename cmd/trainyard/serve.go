@@ -1,0 +1,55 @@
+package main
+
+import (
+	"fmt"
+	"os"
+
+	"github.com/spf13/cobra"
+	"go.uber.org/zap"
+	"go.uber.org/zap/zapcore"
+
+	"github.com/trainyard/trainyard/internal/app"
+	"github.com/trainyard/trainyard/internal/config"
+)
+
+func newServeCommand() *cobra.Command {
+	cmd := &cobra.Command{
+		Use:   "serve",
+		Short: "Run the merge train service: webhooks, workers and the sweep",
+		Long: "Run the merge train service. Configuration comes from the YAML file named by --config,\n" +
+			"then TRAINYARD_* environment variables, then flags; see configs/trainyard.example.yaml.",
+		Args: cobra.NoArgs,
+	}
+	flags := config.BindFlags(cmd.Flags())
+	cmd.RunE = func(cmd *cobra.Command, _ []string) error {
+		cfg, err := config.Load(flags.ConfigPath(), os.LookupEnv, flags)
+		if err != nil {
+			return err
+		}
+		log, err := newLogger(cfg.Log)
+		if err != nil {
+			return err
+		}
+		defer func() { _ = log.Sync() }()
+		a, err := app.New(cfg, log)
+		if err != nil {
+			return err
+		}
+		return a.Run(cmd.Context())
+	}
+	return cmd
+}
+
+func newLogger(c config.Log) (*zap.Logger, error) {
+	level, err := zapcore.ParseLevel(c.Level)
+	if err != nil {
+		return nil, fmt.Errorf("log.level: %w", err)
+	}
+	zc := zap.NewProductionConfig()
+	if c.Format == "console" {
+		zc = zap.NewDevelopmentConfig()
+	}
+	zc.Level = zap.NewAtomicLevelAt(level)
+	zc.DisableStacktrace = true
+	return zc.Build()
+}

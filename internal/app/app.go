@@ -1,0 +1,242 @@
+// Package app is the composition root of trainyard serve: it builds every
+// part from the validated configuration and runs them until the context
+// ends, then drains.
+package app
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"net"
+	"net/http"
+	"os"
+	"path/filepath"
+	"sync"
+	"time"
+
+	"github.com/redis/go-redis/v9"
+	"go.uber.org/zap"
+
+	"github.com/trainyard/trainyard/internal/api"
+	"github.com/trainyard/trainyard/internal/config"
+	"github.com/trainyard/trainyard/internal/engine"
+	"github.com/trainyard/trainyard/internal/event"
+	"github.com/trainyard/trainyard/internal/forge/gitlab"
+	"github.com/trainyard/trainyard/internal/gitops"
+	"github.com/trainyard/trainyard/internal/metrics"
+	"github.com/trainyard/trainyard/internal/notify"
+	"github.com/trainyard/trainyard/internal/server"
+	"github.com/trainyard/trainyard/internal/store"
+	"github.com/trainyard/trainyard/internal/train"
+	"github.com/trainyard/trainyard/internal/webhook"
+)
+
+// Grace is how long in-flight requests and events may finish after a stop.
+const Grace = 10 * time.Second
+
+// App is a built, not yet running, Trainyard service.
+type App struct {
+	cfg      *config.Config
+	log      *zap.Logger
+	rdb      redis.UniversalClient
+	store    *store.Store
+	engines  engine.Router
+	handler  http.Handler
+	workers  *engine.Workers
+	sweeper  *engine.Sweeper
+	notifier *notify.Notifier
+	metrics  *metrics.Metrics
+	onListen func(net.Addr)
+}
+
+// Option adjusts an App.
+type Option func(*App)
+
+// OnListen is told the address the server listens on.
+func OnListen(f func(net.Addr)) Option { return func(a *App) { a.onListen = f } }
+
+// New builds the service from cfg. It connects to nothing yet.
+func New(cfg *config.Config, log *zap.Logger, opts ...Option) (*App, error) {
+	ropts, err := cfg.RedisOptions()
+	if err != nil {
+		return nil, err
+	}
+	a := &App{cfg: cfg, log: log, rdb: redis.NewUniversalClient(ropts), engines: engine.Router{}}
+	for _, o := range opts {
+		o(a)
+	}
+	reg := metrics.NewRegistry()
+	a.metrics = metrics.New(reg)
+	a.rdb.AddHook(a.metrics.RedisHook())
+	a.store = store.New(a.rdb, store.Options{Prefix: cfg.Redis.Prefix})
+	notifier, err := newNotifier(cfg, log, a.metrics)
+	if err != nil {
+		a.rdb.Close()
+		return nil, err
+	}
+	a.notifier = notifier
+	owner := instanceName()
+	if cfg.Enabled(config.ForgeGitLab) {
+		e, err := a.gitlabEngine(owner)
+		if err != nil {
+			a.rdb.Close()
+			return nil, err
+		}
+		a.engines[config.ForgeGitLab] = e
+	}
+	hooks, err := webhook.New(webhook.Options{
+		GitLabSecret:  cfg.GitLab.WebhookSecret.Reveal(),
+		DisableGitLab: !cfg.Enabled(config.ForgeGitLab),
+		GitHubSecret:  cfg.GitHub.WebhookSecret.Reveal(),
+		DisableGitHub: cfg.GitHub.WebhookSecret.IsZero(),
+		MaxBody:       cfg.Webhook.MaxBody,
+		DedupTTL:      cfg.Webhook.DedupTTL,
+		Queue:         a.store,
+		Logger:        log.Named("webhook"),
+		Counter:       a.metrics.WebhookCounter(),
+	})
+	if err != nil {
+		a.rdb.Close()
+		return nil, err
+	}
+	links := map[string]api.Links{}
+	if cfg.Enabled(config.ForgeGitLab) {
+		links[config.ForgeGitLab] = api.GitLabLinks{BaseURL: string(cfg.GitLab.URL)}
+	}
+	apiHandler := api.New(api.Options{
+		Trains: api.Engines(a.engines), Token: cfg.API.Token.Reveal(), ProtectReads: cfg.API.ProtectReads,
+		Links: links, Logger: log.Named("api"),
+	})
+	a.handler = server.Handler(server.Options{Webhooks: hooks, Ready: a.store, Logger: log, Mounts: map[string]http.Handler{
+		api.Prefix: apiHandler,
+		"/metrics": metrics.Handler(reg),
+	}})
+	a.workers = &engine.Workers{
+		Store: a.store, Dispatch: a.dispatch, Consumer: owner, Count: cfg.Workers,
+		ClaimIdle: cfg.ClaimIdle, Grace: Grace, Log: log.Named("worker"), Observe: a.metrics.ObserveEvent,
+	}
+	a.sweeper = &engine.Sweeper{Store: a.store, Sweep: a.engines.Sweep, Interval: cfg.SweepInterval,
+		Log: log.Named("sweep"), Observe: a.metrics.ObserveSweep}
+	return a, nil
+}
+
+// newNotifier builds the chat notifier from the configured routes.
+func newNotifier(cfg *config.Config, log *zap.Logger, m *metrics.Metrics) (*notify.Notifier, error) {
+	routes := make([]notify.Route, 0, len(cfg.Notify))
+	for _, r := range cfg.Notify {
+		events := make([]train.NotifyKind, len(r.Events))
+		for i, e := range r.Events {
+			events[i] = train.NotifyKind(e)
+		}
+		routes = append(routes, notify.Route{
+			Name: r.Name, Forge: r.Forge, Project: r.Project, Branches: r.Branches,
+			Kind: notify.Kind(r.Kind), URL: notify.Secret(r.URL.Reveal()), Events: events,
+			Username: r.Username, IconURL: r.IconURL,
+		})
+	}
+	links := notify.LinksByForge{}
+	if cfg.Enabled(config.ForgeGitLab) {
+		links[config.ForgeGitLab] = notify.GitLabLinks{BaseURL: string(cfg.GitLab.URL)}
+	}
+	n, err := notify.New(notify.Options{Routes: routes, Links: links, Logger: log.Named("notify"), Counter: m.NotifyCounter()})
+	if err != nil {
+		return nil, fmt.Errorf("notify: %w", err)
+	}
+	return n, nil
+}
+
+func (a *App) gitlabEngine(owner string) (*engine.Engine, error) {
+	cfg := a.cfg
+	client, err := gitlab.New(gitlab.Options{BaseURL: string(cfg.GitLab.URL), Token: cfg.GitLab.Token.Reveal(), Logger: a.log.Named("gitlab")})
+	if err != nil {
+		return nil, fmt.Errorf("gitlab client: %w", err)
+	}
+	forgeClient := a.metrics.InstrumentForge(client, config.ForgeGitLab)
+	repos := &engine.GitRepos{
+		Dir: filepath.Join(cfg.DataDir, "mirrors", config.ForgeGitLab), Token: cfg.GitLab.Token.Reveal(),
+		CloneURL: client.CloneURL, Identity: gitops.Identity{Name: cfg.Bot.Name, Email: cfg.Bot.Email}, Logger: a.log.Named("git"),
+	}
+	return engine.New(engine.Config{
+		Owner:         owner,
+		CarPrefix:     cfg.Train.CarPrefix,
+		LeaseTTL:      cfg.LeaseTTL,
+		ActionTimeout: cfg.ActionTimeout,
+		SettingsFor: func(k train.Key) train.Settings {
+			return cfg.Settings(k.Forge, k.Project)
+		},
+		MinAccessFor:  cfg.MinAccess,
+		BranchAllowed: cfg.BranchAllowed,
+	}, a.store, forgeClient, repos, engine.WithLogger(a.log.Named("engine")),
+		engine.WithNotifier(a.notifier), engine.WithTrace(a.metrics.Trace())), nil
+}
+
+// dispatch hands an event to its forge's engine, unless its project is not
+// one Trainyard runs trains for.
+func (a *App) dispatch(ctx context.Context, ev event.Event) error {
+	if _, ok := a.cfg.Project(ev.Forge, ev.Project); !ok {
+		a.log.Debug("event for a project not in the configuration", zap.String("forge", ev.Forge), zap.String("project", ev.Project))
+		return nil
+	}
+	return a.engines.Dispatch(ctx, ev)
+}
+
+// Run serves until ctx ends, then stops accepting, lets in-flight work
+// finish within Grace (or leaves it to another replica) and returns.
+func (a *App) Run(ctx context.Context) error {
+	defer a.rdb.Close()
+	if err := a.waitForRedis(ctx); err != nil {
+		return err
+	}
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	var wg sync.WaitGroup
+	errs := make(chan error, 4)
+	run := func(name string, f func(context.Context) error) {
+		wg.Go(func() {
+			if err := f(ctx); err != nil {
+				errs <- fmt.Errorf("%s: %w", name, err)
+				cancel()
+			}
+		})
+	}
+	run("http", func(ctx context.Context) error { return server.Serve(ctx, a.cfg.Listen, a.handler, Grace, a.onListen) })
+	run("workers", a.workers.Run)
+	run("sweep", a.sweeper.Run)
+	run("notify", a.notifier.Run)
+	a.log.Info("trainyard serving", zap.String("listen", a.cfg.Listen), zap.Int("workers", a.cfg.Workers))
+	wg.Wait()
+	close(errs)
+	var all []error
+	for err := range errs {
+		all = append(all, err)
+	}
+	return errors.Join(all...)
+}
+
+// waitForRedis gives Redis a little while to come up, so a service started
+// alongside it does not fail at once.
+func (a *App) waitForRedis(ctx context.Context) error {
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		pctx, cancel := context.WithTimeout(ctx, 2*time.Second)
+		err := a.store.Ping(pctx)
+		cancel()
+		if err == nil {
+			return nil
+		}
+		if time.Now().After(deadline) || ctx.Err() != nil {
+			return fmt.Errorf("redis unreachable: %w", err)
+		}
+		time.Sleep(200 * time.Millisecond)
+	}
+}
+
+// instanceName names this process in leases and the consumer group.
+func instanceName() string {
+	host, _ := os.Hostname()
+	b := make([]byte, 4)
+	_, _ = rand.Read(b)
+	return fmt.Sprintf("%s-%d-%s", host, os.Getpid(), hex.EncodeToString(b))
+}

@@ -528,6 +528,12 @@ func TestLinearMethods(t *testing.T) {
 			}
 			for _, mr := range mrs {
 				e.requireNote(mr, "Merged into `main`")
+				// When its own commits are not on main GitLab cannot see it
+				// merged, and the train closes it; a rebase that replayed
+				// nothing (the first car) leaves the MR's commits on main.
+				if s := e.mrState(mr).State; s != "closed" && (s != "merged" || method != train.MethodRebase) {
+					t.Errorf("!%d is %s after a %s merge, want closed", mr, s, method)
+				}
 			}
 		})
 	}

@@ -37,6 +37,7 @@ type Forge interface {
 	Pipeline(ctx context.Context, project string, id int64) (forge.Pipeline, error)
 	CancelPipeline(ctx context.Context, project string, id int64) error
 	Comment(ctx context.Context, project string, iid int64, body string) error
+	CloseMR(ctx context.Context, project string, iid int64) error
 	Notes(ctx context.Context, project string, iid int64) ([]forge.Note, error)
 	BranchHead(ctx context.Context, project, branch string) (string, error)
 }

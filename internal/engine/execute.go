@@ -79,6 +79,10 @@ func (e *Engine) act(ctx context.Context, t *train.Train, a train.Action) ([]tra
 		if err != nil {
 			return nil, fmt.Errorf("delete car branch of !%d: %w", a.MR, err)
 		}
+	case train.CloseMR:
+		if err := e.forge.CloseMR(ctx, t.Project, a.MR); err != nil {
+			return nil, fmt.Errorf("close !%d: %w", a.MR, err)
+		}
 	case train.Comment:
 		if err := e.comment(ctx, t.Project, a.MR, a.Key, a.Body); err != nil {
 			return nil, err

@@ -49,6 +49,7 @@ func (f *Forge) routes() *http.ServeMux {
 	handle("GET /projects/{id}/members/all/{user_id}", f.getMember)
 	handle("GET /projects/{id}/merge_requests", f.listMRs)
 	handle("GET /projects/{id}/merge_requests/{iid}", f.getMR)
+	handle("PUT /projects/{id}/merge_requests/{iid}", f.updateMR)
 	handle("GET /projects/{id}/merge_requests/{iid}/notes", f.listNotes)
 	handle("POST /projects/{id}/merge_requests/{iid}/notes", f.createNote)
 	handle("POST /projects/{id}/pipeline", f.createPipeline)
@@ -265,6 +266,39 @@ func (f *Forge) getMR(w http.ResponseWriter, r *http.Request, u *user) error {
 	p, m, err := f.mrFor(r, u)
 	if err != nil {
 		return err
+	}
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	writeJSON(w, http.StatusOK, f.apiMROf(p, m))
+	return nil
+}
+
+// updateMR supports the one edit a merge train makes: state_event=close
+// (and reopen). Closing a closed MR changes nothing, as on GitLab.
+func (f *Forge) updateMR(w http.ResponseWriter, r *http.Request, u *user) error {
+	p, m, err := f.mrFor(r, u)
+	if err != nil {
+		return err
+	}
+	var body struct {
+		StateEvent string `json:"state_event"`
+	}
+	if err := decodeBody(r, &body); err != nil {
+		return err
+	}
+	switch event := param(r, body.StateEvent, "state_event"); event {
+	case "close":
+		f.mu.Lock()
+		open := m.State == StateOpened
+		f.mu.Unlock()
+		if open {
+			if err := f.CloseMR(r.Context(), p.Path, m.IID, u.Username); err != nil {
+				return err
+			}
+		}
+	case "":
+	default:
+		return badRequest(map[string]any{"state_event": []string{"does not have a valid value"}})
 	}
 	f.mu.Lock()
 	defer f.mu.Unlock()

@@ -32,7 +32,7 @@ type instrumentedForge struct {
 	next engine.Forge
 
 	mergeRequest, accessLevel, createPipeline, pipelinesFor, pipeline,
-	cancelPipeline, comment, notes, branchHead forgeOp
+	cancelPipeline, comment, closeMR, notes, branchHead forgeOp
 }
 
 // InstrumentForge wraps f so that every call is timed and counted under
@@ -57,6 +57,7 @@ func (m *Metrics) InstrumentForge(f engine.Forge, forgeName string) engine.Forge
 		pipeline:       op("pipeline"),
 		cancelPipeline: op("cancel_pipeline"),
 		comment:        op("comment"),
+		closeMR:        op("close_mr"),
 		notes:          op("notes"),
 		branchHead:     op("branch_head"),
 	}
@@ -95,6 +96,11 @@ func (f *instrumentedForge) CancelPipeline(ctx context.Context, project string, 
 func (f *instrumentedForge) Comment(ctx context.Context, project string, iid int64, body string) (err error) {
 	defer f.comment.done(time.Now(), &err)
 	return f.next.Comment(ctx, project, iid, body)
+}
+
+func (f *instrumentedForge) CloseMR(ctx context.Context, project string, iid int64) (err error) {
+	defer f.closeMR.done(time.Now(), &err)
+	return f.next.CloseMR(ctx, project, iid)
 }
 
 func (f *instrumentedForge) Notes(ctx context.Context, project string, iid int64) (_ []forge.Note, err error) {

@@ -62,6 +62,11 @@ func (f *cannedForge) Comment(_ context.Context, project string, iid int64, body
 	return f.err
 }
 
+func (f *cannedForge) CloseMR(_ context.Context, project string, iid int64) error {
+	f.called("CloseMR", project, iid)
+	return f.err
+}
+
 func (f *cannedForge) Notes(_ context.Context, project string, iid int64) ([]forge.Note, error) {
 	f.called("Notes", project, iid)
 	return []forge.Note{{ID: 1, Body: "hi"}}, f.err
@@ -97,6 +102,8 @@ func forgeCalls() []forgeCall {
 			nil},
 		{"Comment", func(ctx context.Context, f engine.Forge) (any, error) { return nil, f.Comment(ctx, "g/p", 7, "body") },
 			nil},
+		{"CloseMR", func(ctx context.Context, f engine.Forge) (any, error) { return nil, f.CloseMR(ctx, "g/p", 7) },
+			nil},
 		{"Notes", func(ctx context.Context, f engine.Forge) (any, error) { return f.Notes(ctx, "g/p", 7) },
 			[]forge.Note{{ID: 1, Body: "hi"}}},
 		{"BranchHead", func(ctx context.Context, f engine.Forge) (any, error) { return f.BranchHead(ctx, "g/p", "main") },
@@ -106,11 +113,14 @@ func forgeCalls() []forgeCall {
 
 // snake turns a Go method name into the op label: MergeRequest is
 // merge_request.
+// snake turns a method name into its op label; an acronym stays one word
+// ("CloseMR" is close_mr).
 func snake(name string) string {
 	var b strings.Builder
-	for i, r := range name {
+	rs := []rune(name)
+	for i, r := range rs {
 		if unicode.IsUpper(r) {
-			if i > 0 {
+			if i > 0 && !unicode.IsUpper(rs[i-1]) {
 				b.WriteByte('_')
 			}
 			r = unicode.ToLower(r)

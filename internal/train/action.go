@@ -49,6 +49,14 @@ type FastForwardTarget struct {
 	MRs      []int64
 }
 
+// CloseMR asks for an MR landed by squash or rebase to be closed: the
+// commits on the target are not the MR's own, so the forge cannot see it
+// merged. Closing a closed MR does nothing.
+type CloseMR struct {
+	MR     int64
+	Commit string // the target commit that carries it
+}
+
 // DeleteCarRef asks for the car's ref on the forge to be removed.
 type DeleteCarRef struct{ MR int64 }
 
@@ -89,6 +97,7 @@ func (StartPipeline) action()     {}
 func (CancelPipeline) action()    {}
 func (FastForwardTarget) action() {}
 func (DeleteCarRef) action()      {}
+func (CloseMR) action()           {}
 func (Comment) action()           {}
 func (Notify) action()            {}
 func (Record) action()            {}

@@ -62,6 +62,8 @@ func kindOf(a Action) string {
 		return "fast_forward"
 	case DeleteCarRef:
 		return "delete_car_ref"
+	case CloseMR:
+		return "close_mr"
 	case Comment:
 		return "comment"
 	case Notify:
@@ -84,6 +86,8 @@ func decodeAction(kind string, data json.RawMessage) (Action, error) {
 		return decode[FastForwardTarget](data)
 	case "delete_car_ref":
 		return decode[DeleteCarRef](data)
+	case "close_mr":
+		return decode[CloseMR](data)
 	case "comment":
 		return decode[Comment](data)
 	case "notify":

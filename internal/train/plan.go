@@ -333,6 +333,9 @@ func (p *planner) merge(ff *FastForward) {
 			Comment{MR: c.MR, Key: "merged:" + ff.To, Body: c.Reason.Message},
 			Record{Car: c.clone()},
 		)
+		if p.t.method(c) != MethodMerge {
+			p.emit(CloseMR{MR: c.MR, Commit: ff.To})
+		}
 	}
 	if len(merged) > 0 {
 		p.emit(Notify{Kind: NotifyMerged, Key: "merged:" + ff.To, Cars: merged, Commit: ff.To})

@@ -754,6 +754,7 @@ func TestOutboxSurvivesJSON(t *testing.T) {
 		FastForwardTarget{To: "C1", Expected: "T", MRs: []int64{1}},
 		DeleteCarRef{MR: 1},
 		Comment{MR: 1, Key: "k", Body: "b"},
+		CloseMR{MR: 1, Commit: "C1"},
 		Notify{Kind: NotifyMerged, Key: "k", Cars: []Car{at(1, StatePassed, "T")}, Commit: "C1"},
 		Record{Car: at(1, StatePassed, "T")},
 	}
@@ -859,5 +860,24 @@ func TestRedeliveredCommandActsOnce(t *testing.T) {
 	}
 	if len(got.Handled) != maxHandled || got.Handled[len(got.Handled)-1] != fmt.Sprint("e", maxHandled+9) {
 		t.Fatalf("handled holds %d ids, last %q", len(got.Handled), got.Handled[len(got.Handled)-1])
+	}
+}
+
+func TestSquashedAndRebasedMRsAreClosed(t *testing.T) {
+	for _, tt := range []struct {
+		method Method
+		close  bool
+	}{{MethodMerge, false}, {MethodSquash, true}, {MethodRebase, true}} {
+		tr := mk(at(1, StatePassed, "T"))
+		tr.Settings.Method = tt.method
+		tr.Pending = &FastForward{To: "C1", Expected: "T", MRs: []int64{1}}
+		_, actions := Plan(tr, FastForwarded{To: "C1", Head: "C1"}, t0)
+		got := only[CloseMR](actions)
+		if tt.close && (len(got) != 1 || got[0] != (CloseMR{MR: 1, Commit: "C1"})) {
+			t.Errorf("%s: close = %#v, want !1 closed at C1", tt.method, got)
+		}
+		if !tt.close && len(got) != 0 {
+			t.Errorf("%s: close = %#v, want none: the forge sees the merge", tt.method, got)
+		}
 	}
 }

@@ -134,6 +134,16 @@ func (c *Client) Comment(ctx context.Context, project string, iid int64, body st
 	})
 }
 
+// CloseMR closes MR iid; closing a closed MR changes nothing. A train that
+// lands an MR by squash or rebase closes it this way, since the commits on
+// the target are not the MR's own and GitLab would leave it open.
+func (c *Client) CloseMR(ctx context.Context, project string, iid int64) error {
+	return c.do(ctx, fmt.Sprintf("close %s!%d", project, iid), true, func(o ...gl.RequestOptionFunc) (*gl.Response, error) {
+		_, r, err := c.gl.MergeRequests.UpdateMergeRequest(project, iid, &gl.UpdateMergeRequestOptions{StateEvent: gl.Ptr("close")}, o...)
+		return r, err
+	})
+}
+
 // Notes lists every note on MR iid, oldest first.
 func (c *Client) Notes(ctx context.Context, project string, iid int64) ([]forge.Note, error) {
 	opt := &gl.ListMergeRequestNotesOptions{ListOptions: gl.ListOptions{PerPage: perPage}, Sort: gl.Ptr("asc"), OrderBy: gl.Ptr("created_at")}

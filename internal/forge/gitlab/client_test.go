@@ -271,3 +271,21 @@ func TestPipelineState(t *testing.T) {
 		}
 	}
 }
+
+func TestCloseMR(t *testing.T) {
+	f := newForge(t, nil)
+	c := newClient(t, f, nil)
+	ctx := context.Background()
+	mr := openMR(t, f, "squashed", map[string]string{"s": "s"})
+	for range 2 { // closing a closed MR changes nothing
+		if err := c.CloseMR(ctx, project, mr.IID); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if got, err := f.MR(project, mr.IID); err != nil || got.State != fakeforge.StateClosed {
+		t.Fatalf("MR after CloseMR: %+v, %v", got, err)
+	}
+	if err := c.CloseMR(ctx, project, 99); !errors.Is(err, forge.ErrNotFound) {
+		t.Fatalf("closing a missing MR: %v", err)
+	}
+}

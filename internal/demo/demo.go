@@ -6,24 +6,27 @@ package demo
 
 import (
 	"context"
+	crand "crypto/rand"
+	"encoding/hex"
+	"errors"
 	"fmt"
 	"io"
 	"math/rand/v2"
 	"os"
 	"path/filepath"
-	"strings"
-	"sync"
 	"time"
 
 	"github.com/alicebob/miniredis/v2"
 	"github.com/redis/go-redis/v9"
 
+	"github.com/trainyard/trainyard/internal/api"
 	"github.com/trainyard/trainyard/internal/engine"
 	"github.com/trainyard/trainyard/internal/fakeforge"
 	"github.com/trainyard/trainyard/internal/forge/gitlab"
 	"github.com/trainyard/trainyard/internal/gitops"
 	"github.com/trainyard/trainyard/internal/store"
 	"github.com/trainyard/trainyard/internal/train"
+	"github.com/trainyard/trainyard/internal/webhook"
 )
 
 // Options shape a demo run.
@@ -31,23 +34,37 @@ type Options struct {
 	MRs          int
 	FailRate     float64 // fraction of MRs whose tests fail
 	ConflictRate float64 // fraction of MRs that edit the same lines as an earlier one
+	FlakeRate    float64 // fraction of passing pipelines that fail anyway
+	Retries      int     // extra pipelines a failing car gets
 	MaxParallel  int
 	CIDuration   time.Duration
 	Seed         uint64
-	// Dir keeps the forge's repositories and pipeline log; a temporary
-	// directory, removed afterwards, when empty.
+	// Dir keeps the forge's repositories and the run's record
+	// (pipelines.jsonl, mrs.json, summary.json); a temporary directory,
+	// removed afterwards, when empty.
 	Dir string
+	// Serve, when set, keeps the API up on this address after the train
+	// has finished, until ctx ends.
+	Serve string
+	// Live redraws the train in place on a terminal instead of printing a
+	// line per event.
+	Live bool
+	// Timeout bounds the wait for every MR to leave the train.
+	Timeout time.Duration
 }
 
 // Defaults: a seed whose draw shows one broken and one conflicting MR.
 func Defaults() Options {
-	return Options{MRs: 8, FailRate: 0.15, ConflictRate: 0.15, MaxParallel: 4, CIDuration: 400 * time.Millisecond, Seed: 5}
+	return Options{MRs: 8, FailRate: 0.15, ConflictRate: 0.15, MaxParallel: 4, CIDuration: 400 * time.Millisecond, Seed: 5,
+		Timeout: 2 * time.Minute}
 }
 
 // Outcome is one MR's fate.
 type Outcome struct {
 	MR          int64
 	Title       string
+	Source      string
+	HeadSHA     string
 	Broken      bool
 	Conflicting bool
 	State       train.State
@@ -60,8 +77,10 @@ type Summary struct {
 	Merged    int
 	Evicted   int
 	Pipelines int
-	Head      string
-	Elapsed   time.Duration
+	// Initial is the target's head before the train ran, Head its head after.
+	Initial string
+	Head    string
+	Elapsed time.Duration
 }
 
 const (
@@ -105,15 +124,14 @@ func plan(o Options) []spec {
 // Run runs the demo and writes what happens to out.
 func Run(ctx context.Context, o Options, out io.Writer) (Summary, error) {
 	start := time.Now()
-	dir := o.Dir
-	if dir == "" {
-		tmp, err := os.MkdirTemp("", "trainyard-demo-")
-		if err != nil {
-			return Summary{}, fmt.Errorf("demo: %w", err)
-		}
-		defer os.RemoveAll(tmp)
-		dir = tmp
+	if o.Timeout <= 0 {
+		o.Timeout = Defaults().Timeout
 	}
+	dir, cleanup, err := workDir(o.Dir)
+	if err != nil {
+		return Summary{}, err
+	}
+	defer cleanup()
 	mr, err := miniredis.Run()
 	if err != nil {
 		return Summary{}, fmt.Errorf("demo: embedded redis: %w", err)
@@ -124,8 +142,10 @@ func Run(ctx context.Context, o Options, out io.Writer) (Summary, error) {
 	st := store.New(rdb, store.Options{})
 
 	ff, err := fakeforge.New(fakeforge.Options{
-		Dir: filepath.Join(dir, "forge"), Tokens: map[string]string{botToken: "trainyard-bot"},
-		CI: fakeforge.CI{Duration: o.CIDuration}, Seed: o.Seed,
+		Dir: dir, Tokens: map[string]string{botToken: "trainyard-bot"}, Seed: o.Seed,
+		// The run's own pipelines.jsonl is written from the forge's log
+		// with the fields the demo documents.
+		CI: fakeforge.CI{Duration: o.CIDuration, FlakeRate: o.FlakeRate, LogPath: os.DevNull},
 	})
 	if err != nil {
 		return Summary{}, fmt.Errorf("demo: forge: %w", err)
@@ -136,65 +156,201 @@ func Run(ctx context.Context, o Options, out io.Writer) (Summary, error) {
 	defer ff.Close()
 
 	specs := plan(o)
-	w := &writer{out: out, start: start}
-	w.line("A merge train for %s on a local GitLab-compatible forge: %d merge requests, %d cars tested at once.", project, len(specs), o.MaxParallel)
-	if _, err := ff.CreateProject(ctx, project, map[string]string{"README.md": "# demo app\n", "VERSION": "1.0\n"}); err != nil {
-		return Summary{}, fmt.Errorf("demo: project: %w", err)
-	}
-	dev := ff.AddUser("dev")
-	if err := ff.SetAccess(project, "dev", 30); err != nil {
-		return Summary{}, fmt.Errorf("demo: %w", err)
-	}
-	titles := map[int64]string{}
-	var iids []int64
-	for i, s := range specs {
-		m, err := ff.CreateMR(ctx, project, fakeforge.MRSpec{Source: fmt.Sprintf("feature-%d", i+1), Title: s.title, Author: "dev",
-			Commits: []fakeforge.Commit{{Message: s.title, Files: s.files}}})
-		if err != nil {
-			return Summary{}, fmt.Errorf("demo: open MR %d: %w", i+1, err)
-		}
-		titles[m.IID] = s.title
-		iids = append(iids, m.IID)
-	}
-
+	key := train.Key{Forge: "gitlab", Project: project, Branch: "main"}
+	w := newWriter(out, start, o.Live)
 	client, err := gitlab.New(gitlab.Options{BaseURL: ff.URL(), Token: botToken})
 	if err != nil {
 		return Summary{}, fmt.Errorf("demo: %w", err)
 	}
 	repos := &engine.GitRepos{Dir: filepath.Join(dir, "mirrors"), Token: botToken, CloneURL: client.CloneURL,
 		Identity: gitops.Identity{Name: "Trainyard", Email: "trainyard@localhost"}}
-	eng := engine.New(engine.Config{Owner: "demo", Settings: train.Settings{MaxParallel: o.MaxParallel}}, st, client, repos,
-		engine.WithTrace(w.trace(titles)))
-	key := train.Key{Forge: "gitlab", Project: project, Branch: "main"}
+	titles := titlesOf(specs)
+	eng := engine.New(engine.Config{Owner: "demo", Settings: train.Settings{MaxParallel: o.MaxParallel, Retries: o.Retries}},
+		st, client, repos, engine.WithTrace(w.trace(titles)))
+
+	secret, err := newSecret()
+	if err != nil {
+		return Summary{}, err
+	}
+	listen := o.Serve
+	if listen == "" {
+		listen = "127.0.0.1:0"
+	}
+	sys, err := startSystem(ctx, systemConfig{listen: listen, secret: secret, store: st, engine: eng,
+		links: api.GitLabLinks{BaseURL: ff.URL()}, interval: 500 * time.Millisecond})
+	if err != nil {
+		return Summary{}, err
+	}
+	ff.SetWebhook(fakeforge.Webhook{URL: "http://" + sys.addr.String() + webhook.GitLabPath, Secret: secret})
+	stopBoard := w.startBoard(ctx, eng, key)
+
+	s, err := runTrain(ctx, o, w, ff, st, sys, key, specs)
+	stopBoard()
+	if err != nil {
+		return Summary{}, errors.Join(err, sys.stop())
+	}
+	s.Elapsed = time.Since(start)
+	if o.Dir != "" {
+		if err := writeFiles(dir, s, ff.PipelineLog()); err != nil {
+			return Summary{}, errors.Join(err, sys.stop())
+		}
+	}
+	w.summary(s)
+	if o.Serve != "" {
+		w.line("The API is up: trainyard train list --server http://%s (Ctrl-C to stop)", sys.addr)
+		<-ctx.Done()
+	}
+	return s, sys.stop()
+}
+
+// runTrain opens the MRs, puts them on the train with /train add comments
+// and waits until every one has left it.
+func runTrain(ctx context.Context, o Options, w *writer, ff *fakeforge.Forge, st *store.Store, sys *system,
+	key train.Key, specs []spec) (Summary, error) {
+	w.line("A merge train for %s on a local GitLab-compatible forge: %d merge requests, %d cars tested at once.", project, len(specs), o.MaxParallel)
+	if _, err := ff.CreateProject(ctx, project, map[string]string{"README.md": "# demo app\n", "VERSION": "1.0\n"}); err != nil {
+		return Summary{}, fmt.Errorf("demo: project: %w", err)
+	}
+	initial, err := ff.BranchHead(ctx, project, "main")
+	if err != nil {
+		return Summary{}, fmt.Errorf("demo: %w", err)
+	}
+	ff.AddUser("dev")
+	if err := ff.SetAccess(project, "dev", 30); err != nil {
+		return Summary{}, fmt.Errorf("demo: %w", err)
+	}
+	var iids []int64
+	for i, s := range specs {
+		m, err := ff.CreateMR(ctx, project, fakeforge.MRSpec{Source: sourceBranch(i), Title: s.title, Author: "dev",
+			Commits: []fakeforge.Commit{{Message: s.title, Files: s.files}}})
+		if err != nil {
+			return Summary{}, fmt.Errorf("demo: open MR %d: %w", i+1, err)
+		}
+		iids = append(iids, m.IID)
+	}
 	for _, iid := range iids {
-		if err := eng.Add(ctx, engine.Request{Forge: "gitlab", Project: project, MR: iid, UserID: dev.ID, Username: dev.Username,
-			Event: fmt.Sprintf("demo-add-%d", iid)}); err != nil {
+		if _, err := ff.AddNote(ctx, project, iid, "dev", "/train add"); err != nil {
 			return Summary{}, fmt.Errorf("demo: add !%d: %w", iid, err)
 		}
 	}
-	if err := eng.RunUntilIdle(ctx, key, 50*time.Millisecond); err != nil {
-		return Summary{}, fmt.Errorf("demo: %w", err)
+	wctx, cancel := context.WithTimeout(ctx, o.Timeout)
+	defer cancel()
+	last, err := waitDone(wctx, st, sys, key, iids)
+	if err != nil {
+		return Summary{}, err
 	}
-	return summarize(ctx, st, ff, key, specs, iids, start)
+	settle(wctx, ff)
+	s, err := summarize(ctx, ff, specs, iids, last)
+	s.Initial = initial
+	return s, err
 }
 
-func summarize(ctx context.Context, st *store.Store, ff *fakeforge.Forge, key train.Key, specs []spec, iids []int64, start time.Time) (Summary, error) {
-	hist, err := st.History(ctx, key, int64(len(iids))*4)
+func sourceBranch(i int) string { return fmt.Sprintf("feature-%d", i+1) }
+
+func titlesOf(specs []spec) map[int64]string {
+	titles := map[int64]string{}
+	for i, s := range specs {
+		// The forge numbers a new project's MRs from 1 in creation order.
+		titles[int64(i+1)] = s.title
+	}
+	return titles
+}
+
+// workDir returns dir, created if needed, or a temporary directory that
+// cleanup removes.
+func workDir(dir string) (string, func(), error) {
+	if dir != "" {
+		if err := os.MkdirAll(dir, 0o755); err != nil {
+			return "", func() {}, fmt.Errorf("demo: create %s: %w", dir, err)
+		}
+		abs, err := filepath.Abs(dir)
+		if err != nil {
+			return "", func() {}, fmt.Errorf("demo: %s: %w", dir, err)
+		}
+		return abs, func() {}, nil
+	}
+	tmp, err := os.MkdirTemp("", "trainyard-demo-")
 	if err != nil {
-		return Summary{}, fmt.Errorf("demo: history: %w", err)
+		return "", func() {}, fmt.Errorf("demo: %w", err)
+	}
+	return tmp, func() { os.RemoveAll(tmp) }, nil
+}
+
+func newSecret() (string, error) {
+	b := make([]byte, 16)
+	if _, err := crand.Read(b); err != nil {
+		return "", fmt.Errorf("demo: webhook secret: %w", err)
+	}
+	return hex.EncodeToString(b), nil
+}
+
+// waitDone polls the train's history until every MR has left the train,
+// and returns each MR's last car.
+func waitDone(ctx context.Context, st *store.Store, sys *system, key train.Key, iids []int64) (map[int64]train.Car, error) {
+	tick := time.NewTicker(100 * time.Millisecond)
+	defer tick.Stop()
+	for {
+		last, err := lastCars(ctx, st, key, int64(len(iids))*4)
+		if err != nil {
+			return nil, err
+		}
+		if allLeft(last, iids) {
+			return last, nil
+		}
+		if err := sys.failed(); err != nil {
+			return nil, err
+		}
+		select {
+		case <-ctx.Done():
+			return nil, fmt.Errorf("demo: wait for the train to finish: %w", ctx.Err())
+		case <-tick.C:
+		}
+	}
+}
+
+func lastCars(ctx context.Context, st *store.Store, key train.Key, limit int64) (map[int64]train.Car, error) {
+	hist, err := st.History(ctx, key, limit)
+	if err != nil {
+		return nil, fmt.Errorf("demo: history of %s: %w", key, err)
 	}
 	last := map[int64]train.Car{}
 	for i := len(hist) - 1; i >= 0; i-- {
 		last[hist[i].MR] = hist[i]
 	}
-	s := Summary{Elapsed: time.Since(start)}
+	return last, nil
+}
+
+func allLeft(last map[int64]train.Car, iids []int64) bool {
+	for _, iid := range iids {
+		c, ok := last[iid]
+		if !ok || (c.State != train.StateMerged && c.State != train.StateEvicted) {
+			return false
+		}
+	}
+	return true
+}
+
+// settle gives pipelines that were cancelled or are finishing a moment to
+// end, so the pipeline log is complete.
+func settle(ctx context.Context, ff *fakeforge.Forge) {
+	deadline := time.Now().Add(2 * time.Second)
+	for time.Now().Before(deadline) && ctx.Err() == nil {
+		ps, err := ff.Pipelines(project)
+		if err != nil || len(ff.PipelineLog()) >= len(ps) {
+			return
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+}
+
+func summarize(ctx context.Context, ff *fakeforge.Forge, specs []spec, iids []int64, last map[int64]train.Car) (Summary, error) {
+	var s Summary
 	for i, iid := range iids {
-		o := Outcome{MR: iid, Title: specs[i].title, Broken: specs[i].broken, Conflicting: specs[i].conflicting}
-		if c, ok := last[iid]; ok {
-			o.State = c.State
-			if c.Reason != nil {
-				o.Reason = c.Reason.Message
-			}
+		c := last[iid]
+		o := Outcome{MR: iid, Title: specs[i].title, Source: sourceBranch(i), HeadSHA: c.HeadSHA,
+			Broken: specs[i].broken, Conflicting: specs[i].conflicting, State: c.State}
+		if c.Reason != nil {
+			o.Reason = c.Reason.Message
 		}
 		switch o.State {
 		case train.StateMerged:
@@ -204,72 +360,10 @@ func summarize(ctx context.Context, st *store.Store, ff *fakeforge.Forge, key tr
 		}
 		s.MRs = append(s.MRs, o)
 	}
-	ps, err := ff.Pipelines(project)
-	if err != nil {
-		return Summary{}, fmt.Errorf("demo: %w", err)
-	}
-	s.Pipelines = len(ps)
+	s.Pipelines = len(ff.PipelineLog())
+	var err error
 	if s.Head, err = ff.BranchHead(ctx, project, "main"); err != nil {
 		return Summary{}, fmt.Errorf("demo: %w", err)
 	}
 	return s, nil
-}
-
-// writer prints one line per event, stamped with the time since start.
-type writer struct {
-	mu    sync.Mutex
-	out   io.Writer
-	start time.Time
-}
-
-func (w *writer) line(format string, args ...any) {
-	w.mu.Lock()
-	defer w.mu.Unlock()
-	fmt.Fprintf(w.out, "%6.1fs  %s\n", time.Since(w.start).Seconds(), fmt.Sprintf(format, args...))
-}
-
-func (w *writer) trace(titles map[int64]string) engine.Trace {
-	return engine.Trace{
-		Observed: func(_ train.Key, obs train.Observation, t train.Train) {
-			switch o := obs.(type) {
-			case train.Added:
-				if i := t.Index(o.MR); i >= 0 {
-					w.line("!%d joins the train at position %d: %s", o.MR, i+1, titles[o.MR])
-				}
-			case train.Built:
-				switch {
-				case len(o.Conflict) > 0:
-					w.line("!%d does not apply: conflict in %s", o.MR, strings.Join(o.Conflict, ", "))
-				case o.Commit != "":
-					w.line("!%d merged speculatively onto %.8s as %.8s", o.MR, o.Base, o.Commit)
-				}
-			case train.PipelineCreated:
-				w.line("pipeline #%d tests %.8s for !%d", o.Pipeline, o.SHA, o.MR)
-			case train.PipelineStatus:
-				if o.Status.Done() {
-					w.line("pipeline #%d %s", o.Pipeline, o.Status)
-				}
-			}
-		},
-		Acted: func(_ train.Key, a train.Action) {
-			switch a := a.(type) {
-			case train.FastForwardTarget:
-				w.line("main moves %.8s -> %.8s, merging %s", a.Expected, a.To, mrList(a.MRs))
-			case train.CancelPipeline:
-				w.line("pipeline #%d cancelled: what it tested is out of date", a.Pipeline)
-			case train.Record:
-				if a.Car.State == train.StateEvicted {
-					w.line("!%d leaves the train: %s", a.Car.MR, a.Car.Reason.Message)
-				}
-			}
-		},
-	}
-}
-
-func mrList(mrs []int64) string {
-	parts := make([]string, len(mrs))
-	for i, m := range mrs {
-		parts[i] = fmt.Sprintf("!%d", m)
-	}
-	return strings.Join(parts, " ")
 }

@@ -1,8 +1,14 @@
 package demo
 
 import (
+	"bufio"
 	"bytes"
 	"context"
+	"encoding/json"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -15,39 +21,157 @@ func TestDemoMergesTheGoodAndEvictsTheRest(t *testing.T) {
 	defer cancel()
 	o := Defaults()
 	o.CIDuration = 50 * time.Millisecond
+	o.Dir = filepath.Join(t.TempDir(), "run")
 	var out bytes.Buffer
 	s, err := Run(ctx, o, &out)
 	if err != nil {
 		t.Fatalf("demo: %v\n%s", err, out.String())
 	}
-	var broken, conflicting int
-	for _, m := range s.MRs {
+	mrs := readMRs(t, filepath.Join(o.Dir, MRsFile))
+	if len(mrs) != o.MRs {
+		t.Fatalf("%s has %d MRs, want %d", MRsFile, len(mrs), o.MRs)
+	}
+	var broken, conflicting, merged int
+	for _, m := range mrs {
 		switch {
 		case m.Broken:
 			broken++
-			if m.State != train.StateEvicted || !strings.Contains(m.Reason, "failed") {
-				t.Errorf("broken !%d: %s %q, want evicted for a failed pipeline", m.MR, m.State, m.Reason)
+			if m.FinalState != string(train.StateEvicted) || !strings.HasSuffix(m.Reason, "failed") {
+				t.Errorf("broken !%d: %s %q, want evicted for a failed pipeline", m.IID, m.FinalState, m.Reason)
 			}
 		case m.Conflicting:
 			conflicting++
-			if m.State != train.StateEvicted || !strings.Contains(m.Reason, "conflicting paths: VERSION") {
-				t.Errorf("conflicting !%d: %s %q, want evicted for a conflict in VERSION", m.MR, m.State, m.Reason)
+			if m.FinalState != string(train.StateEvicted) || !strings.Contains(m.Reason, "conflicting paths: VERSION") {
+				t.Errorf("conflicting !%d: %s %q, want evicted for a conflict in VERSION", m.IID, m.FinalState, m.Reason)
 			}
 		default:
-			if m.State != train.StateMerged {
-				t.Errorf("!%d: %s %q, want merged", m.MR, m.State, m.Reason)
+			merged++
+			if m.FinalState != string(train.StateMerged) {
+				t.Errorf("!%d: %s %q, want merged", m.IID, m.FinalState, m.Reason)
 			}
+		}
+		if m.SourceBranch != fmt.Sprintf("feature-%d", m.IID) || len(m.HeadSHA) != 40 {
+			t.Errorf("!%d: source %q head %q", m.IID, m.SourceBranch, m.HeadSHA)
 		}
 	}
 	if broken == 0 || conflicting == 0 {
 		t.Fatalf("the default draw has %d broken and %d conflicting MRs; it should show both", broken, conflicting)
 	}
-	if s.Merged != len(s.MRs)-broken-conflicting || s.Evicted != broken+conflicting {
-		t.Errorf("summary counts %d merged %d evicted", s.Merged, s.Evicted)
+	pipelines := readPipelines(t, filepath.Join(o.Dir, PipelinesFile))
+	var sum summaryRecord
+	readJSON(t, filepath.Join(o.Dir, SummaryFile), &sum)
+	if sum.Merged != merged || sum.Evicted != broken+conflicting || sum.Pipelines != len(pipelines) || sum.TargetHead != s.Head || sum.WallSeconds <= 0 {
+		t.Errorf("summary %+v; want %d merged, %d evicted, %d pipelines, head %s", sum, merged, broken+conflicting, len(pipelines), s.Head)
 	}
+	checkHistory(t, o.Dir, s.Initial, pipelines)
+	checkNoBrokenFiles(t, o.Dir, mrs)
 	for _, want := range []string{"joins the train", "merged speculatively", "main moves", "leaves the train"} {
 		if !strings.Contains(out.String(), want) {
 			t.Errorf("output lacks %q:\n%s", want, out.String())
 		}
 	}
+}
+
+// checkHistory: every commit on main's first-parent line since the start
+// passed its own pipeline, or was merged together with a later commit
+// that passed (the car behind it), and the head passed.
+func checkHistory(t *testing.T, dir, initial string, pipelines []pipelineLine) {
+	t.Helper()
+	passed := map[string]bool{}
+	for _, p := range pipelines {
+		if p.Status == "success" {
+			passed[p.SHA] = true
+		}
+	}
+	line := strings.Fields(git(t, dir, "rev-list", "--first-parent", initial+"..main"))
+	if len(line) == 0 {
+		t.Fatal("main did not move")
+	}
+	if !passed[line[0]] {
+		t.Errorf("main's head %s has no successful pipeline", line[0])
+	}
+	// rev-list is newest first: a commit without its own success must have
+	// a newer one that passed, which the head does; so check each commit
+	// was tested at all, by itself or with the cars behind it.
+	tested := map[string]bool{}
+	for _, p := range pipelines {
+		tested[p.SHA] = true
+	}
+	for _, c := range line {
+		if !tested[c] {
+			t.Errorf("commit %s on main was never tested", c)
+		}
+	}
+}
+
+func checkNoBrokenFiles(t *testing.T, dir string, mrs []mrRecord) {
+	t.Helper()
+	files := git(t, dir, "ls-tree", "-r", "--name-only", "main")
+	for _, m := range mrs {
+		if m.Broken && strings.Contains(files, fmt.Sprintf("features/feature-%d/", m.IID)) {
+			t.Errorf("broken !%d's files are on main:\n%s", m.IID, files)
+		}
+	}
+}
+
+func git(t *testing.T, dir string, args ...string) string {
+	t.Helper()
+	cmd := exec.Command("git", append([]string{"--git-dir", filepath.Join(dir, "repos", "demo", "app.git")}, args...)...)
+	out, err := cmd.Output()
+	if err != nil {
+		t.Fatalf("git %v: %v", args, err)
+	}
+	return string(out)
+}
+
+func readMRs(t *testing.T, path string) []mrRecord {
+	t.Helper()
+	var mrs []mrRecord
+	readJSON(t, path, &mrs)
+	return mrs
+}
+
+func readJSON(t *testing.T, path string, v any) {
+	t.Helper()
+	b, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	dec := json.NewDecoder(bytes.NewReader(b))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(v); err != nil {
+		t.Fatalf("decode %s: %v", path, err)
+	}
+}
+
+func readPipelines(t *testing.T, path string) []pipelineLine {
+	t.Helper()
+	f, err := os.Open(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	var out []pipelineLine
+	sc := bufio.NewScanner(f)
+	for sc.Scan() {
+		var fields map[string]any
+		if err := json.Unmarshal(sc.Bytes(), &fields); err != nil {
+			t.Fatalf("%s: %v", path, err)
+		}
+		if len(fields) != 7 {
+			t.Errorf("%s line has fields %v, want id project ref sha status started_at finished_at", path, fields)
+		}
+		var p pipelineLine
+		if err := json.Unmarshal(sc.Bytes(), &p); err != nil {
+			t.Fatalf("%s: %v", path, err)
+		}
+		if p.Project != project || p.SHA == "" || p.FinishedAt.IsZero() {
+			t.Errorf("pipeline %+v is incomplete", p)
+		}
+		out = append(out, p)
+	}
+	if len(out) == 0 {
+		t.Fatalf("%s is empty", path)
+	}
+	return out
 }

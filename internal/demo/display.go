@@ -1,0 +1,164 @@
+package demo
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/trainyard/trainyard/internal/engine"
+	"github.com/trainyard/trainyard/internal/train"
+)
+
+// Live display tuning.
+const (
+	redrawEvery = 200 * time.Millisecond
+	logLines    = 8
+	clearScreen = "\x1b[H\x1b[2J"
+)
+
+// writer tells what happens: one line per event, stamped with the time
+// since start, or, live, a board redrawn in place with the last events.
+type writer struct {
+	mu     sync.Mutex
+	out    io.Writer
+	start  time.Time
+	live   bool
+	recent []string
+	dirty  bool
+}
+
+func newWriter(out io.Writer, start time.Time, live bool) *writer {
+	return &writer{out: out, start: start, live: live}
+}
+
+func (w *writer) line(format string, args ...any) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	l := fmt.Sprintf("%6.1fs  %s", time.Since(w.start).Seconds(), fmt.Sprintf(format, args...))
+	if !w.live {
+		fmt.Fprintln(w.out, l)
+		return
+	}
+	w.recent = append(w.recent, l)
+	if len(w.recent) > logLines {
+		w.recent = w.recent[len(w.recent)-logLines:]
+	}
+	w.dirty = true
+}
+
+// startBoard redraws the train at most every redrawEvery while live; the
+// returned func stops it and waits for it.
+func (w *writer) startBoard(ctx context.Context, eng *engine.Engine, key train.Key) func() {
+	if !w.live {
+		return func() {}
+	}
+	ctx, cancel := context.WithCancel(ctx)
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		tick := time.NewTicker(redrawEvery)
+		defer tick.Stop()
+		for {
+			select {
+			case <-ctx.Done():
+				return
+			case <-tick.C:
+				w.redraw(ctx, eng, key)
+			}
+		}
+	}()
+	return func() {
+		cancel()
+		<-done
+		w.redraw(context.WithoutCancel(ctx), eng, key)
+		w.mu.Lock()
+		w.live = false
+		w.mu.Unlock()
+	}
+}
+
+func (w *writer) redraw(ctx context.Context, eng *engine.Engine, key train.Key) {
+	t, err := eng.Train(ctx, key)
+	var b strings.Builder
+	b.WriteString(clearScreen)
+	fmt.Fprintf(&b, "Merge train %s  (%.1fs)\n\n", key, time.Since(w.start).Seconds())
+	fmt.Fprintf(&b, "  %-5s %-10s %-9s %-10s %s\n", "MR", "STATE", "PIPELINE", "COMMIT", "TITLE")
+	if err == nil {
+		for _, c := range t.Cars {
+			fmt.Fprintf(&b, "  !%-4d %-10s %-9s %-10.8s %s\n", c.MR, c.State, pipelineLabel(c.Pipeline), c.Commit, c.Title)
+		}
+	}
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	b.WriteString("\n")
+	for _, l := range w.recent {
+		b.WriteString(l + "\n")
+	}
+	w.dirty = false
+	io.WriteString(w.out, b.String())
+}
+
+func pipelineLabel(id int64) string {
+	if id == 0 {
+		return "-"
+	}
+	return fmt.Sprintf("#%d", id)
+}
+
+// summary prints how the run ended.
+func (w *writer) summary(s Summary) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	fmt.Fprintf(w.out, "\n%d merged, %d evicted, %d pipelines, main at %.12s, in %.1fs:\n", s.Merged, s.Evicted, s.Pipelines, s.Head, s.Elapsed.Seconds())
+	for _, m := range s.MRs {
+		fmt.Fprintf(w.out, "  !%-3d %-8s %s\n", m.MR, m.State, m.Reason)
+	}
+}
+func (w *writer) trace(titles map[int64]string) engine.Trace {
+	return engine.Trace{
+		Observed: func(_ train.Key, obs train.Observation, t train.Train) {
+			switch o := obs.(type) {
+			case train.Added:
+				if i := t.Index(o.MR); i >= 0 {
+					w.line("!%d joins the train at position %d: %s", o.MR, i+1, titles[o.MR])
+				}
+			case train.Built:
+				switch {
+				case len(o.Conflict) > 0:
+					w.line("!%d does not apply: conflict in %s", o.MR, strings.Join(o.Conflict, ", "))
+				case o.Commit != "":
+					w.line("!%d merged speculatively onto %.8s as %.8s", o.MR, o.Base, o.Commit)
+				}
+			case train.PipelineCreated:
+				w.line("pipeline #%d tests %.8s for !%d", o.Pipeline, o.SHA, o.MR)
+			case train.PipelineStatus:
+				if o.Status.Done() {
+					w.line("pipeline #%d %s", o.Pipeline, o.Status)
+				}
+			}
+		},
+		Acted: func(_ train.Key, a train.Action) {
+			switch a := a.(type) {
+			case train.FastForwardTarget:
+				w.line("main moves %.8s -> %.8s, merging %s", a.Expected, a.To, mrList(a.MRs))
+			case train.CancelPipeline:
+				w.line("pipeline #%d cancelled: what it tested is out of date", a.Pipeline)
+			case train.Record:
+				if a.Car.State == train.StateEvicted {
+					w.line("!%d leaves the train: %s", a.Car.MR, a.Car.Reason.Message)
+				}
+			}
+		},
+	}
+}
+
+func mrList(mrs []int64) string {
+	parts := make([]string, len(mrs))
+	for i, m := range mrs {
+		parts[i] = fmt.Sprintf("!%d", m)
+	}
+	return strings.Join(parts, " ")
+}

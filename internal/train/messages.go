@@ -86,7 +86,7 @@ func msgPipelineFailed(pipeline int64, status PipelineState, attempts int) strin
 }
 
 func msgTimeout(pipeline int64, limit time.Duration) string {
-	return fmt.Sprintf("pipeline #%d did not finish within %s", pipeline, limit)
+	return fmt.Sprintf("pipeline #%d did not finish within %s", pipeline, roundDuration(limit))
 }
 
 func msgMerged(branch, commit string, pipeline int64) string {

@@ -404,6 +404,7 @@ func TestFailures(t *testing.T) {
 		name        string
 		train       Train
 		retries     int
+		eager       bool
 		obs         Observation
 		wantEvicted map[int64]ReasonCode
 		wantStarts  []int64
@@ -433,6 +434,22 @@ func TestFailures(t *testing.T) {
 			wantStates:  "1:running@T 2:failed@C1 3:building@C1",
 		},
 		{
+			name:        "with eager eviction a failed car is evicted while a car ahead is unresolved",
+			train:       mk(at(1, StateRunning, "T"), at(2, StateRunning, "C1"), at(3, StateRunning, "C2")),
+			eager:       true,
+			obs:         fail(2),
+			wantEvicted: map[int64]ReasonCode{2: ReasonPipelineFailed},
+			wantStates:  "1:running@T 3:building@C1",
+		},
+		{
+			name:        "with eager eviction a held failure ahead of a failure is evicted with it",
+			train:       mk(at(1, StateRunning, "T"), at(2, StateFailed, "C1"), at(3, StateRunning, "C1")),
+			eager:       true,
+			obs:         PipelineStatus{Pipeline: pipe(3), SHA: "C3", Status: PipelineFailed},
+			wantEvicted: map[int64]ReasonCode{2: ReasonPipelineFailed, 3: ReasonPipelineFailed},
+			wantStates:  "1:running@T",
+		},
+		{
 			name:        "a held failure is evicted once every car ahead passed",
 			train:       mk(at(1, StateRunning, "T"), at(2, StateFailed, "C1"), at(3, StateRunning, "C1")),
 			obs:         PipelineStatus{Pipeline: pipe(1), SHA: "C1", Status: PipelineSuccess},
@@ -449,6 +466,7 @@ func TestFailures(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			tt.train.Settings.Retries = tt.retries
+			tt.train.Settings.EagerEviction = tt.eager
 			got, actions := Plan(tt.train, tt.obs, t0)
 			if e := evicted(actions); !reflect.DeepEqual(e, tt.wantEvicted) {
 				t.Errorf("evicted = %v, want %v", e, tt.wantEvicted)
@@ -525,7 +543,7 @@ func TestEvictions(t *testing.T) {
 			obs:         Tick{},
 			now:         t0.Add(DefaultPipelineTimeout + time.Second),
 			wantCode:    ReasonTimeout,
-			wantComment: "Removed from the merge train for `main`: pipeline #102 did not finish within 2h0m0s.",
+			wantComment: "Removed from the merge train for `main`: pipeline #102 did not finish within 2h.",
 			wantCancel:  true,
 		},
 	}

@@ -48,11 +48,12 @@ func (p *planner) resetStale() bool {
 
 // evictFailures evicts a failed car once every car ahead of it has passed:
 // only then is the failure its own and not inherited from a car ahead.
+// With EagerEviction it does not wait for that.
 func (p *planner) evictFailures() bool {
 	for i := range p.t.Cars {
 		c := &p.t.Cars[i]
 		if c.State != StateFailed || p.frozen(c.MR) {
-			if c.State != StatePassed {
+			if c.State != StatePassed && !p.t.Settings.EagerEviction {
 				return false
 			}
 			continue

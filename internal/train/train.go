@@ -76,6 +76,10 @@ type Settings struct {
 	PipelineTimeout time.Duration `json:"pipeline_timeout"`
 	// Method is the merge method for cars that do not choose their own.
 	Method Method `json:"method"`
+	// EagerEviction evicts a failed car at once, as GitLab's merge trains
+	// do, instead of holding it until every car ahead has passed. It saves
+	// waiting but evicts a good car whose failure came from a car ahead.
+	EagerEviction bool `json:"eager_eviction,omitempty"`
 }
 
 // WithDefaults fills zero fields with the defaults.

@@ -158,16 +158,17 @@ type Car struct {
 type ReasonCode string
 
 const (
-	ReasonMerged         ReasonCode = "merged"
-	ReasonPipelineFailed ReasonCode = "pipeline_failed"
-	ReasonNewCommits     ReasonCode = "new_commits"
-	ReasonClosed         ReasonCode = "closed"
-	ReasonRetargeted     ReasonCode = "retargeted"
-	ReasonMergedOutside  ReasonCode = "merged_outside"
-	ReasonConflict       ReasonCode = "conflict"
-	ReasonTimeout        ReasonCode = "timeout"
-	ReasonRemoved        ReasonCode = "removed"
-	ReasonBuildFailed    ReasonCode = "build_failed"
+	ReasonMerged          ReasonCode = "merged"
+	ReasonPipelineFailed  ReasonCode = "pipeline_failed"
+	ReasonNewCommits      ReasonCode = "new_commits"
+	ReasonClosed          ReasonCode = "closed"
+	ReasonRetargeted      ReasonCode = "retargeted"
+	ReasonMergedOutside   ReasonCode = "merged_outside"
+	ReasonConflict        ReasonCode = "conflict"
+	ReasonTimeout         ReasonCode = "timeout"
+	ReasonRemoved         ReasonCode = "removed"
+	ReasonBuildFailed     ReasonCode = "build_failed"
+	ReasonPipelineRefused ReasonCode = "pipeline_refused"
 )
 
 // Reason is why a car left: a code for machines and a sentence for people.

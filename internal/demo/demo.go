@@ -69,6 +69,10 @@ type Outcome struct {
 	Conflicting bool
 	State       train.State
 	Reason      string
+	// Commit and Pipeline are, for a merged MR, the commit the target moved
+	// to and the pipeline that passed it.
+	Commit   string
+	Pipeline int64
 }
 
 // Summary is what a run ended with.
@@ -350,7 +354,7 @@ func summarize(ctx context.Context, ff *fakeforge.Forge, specs []spec, iids []in
 		o := Outcome{MR: iid, Title: specs[i].title, Source: sourceBranch(i), HeadSHA: c.HeadSHA,
 			Broken: specs[i].broken, Conflicting: specs[i].conflicting, State: c.State}
 		if c.Reason != nil {
-			o.Reason = c.Reason.Message
+			o.Reason, o.Commit, o.Pipeline = c.Reason.Message, c.Reason.Commit, c.Reason.Pipeline
 		}
 		switch o.State {
 		case train.StateMerged:

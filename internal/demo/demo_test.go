@@ -63,7 +63,7 @@ func TestDemoMergesTheGoodAndEvictsTheRest(t *testing.T) {
 	if sum.Merged != merged || sum.Evicted != broken+conflicting || sum.Pipelines != len(pipelines) || sum.TargetHead != s.Head || sum.WallSeconds <= 0 {
 		t.Errorf("summary %+v; want %d merged, %d evicted, %d pipelines, head %s", sum, merged, broken+conflicting, len(pipelines), s.Head)
 	}
-	checkHistory(t, o.Dir, s.Initial, pipelines)
+	checkHistory(t, o.Dir, s, pipelines)
 	checkNoBrokenFiles(t, o.Dir, mrs)
 	for _, want := range []string{"joins the train", "merged speculatively", "main moves", "leaves the train"} {
 		if !strings.Contains(out.String(), want) {
@@ -72,35 +72,46 @@ func TestDemoMergesTheGoodAndEvictsTheRest(t *testing.T) {
 	}
 }
 
-// checkHistory: every commit on main's first-parent line since the start
-// passed its own pipeline, or was merged together with a later commit
-// that passed (the car behind it), and the head passed.
-func checkHistory(t *testing.T, dir, initial string, pipelines []pipelineLine) {
+// checkHistory: main's first-parent line since the start is made of the
+// commits the merged MRs' pipelines passed, each for that exact SHA, and
+// of commits merged together with a later one that passed (a car merged by
+// the success of a car behind it), which were tested too.
+func checkHistory(t *testing.T, dir string, s Summary, pipelines []pipelineLine) {
 	t.Helper()
-	passed := map[string]bool{}
-	for _, p := range pipelines {
-		if p.Status == "success" {
-			passed[p.SHA] = true
-		}
-	}
-	line := strings.Fields(git(t, dir, "rev-list", "--first-parent", initial+"..main"))
-	if len(line) == 0 {
-		t.Fatal("main did not move")
-	}
-	if !passed[line[0]] {
-		t.Errorf("main's head %s has no successful pipeline", line[0])
-	}
-	// rev-list is newest first: a commit without its own success must have
-	// a newer one that passed, which the head does; so check each commit
-	// was tested at all, by itself or with the cars behind it.
+	byID := map[int64]pipelineLine{}
 	tested := map[string]bool{}
 	for _, p := range pipelines {
+		byID[p.ID] = p
 		tested[p.SHA] = true
 	}
-	for _, c := range line {
+	line := strings.Fields(git(t, dir, "rev-list", "--first-parent", s.Initial+"..main"))
+	if len(line) == 0 || line[0] != s.Head {
+		t.Fatalf("main's first-parent line %v does not end at %s", line, s.Head)
+	}
+	// pos is each commit's place on the line, newest first.
+	pos := map[string]int{}
+	for i, c := range line {
+		pos[c] = i
 		if !tested[c] {
 			t.Errorf("commit %s on main was never tested", c)
 		}
+	}
+	moves := map[string]bool{}
+	for _, m := range s.MRs {
+		if m.State != train.StateMerged {
+			continue
+		}
+		p, ok := byID[m.Pipeline]
+		if !ok || p.Status != "success" || p.SHA != m.Commit {
+			t.Errorf("!%d merged as %s by pipeline #%d, which is %+v", m.MR, m.Commit, m.Pipeline, p)
+		}
+		if _, ok := pos[m.Commit]; !ok {
+			t.Errorf("!%d merged as %s, which is not on main's first-parent line", m.MR, m.Commit)
+		}
+		moves[m.Commit] = true
+	}
+	if !moves[line[0]] {
+		t.Errorf("main's head %s is no merged MR's tested commit", line[0])
 	}
 }
 

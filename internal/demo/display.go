@@ -27,7 +27,6 @@ type writer struct {
 	start  time.Time
 	live   bool
 	recent []string
-	dirty  bool
 }
 
 func newWriter(out io.Writer, start time.Time, live bool) *writer {
@@ -46,7 +45,6 @@ func (w *writer) line(format string, args ...any) {
 	if len(w.recent) > logLines {
 		w.recent = w.recent[len(w.recent)-logLines:]
 	}
-	w.dirty = true
 }
 
 // startBoard redraws the train at most every redrawEvery while live; the
@@ -97,7 +95,6 @@ func (w *writer) redraw(ctx context.Context, eng *engine.Engine, key train.Key) 
 	for _, l := range w.recent {
 		b.WriteString(l + "\n")
 	}
-	w.dirty = false
 	io.WriteString(w.out, b.String())
 }
 

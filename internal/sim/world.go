@@ -27,15 +27,62 @@ type Pipeline struct {
 type World struct {
 	// Target is the head of the target branch.
 	Target string
-	// Broken MRs fail every pipeline whose commit carries them.
+	// Broken MRs fail every pipeline whose commit carries them. An MR's
+	// entry must be set before the MR is first built: commits remember
+	// whether they carry a broken MR when they are made.
 	Broken map[int64]bool
 	// Conflicts pairs MRs that cannot both be applied (key: lower MR first).
 	Conflicts map[[2]int64]bool
 
-	commits   map[string][]int64 // commit -> MRs it carries, sorted
+	commits   map[string]*commit
 	pipelines map[int64]*Pipeline
-	order     []int64 // pipeline ids in creation order
-	nextID    int64
+	running   map[int64]bool
+	// live maps a commit to its running or passed pipeline, the one a
+	// repeated start reuses.
+	live map[string]int64
+	// added lists, per MR, the commits that added it.
+	added  map[int64][]*commit
+	nextID int64
+}
+
+// commit is one node of the history: its parent plus at most one MR.
+// Contents are shared with the parent rather than copied, so a history of
+// n merges costs O(n) memory, and jump pointers answer "does this commit
+// carry MR m" in O(log n) steps.
+type commit struct {
+	sha    string
+	parent *commit
+	jump   *commit // an ancestor further up, for logarithmic walks
+	depth  int
+	mr     int64 // zero for a commit that adds no MR
+	broken bool  // carries a broken MR
+}
+
+func newCommit(sha string, parent *commit, mr int64, broken bool) *commit {
+	c := &commit{sha: sha, parent: parent, mr: mr, broken: broken}
+	if parent == nil {
+		c.jump = c
+		return c
+	}
+	c.depth = parent.depth + 1
+	c.broken = c.broken || parent.broken
+	c.jump = parent
+	if j := parent.jump; j != nil && j.jump != nil && parent.depth-j.depth == j.depth-j.jump.depth {
+		c.jump = j.jump
+	}
+	return c
+}
+
+// ancestorAt returns c's ancestor at depth d (c itself when d is its depth).
+func (c *commit) ancestorAt(d int) *commit {
+	for c.depth > d {
+		if c.jump.depth >= d {
+			c = c.jump
+		} else {
+			c = c.parent
+		}
+	}
+	return c
 }
 
 // NewWorld returns a world whose target branch holds one root commit.
@@ -45,8 +92,11 @@ func NewWorld() *World {
 		Target:    root,
 		Broken:    map[int64]bool{},
 		Conflicts: map[[2]int64]bool{},
-		commits:   map[string][]int64{root: nil},
+		commits:   map[string]*commit{root: newCommit(root, nil, 0, false)},
 		pipelines: map[int64]*Pipeline{},
+		running:   map[int64]bool{},
+		live:      map[string]int64{},
+		added:     map[int64][]*commit{},
 	}
 }
 
@@ -64,8 +114,28 @@ func HeadOf(mr int64, rev int) string {
 	return hash("mr", strconv.FormatInt(mr, 10), strconv.Itoa(rev))
 }
 
-// Content returns the MRs a commit carries.
-func (w *World) Content(sha string) []int64 { return slices.Clone(w.commits[sha]) }
+// Content returns the MRs a commit carries, sorted.
+func (w *World) Content(sha string) []int64 {
+	var out []int64
+	for c := w.commits[sha]; c != nil; c = c.parent {
+		if c.mr != 0 {
+			out = append(out, c.mr)
+		}
+	}
+	slices.Sort(out)
+	return out
+}
+
+// carries reports whether commit c carries mr: some commit that added mr
+// is an ancestor of c.
+func (w *World) carries(c *commit, mr int64) bool {
+	for _, a := range w.added[mr] {
+		if a.depth <= c.depth && c.ancestorAt(a.depth) == a {
+			return true
+		}
+	}
+	return false
+}
 
 // Build makes the speculative commit for a BuildCar action.
 func (w *World) Build(a train.BuildCar) train.Built {
@@ -75,49 +145,51 @@ func (w *World) Build(a train.BuildCar) train.Built {
 		out.Error = "base commit " + a.Base + " not found"
 		return out
 	}
-	var paths []string
-	for _, m := range base {
-		if w.conflict(m, a.MR) {
-			paths = append(paths, fmt.Sprintf("file-%d.txt", min(m, a.MR)))
-		}
-	}
-	if len(paths) > 0 {
+	if paths := w.conflictPaths(base, a.MR); len(paths) > 0 {
 		out.Conflict = paths
 		return out
 	}
-	if slices.Contains(base, a.MR) {
+	if w.carries(base, a.MR) {
 		out.Commit = a.Base
 		return out
 	}
 	sha := hash("car", a.Base, a.HeadSHA, string(a.Method))
-	content := append(slices.Clone(base), a.MR)
-	slices.Sort(content)
-	w.commits[sha] = content
+	if _, ok := w.commits[sha]; !ok {
+		w.commits[sha] = newCommit(sha, base, a.MR, w.Broken[a.MR])
+		w.added[a.MR] = append(w.added[a.MR], w.commits[sha])
+	}
 	out.Commit = sha
 	return out
 }
 
-func (w *World) conflict(a, b int64) bool {
-	if a > b {
-		a, b = b, a
+// conflictPaths lists a path per MR in base that conflicts with mr.
+func (w *World) conflictPaths(base *commit, mr int64) []string {
+	var paths []string
+	for pair, on := range w.Conflicts {
+		if !on || (pair[0] != mr && pair[1] != mr) || pair[0] == pair[1] {
+			continue
+		}
+		other := pair[0] + pair[1] - mr
+		if w.carries(base, other) {
+			paths = append(paths, fmt.Sprintf("file-%d.txt", min(other, mr)))
+		}
 	}
-	return w.Conflicts[[2]int64{a, b}]
+	slices.Sort(paths)
+	return paths
 }
 
 // StartPipeline starts a pipeline for the commit, or returns one that is
 // still pending or that passed for that exact commit, as the executor does
 // to keep starts idempotent. reused reports the latter.
 func (w *World) StartPipeline(a train.StartPipeline) (p *Pipeline, reused bool) {
-	for _, id := range w.order {
-		q := w.pipelines[id]
-		if q.SHA == a.Commit && (q.Status == train.PipelineRunning || q.Status == train.PipelineSuccess) {
-			return q, true
-		}
+	if id, ok := w.live[a.Commit]; ok {
+		return w.pipelines[id], true
 	}
 	w.nextID++
 	p = &Pipeline{ID: w.nextID, SHA: a.Commit, MR: a.MR, Status: train.PipelineRunning}
 	w.pipelines[p.ID] = p
-	w.order = append(w.order, p.ID)
+	w.running[p.ID] = true
+	w.live[a.Commit] = p.ID
 	return p, false
 }
 
@@ -126,11 +198,14 @@ func (w *World) Pipeline(id int64) *Pipeline { return w.pipelines[id] }
 
 // Running returns the pipelines still running, oldest first.
 func (w *World) Running() []*Pipeline {
-	var out []*Pipeline
-	for _, id := range w.order {
-		if p := w.pipelines[id]; p.Status == train.PipelineRunning {
-			out = append(out, p)
-		}
+	ids := make([]int64, 0, len(w.running))
+	for id := range w.running {
+		ids = append(ids, id)
+	}
+	slices.Sort(ids)
+	out := make([]*Pipeline, len(ids))
+	for i, id := range ids {
+		out[i] = w.pipelines[id]
 	}
 	return out
 }
@@ -143,31 +218,32 @@ func (w *World) Finish(id int64, flake bool) train.PipelineStatus {
 		p.Status = train.PipelineSuccess
 		if flake || w.CarriesBroken(p.SHA) {
 			p.Status = train.PipelineFailed
+			delete(w.live, p.SHA)
 		}
+		delete(w.running, id)
 	}
 	return train.PipelineStatus{Pipeline: p.ID, SHA: p.SHA, Status: p.Status}
 }
 
 // CarriesBroken reports whether a commit carries a broken MR.
 func (w *World) CarriesBroken(sha string) bool {
-	return slices.ContainsFunc(w.commits[sha], func(m int64) bool { return w.Broken[m] })
+	c := w.commits[sha]
+	return c != nil && c.broken
 }
 
 // Cancel stops a running pipeline.
 func (w *World) Cancel(id int64) {
 	if p := w.pipelines[id]; p != nil && p.Status == train.PipelineRunning {
 		p.Status = train.PipelineCanceled
+		delete(w.running, id)
+		delete(w.live, p.SHA)
 	}
 }
 
 // Passed reports whether some pipeline succeeded for exactly sha.
 func (w *World) Passed(sha string) bool {
-	for _, p := range w.pipelines {
-		if p.SHA == sha && p.Status == train.PipelineSuccess {
-			return true
-		}
-	}
-	return false
+	id, ok := w.live[sha]
+	return ok && w.pipelines[id].Status == train.PipelineSuccess
 }
 
 // FastForward moves the target as a non-forced push would: only from the
@@ -186,7 +262,7 @@ func (w *World) FastForward(a train.FastForwardTarget) train.FastForwarded {
 // PushOutside moves the target to a new commit made outside the train.
 func (w *World) PushOutside(tag string) string {
 	sha := hash("outside", w.Target, tag)
-	w.commits[sha] = slices.Clone(w.commits[w.Target])
+	w.commits[sha] = newCommit(sha, w.commits[w.Target], 0, false)
 	w.Target = sha
 	return sha
 }

@@ -57,6 +57,9 @@ func (e *Engine) act(ctx context.Context, t *train.Train, a train.Action) ([]tra
 		return []train.Observation{b}, nil
 	case train.StartPipeline:
 		obs, err := e.startPipeline(ctx, t, a)
+		if errors.Is(err, forge.ErrRejected) {
+			return []train.Observation{train.PipelineRefused{MR: a.MR, SHA: a.Commit, Reason: err.Error()}}, nil
+		}
 		if err != nil {
 			return nil, fmt.Errorf("start pipeline for !%d at %.12s: %w", a.MR, a.Commit, err)
 		}

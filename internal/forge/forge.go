@@ -16,6 +16,10 @@ import (
 // ErrNotFound: the forge has no such project, MR, pipeline, branch or user.
 var ErrNotFound = errors.New("not found")
 
+// ErrRejected: the forge understood the request and refused it for good
+// (a 4xx answer other than 404 and 429), so repeating it cannot help.
+var ErrRejected = errors.New("rejected by the forge")
+
 // MR states, normalised to GitLab's names.
 const (
 	StateOpened = "opened"

@@ -93,6 +93,14 @@ type PipelineCreated struct {
 	Pipeline int64
 }
 
+// PipelineRefused: the forge refused for good to start the pipeline asked
+// for by StartPipeline (its CI rules filter the car branch out, say).
+type PipelineRefused struct {
+	MR     int64
+	SHA    string
+	Reason string
+}
+
 // TargetHead is the observed head of the target branch.
 type TargetHead struct{ SHA string }
 
@@ -137,6 +145,7 @@ func (Retargeted) observation()      {}
 func (Closed) observation()          {}
 func (PipelineStatus) observation()  {}
 func (PipelineCreated) observation() {}
+func (PipelineRefused) observation() {}
 func (TargetHead) observation()      {}
 func (Built) observation()           {}
 func (FastForwarded) observation()   {}

@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"slices"
 	"strconv"
+	"strings"
 	"time"
 )
 
@@ -99,6 +100,11 @@ func (p *planner) observe(obs Observation) {
 		p.pipelineCreated(o)
 	case PipelineStatus:
 		p.pipelineStatus(o)
+	case PipelineRefused:
+		if i := p.t.Index(o.MR); i >= 0 && !p.frozen(o.MR) && p.t.Cars[i].State == StateStarting && p.t.Cars[i].Commit == o.SHA {
+			p.evict(i, Reason{Code: ReasonPipelineRefused, Commit: o.SHA,
+				Message: "the forge refused to start its pipeline (do the CI rules run pipelines on car branches?): " + strings.TrimSuffix(o.Reason, ".")})
+		}
 	case TargetHead:
 		p.targetHead(o)
 	case FastForwarded:

@@ -899,3 +899,21 @@ func TestSquashedAndRebasedMRsAreClosed(t *testing.T) {
 		}
 	}
 }
+
+func TestRefusedPipelineEvicts(t *testing.T) {
+	tr := mk(at(1, StateStarting, "T"), at(2, StateStarting, "C1"))
+	if got, actions := Plan(tr, PipelineRefused{MR: 1, SHA: "OLD", Reason: "x"}, t0); len(actions) != 0 || !reflect.DeepEqual(got, tr) {
+		t.Fatalf("a refusal for another commit acted: %#v", actions)
+	}
+	got, actions := Plan(tr, PipelineRefused{MR: 1, SHA: "C1", Reason: "Pipeline filtered out by workflow rules."}, t0)
+	if e := evicted(actions); !reflect.DeepEqual(e, map[int64]ReasonCode{1: ReasonPipelineRefused}) {
+		t.Fatalf("evicted = %v", e)
+	}
+	want := "Removed from the merge train for `main`: the forge refused to start its pipeline (do the CI rules run pipelines on car branches?): Pipeline filtered out by workflow rules."
+	if c := only[Comment](actions); len(c) != 1 || c[0].Body != want {
+		t.Fatalf("comments = %#v, want %q", c, want)
+	}
+	if s := states(got); s != "2:building@T" {
+		t.Fatalf("states = %q", s)
+	}
+}

@@ -289,3 +289,15 @@ func TestCloseMR(t *testing.T) {
 		t.Fatalf("closing a missing MR: %v", err)
 	}
 }
+
+func TestRefusalsAreRejections(t *testing.T) {
+	f := newForge(t, nil)
+	c := newClient(t, f, nil)
+	_, err := c.CreatePipeline(context.Background(), project, "no-such-branch", nil)
+	if !errors.Is(err, forge.ErrRejected) || errors.Is(err, ErrGaveUp) {
+		t.Fatalf("pipeline for a missing ref: %v, want a rejection", err)
+	}
+	if calls := f.Calls()["POST /projects/{id}/pipeline"]; calls != 1 {
+		t.Fatalf("%d create calls, want 1: a refusal is not retried", calls)
+	}
+}

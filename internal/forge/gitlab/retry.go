@@ -41,6 +41,9 @@ func (c *Client) do(ctx context.Context, op string, idempotent bool, req request
 		}
 		wait, retry := c.retryable(call, resp, err, idempotent, attempt)
 		if !retry {
+			if code := status(resp); code >= 400 && code < 500 && code != http.StatusNotFound && code != http.StatusRequestTimeout {
+				return fmt.Errorf("%s: %w: %w", op, forge.ErrRejected, err)
+			}
 			return c.failed(ctx, call, op, attempt, start, err)
 		}
 		if deadline, ok := call.Deadline(); ok && time.Now().Add(wait).After(deadline) {

@@ -50,7 +50,9 @@ func (e *Engine) Observe(ctx context.Context, key train.Key) ([]train.Observatio
 		}
 		obs = append(obs, train.PipelineStatus{Pipeline: p.ID, SHA: p.SHA, Status: p.Status})
 	}
-	return append(obs, train.Tick{}), nil
+	// Resync repeats what the train still waits for, in case a result was
+	// lost for good (a pipeline created for a car branch that moved on).
+	return append(obs, train.Tick{}, train.Resync{}), nil
 }
 
 // Sweep observes the train and hands what it saw to the planner.

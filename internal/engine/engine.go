@@ -241,7 +241,7 @@ func (e *Engine) Handle(ctx context.Context, key train.Key, obs ...train.Observa
 		results, left, actErr := e.execute(ctx, log, &t)
 		t.Outbox = left
 		now := e.now()
-		for _, o := range append(queue, results...) {
+		for _, o := range append(results, queue...) {
 			var actions []train.Action
 			t, actions = train.Plan(t, o, now)
 			t.Outbox = append(t.Outbox, actions...)

@@ -1,0 +1,131 @@
+package sim
+
+import (
+	"math"
+	"slices"
+	"time"
+
+	"github.com/trainyard/trainyard/internal/train"
+)
+
+// Result is one strategy's outcome.
+type Result struct {
+	Name         string `json:"name"`
+	Merged       int    `json:"merged"`
+	Evicted      int    `json:"evicted"`
+	BrokenMerged int    `json:"broken_merged"`
+	GoodEvicted  int    `json:"good_evicted"`
+	// ThroughputPerHour is merged MRs per simulated hour until the last
+	// merge.
+	ThroughputPerHour float64 `json:"throughput_per_hour"`
+	// Time to merge, from the MR's arrival on the train to its merge.
+	TTMP50Minutes float64 `json:"ttm_p50_minutes"`
+	TTMP95Minutes float64 `json:"ttm_p95_minutes"`
+	TTMP99Minutes float64 `json:"ttm_p99_minutes"`
+	// PipelinesPerMerged counts every pipeline started, per merged MR.
+	PipelinesPerMerged float64 `json:"pipelines_per_merged"`
+	// WastedPipelineMinutes is CI time that decided nothing: see wasted.
+	WastedPipelineMinutes float64 `json:"wasted_pipeline_minutes"`
+
+	// Resolved counts MRs that left the train (merged or evicted); with
+	// Span it gives the rate GitLab's formula predicts.
+	Resolved int `json:"-"`
+	// Span is the virtual time of the last merge.
+	Span time.Duration `json:"-"`
+}
+
+// pipelineRun is what the tally knows of one pipeline.
+type pipelineRun struct {
+	start, end time.Duration // end < 0: still running
+	sha        string
+	flake      bool
+	cancelled  bool
+}
+
+// tally collects one run's outcomes.
+type tally struct {
+	arrived      int
+	merged       int
+	evicted      int
+	brokenMerged int
+	goodEvicted  int
+	lastMerge    time.Duration
+	ttm          []float64 // minutes
+	pipelines    map[int64]*pipelineRun
+	// decisive holds the pipelines whose failure evicted a car.
+	decisive map[int64]bool
+}
+
+func newTally() *tally {
+	return &tally{pipelines: map[int64]*pipelineRun{}, decisive: map[int64]bool{}}
+}
+
+func (t *tally) record(c train.Car, now time.Duration, broken bool) {
+	switch c.State {
+	case train.StateMerged:
+		t.merged++
+		t.lastMerge = now
+		t.ttm = append(t.ttm, c.LeftAt.Sub(c.AddedAt).Minutes())
+		if broken {
+			t.brokenMerged++
+		}
+	case train.StateEvicted:
+		t.evicted++
+		if !broken {
+			t.goodEvicted++
+		}
+		if c.Reason != nil && c.Reason.Pipeline != 0 {
+			t.decisive[c.Reason.Pipeline] = true
+		}
+	}
+}
+
+func (t *tally) result(name string, w *World) Result {
+	r := Result{
+		Name: name, Merged: t.merged, Evicted: t.evicted, BrokenMerged: t.brokenMerged,
+		GoodEvicted: t.goodEvicted, Resolved: t.merged + t.evicted, Span: t.lastMerge,
+		WastedPipelineMinutes: t.wasted(w),
+	}
+	if t.merged > 0 {
+		r.PipelinesPerMerged = float64(len(t.pipelines)) / float64(t.merged)
+	}
+	if t.lastMerge > 0 {
+		r.ThroughputPerHour = float64(t.merged) / t.lastMerge.Hours()
+	}
+	slices.Sort(t.ttm)
+	r.TTMP50Minutes = percentile(t.ttm, 0.50)
+	r.TTMP95Minutes = percentile(t.ttm, 0.95)
+	r.TTMP99Minutes = percentile(t.ttm, 0.99)
+	return r
+}
+
+// wasted sums the minutes of pipelines that decided nothing: every
+// cancelled pipeline up to its cancellation, and every finished pipeline
+// whose commit never reached the target branch and whose failure evicted
+// no car. Pipelines still running at the horizon are not counted.
+func (t *tally) wasted(w *World) float64 {
+	landed := map[string]bool{}
+	for c := w.commits[w.Target]; c != nil; c = c.parent {
+		landed[c.sha] = true
+	}
+	var sum time.Duration
+	for id, p := range t.pipelines {
+		switch {
+		case p.end < 0:
+		case p.cancelled:
+			sum += p.end - p.start
+		case !landed[p.sha] && !t.decisive[id]:
+			sum += p.end - p.start
+		}
+	}
+	return sum.Minutes()
+}
+
+// percentile is the nearest-rank percentile of sorted values.
+func percentile(sorted []float64, q float64) float64 {
+	if len(sorted) == 0 {
+		return 0
+	}
+	i := int(math.Ceil(q*float64(len(sorted)))) - 1
+	return sorted[max(i, 0)]
+}

@@ -1,0 +1,196 @@
+package sim
+
+import (
+	"container/heap"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/trainyard/trainyard/internal/train"
+)
+
+// ErrStuck reports a train that still holds cars when nothing more can
+// happen: the planner waits for something the simulation never delivers.
+var ErrStuck = errors.New("train stuck")
+
+// epoch is virtual time zero; only differences from it matter.
+var epoch = time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
+
+type eventKind int
+
+const (
+	evArrival eventKind = iota
+	evFinish
+)
+
+type event struct {
+	at   time.Duration
+	seq  uint64 // ties broken by scheduling order, for determinism
+	kind eventKind
+	idx  int   // arrival: index into the population
+	id   int64 // finish: pipeline id
+}
+
+type eventQueue []event
+
+func (q eventQueue) Len() int { return len(q) }
+func (q eventQueue) Less(i, j int) bool {
+	return q[i].at < q[j].at || (q[i].at == q[j].at && q[i].seq < q[j].seq)
+}
+func (q eventQueue) Swap(i, j int) { q[i], q[j] = q[j], q[i] }
+func (q *eventQueue) Push(x any)   { *q = append(*q, x.(event)) }
+func (q *eventQueue) Pop() any {
+	old := *q
+	e := old[len(old)-1]
+	*q = old[:len(old)-1]
+	return e
+}
+
+// run is one strategy's simulation.
+type run struct {
+	s      Scenario
+	pop    population
+	broken map[int64]bool
+	ci     *ciSampler
+	world  *World
+	t      train.Train
+	now    time.Duration
+	queue  eventQueue
+	seq    uint64
+	stats  *tally
+}
+
+// Simulate runs one strategy through a scenario with the production planner.
+func Simulate(s Scenario, st Strategy) (Result, error) {
+	if err := s.Validate(); err != nil {
+		return Result{}, err
+	}
+	return simulate(s, newPopulation(s), st)
+}
+
+func simulate(s Scenario, pop population, st Strategy) (Result, error) {
+	r := &run{s: s, pop: pop, ci: newCISampler(s), world: NewWorld(), stats: newTally()}
+	r.broken = r.world.Broken
+	for _, m := range pop.mrs {
+		if m.broken {
+			r.world.Broken[m.id] = true
+		}
+	}
+	r.world.Conflicts = pop.conflicts
+	r.t = train.New(train.Key{Forge: "sim", Project: "sim", Branch: "main"}, st.Settings)
+	r.observe(train.TargetHead{SHA: r.world.Target})
+	if len(pop.mrs) > 0 {
+		r.schedule(event{at: pop.mrs[0].at, kind: evArrival})
+	}
+	if err := r.loop(); err != nil {
+		return Result{}, fmt.Errorf("simulate %s: %w", st.Name, err)
+	}
+	return r.stats.result(st.Name, r.world), nil
+}
+
+func (r *run) schedule(e event) {
+	r.seq++
+	e.seq = r.seq
+	heap.Push(&r.queue, e)
+}
+
+func (r *run) loop() error {
+	horizon := time.Duration(r.s.Horizon)
+	for r.queue.Len() > 0 {
+		e := heap.Pop(&r.queue).(event)
+		if horizon > 0 && e.at > horizon {
+			return nil
+		}
+		r.now = e.at
+		switch e.kind {
+		case evArrival:
+			r.arrive(e.idx)
+		case evFinish:
+			r.finish(e.id)
+		}
+	}
+	if !r.t.Idle() {
+		return fmt.Errorf("%w at %v with %d cars", ErrStuck, r.now, len(r.t.Cars))
+	}
+	return nil
+}
+
+func (r *run) arrive(i int) {
+	m := r.pop.mrs[i]
+	if i+1 < len(r.pop.mrs) {
+		r.schedule(event{at: r.pop.mrs[i+1].at, kind: evArrival, idx: i + 1})
+	}
+	r.stats.arrived++
+	r.observe(train.Added{MR: m.id, HeadSHA: HeadOf(m.id, 0), By: "sim"})
+}
+
+func (r *run) finish(id int64) {
+	p := r.world.Pipeline(id)
+	if p.Status != train.PipelineRunning {
+		return // cancelled meanwhile
+	}
+	st := r.world.Finish(id, r.stats.pipelines[id].flake)
+	r.stats.pipelines[id].end = r.now
+	r.observe(st)
+}
+
+// observe plans obs and carries out the actions at once, feeding their
+// results back until the train has nothing more to say.
+func (r *run) observe(obs train.Observation) {
+	inbox := []train.Observation{obs}
+	for len(inbox) > 0 {
+		var actions []train.Action
+		r.t, actions = train.Plan(r.t, inbox[0], epoch.Add(r.now))
+		inbox = inbox[1:]
+		for _, a := range actions {
+			inbox = append(inbox, r.act(a)...)
+		}
+	}
+}
+
+// act carries out one action and returns the observations of its result.
+func (r *run) act(a train.Action) []train.Observation {
+	if !r.t.Wants(a) {
+		return nil
+	}
+	switch a := a.(type) {
+	case train.BuildCar:
+		return []train.Observation{r.world.Build(a)}
+	case train.StartPipeline:
+		return r.start(a)
+	case train.CancelPipeline:
+		r.cancel(a.Pipeline)
+	case train.FastForwardTarget:
+		return []train.Observation{r.world.FastForward(a)}
+	case train.Record:
+		r.stats.record(a.Car, r.now, r.broken[a.Car.MR])
+	}
+	return nil
+}
+
+// start starts a pipeline, or reuses the one that runs or passed for the
+// same commit; a reused pipeline that already passed is reported at once,
+// as the executor's next look at it would.
+func (r *run) start(a train.StartPipeline) []train.Observation {
+	p, reused := r.world.StartPipeline(a)
+	if !reused {
+		d := r.ci.duration()
+		r.stats.pipelines[p.ID] = &pipelineRun{start: r.now, end: -1, sha: p.SHA, flake: r.ci.flake()}
+		r.schedule(event{at: r.now + d, kind: evFinish, id: p.ID})
+	}
+	obs := []train.Observation{train.PipelineCreated{MR: a.MR, SHA: p.SHA, Pipeline: p.ID}}
+	if p.Status.Done() {
+		obs = append(obs, train.PipelineStatus{Pipeline: p.ID, SHA: p.SHA, Status: p.Status})
+	}
+	return obs
+}
+
+func (r *run) cancel(id int64) {
+	p := r.world.Pipeline(id)
+	if p == nil || p.Status != train.PipelineRunning {
+		return
+	}
+	r.world.Cancel(id)
+	r.stats.pipelines[id].cancelled = true
+	r.stats.pipelines[id].end = r.now
+}

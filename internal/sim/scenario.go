@@ -1,0 +1,157 @@
+package sim
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"os"
+	"time"
+
+	"gopkg.in/yaml.v3"
+)
+
+// Arrival processes.
+const (
+	ArrivalPoisson = "poisson" // MRs arrive at RatePerHour on average
+	ArrivalBacklog = "backlog" // MRs MRs are all queued at time zero
+)
+
+// CI duration distributions.
+const (
+	DurationFixed     = "fixed"
+	DurationNormal    = "normal"
+	DurationLognormal = "lognormal"
+)
+
+// ErrInvalidScenario is wrapped by every scenario validation error.
+var ErrInvalidScenario = errors.New("invalid scenario")
+
+// Duration is a time.Duration written as "30m" in JSON and YAML.
+type Duration time.Duration
+
+// MarshalJSON writes the duration as a string.
+func (d Duration) MarshalJSON() ([]byte, error) { return json.Marshal(time.Duration(d).String()) }
+
+// UnmarshalJSON reads a duration string such as "30m".
+func (d *Duration) UnmarshalJSON(b []byte) error {
+	var s string
+	if err := json.Unmarshal(b, &s); err != nil {
+		return fmt.Errorf("duration: %w", err)
+	}
+	return d.parse(s)
+}
+
+// UnmarshalYAML reads a duration string such as "30m".
+func (d *Duration) UnmarshalYAML(n *yaml.Node) error { return d.parse(n.Value) }
+
+func (d *Duration) parse(s string) error {
+	v, err := time.ParseDuration(s)
+	if err != nil {
+		return fmt.Errorf("duration %q: %w", s, err)
+	}
+	*d = Duration(v)
+	return nil
+}
+
+// Scenario is every input of a simulation run.
+type Scenario struct {
+	// Arrival is "poisson" or "backlog".
+	Arrival string `json:"arrival" yaml:"arrival"`
+	// RatePerHour is the mean arrival rate of a poisson process.
+	RatePerHour float64 `json:"rate_per_hour" yaml:"rate_per_hour"`
+	// MRs is how many MRs arrive (the backlog size); zero with poisson
+	// arrivals: as many as arrive before the horizon.
+	MRs int `json:"mrs" yaml:"mrs"`
+	// CI is the pipeline duration distribution: fixed, normal or lognormal
+	// with mean CIMean and standard deviation CISpread.
+	CI       string   `json:"ci" yaml:"ci"`
+	CIMean   Duration `json:"ci_mean" yaml:"ci_mean"`
+	CISpread Duration `json:"ci_spread" yaml:"ci_spread"`
+	// BreakProbability is the chance an MR is broken: every pipeline whose
+	// commit carries it fails.
+	BreakProbability float64 `json:"break_probability" yaml:"break_probability"`
+	// FlakeProbability is the chance any one pipeline fails regardless.
+	FlakeProbability float64 `json:"flake_probability" yaml:"flake_probability"`
+	// ConflictProbability is the chance that two MRs at most MaxParallel
+	// arrivals apart cannot both be merged.
+	ConflictProbability float64 `json:"conflict_probability" yaml:"conflict_probability"`
+	// MaxParallel is the window of the gitlab and trainyard strategies.
+	MaxParallel int `json:"max_parallel" yaml:"max_parallel"`
+	// Retries is the trainyard strategy's retries of a failed pipeline.
+	Retries int `json:"retries" yaml:"retries"`
+	// Horizon stops the simulation at this virtual time; zero: run until
+	// every MR has left the train.
+	Horizon Duration `json:"horizon" yaml:"horizon"`
+	Seed    uint64   `json:"seed" yaml:"seed"`
+}
+
+// DefaultScenario is a backlog of 500 MRs, 30-minute CI, 5% broken.
+func DefaultScenario() Scenario {
+	return Scenario{
+		Arrival: ArrivalBacklog, MRs: 500, CI: DurationFixed,
+		CIMean: Duration(30 * time.Minute), BreakProbability: 0.05,
+		MaxParallel: 20, Seed: 1,
+	}
+}
+
+// Validate names the first field that is out of range.
+func (s Scenario) Validate() error {
+	bad := func(field, format string, args ...any) error {
+		return fmt.Errorf("%w: %s: %s", ErrInvalidScenario, field, fmt.Sprintf(format, args...))
+	}
+	prob := func(field string, p float64) error {
+		if p < 0 || p >= 1 || p != p {
+			return bad(field, "%v is not in [0, 1)", p)
+		}
+		return nil
+	}
+	switch {
+	case s.Arrival != ArrivalPoisson && s.Arrival != ArrivalBacklog:
+		return bad("arrival", "%q is not poisson or backlog", s.Arrival)
+	case s.Arrival == ArrivalPoisson && !(s.RatePerHour > 0):
+		return bad("rate_per_hour", "must be positive for poisson arrivals")
+	case s.MRs < 0 || (s.Arrival == ArrivalBacklog && s.MRs == 0):
+		return bad("mrs", "%d: a backlog needs at least one MR", s.MRs)
+	case s.Arrival == ArrivalPoisson && s.MRs == 0 && s.Horizon <= 0:
+		return bad("horizon", "poisson arrivals need mrs or a horizon")
+	case s.CI != DurationFixed && s.CI != DurationNormal && s.CI != DurationLognormal:
+		return bad("ci", "%q is not fixed, normal or lognormal", s.CI)
+	case s.CIMean <= 0:
+		return bad("ci_mean", "must be positive")
+	case s.CISpread < 0:
+		return bad("ci_spread", "must not be negative")
+	case s.MaxParallel < 1:
+		return bad("max_parallel", "must be at least 1")
+	case s.Retries < 0:
+		return bad("retries", "must not be negative")
+	case s.Horizon < 0:
+		return bad("horizon", "must not be negative")
+	}
+	if err := prob("break_probability", s.BreakProbability); err != nil {
+		return err
+	}
+	if err := prob("flake_probability", s.FlakeProbability); err != nil {
+		return err
+	}
+	return prob("conflict_probability", s.ConflictProbability)
+}
+
+// LoadScenario reads a YAML scenario over base (fields the file leaves out
+// keep base's values). Unknown fields are an error.
+func LoadScenario(path string, base Scenario) (Scenario, error) {
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return Scenario{}, fmt.Errorf("read scenario %s: %w", path, err)
+	}
+	dec := yaml.NewDecoder(bytes.NewReader(b))
+	dec.KnownFields(true)
+	s := base
+	if err := dec.Decode(&s); err != nil {
+		return Scenario{}, fmt.Errorf("decode scenario %s: %w", path, err)
+	}
+	if err := s.Validate(); err != nil {
+		return Scenario{}, fmt.Errorf("scenario %s: %w", path, err)
+	}
+	return s, nil
+}

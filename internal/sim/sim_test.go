@@ -1,0 +1,165 @@
+package sim
+
+import (
+	"encoding/json"
+	"errors"
+	"math"
+	"os"
+	"path/filepath"
+	"testing"
+	"time"
+)
+
+func backlog(n int, p float64, seed uint64) Scenario {
+	s := DefaultScenario()
+	s.MRs, s.BreakProbability, s.Seed = n, p, seed
+	return s
+}
+
+func strategy(t *testing.T, s Scenario, name string) Result {
+	t.Helper()
+	for _, st := range Strategies(s) {
+		if st.Name == name {
+			r, err := Simulate(s, st)
+			if err != nil {
+				t.Fatalf("simulate %s: %v", name, err)
+			}
+			return r
+		}
+	}
+	t.Fatalf("no strategy %s", name)
+	return Result{}
+}
+
+func TestSerialMergesOnePerCycle(t *testing.T) {
+	r := strategy(t, backlog(10, 0, 1), "serial")
+	if r.Merged != 10 || r.Evicted != 0 || r.Span != 300*time.Minute {
+		t.Fatalf("merged %d evicted %d last merge %v, want 10, 0, 5h0m", r.Merged, r.Evicted, r.Span)
+	}
+	if r.ThroughputPerHour != 2 || r.PipelinesPerMerged != 1 || r.WastedPipelineMinutes != 0 {
+		t.Errorf("throughput %v pipelines/merged %v wasted %v, want 2, 1, 0", r.ThroughputPerHour, r.PipelinesPerMerged, r.WastedPipelineMinutes)
+	}
+	// The 5th and 10th MRs merge at 150 and 300 minutes.
+	if r.TTMP50Minutes != 150 || r.TTMP95Minutes != 300 || r.TTMP99Minutes != 300 {
+		t.Errorf("ttm p50/p95/p99 = %v/%v/%v, want 150/300/300", r.TTMP50Minutes, r.TTMP95Minutes, r.TTMP99Minutes)
+	}
+}
+
+func TestBrokenMRsAreNeverMerged(t *testing.T) {
+	for seed := uint64(1); seed <= 3; seed++ {
+		s := backlog(100, 0.15, seed)
+		s.CI, s.CISpread, s.FlakeProbability, s.ConflictProbability, s.Retries = DurationLognormal, Duration(15*time.Minute), 0.05, 0.01, 1
+		rep, err := Compare(s)
+		if err != nil {
+			t.Fatalf("seed %d: %v", seed, err)
+		}
+		for _, r := range rep.Strategies {
+			if r.BrokenMerged != 0 {
+				t.Errorf("seed %d %s: %d broken MRs merged", seed, r.Name, r.BrokenMerged)
+			}
+			if r.Merged+r.Evicted != 100 {
+				t.Errorf("seed %d %s: merged %d + evicted %d, want 100", seed, r.Name, r.Merged, r.Evicted)
+			}
+		}
+	}
+}
+
+func TestSameSeedSameReport(t *testing.T) {
+	s := backlog(120, 0.1, 7)
+	s.CI, s.CISpread, s.FlakeProbability = DurationNormal, Duration(5*time.Minute), 0.03
+	var out [2][]byte
+	for i := range out {
+		rep, err := Compare(s)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if out[i], err = json.Marshal(rep); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if string(out[0]) != string(out[1]) {
+		t.Fatalf("two runs differ:\n%s\n%s", out[0], out[1])
+	}
+	s.Seed = 8
+	rep, _ := Compare(s)
+	if other, _ := json.Marshal(rep); string(other) == string(out[0]) {
+		t.Error("another seed gave the same report")
+	}
+}
+
+func TestGitLabMatchesItsFormula(t *testing.T) {
+	const p, w = 0.1, 20
+	s := backlog(400, p, 3)
+	r := strategy(t, s, "gitlab")
+	cycles := r.Span.Hours() / (30 * time.Minute).Hours()
+	want := GitLabChangesPerCycle(p, w)
+	if got := float64(r.Resolved) / cycles; math.Abs(got-want)/want > 0.15 {
+		t.Errorf("resolved %.2f MRs per cycle, formula %.2f", got, want)
+	}
+	if got, want := float64(r.Merged)/cycles, (1-p)*want; math.Abs(got-want)/want > 0.15 {
+		t.Errorf("merged %.2f MRs per cycle, formula %.2f", got, want)
+	}
+}
+
+func TestOracleBoundBacklog(t *testing.T) {
+	b := OracleBound(backlog(10, 0, 1))
+	// w = 20 > 10: all ten merge after one 30-minute cycle.
+	if b.ThroughputPerHour != 20 || b.TTMP50Minutes != 30 {
+		t.Errorf("bound = %+v, want 20/h, 30 min", b)
+	}
+	b = OracleBound(backlog(500, 0.2, 1))
+	if b.ThroughputPerHour != 40 || b.TTMP50Minutes != 300 {
+		t.Errorf("bound = %+v, want 40/h, 300 min", b)
+	}
+}
+
+func TestPoissonHorizon(t *testing.T) {
+	s := DefaultScenario()
+	s.Arrival, s.RatePerHour, s.MRs, s.Horizon = ArrivalPoisson, 10, 0, Duration(24*time.Hour)
+	r := strategy(t, s, "trainyard")
+	// About 240 arrive in a day; all but the last hour's are merged or evicted.
+	if r.Merged < 150 || r.Merged > 300 || r.BrokenMerged != 0 {
+		t.Errorf("merged %d (broken %d), want 150..300 and 0 broken", r.Merged, r.BrokenMerged)
+	}
+}
+
+func TestLoadScenario(t *testing.T) {
+	dir := t.TempDir()
+	good := filepath.Join(dir, "good.yaml")
+	if err := os.WriteFile(good, []byte("arrival: poisson\nrate_per_hour: 12\nmrs: 50\nci: lognormal\nci_mean: 20m\nci_spread: 5m\nseed: 9\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	s, err := LoadScenario(good, DefaultScenario())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if s.Arrival != ArrivalPoisson || s.RatePerHour != 12 || s.CIMean != Duration(20*time.Minute) || s.MaxParallel != 20 || s.Seed != 9 {
+		t.Errorf("loaded %+v", s)
+	}
+	unknown := filepath.Join(dir, "unknown.yaml")
+	if err := os.WriteFile(unknown, []byte("max_paralel: 3\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := LoadScenario(unknown, DefaultScenario()); err == nil {
+		t.Error("unknown field accepted")
+	}
+	bad := filepath.Join(dir, "bad.yaml")
+	if err := os.WriteFile(bad, []byte("break_probability: 1.5\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := LoadScenario(bad, DefaultScenario()); !errors.Is(err, ErrInvalidScenario) {
+		t.Errorf("err = %v, want ErrInvalidScenario", err)
+	}
+}
+
+func BenchmarkSimulate100k(b *testing.B) {
+	s := DefaultScenario()
+	s.Arrival, s.RatePerHour, s.MRs, s.BreakProbability = ArrivalPoisson, 30, 100_000, 0.02
+	st := Strategies(s)[2]
+	for b.Loop() {
+		r, err := Simulate(s, st)
+		if err != nil || r.Merged+r.Evicted != 100_000 {
+			b.Fatalf("merged %d evicted %d: %v", r.Merged, r.Evicted, err)
+		}
+	}
+}

@@ -1,0 +1,110 @@
+package main
+
+import (
+	"encoding/json"
+	"fmt"
+	"io"
+	"text/tabwriter"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	"github.com/trainyard/trainyard/internal/sim"
+)
+
+func newSimCommand() *cobra.Command {
+	s := sim.DefaultScenario()
+	var file, format string
+	cmd := &cobra.Command{
+		Use:   "sim",
+		Short: "Simulate merge strategies on a virtual clock with the real planner",
+		Args:  cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			sc := s
+			if file != "" {
+				loaded, err := sim.LoadScenario(file, sim.DefaultScenario())
+				if err != nil {
+					return err
+				}
+				sc = overlayFlags(cmd, loaded, s)
+			}
+			if format != "table" && format != "json" {
+				return fmt.Errorf("output format %q: want table or json", format)
+			}
+			rep, err := sim.Compare(sc)
+			if err != nil {
+				return err
+			}
+			if format == "json" {
+				enc := json.NewEncoder(cmd.OutOrStdout())
+				enc.SetIndent("", "  ")
+				return enc.Encode(rep)
+			}
+			return writeSimTable(cmd.OutOrStdout(), rep)
+		},
+	}
+	f := cmd.Flags()
+	f.StringVar(&file, "scenario", "", "YAML scenario file; flags given too override it")
+	f.StringVarP(&format, "output", "o", "table", "output format: table or json")
+	f.StringVar(&s.Arrival, "arrival", s.Arrival, "arrivals: poisson or backlog")
+	f.Float64Var(&s.RatePerHour, "rate", s.RatePerHour, "poisson arrivals per hour")
+	f.IntVar(&s.MRs, "mrs", s.MRs, "number of MRs (backlog size; 0 with poisson: until the horizon)")
+	f.StringVar(&s.CI, "ci", s.CI, "CI duration distribution: fixed, normal or lognormal")
+	f.DurationVar((*time.Duration)(&s.CIMean), "ci-mean", time.Duration(s.CIMean), "mean CI duration")
+	f.DurationVar((*time.Duration)(&s.CISpread), "ci-spread", time.Duration(s.CISpread), "standard deviation of the CI duration")
+	f.Float64Var(&s.BreakProbability, "break", s.BreakProbability, "probability an MR is broken")
+	f.Float64Var(&s.FlakeProbability, "flake", s.FlakeProbability, "probability any pipeline fails spuriously")
+	f.Float64Var(&s.ConflictProbability, "conflict", s.ConflictProbability, "probability two nearby MRs conflict")
+	f.IntVar(&s.MaxParallel, "max-parallel", s.MaxParallel, "window of the gitlab and trainyard strategies")
+	f.IntVar(&s.Retries, "retries", s.Retries, "trainyard's retries of a failed pipeline")
+	f.DurationVar((*time.Duration)(&s.Horizon), "horizon", time.Duration(s.Horizon), "stop at this virtual time (0: when every MR has left)")
+	f.Uint64Var(&s.Seed, "seed", s.Seed, "random seed; the same seed gives the same result")
+	return cmd
+}
+
+// overlayFlags applies the flags set on the command line over a loaded
+// scenario: flags win over the file.
+func overlayFlags(cmd *cobra.Command, loaded, flags sim.Scenario) sim.Scenario {
+	set := map[string]func(){
+		"arrival": func() { loaded.Arrival = flags.Arrival }, "rate": func() { loaded.RatePerHour = flags.RatePerHour },
+		"mrs": func() { loaded.MRs = flags.MRs }, "ci": func() { loaded.CI = flags.CI },
+		"ci-mean": func() { loaded.CIMean = flags.CIMean }, "ci-spread": func() { loaded.CISpread = flags.CISpread },
+		"break": func() { loaded.BreakProbability = flags.BreakProbability }, "flake": func() { loaded.FlakeProbability = flags.FlakeProbability },
+		"conflict": func() { loaded.ConflictProbability = flags.ConflictProbability }, "max-parallel": func() { loaded.MaxParallel = flags.MaxParallel },
+		"retries": func() { loaded.Retries = flags.Retries }, "horizon": func() { loaded.Horizon = flags.Horizon },
+		"seed": func() { loaded.Seed = flags.Seed },
+	}
+	for name, apply := range set {
+		if cmd.Flags().Changed(name) {
+			apply()
+		}
+	}
+	return loaded
+}
+
+func writeSimTable(out io.Writer, rep sim.Report) error {
+	var gitlab sim.Result
+	for _, r := range rep.Strategies {
+		if r.Name == "gitlab" {
+			gitlab = r
+		}
+	}
+	tw := tabwriter.NewWriter(out, 0, 4, 2, ' ', tabwriter.AlignRight)
+	fmt.Fprintln(tw, "strategy\tmerged\tevicted\tbroken merged\tgood evicted\tmerged/h\tvs gitlab\tvs bound\tttm p50\tvs gitlab\tvs bound\tttm p95\tttm p99\tpipelines/merged\twasted min\t")
+	for _, r := range rep.Strategies {
+		fmt.Fprintf(tw, "%s\t%d\t%d\t%d\t%d\t%.2f\t%s\t%s\t%.0f\t%s\t%s\t%.0f\t%.0f\t%.2f\t%.0f\t\n",
+			r.Name, r.Merged, r.Evicted, r.BrokenMerged, r.GoodEvicted,
+			r.ThroughputPerHour, ratio(r.ThroughputPerHour, gitlab.ThroughputPerHour), ratio(r.ThroughputPerHour, rep.Bound.ThroughputPerHour),
+			r.TTMP50Minutes, ratio(r.TTMP50Minutes, gitlab.TTMP50Minutes), ratio(r.TTMP50Minutes, rep.Bound.TTMP50Minutes),
+			r.TTMP95Minutes, r.TTMP99Minutes, r.PipelinesPerMerged, r.WastedPipelineMinutes)
+	}
+	fmt.Fprintf(tw, "bound\t\t\t\t\t%.2f\t\t\t%.0f\t\t\t\t\t\t\t\n", rep.Bound.ThroughputPerHour, rep.Bound.TTMP50Minutes)
+	return tw.Flush()
+}
+
+func ratio(a, b float64) string {
+	if b == 0 {
+		return "-"
+	}
+	return fmt.Sprintf("%.2fx", a/b)
+}

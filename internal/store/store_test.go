@@ -122,7 +122,7 @@ func fullCar(mr int64) train.Car {
 func fullTrain(key train.Key, n int) train.Train {
 	t := train.Train{
 		Key: key, Paused: true, TargetHead: sha(42),
-		Settings: train.Settings{MaxParallel: 5, Retries: 1, PipelineTimeout: time.Hour, Method: train.MethodRebase},
+		Settings: train.Settings{MaxParallel: 5, Retries: 1, PipelineTimeout: time.Hour, Method: train.MethodRebase, EagerEviction: true},
 		Pending:  &train.FastForward{To: sha(43), Expected: sha(42), MRs: []int64{1, 2}},
 		Cars:     make([]train.Car, n),
 		Handled:  []string{"note-1", "note-2"},

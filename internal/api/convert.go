@@ -1,7 +1,6 @@
 package api
 
 import (
-	"slices"
 	"time"
 
 	"github.com/trainyard/trainyard/internal/train"
@@ -93,29 +92,4 @@ func (e estimator) at(i int, c train.Car) *v1.Duration {
 	}
 	eta := v1.Duration(max(0, d))
 	return &eta
-}
-
-// historyCars and historySample bound the history read for an estimate.
-const (
-	historyCars   = 50
-	historySample = 20
-)
-
-// pipelineDuration is the median time from pipeline start to merge of the
-// train's last merged cars; zero without any.
-func pipelineDuration(hist []train.Car) time.Duration {
-	var ds []time.Duration
-	for _, c := range hist {
-		if c.State == train.StateMerged && !c.PipelineStartedAt.IsZero() && c.LeftAt.After(c.PipelineStartedAt) {
-			ds = append(ds, c.LeftAt.Sub(c.PipelineStartedAt))
-		}
-		if len(ds) == historySample {
-			break
-		}
-	}
-	if len(ds) == 0 {
-		return 0
-	}
-	slices.Sort(ds)
-	return ds[len(ds)/2]
 }

@@ -59,12 +59,12 @@ func (s *server) train(ctx context.Context, key train.Key) (v1.Train, error) {
 // perWindow is the recent pipeline duration estimates are made of. An
 // estimate is an extra: without history it is left out, not an error.
 func (s *server) perWindow(ctx context.Context, key train.Key) time.Duration {
-	hist, err := s.Trains.History(ctx, key, historyCars)
+	hist, err := s.Trains.History(ctx, key, train.HistoryForEstimate)
 	if err != nil {
 		s.Logger.Warn("read history for an estimate", zap.String("train", key.String()), zap.Error(err))
 		return 0
 	}
-	return pipelineDuration(hist)
+	return train.PipelineDuration(hist)
 }
 
 // history answers GET .../history[?limit=N].

@@ -74,33 +74,6 @@ func TestResponse(t *testing.T) {
 	}
 }
 
-func TestPipelineDuration(t *testing.T) {
-	t0 := time.Date(2025, 1, 1, 0, 0, 0, 0, time.UTC)
-	merged := func(d time.Duration) train.Car {
-		return train.Car{State: train.StateMerged, PipelineStartedAt: t0, LeftAt: t0.Add(d)}
-	}
-	hist := []train.Car{
-		merged(3 * time.Minute),
-		{State: train.StateEvicted, PipelineStartedAt: t0, LeftAt: t0.Add(time.Hour)},
-		{State: train.StateMerged, LeftAt: t0}, // merged without a pipeline of its own
-		merged(9 * time.Minute), merged(5 * time.Minute),
-	}
-	if got := pipelineDuration(hist); got != 5*time.Minute {
-		t.Fatalf("median = %v, want 5m", got)
-	}
-	if got := pipelineDuration(hist[1:3]); got != 0 {
-		t.Fatalf("median without merges = %v, want 0", got)
-	}
-	var many []train.Car
-	for i := range 30 {
-		many = append(many, merged(time.Duration(i+1)*time.Minute))
-	}
-	// Only the newest 20 count: 1m..20m, whose upper median is 11m.
-	if got := pipelineDuration(many); got != 11*time.Minute {
-		t.Fatalf("median of the newest 20 = %v, want 11m", got)
-	}
-}
-
 func TestEstimator(t *testing.T) {
 	now := time.Date(2025, 1, 1, 12, 0, 0, 0, time.UTC)
 	e := estimator{now: now, perWindow: 10 * time.Minute, window: 2, front: now.Add(-3 * time.Minute)}

@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -195,31 +194,12 @@ func describe(c train.Car) string {
 	return string(c.State)
 }
 
-// estimate is a recent pipeline duration: the median time from pipeline
-// start to merge of the train's last merged cars.
+// estimate is a recent pipeline duration of the train, for replies.
 func (e *Engine) estimate(ctx context.Context, key train.Key) time.Duration {
-	hist, err := e.store.History(ctx, key, 50)
+	hist, err := e.store.History(ctx, key, train.HistoryForEstimate)
 	if err != nil {
 		e.log.Warn("read history for an estimate", zap.String("train", key.String()), zap.Error(err))
 		return 0
 	}
-	var ds []time.Duration
-	for _, c := range hist {
-		if c.State == train.StateMerged && !c.PipelineStartedAt.IsZero() && c.LeftAt.After(c.PipelineStartedAt) {
-			ds = append(ds, c.LeftAt.Sub(c.PipelineStartedAt))
-		}
-		if len(ds) == 20 {
-			break
-		}
-	}
-	if len(ds) == 0 {
-		return 0
-	}
-	return median(ds)
-}
-
-func median(ds []time.Duration) time.Duration {
-	s := slices.Clone(ds)
-	slices.Sort(s)
-	return s[len(s)/2]
+	return train.PipelineDuration(hist)
 }

@@ -917,3 +917,30 @@ func TestRefusedPipelineEvicts(t *testing.T) {
 		t.Fatalf("states = %q", s)
 	}
 }
+
+func TestPipelineDuration(t *testing.T) {
+	t0 := time.Date(2025, 1, 1, 0, 0, 0, 0, time.UTC)
+	merged := func(d time.Duration) Car {
+		return Car{State: StateMerged, PipelineStartedAt: t0, LeftAt: t0.Add(d)}
+	}
+	hist := []Car{
+		merged(3 * time.Minute),
+		{State: StateEvicted, PipelineStartedAt: t0, LeftAt: t0.Add(time.Hour)},
+		{State: StateMerged, LeftAt: t0}, // merged without a pipeline of its own
+		merged(9 * time.Minute), merged(5 * time.Minute),
+	}
+	if got := PipelineDuration(hist); got != 5*time.Minute {
+		t.Fatalf("median = %v, want 5m", got)
+	}
+	if got := PipelineDuration(hist[1:3]); got != 0 {
+		t.Fatalf("median without merges = %v, want 0", got)
+	}
+	var many []Car
+	for i := range 30 {
+		many = append(many, merged(time.Duration(i+1)*time.Minute))
+	}
+	// Only the newest 20 count: 1m..20m, whose upper median is 11m.
+	if got := PipelineDuration(many); got != 11*time.Minute {
+		t.Fatalf("median of the newest 20 = %v, want 11m", got)
+	}
+}

@@ -98,7 +98,8 @@ func (e *Engine) existing(ctx context.Context, key train.Key, obs ...train.Obser
 	return e.Handle(ctx, key, obs...)
 }
 
-// Trains lists every train of this engine's forge.
+// Trains lists every train in the store, of every forge: engines of
+// several forges may share one store.
 func (e *Engine) Trains(ctx context.Context) ([]train.Key, error) {
 	return e.store.List(ctx)
 }

@@ -1,10 +1,11 @@
 package notify
 
 import (
+	"github.com/trainyard/trainyard/internal/backoff"
+
 	"context"
 	"errors"
 	"fmt"
-	"math/rand/v2"
 	"net/http"
 	"net/url"
 	"time"
@@ -96,9 +97,6 @@ func (r Retry) wait(err error, attempt int) (time.Duration, bool) {
 }
 
 func (r Retry) jitter(attempt int) time.Duration {
-	ceiling := r.Max
-	if shift := attempt - 1; shift < 32 && r.Base<<shift > 0 && r.Base<<shift < r.Max {
-		ceiling = r.Base << shift
-	}
-	return rand.N(ceiling) + 1
+	// Never zero: attempt 1 waits at least a moment.
+	return backoff.Jitter(r.Base, r.Max, attempt-1) + 1
 }

@@ -1,6 +1,8 @@
 package notify
 
 import (
+	"github.com/trainyard/trainyard/internal/backoff"
+
 	"bytes"
 	"context"
 	"encoding/json"
@@ -127,23 +129,9 @@ func statusError(resp *http.Response, rawURL string, now time.Time) error {
 	body := strings.ToValidUTF8(strings.TrimSpace(string(b)), "")
 	return &StatusError{
 		Code:       resp.StatusCode,
-		RetryAfter: parseRetryAfter(resp.Header.Get("Retry-After"), now),
+		RetryAfter: backoff.RetryAfter(resp.Header.Get("Retry-After"), now),
 		Body:       strings.ReplaceAll(body, rawURL, redacted),
 	}
-}
-
-// parseRetryAfter reads Retry-After in seconds or as an HTTP date.
-func parseRetryAfter(v string, now time.Time) time.Duration {
-	if v == "" {
-		return 0
-	}
-	if s, err := strconv.Atoi(v); err == nil && s > 0 {
-		return time.Duration(s) * time.Second
-	}
-	if t, err := http.ParseTime(v); err == nil {
-		return max(t.Sub(now), 0)
-	}
-	return 0
 }
 
 // redactURL keeps a transport error's type and cause (so timeouts and

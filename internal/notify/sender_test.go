@@ -100,26 +100,6 @@ func TestSecretNeverPrints(t *testing.T) {
 	}
 }
 
-func TestParseRetryAfter(t *testing.T) {
-	now := time.Date(2025, 3, 4, 10, 0, 0, 0, time.UTC)
-	for _, tc := range []struct {
-		v    string
-		want time.Duration
-	}{
-		{"", 0},
-		{"7", 7 * time.Second},
-		{"0", 0},
-		{"-3", 0},
-		{"Tue, 04 Mar 2025 10:00:30 GMT", 30 * time.Second},
-		{"Tue, 04 Mar 2025 09:00:00 GMT", 0},
-		{"soon", 0},
-	} {
-		if got := parseRetryAfter(tc.v, now); got != tc.want {
-			t.Errorf("parseRetryAfter(%q) = %v, want %v", tc.v, got, tc.want)
-		}
-	}
-}
-
 func TestRetryWait(t *testing.T) {
 	r := Retry{Base: time.Millisecond, Max: 8 * time.Millisecond}.withDefaults()
 	for _, tc := range []struct {

@@ -1,13 +1,13 @@
 package gitlab
 
 import (
+	"github.com/trainyard/trainyard/internal/backoff"
+
 	"context"
 	"errors"
 	"fmt"
-	"math/rand/v2"
 	"net/http"
 	"net/url"
-	"strconv"
 	"time"
 
 	gl "gitlab.com/gitlab-org/api/client-go"
@@ -98,11 +98,7 @@ func (c *Client) retryable(call context.Context, resp *gl.Response, err error, i
 }
 
 func (c *Client) jitter(attempt int) time.Duration {
-	ceiling := c.max
-	if attempt < 32 && c.base<<attempt < c.max && c.base<<attempt > 0 {
-		ceiling = c.base << attempt
-	}
-	return rand.N(ceiling)
+	return backoff.Jitter(c.base, c.max, attempt)
 }
 
 func status(resp *gl.Response) int {
@@ -117,15 +113,5 @@ func retryAfter(resp *gl.Response) time.Duration {
 	if resp == nil || resp.Response == nil {
 		return 0
 	}
-	v := resp.Header.Get("Retry-After")
-	if v == "" {
-		return 0
-	}
-	if s, err := strconv.Atoi(v); err == nil && s > 0 {
-		return time.Duration(s) * time.Second
-	}
-	if t, err := http.ParseTime(v); err == nil {
-		return max(time.Until(t), 0)
-	}
-	return 0
+	return backoff.RetryAfter(resp.Header.Get("Retry-After"), time.Now())
 }

@@ -57,6 +57,8 @@ func newSimCommand() *cobra.Command {
 	f.Float64Var(&s.ConflictProbability, "conflict", s.ConflictProbability, "probability two nearby MRs conflict")
 	f.IntVar(&s.MaxParallel, "max-parallel", s.MaxParallel, "window of the gitlab and trainyard strategies")
 	f.IntVar(&s.Retries, "retries", s.Retries, "trainyard's retries of a failed pipeline")
+	f.IntVar(&s.BatchSize, "batch-size", s.BatchSize, "most MRs one trainyard pipeline tests (and the bound's batch limit)")
+	f.IntVar(&s.MinWindow, "min-window", s.MinWindow, "floor of the thrift strategy's adaptive window")
 	f.DurationVar((*time.Duration)(&s.Horizon), "horizon", time.Duration(s.Horizon), "stop at this virtual time (0: when every MR has left)")
 	f.Uint64Var(&s.Seed, "seed", s.Seed, "random seed; the same seed gives the same result")
 	return cmd
@@ -72,6 +74,7 @@ func overlayFlags(cmd *cobra.Command, loaded, flags sim.Scenario) sim.Scenario {
 		"break": func() { loaded.BreakProbability = flags.BreakProbability }, "flake": func() { loaded.FlakeProbability = flags.FlakeProbability },
 		"conflict": func() { loaded.ConflictProbability = flags.ConflictProbability }, "max-parallel": func() { loaded.MaxParallel = flags.MaxParallel },
 		"retries": func() { loaded.Retries = flags.Retries }, "horizon": func() { loaded.Horizon = flags.Horizon },
+		"batch-size": func() { loaded.BatchSize = flags.BatchSize }, "min-window": func() { loaded.MinWindow = flags.MinWindow },
 		"seed": func() { loaded.Seed = flags.Seed },
 	}
 	for name, apply := range set {

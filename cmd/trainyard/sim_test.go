@@ -19,7 +19,7 @@ func TestSimCommandJSON(t *testing.T) {
 		t.Fatalf("decode %s: %v", out.String(), err)
 	}
 	scenario := rep["scenario"].(map[string]any)
-	for _, k := range []string{"arrival", "rate_per_hour", "mrs", "ci", "ci_mean", "ci_spread", "break_probability", "flake_probability", "conflict_probability", "max_parallel", "retries", "horizon", "seed"} {
+	for _, k := range []string{"arrival", "rate_per_hour", "mrs", "ci", "ci_mean", "ci_spread", "break_probability", "flake_probability", "conflict_probability", "max_parallel", "retries", "batch_size", "min_window", "horizon", "seed"} {
 		if _, ok := scenario[k]; !ok {
 			t.Errorf("scenario has no %s", k)
 		}
@@ -49,7 +49,7 @@ func TestSimCommandJSON(t *testing.T) {
 		}
 		names = append(names, m["name"].(string))
 	}
-	if strings.Join(names, ",") != "serial,gitlab,trainyard" {
+	if strings.Join(names, ",") != "serial,gitlab,trainyard,thrift" {
 		t.Errorf("strategies = %v", names)
 	}
 }
@@ -61,7 +61,7 @@ func TestSimCommandTableAndErrors(t *testing.T) {
 	if err := root.Execute(); err != nil {
 		t.Fatalf("sim: %v", err)
 	}
-	for _, want := range []string{"serial", "gitlab", "trainyard", "bound", "vs gitlab"} {
+	for _, want := range []string{"serial", "gitlab", "trainyard", "thrift", "bound", "vs gitlab"} {
 		if !strings.Contains(out.String(), want) {
 			t.Errorf("table lacks %q:\n%s", want, out.String())
 		}

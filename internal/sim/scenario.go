@@ -9,6 +9,8 @@ import (
 	"time"
 
 	"gopkg.in/yaml.v3"
+
+	"github.com/trainyard/trainyard/internal/train"
 )
 
 // Arrival processes.
@@ -80,6 +82,11 @@ type Scenario struct {
 	MaxParallel int `json:"max_parallel" yaml:"max_parallel"`
 	// Retries is the trainyard strategy's retries of a failed pipeline.
 	Retries int `json:"retries" yaml:"retries"`
+	// BatchSize is the most MRs one pipeline of the trainyard strategies
+	// tests; it is also the oracle bound's batch limit.
+	BatchSize int `json:"batch_size" yaml:"batch_size"`
+	// MinWindow is the floor of the thrift strategy's adaptive window.
+	MinWindow int `json:"min_window" yaml:"min_window"`
 	// Horizon stops the simulation at this virtual time; zero: run until
 	// every MR has left the train.
 	Horizon Duration `json:"horizon" yaml:"horizon"`
@@ -91,7 +98,7 @@ func DefaultScenario() Scenario {
 	return Scenario{
 		Arrival: ArrivalBacklog, MRs: 500, CI: DurationFixed,
 		CIMean: Duration(30 * time.Minute), BreakProbability: 0.05,
-		MaxParallel: 20, Seed: 1,
+		MaxParallel: 20, BatchSize: train.DefaultBatchSize, MinWindow: DefaultMinWindow, Seed: 1,
 	}
 }
 
@@ -125,6 +132,10 @@ func (s Scenario) Validate() error {
 		return bad("max_parallel", "must be at least 1")
 	case s.Retries < 0:
 		return bad("retries", "must not be negative")
+	case s.BatchSize < 1:
+		return bad("batch_size", "must be at least 1")
+	case s.MinWindow < 1 || s.MinWindow > s.MaxParallel:
+		return bad("min_window", "%d is not between 1 and max_parallel (%d)", s.MinWindow, s.MaxParallel)
 	case s.Horizon < 0:
 		return bad("horizon", "must not be negative")
 	}

@@ -107,9 +107,19 @@ func TestOracleBoundBacklog(t *testing.T) {
 	if b.ThroughputPerHour != 20 || b.TTMP50Minutes != 30 {
 		t.Errorf("bound = %+v, want 20/h, 30 min", b)
 	}
-	b = OracleBound(backlog(500, 0.2, 1))
+	s := backlog(500, 0.2, 1)
+	s.BatchSize = 1
+	b = OracleBound(s)
+	// 400 good MRs, 20 per 30-minute cycle: the last merges after 20 cycles,
+	// the 200th (the median) after 10.
 	if b.ThroughputPerHour != 40 || b.TTMP50Minutes != 300 {
 		t.Errorf("bound = %+v, want 40/h, 300 min", b)
+	}
+	// Batches of 8: 160 per cycle, so three cycles, the median in the second.
+	s.BatchSize = 8
+	b = OracleBound(s)
+	if math.Abs(b.ThroughputPerHour-400/1.5) > 1e-9 || b.TTMP50Minutes != 60 {
+		t.Errorf("bound = %+v, want 266.7/h, 60 min", b)
 	}
 }
 

@@ -2,6 +2,10 @@ package sim
 
 import "github.com/trainyard/trainyard/internal/train"
 
+// DefaultMinWindow is the thrift strategy's floor: the window may shrink
+// to two pipelines when failures are frequent.
+const DefaultMinWindow = 2
+
 // Strategy is a named planner configuration.
 type Strategy struct {
 	Name     string
@@ -9,12 +13,18 @@ type Strategy struct {
 }
 
 // Strategies returns the strategies compared for a scenario: one MR at a
-// time; GitLab's merge trains (a failed car leaves at once, no retries);
-// and trainyard's defaults with the scenario's window and retries.
+// time, as bors and Marge-bot merge; GitLab's merge trains (a car per
+// pipeline, a failed car leaves at once, no retries); trainyard's defaults
+// with the scenario's window, batch limit and retries; and the same with
+// the adaptive window that spends less CI (thrift).
 func Strategies(s Scenario) []Strategy {
+	ty := train.Settings{MaxParallel: s.MaxParallel, BatchSize: s.BatchSize, Retries: s.Retries}
+	thrift := ty
+	thrift.MinWindow = s.MinWindow
 	return []Strategy{
-		{Name: "serial", Settings: train.Settings{MaxParallel: 1, Retries: s.Retries}.WithDefaults()},
-		{Name: "gitlab", Settings: train.Settings{MaxParallel: s.MaxParallel, EagerEviction: true}.WithDefaults()},
-		{Name: "trainyard", Settings: train.Settings{MaxParallel: s.MaxParallel, Retries: s.Retries}.WithDefaults()},
+		{Name: "serial", Settings: train.Settings{MaxParallel: 1, BatchSize: 1, EagerEviction: true}.WithDefaults()},
+		{Name: "gitlab", Settings: train.Settings{MaxParallel: s.MaxParallel, BatchSize: 1, EagerEviction: true}.WithDefaults()},
+		{Name: "trainyard", Settings: ty.WithDefaults()},
+		{Name: "thrift", Settings: thrift.WithDefaults()},
 	}
 }

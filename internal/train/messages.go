@@ -85,6 +85,13 @@ func msgPipelineFailed(pipeline int64, status PipelineState, attempts int) strin
 	return fmt.Sprintf("pipeline #%d %s%s", pipeline, word, tries)
 }
 
+// msgBisectFailed explains a failure confirmed by a second test: the MR
+// was tested again, without the MRs behind it, after a pipeline that
+// carried it failed.
+func msgBisectFailed(failed string, first int64) string {
+	return fmt.Sprintf("%s; it tested this merge request again, without the ones behind it, after pipeline #%d failed", failed, first)
+}
+
 func msgTimeout(pipeline int64, limit time.Duration) string {
 	return fmt.Sprintf("pipeline #%d did not finish within %s", pipeline, roundDuration(limit))
 }

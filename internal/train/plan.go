@@ -159,6 +159,7 @@ func (p *planner) retry(o Retried) {
 		return
 	}
 	p.reset(c)
+	c.Suspect = 0
 	p.reply(o.MR, o.Event, msgRetrying(p.t.Branch))
 }
 
@@ -260,13 +261,16 @@ func (p *planner) pipelineStatus(o PipelineStatus) {
 		c.State = StatePassed
 		return
 	}
-	if c.Attempts <= p.t.Settings.Retries {
+	if c.Suspect == 0 && c.Attempts <= p.t.Settings.Retries {
 		c.State = StateBuilt // reconcile starts the next attempt
 		return
 	}
 	c.State = StateFailed
-	c.Reason = &Reason{Code: ReasonPipelineFailed, Pipeline: o.Pipeline, Commit: o.SHA,
-		Message: msgPipelineFailed(o.Pipeline, o.Status, c.Attempts)}
+	msg := msgPipelineFailed(o.Pipeline, o.Status, c.Attempts)
+	if c.Suspect > 0 {
+		msg = msgBisectFailed(msg, c.Suspect)
+	}
+	c.Reason = &Reason{Code: ReasonPipelineFailed, Pipeline: o.Pipeline, Commit: o.SHA, Message: msg}
 }
 
 func (p *planner) findPipeline(id int64, sha string) *Car {
@@ -304,7 +308,14 @@ func (p *planner) fastForwarded(o FastForwarded) {
 	if p.t.TargetHead == ff.Expected {
 		p.t.TargetHead = ff.To
 	}
+	landed := []string{ff.Expected}
+	for _, mr := range ff.MRs {
+		if c := p.t.Car(mr); c != nil {
+			landed = append(landed, c.Commit)
+		}
+	}
 	p.merge(ff)
+	p.detach(landed)
 }
 
 // merge takes the cars of a completed fast-forward off the train.
@@ -345,6 +356,7 @@ func (p *planner) merge(ff *FastForward) {
 	}
 	if len(merged) > 0 {
 		p.emit(Notify{Kind: NotifyMerged, Key: "merged:" + ff.To, Cars: merged, Commit: ff.To})
+		p.growWindow(len(merged))
 	}
 }
 
@@ -399,6 +411,7 @@ func (p *planner) reset(c *Car) {
 	c.Pipeline, c.Attempts = 0, 0
 	c.PipelineStartedAt = time.Time{}
 	c.Reason = nil
+	c.Detached = false
 }
 
 // estimate is the expected time until the car at position i merges: the

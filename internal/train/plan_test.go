@@ -45,6 +45,18 @@ func at(mr int64, s State, base string) Car {
 	return c
 }
 
+// suspect marks a car as being bisected after failed pipeline id.
+func suspect(c Car, id int64) Car {
+	c.Suspect = id
+	return c
+}
+
+// later is car c with its pipeline started d after t0.
+func later(c Car, d time.Duration) Car {
+	c.PipelineStartedAt = t0.Add(d)
+	return c
+}
+
 func head(mr int64) string   { return fmt.Sprintf("H%d", mr) }
 func commit(mr int64) string { return fmt.Sprintf("C%d", mr) }
 func pipe(mr int64) int64    { return 100 + mr }
@@ -132,11 +144,17 @@ func TestBuildChain(t *testing.T) {
 			wantStates: "1:queued",
 		},
 		{
-			name:       "a car behind a failed car is built on the nearest car that has not failed",
+			name:       "nothing is built on a failed car while its fate is open",
 			train:      mk(at(1, StateRunning, "T"), at(2, StateFailed, "C1"), queued(3)),
 			obs:        Tick{},
+			wantStates: "1:running@T 2:failed@C1 3:queued",
+		},
+		{
+			name:       "cars behind a suspect are built on the nearest car that is not one",
+			train:      mk(at(1, StateRunning, "T"), suspect(at(2, StateRunning, "C1"), 9), queued(3)),
+			obs:        Tick{},
 			wantBuilds: []string{"3@C1"},
-			wantStates: "1:running@T 2:failed@C1 3:building@C1",
+			wantStates: "1:running@T 2:running@C1 3:building@C1",
 		},
 		{
 			name:       "only the first max_parallel cars are built",
@@ -258,12 +276,11 @@ func TestStaleCars(t *testing.T) {
 			wantStates:  "1:running@T 2:building@C1",
 		},
 		{
-			name:        "a failure ahead makes a held failure stale: it is rebuilt without the car ahead",
-			train:       mk(at(1, StateRunning, "T"), at(2, StateRunning, "C1"), at(3, StateFailed, "C2"), at(4, StateRunning, "C2")),
-			obs:         PipelineStatus{Pipeline: pipe(2), SHA: "C2", Status: PipelineFailed},
-			wantCancels: []int64{pipe(4)},
-			wantBuilds:  []string{"3@C1"},
-			wantStates:  "1:running@T 2:failed@C1 3:building@C1 4:queued",
+			name:       "a failure behind a bisected failure is rebuilt without it",
+			train:      mk(at(1, StateRunning, "T"), at(2, StateFailed, "C1"), at(3, StateFailed, "C2")),
+			obs:        PipelineStatus{Pipeline: pipe(1), SHA: "C1", Status: PipelineSuccess},
+			wantBuilds: []string{"3@C1"},
+			wantStates: "1:passed@T 2:starting@C1 3:building@C1",
 		},
 	}
 	for _, tt := range tests {
@@ -397,9 +414,11 @@ func TestMergeEffects(t *testing.T) {
 }
 
 func TestFailures(t *testing.T) {
-	fail := func(mr int64) Observation {
-		return PipelineStatus{Pipeline: pipe(mr), SHA: commit(mr), Status: PipelineFailed}
+	status := func(mr int64, st PipelineState) Observation {
+		return PipelineStatus{Pipeline: pipe(mr), SHA: commit(mr), Status: st}
 	}
+	fail := func(mr int64) Observation { return status(mr, PipelineFailed) }
+	pass := func(mr int64) Observation { return status(mr, PipelineSuccess) }
 	tests := []struct {
 		name        string
 		train       Train
@@ -408,30 +427,101 @@ func TestFailures(t *testing.T) {
 		obs         Observation
 		wantEvicted map[int64]ReasonCode
 		wantStarts  []int64
+		wantCancels []int64
+		wantFF      []int64
 		wantStates  string
 	}{
 		{
-			name:        "a failed first car is evicted, and only the cars behind it rebuilt",
-			train:       mk(at(1, StateRunning, "T"), at(2, StateRunning, "C1")),
-			obs:         fail(1),
-			wantEvicted: map[int64]ReasonCode{1: ReasonPipelineFailed},
-			wantStates:  "2:building@T",
+			name:       "a failure is held while a pipeline behind it that carries it still runs",
+			train:      mk(at(1, StateRunning, "T"), at(2, StateRunning, "C1")),
+			obs:        fail(1),
+			wantStates: "1:failed@T 2:running@C1",
 		},
 		{
-			name:        "a failed car is retried while it has retries left",
-			train:       mk(at(1, StateRunning, "T"), at(2, StateRunning, "C1")),
+			name:       "a pass behind a failure contradicts it: the train merges through it",
+			train:      mk(at(1, StateFailed, "T"), at(2, StateRunning, "C1")),
+			obs:        pass(2),
+			wantFF:     []int64{1, 2},
+			wantStates: "1:failed@T 2:passed@C1",
+		},
+		{
+			name:        "a failure with nothing due around it is tested again on its own, and the cars behind go on without it",
+			train:       mk(at(1, StateRunning, "T"), later(at(2, StateRunning, "C1"), 10*time.Minute)),
+			obs:         fail(1),
+			wantStarts:  []int64{1},
+			wantCancels: []int64{pipe(2)},
+			wantStates:  "1:starting@T 2:building@T",
+		},
+		{
+			name:       "a failure is held while a car ahead is unresolved",
+			train:      mk(at(1, StateRunning, "T"), at(2, StateRunning, "C1"), later(at(3, StateRunning, "C2"), time.Minute)),
+			obs:        fail(2),
+			wantStates: "1:running@T 2:failed@C1 3:running@C2",
+		},
+		{
+			name:       "a held failure is tested again on its own once every car ahead passed",
+			train:      mk(at(1, StateRunning, "T"), at(2, StateFailed, "C1")),
+			obs:        pass(1),
+			wantStarts: []int64{2},
+			wantFF:     []int64{1},
+			wantStates: "1:passed@T 2:starting@C1",
+		},
+		{
+			name:       "a failed car is retried on the line while it has retries left",
+			train:      mk(at(1, StateRunning, "T"), at(2, StateRunning, "C1")),
+			retries:    1,
+			obs:        fail(1),
+			wantStarts: []int64{1},
+			wantStates: "1:starting@T 2:running@C1",
+		},
+		{
+			name:        "a suspect that fails again on the target is evicted",
+			train:       mk(suspect(at(1, StateRunning, "T"), 7), at(2, StateRunning, "T")),
 			retries:     1,
 			obs:         fail(1),
-			wantEvicted: map[int64]ReasonCode{},
-			wantStarts:  []int64{1},
-			wantStates:  "1:starting@T 2:running@C1",
+			wantEvicted: map[int64]ReasonCode{1: ReasonPipelineFailed},
+			wantStates:  "2:running@T",
 		},
 		{
-			name:        "a failed car is held while a car ahead is unresolved",
-			train:       mk(at(1, StateRunning, "T"), at(2, StateRunning, "C1"), at(3, StateRunning, "C2")),
+			name:        "a canceled pipeline counts as a failure",
+			train:       mk(suspect(at(1, StateRunning, "T"), 7)),
+			obs:         status(1, PipelineCanceled),
+			wantEvicted: map[int64]ReasonCode{1: ReasonPipelineFailed},
+		},
+		{
+			name:       "a suspect that passes merges at once when nothing on the line runs",
+			train:      mk(suspect(at(1, StateRunning, "T"), 7), queued(2)),
+			obs:        pass(1),
+			wantFF:     []int64{1},
+			wantStates: "1:passed@T 2:queued",
+		},
+		{
+			name:       "a suspect that passes while the line runs goes back to it behind the running cars",
+			train:      mk(suspect(at(1, StateRunning, "T"), 7), at(2, StateRunning, "T"), queued(3)),
+			obs:        pass(1),
+			wantStates: "2:running@T 1:building@C2 3:queued",
+		},
+		{
+			name:       "a failed batch leaves the line and each of its cars is tested on its own prefix",
+			train:      mk(at(1, StateBuilt, "T"), at(2, StateBuilt, "C1"), at(3, StateRunning, "C2"), queued(4)),
+			obs:        fail(3),
+			wantStarts: []int64{1, 2, 3},
+			wantStates: "1:starting@T 2:starting@C1 3:starting@C2 4:queued",
+		},
+		{
+			name:        "the first suspect to fail while the ones ahead of it passed is the culprit",
+			train:       mk(suspect(at(1, StatePassed, "T"), 9), suspect(at(2, StateRunning, "C1"), 9), suspect(at(3, StateRunning, "C2"), 9)),
 			obs:         fail(2),
-			wantEvicted: map[int64]ReasonCode{},
-			wantStates:  "1:running@T 2:failed@C1 3:building@C1",
+			wantEvicted: map[int64]ReasonCode{2: ReasonPipelineFailed},
+			wantCancels: []int64{pipe(3)},
+			wantFF:      []int64{1},
+			wantStates:  "1:passed@T 3:building@C1",
+		},
+		{
+			name:       "a suspect that fails while one ahead of it runs is held",
+			train:      mk(suspect(at(1, StateRunning, "T"), 9), suspect(at(2, StateRunning, "C1"), 9)),
+			obs:        fail(2),
+			wantStates: "1:running@T 2:failed@C1",
 		},
 		{
 			name:        "with eager eviction a failed car is evicted while a car ahead is unresolved",
@@ -439,28 +529,24 @@ func TestFailures(t *testing.T) {
 			eager:       true,
 			obs:         fail(2),
 			wantEvicted: map[int64]ReasonCode{2: ReasonPipelineFailed},
+			wantCancels: []int64{pipe(3)},
 			wantStates:  "1:running@T 3:building@C1",
 		},
 		{
-			name:        "with eager eviction a held failure ahead of a failure is evicted with it",
-			train:       mk(at(1, StateRunning, "T"), at(2, StateFailed, "C1"), at(3, StateRunning, "C1")),
+			name:        "with eager eviction a failure behind a failed car is not its own: it is rebuilt",
+			train:       mk(at(1, StateRunning, "T"), at(2, StateFailed, "C1"), at(3, StateRunning, "C2")),
 			eager:       true,
-			obs:         PipelineStatus{Pipeline: pipe(3), SHA: "C3", Status: PipelineFailed},
-			wantEvicted: map[int64]ReasonCode{2: ReasonPipelineFailed, 3: ReasonPipelineFailed},
-			wantStates:  "1:running@T",
-		},
-		{
-			name:        "a held failure is evicted once every car ahead passed",
-			train:       mk(at(1, StateRunning, "T"), at(2, StateFailed, "C1"), at(3, StateRunning, "C1")),
-			obs:         PipelineStatus{Pipeline: pipe(1), SHA: "C1", Status: PipelineSuccess},
+			obs:         fail(3),
 			wantEvicted: map[int64]ReasonCode{2: ReasonPipelineFailed},
-			wantStates:  "1:passed@T 3:running@C1",
+			wantStates:  "1:running@T 3:building@C1",
 		},
 		{
-			name:        "a canceled pipeline counts as a failure",
-			train:       mk(at(1, StateRunning, "T")),
-			obs:         PipelineStatus{Pipeline: pipe(1), SHA: "C1", Status: PipelineCanceled},
-			wantEvicted: map[int64]ReasonCode{1: ReasonPipelineFailed},
+			name:       "with eager eviction a failed batch is still bisected",
+			train:      mk(at(1, StateBuilt, "T"), at(2, StateRunning, "C1")),
+			eager:      true,
+			obs:        fail(2),
+			wantStarts: []int64{1, 2},
+			wantStates: "1:starting@T 2:starting@C1",
 		},
 	}
 	for _, tt := range tests {
@@ -468,12 +554,22 @@ func TestFailures(t *testing.T) {
 			tt.train.Settings.Retries = tt.retries
 			tt.train.Settings.EagerEviction = tt.eager
 			got, actions := Plan(tt.train, tt.obs, t0)
-			if e := evicted(actions); !reflect.DeepEqual(e, tt.wantEvicted) {
+			if e := evicted(actions); len(e)+len(tt.wantEvicted) > 0 && !reflect.DeepEqual(e, tt.wantEvicted) {
 				t.Errorf("evicted = %v, want %v", e, tt.wantEvicted)
 			}
 			starts := mrsOf(only[StartPipeline](actions), func(s StartPipeline) int64 { return s.MR })
 			if !slices.Equal(starts, tt.wantStarts) {
 				t.Errorf("starts = %v, want %v", starts, tt.wantStarts)
+			}
+			if c := cancels(actions); !slices.Equal(c, tt.wantCancels) {
+				t.Errorf("cancels = %v, want %v", c, tt.wantCancels)
+			}
+			var ff []int64
+			if f := only[FastForwardTarget](actions); len(f) == 1 {
+				ff = f[0].MRs
+			}
+			if !slices.Equal(ff, tt.wantFF) {
+				t.Errorf("fast-forward carries %v, want %v", ff, tt.wantFF)
 			}
 			if s := states(got); s != tt.wantStates {
 				t.Errorf("states = %q, want %q", s, tt.wantStates)
@@ -482,17 +578,31 @@ func TestFailures(t *testing.T) {
 	}
 }
 
-func TestRetryThenEvictNamesThePipeline(t *testing.T) {
+func TestRetryThenEvictNamesThePipelines(t *testing.T) {
 	tr := mk(at(1, StateRunning, "T"))
 	tr.Settings.Retries = 1
-	tr, _ = Plan(tr, PipelineStatus{Pipeline: pipe(1), SHA: "C1", Status: PipelineFailed}, t0)
-	tr, _ = Plan(tr, PipelineCreated{MR: 1, SHA: "C1", Pipeline: 200}, t0)
-	if c := tr.Cars[0]; c.State != StateRunning || c.Attempts != 2 || c.Pipeline != 200 {
-		t.Fatalf("after retry start: %+v", c)
+	failed := func(id int64) {
+		t.Helper()
+		var actions []Action
+		tr, actions = Plan(tr, PipelineStatus{Pipeline: id, SHA: "C1", Status: PipelineFailed}, t0)
+		if s := only[StartPipeline](actions); len(s) != 1 || s[0].MR != 1 {
+			t.Fatalf("after pipeline #%d failed: starts %#v", id, s)
+		}
 	}
-	_, actions := Plan(tr, PipelineStatus{Pipeline: 200, SHA: "C1", Status: PipelineFailed}, t0)
+	failed(pipe(1))
+	tr, _ = Plan(tr, PipelineCreated{MR: 1, SHA: "C1", Pipeline: 200}, t0)
+	if c := tr.Cars[0]; c.State != StateRunning || c.Attempts != 2 || c.Pipeline != 200 || c.Suspect != 0 {
+		t.Fatalf("after the retry started: %+v", c)
+	}
+	// Out of retries: tested once more on its own, as a suspect.
+	failed(200)
+	tr, _ = Plan(tr, PipelineCreated{MR: 1, SHA: "C1", Pipeline: 300}, t0)
+	if c := tr.Cars[0]; c.State != StateRunning || c.Suspect != 200 {
+		t.Fatalf("after the test on its own started: %+v", c)
+	}
+	_, actions := Plan(tr, PipelineStatus{Pipeline: 300, SHA: "C1", Status: PipelineFailed}, t0)
 	comments := only[Comment](actions)
-	want := "Removed from the merge train for `main`: pipeline #200 failed (attempt 2)."
+	want := "Removed from the merge train for `main`: pipeline #300 failed; it tested this merge request again, without the ones behind it, after pipeline #200 failed."
 	if len(comments) != 1 || comments[0].Body != want || comments[0].MR != 1 {
 		t.Fatalf("comments = %#v, want %q", comments, want)
 	}

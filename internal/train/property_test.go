@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"math/rand/v2"
 	"slices"
+	"strings"
 	"testing"
 	"time"
 
@@ -82,6 +83,7 @@ func runSequence(seed int64) error {
 	}
 	h.t = train.New(train.Key{Forge: "sim", Project: "p", Branch: "main"}, train.Settings{
 		MaxParallel: 1 + rng.IntN(4), Retries: rng.IntN(2), PipelineTimeout: time.Hour,
+		BatchSize: 1 + rng.IntN(4), EagerEviction: rng.IntN(4) == 0, MinWindow: rng.IntN(3),
 	})
 	h.apply(train.TargetHead{SHA: h.w.Target})
 	steps := 20 + rng.IntN(60)
@@ -94,8 +96,21 @@ func runSequence(seed int64) error {
 
 func (h *harness) fail(format string, args ...any) {
 	if h.failure == nil {
-		h.failure = fmt.Errorf("step %d: %s", h.steps, fmt.Sprintf(format, args...))
+		h.failure = fmt.Errorf("step %d: %s\ntrain: %s", h.steps, fmt.Sprintf(format, args...), describe(h.t))
 	}
+}
+
+// describe renders the cars as mr:state[@suspect], for failure messages.
+func describe(t train.Train) string {
+	var b strings.Builder
+	for _, c := range t.Cars {
+		fmt.Fprintf(&b, " %d:%s", c.MR, c.State)
+		if c.Suspect != 0 {
+			fmt.Fprintf(&b, "@%d", c.Suspect)
+		}
+	}
+	fmt.Fprintf(&b, " (window %d, pending %v, paused %v)", t.Window, t.Pending != nil, t.Paused)
+	return b.String()
 }
 
 func (h *harness) randomMR() int64 { return 1 + h.rng.Int64N(h.mrs) }
@@ -258,10 +273,23 @@ func (h *harness) do(a train.Action) {
 
 // check verifies the promises that hold after every step.
 func (h *harness) check(obs train.Observation) {
-	active := 0
+	// Cars up to the last main car with a result take no pipeline: the
+	// reach of the window counts from the one behind it.
+	resolved := -1
 	for i, c := range h.t.Cars {
-		if c.State != train.StateQueued && i >= h.t.Settings.MaxParallel {
-			h.fail("car !%d at position %d is %s, outside the window of %d", c.MR, i+1, c.State, h.t.Settings.MaxParallel)
+		frozen := h.t.Pending != nil && slices.Contains(h.t.Pending.MRs, c.MR)
+		if c.Suspect == 0 && (c.State == train.StatePassed || c.State == train.StateFailed || frozen) {
+			resolved = i
+		}
+	}
+	active, line := 0, 0
+	reach := h.t.Settings.MaxParallel * h.t.Settings.BatchSize
+	for i, c := range h.t.Cars {
+		if c.Suspect == 0 && i > resolved {
+			line++
+			if c.State != train.StateQueued && line > reach {
+				h.fail("car !%d at position %d of the main line is %s, beyond %d pipelines of %d cars", c.MR, line, c.State, h.t.Settings.MaxParallel, h.t.Settings.BatchSize)
+			}
 		}
 		if c.State == train.StateStarting || c.State == train.StateRunning {
 			active++

@@ -3,39 +3,75 @@ package train
 import "slices"
 
 // reconcile derives what must happen from the train's state. Each step is
-// safe to repeat; resets and evictions change what the cars behind should
-// sit on, so they run to a fixed point before anything new starts.
+// safe to repeat; resets, evictions and the moves of bisected cars change
+// what the cars behind should sit on, so they run to a fixed point before
+// anything new starts.
 func (p *planner) reconcile() {
-	for p.resetStale() || p.evictFailures() || p.expireTimeouts() {
+	for p.resetStale() || p.settleFailures() || p.settleSuspects() || p.expireTimeouts() {
 	}
 	if p.t.Paused {
 		return
 	}
-	p.startPipelines()
+	p.startOwed()
 	p.fastForward()
-	p.buildCars()
+	p.advanceMain()
 }
 
-// expectedBase is the commit car i must be built on: the commit of the
-// nearest car ahead that has not failed (a failed car is skipped, as Zuul
-// re-parents past a failing item), or the target head for the first car.
-// It is empty while that car has no commit yet.
-func (p *planner) expectedBase(i int) string {
+// The train is two kinds of line. The main line is every car that is not
+// a suspect: car k sits on the nearest main car ahead of it, so its commit
+// carries every main car ahead. A failed batch is taken off the main line
+// and bisected on a side line of its own (see bisect.go): its cars, the
+// suspects, sit on each other and on the main car the batch sat on, so
+// the main line goes on without them while they are tested.
+
+// parent is the index of the car whose commit car i is built on, or -1
+// for the target head. A main car sits on the nearest main car ahead; a
+// suspect on the nearest car of its own batch that has not failed (a failed
+// suspect is skipped, as Zuul re-parents past a failing item), else on the
+// main car its batch sat on.
+func (p *planner) parent(i int) int {
+	c := &p.t.Cars[i]
 	for j := i - 1; j >= 0; j-- {
-		if c := &p.t.Cars[j]; c.State != StateFailed {
-			return c.Commit
+		a := &p.t.Cars[j]
+		switch {
+		case a.Suspect == 0:
+			return j
+		case c.Suspect != 0 && a.Suspect == c.Suspect && a.State != StateFailed:
+			return j
 		}
+	}
+	return -1
+}
+
+// expectedBase is the commit car i must be built on; empty while its parent
+// has no commit yet.
+func (p *planner) expectedBase(i int) string {
+	if j := p.parent(i); j >= 0 {
+		return p.t.Cars[j].Commit
 	}
 	return p.t.TargetHead
 }
 
+// hasPipeline reports whether the car's current commit has a pipeline
+// asked for, running or finished.
+func (c *Car) hasPipeline() bool {
+	switch c.State {
+	case StateStarting, StateRunning, StatePassed, StateFailed:
+		return true
+	}
+	return false
+}
+
+func (c *Car) inFlight() bool { return c.State == StateStarting || c.State == StateRunning }
+
 // resetStale returns to the queue every car built on a commit it should no
-// longer sit on.
+// longer sit on. A detached suspect keeps its pipeline: its base landed on
+// the target, so its result still tells whether it is good.
 func (p *planner) resetStale() bool {
 	changed := false
 	for i := range p.t.Cars {
 		c := &p.t.Cars[i]
-		if c.State == StateQueued || p.frozen(c.MR) {
+		if c.State == StateQueued || p.frozen(c.MR) || (c.Detached && c.hasPipeline()) {
 			continue
 		}
 		if base := p.expectedBase(i); base == "" || c.Base != base {
@@ -44,28 +80,6 @@ func (p *planner) resetStale() bool {
 		}
 	}
 	return changed
-}
-
-// evictFailures evicts a failed car once every car ahead of it has passed:
-// only then is the failure its own and not inherited from a car ahead.
-// With EagerEviction it does not wait for that.
-func (p *planner) evictFailures() bool {
-	for i := range p.t.Cars {
-		c := &p.t.Cars[i]
-		if c.State != StateFailed || p.frozen(c.MR) {
-			if c.State != StatePassed && !p.t.Settings.EagerEviction {
-				return false
-			}
-			continue
-		}
-		r := Reason{Code: ReasonPipelineFailed, Message: "its pipeline failed"}
-		if c.Reason != nil {
-			r = *c.Reason
-		}
-		p.evict(i, r)
-		return true
-	}
-	return false
 }
 
 func (p *planner) expireTimeouts() bool {
@@ -84,17 +98,45 @@ func (p *planner) expireTimeouts() bool {
 	return false
 }
 
-func (p *planner) startPipelines() {
+// startOwed builds the suspects and starts the pipelines that are owed
+// before any new batch: a retry of a failed pipeline and every suspect's
+// own test.
+func (p *planner) startOwed() {
+	free := p.t.Settings.MaxParallel - p.inFlight()
 	for i := range p.t.Cars {
-		if c := &p.t.Cars[i]; c.State == StateBuilt {
-			c.State = StateStarting
-			p.emit(p.startAction(i))
+		c := &p.t.Cars[i]
+		switch {
+		case c.Suspect != 0 && c.State == StateQueued && p.t.TargetHead != "":
+			if base := p.expectedBase(i); base != "" {
+				p.build(i, base)
+			}
+		case free > 0 && c.State == StateBuilt && (c.Suspect != 0 || c.Attempts > 0):
+			p.start(i)
+			free--
 		}
 	}
 }
 
-// fastForward moves the target to the furthest passed car with no failure
-// ahead of it: its commit was tested as one tree with every car ahead.
+func (p *planner) inFlight() int {
+	n := 0
+	for i := range p.t.Cars {
+		if p.t.Cars[i].inFlight() {
+			n++
+		}
+	}
+	return n
+}
+
+func (p *planner) start(i int) {
+	p.t.Cars[i].State = StateStarting
+	p.emit(p.startAction(i))
+}
+
+// fastForward moves the target to the furthest passed main car: its commit
+// was tested as one tree with every main car ahead, so all of them merge,
+// a failed one too (a pass behind it shows that failure was not its own).
+// When no main car passed, a bisected batch's passed prefix may merge
+// instead (see directMerge).
 func (p *planner) fastForward() {
 	if p.t.Pending != nil || p.t.TargetHead == "" {
 		return
@@ -102,12 +144,18 @@ func (p *planner) fastForward() {
 	last := -1
 	for i := range p.t.Cars {
 		c := &p.t.Cars[i]
-		if c.State == StateFailed || c.Commit == "" {
+		if c.Suspect != 0 {
+			continue
+		}
+		if c.Commit == "" {
 			break
 		}
 		if c.State == StatePassed {
 			last = i
 		}
+	}
+	if last < 0 {
+		last = p.directMerge()
 	}
 	if last < 0 {
 		return
@@ -117,43 +165,27 @@ func (p *planner) fastForward() {
 	p.emit(FastForwardTarget{To: ff.To, Expected: ff.Expected, MRs: slices.Clone(ff.MRs)})
 }
 
-// buildCars asks for the speculative commit of every queued car inside the
-// window whose base is known.
-func (p *planner) buildCars() {
-	if p.t.TargetHead == "" {
-		return
-	}
-	window := min(len(p.t.Cars), p.t.Settings.MaxParallel)
-	for i := range window {
-		c := &p.t.Cars[i]
-		if c.State != StateQueued {
-			continue
-		}
-		base := p.expectedBase(i)
-		if base == "" {
-			continue
-		}
-		c.State = StateBuilding
-		c.Base = base
-		c.Builds++
-		p.emit(p.buildAction(c))
-	}
-}
-
 // chain lists the MRs whose changes car i's commit carries, front first.
 func (p *planner) chain(i int) []int64 {
 	var mrs []int64
-	for j := 0; j <= i; j++ {
-		if c := &p.t.Cars[j]; c.State != StateFailed || j == i {
-			mrs = append(mrs, c.MR)
-		}
+	for j := i; j >= 0; j = p.parent(j) {
+		mrs = append(mrs, p.t.Cars[j].MR)
 	}
+	slices.Reverse(mrs)
 	return mrs
 }
 
 func (p *planner) buildAction(c *Car) BuildCar {
 	return BuildCar{MR: c.MR, Base: c.Base, HeadSHA: c.HeadSHA, Method: p.t.method(c),
 		Title: c.Title, Source: c.Source, Build: c.Builds, At: c.AddedAt}
+}
+
+func (p *planner) build(i int, base string) {
+	c := &p.t.Cars[i]
+	c.State = StateBuilding
+	c.Base = base
+	c.Builds++
+	p.emit(p.buildAction(c))
 }
 
 func (p *planner) startAction(i int) StartPipeline {

@@ -16,6 +16,7 @@ import (
 const (
 	DefaultMaxParallel     = 20
 	DefaultPipelineTimeout = 2 * time.Hour
+	DefaultBatchSize       = 8
 )
 
 // Key identifies a train: one target branch of one project on one forge.
@@ -69,17 +70,27 @@ type Settings struct {
 	// MaxParallel is the window: only the first MaxParallel cars are built
 	// and tested, so at most that many pipelines run at once.
 	MaxParallel int `json:"max_parallel"`
-	// Retries is how many extra pipelines a failing car gets before it is
-	// evicted.
+	// Retries is how many times a failed pipeline on the main line is run
+	// again before its batch is tested on its own; that test is not
+	// retried.
 	Retries int `json:"retries"`
 	// PipelineTimeout evicts a car whose pipeline has run longer than this.
 	PipelineTimeout time.Duration `json:"pipeline_timeout"`
 	// Method is the merge method for cars that do not choose their own.
 	Method Method `json:"method"`
 	// EagerEviction evicts a failed car at once, as GitLab's merge trains
-	// do, instead of holding it until every car ahead has passed. It saves
-	// waiting but evicts a good car whose failure came from a car ahead.
+	// do, instead of holding it until the pipelines around it tell whether
+	// the failure is its own and testing it again. It saves a pipeline per
+	// failure but evicts a good car whose failure was a flake.
 	EagerEviction bool `json:"eager_eviction,omitempty"`
+	// BatchSize is the most cars one pipeline tests together when the
+	// queue is longer than the free pipelines; 1 turns batching off.
+	BatchSize int `json:"batch_size,omitempty"`
+	// MinWindow, when positive, makes the window adaptive: it grows by one
+	// with every merged car up to MaxParallel and halves with every failed
+	// batch, never below MinWindow. It spends less CI when failures are
+	// frequent.
+	MinWindow int `json:"min_window,omitempty"`
 }
 
 // WithDefaults fills zero fields with the defaults.
@@ -96,6 +107,10 @@ func (s Settings) WithDefaults() Settings {
 	if s.Method == "" {
 		s.Method = MethodMerge
 	}
+	if s.BatchSize <= 0 {
+		s.BatchSize = DefaultBatchSize
+	}
+	s.MinWindow = min(max(s.MinWindow, 0), s.MaxParallel)
 	return s
 }
 
@@ -148,6 +163,12 @@ type Car struct {
 	// Builds counts speculative builds of this car; it makes the identity of
 	// each build (and of what is done for it) unique.
 	Builds int `json:"builds"`
+	// Suspect is set while the car is being bisected off the main line: the
+	// failed pipeline that carried its batch (see bisect.go).
+	Suspect int64 `json:"suspect,omitempty"`
+	// Detached: the suspect's base landed on the target while its pipeline
+	// ran. Its result still counts; its commit can no longer be merged.
+	Detached bool `json:"detached,omitempty"`
 
 	// Set when the car leaves the train.
 	LeftAt time.Time `json:"left_at,omitzero"`
@@ -200,7 +221,10 @@ type Train struct {
 	TargetHead string `json:"target_head,omitempty"`
 	// Pending is a fast-forward whose result has not been observed.
 	Pending *FastForward `json:"pending,omitempty"`
-	Cars    []Car        `json:"cars"`
+	// Window is the adaptive window's current size (Settings.MinWindow);
+	// zero: not yet adapted.
+	Window int   `json:"window,omitempty"`
+	Cars   []Car `json:"cars"`
 	// Handled lists the most recent user commands (by event id) applied to
 	// the train, oldest first, so a command delivered again after its
 	// effect was undone (an add redelivered after the car was evicted)

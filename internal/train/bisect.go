@@ -1,0 +1,249 @@
+package train
+
+import "slices"
+
+// Failures and bisection.
+//
+// A failed pipeline on the main line says only that something in its tree
+// is bad: the batch it tested, or (if it flaked) nothing. So a failure is
+// first held while pipelines behind it, whose trees contain it, still run:
+// one of them passing contradicts it, and the train merges through it. It
+// is also held while a pipeline ahead still runs, since a failure there
+// would explain this one. Then the failed car's batch becomes a set of
+// suspects: they leave the main line, which is rebuilt without them at
+// once, and each is tested on its own prefix of the batch (Mergify's
+// prefix split, not halves), all in parallel. The first suspect that fails
+// while every car ahead of it passed is the culprit and is evicted; it has
+// then failed twice, so a single flake evicts nobody. The suspects that
+// passed go back to the main line, at the front of the cars not yet
+// tested, or merge at once when nothing on the main line is running.
+
+// settleFailures decides the failed main cars that can be decided.
+func (p *planner) settleFailures() bool {
+	if p.t.Settings.EagerEviction {
+		return p.settleEagerly()
+	}
+	unresolved := false // a main car ahead still has a result to come
+	for i := range p.t.Cars {
+		c := &p.t.Cars[i]
+		if c.Suspect != 0 {
+			continue
+		}
+		if c.State != StateFailed {
+			unresolved = unresolved || c.inFlight() || (c.State == StateBuilt && c.Attempts > 0)
+			continue
+		}
+		if unresolved || p.frozen(c.MR) || p.witnessed(i) {
+			return false
+		}
+		p.suspect(i)
+		return true
+	}
+	return false
+}
+
+// settleEagerly is GitLab's rule: a failed car leaves at once, and every
+// car behind it is rebuilt. A failed batch of several cars is bisected all
+// the same, since its last car alone may not be to blame.
+func (p *planner) settleEagerly() bool {
+	for i := range p.t.Cars {
+		c := &p.t.Cars[i]
+		if c.Suspect != 0 || c.State != StateFailed || p.frozen(c.MR) {
+			continue
+		}
+		if j := p.parent(i); j >= 0 && p.rider(j) {
+			p.suspect(i)
+			return true
+		}
+		p.shrinkWindow()
+		p.evict(i, p.failure(c))
+		return true
+	}
+	return false
+}
+
+// rider reports whether main car j rides on a pipeline behind it.
+func (p *planner) rider(j int) bool {
+	c := &p.t.Cars[j]
+	return c.Suspect == 0 && c.State == StateBuilt && c.Attempts == 0 && !p.frozen(c.MR)
+}
+
+// witnessed reports whether a main car behind failed car i, whose commit
+// carries it, passed (the fast-forward merges through i) or still runs a
+// pipeline that started no later than i's did. Only those are worth
+// waiting for: they are due about now, while one started since would hold
+// the whole line up for most of a pipeline.
+func (p *planner) witnessed(i int) bool {
+	started := p.t.Cars[i].PipelineStartedAt
+	for j := i + 1; j < len(p.t.Cars); j++ {
+		c := &p.t.Cars[j]
+		if c.Suspect != 0 {
+			continue
+		}
+		switch {
+		case c.State == StatePassed, c.State == StateStarting:
+			return true
+		case c.State == StateRunning && !c.PipelineStartedAt.After(started):
+			return true
+		}
+	}
+	return false
+}
+
+// suspect takes failed main car i and the cars riding on its pipeline off
+// the main line, to be tested each on its own prefix.
+func (p *planner) suspect(i int) {
+	x := &p.t.Cars[i]
+	id := x.Pipeline
+	if id == 0 {
+		id = -x.MR
+	}
+	for j := p.parent(i); j >= 0 && p.rider(j); j = p.parent(j) {
+		p.t.Cars[j].Suspect = id
+	}
+	x.Suspect = id
+	x.State = StateBuilt
+	x.Attempts = 0
+	x.Reason = nil
+	p.shrinkWindow()
+}
+
+// settleSuspects evicts culprits and returns suspects that passed to the
+// main line.
+func (p *planner) settleSuspects() bool {
+	for i := range p.t.Cars {
+		c := &p.t.Cars[i]
+		if c.Suspect != 0 && c.State == StateFailed && !p.frozen(c.MR) && p.culprit(i) {
+			p.evict(i, p.failure(c))
+			return true
+		}
+	}
+	for _, last := range p.vouched() {
+		if !p.canMergeDirectly(last) {
+			p.rejoin(last)
+			return true
+		}
+	}
+	return false
+}
+
+// culprit reports whether failed suspect i failed on its own: the car it
+// sits on passed, or it sits on the target (or on a commit that landed
+// there while it ran).
+func (p *planner) culprit(i int) bool {
+	c := &p.t.Cars[i]
+	if j := p.parent(i); j >= 0 && p.t.Cars[j].Suspect == c.Suspect {
+		return p.t.Cars[j].State == StatePassed && c.Base == p.t.Cars[j].Commit
+	}
+	return c.Detached || c.Base == p.t.TargetHead
+}
+
+// vouched returns, per bisected batch, the furthest suspect that passed,
+// once no suspect of the batch behind it still runs (moving the passed
+// ones would make those stale).
+func (p *planner) vouched() []int {
+	var out []int
+	var seen []int64
+	for i := len(p.t.Cars) - 1; i >= 0; i-- {
+		c := &p.t.Cars[i]
+		if c.Suspect == 0 || slices.Contains(seen, c.Suspect) || p.frozen(c.MR) {
+			continue
+		}
+		if c.inFlight() {
+			seen = append(seen, c.Suspect)
+			continue
+		}
+		if c.State == StatePassed {
+			seen = append(seen, c.Suspect)
+			out = append(out, i)
+		}
+	}
+	slices.Reverse(out)
+	return out
+}
+
+// canMergeDirectly reports whether passed suspect last may move the
+// target itself: its chain sits on the target head, and nothing on the
+// main line runs that the move would waste.
+func (p *planner) canMergeDirectly(last int) bool {
+	for j := last; j >= 0; j = p.parent(j) {
+		if c := &p.t.Cars[j]; c.Detached || c.Base != p.expectedBase(j) {
+			return false // not the tree its chain says
+		}
+	}
+	for i := range p.t.Cars {
+		if c := &p.t.Cars[i]; c.Suspect == 0 && c.inFlight() {
+			return false
+		}
+	}
+	return true
+}
+
+// directMerge returns a passed suspect that may move the target, or -1.
+func (p *planner) directMerge() int {
+	for _, last := range p.vouched() {
+		if p.canMergeDirectly(last) {
+			return last
+		}
+	}
+	return -1
+}
+
+// mergingSuspects reports whether the fast-forward in flight carries
+// suspects: the main line is rebuilt on it once it lands.
+func (p *planner) mergingSuspects() bool {
+	if p.t.Pending == nil {
+		return false
+	}
+	for i := range p.t.Cars {
+		if c := &p.t.Cars[i]; c.Suspect != 0 && p.frozen(c.MR) {
+			return true
+		}
+	}
+	return false
+}
+
+// rejoin returns passed suspect last and the suspects of its batch ahead of
+// it in its chain to the main line, ahead of every car not yet tested and
+// behind every suspect (ahead of one, they would become what it sits on).
+// They are rebuilt there: the commits they passed on may never reach the
+// target.
+func (p *planner) rejoin(last int) {
+	id := p.t.Cars[last].Suspect
+	var moved []Car
+	for j := last; j >= 0 && p.t.Cars[j].Suspect == id; j = p.parent(j) {
+		c := p.t.Cars[j]
+		p.reset(&c)
+		c.Suspect = 0
+		moved = append(moved, c)
+		p.t.Cars[j].MR = 0 // marked for removal
+	}
+	slices.Reverse(moved)
+	p.t.Cars = slices.DeleteFunc(p.t.Cars, func(c Car) bool { return c.MR == 0 })
+	at := 0
+	for i := range p.t.Cars {
+		if c := &p.t.Cars[i]; c.Suspect != 0 || c.hasPipeline() || p.frozen(c.MR) {
+			at = i + 1
+		}
+	}
+	p.t.Cars = slices.Insert(p.t.Cars, at, moved...)
+}
+
+// detach marks the suspects whose base has just landed on the target, so
+// their running pipelines are kept: what they find is still true.
+func (p *planner) detach(landed []string) {
+	for i := range p.t.Cars {
+		c := &p.t.Cars[i]
+		if c.Suspect != 0 && c.hasPipeline() && slices.Contains(landed, c.Base) {
+			c.Detached = true
+		}
+	}
+}
+
+// failure is the reason a car that failed for good is evicted with.
+func (p *planner) failure(c *Car) Reason {
+	if c.Reason != nil {
+		return *c.Reason
+	}
+	return Reason{Code: ReasonPipelineFailed, Message: "its pipeline failed"}
+}

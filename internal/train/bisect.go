@@ -5,35 +5,35 @@ import "slices"
 // Failures and bisection.
 //
 // A failed pipeline on the main line says only that something in its tree
-// is bad: the batch it tested, or (if it flaked) nothing. So a failure is
-// first held while pipelines behind it, whose trees contain it, still run:
-// one of them passing contradicts it, and the train merges through it. It
-// is also held while a pipeline ahead still runs, since a failure there
-// would explain this one. Then the failed car's batch becomes a set of
-// suspects: they leave the main line, which is rebuilt without them at
-// once, and each is tested on its own prefix of the batch (Mergify's
-// prefix split, not halves), all in parallel. The first suspect that fails
-// while every car ahead of it passed is the culprit and is evicted; it has
-// then failed twice, so a single flake evicts nobody. The suspects that
-// passed go back to the main line, at the front of the cars not yet
-// tested, or merge at once when nothing on the main line is running.
+// is bad: the batch it tested, a car ahead of it, or (if it flaked)
+// nothing. So the failed car's batch (the car and the cars riding on its
+// pipeline) becomes a set of suspects: they leave the main line, which is
+// rebuilt without them at once, and each is tested on its own prefix of
+// the batch (Mergify's prefix split, not halves), all in parallel. The
+// first suspect that fails while every car ahead of it passed is the
+// culprit and is evicted; it has then failed twice, so a single flake
+// evicts nobody. The suspects that passed go back to the main line, at the
+// front of the cars not yet tested, or merge at once when nothing on the
+// main line runs. A batch bisected on top of one that fails later goes
+// back to the line instead: its failure may have been inherited.
+//
+// Holding a failure until the pipelines around it finish (to see whether
+// one ahead fails too, or one behind passes) was measured in the
+// simulator: with CI times that vary it costs far more than it saves.
 
-// settleFailures decides the failed main cars that can be decided.
+// settleFailures bisects the first failed main car, unless a pipeline
+// behind it that carries it has passed: then the fast-forward merges
+// through it.
 func (p *planner) settleFailures() bool {
 	if p.t.Settings.EagerEviction {
 		return p.settleEagerly()
 	}
-	unresolved := false // a main car ahead still has a result to come
 	for i := range p.t.Cars {
 		c := &p.t.Cars[i]
-		if c.Suspect != 0 {
+		if c.Suspect != 0 || c.State != StateFailed {
 			continue
 		}
-		if c.State != StateFailed {
-			unresolved = unresolved || c.inFlight() || (c.State == StateBuilt && c.Attempts > 0)
-			continue
-		}
-		if unresolved || p.frozen(c.MR) || p.witnessed(i) {
+		if p.frozen(c.MR) || p.contradicted(i) {
 			return false
 		}
 		p.suspect(i)
@@ -68,22 +68,11 @@ func (p *planner) rider(j int) bool {
 	return c.Suspect == 0 && c.State == StateBuilt && c.Attempts == 0 && !p.frozen(c.MR)
 }
 
-// witnessed reports whether a main car behind failed car i, whose commit
-// carries it, passed (the fast-forward merges through i) or still runs a
-// pipeline that started no later than i's did. Only those are worth
-// waiting for: they are due about now, while one started since would hold
-// the whole line up for most of a pipeline.
-func (p *planner) witnessed(i int) bool {
-	started := p.t.Cars[i].PipelineStartedAt
+// contradicted reports whether a main car behind failed car i, whose
+// commit carries it, passed.
+func (p *planner) contradicted(i int) bool {
 	for j := i + 1; j < len(p.t.Cars); j++ {
-		c := &p.t.Cars[j]
-		if c.Suspect != 0 {
-			continue
-		}
-		switch {
-		case c.State == StatePassed, c.State == StateStarting:
-			return true
-		case c.State == StateRunning && !c.PipelineStartedAt.After(started):
+		if c := &p.t.Cars[j]; c.Suspect == 0 && c.State == StatePassed {
 			return true
 		}
 	}
@@ -106,6 +95,15 @@ func (p *planner) suspect(i int) {
 	x.Attempts = 0
 	x.Reason = nil
 	p.shrinkWindow()
+	// A batch bisected behind this one sat on it: its failure may have been
+	// this one's, so it goes back to the line. (A detached one sat on
+	// commits that landed, so what it finds still holds.)
+	for j := i + 1; j < len(p.t.Cars); j++ {
+		if c := &p.t.Cars[j]; c.Suspect != 0 && c.Suspect != id && !c.Detached {
+			c.Suspect = 0
+			p.reset(c)
+		}
+	}
 }
 
 // settleSuspects evicts culprits and returns suspects that passed to the

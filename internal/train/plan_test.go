@@ -51,12 +51,6 @@ func suspect(c Car, id int64) Car {
 	return c
 }
 
-// later is car c with its pipeline started d after t0.
-func later(c Car, d time.Duration) Car {
-	c.PipelineStartedAt = t0.Add(d)
-	return c
-}
-
 func head(mr int64) string   { return fmt.Sprintf("H%d", mr) }
 func commit(mr int64) string { return fmt.Sprintf("C%d", mr) }
 func pipe(mr int64) int64    { return 100 + mr }
@@ -144,10 +138,11 @@ func TestBuildChain(t *testing.T) {
 			wantStates: "1:queued",
 		},
 		{
-			name:       "nothing is built on a failed car while its fate is open",
+			name:       "a failed car is tested again on its own and the cars behind are built without it",
 			train:      mk(at(1, StateRunning, "T"), at(2, StateFailed, "C1"), queued(3)),
 			obs:        Tick{},
-			wantStates: "1:running@T 2:failed@C1 3:queued",
+			wantBuilds: []string{"3@C1"},
+			wantStates: "1:running@T 2:starting@C1 3:building@C1",
 		},
 		{
 			name:       "cars behind a suspect are built on the nearest car that is not one",
@@ -432,12 +427,6 @@ func TestFailures(t *testing.T) {
 		wantStates  string
 	}{
 		{
-			name:       "a failure is held while a pipeline behind it that carries it still runs",
-			train:      mk(at(1, StateRunning, "T"), at(2, StateRunning, "C1")),
-			obs:        fail(1),
-			wantStates: "1:failed@T 2:running@C1",
-		},
-		{
 			name:       "a pass behind a failure contradicts it: the train merges through it",
 			train:      mk(at(1, StateFailed, "T"), at(2, StateRunning, "C1")),
 			obs:        pass(2),
@@ -445,18 +434,28 @@ func TestFailures(t *testing.T) {
 			wantStates: "1:failed@T 2:passed@C1",
 		},
 		{
-			name:        "a failure with nothing due around it is tested again on its own, and the cars behind go on without it",
-			train:       mk(at(1, StateRunning, "T"), later(at(2, StateRunning, "C1"), 10*time.Minute)),
+			name:        "a failure is tested again on its own at once, and the cars behind go on without it",
+			train:       mk(at(1, StateRunning, "T"), at(2, StateRunning, "C1")),
 			obs:         fail(1),
 			wantStarts:  []int64{1},
 			wantCancels: []int64{pipe(2)},
 			wantStates:  "1:starting@T 2:building@T",
 		},
 		{
-			name:       "a failure is held while a car ahead is unresolved",
-			train:      mk(at(1, StateRunning, "T"), at(2, StateRunning, "C1"), later(at(3, StateRunning, "C2"), time.Minute)),
-			obs:        fail(2),
-			wantStates: "1:running@T 2:failed@C1 3:running@C2",
+			name:        "a failure behind a running car is tested on top of it",
+			train:       mk(at(1, StateRunning, "T"), at(2, StateRunning, "C1"), at(3, StateRunning, "C2")),
+			obs:         fail(2),
+			wantStarts:  []int64{2},
+			wantCancels: []int64{pipe(3)},
+			wantStates:  "1:running@T 2:starting@C1 3:building@C1",
+		},
+		{
+			name:        "a batch bisected on top of a car that fails goes back to the line",
+			train:       mk(at(1, StateRunning, "T"), suspect(at(2, StateRunning, "C1"), 9), at(3, StateRunning, "C1")),
+			obs:         fail(1),
+			wantStarts:  []int64{1},
+			wantCancels: []int64{pipe(2), pipe(3)},
+			wantStates:  "1:starting@T 2:building@T 3:queued",
 		},
 		{
 			name:       "a held failure is tested again on its own once every car ahead passed",

@@ -83,6 +83,11 @@ func (f *Forge) onBranchMoved(ctx context.Context, p *project, by *user, mv bran
 			return err
 		}
 	}
+	if f.actionsRun(mv.Branch) {
+		if _, err := f.startWorkflowRun(p, by, mv.Branch, mv.New, "push"); err != nil {
+			return err
+		}
+	}
 	return nil
 }
 

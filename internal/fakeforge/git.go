@@ -56,8 +56,8 @@ func (r repo) run(ctx context.Context, stdin string, extraEnv []string, args ...
 }
 
 // initBare creates the bare repository. Clients may not push to
-// refs/merge-requests/*, which GitLab owns, nor see the forge's scratch
-// ref.
+// refs/merge-requests/* or refs/pull/*, which the forge owns, nor see the
+// forge's scratch ref.
 func (r repo) initBare(ctx context.Context, defaultBranch string) error {
 	if err := os.MkdirAll(r.dir, 0o755); err != nil {
 		return fmt.Errorf("create repository dir: %w", err)
@@ -67,6 +67,7 @@ func (r repo) initBare(ctx context.Context, defaultBranch string) error {
 	}
 	for _, kv := range [][2]string{
 		{"receive.hideRefs", "refs/merge-requests"},
+		{"receive.hideRefs", "refs/pull"},
 		{"receive.hideRefs", "refs/fakeforge"},
 		{"uploadpack.hideRefs", "refs/fakeforge"},
 	} {

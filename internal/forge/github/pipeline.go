@@ -109,36 +109,54 @@ func (c *Client) PipelinesFor(ctx context.Context, project, ref, sha string) ([]
 }
 
 // Pipeline returns the state of the required checks on the commit id
-// names. An attempt GitHub does not show yet (a re-run just asked for)
-// is pending, so the failure it re-runs is not read as its own.
+// names. The checks GitHub lists are those of the newest attempt, so once
+// they have settled, the attempt decides: an older attempt was superseded
+// by a re-run (which GitHub starts only for runs that did not pass) and
+// has failed; a newer one is a re-run GitHub does not show yet, and is
+// pending, so the failure it re-runs is not read as its own. While the
+// checks still run, their state is the answer, and the workflow runs are
+// not read at all.
 func (c *Client) Pipeline(ctx context.Context, project string, id int64) (forge.Pipeline, error) {
 	r, sha, attempt, err := c.resolveID(ctx, project, id)
 	if err != nil {
 		return forge.Pipeline{}, err
 	}
-	cc, err := c.commitChecks(ctx, r, sha, attempt > 1)
+	cc, err := c.commitChecks(ctx, r, sha, false)
 	if err != nil {
 		return forge.Pipeline{}, err
 	}
 	state := verdict(c.required, cc.checks)
-	if cc.attempt() < attempt {
-		state = train.PipelinePending
+	if state.Done() {
+		if cc.runs, err = c.workflowRuns(ctx, r, sha); err != nil {
+			return forge.Pipeline{}, err
+		}
+		switch current := cc.attempt(); {
+		case current < attempt:
+			state = train.PipelinePending
+		case current > attempt:
+			state = train.PipelineFailed
+		}
 	}
 	return c.pipelineOf(r, sha, "", attempt, state)
 }
 
 // CancelPipeline cancels the unfinished workflow runs of the commit id
 // names, on car branches only: the same commit may be a pull request's
-// own head, whose runs are not the train's. Checks from outside Actions
-// cannot be cancelled and run on.
+// own head, whose runs are not the train's. An attempt already
+// superseded by a re-run is over, and the re-run may be what a car waits
+// for: nothing is cancelled. Checks from outside Actions cannot be
+// cancelled and run on.
 func (c *Client) CancelPipeline(ctx context.Context, project string, id int64) error {
-	r, sha, _, err := c.resolveID(ctx, project, id)
+	r, sha, attempt, err := c.resolveID(ctx, project, id)
 	if err != nil {
 		return err
 	}
 	runs, err := c.workflowRuns(ctx, r, sha)
 	if err != nil {
 		return err
+	}
+	if (commitChecks{runs: runs}).attempt() > attempt {
+		return nil
 	}
 	for _, run := range runs {
 		if run.GetStatus() == "completed" || !strings.HasPrefix(run.GetHeadBranch(), c.cars) {

@@ -194,12 +194,45 @@ func TestRetryReRunsTheFailedJobs(t *testing.T) {
 		t.Fatal(err)
 	}
 	waitState(t, c, second.ID, train.PipelineSuccess)
-	// An attempt GitHub does not show yet is pending, not the failure
-	// before it.
+	// An attempt GitHub does not show yet is pending, not the result
+	// before it; the attempt a re-run superseded failed, and cancelling
+	// it leaves the re-run alone.
 	third := mustID(t, sha, 3)
-	if p, err := c.Pipeline(ctx, project, third); err != nil || p.Status != train.PipelinePending {
+	if p, err := c.Pipeline(ctx, project, third); err != nil || p.Status != train.PipelinePending || p.ID != third {
 		t.Fatalf("attempt 3: %+v, %v", p, err)
 	}
+	if p, err := c.Pipeline(ctx, project, first.ID); err != nil || p.Status != train.PipelineFailed || p.ID != first.ID {
+		t.Fatalf("attempt 1: %+v, %v", p, err)
+	}
+}
+
+func TestCancellingASupersededAttemptSparesTheReRun(t *testing.T) {
+	f := newForge(t, func(o *fakeforge.Options) { o.CI.Manual = true })
+	c := newClient(t, f, nil)
+	ctx := context.Background()
+	sha := pushCar(t, f, car, map[string]string{"ok": "ok"})
+	first, err := c.CreatePipeline(ctx, project, car, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	runs, _ := f.WorkflowRuns(project, sha)
+	f.FinishWorkflowRun(project, runs[0].ID, fakeforge.ConclusionFailure)
+	waitState(t, c, first.ID, train.PipelineFailed)
+	second, err := c.CreatePipeline(ctx, project, car, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := c.CancelPipeline(ctx, project, first.ID); err != nil {
+		t.Fatal(err)
+	}
+	waitState(t, c, second.ID, train.PipelineRunning)
+	if runs, _ := f.WorkflowRuns(project, sha); runs[0].Status == fakeforge.CheckCompleted {
+		t.Fatalf("the re-run was cancelled: %+v", runs[0])
+	}
+	if err := c.CancelPipeline(ctx, project, second.ID); err != nil {
+		t.Fatal(err)
+	}
+	waitState(t, c, second.ID, train.PipelineCanceled)
 }
 
 func TestRetryWaitsForRunningJobs(t *testing.T) {

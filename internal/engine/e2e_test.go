@@ -121,7 +121,7 @@ func (e *env) mr(n int, extra map[string]string) int64 {
 
 func (e *env) add(mr int64, user string) error {
 	u := e.users[user]
-	return e.eng.Add(e.ctx, engine.Request{Forge: "gitlab", Project: project, MR: mr,
+	return e.eng.Add(e.ctx, engine.Request{Forge: e.key.Forge, Project: project, MR: mr,
 		UserID: u.ID, Username: u.Username, Event: fmt.Sprintf("add-%d-%s", mr, user)})
 }
 

@@ -221,20 +221,31 @@ func (f *Forge) verdict(ctx context.Context, id int64) (string, error) {
 	pl := f.st.pipelines[id]
 	sha, projectPath := pl.SHA, f.projectPathByID(pl.ProjectID)
 	f.mu.Unlock()
-	paths, err := f.repo(projectPath).paths(ctx, sha)
+	failed, err := f.fails(ctx, projectPath, sha, uint64(id))
 	if err != nil {
 		return "", fmt.Errorf("pipeline %d: %w", id, err)
+	}
+	if failed {
+		return PipelineFailed, nil
+	}
+	return PipelineSuccess, nil
+}
+
+// fails applies the CI rules, GitLab's pipelines and GitHub's check runs
+// alike: a tree holding the fail marker or a fail path fails; otherwise
+// it flakes by the seed and key (the pipeline or check run id).
+func (f *Forge) fails(ctx context.Context, projectPath, sha string, key uint64) (bool, error) {
+	paths, err := f.repo(projectPath).paths(ctx, sha)
+	if err != nil {
+		return false, err
 	}
 	ci := f.opts.CI
 	for _, p := range paths {
 		if path.Base(p) == ci.FailMarker || slices.Contains(ci.FailPaths, p) {
-			return PipelineFailed, nil
+			return true, nil
 		}
 	}
-	if ci.FlakeRate > 0 && unitFloat(f.opts.Seed, uint64(id)) < ci.FlakeRate {
-		return PipelineFailed, nil
-	}
-	return PipelineSuccess, nil
+	return ci.FlakeRate > 0 && unitFloat(f.opts.Seed, key) < ci.FlakeRate, nil
 }
 
 // unitFloat maps (seed, n) to [0, 1) with splitmix64, so a pipeline's flake

@@ -129,6 +129,7 @@ func (f *Forge) CreateProject(ctx context.Context, path string, files map[string
 		return Project{}, fmt.Errorf("create project %s: already exists", path)
 	}
 	root := f.st.addUser(rootUser, true, f.opts.Now())
+	f.st.addNamespace(path, f.opts.Now())
 	p := &project{
 		ID: f.st.nextID(), Path: path, DefaultBranch: DefaultBranch, Created: f.opts.Now(),
 		members: map[int64]int{}, mrs: map[int64]*mergeRequest{}, heads: map[string]string{},

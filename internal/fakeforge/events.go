@@ -83,6 +83,11 @@ func (f *Forge) onBranchMoved(ctx context.Context, p *project, by *user, mv bran
 			return err
 		}
 	}
+	if f.actionsRun(mv.Branch) {
+		if _, err := f.startWorkflowRun(p, by, mv.Branch, mv.New, "push"); err != nil {
+			return err
+		}
+	}
 	return nil
 }
 
@@ -99,8 +104,8 @@ func (f *Forge) followers(p *project, branch, sha string) []int64 {
 	return iids
 }
 
-// moveMRHead records new commits on an MR: its head, its
-// refs/merge-requests/<iid>/head ref, and an "update" event with oldrev.
+// moveMRHead records new commits on an MR: its head, its head refs, and
+// an "update" event with oldrev.
 func (f *Forge) moveMRHead(ctx context.Context, p *project, by *user, iid int64, sha string) error {
 	if err := f.setMRRef(ctx, p, iid, sha); err != nil {
 		return err
@@ -114,10 +119,13 @@ func (f *Forge) moveMRHead(ctx context.Context, p *project, by *user, iid int64,
 	return f.sendMRHook(ctx, p, iid, by, "update", old, nil)
 }
 
+// setMRRef points the MR's head refs at sha: GitLab's
+// refs/merge-requests/<iid>/head and GitHub's refs/pull/<number>/head.
 func (f *Forge) setMRRef(ctx context.Context, p *project, iid int64, sha string) error {
-	ref := fmt.Sprintf("refs/merge-requests/%d/head", iid)
-	if _, err := f.repo(p.Path).run(ctx, "", nil, "update-ref", ref, sha); err != nil {
-		return fmt.Errorf("update %s: %w", ref, err)
+	for _, ref := range []string{fmt.Sprintf("refs/merge-requests/%d/head", iid), fmt.Sprintf("refs/pull/%d/head", iid)} {
+		if _, err := f.repo(p.Path).run(ctx, "", nil, "update-ref", ref, sha); err != nil {
+			return fmt.Errorf("update %s: %w", ref, err)
+		}
 	}
 	return nil
 }

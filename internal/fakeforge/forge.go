@@ -17,7 +17,8 @@ import (
 	"go.uber.org/zap"
 )
 
-// Forge is a running fake GitLab. Its zero value is not usable: call New.
+// Forge is a running fake GitLab and GitHub. Its zero value is not usable:
+// call New.
 type Forge struct {
 	opts Options
 	log  *zap.Logger
@@ -40,6 +41,7 @@ type Forge struct {
 	hooks   *sender
 	ciLog   *pipelineLog
 	api     *http.ServeMux
+	gh      *http.ServeMux
 	srv     *http.Server
 	ln      net.Listener
 	baseURL string
@@ -95,6 +97,7 @@ func New(opts Options) (*Forge, error) {
 		f.st.tokens[token] = u.ID
 	}
 	f.api = f.routes()
+	f.gh = f.ghRoutes()
 	return f, nil
 }
 
@@ -142,8 +145,8 @@ func (f *Forge) createFromSpec(ctx context.Context, spec ProjectSpec) error {
 	return nil
 }
 
-// URL is the forge's base URL, e.g. http://127.0.0.1:38211. The REST API
-// is under URL()+"/api/v4".
+// URL is the forge's base URL, e.g. http://127.0.0.1:38211. GitLab's REST
+// API is under URL()+"/api/v4", GitHub's under URL()+"/api/v3".
 func (f *Forge) URL() string { return f.baseURL }
 
 // Close stops the server, the CI runners and the webhook sender, and waits
@@ -182,11 +185,14 @@ func Run(ctx context.Context, opts Options) error {
 	return f.Close()
 }
 
-// ServeHTTP routes git traffic to git http-backend and the rest to the API.
+// ServeHTTP routes git traffic to git http-backend and the rest to the
+// GitLab or the GitHub API.
 func (f *Forge) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	switch {
 	case strings.HasPrefix(r.URL.Path, apiPrefix+"/"):
 		f.serveAPI(w, r)
+	case strings.HasPrefix(r.URL.Path, ghPrefix+"/"):
+		f.serveGitHub(w, r)
 	case strings.Contains(r.URL.Path, ".git/"):
 		f.serveGit(w, r)
 	default:
@@ -281,17 +287,24 @@ func (f *Forge) tokenUser(token string) (*user, bool) {
 	if !ok {
 		return nil, false
 	}
+	if exp, ok := f.st.gh.tokenExpiry[token]; ok && !f.opts.Now().Before(exp) {
+		return nil, false
+	}
 	return f.st.users[id], true
 }
 
 // requestToken extracts an API or git token: PRIVATE-TOKEN, a bearer token,
-// or (git only) the password of HTTP basic auth.
+// GitHub's "Authorization: token", or (git only) the password of HTTP
+// basic auth.
 func requestToken(r *http.Request, allowBasic bool) string {
 	if t := r.Header.Get("PRIVATE-TOKEN"); t != "" {
 		return t
 	}
-	if t, ok := strings.CutPrefix(r.Header.Get("Authorization"), "Bearer "); ok {
-		return strings.TrimSpace(t)
+	auth := r.Header.Get("Authorization")
+	for _, scheme := range []string{"Bearer ", "token "} {
+		if t, ok := strings.CutPrefix(auth, scheme); ok {
+			return strings.TrimSpace(t)
+		}
 	}
 	if allowBasic {
 		if _, pw, ok := r.BasicAuth(); ok {

@@ -56,8 +56,8 @@ func (r repo) run(ctx context.Context, stdin string, extraEnv []string, args ...
 }
 
 // initBare creates the bare repository. Clients may not push to
-// refs/merge-requests/*, which GitLab owns, nor see the forge's scratch
-// ref.
+// refs/merge-requests/* or refs/pull/*, which the forge owns, nor see the
+// forge's scratch ref.
 func (r repo) initBare(ctx context.Context, defaultBranch string) error {
 	if err := os.MkdirAll(r.dir, 0o755); err != nil {
 		return fmt.Errorf("create repository dir: %w", err)
@@ -67,6 +67,7 @@ func (r repo) initBare(ctx context.Context, defaultBranch string) error {
 	}
 	for _, kv := range [][2]string{
 		{"receive.hideRefs", "refs/merge-requests"},
+		{"receive.hideRefs", "refs/pull"},
 		{"receive.hideRefs", "refs/fakeforge"},
 		{"uploadpack.hideRefs", "refs/fakeforge"},
 	} {
@@ -311,25 +312,25 @@ func (r repo) count(ctx context.Context, head, exclude string) (int, error) {
 
 // commitInfo is what webhooks say about a commit.
 type commitInfo struct {
-	ID, Title, Message, AuthorName, AuthorEmail string
-	Parents                                     []string
-	Time                                        time.Time
+	ID, Tree, Title, Message, AuthorName, AuthorEmail string
+	Parents                                           []string
+	Time                                              time.Time
 }
 
 func (r repo) commitInfo(ctx context.Context, sha string) (commitInfo, error) {
-	out, err := r.run(ctx, "", nil, "show", "-s", "--format=%H%x00%P%x00%an%x00%ae%x00%at%x00%B", sha)
+	out, err := r.run(ctx, "", nil, "show", "-s", "--format=%H%x00%P%x00%an%x00%ae%x00%at%x00%T%x00%B", sha)
 	if err != nil {
 		return commitInfo{}, err
 	}
-	f := strings.SplitN(out, "\x00", 6)
-	if len(f) != 6 {
+	f := strings.SplitN(out, "\x00", 7)
+	if len(f) != 7 {
 		return commitInfo{}, fmt.Errorf("git show %s: unexpected output", sha)
 	}
 	secs, _ := strconv.ParseInt(f[4], 10, 64)
-	msg := strings.TrimRight(f[5], "\n") + "\n"
+	msg := strings.TrimRight(f[6], "\n") + "\n"
 	title, _, _ := strings.Cut(msg, "\n")
 	return commitInfo{
-		ID: f[0], Parents: strings.Fields(f[1]), AuthorName: f[2], AuthorEmail: f[3],
+		ID: f[0], Tree: f[5], Parents: strings.Fields(f[1]), AuthorName: f[2], AuthorEmail: f[3],
 		Time: time.Unix(secs, 0).UTC(), Message: msg, Title: title,
 	}, nil
 }

@@ -1,7 +1,9 @@
-// Package fakeforge is a GitLab-compatible forge for tests and the demo: real
-// bare repositories served over git's smart HTTP protocol, the REST v4
-// endpoints the GitLab Go client calls, a simulated CI runner, and webhooks
-// in GitLab's own payload formats.
+// Package fakeforge is a GitLab- and GitHub-compatible forge for tests and
+// the demo: real bare repositories served over git's smart HTTP protocol,
+// the REST v4 endpoints the GitLab Go client calls and the REST v3
+// endpoints go-github calls, a simulated CI runner (GitLab pipelines, and
+// GitHub Actions workflow runs with their check runs), GitHub App
+// installation tokens, and webhooks in GitLab's own payload formats.
 //
 // Everything that is random (injected faults, flaky pipelines, lost
 // webhooks) is drawn from a generator seeded by Options.Seed, so a failing
@@ -9,6 +11,7 @@
 package fakeforge
 
 import (
+	"crypto/rsa"
 	"errors"
 	"fmt"
 	"time"
@@ -24,6 +27,11 @@ const (
 	DefaultQueueSize   = 1024
 	DefaultHookTimeout = 10 * time.Second
 	DefaultBranch      = "main"
+
+	DefaultCheck                = "ci/test"
+	DefaultWorkflow             = "CI"
+	DefaultInstallationID       = 1
+	DefaultInstallationTokenTTL = time.Hour
 )
 
 // Options configure a Forge.
@@ -53,6 +61,49 @@ type Options struct {
 	Now func() time.Time
 	// Version is the GitLab version announced in webhook User-Agent headers.
 	Version string
+	// GitHub tunes the GitHub side of the forge: its simulated Actions and
+	// its GitHub App.
+	GitHub GitHub
+}
+
+// GitHub configures the GitHub REST v3 side, served under /api/v3 as
+// GitHub Enterprise Server serves it. Repositories, pull requests (the
+// merge requests), comments and users are the ones the GitLab side has.
+type GitHub struct {
+	// Actions simulates GitHub Actions on pushed branches.
+	Actions Actions
+	// App, when its ID is set, lets a GitHub App get installation tokens.
+	App App
+}
+
+// Actions simulates one workflow. A push to a branch matching one of
+// Branches starts a workflow run with one check run per name in Checks;
+// they queue, run and finish as CI says (its delays, failure rules and
+// Manual), each check run flaking on its own.
+type Actions struct {
+	// Branches are patterns as workflow files write them: * matches
+	// within a path segment, ** across segments ("trainyard/**"). No
+	// workflow runs when empty.
+	Branches []string
+	// Checks names the jobs, and so the check runs; DefaultCheck if
+	// empty.
+	Checks []string
+	// Workflow is the workflow's name; DefaultWorkflow if empty. Its file
+	// is .github/workflows/<lower-case name>.yml, which workflow_dispatch
+	// names it by.
+	Workflow string
+}
+
+// App is a GitHub App installed on every repository of the forge.
+type App struct {
+	ID int64
+	// InstallationID is the one installation; DefaultInstallationID if 0.
+	InstallationID int64
+	// PublicKey verifies the app's RS256 JWTs.
+	PublicKey *rsa.PublicKey
+	// TokenTTL is how long an installation token lives;
+	// DefaultInstallationTokenTTL if zero, as on GitHub.
+	TokenTTL time.Duration
 }
 
 // ProjectSpec describes a project to create at Start.
@@ -117,6 +168,15 @@ type Faults struct {
 	RetryAfter int
 	// Latency is added to every API call.
 	Latency time.Duration
+	// PrimaryRateLimitRate answers GitHub API calls 403 with
+	// X-RateLimit-Remaining: 0 and X-RateLimit-Reset RetryAfter seconds
+	// ahead, as GitHub does when the hourly quota is spent.
+	PrimaryRateLimitRate float64
+	// SecondaryRateLimitRate answers GitHub API calls 403 with Retry-After
+	// and the secondary rate limit's documentation_url, as GitHub does to
+	// a client that creates content too fast. (RateLimitRate gives the
+	// 429 GitHub also uses for it.)
+	SecondaryRateLimitRate float64
 }
 
 func (o Options) withDefaults() (Options, error) {
@@ -144,10 +204,31 @@ func (o Options) withDefaults() (Options, error) {
 	if o.Webhook.Timeout <= 0 {
 		o.Webhook.Timeout = DefaultHookTimeout
 	}
-	for _, r := range []float64{o.CI.FlakeRate, o.Webhook.DropRate, o.Webhook.DuplicateRate, o.Faults.ServerErrorRate, o.Faults.RateLimitRate} {
+	o.GitHub = o.GitHub.withDefaults()
+	for _, r := range []float64{o.CI.FlakeRate, o.Webhook.DropRate, o.Webhook.DuplicateRate, o.Faults.ServerErrorRate, o.Faults.RateLimitRate,
+		o.Faults.PrimaryRateLimitRate, o.Faults.SecondaryRateLimitRate} {
 		if r < 0 || r > 1 {
 			return o, fmt.Errorf("fakeforge options: rate %v outside [0, 1]", r)
 		}
 	}
+	if o.GitHub.App.ID != 0 && o.GitHub.App.PublicKey == nil {
+		return o, errors.New("fakeforge options: GitHub app has no public key")
+	}
 	return o, nil
+}
+
+func (g GitHub) withDefaults() GitHub {
+	if len(g.Actions.Checks) == 0 {
+		g.Actions.Checks = []string{DefaultCheck}
+	}
+	if g.Actions.Workflow == "" {
+		g.Actions.Workflow = DefaultWorkflow
+	}
+	if g.App.InstallationID == 0 {
+		g.App.InstallationID = DefaultInstallationID
+	}
+	if g.App.TokenTTL <= 0 {
+		g.App.TokenTTL = DefaultInstallationTokenTTL
+	}
+	return g
 }

@@ -103,13 +103,22 @@ func TestMergeRequestRefsAndMergeOnPush(t *testing.T) {
 	mustGit(t, dir, authed(botToken, "clone", "--quiet", f.CloneURL(project1), "w")...)
 	work := filepath.Join(dir, "w")
 
+	// GitLab's ref and GitHub's, which the same MR has.
+	mrRefs := []string{"refs/merge-requests/1/head", "refs/pull/1/head"}
 	lsMR := func() string {
-		out := mustGit(t, work, authed(botToken, "ls-remote", "origin", "refs/merge-requests/1/head")...)
-		sha, _, _ := strings.Cut(out, "\t")
-		return sha
+		var shas []string
+		for _, ref := range mrRefs {
+			out := mustGit(t, work, authed(botToken, "ls-remote", "origin", ref)...)
+			sha, _, _ := strings.Cut(out, "\t")
+			shas = append(shas, sha)
+		}
+		if shas[0] != shas[1] {
+			t.Fatalf("MR refs disagree: %v", shas)
+		}
+		return shas[0]
 	}
 	if got := lsMR(); got != mr.SHA {
-		t.Fatalf("refs/merge-requests/1/head = %q, want %s", got, mr.SHA)
+		t.Fatalf("MR head refs at %q, want %s", got, mr.SHA)
 	}
 
 	// New commits move the MR's head and its ref.
@@ -120,8 +129,10 @@ func TestMergeRequestRefsAndMergeOnPush(t *testing.T) {
 	if got := lsMR(); got != head2 {
 		t.Fatalf("after push refs/merge-requests/1/head = %q, want %s", got, head2)
 	}
-	if _, err := git(t, work, authed(botToken, "push", "origin", head2+":refs/merge-requests/1/head")...); err == nil {
-		t.Fatal("push to refs/merge-requests succeeded")
+	for _, ref := range mrRefs {
+		if _, err := git(t, work, authed(botToken, "push", "origin", head2+":"+ref)...); err == nil {
+			t.Fatalf("push to %s succeeded", ref)
+		}
 	}
 
 	// Fast-forward main to the MR head over HTTP: GitLab marks it merged.

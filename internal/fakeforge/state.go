@@ -40,7 +40,10 @@ type user struct {
 	Username string
 	Name     string
 	Admin    bool
-	Created  time.Time
+	// Org marks a project namespace, which GitHub shows as an
+	// organisation owning the repository.
+	Org     bool
+	Created time.Time
 }
 
 func (u *user) email() string { return u.Username + "@example.com" }
@@ -54,6 +57,7 @@ type project struct {
 	mrs           map[int64]*mergeRequest
 	nextMRIID     int64
 	nextPipeIID   int64
+	nextRunNumber int64
 	// heads is the last scanned branch → commit map, owned by the holder of
 	// gitMu; it tells what a push changed.
 	heads map[string]string
@@ -154,6 +158,7 @@ type state struct {
 	projects    map[int64]*project
 	byPath      map[string]*project
 	pipelines   map[int64]*pipeline
+	gh          ghState
 	lastID      int64 // one sequence for users, projects, MRs, notes and pipelines keeps ids unique
 }
 
@@ -165,6 +170,7 @@ func newState() state {
 		projects:    map[int64]*project{},
 		byPath:      map[string]*project{},
 		pipelines:   map[int64]*pipeline{},
+		gh:          newGHState(),
 	}
 }
 
@@ -182,6 +188,15 @@ func (s *state) addUser(name string, admin bool, now time.Time) *user {
 	s.users[u.ID] = u
 	s.usersByName[name] = u
 	return u
+}
+
+// addNamespace makes sure the owner of a project path exists as a user, as
+// GitHub has every repository owned by a user or an organisation.
+func (s *state) addNamespace(path string, now time.Time) {
+	ns, _ := splitPath(path)
+	if _, ok := s.usersByName[ns]; !ok && ns != "" {
+		s.addUser(ns, false, now).Org = true
+	}
 }
 
 func displayName(username string) string {

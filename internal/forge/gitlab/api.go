@@ -187,32 +187,3 @@ func (c *Client) DeleteBranch(ctx context.Context, project, branch string) error
 	}
 	return err
 }
-
-// maxPages stops a list that never ends; 100 pages of 100 is far beyond
-// any MR's notes or any commit's pipelines.
-const maxPages = 100
-
-// pages calls req for page 1, 2, ... until GitLab says there is no next
-// page; each page is retried on its own.
-func (c *Client) pages(ctx context.Context, op string, page *int64, req request) error {
-	for n := 1; ; n++ {
-		*page = int64(n)
-		var next int64
-		err := c.do(ctx, fmt.Sprintf("%s (page %d)", op, n), true, func(o ...gl.RequestOptionFunc) (*gl.Response, error) {
-			r, err := req(o...)
-			if r != nil {
-				next = r.NextPage
-			}
-			return r, err
-		})
-		if err != nil {
-			return err
-		}
-		if next == 0 {
-			return nil
-		}
-		if n == maxPages {
-			return fmt.Errorf("%s: more than %d pages", op, maxPages)
-		}
-	}
-}

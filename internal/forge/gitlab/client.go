@@ -14,6 +14,8 @@ import (
 
 	gl "gitlab.com/gitlab-org/api/client-go"
 	"go.uber.org/zap"
+
+	"github.com/trainyard/trainyard/internal/forge/retry"
 )
 
 // Defaults applied by New.
@@ -48,13 +50,9 @@ type Options struct {
 
 // Client talks to one GitLab instance. It is safe for concurrent use.
 type Client struct {
-	gl      *gl.Client
-	web     string // instance URL without /api/v4
-	timeout time.Duration
-	maxWait time.Duration
-	base    time.Duration
-	max     time.Duration
-	log     *zap.Logger
+	gl    *gl.Client
+	web   string // instance URL without /api/v4
+	retry retry.Policy
 }
 
 // New returns a client for opts.BaseURL. It makes no request.
@@ -66,17 +64,18 @@ func New(opts Options) (*Client, error) {
 	if opts.Token == "" {
 		return nil, errors.New("gitlab client: token is empty")
 	}
-	c := &Client{
-		web:     web,
-		timeout: orDefault(opts.Timeout, DefaultTimeout),
-		maxWait: orDefault(opts.MaxWait, DefaultMaxWait),
-		base:    orDefault(opts.BackoffBase, DefaultBackoffBase),
-		max:     orDefault(opts.BackoffMax, DefaultBackoffMax),
-		log:     opts.Logger,
+	log := opts.Logger
+	if log == nil {
+		log = zap.NewNop()
 	}
-	if c.log == nil {
-		c.log = zap.NewNop()
-	}
+	c := &Client{web: web, retry: retry.Policy{
+		Forge:       "gitlab",
+		Timeout:     orDefault(opts.Timeout, DefaultTimeout),
+		MaxWait:     orDefault(opts.MaxWait, DefaultMaxWait),
+		BackoffBase: orDefault(opts.BackoffBase, DefaultBackoffBase),
+		BackoffMax:  orDefault(opts.BackoffMax, DefaultBackoffMax),
+		Logger:      log,
+	}}
 	// Retries are ours (see retry.go): go-retryablehttp's Backoff hook
 	// cannot see how long a call has already waited, so it cannot bound
 	// the total.

@@ -1,0 +1,132 @@
+package github
+
+import (
+	"slices"
+
+	gh "github.com/google/go-github/v82/github"
+
+	"github.com/trainyard/trainyard/internal/train"
+)
+
+// checkState is how far one check on a commit got, in order of how much
+// it weighs when several report under one name: any failure outweighs
+// everything.
+type checkState int
+
+const (
+	checkPassed checkState = iota
+	checkQueued
+	checkRunning
+	checkCanceled
+	checkFailed
+)
+
+// checks holds the state of each check on a commit, by name: check runs
+// by their name, commit statuses by their context.
+type checks map[string]checkState
+
+func (cs checks) add(name string, s checkState) {
+	if cur, ok := cs[name]; !ok || s > cur {
+		cs[name] = s
+	}
+}
+
+func (cs checks) addRuns(runs []*gh.CheckRun) {
+	for _, r := range runs {
+		cs.add(r.GetName(), runState(r))
+	}
+}
+
+func (cs checks) addStatuses(statuses []*gh.RepoStatus) {
+	for _, s := range statuses {
+		cs.add(s.GetContext(), statusState(s.GetState()))
+	}
+}
+
+// runState reads a check run. Neutral and skipped pass, as GitHub's
+// required checks count them; a conclusion this code does not know
+// fails, so that nothing unknown ever lets a car through.
+func runState(r *gh.CheckRun) checkState {
+	switch r.GetStatus() {
+	case "completed":
+	case "in_progress":
+		return checkRunning
+	default: // queued, waiting, requested, pending
+		return checkQueued
+	}
+	switch r.GetConclusion() {
+	case "success", "neutral", "skipped":
+		return checkPassed
+	case "cancelled":
+		return checkCanceled
+	}
+	return checkFailed // failure, timed_out, action_required, startup_failure, stale
+}
+
+// statusState reads a commit status: pending means its CI runs.
+func statusState(state string) checkState {
+	switch state {
+	case "success":
+		return checkPassed
+	case "pending":
+		return checkRunning
+	}
+	return checkFailed // failure, error
+}
+
+// verdict is the state of a car's pipeline: failed (or cancelled) as soon
+// as one required check is, passed when every required check passed, and
+// otherwise running once one has started, pending before. With no
+// required checks named, every check reported counts, and there must be
+// one.
+func verdict(required []string, cs checks) train.PipelineState {
+	names := required
+	if len(names) == 0 {
+		for n := range cs {
+			names = append(names, n)
+		}
+		slices.Sort(names)
+	}
+	if len(names) == 0 {
+		return train.PipelinePending
+	}
+	worst, missing, started := checkPassed, false, false
+	for _, n := range names {
+		s, ok := cs[n]
+		if !ok {
+			missing = true
+			continue
+		}
+		worst = max(worst, s)
+		started = started || s != checkQueued
+	}
+	switch {
+	case worst == checkFailed:
+		return train.PipelineFailed
+	case worst == checkCanceled:
+		return train.PipelineCanceled
+	case !missing && worst == checkPassed:
+		return train.PipelineSuccess
+	case started:
+		return train.PipelineRunning
+	}
+	return train.PipelinePending
+}
+
+// complete reports whether the check runs alone settle the verdict, so
+// the commit statuses need not be read: a failure, or every required
+// check seen.
+func complete(required []string, cs checks) bool {
+	if s := verdict(required, cs); s == train.PipelineFailed || s == train.PipelineCanceled {
+		return true
+	}
+	if len(required) == 0 {
+		return false
+	}
+	for _, n := range required {
+		if _, ok := cs[n]; !ok {
+			return false
+		}
+	}
+	return true
+}

@@ -1,0 +1,220 @@
+// Package github is the engine's GitHub client: go-github behind forge's
+// normalised types, authenticated with a personal access token or as a
+// GitHub App installation, with a deadline on every request, retries
+// with backoff (package retry), GitHub's rate limits honoured, and a
+// client-side budget for its secondary limits on content creation.
+//
+// GitHub has no pipeline to create: a car's pipeline is the set of
+// required checks (check runs and commit statuses, by name) on the car's
+// exact commit. See pipeline.go for how that maps onto the engine's
+// pipeline calls.
+package github
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net/http"
+	"net/url"
+	"strings"
+	"time"
+
+	"github.com/bradleyfalzon/ghinstallation/v2"
+	gh "github.com/google/go-github/v82/github"
+	"go.uber.org/zap"
+
+	"github.com/trainyard/trainyard/internal/forge/retry"
+)
+
+// Defaults applied by New.
+const (
+	DefaultBaseURL     = "https://github.com"
+	DefaultTimeout     = 30 * time.Second
+	DefaultMaxWait     = 2 * time.Minute
+	DefaultBackoffBase = 250 * time.Millisecond
+	DefaultBackoffMax  = 30 * time.Second
+	DefaultCarPrefix   = "trainyard"
+	// GitHub's secondary rate limits on requests that create content.
+	DefaultWritesPerMinute = 80
+	DefaultWritesPerHour   = 500
+)
+
+// Options configure a Client.
+type Options struct {
+	// BaseURL is github.com (DefaultBaseURL if empty) or a GitHub
+	// Enterprise Server, e.g. https://ghe.example.com; a trailing /api/v3
+	// is accepted.
+	BaseURL string
+	// Token is a personal access token (classic or fine-grained) with
+	// read and write access to contents, pull requests, issues, checks
+	// and actions. It is sent in a header and never logged. Set Token or
+	// App, not both.
+	Token string
+	// App authenticates as a GitHub App installation instead.
+	App *App
+	// RequiredChecks name the check runs and commit statuses a car's
+	// commit must pass. Empty: every check reported on it, at least one.
+	RequiredChecks []string
+	// Workflows are workflow files (ci.yml) to start with
+	// workflow_dispatch on a car branch when no run of them exists for
+	// its commit, for workflows that do not run on push.
+	Workflows []string
+	// CarPrefix starts car branch names; only workflow runs on car
+	// branches are ever cancelled. DefaultCarPrefix if empty.
+	CarPrefix string
+	// Timeout bounds each HTTP request; MaxWait a whole call, retries and
+	// waits for rate limits included.
+	Timeout time.Duration
+	MaxWait time.Duration
+	// BackoffBase and BackoffMax shape the backoff between retries.
+	BackoffBase time.Duration
+	BackoffMax  time.Duration
+	// WritesPerMinute and WritesPerHour bound content-creating requests
+	// (everything but GET), below GitHub's secondary rate limits.
+	WritesPerMinute int
+	WritesPerHour   int
+	// Logger defaults to a no-op logger.
+	Logger *zap.Logger
+}
+
+// App is a GitHub App installation's credentials. ghinstallation signs
+// the app's JWTs and keeps the installation token fresh, renewing it a
+// minute before it expires.
+type App struct {
+	ID             int64
+	InstallationID int64
+	// PrivateKey is the app's PEM-encoded RSA private key.
+	PrivateKey []byte
+}
+
+// Client talks to one GitHub instance. It is safe for concurrent use.
+type Client struct {
+	gh       *gh.Client
+	web      string // the instance's web URL, for clone and check URLs
+	api      string // the REST API's URL, without a trailing slash
+	token    func(context.Context) (string, error)
+	required []string
+	dispatch []string
+	cars     string // car branch prefix, with its trailing slash
+	retry    retry.Policy
+	gate     *gate
+	budget   *budget
+	shas     *shaCache
+	log      *zap.Logger
+}
+
+// New returns a client. It makes no request.
+func New(opts Options) (*Client, error) {
+	web, api, err := instanceURLs(opts.BaseURL)
+	if err != nil {
+		return nil, err
+	}
+	log := opts.Logger
+	if log == nil {
+		log = zap.NewNop()
+	}
+	c := &Client{
+		web: web, api: api, required: opts.RequiredChecks, dispatch: opts.Workflows,
+		cars: orString(opts.CarPrefix, DefaultCarPrefix) + "/", gate: &gate{},
+		budget: newBudget(window{orInt(opts.WritesPerMinute, DefaultWritesPerMinute), time.Minute},
+			window{orInt(opts.WritesPerHour, DefaultWritesPerHour), time.Hour}),
+		shas: newSHACache(), log: log,
+		retry: retry.Policy{
+			Forge:       "github",
+			Timeout:     orDuration(opts.Timeout, DefaultTimeout),
+			MaxWait:     orDuration(opts.MaxWait, DefaultMaxWait),
+			BackoffBase: orDuration(opts.BackoffBase, DefaultBackoffBase),
+			BackoffMax:  orDuration(opts.BackoffMax, DefaultBackoffMax),
+			Logger:      log,
+		},
+	}
+	if c.gh, err = c.authenticate(opts); err != nil {
+		return nil, err
+	}
+	if web != DefaultBaseURL {
+		if c.gh, err = c.gh.WithEnterpriseURLs(api+"/", web+"/api/uploads/"); err != nil {
+			return nil, fmt.Errorf("github client for %s: %w", web, err)
+		}
+	}
+	return c, nil
+}
+
+// authenticate returns go-github with the credentials on its transport.
+func (c *Client) authenticate(opts Options) (*gh.Client, error) {
+	switch {
+	case opts.Token != "" && opts.App != nil:
+		return nil, errors.New("github client: set a token or an app, not both")
+	case opts.Token != "":
+		token := opts.Token
+		c.token = func(context.Context) (string, error) { return token, nil }
+		return gh.NewClient(nil).WithAuthToken(token), nil
+	case opts.App != nil:
+		tr, err := ghinstallation.New(http.DefaultTransport, opts.App.ID, opts.App.InstallationID, opts.App.PrivateKey)
+		if err != nil {
+			return nil, fmt.Errorf("github app %d: %w", opts.App.ID, err)
+		}
+		tr.BaseURL = c.api
+		c.token = tr.Token
+		return gh.NewClient(&http.Client{Transport: tr}), nil
+	}
+	return nil, errors.New("github client: neither a token nor an app is set")
+}
+
+// instanceURLs checks a base URL and returns the web and API URLs.
+func instanceURLs(raw string) (web, api string, err error) {
+	raw = strings.TrimSpace(raw)
+	if raw == "" {
+		raw = DefaultBaseURL
+	}
+	u, err := url.Parse(raw)
+	if err != nil {
+		return "", "", fmt.Errorf("github base URL %q: %w", raw, err)
+	}
+	if (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+		return "", "", fmt.Errorf("github base URL %q: want http(s)://host", raw)
+	}
+	u.Path = strings.TrimSuffix(strings.TrimSuffix(u.Path, "/"), "/api/v3")
+	u.RawQuery, u.Fragment = "", ""
+	web = strings.TrimSuffix(u.String(), "/")
+	if web == DefaultBaseURL || u.Host == "api.github.com" {
+		return DefaultBaseURL, "https://api.github.com", nil
+	}
+	return web, web + "/api/v3", nil
+}
+
+// CloneURL is the HTTPS (or HTTP) clone URL of a repository.
+func (c *Client) CloneURL(project string) string { return c.web + "/" + project + ".git" }
+
+// GitToken is the token git authenticates with (as x-access-token): the
+// personal token, or the installation token, renewed when near expiry.
+func (c *Client) GitToken(ctx context.Context) (string, error) { return c.token(ctx) }
+
+func orDuration(d, def time.Duration) time.Duration {
+	if d <= 0 {
+		return def
+	}
+	return d
+}
+
+func orInt(n, def int) int {
+	if n <= 0 {
+		return def
+	}
+	return n
+}
+
+func orString(s, def string) string {
+	if s == "" {
+		return def
+	}
+	return s
+}
+
+// splitProject reads "owner/repo".
+func splitProject(project string) (owner, repo string, err error) {
+	owner, repo, ok := strings.Cut(project, "/")
+	if !ok || owner == "" || repo == "" || strings.Contains(repo, "/") {
+		return "", "", fmt.Errorf("github repository %q: want owner/repo", project)
+	}
+	return owner, repo, nil
+}

@@ -1,0 +1,254 @@
+package github
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net/http"
+	"slices"
+	"strconv"
+	"strings"
+
+	gh "github.com/google/go-github/v82/github"
+
+	"github.com/trainyard/trainyard/internal/forge"
+	"github.com/trainyard/trainyard/internal/train"
+)
+
+// A car's pipeline on GitHub is the required checks on its commit: there
+// is nothing to create, only checks that the push of the car branch
+// started (or a workflow_dispatch, or a re-run of failed jobs). The
+// engine still asks for pipelines by id, from any replica and after
+// restarts, and cancels them by id alone, so the id carries what is
+// needed to find the checks again: the commit's first 13 hex digits (52
+// bits; GitHub resolves the abbreviation) and the attempt, counted by
+// re-runs of the commit's workflow runs (10 bits). An automatic retry is
+// a re-run of the failed jobs and so a new attempt, a new id.
+
+const (
+	attemptBits = 10
+	maxAttempt  = 1<<attemptBits - 1
+	prefixLen   = 13
+)
+
+func pipelineID(sha string, attempt int) (int64, error) {
+	if len(sha) < prefixLen {
+		return 0, fmt.Errorf("commit id %q is too short", sha)
+	}
+	prefix, err := strconv.ParseUint(sha[:prefixLen], 16, 64)
+	if err != nil {
+		return 0, fmt.Errorf("commit id %q: %w", sha, err)
+	}
+	return int64(prefix<<attemptBits | uint64(min(max(attempt, 1), maxAttempt))), nil
+}
+
+func splitPipelineID(id int64) (prefix string, attempt int, err error) {
+	if id <= 0 || id&maxAttempt == 0 {
+		return "", 0, fmt.Errorf("pipeline %d is not a GitHub check set: %w", id, forge.ErrNotFound)
+	}
+	return fmt.Sprintf("%0*x", prefixLen, uint64(id)>>attemptBits), int(id & maxAttempt), nil
+}
+
+// repoRef is a repository as go-github names it.
+type repoRef struct{ project, owner, repo string }
+
+func repoOf(project string) (repoRef, error) {
+	owner, repo, err := splitProject(project)
+	return repoRef{project, owner, repo}, err
+}
+
+// CreatePipeline makes sure the required checks run on ref's head: a
+// commit whose checks failed has its failed workflow jobs re-run (a new
+// attempt); otherwise the configured workflows that have no run for the
+// commit are dispatched. vars are not passed on: workflow inputs must be
+// declared, and the car branch's name says which train and MR it is.
+func (c *Client) CreatePipeline(ctx context.Context, project, ref string, _ map[string]string) (forge.Pipeline, error) {
+	r, err := repoOf(project)
+	if err != nil {
+		return forge.Pipeline{}, err
+	}
+	sha, err := c.BranchHead(ctx, project, ref)
+	if err != nil {
+		return forge.Pipeline{}, err
+	}
+	cc, err := c.commitChecks(ctx, r, sha, true)
+	if err != nil {
+		return forge.Pipeline{}, err
+	}
+	attempt := cc.attempt()
+	switch verdict(c.required, cc.checks) {
+	case train.PipelineFailed, train.PipelineCanceled:
+		if err := c.rerunFailed(ctx, r, cc); err != nil {
+			return forge.Pipeline{}, err
+		}
+		attempt++
+	default:
+		if err := c.dispatchMissing(ctx, r, ref, cc); err != nil {
+			return forge.Pipeline{}, err
+		}
+	}
+	return c.pipelineOf(r, sha, ref, attempt, train.PipelinePending)
+}
+
+// PipelinesFor returns the pipeline of sha when anything reported on it
+// (a check run, a commit status or a workflow run), and none otherwise.
+func (c *Client) PipelinesFor(ctx context.Context, project, ref, sha string) ([]forge.Pipeline, error) {
+	r, err := repoOf(project)
+	if err != nil {
+		return nil, err
+	}
+	cc, err := c.commitChecks(ctx, r, sha, true)
+	if err != nil || (len(cc.checks) == 0 && len(cc.runs) == 0) {
+		return nil, err
+	}
+	p, err := c.pipelineOf(r, sha, ref, cc.attempt(), verdict(c.required, cc.checks))
+	if err != nil {
+		return nil, err
+	}
+	return []forge.Pipeline{p}, nil
+}
+
+// Pipeline returns the state of the required checks on the commit id
+// names. The checks GitHub lists are those of the newest attempt, so once
+// they have settled, the attempt decides: an older attempt was superseded
+// by a re-run (which GitHub starts only for runs that did not pass) and
+// has failed; a newer one is a re-run GitHub does not show yet, and is
+// pending, so the failure it re-runs is not read as its own. While the
+// checks still run, their state is the answer, and the workflow runs are
+// not read at all.
+func (c *Client) Pipeline(ctx context.Context, project string, id int64) (forge.Pipeline, error) {
+	r, sha, attempt, err := c.resolveID(ctx, project, id)
+	if err != nil {
+		return forge.Pipeline{}, err
+	}
+	cc, err := c.commitChecks(ctx, r, sha, false)
+	if err != nil {
+		return forge.Pipeline{}, err
+	}
+	state := verdict(c.required, cc.checks)
+	if state.Done() {
+		if cc.runs, err = c.workflowRuns(ctx, r, sha); err != nil {
+			return forge.Pipeline{}, err
+		}
+		switch current := cc.attempt(); {
+		case current < attempt:
+			state = train.PipelinePending
+		case current > attempt:
+			state = train.PipelineFailed
+		}
+	}
+	return c.pipelineOf(r, sha, "", attempt, state)
+}
+
+// CancelPipeline cancels the unfinished workflow runs of the commit id
+// names, on car branches only: the same commit may be a pull request's
+// own head, whose runs are not the train's. An attempt already
+// superseded by a re-run is over, and the re-run may be what a car waits
+// for: nothing is cancelled. Checks from outside Actions cannot be
+// cancelled and run on.
+func (c *Client) CancelPipeline(ctx context.Context, project string, id int64) error {
+	r, sha, attempt, err := c.resolveID(ctx, project, id)
+	if err != nil {
+		return err
+	}
+	runs, err := c.workflowRuns(ctx, r, sha)
+	if err != nil {
+		return err
+	}
+	if (commitChecks{runs: runs}).attempt() > attempt {
+		return nil
+	}
+	for _, run := range runs {
+		if run.GetStatus() == "completed" || !strings.HasPrefix(run.GetHeadBranch(), c.cars) {
+			continue
+		}
+		if err := c.cancelRun(ctx, r, run.GetID()); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func (c *Client) cancelRun(ctx context.Context, r repoRef, id int64) error {
+	return c.do(ctx, fmt.Sprintf("cancel workflow run %d of %s", id, r.project), edit, func(try context.Context) (*gh.Response, error) {
+		resp, err := c.gh.Actions.CancelWorkflowRunByID(try, r.owner, r.repo, id)
+		var accepted *gh.AcceptedError
+		switch {
+		case errors.As(err, &accepted):
+			return resp, nil // GitHub answers 202: cancelling
+		case resp != nil && resp.StatusCode == http.StatusConflict:
+			return resp, nil // finished meanwhile
+		}
+		return resp, err
+	})
+}
+
+func (c *Client) pipelineOf(r repoRef, sha, ref string, attempt int, state train.PipelineState) (forge.Pipeline, error) {
+	id, err := pipelineID(sha, attempt)
+	if err != nil {
+		return forge.Pipeline{}, fmt.Errorf("checks of %s: %w", r.project, err)
+	}
+	return forge.Pipeline{ID: id, SHA: sha, Ref: ref, Status: state, WebURL: c.web + "/" + r.project + "/commit/" + sha + "/checks"}, nil
+}
+
+// resolveID finds the commit and attempt a pipeline id names.
+func (c *Client) resolveID(ctx context.Context, project string, id int64) (repoRef, string, int, error) {
+	r, err := repoOf(project)
+	if err != nil {
+		return r, "", 0, err
+	}
+	prefix, attempt, err := splitPipelineID(id)
+	if err != nil {
+		return r, "", 0, err
+	}
+	sha, err := c.commitOf(ctx, r, prefix)
+	return r, sha, attempt, err
+}
+
+// errRunning: a workflow run of the commit is still going, and GitHub
+// re-runs the failed jobs of finished runs only. The engine tries the
+// start again later.
+var errRunning = errors.New("a workflow run of the commit still runs; its failed jobs can be re-run once it has finished")
+
+// rerunFailed re-runs the failed jobs of every finished workflow run of
+// the commit that did not pass; with none, the failure is for good.
+func (c *Client) rerunFailed(ctx context.Context, r repoRef, cc commitChecks) error {
+	if slices.ContainsFunc(cc.runs, func(run *gh.WorkflowRun) bool { return run.GetStatus() != "completed" }) {
+		return fmt.Errorf("start checks on %s@%.12s: %w", r.project, cc.sha, errRunning)
+	}
+	n := 0
+	for _, run := range cc.runs {
+		if slices.Contains([]string{"success", "neutral", "skipped"}, run.GetConclusion()) {
+			continue
+		}
+		err := c.do(ctx, fmt.Sprintf("re-run failed jobs of workflow run %d of %s", run.GetID(), r.project), write, func(try context.Context) (*gh.Response, error) {
+			return c.gh.Actions.RerunFailedJobsByID(try, r.owner, r.repo, run.GetID())
+		})
+		if err != nil {
+			return err
+		}
+		n++
+	}
+	if n == 0 {
+		return fmt.Errorf("start checks on %s@%.12s: %w: its checks failed and none of them is a workflow run that can be re-run",
+			r.project, cc.sha, forge.ErrRejected)
+	}
+	return nil
+}
+
+// dispatchMissing starts each configured workflow that has no run for the
+// commit on ref.
+func (c *Client) dispatchMissing(ctx context.Context, r repoRef, ref string, cc commitChecks) error {
+	for _, file := range c.dispatch {
+		if slices.ContainsFunc(cc.runs, func(run *gh.WorkflowRun) bool { return strings.HasSuffix(run.GetPath(), "/"+file) }) {
+			continue
+		}
+		err := c.do(ctx, fmt.Sprintf("dispatch %s on %s of %s", file, ref, r.project), write, func(try context.Context) (*gh.Response, error) {
+			return c.gh.Actions.CreateWorkflowDispatchEventByFileName(try, r.owner, r.repo, file, gh.CreateWorkflowDispatchEventRequest{Ref: ref})
+		})
+		if err != nil {
+			return err
+		}
+	}
+	return nil
+}

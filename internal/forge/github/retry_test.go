@@ -1,0 +1,242 @@
+package github
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"go.uber.org/zap"
+	"go.uber.org/zap/zapcore"
+	"go.uber.org/zap/zaptest/observer"
+
+	"github.com/trainyard/trainyard/internal/fakeforge"
+	"github.com/trainyard/trainyard/internal/forge"
+)
+
+// bodies lists the comments' bodies, and fails on a repeat.
+func bodies(t *testing.T, f *fakeforge.Forge, iid int64) []string {
+	t.Helper()
+	notes, err := f.Notes(project, iid)
+	if err != nil {
+		t.Fatal(err)
+	}
+	seen := map[string]bool{}
+	var out []string
+	for _, n := range notes {
+		if seen[n.Body] {
+			t.Fatalf("comment %q posted twice", n.Body)
+		}
+		seen[n.Body] = true
+		out = append(out, n.Body)
+	}
+	return out
+}
+
+func TestSecondaryRateLimitSlowsAndLosesNothing(t *testing.T) {
+	f := newForge(t, nil)
+	c := newClient(t, f, nil)
+	ctx := context.Background()
+	mr := openMR(t, f, "feature", map[string]string{"a": "a"})
+	f.SetFaults(fakeforge.Faults{SecondaryRateLimitRate: 0.25, RateLimitRate: 0.15, RetryAfter: 1})
+	start := time.Now()
+	for i := range 4 {
+		if err := c.Comment(ctx, project, mr.IID, fmt.Sprint("c", i)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	took := time.Since(start)
+	f.SetFaults(fakeforge.Faults{})
+	if got := bodies(t, f, mr.IID); len(got) != 4 || got[3] != "c3" {
+		t.Fatalf("comments %v", got)
+	}
+	faults := f.FaultCounts()
+	limited := faults[fakeforge.FaultSecondaryRateLimit] + faults[fakeforge.FaultRateLimited]
+	if limited == 0 {
+		t.Fatalf("no rate limit injected: %v", faults)
+	}
+	if took < time.Duration(limited)*time.Second {
+		t.Fatalf("%d rate limits of Retry-After: 1 took only %v", limited, took)
+	}
+}
+
+func TestPrimaryRateLimitWaitsForTheReset(t *testing.T) {
+	f := newForge(t, nil)
+	c := newClient(t, f, nil)
+	ctx := context.Background()
+	f.SetFaults(fakeforge.Faults{PrimaryRateLimitRate: 1, RetryAfter: 1})
+	lift := time.AfterFunc(200*time.Millisecond, func() { f.SetFaults(fakeforge.Faults{}) })
+	defer lift.Stop()
+	start := time.Now()
+	var wg sync.WaitGroup
+	var other time.Duration
+	wg.Go(func() {
+		// A call made while the limit holds waits too, without asking.
+		time.Sleep(300 * time.Millisecond)
+		s := time.Now()
+		if _, err := c.MergeRequest(ctx, project, 1); !errors.Is(err, forge.ErrNotFound) {
+			t.Errorf("concurrent call: %v", err)
+		}
+		other = time.Since(s)
+	})
+	head, err := c.BranchHead(ctx, project, "main")
+	wg.Wait()
+	if err != nil || head == "" {
+		t.Fatalf("BranchHead after the reset: %q, %v", head, err)
+	}
+	if took := time.Since(start); took < time.Second {
+		t.Fatalf("retried after %v, before X-RateLimit-Reset", took)
+	}
+	if other < 300*time.Millisecond {
+		t.Fatalf("a call during the limit went out after %v", other)
+	}
+	if calls := f.Calls()["GET /repos/{owner}/{repo}/pulls/{pull_number}"]; calls != 1 {
+		t.Fatalf("the held call was sent %d times", calls)
+	}
+}
+
+func TestRateLimitBeyondTheBudgetGivesUpAtOnce(t *testing.T) {
+	f := newForge(t, func(o *fakeforge.Options) { o.Faults = fakeforge.Faults{SecondaryRateLimitRate: 1, RetryAfter: 30} })
+	c := newClient(t, f, func(o *Options) { o.MaxWait = time.Second })
+	start := time.Now()
+	_, err := c.BranchHead(context.Background(), project, "main")
+	if !errors.Is(err, ErrGaveUp) || errors.Is(err, forge.ErrRejected) || !strings.Contains(err.Error(), "secondary rate limit") {
+		t.Fatalf("err = %v", err)
+	}
+	if took := time.Since(start); took > 500*time.Millisecond {
+		t.Fatalf("waited %v for a Retry-After beyond the budget", took)
+	}
+	// Later calls do not even ask while the limit holds.
+	if _, err := c.BranchHead(context.Background(), project, "main"); !errors.Is(err, ErrGaveUp) {
+		t.Fatalf("second call: %v", err)
+	}
+	if calls := f.Calls()["GET /repos/{owner}/{repo}/git/ref/{ref...}"]; calls != 1 {
+		t.Fatalf("%d requests", calls)
+	}
+}
+
+func TestWriteBudget(t *testing.T) {
+	f := newForge(t, nil)
+	c := newClient(t, f, nil)
+	c.budget = newBudget(window{3, 400 * time.Millisecond}, window{5, time.Hour})
+	ctx := context.Background()
+	mr := openMR(t, f, "feature", map[string]string{"a": "a"})
+	start := time.Now()
+	for i := range 5 {
+		if err := c.Comment(ctx, project, mr.IID, fmt.Sprint("c", i)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if took := time.Since(start); took < 400*time.Millisecond {
+		t.Fatalf("5 writes at 3 per 400ms took %v", took)
+	}
+	// Reads are not budgeted; the hourly window is spent.
+	if _, err := c.Notes(ctx, project, mr.IID); err != nil {
+		t.Fatal(err)
+	}
+	short, cancel := context.WithTimeout(ctx, time.Second)
+	defer cancel()
+	err := c.Comment(short, project, mr.IID, "one too many")
+	if !errors.Is(err, ErrGaveUp) || !strings.Contains(err.Error(), "write budget") {
+		t.Fatalf("sixth write: %v", err)
+	}
+	if got := bodies(t, f, mr.IID); len(got) != 5 {
+		t.Fatalf("comments %v", got)
+	}
+}
+
+func TestBudgetWindows(t *testing.T) {
+	b := newBudget(window{2, time.Minute}, window{3, time.Hour})
+	t0 := time.Date(2026, 1, 1, 12, 0, 0, 0, time.UTC)
+	for i, tc := range []struct {
+		at   time.Duration
+		ok   bool
+		free time.Duration
+	}{
+		{0, true, 0}, {time.Second, true, 0},
+		{2 * time.Second, false, time.Minute},         // the minute is full until the first leaves it
+		{time.Minute, true, 0},                        // the first left
+		{time.Minute + time.Second, false, time.Hour}, // the hour is full
+		{time.Hour + time.Second, true, 0},            // the first two left the hour
+		{time.Hour + 2*time.Second, true, 0},
+		// Both windows are full: the minute until +1h1m1s, the hour until
+		// +1h1m; the later counts.
+		{time.Hour + 3*time.Second, false, time.Hour + time.Minute + time.Second},
+	} {
+		free, ok := b.take(t0.Add(tc.at))
+		if ok != tc.ok || (!ok && !free.Equal(t0.Add(tc.free))) {
+			t.Errorf("step %d at +%v: ok %v free +%v; want %v +%v", i, tc.at, ok, free.Sub(t0), tc.ok, tc.free)
+		}
+	}
+}
+
+func TestServerErrorsAreRetried(t *testing.T) {
+	f := newForge(t, nil)
+	ctx := context.Background()
+	mr := openMR(t, f, "feature", map[string]string{"a": "a"})
+	c := newClient(t, f, nil)
+	want, err := c.MergeRequest(ctx, project, mr.IID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	f.SetFaults(fakeforge.Faults{ServerErrorRate: 0.4, RetryAfter: 0})
+	for range 10 {
+		if got, err := c.MergeRequest(ctx, project, mr.IID); err != nil || got != want {
+			t.Fatalf("through faults: %+v, %v", got, err)
+		}
+	}
+	if f.FaultCounts()[fakeforge.FaultServerError] == 0 {
+		t.Fatal("no fault injected")
+	}
+	f.SetFaults(fakeforge.Faults{ServerErrorRate: 1})
+	g := newClient(t, f, func(o *Options) { o.MaxWait = 200 * time.Millisecond })
+	if _, err := g.MergeRequest(ctx, project, mr.IID); !errors.Is(err, ErrGaveUp) || !strings.Contains(err.Error(), "acme/widgets#1") {
+		t.Fatalf("always failing: %v", err)
+	}
+}
+
+func TestRefusalsAreNotRetried(t *testing.T) {
+	f := newForge(t, nil)
+	c := newClient(t, f, nil)
+	mr := openMR(t, f, "feature", map[string]string{"a": "a"})
+	err := c.Comment(context.Background(), project, mr.IID, "  ")
+	if !errors.Is(err, forge.ErrRejected) || errors.Is(err, ErrGaveUp) || !strings.Contains(err.Error(), "422") {
+		t.Fatalf("empty comment: %v", err)
+	}
+	if calls := f.Calls()["POST /repos/{owner}/{repo}/issues/{issue_number}/comments"]; calls != 1 {
+		t.Fatalf("%d calls, want 1: a refusal is not retried", calls)
+	}
+}
+
+func TestTokenNeverLoggedOrInErrors(t *testing.T) {
+	core, logs := observer.New(zapcore.DebugLevel)
+	f := newForge(t, func(o *fakeforge.Options) { o.Faults = fakeforge.Faults{ServerErrorRate: 1} })
+	c := newClient(t, f, func(o *Options) { o.Logger = zap.New(core); o.MaxWait = 100 * time.Millisecond })
+	_, err1 := c.MergeRequest(context.Background(), project, 1)
+	f.SetFaults(fakeforge.Faults{})
+	bad := newClient(t, f, func(o *Options) { o.Token = token + "-revoked" })
+	_, err2 := bad.MergeRequest(context.Background(), project, 1)
+	for _, err := range []error{err1, err2} {
+		if err == nil || strings.Contains(err.Error(), token) {
+			t.Fatalf("error %v is nil or holds the token", err)
+		}
+	}
+	if !strings.Contains(err2.Error(), "401") || !errors.Is(err2, forge.ErrRejected) {
+		t.Fatalf("bad token: %v", err2)
+	}
+	if logs.Len() == 0 {
+		t.Fatal("no retry was logged")
+	}
+	for _, e := range logs.All() {
+		line := e.Message
+		for k, v := range e.ContextMap() {
+			line += fmt.Sprintf(" %s=%v", k, v)
+		}
+		if strings.Contains(line, token) {
+			t.Fatalf("log holds the token: %s", line)
+		}
+	}
+}

@@ -79,6 +79,9 @@ type rawGitHub rawGitLab
 
 type rawTrain struct {
 	MaxParallel     yaml.Node `yaml:"max_parallel"`
+	BatchSize       yaml.Node `yaml:"batch_size"`
+	MinWindow       yaml.Node `yaml:"min_window"`
+	EagerEviction   yaml.Node `yaml:"eager_eviction"`
 	Retries         yaml.Node `yaml:"retries"`
 	PipelineTimeout yaml.Node `yaml:"pipeline_timeout"`
 	Method          yaml.Node `yaml:"method"`
@@ -91,6 +94,9 @@ type rawProject struct {
 	Path            yaml.Node `yaml:"path"`
 	Branches        yaml.Node `yaml:"branches"`
 	MaxParallel     yaml.Node `yaml:"max_parallel"`
+	BatchSize       yaml.Node `yaml:"batch_size"`
+	MinWindow       yaml.Node `yaml:"min_window"`
+	EagerEviction   yaml.Node `yaml:"eager_eviction"`
 	Retries         yaml.Node `yaml:"retries"`
 	PipelineTimeout yaml.Node `yaml:"pipeline_timeout"`
 	Method          yaml.Node `yaml:"method"`

@@ -60,12 +60,15 @@ func newTally() *tally {
 	return &tally{pipelines: map[int64]*pipelineRun{}, decisive: map[int64]bool{}}
 }
 
-func (t *tally) record(c train.Car, now time.Duration, broken bool) {
+// record counts a car that left the train; arrived is when its MR was
+// added by its author, which may be before the simulator handed it to the
+// planner.
+func (t *tally) record(c train.Car, now, arrived time.Duration, broken bool) {
 	switch c.State {
 	case train.StateMerged:
 		t.merged++
 		t.lastMerge = now
-		t.ttm = append(t.ttm, c.LeftAt.Sub(c.AddedAt).Minutes())
+		t.ttm = append(t.ttm, (now - arrived).Minutes())
 		if broken {
 			t.brokenMerged++
 		}

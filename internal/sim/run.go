@@ -48,8 +48,11 @@ func (q *eventQueue) Pop() any {
 
 // run is one strategy's simulation.
 type run struct {
-	s      Scenario
-	pop    population
+	s   Scenario
+	pop population
+	// held are MRs that arrived but that the planner cannot reach yet (see
+	// feed), oldest first.
+	held   []int
 	broken map[int64]bool
 	ci     *ciSampler
 	world  *World
@@ -109,19 +112,40 @@ func (r *run) loop() error {
 			r.finish(e.id)
 		}
 	}
-	if !r.t.Idle() {
-		return fmt.Errorf("%w at %v with %d cars", ErrStuck, r.now, len(r.t.Cars))
+	if !r.t.Idle() || len(r.held) > 0 {
+		return fmt.Errorf("%w at %v with %d cars and %d MRs held back", ErrStuck, r.now, len(r.t.Cars), len(r.held))
 	}
 	return nil
 }
 
+// feed hands held MRs to the planner while fewer than twice a window of
+// batches wait untested on the train. The planner cuts batches from at most
+// MaxParallel×BatchSize waiting cars and looks at none behind them, and one
+// observation starts at most MaxParallel batches, so holding the rest of a
+// long backlog back changes no decision; it spares the planner walking
+// thousands of cars it cannot reach on every observation.
+func (r *run) feed() {
+	limit := 2 * r.t.Settings.MaxParallel * r.t.Settings.BatchSize
+	waiting := 0
+	for i := range r.t.Cars {
+		if c := &r.t.Cars[i]; c.State == train.StateQueued && c.Suspect == 0 {
+			waiting++
+		}
+	}
+	for ; len(r.held) > 0 && waiting < limit; waiting++ {
+		m := r.pop.mrs[r.held[0]]
+		r.held = r.held[1:]
+		r.observe(train.Added{MR: m.id, HeadSHA: HeadOf(m.id, 0), By: "sim"})
+	}
+}
+
 func (r *run) arrive(i int) {
-	m := r.pop.mrs[i]
 	if i+1 < len(r.pop.mrs) {
 		r.schedule(event{at: r.pop.mrs[i+1].at, kind: evArrival, idx: i + 1})
 	}
 	r.stats.arrived++
-	r.observe(train.Added{MR: m.id, HeadSHA: HeadOf(m.id, 0), By: "sim"})
+	r.held = append(r.held, i)
+	r.feed()
 }
 
 func (r *run) finish(id int64) {
@@ -132,6 +156,7 @@ func (r *run) finish(id int64) {
 	st := r.world.Finish(id, r.stats.pipelines[id].flake)
 	r.stats.pipelines[id].end = r.now
 	r.observe(st)
+	r.feed()
 }
 
 // observe plans obs and carries out the actions at once, feeding their
@@ -140,7 +165,7 @@ func (r *run) observe(obs train.Observation) {
 	inbox := []train.Observation{obs}
 	for len(inbox) > 0 {
 		var actions []train.Action
-		r.t, actions = train.Plan(r.t, inbox[0], epoch.Add(r.now))
+		r.t, actions = train.Apply(r.t, inbox[0], epoch.Add(r.now))
 		inbox = inbox[1:]
 		for _, a := range actions {
 			inbox = append(inbox, r.act(a)...)
@@ -163,7 +188,7 @@ func (r *run) act(a train.Action) []train.Observation {
 	case train.FastForwardTarget:
 		return []train.Observation{r.world.FastForward(a)}
 	case train.Record:
-		r.stats.record(a.Car, r.now, r.broken[a.Car.MR])
+		r.stats.record(a.Car, r.now, r.pop.mrs[a.Car.MR-1].at, r.broken[a.Car.MR])
 	}
 	return nil
 }

@@ -173,3 +173,34 @@ func BenchmarkSimulate100k(b *testing.B) {
 		}
 	}
 }
+
+// TestWithoutFailuresTrainyardReachesTheBound checks the simulator against
+// the oracle: with nothing broken, a pipeline per car merges max_parallel
+// MRs per cycle, exactly the bound; with batches, every cycle merges
+// max_parallel × batch_size, except the first, whose cars each got a
+// pipeline as they arrived, before the queue was long.
+func TestWithoutFailuresTrainyardReachesTheBound(t *testing.T) {
+	s := backlog(1600, 0, 1)
+	s.BatchSize = 1
+	r := strategy(t, s, "trainyard")
+	if b := OracleBound(s); r.ThroughputPerHour != b.ThroughputPerHour || r.TTMP50Minutes != b.TTMP50Minutes {
+		t.Errorf("one car per pipeline: %.2f/h, p50 %.0f min; bound %.2f/h, %.0f min", r.ThroughputPerHour, r.TTMP50Minutes, b.ThroughputPerHour, b.TTMP50Minutes)
+	}
+	s.BatchSize = 8
+	r = strategy(t, s, "trainyard")
+	// 20 cars in the first cycle, then 1580 in ten cycles of 160.
+	if want := 1600 / (11 * 0.5); math.Abs(r.ThroughputPerHour-want) > 1e-9 || r.Span != 11*30*time.Minute {
+		t.Errorf("batches of 8: %.2f/h, last merge at %v; want %.2f/h at 5h30m", r.ThroughputPerHour, r.Span, want)
+	}
+}
+
+// BenchmarkCompareBacklog5000 runs one target scenario: 5,000 MRs, 5%
+// broken, every strategy.
+func BenchmarkCompareBacklog5000(b *testing.B) {
+	s := backlog(5000, 0.05, 1)
+	for b.Loop() {
+		if _, err := Compare(s); err != nil {
+			b.Fatal(err)
+		}
+	}
+}

@@ -16,7 +16,14 @@ import (
 // final, how far the target may move, which cars may be built), so a lost
 // or repeated observation costs time, never correctness.
 func Plan(t Train, obs Observation, now time.Time) (Train, []Action) {
-	p := &planner{t: t.Clone(), now: now}
+	return Apply(t.Clone(), obs, now)
+}
+
+// Apply is Plan for a caller that gives t up: it plans on t itself rather
+// than on a copy, which spares copying a long train for every observation
+// (the simulator's hot path). t must not be used afterwards.
+func Apply(t Train, obs Observation, now time.Time) (Train, []Action) {
+	p := &planner{t: t, now: now}
 	p.t.Settings = p.t.Settings.WithDefaults()
 	if p.t.Cars == nil {
 		p.t.Cars = []Car{}

@@ -160,10 +160,22 @@ func (p *printer) train(t api.Train) error {
 		if c.EstimatedMerge != nil {
 			eta = "~" + short(c.EstimatedMerge.Std())
 		}
-		row(tw, fmt.Sprint(c.Position), fmt.Sprintf("!%d", c.MR), p.state(c.State), pipeline(c.Pipeline),
+		row(tw, fmt.Sprint(c.Position), fmt.Sprintf("!%d", c.MR), p.state(c.State), carPipeline(c),
 			short(c.TimeOnTrain.Std()), eta, c.Title)
 	}
 	return tw.Flush()
+}
+
+// carPipeline names what tests a car: its pipeline, marked while it is
+// tested apart after a failure, or the pipeline of the batch it rides in.
+func carPipeline(c api.Car) string {
+	switch {
+	case c.TestedWith != 0:
+		return fmt.Sprintf("with !%d", c.TestedWith)
+	case c.Bisecting:
+		return pipeline(c.Pipeline) + " (bisect)"
+	}
+	return pipeline(c.Pipeline)
 }
 
 func (p *printer) history(hs []api.HistoryEntry) error {

@@ -271,3 +271,19 @@ func TestCompletion(t *testing.T) {
 		t.Fatalf("completion of -o: %q", out.String())
 	}
 }
+
+func TestCarPipelineNamesWhatTestsTheCar(t *testing.T) {
+	for _, tt := range []struct {
+		car  api.Car
+		want string
+	}{
+		{api.Car{}, "-"},
+		{api.Car{Pipeline: 12}, "#12"},
+		{api.Car{TestedWith: 7}, "with !7"},
+		{api.Car{Pipeline: 13, Bisecting: true}, "#13 (bisect)"},
+	} {
+		if got := carPipeline(tt.car); got != tt.want {
+			t.Errorf("carPipeline(%+v) = %q, want %q", tt.car, got, tt.want)
+		}
+	}
+}

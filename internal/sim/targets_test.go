@@ -1,6 +1,7 @@
 package sim
 
 import (
+	"path/filepath"
 	"testing"
 	"time"
 )
@@ -112,5 +113,26 @@ func TestTargetHalfLoadTimeToMerge(t *testing.T) {
 	}
 	if pct := 100 * float64(y.GoodEvicted) / float64(s.MRs); pct >= 1 {
 		t.Errorf("%d good MRs evicted (%.2f%%), want under 1%%", y.GoodEvicted, pct)
+	}
+}
+
+// TestScenarioFilesAreTheTargets keeps configs/sim in step with the
+// scenarios the targets are checked on.
+func TestScenarioFilesAreTheTargets(t *testing.T) {
+	for file, want := range map[string]Scenario{
+		"saturated.yaml": saturated(0.05, 0),
+		"half-load.yaml": halfLoad(),
+	} {
+		got, err := LoadScenario(filepath.Join("..", "..", "configs", "sim", file), DefaultScenario())
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got != want {
+			t.Errorf("%s is %+v, want %+v", file, got, want)
+		}
+	}
+	s, err := LoadScenario(filepath.Join("..", "..", "configs", "sim", "varying-ci.yaml"), DefaultScenario())
+	if err != nil || s.CI != DurationLognormal || s.CISpread != Duration(10*time.Minute) {
+		t.Errorf("varying-ci.yaml: %+v, %v", s, err)
 	}
 }

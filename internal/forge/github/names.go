@@ -1,0 +1,59 @@
+package github
+
+import (
+	"context"
+	"fmt"
+	"slices"
+	"strings"
+)
+
+// ChecksURL is the web page of the checks a pipeline id names: the
+// commit's checks, by the commit prefix the id packs (GitHub takes an
+// abbreviated commit in its URLs). web is the instance's web URL, like
+// https://github.com; "" for an id that is not a GitHub check set.
+func ChecksURL(web, project string, id int64) string {
+	prefix, _, err := splitPipelineID(id)
+	if err != nil {
+		return ""
+	}
+	return strings.TrimRight(web, "/") + "/" + project + "/commit/" + prefix + "/checks"
+}
+
+// WebURL is the instance's web URL, for links to its pages.
+func (c *Client) WebURL() string { return c.web }
+
+// PipelineName renders the pipeline id for a note on a pull request, in
+// place of the "pipeline #<id>" that means nothing on GitHub: the checks
+// that failed, each linked to its page, or else the commit's checks page.
+func (c *Client) PipelineName(ctx context.Context, project string, id int64) (string, error) {
+	r, sha, _, err := c.resolveID(ctx, project, id)
+	if err != nil {
+		return "", err
+	}
+	runs, err := c.checkRuns(ctx, r, sha)
+	if err != nil {
+		return "", err
+	}
+	var failed []string
+	for _, run := range runs {
+		s := runState(run)
+		if (s == checkFailed || s == checkCanceled) && required(r, run.GetName()) {
+			failed = append(failed, fmt.Sprintf("[%s](%s)", run.GetName(), run.GetHTMLURL()))
+		}
+	}
+	commit := fmt.Sprintf("[`%.12s`](%s/%s/commit/%s/checks)", sha, c.web, project, sha)
+	if len(failed) == 0 {
+		return "the checks on " + commit, nil
+	}
+	slices.Sort(failed)
+	word := "check"
+	if len(failed) > 1 {
+		word = "checks"
+	}
+	return fmt.Sprintf("%s %s on %s", word, strings.Join(failed, ", "), commit), nil
+}
+
+// required reports whether a check counts for the repository's pipelines.
+func required(r repoRef, name string) bool {
+	return len(r.RequiredChecks) == 0 || slices.Contains(r.RequiredChecks, name)
+}

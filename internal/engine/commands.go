@@ -148,8 +148,9 @@ func (e *Engine) authorize(ctx context.Context, r Request) error {
 	if level >= need {
 		return nil
 	}
+	name := e.cfg.LevelName
 	return e.refuse(ctx, r, fmt.Sprintf("@%s, using the merge train needs %s access or higher to %s; you have %s.",
-		r.Username, need, r.Project, level))
+		r.Username, name(need), r.Project, name(level)))
 }
 
 func (e *Engine) refuse(ctx context.Context, r Request, reason string) error {

@@ -339,6 +339,37 @@ func (f *Forge) workflowRunOf(run *workflowRun) WorkflowRun {
 	}
 }
 
+// CheckRun is a check run as the control API reports it.
+type CheckRun struct {
+	ID         int64
+	RunID      int64 // the workflow run it belongs to; 0 for none
+	Name       string
+	SHA        string
+	Status     string
+	Conclusion string
+	// URL is its page, as html_url gives it.
+	URL string
+}
+
+// CheckRuns lists every check run on sha, of every attempt, oldest first.
+func (f *Forge) CheckRuns(project, sha string) ([]CheckRun, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	p, err := f.st.project(project)
+	if err != nil {
+		return nil, err
+	}
+	var out []CheckRun
+	for _, c := range f.st.gh.checkRuns {
+		if c.ProjectID == p.ID && c.SHA == sha {
+			out = append(out, CheckRun{ID: c.ID, RunID: c.RunID, Name: c.Name, SHA: c.SHA, Status: c.Status,
+				Conclusion: c.Conclusion, URL: f.ghCheckRunOf(p, c).HTMLURL})
+		}
+	}
+	slices.SortFunc(out, func(a, b CheckRun) int { return int(a.ID - b.ID) })
+	return out, nil
+}
+
 // SetCheckRun adds a check run named name on sha as another app would
 // (one not driven by the simulated workflow), with status and, once
 // completed, conclusion. It returns the check run's id.

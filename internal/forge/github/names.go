@@ -5,6 +5,8 @@ import (
 	"fmt"
 	"slices"
 	"strings"
+
+	gh "github.com/google/go-github/v82/github"
 )
 
 // ChecksURL is the web page of the checks a pipeline id names: the
@@ -26,31 +28,51 @@ func (c *Client) WebURL() string { return c.web }
 // place of the "pipeline #<id>" that means nothing on GitHub: the checks
 // that failed, each linked to its page, or else the commit's checks page.
 func (c *Client) PipelineName(ctx context.Context, project string, id int64) (string, error) {
-	r, sha, _, err := c.resolveID(ctx, project, id)
+	r, sha, attempt, err := c.resolveID(ctx, project, id)
 	if err != nil {
 		return "", err
-	}
-	runs, err := c.checkRuns(ctx, r, sha)
-	if err != nil {
-		return "", err
-	}
-	var failed []string
-	for _, run := range runs {
-		s := runState(run)
-		if (s == checkFailed || s == checkCanceled) && required(r, run.GetName()) {
-			failed = append(failed, fmt.Sprintf("[%s](%s)", run.GetName(), run.GetHTMLURL()))
-		}
 	}
 	commit := fmt.Sprintf("[`%.12s`](%s/%s/commit/%s/checks)", sha, c.web, project, sha)
-	if len(failed) == 0 {
-		return "the checks on " + commit, nil
+	if attempt > 1 {
+		commit += fmt.Sprintf(" (attempt %d)", attempt)
 	}
-	slices.Sort(failed)
+	failed, err := c.failedChecks(ctx, r, sha)
+	if err != nil || len(failed) == 0 {
+		return "the checks on " + commit, err
+	}
 	word := "check"
 	if len(failed) > 1 {
 		word = "checks"
 	}
 	return fmt.Sprintf("%s %s on %s", word, strings.Join(failed, ", "), commit), nil
+}
+
+// failedChecks links, for each required check on sha that ever failed,
+// its newest failed check run: of every attempt, not just the newest,
+// which may be a re-run that was cancelled. A check that was only ever
+// cancelled links its newest cancelled run.
+func (c *Client) failedChecks(ctx context.Context, r repoRef, sha string) ([]string, error) {
+	runs, err := c.checkRuns(ctx, r, sha, "all")
+	if err != nil {
+		return nil, err
+	}
+	worst := map[string]*gh.CheckRun{}
+	for _, run := range runs {
+		s := runState(run)
+		if (s != checkFailed && s != checkCanceled) || !required(r, run.GetName()) {
+			continue
+		}
+		cur, ok := worst[run.GetName()]
+		if !ok || s > runState(cur) || (s == runState(cur) && run.GetID() > cur.GetID()) {
+			worst[run.GetName()] = run
+		}
+	}
+	var out []string
+	for name, run := range worst {
+		out = append(out, fmt.Sprintf("[%s](%s)", name, run.GetHTMLURL()))
+	}
+	slices.Sort(out)
+	return out, nil
 }
 
 // required reports whether a check counts for the repository's pipelines.

@@ -127,6 +127,8 @@ func TestEnvNames(t *testing.T) {
 		"TRAINYARD_GITLAB_WEBHOOK_SECRET", "TRAINYARD_GITLAB_WEBHOOK_SECRET_FILE",
 		"TRAINYARD_GITHUB_URL", "TRAINYARD_GITHUB_TOKEN", "TRAINYARD_GITHUB_TOKEN_FILE",
 		"TRAINYARD_GITHUB_WEBHOOK_SECRET", "TRAINYARD_GITHUB_WEBHOOK_SECRET_FILE",
+		"TRAINYARD_GITHUB_APP_ID", "TRAINYARD_GITHUB_INSTALLATION_ID", "TRAINYARD_GITHUB_PRIVATE_KEY", "TRAINYARD_GITHUB_PRIVATE_KEY_FILE",
+		"TRAINYARD_GITHUB_REQUIRED_CHECKS", "TRAINYARD_GITHUB_WORKFLOWS", "TRAINYARD_GITHUB_FAST_FORWARD",
 		"TRAINYARD_TRAIN_MAX_PARALLEL", "TRAINYARD_TRAIN_RETRIES", "TRAINYARD_TRAIN_PIPELINE_TIMEOUT",
 		"TRAINYARD_TRAIN_METHOD", "TRAINYARD_TRAIN_CAR_PREFIX", "TRAINYARD_TRAIN_MIN_ACCESS",
 	}
@@ -203,7 +205,7 @@ func TestEnvBadValues(t *testing.T) {
 		`TRAINYARD_WORKERS: "four" is not an integer`,
 		`TRAINYARD_SWEEP_INTERVAL: "30" is not a duration (write it like 30s, 5m or 2h)`,
 		`TRAINYARD_WEBHOOK_MAX_BODY: "lots" is not a size (write bytes, or a number and a unit like 512KiB or 5MiB)`,
-		`TRAINYARD_TRAIN_MIN_ACCESS: "boss" is not one of guest, reporter, developer, maintainer or owner`,
+		`TRAINYARD_TRAIN_MIN_ACCESS: "boss" is not one of guest, reporter, developer, maintainer or owner, nor a GitHub role: read, triage, write, maintain or admin`,
 		"train.retries: must be at least 0, got -1",
 	)
 }

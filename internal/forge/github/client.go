@@ -174,6 +174,17 @@ func (c *Client) authenticate(opts Options) (*gh.Client, error) {
 	return nil, errors.New("github client: neither a token nor an app is set")
 }
 
+// WebURLOf is the web URL of the instance whose REST API (or web
+// address) is base: https://github.com for https://api.github.com, and
+// https://HOST for https://HOST/api/v3. "" when base is no URL.
+func WebURLOf(base string) string {
+	web, _, err := instanceURLs(base)
+	if err != nil {
+		return ""
+	}
+	return web
+}
+
 // instanceURLs checks a base URL and returns the web and API URLs.
 func instanceURLs(raw string) (web, api string, err error) {
 	raw = strings.TrimSpace(raw)

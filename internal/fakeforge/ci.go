@@ -301,7 +301,7 @@ func (f *Forge) pipelineOf(pl *pipeline) Pipeline {
 func (f *Forge) PipelineLog() []PipelineRecord { return f.ciLog.snapshot() }
 
 func (f *Forge) sendPipelineHook(ctx context.Context, pl pipeline) {
-	if !f.hooksOn() {
+	if !f.hooksOn(HookGitLab) {
 		return
 	}
 	f.mu.Lock()
@@ -318,7 +318,7 @@ func (f *Forge) sendPipelineHook(ctx context.Context, pl pipeline) {
 	f.mu.Lock()
 	payload := f.pipelineHookOf(p, by, pl, last)
 	f.mu.Unlock()
-	f.hooks.send(EventPipeline, payload)
+	f.hooks.send(HookGitLab, EventPipeline, payload)
 }
 
 func (f *Forge) pipelineHookOf(p *project, by *user, pl pipeline, last commitInfo) pipelineHook {

@@ -49,6 +49,20 @@ func (s *ghSink) received(t *testing.T, f *Forge) []hookReq {
 	return append([]hookReq(nil), s.reqs...)
 }
 
+// await waits until a delivery of event with action has been received:
+// the forge sends a run's webhooks just after the run's state changes.
+func (s *ghSink) await(t *testing.T, f *Forge, event, action string) {
+	t.Helper()
+	waitFor(t, event+" "+action, func() bool {
+		for _, r := range s.received(t, f) {
+			if r.Header.Get("X-GitHub-Event") == event && strings.Contains(string(r.Body), `"action":"`+action+`"`) {
+				return true
+			}
+		}
+		return false
+	})
+}
+
 // last is the newest delivery of event whose action is action ("" for
 // events without one).
 func last(t *testing.T, reqs []hookReq, event, action string) any {
@@ -77,8 +91,8 @@ func TestGitHubWebhooksAreSignedAndParse(t *testing.T) {
 	if _, err := f.AddNote(t.Context(), project1, mr.IID, "carol", "/train add"); err != nil {
 		t.Fatal(err)
 	}
-	sha := pushCar(t, f, "trainyard/main/1", map[string]string{"ok": "ok"})
-	waitRun(t, f, sha, CheckCompleted)
+	pushCar(t, f, "trainyard/main/1", map[string]string{"ok": "ok"})
+	hooks.await(t, f, GHEventCheckSuite, "completed")
 	seen := map[string]bool{}
 	ids := map[string]bool{}
 	for _, r := range hooks.received(t, f) {
@@ -122,7 +136,7 @@ func TestGitHubWebhookShapesMatchGitHub(t *testing.T) {
 		t.Fatal(err)
 	}
 	sha := pushCar(t, f, "trainyard/main/1", map[string]string{"ok": "ok"})
-	waitRun(t, f, sha, CheckCompleted)
+	hooks.await(t, f, GHEventCheckSuite, "completed")
 	if err := f.SetCommitStatus(project1, sha, "ext/ci", "success", "carol"); err != nil {
 		t.Fatal(err)
 	}

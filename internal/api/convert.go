@@ -19,6 +19,8 @@ func (s *server) trainOf(t train.Train, perWindow time.Duration) v1.Train {
 	}
 	for i, c := range t.Cars {
 		out.Cars[i] = s.carOf(t.Key, i, c, est.at(i, c))
+		out.Cars[i].TestedWith = t.RidesWith(i)
+		out.Cars[i].Bisecting = c.Suspect != 0
 	}
 	return out
 }

@@ -110,3 +110,22 @@ func TestEstimator(t *testing.T) {
 		t.Errorf("estimate without history %v, want none", *got)
 	}
 }
+
+func TestTrainShowsBatchesAndBisection(t *testing.T) {
+	s := &server{Options: Options{Now: func() time.Time { return time.Date(2025, 3, 1, 12, 0, 0, 0, time.UTC) }}}
+	tr := train.Train{Key: train.Key{Forge: "gitlab", Project: "g/a", Branch: "main"}, Cars: []train.Car{
+		{MR: 1, State: train.StateBuilt, Commit: "C1"},
+		{MR: 2, State: train.StateRunning, Commit: "C2", Pipeline: 7},
+		{MR: 3, State: train.StateRunning, Commit: "C3", Pipeline: 8, Suspect: 5},
+		{MR: 4, State: train.StateQueued},
+	}}
+	out := s.trainOf(tr, 0)
+	for i, want := range []struct {
+		with      int64
+		bisecting bool
+	}{{2, false}, {0, false}, {0, true}, {0, false}} {
+		if c := out.Cars[i]; c.TestedWith != want.with || c.Bisecting != want.bisecting {
+			t.Errorf("!%d: tested_with %d, bisecting %v; want %d, %v", c.MR, c.TestedWith, c.Bisecting, want.with, want.bisecting)
+		}
+	}
+}

@@ -173,6 +173,9 @@ func defaultRouteName(kind string, i int) string {
 // TrainDefaults apply to every train unless its project overrides them.
 type TrainDefaults struct {
 	MaxParallel     int
+	BatchSize       int
+	MinWindow       int
+	EagerEviction   bool
 	Retries         int
 	PipelineTimeout time.Duration
 	Method          train.Method
@@ -188,6 +191,9 @@ type Project struct {
 	Branches []string // names or path.Match patterns; empty: any branch
 
 	MaxParallel     *int
+	BatchSize       *int
+	MinWindow       *int
+	EagerEviction   *bool
 	Retries         *int
 	PipelineTimeout *time.Duration
 	Method          *train.Method
@@ -222,6 +228,7 @@ func Defaults() Config {
 		GitHub:        GitHub{Forge: Forge{URL: "https://api.github.com"}, RepoDefaults: RepoDefaults{FastForward: FastForwardPush}},
 		Train: TrainDefaults{
 			MaxParallel:     train.DefaultMaxParallel,
+			BatchSize:       train.DefaultBatchSize,
 			PipelineTimeout: train.DefaultPipelineTimeout,
 			Method:          train.MethodMerge,
 			CarPrefix:       "trainyard",
@@ -257,6 +264,9 @@ func (c *Config) Enabled(forgeName string) bool {
 func (c *Config) Settings(forgeName, projectPath string) train.Settings {
 	s := train.Settings{
 		MaxParallel:     c.Train.MaxParallel,
+		BatchSize:       c.Train.BatchSize,
+		MinWindow:       c.Train.MinWindow,
+		EagerEviction:   c.Train.EagerEviction,
 		Retries:         c.Train.Retries,
 		PipelineTimeout: c.Train.PipelineTimeout,
 		Method:          c.Train.Method,
@@ -266,6 +276,9 @@ func (c *Config) Settings(forgeName, projectPath string) train.Settings {
 		return s
 	}
 	override(&s.MaxParallel, p.MaxParallel)
+	override(&s.BatchSize, p.BatchSize)
+	override(&s.MinWindow, p.MinWindow)
+	override(&s.EagerEviction, p.EagerEviction)
 	override(&s.Retries, p.Retries)
 	override(&s.PipelineTimeout, p.PipelineTimeout)
 	override(&s.Method, p.Method)

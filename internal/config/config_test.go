@@ -15,7 +15,7 @@ func helperConfig(t *testing.T) *Config {
 		"train: {max_parallel: 8, retries: 2, method: rebase, min_access: reporter}",
 		"projects:",
 		"  - {forge: gitlab, path: Group/App, branches: [main, 'release/*']}",
-		"  - {forge: gitlab, path: group/other, max_parallel: 3, pipeline_timeout: 10m, min_access: owner}",
+		"  - {forge: gitlab, path: group/other, max_parallel: 3, pipeline_timeout: 10m, min_access: owner, batch_size: 2, min_window: 3, eager_eviction: true}",
 		"  - {forge: github, path: group/app, branches: [], retries: 0, method: squash}",
 	), forgeEnv())
 }
@@ -47,10 +47,10 @@ func TestSettings(t *testing.T) {
 		want        train.Settings
 		access      forge.AccessLevel
 	}{
-		{ForgeGitLab, "group/app", train.Settings{MaxParallel: 8, Retries: 2, PipelineTimeout: 2 * time.Hour, Method: train.MethodRebase}, forge.Reporter},
-		{ForgeGitLab, "GROUP/OTHER", train.Settings{MaxParallel: 3, Retries: 2, PipelineTimeout: 10 * time.Minute, Method: train.MethodRebase}, forge.Owner},
-		{ForgeGitHub, "group/app", train.Settings{MaxParallel: 8, Retries: 0, PipelineTimeout: 2 * time.Hour, Method: train.MethodSquash}, forge.Reporter},
-		{ForgeGitHub, "not/configured", train.Settings{MaxParallel: 8, Retries: 2, PipelineTimeout: 2 * time.Hour, Method: train.MethodRebase}, forge.Reporter},
+		{ForgeGitLab, "group/app", train.Settings{MaxParallel: 8, BatchSize: 8, Retries: 2, PipelineTimeout: 2 * time.Hour, Method: train.MethodRebase}, forge.Reporter},
+		{ForgeGitLab, "GROUP/OTHER", train.Settings{MaxParallel: 3, BatchSize: 2, MinWindow: 3, EagerEviction: true, Retries: 2, PipelineTimeout: 10 * time.Minute, Method: train.MethodRebase}, forge.Owner},
+		{ForgeGitHub, "group/app", train.Settings{MaxParallel: 8, BatchSize: 8, Retries: 0, PipelineTimeout: 2 * time.Hour, Method: train.MethodSquash}, forge.Reporter},
+		{ForgeGitHub, "not/configured", train.Settings{MaxParallel: 8, BatchSize: 8, Retries: 2, PipelineTimeout: 2 * time.Hour, Method: train.MethodRebase}, forge.Reporter},
 	}
 	for _, tt := range tests {
 		if got := c.Settings(tt.forge, tt.path); got != tt.want {

@@ -21,12 +21,12 @@ func TestExampleValidates(t *testing.T) {
 		t.Errorf("gitlab token = %q, want %q", got, want)
 	}
 	if got, want := c.Settings(ForgeGitLab, "group/app"), (train.Settings{
-		MaxParallel: 10, Retries: 1, PipelineTimeout: 90 * time.Minute, Method: train.MethodSquash,
+		MaxParallel: 10, BatchSize: 4, MinWindow: 2, Retries: 1, PipelineTimeout: 90 * time.Minute, Method: train.MethodSquash,
 	}); got != want {
 		t.Errorf("group/app settings = %+v, want %+v", got, want)
 	}
 	if got, want := c.Settings(ForgeGitHub, "example/service"), (train.Settings{
-		MaxParallel: 20, PipelineTimeout: 2 * time.Hour, Method: train.MethodMerge,
+		MaxParallel: 20, BatchSize: train.DefaultBatchSize, PipelineTimeout: 2 * time.Hour, Method: train.MethodMerge,
 	}); got != want {
 		t.Errorf("example/service settings = %+v, want %+v", got, want)
 	}
@@ -129,7 +129,8 @@ func TestEnvNames(t *testing.T) {
 		"TRAINYARD_GITHUB_WEBHOOK_SECRET", "TRAINYARD_GITHUB_WEBHOOK_SECRET_FILE",
 		"TRAINYARD_GITHUB_APP_ID", "TRAINYARD_GITHUB_INSTALLATION_ID", "TRAINYARD_GITHUB_PRIVATE_KEY", "TRAINYARD_GITHUB_PRIVATE_KEY_FILE",
 		"TRAINYARD_GITHUB_REQUIRED_CHECKS", "TRAINYARD_GITHUB_WORKFLOWS", "TRAINYARD_GITHUB_FAST_FORWARD",
-		"TRAINYARD_TRAIN_MAX_PARALLEL", "TRAINYARD_TRAIN_RETRIES", "TRAINYARD_TRAIN_PIPELINE_TIMEOUT",
+		"TRAINYARD_TRAIN_MAX_PARALLEL", "TRAINYARD_TRAIN_BATCH_SIZE", "TRAINYARD_TRAIN_MIN_WINDOW",
+		"TRAINYARD_TRAIN_EAGER_EVICTION", "TRAINYARD_TRAIN_RETRIES", "TRAINYARD_TRAIN_PIPELINE_TIMEOUT",
 		"TRAINYARD_TRAIN_METHOD", "TRAINYARD_TRAIN_CAR_PREFIX", "TRAINYARD_TRAIN_MIN_ACCESS",
 	}
 	var got []string

@@ -90,6 +90,9 @@ type rawGitHub struct {
 
 type rawTrain struct {
 	MaxParallel     yaml.Node `yaml:"max_parallel"`
+	BatchSize       yaml.Node `yaml:"batch_size"`
+	MinWindow       yaml.Node `yaml:"min_window"`
+	EagerEviction   yaml.Node `yaml:"eager_eviction"`
 	Retries         yaml.Node `yaml:"retries"`
 	PipelineTimeout yaml.Node `yaml:"pipeline_timeout"`
 	Method          yaml.Node `yaml:"method"`
@@ -102,6 +105,9 @@ type rawProject struct {
 	Path              yaml.Node `yaml:"path"`
 	Branches          yaml.Node `yaml:"branches"`
 	MaxParallel       yaml.Node `yaml:"max_parallel"`
+	BatchSize         yaml.Node `yaml:"batch_size"`
+	MinWindow         yaml.Node `yaml:"min_window"`
+	EagerEviction     yaml.Node `yaml:"eager_eviction"`
 	Retries           yaml.Node `yaml:"retries"`
 	PipelineTimeout   yaml.Node `yaml:"pipeline_timeout"`
 	Method            yaml.Node `yaml:"method"`

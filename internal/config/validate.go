@@ -48,6 +48,8 @@ func (c *Config) problems() []error {
 	ps.add(c.GitHub.problems(c.Enabled(ForgeGitHub), c.ownSecrets(ForgeGitHub))...)
 	ps.add(
 		atLeast("train.max_parallel", c.Train.MaxParallel, 1),
+		atLeast("train.batch_size", c.Train.BatchSize, 1),
+		window("train.min_window", c.Train.MinWindow, c.Train.MaxParallel),
 		atLeast("train.retries", c.Train.Retries, 0),
 		positive("train.pipeline_timeout", c.Train.PipelineTimeout),
 		method("train.method", c.Train.Method),
@@ -55,7 +57,7 @@ func (c *Config) problems() []error {
 		access("train.min_access", c.Train.MinAccess),
 	)
 	for i, p := range c.Projects {
-		ps.add(p.problems(fmt.Sprintf("projects[%d]", i))...)
+		ps.add(p.problems(fmt.Sprintf("projects[%d]", i), c.Train.MaxParallel)...)
 		ps.add(c.duplicate(i))
 	}
 	for i := range c.Notify {
@@ -203,7 +205,9 @@ func (r *RepoDefaults) problems(at string) []error {
 	return ps
 }
 
-func (p *Project) problems(at string) []error {
+// problems lists what is wrong with a project entry; maxParallel is the
+// train default its overrides are checked against.
+func (p *Project) problems(at string, maxParallel int) []error {
 	var ps problems
 	switch p.Forge {
 	case ForgeGitLab, ForgeGitHub:
@@ -216,6 +220,15 @@ func (p *Project) problems(at string) []error {
 	}
 	if p.MaxParallel != nil {
 		ps.add(atLeast(at+".max_parallel", *p.MaxParallel, 1))
+	}
+	if p.BatchSize != nil {
+		ps.add(atLeast(at+".batch_size", *p.BatchSize, 1))
+	}
+	if p.MinWindow != nil {
+		if p.MaxParallel != nil {
+			maxParallel = *p.MaxParallel
+		}
+		ps.add(window(at+".min_window", *p.MinWindow, maxParallel))
 	}
 	if p.Retries != nil {
 		ps.add(atLeast(at+".retries", *p.Retries, 0))
@@ -323,6 +336,15 @@ func oneOf(field, v string, allowed ...string) error {
 func atLeast[N int | int64](field string, v, least N) error {
 	if v < least {
 		return fieldErr(field, "must be at least %d, got %d", least, v)
+	}
+	return nil
+}
+
+// window checks an adaptive window's floor: zero (the default) or up to
+// the most pipelines allowed.
+func window(field string, v, maxParallel int) error {
+	if v < 0 || v > maxParallel {
+		return fieldErr(field, "must be between 0 and max_parallel (%d), got %d", maxParallel, v)
 	}
 	return nil
 }

@@ -16,6 +16,12 @@ func TestProblems(t *testing.T) {
 		{"workers", "workers: 0", nil, []string{"workers: must be at least 1, got 0"}},
 		{"max_parallel", "train: {max_parallel: 0}", nil, []string{"train.max_parallel: must be at least 1, got 0"}},
 		{"retries", "train: {retries: -1}", nil, []string{"train.retries: must be at least 0, got -1"}},
+		{"batch_size", "train: {batch_size: 0}", nil, []string{"train.batch_size: must be at least 1, got 0"}},
+		{"min_window", "train: {max_parallel: 6, min_window: 7}", nil, []string{"train.min_window: must be between 0 and max_parallel (6), got 7"}},
+		{"eager_eviction", "train: {eager_eviction: sometimes}", nil, []string{`train.eager_eviction (line 1): "sometimes" is not true or false`}},
+		{"project window over its own max_parallel", "projects: [{forge: gitlab, path: g/a, max_parallel: 4, min_window: 5, batch_size: -1}]", forgeEnv(), []string{
+			"projects[0].batch_size: must be at least 1, got -1",
+			"projects[0].min_window: must be between 0 and max_parallel (4), got 5"}},
 		{"negative duration", "sweep_interval: -1s", nil, []string{"sweep_interval: must be positive, got -1s"}},
 		{"zero duration", "lease_ttl: 0s\nclaim_idle: 0s", nil, []string{
 			"lease_ttl: must be positive, got 0s", "claim_idle: must be positive, got 0s"}},

@@ -167,7 +167,7 @@ func (e *Engine) statusText(ctx context.Context, t train.Train, mr int64) string
 	if t.Paused {
 		b.WriteString(" (the train is paused)")
 	}
-	fmt.Fprintf(&b, ": %s", describe(c))
+	fmt.Fprintf(&b, ": %s", e.describe(t, i))
 	if c.Pipeline != 0 {
 		fmt.Fprintf(&b, ", %s", e.pipelineText(ctx, t.Project, c.Pipeline))
 	}
@@ -175,11 +175,20 @@ func (e *Engine) statusText(ctx context.Context, t train.Train, mr int64) string
 	return b.String()
 }
 
-func describe(c train.Car) string {
+func (e *Engine) describe(t train.Train, i int) string {
+	c := t.Cars[i]
+	if c.Suspect != 0 {
+		return describeSuspect(c)
+	}
 	switch c.State {
 	case train.StateQueued:
 		return "waiting for the cars ahead"
-	case train.StateBuilding, train.StateBuilt:
+	case train.StateBuilt:
+		if with := t.RidesWith(i); with != 0 {
+			return "tested in one batch with the merge requests up to " + e.cfg.MRRefLabel(with) + ", by that one's pipeline"
+		}
+		return "its merged commit is being built"
+	case train.StateBuilding:
 		return "its merged commit is being built"
 	case train.StateStarting:
 		return "its pipeline is starting"
@@ -188,9 +197,23 @@ func describe(c train.Car) string {
 	case train.StatePassed:
 		return "its pipeline passed; it merges with the cars ahead"
 	case train.StateFailed:
-		return "its pipeline failed; it waits for the cars ahead, whose changes may be the cause"
+		return "its pipeline failed; a pipeline behind it that carries it passed, so it merges with that one"
 	}
 	return string(c.State)
+}
+
+// describeSuspect tells where the test of a car whose pipeline failed has
+// got to.
+func describeSuspect(c train.Car) string {
+	switch {
+	case c.Witness != nil && c.Witness.Status == "" && c.State == train.StateFailed:
+		return "its pipeline failed; the pipeline behind it, which carries it too, will tell whether the failure is its own"
+	case c.State == train.StatePassed:
+		return "a pipeline that carried it failed, but it passed when tested on its own; it goes back on the train"
+	case c.State == train.StateFailed:
+		return "a pipeline that carried it failed, and so did its own test; it leaves once the merge requests ahead of it pass"
+	}
+	return "a pipeline that carried it failed; it is being tested again without the merge requests behind it"
 }
 
 // estimate is a recent pipeline duration of the train, for replies.

@@ -41,18 +41,37 @@ func (e *Engine) Observe(ctx context.Context, key train.Key) ([]train.Observatio
 		case mr.HeadSHA != "" && mr.HeadSHA != c.HeadSHA:
 			obs = append(obs, train.HeadChanged{MR: c.MR, HeadSHA: mr.HeadSHA})
 		}
-		if c.State != train.StateRunning || c.Pipeline == 0 {
-			continue
+		if c.State == train.StateRunning && c.Pipeline != 0 {
+			p, err := e.forge.Pipeline(ctx, key.Project, c.Pipeline)
+			if err != nil {
+				return nil, fmt.Errorf("observe train %s: pipeline %d of !%d: %w", key, c.Pipeline, c.MR, err)
+			}
+			obs = append(obs, train.PipelineStatus{Pipeline: p.ID, SHA: p.SHA, Status: p.Status})
 		}
-		p, err := e.forge.Pipeline(ctx, key.Project, c.Pipeline)
-		if err != nil {
-			return nil, fmt.Errorf("observe train %s: pipeline %d of !%d: %w", key, c.Pipeline, c.MR, err)
+		if w := c.Witness; w != nil && w.Status == "" {
+			st, err := e.witnessStatus(ctx, key, w)
+			if err != nil {
+				return nil, fmt.Errorf("observe train %s: witness pipeline %d of !%d: %w", key, w.Pipeline, c.MR, err)
+			}
+			obs = append(obs, st)
 		}
-		obs = append(obs, train.PipelineStatus{Pipeline: p.ID, SHA: p.SHA, Status: p.Status})
 	}
 	// Resync repeats what the train still waits for, in case a result was
 	// lost for good (a pipeline created for a car branch that moved on).
 	return append(obs, train.Tick{}, train.Resync{}), nil
+}
+
+// witnessStatus reads a witness pipeline. One the forge no longer has
+// tells nothing, as a cancelled one does.
+func (e *Engine) witnessStatus(ctx context.Context, key train.Key, w *train.Witness) (train.PipelineStatus, error) {
+	p, err := e.forge.Pipeline(ctx, key.Project, w.Pipeline)
+	switch {
+	case errors.Is(err, forge.ErrNotFound):
+		return train.PipelineStatus{Pipeline: w.Pipeline, SHA: w.SHA, Status: train.PipelineCanceled}, nil
+	case err != nil:
+		return train.PipelineStatus{}, err
+	}
+	return train.PipelineStatus{Pipeline: p.ID, SHA: p.SHA, Status: p.Status}, nil
 }
 
 // Sweep observes the train and hands what it saw to the planner.

@@ -174,7 +174,9 @@ func TestPipelineCancelAndManualFinish(t *testing.T) {
 	if err := f.FinishPipeline(context.Background(), p1.ID, PipelineSuccess); err == nil {
 		t.Fatal("finishing a cancelled pipeline succeeded")
 	}
-	log := f.PipelineLog()
+	// The log is written as each run ends, which may trail its status.
+	var log []PipelineRecord
+	waitFor(t, "both runs logged", func() bool { log = f.PipelineLog(); return len(log) >= 2 })
 	if len(log) != 2 || log[0].ID != p1.ID || log[0].Status != PipelineCanceled || log[1].Status != PipelineFailed {
 		t.Fatalf("log = %+v", log)
 	}

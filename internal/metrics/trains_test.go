@@ -155,18 +155,18 @@ func TestWastedPipelinesUnderThePlanner(t *testing.T) {
 	y.handle(train.HeadChanged{MR: 3, HeadSHA: sim.HeadOf(3, 1)})
 	y.wantStates()
 
-	// !4 breaks the build: it is tested again on its own, and !5, started
-	// on top of it later, is rebuilt without it, so its first pipeline is
-	// waste. !4 fails again and leaves; !5's second pipeline passes.
+	// !4 breaks the build. !5, started on top of it, is rebuilt without it,
+	// and its first pipeline runs on as the witness whose failure confirms
+	// !4's: nothing is cancelled. !4 leaves; !5's second pipeline passes.
 	y.world.Broken[4] = true
 	y.add(4)
 	y.now = t0.Add(35 * time.Minute)
 	y.add(5)
 	y.now = t0.Add(40 * time.Minute)
 	y.finish(4)
-	y.wantStates(train.StateRunning, train.StateRunning)
-	y.now = t0.Add(70 * time.Minute)
-	y.finish(4)
+	y.wantStates(train.StateFailed, train.StateRunning)
+	y.now = t0.Add(65 * time.Minute)
+	y.handle(y.world.Finish(y.train.Car(4).Witness.Pipeline, false))
 	y.wantStates(train.StateRunning)
 	y.now = t0.Add(95 * time.Minute)
 	y.finish(5)
@@ -177,9 +177,9 @@ func TestWastedPipelinesUnderThePlanner(t *testing.T) {
 		got  float64
 		want float64
 	}{
-		{"started", testutil.ToFloat64(m.started.WithLabelValues(name)), 7},
-		{"cancelled", testutil.ToFloat64(m.cancelled.WithLabelValues(name)), 3},
-		{"wasted", testutil.ToFloat64(m.wasted.WithLabelValues(name)), 2},
+		{"started", testutil.ToFloat64(m.started.WithLabelValues(name)), 6},
+		{"cancelled", testutil.ToFloat64(m.cancelled.WithLabelValues(name)), 2},
+		{"wasted", testutil.ToFloat64(m.wasted.WithLabelValues(name)), 1},
 		{"merged", testutil.ToFloat64(m.merged.WithLabelValues(name)), 3},
 		{"evicted new_commits", testutil.ToFloat64(m.evictions.WithLabelValues(name, "new_commits")), 1},
 		{"evicted pipeline_failed", testutil.ToFloat64(m.evictions.WithLabelValues(name, "pipeline_failed")), 1},

@@ -16,12 +16,9 @@ func (p *planner) advanceMain() {
 	}
 	var line []int // indices of the main cars
 	tail := 0      // where in line the cars without a pipeline start
-	mainFlying, allFlying := 0, 0
+	mainFlying, allFlying := 0, p.inFlight()
 	for i := range p.t.Cars {
 		c := &p.t.Cars[i]
-		if c.inFlight() {
-			allFlying++
-		}
 		if c.Suspect != 0 {
 			continue
 		}
@@ -71,15 +68,12 @@ func (p *planner) buildBatch(batch []int) bool {
 	return true
 }
 
-// window is how many main-line pipelines may run at once: MaxParallel, or
-// with an adaptive window (MinWindow > 0) the train's current window,
-// which grows by one with every merged car and halves with every failed
-// batch, as Zuul's does.
+// window is how many main-line pipelines may run at once: the train's
+// current window, which grows by one with every merged car and halves with
+// every failed batch, as Zuul's does, between MinWindow and MaxParallel.
+// A new train starts at MaxParallel.
 func (p *planner) window() int {
 	s := p.t.Settings
-	if s.MinWindow <= 0 {
-		return s.MaxParallel
-	}
 	if p.t.Window == 0 {
 		return s.MaxParallel
 	}
@@ -87,15 +81,11 @@ func (p *planner) window() int {
 }
 
 func (p *planner) growWindow(n int) {
-	if p.t.Settings.MinWindow > 0 {
-		p.t.Window = min(p.window()+n, p.t.Settings.MaxParallel)
-	}
+	p.t.Window = min(p.window()+n, p.t.Settings.MaxParallel)
 }
 
 func (p *planner) shrinkWindow() {
-	if p.t.Settings.MinWindow > 0 {
-		p.t.Window = max(p.window()/2, p.t.Settings.MinWindow)
-	}
+	p.t.Window = max(p.window()/2, p.t.Settings.MinWindow)
 }
 
 // RidesWith returns the MR whose pipeline tests car i together with it (the

@@ -80,20 +80,27 @@ func (p *planner) contradicted(i int) bool {
 }
 
 // suspect takes failed main car i and the cars riding on its pipeline off
-// the main line, to be tested each on its own prefix.
+// the main line, to be tested each on its own prefix. The nearest pipeline
+// behind it that carries it is kept as a witness: it is due before any new
+// test, and for a car alone its failure stands in for a second test.
 func (p *planner) suspect(i int) {
 	x := &p.t.Cars[i]
 	id := x.Pipeline
 	if id == 0 {
 		id = -x.MR
 	}
+	alone := true
 	for j := p.parent(i); j >= 0 && p.rider(j); j = p.parent(j) {
 		p.t.Cars[j].Suspect = id
+		alone = false
 	}
 	x.Suspect = id
-	x.State = StateBuilt
-	x.Attempts = 0
-	x.Reason = nil
+	x.Witness = p.witnessFor(i)
+	if !alone || x.Witness == nil || x.Witness.Others > 1 {
+		x.State = StateBuilt
+		x.Attempts = 0
+		x.Reason = nil
+	}
 	p.shrinkWindow()
 	// A batch bisected behind this one sat on it: its failure may have been
 	// this one's, so it goes back to the line. (A detached one sat on
@@ -106,23 +113,104 @@ func (p *planner) suspect(i int) {
 	}
 }
 
-// settleSuspects evicts culprits and returns suspects that passed to the
-// main line.
+// settleSuspects acts on witnesses, evicts culprits and returns suspects
+// that passed to the main line.
 func (p *planner) settleSuspects() bool {
 	for i := range p.t.Cars {
 		c := &p.t.Cars[i]
-		if c.Suspect != 0 && c.State == StateFailed && !p.frozen(c.MR) && p.culprit(i) {
+		if c.Suspect == 0 || p.frozen(c.MR) {
+			continue
+		}
+		if c.Witness != nil && c.Witness.Status != "" && p.heedWitness(i) {
+			return true
+		}
+		if c.State == StateFailed && p.retested(c) && p.culprit(i) {
 			p.evict(i, p.failure(c))
 			return true
 		}
 	}
 	for _, last := range p.vouched() {
 		if !p.canMergeDirectly(last) {
-			p.rejoin(last)
+			p.rejoin(p.prefix(last))
 			return true
 		}
 	}
 	return false
+}
+
+// witnessFor returns the pipeline of the nearest main car behind failed
+// car i that runs on a commit carrying it, or nil.
+func (p *planner) witnessFor(i int) *Witness {
+	others := 0
+	for j := i + 1; j < len(p.t.Cars); j++ {
+		c := &p.t.Cars[j]
+		if c.Suspect != 0 {
+			continue
+		}
+		if others++; c.State == StateRunning && c.Pipeline != 0 {
+			return &Witness{Pipeline: c.Pipeline, SHA: c.Commit, Others: others}
+		}
+	}
+	return nil
+}
+
+// retested reports whether failed suspect c failed a test of its own, not
+// only the main-line pipeline that made it a suspect.
+func (p *planner) retested(c *Car) bool {
+	return c.Reason == nil || c.Reason.Pipeline != c.Suspect
+}
+
+// heedWitness acts on the finished witness of suspect i. A pass clears the
+// whole batch. A failure that carried only one more MR confirms the
+// failure of a car alone, once what it sits on is known good; otherwise
+// the car's own test (or the bisection) decides. A witness cancelled by
+// someone else says nothing either.
+func (p *planner) heedWitness(i int) bool {
+	c := &p.t.Cars[i]
+	w := *c.Witness
+	switch {
+	case w.Status == PipelineSuccess:
+		var batch []int
+		for j := range p.t.Cars {
+			if p.t.Cars[j].Suspect == c.Suspect {
+				batch = append(batch, j)
+			}
+		}
+		p.rejoin(batch)
+		return true
+	case w.Status == PipelineFailed && w.Others <= 1 && c.State == StateFailed:
+		if !p.culprit(i) {
+			return false // wait until what it sits on is known
+		}
+		r := p.failure(c)
+		r.Message = msgWitnessFailed(r.Message, w.Pipeline)
+		p.evict(i, r)
+		return true
+	}
+	c.Witness = nil
+	if c.State == StateFailed && !p.retested(c) {
+		c.State = StateBuilt
+		c.Attempts = 0
+		c.Reason = nil
+	}
+	return true
+}
+
+func (p *planner) findWitness(id int64, sha string) *Witness {
+	for i := range p.t.Cars {
+		if w := p.t.Cars[i].Witness; w != nil && w.Pipeline == id && w.SHA == sha {
+			return w
+		}
+	}
+	return nil
+}
+
+// dropWitness forgets c's witness, cancelling it if it still runs.
+func (p *planner) dropWitness(c *Car) {
+	if c.Witness.Status == "" {
+		p.emit(CancelPipeline{MR: c.MR, Pipeline: c.Witness.Pipeline})
+	}
+	c.Witness = nil
 }
 
 // culprit reports whether failed suspect i failed on its own: the car it
@@ -201,22 +289,31 @@ func (p *planner) mergingSuspects() bool {
 	return false
 }
 
-// rejoin returns passed suspect last and the suspects of its batch ahead of
-// it in its chain to the main line, ahead of every car not yet tested and
-// behind every suspect (ahead of one, they would become what it sits on).
-// They are rebuilt there: the commits they passed on may never reach the
-// target.
-func (p *planner) rejoin(last int) {
+// prefix lists passed suspect last and the suspects of its batch ahead of
+// it in its chain, front first.
+func (p *planner) prefix(last int) []int {
 	id := p.t.Cars[last].Suspect
-	var moved []Car
+	var out []int
 	for j := last; j >= 0 && p.t.Cars[j].Suspect == id; j = p.parent(j) {
+		out = append(out, j)
+	}
+	slices.Reverse(out)
+	return out
+}
+
+// rejoin returns suspects shown good (cars at indices idx, front first) to
+// the main line, ahead of every car not yet tested and behind every
+// suspect (ahead of one, they would become what it sits on). They are
+// rebuilt there: the commits they passed on may never reach the target.
+func (p *planner) rejoin(idx []int) {
+	moved := make([]Car, 0, len(idx))
+	for _, j := range idx {
 		c := p.t.Cars[j]
 		p.reset(&c)
 		c.Suspect = 0
 		moved = append(moved, c)
 		p.t.Cars[j].MR = 0 // marked for removal
 	}
-	slices.Reverse(moved)
 	p.t.Cars = slices.DeleteFunc(p.t.Cars, func(c Car) bool { return c.MR == 0 })
 	at := 0
 	for i := range p.t.Cars {

@@ -92,6 +92,12 @@ func msgBisectFailed(failed string, first int64) string {
 	return fmt.Sprintf("%s; it tested this merge request again, without the ones behind it, after pipeline #%d failed", failed, first)
 }
 
+// msgWitnessFailed explains a failure confirmed by the pipeline of the
+// car behind, which carried this MR too.
+func msgWitnessFailed(failed string, witness int64) string {
+	return fmt.Sprintf("%s, and so did pipeline #%d, which tested it with the merge requests behind it", failed, witness)
+}
+
 func msgTimeout(pipeline int64, limit time.Duration) string {
 	return fmt.Sprintf("pipeline #%d did not finish within %s", pipeline, roundDuration(limit))
 }

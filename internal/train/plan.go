@@ -253,6 +253,10 @@ func (p *planner) pipelineCreated(o PipelineCreated) {
 }
 
 func (p *planner) pipelineStatus(o PipelineStatus) {
+	if w := p.findWitness(o.Pipeline, o.SHA); w != nil && w.Status == "" && o.Status.Done() {
+		w.Status = o.Status
+		return
+	}
 	c := p.findPipeline(o.Pipeline, o.SHA)
 	if c == nil || c.State != StateRunning || !o.Status.Done() {
 		return
@@ -388,6 +392,9 @@ func (p *planner) evictKeyed(i int, r Reason, key string) {
 	if c.Pipeline != 0 && (c.State == StateRunning) {
 		p.emit(CancelPipeline{MR: c.MR, Pipeline: c.Pipeline})
 	}
+	if c.Witness != nil {
+		p.dropWitness(&c)
+	}
 	if c.Builds > 0 {
 		p.emit(DeleteCarRef{MR: c.MR})
 	}
@@ -401,10 +408,14 @@ func (p *planner) evictKeyed(i int, r Reason, key string) {
 	)
 }
 
-// reset returns a car to the queue, abandoning its build and pipeline.
+// reset returns a car to the queue, abandoning its build and pipeline
+// (a pipeline kept as a witness runs on).
 func (p *planner) reset(c *Car) {
-	if c.State == StateRunning && c.Pipeline != 0 {
+	if c.State == StateRunning && c.Pipeline != 0 && p.findWitness(c.Pipeline, c.Commit) == nil {
 		p.emit(CancelPipeline{MR: c.MR, Pipeline: c.Pipeline})
+	}
+	if c.Witness != nil {
+		p.dropWitness(c)
 	}
 	c.State = StateQueued
 	c.Base, c.Commit = "", ""

@@ -17,7 +17,7 @@ var (
 
 // mk builds a train on target head "T" from car specs.
 func mk(cars ...Car) Train {
-	tr := New(key, Settings{MaxParallel: 3})
+	tr := New(key, Settings{MaxParallel: 3, MinWindow: 3})
 	tr.TargetHead = "T"
 	tr.Cars = cars
 	return tr
@@ -48,6 +48,12 @@ func at(mr int64, s State, base string) Car {
 // suspect marks a car as being bisected after failed pipeline id.
 func suspect(c Car, id int64) Car {
 	c.Suspect = id
+	return c
+}
+
+// witnessed gives car c the witness pipeline id, on commit "W<id>".
+func witnessed(c Car, id int64) Car {
+	c.Witness = &Witness{Pipeline: id, SHA: fmt.Sprintf("W%d", id), Others: 1}
 	return c
 }
 
@@ -434,28 +440,71 @@ func TestFailures(t *testing.T) {
 			wantStates: "1:failed@T 2:passed@C1",
 		},
 		{
-			name:        "a failure is tested again on its own at once, and the cars behind go on without it",
-			train:       mk(at(1, StateRunning, "T"), at(2, StateRunning, "C1")),
-			obs:         fail(1),
-			wantStarts:  []int64{1},
-			wantCancels: []int64{pipe(2)},
-			wantStates:  "1:starting@T 2:building@T",
+			name:       "a failure keeps the pipeline behind it that carries it as a witness, and the cars behind go on without it",
+			train:      mk(at(1, StateRunning, "T"), at(2, StateRunning, "C1")),
+			obs:        fail(1),
+			wantStates: "1:failed@T 2:building@T",
 		},
 		{
-			name:        "a failure behind a running car is tested on top of it",
-			train:       mk(at(1, StateRunning, "T"), at(2, StateRunning, "C1"), at(3, StateRunning, "C2")),
-			obs:         fail(2),
-			wantStarts:  []int64{2},
-			wantCancels: []int64{pipe(3)},
-			wantStates:  "1:running@T 2:starting@C1 3:building@C1",
+			name:       "a failure with no pipeline behind it is tested again on its own",
+			train:      mk(at(1, StateRunning, "T"), queued(2)),
+			obs:        fail(1),
+			wantStarts: []int64{1},
+			wantStates: "1:starting@T 2:building@T",
+		},
+		{
+			name:       "a failure behind a running car is judged on top of it",
+			train:      mk(at(1, StateRunning, "T"), at(2, StateRunning, "C1"), at(3, StateRunning, "C2")),
+			obs:        fail(2),
+			wantStates: "1:running@T 2:failed@C1 3:building@C1",
+		},
+		{
+			name:       "a witness that carries more than one MR behind the failure confirms nothing: the car is tested again",
+			train:      mk(at(1, StateRunning, "T"), at(2, StateBuilt, "C1"), at(3, StateRunning, "C2")),
+			obs:        fail(1),
+			wantStarts: []int64{1},
+			wantStates: "1:starting@T 2:building@T 3:queued",
 		},
 		{
 			name:        "a batch bisected on top of a car that fails goes back to the line",
 			train:       mk(at(1, StateRunning, "T"), suspect(at(2, StateRunning, "C1"), 9), at(3, StateRunning, "C1")),
 			obs:         fail(1),
-			wantStarts:  []int64{1},
-			wantCancels: []int64{pipe(2), pipe(3)},
-			wantStates:  "1:starting@T 2:building@T 3:queued",
+			wantCancels: []int64{pipe(2)},
+			wantStates:  "1:failed@T 2:building@T 3:queued",
+		},
+		{
+			name:       "a witness that passes clears the car, which goes back to the line",
+			train:      mk(witnessed(suspect(at(1, StateFailed, "T"), pipe(1)), 900), at(2, StateRunning, "T")),
+			obs:        PipelineStatus{Pipeline: 900, SHA: "W900", Status: PipelineSuccess},
+			wantStates: "2:running@T 1:building@C2",
+		},
+		{
+			name:        "a witness that fails too evicts the car",
+			train:       mk(witnessed(suspect(at(1, StateFailed, "T"), pipe(1)), 900), at(2, StateRunning, "T")),
+			obs:         PipelineStatus{Pipeline: 900, SHA: "W900", Status: PipelineFailed},
+			wantEvicted: map[int64]ReasonCode{1: ReasonPipelineFailed},
+			wantStates:  "2:running@T",
+		},
+		{
+			name:       "a witness that fails is not enough while the car ahead is unresolved",
+			train:      mk(at(1, StateRunning, "T"), witnessed(suspect(at(2, StateFailed, "C1"), pipe(2)), 900)),
+			obs:        PipelineStatus{Pipeline: 900, SHA: "W900", Status: PipelineFailed},
+			wantStates: "1:running@T 2:failed@C1",
+		},
+		{
+			name:       "a witness cancelled by someone else says nothing: the car is tested again",
+			train:      mk(witnessed(suspect(at(1, StateFailed, "T"), pipe(1)), 900)),
+			obs:        PipelineStatus{Pipeline: 900, SHA: "W900", Status: PipelineCanceled},
+			wantStarts: []int64{1},
+			wantStates: "1:starting@T",
+		},
+		{
+			name: "a witness that passes clears a batch being bisected",
+			train: mk(suspect(at(1, StateRunning, "T"), 9), witnessed(suspect(at(2, StateRunning, "C1"), 9), 900),
+				at(3, StateRunning, "T")),
+			obs:         PipelineStatus{Pipeline: 900, SHA: "W900", Status: PipelineSuccess},
+			wantCancels: []int64{pipe(1), pipe(2)},
+			wantStates:  "3:running@T 1:building@C3 2:queued",
 		},
 		{
 			name:       "a held failure is tested again on its own once every car ahead passed",
@@ -1051,5 +1100,21 @@ func TestPipelineDuration(t *testing.T) {
 	// Only the newest 20 count: 1m..20m, whose upper median is 11m.
 	if got := PipelineDuration(many); got != 11*time.Minute {
 		t.Fatalf("median of the newest 20 = %v, want 11m", got)
+	}
+}
+
+func TestSuspectKeepsItsTestWhenItsBaseLands(t *testing.T) {
+	tr := mk(suspect(at(1, StateRunning, "T"), 9), at(2, StateRunning, "T"))
+	tr, actions := Plan(tr, PipelineStatus{Pipeline: pipe(2), SHA: "C2", Status: PipelineSuccess}, t0)
+	if ff := only[FastForwardTarget](actions); len(ff) != 1 || ff[0].To != "C2" {
+		t.Fatalf("fast-forwards %#v, want one to C2", ff)
+	}
+	tr, actions = Plan(tr, FastForwarded{To: "C2", Head: "C2"}, t0)
+	if c := tr.Car(1); c == nil || !c.Detached || c.State != StateRunning || len(cancels(actions)) != 0 {
+		t.Fatalf("after !2 landed: !1 %+v, cancels %v; want it detached and still running", c, cancels(actions))
+	}
+	_, actions = Plan(tr, PipelineStatus{Pipeline: pipe(1), SHA: "C1", Status: PipelineFailed}, t0)
+	if e := evicted(actions); !reflect.DeepEqual(e, map[int64]ReasonCode{1: ReasonPipelineFailed}) {
+		t.Fatalf("evicted %v, want !1 for its failed pipeline", e)
 	}
 }

@@ -217,13 +217,20 @@ func (h *harness) sweep() {
 		} else if head := sim.HeadOf(c.MR, h.rev[c.MR]); head != c.HeadSHA {
 			h.apply(train.HeadChanged{MR: c.MR, HeadSHA: head})
 		}
-		if c.Pipeline != 0 {
-			if p := h.w.Pipeline(c.Pipeline); p != nil && p.Status.Done() {
+		for _, id := range []int64{c.Pipeline, witnessOf(c)} {
+			if p := h.w.Pipeline(id); id != 0 && p != nil && p.Status.Done() {
 				h.apply(train.PipelineStatus{Pipeline: p.ID, SHA: p.SHA, Status: p.Status})
 			}
 		}
 	}
 	h.apply(train.Resync{})
+}
+
+func witnessOf(c train.Car) int64 {
+	if c.Witness == nil {
+		return 0
+	}
+	return c.Witness.Pipeline
 }
 
 func (h *harness) apply(obs train.Observation) {

@@ -117,10 +117,16 @@ func (p *planner) startOwed() {
 	}
 }
 
+// inFlight counts the pipelines running for the train: the cars' own and
+// the witnesses.
 func (p *planner) inFlight() int {
 	n := 0
 	for i := range p.t.Cars {
-		if p.t.Cars[i].inFlight() {
+		c := &p.t.Cars[i]
+		if c.inFlight() {
+			n++
+		}
+		if c.Witness != nil && c.Witness.Status == "" {
 			n++
 		}
 	}

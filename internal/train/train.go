@@ -86,10 +86,11 @@ type Settings struct {
 	// BatchSize is the most cars one pipeline tests together when the
 	// queue is longer than the free pipelines; 1 turns batching off.
 	BatchSize int `json:"batch_size,omitempty"`
-	// MinWindow, when positive, makes the window adaptive: it grows by one
-	// with every merged car up to MaxParallel and halves with every failed
-	// batch, never below MinWindow. It spends less CI when failures are
-	// frequent.
+	// MinWindow is the floor of the adaptive window: the main line's share
+	// of MaxParallel grows by one with every merged car and halves with
+	// every failed batch, never below MinWindow, so less CI is spent on
+	// commits that a failure ahead dooms. Zero: half of MaxParallel;
+	// MaxParallel: a fixed window.
 	MinWindow int `json:"min_window,omitempty"`
 }
 
@@ -110,7 +111,10 @@ func (s Settings) WithDefaults() Settings {
 	if s.BatchSize <= 0 {
 		s.BatchSize = DefaultBatchSize
 	}
-	s.MinWindow = min(max(s.MinWindow, 0), s.MaxParallel)
+	if s.MinWindow <= 0 {
+		s.MinWindow = max(s.MaxParallel/2, 1)
+	}
+	s.MinWindow = min(s.MinWindow, s.MaxParallel)
 	return s
 }
 
@@ -169,10 +173,25 @@ type Car struct {
 	// Detached: the suspect's base landed on the target while its pipeline
 	// ran. Its result still counts; its commit can no longer be merged.
 	Detached bool `json:"detached,omitempty"`
+	// Witness is the pipeline of the car that was behind this failed car
+	// and carried it, left running when that car was rebuilt without it:
+	// its result says whether the failure was this car's own.
+	Witness *Witness `json:"witness,omitempty"`
 
 	// Set when the car leaves the train.
 	LeftAt time.Time `json:"left_at,omitzero"`
 	Reason *Reason   `json:"reason,omitempty"`
+}
+
+// Witness is a pipeline kept running for what its result tells about a
+// car ahead of the commit it tests.
+type Witness struct {
+	Pipeline int64  `json:"pipeline"`
+	SHA      string `json:"sha"`
+	// Others counts the MRs its commit carries behind the car: with one,
+	// its failure all but confirms the car's; with more, it may be theirs.
+	Others int           `json:"others"`
+	Status PipelineState `json:"status,omitempty"` // empty until it finishes
 }
 
 // ReasonCode classifies why a car left the train.
@@ -266,6 +285,10 @@ func (c Car) clone() Car {
 		r := *c.Reason
 		r.Paths = append([]string(nil), c.Reason.Paths...)
 		c.Reason = &r
+	}
+	if c.Witness != nil {
+		w := *c.Witness
+		c.Witness = &w
 	}
 	return c
 }

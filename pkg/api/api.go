@@ -76,6 +76,12 @@ type Car struct {
 	Commit string `json:"commit,omitempty"`
 	// Attempts counts pipelines started for the current commit.
 	Attempts int `json:"attempts"`
+	// TestedWith is the MR whose pipeline tests this car in one batch with
+	// it; omitted when the car has a pipeline of its own or none yet.
+	TestedWith int64 `json:"tested_with,omitempty"`
+	// Bisecting: a pipeline that carried the car failed, and it is being
+	// tested apart from the cars behind it.
+	Bisecting bool `json:"bisecting,omitempty"`
 	// EstimatedMerge is the expected time from now until the car merges,
 	// from the train's recent pipeline durations; omitted when there is no
 	// history to estimate from or the car failed.

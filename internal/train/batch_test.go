@@ -1,0 +1,184 @@
+package train_test
+
+import (
+	"fmt"
+	"slices"
+	"testing"
+	"time"
+
+	"github.com/trainyard/trainyard/internal/sim"
+	"github.com/trainyard/trainyard/internal/train"
+)
+
+// yard drives the planner against a simulated world, carrying out builds,
+// starts and fast-forwards at once.
+type yard struct {
+	t      *testing.T
+	w      *sim.World
+	tr     train.Train
+	now    time.Time
+	starts []train.StartPipeline
+	ffs    []train.FastForwardTarget
+}
+
+func newYard(t *testing.T, s train.Settings) *yard {
+	y := &yard{t: t, w: sim.NewWorld(), now: time.Date(2026, 5, 1, 9, 0, 0, 0, time.UTC)}
+	y.tr = train.New(train.Key{Forge: "sim", Project: "p", Branch: "main"}, s)
+	y.apply(train.TargetHead{SHA: y.w.Target})
+	return y
+}
+
+func (y *yard) apply(obs ...train.Observation) {
+	for len(obs) > 0 {
+		var actions []train.Action
+		y.tr, actions = train.Plan(y.tr, obs[0], y.now)
+		obs = obs[1:]
+		for _, a := range actions {
+			if !y.tr.Wants(a) {
+				continue
+			}
+			switch a := a.(type) {
+			case train.BuildCar:
+				obs = append(obs, y.w.Build(a))
+			case train.StartPipeline:
+				y.starts = append(y.starts, a)
+				p, _ := y.w.StartPipeline(a)
+				obs = append(obs, train.PipelineCreated{MR: a.MR, SHA: p.SHA, Pipeline: p.ID})
+			case train.CancelPipeline:
+				y.w.Cancel(a.Pipeline)
+			case train.FastForwardTarget:
+				y.ffs = append(y.ffs, a)
+				obs = append(obs, y.w.FastForward(a))
+			}
+		}
+	}
+}
+
+func (y *yard) add(mrs ...int64) {
+	for _, mr := range mrs {
+		y.apply(train.Added{MR: mr, HeadSHA: sim.HeadOf(mr, 0), By: "u", Event: fmt.Sprint("add-", mr)})
+	}
+}
+
+// finish ends the running pipeline of mr's car.
+func (y *yard) finish(mr int64) {
+	y.t.Helper()
+	c := y.tr.Car(mr)
+	if c == nil || c.State != train.StateRunning {
+		y.t.Fatalf("!%d has no running pipeline: %+v", mr, c)
+	}
+	y.now = y.now.Add(30 * time.Minute)
+	y.apply(y.w.Finish(c.Pipeline, false))
+}
+
+// tested lists, per pipeline started since the last call, the MRs it tests.
+func (y *yard) tested() [][]int64 {
+	var out [][]int64
+	for _, s := range y.starts {
+		out = append(out, s.MRs)
+	}
+	y.starts = nil
+	return out
+}
+
+func TestShortQueueGetsAPipelinePerCar(t *testing.T) {
+	y := newYard(t, train.Settings{MaxParallel: 4, BatchSize: 4})
+	y.add(1, 2, 3)
+	if got, want := y.tested(), [][]int64{{1}, {1, 2}, {1, 2, 3}}; !equal(got, want) {
+		t.Fatalf("pipelines test %v, want %v", got, want)
+	}
+}
+
+func TestLongQueueIsTestedInBatches(t *testing.T) {
+	y := newYard(t, train.Settings{MaxParallel: 2, BatchSize: 4})
+	y.add(1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12)
+	// The first two had free pipelines; the rest wait for them.
+	if got, want := y.tested(), [][]int64{{1}, {1, 2}}; !equal(got, want) {
+		t.Fatalf("pipelines test %v, want %v", got, want)
+	}
+	// Each pass frees one pipeline for ten, then six, waiting cars: a batch
+	// of four each time (the most allowed). The first batch sits on !2,
+	// still running, so its pipeline tests !2 too.
+	y.finish(1)
+	y.finish(2)
+	if got, want := y.tested(), [][]int64{{2, 3, 4, 5, 6}, {3, 4, 5, 6, 7, 8, 9, 10}}; !equal(got, want) {
+		t.Fatalf("pipelines test %v, want %v", got, want)
+	}
+	if got := y.tr.RidesWith(y.tr.Index(4)); got != 6 {
+		t.Errorf("!4 rides with !%d, want !6", got)
+	}
+	if got := y.tr.RidesWith(y.tr.Index(6)); got != 0 {
+		t.Errorf("!6 rides with !%d, want its own pipeline", got)
+	}
+	// The batch's pass merges all of it with one move of the target.
+	y.finish(6)
+	last := y.ffs[len(y.ffs)-1]
+	if !slices.Equal(last.MRs, []int64{3, 4, 5, 6}) || y.w.Target != last.To {
+		t.Fatalf("last fast-forward %v to %.8s, target %.8s", last.MRs, last.To, y.w.Target)
+	}
+	if got := y.w.Content(y.w.Target); !slices.Equal(got, []int64{1, 2, 3, 4, 5, 6}) {
+		t.Fatalf("target carries %v", got)
+	}
+}
+
+func TestFailedBatchIsBisectedAndOnlyTheCulpritLeaves(t *testing.T) {
+	y := newYard(t, train.Settings{MaxParallel: 1, BatchSize: 4})
+	y.w.Broken[4] = true
+	y.add(1, 2, 3, 4, 5)
+	y.finish(1)
+	if got, want := y.tested(), [][]int64{{1}, {2, 3, 4, 5}}; !equal(got, want) {
+		t.Fatalf("pipelines test %v, want %v", got, want)
+	}
+	y.finish(5)
+	// Off the main line, each suspect is tested on its own prefix; one
+	// pipeline may run, so front first.
+	y.finish(2)
+	y.finish(3)
+	y.finish(4) // !4 fails on top of !2 and !3, which passed: the culprit
+	var evicted []int64
+	for y.tr.Car(5) != nil && y.tr.Car(5).State == train.StateRunning {
+		y.finish(5)
+	}
+	for _, c := range []int64{1, 2, 3, 4, 5} {
+		if y.tr.Car(c) == nil && !slices.Contains(y.w.Content(y.w.Target), c) {
+			evicted = append(evicted, c)
+		}
+	}
+	if !slices.Equal(evicted, []int64{4}) {
+		t.Fatalf("evicted %v, want [4]", evicted)
+	}
+	for len(y.tr.Cars) > 0 {
+		y.finish(y.tr.Cars[len(y.tr.Cars)-1].MR)
+	}
+	if got := y.w.Content(y.w.Target); !slices.Equal(got, []int64{1, 2, 3, 5}) {
+		t.Fatalf("target carries %v, want [1 2 3 5]", got)
+	}
+}
+
+func TestAdaptiveWindowHalvesOnFailureAndGrowsOnMerges(t *testing.T) {
+	y := newYard(t, train.Settings{MaxParallel: 8, MinWindow: 2, BatchSize: 1})
+	y.w.Broken[1] = true
+	y.add(1, 2, 3, 4, 5, 6, 7, 8)
+	y.tested()
+	y.finish(1) // the batch of one fails: the window halves to 4
+	if y.tr.Window != 4 {
+		t.Fatalf("window %d after a failure, want 4", y.tr.Window)
+	}
+	running := 0
+	for _, c := range y.tr.Cars {
+		if c.Suspect == 0 && c.State == train.StateRunning {
+			running++
+		}
+	}
+	if running != 4 {
+		t.Fatalf("%d main-line pipelines run, want 4: %+v", running, y.tr.Cars)
+	}
+	y.finish(y.tr.Cars[y.tr.Index(2)].MR)
+	if y.tr.Window != 5 {
+		t.Fatalf("window %d after one merge, want 5", y.tr.Window)
+	}
+}
+
+func equal(a, b [][]int64) bool {
+	return slices.EqualFunc(a, b, func(x, y []int64) bool { return slices.Equal(x, y) })
+}

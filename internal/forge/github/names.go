@@ -7,6 +7,8 @@ import (
 	"strings"
 
 	gh "github.com/google/go-github/v82/github"
+
+	"github.com/trainyard/trainyard/internal/train"
 )
 
 // ChecksURL is the web page of the checks a pipeline id names: the
@@ -25,9 +27,14 @@ func ChecksURL(web, project string, id int64) string {
 func (c *Client) WebURL() string { return c.web }
 
 // PipelineName renders the pipeline id for a note on a pull request, in
-// place of the "pipeline #<id>" that means nothing on GitHub: the checks
-// that failed, each linked to its page, or else the commit's checks page.
+// place of the "pipeline #<id>" that means nothing on GitHub: for a
+// pipeline that failed, the checks that failed, each linked to its page;
+// otherwise, or when none is found, the commit's checks page.
 func (c *Client) PipelineName(ctx context.Context, project string, id int64) (string, error) {
+	p, err := c.Pipeline(ctx, project, id)
+	if err != nil {
+		return "", err
+	}
 	r, sha, attempt, err := c.resolveID(ctx, project, id)
 	if err != nil {
 		return "", err
@@ -35,6 +42,9 @@ func (c *Client) PipelineName(ctx context.Context, project string, id int64) (st
 	commit := fmt.Sprintf("[`%.12s`](%s/%s/commit/%s/checks)", sha, c.web, project, sha)
 	if attempt > 1 {
 		commit += fmt.Sprintf(" (attempt %d)", attempt)
+	}
+	if p.Status != train.PipelineFailed && p.Status != train.PipelineCanceled {
+		return "the checks on " + commit, nil
 	}
 	failed, err := c.failedChecks(ctx, r, sha)
 	if err != nil || len(failed) == 0 {

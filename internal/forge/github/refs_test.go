@@ -86,6 +86,37 @@ func TestPipelineNameLinksTheFailedCheck(t *testing.T) {
 	}
 }
 
+// A pipeline that passed names the commit's checks, even when an earlier
+// attempt failed.
+func TestPipelineNameOfAPassedPipeline(t *testing.T) {
+	f := newForge(t, func(o *fakeforge.Options) { o.CI.Manual = true })
+	c := newClient(t, f, nil)
+	ctx := context.Background()
+	sha := pushCar(t, f, car, map[string]string{"ok": "ok"})
+	waitFor(t, "the run", func() bool { runs, _ := f.WorkflowRuns(project, sha); return len(runs) == 1 })
+	runs, _ := f.WorkflowRuns(project, sha)
+	if err := f.FinishWorkflowRun(project, runs[0].ID, fakeforge.ConclusionFailure); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, "the failure", func() bool { r, _ := f.WorkflowRuns(project, sha); return r[0].Status == fakeforge.CheckCompleted })
+	p, err := c.CreatePipeline(ctx, project, car, nil) // re-runs the failed jobs: attempt 2
+	if err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, "the re-run", func() bool {
+		r, _ := f.WorkflowRuns(project, sha)
+		return r[0].Attempt == 2 && r[0].Status != fakeforge.CheckCompleted
+	})
+	if err := f.FinishWorkflowRun(project, runs[0].ID, fakeforge.ConclusionSuccess); err != nil {
+		t.Fatal(err)
+	}
+	waitState(t, c, p.ID, train.PipelineSuccess)
+	name, err := c.PipelineName(ctx, project, p.ID)
+	if want := "the checks on [`" + sha[:12] + "`](" + f.URL() + "/" + project + "/commit/" + sha + "/checks) (attempt 2)"; err != nil || name != want {
+		t.Fatalf("name = %q, %v; want %q", name, err, want)
+	}
+}
+
 func TestRepositoriesHaveTheirOwnRequiredChecks(t *testing.T) {
 	f := newForge(t, nil)
 	// The default asks for a check the forge never runs; acme/widgets

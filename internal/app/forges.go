@@ -9,7 +9,6 @@ import (
 	"github.com/trainyard/trainyard/internal/api"
 	"github.com/trainyard/trainyard/internal/config"
 	"github.com/trainyard/trainyard/internal/engine"
-	"github.com/trainyard/trainyard/internal/forge"
 	"github.com/trainyard/trainyard/internal/forge/github"
 	"github.com/trainyard/trainyard/internal/forge/gitlab"
 	"github.com/trainyard/trainyard/internal/gitops"
@@ -59,11 +58,7 @@ func (a *App) githubEngine(owner string) (*engine.Engine, error) {
 	// is given back as it is.
 	repos.TokenSource, repos.TokenUser = client.GitToken, "x-access-token"
 	return a.newEngine(config.ForgeGitHub, owner, client, repos, func(c *engine.Config) {
-		c.MRRef = func(n int64) string { return fmt.Sprintf("refs/pull/%d/head", n) }
-		c.MRRefLabel = func(n int64) string { return fmt.Sprintf("#%d", n) }
-		c.PipelinesBySHA = true
-		c.PipelineName = client.PipelineName
-		c.LevelName = forge.AccessLevel.Role
+		*c = c.ForGitHub(client.PipelineName)
 		c.ForwarderFor = func(project string) engine.Forwarder {
 			if a.cfg.Repo(project).FastForward == config.FastForwardAPI {
 				return client

@@ -117,6 +117,18 @@ type Config struct {
 	LevelName func(forge.AccessLevel) string
 }
 
+// ForGitHub returns c set for GitHub: pull requests at refs/pull/<n>/head
+// and written #<n>, check events read by commit, pipelines named by name
+// in notes, and GitHub's roles in refusals.
+func (c Config) ForGitHub(name func(ctx context.Context, project string, id int64) (string, error)) Config {
+	c.MRRef = func(n int64) string { return fmt.Sprintf("refs/pull/%d/head", n) }
+	c.MRRefLabel = func(n int64) string { return fmt.Sprintf("#%d", n) }
+	c.PipelinesBySHA = true
+	c.PipelineName = name
+	c.LevelName = forge.AccessLevel.Role
+	return c
+}
+
 // Forwarder moves a target branch by a compare-and-set of its own, such
 // as GitHub's refs API with force off, instead of a git push.
 type Forwarder interface {

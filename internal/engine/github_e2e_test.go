@@ -13,7 +13,6 @@ import (
 	"github.com/trainyard/trainyard/internal/engine"
 	"github.com/trainyard/trainyard/internal/event"
 	"github.com/trainyard/trainyard/internal/fakeforge"
-	"github.com/trainyard/trainyard/internal/forge"
 	"github.com/trainyard/trainyard/internal/forge/github"
 	"github.com/trainyard/trainyard/internal/gitops"
 	"github.com/trainyard/trainyard/internal/redistest"
@@ -63,12 +62,7 @@ func newGitHubEnvWith(t *testing.T, settings train.Settings, ci fakeforge.CI, mu
 	st := store.New(redistest.Client(t), store.Options{Prefix: redistest.Prefix(t)})
 	repos := &engine.GitRepos{Dir: t.TempDir(), Token: botToken, CloneURL: client.CloneURL,
 		Identity: gitops.Identity{Name: "Trainyard", Email: "trainyard@example.com"}}
-	cfg := engine.Config{
-		Owner: "test", Settings: settings,
-		MRRef:          func(n int64) string { return fmt.Sprintf("refs/pull/%d/head", n) },
-		MRRefLabel:     func(n int64) string { return fmt.Sprintf("#%d", n) },
-		PipelinesBySHA: true, PipelineName: client.PipelineName, LevelName: forge.AccessLevel.Role,
-	}
+	cfg := engine.Config{Owner: "test", Settings: settings}.ForGitHub(client.PipelineName)
 	if mutate != nil {
 		mutate(&cfg, client)
 	}

@@ -47,6 +47,9 @@ type PipelineRecord struct {
 	CreatedAt  time.Time `json:"created_at"`
 	StartedAt  time.Time `json:"started_at,omitzero"`
 	FinishedAt time.Time `json:"finished_at"`
+	// Attempt numbers the attempts of a GitHub workflow run, whose every
+	// attempt is logged with the run's id; 0 for GitLab pipelines.
+	Attempt int `json:"attempt,omitempty"`
 }
 
 // startPipeline creates a pending pipeline for sha and starts its runner.

@@ -219,10 +219,28 @@ func (f *Forge) finishWorkflowRequested(ctx context.Context, id int64, attempt i
 func (f *Forge) completeWorkflow(id int64, attempt int, conclusion func(string) string, results map[string]string) bool {
 	done, ok := f.concludeAttempt(id, attempt, conclusion, results)
 	if ok {
+		f.logAttempt(id)
 		f.sendGHCheckRuns("completed", done...)
 		f.sendGHWorkflowRun(f.ctx, id, "completed")
 	}
 	return ok
+}
+
+// pipelineStatuses maps a run's conclusion onto the pipeline log's words.
+var pipelineStatuses = map[string]string{
+	ConclusionSuccess: PipelineSuccess, ConclusionFailure: PipelineFailed, ConclusionCancelled: PipelineCanceled,
+}
+
+// logAttempt writes the attempt that just finished to the pipeline log.
+func (f *Forge) logAttempt(id int64) {
+	f.mu.Lock()
+	run := f.st.gh.workflowRuns[id]
+	rec := PipelineRecord{ID: run.ID, Project: f.projectPathByID(run.ProjectID), Ref: run.Branch, SHA: run.SHA,
+		Status: pipelineStatuses[run.Conclusion], CreatedAt: run.Created, StartedAt: run.Started, FinishedAt: run.Updated, Attempt: run.Attempt}
+	f.mu.Unlock()
+	if err := f.ciLog.append(rec); err != nil {
+		f.log.Error("pipeline log", zap.Int64("run", id), zap.Error(err))
+	}
 }
 
 // concludeAttempt is completeWorkflow's change of state; it returns the

@@ -31,6 +31,10 @@ const (
 	prefixLen   = 13
 )
 
+// PipelineID is the id of the checks on commit sha at an attempt (1 for
+// the first run, counted by re-runs), as the client reports it.
+func PipelineID(sha string, attempt int) (int64, error) { return pipelineID(sha, attempt) }
+
 func pipelineID(sha string, attempt int) (int64, error) {
 	if len(sha) < prefixLen {
 		return 0, fmt.Errorf("commit id %q is too short", sha)

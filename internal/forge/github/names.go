@@ -23,9 +23,6 @@ func ChecksURL(web, project string, id int64) string {
 	return strings.TrimRight(web, "/") + "/" + project + "/commit/" + prefix + "/checks"
 }
 
-// WebURL is the instance's web URL, for links to its pages.
-func (c *Client) WebURL() string { return c.web }
-
 // PipelineName renders the pipeline id for a note on a pull request, in
 // place of the "pipeline #<id>" that means nothing on GitHub: for a
 // pipeline that failed, the checks that failed, each linked to its page;

@@ -12,9 +12,10 @@ func newDemoCommand() *cobra.Command {
 	o := demo.Defaults()
 	cmd := &cobra.Command{
 		Use:   "demo",
-		Short: "Run a merge train on a local fake GitLab with real git and an embedded Redis",
-		Long: "Run the whole service on one machine: an embedded Redis, a GitLab-compatible forge with simulated CI,\n" +
-			"the webhook listener, workers, sweeper and API. Merge requests join the train by /train add comments.",
+		Short: "Run a merge train on a local fake GitLab (or GitHub) with real git and an embedded Redis",
+		Long: "Run the whole service on one machine: an embedded Redis, a GitLab- or GitHub-compatible forge with\n" +
+			"simulated CI, the webhook listener, workers, sweeper and API. Merge requests join the train by\n" +
+			"/train add comments.",
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			out := cmd.OutOrStdout()
@@ -25,6 +26,7 @@ func newDemoCommand() *cobra.Command {
 		},
 	}
 	f := cmd.Flags()
+	f.StringVar(&o.Forge, "forge", o.Forge, "forge to run on: gitlab, or github (its pull requests, signed webhooks and Actions checks)")
 	f.IntVar(&o.MRs, "mrs", o.MRs, "number of merge requests")
 	f.Float64Var(&o.FailRate, "fail-rate", o.FailRate, "fraction of merge requests whose tests fail")
 	f.Float64Var(&o.FlakeRate, "flake-rate", o.FlakeRate, "fraction of passing pipelines that fail anyway")

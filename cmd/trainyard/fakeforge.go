@@ -15,7 +15,7 @@ func newFakeforgeCommand() *cobra.Command {
 	var token, user string
 	cmd := &cobra.Command{
 		Use:   "fakeforge",
-		Short: "Run a GitLab-compatible test forge with simulated CI on a loopback port",
+		Short: "Run a GitLab- and GitHub-compatible test forge with simulated CI on a loopback port",
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			if o.Dir == "" {
@@ -47,6 +47,10 @@ func newFakeforgeCommand() *cobra.Command {
 	fl.StringVar(&user, "user", "trainyard-bot", "username of the bot user")
 	fl.StringVar(&o.Webhook.URL, "webhook-url", "", "where to send webhooks")
 	fl.StringVar(&o.Webhook.Secret, "webhook-secret", "", "X-Gitlab-Token sent with webhooks")
+	fl.StringVar(&o.GitHub.Webhook.URL, "github-webhook-url", "", "where to send GitHub webhooks")
+	fl.StringVar(&o.GitHub.Webhook.Secret, "github-webhook-secret", "", "secret GitHub webhooks are signed with (X-Hub-Signature-256)")
+	fl.StringSliceVar(&o.GitHub.Actions.Branches, "actions-branches", []string{"trainyard/**"}, "branches whose pushes run the simulated GitHub Actions workflow")
+	fl.StringSliceVar(&o.GitHub.Actions.Checks, "actions-checks", []string{fakeforge.DefaultCheck}, "jobs, and so check runs, of the simulated workflow")
 	fl.DurationVar(&o.CI.Duration, "ci-duration", time.Second, "how long each pipeline runs")
 	fl.Float64Var(&o.CI.FlakeRate, "flake-rate", 0, "fraction of pipelines that fail by chance")
 	fl.Uint64Var(&o.Seed, "seed", 1, "seed of every random draw")

@@ -68,6 +68,15 @@ type rig struct {
 	base    string
 	mu      sync.Mutex
 	servers []*serveProc
+	// forges is the configuration's forge sections and projects, env
+	// the credentials serve gets, forge the forge of the train at
+	// e2eProject.
+	forges string
+	env    []string
+	forge  string
+	// sweep is the sweep interval; a long one leaves the train to the
+	// webhooks alone.
+	sweep string
 }
 
 type serveProc struct {
@@ -79,13 +88,25 @@ type serveProc struct {
 
 func newRig(t *testing.T, ci fakeforge.CI) *rig {
 	t.Helper()
+	r := newForgeRig(t, fakeforge.Options{CI: ci})
+	r.forges = fmt.Sprintf("gitlab: {url: %q}\nprojects:\n  - {forge: gitlab, path: %s, branches: [main]}", r.ff.URL(), e2eProject)
+	r.env = []string{"TRAINYARD_GITLAB_TOKEN=" + e2eToken, "TRAINYARD_GITLAB_WEBHOOK_SECRET=" + e2eSecret}
+	return r
+}
+
+// newForgeRig is the fake forge with e2eProject, alice (developer) and
+// rita (reporter), and a Redis; the caller says what serve runs.
+func newForgeRig(t *testing.T, opts fakeforge.Options) *rig {
+	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 4*time.Minute)
 	t.Cleanup(cancel)
-	if ci.Duration == 0 && !ci.Manual {
-		ci.Duration = 100 * time.Millisecond
+	if opts.CI.Duration == 0 && !opts.CI.Manual {
+		opts.CI.Duration = 100 * time.Millisecond
 	}
-	r := &rig{t: t, ctx: ctx, ffDir: t.TempDir(), redis: redistest.URL(t), prefix: redistest.Prefix(t), users: map[string]fakeforge.User{}}
-	ff, err := fakeforge.New(fakeforge.Options{Dir: r.ffDir, Tokens: map[string]string{e2eToken: "trainyard-bot"}, CI: ci, Seed: 11})
+	r := &rig{t: t, ctx: ctx, ffDir: t.TempDir(), redis: redistest.URL(t), prefix: redistest.Prefix(t), users: map[string]fakeforge.User{},
+		forge: "gitlab", sweep: "500ms"}
+	opts.Dir, opts.Tokens, opts.Seed = r.ffDir, map[string]string{e2eToken: "trainyard-bot"}, 11
+	ff, err := fakeforge.New(opts)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -133,15 +154,13 @@ data_dir: %q
 log: {level: %s, format: json}
 redis: {url: %q, prefix: %q}
 workers: 2
-sweep_interval: 500ms
+sweep_interval: %s
 lease_ttl: 5s
 claim_idle: 2s
 action_timeout: 20s
-gitlab: {url: %q}
 train: {max_parallel: 20}
-projects:
-  - {forge: gitlab, path: %s, branches: [main]}
-%s`, addr, r.t.TempDir(), logLevel(), r.redis, r.prefix, r.ff.URL(), e2eProject, extra)
+%s
+%s`, addr, r.t.TempDir(), logLevel(), r.redis, r.prefix, r.sweep, r.forges, extra)
 	path := filepath.Join(r.t.TempDir(), "trainyard.yaml")
 	if err := os.WriteFile(path, []byte(data), 0o600); err != nil {
 		r.t.Fatal(err)
@@ -153,7 +172,7 @@ projects:
 func (r *rig) serve(addr string) *serveProc {
 	r.t.Helper()
 	cmd := exec.Command(binary(r.t), "serve", "--config", r.config(addr, ""))
-	cmd.Env = append(os.Environ(), "TRAINYARD_GITLAB_TOKEN="+e2eToken, "TRAINYARD_GITLAB_WEBHOOK_SECRET="+e2eSecret)
+	cmd.Env = append(os.Environ(), r.env...)
 	p := &serveProc{cmd: cmd, addr: addr, stderr: &lockedWriter{}, done: make(chan error, 1)}
 	cmd.Stderr = p.stderr
 	if err := cmd.Start(); err != nil {
@@ -206,6 +225,15 @@ func (r *rig) stopAll() {
 	for _, p := range r.servers {
 		r.t.Logf("serve %s stderr (tail):\n%s", p.addr, tail(p.stderr.String(), 3000))
 	}
+	if mrs, err := r.ff.MRs(e2eProject); err == nil {
+		for _, m := range mrs {
+			notes, _ := r.ff.Notes(e2eProject, m.IID)
+			r.t.Logf("!%d %s: %d notes", m.IID, m.State, len(notes))
+			for _, n := range notes {
+				r.t.Logf("    %s", tail(n.Body, 300))
+			}
+		}
+	}
 	opts, err := redis.ParseURL(r.redis)
 	if err != nil {
 		return
@@ -216,7 +244,7 @@ func (r *rig) stopAll() {
 		r.t.Logf("lease %s = %q ttl %s", k, rdb.Get(context.Background(), k).Val(), rdb.PTTL(context.Background(), k).Val())
 	}
 	st := store.New(rdb, store.Options{Prefix: r.prefix})
-	if tr, err := st.Load(context.Background(), train.Key{Forge: "gitlab", Project: e2eProject, Branch: "main"}); err == nil {
+	if tr, err := st.Load(context.Background(), train.Key{Forge: r.forge, Project: e2eProject, Branch: "main"}); err == nil {
 		r.t.Logf("train: pending %+v, head %.12s, outbox %d", tr.Pending, tr.TargetHead, len(tr.Outbox))
 		for _, c := range tr.Cars {
 			r.t.Logf("  !%d %s base %.8s commit %.8s pipeline %d", c.MR, c.State, c.Base, c.Commit, c.Pipeline)
@@ -339,12 +367,7 @@ func (r *rig) settled(merge, evict []int64) bool {
 
 func (r *rig) git(args ...string) string {
 	r.t.Helper()
-	dir := filepath.Join(r.ffDir, "repos", e2eProject+".git")
-	out, err := exec.Command("git", append([]string{"--git-dir", dir}, args...)...).CombinedOutput()
-	if err != nil {
-		r.t.Fatalf("git %v: %v\n%s", args, err, out)
-	}
-	return strings.TrimSpace(string(out))
+	return r.gitIn(e2eProject, args...)
 }
 
 // checkPipelines checks the one rule and no double work: main's head

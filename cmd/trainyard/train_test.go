@@ -60,9 +60,9 @@ func TestTrainCommands(t *testing.T) {
 
 	wantOutput(t, mustRun(t, e, "train", "list"), "No trains.\n")
 	wantOutput(t, mustRun(t, e, "train", "add", "group/app", "!1", "--user", "alice"),
-		"Added !1 of group/app: on the train for main at position 1, queued.\n")
+		"Added !1 of group/app: on the train for main at position 1, running.\n")
 	wantOutput(t, mustRun(t, e, "train", "add", "group/app", fmt.Sprint(two)),
-		"Added !2 of group/app: on the train for main at position 2, queued.\n")
+		"Added !2 of group/app: on the train for main at position 2, running.\n")
 	e.Sweep()
 	e.Clock.Advance(95 * time.Second)
 

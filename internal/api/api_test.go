@@ -64,9 +64,14 @@ func TestTrainLifecycle(t *testing.T) {
 		t.Fatalf("a refused call changed the train: %+v", tr.Cars)
 	}
 
-	call(t, e, "POST", add, tok, `{"user":"alice"}`).want(t, 200, fmt.Sprintf(`{"forge":"gitlab","project":"group/app","mr":1,"branch":"main",
-		"car":{"position":1,"mr":1,"title":"Change 1","mr_url":"%s/group/app/-/merge_requests/1","state":"queued",
-		"added_by":"alice","added_at":"2025-03-01T12:00:00Z","time_on_train":0,"attempts":0}}`, e.Forge.URL()))
+	// The add reads the target's head, so the car is built and its
+	// pipeline started at once.
+	added := call(t, e, "POST", add, tok, `{"user":"alice"}`)
+	built := engineTrain(t, e).Cars[0]
+	added.want(t, 200, fmt.Sprintf(`{"forge":"gitlab","project":"group/app","mr":1,"branch":"main",
+		"car":{"position":1,"mr":1,"title":"Change 1","mr_url":"%[1]s/group/app/-/merge_requests/1","state":"running",
+		"added_by":"alice","added_at":"2025-03-01T12:00:00Z","time_on_train":0,"pipeline":%[2]d,
+		"pipeline_url":"%[1]s/group/app/-/pipelines/%[2]d","commit":"%[3]s","attempts":1}}`, e.Forge.URL(), built.Pipeline, built.Commit))
 	e.Sweep()
 	tr := engineTrain(t, e)
 	if len(tr.Cars) != 1 || tr.Cars[0].State != train.StateRunning || tr.Cars[0].AddedBy != "alice" {

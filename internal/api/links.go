@@ -3,6 +3,8 @@ package api
 import (
 	"fmt"
 	"strings"
+
+	"github.com/trainyard/trainyard/internal/forge/github"
 )
 
 // Links gives the web addresses of a project's MRs and pipelines.
@@ -45,3 +47,20 @@ type noLinks struct{}
 
 func (noLinks) MR(string, int64) string       { return "" }
 func (noLinks) Pipeline(string, int64) string { return "" }
+
+// GitHubLinks are the addresses on GitHub or a GitHub Enterprise Server.
+type GitHubLinks struct {
+	// WebURL is the instance's web address, https://github.com or
+	// https://ghe.example.com (not its API URL).
+	WebURL string
+}
+
+// MR is <web>/<owner>/<repo>/pull/<number>.
+func (l GitHubLinks) MR(project string, number int64) string {
+	return fmt.Sprintf("%s/%s/pull/%d", strings.TrimRight(l.WebURL, "/"), project, number)
+}
+
+// Pipeline is the checks page of the commit the id names.
+func (l GitHubLinks) Pipeline(project string, id int64) string {
+	return github.ChecksURL(l.WebURL, project, id)
+}

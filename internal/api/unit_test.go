@@ -48,6 +48,18 @@ func TestGitLabLinks(t *testing.T) {
 	}
 }
 
+func TestGitHubLinks(t *testing.T) {
+	l := GitHubLinks{WebURL: "https://ghe.example.com/"}
+	if got := l.MR("acme/widgets", 12); got != "https://ghe.example.com/acme/widgets/pull/12" {
+		t.Errorf("MR link %s", got)
+	}
+	// A pipeline id packs the commit's first 13 hex digits and an attempt.
+	id := int64(0x0a1b2c3d4e5f6)<<10 | 2
+	if got := l.Pipeline("acme/widgets", id); got != "https://ghe.example.com/acme/widgets/commit/0a1b2c3d4e5f6/checks" {
+		t.Errorf("pipeline link %s", got)
+	}
+}
+
 func TestResponse(t *testing.T) {
 	wrapped := func(err error) error {
 		return &call{"train main of group/app on gitlab", fmt.Errorf("handle: %w", err)}

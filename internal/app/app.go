@@ -12,7 +12,6 @@ import (
 	"net"
 	"net/http"
 	"os"
-	"path/filepath"
 	"sync"
 	"time"
 
@@ -23,14 +22,11 @@ import (
 	"github.com/trainyard/trainyard/internal/config"
 	"github.com/trainyard/trainyard/internal/engine"
 	"github.com/trainyard/trainyard/internal/event"
-	"github.com/trainyard/trainyard/internal/forge/gitlab"
-	"github.com/trainyard/trainyard/internal/gitops"
 	"github.com/trainyard/trainyard/internal/metrics"
 	"github.com/trainyard/trainyard/internal/notify"
 	"github.com/trainyard/trainyard/internal/server"
 	"github.com/trainyard/trainyard/internal/store"
 	"github.com/trainyard/trainyard/internal/train"
-	"github.com/trainyard/trainyard/internal/webhook"
 )
 
 // Grace is how long in-flight requests and events may finish after a stop.
@@ -67,47 +63,37 @@ func New(cfg *config.Config, log *zap.Logger, opts ...Option) (*App, error) {
 	for _, o := range opts {
 		o(a)
 	}
+	if err := a.build(); err != nil {
+		a.rdb.Close()
+		return nil, err
+	}
+	return a, nil
+}
+
+// build makes every part; on error, the caller closes Redis.
+func (a *App) build() error {
+	cfg, log := a.cfg, a.log
 	reg := metrics.NewRegistry()
 	a.metrics = metrics.New(reg)
 	a.rdb.AddHook(a.metrics.RedisHook())
 	a.store = store.New(a.rdb, store.Options{Prefix: cfg.Redis.Prefix})
-	notifier, err := newNotifier(cfg, log, a.metrics)
+	web := a.webURLs()
+	notifier, err := newNotifier(cfg, log, a.metrics, notifyLinks(web))
 	if err != nil {
-		a.rdb.Close()
-		return nil, err
+		return err
 	}
 	a.notifier = notifier
 	owner := instanceName()
-	if cfg.Enabled(config.ForgeGitLab) {
-		e, err := a.gitlabEngine(owner)
-		if err != nil {
-			a.rdb.Close()
-			return nil, err
-		}
-		a.engines[config.ForgeGitLab] = e
+	if a.engines, err = a.buildEngines(owner); err != nil {
+		return err
 	}
-	hooks, err := webhook.New(webhook.Options{
-		GitLabSecret:  cfg.GitLab.WebhookSecret.Reveal(),
-		DisableGitLab: !cfg.Enabled(config.ForgeGitLab),
-		GitHubSecret:  cfg.GitHub.WebhookSecret.Reveal(),
-		DisableGitHub: cfg.GitHub.WebhookSecret.IsZero(),
-		MaxBody:       cfg.Webhook.MaxBody,
-		DedupTTL:      cfg.Webhook.DedupTTL,
-		Queue:         a.store,
-		Logger:        log.Named("webhook"),
-		Counter:       a.metrics.WebhookCounter(),
-	})
+	hooks, err := a.webhooks()
 	if err != nil {
-		a.rdb.Close()
-		return nil, err
-	}
-	links := map[string]api.Links{}
-	if cfg.Enabled(config.ForgeGitLab) {
-		links[config.ForgeGitLab] = api.GitLabLinks{BaseURL: string(cfg.GitLab.URL)}
+		return err
 	}
 	apiHandler := api.New(api.Options{
 		Trains: api.Engines(a.engines), Token: cfg.API.Token.Reveal(), ProtectReads: cfg.API.ProtectReads,
-		Links: links, Logger: log.Named("api"),
+		Links: apiLinks(web), Logger: log.Named("api"),
 	})
 	a.handler = server.Handler(server.Options{Webhooks: hooks, Ready: a.store, Logger: log, Mounts: map[string]http.Handler{
 		api.Prefix: apiHandler,
@@ -119,11 +105,11 @@ func New(cfg *config.Config, log *zap.Logger, opts ...Option) (*App, error) {
 	}
 	a.sweeper = &engine.Sweeper{Store: a.store, Sweep: a.engines.Sweep, Interval: cfg.SweepInterval,
 		Log: log.Named("sweep"), Observe: a.metrics.ObserveSweep}
-	return a, nil
+	return nil
 }
 
 // newNotifier builds the chat notifier from the configured routes.
-func newNotifier(cfg *config.Config, log *zap.Logger, m *metrics.Metrics) (*notify.Notifier, error) {
+func newNotifier(cfg *config.Config, log *zap.Logger, m *metrics.Metrics, links notify.LinksByForge) (*notify.Notifier, error) {
 	routes := make([]notify.Route, 0, len(cfg.Notify))
 	for _, r := range cfg.Notify {
 		events := make([]train.NotifyKind, len(r.Events))
@@ -136,40 +122,11 @@ func newNotifier(cfg *config.Config, log *zap.Logger, m *metrics.Metrics) (*noti
 			Username: r.Username, IconURL: r.IconURL,
 		})
 	}
-	links := notify.LinksByForge{}
-	if cfg.Enabled(config.ForgeGitLab) {
-		links[config.ForgeGitLab] = notify.GitLabLinks{BaseURL: string(cfg.GitLab.URL)}
-	}
 	n, err := notify.New(notify.Options{Routes: routes, Links: links, Logger: log.Named("notify"), Counter: m.NotifyCounter()})
 	if err != nil {
 		return nil, fmt.Errorf("notify: %w", err)
 	}
 	return n, nil
-}
-
-func (a *App) gitlabEngine(owner string) (*engine.Engine, error) {
-	cfg := a.cfg
-	client, err := gitlab.New(gitlab.Options{BaseURL: string(cfg.GitLab.URL), Token: cfg.GitLab.Token.Reveal(), Logger: a.log.Named("gitlab")})
-	if err != nil {
-		return nil, fmt.Errorf("gitlab client: %w", err)
-	}
-	forgeClient := a.metrics.InstrumentForge(client, config.ForgeGitLab)
-	repos := &engine.GitRepos{
-		Dir: filepath.Join(cfg.DataDir, "mirrors", config.ForgeGitLab), Token: cfg.GitLab.Token.Reveal(),
-		CloneURL: client.CloneURL, Identity: gitops.Identity{Name: cfg.Bot.Name, Email: cfg.Bot.Email}, Logger: a.log.Named("git"),
-	}
-	return engine.New(engine.Config{
-		Owner:         owner,
-		CarPrefix:     cfg.Train.CarPrefix,
-		LeaseTTL:      cfg.LeaseTTL,
-		ActionTimeout: cfg.ActionTimeout,
-		SettingsFor: func(k train.Key) train.Settings {
-			return cfg.Settings(k.Forge, k.Project)
-		},
-		MinAccessFor:  cfg.MinAccess,
-		BranchAllowed: cfg.BranchAllowed,
-	}, a.store, forgeClient, repos, engine.WithLogger(a.log.Named("engine")),
-		engine.WithNotifier(a.notifier), engine.WithTrace(a.metrics.Trace())), nil
 }
 
 // dispatch hands an event to its forge's engine, unless its project is not

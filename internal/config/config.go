@@ -47,7 +47,7 @@ type Config struct {
 	Webhook       Webhook
 	Bot           Bot
 	GitLab        Forge
-	GitHub        Forge
+	GitHub        GitHub
 	API           API
 	Train         TrainDefaults
 	Projects      []Project
@@ -92,6 +92,35 @@ type Forge struct {
 	WebhookSecret     Secret
 	WebhookSecretFile string
 }
+
+// GitHub is how to reach GitHub: Forge's token, or a GitHub App
+// installation (AppID, InstallationID and PrivateKey), and the defaults
+// of what a car's pipeline is and how a target branch moves.
+type GitHub struct {
+	Forge
+	AppID          int64
+	InstallationID int64
+	PrivateKey     Secret // the app's PEM-encoded RSA key
+	PrivateKeyFile string
+	RepoDefaults
+}
+
+// Fast-forward methods, as written in github.fast_forward.
+const (
+	FastForwardPush = "push" // a non-forced git push from the mirror
+	FastForwardAPI  = "api"  // the refs API with force off
+)
+
+// RepoDefaults say what a car's pipeline is on GitHub and how the
+// target moves; a project may override each.
+type RepoDefaults struct {
+	RequiredChecks []string
+	Workflows      []string
+	FastForward    string
+}
+
+// App reports whether GitHub is reached as an app installation.
+func (g *GitHub) App() bool { return g.AppID != 0 || g.InstallationID != 0 || !g.PrivateKey.IsZero() }
 
 // API guards the HTTP API. With no token every mutating call is refused.
 type API struct {
@@ -169,6 +198,16 @@ type Project struct {
 	PipelineTimeout *time.Duration
 	Method          *train.Method
 	MinAccess       *forge.AccessLevel
+
+	// WebhookSecret, when set, verifies this project's deliveries instead
+	// of its forge's webhook_secret.
+	WebhookSecret     Secret
+	WebhookSecretFile string
+
+	// GitHub only; nil inherits the github section.
+	RequiredChecks []string
+	Workflows      []string
+	FastForward    *string
 }
 
 // Defaults returns the configuration used where nothing else is set. It
@@ -186,7 +225,7 @@ func Defaults() Config {
 		ActionTimeout: 2 * time.Minute,
 		Webhook:       Webhook{MaxBody: 5 << 20, DedupTTL: 24 * time.Hour},
 		Bot:           Bot{Name: "Trainyard", Email: "trainyard@localhost"},
-		GitHub:        Forge{URL: "https://api.github.com"},
+		GitHub:        GitHub{Forge: Forge{URL: "https://api.github.com"}, RepoDefaults: RepoDefaults{FastForward: FastForwardPush}},
 		Train: TrainDefaults{
 			MaxParallel:     train.DefaultMaxParallel,
 			BatchSize:       train.DefaultBatchSize,
@@ -244,6 +283,40 @@ func (c *Config) Settings(forgeName, projectPath string) train.Settings {
 	override(&s.PipelineTimeout, p.PipelineTimeout)
 	override(&s.Method, p.Method)
 	return s
+}
+
+// Repo returns what a car's pipeline is in a GitHub repository and how
+// its target moves: the github section with the project's overrides.
+func (c *Config) Repo(projectPath string) RepoDefaults {
+	r := c.GitHub.RepoDefaults
+	p, ok := c.Project(ForgeGitHub, projectPath)
+	if !ok {
+		return r
+	}
+	if p.RequiredChecks != nil {
+		r.RequiredChecks = p.RequiredChecks
+	}
+	if p.Workflows != nil {
+		r.Workflows = p.Workflows
+	}
+	override(&r.FastForward, p.FastForward)
+	return r
+}
+
+// WebhookSecrets returns a forge's webhook secret and the secrets of the
+// projects that have their own, by path.
+func (c *Config) WebhookSecrets(forgeName string) (string, map[string]string) {
+	def := c.GitLab.WebhookSecret
+	if forgeName == ForgeGitHub {
+		def = c.GitHub.WebhookSecret
+	}
+	own := map[string]string{}
+	for _, p := range c.Projects {
+		if p.Forge == forgeName && !p.WebhookSecret.IsZero() {
+			own[p.Path] = p.WebhookSecret.Reveal()
+		}
+	}
+	return def.Reveal(), own
 }
 
 // MinAccess returns the access level a user needs to use a project's

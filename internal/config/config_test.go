@@ -1,6 +1,7 @@
 package config
 
 import (
+	"reflect"
 	"testing"
 	"time"
 
@@ -128,5 +129,41 @@ func TestNotifyWants(t *testing.T) {
 		if got := tt.route.Wants(tt.forge, tt.path, tt.branch, tt.event); got != tt.want {
 			t.Errorf("%+v.Wants(%s, %s, %s, %s) = %v, want %v", tt.route, tt.forge, tt.path, tt.branch, tt.event, got, tt.want)
 		}
+	}
+}
+
+func TestGitHubApp(t *testing.T) {
+	keyFile := writeFile(t, "app.pem", testKeyPEM+"\n")
+	secretFile := writeFile(t, "hook", "service-secret\n")
+	c := mustParse(t, joinLines(
+		"github: {app_id: 123, installation_id: 456, private_key_file: "+keyFile+", required_checks: [ci/test], fast_forward: push}",
+		"projects:",
+		"  - {forge: github, path: Acme/Service, required_checks: [build, test], workflows: [ci.yml], fast_forward: api, min_access: maintain,",
+		"     webhook_secret_file: "+secretFile+"}",
+		"  - {forge: github, path: acme/lib, required_checks: []}",
+		"  - {forge: gitlab, path: group/app}",
+	), map[string]string{"TRAINYARD_GITHUB_WEBHOOK_SECRET": "forge-secret", "TRAINYARD_GITLAB_URL": "https://g",
+		"TRAINYARD_GITLAB_TOKEN": "t", "TRAINYARD_GITLAB_WEBHOOK_SECRET": "gitlab-secret"})
+	if !c.GitHub.App() || c.GitHub.AppID != 123 || c.GitHub.InstallationID != 456 || c.GitHub.PrivateKey.Reveal() != testKeyPEM {
+		t.Fatalf("github = %+v", c.GitHub)
+	}
+	for path, want := range map[string]RepoDefaults{
+		"acme/service": {RequiredChecks: []string{"build", "test"}, Workflows: []string{"ci.yml"}, FastForward: FastForwardAPI},
+		"acme/lib":     {RequiredChecks: []string{}, FastForward: FastForwardPush},
+		"acme/other":   {RequiredChecks: []string{"ci/test"}, FastForward: FastForwardPush},
+	} {
+		if got := c.Repo(path); !reflect.DeepEqual(got, want) {
+			t.Errorf("Repo(%s) = %#v, want %#v", path, got, want)
+		}
+	}
+	if l := c.MinAccess(ForgeGitHub, "acme/service"); l != forge.Maintainer {
+		t.Errorf("min_access maintain = %v", l)
+	}
+	def, own := c.WebhookSecrets(ForgeGitHub)
+	if def != "forge-secret" || !reflect.DeepEqual(own, map[string]string{"Acme/Service": "service-secret"}) {
+		t.Errorf("github webhook secrets = %q, %v", def, own)
+	}
+	if def, own := c.WebhookSecrets(ForgeGitLab); def != "gitlab-secret" || len(own) != 0 {
+		t.Errorf("gitlab webhook secrets = %q, %v", def, own)
 	}
 }

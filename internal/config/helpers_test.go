@@ -80,3 +80,26 @@ func forgeEnv() map[string]string {
 }
 
 func joinLines(lines ...string) string { return strings.Join(lines, "\n") + "\n" }
+
+// testKeyPEM is an RSA key made for these tests, small to keep them
+// fast; a GitHub App's key is larger, and read the same way.
+const testKeyPEM = `-----BEGIN RSA PRIVATE KEY-----
+MIICXAIBAAKBgQDZq1+HIumc+rEYlFKnPDNXlS2n6XUAVQW1yv1goFKF4dUvmfgC
+X7WE6rqd+OYTVwuJc2p9c1BACw3MZSozhQ6b4+OHsVPJ2vc/inmbApSxOW20m8vz
+JQOA2VuRZWuzDaDUoPekaUQxb1KXDVd6WsmDkB+owBvrxf5I4llFwz9FKQIDAQAB
+AoGAaxzT43Igt6j9oPTMP5N2SHEWiHxvoPw11SHQ0c3TDiL1f3kq/DAQ6RmBP9+N
+iJLbEIaFLrqiEQHfhmd5/uRJLTDJaLm9INXCUEgaeMMT/hMGQ386B1dZqK9M9hUM
+CY+ADBSJnaoSPQCn7og+QjJmHA1xBydwtQE7HIo/VBygOAECQQD2ku+QTXnxAi/B
+mF54h7A95G42VbSMBW0kxD0PkMivBmxM8w7Ui7FWgb9+3RiGFDvwv2OMKxvj9F+b
+4FujpXWpAkEA4f2RGkteOhsdtGDC4qH5i2bN2ql81htmTOyCR8WvPDgLGZCj95C0
+6MB25vr1SButGvY+8azsQPng2ajTS04DgQJABtj1xjAgnszMvreYiAhcoJtjZCbl
+KK5N5aN9fp0qtZGcGFb3pndqqVhZFRDWyYJuV7U48n+P+riinxWP9e92YQJBAN40
+S1M2Xgz2EowERDtAljR6PdhNpECFql3igur9NiMY29kkPgSy1R6x93d/tGNVSyzi
+iNtqctYkm/CILlGyAIECQDpIslcefYxoY/k/hQsd5bpPf/WAB8Z2q2jo0jQkTb2f
+dn0Ov3NO/QcIUfjFOuiXQMS6GLcX5FZOMmm5oEiqBus=
+-----END RSA PRIVATE KEY-----`
+
+func withEnv(env map[string]string, key, value string) map[string]string {
+	env[key] = value
+	return env
+}

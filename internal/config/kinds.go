@@ -46,6 +46,23 @@ func intKind() kind[int] {
 	return kind[int]{"integer", parseInt, strconv.Itoa}
 }
 
+func int64Kind() kind[int64] {
+	return kind[int64]{"integer", parseInt64, func(n int64) string {
+		if n == 0 {
+			return ""
+		}
+		return strconv.FormatInt(n, 10)
+	}}
+}
+
+func parseInt64(s string) (int64, error) {
+	n, err := strconv.ParseInt(strings.TrimSpace(s), 10, 64)
+	if err != nil {
+		return 0, fmt.Errorf("%q is not an integer", s)
+	}
+	return n, nil
+}
+
 func durationKind() kind[time.Duration] {
 	return kind[time.Duration]{"duration", parseDuration, formatDuration}
 }
@@ -140,12 +157,13 @@ func formatSize(n int64) string {
 	return strconv.FormatInt(n, 10)
 }
 
-// parseAccess reads a level a user can be required to have. "none" is
-// refused: it would let anyone who can comment run trains.
+// parseAccess reads a level a user can be required to have: GitLab's
+// names, or GitHub's roles. "none" is refused: it would let anyone who
+// can comment run trains.
 func parseAccess(s string) (forge.AccessLevel, error) {
 	level, err := forge.ParseAccessLevel(s)
 	if err != nil || level < forge.Guest {
-		return 0, fmt.Errorf("%q is not one of guest, reporter, developer, maintainer or owner", s)
+		return 0, fmt.Errorf("%q is not one of guest, reporter, developer, maintainer or owner, nor a GitHub role: read, triage, write, maintain or admin", s)
 	}
 	return level, nil
 }

@@ -73,9 +73,20 @@ type rawGitLab struct {
 	WebhookSecretFile yaml.Node `yaml:"webhook_secret_file"`
 }
 
-// rawGitHub is its own type so that yaml's messages, which name types,
-// tell the two forge sections apart.
-type rawGitHub rawGitLab
+type rawGitHub struct {
+	URL               yaml.Node `yaml:"url"`
+	Token             yaml.Node `yaml:"token"`
+	TokenFile         yaml.Node `yaml:"token_file"`
+	AppID             yaml.Node `yaml:"app_id"`
+	InstallationID    yaml.Node `yaml:"installation_id"`
+	PrivateKey        yaml.Node `yaml:"private_key"`
+	PrivateKeyFile    yaml.Node `yaml:"private_key_file"`
+	WebhookSecret     yaml.Node `yaml:"webhook_secret"`
+	WebhookSecretFile yaml.Node `yaml:"webhook_secret_file"`
+	RequiredChecks    yaml.Node `yaml:"required_checks"`
+	Workflows         yaml.Node `yaml:"workflows"`
+	FastForward       yaml.Node `yaml:"fast_forward"`
+}
 
 type rawTrain struct {
 	MaxParallel     yaml.Node `yaml:"max_parallel"`
@@ -90,17 +101,22 @@ type rawTrain struct {
 }
 
 type rawProject struct {
-	Forge           yaml.Node `yaml:"forge"`
-	Path            yaml.Node `yaml:"path"`
-	Branches        yaml.Node `yaml:"branches"`
-	MaxParallel     yaml.Node `yaml:"max_parallel"`
-	BatchSize       yaml.Node `yaml:"batch_size"`
-	MinWindow       yaml.Node `yaml:"min_window"`
-	EagerEviction   yaml.Node `yaml:"eager_eviction"`
-	Retries         yaml.Node `yaml:"retries"`
-	PipelineTimeout yaml.Node `yaml:"pipeline_timeout"`
-	Method          yaml.Node `yaml:"method"`
-	MinAccess       yaml.Node `yaml:"min_access"`
+	Forge             yaml.Node `yaml:"forge"`
+	Path              yaml.Node `yaml:"path"`
+	Branches          yaml.Node `yaml:"branches"`
+	MaxParallel       yaml.Node `yaml:"max_parallel"`
+	BatchSize         yaml.Node `yaml:"batch_size"`
+	MinWindow         yaml.Node `yaml:"min_window"`
+	EagerEviction     yaml.Node `yaml:"eager_eviction"`
+	Retries           yaml.Node `yaml:"retries"`
+	PipelineTimeout   yaml.Node `yaml:"pipeline_timeout"`
+	Method            yaml.Node `yaml:"method"`
+	MinAccess         yaml.Node `yaml:"min_access"`
+	WebhookSecret     yaml.Node `yaml:"webhook_secret"`
+	WebhookSecretFile yaml.Node `yaml:"webhook_secret_file"`
+	RequiredChecks    yaml.Node `yaml:"required_checks"`
+	Workflows         yaml.Node `yaml:"workflows"`
+	FastForward       yaml.Node `yaml:"fast_forward"`
 }
 
 type rawNotify struct {

@@ -176,7 +176,8 @@ func configSettings() []setting[Config] {
 	s = append(s, forgeSettings(ForgeGitLab, "GitLab", "the GitLab instance, like https://gitlab.example.com",
 		func(c *Config) *Forge { return &c.GitLab })...)
 	s = append(s, forgeSettings(ForgeGitHub, "GitHub", "the GitHub REST API; GitHub Enterprise Server uses https://HOST/api/v3",
-		func(c *Config) *Forge { return &c.GitHub })...)
+		func(c *Config) *Forge { return &c.GitHub.Forge })...)
+	s = append(s, githubSettings()...)
 	return append(s,
 		bind(intKind(), "train.max_parallel", "Most pipelines run at once per train.",
 			func(c *Config) *int { return &c.Train.MaxParallel }),
@@ -194,7 +195,7 @@ func configSettings() []setting[Config] {
 			func(c *Config) *train.Method { return &c.Train.Method }),
 		bind(stringKind(), "train.car_prefix", "Start of car branch names: trainyard/main/12 is MR 12 on the train for main.",
 			func(c *Config) *string { return &c.Train.CarPrefix }),
-		bind(accessKind(), "train.min_access", "Access level needed to use a train: guest, reporter, developer, maintainer or owner.",
+		bind(accessKind(), "train.min_access", "Access level needed to use a train: guest, reporter, developer, maintainer or owner; GitHub's roles read, triage, write (= developer), maintain and admin too.",
 			func(c *Config) *forge.AccessLevel { return &c.Train.MinAccess }),
 	)
 }
@@ -212,6 +213,26 @@ func forgeSettings(name, title, urlDoc string, f func(*Config) *Forge) []setting
 			func(c *Config) *Secret { return &f(c).WebhookSecret }),
 		bind(stringKind(), name+".webhook_secret_file", "File holding the "+title+" webhook secret.",
 			func(c *Config) *string { return &f(c).WebhookSecretFile }),
+	}
+}
+
+// githubSettings declares the GitHub App and the repository defaults.
+func githubSettings() []setting[Config] {
+	return []setting[Config]{
+		bind(int64Kind(), "github.app_id", "GitHub App id, to act as the app's installation instead of with a token; with installation_id and private_key.",
+			func(c *Config) *int64 { return &c.GitHub.AppID }),
+		bind(int64Kind(), "github.installation_id", "Id of the app's installation on the repositories' owner.",
+			func(c *Config) *int64 { return &c.GitHub.InstallationID }),
+		bind(secretKind(), "github.private_key", "The app's PEM-encoded private key. Prefer private_key_file or the environment.",
+			func(c *Config) *Secret { return &c.GitHub.PrivateKey }),
+		bind(stringKind(), "github.private_key_file", "File holding the app's private key (the .pem GitHub gave).",
+			func(c *Config) *string { return &c.GitHub.PrivateKeyFile }),
+		bindList("github.required_checks", "Check runs and commit statuses, by name, a car's commit must pass. Empty: every check reported on it, at least one.",
+			func(c *Config) *[]string { return &c.GitHub.RequiredChecks }),
+		bindList("github.workflows", "Workflow files (ci.yml) started with workflow_dispatch on a car branch, for workflows that do not run on push.",
+			func(c *Config) *[]string { return &c.GitHub.Workflows }),
+		bind(stringKind(), "github.fast_forward", "How a target branch moves: push (a non-forced git push) or api (the refs API with force off).",
+			func(c *Config) *string { return &c.GitHub.FastForward }),
 	}
 }
 
@@ -240,6 +261,16 @@ func projectSettings() []setting[Project] {
 			func(p *Project) **train.Method { return &p.Method }),
 		bindOptional(accessKind(), "min_access", "Overrides train.min_access.",
 			func(p *Project) **forge.AccessLevel { return &p.MinAccess }),
+		bind(secretKind(), "webhook_secret", "This project's webhook secret, when it has its own; overrides the forge's. Prefer webhook_secret_file.",
+			func(p *Project) *Secret { return &p.WebhookSecret }),
+		bind(stringKind(), "webhook_secret_file", "File holding this project's webhook secret.",
+			func(p *Project) *string { return &p.WebhookSecretFile }),
+		bindList("required_checks", "GitHub only: overrides github.required_checks.",
+			func(p *Project) *[]string { return &p.RequiredChecks }),
+		bindList("workflows", "GitHub only: overrides github.workflows.",
+			func(p *Project) *[]string { return &p.Workflows }),
+		bindOptional(stringKind(), "fast_forward", "GitHub only: overrides github.fast_forward.",
+			func(p *Project) **string { return &p.FastForward }),
 	}
 }
 
@@ -283,11 +314,16 @@ func (c *Config) secrets() []secretRef {
 		{"gitlab.token", "", &c.GitLab.Token, &c.GitLab.TokenFile},
 		{"gitlab.webhook_secret", "", &c.GitLab.WebhookSecret, &c.GitLab.WebhookSecretFile},
 		{"github.token", "", &c.GitHub.Token, &c.GitHub.TokenFile},
+		{"github.private_key", "", &c.GitHub.PrivateKey, &c.GitHub.PrivateKeyFile},
 		{"github.webhook_secret", "", &c.GitHub.WebhookSecret, &c.GitHub.WebhookSecretFile},
 		{"api.token", "", &c.API.Token, &c.API.TokenFile},
 	}
 	for i := range refs {
 		refs[i].env = envName(refs[i].path)
+	}
+	for i := range c.Projects {
+		p := &c.Projects[i]
+		refs = append(refs, secretRef{fmt.Sprintf("projects[%d].webhook_secret", i), "", &p.WebhookSecret, &p.WebhookSecretFile})
 	}
 	for i := range c.Notify {
 		r := &c.Notify[i]

@@ -10,6 +10,8 @@ import (
 	"strings"
 	"time"
 
+	"github.com/golang-jwt/jwt/v4"
+
 	"github.com/trainyard/trainyard/internal/forge"
 	"github.com/trainyard/trainyard/internal/train"
 )
@@ -42,8 +44,8 @@ func (c *Config) problems() []error {
 		identity("bot.name", c.Bot.Name),
 		identity("bot.email", c.Bot.Email),
 	)
-	ps.add(c.GitLab.problems(ForgeGitLab, c.Enabled(ForgeGitLab))...)
-	ps.add(c.GitHub.problems(ForgeGitHub, c.Enabled(ForgeGitHub))...)
+	ps.add(c.GitLab.problems(ForgeGitLab, c.Enabled(ForgeGitLab), c.ownSecrets(ForgeGitLab))...)
+	ps.add(c.GitHub.problems(c.Enabled(ForgeGitHub), c.ownSecrets(ForgeGitHub))...)
 	ps.add(
 		atLeast("train.max_parallel", c.Train.MaxParallel, 1),
 		atLeast("train.batch_size", c.Train.BatchSize, 1),
@@ -87,28 +89,118 @@ func (r *Redis) problems() []error {
 	return ps
 }
 
+// ownSecrets reports whether every project of a forge has a webhook
+// secret of its own, so the forge's may be left out.
+func (c *Config) ownSecrets(forgeName string) bool {
+	for _, p := range c.Projects {
+		if p.Forge == forgeName && p.WebhookSecret.IsZero() {
+			return false
+		}
+	}
+	return true
+}
+
 // problems checks a forge section. Credentials are required only of a
 // forge that projects use; a missing one fails the boot rather than
-// letting unverified webhooks in.
-func (f *Forge) problems(name string, enabled bool) []error {
+// letting unverified webhooks in. ownSecrets: every project has its own
+// webhook secret.
+func (f *Forge) problems(name string, enabled, ownSecrets bool) []error {
+	var ps problems
+	ps.add(f.urlProblems(name, enabled)...)
+	if !enabled {
+		return ps
+	}
+	ps.add(f.needSecret(name+".token", f.Token))
+	if !ownSecrets {
+		ps.add(f.needSecret(name+".webhook_secret", f.WebhookSecret))
+	}
+	return ps
+}
+
+func (f *Forge) urlProblems(name string, enabled bool) []error {
 	var ps problems
 	if f.URL != "" {
 		ps.add(httpURL(name+".url", f.URL))
 	}
+	if enabled && f.URL == "" {
+		ps.add(fieldErr(name+".url", "%s (set it or %s)", requiredWhen(name), envName(name+".url")))
+	}
+	return ps
+}
+
+func requiredWhen(forgeName string) string {
+	return "required when " + forgeName + " projects are configured"
+}
+
+func (f *Forge) needSecret(path string, v Secret) error {
+	if !v.IsZero() {
+		return nil
+	}
+	forgeName, _, _ := strings.Cut(path, ".")
+	return fieldErr(path, "%s (set it, %s_file, or %s)", requiredWhen(forgeName), path, envName(path))
+}
+
+// problems checks the github section: a token or an app, never both, and
+// a key that is an RSA key in PEM.
+func (g *GitHub) problems(enabled, ownSecrets bool) []error {
+	var ps problems
+	ps.add(g.urlProblems(ForgeGitHub, enabled)...)
+	ps.add(g.RepoDefaults.problems("github")...)
+	if g.App() {
+		ps.add(g.appProblems()...)
+	}
 	if !enabled {
 		return ps
 	}
-	why := "required when " + name + " projects are configured"
-	if f.URL == "" {
-		ps.add(fieldErr(name+".url", "%s (set it or %s)", why, envName(name+".url")))
+	switch {
+	case g.App() && !g.Token.IsZero():
+		ps.add(fieldErr("github.token", "set a token or a GitHub App (github.app_id, installation_id and private_key), not both"))
+	case !g.App() && g.Token.IsZero():
+		ps.add(fieldErr("github.token", "%s (set it, github.token_file, or TRAINYARD_GITHUB_TOKEN), or a GitHub App: github.app_id, installation_id and private_key",
+			requiredWhen(ForgeGitHub)))
 	}
-	for _, s := range []struct {
-		path  string
-		value Secret
-	}{{name + ".token", f.Token}, {name + ".webhook_secret", f.WebhookSecret}} {
-		if s.value.IsZero() {
-			ps.add(fieldErr(s.path, "%s (set it, %s_file, or %s)", why, s.path, envName(s.path)))
+	if !ownSecrets {
+		ps.add(g.needSecret("github.webhook_secret", g.WebhookSecret))
+	}
+	return ps
+}
+
+func (g *GitHub) appProblems() []error {
+	var ps problems
+	for _, id := range []struct {
+		path string
+		v    int64
+	}{{"github.app_id", g.AppID}, {"github.installation_id", g.InstallationID}} {
+		if id.v <= 0 {
+			ps.add(fieldErr(id.path, "required with a GitHub App, a positive number, got %d", id.v))
 		}
+	}
+	switch _, err := jwt.ParseRSAPrivateKeyFromPEM([]byte(g.PrivateKey.Reveal())); {
+	case g.PrivateKey.IsZero():
+		ps.add(fieldErr("github.private_key", "required with a GitHub App (set it, github.private_key_file, or TRAINYARD_GITHUB_PRIVATE_KEY)"))
+	case err != nil:
+		// The error is the parser's own and quotes nothing of the key.
+		ps.add(fieldErr("github.private_key", "not a PEM-encoded RSA private key: %v", err))
+	}
+	return ps
+}
+
+// problems checks a repository's checks, workflows and fast-forward
+// method; at names the section.
+func (r *RepoDefaults) problems(at string) []error {
+	var ps problems
+	for i, name := range r.RequiredChecks {
+		if strings.TrimSpace(name) == "" {
+			ps.add(fieldErr(fmt.Sprintf("%s.required_checks[%d]", at, i), "empty check name"))
+		}
+	}
+	for i, file := range r.Workflows {
+		if ext := path.Ext(file); strings.Contains(file, "/") || (ext != ".yml" && ext != ".yaml") {
+			ps.add(fieldErr(fmt.Sprintf("%s.workflows[%d]", at, i), "must be a workflow file name like ci.yml, got %q", file))
+		}
+	}
+	if r.FastForward != "" || at == "github" {
+		ps.add(oneOf(at+".fast_forward", r.FastForward, FastForwardPush, FastForwardAPI))
 	}
 	return ps
 }
@@ -150,7 +242,29 @@ func (p *Project) problems(at string, maxParallel int) []error {
 	if p.MinAccess != nil {
 		ps.add(access(at+".min_access", *p.MinAccess))
 	}
+	ps.add(p.githubProblems(at)...)
 	return ps
+}
+
+// githubProblems checks the keys only GitHub projects have.
+func (p *Project) githubProblems(at string) []error {
+	if p.Forge != ForgeGitHub {
+		var ps problems
+		for _, k := range []struct {
+			key string
+			set bool
+		}{{"fast_forward", p.FastForward != nil}, {"required_checks", p.RequiredChecks != nil}, {"workflows", p.Workflows != nil}} {
+			if k.set {
+				ps.add(fieldErr(at+"."+k.key, "only GitHub projects have it"))
+			}
+		}
+		return ps
+	}
+	r := RepoDefaults{RequiredChecks: p.RequiredChecks, Workflows: p.Workflows}
+	if p.FastForward != nil {
+		r.FastForward = *p.FastForward
+	}
+	return r.problems(at)
 }
 
 // duplicate reports projects[i] if an earlier entry names the same

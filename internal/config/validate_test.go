@@ -53,7 +53,7 @@ func TestProblems(t *testing.T) {
 			"gitlab.token: required when gitlab projects are configured (set it, gitlab.token_file, or TRAINYARD_GITLAB_TOKEN)",
 			"gitlab.webhook_secret: required when gitlab projects are configured (set it, gitlab.webhook_secret_file, or TRAINYARD_GITLAB_WEBHOOK_SECRET)"}},
 		{"github credentials", "projects: [{forge: github, path: o/r}]", nil, []string{
-			"github.token: required when github projects are configured (set it, github.token_file, or TRAINYARD_GITHUB_TOKEN)",
+			"github.token: required when github projects are configured (set it, github.token_file, or TRAINYARD_GITHUB_TOKEN), or a GitHub App: github.app_id, installation_id and private_key",
 			"github.webhook_secret: required when github projects are configured (set it, github.webhook_secret_file, or TRAINYARD_GITHUB_WEBHOOK_SECRET)"}},
 		{"empty secret from env is unset", gitlabProject,
 			map[string]string{"TRAINYARD_GITLAB_URL": "https://g", "TRAINYARD_GITLAB_TOKEN": "t", "TRAINYARD_GITLAB_WEBHOOK_SECRET": ""}, []string{
@@ -98,12 +98,39 @@ func TestProblems(t *testing.T) {
 		{"notify as a value", "notify: slack", nil, []string{"line 1: notify must be a list, got a single value"}},
 		{"unknown notify key", "notify:\n  - kind: slack\n    url: https://x\n    channel: x\n", nil, []string{
 			`line 4: unknown field "channel" in an entry of notify`}},
+		{"github app and token", "github: {app_id: 7, installation_id: 9}\nprojects: [{forge: github, path: o/r}]",
+			withEnv(forgeEnv(), "TRAINYARD_GITHUB_PRIVATE_KEY", testKeyPEM), []string{
+				"github.token: set a token or a GitHub App (github.app_id, installation_id and private_key), not both"}},
+		{"github app incomplete", "github: {app_id: 7, private_key: 'not a key'}\nprojects: [{forge: github, path: o/r}]",
+			map[string]string{"TRAINYARD_GITHUB_WEBHOOK_SECRET": "s"}, []string{
+				"github.installation_id: required with a GitHub App, a positive number, got 0",
+				"github.private_key: not a PEM-encoded RSA private key: invalid key: Key must be a PEM encoded PKCS1 or PKCS8 key"}},
+		{"github app without a key", "github: {app_id: 7, installation_id: 9}", nil, []string{
+			"github.private_key: required with a GitHub App (set it, github.private_key_file, or TRAINYARD_GITHUB_PRIVATE_KEY)"}},
+		{"github repository settings", joinLines(
+			"github: {required_checks: [ci, ' '], workflows: [ci.yml, .github/workflows/x.yml, build], fast_forward: rest}",
+			"projects:",
+			"  - {forge: github, path: o/r, required_checks: [''], workflows: [a.json], fast_forward: merge}",
+			"  - {forge: gitlab, path: g/a, required_checks: [ci], workflows: [], fast_forward: api}"), forgeEnv(), []string{
+			"github.required_checks[1]: empty check name",
+			`github.workflows[1]: must be a workflow file name like ci.yml, got ".github/workflows/x.yml"`,
+			`github.workflows[2]: must be a workflow file name like ci.yml, got "build"`,
+			`github.fast_forward: must be push or api, got "rest"`,
+			"projects[0].required_checks[0]: empty check name",
+			`projects[0].workflows[0]: must be a workflow file name like ci.yml, got "a.json"`,
+			`projects[0].fast_forward: must be push or api, got "merge"`,
+			"projects[1].fast_forward: only GitHub projects have it",
+			"projects[1].required_checks: only GitHub projects have it",
+			"projects[1].workflows: only GitHub projects have it"}},
+		{"project secrets replace the forge's", "projects: [{forge: github, path: o/r, webhook_secret: s}, {forge: github, path: o/s}]",
+			map[string]string{"TRAINYARD_GITHUB_TOKEN": "t"}, []string{
+				"github.webhook_secret: required when github projects are configured (set it, github.webhook_secret_file, or TRAINYARD_GITHUB_WEBHOOK_SECRET)"}},
 		{"method", "train: {method: fast}", nil, []string{`train.method: must be merge, squash or rebase, got "fast"`}},
 		{"car_prefix", "train: {car_prefix: 'a..b'}", nil, []string{`train.car_prefix: "a..b" is not a valid git ref name`}},
 		{"unknown access level", "train: {min_access: boss}", nil, []string{
-			`train.min_access (line 1): "boss" is not one of guest, reporter, developer, maintainer or owner`}},
+			`train.min_access (line 1): "boss" is not one of guest, reporter, developer, maintainer or owner, nor a GitHub role: read, triage, write, maintain or admin`}},
 		{"access none refused", "projects:\n  - {forge: gitlab, path: g/a, min_access: none}", forgeEnv(), []string{
-			`projects[0].min_access (line 2): "none" is not one of guest, reporter, developer, maintainer or owner`}},
+			`projects[0].min_access (line 2): "none" is not one of guest, reporter, developer, maintainer or owner, nor a GitHub role: read, triage, write, maintain or admin`}},
 		{"values that do not parse", "workers: four\nsweep_interval: soon\nwebhook:\n  max_body: 5XB\n", nil, []string{
 			`workers (line 1): "four" is not an integer`,
 			`sweep_interval (line 2): "soon" is not a duration (write it like 30s, 5m or 2h)`,

@@ -1,7 +1,7 @@
 // Package demo runs the whole merge train on one machine with nothing to
-// set up: an embedded Redis, the fake GitLab with a project and a handful of
-// merge requests (some broken, some conflicting), simulated CI, real git and
-// the real engine, and tells what happens as it happens.
+// set up: an embedded Redis, the fake GitLab (or GitHub) with a project and
+// a handful of merge requests (some broken, some conflicting), simulated
+// CI, real git and the real engine, and tells what happens as it happens.
 package demo
 
 import (
@@ -19,18 +19,17 @@ import (
 	"github.com/alicebob/miniredis/v2"
 	"github.com/redis/go-redis/v9"
 
-	"github.com/trainyard/trainyard/internal/api"
 	"github.com/trainyard/trainyard/internal/engine"
 	"github.com/trainyard/trainyard/internal/fakeforge"
-	"github.com/trainyard/trainyard/internal/forge/gitlab"
-	"github.com/trainyard/trainyard/internal/gitops"
 	"github.com/trainyard/trainyard/internal/store"
 	"github.com/trainyard/trainyard/internal/train"
-	"github.com/trainyard/trainyard/internal/webhook"
 )
 
 // Options shape a demo run.
 type Options struct {
+	// Forge is ForgeGitLab (the default) or ForgeGitHub: which side of
+	// the fake forge, and which client, the train runs on.
+	Forge        string
 	MRs          int
 	FailRate     float64 // fraction of MRs whose tests fail
 	ConflictRate float64 // fraction of MRs that edit the same lines as an earlier one
@@ -55,7 +54,7 @@ type Options struct {
 
 // Defaults: a seed whose draw shows one broken and one conflicting MR.
 func Defaults() Options {
-	return Options{MRs: 8, FailRate: 0.15, ConflictRate: 0.15, MaxParallel: 4, CIDuration: 400 * time.Millisecond, Seed: 5,
+	return Options{Forge: ForgeGitLab, MRs: 8, FailRate: 0.15, ConflictRate: 0.15, MaxParallel: 4, CIDuration: 400 * time.Millisecond, Seed: 5,
 		Timeout: 2 * time.Minute}
 }
 
@@ -145,12 +144,16 @@ func Run(ctx context.Context, o Options, out io.Writer) (Summary, error) {
 	defer rdb.Close()
 	st := store.New(rdb, store.Options{})
 
-	ff, err := fakeforge.New(fakeforge.Options{
+	k, err := kitFor(o.Forge)
+	if err != nil {
+		return Summary{}, err
+	}
+	ff, err := fakeforge.New(k.forgeOptions(fakeforge.Options{
 		Dir: dir, Tokens: map[string]string{botToken: "trainyard-bot"}, Seed: o.Seed,
 		// The run's own pipelines.jsonl is written from the forge's log
 		// with the fields the demo documents.
 		CI: fakeforge.CI{Duration: o.CIDuration, FlakeRate: o.FlakeRate, LogPath: os.DevNull},
-	})
+	}))
 	if err != nil {
 		return Summary{}, fmt.Errorf("demo: forge: %w", err)
 	}
@@ -160,17 +163,14 @@ func Run(ctx context.Context, o Options, out io.Writer) (Summary, error) {
 	defer ff.Close()
 
 	specs := plan(o)
-	key := train.Key{Forge: "gitlab", Project: project, Branch: "main"}
-	w := newWriter(out, start, o.Live)
-	client, err := gitlab.New(gitlab.Options{BaseURL: ff.URL(), Token: botToken})
-	if err != nil {
-		return Summary{}, fmt.Errorf("demo: %w", err)
-	}
-	repos := &engine.GitRepos{Dir: filepath.Join(dir, "mirrors"), Token: botToken, CloneURL: client.CloneURL,
-		Identity: gitops.Identity{Name: "Trainyard", Email: "trainyard@localhost"}}
+	key := train.Key{Forge: k.name, Project: project, Branch: "main"}
+	w := newWriter(out, start, o.Live, k.ref)
 	titles := titlesOf(specs)
-	eng := engine.New(engine.Config{Owner: "demo", Settings: train.Settings{MaxParallel: o.MaxParallel, Retries: o.Retries}},
-		st, client, repos, engine.WithTrace(w.trace(titles)))
+	eng, links, err := k.engine(ff, dir, engine.Config{Owner: "demo", Settings: train.Settings{MaxParallel: o.MaxParallel, Retries: o.Retries}},
+		st, engine.WithTrace(w.trace(titles)))
+	if err != nil {
+		return Summary{}, err
+	}
 
 	secret, err := newSecret()
 	if err != nil {
@@ -180,22 +180,22 @@ func Run(ctx context.Context, o Options, out io.Writer) (Summary, error) {
 	if listen == "" {
 		listen = "127.0.0.1:0"
 	}
-	sys, err := startSystem(ctx, systemConfig{listen: listen, secret: secret, store: st, engine: eng,
-		links: api.GitLabLinks{BaseURL: ff.URL()}, interval: 500 * time.Millisecond})
+	sys, err := startSystem(ctx, systemConfig{listen: listen, forge: k.name, hooks: k.webhooks(secret), store: st, engine: eng,
+		links: links, interval: 500 * time.Millisecond})
 	if err != nil {
 		return Summary{}, err
 	}
-	ff.SetWebhook(fakeforge.Webhook{URL: "http://" + sys.addr.String() + webhook.GitLabPath, Secret: secret})
+	k.hookTo(ff, sys.addr.String(), secret)
 	stopBoard := w.startBoard(ctx, eng, key)
 
-	s, err := runTrain(ctx, o, w, ff, st, sys, key, specs)
+	s, err := runTrain(ctx, o, k, w, ff, st, sys, key, specs)
 	stopBoard()
 	if err != nil {
 		return Summary{}, errors.Join(err, sys.stop())
 	}
 	s.Elapsed = time.Since(start)
 	if o.Dir != "" {
-		if err := writeFiles(dir, s, ff.PipelineLog()); err != nil {
+		if err := writeFiles(dir, s, k.pipelines(ff)); err != nil {
 			return Summary{}, errors.Join(err, sys.stop())
 		}
 	}
@@ -209,9 +209,9 @@ func Run(ctx context.Context, o Options, out io.Writer) (Summary, error) {
 
 // runTrain opens the MRs, puts them on the train with /train add comments
 // and waits until every one has left it.
-func runTrain(ctx context.Context, o Options, w *writer, ff *fakeforge.Forge, st *store.Store, sys *system,
+func runTrain(ctx context.Context, o Options, k kit, w *writer, ff *fakeforge.Forge, st *store.Store, sys *system,
 	key train.Key, specs []spec) (Summary, error) {
-	w.line("A merge train for %s on a local GitLab-compatible forge: %d merge requests, %d cars tested at once.", project, len(specs), o.MaxParallel)
+	w.line("A merge train for %s on a local %s-compatible forge: %d merge requests, %d cars tested at once.", project, k.title, len(specs), o.MaxParallel)
 	if _, err := ff.CreateProject(ctx, project, map[string]string{"README.md": "# demo app\n", "VERSION": "1.0\n"}); err != nil {
 		return Summary{}, fmt.Errorf("demo: project: %w", err)
 	}
@@ -234,7 +234,7 @@ func runTrain(ctx context.Context, o Options, w *writer, ff *fakeforge.Forge, st
 	}
 	for _, iid := range iids {
 		if _, err := ff.AddNote(ctx, project, iid, "dev", "/train add"); err != nil {
-			return Summary{}, fmt.Errorf("demo: add !%d: %w", iid, err)
+			return Summary{}, fmt.Errorf("demo: add %s: %w", k.ref(iid), err)
 		}
 	}
 	wctx, cancel := context.WithTimeout(ctx, o.Timeout)
@@ -243,7 +243,7 @@ func runTrain(ctx context.Context, o Options, w *writer, ff *fakeforge.Forge, st
 	if err != nil {
 		return Summary{}, err
 	}
-	settle(wctx, ff)
+	settle(wctx, k, ff)
 	s, err := summarize(ctx, ff, specs, iids, last)
 	s.Initial = initial
 	return s, err
@@ -336,13 +336,9 @@ func allLeft(last map[int64]train.Car, iids []int64) bool {
 
 // settle gives pipelines that were cancelled or are finishing a moment to
 // end, so the pipeline log is complete.
-func settle(ctx context.Context, ff *fakeforge.Forge) {
+func settle(ctx context.Context, k kit, ff *fakeforge.Forge) {
 	deadline := time.Now().Add(2 * time.Second)
-	for time.Now().Before(deadline) && ctx.Err() == nil {
-		ps, err := ff.Pipelines(project)
-		if err != nil || len(ff.PipelineLog()) >= len(ps) {
-			return
-		}
+	for time.Now().Before(deadline) && ctx.Err() == nil && k.running(ff) > 0 {
 		time.Sleep(50 * time.Millisecond)
 	}
 }

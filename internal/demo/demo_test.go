@@ -18,9 +18,16 @@ import (
 )
 
 func TestDemoMergesTheGoodAndEvictsTheRest(t *testing.T) {
+	for _, forge := range []string{ForgeGitLab, ForgeGitHub} {
+		t.Run(forge, func(t *testing.T) { testDemo(t, forge) })
+	}
+}
+
+func testDemo(t *testing.T, forge string) {
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
 	o := Defaults()
+	o.Forge = forge
 	o.CIDuration = 50 * time.Millisecond
 	o.Dir = filepath.Join(t.TempDir(), "run")
 	var out bytes.Buffer

@@ -27,10 +27,15 @@ type writer struct {
 	start  time.Time
 	live   bool
 	recent []string
+	// told holds the pipelines whose end was told: GitHub's check events
+	// each bring the same result again.
+	told map[int64]bool
+	// ref writes an MR as its forge does: !12 on GitLab, #12 on GitHub.
+	ref func(int64) string
 }
 
-func newWriter(out io.Writer, start time.Time, live bool) *writer {
-	return &writer{out: out, start: start, live: live}
+func newWriter(out io.Writer, start time.Time, live bool, ref func(int64) string) *writer {
+	return &writer{out: out, start: start, live: live, ref: ref, told: map[int64]bool{}}
 }
 
 func (w *writer) line(format string, args ...any) {
@@ -86,7 +91,7 @@ func (w *writer) redraw(ctx context.Context, eng *engine.Engine, key train.Key) 
 	fmt.Fprintf(&b, "  %-5s %-10s %-9s %-10s %s\n", "MR", "STATE", "PIPELINE", "COMMIT", "TITLE")
 	if err == nil {
 		for _, c := range t.Cars {
-			fmt.Fprintf(&b, "  !%-4d %-10s %-9s %-10.8s %s\n", c.MR, c.State, pipelineLabel(c.Pipeline), c.Commit, c.Title)
+			fmt.Fprintf(&b, "  %-5s %-10s %-9s %-10.8s %s\n", w.ref(c.MR), c.State, pipelineLabel(c.Pipeline), c.Commit, c.Title)
 		}
 	}
 	w.mu.Lock()
@@ -111,7 +116,7 @@ func (w *writer) summary(s Summary) {
 	defer w.mu.Unlock()
 	fmt.Fprintf(w.out, "\n%d merged, %d evicted, %d pipelines, main at %.12s, in %.1fs:\n", s.Merged, s.Evicted, s.Pipelines, s.Head, s.Elapsed.Seconds())
 	for _, m := range s.MRs {
-		fmt.Fprintf(w.out, "  !%-3d %-8s %s\n", m.MR, m.State, m.Reason)
+		fmt.Fprintf(w.out, "  %-4s %-8s %s\n", w.ref(m.MR), m.State, m.Reason)
 	}
 }
 func (w *writer) trace(titles map[int64]string) engine.Trace {
@@ -120,19 +125,19 @@ func (w *writer) trace(titles map[int64]string) engine.Trace {
 			switch o := obs.(type) {
 			case train.Added:
 				if i := t.Index(o.MR); i >= 0 {
-					w.line("!%d joins the train at position %d: %s", o.MR, i+1, titles[o.MR])
+					w.line("%s joins the train at position %d: %s", w.ref(o.MR), i+1, titles[o.MR])
 				}
 			case train.Built:
 				switch {
 				case len(o.Conflict) > 0:
-					w.line("!%d does not apply: conflict in %s", o.MR, strings.Join(o.Conflict, ", "))
+					w.line("%s does not apply: conflict in %s", w.ref(o.MR), strings.Join(o.Conflict, ", "))
 				case o.Commit != "":
-					w.line("!%d merged speculatively onto %.8s as %.8s", o.MR, o.Base, o.Commit)
+					w.line("%s merged speculatively onto %.8s as %.8s", w.ref(o.MR), o.Base, o.Commit)
 				}
 			case train.PipelineCreated:
-				w.line("pipeline #%d tests %.8s for !%d", o.Pipeline, o.SHA, o.MR)
+				w.line("pipeline #%d tests %.8s for %s", o.Pipeline, o.SHA, w.ref(o.MR))
 			case train.PipelineStatus:
-				if o.Status.Done() {
+				if o.Status.Done() && w.firstEnd(o.Pipeline) {
 					w.line("pipeline #%d %s", o.Pipeline, o.Status)
 				}
 			}
@@ -140,22 +145,34 @@ func (w *writer) trace(titles map[int64]string) engine.Trace {
 		Acted: func(_ train.Key, a train.Action) {
 			switch a := a.(type) {
 			case train.FastForwardTarget:
-				w.line("main moves %.8s -> %.8s, merging %s", a.Expected, a.To, mrList(a.MRs))
+				w.line("main moves %.8s -> %.8s, merging %s", a.Expected, a.To, w.mrList(a.MRs))
 			case train.CancelPipeline:
 				w.line("pipeline #%d cancelled: what it tested is out of date", a.Pipeline)
 			case train.Record:
 				if a.Car.State == train.StateEvicted {
-					w.line("!%d leaves the train: %s", a.Car.MR, a.Car.Reason.Message)
+					w.line("%s leaves the train: %s", w.ref(a.Car.MR), a.Car.Reason.Message)
 				}
 			}
 		},
 	}
 }
 
-func mrList(mrs []int64) string {
+// firstEnd reports whether the end of pipeline id is told for the first
+// time.
+func (w *writer) firstEnd(id int64) bool {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	if w.told[id] {
+		return false
+	}
+	w.told[id] = true
+	return true
+}
+
+func (w *writer) mrList(mrs []int64) string {
 	parts := make([]string, len(mrs))
 	for i, m := range mrs {
-		parts[i] = fmt.Sprintf("!%d", m)
+		parts[i] = w.ref(m)
 	}
 	return strings.Join(parts, " ")
 }

@@ -34,7 +34,8 @@ type system struct {
 
 type systemConfig struct {
 	listen   string
-	secret   string
+	forge    string
+	hooks    webhook.Options
 	store    *store.Store
 	engine   *engine.Engine
 	links    api.Links
@@ -44,12 +45,13 @@ type systemConfig struct {
 // startSystem starts the server, workers and sweeper and returns once the
 // server listens.
 func startSystem(ctx context.Context, c systemConfig) (*system, error) {
-	hooks, err := webhook.New(webhook.Options{GitLabSecret: c.secret, DisableGitHub: true, Queue: c.store})
+	c.hooks.Queue = c.store
+	hooks, err := webhook.New(c.hooks)
 	if err != nil {
 		return nil, fmt.Errorf("demo: webhook handler: %w", err)
 	}
-	engines := engine.Router{"gitlab": c.engine}
-	apiHandler := api.New(api.Options{Trains: api.Engines(engines), Links: map[string]api.Links{"gitlab": c.links}})
+	engines := engine.Router{c.forge: c.engine}
+	apiHandler := api.New(api.Options{Trains: api.Engines(engines), Links: map[string]api.Links{c.forge: c.links}})
 	h := server.Handler(server.Options{Webhooks: hooks, Ready: c.store, Logger: zap.NewNop(),
 		Mounts: map[string]http.Handler{api.Prefix: apiHandler}})
 

@@ -45,11 +45,44 @@ func (e *Engine) Add(ctx context.Context, r Request) error {
 	} else if other != "" {
 		return e.refuse(ctx, r, fmt.Sprintf("This merge request is already on the merge train for `%s`; remove it there first.", other))
 	}
-	return e.Handle(ctx, key, train.Added{
+	head, err := e.targetHead(ctx, key)
+	if err != nil {
+		return err
+	}
+	err = e.Handle(ctx, key, head, train.Added{
 		MR: r.MR, HeadSHA: mr.HeadSHA, Title: mr.Title, Source: mr.SourceBranch,
 		By: r.Username, Priority: r.Priority, Method: r.Method, Event: r.Event,
 		Estimate: e.estimate(ctx, key),
 	})
+	if err != nil {
+		return err
+	}
+	return e.recheckHead(ctx, key, r.MR, mr.HeadSHA)
+}
+
+// recheckHead reads an MR just added again: commits pushed between the
+// read that added it and the train's lease were news of an MR not on the
+// train yet, and dropped, so the car would test a head that is no more.
+func (e *Engine) recheckHead(ctx context.Context, key train.Key, iid int64, added string) error {
+	mr, err := e.forge.MergeRequest(ctx, key.Project, iid)
+	if err != nil {
+		return fmt.Errorf("re-read !%d of %s: %w", iid, key.Project, err)
+	}
+	if mr.HeadSHA == "" || mr.HeadSHA == added {
+		return nil
+	}
+	return e.Handle(ctx, key, train.HeadChanged{MR: iid, HeadSHA: mr.HeadSHA})
+}
+
+// targetHead reads the target's head, so that a car can be built at once
+// rather than after the next sweep, which is the first to read it
+// otherwise. A head the train knows already changes nothing.
+func (e *Engine) targetHead(ctx context.Context, key train.Key) (train.Observation, error) {
+	head, err := e.forge.BranchHead(ctx, key.Project, key.Branch)
+	if err != nil {
+		return nil, fmt.Errorf("train %s: read the head of %s: %w", key, key.Branch, err)
+	}
+	return train.TargetHead{SHA: head}, nil
 }
 
 // Retry rebuilds an MR's car, or puts the MR back on the train.
@@ -58,10 +91,18 @@ func (e *Engine) Retry(ctx context.Context, r Request) error {
 	if err != nil {
 		return err
 	}
-	return e.Handle(ctx, key, train.Retried{Added: train.Added{
+	head, err := e.targetHead(ctx, key)
+	if err != nil {
+		return err
+	}
+	err = e.Handle(ctx, key, head, train.Retried{Added: train.Added{
 		MR: r.MR, HeadSHA: mr.HeadSHA, Title: mr.Title, Source: mr.SourceBranch,
 		By: r.Username, Priority: r.Priority, Method: r.Method, Event: r.Event,
 	}})
+	if err != nil {
+		return err
+	}
+	return e.recheckHead(ctx, key, r.MR, mr.HeadSHA)
 }
 
 // Remove takes an MR off the train for its target branch.
@@ -148,8 +189,9 @@ func (e *Engine) authorize(ctx context.Context, r Request) error {
 	if level >= need {
 		return nil
 	}
+	name := e.cfg.LevelName
 	return e.refuse(ctx, r, fmt.Sprintf("@%s, using the merge train needs %s access or higher to %s; you have %s.",
-		r.Username, need, r.Project, level))
+		r.Username, name(need), r.Project, name(level)))
 }
 
 func (e *Engine) refuse(ctx context.Context, r Request, reason string) error {

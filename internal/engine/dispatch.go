@@ -87,6 +87,9 @@ func (e *Engine) dispatchMR(ctx context.Context, ev event.Event) error {
 }
 
 func (e *Engine) dispatchPipeline(ctx context.Context, ev event.Event) error {
+	if e.cfg.PipelinesBySHA {
+		return e.dispatchChecks(ctx, ev)
+	}
 	branch, _, ok := e.parseCarBranch(ev.Ref)
 	if !ok || ev.Pipeline == 0 {
 		return nil // not one of ours
@@ -166,11 +169,7 @@ func (e *Engine) statusText(ctx context.Context, t train.Train, mr int64) string
 	}
 	fmt.Fprintf(&b, ": %s", e.describe(t, i))
 	if c.Pipeline != 0 {
-		link := fmt.Sprintf("#%d", c.Pipeline)
-		if p, err := e.forge.Pipeline(ctx, t.Project, c.Pipeline); err == nil && p.WebURL != "" {
-			link = fmt.Sprintf("[#%d](%s)", c.Pipeline, p.WebURL)
-		}
-		fmt.Fprintf(&b, ", pipeline %s", link)
+		fmt.Fprintf(&b, ", %s", e.pipelineText(ctx, t.Project, c.Pipeline))
 	}
 	b.WriteString(".")
 	return b.String()

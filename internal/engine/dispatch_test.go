@@ -194,3 +194,37 @@ func TestEstimateFromHistory(t *testing.T) {
 		}
 	}
 }
+
+// Commits pushed while an add waits for the train's lease reach a train
+// that does not hold the MR yet, which drops them; the add reads the MR
+// again once it holds the train, so the car never tests the old head.
+func TestPushDuringAnAddIsNotLost(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t, envOptions{ci: fakeforge.CI{Manual: true}})
+	mr := e.mr(1, nil)
+	if ok, err := e.st.AcquireLease(e.ctx, e.key, "someone-else", 5*time.Second); err != nil || !ok {
+		t.Fatalf("take the lease: %v %v", ok, err)
+	}
+	added := make(chan error, 1)
+	go func() { added <- e.add(mr, "alice") }()
+	// The add has read the MR and waits for the lease.
+	time.Sleep(300 * time.Millisecond)
+	head, err := e.ff.PushToMR(e.ctx, project, mr, fakeforge.Commit{Message: "more", Files: map[string]string{"more.txt": "x\n"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := e.eng.Dispatch(e.ctx, event.Event{ID: "push-1", Forge: "gitlab", Project: project, Kind: event.KindMR,
+		Action: event.ActionUpdate, MR: mr, HeadSHA: head, TargetBranch: "main"}); err != nil {
+		t.Fatal(err)
+	}
+	if err := e.st.ReleaseLease(e.ctx, e.key, "someone-else"); err != nil {
+		t.Fatal(err)
+	}
+	if err := <-added; err != nil {
+		t.Fatal(err)
+	}
+	if got := e.cars(); len(got) != 0 {
+		t.Fatalf("cars = %v, want the MR evicted for its new commits", got)
+	}
+	e.requireNote(mr, "Removed from the merge train for `main`: new commits were pushed")
+}

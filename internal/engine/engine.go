@@ -98,6 +98,41 @@ type Config struct {
 	MinAccessFor func(forgeName, project string) forge.AccessLevel
 	// BranchAllowed tells whether a branch of a project may have a train.
 	BranchAllowed func(forgeName, project, branch string) bool
+
+	// What differs between forges; nil means GitLab's way.
+	//
+	// PipelinesBySHA: the forge's pipeline events carry ids of its own
+	// (GitHub's check suites and workflow runs), not the pipeline ids the
+	// train holds, so a car is found by the event's commit and its
+	// pipeline read again.
+	PipelinesBySHA bool
+	// ForwarderFor gives what moves a project's target branches; nil, or
+	// a nil result, is a git push from the mirror.
+	ForwarderFor func(project string) Forwarder
+	// PipelineName renders a pipeline in notes, in place of the planner's
+	// "pipeline #<id>"; nil keeps the id.
+	PipelineName func(ctx context.Context, project string, id int64) (string, error)
+	// LevelName names an access level in replies; AccessLevel.String if
+	// nil ("developer"), AccessLevel.Role on GitHub ("write").
+	LevelName func(forge.AccessLevel) string
+}
+
+// ForGitHub returns c set for GitHub: pull requests at refs/pull/<n>/head
+// and written #<n>, check events read by commit, pipelines named by name
+// in notes, and GitHub's roles in refusals.
+func (c Config) ForGitHub(name func(ctx context.Context, project string, id int64) (string, error)) Config {
+	c.MRRef = func(n int64) string { return fmt.Sprintf("refs/pull/%d/head", n) }
+	c.MRRefLabel = func(n int64) string { return fmt.Sprintf("#%d", n) }
+	c.PipelinesBySHA = true
+	c.PipelineName = name
+	c.LevelName = forge.AccessLevel.Role
+	return c
+}
+
+// Forwarder moves a target branch by a compare-and-set of its own, such
+// as GitHub's refs API with force off, instead of a git push.
+type Forwarder interface {
+	FastForward(ctx context.Context, project, branch, expectedOld, to string) (gitops.FFResult, error)
 }
 
 func (c Config) withDefaults() Config {
@@ -139,6 +174,12 @@ func (c Config) withDefaults() Config {
 	}
 	if c.BranchAllowed == nil {
 		c.BranchAllowed = func(string, string, string) bool { return true }
+	}
+	if c.ForwarderFor == nil {
+		c.ForwarderFor = func(string) Forwarder { return nil }
+	}
+	if c.LevelName == nil {
+		c.LevelName = forge.AccessLevel.String
 	}
 	return c
 }

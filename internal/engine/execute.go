@@ -126,7 +126,8 @@ func (e *Engine) build(ctx context.Context, t *train.Train, a train.BuildCar) (t
 	var missing *gitops.MissingCommitError
 	switch {
 	case errors.As(err, &missing) && missing.SHA == a.HeadSHA:
-		out.Error = fmt.Sprintf("its head commit %.12s cannot be fetched", a.HeadSHA)
+		out.Error = fmt.Sprintf("its head commit %.12s cannot be fetched from %s (is it on a fork the bot cannot read?); "+
+			"push the branch to this project and open the merge request from there", a.HeadSHA, e.cfg.MRRef(a.MR))
 		return out, nil
 	case err != nil:
 		return out, err
@@ -177,6 +178,14 @@ func (e *Engine) startPipeline(ctx context.Context, t *train.Train, a train.Star
 }
 
 func (e *Engine) fastForward(ctx context.Context, t *train.Train, a train.FastForwardTarget) (train.FastForwarded, error) {
+	if fw := e.cfg.ForwarderFor(t.Project); fw != nil {
+		// The commit is on the forge already, on its car branch.
+		r, err := fw.FastForward(ctx, t.Project, t.Branch, a.Expected, a.To)
+		if err != nil {
+			return train.FastForwarded{}, err
+		}
+		return train.FastForwarded{To: a.To, Rejected: r.Rejected, Head: r.Head}, nil
+	}
 	repo, err := e.repos.Repo(ctx, t.Project)
 	if err != nil {
 		return train.FastForwarded{}, err
@@ -233,6 +242,7 @@ func (e *Engine) comment(ctx context.Context, project string, mr int64, key, bod
 			return nil
 		}
 	}
+	body = e.namePipelines(ctx, project, body)
 	if err := e.forge.Comment(ctx, project, mr, body+"\n\n"+mark); err != nil {
 		return fmt.Errorf("comment on !%d: %w", mr, err)
 	}

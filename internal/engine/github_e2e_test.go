@@ -2,13 +2,16 @@ package engine_test
 
 import (
 	"context"
+	"errors"
 	"fmt"
+	"regexp"
 	"slices"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/trainyard/trainyard/internal/engine"
+	"github.com/trainyard/trainyard/internal/event"
 	"github.com/trainyard/trainyard/internal/fakeforge"
 	"github.com/trainyard/trainyard/internal/forge/github"
 	"github.com/trainyard/trainyard/internal/gitops"
@@ -22,12 +25,19 @@ import (
 // ci/test check that the simulated Actions run on every car push.
 func newGitHubEnv(t *testing.T, settings train.Settings) *env {
 	t.Helper()
+	return newGitHubEnvWith(t, settings, fakeforge.CI{Duration: 40 * time.Millisecond}, nil)
+}
+
+// newGitHubEnvWith is newGitHubEnv with its CI, and the engine's
+// configuration adjusted by mutate, which also gets the client.
+func newGitHubEnvWith(t *testing.T, settings train.Settings, ci fakeforge.CI, mutate func(*engine.Config, *github.Client)) *env {
+	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
 	t.Cleanup(cancel)
 	ffDir := t.TempDir()
 	ff, err := fakeforge.New(fakeforge.Options{
 		Dir: ffDir, Tokens: map[string]string{botToken: "trainyard-bot"}, Seed: 7,
-		CI:     fakeforge.CI{Duration: 40 * time.Millisecond},
+		CI:     ci,
 		GitHub: fakeforge.GitHub{Actions: fakeforge.Actions{Branches: []string{"trainyard/**"}, Checks: []string{"ci/test"}}},
 	})
 	if err != nil {
@@ -52,11 +62,11 @@ func newGitHubEnv(t *testing.T, settings train.Settings) *env {
 	st := store.New(redistest.Client(t), store.Options{Prefix: redistest.Prefix(t)})
 	repos := &engine.GitRepos{Dir: t.TempDir(), Token: botToken, CloneURL: client.CloneURL,
 		Identity: gitops.Identity{Name: "Trainyard", Email: "trainyard@example.com"}}
-	eng := engine.New(engine.Config{
-		Owner: "test", Settings: settings,
-		MRRef:      func(n int64) string { return fmt.Sprintf("refs/pull/%d/head", n) },
-		MRRefLabel: func(n int64) string { return fmt.Sprintf("#%d", n) },
-	}, st, client, repos)
+	cfg := engine.Config{Owner: "test", Settings: settings}.ForGitHub(client.PipelineName)
+	if mutate != nil {
+		mutate(&cfg, client)
+	}
+	eng := engine.New(cfg, st, client, repos)
 	e := &env{t: t, ctx: ctx, ff: ff, dir: ffDir, eng: eng, st: st, users: users,
 		key: train.Key{Forge: "github", Project: project, Branch: "main"}}
 	e.base = e.head()
@@ -112,7 +122,18 @@ func TestGitHubTrainMergesOnlyWhatPassedItsChecks(t *testing.T) {
 	if s := e.mrState(3).State; s != fakeforge.StateOpened {
 		t.Fatalf("#3 is %s, want open", s)
 	}
-	e.requireNote(3, "Removed from the merge train for `main`")
+	// The note links a check run that failed on #3's car, not a packed
+	// pipeline id.
+	link := regexp.MustCompile(`^Removed from the merge train for ` + "`main`" + `: check \[ci/test\]\(([^)]+)\) on \[` + "`[0-9a-f]{12}`" + `\]`)
+	var url string
+	for _, n := range e.notesOf(3) {
+		if m := link.FindStringSubmatch(n); m != nil {
+			url = m[1]
+		}
+	}
+	if !e.failedCheckURLs("trainyard/main/3")[url] {
+		t.Fatalf("no eviction note on #3 links one of its failed checks %v; notes: %q", e.failedCheckURLs("trainyard/main/3"), e.notesOf(3))
+	}
 	for _, c := range e.checkedHistory() {
 		if tree := e.git("ls-tree", "-r", "--name-only", c); strings.Contains(tree, "mr-3") {
 			t.Errorf("commit %.12s on main carries #3's change", c)
@@ -137,7 +158,7 @@ func TestGitHubRetryReRunsTheFailedJobs(t *testing.T) {
 	// train first asked, and is re-run then, as GitLab would start a new
 	// pipeline: the planner counts attempts from its own start. A re-run
 	// started twice is cancelled as nobody's.)
-	e.requireNote(broken, "failed (attempt 2)")
+	e.requireNote(broken, "Removed from the merge train for `main`: ")
 	runs, err := e.ff.WorkflowRuns(project, "")
 	if err != nil {
 		t.Fatal(err)
@@ -149,4 +170,135 @@ func TestGitHubRetryReRunsTheFailedJobs(t *testing.T) {
 		t.Fatalf("the broken car's checks were not re-run: %+v", runs)
 	}
 	e.checkedHistory()
+}
+
+// failedCheckURLs are the pages of the check runs that failed on a
+// branch's commits.
+func (e *env) failedCheckURLs(branch string) map[string]bool {
+	e.t.Helper()
+	runs, err := e.ff.WorkflowRuns(project, "")
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	urls := map[string]bool{}
+	for _, r := range runs {
+		if r.Branch != branch {
+			continue
+		}
+		checks, err := e.ff.CheckRuns(project, r.SHA)
+		if err != nil {
+			e.t.Fatal(err)
+		}
+		for _, c := range checks {
+			if c.Conclusion == fakeforge.ConclusionFailure {
+				urls[c.URL] = true
+			}
+		}
+	}
+	return urls
+}
+
+// A check event carries GitHub's own ids (a workflow run's, a check
+// suite's), never the train's pipeline id: the car is found by the
+// event's commit, and its pipeline read again.
+func TestGitHubCheckEventsFindTheCarByCommit(t *testing.T) {
+	t.Parallel()
+	e := newGitHubEnvWith(t, train.Settings{}, fakeforge.CI{Manual: true}, nil)
+	for i, ref := range []string{"trainyard/main/1", ""} { // a check run names its branch; a status may not
+		pr := e.mr(i+1, nil)
+		e.addAll(pr)
+		car := e.runningCar(pr)
+		runs, err := e.ff.WorkflowRuns(project, car.Commit)
+		if err != nil || len(runs) != 1 {
+			t.Fatalf("runs of the car: %v, %v", runs, err)
+		}
+		if err := e.ff.FinishWorkflowRun(project, runs[0].ID, fakeforge.ConclusionSuccess); err != nil {
+			t.Fatal(err)
+		}
+		e.waitRun(car.Commit, fakeforge.CheckCompleted)
+		if ref != "" {
+			ref = fmt.Sprintf("trainyard/main/%d", pr)
+		}
+		err = e.eng.Dispatch(e.ctx, event.Event{ID: fmt.Sprintf("run-%d", pr), Forge: "github", Project: project, Kind: event.KindPipeline,
+			Pipeline: runs[0].ID, SHA: car.Commit, Ref: ref, Status: train.PipelineSuccess})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if s := e.mrState(pr).State; s != fakeforge.StateMerged {
+			t.Fatalf("#%d is %s after its checks passed (ref %q), want merged", pr, s, ref)
+		}
+		if head := e.head(); head != car.Commit {
+			t.Fatalf("main is at %.12s, want the car's commit %.12s", head, car.Commit)
+		}
+	}
+}
+
+// runningCar sweeps the train until pr's car has a pipeline.
+func (e *env) runningCar(pr int64) train.Car {
+	e.t.Helper()
+	for {
+		if err := e.eng.Sweep(e.ctx, e.key); err != nil {
+			e.t.Fatal(err)
+		}
+		tr, err := e.eng.Train(e.ctx, e.key)
+		if err != nil {
+			e.t.Fatal(err)
+		}
+		if c := tr.Car(pr); c != nil && c.State == train.StateRunning {
+			return *c
+		}
+		select {
+		case <-e.ctx.Done():
+			e.t.Fatalf("#%d's car never ran: %+v", pr, tr.Cars)
+		case <-time.After(10 * time.Millisecond):
+		}
+	}
+}
+
+func (e *env) waitRun(sha, status string) {
+	e.t.Helper()
+	for {
+		runs, err := e.ff.WorkflowRuns(project, sha)
+		if err != nil {
+			e.t.Fatal(err)
+		}
+		if len(runs) > 0 && runs[0].Status == status {
+			return
+		}
+		select {
+		case <-e.ctx.Done():
+			e.t.Fatalf("the run of %.12s never got %s", sha, status)
+		case <-time.After(5 * time.Millisecond):
+		}
+	}
+}
+
+func TestGitHubFastForwardsThroughTheRefsAPI(t *testing.T) {
+	t.Parallel()
+	e := newGitHubEnvWith(t, train.Settings{}, fakeforge.CI{Duration: 40 * time.Millisecond}, func(c *engine.Config, client *github.Client) {
+		c.ForwarderFor = func(string) engine.Forwarder { return client }
+	})
+	prs := []int64{e.mr(1, nil), e.mr(2, nil)}
+	e.addAll(prs...)
+	e.run()
+	e.requireIdle()
+	e.requireMerged(prs...)
+	if n := e.ff.Calls()["PATCH /repos/{owner}/{repo}/git/refs/{ref...}"]; n == 0 {
+		t.Fatal("main moved without a call to the refs API")
+	}
+	e.checkedHistory()
+}
+
+func TestGitHubRefusalNamesTheRole(t *testing.T) {
+	t.Parallel()
+	e := newGitHubEnv(t, train.Settings{})
+	e.users["rita"] = e.ff.AddUser("rita")
+	if err := e.ff.SetAccess(project, "rita", fakeforge.Guest); err != nil {
+		t.Fatal(err)
+	}
+	pr := e.mr(1, nil)
+	if err := e.add(pr, "rita"); !errors.Is(err, engine.ErrRefused) {
+		t.Fatalf("add by a reader: %v, want a refusal", err)
+	}
+	e.requireNote(pr, "@rita, using the merge train needs write access or higher to group/app; you have read.")
 }

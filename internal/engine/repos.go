@@ -13,10 +13,13 @@ import (
 // GitRepos opens one bare mirror per project under a data directory and
 // keeps it open for the life of the process.
 type GitRepos struct {
-	Dir       string
-	Token     string
-	TokenUser string
-	Identity  gitops.Identity
+	Dir   string
+	Token string
+	// TokenSource, instead of Token, gives the token of each fetch and
+	// push (a GitHub App's installation token, renewed before it expires).
+	TokenSource func(context.Context) (string, error)
+	TokenUser   string
+	Identity    gitops.Identity
 	// CloneURL gives a project's clone URL, without credentials.
 	CloneURL func(project string) string
 	Logger   *zap.Logger
@@ -34,7 +37,7 @@ func (g *GitRepos) Repo(ctx context.Context, project string) (Repo, error) {
 	}
 	r, err := gitops.Open(ctx, gitops.Options{
 		Dir: g.Dir, Project: project, RemoteURL: g.CloneURL(project),
-		Token: g.Token, TokenUser: g.TokenUser, Identity: g.Identity, Logger: g.Logger,
+		Token: g.Token, TokenSource: g.TokenSource, TokenUser: g.TokenUser, Identity: g.Identity, Logger: g.Logger,
 	})
 	if err != nil {
 		return nil, fmt.Errorf("open mirror of %s: %w", project, err)

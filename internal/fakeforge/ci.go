@@ -47,6 +47,9 @@ type PipelineRecord struct {
 	CreatedAt  time.Time `json:"created_at"`
 	StartedAt  time.Time `json:"started_at,omitzero"`
 	FinishedAt time.Time `json:"finished_at"`
+	// Attempt numbers the attempts of a GitHub workflow run, whose every
+	// attempt is logged with the run's id; 0 for GitLab pipelines.
+	Attempt int `json:"attempt,omitempty"`
 }
 
 // startPipeline creates a pending pipeline for sha and starts its runner.
@@ -301,7 +304,7 @@ func (f *Forge) pipelineOf(pl *pipeline) Pipeline {
 func (f *Forge) PipelineLog() []PipelineRecord { return f.ciLog.snapshot() }
 
 func (f *Forge) sendPipelineHook(ctx context.Context, pl pipeline) {
-	if !f.hooksOn() {
+	if !f.hooksOn(HookGitLab) {
 		return
 	}
 	f.mu.Lock()
@@ -318,7 +321,7 @@ func (f *Forge) sendPipelineHook(ctx context.Context, pl pipeline) {
 	f.mu.Lock()
 	payload := f.pipelineHookOf(p, by, pl, last)
 	f.mu.Unlock()
-	f.hooks.send(EventPipeline, payload)
+	f.hooks.send(HookGitLab, EventPipeline, payload)
 }
 
 func (f *Forge) pipelineHookOf(p *project, by *user, pl pipeline, last commitInfo) pipelineHook {

@@ -67,6 +67,10 @@ type MRSpec struct {
 	// Commits are written on Source, which is created from Target's head
 	// when it does not exist.
 	Commits []Commit
+	// Fork, when set, is the project (created before) whose Source
+	// branch the MR comes from; the commits are written there, on the
+	// fork's default branch, and never reach this project.
+	Fork string
 }
 
 // GitAuthHeader is the header git needs to talk to the forge with token:
@@ -262,6 +266,16 @@ func (f *Forge) SetWebhook(w Webhook) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	f.hook = w
+}
+
+// SetGitHubWebhook replaces the GitHub webhook settings.
+func (f *Forge) SetGitHubWebhook(w Webhook) {
+	if w.Timeout <= 0 {
+		w.Timeout = DefaultHookTimeout
+	}
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.ghHook = w
 }
 
 // SetFaults replaces the faults injected into API calls.

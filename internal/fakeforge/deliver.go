@@ -3,9 +3,14 @@ package fakeforge
 import (
 	"bytes"
 	"context"
+	"crypto/hmac"
 	"crypto/rand"
+	"crypto/sha1"
+	"crypto/sha256"
+	"encoding/hex"
 	"encoding/json"
 	"fmt"
+	"hash"
 	"io"
 	"net/http"
 	"strconv"
@@ -17,12 +22,22 @@ import (
 // maxDeliveries bounds the delivery log a long demo keeps.
 const maxDeliveries = 10000
 
+// Webhook flavours: whose headers and payloads a delivery carries.
+const (
+	HookGitLab = "gitlab"
+	HookGitHub = "github"
+)
+
 // Delivery is one webhook event as sent, or as lost.
 type Delivery struct {
-	ID    int64
-	Event string // X-Gitlab-Event
+	ID int64
+	// Forge is HookGitLab or HookGitHub.
+	Forge string
+	Event string // X-Gitlab-Event or X-GitHub-Event
 	// IdempotencyKey and EventUUID stay the same when a delivery is sent
-	// twice or replayed, as GitLab keeps them on a re-sent delivery.
+	// twice or replayed, as GitLab keeps them on a re-sent delivery; on
+	// GitHub, IdempotencyKey is the X-GitHub-Delivery GUID, which a
+	// redelivery keeps too.
 	IdempotencyKey string
 	EventUUID      string
 	Body           []byte
@@ -55,13 +70,12 @@ func newSender(f *Forge, size int) *sender {
 	return &sender{f: f, queue: make(chan deliveryJob, size), client: &http.Client{}}
 }
 
-// send queues an event for delivery. Without a webhook URL nothing is sent,
-// as a project without a webhook sends nothing.
-func (s *sender) send(event string, payload any) {
+// send queues an event for delivery to the forge's webhook. Without a
+// webhook URL nothing is sent, as a project without a webhook sends
+// nothing.
+func (s *sender) send(forge, event string, payload any) {
 	f := s.f
-	f.mu.Lock()
-	hook := f.hook
-	f.mu.Unlock()
+	hook := f.hookFor(forge)
 	if hook.URL == "" {
 		return
 	}
@@ -70,7 +84,7 @@ func (s *sender) send(event string, payload any) {
 		f.log.Error("marshal webhook", zap.String("event", event), zap.Error(err))
 		return
 	}
-	d := s.record(&Delivery{Event: event, IdempotencyKey: newUUID(), EventUUID: newUUID(), Body: body})
+	d := s.record(&Delivery{Forge: forge, Event: event, IdempotencyKey: newUUID(), EventUUID: newUUID(), Body: body})
 	if f.chance(hook.DropRate) {
 		s.markDropped(d, "dropped by DropRate")
 		return
@@ -102,7 +116,7 @@ func (s *sender) replay(id int64) (int64, error) {
 func (s *sender) copyOf(d *Delivery) *Delivery {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	return &Delivery{Event: d.Event, IdempotencyKey: d.IdempotencyKey, EventUUID: d.EventUUID, Body: d.Body}
+	return &Delivery{Forge: d.Forge, Event: d.Event, IdempotencyKey: d.IdempotencyKey, EventUUID: d.EventUUID, Body: d.Body}
 }
 
 func (s *sender) record(d *Delivery) *Delivery {
@@ -165,9 +179,7 @@ func (s *sender) run(ctx context.Context) {
 
 func (s *sender) post(ctx context.Context, d *Delivery) {
 	f := s.f
-	f.mu.Lock()
-	hook := f.hook
-	f.mu.Unlock()
+	hook := f.hookFor(d.Forge)
 	ctx, cancel := context.WithTimeout(ctx, hook.Timeout)
 	defer cancel()
 	status, err := s.do(ctx, hook, d)
@@ -188,16 +200,11 @@ func (s *sender) do(ctx context.Context, hook Webhook, d *Delivery) (int, error)
 	if err != nil {
 		return 0, fmt.Errorf("webhook request: %w", err)
 	}
-	h := req.Header
-	h.Set("Content-Type", "application/json")
-	h.Set("User-Agent", "GitLab/"+s.f.opts.Version)
-	h.Set("X-Gitlab-Event", d.Event)
-	h.Set("X-Gitlab-Event-UUID", d.EventUUID)
-	h.Set("X-Gitlab-Webhook-UUID", newUUID())
-	h.Set("Idempotency-Key", d.IdempotencyKey)
-	h.Set("X-Gitlab-Instance", s.f.baseURL)
-	if hook.Secret != "" {
-		h.Set("X-Gitlab-Token", hook.Secret)
+	req.Header.Set("Content-Type", "application/json")
+	if d.Forge == HookGitHub {
+		s.githubHeaders(req.Header, hook, d)
+	} else {
+		s.gitlabHeaders(req.Header, hook, d)
 	}
 	resp, err := s.client.Do(req)
 	if err != nil {
@@ -209,6 +216,40 @@ func (s *sender) do(ctx context.Context, hook Webhook, d *Delivery) (int, error)
 		return resp.StatusCode, fmt.Errorf("post %s: status %d", d.Event, resp.StatusCode)
 	}
 	return resp.StatusCode, nil
+}
+
+// gitlabHeaders are the headers GitLab sends (testdata/SOURCES.md).
+func (s *sender) gitlabHeaders(h http.Header, hook Webhook, d *Delivery) {
+	h.Set("User-Agent", "GitLab/"+s.f.opts.Version)
+	h.Set("X-Gitlab-Event", d.Event)
+	h.Set("X-Gitlab-Event-UUID", d.EventUUID)
+	h.Set("X-Gitlab-Webhook-UUID", newUUID())
+	h.Set("Idempotency-Key", d.IdempotencyKey)
+	h.Set("X-Gitlab-Instance", s.f.baseURL)
+	if hook.Secret != "" {
+		h.Set("X-Gitlab-Token", hook.Secret)
+	}
+}
+
+// githubHeaders are the headers GitHub sends: the event, its GUID, and,
+// with a secret, the HMACs of the exact body (SHA-256, and the legacy
+// SHA-1 GitHub still sends beside it).
+func (s *sender) githubHeaders(h http.Header, hook Webhook, d *Delivery) {
+	h.Set("User-Agent", "GitHub-Hookshot/fakeforge")
+	h.Set("X-GitHub-Event", d.Event)
+	h.Set("X-GitHub-Delivery", d.IdempotencyKey)
+	h.Set("X-GitHub-Hook-ID", "1")
+	h.Set("X-GitHub-Hook-Installation-Target-Type", "repository")
+	if hook.Secret != "" {
+		h.Set("X-Hub-Signature-256", "sha256="+hexMAC(sha256.New, hook.Secret, d.Body))
+		h.Set("X-Hub-Signature", "sha1="+hexMAC(sha1.New, hook.Secret, d.Body))
+	}
+}
+
+func hexMAC(h func() hash.Hash, secret string, body []byte) string {
+	mac := hmac.New(h, []byte(secret))
+	mac.Write(body)
+	return hex.EncodeToString(mac.Sum(nil))
 }
 
 // snapshot copies the delivery log.

@@ -183,9 +183,17 @@ func stateChange(from, to string) map[string]hookChange {
 	return map[string]hookChange{"state_id": {Previous: mrStateID(from), Current: mrStateID(to)}}
 }
 
-// sendMRHook sends a Merge Request Hook for MR iid as it is now.
+// sendMRHook sends GitLab's Merge Request Hook and GitHub's
+// pull_request event for MR iid as it is now.
 func (f *Forge) sendMRHook(ctx context.Context, p *project, iid int64, by *user, action, oldrev string, changes map[string]hookChange) error {
-	if !f.hooksOn() {
+	if err := f.sendGHPull(ctx, p, iid, by, action, oldrev); err != nil {
+		return err
+	}
+	return f.sendGLMRHook(ctx, p, iid, by, action, oldrev, changes)
+}
+
+func (f *Forge) sendGLMRHook(ctx context.Context, p *project, iid int64, by *user, action, oldrev string, changes map[string]hookChange) error {
+	if !f.hooksOn(HookGitLab) {
 		return nil
 	}
 	f.mu.Lock()
@@ -209,17 +217,28 @@ func (f *Forge) sendMRHook(ctx context.Context, p *project, iid int64, by *user,
 		Labels: []any{}, Changes: changes, Assignees: []hookUser{}, Reviewers: []hookUser{},
 	}
 	f.mu.Unlock()
-	f.hooks.send(EventMergeRequest, payload)
+	f.hooks.send(HookGitLab, EventMergeRequest, payload)
 	return nil
 }
 
+// sendPushHook sends GitLab's Push Hook and GitHub's push event.
 func (f *Forge) sendPushHook(ctx context.Context, p *project, by *user, mv branchMove) error {
-	if !f.hooksOn() {
+	if !f.hooksOn(HookGitLab) && !f.hooksOn(HookGitHub) {
 		return nil
 	}
-	commits, total, err := f.pushCommits(ctx, p, mv)
+	logged, total, err := f.pushLog(ctx, p, mv)
 	if err != nil {
 		return err
+	}
+	f.sendGHPush(p, by, mv, logged)
+	if !f.hooksOn(HookGitLab) {
+		return nil
+	}
+	u := f.projectURLs(p)
+	commits := []pushCommit{}
+	for i := len(logged) - 1; i >= 0; i-- {
+		c := logged[i]
+		commits = append(commits, pushCommit{hookCommit: hookCommitOf(c.commitInfo, u), Added: c.added, Modified: c.modified, Removed: c.removed})
 	}
 	f.mu.Lock()
 	payload := pushHook{
@@ -234,7 +253,7 @@ func (f *Forge) sendPushHook(ctx context.Context, p *project, by *user, mv branc
 		payload.CheckoutSHA = &s
 	}
 	f.mu.Unlock()
-	f.hooks.send(EventPush, payload)
+	f.hooks.send(HookGitLab, EventPush, payload)
 	return nil
 }
 
@@ -245,12 +264,12 @@ func orZero(sha string) string {
 	return sha
 }
 
-// pushCommits lists the commits a push brought, oldest first as GitLab
-// lists them. A new branch brings what its project's default branch lacks.
-func (f *Forge) pushCommits(ctx context.Context, p *project, mv branchMove) ([]pushCommit, int, error) {
-	commits := []pushCommit{}
+// pushLog lists the commits a push brought, newest first, and how many
+// there were. A new branch brings what its project's default branch
+// lacks.
+func (f *Forge) pushLog(ctx context.Context, p *project, mv branchMove) ([]loggedCommit, int, error) {
 	if mv.New == "" {
-		return commits, 0, nil
+		return nil, 0, nil
 	}
 	exclude := mv.Old
 	if mv.Old == "" && mv.Branch != p.DefaultBranch {
@@ -267,10 +286,5 @@ func (f *Forge) pushCommits(ctx context.Context, p *project, mv branchMove) ([]p
 			return nil, 0, err
 		}
 	}
-	u := f.projectURLs(p)
-	for i := len(logged) - 1; i >= 0; i-- {
-		c := logged[i]
-		commits = append(commits, pushCommit{hookCommit: hookCommitOf(c.commitInfo, u), Added: c.added, Modified: c.modified, Removed: c.removed})
-	}
-	return commits, total, nil
+	return logged, total, nil
 }

@@ -24,13 +24,14 @@ type Forge struct {
 	log  *zap.Logger
 	git  string // path of the git binary
 
-	mu       sync.Mutex // guards st, faults and hook
+	mu       sync.Mutex // guards st, faults, hook and ghHook
 	createMu sync.Mutex // serialises CreateProject
 	st       state
-	// faults and hook are the live settings, changed by SetFaults and
-	// SetWebhook.
+	// faults, hook and ghHook are the live settings, changed by
+	// SetFaults, SetWebhook and SetGitHubWebhook.
 	faults Faults
 	hook   Webhook
+	ghHook Webhook
 
 	rngMu sync.Mutex
 	rng   *rand.Rand
@@ -84,6 +85,7 @@ func New(opts Options) (*Forge, error) {
 		st:     newState(),
 		faults: opts.Faults,
 		hook:   opts.Webhook,
+		ghHook: opts.GitHub.Webhook,
 		rng:    rand.New(rand.NewPCG(opts.Seed, opts.Seed^0x9e3779b97f4a7c15)),
 		ciLog:  ciLog,
 		ctx:    ctx,
@@ -268,13 +270,19 @@ func (c *commitCache) put(sha string, ci commitInfo) {
 	c.m[sha] = ci
 }
 
-// hooksOn reports whether a webhook is set; without one, events are not
-// built at all.
-func (f *Forge) hooksOn() bool {
+// hookFor returns the forge's webhook settings: GitLab's or GitHub's.
+func (f *Forge) hookFor(forge string) Webhook {
 	f.mu.Lock()
 	defer f.mu.Unlock()
-	return f.hook.URL != ""
+	if forge == HookGitHub {
+		return f.ghHook
+	}
+	return f.hook
 }
+
+// hooksOn reports whether a webhook of the forge is set; without one,
+// its events are not built at all.
+func (f *Forge) hooksOn(forge string) bool { return f.hookFor(forge).URL != "" }
 
 // tokenUser returns the user a token belongs to.
 func (f *Forge) tokenUser(token string) (*user, bool) {

@@ -75,12 +75,35 @@ func (f *Forge) startWorkflowRun(p *project, by *user, branch, sha, event string
 	}
 	f.st.gh.workflowRuns[run.ID] = run
 	out := f.workflowRunOf(run)
+	jobs := jobIDs(run)
 	f.mu.Unlock()
 	id, attempt := run.ID, run.Attempt
-	if !f.goTracked(func(ctx context.Context) { f.runWorkflow(ctx, id, attempt) }) {
+	if !f.goTracked(func(ctx context.Context) {
+		f.announceAttempt(ctx, id, jobs)
+		f.runWorkflow(ctx, id, attempt)
+	}) {
 		return out, fmt.Errorf("start workflow run for %s: forge closed", sha)
 	}
 	return out, nil
+}
+
+// announceAttempt sends the webhooks of a new attempt: the run requested,
+// and a check run created for each of its jobs. The runner sends them
+// before it runs, so their order is the order GitHub sends them in.
+func (f *Forge) announceAttempt(ctx context.Context, id int64, jobs []int64) {
+	f.sendGHWorkflowRun(ctx, id, "requested")
+	f.sendGHCheckRuns("created", jobs...)
+}
+
+// jobIDs are the check runs of run's current attempt, in job order;
+// call with f.mu held.
+func jobIDs(run *workflowRun) []int64 {
+	var ids []int64
+	for _, id := range run.jobs {
+		ids = append(ids, id)
+	}
+	slices.Sort(ids)
+	return ids
 }
 
 // queueCheckRun adds a queued check run for a job of run; call with f.mu
@@ -102,7 +125,9 @@ func (f *Forge) runWorkflow(ctx context.Context, id int64, attempt int) {
 		f.finishWorkflowRequested(ctx, id, attempt)
 		return
 	}
-	f.setWorkflowInProgress(id, attempt)
+	if f.setWorkflowInProgress(id, attempt) {
+		f.sendGHWorkflowRun(ctx, id, "in_progress")
+	}
 	if ci.Manual {
 		select {
 		case <-stop:
@@ -153,12 +178,14 @@ func (f *Forge) jobVerdicts(ctx context.Context, id int64) (map[string]string, e
 	return out, nil
 }
 
-func (f *Forge) setWorkflowInProgress(id int64, attempt int) {
+// setWorkflowInProgress starts the attempt's jobs; it reports whether
+// this call did.
+func (f *Forge) setWorkflowInProgress(id int64, attempt int) bool {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	run := f.st.gh.workflowRuns[id]
 	if run.Attempt != attempt || run.Status != CheckQueued {
-		return
+		return false
 	}
 	now := f.opts.Now()
 	run.Status, run.Updated = CheckInProgress, now
@@ -167,6 +194,7 @@ func (f *Forge) setWorkflowInProgress(id int64, attempt int) {
 			c.Status, c.Started = CheckInProgress, now
 		}
 	}
+	return true
 }
 
 // finishWorkflowRequested applies a conclusion asked for by
@@ -186,14 +214,45 @@ func (f *Forge) finishWorkflowRequested(ctx context.Context, id int64, attempt i
 
 // completeWorkflow concludes every unfinished job of the attempt, with
 // results[name] or else conclusion(name), and the run with the worst of
-// its jobs. It reports whether this call did.
+// its jobs, and sends the webhooks that tell so. It reports whether this
+// call did.
 func (f *Forge) completeWorkflow(id int64, attempt int, conclusion func(string) string, results map[string]string) bool {
+	done, ok := f.concludeAttempt(id, attempt, conclusion, results)
+	if ok {
+		f.logAttempt(id)
+		f.sendGHCheckRuns("completed", done...)
+		f.sendGHWorkflowRun(f.ctx, id, "completed")
+	}
+	return ok
+}
+
+// pipelineStatuses maps a run's conclusion onto the pipeline log's words.
+var pipelineStatuses = map[string]string{
+	ConclusionSuccess: PipelineSuccess, ConclusionFailure: PipelineFailed, ConclusionCancelled: PipelineCanceled,
+}
+
+// logAttempt writes the attempt that just finished to the pipeline log.
+func (f *Forge) logAttempt(id int64) {
+	f.mu.Lock()
+	run := f.st.gh.workflowRuns[id]
+	rec := PipelineRecord{ID: run.ID, Project: f.projectPathByID(run.ProjectID), Ref: run.Branch, SHA: run.SHA,
+		Status: pipelineStatuses[run.Conclusion], CreatedAt: run.Created, StartedAt: run.Started, FinishedAt: run.Updated, Attempt: run.Attempt}
+	f.mu.Unlock()
+	if err := f.ciLog.append(rec); err != nil {
+		f.log.Error("pipeline log", zap.Int64("run", id), zap.Error(err))
+	}
+}
+
+// concludeAttempt is completeWorkflow's change of state; it returns the
+// check runs it completed.
+func (f *Forge) concludeAttempt(id int64, attempt int, conclusion func(string) string, results map[string]string) ([]int64, bool) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	run := f.st.gh.workflowRuns[id]
 	if run.Attempt != attempt || run.Status == CheckCompleted {
-		return false
+		return nil, false
 	}
+	var done []int64
 	now := f.opts.Now()
 	worst := ConclusionSuccess
 	for name, cid := range run.jobs {
@@ -207,12 +266,14 @@ func (f *Forge) completeWorkflow(id int64, attempt int, conclusion func(string) 
 				c.Started = now
 			}
 			c.Status, c.Conclusion, c.Completed = CheckCompleted, r, now
+			done = append(done, cid)
 		}
 		worst = worse(worst, c.Conclusion)
 	}
 	run.Status, run.Conclusion, run.Updated = CheckCompleted, worst, now
 	run.halt()
-	return true
+	slices.Sort(done)
+	return done, true
 }
 
 // worse orders conclusions: a failure outweighs a cancellation, which
@@ -257,8 +318,17 @@ func (f *Forge) rerunFailedJobs(id int64) error {
 		}
 	}
 	attempt := run.Attempt
+	var jobs []int64
+	for _, cid := range jobIDs(run) {
+		if f.st.gh.checkRuns[cid].Status == CheckQueued {
+			jobs = append(jobs, cid)
+		}
+	}
 	f.mu.Unlock()
-	if !f.goTracked(func(ctx context.Context) { f.runWorkflow(ctx, id, attempt) }) {
+	if !f.goTracked(func(ctx context.Context) {
+		f.announceAttempt(ctx, id, jobs)
+		f.runWorkflow(ctx, id, attempt)
+	}) {
 		return fmt.Errorf("re-run workflow run %d: forge closed", id)
 	}
 	return nil
@@ -339,14 +409,45 @@ func (f *Forge) workflowRunOf(run *workflowRun) WorkflowRun {
 	}
 }
 
+// CheckRun is a check run as the control API reports it.
+type CheckRun struct {
+	ID         int64
+	RunID      int64 // the workflow run it belongs to; 0 for none
+	Name       string
+	SHA        string
+	Status     string
+	Conclusion string
+	// URL is its page, as html_url gives it.
+	URL string
+}
+
+// CheckRuns lists every check run on sha, of every attempt, oldest first.
+func (f *Forge) CheckRuns(project, sha string) ([]CheckRun, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	p, err := f.st.project(project)
+	if err != nil {
+		return nil, err
+	}
+	var out []CheckRun
+	for _, c := range f.st.gh.checkRuns {
+		if c.ProjectID == p.ID && c.SHA == sha {
+			out = append(out, CheckRun{ID: c.ID, RunID: c.RunID, Name: c.Name, SHA: c.SHA, Status: c.Status,
+				Conclusion: c.Conclusion, URL: f.ghCheckRunOf(p, c).HTMLURL})
+		}
+	}
+	slices.SortFunc(out, func(a, b CheckRun) int { return int(a.ID - b.ID) })
+	return out, nil
+}
+
 // SetCheckRun adds a check run named name on sha as another app would
 // (one not driven by the simulated workflow), with status and, once
 // completed, conclusion. It returns the check run's id.
 func (f *Forge) SetCheckRun(project, sha, name, status, conclusion string) (int64, error) {
 	f.mu.Lock()
-	defer f.mu.Unlock()
 	p, err := f.st.project(project)
 	if err != nil {
+		f.mu.Unlock()
 		return 0, err
 	}
 	now := f.opts.Now()
@@ -355,6 +456,12 @@ func (f *Forge) SetCheckRun(project, sha, name, status, conclusion string) (int6
 		c.Conclusion, c.Completed = conclusion, now
 	}
 	f.st.gh.checkRuns[c.ID] = c
+	f.mu.Unlock()
+	action := "created"
+	if status == CheckCompleted {
+		action = "completed"
+	}
+	f.sendGHCheckRuns(action, c.ID)
 	return c.ID, nil
 }
 
@@ -366,8 +473,9 @@ func (f *Forge) SetCommitStatus(project, sha, context, state, username string) e
 		return fmt.Errorf("set status %s on %.12s: %w", context, sha, err)
 	}
 	f.mu.Lock()
-	defer f.mu.Unlock()
-	f.addStatus(p, u, sha, context, state, "", "")
+	s := *f.addStatus(p, u, sha, context, state, "", "")
+	f.mu.Unlock()
+	f.sendGHStatus(f.ctx, p, s)
 	return nil
 }
 

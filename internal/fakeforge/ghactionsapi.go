@@ -117,9 +117,11 @@ func (f *Forge) ghCreateStatus(w http.ResponseWriter, r *http.Request, u *user) 
 		return err
 	}
 	f.mu.Lock()
-	defer f.mu.Unlock()
 	s := f.addStatus(p, u, sha, body.Context, body.State, body.Description, body.TargetURL)
-	writeGH(w, http.StatusCreated, f.ghStatusOf(p, s))
+	out, sent := f.ghStatusOf(p, s), *s
+	f.mu.Unlock()
+	f.sendGHStatus(r.Context(), p, sent)
+	writeGH(w, http.StatusCreated, out)
 	return nil
 }
 

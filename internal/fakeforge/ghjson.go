@@ -202,7 +202,7 @@ func (f *Forge) ghPullOf(p *project, m *mergeRequest, base string) ghPull {
 		Assignees: []obj{}, RequestedReviewers: []obj{}, RequestedTeams: []obj{}, Labels: []obj{}, Draft: m.Draft,
 		CommitsURL: api + "/commits", ReviewCommentsURL: api + "/comments", ReviewCommentURL: l.api("repos/" + p.Path + "/pulls/comments{/number}"),
 		CommentsURL: issue + "/comments", StatusesURL: l.api("repos/" + p.Path + "/statuses/" + m.SHA),
-		Head: ghPullRef{Label: owner + ":" + m.Source, Ref: m.Source, SHA: m.SHA, User: f.ghUserOf(author), Repo: repo},
+		Head: f.ghHeadRefOf(p, m, owner, repo),
 		Base: ghPullRef{Label: owner + ":" + m.Target, Ref: m.Target, SHA: base, User: repo["owner"].(obj), Repo: repo},
 		Links: map[string]ghHref{
 			"self": {api}, "html": {web}, "issue": {issue}, "comments": {issue + "/comments"},
@@ -228,6 +228,17 @@ func (f *Forge) ghPullOf(p *project, m *mergeRequest, base string) ghPull {
 		pr.State = "closed"
 	}
 	return pr
+}
+
+// ghHeadRefOf is the head of MR m: a branch of p, or of the fork it
+// comes from. Call with f.mu held.
+func (f *Forge) ghHeadRefOf(p *project, m *mergeRequest, owner string, repo obj) ghPullRef {
+	author := f.ghUserOf(f.st.users[m.AuthorID])
+	if fork, ok := f.st.projects[m.ForkID]; ok {
+		owner, repo = fork.namespace(), f.ghRepoOf(fork)
+		repo["fork"] = true
+	}
+	return ghPullRef{Label: owner + ":" + m.Source, Ref: m.Source, SHA: m.SHA, User: author, Repo: repo}
 }
 
 // association is what GitHub calls a user's relation to a repository.

@@ -17,8 +17,11 @@ func (f *Forge) CreateMR(ctx context.Context, project string, spec MRSpec) (MR, 
 	if spec.Target == "" {
 		spec.Target = p.DefaultBranch
 	}
-	if spec.Source == "" || spec.Source == spec.Target {
+	if spec.Source == "" || (spec.Source == spec.Target && spec.Fork == "") {
 		return MR{}, fmt.Errorf("create MR in %s: bad source branch %q", project, spec.Source)
+	}
+	if spec.Fork != "" {
+		return f.createForkMR(ctx, p, u, spec)
 	}
 	p.gitMu.Lock()
 	defer p.gitMu.Unlock()
@@ -38,6 +41,33 @@ func (f *Forge) CreateMR(ctx context.Context, project string, spec MRSpec) (MR, 
 		return MR{}, fmt.Errorf("create MR in %s: %w", project, err)
 	}
 	return f.MR(project, m.IID)
+}
+
+// createForkMR opens a pull request from a branch of the fork, another
+// project of the forge. Its head stays in the fork: the base repository
+// gets no refs/pull/<n>/head, as when the fork's commits are not shared
+// with whoever reads the base, so a bot cannot fetch the head.
+func (f *Forge) createForkMR(ctx context.Context, p *project, u *user, spec MRSpec) (MR, error) {
+	f.mu.Lock()
+	fork, err := f.st.project(spec.Fork)
+	f.mu.Unlock()
+	if err != nil {
+		return MR{}, fmt.Errorf("create MR in %s from %s: %w", p.Path, spec.Fork, err)
+	}
+	fork.gitMu.Lock()
+	head, err := f.advanceLocked(ctx, fork, spec.Source, fork.heads[fork.DefaultBranch], u, spec.Commits)
+	fork.gitMu.Unlock()
+	if err != nil {
+		return MR{}, fmt.Errorf("create MR in %s from %s: %w", p.Path, spec.Fork, err)
+	}
+	m := f.newMR(p, u, spec, head)
+	f.mu.Lock()
+	m.ForkID = fork.ID
+	f.mu.Unlock()
+	if err := f.sendMRHook(ctx, p, m.IID, u, "open", "", nil); err != nil {
+		return MR{}, fmt.Errorf("create MR in %s: %w", p.Path, err)
+	}
+	return f.MR(p.Path, m.IID)
 }
 
 func (f *Forge) newMR(p *project, u *user, spec MRSpec, head string) *mergeRequest {
@@ -164,7 +194,8 @@ func (f *Forge) addNote(ctx context.Context, p *project, iid int64, u *user, bod
 	m.notes = append(m.notes, n)
 	sha := m.SHA
 	f.mu.Unlock()
-	if !f.hooksOn() {
+	f.sendGHComment(p, iid, u, n)
+	if !f.hooksOn(HookGitLab) {
 		return *n, nil
 	}
 	last, err := f.commit(ctx, p.Path, sha)
@@ -184,7 +215,7 @@ func (f *Forge) addNote(ctx context.Context, p *project, iid int64, u *user, bod
 		MergeRequest: f.hookMROf(p, m, last),
 	}
 	f.mu.Unlock()
-	f.hooks.send(EventNote, payload)
+	f.hooks.send(HookGitLab, EventNote, payload)
 	return *n, nil
 }
 

@@ -74,6 +74,10 @@ type GitHub struct {
 	Actions Actions
 	// App, when its ID is set, lets a GitHub App get installation tokens.
 	App App
+	// Webhook is where GitHub's webhooks go, signed with its Secret as
+	// X-Hub-Signature-256; it may be set later with SetGitHubWebhook.
+	// GitLab's go to Options.Webhook: a forge may send both.
+	Webhook Webhook
 }
 
 // Actions simulates one workflow. A push to a branch matching one of
@@ -205,7 +209,7 @@ func (o Options) withDefaults() (Options, error) {
 		o.Webhook.Timeout = DefaultHookTimeout
 	}
 	o.GitHub = o.GitHub.withDefaults()
-	for _, r := range []float64{o.CI.FlakeRate, o.Webhook.DropRate, o.Webhook.DuplicateRate, o.Faults.ServerErrorRate, o.Faults.RateLimitRate,
+	for _, r := range []float64{o.CI.FlakeRate, o.Webhook.DropRate, o.Webhook.DuplicateRate, o.GitHub.Webhook.DropRate, o.GitHub.Webhook.DuplicateRate, o.Faults.ServerErrorRate, o.Faults.RateLimitRate,
 		o.Faults.PrimaryRateLimitRate, o.Faults.SecondaryRateLimitRate} {
 		if r < 0 || r > 1 {
 			return o, fmt.Errorf("fakeforge options: rate %v outside [0, 1]", r)
@@ -229,6 +233,9 @@ func (g GitHub) withDefaults() GitHub {
 	}
 	if g.App.TokenTTL <= 0 {
 		g.App.TokenTTL = DefaultInstallationTokenTTL
+	}
+	if g.Webhook.Timeout <= 0 {
+		g.Webhook.Timeout = DefaultHookTimeout
 	}
 	return g
 }

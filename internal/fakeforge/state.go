@@ -94,6 +94,8 @@ type mergeRequest struct {
 	State          string
 	Draft          bool
 	SHA            string
+	// ForkID is the project the source branch lives in; 0 for this one.
+	ForkID         int64
 	MergeCommitSHA string
 	Created        time.Time
 	Updated        time.Time

@@ -92,8 +92,28 @@ func (l AccessLevel) String() string {
 	return strconv.Itoa(int(l))
 }
 
-// ParseAccessLevel reads a level name ("Maintainer", case-insensitive) or
-// one of GitLab's numbers ("40").
+// githubRoles are GitHub's repository roles, at the levels they grant.
+var githubRoles = []struct {
+	level AccessLevel
+	name  string
+}{
+	{Guest, "read"}, {Reporter, "triage"}, {Developer, "write"}, {Maintainer, "maintain"}, {Owner, "admin"},
+}
+
+// Role names the level by the highest GitHub repository role it holds
+// ("write" for Developer), as GitHub users know them; "none" below read.
+func (l AccessLevel) Role() string {
+	name := "none"
+	for _, r := range githubRoles {
+		if r.level <= l {
+			name = r.name
+		}
+	}
+	return name
+}
+
+// ParseAccessLevel reads a level name ("Maintainer", case-insensitive),
+// one of GitLab's numbers ("40"), or a GitHub role ("write").
 func ParseAccessLevel(s string) (AccessLevel, error) {
 	s = strings.TrimSpace(strings.ToLower(s))
 	for _, n := range levelNames {
@@ -101,5 +121,10 @@ func ParseAccessLevel(s string) (AccessLevel, error) {
 			return n.level, nil
 		}
 	}
-	return 0, fmt.Errorf("access level %q: want one of none, guest, reporter, developer, maintainer, owner", s)
+	for _, r := range githubRoles {
+		if r.name == s {
+			return r.level, nil
+		}
+	}
+	return 0, fmt.Errorf("access level %q: want one of none, guest, reporter, developer, maintainer, owner, or a GitHub role: read, triage, write, maintain, admin", s)
 }

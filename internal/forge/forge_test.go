@@ -9,13 +9,14 @@ func TestAccessLevelNames(t *testing.T) {
 	}{
 		{"developer", Developer}, {"Maintainer", Maintainer}, {" OWNER ", Owner},
 		{"10", Guest}, {"20", Reporter}, {"none", NoAccess}, {"0", NoAccess},
+		{"read", Guest}, {"triage", Reporter}, {"Write", Developer}, {"maintain", Maintainer}, {"admin", Owner},
 	} {
 		got, err := ParseAccessLevel(tc.in)
 		if err != nil || got != tc.want {
 			t.Errorf("ParseAccessLevel(%q) = %v, %v; want %v", tc.in, got, err, tc.want)
 		}
 	}
-	for _, bad := range []string{"", "admin", "35", "-1"} {
+	for _, bad := range []string{"", "administrator", "35", "-1"} {
 		if _, err := ParseAccessLevel(bad); err == nil {
 			t.Errorf("ParseAccessLevel(%q) succeeded", bad)
 		}
@@ -29,6 +30,14 @@ func TestAccessLevelNames(t *testing.T) {
 		back, err := ParseAccessLevel(n.level.String())
 		if err != nil || back != n.level {
 			t.Errorf("round trip of %d: %v, %v", int(n.level), back, err)
+		}
+	}
+}
+
+func TestGitHubRoles(t *testing.T) {
+	for l, want := range map[AccessLevel]string{NoAccess: "none", Guest: "read", Reporter: "triage", Developer: "write", 35: "write", Maintainer: "maintain", Owner: "admin"} {
+		if got := l.Role(); got != want {
+			t.Errorf("%d.Role() = %q, want %q", int(l), got, want)
 		}
 	}
 }

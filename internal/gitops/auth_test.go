@@ -14,6 +14,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
+	"sync"
 	"testing"
 )
 
@@ -23,6 +24,14 @@ const testToken = "glpat-S3cretT0kenValue"
 // check of the Basic auth header the mirror must send, and returns the
 // repository path and its clone URL.
 func newHTTPRemote(t *testing.T, user, token string) (string, string) {
+	t.Helper()
+	return newRotatingRemote(t, user, func() string { return token })
+}
+
+// newRotatingRemote is newHTTPRemote accepting whatever token current
+// gives at the time of each request, as a forge accepts only the newest
+// installation token.
+func newRotatingRemote(t *testing.T, user string, current func() string) (string, string) {
 	t.Helper()
 	root := t.TempDir()
 	remote := newBareRepo(t, filepath.Join(root, "group", "project.git"))
@@ -36,8 +45,8 @@ func newHTTPRemote(t *testing.T, user, token string) (string, string) {
 		Env: []string{"GIT_PROJECT_ROOT=" + root, "GIT_HTTP_EXPORT_ALL=1",
 			"GIT_CONFIG_NOSYSTEM=1", "GIT_CONFIG_GLOBAL=" + os.DevNull},
 	}
-	want := []byte("Basic " + base64.StdEncoding.EncodeToString([]byte(user+":"+token)))
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		want := []byte("Basic " + base64.StdEncoding.EncodeToString([]byte(user+":"+current())))
 		if subtle.ConstantTimeCompare([]byte(r.Header.Get("Authorization")), want) != 1 {
 			w.Header().Set("WWW-Authenticate", `Basic realm="git"`)
 			http.Error(w, "unauthorized", http.StatusUnauthorized)
@@ -145,5 +154,63 @@ func assertNoSecretInDir(t *testing.T, dir, token string) {
 	})
 	if err != nil || files == 0 {
 		t.Fatalf("walk %s: %d files, %v", dir, files, err)
+	}
+}
+
+// A token source is asked before every fetch and push, so a renewed
+// installation token is used as soon as the forge stops taking the old
+// one, and neither ever shows in an error.
+func TestTokenSourceFollowsRenewedTokens(t *testing.T) {
+	t.Parallel()
+	var mu sync.Mutex
+	token := "ghs_F1rstInstallat1onT0ken"
+	current := func() string {
+		mu.Lock()
+		defer mu.Unlock()
+		return token
+	}
+	remote, url := newRotatingRemote(t, "x-access-token", current)
+	want := importCommits(t, remote, []seedCommit{{author: bob, msg: "Initial\n", files: map[string]string{"a.txt": "a\n"}, refs: []string{"refs/heads/main"}}})[0]
+	asked := 0
+	mirror := openMirror(t, url, func(o *Options) {
+		o.TokenUser = "x-access-token"
+		o.TokenSource = func(context.Context) (string, error) { asked++; return current(), nil }
+	})
+	ctx := context.Background()
+	first := current()
+	if got, err := mirror.FetchBranch(ctx, "main"); err != nil || got != want {
+		t.Fatalf("fetch with the first token = %q, %v", got, err)
+	}
+	mu.Lock()
+	token = "ghs_Sec0ndInstallat1onT0ken"
+	mu.Unlock()
+	if got, err := mirror.FetchBranch(ctx, "main"); err != nil || got != want {
+		t.Fatalf("fetch with the renewed token = %q, %v", got, err)
+	}
+	if asked != 2 {
+		t.Errorf("the token source was asked %d times for two fetches", asked)
+	}
+	_, err := mirror.FetchBranch(ctx, first+"-"+current())
+	if err == nil {
+		t.Fatal("fetch of a missing branch succeeded")
+	}
+	for _, tok := range []string{first, current()} {
+		if strings.Contains(err.Error(), tok) {
+			t.Errorf("token %s leaked in %q", tok, err)
+		}
+	}
+}
+
+func TestTokenSourceFailureStopsTheCall(t *testing.T) {
+	t.Parallel()
+	_, url := newHTTPRemote(t, "x-access-token", testToken)
+	mirror := openMirror(t, url, func(o *Options) {
+		o.TokenSource = func(context.Context) (string, error) {
+			return "", errors.New("installation token: 401 Bad credentials")
+		}
+	})
+	_, err := mirror.FetchBranch(context.Background(), "main")
+	if err == nil || !strings.Contains(err.Error(), "installation token: 401 Bad credentials") {
+		t.Fatalf("fetch err = %v, want the token source's error", err)
 	}
 }

@@ -10,5 +10,7 @@
 //
 // The bot token never touches disk or argv: git reads it from
 // GIT_CONFIG_* environment variables as an http.extraHeader, and every error
-// text is scrubbed of it. User and system git configuration is ignored.
+// text is scrubbed of it. A token source (a GitHub App's installation
+// token, which expires within the hour) is asked before every fetch and
+// push. User and system git configuration is ignored.
 package gitops

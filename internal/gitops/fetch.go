@@ -24,7 +24,11 @@ func (r *Repo) Fetch(ctx context.Context, refspecs ...string) (err error) {
 	r.fetchMu.Lock()
 	defer r.fetchMu.Unlock()
 	args := append([]string{"fetch", "--quiet", "--no-tags", "--no-write-fetch-head", "--no-recurse-submodules", remoteName}, refspecs...)
-	if _, err = r.run.run(ctx, call{args: args, config: r.auth}); err != nil {
+	auth, err := r.auth.config(ctx)
+	if err != nil {
+		return fmt.Errorf("fetch %s: %w", strings.Join(refspecs, " "), err)
+	}
+	if _, err = r.run.run(ctx, call{args: args, config: auth}); err != nil {
 		if strings.Contains(stderrOf(err), "couldn't find remote ref") {
 			err = fmt.Errorf("%w: %w", ErrRefNotFound, err)
 		}

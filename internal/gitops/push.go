@@ -134,9 +134,13 @@ func (r *Repo) setLocal(ctx context.Context, branch, sha string) error {
 // push runs git push --porcelain with one refspec and returns the status
 // line of dst. Exit status 1 (some ref refused) is left to the caller.
 func (r *Repo) push(ctx context.Context, refspec, dst string) (pushStatus, error) {
+	auth, err := r.auth.config(ctx)
+	if err != nil {
+		return pushStatus{}, err
+	}
 	res, err := r.run.run(ctx, call{
 		args:    []string{"push", "--porcelain", "--no-verify", remoteName, refspec},
-		config:  r.auth,
+		config:  auth,
 		okCodes: []int{1},
 	})
 	if err != nil {

@@ -2,7 +2,6 @@ package gitops
 
 import (
 	"context"
-	"encoding/base64"
 	"fmt"
 	"net/url"
 	"os"
@@ -31,6 +30,9 @@ type Options struct {
 	Project   string // "group/project" → <Dir>/group/project.git
 	RemoteURL string // clone URL of the project, without credentials
 	Token     string // bot token sent as HTTP Basic auth; empty for none
+	// TokenSource, instead of Token, gives the token for each fetch and
+	// push: a GitHub App's installation token expires within the hour.
+	TokenSource func(context.Context) (string, error)
 	// TokenUser is the Basic auth user name that goes with Token: "oauth2"
 	// (the default) for GitLab, "x-access-token" for GitHub App tokens.
 	TokenUser string
@@ -45,7 +47,7 @@ type Repo struct {
 	run      *runner
 	dir      string
 	identity Identity
-	auth     []configPair
+	auth     *credentials
 	log      *zap.Logger
 	fetchMu  sync.Mutex
 }
@@ -67,12 +69,12 @@ func Open(ctx context.Context, opts Options) (*Repo, error) {
 	if err != nil {
 		return nil, fmt.Errorf("open mirror %s: find git binary: %w", opts.Project, err)
 	}
-	secrets, auth := authConfig(opts.Token, defaultString(opts.TokenUser, "oauth2"))
+	run := newRunner(git, dir)
 	repo := &Repo{
-		run:      newRunner(git, dir, secrets),
+		run:      run,
 		dir:      dir,
 		identity: opts.Identity,
-		auth:     auth,
+		auth:     newCredentials(run, opts.Token, opts.TokenSource, defaultString(opts.TokenUser, "oauth2")),
 		log:      opts.Logger,
 	}
 	if repo.log == nil {
@@ -94,6 +96,8 @@ func (o Options) validate() (string, error) {
 		return "", fmt.Errorf("%w: data dir is empty", ErrInvalidArgument)
 	case o.RemoteURL == "":
 		return "", fmt.Errorf("%w: remote URL is empty", ErrInvalidArgument)
+	case o.Token != "" && o.TokenSource != nil:
+		return "", fmt.Errorf("%w: set a token or a token source, not both", ErrInvalidArgument)
 	case o.Identity.Name == "" || o.Identity.Email == "":
 		return "", fmt.Errorf("%w: committer identity is incomplete", ErrInvalidArgument)
 	case strings.ContainsAny(o.Identity.Name+o.Identity.Email, "<>\n\x00"):
@@ -112,16 +116,6 @@ func (o Options) validate() (string, error) {
 	}
 	segments[len(segments)-1] += ".git"
 	return filepath.Join(append([]string{o.Dir}, segments...)...), nil
-}
-
-// authConfig turns the token into an http.extraHeader passed through the
-// environment, and lists the strings that must never leave this package.
-func authConfig(token, user string) (secrets []string, auth []configPair) {
-	if token == "" {
-		return nil, nil
-	}
-	basic := base64.StdEncoding.EncodeToString([]byte(user + ":" + token))
-	return []string{token, basic}, []configPair{{key: "http.extraHeader", value: "Authorization: Basic " + basic}}
 }
 
 func (r *Repo) init(ctx context.Context, remoteURL string) error {

@@ -10,6 +10,7 @@ import (
 	"os/exec"
 	"slices"
 	"strings"
+	"sync"
 	"time"
 )
 
@@ -20,8 +21,14 @@ type runner struct {
 	git     string   // path of the git binary
 	gitDir  string   // the bare repository
 	baseEnv []string // environment shared by every command
+
+	mu      sync.Mutex
 	secrets []string // strings scrubbed from any error text
 }
+
+// maxSecrets bounds the scrub list of a long-lived mirror whose token is
+// renewed every hour: tokens older than that have expired anyway.
+const maxSecrets = 16
 
 // waitDelay bounds how long a finished or killed git may keep its output
 // pipes open through a child process.
@@ -78,7 +85,7 @@ func inherited(key string) bool {
 	return false
 }
 
-func newRunner(git, gitDir string, secrets []string) *runner {
+func newRunner(git, gitDir string) *runner {
 	env := []string{
 		"GIT_DIR=" + gitDir,
 		"GIT_CONFIG_NOSYSTEM=1",
@@ -96,7 +103,17 @@ func newRunner(git, gitDir string, secrets []string) *runner {
 			env = append(env, kv)
 		}
 	}
-	return &runner{git: git, gitDir: gitDir, baseEnv: env, secrets: nonEmpty(secrets)}
+	return &runner{git: git, gitDir: gitDir, baseEnv: env}
+}
+
+// addSecrets adds strings to scrub from every later error text.
+func (r *runner) addSecrets(secrets ...string) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.secrets = append(r.secrets, nonEmpty(secrets)...)
+	if len(r.secrets) > maxSecrets {
+		r.secrets = r.secrets[len(r.secrets)-maxSecrets:]
+	}
 }
 
 // run executes git and returns its output. Exit codes other than 0 and
@@ -160,6 +177,8 @@ func (r *runner) environ(c call) []string {
 // scrub removes every secret from s, so that no error or log line can carry
 // the token even if a remote or git itself echoes it.
 func (r *runner) scrub(s string) string {
+	r.mu.Lock()
+	defer r.mu.Unlock()
 	for _, secret := range r.secrets {
 		s = strings.ReplaceAll(s, secret, "[REDACTED]")
 	}

@@ -4,6 +4,7 @@ import (
 	"strconv"
 	"strings"
 
+	"github.com/trainyard/trainyard/internal/forge/github"
 	"github.com/trainyard/trainyard/internal/train"
 )
 
@@ -38,6 +39,31 @@ func (g GitLabLinks) Pipeline(key train.Key, id int64) string {
 // Commit is <base>/<project>/-/commit/<sha>.
 func (g GitLabLinks) Commit(key train.Key, sha string) string {
 	return g.project(key) + "commit/" + sha
+}
+
+// GitHubLinks links to the pages of GitHub or a GitHub Enterprise Server.
+type GitHubLinks struct {
+	// WebURL is the instance's web address, "https://github.com".
+	WebURL string
+}
+
+func (g GitHubLinks) repo(key train.Key) string {
+	return strings.TrimRight(g.WebURL, "/") + "/" + key.Project + "/"
+}
+
+// MR is <web>/<owner>/<repo>/pull/<number>.
+func (g GitHubLinks) MR(key train.Key, number int64) string {
+	return g.repo(key) + "pull/" + strconv.FormatInt(number, 10)
+}
+
+// Pipeline is the checks page of the commit the id names.
+func (g GitHubLinks) Pipeline(key train.Key, id int64) string {
+	return github.ChecksURL(g.WebURL, key.Project, id)
+}
+
+// Commit is <web>/<owner>/<repo>/commit/<sha>.
+func (g GitHubLinks) Commit(key train.Key, sha string) string {
+	return g.repo(key) + "commit/" + sha
 }
 
 // LinksByForge picks a forge's Links by the train's forge name; forges

@@ -82,4 +82,18 @@ func TestLinks(t *testing.T) {
 			t.Errorf("link = %q, want %q", tc.got, tc.want)
 		}
 	}
+	l["github"] = GitHubLinks{WebURL: "https://github.com"}
+	gh := train.Key{Forge: "github", Project: "o/r", Branch: "main"}
+	// A GitHub pipeline id packs the commit's first 13 hex digits and an
+	// attempt.
+	id := int64(0x0a1b2c3d4e5f6)<<10 | 1
+	for _, tc := range []struct{ got, want string }{
+		{l.MR(gh, 7), "https://github.com/o/r/pull/7"},
+		{l.Pipeline(gh, id), "https://github.com/o/r/commit/0a1b2c3d4e5f6/checks"},
+		{l.Commit(gh, "abc"), "https://github.com/o/r/commit/abc"},
+	} {
+		if tc.got != tc.want {
+			t.Errorf("link = %q, want %q", tc.got, tc.want)
+		}
+	}
 }

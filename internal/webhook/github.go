@@ -18,7 +18,8 @@ func (h *Handler) serveGitHub(w http.ResponseWriter, r *http.Request) (string, a
 	if a, ok := h.readBody(w, r, buf); !ok {
 		return eventUnknown, a
 	}
-	if a, ok := h.verifyGitHub(r, buf.Bytes()); !ok {
+	matched, a, ok := h.verifyGitHub(r, buf.Bytes())
+	if !ok {
 		return eventUnknown, a
 	}
 	kind := github.WebHookType(r)
@@ -42,20 +43,28 @@ func (h *Handler) serveGitHub(w http.ResponseWriter, r *http.Request) (string, a
 		return label, ignored(n.ignore)
 	}
 	n.ev.Forge, n.ev.ID = forgeGitHub, id
+	if a, ok := h.admit(h.githubKeys, matched, n.ev, "invalid "+github.SHA256SignatureHeader); !ok {
+		return label, a
+	}
 	return label, h.enqueue(r.Context(), n.ev, label)
 }
 
-// verifyGitHub checks the SHA-256 HMAC of the raw body. The legacy SHA-1
-// header is not accepted: GitHub always sends both.
-func (h *Handler) verifyGitHub(r *http.Request, body []byte) (answer, bool) {
+// verifyGitHub checks the SHA-256 HMAC of the raw body and returns the
+// secret it was made with. The legacy SHA-1 header is not accepted:
+// GitHub always sends both.
+func (h *Handler) verifyGitHub(r *http.Request, body []byte) (*key, answer, bool) {
 	sig := r.Header.Get(github.SHA256SignatureHeader)
 	if sig == "" {
-		return failure(http.StatusUnauthorized, OutcomeUnauthorized, "missing "+github.SHA256SignatureHeader), false
+		return nil, failure(http.StatusUnauthorized, OutcomeUnauthorized, "missing "+github.SHA256SignatureHeader), false
 	}
-	if !strings.HasPrefix(sig, "sha256=") || github.ValidateSignature(sig, body, h.githubSecret) != nil {
-		return failure(http.StatusUnauthorized, OutcomeUnauthorized, "invalid "+github.SHA256SignatureHeader), false
+	var matched *key
+	if strings.HasPrefix(sig, "sha256=") {
+		matched = h.githubKeys.match(func(k *key) bool { return github.ValidateSignature(sig, body, k.secret) == nil })
 	}
-	return answer{}, true
+	if matched == nil {
+		return nil, failure(http.StatusUnauthorized, OutcomeUnauthorized, "invalid "+github.SHA256SignatureHeader), false
+	}
+	return matched, answer{}, true
 }
 
 // githubPayload returns the JSON of a verified body: the body itself, or

@@ -248,7 +248,7 @@ func TestGitHubTestVector(t *testing.T) {
 	verify := func(sig, payload string) bool {
 		req := httptest.NewRequest(http.MethodPost, GitHubPath, strings.NewReader(payload))
 		req.Header.Set("X-Hub-Signature-256", sig)
-		_, ok := h.verifyGitHub(req, []byte(payload))
+		_, _, ok := h.verifyGitHub(req, []byte(payload))
 		return ok
 	}
 	checks := []struct {

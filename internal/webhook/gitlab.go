@@ -19,7 +19,8 @@ func (h *Handler) serveGitLab(w http.ResponseWriter, r *http.Request) (string, a
 	if token == "" {
 		return eventUnknown, failure(http.StatusUnauthorized, OutcomeUnauthorized, "missing X-Gitlab-Token")
 	}
-	if !secretMatch(token, h.gitlabToken) {
+	matched := h.gitlabKeys.match(func(k *key) bool { return secretMatch(token, k.digest) })
+	if matched == nil {
 		return eventUnknown, failure(http.StatusUnauthorized, OutcomeUnauthorized, "invalid X-Gitlab-Token")
 	}
 	kind := gitlab.HookEventType(r)
@@ -46,6 +47,9 @@ func (h *Handler) serveGitLab(w http.ResponseWriter, r *http.Request) (string, a
 	}
 	n.ev.Forge = forgeGitLab
 	n.ev.ID = gitlabDeliveryID(idempotency, eventUUID, buf.Bytes())
+	if a, ok := h.admit(h.gitlabKeys, matched, n.ev, "invalid X-Gitlab-Token"); !ok {
+		return label, a
+	}
 	return label, h.enqueue(r.Context(), n.ev, label)
 }
 

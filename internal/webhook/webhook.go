@@ -7,7 +7,6 @@ package webhook
 
 import (
 	"context"
-	"crypto/sha256"
 	"errors"
 	"fmt"
 	"net/http"
@@ -38,6 +37,9 @@ const (
 	OutcomeBadRequest   = "bad_request"
 	OutcomeTooLarge     = "too_large"
 	OutcomeError        = "error"
+	// OutcomeUnknownProject: a genuine delivery for a project Trainyard
+	// does not run trains for, answered 202 and dropped.
+	OutcomeUnknownProject = "unknown_project"
 )
 
 // ErrNoSecret: an endpoint was asked for without a secret to verify its
@@ -79,6 +81,17 @@ type Options struct {
 	// Empty is refused unless DisableGitHub is set.
 	GitHubSecret  string
 	DisableGitHub bool
+	// GitLabProjects and GitHubProjects are the secrets of projects whose
+	// webhooks have their own, by path: a delivery verified by one is
+	// accepted for that project only. With them, the forge's secret may
+	// be empty.
+	GitLabProjects map[string]string
+	GitHubProjects map[string]string
+	// Known reports whether Trainyard runs trains for a project; the
+	// deliveries of others are answered 202, counted as
+	// OutcomeUnknownProject and logged once per project. Nil knows every
+	// project.
+	Known func(forge, project string) bool
 
 	// MaxBody caps a request body; larger ones get 413.
 	MaxBody int64
@@ -102,8 +115,10 @@ type Handler struct {
 	dedupTTL     time.Duration
 	queueTimeout time.Duration
 	bodies       bodyPool
-	gitlabToken  [sha256.Size]byte // digest of the GitLab secret token
-	githubSecret []byte
+	gitlabKeys   keyring
+	githubKeys   keyring
+	known        func(forge, project string) bool
+	strangers    *onceSet
 	gitlab       http.Handler
 	github       http.Handler
 }
@@ -132,13 +147,18 @@ func New(opts Options) (*Handler, error) {
 	if h.counter == nil {
 		h.counter = nopCounter{}
 	}
-	h.gitlabToken = sha256.Sum256([]byte(opts.GitLabSecret))
-	h.githubSecret = []byte(opts.GitHubSecret)
+	h.gitlabKeys = newKeyring(opts.GitLabSecret, opts.GitLabProjects)
+	h.githubKeys = newKeyring(opts.GitHubSecret, opts.GitHubProjects)
+	h.known = opts.Known
+	if h.known == nil {
+		h.known = func(string, string) bool { return true }
+	}
+	h.strangers = newOnceSet(maxStrangers)
 	var err error
-	if h.gitlab, err = h.endpoint(forgeGitLab, opts.GitLabSecret, opts.DisableGitLab, h.serveGitLab); err != nil {
+	if h.gitlab, err = h.endpoint(forgeGitLab, h.gitlabKeys, opts.DisableGitLab, h.serveGitLab); err != nil {
 		return nil, err
 	}
-	if h.github, err = h.endpoint(forgeGitHub, opts.GitHubSecret, opts.DisableGitHub, h.serveGitHub); err != nil {
+	if h.github, err = h.endpoint(forgeGitHub, h.githubKeys, opts.DisableGitHub, h.serveGitHub); err != nil {
 		return nil, err
 	}
 	return h, nil
@@ -155,14 +175,14 @@ func orDefault[T int64 | time.Duration](v, def T) T {
 // label to count and the answer to send.
 type serveFunc func(w http.ResponseWriter, r *http.Request) (string, answer)
 
-func (h *Handler) endpoint(forge, secret string, disabled bool, serve serveFunc) (http.Handler, error) {
+func (h *Handler) endpoint(forge string, keys keyring, disabled bool, serve serveFunc) (http.Handler, error) {
 	if disabled {
 		msg := forge + " webhooks are disabled"
 		return h.counted(forge, func(http.ResponseWriter, *http.Request) (string, answer) {
 			return eventUnknown, failure(http.StatusNotFound, OutcomeBadRequest, msg)
 		}), nil
 	}
-	if secret == "" {
+	if keys.empty() {
 		return nil, fmt.Errorf("webhook: %s endpoint: %w (set the secret, or disable the endpoint)", forge, ErrNoSecret)
 	}
 	return h.counted(forge, func(w http.ResponseWriter, r *http.Request) (string, answer) {

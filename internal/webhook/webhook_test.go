@@ -40,6 +40,8 @@ func TestNewRefusesMissingSecrets(t *testing.T) {
 		{"no GitHub secret", Options{GitLabSecret: "a"}, false},
 		{"GitLab disabled", Options{GitHubSecret: "b", DisableGitLab: true}, true},
 		{"GitHub disabled", Options{GitLabSecret: "a", DisableGitHub: true}, true},
+		{"GitHub project secrets only", Options{GitLabSecret: "a", GitHubProjects: map[string]string{"o/r": "s"}}, true},
+		{"an empty project secret is none", Options{GitLabSecret: "a", GitHubProjects: map[string]string{"o/r": ""}}, false},
 	}
 	for _, c := range cases {
 		c.opts.Queue = failQueue{}

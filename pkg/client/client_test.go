@@ -26,7 +26,7 @@ func TestClientDrivesATrain(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if st.Branch != "main" || st.Car == nil || st.Car.Position != 1 || st.Car.AddedBy != "alice" || st.Car.State != api.StateQueued {
+	if st.Branch != "main" || st.Car == nil || st.Car.Position != 1 || st.Car.AddedBy != "alice" || st.Car.State != api.StateRunning {
 		t.Fatalf("Add = %+v (car %+v)", st, st.Car)
 	}
 	if _, err := c.Add(ctx, "gitlab", apitest.Project, two, api.MRRequest{Priority: "high"}); err != nil {

@@ -59,6 +59,9 @@ type Options struct {
 	// workflow_dispatch on a car branch when no run of them exists for
 	// its commit, for workflows that do not run on push.
 	Workflows []string
+	// Repositories override RequiredChecks and Workflows for single
+	// repositories, by "owner/repo" (in any case).
+	Repositories map[string]Repository
 	// CarPrefix starts car branch names; only workflow runs on car
 	// branches are ever cancelled. DefaultCarPrefix if empty.
 	CarPrefix string
@@ -87,20 +90,28 @@ type App struct {
 	PrivateKey []byte
 }
 
+// Repository is what a car's pipeline is in one repository.
+type Repository struct {
+	RequiredChecks []string
+	Workflows      []string
+}
+
 // Client talks to one GitHub instance. It is safe for concurrent use.
 type Client struct {
-	gh       *gh.Client
-	web      string // the instance's web URL, for clone and check URLs
-	api      string // the REST API's URL, without a trailing slash
-	token    func(context.Context) (string, error)
-	required []string
-	dispatch []string
-	cars     string // car branch prefix, with its trailing slash
-	retry    retry.Policy
-	gate     *gate
-	budget   *budget
-	shas     *shaCache
-	log      *zap.Logger
+	gh    *gh.Client
+	web   string // the instance's web URL, for clone and check URLs
+	api   string // the REST API's URL, without a trailing slash
+	token func(context.Context) (string, error)
+	// checks is the default Repository, repos the ones configured apart,
+	// by lower-case path.
+	checks Repository
+	repos  map[string]Repository
+	cars   string // car branch prefix, with its trailing slash
+	retry  retry.Policy
+	gate   *gate
+	budget *budget
+	shas   *shaCache
+	log    *zap.Logger
 }
 
 // New returns a client. It makes no request.
@@ -114,7 +125,7 @@ func New(opts Options) (*Client, error) {
 		log = zap.NewNop()
 	}
 	c := &Client{
-		web: web, api: api, required: opts.RequiredChecks, dispatch: opts.Workflows,
+		web: web, api: api, checks: Repository{opts.RequiredChecks, opts.Workflows}, repos: map[string]Repository{},
 		cars: orString(opts.CarPrefix, DefaultCarPrefix) + "/", gate: &gate{},
 		budget: newBudget(window{orInt(opts.WritesPerMinute, DefaultWritesPerMinute), time.Minute},
 			window{orInt(opts.WritesPerHour, DefaultWritesPerHour), time.Hour}),
@@ -127,6 +138,9 @@ func New(opts Options) (*Client, error) {
 			BackoffMax:  orDuration(opts.BackoffMax, DefaultBackoffMax),
 			Logger:      log,
 		},
+	}
+	for path, r := range opts.Repositories {
+		c.repos[strings.ToLower(path)] = r
 	}
 	if c.gh, err = c.authenticate(opts); err != nil {
 		return nil, err
@@ -160,6 +174,17 @@ func (c *Client) authenticate(opts Options) (*gh.Client, error) {
 	return nil, errors.New("github client: neither a token nor an app is set")
 }
 
+// WebURLOf is the web URL of the instance whose REST API (or web
+// address) is base: https://github.com for https://api.github.com, and
+// https://HOST for https://HOST/api/v3. "" when base is no URL.
+func WebURLOf(base string) string {
+	web, _, err := instanceURLs(base)
+	if err != nil {
+		return ""
+	}
+	return web
+}
+
 // instanceURLs checks a base URL and returns the web and API URLs.
 func instanceURLs(raw string) (web, api string, err error) {
 	raw = strings.TrimSpace(raw)
@@ -180,6 +205,14 @@ func instanceURLs(raw string) (web, api string, err error) {
 		return DefaultBaseURL, "https://api.github.com", nil
 	}
 	return web, web + "/api/v3", nil
+}
+
+// repository is what a car's pipeline is in project.
+func (c *Client) repository(project string) Repository {
+	if r, ok := c.repos[strings.ToLower(project)]; ok {
+		return r
+	}
+	return c.checks
 }
 
 // CloneURL is the HTTPS (or HTTP) clone URL of a repository.

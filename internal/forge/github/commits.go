@@ -64,12 +64,12 @@ func (c *Client) commitOf(ctx context.Context, r repoRef, prefix string) (string
 // verdict alone, its commit statuses; with runs, its workflow runs too.
 func (c *Client) commitChecks(ctx context.Context, r repoRef, sha string, runs bool) (commitChecks, error) {
 	cc := commitChecks{sha: sha, checks: checks{}}
-	checkRuns, err := c.checkRuns(ctx, r, sha)
+	checkRuns, err := c.checkRuns(ctx, r, sha, "latest")
 	if err != nil {
 		return cc, err
 	}
 	cc.checks.addRuns(checkRuns)
-	if runs || !complete(c.required, cc.checks) {
+	if runs || !complete(r.RequiredChecks, cc.checks) {
 		statuses, err := c.statuses(ctx, r, sha)
 		if err != nil {
 			return cc, err
@@ -84,10 +84,12 @@ func (c *Client) commitChecks(ctx context.Context, r repoRef, sha string, runs b
 	return cc, nil
 }
 
-func (c *Client) checkRuns(ctx context.Context, r repoRef, sha string) ([]*gh.CheckRun, error) {
+// checkRuns lists the check runs on sha: the newest of each name with
+// filter "latest", every one with "all".
+func (c *Client) checkRuns(ctx context.Context, r repoRef, sha, filter string) ([]*gh.CheckRun, error) {
 	var out []*gh.CheckRun
 	err := c.pages(ctx, fmt.Sprintf("list check runs of %s@%.12s", r.project, sha), func(try context.Context, page int) (*gh.Response, error) {
-		opts := &gh.ListCheckRunsOptions{Filter: gh.Ptr("latest"), ListOptions: gh.ListOptions{Page: page, PerPage: perPage}}
+		opts := &gh.ListCheckRunsOptions{Filter: gh.Ptr(filter), ListOptions: gh.ListOptions{Page: page, PerPage: perPage}}
 		res, resp, err := c.gh.Checks.ListCheckRunsForRef(try, r.owner, r.repo, sha, opts)
 		if res != nil {
 			out = append(out, res.CheckRuns...)

@@ -31,6 +31,10 @@ const (
 	prefixLen   = 13
 )
 
+// PipelineID is the id of the checks on commit sha at an attempt (1 for
+// the first run, counted by re-runs), as the client reports it.
+func PipelineID(sha string, attempt int) (int64, error) { return pipelineID(sha, attempt) }
+
 func pipelineID(sha string, attempt int) (int64, error) {
 	if len(sha) < prefixLen {
 		return 0, fmt.Errorf("commit id %q is too short", sha)
@@ -49,12 +53,15 @@ func splitPipelineID(id int64) (prefix string, attempt int, err error) {
 	return fmt.Sprintf("%0*x", prefixLen, uint64(id)>>attemptBits), int(id & maxAttempt), nil
 }
 
-// repoRef is a repository as go-github names it.
-type repoRef struct{ project, owner, repo string }
+// repoRef is a repository as go-github names it, with its checks.
+type repoRef struct {
+	project, owner, repo string
+	Repository
+}
 
-func repoOf(project string) (repoRef, error) {
+func (c *Client) repoOf(project string) (repoRef, error) {
 	owner, repo, err := splitProject(project)
-	return repoRef{project, owner, repo}, err
+	return repoRef{project, owner, repo, c.repository(project)}, err
 }
 
 // CreatePipeline makes sure the required checks run on ref's head: a
@@ -63,7 +70,7 @@ func repoOf(project string) (repoRef, error) {
 // commit are dispatched. vars are not passed on: workflow inputs must be
 // declared, and the car branch's name says which train and MR it is.
 func (c *Client) CreatePipeline(ctx context.Context, project, ref string, _ map[string]string) (forge.Pipeline, error) {
-	r, err := repoOf(project)
+	r, err := c.repoOf(project)
 	if err != nil {
 		return forge.Pipeline{}, err
 	}
@@ -76,7 +83,7 @@ func (c *Client) CreatePipeline(ctx context.Context, project, ref string, _ map[
 		return forge.Pipeline{}, err
 	}
 	attempt := cc.attempt()
-	switch verdict(c.required, cc.checks) {
+	switch verdict(r.RequiredChecks, cc.checks) {
 	case train.PipelineFailed, train.PipelineCanceled:
 		if err := c.rerunFailed(ctx, r, cc); err != nil {
 			return forge.Pipeline{}, err
@@ -93,7 +100,7 @@ func (c *Client) CreatePipeline(ctx context.Context, project, ref string, _ map[
 // PipelinesFor returns the pipeline of sha when anything reported on it
 // (a check run, a commit status or a workflow run), and none otherwise.
 func (c *Client) PipelinesFor(ctx context.Context, project, ref, sha string) ([]forge.Pipeline, error) {
-	r, err := repoOf(project)
+	r, err := c.repoOf(project)
 	if err != nil {
 		return nil, err
 	}
@@ -101,7 +108,7 @@ func (c *Client) PipelinesFor(ctx context.Context, project, ref, sha string) ([]
 	if err != nil || (len(cc.checks) == 0 && len(cc.runs) == 0) {
 		return nil, err
 	}
-	p, err := c.pipelineOf(r, sha, ref, cc.attempt(), verdict(c.required, cc.checks))
+	p, err := c.pipelineOf(r, sha, ref, cc.attempt(), verdict(r.RequiredChecks, cc.checks))
 	if err != nil {
 		return nil, err
 	}
@@ -125,7 +132,7 @@ func (c *Client) Pipeline(ctx context.Context, project string, id int64) (forge.
 	if err != nil {
 		return forge.Pipeline{}, err
 	}
-	state := verdict(c.required, cc.checks)
+	state := verdict(r.RequiredChecks, cc.checks)
 	if state.Done() {
 		if cc.runs, err = c.workflowRuns(ctx, r, sha); err != nil {
 			return forge.Pipeline{}, err
@@ -193,7 +200,7 @@ func (c *Client) pipelineOf(r repoRef, sha, ref string, attempt int, state train
 
 // resolveID finds the commit and attempt a pipeline id names.
 func (c *Client) resolveID(ctx context.Context, project string, id int64) (repoRef, string, int, error) {
-	r, err := repoOf(project)
+	r, err := c.repoOf(project)
 	if err != nil {
 		return r, "", 0, err
 	}
@@ -239,7 +246,7 @@ func (c *Client) rerunFailed(ctx context.Context, r repoRef, cc commitChecks) er
 // dispatchMissing starts each configured workflow that has no run for the
 // commit on ref.
 func (c *Client) dispatchMissing(ctx context.Context, r repoRef, ref string, cc commitChecks) error {
-	for _, file := range c.dispatch {
+	for _, file := range r.Workflows {
 		if slices.ContainsFunc(cc.runs, func(run *gh.WorkflowRun) bool { return strings.HasSuffix(run.GetPath(), "/"+file) }) {
 			continue
 		}

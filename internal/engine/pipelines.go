@@ -1,0 +1,104 @@
+package engine
+
+import (
+	"context"
+	"fmt"
+	"regexp"
+	"strconv"
+
+	"go.uber.org/zap"
+
+	"github.com/trainyard/trainyard/internal/event"
+	"github.com/trainyard/trainyard/internal/train"
+)
+
+// dispatchChecks handles a check run, check suite, commit status or
+// workflow run: the car whose commit it ran on has its pipeline read
+// again, since the event's own id is not the train's pipeline id and one
+// check says little about the others the pipeline needs.
+func (e *Engine) dispatchChecks(ctx context.Context, ev event.Event) error {
+	keys, err := e.trainsFor(ctx, ev)
+	if err != nil {
+		return fmt.Errorf("checks on %.12s of %s: %w", ev.SHA, ev.Project, err)
+	}
+	for _, key := range keys {
+		t, err := e.store.Load(ctx, key)
+		if err != nil {
+			return fmt.Errorf("checks on %.12s: load train %s: %w", ev.SHA, key, err)
+		}
+		for _, c := range t.Cars {
+			if c.Commit != ev.SHA || c.Pipeline == 0 {
+				continue
+			}
+			p, err := e.forge.Pipeline(ctx, key.Project, c.Pipeline)
+			if err != nil {
+				return fmt.Errorf("checks on %.12s: pipeline %d of !%d: %w", ev.SHA, c.Pipeline, c.MR, err)
+			}
+			e.log.Debug("checks changed", zap.String("train", key.String()), zap.Int64("mr", c.MR),
+				zap.Int64("pipeline", p.ID), zap.String("sha", p.SHA), zap.String("status", string(p.Status)))
+			if err := e.handleExisting(ctx, key, train.PipelineStatus{Pipeline: p.ID, SHA: p.SHA, Status: p.Status}); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
+}
+
+// trainsFor lists the trains a check event may concern: the one its car
+// branch names, none for another branch (a pull request's own checks),
+// and every train of the project when it names no branch (a commit
+// status names one only when a single branch holds its commit).
+func (e *Engine) trainsFor(ctx context.Context, ev event.Event) ([]train.Key, error) {
+	if branch, _, ok := e.parseCarBranch(ev.Ref); ok {
+		return []train.Key{{Forge: ev.Forge, Project: ev.Project, Branch: branch}}, nil
+	}
+	if ev.Ref != "" {
+		return nil, nil
+	}
+	all, err := e.store.List(ctx)
+	if err != nil {
+		return nil, err
+	}
+	var keys []train.Key
+	for _, k := range all {
+		if k.Forge == ev.Forge && k.Project == ev.Project {
+			keys = append(keys, k)
+		}
+	}
+	return keys, nil
+}
+
+// pipelineRef is how the planner names a pipeline in its notes.
+var pipelineRef = regexp.MustCompile(`pipeline #([0-9]+)`)
+
+// namePipelines rewrites the planner's "pipeline #<id>" with the forge's
+// own name for it, where the forge has one.
+func (e *Engine) namePipelines(ctx context.Context, project, body string) string {
+	if e.cfg.PipelineName == nil {
+		return body
+	}
+	return pipelineRef.ReplaceAllStringFunc(body, func(ref string) string {
+		id, err := strconv.ParseInt(pipelineRef.FindStringSubmatch(ref)[1], 10, 64)
+		if err != nil {
+			return ref
+		}
+		return e.pipelineText(ctx, project, id)
+	})
+}
+
+// pipelineText names a pipeline for a reader: the forge's name for it, or
+// "pipeline #<id>" linked to its page.
+func (e *Engine) pipelineText(ctx context.Context, project string, id int64) string {
+	if e.cfg.PipelineName != nil {
+		name, err := e.cfg.PipelineName(ctx, project, id)
+		if err == nil {
+			return name
+		}
+		e.log.Warn("name a pipeline", zap.String("project", project), zap.Int64("pipeline", id), zap.Error(err))
+		return fmt.Sprintf("pipeline #%d", id)
+	}
+	if p, err := e.forge.Pipeline(ctx, project, id); err == nil && p.WebURL != "" {
+		return fmt.Sprintf("pipeline [#%d](%s)", id, p.WebURL)
+	}
+	return fmt.Sprintf("pipeline #%d", id)
+}

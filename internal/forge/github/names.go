@@ -1,0 +1,88 @@
+package github
+
+import (
+	"context"
+	"fmt"
+	"slices"
+	"strings"
+
+	gh "github.com/google/go-github/v82/github"
+
+	"github.com/trainyard/trainyard/internal/train"
+)
+
+// ChecksURL is the web page of the checks a pipeline id names: the
+// commit's checks, by the commit prefix the id packs (GitHub takes an
+// abbreviated commit in its URLs). web is the instance's web URL, like
+// https://github.com; "" for an id that is not a GitHub check set.
+func ChecksURL(web, project string, id int64) string {
+	prefix, _, err := splitPipelineID(id)
+	if err != nil {
+		return ""
+	}
+	return strings.TrimRight(web, "/") + "/" + project + "/commit/" + prefix + "/checks"
+}
+
+// PipelineName renders the pipeline id for a note on a pull request, in
+// place of the "pipeline #<id>" that means nothing on GitHub: for a
+// pipeline that failed, the checks that failed, each linked to its page;
+// otherwise, or when none is found, the commit's checks page.
+func (c *Client) PipelineName(ctx context.Context, project string, id int64) (string, error) {
+	p, err := c.Pipeline(ctx, project, id)
+	if err != nil {
+		return "", err
+	}
+	r, sha, attempt, err := c.resolveID(ctx, project, id)
+	if err != nil {
+		return "", err
+	}
+	commit := fmt.Sprintf("[`%.12s`](%s/%s/commit/%s/checks)", sha, c.web, project, sha)
+	if attempt > 1 {
+		commit += fmt.Sprintf(" (attempt %d)", attempt)
+	}
+	if p.Status != train.PipelineFailed && p.Status != train.PipelineCanceled {
+		return "the checks on " + commit, nil
+	}
+	failed, err := c.failedChecks(ctx, r, sha)
+	if err != nil || len(failed) == 0 {
+		return "the checks on " + commit, err
+	}
+	word := "check"
+	if len(failed) > 1 {
+		word = "checks"
+	}
+	return fmt.Sprintf("%s %s on %s", word, strings.Join(failed, ", "), commit), nil
+}
+
+// failedChecks links, for each required check on sha that ever failed,
+// its newest failed check run: of every attempt, not just the newest,
+// which may be a re-run that was cancelled. A check that was only ever
+// cancelled links its newest cancelled run.
+func (c *Client) failedChecks(ctx context.Context, r repoRef, sha string) ([]string, error) {
+	runs, err := c.checkRuns(ctx, r, sha, "all")
+	if err != nil {
+		return nil, err
+	}
+	worst := map[string]*gh.CheckRun{}
+	for _, run := range runs {
+		s := runState(run)
+		if (s != checkFailed && s != checkCanceled) || !required(r, run.GetName()) {
+			continue
+		}
+		cur, ok := worst[run.GetName()]
+		if !ok || s > runState(cur) || (s == runState(cur) && run.GetID() > cur.GetID()) {
+			worst[run.GetName()] = run
+		}
+	}
+	var out []string
+	for name, run := range worst {
+		out = append(out, fmt.Sprintf("[%s](%s)", name, run.GetHTMLURL()))
+	}
+	slices.Sort(out)
+	return out, nil
+}
+
+// required reports whether a check counts for the repository's pipelines.
+func required(r repoRef, name string) bool {
+	return len(r.RequiredChecks) == 0 || slices.Contains(r.RequiredChecks, name)
+}

@@ -1,0 +1,73 @@
+package webhook
+
+import (
+	"net/http"
+	"testing"
+
+	"go.uber.org/zap"
+	"go.uber.org/zap/zaptest/observer"
+)
+
+// A project's own secret speaks for that project alone; the forge's for
+// every project without one.
+func TestProjectSecrets(t *testing.T) {
+	t.Parallel()
+	const own = "hello-world-own-secret"
+	r := newRig(t, withOptions(func(o *Options) {
+		o.GitHubProjects = map[string]string{"codertocat/hello-world": own}
+		o.GitLabProjects = map[string]string{"other/project": own}
+	}))
+	body := fixture(t, "github/pull_request_opened.json") // Codertocat/Hello-World
+	signed := func(secret string) delivery {
+		d := githubDelivery(t, "pull_request", body)
+		d.header.Set("X-Hub-Signature-256", sign(secret, body))
+		return d
+	}
+	expectAnswer(t, r.send(signed(ghSecret)), http.StatusUnauthorized, "error", "invalid X-Hub-Signature-256")
+	r.expectNothingQueued()
+	if got := r.send(signed(own)); got.code != http.StatusAccepted || got.status != "queued" {
+		t.Fatalf("delivery signed with the project's own secret: %d %s", got.code, got.raw)
+	}
+	if evs := r.events(); len(evs) != 1 || evs[0].Project != "Codertocat/Hello-World" {
+		t.Fatalf("queued %+v", evs)
+	}
+
+	// GitLab's note is for gitlab-org/gitlab-test, which has no secret
+	// of its own: another project's secret may not speak for it.
+	note := fixture(t, "gitlab/note_hook_merge_request.json")
+	d := gitlabDelivery(t, "Note Hook", note)
+	d.header.Set("X-Gitlab-Token", own)
+	expectAnswer(t, r.send(d), http.StatusUnauthorized, "error", "invalid X-Gitlab-Token")
+	if got := r.send(gitlabDelivery(t, "Note Hook", note)); got.code != http.StatusAccepted || got.status != "queued" {
+		t.Fatalf("note with the forge's secret: %d %s", got.code, got.raw)
+	}
+	if got := r.counts.snapshot()["github/unknown/unauthorized"] + r.counts.snapshot()["github/pull_request/unauthorized"]; got != 1 {
+		t.Errorf("github refusals counted %d, want 1: %v", got, r.counts.snapshot())
+	}
+}
+
+func TestUnknownProjectIsIgnoredCountedAndLoggedOnce(t *testing.T) {
+	t.Parallel()
+	core, logs := observer.New(zap.InfoLevel)
+	r := newRig(t, withOptions(func(o *Options) {
+		o.Logger = zap.New(core)
+		o.Known = func(forge, project string) bool { return forge == "github" && project == "acme/widgets" }
+	}))
+	body := fixture(t, "github/pull_request_opened.json") // Codertocat/Hello-World
+	for range 3 {
+		expectAnswer(t, r.send(githubDelivery(t, "pull_request", body)), http.StatusAccepted, "reason",
+			"project Codertocat/Hello-World is not configured")
+	}
+	r.expectNothingQueued()
+	if got := r.counts.snapshot()["github/pull_request/unknown_project"]; got != 3 {
+		t.Errorf("counted %d unknown-project deliveries, want 3: %v", got, r.counts.snapshot())
+	}
+	found := logs.FilterMessageSnippet("not in the configuration").All()
+	if len(found) != 1 || found[0].ContextMap()["project"] != "Codertocat/Hello-World" {
+		t.Fatalf("logged %d times, want once naming the project: %+v", len(found), found)
+	}
+	// A bad signature for an unknown project is still a bad signature.
+	d := githubDelivery(t, "pull_request", body)
+	d.header.Set("X-Hub-Signature-256", sign("other", body))
+	expectAnswer(t, r.send(d), http.StatusUnauthorized, "error", "invalid X-Hub-Signature-256")
+}

@@ -10,7 +10,8 @@ import (
 
 func msgAdded(branch string, pos int, eta time.Duration) string {
 	msg := fmt.Sprintf("Added to the merge train for `%s` at position %d.", branch, pos)
-	if eta > 0 {
+	// Below five seconds the estimate would read "about 0s".
+	if eta >= 5*time.Second {
 		msg += fmt.Sprintf(" Expected to merge in about %s, judging by recent pipelines.", roundDuration(eta))
 	}
 	return msg

@@ -961,6 +961,8 @@ func TestAddedReplyEstimates(t *testing.T) {
 		{25 * time.Minute, "Added to the merge train for `main` at position 4. Expected to merge in about 50m, judging by recent pipelines."},
 		{40 * time.Minute, "Added to the merge train for `main` at position 4. Expected to merge in about 1h20m, judging by recent pipelines."},
 		{45 * time.Second, "Added to the merge train for `main` at position 4. Expected to merge in about 1m30s, judging by recent pipelines."},
+		// Too short to say anything useful ("about 0s").
+		{time.Second, "Added to the merge train for `main` at position 4."},
 	}
 	for _, tt := range tests {
 		_, actions := Plan(tr, Added{MR: 4, HeadSHA: "H4", By: "a", Event: "e", Estimate: tt.estimate}, t0)

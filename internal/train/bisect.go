@@ -148,7 +148,7 @@ func (p *planner) witnessFor(i int) *Witness {
 			continue
 		}
 		if others++; c.State == StateRunning && c.Pipeline != 0 {
-			return &Witness{Pipeline: c.Pipeline, SHA: c.Commit, Others: others}
+			return &Witness{Pipeline: c.Pipeline, SHA: c.Commit, Others: others, Started: c.PipelineStartedAt}
 		}
 	}
 	return nil

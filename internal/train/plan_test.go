@@ -1120,3 +1120,21 @@ func TestSuspectKeepsItsTestWhenItsBaseLands(t *testing.T) {
 		t.Fatalf("evicted %v, want !1 for its failed pipeline", e)
 	}
 }
+
+func TestWitnessOverItsTimeoutIsGivenUp(t *testing.T) {
+	c := witnessed(suspect(at(1, StateFailed, "T"), pipe(1)), 900)
+	c.Witness.Started = t0
+	tr := mk(c)
+	tr.Settings.PipelineTimeout = time.Hour
+	_, actions := Plan(tr, Tick{}, t0.Add(59*time.Minute))
+	if len(actions) != 0 {
+		t.Fatalf("within the timeout: %#v", actions)
+	}
+	got, actions := Plan(tr, Tick{}, t0.Add(61*time.Minute))
+	if c := cancels(actions); !slices.Equal(c, []int64{900}) {
+		t.Errorf("cancels = %v, want the witness 900", c)
+	}
+	if s := mrsOf(only[StartPipeline](actions), func(s StartPipeline) int64 { return s.MR }); !slices.Equal(s, []int64{1}) || got.Cars[0].Witness != nil {
+		t.Errorf("starts %v, witness %+v; want !1 tested again and the witness gone", s, got.Cars[0].Witness)
+	}
+}

@@ -86,6 +86,12 @@ func (p *planner) expireTimeouts() bool {
 	limit := p.t.Settings.PipelineTimeout
 	for i := range p.t.Cars {
 		c := &p.t.Cars[i]
+		if w := c.Witness; w != nil && w.Status == "" && !w.Started.IsZero() && p.now.Sub(w.Started) > limit {
+			// A witness that does not finish tells nothing: test the car.
+			p.emit(CancelPipeline{MR: c.MR, Pipeline: w.Pipeline})
+			w.Status = PipelineCanceled
+			return true
+		}
 		if c.State != StateRunning || c.PipelineStartedAt.IsZero() || p.frozen(c.MR) {
 			continue
 		}

@@ -192,6 +192,9 @@ type Witness struct {
 	// its failure all but confirms the car's; with more, it may be theirs.
 	Others int           `json:"others"`
 	Status PipelineState `json:"status,omitempty"` // empty until it finishes
+	// Started is when the pipeline started: one that outlives the pipeline
+	// timeout is given up on.
+	Started time.Time `json:"started,omitzero"`
 }
 
 // ReasonCode classifies why a car left the train.

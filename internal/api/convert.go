@@ -3,6 +3,7 @@ package api
 import (
 	"time"
 
+	"github.com/trainyard/trainyard/internal/forge"
 	"github.com/trainyard/trainyard/internal/train"
 	v1 "github.com/trainyard/trainyard/pkg/api"
 )
@@ -57,7 +58,7 @@ func (s *server) historyOf(key train.Key, c train.Car) v1.HistoryEntry {
 		AddedAt: c.AddedAt.UTC(), LeftAt: c.LeftAt.UTC(),
 	}
 	if r := c.Reason; r != nil {
-		h.Reason, h.ReasonCode = r.Message, string(r.Code)
+		h.Reason, h.ReasonCode = forge.PipelineRefs(r.Message, links.PipelineRef), string(r.Code)
 		// The reason names the pipeline and commit it is about, which may
 		// differ from the car's last ones (a build that failed has none).
 		if r.Pipeline != 0 {

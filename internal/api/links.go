@@ -7,10 +7,14 @@ import (
 	"github.com/trainyard/trainyard/internal/forge/github"
 )
 
-// Links gives the web addresses of a project's MRs and pipelines.
+// Links gives the web addresses of a project's MRs and pipelines, and
+// how its reasons should name a pipeline.
 type Links interface {
 	MR(project string, iid int64) string
 	Pipeline(project string, id int64) string
+	// PipelineRef names pipeline id in place of the planner's "pipeline
+	// #<id>"; "" keeps that.
+	PipelineRef(id int64) string
 }
 
 // GitLabLinks are the addresses on a GitLab instance.
@@ -30,6 +34,9 @@ func (l GitLabLinks) Pipeline(project string, id int64) string {
 	return fmt.Sprintf("%s/%s/-/pipelines/%d", l.base(), project, id)
 }
 
+// PipelineRef keeps "pipeline #<id>": the id is GitLab's own.
+func (GitLabLinks) PipelineRef(int64) string { return "" }
+
 func (l GitLabLinks) base() string {
 	b := strings.TrimRight(l.BaseURL, "/")
 	return strings.TrimRight(strings.TrimSuffix(b, "/api/v4"), "/")
@@ -47,6 +54,7 @@ type noLinks struct{}
 
 func (noLinks) MR(string, int64) string       { return "" }
 func (noLinks) Pipeline(string, int64) string { return "" }
+func (noLinks) PipelineRef(int64) string      { return "" }
 
 // GitHubLinks are the addresses on GitHub or a GitHub Enterprise Server.
 type GitHubLinks struct {
@@ -64,3 +72,6 @@ func (l GitHubLinks) MR(project string, number int64) string {
 func (l GitHubLinks) Pipeline(project string, id int64) string {
 	return github.ChecksURL(l.WebURL, project, id)
 }
+
+// PipelineRef names the commit's checks the id stands for.
+func (GitHubLinks) PipelineRef(id int64) string { return github.PipelineRef(id) }

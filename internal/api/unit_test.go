@@ -9,6 +9,7 @@ import (
 
 	"github.com/trainyard/trainyard/internal/engine"
 	"github.com/trainyard/trainyard/internal/forge"
+	"github.com/trainyard/trainyard/internal/forge/github"
 	"github.com/trainyard/trainyard/internal/store"
 	"github.com/trainyard/trainyard/internal/train"
 )
@@ -127,5 +128,19 @@ func TestTrainShowsBatchesAndBisection(t *testing.T) {
 		if c := out.Cars[i]; c.TestedWith != want.with || c.Bisecting != want.bisecting {
 			t.Errorf("!%d: tested_with %d, bisecting %v; want %d, %v", c.MR, c.TestedWith, c.Bisecting, want.with, want.bisecting)
 		}
+	}
+}
+
+func TestGitHubHistoryNamesChecks(t *testing.T) {
+	s := &server{Options: Options{Links: map[string]Links{"github": GitHubLinks{WebURL: "https://github.com"}}}}
+	id, err := github.PipelineID("1764773aa0db5d1b2c3e4f5a6b7c8d9e0f1a2b3c", 1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	key := train.Key{Forge: "github", Project: "org/repo", Branch: "main"}
+	h := s.historyOf(key, train.Car{MR: 3, State: train.StateMerged,
+		Reason: &train.Reason{Code: train.ReasonMerged, Pipeline: id, Message: fmt.Sprintf("Merged into `main` with abc, tested by pipeline #%d.", id)}})
+	if want := "Merged into `main` with abc, tested by the checks on 1764773aa0db."; h.Reason != want || h.Pipeline != id {
+		t.Errorf("reason %q (pipeline %d), want %q", h.Reason, h.Pipeline, want)
 	}
 }

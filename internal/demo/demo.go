@@ -164,7 +164,7 @@ func Run(ctx context.Context, o Options, out io.Writer) (Summary, error) {
 
 	specs := plan(o)
 	key := train.Key{Forge: k.name, Project: project, Branch: "main"}
-	w := newWriter(out, start, o.Live, k.ref)
+	w := newWriter(out, start, o.Live, k)
 	titles := titlesOf(specs)
 	eng, links, err := k.engine(ff, dir, engine.Config{Owner: "demo", Settings: train.Settings{MaxParallel: o.MaxParallel, Retries: o.Retries}},
 		st, engine.WithTrace(w.trace(titles)))

@@ -30,13 +30,16 @@ type writer struct {
 	// told holds the pipelines whose end was told: GitHub's check events
 	// each bring the same result again.
 	told map[int64]bool
-	// ref writes an MR as its forge does: !12 on GitLab, #12 on GitHub.
-	ref func(int64) string
+	// k writes MRs and pipelines as the forge does: !12 and pipeline #40
+	// on GitLab, #12 and the checks on a commit on GitHub.
+	k kit
 }
 
-func newWriter(out io.Writer, start time.Time, live bool, ref func(int64) string) *writer {
-	return &writer{out: out, start: start, live: live, ref: ref, told: map[int64]bool{}}
+func newWriter(out io.Writer, start time.Time, live bool, k kit) *writer {
+	return &writer{out: out, start: start, live: live, k: k, told: map[int64]bool{}}
 }
+
+func (w *writer) ref(mr int64) string { return w.k.ref(mr) }
 
 func (w *writer) line(format string, args ...any) {
 	w.mu.Lock()
@@ -91,7 +94,7 @@ func (w *writer) redraw(ctx context.Context, eng *engine.Engine, key train.Key) 
 	fmt.Fprintf(&b, "  %-5s %-10s %-9s %-10s %s\n", "MR", "STATE", "PIPELINE", "COMMIT", "TITLE")
 	if err == nil {
 		for _, c := range t.Cars {
-			fmt.Fprintf(&b, "  %-5s %-10s %-9s %-10.8s %s\n", w.ref(c.MR), c.State, pipelineLabel(c.Pipeline), c.Commit, c.Title)
+			fmt.Fprintf(&b, "  %-5s %-10s %-9s %-10.8s %s\n", w.ref(c.MR), c.State, w.pipelineLabel(c.Pipeline), c.Commit, c.Title)
 		}
 	}
 	w.mu.Lock()
@@ -103,9 +106,14 @@ func (w *writer) redraw(ctx context.Context, eng *engine.Engine, key train.Key) 
 	io.WriteString(w.out, b.String())
 }
 
-func pipelineLabel(id int64) string {
+// pipelineLabel is a short name for the board: #40, or the commit whose
+// checks the pipeline is.
+func (w *writer) pipelineLabel(id int64) string {
 	if id == 0 {
 		return "-"
+	}
+	if w.k.name == ForgeGitHub {
+		return strings.TrimPrefix(w.k.pipe(id), "the checks on ")
 	}
 	return fmt.Sprintf("#%d", id)
 }
@@ -116,7 +124,7 @@ func (w *writer) summary(s Summary) {
 	defer w.mu.Unlock()
 	fmt.Fprintf(w.out, "\n%d merged, %d evicted, %d pipelines, main at %.12s, in %.1fs:\n", s.Merged, s.Evicted, s.Pipelines, s.Head, s.Elapsed.Seconds())
 	for _, m := range s.MRs {
-		fmt.Fprintf(w.out, "  %-4s %-8s %s\n", w.ref(m.MR), m.State, m.Reason)
+		fmt.Fprintf(w.out, "  %-4s %-8s %s\n", w.ref(m.MR), m.State, w.k.reason(m.Reason))
 	}
 }
 func (w *writer) trace(titles map[int64]string) engine.Trace {
@@ -135,10 +143,10 @@ func (w *writer) trace(titles map[int64]string) engine.Trace {
 					w.line("%s merged speculatively onto %.8s as %.8s", w.ref(o.MR), o.Base, o.Commit)
 				}
 			case train.PipelineCreated:
-				w.line("pipeline #%d tests %.8s for %s", o.Pipeline, o.SHA, w.ref(o.MR))
+				w.line("%s: testing %.8s for %s", w.k.pipe(o.Pipeline), o.SHA, w.ref(o.MR))
 			case train.PipelineStatus:
 				if o.Status.Done() && w.firstEnd(o.Pipeline) {
-					w.line("pipeline #%d %s", o.Pipeline, o.Status)
+					w.line("%s: %s", w.k.pipe(o.Pipeline), o.Status)
 				}
 			}
 		},
@@ -147,10 +155,10 @@ func (w *writer) trace(titles map[int64]string) engine.Trace {
 			case train.FastForwardTarget:
 				w.line("main moves %.8s -> %.8s, merging %s", a.Expected, a.To, w.mrList(a.MRs))
 			case train.CancelPipeline:
-				w.line("pipeline #%d cancelled: what it tested is out of date", a.Pipeline)
+				w.line("%s cancelled: what it tested is out of date", w.k.pipe(a.Pipeline))
 			case train.Record:
 				if a.Car.State == train.StateEvicted {
-					w.line("%s leaves the train: %s", w.ref(a.Car.MR), a.Car.Reason.Message)
+					w.line("%s leaves the train: %s", w.ref(a.Car.MR), w.k.reason(a.Car.Reason.Message))
 				}
 			}
 		},

@@ -8,6 +8,7 @@ import (
 	"github.com/trainyard/trainyard/internal/api"
 	"github.com/trainyard/trainyard/internal/engine"
 	"github.com/trainyard/trainyard/internal/fakeforge"
+	"github.com/trainyard/trainyard/internal/forge"
 	"github.com/trainyard/trainyard/internal/forge/github"
 	"github.com/trainyard/trainyard/internal/forge/gitlab"
 	"github.com/trainyard/trainyard/internal/gitops"
@@ -31,17 +32,24 @@ type kit struct {
 	name  string
 	title string
 	ref   func(int64) string
+	// pipe names a pipeline as the forge's readers know it: GitLab's
+	// number, or on GitHub the commit whose checks it is.
+	pipe func(int64) string
 }
 
-func kitFor(forge string) (kit, error) {
-	switch forge {
+func kitFor(forgeName string) (kit, error) {
+	switch forgeName {
 	case ForgeGitLab, "":
-		return kit{ForgeGitLab, "GitLab", func(n int64) string { return fmt.Sprintf("!%d", n) }}, nil
+		return kit{ForgeGitLab, "GitLab", func(n int64) string { return fmt.Sprintf("!%d", n) },
+			func(id int64) string { return fmt.Sprintf("pipeline #%d", id) }}, nil
 	case ForgeGitHub:
-		return kit{ForgeGitHub, "GitHub", func(n int64) string { return fmt.Sprintf("#%d", n) }}, nil
+		return kit{ForgeGitHub, "GitHub", func(n int64) string { return fmt.Sprintf("#%d", n) }, github.PipelineRef}, nil
 	}
-	return kit{}, fmt.Errorf("demo: forge %q: want gitlab or github", forge)
+	return kit{}, fmt.Errorf("demo: forge %q: want gitlab or github", forgeName)
 }
+
+// reason renders a reason the planner wrote with the kit's pipeline names.
+func (k kit) reason(msg string) string { return forge.PipelineRefs(msg, k.pipe) }
 
 // forgeOptions adds the kit's CI to the forge's options: on GitHub,
 // Actions that run the check on every car branch push.

@@ -3,12 +3,11 @@ package engine
 import (
 	"context"
 	"fmt"
-	"regexp"
-	"strconv"
 
 	"go.uber.org/zap"
 
 	"github.com/trainyard/trainyard/internal/event"
+	"github.com/trainyard/trainyard/internal/forge"
 	"github.com/trainyard/trainyard/internal/train"
 )
 
@@ -68,22 +67,13 @@ func (e *Engine) trainsFor(ctx context.Context, ev event.Event) ([]train.Key, er
 	return keys, nil
 }
 
-// pipelineRef is how the planner names a pipeline in its notes.
-var pipelineRef = regexp.MustCompile(`pipeline #([0-9]+)`)
-
 // namePipelines rewrites the planner's "pipeline #<id>" with the forge's
 // own name for it, where the forge has one.
 func (e *Engine) namePipelines(ctx context.Context, project, body string) string {
 	if e.cfg.PipelineName == nil {
 		return body
 	}
-	return pipelineRef.ReplaceAllStringFunc(body, func(ref string) string {
-		id, err := strconv.ParseInt(pipelineRef.FindStringSubmatch(ref)[1], 10, 64)
-		if err != nil {
-			return ref
-		}
-		return e.pipelineText(ctx, project, id)
-	})
+	return forge.PipelineRefs(body, func(id int64) string { return e.pipelineText(ctx, project, id) })
 }
 
 // pipelineText names a pipeline for a reader: the forge's name for it, or

@@ -14,6 +14,9 @@ type Links interface {
 	MR(key train.Key, iid int64) string
 	Pipeline(key train.Key, id int64) string
 	Commit(key train.Key, sha string) string
+	// PipelineRef names pipeline id in place of the planner's "pipeline
+	// #<id>"; "" keeps that.
+	PipelineRef(key train.Key, id int64) string
 }
 
 // GitLabLinks links to a GitLab instance's pages.
@@ -41,6 +44,9 @@ func (g GitLabLinks) Commit(key train.Key, sha string) string {
 	return g.project(key) + "commit/" + sha
 }
 
+// PipelineRef keeps "pipeline #<id>": the id is GitLab's own.
+func (GitLabLinks) PipelineRef(train.Key, int64) string { return "" }
+
 // GitHubLinks links to the pages of GitHub or a GitHub Enterprise Server.
 type GitHubLinks struct {
 	// WebURL is the instance's web address, "https://github.com".
@@ -66,6 +72,9 @@ func (g GitHubLinks) Commit(key train.Key, sha string) string {
 	return g.repo(key) + "commit/" + sha
 }
 
+// PipelineRef names the commit's checks the id stands for.
+func (GitHubLinks) PipelineRef(_ train.Key, id int64) string { return github.PipelineRef(id) }
+
 // LinksByForge picks a forge's Links by the train's forge name; forges
 // without an entry get no links.
 type LinksByForge map[string]Links
@@ -84,6 +93,13 @@ func (m LinksByForge) Pipeline(key train.Key, id int64) string {
 	return ""
 }
 
+func (m LinksByForge) PipelineRef(key train.Key, id int64) string {
+	if l, ok := m[key.Forge]; ok {
+		return l.PipelineRef(key, id)
+	}
+	return ""
+}
+
 func (m LinksByForge) Commit(key train.Key, sha string) string {
 	if l, ok := m[key.Forge]; ok {
 		return l.Commit(key, sha)
@@ -94,6 +110,7 @@ func (m LinksByForge) Commit(key train.Key, sha string) string {
 // noLinks is used when no Links is configured.
 type noLinks struct{}
 
-func (noLinks) MR(train.Key, int64) string       { return "" }
-func (noLinks) Pipeline(train.Key, int64) string { return "" }
-func (noLinks) Commit(train.Key, string) string  { return "" }
+func (noLinks) MR(train.Key, int64) string          { return "" }
+func (noLinks) Pipeline(train.Key, int64) string    { return "" }
+func (noLinks) Commit(train.Key, string) string     { return "" }
+func (noLinks) PipelineRef(train.Key, int64) string { return "" }

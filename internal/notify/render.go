@@ -5,6 +5,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/trainyard/trainyard/internal/forge"
 	"github.com/trainyard/trainyard/internal/train"
 )
 
@@ -153,15 +154,23 @@ func (r renderer) ref(label, url string) string {
 	return r.d.link(label, url)
 }
 
-// reason renders why a car left, linking the pipeline it names.
+// reason renders why a car left, with the forge's names for the
+// pipelines it names, linking the one it is about.
 func (r renderer) reason(why train.Reason) string {
-	msg := r.d.markdown(why.Message)
+	name := func(id int64) string { return r.links.PipelineRef(r.key, id) }
+	msg := r.d.markdown(forge.PipelineRefs(why.Message, name))
 	if why.Pipeline == 0 {
 		return msg
 	}
 	url := r.links.Pipeline(r.key, why.Pipeline)
 	if url == "" {
 		return msg
+	}
+	if ref := r.d.markdown(name(why.Pipeline)); ref != "" {
+		if i := strings.Index(msg, ref); i >= 0 {
+			return msg[:i] + r.d.link(ref, url) + msg[i+len(ref):]
+		}
+		return msg + " (" + r.d.link(ref, url) + ")"
 	}
 	label := "#" + strconv.FormatInt(why.Pipeline, 10)
 	if i := refIndex(msg, "pipeline "+label); i >= 0 {

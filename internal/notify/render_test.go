@@ -1,9 +1,11 @@
 package notify
 
 import (
+	"fmt"
 	"testing"
 	"time"
 
+	"github.com/trainyard/trainyard/internal/forge/github"
 	"github.com/trainyard/trainyard/internal/train"
 )
 
@@ -63,9 +65,10 @@ func TestRender(t *testing.T) {
 // urlLinks links every reference to one URL.
 type urlLinks string
 
-func (u urlLinks) MR(train.Key, int64) string       { return string(u) }
-func (u urlLinks) Pipeline(train.Key, int64) string { return string(u) }
-func (u urlLinks) Commit(train.Key, string) string  { return string(u) }
+func (u urlLinks) MR(train.Key, int64) string        { return string(u) }
+func (u urlLinks) Pipeline(train.Key, int64) string  { return string(u) }
+func (u urlLinks) Commit(train.Key, string) string   { return string(u) }
+func (urlLinks) PipelineRef(train.Key, int64) string { return "" }
 
 func TestLinks(t *testing.T) {
 	l := LinksByForge{"gitlab": GitLabLinks{BaseURL: "https://gl.example.com/"}}
@@ -95,5 +98,26 @@ func TestLinks(t *testing.T) {
 		if tc.got != tc.want {
 			t.Errorf("link = %q, want %q", tc.got, tc.want)
 		}
+	}
+}
+
+func TestGitHubReasonsNameChecks(t *testing.T) {
+	key := train.Key{Forge: "github", Project: "org/repo", Branch: "main"}
+	first, err := github.PipelineID("1764773aa0db5d1b2c3e4f5a6b7c8d9e0f1a2b3c", 1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	again, err := github.PipelineID("1764773aa0db5d1b2c3e4f5a6b7c8d9e0f1a2b3c", 2)
+	if err != nil {
+		t.Fatal(err)
+	}
+	msg := fmt.Sprintf("pipeline #%d failed; it tested this merge request again, without the ones behind it, after pipeline #%d failed", again, first)
+	n := train.Notify{Kind: train.NotifyEvicted, Cars: []train.Car{{MR: 4, Reason: &train.Reason{Code: train.ReasonPipelineFailed, Pipeline: again, Message: msg}}}}
+	got := render(dialectFor(KindMattermost), GitHubLinks{WebURL: "https://github.com"}, key, n)
+	want := "Removed from the merge train for `main` in org/repo:\n" +
+		"• [#4](https://github.com/org/repo/pull/4) — [the checks on 1764773aa0db (attempt 2)](https://github.com/org/repo/commit/1764773aa0db5/checks) failed; " +
+		"it tested this merge request again, without the ones behind it, after the checks on 1764773aa0db failed"
+	if got != want {
+		t.Errorf("got\n%s\nwant\n%s", got, want)
 	}
 }

@@ -86,3 +86,19 @@ func (c *Client) failedChecks(ctx context.Context, r repoRef, sha string) ([]str
 func required(r repoRef, name string) bool {
 	return len(r.RequiredChecks) == 0 || slices.Contains(r.RequiredChecks, name)
 }
+
+// PipelineRef names the check set a pipeline id stands for, in plain text
+// ("the checks on 1a2b3c4d5e6f"), where GitHub's own names need a call to
+// GitHub: in history, chat and the demo. It is "" for an id that is not a
+// GitHub check set.
+func PipelineRef(id int64) string {
+	prefix, attempt, err := splitPipelineID(id)
+	if err != nil {
+		return ""
+	}
+	ref := fmt.Sprintf("the checks on %.12s", prefix)
+	if attempt > 1 {
+		ref += fmt.Sprintf(" (attempt %d)", attempt)
+	}
+	return ref
+}

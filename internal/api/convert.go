@@ -14,7 +14,7 @@ func (s *server) trainOf(t train.Train, perWindow time.Duration) v1.Train {
 		TargetHead: t.TargetHead, MaxParallel: t.Settings.MaxParallel,
 		Cars: make([]v1.Car, len(t.Cars)), Version: t.Version,
 	}
-	est := estimator{now: s.Now(), perWindow: perWindow, window: t.Settings.MaxParallel}
+	est := estimator{now: s.Now(), perWindow: perWindow, settings: t.Settings}
 	if len(t.Cars) > 0 {
 		est.front = t.Cars[0].PipelineStartedAt
 	}
@@ -81,15 +81,15 @@ func (s *server) historyOf(key train.Key, c train.Car) v1.HistoryEntry {
 type estimator struct {
 	now       time.Time
 	perWindow time.Duration
-	window    int
+	settings  train.Settings
 	front     time.Time // pipeline start of the front car; zero if none
 }
 
 func (e estimator) at(i int, c train.Car) *v1.Duration {
-	if e.perWindow <= 0 || e.window <= 0 || c.State == train.StateFailed {
+	if e.perWindow <= 0 || c.State == train.StateFailed {
 		return nil
 	}
-	d := time.Duration(i/e.window+1) * e.perWindow
+	d := time.Duration(e.settings.Window(i)+1) * e.perWindow
 	if !e.front.IsZero() {
 		d -= min(max(0, e.now.Sub(e.front)), e.perWindow)
 	}

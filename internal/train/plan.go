@@ -439,7 +439,7 @@ func (p *planner) estimate(i int, perWindow time.Duration) time.Duration {
 	if perWindow <= 0 {
 		return 0
 	}
-	return time.Duration(i/p.t.Settings.MaxParallel+1) * perWindow
+	return time.Duration(p.t.Settings.Window(i)+1) * perWindow
 }
 
 func (p *planner) reply(mr int64, event, body string) {

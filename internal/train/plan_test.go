@@ -1138,3 +1138,12 @@ func TestWitnessOverItsTimeoutIsGivenUp(t *testing.T) {
 		t.Errorf("starts %v, witness %+v; want !1 tested again and the witness gone", s, got.Cars[0].Witness)
 	}
 }
+
+func TestWindowCountsBatches(t *testing.T) {
+	s := Settings{MaxParallel: 2, BatchSize: 3}
+	for i, want := range []int{0, 0, 1, 1, 1, 1, 1, 1, 2} {
+		if got := s.Window(i); got != want {
+			t.Errorf("position %d: window %d, want %d", i, got, want)
+		}
+	}
+}

@@ -364,6 +364,56 @@ func TestBrokenMRIsEvictedAndNeverReachesMain(t *testing.T) {
 	}
 }
 
+// TestLongQueueIsBatchedAndTheBrokenMRBisectedOut runs a queue longer
+// than the free pipelines: cars ride in batches on one pipeline, the
+// batch with the broken MR is bisected off the line, and only that MR
+// leaves.
+func TestLongQueueIsBatchedAndTheBrokenMRBisectedOut(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t, envOptions{settings: train.Settings{MaxParallel: 2, BatchSize: 4}})
+	var mrs []int64
+	for i := 1; i <= 12; i++ {
+		var extra map[string]string
+		if i == 7 {
+			extra = map[string]string{"mr-7/BROKEN": "tests fail\n"}
+		}
+		mrs = append(mrs, e.mr(i, extra))
+	}
+	e.addAll(mrs...)
+	e.run()
+	e.requireIdle()
+	good := slices.DeleteFunc(slices.Clone(mrs), func(m int64) bool { return m == 7 })
+	e.requireMerged(good...)
+	if history := e.checkTestedHistory(); len(history) != len(good) {
+		t.Fatalf("main gained %d first-parent commits, want %d", len(history), len(good))
+	}
+	// Some merged MRs never had a pipeline of their own: they rode in a
+	// batch whose last car's pipeline tested them.
+	own := map[string]bool{}
+	for _, p := range e.waitPipelines() {
+		own[p.Ref] = true
+	}
+	var rode []int64
+	for _, mr := range good {
+		if !own[fmt.Sprintf("trainyard/main/%d", mr)] {
+			rode = append(rode, mr)
+		}
+	}
+	if len(rode) == 0 {
+		t.Error("every MR had a pipeline of its own: nothing was batched")
+	}
+	e.requireNote(7, "Removed from the merge train for `main`: pipeline #")
+	hist, err := e.st.History(e.ctx, e.key, 100)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, c := range hist {
+		if c.State == train.StateEvicted && c.MR != 7 {
+			t.Errorf("!%d evicted: %s", c.MR, c.Reason.Message)
+		}
+	}
+}
+
 func TestOutsidePushRebuildsOnTheNewHead(t *testing.T) {
 	t.Parallel()
 	e := newEnv(t, envOptions{ci: fakeforge.CI{Duration: 150 * time.Millisecond}})

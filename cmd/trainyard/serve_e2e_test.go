@@ -462,14 +462,32 @@ func TestServeRunsTrainsFromComments(t *testing.T) {
 		}
 	}
 	r.checkPipelines()
-	metrics := httpGet(t, "http://"+addr+"/metrics")
+	// The merge is counted when its record is written, which follows the
+	// note the wait above saw.
 	want := fmt.Sprintf("trainyard_merged_total{train=\"gitlab:%s:main\"} %d", e2eProject, len(good))
-	if !strings.Contains(metrics, want) {
-		t.Errorf("/metrics lacks %q", want)
+	var metrics string
+	for deadline := time.Now().Add(10 * time.Second); ; time.Sleep(20 * time.Millisecond) {
+		if metrics = httpGet(t, "http://"+addr+"/metrics"); strings.Contains(metrics, want) {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("/metrics lacks %q; it has %q", want, grepLines(metrics, "trainyard_merged_total"))
+		}
 	}
 	if trains := httpGet(t, "http://"+addr+"/api/v1/trains"); !strings.Contains(trains, `"project":"group/app"`) {
 		t.Errorf("/api/v1/trains = %s", trains)
 	}
+}
+
+// grepLines returns the lines of text that contain sub.
+func grepLines(text, sub string) []string {
+	var out []string
+	for _, l := range strings.Split(text, "\n") {
+		if strings.Contains(l, sub) {
+			out = append(out, l)
+		}
+	}
+	return out
 }
 
 func httpGet(t *testing.T, url string) string {

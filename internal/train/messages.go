@@ -107,6 +107,12 @@ func msgMerged(branch, commit string, pipeline int64) string {
 	return fmt.Sprintf("Merged into `%s` with %s, tested by pipeline #%d.", branch, short(commit), pipeline)
 }
 
+// msgLeftOut follows the merge note of an MR that got new commits while
+// its merge was being pushed: those commits are not in what merged.
+func msgLeftOut(head string) string {
+	return fmt.Sprintf("The commits pushed while it was being merged (head now %s) are not in it.", short(head))
+}
+
 func msgEvicted(branch string, r Reason) string {
 	return fmt.Sprintf("Removed from the merge train for `%s`: %s.", branch, r.Message)
 }

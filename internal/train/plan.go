@@ -98,9 +98,7 @@ func (p *planner) observe(obs Observation) {
 	case Closed:
 		p.closed(o)
 	case Retargeted:
-		if i := p.t.Index(o.MR); i >= 0 && !p.frozen(o.MR) && o.Branch != p.t.Branch {
-			p.evict(i, Reason{Code: ReasonRetargeted, Message: fmt.Sprintf("its target branch changed to `%s`", o.Branch)})
-		}
+		p.retargeted(o)
 	case Built:
 		p.built(o)
 	case PipelineCreated:
@@ -196,9 +194,17 @@ func (p *planner) setPaused(paused bool, by string) {
 	p.emit(Notify{Kind: kind, Key: string(kind) + ":" + p.now.UTC().Format(time.RFC3339Nano), By: by})
 }
 
+// The news about a frozen car waits for its fast-forward: if the push
+// lands the car is merged as tested, if not the news is acted on then.
+// Dropping it instead would leave it to the next sweep to notice.
+
 func (p *planner) headChanged(o HeadChanged) {
 	i := p.t.Index(o.MR)
-	if i < 0 || o.HeadSHA == "" || p.t.Cars[i].HeadSHA == o.HeadSHA || p.frozen(o.MR) {
+	if i < 0 || o.HeadSHA == "" || p.t.Cars[i].HeadSHA == o.HeadSHA {
+		return
+	}
+	if p.frozen(o.MR) {
+		p.news(i).HeadSHA = o.HeadSHA
 		return
 	}
 	p.evict(i, Reason{Code: ReasonNewCommits, Message: msgNewCommits(p.t.Cars[i].HeadSHA, o.HeadSHA), Commit: o.HeadSHA})
@@ -206,7 +212,12 @@ func (p *planner) headChanged(o HeadChanged) {
 
 func (p *planner) closed(o Closed) {
 	i := p.t.Index(o.MR)
-	if i < 0 || p.frozen(o.MR) {
+	if i < 0 {
+		return
+	}
+	if p.frozen(o.MR) {
+		n := p.news(i)
+		n.Closed, n.Merged = true, o.Merged
 		return
 	}
 	r := Reason{Code: ReasonClosed, Message: "the merge request was closed"}
@@ -214,6 +225,47 @@ func (p *planner) closed(o Closed) {
 		r = Reason{Code: ReasonMergedOutside, Message: "the merge request was merged outside the train"}
 	}
 	p.evict(i, r)
+}
+
+func (p *planner) retargeted(o Retargeted) {
+	i := p.t.Index(o.MR)
+	if i < 0 || o.Branch == p.t.Branch {
+		return
+	}
+	if p.frozen(o.MR) {
+		p.news(i).Branch = o.Branch
+		return
+	}
+	p.evict(i, Reason{Code: ReasonRetargeted, Message: fmt.Sprintf("its target branch changed to `%s`", o.Branch)})
+}
+
+func (p *planner) news(i int) *News {
+	c := &p.t.Cars[i]
+	if c.News == nil {
+		c.News = &News{}
+	}
+	return c.News
+}
+
+// heedNews acts on what happened to the cars of a fast-forward that did
+// not land, as it would have when it happened.
+func (p *planner) heedNews(mrs []int64) {
+	for _, mr := range mrs {
+		c := p.t.Car(mr)
+		if c == nil || c.News == nil {
+			continue
+		}
+		n := *c.News
+		c.News = nil
+		switch {
+		case n.Closed:
+			p.closed(Closed{MR: mr, Merged: n.Merged})
+		case n.HeadSHA != "":
+			p.headChanged(HeadChanged{MR: mr, HeadSHA: n.HeadSHA})
+		case n.Branch != "":
+			p.retargeted(Retargeted{MR: mr, Branch: n.Branch})
+		}
+	}
 }
 
 func (p *planner) built(o Built) {
@@ -314,6 +366,7 @@ func (p *planner) fastForwarded(o FastForwarded) {
 		if o.Head != "" {
 			p.t.TargetHead = o.Head
 		}
+		p.heedNews(ff.MRs)
 		return
 	}
 	if p.t.TargetHead == ff.Expected {
@@ -354,8 +407,11 @@ func (p *planner) merge(ff *FastForward) {
 		}
 		c.State = StateMerged
 		c.LeftAt = p.now
-		c.Reason = &Reason{Code: ReasonMerged, Pipeline: pipeline, Commit: ff.To,
-			Message: msgMerged(p.t.Branch, ff.To, pipeline)}
+		msg := msgMerged(p.t.Branch, ff.To, pipeline)
+		if c.News != nil && c.News.HeadSHA != "" {
+			msg += " " + msgLeftOut(c.News.HeadSHA)
+		}
+		c.Reason = &Reason{Code: ReasonMerged, Pipeline: pipeline, Commit: ff.To, Message: msg}
 		p.emit(
 			DeleteCarRef{MR: c.MR},
 			Comment{MR: c.MR, Key: "merged:" + ff.To, Body: c.Reason.Message},

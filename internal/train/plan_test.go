@@ -1147,3 +1147,53 @@ func TestWindowCountsBatches(t *testing.T) {
 		}
 	}
 }
+
+func TestNewsOfAFrozenCarIsActedOnAfterItsFastForward(t *testing.T) {
+	frozen := func() Train {
+		tr := mk(at(1, StatePassed, "T"), at(2, StateRunning, "C1"))
+		tr.Pending = &FastForward{To: "C1", Expected: "T", MRs: []int64{1}}
+		return tr
+	}
+	tests := []struct {
+		name        string
+		news        Observation
+		result      FastForwarded
+		wantEvicted map[int64]ReasonCode
+		wantMerged  string // the merge note of !1, if it merges
+	}{
+		{"new commits, and the push is refused: evicted for them",
+			HeadChanged{MR: 1, HeadSHA: "N"}, FastForwarded{To: "C1", Rejected: true, Head: "X"},
+			map[int64]ReasonCode{1: ReasonNewCommits}, ""},
+		{"closed, and the push is refused: evicted as closed",
+			Closed{MR: 1}, FastForwarded{To: "C1", Rejected: true, Head: "X"},
+			map[int64]ReasonCode{1: ReasonClosed}, ""},
+		{"retargeted, and the push is refused: evicted as retargeted",
+			Retargeted{MR: 1, Branch: "develop"}, FastForwarded{To: "C1", Rejected: true, Head: "X"},
+			map[int64]ReasonCode{1: ReasonRetargeted}, ""},
+		{"new commits, and the push lands: merged as tested, the note says what is left out",
+			HeadChanged{MR: 1, HeadSHA: "N0123456789abc"}, FastForwarded{To: "C1", Head: "C1"},
+			map[int64]ReasonCode{},
+			"Merged into `main` with C1, tested by pipeline #101. The commits pushed while it was being merged (head now N0123456789a) are not in it."},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			tr, actions := Plan(frozen(), tt.news, t0)
+			if len(evicted(actions)) != 0 || tr.Car(1) == nil {
+				t.Fatalf("the news acted at once: %#v", actions)
+			}
+			_, actions = Plan(tr, tt.result, t0)
+			if e := evicted(actions); !reflect.DeepEqual(e, tt.wantEvicted) {
+				t.Errorf("evicted = %v, want %v", e, tt.wantEvicted)
+			}
+			var merged string
+			for _, c := range only[Comment](actions) {
+				if c.MR == 1 && strings.HasPrefix(c.Body, "Merged") {
+					merged = c.Body
+				}
+			}
+			if merged != tt.wantMerged {
+				t.Errorf("merge note %q, want %q", merged, tt.wantMerged)
+			}
+		})
+	}
+}

@@ -173,6 +173,9 @@ type Car struct {
 	// Detached: the suspect's base landed on the target while its pipeline
 	// ran. Its result still counts; its commit can no longer be merged.
 	Detached bool `json:"detached,omitempty"`
+	// News is what happened to the MR while the car was frozen in a
+	// fast-forward in flight: it is acted on once the push's result is in.
+	News *News `json:"news,omitempty"`
 	// Witness is the pipeline of the car that was behind this failed car
 	// and carried it, left running when that car was rebuilt without it:
 	// its result says whether the failure was this car's own.
@@ -181,6 +184,15 @@ type Car struct {
 	// Set when the car leaves the train.
 	LeftAt time.Time `json:"left_at,omitzero"`
 	Reason *Reason   `json:"reason,omitempty"`
+}
+
+// News is what a frozen car's MR went through meanwhile; at most one of
+// each kind is kept, the latest.
+type News struct {
+	HeadSHA string `json:"head_sha,omitempty"` // new commits: the new head
+	Closed  bool   `json:"closed,omitempty"`
+	Merged  bool   `json:"merged,omitempty"` // closed by a merge outside the train
+	Branch  string `json:"branch,omitempty"` // retargeted to this branch
 }
 
 // Witness is a pipeline kept running for what its result tells about a
@@ -292,6 +304,10 @@ func (c Car) clone() Car {
 	if c.Witness != nil {
 		w := *c.Witness
 		c.Witness = &w
+	}
+	if c.News != nil {
+		n := *c.News
+		c.News = &n
 	}
 	return c
 }

@@ -10,12 +10,15 @@ import "slices"
 // pipeline) becomes a set of suspects: they leave the main line, which is
 // rebuilt without them at once, and each is tested on its own prefix of
 // the batch (Mergify's prefix split, not halves), all in parallel. The
-// first suspect that fails while every car ahead of it passed is the
-// culprit and is evicted; it has then failed twice, so a single flake
-// evicts nobody. The suspects that passed go back to the main line, at the
-// front of the cars not yet tested, or merge at once when nothing on the
-// main line runs. A batch bisected on top of one that fails later goes
-// back to the line instead: its failure may have been inherited.
+// pipeline of the car behind the failed one is left running as a witness:
+// it carries the failed car too, so its pass clears the batch, and for a
+// car alone its failure stands in for the second test. The first suspect
+// that fails while every car ahead of it passed is the culprit and is
+// evicted; it has then failed twice, so a single flake evicts nobody. The
+// suspects that passed go back to the main line, at the front of the cars
+// not yet tested, or merge at once when nothing on the main line runs. A
+// batch bisected on top of one that fails later goes back to the line
+// instead: its failure may have been inherited.
 //
 // Holding a failure until the pipelines around it finish (to see whether
 // one ahead fails too, or one behind passes) was measured in the

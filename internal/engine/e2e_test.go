@@ -469,6 +469,49 @@ func TestNewCommitsEvict(t *testing.T) {
 	e.requireNote(b, "Removed from the merge train for `main`: new commits were pushed")
 }
 
+// TestNewCommitsJustBeforeTheMergeStopIt pushes to an MR after its car's
+// pipeline passed and before the train has heard of the push: the merge
+// reads the MR first, finds the new head and does not merge the old one.
+func TestNewCommitsJustBeforeTheMergeStopIt(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t, envOptions{ci: fakeforge.CI{Manual: true}})
+	a := e.mr(1, nil)
+	e.addAll(a)
+	car := func() train.Car {
+		tr, err := e.eng.Train(e.ctx, e.key)
+		if err != nil || len(tr.Cars) != 1 {
+			t.Fatalf("train %+v, %v", tr, err)
+		}
+		return tr.Cars[0]
+	}
+	for deadline := time.Now().Add(time.Minute); car().State != train.StateRunning; time.Sleep(10 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatalf("the car never ran: %+v", car())
+		}
+		if err := e.eng.Handle(e.ctx, e.key, train.Resync{}); err != nil && !errors.Is(err, engine.ErrBusy) {
+			t.Fatal(err)
+		}
+	}
+	c := car()
+	if err := e.ff.FinishPipeline(e.ctx, c.Pipeline, "success"); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := e.ff.PushToMR(e.ctx, project, a, fakeforge.Commit{Message: "late", Files: map[string]string{"late.txt": "x\n"}}); err != nil {
+		t.Fatal(err)
+	}
+	if err := e.eng.Handle(e.ctx, e.key, train.PipelineStatus{Pipeline: c.Pipeline, SHA: c.Commit, Status: train.PipelineSuccess}); err != nil {
+		t.Fatal(err)
+	}
+	if h := e.head(); h != e.base {
+		t.Errorf("main moved to %.12s, carrying the old head of !%d", h, a)
+	}
+	if s := e.mrState(a).State; s != "opened" {
+		t.Errorf("!%d is %s, want opened", a, s)
+	}
+	e.requireNote(a, "Removed from the merge train for `main`: new commits were pushed")
+	e.requireIdle()
+}
+
 // finishAll runs the train while finishing every pipeline by verdict.
 func finishAll(t *testing.T, e *env, verdict func(fakeforge.Pipeline) string) {
 	t.Helper()

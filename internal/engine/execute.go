@@ -69,6 +69,9 @@ func (e *Engine) act(ctx context.Context, t *train.Train, a train.Action) ([]tra
 			return nil, fmt.Errorf("cancel pipeline %d of !%d: %w", a.Pipeline, a.MR, err)
 		}
 	case train.FastForwardTarget:
+		if news, err := e.newsBeforeMerge(ctx, t, a); err != nil || len(news) > 0 {
+			return news, err
+		}
 		r, err := e.fastForward(ctx, t, a)
 		if err != nil {
 			return nil, fmt.Errorf("fast-forward %s to %.12s: %w", t.Branch, a.To, err)
@@ -204,6 +207,38 @@ func (e *Engine) fastForward(ctx context.Context, t *train.Train, a train.FastFo
 		return train.FastForwarded{}, err
 	}
 	return train.FastForwarded{To: a.To, Rejected: r.Rejected, Head: r.Head}, nil
+}
+
+// newsBeforeMerge reads the MRs a fast-forward would merge, just before it:
+// a webhook about new commits or a close may still wait in the queue, and
+// the train would merge a head its author has moved on from. If one
+// changed, the push is not made: the news, then a refused fast-forward,
+// let the planner drop that car and rebuild the rest. A fast-forward
+// already done (repeated after a crash) is reported done.
+func (e *Engine) newsBeforeMerge(ctx context.Context, t *train.Train, a train.FastForwardTarget) ([]train.Observation, error) {
+	head, err := e.forge.BranchHead(ctx, t.Project, t.Branch)
+	if err != nil {
+		return nil, fmt.Errorf("fast-forward %s: read its head: %w", t.Branch, err)
+	}
+	if head == a.To {
+		return []train.Observation{train.FastForwarded{To: a.To, Head: head}}, nil
+	}
+	var news []train.Observation
+	for _, mr := range a.MRs {
+		c := t.Car(mr)
+		if c == nil {
+			continue
+		}
+		n, err := e.mrNews(ctx, t.Key, *c)
+		if err != nil {
+			return nil, fmt.Errorf("fast-forward %s: %w", t.Branch, err)
+		}
+		news = append(news, n...)
+	}
+	if len(news) == 0 {
+		return nil, nil
+	}
+	return append(news, train.FastForwarded{To: a.To, Rejected: true, Head: head}), nil
 }
 
 // ensureCommit makes sure the mirror holds sha: the target head, or a car

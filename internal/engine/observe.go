@@ -25,22 +25,11 @@ func (e *Engine) Observe(ctx context.Context, key train.Key) ([]train.Observatio
 	}
 	obs := []train.Observation{train.TargetHead{SHA: head}}
 	for _, c := range t.Cars {
-		mr, err := e.forge.MergeRequest(ctx, key.Project, c.MR)
-		switch {
-		case errors.Is(err, forge.ErrNotFound):
-			obs = append(obs, train.Closed{MR: c.MR})
-			continue
-		case err != nil:
-			return nil, fmt.Errorf("observe train %s: !%d: %w", key, c.MR, err)
+		news, err := e.mrNews(ctx, key, c)
+		if err != nil {
+			return nil, fmt.Errorf("observe train %s: %w", key, err)
 		}
-		switch {
-		case mr.State == forge.StateMerged:
-			obs = append(obs, train.Closed{MR: c.MR, Merged: true})
-		case mr.State != forge.StateOpened:
-			obs = append(obs, train.Closed{MR: c.MR})
-		case mr.HeadSHA != "" && mr.HeadSHA != c.HeadSHA:
-			obs = append(obs, train.HeadChanged{MR: c.MR, HeadSHA: mr.HeadSHA})
-		}
+		obs = append(obs, news...)
 		if c.State == train.StateRunning && c.Pipeline != 0 {
 			p, err := e.forge.Pipeline(ctx, key.Project, c.Pipeline)
 			if err != nil {
@@ -59,6 +48,27 @@ func (e *Engine) Observe(ctx context.Context, key train.Key) ([]train.Observatio
 	// Resync repeats what the train still waits for, in case a result was
 	// lost for good (a pipeline created for a car branch that moved on).
 	return append(obs, train.Tick{}, train.Resync{}), nil
+}
+
+// mrNews reads car c's MR and says what changed since the car was added:
+// closed, merged elsewhere, or new commits; nothing for an MR as it was.
+func (e *Engine) mrNews(ctx context.Context, key train.Key, c train.Car) ([]train.Observation, error) {
+	mr, err := e.forge.MergeRequest(ctx, key.Project, c.MR)
+	switch {
+	case errors.Is(err, forge.ErrNotFound):
+		return []train.Observation{train.Closed{MR: c.MR}}, nil
+	case err != nil:
+		return nil, fmt.Errorf("!%d: %w", c.MR, err)
+	case mr.State == forge.StateMerged:
+		return []train.Observation{train.Closed{MR: c.MR, Merged: true}}, nil
+	case mr.State != forge.StateOpened:
+		return []train.Observation{train.Closed{MR: c.MR}}, nil
+	case mr.HeadSHA != "" && mr.HeadSHA != c.HeadSHA:
+		return []train.Observation{train.HeadChanged{MR: c.MR, HeadSHA: mr.HeadSHA}}, nil
+	case mr.TargetBranch != "" && mr.TargetBranch != key.Branch:
+		return []train.Observation{train.Retargeted{MR: c.MR, Branch: mr.TargetBranch}}, nil
+	}
+	return nil, nil
 }
 
 // witnessStatus reads a witness pipeline. One the forge no longer has

@@ -181,7 +181,19 @@ type TrainDefaults struct {
 	Method          train.Method
 	CarPrefix       string
 	MinAccess       forge.AccessLevel
+	// MergeRules is MergeRulesForge (the forge's approvals, discussions
+	// and the like are enforced) or MergeRulesNone (they are not: unsafe).
+	MergeRules string
+	// PauseRole is the access level needed to pause or resume a train
+	// with a comment.
+	PauseRole forge.AccessLevel
 }
+
+// Values of merge_rules.
+const (
+	MergeRulesForge = "forge"
+	MergeRulesNone  = "none"
+)
 
 // Project is one project whose trains Trainyard runs. The pointer fields
 // override the train defaults; nil inherits them. Treat it as read-only.
@@ -198,6 +210,8 @@ type Project struct {
 	PipelineTimeout *time.Duration
 	Method          *train.Method
 	MinAccess       *forge.AccessLevel
+	MergeRules      *string
+	PauseRole       *forge.AccessLevel
 
 	// WebhookSecret, when set, verifies this project's deliveries instead
 	// of its forge's webhook_secret.
@@ -233,6 +247,8 @@ func Defaults() Config {
 			Method:          train.MethodMerge,
 			CarPrefix:       "trainyard",
 			MinAccess:       forge.Developer,
+			MergeRules:      MergeRulesForge,
+			PauseRole:       forge.Maintainer,
 		},
 	}
 }
@@ -325,6 +341,26 @@ func (c *Config) MinAccess(forgeName, projectPath string) forge.AccessLevel {
 	level := c.Train.MinAccess
 	if p, ok := c.Project(forgeName, projectPath); ok {
 		override(&level, p.MinAccess)
+	}
+	return level
+}
+
+// EnforceMergeRules reports whether a project's trains honour the
+// forge's merge rules; only merge_rules: none turns that off.
+func (c *Config) EnforceMergeRules(forgeName, projectPath string) bool {
+	rules := c.Train.MergeRules
+	if p, ok := c.Project(forgeName, projectPath); ok {
+		override(&rules, p.MergeRules)
+	}
+	return rules != MergeRulesNone
+}
+
+// PauseRole returns the access level a user needs to pause or resume a
+// project's trains with a comment.
+func (c *Config) PauseRole(forgeName, projectPath string) forge.AccessLevel {
+	level := c.Train.PauseRole
+	if p, ok := c.Project(forgeName, projectPath); ok {
+		override(&level, p.PauseRole)
 	}
 	return level
 }

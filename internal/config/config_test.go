@@ -134,7 +134,7 @@ func TestNotifyWants(t *testing.T) {
 
 func TestGitHubApp(t *testing.T) {
 	keyFile := writeFile(t, "app.pem", testKeyPEM+"\n")
-	secretFile := writeFile(t, "hook", "service-secret\n")
+	secretFile := writeFile(t, "hook", "service-hook-secret\n")
 	c := mustParse(t, joinLines(
 		"github: {app_id: 123, installation_id: 456, private_key_file: "+keyFile+", required_checks: [ci/test], fast_forward: push}",
 		"projects:",
@@ -142,8 +142,8 @@ func TestGitHubApp(t *testing.T) {
 		"     webhook_secret_file: "+secretFile+"}",
 		"  - {forge: github, path: acme/lib, required_checks: []}",
 		"  - {forge: gitlab, path: group/app}",
-	), map[string]string{"TRAINYARD_GITHUB_WEBHOOK_SECRET": "forge-secret", "TRAINYARD_GITLAB_URL": "https://g",
-		"TRAINYARD_GITLAB_TOKEN": "t", "TRAINYARD_GITLAB_WEBHOOK_SECRET": "gitlab-secret"})
+	), map[string]string{"TRAINYARD_GITHUB_WEBHOOK_SECRET": "forge-hook-secret-1", "TRAINYARD_GITLAB_URL": "https://g",
+		"TRAINYARD_GITLAB_TOKEN": "t", "TRAINYARD_GITLAB_WEBHOOK_SECRET": "gitlab-hook-secret"})
 	if !c.GitHub.App() || c.GitHub.AppID != 123 || c.GitHub.InstallationID != 456 || c.GitHub.PrivateKey.Reveal() != testKeyPEM {
 		t.Fatalf("github = %+v", c.GitHub)
 	}
@@ -160,10 +160,10 @@ func TestGitHubApp(t *testing.T) {
 		t.Errorf("min_access maintain = %v", l)
 	}
 	def, own := c.WebhookSecrets(ForgeGitHub)
-	if def != "forge-secret" || !reflect.DeepEqual(own, map[string]string{"Acme/Service": "service-secret"}) {
+	if def != "forge-hook-secret-1" || !reflect.DeepEqual(own, map[string]string{"Acme/Service": "service-hook-secret"}) {
 		t.Errorf("github webhook secrets = %q, %v", def, own)
 	}
-	if def, own := c.WebhookSecrets(ForgeGitLab); def != "gitlab-secret" || len(own) != 0 {
+	if def, own := c.WebhookSecrets(ForgeGitLab); def != "gitlab-hook-secret" || len(own) != 0 {
 		t.Errorf("gitlab webhook secrets = %q, %v", def, own)
 	}
 }

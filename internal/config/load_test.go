@@ -132,6 +132,7 @@ func TestEnvNames(t *testing.T) {
 		"TRAINYARD_TRAIN_MAX_PARALLEL", "TRAINYARD_TRAIN_BATCH_SIZE", "TRAINYARD_TRAIN_MIN_WINDOW",
 		"TRAINYARD_TRAIN_EAGER_EVICTION", "TRAINYARD_TRAIN_RETRIES", "TRAINYARD_TRAIN_PIPELINE_TIMEOUT",
 		"TRAINYARD_TRAIN_METHOD", "TRAINYARD_TRAIN_CAR_PREFIX", "TRAINYARD_TRAIN_MIN_ACCESS",
+		"TRAINYARD_TRAIN_MERGE_RULES", "TRAINYARD_TRAIN_PAUSE_ROLE",
 	}
 	var got []string
 	for _, s := range configSettings() {
@@ -337,7 +338,7 @@ func TestFlags(t *testing.T) {
 
 func TestSecretFiles(t *testing.T) {
 	token := writeFile(t, "token", "  glpat-from-file\n")
-	hook := writeFile(t, "hook", "hook-from-file")
+	hook := writeFile(t, "hook", "hook-from-file-0123")
 	yaml := joinLines(
 		"gitlab:",
 		"  url: https://gitlab.example.com",
@@ -348,7 +349,7 @@ func TestSecretFiles(t *testing.T) {
 	if got := c.GitLab.Token.Reveal(); got != "glpat-from-file" {
 		t.Errorf("token = %q, want it trimmed from the file", got)
 	}
-	if got := c.GitLab.WebhookSecret.Reveal(); got != "hook-from-file" {
+	if got := c.GitLab.WebhookSecret.Reveal(); got != "hook-from-file-0123" {
 		t.Errorf("webhook secret = %q", got)
 	}
 }
@@ -389,7 +390,7 @@ func TestSecretFileProblems(t *testing.T) {
 }
 
 func TestNewSecretFiles(t *testing.T) {
-	token := writeFile(t, "api", "api-from-file\n")
+	token := writeFile(t, "api", "api-token-from-file\n")
 	hook := writeFile(t, "hook", " https://chat.example.com/hooks/abc \n")
 	c := mustParse(t, joinLines(
 		"api: {token_file: "+token+"}",
@@ -397,7 +398,7 @@ func TestNewSecretFiles(t *testing.T) {
 		"  - {kind: slack, url: https://hooks.slack.com/x}",
 		"  - {kind: mattermost, url_file: "+hook+"}",
 	), nil)
-	if got := c.API.Token.Reveal(); got != "api-from-file" {
+	if got := c.API.Token.Reveal(); got != "api-token-from-file" {
 		t.Errorf("api token = %q, want it trimmed from the file", got)
 	}
 	got := []string{c.Notify[0].URL.Reveal(), c.Notify[1].URL.Reveal(), c.Notify[0].Name, c.Notify[1].Name}
@@ -405,7 +406,7 @@ func TestNewSecretFiles(t *testing.T) {
 		t.Errorf("notify urls and names = %q, want %q", got, want)
 	}
 	c = mustParse(t, "", map[string]string{"TRAINYARD_API_TOKEN_FILE": token, "TRAINYARD_API_PROTECT_READS": "true"})
-	if c.API.Token.Reveal() != "api-from-file" || !c.API.ProtectReads {
+	if c.API.Token.Reveal() != "api-token-from-file" || !c.API.ProtectReads {
 		t.Errorf("api from the environment = %q, protect reads %v", c.API.Token.Reveal(), c.API.ProtectReads)
 	}
 }

@@ -98,6 +98,8 @@ type rawTrain struct {
 	Method          yaml.Node `yaml:"method"`
 	CarPrefix       yaml.Node `yaml:"car_prefix"`
 	MinAccess       yaml.Node `yaml:"min_access"`
+	MergeRules      yaml.Node `yaml:"merge_rules"`
+	PauseRole       yaml.Node `yaml:"pause_role"`
 }
 
 type rawProject struct {
@@ -112,6 +114,8 @@ type rawProject struct {
 	PipelineTimeout   yaml.Node `yaml:"pipeline_timeout"`
 	Method            yaml.Node `yaml:"method"`
 	MinAccess         yaml.Node `yaml:"min_access"`
+	MergeRules        yaml.Node `yaml:"merge_rules"`
+	PauseRole         yaml.Node `yaml:"pause_role"`
 	WebhookSecret     yaml.Node `yaml:"webhook_secret"`
 	WebhookSecretFile yaml.Node `yaml:"webhook_secret_file"`
 	RequiredChecks    yaml.Node `yaml:"required_checks"`

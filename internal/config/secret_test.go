@@ -16,10 +16,10 @@ func secretConfig(t *testing.T) *Config {
 	t.Helper()
 	c := mustParse(t, joinLines(
 		"redis: {url: 'redis://user:redis-pw-1@db:6379/0', password: redis-pw-2}",
-		"gitlab: {url: 'https://gitlab.example.com', token: glpat-tok-3, webhook_secret: hook-4}",
-		"github: {token: ghp-tok-5, webhook_secret: hook-6}",
+		"gitlab: {url: 'https://gitlab.example.com', token: glpat-tok-3, webhook_secret: hook-secret-4-abcdef}",
+		"github: {token: ghp-tok-5, webhook_secret: hook-secret-6-abcdef}",
 		"projects: [{forge: gitlab, path: g/a}, {forge: github, path: o/r}]",
-		"api: {token: api-tok-7}",
+		"api: {token: api-token-7-abcdefg}",
 		"notify: [{kind: slack, url: 'https://hooks.slack.com/services/hook-8'}]",
 	), nil)
 	if c.GitLab.Token.Reveal() != "glpat-tok-3" || string(c.Redis.URL) != "redis://user:redis-pw-1@db:6379/0" {
@@ -28,7 +28,7 @@ func secretConfig(t *testing.T) *Config {
 	return c
 }
 
-var secretValues = []string{"redis-pw-1", "redis-pw-2", "glpat-tok-3", "hook-4", "ghp-tok-5", "hook-6", "api-tok-7", "hook-8"}
+var secretValues = []string{"redis-pw-1", "redis-pw-2", "glpat-tok-3", "hook-secret-4-abcdef", "ghp-tok-5", "hook-secret-6-abcdef", "api-token-7-abcdefg", "hook-8"}
 
 func TestSecretsNeverPrinted(t *testing.T) {
 	c := secretConfig(t)

@@ -197,6 +197,10 @@ func configSettings() []setting[Config] {
 			func(c *Config) *string { return &c.Train.CarPrefix }),
 		bind(accessKind(), "train.min_access", "Access level needed to use a train: guest, reporter, developer, maintainer or owner; GitHub's roles read, triage, write (= developer), maintain and admin too.",
 			func(c *Config) *forge.AccessLevel { return &c.Train.MinAccess }),
+		bind(stringKind(), "train.merge_rules", "forge: a merge request must meet the forge's merge rules (approvals, requested changes, resolved threads, not a draft) to join the train and again before it merges; none: they are not checked, which lets the train merge what the forge would refuse (unsafe).",
+			func(c *Config) *string { return &c.Train.MergeRules }),
+		bind(accessKind(), "train.pause_role", "Access level needed to pause or resume a train with /train pause and /train resume.",
+			func(c *Config) *forge.AccessLevel { return &c.Train.PauseRole }),
 	)
 }
 
@@ -261,6 +265,10 @@ func projectSettings() []setting[Project] {
 			func(p *Project) **train.Method { return &p.Method }),
 		bindOptional(accessKind(), "min_access", "Overrides train.min_access.",
 			func(p *Project) **forge.AccessLevel { return &p.MinAccess }),
+		bindOptional(stringKind(), "merge_rules", "Overrides train.merge_rules.",
+			func(p *Project) **string { return &p.MergeRules }),
+		bindOptional(accessKind(), "pause_role", "Overrides train.pause_role.",
+			func(p *Project) **forge.AccessLevel { return &p.PauseRole }),
 		bind(secretKind(), "webhook_secret", "This project's webhook secret, when it has its own; overrides the forge's. Prefer webhook_secret_file.",
 			func(p *Project) *Secret { return &p.WebhookSecret }),
 		bind(stringKind(), "webhook_secret_file", "File holding this project's webhook secret.",

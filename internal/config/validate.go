@@ -55,6 +55,9 @@ func (c *Config) problems() []error {
 		method("train.method", c.Train.Method),
 		refPart("train.car_prefix", c.Train.CarPrefix),
 		access("train.min_access", c.Train.MinAccess),
+		oneOf("train.merge_rules", c.Train.MergeRules, MergeRulesForge, MergeRulesNone),
+		access("train.pause_role", c.Train.PauseRole),
+		strongSecret("api.token", c.API.Token),
 	)
 	for i, p := range c.Projects {
 		ps.add(p.problems(fmt.Sprintf("projects[%d]", i), c.Train.MaxParallel)...)
@@ -114,7 +117,33 @@ func (f *Forge) problems(name string, enabled, ownSecrets bool) []error {
 	if !ownSecrets {
 		ps.add(f.needSecret(name+".webhook_secret", f.WebhookSecret))
 	}
+	ps.add(strongSecret(name+".webhook_secret", f.WebhookSecret))
 	return ps
+}
+
+// MinSecretLen is the shortest webhook secret or API token accepted: one
+// guessable in an afternoon would let anyone queue forge events or steer
+// trains.
+const MinSecretLen = 16
+
+// strongSecret refuses a secret that is set but short, or only white
+// space; an unset one is for the callers that require it to report.
+func strongSecret(field string, v Secret) error {
+	s := v.Reveal()
+	switch {
+	case s == "":
+		return nil
+	case strings.TrimSpace(s) == "":
+		return fieldErr(field, "is only white space; use a random value such as the output of `openssl rand -hex 32`")
+	case len([]rune(s)) < MinSecretLen:
+		n := len([]rune(s))
+		unit := "characters"
+		if n == 1 {
+			unit = "character"
+		}
+		return fieldErr(field, "is %d %s long, want at least %d; use a random value such as the output of `openssl rand -hex 32`", n, unit, MinSecretLen)
+	}
+	return nil
 }
 
 func (f *Forge) urlProblems(name string, enabled bool) []error {
@@ -162,6 +191,7 @@ func (g *GitHub) problems(enabled, ownSecrets bool) []error {
 	if !ownSecrets {
 		ps.add(g.needSecret("github.webhook_secret", g.WebhookSecret))
 	}
+	ps.add(strongSecret("github.webhook_secret", g.WebhookSecret))
 	return ps
 }
 
@@ -242,6 +272,13 @@ func (p *Project) problems(at string, maxParallel int) []error {
 	if p.MinAccess != nil {
 		ps.add(access(at+".min_access", *p.MinAccess))
 	}
+	if p.MergeRules != nil {
+		ps.add(oneOf(at+".merge_rules", *p.MergeRules, MergeRulesForge, MergeRulesNone))
+	}
+	if p.PauseRole != nil {
+		ps.add(access(at+".pause_role", *p.PauseRole))
+	}
+	ps.add(strongSecret(at+".webhook_secret", p.WebhookSecret))
 	ps.add(p.githubProblems(at)...)
 	return ps
 }

@@ -102,7 +102,7 @@ func TestProblems(t *testing.T) {
 			withEnv(forgeEnv(), "TRAINYARD_GITHUB_PRIVATE_KEY", testKeyPEM), []string{
 				"github.token: set a token or a GitHub App (github.app_id, installation_id and private_key), not both"}},
 		{"github app incomplete", "github: {app_id: 7, private_key: 'not a key'}\nprojects: [{forge: github, path: o/r}]",
-			map[string]string{"TRAINYARD_GITHUB_WEBHOOK_SECRET": "s"}, []string{
+			map[string]string{"TRAINYARD_GITHUB_WEBHOOK_SECRET": "a-long-enough-secret"}, []string{
 				"github.installation_id: required with a GitHub App, a positive number, got 0",
 				"github.private_key: not a PEM-encoded RSA private key: invalid key: Key must be a PEM encoded PKCS1 or PKCS8 key"}},
 		{"github app without a key", "github: {app_id: 7, installation_id: 9}", nil, []string{
@@ -122,9 +122,27 @@ func TestProblems(t *testing.T) {
 			"projects[1].fast_forward: only GitHub projects have it",
 			"projects[1].required_checks: only GitHub projects have it",
 			"projects[1].workflows: only GitHub projects have it"}},
-		{"project secrets replace the forge's", "projects: [{forge: github, path: o/r, webhook_secret: s}, {forge: github, path: o/s}]",
+		{"project secrets replace the forge's", "projects: [{forge: github, path: o/r, webhook_secret: a-long-enough-secret}, {forge: github, path: o/s}]",
 			map[string]string{"TRAINYARD_GITHUB_TOKEN": "t"}, []string{
 				"github.webhook_secret: required when github projects are configured (set it, github.webhook_secret_file, or TRAINYARD_GITHUB_WEBHOOK_SECRET)"}},
+		{"weak secrets", joinLines(
+			"gitlab: {webhook_secret: short}",
+			"github: {webhook_secret: '                    '}",
+			"api: {token: 'fifteen-chars15'}",
+			"projects:",
+			"  - {forge: gitlab, path: g/a, webhook_secret: 'x'}",
+			"  - {forge: github, path: o/r}"),
+			map[string]string{"TRAINYARD_GITLAB_URL": "https://g", "TRAINYARD_GITLAB_TOKEN": "t", "TRAINYARD_GITHUB_TOKEN": "t"}, []string{
+				"gitlab.webhook_secret: is 5 characters long, want at least 16; use a random value such as the output of `openssl rand -hex 32`",
+				"github.webhook_secret: is only white space; use a random value such as the output of `openssl rand -hex 32`",
+				"api.token: is 15 characters long, want at least 16; use a random value such as the output of `openssl rand -hex 32`",
+				"projects[0].webhook_secret: is 1 character long, want at least 16; use a random value such as the output of `openssl rand -hex 32`"}},
+		{"merge rules and pause role", joinLines(
+			"train: {pause_role: boss}",
+			"projects: [{forge: gitlab, path: g/a, merge_rules: off, pause_role: owner}]"),
+			forgeEnv(), []string{
+				`train.pause_role (line 1): "boss" is not one of guest, reporter, developer, maintainer or owner, nor a GitHub role: read, triage, write, maintain or admin`,
+				`projects[0].merge_rules: must be forge or none, got "off"`}},
 		{"method", "train: {method: fast}", nil, []string{`train.method: must be merge, squash or rebase, got "fast"`}},
 		{"car_prefix", "train: {car_prefix: 'a..b'}", nil, []string{`train.car_prefix: "a..b" is not a valid git ref name`}},
 		{"unknown access level", "train: {min_access: boss}", nil, []string{

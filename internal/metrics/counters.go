@@ -53,6 +53,14 @@ func eventKind(k event.Kind) string {
 	return "unknown"
 }
 
+// Panicked counts a recovered panic; where is "event" or "sweep".
+func (m *Metrics) Panicked(where string) {
+	if where != "event" && where != "sweep" {
+		where = "other"
+	}
+	m.panics.WithLabelValues(where).Inc()
+}
+
 // ObserveSweep records how long one sweep pass took; it is the
 // engine.Sweeper Observe function.
 func (m *Metrics) ObserveSweep(took time.Duration) {

@@ -1,6 +1,11 @@
 package metrics
 
 import (
+	"context"
+	"errors"
+	"net/http"
+	"net/http/httptest"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -111,5 +116,44 @@ trainyard_sweep_duration_seconds_count 2
 `
 	if err := testutil.CollectAndCompare(m.sweepTook, strings.NewReader(want)); err != nil {
 		t.Fatal(err)
+	}
+}
+
+func TestPanicsAndDeadLetters(t *testing.T) {
+	m, reg := newMetrics(t)
+	m.Panicked("event")
+	m.Panicked("event")
+	m.Panicked("sweep")
+	m.Panicked("made up")
+	if got := labelValues(t, reg, "trainyard_panics_total", "where"); !slices.Equal(got, []string{"event", "other", "sweep"}) {
+		t.Fatalf("panics where = %v, want event, other, sweep", got)
+	}
+	if got := testutil.ToFloat64(m.panics.WithLabelValues("event")); got != 2 {
+		t.Fatalf("event panics = %v, want 2", got)
+	}
+	n, fail := int64(3), error(nil)
+	if err := WatchDeadLetters(reg, func(context.Context) (int64, error) { return n, fail }); err != nil {
+		t.Fatal(err)
+	}
+	gauge := func() string {
+		t.Helper()
+		rec := httptest.NewRecorder()
+		Handler(reg).ServeHTTP(rec, httptest.NewRequest(http.MethodGet, "/metrics", nil))
+		for _, line := range strings.Split(rec.Body.String(), "\n") {
+			if strings.HasPrefix(line, "trainyard_events_dead_letters ") {
+				return line
+			}
+		}
+		return ""
+	}
+	if got := gauge(); got != "trainyard_events_dead_letters 3" {
+		t.Fatalf("dead letters line %q", got)
+	}
+	fail = errors.New("redis down")
+	if got := gauge(); got != "" {
+		t.Fatalf("dead letters line %q while Redis is down, want none", got)
+	}
+	if got := testutil.ToFloat64(m.panics.WithLabelValues("sweep")); got != 1 {
+		t.Fatalf("the other metrics went missing with the dead-letter count: sweep panics = %v", got)
 	}
 }

@@ -37,6 +37,7 @@ func feedAll(t *testing.T, m *Metrics) {
 	m.NotifyCounter().Count("merged", "sent")
 	m.ObserveEvent(event.Event{Kind: event.KindMR}, "handled", time.Second)
 	m.ObserveSweep(time.Second)
+	m.Panicked("event")
 	if _, err := m.InstrumentForge(&cannedForge{}, "gitlab").BranchHead(context.Background(), "g/p", "main"); err != nil {
 		t.Fatal(err)
 	}

@@ -33,6 +33,7 @@ type Metrics struct {
 	events        *prometheus.CounterVec
 	eventTook     *prometheus.HistogramVec
 	sweepTook     prometheus.Histogram
+	panics        *prometheus.CounterVec
 	notifications *prometheus.CounterVec
 
 	forgeTook  *prometheus.HistogramVec
@@ -81,6 +82,8 @@ func New(reg prometheus.Registerer) *Metrics {
 			Help:    "Time one sweep over every active train took.",
 			Buckets: []float64{0.1, 0.5, 1, 2.5, 5, 10, 30, 60, 120, 300},
 		}),
+		panics: counterVec("panics_total",
+			"Panics recovered while handling an event or sweeping, by where (event, sweep).", "where"),
 		notifications: counterVec("notifications_total",
 			"Chat notifications by kind and outcome (sent, failed, dropped; retried counts extra attempts).", "kind", "outcome"),
 
@@ -107,7 +110,7 @@ func New(reg prometheus.Registerer) *Metrics {
 func (m *Metrics) collectors() []prometheus.Collector {
 	return []prometheus.Collector{
 		m.cars, m.paused, m.toMerge, m.started, m.cancelled, m.wasted, m.evictions, m.merged,
-		m.webhooks, m.events, m.eventTook, m.sweepTook, m.notifications,
+		m.webhooks, m.events, m.eventTook, m.sweepTook, m.panics, m.notifications,
 		m.forgeTook, m.forgeCalls, m.forgeErrs, m.redisTook, m.redisErrs,
 	}
 }

@@ -13,11 +13,18 @@
 // Redis Cluster places a key by its hash tag, so all keys of a train live in
 // one slot and every script or transaction here touches that one slot only.
 // Keys that span trains are plain keys, each in a slot of its own, and are
-// never combined with a train's keys in one script:
+// never combined with a train's keys in one script. Delivery marks and the
+// dead-letter stream carry the event stream's name as their hash tag
+// (<events> below), so that queueing an event and marking its delivery,
+// or burying an event and acknowledging it, are each one script:
 //
 //	<prefix>:trains             set of the hash tags of all trains (the index)
 //	<prefix>:events             event stream, read through consumer groups
-//	<prefix>:delivery:<id>      marks a webhook delivery as seen
+//	<prefix>:delivery:{<events>}:<id>  marks a webhook delivery as seen
+//	<prefix>:dead:{<events>}    dead-letter stream of events given up on
+//	<prefix>:command:<id>       a /train command claimed or done, by comment id
+//	<prefix>:cursor:<name>      how far the catch-up of missed commands read
+//	<prefix>:once:<name>        work one replica does per interval
 //
 // The parts of a train key are escaped (%, :, { and }) so that no two trains
 // share a key and no branch name can move the hash tag.

@@ -170,27 +170,28 @@ func toEvent(m redis.XMessage, deliveries int64) Event {
 	return ev
 }
 
-// FirstDelivery reports whether id is seen for the first time within ttl:
-// true once, false for every repeat, so a redelivered webhook is dropped.
-func (s *Store) FirstDelivery(ctx context.Context, id string, ttl time.Duration) (bool, error) {
+// EnqueueDelivery queues data on the event stream unless delivery id was
+// queued within ttl, and reports whether it queued it. Marking the id seen
+// and queueing the event are one script on one slot: a crash leaves both
+// or neither, so a delivery is never marked seen without its event, and a
+// forge's re-send of it is queued rather than dropped as a repeat.
+func (s *Store) EnqueueDelivery(ctx context.Context, id string, ttl time.Duration, data []byte) (bool, error) {
 	if id == "" {
-		return false, fmt.Errorf("check delivery: empty id")
+		return false, fmt.Errorf("enqueue delivery: empty id")
 	}
 	if ttl < time.Millisecond {
-		return false, fmt.Errorf("check delivery %s: ttl %s, want at least 1ms", id, ttl)
+		return false, fmt.Errorf("enqueue delivery %s: ttl %s, want at least 1ms", id, ttl)
 	}
-	first, err := s.rdb.SetNX(ctx, s.deliveryKey(id), 1, ttl).Result()
+	keys := []string{s.deliveryKey(id), s.opts.EventStream}
+	res, err := s.scripts.enqueue.Run(ctx, s.rdb, keys, ttl.Milliseconds(), s.opts.EventsMaxLen, data).Result()
+	if errors.Is(err, redis.Nil) {
+		return false, nil
+	}
 	if err != nil {
-		return false, fmt.Errorf("check delivery %s: %w", id, err)
+		return false, fmt.Errorf("enqueue delivery %s: %w", id, err)
 	}
-	return first, nil
-}
-
-// ForgetDelivery undoes FirstDelivery for id, for a delivery that was
-// marked seen but could not be queued: the forge's retry must get through.
-func (s *Store) ForgetDelivery(ctx context.Context, id string) error {
-	if err := s.rdb.Del(ctx, s.deliveryKey(id)).Err(); err != nil {
-		return fmt.Errorf("forget delivery %s: %w", id, err)
+	if _, ok := res.(string); !ok {
+		return false, fmt.Errorf("enqueue delivery %s: unexpected answer %v", id, res)
 	}
-	return nil
+	return true, nil
 }

@@ -17,7 +17,8 @@ func eventCases() []storeCase {
 		{name: "events claim skips deleted", run: testEventsClaimDeleted},
 		{name: "events stream capped", opts: Options{EventsMaxLen: 10}, run: testEventsCap},
 		{name: "events stream name", run: testEventsStreamName},
-		{name: "delivery dedup", run: testDedup},
+		{name: "delivery enqueued once", run: testEnqueueDelivery},
+		{name: "delivery marked only when queued", run: testEnqueueNeitherWithoutBoth},
 	}
 }
 
@@ -190,12 +191,13 @@ func testEventsStreamName(t *testing.T, e *env) {
 	}
 }
 
-func testDedup(t *testing.T, e *env) {
+func testEnqueueDelivery(t *testing.T, e *env) {
 	ctx := context.Background()
+	ensureGroup(t, e)
 	check := func(id string, ttl time.Duration, want bool) {
 		t.Helper()
-		if got, err := e.s.FirstDelivery(ctx, id, ttl); err != nil || got != want {
-			t.Fatalf("first delivery of %s = %v (%v), want %v", id, got, err, want)
+		if got, err := e.s.EnqueueDelivery(ctx, id, ttl, []byte("data-"+id)); err != nil || got != want {
+			t.Fatalf("enqueue delivery %s = %v (%v), want %v", id, got, err, want)
 		}
 	}
 	check("d1", time.Minute, true)
@@ -204,15 +206,43 @@ func testDedup(t *testing.T, e *env) {
 	check("short", 50*time.Millisecond, true)
 	e.expire(t, e.s.deliveryKey("short"), 50*time.Millisecond)
 	check("short", time.Minute, true)
-	if err := e.s.ForgetDelivery(ctx, "d1"); err != nil {
+	evs, err := e.s.ReadEvents(ctx, group, "c", 10, 0)
+	if err != nil {
 		t.Fatal(err)
 	}
-	check("d1", time.Minute, true)
-	check("d2", time.Minute, false)
-	if _, err := e.s.FirstDelivery(ctx, "", time.Minute); err == nil {
+	var got []string
+	for _, ev := range evs {
+		got = append(got, string(ev.Data))
+	}
+	if want := []string{"data-d1", "data-d2", "data-short", "data-short"}; !reflect.DeepEqual(got, want) {
+		t.Fatalf("queued %q, want %q: each first delivery once", got, want)
+	}
+	if _, err := e.s.EnqueueDelivery(ctx, "", time.Minute, nil); err == nil {
 		t.Fatalf("empty delivery id accepted")
 	}
-	if _, err := e.s.FirstDelivery(ctx, "d3", 0); err == nil {
+	if _, err := e.s.EnqueueDelivery(ctx, "d3", 0, nil); err == nil {
 		t.Fatalf("delivery without ttl accepted")
+	}
+	if n := e.rdb.Exists(ctx, e.s.deliveryKey("d3")).Val(); n != 0 {
+		t.Fatalf("a refused delivery was marked seen")
+	}
+}
+
+// testEnqueueNeitherWithoutBoth: when the event cannot be queued, the
+// delivery is not marked seen either, so the forge's re-send gets through.
+func testEnqueueNeitherWithoutBoth(t *testing.T, e *env) {
+	ctx := context.Background()
+	// A stream key of the wrong type makes XADD fail inside the script.
+	if err := e.rdb.Set(ctx, e.s.opts.EventStream, "not a stream", 0).Err(); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := e.s.EnqueueDelivery(ctx, "d1", time.Minute, []byte("x")); err == nil {
+		t.Fatalf("enqueue onto a broken stream succeeded")
+	}
+	// Redis does not roll back a script's writes before the failing
+	// command, so the script must fail before it marks anything; a real
+	// server and miniredis must agree.
+	if n := e.rdb.Exists(ctx, e.s.deliveryKey("d1")).Val(); n != 0 {
+		t.Fatalf("delivery marked seen although its event was not queued")
 	}
 }

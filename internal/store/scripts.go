@@ -2,10 +2,12 @@ package store
 
 import "github.com/redis/go-redis/v9"
 
-// Each script touches only KEYS[1], one key of one train, so it runs on
-// Redis Cluster.
+// Each script touches keys of one slot only (one train's, or the event
+// stream's), so it runs on Redis Cluster.
 type scripts struct {
-	save, renew, release *redis.Script
+	save, renew, release  *redis.Script
+	enqueue, bury, unbury *redis.Script
+	claimCommand          *redis.Script
 }
 
 func newScripts() scripts {
@@ -47,6 +49,61 @@ if redis.call('GET', KEYS[1]) == ARGV[1] then
   return redis.call('DEL', KEYS[1])
 end
 return 0
+`),
+		// KEYS: the delivery mark, the event stream. ARGV: mark ttl in
+		// milliseconds, stream cap, event data. Returns the entry id, or
+		// nil for a delivery marked already.
+		// A script's writes before a failing command stay, so the event is
+		// queued before the mark is set: a failed XADD leaves no mark.
+		enqueue: redis.NewScript(`
+if redis.call('EXISTS', KEYS[1]) == 1 then
+  return false
+end
+local id = redis.call('XADD', KEYS[2], 'MAXLEN', '~', ARGV[2], '*', 'data', ARGV[3])
+redis.call('SET', KEYS[1], 1, 'PX', ARGV[1])
+return id
+`),
+		// KEYS: the event stream, the dead-letter stream. ARGV: group,
+		// entry id, data, reason, deliveries, time in ms, dead-letter cap.
+		// Adds the dead letter and acknowledges the entry together.
+		bury: redis.NewScript(`
+local id = redis.call('XADD', KEYS[2], 'MAXLEN', '~', ARGV[7], '*',
+  'data', ARGV[3], 'reason', ARGV[4], 'deliveries', ARGV[5], 'at', ARGV[6], 'entry', ARGV[2])
+redis.call('XACK', KEYS[1], ARGV[1], ARGV[2])
+return id
+`),
+		// KEYS: the dead-letter stream, the event stream. ARGV: dead-letter
+		// id, event stream cap. Returns the new entry id, or nil when no
+		// such dead letter exists.
+		unbury: redis.NewScript(`
+local e = redis.call('XRANGE', KEYS[1], ARGV[1], ARGV[1])
+if #e == 0 then
+  return false
+end
+local data
+local f = e[1][2]
+for i = 1, #f, 2 do
+  if f[i] == 'data' then data = f[i + 1] end
+end
+if not data then
+  return redis.error_reply('ERR dead letter ' .. ARGV[1] .. ' has no data')
+end
+local id = redis.call('XADD', KEYS[2], 'MAXLEN', '~', ARGV[2], '*', 'data', data)
+redis.call('XDEL', KEYS[1], ARGV[1])
+return id
+`),
+		// KEYS: a command's mark. ARGV: owner, claim ttl in ms. Returns
+		// "done", "claimed" (for owner, now or before) or "busy".
+		claimCommand: redis.NewScript(`
+local v = redis.call('GET', KEYS[1])
+if v == 'done' then
+  return 'done'
+end
+if v and v ~= ARGV[1] then
+  return 'busy'
+end
+redis.call('SET', KEYS[1], ARGV[1], 'PX', ARGV[2])
+return 'claimed'
 `),
 	}
 }

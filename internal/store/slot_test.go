@@ -75,3 +75,15 @@ func TestKeysOfOneTrainShareSlot(t *testing.T) {
 		}
 	}
 }
+
+func TestEventKeysShareSlot(t *testing.T) {
+	for _, opts := range []Options{{}, {Prefix: "my{app}"}, {Prefix: "x}"}, {Prefix: "p", EventStream: "{ev}:stream"}, {Prefix: "p", EventStream: "plain-stream"}} {
+		s := New(nil, opts)
+		stream := s.opts.EventStream
+		for _, k := range []string{s.deliveryKey("abc"), s.deliveryKey("{odd}:id"), s.deadKey()} {
+			if clusterSlot(k) != clusterSlot(stream) {
+				t.Errorf("options %+v: %s is in slot %d, the stream %s in %d", opts, k, clusterSlot(k), stream, clusterSlot(stream))
+			}
+		}
+	}
+}

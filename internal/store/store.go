@@ -32,6 +32,8 @@ type Options struct {
 	// trims to it approximately, which is much cheaper than exactly.
 	HistoryLen int64
 	// EventStream is the key of the event stream; default "<prefix>:events".
+	// A name holding "}" must carry a hash tag ("{...}"): delivery marks and
+	// dead letters are kept in the stream's slot.
 	EventStream string
 	// EventsMaxLen caps the event stream, approximately.
 	EventsMaxLen int64
@@ -45,7 +47,9 @@ func (o Options) withDefaults() Options {
 		o.HistoryLen = DefaultHistoryLen
 	}
 	if o.EventStream == "" {
-		o.EventStream = o.Prefix + ":events"
+		// Braces escaped as in every other key, so the stream has no hash
+		// tag of its own and its name can be one.
+		o.EventStream = strings.NewReplacer("{", "%7B", "}", "%7D").Replace(o.Prefix) + ":events"
 	}
 	if o.EventsMaxLen <= 0 {
 		o.EventsMaxLen = DefaultEventsMaxLen
@@ -130,4 +134,29 @@ func (s *Store) trainKey(k train.Key) string   { return s.trainKeyOf(k, "train")
 func (s *Store) leaseKey(k train.Key) string   { return s.trainKeyOf(k, "lease") }
 func (s *Store) historyKey(k train.Key) string { return s.trainKeyOf(k, "history") }
 func (s *Store) indexKey() string              { return s.prefix + ":trains" }
-func (s *Store) deliveryKey(id string) string  { return s.prefix + ":delivery:" + id }
+
+func (s *Store) commandKey(id string) string  { return s.prefix + ":command:" + s.escaper.Replace(id) }
+func (s *Store) cursorKey(name string) string { return s.prefix + ":cursor:" + s.escaper.Replace(name) }
+func (s *Store) onceKey(name string) string   { return s.prefix + ":once:" + s.escaper.Replace(name) }
+
+// deliveryKey shares the event stream's slot, so that marking a delivery
+// seen and queueing its event can be one script on Redis Cluster.
+func (s *Store) deliveryKey(id string) string {
+	return s.prefix + ":delivery:{" + slotTag(s.opts.EventStream) + "}:" + id
+}
+
+// deadKey is the dead-letter stream, in the event stream's slot too: an
+// event moves there and is acknowledged in one script.
+func (s *Store) deadKey() string { return s.prefix + ":dead:{" + slotTag(s.opts.EventStream) + "}" }
+
+// slotTag is what Redis Cluster hashes to place key: its hash tag, or the
+// whole key when it has none. Another key carrying {slotTag(key)} lands
+// in the same slot.
+func slotTag(key string) string {
+	if open := strings.IndexByte(key, '{'); open >= 0 {
+		if n := strings.IndexByte(key[open+1:], '}'); n > 0 {
+			return key[open+1 : open+1+n]
+		}
+	}
+	return key
+}

@@ -77,7 +77,7 @@ type storeCase struct {
 
 func storeCases() []storeCase {
 	var cases []storeCase
-	for _, group := range [][]storeCase{trainCases(), leaseCases(), eventCases(), historyCases()} {
+	for _, group := range [][]storeCase{trainCases(), leaseCases(), eventCases(), historyCases(), deadCases(), commandCases()} {
 		cases = append(cases, group...)
 	}
 	return cases
@@ -112,7 +112,7 @@ func fullCar(mr int64) train.Car {
 		Base: sha(1000 + int(mr)), Commit: sha(2000 + int(mr)), Pipeline: 7000 + mr,
 		PipelineStartedAt: at(100), Attempts: 2, Builds: 3, Suspect: 41, Detached: true, LeftAt: at(200),
 		Witness: &train.Witness{Pipeline: 7100 + mr, SHA: sha(4000 + int(mr)), Others: 1, Status: train.PipelineFailed, Started: at(150)},
-		News:    &train.News{HeadSHA: sha(5000 + int(mr)), Closed: true, Merged: true, Branch: "develop"},
+		News:    &train.News{HeadSHA: sha(5000 + int(mr)), Closed: true, Merged: true, Branch: "develop", Rules: "it needs 1 more approval"},
 		Reason: &train.Reason{
 			Code: train.ReasonConflict, Message: "merge conflict in 2 files", Pipeline: 7000 + mr,
 			Commit: sha(3000 + int(mr)), Paths: []string{"a.go", "dir/b.go"},

@@ -113,6 +113,12 @@ func msgLeftOut(head string) string {
 	return fmt.Sprintf("The commits pushed while it was being merged (head now %s) are not in it.", short(head))
 }
 
+// msgRulesUnmet explains an eviction by the forge's merge rules; why is a
+// clause from the forge client ("it needs 1 more approval").
+func msgRulesUnmet(why string) string {
+	return "the merge rules no longer allow it to merge: " + strings.TrimSuffix(why, ".")
+}
+
 func msgEvicted(branch string, r Reason) string {
 	return fmt.Sprintf("Removed from the merge train for `%s`: %s.", branch, r.Message)
 }

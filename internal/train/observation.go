@@ -62,6 +62,14 @@ type Closed struct {
 	Merged bool
 }
 
+// RulesUnmet: the forge's merge rules no longer allow the MR to merge (an
+// approval was revoked, changes were requested, a blocking thread was
+// opened). Message says why, as a clause: "it needs 1 more approval".
+type RulesUnmet struct {
+	MR      int64
+	Message string
+}
+
 // PipelineStatus is the status of a pipeline run for exactly SHA.
 type PipelineStatus struct {
 	Pipeline int64
@@ -143,6 +151,7 @@ func (Resumed) observation()         {}
 func (HeadChanged) observation()     {}
 func (Retargeted) observation()      {}
 func (Closed) observation()          {}
+func (RulesUnmet) observation()      {}
 func (PipelineStatus) observation()  {}
 func (PipelineCreated) observation() {}
 func (PipelineRefused) observation() {}

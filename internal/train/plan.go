@@ -99,6 +99,8 @@ func (p *planner) observe(obs Observation) {
 		p.closed(o)
 	case Retargeted:
 		p.retargeted(o)
+	case RulesUnmet:
+		p.rulesUnmet(o)
 	case Built:
 		p.built(o)
 	case PipelineCreated:
@@ -227,6 +229,18 @@ func (p *planner) closed(o Closed) {
 	p.evict(i, r)
 }
 
+func (p *planner) rulesUnmet(o RulesUnmet) {
+	i := p.t.Index(o.MR)
+	if i < 0 || o.Message == "" {
+		return
+	}
+	if p.frozen(o.MR) {
+		p.news(i).Rules = o.Message
+		return
+	}
+	p.evict(i, Reason{Code: ReasonMergeRules, Message: msgRulesUnmet(o.Message)})
+}
+
 func (p *planner) retargeted(o Retargeted) {
 	i := p.t.Index(o.MR)
 	if i < 0 || o.Branch == p.t.Branch {
@@ -264,6 +278,8 @@ func (p *planner) heedNews(mrs []int64) {
 			p.headChanged(HeadChanged{MR: mr, HeadSHA: n.HeadSHA})
 		case n.Branch != "":
 			p.retargeted(Retargeted{MR: mr, Branch: n.Branch})
+		case n.Rules != "":
+			p.rulesUnmet(RulesUnmet{MR: mr, Message: n.Rules})
 		}
 	}
 }

@@ -1170,6 +1170,9 @@ func TestNewsOfAFrozenCarIsActedOnAfterItsFastForward(t *testing.T) {
 		{"retargeted, and the push is refused: evicted as retargeted",
 			Retargeted{MR: 1, Branch: "develop"}, FastForwarded{To: "C1", Rejected: true, Head: "X"},
 			map[int64]ReasonCode{1: ReasonRetargeted}, ""},
+		{"merge rules unmet, and the push is refused: evicted for the rules",
+			RulesUnmet{MR: 1, Message: "it needs 1 more approval"}, FastForwarded{To: "C1", Rejected: true, Head: "T"},
+			map[int64]ReasonCode{1: ReasonMergeRules}, ""},
 		{"new commits, and the push lands: merged as tested, the note says what is left out",
 			HeadChanged{MR: 1, HeadSHA: "N0123456789abc"}, FastForwarded{To: "C1", Head: "C1"},
 			map[int64]ReasonCode{},
@@ -1195,5 +1198,28 @@ func TestNewsOfAFrozenCarIsActedOnAfterItsFastForward(t *testing.T) {
 				t.Errorf("merge note %q, want %q", merged, tt.wantMerged)
 			}
 		})
+	}
+}
+
+func TestRulesUnmetEvictsWithTheForgesReason(t *testing.T) {
+	tr := mk(at(1, StateRunning, "T"), at(2, StateRunning, "C1"))
+	got, actions := Plan(tr, RulesUnmet{MR: 1, Message: "@bob requested changes."}, t0)
+	if e := evicted(actions); !reflect.DeepEqual(e, map[int64]ReasonCode{1: ReasonMergeRules}) {
+		t.Fatalf("evicted = %v, want !1 for the merge rules", e)
+	}
+	var note string
+	for _, c := range only[Comment](actions) {
+		if c.MR == 1 {
+			note = c.Body
+		}
+	}
+	if want := "Removed from the merge train for `main`: the merge rules no longer allow it to merge: @bob requested changes."; note != want {
+		t.Errorf("note %q, want %q", note, want)
+	}
+	if got.Car(1) != nil || got.Car(2) == nil || got.Car(2).State != StateBuilding || got.Car(2).Base != "T" {
+		t.Errorf("cars after: %+v; want !1 gone and !2 rebuilt on the target", got.Cars)
+	}
+	if _, actions := Plan(got, RulesUnmet{MR: 1, Message: "again"}, t0); len(actions) != 0 {
+		t.Errorf("news of a car no longer on the train acted: %#v", actions)
 	}
 }

@@ -193,6 +193,8 @@ type News struct {
 	Closed  bool   `json:"closed,omitempty"`
 	Merged  bool   `json:"merged,omitempty"` // closed by a merge outside the train
 	Branch  string `json:"branch,omitempty"` // retargeted to this branch
+	// Rules: the forge's merge rules no longer allow the merge; why.
+	Rules string `json:"rules,omitempty"`
 }
 
 // Witness is a pipeline kept running for what its result tells about a
@@ -224,6 +226,9 @@ const (
 	ReasonRemoved         ReasonCode = "removed"
 	ReasonBuildFailed     ReasonCode = "build_failed"
 	ReasonPipelineRefused ReasonCode = "pipeline_refused"
+	// ReasonMergeRules: the forge's merge rules no longer allowed the
+	// merge (an approval revoked, changes requested, a new thread).
+	ReasonMergeRules ReasonCode = "merge_rules"
 )
 
 // Reason is why a car left: a code for machines and a sentence for people.

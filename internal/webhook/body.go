@@ -31,13 +31,12 @@ func (p *bodyPool) put(b *bytes.Buffer) {
 	p.p.Put(b)
 }
 
-// readBody reads the request body into buf, at most h.maxBody bytes.
+// readBody reads the request body into buf, at most h.maxBody bytes. The
+// buffer grows with what arrives, never from Content-Length: a sender may
+// claim megabytes and send them slowly, or never.
 func (h *Handler) readBody(w http.ResponseWriter, r *http.Request, buf *bytes.Buffer) (answer, bool) {
 	if r.ContentLength > h.maxBody {
 		return h.tooLarge(), false
-	}
-	if r.ContentLength > 0 {
-		buf.Grow(int(r.ContentLength) + bytes.MinRead) // ReadFrom wants MinRead spare to see EOF
 	}
 	_, err := buf.ReadFrom(http.MaxBytesReader(w, r.Body, h.maxBody))
 	var tooBig *http.MaxBytesError

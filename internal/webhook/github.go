@@ -23,13 +23,13 @@ func (h *Handler) serveGitHub(w http.ResponseWriter, r *http.Request) (string, a
 		return eventUnknown, a
 	}
 	kind := github.WebHookType(r)
-	label := labelOf(kind)
+	if !githubUsed(kind) {
+		return eventOther, ignored("event type " + boundName(kind) + " not used")
+	}
+	label := kind
 	id := github.DeliveryID(r)
 	if id == "" {
 		return label, failure(http.StatusBadRequest, OutcomeBadRequest, "missing delivery id: no X-GitHub-Delivery header")
-	}
-	if !githubUsed(kind) {
-		return label, ignored("event type " + label + " not used")
 	}
 	payload, a, ok := githubPayload(r, buf.Bytes())
 	if !ok {

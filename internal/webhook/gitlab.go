@@ -24,10 +24,10 @@ func (h *Handler) serveGitLab(w http.ResponseWriter, r *http.Request) (string, a
 		return eventUnknown, failure(http.StatusUnauthorized, OutcomeUnauthorized, "invalid X-Gitlab-Token")
 	}
 	kind := gitlab.HookEventType(r)
-	label := labelOf(string(kind))
 	if !gitlabUsed(kind) {
-		return label, ignored("event type " + label + " not used")
+		return eventOther, ignored("event type " + boundName(string(kind)) + " not used")
 	}
+	label := string(kind)
 	idempotency, eventUUID := r.Header.Get("Idempotency-Key"), r.Header.Get("X-Gitlab-Event-UUID")
 	if idempotency == "" && eventUUID == "" {
 		return label, failure(http.StatusBadRequest, OutcomeBadRequest,
@@ -67,14 +67,14 @@ func gitlabDeliveryID(idempotency, eventUUID string, body []byte) string {
 	return eventUUID + ":" + hex.EncodeToString(sum[:8])
 }
 
-// labelOf bounds an event name for logs and metrics.
-func labelOf(kind string) string {
-	const maxLabel = 64
+// boundName bounds an event name a sender chose, for an answer.
+func boundName(kind string) string {
+	const maxName = 64
 	switch {
 	case kind == "":
 		return eventUnknown
-	case len(kind) > maxLabel:
-		return kind[:maxLabel]
+	case len(kind) > maxName:
+		return kind[:maxName]
 	}
 	return kind
 }

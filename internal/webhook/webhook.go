@@ -48,21 +48,16 @@ var ErrNoSecret = errors.New("webhook secret is empty")
 
 // Queue de-duplicates deliveries and queues events; *store.Store is one.
 type Queue interface {
-	// FirstDelivery reports whether id is seen for the first time within
-	// ttl, and marks it seen.
-	FirstDelivery(ctx context.Context, id string, ttl time.Duration) (bool, error)
-	// AddEvent queues one encoded event.Event.
-	AddEvent(ctx context.Context, data []byte) (string, error)
-	// ForgetDelivery takes back a FirstDelivery mark, for an event that
-	// could not be queued, so the forge's retry is queued instead of
-	// dropped as a repeat.
-	ForgetDelivery(ctx context.Context, id string) error
+	// EnqueueDelivery queues one encoded event.Event unless delivery id
+	// was queued within ttl, and reports whether it queued it. Marking the
+	// id and queueing the event happen together or not at all.
+	EnqueueDelivery(ctx context.Context, id string, ttl time.Duration, data []byte) (bool, error)
 }
 
 // Counter counts requests, for metrics. forge is "gitlab" or "github",
-// event the forge's event name ("unknown" before the request is
-// authenticated, so strangers cannot mint label values) and outcome one of
-// the Outcome constants.
+// event the name of an event type Trainyard uses, "other" for any other
+// type and "unknown" before the request is authenticated, so no sender
+// can mint label values; outcome is one of the Outcome constants.
 type Counter interface {
 	Count(forge, event, outcome string)
 }

@@ -1,10 +1,14 @@
 package webhook
 
 import (
+	"bytes"
 	"context"
 	"errors"
+	"fmt"
 	"io"
 	"net/http"
+	"net/http/httptest"
+	"reflect"
 	"strings"
 	"testing"
 	"time"
@@ -18,15 +22,9 @@ import (
 // failQueue fails every call.
 type failQueue struct{}
 
-func (failQueue) FirstDelivery(context.Context, string, time.Duration) (bool, error) {
+func (failQueue) EnqueueDelivery(context.Context, string, time.Duration, []byte) (bool, error) {
 	return false, errors.New("queue down")
 }
-
-func (failQueue) AddEvent(context.Context, []byte) (string, error) {
-	return "", errors.New("queue down")
-}
-
-func (failQueue) ForgetDelivery(context.Context, string) error { return errors.New("queue down") }
 
 func TestNewRefusesMissingSecrets(t *testing.T) {
 	t.Parallel()
@@ -262,8 +260,8 @@ func TestWrongMethod(t *testing.T) {
 }
 
 // TestQueueFailureThenRetry breaks the event stream for real (a string
-// where the stream should be, so XADD fails while the delivery mark
-// succeeds), then repairs it: the forge's retry must be queued.
+// where the stream should be, so XADD fails), then repairs it: the
+// delivery must not have been marked seen, so the forge's retry is queued.
 func TestQueueFailureThenRetry(t *testing.T) {
 	t.Parallel()
 	ctx := context.Background()
@@ -277,9 +275,9 @@ func TestQueueFailureThenRetry(t *testing.T) {
 	}
 	d := gitlabDelivery(t, "Note Hook", fixture(t, "gitlab/note_hook_merge_request.json"))
 	expectAnswer(t, r.send(d), http.StatusServiceUnavailable, "error", "event queue unavailable, retry later")
-	mark := r.prefix + ":delivery:gitlab:" + d.header.Get("Idempotency-Key")
+	mark := r.prefix + ":delivery:{" + stream + "}:gitlab:" + d.header.Get("Idempotency-Key")
 	if n, err := r.rdb.Exists(ctx, mark).Result(); err != nil || n != 0 {
-		t.Fatalf("delivery mark %s: exists %d (%v) after the failure, want taken back", mark, n, err)
+		t.Fatalf("delivery mark %s: exists %d (%v) after the failure, want none", mark, n, err)
 	}
 
 	if err := r.rdb.Del(ctx, stream).Err(); err != nil {
@@ -305,4 +303,59 @@ func TestQueueUnreachable(t *testing.T) {
 	r := newRig(t, withQueue(func(*rig) Queue { return store.New(rdb, store.Options{}) }))
 	got := r.send(githubDelivery(t, "pull_request", fixture(t, "github/pull_request_opened.json")))
 	expectAnswer(t, got, http.StatusServiceUnavailable, "error", "event queue unavailable, retry later")
+}
+
+// TestUnusedEventTypesShareOneLabel: an authenticated sender naming a new
+// event type in every delivery adds no metric series.
+func TestUnusedEventTypesShareOneLabel(t *testing.T) {
+	t.Parallel()
+	r := newRig(t)
+	for i := range 3 {
+		kind := fmt.Sprintf("Made Up Hook %d", i)
+		got := r.send(gitlabDelivery(t, kind, []byte(`{}`)))
+		expectAnswer(t, got, http.StatusAccepted, "reason", "event type "+kind+" not used")
+		expectAnswer(t, r.send(githubDelivery(t, fmt.Sprintf("made_up_%d", i), []byte(`{}`))), http.StatusAccepted, "status", "ignored")
+	}
+	long := strings.Repeat("x", 500)
+	expectAnswer(t, r.send(gitlabDelivery(t, long, []byte(`{}`))), http.StatusAccepted, "reason", "event type "+long[:64]+" not used")
+	want := map[string]int{"gitlab/other/ignored": 4, "github/other/ignored": 3}
+	if got := r.counts.snapshot(); !reflect.DeepEqual(got, want) {
+		t.Fatalf("counts %v, want %v", got, want)
+	}
+	r.expectNothingQueued()
+}
+
+// slowBody yields a few bytes and then waits for stop, as a sender that
+// claims a large body and trickles it would.
+type slowBody struct {
+	sent bool
+	stop <-chan struct{}
+}
+
+func (b *slowBody) Read(p []byte) (int, error) {
+	if !b.sent {
+		b.sent = true
+		return copy(p, "{\"object_kind\""), nil
+	}
+	<-b.stop
+	return 0, io.ErrUnexpectedEOF
+}
+
+// TestBodyBufferFollowsWhatArrives: a body's buffer grows with the bytes
+// that came, not with the Content-Length the sender claims.
+func TestBodyBufferFollowsWhatArrives(t *testing.T) {
+	t.Parallel()
+	h, err := New(Options{GitLabSecret: glSecret, GitHubSecret: ghSecret, Queue: failQueue{}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	stop := make(chan struct{})
+	close(stop) // the trickle ends at once: the claim alone must not size the buffer
+	req := httptest.NewRequest(http.MethodPost, GitLabPath, &slowBody{stop: stop})
+	req.ContentLength = DefaultMaxBody
+	buf := new(bytes.Buffer)
+	h.readBody(httptest.NewRecorder(), req, buf)
+	if c := buf.Cap(); c > 64<<10 {
+		t.Fatalf("buffer of %d bytes for a body of 14 bytes that claimed %d", c, DefaultMaxBody)
+	}
 }

@@ -95,12 +95,12 @@ func (p Policy) Do(ctx context.Context, op string, idempotent bool, attempt Atte
 	}
 }
 
-// failed wraps a final error: 404 is forge.ErrNotFound, another 4xx (but
-// 408) forge.ErrRejected, and a call stopped by its own budget (not the
-// caller's context) ErrGaveUp.
+// failed wraps a final error: 404 and 410 are forge.ErrNotFound, another
+// 4xx (but 408) forge.ErrRejected, and a call stopped by its own budget
+// (not the caller's context) ErrGaveUp.
 func (p Policy) failed(ctx, call context.Context, op string, n int, start time.Time, ans Answer, err error) error {
 	switch code := ans.Status; {
-	case code == http.StatusNotFound:
+	case code == http.StatusNotFound, code == http.StatusGone:
 		return fmt.Errorf("%s: %w", op, forge.ErrNotFound)
 	case code >= 400 && code < 500 && code != http.StatusRequestTimeout && !ans.Throttled && code != http.StatusTooManyRequests:
 		return fmt.Errorf("%s: %w: %w", op, forge.ErrRejected, err)

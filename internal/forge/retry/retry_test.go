@@ -36,6 +36,7 @@ func TestFinalAnswers(t *testing.T) {
 		calls int
 	}{
 		{"not found", Answer{Status: 404}, forge.ErrNotFound, 1},
+		{"gone", Answer{Status: 410}, forge.ErrNotFound, 1},
 		{"refused", Answer{Status: 422}, forge.ErrRejected, 1},
 		{"forbidden", Answer{Status: 403}, forge.ErrRejected, 1},
 		{"not implemented", Answer{Status: 501}, errAnswer, 1},

@@ -1,0 +1,233 @@
+package engine_test
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"go.uber.org/zap/zaptest"
+
+	"github.com/trainyard/trainyard/internal/engine"
+	"github.com/trainyard/trainyard/internal/event"
+	"github.com/trainyard/trainyard/internal/forge"
+	"github.com/trainyard/trainyard/internal/redistest"
+	"github.com/trainyard/trainyard/internal/store"
+	"github.com/trainyard/trainyard/internal/train"
+)
+
+// outcomes records what the workers did with each event, by delivery id.
+type outcomes struct {
+	mu    sync.Mutex
+	seen  map[string][]string
+	calls map[string]int
+}
+
+func (o *outcomes) observe(ev event.Event, outcome string, _ time.Duration) {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	o.seen[ev.ID] = append(o.seen[ev.ID], outcome)
+}
+
+func (o *outcomes) called(id string) int {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	o.calls[id]++
+	return o.calls[id]
+}
+
+func (o *outcomes) of(id string) []string {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	return append([]string(nil), o.seen[id]...)
+}
+
+// TestWorkersSettleEveryEvent: a good event is handled once, a 404 is
+// final, and one that fails or panics every time ends in the dead letters
+// after MaxDeliveries, with the process still running.
+func TestWorkersSettleEveryEvent(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	st := store.New(redistest.Client(t), store.Options{Prefix: redistest.Prefix(t)})
+	o := &outcomes{seen: map[string][]string{}, calls: map[string]int{}}
+	panics := 0
+	var mu sync.Mutex
+	w := &engine.Workers{
+		Store: st, Consumer: "w", Count: 2, ClaimIdle: 50 * time.Millisecond, MaxDeliveries: 3,
+		Log: zaptest.NewLogger(t), Observe: o.observe,
+		Panicked: func(where string) {
+			mu.Lock()
+			defer mu.Unlock()
+			if where == "event" {
+				panics++
+			}
+		},
+		Dispatch: func(ctx context.Context, ev event.Event) error {
+			n := o.called(ev.ID)
+			switch ev.ID {
+			case "good":
+				return nil
+			case "gone":
+				return fmt.Errorf("add !7 of g/p: get MR: %w", forge.ErrNotFound)
+			case "flaky":
+				if n < 2 {
+					return errors.New("forge hiccup")
+				}
+				return nil
+			case "failing":
+				return errors.New("forge down")
+			case "poison":
+				var m map[string]int
+				m["boom"]++ // a nil map write panics
+			}
+			return nil
+		},
+	}
+	for _, id := range []string{"good", "gone", "flaky", "failing", "poison"} {
+		data, err := event.Event{ID: id, Forge: "gitlab", Project: "g/p", Kind: event.KindPush, Ref: "main"}.Marshal()
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := st.EnqueueDelivery(ctx, "gitlab:"+id, time.Hour, data); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if _, err := st.EnqueueDelivery(ctx, "gitlab:garbage", time.Hour, []byte("{not json")); err != nil {
+		t.Fatal(err)
+	}
+	run, stop := context.WithCancel(ctx)
+	done := make(chan error, 1)
+	go func() { done <- w.Run(run) }()
+	waitFor(t, 20*time.Second, "every event settled", func() bool {
+		n, err := st.DeadLetterCount(ctx)
+		return err == nil && n == 3 && len(o.of("flaky")) == 2
+	})
+	stop()
+	if err := <-done; err != nil {
+		t.Fatalf("workers: %v", err)
+	}
+	want := map[string]string{
+		"good":    "handled",
+		"gone":    "gone",
+		"flaky":   "retry handled",
+		"failing": "retry retry dead_letter",
+		"poison":  "panic panic dead_letter",
+	}
+	for id, outcome := range want {
+		if got := strings.Join(o.of(id), " "); got != outcome {
+			t.Errorf("%s: outcomes %q, want %q", id, got, outcome)
+		}
+	}
+	if panics != 3 {
+		t.Errorf("%d panics counted, want 3", panics)
+	}
+	dead, err := st.DeadLetters(ctx, 10)
+	if err != nil {
+		t.Fatal(err)
+	}
+	reasons := map[string]string{}
+	for _, d := range dead {
+		ev, _ := event.Unmarshal(d.Data)
+		reasons[ev.ID] = d.Reason
+		if ev.ID == "" {
+			reasons["garbage"] = d.Reason
+		}
+	}
+	if !strings.HasPrefix(reasons["poison"], "panic: assignment to entry in nil map") ||
+		reasons["failing"] != "forge down" || !strings.HasPrefix(reasons["garbage"], "does not decode") {
+		t.Errorf("dead letter reasons %q", reasons)
+	}
+	pending, err := st.ClaimIdle(ctx, "trainyard", "check", 0, 10)
+	if err != nil || len(pending) != 0 {
+		t.Errorf("events left pending: %v, %v", pending, err)
+	}
+}
+
+// TestWorkersBuryAnEventDeliveredTooOften: an event handed out more than
+// MaxDeliveries times without being settled (its workers crashed on it) is
+// buried without being handled again.
+func TestWorkersBuryAnEventDeliveredTooOften(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	st := store.New(redistest.Client(t), store.Options{Prefix: redistest.Prefix(t)})
+	if err := st.EnsureGroup(ctx, "trainyard"); err != nil {
+		t.Fatal(err)
+	}
+	data, _ := event.Event{ID: "crasher", Forge: "gitlab", Project: "g/p", Kind: event.KindPush, Ref: "main"}.Marshal()
+	if _, err := st.EnqueueDelivery(ctx, "gitlab:crasher", time.Hour, data); err != nil {
+		t.Fatal(err)
+	}
+	// Three workers took it and died without a word.
+	if _, err := st.ReadEvents(ctx, "trainyard", "dead-1", 1, 0); err != nil {
+		t.Fatal(err)
+	}
+	for i := 2; i <= 3; i++ {
+		waitFor(t, 5*time.Second, "claimed", func() bool {
+			evs, err := st.ClaimIdle(ctx, "trainyard", fmt.Sprintf("dead-%d", i), time.Millisecond, 1)
+			return err == nil && len(evs) == 1
+		})
+	}
+	called := 0
+	o := &outcomes{seen: map[string][]string{}, calls: map[string]int{}}
+	w := &engine.Workers{
+		Store: st, Consumer: "w", ClaimIdle: 20 * time.Millisecond, MaxDeliveries: 2,
+		Log: zaptest.NewLogger(t), Observe: o.observe,
+		Dispatch: func(context.Context, event.Event) error { called++; return nil },
+	}
+	run, stop := context.WithCancel(ctx)
+	done := make(chan error, 1)
+	go func() { done <- w.Run(run) }()
+	waitFor(t, 10*time.Second, "buried", func() bool { n, _ := st.DeadLetterCount(ctx); return n == 1 })
+	stop()
+	<-done
+	if called != 0 || strings.Join(o.of("crasher"), " ") != "dead_letter" {
+		t.Fatalf("dispatched %d times, outcomes %v; want it buried unhandled", called, o.of("crasher"))
+	}
+}
+
+// TestSweeperRecoversPanics: a panic sweeping one train is logged and
+// counted, and the pass goes on to the next train and the catch-up.
+func TestSweeperRecoversPanics(t *testing.T) {
+	ctx := context.Background()
+	st := store.New(redistest.Client(t), store.Options{Prefix: redistest.Prefix(t)})
+	keys := []train.Key{{Forge: "gitlab", Project: "g/a", Branch: "main"}, {Forge: "gitlab", Project: "g/b", Branch: "main"}}
+	for _, k := range keys {
+		tr := train.New(k, train.Settings{})
+		tr.Cars = []train.Car{{MR: 1, HeadSHA: "h", State: train.StateQueued}}
+		if _, err := st.Save(ctx, tr); err != nil {
+			t.Fatal(err)
+		}
+	}
+	var swept []string
+	panics := 0
+	s := &engine.Sweeper{
+		Store: st, Log: zaptest.NewLogger(t),
+		Sweep: func(_ context.Context, k train.Key) error {
+			swept = append(swept, k.Project)
+			if k.Project == "g/a" {
+				panic("sweep bug")
+			}
+			return nil
+		},
+		CatchUp:  func(context.Context) error { panic("catch-up bug") },
+		Panicked: func(string) { panics++ },
+	}
+	s.Pass(ctx)
+	if strings.Join(swept, ",") != "g/a,g/b" || panics != 2 {
+		t.Fatalf("swept %v with %d panics, want g/a,g/b and 2", swept, panics)
+	}
+}
+
+func waitFor(t *testing.T, limit time.Duration, what string, ok func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(limit)
+	for !ok() {
+		if time.Now().After(deadline) {
+			t.Fatalf("not %s within %s", what, limit)
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+}

@@ -5,7 +5,10 @@ package command
 
 import (
 	"fmt"
+	"slices"
 	"strings"
+	"unicode"
+	"unicode/utf8"
 
 	"github.com/trainyard/trainyard/internal/train"
 )
@@ -18,6 +21,8 @@ const (
 	Remove Verb = "remove"
 	Retry  Verb = "retry"
 	Status Verb = "status"
+	Pause  Verb = "pause"
+	Resume Verb = "resume"
 	Help   Verb = "help"
 )
 
@@ -32,7 +37,12 @@ type Command struct {
 // Reply is set; neither means the comment holds no command.
 type Result struct {
 	Command *Command
-	// Reply is the text to answer with: usage, or what is wrong.
+	// Reply is the Markdown to answer with: usage, or what is wrong. It may
+	// repeat what the user wrote, always through Quote, so posting it cannot
+	// mention anyone, link anywhere or inject HTML; and never at the start
+	// of a line, so GitLab cannot take it for a quick action. Anyone who can
+	// comment can make the parser produce a reply: check that the author may
+	// use the train before posting it.
 	Reply string
 }
 
@@ -62,6 +72,8 @@ func verbs() []verbSpec {
 		{verb: Remove, summary: "take this merge request off the merge train"},
 		{verb: Retry, summary: "build and test this merge request again, or put it back on the train", options: addOptions},
 		{verb: Status, summary: "show this merge request's place and state on the train"},
+		{verb: Pause, summary: "pause this merge request's merge train: nothing new starts or merges"},
+		{verb: Resume, summary: "resume this merge request's merge train"},
 		{verb: Help, summary: "show this help"},
 	}
 }
@@ -69,59 +81,97 @@ func verbs() []verbSpec {
 // Prefix starts every command line.
 const Prefix = "/train"
 
-// Parse reads the first `/train` line of a comment that is neither quoted
-// nor inside a fenced code block.
+// maxParsed bounds the comments read as Markdown. Goldmark takes time
+// quadratic in some nestings (`>>>>…`, `[a]([a](…`, `*a_*a_…`): about 0.3s
+// at this size but minutes at the million characters GitLab allows.
+const maxParsed = 16 << 10
+
+// Parse reads the command in a comment as the forge renders it: the first
+// paragraph directly in the comment whose first line starts with `/train`.
+// Lines in code, HTML, quotes, lists, headings, `<pre>` or `<details>`, and
+// later lines of a paragraph, never count. A comment too long to parse
+// safely is answered with a reply, if any line starts with `/train`.
 func Parse(body string) Result {
+	if !mayHoldCommand(body) {
+		return Result{}
+	}
+	if len(body) > maxParsed {
+		return Result{Reply: fmt.Sprintf("This comment is too long (over %d bytes) to look for a `%s` command in: post the command in a comment of its own.", maxParsed, Prefix)}
+	}
 	line, ok := commandLine(body)
 	if !ok {
 		return Result{}
 	}
-	fields := strings.Fields(strings.ToLower(line))
-	if len(fields) == 1 {
-		return Result{Reply: "`/train` needs a subcommand.\n\n" + Usage()}
+	words := strings.Fields(line)[1:]
+	if len(words) == 0 {
+		return Result{Reply: "`" + Prefix + "` needs a subcommand.\n\n" + Usage()}
 	}
-	name := fields[1]
-	for _, v := range verbs() {
-		if string(v.verb) == name {
-			return parseOptions(v, fields[2:])
-		}
+	v, ok := findVerb(words[0])
+	if !ok {
+		return Result{Reply: fmt.Sprintf("Unknown command %s.\n\n%s", Quote(Prefix+" "+words[0]), Usage())}
 	}
-	return Result{Reply: fmt.Sprintf("Unknown command `/train %s`.\n\n%s", name, Usage())}
+	return parseOptions(v, words[1:])
 }
 
+// isCommandLine reports whether a line's first word is the prefix, in any
+// case.
+func isCommandLine(line string) bool {
+	word := strings.TrimLeftFunc(line, unicode.IsSpace)
+	if end := strings.IndexFunc(word, unicode.IsSpace); end >= 0 {
+		word = word[:end]
+	}
+	// ToLower maps rune to rune, so a longer word cannot become the prefix;
+	// counting first spares lowercasing a megabyte.
+	return utf8.RuneCountInString(word) == utf8.RuneCountInString(Prefix) && strings.ToLower(word) == Prefix
+}
+
+// parseOptions reads the arguments after the verb. Words are matched in
+// any case but quoted back as written.
 func parseOptions(v verbSpec, args []string) Result {
 	c := &Command{Verb: v.verb}
 	seen := map[string]bool{}
 	for i := 0; i < len(args); i++ {
 		arg := args[i]
-		name, value, hasValue := strings.Cut(strings.TrimPrefix(arg, "--"), "=")
 		if !strings.HasPrefix(arg, "--") {
-			return bad(v, fmt.Sprintf("unexpected argument `%s`", arg))
+			return bad(v, "unexpected argument "+Quote(arg))
 		}
+		name, value, hasValue := strings.Cut(arg[len("--"):], "=")
 		opt, ok := findOption(v, name)
 		if !ok {
-			return bad(v, fmt.Sprintf("unknown option `--%s`", name))
+			return bad(v, "unknown option "+Quote("--"+name))
 		}
-		if seen[name] {
-			return bad(v, fmt.Sprintf("option `--%s` given twice", name))
+		if seen[opt.name] {
+			return bad(v, fmt.Sprintf("option `--%s` given twice", opt.name))
 		}
-		seen[name] = true
-		if !hasValue {
-			if i+1 >= len(args) {
-				return bad(v, fmt.Sprintf("option `--%s` needs a value: %s", name, strings.Join(opt.values, ", ")))
-			}
+		seen[opt.name] = true
+		if !hasValue && i+1 < len(args) {
 			i++
 			value = args[i]
 		}
-		if !contains(opt.values, value) {
-			return bad(v, fmt.Sprintf("`%s` is not a valid value for `--%s`; use one of: %s", value, name, strings.Join(opt.values, ", ")))
+		if value == "" {
+			return bad(v, fmt.Sprintf("option `--%s` needs a value: %s", opt.name, strings.Join(opt.values, ", ")))
 		}
-		opt.set(c, value)
+		canonical := strings.ToLower(value)
+		if !slices.Contains(opt.values, canonical) {
+			return bad(v, fmt.Sprintf("%s is not a valid value for `--%s`; use one of: %s", Quote(value), opt.name, strings.Join(opt.values, ", ")))
+		}
+		opt.set(c, canonical)
 	}
 	return Result{Command: c}
 }
 
+func findVerb(name string) (verbSpec, bool) {
+	name = strings.ToLower(name)
+	for _, v := range verbs() {
+		if string(v.verb) == name {
+			return v, true
+		}
+	}
+	return verbSpec{}, false
+}
+
 func findOption(v verbSpec, name string) (option, bool) {
+	name = strings.ToLower(name)
 	for _, o := range v.options {
 		if o.name == name {
 			return o, true
@@ -130,62 +180,8 @@ func findOption(v verbSpec, name string) (option, bool) {
 	return option{}, false
 }
 
-func contains(list []string, s string) bool {
-	for _, x := range list {
-		if x == s {
-			return true
-		}
-	}
-	return false
-}
-
 func bad(v verbSpec, problem string) Result {
-	return Result{Reply: fmt.Sprintf("Cannot run `/train %s`: %s.\n\n%s", v.verb, problem, Usage())}
-}
-
-// commandLine finds the first line that is a command: it starts with the
-// prefix as a word of its own, outside quotes and fenced code.
-func commandLine(body string) (string, bool) {
-	fence := ""
-	for _, raw := range strings.Split(body, "\n") {
-		line := strings.TrimSpace(strings.TrimSuffix(raw, "\r"))
-		if fence != "" {
-			if strings.HasPrefix(line, fence) {
-				fence = ""
-			}
-			continue
-		}
-		if f := fenceOf(line); f != "" {
-			fence = f
-			continue
-		}
-		if strings.HasPrefix(line, ">") {
-			continue
-		}
-		lower := strings.ToLower(line)
-		if !strings.HasPrefix(lower, Prefix) {
-			continue
-		}
-		rest := lower[len(Prefix):]
-		if rest == "" || rest[0] == ' ' || rest[0] == '\t' {
-			return line, true
-		}
-	}
-	return "", false
-}
-
-// fenceOf returns the fence a line opens (``` or ~~~, three or more), or "".
-func fenceOf(line string) string {
-	for _, ch := range []string{"`", "~"} {
-		n := 0
-		for n < len(line) && line[n:n+1] == ch {
-			n++
-		}
-		if n >= 3 {
-			return strings.Repeat(ch, n)
-		}
-	}
-	return ""
+	return Result{Reply: fmt.Sprintf("Cannot run `%s %s`: %s.\n\n%s", Prefix, v.verb, problem, Usage())}
 }
 
 // Usage is the help text, generated from the grammar.

@@ -585,7 +585,7 @@ func TestGitHubServeAnswersBadInput(t *testing.T) {
 	r.note(good, "rita", "/train add")
 	r.addAll(fork.IID, good)
 	r.waitFor("the answers", 2*time.Minute, func() bool {
-		return r.hasNote(good, "@rita, using the merge train needs write access or higher to group/app; you have triage.") &&
+		return r.hasNote(good, "Using the merge train needs write access or higher to group/app.") &&
 			r.settled([]int64{good}, []int64{fork.IID})
 	})
 	if !r.hasNote(fork.IID, "cannot be fetched from refs/pull/1/head (is it on a fork the bot cannot read?); push the branch to this project and open the merge request from there.") {

@@ -1,14 +1,17 @@
 package main
 
 import (
+	"bytes"
 	"encoding/json"
 	"fmt"
 	"io"
 	"os"
 	"slices"
+	"strconv"
 	"strings"
 	"text/tabwriter"
 	"time"
+	"unicode"
 
 	"gopkg.in/yaml.v3"
 
@@ -235,4 +238,79 @@ func short(d time.Duration) string {
 		return fmt.Sprintf("%dh%02dm", s/3600, s%3600/60)
 	}
 	return fmt.Sprintf("%dd%02dh", s/86400, s%86400/3600)
+}
+
+func (p *printer) deadLetters(dls []api.DeadLetter) error {
+	if len(dls) == 0 {
+		_, err := fmt.Fprintln(p.w, "No dead letters.")
+		return err
+	}
+	tw := p.table("ID", "FAILED AT", "DELIVERIES", "FORGE", "PROJECT", "KIND", "MR", "REASON")
+	for _, d := range dls {
+		row(tw, d.ID, localTime(d.FailedAt), fmt.Sprint(d.Deliveries), orDash(oneLine(d.Forge, 20)),
+			orDash(oneLine(d.Project, 60)), orDash(oneLine(d.Kind, 20)), mrOrDash(d.MR), oneLine(d.Reason, 80))
+	}
+	return tw.Flush()
+}
+
+func (p *printer) deadLetter(d api.DeadLetter) error {
+	var b strings.Builder
+	fmt.Fprintf(&b, "Dead letter %s\n", d.ID)
+	field := func(name, value string) { fmt.Fprintf(&b, "%-12s%s\n", name+":", value) }
+	field("Entry", d.Entry)
+	field("Failed at", localTime(d.FailedAt))
+	field("Deliveries", fmt.Sprint(d.Deliveries))
+	field("Delivery", orDash(d.Delivery))
+	field("Forge", orDash(d.Forge))
+	field("Project", orDash(d.Project))
+	field("Kind", orDash(d.Kind))
+	field("MR", mrOrDash(d.MR))
+	field("Reason", d.Reason)
+	switch {
+	case len(d.Event) > 0:
+		var ev bytes.Buffer
+		if err := json.Indent(&ev, d.Event, "", "  "); err != nil {
+			return fmt.Errorf("event of dead letter %s: %w", d.ID, err)
+		}
+		fmt.Fprintf(&b, "Event:\n%s\n", ev.Bytes())
+	case d.Data != "":
+		field("Data", strconv.Quote(d.Data)+" (not JSON)")
+	}
+	_, err := io.WriteString(p.w, b.String())
+	return err
+}
+
+func (p *printer) requeued(rq api.Requeued) error {
+	_, err := fmt.Fprintf(p.w, "Requeued dead letter %s as event %s.\n", rq.ID, rq.Entry)
+	return err
+}
+
+// oneLine makes s one line of at most n characters: control characters
+// (line breaks, tabs, escapes) become spaces, runs of spaces one, and a
+// longer text is cut with an ellipsis.
+func oneLine(s string, n int) string {
+	s = strings.Join(strings.Fields(strings.Map(func(r rune) rune {
+		if unicode.IsControl(r) {
+			return ' '
+		}
+		return r
+	}, s)), " ")
+	if r := []rune(s); len(r) > n {
+		return string(r[:n-1]) + "…"
+	}
+	return s
+}
+
+func orDash(s string) string {
+	if s == "" {
+		return "-"
+	}
+	return s
+}
+
+func mrOrDash(mr int64) string {
+	if mr == 0 {
+		return "-"
+	}
+	return fmt.Sprintf("!%d", mr)
 }

@@ -18,7 +18,7 @@ func newRootCommand(stdout, stderr io.Writer) *cobra.Command {
 	root.SetOut(stdout)
 	root.SetErr(stderr)
 	root.AddCommand(newVersionCommand(), newDemoCommand(), newFakeforgeCommand(), newServeCommand(), newSimCommand())
-	root.AddCommand(newTrainCommand())
+	root.AddCommand(newTrainCommand(), newEventsCommand())
 	return root
 }
 

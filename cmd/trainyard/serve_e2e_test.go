@@ -429,7 +429,7 @@ func TestServeRunsTrainsFromComments(t *testing.T) {
 			r.note(mr, "rita", "/train add")
 		case i%7 == 5:
 			typo = append(typo, mr)
-			r.note(mr, "alice", "Ready.\n/train ad")
+			r.note(mr, "alice", "Ready.\n\n/train ad")
 		default:
 			good = append(good, mr)
 			r.note(mr, "alice", "LGTM\n\n/train add")
@@ -440,7 +440,7 @@ func TestServeRunsTrainsFromComments(t *testing.T) {
 			return false
 		}
 		for _, mr := range reporter {
-			if !r.hasNote(mr, "@rita, using the merge train needs developer access or higher to group/app; you have reporter.") {
+			if !r.hasNote(mr, "Using the merge train needs developer access or higher to group/app.") {
 				return false
 			}
 		}

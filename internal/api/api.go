@@ -1,6 +1,7 @@
 // Package api serves Trainyard's HTTP API under /api/v1: the trains and
 // their cars and history for reading, and add, remove, retry, pause and
-// resume for driving them. The JSON types are in pkg/api.
+// resume for driving them; and the events the workers gave up on, to read
+// and requeue. The JSON types are in pkg/api.
 //
 // A project path and a branch name are one path segment each, escaped as
 // GitLab's own API does ("group%2Fapp", "release%2F1.0"), because both may
@@ -18,8 +19,11 @@ import (
 type Options struct {
 	// Trains runs the commands; Engines adapts one engine per forge.
 	Trains Trains
+	// Events holds the dead letters; nil: their routes answer 404.
+	Events Events
 	// Token authorises calls (Authorization: Bearer <token>). Calls that
-	// change trains need it; with no token set they are all refused.
+	// change trains, and every dead letter call, need it; with no token
+	// set they are all refused.
 	Token string
 	// ProtectReads makes reading calls need the token too.
 	ProtectReads bool
@@ -80,6 +84,7 @@ func (s *server) routes() []route {
 	const (
 		train = "/api/v1/trains/{forge}/{project}/{branch}"
 		mr    = "/api/v1/merge_requests/{forge}/{project}/{mr}"
+		dead  = "/api/v1/events/dead"
 	)
 	return []route{
 		{http.MethodGet, "/api/v1/trains", reader, s.listTrains},
@@ -90,6 +95,11 @@ func (s *server) routes() []route {
 		{http.MethodPost, mr + "/add", writer, s.add},
 		{http.MethodPost, mr + "/remove", writer, s.remove},
 		{http.MethodPost, mr + "/retry", writer, s.retry},
+		// Events hold comment text of possibly private projects: reading
+		// them needs the token too.
+		{http.MethodGet, dead, writer, s.deadLetters},
+		{http.MethodGet, dead + "/{id}", writer, s.deadLetter},
+		{http.MethodPost, dead + "/{id}/requeue", writer, s.requeue},
 	}
 }
 

@@ -63,14 +63,15 @@ func mrOf(r *http.Request) (int64, error) {
 	return n, nil
 }
 
-func limitOf(r *http.Request) (int64, error) {
+// limitOf reads ?limit=N, from 1 to most; def if it is not given.
+func limitOf(r *http.Request, def, most int64) (int64, error) {
 	s := r.URL.Query().Get("limit")
 	if s == "" {
-		return defaultHistory, nil
+		return def, nil
 	}
 	n, err := strconv.ParseInt(s, 10, 64)
-	if err != nil || n <= 0 || n > maxHistory {
-		return 0, badRequest("limit: want a number from 1 to %d, got %q", maxHistory, s)
+	if err != nil || n <= 0 || n > most {
+		return 0, badRequest("limit: want a number from 1 to %d, got %q", most, s)
 	}
 	return n, nil
 }

@@ -73,7 +73,7 @@ func (s *server) history(r *http.Request) (any, error) {
 	if err != nil {
 		return nil, err
 	}
-	limit, err := limitOf(r)
+	limit, err := limitOf(r, defaultHistory, maxHistory)
 	if err != nil {
 		return nil, err
 	}

@@ -92,7 +92,7 @@ func (a *App) build() error {
 		return err
 	}
 	apiHandler := api.New(api.Options{
-		Trains: api.Engines(a.engines), Token: cfg.API.Token.Reveal(), ProtectReads: cfg.API.ProtectReads,
+		Trains: api.Engines(a.engines), Events: a.store, Token: cfg.API.Token.Reveal(), ProtectReads: cfg.API.ProtectReads,
 		Links: apiLinks(web), Logger: log.Named("api"),
 	})
 	a.handler = server.Handler(server.Options{Webhooks: hooks, Ready: a.store, Logger: log, Mounts: map[string]http.Handler{
@@ -101,11 +101,12 @@ func (a *App) build() error {
 	}})
 	a.workers = &engine.Workers{
 		Store: a.store, Dispatch: a.dispatch, Consumer: owner, Count: cfg.Workers,
-		ClaimIdle: cfg.ClaimIdle, Grace: Grace, Log: log.Named("worker"), Observe: a.metrics.ObserveEvent,
+		ClaimIdle: cfg.ClaimIdle, MaxDeliveries: int64(cfg.MaxDeliveries), Grace: Grace, Log: log.Named("worker"),
+		Observe: a.metrics.ObserveEvent, Panicked: a.metrics.Panicked,
 	}
-	a.sweeper = &engine.Sweeper{Store: a.store, Sweep: a.engines.Sweep, Interval: cfg.SweepInterval,
-		Log: log.Named("sweep"), Observe: a.metrics.ObserveSweep}
-	return nil
+	a.sweeper = &engine.Sweeper{Store: a.store, Sweep: a.engines.Sweep, CatchUp: a.engines.CatchUp, Interval: cfg.SweepInterval,
+		Log: log.Named("sweep"), Observe: a.metrics.ObserveSweep, Panicked: a.metrics.Panicked}
+	return metrics.WatchDeadLetters(reg, a.store.DeadLetterCount)
 }
 
 // newNotifier builds the chat notifier from the configured routes.

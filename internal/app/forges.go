@@ -45,7 +45,7 @@ func (a *App) gitlabEngine(owner string) (*engine.Engine, error) {
 	}
 	repos := a.mirrors(config.ForgeGitLab, client.CloneURL)
 	repos.Token = cfg.GitLab.Token.Reveal()
-	return a.newEngine(config.ForgeGitLab, owner, client, repos, func(*engine.Config) {}), nil
+	return a.newEngine(config.ForgeGitLab, owner, client, repos, func(*engine.Config) {}, engine.WithRules(client), engine.WithComments(client)), nil
 }
 
 func (a *App) githubEngine(owner string) (*engine.Engine, error) {
@@ -65,7 +65,7 @@ func (a *App) githubEngine(owner string) (*engine.Engine, error) {
 			}
 			return nil
 		}
-	}), nil
+	}, engine.WithRules(client), engine.WithComments(client)), nil
 }
 
 // githubOptions turns the github section and its projects into the
@@ -100,10 +100,18 @@ func (a *App) mirrors(forgeName string, cloneURL func(string) string) *engine.Gi
 }
 
 // newEngine builds a forge's engine with the settings both forges share;
-// forgeSpecific sets what differs.
-func (a *App) newEngine(forgeName, owner string, client engine.Forge, repos engine.Repos, forgeSpecific func(*engine.Config)) *engine.Engine {
+// forgeSpecific sets what differs, and opts give the client's merge rules
+// and comments, which every engine must read.
+func (a *App) newEngine(forgeName, owner string, client engine.Forge, repos engine.Repos, forgeSpecific func(*engine.Config), opts ...engine.Option) *engine.Engine {
 	cfg := a.cfg
+	var projects []string
+	for _, p := range cfg.Projects {
+		if p.Forge == forgeName {
+			projects = append(projects, p.Path)
+		}
+	}
 	ec := engine.Config{
+		Forge:         forgeName,
 		Owner:         owner,
 		CarPrefix:     cfg.Train.CarPrefix,
 		LeaseTTL:      cfg.LeaseTTL,
@@ -113,11 +121,16 @@ func (a *App) newEngine(forgeName, owner string, client engine.Forge, repos engi
 		},
 		MinAccessFor:  cfg.MinAccess,
 		BranchAllowed: cfg.BranchAllowed,
+		EnforceRules:  cfg.EnforceMergeRules,
+		PauseRoleFor:  cfg.PauseRole,
+		Projects:      projects,
+		CatchUpEvery:  cfg.SweepInterval,
+		DedupTTL:      cfg.Webhook.DedupTTL,
 	}
 	forgeSpecific(&ec)
 	log := a.log.Named("engine").With(zapForge(forgeName))
-	return engine.New(ec, a.store, a.metrics.InstrumentForge(client, forgeName), repos, engine.WithLogger(log),
-		engine.WithNotifier(a.notifier), engine.WithTrace(a.metrics.Trace()))
+	opts = append(opts, engine.WithLogger(log), engine.WithNotifier(a.notifier), engine.WithTrace(a.metrics.Trace()))
+	return engine.New(ec, a.store, a.metrics.InstrumentForge(client, forgeName), repos, opts...)
 }
 
 // webURLs are the web addresses of the enabled forges, for links.

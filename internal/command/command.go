@@ -92,7 +92,7 @@ const maxParsed = 16 << 10
 // later lines of a paragraph, never count. A comment too long to parse
 // safely is answered with a reply, if any line starts with `/train`.
 func Parse(body string) Result {
-	if !mayHoldCommand(body) {
+	if !MayHold(body) {
 		return Result{}
 	}
 	if len(body) > maxParsed {

@@ -240,7 +240,7 @@ func FuzzParse(f *testing.F) {
 			t.Fatalf("%q has no %s but was not ignored", body, Prefix)
 		}
 		if len(body) <= maxParsed {
-			if _, ok := commandLine(body); ok && !mayHoldCommand(body) {
+			if _, ok := commandLine(body); ok && !MayHold(body) {
 				t.Fatalf("%q holds a command the quick check misses", body)
 			}
 		}

@@ -9,11 +9,12 @@ import (
 	"github.com/yuin/goldmark/text"
 )
 
-// mayHoldCommand reports whether any line starts with the prefix. Every
-// paragraph starts a line, so a comment without such a line needs no
-// Markdown parse: that keeps the common comment cheap, and a long one
-// without a command from being answered as too long.
-func mayHoldCommand(body string) bool {
+// MayHold reports whether any line starts with the prefix, cheaply: a
+// comment for which it is false holds no command. Every paragraph starts
+// a line, so such a comment needs no Markdown parse: that keeps the
+// common comment cheap, and a long one without a command from being
+// answered as too long.
+func MayHold(body string) bool {
 	for line := range strings.FieldsFuncSeq(body, isLineEnd) {
 		if isCommandLine(line) {
 			return true

@@ -43,6 +43,7 @@ type Config struct {
 	SweepInterval time.Duration
 	LeaseTTL      time.Duration
 	ClaimIdle     time.Duration
+	MaxDeliveries int
 	ActionTimeout time.Duration
 	Webhook       Webhook
 	Bot           Bot
@@ -236,6 +237,7 @@ func Defaults() Config {
 		SweepInterval: 30 * time.Second,
 		LeaseTTL:      30 * time.Second,
 		ClaimIdle:     time.Minute,
+		MaxDeliveries: 10,
 		ActionTimeout: 2 * time.Minute,
 		Webhook:       Webhook{MaxBody: 5 << 20, DedupTTL: 24 * time.Hour},
 		Bot:           Bot{Name: "Trainyard", Email: "trainyard@localhost"},

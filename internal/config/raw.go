@@ -23,6 +23,7 @@ type rawFile struct {
 	SweepInterval yaml.Node    `yaml:"sweep_interval"`
 	LeaseTTL      yaml.Node    `yaml:"lease_ttl"`
 	ClaimIdle     yaml.Node    `yaml:"claim_idle"`
+	MaxDeliveries yaml.Node    `yaml:"max_deliveries"`
 	ActionTimeout yaml.Node    `yaml:"action_timeout"`
 	Webhook       rawWebhook   `yaml:"webhook"`
 	Bot           rawBot       `yaml:"bot"`

@@ -156,6 +156,8 @@ func configSettings() []setting[Config] {
 			func(c *Config) *time.Duration { return &c.LeaseTTL }),
 		bind(durationKind(), "claim_idle", "An event left unacknowledged this long is claimed by another worker.",
 			func(c *Config) *time.Duration { return &c.ClaimIdle }),
+		bind(intKind(), "max_deliveries", "An event that failed or panicked this many times goes to the dead letters (trainyard events dead).",
+			func(c *Config) *int { return &c.MaxDeliveries }),
 		bind(durationKind(), "action_timeout", "How long one git or forge operation may take before it is abandoned and retried.",
 			func(c *Config) *time.Duration { return &c.ActionTimeout }),
 		bind(sizeKind(), "webhook.max_body", "Largest webhook body accepted (bytes, or like 5MiB); larger ones get 413.",

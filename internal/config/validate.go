@@ -38,6 +38,7 @@ func (c *Config) problems() []error {
 		positive("sweep_interval", c.SweepInterval),
 		positive("lease_ttl", c.LeaseTTL),
 		positive("claim_idle", c.ClaimIdle),
+		atLeast("max_deliveries", c.MaxDeliveries, 1),
 		positive("action_timeout", c.ActionTimeout),
 		atLeast("webhook.max_body", c.Webhook.MaxBody, 1),
 		positive("webhook.dedup_ttl", c.Webhook.DedupTTL),

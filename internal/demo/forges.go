@@ -70,6 +70,8 @@ func (k kit) engine(ff *fakeforge.Forge, dir string, cfg engine.Config, st *stor
 			return nil, nil, fmt.Errorf("demo: %w", err)
 		}
 		repos.CloneURL, repos.TokenUser = client.CloneURL, "x-access-token"
+		cfg.Forge = ForgeGitHub
+		opts = append(opts, engine.WithRules(client), engine.WithComments(client))
 		return engine.New(cfg.ForGitHub(client.PipelineName), st, client, repos, opts...), api.GitHubLinks{WebURL: ff.URL()}, nil
 	}
 	client, err := gitlab.New(gitlab.Options{BaseURL: ff.URL(), Token: botToken})
@@ -77,6 +79,8 @@ func (k kit) engine(ff *fakeforge.Forge, dir string, cfg engine.Config, st *stor
 		return nil, nil, fmt.Errorf("demo: %w", err)
 	}
 	repos.CloneURL = client.CloneURL
+	cfg.Forge = ForgeGitLab
+	opts = append(opts, engine.WithRules(client), engine.WithComments(client))
 	return engine.New(cfg, st, client, repos, opts...), api.GitLabLinks{BaseURL: ff.URL()}, nil
 }
 

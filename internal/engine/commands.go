@@ -174,6 +174,15 @@ func (e *Engine) admit(ctx context.Context, r Request) (forge.MR, train.Key, err
 	case mr.HeadSHA == "":
 		return mr, key, e.refuse(ctx, r, "This merge request has no commits yet.")
 	}
+	if e.enforcing(r.Project) {
+		rules, err := e.readRules(ctx, r.Project, r.MR)
+		if err != nil {
+			return mr, key, err
+		}
+		if !rules.Met() {
+			return mr, key, e.refuse(ctx, r, msgRulesRefused(mr.TargetBranch, rules))
+		}
+	}
 	return mr, key, nil
 }
 
@@ -181,17 +190,25 @@ func (e *Engine) authorize(ctx context.Context, r Request) error {
 	if r.Trusted {
 		return nil
 	}
+	return e.authorizeFor(ctx, r, e.cfg.MinAccessFor(r.Forge, r.Project), "Using the merge train")
+}
+
+// authorizeFor checks that the user has need or more. One who has not
+// gets one fixed line per MR, however many commands they post, and none
+// of their words back: a stranger cannot make the bot say anything else.
+func (e *Engine) authorizeFor(ctx context.Context, r Request, need forge.AccessLevel, what string) error {
 	level, err := e.forge.AccessLevel(ctx, r.Project, r.UserID)
 	if err != nil {
 		return fmt.Errorf("access of %s to %s: %w", r.Username, r.Project, err)
 	}
-	need := e.cfg.MinAccessFor(r.Forge, r.Project)
 	if level >= need {
 		return nil
 	}
-	name := e.cfg.LevelName
-	return e.refuse(ctx, r, fmt.Sprintf("@%s, using the merge train needs %s access or higher to %s; you have %s.",
-		r.Username, name(need), r.Project, name(level)))
+	reason := fmt.Sprintf("%s needs %s access or higher to %s.", what, e.cfg.LevelName(need), r.Project)
+	if err := e.comment(ctx, r.Project, r.MR, fmt.Sprintf("denied:%d", r.UserID), reason); err != nil {
+		return err
+	}
+	return fmt.Errorf("!%d of %s: %w: %s", r.MR, r.Project, ErrRefused, reason)
 }
 
 func (e *Engine) refuse(ctx context.Context, r Request, reason string) error {

@@ -12,6 +12,7 @@ import (
 
 	"github.com/trainyard/trainyard/internal/command"
 	"github.com/trainyard/trainyard/internal/event"
+	"github.com/trainyard/trainyard/internal/forge"
 	"github.com/trainyard/trainyard/internal/store"
 	"github.com/trainyard/trainyard/internal/train"
 )
@@ -34,14 +35,58 @@ func (e *Engine) Dispatch(ctx context.Context, ev event.Event) error {
 	return fmt.Errorf("dispatch event %s: unknown kind %q", ev.ID, ev.Kind)
 }
 
+// commandKeep is how long a command is remembered as done: longer than
+// any redelivery or catch-up can bring it back.
+const commandKeep = 30 * 24 * time.Hour
+
+// dispatchComment acts on the command of a comment once, however often
+// the comment comes (two deliveries, or a delivery and the catch-up): a
+// command done is skipped, and one acted on twice at the same moment is
+// still answered once, as every reply is keyed by the comment.
 func (e *Engine) dispatchComment(ctx context.Context, ev event.Event) error {
 	parsed := command.Parse(ev.Body)
-	r := Request{Forge: ev.Forge, Project: ev.Project, MR: ev.MR, UserID: ev.User.ID, Username: ev.User.Username, Event: ev.ID}
-	switch {
-	case parsed.Ignored():
+	if parsed.Ignored() {
 		return nil
-	case parsed.Reply != "":
-		return e.comment(ctx, ev.Project, ev.MR, "reply:"+ev.ID, parsed.Reply)
+	}
+	id := ev.CommandID()
+	if done, err := e.store.CommandDone(ctx, id); err != nil || done {
+		return err
+	}
+	err := e.runComment(ctx, ev, parsed)
+	if err != nil && !errors.Is(err, forge.ErrNotFound) {
+		return err
+	}
+	if ferr := e.store.FinishCommand(ctx, id, commandKeep); ferr != nil {
+		return ferr
+	}
+	return err // not found: what the command is about is gone, and the worker settles it
+}
+
+// commentEvent keys the replies to a comment, so each is posted once.
+func commentEvent(ev event.Event) string {
+	if ev.CommentID == 0 {
+		return ev.ID
+	}
+	return "note:" + strconv.FormatInt(ev.CommentID, 10)
+}
+
+// runComment checks that the author may use the train, then answers or
+// runs the command. Nothing the author wrote is repeated before that
+// check.
+func (e *Engine) runComment(ctx context.Context, ev event.Event, parsed command.Result) error {
+	r := Request{Forge: ev.Forge, Project: ev.Project, MR: ev.MR, UserID: ev.User.ID, Username: ev.User.Username, Event: commentEvent(ev)}
+	need, what := e.cfg.MinAccessFor(ev.Forge, ev.Project), "Using the merge train"
+	if c := parsed.Command; c != nil && (c.Verb == command.Pause || c.Verb == command.Resume) {
+		need, what = max(need, e.cfg.PauseRoleFor(ev.Forge, ev.Project)), "Pausing or resuming the merge train"
+	}
+	if err := e.authorizeFor(ctx, r, need, what); errors.Is(err, ErrRefused) {
+		return nil // told so once
+	} else if err != nil {
+		return err
+	}
+	r.Trusted = true // checked just now
+	if parsed.Reply != "" {
+		return e.comment(ctx, ev.Project, ev.MR, "reply:"+r.Event, parsed.Reply)
 	}
 	c := parsed.Command
 	r.Priority, r.Method = c.Priority, c.Method
@@ -55,13 +100,43 @@ func (e *Engine) dispatchComment(ctx context.Context, ev event.Event) error {
 		err = e.Retry(ctx, r)
 	case command.Status:
 		err = e.Status(ctx, r)
+	case command.Pause:
+		err = e.pauseByComment(ctx, r, true)
+	case command.Resume:
+		err = e.pauseByComment(ctx, r, false)
 	case command.Help:
-		err = e.comment(ctx, ev.Project, ev.MR, "reply:"+ev.ID, command.Usage())
+		err = e.comment(ctx, ev.Project, ev.MR, "reply:"+r.Event, command.Usage())
+	default:
+		err = fmt.Errorf("comment on !%d of %s: command %q not handled", ev.MR, ev.Project, c.Verb)
 	}
 	if errors.Is(err, ErrRefused) {
 		return nil // the user was told why
 	}
 	return err
+}
+
+// pauseByComment pauses or resumes the train of the MR's target branch
+// and says so on the MR.
+func (e *Engine) pauseByComment(ctx context.Context, r Request, pause bool) error {
+	mr, err := e.forge.MergeRequest(ctx, r.Project, r.MR)
+	if err != nil {
+		return fmt.Errorf("pause the train of !%d of %s: %w", r.MR, r.Project, err)
+	}
+	key := train.Key{Forge: r.Forge, Project: r.Project, Branch: mr.TargetBranch}
+	var obs train.Observation = train.Resumed{By: r.Username}
+	reply := fmt.Sprintf("Resumed the merge train for `%s`.", key.Branch)
+	if pause {
+		obs = train.Paused{By: r.Username}
+		reply = fmt.Sprintf("Paused the merge train for `%s`: nothing new starts or merges until `%s resume`; pipelines already running go on.",
+			key.Branch, command.Prefix)
+	}
+	switch err := e.existing(ctx, key, obs); {
+	case errors.Is(err, store.ErrNotFound):
+		reply = fmt.Sprintf("There is no merge train for `%s` yet.", key.Branch)
+	case err != nil:
+		return err
+	}
+	return e.comment(ctx, r.Project, r.MR, "reply:"+r.Event, reply)
 }
 
 func (e *Engine) dispatchMR(ctx context.Context, ev event.Event) error {

@@ -56,7 +56,7 @@ func TestDispatchCommands(t *testing.T) {
 	if err := e.comment("n3", b, "rita", "/train add"); err != nil {
 		t.Fatal(err)
 	}
-	e.requireNote(b, "@rita, using the merge train needs developer access or higher")
+	e.requireNote(b, "Using the merge train needs developer access or higher to group/app.")
 	if got := e.cars(); len(got) != 1 {
 		t.Fatalf("cars = %v after refused commands", got)
 	}

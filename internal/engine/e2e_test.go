@@ -46,6 +46,8 @@ type envOptions struct {
 	settings train.Settings
 	ci       fakeforge.CI
 	faults   fakeforge.Faults
+	// ignoreRules is merge_rules: none.
+	ignoreRules bool
 }
 
 func newEnv(t *testing.T, o envOptions) *env {
@@ -72,7 +74,7 @@ func newEnv(t *testing.T, o envOptions) *env {
 		t.Fatal(err)
 	}
 	users := map[string]fakeforge.User{}
-	for name, level := range map[string]int{"alice": 30, "rita": 20} {
+	for name, level := range map[string]int{"alice": 30, "rita": 20, "bob": 30, "mia": 40} {
 		users[name] = ff.AddUser(name)
 		if err := ff.SetAccess(project, name, level); err != nil {
 			t.Fatal(err)
@@ -86,7 +88,11 @@ func newEnv(t *testing.T, o envOptions) *env {
 	st := store.New(redistest.Client(t), store.Options{Prefix: redistest.Prefix(t)})
 	repos := &engine.GitRepos{Dir: t.TempDir(), Token: botToken, CloneURL: client.CloneURL,
 		Identity: gitops.Identity{Name: "Trainyard", Email: "trainyard@example.com"}}
-	eng := engine.New(engine.Config{Owner: "test", Settings: o.settings}, st, client, repos)
+	cfg := engine.Config{Owner: "test", Settings: o.settings, Projects: []string{project}}
+	if o.ignoreRules {
+		cfg.EnforceRules = func(string, string) bool { return false }
+	}
+	eng := engine.New(cfg, st, client, repos, engine.WithRules(client), engine.WithComments(client))
 	e := &env{t: t, ctx: ctx, ff: ff, dir: ffDir, eng: eng, st: st, users: users,
 		key: train.Key{Forge: "gitlab", Project: project, Branch: "main"}}
 	e.base = e.head()
@@ -686,7 +692,7 @@ func TestBadRequestsAreRefusedWithANote(t *testing.T) {
 		note string
 	}{
 		{"reporter", func() error { return e.add(good, "rita") }, good,
-			"@rita, using the merge train needs developer access or higher to group/app; you have reporter."},
+			"Using the merge train needs developer access or higher to group/app."},
 		{"draft", func() error { return e.add(draft.IID, "alice") }, draft.IID,
 			"This merge request is a draft; mark it as ready before adding it to the merge train."},
 		{"other branch", func() error {

@@ -59,6 +59,19 @@ type Repos interface {
 	Repo(ctx context.Context, project string) (Repo, error)
 }
 
+// Rules reads what a forge's merge rules say of an MR: approvals,
+// requested changes, unresolved threads and the like.
+type Rules interface {
+	MergeRules(ctx context.Context, project string, iid int64) (forge.Rules, error)
+}
+
+// Comments lists the comments on a project's open MRs since a time, for
+// the catch-up of commands no webhook brought; next is where to go on
+// from.
+type Comments interface {
+	CommentsSince(ctx context.Context, project string, since time.Time) (comments []forge.Comment, next time.Time, err error)
+}
+
 // Notifier tells chat about merges and evictions. It must not block the
 // train: implementations queue and return.
 type Notifier interface {
@@ -67,6 +80,8 @@ type Notifier interface {
 
 // Config tunes an engine.
 type Config struct {
+	// Forge names the engine's forge in train keys ("gitlab", "github").
+	Forge string
 	// Owner names this worker in leases; unique per process.
 	Owner string
 	// Settings are given to trains created by the engine.
@@ -98,6 +113,21 @@ type Config struct {
 	MinAccessFor func(forgeName, project string) forge.AccessLevel
 	// BranchAllowed tells whether a branch of a project may have a train.
 	BranchAllowed func(forgeName, project, branch string) bool
+	// EnforceRules tells whether a project's trains honour the forge's
+	// merge rules (nil: every project's do). Off, the train merges what
+	// the forge would refuse.
+	EnforceRules func(forgeName, project string) bool
+	// PauseRoleFor gives the access level needed to pause or resume a
+	// project's trains by comment; nil: maintainer.
+	PauseRoleFor func(forgeName, project string) forge.AccessLevel
+
+	// Projects are the projects whose missed commands CatchUp looks for.
+	Projects []string
+	// CatchUpEvery is how often the catch-up runs (the sweep interval):
+	// one replica does it per interval and project.
+	CatchUpEvery time.Duration
+	// DedupTTL is how long a queued command is remembered (the webhook's).
+	DedupTTL time.Duration
 
 	// What differs between forges; nil means GitLab's way.
 	//
@@ -136,6 +166,9 @@ type Forwarder interface {
 }
 
 func (c Config) withDefaults() Config {
+	if c.Forge == "" {
+		c.Forge = "gitlab"
+	}
 	if c.Owner == "" {
 		c.Owner = "trainyard"
 	}
@@ -175,6 +208,18 @@ func (c Config) withDefaults() Config {
 	if c.BranchAllowed == nil {
 		c.BranchAllowed = func(string, string, string) bool { return true }
 	}
+	if c.EnforceRules == nil {
+		c.EnforceRules = func(string, string) bool { return true }
+	}
+	if c.PauseRoleFor == nil {
+		c.PauseRoleFor = func(string, string) forge.AccessLevel { return forge.Maintainer }
+	}
+	if c.CatchUpEvery <= 0 {
+		c.CatchUpEvery = 30 * time.Second
+	}
+	if c.DedupTTL <= 0 {
+		c.DedupTTL = 24 * time.Hour
+	}
 	if c.ForwarderFor == nil {
 		c.ForwarderFor = func(string) Forwarder { return nil }
 	}
@@ -187,14 +232,19 @@ func (c Config) withDefaults() Config {
 // Engine runs trains. It is safe for concurrent use; the train lease keeps
 // two callers, in this process or another, off one train at a time.
 type Engine struct {
-	cfg    Config
-	store  *store.Store
-	forge  Forge
-	repos  Repos
-	notify Notifier
-	log    *zap.Logger
-	now    func() time.Time
-	trace  Trace
+	cfg      Config
+	store    *store.Store
+	forge    Forge
+	repos    Repos
+	notify   Notifier
+	rules    Rules
+	comments Comments
+	log      *zap.Logger
+	now      func() time.Time
+	trace    Trace
+	// rulesWait is the first pause before the merge rules the forge is
+	// still working out are read again; it doubles up to rulesTries reads.
+	rulesWait time.Duration
 }
 
 // Option adjusts an Engine at construction.
@@ -205,6 +255,14 @@ func WithClock(now func() time.Time) Option { return func(e *Engine) { e.now = n
 
 // WithNotifier sends notifications to n.
 func WithNotifier(n Notifier) Option { return func(e *Engine) { e.notify = n } }
+
+// WithRules reads merge rules through r. Without it the engine cannot
+// tell what the forge would refuse: only tests of other things go
+// without.
+func WithRules(r Rules) Option { return func(e *Engine) { e.rules = r } }
+
+// WithComments lets CatchUp find the commands no webhook brought.
+func WithComments(c Comments) Option { return func(e *Engine) { e.comments = c } }
 
 // Trace is told of every observation the engine applies and every action
 // it carries out, for displays such as the demo's.
@@ -244,7 +302,8 @@ func WithLogger(l *zap.Logger) Option { return func(e *Engine) { e.log = l } }
 
 // New returns an engine.
 func New(cfg Config, st *store.Store, f Forge, repos Repos, opts ...Option) *Engine {
-	e := &Engine{cfg: cfg.withDefaults(), store: st, forge: f, repos: repos, log: zap.NewNop(), now: time.Now}
+	e := &Engine{cfg: cfg.withDefaults(), store: st, forge: f, repos: repos, log: zap.NewNop(), now: time.Now,
+		rulesWait: 250 * time.Millisecond}
 	for _, o := range opts {
 		o(e)
 	}

@@ -211,10 +211,13 @@ func (e *Engine) fastForward(ctx context.Context, t *train.Train, a train.FastFo
 
 // newsBeforeMerge reads the MRs a fast-forward would merge, just before it:
 // a webhook about new commits or a close may still wait in the queue, and
-// the train would merge a head its author has moved on from. If one
-// changed, the push is not made: the news, then a refused fast-forward,
-// let the planner drop that car and rebuild the rest. A fast-forward
-// already done (repeated after a crash) is reported done.
+// the train would merge a head its author has moved on from; and an
+// approval may have been revoked, changes requested or a blocking thread
+// opened, which the forge would refuse the merge for. If one changed, the
+// push is not made: the news, then a refused fast-forward, let the
+// planner drop that car and rebuild the rest. Rules the forge is still
+// working out hold the push back (an error: the action is tried again).
+// A fast-forward already done (repeated after a crash) is reported done.
 func (e *Engine) newsBeforeMerge(ctx context.Context, t *train.Train, a train.FastForwardTarget) ([]train.Observation, error) {
 	head, err := e.forge.BranchHead(ctx, t.Project, t.Branch)
 	if err != nil {
@@ -230,6 +233,9 @@ func (e *Engine) newsBeforeMerge(ctx context.Context, t *train.Train, a train.Fa
 			continue
 		}
 		n, err := e.mrNews(ctx, t.Key, *c)
+		if err == nil && len(n) == 0 {
+			n, err = e.rulesNews(ctx, t, mr)
+		}
 		if err != nil {
 			return nil, fmt.Errorf("fast-forward %s: %w", t.Branch, err)
 		}

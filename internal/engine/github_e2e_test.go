@@ -50,9 +50,12 @@ func newGitHubEnvWith(t *testing.T, settings train.Settings, ci fakeforge.CI, mu
 	if _, err := ff.CreateProject(ctx, project, map[string]string{"README.md": "# app\n"}); err != nil {
 		t.Fatal(err)
 	}
-	users := map[string]fakeforge.User{"alice": ff.AddUser("alice")}
-	if err := ff.SetAccess(project, "alice", fakeforge.Developer); err != nil {
-		t.Fatal(err)
+	users := map[string]fakeforge.User{}
+	for name, level := range map[string]int{"alice": fakeforge.Developer, "bob": fakeforge.Developer} {
+		users[name] = ff.AddUser(name)
+		if err := ff.SetAccess(project, name, level); err != nil {
+			t.Fatal(err)
+		}
 	}
 	client, err := github.New(github.Options{BaseURL: ff.URL(), Token: botToken, RequiredChecks: []string{"ci/test"},
 		BackoffBase: time.Millisecond, BackoffMax: 20 * time.Millisecond})
@@ -62,11 +65,11 @@ func newGitHubEnvWith(t *testing.T, settings train.Settings, ci fakeforge.CI, mu
 	st := store.New(redistest.Client(t), store.Options{Prefix: redistest.Prefix(t)})
 	repos := &engine.GitRepos{Dir: t.TempDir(), Token: botToken, CloneURL: client.CloneURL,
 		Identity: gitops.Identity{Name: "Trainyard", Email: "trainyard@example.com"}}
-	cfg := engine.Config{Owner: "test", Settings: settings}.ForGitHub(client.PipelineName)
+	cfg := engine.Config{Forge: "github", Owner: "test", Settings: settings, Projects: []string{project}}.ForGitHub(client.PipelineName)
 	if mutate != nil {
 		mutate(&cfg, client)
 	}
-	eng := engine.New(cfg, st, client, repos)
+	eng := engine.New(cfg, st, client, repos, engine.WithRules(client), engine.WithComments(client))
 	e := &env{t: t, ctx: ctx, ff: ff, dir: ffDir, eng: eng, st: st, users: users,
 		key: train.Key{Forge: "github", Project: project, Branch: "main"}}
 	e.base = e.head()
@@ -300,5 +303,5 @@ func TestGitHubRefusalNamesTheRole(t *testing.T) {
 	if err := e.add(pr, "rita"); !errors.Is(err, engine.ErrRefused) {
 		t.Fatalf("add by a reader: %v, want a refusal", err)
 	}
-	e.requireNote(pr, "@rita, using the merge train needs write access or higher to group/app; you have read.")
+	e.requireNote(pr, "Using the merge train needs write access or higher to group/app.")
 }

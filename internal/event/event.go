@@ -7,6 +7,8 @@ package event
 import (
 	"encoding/json"
 	"fmt"
+	"strconv"
+	"strings"
 
 	"github.com/trainyard/trainyard/internal/train"
 )
@@ -105,6 +107,16 @@ func (e Event) Validate() error {
 		return fmt.Errorf("event %s: unknown kind %q", e.ID, e.Kind)
 	}
 	return nil
+}
+
+// CommandID names the command a comment event may hold across every
+// delivery of it: the forge's comment id, or the delivery's id for an
+// event without one.
+func (e Event) CommandID() string {
+	if e.CommentID == 0 {
+		return e.Forge + ":delivery:" + e.ID
+	}
+	return e.Forge + ":" + strings.ToLower(e.Project) + ":" + strconv.FormatInt(e.CommentID, 10)
 }
 
 // Marshal encodes an event for the queue.

@@ -1,14 +1,18 @@
 package fakeforge
 
 import (
+	"cmp"
 	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"mime"
 	"net/http"
+	"net/url"
+	"slices"
 	"strconv"
 	"strings"
+	"time"
 
 	"go.uber.org/zap"
 )
@@ -52,6 +56,14 @@ func (f *Forge) routes() *http.ServeMux {
 	handle("PUT /projects/{id}/merge_requests/{iid}", f.updateMR)
 	handle("GET /projects/{id}/merge_requests/{iid}/notes", f.listNotes)
 	handle("POST /projects/{id}/merge_requests/{iid}/notes", f.createNote)
+	handle("PUT /projects/{id}/merge_requests/{iid}/notes/{note_id}", f.updateNote)
+	handle("GET /projects/{id}/merge_requests/{iid}/approvals", f.getApprovals)
+	handle("GET /projects/{id}/merge_requests/{iid}/approval_state", f.getApprovalState)
+	handle("POST /projects/{id}/merge_requests/{iid}/approve", f.approveMR)
+	handle("POST /projects/{id}/merge_requests/{iid}/unapprove", f.unapproveMR)
+	handle("GET /projects/{id}/merge_requests/{iid}/discussions", f.listDiscussions)
+	handle("GET /projects/{id}/merge_requests/{iid}/discussions/{discussion_id}", f.getDiscussion)
+	handle("PUT /projects/{id}/merge_requests/{iid}/discussions/{discussion_id}", f.resolveDiscussion)
 	handle("POST /projects/{id}/pipeline", f.createPipeline)
 	handle("GET /projects/{id}/pipelines", f.listPipelines)
 	handle("GET /projects/{id}/pipelines/{pipeline_id}", f.getPipeline)
@@ -93,7 +105,8 @@ func (f *Forge) writeError(w http.ResponseWriter, r *http.Request, err error) {
 		writeMessage(w, http.StatusNotFound, "404 Project Not Found")
 	case errors.Is(err, ErrNoBranch):
 		writeMessage(w, http.StatusNotFound, "404 Branch Not Found")
-	case errors.Is(err, ErrNoUser), errors.Is(err, ErrNoMR), errors.Is(err, ErrNoPipeline):
+	case errors.Is(err, ErrNoUser), errors.Is(err, ErrNoMR), errors.Is(err, ErrNoPipeline),
+		errors.Is(err, errNoNote), errors.Is(err, errNoDiscussion):
 		writeMessage(w, http.StatusNotFound, "404 Not found")
 	default:
 		f.log.Error("api", zap.String("method", r.Method), zap.String("path", r.URL.Path), zap.Error(err))
@@ -228,18 +241,91 @@ func (f *Forge) listMRs(w http.ResponseWriter, r *http.Request, u *user) error {
 		return err
 	}
 	q := r.URL.Query()
+	order, err := listOrderOf(q)
+	if err != nil {
+		return err
+	}
+	after, err := queryTime(q, "updated_after")
+	if err != nil {
+		return err
+	}
+	before, err := queryTime(q, "updated_before")
+	if err != nil {
+		return err
+	}
 	state := q.Get("state")
 	f.mu.Lock()
 	defer f.mu.Unlock()
-	out := []apiMR{}
+	var mrs []*mergeRequest
 	for _, m := range p.sortedMRs() {
+		// GitLab's bounds are inclusive: updated_at >= updated_after.
 		if (state == "" || state == "all" || state == m.State) &&
-			matches(q.Get("source_branch"), m.Source) && matches(q.Get("target_branch"), m.Target) {
-			out = append(out, f.apiMROf(p, m))
+			matches(q.Get("source_branch"), m.Source) && matches(q.Get("target_branch"), m.Target) &&
+			(after.IsZero() || !m.Updated.Before(after)) && (before.IsZero() || !m.Updated.After(before)) {
+			mrs = append(mrs, m)
 		}
+	}
+	sortListed(order, mrs, func(m *mergeRequest) (time.Time, time.Time, int64) { return m.Created, m.Updated, m.ID })
+	out := make([]apiMR, 0, len(mrs))
+	for _, m := range mrs {
+		out = append(out, f.apiMROf(p, m))
 	}
 	writeJSON(w, http.StatusOK, paginate(w, r, out))
 	return nil
+}
+
+// listOrder is the order_by and sort of a GitLab list: created_at and
+// desc unless asked otherwise; ties go by id, in the same direction.
+type listOrder struct{ byUpdated, asc bool }
+
+func listOrderOf(q url.Values) (listOrder, error) {
+	var o listOrder
+	switch q.Get("order_by") {
+	case "", "created_at":
+	case "updated_at":
+		o.byUpdated = true
+	default:
+		return o, badRequest("400 Bad request - order_by does not have a valid value")
+	}
+	switch q.Get("sort") {
+	case "", "desc":
+	case "asc":
+		o.asc = true
+	default:
+		return o, badRequest("400 Bad request - sort does not have a valid value")
+	}
+	return o, nil
+}
+
+func sortListed[T any](o listOrder, items []T, key func(T) (created, updated time.Time, id int64)) {
+	slices.SortStableFunc(items, func(a, b T) int {
+		ca, ua, ia := key(a)
+		cb, ub, ib := key(b)
+		ta, tb := ca, cb
+		if o.byUpdated {
+			ta, tb = ua, ub
+		}
+		c := ta.Compare(tb)
+		if c == 0 {
+			c = cmp.Compare(ia, ib)
+		}
+		if !o.asc {
+			c = -c
+		}
+		return c
+	})
+}
+
+func queryTime(q url.Values, name string) (time.Time, error) {
+	v := q.Get(name)
+	if v == "" {
+		return time.Time{}, nil
+	}
+	t, err := time.Parse(time.RFC3339, v)
+	if err != nil {
+		return time.Time{}, badRequest("400 Bad request - " + name + " is invalid")
+	}
+	return t, nil
 }
 
 func matches(filter, v string) bool { return filter == "" || filter == v }
@@ -270,6 +356,7 @@ func (f *Forge) getMR(w http.ResponseWriter, r *http.Request, u *user) error {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	writeJSON(w, http.StatusOK, f.apiMROf(p, m))
+	readMR(m)
 	return nil
 }
 
@@ -306,20 +393,23 @@ func (f *Forge) updateMR(w http.ResponseWriter, r *http.Request, u *user) error 
 	return nil
 }
 
+// listNotes lists every note, GitLab's system notes included, newest
+// first by created_at unless order_by and sort say otherwise.
 func (f *Forge) listNotes(w http.ResponseWriter, r *http.Request, u *user) error {
 	p, m, err := f.mrFor(r, u)
 	if err != nil {
 		return err
 	}
-	asc := r.URL.Query().Get("sort") == "asc"
+	order, err := listOrderOf(r.URL.Query())
+	if err != nil {
+		return err
+	}
 	f.mu.Lock()
 	defer f.mu.Unlock()
-	out := make([]apiNote, 0, len(m.notes))
-	for i := range m.notes {
-		n := m.notes[len(m.notes)-1-i] // GitLab lists the newest first unless sort=asc
-		if asc {
-			n = m.notes[i]
-		}
+	notes := slices.Concat(m.notes, m.system)
+	sortListed(order, notes, func(n *note) (time.Time, time.Time, int64) { return n.Created, n.Updated, n.ID })
+	out := make([]any, 0, len(notes))
+	for _, n := range notes {
 		out = append(out, f.apiNoteOf(p, m, n))
 	}
 	writeJSON(w, http.StatusOK, paginate(w, r, out))

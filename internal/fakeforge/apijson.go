@@ -292,16 +292,17 @@ func (f *Forge) apiProjectOf(p *project) apiProject {
 func (f *Forge) apiMROf(p *project, m *mergeRequest) apiMR {
 	u := f.projectURLs(p)
 	ref := "!" + itoa(m.IID)
+	status := detailedMergeStatus(p, m)
 	a := apiMR{
 		ID: m.ID, IID: m.IID, ProjectID: p.ID, Title: m.Title, Description: m.Description, State: m.State,
 		CreatedAt: apiTime(m.Created), UpdatedAt: apiTime(m.Updated), MergedAt: apiTime(m.MergedAt),
 		ClosedAt: apiTime(m.ClosedAt), TargetBranch: m.Target, SourceBranch: m.Source,
 		UserNotesCount: len(m.notes), Author: f.apiUserOf(f.st.users[m.AuthorID]),
 		Assignees: []apiUser{}, Reviewers: []apiUser{}, SourceProjectID: p.ID, TargetProjectID: p.ID,
-		Labels: []string{}, Draft: m.Draft, WorkInProgress: m.Draft, MergeStatus: "can_be_merged",
-		DetailedMergeStatus: detailedMergeStatus(m), SHA: m.SHA, Reference: ref,
+		Labels: []string{}, Draft: m.Draft, WorkInProgress: m.Draft, MergeStatus: mergeStatus(status),
+		DetailedMergeStatus: status, SHA: m.SHA, Reference: ref,
 		References: apiReferences{Short: ref, Relative: ref, Full: p.Path + ref}, WebURL: mrURL(u, m.IID),
-		BlockingDiscussionsResolved: true, ChangesCount: "1",
+		HasConflicts: status == "conflict", BlockingDiscussionsResolved: blockingDiscussionsResolved(p, m), ChangesCount: "1",
 		DiffRefs: apiDiffRefs{HeadSHA: m.SHA}, User: apiMRUser{CanMerge: false},
 	}
 	if m.MergedBy != 0 {
@@ -366,12 +367,34 @@ func (f *Forge) apiPipelineOf(pl *pipeline) apiPipeline {
 	return a
 }
 
-func (f *Forge) apiNoteOf(p *project, m *mergeRequest, n *note) apiNote {
-	return apiNote{
+// apiResolvableNote is a note of a resolvable thread: GitLab adds the
+// thread's resolution to these only.
+type apiResolvableNote struct {
+	apiNote
+	Resolved   bool     `json:"resolved"`
+	ResolvedBy *apiUser `json:"resolved_by"`
+	ResolvedAt *string  `json:"resolved_at"`
+}
+
+// apiNoteOf renders n as an apiNote, or an apiResolvableNote when it is in
+// a resolvable thread.
+func (f *Forge) apiNoteOf(p *project, m *mergeRequest, n *note) any {
+	a := apiNote{
 		ID: n.ID, Body: n.Body, Author: f.apiUserOf(f.st.users[n.AuthorID]),
-		CreatedAt: apiTime(n.Created), UpdatedAt: apiTime(n.Created), NoteableID: m.ID,
+		CreatedAt: apiTime(n.Created), UpdatedAt: apiTime(n.Updated), System: n.System, NoteableID: m.ID,
 		NoteableType: "MergeRequest", ProjectID: p.ID, NoteableIID: m.IID,
 	}
+	t, ok := m.review.threads[n.Discussion]
+	if !ok {
+		return a
+	}
+	kind := "DiscussionNote"
+	a.Type, a.Resolvable = &kind, true
+	r := apiResolvableNote{apiNote: a, Resolved: t.Resolved, ResolvedAt: apiTime(t.ResolvedAt)}
+	if t.Resolved {
+		r.ResolvedBy = f.optAPIUser(t.ResolvedBy)
+	}
+	return r
 }
 
 func apiCommitOf(c commitInfo, u urls) apiCommit {

@@ -46,12 +46,14 @@ type MR struct {
 	ClosedAt       time.Time
 }
 
-// Note is a comment on an MR.
+// Note is a user's comment on an MR.
 type Note struct {
 	ID        int64
 	Author    string
 	Body      string
 	CreatedAt time.Time
+	// UpdatedAt is CreatedAt until the note is edited.
+	UpdatedAt time.Time
 }
 
 // MRSpec describes a merge request to open.

@@ -104,8 +104,9 @@ func (f *Forge) followers(p *project, branch, sha string) []int64 {
 	return iids
 }
 
-// moveMRHead records new commits on an MR: its head, its head refs, and
-// an "update" event with oldrev.
+// moveMRHead records new commits on an MR: its head, its head refs, its
+// approvals reset unless the project keeps them, and an "update" event
+// with oldrev.
 func (f *Forge) moveMRHead(ctx context.Context, p *project, by *user, iid int64, sha string) error {
 	if err := f.setMRRef(ctx, p, iid, sha); err != nil {
 		return err
@@ -115,6 +116,7 @@ func (f *Forge) moveMRHead(ctx context.Context, p *project, by *user, iid int64,
 	old := m.SHA
 	m.SHA = sha
 	m.Updated = f.opts.Now()
+	resetApprovals(p, m)
 	f.mu.Unlock()
 	return f.sendMRHook(ctx, p, iid, by, "update", old, nil)
 }

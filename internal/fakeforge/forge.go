@@ -193,7 +193,7 @@ func (f *Forge) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	switch {
 	case strings.HasPrefix(r.URL.Path, apiPrefix+"/"):
 		f.serveAPI(w, r)
-	case strings.HasPrefix(r.URL.Path, ghPrefix+"/"):
+	case strings.HasPrefix(r.URL.Path, ghPrefix+"/"), r.URL.Path == ghGraphQLPath:
 		f.serveGitHub(w, r)
 	case strings.Contains(r.URL.Path, ".git/"):
 		f.serveGit(w, r)

@@ -214,8 +214,8 @@ func (f *Forge) writeBranch(w http.ResponseWriter, r *http.Request, p *project, 
 	writeGH(w, http.StatusOK, ghBranch{
 		Name: name, Commit: f.ghCommitOf(p, info),
 		Links:         map[string]string{"self": branch, "html": l.web(p.Path + "/tree/" + name)},
-		Protected:     name == p.DefaultBranch,
-		Protection:    ghProtection{Enabled: name == p.DefaultBranch, RequiredStatusChecks: ghStatusChecks{EnforcementLevel: "off", Contexts: []string{}, Checks: []obj{}}},
+		Protected:     f.ghProtected(p, name),
+		Protection:    ghProtection{Enabled: f.ghProtected(p, name), RequiredStatusChecks: ghStatusChecks{EnforcementLevel: "off", Contexts: []string{}, Checks: []obj{}}},
 		ProtectionURL: branch + "/protection",
 	})
 	return nil

@@ -2,9 +2,11 @@ package fakeforge
 
 import (
 	"context"
+	"net/http"
 	"testing"
 
 	"github.com/google/go-github/v82/github"
+	"github.com/shurcooL/githubv4"
 )
 
 // ghClient is the real go-github client pointed at the forge's GitHub
@@ -52,4 +54,34 @@ func pushCar(t *testing.T, f *Forge, branch string, files map[string]string) str
 		t.Fatal(err)
 	}
 	return sha
+}
+
+// gqlClient is the real GitHub GraphQL client pointed at the forge,
+// authenticated with token; with preview, it asks for the merge info
+// preview that mergeStateStatus needs.
+func gqlClient(t testing.TB, f *Forge, token string, preview bool) *githubv4.Client {
+	t.Helper()
+	return githubv4.NewEnterpriseClient(f.URL()+"/api/graphql", &http.Client{Transport: headers{
+		"Authorization": "Bearer " + token, "Accept": map[bool]string{true: ghMergeInfoPreview, false: "application/json"}[preview],
+	}})
+}
+
+// headers is a transport that sets headers on every request.
+type headers map[string]string
+
+func (h headers) RoundTrip(r *http.Request) (*http.Response, error) {
+	r = r.Clone(r.Context())
+	for k, v := range h {
+		r.Header.Set(k, v)
+	}
+	return http.DefaultTransport.RoundTrip(r)
+}
+
+// addUser gives username a token and level on project1.
+func addUser(t *testing.T, f *Forge, username, token string, level int) {
+	t.Helper()
+	f.AddToken(username, token)
+	if err := f.SetAccess(project1, username, level); err != nil {
+		t.Fatal(err)
+	}
 }

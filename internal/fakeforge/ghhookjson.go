@@ -18,6 +18,7 @@ const (
 	GHEventWorkflowRun  = "workflow_run"
 	GHEventStatus       = "status"
 	GHEventPush         = "push"
+	GHEventReview       = "pull_request_review"
 )
 
 // ghInstallation is the installation a delivery is for, as an app's

@@ -19,6 +19,11 @@ var ghPullActions = map[string]string{
 // sendGHPull sends a pull_request event for MR iid as it is now; oldrev
 // is the head before new commits (synchronize).
 func (f *Forge) sendGHPull(ctx context.Context, p *project, iid int64, by *user, action, oldrev string) error {
+	if action == "update" {
+		// Every move of a pull request's head passes here, hooks or not:
+		// it is where GitHub dismisses stale approvals.
+		f.dismissStale(p, iid)
+	}
 	gh, ok := ghPullActions[action]
 	if !ok || !f.hooksOn(HookGitHub) {
 		return nil
@@ -125,9 +130,11 @@ func (f *Forge) branchesWith(ctx context.Context, p *project, sha string) ([]obj
 	}
 	l := f.ghURLs()
 	out := []obj{}
+	f.mu.Lock()
+	defer f.mu.Unlock()
 	for name, head := range heads {
 		if head == sha {
-			out = append(out, obj{"name": name, "protected": name == p.DefaultBranch,
+			out = append(out, obj{"name": name, "protected": f.ghProtected(p, name),
 				"commit": obj{"sha": sha, "url": l.api("repos/" + p.Path + "/commits/" + sha)}})
 		}
 	}
@@ -212,3 +219,31 @@ func ghHeadCommitOf(c commitInfo) ghHeadCommit {
 // botID is who GitHub names as the sender of check runs: the Actions
 // app acts for the repository's owner here. Call with f.mu held.
 func (f *Forge) botID(p *project) int64 { return f.st.usersByName[p.namespace()].ID }
+
+// sendGHReview sends the pull_request_review event of review rv on MR
+// iid, submitted by by.
+func (f *Forge) sendGHReview(ctx context.Context, p *project, iid int64, by *user, rv *review) error {
+	if !f.hooksOn(HookGitHub) {
+		return nil
+	}
+	f.mu.Lock()
+	target := p.mrs[iid].Target
+	f.mu.Unlock()
+	base, err := f.repo(p.Path).resolve(ctx, "refs/heads/"+target)
+	if err != nil {
+		return fmt.Errorf("pull request #%d: %w", iid, err)
+	}
+	f.mu.Lock()
+	m := p.mrs[iid]
+	pull, err := f.ghReviewedPullOf(p, m, base)
+	payload := obj{
+		"action": "submitted", "review": f.ghHookReviewOf(p, m, rv), "pull_request": pull,
+		"repository": f.ghRepoOf(p), "installation": f.ghInstallation(), "sender": f.ghUserOf(by),
+	}
+	f.mu.Unlock()
+	if err != nil {
+		return fmt.Errorf("pull request #%d: %w", iid, err)
+	}
+	f.hooks.send(HookGitHub, GHEventReview, payload)
+	return nil
+}

@@ -91,6 +91,9 @@ func TestGitHubWebhooksAreSignedAndParse(t *testing.T) {
 	if _, err := f.AddNote(t.Context(), project1, mr.IID, "carol", "/train add"); err != nil {
 		t.Fatal(err)
 	}
+	if err := f.Review(t.Context(), project1, mr.IID, "carol", ReviewApproved, ""); err != nil {
+		t.Fatal(err)
+	}
 	pushCar(t, f, "trainyard/main/1", map[string]string{"ok": "ok"})
 	hooks.await(t, f, GHEventCheckSuite, "completed")
 	seen := map[string]bool{}
@@ -114,7 +117,7 @@ func TestGitHubWebhooksAreSignedAndParse(t *testing.T) {
 			t.Errorf("%s: go-github cannot parse it: %v", kind, err)
 		}
 	}
-	for _, kind := range []string{GHEventPullRequest, GHEventIssueComment, GHEventPush, GHEventWorkflowRun, GHEventCheckRun, GHEventCheckSuite} {
+	for _, kind := range []string{GHEventPullRequest, GHEventIssueComment, GHEventPush, GHEventWorkflowRun, GHEventCheckRun, GHEventCheckSuite, GHEventReview} {
 		if !seen[kind] {
 			t.Errorf("no %s delivery", kind)
 		}
@@ -133,6 +136,9 @@ func TestGitHubWebhookShapesMatchGitHub(t *testing.T) {
 		t.Fatal(err)
 	}
 	if _, err := f.AddNote(ctx, project1, mr.IID, "carol", "/train add"); err != nil {
+		t.Fatal(err)
+	}
+	if err := f.Review(ctx, project1, mr.IID, "carol", ReviewCommented, ""); err != nil {
 		t.Fatal(err)
 	}
 	sha := pushCar(t, f, "trainyard/main/1", map[string]string{"ok": "ok"})
@@ -164,6 +170,7 @@ func TestGitHubWebhookShapesMatchGitHub(t *testing.T) {
 		{GHEventWorkflowRun, "completed", "workflow_run_completed.json", nil},
 		{GHEventStatus, "", "status.json", nil},
 		{GHEventPush, "", "push_branch_created.json", nil},
+		{GHEventReview, "submitted", "pull_request_review_submitted.json", nil},
 	} {
 		ours := last(t, reqs, tc.event, tc.action)
 		theirs := loadJSON(t, "github/"+tc.fixture)

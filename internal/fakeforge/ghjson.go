@@ -270,13 +270,24 @@ type ghComment struct {
 
 // ghCommentOf renders note n on MR m; call with f.mu held.
 func (f *Forge) ghCommentOf(p *project, m *mergeRequest, n *note) ghComment {
+	return f.ghIssueCommentOf(p, "pull", m.IID, n)
+}
+
+// ghIssueCommentOf renders note n on issue number, whose web page is
+// under pull/ for a pull request and issues/ for a plain issue; call with
+// f.mu held.
+func (f *Forge) ghIssueCommentOf(p *project, page string, number int64, n *note) ghComment {
 	l := f.ghURLs()
 	author := f.st.users[n.AuthorID]
+	updated := n.Updated
+	if updated.IsZero() {
+		updated = n.Created
+	}
 	return ghComment{
 		ID: n.ID, NodeID: nodeID("IC", n.ID), URL: l.api("repos/" + p.Path + "/issues/comments/" + itoa(n.ID)),
-		HTMLURL: l.web(p.Path+"/pull/"+itoa(m.IID)) + "#issuecomment-" + itoa(n.ID), Body: n.Body,
-		User: f.ghUserOf(author), CreatedAt: ghTimeStr(n.Created), UpdatedAt: ghTimeStr(n.Created),
-		IssueURL: l.api("repos/" + p.Path + "/issues/" + itoa(m.IID)), AuthorAssociation: f.association(p, author),
+		HTMLURL: l.web(p.Path+"/"+page+"/"+itoa(number)) + "#issuecomment-" + itoa(n.ID), Body: n.Body,
+		User: f.ghUserOf(author), CreatedAt: ghTimeStr(n.Created), UpdatedAt: ghTimeStr(updated),
+		IssueURL: l.api("repos/" + p.Path + "/issues/" + itoa(number)), AuthorAssociation: f.association(p, author),
 	}
 }
 

@@ -3,6 +3,7 @@ package fakeforge
 import (
 	"encoding/json"
 	"io"
+	"maps"
 	"net/http"
 	"strings"
 	"testing"
@@ -74,6 +75,17 @@ func TestGitHubShapesMatchGitHub(t *testing.T) {
 		t.Fatal(err)
 	}
 	statusKeys := []string{"id", "state", "description", "target_url", "context", "created_at", "updated_at", "avatar_url"}
+	if err := f.Review(t.Context(), project1, mr.IID, "carol", ReviewApproved, "ok"); err != nil {
+		t.Fatal(err)
+	}
+	if err := f.SetBranchProtection(project1, "main", BranchProtection{RequiredApprovingReviews: 2, RequireCodeOwnerReviews: true,
+		DismissStaleReviews: true, RequireConversationResolution: true, RequiredStatusChecks: []string{"ci/test"}}); err != nil {
+		t.Fatal(err)
+	}
+	if err := f.SetBranchRules(project1, "main", PullRequestRule{RequiredApprovingReviewCount: 1, RequiredReviewThreadResolution: true}); err != nil {
+		t.Fatal(err)
+	}
+	ruleKeys := []string{"type", "ruleset_source_type", "ruleset_source", "ruleset_id", "parameters"}
 
 	for _, tc := range []struct {
 		name    string
@@ -100,6 +112,16 @@ func TestGitHubShapesMatchGitHub(t *testing.T) {
 			"workflow_run_completed.json", func(v any) any { return at(t, v, "workflow_run") }, nil},
 		{"commit status", "/repos/acme/widgets/commits/" + sha + "/status", &github.CombinedStatus{}, func(v any) any { return only(at(t, v, "statuses", 0), statusKeys...) },
 			"status.json", func(v any) any { return only(v, statusKeys...) }, nil},
+		{"review", "/repos/acme/widgets/pulls/1/reviews", &[]github.PullRequestReview{}, func(v any) any { return at(t, v, 0) },
+			"list_pull_request_reviews.json", func(v any) any { return at(t, v, 0) }, nil},
+		// GitHub leaves out dismissal and push restrictions when there
+		// are none, and the fake has none.
+		{"branch protection", "/repos/acme/widgets/branches/main/protection", &github.Protection{}, nil,
+			"get_branch_protection.json", func(v any) any { return v }, []string{".required_pull_request_reviews.dismissal_restrictions", ".restrictions"}},
+		// GitHub's example has no pull_request rule: the envelope is
+		// compared here, the parameters below.
+		{"rule", "/repos/acme/widgets/rules/branches/main", &github.BranchRules{}, func(v any) any { return only(at(t, v, 0), ruleKeys...) },
+			"get_rules_for_branch.json", func(v any) any { return only(at(t, v, 0), ruleKeys...) }, []string{".parameters"}},
 	} {
 		body := ghGet(t, f, tc.path)
 		if err := json.Unmarshal(body, tc.into); err != nil {
@@ -116,5 +138,35 @@ func TestGitHubShapesMatchGitHub(t *testing.T) {
 		if d := shapeDiff("", ours, theirs, tc.skip); len(d) > 0 {
 			t.Errorf("%s vs %s, keys GitHub does not send:\n%s", tc.name, tc.fixture, strings.Join(d, "\n"))
 		}
+	}
+}
+
+// TestGitHubPullRequestRuleParameters checks the parameters of a
+// pull_request rule against the names and types GitHub documents for it,
+// which its example of the rules for a branch does not show.
+func TestGitHubPullRequestRuleParameters(t *testing.T) {
+	f := ghForge(t, nil)
+	mustProject(t, f, project1, nil)
+	if err := f.SetBranchRules(project1, "main", PullRequestRule{RequiredApprovingReviewCount: 2, DismissStaleReviewsOnPush: true}); err != nil {
+		t.Fatal(err)
+	}
+	rule := at(t, decodeJSON(t, ghGet(t, f, "/repos/acme/widgets/rules/branches/main")), 0).(map[string]any)
+	if rule["type"] != "pull_request" || rule["ruleset_source"] != project1 || rule["ruleset_source_type"] != "Repository" {
+		t.Fatalf("rule = %v", rule)
+	}
+	params := rule["parameters"].(map[string]any)
+	want := map[string]string{
+		"required_approving_review_count": "number", "dismiss_stale_reviews_on_push": "bool", "require_code_owner_review": "bool",
+		"require_last_push_approval": "bool", "required_review_thread_resolution": "bool",
+	}
+	got := map[string]string{}
+	for k, v := range params {
+		got[k] = kind(v)
+	}
+	if !maps.Equal(got, want) {
+		t.Fatalf("pull_request parameters = %v, want %v", got, want)
+	}
+	if params["required_approving_review_count"] != 2.0 || params["dismiss_stale_reviews_on_push"] != true || params["require_code_owner_review"] != false {
+		t.Fatalf("pull_request parameters = %v", params)
 	}
 }

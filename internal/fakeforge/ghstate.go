@@ -80,6 +80,50 @@ type commitStatus struct {
 	Updated     time.Time
 }
 
+// Review states, as GitHub's REST API and GraphQL name them.
+const (
+	ReviewApproved         = "APPROVED"
+	ReviewChangesRequested = "CHANGES_REQUESTED"
+	ReviewCommented        = "COMMENTED"
+	ReviewDismissed        = "DISMISSED"
+)
+
+type review struct {
+	ID       int64
+	AuthorID int64
+	State    string
+	Body     string
+	// CommitID is the pull request's head when the review was given.
+	CommitID  string
+	Submitted time.Time
+}
+
+// reviewThread is a conversation on a pull request's diff.
+type reviewThread struct {
+	ID       string // a GraphQL node id, as GitHub's mutations take it
+	AuthorID int64
+	Body     string
+	Resolved bool
+	Created  time.Time
+}
+
+// issue is a plain issue: it shares its number sequence with pull
+// requests, as on GitHub, and has comments but nothing else.
+type issue struct {
+	ID       int64
+	Number   int64
+	Title    string
+	AuthorID int64
+	Created  time.Time
+	comments []*note
+}
+
+// branchKey names a branch of a project.
+type branchKey struct {
+	project int64
+	branch  string
+}
+
 // ghState is the GitHub part of state.
 type ghState struct {
 	checkRuns    map[int64]*checkRun
@@ -88,8 +132,25 @@ type ghState struct {
 	// tokenExpiry holds when installation tokens stop working; personal
 	// tokens never do.
 	tokenExpiry map[string]time.Time
+	// reviews and threads are per pull request, by MR id, oldest first.
+	reviews map[int64][]*review
+	threads map[int64][]*reviewThread
+	// protection and rules are what branch protection and rulesets ask of
+	// pull requests into a branch; rulesIDs number the rulesets.
+	protection map[branchKey]BranchProtection
+	rules      map[branchKey]PullRequestRule
+	rulesIDs   map[branchKey]int64
+	// codeOwners own every path of a project, by project id.
+	codeOwners map[int64][]string
+	// issues are a project's plain issues, by project id and number.
+	issues map[int64]map[int64]*issue
 }
 
 func newGHState() ghState {
-	return ghState{checkRuns: map[int64]*checkRun{}, workflowRuns: map[int64]*workflowRun{}, tokenExpiry: map[string]time.Time{}}
+	return ghState{
+		checkRuns: map[int64]*checkRun{}, workflowRuns: map[int64]*workflowRun{}, tokenExpiry: map[string]time.Time{},
+		reviews: map[int64][]*review{}, threads: map[int64][]*reviewThread{},
+		protection: map[branchKey]BranchProtection{}, rules: map[branchKey]PullRequestRule{}, rulesIDs: map[branchKey]int64{},
+		codeOwners: map[int64][]string{}, issues: map[int64]map[int64]*issue{},
+	}
 }

@@ -43,9 +43,14 @@ func (f *Forge) ghRoutes() *http.ServeMux {
 	handle("GET /repos/{owner}/{repo}/collaborators/{username}/permission", f.ghPermission)
 	handle("GET /repos/{owner}/{repo}/pulls/{pull_number}", f.ghGetPull)
 	handle("PATCH /repos/{owner}/{repo}/pulls/{pull_number}", f.ghUpdatePull)
+	handle("GET /repos/{owner}/{repo}/issues/comments", f.ghListRepoComments)
 	handle("GET /repos/{owner}/{repo}/issues/{issue_number}/comments", f.ghListComments)
 	handle("POST /repos/{owner}/{repo}/issues/{issue_number}/comments", f.ghCreateComment)
+	handle("GET /repos/{owner}/{repo}/pulls/{pull_number}/reviews", f.ghListReviews)
+	handle("POST /repos/{owner}/{repo}/pulls/{pull_number}/reviews", f.ghCreateReview)
 	handle("GET /repos/{owner}/{repo}/branches/{branch}", f.ghGetBranch)
+	handle("GET /repos/{owner}/{repo}/branches/{branch}/protection", f.ghGetProtection)
+	handle("GET /repos/{owner}/{repo}/rules/branches/{branch...}", f.ghRulesForBranch)
 	handle("GET /repos/{owner}/{repo}/git/ref/{ref...}", f.ghGetRef)
 	handle("PATCH /repos/{owner}/{repo}/git/refs/{ref...}", f.ghUpdateRef)
 	handle("GET /repos/{owner}/{repo}/commits/{ref}", f.ghGetCommit)
@@ -57,10 +62,14 @@ func (f *Forge) ghRoutes() *http.ServeMux {
 	handle("POST /repos/{owner}/{repo}/actions/runs/{run_id}/cancel", f.ghCancelWorkflowRun)
 	handle("POST /repos/{owner}/{repo}/actions/runs/{run_id}/rerun-failed-jobs", f.ghRerunFailedJobs)
 	handle("POST /repos/{owner}/{repo}/actions/workflows/{workflow_id}/dispatches", f.ghDispatchWorkflow)
+	// GraphQL is beside the REST API, not under it, as on GitHub
+	// Enterprise Server; serveGitHub authenticates it the same way.
+	m.HandleFunc("POST "+ghGraphQLPath, f.ghGraphQL())
 	return m
 }
 
-// serveGitHub counts the call, injects faults, authenticates, and routes.
+// serveGitHub counts the call, injects faults, authenticates, and routes
+// REST and GraphQL requests alike.
 // App endpoints take the app's JWT; everything else a personal or
 // installation token.
 func (f *Forge) serveGitHub(w http.ResponseWriter, r *http.Request) {
@@ -104,10 +113,11 @@ func bearer(r *http.Request) string {
 
 // ghMessage is the body of GitHub's error answers.
 type ghMessage struct {
-	Message          string         `json:"message"`
-	Errors           []ghFieldError `json:"errors,omitempty"`
-	DocumentationURL string         `json:"documentation_url"`
-	Status           string         `json:"status,omitempty"`
+	Message string `json:"message"`
+	// Errors are field errors (ghFieldError), or plain sentences.
+	Errors           []any  `json:"errors,omitempty"`
+	DocumentationURL string `json:"documentation_url"`
+	Status           string `json:"status,omitempty"`
 }
 
 type ghFieldError struct {
@@ -122,14 +132,37 @@ type ghError struct {
 	body   ghMessage
 }
 
-func (e *ghError) Error() string { return fmt.Sprintf("%d %s", e.status, e.body.Message) }
+func (e *ghError) Error() string {
+	msg := fmt.Sprintf("%d %s", e.status, e.body.Message)
+	for _, x := range e.body.Errors {
+		if s, ok := x.(string); ok {
+			msg += ": " + s
+		}
+	}
+	return msg
+}
 
 func ghForbidden() error {
 	return &ghError{http.StatusForbidden, ghMessage{Message: "Resource not accessible by personal access token", DocumentationURL: ghDocs}}
 }
 
 func ghUnprocessable(msg string, errs ...ghFieldError) error {
-	return &ghError{http.StatusUnprocessableEntity, ghMessage{Message: msg, Errors: errs, DocumentationURL: ghDocs}}
+	var list []any
+	for _, e := range errs {
+		list = append(list, e)
+	}
+	return &ghError{http.StatusUnprocessableEntity, ghMessage{Message: msg, Errors: list, DocumentationURL: ghDocs}}
+}
+
+// ghRefused is GitHub's 422 for a request it understood and will not
+// do, with the reason as a sentence ("Can not approve your own pull
+// request").
+func ghRefused(reasons ...string) error {
+	var list []any
+	for _, r := range reasons {
+		list = append(list, r)
+	}
+	return &ghError{http.StatusUnprocessableEntity, ghMessage{Message: "Unprocessable Entity", Errors: list, DocumentationURL: ghDocs}}
 }
 
 func ghConflict(msg string) error {

@@ -329,17 +329,18 @@ func mrStateID(state string) int {
 
 func (f *Forge) hookMROf(p *project, m *mergeRequest, last commitInfo) hookMR {
 	u := f.projectURLs(p)
+	status := detailedMergeStatus(p, m)
 	h := hookMR{
 		ID: m.ID, IID: m.IID, TargetBranch: m.Target, SourceBranch: m.Source,
 		SourceProjectID: p.ID, TargetProjectID: p.ID, AuthorID: m.AuthorID,
 		AssigneeIDs: []int64{}, ReviewerIDs: []int64{}, Title: m.Title,
 		CreatedAt: fmtHookTime(m.Created), UpdatedAt: fmtHookTime(m.Updated), PreparedAt: fmtHookTime(m.Created),
-		MergeParams: mergeParams{ForceRemoveSourceBranch: "0"}, StateID: mrStateID(m.State), State: m.State, BlockingDiscussionsResolved: true,
-		WorkInProgress: m.Draft, Draft: m.Draft, MergeStatus: "can_be_merged",
+		MergeParams: mergeParams{ForceRemoveSourceBranch: "0"}, StateID: mrStateID(m.State), State: m.State,
+		BlockingDiscussionsResolved: blockingDiscussionsResolved(p, m), WorkInProgress: m.Draft, Draft: m.Draft,
 		Description: m.Description, URL: mrURL(u, m.IID),
 		Source: f.hookProjectOf(p), Target: f.hookProjectOf(p),
 		LastCommit: hookCommitOf(last, u), Labels: []any{},
-		DetailedMergeStatus: detailedMergeStatus(m),
+		DetailedMergeStatus: status, MergeStatus: mergeStatus(status),
 	}
 	if m.MergeCommitSHA != "" {
 		s := m.MergeCommitSHA
@@ -354,14 +355,4 @@ func (f *Forge) hookMROf(p *project, m *mergeRequest, last commitInfo) hookMR {
 
 func mrURL(u urls, iid int64) string {
 	return u.web() + "/-/merge_requests/" + itoa(iid)
-}
-
-func detailedMergeStatus(m *mergeRequest) string {
-	switch {
-	case m.State != StateOpened:
-		return "not_open"
-	case m.Draft:
-		return "draft_status"
-	}
-	return "mergeable"
 }

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 )
 
 // Merge requests and their notes, as people on the forge work with them.
@@ -128,11 +129,14 @@ func (f *Forge) CloseMR(ctx context.Context, project string, iid int64, username
 	return nil
 }
 
+// errMRNotOpen: the MR was closed or merged.
+var errMRNotOpen = errors.New("merge request is not open")
+
 func errNotOpen(exists bool) error {
 	if !exists {
 		return ErrNoMR
 	}
-	return errors.New("merge request is not open")
+	return errMRNotOpen
 }
 
 // MergeMR merges an open MR with a merge commit on its target, as GitLab's
@@ -180,46 +184,115 @@ func (f *Forge) AddNote(ctx context.Context, project string, iid int64, username
 	if err != nil {
 		return Note{}, fmt.Errorf("comment on %s!%d: %w", project, iid, err)
 	}
-	return Note{ID: n.ID, Author: u.Username, Body: n.Body, CreatedAt: n.Created}, nil
+	return noteOf(&n, u), nil
+}
+
+func noteOf(n *note, author *user) Note {
+	return Note{ID: n.ID, Author: author.Username, Body: n.Body, CreatedAt: n.Created, UpdatedAt: n.Updated}
 }
 
 func (f *Forge) addNote(ctx context.Context, p *project, iid int64, u *user, body string) (note, error) {
+	return f.postNote(ctx, p, iid, u, body, false)
+}
+
+// postNote adds a user's note, the first of a resolvable thread when
+// thread is set. A note touches its MR, as on GitLab, so lists by
+// updated_at find the MR.
+func (f *Forge) postNote(ctx context.Context, p *project, iid int64, u *user, body string, thread bool) (note, error) {
 	f.mu.Lock()
 	m, ok := p.mrs[iid]
 	if !ok {
 		f.mu.Unlock()
 		return note{}, ErrNoMR
 	}
-	n := &note{ID: f.st.nextID(), Body: body, AuthorID: u.ID, Created: f.opts.Now()}
+	now := f.opts.Now()
+	n := &note{ID: f.st.nextID(), Body: body, AuthorID: u.ID, Created: now, Updated: now}
+	n.Discussion = discussionID(n.ID)
+	if thread {
+		if m.review.threads == nil {
+			m.review.threads = map[string]*glThread{}
+		}
+		m.review.threads[n.Discussion] = &glThread{}
+	}
 	m.notes = append(m.notes, n)
-	sha := m.SHA
+	m.Updated = now
 	f.mu.Unlock()
 	f.sendGHComment(p, iid, u, n)
-	if !f.hooksOn(HookGitLab) {
-		return *n, nil
-	}
-	last, err := f.commit(ctx, p.Path, sha)
+	return *n, f.sendNoteHook(ctx, p, iid, u, n, "create")
+}
+
+// EditNote replaces the body of note id on MR iid, as its author editing
+// it would; the note's and the MR's updated_at move, and a Note Hook with
+// action "update" is sent.
+func (f *Forge) EditNote(ctx context.Context, project string, iid, id int64, body string) (Note, error) {
+	f.mu.Lock()
+	p, err := f.st.project(project)
+	f.mu.Unlock()
 	if err != nil {
-		return *n, err
+		return Note{}, fmt.Errorf("edit note %d of %s!%d: %w", id, project, iid, err)
+	}
+	n, u, err := f.editNote(ctx, p, iid, id, body)
+	if err != nil {
+		return Note{}, fmt.Errorf("edit note %d of %s!%d: %w", id, project, iid, err)
+	}
+	return noteOf(&n, u), nil
+}
+
+// errNoNote: the MR has no user's note by that id.
+var errNoNote = errors.New("note not found")
+
+func (f *Forge) editNote(ctx context.Context, p *project, iid, id int64, body string) (note, *user, error) {
+	f.mu.Lock()
+	m, ok := p.mrs[iid]
+	if !ok {
+		f.mu.Unlock()
+		return note{}, nil, ErrNoMR
+	}
+	i := slices.IndexFunc(m.notes, func(n *note) bool { return n.ID == id })
+	if i < 0 {
+		f.mu.Unlock()
+		return note{}, nil, errNoNote
+	}
+	n := m.notes[i]
+	now := f.opts.Now()
+	n.Body, n.Updated, m.Updated = body, now, now
+	author := f.st.users[n.AuthorID]
+	f.mu.Unlock()
+	return *n, author, f.sendNoteHook(ctx, p, iid, author, n, "update")
+}
+
+// sendNoteHook sends GitLab's Note Hook for a user's note; GitLab sends
+// none for system notes.
+func (f *Forge) sendNoteHook(ctx context.Context, p *project, iid int64, u *user, n *note, action string) error {
+	if !f.hooksOn(HookGitLab) {
+		return nil
 	}
 	f.mu.Lock()
-	url := mrURL(f.projectURLs(p), iid) + "#note_" + itoa(n.ID)
+	sha := p.mrs[iid].SHA
+	f.mu.Unlock()
+	last, err := f.commit(ctx, p.Path, sha)
+	if err != nil {
+		return err
+	}
+	f.mu.Lock()
+	m := p.mrs[iid]
 	payload := noteHook{
 		ObjectKind: "note", EventType: "note", User: hookUserOf(u), ProjectID: p.ID,
 		Project: f.hookProjectOf(p), Repository: f.hookRepositoryOf(p),
 		ObjectAttributes: noteAttrs{
-			ID: n.ID, Note: body, NoteableType: "MergeRequest", AuthorID: u.ID,
-			CreatedAt: fmtHookTime(n.Created), UpdatedAt: fmtHookTime(n.Created), ProjectID: p.ID,
-			NoteableID: m.ID, Action: "create", URL: url,
+			ID: n.ID, Note: n.Body, NoteableType: "MergeRequest", AuthorID: n.AuthorID,
+			CreatedAt: fmtHookTime(n.Created), UpdatedAt: fmtHookTime(n.Updated), ProjectID: p.ID,
+			NoteableID: m.ID, Action: action, URL: mrURL(f.projectURLs(p), iid) + "#note_" + itoa(n.ID),
 		},
 		MergeRequest: f.hookMROf(p, m, last),
 	}
 	f.mu.Unlock()
 	f.hooks.send(HookGitLab, EventNote, payload)
-	return *n, nil
+	return nil
 }
 
-// Notes lists an MR's notes, oldest first.
+// Notes lists the users' notes of an MR, threads' included, oldest first;
+// notes GitLab writes itself are left out.
 func (f *Forge) Notes(project string, iid int64) ([]Note, error) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
@@ -229,7 +302,7 @@ func (f *Forge) Notes(project string, iid int64) ([]Note, error) {
 	}
 	out := make([]Note, len(m.notes))
 	for i, n := range m.notes {
-		out[i] = Note{ID: n.ID, Author: f.st.users[n.AuthorID].Username, Body: n.Body, CreatedAt: n.Created}
+		out[i] = noteOf(n, f.st.users[n.AuthorID])
 	}
 	return out, nil
 }

@@ -279,3 +279,83 @@ func TestWebhookShapesMatchGitLab(t *testing.T) {
 		}
 	}
 }
+
+// apiCall makes a REST call as the bot and returns the body of the answer,
+// which must have status want.
+func apiCall(t *testing.T, f *Forge, method, path string, want int) []byte {
+	t.Helper()
+	req, _ := http.NewRequest(method, f.URL()+"/api/v4"+path, nil)
+	req.Header.Set("PRIVATE-TOKEN", botToken)
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	if resp.StatusCode != want {
+		t.Fatalf("%s %s: %d %s, want %d", method, path, resp.StatusCode, b, want)
+	}
+	return b
+}
+
+func TestRulesShapesMatchGitLab(t *testing.T) {
+	f := newForge(t, nil)
+	mustProject(t, f, project1, nil)
+	ctx := context.Background()
+	m := mustMR(t, f, MRSpec{Source: "feature", Commits: []Commit{{Files: map[string]string{"a": "a"}}}})
+	if err := f.SetAccess(project1, "dev", Developer); err != nil {
+		t.Fatal(err)
+	}
+	if err := f.SetApprovalsRequired(project1, 2); err != nil {
+		t.Fatal(err)
+	}
+	// The newest note is a plain one and the oldest discussion a thread,
+	// as in the examples.
+	if _, err := f.StartDiscussion(ctx, project1, m.IID, "bob", "rename x?"); err != nil {
+		t.Fatal(err)
+	}
+	if err := f.Approve(ctx, project1, m.IID, "dev"); err != nil {
+		t.Fatal(err)
+	}
+	n, err := f.AddNote(ctx, project1, m.IID, "carol", "fine by me")
+	if err != nil {
+		t.Fatal(err)
+	}
+
+	mr := "/projects/acme%2Fwidgets/merge_requests/1"
+	// The docs' approvals example names each approval's time approved_by;
+	// GitLab's Approvals entity exposes it as approved_at, as the approve
+	// example on the same page does.
+	approvedAt := []string{".approved_by[].approved_by"}
+	// The docs' note example is older than UserBasic, which gives a note's
+	// author neither email nor created_at (the discussions example has
+	// neither).
+	author := []string{"[].author.email", "[].author.created_at"}
+	for _, tc := range []struct {
+		fixture, method, path string
+		status                int
+		// list: the answer is a list of what the fixture shows one of.
+		list bool
+		skip []string
+	}{
+		{"api/get_merge_request_approvals.gitlab-docs.json", http.MethodGet, mr + "/approvals", http.StatusOK, false, approvedAt},
+		{"api/get_merge_request_approval_state.gitlab-docs.json", http.MethodGet, mr + "/approval_state", http.StatusOK, false, nil},
+		{"api/list_merge_request_discussions.gitlab-docs.json", http.MethodGet, mr + "/discussions", http.StatusOK, false, nil},
+		{"api/get_merge_request_note.gitlab-docs.json", http.MethodGet, mr + "/notes", http.StatusOK, true, author},
+		// Approving adds a note: after the list of notes.
+		{"api/get_merge_request_approvals.gitlab-docs.json", http.MethodPost, mr + "/approve", http.StatusCreated, false, approvedAt},
+		{"api/get_merge_request_note.gitlab-docs.json", http.MethodPut, fmt.Sprintf("%s/notes/%d?body=edited", mr, n.ID), http.StatusOK, false, []string{".author.email", ".author.created_at"}},
+	} {
+		want := loadJSON(t, tc.fixture)
+		if tc.list {
+			want = []any{want}
+		}
+		got := decodeJSON(t, apiCall(t, f, tc.method, tc.path, tc.status))
+		if d := shapeDiff("", want, got, tc.skip); len(d) > 0 {
+			t.Errorf("%s %s vs %s:\n%s", tc.method, tc.path, tc.fixture, strings.Join(d, "\n"))
+		}
+		if tc.list && got.([]any)[0].(map[string]any)["id"] != float64(n.ID) {
+			t.Errorf("%s %s: the first note is not the plain one", tc.method, tc.path)
+		}
+	}
+}

@@ -58,6 +58,8 @@ type project struct {
 	nextMRIID     int64
 	nextPipeIID   int64
 	nextRunNumber int64
+	// rules are the project's merge settings; see glrules.go.
+	rules mergeSettings
 	// heads is the last scanned branch → commit map, owned by the holder of
 	// gitMu; it tells what a push changed.
 	heads map[string]string
@@ -103,7 +105,12 @@ type mergeRequest struct {
 	MergedBy       int64
 	ClosedAt       time.Time
 	ClosedBy       int64
-	notes          []*note
+	// notes are the users' notes, threads' included; system holds the
+	// notes GitLab writes itself ("approved this merge request"), which
+	// GitLab counts and hooks apart.
+	notes  []*note
+	system []*note
+	review glReview
 }
 
 type note struct {
@@ -111,6 +118,12 @@ type note struct {
 	Body     string
 	AuthorID int64
 	Created  time.Time
+	// Updated moves when the note is edited.
+	Updated time.Time
+	System  bool
+	// Discussion is the id of the discussion the note is in: its own for
+	// a note that starts none.
+	Discussion string
 }
 
 type variable struct{ Key, Value, Type string }

@@ -12,44 +12,47 @@ import (
 // A /train command is known by the forge's id of the comment that holds
 // it, never by the webhook delivery that brought it: the same comment may
 // arrive under several deliveries, or be found by the catch-up of missed
-// commands, and must be acted on once.
+// commands, and must be acted on once. Its mark says "queued" once an
+// event for it is on the stream, and "done" once it was acted on.
 
-// Claim states of a command, as ClaimCommand answers.
 const (
-	// CommandClaimed: the caller holds the command and should act on it,
-	// then call FinishCommand.
-	CommandClaimed = "claimed"
-	// CommandDone: the command was acted on already.
-	CommandDone = "done"
-	// CommandBusy: another worker holds it now; try again later.
-	CommandBusy = "busy"
+	commandQueued = "queued"
+	commandDone   = "done"
 )
 
-// ClaimCommand claims command id for owner for ttl, unless it is done or
-// another owner's claim still holds. A claim that outlived its worker
-// expires, so a crash delays a command and never loses it.
-func (s *Store) ClaimCommand(ctx context.Context, id, owner string, ttl time.Duration) (string, error) {
-	if err := checkLease(owner, ttl); err != nil {
-		return "", fmt.Errorf("claim command %s: %w", id, err)
+// MarkCommandQueued notes that an event for command id is on the stream,
+// unless the command is marked already, so the catch-up does not queue it
+// again.
+func (s *Store) MarkCommandQueued(ctx context.Context, id string, ttl time.Duration) error {
+	if err := s.rdb.SetNX(ctx, s.commandKey(id), commandQueued, ttl).Err(); err != nil {
+		return fmt.Errorf("mark command %s queued: %w", id, err)
 	}
-	state, err := s.scripts.claimCommand.Run(ctx, s.rdb, []string{s.commandKey(id)}, owner, ttl.Milliseconds()).Text()
+	return nil
+}
+
+// CommandDone reports whether command id was acted on.
+func (s *Store) CommandDone(ctx context.Context, id string) (bool, error) {
+	v, err := s.rdb.Get(ctx, s.commandKey(id)).Result()
+	if errors.Is(err, redis.Nil) {
+		return false, nil
+	}
 	if err != nil {
-		return "", fmt.Errorf("claim command %s: %w", id, err)
+		return false, fmt.Errorf("read command %s: %w", id, err)
 	}
-	return state, nil
+	return v == commandDone, nil
 }
 
 // FinishCommand marks command id done for keep.
 func (s *Store) FinishCommand(ctx context.Context, id string, keep time.Duration) error {
-	if err := s.rdb.Set(ctx, s.commandKey(id), CommandDone, keep).Err(); err != nil {
+	if err := s.rdb.Set(ctx, s.commandKey(id), commandDone, keep).Err(); err != nil {
 		return fmt.Errorf("finish command %s: %w", id, err)
 	}
 	return nil
 }
 
-// CommandsDone reports which of ids are done, in one round trip (a
-// pipeline, which a cluster client splits by slot).
-func (s *Store) CommandsDone(ctx context.Context, ids []string) (map[string]bool, error) {
+// CommandsSeen reports which of ids are queued or done, in one round trip
+// (a pipeline, which a cluster client splits by slot).
+func (s *Store) CommandsSeen(ctx context.Context, ids []string) (map[string]bool, error) {
 	out := make(map[string]bool, len(ids))
 	if len(ids) == 0 {
 		return out, nil
@@ -63,7 +66,7 @@ func (s *Store) CommandsDone(ctx context.Context, ids []string) (map[string]bool
 		return nil, fmt.Errorf("read %d command marks: %w", len(ids), err)
 	}
 	for i, c := range cmds {
-		out[ids[i]] = c.Val() == CommandDone
+		out[ids[i]] = c.Val() != ""
 	}
 	return out, nil
 }

@@ -93,36 +93,43 @@ func testDeadLetterIDs(t *testing.T, e *env) {
 
 func commandCases() []storeCase {
 	return []storeCase{
-		{name: "command claims", run: testCommandClaims},
+		{name: "command marks", run: testCommandMarks},
 		{name: "cursors and once", run: testCursorsOnce},
 	}
 }
 
-func testCommandClaims(t *testing.T, e *env) {
+func testCommandMarks(t *testing.T, e *env) {
 	ctx := context.Background()
-	claim := func(id, owner string, ttl time.Duration, want string) {
+	done := func(id string, want bool) {
 		t.Helper()
-		if got, err := e.s.ClaimCommand(ctx, id, owner, ttl); err != nil || got != want {
-			t.Fatalf("claim %s by %s = %q, %v; want %q", id, owner, got, err, want)
+		if got, err := e.s.CommandDone(ctx, id); err != nil || got != want {
+			t.Fatalf("command %s done = %v, %v; want %v", id, got, err, want)
 		}
 	}
-	claim("gitlab:g/p:1", "w1", time.Minute, CommandClaimed)
-	claim("gitlab:g/p:1", "w1", time.Minute, CommandClaimed) // its own claim again
-	claim("gitlab:g/p:1", "w2", time.Minute, CommandBusy)
-	claim("gitlab:g/p:2", "w2", 50*time.Millisecond, CommandClaimed)
-	e.expire(t, e.s.commandKey("gitlab:g/p:2"), 50*time.Millisecond)
-	claim("gitlab:g/p:2", "w1", time.Minute, CommandClaimed) // a dead worker's claim lapsed
+	if err := e.s.MarkCommandQueued(ctx, "gitlab:g/p:1", time.Hour); err != nil {
+		t.Fatal(err)
+	}
+	done("gitlab:g/p:1", false)
 	if err := e.s.FinishCommand(ctx, "gitlab:g/p:1", time.Hour); err != nil {
 		t.Fatal(err)
 	}
-	claim("gitlab:g/p:1", "w1", time.Minute, CommandDone)
-	claim("gitlab:g/p:1", "w2", time.Minute, CommandDone)
-	done, err := e.s.CommandsDone(ctx, []string{"gitlab:g/p:1", "gitlab:g/p:2", "gitlab:g/p:3"})
-	if want := map[string]bool{"gitlab:g/p:1": true, "gitlab:g/p:2": false, "gitlab:g/p:3": false}; err != nil || !reflect.DeepEqual(done, want) {
-		t.Fatalf("commands done = %v, %v; want %v", done, err, want)
+	done("gitlab:g/p:1", true)
+	// A late queued mark does not undo done.
+	if err := e.s.MarkCommandQueued(ctx, "gitlab:g/p:1", time.Hour); err != nil {
+		t.Fatal(err)
 	}
-	if _, err := e.s.ClaimCommand(ctx, "x", "", time.Minute); err == nil {
-		t.Fatalf("claim without an owner accepted")
+	done("gitlab:g/p:1", true)
+	if err := e.s.MarkCommandQueued(ctx, "gitlab:g/p:2", 50*time.Millisecond); err != nil {
+		t.Fatal(err)
+	}
+	seen, err := e.s.CommandsSeen(ctx, []string{"gitlab:g/p:1", "gitlab:g/p:2", "gitlab:g/p:3"})
+	if want := map[string]bool{"gitlab:g/p:1": true, "gitlab:g/p:2": true, "gitlab:g/p:3": false}; err != nil || !reflect.DeepEqual(seen, want) {
+		t.Fatalf("commands seen = %v, %v; want %v", seen, err, want)
+	}
+	e.expire(t, e.s.commandKey("gitlab:g/p:2"), 50*time.Millisecond)
+	done("gitlab:g/p:2", false)
+	if seen, _ := e.s.CommandsSeen(ctx, []string{"gitlab:g/p:2"}); seen["gitlab:g/p:2"] {
+		t.Fatalf("an expired mark is still seen")
 	}
 }
 

@@ -7,7 +7,6 @@ import "github.com/redis/go-redis/v9"
 type scripts struct {
 	save, renew, release  *redis.Script
 	enqueue, bury, unbury *redis.Script
-	claimCommand          *redis.Script
 }
 
 func newScripts() scripts {
@@ -91,19 +90,6 @@ end
 local id = redis.call('XADD', KEYS[2], 'MAXLEN', '~', ARGV[2], '*', 'data', data)
 redis.call('XDEL', KEYS[1], ARGV[1])
 return id
-`),
-		// KEYS: a command's mark. ARGV: owner, claim ttl in ms. Returns
-		// "done", "claimed" (for owner, now or before) or "busy".
-		claimCommand: redis.NewScript(`
-local v = redis.call('GET', KEYS[1])
-if v == 'done' then
-  return 'done'
-end
-if v and v ~= ARGV[1] then
-  return 'busy'
-end
-redis.call('SET', KEYS[1], ARGV[1], 'PX', ARGV[2])
-return 'claimed'
 `),
 	}
 }

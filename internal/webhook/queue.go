@@ -7,6 +7,7 @@ import (
 
 	"go.uber.org/zap"
 
+	"github.com/trainyard/trainyard/internal/command"
 	"github.com/trainyard/trainyard/internal/event"
 )
 
@@ -50,6 +51,13 @@ func (h *Handler) enqueue(ctx context.Context, ev event.Event, label string) ans
 	}
 	if !first {
 		return duplicate()
+	}
+	if ev.Kind == event.KindComment && command.MayHold(ev.Body) {
+		// Only a hint for the catch-up, which would queue the command a
+		// second time without it: a failure costs that, nothing more.
+		if err := h.queue.MarkCommandQueued(ctx, ev.CommandID(), h.dedupTTL); err != nil {
+			h.log.Warn("mark command queued", zap.String("delivery", key), zap.Error(err))
+		}
 	}
 	if ce := h.log.Check(zap.DebugLevel, "webhook event queued"); ce != nil {
 		ce.Write(eventFields(ev)...)

@@ -52,6 +52,9 @@ type Queue interface {
 	// was queued within ttl, and reports whether it queued it. Marking the
 	// id and queueing the event happen together or not at all.
 	EnqueueDelivery(ctx context.Context, id string, ttl time.Duration, data []byte) (bool, error)
+	// MarkCommandQueued notes that the command of a comment is on the
+	// stream, so the catch-up of missed commands leaves it alone.
+	MarkCommandQueued(ctx context.Context, id string, ttl time.Duration) error
 }
 
 // Counter counts requests, for metrics. forge is "gitlab" or "github",

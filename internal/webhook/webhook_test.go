@@ -26,6 +26,10 @@ func (failQueue) EnqueueDelivery(context.Context, string, time.Duration, []byte)
 	return false, errors.New("queue down")
 }
 
+func (failQueue) MarkCommandQueued(context.Context, string, time.Duration) error {
+	return errors.New("queue down")
+}
+
 func TestNewRefusesMissingSecrets(t *testing.T) {
 	t.Parallel()
 	cases := []struct {

@@ -76,6 +76,8 @@ func IsStatus(err error, status int) bool {
 	return errors.As(err, &e) && e.Status == status
 }
 
+const deadPath = "/api/v1/events/dead"
+
 func trainPath(forge, project, branch string) string {
 	return "/api/v1/trains/" + url.PathEscape(forge) + "/" + url.PathEscape(project) + "/" + url.PathEscape(branch)
 }
@@ -139,6 +141,39 @@ func (c *Client) Pause(ctx context.Context, forge, project, branch string, req a
 // Resume undoes Pause.
 func (c *Client) Resume(ctx context.Context, forge, project, branch string, req api.TrainRequest) (api.Train, error) {
 	return c.trainCommand(ctx, "resume", forge, project, branch, req)
+}
+
+// DeadLetters returns up to limit events the server's workers gave up on,
+// newest first; limit 0 takes the server's default.
+func (c *Client) DeadLetters(ctx context.Context, limit int) ([]api.DeadLetter, error) {
+	path := deadPath
+	if limit > 0 {
+		path += "?limit=" + strconv.Itoa(limit)
+	}
+	var out api.DeadLetterList
+	if err := c.do(ctx, http.MethodGet, path, nil, &out); err != nil {
+		return nil, failed(err, "list dead letters")
+	}
+	return out.DeadLetters, nil
+}
+
+// DeadLetter returns one dead letter.
+func (c *Client) DeadLetter(ctx context.Context, id string) (api.DeadLetter, error) {
+	var out api.DeadLetter
+	if err := c.do(ctx, http.MethodGet, deadPath+"/"+url.PathEscape(id), nil, &out); err != nil {
+		return out, failed(err, "show dead letter %s", id)
+	}
+	return out, nil
+}
+
+// Requeue puts a dead letter's event back on the event stream, to be
+// handled again from scratch, and deletes the dead letter.
+func (c *Client) Requeue(ctx context.Context, id string) (api.Requeued, error) {
+	var out api.Requeued
+	if err := c.do(ctx, http.MethodPost, deadPath+"/"+url.PathEscape(id)+"/requeue", nil, &out); err != nil {
+		return out, failed(err, "requeue dead letter %s", id)
+	}
+	return out, nil
 }
 
 func (c *Client) mrCommand(ctx context.Context, verb, forge, project string, mr int64, req api.MRRequest) (api.MRStatus, error) {

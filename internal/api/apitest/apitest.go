@@ -45,6 +45,9 @@ type Env struct {
 	Ctx    context.Context
 	Forge  *fakeforge.Forge
 	Engine *engine.Engine
+	// Store is the engine's store; it holds the event stream and its dead
+	// letters too, which the API serves.
+	Store *store.Store
 	// Clock is the engine's and the API's clock; it moves only when told.
 	Clock *Clock
 	// URL is the API server's base URL (no path).
@@ -84,7 +87,7 @@ func New(tb testing.TB, o Options) *Env {
 	clock := &Clock{t: time.Date(2025, 3, 1, 12, 0, 0, 0, time.UTC)}
 	eng := engine.New(engine.Config{Owner: "api-test", Settings: o.Settings}, st, client, repos, engine.WithClock(clock.Now))
 	opts := api.Options{
-		Trains: api.Engines{"gitlab": eng}, Token: Token, ProtectReads: o.ProtectReads,
+		Trains: api.Engines{"gitlab": eng}, Events: st, Token: Token, ProtectReads: o.ProtectReads,
 		Links: map[string]api.Links{"gitlab": api.GitLabLinks{BaseURL: ff.URL()}}, Now: clock.Now,
 	}
 	if o.NoToken {
@@ -92,7 +95,7 @@ func New(tb testing.TB, o Options) *Env {
 	}
 	srv := httptest.NewServer(api.New(opts))
 	tb.Cleanup(srv.Close)
-	return &Env{Ctx: ctx, Forge: ff, Engine: eng, Clock: clock, URL: srv.URL, tb: tb,
+	return &Env{Ctx: ctx, Forge: ff, Engine: eng, Store: st, Clock: clock, URL: srv.URL, tb: tb,
 		Key: train.Key{Forge: "gitlab", Project: Project, Branch: "main"}}
 }
 
@@ -167,6 +170,35 @@ func (e *Env) Notes(iid int64) string {
 		b.WriteString(n.Body + "\n")
 	}
 	return b.String()
+}
+
+// EventGroup is the consumer group Bury reads the event stream as.
+const EventGroup = "api-test"
+
+// Bury queues data as an event, has EventGroup read it as a worker does
+// and moves it to the dead letters as delivered deliveries times and
+// failed for reason, at the clock's time. It returns the dead letter's id
+// and the entry the event had. Every other event queued must have been
+// read already.
+func (e *Env) Bury(data []byte, reason string, deliveries int64) (id, entry string) {
+	e.tb.Helper()
+	entry, err := e.Store.AddEvent(e.Ctx, data)
+	if err != nil {
+		e.tb.Fatalf("apitest: queue an event: %v", err)
+	}
+	if err := e.Store.EnsureGroup(e.Ctx, EventGroup); err != nil {
+		e.tb.Fatalf("apitest: %v", err)
+	}
+	evs, err := e.Store.ReadEvents(e.Ctx, EventGroup, "worker", 10, 0)
+	if err != nil || len(evs) != 1 || evs[0].ID != entry {
+		e.tb.Fatalf("apitest: read events = %+v, %v; want the one queued, %s", evs, err, entry)
+	}
+	evs[0].Deliveries = deliveries
+	id, err = e.Store.Bury(e.Ctx, EventGroup, evs[0], reason, e.Clock.Now())
+	if err != nil {
+		e.tb.Fatalf("apitest: %v", err)
+	}
+	return id, entry
 }
 
 // Clock is a clock that moves only when advanced.

@@ -48,8 +48,12 @@ func TestAppAuthentication(t *testing.T) {
 	if err != nil || len(notes) != 1 || notes[0].Author != fakeforge.AppBot {
 		t.Fatalf("notes: %+v, %v", notes, err)
 	}
+	// GraphQL goes with the same installation token.
+	if rules, err := c.MergeRules(ctx, project, mr.IID); err != nil || !rules.Met() {
+		t.Fatalf("MergeRules as the app: %+v, %v", rules, err)
+	}
 	if n := f.InstallationTokens(); n != 1 {
-		t.Fatalf("%d installation tokens, want 1 for three calls", n)
+		t.Fatalf("%d installation tokens, want 1 for four calls", n)
 	}
 	time.Sleep(1100 * time.Millisecond)
 	if _, err := c.BranchHead(ctx, project, "main"); err != nil {

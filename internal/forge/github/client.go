@@ -8,6 +8,10 @@
 // required checks (check runs and commit statuses, by name) on the car's
 // exact commit. See pipeline.go for how that maps onto the engine's
 // pipeline calls.
+//
+// A pull request's merge rules (reviews, conversations, drafts) are read
+// through GitHub's GraphQL API, on the same credentials and retry loop;
+// see rules.go.
 package github
 
 import (
@@ -21,6 +25,7 @@ import (
 
 	"github.com/bradleyfalzon/ghinstallation/v2"
 	gh "github.com/google/go-github/v82/github"
+	"github.com/shurcooL/githubv4"
 	"go.uber.org/zap"
 
 	"github.com/trainyard/trainyard/internal/forge/retry"
@@ -99,6 +104,7 @@ type Repository struct {
 // Client talks to one GitHub instance. It is safe for concurrent use.
 type Client struct {
 	gh    *gh.Client
+	gql   *githubv4.Client
 	web   string // the instance's web URL, for clone and check URLs
 	api   string // the REST API's URL, without a trailing slash
 	token func(context.Context) (string, error)
@@ -111,7 +117,10 @@ type Client struct {
 	gate   *gate
 	budget *budget
 	shas   *shaCache
-	log    *zap.Logger
+	// commentPages keeps the last answer to each repository's comment
+	// list.
+	commentPages *pageCache
+	log          *zap.Logger
 }
 
 // New returns a client. It makes no request.
@@ -129,7 +138,7 @@ func New(opts Options) (*Client, error) {
 		cars: orString(opts.CarPrefix, DefaultCarPrefix) + "/", gate: &gate{},
 		budget: newBudget(window{orInt(opts.WritesPerMinute, DefaultWritesPerMinute), time.Minute},
 			window{orInt(opts.WritesPerHour, DefaultWritesPerHour), time.Hour}),
-		shas: newSHACache(), log: log,
+		shas: newSHACache(), commentPages: newPageCache(), log: log,
 		retry: retry.Policy{
 			Forge:       "github",
 			Timeout:     orDuration(opts.Timeout, DefaultTimeout),
@@ -150,6 +159,7 @@ func New(opts Options) (*Client, error) {
 			return nil, fmt.Errorf("github client for %s: %w", web, err)
 		}
 	}
+	c.gql = newGraphQL(graphQLURL(web, api), c.gh.Client())
 	return c, nil
 }
 

@@ -167,6 +167,15 @@ func TestNew(t *testing.T) {
 			t.Errorf("instanceURLs(%q) = %s, %s, %v; want %v", in, web, api, err, want)
 		}
 	}
+	for in, want := range map[string]string{
+		"":                               "https://api.github.com/graphql",
+		"https://ghe.example.com/api/v3": "https://ghe.example.com/api/graphql",
+	} {
+		web, api, _ := instanceURLs(in)
+		if got := graphQLURL(web, api); got != want {
+			t.Errorf("graphQLURL for %q = %s, want %s", in, got, want)
+		}
+	}
 	c, err := New(Options{Token: "t", BaseURL: "https://ghe.example.com"})
 	if err != nil || c.CloneURL(project) != "https://ghe.example.com/acme/widgets.git" || c.gh.BaseURL.String() != "https://ghe.example.com/api/v3/" {
 		t.Fatalf("enterprise client: %v", err)

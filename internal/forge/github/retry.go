@@ -36,10 +36,18 @@ const (
 // request is one go-github call under try, the attempt's context.
 type request func(try context.Context) (*gh.Response, error)
 
-// do runs req under the retry policy. Every attempt first waits out a
-// rate limit GitHub announced to any call of this client, then, for a
-// write, for room in the budget.
+// do runs req, a go-github call, under the retry policy.
 func (c *Client) do(ctx context.Context, op string, k kind, req request) error {
+	return c.call(ctx, op, k, func(try context.Context) (retry.Answer, error) {
+		resp, err := req(try)
+		return answerOf(resp, err, time.Now()), err
+	})
+}
+
+// call runs attempt under the retry policy: REST and GraphQL requests
+// alike. Every attempt first waits out a rate limit GitHub announced to
+// any call of this client, then, for a write, for room in the budget.
+func (c *Client) call(ctx context.Context, op string, k kind, attempt retry.Attempt) error {
 	p := c.retry
 	p.Before = func(call context.Context, _ string) error {
 		if err := c.gate.wait(call); err != nil {
@@ -51,8 +59,7 @@ func (c *Client) do(ctx context.Context, op string, k kind, req request) error {
 		return c.budget.reserve(call)
 	}
 	return p.Do(ctx, op, k != write, func(try context.Context) (retry.Answer, error) {
-		resp, err := req(try)
-		ans := answerOf(resp, err, time.Now())
+		ans, err := attempt(try)
 		if ans.Throttled {
 			c.gate.pause(time.Now().Add(ans.RetryAfter))
 			c.log.Info("github rate limit", zap.String("op", op), zap.Int("status", ans.Status), zap.Duration("wait", ans.RetryAfter))

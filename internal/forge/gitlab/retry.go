@@ -30,11 +30,23 @@ func (c *Client) do(ctx context.Context, op string, idempotent bool, req request
 // pages calls req for page 1, 2, ... until GitLab says there is no next
 // page; each page is retried on its own.
 func (c *Client) pages(ctx context.Context, op string, page *int64, req request) error {
+	return c.pagesWhile(ctx, op, page, func(opts ...gl.RequestOptionFunc) (*gl.Response, bool, error) {
+		resp, err := req(opts...)
+		return resp, true, err
+	})
+}
+
+// pageRequest is one page of a list; more is false when the caller has
+// read enough, as when a list sorted newest first reaches older items.
+type pageRequest func(opts ...gl.RequestOptionFunc) (resp *gl.Response, more bool, err error)
+
+// pagesWhile is pages for a caller that may stop before the last page.
+func (c *Client) pagesWhile(ctx context.Context, op string, page *int64, req pageRequest) error {
 	return c.retry.Pages(ctx, op, func(try context.Context, n int) (retry.Answer, int, error) {
 		*page = int64(n)
-		resp, err := req(gl.WithContext(try))
+		resp, more, err := req(gl.WithContext(try))
 		next := 0
-		if resp != nil {
+		if resp != nil && more {
 			next = int(resp.NextPage)
 		}
 		return answerOf(resp), next, err

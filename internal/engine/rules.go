@@ -1,0 +1,71 @@
+package engine
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/trainyard/trainyard/internal/forge"
+	"github.com/trainyard/trainyard/internal/train"
+)
+
+// ErrRulesPending: the forge was still working out whether an MR may merge
+// after every read the engine waits for; the caller tries again later.
+var ErrRulesPending = errors.New("the forge is still checking the merge rules")
+
+// rulesTries bounds the reads of merge rules the forge is still working
+// out; with the doubling wait they span a few seconds.
+const rulesTries = 5
+
+// enforcing reports whether the merge rules of a project are checked.
+func (e *Engine) enforcing(project string) bool {
+	return e.rules != nil && e.cfg.EnforceRules(e.cfg.Forge, project)
+}
+
+// readRules reads an MR's merge rules, reading again while the forge says
+// it is still checking.
+func (e *Engine) readRules(ctx context.Context, project string, iid int64) (forge.Rules, error) {
+	wait := e.rulesWait
+	for try := 1; ; try++ {
+		r, err := e.rules.MergeRules(ctx, project, iid)
+		if err != nil {
+			return forge.Rules{}, fmt.Errorf("read the merge rules of !%d of %s: %w", iid, project, err)
+		}
+		if !r.Pending {
+			return r, nil
+		}
+		if try == rulesTries {
+			return forge.Rules{}, fmt.Errorf("!%d of %s: %w", iid, project, ErrRulesPending)
+		}
+		t := time.NewTimer(wait)
+		select {
+		case <-ctx.Done():
+			t.Stop()
+			return forge.Rules{}, fmt.Errorf("read the merge rules of !%d of %s: %w", iid, project, ctx.Err())
+		case <-t.C:
+		}
+		wait *= 2
+	}
+}
+
+// rulesNews says, for each MR a fast-forward would land, whether the
+// forge's merge rules still allow it: an approval revoked, changes
+// requested or a new blocking thread since it was added stop the push.
+func (e *Engine) rulesNews(ctx context.Context, t *train.Train, mr int64) ([]train.Observation, error) {
+	if !e.enforcing(t.Project) {
+		return nil, nil
+	}
+	r, err := e.readRules(ctx, t.Project, mr)
+	if err != nil {
+		return nil, err
+	}
+	if r.Met() {
+		return nil, nil
+	}
+	return []train.Observation{train.RulesUnmet{MR: mr, Message: r.Sentence()}}, nil
+}
+
+func msgRulesRefused(branch string, r forge.Rules) string {
+	return fmt.Sprintf("This merge request cannot join the merge train for `%s` yet: %s. Add it again once the merge rules allow it.", branch, r.Sentence())
+}

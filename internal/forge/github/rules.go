@@ -1,0 +1,242 @@
+package github
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net/http"
+	"strings"
+
+	gh "github.com/google/go-github/v82/github"
+	"github.com/shurcooL/githubv4"
+
+	"github.com/trainyard/trainyard/internal/forge"
+)
+
+// GitHub refuses to merge a pull request that its branch protection or
+// rulesets block; Trainyard pushes the target branch itself, so it must
+// refuse the same pull requests. GitHub sums most of it up in a pull
+// request's reviewDecision, which one GraphQL query reads; the branch's
+// requirements are read only to explain a missing review, and to know
+// whether unresolved conversations block.
+
+// rulesQuery is the one query of MergeRules.
+type rulesQuery struct {
+	Repository struct {
+		PullRequest *struct {
+			State            githubv4.PullRequestState
+			IsDraft          bool
+			BaseRefName      string
+			ReviewDecision   *githubv4.PullRequestReviewDecision
+			MergeStateStatus githubv4.MergeStateStatus
+			ReviewThreads    struct {
+				TotalCount int
+				Nodes      []struct{ IsResolved bool }
+			} `graphql:"reviewThreads(first: 100)"`
+			LatestOpinionatedReviews struct {
+				Nodes []struct {
+					State  githubv4.PullRequestReviewState
+					Author struct{ Login string }
+				}
+			} `graphql:"latestOpinionatedReviews(first: 100, writersOnly: true)"`
+		} `graphql:"pullRequest(number: $number)"`
+	} `graphql:"repository(owner: $owner, name: $name)"`
+}
+
+// MergeRules reads what GitHub's merge rules say of pull request number
+// of repo: whether it is open, a draft, approved as its branch requires,
+// without requested changes, and, where the branch requires it, without
+// unresolved conversations. When nothing is required of it, that costs
+// one request. Rules that cannot be read (branch protection, for a token
+// without admin access) are unmet: Trainyard must never merge what it
+// cannot check.
+func (c *Client) MergeRules(ctx context.Context, repo string, number int64) (forge.Rules, error) {
+	r, err := c.repoOf(repo)
+	if err != nil {
+		return forge.Rules{}, err
+	}
+	op := fmt.Sprintf("read merge rules of %s#%d", repo, number)
+	var q rulesQuery
+	vars := map[string]any{"owner": githubv4.String(r.owner), "name": githubv4.String(r.repo), "number": githubv4.Int(number)}
+	if err := c.query(ctx, op, &q, vars); err != nil {
+		return forge.Rules{}, err
+	}
+	pr := q.Repository.PullRequest
+	if pr == nil {
+		return forge.Rules{}, fmt.Errorf("%s: %w", op, forge.ErrNotFound)
+	}
+	if pr.State != githubv4.PullRequestStateOpen {
+		return forge.Rules{Unmet: []forge.Unmet{{Code: forge.UnmetNotOpen, Message: notOpen(pr.State)}}}, nil
+	}
+	var unmet []forge.Unmet
+	if pr.IsDraft || pr.MergeStateStatus == githubv4.MergeStateStatusDraft {
+		unmet = append(unmet, forge.Unmet{Code: forge.UnmetDraft, Message: "it is a draft"})
+	}
+	// Threads past the first page are not read: they count as
+	// unresolved, so a long review fails closed.
+	unresolved := pr.ReviewThreads.TotalCount - len(pr.ReviewThreads.Nodes)
+	for _, t := range pr.ReviewThreads.Nodes {
+		if !t.IsResolved {
+			unresolved++
+		}
+	}
+	decision := ""
+	if pr.ReviewDecision != nil {
+		decision = string(*pr.ReviewDecision)
+	}
+	var approvals int
+	var requesting []string
+	for _, rv := range pr.LatestOpinionatedReviews.Nodes {
+		switch rv.State {
+		case githubv4.PullRequestReviewStateApproved:
+			approvals++
+		case githubv4.PullRequestReviewStateChangesRequested:
+			requesting = append(requesting, "@"+rv.Author.Login)
+		}
+	}
+	req := requirements{}
+	reviewRequired := decision == string(githubv4.PullRequestReviewDecisionReviewRequired)
+	if reviewRequired || unresolved > 0 {
+		if req, err = c.requirements(ctx, r, pr.BaseRefName, reviewRequired); err != nil {
+			return forge.Rules{}, fmt.Errorf("%s: %w", op, err)
+		}
+	}
+	switch githubv4.PullRequestReviewDecision(decision) {
+	case "", githubv4.PullRequestReviewDecisionApproved:
+	case githubv4.PullRequestReviewDecisionChangesRequested:
+		unmet = append(unmet, forge.Unmet{Code: forge.UnmetRequestedChanges, Message: changesRequested(requesting)})
+	case githubv4.PullRequestReviewDecisionReviewRequired:
+		unmet = append(unmet, forge.Unmet{Code: forge.UnmetNotApproved, Message: req.notApproved(approvals)})
+	default:
+		unmet = append(unmet, forge.Unmet{Code: forge.UnmetUnknown, Message: "GitHub's review decision is " + decision})
+	}
+	switch {
+	case unresolved > 0 && req.threads:
+		unmet = append(unmet, forge.Unmet{Code: forge.UnmetDiscussions, Message: "it has " + plural(unresolved, "unresolved conversation")})
+	case unresolved > 0 && req.unreadable != "":
+		unmet = append(unmet, forge.Unmet{Code: forge.UnmetUnreadable, Message: req.unreadable})
+	}
+	// mergeStateStatus BLOCKED alone stops nothing: it also stands for
+	// required status checks, which are what the train itself runs on
+	// the pull request merged with those before it.
+	return forge.Rules{Unmet: unmet}, nil
+}
+
+func notOpen(state githubv4.PullRequestState) string {
+	switch state {
+	case githubv4.PullRequestStateMerged:
+		return "it is merged"
+	case githubv4.PullRequestStateClosed:
+		return "it is closed"
+	}
+	return "it is not open"
+}
+
+// changesRequested names who requested changes: "@bob and @carol
+// requested changes".
+func changesRequested(who []string) string {
+	switch len(who) {
+	case 0:
+		return "changes were requested"
+	case 1:
+		return who[0] + " requested changes"
+	}
+	return strings.Join(who[:len(who)-1], ", ") + " and " + who[len(who)-1] + " requested changes"
+}
+
+func plural(n int, noun string) string {
+	if n == 1 {
+		return "1 " + noun
+	}
+	return fmt.Sprintf("%d %ss", n, noun)
+}
+
+// requirements are what a branch's rulesets and protection together
+// require of pull requests into it: the strictest of each.
+type requirements struct {
+	approvals  int
+	codeOwners bool
+	lastPush   bool
+	threads    bool
+	// unreadable says why the protection could not be read, and what the
+	// token needs to read it; "" when it was read, or not needed.
+	unreadable string
+}
+
+// notApproved says what a pull request GitHub finds not approved lacks,
+// given its approvals from writers.
+func (r requirements) notApproved(approvals int) string {
+	needs := ""
+	switch {
+	case r.approvals > approvals && r.codeOwners:
+		needs = plural(r.approvals, "approving review") + ", one of them from a code owner"
+	case r.approvals > approvals:
+		needs = plural(r.approvals, "approving review")
+	case r.codeOwners:
+		return "it needs an approving review from a code owner"
+	case r.lastPush:
+		return "it needs its last push approved by someone other than who pushed it"
+	default:
+		return "it needs an approving review"
+	}
+	if approvals > 0 {
+		return fmt.Sprintf("it needs %s and has %d", needs, approvals)
+	}
+	return "it needs " + needs
+}
+
+// requirements reads the rules for branch, which any reader may, then,
+// when they leave a question open, its protection. Reading protection
+// takes admin access; without it GitHub answers 403, or 404 as for an
+// unprotected branch but without "Branch not protected", and the
+// requirements say they are unreadable.
+func (c *Client) requirements(ctx context.Context, r repoRef, branch string, reviews bool) (requirements, error) {
+	var req requirements
+	err := c.pages(ctx, fmt.Sprintf("read rules for branch %s of %s", branch, r.project), func(try context.Context, page int) (*gh.Response, error) {
+		rules, resp, err := c.gh.Repositories.GetRulesForBranch(try, r.owner, r.repo, branch, &gh.ListOptions{Page: page, PerPage: perPage})
+		if rules != nil {
+			for _, rule := range rules.PullRequest {
+				p := rule.Parameters
+				req.approvals = max(req.approvals, p.RequiredApprovingReviewCount)
+				req.codeOwners = req.codeOwners || p.RequireCodeOwnerReview
+				req.lastPush = req.lastPush || p.RequireLastPushApproval
+				req.threads = req.threads || p.RequiredReviewThreadResolution
+			}
+		}
+		return resp, err
+	})
+	if err != nil || (!reviews && req.threads) {
+		return req, err
+	}
+	op := fmt.Sprintf("read protection of branch %s of %s", branch, r.project)
+	var p *gh.Protection
+	var status int
+	unprotected := false
+	err = c.do(ctx, op, read, func(try context.Context) (resp *gh.Response, err error) {
+		p, resp, err = c.gh.Repositories.GetBranchProtection(try, r.owner, r.repo, branch)
+		if resp != nil {
+			status = resp.StatusCode
+		}
+		unprotected = errors.Is(err, gh.ErrBranchNotProtected)
+		return resp, err
+	})
+	switch {
+	case unprotected:
+		return req, nil
+	case errors.Is(err, forge.ErrNotFound), errors.Is(err, forge.ErrRejected) && status == http.StatusForbidden:
+		req.unreadable = fmt.Sprintf("Trainyard cannot read the branch protection of %s in %s (GitHub answered %d): its token needs admin access to the repository, or the Administration: read permission for a GitHub App or a fine-grained token",
+			branch, r.project, status)
+		return req, nil
+	case err != nil:
+		return req, err
+	}
+	if rv := p.GetRequiredPullRequestReviews(); rv != nil {
+		req.approvals = max(req.approvals, rv.RequiredApprovingReviewCount)
+		req.codeOwners = req.codeOwners || rv.RequireCodeOwnerReviews
+		req.lastPush = req.lastPush || rv.RequireLastPushApproval
+	}
+	if cr := p.GetRequiredConversationResolution(); cr != nil {
+		req.threads = req.threads || cr.Enabled
+	}
+	return req, nil
+}

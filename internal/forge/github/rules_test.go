@@ -1,0 +1,299 @@
+package github
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net/http"
+	"reflect"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/trainyard/trainyard/internal/fakeforge"
+	"github.com/trainyard/trainyard/internal/forge"
+)
+
+const devToken = "ghp_dev0Maintainer1NoAdmin2Xy7Qp4Lr9Tb"
+
+// requests counts the forge's API calls, of any route, since the last
+// time it was asked.
+type requests struct {
+	f    *fakeforge.Forge
+	seen map[string]int
+}
+
+func counting(f *fakeforge.Forge) *requests { return &requests{f: f, seen: f.Calls()} }
+
+// since returns the calls made since the last look, by route.
+func (r *requests) since() map[string]int {
+	now := r.f.Calls()
+	out := map[string]int{}
+	for route, n := range now {
+		if d := n - r.seen[route]; d > 0 {
+			out[route] = d
+		}
+	}
+	r.seen = now
+	return out
+}
+
+// rulesForge is a forge with writers bob, carol and dan, and pull
+// request #1 by alice.
+func rulesForge(t *testing.T) (*fakeforge.Forge, fakeforge.MR) {
+	t.Helper()
+	f := newForge(t, nil)
+	for _, who := range []string{"alice", "bob", "carol", "dan"} {
+		if err := f.SetAccess(project, who, fakeforge.Developer); err != nil {
+			t.Fatal(err)
+		}
+	}
+	return f, openMR(t, f, "feature", map[string]string{"a": "a"})
+}
+
+func mergeRules(t *testing.T, c *Client, number int64) forge.Rules {
+	t.Helper()
+	rules, err := c.MergeRules(context.Background(), project, number)
+	if err != nil {
+		t.Fatalf("MergeRules(#%d): %v", number, err)
+	}
+	return rules
+}
+
+// expect checks the rules have exactly the unmet ones, in order.
+func expect(t *testing.T, when string, got forge.Rules, want ...forge.Unmet) {
+	t.Helper()
+	if got.Pending || !reflect.DeepEqual(got.Unmet, want) || got.Met() != (len(want) == 0) {
+		t.Fatalf("%s: %+v\nwant %+v", when, got, want)
+	}
+}
+
+func review(t *testing.T, f *fakeforge.Forge, number int64, who, state string) {
+	t.Helper()
+	if err := f.Review(context.Background(), project, number, who, state, "x"); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func TestMergeRulesWithNothingRequiredCostOneRequest(t *testing.T) {
+	f, mr := rulesForge(t)
+	c := newClient(t, f, nil)
+	calls := counting(f)
+	expect(t, "nothing required", mergeRules(t, c, mr.IID))
+	if got := calls.since(); !reflect.DeepEqual(got, map[string]int{"POST /api/graphql": 1}) {
+		t.Fatalf("requests: %v, want one GraphQL query", got)
+	}
+	// Reviews count for nothing when nothing requires them.
+	review(t, f, mr.IID, "carol", fakeforge.ReviewChangesRequested)
+	expect(t, "changes requested, nothing required", mergeRules(t, c, mr.IID))
+}
+
+func TestMergeRulesApprovals(t *testing.T) {
+	f, mr := rulesForge(t)
+	c := newClient(t, f, nil)
+	ctx := context.Background()
+	if err := f.SetBranchProtection(project, "main", fakeforge.BranchProtection{RequiredApprovingReviews: 1, DismissStaleReviews: true}); err != nil {
+		t.Fatal(err)
+	}
+	calls := counting(f)
+	expect(t, "1 approval required, none given", mergeRules(t, c, mr.IID),
+		forge.Unmet{Code: forge.UnmetNotApproved, Message: "it needs 1 approving review"})
+	if got := calls.since(); len(got) != 3 || got["GET /repos/{owner}/{repo}/branches/{branch}/protection"] != 1 || got["GET /repos/{owner}/{repo}/rules/branches/{branch...}"] != 1 {
+		t.Fatalf("requests: %v, want the query, the rules and the protection", got)
+	}
+
+	review(t, f, mr.IID, "bob", fakeforge.ReviewApproved)
+	expect(t, "approved", mergeRules(t, c, mr.IID))
+	if got := calls.since(); len(got) != 1 {
+		t.Fatalf("requests for an approved pull request: %v, want one", got)
+	}
+
+	if _, err := f.PushToMR(ctx, project, mr.IID, fakeforge.Commit{Files: map[string]string{"b": "b"}}); err != nil {
+		t.Fatal(err)
+	}
+	expect(t, "approval dismissed by a push", mergeRules(t, c, mr.IID),
+		forge.Unmet{Code: forge.UnmetNotApproved, Message: "it needs 1 approving review"})
+
+	if err := f.SetBranchProtection(project, "main", fakeforge.BranchProtection{RequiredApprovingReviews: 2}); err != nil {
+		t.Fatal(err)
+	}
+	review(t, f, mr.IID, "bob", fakeforge.ReviewApproved)
+	expect(t, "2 approvals required, 1 given", mergeRules(t, c, mr.IID),
+		forge.Unmet{Code: forge.UnmetNotApproved, Message: "it needs 2 approving reviews and has 1"})
+}
+
+func TestMergeRulesRequestedChanges(t *testing.T) {
+	f, mr := rulesForge(t)
+	c := newClient(t, f, nil)
+	if err := f.SetBranchRules(project, "main", fakeforge.PullRequestRule{RequiredApprovingReviewCount: 1}); err != nil {
+		t.Fatal(err)
+	}
+	review(t, f, mr.IID, "bob", fakeforge.ReviewApproved)
+	review(t, f, mr.IID, "carol", fakeforge.ReviewChangesRequested)
+	expect(t, "changes requested", mergeRules(t, c, mr.IID),
+		forge.Unmet{Code: forge.UnmetRequestedChanges, Message: "@carol requested changes"})
+	review(t, f, mr.IID, "dan", fakeforge.ReviewChangesRequested)
+	expect(t, "changes requested twice", mergeRules(t, c, mr.IID),
+		forge.Unmet{Code: forge.UnmetRequestedChanges, Message: "@carol and @dan requested changes"})
+}
+
+func TestMergeRulesCodeOwners(t *testing.T) {
+	f, mr := rulesForge(t)
+	c := newClient(t, f, nil)
+	if err := f.SetCodeOwners(project, "dan"); err != nil {
+		t.Fatal(err)
+	}
+	if err := f.SetBranchProtection(project, "main", fakeforge.BranchProtection{RequiredApprovingReviews: 1, RequireCodeOwnerReviews: true}); err != nil {
+		t.Fatal(err)
+	}
+	review(t, f, mr.IID, "bob", fakeforge.ReviewApproved)
+	expect(t, "a non-owner's approval only", mergeRules(t, c, mr.IID),
+		forge.Unmet{Code: forge.UnmetNotApproved, Message: "it needs an approving review from a code owner"})
+	review(t, f, mr.IID, "dan", fakeforge.ReviewApproved)
+	expect(t, "a code owner's approval", mergeRules(t, c, mr.IID))
+}
+
+func TestMergeRulesConversations(t *testing.T) {
+	f, mr := rulesForge(t)
+	c := newClient(t, f, nil)
+	ctx := context.Background()
+	thread, err := f.StartReviewThread(ctx, project, mr.IID, "bob", "why?")
+	if err != nil {
+		t.Fatal(err)
+	}
+	calls := counting(f)
+	expect(t, "an unresolved thread, resolution not required", mergeRules(t, c, mr.IID))
+	if got := calls.since(); len(got) != 3 {
+		t.Fatalf("requests: %v, want the query, the rules and the protection", got)
+	}
+
+	if err := f.SetBranchProtection(project, "main", fakeforge.BranchProtection{RequireConversationResolution: true}); err != nil {
+		t.Fatal(err)
+	}
+	second, err := f.StartReviewThread(ctx, project, mr.IID, "carol", "and this?")
+	if err != nil {
+		t.Fatal(err)
+	}
+	expect(t, "unresolved threads, resolution required by protection", mergeRules(t, c, mr.IID),
+		forge.Unmet{Code: forge.UnmetDiscussions, Message: "it has 2 unresolved conversations"})
+	if err := f.SetBranchProtection(project, "main", fakeforge.BranchProtection{}); err != nil {
+		t.Fatal(err)
+	}
+	if err := f.SetBranchRules(project, "main", fakeforge.PullRequestRule{RequiredReviewThreadResolution: true}); err != nil {
+		t.Fatal(err)
+	}
+	if err := f.ResolveReviewThread(ctx, project, mr.IID, thread, true); err != nil {
+		t.Fatal(err)
+	}
+	calls.since()
+	expect(t, "an unresolved thread, resolution required by a ruleset", mergeRules(t, c, mr.IID),
+		forge.Unmet{Code: forge.UnmetDiscussions, Message: "it has 1 unresolved conversation"})
+	// The rules answered; protection was not needed.
+	if got := calls.since(); len(got) != 2 || got["GET /repos/{owner}/{repo}/branches/{branch}/protection"] != 0 {
+		t.Fatalf("requests: %v, want the query and the rules", got)
+	}
+	if err := f.ResolveReviewThread(ctx, project, mr.IID, second, true); err != nil {
+		t.Fatal(err)
+	}
+	expect(t, "threads resolved", mergeRules(t, c, mr.IID))
+}
+
+func TestMergeRulesFailClosedWhenProtectionIsUnreadable(t *testing.T) {
+	f, mr := rulesForge(t)
+	f.AddToken("dev", devToken)
+	if err := f.SetAccess(project, "dev", fakeforge.Maintainer); err != nil {
+		t.Fatal(err)
+	}
+	c := newClient(t, f, func(o *Options) { o.Token = devToken })
+	if _, err := f.StartReviewThread(context.Background(), project, mr.IID, "bob", "why?"); err != nil {
+		t.Fatal(err)
+	}
+	got := mergeRules(t, c, mr.IID)
+	if len(got.Unmet) != 1 || got.Unmet[0].Code != forge.UnmetUnreadable || got.Met() ||
+		!strings.Contains(got.Unmet[0].Message, "branch protection of main in acme/widgets (GitHub answered 403)") ||
+		!strings.Contains(got.Unmet[0].Message, "needs admin access") || !strings.Contains(got.Unmet[0].Message, "Administration: read") {
+		t.Fatalf("unreadable protection: %+v", got)
+	}
+	// Once the rules require what matters, the protection that cannot
+	// be read hides nothing more.
+	if err := f.SetBranchRules(project, "main", fakeforge.PullRequestRule{RequiredApprovingReviewCount: 1, RequiredReviewThreadResolution: true}); err != nil {
+		t.Fatal(err)
+	}
+	expect(t, "rules readable, protection not", mergeRules(t, c, mr.IID),
+		forge.Unmet{Code: forge.UnmetNotApproved, Message: "it needs 1 approving review"},
+		forge.Unmet{Code: forge.UnmetDiscussions, Message: "it has 1 unresolved conversation"})
+}
+
+func TestMergeRulesStates(t *testing.T) {
+	f, mr := rulesForge(t)
+	c := newClient(t, f, nil)
+	ctx := context.Background()
+	draft, err := f.CreateMR(ctx, project, fakeforge.MRSpec{Source: "wip", Author: "alice", Draft: true, Commits: []fakeforge.Commit{{Files: map[string]string{"w": "w"}}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	expect(t, "a draft", mergeRules(t, c, draft.IID), forge.Unmet{Code: forge.UnmetDraft, Message: "it is a draft"})
+	if err := f.CloseMR(ctx, project, draft.IID, "alice"); err != nil {
+		t.Fatal(err)
+	}
+	expect(t, "closed", mergeRules(t, c, draft.IID), forge.Unmet{Code: forge.UnmetNotOpen, Message: "it is closed"})
+	if _, err := f.MergeMR(ctx, project, mr.IID, "carol"); err != nil {
+		t.Fatal(err)
+	}
+	expect(t, "merged", mergeRules(t, c, mr.IID), forge.Unmet{Code: forge.UnmetNotOpen, Message: "it is merged"})
+	_, err = c.MergeRules(ctx, project, 42)
+	if !errors.Is(err, forge.ErrNotFound) || !strings.HasPrefix(err.Error(), "read merge rules of acme/widgets#42: ") {
+		t.Fatalf("missing pull request: %v", err)
+	}
+	if _, err := c.MergeRules(ctx, "acme/nope", 1); !errors.Is(err, forge.ErrNotFound) {
+		t.Fatalf("missing repository: %v", err)
+	}
+}
+
+func TestMergeRulesRetryThroughFaults(t *testing.T) {
+	f, mr := rulesForge(t)
+	c := newClient(t, f, nil)
+	if err := f.SetBranchProtection(project, "main", fakeforge.BranchProtection{RequiredApprovingReviews: 1}); err != nil {
+		t.Fatal(err)
+	}
+	f.SetFaults(fakeforge.Faults{ServerErrorRate: 0.3, RateLimitRate: 0.1, SecondaryRateLimitRate: 0.1, RetryAfter: 1})
+	for range 4 {
+		expect(t, "under faults", mergeRules(t, c, mr.IID),
+			forge.Unmet{Code: forge.UnmetNotApproved, Message: "it needs 1 approving review"})
+	}
+	f.SetFaults(fakeforge.Faults{})
+	if faults := f.FaultCounts(); faults[fakeforge.FaultServerError] == 0 || faults[fakeforge.FaultRateLimited]+faults[fakeforge.FaultSecondaryRateLimit] == 0 {
+		t.Fatalf("faults injected: %v", faults)
+	}
+}
+
+func TestGraphQLAnswers(t *testing.T) {
+	now := time.Unix(1_700_000_000, 0)
+	header := func(kv ...string) http.Header {
+		h := http.Header{}
+		for i := 0; i < len(kv); i += 2 {
+			h.Set(kv[i], kv[i+1])
+		}
+		return h
+	}
+	failed := errors.New("failed")
+	for _, tc := range []struct {
+		name string
+		seen seen
+		want string
+	}{
+		{"not found", seen{status: 200, header: header(), types: []string{"NOT_FOUND"}}, "404 false 0s"},
+		{"forbidden", seen{status: 200, header: header(), types: []string{"FORBIDDEN"}}, "403 false 0s"},
+		{"primary limit", seen{status: 200, header: header("X-RateLimit-Remaining", "0", "X-Ratelimit-Reset", "1700000010"), types: []string{"RATE_LIMITED"}}, "200 true 11s"},
+		{"secondary limit", seen{status: 403, header: header("Retry-After", "7"), secondary: true}, "403 true 7s"},
+		{"secondary limit without a wait", seen{status: 403, header: header(), secondary: true}, "403 true 1m0s"},
+		{"too many requests", seen{status: 429, header: header()}, "429 true 1m0s"},
+		{"a bad query", seen{status: 200, header: header(), types: []string{""}}, "200 false 0s"},
+		{"server error", seen{status: 502, header: header()}, "502 false 0s"},
+	} {
+		ans := tc.seen.answer(failed, now)
+		if got := fmt.Sprintf("%d %t %v", ans.Status, ans.Throttled, ans.RetryAfter); got != tc.want {
+			t.Errorf("%s: %s, want %s", tc.name, got, tc.want)
+		}
+	}
+}

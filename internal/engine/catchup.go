@@ -54,7 +54,10 @@ func (e *Engine) catchUp(ctx context.Context, project string) error {
 	if err != nil {
 		return err
 	}
-	missed, err := e.missed(ctx, project, since, comments)
+	// GitHub stamps comments to the second: one made in the second the
+	// cursor falls in must not look older than it. Better to take a
+	// comment from just before the cursor than to lose one from after.
+	missed, err := e.missed(ctx, project, since.Truncate(time.Second), comments)
 	if err != nil {
 		return err
 	}

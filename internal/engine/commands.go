@@ -45,11 +45,7 @@ func (e *Engine) Add(ctx context.Context, r Request) error {
 	} else if other != "" {
 		return e.refuse(ctx, r, fmt.Sprintf("This merge request is already on the merge train for `%s`; remove it there first.", other))
 	}
-	head, err := e.targetHead(ctx, key)
-	if err != nil {
-		return err
-	}
-	err = e.Handle(ctx, key, head, train.Added{
+	err = e.handleAtHead(ctx, key, train.Added{
 		MR: r.MR, HeadSHA: mr.HeadSHA, Title: mr.Title, Source: mr.SourceBranch,
 		By: r.Username, Priority: r.Priority, Method: r.Method, Event: r.Event,
 		Estimate: e.estimate(ctx, key),
@@ -75,8 +71,8 @@ func (e *Engine) recheckHead(ctx context.Context, key train.Key, iid int64, adde
 }
 
 // targetHead reads the target's head, so that a car can be built at once
-// rather than after the next sweep, which is the first to read it
-// otherwise. A head the train knows already changes nothing.
+// rather than after the next sweep. A head the train knows already changes
+// nothing. Read it under the train's lease (handleAtHead).
 func (e *Engine) targetHead(ctx context.Context, key train.Key) (train.Observation, error) {
 	head, err := e.forge.BranchHead(ctx, key.Project, key.Branch)
 	if err != nil {
@@ -91,11 +87,7 @@ func (e *Engine) Retry(ctx context.Context, r Request) error {
 	if err != nil {
 		return err
 	}
-	head, err := e.targetHead(ctx, key)
-	if err != nil {
-		return err
-	}
-	err = e.Handle(ctx, key, head, train.Retried{Added: train.Added{
+	err = e.handleAtHead(ctx, key, train.Retried{Added: train.Added{
 		MR: r.MR, HeadSHA: mr.HeadSHA, Title: mr.Title, Source: mr.SourceBranch,
 		By: r.Username, Priority: r.Priority, Method: r.Method, Event: r.Event,
 	}})

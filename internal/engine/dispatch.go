@@ -40,9 +40,10 @@ func (e *Engine) Dispatch(ctx context.Context, ev event.Event) error {
 const commandKeep = 30 * 24 * time.Hour
 
 // dispatchComment acts on the command of a comment once, however often
-// the comment comes (two deliveries, or a delivery and the catch-up): a
-// command done is skipped, and one acted on twice at the same moment is
-// still answered once, as every reply is keyed by the comment.
+// the comment comes (two deliveries, or a delivery and the catch-up): the
+// command is locked while it runs and marked done after, and every reply
+// is keyed by the comment, so a crash between the two repeats the work
+// and not the answer.
 func (e *Engine) dispatchComment(ctx context.Context, ev event.Event) error {
 	parsed := command.Parse(ev.Body)
 	if parsed.Ignored() {
@@ -52,7 +53,15 @@ func (e *Engine) dispatchComment(ctx context.Context, ev event.Event) error {
 	if done, err := e.store.CommandDone(ctx, id); err != nil || done {
 		return err
 	}
-	err := e.runComment(ctx, ev, parsed)
+	release, err := e.lockCommand(ctx, id)
+	if err != nil {
+		return err
+	}
+	defer release()
+	if done, err := e.store.CommandDone(ctx, id); err != nil || done {
+		return err // done by the worker that held the lock
+	}
+	err = e.runComment(ctx, ev, parsed)
 	if err != nil && !errors.Is(err, forge.ErrNotFound) {
 		return err
 	}
@@ -183,12 +192,9 @@ func (e *Engine) dispatchPush(ctx context.Context, ev event.Event) error {
 	} else if err != nil {
 		return fmt.Errorf("push to %s: %w", key, err)
 	}
-	// Push hooks can arrive out of order; the forge knows the head now.
-	head, err := e.forge.BranchHead(ctx, key.Project, key.Branch)
-	if err != nil {
-		return fmt.Errorf("push to %s: read head: %w", key, err)
-	}
-	return e.Handle(ctx, key, train.TargetHead{SHA: head})
+	// Push hooks can arrive out of order; the forge knows the head now,
+	// read under the lease.
+	return e.handleAtHead(ctx, key)
 }
 
 // handleExisting hands observations to a train that exists, and ignores

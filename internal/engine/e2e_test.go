@@ -48,6 +48,8 @@ type envOptions struct {
 	faults   fakeforge.Faults
 	// ignoreRules is merge_rules: none.
 	ignoreRules bool
+	// catchUpEvery lets tests run the catch-up back to back.
+	catchUpEvery time.Duration
 }
 
 func newEnv(t *testing.T, o envOptions) *env {
@@ -88,7 +90,7 @@ func newEnv(t *testing.T, o envOptions) *env {
 	st := store.New(redistest.Client(t), store.Options{Prefix: redistest.Prefix(t)})
 	repos := &engine.GitRepos{Dir: t.TempDir(), Token: botToken, CloneURL: client.CloneURL,
 		Identity: gitops.Identity{Name: "Trainyard", Email: "trainyard@example.com"}}
-	cfg := engine.Config{Owner: "test", Settings: o.settings, Projects: []string{project}}
+	cfg := engine.Config{Owner: "test", Settings: o.settings, Projects: []string{project}, CatchUpEvery: o.catchUpEvery}
 	if o.ignoreRules {
 		cfg.EnforceRules = func(string, string) bool { return false }
 	}

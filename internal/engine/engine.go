@@ -317,6 +317,18 @@ var ErrBusy = errors.New("train is busy")
 // Handle applies observations to the train under its lease and acts until
 // the train owes the world nothing. The train is created when missing.
 func (e *Engine) Handle(ctx context.Context, key train.Key, obs ...train.Observation) error {
+	return e.handle(ctx, key, false, obs...)
+}
+
+// handleAtHead is Handle with the target head read first, under the
+// lease. A head read before the lease may be older than a fast-forward
+// another worker made while this one waited for it, and would take the
+// train's view of the target back.
+func (e *Engine) handleAtHead(ctx context.Context, key train.Key, obs ...train.Observation) error {
+	return e.handle(ctx, key, true, obs...)
+}
+
+func (e *Engine) handle(ctx context.Context, key train.Key, readHead bool, obs ...train.Observation) error {
 	if err := key.Validate(); err != nil {
 		return err
 	}
@@ -331,6 +343,13 @@ func (e *Engine) Handle(ctx context.Context, key train.Key, obs ...train.Observa
 		return err
 	}
 	queue := obs
+	if readHead {
+		head, err := e.targetHead(ctx, key)
+		if err != nil {
+			return err
+		}
+		queue = append([]train.Observation{head}, obs...)
+	}
 	for round := 0; ; round++ {
 		if round >= e.cfg.MaxRounds {
 			return fmt.Errorf("handle train %s: still acting after %d rounds", key, round)

@@ -65,7 +65,8 @@ func newGitHubEnvWith(t *testing.T, settings train.Settings, ci fakeforge.CI, mu
 	st := store.New(redistest.Client(t), store.Options{Prefix: redistest.Prefix(t)})
 	repos := &engine.GitRepos{Dir: t.TempDir(), Token: botToken, CloneURL: client.CloneURL,
 		Identity: gitops.Identity{Name: "Trainyard", Email: "trainyard@example.com"}}
-	cfg := engine.Config{Forge: "github", Owner: "test", Settings: settings, Projects: []string{project}}.ForGitHub(client.PipelineName)
+	cfg := engine.Config{Forge: "github", Owner: "test", Settings: settings, Projects: []string{project},
+		CatchUpEvery: 2 * time.Millisecond}.ForGitHub(client.PipelineName)
 	if mutate != nil {
 		mutate(&cfg, client)
 	}

@@ -10,20 +10,17 @@ import (
 	"github.com/trainyard/trainyard/internal/train"
 )
 
-// Observe reads from the forge what the train's fate depends on (the
-// target head, its MRs' heads and states, its running pipelines) and returns
-// it as observations. It is the level-triggered sweep: whatever webhooks
-// were lost, feeding these to Handle brings the train up to date.
+// Observe reads from the forge what the train's fate depends on (its MRs'
+// heads and states, its running pipelines) and returns it as
+// observations. It is the level-triggered sweep: whatever webhooks were
+// lost, feeding these to Handle, with the target head read under the
+// lease (as Sweep does), brings the train up to date.
 func (e *Engine) Observe(ctx context.Context, key train.Key) ([]train.Observation, error) {
 	t, err := e.load(ctx, key)
 	if err != nil {
 		return nil, err
 	}
-	head, err := e.forge.BranchHead(ctx, key.Project, key.Branch)
-	if err != nil {
-		return nil, fmt.Errorf("observe train %s: target head: %w", key, err)
-	}
-	obs := []train.Observation{train.TargetHead{SHA: head}}
+	var obs []train.Observation
 	for _, c := range t.Cars {
 		news, err := e.mrNews(ctx, key, c)
 		if err != nil {
@@ -90,7 +87,7 @@ func (e *Engine) Sweep(ctx context.Context, key train.Key) error {
 	if err != nil {
 		return err
 	}
-	return e.Handle(ctx, key, obs...)
+	return e.handleAtHead(ctx, key, obs...)
 }
 
 // RunUntilIdle sweeps the train every interval until it has no cars and

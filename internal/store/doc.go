@@ -25,6 +25,7 @@
 //	<prefix>:command:<id>       a /train command claimed or done, by comment id
 //	<prefix>:cursor:<name>      how far the catch-up of missed commands read
 //	<prefix>:once:<name>        work one replica does per interval
+//	<prefix>:lock:<name>        a lease on something else than a train (a command)
 //
 // The parts of a train key are escaped (%, :, { and }) so that no two trains
 // share a key and no branch name can move the hash tag.

@@ -12,6 +12,7 @@ func leaseCases() []storeCase {
 		{name: "lease owner only", run: testLeaseOwner},
 		{name: "lease expiry", run: testLeaseExpiry},
 		{name: "lease arguments", run: testLeaseArgs},
+		{name: "locks", run: testLocks},
 	}
 }
 
@@ -86,4 +87,31 @@ func testLeaseArgs(t *testing.T, e *env) {
 	if n := e.rdb.Exists(ctx, e.s.leaseKey(testKey)).Val(); n != 0 {
 		t.Errorf("a rejected call left a lease")
 	}
+}
+
+func testLocks(t *testing.T, e *env) {
+	ctx := context.Background()
+	take := func(owner string, ttl time.Duration, want bool) {
+		t.Helper()
+		if got, err := e.s.AcquireLock(ctx, "command:gitlab:g/p:1", owner, ttl); err != nil || got != want {
+			t.Fatalf("acquire by %s = %v, %v; want %v", owner, got, err, want)
+		}
+	}
+	take("a", 50*time.Millisecond, true)
+	take("b", time.Minute, false)
+	if err := e.s.RenewLock(ctx, "command:gitlab:g/p:1", "b", time.Minute); !errors.Is(err, ErrLeaseLost) {
+		t.Fatalf("renew by another owner = %v, want ErrLeaseLost", err)
+	}
+	if err := e.s.RenewLock(ctx, "command:gitlab:g/p:1", "a", time.Minute); err != nil {
+		t.Fatalf("renew by the owner: %v", err)
+	}
+	if err := e.s.ReleaseLock(ctx, "command:gitlab:g/p:1", "b"); !errors.Is(err, ErrLeaseLost) {
+		t.Fatalf("release by another owner = %v, want ErrLeaseLost", err)
+	}
+	if err := e.s.ReleaseLock(ctx, "command:gitlab:g/p:1", "a"); err != nil {
+		t.Fatalf("release by the owner: %v", err)
+	}
+	take("b", 50*time.Millisecond, true)
+	e.expire(t, e.s.lockKey("command:gitlab:g/p:1"), 50*time.Millisecond)
+	take("c", time.Minute, true) // a dead owner's lock lapsed
 }

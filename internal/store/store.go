@@ -138,6 +138,7 @@ func (s *Store) indexKey() string              { return s.prefix + ":trains" }
 func (s *Store) commandKey(id string) string  { return s.prefix + ":command:" + s.escaper.Replace(id) }
 func (s *Store) cursorKey(name string) string { return s.prefix + ":cursor:" + s.escaper.Replace(name) }
 func (s *Store) onceKey(name string) string   { return s.prefix + ":once:" + s.escaper.Replace(name) }
+func (s *Store) lockKey(name string) string   { return s.prefix + ":lock:" + s.escaper.Replace(name) }
 
 // deliveryKey shares the event stream's slot, so that marking a delivery
 // seen and queueing its event can be one script on Redis Cluster.

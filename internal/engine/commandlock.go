@@ -1,0 +1,85 @@
+package engine
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"sync"
+	"time"
+
+	"go.uber.org/zap"
+
+	"github.com/trainyard/trainyard/internal/store"
+)
+
+// commandLockTTL bounds how long a crashed worker keeps a comment's
+// command from others; a live one renews it every third.
+const commandLockTTL = 10 * time.Second
+
+// lockCommand holds command id for this worker until release, so that two
+// deliveries of one comment handled at the same moment (a webhook and the
+// catch-up, or two deliveries of a retried hook) act and answer one after
+// the other: the second then finds the first's work done. A lock another
+// worker holds is waited for, up to a little more than its TTL, since a
+// holder that died lets go by then; past that the caller gets ErrBusy.
+func (e *Engine) lockCommand(ctx context.Context, id string) (release func(), err error) {
+	owner, err := e.leaseToken()
+	if err != nil {
+		return nil, err
+	}
+	name := "command:" + id
+	deadline := time.Now().Add(commandLockTTL + commandLockTTL/2)
+	for {
+		ok, err := e.store.AcquireLock(ctx, name, owner, commandLockTTL)
+		if err != nil {
+			return nil, err
+		}
+		if ok {
+			return e.keepLock(ctx, name, owner), nil
+		}
+		if time.Now().After(deadline) {
+			return nil, fmt.Errorf("command %s: %w", id, ErrBusy)
+		}
+		t := time.NewTimer(100 * time.Millisecond)
+		select {
+		case <-ctx.Done():
+			t.Stop()
+			return nil, ctx.Err()
+		case <-t.C:
+		}
+	}
+}
+
+// keepLock renews a lock until release, which gives it up.
+func (e *Engine) keepLock(ctx context.Context, name, owner string) func() {
+	stop := make(chan struct{})
+	var wg sync.WaitGroup
+	wg.Go(func() {
+		t := time.NewTicker(commandLockTTL / 3)
+		defer t.Stop()
+		for {
+			select {
+			case <-stop:
+				return
+			case <-ctx.Done():
+				return
+			case <-t.C:
+				if err := e.store.RenewLock(ctx, name, owner, commandLockTTL); err != nil {
+					// Another worker may now act on the command too; the
+					// replies' markers keep that from showing twice.
+					e.log.Warn("command lock lost", zap.String("lock", name), zap.Error(err))
+					return
+				}
+			}
+		}
+	})
+	return func() {
+		close(stop)
+		wg.Wait()
+		rctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
+		defer cancel()
+		if err := e.store.ReleaseLock(rctx, name, owner); err != nil && !errors.Is(err, store.ErrLeaseLost) {
+			e.log.Warn("release command lock", zap.String("lock", name), zap.Error(err))
+		}
+	}
+}

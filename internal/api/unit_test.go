@@ -73,6 +73,8 @@ func TestResponse(t *testing.T) {
 		{wrapped(forge.ErrNotFound), 404, "train main of group/app on gitlab not found"},
 		{wrapped(store.ErrNotFound), 404, "train main of group/app on gitlab not found"},
 		{wrapped(engine.ErrBusy), 503, "train main of group/app on gitlab is busy; try again"},
+		{&call{"merge request !3 of g/a", fmt.Errorf("!3 of g/a: %w", engine.ErrRulesPending)}, 503,
+			"merge request !3 of g/a: the forge is still checking whether it may merge; try again"},
 		{&call{"merge request !3 of g/a", fmt.Errorf("!3 of g/a: %w: It is closed.", engine.ErrRefused)}, 409, "merge request !3 of g/a refused: It is closed."},
 		{wrapped(errors.New("dial tcp 10.0.0.7:6379: connection refused")), 500, "internal error"},
 		{fmt.Errorf("list trains: %w", context.Canceled), 503, "request cancelled or timed out"},

@@ -57,6 +57,11 @@ func (e *Engine) rulesNews(ctx context.Context, t *train.Train, mr int64) ([]tra
 		return nil, nil
 	}
 	r, err := e.readRules(ctx, t.Project, mr)
+	if errors.Is(err, forge.ErrNotFound) {
+		// The MR itself was just read: its rules gone missing is no reason
+		// to drop the fast-forward, as a not-found error would.
+		return nil, fmt.Errorf("!%d: merge rules not found: %v", mr, err)
+	}
 	if err != nil {
 		return nil, err
 	}

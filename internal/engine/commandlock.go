@@ -2,14 +2,8 @@ package engine
 
 import (
 	"context"
-	"errors"
 	"fmt"
-	"sync"
 	"time"
-
-	"go.uber.org/zap"
-
-	"github.com/trainyard/trainyard/internal/store"
 )
 
 // commandLockTTL bounds how long a crashed worker keeps a comment's
@@ -50,36 +44,12 @@ func (e *Engine) lockCommand(ctx context.Context, id string) (release func(), er
 	}
 }
 
-// keepLock renews a lock until release, which gives it up.
+// keepLock renews a lock until release, which gives it up. Losing it
+// stops nothing: another worker may then act on the command too, and the
+// replies' markers keep that from showing twice.
 func (e *Engine) keepLock(ctx context.Context, name, owner string) func() {
-	stop := make(chan struct{})
-	var wg sync.WaitGroup
-	wg.Go(func() {
-		t := time.NewTicker(commandLockTTL / 3)
-		defer t.Stop()
-		for {
-			select {
-			case <-stop:
-				return
-			case <-ctx.Done():
-				return
-			case <-t.C:
-				if err := e.store.RenewLock(ctx, name, owner, commandLockTTL); err != nil {
-					// Another worker may now act on the command too; the
-					// replies' markers keep that from showing twice.
-					e.log.Warn("command lock lost", zap.String("lock", name), zap.Error(err))
-					return
-				}
-			}
-		}
-	})
-	return func() {
-		close(stop)
-		wg.Wait()
-		rctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
-		defer cancel()
-		if err := e.store.ReleaseLock(rctx, name, owner); err != nil && !errors.Is(err, store.ErrLeaseLost) {
-			e.log.Warn("release command lock", zap.String("lock", name), zap.Error(err))
-		}
-	}
+	_, release := e.keepRenewed(ctx, commandLockTTL, "lock "+name,
+		func(ctx context.Context) error { return e.store.RenewLock(ctx, name, owner, commandLockTTL) },
+		func(ctx context.Context) error { return e.store.ReleaseLock(ctx, name, owner) })
+	return release
 }

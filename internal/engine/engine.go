@@ -419,11 +419,20 @@ func (e *Engine) lease(ctx context.Context, key train.Key) (_ context.Context, r
 
 // keepLease renews a held lease every third of its TTL until release.
 func (e *Engine) keepLease(ctx context.Context, key train.Key, token string) (context.Context, func()) {
+	return e.keepRenewed(ctx, e.cfg.LeaseTTL, "lease of train "+key.String(),
+		func(ctx context.Context) error { return e.store.RenewLease(ctx, key, token, e.cfg.LeaseTTL) },
+		func(ctx context.Context) error { return e.store.ReleaseLease(ctx, key, token) })
+}
+
+// keepRenewed renews something held for ttl every third of it until the
+// returned release, which gives it up. The returned context ends, with
+// the cause, when a renewal fails.
+func (e *Engine) keepRenewed(ctx context.Context, ttl time.Duration, what string, renew, release func(context.Context) error) (context.Context, func()) {
 	lctx, cancel := context.WithCancelCause(ctx)
 	stop := make(chan struct{})
 	var wg sync.WaitGroup
 	wg.Go(func() {
-		t := time.NewTicker(e.cfg.LeaseTTL / 3)
+		t := time.NewTicker(ttl / 3)
 		defer t.Stop()
 		for {
 			select {
@@ -432,8 +441,13 @@ func (e *Engine) keepLease(ctx context.Context, key train.Key, token string) (co
 			case <-lctx.Done():
 				return
 			case <-t.C:
-				if err := e.store.RenewLease(lctx, key, token, e.cfg.LeaseTTL); err != nil {
-					cancel(fmt.Errorf("lease of train %s lost: %w", key, err))
+				if err := renew(lctx); err != nil {
+					if lctx.Err() != nil {
+						return // stopping, not lost
+					}
+					err = fmt.Errorf("%s lost: %w", what, err)
+					e.log.Warn("renew", zap.Error(err))
+					cancel(err)
 					return
 				}
 			}
@@ -443,11 +457,11 @@ func (e *Engine) keepLease(ctx context.Context, key train.Key, token string) (co
 		close(stop)
 		wg.Wait()
 		cancel(nil)
-		// A fresh context: the lease must go even when ctx ended.
+		// A fresh context: it must go even when ctx ended.
 		rctx, done := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
 		defer done()
-		if err := e.store.ReleaseLease(rctx, key, token); err != nil && !errors.Is(err, store.ErrLeaseLost) {
-			e.log.Warn("release lease", zap.String("train", key.String()), zap.Error(err))
+		if err := release(rctx); err != nil && !errors.Is(err, store.ErrLeaseLost) {
+			e.log.Warn("release", zap.String("what", what), zap.Error(err))
 		}
 	}
 }

@@ -421,15 +421,9 @@ func (f *Forge) createNote(w http.ResponseWriter, r *http.Request, u *user) erro
 	if err != nil {
 		return err
 	}
-	var body struct {
-		Body string `json:"body"`
-	}
-	if err := decodeBody(r, &body); err != nil {
+	text, err := noteBody(r)
+	if err != nil {
 		return err
-	}
-	text := param(r, body.Body, "body")
-	if strings.TrimSpace(text) == "" {
-		return badRequest("400 Bad request - body is missing")
 	}
 	n, err := f.addNote(r.Context(), p, m.IID, u, text)
 	if err != nil {
@@ -439,4 +433,20 @@ func (f *Forge) createNote(w http.ResponseWriter, r *http.Request, u *user) erro
 	defer f.mu.Unlock()
 	writeJSON(w, http.StatusCreated, f.apiNoteOf(p, m, &n))
 	return nil
+}
+
+// noteBody reads the body a note is created or edited with; GitLab refuses
+// an empty one.
+func noteBody(r *http.Request) (string, error) {
+	var body struct {
+		Body string `json:"body"`
+	}
+	if err := decodeBody(r, &body); err != nil {
+		return "", err
+	}
+	text := param(r, body.Body, "body")
+	if strings.TrimSpace(text) == "" {
+		return "", badRequest("400 Bad request - body is missing")
+	}
+	return text, nil
 }

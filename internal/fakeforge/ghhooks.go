@@ -28,12 +28,9 @@ func (f *Forge) sendGHPull(ctx context.Context, p *project, iid int64, by *user,
 	if !ok || !f.hooksOn(HookGitHub) {
 		return nil
 	}
-	f.mu.Lock()
-	target := p.mrs[iid].Target
-	f.mu.Unlock()
-	base, err := f.repo(p.Path).resolve(ctx, "refs/heads/"+target)
+	base, err := f.pullBase(ctx, p, iid)
 	if err != nil {
-		return fmt.Errorf("pull request #%d: %w", iid, err)
+		return err
 	}
 	f.mu.Lock()
 	m := p.mrs[iid]
@@ -220,18 +217,28 @@ func ghHeadCommitOf(c commitInfo) ghHeadCommit {
 // app acts for the repository's owner here. Call with f.mu held.
 func (f *Forge) botID(p *project) int64 { return f.st.usersByName[p.namespace()].ID }
 
+// pullBase is the head of MR iid's target branch, which GitHub's pull
+// request payloads carry.
+func (f *Forge) pullBase(ctx context.Context, p *project, iid int64) (string, error) {
+	f.mu.Lock()
+	target := p.mrs[iid].Target
+	f.mu.Unlock()
+	base, err := f.repo(p.Path).resolve(ctx, "refs/heads/"+target)
+	if err != nil {
+		return "", fmt.Errorf("pull request #%d: %w", iid, err)
+	}
+	return base, nil
+}
+
 // sendGHReview sends the pull_request_review event of review rv on MR
 // iid, submitted by by.
 func (f *Forge) sendGHReview(ctx context.Context, p *project, iid int64, by *user, rv *review) error {
 	if !f.hooksOn(HookGitHub) {
 		return nil
 	}
-	f.mu.Lock()
-	target := p.mrs[iid].Target
-	f.mu.Unlock()
-	base, err := f.repo(p.Path).resolve(ctx, "refs/heads/"+target)
+	base, err := f.pullBase(ctx, p, iid)
 	if err != nil {
-		return fmt.Errorf("pull request #%d: %w", iid, err)
+		return err
 	}
 	f.mu.Lock()
 	m := p.mrs[iid]

@@ -6,7 +6,6 @@ import (
 	"net/http"
 	"slices"
 	"strconv"
-	"strings"
 )
 
 // REST endpoints of GitLab's merge rules: approvals, discussions, and note
@@ -325,15 +324,9 @@ func (f *Forge) updateNote(w http.ResponseWriter, r *http.Request, u *user) erro
 	if err != nil {
 		return err
 	}
-	var body struct {
-		Body string `json:"body"`
-	}
-	if err := decodeBody(r, &body); err != nil {
+	text, err := noteBody(r)
+	if err != nil {
 		return err
-	}
-	text := param(r, body.Body, "body")
-	if strings.TrimSpace(text) == "" {
-		return badRequest("400 Bad request - body is missing")
 	}
 	f.mu.Lock()
 	i := slices.IndexFunc(m.notes, func(n *note) bool { return n.ID == id })

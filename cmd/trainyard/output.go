@@ -163,7 +163,7 @@ func (p *printer) train(t api.Train) error {
 		if c.EstimatedMerge != nil {
 			eta = "~" + short(c.EstimatedMerge.Std())
 		}
-		row(tw, fmt.Sprint(c.Position), fmt.Sprintf("!%d", c.MR), p.state(c.State), carPipeline(c),
+		row(tw, fmt.Sprint(c.Position), label(c.Label, c.MR), p.state(c.State), carPipeline(t, c),
 			short(c.TimeOnTrain.Std()), eta, c.Title)
 	}
 	return tw.Flush()
@@ -171,10 +171,16 @@ func (p *printer) train(t api.Train) error {
 
 // carPipeline names what tests a car: its pipeline, marked while it is
 // tested apart after a failure, or the pipeline of the batch it rides in.
-func carPipeline(c api.Car) string {
+func carPipeline(t api.Train, c api.Car) string {
 	switch {
 	case c.TestedWith != 0:
-		return fmt.Sprintf("with !%d", c.TestedWith)
+		with := label("", c.TestedWith)
+		for _, o := range t.Cars {
+			if o.MR == c.TestedWith {
+				with = label(o.Label, o.MR)
+			}
+		}
+		return "with " + with
 	case c.Bisecting:
 		return pipeline(c.Pipeline) + " (bisect)"
 	}
@@ -188,7 +194,7 @@ func (p *printer) history(hs []api.HistoryEntry) error {
 	}
 	tw := p.table("LEFT", "MR", p.state("STATE"), "REASON", "PIPELINE", "TITLE")
 	for _, h := range hs {
-		row(tw, localTime(h.LeftAt), fmt.Sprintf("!%d", h.MR), p.state(h.State), h.ReasonCode, pipeline(h.Pipeline), h.Title)
+		row(tw, localTime(h.LeftAt), label(h.Label, h.MR), p.state(h.State), h.ReasonCode, pipeline(h.Pipeline), h.Title)
 	}
 	return tw.Flush()
 }
@@ -198,7 +204,7 @@ func (p *printer) mrStatus(past string, st api.MRStatus) error {
 	if st.Car != nil {
 		where = fmt.Sprintf("on the train for %s at position %d, %s", st.Branch, st.Car.Position, p.state(st.Car.State))
 	}
-	_, err := fmt.Fprintf(p.w, "%s !%d of %s: %s.\n", past, st.MR, st.Project, where)
+	_, err := fmt.Fprintf(p.w, "%s %s of %s: %s.\n", past, label(st.Label, st.MR), st.Project, where)
 	return err
 }
 
@@ -311,6 +317,15 @@ func orDash(s string) string {
 func mrOrDash(mr int64) string {
 	if mr == 0 {
 		return "-"
+	}
+	return label("", mr)
+}
+
+// label is the forge's way to write an MR, as the server gave it ("#12"
+// on GitHub), or GitLab's "!12" from a server that gives none.
+func label(given string, mr int64) string {
+	if given != "" {
+		return given
 	}
 	return fmt.Sprintf("!%d", mr)
 }

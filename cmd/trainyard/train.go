@@ -187,11 +187,11 @@ func newTrainMRCommand(o *trainOptions, m mrCommand) *cobra.Command {
 	return cmd
 }
 
-// parseMR reads "12" or "!12".
+// parseMR reads "12", "!12" or "#12".
 func parseMR(s string) (int64, error) {
-	n, err := strconv.ParseInt(strings.TrimPrefix(s, "!"), 10, 64)
+	n, err := strconv.ParseInt(strings.TrimLeft(s, "!#"), 10, 64)
 	if err != nil || n <= 0 {
-		return 0, fmt.Errorf("merge request %q: want a number such as 12 or !12", s)
+		return 0, fmt.Errorf("merge request %q: want a number such as 12, !12 or #12", s)
 	}
 	return n, nil
 }

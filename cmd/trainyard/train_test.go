@@ -127,7 +127,7 @@ func TestTrainCommands(t *testing.T) {
 			{[]string{"train", "add", "group/app", "1", "--server", e.URL}, "missing bearer token (Authorization: Bearer <token>) (HTTP 401)"},
 			{[]string{"train", "add", "group/app", "99", "--server", e.URL, "--token", apitest.Token}, "merge request !99 of group/app not found (HTTP 404)"},
 			{[]string{"train", "show", "group/app", "main", "--server", e.URL, "--forge", "github"}, `forge "github": forge not configured (HTTP 404)`},
-			{[]string{"train", "add", "group/app", "x1", "--server", e.URL}, `merge request "x1": want a number such as 12 or !12`},
+			{[]string{"train", "add", "group/app", "x1", "--server", e.URL}, `merge request "x1": want a number such as 12, !12 or #12`},
 			{[]string{"train", "list", "-o", "xml", "--server", e.URL}, `-o "xml": want table, json or yaml`},
 			{[]string{"train", "list", "--server", "ftp://example.com"}, `server "ftp://example.com": want a URL such as http://127.0.0.1:8080`},
 			{[]string{"train", "history", "group/app", "main", "--limit", "0", "--server", e.URL}, "--limit 0: want 1 or more"},
@@ -280,10 +280,30 @@ func TestCarPipelineNamesWhatTestsTheCar(t *testing.T) {
 		{api.Car{}, "-"},
 		{api.Car{Pipeline: 12}, "#12"},
 		{api.Car{TestedWith: 7}, "with !7"},
+		{api.Car{TestedWith: 8}, "with #8"},
 		{api.Car{Pipeline: 13, Bisecting: true}, "#13 (bisect)"},
 	} {
-		if got := carPipeline(tt.car); got != tt.want {
+		t8 := api.Train{Cars: []api.Car{{MR: 8, Label: "#8"}}}
+		if got := carPipeline(t8, tt.car); got != tt.want {
 			t.Errorf("carPipeline(%+v) = %q, want %q", tt.car, got, tt.want)
+		}
+	}
+}
+
+// The CLI writes an MR the way its forge does, as the server labels it.
+func TestMRLabels(t *testing.T) {
+	for _, tt := range []struct {
+		given string
+		mr    int64
+		want  string
+	}{{"#12", 12, "#12"}, {"!12", 12, "!12"}, {"", 12, "!12"}} {
+		if got := label(tt.given, tt.mr); got != tt.want {
+			t.Errorf("label(%q, %d) = %q, want %q", tt.given, tt.mr, got, tt.want)
+		}
+	}
+	for _, s := range []string{"12", "!12", "#12"} {
+		if n, err := parseMR(s); err != nil || n != 12 {
+			t.Errorf("parseMR(%q) = %d, %v", s, n, err)
 		}
 	}
 }

@@ -9,16 +9,44 @@
 package api
 
 import (
+	"context"
 	"net/http"
 	"time"
 
 	"go.uber.org/zap"
+
+	"github.com/trainyard/trainyard/internal/engine"
+	"github.com/trainyard/trainyard/internal/forge"
+	"github.com/trainyard/trainyard/internal/train"
+)
+
+// Trains is what the API reads.
+type Trains interface {
+	Trains(ctx context.Context) ([]train.Key, error)
+	Train(ctx context.Context, key train.Key) (train.Train, error)
+	History(ctx context.Context, key train.Key, limit int64) ([]train.Car, error)
+}
+
+// Steering is what the API changes.
+type Steering interface {
+	Add(ctx context.Context, r engine.Request) error
+	Remove(ctx context.Context, r engine.Request) error
+	Retry(ctx context.Context, r engine.Request) error
+	Pause(ctx context.Context, key train.Key, by string) error
+	Resume(ctx context.Context, key train.Key, by string) error
+}
+
+var (
+	_ Trains   = (*engine.Router)(nil)
+	_ Steering = (*engine.Router)(nil)
 )
 
 // Options configure the API.
 type Options struct {
-	// Trains runs the commands; Engines adapts one engine per forge.
+	// Trains reads the trains; engine.Router serves every forge's.
 	Trains Trains
+	// Steer changes them; nil: Trains, if it can.
+	Steer Steering
 	// Events holds the dead letters; nil: their routes answer 404.
 	Events Events
 	// Token authorises calls (Authorization: Bearer <token>). Calls that
@@ -27,9 +55,9 @@ type Options struct {
 	Token string
 	// ProtectReads makes reading calls need the token too.
 	ProtectReads bool
-	// Links gives web addresses of MRs and pipelines, by forge name; a
-	// forge without Links gets no addresses.
-	Links map[string]Links
+	// Profiles say how each forge writes and links MRs and pipelines; a
+	// forge without one gets plain labels and no links.
+	Profiles forge.Profiles
 	// Now is the clock for times on the train and estimates.
 	Now func() time.Time
 	// Logger receives server-side failures; a no-op logger if nil.
@@ -51,6 +79,9 @@ func New(o Options) http.Handler {
 	}
 	if o.Logger == nil {
 		o.Logger = zap.NewNop()
+	}
+	if o.Steer == nil {
+		o.Steer, _ = o.Trains.(Steering)
 	}
 	s := &server{Options: o}
 	mux := http.NewServeMux()

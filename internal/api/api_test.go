@@ -16,6 +16,7 @@ import (
 	"github.com/trainyard/trainyard/internal/api"
 	"github.com/trainyard/trainyard/internal/api/apitest"
 	"github.com/trainyard/trainyard/internal/engine"
+	"github.com/trainyard/trainyard/internal/forge/gitlab"
 	"github.com/trainyard/trainyard/internal/store"
 	"github.com/trainyard/trainyard/internal/train"
 )
@@ -29,11 +30,11 @@ const (
 // carJSON is the JSON of a running car at position pos whose details come
 // from the engine's train.
 func carJSON(e *apitest.Env, c train.Car, pos int, extra string) string {
-	return fmt.Sprintf(`{"position":%d,"mr":%d,"title":%q,"mr_url":"%s/group/app/-/merge_requests/%d",
+	return fmt.Sprintf(`{"position":%d,"mr":%d,"label":"!%d","title":%q,"mr_url":"%s/group/app/-/merge_requests/%d",
 		"state":%q,"added_by":%q,"added_at":%q,"time_on_train":%d,"pipeline":%d,
-		"pipeline_url":"%s/group/app/-/pipelines/%d","commit":%q,"attempts":%d%s}`,
-		pos, c.MR, c.Title, e.Forge.URL(), c.MR, c.State, c.AddedBy, c.AddedAt.UTC().Format(time.RFC3339),
-		int(e.Clock.Now().Sub(c.AddedAt)/time.Second), c.Pipeline, e.Forge.URL(), c.Pipeline, c.Commit, c.Attempts, extra)
+		"pipeline_url":"%s/group/app/-/pipelines/%d","pipeline_label":"pipeline #%d","commit":%q,"attempts":%d%s}`,
+		pos, c.MR, c.MR, c.Title, e.Forge.URL(), c.MR, c.State, c.AddedBy, c.AddedAt.UTC().Format(time.RFC3339),
+		int(e.Clock.Now().Sub(c.AddedAt)/time.Second), c.Pipeline, e.Forge.URL(), c.Pipeline, c.Pipeline, c.Commit, c.Attempts, extra)
 }
 
 func engineTrain(t *testing.T, e *apitest.Env) train.Train {
@@ -68,10 +69,10 @@ func TestTrainLifecycle(t *testing.T) {
 	// pipeline started at once.
 	added := call(t, e, "POST", add, tok, `{"user":"alice"}`)
 	built := engineTrain(t, e).Cars[0]
-	added.want(t, 200, fmt.Sprintf(`{"forge":"gitlab","project":"group/app","mr":1,"branch":"main",
-		"car":{"position":1,"mr":1,"title":"Change 1","mr_url":"%[1]s/group/app/-/merge_requests/1","state":"running",
+	added.want(t, 200, fmt.Sprintf(`{"forge":"gitlab","project":"group/app","mr":1,"label":"!1","branch":"main",
+		"car":{"position":1,"mr":1,"label":"!1","title":"Change 1","mr_url":"%[1]s/group/app/-/merge_requests/1","state":"running",
 		"added_by":"alice","added_at":"2025-03-01T12:00:00Z","time_on_train":0,"pipeline":%[2]d,
-		"pipeline_url":"%[1]s/group/app/-/pipelines/%[2]d","commit":"%[3]s","attempts":1}}`, e.Forge.URL(), built.Pipeline, built.Commit))
+		"pipeline_url":"%[1]s/group/app/-/pipelines/%[2]d","pipeline_label":"pipeline #%[2]d","commit":"%[3]s","attempts":1}}`, e.Forge.URL(), built.Pipeline, built.Commit))
 	e.Sweep()
 	tr := engineTrain(t, e)
 	if len(tr.Cars) != 1 || tr.Cars[0].State != train.StateRunning || tr.Cars[0].AddedBy != "alice" {
@@ -144,7 +145,7 @@ func TestTrainLifecycle(t *testing.T) {
 		call(t, e, "GET", trainPath+"/history", "", "").want(t, 200,
 			`{"forge":"gitlab","project":"group/app","branch":"main","entries":[]}`)
 		call(t, e, "POST", mrPath+fmt.Sprint(one)+"/remove", tok, `{"user":"bob"}`).want(t, 200,
-			`{"forge":"gitlab","project":"group/app","mr":1}`)
+			`{"forge":"gitlab","project":"group/app","mr":1,"label":"!1"}`)
 		if tr := engineTrain(t, e); len(tr.Cars) != 0 {
 			t.Fatalf("cars left after remove: %+v", tr.Cars)
 		}
@@ -154,15 +155,35 @@ func TestTrainLifecycle(t *testing.T) {
 		}
 		h := hist[0]
 		call(t, e, "GET", trainPath+"/history?limit=5", "", "").want(t, 200, fmt.Sprintf(
-			`{"forge":"gitlab","project":"group/app","branch":"main","entries":[{"mr":1,"title":"Change 1",
+			`{"forge":"gitlab","project":"group/app","branch":"main","entries":[{"mr":1,"label":"!1","title":"Change 1",
 			"mr_url":"%s/group/app/-/merge_requests/1","state":"evicted","reason":%q,"reason_code":"removed",
-			"commit":%q,"pipeline":%d,"pipeline_url":"%s/group/app/-/pipelines/%d","added_by":"alice",
+			"commit":%q,"pipeline":%d,"pipeline_url":"%s/group/app/-/pipelines/%d","pipeline_label":"pipeline #%d","added_by":"alice",
 			"added_at":"2025-03-01T12:00:00Z","left_at":"2025-03-01T12:01:30Z"}]}`,
-			e.Forge.URL(), h.Reason.Message, car.Commit, car.Pipeline, e.Forge.URL(), car.Pipeline))
-		if !strings.Contains(h.Reason.Message, "bob") {
+			e.Forge.URL(), h.Reason.Message.String(), car.Commit, car.Pipeline, e.Forge.URL(), car.Pipeline, car.Pipeline))
+		if !strings.HasPrefix(h.Reason.Message.String(), "Removed from the merge train for `main`: ") || !strings.Contains(h.Reason.Message.String(), "bob") {
 			t.Errorf("the reason %q does not name who removed the MR", h.Reason.Message)
 		}
 	})
+}
+
+// Project paths are looked up without regard to case, as the forges and
+// the configuration do: one project has one train whatever the spelling.
+func TestProjectPathsIgnoreCase(t *testing.T) {
+	t.Parallel()
+	e := apitest.New(t, apitest.Options{})
+	one := e.MR(1, false)
+	loud := strings.Replace(mrPath, "group%2Fapp", "GROUP%2FApp", 1) + fmt.Sprint(one) + "/add"
+	r := call(t, e, "POST", loud, tok, `{"user":"alice"}`)
+	if r.status != 200 {
+		t.Fatalf("add through GROUP%%2FApp: %d %s", r.status, r.body)
+	}
+	if tr := engineTrain(t, e); len(tr.Cars) != 1 || tr.Project != "group/app" {
+		t.Fatalf("train %s has %d cars, want the MR on group/app's train", tr.Key, len(tr.Cars))
+	}
+	got := call(t, e, "GET", strings.Replace(trainPath, "group%2Fapp", "GROUP%2FAPP", 1), "", "")
+	if got.status != 200 || !strings.Contains(string(got.body), `"project":"group/app"`) || !strings.Contains(string(got.body), `"mr":1`) {
+		t.Fatalf("GET GROUP%%2FAPP: %d %s", got.status, got.body)
+	}
 }
 
 func TestNoTokenRefusesEveryChange(t *testing.T) {
@@ -210,10 +231,10 @@ func TestEstimates(t *testing.T) {
 		t.Fatalf("history %+v, %v", h, err)
 	}
 	call(t, e, "GET", trainPath+"/history", "", "").want(t, 200, fmt.Sprintf(
-		`{"forge":"gitlab","project":"group/app","branch":"main","entries":[{"mr":1,"title":"Change 1",
+		`{"forge":"gitlab","project":"group/app","branch":"main","entries":[{"mr":1,"label":"!1","title":"Change 1",
 		"mr_url":"%[1]s/group/app/-/merge_requests/1","state":"merged",
 		"reason":"Merged into `+"`main`"+` with %.12[2]s, tested by pipeline #%[3]d.","reason_code":"merged",
-		"commit":%[2]q,"pipeline":%[3]d,"pipeline_url":"%[1]s/group/app/-/pipelines/%[3]d","added_by":"api",
+		"commit":%[2]q,"pipeline":%[3]d,"pipeline_url":"%[1]s/group/app/-/pipelines/%[3]d","pipeline_label":"pipeline #%[3]d","added_by":"api",
 		"added_at":"2025-03-01T12:00:00Z","left_at":"2025-03-01T12:10:00Z"}]}`, e.Forge.URL(), h[0].Commit, h[0].Pipeline))
 
 	a, b := e.MR(2, false), e.MR(3, false)
@@ -236,9 +257,9 @@ func TestEstimates(t *testing.T) {
 
 // queuedJSON is the JSON of a car without a pipeline yet.
 func queuedJSON(e *apitest.Env, c train.Car, pos int, extra string) string {
-	return fmt.Sprintf(`{"position":%d,"mr":%d,"title":%q,"mr_url":"%s/group/app/-/merge_requests/%d",
+	return fmt.Sprintf(`{"position":%d,"mr":%d,"label":"!%d","title":%q,"mr_url":"%s/group/app/-/merge_requests/%d",
 		"state":%q,"added_by":%q,"added_at":%q,"time_on_train":%d,"attempts":0%s}`,
-		pos, c.MR, c.Title, e.Forge.URL(), c.MR, c.State, c.AddedBy, c.AddedAt.UTC().Format(time.RFC3339),
+		pos, c.MR, c.MR, c.Title, e.Forge.URL(), c.MR, c.State, c.AddedBy, c.AddedAt.UTC().Format(time.RFC3339),
 		int(e.Clock.Now().Sub(c.AddedAt)/time.Second), extra)
 }
 
@@ -249,8 +270,8 @@ func TestFailuresKeepTheirDetailsInTheLog(t *testing.T) {
 	core, logs := observer.New(zap.ErrorLevel)
 	rdb := redis.NewClient(&redis.Options{Addr: "127.0.0.1:1", MaxRetries: -1})
 	t.Cleanup(func() { _ = rdb.Close() })
-	eng := engine.New(engine.Config{Owner: "test"}, store.New(rdb, store.Options{Prefix: "x"}), nil, nil)
-	srv := httptest.NewServer(api.New(api.Options{Trains: api.Engines{"gitlab": eng}, Logger: zap.New(core)}))
+	eng := engine.New(engine.Config{Profile: gitlab.Profile(""), Owner: "test"}, store.New(rdb, store.Options{Prefix: "x"}), nil, nil)
+	srv := httptest.NewServer(api.New(api.Options{Trains: engine.NewRouter(eng), Logger: zap.New(core)}))
 	t.Cleanup(srv.Close)
 	resp, err := http.Get(srv.URL + "/api/v1/trains")
 	if err != nil {

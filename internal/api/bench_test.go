@@ -11,6 +11,8 @@ import (
 
 	"github.com/trainyard/trainyard/internal/api"
 	"github.com/trainyard/trainyard/internal/engine"
+	"github.com/trainyard/trainyard/internal/forge"
+	"github.com/trainyard/trainyard/internal/forge/gitlab"
 	"github.com/trainyard/trainyard/internal/redistest"
 	"github.com/trainyard/trainyard/internal/store"
 	"github.com/trainyard/trainyard/internal/train"
@@ -43,16 +45,16 @@ func benchServer(b *testing.B, trains, cars int) (string, train.Key) {
 	var hist []train.Car
 	for c := range 50 {
 		hist = append(hist, train.Car{MR: int64(500 + c), State: train.StateMerged, PipelineStartedAt: t0,
-			LeftAt: t0.Add(time.Duration(10+c%7) * time.Minute), Reason: &train.Reason{Code: train.ReasonMerged, Message: "Merged."}})
+			LeftAt: t0.Add(time.Duration(10+c%7) * time.Minute), Reason: &train.Reason{Code: train.ReasonMerged, Message: train.Words("Merged.")}})
 	}
 	if err := st.AppendHistory(ctx, first, hist...); err != nil {
 		b.Fatal(err)
 	}
-	eng := engine.New(engine.Config{Owner: "bench"}, st, nil, nil)
+	eng := engine.New(engine.Config{Profile: gitlab.Profile("https://gitlab.example.com"), Owner: "bench"}, st, nil, nil)
 	srv := httptest.NewServer(api.New(api.Options{
-		Trains: api.Engines{"gitlab": eng}, Token: "t",
-		Links: map[string]api.Links{"gitlab": api.GitLabLinks{BaseURL: "https://gitlab.example.com"}},
-		Now:   func() time.Time { return t0.Add(5 * time.Minute) },
+		Trains: engine.NewRouter(eng), Token: "t",
+		Profiles: forge.Profiles{gitlab.Name: gitlab.Profile("https://gitlab.example.com")},
+		Now:      func() time.Time { return t0.Add(5 * time.Minute) },
 	}))
 	b.Cleanup(srv.Close)
 	return srv.URL, first

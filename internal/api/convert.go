@@ -3,7 +3,6 @@ package api
 import (
 	"time"
 
-	"github.com/trainyard/trainyard/internal/forge"
 	"github.com/trainyard/trainyard/internal/train"
 	v1 "github.com/trainyard/trainyard/pkg/api"
 )
@@ -27,15 +26,15 @@ func (s *server) trainOf(t train.Train, perWindow time.Duration) v1.Train {
 }
 
 func (s *server) carOf(key train.Key, i int, c train.Car, eta *v1.Duration) v1.Car {
-	links := s.links(key.Forge)
+	p := s.Profiles.Of(key.Forge)
 	car := v1.Car{
-		Position: i + 1, MR: c.MR, Title: c.Title, MRURL: links.MR(key.Project, c.MR),
+		Position: i + 1, MR: c.MR, Label: p.Label(c.MR), Title: c.Title, MRURL: p.Link().MR(key.Project, c.MR),
 		State: string(c.State), AddedBy: c.AddedBy, AddedAt: c.AddedAt.UTC(),
 		TimeOnTrain: v1.Duration(max(0, s.Now().Sub(c.AddedAt))),
 		Pipeline:    c.Pipeline, Commit: c.Commit, Attempts: c.Attempts, EstimatedMerge: eta,
 	}
 	if c.Pipeline != 0 {
-		car.PipelineURL = links.Pipeline(key.Project, c.Pipeline)
+		car.PipelineURL, car.PipelineLabel = p.Link().Pipeline(key.Project, c.Pipeline), p.PipelineLabel(c.Pipeline)
 	}
 	return car
 }
@@ -51,25 +50,32 @@ func (s *server) summaryOf(t train.Train) v1.TrainSummary {
 }
 
 func (s *server) historyOf(key train.Key, c train.Car) v1.HistoryEntry {
-	links := s.links(key.Forge)
+	p := s.Profiles.Of(key.Forge)
 	h := v1.HistoryEntry{
-		MR: c.MR, Title: c.Title, MRURL: links.MR(key.Project, c.MR), State: string(c.State),
+		MR: c.MR, Label: p.Label(c.MR), Title: c.Title, MRURL: p.Link().MR(key.Project, c.MR), State: string(c.State),
 		Commit: c.Commit, Pipeline: c.Pipeline, AddedBy: c.AddedBy,
 		AddedAt: c.AddedAt.UTC(), LeftAt: c.LeftAt.UTC(),
 	}
 	if r := c.Reason; r != nil {
-		h.Reason, h.ReasonCode = forge.PipelineRefs(r.Message, links.PipelineRef), string(r.Code)
-		// The reason names the pipeline and commit it is about, which may
-		// differ from the car's last ones (a build that failed has none).
+		// The reason is the sentence the MR was told, and names the
+		// MR's own pipeline and commit, which may differ from the car's
+		// last ones (a build that failed has none).
+		h.Reason, h.ReasonCode = r.Message.Render(p.PipelineLabel), string(r.Code)
 		if r.Pipeline != 0 {
 			h.Pipeline = r.Pipeline
 		}
 		if r.Commit != "" {
 			h.Commit = r.Commit
 		}
+		h.Base = r.Base
+		if r.Code == train.ReasonConflict || r.Code == train.ReasonBuildFailed {
+			// Never built: no commit of its own (records written before
+			// Base named the base as the commit).
+			h.Commit, h.Pipeline = "", 0
+		}
 	}
 	if h.Pipeline != 0 {
-		h.PipelineURL = links.Pipeline(key.Project, h.Pipeline)
+		h.PipelineURL, h.PipelineLabel = p.Link().Pipeline(key.Project, h.Pipeline), p.PipelineLabel(h.Pipeline)
 	}
 	return h
 }

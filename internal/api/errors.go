@@ -16,9 +16,6 @@ import (
 	v1 "github.com/trainyard/trainyard/pkg/api"
 )
 
-// ErrUnknownForge: no engine serves the forge a call names.
-var ErrUnknownForge = errors.New("forge not configured")
-
 // statusError is an error whose message is meant for the caller.
 type statusError struct {
 	status int
@@ -61,7 +58,7 @@ func response(err error) (int, string) {
 		return http.StatusMethodNotAllowed, mna.Error()
 	case errors.As(err, &c) && errors.Is(err, engine.ErrRefused):
 		return http.StatusConflict, c.what + " refused: " + refusal(err)
-	case errors.As(err, &c) && errors.Is(err, ErrUnknownForge):
+	case errors.As(err, &c) && errors.Is(err, engine.ErrUnknownForge):
 		return http.StatusNotFound, c.err.Error()
 	case errors.As(err, &c) && (errors.Is(err, forge.ErrNotFound) || errors.Is(err, store.ErrNotFound)):
 		return http.StatusNotFound, c.what + " not found"

@@ -9,6 +9,7 @@ import (
 
 	"github.com/trainyard/trainyard/internal/api"
 	"github.com/trainyard/trainyard/internal/api/apitest"
+	"github.com/trainyard/trainyard/internal/engine"
 	"github.com/trainyard/trainyard/internal/event"
 )
 
@@ -122,7 +123,7 @@ func TestDeadLettersNeedTheToken(t *testing.T) {
 
 func TestDeadLettersNotServed(t *testing.T) {
 	t.Parallel()
-	srv := httptest.NewServer(api.New(api.Options{Trains: api.Engines{}, Token: tok}))
+	srv := httptest.NewServer(api.New(api.Options{Trains: engine.NewRouter(), Token: tok}))
 	t.Cleanup(srv.Close)
 	e := &apitest.Env{Ctx: t.Context(), URL: srv.URL}
 	for _, c := range []struct{ method, path string }{

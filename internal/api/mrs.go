@@ -7,23 +7,27 @@ import (
 	"net/http"
 
 	"github.com/trainyard/trainyard/internal/engine"
+	"github.com/trainyard/trainyard/internal/forge"
 	"github.com/trainyard/trainyard/internal/train"
 	v1 "github.com/trainyard/trainyard/pkg/api"
 )
 
-func (s *server) add(r *http.Request) (any, error)    { return s.mrCommand(r, Trains.Add) }
-func (s *server) remove(r *http.Request) (any, error) { return s.mrCommand(r, Trains.Remove) }
-func (s *server) retry(r *http.Request) (any, error)  { return s.mrCommand(r, Trains.Retry) }
+func (s *server) add(r *http.Request) (any, error)    { return s.mrCommand(r, Steering.Add) }
+func (s *server) remove(r *http.Request) (any, error) { return s.mrCommand(r, Steering.Remove) }
+func (s *server) retry(r *http.Request) (any, error)  { return s.mrCommand(r, Steering.Retry) }
 
 // mrCommand runs add, remove or retry and answers with where the MR is
 // after it: the engine has acted on the train by the time it returns.
-func (s *server) mrCommand(r *http.Request, do func(Trains, context.Context, engine.Request) error) (any, error) {
+func (s *server) mrCommand(r *http.Request, do func(Steering, context.Context, engine.Request) error) (any, error) {
 	req, err := requestOf(r)
 	if err != nil {
 		return nil, err
 	}
-	what := fmt.Sprintf("merge request !%d of %s", req.MR, req.Project)
-	if err := do(s.Trains, r.Context(), req); err != nil {
+	what := fmt.Sprintf("merge request %s of %s", s.Profiles.Of(req.Forge).Label(req.MR), req.Project)
+	if s.Steer == nil {
+		return nil, &call{what, engine.ErrUnknownForge}
+	}
+	if err := do(s.Steer, r.Context(), req); err != nil {
 		return nil, &call{what, err}
 	}
 	st, err := s.locate(r.Context(), req)
@@ -74,13 +78,13 @@ func requestOf(r *http.Request) (engine.Request, error) {
 
 // locate finds the MR's car on the project's trains.
 func (s *server) locate(ctx context.Context, req engine.Request) (v1.MRStatus, error) {
-	st := v1.MRStatus{Forge: req.Forge, Project: req.Project, MR: req.MR}
+	st := v1.MRStatus{Forge: req.Forge, Project: req.Project, MR: req.MR, Label: s.Profiles.Of(req.Forge).Label(req.MR)}
 	keys, err := s.Trains.Trains(ctx)
 	if err != nil {
 		return st, fmt.Errorf("list trains: %w", err)
 	}
 	for _, k := range keys {
-		if k.Forge != req.Forge || k.Project != req.Project || (req.Branch != "" && k.Branch != req.Branch) {
+		if k.Forge != req.Forge || !forge.SameProject(k.Project, req.Project) || (req.Branch != "" && k.Branch != req.Branch) {
 			continue
 		}
 		t, err := s.Trains.Train(ctx, k)

@@ -8,6 +8,7 @@ import (
 
 	"go.uber.org/zap"
 
+	"github.com/trainyard/trainyard/internal/engine"
 	"github.com/trainyard/trainyard/internal/train"
 	v1 "github.com/trainyard/trainyard/pkg/api"
 )
@@ -89,15 +90,15 @@ func (s *server) history(r *http.Request) (any, error) {
 }
 
 func (s *server) pause(r *http.Request) (any, error) {
-	return s.trainCommand(r, Trains.Pause)
+	return s.trainCommand(r, Steering.Pause)
 }
 
 func (s *server) resume(r *http.Request) (any, error) {
-	return s.trainCommand(r, Trains.Resume)
+	return s.trainCommand(r, Steering.Resume)
 }
 
 // trainCommand runs pause or resume and answers with the train after it.
-func (s *server) trainCommand(r *http.Request, do func(Trains, context.Context, train.Key, string) error) (any, error) {
+func (s *server) trainCommand(r *http.Request, do func(Steering, context.Context, train.Key, string) error) (any, error) {
 	key, err := keyOf(r)
 	if err != nil {
 		return nil, err
@@ -110,7 +111,10 @@ func (s *server) trainCommand(r *http.Request, do func(Trains, context.Context, 
 	if err != nil {
 		return nil, err
 	}
-	if err := do(s.Trains, r.Context(), key, user); err != nil {
+	if s.Steer == nil {
+		return nil, &call{trainName(key), engine.ErrUnknownForge}
+	}
+	if err := do(s.Steer, r.Context(), key, user); err != nil {
 		return nil, &call{trainName(key), err}
 	}
 	return s.train(r.Context(), key)

@@ -10,6 +10,7 @@ import (
 	"github.com/trainyard/trainyard/internal/engine"
 	"github.com/trainyard/trainyard/internal/forge"
 	"github.com/trainyard/trainyard/internal/forge/github"
+	"github.com/trainyard/trainyard/internal/forge/gitlab"
 	"github.com/trainyard/trainyard/internal/store"
 	"github.com/trainyard/trainyard/internal/train"
 )
@@ -37,27 +38,33 @@ func TestTokenEqual(t *testing.T) {
 	}
 }
 
-func TestGitLabLinks(t *testing.T) {
+// The configuration accepts GitLab's web address or its API URL; the
+// API's links must be pages either way.
+func TestGitLabLinksWithOrWithoutAPIPath(t *testing.T) {
 	for _, base := range []string{"https://gitlab.example.com", "https://gitlab.example.com/", "https://gitlab.example.com/api/v4", "https://gitlab.example.com/api/v4/"} {
-		l := GitLabLinks{BaseURL: base}
-		if got := l.MR("group/sub/app", 12); got != "https://gitlab.example.com/group/sub/app/-/merge_requests/12" {
-			t.Errorf("%s: MR link %s", base, got)
+		s := &server{Options: Options{Now: time.Now, Profiles: forge.Profiles{"gitlab": gitlab.Profile(base)}}}
+		key := train.Key{Forge: "gitlab", Project: "group/sub/app", Branch: "main"}
+		c := s.carOf(key, 0, train.Car{MR: 12, Pipeline: 345}, nil)
+		if c.MRURL != "https://gitlab.example.com/group/sub/app/-/merge_requests/12" || c.Label != "!12" {
+			t.Errorf("%s: MR %s at %s", base, c.Label, c.MRURL)
 		}
-		if got := l.Pipeline("group/app", 345); got != "https://gitlab.example.com/group/app/-/pipelines/345" {
-			t.Errorf("%s: pipeline link %s", base, got)
+		if c.PipelineURL != "https://gitlab.example.com/group/sub/app/-/pipelines/345" || c.PipelineLabel != "pipeline #345" {
+			t.Errorf("%s: %s at %s", base, c.PipelineLabel, c.PipelineURL)
 		}
 	}
 }
 
 func TestGitHubLinks(t *testing.T) {
-	l := GitHubLinks{WebURL: "https://ghe.example.com/"}
-	if got := l.MR("acme/widgets", 12); got != "https://ghe.example.com/acme/widgets/pull/12" {
-		t.Errorf("MR link %s", got)
-	}
+	s := &server{Options: Options{Now: time.Now, Profiles: forge.Profiles{"github": github.Profile("https://ghe.example.com/api/v3")}}}
+	key := train.Key{Forge: "github", Project: "acme/widgets", Branch: "main"}
 	// A pipeline id packs the commit's first 13 hex digits and an attempt.
 	id := int64(0x0a1b2c3d4e5f6)<<10 | 2
-	if got := l.Pipeline("acme/widgets", id); got != "https://ghe.example.com/acme/widgets/commit/0a1b2c3d4e5f6/checks" {
-		t.Errorf("pipeline link %s", got)
+	c := s.carOf(key, 0, train.Car{MR: 12, Pipeline: id}, nil)
+	if c.MRURL != "https://ghe.example.com/acme/widgets/pull/12" || c.Label != "#12" {
+		t.Errorf("MR %s at %s", c.Label, c.MRURL)
+	}
+	if c.PipelineURL != "https://ghe.example.com/acme/widgets/commit/0a1b2c3d4e5f6/checks" {
+		t.Errorf("pipeline link %s", c.PipelineURL)
 	}
 }
 
@@ -136,15 +143,32 @@ func TestTrainShowsBatchesAndBisection(t *testing.T) {
 }
 
 func TestGitHubHistoryNamesChecks(t *testing.T) {
-	s := &server{Options: Options{Links: map[string]Links{"github": GitHubLinks{WebURL: "https://github.com"}}}}
+	s := &server{Options: Options{Profiles: forge.Profiles{"github": github.Profile("https://github.com")}}}
 	id, err := github.PipelineID("1764773aa0db5d1b2c3e4f5a6b7c8d9e0f1a2b3c", 1)
 	if err != nil {
 		t.Fatal(err)
 	}
 	key := train.Key{Forge: "github", Project: "org/repo", Branch: "main"}
 	h := s.historyOf(key, train.Car{MR: 3, State: train.StateMerged,
-		Reason: &train.Reason{Code: train.ReasonMerged, Pipeline: id, Message: fmt.Sprintf("Merged into `main` with abc, tested by pipeline #%d.", id)}})
-	if want := "Merged into `main` with abc, tested by the checks on 1764773aa0db."; h.Reason != want || h.Pipeline != id {
+		Reason: &train.Reason{Code: train.ReasonMerged, Pipeline: id, Message: train.Join("Merged into `main` with abc, tested by ", train.PipelineRef(id), ".")}})
+	if want := "Merged into `main` with abc, tested by the checks on 1764773aa0db."; h.Reason != want || h.Pipeline != id || h.Label != "#3" {
 		t.Errorf("reason %q (pipeline %d), want %q", h.Reason, h.Pipeline, want)
+	}
+}
+
+// A conflict is recorded with the base the MR was to be built on, never
+// as a commit of its own; its history says the sentence the MR was told.
+func TestConflictHistoryHasNoCommitOfItsOwn(t *testing.T) {
+	s := &server{Options: Options{Profiles: forge.Profiles{"gitlab": gitlab.Profile("https://gitlab.example.com")}}}
+	key := train.Key{Forge: "gitlab", Project: "g/a", Branch: "main"}
+	said := "Removed from the merge train for `main`: it does not merge cleanly onto `main`; conflicting paths: a.go."
+	for _, r := range []train.Reason{
+		{Code: train.ReasonConflict, Message: train.Words(said), Base: "base1"},
+		{Code: train.ReasonConflict, Message: train.Words(said), Commit: "base1"}, // written before Base
+	} {
+		h := s.historyOf(key, train.Car{MR: 4, State: train.StateEvicted, Reason: &r})
+		if h.Commit != "" || h.Pipeline != 0 || h.Reason != said {
+			t.Errorf("%+v: history commit %q pipeline %d reason %q", r, h.Commit, h.Pipeline, h.Reason)
+		}
 	}
 }

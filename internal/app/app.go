@@ -22,6 +22,7 @@ import (
 	"github.com/trainyard/trainyard/internal/config"
 	"github.com/trainyard/trainyard/internal/engine"
 	"github.com/trainyard/trainyard/internal/event"
+	"github.com/trainyard/trainyard/internal/forge"
 	"github.com/trainyard/trainyard/internal/metrics"
 	"github.com/trainyard/trainyard/internal/notify"
 	"github.com/trainyard/trainyard/internal/server"
@@ -38,13 +39,18 @@ type App struct {
 	log      *zap.Logger
 	rdb      redis.UniversalClient
 	store    *store.Store
-	engines  engine.Router
+	engines  *engine.Router
 	handler  http.Handler
 	workers  *engine.Workers
 	sweeper  *engine.Sweeper
 	notifier *notify.Notifier
 	metrics  *metrics.Metrics
 	onListen func(net.Addr)
+	// transport carries the forges' HTTP requests; nil: the default.
+	transport  http.RoundTripper
+	engineOpts []engine.Option
+	// owner names this process in leases and the consumer group.
+	owner string
 }
 
 // Option adjusts an App.
@@ -53,15 +59,30 @@ type Option func(*App)
 // OnListen is told the address the server listens on.
 func OnListen(f func(net.Addr)) Option { return func(a *App) { a.onListen = f } }
 
+// WithRedis uses rdb instead of a client built from the configuration,
+// such as an embedded store's.
+func WithRedis(rdb redis.UniversalClient) Option { return func(a *App) { a.rdb = rdb } }
+
+// WithEngineOptions adds opts to every engine, such as a trace.
+func WithEngineOptions(opts ...engine.Option) Option {
+	return func(a *App) { a.engineOpts = append(a.engineOpts, opts...) }
+}
+
+// WithForgeTransport carries every forge HTTP request through rt.
+func WithForgeTransport(rt http.RoundTripper) Option { return func(a *App) { a.transport = rt } }
+
 // New builds the service from cfg. It connects to nothing yet.
 func New(cfg *config.Config, log *zap.Logger, opts ...Option) (*App, error) {
 	ropts, err := cfg.RedisOptions()
 	if err != nil {
 		return nil, err
 	}
-	a := &App{cfg: cfg, log: log, rdb: redis.NewUniversalClient(ropts), engines: engine.Router{}}
+	a := &App{cfg: cfg, log: log}
 	for _, o := range opts {
 		o(a)
+	}
+	if a.rdb == nil {
+		a.rdb = redis.NewUniversalClient(ropts)
 	}
 	if err := a.build(); err != nil {
 		a.rdb.Close()
@@ -77,30 +98,32 @@ func (a *App) build() error {
 	a.metrics = metrics.New(reg)
 	a.rdb.AddHook(a.metrics.RedisHook())
 	a.store = store.New(a.rdb, store.Options{Prefix: cfg.Redis.Prefix})
-	web := a.webURLs()
-	notifier, err := newNotifier(cfg, log, a.metrics, notifyLinks(web))
+	all, err := a.openForges()
 	if err != nil {
 		return err
 	}
-	a.notifier = notifier
-	owner := instanceName()
-	if a.engines, err = a.buildEngines(owner); err != nil {
+	profiles := forge.Profiles{}
+	for _, f := range all {
+		profiles[f.Profile.Name] = f.Profile
+	}
+	if a.notifier, err = newNotifier(cfg, log, a.metrics, profiles); err != nil {
 		return err
 	}
+	a.engines = a.buildEngines(instanceName(), all)
 	hooks, err := a.webhooks()
 	if err != nil {
 		return err
 	}
 	apiHandler := api.New(api.Options{
-		Trains: api.Engines(a.engines), Events: a.store, Token: cfg.API.Token.Reveal(), ProtectReads: cfg.API.ProtectReads,
-		Links: apiLinks(web), Logger: log.Named("api"),
+		Trains: a.engines, Events: a.store, Token: cfg.API.Token.Reveal(), ProtectReads: cfg.API.ProtectReads,
+		Profiles: profiles, Logger: log.Named("api"),
 	})
 	a.handler = server.Handler(server.Options{Webhooks: hooks, Ready: a.store, Logger: log, Mounts: map[string]http.Handler{
 		api.Prefix: apiHandler,
 		"/metrics": metrics.Handler(reg),
 	}})
 	a.workers = &engine.Workers{
-		Store: a.store, Dispatch: a.dispatch, Consumer: owner, Count: cfg.Workers,
+		Store: a.store, Dispatch: a.dispatch, Consumer: a.owner, Count: cfg.Workers,
 		ClaimIdle: cfg.ClaimIdle, MaxDeliveries: int64(cfg.MaxDeliveries), Grace: Grace, Log: log.Named("worker"),
 		Observe: a.metrics.ObserveEvent, Panicked: a.metrics.Panicked,
 	}
@@ -110,7 +133,7 @@ func (a *App) build() error {
 }
 
 // newNotifier builds the chat notifier from the configured routes.
-func newNotifier(cfg *config.Config, log *zap.Logger, m *metrics.Metrics, links notify.LinksByForge) (*notify.Notifier, error) {
+func newNotifier(cfg *config.Config, log *zap.Logger, m *metrics.Metrics, profiles forge.Profiles) (*notify.Notifier, error) {
 	routes := make([]notify.Route, 0, len(cfg.Notify))
 	for _, r := range cfg.Notify {
 		events := make([]train.NotifyKind, len(r.Events))
@@ -123,7 +146,7 @@ func newNotifier(cfg *config.Config, log *zap.Logger, m *metrics.Metrics, links 
 			Username: r.Username, IconURL: r.IconURL,
 		})
 	}
-	n, err := notify.New(notify.Options{Routes: routes, Links: links, Logger: log.Named("notify"), Counter: m.NotifyCounter()})
+	n, err := notify.New(notify.Options{Routes: routes, Profiles: profiles, Logger: log.Named("notify"), Counter: m.NotifyCounter()})
 	if err != nil {
 		return nil, fmt.Errorf("notify: %w", err)
 	}
@@ -198,3 +221,6 @@ func instanceName() string {
 	_, _ = rand.Read(b)
 	return fmt.Sprintf("%s-%d-%s", host, os.Getpid(), hex.EncodeToString(b))
 }
+
+// Trains is every forge's trains, as the API reads them.
+func (a *App) Trains() *engine.Router { return a.engines }

@@ -1,181 +1,97 @@
 package app
 
 import (
-	"fmt"
+	"net/http"
 	"path/filepath"
 
 	"go.uber.org/zap"
 
-	"github.com/trainyard/trainyard/internal/api"
 	"github.com/trainyard/trainyard/internal/config"
 	"github.com/trainyard/trainyard/internal/engine"
-	"github.com/trainyard/trainyard/internal/forge/github"
-	"github.com/trainyard/trainyard/internal/forge/gitlab"
+	"github.com/trainyard/trainyard/internal/forge"
+	"github.com/trainyard/trainyard/internal/forge/forges"
 	"github.com/trainyard/trainyard/internal/gitops"
-	"github.com/trainyard/trainyard/internal/notify"
 	"github.com/trainyard/trainyard/internal/train"
 	"github.com/trainyard/trainyard/internal/webhook"
 )
 
-// buildEngines builds an engine for every forge a project uses, with the
-// forge's client and mirrors behind it. They run side by side on one
-// store, each train on its own forge's engine.
-func (a *App) buildEngines(owner string) (engine.Router, error) {
-	out := engine.Router{}
-	for name, build := range map[string]func(string) (*engine.Engine, error){
-		config.ForgeGitLab: a.gitlabEngine, config.ForgeGitHub: a.githubEngine,
-	} {
-		if !a.cfg.Enabled(name) {
-			continue
-		}
-		e, err := build(owner)
-		if err != nil {
-			return nil, err
-		}
-		out[name] = e
-	}
-	return out, nil
+// openForges builds the client of every enabled forge, its requests
+// counted by the metrics.
+func (a *App) openForges() ([]forges.Forge, error) {
+	return forges.Open(a.cfg, forges.Options{Logger: a.log, Transport: func(name string, route func(*http.Request) string) http.RoundTripper {
+		return a.metrics.ForgeTransport(name, route, a.transport)
+	}})
 }
 
-func (a *App) gitlabEngine(owner string) (*engine.Engine, error) {
-	cfg := a.cfg
-	client, err := gitlab.New(gitlab.Options{BaseURL: string(cfg.GitLab.URL), Token: cfg.GitLab.Token.Reveal(), Logger: a.log.Named("gitlab")})
-	if err != nil {
-		return nil, fmt.Errorf("gitlab client: %w", err)
+// buildEngines builds an engine for every forge, with the forge's client
+// and mirrors behind it. They run side by side on one store, each train
+// on its own forge's engine.
+func (a *App) buildEngines(owner string, all []forges.Forge) *engine.Router {
+	a.owner = owner
+	var es []*engine.Engine
+	for _, f := range all {
+		es = append(es, a.newEngine(owner, f))
 	}
-	repos := a.mirrors(config.ForgeGitLab, client.CloneURL)
-	repos.Token = cfg.GitLab.Token.Reveal()
-	return a.newEngine(config.ForgeGitLab, owner, client, repos, func(*engine.Config) {}, engine.WithRules(client), engine.WithComments(client)), nil
+	return engine.NewRouter(es...)
 }
 
-func (a *App) githubEngine(owner string) (*engine.Engine, error) {
-	client, err := github.New(a.githubOptions())
-	if err != nil {
-		return nil, fmt.Errorf("github client: %w", err)
-	}
-	repos := a.mirrors(config.ForgeGitHub, client.CloneURL)
-	// An installation token expires within the hour; a personal token
-	// is given back as it is.
-	repos.TokenSource, repos.TokenUser = client.GitToken, "x-access-token"
-	return a.newEngine(config.ForgeGitHub, owner, client, repos, func(c *engine.Config) {
-		*c = c.ForGitHub(client.PipelineName)
-		c.ForwarderFor = func(project string) engine.Forwarder {
-			if a.cfg.Repo(project).FastForward == config.FastForwardAPI {
-				return client
-			}
-			return nil
-		}
-	}, engine.WithRules(client), engine.WithComments(client)), nil
-}
-
-// githubOptions turns the github section and its projects into the
-// client's options.
-func (a *App) githubOptions() github.Options {
-	cfg := a.cfg
-	opts := github.Options{
-		BaseURL: string(cfg.GitHub.URL), CarPrefix: cfg.Train.CarPrefix, Logger: a.log.Named("github"),
-		RequiredChecks: cfg.GitHub.RequiredChecks, Workflows: cfg.GitHub.Workflows,
-		Repositories: map[string]github.Repository{},
-	}
-	if cfg.GitHub.App() {
-		opts.App = &github.App{ID: cfg.GitHub.AppID, InstallationID: cfg.GitHub.InstallationID, PrivateKey: []byte(cfg.GitHub.PrivateKey.Reveal())}
-	} else {
-		opts.Token = cfg.GitHub.Token.Reveal()
-	}
-	for _, p := range cfg.Projects {
-		if p.Forge == config.ForgeGitHub {
-			r := cfg.Repo(p.Path)
-			opts.Repositories[p.Path] = github.Repository{RequiredChecks: r.RequiredChecks, Workflows: r.Workflows}
-		}
-	}
-	return opts
-}
-
-// mirrors are a forge's git mirrors, under a directory of its own.
-func (a *App) mirrors(forgeName string, cloneURL func(string) string) *engine.GitRepos {
-	return &engine.GitRepos{
-		Dir: filepath.Join(a.cfg.DataDir, "mirrors", forgeName), CloneURL: cloneURL,
-		Identity: gitops.Identity{Name: a.cfg.Bot.Name, Email: a.cfg.Bot.Email}, Logger: a.log.Named("git"),
-	}
-}
-
-// newEngine builds a forge's engine with the settings both forges share;
-// forgeSpecific sets what differs, and opts give the client's merge rules
-// and comments, which every engine must read.
-func (a *App) newEngine(forgeName, owner string, client engine.Forge, repos engine.Repos, forgeSpecific func(*engine.Config), opts ...engine.Option) *engine.Engine {
-	cfg := a.cfg
+// newEngine builds a forge's engine on the settings every forge shares.
+func (a *App) newEngine(owner string, f forges.Forge) *engine.Engine {
+	cfg, name := a.cfg, f.Profile.Name
 	var projects []string
 	for _, p := range cfg.Projects {
-		if p.Forge == forgeName {
+		if p.Forge == name {
 			projects = append(projects, p.Path)
 		}
 	}
 	ec := engine.Config{
-		Forge:         forgeName,
+		Profile:       f.Profile,
 		Owner:         owner,
 		CarPrefix:     cfg.Train.CarPrefix,
 		LeaseTTL:      cfg.LeaseTTL,
 		ActionTimeout: cfg.ActionTimeout,
-		SettingsFor: func(k train.Key) train.Settings {
-			return cfg.Settings(k.Forge, k.Project)
-		},
-		MinAccessFor:  cfg.MinAccess,
-		BranchAllowed: cfg.BranchAllowed,
-		EnforceRules:  cfg.EnforceMergeRules,
-		PauseRoleFor:  cfg.PauseRole,
+		Policy:        policy{cfg: cfg, forge: name},
 		Projects:      projects,
 		CatchUpEvery:  cfg.SweepInterval,
 		DedupTTL:      cfg.Webhook.DedupTTL,
 	}
-	forgeSpecific(&ec)
-	log := a.log.Named("engine").With(zapForge(forgeName))
-	opts = append(opts, engine.WithLogger(log), engine.WithNotifier(a.notifier), engine.WithTrace(a.metrics.Trace()))
-	return engine.New(ec, a.store, a.metrics.InstrumentForge(client, forgeName), repos, opts...)
+	repos := &engine.GitRepos{
+		Dir: filepath.Join(cfg.DataDir, "mirrors", name), CloneURL: f.Git.CloneURL,
+		Token: f.Git.Token, TokenSource: f.Git.TokenSource, TokenUser: f.Git.User,
+		Identity: gitops.Identity{Name: cfg.Bot.Name, Email: cfg.Bot.Email}, Logger: a.log.Named("git"),
+	}
+	opts := append([]engine.Option{engine.WithRules(f.Client), engine.WithComments(f.Client),
+		engine.WithLogger(a.log.Named("engine").With(zap.String("forge", name))),
+		engine.WithNotifier(a.notifier), engine.WithTrace(a.metrics.Trace())}, a.engineOpts...)
+	return engine.New(ec, a.store, f.Client, repos, opts...)
 }
 
-// webURLs are the web addresses of the enabled forges, for links.
-func (a *App) webURLs() map[string]string {
-	out := map[string]string{}
-	if a.cfg.Enabled(config.ForgeGitLab) {
-		out[config.ForgeGitLab] = string(a.cfg.GitLab.URL)
-	}
-	if a.cfg.Enabled(config.ForgeGitHub) {
-		out[config.ForgeGitHub] = github.WebURLOf(string(a.cfg.GitHub.URL))
-	}
-	return out
+// policy is one forge's projects as the configuration sets them.
+type policy struct {
+	cfg   *config.Config
+	forge string
 }
 
-func apiLinks(web map[string]string) map[string]api.Links {
-	links := map[string]api.Links{}
-	if u, ok := web[config.ForgeGitLab]; ok {
-		links[config.ForgeGitLab] = api.GitLabLinks{BaseURL: u}
-	}
-	if u, ok := web[config.ForgeGitHub]; ok {
-		links[config.ForgeGitHub] = api.GitHubLinks{WebURL: u}
-	}
-	return links
+func (p policy) Settings(k train.Key) train.Settings { return p.cfg.Settings(p.forge, k.Project) }
+func (p policy) MinAccess(project string) forge.AccessLevel {
+	return p.cfg.MinAccess(p.forge, project)
 }
-
-func notifyLinks(web map[string]string) notify.LinksByForge {
-	links := notify.LinksByForge{}
-	if u, ok := web[config.ForgeGitLab]; ok {
-		links[config.ForgeGitLab] = notify.GitLabLinks{BaseURL: u}
-	}
-	if u, ok := web[config.ForgeGitHub]; ok {
-		links[config.ForgeGitHub] = notify.GitHubLinks{WebURL: u}
-	}
-	return links
+func (p policy) PauseRole(project string) forge.AccessLevel {
+	return p.cfg.PauseRole(p.forge, project)
+}
+func (p policy) BranchAllowed(project, branch string) bool {
+	return p.cfg.BranchAllowed(p.forge, project, branch)
+}
+func (p policy) EnforceRules(project string) bool { return p.cfg.EnforceMergeRules(p.forge, project) }
+func (p policy) ForgeFastForward(project string) bool {
+	return p.cfg.Repo(project).FastForward == config.FastForwardAPI
 }
 
 // webhooks is the listener of every enabled forge: the forge's secret and
 // the projects' own, and which projects are configured at all.
 func (a *App) webhooks() (*webhook.Handler, error) {
 	cfg := a.cfg
-	glDefault, glOwn := cfg.WebhookSecrets(config.ForgeGitLab)
-	ghDefault, ghOwn := cfg.WebhookSecrets(config.ForgeGitHub)
-	return webhook.New(webhook.Options{
-		GitLabSecret: glDefault, GitLabProjects: glOwn, DisableGitLab: !cfg.Enabled(config.ForgeGitLab),
-		GitHubSecret: ghDefault, GitHubProjects: ghOwn, DisableGitHub: !cfg.Enabled(config.ForgeGitHub),
+	opts := webhook.Options{
 		Known: func(forgeName, project string) bool {
 			_, ok := cfg.Project(forgeName, project)
 			return ok
@@ -185,7 +101,7 @@ func (a *App) webhooks() (*webhook.Handler, error) {
 		Queue:    a.store,
 		Logger:   a.log.Named("webhook"),
 		Counter:  a.metrics.WebhookCounter(),
-	})
+	}
+	forges.Webhooks(cfg, &opts)
+	return webhook.New(opts)
 }
-
-func zapForge(name string) zap.Field { return zap.String("forge", name) }

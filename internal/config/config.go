@@ -3,9 +3,10 @@
 // secrets from the environment or from files, and validation at boot that
 // names every bad field and what is wrong with it.
 //
-// Every scalar setting is declared once, in the settings table
-// (settings.go); the file keys, the environment variables, the flags and
-// the documentation all come from that table.
+// Every setting is declared once, in the settings tables (settings.go):
+// the keys the file may hold and how the loader walks it (walk.go), the
+// environment variables, the flags, the secret files and the
+// documentation all come from those tables.
 package config
 
 import (
@@ -16,6 +17,8 @@ import (
 	"time"
 
 	"github.com/trainyard/trainyard/internal/forge"
+	"github.com/trainyard/trainyard/internal/forge/github"
+	"github.com/trainyard/trainyard/internal/forge/gitlab"
 	"github.com/trainyard/trainyard/internal/train"
 )
 
@@ -27,10 +30,11 @@ const DefaultPath = "configs/trainyard.yaml"
 // DefaultRedisURL is used when neither redis.url nor redis.addrs is set.
 const DefaultRedisURL = "redis://127.0.0.1:6379/0"
 
-// Forge names, as written in projects[].forge.
+// Forge names, as written in projects[].forge: each forge's package
+// names itself.
 const (
-	ForgeGitLab = "gitlab"
-	ForgeGitHub = "github"
+	ForgeGitLab = gitlab.Name
+	ForgeGitHub = github.Name
 )
 
 // Config is the whole configuration of trainyard serve.

@@ -70,12 +70,14 @@ func lookup(n *yaml.Node, path []string) *yaml.Node {
 }
 
 // The reference tables in docs/configuration.md are rendered from the
-// settings table; when a setting changes, paste the new table from the
-// failure message.
+// settings tables, so every setting, every key of an entry and every
+// secret is documented there; when a setting changes, paste the new table
+// from the failure message.
 func TestReferenceDocs(t *testing.T) {
 	text := readRepoFile(t, "docs/configuration.md")
 	for name, table := range map[string]string{
 		"settings": settingsReference(), "project": entryReference(projectSettings()), "notify": entryReference(notifySettings()),
+		"secrets": secretsReference(),
 	} {
 		if !strings.Contains(text, table) {
 			t.Errorf("docs/configuration.md lacks the current %s table:\n\n%s", name, table)
@@ -109,6 +111,21 @@ func entryReference[T any](table []setting[T]) string {
 	b.WriteString("|---|---|---|\n")
 	for _, s := range table {
 		fmt.Fprintf(&b, "| `%s` | %s | %s |\n", s.path, s.kind, s.doc)
+	}
+	return b.String()
+}
+
+// secretsReference lists each secret with its file setting and variables.
+func secretsReference() string {
+	var b strings.Builder
+	b.WriteString("| Secret | File setting | Environment |\n")
+	b.WriteString("|---|---|---|\n")
+	for _, s := range secretsOf(&Config{}, configSettings(), "") {
+		fmt.Fprintf(&b, "| `%s` | `%s_file` | `%s`, `%s` |\n", s.path, s.path, envName(s.path), envName(s.path+"_file"))
+	}
+	entries := append(secretsOf(&Project{}, projectSettings(), "projects[N]."), secretsOf(&NotifyRoute{}, notifySettings(), "notify[N].")...)
+	for _, s := range entries {
+		fmt.Fprintf(&b, "| `%s` | `%s_file` | none |\n", s.path, s.path)
 	}
 	return b.String()
 }

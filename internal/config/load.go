@@ -1,7 +1,6 @@
 package config
 
 import (
-	"bytes"
 	"errors"
 	"fmt"
 	"io"
@@ -62,15 +61,15 @@ func (l *loader) fail(path string, err error) {
 }
 
 func build(data []byte, env Env, flags *Flags) (*Config, problems) {
-	raw, errs := decode(data)
-	if raw == nil {
+	file, errs := decode(data)
+	if file == nil {
 		return nil, errs
 	}
 	l := &loader{c: Defaults(), given: map[string]bool{}, failed: map[string]bool{}}
 	l.ps.add(errs...)
-	applyNodes(l, &l.c, configSettings(), nodes(raw), "")
-	l.c.Projects = applyEntries(l, raw.Projects, projectSettings(), "projects")
-	l.c.Notify = applyEntries(l, raw.Notify, notifySettings(), "notify")
+	applyNodes(l, &l.c, configSettings(), file.nodes, "")
+	l.c.Projects = applyEntries(l, file.lists["projects"], projectSettings(), "projects")
+	l.c.Notify = applyEntries(l, file.lists["notify"], notifySettings(), "notify")
 	for i := range l.c.Notify {
 		if r := &l.c.Notify[i]; r.Name == "" {
 			r.Name = defaultRouteName(r.Kind, i)
@@ -93,36 +92,14 @@ func build(data []byte, env Env, flags *Flags) (*Config, problems) {
 	return &l.c, l.ps
 }
 
-// decode reads the file strictly. A nil raw means it could not be read at
-// all; otherwise the problems are keys yaml could not place.
-func decode(data []byte) (*rawFile, []error) {
-	var raw rawFile
-	dec := yaml.NewDecoder(bytes.NewReader(data))
-	dec.KnownFields(true)
-	err := dec.Decode(&raw)
-	if errors.Is(err, io.EOF) {
-		return &raw, nil
-	}
-	var errs []error
-	var typeErr *yaml.TypeError
-	switch {
-	case errors.As(err, &typeErr):
-		errs = yamlProblems(typeErr.Errors)
-	case err != nil:
-		return nil, []error{err}
-	}
-	var next yaml.Node
-	if err := dec.Decode(&next); !errors.Is(err, io.EOF) {
-		errs = append(errs, errors.New("the file holds more than one YAML document"))
-	}
-	return &raw, errs
-}
-
 // applyNodes sets the settings of t found in the file. prefix goes before
 // each path ("projects[0].").
 func applyNodes[T any](l *loader, t *T, table []setting[T], found map[string]*yaml.Node, prefix string) {
 	for _, s := range table {
-		n := found[s.path]
+		n, ok := found[s.path]
+		if !ok {
+			continue
+		}
 		v, ok, err := nodeValue(n)
 		if err == nil && ok {
 			err = s.set(t, v)
@@ -138,11 +115,11 @@ func applyNodes[T any](l *loader, t *T, table []setting[T], found map[string]*ya
 
 // applyEntries reads the entries of a list section (projects), each
 // through the section's own table.
-func applyEntries[T, R any](l *loader, raws []R, table []setting[T], section string) []T {
+func applyEntries[T any](l *loader, entries []*found, table []setting[T], section string) []T {
 	var out []T
-	for i := range raws {
+	for i, e := range entries {
 		var t T
-		applyNodes(l, &t, table, nodes(&raws[i]), fmt.Sprintf("%s[%d].", section, i))
+		applyNodes(l, &t, table, e.nodes, fmt.Sprintf("%s[%d].", section, i))
 		out = append(out, t)
 	}
 	return out

@@ -25,6 +25,7 @@ type setting[T any] struct {
 	flag bool // also a command-line flag of trainyard serve
 	set  func(t *T, v value) error
 	get  func(t *T) string // the current value as the documentation shows it
+	ptr  func(t *T) any    // the field: *V, or **V for an optional one
 }
 
 // env is the variable overriding the setting: TRAINYARD_REDIS_URL.
@@ -83,6 +84,7 @@ func bind[T, V any](k kind[V], path, doc string, ptr func(*T) *V) setting[T] {
 			return err
 		},
 		get: func(t *T) string { return k.format(*ptr(t)) },
+		ptr: func(t *T) any { return ptr(t) },
 	}
 }
 
@@ -103,6 +105,7 @@ func bindOptional[V any](k kind[V], path, doc string, ptr func(*Project) **V) se
 			}
 			return ""
 		},
+		ptr: func(p *Project) any { return ptr(p) },
 	}
 }
 
@@ -111,6 +114,7 @@ func bindList[T any](path, doc string, ptr func(*T) *[]string) setting[T] {
 		path: path, kind: "list", doc: doc,
 		set: func(t *T, v value) error { *ptr(t) = v.values(); return nil },
 		get: func(t *T) string { return strings.Join(*ptr(t), ",") },
+		ptr: func(t *T) any { return ptr(t) },
 	}
 }
 
@@ -318,26 +322,34 @@ type secretRef struct {
 	file  *string
 }
 
+// secrets lists every secret of the configuration that a table pairs with
+// a file setting, in table order.
 func (c *Config) secrets() []secretRef {
-	refs := []secretRef{
-		{"redis.password", "", &c.Redis.Password, &c.Redis.PasswordFile},
-		{"gitlab.token", "", &c.GitLab.Token, &c.GitLab.TokenFile},
-		{"gitlab.webhook_secret", "", &c.GitLab.WebhookSecret, &c.GitLab.WebhookSecretFile},
-		{"github.token", "", &c.GitHub.Token, &c.GitHub.TokenFile},
-		{"github.private_key", "", &c.GitHub.PrivateKey, &c.GitHub.PrivateKeyFile},
-		{"github.webhook_secret", "", &c.GitHub.WebhookSecret, &c.GitHub.WebhookSecretFile},
-		{"api.token", "", &c.API.Token, &c.API.TokenFile},
-	}
+	refs := secretsOf(c, configSettings(), "")
 	for i := range refs {
 		refs[i].env = envName(refs[i].path)
 	}
 	for i := range c.Projects {
-		p := &c.Projects[i]
-		refs = append(refs, secretRef{fmt.Sprintf("projects[%d].webhook_secret", i), "", &p.WebhookSecret, &p.WebhookSecretFile})
+		refs = append(refs, secretsOf(&c.Projects[i], projectSettings(), fmt.Sprintf("projects[%d].", i))...)
 	}
 	for i := range c.Notify {
-		r := &c.Notify[i]
-		refs = append(refs, secretRef{fmt.Sprintf("notify[%d].url", i), "", &r.URL, &r.URLFile})
+		refs = append(refs, secretsOf(&c.Notify[i], notifySettings(), fmt.Sprintf("notify[%d].", i))...)
+	}
+	return refs
+}
+
+// secretsOf finds the secrets of t: the settings of the secret kind that
+// have a setting path + "_file" beside them. prefix goes before each path.
+func secretsOf[T any](t *T, table []setting[T], prefix string) []secretRef {
+	files := map[string]setting[T]{}
+	for _, s := range table {
+		files[s.path] = s
+	}
+	var refs []secretRef
+	for _, s := range table {
+		if f, ok := files[s.path+"_file"]; ok && s.kind == secretKind().name {
+			refs = append(refs, secretRef{path: prefix + s.path, value: s.ptr(t).(*Secret), file: f.ptr(t).(*string)})
+		}
 	}
 	return refs
 }

@@ -19,7 +19,6 @@ import (
 	"github.com/alicebob/miniredis/v2"
 	"github.com/redis/go-redis/v9"
 
-	"github.com/trainyard/trainyard/internal/engine"
 	"github.com/trainyard/trainyard/internal/fakeforge"
 	"github.com/trainyard/trainyard/internal/store"
 	"github.com/trainyard/trainyard/internal/train"
@@ -67,7 +66,7 @@ type Outcome struct {
 	Broken      bool
 	Conflicting bool
 	State       train.State
-	Reason      string
+	Reason      train.Text
 	// Commit and Pipeline are, for a merged MR, the commit the target moved
 	// to and the pipeline that passed it.
 	Commit   string
@@ -142,7 +141,7 @@ func Run(ctx context.Context, o Options, out io.Writer) (Summary, error) {
 	defer mr.Close()
 	rdb := redis.NewClient(&redis.Options{Addr: mr.Addr()})
 	defer rdb.Close()
-	st := store.New(rdb, store.Options{})
+	st := store.New(rdb, store.Options{Prefix: "demo"})
 
 	k, err := kitFor(o.Forge)
 	if err != nil {
@@ -166,12 +165,6 @@ func Run(ctx context.Context, o Options, out io.Writer) (Summary, error) {
 	key := train.Key{Forge: k.name, Project: project, Branch: "main"}
 	w := newWriter(out, start, o.Live, k)
 	titles := titlesOf(specs)
-	eng, links, err := k.engine(ff, dir, engine.Config{Owner: "demo", Settings: train.Settings{MaxParallel: o.MaxParallel, Retries: o.Retries}},
-		st, engine.WithTrace(w.trace(titles)))
-	if err != nil {
-		return Summary{}, err
-	}
-
 	secret, err := newSecret()
 	if err != nil {
 		return Summary{}, err
@@ -180,13 +173,14 @@ func Run(ctx context.Context, o Options, out io.Writer) (Summary, error) {
 	if listen == "" {
 		listen = "127.0.0.1:0"
 	}
-	sys, err := startSystem(ctx, systemConfig{listen: listen, forge: k.name, hooks: k.webhooks(secret), store: st, engine: eng,
-		links: links, interval: 500 * time.Millisecond})
+	sys, err := startSystem(ctx, systemConfig{listen: listen, dir: dir, forge: k.name, forgeURL: ff.URL(), token: botToken,
+		secret: secret, checks: k.checks(), maxParallel: o.MaxParallel, retries: o.Retries,
+		interval: 500 * time.Millisecond, rdb: rdb, trace: w.trace(titles)})
 	if err != nil {
 		return Summary{}, err
 	}
 	k.hookTo(ff, sys.addr.String(), secret)
-	stopBoard := w.startBoard(ctx, eng, key)
+	stopBoard := w.startBoard(ctx, sys.app.Trains(), key)
 
 	s, err := runTrain(ctx, o, k, w, ff, st, sys, key, specs)
 	stopBoard()
@@ -350,7 +344,7 @@ func summarize(ctx context.Context, ff *fakeforge.Forge, specs []spec, iids []in
 		o := Outcome{MR: iid, Title: specs[i].title, Source: sourceBranch(i), HeadSHA: c.HeadSHA,
 			Broken: specs[i].broken, Conflicting: specs[i].conflicting, State: c.State}
 		if c.Reason != nil {
-			o.Reason, o.Commit, o.Pipeline = c.Reason.Message, c.Reason.Commit, c.Reason.Pipeline
+			o.Reason, o.Commit, o.Pipeline = c.Reason.Why(), c.Reason.Commit, c.Reason.Pipeline
 		}
 		switch o.State {
 		case train.StateMerged:

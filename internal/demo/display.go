@@ -57,7 +57,7 @@ func (w *writer) line(format string, args ...any) {
 
 // startBoard redraws the train at most every redrawEvery while live; the
 // returned func stops it and waits for it.
-func (w *writer) startBoard(ctx context.Context, eng *engine.Engine, key train.Key) func() {
+func (w *writer) startBoard(ctx context.Context, eng *engine.Router, key train.Key) func() {
 	if !w.live {
 		return func() {}
 	}
@@ -86,7 +86,7 @@ func (w *writer) startBoard(ctx context.Context, eng *engine.Engine, key train.K
 	}
 }
 
-func (w *writer) redraw(ctx context.Context, eng *engine.Engine, key train.Key) {
+func (w *writer) redraw(ctx context.Context, eng *engine.Router, key train.Key) {
 	t, err := eng.Train(ctx, key)
 	var b strings.Builder
 	b.WriteString(clearScreen)
@@ -112,10 +112,8 @@ func (w *writer) pipelineLabel(id int64) string {
 	if id == 0 {
 		return "-"
 	}
-	if w.k.name == ForgeGitHub {
-		return strings.TrimPrefix(w.k.pipe(id), "the checks on ")
-	}
-	return fmt.Sprintf("#%d", id)
+	label := w.k.pipe(id)
+	return strings.TrimPrefix(strings.TrimPrefix(label, "the checks on "), "pipeline ")
 }
 
 // summary prints how the run ended.
@@ -158,7 +156,7 @@ func (w *writer) trace(titles map[int64]string) engine.Trace {
 				w.line("%s cancelled: what it tested is out of date", w.k.pipe(a.Pipeline))
 			case train.Record:
 				if a.Car.State == train.StateEvicted {
-					w.line("%s leaves the train: %s", w.ref(a.Car.MR), w.k.reason(a.Car.Reason.Message))
+					w.line("%s leaves the train: %s", w.ref(a.Car.MR), w.k.reason(a.Car.Reason.Why()))
 				}
 			}
 		},

@@ -56,7 +56,7 @@ func writeFiles(dir string, s Summary, log []fakeforge.PipelineRecord) error {
 	mrs := make([]mrRecord, len(s.MRs))
 	for i, m := range s.MRs {
 		mrs[i] = mrRecord{IID: m.MR, SourceBranch: m.Source, HeadSHA: m.HeadSHA, Broken: m.Broken,
-			Conflicting: m.Conflicting, FinalState: string(m.State), Reason: m.Reason}
+			Conflicting: m.Conflicting, FinalState: string(m.State), Reason: m.Reason.String()}
 	}
 	if err := writeJSON(filepath.Join(dir, MRsFile), mrs); err != nil {
 		return err

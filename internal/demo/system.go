@@ -5,102 +5,108 @@ import (
 	"errors"
 	"fmt"
 	"net"
-	"net/http"
 	"sync"
 	"time"
 
+	"github.com/redis/go-redis/v9"
 	"go.uber.org/zap"
 
-	"github.com/trainyard/trainyard/internal/api"
+	"github.com/trainyard/trainyard/internal/app"
+	"github.com/trainyard/trainyard/internal/config"
 	"github.com/trainyard/trainyard/internal/engine"
-	"github.com/trainyard/trainyard/internal/server"
-	"github.com/trainyard/trainyard/internal/store"
-	"github.com/trainyard/trainyard/internal/webhook"
 )
 
-// grace bounds how long the demo's server and workers drain when it stops.
-const grace = 2 * time.Second
-
-// system is the service as trainyard serve runs it: the webhook listener
-// and API on one HTTP server, the workers draining the event stream and
-// the sweeper, all stopped and waited for by stop.
+// system is the service exactly as trainyard serve runs it (internal/app:
+// the webhook listener, API and metrics on one HTTP server, the workers,
+// the sweep and the notifier), on the demo's configuration and embedded
+// Redis.
 type system struct {
+	app    *app.App
 	addr   net.Addr
 	cancel context.CancelFunc
-	wg     sync.WaitGroup
+	done   chan struct{}
 	mu     sync.Mutex
-	errs   []error
+	err    error
 }
 
+// systemConfig is what the demo sets of the service's configuration.
 type systemConfig struct {
-	listen   string
-	forge    string
-	hooks    webhook.Options
-	store    *store.Store
-	engine   *engine.Engine
-	links    api.Links
-	interval time.Duration
+	listen, dir, forge, forgeURL, token, secret string
+	// checks are the required checks, where the forge has them.
+	checks      []string
+	maxParallel int
+	retries     int
+	interval    time.Duration
+	rdb         redis.UniversalClient
+	trace       engine.Trace
 }
 
-// startSystem starts the server, workers and sweeper and returns once the
-// server listens.
-func startSystem(ctx context.Context, c systemConfig) (*system, error) {
-	c.hooks.Queue = c.store
-	hooks, err := webhook.New(c.hooks)
-	if err != nil {
-		return nil, fmt.Errorf("demo: webhook handler: %w", err)
+// yaml is the service's configuration file for the demo: one project on
+// one forge, one worker so the train's order is the order of the /train
+// add comments.
+func (c systemConfig) yaml() string {
+	forge := fmt.Sprintf("%s:\n  url: %q\n  token: %q\n  webhook_secret: %q\n", c.forge, c.forgeURL, c.token, c.secret)
+	if len(c.checks) > 0 {
+		forge += fmt.Sprintf("  required_checks: [%q]\n", c.checks[0])
 	}
-	engines := engine.Router{c.forge: c.engine}
-	apiHandler := api.New(api.Options{Trains: api.Engines(engines), Links: map[string]api.Links{c.forge: c.links}})
-	h := server.Handler(server.Options{Webhooks: hooks, Ready: c.store, Logger: zap.NewNop(),
-		Mounts: map[string]http.Handler{api.Prefix: apiHandler}})
+	return fmt.Sprintf(`listen: %q
+data_dir: %q
+workers: 1
+sweep_interval: %s
+claim_idle: 5s
+redis:
+  prefix: demo
+%strain:
+  max_parallel: %d
+  retries: %d
+projects:
+  - forge: %s
+    path: %s
+`, c.listen, c.dir, c.interval, forge, c.maxParallel, c.retries, c.forge, project)
+}
 
-	ctx, cancel := context.WithCancel(ctx)
-	s := &system{cancel: cancel}
+// startSystem starts the service and returns once its server listens.
+func startSystem(ctx context.Context, c systemConfig) (*system, error) {
+	cfg, err := config.Parse([]byte(c.yaml()), nil, nil)
+	if err != nil {
+		return nil, fmt.Errorf("demo: configuration: %w", err)
+	}
 	ready := make(chan net.Addr, 1)
-	s.run(ctx, "http", func(ctx context.Context) error {
-		return server.Serve(ctx, c.listen, h, grace, func(a net.Addr) { ready <- a })
-	})
-	// One worker keeps the events in the order the forge sent them, so
-	// the train's order is the order of the /train add comments.
-	workers := &engine.Workers{Store: c.store, Dispatch: engines.Dispatch, Consumer: "demo", Count: 1,
-		ClaimIdle: 5 * time.Second, Grace: grace}
-	s.run(ctx, "workers", workers.Run)
-	sweeper := &engine.Sweeper{Store: c.store, Sweep: engines.Sweep, Interval: c.interval}
-	s.run(ctx, "sweep", sweeper.Run)
-
+	a, err := app.New(cfg, zap.NewNop(), app.WithRedis(c.rdb), app.OnListen(func(addr net.Addr) { ready <- addr }),
+		app.WithEngineOptions(engine.WithTrace(c.trace)))
+	if err != nil {
+		return nil, fmt.Errorf("demo: %w", err)
+	}
+	ctx, cancel := context.WithCancel(ctx)
+	s := &system{app: a, cancel: cancel, done: make(chan struct{})}
+	go func() {
+		defer close(s.done)
+		if err := a.Run(ctx); err != nil && ctx.Err() == nil {
+			s.mu.Lock()
+			s.err = fmt.Errorf("demo: %w", err)
+			s.mu.Unlock()
+		}
+	}()
 	select {
 	case s.addr = <-ready:
 		return s, nil
+	case <-s.done:
+		return nil, errors.Join(s.failed(), errors.New("demo: the service stopped before it listened"))
 	case <-ctx.Done():
 		return nil, errors.Join(s.stop(), ctx.Err())
 	}
 }
 
-// run starts f in a goroutine that stops the whole system if f fails.
-func (s *system) run(ctx context.Context, name string, f func(context.Context) error) {
-	s.wg.Go(func() {
-		if err := f(ctx); err != nil {
-			s.mu.Lock()
-			s.errs = append(s.errs, fmt.Errorf("demo: %s: %w", name, err))
-			s.mu.Unlock()
-			s.cancel()
-		}
-	})
-}
-
-// stop ends every part and waits for them.
+// stop ends the service and waits for it.
 func (s *system) stop() error {
 	s.cancel()
-	s.wg.Wait()
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return errors.Join(s.errs...)
+	<-s.done
+	return s.failed()
 }
 
-// failed reports a part's failure while the system is still running.
+// failed reports the service's failure while the demo is still running.
 func (s *system) failed() error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	return errors.Join(s.errs...)
+	return s.err
 }

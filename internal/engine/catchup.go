@@ -37,7 +37,7 @@ func (e *Engine) CatchUp(ctx context.Context) error {
 }
 
 func (e *Engine) catchUp(ctx context.Context, project string) error {
-	name := e.cfg.Forge + ":" + strings.ToLower(project)
+	name := e.cfg.Profile.Name + ":" + strings.ToLower(project)
 	// A little under the interval, so the replica that ran it last may
 	// run it again on its next pass.
 	if first, err := e.store.Once(ctx, "catch-up:"+name, e.cfg.CatchUpEvery*9/10); err != nil || !first {
@@ -100,7 +100,7 @@ func (e *Engine) missed(ctx context.Context, project string, from time.Time, com
 
 func (e *Engine) commentEventOf(project string, c forge.Comment) event.Event {
 	return event.Event{
-		ID: "catch-up:" + strconv.FormatInt(c.ID, 10), Forge: e.cfg.Forge, Project: project, Kind: event.KindComment,
+		ID: "catch-up:" + strconv.FormatInt(c.ID, 10), Forge: e.cfg.Profile.Name, Project: project, Kind: event.KindComment,
 		User: event.User{ID: c.AuthorID, Username: c.Author}, MR: c.MR, CommentID: c.ID, Body: c.Body,
 	}
 }
@@ -123,13 +123,4 @@ func (e *Engine) queueMissed(ctx context.Context, project string, c forge.Commen
 	e.log.Info("queued a command no webhook brought", zap.String("project", project), zap.Int64("mr", c.MR),
 		zap.Int64("comment", c.ID), zap.String("author", c.Author))
 	return e.store.MarkCommandQueued(ctx, ev.CommandID(), e.cfg.DedupTTL)
-}
-
-// CatchUp catches up on every forge's projects.
-func (r Router) CatchUp(ctx context.Context) error {
-	var errs []error
-	for _, e := range r {
-		errs = append(errs, e.CatchUp(ctx))
-	}
-	return errors.Join(errs...)
 }

@@ -161,7 +161,7 @@ func (e *Engine) admit(ctx context.Context, r Request) (forge.MR, train.Key, err
 		return mr, key, e.refuse(ctx, r, "This merge request is a draft; mark it as ready before adding it to the merge train.")
 	case r.Branch != "" && r.Branch != mr.TargetBranch:
 		return mr, key, e.refuse(ctx, r, fmt.Sprintf("This merge request targets `%s`, not `%s`.", mr.TargetBranch, r.Branch))
-	case !e.cfg.BranchAllowed(r.Forge, r.Project, mr.TargetBranch):
+	case !e.cfg.Policy.BranchAllowed(r.Project, mr.TargetBranch):
 		return mr, key, e.refuse(ctx, r, fmt.Sprintf("Merge trains are not enabled for `%s` in %s.", mr.TargetBranch, r.Project))
 	case mr.HeadSHA == "":
 		return mr, key, e.refuse(ctx, r, "This merge request has no commits yet.")
@@ -182,7 +182,7 @@ func (e *Engine) authorize(ctx context.Context, r Request) error {
 	if r.Trusted {
 		return nil
 	}
-	return e.authorizeFor(ctx, r, e.cfg.MinAccessFor(r.Forge, r.Project), "Using the merge train")
+	return e.authorizeFor(ctx, r, e.cfg.Policy.MinAccess(r.Project), "Using the merge train")
 }
 
 // authorizeFor checks that the user has need or more. One who has not
@@ -196,7 +196,7 @@ func (e *Engine) authorizeFor(ctx context.Context, r Request, need forge.AccessL
 	if level >= need {
 		return nil
 	}
-	reason := fmt.Sprintf("%s needs %s access or higher to %s.", what, e.cfg.LevelName(need), r.Project)
+	reason := fmt.Sprintf("%s needs %s access or higher to %s.", what, e.cfg.Profile.Names.Role(need), r.Project)
 	if err := e.comment(ctx, r.Project, r.MR, fmt.Sprintf("denied:%d", r.UserID), reason); err != nil {
 		return err
 	}

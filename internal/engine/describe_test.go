@@ -1,14 +1,14 @@
 package engine
 
 import (
-	"fmt"
 	"testing"
 
+	"github.com/trainyard/trainyard/internal/forge/github"
 	"github.com/trainyard/trainyard/internal/train"
 )
 
 func TestDescribeSaysHowEachCarIsTested(t *testing.T) {
-	e := &Engine{cfg: Config{MRRefLabel: func(iid int64) string { return fmt.Sprintf("!%d", iid) }}}
+	e := &Engine{cfg: Config{Profile: github.Profile("")}}
 	tr := train.Train{Cars: []train.Car{
 		{MR: 1, State: train.StateBuilt, Commit: "C1"},
 		{MR: 2, State: train.StateRunning, Commit: "C2", Pipeline: 7},
@@ -17,7 +17,7 @@ func TestDescribeSaysHowEachCarIsTested(t *testing.T) {
 		{MR: 5, State: train.StateBuilt, Commit: "C5"},
 	}}
 	want := []string{
-		"tested in one batch with the merge requests up to !2, by that one's pipeline",
+		"tested in one batch with the merge requests up to #2, by that one's pipeline",
 		"its pipeline is running",
 		"its pipeline failed; the pipeline behind it, which carries it too, will tell whether the failure is its own",
 		"a pipeline that carried it failed; it is being tested again without the merge requests behind it",

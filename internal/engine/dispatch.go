@@ -84,9 +84,9 @@ func commentEvent(ev event.Event) string {
 // check.
 func (e *Engine) runComment(ctx context.Context, ev event.Event, parsed command.Result) error {
 	r := Request{Forge: ev.Forge, Project: ev.Project, MR: ev.MR, UserID: ev.User.ID, Username: ev.User.Username, Event: commentEvent(ev)}
-	need, what := e.cfg.MinAccessFor(ev.Forge, ev.Project), "Using the merge train"
+	need, what := e.cfg.Policy.MinAccess(ev.Project), "Using the merge train"
 	if c := parsed.Command; c != nil && (c.Verb == command.Pause || c.Verb == command.Resume) {
-		need, what = max(need, e.cfg.PauseRoleFor(ev.Forge, ev.Project)), "Pausing or resuming the merge train"
+		need, what = max(need, e.cfg.Policy.PauseRole(ev.Project)), "Pausing or resuming the merge train"
 	}
 	if err := e.authorizeFor(ctx, r, need, what); errors.Is(err, ErrRefused) {
 		return nil // told so once
@@ -171,7 +171,7 @@ func (e *Engine) dispatchMR(ctx context.Context, ev event.Event) error {
 }
 
 func (e *Engine) dispatchPipeline(ctx context.Context, ev event.Event) error {
-	if e.cfg.PipelinesBySHA {
+	if e.cfg.Profile.PipelinesBySHA {
 		return e.dispatchChecks(ctx, ev)
 	}
 	branch, _, ok := e.parseCarBranch(ev.Ref)
@@ -266,7 +266,7 @@ func (e *Engine) describe(t train.Train, i int) string {
 		return "waiting for the cars ahead"
 	case train.StateBuilt:
 		if with := t.RidesWith(i); with != 0 {
-			return "tested in one batch with the merge requests up to " + e.cfg.MRRefLabel(with) + ", by that one's pipeline"
+			return "tested in one batch with the merge requests up to " + e.cfg.Profile.Label(with) + ", by that one's pipeline"
 		}
 		return "its merged commit is being built"
 	case train.StateBuilding:

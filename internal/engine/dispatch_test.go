@@ -180,7 +180,7 @@ func TestEstimateFromHistory(t *testing.T) {
 	var cars []train.Car
 	for i, d := range []time.Duration{10 * time.Minute, 12 * time.Minute, 30 * time.Minute} {
 		cars = append(cars, train.Car{MR: int64(100 + i), State: train.StateMerged,
-			PipelineStartedAt: now.Add(-d), LeftAt: now, Reason: &train.Reason{Code: train.ReasonMerged, Message: "merged"}})
+			PipelineStartedAt: now.Add(-d), LeftAt: now, Reason: &train.Reason{Code: train.ReasonMerged, Message: train.Words("merged")}})
 	}
 	if err := e.st.AppendHistory(e.ctx, e.key, cars...); err != nil {
 		t.Fatal(err)

@@ -90,9 +90,9 @@ func newEnv(t *testing.T, o envOptions) *env {
 	st := store.New(redistest.Client(t), store.Options{Prefix: redistest.Prefix(t)})
 	repos := &engine.GitRepos{Dir: t.TempDir(), Token: botToken, CloneURL: client.CloneURL,
 		Identity: gitops.Identity{Name: "Trainyard", Email: "trainyard@example.com"}}
-	cfg := engine.Config{Owner: "test", Settings: o.settings, Projects: []string{project}, CatchUpEvery: o.catchUpEvery}
+	cfg := engine.Config{Profile: gitlab.Profile(ff.URL()), Owner: "test", Settings: o.settings, Projects: []string{project}, CatchUpEvery: o.catchUpEvery}
 	if o.ignoreRules {
-		cfg.EnforceRules = func(string, string) bool { return false }
+		cfg.Policy = testPolicy{settings: o.settings.WithDefaults(), ignoreRules: true}
 	}
 	eng := engine.New(cfg, st, client, repos, engine.WithRules(client), engine.WithComments(client))
 	e := &env{t: t, ctx: ctx, ff: ff, dir: ffDir, eng: eng, st: st, users: users,
@@ -337,8 +337,8 @@ func TestBrokenMRIsEvictedAndNeverReachesMain(t *testing.T) {
 		}
 	}
 	notes := []*regexp.Regexp{
-		regexp.MustCompile("Removed from the merge train for `main`: pipeline #([0-9]+) failed; it tested this merge request again, without the ones behind it, after pipeline #([0-9]+) failed\\."),
-		regexp.MustCompile("Removed from the merge train for `main`: pipeline #([0-9]+) failed, and so did pipeline #([0-9]+), which tested it with the merge requests behind it\\."),
+		regexp.MustCompile("Removed from the merge train for `main`: \\[pipeline #([0-9]+)\\]\\([^)]*/pipelines/[0-9]+\\) failed; it tested this merge request again, without the ones behind it, after \\[pipeline #([0-9]+)\\]\\([^)]*\\) failed\\."),
+		regexp.MustCompile("Removed from the merge train for `main`: \\[pipeline #([0-9]+)\\]\\([^)]*/pipelines/[0-9]+\\) failed, and so did \\[pipeline #([0-9]+)\\]\\([^)]*\\), which tested it with the merge requests behind it\\."),
 	}
 	var named []string
 	for _, n := range e.notesOf(4) {
@@ -410,7 +410,7 @@ func TestLongQueueIsBatchedAndTheBrokenMRBisectedOut(t *testing.T) {
 	if len(rode) == 0 {
 		t.Error("every MR had a pipeline of its own: nothing was batched")
 	}
-	e.requireNote(7, "Removed from the merge train for `main`: pipeline #")
+	e.requireNote(7, "Removed from the merge train for `main`: [pipeline #")
 	hist, err := e.st.History(e.ctx, e.key, 100)
 	if err != nil {
 		t.Fatal(err)
@@ -742,3 +742,17 @@ func TestBadRequestsAreRefusedWithANote(t *testing.T) {
 		t.Fatalf("develop train: %+v %v", dev, err)
 	}
 }
+
+// testPolicy is a project policy with a switch for what a test varies.
+type testPolicy struct {
+	settings       train.Settings
+	ignoreRules    bool
+	apiFastForward bool
+}
+
+func (p testPolicy) Settings(train.Key) train.Settings { return p.settings }
+func (testPolicy) MinAccess(string) forge.AccessLevel  { return forge.Developer }
+func (testPolicy) PauseRole(string) forge.AccessLevel  { return forge.Maintainer }
+func (testPolicy) BranchAllowed(string, string) bool   { return true }
+func (p testPolicy) EnforceRules(string) bool          { return !p.ignoreRules }
+func (p testPolicy) ForgeFastForward(string) bool      { return p.apiFastForward }

@@ -28,26 +28,52 @@ import (
 	"github.com/trainyard/trainyard/internal/train"
 )
 
-// Forge is what the engine needs from a forge.
+// Forge is what the engine needs from a forge: its MRs, pipelines and
+// notes, each small enough for a fake to implement alone.
 type Forge interface {
+	MRs
+	Pipelines
+	Notes
+}
+
+// MRs reads MRs and who may act on them, closes MRs and reads branches.
+type MRs interface {
 	MergeRequest(ctx context.Context, project string, iid int64) (forge.MR, error)
 	AccessLevel(ctx context.Context, project string, userID int64) (forge.AccessLevel, error)
+	CloseMR(ctx context.Context, project string, iid int64) error
+	BranchHead(ctx context.Context, project, branch string) (string, error)
+}
+
+// Pipelines starts, finds, reads and cancels CI runs.
+type Pipelines interface {
 	CreatePipeline(ctx context.Context, project, ref string, vars map[string]string) (forge.Pipeline, error)
 	PipelinesFor(ctx context.Context, project, ref, sha string) ([]forge.Pipeline, error)
 	Pipeline(ctx context.Context, project string, id int64) (forge.Pipeline, error)
 	CancelPipeline(ctx context.Context, project string, id int64) error
+}
+
+// Notes reads and writes the comments on an MR.
+type Notes interface {
 	Comment(ctx context.Context, project string, iid int64, body string) error
-	CloseMR(ctx context.Context, project string, iid int64) error
 	Notes(ctx context.Context, project string, iid int64) ([]forge.Note, error)
-	BranchHead(ctx context.Context, project, branch string) (string, error)
 }
 
 // Repo is a project's git mirror, where car commits are made and pushed.
 type Repo interface {
+	RepoReader
+	RepoWriter
+}
+
+// RepoReader brings commits from the forge into the mirror.
+type RepoReader interface {
 	Fetch(ctx context.Context, refspecs ...string) error
 	FetchBranch(ctx context.Context, branch string) (string, error)
 	FetchMR(ctx context.Context, ref string) (string, error)
 	HasCommit(ctx context.Context, sha string) bool
+}
+
+// RepoWriter makes car commits and moves the forge's branches.
+type RepoWriter interface {
 	Build(ctx context.Context, req gitops.BuildRequest) (gitops.BuildResult, error)
 	PushCar(ctx context.Context, ref, commit string) error
 	DeleteRemoteBranch(ctx context.Context, branch string) error
@@ -80,19 +106,18 @@ type Notifier interface {
 
 // Config tunes an engine.
 type Config struct {
-	// Forge names the engine's forge in train keys ("gitlab", "github").
-	Forge string
+	// Profile is the engine's forge: its name in train keys, how its MRs
+	// and pipelines are written, where an MR's head is.
+	Profile forge.Profile
 	// Owner names this worker in leases; unique per process.
 	Owner string
-	// Settings are given to trains created by the engine.
+	// Settings are given to trains created by the engine when there is no
+	// Policy.
 	Settings train.Settings
 	// CarPrefix starts car branch names: <prefix>/<target>/<iid>.
 	CarPrefix string
-	// MRRef is the ref holding an MR's head on the forge.
-	MRRef func(iid int64) string
-	// MRRefLabel renders an MR reference for commit messages ("!12").
-	MRRefLabel func(iid int64) string
-	// MinAccess is the access level a user needs to use the train.
+	// MinAccess is the access level a user needs to use the train when
+	// there is no Policy.
 	MinAccess forge.AccessLevel
 	// LeaseTTL bounds how long a dead worker keeps a train.
 	LeaseTTL time.Duration
@@ -103,83 +128,59 @@ type Config struct {
 	// ActionTimeout bounds one action (a build, a push, a forge call), so
 	// a hung call cannot hold the train's lease for ever.
 	ActionTimeout time.Duration
+	// Policy is what each project allows; nil: Settings and MinAccess for
+	// every project, every branch, merge rules honoured, pausing for
+	// maintainers, target branches moved by git push.
+	Policy Policy
 
-	// Per-project policy; nil means the defaults above for every project.
-	//
-	// SettingsFor gives a train's settings; they are applied on every
-	// load, so a config change reaches running trains.
-	SettingsFor func(key train.Key) train.Settings
-	// MinAccessFor gives the access level a project's train needs.
-	MinAccessFor func(forgeName, project string) forge.AccessLevel
-	// BranchAllowed tells whether a branch of a project may have a train.
-	BranchAllowed func(forgeName, project, branch string) bool
-	// EnforceRules tells whether a project's trains honour the forge's
-	// merge rules (nil: every project's do). Off, the train merges what
-	// the forge would refuse.
-	EnforceRules func(forgeName, project string) bool
-	// PauseRoleFor gives the access level needed to pause or resume a
-	// project's trains by comment; nil: maintainer.
-	PauseRoleFor func(forgeName, project string) forge.AccessLevel
-
-	// Projects are the projects whose missed commands CatchUp looks for.
+	// Projects are the projects whose missed commands CatchUp looks for,
+	// as the configuration spells them.
 	Projects []string
 	// CatchUpEvery is how often the catch-up runs (the sweep interval):
 	// one replica does it per interval and project.
 	CatchUpEvery time.Duration
 	// DedupTTL is how long a queued command is remembered (the webhook's).
 	DedupTTL time.Duration
-
-	// What differs between forges; nil means GitLab's way.
-	//
-	// PipelinesBySHA: the forge's pipeline events carry ids of its own
-	// (GitHub's check suites and workflow runs), not the pipeline ids the
-	// train holds, so a car is found by the event's commit and its
-	// pipeline read again.
-	PipelinesBySHA bool
-	// ForwarderFor gives what moves a project's target branches; nil, or
-	// a nil result, is a git push from the mirror.
-	ForwarderFor func(project string) Forwarder
-	// PipelineName renders a pipeline in notes, in place of the planner's
-	// "pipeline #<id>"; nil keeps the id.
-	PipelineName func(ctx context.Context, project string, id int64) (string, error)
-	// LevelName names an access level in replies; AccessLevel.String if
-	// nil ("developer"), AccessLevel.Role on GitHub ("write").
-	LevelName func(forge.AccessLevel) string
 }
 
-// ForGitHub returns c set for GitHub: pull requests at refs/pull/<n>/head
-// and written #<n>, check events read by commit, pipelines named by name
-// in notes, and GitHub's roles in refusals.
-func (c Config) ForGitHub(name func(ctx context.Context, project string, id int64) (string, error)) Config {
-	c.MRRef = func(n int64) string { return fmt.Sprintf("refs/pull/%d/head", n) }
-	c.MRRefLabel = func(n int64) string { return fmt.Sprintf("#%d", n) }
-	c.PipelinesBySHA = true
-	c.PipelineName = name
-	c.LevelName = forge.AccessLevel.Role
-	return c
+// Policy is what each project's configuration allows. Settings are read
+// on every load of a train, so a configuration change reaches running
+// trains.
+type Policy interface {
+	Settings(key train.Key) train.Settings
+	// MinAccess is the access level a user needs to use the train.
+	MinAccess(project string) forge.AccessLevel
+	// PauseRole is the access level needed to pause or resume by comment.
+	PauseRole(project string) forge.AccessLevel
+	// BranchAllowed tells whether a branch may have a train.
+	BranchAllowed(project, branch string) bool
+	// EnforceRules tells whether trains honour the forge's merge rules;
+	// off, the train merges what the forge would refuse.
+	EnforceRules(project string) bool
+	// ForgeFastForward tells whether target branches are moved through
+	// the forge's API (when it can: forge.Forwarder) instead of git push.
+	ForgeFastForward(project string) bool
 }
 
-// Forwarder moves a target branch by a compare-and-set of its own, such
-// as GitHub's refs API with force off, instead of a git push.
-type Forwarder interface {
-	FastForward(ctx context.Context, project, branch, expectedOld, to string) (gitops.FFResult, error)
+// defaultPolicy is the Policy of an engine configured without one.
+type defaultPolicy struct {
+	settings train.Settings
+	access   forge.AccessLevel
 }
+
+func (p defaultPolicy) Settings(train.Key) train.Settings  { return p.settings }
+func (p defaultPolicy) MinAccess(string) forge.AccessLevel { return p.access }
+func (defaultPolicy) PauseRole(string) forge.AccessLevel   { return forge.Maintainer }
+func (defaultPolicy) BranchAllowed(string, string) bool    { return true }
+func (defaultPolicy) EnforceRules(string) bool             { return true }
+func (defaultPolicy) ForgeFastForward(string) bool         { return false }
 
 func (c Config) withDefaults() Config {
-	if c.Forge == "" {
-		c.Forge = "gitlab"
-	}
 	if c.Owner == "" {
 		c.Owner = "trainyard"
 	}
 	if c.CarPrefix == "" {
 		c.CarPrefix = "trainyard"
-	}
-	if c.MRRef == nil {
-		c.MRRef = func(iid int64) string { return fmt.Sprintf("refs/merge-requests/%d/head", iid) }
-	}
-	if c.MRRefLabel == nil {
-		c.MRRefLabel = func(iid int64) string { return fmt.Sprintf("!%d", iid) }
 	}
 	if c.MinAccess == 0 {
 		c.MinAccess = forge.Developer
@@ -197,34 +198,14 @@ func (c Config) withDefaults() Config {
 		c.ActionTimeout = 2 * time.Minute
 	}
 	c.Settings = c.Settings.WithDefaults()
-	if c.SettingsFor == nil {
-		settings := c.Settings
-		c.SettingsFor = func(train.Key) train.Settings { return settings }
-	}
-	if c.MinAccessFor == nil {
-		level := c.MinAccess
-		c.MinAccessFor = func(string, string) forge.AccessLevel { return level }
-	}
-	if c.BranchAllowed == nil {
-		c.BranchAllowed = func(string, string, string) bool { return true }
-	}
-	if c.EnforceRules == nil {
-		c.EnforceRules = func(string, string) bool { return true }
-	}
-	if c.PauseRoleFor == nil {
-		c.PauseRoleFor = func(string, string) forge.AccessLevel { return forge.Maintainer }
+	if c.Policy == nil {
+		c.Policy = defaultPolicy{settings: c.Settings, access: c.MinAccess}
 	}
 	if c.CatchUpEvery <= 0 {
 		c.CatchUpEvery = 30 * time.Second
 	}
 	if c.DedupTTL <= 0 {
 		c.DedupTTL = 24 * time.Hour
-	}
-	if c.ForwarderFor == nil {
-		c.ForwarderFor = func(string) Forwarder { return nil }
-	}
-	if c.LevelName == nil {
-		c.LevelName = forge.AccessLevel.String
 	}
 	return c
 }
@@ -479,12 +460,12 @@ func (e *Engine) leaseToken() (string, error) {
 func (e *Engine) load(ctx context.Context, key train.Key) (train.Train, error) {
 	t, err := e.store.Load(ctx, key)
 	if errors.Is(err, store.ErrNotFound) {
-		return train.New(key, e.cfg.SettingsFor(key)), nil
+		return train.New(key, e.cfg.Policy.Settings(key)), nil
 	}
 	if err != nil {
 		return train.Train{}, fmt.Errorf("load train %s: %w", key, err)
 	}
-	t.Settings = e.cfg.SettingsFor(key).WithDefaults()
+	t.Settings = e.cfg.Policy.Settings(key).WithDefaults()
 	return t, nil
 }
 

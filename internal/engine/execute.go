@@ -90,7 +90,7 @@ func (e *Engine) act(ctx context.Context, t *train.Train, a train.Action) ([]tra
 			return nil, fmt.Errorf("close !%d: %w", a.MR, err)
 		}
 	case train.Comment:
-		if err := e.comment(ctx, t.Project, a.MR, a.Key, a.Body); err != nil {
+		if err := e.commentText(ctx, t.Project, a.MR, a.Key, a.Body); err != nil {
 			return nil, err
 		}
 	case train.Notify:
@@ -119,18 +119,18 @@ func (e *Engine) build(ctx context.Context, t *train.Train, a train.BuildCar) (t
 	if !repo.HasCommit(ctx, a.HeadSHA) {
 		// A missing MR ref (a deleted source branch) is not fatal here:
 		// the check below tells the author what is missing.
-		_, _ = repo.FetchMR(ctx, e.cfg.MRRef(a.MR))
+		_, _ = repo.FetchMR(ctx, e.cfg.Profile.Names.HeadRef(a.MR))
 	}
 	res, err := repo.Build(ctx, gitops.BuildRequest{
 		Base: a.Base, Head: a.HeadSHA, Method: string(a.Method),
 		SourceBranch: a.Source, TargetBranch: t.Branch, Project: t.Project,
-		Title: a.Title, MRRef: e.cfg.MRRefLabel(a.MR), Time: a.At,
+		Title: a.Title, MRRef: e.cfg.Profile.Label(a.MR), Time: a.At,
 	})
 	var missing *gitops.MissingCommitError
 	switch {
 	case errors.As(err, &missing) && missing.SHA == a.HeadSHA:
 		out.Error = fmt.Sprintf("its head commit %.12s cannot be fetched from %s (is it on a fork the bot cannot read?); "+
-			"push the branch to this project and open the merge request from there", a.HeadSHA, e.cfg.MRRef(a.MR))
+			"push the branch to this project and open the merge request from there", a.HeadSHA, e.cfg.Profile.Names.HeadRef(a.MR))
 		return out, nil
 	case err != nil:
 		return out, err
@@ -181,7 +181,7 @@ func (e *Engine) startPipeline(ctx context.Context, t *train.Train, a train.Star
 }
 
 func (e *Engine) fastForward(ctx context.Context, t *train.Train, a train.FastForwardTarget) (train.FastForwarded, error) {
-	if fw := e.cfg.ForwarderFor(t.Project); fw != nil {
+	if fw, ok := e.forge.(forge.Forwarder); ok && e.cfg.Policy.ForgeFastForward(t.Project) {
 		// The commit is on the forge already, on its car branch.
 		r, err := fw.FastForward(ctx, t.Project, t.Branch, a.Expected, a.To)
 		if err != nil {
@@ -273,6 +273,12 @@ func (e *Engine) ensureCommit(ctx context.Context, repo Repo, t *train.Train, sh
 func marker(key string) string { return "<!-- trainyard:" + key + " -->" }
 
 func (e *Engine) comment(ctx context.Context, project string, mr int64, key, body string) error {
+	return e.commentText(ctx, project, mr, key, train.Words(body))
+}
+
+// commentText posts body once, with each pipeline it refers to named and
+// linked the forge's way.
+func (e *Engine) commentText(ctx context.Context, project string, mr int64, key string, body train.Text) error {
 	mark := marker(key)
 	notes, err := e.forge.Notes(ctx, project, mr)
 	if err != nil {
@@ -283,8 +289,8 @@ func (e *Engine) comment(ctx context.Context, project string, mr int64, key, bod
 			return nil
 		}
 	}
-	body = e.namePipelines(ctx, project, body)
-	if err := e.forge.Comment(ctx, project, mr, body+"\n\n"+mark); err != nil {
+	text := body.Render(func(id int64) string { return e.pipelineText(ctx, project, id) })
+	if err := e.forge.Comment(ctx, project, mr, text+"\n\n"+mark); err != nil {
 		return fmt.Errorf("comment on !%d: %w", mr, err)
 	}
 	return nil

@@ -65,8 +65,8 @@ func newGitHubEnvWith(t *testing.T, settings train.Settings, ci fakeforge.CI, mu
 	st := store.New(redistest.Client(t), store.Options{Prefix: redistest.Prefix(t)})
 	repos := &engine.GitRepos{Dir: t.TempDir(), Token: botToken, CloneURL: client.CloneURL,
 		Identity: gitops.Identity{Name: "Trainyard", Email: "trainyard@example.com"}}
-	cfg := engine.Config{Forge: "github", Owner: "test", Settings: settings, Projects: []string{project},
-		CatchUpEvery: 2 * time.Millisecond}.ForGitHub(client.PipelineName)
+	cfg := engine.Config{Profile: github.Profile(ff.URL()), Owner: "test", Settings: settings, Projects: []string{project},
+		CatchUpEvery: 2 * time.Millisecond}
 	if mutate != nil {
 		mutate(&cfg, client)
 	}
@@ -280,7 +280,7 @@ func (e *env) waitRun(sha, status string) {
 func TestGitHubFastForwardsThroughTheRefsAPI(t *testing.T) {
 	t.Parallel()
 	e := newGitHubEnvWith(t, train.Settings{}, fakeforge.CI{Duration: 40 * time.Millisecond}, func(c *engine.Config, client *github.Client) {
-		c.ForwarderFor = func(string) engine.Forwarder { return client }
+		c.Policy = testPolicy{settings: c.Settings.WithDefaults(), apiFastForward: true}
 	})
 	prs := []int64{e.mr(1, nil), e.mr(2, nil)}
 	e.addAll(prs...)

@@ -67,28 +67,23 @@ func (e *Engine) trainsFor(ctx context.Context, ev event.Event) ([]train.Key, er
 	return keys, nil
 }
 
-// namePipelines rewrites the planner's "pipeline #<id>" with the forge's
-// own name for it, where the forge has one.
-func (e *Engine) namePipelines(ctx context.Context, project, body string) string {
-	if e.cfg.PipelineName == nil {
-		return body
-	}
-	return forge.PipelineRefs(body, func(id int64) string { return e.pipelineText(ctx, project, id) })
-}
-
 // pipelineText names a pipeline for a reader: the forge's name for it, or
 // "pipeline #<id>" linked to its page.
 func (e *Engine) pipelineText(ctx context.Context, project string, id int64) string {
-	if e.cfg.PipelineName != nil {
-		name, err := e.cfg.PipelineName(ctx, project, id)
+	label := e.cfg.Profile.PipelineLabel(id)
+	if n, ok := e.forge.(forge.PipelineNamer); ok {
+		name, err := n.PipelineName(ctx, project, id)
 		if err == nil {
 			return name
 		}
 		e.log.Warn("name a pipeline", zap.String("project", project), zap.Int64("pipeline", id), zap.Error(err))
-		return fmt.Sprintf("pipeline #%d", id)
+		return label
+	}
+	if url := e.cfg.Profile.Link().Pipeline(project, id); url != "" {
+		return "[" + label + "](" + url + ")"
 	}
 	if p, err := e.forge.Pipeline(ctx, project, id); err == nil && p.WebURL != "" {
-		return fmt.Sprintf("pipeline [#%d](%s)", id, p.WebURL)
+		return "[" + label + "](" + p.WebURL + ")"
 	}
-	return fmt.Sprintf("pipeline #%d", id)
+	return label
 }

@@ -20,7 +20,7 @@ const rulesTries = 5
 
 // enforcing reports whether the merge rules of a project are checked.
 func (e *Engine) enforcing(project string) bool {
-	return e.rules != nil && e.cfg.EnforceRules(e.cfg.Forge, project)
+	return e.rules != nil && e.cfg.Policy.EnforceRules(project)
 }
 
 // readRules reads an MR's merge rules, reading again while the forge says

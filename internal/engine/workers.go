@@ -17,27 +17,6 @@ import (
 	"github.com/trainyard/trainyard/internal/train"
 )
 
-// Router sends each event and train to the engine of its forge.
-type Router map[string]*Engine
-
-// Dispatch hands an event to its forge's engine.
-func (r Router) Dispatch(ctx context.Context, ev event.Event) error {
-	e, ok := r[ev.Forge]
-	if !ok {
-		return fmt.Errorf("dispatch event %s: no forge %q configured", ev.ID, ev.Forge)
-	}
-	return e.Dispatch(ctx, ev)
-}
-
-// Sweep sweeps a train through its forge's engine.
-func (r Router) Sweep(ctx context.Context, key train.Key) error {
-	e, ok := r[key.Forge]
-	if !ok {
-		return fmt.Errorf("sweep train %s: no forge %q configured", key, key.Forge)
-	}
-	return e.Sweep(ctx, key)
-}
-
 // Workers drain the event stream through a consumer group: each event is
 // acknowledged only after the train it concerns was saved, so an event a
 // dead worker held is claimed by another once it has been idle ClaimIdle.

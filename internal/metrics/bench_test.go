@@ -2,6 +2,8 @@ package metrics
 
 import (
 	"context"
+	"net/http"
+	"net/http/httptest"
 	"testing"
 	"time"
 
@@ -48,14 +50,15 @@ func BenchmarkObserveEvent(b *testing.B) {
 	}
 }
 
-// BenchmarkInstrumentedForge is the decorator's overhead on one call.
-func BenchmarkInstrumentedForge(b *testing.B) {
+// BenchmarkForgeTransport is the transport's overhead on one request,
+// without the round trip.
+func BenchmarkForgeTransport(b *testing.B) {
 	m, _ := newMetrics(b)
-	f := m.InstrumentForge(&cannedForge{}, "gitlab")
-	ctx := context.Background()
+	tr := m.ForgeTransport("gitlab", byPath, answering(http.StatusOK))
+	req := httptest.NewRequest(http.MethodGet, "https://gitlab.example/api/v4/version", nil)
 	b.ReportAllocs()
 	for b.Loop() {
-		_ = f.CancelPipeline(ctx, "g/p", 1)
+		_, _ = tr.RoundTrip(req)
 	}
 }
 

@@ -38,7 +38,8 @@ func feedAll(t *testing.T, m *Metrics) {
 	m.ObserveEvent(event.Event{Kind: event.KindMR}, "handled", time.Second)
 	m.ObserveSweep(time.Second)
 	m.Panicked("event")
-	if _, err := m.InstrumentForge(&cannedForge{}, "gitlab").BranchHead(context.Background(), "g/p", "main"); err != nil {
+	req := httptest.NewRequest(http.MethodGet, "https://gitlab.example/api/v4/version", nil)
+	if _, err := m.ForgeTransport("gitlab", byPath, answering(http.StatusOK)).RoundTrip(req); err != nil {
 		t.Fatal(err)
 	}
 	hook := m.RedisHook().ProcessHook(func(context.Context, redis.Cmder) error { return io.ErrUnexpectedEOF })

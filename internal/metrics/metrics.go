@@ -1,9 +1,10 @@
 // Package metrics exports Trainyard's Prometheus metrics. One *Metrics holds
 // every collector, registered on the registry it is given, and hands out
 // the adapters each part reports through: the engine's trace, the workers'
-// and sweeper's observers, the webhook and notification counters, a forge
-// decorator and a go-redis hook. Nothing is registered globally, so tests
-// and several services in one process never share counts.
+// and sweeper's observers, the webhook and notification counters, the
+// forge clients' HTTP transport and a go-redis hook. Nothing is registered
+// globally, so tests and several services in one process never share
+// counts.
 package metrics
 
 import (
@@ -36,9 +37,8 @@ type Metrics struct {
 	panics        *prometheus.CounterVec
 	notifications *prometheus.CounterVec
 
-	forgeTook  *prometheus.HistogramVec
-	forgeCalls *prometheus.CounterVec
-	forgeErrs  *prometheus.CounterVec
+	forgeTook     *prometheus.HistogramVec
+	forgeRequests *prometheus.CounterVec
 
 	redisTook *prometheus.HistogramVec
 	redisErrs *prometheus.CounterVec
@@ -88,12 +88,10 @@ func New(reg prometheus.Registerer) *Metrics {
 			"Chat notifications by kind and outcome (sent, failed, dropped; retried counts extra attempts).", "kind", "outcome"),
 
 		forgeTook: histogramVec("forge_request_duration_seconds",
-			"Duration of forge API operations, by forge and operation.",
+			"Duration of HTTP requests to a forge's API until the answer's headers, by forge and operation.",
 			[]float64{0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30}, "forge", "op"),
-		forgeCalls: counterVec("forge_requests_total",
-			"Forge API operations, by forge and operation.", "forge", "op"),
-		forgeErrs: counterVec("forge_errors_total",
-			"Forge API operations that returned an error, by forge and operation.", "forge", "op"),
+		forgeRequests: counterVec("forge_requests_total",
+			"HTTP requests to a forge's API, by forge, operation and status code (error when no answer came).", "forge", "op", "code"),
 
 		redisTook: histogramVec("redis_command_duration_seconds",
 			"Duration of Redis commands, by command; pipelines and transactions as one.",
@@ -111,7 +109,7 @@ func (m *Metrics) collectors() []prometheus.Collector {
 	return []prometheus.Collector{
 		m.cars, m.paused, m.toMerge, m.started, m.cancelled, m.wasted, m.evictions, m.merged,
 		m.webhooks, m.events, m.eventTook, m.sweepTook, m.panics, m.notifications,
-		m.forgeTook, m.forgeCalls, m.forgeErrs, m.redisTook, m.redisErrs,
+		m.forgeTook, m.forgeRequests, m.redisTook, m.redisErrs,
 	}
 }
 

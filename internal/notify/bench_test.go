@@ -85,7 +85,7 @@ func BenchmarkRender(b *testing.B) {
 			d := dialectFor(kind)
 			b.ReportAllocs()
 			for b.Loop() {
-				_ = render(d, links, appKey, ev)
+				_ = render(d, profiles, appKey, ev)
 			}
 		})
 	}

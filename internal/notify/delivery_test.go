@@ -57,7 +57,7 @@ func TestFailingRouteDoesNotStopOthers(t *testing.T) {
 	for _, e := range failed {
 		f := e.ContextMap()
 		if e.Level != zapcore.WarnLevel || f["route"] != "ops" || f["train"] != appKey.String() || f["attempts"] != int64(3) ||
-			!strings.Contains(f["error"].(string), "502 Bad Gateway") || !strings.Contains(f["error"].(string), "gave up after 3 attempts") {
+			!strings.Contains(f["error"].(string), "502 Bad Gateway") || !strings.Contains(f["error"].(string), "gave up retrying after 3 attempts") {
 			t.Errorf("failure log = %s %v", e.Level, f)
 		}
 	}

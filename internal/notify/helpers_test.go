@@ -15,6 +15,9 @@ import (
 	"go.uber.org/zap/zapcore"
 	"go.uber.org/zap/zaptest/observer"
 
+	"github.com/trainyard/trainyard/internal/forge"
+	"github.com/trainyard/trainyard/internal/forge/github"
+	"github.com/trainyard/trainyard/internal/forge/gitlab"
 	"github.com/trainyard/trainyard/internal/train"
 )
 
@@ -220,11 +223,13 @@ var (
 	t0     = time.Date(2025, 3, 4, 10, 0, 0, 0, time.UTC)
 	appKey = train.Key{Forge: "gitlab", Project: "group/my_app", Branch: "main"}
 	sha    = "0123456789abcdef0123456789abcdef01234567"
-	links  = GitLabLinks{BaseURL: "https://gitlab.example.com/"}
+	// The API URL, as the configuration may give it: links must still
+	// point at pages.
+	profiles = forge.Profiles{gitlab.Name: gitlab.Profile("https://gitlab.example.com/api/v4"), github.Name: github.Profile("https://github.com")}
 )
 
 func mergedEvent() train.Notify {
-	reason := &train.Reason{Code: train.ReasonMerged, Pipeline: 77, Commit: sha, Message: "Merged into `main`."}
+	reason := &train.Reason{Code: train.ReasonMerged, Pipeline: 77, Commit: sha, Message: train.Join("Merged into `main`, tested by ", train.PipelineRef(77), ".")}
 	return train.Notify{Kind: train.NotifyMerged, Key: "merged:" + sha, Commit: sha, Cars: []train.Car{
 		{MR: 12, Title: "Fix the <parser> & lexer", AddedAt: t0, LeftAt: t0.Add(42 * time.Minute), Commit: "c12", Reason: reason},
 		{MR: 13, Title: "Add *docs*", AddedAt: t0.Add(-23 * time.Minute), LeftAt: t0.Add(42 * time.Minute), Commit: sha, Pipeline: 77, Reason: reason},
@@ -234,7 +239,7 @@ func mergedEvent() train.Notify {
 func evictedEvent() train.Notify {
 	return train.Notify{Kind: train.NotifyEvicted, Key: "evicted:pipeline_failed:2:x", Cars: []train.Car{{
 		MR: 14, Title: "Speed up CI", AddedAt: t0, LeftAt: t0.Add(time.Hour),
-		Reason: &train.Reason{Code: train.ReasonPipelineFailed, Pipeline: 78, Message: "pipeline #78 failed (attempt 2)"},
+		Reason: &train.Reason{Code: train.ReasonPipelineFailed, Pipeline: 78, Detail: train.Join(train.PipelineRef(78), " failed (attempt 2)")},
 	}}}
 }
 

@@ -19,6 +19,7 @@ import (
 
 	"go.uber.org/zap"
 
+	"github.com/trainyard/trainyard/internal/forge"
 	"github.com/trainyard/trainyard/internal/train"
 )
 
@@ -44,8 +45,9 @@ func (nopCounter) Count(string, string) {}
 // Options configure a Notifier. Zero values take the defaults named.
 type Options struct {
 	Routes []Route
-	// Links, when set, turns MR, pipeline and commit references into links.
-	Links Links
+	// Profiles name and link MRs, pipelines and commits the way each
+	// forge does; a forge without one gets plain labels.
+	Profiles forge.Profiles
 	// Workers is how many posts run at once; default 2.
 	Workers int
 	// QueueSize is how many notifications wait before new ones are
@@ -66,9 +68,6 @@ type Options struct {
 }
 
 func (o Options) withDefaults() Options {
-	if o.Links == nil {
-		o.Links = noLinks{}
-	}
 	if o.Workers <= 0 {
 		o.Workers = 2
 	}
@@ -344,7 +343,7 @@ func (n *Notifier) deliver(ctx context.Context, j job) {
 	log := n.logger(j)
 	kind := string(j.n.Kind)
 	defer func() {
-		// A bad Links or an unforeseen event must not take the process
+		// A bad profile or an unforeseen event must not take the process
 		// down with it.
 		if p := recover(); p != nil {
 			n.recent.forget(j.id)
@@ -352,7 +351,7 @@ func (n *Notifier) deliver(ctx context.Context, j job) {
 			log.Error("chat notification panicked", zap.Any("panic", p))
 		}
 	}()
-	msg := Message{Text: render(j.sink.dialect, n.opts.Links, j.key, j.n)}
+	msg := Message{Text: render(j.sink.dialect, n.opts.Profiles, j.key, j.n)}
 	attempts, err := n.opts.Retry.send(ctx, j.sink.sender, msg, func(attempt int, wait time.Duration, err error) {
 		n.opts.Counter.Count(kind, OutcomeRetried)
 		log.Info("chat notification failed, retrying", zap.Int("attempt", attempt), zap.Duration("wait", wait), zap.Error(err))

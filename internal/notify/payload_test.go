@@ -21,19 +21,19 @@ func TestPayloads(t *testing.T) {
 		want  map[string]any
 	}{
 		{"slack merged", KindSlack, mergedEvent(), map[string]any{"text": "" +
-			"Merged into `main` in group/my_app as <" + gl + "commit/" + sha + "|0123456789ab>, tested by pipeline <" + gl + "pipelines/77|#77>:\n" +
+			"Merged into `main` in group/my_app as <" + gl + "commit/" + sha + "|0123456789ab>, tested by <" + gl + "pipelines/77|pipeline #77>:\n" +
 			"• <" + gl + "merge_requests/12|!12> Fix the &lt;parser&gt; &amp; lexer — 42m on the train\n" +
 			"• <" + gl + "merge_requests/13|!13> Add *docs* — 1h5m on the train"}},
 		{"mattermost merged", KindMattermost, mergedEvent(), map[string]any{"username": "Trainyard", "icon_url": "https://example.com/icon.png", "text": "" +
-			"Merged into `main` in group/my\\_app as [0123456789ab](" + gl + "commit/" + sha + "), tested by pipeline [#77](" + gl + "pipelines/77):\n" +
+			"Merged into `main` in group/my\\_app as [0123456789ab](" + gl + "commit/" + sha + "), tested by [pipeline #77](" + gl + "pipelines/77):\n" +
 			"• [!12](" + gl + "merge_requests/12) Fix the \\<parser\\> & lexer — 42m on the train\n" +
 			"• [!13](" + gl + "merge_requests/13) Add \\*docs\\* — 1h5m on the train"}},
 		{"slack evicted", KindSlack, evictedEvent(), map[string]any{"text": "" +
 			"Removed from the merge train for `main` in group/my_app:\n" +
-			"• <" + gl + "merge_requests/14|!14> Speed up CI — pipeline <" + gl + "pipelines/78|#78> failed (attempt 2)"}},
+			"• <" + gl + "merge_requests/14|!14> Speed up CI — <" + gl + "pipelines/78|pipeline #78> failed (attempt 2)"}},
 		{"mattermost evicted", KindMattermost, evictedEvent(), map[string]any{"username": "Trainyard", "icon_url": "https://example.com/icon.png", "text": "" +
 			"Removed from the merge train for `main` in group/my\\_app:\n" +
-			"• [!14](" + gl + "merge_requests/14) Speed up CI — pipeline [#78](" + gl + "pipelines/78) failed (attempt 2)"}},
+			"• [!14](" + gl + "merge_requests/14) Speed up CI — [pipeline #78](" + gl + "pipelines/78) failed (attempt 2)"}},
 		{"slack paused", KindSlack, pausedEvent(), map[string]any{"text": "The merge train for `main` in group/my_app was paused by alice_b."}},
 		{"mattermost paused", KindMattermost, pausedEvent(), map[string]any{"username": "Trainyard", "icon_url": "https://example.com/icon.png",
 			"text": "The merge train for `main` in group/my\\_app was paused by alice\\_b."}},
@@ -41,7 +41,7 @@ func TestPayloads(t *testing.T) {
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
 			rc := newReceiver(t)
-			h := start(t, Options{Links: links, Routes: []Route{{
+			h := start(t, Options{Profiles: profiles, Routes: []Route{{
 				Kind: tc.kind, URL: rc.url("/chat"), Username: "Trainyard", IconURL: "https://example.com/icon.png",
 			}}})
 			h.n.Notify(t.Context(), appKey, tc.event)

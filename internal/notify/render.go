@@ -1,7 +1,6 @@
 package notify
 
 import (
-	"strconv"
 	"strings"
 	"time"
 
@@ -65,15 +64,18 @@ func (mattermost) link(label, url string) string {
 // noBackticks keeps a name from closing its code span early.
 func noBackticks(s string) string { return strings.ReplaceAll(s, "`", "'") }
 
-// renderer writes the messages about one train in one dialect.
+// renderer writes the messages about one train in one dialect, with its
+// forge's names and links.
 type renderer struct {
-	d     dialect
-	links Links
-	key   train.Key
+	d       dialect
+	profile forge.Profile
+	links   forge.Links
+	key     train.Key
 }
 
-func render(d dialect, links Links, key train.Key, n train.Notify) string {
-	r := renderer{d: d, links: links, key: key}
+func render(d dialect, profiles forge.Profiles, key train.Key, n train.Notify) string {
+	p := profiles.Of(key.Forge)
+	r := renderer{d: d, profile: p, links: p.Link(), key: key}
 	switch n.Kind {
 	case train.NotifyMerged:
 		return r.merged(n)
@@ -92,7 +94,7 @@ func (r renderer) merged(n train.Notify) string {
 		b.WriteString(" as " + r.commit(n.Commit))
 	}
 	if p := mergePipeline(n); p != 0 {
-		b.WriteString(", tested by pipeline " + r.pipeline(p))
+		b.WriteString(", tested by " + r.pipeline(p))
 	}
 	b.WriteString(":")
 	for _, c := range n.Cars {
@@ -109,7 +111,7 @@ func (r renderer) evicted(n train.Notify) string {
 	b.WriteString("Removed from the merge train for " + r.where() + ":")
 	for _, c := range n.Cars {
 		b.WriteString("\n• " + r.car(c))
-		if c.Reason != nil && c.Reason.Message != "" {
+		if c.Reason != nil && len(c.Reason.Why()) > 0 {
 			b.WriteString(" — " + r.reason(*c.Reason))
 		}
 	}
@@ -129,7 +131,7 @@ func (r renderer) where() string {
 }
 
 func (r renderer) car(c train.Car) string {
-	s := r.ref(mrLabel(r.key.Forge, c.MR), r.links.MR(r.key, c.MR))
+	s := r.ref(r.d.text(r.profile.Label(c.MR)), r.links.MR(r.key.Project, c.MR))
 	if c.Title != "" {
 		s += " " + r.d.text(c.Title)
 	}
@@ -137,11 +139,11 @@ func (r renderer) car(c train.Car) string {
 }
 
 func (r renderer) pipeline(id int64) string {
-	return r.ref("#"+strconv.FormatInt(id, 10), r.links.Pipeline(r.key, id))
+	return r.ref(r.d.text(r.profile.PipelineLabel(id)), r.links.Pipeline(r.key.Project, id))
 }
 
 func (r renderer) commit(sha string) string {
-	if url := r.links.Commit(r.key, sha); url != "" {
+	if url := r.links.Commit(r.key.Project, sha); url != "" {
 		return r.d.link(r.d.text(short(sha)), url)
 	}
 	return r.d.code(short(sha))
@@ -154,46 +156,18 @@ func (r renderer) ref(label, url string) string {
 	return r.d.link(label, url)
 }
 
-// reason renders why a car left, with the forge's names for the
-// pipelines it names, linking the one it is about.
+// reason renders why a car left: the planner's words as the chat's
+// Markdown, each pipeline it names by the forge's name and linked.
 func (r renderer) reason(why train.Reason) string {
-	name := func(id int64) string { return r.links.PipelineRef(r.key, id) }
-	msg := r.d.markdown(forge.PipelineRefs(why.Message, name))
-	if why.Pipeline == 0 {
-		return msg
-	}
-	url := r.links.Pipeline(r.key, why.Pipeline)
-	if url == "" {
-		return msg
-	}
-	if ref := r.d.markdown(name(why.Pipeline)); ref != "" {
-		if i := strings.Index(msg, ref); i >= 0 {
-			return msg[:i] + r.d.link(ref, url) + msg[i+len(ref):]
+	var b strings.Builder
+	for _, span := range why.Why() {
+		if span.Pipeline != 0 {
+			b.WriteString(r.pipeline(span.Pipeline))
+			continue
 		}
-		return msg + " (" + r.d.link(ref, url) + ")"
+		b.WriteString(r.d.markdown(span.Words))
 	}
-	label := "#" + strconv.FormatInt(why.Pipeline, 10)
-	if i := refIndex(msg, "pipeline "+label); i >= 0 {
-		at := i + len("pipeline ")
-		return msg[:at] + r.d.link(label, url) + msg[at+len(label):]
-	}
-	return msg + " (pipeline " + r.d.link(label, url) + ")"
-}
-
-// refIndex finds ref in s where it is not the start of a longer number
-// ("pipeline #7" is not in "pipeline #77").
-func refIndex(s, ref string) int {
-	for from := 0; ; {
-		i := strings.Index(s[from:], ref)
-		if i < 0 {
-			return -1
-		}
-		end := from + i + len(ref)
-		if end == len(s) || s[end] < '0' || s[end] > '9' {
-			return from + i
-		}
-		from = end
-	}
+	return b.String()
 }
 
 // mergePipeline is the pipeline that tested the merged commit.
@@ -226,14 +200,6 @@ func timeOnTrain(c train.Car) (string, bool) {
 		s = strings.TrimSuffix(s, "0m")
 	}
 	return s, true
-}
-
-// mrLabel is how the forge writes a reference to an MR.
-func mrLabel(forge string, iid int64) string {
-	if forge == "github" {
-		return "#" + strconv.FormatInt(iid, 10)
-	}
-	return "!" + strconv.FormatInt(iid, 10)
 }
 
 func short(sha string) string {

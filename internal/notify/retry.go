@@ -1,14 +1,13 @@
 package notify
 
 import (
-	"github.com/trainyard/trainyard/internal/backoff"
-
 	"context"
 	"errors"
-	"fmt"
 	"net/http"
 	"net/url"
 	"time"
+
+	"github.com/trainyard/trainyard/internal/retry"
 )
 
 // Retry bounds how hard one message is pushed through a failing webhook.
@@ -41,62 +40,33 @@ func (r Retry) withDefaults() Retry {
 	return r
 }
 
-// ErrGaveUp marks a message that was still failing when its attempts or
-// its time budget ran out; it wraps the last error too.
-var ErrGaveUp = errors.New("gave up")
-
 // send posts m through s until it is delivered, fails for good, or the
-// policy is spent. retried is told of each retry before its wait.
+// policy is spent, and says how many attempts it made. retried is told of
+// each retry before its wait. A message still failing when its attempts
+// or budget run out fails with retry.ErrGaveUp.
 func (r Retry) send(ctx context.Context, s Sender, m Message, retried func(attempt int, wait time.Duration, err error)) (int, error) {
-	ctx, cancel := context.WithTimeout(ctx, r.Budget)
-	defer cancel()
-	for attempt := 1; ; attempt++ {
-		err := s.Send(ctx, m)
-		if err == nil {
-			return attempt, nil
-		}
-		wait, again := r.wait(err, attempt)
-		switch {
-		case !again:
-			return attempt, err
-		case attempt >= r.Attempts:
-			return attempt, fmt.Errorf("%w after %d attempts: %w", ErrGaveUp, attempt, err)
-		case ctx.Err() != nil:
-			return attempt, fmt.Errorf("%w after %d attempts: %w", ErrGaveUp, attempt, err)
-		}
-		if deadline, ok := ctx.Deadline(); ok && time.Now().Add(wait).After(deadline) {
-			return attempt, fmt.Errorf("%w after %d attempts, the next would be after the deadline: %w", ErrGaveUp, attempt, err)
-		}
-		retried(attempt, wait, err)
-		t := time.NewTimer(wait)
-		select {
-		case <-t.C:
-		case <-ctx.Done():
-			t.Stop()
-			return attempt, fmt.Errorf("%w after %d attempts: %w", ErrGaveUp, attempt, err)
-		}
+	attempts := 0
+	p := retry.Policy{
+		Classify: classify, Budget: r.Budget, Attempts: r.Attempts, Base: r.Base, Max: r.Max,
+		OnRetry: func(rt retry.Retry) { retried(rt.Attempt, rt.Wait, rt.Err) },
 	}
+	err := p.Do(ctx, func(try context.Context) (retry.Answer, error) {
+		attempts++
+		return retry.Answer{}, s.Send(try, m)
+	})
+	return attempts, err
 }
 
-// wait says whether err is worth another attempt and how long to wait
-// first: never less than the receiver's Retry-After. Transport errors,
-// 429 and 5xx are passing; any other answer will not change on a retry.
-func (r Retry) wait(err error, attempt int) (time.Duration, bool) {
+// classify says whether a webhook's error is worth another attempt, and
+// the least wait first: the receiver's Retry-After. Transport errors, 429
+// and any 5xx are passing; any other answer will not change on a retry.
+// A chat message posted twice is a smaller harm than one lost, so a
+// transport error is retried though the post may have arrived.
+func classify(err error, _ retry.Answer) (time.Duration, bool) {
 	var se *StatusError
 	if errors.As(err, &se) {
-		if se.Code == http.StatusTooManyRequests || se.Code >= 500 {
-			return max(r.jitter(attempt), se.RetryAfter), true
-		}
-		return 0, false
+		return se.RetryAfter, se.Code == http.StatusTooManyRequests || se.Code >= 500
 	}
 	var ue *url.Error
-	if errors.As(err, &ue) {
-		return r.jitter(attempt), true
-	}
-	return 0, false
-}
-
-func (r Retry) jitter(attempt int) time.Duration {
-	// Never zero: attempt 1 waits at least a moment.
-	return backoff.Jitter(r.Base, r.Max, attempt-1) + 1
+	return 0, errors.As(err, &ue)
 }

@@ -1,8 +1,6 @@
 package notify
 
 import (
-	"github.com/trainyard/trainyard/internal/backoff"
-
 	"bytes"
 	"context"
 	"encoding/json"
@@ -14,6 +12,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/trainyard/trainyard/internal/retry"
 )
 
 // Message is one chat post, already rendered in the chat's Markdown.
@@ -129,7 +129,7 @@ func statusError(resp *http.Response, rawURL string, now time.Time) error {
 	body := strings.ToValidUTF8(strings.TrimSpace(string(b)), "")
 	return &StatusError{
 		Code:       resp.StatusCode,
-		RetryAfter: backoff.RetryAfter(resp.Header.Get("Retry-After"), now),
+		RetryAfter: retry.RetryAfter(resp.Header, now),
 		Body:       strings.ReplaceAll(body, rawURL, redacted),
 	}
 }

@@ -11,6 +11,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/trainyard/trainyard/internal/retry"
 )
 
 // TestErrorsNeverNameTheURL: the URL is the webhook's credential, so no
@@ -100,8 +102,7 @@ func TestSecretNeverPrints(t *testing.T) {
 	}
 }
 
-func TestRetryWait(t *testing.T) {
-	r := Retry{Base: time.Millisecond, Max: 8 * time.Millisecond}.withDefaults()
+func TestClassify(t *testing.T) {
 	for _, tc := range []struct {
 		err     error
 		again   bool
@@ -110,21 +111,35 @@ func TestRetryWait(t *testing.T) {
 		{&StatusError{Code: 429, RetryAfter: 3 * time.Second}, true, 3 * time.Second},
 		{&StatusError{Code: 503, RetryAfter: 2 * time.Second}, true, 2 * time.Second},
 		{&StatusError{Code: 500}, true, 0},
+		{&StatusError{Code: 501}, true, 0},
 		{fmt.Errorf("wrapped: %w", &StatusError{Code: 502}), true, 0},
 		{&StatusError{Code: 400, RetryAfter: time.Second}, false, 0},
 		{&StatusError{Code: 404}, false, 0},
 		{&url.Error{Op: "Post", URL: redacted, Err: errors.New("connection reset")}, true, 0},
 		{errors.New("encode webhook payload: bad"), false, 0},
 	} {
-		wait, again := r.wait(tc.err, 3)
-		if again != tc.again || wait < tc.atLeast || (again && tc.atLeast == 0 && (wait <= 0 || wait > 4*time.Millisecond)) {
-			t.Errorf("wait(%v) = %v, %v; want retry %v, wait ≥ %v (jitter ≤ 4ms on attempt 3)", tc.err, wait, again, tc.again, tc.atLeast)
+		atLeast, again := classify(tc.err, retry.Answer{})
+		if again != tc.again || (again && atLeast != tc.atLeast) {
+			t.Errorf("classify(%v) = %v, %v; want retry %v after at least %v", tc.err, atLeast, again, tc.again, tc.atLeast)
 		}
 	}
-	for attempt := 1; attempt < 100; attempt++ {
-		if w := r.jitter(attempt); w <= 0 || w > r.Max {
-			t.Fatalf("jitter(%d) = %v, want in (0, %v]", attempt, w, r.Max)
+}
+
+// TestRetryWaits: the retried callback is told of each retry with its
+// attempt and a jittered wait under the ceiling, never zero.
+func TestRetryWaits(t *testing.T) {
+	rc := newReceiver(t)
+	rc.answer("/down", func(w http.ResponseWriter, _ *http.Request, _ int) { w.WriteHeader(http.StatusBadGateway) })
+	r := Retry{Attempts: 4, Base: time.Millisecond, Max: 2 * time.Millisecond}.withDefaults()
+	var got []int
+	attempts, err := r.send(t.Context(), Slack{Webhook{URL: rc.url("/down")}}, Message{Text: "x"}, func(attempt int, wait time.Duration, err error) {
+		if wait <= 0 || wait > r.Max || !strings.Contains(err.Error(), "502") {
+			t.Errorf("retry %d: wait %v, %v", attempt, wait, err)
 		}
+		got = append(got, attempt)
+	})
+	if attempts != 4 || !errors.Is(err, retry.ErrGaveUp) || fmt.Sprint(got) != "[1 2 3]" {
+		t.Fatalf("send = %d, %v, retries %v; want 4 attempts, 3 retries, gave up", attempts, err, got)
 	}
 }
 
@@ -140,7 +155,7 @@ func TestRetryBudget(t *testing.T) {
 	calls := 0
 	attempts, err := r.withDefaults().send(t.Context(), Slack{Webhook{URL: rc.url("/later")}}, Message{Text: "x"},
 		func(int, time.Duration, error) { calls++ })
-	if attempts != 1 || calls != 0 || !errors.Is(err, ErrGaveUp) || !strings.Contains(err.Error(), "503 Service Unavailable") {
+	if attempts != 1 || calls != 0 || !errors.Is(err, retry.ErrGaveUp) || !strings.Contains(err.Error(), "503 Service Unavailable") {
 		t.Fatalf("send = %d, %v (retries %d); want 1 attempt, gave up on 503", attempts, err, calls)
 	}
 }

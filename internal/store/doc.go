@@ -39,8 +39,10 @@
 // over the train. The JSON never passes through Lua: handing a large
 // argument to the interpreter costs many times more than the rest of the
 // save. Of two writers that loaded the same version exactly one wins; the
-// other gets ErrConflict, reloads and plans again. Leases are owner tokens set if absent with an
-// expiry; renew and release compare the owner first, in a script, so a worker
+// other gets ErrConflict and changes nothing: the engine gives up that
+// handling (the event is redelivered, or the sweep looks again) and the
+// next one loads the winner's train. Leases are owner tokens set if
+// absent with an expiry; renew and release compare the owner first, in a script, so a worker
 // whose lease expired can never release or extend another worker's lease.
 //
 // The index is updated outside the train's script, because it lives in

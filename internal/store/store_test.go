@@ -114,8 +114,11 @@ func fullCar(mr int64) train.Car {
 		Witness: &train.Witness{Pipeline: 7100 + mr, SHA: sha(4000 + int(mr)), Others: 1, Status: train.PipelineFailed, Started: at(150)},
 		News:    &train.News{HeadSHA: sha(5000 + int(mr)), Closed: true, Merged: true, Branch: "develop", Rules: "it needs 1 more approval"},
 		Reason: &train.Reason{
-			Code: train.ReasonConflict, Message: "merge conflict in 2 files", Pipeline: 7000 + mr,
-			Commit: sha(3000 + int(mr)), Paths: []string{"a.go", "dir/b.go"},
+			// Spans hold words or a pipeline; both are set here only so
+			// the round trip covers each field.
+			Code: train.ReasonConflict, Message: train.Text{{Words: "merge conflict in 2 files", Pipeline: 7000 + mr}},
+			Detail: train.Text{{Words: "merge conflict", Pipeline: 7001 + mr}}, Pipeline: 7000 + mr,
+			Commit: sha(3000 + int(mr)), Base: sha(3500 + int(mr)), Paths: []string{"a.go", "dir/b.go"},
 		},
 	}
 }

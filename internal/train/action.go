@@ -65,7 +65,7 @@ type DeleteCarRef struct{ MR int64 }
 type Comment struct {
 	MR   int64
 	Key  string
-	Body string
+	Body Text
 }
 
 // NotifyKind is what a chat notification is about.

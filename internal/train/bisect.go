@@ -186,7 +186,7 @@ func (p *planner) heedWitness(i int) bool {
 			return false // wait until what it sits on is known
 		}
 		r := p.failure(c)
-		r.Message = msgWitnessFailed(r.Message, w.Pipeline)
+		r.Detail = msgWitnessFailed(r.Detail, w.Pipeline)
 		p.evict(i, r)
 		return true
 	}
@@ -343,5 +343,5 @@ func (p *planner) failure(c *Car) Reason {
 	if c.Reason != nil {
 		return *c.Reason
 	}
-	return Reason{Code: ReasonPipelineFailed, Message: "its pipeline failed"}
+	return Reason{Code: ReasonPipelineFailed, Detail: Words("its pipeline failed")}
 }

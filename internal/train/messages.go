@@ -72,7 +72,7 @@ func msgConflict(branch string, first bool, paths []string) string {
 	return fmt.Sprintf("it does not merge cleanly onto %s; conflicting paths: %s", onto, strings.Join(paths, ", "))
 }
 
-func msgPipelineFailed(pipeline int64, status PipelineState, attempts int) string {
+func msgPipelineFailed(pipeline int64, status PipelineState, attempts int) Text {
 	word := "failed"
 	if status == PipelineCanceled {
 		word = "was canceled"
@@ -83,28 +83,28 @@ func msgPipelineFailed(pipeline int64, status PipelineState, attempts int) strin
 	if attempts > 1 {
 		tries = fmt.Sprintf(" (attempt %d)", attempts)
 	}
-	return fmt.Sprintf("pipeline #%d %s%s", pipeline, word, tries)
+	return Join(PipelineRef(pipeline), " "+word+tries)
 }
 
 // msgBisectFailed explains a failure confirmed by a second test: the MR
 // was tested again, without the MRs behind it, after a pipeline that
 // carried it failed.
-func msgBisectFailed(failed string, first int64) string {
-	return fmt.Sprintf("%s; it tested this merge request again, without the ones behind it, after pipeline #%d failed", failed, first)
+func msgBisectFailed(failed Text, first int64) Text {
+	return Join(failed, "; it tested this merge request again, without the ones behind it, after ", PipelineRef(first), " failed")
 }
 
 // msgWitnessFailed explains a failure confirmed by the pipeline of the
 // car behind, which carried this MR too.
-func msgWitnessFailed(failed string, witness int64) string {
-	return fmt.Sprintf("%s, and so did pipeline #%d, which tested it with the merge requests behind it", failed, witness)
+func msgWitnessFailed(failed Text, witness int64) Text {
+	return Join(failed, ", and so did ", PipelineRef(witness), ", which tested it with the merge requests behind it")
 }
 
-func msgTimeout(pipeline int64, limit time.Duration) string {
-	return fmt.Sprintf("pipeline #%d did not finish within %s", pipeline, roundDuration(limit))
+func msgTimeout(pipeline int64, limit time.Duration) Text {
+	return Join(PipelineRef(pipeline), " did not finish within "+roundDuration(limit))
 }
 
-func msgMerged(branch, commit string, pipeline int64) string {
-	return fmt.Sprintf("Merged into `%s` with %s, tested by pipeline #%d.", branch, short(commit), pipeline)
+func msgMerged(branch, commit string, pipeline int64) Text {
+	return Join(fmt.Sprintf("Merged into `%s` with %s, tested by ", branch, short(commit)), PipelineRef(pipeline), ".")
 }
 
 // msgLeftOut follows the merge note of an MR that got new commits while
@@ -119,8 +119,10 @@ func msgRulesUnmet(why string) string {
 	return "the merge rules no longer allow it to merge: " + strings.TrimSuffix(why, ".")
 }
 
-func msgEvicted(branch string, r Reason) string {
-	return fmt.Sprintf("Removed from the merge train for `%s`: %s.", branch, r.Message)
+// msgEvicted is the sentence an evicted MR is told, around why, the
+// clause the reason gives.
+func msgEvicted(branch string, why Text) Text {
+	return Join(fmt.Sprintf("Removed from the merge train for `%s`: ", branch), why, ".")
 }
 
 func short(sha string) string {

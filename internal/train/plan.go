@@ -110,7 +110,7 @@ func (p *planner) observe(obs Observation) {
 	case PipelineRefused:
 		if i := p.t.Index(o.MR); i >= 0 && !p.frozen(o.MR) && p.t.Cars[i].State == StateStarting && p.t.Cars[i].Commit == o.SHA {
 			p.evict(i, Reason{Code: ReasonPipelineRefused, Commit: o.SHA,
-				Message: "the forge refused to start its pipeline (do the CI rules run pipelines on car branches?): " + strings.TrimSuffix(o.Reason, ".")})
+				Detail: Words("the forge refused to start its pipeline (do the CI rules run pipelines on car branches?): " + strings.TrimSuffix(o.Reason, "."))})
 		}
 	case TargetHead:
 		p.targetHead(o)
@@ -180,7 +180,7 @@ func (p *planner) remove(o Removed) {
 	default:
 		// The eviction note is the reply: a repeat of the command finds it
 		// posted and says nothing more.
-		p.evictKeyed(i, Reason{Code: ReasonRemoved, Message: msgRemovedBy(o.By)}, replyKey(o.MR, o.Event, p.now))
+		p.evictKeyed(i, Reason{Code: ReasonRemoved, Detail: Words(msgRemovedBy(o.By))}, replyKey(o.MR, o.Event, p.now))
 	}
 }
 
@@ -209,7 +209,7 @@ func (p *planner) headChanged(o HeadChanged) {
 		p.news(i).HeadSHA = o.HeadSHA
 		return
 	}
-	p.evict(i, Reason{Code: ReasonNewCommits, Message: msgNewCommits(p.t.Cars[i].HeadSHA, o.HeadSHA), Commit: o.HeadSHA})
+	p.evict(i, Reason{Code: ReasonNewCommits, Detail: Words(msgNewCommits(p.t.Cars[i].HeadSHA, o.HeadSHA)), Commit: o.HeadSHA})
 }
 
 func (p *planner) closed(o Closed) {
@@ -222,9 +222,9 @@ func (p *planner) closed(o Closed) {
 		n.Closed, n.Merged = true, o.Merged
 		return
 	}
-	r := Reason{Code: ReasonClosed, Message: "the merge request was closed"}
+	r := Reason{Code: ReasonClosed, Detail: Words("the merge request was closed")}
 	if o.Merged {
-		r = Reason{Code: ReasonMergedOutside, Message: "the merge request was merged outside the train"}
+		r = Reason{Code: ReasonMergedOutside, Detail: Words("the merge request was merged outside the train")}
 	}
 	p.evict(i, r)
 }
@@ -238,7 +238,7 @@ func (p *planner) rulesUnmet(o RulesUnmet) {
 		p.news(i).Rules = o.Message
 		return
 	}
-	p.evict(i, Reason{Code: ReasonMergeRules, Message: msgRulesUnmet(o.Message)})
+	p.evict(i, Reason{Code: ReasonMergeRules, Detail: Words(msgRulesUnmet(o.Message))})
 }
 
 func (p *planner) retargeted(o Retargeted) {
@@ -250,7 +250,7 @@ func (p *planner) retargeted(o Retargeted) {
 		p.news(i).Branch = o.Branch
 		return
 	}
-	p.evict(i, Reason{Code: ReasonRetargeted, Message: fmt.Sprintf("its target branch changed to `%s`", o.Branch)})
+	p.evict(i, Reason{Code: ReasonRetargeted, Detail: Words(fmt.Sprintf("its target branch changed to `%s`", o.Branch))})
 }
 
 func (p *planner) news(i int) *News {
@@ -298,13 +298,13 @@ func (p *planner) built(o Built) {
 		paths := slices.Clone(o.Conflict)
 		slices.Sort(paths)
 		paths = slices.Compact(paths)
-		p.evict(i, Reason{Code: ReasonConflict, Message: msgConflict(p.t.Branch, i == 0, paths), Paths: paths, Commit: o.Base})
+		p.evict(i, Reason{Code: ReasonConflict, Detail: Words(msgConflict(p.t.Branch, i == 0, paths)), Paths: paths, Base: o.Base})
 	case o.Error != "" || o.Commit == "":
 		msg := o.Error
 		if msg == "" {
 			msg = "the build produced no commit"
 		}
-		p.evict(i, Reason{Code: ReasonBuildFailed, Message: "the speculative commit could not be built: " + msg})
+		p.evict(i, Reason{Code: ReasonBuildFailed, Detail: Words("the speculative commit could not be built: " + msg)})
 	default:
 		c.Commit = o.Commit
 		c.State = StateBuilt
@@ -349,7 +349,7 @@ func (p *planner) pipelineStatus(o PipelineStatus) {
 	if c.Suspect > 0 {
 		msg = msgBisectFailed(msg, c.Suspect)
 	}
-	c.Reason = &Reason{Code: ReasonPipelineFailed, Pipeline: o.Pipeline, Commit: o.SHA, Message: msg}
+	c.Reason = &Reason{Code: ReasonPipelineFailed, Pipeline: o.Pipeline, Commit: o.SHA, Detail: msg}
 }
 
 func (p *planner) findPipeline(id int64, sha string) *Car {
@@ -425,7 +425,7 @@ func (p *planner) merge(ff *FastForward) {
 		c.LeftAt = p.now
 		msg := msgMerged(p.t.Branch, ff.To, pipeline)
 		if c.News != nil && c.News.HeadSHA != "" {
-			msg += " " + msgLeftOut(c.News.HeadSHA)
+			msg = Join(msg, " "+msgLeftOut(c.News.HeadSHA))
 		}
 		c.Reason = &Reason{Code: ReasonMerged, Pipeline: pipeline, Commit: ff.To, Message: msg}
 		p.emit(
@@ -479,9 +479,10 @@ func (p *planner) evictKeyed(i int, r Reason, key string) {
 	}
 	c.State = StateEvicted
 	c.LeftAt = p.now
+	r.Message = msgEvicted(p.t.Branch, r.Detail)
 	c.Reason = &r
 	p.emit(
-		Comment{MR: c.MR, Key: key, Body: msgEvicted(p.t.Branch, r)},
+		Comment{MR: c.MR, Key: key, Body: r.Message},
 		Notify{Kind: NotifyEvicted, Key: key, Cars: []Car{c.clone()}},
 		Record{Car: c.clone()},
 	)
@@ -515,7 +516,7 @@ func (p *planner) estimate(i int, perWindow time.Duration) time.Duration {
 }
 
 func (p *planner) reply(mr int64, event, body string) {
-	p.emit(Comment{MR: mr, Key: replyKey(mr, event, p.now), Body: body})
+	p.emit(Comment{MR: mr, Key: replyKey(mr, event, p.now), Body: Words(body)})
 }
 
 // replyKey names the answer to a command: one per command event.

@@ -40,7 +40,7 @@ func at(mr int64, s State, base string) Car {
 		c.Pipeline, c.Attempts, c.PipelineStartedAt = pipe(mr), 1, t0
 	}
 	if s == StateFailed {
-		c.Reason = &Reason{Code: ReasonPipelineFailed, Pipeline: pipe(mr), Commit: commit(mr), Message: fmt.Sprintf("pipeline #%d failed", pipe(mr))}
+		c.Reason = &Reason{Code: ReasonPipelineFailed, Pipeline: pipe(mr), Commit: commit(mr), Detail: Join(PipelineRef(pipe(mr)), " failed")}
 	}
 	return c
 }
@@ -399,7 +399,7 @@ func TestMergeEffects(t *testing.T) {
 	}
 	comments := only[Comment](actions)
 	want := "Merged into `main` with C2, tested by pipeline #102."
-	if len(comments) != 2 || comments[0].Body != want || comments[1].MR != 2 {
+	if len(comments) != 2 || comments[0].Body.String() != want || comments[1].MR != 2 {
 		t.Errorf("comments = %#v, want %q on !1 and !2", comments, want)
 	}
 	if d := mrsOf(only[DeleteCarRef](actions), func(d DeleteCarRef) int64 { return d.MR }); !slices.Equal(d, []int64{1, 2}) {
@@ -651,8 +651,14 @@ func TestRetryThenEvictNamesThePipelines(t *testing.T) {
 	_, actions := Plan(tr, PipelineStatus{Pipeline: 300, SHA: "C1", Status: PipelineFailed}, t0)
 	comments := only[Comment](actions)
 	want := "Removed from the merge train for `main`: pipeline #300 failed; it tested this merge request again, without the ones behind it, after pipeline #200 failed."
-	if len(comments) != 1 || comments[0].Body != want || comments[0].MR != 1 {
+	if len(comments) != 1 || comments[0].Body.String() != want || comments[0].MR != 1 {
 		t.Fatalf("comments = %#v, want %q", comments, want)
+	}
+	if p := comments[0].Body.Pipelines(); !slices.Equal(p, []int64{300, 200}) {
+		t.Fatalf("pipelines referred to = %v, want [300 200] as references, not words", p)
+	}
+	if r := only[Record](actions); len(r) != 1 || r[0].Car.Reason.Message.String() != want || r[0].Car.Reason.Pipeline != 300 {
+		t.Fatalf("records = %+v, want the sentence posted and pipeline 300", r)
 	}
 	if d := only[DeleteCarRef](actions); len(d) != 1 || d[0].MR != 1 {
 		t.Fatalf("deleted refs = %#v", d)
@@ -722,7 +728,7 @@ func TestEvictions(t *testing.T) {
 			var bodies []string
 			for _, c := range only[Comment](actions) {
 				if c.MR == 2 {
-					bodies = append(bodies, c.Body)
+					bodies = append(bodies, c.Body.String())
 				}
 			}
 			if len(bodies) != 1 || bodies[0] != tt.wantComment {
@@ -747,8 +753,13 @@ func TestConflictEvictsWithPaths(t *testing.T) {
 		t.Fatalf("records = %#v", recs)
 	}
 	want := "Removed from the merge train for `main`: it does not merge cleanly onto `main` and the merge requests ahead of it; conflicting paths: a.go, b.go."
-	if c := only[Comment](actions); len(c) != 1 || c[0].Body != want {
+	if c := only[Comment](actions); len(c) != 1 || c[0].Body.String() != want {
 		t.Fatalf("comments = %#v, want %q", c, want)
+	}
+	// The record says what the MR was told, and names no commit of
+	// another MR as its own: it was never built.
+	if r := recs[0].Car.Reason; r.Message.String() != want || r.Commit != "" || r.Base != "C1" || r.Pipeline != 0 {
+		t.Fatalf("recorded reason = %+v, want the sentence, no commit, base C1", r)
 	}
 	if b := builds(actions); !slices.Equal(b, []string{"3@C1"}) {
 		t.Fatalf("builds = %v: !3 should now sit on !1", b)
@@ -847,11 +858,11 @@ func TestObservationsAreIdempotent(t *testing.T) {
 func TestAddAndPriority(t *testing.T) {
 	tr := mk(at(1, StateRunning, "T"), at(2, StateRunning, "C1"))
 	tr, actions := Plan(tr, Added{MR: 3, HeadSHA: "H3", By: "a", Event: "e3"}, t0)
-	if c := only[Comment](actions); len(c) != 1 || c[0].Body != "Added to the merge train for `main` at position 3." || c[0].Key != "reply:e3" {
+	if c := only[Comment](actions); len(c) != 1 || c[0].Body.String() != "Added to the merge train for `main` at position 3." || c[0].Key != "reply:e3" {
 		t.Fatalf("comments = %#v", c)
 	}
 	tr, actions = Plan(tr, Added{MR: 4, HeadSHA: "H4", By: "a", Priority: PriorityHigh, Event: "e4"}, t0)
-	if c := only[Comment](actions); len(c) != 1 || c[0].Body != "Added to the merge train for `main` at position 1." {
+	if c := only[Comment](actions); len(c) != 1 || c[0].Body.String() != "Added to the merge train for `main` at position 1." {
 		t.Fatalf("comments = %#v", c)
 	}
 	if c := cancels(actions); !slices.Equal(c, []int64{pipe(1), pipe(2)}) {
@@ -862,7 +873,7 @@ func TestAddAndPriority(t *testing.T) {
 		t.Fatalf("order = %v", m)
 	}
 	_, actions = Plan(tr, Added{MR: 1, HeadSHA: "H1", By: "a", Event: "e9"}, t0)
-	if c := only[Comment](actions); len(c) != 1 || c[0].Body != "This merge request is already on the merge train for `main`, at position 3." {
+	if c := only[Comment](actions); len(c) != 1 || c[0].Body.String() != "This merge request is already on the merge train for `main`, at position 3." {
 		t.Fatalf("comments = %#v", c)
 	}
 }
@@ -877,7 +888,7 @@ func TestFrozenCarsWaitForTheirFastForward(t *testing.T) {
 		}
 	}
 	_, actions := Plan(tr, Removed{MR: 1, By: "a", Event: "e"}, t0)
-	if c := only[Comment](actions); len(c) != 1 || !strings.Contains(c[0].Body, "being merged") {
+	if c := only[Comment](actions); len(c) != 1 || !strings.Contains(c[0].Body.String(), "being merged") {
 		t.Errorf("comments = %#v", c)
 	}
 }
@@ -929,7 +940,7 @@ func TestOutboxSurvivesJSON(t *testing.T) {
 		CancelPipeline{MR: 1, Pipeline: 4},
 		FastForwardTarget{To: "C1", Expected: "T", MRs: []int64{1}},
 		DeleteCarRef{MR: 1},
-		Comment{MR: 1, Key: "k", Body: "b"},
+		Comment{MR: 1, Key: "k", Body: Words("b")},
 		CloseMR{MR: 1, Commit: "C1"},
 		Notify{Kind: NotifyMerged, Key: "k", Cars: []Car{at(1, StatePassed, "T")}, Commit: "C1"},
 		Record{Car: at(1, StatePassed, "T")},
@@ -966,7 +977,7 @@ func TestAddedReplyEstimates(t *testing.T) {
 	}
 	for _, tt := range tests {
 		_, actions := Plan(tr, Added{MR: 4, HeadSHA: "H4", By: "a", Event: "e", Estimate: tt.estimate}, t0)
-		if c := only[Comment](actions); len(c) != 1 || c[0].Body != tt.want {
+		if c := only[Comment](actions); len(c) != 1 || c[0].Body.String() != tt.want {
 			t.Errorf("estimate %s: comments = %#v, want %q", tt.estimate, c, tt.want)
 		}
 	}
@@ -979,7 +990,7 @@ func TestRetargetedEvicts(t *testing.T) {
 		t.Fatalf("evicted = %v", e)
 	}
 	want := "Removed from the merge train for `main`: its target branch changed to `develop`."
-	if c := only[Comment](actions); len(c) != 1 || c[0].Body != want {
+	if c := only[Comment](actions); len(c) != 1 || c[0].Body.String() != want {
 		t.Fatalf("comments = %#v, want %q", c, want)
 	}
 	if s := states(got); s != "2:building@T" {
@@ -1006,7 +1017,7 @@ func TestWants(t *testing.T) {
 		{StartPipeline{MR: 2, Commit: "C2"}, false},
 		{FastForwardTarget{To: "C0", Expected: "T"}, true},
 		{FastForwardTarget{To: "C1", Expected: "T"}, false},
-		{Comment{MR: 7, Key: "k", Body: "b"}, true},
+		{Comment{MR: 7, Key: "k", Body: Words("b")}, true},
 		{CancelPipeline{MR: 7, Pipeline: 1}, true},
 	}
 	for _, tt := range tests {
@@ -1070,7 +1081,7 @@ func TestRefusedPipelineEvicts(t *testing.T) {
 		t.Fatalf("evicted = %v", e)
 	}
 	want := "Removed from the merge train for `main`: the forge refused to start its pipeline (do the CI rules run pipelines on car branches?): Pipeline filtered out by workflow rules."
-	if c := only[Comment](actions); len(c) != 1 || c[0].Body != want {
+	if c := only[Comment](actions); len(c) != 1 || c[0].Body.String() != want {
 		t.Fatalf("comments = %#v, want %q", c, want)
 	}
 	if s := states(got); s != "2:building@T" {
@@ -1190,8 +1201,8 @@ func TestNewsOfAFrozenCarIsActedOnAfterItsFastForward(t *testing.T) {
 			}
 			var merged string
 			for _, c := range only[Comment](actions) {
-				if c.MR == 1 && strings.HasPrefix(c.Body, "Merged") {
-					merged = c.Body
+				if c.MR == 1 && strings.HasPrefix(c.Body.String(), "Merged") {
+					merged = c.Body.String()
 				}
 			}
 			if merged != tt.wantMerged {
@@ -1210,7 +1221,7 @@ func TestRulesUnmetEvictsWithTheForgesReason(t *testing.T) {
 	var note string
 	for _, c := range only[Comment](actions) {
 		if c.MR == 1 {
-			note = c.Body
+			note = c.Body.String()
 		}
 	}
 	if want := "Removed from the merge train for `main`: the merge rules no longer allow it to merge: @bob requested changes."; note != want {

@@ -265,7 +265,7 @@ func (h *harness) do(a train.Action) {
 		h.inbox = append(h.inbox, pending{ff: &a})
 	case train.Record:
 		c := a.Car
-		if c.Reason == nil || c.Reason.Message == "" {
+		if c.Reason == nil || len(c.Reason.Message) == 0 {
 			h.fail("!%d left without a reason", c.MR)
 		}
 		if c.State == train.StateMerged {

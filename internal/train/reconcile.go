@@ -97,7 +97,7 @@ func (p *planner) expireTimeouts() bool {
 		}
 		if p.now.Sub(c.PipelineStartedAt) > limit {
 			p.evict(i, Reason{Code: ReasonTimeout, Pipeline: c.Pipeline, Commit: c.Commit,
-				Message: msgTimeout(c.Pipeline, limit)})
+				Detail: msgTimeout(c.Pipeline, limit)})
 			return true
 		}
 	}

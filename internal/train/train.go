@@ -233,11 +233,29 @@ const (
 
 // Reason is why a car left: a code for machines and a sentence for people.
 type Reason struct {
-	Code     ReasonCode `json:"code"`
-	Message  string     `json:"message"`
-	Pipeline int64      `json:"pipeline,omitempty"` // the pipeline concerned, if any
-	Commit   string     `json:"commit,omitempty"`   // the commit concerned, if any
-	Paths    []string   `json:"paths,omitempty"`    // conflicting paths
+	Code ReasonCode `json:"code"`
+	// Message is the sentence posted on the MR, word for word.
+	Message Text `json:"message"`
+	// Detail is why, as a clause ("pipeline #7 failed"), for lists that
+	// already name the MR and its train, such as chat's; empty for a
+	// merge, whose sentence says it all.
+	Detail Text `json:"detail,omitempty"`
+	// Pipeline and Commit are the MR's own pipeline and commit concerned,
+	// if any: never another MR's.
+	Pipeline int64  `json:"pipeline,omitempty"`
+	Commit   string `json:"commit,omitempty"`
+	// Base is the commit the MR was to be built on, for a conflict.
+	Base  string   `json:"base,omitempty"`
+	Paths []string `json:"paths,omitempty"` // conflicting paths
+}
+
+// Why is the reason as a clause: Detail, or for a record written before
+// reasons had one, Message.
+func (r Reason) Why() Text {
+	if len(r.Detail) > 0 {
+		return r.Detail
+	}
+	return r.Message
 }
 
 // FastForward is a move of the target branch that was asked for and whose

@@ -9,11 +9,13 @@ import (
 
 	"github.com/trainyard/trainyard/internal/command"
 	"github.com/trainyard/trainyard/internal/event"
+	"github.com/trainyard/trainyard/internal/forge/github"
+	"github.com/trainyard/trainyard/internal/forge/gitlab"
 )
 
 const (
-	forgeGitLab = "gitlab"
-	forgeGitHub = "github"
+	forgeGitLab = gitlab.Name
+	forgeGitHub = github.Name
 	// eventUnknown labels a request before it is authenticated, and
 	// eventOther an event type Trainyard does not use: metric labels come
 	// from the used event types and these two only, so no sender can mint

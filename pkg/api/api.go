@@ -60,18 +60,24 @@ type Train struct {
 // Car is one MR on a train.
 type Car struct {
 	// Position is 1 for the front car.
-	Position int       `json:"position"`
-	MR       int64     `json:"mr"`
-	Title    string    `json:"title"`
-	MRURL    string    `json:"mr_url,omitempty"`
-	State    string    `json:"state"`
-	AddedBy  string    `json:"added_by"`
-	AddedAt  time.Time `json:"added_at"`
+	Position int   `json:"position"`
+	MR       int64 `json:"mr"`
+	// Label is how the forge writes the MR: "!12" on GitLab, "#12" on
+	// GitHub.
+	Label   string    `json:"label,omitempty"`
+	Title   string    `json:"title"`
+	MRURL   string    `json:"mr_url,omitempty"`
+	State   string    `json:"state"`
+	AddedBy string    `json:"added_by"`
+	AddedAt time.Time `json:"added_at"`
 	// TimeOnTrain is how long ago the MR was added.
 	TimeOnTrain Duration `json:"time_on_train"`
 	// Pipeline is the car's current pipeline; 0 and omitted if none.
 	Pipeline    int64  `json:"pipeline,omitempty"`
 	PipelineURL string `json:"pipeline_url,omitempty"`
+	// PipelineLabel names the pipeline as the forge's people know it:
+	// "pipeline #7", or "the checks on 1a2b3c4d5e6f".
+	PipelineLabel string `json:"pipeline_label,omitempty"`
 	// Commit is the speculative commit: the MR merged onto the cars ahead.
 	Commit string `json:"commit,omitempty"`
 	// Attempts counts pipelines started for the current commit.
@@ -90,22 +96,31 @@ type Car struct {
 
 // HistoryEntry is a car that left a train.
 type HistoryEntry struct {
-	MR    int64  `json:"mr"`
+	MR int64 `json:"mr"`
+	// Label is how the forge writes the MR: "!12" or "#12".
+	Label string `json:"label,omitempty"`
 	Title string `json:"title"`
 	MRURL string `json:"mr_url,omitempty"`
 	// State is StateMerged or StateEvicted.
 	State string `json:"state"`
-	// Reason says why the car left, for people; ReasonCode for programs:
+	// Reason is the sentence the MR was told when it left; ReasonCode is
+	// why, for programs:
 	// merged, pipeline_failed, new_commits, closed, retargeted,
 	// merged_outside, conflict, timeout, removed or build_failed.
-	Reason      string    `json:"reason"`
-	ReasonCode  string    `json:"reason_code"`
-	Commit      string    `json:"commit,omitempty"`
-	Pipeline    int64     `json:"pipeline,omitempty"`
-	PipelineURL string    `json:"pipeline_url,omitempty"`
-	AddedBy     string    `json:"added_by"`
-	AddedAt     time.Time `json:"added_at"`
-	LeftAt      time.Time `json:"left_at"`
+	Reason     string `json:"reason"`
+	ReasonCode string `json:"reason_code"`
+	// Commit and Pipeline are the MR's own: the commit it merged as, or
+	// the commit and pipeline that failed; empty for an MR never built.
+	Commit        string `json:"commit,omitempty"`
+	Pipeline      int64  `json:"pipeline,omitempty"`
+	PipelineURL   string `json:"pipeline_url,omitempty"`
+	PipelineLabel string `json:"pipeline_label,omitempty"`
+	// Base is the commit an MR that did not merge cleanly was to be
+	// built on.
+	Base    string    `json:"base,omitempty"`
+	AddedBy string    `json:"added_by"`
+	AddedAt time.Time `json:"added_at"`
+	LeftAt  time.Time `json:"left_at"`
 }
 
 // History answers GET .../history: departures, newest first.
@@ -140,6 +155,8 @@ type MRStatus struct {
 	Forge   string `json:"forge"`
 	Project string `json:"project"`
 	MR      int64  `json:"mr"`
+	// Label is how the forge writes the MR: "!12" or "#12".
+	Label string `json:"label,omitempty"`
 	// Branch and Car are set while the MR is on a train.
 	Branch string `json:"branch,omitempty"`
 	Car    *Car   `json:"car,omitempty"`

@@ -2,6 +2,7 @@ package client_test
 
 import (
 	"errors"
+	"fmt"
 	"net/http"
 	"net/http/httptest"
 	"strings"
@@ -56,7 +57,7 @@ func TestClientDrivesATrain(t *testing.T) {
 		t.Fatalf("Retry = %+v, %v", st, err)
 	}
 	st, err = c.Remove(ctx, "gitlab", apitest.Project, two, api.MRRequest{})
-	if err != nil || st != (api.MRStatus{Forge: "gitlab", Project: apitest.Project, MR: two}) {
+	if err != nil || st != (api.MRStatus{Forge: "gitlab", Project: apitest.Project, MR: two, Label: fmt.Sprintf("!%d", two)}) {
 		t.Fatalf("Remove = %+v, %v", st, err)
 	}
 	hist, err := c.History(ctx, "gitlab", apitest.Project, "main", 1)

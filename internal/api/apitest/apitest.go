@@ -15,6 +15,7 @@ import (
 	"github.com/trainyard/trainyard/internal/api"
 	"github.com/trainyard/trainyard/internal/engine"
 	"github.com/trainyard/trainyard/internal/fakeforge"
+	"github.com/trainyard/trainyard/internal/forge"
 	"github.com/trainyard/trainyard/internal/forge/gitlab"
 	"github.com/trainyard/trainyard/internal/gitops"
 	"github.com/trainyard/trainyard/internal/redistest"
@@ -85,10 +86,10 @@ func New(tb testing.TB, o Options) *Env {
 	repos := &engine.GitRepos{Dir: tb.TempDir(), Token: botToken, CloneURL: client.CloneURL,
 		Identity: gitops.Identity{Name: "Trainyard", Email: "trainyard@example.com"}}
 	clock := &Clock{t: time.Date(2025, 3, 1, 12, 0, 0, 0, time.UTC)}
-	eng := engine.New(engine.Config{Owner: "api-test", Settings: o.Settings}, st, client, repos, engine.WithClock(clock.Now))
+	eng := engine.New(engine.Config{Profile: gitlab.Profile(ff.URL()), Owner: "api-test", Settings: o.Settings, Projects: []string{Project}}, st, client, repos, engine.WithClock(clock.Now))
 	opts := api.Options{
-		Trains: api.Engines{"gitlab": eng}, Events: st, Token: Token, ProtectReads: o.ProtectReads,
-		Links: map[string]api.Links{"gitlab": api.GitLabLinks{BaseURL: ff.URL()}}, Now: clock.Now,
+		Trains: engine.NewRouter(eng), Events: st, Token: Token, ProtectReads: o.ProtectReads,
+		Profiles: forge.Profiles{gitlab.Name: gitlab.Profile(ff.URL())}, Now: clock.Now,
 	}
 	if o.NoToken {
 		opts.Token = ""

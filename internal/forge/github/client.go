@@ -1,8 +1,8 @@
 // Package github is the engine's GitHub client: go-github behind forge's
 // normalised types, authenticated with a personal access token or as a
 // GitHub App installation, with a deadline on every request, retries
-// with backoff (package retry), GitHub's rate limits honoured, and a
-// client-side budget for its secondary limits on content creation.
+// with backoff (package internal/retry), GitHub's rate limits honoured,
+// and a client-side budget for its secondary limits on content creation.
 //
 // GitHub has no pipeline to create: a car's pipeline is the set of
 // required checks (check runs and commit statuses, by name) on the car's
@@ -28,7 +28,7 @@ import (
 	"github.com/shurcooL/githubv4"
 	"go.uber.org/zap"
 
-	"github.com/trainyard/trainyard/internal/forge/retry"
+	"github.com/trainyard/trainyard/internal/retry"
 )
 
 // Defaults applied by New.
@@ -81,6 +81,10 @@ type Options struct {
 	// (everything but GET), below GitHub's secondary rate limits.
 	WritesPerMinute int
 	WritesPerHour   int
+	// Transport makes every HTTP request of the client, REST, GraphQL
+	// and an app's token requests alike, for metrics; nil means
+	// http.DefaultTransport.
+	Transport http.RoundTripper
 	// Logger defaults to a no-op logger.
 	Logger *zap.Logger
 }
@@ -140,12 +144,10 @@ func New(opts Options) (*Client, error) {
 			window{orInt(opts.WritesPerHour, DefaultWritesPerHour), time.Hour}),
 		shas: newSHACache(), commentPages: newPageCache(), log: log,
 		retry: retry.Policy{
-			Forge:       "github",
-			Timeout:     orDuration(opts.Timeout, DefaultTimeout),
-			MaxWait:     orDuration(opts.MaxWait, DefaultMaxWait),
-			BackoffBase: orDuration(opts.BackoffBase, DefaultBackoffBase),
-			BackoffMax:  orDuration(opts.BackoffMax, DefaultBackoffMax),
-			Logger:      log,
+			Timeout: orDuration(opts.Timeout, DefaultTimeout),
+			Budget:  orDuration(opts.MaxWait, DefaultMaxWait),
+			Base:    orDuration(opts.BackoffBase, DefaultBackoffBase),
+			Max:     orDuration(opts.BackoffMax, DefaultBackoffMax),
 		},
 	}
 	for path, r := range opts.Repositories {
@@ -163,17 +165,23 @@ func New(opts Options) (*Client, error) {
 	return c, nil
 }
 
-// authenticate returns go-github with the credentials on its transport.
+// authenticate returns go-github with the credentials on its transport,
+// itself on opts.Transport, which the GraphQL client shares.
 func (c *Client) authenticate(opts Options) (*gh.Client, error) {
+	base := opts.Transport
+	if base == nil {
+		base = http.DefaultTransport
+	}
 	switch {
 	case opts.Token != "" && opts.App != nil:
 		return nil, errors.New("github client: set a token or an app, not both")
 	case opts.Token != "":
 		token := opts.Token
 		c.token = func(context.Context) (string, error) { return token, nil }
-		return gh.NewClient(nil).WithAuthToken(token), nil
+		return gh.NewClient(&http.Client{Transport: base}).WithAuthToken(token), nil
 	case opts.App != nil:
-		tr, err := ghinstallation.New(http.DefaultTransport, opts.App.ID, opts.App.InstallationID, opts.App.PrivateKey)
+		// The installation's token requests go through base too.
+		tr, err := ghinstallation.New(base, opts.App.ID, opts.App.InstallationID, opts.App.PrivateKey)
 		if err != nil {
 			return nil, fmt.Errorf("github app %d: %w", opts.App.ID, err)
 		}
@@ -182,17 +190,6 @@ func (c *Client) authenticate(opts Options) (*gh.Client, error) {
 		return gh.NewClient(&http.Client{Transport: tr}), nil
 	}
 	return nil, errors.New("github client: neither a token nor an app is set")
-}
-
-// WebURLOf is the web URL of the instance whose REST API (or web
-// address) is base: https://github.com for https://api.github.com, and
-// https://HOST for https://HOST/api/v3. "" when base is no URL.
-func WebURLOf(base string) string {
-	web, _, err := instanceURLs(base)
-	if err != nil {
-		return ""
-	}
-	return web
 }
 
 // instanceURLs checks a base URL and returns the web and API URLs.

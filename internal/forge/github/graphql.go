@@ -13,8 +13,7 @@ import (
 
 	"github.com/shurcooL/githubv4"
 
-	"github.com/trainyard/trainyard/internal/backoff"
-	"github.com/trainyard/trainyard/internal/forge/retry"
+	"github.com/trainyard/trainyard/internal/retry"
 )
 
 // mergeInfoPreview is the media type GitHub wants before it answers
@@ -109,7 +108,7 @@ func (s seen) answer(err error, now time.Time) retry.Answer {
 	if err == nil || s.header == nil {
 		return ans
 	}
-	ans.RetryAfter = backoff.RetryAfter(s.header.Get("Retry-After"), now)
+	ans.RetryAfter = retry.RetryAfter(s.header, now)
 	switch {
 	case slices.Contains(s.types, "NOT_FOUND"):
 		ans.Status = http.StatusNotFound
@@ -122,11 +121,14 @@ func (s seen) answer(err error, now time.Time) retry.Answer {
 		if ans.RetryAfter <= 0 {
 			ans.RetryAfter = secondaryWait
 		}
-	case s.secondary, s.status == http.StatusTooManyRequests, s.status == http.StatusForbidden && ans.RetryAfter > 0:
+	case s.secondary, s.status == http.StatusForbidden && ans.RetryAfter > 0:
 		ans.Throttled = true
 		if ans.RetryAfter == 0 {
 			ans.RetryAfter = secondaryWait
 		}
+	case s.status == http.StatusTooManyRequests:
+		// As on REST: without a Retry-After, the usual backoff.
+		ans.Throttled = true
 	case slices.Contains(s.types, "FORBIDDEN"):
 		ans.Status = http.StatusForbidden
 	}

@@ -11,18 +11,6 @@ import (
 	"github.com/trainyard/trainyard/internal/train"
 )
 
-// ChecksURL is the web page of the checks a pipeline id names: the
-// commit's checks, by the commit prefix the id packs (GitHub takes an
-// abbreviated commit in its URLs). web is the instance's web URL, like
-// https://github.com; "" for an id that is not a GitHub check set.
-func ChecksURL(web, project string, id int64) string {
-	prefix, _, err := splitPipelineID(id)
-	if err != nil {
-		return ""
-	}
-	return strings.TrimRight(web, "/") + "/" + project + "/commit/" + prefix + "/checks"
-}
-
 // PipelineName renders the pipeline id for a note on a pull request, in
 // place of the "pipeline #<id>" that means nothing on GitHub: for a
 // pipeline that failed, the checks that failed, each linked to its page;
@@ -85,20 +73,4 @@ func (c *Client) failedChecks(ctx context.Context, r repoRef, sha string) ([]str
 // required reports whether a check counts for the repository's pipelines.
 func required(r repoRef, name string) bool {
 	return len(r.RequiredChecks) == 0 || slices.Contains(r.RequiredChecks, name)
-}
-
-// PipelineRef names the check set a pipeline id stands for, in plain text
-// ("the checks on 1a2b3c4d5e6f"), where GitHub's own names need a call to
-// GitHub: in history, chat and the demo. It is "" for an id that is not a
-// GitHub check set.
-func PipelineRef(id int64) string {
-	prefix, attempt, err := splitPipelineID(id)
-	if err != nil {
-		return ""
-	}
-	ref := fmt.Sprintf("the checks on %.12s", prefix)
-	if attempt > 1 {
-		ref += fmt.Sprintf(" (attempt %d)", attempt)
-	}
-	return ref
 }

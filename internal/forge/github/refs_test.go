@@ -78,11 +78,12 @@ func TestPipelineNameLinksTheFailedCheck(t *testing.T) {
 			t.Errorf("name %q lacks %q", name, want)
 		}
 	}
-	if got, want := ChecksURL(f.URL(), project, p.ID), f.URL()+"/"+project+"/commit/"+sha[:prefixLen]+"/checks"; got != want {
-		t.Errorf("ChecksURL = %q, want %q", got, want)
+	links := Profile(f.URL()).Links
+	if got, want := links.Pipeline(project, p.ID), f.URL()+"/"+project+"/commit/"+sha[:prefixLen]+"/checks"; got != want {
+		t.Errorf("pipeline link = %q, want %q", got, want)
 	}
-	if got := ChecksURL(f.URL(), project, 1<<attemptBits); got != "" {
-		t.Errorf("ChecksURL of no check set = %q", got)
+	if got := links.Pipeline(project, 1<<attemptBits); got != "" {
+		t.Errorf("pipeline link of no check set = %q", got)
 	}
 }
 

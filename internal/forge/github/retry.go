@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"strconv"
 	"sync"
 	"time"
 
@@ -12,13 +13,8 @@ import (
 	gh "github.com/google/go-github/v82/github"
 	"go.uber.org/zap"
 
-	"github.com/trainyard/trainyard/internal/backoff"
-	"github.com/trainyard/trainyard/internal/forge/retry"
+	"github.com/trainyard/trainyard/internal/retry"
 )
-
-// ErrGaveUp: a call kept failing with retryable errors, or waiting for a
-// rate limit, until Options.MaxWait was spent. It wraps the last error.
-var ErrGaveUp = retry.ErrGaveUp
 
 // secondaryWait is how long GitHub asks a client hit by a secondary limit
 // to wait when it does not say: at least a minute.
@@ -44,12 +40,14 @@ func (c *Client) do(ctx context.Context, op string, k kind, req request) error {
 	})
 }
 
-// call runs attempt under the retry policy: REST and GraphQL requests
-// alike. Every attempt first waits out a rate limit GitHub announced to
-// any call of this client, then, for a write, for room in the budget.
+// call runs attempt under the retry policy and retry.HTTP's rules: REST
+// and GraphQL requests alike. Every attempt first waits out a rate limit
+// GitHub announced to any call of this client, then, for a write, for
+// room in the budget.
 func (c *Client) call(ctx context.Context, op string, k kind, attempt retry.Attempt) error {
 	p := c.retry
-	p.Before = func(call context.Context, _ string) error {
+	p.Classify, p.OnRetry = retry.HTTP(k != write), retry.LogRetries(c.log, op)
+	p.Before = func(call context.Context) error {
 		if err := c.gate.wait(call); err != nil {
 			return err
 		}
@@ -58,57 +56,53 @@ func (c *Client) call(ctx context.Context, op string, k kind, attempt retry.Atte
 		}
 		return c.budget.reserve(call)
 	}
-	return p.Do(ctx, op, k != write, func(try context.Context) (retry.Answer, error) {
+	err := p.Do(ctx, func(try context.Context) (retry.Answer, error) {
 		ans, err := attempt(try)
 		if ans.Throttled {
+			// A limit with a wait holds back every call; one without
+			// (a 429 with no Retry-After) only backs this one off.
 			c.gate.pause(time.Now().Add(ans.RetryAfter))
 			c.log.Info("github rate limit", zap.String("op", op), zap.Int("status", ans.Status), zap.Duration("wait", ans.RetryAfter))
 		}
-		return ans, err
+		return ans, retry.ForgeError(ans, err)
 	})
+	if err != nil {
+		return fmt.Errorf("%s: %w", op, err)
+	}
+	return nil
 }
 
 // pages calls req for page 1, 2, ... until GitHub's Link header has no
 // next page; each page is retried on its own.
 func (c *Client) pages(ctx context.Context, op string, req func(try context.Context, page int) (*gh.Response, error)) error {
-	for n := 1; ; n++ {
-		next := 0
-		err := c.do(ctx, fmt.Sprintf("%s (page %d)", op, n), read, func(try context.Context) (*gh.Response, error) {
+	return retry.Pages(ctx, op, func(ctx context.Context, op string, n int) (more bool, err error) {
+		err = c.do(ctx, op, read, func(try context.Context) (*gh.Response, error) {
 			resp, err := req(try, n)
-			if resp != nil {
-				next = resp.NextPage
-			}
+			more = resp != nil && resp.NextPage != 0
 			return resp, err
 		})
-		if err != nil || next == 0 {
-			return err
-		}
-		if n == maxPages {
-			return fmt.Errorf("%s: more than %d pages", op, maxPages)
-		}
-	}
+		return more, err
+	})
 }
 
-// maxPages stops a list that never ends; 100 pages of 100 is far beyond
-// any pull request's comments or any commit's checks.
-const maxPages = 100
-
 // answerOf reads what an attempt learned: the status, and for GitHub's
-// rate limits (403 with no requests left, 403 secondary, 429) how long to
-// wait: until X-RateLimit-Reset, or Retry-After, or a minute.
+// rate limits how long to wait. A primary limit (no requests remaining,
+// on a 403 or a 429) waits until X-RateLimit-Reset; a secondary limit
+// (403) for Retry-After, or a minute when it does not say; a 429 for
+// Retry-After, or the usual backoff when it gives none or 0.
 func answerOf(resp *gh.Response, err error, now time.Time) retry.Answer {
 	var ans retry.Answer
+	var header http.Header
 	var token *ghinstallation.HTTPError
 	switch {
 	case resp != nil && resp.Response != nil:
-		ans.Status = resp.StatusCode
-		ans.RetryAfter = backoff.RetryAfter(resp.Header.Get("Retry-After"), now)
+		ans.Status, header = resp.StatusCode, resp.Header
 	case errors.As(err, &token) && token.Response != nil:
 		// The installation token could not be had: GitHub's answer
 		// decides as any other does (a refused JWT is for good).
-		ans.Status = token.Response.StatusCode
-		ans.RetryAfter = backoff.RetryAfter(token.Response.Header.Get("Retry-After"), now)
+		ans.Status, header = token.Response.StatusCode, token.Response.Header
 	}
+	ans.RetryAfter = retry.RetryAfter(header, now)
 	var primary *gh.RateLimitError
 	var secondary *gh.AbuseRateLimitError
 	switch {
@@ -122,11 +116,25 @@ func answerOf(resp *gh.Response, err error, now time.Time) retry.Answer {
 		}
 	case ans.Status == http.StatusTooManyRequests:
 		ans.Throttled = true
-		if ans.RetryAfter == 0 {
-			ans.RetryAfter = secondaryWait
+		if reset, ok := primaryReset(header, now); ok {
+			ans.RetryAfter = max(ans.RetryAfter, reset)
 		}
 	}
 	return ans
+}
+
+// primaryReset is the wait until X-RateLimit-Reset when h says no request
+// remains; ok is false when it does not say so or gives no reset.
+func primaryReset(h http.Header, now time.Time) (time.Duration, bool) {
+	if h.Get("X-RateLimit-Remaining") != "0" {
+		return 0, false
+	}
+	reset, err := strconv.ParseInt(h.Get("X-RateLimit-Reset"), 10, 64)
+	if err != nil {
+		return 0, false
+	}
+	// Reset has whole seconds: a second more is never too early.
+	return max(time.Unix(reset, 0).Sub(now)+time.Second, 0), true
 }
 
 // gate holds every call of a client back while GitHub has said it is
@@ -167,7 +175,7 @@ func sleepUntil(call context.Context, t time.Time, why string) error {
 		return nil
 	}
 	if deadline, ok := call.Deadline(); ok && t.After(deadline) {
-		return fmt.Errorf("%w: %s, past the call's deadline", ErrGaveUp, why)
+		return fmt.Errorf("%w: %s, past the call's deadline", retry.ErrGaveUp, why)
 	}
 	timer := time.NewTimer(d)
 	defer timer.Stop()

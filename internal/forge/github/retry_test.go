@@ -4,17 +4,23 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"net/url"
 	"strings"
 	"sync"
 	"testing"
 	"time"
 
+	gh "github.com/google/go-github/v82/github"
 	"go.uber.org/zap"
 	"go.uber.org/zap/zapcore"
 	"go.uber.org/zap/zaptest/observer"
 
 	"github.com/trainyard/trainyard/internal/fakeforge"
 	"github.com/trainyard/trainyard/internal/forge"
+	"github.com/trainyard/trainyard/internal/retry"
 )
 
 // bodies lists the comments' bodies, and fails on a repeat.
@@ -103,14 +109,14 @@ func TestRateLimitBeyondTheBudgetGivesUpAtOnce(t *testing.T) {
 	c := newClient(t, f, func(o *Options) { o.MaxWait = time.Second })
 	start := time.Now()
 	_, err := c.BranchHead(context.Background(), project, "main")
-	if !errors.Is(err, ErrGaveUp) || errors.Is(err, forge.ErrRejected) || !strings.Contains(err.Error(), "secondary rate limit") {
+	if !errors.Is(err, retry.ErrGaveUp) || errors.Is(err, forge.ErrRejected) || !strings.Contains(err.Error(), "secondary rate limit") {
 		t.Fatalf("err = %v", err)
 	}
 	if took := time.Since(start); took > 500*time.Millisecond {
 		t.Fatalf("waited %v for a Retry-After beyond the budget", took)
 	}
 	// Later calls do not even ask while the limit holds.
-	if _, err := c.BranchHead(context.Background(), project, "main"); !errors.Is(err, ErrGaveUp) {
+	if _, err := c.BranchHead(context.Background(), project, "main"); !errors.Is(err, retry.ErrGaveUp) {
 		t.Fatalf("second call: %v", err)
 	}
 	if calls := f.Calls()["GET /repos/{owner}/{repo}/git/ref/{ref...}"]; calls != 1 {
@@ -140,7 +146,7 @@ func TestWriteBudget(t *testing.T) {
 	short, cancel := context.WithTimeout(ctx, time.Second)
 	defer cancel()
 	err := c.Comment(short, project, mr.IID, "one too many")
-	if !errors.Is(err, ErrGaveUp) || !strings.Contains(err.Error(), "write budget") {
+	if !errors.Is(err, retry.ErrGaveUp) || !strings.Contains(err.Error(), "write budget") {
 		t.Fatalf("sixth write: %v", err)
 	}
 	if got := bodies(t, f, mr.IID); len(got) != 5 {
@@ -193,7 +199,7 @@ func TestServerErrorsAreRetried(t *testing.T) {
 	}
 	f.SetFaults(fakeforge.Faults{ServerErrorRate: 1})
 	g := newClient(t, f, func(o *Options) { o.MaxWait = 200 * time.Millisecond })
-	if _, err := g.MergeRequest(ctx, project, mr.IID); !errors.Is(err, ErrGaveUp) || !strings.Contains(err.Error(), "acme/widgets#1") {
+	if _, err := g.MergeRequest(ctx, project, mr.IID); !errors.Is(err, retry.ErrGaveUp) || !strings.Contains(err.Error(), "acme/widgets#1") {
 		t.Fatalf("always failing: %v", err)
 	}
 }
@@ -203,7 +209,7 @@ func TestRefusalsAreNotRetried(t *testing.T) {
 	c := newClient(t, f, nil)
 	mr := openMR(t, f, "feature", map[string]string{"a": "a"})
 	err := c.Comment(context.Background(), project, mr.IID, "  ")
-	if !errors.Is(err, forge.ErrRejected) || errors.Is(err, ErrGaveUp) || !strings.Contains(err.Error(), "422") {
+	if !errors.Is(err, forge.ErrRejected) || errors.Is(err, retry.ErrGaveUp) || !strings.Contains(err.Error(), "422") {
 		t.Fatalf("empty comment: %v", err)
 	}
 	if calls := f.Calls()["POST /repos/{owner}/{repo}/issues/{issue_number}/comments"]; calls != 1 {
@@ -238,5 +244,75 @@ func TestTokenNeverLoggedOrInErrors(t *testing.T) {
 		if strings.Contains(line, token) {
 			t.Fatalf("log holds the token: %s", line)
 		}
+	}
+}
+
+// TestTooManyRequestsWithoutAWaitBacksOff: a 429 with Retry-After: 0 is
+// retried after the usual backoff and holds no other call back. (The
+// minute GitHub asks for is for a secondary limit that names no wait.)
+func TestTooManyRequestsWithoutAWaitBacksOff(t *testing.T) {
+	f := newForge(t, nil)
+	c := newClient(t, f, nil)
+	f.SetFaults(fakeforge.Faults{RateLimitRate: 1, RetryAfter: 0})
+	lift := time.AfterFunc(100*time.Millisecond, func() { f.SetFaults(fakeforge.Faults{}) })
+	defer lift.Stop()
+	start := time.Now()
+	head, err := c.BranchHead(context.Background(), project, "main")
+	if err != nil || head == "" {
+		t.Fatalf("BranchHead through 429s: %q, %v", head, err)
+	}
+	if took := time.Since(start); took > 5*time.Second {
+		t.Fatalf("took %v for a limit lifted after 100ms", took)
+	}
+	if f.FaultCounts()[fakeforge.FaultRateLimited] < 2 {
+		t.Fatalf("faults %v, want several 429s", f.FaultCounts())
+	}
+	c.gate.mu.Lock()
+	until := c.gate.until
+	c.gate.mu.Unlock()
+	if time.Until(until) > 0 {
+		t.Fatalf("the gate holds every call until %v after a 429 without a wait", until)
+	}
+}
+
+// TestAnswerOf reads real go-github errors for each way GitHub says
+// "wait".
+func TestAnswerOf(t *testing.T) {
+	now := time.Unix(1_700_000_000, 0)
+	const secondaryDocs = `{"message":"You have exceeded a secondary rate limit.","documentation_url":"https://docs.github.com/rest/overview/rate-limits-for-the-rest-api#about-secondary-rate-limits"}`
+	for _, tc := range []struct {
+		name   string
+		status int
+		header []string
+		body   string
+		want   string
+	}{
+		{"primary limit", 403, []string{"X-RateLimit-Remaining", "0", "X-RateLimit-Reset", "1700000010"}, `{"message":"API rate limit exceeded"}`, "403 true 11s"},
+		{"secondary limit", 403, []string{"Retry-After", "7"}, secondaryDocs, "403 true 7s"},
+		{"secondary limit without a wait", 403, nil, secondaryDocs, "403 true 1m0s"},
+		{"too many requests", 429, []string{"Retry-After", "3"}, secondaryDocs, "429 true 3s"},
+		{"too many requests, Retry-After 0", 429, []string{"Retry-After", "0"}, secondaryDocs, "429 true 0s"},
+		{"too many requests, no Retry-After", 429, nil, `{"message":"slow down"}`, "429 true 0s"},
+		{"too many requests, primary", 429, []string{"X-RateLimit-Remaining", "0", "X-RateLimit-Reset", "1700000020"}, `{"message":"API rate limit exceeded"}`, "429 true 21s"},
+		{"forbidden", 403, nil, `{"message":"Resource not accessible by integration"}`, "403 false 0s"},
+		{"unavailable", 503, []string{"Retry-After", "2"}, `{"message":"unavailable"}`, "503 false 2s"},
+		{"not found", 404, nil, `{"message":"Not Found"}`, "404 false 0s"},
+	} {
+		resp := &http.Response{StatusCode: tc.status, Header: http.Header{}, Body: io.NopCloser(strings.NewReader(tc.body)),
+			Request: httptest.NewRequest(http.MethodGet, "https://api.github.com/repos/acme/widgets", nil)}
+		for i := 0; i < len(tc.header); i += 2 {
+			resp.Header.Set(tc.header[i], tc.header[i+1])
+		}
+		err := gh.CheckResponse(resp)
+		if err == nil {
+			t.Fatalf("%s: no error from a %d", tc.name, tc.status)
+		}
+		ans := answerOf(&gh.Response{Response: resp}, err, now)
+		if got := fmt.Sprintf("%d %t %v", ans.Status, ans.Throttled, ans.RetryAfter); got != tc.want {
+			t.Errorf("%s: %s, want %s", tc.name, got, tc.want)
+		}
+	}
+	if ans := answerOf(nil, &url.Error{Op: "Get", URL: "https://api.github.com", Err: io.ErrUnexpectedEOF}, now); ans != (retry.Answer{}) {
+		t.Errorf("transport error: %+v, want no answer", ans)
 	}
 }

@@ -287,7 +287,8 @@ func TestGraphQLAnswers(t *testing.T) {
 		{"primary limit", seen{status: 200, header: header("X-RateLimit-Remaining", "0", "X-Ratelimit-Reset", "1700000010"), types: []string{"RATE_LIMITED"}}, "200 true 11s"},
 		{"secondary limit", seen{status: 403, header: header("Retry-After", "7"), secondary: true}, "403 true 7s"},
 		{"secondary limit without a wait", seen{status: 403, header: header(), secondary: true}, "403 true 1m0s"},
-		{"too many requests", seen{status: 429, header: header()}, "429 true 1m0s"},
+		{"too many requests", seen{status: 429, header: header("Retry-After", "3")}, "429 true 3s"},
+		{"too many requests without a wait", seen{status: 429, header: header()}, "429 true 0s"},
 		{"a bad query", seen{status: 200, header: header(), types: []string{""}}, "200 false 0s"},
 		{"server error", seen{status: 502, header: header()}, "502 false 0s"},
 	} {

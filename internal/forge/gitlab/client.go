@@ -7,6 +7,7 @@ package gitlab
 import (
 	"errors"
 	"fmt"
+	"net/http"
 	"net/url"
 	"os"
 	"strings"
@@ -15,7 +16,7 @@ import (
 	gl "gitlab.com/gitlab-org/api/client-go"
 	"go.uber.org/zap"
 
-	"github.com/trainyard/trainyard/internal/forge/retry"
+	"github.com/trainyard/trainyard/internal/retry"
 )
 
 // Defaults applied by New.
@@ -37,13 +38,18 @@ type Options struct {
 	// Timeout bounds each HTTP request. DefaultTimeout if zero.
 	Timeout time.Duration
 	// MaxWait bounds a whole call, retries included: a call that has not
-	// succeeded by then gives up with ErrGaveUp. DefaultMaxWait if zero.
+	// succeeded by then gives up with retry.ErrGaveUp. DefaultMaxWait if
+	// zero.
 	MaxWait time.Duration
 	// BackoffBase and BackoffMax shape the exponential backoff between
-	// retries: attempt n waits a random time in [0, min(BackoffMax,
-	// BackoffBase*2^n)), or longer if the server asks with Retry-After.
+	// retries: failed attempt n is followed by a random wait of up to
+	// min(BackoffMax, BackoffBase*2^(n-1)), or longer if the server asks
+	// with Retry-After.
 	BackoffBase time.Duration
 	BackoffMax  time.Duration
+	// Transport makes every HTTP request of the client, for metrics;
+	// nil means http.DefaultTransport.
+	Transport http.RoundTripper
 	// Logger defaults to a no-op logger.
 	Logger *zap.Logger
 }
@@ -53,6 +59,7 @@ type Client struct {
 	gl    *gl.Client
 	web   string // instance URL without /api/v4
 	retry retry.Policy
+	log   *zap.Logger
 }
 
 // New returns a client for opts.BaseURL. It makes no request.
@@ -68,18 +75,21 @@ func New(opts Options) (*Client, error) {
 	if log == nil {
 		log = zap.NewNop()
 	}
-	c := &Client{web: web, retry: retry.Policy{
-		Forge:       "gitlab",
-		Timeout:     orDefault(opts.Timeout, DefaultTimeout),
-		MaxWait:     orDefault(opts.MaxWait, DefaultMaxWait),
-		BackoffBase: orDefault(opts.BackoffBase, DefaultBackoffBase),
-		BackoffMax:  orDefault(opts.BackoffMax, DefaultBackoffMax),
-		Logger:      log,
+	c := &Client{web: web, log: log, retry: retry.Policy{
+		Timeout: orDefault(opts.Timeout, DefaultTimeout),
+		Budget:  orDefault(opts.MaxWait, DefaultMaxWait),
+		Base:    orDefault(opts.BackoffBase, DefaultBackoffBase),
+		Max:     orDefault(opts.BackoffMax, DefaultBackoffMax),
 	}}
+	tr := opts.Transport
+	if tr == nil {
+		tr = http.DefaultTransport
+	}
 	// Retries are ours (see retry.go): go-retryablehttp's Backoff hook
 	// cannot see how long a call has already waited, so it cannot bound
 	// the total.
-	c.gl, err = gl.NewClient(opts.Token, gl.WithBaseURL(web+"/api/v4"), gl.WithoutRetries())
+	c.gl, err = gl.NewClient(opts.Token, gl.WithBaseURL(web+"/api/v4"), gl.WithoutRetries(),
+		gl.WithHTTPClient(&http.Client{Transport: tr}))
 	if err != nil {
 		return nil, fmt.Errorf("gitlab client for %s: %w", web, err)
 	}

@@ -10,6 +10,7 @@ import (
 
 	"github.com/trainyard/trainyard/internal/fakeforge"
 	"github.com/trainyard/trainyard/internal/forge"
+	"github.com/trainyard/trainyard/internal/retry"
 	"github.com/trainyard/trainyard/internal/train"
 )
 
@@ -174,7 +175,7 @@ func TestPipelines(t *testing.T) {
 	if _, err := c.Pipeline(ctx, project, 999); !errors.Is(err, forge.ErrNotFound) {
 		t.Fatalf("missing pipeline: %v", err)
 	}
-	if _, err := c.CreatePipeline(ctx, project, "no-such-ref", nil); err == nil || errors.Is(err, ErrGaveUp) {
+	if _, err := c.CreatePipeline(ctx, project, "no-such-ref", nil); err == nil || errors.Is(err, retry.ErrGaveUp) {
 		t.Fatalf("pipeline on a missing ref: %v", err)
 	}
 }
@@ -294,7 +295,7 @@ func TestRefusalsAreRejections(t *testing.T) {
 	f := newForge(t, nil)
 	c := newClient(t, f, nil)
 	_, err := c.CreatePipeline(context.Background(), project, "no-such-branch", nil)
-	if !errors.Is(err, forge.ErrRejected) || errors.Is(err, ErrGaveUp) {
+	if !errors.Is(err, forge.ErrRejected) || errors.Is(err, retry.ErrGaveUp) {
 		t.Fatalf("pipeline for a missing ref: %v, want a rejection", err)
 	}
 	if calls := f.Calls()["POST /projects/{id}/pipeline"]; calls != 1 {

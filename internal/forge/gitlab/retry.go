@@ -2,29 +2,32 @@ package gitlab
 
 import (
 	"context"
+	"fmt"
 	"time"
 
 	gl "gitlab.com/gitlab-org/api/client-go"
 
-	"github.com/trainyard/trainyard/internal/backoff"
-	"github.com/trainyard/trainyard/internal/forge/retry"
+	"github.com/trainyard/trainyard/internal/retry"
 )
-
-// ErrGaveUp: a call kept failing with retryable errors until Options.MaxWait
-// was spent. It wraps the last error too.
-var ErrGaveUp = retry.ErrGaveUp
 
 // request is one client-go call; opts carry the attempt's context.
 type request func(opts ...gl.RequestOptionFunc) (*gl.Response, error)
 
-// do runs req under the client's retry policy (see package retry): each
-// attempt has its own Options.Timeout and the call as a whole
-// Options.MaxWait.
+// do runs req under the client's retry policy and retry.HTTP's rules:
+// each attempt has its own Options.Timeout and the call as a whole
+// Options.MaxWait; a call that runs out of it fails with retry.ErrGaveUp.
 func (c *Client) do(ctx context.Context, op string, idempotent bool, req request) error {
-	return c.retry.Do(ctx, op, idempotent, func(try context.Context) (retry.Answer, error) {
+	p := c.retry
+	p.Classify, p.OnRetry = retry.HTTP(idempotent), retry.LogRetries(c.log, op)
+	err := p.Do(ctx, func(try context.Context) (retry.Answer, error) {
 		resp, err := req(gl.WithContext(try))
-		return answerOf(resp), err
+		ans := answerOf(resp)
+		return ans, retry.ForgeError(ans, err)
 	})
+	if err != nil {
+		return fmt.Errorf("%s: %w", op, err)
+	}
+	return nil
 }
 
 // pages calls req for page 1, 2, ... until GitLab says there is no next
@@ -42,14 +45,14 @@ type pageRequest func(opts ...gl.RequestOptionFunc) (resp *gl.Response, more boo
 
 // pagesWhile is pages for a caller that may stop before the last page.
 func (c *Client) pagesWhile(ctx context.Context, op string, page *int64, req pageRequest) error {
-	return c.retry.Pages(ctx, op, func(try context.Context, n int) (retry.Answer, int, error) {
+	return retry.Pages(ctx, op, func(ctx context.Context, op string, n int) (more bool, err error) {
 		*page = int64(n)
-		resp, more, err := req(gl.WithContext(try))
-		next := 0
-		if resp != nil && more {
-			next = int(resp.NextPage)
-		}
-		return answerOf(resp), next, err
+		err = c.do(ctx, op, true, func(opts ...gl.RequestOptionFunc) (*gl.Response, error) {
+			resp, wanted, err := req(opts...)
+			more = wanted && resp != nil && resp.NextPage != 0
+			return resp, err
+		})
+		return more, err
 	})
 }
 
@@ -57,5 +60,5 @@ func answerOf(resp *gl.Response) retry.Answer {
 	if resp == nil || resp.Response == nil {
 		return retry.Answer{}
 	}
-	return retry.Answer{Status: resp.StatusCode, RetryAfter: backoff.RetryAfter(resp.Header.Get("Retry-After"), time.Now())}
+	return retry.Answer{Status: resp.StatusCode, RetryAfter: retry.RetryAfter(resp.Header, time.Now())}
 }

@@ -16,6 +16,7 @@ import (
 	"go.uber.org/zap/zaptest/observer"
 
 	"github.com/trainyard/trainyard/internal/fakeforge"
+	"github.com/trainyard/trainyard/internal/retry"
 )
 
 func TestRetriesReachTheSameResult(t *testing.T) {
@@ -58,7 +59,7 @@ func TestGivesUpWhenTheForgeAlwaysFails(t *testing.T) {
 	start := time.Now()
 	_, err := c.MergeRequest(context.Background(), project, 1)
 	took := time.Since(start)
-	if !errors.Is(err, ErrGaveUp) || !strings.Contains(err.Error(), "500") || !strings.Contains(err.Error(), "get MR acme/widgets!1") {
+	if !errors.Is(err, retry.ErrGaveUp) || !strings.Contains(err.Error(), "500") || !strings.Contains(err.Error(), "get MR acme/widgets!1") {
 		t.Fatalf("err = %v, want ErrGaveUp naming the MR and the 500", err)
 	}
 	if took > 2*time.Second {
@@ -74,7 +75,7 @@ func TestRetryAfterBeyondBudgetGivesUpAtOnce(t *testing.T) {
 	c := newClient(t, f, func(o *Options) { o.MaxWait = time.Second })
 	start := time.Now()
 	_, err := c.BranchHead(context.Background(), project, "main")
-	if !errors.Is(err, ErrGaveUp) || !strings.Contains(err.Error(), "429") {
+	if !errors.Is(err, retry.ErrGaveUp) || !strings.Contains(err.Error(), "429") {
 		t.Fatalf("err = %v", err)
 	}
 	if took := time.Since(start); took > 500*time.Millisecond {
@@ -109,7 +110,7 @@ func TestCallerDeadlineIsRespected(t *testing.T) {
 	defer cancel()
 	start := time.Now()
 	_, err := c.MergeRequest(ctx, project, 1)
-	if !errors.Is(err, context.DeadlineExceeded) || errors.Is(err, ErrGaveUp) {
+	if !errors.Is(err, context.DeadlineExceeded) || errors.Is(err, retry.ErrGaveUp) {
 		t.Fatalf("err = %v, want the caller's deadline", err)
 	}
 	if took := time.Since(start); took > time.Second {
@@ -122,7 +123,7 @@ func TestEachRequestHasATimeout(t *testing.T) {
 	c := newClient(t, f, func(o *Options) { o.Timeout, o.MaxWait = 50*time.Millisecond, 400*time.Millisecond })
 	start := time.Now()
 	_, err := c.Pipeline(context.Background(), project, 1)
-	if !errors.Is(err, ErrGaveUp) || !errors.Is(err, context.DeadlineExceeded) {
+	if !errors.Is(err, retry.ErrGaveUp) || !errors.Is(err, context.DeadlineExceeded) {
 		t.Fatalf("err = %v, want ErrGaveUp after request timeouts", err)
 	}
 	if took := time.Since(start); took > 1500*time.Millisecond {
@@ -157,13 +158,13 @@ func TestTransportErrorsRetryOnlyIdempotentCalls(t *testing.T) {
 		t.Fatal(err)
 	}
 	ctx := context.Background()
-	if err := c.Comment(ctx, project, 1, "x"); err == nil || errors.Is(err, ErrGaveUp) {
+	if err := c.Comment(ctx, project, 1, "x"); err == nil || errors.Is(err, retry.ErrGaveUp) {
 		t.Fatalf("POST on a broken connection: %v, want one failed attempt", err)
 	}
 	if n := conns.Load(); n != 1 {
 		t.Fatalf("POST made %d connections", n)
 	}
-	if _, err := c.BranchHead(ctx, project, "main"); !errors.Is(err, ErrGaveUp) {
+	if _, err := c.BranchHead(ctx, project, "main"); !errors.Is(err, retry.ErrGaveUp) {
 		t.Fatalf("GET on a broken connection: %v, want ErrGaveUp", err)
 	}
 	if n := conns.Load(); n < 3 {

@@ -1,0 +1,172 @@
+package engine
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"slices"
+	"strings"
+
+	"github.com/trainyard/trainyard/internal/event"
+	"github.com/trainyard/trainyard/internal/forge"
+	"github.com/trainyard/trainyard/internal/train"
+)
+
+// ErrUnknownForge: no engine serves the forge an event, a train or a call
+// names.
+var ErrUnknownForge = errors.New("forge not configured")
+
+// Router finds the engine of a forge's project, for the workers, the
+// sweep, the catch-up and the API alike. A project is found whatever the
+// case of its path, as the forges themselves find it, and named as the
+// configuration spells it, so one project has one train per branch.
+type Router struct {
+	engines map[string]*Engine
+}
+
+// NewRouter routes to es, one engine per forge.
+func NewRouter(es ...*Engine) *Router {
+	r := &Router{engines: map[string]*Engine{}}
+	for _, e := range es {
+		r.engines[e.cfg.Profile.Name] = e
+	}
+	return r
+}
+
+// Profiles are the profiles of the routed forges.
+func (r *Router) Profiles() forge.Profiles {
+	out := forge.Profiles{}
+	for name, e := range r.engines {
+		out[name] = e.cfg.Profile
+	}
+	return out
+}
+
+// route is the engine of key's forge and key with its project spelled as
+// configured.
+func (r *Router) route(key train.Key) (*Engine, train.Key, error) {
+	e, ok := r.engines[key.Forge]
+	if !ok {
+		return nil, key, fmt.Errorf("forge %q: %w", key.Forge, ErrUnknownForge)
+	}
+	key.Project = e.project(key.Project)
+	return e, key, nil
+}
+
+// project is p as the configuration spells it, or p when no configured
+// project is p whatever its case.
+func (e *Engine) project(p string) string {
+	for _, c := range e.cfg.Projects {
+		if forge.SameProject(c, p) {
+			return c
+		}
+	}
+	return p
+}
+
+// Dispatch hands an event to its forge's engine.
+func (r *Router) Dispatch(ctx context.Context, ev event.Event) error {
+	e, key, err := r.route(train.Key{Forge: ev.Forge, Project: ev.Project})
+	if err != nil {
+		return fmt.Errorf("dispatch event %s: %w", ev.ID, err)
+	}
+	ev.Project = key.Project
+	return e.Dispatch(ctx, ev)
+}
+
+// Sweep sweeps a train through its forge's engine.
+func (r *Router) Sweep(ctx context.Context, key train.Key) error {
+	e, key, err := r.route(key)
+	if err != nil {
+		return fmt.Errorf("sweep train %s: %w", key, err)
+	}
+	return e.Sweep(ctx, key)
+}
+
+// CatchUp catches up on every forge's projects.
+func (r *Router) CatchUp(ctx context.Context) error {
+	var errs []error
+	for _, e := range r.engines {
+		errs = append(errs, e.CatchUp(ctx))
+	}
+	return errors.Join(errs...)
+}
+
+// Trains lists the trains of every forge, sorted by forge, project and
+// branch. Engines share one store, so each lists only its own forge's.
+func (r *Router) Trains(ctx context.Context) ([]train.Key, error) {
+	var all []train.Key
+	for name, e := range r.engines {
+		keys, err := e.Trains(ctx)
+		if err != nil {
+			return nil, fmt.Errorf("list trains of %s: %w", name, err)
+		}
+		for _, k := range keys {
+			if k.Forge == name {
+				all = append(all, k)
+			}
+		}
+	}
+	slices.SortFunc(all, func(a, b train.Key) int { return strings.Compare(a.String(), b.String()) })
+	return all, nil
+}
+
+// Train returns a train; one that was never stored has Version 0.
+func (r *Router) Train(ctx context.Context, key train.Key) (train.Train, error) {
+	e, key, err := r.route(key)
+	if err != nil {
+		return train.Train{}, err
+	}
+	return e.Train(ctx, key)
+}
+
+// History returns the cars that left a train, newest first.
+func (r *Router) History(ctx context.Context, key train.Key, limit int64) ([]train.Car, error) {
+	e, key, err := r.route(key)
+	if err != nil {
+		return nil, err
+	}
+	return e.History(ctx, key, limit)
+}
+
+// Add puts an MR on its train.
+func (r *Router) Add(ctx context.Context, req Request) error {
+	return r.request(ctx, req, (*Engine).Add)
+}
+
+// Remove takes an MR off its train.
+func (r *Router) Remove(ctx context.Context, req Request) error {
+	return r.request(ctx, req, (*Engine).Remove)
+}
+
+// Retry rebuilds an MR's car or puts the MR back on its train.
+func (r *Router) Retry(ctx context.Context, req Request) error {
+	return r.request(ctx, req, (*Engine).Retry)
+}
+
+// Pause stops a train from starting or merging anything.
+func (r *Router) Pause(ctx context.Context, key train.Key, by string) error {
+	return r.steer(ctx, key, by, (*Engine).Pause)
+}
+
+// Resume undoes Pause.
+func (r *Router) Resume(ctx context.Context, key train.Key, by string) error {
+	return r.steer(ctx, key, by, (*Engine).Resume)
+}
+
+func (r *Router) request(ctx context.Context, req Request, do func(*Engine, context.Context, Request) error) error {
+	e, key, err := r.route(train.Key{Forge: req.Forge, Project: req.Project})
+	if err != nil {
+		return err
+	}
+	req.Project = key.Project
+	return do(e, ctx, req)
+}
+
+func (r *Router) steer(ctx context.Context, key train.Key, by string, do func(*Engine, context.Context, train.Key, string) error) error {
+	e, key, err := r.route(key)
+	if err != nil {
+		return err
+	}
+	return do(e, ctx, key, by)
+}

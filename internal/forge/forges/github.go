@@ -1,0 +1,43 @@
+package forges
+
+import (
+	"github.com/trainyard/trainyard/internal/config"
+	"github.com/trainyard/trainyard/internal/forge/github"
+	"github.com/trainyard/trainyard/internal/webhook"
+)
+
+func githubKind() kind {
+	return kind{name: github.Name, open: openGitHub, webhook: func(cfg *config.Config, w *webhook.Options) {
+		w.GitHubSecret, w.GitHubProjects = cfg.WebhookSecrets(github.Name)
+		w.DisableGitHub = !cfg.Enabled(github.Name)
+	}}
+}
+
+func openGitHub(cfg *config.Config, o Options) (Forge, error) {
+	opts := github.Options{
+		BaseURL: string(cfg.GitHub.URL), CarPrefix: cfg.Train.CarPrefix, Logger: o.logger(github.Name),
+		RequiredChecks: cfg.GitHub.RequiredChecks, Workflows: cfg.GitHub.Workflows,
+		Repositories: map[string]github.Repository{}, Transport: o.transport(github.Name, github.Route),
+	}
+	if cfg.GitHub.App() {
+		opts.App = &github.App{ID: cfg.GitHub.AppID, InstallationID: cfg.GitHub.InstallationID, PrivateKey: []byte(cfg.GitHub.PrivateKey.Reveal())}
+	} else {
+		opts.Token = cfg.GitHub.Token.Reveal()
+	}
+	for _, p := range cfg.Projects {
+		if p.Forge == github.Name {
+			r := cfg.Repo(p.Path)
+			opts.Repositories[p.Path] = github.Repository{RequiredChecks: r.RequiredChecks, Workflows: r.Workflows}
+		}
+	}
+	client, err := github.New(opts)
+	if err != nil {
+		return Forge{}, err
+	}
+	// An installation token expires within the hour; a personal token
+	// is given back as it is.
+	return Forge{
+		Profile: github.Profile(string(cfg.GitHub.URL)), Client: client,
+		Git: Git{CloneURL: client.CloneURL, TokenSource: client.GitToken, User: "x-access-token"},
+	}, nil
+}

@@ -1,0 +1,47 @@
+package train
+
+import (
+	"encoding/json"
+	"fmt"
+	"slices"
+	"testing"
+)
+
+func TestTextRendersReferencesAtTheEdge(t *testing.T) {
+	txt := Join("Merged with abc, tested by ", PipelineRef(7), "; ", Join(PipelineRef(9), " failed"), ".")
+	if got := txt.String(); got != "Merged with abc, tested by pipeline #7; pipeline #9 failed." {
+		t.Fatalf("String = %q", got)
+	}
+	got := txt.Render(func(id int64) string { return fmt.Sprintf("[checks %d](u/%d)", id, id) })
+	if got != "Merged with abc, tested by [checks 7](u/7); [checks 9](u/9) failed." {
+		t.Fatalf("Render = %q", got)
+	}
+	if p := txt.Pipelines(); !slices.Equal(p, []int64{7, 9}) {
+		t.Fatalf("Pipelines = %v", p)
+	}
+	if len(Join("a", "b", "")) != 1 {
+		t.Fatalf("adjacent words are one span: %#v", Join("a", "b", ""))
+	}
+}
+
+func TestTextReadsOldRecordsAndRoundTrips(t *testing.T) {
+	var old Reason
+	if err := json.Unmarshal([]byte(`{"code":"removed","message":"it was removed from the train"}`), &old); err != nil {
+		t.Fatal(err)
+	}
+	if old.Message.String() != "it was removed from the train" || old.Why().String() != "it was removed from the train" {
+		t.Fatalf("old record = %+v", old)
+	}
+	r := Reason{Code: ReasonTimeout, Detail: msgTimeout(5, 0), Message: msgEvicted("main", msgTimeout(5, 0))}
+	data, err := json.Marshal(r)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var back Reason
+	if err := json.Unmarshal(data, &back); err != nil {
+		t.Fatal(err)
+	}
+	if back.Message.String() != r.Message.String() || !slices.Equal(back.Message.Pipelines(), []int64{5}) {
+		t.Fatalf("round trip: %s -> %+v", data, back)
+	}
+}

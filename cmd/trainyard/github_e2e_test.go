@@ -13,6 +13,7 @@ import (
 	"path/filepath"
 	"regexp"
 	"slices"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -162,6 +163,25 @@ func (r *rig) addInOrder(prs ...int64) {
 		r.note(pr, "alice", "/train add")
 		r.waitFor(fmt.Sprintf("#%d to be added", pr), time.Minute, func() bool { return r.hasNote(pr, "Added to the merge train") })
 	}
+}
+
+// forgeRequests sums trainyard_forge_requests_total over the series
+// whose labels contain labels, whatever their status.
+func forgeRequests(t *testing.T, addr, labels string) int {
+	t.Helper()
+	total := 0
+	for line := range strings.SplitSeq(httpGet(t, "http://"+addr+"/metrics"), "\n") {
+		if !strings.HasPrefix(line, "trainyard_forge_requests_total{") || !strings.Contains(line, labels) {
+			continue
+		}
+		f := strings.Fields(line)
+		n, err := strconv.Atoi(f[len(f)-1])
+		if err != nil {
+			t.Fatalf("metric line %q: %v", line, err)
+		}
+		total += n
+	}
+	return total
 }
 
 // metric returns the line of /metrics that starts with prefix.
@@ -419,7 +439,7 @@ func TestGitHubServeSquashesAndRebases(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	r.serveGitHub()
+	addr := r.serveGitHub()
 	squashed := []int64{r.openMR(1, false), r.openMR(2, false)}
 	var rebased []int64
 	for i := 1; i <= 2; i++ {
@@ -466,8 +486,13 @@ func TestGitHubServeSquashesAndRebases(t *testing.T) {
 	if n := len(strings.Fields(r.gitIn(other, "rev-list", libBase+"..main"))); n != 4 {
 		t.Errorf("rebase left %d commits on %s's main, want both commits of both pull requests", n, other)
 	}
-	if n := r.ff.Calls()["PATCH /repos/{owner}/{repo}/git/refs/{ref...}"]; n == 0 {
+	n := r.ff.Calls()["PATCH /repos/{owner}/{repo}/git/refs/{ref...}"]
+	if n == 0 {
 		t.Errorf("%s's main moved without the refs API", other)
+	}
+	// Every request to the forge is counted, the refs API's included.
+	if got := forgeRequests(t, addr, `forge="github",op="PATCH /repos/:owner/:repo/git/refs/heads/:branch"`); got != n {
+		t.Errorf("/metrics counts %d refs API requests, the forge saw %d", got, n)
 	}
 	for _, pr := range squashed {
 		if s := r.state(pr); s != fakeforge.StateClosed {

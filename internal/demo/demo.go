@@ -205,7 +205,7 @@ func Run(ctx context.Context, o Options, out io.Writer) (Summary, error) {
 // and waits until every one has left it.
 func runTrain(ctx context.Context, o Options, k kit, w *writer, ff *fakeforge.Forge, st *store.Store, sys *system,
 	key train.Key, specs []spec) (Summary, error) {
-	w.line("A merge train for %s on a local %s-compatible forge: %d merge requests, %d cars tested at once.", project, k.title, len(specs), o.MaxParallel)
+	w.line("A merge train for %s on a local %s-compatible forge: %d merge requests, %d cars tested at once.", project, k.title(), len(specs), o.MaxParallel)
 	if _, err := ff.CreateProject(ctx, project, map[string]string{"README.md": "# demo app\n", "VERSION": "1.0\n"}); err != nil {
 		return Summary{}, fmt.Errorf("demo: project: %w", err)
 	}

@@ -6,6 +6,7 @@ import (
 
 	"github.com/trainyard/trainyard/internal/fakeforge"
 	"github.com/trainyard/trainyard/internal/forge"
+	"github.com/trainyard/trainyard/internal/forge/forges"
 	"github.com/trainyard/trainyard/internal/forge/github"
 	"github.com/trainyard/trainyard/internal/forge/gitlab"
 	"github.com/trainyard/trainyard/internal/train"
@@ -18,27 +19,35 @@ const (
 	ForgeGitHub = github.Name
 )
 
-// check is the one check of the GitHub demo's simulated Actions.
+// check is the one check the demo's simulated CI runs where the forge
+// has checks.
 const check = "ci/test"
 
-// kit is what differs between the demo on GitLab and on GitHub: the
-// forge's profile and options, the client and engine on it, and where its
-// webhooks go.
+// kit is the forge the demo runs on: its profile, for names, and its side
+// of the fake forge, for CI and webhooks.
 type kit struct {
 	name    string
-	title   string
 	profile forge.Profile
+	side    fakeforge.Side
 }
 
 func kitFor(forgeName string) (kit, error) {
-	switch forgeName {
-	case ForgeGitLab, "":
-		return kit{ForgeGitLab, "GitLab", gitlab.Profile("")}, nil
-	case ForgeGitHub:
-		return kit{ForgeGitHub, "GitHub", github.Profile("")}, nil
+	if forgeName == "" {
+		forgeName = ForgeGitLab
 	}
-	return kit{}, fmt.Errorf("demo: forge %q: want gitlab or github", forgeName)
+	p, err := forges.ProfileOf(forgeName, "")
+	if err != nil {
+		return kit{}, fmt.Errorf("demo: %w", err)
+	}
+	side, err := fakeforge.SideOf(forgeName)
+	if err != nil {
+		return kit{}, fmt.Errorf("demo: %w", err)
+	}
+	return kit{name: forgeName, profile: p, side: side}, nil
 }
+
+// title is the forge's name for people: "GitLab".
+func (k kit) title() string { return k.profile.Title }
 
 // ref is how the forge writes an MR: !12 or #12.
 func (k kit) ref(iid int64) string { return k.profile.Label(iid) }
@@ -50,44 +59,32 @@ func (k kit) pipe(id int64) string { return k.profile.PipelineLabel(id) }
 // reason renders a reason the planner wrote with the kit's pipeline names.
 func (k kit) reason(why train.Text) string { return why.Render(k.pipe) }
 
-// forgeOptions adds the kit's CI to the forge's options: on GitHub,
-// Actions that run the check on every car branch push.
+// forgeOptions adds the kit's CI to the forge's options: checks on every
+// car branch push, where the forge has checks.
 func (k kit) forgeOptions(o fakeforge.Options) fakeforge.Options {
-	if k.name == ForgeGitHub {
-		o.GitHub.Actions = fakeforge.Actions{Branches: []string{"trainyard/**"}, Checks: []string{check}}
-	}
-	return o
+	return k.side.WithChecks(o, []string{"trainyard/**"}, []string{check})
 }
 
-// checks are the required checks of the kit's CI, where the forge has
-// them.
-func (k kit) checks() []string {
-	if k.name == ForgeGitHub {
-		return []string{check}
-	}
-	return nil
-}
+// checks are the required checks of the kit's CI.
+func (k kit) checks() []string { return k.side.RequiredChecks([]string{check}) }
 
 // hookTo points the forge's webhook of the kit at the listener.
 func (k kit) hookTo(ff *fakeforge.Forge, addr, secret string) {
-	if k.name == ForgeGitHub {
-		ff.SetGitHubWebhook(fakeforge.Webhook{URL: "http://" + addr + webhook.GitHubPath, Secret: secret})
-		return
-	}
-	ff.SetWebhook(fakeforge.Webhook{URL: "http://" + addr + webhook.GitLabPath, Secret: secret})
+	k.side.Hook(ff, fakeforge.Webhook{URL: "http://" + addr + webhook.Path(k.name), Secret: secret})
 }
 
 // pipelines are the finished pipelines, by the ids the train knows them
-// by: on GitHub, each attempt of a workflow run is the pipeline whose id
-// packs its commit and attempt.
+// by: where Trainyard makes up the ids (GitHub's check sets), each
+// attempt's id packs its commit and attempt.
 func (k kit) pipelines(ff *fakeforge.Forge) []fakeforge.PipelineRecord {
 	log := ff.PipelineLog()
-	if k.name != ForgeGitHub {
+	ids, ok := k.profile.Names.(forge.PipelineIDs)
+	if !ok {
 		return log
 	}
 	out := slices.Clone(log)
 	for i, r := range out {
-		if id, err := github.PipelineID(r.SHA, r.Attempt); err == nil {
+		if id, err := ids.PipelineID(r.SHA, r.Attempt); err == nil {
 			out[i].ID = id
 		}
 	}
@@ -95,17 +92,4 @@ func (k kit) pipelines(ff *fakeforge.Forge) []fakeforge.PipelineRecord {
 }
 
 // running counts the pipelines that have not finished.
-func (k kit) running(ff *fakeforge.Forge) int {
-	if k.name == ForgeGitHub {
-		runs, _ := ff.WorkflowRuns(project, "")
-		n := 0
-		for _, r := range runs {
-			if r.Status != fakeforge.CheckCompleted {
-				n++
-			}
-		}
-		return n
-	}
-	ps, _ := ff.Pipelines(project)
-	return len(ps) - len(ff.PipelineLog())
-}
+func (k kit) running(ff *fakeforge.Forge) int { return k.side.Running(ff, project) }

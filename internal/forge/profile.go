@@ -63,6 +63,13 @@ type Forwarder interface {
 	FastForward(ctx context.Context, project, branch, expectedOld, to string) (gitops.FFResult, error)
 }
 
+// PipelineIDs is a forge whose pipeline ids Trainyard makes up itself
+// from the commit and the attempt, as for GitHub's check sets; such a
+// forge's Names implement it.
+type PipelineIDs interface {
+	PipelineID(sha string, attempt int) (int64, error)
+}
+
 // Label is how an MR of a train on this forge is written; "!12" when the
 // profile has no names.
 func (p Profile) Label(iid int64) string {

@@ -21,6 +21,9 @@ const (
 	GitHubPath = "/webhooks/github"
 )
 
+// Path is where a forge's webhooks are served: /webhooks/<forge>.
+func Path(forgeName string) string { return "/webhooks/" + forgeName }
+
 // Defaults applied by New to zero Options fields.
 const (
 	DefaultMaxBody      = 5 << 20

@@ -70,6 +70,7 @@ func (o Options) logger(name string) *zap.Logger {
 // listener from the configuration.
 type kind struct {
 	name    string
+	profile func(baseURL string) forge.Profile
 	open    func(cfg *config.Config, o Options) (Forge, error)
 	webhook func(cfg *config.Config, w *webhook.Options)
 }
@@ -93,6 +94,17 @@ func Open(cfg *config.Config, o Options) ([]Forge, error) {
 		out = append(out, f)
 	}
 	return out, nil
+}
+
+// ProfileOf is the profile of the forge named name, with links to the
+// instance at baseURL.
+func ProfileOf(name, baseURL string) (forge.Profile, error) {
+	for _, k := range kinds() {
+		if k.name == name {
+			return k.profile(baseURL), nil
+		}
+	}
+	return forge.Profile{}, fmt.Errorf("forge %q: not one Trainyard knows", name)
 }
 
 // Webhooks sets each forge's listener in w from cfg: its secrets, or off

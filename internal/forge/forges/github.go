@@ -7,7 +7,7 @@ import (
 )
 
 func githubKind() kind {
-	return kind{name: github.Name, open: openGitHub, webhook: func(cfg *config.Config, w *webhook.Options) {
+	return kind{name: github.Name, profile: github.Profile, open: openGitHub, webhook: func(cfg *config.Config, w *webhook.Options) {
 		w.GitHubSecret, w.GitHubProjects = cfg.WebhookSecrets(github.Name)
 		w.DisableGitHub = !cfg.Enabled(github.Name)
 	}}

@@ -7,7 +7,7 @@ import (
 )
 
 func gitlabKind() kind {
-	return kind{name: gitlab.Name, open: openGitLab, webhook: func(cfg *config.Config, w *webhook.Options) {
+	return kind{name: gitlab.Name, profile: gitlab.Profile, open: openGitLab, webhook: func(cfg *config.Config, w *webhook.Options) {
 		w.GitLabSecret, w.GitLabProjects = cfg.WebhookSecrets(gitlab.Name)
 		w.DisableGitLab = !cfg.Enabled(gitlab.Name)
 	}}

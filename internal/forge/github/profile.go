@@ -30,6 +30,9 @@ func (names) MR(number int64) string          { return "#" + strconv.FormatInt(n
 func (names) Role(l forge.AccessLevel) string { return l.Role() }
 func (names) HeadRef(number int64) string     { return fmt.Sprintf("refs/pull/%d/head", number) }
 
+// PipelineID is the id of the checks on commit sha at an attempt.
+func (names) PipelineID(sha string, attempt int) (int64, error) { return pipelineID(sha, attempt) }
+
 // Pipeline names the check set a pipeline id stands for, in plain text
 // ("the checks on 1a2b3c4d5e6f"), where GitHub's own names need a call to
 // GitHub (see Client.PipelineName); "pipeline #<id>" for an id that is no

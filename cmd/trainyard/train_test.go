@@ -103,6 +103,9 @@ func TestTrainCommands(t *testing.T) {
 		"FORGE   PROJECT    BRANCH  CARS  RUNNING  STATUS\n"+
 		"gitlab  group/app  main    2     2        paused\n")
 	wantOutput(t, mustRun(t, e, "train", "resume", "group/app", "main"), "Resumed the train for main of group/app (2 cars).\n")
+	// A project path is the same project whatever its case.
+	wantOutput(t, mustRun(t, e, "train", "pause", "Group/APP", "main"), "Paused the train for main of group/app (2 cars).\n")
+	wantOutput(t, mustRun(t, e, "train", "resume", "GROUP/app", "main"), "Resumed the train for main of group/app (2 cars).\n")
 
 	wantOutput(t, mustRun(t, e, "train", "history", "group/app", "main"), "No merge request has left this train.\n")
 	wantOutput(t, mustRun(t, e, "train", "remove", "group/app", "1", "--user", "bob"), "Removed !1 of group/app: not on any train.\n")

@@ -225,6 +225,16 @@ func (r *rig) stopAll() {
 	for _, p := range r.servers {
 		r.t.Logf("serve %s stderr (tail):\n%s", p.addr, tail(p.stderr.String(), 3000))
 	}
+	for _, d := range r.ff.Deliveries() {
+		if d.Err != "" || d.Dropped {
+			r.t.Logf("delivery %d %s lost (dropped %v): %s", d.ID, d.Event, d.Dropped, d.Err)
+		}
+	}
+	if runs, err := r.ff.WorkflowRuns(e2eProject, ""); err == nil {
+		for _, w := range runs {
+			r.t.Logf("workflow run %d on %s at %.8s: %s %s", w.ID, w.Branch, w.SHA, w.Status, w.Conclusion)
+		}
+	}
 	if mrs, err := r.ff.MRs(e2eProject); err == nil {
 		for _, m := range mrs {
 			notes, _ := r.ff.Notes(e2eProject, m.IID)

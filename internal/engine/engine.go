@@ -107,7 +107,8 @@ type Notifier interface {
 // Config tunes an engine.
 type Config struct {
 	// Profile is the engine's forge: its name in train keys, how its MRs
-	// and pipelines are written, where an MR's head is.
+	// and pipelines are written, where an MR's head is. Required (its
+	// Names too) for an engine that builds cars or answers commands.
 	Profile forge.Profile
 	// Owner names this worker in leases; unique per process.
 	Owner string

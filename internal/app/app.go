@@ -109,7 +109,8 @@ func (a *App) build() error {
 	if a.notifier, err = newNotifier(cfg, log, a.metrics, profiles); err != nil {
 		return err
 	}
-	a.engines = a.buildEngines(instanceName(), all)
+	a.owner = instanceName()
+	a.engines = a.buildEngines(all)
 	hooks, err := a.webhooks()
 	if err != nil {
 		return err

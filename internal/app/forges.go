@@ -26,11 +26,10 @@ func (a *App) openForges() ([]forges.Forge, error) {
 // buildEngines builds an engine for every forge, with the forge's client
 // and mirrors behind it. They run side by side on one store, each train
 // on its own forge's engine.
-func (a *App) buildEngines(owner string, all []forges.Forge) *engine.Router {
-	a.owner = owner
+func (a *App) buildEngines(all []forges.Forge) *engine.Router {
 	var es []*engine.Engine
 	for _, f := range all {
-		es = append(es, a.newEngine(owner, f))
+		es = append(es, a.newEngine(a.owner, f))
 	}
 	return engine.NewRouter(es...)
 }

@@ -73,12 +73,31 @@ func (e *Engine) recheckHead(ctx context.Context, key train.Key, iid int64, adde
 // targetHead reads the target's head, so that a car can be built at once
 // rather than after the next sweep. A head the train knows already changes
 // nothing. Read it under the train's lease (handleAtHead).
-func (e *Engine) targetHead(ctx context.Context, key train.Key) (train.Observation, error) {
+func (e *Engine) targetHead(ctx context.Context, key train.Key) (train.TargetHead, error) {
 	head, err := e.forge.BranchHead(ctx, key.Project, key.Branch)
 	if err != nil {
-		return nil, fmt.Errorf("train %s: read the head of %s: %w", key, key.Branch, err)
+		return train.TargetHead{}, fmt.Errorf("train %s: read the head of %s: %w", key, key.Branch, err)
 	}
 	return train.TargetHead{SHA: head}, nil
+}
+
+// behind tells whether head, read from the forge, is a strict ancestor of
+// the head the train holds: a read older than a fast-forward the train
+// saw (a lagging replica of the forge, a late answer). Taking it would
+// rebuild every car on the old head. A head moved back on purpose (a
+// force push) is learnt anyway: the next fast-forward is refused and
+// reports the real head. Without both commits in the mirror, the head is
+// taken as it is.
+func (e *Engine) behind(ctx context.Context, t train.Train, head string) bool {
+	if head == "" || t.TargetHead == "" || head == t.TargetHead || e.repos == nil {
+		return false
+	}
+	repo, err := e.repos.Repo(ctx, t.Project)
+	if err != nil || !repo.HasCommit(ctx, head) || !repo.HasCommit(ctx, t.TargetHead) {
+		return false
+	}
+	older, err := repo.IsAncestor(ctx, head, t.TargetHead)
+	return err == nil && older
 }
 
 // Retry rebuilds an MR's car, or puts the MR back on the train.

@@ -70,6 +70,7 @@ type RepoReader interface {
 	FetchBranch(ctx context.Context, branch string) (string, error)
 	FetchMR(ctx context.Context, ref string) (string, error)
 	HasCommit(ctx context.Context, sha string) bool
+	IsAncestor(ctx context.Context, ancestor, descendant string) (bool, error)
 }
 
 // RepoWriter makes car commits and moves the forge's branches.
@@ -330,7 +331,12 @@ func (e *Engine) handle(ctx context.Context, key train.Key, readHead bool, obs .
 		if err != nil {
 			return err
 		}
-		queue = append([]train.Observation{head}, obs...)
+		if e.behind(ctx, t, head.SHA) {
+			log.Debug("the forge's head of the target is behind the train's; kept the train's",
+				zap.String("forge_head", head.SHA), zap.String("train_head", t.TargetHead))
+		} else {
+			queue = append([]train.Observation{head}, obs...)
+		}
 	}
 	for round := 0; ; round++ {
 		if round >= e.cfg.MaxRounds {

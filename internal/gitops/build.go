@@ -153,6 +153,12 @@ func upToDate(req BuildRequest) BuildResult {
 	return BuildResult{Commit: req.Base, UpToDate: true}
 }
 
+// IsAncestor tells whether ancestor is descendant or one of its
+// ancestors. Both commits must be in the mirror.
+func (r *Repo) IsAncestor(ctx context.Context, ancestor, descendant string) (bool, error) {
+	return r.isAncestor(ctx, ancestor, descendant)
+}
+
 func (r *Repo) isAncestor(ctx context.Context, ancestor, descendant string) (bool, error) {
 	res, err := r.run.run(ctx, call{args: []string{"merge-base", "--is-ancestor", ancestor, descendant}, okCodes: []int{1}})
 	if err != nil {

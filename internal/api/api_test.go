@@ -174,8 +174,8 @@ func TestProjectPathsIgnoreCase(t *testing.T) {
 	one := e.MR(1, false)
 	loud := strings.Replace(mrPath, "group%2Fapp", "GROUP%2FApp", 1) + fmt.Sprint(one) + "/add"
 	r := call(t, e, "POST", loud, tok, `{"user":"alice"}`)
-	if r.status != 200 {
-		t.Fatalf("add through GROUP%%2FApp: %d %s", r.status, r.body)
+	if r.status != 200 || !strings.Contains(string(r.body), `"project":"group/app"`) {
+		t.Fatalf("add through GROUP%%2FApp: %d %s, want the train's spelling of the project", r.status, r.body)
 	}
 	if tr := engineTrain(t, e); len(tr.Cars) != 1 || tr.Project != "group/app" {
 		t.Fatalf("train %s has %d cars, want the MR on group/app's train", tr.Key, len(tr.Cars))

@@ -93,7 +93,8 @@ func (s *server) locate(ctx context.Context, req engine.Request) (v1.MRStatus, e
 		}
 		if i := t.Index(req.MR); i >= 0 {
 			full := s.trainOf(t, s.perWindow(ctx, k))
-			st.Branch, st.Car = k.Branch, &full.Cars[i]
+			// The train's spelling of the project, not the caller's.
+			st.Project, st.Branch, st.Car = k.Project, k.Branch, &full.Cars[i]
 			return st, nil
 		}
 	}

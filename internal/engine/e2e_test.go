@@ -92,7 +92,7 @@ func newEnv(t *testing.T, o envOptions) *env {
 		Identity: gitops.Identity{Name: "Trainyard", Email: "trainyard@example.com"}}
 	cfg := engine.Config{Profile: gitlab.Profile(ff.URL()), Owner: "test", Settings: o.settings, Projects: []string{project}, CatchUpEvery: o.catchUpEvery}
 	if o.ignoreRules {
-		cfg.Policy = testPolicy{settings: o.settings.WithDefaults(), ignoreRules: true}
+		cfg.Policy = engine.StaticPolicy{TrainSettings: o.settings.WithDefaults(), Access: forge.Developer, IgnoreRules: true}
 	}
 	eng := engine.New(cfg, st, client, repos, engine.WithRules(client), engine.WithComments(client))
 	e := &env{t: t, ctx: ctx, ff: ff, dir: ffDir, eng: eng, st: st, users: users,
@@ -742,17 +742,3 @@ func TestBadRequestsAreRefusedWithANote(t *testing.T) {
 		t.Fatalf("develop train: %+v %v", dev, err)
 	}
 }
-
-// testPolicy is a project policy with a switch for what a test varies.
-type testPolicy struct {
-	settings       train.Settings
-	ignoreRules    bool
-	apiFastForward bool
-}
-
-func (p testPolicy) Settings(train.Key) train.Settings { return p.settings }
-func (testPolicy) MinAccess(string) forge.AccessLevel  { return forge.Developer }
-func (testPolicy) PauseRole(string) forge.AccessLevel  { return forge.Maintainer }
-func (testPolicy) BranchAllowed(string, string) bool   { return true }
-func (p testPolicy) EnforceRules(string) bool          { return !p.ignoreRules }
-func (p testPolicy) ForgeFastForward(string) bool      { return p.apiFastForward }

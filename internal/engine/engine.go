@@ -130,9 +130,8 @@ type Config struct {
 	// ActionTimeout bounds one action (a build, a push, a forge call), so
 	// a hung call cannot hold the train's lease for ever.
 	ActionTimeout time.Duration
-	// Policy is what each project allows; nil: Settings and MinAccess for
-	// every project, every branch, merge rules honoured, pausing for
-	// maintainers, target branches moved by git push.
+	// Policy is what each project allows; nil: a StaticPolicy of Settings
+	// and MinAccess.
 	Policy Policy
 
 	// Projects are the projects whose missed commands CatchUp looks for,
@@ -164,18 +163,23 @@ type Policy interface {
 	ForgeFastForward(project string) bool
 }
 
-// defaultPolicy is the Policy of an engine configured without one.
-type defaultPolicy struct {
-	settings train.Settings
-	access   forge.AccessLevel
+// StaticPolicy is one policy for every project: its train settings and
+// access level, every branch allowed, pausing for maintainers, merge
+// rules honoured unless IgnoreRules, target branches moved by git push
+// unless ForgeFastForwards.
+type StaticPolicy struct {
+	TrainSettings     train.Settings
+	Access            forge.AccessLevel
+	IgnoreRules       bool
+	ForgeFastForwards bool
 }
 
-func (p defaultPolicy) Settings(train.Key) train.Settings  { return p.settings }
-func (p defaultPolicy) MinAccess(string) forge.AccessLevel { return p.access }
-func (defaultPolicy) PauseRole(string) forge.AccessLevel   { return forge.Maintainer }
-func (defaultPolicy) BranchAllowed(string, string) bool    { return true }
-func (defaultPolicy) EnforceRules(string) bool             { return true }
-func (defaultPolicy) ForgeFastForward(string) bool         { return false }
+func (p StaticPolicy) Settings(train.Key) train.Settings  { return p.TrainSettings }
+func (p StaticPolicy) MinAccess(string) forge.AccessLevel { return p.Access }
+func (StaticPolicy) PauseRole(string) forge.AccessLevel   { return forge.Maintainer }
+func (StaticPolicy) BranchAllowed(string, string) bool    { return true }
+func (p StaticPolicy) EnforceRules(string) bool           { return !p.IgnoreRules }
+func (p StaticPolicy) ForgeFastForward(string) bool       { return p.ForgeFastForwards }
 
 func (c Config) withDefaults() Config {
 	if c.Owner == "" {
@@ -201,7 +205,7 @@ func (c Config) withDefaults() Config {
 	}
 	c.Settings = c.Settings.WithDefaults()
 	if c.Policy == nil {
-		c.Policy = defaultPolicy{settings: c.Settings, access: c.MinAccess}
+		c.Policy = StaticPolicy{TrainSettings: c.Settings, Access: c.MinAccess}
 	}
 	if c.CatchUpEvery <= 0 {
 		c.CatchUpEvery = 30 * time.Second

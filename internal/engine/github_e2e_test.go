@@ -13,6 +13,7 @@ import (
 	"github.com/trainyard/trainyard/internal/engine"
 	"github.com/trainyard/trainyard/internal/event"
 	"github.com/trainyard/trainyard/internal/fakeforge"
+	"github.com/trainyard/trainyard/internal/forge"
 	"github.com/trainyard/trainyard/internal/forge/github"
 	"github.com/trainyard/trainyard/internal/gitops"
 	"github.com/trainyard/trainyard/internal/redistest"
@@ -280,7 +281,7 @@ func (e *env) waitRun(sha, status string) {
 func TestGitHubFastForwardsThroughTheRefsAPI(t *testing.T) {
 	t.Parallel()
 	e := newGitHubEnvWith(t, train.Settings{}, fakeforge.CI{Duration: 40 * time.Millisecond}, func(c *engine.Config, client *github.Client) {
-		c.Policy = testPolicy{settings: c.Settings.WithDefaults(), apiFastForward: true}
+		c.Policy = engine.StaticPolicy{TrainSettings: c.Settings.WithDefaults(), Access: forge.Developer, ForgeFastForwards: true}
 	})
 	prs := []int64{e.mr(1, nil), e.mr(2, nil)}
 	e.addAll(prs...)

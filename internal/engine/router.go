@@ -33,15 +33,6 @@ func NewRouter(es ...*Engine) *Router {
 	return r
 }
 
-// Profiles are the profiles of the routed forges.
-func (r *Router) Profiles() forge.Profiles {
-	out := forge.Profiles{}
-	for name, e := range r.engines {
-		out[name] = e.cfg.Profile
-	}
-	return out
-}
-
 // route is the engine of key's forge and key with its project spelled as
 // configured.
 func (r *Router) route(key train.Key) (*Engine, train.Key, error) {

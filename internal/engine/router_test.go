@@ -34,7 +34,4 @@ func TestRouterFindsProjectsWithoutRegardToCase(t *testing.T) {
 	if !errors.Is(err, engine.ErrUnknownForge) {
 		t.Errorf("an event of a forge without an engine: %v, want ErrUnknownForge", err)
 	}
-	if got := r.Profiles(); len(got) != 1 || got.Of(gitlab.Name).Label(3) != "!3" {
-		t.Errorf("profiles %+v", got)
-	}
 }

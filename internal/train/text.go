@@ -95,20 +95,6 @@ func (t Text) Pipelines() []int64 {
 	return out
 }
 
-// TrimSuffix drops suffix from the end of t's last words.
-func (t Text) TrimSuffix(suffix string) Text {
-	n := len(t)
-	if n == 0 || t[n-1].Pipeline != 0 {
-		return t
-	}
-	out := append(Text(nil), t...)
-	out[n-1].Words = strings.TrimSuffix(out[n-1].Words, suffix)
-	if out[n-1].Words == "" {
-		out = out[:n-1]
-	}
-	return out
-}
-
 // UnmarshalJSON reads a text, or a plain string as records written before
 // texts held references carry.
 func (t *Text) UnmarshalJSON(b []byte) error {

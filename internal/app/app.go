@@ -82,7 +82,7 @@ func New(cfg *config.Config, log *zap.Logger, opts ...Option) (*App, error) {
 		o(a)
 	}
 	if a.rdb == nil {
-		a.rdb = redis.NewUniversalClient(ropts)
+		a.rdb = newRedis(ropts)
 	}
 	if err := a.build(); err != nil {
 		a.rdb.Close()
@@ -124,11 +124,17 @@ func (a *App) build() error {
 		"/metrics": metrics.Handler(reg),
 	}})
 	a.workers = &engine.Workers{
-		Store: a.store, Dispatch: a.dispatch, Consumer: a.owner, Count: cfg.Workers,
+		Store: a.store, Jobs: a.jobs, Pass: a.engines.Pass, Consumer: a.owner, Count: cfg.Workers,
 		ClaimIdle: cfg.ClaimIdle, MaxDeliveries: int64(cfg.MaxDeliveries), Grace: Grace, Log: log.Named("worker"),
 		Observe: a.metrics.ObserveEvent, Panicked: a.metrics.Panicked,
 	}
-	a.sweeper = &engine.Sweeper{Store: a.store, Sweep: a.engines.Sweep, CatchUp: a.engines.CatchUp, Interval: cfg.SweepInterval,
+	// The sweep only queues trains: their forge reads happen in the
+	// workers' passes, under the lease, once per interval across replicas.
+	enqueue := func(_ context.Context, key train.Key) error {
+		a.workers.Enqueue(engine.Job{Key: key, Sweep: true})
+		return nil
+	}
+	a.sweeper = &engine.Sweeper{Store: a.store, Sweep: enqueue, CatchUp: a.engines.CatchUp, Interval: cfg.SweepInterval,
 		Log: log.Named("sweep"), Observe: a.metrics.ObserveSweep, Panicked: a.metrics.Panicked}
 	return metrics.WatchDeadLetters(reg, a.store.DeadLetterCount)
 }
@@ -154,14 +160,14 @@ func newNotifier(cfg *config.Config, log *zap.Logger, m *metrics.Metrics, profil
 	return n, nil
 }
 
-// dispatch hands an event to its forge's engine, unless its project is not
-// one Trainyard runs trains for.
-func (a *App) dispatch(ctx context.Context, ev event.Event) error {
+// jobs is what an event asks of its forge's trains, nothing for a
+// project Trainyard does not run trains for.
+func (a *App) jobs(ctx context.Context, ev event.Event) ([]engine.Job, error) {
 	if _, ok := a.cfg.Project(ev.Forge, ev.Project); !ok {
 		a.log.Debug("event for a project not in the configuration", zap.String("forge", ev.Forge), zap.String("project", ev.Project))
-		return nil
+		return nil, nil
 	}
-	return a.engines.Dispatch(ctx, ev)
+	return a.engines.Jobs(ctx, ev)
 }
 
 // Run serves until ctx ends, then stops accepting, lets in-flight work
@@ -195,6 +201,23 @@ func (a *App) Run(ctx context.Context) error {
 		all = append(all, err)
 	}
 	return errors.Join(all...)
+}
+
+// clusterReload is how stale a cluster client's map of slots may grow.
+// go-redis reloads it only on MOVED answers or after this long, and a
+// master that died answers nothing: with the default minute, the trains on
+// its slots would wait that long after its replica took over.
+const clusterReload = time.Second
+
+// newRedis is go-redis's universal client, with a cluster's slot map kept
+// fresh enough to follow a failover within seconds.
+func newRedis(o *redis.UniversalOptions) redis.UniversalClient {
+	if o.MasterName == "" && (o.IsClusterMode || len(o.Addrs) > 1) {
+		co := o.Cluster()
+		co.ClusterStateReloadInterval = clusterReload
+		return redis.NewClusterClient(co)
+	}
+	return redis.NewUniversalClient(o)
 }
 
 // waitForRedis gives Redis a little while to come up, so a service started

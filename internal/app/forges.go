@@ -51,7 +51,7 @@ func (a *App) newEngine(owner string, f forges.Forge) *engine.Engine {
 		ActionTimeout: cfg.ActionTimeout,
 		Policy:        policy{cfg: cfg, forge: name},
 		Projects:      projects,
-		CatchUpEvery:  cfg.SweepInterval,
+		SweepEvery:    cfg.SweepInterval,
 		DedupTTL:      cfg.Webhook.DedupTTL,
 	}
 	repos := &engine.GitRepos{

@@ -139,6 +139,13 @@ func Run(ctx context.Context, o Options, out io.Writer) (Summary, error) {
 		return Summary{}, fmt.Errorf("demo: embedded redis: %w", err)
 	}
 	defer mr.Close()
+	// miniredis leaves TTLs alone unless told to follow the clock, and the
+	// service relies on its keys expiring as on a real Redis: the sweep's
+	// catch-up of commands no webhook brought runs once per interval
+	// (store.Once), and a lease or lock nobody released must lapse.
+	// Without this the catch-up runs once, on the first pass (which only
+	// sets its cursor), and a lost /train add is never picked up.
+	mr.ClockTTL(true)
 	rdb := redis.NewClient(&redis.Options{Addr: mr.Addr()})
 	defer rdb.Close()
 	st := store.New(rdb, store.Options{Prefix: "demo"})

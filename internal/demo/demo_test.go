@@ -5,6 +5,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"flag"
 	"fmt"
 	"os"
 	"os/exec"
@@ -16,6 +17,21 @@ import (
 
 	"github.com/trainyard/trainyard/internal/train"
 )
+
+// repeat runs the GitHub demo's scenario this many times in a row, as a
+// stress test of runs that must never hang (docs/benchmarks.md).
+var repeat = flag.Int("demo.repeat", 0, "run the GitHub demo this many times in a row")
+
+func TestDemoGitHubRepeated(t *testing.T) {
+	if *repeat == 0 {
+		t.Skip("a stress test: -demo.repeat=N runs it")
+	}
+	for i := range *repeat {
+		if !t.Run(fmt.Sprintf("run-%d", i+1), func(t *testing.T) { testDemo(t, ForgeGitHub) }) {
+			t.Fatalf("run %d of %d failed", i+1, *repeat)
+		}
+	}
+}
 
 func TestDemoMergesTheGoodAndEvictsTheRest(t *testing.T) {
 	for _, forge := range []string{ForgeGitLab, ForgeGitHub} {

@@ -18,7 +18,7 @@ import (
 // CatchUp finds the /train comments on the open MRs of the engine's
 // projects that no webhook brought (posted while Trainyard or Redis was
 // down, or lost on the way) and queues them as the webhook would have.
-// Each project is read by one replica per CatchUpEvery, from a cursor in
+// Each project is read by one replica per SweepEvery, from a cursor in
 // Redis that holds the forge's own time of the last change seen: with
 // nothing new, that is one forge request. The first pass for a project
 // only sets the cursor: comments from before Trainyard ran are not
@@ -40,7 +40,7 @@ func (e *Engine) catchUp(ctx context.Context, project string) error {
 	name := e.cfg.Profile.Name + ":" + strings.ToLower(project)
 	// A little under the interval, so the replica that ran it last may
 	// run it again on its next pass.
-	if first, err := e.store.Once(ctx, "catch-up:"+name, e.cfg.CatchUpEvery*9/10); err != nil || !first {
+	if first, err := e.store.Once(ctx, "catch-up:"+name, e.cfg.SweepEvery*9/10); err != nil || !first {
 		return err
 	}
 	since, ok, err := e.store.Cursor(ctx, name)

@@ -143,13 +143,6 @@ func (e *Engine) Resume(ctx context.Context, key train.Key, by string) error {
 	return e.existing(ctx, key, train.Resumed{By: by})
 }
 
-func (e *Engine) existing(ctx context.Context, key train.Key, obs ...train.Observation) error {
-	if _, err := e.store.Load(ctx, key); err != nil {
-		return fmt.Errorf("train %s: %w", key, err)
-	}
-	return e.Handle(ctx, key, obs...)
-}
-
 // Trains lists every train in the store, of every forge: engines of
 // several forges may share one store.
 func (e *Engine) Trains(ctx context.Context) ([]train.Key, error) {

@@ -17,22 +17,75 @@ import (
 	"github.com/trainyard/trainyard/internal/train"
 )
 
-// Dispatch turns one forge event into what it means for the trains: a
-// command, or observations for the train it concerns. Events about trains
-// that do not exist are ignored. Handling an event twice changes nothing
-// the second time.
+// Dispatch does what one forge event asks, waiting for busy trains: a
+// command, or observations for the train it concerns. Events about
+// trains that do not exist are ignored. Handling an event twice changes
+// nothing the second time.
 func (e *Engine) Dispatch(ctx context.Context, ev event.Event) error {
+	jobs, err := e.Jobs(ctx, ev)
+	if err != nil {
+		return err
+	}
+	for _, j := range jobs {
+		if j.Command != nil {
+			err = e.dispatchComment(ctx, *j.Command)
+		} else {
+			err = e.handleExisting(ctx, j)
+		}
+		if err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// Jobs says what an event asks of which trains, without reading the forge
+// or taking a lease: what the forge must be asked is read under the
+// lease, where no other worker can make the answer stale.
+func (e *Engine) Jobs(ctx context.Context, ev event.Event) ([]Job, error) {
+	one := func(key train.Key, obs ...train.Observation) []Job { return []Job{{Key: key, Obs: obs}} }
 	switch ev.Kind {
 	case event.KindComment:
-		return e.dispatchComment(ctx, ev)
+		if command.Parse(ev.Body).Ignored() {
+			return nil, nil
+		}
+		return []Job{{Key: train.Key{Forge: ev.Forge, Project: ev.Project}, Command: &ev}}, nil
 	case event.KindMR:
-		return e.dispatchMR(ctx, ev)
+		key := train.Key{Forge: ev.Forge, Project: ev.Project, Branch: ev.TargetBranch}
+		switch ev.Action {
+		case event.ActionUpdate:
+			if ev.HeadSHA == "" {
+				return nil, nil
+			}
+			return one(key, train.HeadChanged{MR: ev.MR, HeadSHA: ev.HeadSHA}), nil
+		case event.ActionClose:
+			return one(key, train.Closed{MR: ev.MR}), nil
+		case event.ActionMerge:
+			return one(key, train.Closed{MR: ev.MR, Merged: true}), nil
+		case event.ActionRetarget:
+			key.Branch = ev.OldTargetBranch
+			return one(key, train.Retargeted{MR: ev.MR, Branch: ev.TargetBranch}), nil
+		}
+		return nil, nil
 	case event.KindPipeline:
-		return e.dispatchPipeline(ctx, ev)
+		if e.cfg.Profile.PipelinesBySHA {
+			return e.checkJobs(ctx, ev)
+		}
+		branch, _, ok := e.parseCarBranch(ev.Ref)
+		if !ok || ev.Pipeline == 0 {
+			return nil, nil // not one of ours
+		}
+		key := train.Key{Forge: ev.Forge, Project: ev.Project, Branch: branch}
+		return one(key, train.PipelineStatus{Pipeline: ev.Pipeline, SHA: ev.SHA, Status: ev.Status}), nil
 	case event.KindPush:
-		return e.dispatchPush(ctx, ev)
+		if _, _, ok := e.parseCarBranch(ev.Ref); ok {
+			return nil, nil // our own car pushes
+		}
+		// Push hooks can arrive out of order; the forge knows the head
+		// now, read under the lease.
+		return []Job{{Key: train.Key{Forge: ev.Forge, Project: ev.Project, Branch: ev.Ref}, Head: true}}, nil
 	}
-	return fmt.Errorf("dispatch event %s: unknown kind %q", ev.ID, ev.Kind)
+	return nil, fmt.Errorf("dispatch event %s: unknown kind %q", ev.ID, ev.Kind)
 }
 
 // commandKeep is how long a command is remembered as done: longer than
@@ -148,59 +201,10 @@ func (e *Engine) pauseByComment(ctx context.Context, r Request, pause bool) erro
 	return e.comment(ctx, r.Project, r.MR, "reply:"+r.Event, reply)
 }
 
-func (e *Engine) dispatchMR(ctx context.Context, ev event.Event) error {
-	key := train.Key{Forge: ev.Forge, Project: ev.Project, Branch: ev.TargetBranch}
-	var obs train.Observation
-	switch ev.Action {
-	case event.ActionUpdate:
-		if ev.HeadSHA == "" {
-			return nil
-		}
-		obs = train.HeadChanged{MR: ev.MR, HeadSHA: ev.HeadSHA}
-	case event.ActionClose:
-		obs = train.Closed{MR: ev.MR}
-	case event.ActionMerge:
-		obs = train.Closed{MR: ev.MR, Merged: true}
-	case event.ActionRetarget:
-		key.Branch = ev.OldTargetBranch
-		obs = train.Retargeted{MR: ev.MR, Branch: ev.TargetBranch}
-	default:
-		return nil
-	}
-	return e.handleExisting(ctx, key, obs)
-}
-
-func (e *Engine) dispatchPipeline(ctx context.Context, ev event.Event) error {
-	if e.cfg.Profile.PipelinesBySHA {
-		return e.dispatchChecks(ctx, ev)
-	}
-	branch, _, ok := e.parseCarBranch(ev.Ref)
-	if !ok || ev.Pipeline == 0 {
-		return nil // not one of ours
-	}
-	key := train.Key{Forge: ev.Forge, Project: ev.Project, Branch: branch}
-	return e.handleExisting(ctx, key, train.PipelineStatus{Pipeline: ev.Pipeline, SHA: ev.SHA, Status: ev.Status})
-}
-
-func (e *Engine) dispatchPush(ctx context.Context, ev event.Event) error {
-	if _, _, ok := e.parseCarBranch(ev.Ref); ok {
-		return nil // our own car pushes
-	}
-	key := train.Key{Forge: ev.Forge, Project: ev.Project, Branch: ev.Ref}
-	if _, err := e.store.Load(ctx, key); errors.Is(err, store.ErrNotFound) {
-		return nil
-	} else if err != nil {
-		return fmt.Errorf("push to %s: %w", key, err)
-	}
-	// Push hooks can arrive out of order; the forge knows the head now,
-	// read under the lease.
-	return e.handleAtHead(ctx, key)
-}
-
-// handleExisting hands observations to a train that exists, and ignores
-// them otherwise, so forge events never create trains.
-func (e *Engine) handleExisting(ctx context.Context, key train.Key, obs ...train.Observation) error {
-	if err := e.existing(ctx, key, obs...); !errors.Is(err, store.ErrNotFound) {
+// handleExisting does a job for a train that exists, and ignores it
+// otherwise, so forge events never create trains.
+func (e *Engine) handleExisting(ctx context.Context, j Job) error {
+	if err := e.handle(ctx, j, false); !errors.Is(err, store.ErrNotFound) {
 		return err
 	}
 	return nil

@@ -1,12 +1,15 @@
 package engine_test
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
+	"github.com/trainyard/trainyard/internal/engine"
 	"github.com/trainyard/trainyard/internal/event"
 	"github.com/trainyard/trainyard/internal/fakeforge"
 	"github.com/trainyard/trainyard/internal/store"
@@ -227,4 +230,148 @@ func TestPushDuringAnAddIsNotLost(t *testing.T) {
 		t.Fatalf("cars = %v, want the MR evicted for its new commits", got)
 	}
 	e.requireNote(mr, "Removed from the merge train for `main`: new commits were pushed")
+}
+
+// laggingForge answers the target's head as it was before the last
+// fast-forward, as a lagging replica of the forge would, while stale is
+// set.
+type laggingForge struct {
+	engine.Forge
+	mu    sync.Mutex
+	stale string
+}
+
+func (f *laggingForge) BranchHead(ctx context.Context, project, branch string) (string, error) {
+	f.mu.Lock()
+	stale := f.stale
+	f.mu.Unlock()
+	if stale != "" {
+		return stale, nil
+	}
+	return f.Forge.BranchHead(ctx, project, branch)
+}
+
+// A push event for the previous merge that arrives after the next one,
+// read from a forge that still answers the old head, does not take the
+// train back: the cars behind keep their base and pipelines, and nothing
+// is built again.
+func TestLatePushDoesNotTakeTheTrainBack(t *testing.T) {
+	t.Parallel()
+	lag := &laggingForge{}
+	e := newEnv(t, envOptions{ci: fakeforge.CI{Manual: true}, forge: func(f engine.Forge) engine.Forge {
+		lag.Forge = f
+		return lag
+	}})
+	a, b := e.mr(1, nil), e.mr(2, nil)
+	e.addAll(a, b)
+	var pipelines []fakeforge.Pipeline
+	for len(pipelines) < 2 {
+		if err := e.eng.Sweep(e.ctx, e.key); err != nil {
+			t.Fatal(err)
+		}
+		var err error
+		if pipelines, err = e.ff.Pipelines(project); err != nil {
+			t.Fatal(err)
+		}
+	}
+	first := pipelines[0]
+	if first.Ref != "trainyard/main/1" {
+		first = pipelines[1]
+	}
+	if err := e.ff.FinishPipeline(e.ctx, first.ID, "success"); err != nil {
+		t.Fatal(err)
+	}
+	if err := e.eng.Dispatch(e.ctx, event.Event{ID: "p1", Forge: "gitlab", Project: project, Kind: event.KindPipeline,
+		Pipeline: first.ID, SHA: first.SHA, Ref: first.Ref, Status: train.PipelineSuccess}); err != nil {
+		t.Fatal(err)
+	}
+	if s := e.mrState(a).State; s != "merged" {
+		t.Fatalf("!%d is %s, want merged", a, s)
+	}
+	before, err := e.eng.Train(e.ctx, e.key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if before.TargetHead != first.SHA || len(before.Cars) != 1 {
+		t.Fatalf("after the merge: target head %.12s, %d cars; want %.12s and one car", before.TargetHead, len(before.Cars), first.SHA)
+	}
+
+	lag.mu.Lock()
+	lag.stale = e.base
+	lag.mu.Unlock()
+	if err := e.eng.Dispatch(e.ctx, event.Event{ID: "late-push", Forge: "gitlab", Project: project, Kind: event.KindPush,
+		Ref: "main", After: e.base}); err != nil {
+		t.Fatal(err)
+	}
+	if err := e.eng.Sweep(e.ctx, e.key); err != nil {
+		t.Fatal(err)
+	}
+	after, err := e.eng.Train(e.ctx, e.key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if after.TargetHead != before.TargetHead {
+		t.Fatalf("target head went from %.12s to %.12s", before.TargetHead, after.TargetHead)
+	}
+	if c, was := after.Cars[0], before.Cars[0]; c.Base != was.Base || c.Commit != was.Commit || c.Pipeline != was.Pipeline {
+		t.Fatalf("the car behind was rebuilt: base %.12s commit %.12s pipeline %d, was %.12s %.12s %d",
+			c.Base, c.Commit, c.Pipeline, was.Base, was.Commit, was.Pipeline)
+	}
+	if now, err := e.ff.Pipelines(project); err != nil || len(now) != 2 {
+		t.Fatalf("%d pipelines after the late push (%v), want the 2 from before", len(now), err)
+	}
+}
+
+// A note is posted once: the store remembers it, and after a crash
+// between posting and remembering, the note's marker on the MR tells.
+func TestNotesArePostedOnce(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t, envOptions{ci: fakeforge.CI{Manual: true}})
+	mr := e.mr(1, nil)
+	u := e.users["alice"]
+	status := func(ev string) {
+		t.Helper()
+		if err := e.eng.Status(e.ctx, engine.Request{Forge: "gitlab", Project: project, MR: mr,
+			UserID: u.ID, Username: u.Username, Event: ev}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	count := func(mark string) int {
+		n := 0
+		for _, body := range e.notesOf(mr) {
+			if strings.Contains(body, mark) {
+				n++
+			}
+		}
+		return n
+	}
+	status("s1")
+	status("s1")
+	if n := count("trainyard:reply:s1 "); n != 1 {
+		t.Fatalf("%d notes for one reply, want 1", n)
+	}
+	// Crashed after posting, before remembering: the marker is found.
+	id := fmt.Sprintf("gitlab:%s!%d:reply:s2", project, mr)
+	if _, err := e.ff.AddNote(e.ctx, project, mr, "trainyard-bot", "It was said.\n\n<!-- trainyard:reply:s2 -->"); err != nil {
+		t.Fatal(err)
+	}
+	if err := e.st.MarkNote(e.ctx, id, store.NotePosting, time.Hour); err != nil {
+		t.Fatal(err)
+	}
+	status("s2")
+	if n := count("trainyard:reply:s2 "); n != 1 {
+		t.Fatalf("%d notes after a crash that followed the post, want 1", n)
+	}
+	if m, err := e.st.NoteMark(e.ctx, id); err != nil || m != store.NotePosted {
+		t.Fatalf("mark %q, %v; want posted", m, err)
+	}
+	// Crashed before posting: the note is posted.
+	id = fmt.Sprintf("gitlab:%s!%d:reply:s3", project, mr)
+	if err := e.st.MarkNote(e.ctx, id, store.NotePosting, time.Hour); err != nil {
+		t.Fatal(err)
+	}
+	status("s3")
+	if n := count("trainyard:reply:s3 "); n != 1 {
+		t.Fatalf("%d notes after a crash before the post, want 1", n)
+	}
 }

@@ -50,6 +50,8 @@ type envOptions struct {
 	ignoreRules bool
 	// catchUpEvery lets tests run the catch-up back to back.
 	catchUpEvery time.Duration
+	// forge, when set, stands between the engine and the client.
+	forge func(engine.Forge) engine.Forge
 }
 
 func newEnv(t *testing.T, o envOptions) *env {
@@ -90,11 +92,15 @@ func newEnv(t *testing.T, o envOptions) *env {
 	st := store.New(redistest.Client(t), store.Options{Prefix: redistest.Prefix(t)})
 	repos := &engine.GitRepos{Dir: t.TempDir(), Token: botToken, CloneURL: client.CloneURL,
 		Identity: gitops.Identity{Name: "Trainyard", Email: "trainyard@example.com"}}
-	cfg := engine.Config{Profile: gitlab.Profile(ff.URL()), Owner: "test", Settings: o.settings, Projects: []string{project}, CatchUpEvery: o.catchUpEvery}
+	cfg := engine.Config{Profile: gitlab.Profile(ff.URL()), Owner: "test", Settings: o.settings, Projects: []string{project}, SweepEvery: o.catchUpEvery}
 	if o.ignoreRules {
 		cfg.Policy = engine.StaticPolicy{TrainSettings: o.settings.WithDefaults(), Access: forge.Developer, IgnoreRules: true}
 	}
-	eng := engine.New(cfg, st, client, repos, engine.WithRules(client), engine.WithComments(client))
+	var f engine.Forge = client
+	if o.forge != nil {
+		f = o.forge(client)
+	}
+	eng := engine.New(cfg, st, f, repos, engine.WithRules(client), engine.WithComments(client))
 	e := &env{t: t, ctx: ctx, ff: ff, dir: ffDir, eng: eng, st: st, users: users,
 		key: train.Key{Forge: "gitlab", Project: project, Branch: "main"}}
 	e.base = e.head()

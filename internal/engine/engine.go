@@ -12,6 +12,7 @@
 package engine
 
 import (
+	"cmp"
 	"context"
 	"crypto/rand"
 	"encoding/hex"
@@ -137,9 +138,10 @@ type Config struct {
 	// Projects are the projects whose missed commands CatchUp looks for,
 	// as the configuration spells them.
 	Projects []string
-	// CatchUpEvery is how often the catch-up runs (the sweep interval):
-	// one replica does it per interval and project.
-	CatchUpEvery time.Duration
+	// SweepEvery is the sweep interval: one replica per interval reads a
+	// train's world from the forge, and one catches up on a project's
+	// missed commands.
+	SweepEvery time.Duration
 	// DedupTTL is how long a queued command is remembered (the webhook's).
 	DedupTTL time.Duration
 }
@@ -207,8 +209,8 @@ func (c Config) withDefaults() Config {
 	if c.Policy == nil {
 		c.Policy = StaticPolicy{TrainSettings: c.Settings, Access: c.MinAccess}
 	}
-	if c.CatchUpEvery <= 0 {
-		c.CatchUpEvery = 30 * time.Second
+	if c.SweepEvery <= 0 {
+		c.SweepEvery = 30 * time.Second
 	}
 	if c.DedupTTL <= 0 {
 		c.DedupTTL = 24 * time.Hour
@@ -297,14 +299,14 @@ func New(cfg Config, st *store.Store, f Forge, repos Repos, opts ...Option) *Eng
 	return e
 }
 
-// ErrBusy is returned when another worker holds the train's lease for
-// longer than LeaseWait.
+// ErrBusy is returned when another worker holds the train's lease: at
+// once for a pass of the workers, after LeaseWait for other callers.
 var ErrBusy = errors.New("train is busy")
 
 // Handle applies observations to the train under its lease and acts until
 // the train owes the world nothing. The train is created when missing.
 func (e *Engine) Handle(ctx context.Context, key train.Key, obs ...train.Observation) error {
-	return e.handle(ctx, key, false, obs...)
+	return e.handle(ctx, Job{Key: key, Obs: obs}, true)
 }
 
 // handleAtHead is Handle with the target head read first, under the
@@ -312,14 +314,30 @@ func (e *Engine) Handle(ctx context.Context, key train.Key, obs ...train.Observa
 // another worker made while this one waited for it, and would take the
 // train's view of the target back.
 func (e *Engine) handleAtHead(ctx context.Context, key train.Key, obs ...train.Observation) error {
-	return e.handle(ctx, key, true, obs...)
+	return e.handle(ctx, Job{Key: key, Obs: obs, Head: true}, true)
 }
 
-func (e *Engine) handle(ctx context.Context, key train.Key, readHead bool, obs ...train.Observation) error {
+// existing is Handle for a train that exists: store.ErrNotFound, wrapped,
+// for one that does not, which is not created.
+func (e *Engine) existing(ctx context.Context, key train.Key, obs ...train.Observation) error {
+	return e.handle(ctx, Job{Key: key, Obs: obs}, false)
+}
+
+// handle does a job under the train's lease: it reads what the job asks
+// from the forge, applies that and the job's observations, and acts until
+// the train owes the world nothing. Only create makes a missing train.
+func (e *Engine) handle(ctx context.Context, j Job, create bool) error {
+	key := j.Key
 	if err := key.Validate(); err != nil {
 		return err
 	}
 	log := e.log.With(zap.String("train", key.String()))
+	if !create {
+		// No need to wait for the lease of a train that is not there.
+		if ok, err := e.store.Exists(ctx, key); err != nil || !ok {
+			return cmp.Or(err, fmt.Errorf("train %s: %w", key, store.ErrNotFound))
+		}
+	}
 	ctx, release, err := e.lease(ctx, key)
 	if err != nil {
 		return err
@@ -329,25 +347,23 @@ func (e *Engine) handle(ctx context.Context, key train.Key, readHead bool, obs .
 	if err != nil {
 		return err
 	}
-	queue := obs
-	if readHead {
-		head, err := e.targetHead(ctx, key)
-		if err != nil {
-			return err
-		}
-		if e.behind(ctx, t, head.SHA) {
-			log.Debug("the forge's head of the target is behind the train's; kept the train's",
-				zap.String("forge_head", head.SHA), zap.String("train_head", t.TargetHead))
-		} else {
-			queue = append([]train.Observation{head}, obs...)
-		}
+	if t.Version == 0 && !create {
+		return fmt.Errorf("train %s: %w", key, store.ErrNotFound)
 	}
+	queue, err := e.read(ctx, log, t, j)
+	if err != nil {
+		return err
+	}
+	queue = append(queue, j.Obs...)
 	for round := 0; ; round++ {
 		if round >= e.cfg.MaxRounds {
 			return fmt.Errorf("handle train %s: still acting after %d rounds", key, round)
 		}
 		if ce := log.Check(zap.DebugLevel, "round"); ce != nil {
 			ce.Write(zap.Int("round", round), zap.Int("outbox", len(t.Outbox)), zap.Int("cars", len(t.Cars)), zap.Bool("pending", t.Pending != nil))
+		}
+		if round == 0 && len(queue) == 0 && len(t.Outbox) == 0 && t.Version != 0 {
+			return nil // nothing new, nothing owed
 		}
 		results, left, actErr := e.execute(ctx, log, &t)
 		t.Outbox = left
@@ -376,8 +392,83 @@ func (e *Engine) handle(ctx context.Context, key train.Key, readHead bool, obs .
 	}
 }
 
+// read reads from the forge what job j asks, under the lease: the
+// train's MRs and pipelines for a sweep, the pipelines of commits whose
+// checks changed, and the target's head, which comes first. A head older
+// than the train's is not taken.
+func (e *Engine) read(ctx context.Context, log *zap.Logger, t train.Train, j Job) ([]train.Observation, error) {
+	var obs []train.Observation
+	head := j.Head
+	if j.Sweep && !t.Idle() {
+		due, err := e.sweepDue(ctx, t.Key, j.force)
+		if err != nil {
+			return nil, err
+		}
+		if due {
+			if obs, err = e.observe(ctx, t); err != nil {
+				return nil, err
+			}
+			head = true
+		}
+	}
+	if len(j.Checks) > 0 {
+		news, err := e.checks(ctx, t, j.Checks)
+		if err != nil {
+			return nil, err
+		}
+		obs = append(obs, news...)
+	}
+	if !head {
+		return obs, nil
+	}
+	h, err := e.targetHead(ctx, t.Key)
+	if err != nil {
+		return nil, err
+	}
+	if e.behind(ctx, t, h.SHA) {
+		log.Debug("the forge's head of the target is behind the train's; kept the train's",
+			zap.String("forge_head", h.SHA), zap.String("train_head", t.TargetHead))
+		return obs, nil
+	}
+	return append([]train.Observation{h}, obs...), nil
+}
+
+// sweepDue tells whether this sweep should read the forge: forced, or
+// no replica swept the train within most of a sweep interval, so the
+// forge is read once per interval however many replicas sweep.
+func (e *Engine) sweepDue(ctx context.Context, key train.Key, force bool) (bool, error) {
+	if force {
+		return true, nil
+	}
+	due, err := e.store.Once(ctx, "sweep:"+key.String(), e.cfg.SweepEvery*9/10)
+	if err != nil {
+		return false, fmt.Errorf("sweep train %s: %w", key, err)
+	}
+	return due, nil
+}
+
+// Pass does one job with a single try at the train's lease (ErrBusy when
+// another holds it): what the workers run for each train they take. A
+// command waits for the lease as other callers do: it read the forge
+// before it knew its train, and a retry would read it again.
+func (e *Engine) Pass(ctx context.Context, j Job) error {
+	if j.Command != nil {
+		return e.dispatchComment(ctx, *j.Command)
+	}
+	ctx = context.WithValue(ctx, oneTryKey{}, true)
+	err := e.handle(ctx, j, false)
+	if errors.Is(err, store.ErrNotFound) {
+		return nil // forge events never make trains
+	}
+	return err
+}
+
+// oneTryKey marks a context whose caller must not wait for a busy lease:
+// a worker, which has other trains to serve.
+type oneTryKey struct{}
+
 // lease takes the train's lease, waiting up to LeaseWait for another
-// holder to finish, and keeps renewing it until release is called. The
+// holder to finish (not at all in a worker's pass), and keeps renewing it until release is called. The
 // returned context ends if the lease is lost, so no action is started for
 // a train another worker may have taken over; the compare-and-set on save
 // catches anything already under way.
@@ -387,6 +478,7 @@ func (e *Engine) lease(ctx context.Context, key train.Key) (_ context.Context, r
 		return nil, nil, err
 	}
 	deadline := time.Now().Add(e.cfg.LeaseWait)
+	oneTry, _ := ctx.Value(oneTryKey{}).(bool)
 	wait := 5 * time.Millisecond
 	for {
 		ok, err := e.store.AcquireLease(ctx, key, token, e.cfg.LeaseTTL)
@@ -397,7 +489,7 @@ func (e *Engine) lease(ctx context.Context, key train.Key) (_ context.Context, r
 			lctx, release := e.keepLease(ctx, key, token)
 			return lctx, release, nil
 		}
-		if time.Now().After(deadline) {
+		if oneTry || time.Now().After(deadline) {
 			return nil, nil, fmt.Errorf("lease train %s: %w", key, ErrBusy)
 		}
 		select {

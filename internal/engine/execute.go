@@ -11,6 +11,7 @@ import (
 
 	"github.com/trainyard/trainyard/internal/forge"
 	"github.com/trainyard/trainyard/internal/gitops"
+	"github.com/trainyard/trainyard/internal/store"
 	"github.com/trainyard/trainyard/internal/train"
 )
 
@@ -277,21 +278,50 @@ func (e *Engine) comment(ctx context.Context, project string, mr int64, key, bod
 }
 
 // commentText posts body once, with each pipeline it refers to named and
-// linked the forge's way.
+// linked the forge's way. Whether it was posted is kept in the store, so
+// the MR's notes are read only after a crash left it unknown; the note's
+// hidden marker answers then.
 func (e *Engine) commentText(ctx context.Context, project string, mr int64, key string, body train.Text) error {
 	mark := marker(key)
-	notes, err := e.forge.Notes(ctx, project, mr)
-	if err != nil {
-		return fmt.Errorf("read notes of !%d: %w", mr, err)
-	}
-	for _, n := range notes {
-		if strings.Contains(n.Body, mark) {
-			return nil
+	id := fmt.Sprintf("%s:%s!%d:%s", e.cfg.Profile.Name, strings.ToLower(project), mr, key)
+	switch state, err := e.store.NoteMark(ctx, id); {
+	case err != nil:
+		return err
+	case state == store.NotePosted:
+		return nil
+	case state == store.NotePosting:
+		posted, err := e.posted(ctx, project, mr, mark)
+		if err != nil || posted {
+			if posted {
+				err = e.store.MarkNote(ctx, id, store.NotePosted, noteKeep)
+			}
+			return err
 		}
+	}
+	if err := e.store.MarkNote(ctx, id, store.NotePosting, noteKeep); err != nil {
+		return err
 	}
 	text := body.Render(func(id int64) string { return e.pipelineText(ctx, project, id) })
 	if err := e.forge.Comment(ctx, project, mr, text+"\n\n"+mark); err != nil {
 		return fmt.Errorf("comment on !%d: %w", mr, err)
 	}
-	return nil
+	return e.store.MarkNote(ctx, id, store.NotePosted, noteKeep)
+}
+
+// noteKeep is how long a note is remembered as posted: as long as a
+// command, whose replies are notes.
+const noteKeep = commandKeep
+
+// posted tells whether the MR has a note with mark.
+func (e *Engine) posted(ctx context.Context, project string, mr int64, mark string) (bool, error) {
+	notes, err := e.forge.Notes(ctx, project, mr)
+	if err != nil {
+		return false, fmt.Errorf("read notes of !%d: %w", mr, err)
+	}
+	for _, n := range notes {
+		if strings.Contains(n.Body, mark) {
+			return true, nil
+		}
+	}
+	return false, nil
 }

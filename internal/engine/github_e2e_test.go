@@ -67,7 +67,7 @@ func newGitHubEnvWith(t *testing.T, settings train.Settings, ci fakeforge.CI, mu
 	repos := &engine.GitRepos{Dir: t.TempDir(), Token: botToken, CloneURL: client.CloneURL,
 		Identity: gitops.Identity{Name: "Trainyard", Email: "trainyard@example.com"}}
 	cfg := engine.Config{Profile: github.Profile(ff.URL()), Owner: "test", Settings: settings, Projects: []string{project},
-		CatchUpEvery: 2 * time.Millisecond}
+		SweepEvery: 2 * time.Millisecond}
 	if mutate != nil {
 		mutate(&cfg, client)
 	}

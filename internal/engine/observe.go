@@ -7,19 +7,17 @@ import (
 	"time"
 
 	"github.com/trainyard/trainyard/internal/forge"
+	"github.com/trainyard/trainyard/internal/store"
 	"github.com/trainyard/trainyard/internal/train"
 )
 
-// Observe reads from the forge what the train's fate depends on (its MRs'
+// observe reads from the forge what the train's fate depends on (its MRs'
 // heads and states, its running pipelines) and returns it as
 // observations. It is the level-triggered sweep: whatever webhooks were
-// lost, feeding these to Handle, with the target head read under the
-// lease (as Sweep does), brings the train up to date.
-func (e *Engine) Observe(ctx context.Context, key train.Key) ([]train.Observation, error) {
-	t, err := e.load(ctx, key)
-	if err != nil {
-		return nil, err
-	}
+// lost, feeding these to the planner, with the target head read under
+// the same lease, brings the train up to date.
+func (e *Engine) observe(ctx context.Context, t train.Train) ([]train.Observation, error) {
+	key := t.Key
 	var obs []train.Observation
 	for _, c := range t.Cars {
 		news, err := e.mrNews(ctx, key, c)
@@ -81,13 +79,15 @@ func (e *Engine) witnessStatus(ctx context.Context, key train.Key, w *train.Witn
 	return train.PipelineStatus{Pipeline: p.ID, SHA: p.SHA, Status: p.Status}, nil
 }
 
-// Sweep observes the train and hands what it saw to the planner.
+// Sweep observes the train under its lease, whenever it was last swept,
+// and hands what it saw to the planner. A train that does not exist is
+// left alone.
 func (e *Engine) Sweep(ctx context.Context, key train.Key) error {
-	obs, err := e.Observe(ctx, key)
-	if err != nil {
-		return err
+	err := e.handle(ctx, Job{Key: key, Sweep: true, force: true}, false)
+	if errors.Is(err, store.ErrNotFound) {
+		return nil
 	}
-	return e.handleAtHead(ctx, key, obs...)
+	return err
 }
 
 // RunUntilIdle sweeps the train every interval until it has no cars and

@@ -3,6 +3,7 @@ package engine
 import (
 	"context"
 	"fmt"
+	"slices"
 
 	"go.uber.org/zap"
 
@@ -11,36 +12,43 @@ import (
 	"github.com/trainyard/trainyard/internal/train"
 )
 
-// dispatchChecks handles a check run, check suite, commit status or
-// workflow run: the car whose commit it ran on has its pipeline read
-// again, since the event's own id is not the train's pipeline id and one
-// check says little about the others the pipeline needs.
-func (e *Engine) dispatchChecks(ctx context.Context, ev event.Event) error {
+// checkJobs turns a check run, check suite, commit status or workflow
+// run into jobs that read again, under the lease, the pipeline of the car
+// whose commit it ran on: the event's own id is not the train's pipeline
+// id, and one check says little about the others the pipeline needs.
+func (e *Engine) checkJobs(ctx context.Context, ev event.Event) ([]Job, error) {
+	if ev.SHA == "" {
+		return nil, nil
+	}
 	keys, err := e.trainsFor(ctx, ev)
 	if err != nil {
-		return fmt.Errorf("checks on %.12s of %s: %w", ev.SHA, ev.Project, err)
+		return nil, fmt.Errorf("checks on %.12s of %s: %w", ev.SHA, ev.Project, err)
 	}
-	for _, key := range keys {
-		t, err := e.store.Load(ctx, key)
+	jobs := make([]Job, len(keys))
+	for i, key := range keys {
+		jobs[i] = Job{Key: key, Checks: []string{ev.SHA}}
+	}
+	return jobs, nil
+}
+
+// checks reads once the pipeline of each car built at one of commits.
+func (e *Engine) checks(ctx context.Context, t train.Train, commits []string) ([]train.Observation, error) {
+	var obs []train.Observation
+	read := map[int64]bool{}
+	for _, c := range t.Cars {
+		if c.Pipeline == 0 || read[c.Pipeline] || !slices.Contains(commits, c.Commit) {
+			continue
+		}
+		read[c.Pipeline] = true
+		p, err := e.forge.Pipeline(ctx, t.Project, c.Pipeline)
 		if err != nil {
-			return fmt.Errorf("checks on %.12s: load train %s: %w", ev.SHA, key, err)
+			return nil, fmt.Errorf("checks on %.12s: pipeline %d of !%d: %w", c.Commit, c.Pipeline, c.MR, err)
 		}
-		for _, c := range t.Cars {
-			if c.Commit != ev.SHA || c.Pipeline == 0 {
-				continue
-			}
-			p, err := e.forge.Pipeline(ctx, key.Project, c.Pipeline)
-			if err != nil {
-				return fmt.Errorf("checks on %.12s: pipeline %d of !%d: %w", ev.SHA, c.Pipeline, c.MR, err)
-			}
-			e.log.Debug("checks changed", zap.String("train", key.String()), zap.Int64("mr", c.MR),
-				zap.Int64("pipeline", p.ID), zap.String("sha", p.SHA), zap.String("status", string(p.Status)))
-			if err := e.handleExisting(ctx, key, train.PipelineStatus{Pipeline: p.ID, SHA: p.SHA, Status: p.Status}); err != nil {
-				return err
-			}
-		}
+		e.log.Debug("checks changed", zap.String("train", t.Key.String()), zap.Int64("mr", c.MR),
+			zap.Int64("pipeline", p.ID), zap.String("sha", p.SHA), zap.String("status", string(p.Status)))
+		obs = append(obs, train.PipelineStatus{Pipeline: p.ID, SHA: p.SHA, Status: p.Status})
 	}
-	return nil
+	return obs, nil
 }
 
 // trainsFor lists the trains a check event may concern: the one its car

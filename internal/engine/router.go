@@ -55,14 +55,25 @@ func (e *Engine) project(p string) string {
 	return p
 }
 
-// Dispatch hands an event to its forge's engine.
-func (r *Router) Dispatch(ctx context.Context, ev event.Event) error {
+// Jobs says what an event asks of its forge's trains, with the project
+// spelled as configured.
+func (r *Router) Jobs(ctx context.Context, ev event.Event) ([]Job, error) {
 	e, key, err := r.route(train.Key{Forge: ev.Forge, Project: ev.Project})
 	if err != nil {
-		return fmt.Errorf("dispatch event %s: %w", ev.ID, err)
+		return nil, fmt.Errorf("event %s: %w", ev.ID, err)
 	}
 	ev.Project = key.Project
-	return e.Dispatch(ctx, ev)
+	return e.Jobs(ctx, ev)
+}
+
+// Pass does a job through its forge's engine, with one try at the lease.
+func (r *Router) Pass(ctx context.Context, j Job) error {
+	e, key, err := r.route(j.Key)
+	if err != nil {
+		return fmt.Errorf("train %s: %w", j.Key, err)
+	}
+	j.Key = key
+	return e.Pass(ctx, j)
 }
 
 // Sweep sweeps a train through its forge's engine.

@@ -30,7 +30,11 @@ func TestRouterFindsProjectsWithoutRegardToCase(t *testing.T) {
 			t.Errorf("%s: routed to the train of %s", p, tr.Key)
 		}
 	}
-	err := r.Dispatch(t.Context(), event.Event{ID: "e1", Forge: github.Name, Project: "group/app", Kind: event.KindPush})
+	jobs, err := r.Jobs(t.Context(), event.Event{ID: "e1", Forge: gitlab.Name, Project: "GROUP/app", Kind: event.KindPush, Ref: "main"})
+	if err != nil || len(jobs) != 1 || jobs[0].Key.Project != "Group/App" || !jobs[0].Head {
+		t.Errorf("jobs of a push = %+v, %v; want one head read of Group/App's train", jobs, err)
+	}
+	_, err = r.Jobs(t.Context(), event.Event{ID: "e1", Forge: github.Name, Project: "group/app", Kind: event.KindPush})
 	if !errors.Is(err, engine.ErrUnknownForge) {
 		t.Errorf("an event of a forge without an engine: %v, want ErrUnknownForge", err)
 	}

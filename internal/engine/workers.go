@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"runtime/debug"
-	"strconv"
 	"sync"
 	"time"
 
@@ -17,12 +16,22 @@ import (
 	"github.com/trainyard/trainyard/internal/train"
 )
 
-// Workers drain the event stream through a consumer group: each event is
-// acknowledged only after the train it concerns was saved, so an event a
-// dead worker held is claimed by another once it has been idle ClaimIdle.
+// Workers drain the event stream through a consumer group. A reader turns
+// each event into jobs for the trains it concerns; jobs wait in a queue
+// keyed by train, where a train's jobs are merged, and Count workers take
+// one train at a time and handle all its waiting work in one pass. A
+// train whose lease another replica holds goes back in the queue for a
+// while instead of holding a worker. Each event is acknowledged only after
+// every pass that consumed it saved its train, so an event a dead process
+// held is claimed by another once it has been idle ClaimIdle.
 type Workers struct {
-	Store    *store.Store
-	Dispatch func(ctx context.Context, ev event.Event) error
+	Store *store.Store
+	// Jobs says what an event asks of which trains. It reads neither the
+	// forge nor a train's lease.
+	Jobs func(ctx context.Context, ev event.Event) ([]Job, error)
+	// Pass carries out one train's merged job with one try at its lease,
+	// failing with ErrBusy when another holds it.
+	Pass func(ctx context.Context, j Job) error
 	// Group is the consumer group; every replica uses the same one.
 	Group string
 	// Consumer names this process in the group; unique per replica.
@@ -37,13 +46,31 @@ type Workers struct {
 	// Grace is how long in-flight events may finish after Run's context
 	// ends; past it they are abandoned, unacknowledged, for another worker.
 	Grace time.Duration
-	// EventTimeout bounds the handling of one event.
+	// EventTimeout bounds one pass.
 	EventTimeout time.Duration
 	Log          *zap.Logger
 	// Observe, when set, is told each event's outcome (for metrics).
 	Observe func(ev event.Event, outcome string, took time.Duration)
 	// Panicked, when set, is told of every panic recovered (for metrics).
 	Panicked func(where string)
+
+	once  sync.Once
+	queue *keyQueue
+	// slots bounds the events read and not yet settled.
+	slots chan struct{}
+	mu    sync.Mutex // guards held, and every entry's left and err
+	// held are the entries read and not yet settled, by stream id.
+	held map[string]*entry
+}
+
+// entry is a stream entry being handled: settled once every job made of
+// it is done.
+type entry struct {
+	se    store.Event
+	ev    event.Event
+	start time.Time
+	left  int
+	err   error
 }
 
 // Outcomes of an event, as Workers.Observe is told them.
@@ -59,42 +86,63 @@ const (
 	OutcomeDead = "dead_letter"
 )
 
-func (w *Workers) defaults() {
-	if w.Group == "" {
-		w.Group = "trainyard"
-	}
-	if w.Count <= 0 {
-		w.Count = 1
-	}
-	if w.ClaimIdle <= 0 {
-		w.ClaimIdle = time.Minute
-	}
-	if w.MaxDeliveries <= 0 {
-		w.MaxDeliveries = 10
-	}
-	if w.Grace <= 0 {
-		w.Grace = 10 * time.Second
-	}
-	if w.EventTimeout <= 0 {
-		w.EventTimeout = 5 * time.Minute
-	}
-	if w.Log == nil {
-		w.Log = zap.NewNop()
-	}
+// Busy trains are tried again after a delay doubling from busyFirst up to
+// busyMax, for as long as it takes: their events are kept from the claim
+// meanwhile (see touch), so waiting costs no delivery.
+const (
+	busyFirst = 5 * time.Millisecond
+	busyMax   = 200 * time.Millisecond
+)
+
+func (w *Workers) init() {
+	w.once.Do(func() {
+		if w.Group == "" {
+			w.Group = "trainyard"
+		}
+		if w.Count <= 0 {
+			w.Count = 1
+		}
+		if w.ClaimIdle <= 0 {
+			w.ClaimIdle = time.Minute
+		}
+		if w.MaxDeliveries <= 0 {
+			w.MaxDeliveries = 10
+		}
+		if w.Grace <= 0 {
+			w.Grace = 10 * time.Second
+		}
+		if w.EventTimeout <= 0 {
+			w.EventTimeout = 5 * time.Minute
+		}
+		if w.Log == nil {
+			w.Log = zap.NewNop()
+		}
+		w.queue = newKeyQueue()
+		w.slots = make(chan struct{}, 64*w.Count)
+		w.held = map[string]*entry{}
+	})
 }
 
-// Run drains the stream until ctx ends, then lets in-flight events finish
-// within Grace and returns.
+// Enqueue queues a job that no event brought, such as a sweep.
+func (w *Workers) Enqueue(j Job) {
+	w.init()
+	w.queue.add(j, nil)
+}
+
+// Run drains the stream until ctx ends, then lets in-flight passes finish
+// within Grace and returns. Work still queued is left, unacknowledged, for
+// the claim.
 func (w *Workers) Run(ctx context.Context) error {
-	w.defaults()
+	w.init()
 	if err := w.Store.EnsureGroup(ctx, w.Group); err != nil {
 		return fmt.Errorf("workers: %w", err)
 	}
-	// Handling outlives ctx by at most Grace, so a SIGTERM does not cut a
+	// Passes outlive ctx by at most Grace, so a SIGTERM does not cut a
 	// train's save in half when it need not.
 	hctx, cancel := context.WithCancel(context.WithoutCancel(ctx))
 	defer cancel()
 	stop := context.AfterFunc(ctx, func() {
+		w.queue.close()
 		t := time.NewTimer(w.Grace)
 		defer t.Stop()
 		select {
@@ -106,26 +154,61 @@ func (w *Workers) Run(ctx context.Context) error {
 	defer stop()
 
 	var wg sync.WaitGroup
-	for i := range w.Count {
-		wg.Go(func() { w.loop(ctx, hctx, w.Consumer+"-"+strconv.Itoa(i)) })
+	for range w.Count {
+		wg.Go(func() { w.work(hctx) })
 	}
+	wg.Go(func() { w.touch(ctx) })
+	w.read(ctx, hctx)
 	wg.Wait()
 	return nil
 }
 
-func (w *Workers) loop(ctx, hctx context.Context, consumer string) {
-	log := w.Log.With(zap.String("consumer", consumer))
+// touch keeps the entries this process holds from being claimed by
+// another while they wait in the queue or for a busy train, every third
+// of ClaimIdle, until ctx ends. A process that dies stops touching, and
+// its entries are claimed as before.
+func (w *Workers) touch(ctx context.Context) {
+	t := time.NewTicker(w.ClaimIdle / 3)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+		w.mu.Lock()
+		evs := make([]store.Event, 0, len(w.held))
+		for _, en := range w.held {
+			evs = append(evs, en.se)
+		}
+		w.mu.Unlock()
+		if err := w.Store.Touch(ctx, w.Group, w.Consumer, evs...); err != nil && ctx.Err() == nil {
+			w.Log.Warn("keep held events", zap.Int("events", len(evs)), zap.Error(err))
+		}
+	}
+}
+
+// read feeds the queue from the stream, and from events other consumers
+// left idle, until ctx ends.
+func (w *Workers) read(ctx, hctx context.Context) {
+	log := w.Log.With(zap.String("consumer", w.Consumer))
 	nextClaim := time.Now()
 	for ctx.Err() == nil {
+		free := cap(w.slots) - len(w.slots)
+		if free == 0 {
+			sleep(ctx, 10*time.Millisecond)
+			continue
+		}
 		if time.Now().After(nextClaim) {
-			evs, err := w.Store.ClaimIdle(ctx, w.Group, consumer, w.ClaimIdle, 10)
+			evs, err := w.Store.ClaimIdle(ctx, w.Group, w.Consumer, w.ClaimIdle, int64(min(free, 10)))
 			if err != nil && ctx.Err() == nil {
 				log.Warn("claim idle events", zap.Error(err))
 			}
-			w.handleAll(hctx, log, evs)
+			w.intake(hctx, log, evs)
 			nextClaim = time.Now().Add(w.ClaimIdle / 2)
+			continue
 		}
-		evs, err := w.Store.ReadEvents(ctx, w.Group, consumer, 1, time.Second)
+		evs, err := w.Store.ReadEvents(ctx, w.Group, w.Consumer, int64(free), min(time.Second, w.ClaimIdle/2))
 		if err != nil {
 			if ctx.Err() == nil {
 				log.Warn("read events", zap.Error(err))
@@ -133,71 +216,173 @@ func (w *Workers) loop(ctx, hctx context.Context, consumer string) {
 			}
 			continue
 		}
-		w.handleAll(hctx, log, evs)
+		w.intake(hctx, log, evs)
 	}
 }
 
-func (w *Workers) handleAll(ctx context.Context, log *zap.Logger, evs []store.Event) {
+// intake turns entries into jobs, or settles those that cannot be.
+func (w *Workers) intake(ctx context.Context, log *zap.Logger, evs []store.Event) {
 	for _, se := range evs {
-		if ctx.Err() != nil {
+		w.slots <- struct{}{}
+		en := &entry{se: se, start: time.Now()}
+		ev, err := event.Unmarshal(se.Data)
+		en.ev = ev
+		if err != nil {
+			log.Error("an event that does not decode goes to the dead letters", zap.String("entry", se.ID), zap.Error(err))
+			w.bury(ctx, en, fmt.Sprintf("does not decode: %v", err))
+			continue
+		}
+		if se.Deliveries > w.MaxDeliveries {
+			// Handed out more often than allowed and never settled: whoever
+			// took it may have crashed on it. It is not tried again.
+			w.logFor(en).Error("an event delivered too often goes to the dead letters", zap.Int64("deliveries", se.Deliveries))
+			w.bury(ctx, en, fmt.Sprintf("delivered %d times without being settled (a worker may have crashed on it)", se.Deliveries))
+			continue
+		}
+		jobs, err := w.jobs(ctx, ev)
+		if err != nil || len(jobs) == 0 {
+			en.left = 1
+			w.settle(ctx, []*entry{en}, err)
+			continue
+		}
+		w.mu.Lock()
+		en.left = len(jobs)
+		w.held[se.ID] = en
+		w.mu.Unlock()
+		for _, j := range jobs {
+			w.queue.add(j, en)
+		}
+	}
+}
+
+// jobs runs Jobs with a panic turned into an error.
+func (w *Workers) jobs(ctx context.Context, ev event.Event) (jobs []Job, err error) {
+	defer w.recover(&err)
+	return w.Jobs(ctx, ev)
+}
+
+// work takes trains from the queue until it closes.
+func (w *Workers) work(ctx context.Context) {
+	for {
+		id, it, ok := w.queue.get()
+		if !ok {
 			return
 		}
-		w.handle(ctx, log, se)
+		err := w.pass(ctx, it.job)
+		if errors.Is(err, ErrBusy) && ctx.Err() == nil {
+			delay := min(busyFirst<<min(it.busy, 10), busyMax)
+			it.busy++
+			w.queue.done(id, it, delay)
+			continue
+		}
+		w.queue.done(id, nil, 0)
+		if err != nil && !errors.Is(err, ErrBusy) {
+			w.Log.Warn("pass failed", zap.String("train", id), zap.Error(err))
+		}
+		w.settle(ctx, it.entries, err)
 	}
 }
 
-func (w *Workers) handle(ctx context.Context, log *zap.Logger, se store.Event) {
-	start := time.Now()
-	ev, err := event.Unmarshal(se.Data)
-	if err != nil {
-		log.Error("an event that does not decode goes to the dead letters", zap.String("entry", se.ID), zap.Error(err))
-		w.bury(ctx, log, se, fmt.Sprintf("does not decode: %v", err))
-		w.observe(ev, OutcomeDead, start)
+// pass runs Pass for one job, bounded by EventTimeout, with a panic
+// turned into an error.
+func (w *Workers) pass(ctx context.Context, j Job) (err error) {
+	ctx, cancel := context.WithTimeout(ctx, w.EventTimeout)
+	defer cancel()
+	defer w.recover(&err)
+	return w.Pass(ctx, j)
+}
+
+// recover turns a panic into a PanicError in *err, so one poison event
+// cannot take the process, and every replica in turn, down with it.
+func (w *Workers) recover(err *error) {
+	if r := recover(); r != nil {
+		p := &PanicError{Value: r, Stack: debug.Stack()}
+		w.Log.Error("panic while handling an event", zap.Any("panic", r), zap.ByteString("stack", p.Stack))
+		if w.Panicked != nil {
+			w.Panicked("event")
+		}
+		*err = p
+	}
+}
+
+// settle records the end of one job of each entry, and acknowledges,
+// buries or leaves for the claim the entries that have no job left.
+func (w *Workers) settle(ctx context.Context, ens []*entry, err error) {
+	var finished []*entry
+	w.mu.Lock()
+	for _, en := range ens {
+		if err != nil && en.err == nil {
+			en.err = err
+		}
+		en.left--
+		if en.left == 0 {
+			finished = append(finished, en)
+			delete(w.held, en.se.ID)
+		}
+	}
+	w.mu.Unlock()
+	var acks []string
+	var acked []*entry
+	for _, en := range finished {
+		outcome := w.outcome(ctx, en)
+		if outcome == OutcomeHandled || outcome == OutcomeGone {
+			acks = append(acks, en.se.ID)
+			acked = append(acked, en)
+			continue
+		}
+		w.observe(en, outcome)
+		<-w.slots
+	}
+	if len(acks) == 0 {
 		return
 	}
-	log = log.With(zap.String("event", ev.ID), zap.String("kind", string(ev.Kind)), zap.String("project", ev.Project), zap.Int64("mr", ev.MR))
-	if se.Deliveries > w.MaxDeliveries {
-		// Handed out more often than allowed and never settled: whoever
-		// took it may have crashed on it. It is not tried again.
-		log.Error("an event delivered too often goes to the dead letters", zap.Int64("deliveries", se.Deliveries))
-		w.bury(ctx, log, se, fmt.Sprintf("delivered %d times without being settled (a worker may have crashed on it)", se.Deliveries))
-		w.observe(ev, OutcomeDead, start)
-		return
+	if err := w.Store.Ack(ctx, w.Group, acks...); err != nil {
+		w.Log.Warn("ack events", zap.Strings("entries", acks), zap.Error(err))
 	}
-	ectx, cancel := context.WithTimeout(ctx, w.EventTimeout)
-	err = w.dispatch(ectx, ev)
-	cancel()
+	for _, en := range acked {
+		if en.err == nil {
+			w.observe(en, OutcomeHandled)
+		} else {
+			w.observe(en, OutcomeGone)
+		}
+		<-w.slots
+	}
+}
+
+// outcome says what becomes of a settled entry, and buries it if that is
+// its fate.
+func (w *Workers) outcome(ctx context.Context, en *entry) string {
+	err := en.err
+	log := w.logFor(en)
 	var p *PanicError
-	panicked := errors.As(err, &p)
-	if panicked {
-		log.Error("panic while handling an event", zap.Any("panic", p.Value), zap.ByteString("stack", p.Stack))
-	}
 	switch {
 	case err == nil:
-		w.ack(ctx, log, se.ID)
-		w.observe(ev, OutcomeHandled, start)
+		return OutcomeHandled
 	case errors.Is(err, forge.ErrNotFound) || errors.Is(err, forge.ErrRejected):
 		log.Warn("event not handled: the forge refused for good", zap.Error(err))
-		w.ack(ctx, log, se.ID)
-		w.observe(ev, OutcomeGone, start)
-	case se.Deliveries >= w.MaxDeliveries:
-		log.Error("an event that keeps failing goes to the dead letters", zap.Int64("deliveries", se.Deliveries), zap.Error(err))
-		w.bury(ctx, log, se, err.Error())
-		w.observe(ev, OutcomeDead, start)
-	default:
-		// Left unacknowledged: it is claimed again after ClaimIdle, here or
-		// by another replica.
-		level := log.Warn
-		if errors.Is(err, ErrBusy) || errors.Is(err, context.Canceled) {
-			level = log.Info
+		return OutcomeGone
+	case en.se.Deliveries >= w.MaxDeliveries:
+		log.Error("an event that keeps failing goes to the dead letters", zap.Int64("deliveries", en.se.Deliveries), zap.Error(err))
+		if _, berr := w.Store.Bury(ctx, w.Group, en.se, err.Error(), time.Now()); berr != nil {
+			log.Error("move event to the dead letters", zap.String("entry", en.se.ID), zap.Error(berr))
 		}
-		level("event not handled; it will be retried", zap.Int64("deliveries", se.Deliveries), zap.Error(err))
-		outcome := OutcomeRetry
-		if panicked {
-			outcome = OutcomePanic
-		}
-		w.observe(ev, outcome, start)
+		return OutcomeDead
+	case errors.As(err, &p):
+		return OutcomePanic
 	}
+	// Left unacknowledged: it is claimed again after ClaimIdle, here or
+	// by another replica.
+	level := log.Warn
+	if errors.Is(err, ErrBusy) || errors.Is(err, context.Canceled) {
+		level = log.Info
+	}
+	level("event not handled; it will be retried", zap.Int64("deliveries", en.se.Deliveries), zap.Error(err))
+	return OutcomeRetry
+}
+
+func (w *Workers) logFor(en *entry) *zap.Logger {
+	return w.Log.With(zap.String("entry", en.se.ID), zap.String("event", en.ev.ID), zap.String("kind", string(en.ev.Kind)),
+		zap.String("project", en.ev.Project), zap.Int64("mr", en.ev.MR))
 }
 
 // PanicError is a panic recovered while handling an event or a sweep.
@@ -208,44 +393,29 @@ type PanicError struct {
 
 func (e *PanicError) Error() string { return fmt.Sprintf("panic: %v", e.Value) }
 
-// dispatch runs Dispatch with panics turned into errors, so one poison
-// event cannot take the process, and every replica in turn, down with it.
-func (w *Workers) dispatch(ctx context.Context, ev event.Event) (err error) {
-	defer func() {
-		if r := recover(); r != nil {
-			err = &PanicError{Value: r, Stack: debug.Stack()}
-			if w.Panicked != nil {
-				w.Panicked("event")
-			}
-		}
-	}()
-	return w.Dispatch(ctx, ev)
-}
-
-// bury moves an event to the dead-letter stream. If that fails the event
-// stays pending and is tried again after ClaimIdle.
-func (w *Workers) bury(ctx context.Context, log *zap.Logger, se store.Event, reason string) {
-	if _, err := w.Store.Bury(ctx, w.Group, se, reason, time.Now()); err != nil {
-		log.Error("move event to the dead letters", zap.String("entry", se.ID), zap.Error(err))
+// bury moves an entry that is never to be handled to the dead-letter
+// stream. If that fails the entry stays pending and is tried again after
+// ClaimIdle.
+func (w *Workers) bury(ctx context.Context, en *entry, reason string) {
+	if _, err := w.Store.Bury(ctx, w.Group, en.se, reason, time.Now()); err != nil {
+		w.Log.Error("move event to the dead letters", zap.String("entry", en.se.ID), zap.Error(err))
 	}
+	w.observe(en, OutcomeDead)
+	<-w.slots
 }
 
-func (w *Workers) ack(ctx context.Context, log *zap.Logger, id string) {
-	if err := w.Store.Ack(ctx, w.Group, id); err != nil {
-		log.Warn("ack event", zap.String("entry", id), zap.Error(err))
-	}
-}
-
-func (w *Workers) observe(ev event.Event, outcome string, start time.Time) {
+func (w *Workers) observe(en *entry, outcome string) {
 	if w.Observe != nil {
-		w.Observe(ev, outcome, time.Since(start))
+		w.Observe(en.ev, outcome, time.Since(en.start))
 	}
 }
 
-// Sweeper re-reads every active train's world on a timer, so a lost
+// Sweeper has every active train's world re-read on a timer, so a lost
 // webhook delays a train by at most one interval.
 type Sweeper struct {
-	Store    *store.Store
+	Store *store.Store
+	// Sweep sweeps a train, or queues it for the workers, which read the
+	// forge under its lease.
 	Sweep    func(ctx context.Context, key train.Key) error
 	Interval time.Duration
 	Log      *zap.Logger

@@ -65,9 +65,11 @@ func TestWorkersSettleEveryEvent(t *testing.T) {
 				panics++
 			}
 		},
-		Dispatch: func(ctx context.Context, ev event.Event) error {
-			n := o.called(ev.ID)
-			switch ev.ID {
+		Jobs: oneJobPerEvent,
+		Pass: func(ctx context.Context, j engine.Job) error {
+			id := j.Key.Project
+			n := o.called(id)
+			switch id {
 			case "good":
 				return nil
 			case "gone":
@@ -174,7 +176,8 @@ func TestWorkersBuryAnEventDeliveredTooOften(t *testing.T) {
 	w := &engine.Workers{
 		Store: st, Consumer: "w", ClaimIdle: 20 * time.Millisecond, MaxDeliveries: 2,
 		Log: zaptest.NewLogger(t), Observe: o.observe,
-		Dispatch: func(context.Context, event.Event) error { called++; return nil },
+		Jobs: oneJobPerEvent,
+		Pass: func(context.Context, engine.Job) error { called++; return nil },
 	}
 	run, stop := context.WithCancel(ctx)
 	done := make(chan error, 1)
@@ -218,6 +221,11 @@ func TestSweeperRecoversPanics(t *testing.T) {
 	if strings.Join(swept, ",") != "g/a,g/b" || panics != 2 {
 		t.Fatalf("swept %v with %d panics, want g/a,g/b and 2", swept, panics)
 	}
+}
+
+// oneJobPerEvent gives each event a train of its own, named by its id.
+func oneJobPerEvent(_ context.Context, ev event.Event) ([]engine.Job, error) {
+	return []engine.Job{{Key: train.Key{Forge: ev.Forge, Project: ev.ID, Branch: ev.Ref}}}, nil
 }
 
 func waitFor(t *testing.T, limit time.Duration, what string, ok func() bool) {

@@ -71,6 +71,35 @@ func (s *Store) CommandsSeen(ctx context.Context, ids []string) (map[string]bool
 	return out, nil
 }
 
+// A note Trainyard posts on an MR is known by a key of its own. Its mark
+// says "posting" while it is being posted and "posted" after, so each
+// note is posted once without reading the MR's notes first; only after a
+// crash between the two marks must the notes be read to tell.
+const (
+	NotePosting = "posting"
+	NotePosted  = "posted"
+)
+
+// NoteMark returns the mark of note id: "", NotePosting or NotePosted.
+func (s *Store) NoteMark(ctx context.Context, id string) (string, error) {
+	v, err := s.rdb.Get(ctx, s.noteKey(id)).Result()
+	if errors.Is(err, redis.Nil) {
+		return "", nil
+	}
+	if err != nil {
+		return "", fmt.Errorf("read the mark of note %s: %w", id, err)
+	}
+	return v, nil
+}
+
+// MarkNote sets the mark of note id for keep.
+func (s *Store) MarkNote(ctx context.Context, id, mark string, keep time.Duration) error {
+	if err := s.rdb.Set(ctx, s.noteKey(id), mark, keep).Err(); err != nil {
+		return fmt.Errorf("mark note %s %s: %w", id, mark, err)
+	}
+	return nil
+}
+
 // Cursor returns the time a catch-up named name read up to; ok is false
 // when it never ran.
 func (s *Store) Cursor(ctx context.Context, name string) (t time.Time, ok bool, err error) {

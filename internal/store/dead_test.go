@@ -95,7 +95,34 @@ func commandCases() []storeCase {
 	return []storeCase{
 		{name: "command marks", run: testCommandMarks},
 		{name: "cursors and once", run: testCursorsOnce},
+		{name: "note marks", run: testNoteMarks},
 	}
+}
+
+func testNoteMarks(t *testing.T, e *env) {
+	ctx := context.Background()
+	id := "gitlab:g/p!7:merged:3"
+	mark := func(want string) {
+		t.Helper()
+		if got, err := e.s.NoteMark(ctx, id); err != nil || got != want {
+			t.Fatalf("mark of %s = %q, %v; want %q", id, got, err, want)
+		}
+	}
+	mark("")
+	for _, m := range []string{NotePosting, NotePosted} {
+		if err := e.s.MarkNote(ctx, id, m, time.Hour); err != nil {
+			t.Fatal(err)
+		}
+		mark(m)
+	}
+	if got, err := e.s.NoteMark(ctx, "gitlab:g/p!8:merged:3"); err != nil || got != "" {
+		t.Fatalf("another note's mark = %q, %v", got, err)
+	}
+	if err := e.s.MarkNote(ctx, id, NotePosted, time.Millisecond); err != nil {
+		t.Fatal(err)
+	}
+	e.expire(t, e.s.noteKey(id), time.Millisecond)
+	mark("")
 }
 
 func testCommandMarks(t *testing.T, e *env) {

@@ -92,6 +92,24 @@ func (s *Store) Ack(ctx context.Context, group string, ids ...string) error {
 	return nil
 }
 
+// Touch tells group that consumer is still working on evs: their idle
+// time starts again, so no other consumer claims them, and their delivery
+// counts stay as they are. Entries no longer pending are left alone.
+func (s *Store) Touch(ctx context.Context, group, consumer string, evs ...Event) error {
+	if len(evs) == 0 {
+		return nil
+	}
+	pipe := s.rdb.Pipeline()
+	for _, ev := range evs {
+		// RETRYCOUNT keeps the count where it is, JUSTID or not.
+		pipe.Do(ctx, "XCLAIM", s.opts.EventStream, group, consumer, 0, ev.ID, "RETRYCOUNT", ev.Deliveries, "JUSTID")
+	}
+	if _, err := pipe.Exec(ctx); err != nil && !errors.Is(err, redis.Nil) {
+		return fmt.Errorf("touch %d events of %s for %s/%s: %w", len(evs), s.opts.EventStream, group, consumer, err)
+	}
+	return nil
+}
+
 // ClaimIdle moves to consumer up to count events that were delivered to
 // another consumer of group and not acknowledged for minIdle, so the work
 // of a consumer that died is picked up. Entries deleted from the stream

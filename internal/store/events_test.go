@@ -15,6 +15,7 @@ func eventCases() []storeCase {
 		{name: "events read and ack", run: testEventsReadAck},
 		{name: "events claim idle", run: testEventsClaimIdle},
 		{name: "events claim skips deleted", run: testEventsClaimDeleted},
+		{name: "events touched stay with their consumer", run: testEventsTouch},
 		{name: "events stream capped", opts: Options{EventsMaxLen: 10}, run: testEventsCap},
 		{name: "events stream name", run: testEventsStreamName},
 		{name: "delivery enqueued once", run: testEnqueueDelivery},
@@ -151,6 +152,40 @@ func testEventsClaimIdle(t *testing.T, e *env) {
 	}
 	if _, err := e.s.ClaimIdle(ctx, group, "alive", minIdle, 0); err == nil {
 		t.Fatalf("claim of 0 entries succeeded")
+	}
+}
+
+func testEventsTouch(t *testing.T, e *env) {
+	ctx := context.Background()
+	ensureGroup(t, e)
+	ids := addEvents(t, e, 2)
+	read, err := e.s.ReadEvents(ctx, group, "busy", 10, 0)
+	if err != nil || len(read) != 2 {
+		t.Fatalf("read %v, %v", read, err)
+	}
+	time.Sleep(50 * time.Millisecond)
+	if err := e.s.Touch(ctx, group, "busy", read[0]); err != nil {
+		t.Fatal(err)
+	}
+	evs, err := e.s.ClaimIdle(ctx, group, "other", 40*time.Millisecond, 10)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := eventIDs(t, evs, 2); !reflect.DeepEqual(got, ids[1:]) {
+		t.Fatalf("claimed %v, want only the untouched %v", got, ids[1:])
+	}
+	pending := e.rdb.XPendingExt(ctx, &redis.XPendingExtArgs{Stream: e.s.opts.EventStream, Group: group, Start: "-", End: "+", Count: 10}).Val()
+	if len(pending) != 2 || pending[0].ID != ids[0] || pending[0].Consumer != "busy" || pending[0].RetryCount != 1 {
+		t.Fatalf("pending %+v; want %s with busy, delivered once", pending, ids[0])
+	}
+	if err := e.s.Ack(ctx, group, ids...); err != nil {
+		t.Fatal(err)
+	}
+	if err := e.s.Touch(ctx, group, "busy", read[0]); err != nil {
+		t.Fatalf("touch of an acknowledged entry: %v", err)
+	}
+	if n := e.rdb.XPending(ctx, e.s.opts.EventStream, group).Val().Count; n != 0 {
+		t.Fatalf("%d entries pending after a touch of acknowledged ones, want 0", n)
 	}
 }
 

@@ -31,6 +31,15 @@ func (s *Store) Load(ctx context.Context, key train.Key) (train.Train, error) {
 	return t, nil
 }
 
+// Exists tells whether a train is stored, without reading it.
+func (s *Store) Exists(ctx context.Context, key train.Key) (bool, error) {
+	n, err := s.rdb.Exists(ctx, s.trainKey(key)).Result()
+	if err != nil {
+		return false, fmt.Errorf("look for train %s: %w", key, err)
+	}
+	return n == 1, nil
+}
+
 // decodeTrain builds a train from the hash fields of rkey. The version field
 // wins over the one inside the JSON: it is the one saves compare against.
 func decodeTrain(rkey string, key train.Key, v, d any) (train.Train, error) {

@@ -55,9 +55,19 @@ func testRoundTrip(t *testing.T, e *env) {
 }
 
 func testNotFound(t *testing.T, e *env) {
-	_, err := e.s.Load(context.Background(), testKey)
+	ctx := context.Background()
+	_, err := e.s.Load(ctx, testKey)
 	if !errors.Is(err, ErrNotFound) || !strings.Contains(err.Error(), testKey.String()) {
 		t.Fatalf("load of absent train: %v, want ErrNotFound naming %s", err, testKey)
+	}
+	if ok, err := e.s.Exists(ctx, testKey); ok || err != nil {
+		t.Fatalf("an absent train exists: %v, %v", ok, err)
+	}
+	if _, err := e.s.Save(ctx, train.New(testKey, train.Settings{})); err != nil {
+		t.Fatal(err)
+	}
+	if ok, err := e.s.Exists(ctx, testKey); !ok || err != nil {
+		t.Fatalf("a saved train does not exist: %v, %v", ok, err)
 	}
 }
 

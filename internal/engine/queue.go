@@ -1,0 +1,204 @@
+package engine
+
+import (
+	"slices"
+	"sync"
+	"time"
+
+	"github.com/trainyard/trainyard/internal/event"
+	"github.com/trainyard/trainyard/internal/train"
+)
+
+// Job is what events and the sweep ask of one train. Jobs for one train
+// that wait together are merged into one, so a burst of events costs one
+// pass under the lease.
+type Job struct {
+	Key train.Key
+	// Obs are observations to apply, oldest first.
+	Obs []train.Observation
+	// Head: read the target's head under the lease (a push happened).
+	Head bool
+	// Sweep: read the forge's view of the train under the lease, unless
+	// a replica did so less than a sweep interval ago.
+	Sweep bool
+	// Checks are commits whose pipelines are read again under the lease,
+	// once each, on forges whose pipelines are found by commit.
+	Checks []string
+	// Command is a comment's command. It is run on its own: a command
+	// reads the forge before it knows its train.
+	Command *event.Event
+	// force: sweep whenever the last sweep was (direct calls).
+	force bool
+}
+
+// id keys a job in the queue: a train, or one command however often it
+// was delivered.
+func (j Job) id() string {
+	if j.Command != nil {
+		return "command:" + j.Command.CommandID()
+	}
+	return j.Key.String()
+}
+
+// merge adds newer work to j.
+func (j *Job) merge(newer Job) {
+	j.Obs = append(j.Obs, newer.Obs...)
+	j.Head = j.Head || newer.Head
+	j.Sweep = j.Sweep || newer.Sweep
+	j.force = j.force || newer.force
+	for _, sha := range newer.Checks {
+		if !slices.Contains(j.Checks, sha) {
+			j.Checks = append(j.Checks, sha)
+		}
+	}
+}
+
+// empty tells whether the job asks for nothing at all.
+func (j Job) empty() bool {
+	return j.Command == nil && len(j.Obs) == 0 && !j.Head && !j.Sweep && len(j.Checks) == 0
+}
+
+// item is the work waiting for one key, with the stream entries it
+// settles.
+type item struct {
+	job     Job
+	entries []*entry
+	// busy counts the tries in a row that found the train's lease held
+	// elsewhere.
+	busy int
+	// state: idle (added while its key is with a worker), queued (in
+	// ready) or delayed (waiting out a backoff).
+	state itemState
+}
+
+type itemState int
+
+const (
+	itemIdle itemState = iota
+	itemQueued
+	itemDelayed
+)
+
+// keyQueue hands out work by key, in the way of client-go's workqueue:
+// work added for a key that waits is merged into it; work added while a
+// worker has the key waits until that worker is done, so one key is never
+// with two workers of a process at once; a key given back after a busy
+// lease waits out a delay without holding a worker.
+type keyQueue struct {
+	mu      sync.Mutex
+	cond    *sync.Cond
+	waiting map[string]*item
+	ready   []string
+	active  map[string]bool
+	timers  map[string]*time.Timer
+	closed  bool
+}
+
+func newKeyQueue() *keyQueue {
+	q := &keyQueue{waiting: map[string]*item{}, active: map[string]bool{}, timers: map[string]*time.Timer{}}
+	q.cond = sync.NewCond(&q.mu)
+	return q
+}
+
+// add queues j, settling en (if any) when the pass that consumes j ends.
+func (q *keyQueue) add(j Job, en *entry) {
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	id := j.id()
+	it := q.waiting[id]
+	if it == nil {
+		it = &item{job: j}
+		q.waiting[id] = it
+	} else {
+		it.job.merge(j)
+	}
+	if en != nil {
+		it.entries = append(it.entries, en)
+	}
+	q.wake(id, it)
+}
+
+// wake puts an idle item in line unless a worker has its key.
+func (q *keyQueue) wake(id string, it *item) {
+	if it.state != itemIdle || q.active[id] || q.closed {
+		return
+	}
+	it.state = itemQueued
+	q.ready = append(q.ready, id)
+	q.cond.Signal()
+}
+
+// get waits for a key whose work is ready and hands it to the caller, who
+// must call done. It returns false once the queue is closed.
+func (q *keyQueue) get() (string, *item, bool) {
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	for len(q.ready) == 0 && !q.closed {
+		q.cond.Wait()
+	}
+	if q.closed {
+		return "", nil, false
+	}
+	id := q.ready[0]
+	q.ready = q.ready[1:]
+	it := q.waiting[id]
+	delete(q.waiting, id)
+	q.active[id] = true
+	return id, it, true
+}
+
+// done gives key id back. again, when set, is work to do again after
+// delay, ahead of anything added for the key meanwhile.
+func (q *keyQueue) done(id string, again *item, delay time.Duration) {
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	delete(q.active, id)
+	if again != nil {
+		if newer := q.waiting[id]; newer != nil {
+			again.job.merge(newer.job)
+			again.entries = append(again.entries, newer.entries...)
+		}
+		again.state = itemIdle
+		q.waiting[id] = again
+		if delay > 0 && !q.closed {
+			again.state = itemDelayed
+			q.timers[id] = time.AfterFunc(delay, func() {
+				q.mu.Lock()
+				defer q.mu.Unlock()
+				delete(q.timers, id)
+				if it := q.waiting[id]; it == again && it.state == itemDelayed {
+					it.state = itemIdle
+					q.wake(id, it)
+				}
+			})
+			return
+		}
+	}
+	if it := q.waiting[id]; it != nil {
+		q.wake(id, it)
+	}
+}
+
+// close wakes every waiting get and returns what was never handed out.
+func (q *keyQueue) close() []*item {
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	q.closed = true
+	for _, t := range q.timers {
+		t.Stop()
+	}
+	q.cond.Broadcast()
+	left := make([]*item, 0, len(q.waiting))
+	for _, it := range q.waiting {
+		left = append(left, it)
+	}
+	q.waiting = map[string]*item{}
+	return left
+}
+
+// len is how many keys have work waiting.
+func (q *keyQueue) len() int {
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	return len(q.waiting)
+}

@@ -1,0 +1,242 @@
+package engine_test
+
+import (
+	"context"
+	"fmt"
+	"slices"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"go.uber.org/zap/zaptest"
+
+	"github.com/trainyard/trainyard/internal/engine"
+	"github.com/trainyard/trainyard/internal/event"
+	"github.com/trainyard/trainyard/internal/redistest"
+	"github.com/trainyard/trainyard/internal/store"
+	"github.com/trainyard/trainyard/internal/train"
+)
+
+// headJobs makes each event a head change of MR ev.MR on the train ev.Ref
+// names, so a test can tell which events a pass consumed.
+func headJobs(_ context.Context, ev event.Event) ([]engine.Job, error) {
+	return []engine.Job{{Key: train.Key{Forge: "gitlab", Project: "g/p", Branch: ev.Ref},
+		Obs: []train.Observation{train.HeadChanged{MR: ev.MR, HeadSHA: ev.ID}}}}, nil
+}
+
+// mrsOf lists the MRs of a job's head changes, in order.
+func mrsOf(j engine.Job) []int64 {
+	var mrs []int64
+	for _, o := range j.Obs {
+		if h, ok := o.(train.HeadChanged); ok {
+			mrs = append(mrs, h.MR)
+		}
+	}
+	return mrs
+}
+
+func enqueue(t *testing.T, st *store.Store, ev event.Event) {
+	t.Helper()
+	data, err := ev.Marshal()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := st.EnqueueDelivery(t.Context(), "gitlab:"+ev.ID, time.Hour, data); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func runWorkers(t *testing.T, w *engine.Workers) {
+	t.Helper()
+	ctx, stop := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- w.Run(ctx) }()
+	t.Cleanup(func() {
+		stop()
+		if err := <-done; err != nil {
+			t.Errorf("workers: %v", err)
+		}
+	})
+}
+
+// Events for a train that arrive while it is in a pass wait, merged, for
+// the next pass: one pass for all of them, with their observations in the
+// order they came, and each event acknowledged only once the pass that
+// consumed it is over.
+func TestWorkersMergeWhatWaitsForATrain(t *testing.T) {
+	t.Parallel()
+	ctx := t.Context()
+	st := store.New(redistest.Client(t), store.Options{Prefix: redistest.Prefix(t)})
+	o := &outcomes{seen: map[string][]string{}, calls: map[string]int{}}
+	release := make(chan struct{})
+	var mu sync.Mutex
+	var passes [][]int64
+	w := &engine.Workers{
+		Store: st, Consumer: "w", Count: 2, ClaimIdle: time.Hour, Log: zaptest.NewLogger(t), Observe: o.observe,
+		Jobs: headJobs,
+		Pass: func(_ context.Context, j engine.Job) error {
+			mu.Lock()
+			passes = append(passes, mrsOf(j))
+			first := len(passes) == 1
+			mu.Unlock()
+			if first {
+				<-release
+			}
+			return nil
+		},
+	}
+	runWorkers(t, w)
+	enqueue(t, st, event.Event{ID: "e1", Forge: "gitlab", Project: "g/p", Kind: event.KindMR, MR: 1, Ref: "main"})
+	waitFor(t, 5*time.Second, "the first pass started", func() bool { mu.Lock(); defer mu.Unlock(); return len(passes) == 1 })
+	for i := int64(2); i <= 6; i++ {
+		enqueue(t, st, event.Event{ID: fmt.Sprintf("e%d", i), Forge: "gitlab", Project: "g/p", Kind: event.KindMR, MR: i, Ref: "main"})
+	}
+	// Every event is read and waits; none is acknowledged yet.
+	time.Sleep(300 * time.Millisecond)
+	pending, err := st.ClaimIdle(ctx, "trainyard", "peek", 0, 10)
+	if err != nil || len(pending) != 6 {
+		t.Fatalf("pending during the first pass: %d, %v; want all 6", len(pending), err)
+	}
+	close(release)
+	waitFor(t, 5*time.Second, "every event handled", func() bool { return len(o.of("e6")) == 1 })
+	mu.Lock()
+	got := fmt.Sprint(passes)
+	mu.Unlock()
+	if got != "[[1] [2 3 4 5 6]]" {
+		t.Fatalf("passes consumed %s, want [[1] [2 3 4 5 6]]", got)
+	}
+	for i := 1; i <= 6; i++ {
+		if got := o.of(fmt.Sprintf("e%d", i)); !slices.Equal(got, []string{engine.OutcomeHandled}) {
+			t.Errorf("e%d: outcomes %v, want handled once", i, got)
+		}
+	}
+	if left, err := st.ClaimIdle(ctx, "trainyard", "peek", 0, 10); err != nil || len(left) != 0 {
+		t.Errorf("left pending: %v, %v", left, err)
+	}
+}
+
+// A train whose lease another replica holds goes back in the queue and is
+// tried again later: the only worker goes on with other trains meanwhile,
+// and the busy train's events are handled once its lease is free, never
+// claimed meanwhile, however long it takes.
+func TestWorkersDoNotWaitForABusyTrain(t *testing.T) {
+	t.Parallel()
+	st := store.New(redistest.Client(t), store.Options{Prefix: redistest.Prefix(t)})
+	o := &outcomes{seen: map[string][]string{}, calls: map[string]int{}}
+	var held atomic.Bool
+	held.Store(true)
+	var busyTries atomic.Int32
+	w := &engine.Workers{
+		Store: st, Consumer: "w", Count: 1, ClaimIdle: 90 * time.Millisecond, Log: zaptest.NewLogger(t), Observe: o.observe,
+		Jobs: headJobs,
+		Pass: func(_ context.Context, j engine.Job) error {
+			if j.Key.Branch == "busy" && held.Load() {
+				busyTries.Add(1)
+				return fmt.Errorf("lease train %s: %w", j.Key, engine.ErrBusy)
+			}
+			return nil
+		},
+	}
+	runWorkers(t, w)
+	enqueue(t, st, event.Event{ID: "b1", Forge: "gitlab", Project: "g/p", Kind: event.KindMR, MR: 1, Ref: "busy"})
+	waitFor(t, 5*time.Second, "the busy train tried", func() bool { return busyTries.Load() > 0 })
+	for i := 1; i <= 3; i++ {
+		enqueue(t, st, event.Event{ID: fmt.Sprintf("f%d", i), Forge: "gitlab", Project: "g/p", Kind: event.KindMR, MR: int64(i), Ref: fmt.Sprintf("free-%d", i)})
+	}
+	waitFor(t, 5*time.Second, "the other trains handled", func() bool { return len(o.of("f3")) == 1 })
+	if got := o.of("b1"); len(got) != 0 {
+		t.Fatalf("the busy train's event settled as %v while its lease was held", got)
+	}
+	waitFor(t, 5*time.Second, "the busy train tried again", func() bool { return busyTries.Load() >= 3 })
+	time.Sleep(500 * time.Millisecond) // several ClaimIdle
+	held.Store(false)
+	waitFor(t, 5*time.Second, "the busy train handled", func() bool { return len(o.of("b1")) == 1 })
+	time.Sleep(200 * time.Millisecond)
+	if got := o.of("b1"); !slices.Equal(got, []string{engine.OutcomeHandled}) {
+		t.Fatalf("b1: outcomes %v, want handled once (never claimed while held)", got)
+	}
+}
+
+// Several workers never hold one train at once, and every observation of
+// every event reaches a pass exactly once.
+func TestWorkersHoldATrainOneAtATime(t *testing.T) {
+	t.Parallel()
+	st := store.New(redistest.Client(t), store.Options{Prefix: redistest.Prefix(t)})
+	o := &outcomes{seen: map[string][]string{}, calls: map[string]int{}}
+	var mu sync.Mutex
+	inPass := map[string]int{}
+	seen := map[string][]int64{}
+	var overlap atomic.Bool
+	w := &engine.Workers{
+		Store: st, Consumer: "w", Count: 4, ClaimIdle: time.Hour, Log: zaptest.NewLogger(t), Observe: o.observe,
+		Jobs: headJobs,
+		Pass: func(_ context.Context, j engine.Job) error {
+			k := j.Key.Branch
+			mu.Lock()
+			inPass[k]++
+			if inPass[k] > 1 {
+				overlap.Store(true)
+			}
+			seen[k] = append(seen[k], mrsOf(j)...)
+			mu.Unlock()
+			time.Sleep(2 * time.Millisecond)
+			mu.Lock()
+			inPass[k]--
+			mu.Unlock()
+			return nil
+		},
+	}
+	runWorkers(t, w)
+	const n = 40
+	for i := 1; i <= n; i++ {
+		enqueue(t, st, event.Event{ID: fmt.Sprintf("e%d", i), Forge: "gitlab", Project: "g/p", Kind: event.KindMR, MR: int64(i), Ref: fmt.Sprintf("b%d", i%2)})
+	}
+	waitFor(t, 10*time.Second, "every event handled", func() bool {
+		for i := 1; i <= n; i++ {
+			if len(o.of(fmt.Sprintf("e%d", i))) == 0 {
+				return false
+			}
+		}
+		return true
+	})
+	if overlap.Load() {
+		t.Error("two workers held one train at once")
+	}
+	mu.Lock()
+	defer mu.Unlock()
+	for b := range 2 {
+		var want []int64
+		for i := 1; i <= n; i++ {
+			if i%2 == b {
+				want = append(want, int64(i))
+			}
+		}
+		if got := seen[fmt.Sprintf("b%d", b)]; !slices.Equal(got, want) {
+			t.Errorf("train b%d saw %v, want %v", b, got, want)
+		}
+	}
+}
+
+// A job queued by the sweep, with no event behind it, is passed like any
+// other.
+func TestWorkersRunEnqueuedJobs(t *testing.T) {
+	t.Parallel()
+	st := store.New(redistest.Client(t), store.Options{Prefix: redistest.Prefix(t)})
+	got := make(chan engine.Job, 1)
+	w := &engine.Workers{
+		Store: st, Consumer: "w", Log: zaptest.NewLogger(t), Jobs: headJobs,
+		Pass: func(_ context.Context, j engine.Job) error { got <- j; return nil },
+	}
+	key := train.Key{Forge: "gitlab", Project: "g/p", Branch: "main"}
+	w.Enqueue(engine.Job{Key: key, Sweep: true})
+	runWorkers(t, w)
+	select {
+	case j := <-got:
+		if j.Key != key || !j.Sweep {
+			t.Fatalf("passed %+v, want a sweep of %s", j, key)
+		}
+	case <-time.After(5 * time.Second):
+		t.Fatal("the queued sweep was never passed")
+	}
+}

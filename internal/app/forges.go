@@ -16,11 +16,15 @@ import (
 )
 
 // openForges builds the client of every enabled forge, its requests
-// counted by the metrics.
+// counted by the metrics and its rate-limit budgets in Redis, shared by
+// every replica.
 func (a *App) openForges() ([]forges.Forge, error) {
-	return forges.Open(a.cfg, forges.Options{Logger: a.log, Transport: func(name string, route func(*http.Request) string) http.RoundTripper {
-		return a.metrics.ForgeTransport(name, route, a.transport)
-	}})
+	return forges.Open(a.cfg, forges.Options{
+		Logger: a.log, Redis: a.rdb, Prefix: a.cfg.Redis.Prefix,
+		Transport: func(name string, route func(*http.Request) string) http.RoundTripper {
+			return a.metrics.ForgeTransport(name, route, a.transport)
+		},
+	})
 }
 
 // buildEngines builds an engine for every forge, with the forge's client

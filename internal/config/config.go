@@ -51,7 +51,7 @@ type Config struct {
 	ActionTimeout time.Duration
 	Webhook       Webhook
 	Bot           Bot
-	GitLab        Forge
+	GitLab        GitLab
 	GitHub        GitHub
 	API           API
 	Train         TrainDefaults
@@ -96,6 +96,14 @@ type Forge struct {
 	TokenFile         string
 	WebhookSecret     Secret
 	WebhookSecretFile string
+}
+
+// GitLab is how to reach GitLab: Forge, and how fast.
+type GitLab struct {
+	Forge
+	// RequestsPerMinute bounds the API requests of every replica using
+	// the token, together; 0: no bound.
+	RequestsPerMinute int
 }
 
 // GitHub is how to reach GitHub: Forge's token, or a GitHub App

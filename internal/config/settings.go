@@ -180,7 +180,9 @@ func configSettings() []setting[Config] {
 			func(c *Config) *bool { return &c.API.ProtectReads }),
 	}
 	s = append(s, forgeSettings(ForgeGitLab, "GitLab", "the GitLab instance, like https://gitlab.example.com",
-		func(c *Config) *Forge { return &c.GitLab })...)
+		func(c *Config) *Forge { return &c.GitLab.Forge })...)
+	s = append(s, bind(intKind(), "gitlab.requests_per_minute", "Most GitLab API requests a minute, of every replica using the token together (shared through Redis), below the instance's rate limits; 0: no bound.",
+		func(c *Config) *int { return &c.GitLab.RequestsPerMinute }))
 	s = append(s, forgeSettings(ForgeGitHub, "GitHub", "the GitHub REST API; GitHub Enterprise Server uses https://HOST/api/v3",
 		func(c *Config) *Forge { return &c.GitHub.Forge })...)
 	s = append(s, githubSettings()...)

@@ -46,6 +46,7 @@ func (c *Config) problems() []error {
 		identity("bot.email", c.Bot.Email),
 	)
 	ps.add(c.GitLab.problems(ForgeGitLab, c.Enabled(ForgeGitLab), c.ownSecrets(ForgeGitLab))...)
+	ps.add(atLeast("gitlab.requests_per_minute", c.GitLab.RequestsPerMinute, 0))
 	ps.add(c.GitHub.problems(c.Enabled(ForgeGitHub), c.ownSecrets(ForgeGitHub))...)
 	ps.add(
 		atLeast("train.max_parallel", c.Train.MaxParallel, 1),

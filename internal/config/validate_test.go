@@ -16,6 +16,7 @@ func TestProblems(t *testing.T) {
 		{"workers", "workers: 0", nil, []string{"workers: must be at least 1, got 0"}},
 		{"max_parallel", "train: {max_parallel: 0}", nil, []string{"train.max_parallel: must be at least 1, got 0"}},
 		{"retries", "train: {retries: -1}", nil, []string{"train.retries: must be at least 0, got -1"}},
+		{"gitlab requests_per_minute", "gitlab: {requests_per_minute: -1}", nil, []string{"gitlab.requests_per_minute: must be at least 0, got -1"}},
 		{"batch_size", "train: {batch_size: 0}", nil, []string{"train.batch_size: must be at least 1, got 0"}},
 		{"min_window", "train: {max_parallel: 6, min_window: 7}", nil, []string{"train.min_window: must be between 0 and max_parallel (6), got 7"}},
 		{"eager_eviction", "train: {eager_eviction: sometimes}", nil, []string{`train.eager_eviction (line 1): "sometimes" is not true or false`}},

@@ -188,13 +188,13 @@ func Run(ctx context.Context, opts Options) error {
 }
 
 // ServeHTTP routes git traffic to git http-backend and the rest to the
-// GitLab or the GitHub API.
+// GitLab or the GitHub API, whose GETs may be conditional.
 func (f *Forge) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	switch {
 	case strings.HasPrefix(r.URL.Path, apiPrefix+"/"):
-		f.serveAPI(w, r)
+		conditional(w, r, f.serveAPI)
 	case strings.HasPrefix(r.URL.Path, ghPrefix+"/"), r.URL.Path == ghGraphQLPath:
-		f.serveGitHub(w, r)
+		conditional(w, r, f.serveGitHub)
 	case strings.Contains(r.URL.Path, ".git/"):
 		f.serveGit(w, r)
 	default:

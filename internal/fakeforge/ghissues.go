@@ -3,14 +3,10 @@ package fakeforge
 import (
 	"cmp"
 	"context"
-	"crypto/sha256"
-	"encoding/hex"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"net/http"
 	"slices"
-	"strings"
 	"time"
 )
 
@@ -68,8 +64,9 @@ type ghRepoComment struct {
 // ghListRepoComments lists the comments on every issue and pull request
 // of a repository: those updated at or after since, sorted by created
 // (the default) or updated, ascending unless direction=desc, one page at
-// a time. The page carries an ETag; a request whose If-None-Match names
-// it is answered 304 with no body, as GitHub does.
+// a time. Like every GET of the API, the page carries an ETag, and a
+// request whose If-None-Match names it is answered 304 with no body
+// (conditional.go).
 func (f *Forge) ghListRepoComments(w http.ResponseWriter, r *http.Request, u *user) error {
 	p, err := f.ghRepoFor(r, u, NoAccess)
 	if err != nil {
@@ -119,39 +116,6 @@ func (f *Forge) ghListRepoComments(w http.ResponseWriter, r *http.Request, u *us
 	for _, c := range all {
 		out = append(out, c.json)
 	}
-	writeGHCached(w, r, ghPaginate(w, r, out))
+	writeGH(w, http.StatusOK, ghPaginate(w, r, out))
 	return nil
-}
-
-// writeGHCached answers v with an ETag of its body, or 304 Not Modified
-// without a body when the request's If-None-Match names that ETag.
-func writeGHCached(w http.ResponseWriter, r *http.Request, v any) {
-	body, err := json.Marshal(v)
-	if err != nil {
-		writeGH(w, http.StatusInternalServerError, ghMessage{Message: "Server Error", DocumentationURL: ghDocs})
-		return
-	}
-	sum := sha256.Sum256(body)
-	etag := `W/"` + hex.EncodeToString(sum[:16]) + `"`
-	w.Header().Set("ETag", etag)
-	if etagMatches(r.Header.Get("If-None-Match"), etag) {
-		w.WriteHeader(http.StatusNotModified)
-		return
-	}
-	w.Header().Set("X-GitHub-Media-Type", "github.v3; format=json")
-	w.Header().Set("Content-Type", "application/json")
-	w.WriteHeader(http.StatusOK)
-	w.Write(body)
-}
-
-// etagMatches compares weakly, as If-None-Match does: W/ prefixes do not
-// count, and the header may list several tags or "*".
-func etagMatches(header, etag string) bool {
-	for _, t := range strings.Split(header, ",") {
-		t = strings.TrimSpace(t)
-		if t == "*" || strings.TrimPrefix(t, "W/") == strings.TrimPrefix(etag, "W/") {
-			return true
-		}
-	}
-	return false
 }

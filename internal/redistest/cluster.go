@@ -15,7 +15,8 @@ import (
 // starts its own redis-server, REDIS_URL or not.
 func Cluster(tb testing.TB) redis.UniversalClient {
 	tb.Helper()
-	addr := startServer(tb, "--cluster-enabled", "yes", "--cluster-config-file", "nodes-$PORT.conf")
+	addr := startServer(tb, "--cluster-enabled", "yes", "--cluster-config-file", "nodes-$PORT.conf",
+		"--cluster-port", "$FREEPORT") // port+10000 may be past 65535
 	ctx, cancel := context.WithTimeout(context.Background(), readyTimeout)
 	defer cancel()
 	node := redis.NewClient(&redis.Options{Addr: addr})

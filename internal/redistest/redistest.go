@@ -5,6 +5,10 @@
 // A real server is started per test, on a free loopback port, without
 // persistence, and is stopped when the test ends. Tests that share a server
 // through REDIS_URL must keep their keys apart with Prefix.
+//
+// ClusterN (a Redis Cluster of masters and replicas) and Sentinel (a master,
+// a replica and three sentinels) always start their own servers, so that a
+// test can kill a master and watch a replica take over.
 package redistest
 
 import (

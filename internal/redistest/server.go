@@ -6,7 +6,9 @@ import (
 	"errors"
 	"fmt"
 	"net"
+	"os"
 	"os/exec"
+	"path/filepath"
 	"strconv"
 	"strings"
 	"sync"
@@ -28,6 +30,16 @@ const (
 // its host:port.
 func startServer(tb testing.TB, extra ...string) string {
 	tb.Helper()
+	return startNode(tb, "", extra...).addr
+}
+
+// startNode runs a redis-server for tb, in a temporary directory of its own,
+// and stops it (SIGKILL) when tb ends. When conf is not empty it is written
+// to a config file given as the first argument: a sentinel needs one it can
+// rewrite. In extra, $PORT stands for the port the server listens on and
+// $FREEPORT for another port that was free when the server started.
+func startNode(tb testing.TB, conf string, extra ...string) *server {
+	tb.Helper()
 	bin, err := exec.LookPath("redis-server")
 	if err != nil {
 		tb.Fatalf("redistest: redis-server not in PATH: install it (apt-get install redis-server) or set %s to a running server", EnvURL)
@@ -39,15 +51,15 @@ func startServer(tb testing.TB, extra ...string) string {
 		if err != nil {
 			tb.Fatalf("redistest: %v", err)
 		}
-		s, err := launch(bin, dir, addr, extra...)
+		s, err := launch(bin, dir, addr, conf, extra...)
 		if err == nil {
 			tb.Cleanup(s.stop)
-			return addr
+			return s
 		}
 		errs = append(errs, err)
 	}
 	tb.Fatalf("redistest: start redis-server: %v", errors.Join(errs...))
-	return ""
+	return nil
 }
 
 // freeAddr asks the kernel for a loopback port that is free right now. Someone
@@ -66,36 +78,60 @@ func freeAddr() (string, error) {
 
 // server is one redis-server process; stop ends it and waits for it.
 type server struct {
+	addr   string // host:port
 	cmd    *exec.Cmd
 	exited chan struct{} // closed once the process has been reaped
 	out    *tailBuffer
+	// admin talks to this very process: no retries, short timeouts, so
+	// checks of a dying node fail fast.
+	admin *redis.Client
 }
 
-func launch(bin, dir, addr string, extra ...string) (*server, error) {
+func launch(bin, dir, addr, conf string, extra ...string) (*server, error) {
 	host, port, err := net.SplitHostPort(addr)
 	if err != nil {
 		return nil, err
 	}
-	out := &tailBuffer{max: 4096}
-	args := []string{
+	var args []string
+	if conf != "" {
+		file := filepath.Join(dir, "redis.conf")
+		if err := os.WriteFile(file, []byte(conf), 0o600); err != nil {
+			return nil, fmt.Errorf("write config: %w", err)
+		}
+		args = append(args, file)
+	}
+	args = append(args,
 		"--port", port, "--bind", host,
 		"--save", "", "--appendonly", "no",
 		"--dir", dir, "--daemonize", "no", "--logfile", "",
-	}
+	)
 	for _, a := range extra {
-		args = append(args, strings.ReplaceAll(a, "$PORT", port))
+		a = strings.ReplaceAll(a, "$PORT", port)
+		if strings.Contains(a, "$FREEPORT") {
+			other, err := freeAddr()
+			if err != nil {
+				return nil, err
+			}
+			_, p, _ := net.SplitHostPort(other)
+			a = strings.ReplaceAll(a, "$FREEPORT", p)
+		}
+		args = append(args, a)
 	}
+	out := &tailBuffer{max: 4096}
 	cmd := exec.Command(bin, args...)
 	cmd.Stdout, cmd.Stderr = out, out
 	if err := cmd.Start(); err != nil {
 		return nil, fmt.Errorf("run %s: %w", bin, err)
 	}
-	s := &server{cmd: cmd, exited: make(chan struct{}), out: out}
+	s := &server{addr: addr, cmd: cmd, exited: make(chan struct{}), out: out, admin: redis.NewClient(&redis.Options{
+		Addr: addr, MaxRetries: -1, PoolSize: 2,
+		DialTimeout: 200 * time.Millisecond, ReadTimeout: time.Second, WriteTimeout: time.Second,
+	})}
 	go func() { // reaps the process; stop waits for it
 		_ = cmd.Wait()
 		close(s.exited)
 	}()
-	if err := s.waitReady(addr); err != nil {
+	if err := s.waitReady(); err != nil {
 		s.stop()
 		return nil, fmt.Errorf("redis-server on %s: %w; output: %s", addr, err, out.String())
 	}
@@ -104,14 +140,9 @@ func launch(bin, dir, addr string, extra ...string) (*server, error) {
 
 // waitReady polls until the server answers, and checks that the one
 // answering is ours and not another server that already held the port.
-func (s *server) waitReady(addr string) error {
+func (s *server) waitReady() error {
 	ctx, cancel := context.WithTimeout(context.Background(), readyTimeout)
 	defer cancel()
-	c := redis.NewClient(&redis.Options{
-		Addr: addr, MaxRetries: -1, PoolSize: 1,
-		DialTimeout: 200 * time.Millisecond, ReadTimeout: time.Second,
-	})
-	defer func() { _ = c.Close() }()
 	tick := time.NewTicker(10 * time.Millisecond)
 	defer tick.Stop()
 	for {
@@ -122,7 +153,7 @@ func (s *server) waitReady(addr string) error {
 			return fmt.Errorf("no answer to PING within %s", readyTimeout)
 		case <-tick.C:
 		}
-		info, err := c.Info(ctx, "server").Result()
+		info, err := s.admin.Info(ctx, "server").Result()
 		if err != nil {
 			continue
 		}
@@ -133,9 +164,27 @@ func (s *server) waitReady(addr string) error {
 	}
 }
 
+// stop kills the server with SIGKILL, as a crash would, and waits until it
+// is gone. Stopping a stopped server does nothing.
 func (s *server) stop() {
 	_ = s.cmd.Process.Kill()
 	<-s.exited
+	_ = s.admin.Close()
+}
+
+// running reports whether the process has not exited yet.
+func (s *server) running() bool {
+	select {
+	case <-s.exited:
+		return false
+	default:
+		return true
+	}
+}
+
+// logTail is the end of the server's log, for error messages.
+func (s *server) logTail() string {
+	return fmt.Sprintf("log tail of redis-server %s:\n%s", s.addr, s.out.String())
 }
 
 func infoField(info, name string) string {

@@ -9,11 +9,14 @@ import (
 	"fmt"
 	"net/http"
 
+	"github.com/redis/go-redis/v9"
 	"go.uber.org/zap"
 
 	"github.com/trainyard/trainyard/internal/config"
 	"github.com/trainyard/trainyard/internal/engine"
 	"github.com/trainyard/trainyard/internal/forge"
+	"github.com/trainyard/trainyard/internal/forge/httpcache"
+	"github.com/trainyard/trainyard/internal/ratelimit"
 	"github.com/trainyard/trainyard/internal/webhook"
 )
 
@@ -47,16 +50,37 @@ type Git struct {
 // Options shape every forge's client.
 type Options struct {
 	// Transport wraps a forge's HTTP transport, for metrics; route names
-	// a request's operation. Nil: the default transport.
+	// a request's operation. Nil: the default transport. It sees every
+	// request as sent: the conditional GETs of the clients' cache and
+	// the forge's 304s to them.
 	Transport func(forgeName string, route func(*http.Request) string) http.RoundTripper
-	Logger    *zap.Logger
+	// Redis, if set, keeps the clients' rate-limit budgets, under
+	// Prefix, so that every replica using a token shares its budget
+	// as the forge does. Nil: each process keeps its own.
+	Redis  redis.UniversalClient
+	Prefix string
+	Logger *zap.Logger
 }
 
+// transport is a forge client's transport: conditional GETs (package
+// httpcache) above Options.Transport, so the metrics count what the
+// forge answered.
 func (o Options) transport(name string, route func(*http.Request) string) http.RoundTripper {
-	if o.Transport == nil {
+	var next http.RoundTripper
+	if o.Transport != nil {
+		next = o.Transport(name, route)
+	}
+	return httpcache.New(next, httpcache.Options{})
+}
+
+// budgets keeps a client's budgets in Redis, at a key of the forge's
+// name and identity (what the forge limits by: a token, an app
+// installation); without Redis, the client keeps them in process memory.
+func (o Options) budgets(name string, identity ...string) ratelimit.Store {
+	if o.Redis == nil {
 		return nil
 	}
-	return o.Transport(name, route)
+	return ratelimit.InRedis(o.Redis, ratelimit.Key(o.Prefix, name, identity...))
 }
 
 func (o Options) logger(name string) *zap.Logger {

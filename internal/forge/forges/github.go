@@ -1,6 +1,8 @@
 package forges
 
 import (
+	"strconv"
+
 	"github.com/trainyard/trainyard/internal/config"
 	"github.com/trainyard/trainyard/internal/forge/github"
 	"github.com/trainyard/trainyard/internal/webhook"
@@ -19,10 +21,13 @@ func openGitHub(cfg *config.Config, o Options) (Forge, error) {
 		RequiredChecks: cfg.GitHub.RequiredChecks, Workflows: cfg.GitHub.Workflows,
 		Repositories: map[string]github.Repository{}, Transport: o.transport(github.Name, github.Route),
 	}
+	// GitHub's secondary limits hold per token, or per app installation.
 	if cfg.GitHub.App() {
 		opts.App = &github.App{ID: cfg.GitHub.AppID, InstallationID: cfg.GitHub.InstallationID, PrivateKey: []byte(cfg.GitHub.PrivateKey.Reveal())}
+		opts.Budget = o.budgets(github.Name, "app", strconv.FormatInt(opts.App.ID, 10), strconv.FormatInt(opts.App.InstallationID, 10))
 	} else {
 		opts.Token = cfg.GitHub.Token.Reveal()
+		opts.Budget = o.budgets(github.Name, "token", opts.Token)
 	}
 	for _, p := range cfg.Projects {
 		if p.Forge == github.Name {

@@ -14,15 +14,17 @@ func gitlabKind() kind {
 }
 
 func openGitLab(cfg *config.Config, o Options) (Forge, error) {
+	token := cfg.GitLab.Token.Reveal()
 	client, err := gitlab.New(gitlab.Options{
-		BaseURL: string(cfg.GitLab.URL), Token: cfg.GitLab.Token.Reveal(), Logger: o.logger(gitlab.Name),
-		Transport: o.transport(gitlab.Name, gitlab.Route),
+		BaseURL: string(cfg.GitLab.URL), Token: token, Logger: o.logger(gitlab.Name),
+		Transport:         o.transport(gitlab.Name, gitlab.Route),
+		RequestsPerMinute: cfg.GitLab.RequestsPerMinute, Budget: o.budgets(gitlab.Name, "token", token),
 	})
 	if err != nil {
 		return Forge{}, err
 	}
 	return Forge{
 		Profile: gitlab.Profile(string(cfg.GitLab.URL)), Client: client,
-		Git: Git{CloneURL: client.CloneURL, Token: cfg.GitLab.Token.Reveal()},
+		Git: Git{CloneURL: client.CloneURL, Token: token},
 	}, nil
 }

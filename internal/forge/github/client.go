@@ -28,6 +28,7 @@ import (
 	"github.com/shurcooL/githubv4"
 	"go.uber.org/zap"
 
+	"github.com/trainyard/trainyard/internal/ratelimit"
 	"github.com/trainyard/trainyard/internal/retry"
 )
 
@@ -81,6 +82,10 @@ type Options struct {
 	// (everything but GET), below GitHub's secondary rate limits.
 	WritesPerMinute int
 	WritesPerHour   int
+	// Budget keeps those bounds. GitHub counts them per token, so
+	// replicas sharing a token should share a budget too
+	// (ratelimit.InRedis). Nil: one in process memory.
+	Budget ratelimit.Store
 	// Transport makes every HTTP request of the client, REST, GraphQL
 	// and an app's token requests alike, for metrics; nil means
 	// http.DefaultTransport.
@@ -119,7 +124,7 @@ type Client struct {
 	cars   string // car branch prefix, with its trailing slash
 	retry  retry.Policy
 	gate   *gate
-	budget *budget
+	budget ratelimit.Limiter
 	shas   *shaCache
 	// commentPages keeps the last answer to each repository's comment
 	// list.
@@ -140,8 +145,9 @@ func New(opts Options) (*Client, error) {
 	c := &Client{
 		web: web, api: api, checks: Repository{opts.RequiredChecks, opts.Workflows}, repos: map[string]Repository{},
 		cars: orString(opts.CarPrefix, DefaultCarPrefix) + "/", gate: &gate{},
-		budget: newBudget(window{orInt(opts.WritesPerMinute, DefaultWritesPerMinute), time.Minute},
-			window{orInt(opts.WritesPerHour, DefaultWritesPerHour), time.Hour}),
+		budget: opts.Budget.Budget(
+			ratelimit.Window{N: orInt(opts.WritesPerMinute, DefaultWritesPerMinute), Per: time.Minute},
+			ratelimit.Window{N: orInt(opts.WritesPerHour, DefaultWritesPerHour), Per: time.Hour}),
 		shas: newSHACache(), commentPages: newPageCache(), log: log,
 		retry: retry.Policy{
 			Timeout: orDuration(opts.Timeout, DefaultTimeout),

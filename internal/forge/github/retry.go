@@ -54,7 +54,7 @@ func (c *Client) call(ctx context.Context, op string, k kind, attempt retry.Atte
 		if k == read {
 			return nil
 		}
-		return c.budget.reserve(call)
+		return retry.Reserve(call, c.budget, "write budget")
 	}
 	err := p.Do(ctx, func(try context.Context) (retry.Answer, error) {
 		ans, err := attempt(try)

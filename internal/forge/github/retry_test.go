@@ -8,6 +8,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"net/url"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -20,6 +21,7 @@ import (
 
 	"github.com/trainyard/trainyard/internal/fakeforge"
 	"github.com/trainyard/trainyard/internal/forge"
+	"github.com/trainyard/trainyard/internal/ratelimit"
 	"github.com/trainyard/trainyard/internal/retry"
 )
 
@@ -126,8 +128,16 @@ func TestRateLimitBeyondTheBudgetGivesUpAtOnce(t *testing.T) {
 
 func TestWriteBudget(t *testing.T) {
 	f := newForge(t, nil)
-	c := newClient(t, f, nil)
-	c.budget = newBudget(window{3, 400 * time.Millisecond}, window{5, time.Hour})
+	var asked []ratelimit.Window
+	c := newClient(t, f, func(o *Options) {
+		o.Budget = func(ws ...ratelimit.Window) ratelimit.Limiter {
+			asked = ws
+			return ratelimit.NewLocal(ratelimit.Window{N: 3, Per: 400 * time.Millisecond}, ratelimit.Window{N: 5, Per: time.Hour})
+		}
+	})
+	if want := []ratelimit.Window{{N: 80, Per: time.Minute}, {N: 500, Per: time.Hour}}; !slices.Equal(asked, want) {
+		t.Errorf("budget windows %v, want GitHub's secondary limits %v", asked, want)
+	}
 	ctx := context.Background()
 	mr := openMR(t, f, "feature", map[string]string{"a": "a"})
 	start := time.Now()
@@ -151,31 +161,6 @@ func TestWriteBudget(t *testing.T) {
 	}
 	if got := bodies(t, f, mr.IID); len(got) != 5 {
 		t.Fatalf("comments %v", got)
-	}
-}
-
-func TestBudgetWindows(t *testing.T) {
-	b := newBudget(window{2, time.Minute}, window{3, time.Hour})
-	t0 := time.Date(2026, 1, 1, 12, 0, 0, 0, time.UTC)
-	for i, tc := range []struct {
-		at   time.Duration
-		ok   bool
-		free time.Duration
-	}{
-		{0, true, 0}, {time.Second, true, 0},
-		{2 * time.Second, false, time.Minute},         // the minute is full until the first leaves it
-		{time.Minute, true, 0},                        // the first left
-		{time.Minute + time.Second, false, time.Hour}, // the hour is full
-		{time.Hour + time.Second, true, 0},            // the first two left the hour
-		{time.Hour + 2*time.Second, true, 0},
-		// Both windows are full: the minute until +1h1m1s, the hour until
-		// +1h1m; the later counts.
-		{time.Hour + 3*time.Second, false, time.Hour + time.Minute + time.Second},
-	} {
-		free, ok := b.take(t0.Add(tc.at))
-		if ok != tc.ok || (!ok && !free.Equal(t0.Add(tc.free))) {
-			t.Errorf("step %d at +%v: ok %v free +%v; want %v +%v", i, tc.at, ok, free.Sub(t0), tc.ok, tc.free)
-		}
 	}
 }
 

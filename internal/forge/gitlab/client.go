@@ -16,6 +16,7 @@ import (
 	gl "gitlab.com/gitlab-org/api/client-go"
 	"go.uber.org/zap"
 
+	"github.com/trainyard/trainyard/internal/ratelimit"
 	"github.com/trainyard/trainyard/internal/retry"
 )
 
@@ -47,6 +48,13 @@ type Options struct {
 	// with Retry-After.
 	BackoffBase time.Duration
 	BackoffMax  time.Duration
+	// RequestsPerMinute bounds the client's requests, retries included,
+	// below the instance's rate limits; 0: no bound.
+	RequestsPerMinute int
+	// Budget keeps that bound. GitLab limits by user, so replicas
+	// sharing a token should share a budget too (ratelimit.InRedis).
+	// Nil: one in process memory.
+	Budget ratelimit.Store
 	// Transport makes every HTTP request of the client, for metrics;
 	// nil means http.DefaultTransport.
 	Transport http.RoundTripper
@@ -59,7 +67,9 @@ type Client struct {
 	gl    *gl.Client
 	web   string // instance URL without /api/v4
 	retry retry.Policy
-	log   *zap.Logger
+	// budget is nil when requests are not bounded.
+	budget ratelimit.Limiter
+	log    *zap.Logger
 }
 
 // New returns a client for opts.BaseURL. It makes no request.
@@ -81,6 +91,9 @@ func New(opts Options) (*Client, error) {
 		Base:    orDefault(opts.BackoffBase, DefaultBackoffBase),
 		Max:     orDefault(opts.BackoffMax, DefaultBackoffMax),
 	}}
+	if opts.RequestsPerMinute > 0 {
+		c.budget = opts.Budget.Budget(ratelimit.Window{N: opts.RequestsPerMinute, Per: time.Minute})
+	}
 	tr := opts.Transport
 	if tr == nil {
 		tr = http.DefaultTransport

@@ -16,9 +16,13 @@ type request func(opts ...gl.RequestOptionFunc) (*gl.Response, error)
 // do runs req under the client's retry policy and retry.HTTP's rules:
 // each attempt has its own Options.Timeout and the call as a whole
 // Options.MaxWait; a call that runs out of it fails with retry.ErrGaveUp.
+// Every attempt first takes room in the request budget, if there is one.
 func (c *Client) do(ctx context.Context, op string, idempotent bool, req request) error {
 	p := c.retry
 	p.Classify, p.OnRetry = retry.HTTP(idempotent), retry.LogRetries(c.log, op)
+	if c.budget != nil {
+		p.Before = func(call context.Context) error { return retry.Reserve(call, c.budget, "request budget") }
+	}
 	err := p.Do(ctx, func(try context.Context) (retry.Answer, error) {
 		resp, err := req(gl.WithContext(try))
 		ans := answerOf(resp)

@@ -6,6 +6,7 @@ import (
 	"net"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync/atomic"
 	"testing"
@@ -16,6 +17,7 @@ import (
 	"go.uber.org/zap/zaptest/observer"
 
 	"github.com/trainyard/trainyard/internal/fakeforge"
+	"github.com/trainyard/trainyard/internal/ratelimit"
 	"github.com/trainyard/trainyard/internal/retry"
 )
 
@@ -239,6 +241,54 @@ func TestTokenFromEnvOrFile(t *testing.T) {
 		_, err := TokenFromEnvOrFile("TY_TOKEN", path)
 		if err == nil || strings.Contains(err.Error(), "file-token") {
 			t.Fatalf("%s: %v", name, err)
+		}
+	}
+}
+
+// Replicas on one budget send no more requests, between them, than it
+// allows; a call that would wait past its deadline for room gives up
+// without sending anything.
+func TestRequestBudgetIsShared(t *testing.T) {
+	f := newForge(t, nil)
+	var asked []ratelimit.Window
+	shared := ratelimit.NewLocal(ratelimit.Window{N: 3, Per: time.Minute})
+	budget := func(ws ...ratelimit.Window) ratelimit.Limiter {
+		asked = ws
+		return shared
+	}
+	a := newClient(t, f, func(o *Options) { o.RequestsPerMinute, o.Budget = 3, budget })
+	b := newClient(t, f, func(o *Options) { o.RequestsPerMinute, o.Budget = 3, budget })
+	if want := []ratelimit.Window{{N: 3, Per: time.Minute}}; !slices.Equal(asked, want) {
+		t.Errorf("budget windows %v, want %v", asked, want)
+	}
+	ctx := context.Background()
+	for _, c := range []*Client{a, b, a} {
+		if _, err := c.BranchHead(ctx, project, "main"); err != nil {
+			t.Fatal(err)
+		}
+	}
+	short, cancel := context.WithTimeout(ctx, time.Second)
+	defer cancel()
+	_, err := b.BranchHead(short, project, "main")
+	if !errors.Is(err, retry.ErrGaveUp) || !strings.Contains(err.Error(), "request budget") || short.Err() != nil {
+		t.Fatalf("fourth request: %v", err)
+	}
+	if calls := f.Calls()["GET /projects/{id}/repository/branches/{branch}"]; calls != 3 {
+		t.Fatalf("%d requests sent", calls)
+	}
+}
+
+func TestNoRequestBudgetByDefault(t *testing.T) {
+	f := newForge(t, nil)
+	c := newClient(t, f, func(o *Options) {
+		o.Budget = func(...ratelimit.Window) ratelimit.Limiter {
+			t.Error("a budget was built without requests_per_minute")
+			return nil
+		}
+	})
+	for range 5 {
+		if _, err := c.BranchHead(context.Background(), project, "main"); err != nil {
+			t.Fatal(err)
 		}
 	}
 }

@@ -4,6 +4,10 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
 
 	"github.com/trainyard/trainyard/internal/forge"
 	"github.com/trainyard/trainyard/internal/train"
@@ -45,21 +49,38 @@ func (e *Engine) Add(ctx context.Context, r Request) error {
 	} else if other != "" {
 		return e.refuse(ctx, r, fmt.Sprintf("This merge request is already on the merge train for `%s`; remove it there first.", other))
 	}
-	err = e.handleAtHead(ctx, key, train.Added{
+	err = e.handle(ctx, Job{Key: key, headIfIdle: true, Obs: []train.Observation{train.Added{
 		MR: r.MR, HeadSHA: mr.HeadSHA, Title: mr.Title, Source: mr.SourceBranch,
 		By: r.Username, Priority: r.Priority, Method: r.Method, Event: r.Event,
 		Estimate: e.estimate(ctx, key),
-	})
+	}}}, true)
 	if err != nil {
 		return err
 	}
 	return e.recheckHead(ctx, key, r.MR, mr.HeadSHA)
 }
 
-// recheckHead reads an MR just added again: commits pushed between the
-// read that added it and the train's lease were news of an MR not on the
-// train yet, and dropped, so the car would test a head that is no more.
+// seenKeep is how long the head of an MR not on its train is remembered:
+// longer than any command takes between reading an MR and its train's
+// lease.
+const seenKeep = 10 * time.Minute
+
+// seenName names the mark of the last head seen of an MR not on its
+// train.
+func seenName(key train.Key, mr int64) string {
+	return fmt.Sprintf("seen:%s!%d", strings.ToLower(key.String()), mr)
+}
+
+// recheckHead makes sure an MR just added has the head it was added at:
+// commits pushed between the read that added it and the train's lease
+// were news of an MR not on the train yet, which the pass dropped after
+// marking the head it saw. Only a mark of another head costs a read of
+// the MR again, which tells which head is the newer.
 func (e *Engine) recheckHead(ctx context.Context, key train.Key, iid int64, added string) error {
+	seen, err := e.store.Mark(ctx, seenName(key, iid))
+	if err != nil || seen == "" || seen == added {
+		return err
+	}
 	mr, err := e.forge.MergeRequest(ctx, key.Project, iid)
 	if err != nil {
 		return fmt.Errorf("re-read !%d of %s: %w", iid, key.Project, err)
@@ -72,7 +93,7 @@ func (e *Engine) recheckHead(ctx context.Context, key train.Key, iid int64, adde
 
 // targetHead reads the target's head, so that a car can be built at once
 // rather than after the next sweep. A head the train knows already changes
-// nothing. Read it under the train's lease (handleAtHead).
+// nothing. Read it under the train's lease (a job's Head).
 func (e *Engine) targetHead(ctx context.Context, key train.Key) (train.TargetHead, error) {
 	head, err := e.forge.BranchHead(ctx, key.Project, key.Branch)
 	if err != nil {
@@ -106,10 +127,10 @@ func (e *Engine) Retry(ctx context.Context, r Request) error {
 	if err != nil {
 		return err
 	}
-	err = e.handleAtHead(ctx, key, train.Retried{Added: train.Added{
+	err = e.handle(ctx, Job{Key: key, headIfIdle: true, Obs: []train.Observation{train.Retried{Added: train.Added{
 		MR: r.MR, HeadSHA: mr.HeadSHA, Title: mr.Title, Source: mr.SourceBranch,
 		By: r.Username, Priority: r.Priority, Method: r.Method, Event: r.Event,
-	}})
+	}}}}, true)
 	if err != nil {
 		return err
 	}
@@ -157,10 +178,25 @@ func (e *Engine) History(ctx context.Context, key train.Key, limit int64) ([]tra
 // admit checks that an MR may go on a train and returns it with the key of
 // its train.
 func (e *Engine) admit(ctx context.Context, r Request) (forge.MR, train.Key, error) {
-	mr, err := e.forge.MergeRequest(ctx, r.Project, r.MR)
-	if err != nil {
-		// An unknown MR has nowhere to be told; the caller reports it.
-		return mr, train.Key{}, fmt.Errorf("add !%d of %s: %w", r.MR, r.Project, err)
+	// The rules are read first: where the forge gives the MR with them,
+	// that is the one read of the MR.
+	var rules forge.Rules
+	enforce := e.enforcing(r.Project)
+	if enforce {
+		var err error
+		if rules, err = e.readRules(ctx, r.Project, r.MR); err != nil {
+			// An unknown MR has nowhere to be told; the caller reports it.
+			return forge.MR{}, train.Key{}, fmt.Errorf("add !%d of %s: %w", r.MR, r.Project, err)
+		}
+	}
+	var mr forge.MR
+	if rules.MR != nil {
+		mr = *rules.MR
+	} else {
+		var err error
+		if mr, err = e.forge.MergeRequest(ctx, r.Project, r.MR); err != nil {
+			return mr, train.Key{}, fmt.Errorf("add !%d of %s: %w", r.MR, r.Project, err)
+		}
 	}
 	if err := e.authorize(ctx, r); err != nil {
 		return mr, train.Key{}, err
@@ -178,14 +214,8 @@ func (e *Engine) admit(ctx context.Context, r Request) (forge.MR, train.Key, err
 	case mr.HeadSHA == "":
 		return mr, key, e.refuse(ctx, r, "This merge request has no commits yet.")
 	}
-	if e.enforcing(r.Project) {
-		rules, err := e.readRules(ctx, r.Project, r.MR)
-		if err != nil {
-			return mr, key, err
-		}
-		if !rules.Met() {
-			return mr, key, e.refuse(ctx, r, msgRulesRefused(mr.TargetBranch, rules))
-		}
+	if enforce && !rules.Met() {
+		return mr, key, e.refuse(ctx, r, msgRulesRefused(mr.TargetBranch, rules))
 	}
 	return mr, key, nil
 }
@@ -201,7 +231,7 @@ func (e *Engine) authorize(ctx context.Context, r Request) error {
 // gets one fixed line per MR, however many commands they post, and none
 // of their words back: a stranger cannot make the bot say anything else.
 func (e *Engine) authorizeFor(ctx context.Context, r Request, need forge.AccessLevel, what string) error {
-	level, err := e.forge.AccessLevel(ctx, r.Project, r.UserID)
+	level, err := e.accessLevel(ctx, r.Project, r.UserID)
 	if err != nil {
 		return fmt.Errorf("access of %s to %s: %w", r.Username, r.Project, err)
 	}
@@ -213,6 +243,49 @@ func (e *Engine) authorizeFor(ctx context.Context, r Request, need forge.AccessL
 		return err
 	}
 	return fmt.Errorf("!%d of %s: %w: %s", r.MR, r.Project, ErrRefused, reason)
+}
+
+// accessTTL is how long a user's access level is taken as read: long
+// enough for a burst of commands to cost one read, short enough that a
+// revoked role stops working within a minute.
+const accessTTL = time.Minute
+
+// accessCache remembers users' access levels, by project and user.
+type accessCache struct {
+	mu sync.Mutex
+	m  map[string]accessEntry
+}
+
+type accessEntry struct {
+	level forge.AccessLevel
+	at    time.Time
+}
+
+// accessLevel is the user's access to project, read from the forge at
+// most once per accessTTL.
+func (e *Engine) accessLevel(ctx context.Context, project string, userID int64) (forge.AccessLevel, error) {
+	k := strings.ToLower(project) + "\x00" + strconv.FormatInt(userID, 10)
+	now := e.now()
+	c := e.access
+	c.mu.Lock()
+	got, ok := c.m[k]
+	c.mu.Unlock()
+	if ok && now.Sub(got.at) < accessTTL {
+		return got.level, nil
+	}
+	level, err := e.forge.AccessLevel(ctx, project, userID)
+	if err != nil {
+		return 0, err
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	for key, old := range c.m {
+		if now.Sub(old.at) >= accessTTL {
+			delete(c.m, key)
+		}
+	}
+	c.m[k] = accessEntry{level: level, at: now}
+	return level, nil
 }
 
 func (e *Engine) refuse(ctx context.Context, r Request, reason string) error {

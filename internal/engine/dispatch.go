@@ -83,7 +83,7 @@ func (e *Engine) Jobs(ctx context.Context, ev event.Event) ([]Job, error) {
 		}
 		// Push hooks can arrive out of order; the forge knows the head
 		// now, read under the lease.
-		return []Job{{Key: train.Key{Forge: ev.Forge, Project: ev.Project, Branch: ev.Ref}, Head: true}}, nil
+		return []Job{{Key: train.Key{Forge: ev.Forge, Project: ev.Project, Branch: ev.Ref}, Head: true, pushed: ev.After}}, nil
 	}
 	return nil, fmt.Errorf("dispatch event %s: unknown kind %q", ev.ID, ev.Kind)
 }

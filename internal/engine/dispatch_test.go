@@ -351,23 +351,23 @@ func TestNotesArePostedOnce(t *testing.T) {
 		t.Fatalf("%d notes for one reply, want 1", n)
 	}
 	// Crashed after posting, before remembering: the marker is found.
-	id := fmt.Sprintf("gitlab:%s!%d:reply:s2", project, mr)
+	id := fmt.Sprintf("note:gitlab:%s!%d:reply:s2", project, mr)
 	if _, err := e.ff.AddNote(e.ctx, project, mr, "trainyard-bot", "It was said.\n\n<!-- trainyard:reply:s2 -->"); err != nil {
 		t.Fatal(err)
 	}
-	if err := e.st.MarkNote(e.ctx, id, store.NotePosting, time.Hour); err != nil {
+	if err := e.st.SetMark(e.ctx, id, store.NotePosting, time.Hour); err != nil {
 		t.Fatal(err)
 	}
 	status("s2")
 	if n := count("trainyard:reply:s2 "); n != 1 {
 		t.Fatalf("%d notes after a crash that followed the post, want 1", n)
 	}
-	if m, err := e.st.NoteMark(e.ctx, id); err != nil || m != store.NotePosted {
+	if m, err := e.st.Mark(e.ctx, id); err != nil || m != store.NotePosted {
 		t.Fatalf("mark %q, %v; want posted", m, err)
 	}
 	// Crashed before posting: the note is posted.
-	id = fmt.Sprintf("gitlab:%s!%d:reply:s3", project, mr)
-	if err := e.st.MarkNote(e.ctx, id, store.NotePosting, time.Hour); err != nil {
+	id = fmt.Sprintf("note:gitlab:%s!%d:reply:s3", project, mr)
+	if err := e.st.SetMark(e.ctx, id, store.NotePosting, time.Hour); err != nil {
 		t.Fatal(err)
 	}
 	status("s3")

@@ -77,7 +77,7 @@ type RepoReader interface {
 // RepoWriter makes car commits and moves the forge's branches.
 type RepoWriter interface {
 	Build(ctx context.Context, req gitops.BuildRequest) (gitops.BuildResult, error)
-	PushCar(ctx context.Context, ref, commit string) error
+	PushCar(ctx context.Context, ref, commit string) (moved bool, err error)
 	DeleteRemoteBranch(ctx context.Context, branch string) error
 	FastForward(ctx context.Context, branch, expectedOld, to string) (gitops.FFResult, error)
 }
@@ -234,6 +234,10 @@ type Engine struct {
 	// rulesWait is the first pause before the merge rules the forge is
 	// still working out are read again; it doubles up to rulesTries reads.
 	rulesWait time.Duration
+	access    *accessCache
+	// fresh are car commits this engine pushed where their branch had
+	// another commit: no pipeline can have run for them there yet.
+	fresh *freshCommits
 }
 
 // Option adjusts an Engine at construction.
@@ -292,7 +296,7 @@ func WithLogger(l *zap.Logger) Option { return func(e *Engine) { e.log = l } }
 // New returns an engine.
 func New(cfg Config, st *store.Store, f Forge, repos Repos, opts ...Option) *Engine {
 	e := &Engine{cfg: cfg.withDefaults(), store: st, forge: f, repos: repos, log: zap.NewNop(), now: time.Now,
-		rulesWait: 250 * time.Millisecond}
+		rulesWait: 250 * time.Millisecond, access: &accessCache{m: map[string]accessEntry{}}, fresh: &freshCommits{m: map[string]bool{}}}
 	for _, o := range opts {
 		o(e)
 	}
@@ -307,14 +311,6 @@ var ErrBusy = errors.New("train is busy")
 // the train owes the world nothing. The train is created when missing.
 func (e *Engine) Handle(ctx context.Context, key train.Key, obs ...train.Observation) error {
 	return e.handle(ctx, Job{Key: key, Obs: obs}, true)
-}
-
-// handleAtHead is Handle with the target head read first, under the
-// lease. A head read before the lease may be older than a fast-forward
-// another worker made while this one waited for it, and would take the
-// train's view of the target back.
-func (e *Engine) handleAtHead(ctx context.Context, key train.Key, obs ...train.Observation) error {
-	return e.handle(ctx, Job{Key: key, Obs: obs, Head: true}, true)
 }
 
 // existing is Handle for a train that exists: store.ErrNotFound, wrapped,
@@ -335,6 +331,9 @@ func (e *Engine) handle(ctx context.Context, j Job, create bool) error {
 	if !create {
 		// No need to wait for the lease of a train that is not there.
 		if ok, err := e.store.Exists(ctx, key); err != nil || !ok {
+			if err == nil {
+				err = e.noteUnknownHeads(ctx, train.Train{Key: key}, j.Obs)
+			}
 			return cmp.Or(err, fmt.Errorf("train %s: %w", key, store.ErrNotFound))
 		}
 	}
@@ -368,6 +367,9 @@ func (e *Engine) handle(ctx context.Context, j Job, create bool) error {
 		results, left, actErr := e.execute(ctx, log, &t)
 		t.Outbox = left
 		now := e.now()
+		if err := e.noteUnknownHeads(ctx, t, queue); err != nil {
+			return err
+		}
 		for _, o := range append(results, queue...) {
 			var actions []train.Action
 			t, actions = train.Plan(t, o, now)
@@ -392,13 +394,30 @@ func (e *Engine) handle(ctx context.Context, j Job, create bool) error {
 	}
 }
 
+// noteUnknownHeads marks the head of each MR that changed while it is not
+// on the train: it may be on its way there (see recheckHead).
+func (e *Engine) noteUnknownHeads(ctx context.Context, t train.Train, obs []train.Observation) error {
+	for _, o := range obs {
+		hc, ok := o.(train.HeadChanged)
+		if !ok || t.Index(hc.MR) >= 0 {
+			continue
+		}
+		if err := e.store.SetMark(ctx, seenName(t.Key, hc.MR), hc.HeadSHA, seenKeep); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
 // read reads from the forge what job j asks, under the lease: the
 // train's MRs and pipelines for a sweep, the pipelines of commits whose
 // checks changed, and the target's head, which comes first. A head older
 // than the train's is not taken.
 func (e *Engine) read(ctx context.Context, log *zap.Logger, t train.Train, j Job) ([]train.Observation, error) {
 	var obs []train.Observation
-	head := j.Head
+	// A push to the head the train holds (its own fast-forward) tells
+	// nothing new.
+	head := j.Head && (j.pushed == "" || j.pushed != t.TargetHead) || j.headIfIdle && t.Idle()
 	if j.Sweep && !t.Idle() {
 		due, err := e.sweepDue(ctx, t.Key, j.force)
 		if err != nil {

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"strconv"
 	"strings"
+	"sync"
 
 	"go.uber.org/zap"
 
@@ -139,20 +140,60 @@ func (e *Engine) build(ctx context.Context, t *train.Train, a train.BuildCar) (t
 		out.Conflict = res.Conflict
 		return out, nil
 	}
-	if err := repo.PushCar(ctx, e.carBranch(t.Key, a.MR), res.Commit); err != nil {
+	moved, err := repo.PushCar(ctx, e.carBranch(t.Key, a.MR), res.Commit)
+	if err != nil {
 		return out, err
+	}
+	if moved {
+		e.fresh.add(t.Key, res.Commit)
 	}
 	out.Commit = res.Commit
 	return out, nil
 }
 
+// freshCommits are car commits just pushed onto a branch that held
+// another commit, so no pipeline ran for them there: starting one needs
+// no look for an existing one. Each is taken once; the set is bounded,
+// and a commit dropped from it costs only that look.
+type freshCommits struct {
+	mu sync.Mutex
+	m  map[string]bool
+}
+
+// freshMax bounds the set: far more than the cars of every train in one
+// pass.
+const freshMax = 4096
+
+func (f *freshCommits) add(key train.Key, commit string) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if len(f.m) >= freshMax {
+		clear(f.m)
+	}
+	f.m[key.String()+"@"+commit] = true
+}
+
+// take reports whether commit was fresh on key's car branch, and forgets it.
+func (f *freshCommits) take(key train.Key, commit string) bool {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	k := key.String() + "@" + commit
+	ok := f.m[k]
+	delete(f.m, k)
+	return ok
+}
+
 // startPipeline reuses a pipeline that runs or passed for exactly this
-// commit on the car branch, and creates one otherwise.
+// commit on the car branch, and creates one otherwise. A commit this
+// engine just pushed there has none to reuse.
 func (e *Engine) startPipeline(ctx context.Context, t *train.Train, a train.StartPipeline) ([]train.Observation, error) {
 	ref := e.carBranch(t.Key, a.MR)
-	existing, err := e.forge.PipelinesFor(ctx, t.Project, ref, a.Commit)
-	if err != nil {
-		return nil, err
+	var existing []forge.Pipeline
+	if !e.fresh.take(t.Key, a.Commit) {
+		var err error
+		if existing, err = e.forge.PipelinesFor(ctx, t.Project, ref, a.Commit); err != nil {
+			return nil, err
+		}
 	}
 	for _, p := range existing {
 		if p.SHA != a.Commit || p.Status == train.PipelineFailed || p.Status == train.PipelineCanceled || p.Status == train.PipelineSkipped {
@@ -195,10 +236,14 @@ func (e *Engine) fastForward(ctx context.Context, t *train.Train, a train.FastFo
 		return train.FastForwarded{}, err
 	}
 	// The mirror must hold the commit (built here, by another replica or
-	// before a restart) and know the remote's head, or git cannot tell a
-	// fast-forward from a rewrite.
-	if _, err := repo.FetchBranch(ctx, t.Branch); err != nil {
-		return train.FastForwarded{}, err
+	// before a restart) and the head the push expects to replace: git
+	// refuses to push over a remote head it does not hold. Both are
+	// there when this replica built the car and saw the last move, and
+	// a fetch is saved.
+	if !repo.HasCommit(ctx, a.Expected) {
+		if _, err := repo.FetchBranch(ctx, t.Branch); err != nil {
+			return train.FastForwarded{}, err
+		}
 	}
 	if err := e.ensureCommit(ctx, repo, t, a.To); err != nil {
 		return train.FastForwarded{}, err
@@ -218,25 +263,16 @@ func (e *Engine) fastForward(ctx context.Context, t *train.Train, a train.FastFo
 // push is not made: the news, then a refused fast-forward, let the
 // planner drop that car and rebuild the rest. Rules the forge is still
 // working out hold the push back (an error: the action is tried again).
-// A fast-forward already done (repeated after a crash) is reported done.
+// An MR found merged may be merged by this very fast-forward, made before
+// a crash: the target's head, read then, tells.
 func (e *Engine) newsBeforeMerge(ctx context.Context, t *train.Train, a train.FastForwardTarget) ([]train.Observation, error) {
-	head, err := e.forge.BranchHead(ctx, t.Project, t.Branch)
-	if err != nil {
-		return nil, fmt.Errorf("fast-forward %s: read its head: %w", t.Branch, err)
-	}
-	if head == a.To {
-		return []train.Observation{train.FastForwarded{To: a.To, Head: head}}, nil
-	}
 	var news []train.Observation
 	for _, mr := range a.MRs {
 		c := t.Car(mr)
 		if c == nil {
 			continue
 		}
-		n, err := e.mrNews(ctx, t.Key, *c)
-		if err == nil && len(n) == 0 {
-			n, err = e.rulesNews(ctx, t, mr)
-		}
+		n, err := e.carNews(ctx, t, *c)
 		if err != nil {
 			return nil, fmt.Errorf("fast-forward %s: %w", t.Branch, err)
 		}
@@ -245,7 +281,46 @@ func (e *Engine) newsBeforeMerge(ctx context.Context, t *train.Train, a train.Fa
 	if len(news) == 0 {
 		return nil, nil
 	}
+	head, err := e.forge.BranchHead(ctx, t.Project, t.Branch)
+	if err != nil {
+		return nil, fmt.Errorf("fast-forward %s: read its head: %w", t.Branch, err)
+	}
+	if head == a.To {
+		return []train.Observation{train.FastForwarded{To: a.To, Head: head}}, nil
+	}
 	return append(news, train.FastForwarded{To: a.To, Rejected: true, Head: head}), nil
+}
+
+// carNews reads a car's MR and, where enforced, its merge rules (in one
+// request where the forge gives both) and says what stops it merging.
+func (e *Engine) carNews(ctx context.Context, t *train.Train, c train.Car) ([]train.Observation, error) {
+	if !e.enforcing(t.Project) {
+		return e.mrNews(ctx, t.Key, c)
+	}
+	r, rerr := e.readRules(ctx, t.Project, c.MR)
+	if rerr != nil && !errors.Is(rerr, forge.ErrNotFound) {
+		return nil, rerr
+	}
+	var news []train.Observation
+	var err error
+	if r.MR != nil {
+		news, err = newsOf(t.Key, c, *r.MR, nil)
+	} else {
+		// Also when the rules were not found: the MR says whether it is
+		// gone.
+		news, err = e.mrNews(ctx, t.Key, c)
+	}
+	switch {
+	case err != nil || len(news) > 0:
+		return news, err
+	case rerr != nil:
+		// The MR is there: its rules gone missing is no reason to drop
+		// the fast-forward, as a not-found error would.
+		return nil, fmt.Errorf("!%d: merge rules not found: %v", c.MR, rerr)
+	case r.Met():
+		return nil, nil
+	}
+	return []train.Observation{train.RulesUnmet{MR: c.MR, Message: r.Sentence()}}, nil
 }
 
 // ensureCommit makes sure the mirror holds sha: the target head, or a car
@@ -283,8 +358,8 @@ func (e *Engine) comment(ctx context.Context, project string, mr int64, key, bod
 // hidden marker answers then.
 func (e *Engine) commentText(ctx context.Context, project string, mr int64, key string, body train.Text) error {
 	mark := marker(key)
-	id := fmt.Sprintf("%s:%s!%d:%s", e.cfg.Profile.Name, strings.ToLower(project), mr, key)
-	switch state, err := e.store.NoteMark(ctx, id); {
+	id := fmt.Sprintf("note:%s:%s!%d:%s", e.cfg.Profile.Name, strings.ToLower(project), mr, key)
+	switch state, err := e.store.Mark(ctx, id); {
 	case err != nil:
 		return err
 	case state == store.NotePosted:
@@ -293,19 +368,19 @@ func (e *Engine) commentText(ctx context.Context, project string, mr int64, key 
 		posted, err := e.posted(ctx, project, mr, mark)
 		if err != nil || posted {
 			if posted {
-				err = e.store.MarkNote(ctx, id, store.NotePosted, noteKeep)
+				err = e.store.SetMark(ctx, id, store.NotePosted, noteKeep)
 			}
 			return err
 		}
 	}
-	if err := e.store.MarkNote(ctx, id, store.NotePosting, noteKeep); err != nil {
+	if err := e.store.SetMark(ctx, id, store.NotePosting, noteKeep); err != nil {
 		return err
 	}
 	text := body.Render(func(id int64) string { return e.pipelineText(ctx, project, id) })
 	if err := e.forge.Comment(ctx, project, mr, text+"\n\n"+mark); err != nil {
 		return fmt.Errorf("comment on !%d: %w", mr, err)
 	}
-	return e.store.MarkNote(ctx, id, store.NotePosted, noteKeep)
+	return e.store.SetMark(ctx, id, store.NotePosted, noteKeep)
 }
 
 // noteKeep is how long a note is remembered as posted: as long as a

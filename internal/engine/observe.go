@@ -49,6 +49,12 @@ func (e *Engine) observe(ctx context.Context, t train.Train) ([]train.Observatio
 // closed, merged elsewhere, or new commits; nothing for an MR as it was.
 func (e *Engine) mrNews(ctx context.Context, key train.Key, c train.Car) ([]train.Observation, error) {
 	mr, err := e.forge.MergeRequest(ctx, key.Project, c.MR)
+	return newsOf(key, c, mr, err)
+}
+
+// newsOf says what changed of car c, given its MR as read (or the error
+// of reading it).
+func newsOf(key train.Key, c train.Car, mr forge.MR, err error) ([]train.Observation, error) {
 	switch {
 	case errors.Is(err, forge.ErrNotFound):
 		return []train.Observation{train.Closed{MR: c.MR}}, nil

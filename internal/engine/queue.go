@@ -29,6 +29,13 @@ type Job struct {
 	Command *event.Event
 	// force: sweep whenever the last sweep was (direct calls).
 	force bool
+	// headIfIdle: read the target's head if the train has no car, whose
+	// head may be old; a train with cars follows its head already.
+	headIfIdle bool
+	// pushed is the head a push event reported, when every head read the
+	// job asks for came from pushes to that one head: one the train holds
+	// already (its own fast-forward) needs no read.
+	pushed string
 }
 
 // id keys a job in the queue: a train, or one command however often it
@@ -43,6 +50,13 @@ func (j Job) id() string {
 // merge adds newer work to j.
 func (j *Job) merge(newer Job) {
 	j.Obs = append(j.Obs, newer.Obs...)
+	switch {
+	case !newer.Head:
+	case !j.Head:
+		j.pushed = newer.pushed
+	case j.pushed != newer.pushed:
+		j.pushed = ""
+	}
 	j.Head = j.Head || newer.Head
 	j.Sweep = j.Sweep || newer.Sweep
 	j.force = j.force || newer.force

@@ -7,7 +7,6 @@ import (
 	"time"
 
 	"github.com/trainyard/trainyard/internal/forge"
-	"github.com/trainyard/trainyard/internal/train"
 )
 
 // ErrRulesPending: the forge was still working out whether an MR may merge
@@ -47,28 +46,6 @@ func (e *Engine) readRules(ctx context.Context, project string, iid int64) (forg
 		}
 		wait *= 2
 	}
-}
-
-// rulesNews says, for each MR a fast-forward would land, whether the
-// forge's merge rules still allow it: an approval revoked, changes
-// requested or a new blocking thread since it was added stop the push.
-func (e *Engine) rulesNews(ctx context.Context, t *train.Train, mr int64) ([]train.Observation, error) {
-	if !e.enforcing(t.Project) {
-		return nil, nil
-	}
-	r, err := e.readRules(ctx, t.Project, mr)
-	if errors.Is(err, forge.ErrNotFound) {
-		// The MR itself was just read: its rules gone missing is no reason
-		// to drop the fast-forward, as a not-found error would.
-		return nil, fmt.Errorf("!%d: merge rules not found: %v", mr, err)
-	}
-	if err != nil {
-		return nil, err
-	}
-	if r.Met() {
-		return nil, nil
-	}
-	return []train.Observation{train.RulesUnmet{MR: mr, Message: r.Sentence()}}, nil
 }
 
 func msgRulesRefused(branch string, r forge.Rules) string {

@@ -16,6 +16,9 @@ type Rules struct {
 	// Unmet lists what the forge would refuse the merge for, in the order
 	// to tell the author. Empty (and not Pending): nothing stands in the way.
 	Unmet []Unmet
+	// MR is the MR as read with its rules, when the forge gives both in
+	// one answer (GitLab); nil otherwise. It saves a read of the MR.
+	MR *MR
 }
 
 // Met reports whether the rules allow the merge.

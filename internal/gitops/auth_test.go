@@ -78,7 +78,7 @@ func TestTokenAuthOverHTTP(t *testing.T) {
 	if err != nil {
 		t.Fatalf("build: %v", err)
 	}
-	if err := mirror.PushCar(ctx, CarRef("", "main", 3), res.Commit); err != nil {
+	if _, err := mirror.PushCar(ctx, CarRef("", "main", 3), res.Commit); err != nil {
 		t.Fatalf("push car over HTTP: %v", err)
 	}
 	if ff, err := mirror.FastForward(ctx, "main", shas[0], res.Commit); err != nil || ff != (FFResult{Head: res.Commit}) {

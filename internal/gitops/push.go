@@ -30,25 +30,27 @@ type pushStatus struct {
 }
 
 // PushCar force-pushes commit to the car ref on the remote. ref is a branch
-// name such as CarRef("", "main", 12), or a full "refs/..." name.
-func (r *Repo) PushCar(ctx context.Context, ref, commit string) (err error) {
+// name such as CarRef("", "main", 12), or a full "refs/..." name. moved
+// reports that the ref was elsewhere (or absent) before: false when it
+// already pointed at commit.
+func (r *Repo) PushCar(ctx context.Context, ref, commit string) (moved bool, err error) {
 	defer r.run.scrubErr(&err)
 	dst, err := headsRef(ref)
 	if err != nil {
-		return fmt.Errorf("push car: %w", err)
+		return false, fmt.Errorf("push car: %w", err)
 	}
 	if err := checkSHA(commit); err != nil {
-		return fmt.Errorf("push car %s: %w", dst, err)
+		return false, fmt.Errorf("push car %s: %w", dst, err)
 	}
 	st, err := r.push(ctx, "+"+commit+":"+dst, dst)
 	if err == nil && st.flag == '!' {
 		err = pushRefused(st)
 	}
 	if err != nil {
-		return fmt.Errorf("push car %s at %s: %w", dst, commit, err)
+		return false, fmt.Errorf("push car %s at %s: %w", dst, commit, err)
 	}
 	r.log.Debug("pushed car", zap.String("ref", dst), zap.String("sha", commit))
-	return nil
+	return st.flag != '=', nil
 }
 
 // DeleteRemoteBranch deletes a branch on the remote; a branch that does not

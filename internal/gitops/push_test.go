@@ -22,16 +22,19 @@ func TestPushCarAndDelete(t *testing.T) {
 	ctx := context.Background()
 	car := CarRef("", "main", 12)
 	first := w.build(t, nil).Commit
-	if err := w.mirror.PushCar(ctx, car, first); err != nil {
-		t.Fatalf("push car: %v", err)
+	if moved, err := w.mirror.PushCar(ctx, car, first); err != nil || !moved {
+		t.Fatalf("push car: moved %v, %v; want a new ref", moved, err)
+	}
+	if moved, err := w.mirror.PushCar(ctx, car, first); err != nil || moved {
+		t.Fatalf("push car again: moved %v, %v; want it already there", moved, err)
 	}
 	if got := remoteHead(t, w.remote, "refs/heads/"+car); got != first {
 		t.Fatalf("remote car = %q, want %s", got, first)
 	}
 	// A rebuilt car replaces the old one even though it is no fast-forward.
 	rebuilt := w.build(t, method(MethodSquash)).Commit
-	if err := w.mirror.PushCar(ctx, "refs/heads/"+car, rebuilt); err != nil {
-		t.Fatalf("force-push car: %v", err)
+	if moved, err := w.mirror.PushCar(ctx, "refs/heads/"+car, rebuilt); err != nil || !moved {
+		t.Fatalf("force-push car: moved %v, %v; want the ref moved", moved, err)
 	}
 	if got := remoteHead(t, w.remote, "refs/heads/"+car); got != rebuilt {
 		t.Fatalf("remote car = %q, want %s", got, rebuilt)
@@ -56,7 +59,7 @@ func TestPushCarRejectsBadInput(t *testing.T) {
 		{"bad..name", w.base},
 		{"a b", w.base},
 	} {
-		if err := w.mirror.PushCar(ctx, tc.ref, tc.sha); !errors.Is(err, ErrInvalidArgument) {
+		if _, err := w.mirror.PushCar(ctx, tc.ref, tc.sha); !errors.Is(err, ErrInvalidArgument) {
 			t.Errorf("PushCar(%q, %q) = %v, want ErrInvalidArgument", tc.ref, tc.sha, err)
 		}
 	}

@@ -71,31 +71,35 @@ func (s *Store) CommandsSeen(ctx context.Context, ids []string) (map[string]bool
 	return out, nil
 }
 
-// A note Trainyard posts on an MR is known by a key of its own. Its mark
-// says "posting" while it is being posted and "posted" after, so each
-// note is posted once without reading the MR's notes first; only after a
-// crash between the two marks must the notes be read to tell.
+// A mark is a short value kept for a while under a name: what the engine
+// must remember between passes and replicas, such as whether a note was
+// posted or which head an MR not yet on its train was seen at.
+
+// Marks of a note Trainyard posts on an MR. Its mark says "posting" while
+// it is being posted and "posted" after, so each note is posted once
+// without reading the MR's notes first; only after a crash between the
+// two marks must the notes be read to tell.
 const (
 	NotePosting = "posting"
 	NotePosted  = "posted"
 )
 
-// NoteMark returns the mark of note id: "", NotePosting or NotePosted.
-func (s *Store) NoteMark(ctx context.Context, id string) (string, error) {
-	v, err := s.rdb.Get(ctx, s.noteKey(id)).Result()
+// Mark returns the mark called name, "" when there is none.
+func (s *Store) Mark(ctx context.Context, name string) (string, error) {
+	v, err := s.rdb.Get(ctx, s.markKey(name)).Result()
 	if errors.Is(err, redis.Nil) {
 		return "", nil
 	}
 	if err != nil {
-		return "", fmt.Errorf("read the mark of note %s: %w", id, err)
+		return "", fmt.Errorf("read mark %s: %w", name, err)
 	}
 	return v, nil
 }
 
-// MarkNote sets the mark of note id for keep.
-func (s *Store) MarkNote(ctx context.Context, id, mark string, keep time.Duration) error {
-	if err := s.rdb.Set(ctx, s.noteKey(id), mark, keep).Err(); err != nil {
-		return fmt.Errorf("mark note %s %s: %w", id, mark, err)
+// SetMark sets the mark called name to value for keep.
+func (s *Store) SetMark(ctx context.Context, name, value string, keep time.Duration) error {
+	if err := s.rdb.Set(ctx, s.markKey(name), value, keep).Err(); err != nil {
+		return fmt.Errorf("set mark %s: %w", name, err)
 	}
 	return nil
 }

@@ -95,33 +95,33 @@ func commandCases() []storeCase {
 	return []storeCase{
 		{name: "command marks", run: testCommandMarks},
 		{name: "cursors and once", run: testCursorsOnce},
-		{name: "note marks", run: testNoteMarks},
+		{name: "marks", run: testMarks},
 	}
 }
 
-func testNoteMarks(t *testing.T, e *env) {
+func testMarks(t *testing.T, e *env) {
 	ctx := context.Background()
-	id := "gitlab:g/p!7:merged:3"
+	name := "note:gitlab:g/p!7:merged:3"
 	mark := func(want string) {
 		t.Helper()
-		if got, err := e.s.NoteMark(ctx, id); err != nil || got != want {
-			t.Fatalf("mark of %s = %q, %v; want %q", id, got, err, want)
+		if got, err := e.s.Mark(ctx, name); err != nil || got != want {
+			t.Fatalf("mark %s = %q, %v; want %q", name, got, err, want)
 		}
 	}
 	mark("")
 	for _, m := range []string{NotePosting, NotePosted} {
-		if err := e.s.MarkNote(ctx, id, m, time.Hour); err != nil {
+		if err := e.s.SetMark(ctx, name, m, time.Hour); err != nil {
 			t.Fatal(err)
 		}
 		mark(m)
 	}
-	if got, err := e.s.NoteMark(ctx, "gitlab:g/p!8:merged:3"); err != nil || got != "" {
-		t.Fatalf("another note's mark = %q, %v", got, err)
+	if got, err := e.s.Mark(ctx, "note:gitlab:g/p!8:merged:3"); err != nil || got != "" {
+		t.Fatalf("another mark = %q, %v", got, err)
 	}
-	if err := e.s.MarkNote(ctx, id, NotePosted, time.Millisecond); err != nil {
+	if err := e.s.SetMark(ctx, name, NotePosted, time.Millisecond); err != nil {
 		t.Fatal(err)
 	}
-	e.expire(t, e.s.noteKey(id), time.Millisecond)
+	e.expire(t, e.s.markKey(name), time.Millisecond)
 	mark("")
 }
 

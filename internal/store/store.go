@@ -136,7 +136,7 @@ func (s *Store) historyKey(k train.Key) string { return s.trainKeyOf(k, "history
 func (s *Store) indexKey() string              { return s.prefix + ":trains" }
 
 func (s *Store) commandKey(id string) string  { return s.prefix + ":command:" + s.escaper.Replace(id) }
-func (s *Store) noteKey(id string) string     { return s.prefix + ":note:" + s.escaper.Replace(id) }
+func (s *Store) markKey(name string) string   { return s.prefix + ":mark:" + s.escaper.Replace(name) }
 func (s *Store) cursorKey(name string) string { return s.prefix + ":cursor:" + s.escaper.Replace(name) }
 func (s *Store) onceKey(name string) string   { return s.prefix + ":once:" + s.escaper.Replace(name) }
 func (s *Store) lockKey(name string) string   { return s.prefix + ":lock:" + s.escaper.Replace(name) }

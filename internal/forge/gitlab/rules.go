@@ -34,8 +34,9 @@ func (c *Client) MergeRules(ctx context.Context, project string, iid int64) (for
 		status: mr.DetailedMergeStatus, state: mr.State, draft: mr.Draft,
 		discussionsResolved: mr.BlockingDiscussionsResolved,
 	}
+	read := mrOf(project, mr)
 	if !s.needsApprovals() {
-		return s.rules(), nil
+		return s.withMR(read), nil
 	}
 	var a *gl.MergeRequestApprovals
 	err = c.do(ctx, fmt.Sprintf("read approvals of %s!%d", project, iid), true, func(o ...gl.RequestOptionFunc) (r *gl.Response, err error) {
@@ -52,7 +53,14 @@ func (c *Client) MergeRules(ctx context.Context, project string, iid int64) (for
 	default:
 		s.approvalsLeft = a.ApprovalsLeft
 	}
-	return s.rules(), nil
+	return s.withMR(read), nil
+}
+
+// withMR is the rules with the MR they were read with.
+func (s mergeState) withMR(mr forge.MR) forge.Rules {
+	r := s.rules()
+	r.MR = &mr
+	return r
 }
 
 // mergeState is what MergeRules reads of an MR.

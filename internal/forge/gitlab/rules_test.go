@@ -101,6 +101,15 @@ func checkRules(t *testing.T, f *fakeforge.Forge, c *Client, iid int64, want for
 	if err != nil {
 		t.Fatalf("MergeRules: %v", err)
 	}
+	// The MR comes with its rules.
+	held, err := f.MR(project, iid)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if m := got.MR; m == nil || m.IID != iid || m.HeadSHA != held.SHA || m.State != held.State || m.TargetBranch != held.Target {
+		t.Fatalf("MergeRules gave the MR %+v, want the forge's %+v", got.MR, held)
+	}
+	got.MR = nil
 	if !reflect.DeepEqual(got, want) {
 		t.Fatalf("MergeRules = %+v\nwant %+v", got, want)
 	}

@@ -15,7 +15,9 @@ const commandLockTTL = 10 * time.Second
 // catch-up, or two deliveries of a retried hook) act and answer one after
 // the other: the second then finds the first's work done. A lock another
 // worker holds is waited for, up to a little more than its TTL, since a
-// holder that died lets go by then; past that the caller gets ErrBusy.
+// holder that died lets go by then; past that the caller gets ErrBusy. A
+// worker's pass does not wait: it gets ErrBusy at once and tries again
+// later.
 func (e *Engine) lockCommand(ctx context.Context, id string) (release func(), err error) {
 	owner, err := e.leaseToken()
 	if err != nil {
@@ -23,6 +25,7 @@ func (e *Engine) lockCommand(ctx context.Context, id string) (release func(), er
 	}
 	name := "command:" + id
 	deadline := time.Now().Add(commandLockTTL + commandLockTTL/2)
+	oneTry, _ := ctx.Value(oneTryKey{}).(bool)
 	for {
 		ok, err := e.store.AcquireLock(ctx, name, owner, commandLockTTL)
 		if err != nil {
@@ -31,7 +34,7 @@ func (e *Engine) lockCommand(ctx context.Context, id string) (release func(), er
 		if ok {
 			return e.keepLock(ctx, name, owner), nil
 		}
-		if time.Now().After(deadline) {
+		if oneTry || time.Now().After(deadline) {
 			return nil, fmt.Errorf("command %s: %w", id, ErrBusy)
 		}
 		t := time.NewTimer(100 * time.Millisecond)

@@ -40,24 +40,72 @@ var ErrRefused = errors.New("refused")
 // Add puts an MR on the train for its target branch after checking that
 // the user may and that the MR can go; a refusal is explained on the MR.
 func (e *Engine) Add(ctx context.Context, r Request) error {
-	mr, key, err := e.admit(ctx, r)
+	return e.request(ctx, r, e.addJob)
+}
+
+// Retry rebuilds an MR's car, or puts the MR back on the train.
+func (e *Engine) Retry(ctx context.Context, r Request) error {
+	return e.request(ctx, r, e.retryJob)
+}
+
+// Remove takes an MR off the train for its target branch.
+func (e *Engine) Remove(ctx context.Context, r Request) error {
+	return e.request(ctx, r, e.removeJob)
+}
+
+// request does at once, waiting for the train, the job a command makes.
+func (e *Engine) request(ctx context.Context, r Request, job func(context.Context, Request) (Job, error)) error {
+	j, err := job(ctx, r)
 	if err != nil {
 		return err
 	}
-	if other, err := e.onOtherTrain(ctx, key, r.MR); err != nil {
-		return err
-	} else if other != "" {
-		return e.refuse(ctx, r, fmt.Sprintf("This merge request is already on the merge train for `%s`; remove it there first.", other))
+	return e.handle(ctx, j, j.create)
+}
+
+// addJob is the job that puts an MR on its train, once admitted.
+func (e *Engine) addJob(ctx context.Context, r Request) (Job, error) {
+	mr, key, err := e.admit(ctx, r)
+	if err != nil {
+		return Job{}, err
 	}
-	err = e.handle(ctx, Job{Key: key, headIfIdle: true, Obs: []train.Observation{train.Added{
+	if other, err := e.onOtherTrain(ctx, key, r.MR); err != nil {
+		return Job{}, err
+	} else if other != "" {
+		return Job{}, e.refuse(ctx, r, fmt.Sprintf("This merge request is already on the merge train for `%s`; remove it there first.", other))
+	}
+	return Job{Key: key, create: true, headIfIdle: true, Obs: []train.Observation{train.Added{
 		MR: r.MR, HeadSHA: mr.HeadSHA, Title: mr.Title, Source: mr.SourceBranch,
 		By: r.Username, Priority: r.Priority, Method: r.Method, Event: r.Event,
 		Estimate: e.estimate(ctx, key),
-	}}}, true)
+	}}, after: []afterFunc{e.recheckHead(r.MR, mr.HeadSHA)}}, nil
+}
+
+// retryJob is the job that rebuilds an MR's car or puts it back.
+func (e *Engine) retryJob(ctx context.Context, r Request) (Job, error) {
+	mr, key, err := e.admit(ctx, r)
 	if err != nil {
-		return err
+		return Job{}, err
 	}
-	return e.recheckHead(ctx, key, r.MR, mr.HeadSHA)
+	return Job{Key: key, create: true, headIfIdle: true, Obs: []train.Observation{train.Retried{Added: train.Added{
+		MR: r.MR, HeadSHA: mr.HeadSHA, Title: mr.Title, Source: mr.SourceBranch,
+		By: r.Username, Priority: r.Priority, Method: r.Method, Event: r.Event,
+	}}}, after: []afterFunc{e.recheckHead(r.MR, mr.HeadSHA)}}, nil
+}
+
+// removeJob is the job that takes an MR off its train.
+func (e *Engine) removeJob(ctx context.Context, r Request) (Job, error) {
+	mr, err := e.forge.MergeRequest(ctx, r.Project, r.MR)
+	if err != nil {
+		return Job{}, fmt.Errorf("remove !%d of %s: %w", r.MR, r.Project, err)
+	}
+	if err := e.authorize(ctx, r); err != nil {
+		return Job{}, err
+	}
+	key := train.Key{Forge: r.Forge, Project: r.Project, Branch: mr.TargetBranch}
+	if r.Branch != "" {
+		key.Branch = r.Branch
+	}
+	return Job{Key: key, create: true, Obs: []train.Observation{train.Removed{MR: r.MR, By: r.Username, Event: r.Event}}}, nil
 }
 
 // seenKeep is how long the head of an MR not on its train is remembered:
@@ -76,19 +124,21 @@ func seenName(key train.Key, mr int64) string {
 // were news of an MR not on the train yet, which the pass dropped after
 // marking the head it saw. Only a mark of another head costs a read of
 // the MR again, which tells which head is the newer.
-func (e *Engine) recheckHead(ctx context.Context, key train.Key, iid int64, added string) error {
-	seen, err := e.store.Mark(ctx, seenName(key, iid))
-	if err != nil || seen == "" || seen == added {
-		return err
+func (e *Engine) recheckHead(iid int64, added string) afterFunc {
+	return func(ctx context.Context, t train.Train) ([]train.Observation, error) {
+		seen, err := e.store.Mark(ctx, seenName(t.Key, iid))
+		if err != nil || seen == "" || seen == added {
+			return nil, err
+		}
+		mr, err := e.forge.MergeRequest(ctx, t.Project, iid)
+		if err != nil {
+			return nil, fmt.Errorf("re-read !%d of %s: %w", iid, t.Project, err)
+		}
+		if mr.HeadSHA == "" || mr.HeadSHA == added {
+			return nil, nil
+		}
+		return []train.Observation{train.HeadChanged{MR: iid, HeadSHA: mr.HeadSHA}}, nil
 	}
-	mr, err := e.forge.MergeRequest(ctx, key.Project, iid)
-	if err != nil {
-		return fmt.Errorf("re-read !%d of %s: %w", iid, key.Project, err)
-	}
-	if mr.HeadSHA == "" || mr.HeadSHA == added {
-		return nil
-	}
-	return e.Handle(ctx, key, train.HeadChanged{MR: iid, HeadSHA: mr.HeadSHA})
 }
 
 // targetHead reads the target's head, so that a car can be built at once
@@ -119,38 +169,6 @@ func (e *Engine) behind(ctx context.Context, t train.Train, head string) bool {
 	}
 	older, err := repo.IsAncestor(ctx, head, t.TargetHead)
 	return err == nil && older
-}
-
-// Retry rebuilds an MR's car, or puts the MR back on the train.
-func (e *Engine) Retry(ctx context.Context, r Request) error {
-	mr, key, err := e.admit(ctx, r)
-	if err != nil {
-		return err
-	}
-	err = e.handle(ctx, Job{Key: key, headIfIdle: true, Obs: []train.Observation{train.Retried{Added: train.Added{
-		MR: r.MR, HeadSHA: mr.HeadSHA, Title: mr.Title, Source: mr.SourceBranch,
-		By: r.Username, Priority: r.Priority, Method: r.Method, Event: r.Event,
-	}}}}, true)
-	if err != nil {
-		return err
-	}
-	return e.recheckHead(ctx, key, r.MR, mr.HeadSHA)
-}
-
-// Remove takes an MR off the train for its target branch.
-func (e *Engine) Remove(ctx context.Context, r Request) error {
-	mr, err := e.forge.MergeRequest(ctx, r.Project, r.MR)
-	if err != nil {
-		return fmt.Errorf("remove !%d of %s: %w", r.MR, r.Project, err)
-	}
-	if err := e.authorize(ctx, r); err != nil {
-		return err
-	}
-	key := train.Key{Forge: r.Forge, Project: r.Project, Branch: mr.TargetBranch}
-	if r.Branch != "" {
-		key.Branch = r.Branch
-	}
-	return e.Handle(ctx, key, train.Removed{MR: r.MR, By: r.Username, Event: r.Event})
 }
 
 // Pause stops a train from starting or merging anything; what runs goes

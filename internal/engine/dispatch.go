@@ -92,36 +92,61 @@ func (e *Engine) Jobs(ctx context.Context, ev event.Event) ([]Job, error) {
 // any redelivery or catch-up can bring it back.
 const commandKeep = 30 * 24 * time.Hour
 
-// dispatchComment acts on the command of a comment once, however often
-// the comment comes (two deliveries, or a delivery and the catch-up): the
-// command is locked while it runs and marked done after, and every reply
-// is keyed by the comment, so a crash between the two repeats the work
-// and not the answer.
+// dispatchComment acts on the command of a comment once, waiting for its
+// train: what direct callers use.
 func (e *Engine) dispatchComment(ctx context.Context, ev event.Event) error {
-	parsed := command.Parse(ev.Body)
-	if parsed.Ignored() {
-		return nil
-	}
-	id := ev.CommandID()
-	if done, err := e.store.CommandDone(ctx, id); err != nil || done {
-		return err
-	}
-	release, err := e.lockCommand(ctx, id)
+	jobs, err := e.command(ctx, ev)
 	if err != nil {
 		return err
 	}
+	for _, j := range jobs {
+		if err := e.handle(ctx, j, j.create); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// command acts on the command of a comment once, however often the
+// comment comes (two deliveries, or a delivery and the catch-up): the
+// command is locked while it reads the forge and decides, and marked done
+// once what it decided is done, by the last of the jobs it returns for
+// its train, or at once if it returns none. Every reply is keyed by the
+// comment, and the planner knows a command it has seen, so a crash or a
+// second delivery in between repeats the work and not the answer.
+func (e *Engine) command(ctx context.Context, ev event.Event) ([]Job, error) {
+	parsed := command.Parse(ev.Body)
+	if parsed.Ignored() {
+		return nil, nil
+	}
+	id := ev.CommandID()
+	if done, err := e.store.CommandDone(ctx, id); err != nil || done {
+		return nil, err
+	}
+	release, err := e.lockCommand(ctx, id)
+	if err != nil {
+		return nil, err
+	}
 	defer release()
 	if done, err := e.store.CommandDone(ctx, id); err != nil || done {
-		return err // done by the worker that held the lock
+		return nil, err // done by the worker that held the lock
 	}
-	err = e.runComment(ctx, ev, parsed)
+	jobs, err := e.runComment(ctx, ev, parsed)
 	if err != nil && !errors.Is(err, forge.ErrNotFound) {
-		return err
+		return nil, err
 	}
-	if ferr := e.store.FinishCommand(ctx, id, commandKeep); ferr != nil {
-		return ferr
+	finish := func(ctx context.Context) error { return e.store.FinishCommand(ctx, id, commandKeep) }
+	if len(jobs) == 0 || err != nil {
+		if ferr := finish(ctx); ferr != nil {
+			return nil, ferr
+		}
+		return nil, err // not found: what the command is about is gone, and the worker settles it
 	}
-	return err // not found: what the command is about is gone, and the worker settles it
+	last := &jobs[len(jobs)-1]
+	last.after = append(last.after, func(ctx context.Context, _ train.Train) ([]train.Observation, error) {
+		return nil, finish(ctx)
+	})
+	return jobs, nil
 }
 
 // commentEvent keys the replies to a comment, so each is posted once.
@@ -132,59 +157,70 @@ func commentEvent(ev event.Event) string {
 	return "note:" + strconv.FormatInt(ev.CommentID, 10)
 }
 
-// runComment checks that the author may use the train, then answers or
-// runs the command. Nothing the author wrote is repeated before that
-// check.
-func (e *Engine) runComment(ctx context.Context, ev event.Event, parsed command.Result) error {
+// runComment checks that the author may use the train, then answers, or
+// says what the command asks of its train. Nothing the author wrote is
+// repeated before that check.
+func (e *Engine) runComment(ctx context.Context, ev event.Event, parsed command.Result) ([]Job, error) {
 	r := Request{Forge: ev.Forge, Project: ev.Project, MR: ev.MR, UserID: ev.User.ID, Username: ev.User.Username, Event: commentEvent(ev)}
 	need, what := e.cfg.Policy.MinAccess(ev.Project), "Using the merge train"
 	if c := parsed.Command; c != nil && (c.Verb == command.Pause || c.Verb == command.Resume) {
 		need, what = max(need, e.cfg.Policy.PauseRole(ev.Project)), "Pausing or resuming the merge train"
 	}
 	if err := e.authorizeFor(ctx, r, need, what); errors.Is(err, ErrRefused) {
-		return nil // told so once
+		return nil, nil // told so once
 	} else if err != nil {
-		return err
+		return nil, err
 	}
 	r.Trusted = true // checked just now
 	if parsed.Reply != "" {
-		return e.comment(ctx, ev.Project, ev.MR, "reply:"+r.Event, parsed.Reply)
+		return nil, e.comment(ctx, ev.Project, ev.MR, "reply:"+r.Event, parsed.Reply)
 	}
 	c := parsed.Command
 	r.Priority, r.Method = c.Priority, c.Method
+	var j Job
 	var err error
 	switch c.Verb {
 	case command.Add:
-		err = e.Add(ctx, r)
+		j, err = e.addJob(ctx, r)
 	case command.Remove:
-		err = e.Remove(ctx, r)
+		j, err = e.removeJob(ctx, r)
 	case command.Retry:
-		err = e.Retry(ctx, r)
+		j, err = e.retryJob(ctx, r)
 	case command.Status:
 		err = e.Status(ctx, r)
 	case command.Pause:
-		err = e.pauseByComment(ctx, r, true)
+		j, err = e.pauseJob(ctx, r, true)
 	case command.Resume:
-		err = e.pauseByComment(ctx, r, false)
+		j, err = e.pauseJob(ctx, r, false)
 	case command.Help:
 		err = e.comment(ctx, ev.Project, ev.MR, "reply:"+r.Event, command.Usage())
 	default:
 		err = fmt.Errorf("comment on !%d of %s: command %q not handled", ev.MR, ev.Project, c.Verb)
 	}
-	if errors.Is(err, ErrRefused) {
-		return nil // the user was told why
+	switch {
+	case errors.Is(err, ErrRefused):
+		return nil, nil // the user was told why
+	case err != nil || j.Key.Branch == "":
+		return nil, err
 	}
-	return err
+	return []Job{j}, nil
 }
 
-// pauseByComment pauses or resumes the train of the MR's target branch
-// and says so on the MR.
-func (e *Engine) pauseByComment(ctx context.Context, r Request, pause bool) error {
+// pauseJob is the job that pauses or resumes the train of the MR's target
+// branch and says so on the MR; none, and a reply, when there is no
+// such train.
+func (e *Engine) pauseJob(ctx context.Context, r Request, pause bool) (Job, error) {
 	mr, err := e.forge.MergeRequest(ctx, r.Project, r.MR)
 	if err != nil {
-		return fmt.Errorf("pause the train of !%d of %s: %w", r.MR, r.Project, err)
+		return Job{}, fmt.Errorf("pause the train of !%d of %s: %w", r.MR, r.Project, err)
 	}
 	key := train.Key{Forge: r.Forge, Project: r.Project, Branch: mr.TargetBranch}
+	if ok, err := e.store.Exists(ctx, key); err != nil || !ok {
+		if err == nil {
+			err = e.comment(ctx, r.Project, r.MR, "reply:"+r.Event, fmt.Sprintf("There is no merge train for `%s` yet.", key.Branch))
+		}
+		return Job{}, err
+	}
 	var obs train.Observation = train.Resumed{By: r.Username}
 	reply := fmt.Sprintf("Resumed the merge train for `%s`.", key.Branch)
 	if pause {
@@ -192,13 +228,9 @@ func (e *Engine) pauseByComment(ctx context.Context, r Request, pause bool) erro
 		reply = fmt.Sprintf("Paused the merge train for `%s`: nothing new starts or merges until `%s resume`; pipelines already running go on.",
 			key.Branch, command.Prefix)
 	}
-	switch err := e.existing(ctx, key, obs); {
-	case errors.Is(err, store.ErrNotFound):
-		reply = fmt.Sprintf("There is no merge train for `%s` yet.", key.Branch)
-	case err != nil:
-		return err
-	}
-	return e.comment(ctx, r.Project, r.MR, "reply:"+r.Event, reply)
+	return Job{Key: key, Obs: []train.Observation{obs}, after: []afterFunc{func(ctx context.Context, _ train.Train) ([]train.Observation, error) {
+		return nil, e.comment(ctx, r.Project, r.MR, "reply:"+r.Event, reply)
+	}}}, nil
 }
 
 // handleExisting does a job for a train that exists, and ignores it

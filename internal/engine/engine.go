@@ -354,6 +354,34 @@ func (e *Engine) handle(ctx context.Context, j Job, create bool) error {
 		return err
 	}
 	queue = append(queue, j.Obs...)
+	if len(queue) > 0 || len(t.Outbox) > 0 || t.Version == 0 {
+		if err := e.rounds(ctx, log, &t, queue); err != nil {
+			return err
+		}
+	}
+	for after := j.after; len(after) > 0; {
+		var more []train.Observation
+		for _, f := range after {
+			obs, err := f(ctx, t)
+			if err != nil {
+				return fmt.Errorf("handle train %s: %w", key, err)
+			}
+			more = append(more, obs...)
+		}
+		after = nil
+		if len(more) > 0 {
+			if err := e.rounds(ctx, log, &t, more); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
+}
+
+// rounds plans queue, saves, and carries out the outbox, planning and
+// saving its results, until the train owes the world nothing.
+func (e *Engine) rounds(ctx context.Context, log *zap.Logger, t *train.Train, queue []train.Observation) error {
+	key := t.Key
 	for round := 0; ; round++ {
 		if round >= e.cfg.MaxRounds {
 			return fmt.Errorf("handle train %s: still acting after %d rounds", key, round)
@@ -361,27 +389,26 @@ func (e *Engine) handle(ctx context.Context, j Job, create bool) error {
 		if ce := log.Check(zap.DebugLevel, "round"); ce != nil {
 			ce.Write(zap.Int("round", round), zap.Int("outbox", len(t.Outbox)), zap.Int("cars", len(t.Cars)), zap.Bool("pending", t.Pending != nil))
 		}
-		if round == 0 && len(queue) == 0 && len(t.Outbox) == 0 && t.Version != 0 {
-			return nil // nothing new, nothing owed
-		}
-		results, left, actErr := e.execute(ctx, log, &t)
+		results, left, actErr := e.execute(ctx, log, t)
 		t.Outbox = left
 		now := e.now()
-		if err := e.noteUnknownHeads(ctx, t, queue); err != nil {
+		if err := e.noteUnknownHeads(ctx, *t, queue); err != nil {
 			return err
 		}
 		for _, o := range append(results, queue...) {
 			var actions []train.Action
-			t, actions = train.Plan(t, o, now)
+			*t, actions = train.Plan(*t, o, now)
 			t.Outbox = append(t.Outbox, actions...)
 			if e.trace.Observed != nil {
-				e.trace.Observed(key, o, t)
+				e.trace.Observed(key, o, *t)
 			}
 		}
 		queue = nil
-		if t, err = e.store.Save(ctx, t); err != nil {
+		saved, err := e.store.Save(ctx, *t)
+		if err != nil {
 			return fmt.Errorf("handle train %s: %w", key, err)
 		}
+		*t = saved
 		if actErr != nil {
 			return fmt.Errorf("handle train %s: %w", key, actErr)
 		}
@@ -468,18 +495,18 @@ func (e *Engine) sweepDue(ctx context.Context, key train.Key, force bool) (bool,
 
 // Pass does one job with a single try at the train's lease (ErrBusy when
 // another holds it): what the workers run for each train they take. A
-// command waits for the lease as other callers do: it read the forge
-// before it knew its train, and a retry would read it again.
-func (e *Engine) Pass(ctx context.Context, j Job) error {
-	if j.Command != nil {
-		return e.dispatchComment(ctx, *j.Command)
-	}
+// command reads what it needs from the forge and returns the job its
+// train must do, which the workers queue with that train's other work.
+func (e *Engine) Pass(ctx context.Context, j Job) ([]Job, error) {
 	ctx = context.WithValue(ctx, oneTryKey{}, true)
-	err := e.handle(ctx, j, false)
-	if errors.Is(err, store.ErrNotFound) {
-		return nil // forge events never make trains
+	if j.Command != nil {
+		return e.command(ctx, *j.Command)
 	}
-	return err
+	err := e.handle(ctx, j, j.create)
+	if errors.Is(err, store.ErrNotFound) {
+		return nil, nil // forge events never make trains
+	}
+	return nil, err
 }
 
 // oneTryKey marks a context whose caller must not wait for a busy lease:

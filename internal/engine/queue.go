@@ -1,6 +1,7 @@
 package engine
 
 import (
+	"context"
 	"slices"
 	"sync"
 	"time"
@@ -32,11 +33,21 @@ type Job struct {
 	// headIfIdle: read the target's head if the train has no car, whose
 	// head may be old; a train with cars follows its head already.
 	headIfIdle bool
+	// create: make the train if it does not exist (commands); events
+	// never make trains.
+	create bool
+	// after runs under the lease once the job's observations are planned
+	// and carried out; what it returns is planned in turn.
+	after []afterFunc
 	// pushed is the head a push event reported, when every head read the
 	// job asks for came from pushes to that one head: one the train holds
 	// already (its own fast-forward) needs no read.
 	pushed string
 }
+
+// afterFunc is work a job does last under the train's lease, such as
+// marking its command done.
+type afterFunc func(ctx context.Context, t train.Train) ([]train.Observation, error)
 
 // id keys a job in the queue: a train, or one command however often it
 // was delivered.
@@ -60,16 +71,14 @@ func (j *Job) merge(newer Job) {
 	j.Head = j.Head || newer.Head
 	j.Sweep = j.Sweep || newer.Sweep
 	j.force = j.force || newer.force
+	j.headIfIdle = j.headIfIdle || newer.headIfIdle
+	j.create = j.create || newer.create
+	j.after = append(j.after, newer.after...)
 	for _, sha := range newer.Checks {
 		if !slices.Contains(j.Checks, sha) {
 			j.Checks = append(j.Checks, sha)
 		}
 	}
-}
-
-// empty tells whether the job asks for nothing at all.
-func (j Job) empty() bool {
-	return j.Command == nil && len(j.Obs) == 0 && !j.Head && !j.Sweep && len(j.Checks) == 0
 }
 
 // item is the work waiting for one key, with the stream entries it
@@ -114,8 +123,8 @@ func newKeyQueue() *keyQueue {
 	return q
 }
 
-// add queues j, settling en (if any) when the pass that consumes j ends.
-func (q *keyQueue) add(j Job, en *entry) {
+// add queues j, settling ens when the pass that consumes j ends.
+func (q *keyQueue) add(j Job, ens ...*entry) {
 	q.mu.Lock()
 	defer q.mu.Unlock()
 	id := j.id()
@@ -126,9 +135,7 @@ func (q *keyQueue) add(j Job, en *entry) {
 	} else {
 		it.job.merge(j)
 	}
-	if en != nil {
-		it.entries = append(it.entries, en)
-	}
+	it.entries = append(it.entries, ens...)
 	q.wake(id, it)
 }
 

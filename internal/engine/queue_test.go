@@ -75,7 +75,7 @@ func TestWorkersMergeWhatWaitsForATrain(t *testing.T) {
 	w := &engine.Workers{
 		Store: st, Consumer: "w", Count: 2, ClaimIdle: time.Hour, Log: zaptest.NewLogger(t), Observe: o.observe,
 		Jobs: headJobs,
-		Pass: func(_ context.Context, j engine.Job) error {
+		Pass: passing(func(_ context.Context, j engine.Job) error {
 			mu.Lock()
 			passes = append(passes, mrsOf(j))
 			first := len(passes) == 1
@@ -84,7 +84,7 @@ func TestWorkersMergeWhatWaitsForATrain(t *testing.T) {
 				<-release
 			}
 			return nil
-		},
+		}),
 	}
 	runWorkers(t, w)
 	enqueue(t, st, event.Event{ID: "e1", Forge: "gitlab", Project: "g/p", Kind: event.KindMR, MR: 1, Ref: "main"})
@@ -130,13 +130,13 @@ func TestWorkersDoNotWaitForABusyTrain(t *testing.T) {
 	w := &engine.Workers{
 		Store: st, Consumer: "w", Count: 1, ClaimIdle: 90 * time.Millisecond, Log: zaptest.NewLogger(t), Observe: o.observe,
 		Jobs: headJobs,
-		Pass: func(_ context.Context, j engine.Job) error {
+		Pass: passing(func(_ context.Context, j engine.Job) error {
 			if j.Key.Branch == "busy" && held.Load() {
 				busyTries.Add(1)
 				return fmt.Errorf("lease train %s: %w", j.Key, engine.ErrBusy)
 			}
 			return nil
-		},
+		}),
 	}
 	runWorkers(t, w)
 	enqueue(t, st, event.Event{ID: "b1", Forge: "gitlab", Project: "g/p", Kind: event.KindMR, MR: 1, Ref: "busy"})
@@ -171,7 +171,7 @@ func TestWorkersHoldATrainOneAtATime(t *testing.T) {
 	w := &engine.Workers{
 		Store: st, Consumer: "w", Count: 4, ClaimIdle: time.Hour, Log: zaptest.NewLogger(t), Observe: o.observe,
 		Jobs: headJobs,
-		Pass: func(_ context.Context, j engine.Job) error {
+		Pass: passing(func(_ context.Context, j engine.Job) error {
 			k := j.Key.Branch
 			mu.Lock()
 			inPass[k]++
@@ -185,7 +185,7 @@ func TestWorkersHoldATrainOneAtATime(t *testing.T) {
 			inPass[k]--
 			mu.Unlock()
 			return nil
-		},
+		}),
 	}
 	runWorkers(t, w)
 	const n = 40
@@ -226,7 +226,7 @@ func TestWorkersRunEnqueuedJobs(t *testing.T) {
 	got := make(chan engine.Job, 1)
 	w := &engine.Workers{
 		Store: st, Consumer: "w", Log: zaptest.NewLogger(t), Jobs: headJobs,
-		Pass: func(_ context.Context, j engine.Job) error { got <- j; return nil },
+		Pass: passing(func(_ context.Context, j engine.Job) error { got <- j; return nil }),
 	}
 	key := train.Key{Forge: "gitlab", Project: "g/p", Branch: "main"}
 	w.Enqueue(engine.Job{Key: key, Sweep: true})
@@ -238,5 +238,48 @@ func TestWorkersRunEnqueuedJobs(t *testing.T) {
 		}
 	case <-time.After(5 * time.Second):
 		t.Fatal("the queued sweep was never passed")
+	}
+}
+
+// A pass may hand work on to its train, as a command does once it knows
+// the train: the event settles when that work is done too, and not before.
+func TestWorkersSettleAnEventAfterTheWorkItHandsOn(t *testing.T) {
+	t.Parallel()
+	ctx := t.Context()
+	st := store.New(redistest.Client(t), store.Options{Prefix: redistest.Prefix(t)})
+	o := &outcomes{seen: map[string][]string{}, calls: map[string]int{}}
+	release := make(chan struct{})
+	trainPassed := make(chan []int64, 1)
+	key := train.Key{Forge: "gitlab", Project: "g/p", Branch: "main"}
+	w := &engine.Workers{
+		Store: st, Consumer: "w", Count: 2, ClaimIdle: time.Hour, Log: zaptest.NewLogger(t), Observe: o.observe,
+		Jobs: func(_ context.Context, ev event.Event) ([]engine.Job, error) {
+			return []engine.Job{{Key: train.Key{Forge: ev.Forge, Project: ev.Project}, Command: &ev}}, nil
+		},
+		Pass: func(_ context.Context, j engine.Job) ([]engine.Job, error) {
+			if c := j.Command; c != nil {
+				return []engine.Job{{Key: key, Obs: []train.Observation{train.HeadChanged{MR: c.MR, HeadSHA: c.ID}}}}, nil
+			}
+			<-release
+			trainPassed <- mrsOf(j)
+			return nil, nil
+		},
+	}
+	runWorkers(t, w)
+	enqueue(t, st, event.Event{ID: "c1", Forge: "gitlab", Project: "g/p", Kind: event.KindComment, MR: 7, CommentID: 1, Body: "/train add"})
+	time.Sleep(300 * time.Millisecond)
+	if got := o.of("c1"); len(got) != 0 {
+		t.Fatalf("the command settled as %v before its train's pass", got)
+	}
+	if pending, err := st.ClaimIdle(ctx, "trainyard", "peek", 0, 10); err != nil || len(pending) != 1 {
+		t.Fatalf("pending while the train's pass runs: %d, %v; want the command", len(pending), err)
+	}
+	close(release)
+	if got := <-trainPassed; !slices.Equal(got, []int64{7}) {
+		t.Fatalf("the train's pass got %v, want the command's MR 7", got)
+	}
+	waitFor(t, 5*time.Second, "the command settled", func() bool { return len(o.of("c1")) == 1 })
+	if got := o.of("c1"); !slices.Equal(got, []string{engine.OutcomeHandled}) {
+		t.Fatalf("c1: outcomes %v, want handled once", got)
 	}
 }

@@ -67,10 +67,10 @@ func (r *Router) Jobs(ctx context.Context, ev event.Event) ([]Job, error) {
 }
 
 // Pass does a job through its forge's engine, with one try at the lease.
-func (r *Router) Pass(ctx context.Context, j Job) error {
+func (r *Router) Pass(ctx context.Context, j Job) ([]Job, error) {
 	e, key, err := r.route(j.Key)
 	if err != nil {
-		return fmt.Errorf("train %s: %w", j.Key, err)
+		return nil, fmt.Errorf("train %s: %w", j.Key, err)
 	}
 	j.Key = key
 	return e.Pass(ctx, j)

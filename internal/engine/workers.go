@@ -30,8 +30,10 @@ type Workers struct {
 	// forge nor a train's lease.
 	Jobs func(ctx context.Context, ev event.Event) ([]Job, error)
 	// Pass carries out one train's merged job with one try at its lease,
-	// failing with ErrBusy when another holds it.
-	Pass func(ctx context.Context, j Job) error
+	// failing with ErrBusy when another holds it. It may return jobs
+	// that finish the work, such as the train job of a command: the
+	// events settle when those are done too.
+	Pass func(ctx context.Context, j Job) ([]Job, error)
 	// Group is the consumer group; every replica uses the same one.
 	Group string
 	// Consumer names this process in the group; unique per replica.
@@ -126,7 +128,7 @@ func (w *Workers) init() {
 // Enqueue queues a job that no event brought, such as a sweep.
 func (w *Workers) Enqueue(j Job) {
 	w.init()
-	w.queue.add(j, nil)
+	w.queue.add(j)
 }
 
 // Run drains the stream until ctx ends, then lets in-flight passes finish
@@ -268,12 +270,22 @@ func (w *Workers) work(ctx context.Context) {
 		if !ok {
 			return
 		}
-		err := w.pass(ctx, it.job)
+		next, err := w.pass(ctx, it.job)
 		if errors.Is(err, ErrBusy) && ctx.Err() == nil {
 			delay := min(busyFirst<<min(it.busy, 10), busyMax)
 			it.busy++
 			w.queue.done(id, it, delay)
 			continue
+		}
+		if err == nil && len(next) > 0 {
+			w.mu.Lock()
+			for _, en := range it.entries {
+				en.left += len(next)
+			}
+			w.mu.Unlock()
+			for _, j := range next {
+				w.queue.add(j, it.entries...)
+			}
 		}
 		w.queue.done(id, nil, 0)
 		if err != nil && !errors.Is(err, ErrBusy) {
@@ -285,7 +297,7 @@ func (w *Workers) work(ctx context.Context) {
 
 // pass runs Pass for one job, bounded by EventTimeout, with a panic
 // turned into an error.
-func (w *Workers) pass(ctx context.Context, j Job) (err error) {
+func (w *Workers) pass(ctx context.Context, j Job) (next []Job, err error) {
 	ctx, cancel := context.WithTimeout(ctx, w.EventTimeout)
 	defer cancel()
 	defer w.recover(&err)

@@ -66,7 +66,7 @@ func TestWorkersSettleEveryEvent(t *testing.T) {
 			}
 		},
 		Jobs: oneJobPerEvent,
-		Pass: func(ctx context.Context, j engine.Job) error {
+		Pass: passing(func(ctx context.Context, j engine.Job) error {
 			id := j.Key.Project
 			n := o.called(id)
 			switch id {
@@ -85,7 +85,7 @@ func TestWorkersSettleEveryEvent(t *testing.T) {
 				panic("poison event")
 			}
 			return nil
-		},
+		}),
 	}
 	for _, id := range []string{"good", "gone", "flaky", "failing", "poison"} {
 		data, err := event.Event{ID: id, Forge: "gitlab", Project: "g/p", Kind: event.KindPush, Ref: "main"}.Marshal()
@@ -177,7 +177,7 @@ func TestWorkersBuryAnEventDeliveredTooOften(t *testing.T) {
 		Store: st, Consumer: "w", ClaimIdle: 20 * time.Millisecond, MaxDeliveries: 2,
 		Log: zaptest.NewLogger(t), Observe: o.observe,
 		Jobs: oneJobPerEvent,
-		Pass: func(context.Context, engine.Job) error { called++; return nil },
+		Pass: passing(func(context.Context, engine.Job) error { called++; return nil }),
 	}
 	run, stop := context.WithCancel(ctx)
 	done := make(chan error, 1)
@@ -221,6 +221,11 @@ func TestSweeperRecoversPanics(t *testing.T) {
 	if strings.Join(swept, ",") != "g/a,g/b" || panics != 2 {
 		t.Fatalf("swept %v with %d panics, want g/a,g/b and 2", swept, panics)
 	}
+}
+
+// passing is a Pass that returns no further jobs.
+func passing(f func(context.Context, engine.Job) error) func(context.Context, engine.Job) ([]engine.Job, error) {
+	return func(ctx context.Context, j engine.Job) ([]engine.Job, error) { return nil, f(ctx, j) }
 }
 
 // oneJobPerEvent gives each event a train of its own, named by its id.

@@ -653,3 +653,36 @@ func TestGitHubServeAnswersBadInput(t *testing.T) {
 		t.Errorf("the unknown repository was not logged exactly once:\n%s", tail(s, 3000))
 	}
 }
+
+// TestGitHubServeFinishesWhenWebhooksAreLost: with one GitHub delivery in
+// four lost once the commands are in (check runs, workflow runs, pushes,
+// pull request events), the sweep finishes what the lost deliveries left
+// open: every good pull request merges, the broken one is evicted, and
+// every target move was tested.
+func TestGitHubServeFinishesWhenWebhooksAreLost(t *testing.T) {
+	t.Parallel()
+	r := newGitHubRig(t, ghRigOptions{})
+	r.sweep = "300ms"
+	addr := r.serveGitHub()
+	var prs []int64
+	for i := 1; i <= 6; i++ {
+		prs = append(prs, r.openMR(i, i == 4))
+	}
+	r.addInOrder(prs...)
+	r.ff.SetGitHubWebhook(fakeforge.Webhook{URL: "http://" + addr + "/webhooks/github", Secret: ghSecret, DropRate: 0.25})
+	good := slices.DeleteFunc(slices.Clone(prs), func(p int64) bool { return p == prs[3] })
+	r.waitFor("the train to finish through the sweep", 2*time.Minute, func() bool { return r.settled(good, []int64{prs[3]}) })
+	dropped := 0
+	for _, d := range r.ff.Deliveries() {
+		if d.Dropped {
+			dropped++
+		}
+	}
+	if dropped == 0 {
+		t.Fatal("no webhook was dropped: the test tested nothing")
+	}
+	if !r.hasNote(prs[3], "Removed from the merge train for `main`") {
+		t.Errorf("#%d has no eviction note", prs[3])
+	}
+	r.checkRuns(e2eProject)
+}

@@ -61,7 +61,7 @@ func TestCatchUpQueuesMissedCommandsOnce(t *testing.T) {
 			t.Parallel()
 			var e *env
 			if forgeName == "gitlab" {
-				e = newEnv(t, envOptions{ci: fakeforge.CI{Manual: true}, catchUpEvery: 2 * time.Millisecond})
+				e = newEnv(t, envOptions{ci: fakeforge.CI{Manual: true}, sweepEvery: 2 * time.Millisecond})
 			} else {
 				e = newGitHubEnvWith(t, train.Settings{}, fakeforge.CI{Manual: true}, nil)
 			}

@@ -12,6 +12,7 @@ import (
 	"github.com/trainyard/trainyard/internal/engine"
 	"github.com/trainyard/trainyard/internal/event"
 	"github.com/trainyard/trainyard/internal/fakeforge"
+	"github.com/trainyard/trainyard/internal/forge"
 	"github.com/trainyard/trainyard/internal/store"
 	"github.com/trainyard/trainyard/internal/train"
 )
@@ -373,5 +374,78 @@ func TestNotesArePostedOnce(t *testing.T) {
 	status("s3")
 	if n := count("trainyard:reply:s3 "); n != 1 {
 		t.Fatalf("%d notes after a crash before the post, want 1", n)
+	}
+}
+
+// countingForge counts the engine's reads of the forge.
+type countingForge struct {
+	engine.Forge
+	mu    sync.Mutex
+	reads int
+}
+
+func (f *countingForge) count() {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.reads++
+}
+
+func (f *countingForge) total() int {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return f.reads
+}
+
+func (f *countingForge) MergeRequest(ctx context.Context, project string, iid int64) (forge.MR, error) {
+	f.count()
+	return f.Forge.MergeRequest(ctx, project, iid)
+}
+
+func (f *countingForge) Pipeline(ctx context.Context, project string, id int64) (forge.Pipeline, error) {
+	f.count()
+	return f.Forge.Pipeline(ctx, project, id)
+}
+
+func (f *countingForge) BranchHead(ctx context.Context, project, branch string) (string, error) {
+	f.count()
+	return f.Forge.BranchHead(ctx, project, branch)
+}
+
+// The workers' sweep of a train reads the forge once per sweep interval,
+// however many replicas queue it, and not at all for a train with no car.
+func TestSweepReadsTheForgeOncePerInterval(t *testing.T) {
+	t.Parallel()
+	cf := &countingForge{}
+	e := newEnv(t, envOptions{ci: fakeforge.CI{Manual: true}, sweepEvery: time.Hour, forge: func(f engine.Forge) engine.Forge {
+		cf.Forge = f
+		return cf
+	}})
+	sweep := func() int {
+		t.Helper()
+		before := cf.total()
+		if _, err := e.eng.Pass(e.ctx, engine.Job{Key: e.key, Sweep: true}); err != nil {
+			t.Fatal(err)
+		}
+		return cf.total() - before
+	}
+	// A train with no car: nothing to read.
+	if _, err := e.st.Save(e.ctx, train.New(e.key, train.Settings{})); err != nil {
+		t.Fatal(err)
+	}
+	if n := sweep(); n != 0 {
+		t.Fatalf("the sweep of a train with no car read the forge %d times", n)
+	}
+	a, b := e.mr(1, nil), e.mr(2, nil)
+	e.addAll(a, b)
+	// The first sweep reads both MRs, their running pipelines and the
+	// head; every replica's sweep after it within the interval reads
+	// nothing.
+	if n := sweep(); n != 5 {
+		t.Fatalf("the first sweep read the forge %d times, want 5 (2 MRs, 2 pipelines, the head)", n)
+	}
+	for replica := 2; replica <= 3; replica++ {
+		if n := sweep(); n != 0 {
+			t.Fatalf("replica %d's sweep read the forge %d times within the interval", replica, n)
+		}
 	}
 }

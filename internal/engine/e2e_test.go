@@ -48,8 +48,9 @@ type envOptions struct {
 	faults   fakeforge.Faults
 	// ignoreRules is merge_rules: none.
 	ignoreRules bool
-	// catchUpEvery lets tests run the catch-up back to back.
-	catchUpEvery time.Duration
+	// sweepEvery is the sweep interval; short, it lets tests run the
+	// catch-up back to back.
+	sweepEvery time.Duration
 	// forge, when set, stands between the engine and the client.
 	forge func(engine.Forge) engine.Forge
 }
@@ -92,7 +93,7 @@ func newEnv(t *testing.T, o envOptions) *env {
 	st := store.New(redistest.Client(t), store.Options{Prefix: redistest.Prefix(t)})
 	repos := &engine.GitRepos{Dir: t.TempDir(), Token: botToken, CloneURL: client.CloneURL,
 		Identity: gitops.Identity{Name: "Trainyard", Email: "trainyard@example.com"}}
-	cfg := engine.Config{Profile: gitlab.Profile(ff.URL()), Owner: "test", Settings: o.settings, Projects: []string{project}, SweepEvery: o.catchUpEvery}
+	cfg := engine.Config{Profile: gitlab.Profile(ff.URL()), Owner: "test", Settings: o.settings, Projects: []string{project}, SweepEvery: o.sweepEvery}
 	if o.ignoreRules {
 		cfg.Policy = engine.StaticPolicy{TrainSettings: o.settings.WithDefaults(), Access: forge.Developer, IgnoreRules: true}
 	}

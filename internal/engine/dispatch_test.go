@@ -93,6 +93,29 @@ func TestDispatchCommands(t *testing.T) {
 	}
 }
 
+// carPipeline sweeps until the project has n pipelines, and returns the
+// one of car branch ref.
+func (e *env) carPipeline(n int, ref string) fakeforge.Pipeline {
+	e.t.Helper()
+	var pipelines []fakeforge.Pipeline
+	for len(pipelines) < n {
+		if err := e.eng.Sweep(e.ctx, e.key); err != nil {
+			e.t.Fatal(err)
+		}
+		var err error
+		if pipelines, err = e.ff.Pipelines(project); err != nil {
+			e.t.Fatal(err)
+		}
+	}
+	for _, p := range pipelines {
+		if p.Ref == ref {
+			return p
+		}
+	}
+	e.t.Fatalf("no pipeline of %s among %+v", ref, pipelines)
+	return fakeforge.Pipeline{}
+}
+
 func TestDispatchForgeEvents(t *testing.T) {
 	t.Parallel()
 	e := newEnv(t, envOptions{ci: fakeforge.CI{Manual: true}})
@@ -116,22 +139,7 @@ func TestDispatchForgeEvents(t *testing.T) {
 
 	e.addAll(a, b)
 	// A pipeline event on a car branch reaches the car.
-	var pipelines []fakeforge.Pipeline
-	for len(pipelines) < 2 {
-		if err := e.eng.Sweep(e.ctx, e.key); err != nil {
-			t.Fatal(err)
-		}
-		var err error
-		if pipelines, err = e.ff.Pipelines(project); err != nil {
-			t.Fatal(err)
-		}
-	}
-	var p fakeforge.Pipeline
-	for _, q := range pipelines {
-		if q.Ref == "trainyard/main/1" {
-			p = q
-		}
-	}
+	p := e.carPipeline(2, "trainyard/main/1")
 	if err := e.ff.FinishPipeline(e.ctx, p.ID, "success"); err != nil {
 		t.Fatal(err)
 	}
@@ -265,20 +273,7 @@ func TestLatePushDoesNotTakeTheTrainBack(t *testing.T) {
 	}})
 	a, b := e.mr(1, nil), e.mr(2, nil)
 	e.addAll(a, b)
-	var pipelines []fakeforge.Pipeline
-	for len(pipelines) < 2 {
-		if err := e.eng.Sweep(e.ctx, e.key); err != nil {
-			t.Fatal(err)
-		}
-		var err error
-		if pipelines, err = e.ff.Pipelines(project); err != nil {
-			t.Fatal(err)
-		}
-	}
-	first := pipelines[0]
-	if first.Ref != "trainyard/main/1" {
-		first = pipelines[1]
-	}
+	first := e.carPipeline(2, "trainyard/main/1")
 	if err := e.ff.FinishPipeline(e.ctx, first.ID, "success"); err != nil {
 		t.Fatal(err)
 	}

@@ -359,23 +359,18 @@ func (e *Engine) handle(ctx context.Context, j Job, create bool) error {
 			return err
 		}
 	}
-	for after := j.after; len(after) > 0; {
-		var more []train.Observation
-		for _, f := range after {
-			obs, err := f(ctx, t)
-			if err != nil {
-				return fmt.Errorf("handle train %s: %w", key, err)
-			}
-			more = append(more, obs...)
+	var more []train.Observation
+	for _, f := range j.after {
+		obs, err := f(ctx, t)
+		if err != nil {
+			return fmt.Errorf("handle train %s: %w", key, err)
 		}
-		after = nil
-		if len(more) > 0 {
-			if err := e.rounds(ctx, log, &t, more); err != nil {
-				return err
-			}
-		}
+		more = append(more, obs...)
 	}
-	return nil
+	if len(more) == 0 {
+		return nil
+	}
+	return e.rounds(ctx, log, &t, more)
 }
 
 // rounds plans queue, saves, and carries out the outbox, planning and
@@ -514,10 +509,11 @@ func (e *Engine) Pass(ctx context.Context, j Job) ([]Job, error) {
 type oneTryKey struct{}
 
 // lease takes the train's lease, waiting up to LeaseWait for another
-// holder to finish (not at all in a worker's pass), and keeps renewing it until release is called. The
-// returned context ends if the lease is lost, so no action is started for
-// a train another worker may have taken over; the compare-and-set on save
-// catches anything already under way.
+// holder to finish (not at all in a worker's pass), and keeps renewing it
+// until release is called. The returned context ends if the lease is
+// lost, so no action is started for a train another worker may have
+// taken over; the compare-and-set on save catches anything already under
+// way.
 func (e *Engine) lease(ctx context.Context, key train.Key) (_ context.Context, release func(), err error) {
 	token, err := e.leaseToken()
 	if err != nil {

@@ -77,7 +77,7 @@ type RepoReader interface {
 // RepoWriter makes car commits and moves the forge's branches.
 type RepoWriter interface {
 	Build(ctx context.Context, req gitops.BuildRequest) (gitops.BuildResult, error)
-	PushCar(ctx context.Context, ref, commit string) (moved bool, err error)
+	PushCar(ctx context.Context, ref, commit string) (created bool, err error)
 	DeleteRemoteBranch(ctx context.Context, branch string) error
 	FastForward(ctx context.Context, branch, expectedOld, to string) (gitops.FFResult, error)
 }
@@ -235,8 +235,8 @@ type Engine struct {
 	// still working out are read again; it doubles up to rulesTries reads.
 	rulesWait time.Duration
 	access    *accessCache
-	// fresh are car commits this engine pushed where their branch had
-	// another commit: no pipeline can have run for them there yet.
+	// fresh are car commits this engine pushed onto a new car branch: no
+	// pipeline can have run for them there yet.
 	fresh *freshCommits
 }
 

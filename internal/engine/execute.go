@@ -140,21 +140,23 @@ func (e *Engine) build(ctx context.Context, t *train.Train, a train.BuildCar) (t
 		out.Conflict = res.Conflict
 		return out, nil
 	}
-	moved, err := repo.PushCar(ctx, e.carBranch(t.Key, a.MR), res.Commit)
+	created, err := repo.PushCar(ctx, e.carBranch(t.Key, a.MR), res.Commit)
 	if err != nil {
 		return out, err
 	}
-	if moved {
+	if created {
 		e.fresh.add(t.Key, res.Commit)
 	}
 	out.Commit = res.Commit
 	return out, nil
 }
 
-// freshCommits are car commits just pushed onto a branch that held
-// another commit, so no pipeline ran for them there: starting one needs
-// no look for an existing one. Each is taken once; the set is bounded,
-// and a commit dropped from it costs only that look.
+// freshCommits are car commits just pushed onto a car branch that did
+// not exist, so no pipeline ran for them there: starting one needs no
+// look for an existing one. (A rebuilt car moves its branch, and may come
+// back to a commit tested before: that is looked for.) Each is taken
+// once; the set is bounded, and a commit dropped from it costs only that
+// look.
 type freshCommits struct {
 	mu sync.Mutex
 	m  map[string]bool
@@ -185,7 +187,7 @@ func (f *freshCommits) take(key train.Key, commit string) bool {
 
 // startPipeline reuses a pipeline that runs or passed for exactly this
 // commit on the car branch, and creates one otherwise. A commit this
-// engine just pushed there has none to reuse.
+// engine just pushed onto a new car branch has none to reuse.
 func (e *Engine) startPipeline(ctx context.Context, t *train.Train, a train.StartPipeline) ([]train.Observation, error) {
 	ref := e.carBranch(t.Key, a.MR)
 	var existing []forge.Pipeline

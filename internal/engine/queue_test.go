@@ -3,12 +3,15 @@ package engine_test
 import (
 	"context"
 	"fmt"
+	"net"
 	"slices"
 	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
 
+	"github.com/alicebob/miniredis/v2"
+	"github.com/redis/go-redis/v9"
 	"go.uber.org/zap/zaptest"
 
 	"github.com/trainyard/trainyard/internal/engine"
@@ -282,4 +285,49 @@ func TestWorkersSettleAnEventAfterTheWorkItHandsOn(t *testing.T) {
 	if got := o.of("c1"); !slices.Equal(got, []string{engine.OutcomeHandled}) {
 		t.Fatalf("c1: outcomes %v, want handled once", got)
 	}
+}
+
+// Workers started while Redis is away wait for it to make their group,
+// instead of giving up, and then handle what was queued.
+func TestWorkersWaitForRedisToMakeTheirGroup(t *testing.T) {
+	t.Parallel()
+	// An address nothing listens on yet.
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	addr := l.Addr().String()
+	l.Close()
+	rdb := redis.NewClient(&redis.Options{Addr: addr, MaxRetries: -1})
+	defer rdb.Close()
+	st := store.New(rdb, store.Options{Prefix: "t"})
+	o := &outcomes{seen: map[string][]string{}, calls: map[string]int{}}
+	w := &engine.Workers{
+		Store: st, Consumer: "w", ClaimIdle: time.Hour, Log: zaptest.NewLogger(t), Observe: o.observe, Jobs: headJobs,
+		Pass: passing(func(context.Context, engine.Job) error { return nil }),
+	}
+	ctx, stop := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- w.Run(ctx) }()
+	defer func() {
+		stop()
+		if err := <-done; err != nil {
+			t.Errorf("workers: %v", err)
+		}
+	}()
+	// Longer than go-redis's own attempts to dial.
+	time.Sleep(1500 * time.Millisecond)
+	select {
+	case err := <-done:
+		done <- err // for the deferred wait
+		t.Fatalf("workers gave up while Redis was away: %v", err)
+	default:
+	}
+	mr := miniredis.NewMiniRedis()
+	if err := mr.StartAddr(addr); err != nil {
+		t.Fatal(err)
+	}
+	defer mr.Close()
+	enqueue(t, st, event.Event{ID: "e1", Forge: "gitlab", Project: "g/p", Kind: event.KindMR, MR: 1, Ref: "main"})
+	waitFor(t, 10*time.Second, "the event handled", func() bool { return len(o.of("e1")) == 1 })
 }

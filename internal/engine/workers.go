@@ -136,8 +136,9 @@ func (w *Workers) Enqueue(j Job) {
 // the claim.
 func (w *Workers) Run(ctx context.Context) error {
 	w.init()
-	if err := w.Store.EnsureGroup(ctx, w.Group); err != nil {
-		return fmt.Errorf("workers: %w", err)
+	w.ensureGroup(ctx)
+	if ctx.Err() != nil {
+		return nil
 	}
 	// Passes outlive ctx by at most Grace, so a SIGTERM does not cut a
 	// train's save in half when it need not.
@@ -163,6 +164,23 @@ func (w *Workers) Run(ctx context.Context) error {
 	w.read(ctx, hctx)
 	wg.Wait()
 	return nil
+}
+
+// ensureGroup makes the consumer group, trying again until Redis answers
+// or ctx ends: a replica started while Redis fails over (a ping may
+// reach a node that is up while the stream's is not) waits for it
+// instead of exiting.
+func (w *Workers) ensureGroup(ctx context.Context) {
+	wait := 100 * time.Millisecond
+	for {
+		err := w.Store.EnsureGroup(ctx, w.Group)
+		if err == nil || ctx.Err() != nil {
+			return
+		}
+		w.Log.Warn("create the consumer group; trying again", zap.Duration("in", wait), zap.Error(err))
+		sleep(ctx, wait)
+		wait = min(wait*2, 5*time.Second)
+	}
 }
 
 // touch keeps the entries this process holds from being claimed by

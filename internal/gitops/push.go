@@ -30,10 +30,9 @@ type pushStatus struct {
 }
 
 // PushCar force-pushes commit to the car ref on the remote. ref is a branch
-// name such as CarRef("", "main", 12), or a full "refs/..." name. moved
-// reports that the ref was elsewhere (or absent) before: false when it
-// already pointed at commit.
-func (r *Repo) PushCar(ctx context.Context, ref, commit string) (moved bool, err error) {
+// name such as CarRef("", "main", 12), or a full "refs/..." name. created
+// reports that the ref did not exist before.
+func (r *Repo) PushCar(ctx context.Context, ref, commit string) (created bool, err error) {
 	defer r.run.scrubErr(&err)
 	dst, err := headsRef(ref)
 	if err != nil {
@@ -50,7 +49,7 @@ func (r *Repo) PushCar(ctx context.Context, ref, commit string) (moved bool, err
 		return false, fmt.Errorf("push car %s at %s: %w", dst, commit, err)
 	}
 	r.log.Debug("pushed car", zap.String("ref", dst), zap.String("sha", commit))
-	return st.flag != '=', nil
+	return st.flag == '*', nil
 }
 
 // DeleteRemoteBranch deletes a branch on the remote; a branch that does not

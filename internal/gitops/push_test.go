@@ -22,19 +22,19 @@ func TestPushCarAndDelete(t *testing.T) {
 	ctx := context.Background()
 	car := CarRef("", "main", 12)
 	first := w.build(t, nil).Commit
-	if moved, err := w.mirror.PushCar(ctx, car, first); err != nil || !moved {
-		t.Fatalf("push car: moved %v, %v; want a new ref", moved, err)
+	if created, err := w.mirror.PushCar(ctx, car, first); err != nil || !created {
+		t.Fatalf("push car: created %v, %v; want a new ref", created, err)
 	}
-	if moved, err := w.mirror.PushCar(ctx, car, first); err != nil || moved {
-		t.Fatalf("push car again: moved %v, %v; want it already there", moved, err)
+	if created, err := w.mirror.PushCar(ctx, car, first); err != nil || created {
+		t.Fatalf("push car again: created %v, %v; want it there already", created, err)
 	}
 	if got := remoteHead(t, w.remote, "refs/heads/"+car); got != first {
 		t.Fatalf("remote car = %q, want %s", got, first)
 	}
 	// A rebuilt car replaces the old one even though it is no fast-forward.
 	rebuilt := w.build(t, method(MethodSquash)).Commit
-	if moved, err := w.mirror.PushCar(ctx, "refs/heads/"+car, rebuilt); err != nil || !moved {
-		t.Fatalf("force-push car: moved %v, %v; want the ref moved", moved, err)
+	if created, err := w.mirror.PushCar(ctx, "refs/heads/"+car, rebuilt); err != nil || created {
+		t.Fatalf("force-push car: created %v, %v; want the ref moved, not created", created, err)
 	}
 	if got := remoteHead(t, w.remote, "refs/heads/"+car); got != rebuilt {
 		t.Fatalf("remote car = %q, want %s", got, rebuilt)

@@ -111,7 +111,7 @@ func (c *ClusterNodes) MasterOf(ctx context.Context, key string) (string, error)
 	if err != nil {
 		return "", err
 	}
-	slot := keySlot(key)
+	slot := KeySlot(key)
 	if r, ok := rangeOf(ranges, slot); ok {
 		return r.master, nil
 	}
@@ -420,15 +420,15 @@ func (c *ClusterNodes) anyLive() (*server, error) {
 func keyInSlots(first, last int) string {
 	for i := 0; ; i++ {
 		k := strconv.Itoa(i)
-		if s := keySlot(k); first <= s && s <= last {
+		if s := KeySlot(k); first <= s && s <= last {
 			return k
 		}
 	}
 }
 
-// keySlot is Redis Cluster's placement of key: CRC16 (XMODEM) of its hash
+// KeySlot is Redis Cluster's placement of key: CRC16 (XMODEM) of its hash
 // tag, or of the whole key if it has none, modulo 16384.
-func keySlot(key string) int {
+func KeySlot(key string) int {
 	if open := strings.IndexByte(key, '{'); open >= 0 {
 		if n := strings.IndexByte(key[open+1:], '}'); n > 0 {
 			key = key[open+1 : open+1+n]

@@ -116,12 +116,12 @@ func TestKeySlotMatchesRedis(t *testing.T) {
 		"{user1000}.following": 3443, "foo{}{bar}": 8363, "foo{{bar}}zap": 4015,
 		"trainyard:{gitlab:group/project:main}:train": 1766,
 	} {
-		if got := keySlot(key); got != want {
+		if got := KeySlot(key); got != want {
 			t.Errorf("slot(%q) = %d, want %d", key, got, want)
 		}
 	}
-	if k := keyInSlots(100, 100); keySlot(k) != 100 {
-		t.Errorf("key %q for slot 100 is in slot %d", k, keySlot(k))
+	if k := keyInSlots(100, 100); KeySlot(k) != 100 {
+		t.Errorf("key %q for slot 100 is in slot %d", k, KeySlot(k))
 	}
 }
 

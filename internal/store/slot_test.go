@@ -4,30 +4,9 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/trainyard/trainyard/internal/redistest"
 	"github.com/trainyard/trainyard/internal/train"
 )
-
-// clusterSlot is Redis Cluster's key placement: CRC16 (XMODEM) of the hash
-// tag, or of the whole key if it has none, modulo 16384.
-func clusterSlot(key string) int {
-	if open := strings.IndexByte(key, '{'); open >= 0 {
-		if n := strings.IndexByte(key[open+1:], '}'); n > 0 {
-			key = key[open+1 : open+1+n]
-		}
-	}
-	var crc uint16
-	for i := range len(key) {
-		crc ^= uint16(key[i]) << 8
-		for range 8 {
-			if crc&0x8000 != 0 {
-				crc = crc<<1 ^ 0x1021
-			} else {
-				crc <<= 1
-			}
-		}
-	}
-	return int(crc % 16384)
-}
 
 func TestClusterSlotMatchesRedis(t *testing.T) {
 	// Answers of CLUSTER KEYSLOT on redis-server 7.0.
@@ -39,7 +18,7 @@ func TestClusterSlotMatchesRedis(t *testing.T) {
 		"foo{{bar}}zap":        4015,
 		"trainyard:{gitlab:group/project:main}:train": 1766,
 	} {
-		if got := clusterSlot(key); got != want {
+		if got := redistest.KeySlot(key); got != want {
 			t.Errorf("slot(%q) = %d, want %d", key, got, want)
 		}
 	}
@@ -58,7 +37,7 @@ func TestKeysOfOneTrainShareSlot(t *testing.T) {
 		tags := map[string]train.Key{}
 		for _, k := range keys {
 			tk, lk, hk := s.trainKey(k), s.leaseKey(k), s.historyKey(k)
-			if a, b, c := clusterSlot(tk), clusterSlot(lk), clusterSlot(hk); a != b || b != c {
+			if a, b, c := redistest.KeySlot(tk), redistest.KeySlot(lk), redistest.KeySlot(hk); a != b || b != c {
 				t.Errorf("prefix %q, train %s: slots %d, %d, %d of %s, %s, %s differ", prefix, k, a, b, c, tk, lk, hk)
 			}
 			tag := tk[strings.IndexByte(tk, '{')+1 : strings.IndexByte(tk, '}')]
@@ -81,8 +60,8 @@ func TestEventKeysShareSlot(t *testing.T) {
 		s := New(nil, opts)
 		stream := s.opts.EventStream
 		for _, k := range []string{s.deliveryKey("abc"), s.deliveryKey("{odd}:id"), s.deadKey()} {
-			if clusterSlot(k) != clusterSlot(stream) {
-				t.Errorf("options %+v: %s is in slot %d, the stream %s in %d", opts, k, clusterSlot(k), stream, clusterSlot(stream))
+			if redistest.KeySlot(k) != redistest.KeySlot(stream) {
+				t.Errorf("options %+v: %s is in slot %d, the stream %s in %d", opts, k, redistest.KeySlot(k), stream, redistest.KeySlot(stream))
 			}
 		}
 	}

@@ -144,7 +144,9 @@ func (e *Engine) build(ctx context.Context, t *train.Train, a train.BuildCar) (t
 	if err != nil {
 		return out, err
 	}
-	if created {
+	// Where a push starts the checks by itself (pipelines found by
+	// commit), they may be done already: the look is what reports them.
+	if created && !e.cfg.Profile.PipelinesBySHA {
 		e.fresh.add(t.Key, res.Commit)
 	}
 	out.Commit = res.Commit

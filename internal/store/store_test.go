@@ -110,7 +110,7 @@ func fullCar(mr int64) train.Car {
 		Source: fmt.Sprintf("feature/fix-%d", mr), AddedBy: "alice", AddedAt: at(int(mr)),
 		Priority: train.PriorityHigh, Method: train.MethodSquash, State: train.StateEvicted,
 		Base: sha(1000 + int(mr)), Commit: sha(2000 + int(mr)), Pipeline: 7000 + mr,
-		PipelineStartedAt: at(100), Attempts: 2, Builds: 3, Suspect: 41, Detached: true, LeftAt: at(200),
+		PipelineStartedAt: at(100), Attempts: 2, Builds: 3, Suspect: 41, Detached: true, Retested: true, LeftAt: at(200),
 		Witness: &train.Witness{Pipeline: 7100 + mr, SHA: sha(4000 + int(mr)), Others: 1, Status: train.PipelineFailed, Started: at(150)},
 		News:    &train.News{HeadSHA: sha(5000 + int(mr)), Closed: true, Merged: true, Branch: "develop", Rules: "it needs 1 more approval"},
 		Reason: &train.Reason{
@@ -128,7 +128,7 @@ func fullTrain(key train.Key, n int) train.Train {
 	t := train.Train{
 		Key: key, Paused: true, TargetHead: sha(42), Window: 3,
 		Settings: train.Settings{MaxParallel: 5, Retries: 1, PipelineTimeout: time.Hour, Method: train.MethodRebase, EagerEviction: true, BatchSize: 4, MinWindow: 2},
-		Pending:  &train.FastForward{To: sha(43), Expected: sha(42), MRs: []int64{1, 2}},
+		Pending:  &train.FastForward{To: sha(43), Expected: sha(42), MRs: []int64{1, 2}, Planned: at(300), Via: []string{sha(44)}},
 		Cars:     make([]train.Car, n),
 		Handled:  []string{"note-1", "note-2"},
 		Outbox: train.Actions{

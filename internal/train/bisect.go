@@ -94,13 +94,13 @@ func (p *planner) suspect(i int) {
 	}
 	alone := true
 	for j := p.parent(i); j >= 0 && p.rider(j); j = p.parent(j) {
-		p.t.Cars[j].Suspect = id
+		p.t.Cars[j].Suspect, p.t.Cars[j].Retested = id, false
 		alone = false
 	}
-	x.Suspect = id
+	x.Suspect, x.Retested = id, false
 	x.Witness = p.witnessFor(i)
 	if !alone || x.Witness == nil || x.Witness.Others > 1 {
-		x.State = StateBuilt
+		p.toBuilt(x)
 		x.Attempts = 0
 		x.Reason = nil
 	}
@@ -158,9 +158,11 @@ func (p *planner) witnessFor(i int) *Witness {
 }
 
 // retested reports whether failed suspect c failed a test of its own, not
-// only the main-line pipeline that made it a suspect.
+// only the main-line pipeline that made it a suspect. Ids do not tell
+// (see Car.Retested); the comparison of ids serves trains saved before
+// the mark was kept.
 func (p *planner) retested(c *Car) bool {
-	return c.Reason == nil || c.Reason.Pipeline != c.Suspect
+	return c.Retested || c.Reason == nil || c.Reason.Pipeline != c.Suspect
 }
 
 // heedWitness acts on the finished witness of suspect i. A pass clears the
@@ -192,7 +194,7 @@ func (p *planner) heedWitness(i int) bool {
 	}
 	c.Witness = nil
 	if c.State == StateFailed && !p.retested(c) {
-		c.State = StateBuilt
+		p.toBuilt(c)
 		c.Attempts = 0
 		c.Reason = nil
 	}

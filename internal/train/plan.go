@@ -307,24 +307,38 @@ func (p *planner) built(o Built) {
 		p.evict(i, Reason{Code: ReasonBuildFailed, Detail: Words("the speculative commit could not be built: " + msg)})
 	default:
 		c.Commit = o.Commit
-		c.State = StateBuilt
+		p.toBuilt(c)
 	}
 }
 
+// toBuilt puts a car back to waiting for a pipeline on its commit: a new
+// build, a retry, or a suspect's own test. What it knew of its last
+// pipeline goes: the next one may have the same id (on GitHub, checks on
+// the same commit), and must still be taken as new.
+func (p *planner) toBuilt(c *Car) {
+	c.State = StateBuilt
+	c.Pipeline = 0
+	c.PipelineStartedAt = time.Time{}
+}
+
+// pipelineCreated takes the pipeline of a car that waits for one on that
+// commit, whatever its id: a car waiting for a pipeline has none, and the
+// forge may give the new one the id of the car's last (GitHub does, for
+// checks on the same commit).
 func (p *planner) pipelineCreated(o PipelineCreated) {
 	c := p.t.Car(o.MR)
-	if c != nil && c.Pipeline == o.Pipeline {
-		return // seen before
-	}
 	if c == nil || c.State != StateStarting || c.Commit != o.SHA {
-		// Nobody waits for this pipeline any more.
-		p.emit(CancelPipeline{MR: o.MR, Pipeline: o.Pipeline})
-		return
+		if c == nil || c.Pipeline != o.Pipeline {
+			// Nobody waits for this pipeline any more.
+			p.emit(CancelPipeline{MR: o.MR, Pipeline: o.Pipeline})
+		}
+		return // or seen before
 	}
 	c.State = StateRunning
 	c.Pipeline = o.Pipeline
 	c.PipelineStartedAt = p.now
 	c.Attempts++
+	c.Retested = c.Suspect != 0
 }
 
 func (p *planner) pipelineStatus(o PipelineStatus) {
@@ -341,7 +355,7 @@ func (p *planner) pipelineStatus(o PipelineStatus) {
 		return
 	}
 	if c.Suspect == 0 && c.Attempts <= p.t.Settings.Retries {
-		c.State = StateBuilt // reconcile starts the next attempt
+		p.toBuilt(c) // reconcile starts the next attempt
 		return
 	}
 	c.State = StateFailed
@@ -369,25 +383,43 @@ func (p *planner) targetHead(o TargetHead) {
 		p.fastForwarded(FastForwarded{To: o.SHA})
 		return
 	}
+	if p.landedVia(o.SHA) {
+		return
+	}
 	p.t.TargetHead = o.SHA
 }
 
 func (p *planner) fastForwarded(o FastForwarded) {
 	ff := p.t.Pending
-	if ff == nil || o.To != ff.To {
+	if ff == nil {
 		return
 	}
-	p.t.Pending = nil
+	if o.To != ff.To {
+		// The result of a move the pending one took over: if it landed,
+		// so did the cars up to it.
+		if !o.Rejected {
+			p.landedVia(o.To)
+		}
+		return
+	}
 	if o.Rejected && o.Head != ff.To {
+		p.landedVia(o.Head)
+		p.t.Pending = nil
 		if o.Head != "" {
 			p.t.TargetHead = o.Head
 		}
 		p.heedNews(ff.MRs)
 		return
 	}
-	if p.t.TargetHead == ff.Expected {
+	p.t.Pending = nil
+	if p.t.TargetHead == ff.Expected || slices.Contains(ff.Via, p.t.TargetHead) {
 		p.t.TargetHead = ff.To
 	}
+	p.mergeLanded(ff)
+}
+
+// mergeLanded merges the cars of a fast-forward that landed.
+func (p *planner) mergeLanded(ff *FastForward) {
 	landed := []string{ff.Expected}
 	for _, mr := range ff.MRs {
 		if c := p.t.Car(mr); c != nil {
@@ -396,6 +428,34 @@ func (p *planner) fastForwarded(o FastForwarded) {
 	}
 	p.merge(ff)
 	p.detach(landed)
+}
+
+// landedVia reports whether sha is the commit of a move the pending
+// fast-forward took over, and if so records that it landed: the cars up
+// to it merge now, the rest still wait for the pending push, and the
+// train's head moves there unless it is further already.
+func (p *planner) landedVia(sha string) bool {
+	ff := p.t.Pending
+	if ff == nil {
+		return false
+	}
+	at := slices.Index(ff.Via, sha)
+	if at < 0 {
+		return false
+	}
+	if h := slices.Index(ff.Via, p.t.TargetHead); p.t.TargetHead == ff.Expected || (h >= 0 && h < at) {
+		p.t.TargetHead = sha
+	}
+	n := slices.IndexFunc(ff.MRs, func(mr int64) bool {
+		c := p.t.Car(mr)
+		return c != nil && c.Commit == sha
+	})
+	if n < 0 {
+		return true // merged already
+	}
+	p.mergeLanded(&FastForward{To: sha, Expected: ff.Expected, MRs: slices.Clone(ff.MRs[:n+1])})
+	ff.MRs = slices.Delete(ff.MRs, 0, n+1)
+	return true
 }
 
 // merge takes the cars of a completed fast-forward off the train.
@@ -502,7 +562,7 @@ func (p *planner) reset(c *Car) {
 	c.Pipeline, c.Attempts = 0, 0
 	c.PipelineStartedAt = time.Time{}
 	c.Reason = nil
-	c.Detached = false
+	c.Detached, c.Retested = false, false
 }
 
 // estimate is the expected time until the car at position i merges: the

@@ -324,6 +324,13 @@ func (h *harness) check(obs train.Observation) {
 	}
 	if h.t.Pending != nil {
 		allowed = append(allowed, h.t.Pending.MRs...)
+		// Its cars are frozen: they leave only with it, or with a move it
+		// took over that landed.
+		for _, mr := range h.t.Pending.MRs {
+			if h.t.Index(mr) < 0 {
+				h.fail("the pending move carries !%d, which is not on the train", mr)
+			}
+		}
 	}
 	for _, mr := range h.w.Content(h.w.Target) {
 		if !slices.Contains(allowed, mr) {

@@ -148,31 +148,78 @@ func (p *planner) start(i int) {
 // was tested as one tree with every main car ahead, so all of them merge,
 // a failed one too (a pass behind it shows that failure was not its own).
 // When no main car passed, a bisected batch's passed prefix may merge
-// instead (see directMerge).
+// instead (see directMerge). While a move is pending, a further car may
+// only take it over (see overtake).
 func (p *planner) fastForward() {
-	if p.t.Pending != nil || p.t.TargetHead == "" {
+	if p.t.TargetHead == "" {
 		return
 	}
-	last := -1
-	for i := range p.t.Cars {
-		c := &p.t.Cars[i]
-		if c.Suspect != 0 {
-			continue
-		}
-		if c.Commit == "" {
-			break
-		}
-		if c.State == StatePassed {
-			last = i
-		}
+	if p.t.Pending != nil {
+		p.overtake()
+		return
 	}
+	last := p.furthestPassed()
 	if last < 0 {
 		last = p.directMerge()
 	}
 	if last < 0 {
 		return
 	}
-	ff := &FastForward{To: p.t.Cars[last].Commit, Expected: p.t.TargetHead, MRs: p.chain(last)}
+	p.moveTarget(last, nil)
+}
+
+// furthestPassed is the index of the furthest passed main car whose chain
+// is built on the target head, car on car, or -1.
+func (p *planner) furthestPassed() int {
+	last, base := -1, p.t.TargetHead
+	for i := range p.t.Cars {
+		c := &p.t.Cars[i]
+		if c.Suspect != 0 {
+			continue
+		}
+		if c.Commit == "" || c.Base != base {
+			break
+		}
+		base = c.Commit
+		if c.State == StatePassed {
+			last = i
+		}
+	}
+	return last
+}
+
+// overtake hands the pending fast-forward over to a further main car
+// that passed, when the push has not been tried yet: planned in this same
+// pass of the engine, which plans a pass's observations at one instant
+// and carries actions out only after. Results coalesced into one pass
+// then move the target once, to the furthest car, instead of once per
+// car. The further car's commit carries every car of the pending move,
+// so the move it replaces is dropped, not made (Train.Wants).
+func (p *planner) overtake() {
+	ff := p.t.Pending
+	if !ff.Planned.Equal(p.now) || ff.Expected != p.t.TargetHead {
+		return
+	}
+	last := p.furthestPassed()
+	if last < 0 || p.t.Cars[last].Commit == ff.To {
+		return
+	}
+	mrs := p.chain(last)
+	if len(mrs) <= len(ff.MRs) || !slices.Equal(mrs[:len(ff.MRs)], ff.MRs) {
+		return // not a car behind the pending move
+	}
+	for _, mr := range ff.MRs {
+		if c := p.t.Car(mr); c == nil || c.News != nil {
+			return // news waits for the push it was held back for
+		}
+	}
+	p.moveTarget(last, append(slices.Clone(ff.Via), ff.To))
+}
+
+// moveTarget asks for the target to move to car last's commit, merging
+// its chain; via are the commits of the moves this one takes over.
+func (p *planner) moveTarget(last int, via []string) {
+	ff := &FastForward{To: p.t.Cars[last].Commit, Expected: p.t.TargetHead, MRs: p.chain(last), Planned: p.now, Via: via}
 	p.t.Pending = ff
 	p.emit(FastForwardTarget{To: ff.To, Expected: ff.Expected, MRs: slices.Clone(ff.MRs)})
 }

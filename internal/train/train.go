@@ -170,6 +170,11 @@ type Car struct {
 	// Suspect is set while the car is being bisected off the main line: the
 	// failed pipeline that carried its batch (see bisect.go).
 	Suspect int64 `json:"suspect,omitempty"`
+	// Retested: the suspect's own test has a pipeline, so a failure from
+	// now on is its own. Its id cannot tell: on GitHub a pipeline id is a
+	// commit and an attempt, and the test may run on the very commit whose
+	// failure made the car a suspect, under the same id.
+	Retested bool `json:"retested,omitempty"`
 	// Detached: the suspect's base landed on the target while its pipeline
 	// ran. Its result still counts; its commit can no longer be merged.
 	Detached bool `json:"detached,omitempty"`
@@ -264,6 +269,14 @@ type FastForward struct {
 	To       string  `json:"to"`
 	Expected string  `json:"expected"`
 	MRs      []int64 `json:"mrs"`
+	// Planned is when the move was planned. A further car that passes in
+	// an observation planned at that same instant (one pass of the engine,
+	// before the push was tried) takes the move over (see overtake).
+	Planned time.Time `json:"planned,omitzero"`
+	// Via lists, oldest first, the commits of the moves this one took
+	// over: one of them may have landed all the same (a push tried before
+	// it was taken over), and then the cars up to it are merged.
+	Via []string `json:"via,omitempty"`
 }
 
 // Train is one target branch's queue of cars.
@@ -313,6 +326,7 @@ func (t Train) Clone() Train {
 	if t.Pending != nil {
 		p := *t.Pending
 		p.MRs = append([]int64(nil), t.Pending.MRs...)
+		p.Via = append([]string(nil), t.Pending.Via...)
 		c.Pending = &p
 	}
 	return c

@@ -24,6 +24,16 @@ import (
 // bits; GitHub resolves the abbreviation) and the attempt, counted by
 // re-runs of the commit's workflow runs (10 bits). An automatic retry is
 // a re-run of the failed jobs and so a new attempt, a new id.
+//
+// The id is not unique per run: a car branch pushed away from a commit
+// and back starts a new run at attempt 1, and its checks get the id the
+// old ones had (as do checks that come back to life on a commit whose
+// failure the train saw). The planner copes (train.Car.Retested, and a
+// car that waits for a pipeline takes the one created for it, whatever
+// its id). The id stays as it is: 63 bits hold no run or check-suite id
+// beside the 52-bit prefix, and counting runs instead of attempts would
+// race with the runs of one push appearing one by one, and would read
+// the ids stored in running trains as superseded, so failed.
 
 const (
 	attemptBits = 10

@@ -235,6 +235,44 @@ func TestCancellingASupersededAttemptSparesTheReRun(t *testing.T) {
 	waitState(t, c, second.ID, train.PipelineCanceled)
 }
 
+// A car branch pushed away from a commit and back starts a new workflow
+// run at attempt 1, so the new checks get the id the old ones had. The
+// id cannot hold a run's id beside the commit's prefix (see pipeline.go);
+// the planner takes a pipeline created for a car that waits for one
+// whatever its id, and tells a suspect's own test by a mark.
+func TestChecksOfACommitPushedAgainRepeatTheirID(t *testing.T) {
+	f := newForge(t, func(o *fakeforge.Options) { o.CI.Manual = true })
+	c := newClient(t, f, nil)
+	ctx := context.Background()
+	sha := pushCar(t, f, car, map[string]string{"ok": "ok"})
+	first, err := c.CreatePipeline(ctx, project, car, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	runs, _ := f.WorkflowRuns(project, sha)
+	if err := f.FinishWorkflowRun(project, runs[0].ID, fakeforge.ConclusionFailure); err != nil {
+		t.Fatal(err)
+	}
+	waitState(t, c, first.ID, train.PipelineFailed)
+
+	pushCar(t, f, car, map[string]string{"other": "x"})
+	if _, _, err := rawClient(t, f).Git.UpdateRef(ctx, "acme", "widgets", "heads/"+car, gh.UpdateRef{SHA: sha, Force: gh.Ptr(true)}); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, "a second run of the commit", func() bool {
+		runs, _ := f.WorkflowRuns(project, sha)
+		return len(runs) == 2
+	})
+	again, err := c.CreatePipeline(ctx, project, car, nil)
+	if err != nil || again.SHA != sha {
+		t.Fatalf("CreatePipeline = %+v, %v", again, err)
+	}
+	if again.ID != first.ID {
+		t.Fatalf("new checks got id %d, the old ones %d: ids no longer repeat, update the planner's notes and this test", again.ID, first.ID)
+	}
+	waitState(t, c, again.ID, train.PipelineRunning) // the new run's, not the old failure
+}
+
 func TestRetryWaitsForRunningJobs(t *testing.T) {
 	f := newForge(t, func(o *fakeforge.Options) { o.CI.Manual = true })
 	c := newClient(t, f, func(o *Options) { o.RequiredChecks = []string{"ci/test", "ext/ci"} })

@@ -43,12 +43,18 @@ func (f *Forge) rescan(ctx context.Context, p *project, by *user) error {
 }
 
 func (f *Forge) rescanLocked(ctx context.Context, p *project, by *user) error {
+	at := f.opts.Now()
 	heads, err := f.repo(p.Path).heads(ctx)
 	if err != nil {
 		return fmt.Errorf("rescan %s: %w", p.Path, err)
 	}
 	moves := diffHeads(p.heads, heads)
 	p.heads = heads
+	if f.opts.OnBranchMoved != nil {
+		for _, mv := range moves {
+			f.opts.OnBranchMoved(BranchMoved{Project: p.Path, Branch: mv.Branch, Old: mv.Old, New: mv.New, At: at})
+		}
+	}
 	// heads is recorded already: a move whose handling fails is not seen
 	// again, so every move is handled whatever happened to the others.
 	var errs []error

@@ -64,6 +64,19 @@ type Options struct {
 	// GitHub tunes the GitHub side of the forge: its simulated Actions and
 	// its GitHub App.
 	GitHub GitHub
+	// OnBranchMoved, when set, is told of every branch a push (over git,
+	// through the API or the control API) moved, with the forge's time as
+	// it takes the push in, before any webhook about it is sent: scale
+	// benchmarks time target pushes with it. It must not block.
+	OnBranchMoved func(BranchMoved)
+}
+
+// BranchMoved is one branch move as OnBranchMoved is told of it. Old is
+// empty for a new branch, New for a deleted one.
+type BranchMoved struct {
+	Project, Branch string
+	Old, New        string
+	At              time.Time
 }
 
 // GitHub configures the GitHub REST v3 side, served under /api/v3 as

@@ -63,19 +63,25 @@ var (
 // merge rate, the time from a pipeline's success to the target push, and
 // what each merged MR cost the forge and Redis.
 func BenchmarkScale(b *testing.B) {
+	eachScale(b, func(b *testing.B, forge string, s shape, replicas int) {
+		for _, v := range scaleVariants {
+			b.Run(v.name, func(b *testing.B) {
+				benchTrains(b, loadtest.Options{Forge: forge, Replicas: replicas, Trains: s.trains, MRs: s.mrs,
+					MaxParallel: s.maxParallel, BatchSize: s.batchSize, Broken: v.broken, SweepInterval: 10 * time.Minute, Seed: 1, LogPath: os.Getenv(logEnv)})
+			})
+		}
+	})
+}
+
+// eachScale runs f as a sub-benchmark of every forge, shape and number of
+// replicas.
+func eachScale(b *testing.B, f func(b *testing.B, forge string, s shape, replicas int)) {
 	for _, forge := range scaleForges {
 		b.Run(forge, func(b *testing.B) {
 			for _, s := range scaleShapes[forge] {
 				b.Run(s.String(), func(b *testing.B) {
 					for _, n := range scaleReplicas {
-						b.Run(fmt.Sprintf("replicas=%d", n), func(b *testing.B) {
-							for _, v := range scaleVariants {
-								b.Run(v.name, func(b *testing.B) {
-									benchTrains(b, loadtest.Options{Forge: forge, Replicas: n, Trains: s.trains, MRs: s.mrs,
-										MaxParallel: s.maxParallel, BatchSize: s.batchSize, Broken: v.broken, SweepInterval: 10 * time.Minute, Seed: 1, LogPath: os.Getenv(logEnv)})
-								})
-							}
-						})
+						b.Run(fmt.Sprintf("replicas=%d", n), func(b *testing.B) { f(b, forge, s, n) })
 					}
 				})
 			}
@@ -146,20 +152,10 @@ func BenchmarkScaleManual(b *testing.B) {
 		}
 		return loadtest.Plan{Intervals: 10, Rounds: 1, Pace: 250 * time.Millisecond}
 	}
-	for _, forge := range scaleForges {
-		b.Run(forge, func(b *testing.B) {
-			for _, s := range scaleShapes[forge] {
-				b.Run(s.String(), func(b *testing.B) {
-					for _, n := range scaleReplicas {
-						b.Run(fmt.Sprintf("replicas=%d", n), func(b *testing.B) {
-							benchManual(b, loadtest.Options{Forge: forge, Replicas: n, Trains: s.trains, MRs: s.mrs, MaxParallel: s.maxParallel,
-								BatchSize: s.batchSize, Manual: true, SweepInterval: interval, Seed: 1, LogPath: os.Getenv(logEnv)}, plan(forge, s))
-						})
-					}
-				})
-			}
-		})
-	}
+	eachScale(b, func(b *testing.B, forge string, s shape, replicas int) {
+		benchManual(b, loadtest.Options{Forge: forge, Replicas: replicas, Trains: s.trains, MRs: s.mrs, MaxParallel: s.maxParallel,
+			BatchSize: s.batchSize, Manual: true, SweepInterval: interval, Seed: 1, LogPath: os.Getenv(logEnv)}, plan(forge, s))
+	})
 }
 
 func benchManual(b *testing.B, o loadtest.Options, plan loadtest.Plan) {

@@ -200,8 +200,9 @@ func (q *keyQueue) done(id string, again *item, delay time.Duration) {
 	}
 }
 
-// close wakes every waiting get and returns what was never handed out.
-func (q *keyQueue) close() []*item {
+// close wakes every waiting get and drops what was never handed out: its
+// events stay unacknowledged, for the claim.
+func (q *keyQueue) close() {
 	q.mu.Lock()
 	defer q.mu.Unlock()
 	q.closed = true
@@ -209,17 +210,5 @@ func (q *keyQueue) close() []*item {
 		t.Stop()
 	}
 	q.cond.Broadcast()
-	left := make([]*item, 0, len(q.waiting))
-	for _, it := range q.waiting {
-		left = append(left, it)
-	}
-	q.waiting = map[string]*item{}
-	return left
-}
-
-// len is how many keys have work waiting.
-func (q *keyQueue) len() int {
-	q.mu.Lock()
-	defer q.mu.Unlock()
-	return len(q.waiting)
+	clear(q.waiting)
 }

@@ -286,7 +286,7 @@ func (e *Engine) statusText(ctx context.Context, t train.Train, mr int64) string
 	}
 	fmt.Fprintf(&b, ": %s", e.describe(t, i))
 	if c.Pipeline != 0 {
-		fmt.Fprintf(&b, ", %s", e.pipelineText(ctx, t.Project, c.Pipeline))
+		fmt.Fprintf(&b, ", %s", e.pipelineText(ctx, t.Project, train.Span{Pipeline: c.Pipeline, Passed: c.State == train.StatePassed}))
 	}
 	b.WriteString(".")
 	return b.String()

@@ -380,7 +380,7 @@ func (e *Engine) commentText(ctx context.Context, project string, mr int64, key 
 	if err := e.store.SetMark(ctx, id, store.NotePosting, noteKeep); err != nil {
 		return err
 	}
-	text := body.Render(func(id int64) string { return e.pipelineText(ctx, project, id) })
+	text := body.RenderRefs(func(s train.Span) string { return e.pipelineText(ctx, project, s) })
 	if err := e.forge.Comment(ctx, project, mr, text+"\n\n"+mark); err != nil {
 		return fmt.Errorf("comment on !%d: %w", mr, err)
 	}

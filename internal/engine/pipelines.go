@@ -77,10 +77,11 @@ func (e *Engine) trainsFor(ctx context.Context, ev event.Event) ([]train.Key, er
 
 // pipelineText names a pipeline for a reader: the forge's name for it, or
 // "pipeline #<id>" linked to its page.
-func (e *Engine) pipelineText(ctx context.Context, project string, id int64) string {
+func (e *Engine) pipelineText(ctx context.Context, project string, ref train.Span) string {
+	id := ref.Pipeline
 	label := e.cfg.Profile.PipelineLabel(id)
 	if n, ok := e.forge.(forge.PipelineNamer); ok {
-		name, err := n.PipelineName(ctx, project, id)
+		name, err := n.PipelineName(ctx, project, id, ref.Passed)
 		if err == nil {
 			return name
 		}

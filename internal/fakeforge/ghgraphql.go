@@ -40,6 +40,7 @@ type Repository {
 }
 
 scalar GitObjectID
+scalar URI
 
 enum PullRequestState { OPEN CLOSED MERGED }
 enum PullRequestReviewDecision { CHANGES_REQUESTED APPROVED REVIEW_REQUIRED }
@@ -48,6 +49,9 @@ enum PullRequestReviewState { PENDING COMMENTED APPROVED CHANGES_REQUESTED DISMI
 
 type PullRequest {
 	number: Int!
+	title: String!
+	url: URI!
+	author: Actor
 	state: PullRequestState!
 	isDraft: Boolean!
 	headRefOid: GitObjectID!
@@ -182,7 +186,8 @@ func (r *gqlRepository) PullRequest(args struct{ Number int32 }) (*gqlPullReques
 		return nil, gqlNotFound("Could not resolve to a PullRequest with the number of %d.", args.Number)
 	}
 	pr := &gqlPullRequest{
-		number: args.Number, state: map[string]string{StateOpened: "OPEN", StateMerged: "MERGED"}[m.State],
+		number: args.Number, title: m.Title, url: uri(f.ghURLs().web(p.Path + "/pull/" + itoa(m.IID))),
+		author: &gqlActor{f.st.users[m.AuthorID].Username}, state: map[string]string{StateOpened: "OPEN", StateMerged: "MERGED"}[m.State],
 		draft: m.Draft, head: gitObjectID(m.SHA), headRef: m.Source, baseRef: m.Target,
 		decision: f.reviewDecision(p, m), mergeState: f.mergeStateStatus(p, m),
 	}
@@ -211,6 +216,9 @@ func btoi(b bool) int {
 
 type gqlPullRequest struct {
 	number           int32
+	title            string
+	url              uri
+	author           *gqlActor
 	state            string
 	draft            bool
 	head             gitObjectID
@@ -224,6 +232,9 @@ type gqlPullRequest struct {
 }
 
 func (pr *gqlPullRequest) Number() int32            { return pr.number }
+func (pr *gqlPullRequest) Title() string            { return pr.title }
+func (pr *gqlPullRequest) URL() uri                 { return pr.url }
+func (pr *gqlPullRequest) Author() *gqlActor        { return pr.author }
 func (pr *gqlPullRequest) State() string            { return pr.state }
 func (pr *gqlPullRequest) IsDraft() bool            { return pr.draft }
 func (pr *gqlPullRequest) HeadRefOid() gitObjectID  { return pr.head }
@@ -334,5 +345,19 @@ func (g *gitObjectID) UnmarshalGraphQL(input any) error {
 		return fmt.Errorf("GitObjectID: want a string, not %T", input)
 	}
 	*g = gitObjectID(s)
+	return nil
+}
+
+// uri is GitHub's URI scalar: an absolute address, as a string.
+type uri string
+
+func (uri) ImplementsGraphQLType(name string) bool { return name == "URI" }
+
+func (u *uri) UnmarshalGraphQL(input any) error {
+	s, ok := input.(string)
+	if !ok {
+		return fmt.Errorf("URI: want a string, got %T", input)
+	}
+	*u = uri(s)
 	return nil
 }

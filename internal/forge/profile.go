@@ -52,9 +52,10 @@ type Links interface {
 
 // PipelineNamer is a forge whose pipelines are best named by asking it:
 // GitHub's checks, by the checks that failed and linked to their pages.
-// The text is Markdown, for a note on an MR.
+// The text is Markdown, for a note on an MR. passed says the train saw
+// the pipeline pass, which spares reading it.
 type PipelineNamer interface {
-	PipelineName(ctx context.Context, project string, id int64) (string, error)
+	PipelineName(ctx context.Context, project string, id int64, passed bool) (string, error)
 }
 
 // Forwarder moves a target branch by a compare-and-set of the forge's

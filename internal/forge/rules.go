@@ -17,7 +17,8 @@ type Rules struct {
 	// to tell the author. Empty (and not Pending): nothing stands in the way.
 	Unmet []Unmet
 	// MR is the MR as read with its rules, when the forge gives both in
-	// one answer (GitLab); nil otherwise. It saves a read of the MR.
+	// one answer (GitLab, and GitHub's GraphQL); nil otherwise. It saves a
+	// read of the MR.
 	MR *MR
 }
 

@@ -116,8 +116,8 @@ func fullCar(mr int64) train.Car {
 		Reason: &train.Reason{
 			// Spans hold words or a pipeline; both are set here only so
 			// the round trip covers each field.
-			Code: train.ReasonConflict, Message: train.Text{{Words: "merge conflict in 2 files", Pipeline: 7000 + mr}},
-			Detail: train.Text{{Words: "merge conflict", Pipeline: 7001 + mr}}, Pipeline: 7000 + mr,
+			Code: train.ReasonConflict, Message: train.Text{{Words: "merge conflict in 2 files", Pipeline: 7000 + mr, Passed: true}},
+			Detail: train.Text{{Words: "merge conflict", Pipeline: 7001 + mr, Passed: true}}, Pipeline: 7000 + mr,
 			Commit: sha(3000 + int(mr)), Base: sha(3500 + int(mr)), Paths: []string{"a.go", "dir/b.go"},
 		},
 	}

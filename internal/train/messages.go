@@ -104,7 +104,7 @@ func msgTimeout(pipeline int64, limit time.Duration) Text {
 }
 
 func msgMerged(branch, commit string, pipeline int64) Text {
-	return Join(fmt.Sprintf("Merged into `%s` with %s, tested by ", branch, short(commit)), PipelineRef(pipeline), ".")
+	return Join(fmt.Sprintf("Merged into `%s` with %s, tested by ", branch, short(commit)), PassedRef(pipeline), ".")
 }
 
 // msgLeftOut follows the merge note of an MR that got new commits while

@@ -13,10 +13,12 @@ import (
 type Text []Span
 
 // Span is a run of words, or a reference to a pipeline when Pipeline is
-// set (Words is then empty).
+// set (Words is then empty). Passed says the pipeline passed when the
+// text was written, so an edge that names it need not ask the forge.
 type Span struct {
 	Words    string `json:"text,omitempty"`
 	Pipeline int64  `json:"pipeline,omitempty"`
+	Passed   bool   `json:"passed,omitempty"`
 }
 
 // Words is text without references.
@@ -41,6 +43,8 @@ func Join(parts ...any) Text {
 			}
 		case PipelineRef:
 			t = append(t, Span{Pipeline: int64(p)})
+		case PassedRef:
+			t = append(t, Span{Pipeline: int64(p), Passed: true})
 		default:
 			panic("train.Join: unsupported part") // a programming error
 		}
@@ -50,6 +54,9 @@ func Join(parts ...any) Text {
 
 // PipelineRef marks a pipeline id as a reference in Join.
 type PipelineRef int64
+
+// PassedRef marks the id of a pipeline that passed as a reference in Join.
+type PassedRef int64
 
 // add appends s, merging adjacent words so equal texts compare equal.
 func (t Text) add(s Span) Text {
@@ -66,10 +73,15 @@ func (t Text) add(s Span) Text {
 
 // Render writes t with pipeline(id) in place of each reference.
 func (t Text) Render(pipeline func(id int64) string) string {
+	return t.RenderRefs(func(s Span) string { return pipeline(s.Pipeline) })
+}
+
+// RenderRefs writes t with ref(span) in place of each reference.
+func (t Text) RenderRefs(ref func(Span) string) string {
 	var b strings.Builder
 	for _, s := range t {
 		if s.Pipeline != 0 {
-			b.WriteString(pipeline(s.Pipeline))
+			b.WriteString(ref(s))
 			continue
 		}
 		b.WriteString(s.Words)

@@ -45,3 +45,20 @@ func TestTextReadsOldRecordsAndRoundTrips(t *testing.T) {
 		t.Fatalf("round trip: %s -> %+v", data, back)
 	}
 }
+
+// A merged note names the pipeline that passed as such, through JSON
+// too, so the forge that names it need not read it.
+func TestTextKeepsWhichPipelinePassed(t *testing.T) {
+	data, err := json.Marshal(Join(msgMerged("main", "abc", 7), " Then ", PipelineRef(9), " ran."))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var back Text
+	if err := json.Unmarshal(data, &back); err != nil {
+		t.Fatal(err)
+	}
+	got := back.RenderRefs(func(s Span) string { return fmt.Sprintf("<%d passed=%v>", s.Pipeline, s.Passed) })
+	if want := "Merged into `main` with abc, tested by <7 passed=true>. Then <9 passed=false> ran."; got != want {
+		t.Fatalf("RenderRefs after a round trip through %s = %q, want %q", data, got, want)
+	}
+}

@@ -69,7 +69,7 @@ func (c *Client) commitChecks(ctx context.Context, r repoRef, sha string, runs b
 		return cc, err
 	}
 	cc.checks.addRuns(checkRuns)
-	if runs || !complete(r.RequiredChecks, cc.checks) {
+	if !complete(r.RequiredChecks, cc.checks) {
 		statuses, err := c.statuses(ctx, r, sha)
 		if err != nil {
 			return cc, err

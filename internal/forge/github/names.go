@@ -8,17 +8,22 @@ import (
 
 	gh "github.com/google/go-github/v82/github"
 
+	"github.com/trainyard/trainyard/internal/forge"
 	"github.com/trainyard/trainyard/internal/train"
 )
 
 // PipelineName renders the pipeline id for a note on a pull request, in
 // place of the "pipeline #<id>" that means nothing on GitHub: for a
 // pipeline that failed, the checks that failed, each linked to its page;
-// otherwise, or when none is found, the commit's checks page.
-func (c *Client) PipelineName(ctx context.Context, project string, id int64) (string, error) {
-	p, err := c.Pipeline(ctx, project, id)
-	if err != nil {
-		return "", err
+// otherwise, or when none is found, the commit's checks page. A pipeline
+// the train saw pass is not read again.
+func (c *Client) PipelineName(ctx context.Context, project string, id int64, passed bool) (string, error) {
+	p := forge.Pipeline{Status: train.PipelineSuccess}
+	if !passed {
+		var err error
+		if p, err = c.Pipeline(ctx, project, id); err != nil {
+			return "", err
+		}
 	}
 	r, sha, attempt, err := c.resolveID(ctx, project, id)
 	if err != nil {

@@ -128,11 +128,13 @@ func (c *Client) PipelinesFor(ctx context.Context, project, ref, sha string) ([]
 // Pipeline returns the state of the required checks on the commit id
 // names. The checks GitHub lists are those of the newest attempt, so once
 // they have settled, the attempt decides: an older attempt was superseded
-// by a re-run (which GitHub starts only for runs that did not pass) and
-// has failed; a newer one is a re-run GitHub does not show yet, and is
-// pending, so the failure it re-runs is not read as its own. While the
-// checks still run, their state is the answer, and the workflow runs are
-// not read at all.
+// by a re-run and has failed; a newer one is a re-run GitHub does not
+// show yet, and is pending, so the failure it re-runs is not read as its
+// own. While the checks still run, their state is the answer, and the
+// workflow runs are not read at all; nor are they when a first attempt's
+// checks passed: nothing is older, and checks that pass on a re-run the
+// train did not ask for passed on this very commit, as a GitLab pipeline
+// whose failed job was retried.
 func (c *Client) Pipeline(ctx context.Context, project string, id int64) (forge.Pipeline, error) {
 	r, sha, attempt, err := c.resolveID(ctx, project, id)
 	if err != nil {
@@ -143,7 +145,7 @@ func (c *Client) Pipeline(ctx context.Context, project string, id int64) (forge.
 		return forge.Pipeline{}, err
 	}
 	state := verdict(r.RequiredChecks, cc.checks)
-	if state.Done() {
+	if state.Done() && (attempt > 1 || state != train.PipelineSuccess) {
 		if cc.runs, err = c.workflowRuns(ctx, r, sha); err != nil {
 			return forge.Pipeline{}, err
 		}
@@ -205,6 +207,8 @@ func (c *Client) pipelineOf(r repoRef, sha, ref string, attempt int, state train
 	if err != nil {
 		return forge.Pipeline{}, fmt.Errorf("checks of %s: %w", r.project, err)
 	}
+	// The id will be asked about: its commit need not be looked up.
+	c.shas.put(r.project+"@"+sha[:prefixLen], sha)
 	return forge.Pipeline{ID: id, SHA: sha, Ref: ref, Status: state, WebURL: c.web + "/" + r.project + "/commit/" + sha + "/checks"}, nil
 }
 

@@ -64,7 +64,7 @@ func TestPipelineNameLinksTheFailedCheck(t *testing.T) {
 	if err != nil || len(runs) != 1 {
 		t.Fatalf("runs %v, %v", runs, err)
 	}
-	name, err := c.PipelineName(ctx, project, p.ID)
+	name, err := c.PipelineName(ctx, project, p.ID, false)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -112,9 +112,18 @@ func TestPipelineNameOfAPassedPipeline(t *testing.T) {
 		t.Fatal(err)
 	}
 	waitState(t, c, p.ID, train.PipelineSuccess)
-	name, err := c.PipelineName(ctx, project, p.ID)
-	if want := "the checks on [`" + sha[:12] + "`](" + f.URL() + "/" + project + "/commit/" + sha + "/checks) (attempt 2)"; err != nil || name != want {
+	want := "the checks on [`" + sha[:12] + "`](" + f.URL() + "/" + project + "/commit/" + sha + "/checks) (attempt 2)"
+	if name, err := c.PipelineName(ctx, project, p.ID, false); err != nil || name != want {
 		t.Fatalf("name = %q, %v; want %q", name, err, want)
+	}
+	// Named as passed, as in a merged note, it is not read again: the
+	// commit of an id this client made is known.
+	calls := counting(f)
+	if name, err := c.PipelineName(ctx, project, p.ID, true); err != nil || name != want {
+		t.Fatalf("name as passed = %q, %v; want %q", name, err, want)
+	}
+	if got := calls.since(); len(got) != 0 {
+		t.Fatalf("naming a passed pipeline cost %v, want no request", got)
 	}
 }
 

@@ -24,9 +24,15 @@ import (
 type rulesQuery struct {
 	Repository struct {
 		PullRequest *struct {
+			Number           int64
+			Title            string
+			URL              string
+			Author           struct{ Login string }
 			State            githubv4.PullRequestState
 			IsDraft          bool
 			BaseRefName      string
+			HeadRefName      string
+			HeadRefOid       string
 			ReviewDecision   *githubv4.PullRequestReviewDecision
 			MergeStateStatus githubv4.MergeStateStatus
 			ReviewThreads    struct {
@@ -47,7 +53,7 @@ type rulesQuery struct {
 // of repo: whether it is open, a draft, approved as its branch requires,
 // without requested changes, and, where the branch requires it, without
 // unresolved conversations. When nothing is required of it, that costs
-// one request. Rules that cannot be read (branch protection, for a token
+// one request, which also gives the pull request itself. Rules that cannot be read (branch protection, for a token
 // without admin access) are unmet: Trainyard must never merge what it
 // cannot check.
 func (c *Client) MergeRules(ctx context.Context, repo string, number int64) (forge.Rules, error) {
@@ -65,8 +71,13 @@ func (c *Client) MergeRules(ctx context.Context, repo string, number int64) (for
 	if pr == nil {
 		return forge.Rules{}, fmt.Errorf("%s: %w", op, forge.ErrNotFound)
 	}
+	mr := &forge.MR{
+		Project: repo, IID: pr.Number, State: stateOf(pr.State), Draft: pr.IsDraft,
+		SourceBranch: pr.HeadRefName, TargetBranch: pr.BaseRefName, HeadSHA: pr.HeadRefOid,
+		Title: pr.Title, Author: pr.Author.Login, WebURL: pr.URL,
+	}
 	if pr.State != githubv4.PullRequestStateOpen {
-		return forge.Rules{Unmet: []forge.Unmet{{Code: forge.UnmetNotOpen, Message: notOpen(pr.State)}}}, nil
+		return forge.Rules{MR: mr, Unmet: []forge.Unmet{{Code: forge.UnmetNotOpen, Message: notOpen(pr.State)}}}, nil
 	}
 	var unmet []forge.Unmet
 	if pr.IsDraft || pr.MergeStateStatus == githubv4.MergeStateStatusDraft {
@@ -119,7 +130,18 @@ func (c *Client) MergeRules(ctx context.Context, repo string, number int64) (for
 	// mergeStateStatus BLOCKED alone stops nothing: it also stands for
 	// required status checks, which are what the train itself runs on
 	// the pull request merged with those before it.
-	return forge.Rules{Unmet: unmet}, nil
+	return forge.Rules{MR: mr, Unmet: unmet}, nil
+}
+
+// stateOf maps GitHub's pull request states onto the forge's.
+func stateOf(s githubv4.PullRequestState) string {
+	switch s {
+	case githubv4.PullRequestStateOpen:
+		return forge.StateOpened
+	case githubv4.PullRequestStateMerged:
+		return forge.StateMerged
+	}
+	return forge.StateClosed
 }
 
 func notOpen(state githubv4.PullRequestState) string {

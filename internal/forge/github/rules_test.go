@@ -88,6 +88,35 @@ func TestMergeRulesWithNothingRequiredCostOneRequest(t *testing.T) {
 	expect(t, "changes requested, nothing required", mergeRules(t, c, mr.IID))
 }
 
+// The query that reads the rules gives the pull request too, as the
+// REST read would: the engine then reads it no more.
+func TestMergeRulesGiveThePullRequest(t *testing.T) {
+	f, mr := rulesForge(t)
+	c := newClient(t, f, nil)
+	ctx := context.Background()
+	for _, step := range []string{"open", "closed"} {
+		if step == "closed" {
+			if err := f.CloseMR(ctx, project, mr.IID, "alice"); err != nil {
+				t.Fatal(err)
+			}
+		}
+		rules := mergeRules(t, c, mr.IID)
+		want, err := c.MergeRequest(ctx, project, mr.IID)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if rules.MR == nil || *rules.MR != want {
+			t.Fatalf("%s: rules give %+v\nthe pull request is %+v", step, rules.MR, want)
+		}
+		if want.Title != "Add feature" || want.Author != "alice" || want.HeadSHA != mr.SHA || want.SourceBranch != "feature" || want.TargetBranch != "main" || want.WebURL == "" {
+			t.Fatalf("%s: pull request read as %+v", step, want)
+		}
+	}
+	if got := mergeRules(t, c, mr.IID); got.MR.State != forge.StateClosed || got.Met() {
+		t.Fatalf("closed: %+v", got)
+	}
+}
+
 func TestMergeRulesApprovals(t *testing.T) {
 	f, mr := rulesForge(t)
 	c := newClient(t, f, nil)

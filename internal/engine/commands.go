@@ -268,7 +268,8 @@ func (e *Engine) authorizeFor(ctx context.Context, r Request, need forge.AccessL
 // revoked role stops working within a minute.
 const accessTTL = time.Minute
 
-// accessCache remembers users' access levels, by project and user.
+// accessCache remembers users' access levels, by project and user, in
+// the process; the store keeps them for every replica.
 type accessCache struct {
 	mu sync.Mutex
 	m  map[string]accessEntry
@@ -280,7 +281,9 @@ type accessEntry struct {
 }
 
 // accessLevel is the user's access to project, read from the forge at
-// most once per accessTTL.
+// most once per accessTTL by all replicas together: a level one of them
+// read is shared through the store, with the time it was read, so it
+// is dropped everywhere a minute after that read.
 func (e *Engine) accessLevel(ctx context.Context, project string, userID int64) (forge.AccessLevel, error) {
 	k := strings.ToLower(project) + "\x00" + strconv.FormatInt(userID, 10)
 	now := e.now()
@@ -291,9 +294,21 @@ func (e *Engine) accessLevel(ctx context.Context, project string, userID int64) 
 	if ok && now.Sub(got.at) < accessTTL {
 		return got.level, nil
 	}
-	level, err := e.forge.AccessLevel(ctx, project, userID)
+	mark := "access:" + e.cfg.Profile.Name + ":" + k
+	v, err := e.store.Mark(ctx, mark)
 	if err != nil {
 		return 0, err
+	}
+	got, ok = parseAccess(v)
+	if !ok || now.Sub(got.at) >= accessTTL || got.at.After(now.Add(accessTTL)) {
+		level, err := e.forge.AccessLevel(ctx, project, userID)
+		if err != nil {
+			return 0, err
+		}
+		got = accessEntry{level: level, at: now}
+		if err := e.store.SetMark(ctx, mark, formatAccess(got), accessTTL); err != nil {
+			return 0, err
+		}
 	}
 	c.mu.Lock()
 	defer c.mu.Unlock()
@@ -302,8 +317,27 @@ func (e *Engine) accessLevel(ctx context.Context, project string, userID int64) 
 			delete(c.m, key)
 		}
 	}
-	c.m[k] = accessEntry{level: level, at: now}
-	return level, nil
+	c.m[k] = got
+	return got.level, nil
+}
+
+// formatAccess writes a level and when it was read as "level unixmilli".
+func formatAccess(a accessEntry) string {
+	return strconv.Itoa(int(a.level)) + " " + strconv.FormatInt(a.at.UnixMilli(), 10)
+}
+
+// parseAccess reads what formatAccess wrote; anything else is no entry.
+func parseAccess(v string) (accessEntry, bool) {
+	level, at, ok := strings.Cut(v, " ")
+	if !ok {
+		return accessEntry{}, false
+	}
+	l, err1 := strconv.Atoi(level)
+	ms, err2 := strconv.ParseInt(at, 10, 64)
+	if err1 != nil || err2 != nil {
+		return accessEntry{}, false
+	}
+	return accessEntry{level: forge.AccessLevel(l), at: time.UnixMilli(ms)}, true
 }
 
 func (e *Engine) refuse(ctx context.Context, r Request, reason string) error {

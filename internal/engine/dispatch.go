@@ -76,7 +76,11 @@ func (e *Engine) Jobs(ctx context.Context, ev event.Event) ([]Job, error) {
 			return nil, nil // not one of ours
 		}
 		key := train.Key{Forge: ev.Forge, Project: ev.Project, Branch: branch}
-		return one(key, train.PipelineStatus{Pipeline: ev.Pipeline, SHA: ev.SHA, Status: ev.Status}), nil
+		jobs := one(key, train.PipelineStatus{Pipeline: ev.Pipeline, SHA: ev.SHA, Status: ev.Status})
+		if ev.Status.Done() {
+			jobs[0].urgent = e.waitedOn(ctx, key, ev.SHA)
+		}
+		return jobs, nil
 	case event.KindPush:
 		if _, _, ok := e.parseCarBranch(ev.Ref); ok {
 			return nil, nil // our own car pushes

@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/trainyard/trainyard/internal/engine"
+	"github.com/trainyard/trainyard/internal/event"
 	"github.com/trainyard/trainyard/internal/fakeforge"
 	"github.com/trainyard/trainyard/internal/forge"
 	"github.com/trainyard/trainyard/internal/forge/gitlab"
@@ -747,5 +748,125 @@ func TestBadRequestsAreRefusedWithANote(t *testing.T) {
 	}
 	if dev, err := e.eng.Train(e.ctx, train.Key{Forge: "gitlab", Project: project, Branch: "develop"}); err != nil || len(dev.Cars) != 0 {
 		t.Fatalf("develop train: %+v %v", dev, err)
+	}
+}
+
+// A pass whose train has other work waiting ends after the action at
+// hand, with the rest of its outbox saved for the next pass, so that a
+// pipeline's result is not kept waiting behind the builds of a whole
+// train.
+func TestPassYieldsToWaitingWork(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t, envOptions{ci: fakeforge.CI{Manual: true}, settings: train.Settings{BatchSize: 1, MaxParallel: 4}})
+	prs := []int64{e.mr(1, nil), e.mr(2, nil), e.mr(3, nil)}
+	if err := e.add(prs[0], "alice"); err != nil {
+		t.Fatal(err)
+	}
+	if err := e.eng.Pause(e.ctx, e.key, "alice"); err != nil {
+		t.Fatal(err)
+	}
+	e.addAll(prs[1:]...)
+	built := func() (n int, outbox int) {
+		tr, err := e.eng.Train(e.ctx, e.key)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, c := range tr.Cars {
+			if c.Commit != "" {
+				n++
+			}
+		}
+		return n, len(tr.Outbox)
+	}
+	waiting := engine.WithOthersWaiting(e.ctx, func() bool { return true })
+	next, err := e.eng.Pass(waiting, engine.Job{Key: e.key, Obs: []train.Observation{train.Resumed{By: "alice"}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(next) != 1 || next[0].Key != e.key {
+		t.Fatalf("a pass that yielded returned %+v, want one job for its train, to carry out the rest", next)
+	}
+	if n, outbox := built(); n == len(prs) || outbox == 0 {
+		t.Fatalf("after a pass with work waiting: %d cars built, %d actions left; want some left to build", n, outbox)
+	}
+	if next, err := e.eng.Pass(e.ctx, next[0]); err != nil || len(next) != 0 {
+		t.Fatalf("the job that carries out the rest: %+v, %v", next, err)
+	}
+	if n, outbox := built(); n != len(prs) || outbox != 0 {
+		t.Fatalf("after a pass with nothing waiting: %d cars built, %d actions left; want all %d and none", n, outbox, len(prs))
+	}
+}
+
+// Replicas share the access levels they read: a command another replica
+// checked within the minute costs no read of the user's role.
+func TestAccessLevelsAreSharedByReplicas(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t, envOptions{ci: fakeforge.CI{Manual: true}})
+	members := func() int {
+		n := 0
+		for route, c := range e.ff.Calls() {
+			if strings.Contains(route, "/members/") {
+				n += c
+			}
+		}
+		return n
+	}
+	if err := e.add(e.mr(1, nil), "alice"); err != nil {
+		t.Fatal(err)
+	}
+	if n := members(); n != 1 {
+		t.Fatalf("the first command read the role %d times, want once", n)
+	}
+	client, err := gitlab.New(gitlab.Options{BaseURL: e.ff.URL(), Token: botToken, BackoffBase: time.Millisecond, BackoffMax: 20 * time.Millisecond})
+	if err != nil {
+		t.Fatal(err)
+	}
+	repos := &engine.GitRepos{Dir: t.TempDir(), Token: botToken, CloneURL: client.CloneURL,
+		Identity: gitops.Identity{Name: "Trainyard", Email: "trainyard@example.com"}}
+	other := engine.New(engine.Config{Profile: gitlab.Profile(e.ff.URL()), Owner: "other", Projects: []string{project}}, e.st, client, repos, engine.WithRules(client), engine.WithComments(client))
+	u := e.users["alice"]
+	if err := other.Add(e.ctx, engine.Request{Forge: "gitlab", Project: project, MR: e.mr(2, nil), UserID: u.ID, Username: u.Username, Event: "add-2-other"}); err != nil {
+		t.Fatal(err)
+	}
+	if n := members(); n != 1 {
+		t.Fatalf("the other replica read the role again (%d reads in all), want the shared level", n)
+	}
+	if got := e.mrState(2); !strings.Contains(strings.Join(e.notesOf(2), "\n"), "Added to the merge train") {
+		t.Fatalf("!2 (%s) was not added: %q", got.State, e.notesOf(2))
+	}
+}
+
+// A pipeline's result is urgent work when a car waits for it, so that it
+// goes ahead of builds and sweeps; a result nobody waits for is not.
+func TestResultsACarWaitsForAreUrgent(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t, envOptions{ci: fakeforge.CI{Manual: true}})
+	if err := e.add(e.mr(1, nil), "alice"); err != nil {
+		t.Fatal(err)
+	}
+	tr, err := e.eng.Train(e.ctx, e.key)
+	if err != nil || len(tr.Cars) != 1 || tr.Cars[0].State != train.StateRunning {
+		t.Fatalf("train %+v, %v; want one car running", tr, err)
+	}
+	c := tr.Cars[0]
+	for _, tc := range []struct {
+		name   string
+		sha    string
+		status train.PipelineState
+		want   bool
+	}{
+		{"its result", c.Commit, train.PipelineSuccess, true},
+		{"its failure", c.Commit, train.PipelineFailed, true},
+		{"still running", c.Commit, train.PipelineRunning, false},
+		{"another commit", strings.Repeat("ab", 20), train.PipelineSuccess, false},
+	} {
+		jobs, err := e.eng.Jobs(e.ctx, event.Event{Kind: event.KindPipeline, Forge: "gitlab", Project: project,
+			Ref: "trainyard/main/1", Pipeline: c.Pipeline, SHA: tc.sha, Status: tc.status})
+		if err != nil || len(jobs) != 1 || jobs[0].Key != e.key {
+			t.Fatalf("%s: jobs %+v, %v", tc.name, jobs, err)
+		}
+		if jobs[0].Urgent() != tc.want {
+			t.Errorf("%s: urgent %v, want %v", tc.name, jobs[0].Urgent(), tc.want)
+		}
 	}
 }

@@ -374,7 +374,10 @@ func (e *Engine) handle(ctx context.Context, j Job, create bool) error {
 }
 
 // rounds plans queue, saves, and carries out the outbox, planning and
-// saving its results, until the train owes the world nothing.
+// saving its results, until the train owes the world nothing. Actions are
+// saved before they are carried out, so a crash never loses one. What
+// came in is planned before an outbox left from before is carried out: a
+// car that passed then merges ahead of the builds queued behind it.
 func (e *Engine) rounds(ctx context.Context, log *zap.Logger, t *train.Train, queue []train.Observation) error {
 	key := t.Key
 	for round := 0; ; round++ {
@@ -384,8 +387,12 @@ func (e *Engine) rounds(ctx context.Context, log *zap.Logger, t *train.Train, qu
 		if ce := log.Check(zap.DebugLevel, "round"); ce != nil {
 			ce.Write(zap.Int("round", round), zap.Int("outbox", len(t.Outbox)), zap.Int("cars", len(t.Cars)), zap.Bool("pending", t.Pending != nil))
 		}
-		results, left, actErr := e.execute(ctx, log, t)
-		t.Outbox = left
+		var results []train.Observation
+		var yield bool
+		var actErr error
+		if len(queue) == 0 || len(t.Outbox) == 0 {
+			results, t.Outbox, yield, actErr = e.execute(ctx, log, t)
+		}
 		now := e.now()
 		if err := e.noteUnknownHeads(ctx, *t, queue); err != nil {
 			return err
@@ -406,6 +413,10 @@ func (e *Engine) rounds(ctx context.Context, log *zap.Logger, t *train.Train, qu
 		*t = saved
 		if actErr != nil {
 			return fmt.Errorf("handle train %s: %w", key, actErr)
+		}
+		if yield && len(t.Outbox) > 0 {
+			noteYield(ctx)
+			return nil
 		}
 		if len(t.Outbox) == 0 {
 			return nil
@@ -498,10 +509,50 @@ func (e *Engine) Pass(ctx context.Context, j Job) ([]Job, error) {
 		return e.command(ctx, *j.Command)
 	}
 	err := e.handle(ctx, j, j.create)
-	if errors.Is(err, store.ErrNotFound) {
+	switch {
+	case errors.Is(err, store.ErrNotFound):
 		return nil, nil // forge events never make trains
+	case err == nil && yielded(ctx):
+		return []Job{{Key: j.Key}}, nil // the rest of the outbox
 	}
 	return nil, err
+}
+
+// othersWaitKey holds a context's *waitHook (set by the workers, which
+// know what waits).
+type othersWaitKey struct{}
+
+type waitHook struct {
+	waiting func() bool
+	// yielded: a pass ended with work left in its outbox.
+	yielded bool
+}
+
+// WithOthersWaiting returns ctx for a pass that should let other work in
+// when waiting() says some waits: a result for its train, or for another
+// while every worker is busy. The pass then ends after the action at
+// hand, with what is left of its outbox saved, and Pass returns a job
+// for its train that carries the rest out.
+func WithOthersWaiting(ctx context.Context, waiting func() bool) context.Context {
+	return context.WithValue(ctx, othersWaitKey{}, &waitHook{waiting: waiting})
+}
+
+func othersWait(ctx context.Context) bool {
+	h, _ := ctx.Value(othersWaitKey{}).(*waitHook)
+	return h != nil && h.waiting()
+}
+
+// noteYield records in ctx that a pass left work for a later one.
+func noteYield(ctx context.Context) {
+	if h, _ := ctx.Value(othersWaitKey{}).(*waitHook); h != nil {
+		h.yielded = true
+	}
+}
+
+// yielded reports whether a pass under ctx left work for a later one.
+func yielded(ctx context.Context) bool {
+	h, _ := ctx.Value(othersWaitKey{}).(*waitHook)
+	return h != nil && h.yielded
 }
 
 // oneTryKey marks a context whose caller must not wait for a busy lease:

@@ -16,13 +16,23 @@ import (
 	"github.com/trainyard/trainyard/internal/train"
 )
 
-// execute carries out the train's outbox. It returns the observations the
-// actions produced and the actions that failed and must be tried again.
-func (e *Engine) execute(ctx context.Context, log *zap.Logger, t *train.Train) ([]train.Observation, train.Actions, error) {
+// execute carries out the train's outbox, moves of the target first. It
+// returns the observations the actions produced and the actions that
+// failed and must be tried again or were not reached: it stops after an
+// action that learnt a pipeline's result, which the planner must see
+// before anything else is built, and when other work waits for the
+// train (yield), which the pass should let in.
+func (e *Engine) execute(ctx context.Context, log *zap.Logger, t *train.Train) (_ []train.Observation, _ train.Actions, yield bool, _ error) {
 	var results []train.Observation
 	var left train.Actions
 	var errs []error
-	for _, a := range t.Outbox {
+	outbox := movesFirst(t.Outbox)
+	for i, a := range outbox {
+		if i > 0 && (settled(results) || othersWait(ctx)) {
+			left = append(left, outbox[i:]...)
+			yield = !settled(results)
+			break
+		}
 		if !t.Wants(a) {
 			// Superseded since it was planned (a crash, or a failed try):
 			// its result would be ignored, so it is not worth doing.
@@ -46,7 +56,35 @@ func (e *Engine) execute(ctx context.Context, log *zap.Logger, t *train.Train) (
 			errs = append(errs, err)
 		}
 	}
-	return results, left, errors.Join(errs...)
+	return results, left, yield, errors.Join(errs...)
+}
+
+// movesFirst orders the target's moves ahead of the other actions, which
+// otherwise keep their order: a car that passed should not wait for the
+// builds of the cars behind it.
+func movesFirst(outbox train.Actions) train.Actions {
+	out := make(train.Actions, 0, len(outbox))
+	for _, a := range outbox {
+		if _, ok := a.(train.FastForwardTarget); ok {
+			out = append(out, a)
+		}
+	}
+	for _, a := range outbox {
+		if _, ok := a.(train.FastForwardTarget); !ok {
+			out = append(out, a)
+		}
+	}
+	return out
+}
+
+// settled reports whether results hold a pipeline's final state.
+func settled(results []train.Observation) bool {
+	for _, o := range results {
+		if s, ok := o.(train.PipelineStatus); ok && s.Status.Done() {
+			return true
+		}
+	}
+	return false
 }
 
 func (e *Engine) act(ctx context.Context, t *train.Train, a train.Action) ([]train.Observation, error) {

@@ -7,6 +7,7 @@ import (
 	"regexp"
 	"slices"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -33,14 +34,31 @@ func newGitHubEnv(t *testing.T, settings train.Settings) *env {
 // configuration adjusted by mutate, which also gets the client.
 func newGitHubEnvWith(t *testing.T, settings train.Settings, ci fakeforge.CI, mutate func(*engine.Config, *github.Client)) *env {
 	t.Helper()
+	return newGitHubEnvOn(t, settings, ci, mutate, ghEnvOptions{})
+}
+
+// ghEnvOptions adjust the forge of newGitHubEnvOn, and what stands
+// between the engine and its client.
+type ghEnvOptions struct {
+	forge func(*fakeforge.Options)
+	wrap  func(*fakeforge.Forge, engine.Forge) engine.Forge
+}
+
+// newGitHubEnvOn is newGitHubEnvWith with o.
+func newGitHubEnvOn(t *testing.T, settings train.Settings, ci fakeforge.CI, mutate func(*engine.Config, *github.Client), o ghEnvOptions) *env {
+	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
 	t.Cleanup(cancel)
 	ffDir := t.TempDir()
-	ff, err := fakeforge.New(fakeforge.Options{
+	opts := fakeforge.Options{
 		Dir: ffDir, Tokens: map[string]string{botToken: "trainyard-bot"}, Seed: 7,
 		CI:     ci,
 		GitHub: fakeforge.GitHub{Actions: fakeforge.Actions{Branches: []string{"trainyard/**"}, Checks: []string{"ci/test"}}},
-	})
+	}
+	if o.forge != nil {
+		o.forge(&opts)
+	}
+	ff, err := fakeforge.New(opts)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -71,7 +89,11 @@ func newGitHubEnvWith(t *testing.T, settings train.Settings, ci fakeforge.CI, mu
 	if mutate != nil {
 		mutate(&cfg, client)
 	}
-	eng := engine.New(cfg, st, client, repos, engine.WithRules(client), engine.WithComments(client))
+	var f engine.Forge = client
+	if o.wrap != nil {
+		f = o.wrap(ff, client)
+	}
+	eng := engine.New(cfg, st, f, repos, engine.WithRules(client), engine.WithComments(client))
 	e := &env{t: t, ctx: ctx, ff: ff, dir: ffDir, eng: eng, st: st, users: users,
 		key: train.Key{Forge: "github", Project: project, Branch: "main"}}
 	e.base = e.head()
@@ -306,4 +328,88 @@ func TestGitHubRefusalNamesTheRole(t *testing.T) {
 		t.Fatalf("add by a reader: %v, want a refusal", err)
 	}
 	e.requireNote(pr, "Using the merge train needs write access or higher to group/app.")
+}
+
+// A car whose checks are found passed when its pipeline is started moves
+// the target before the cars behind it are built: their builds can wait,
+// the merge should not. With checks that finish as soon as a car branch
+// is pushed, the pushes go car, target, car, target, ...
+func TestGitHubPassedCarMergesBeforeTheNextBuild(t *testing.T) {
+	t.Parallel()
+	var mu sync.Mutex
+	var moves []string
+	e := newGitHubEnvOn(t, train.Settings{BatchSize: 1, MaxParallel: 4}, fakeforge.CI{}, nil, ghEnvOptions{
+		forge: func(o *fakeforge.Options) {
+			o.OnBranchMoved = func(m fakeforge.BranchMoved) {
+				if m.Branch == "main" || strings.HasPrefix(m.Branch, "trainyard/") {
+					mu.Lock()
+					moves = append(moves, m.Branch)
+					mu.Unlock()
+				}
+			}
+		},
+		// The simulated Actions finish a run on their own time: the look
+		// for a car's checks waits for it, so that it always finds them
+		// passed, however busy the machine.
+		wrap: func(ff *fakeforge.Forge, f engine.Forge) engine.Forge { return finishedLook{f, ff, t} },
+	})
+	prs := []int64{e.mr(1, nil), e.mr(2, nil), e.mr(3, nil)}
+	// Paused while they are added, the train takes all three in one pass
+	// once resumed, as it does MRs added together.
+	if err := e.add(prs[0], "alice"); err != nil {
+		t.Fatal(err)
+	}
+	if err := e.eng.Pause(e.ctx, e.key, "alice"); err != nil {
+		t.Fatal(err)
+	}
+	e.addAll(prs[1:]...)
+	if err := e.eng.Resume(e.ctx, e.key, "alice"); err != nil {
+		t.Fatal(err)
+	}
+	e.run()
+	e.requireIdle()
+	e.requireMerged(prs...)
+	mu.Lock()
+	defer mu.Unlock()
+	// Car branches are deleted after their merge; those moves are left
+	// out.
+	var pushes []string
+	for _, b := range moves {
+		if !slices.Contains(pushes, b) || b == "main" {
+			pushes = append(pushes, b)
+		}
+	}
+	want := []string{"trainyard/main/1", "main", "trainyard/main/2", "main", "trainyard/main/3", "main"}
+	if !slices.Equal(pushes, want) {
+		t.Fatalf("branch moves %q, want %q", pushes, want)
+	}
+}
+
+// finishedLook is the engine's forge, with the look for a commit's
+// checks made once its workflow runs have finished.
+type finishedLook struct {
+	engine.Forge
+	ff *fakeforge.Forge
+	t  *testing.T
+}
+
+func (l finishedLook) PipelinesFor(ctx context.Context, project, ref, sha string) ([]forge.Pipeline, error) {
+	for deadline := time.Now().Add(30 * time.Second); ; time.Sleep(5 * time.Millisecond) {
+		runs, err := l.ff.WorkflowRuns(project, sha)
+		if err != nil {
+			return nil, err
+		}
+		done := len(runs) > 0
+		for _, r := range runs {
+			done = done && r.Status == fakeforge.CheckCompleted
+		}
+		if done {
+			break
+		}
+		if time.Now().After(deadline) {
+			l.t.Errorf("the workflow runs of %.12s did not finish: %+v", sha, runs)
+			break
+		}
+	}
+	return l.Forge.PipelinesFor(ctx, project, ref, sha)
 }

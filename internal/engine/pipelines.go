@@ -26,9 +26,27 @@ func (e *Engine) checkJobs(ctx context.Context, ev event.Event) ([]Job, error) {
 	}
 	jobs := make([]Job, len(keys))
 	for i, key := range keys {
-		jobs[i] = Job{Key: key, Checks: []string{ev.SHA}}
+		jobs[i] = Job{Key: key, Checks: []string{ev.SHA}, urgent: ev.Status.Done() && e.waitedOn(ctx, key, ev.SHA)}
 	}
 	return jobs, nil
+}
+
+// waitedOn reports whether a car of the train waits for the pipeline of
+// commit sha, as far as the train's last saved state tells: the result
+// of that pipeline is urgent work. (Read without the lease, so it may be
+// a moment old: a car whose pipeline is starting counts.) Unknown when
+// the state cannot be read: not urgent, which only orders work.
+func (e *Engine) waitedOn(ctx context.Context, key train.Key, sha string) bool {
+	t, err := e.store.Load(ctx, key)
+	if err != nil {
+		return false
+	}
+	for _, c := range t.Cars {
+		if c.Commit == sha && (c.State == train.StateBuilt || c.State == train.StateStarting || c.State == train.StateRunning) {
+			return true
+		}
+	}
+	return false
 }
 
 // checks reads once the pipeline of each car built at one of commits.

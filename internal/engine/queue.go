@@ -43,7 +43,14 @@ type Job struct {
 	// job asks for came from pushes to that one head: one the train holds
 	// already (its own fast-forward) needs no read.
 	pushed string
+	// urgent: the job brings a pipeline's result that a car waits for (see
+	// Engine.waitedOn); it goes ahead of builds and sweeps.
+	urgent bool
 }
+
+// Urgent reports whether j brings a pipeline's result that a car waits
+// for.
+func (j Job) Urgent() bool { return j.urgent }
 
 // afterFunc is work a job does last under the train's lease, such as
 // marking its command done.
@@ -73,6 +80,7 @@ func (j *Job) merge(newer Job) {
 	j.force = j.force || newer.force
 	j.headIfIdle = j.headIfIdle || newer.headIfIdle
 	j.create = j.create || newer.create
+	j.urgent = j.urgent || newer.urgent
 	j.after = append(j.after, newer.after...)
 	for _, sha := range newer.Checks {
 		if !slices.Contains(j.Checks, sha) {
@@ -90,8 +98,10 @@ type item struct {
 	// elsewhere.
 	busy int
 	// state: idle (added while its key is with a worker), queued (in
-	// ready) or delayed (waiting out a backoff).
+	// ready or urgent) or delayed (waiting out a backoff).
 	state itemState
+	// inUrgent: queued in urgent rather than ready.
+	inUrgent bool
 }
 
 type itemState int
@@ -106,19 +116,24 @@ const (
 // work added for a key that waits is merged into it; work added while a
 // worker has the key waits until that worker is done, so one key is never
 // with two workers of a process at once; a key given back after a busy
-// lease waits out a delay without holding a worker.
+// lease waits out a delay without holding a worker. Keys with urgent work
+// (a pipeline's result) are handed out first.
 type keyQueue struct {
 	mu      sync.Mutex
 	cond    *sync.Cond
 	waiting map[string]*item
 	ready   []string
+	urgent  []string
 	active  map[string]bool
-	timers  map[string]*time.Timer
-	closed  bool
+	// wanted are active keys whose lease another replica wants for
+	// urgent work.
+	wanted map[string]bool
+	timers map[string]*time.Timer
+	closed bool
 }
 
 func newKeyQueue() *keyQueue {
-	q := &keyQueue{waiting: map[string]*item{}, active: map[string]bool{}, timers: map[string]*time.Timer{}}
+	q := &keyQueue{waiting: map[string]*item{}, active: map[string]bool{}, wanted: map[string]bool{}, timers: map[string]*time.Timer{}}
 	q.cond = sync.NewCond(&q.mu)
 	return q
 }
@@ -136,6 +151,14 @@ func (q *keyQueue) add(j Job, ens ...*entry) {
 		it.job.merge(j)
 	}
 	it.entries = append(it.entries, ens...)
+	if it.state == itemQueued && !it.inUrgent && it.job.urgent {
+		// In line already, behind work that can wait: moved ahead.
+		if i := slices.Index(q.ready, id); i >= 0 {
+			q.ready = slices.Delete(q.ready, i, i+1)
+			q.urgent = append(q.urgent, id)
+			it.inUrgent = true
+		}
+	}
 	q.wake(id, it)
 }
 
@@ -145,7 +168,12 @@ func (q *keyQueue) wake(id string, it *item) {
 		return
 	}
 	it.state = itemQueued
-	q.ready = append(q.ready, id)
+	it.inUrgent = it.job.urgent
+	if it.inUrgent {
+		q.urgent = append(q.urgent, id)
+	} else {
+		q.ready = append(q.ready, id)
+	}
 	q.cond.Signal()
 }
 
@@ -154,14 +182,18 @@ func (q *keyQueue) wake(id string, it *item) {
 func (q *keyQueue) get() (string, *item, bool) {
 	q.mu.Lock()
 	defer q.mu.Unlock()
-	for len(q.ready) == 0 && !q.closed {
+	for len(q.ready) == 0 && len(q.urgent) == 0 && !q.closed {
 		q.cond.Wait()
 	}
 	if q.closed {
 		return "", nil, false
 	}
-	id := q.ready[0]
-	q.ready = q.ready[1:]
+	var id string
+	if len(q.urgent) > 0 {
+		id, q.urgent = q.urgent[0], q.urgent[1:]
+	} else {
+		id, q.ready = q.ready[0], q.ready[1:]
+	}
 	it := q.waiting[id]
 	delete(q.waiting, id)
 	q.active[id] = true
@@ -174,6 +206,7 @@ func (q *keyQueue) done(id string, again *item, delay time.Duration) {
 	q.mu.Lock()
 	defer q.mu.Unlock()
 	delete(q.active, id)
+	delete(q.wanted, id)
 	if again != nil {
 		if newer := q.waiting[id]; newer != nil {
 			again.job.merge(newer.job)
@@ -197,6 +230,26 @@ func (q *keyQueue) done(id string, again *item, delay time.Duration) {
 	}
 	if it := q.waiting[id]; it != nil {
 		q.wake(id, it)
+	}
+}
+
+// othersWait reports whether the pass of the worker that has key id
+// should end early to let other work in: work added for id meanwhile,
+// urgent work of another key that no worker is free to take, or urgent
+// work of another replica for id.
+func (q *keyQueue) othersWait(id string) bool {
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	return q.active[id] && (q.waiting[id] != nil || q.wanted[id]) || len(q.urgent) > 0
+}
+
+// want records that another replica wants active key id's lease for
+// urgent work.
+func (q *keyQueue) want(id string) {
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	if q.active[id] {
+		q.wanted[id] = true
 	}
 }
 

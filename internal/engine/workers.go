@@ -21,7 +21,8 @@ import (
 // keyed by train, where a train's jobs are merged, and Count workers take
 // one train at a time and handle all its waiting work in one pass. A
 // train whose lease another replica holds goes back in the queue for a
-// while instead of holding a worker. Each event is acknowledged only after
+// while instead of holding a worker, and is tried again as soon as the
+// store announces the lease released. Each event is acknowledged only after
 // every pass that consumed it saved its train, so an event a dead process
 // held is claimed by another once it has been idle ClaimIdle.
 type Workers struct {
@@ -50,7 +51,12 @@ type Workers struct {
 	Grace time.Duration
 	// EventTimeout bounds one pass.
 	EventTimeout time.Duration
-	Log          *zap.Logger
+	// BusyFirst and BusyMax bound the backoff of a train whose lease
+	// another replica holds: it doubles from BusyFirst up to BusyMax.
+	// It is the fallback for a release whose announcement was lost, or a
+	// lease that expired. Defaults: 5ms and 200ms.
+	BusyFirst, BusyMax time.Duration
+	Log                *zap.Logger
 	// Observe, when set, is told each event's outcome (for metrics).
 	Observe func(ev event.Event, outcome string, took time.Duration)
 	// Panicked, when set, is told of every panic recovered (for metrics).
@@ -63,6 +69,12 @@ type Workers struct {
 	mu    sync.Mutex // guards held, and every entry's left and err
 	// held are the entries read and not yet settled, by stream id.
 	held map[string]*entry
+	// freedMu orders announcements of freed leases with workers giving
+	// their trains back, so that one heard during a pass is not lost.
+	freedMu sync.Mutex
+	// freed are the trains, by queue id, whose lease was announced freed
+	// while a worker had them.
+	freed map[string]bool
 }
 
 // entry is a stream entry being handled: settled once every job made of
@@ -88,9 +100,10 @@ const (
 	OutcomeDead = "dead_letter"
 )
 
-// Busy trains are tried again after a delay doubling from busyFirst up to
-// busyMax, for as long as it takes: their events are kept from the claim
-// meanwhile (see touch), so waiting costs no delivery.
+// By default busy trains are tried again after a delay doubling from
+// busyFirst up to busyMax, or sooner when their lease is announced freed,
+// for as long as it takes: their events are kept from the claim meanwhile
+// (see touch), so waiting costs no delivery.
 const (
 	busyFirst = 5 * time.Millisecond
 	busyMax   = 200 * time.Millisecond
@@ -116,12 +129,20 @@ func (w *Workers) init() {
 		if w.EventTimeout <= 0 {
 			w.EventTimeout = 5 * time.Minute
 		}
+		if w.BusyFirst <= 0 {
+			w.BusyFirst = busyFirst
+		}
+		if w.BusyMax <= 0 {
+			w.BusyMax = busyMax
+		}
+		w.BusyMax = max(w.BusyMax, w.BusyFirst)
 		if w.Log == nil {
 			w.Log = zap.NewNop()
 		}
 		w.queue = newKeyQueue()
 		w.slots = make(chan struct{}, 64*w.Count)
 		w.held = map[string]*entry{}
+		w.freed = map[string]bool{}
 	})
 }
 
@@ -161,6 +182,7 @@ func (w *Workers) Run(ctx context.Context) error {
 		wg.Go(func() { w.work(hctx) })
 	}
 	wg.Go(func() { w.touch(ctx) })
+	wg.Go(func() { w.Store.WatchLeases(ctx, w.leaseFreed, w.leaseWanted) })
 	w.read(ctx, hctx)
 	wg.Wait()
 	return nil
@@ -290,9 +312,15 @@ func (w *Workers) work(ctx context.Context) {
 		}
 		next, err := w.pass(ctx, it.job)
 		if errors.Is(err, ErrBusy) && ctx.Err() == nil {
-			delay := min(busyFirst<<min(it.busy, 10), busyMax)
+			if it.job.urgent {
+				// The holder, told, lets it in after the action at hand.
+				if err := w.Store.WantLease(ctx, it.job.Key); err != nil {
+					w.Log.Warn("ask for a busy lease", zap.String("train", id), zap.Error(err))
+				}
+			}
+			delay := min(w.BusyFirst<<min(it.busy, 10), w.BusyMax)
 			it.busy++
-			w.queue.done(id, it, delay)
+			w.giveBack(id, it, delay)
 			continue
 		}
 		if err == nil && len(next) > 0 {
@@ -305,12 +333,72 @@ func (w *Workers) work(ctx context.Context) {
 				w.queue.add(j, it.entries...)
 			}
 		}
-		w.queue.done(id, nil, 0)
+		w.giveBack(id, nil, 0)
 		if err != nil && !errors.Is(err, ErrBusy) {
 			w.Log.Warn("pass failed", zap.String("train", id), zap.Error(err))
 		}
 		w.settle(ctx, it.entries, err)
 	}
+}
+
+// giveBack hands key id back to the queue, as keyQueue.done. Work to do
+// again skips its delay if the train's lease was announced freed during
+// the pass: the announcement found nothing to hurry then.
+func (w *Workers) giveBack(id string, again *item, delay time.Duration) {
+	w.freedMu.Lock()
+	defer w.freedMu.Unlock()
+	if w.freed[id] {
+		delete(w.freed, id)
+		if again != nil {
+			delay = 0
+		}
+	}
+	w.queue.done(id, again, delay)
+}
+
+// leaseFreed has a train whose lease was released tried again now if it
+// waits out a busy backoff here, or as soon as its worker gives it back.
+func (w *Workers) leaseFreed(key train.Key) {
+	id := key.String()
+	w.freedMu.Lock()
+	defer w.freedMu.Unlock()
+	active, hurried := w.queue.hurry(id)
+	if active {
+		w.freed[id] = true
+	}
+	if hurried {
+		w.Log.Debug("lease freed: trying the train again now", zap.String("train", id))
+	}
+}
+
+// leaseWanted has the pass of a train whose lease another replica wants
+// for urgent work end after the action at hand, if a worker here has it.
+func (w *Workers) leaseWanted(key train.Key) {
+	w.queue.want(key.String())
+}
+
+// hurry ends id's busy backoff now, if it waits one, and reports whether
+// it did, and whether a worker has id.
+func (q *keyQueue) hurry(id string) (active, hurried bool) {
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	if q.active[id] {
+		return true, false
+	}
+	it := q.waiting[id]
+	if it == nil || it.state != itemDelayed {
+		return false, false
+	}
+	// A timer that has fired wakes the item itself; only one stopped here
+	// is sure not to cut the item's next backoff short.
+	t := q.timers[id]
+	if t == nil || !t.Stop() {
+		return false, false
+	}
+	delete(q.timers, id)
+	it.state = itemIdle
+	q.wake(id, it)
+	return false, true
 }
 
 // pass runs Pass for one job, bounded by EventTimeout, with a panic
@@ -319,7 +407,8 @@ func (w *Workers) pass(ctx context.Context, j Job) (next []Job, err error) {
 	ctx, cancel := context.WithTimeout(ctx, w.EventTimeout)
 	defer cancel()
 	defer w.recover(&err)
-	return w.Pass(ctx, j)
+	id := j.id()
+	return w.Pass(WithOthersWaiting(ctx, func() bool { return w.queue.othersWait(id) }), j)
 }
 
 // recover turns a panic into a PanicError in *err, so one poison event

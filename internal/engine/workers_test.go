@@ -190,6 +190,105 @@ func TestWorkersBuryAnEventDeliveredTooOften(t *testing.T) {
 	}
 }
 
+// TestWorkersRetryWhenLeaseFreed: a train whose lease another replica
+// holds is tried again as soon as that replica releases it, whether the
+// release comes while the train waits out its backoff or during the pass
+// that found it busy. The backoff is a minute here, so only the
+// announcement of the release can bring the second try within the test's
+// deadline.
+func TestWorkersRetryWhenLeaseFreed(t *testing.T) {
+	for _, c := range []struct {
+		name string
+		// duringPass: the other replica releases before the busy pass
+		// ends, so the announcement comes while a worker has the train.
+		duringPass bool
+	}{{"while waiting", false}, {"during the pass", true}} {
+		t.Run(c.name, func(t *testing.T) { testRetryWhenLeaseFreed(t, c.duringPass) })
+	}
+}
+
+func testRetryWhenLeaseFreed(t *testing.T, duringPass bool) {
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	rdb := redistest.Client(t)
+	prefix := redistest.Prefix(t)
+	st := store.New(rdb, store.Options{Prefix: prefix})
+	key := train.Key{Forge: "gitlab", Project: "busy", Branch: "main"}
+	if ok, err := st.AcquireLease(ctx, key, "other-replica", time.Minute); err != nil || !ok {
+		t.Fatalf("lease for the other replica: %v, %v", ok, err)
+	}
+	release := func(ctx context.Context) error { return st.ReleaseLease(ctx, key, "other-replica") }
+	var mu sync.Mutex
+	busy, passes := 0, 0
+	counts := func() (int, int) {
+		mu.Lock()
+		defer mu.Unlock()
+		return busy, passes
+	}
+	o := &outcomes{seen: map[string][]string{}, calls: map[string]int{}}
+	w := &engine.Workers{
+		Store: st, Consumer: "w", Log: zaptest.NewLogger(t), Observe: o.observe,
+		BusyFirst: time.Minute, BusyMax: time.Minute,
+		Jobs: oneJobPerEvent,
+		Pass: passing(func(ctx context.Context, j engine.Job) error {
+			ok, err := st.AcquireLease(ctx, j.Key, "w", time.Minute)
+			if err != nil {
+				return err
+			}
+			if ok {
+				mu.Lock()
+				passes++
+				mu.Unlock()
+				return st.ReleaseLease(ctx, j.Key, "w")
+			}
+			mu.Lock()
+			busy++
+			mu.Unlock()
+			if duringPass {
+				if err := release(ctx); err != nil {
+					return err
+				}
+				// Time for the announcement to arrive before the train
+				// is given back. Arriving later, it is heard as in the
+				// other case: the test passes either way.
+				time.Sleep(200 * time.Millisecond)
+			}
+			return engine.ErrBusy
+		}),
+	}
+	run, stop := context.WithCancel(ctx)
+	done := make(chan error, 1)
+	go func() { done <- w.Run(run) }()
+	defer func() {
+		stop()
+		<-done
+	}()
+	// A release announced before the workers subscribed would go unheard.
+	waitFor(t, 10*time.Second, "subscribed to freed leases", func() bool {
+		chans, err := rdb.PubSubChannels(ctx, prefix+":*").Result()
+		return err == nil && len(chans) > 0
+	})
+	data, err := event.Event{ID: "busy", Forge: "gitlab", Project: "g/p", Kind: event.KindPush, Ref: "main"}.Marshal()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := st.EnqueueDelivery(ctx, "gitlab:busy", time.Hour, data); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, 10*time.Second, "found busy", func() bool { n, _ := counts(); return n == 1 })
+	if !duringPass {
+		if err := release(ctx); err != nil {
+			t.Fatalf("release by the other replica: %v", err)
+		}
+	}
+	waitFor(t, 10*time.Second, "handled after the release", func() bool {
+		return strings.Join(o.of("busy"), " ") == "handled"
+	})
+	if b, p := counts(); b != 1 || p != 1 {
+		t.Fatalf("found busy %d times and passed %d times, want once each", b, p)
+	}
+}
+
 // TestSweeperRecoversPanics: a panic sweeping one train is logged and
 // counted, and the pass goes on to the next train and the catch-up.
 func TestSweeperRecoversPanics(t *testing.T) {

@@ -7,6 +7,7 @@
 //
 //	<prefix>:{<forge>:<project>:<branch>}:train    hash: v (version), d (JSON)
 //	<prefix>:{<forge>:<project>:<branch>}:lease    string: owner token, with expiry
+//	<prefix>:{<forge>:<project>:<branch>}:leasewait  someone failed to take the lease lately
 //	<prefix>:{<forge>:<project>:<branch>}:history  stream of departed cars
 //	<prefix>:{<forge>:<project>:<branch>}:stage:<id>  a save in flight
 //
@@ -26,6 +27,11 @@
 //	<prefix>:cursor:<name>      how far the catch-up of missed commands read
 //	<prefix>:once:<name>        work one replica does per interval
 //	<prefix>:lock:<name>        a lease on something else than a train (a command)
+//
+// Two Pub/Sub channels carry hints between replicas, never needed for
+// correctness: <prefix>:leases-freed (a train's hash tag, published by
+// the release of an awaited lease) and <prefix>:leases-wanted (published
+// by a replica that could not take a lease for a pipeline's result).
 //
 // The parts of a train key are escaped (%, :, { and }) so that no two trains
 // share a key and no branch name can move the hash tag.

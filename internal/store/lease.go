@@ -10,16 +10,18 @@ import (
 
 // AcquireLease takes the train's lease for owner for ttl if nobody holds it,
 // and reports whether it did. Owner tokens must be unique per holder: the
-// token is what renew and release check.
+// token is what renew and release check. When another holds it, the train
+// is marked as awaited, so that its release is announced (see
+// WatchLeases).
 func (s *Store) AcquireLease(ctx context.Context, key train.Key, owner string, ttl time.Duration) (bool, error) {
 	if err := checkLease(owner, ttl); err != nil {
 		return false, fmt.Errorf("acquire lease of train %s: %w", key, err)
 	}
-	ok, err := s.rdb.SetNX(ctx, s.leaseKey(key), owner, ttl).Result()
+	n, err := s.runLease(ctx, s.scripts.acquireLease, key, owner, ttl.Milliseconds(), leaseWaitTTL.Milliseconds())
 	if err != nil {
 		return false, fmt.Errorf("acquire lease of train %s: %w", key, err)
 	}
-	return ok, nil
+	return n == 1, nil
 }
 
 // RenewLease extends owner's lease to ttl from now. ErrLeaseLost: the lease
@@ -32,10 +34,11 @@ func (s *Store) RenewLease(ctx context.Context, key train.Key, owner string, ttl
 	return ownerResult("renew", key, n, err)
 }
 
-// ReleaseLease gives up owner's lease. ErrLeaseLost: it had expired or
-// another owner holds it (which is then left alone).
+// ReleaseLease gives up owner's lease, and announces it if someone failed
+// to take it lately. ErrLeaseLost: it had expired or another owner holds it
+// (which is then left alone).
 func (s *Store) ReleaseLease(ctx context.Context, key train.Key, owner string) error {
-	n, err := s.scripts.release.Run(ctx, s.rdb, []string{s.leaseKey(key)}, owner).Int64()
+	n, err := s.runLease(ctx, s.scripts.releaseLease, key, owner, s.freedChannel(), s.tag(key))
 	return ownerResult("release", key, n, err)
 }
 

@@ -5,12 +5,16 @@ import "github.com/redis/go-redis/v9"
 // Each script touches keys of one slot only (one train's, or the event
 // stream's), so it runs on Redis Cluster.
 type scripts struct {
-	save, renew, release  *redis.Script
-	enqueue, bury, unbury *redis.Script
+	save, renew, release *redis.Script
+	// acquireLease and releaseLease keep a lease's wait mark (leasefree.go).
+	acquireLease, releaseLease *redis.Script
+	enqueue, bury, unbury      *redis.Script
 }
 
 func newScripts() scripts {
 	return scripts{
+		acquireLease: redis.NewScript(acquireLeaseLua),
+		releaseLease: redis.NewScript(releaseLeaseLua),
 		// KEYS: the train, its staged replacement (a hash with the new v
 		// and d). ARGV: expected version. Returns {1, old} on success, {0,
 		// stored} on a version mismatch. The JSON never enters Lua: moving a

@@ -1,0 +1,81 @@
+package engine
+
+import (
+	"slices"
+	"testing"
+
+	"github.com/trainyard/trainyard/internal/train"
+)
+
+func jobFor(branch string, obs ...train.Observation) Job {
+	return Job{Key: train.Key{Forge: "gitlab", Project: "g/p", Branch: branch}, Obs: obs}
+}
+
+// A pipeline's result that a car waits for goes ahead of builds and
+// sweeps, also when it joins work already in line, and a worker's pass
+// learns that it waits.
+func TestKeyQueueHandsOutResultsFirst(t *testing.T) {
+	q := newKeyQueue()
+	result := train.PipelineStatus{Pipeline: 7, SHA: "c", Status: train.PipelineSuccess}
+	q.add(jobFor("a", train.Tick{}))
+	q.add(jobFor("b", train.Tick{}))
+	q.add(Job{Key: jobFor("c").Key, Sweep: true})
+
+	id, _, _ := q.get() // a worker takes a
+	if id != jobFor("a").Key.String() {
+		t.Fatalf("first out %s, want a", id)
+	}
+	if q.othersWait(id) {
+		t.Fatal("nothing urgent waits, yet the pass of a would yield")
+	}
+	q.add(Job{Key: jobFor("d").Key, Checks: []string{"c0ffee"}, urgent: true}) // new
+	joins := jobFor("c", result)
+	joins.urgent = true
+	q.add(joins) // joins c in line
+	if !q.othersWait(id) {
+		t.Fatal("results wait and no worker is free, yet the pass of a would not yield")
+	}
+	var order []string
+	for range 3 {
+		got, it, _ := q.get()
+		order = append(order, got)
+		q.done(got, nil, 0)
+		if got == jobFor("c").Key.String() && (!it.job.Sweep || len(it.job.Obs) != 1) {
+			t.Fatalf("c lost work when it moved ahead: %+v", it.job)
+		}
+	}
+	want := []string{jobFor("d").Key.String(), jobFor("c").Key.String(), jobFor("b").Key.String()}
+	if !slices.Equal(order, want) {
+		t.Fatalf("handed out %q, want %q", order, want)
+	}
+	if q.othersWait(id) {
+		t.Fatal("nothing waits any more, yet the pass of a would yield")
+	}
+	q.add(jobFor("a", train.Tick{})) // more for a while its worker has it
+	if !q.othersWait(id) {
+		t.Fatal("work for a waits, yet its pass would not yield")
+	}
+}
+
+// Another replica that wants a train's lease for a result ends the pass
+// of the worker that has it here, that pass only.
+func TestKeyQueueYieldsToAnotherReplicasResult(t *testing.T) {
+	q := newKeyQueue()
+	a := jobFor("a", train.Tick{}).Key.String()
+	q.want(a) // not here: nothing to end
+	q.add(jobFor("a", train.Tick{}))
+	id, _, _ := q.get()
+	if q.othersWait(id) {
+		t.Fatal("a want heard before the pass began ends it")
+	}
+	q.want(a)
+	if !q.othersWait(id) {
+		t.Fatal("the want of another replica does not end the pass")
+	}
+	q.done(id, nil, 0)
+	q.add(jobFor("a", train.Tick{}))
+	id, _, _ = q.get()
+	if q.othersWait(id) {
+		t.Fatal("a want outlived the pass it was for")
+	}
+}

@@ -248,11 +248,13 @@ type laggingForge struct {
 	engine.Forge
 	mu    sync.Mutex
 	stale string
+	reads int // of the head, stale or not
 }
 
 func (f *laggingForge) BranchHead(ctx context.Context, project, branch string) (string, error) {
 	f.mu.Lock()
 	stale := f.stale
+	f.reads++
 	f.mu.Unlock()
 	if stale != "" {
 		return stale, nil
@@ -294,11 +296,19 @@ func TestLatePushDoesNotTakeTheTrainBack(t *testing.T) {
 
 	lag.mu.Lock()
 	lag.stale = e.base
+	reads := lag.reads
 	lag.mu.Unlock()
 	if err := e.eng.Dispatch(e.ctx, event.Event{ID: "late-push", Forge: "gitlab", Project: project, Kind: event.KindPush,
 		Ref: "main", After: e.base}); err != nil {
 		t.Fatal(err)
 	}
+	// The mirror knows the pushed head is older than the train's: the
+	// event is not worth a read of the head.
+	lag.mu.Lock()
+	if lag.reads != reads {
+		t.Errorf("the late push cost %d reads of the head, want none", lag.reads-reads)
+	}
+	lag.mu.Unlock()
 	if err := e.eng.Sweep(e.ctx, e.key); err != nil {
 		t.Fatal(err)
 	}

@@ -448,9 +448,10 @@ func (e *Engine) noteUnknownHeads(ctx context.Context, t train.Train, obs []trai
 // than the train's is not taken.
 func (e *Engine) read(ctx context.Context, log *zap.Logger, t train.Train, j Job) ([]train.Observation, error) {
 	var obs []train.Observation
-	// A push to the head the train holds (its own fast-forward) tells
-	// nothing new.
-	head := j.Head && (j.pushed == "" || j.pushed != t.TargetHead) || j.headIfIdle && t.Idle()
+	// A push to the head the train holds (its own fast-forward), or to one
+	// its mirror knows to be older (a late event for an earlier move),
+	// tells nothing new: a head read then would not be taken anyway.
+	head := j.Head && (j.pushed == "" || j.pushed != t.TargetHead && !e.behind(ctx, t, j.pushed)) || j.headIfIdle && t.Idle()
 	if j.Sweep && !t.Idle() {
 		due, err := e.sweepDue(ctx, t.Key, j.force)
 		if err != nil {

@@ -567,13 +567,22 @@ func (s *Sweeper) Run(ctx context.Context) error {
 	}
 }
 
-// Pass sweeps every train that has cars or owes actions once. A panic in
-// one train's sweep is recovered and logged, and the pass goes on.
+// Pass sweeps every train that has cars or owes actions once, unless a
+// replica's sweeper did so within most of an Interval: the trains' sweeps
+// are shared out as their forge reads are. A panic in one train's sweep
+// is recovered and logged, and the pass goes on.
 func (s *Sweeper) Pass(ctx context.Context) {
 	start := time.Now()
 	if s.CatchUp != nil {
 		if err := s.guard(ctx, "catch up", s.CatchUp); err != nil && ctx.Err() == nil {
 			s.Log.Warn("sweep: catch up on missed commands", zap.Error(err))
+		}
+	}
+	if s.Interval > 0 {
+		// On an error the trains are swept: a sweep too many costs less
+		// than one missed.
+		if due, err := s.Store.Once(ctx, "sweeper", s.Interval*9/10); err == nil && !due {
+			return
 		}
 	}
 	keys, err := s.Store.List(ctx)

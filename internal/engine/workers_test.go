@@ -342,3 +342,28 @@ func waitFor(t *testing.T, limit time.Duration, what string, ok func() bool) {
 		time.Sleep(10 * time.Millisecond)
 	}
 }
+
+// TestSweepersShareTheirPasses: of the sweepers of several replicas, one
+// sweeps the trains per interval.
+func TestSweepersShareTheirPasses(t *testing.T) {
+	ctx := context.Background()
+	st := store.New(redistest.Client(t), store.Options{Prefix: redistest.Prefix(t)})
+	key := train.Key{Forge: "gitlab", Project: "g/a", Branch: "main"}
+	tr := train.New(key, train.Settings{})
+	tr.Cars = []train.Car{{MR: 1, HeadSHA: "h", State: train.StateQueued}}
+	if _, err := st.Save(ctx, tr); err != nil {
+		t.Fatal(err)
+	}
+	swept := map[string]int{}
+	replica := func(name string) *engine.Sweeper {
+		return &engine.Sweeper{Store: st, Log: zaptest.NewLogger(t), Interval: time.Minute,
+			Sweep: func(context.Context, train.Key) error { swept[name]++; return nil }}
+	}
+	a, b := replica("a"), replica("b")
+	a.Pass(ctx)
+	b.Pass(ctx)
+	a.Pass(ctx)
+	if swept["a"] != 1 || swept["b"] != 0 {
+		t.Fatalf("sweeps by replica %v, want one by a and none by b within the interval", swept)
+	}
+}

@@ -2,7 +2,6 @@ package fakeforge
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"math/rand/v2"
 	"net"
@@ -106,33 +105,7 @@ func New(opts Options) (*Forge, error) {
 // Start listens on Options.Addr and starts the webhook sender. The forge
 // runs until Close; ctx only bounds starting.
 func (f *Forge) Start(ctx context.Context) error {
-	var lc net.ListenConfig
-	ln, err := lc.Listen(ctx, "tcp", f.opts.Addr)
-	if err != nil {
-		return fmt.Errorf("fakeforge: listen on %s: %w", f.opts.Addr, err)
-	}
-	f.ln = ln
-	f.baseURL = "http://" + ln.Addr().String()
-	f.srv = &http.Server{Handler: f, ReadHeaderTimeout: 10 * time.Second}
-	f.wg.Add(2)
-	go func() {
-		defer f.wg.Done()
-		if err := f.srv.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
-			f.log.Error("serve", zap.Error(err))
-		}
-	}()
-	go func() {
-		defer f.wg.Done()
-		f.hooks.run(f.ctx)
-	}()
-	f.log.Info("listening", zap.String("url", f.baseURL))
-	for _, spec := range f.opts.Projects {
-		if err := f.createFromSpec(ctx, spec); err != nil {
-			f.Close()
-			return err
-		}
-	}
-	return nil
+	return f.startWith(ctx, f)
 }
 
 func (f *Forge) createFromSpec(ctx context.Context, spec ProjectSpec) error {

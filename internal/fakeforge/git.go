@@ -57,7 +57,9 @@ func (r repo) run(ctx context.Context, stdin string, extraEnv []string, args ...
 
 // initBare creates the bare repository. Clients may not push to
 // refs/merge-requests/* or refs/pull/*, which the forge owns, nor see the
-// forge's scratch ref.
+// forge's scratch ref. Every ref update is logged (a bare repository
+// logs none by default), so every position a branch took, whoever moved
+// it, can be audited with git reflog alone.
 func (r repo) initBare(ctx context.Context, defaultBranch string) error {
 	if err := os.MkdirAll(r.dir, 0o755); err != nil {
 		return fmt.Errorf("create repository dir: %w", err)
@@ -70,6 +72,7 @@ func (r repo) initBare(ctx context.Context, defaultBranch string) error {
 		{"receive.hideRefs", "refs/pull"},
 		{"receive.hideRefs", "refs/fakeforge"},
 		{"uploadpack.hideRefs", "refs/fakeforge"},
+		{"core.logAllRefUpdates", "always"},
 	} {
 		if _, err := r.run(ctx, "", nil, "config", "--add", kv[0], kv[1]); err != nil {
 			return err
@@ -213,11 +216,15 @@ func (r repo) resolve(ctx context.Context, ref string) (string, error) {
 }
 
 // updateRef moves ref to newSHA only if it is at oldSHA ("" : must not exist).
+// Its reflog entry names the forge, so an audit tells the forge's own
+// moves (control API pushes, merge button) from pushes over git, which
+// git http-backend logs under the pusher's username.
 func (r repo) updateRef(ctx context.Context, ref, newSHA, oldSHA string) error {
 	if oldSHA == "" {
 		oldSHA = zeroSHA
 	}
-	_, err := r.run(ctx, "", nil, "update-ref", ref, newSHA, oldSHA)
+	ident := []string{"GIT_COMMITTER_NAME=fakeforge", "GIT_COMMITTER_EMAIL=fakeforge@localhost"}
+	_, err := r.run(ctx, "", ident, "update-ref", "-m", "fakeforge: "+ref, ref, newSHA, oldSHA)
 	return err
 }
 

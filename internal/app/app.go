@@ -28,6 +28,7 @@ import (
 	"github.com/trainyard/trainyard/internal/server"
 	"github.com/trainyard/trainyard/internal/store"
 	"github.com/trainyard/trainyard/internal/train"
+	"github.com/trainyard/trainyard/internal/web"
 )
 
 // Grace is how long in-flight requests and events may finish after a stop.
@@ -119,10 +120,21 @@ func (a *App) build() error {
 		Trains: a.engines, Events: a.store, Token: cfg.API.Token.Reveal(), ProtectReads: cfg.API.ProtectReads,
 		Profiles: profiles, Logger: log.Named("api"),
 	})
-	a.handler = server.Handler(server.Options{Webhooks: hooks, Ready: a.store, Logger: log, Mounts: map[string]http.Handler{
+	mounts := map[string]http.Handler{
 		api.Prefix: apiHandler,
 		"/metrics": metrics.Handler(reg),
-	}})
+	}
+	if cfg.UI.Enabled {
+		// The dashboard takes every path nothing else serves, and the
+		// API's token and forge profiles.
+		dash, err := web.New(web.Options{Trains: a.engines, Token: cfg.API.Token.Reveal(), Public: cfg.UI.Public,
+			Profiles: profiles, Logger: log.Named("web")})
+		if err != nil {
+			return err
+		}
+		mounts["/"] = dash
+	}
+	a.handler = server.Handler(server.Options{Webhooks: hooks, Ready: a.store, Logger: log, Mounts: mounts})
 	a.workers = &engine.Workers{
 		Store: a.store, Jobs: a.jobs, Pass: a.engines.Pass, Consumer: a.owner, Count: cfg.Workers,
 		ClaimIdle: cfg.ClaimIdle, MaxDeliveries: int64(cfg.MaxDeliveries), Grace: Grace, Log: log.Named("worker"),

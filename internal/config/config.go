@@ -54,6 +54,7 @@ type Config struct {
 	GitLab        GitLab
 	GitHub        GitHub
 	API           API
+	UI            UI
 	Train         TrainDefaults
 	Projects      []Project
 	Notify        []NotifyRoute
@@ -140,6 +141,14 @@ type API struct {
 	Token        Secret
 	TokenFile    string
 	ProtectReads bool // the read endpoints need the token too
+}
+
+// UI configures the web dashboard served at /.
+type UI struct {
+	Enabled bool // serve the dashboard at all
+	// Public lets anyone who reaches listen read the dashboard; false: its
+	// pages need the API token too. Its actions always need the token.
+	Public bool
 }
 
 // Chat kinds, as written in notify[].kind.
@@ -253,6 +262,7 @@ func Defaults() Config {
 		ActionTimeout: 2 * time.Minute,
 		Webhook:       Webhook{MaxBody: 5 << 20, DedupTTL: 24 * time.Hour},
 		Bot:           Bot{Name: "Trainyard", Email: "trainyard@localhost"},
+		UI:            UI{Enabled: true, Public: true},
 		GitHub:        GitHub{Forge: Forge{URL: "https://api.github.com"}, RepoDefaults: RepoDefaults{FastForward: FastForwardPush}},
 		Train: TrainDefaults{
 			MaxParallel:     train.DefaultMaxParallel,

@@ -123,6 +123,7 @@ func TestEnvNames(t *testing.T) {
 		"TRAINYARD_WORKERS", "TRAINYARD_SWEEP_INTERVAL", "TRAINYARD_LEASE_TTL", "TRAINYARD_CLAIM_IDLE", "TRAINYARD_MAX_DELIVERIES", "TRAINYARD_ACTION_TIMEOUT",
 		"TRAINYARD_WEBHOOK_MAX_BODY", "TRAINYARD_WEBHOOK_DEDUP_TTL", "TRAINYARD_BOT_NAME", "TRAINYARD_BOT_EMAIL",
 		"TRAINYARD_API_TOKEN", "TRAINYARD_API_TOKEN_FILE", "TRAINYARD_API_PROTECT_READS",
+		"TRAINYARD_UI_ENABLED", "TRAINYARD_UI_PUBLIC",
 		"TRAINYARD_GITLAB_URL", "TRAINYARD_GITLAB_TOKEN", "TRAINYARD_GITLAB_TOKEN_FILE",
 		"TRAINYARD_GITLAB_WEBHOOK_SECRET", "TRAINYARD_GITLAB_WEBHOOK_SECRET_FILE", "TRAINYARD_GITLAB_REQUESTS_PER_MINUTE",
 		"TRAINYARD_GITHUB_URL", "TRAINYARD_GITHUB_TOKEN", "TRAINYARD_GITHUB_TOKEN_FILE",
@@ -442,5 +443,17 @@ func TestUnknownEnv(t *testing.T) {
 	got := UnknownEnv([]string{"TRAINYARD_WORKERS=2", "TRAINYARD_WORKER=3", "HOME=/root", "TRAINYARD_GITLAB_TOKN=x", "TRAINYARD_LISTEN"})
 	if want := []string{"TRAINYARD_GITLAB_TOKN", "TRAINYARD_WORKER"}; !slices.Equal(got, want) {
 		t.Errorf("UnknownEnv = %q, want %q", got, want)
+	}
+}
+
+func TestUI(t *testing.T) {
+	if c := mustParse(t, "", nil); !c.UI.Enabled || !c.UI.Public {
+		t.Errorf("default ui = %+v, want enabled and public", c.UI)
+	}
+	if c := mustParse(t, "ui: {public: false}", nil); !c.UI.Enabled || c.UI.Public {
+		t.Errorf("ui from the file = %+v, want enabled and not public", c.UI)
+	}
+	if c := mustParse(t, "", map[string]string{"TRAINYARD_UI_ENABLED": "false"}); c.UI.Enabled {
+		t.Errorf("ui from the environment = %+v, want disabled", c.UI)
 	}
 }

@@ -178,6 +178,10 @@ func configSettings() []setting[Config] {
 			func(c *Config) *string { return &c.API.TokenFile }),
 		bind(boolKind(), "api.protect_reads", "The read endpoints need the API token too.",
 			func(c *Config) *bool { return &c.API.ProtectReads }),
+		bind(boolKind(), "ui.enabled", "Serve the web dashboard at /.",
+			func(c *Config) *bool { return &c.UI.Enabled }),
+		bind(boolKind(), "ui.public", "Anyone who can reach listen may read the dashboard; false: its pages need the API token. Its actions always need it.",
+			func(c *Config) *bool { return &c.UI.Public }),
 	}
 	s = append(s, forgeSettings(ForgeGitLab, "GitLab", "the GitLab instance, like https://gitlab.example.com",
 		func(c *Config) *Forge { return &c.GitLab.Forge })...)

@@ -1,0 +1,46 @@
+// Live updates: the server sends a "train" event with a train's page path
+// when that train changes. A page watching that train (or every train)
+// fetches itself again and swaps its <main>, keeping the reader's place;
+// the pages work the same without this script, only without updates.
+(function () {
+  "use strict";
+  if (!window.EventSource || !window.fetch) return;
+  var watch = document.body.getAttribute("data-watch");
+  if (!watch) return;
+  var status = document.querySelector(".live");
+  var pending = false;
+
+  function refresh() {
+    if (pending) return;
+    pending = true;
+    fetch(window.location.href, { credentials: "same-origin", headers: { "Accept": "text/html" } })
+      .then(function (r) {
+        if (!r.ok) throw new Error("status " + r.status);
+        return r.text();
+      })
+      .then(function (html) {
+        var doc = new DOMParser().parseFromString(html, "text/html");
+        var fresh = doc.querySelector("main");
+        var main = document.querySelector("main");
+        if (fresh && main) {
+          main.replaceWith(fresh);
+        }
+        if (status) status.textContent = "Updated " + new Date().toLocaleTimeString() + ".";
+      })
+      .catch(function () {
+        if (status) status.textContent = "Live update failed; reload the page.";
+      })
+      .finally(function () { pending = false; });
+  }
+
+  var source = new EventSource("/events");
+  source.addEventListener("train", function (e) {
+    if (watch === "*" || e.data === watch) refresh();
+  });
+  source.addEventListener("open", function () {
+    if (status) status.textContent = "Live updates on.";
+  });
+  source.addEventListener("error", function () {
+    if (status) status.textContent = "Live updates paused; retrying.";
+  });
+})();

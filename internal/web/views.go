@@ -1,0 +1,329 @@
+package web
+
+import (
+	"context"
+	"fmt"
+	"net/http"
+	"strconv"
+	"strings"
+	"time"
+
+	"go.uber.org/zap"
+
+	"github.com/trainyard/trainyard/internal/forge"
+	"github.com/trainyard/trainyard/internal/train"
+)
+
+// trainRow is one train on the index page.
+type trainRow struct {
+	Key             train.Key
+	URL, ForgeTitle string
+	Cars, Running   int
+	Paused, Merging bool
+	MergedDay       int
+	P50             time.Duration
+	HasP50          bool
+	LastETA         time.Duration
+	HasETA          bool
+}
+
+type indexPage struct {
+	Trains []trainRow
+}
+
+func (d *Dashboard) index(r *http.Request) (string, any, error) {
+	ctx := r.Context()
+	keys, err := d.Trains.Trains(ctx)
+	if err != nil {
+		return "", nil, fmt.Errorf("list trains: %w", err)
+	}
+	out := indexPage{Trains: make([]trainRow, 0, len(keys))}
+	for _, k := range keys {
+		t, err := d.Trains.Train(ctx, k)
+		if err != nil {
+			return "", nil, fmt.Errorf("load %s: %w", trainName(k), err)
+		}
+		hist := d.history(ctx, k)
+		row := trainRow{Key: k, URL: trainURL(k), ForgeTitle: d.Profiles.Of(k.Forge).Title, Cars: len(t.Cars),
+			Paused: t.Paused, Merging: t.Pending != nil}
+		for _, c := range t.Cars {
+			if c.State == train.StateStarting || c.State == train.StateRunning {
+				row.Running++
+			}
+		}
+		row.MergedDay, row.P50 = mergeStats(hist, d.Now())
+		row.HasP50 = row.P50 > 0
+		if n := len(t.Cars); n > 0 {
+			est := newEstimator(t, d.Now(), train.PipelineDuration(hist))
+			row.LastETA, row.HasETA = est.at(n-1, t.Cars[n-1])
+		}
+		out.Trains = append(out.Trains, row)
+	}
+	return "index", out, nil
+}
+
+// history reads a train's recent departures. They are extras on every
+// page (statistics, estimates), so a failure is logged and shows as none.
+func (d *Dashboard) history(ctx context.Context, k train.Key) []train.Car {
+	hist, err := d.Trains.History(ctx, k, historyRead)
+	if err != nil {
+		d.Logger.Warn("read history", zap.String("train", k.String()), zap.Error(err))
+		return nil
+	}
+	return hist
+}
+
+// carRow is one car on a train's page.
+type carRow struct {
+	Position                  int
+	MR                        int64
+	Label, Title, MRURL, Page string
+	State                     string
+	Base, Commit              string
+	RidesWith                 string // label of the MR whose pipeline tests this car too
+	Bisecting                 bool
+	Pipeline, PipelineURL     string
+	AddedBy                   string
+	OnTrain                   time.Duration
+	ETA                       time.Duration
+	HasETA                    bool
+	Attempts                  int
+	CanRetry                  bool
+	RemoveURL, RetryURL       string
+}
+
+// departure is one car that left, on a train's or an MR's page.
+type departure struct {
+	Train                 train.Key
+	TrainURL              string
+	MR                    int64
+	Label, Title, MRURL   string
+	Page                  string
+	State                 string
+	Reason, ReasonCode    string
+	Base, Commit          string
+	Pipeline, PipelineURL string
+	AddedBy               string
+	AddedAt, LeftAt       time.Time
+	PipelineStartedAt     time.Time
+}
+
+type trainPage struct {
+	Key                   train.Key
+	URL, ForgeTitle       string
+	BranchURL, TargetHead string
+	Paused, Merging       bool
+	Version               int64
+	Cars                  []carRow
+	History               []departure
+	PauseURL, ResumeURL   string
+}
+
+func (d *Dashboard) trainPage(r *http.Request) (string, any, error) {
+	k, err := keyOf(r)
+	if err != nil {
+		return "", nil, err
+	}
+	ctx := r.Context()
+	t, err := d.load(ctx, k)
+	if err != nil {
+		return "", nil, err
+	}
+	hist := d.history(ctx, k)
+	p := d.Profiles.Of(k.Forge)
+	u := trainURL(k)
+	out := trainPage{Key: k, URL: u, ForgeTitle: p.Title, BranchURL: p.Link().Branch(k.Project, k.Branch),
+		TargetHead: t.TargetHead, Paused: t.Paused, Merging: t.Pending != nil, Version: t.Version,
+		PauseURL: u + "/pause", ResumeURL: u + "/resume"}
+	est := newEstimator(t, d.Now(), train.PipelineDuration(hist))
+	for i, c := range t.Cars {
+		row := carRow{Position: i + 1, MR: c.MR, Label: p.Label(c.MR), Title: c.Title, MRURL: p.Link().MR(k.Project, c.MR),
+			Page: mrURL(k.Forge, k.Project, c.MR), State: string(c.State), Base: c.Base, Commit: c.Commit,
+			Bisecting: c.Suspect != 0, AddedBy: c.AddedBy, OnTrain: max(0, d.Now().Sub(c.AddedAt)), Attempts: c.Attempts,
+			CanRetry:  c.State == train.StateFailed,
+			RemoveURL: fmt.Sprintf("%s/cars/%d/remove", u, c.MR), RetryURL: fmt.Sprintf("%s/cars/%d/retry", u, c.MR)}
+		if with := t.RidesWith(i); with != 0 {
+			row.RidesWith = p.Label(with)
+		}
+		if c.Pipeline != 0 {
+			row.Pipeline, row.PipelineURL = p.PipelineLabel(c.Pipeline), p.Link().Pipeline(k.Project, c.Pipeline)
+		}
+		row.ETA, row.HasETA = est.at(i, c)
+		out.Cars = append(out.Cars, row)
+	}
+	for _, c := range hist[:min(len(hist), 50)] {
+		out.History = append(out.History, d.departureOf(k, c))
+	}
+	return "train", out, nil
+}
+
+// load reads a train that exists.
+func (d *Dashboard) load(ctx context.Context, k train.Key) (train.Train, error) {
+	t, err := d.Trains.Train(ctx, k)
+	if err != nil {
+		return t, fmt.Errorf("load %s: %w", trainName(k), err)
+	}
+	// The engine hands out a fresh train for a key it never stored.
+	if t.Version == 0 {
+		return t, notFound("There is no %s.", trainName(k))
+	}
+	return t, nil
+}
+
+// departureOf renders a history record as the API does: the reason is the
+// sentence the MR was told, naming the MR's own pipeline and commit.
+func (d *Dashboard) departureOf(k train.Key, c train.Car) departure {
+	p := d.Profiles.Of(k.Forge)
+	out := departure{Train: k, TrainURL: trainURL(k), MR: c.MR, Label: p.Label(c.MR), Title: c.Title,
+		MRURL: p.Link().MR(k.Project, c.MR), Page: mrURL(k.Forge, k.Project, c.MR), State: string(c.State),
+		Base: c.Base, Commit: c.Commit, AddedBy: c.AddedBy, AddedAt: c.AddedAt, LeftAt: c.LeftAt,
+		PipelineStartedAt: c.PipelineStartedAt}
+	pipeline := c.Pipeline
+	if r := c.Reason; r != nil {
+		out.Reason, out.ReasonCode = r.Message.Render(p.PipelineLabel), string(r.Code)
+		if r.Pipeline != 0 {
+			pipeline = r.Pipeline
+		}
+		if r.Commit != "" {
+			out.Commit = r.Commit
+		}
+		if r.Base != "" {
+			out.Base = r.Base
+		}
+		if r.Code == train.ReasonConflict || r.Code == train.ReasonBuildFailed {
+			// Never built: no commit or pipeline of its own.
+			out.Commit, pipeline = "", 0
+		}
+	}
+	if pipeline != 0 {
+		out.Pipeline, out.PipelineURL = p.PipelineLabel(pipeline), p.Link().Pipeline(k.Project, pipeline)
+	}
+	return out
+}
+
+// step is one moment of an MR's journey.
+type step struct {
+	At     time.Time // zero: the time is not recorded
+	What   string
+	Label  string // what the step made, such as a pipeline's name
+	Link   string // Label's page on the forge, if any
+	Detail string // more words, after Label
+}
+
+// ride is one time the MR was on a train: the current one or a departure.
+type ride struct {
+	Train    train.Key
+	TrainURL string
+	Current  bool
+	Position int
+	State    string
+	Steps    []step
+}
+
+type mrPage struct {
+	Forge, Project, Label, Title, MRURL string
+	Rides                               []ride
+}
+
+func (d *Dashboard) mrPage(r *http.Request) (string, any, error) {
+	forgeName, project := forgeOf(r), r.PathValue("project")
+	if forgeName == "" || project == "" {
+		return "", nil, badRequest("Want /mrs/FORGE/PROJECT/MR with the project escaped like group%%2Fapp.")
+	}
+	mr, err := strconv.ParseInt(r.PathValue("mr"), 10, 64)
+	if err != nil || mr <= 0 {
+		return "", nil, badRequest("Want a merge request number, not %q.", r.PathValue("mr"))
+	}
+	ctx := r.Context()
+	keys, err := d.Trains.Trains(ctx)
+	if err != nil {
+		return "", nil, fmt.Errorf("list trains: %w", err)
+	}
+	p := d.Profiles.Of(forgeName)
+	out := mrPage{Forge: forgeName, Project: project, Label: p.Label(mr), MRURL: p.Link().MR(project, mr)}
+	for _, k := range keys {
+		if k.Forge != forgeName || !forge.SameProject(k.Project, project) {
+			continue
+		}
+		t, err := d.Trains.Train(ctx, k)
+		if err != nil {
+			return "", nil, fmt.Errorf("load %s: %w", trainName(k), err)
+		}
+		if i := t.Index(mr); i >= 0 {
+			c := t.Cars[i]
+			out.Title = c.Title
+			out.Rides = append(out.Rides, ride{Train: k, TrainURL: trainURL(k), Current: true, Position: i + 1,
+				State: string(c.State), Steps: d.journey(k, c, nil)})
+		}
+		for _, c := range d.history(ctx, k) {
+			if c.MR != mr {
+				continue
+			}
+			if out.Title == "" {
+				out.Title = c.Title
+			}
+			dep := d.departureOf(k, c)
+			out.Rides = append(out.Rides, ride{Train: k, TrainURL: trainURL(k), State: string(c.State), Steps: d.journey(k, c, &dep)})
+		}
+	}
+	if len(out.Rides) == 0 {
+		return "", nil, notFound("%s of %s is on no train and in no train's recent history.", out.Label, project)
+	}
+	return "mr", out, nil
+}
+
+// journey is what the stored car tells of its ride, oldest first. A car
+// records when it was added, what it was last built on, its last
+// pipeline and when that started, and when and why it left; earlier
+// builds and pipelines of the same ride are not kept.
+func (d *Dashboard) journey(k train.Key, c train.Car, left *departure) []step {
+	p := d.Profiles.Of(k.Forge)
+	steps := []step{{At: c.AddedAt, What: "added", Detail: "by " + c.AddedBy}}
+	base, commit, pipeline := c.Base, c.Commit, c.Pipeline
+	if left != nil {
+		base, commit = left.Base, left.Commit
+	}
+	if commit != "" {
+		st := step{What: "built", Link: p.Link().Commit(k.Project, commit), Label: "commit " + shortSHA(commit)}
+		if base != "" {
+			st.Detail = "on " + shortSHA(base)
+		}
+		steps = append(steps, st)
+	}
+	switch {
+	case left != nil && left.Pipeline != "":
+		steps = append(steps, step{At: c.PipelineStartedAt, What: "pipeline", Link: left.PipelineURL, Label: left.Pipeline})
+	case left == nil && pipeline != 0:
+		st := step{At: c.PipelineStartedAt, What: "pipeline", Link: p.Link().Pipeline(k.Project, pipeline), Label: p.PipelineLabel(pipeline)}
+		if c.Attempts > 1 {
+			st.Detail = fmt.Sprintf("attempt %d", c.Attempts)
+		}
+		steps = append(steps, st)
+	}
+	if left != nil {
+		st := step{At: c.LeftAt, What: left.State, Detail: left.Reason}
+		if st.Detail == "" && left.ReasonCode != left.State {
+			st.Detail = left.ReasonCode
+		}
+		steps = append(steps, st)
+	}
+	return steps
+}
+
+// keyOf reads the train a path names; ServeMux has unescaped the segments.
+func keyOf(r *http.Request) (train.Key, error) {
+	k := train.Key{Forge: forgeOf(r), Project: r.PathValue("project"), Branch: r.PathValue("branch")}
+	if k.Forge == "" || k.Project == "" || k.Branch == "" || strings.ContainsAny(k.Project+k.Branch, "\x00\n\r") {
+		return k, badRequest("Want /trains/FORGE/PROJECT/BRANCH with the project and branch escaped like group%%2Fapp.")
+	}
+	return k, nil
+}
+
+// forgeOf is the path's forge name, "" when it is not one.
+func forgeOf(r *http.Request) string {
+	f := r.PathValue("forge")
+	if strings.ContainsFunc(f, func(c rune) bool { return c < 'a' || c > 'z' }) {
+		return ""
+	}
+	return f
+}

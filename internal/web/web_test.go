@@ -1,0 +1,406 @@
+package web_test
+
+import (
+	"bufio"
+	"context"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"net/url"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/trainyard/trainyard/internal/engine"
+	"github.com/trainyard/trainyard/internal/forge"
+	"github.com/trainyard/trainyard/internal/forge/gitlab"
+	"github.com/trainyard/trainyard/internal/redistest"
+	"github.com/trainyard/trainyard/internal/server"
+	"github.com/trainyard/trainyard/internal/store"
+	"github.com/trainyard/trainyard/internal/train"
+	"github.com/trainyard/trainyard/internal/web"
+)
+
+const (
+	token   = "dashboard-token-for-tests"
+	project = "group/app"
+	forgeAt = "https://gitlab.example.com"
+	xss     = "<script>alert(1)</script>"
+)
+
+var key = train.Key{Forge: "gitlab", Project: project, Branch: "release/1.0"}
+
+// env is a dashboard over a real engine and a real Redis, holding one
+// saved train. The engine's forge client points at a server that knows
+// nothing: pausing a train with running cars asks the forge nothing.
+type env struct {
+	ctx   context.Context
+	store *store.Store
+	url   string
+	now   time.Time
+}
+
+func newEnv(t *testing.T, public bool) *env {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	t.Cleanup(cancel)
+	nowhere := httptest.NewServer(http.NotFoundHandler())
+	t.Cleanup(nowhere.Close)
+	client, err := gitlab.New(gitlab.Options{BaseURL: nowhere.URL, Token: "bot-token", BackoffBase: time.Millisecond, BackoffMax: time.Millisecond})
+	if err != nil {
+		t.Fatal(err)
+	}
+	st := store.New(redistest.Client(t), store.Options{Prefix: redistest.Prefix(t)})
+	now := time.Date(2026, 3, 2, 12, 0, 0, 0, time.UTC)
+	clock := func() time.Time { return now }
+	profile := gitlab.Profile(forgeAt)
+	eng := engine.New(engine.Config{Profile: profile, Owner: "web-test", Projects: []string{project}}, st, client, nil,
+		engine.WithClock(clock))
+	d, err := web.New(web.Options{Trains: engine.NewRouter(eng), Token: token, Public: public,
+		Profiles: forge.Profiles{gitlab.Name: profile}, Now: clock, Poll: 50 * time.Millisecond})
+	if err != nil {
+		t.Fatal(err)
+	}
+	// Timeouts as a real server has, shortened: the event stream must
+	// outlive them.
+	srv := httptest.NewUnstartedServer(d)
+	srv.Config.ReadTimeout, srv.Config.WriteTimeout = 300*time.Millisecond, 300*time.Millisecond
+	srv.Start()
+	t.Cleanup(srv.Close)
+	e := &env{ctx: ctx, store: st, url: srv.URL, now: now}
+	e.seed(t)
+	return e
+}
+
+// seed saves a train of three cars (the second titled as an attack) and
+// a history of one merge and one eviction.
+func (e *env) seed(t *testing.T) {
+	t.Helper()
+	at := e.now.Add(-time.Hour)
+	tr := train.New(key, train.Settings{MaxParallel: 2})
+	tr.TargetHead = strings.Repeat("a", 40)
+	tr.Cars = []train.Car{
+		{MR: 11, HeadSHA: "h11", Title: "Add the widget", AddedBy: "alice", AddedAt: at, Priority: train.PriorityNormal,
+			State: train.StateRunning, Base: tr.TargetHead, Commit: strings.Repeat("b", 40), Pipeline: 501,
+			PipelineStartedAt: e.now.Add(-5 * time.Minute), Attempts: 1, Builds: 1},
+		{MR: 12, HeadSHA: "h12", Title: xss, AddedBy: "mallory", AddedAt: at, Priority: train.PriorityNormal,
+			State: train.StateRunning, Base: strings.Repeat("b", 40), Commit: strings.Repeat("c", 40), Pipeline: 502,
+			PipelineStartedAt: e.now.Add(-4 * time.Minute), Attempts: 1, Builds: 1},
+	}
+	if _, err := e.store.Save(e.ctx, tr); err != nil {
+		t.Fatal(err)
+	}
+	merged := train.Car{MR: 7, Title: "Fix the frobnicator", AddedBy: "bob", AddedAt: e.now.Add(-3 * time.Hour),
+		State: train.StateMerged, Commit: strings.Repeat("d", 40), Pipeline: 400,
+		PipelineStartedAt: e.now.Add(-150 * time.Minute), LeftAt: e.now.Add(-2 * time.Hour),
+		Reason: &train.Reason{Code: train.ReasonMerged}}
+	evicted := train.Car{MR: 8, Title: "Break the build", AddedBy: "carol", AddedAt: e.now.Add(-90 * time.Minute),
+		State: train.StateEvicted, Commit: strings.Repeat("e", 40), Pipeline: 401,
+		PipelineStartedAt: e.now.Add(-80 * time.Minute), LeftAt: e.now.Add(-70 * time.Minute),
+		Reason: &train.Reason{Code: train.ReasonPipelineFailed, Pipeline: 401,
+			Message: train.Join("Removed from the train: ", train.PipelineRef(401), " failed.")}}
+	if err := e.store.AppendHistory(e.ctx, key, merged, evicted); err != nil {
+		t.Fatal(err)
+	}
+}
+
+type reply struct {
+	status int
+	header http.Header
+	body   string
+}
+
+// do makes a request; token "" sends none.
+func (e *env) do(t *testing.T, method, path, tok string) reply {
+	t.Helper()
+	req, err := http.NewRequestWithContext(e.ctx, method, e.url+path, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if method == http.MethodPost {
+		req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+	}
+	if tok != "" {
+		req.Header.Set("Authorization", "Bearer "+tok)
+	}
+	client := &http.Client{CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
+	resp, err := client.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	b, err := io.ReadAll(resp.Body)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return reply{resp.StatusCode, resp.Header, string(b)}
+}
+
+func (r reply) want(t *testing.T, status int, has ...string) {
+	t.Helper()
+	if r.status != status {
+		t.Fatalf("status %d, want %d; body:\n%s", r.status, status, r.body)
+	}
+	for _, s := range has {
+		if !strings.Contains(r.body, s) {
+			t.Errorf("body lacks %q:\n%s", s, r.body)
+		}
+	}
+}
+
+var trainPath = "/trains/gitlab/" + url.PathEscape(project) + "/" + url.PathEscape(key.Branch)
+
+func TestIndexShowsTrains(t *testing.T) {
+	e := newEnv(t, true)
+	r := e.do(t, http.MethodGet, "/", "")
+	r.want(t, http.StatusOK,
+		`href="/trains/gitlab/group%2Fapp/release%2F1.0"`,
+		"<caption>", "group/app", "release/1.0", "GitLab",
+		`<td class="num">2</td>`, // cars, and pipelines running
+		`<td class="num">1</td>`, // merged in the last day
+		"1h0m",                   // p50 time to merge: the one merge took an hour
+		"about ",                 // the last car's estimate
+	)
+	if ct := r.header.Get("Content-Type"); ct != "text/html; charset=utf-8" {
+		t.Errorf("Content-Type %q", ct)
+	}
+}
+
+func TestTrainPageShowsCarsAndHistory(t *testing.T) {
+	e := newEnv(t, true)
+	r := e.do(t, http.MethodGet, trainPath, "")
+	r.want(t, http.StatusOK,
+		forgeAt+"/group/app/-/merge_requests/11", "!11", "Add the widget",
+		forgeAt+"/group/app/-/pipelines/501", "pipeline #501",
+		"running", "bbbbbbbbbbbb", // car 2 is tested on car 1's commit
+		"1h0m", // time on the train
+		"Fix the frobnicator", "merged",
+		"Removed from the train: pipeline #401 failed.", "evicted",
+		`/mrs/gitlab/group%2Fapp/12`,
+	)
+}
+
+func TestMRPageShowsJourney(t *testing.T) {
+	e := newEnv(t, true)
+	r := e.do(t, http.MethodGet, "/mrs/gitlab/"+url.PathEscape(project)+"/8", "")
+	r.want(t, http.StatusOK, "Break the build", "added", "by carol", "built", "pipeline #401", "evicted",
+		"Removed from the train: pipeline #401 failed.")
+	r = e.do(t, http.MethodGet, "/mrs/gitlab/"+url.PathEscape(project)+"/11", "")
+	r.want(t, http.StatusOK, "Add the widget", "On the train", "position 1", "pipeline #501")
+	e.do(t, http.MethodGet, "/mrs/gitlab/"+url.PathEscape(project)+"/99", "").want(t, http.StatusNotFound, "on no train")
+}
+
+func TestTitlesAreEscaped(t *testing.T) {
+	e := newEnv(t, true)
+	for _, path := range []string{trainPath, "/mrs/gitlab/" + url.PathEscape(project) + "/12"} {
+		r := e.do(t, http.MethodGet, path, "")
+		r.want(t, http.StatusOK, "&lt;script&gt;alert(1)&lt;/script&gt;")
+		if strings.Contains(r.body, xss) {
+			t.Errorf("%s: the title is in the page unescaped", path)
+		}
+	}
+}
+
+func TestSecurityHeaders(t *testing.T) {
+	e := newEnv(t, true)
+	for _, path := range []string{"/", trainPath, "/nowhere", "/static/dashboard.css", "/login"} {
+		r := e.do(t, http.MethodGet, path, "")
+		for name, want := range map[string]string{
+			"Content-Security-Policy": "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self'; connect-src 'self'; " +
+				"frame-ancestors 'none'; base-uri 'none'; form-action 'self'",
+			"X-Content-Type-Options": "nosniff",
+			"Referrer-Policy":        "no-referrer",
+		} {
+			if got := r.header.Get(name); got != want {
+				t.Errorf("%s: %s = %q, want %q", path, name, got, want)
+			}
+		}
+	}
+}
+
+func TestActionsNeedTheToken(t *testing.T) {
+	e := newEnv(t, true)
+	for _, path := range []string{trainPath + "/pause", trainPath + "/cars/11/remove", trainPath + "/cars/11/retry"} {
+		e.do(t, http.MethodPost, path, "").want(t, http.StatusUnauthorized)
+		e.do(t, http.MethodPost, path, "wrong-token-of-some-length").want(t, http.StatusUnauthorized)
+	}
+	tr, err := e.store.Load(e.ctx, key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if tr.Paused || len(tr.Cars) != 2 || tr.Version != 1 {
+		t.Fatalf("refused actions changed the train: paused %v, %d cars, version %d", tr.Paused, len(tr.Cars), tr.Version)
+	}
+	r := e.do(t, http.MethodPost, trainPath+"/pause", token)
+	if r.status != http.StatusSeeOther || r.header.Get("Location") != trainPath {
+		t.Fatalf("pause: status %d, Location %q; body:\n%s", r.status, r.header.Get("Location"), r.body)
+	}
+	if tr, err = e.store.Load(e.ctx, key); err != nil {
+		t.Fatal(err)
+	}
+	if !tr.Paused {
+		t.Fatal("the train is not paused")
+	}
+	e.do(t, http.MethodGet, "/", "").want(t, http.StatusOK, "paused")
+}
+
+func TestActionsRefusedWithoutAConfiguredToken(t *testing.T) {
+	d, err := web.New(web.Options{Trains: nil, Public: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv := httptest.NewServer(d)
+	defer srv.Close()
+	resp, err := http.Post(srv.URL+trainPath+"/pause", "application/x-www-form-urlencoded", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusForbidden {
+		t.Fatalf("status %d, want 403", resp.StatusCode)
+	}
+}
+
+func TestPrivateDashboardNeedsTheToken(t *testing.T) {
+	e := newEnv(t, false)
+	for _, path := range []string{"/", trainPath, "/mrs/gitlab/" + url.PathEscape(project) + "/11", "/events"} {
+		e.do(t, http.MethodGet, path, "").want(t, http.StatusUnauthorized, "Sign in")
+	}
+	e.do(t, http.MethodGet, "/", token).want(t, http.StatusOK, "release/1.0")
+	e.do(t, http.MethodGet, "/login", "").want(t, http.StatusOK, `<label for="token">`)
+}
+
+func TestSignInSetsASessionCookie(t *testing.T) {
+	e := newEnv(t, false)
+	client := &http.Client{CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
+	post := func(tok string) *http.Response {
+		t.Helper()
+		resp, err := client.PostForm(e.url+"/login", url.Values{"token": {tok}, "next": {trainPath}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		return resp
+	}
+	if resp := post("not the token at all"); resp.StatusCode != http.StatusUnauthorized || len(resp.Cookies()) != 0 {
+		t.Fatalf("a wrong token: status %d, cookies %v", resp.StatusCode, resp.Cookies())
+	}
+	resp := post(token)
+	if resp.StatusCode != http.StatusSeeOther || resp.Header.Get("Location") != trainPath {
+		t.Fatalf("status %d, Location %q", resp.StatusCode, resp.Header.Get("Location"))
+	}
+	cookies := resp.Cookies()
+	if len(cookies) != 1 || !cookies[0].HttpOnly || cookies[0].SameSite != http.SameSiteStrictMode || strings.Contains(cookies[0].Value, token) {
+		t.Fatalf("cookies %+v", cookies)
+	}
+	req, _ := http.NewRequestWithContext(e.ctx, http.MethodGet, e.url+trainPath, nil)
+	req.AddCookie(cookies[0])
+	got, err := client.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	got.Body.Close()
+	if got.StatusCode != http.StatusOK {
+		t.Fatalf("with the cookie: status %d", got.StatusCode)
+	}
+	// A form posted from another site is refused even with the cookie.
+	req, _ = http.NewRequestWithContext(e.ctx, http.MethodPost, e.url+trainPath+"/pause", nil)
+	req.AddCookie(cookies[0])
+	req.Header.Set("Origin", "https://evil.example")
+	if got, err = client.Do(req); err != nil {
+		t.Fatal(err)
+	}
+	got.Body.Close()
+	if got.StatusCode != http.StatusForbidden {
+		t.Fatalf("a cross-site post: status %d, want 403", got.StatusCode)
+	}
+}
+
+func TestEventsOnSave(t *testing.T) {
+	e := newEnv(t, true)
+	ctx, cancel := context.WithTimeout(e.ctx, 5*time.Second)
+	defer cancel()
+	req, _ := http.NewRequestWithContext(ctx, http.MethodGet, e.url+"/events", nil)
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	if ct := resp.Header.Get("Content-Type"); ct != "text/event-stream" {
+		t.Fatalf("Content-Type %q", ct)
+	}
+	lines := make(chan string)
+	go func() {
+		defer close(lines)
+		sc := bufio.NewScanner(resp.Body)
+		for sc.Scan() {
+			lines <- sc.Text()
+		}
+	}()
+	// The stream is open once its first comment came.
+	for l := range lines {
+		if strings.HasPrefix(l, ":") {
+			break
+		}
+	}
+	// Past the server's read and write timeouts.
+	time.Sleep(time.Second)
+	tr, err := e.store.Load(e.ctx, key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tr.Cars = tr.Cars[:1]
+	saved := time.Now()
+	if _, err := e.store.Save(e.ctx, tr); err != nil {
+		t.Fatal(err)
+	}
+	want := "data: " + trainPath
+	for {
+		select {
+		case l, ok := <-lines:
+			if !ok {
+				t.Fatal("the stream ended without the event")
+			}
+			if l == want {
+				if d := time.Since(saved); d > 2*time.Second {
+					t.Fatalf("the event came after %v", d)
+				}
+				return
+			}
+		case <-ctx.Done():
+			t.Fatalf("no %q within 5s", want)
+		}
+	}
+}
+
+// The dashboard takes "/" on the server beside the API and the health
+// checks, as trainyard serve mounts it, and leaves their paths to them.
+func TestMountedAtRoot(t *testing.T) {
+	d, err := web.New(web.Options{Trains: emptyTrains{}, Public: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	api := http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) { w.WriteHeader(http.StatusTeapot) })
+	srv := httptest.NewServer(server.Handler(server.Options{Mounts: map[string]http.Handler{"/api/v1/": api, "/": d}}))
+	defer srv.Close()
+	for path, want := range map[string]int{"/": http.StatusOK, "/healthz": http.StatusOK, "/api/v1/trains": http.StatusTeapot,
+		"/static/dashboard.js": http.StatusOK, "/no/such/page": http.StatusNotFound} {
+		resp, err := http.Get(srv.URL + path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		if resp.StatusCode != want {
+			t.Errorf("GET %s: status %d, want %d", path, resp.StatusCode, want)
+		}
+	}
+}
+
+// emptyTrains is a store without trains.
+type emptyTrains struct{}
+
+func (emptyTrains) Trains(context.Context) ([]train.Key, error) { return nil, nil }
+func (emptyTrains) Train(_ context.Context, k train.Key) (train.Train, error) {
+	return train.New(k, train.Settings{}), nil
+}
+func (emptyTrains) History(context.Context, train.Key, int64) ([]train.Car, error) { return nil, nil }

@@ -13,12 +13,9 @@ func (s *server) trainOf(t train.Train, perWindow time.Duration) v1.Train {
 		TargetHead: t.TargetHead, MaxParallel: t.Settings.MaxParallel,
 		Cars: make([]v1.Car, len(t.Cars)), Version: t.Version,
 	}
-	est := estimator{now: s.Now(), perWindow: perWindow, settings: t.Settings}
-	if len(t.Cars) > 0 {
-		est.front = t.Cars[0].PipelineStartedAt
-	}
+	est := train.EstimateFor(t, s.Now(), perWindow)
 	for i, c := range t.Cars {
-		out.Cars[i] = s.carOf(t.Key, i, c, est.at(i, c))
+		out.Cars[i] = s.carOf(t.Key, i, c, etaAt(est, i, c))
 		out.Cars[i].TestedWith = t.RidesWith(i)
 		out.Cars[i].Bisecting = c.Suspect != 0
 	}
@@ -80,25 +77,12 @@ func (s *server) historyOf(key train.Key, c train.Car) v1.HistoryEntry {
 	return h
 }
 
-// estimator predicts when cars merge the way the engine tells users on
-// adding: cars are tested a window at a time, each window taking about one
-// recent pipeline duration. The front window has been under way since the
-// front car's pipeline started.
-type estimator struct {
-	now       time.Time
-	perWindow time.Duration
-	settings  train.Settings
-	front     time.Time // pipeline start of the front car; zero if none
-}
-
-func (e estimator) at(i int, c train.Car) *v1.Duration {
-	if e.perWindow <= 0 || c.State == train.StateFailed {
+// etaAt is car c's estimate at position i, nil when there is none.
+func etaAt(e train.Estimate, i int, c train.Car) *v1.Duration {
+	d, ok := e.At(i, c)
+	if !ok {
 		return nil
 	}
-	d := time.Duration(e.settings.Window(i)+1) * e.perWindow
-	if !e.front.IsZero() {
-		d -= min(max(0, e.now.Sub(e.front)), e.perWindow)
-	}
-	eta := v1.Duration(max(0, d))
+	eta := v1.Duration(d)
 	return &eta
 }

@@ -100,25 +100,25 @@ func TestEstimator(t *testing.T) {
 	now := time.Date(2025, 1, 1, 12, 0, 0, 0, time.UTC)
 	// Two pipelines of batches of up to two: the first two cars in the
 	// first window, then four a window.
-	e := estimator{now: now, perWindow: 10 * time.Minute, settings: train.Settings{MaxParallel: 2, BatchSize: 2}, front: now.Add(-3 * time.Minute)}
+	e := train.Estimate{Now: now, PerWindow: 10 * time.Minute, Settings: train.Settings{MaxParallel: 2, BatchSize: 2}, Front: now.Add(-3 * time.Minute)}
 	running := train.Car{State: train.StateRunning}
 	for i, want := range []time.Duration{7 * time.Minute, 7 * time.Minute, 17 * time.Minute, 17 * time.Minute, 17 * time.Minute, 17 * time.Minute, 27 * time.Minute} {
-		got := e.at(i, running)
+		got := etaAt(e, i, running)
 		if got == nil || got.Std() != want {
 			t.Errorf("car %d: estimate %v, want %v", i, got, want)
 		}
 	}
-	if got := e.at(0, train.Car{State: train.StateFailed}); got != nil {
+	if got := etaAt(e, 0, train.Car{State: train.StateFailed}); got != nil {
 		t.Errorf("failed car estimate %v, want none", *got)
 	}
-	late := estimator{now: now, perWindow: 10 * time.Minute, settings: train.Settings{MaxParallel: 1, BatchSize: 1}, front: now.Add(-time.Hour)}
-	if got := late.at(0, running); got == nil || *got != 0 {
+	late := train.Estimate{Now: now, PerWindow: 10 * time.Minute, Settings: train.Settings{MaxParallel: 1, BatchSize: 1}, Front: now.Add(-time.Hour)}
+	if got := etaAt(late, 0, running); got == nil || *got != 0 {
 		t.Errorf("overdue front car estimate %v, want 0", got)
 	}
-	if got := late.at(1, running); got == nil || got.Std() != 10*time.Minute {
+	if got := etaAt(late, 1, running); got == nil || got.Std() != 10*time.Minute {
 		t.Errorf("second car behind an overdue one: %v, want 10m", got)
 	}
-	if got := (estimator{now: now, settings: train.Settings{MaxParallel: 1}}).at(0, running); got != nil {
+	if got := etaAt(train.Estimate{Now: now, Settings: train.Settings{MaxParallel: 1}}, 0, running); got != nil {
 		t.Errorf("estimate without history %v, want none", *got)
 	}
 }

@@ -54,8 +54,8 @@ func (d *Dashboard) index(r *http.Request) (string, any, error) {
 		row.MergedDay, row.P50 = mergeStats(hist, d.Now())
 		row.HasP50 = row.P50 > 0
 		if n := len(t.Cars); n > 0 {
-			est := newEstimator(t, d.Now(), train.PipelineDuration(hist))
-			row.LastETA, row.HasETA = est.at(n-1, t.Cars[n-1])
+			est := train.EstimateFor(t, d.Now(), train.PipelineDuration(hist))
+			row.LastETA, row.HasETA = est.At(n-1, t.Cars[n-1])
 		}
 		out.Trains = append(out.Trains, row)
 	}
@@ -135,7 +135,7 @@ func (d *Dashboard) trainPage(r *http.Request) (string, any, error) {
 	out := trainPage{Key: k, URL: u, ForgeTitle: p.Title, BranchURL: p.Link().Branch(k.Project, k.Branch),
 		TargetHead: t.TargetHead, Paused: t.Paused, Merging: t.Pending != nil, Version: t.Version,
 		PauseURL: u + "/pause", ResumeURL: u + "/resume"}
-	est := newEstimator(t, d.Now(), train.PipelineDuration(hist))
+	est := train.EstimateFor(t, d.Now(), train.PipelineDuration(hist))
 	for i, c := range t.Cars {
 		row := carRow{Position: i + 1, MR: c.MR, Label: p.Label(c.MR), Title: c.Title, MRURL: p.Link().MR(k.Project, c.MR),
 			Page: mrURL(k.Forge, k.Project, c.MR), State: string(c.State), Base: c.Base, Commit: c.Commit,
@@ -148,7 +148,7 @@ func (d *Dashboard) trainPage(r *http.Request) (string, any, error) {
 		if c.Pipeline != 0 {
 			row.Pipeline, row.PipelineURL = p.PipelineLabel(c.Pipeline), p.Link().Pipeline(k.Project, c.Pipeline)
 		}
-		row.ETA, row.HasETA = est.at(i, c)
+		row.ETA, row.HasETA = est.At(i, c)
 		out.Cars = append(out.Cars, row)
 	}
 	for _, c := range hist[:min(len(hist), 50)] {

@@ -16,17 +16,19 @@ func (s *server) authorize(r *http.Request, a access) error {
 	if s.Token == "" {
 		return &statusError{http.StatusForbidden, "API token not configured"}
 	}
-	got, ok := bearer(r.Header.Get("Authorization"))
+	got, ok := Bearer(r.Header.Get("Authorization"))
 	if !ok {
 		return &statusError{http.StatusUnauthorized, "missing bearer token (Authorization: Bearer <token>)"}
 	}
-	if !tokenEqual(got, s.Token) {
+	if !TokenEqual(got, s.Token) {
 		return &statusError{http.StatusUnauthorized, "invalid token"}
 	}
 	return nil
 }
 
-func bearer(header string) (string, bool) {
+// Bearer reads the token of an Authorization header of the Bearer
+// scheme; the dashboard takes the same header.
+func Bearer(header string) (string, bool) {
 	scheme, token, ok := strings.Cut(strings.TrimSpace(header), " ")
 	if !ok || !strings.EqualFold(scheme, "Bearer") {
 		return "", false
@@ -35,9 +37,9 @@ func bearer(header string) (string, bool) {
 	return token, token != ""
 }
 
-// tokenEqual compares in constant time; hashing first keeps the length of
+// TokenEqual compares in constant time; hashing first keeps the length of
 // the configured token from showing in the timing too.
-func tokenEqual(got, want string) bool {
+func TokenEqual(got, want string) bool {
 	g, w := sha256.Sum256([]byte(got)), sha256.Sum256([]byte(want))
 	return subtle.ConstantTimeCompare(g[:], w[:]) == 1
 }

@@ -20,19 +20,19 @@ func TestBearer(t *testing.T) {
 		"Bearer abc": "abc", "bearer abc": "abc", "  Bearer   abc  ": "abc",
 		"": "", "Bearer": "", "Bearer ": "", "Basic abc": "", "abc": "",
 	} {
-		got, ok := bearer(header)
+		got, ok := Bearer(header)
 		if got != want || ok != (want != "") {
-			t.Errorf("bearer(%q) = %q, %v; want %q", header, got, ok, want)
+			t.Errorf("Bearer(%q) = %q, %v; want %q", header, got, ok, want)
 		}
 	}
 }
 
 func TestTokenEqual(t *testing.T) {
-	if !tokenEqual("secret", "secret") {
+	if !TokenEqual("secret", "secret") {
 		t.Error("equal tokens differ")
 	}
 	for _, got := range []string{"", "secre", "secret2", "Secret"} {
-		if tokenEqual(got, "secret") {
+		if TokenEqual(got, "secret") {
 			t.Errorf("%q matches secret", got)
 		}
 	}

@@ -3,11 +3,12 @@ package web
 import (
 	"crypto/hmac"
 	"crypto/sha256"
-	"crypto/subtle"
 	"encoding/hex"
 	"net/http"
 	"net/url"
 	"strings"
+
+	"github.com/trainyard/trainyard/internal/api"
 )
 
 // cookieName holds a signed-in browser's session: not the token itself
@@ -28,8 +29,8 @@ func (d *Dashboard) authorize(r *http.Request, action bool) error {
 		return &statusError{http.StatusForbidden, "no API token is configured, so this is not allowed to anyone"}
 	}
 	if h := r.Header.Get("Authorization"); h != "" {
-		got, ok := bearer(h)
-		if !ok || !equal(got, d.Token) {
+		got, ok := api.Bearer(h)
+		if !ok || !api.TokenEqual(got, d.Token) {
 			return &statusError{http.StatusUnauthorized, "invalid token"}
 		}
 		return nil
@@ -45,15 +46,15 @@ func (d *Dashboard) signedIn(r *http.Request) bool {
 	if d.Token == "" {
 		return false
 	}
-	if got, ok := bearer(r.Header.Get("Authorization")); ok {
-		return equal(got, d.Token)
+	if got, ok := api.Bearer(r.Header.Get("Authorization")); ok {
+		return api.TokenEqual(got, d.Token)
 	}
 	return d.sessionValid(r)
 }
 
 func (d *Dashboard) sessionValid(r *http.Request) bool {
 	c, err := r.Cookie(cookieName)
-	return err == nil && c.Value != "" && equal(c.Value, d.session())
+	return err == nil && c.Value != "" && api.TokenEqual(c.Value, d.session())
 }
 
 // session is the cookie's value: an HMAC of a fixed label under the token.
@@ -61,23 +62,6 @@ func (d *Dashboard) session() string {
 	m := hmac.New(sha256.New, []byte(d.Token))
 	m.Write([]byte("trainyard dashboard session v1"))
 	return hex.EncodeToString(m.Sum(nil))
-}
-
-func bearer(header string) (string, bool) {
-	scheme, token, ok := strings.Cut(strings.TrimSpace(header), " ")
-	if !ok || !strings.EqualFold(scheme, "Bearer") {
-		return "", false
-	}
-	token = strings.TrimSpace(token)
-	return token, token != ""
-}
-
-// equal compares in constant time; hashing first keeps the length of the
-// configured token from showing in the timing too. It is the API's check,
-// which is not exported.
-func equal(got, want string) bool {
-	g, w := sha256.Sum256([]byte(got)), sha256.Sum256([]byte(want))
-	return subtle.ConstantTimeCompare(g[:], w[:]) == 1
 }
 
 // sameOrigin refuses a form posted from another site. The SameSite=Strict
@@ -115,7 +99,7 @@ func (d *Dashboard) login(w http.ResponseWriter, r *http.Request) {
 		d.fail(w, r, &statusError{http.StatusForbidden, "no API token is configured, so nobody can sign in"})
 		return
 	}
-	if !equal(strings.TrimSpace(r.PostFormValue("token")), d.Token) {
+	if !api.TokenEqual(strings.TrimSpace(r.PostFormValue("token")), d.Token) {
 		d.render(w, r, http.StatusUnauthorized, "login", loginPage{Next: next, Error: "That is not the API token."})
 		return
 	}

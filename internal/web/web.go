@@ -24,17 +24,15 @@ import (
 
 	"go.uber.org/zap"
 
+	"github.com/trainyard/trainyard/internal/api"
 	"github.com/trainyard/trainyard/internal/engine"
 	"github.com/trainyard/trainyard/internal/forge"
 	"github.com/trainyard/trainyard/internal/train"
 )
 
-// Trains is what the dashboard reads; engine.Router serves every forge's.
-type Trains interface {
-	Trains(ctx context.Context) ([]train.Key, error)
-	Train(ctx context.Context, key train.Key) (train.Train, error)
-	History(ctx context.Context, key train.Key, limit int64) ([]train.Car, error)
-}
+// Trains is what the dashboard reads, as the API does; engine.Router
+// serves every forge's.
+type Trains = api.Trains
 
 // Steering is what the dashboard's forms change: the API's operations.
 type Steering interface {

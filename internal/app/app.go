@@ -107,7 +107,7 @@ func (a *App) build() error {
 	for _, f := range all {
 		profiles[f.Profile.Name] = f.Profile
 	}
-	if a.notifier, err = newNotifier(cfg, log, a.metrics, profiles); err != nil {
+	if a.notifier, err = newNotifier(cfg, log, a.metrics, a.store.Notifications(), profiles); err != nil {
 		return err
 	}
 	a.owner = instanceName()
@@ -151,8 +151,9 @@ func (a *App) build() error {
 	return metrics.WatchDeadLetters(reg, a.store.DeadLetterCount)
 }
 
-// newNotifier builds the chat notifier from the configured routes.
-func newNotifier(cfg *config.Config, log *zap.Logger, m *metrics.Metrics, profiles forge.Profiles) (*notify.Notifier, error) {
+// newNotifier builds the chat notifier from the configured routes, its
+// messages kept in q.
+func newNotifier(cfg *config.Config, log *zap.Logger, m *metrics.Metrics, q notify.Queue, profiles forge.Profiles) (*notify.Notifier, error) {
 	routes := make([]notify.Route, 0, len(cfg.Notify))
 	for _, r := range cfg.Notify {
 		events := make([]train.NotifyKind, len(r.Events))
@@ -162,10 +163,10 @@ func newNotifier(cfg *config.Config, log *zap.Logger, m *metrics.Metrics, profil
 		routes = append(routes, notify.Route{
 			Name: r.Name, Forge: r.Forge, Project: r.Project, Branches: r.Branches,
 			Kind: notify.Kind(r.Kind), URL: notify.Secret(r.URL.Reveal()), Events: events,
-			Username: r.Username, IconURL: r.IconURL,
+			Username: r.Username, IconURL: r.IconURL, RetryFor: r.RetryFor,
 		})
 	}
-	n, err := notify.New(notify.Options{Routes: routes, Profiles: profiles, Logger: log.Named("notify"), Counter: m.NotifyCounter()})
+	n, err := notify.New(notify.Options{Routes: routes, Profiles: profiles, Queue: q, Logger: log.Named("notify"), Counter: m.NotifyCounter()})
 	if err != nil {
 		return nil, fmt.Errorf("notify: %w", err)
 	}

@@ -149,6 +149,9 @@ type UI struct {
 	// Public lets anyone who reaches listen read the dashboard; false: its
 	// pages need the API token too. Its actions always need the token.
 	Public bool
+	// URL is where people reach the dashboard; each MR's status comment
+	// and commit status link its page there. Empty: no link.
+	URL URL
 }
 
 // Chat kinds, as written in notify[].kind.
@@ -178,6 +181,9 @@ type NotifyRoute struct {
 	Events   []string
 	Username string
 	IconURL  string
+	// RetryFor is how long a message is retried before it is given up;
+	// zero means the notifier's default.
+	RetryFor time.Duration
 }
 
 // Wants reports whether the route takes an event about a train.

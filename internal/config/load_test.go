@@ -43,6 +43,7 @@ func TestExampleValidates(t *testing.T) {
 		Name: "releases", Forge: ForgeGitLab, Project: "group/app", Branches: []string{"main", "release/*"},
 		Kind: NotifySlack, URL: NewSecret("https://hooks.slack.com/services/T00000000/B00000000/XXXXXXXXXXXXXXXXXXXXXXXX"),
 		Events: []string{EventMerged, EventEvicted}, Username: "Trainyard", IconURL: "https://trainyard.example.com/icon.png",
+		RetryFor: 2 * time.Hour,
 	}}
 	if !reflect.DeepEqual(c.Notify, want) {
 		t.Errorf("notify = %#v\nwant %#v", c.Notify, want)
@@ -123,7 +124,7 @@ func TestEnvNames(t *testing.T) {
 		"TRAINYARD_WORKERS", "TRAINYARD_SWEEP_INTERVAL", "TRAINYARD_LEASE_TTL", "TRAINYARD_CLAIM_IDLE", "TRAINYARD_MAX_DELIVERIES", "TRAINYARD_ACTION_TIMEOUT",
 		"TRAINYARD_WEBHOOK_MAX_BODY", "TRAINYARD_WEBHOOK_DEDUP_TTL", "TRAINYARD_BOT_NAME", "TRAINYARD_BOT_EMAIL",
 		"TRAINYARD_API_TOKEN", "TRAINYARD_API_TOKEN_FILE", "TRAINYARD_API_PROTECT_READS",
-		"TRAINYARD_UI_ENABLED", "TRAINYARD_UI_PUBLIC",
+		"TRAINYARD_UI_ENABLED", "TRAINYARD_UI_PUBLIC", "TRAINYARD_UI_URL",
 		"TRAINYARD_GITLAB_URL", "TRAINYARD_GITLAB_TOKEN", "TRAINYARD_GITLAB_TOKEN_FILE",
 		"TRAINYARD_GITLAB_WEBHOOK_SECRET", "TRAINYARD_GITLAB_WEBHOOK_SECRET_FILE", "TRAINYARD_GITLAB_REQUESTS_PER_MINUTE",
 		"TRAINYARD_GITHUB_URL", "TRAINYARD_GITHUB_TOKEN", "TRAINYARD_GITHUB_TOKEN_FILE",

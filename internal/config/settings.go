@@ -182,6 +182,8 @@ func configSettings() []setting[Config] {
 			func(c *Config) *bool { return &c.UI.Enabled }),
 		bind(boolKind(), "ui.public", "Anyone who can reach listen may read the dashboard; false: its pages need the API token. Its actions always need it.",
 			func(c *Config) *bool { return &c.UI.Public }),
+		bind(urlKind(), "ui.url", "Where people reach the dashboard (https://trainyard.example.com); each MR's status comment and commit status link its page there. Empty: no link.",
+			func(c *Config) *URL { return &c.UI.URL }),
 	}
 	s = append(s, forgeSettings(ForgeGitLab, "GitLab", "the GitLab instance, like https://gitlab.example.com",
 		func(c *Config) *Forge { return &c.GitLab.Forge })...)
@@ -317,6 +319,8 @@ func notifySettings() []setting[NotifyRoute] {
 			func(r *NotifyRoute) *string { return &r.Username }),
 		bind(stringKind(), "icon_url", "Avatar image URL of the messages, where the webhook allows it.",
 			func(r *NotifyRoute) *string { return &r.IconURL }),
+		bind(durationKind(), "retry_for", "How long a message the webhook does not take is retried, across restarts, before it is given up. Default: 1h.",
+			func(r *NotifyRoute) *time.Duration { return &r.RetryFor }),
 	}
 }
 

@@ -61,6 +61,9 @@ func (c *Config) problems() []error {
 		access("train.pause_role", c.Train.PauseRole),
 		strongSecret("api.token", c.API.Token),
 	)
+	if c.UI.URL != "" {
+		ps.add(httpURL("ui.url", c.UI.URL))
+	}
 	for i, p := range c.Projects {
 		ps.add(p.problems(fmt.Sprintf("projects[%d]", i), c.Train.MaxParallel)...)
 		ps.add(c.duplicate(i))
@@ -332,6 +335,9 @@ func (r *NotifyRoute) problems(at string) []error {
 	}
 	for i, e := range r.Events {
 		ps.add(oneOf(fmt.Sprintf("%s.events[%d]", at, i), e, EventMerged, EventEvicted, EventPaused, EventResumed))
+	}
+	if r.RetryFor < 0 { // zero: the default
+		ps.add(positive(at+".retry_for", r.RetryFor))
 	}
 	return ps
 }

@@ -14,6 +14,7 @@ func TestProblems(t *testing.T) {
 		want []string
 	}{
 		{"workers", "workers: 0", nil, []string{"workers: must be at least 1, got 0"}},
+		{"ui url", "ui: {url: trainyard.example.com}", nil, []string{`ui.url: must be an http or https URL, got "trainyard.example.com"`}},
 		{"max_parallel", "train: {max_parallel: 0}", nil, []string{"train.max_parallel: must be at least 1, got 0"}},
 		{"retries", "train: {retries: -1}", nil, []string{"train.retries: must be at least 0, got -1"}},
 		{"gitlab requests_per_minute", "gitlab: {requests_per_minute: -1}", nil, []string{"gitlab.requests_per_minute: must be at least 0, got -1"}},
@@ -96,6 +97,9 @@ func TestProblems(t *testing.T) {
 			"  - {kind: slack, url: 'https://d'}"), nil, []string{
 			`notify[1].name: duplicates notify[0] ("ops")`,
 			`notify[3].name: duplicates notify[2] ("slack#3")`}},
+		{"notify retry_for", "notify: [{kind: slack, url: 'https://x', retry_for: -5m}, {kind: slack, url: 'https://y', retry_for: soon}]", nil, []string{
+			`notify[1].retry_for (line 1): "soon" is not a duration (write it like 30s, 5m or 2h)`,
+			"notify[0].retry_for: must be positive, got -5m"}},
 		{"notify as a value", "notify: slack", nil, []string{"line 1: notify must be a list, got a single value"}},
 		{"unknown notify key", "notify:\n  - kind: slack\n    url: https://x\n    channel: x\n", nil, []string{
 			`line 4: unknown field "channel" in an entry of notify`}},

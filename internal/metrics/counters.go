@@ -30,9 +30,10 @@ var _ notify.Counter = NotifyCounter{}
 // NotifyCounter returns the counter of chat notifications.
 func (m *Metrics) NotifyCounter() NotifyCounter { return NotifyCounter{m} }
 
-// Count counts one notification outcome.
-func (c NotifyCounter) Count(kind, outcome string) {
-	c.m.notifications.WithLabelValues(kind, outcome).Inc()
+// Count counts one notification outcome. Routes are named in the
+// configuration, so label values stay few.
+func (c NotifyCounter) Count(route, kind, outcome string) {
+	c.m.notifications.WithLabelValues(route, kind, outcome).Inc()
 }
 
 // ObserveEvent counts a handled event and how long it took; it is the

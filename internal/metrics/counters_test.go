@@ -41,17 +41,19 @@ trainyard_webhook_deliveries_total{event="unknown",forge="github",outcome="unaut
 func TestNotifyCounter(t *testing.T) {
 	m, _ := newMetrics(t)
 	var c notify.Counter = m.NotifyCounter()
-	c.Count("merged", notify.OutcomeSent)
-	c.Count("evicted", notify.OutcomeRetried)
-	c.Count("evicted", notify.OutcomeRetried)
-	c.Count("evicted", notify.OutcomeFailed)
+	c.Count("releases", "merged", notify.OutcomeSent)
+	c.Count("releases", "evicted", notify.OutcomeRetried)
+	c.Count("releases", "evicted", notify.OutcomeRetried)
+	c.Count("releases", "evicted", notify.OutcomeExpired)
+	c.Count("slack#1", "evicted", notify.OutcomeFailed)
 
 	want := `
-# HELP trainyard_notifications_total Chat notifications by kind and outcome (sent, failed, dropped; retried counts extra attempts).
+# HELP trainyard_notifications_total Chat notifications by route, kind and outcome (sent, failed, expired, dropped; retried counts extra attempts).
 # TYPE trainyard_notifications_total counter
-trainyard_notifications_total{kind="evicted",outcome="failed"} 1
-trainyard_notifications_total{kind="evicted",outcome="retried"} 2
-trainyard_notifications_total{kind="merged",outcome="sent"} 1
+trainyard_notifications_total{kind="evicted",outcome="expired",route="releases"} 1
+trainyard_notifications_total{kind="evicted",outcome="failed",route="slack#1"} 1
+trainyard_notifications_total{kind="evicted",outcome="retried",route="releases"} 2
+trainyard_notifications_total{kind="merged",outcome="sent",route="releases"} 1
 `
 	if err := testutil.CollectAndCompare(m.notifications, strings.NewReader(want)); err != nil {
 		t.Fatal(err)

@@ -34,7 +34,7 @@ func feedAll(t *testing.T, m *Metrics) {
 		tr.Acted(keyApp, a)
 	}
 	m.WebhookCounter().Count("gitlab", "Note Hook", "queued")
-	m.NotifyCounter().Count("merged", "sent")
+	m.NotifyCounter().Count("releases", "merged", "sent")
 	m.ObserveEvent(event.Event{Kind: event.KindMR}, "handled", time.Second)
 	m.ObserveSweep(time.Second)
 	m.Panicked("event")

@@ -85,7 +85,7 @@ func New(reg prometheus.Registerer) *Metrics {
 		panics: counterVec("panics_total",
 			"Panics recovered while handling an event or sweeping, by where (event, sweep).", "where"),
 		notifications: counterVec("notifications_total",
-			"Chat notifications by kind and outcome (sent, failed, dropped; retried counts extra attempts).", "kind", "outcome"),
+			"Chat notifications by route, kind and outcome (sent, failed, expired, dropped; retried counts extra attempts).", "route", "kind", "outcome"),
 
 		forgeTook: histogramVec("forge_request_duration_seconds",
 			"Duration of HTTP requests to a forge's API until the answer's headers, by forge and operation.",

@@ -6,11 +6,14 @@ import (
 	"io"
 	"net/http"
 	"net/http/httptest"
+	"slices"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
+	"github.com/redis/go-redis/v9"
 	"go.uber.org/zap"
 	"go.uber.org/zap/zapcore"
 	"go.uber.org/zap/zaptest/observer"
@@ -18,6 +21,8 @@ import (
 	"github.com/trainyard/trainyard/internal/forge"
 	"github.com/trainyard/trainyard/internal/forge/github"
 	"github.com/trainyard/trainyard/internal/forge/gitlab"
+	"github.com/trainyard/trainyard/internal/redistest"
+	"github.com/trainyard/trainyard/internal/store"
 	"github.com/trainyard/trainyard/internal/train"
 )
 
@@ -85,11 +90,6 @@ func (rc *receiver) times(path string) []time.Time {
 	return append([]time.Time(nil), rc.arrived[path]...)
 }
 
-// status answers code to every request.
-func status(code int) answer {
-	return func(w http.ResponseWriter, _ *http.Request, _ int) { w.WriteHeader(code) }
-}
-
 // failFirst answers code to the first n requests, then 200.
 func failFirst(n, code int) answer {
 	return func(w http.ResponseWriter, _ *http.Request, nth int) {
@@ -117,49 +117,77 @@ type counts struct {
 	n  map[string]int
 }
 
-func (c *counts) Count(kind, outcome string) {
+func (c *counts) Count(route, kind, outcome string) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	if c.n == nil {
 		c.n = map[string]int{}
 	}
-	c.n[kind+"/"+outcome]++
+	c.n[route+"/"+kind+"/"+outcome]++
 }
 
-func (c *counts) get(kind train.NotifyKind, outcome string) int {
+func (c *counts) get(route string, kind train.NotifyKind, outcome string) int {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	return c.n[string(kind)+"/"+outcome]
+	return c.n[route+"/"+string(kind)+"/"+outcome]
 }
 
-// all renders every count, for exact comparison.
+// all renders every count, sorted, for exact comparison.
 func (c *counts) all() string {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	var parts []string
-	for _, kind := range knownEvents {
-		for _, o := range []string{OutcomeSent, OutcomeFailed, OutcomeDropped, OutcomeRetried} {
-			if v := c.n[string(kind)+"/"+o]; v > 0 {
-				parts = append(parts, fmt.Sprintf("%s/%s=%d", kind, o, v))
-			}
-		}
+	parts := make([]string, 0, len(c.n))
+	for k, v := range c.n {
+		parts = append(parts, fmt.Sprintf("%s=%d", k, v))
 	}
+	slices.Sort(parts)
 	return strings.Join(parts, " ")
 }
 
 // fastRetry keeps retry waits short so tests stay fast.
-var fastRetry = Retry{Attempts: 3, Base: time.Millisecond, Max: 5 * time.Millisecond, Budget: 10 * time.Second}
+var fastRetry = Retry{Base: time.Millisecond, Max: 5 * time.Millisecond}
+
+// clock is real time moved on by the test: waits stay real, while the
+// retry period of a message can be spent in one step.
+type clock struct{ ahead atomic.Int64 }
+
+func (c *clock) now() time.Time          { return time.Now().Add(time.Duration(c.ahead.Load())) }
+func (c *clock) advance(d time.Duration) { c.ahead.Add(int64(d)) }
+
+// redisFor is a redis-server of the test's own and a prefix for its keys.
+func redisFor(t *testing.T) (redis.UniversalClient, string) {
+	t.Helper()
+	return redistest.Client(t), redistest.Prefix(t)
+}
+
+// newQueue is a queue on a redis-server of the test's own.
+func newQueue(t *testing.T) *store.Notifications {
+	t.Helper()
+	rdb, prefix := redisFor(t)
+	return store.New(rdb, store.Options{Prefix: prefix}).Notifications()
+}
 
 // harness is a started Notifier with its counter and logs.
 type harness struct {
 	n    *Notifier
+	q    Queue
 	c    *counts
 	logs *observer.ObservedLogs
 }
 
-// start builds and starts a Notifier; Close runs at cleanup if the test
-// did not call it.
+// start builds and starts a Notifier, on a queue of its own unless o has
+// one; Close runs at cleanup if the test did not call it.
 func start(t *testing.T, o Options) harness {
+	t.Helper()
+	h := build(t, o)
+	if err := h.n.Start(context.Background()); err != nil {
+		t.Fatalf("Start: %v", err)
+	}
+	return h
+}
+
+// build is start without the Start.
+func build(t *testing.T, o Options) harness {
 	t.Helper()
 	core, logs := observer.New(zapcore.DebugLevel)
 	c := &counts{}
@@ -167,15 +195,31 @@ func start(t *testing.T, o Options) harness {
 	if o.Retry == (Retry{}) {
 		o.Retry = fastRetry
 	}
+	if o.Queue == nil {
+		o.Queue = newQueue(t)
+	}
 	n, err := New(o)
 	if err != nil {
 		t.Fatalf("New: %v", err)
 	}
-	if err := n.Start(context.Background()); err != nil {
-		t.Fatalf("Start: %v", err)
-	}
 	t.Cleanup(n.Close)
-	return harness{n: n, c: c, logs: logs}
+	return harness{n: n, q: o.Queue, c: c, logs: logs}
+}
+
+// queued is how many messages route's queue holds; it claims them all,
+// so it is for the end of a test.
+func queued(t *testing.T, q Queue, route string) int {
+	t.Helper()
+	far := time.Now().Add(100 * 365 * 24 * time.Hour)
+	for n := 0; ; n++ {
+		c, err := q.Claim(context.Background(), route, far, time.Hour)
+		if err != nil {
+			t.Fatalf("claim from %s: %v", route, err)
+		}
+		if c.ID == "" {
+			return n
+		}
+	}
 }
 
 // returns fails the test if f does not return within a generous bound:

@@ -20,7 +20,7 @@ func TestPayloads(t *testing.T) {
 		event train.Notify
 		want  map[string]any
 	}{
-		{"slack merged", KindSlack, mergedEvent(), map[string]any{"text": "" +
+		{"slack merged", KindSlack, mergedEvent(), map[string]any{"username": "Trainyard", "icon_url": "https://example.com/icon.png", "text": "" +
 			"Merged into `main` in group/my_app as <" + gl + "commit/" + sha + "|0123456789ab>, tested by <" + gl + "pipelines/77|pipeline #77>:\n" +
 			"• <" + gl + "merge_requests/12|!12> Fix the &lt;parser&gt; &amp; lexer — 42m on the train\n" +
 			"• <" + gl + "merge_requests/13|!13> Add *docs* — 1h5m on the train"}},
@@ -28,13 +28,13 @@ func TestPayloads(t *testing.T) {
 			"Merged into `main` in group/my\\_app as [0123456789ab](" + gl + "commit/" + sha + "), tested by [pipeline #77](" + gl + "pipelines/77):\n" +
 			"• [!12](" + gl + "merge_requests/12) Fix the \\<parser\\> & lexer — 42m on the train\n" +
 			"• [!13](" + gl + "merge_requests/13) Add \\*docs\\* — 1h5m on the train"}},
-		{"slack evicted", KindSlack, evictedEvent(), map[string]any{"text": "" +
+		{"slack evicted", KindSlack, evictedEvent(), map[string]any{"username": "Trainyard", "icon_url": "https://example.com/icon.png", "text": "" +
 			"Removed from the merge train for `main` in group/my_app:\n" +
 			"• <" + gl + "merge_requests/14|!14> Speed up CI — <" + gl + "pipelines/78|pipeline #78> failed (attempt 2)"}},
 		{"mattermost evicted", KindMattermost, evictedEvent(), map[string]any{"username": "Trainyard", "icon_url": "https://example.com/icon.png", "text": "" +
 			"Removed from the merge train for `main` in group/my\\_app:\n" +
 			"• [!14](" + gl + "merge_requests/14) Speed up CI — [pipeline #78](" + gl + "pipelines/78) failed (attempt 2)"}},
-		{"slack paused", KindSlack, pausedEvent(), map[string]any{"text": "The merge train for `main` in group/my_app was paused by alice_b."}},
+		{"slack paused", KindSlack, pausedEvent(), map[string]any{"username": "Trainyard", "icon_url": "https://example.com/icon.png", "text": "The merge train for `main` in group/my_app was paused by alice_b."}},
 		{"mattermost paused", KindMattermost, pausedEvent(), map[string]any{"username": "Trainyard", "icon_url": "https://example.com/icon.png",
 			"text": "The merge train for `main` in group/my\\_app was paused by alice\\_b."}},
 	}
@@ -57,7 +57,7 @@ func TestPayloads(t *testing.T) {
 			if !reflect.DeepEqual(got, tc.want) {
 				t.Errorf("payload\n got: %q\nwant: %q", got, tc.want)
 			}
-			if h.c.get(tc.event.Kind, OutcomeSent) != 1 {
+			if h.c.get(string(tc.kind)+"#0", tc.event.Kind, OutcomeSent) != 1 {
 				t.Errorf("counts = %s, want one sent", h.c.all())
 			}
 		})
@@ -65,16 +65,40 @@ func TestPayloads(t *testing.T) {
 }
 
 // TestSlackPayloadBytes: links go out as written, not HTML-escaped, and
-// the Slack payload has no field but text.
+// the Slack payload has no field but text when no overrides are set.
 func TestSlackPayloadBytes(t *testing.T) {
 	rc := newReceiver(t)
-	err := Slack{Webhook{URL: rc.url("/s")}}.Send(t.Context(), Message{Text: "see <https://x.example/a?b=1&c=2|it>"})
+	err := Slack{Webhook: Webhook{URL: rc.url("/s")}}.Send(t.Context(), Message{Text: "see <https://x.example/a?b=1&c=2|it>"})
 	if err != nil {
 		t.Fatalf("Send: %v", err)
 	}
 	want := `{"text":"see <https://x.example/a?b=1&c=2|it>"}` + "\n"
 	if got := rc.got("/s"); len(got) != 1 || got[0] != want {
 		t.Errorf("body = %q, want %q", got, want)
+	}
+}
+
+// TestPayloadOverrides: both chats take the name and avatar the route
+// sets, in the same fields.
+func TestPayloadOverrides(t *testing.T) {
+	rc := newReceiver(t)
+	hook := Webhook{URL: rc.url("/o")}
+	for _, s := range []Sender{
+		Slack{Webhook: hook, Username: "Trainyard", IconURL: "https://x.example/i.png"},
+		Mattermost{Webhook: hook, Username: "Trainyard", IconURL: "https://x.example/i.png"},
+		Slack{Webhook: hook, IconURL: "https://x.example/i.png"},
+	} {
+		if err := s.Send(t.Context(), Message{Text: "hi"}); err != nil {
+			t.Fatalf("%T Send: %v", s, err)
+		}
+	}
+	want := []string{
+		`{"text":"hi","username":"Trainyard","icon_url":"https://x.example/i.png"}` + "\n",
+		`{"text":"hi","username":"Trainyard","icon_url":"https://x.example/i.png"}` + "\n",
+		`{"text":"hi","icon_url":"https://x.example/i.png"}` + "\n",
+	}
+	if got := rc.got("/o"); !reflect.DeepEqual(got, want) {
+		t.Errorf("bodies = %q, want %q", got, want)
 	}
 }
 

@@ -1,60 +1,46 @@
 package notify
 
 import (
-	"context"
 	"errors"
+	"math/rand/v2"
 	"net/http"
 	"net/url"
 	"time"
-
-	"github.com/trainyard/trainyard/internal/retry"
 )
 
-// Retry bounds how hard one message is pushed through a failing webhook.
+// DefaultRetryFor is how long a message is retried when its route does not
+// say: long enough to ride out a chat outage or a redeploy of the receiver,
+// short enough that the news is still news.
+const DefaultRetryFor = time.Hour
+
+// Retry shapes the waits between the attempts of a message that fails.
+// How long a message is retried at all is its route's RetryFor.
 type Retry struct {
-	// Attempts is the most sends of one message; default 5.
-	Attempts int
-	// Base is the first backoff ceiling, doubled for each retry up to Max;
-	// the wait is drawn at random below the ceiling (full jitter), so many
-	// messages held up by one outage do not retry in step.
-	Base time.Duration // default 500ms
-	Max  time.Duration // default 30s
-	// Budget bounds the time spent on one message, waits included;
-	// default 2m.
-	Budget time.Duration
+	// Base is the first wait's ceiling, doubled for each failure in a row
+	// up to Max; the wait is drawn at random below the ceiling (full
+	// jitter), so the messages of one outage do not retry in step.
+	Base time.Duration // default 1s
+	Max  time.Duration // default 5m
 }
 
 func (r Retry) withDefaults() Retry {
-	if r.Attempts <= 0 {
-		r.Attempts = 5
-	}
 	if r.Base <= 0 {
-		r.Base = 500 * time.Millisecond
+		r.Base = time.Second
 	}
 	if r.Max <= 0 {
-		r.Max = 30 * time.Second
-	}
-	if r.Budget <= 0 {
-		r.Budget = 2 * time.Minute
+		r.Max = 5 * time.Minute
 	}
 	return r
 }
 
-// send posts m through s until it is delivered, fails for good, or the
-// policy is spent, and says how many attempts it made. retried is told of
-// each retry before its wait. A message still failing when its attempts
-// or budget run out fails with retry.ErrGaveUp.
-func (r Retry) send(ctx context.Context, s Sender, m Message, retried func(attempt int, wait time.Duration, err error)) (int, error) {
-	attempts := 0
-	p := retry.Policy{
-		Classify: classify, Budget: r.Budget, Attempts: r.Attempts, Base: r.Base, Max: r.Max,
-		OnRetry: func(rt retry.Retry) { retried(rt.Attempt, rt.Wait, rt.Err) },
+// wait is the wait after the nth failure in a row (from 1): never zero,
+// never more than Max.
+func (r Retry) wait(n int) time.Duration {
+	ceil := r.Max
+	if shift := n - 1; shift >= 0 && shift < 32 && r.Base<<shift > 0 && r.Base<<shift < r.Max {
+		ceil = r.Base << shift
 	}
-	err := p.Do(ctx, func(try context.Context) (retry.Answer, error) {
-		attempts++
-		return retry.Answer{}, s.Send(try, m)
-	})
-	return attempts, err
+	return rand.N(ceil) + 1
 }
 
 // classify says whether a webhook's error is worth another attempt, and
@@ -62,7 +48,7 @@ func (r Retry) send(ctx context.Context, s Sender, m Message, retried func(attem
 // and any 5xx are passing; any other answer will not change on a retry.
 // A chat message posted twice is a smaller harm than one lost, so a
 // transport error is retried though the post may have arrived.
-func classify(err error, _ retry.Answer) (time.Duration, bool) {
+func classify(err error) (time.Duration, bool) {
 	var se *StatusError
 	if errors.As(err, &se) {
 		return se.RetryAfter, se.Code == http.StatusTooManyRequests || se.Code >= 500

@@ -7,6 +7,7 @@ import (
 	"path"
 	"slices"
 	"strconv"
+	"time"
 
 	"github.com/trainyard/trainyard/internal/train"
 )
@@ -35,9 +36,13 @@ type Route struct {
 	// Events are notify kinds (merged, evicted, paused, resumed); empty
 	// means all of them.
 	Events []train.NotifyKind
-	// Username and IconURL are Mattermost's per-post overrides.
+	// Username and IconURL override the name and avatar of the posts,
+	// where the webhook allows it.
 	Username string
 	IconURL  string
+	// RetryFor is how long a message that does not go through is retried,
+	// across restarts, before it is given up; zero means DefaultRetryFor.
+	RetryFor time.Duration
 }
 
 // ErrInvalidRoute marks a route that cannot be used.
@@ -62,6 +67,9 @@ func (r Route) Validate() error {
 		if !slices.Contains(knownEvents, e) {
 			return fmt.Errorf("%w: event %q is not one of %v", ErrInvalidRoute, e, knownEvents)
 		}
+	}
+	if r.RetryFor < 0 {
+		return fmt.Errorf("%w: retry_for %s is negative", ErrInvalidRoute, r.RetryFor)
 	}
 	return nil
 }
@@ -102,6 +110,13 @@ func (r Route) matches(key train.Key, kind train.NotifyKind) bool {
 		ok, _ := path.Match(pattern, key.Branch)
 		return ok || pattern == key.Branch
 	})
+}
+
+func (r Route) retryFor() time.Duration {
+	if r.RetryFor > 0 {
+		return r.RetryFor
+	}
+	return DefaultRetryFor
 }
 
 func (r Route) name(i int) string {

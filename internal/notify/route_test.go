@@ -4,6 +4,7 @@ import (
 	"errors"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/trainyard/trainyard/internal/train"
 )
@@ -88,6 +89,8 @@ func TestRouteValidate(t *testing.T) {
 		{"pattern", func(r *Route) { r.Branches = []string{"release/["} }, `branch pattern "release/[" is malformed`},
 		{"empty branch", func(r *Route) { r.Branches = []string{""} }, `branch pattern "" is malformed`},
 		{"event", func(r *Route) { r.Events = []train.NotifyKind{"merged", "derailed"} }, `event "derailed" is not one of [merged evicted paused resumed]`},
+		{"retry_for", func(r *Route) { r.RetryFor = -time.Minute }, "retry_for -1m0s is negative"},
+		{"retry_for set", func(r *Route) { r.RetryFor = 3 * time.Hour }, ""},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {

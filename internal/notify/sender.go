@@ -164,17 +164,28 @@ func (e *scrubbedError) Error() string { return e.msg }
 // errors.As, which could expose the text, stops here.
 func (e *scrubbedError) Is(target error) bool { return errors.Is(e.err, target) }
 
+// payload is what both chats take: the text, and the name and avatar to
+// post under instead of the webhook's, each left out when not set.
+type payload struct {
+	Text     string `json:"text"`
+	Username string `json:"username,omitempty"`
+	IconURL  string `json:"icon_url,omitempty"`
+}
+
 // Slack posts to a Slack incoming webhook, or any receiver that takes
 // Slack's {"text": ...} payload with mrkdwn.
-type Slack struct{ Webhook }
-
-type slackPayload struct {
-	Text string `json:"text"`
+type Slack struct {
+	Webhook
+	// Username and IconURL override the webhook's defaults when set
+	// (Slack's legacy webhooks honour them; an app's webhook ignores
+	// them).
+	Username string
+	IconURL  string
 }
 
 // Send posts m.
 func (s Slack) Send(ctx context.Context, m Message) error {
-	return s.post(ctx, slackPayload(m))
+	return s.post(ctx, payload{Text: m.Text, Username: s.Username, IconURL: s.IconURL})
 }
 
 // Mattermost posts to a Mattermost incoming webhook.
@@ -186,13 +197,7 @@ type Mattermost struct {
 	IconURL  string
 }
 
-type mattermostPayload struct {
-	Text     string `json:"text"`
-	Username string `json:"username,omitempty"`
-	IconURL  string `json:"icon_url,omitempty"`
-}
-
 // Send posts m.
 func (s Mattermost) Send(ctx context.Context, m Message) error {
-	return s.post(ctx, mattermostPayload{Text: m.Text, Username: s.Username, IconURL: s.IconURL})
+	return s.post(ctx, payload{Text: m.Text, Username: s.Username, IconURL: s.IconURL})
 }

@@ -11,8 +11,6 @@ import (
 	"strings"
 	"testing"
 	"time"
-
-	"github.com/trainyard/trainyard/internal/retry"
 )
 
 // TestErrorsNeverNameTheURL: the URL is the webhook's credential, so no
@@ -44,7 +42,7 @@ func TestErrorsNeverNameTheURL(t *testing.T) {
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
-			err := Slack{Webhook{URL: tc.url}}.Send(t.Context(), Message{Text: "x"})
+			err := Slack{Webhook: Webhook{URL: tc.url}}.Send(t.Context(), Message{Text: "x"})
 			if err == nil {
 				t.Fatal("Send succeeded, want an error")
 			}
@@ -78,7 +76,7 @@ func TestTransportErrorQuotingTheURL(t *testing.T) {
 func TestTransportErrorsKeepTheirCause(t *testing.T) {
 	rc := newReceiver(t)
 	rc.answer("/slow", func(_ http.ResponseWriter, r *http.Request, _ int) { <-r.Context().Done() })
-	err := Slack{Webhook{URL: rc.url("/slow"), Timeout: 20 * time.Millisecond}}.Send(t.Context(), Message{Text: "x"})
+	err := Slack{Webhook: Webhook{URL: rc.url("/slow"), Timeout: 20 * time.Millisecond}}.Send(t.Context(), Message{Text: "x"})
 	var ue *url.Error
 	if !errors.Is(err, context.DeadlineExceeded) || !errors.As(err, &ue) || ue.URL != "[redacted]" || !ue.Timeout() {
 		t.Fatalf("Send = %v, want a redacted *url.Error timing out", err)
@@ -118,44 +116,35 @@ func TestClassify(t *testing.T) {
 		{&url.Error{Op: "Post", URL: redacted, Err: errors.New("connection reset")}, true, 0},
 		{errors.New("encode webhook payload: bad"), false, 0},
 	} {
-		atLeast, again := classify(tc.err, retry.Answer{})
+		atLeast, again := classify(tc.err)
 		if again != tc.again || (again && atLeast != tc.atLeast) {
 			t.Errorf("classify(%v) = %v, %v; want retry %v after at least %v", tc.err, atLeast, again, tc.again, tc.atLeast)
 		}
 	}
 }
 
-// TestRetryWaits: the retried callback is told of each retry with its
-// attempt and a jittered wait under the ceiling, never zero.
+// TestRetryWaits: each wait is drawn below a ceiling that doubles with
+// each failure in a row up to Max, and is never zero.
 func TestRetryWaits(t *testing.T) {
-	rc := newReceiver(t)
-	rc.answer("/down", func(w http.ResponseWriter, _ *http.Request, _ int) { w.WriteHeader(http.StatusBadGateway) })
-	r := Retry{Attempts: 4, Base: time.Millisecond, Max: 2 * time.Millisecond}.withDefaults()
-	var got []int
-	attempts, err := r.send(t.Context(), Slack{Webhook{URL: rc.url("/down")}}, Message{Text: "x"}, func(attempt int, wait time.Duration, err error) {
-		if wait <= 0 || wait > r.Max || !strings.Contains(err.Error(), "502") {
-			t.Errorf("retry %d: wait %v, %v", attempt, wait, err)
+	r := Retry{Base: 4 * time.Millisecond, Max: 20 * time.Millisecond}.withDefaults()
+	for _, tc := range []struct {
+		failures int
+		ceil     time.Duration
+	}{{1, 4 * time.Millisecond}, {2, 8 * time.Millisecond}, {3, 16 * time.Millisecond}, {4, 20 * time.Millisecond}, {40, 20 * time.Millisecond}} {
+		var most time.Duration
+		for range 2000 {
+			w := r.wait(tc.failures)
+			if w <= 0 || w > tc.ceil {
+				t.Fatalf("wait after %d failures = %v, want in (0, %v]", tc.failures, w, tc.ceil)
+			}
+			most = max(most, w)
 		}
-		got = append(got, attempt)
-	})
-	if attempts != 4 || !errors.Is(err, retry.ErrGaveUp) || fmt.Sprint(got) != "[1 2 3]" {
-		t.Fatalf("send = %d, %v, retries %v; want 4 attempts, 3 retries, gave up", attempts, err, got)
+		// 2000 draws all in the lower half would be a broken jitter.
+		if most <= tc.ceil/2 {
+			t.Errorf("waits after %d failures reach only %v of %v", tc.failures, most, tc.ceil)
+		}
 	}
-}
-
-// TestRetryBudget: a Retry-After beyond the message's time budget ends the
-// attempts at once instead of holding a worker.
-func TestRetryBudget(t *testing.T) {
-	rc := newReceiver(t)
-	rc.answer("/later", func(w http.ResponseWriter, _ *http.Request, _ int) {
-		w.Header().Set("Retry-After", "3600")
-		w.WriteHeader(http.StatusServiceUnavailable)
-	})
-	r := Retry{Attempts: 5, Base: time.Millisecond, Budget: time.Second}
-	calls := 0
-	attempts, err := r.withDefaults().send(t.Context(), Slack{Webhook{URL: rc.url("/later")}}, Message{Text: "x"},
-		func(int, time.Duration, error) { calls++ })
-	if attempts != 1 || calls != 0 || !errors.Is(err, retry.ErrGaveUp) || !strings.Contains(err.Error(), "503 Service Unavailable") {
-		t.Fatalf("send = %d, %v (retries %d); want 1 attempt, gave up on 503", attempts, err, calls)
+	if d := (Retry{}).withDefaults(); d.Base != time.Second || d.Max != 5*time.Minute {
+		t.Errorf("defaults = %+v, want 1s and 5m", d)
 	}
 }

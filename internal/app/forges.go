@@ -3,6 +3,7 @@ package app
 import (
 	"net/http"
 	"path/filepath"
+	"strings"
 
 	"go.uber.org/zap"
 
@@ -12,6 +13,7 @@ import (
 	"github.com/trainyard/trainyard/internal/forge/forges"
 	"github.com/trainyard/trainyard/internal/gitops"
 	"github.com/trainyard/trainyard/internal/train"
+	"github.com/trainyard/trainyard/internal/web"
 	"github.com/trainyard/trainyard/internal/webhook"
 )
 
@@ -57,6 +59,9 @@ func (a *App) newEngine(owner string, f forges.Forge) *engine.Engine {
 		Projects:      projects,
 		SweepEvery:    cfg.SweepInterval,
 		DedupTTL:      cfg.Webhook.DedupTTL,
+	}
+	if base := strings.TrimSuffix(string(cfg.UI.URL), "/"); base != "" && cfg.UI.Enabled {
+		ec.StatusLink = func(k train.Key, mr int64) string { return base + web.MRPath(k.Forge, k.Project, mr) }
 	}
 	repos := &engine.GitRepos{
 		Dir: filepath.Join(cfg.DataDir, "mirrors", name), CloneURL: f.Git.CloneURL,

@@ -290,7 +290,11 @@ func (e *Engine) statusText(ctx context.Context, t train.Train, mr int64) string
 	}
 	fmt.Fprintf(&b, ": %s", e.describe(t, i))
 	if c.Pipeline != 0 {
-		fmt.Fprintf(&b, ", %s", e.pipelineText(ctx, t.Project, train.Span{Pipeline: c.Pipeline, Passed: c.State == train.StatePassed}))
+		// Only a failed pipeline's name needs its verdict (GitHub lists
+		// the checks that failed): a running one is named as if it passed,
+		// with no read of the forge.
+		running := c.State == train.StatePassed || c.State == train.StateRunning
+		fmt.Fprintf(&b, ", %s", e.pipelineText(ctx, t.Project, train.Span{Pipeline: c.Pipeline, Passed: running}))
 	}
 	b.WriteString(".")
 	return b.String()

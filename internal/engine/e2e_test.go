@@ -54,6 +54,8 @@ type envOptions struct {
 	sweepEvery time.Duration
 	// forge, when set, stands between the engine and the client.
 	forge func(engine.Forge) engine.Forge
+	// config adjusts the engine's configuration.
+	config func(*engine.Config)
 }
 
 func newEnv(t *testing.T, o envOptions) *env {
@@ -97,6 +99,9 @@ func newEnv(t *testing.T, o envOptions) *env {
 	cfg := engine.Config{Profile: gitlab.Profile(ff.URL()), Owner: "test", Settings: o.settings, Projects: []string{project}, SweepEvery: o.sweepEvery}
 	if o.ignoreRules {
 		cfg.Policy = engine.StaticPolicy{TrainSettings: o.settings.WithDefaults(), Access: forge.Developer, IgnoreRules: true}
+	}
+	if o.config != nil {
+		o.config(&cfg)
 	}
 	var f engine.Forge = client
 	if o.forge != nil {

@@ -35,6 +35,7 @@ type Forge interface {
 	MRs
 	Pipelines
 	Notes
+	Statuses
 }
 
 // MRs reads MRs and who may act on them, closes MRs and reads branches.
@@ -57,6 +58,15 @@ type Pipelines interface {
 type Notes interface {
 	Comment(ctx context.Context, project string, iid int64, body string) error
 	Notes(ctx context.Context, project string, iid int64) ([]forge.Note, error)
+	// PostNote and EditNote keep one note up to date: the MR's status.
+	PostNote(ctx context.Context, project string, iid int64, body string) (id int64, err error)
+	EditNote(ctx context.Context, project string, iid, id int64, body string) error
+}
+
+// Statuses sets Trainyard's commit status on an MR's head; the id it
+// returns is given back with the next status of that commit.
+type Statuses interface {
+	SetCommitStatus(ctx context.Context, project string, s forge.CommitStatus) (id string, err error)
 }
 
 // Repo is a project's git mirror, where car commits are made and pushed.
@@ -134,6 +144,10 @@ type Config struct {
 	// Policy is what each project allows; nil: a StaticPolicy of Settings
 	// and MinAccess.
 	Policy Policy
+
+	// StatusLink is the web page of an MR's journey that its status
+	// comment and commit status link to; nil or "": no link.
+	StatusLink func(key train.Key, mr int64) string
 
 	// Projects are the projects whose missed commands CatchUp looks for,
 	// as the configuration spells them.

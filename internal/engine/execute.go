@@ -26,9 +26,17 @@ func (e *Engine) execute(ctx context.Context, log *zap.Logger, t *train.Train) (
 	var results []train.Observation
 	var left train.Actions
 	var errs []error
-	outbox := movesFirst(t.Outbox)
+	outbox := movesFirst(train.Coalesce(t.Outbox))
+	statuses := train.OnlyStatuses(outbox)
+	done := 0
 	for i, a := range outbox {
-		if i > 0 && (settled(results) || othersWait(ctx)) {
+		if _, ok := a.(train.Status); ok && !statuses {
+			// What an MR shows waits for the rest of the pass, which
+			// may change it again: one write says where it ended.
+			left = append(left, a)
+			continue
+		}
+		if done > 0 && (settled(results) || othersWait(ctx)) {
 			left = append(left, outbox[i:]...)
 			yield = !settled(results)
 			break
@@ -41,6 +49,7 @@ func (e *Engine) execute(ctx context.Context, log *zap.Logger, t *train.Train) (
 		actx, cancel := context.WithTimeout(ctx, e.cfg.ActionTimeout)
 		obs, err := e.act(actx, t, a)
 		cancel()
+		done++
 		switch {
 		case err == nil:
 			results = append(results, obs...)
@@ -136,6 +145,10 @@ func (e *Engine) act(ctx context.Context, t *train.Train, a train.Action) ([]tra
 	case train.Notify:
 		if e.notify != nil {
 			e.notify.Notify(ctx, t.Key, a)
+		}
+	case train.Status:
+		if err := e.showStatus(ctx, t, a); err != nil {
+			return nil, err
 		}
 	case train.Record:
 		if err := e.store.AppendHistory(ctx, t.Key, a.Car); err != nil {

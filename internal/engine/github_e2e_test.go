@@ -2,6 +2,10 @@ package engine_test
 
 import (
 	"context"
+	"crypto/rand"
+	"crypto/rsa"
+	"crypto/x509"
+	"encoding/pem"
 	"errors"
 	"fmt"
 	"regexp"
@@ -42,6 +46,9 @@ func newGitHubEnvWith(t *testing.T, settings train.Settings, ci fakeforge.CI, mu
 type ghEnvOptions struct {
 	forge func(*fakeforge.Options)
 	wrap  func(*fakeforge.Forge, engine.Forge) engine.Forge
+	// app signs the client in as a GitHub App installation, which the
+	// forge then knows, instead of with a token.
+	app bool
 }
 
 // newGitHubEnvOn is newGitHubEnvWith with o.
@@ -57,6 +64,16 @@ func newGitHubEnvOn(t *testing.T, settings train.Settings, ci fakeforge.CI, muta
 	}
 	if o.forge != nil {
 		o.forge(&opts)
+	}
+	var app *github.App
+	if o.app {
+		key, err := rsa.GenerateKey(rand.Reader, 2048)
+		if err != nil {
+			t.Fatal(err)
+		}
+		opts.GitHub.App = fakeforge.App{ID: 77, PublicKey: &key.PublicKey}
+		app = &github.App{ID: 77, InstallationID: fakeforge.DefaultInstallationID,
+			PrivateKey: pem.EncodeToMemory(&pem.Block{Type: "RSA PRIVATE KEY", Bytes: x509.MarshalPKCS1PrivateKey(key)})}
 	}
 	ff, err := fakeforge.New(opts)
 	if err != nil {
@@ -76,8 +93,12 @@ func newGitHubEnvOn(t *testing.T, settings train.Settings, ci fakeforge.CI, muta
 			t.Fatal(err)
 		}
 	}
-	client, err := github.New(github.Options{BaseURL: ff.URL(), Token: botToken, RequiredChecks: []string{"ci/test"},
-		BackoffBase: time.Millisecond, BackoffMax: 20 * time.Millisecond})
+	copts := github.Options{BaseURL: ff.URL(), Token: botToken, RequiredChecks: []string{"ci/test"},
+		BackoffBase: time.Millisecond, BackoffMax: 20 * time.Millisecond}
+	if app != nil {
+		copts.Token, copts.App = "", app
+	}
+	client, err := github.New(copts)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -70,6 +70,8 @@ func (f *Forge) routes() *http.ServeMux {
 	handle("POST /projects/{id}/pipelines/{pipeline_id}/cancel", f.cancelPipelineAPI)
 	handle("GET /projects/{id}/repository/branches/{branch}", f.getBranch)
 	handle("DELETE /projects/{id}/repository/branches/{branch}", f.deleteBranch)
+	handle("POST /projects/{id}/statuses/{sha}", f.setCommitStatus)
+	handle("GET /projects/{id}/repository/commits/{sha}/statuses", f.listCommitStatuses)
 	return m
 }
 

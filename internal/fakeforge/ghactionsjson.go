@@ -70,7 +70,21 @@ func (f *Forge) ghCheckRunOf(p *project, c *checkRun) ghCheckRun {
 	if c.Conclusion != "" {
 		out.Conclusion = &c.Conclusion
 	}
+	if c.API {
+		out.ExternalID = ""
+		out.Output.Title, out.Output.Summary = optString(c.Title), optString(c.Summary)
+		if c.DetailsURL != "" {
+			out.DetailsURL = c.DetailsURL
+		}
+	}
 	return out
+}
+
+func optString(s string) *string {
+	if s == "" {
+		return nil
+	}
+	return &s
 }
 
 type ghHeadCommit struct {

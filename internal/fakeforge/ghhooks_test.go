@@ -159,10 +159,10 @@ func TestGitHubWebhookShapesMatchGitHub(t *testing.T) {
 		{GHEventPullRequest, "synchronize", "pull_request_synchronize.json", nil},
 		{GHEventPullRequest, "closed", "pull_request_closed.json", nil},
 		// Atlantis captured its payload in 2018, before GitHub added
-		// performed_via_github_app and these repository keys; its
-		// installation was cut down to an id.
+		// performed_via_github_app, pin, minimized and these repository
+		// keys; its installation was cut down to an id.
 		{GHEventIssueComment, "created", "issue_comment_created_on_pull_request.atlantis.json", []string{
-			".comment.performed_via_github_app", ".installation.node_id", ".repository.custom_properties", ".repository.disabled",
+			".comment.performed_via_github_app", ".comment.pin", ".comment.minimized", ".installation.node_id", ".repository.custom_properties", ".repository.disabled",
 			".repository.is_template", ".repository.topics", ".repository.visibility", ".repository.web_commit_signoff_required"}},
 		// An app's permissions are its own.
 		{GHEventCheckRun, "completed", "check_run_completed_success.json", []string{".check_run.app.permissions", ".check_run.check_suite.app.permissions"}},

@@ -266,6 +266,9 @@ type ghComment struct {
 	IssueURL          string  `json:"issue_url"`
 	AuthorAssociation string  `json:"author_association"`
 	PerformedViaApp   *string `json:"performed_via_github_app"`
+	// Pin and Minimized are null unless someone pinned or hid it.
+	Pin       *obj `json:"pin"`
+	Minimized *obj `json:"minimized"`
 }
 
 // ghCommentOf renders note n on MR m; call with f.mu held.

@@ -101,9 +101,9 @@ func TestGitHubShapesMatchGitHub(t *testing.T) {
 		{"repository", "/repos/acme/widgets", &github.Repository{}, nil, "pull_request_opened.json", func(v any) any { return at(t, v, "repository") }, nil},
 		{"comment", "/repos/acme/widgets/issues/1/comments", &[]github.IssueComment{}, func(v any) any { return at(t, v, 0) },
 			"issue_comment_created_on_pull_request.atlantis.json", func(v any) any { return at(t, v, "comment") },
-			// GitHub added performed_via_github_app after 2018, when
-			// Atlantis captured its payload.
-			[]string{".performed_via_github_app"}},
+			// GitHub added performed_via_github_app, pin and minimized
+			// after 2018, when Atlantis captured its payload.
+			[]string{".performed_via_github_app", ".pin", ".minimized"}},
 		// The REST API's check_suite is {"id": ...}; the webhook's is
 		// the whole suite. An app's permissions are its own.
 		{"check run", "/repos/acme/widgets/commits/" + sha + "/check-runs", &github.ListCheckRunsResults{}, func(v any) any { return at(t, v, "check_runs", 0) },

@@ -34,6 +34,12 @@ type checkRun struct {
 	Conclusion string
 	Started    time.Time
 	Completed  time.Time
+	// API: an app created it through the check runs API, with the title
+	// and details page it gave.
+	API        bool
+	Title      string
+	Summary    string
+	DetailsURL string
 }
 
 type workflowRun struct {

@@ -173,6 +173,7 @@ type state struct {
 	projects    map[int64]*project
 	byPath      map[string]*project
 	pipelines   map[int64]*pipeline
+	glStatuses  map[int64]*glStatus
 	gh          ghState
 	lastID      int64 // one sequence for users, projects, MRs, notes and pipelines keeps ids unique
 }
@@ -185,6 +186,7 @@ func newState() state {
 		projects:    map[int64]*project{},
 		byPath:      map[string]*project{},
 		pipelines:   map[int64]*pipeline{},
+		glStatuses:  map[int64]*glStatus{},
 		gh:          newGHState(),
 	}
 }

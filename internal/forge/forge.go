@@ -128,3 +128,50 @@ func ParseAccessLevel(s string) (AccessLevel, error) {
 	}
 	return 0, fmt.Errorf("access level %q: want one of none, guest, reporter, developer, maintainer, owner, or a GitHub role: read, triage, write, maintain, admin", s)
 }
+
+// StatusName is the name of the commit status (a check run on GitHub)
+// Trainyard sets on the head of each MR on a train. The checks that
+// decide whether a car passed never count it: it tells the train's own
+// verdict, not CI's.
+const StatusName = "trainyard"
+
+// StatusState is what a commit status says, with GitLab's names.
+type StatusState string
+
+const (
+	StatusPending  StatusState = "pending"
+	StatusRunning  StatusState = "running"
+	StatusSuccess  StatusState = "success"
+	StatusFailed   StatusState = "failed"
+	StatusCanceled StatusState = "canceled"
+)
+
+// Done reports whether the status is final.
+func (s StatusState) Done() bool {
+	return s == StatusSuccess || s == StatusFailed || s == StatusCanceled
+}
+
+// CommitStatus is Trainyard's status on an MR's head commit.
+type CommitStatus struct {
+	SHA         string
+	Ref         string // the MR's source branch, which GitLab files the status under
+	State       StatusState
+	Description string
+	TargetURL   string // where it links: the MR's page on the dashboard
+	// ID is what the forge returned when the status was first set on this
+	// commit (a GitHub check run's id), so that a change updates it; empty
+	// for a first status.
+	ID string
+}
+
+// Clip shortens s to at most n bytes without splitting a character, for
+// the forges' length limits.
+func Clip(s string, n int) string {
+	if len(s) <= n {
+		return s
+	}
+	for n > 0 && s[n]&0xC0 == 0x80 {
+		n--
+	}
+	return s[:n]
+}

@@ -68,6 +68,37 @@ type Comment struct {
 	Body Text
 }
 
+// Phase is where an MR stands with its train, as the MR itself shows it.
+type Phase string
+
+const (
+	PhaseQueued  Phase = "queued"
+	PhaseTesting Phase = "testing"
+	PhaseMerged  Phase = "merged"
+	PhaseEvicted Phase = "evicted"
+	PhaseRemoved Phase = "removed" // taken off by a person, not for a fault
+)
+
+// Done reports whether the MR left the train in this phase.
+func (p Phase) Done() bool { return p == PhaseMerged || p == PhaseEvicted || p == PhaseRemoved }
+
+// Status asks for the MR to show where it stands: one comment of its own,
+// edited in place, and a commit status on its head. While the MR is on
+// the train the executor words the rest from the train as it is when the
+// status is shown. A later Status of the same MR in one outbox supersedes
+// an earlier one (see Coalesce), so the forge hears of the last.
+type Status struct {
+	MR      int64
+	HeadSHA string
+	Source  string
+	Phase   Phase
+	// Added is the sentence of its adding (position and estimate then),
+	// which the comment keeps at its top; set by the Status of an add.
+	Added Text
+	// Outcome is the sentence of a car that left: merged or why not.
+	Outcome Text
+}
+
 // NotifyKind is what a chat notification is about.
 type NotifyKind string
 
@@ -101,6 +132,7 @@ func (CloseMR) action()           {}
 func (Comment) action()           {}
 func (Notify) action()            {}
 func (Record) action()            {}
+func (Status) action()            {}
 
 // Wants reports whether the train still waits for the result of a: a build
 // for a car no longer building on that base, a pipeline for a commit the

@@ -70,6 +70,8 @@ func kindOf(a Action) string {
 		return "notify"
 	case Record:
 		return "record"
+	case Status:
+		return "status"
 	}
 	return ""
 }
@@ -94,6 +96,8 @@ func decodeAction(kind string, data json.RawMessage) (Action, error) {
 		return decode[Notify](data)
 	case "record":
 		return decode[Record](data)
+	case "status":
+		return decode[Status](data)
 	}
 	return nil, fmt.Errorf("unknown action kind %q", kind)
 }

@@ -12,13 +12,14 @@ func msgAdded(branch string, pos int, eta time.Duration) string {
 	msg := fmt.Sprintf("Added to the merge train for `%s` at position %d.", branch, pos)
 	// Below five seconds the estimate would read "about 0s".
 	if eta >= 5*time.Second {
-		msg += fmt.Sprintf(" Expected to merge in about %s, judging by recent pipelines.", roundDuration(eta))
+		msg += fmt.Sprintf(" Expected to merge in about %s, judging by recent pipelines.", RoundDuration(eta))
 	}
 	return msg
 }
 
-// roundDuration keeps two significant units: "25m", "1h10m", "40s".
-func roundDuration(d time.Duration) string {
+// RoundDuration keeps two significant units, for estimates people
+// read: "25m", "1h10m", "40s".
+func RoundDuration(d time.Duration) string {
 	switch {
 	case d >= time.Hour:
 		d = d.Round(10 * time.Minute)
@@ -75,7 +76,7 @@ func msgConflict(branch string, first bool, paths []string) string {
 func msgPipelineFailed(pipeline int64, status PipelineState, attempts int) Text {
 	word := "failed"
 	if status == PipelineCanceled {
-		word = "was canceled"
+		word = "was cancelled"
 	} else if status == PipelineSkipped {
 		word = "was skipped"
 	}
@@ -100,7 +101,7 @@ func msgWitnessFailed(failed Text, witness int64) Text {
 }
 
 func msgTimeout(pipeline int64, limit time.Duration) Text {
-	return Join(PipelineRef(pipeline), " did not finish within "+roundDuration(limit))
+	return Join(PipelineRef(pipeline), " did not finish within "+RoundDuration(limit))
 }
 
 func msgMerged(branch, commit string, pipeline int64) Text {

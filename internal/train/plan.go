@@ -152,7 +152,9 @@ func (p *planner) add(o Added) {
 		}
 	}
 	p.t.Cars = slices.Insert(p.t.Cars, at, car)
-	p.reply(o.MR, o.Event, msgAdded(p.t.Branch, at+1, p.estimate(at, o.Estimate)))
+	// The answer is the MR's status comment, which then follows the car.
+	p.emit(Status{MR: o.MR, HeadSHA: o.HeadSHA, Source: o.Source, Phase: PhaseQueued,
+		Added: Words(msgAdded(p.t.Branch, at+1, p.estimate(at, o.Estimate)))})
 }
 
 func (p *planner) retry(o Retried) {
@@ -339,6 +341,7 @@ func (p *planner) pipelineCreated(o PipelineCreated) {
 	c.PipelineStartedAt = p.now
 	c.Attempts++
 	c.Retested = c.Suspect != 0
+	p.emit(Status{MR: c.MR, HeadSHA: c.HeadSHA, Source: c.Source, Phase: PhaseTesting})
 }
 
 func (p *planner) pipelineStatus(o PipelineStatus) {
@@ -488,9 +491,11 @@ func (p *planner) merge(ff *FastForward) {
 			msg = Join(msg, " "+msgLeftOut(c.News.HeadSHA))
 		}
 		c.Reason = &Reason{Code: ReasonMerged, Pipeline: pipeline, Commit: ff.To, Message: msg}
+		// The forge announces the merge itself: the status comment gets
+		// the outcome, with no note of its own.
 		p.emit(
 			DeleteCarRef{MR: c.MR},
-			Comment{MR: c.MR, Key: "merged:" + ff.To, Body: c.Reason.Message},
+			Status{MR: c.MR, HeadSHA: c.HeadSHA, Source: c.Source, Phase: PhaseMerged, Outcome: c.Reason.Message},
 			Record{Car: c.clone()},
 		)
 		if p.t.method(c) != MethodMerge {
@@ -541,8 +546,15 @@ func (p *planner) evictKeyed(i int, r Reason, key string) {
 	c.LeftAt = p.now
 	r.Message = msgEvicted(p.t.Branch, r.Detail)
 	c.Reason = &r
+	phase := PhaseEvicted
+	if r.Code == ReasonRemoved {
+		phase = PhaseRemoved
+	}
+	// An eviction asks something of the author: it gets a note of its
+	// own, which notifies, besides the outcome in the status comment.
 	p.emit(
 		Comment{MR: c.MR, Key: key, Body: r.Message},
+		Status{MR: c.MR, HeadSHA: c.HeadSHA, Source: c.Source, Phase: phase, Outcome: r.Message},
 		Notify{Kind: NotifyEvicted, Key: key, Cars: []Car{c.clone()}},
 		Record{Car: c.clone()},
 	)

@@ -397,10 +397,14 @@ func TestMergeEffects(t *testing.T) {
 	if !slices.Equal(merged, []int64{1, 2}) {
 		t.Errorf("merged = %v", merged)
 	}
-	comments := only[Comment](actions)
+	// The merge is told in each MR's status comment, not in a note.
+	if c := only[Comment](actions); len(c) != 0 {
+		t.Errorf("comments = %#v, want none", c)
+	}
+	statuses := only[Status](actions)
 	want := "Merged into `main` with C2, tested by pipeline #102."
-	if len(comments) != 2 || comments[0].Body.String() != want || comments[1].MR != 2 {
-		t.Errorf("comments = %#v, want %q on !1 and !2", comments, want)
+	if len(statuses) != 2 || statuses[0].Outcome.String() != want || statuses[0].Phase != PhaseMerged || statuses[1].MR != 2 || statuses[1].HeadSHA != "H2" {
+		t.Errorf("statuses = %#v, want %q on !1 and !2", statuses, want)
 	}
 	if d := mrsOf(only[DeleteCarRef](actions), func(d DeleteCarRef) int64 { return d.MR }); !slices.Equal(d, []int64{1, 2}) {
 		t.Errorf("deleted refs = %v", d)
@@ -858,12 +862,15 @@ func TestObservationsAreIdempotent(t *testing.T) {
 func TestAddAndPriority(t *testing.T) {
 	tr := mk(at(1, StateRunning, "T"), at(2, StateRunning, "C1"))
 	tr, actions := Plan(tr, Added{MR: 3, HeadSHA: "H3", By: "a", Event: "e3"}, t0)
-	if c := only[Comment](actions); len(c) != 1 || c[0].Body.String() != "Added to the merge train for `main` at position 3." || c[0].Key != "reply:e3" {
-		t.Fatalf("comments = %#v", c)
+	if s := only[Status](actions); len(s) != 1 || s[0].Added.String() != "Added to the merge train for `main` at position 3." || s[0].Phase != PhaseQueued || s[0].MR != 3 || s[0].HeadSHA != "H3" {
+		t.Fatalf("statuses = %#v", s)
+	}
+	if c := only[Comment](actions); len(c) != 0 {
+		t.Fatalf("comments = %#v: the status comment is the answer", c)
 	}
 	tr, actions = Plan(tr, Added{MR: 4, HeadSHA: "H4", By: "a", Priority: PriorityHigh, Event: "e4"}, t0)
-	if c := only[Comment](actions); len(c) != 1 || c[0].Body.String() != "Added to the merge train for `main` at position 1." {
-		t.Fatalf("comments = %#v", c)
+	if s := only[Status](actions); len(s) != 1 || s[0].Added.String() != "Added to the merge train for `main` at position 1." {
+		t.Fatalf("statuses = %#v", s)
 	}
 	if c := cancels(actions); !slices.Equal(c, []int64{pipe(1), pipe(2)}) {
 		t.Fatalf("cancels = %v: the cars behind an urgent car are rebuilt", c)
@@ -977,8 +984,8 @@ func TestAddedReplyEstimates(t *testing.T) {
 	}
 	for _, tt := range tests {
 		_, actions := Plan(tr, Added{MR: 4, HeadSHA: "H4", By: "a", Event: "e", Estimate: tt.estimate}, t0)
-		if c := only[Comment](actions); len(c) != 1 || c[0].Body.String() != tt.want {
-			t.Errorf("estimate %s: comments = %#v, want %q", tt.estimate, c, tt.want)
+		if s := only[Status](actions); len(s) != 1 || s[0].Added.String() != tt.want {
+			t.Errorf("estimate %s: statuses = %#v, want %q", tt.estimate, s, tt.want)
 		}
 	}
 }
@@ -1200,9 +1207,9 @@ func TestNewsOfAFrozenCarIsActedOnAfterItsFastForward(t *testing.T) {
 				t.Errorf("evicted = %v, want %v", e, tt.wantEvicted)
 			}
 			var merged string
-			for _, c := range only[Comment](actions) {
-				if c.MR == 1 && strings.HasPrefix(c.Body.String(), "Merged") {
-					merged = c.Body.String()
+			for _, s := range only[Status](actions) {
+				if s.MR == 1 && s.Phase == PhaseMerged {
+					merged = s.Outcome.String()
 				}
 			}
 			if merged != tt.wantMerged {

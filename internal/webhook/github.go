@@ -10,6 +10,7 @@ import (
 	"github.com/google/go-github/v82/github"
 
 	"github.com/trainyard/trainyard/internal/event"
+	"github.com/trainyard/trainyard/internal/forge"
 )
 
 func (h *Handler) serveGitHub(w http.ResponseWriter, r *http.Request) (string, answer) {
@@ -113,6 +114,9 @@ func decodeGitHub(kind string, payload []byte) (normalised, error) {
 		return githubRun(e.GetAction(), e.GetRepo(), e.GetSender(), s.GetID(), s.GetHeadSHA(), s.GetHeadBranch(), s.GetConclusion(), s.PullRequests), nil
 	case *github.CheckRunEvent:
 		c := e.GetCheckRun()
+		if c.GetName() == forge.StatusName {
+			return skip("check run %s is Trainyard's own", forge.StatusName), nil
+		}
 		return githubRun(e.GetAction(), e.GetRepo(), e.GetSender(), c.GetCheckSuite().GetID(), c.GetHeadSHA(), c.GetCheckSuite().GetHeadBranch(), c.GetConclusion(), c.PullRequests), nil
 	case *github.WorkflowRunEvent:
 		wr := e.GetWorkflowRun()
@@ -210,6 +214,9 @@ func githubRun(action string, repo *github.Repository, sender *github.User, id i
 // that contain the commit, not the one it ran for, so Ref is set only when
 // there is exactly one.
 func githubStatus(e *github.StatusEvent) normalised {
+	if e.GetContext() == forge.StatusName {
+		return skip("status %s is Trainyard's own", forge.StatusName)
+	}
 	status, ok := githubStatusState(e.GetState())
 	if !ok {
 		return skip("status state %q not used", e.GetState())

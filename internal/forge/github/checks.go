@@ -5,6 +5,7 @@ import (
 
 	gh "github.com/google/go-github/v82/github"
 
+	"github.com/trainyard/trainyard/internal/forge"
 	"github.com/trainyard/trainyard/internal/train"
 )
 
@@ -26,6 +27,11 @@ const (
 type checks map[string]checkState
 
 func (cs checks) add(name string, s checkState) {
+	if name == forge.StatusName {
+		// Trainyard's own status on an MR's head says what the train
+		// decided, not what CI found.
+		return
+	}
 	if cur, ok := cs[name]; !ok || s > cur {
 		cs[name] = s
 	}

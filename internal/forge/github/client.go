@@ -129,7 +129,10 @@ type Client struct {
 	// commentPages keeps the last answer to each repository's comment
 	// list.
 	commentPages *pageCache
-	log          *zap.Logger
+	// checkRuns: Trainyard's status on an MR's head is a check run, which
+	// only a GitHub App may create; with a token it is a commit status.
+	asApp bool
+	log   *zap.Logger
 }
 
 // New returns a client. It makes no request.
@@ -193,6 +196,7 @@ func (c *Client) authenticate(opts Options) (*gh.Client, error) {
 		}
 		tr.BaseURL = c.api
 		c.token = tr.Token
+		c.asApp = true
 		return gh.NewClient(&http.Client{Transport: tr}), nil
 	}
 	return nil, errors.New("github client: neither a token nor an app is set")

@@ -1,0 +1,191 @@
+package engine
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"strings"
+	"time"
+
+	"go.uber.org/zap"
+
+	"github.com/trainyard/trainyard/internal/forge"
+	"github.com/trainyard/trainyard/internal/train"
+)
+
+// statusMarker tags the MR's status comment, so that a post a crash left
+// unconfirmed is found instead of repeated.
+const statusMarker = "<!-- trainyard:status -->"
+
+// statusKeep is how long what an MR shows is remembered after it last
+// changed; an MR whose record expired gets a new status comment.
+const statusKeep = 90 * 24 * time.Hour
+
+// shown is what the forge shows of an MR's place on its train, as last
+// written: its status comment and the commit status on its head.
+type shown struct {
+	Note int64 `json:"note,omitempty"`
+	// Posting: the comment was being posted and its id never came back.
+	Posting bool   `json:"posting,omitempty"`
+	Body    string `json:"body,omitempty"`  // digest of the comment's text
+	Added   string `json:"added,omitempty"` // the sentence of its adding, rendered
+	SHA     string `json:"sha,omitempty"`   // the commit the status is on
+	State   string `json:"state,omitempty"`
+	ID      string `json:"id,omitempty"` // the forge's id for that status
+}
+
+func statusName(key train.Key, mr int64) string {
+	return fmt.Sprintf("status:%s:%s!%d", key.Forge, strings.ToLower(key.Project), mr)
+}
+
+// showStatus brings what the MR shows up to date with a: its comment is
+// posted once and then edited, and the commit status set when its state
+// or commit changes. Nothing is written when nothing changed, so a
+// repeat costs one Redis read.
+func (e *Engine) showStatus(ctx context.Context, t *train.Train, a train.Status) error {
+	name := statusName(t.Key, a.MR)
+	var rec shown
+	if raw, err := e.store.Mark(ctx, name); err != nil {
+		return err
+	} else if raw != "" {
+		if err := json.Unmarshal([]byte(raw), &rec); err != nil {
+			e.log.Warn("status record unreadable; starting again", zap.String("train", t.Key.String()), zap.Int64("mr", a.MR), zap.Error(err))
+			rec = shown{}
+		}
+	}
+	if len(a.Added) > 0 {
+		rec.Added = e.render(ctx, t.Project, a.Added)
+	}
+	link := ""
+	if e.cfg.StatusLink != nil {
+		link = e.cfg.StatusLink(t.Key, a.MR)
+	}
+	body := e.statusBody(ctx, t, a, rec.Added, link)
+	save := func() error {
+		raw, err := json.Marshal(rec)
+		if err != nil {
+			return err
+		}
+		return e.store.SetMark(ctx, name, string(raw), statusKeep)
+	}
+	if err := e.showComment(ctx, t.Project, a.MR, &rec, body, save); err != nil {
+		return err
+	}
+	state, desc := statusOf(t.Branch, a)
+	if rec.SHA == a.HeadSHA && rec.State == string(state) {
+		return save()
+	}
+	s := forge.CommitStatus{SHA: a.HeadSHA, Ref: a.Source, State: state, Description: desc, TargetURL: link}
+	if rec.SHA == a.HeadSHA {
+		s.ID = rec.ID
+	}
+	id, err := e.forge.SetCommitStatus(ctx, t.Project, s)
+	switch {
+	case errors.Is(err, forge.ErrRejected):
+		// A status the forge will not take (a move it does not allow,
+		// a token without the right) is not worth retrying the train for.
+		e.log.Warn("commit status refused", zap.String("train", t.Key.String()), zap.Int64("mr", a.MR), zap.Error(err))
+	case err != nil:
+		return fmt.Errorf("set the status of !%d: %w", a.MR, err)
+	default:
+		s.ID = id
+	}
+	rec.SHA, rec.State, rec.ID = a.HeadSHA, string(state), s.ID
+	return save()
+}
+
+// showComment posts or edits the MR's status comment to body.
+func (e *Engine) showComment(ctx context.Context, project string, mr int64, rec *shown, body string, save func() error) error {
+	sum := digest(body)
+	if rec.Note == 0 && rec.Posting {
+		notes, err := e.forge.Notes(ctx, project, mr)
+		if err != nil {
+			return fmt.Errorf("read notes of !%d: %w", mr, err)
+		}
+		for _, n := range notes {
+			if strings.Contains(n.Body, statusMarker) {
+				rec.Note = n.ID
+			}
+		}
+	}
+	if rec.Note != 0 {
+		if rec.Body == sum {
+			return nil
+		}
+		err := e.forge.EditNote(ctx, project, mr, rec.Note, body)
+		if err == nil {
+			rec.Body, rec.Posting = sum, false
+			return nil
+		}
+		if !errors.Is(err, forge.ErrNotFound) {
+			return fmt.Errorf("edit the status comment of !%d: %w", mr, err)
+		}
+		// Someone deleted it: post it again.
+		rec.Note = 0
+	}
+	rec.Posting = true
+	if err := save(); err != nil {
+		return err
+	}
+	id, err := e.forge.PostNote(ctx, project, mr, body)
+	if err != nil {
+		return fmt.Errorf("post the status comment of !%d: %w", mr, err)
+	}
+	rec.Note, rec.Body, rec.Posting = id, sum, false
+	return nil
+}
+
+// statusBody is the text of the MR's status comment: how it was added,
+// where it stands now or how it left, and a link to follow it.
+func (e *Engine) statusBody(ctx context.Context, t *train.Train, a train.Status, added, link string) string {
+	var parts []string
+	if added != "" {
+		parts = append(parts, added)
+	}
+	if a.Phase.Done() {
+		parts = append(parts, e.render(ctx, t.Project, a.Outcome))
+	} else if i := t.Index(a.MR); i >= 0 {
+		now := e.statusText(ctx, *t, a.MR)
+		if !t.Paused {
+			est := train.EstimateFor(*t, e.now(), e.estimate(ctx, t.Key))
+			if eta, ok := est.At(i, t.Cars[i]); ok && eta >= 5*time.Second {
+				now += " Expected to merge in about " + train.RoundDuration(eta) + "."
+			}
+		}
+		parts = append(parts, now)
+	}
+	if link != "" {
+		parts = append(parts, "[Follow it on the dashboard]("+link+")")
+	}
+	return strings.Join(append(parts, statusMarker), "\n\n")
+}
+
+// render writes text for a note, each pipeline named and linked the
+// forge's way.
+func (e *Engine) render(ctx context.Context, project string, text train.Text) string {
+	return text.RenderRefs(func(s train.Span) string { return e.pipelineText(ctx, project, s) })
+}
+
+// statusOf is the commit status of an MR in a's phase, with a line that
+// says it in the forge's list of checks.
+func statusOf(branch string, a train.Status) (forge.StatusState, string) {
+	switch a.Phase {
+	case train.PhaseQueued:
+		return forge.StatusPending, "Waiting on the merge train for " + branch
+	case train.PhaseTesting:
+		return forge.StatusRunning, "Being tested on the merge train for " + branch
+	case train.PhaseMerged:
+		return forge.StatusSuccess, "Merged into " + branch + " by the merge train"
+	case train.PhaseRemoved:
+		return forge.StatusCanceled, "Removed from the merge train for " + branch
+	}
+	return forge.StatusFailed, "Evicted from the merge train for " + branch + "; see the comment on the merge request"
+}
+
+func digest(s string) string {
+	h := sha256.Sum256([]byte(s))
+	return hex.EncodeToString(h[:12])
+}

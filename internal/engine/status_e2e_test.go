@@ -1,0 +1,216 @@
+package engine_test
+
+import (
+	"fmt"
+	"net/url"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/trainyard/trainyard/internal/engine"
+	"github.com/trainyard/trainyard/internal/fakeforge"
+	"github.com/trainyard/trainyard/internal/forge/github"
+	"github.com/trainyard/trainyard/internal/train"
+)
+
+// dashboardLink is the link the tests' engines give each MR's status.
+func dashboardLink(k train.Key, mr int64) string {
+	return fmt.Sprintf("https://trainyard.example/mrs/%s/%s/%d", k.Forge, url.PathEscape(k.Project), mr)
+}
+
+func withLink(c *engine.Config) { c.StatusLink = dashboardLink }
+
+// statusNote returns the MR's status comment, failing unless there is
+// exactly one.
+func (e *env) statusNote(mr int64) string {
+	e.t.Helper()
+	var found []string
+	for _, n := range e.notesOf(mr) {
+		if strings.Contains(n, "<!-- trainyard:status -->") {
+			found = append(found, n)
+		}
+	}
+	if len(found) != 1 {
+		e.t.Fatalf("!%d has %d status comments, want 1: %q", mr, len(found), e.notesOf(mr))
+	}
+	return found[0]
+}
+
+func (e *env) headStatuses(mr int64) []fakeforge.CommitStatus {
+	e.t.Helper()
+	list, err := e.ff.CommitStatuses(project, e.mrState(mr).SHA, "trainyard")
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	return list
+}
+
+// writes counts the forge's answers to requests that change something,
+// by route.
+func writes(ff *fakeforge.Forge) map[string]int {
+	out := map[string]int{}
+	for route, n := range ff.Calls() {
+		if !strings.HasPrefix(route, "GET ") {
+			out[route] += n
+		}
+	}
+	return out
+}
+
+func TestStatusCommentAndCommitStatusFollowTheCar(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t, envOptions{config: withLink})
+	var mrs []int64
+	for i := 1; i <= 4; i++ {
+		mrs = append(mrs, e.mr(i, nil))
+	}
+	e.addAll(mrs...)
+	e.run()
+	e.requireIdle()
+	e.requireMerged(mrs...)
+	for i, mr := range mrs {
+		note := e.statusNote(mr)
+		for _, want := range []string{
+			fmt.Sprintf("Added to the merge train for `main` at position %d.", i+1),
+			"Merged into `main` with ",
+			"[Follow it on the dashboard](" + dashboardLink(e.key, mr) + ")",
+		} {
+			if !strings.Contains(note, want) {
+				t.Errorf("!%d's status comment lacks %q:\n%s", mr, want, note)
+			}
+		}
+		if n := len(e.notesOf(mr)); n != 1 {
+			t.Errorf("!%d has %d notes, want only its status comment: %q", mr, n, e.notesOf(mr))
+		}
+		// GitLab moves one status along: pending or running, then success.
+		st := e.headStatuses(mr)
+		if len(st) != 1 || st[0].State != "success" || st[0].Ref != fmt.Sprintf("feature-%d", i+1) || st[0].TargetURL != dashboardLink(e.key, mr) {
+			t.Errorf("!%d's head statuses = %+v, want one success linking its page", mr, st)
+		}
+	}
+	// The happy path's writes per merged MR: the status comment posted
+	// and edited once, the commit status set twice, and one pipeline
+	// (or fewer, when batched).
+	w := writes(e.ff)
+	n := len(mrs)
+	if got := w["POST /projects/{id}/merge_requests/{iid}/notes"]; got != n {
+		t.Errorf("notes posted: %d, want %d; writes %v", got, n, w)
+	}
+	if got := w["PUT /projects/{id}/merge_requests/{iid}/notes/{note_id}"]; got != n {
+		t.Errorf("notes edited: %d, want %d; writes %v", got, n, w)
+	}
+	if got := w["POST /projects/{id}/statuses/{sha}"]; got != 2*n {
+		t.Errorf("statuses set: %d, want %d; writes %v", got, 2*n, w)
+	}
+	if got := w["POST /projects/{id}/pipeline"]; got > n {
+		t.Errorf("pipelines: %d, want at most %d; writes %v", got, n, w)
+	}
+}
+
+func TestStatusOfAnEvictedMR(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t, envOptions{config: withLink})
+	good := e.mr(1, nil)
+	bad := e.mr(2, map[string]string{"mr-2/BROKEN": "tests fail\n"})
+	e.addAll(good, bad)
+	e.run()
+	e.requireIdle()
+	e.requireMerged(good)
+	note := e.statusNote(bad)
+	if !strings.Contains(note, "Added to the merge train for `main` at position 2.") || !strings.Contains(note, "Removed from the merge train for `main`: ") ||
+		strings.Contains(note, "Merged") {
+		t.Errorf("the evicted MR's status comment:\n%s", note)
+	}
+	// The eviction is a note of its own too, which notifies the author.
+	notes := e.notesOf(bad)
+	if len(notes) != 2 || !strings.HasPrefix(notes[1], "Removed from the merge train for `main`: ") {
+		t.Errorf("notes of !%d = %q, want the status comment and the eviction", bad, notes)
+	}
+	st := e.headStatuses(bad)
+	if len(st) != 1 || st[0].State != "failed" || !strings.HasPrefix(st[0].Description, "Evicted from the merge train for main") {
+		t.Errorf("head statuses = %+v, want one failed", st)
+	}
+	// Added again, the same comment follows the new journey.
+	if _, err := e.ff.PushToMR(e.ctx, project, bad, fakeforge.Commit{Message: "fix", Delete: []string{"mr-2/BROKEN"}}); err != nil {
+		t.Fatal(err)
+	}
+	if err := e.add(bad, "bob"); err != nil {
+		t.Fatal(err)
+	}
+	e.run()
+	e.requireIdle()
+	e.requireMerged(bad)
+	note = e.statusNote(bad)
+	if !strings.Contains(note, "Merged into `main`") || strings.Contains(note, "Removed from") {
+		t.Errorf("after the second try the status comment says:\n%s", note)
+	}
+	if st := e.headStatuses(bad); len(st) != 1 || st[0].State != "success" {
+		t.Errorf("the new head's statuses = %+v, want one success", st)
+	}
+}
+
+func TestGitHubStatusIsACheckRunForAnApp(t *testing.T) {
+	t.Parallel()
+	e := newGitHubEnvOn(t, train.Settings{}, fakeforge.CI{Duration: 40 * time.Millisecond},
+		func(c *engine.Config, _ *github.Client) { withLink(c) }, ghEnvOptions{app: true})
+	prs := []int64{e.mr(1, nil), e.mr(2, nil)}
+	e.addAll(prs...)
+	e.run()
+	e.requireIdle()
+	e.requireMerged(prs...)
+	for _, pr := range prs {
+		if note := e.statusNote(pr); !strings.Contains(note, "Merged into `main`") || !strings.Contains(note, dashboardLink(e.key, pr)) {
+			t.Errorf("#%d's status comment:\n%s", pr, note)
+		}
+		st := e.headStatuses(pr)
+		if len(st) != 1 || st[0].State != "success" || st[0].TargetURL != dashboardLink(e.key, pr) {
+			t.Errorf("#%d's head check runs = %+v, want one that succeeded", pr, st)
+		}
+	}
+	w := writes(e.ff)
+	if w["POST /repos/{owner}/{repo}/check-runs"] != len(prs) || w["PATCH /repos/{owner}/{repo}/check-runs/{check_run_id}"] != len(prs) ||
+		w["POST /repos/{owner}/{repo}/issues/{issue_number}/comments"] != len(prs) || w["PATCH /repos/{owner}/{repo}/issues/comments/{comment_id}"] != len(prs) {
+		t.Errorf("writes %v, want one check run created and updated, one comment posted and edited, per pull request", w)
+	}
+}
+
+func TestGitHubStatusIsACommitStatusForAToken(t *testing.T) {
+	t.Parallel()
+	e := newGitHubEnvWith(t, train.Settings{}, fakeforge.CI{Duration: 40 * time.Millisecond}, func(c *engine.Config, _ *github.Client) { withLink(c) })
+	pr := e.mr(1, nil)
+	e.addAll(pr)
+	e.run()
+	e.requireIdle()
+	e.requireMerged(pr)
+	st := e.headStatuses(pr)
+	if len(st) != 2 || st[0].State != "pending" || st[1].State != "success" || st[1].TargetURL != dashboardLink(e.key, pr) {
+		t.Errorf("head statuses = %+v, want pending then success", st)
+	}
+	if w := writes(e.ff); w["POST /repos/{owner}/{repo}/check-runs"] != 0 {
+		t.Errorf("a token created check runs: %v", w)
+	}
+}
+
+func TestStatusCommentSaysWhereTheCarIs(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t, envOptions{config: withLink, ci: fakeforge.CI{Manual: true}})
+	a, b := e.mr(1, nil), e.mr(2, nil)
+	e.addAll(a, b)
+	tr, err := e.eng.Train(e.ctx, e.key)
+	if err != nil || len(tr.Cars) != 2 || tr.Cars[1].Pipeline == 0 {
+		t.Fatalf("train %+v, %v: want both cars testing", tr, err)
+	}
+	note := e.statusNote(b)
+	want := fmt.Sprintf("Position 2 of 2 on the merge train for `main`: its pipeline is running, [pipeline #%d](", tr.Cars[1].Pipeline)
+	if !strings.Contains(note, "Added to the merge train for `main` at position 2.") || !strings.Contains(note, want) {
+		t.Errorf("status comment of a car under test:\n%s\nwant it to hold %q", note, want)
+	}
+	if st := e.headStatuses(b); len(st) != 1 || st[0].State != "running" || st[0].Description != "Being tested on the merge train for main" {
+		t.Errorf("head statuses = %+v, want one running", st)
+	}
+	finishAll(t, e, func(fakeforge.Pipeline) string { return fakeforge.PipelineSuccess })
+	e.requireMerged(a, b)
+	if note := e.statusNote(b); strings.Contains(note, "Position 2") || !strings.Contains(note, "Merged into `main`") {
+		t.Errorf("status comment after the merge:\n%s", note)
+	}
+}

@@ -5,7 +5,7 @@ PKGS    ?= ./...
 VERSION ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
 LDFLAGS := -X main.version=$(VERSION)
 
-.PHONY: all build test lint bench demo redis clean
+.PHONY: all build test lint bench demo redis chromium clean
 
 all: build
 
@@ -14,16 +14,21 @@ build:
 
 # Integration tests need redis-server: tests start their own on a free
 # loopback port unless REDIS_URL points at one. scripts/ensure-redis.sh
-# installs Debian's package when it is missing.
+# installs Debian's package when it is missing. The dashboard's browser
+# tests drive a headless chromium, which scripts/ensure-chromium.sh
+# installs the same way.
 # The simulator's target scenarios run on one goroutine, where the race
 # detector finds nothing and costs minutes: they run once more without it.
-test: redis
+test: redis chromium
 	$(GO) vet $(PKGS)
 	$(GO) test -race -count=1 -timeout 15m $(PKGS)
 	$(GO) test -count=1 -timeout 15m -run '^TestTarget' ./internal/sim/
 
 redis:
 	@scripts/ensure-redis.sh
+
+chromium:
+	@scripts/ensure-chromium.sh
 
 lint:
 	@out=$$(gofmt -l $$(git ls-files '*.go')); \

@@ -209,7 +209,7 @@ func TestSecurityHeaders(t *testing.T) {
 			"Content-Security-Policy": "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self'; connect-src 'self'; " +
 				"frame-ancestors 'none'; base-uri 'none'; form-action 'self'",
 			"X-Content-Type-Options": "nosniff",
-			"Referrer-Policy":        "no-referrer",
+			"Referrer-Policy":        "same-origin",
 		} {
 			if got := r.header.Get(name); got != want {
 				t.Errorf("%s: %s = %q, want %q", path, name, got, want)

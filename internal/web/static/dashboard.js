@@ -1,18 +1,24 @@
 // Live updates: the server sends a "train" event with a train's page path
 // when that train changes. A page watching that train (or every train)
 // fetches itself again and swaps its <main>, keeping the reader's place;
-// the pages work the same without this script, only without updates.
+// a change announced while it fetches makes it fetch once more. The pages
+// work the same without this script, only without updates.
 (function () {
   "use strict";
   if (!window.EventSource || !window.fetch) return;
   var watch = document.body.getAttribute("data-watch");
   if (!watch) return;
   var status = document.querySelector(".live");
-  var pending = false;
+  var pending = false; // a fetch is under way
+  var again = false; // a change came during it, which it may not show
 
   function refresh() {
-    if (pending) return;
+    if (pending) {
+      again = true;
+      return;
+    }
     pending = true;
+    again = false;
     fetch(window.location.href, { credentials: "same-origin", headers: { "Accept": "text/html" } })
       .then(function (r) {
         if (!r.ok) throw new Error("status " + r.status);
@@ -30,7 +36,10 @@
       .catch(function () {
         if (status) status.textContent = "Live update failed; reload the page.";
       })
-      .finally(function () { pending = false; });
+      .finally(function () {
+        pending = false;
+        if (again) refresh();
+      });
   }
 
   var source = new EventSource("/events");

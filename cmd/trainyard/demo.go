@@ -1,6 +1,8 @@
 package main
 
 import (
+	"errors"
+	"fmt"
 	"os"
 
 	"github.com/spf13/cobra"
@@ -8,20 +10,39 @@ import (
 	"github.com/trainyard/trainyard/internal/demo"
 )
 
+// demoServeListen is where demo --serve listens unless told: where the
+// train commands look by default.
+const demoServeListen = "127.0.0.1:8080"
+
 func newDemoCommand() *cobra.Command {
 	o := demo.Defaults()
 	cmd := &cobra.Command{
 		Use:   "demo",
 		Short: "Run a merge train on a local fake GitLab (or GitHub) with real git and an embedded Redis",
 		Long: "Run the whole service on one machine: an embedded Redis, a GitLab- or GitHub-compatible forge with\n" +
-			"simulated CI, the webhook listener, workers, sweeper and API. Merge requests join the train by\n" +
-			"/train add comments.",
+			"simulated CI, the webhook listener, workers, sweeper, API and dashboard. Merge requests join the train\n" +
+			"by /train add comments. On a terminal the train is drawn in place as it runs; otherwise each event\n" +
+			"is a line.\n\n" +
+			"With --serve, the service and the fake forge stay up after the train until Ctrl-C, and the demo\n" +
+			"prints the dashboard's URL, the API token, the forge's control API and commands to drive them by\n" +
+			"hand (see docs/playground.md).",
+		Example: "  trainyard demo\n" +
+			"  trainyard demo --forge github --mrs 12 --flake-rate 0.1 --retries 1\n" +
+			"  trainyard demo --serve --listen 127.0.0.1:9090",
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			out := cmd.OutOrStdout()
-			_, noColour := os.LookupEnv("NO_COLOR")
-			o.Live = !noColour && isTerminal(out)
+			if f, ok := out.(*os.File); ok && liveBoard(f) {
+				o.Live = true
+				o.Size = func() (int, int) { return demo.TerminalSize(f.Fd()) }
+			}
+			if o.Serve && o.Listen == "" {
+				o.Listen = demoServeListen
+			}
 			_, err := demo.Run(cmd.Context(), o, out)
+			if errors.Is(err, demo.ErrAddressInUse) {
+				return fmt.Errorf("%w: stop what listens there, or choose another address with --listen (127.0.0.1:0 takes any free port)", err)
+			}
 			return err
 		},
 	}
@@ -36,6 +57,15 @@ func newDemoCommand() *cobra.Command {
 	f.DurationVar(&o.CIDuration, "ci-duration", o.CIDuration, "how long each pipeline runs")
 	f.Uint64Var(&o.Seed, "seed", o.Seed, "seed for which merge requests are broken or conflicting and which pipelines flake")
 	f.StringVar(&o.Dir, "dir", "", "keep the repositories and write pipelines.jsonl, mrs.json and summary.json here")
-	f.StringVar(&o.Serve, "serve", "", "after the train finishes, keep the API up on this address until Ctrl-C")
+	f.BoolVar(&o.Serve, "serve", false, "after the train, keep Trainyard (API and dashboard) and the fake forge (with its control API) up until Ctrl-C")
+	f.StringVar(&o.Listen, "listen", "", "Trainyard's address, for webhooks, API and dashboard (default "+demoServeListen+" with --serve, else a free port)")
+	f.StringVar(&o.Token, "token", "", "the API token with --serve, at least 16 characters (default: a random one, printed)")
 	return cmd
+}
+
+// liveBoard reports whether out is a terminal to draw the train on in
+// place; NO_COLOR or TERM=dumb ask for plain lines.
+func liveBoard(out *os.File) bool {
+	_, noColour := os.LookupEnv("NO_COLOR")
+	return !noColour && os.Getenv("TERM") != "dumb" && isTerminal(out)
 }

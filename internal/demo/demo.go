@@ -5,20 +5,23 @@
 package demo
 
 import (
+	"cmp"
 	"context"
 	crand "crypto/rand"
-	"encoding/hex"
 	"errors"
 	"fmt"
 	"io"
 	"math/rand/v2"
+	"net"
 	"os"
 	"path/filepath"
+	"syscall"
 	"time"
 
 	"github.com/alicebob/miniredis/v2"
 	"github.com/redis/go-redis/v9"
 
+	"github.com/trainyard/trainyard/internal/config"
 	"github.com/trainyard/trainyard/internal/fakeforge"
 	"github.com/trainyard/trainyard/internal/store"
 	"github.com/trainyard/trainyard/internal/train"
@@ -41,12 +44,21 @@ type Options struct {
 	// (pipelines.jsonl, mrs.json, summary.json); a temporary directory,
 	// removed afterwards, when empty.
 	Dir string
-	// Serve, when set, keeps the API up on this address after the train
-	// has finished, until ctx ends.
-	Serve string
+	// Serve keeps the whole system up after the train has finished, until
+	// ctx ends: the service (webhooks, API and dashboard) and the fake
+	// forge with its control API, to drive by hand.
+	Serve bool
+	// Listen is the service's address; a free loopback port when empty.
+	Listen string
+	// Token is the API token, at least 16 characters; a random one when
+	// empty and Serve is set.
+	Token string
 	// Live redraws the train in place on a terminal instead of printing a
 	// line per event.
 	Live bool
+	// Size tells the terminal's width and height for the live board;
+	// 80×24 when nil or zero.
+	Size func() (width, height int)
 	// Timeout bounds the wait for every MR to leave the train.
 	Timeout time.Duration
 }
@@ -88,6 +100,8 @@ type Summary struct {
 const (
 	project  = "demo/app"
 	botToken = "demo-bot-token"
+	// author opens the MRs and may use the train.
+	author = "dev"
 )
 
 // spec is one MR to open.
@@ -123,11 +137,19 @@ func plan(o Options) []spec {
 	return specs
 }
 
-// Run runs the demo and writes what happens to out.
+// ErrAddressInUse: another program listens on Options.Listen.
+var ErrAddressInUse = errors.New("the address is already in use")
+
+// Run runs the demo and writes what happens to out. With Options.Serve it
+// then keeps the system up until ctx ends.
 func Run(ctx context.Context, o Options, out io.Writer) (Summary, error) {
 	start := time.Now()
 	if o.Timeout <= 0 {
 		o.Timeout = Defaults().Timeout
+	}
+	tok, err := newTokens(o)
+	if err != nil {
+		return Summary{}, err
 	}
 	dir, cleanup, err := workDir(o.Dir)
 	if err != nil {
@@ -154,39 +176,26 @@ func Run(ctx context.Context, o Options, out io.Writer) (Summary, error) {
 	if err != nil {
 		return Summary{}, err
 	}
-	ff, err := fakeforge.New(k.forgeOptions(fakeforge.Options{
-		Dir: dir, Tokens: map[string]string{botToken: "trainyard-bot"}, Seed: o.Seed,
-		// The run's own pipelines.jsonl is written from the forge's log
-		// with the fields the demo documents.
-		CI: fakeforge.CI{Duration: o.CIDuration, FlakeRate: o.FlakeRate, LogPath: os.DevNull},
-	}))
+	ff, err := startForge(ctx, o, k, dir, tok.control)
 	if err != nil {
-		return Summary{}, fmt.Errorf("demo: forge: %w", err)
-	}
-	if err := ff.Start(ctx); err != nil {
-		return Summary{}, fmt.Errorf("demo: forge: %w", err)
+		return Summary{}, err
 	}
 	defer ff.Close()
 
 	specs := plan(o)
 	key := train.Key{Forge: k.name, Project: project, Branch: "main"}
-	w := newWriter(out, start, o.Live, k)
-	titles := titlesOf(specs)
-	secret, err := newSecret()
-	if err != nil {
-		return Summary{}, err
-	}
-	listen := o.Serve
-	if listen == "" {
-		listen = "127.0.0.1:0"
-	}
+	w := newWriter(out, start, o.Live, o.Size, k)
+	listen := cmp.Or(o.Listen, "127.0.0.1:0")
 	sys, err := startSystem(ctx, systemConfig{listen: listen, dir: dir, forge: k.name, forgeURL: ff.URL(), token: botToken,
-		secret: secret, checks: k.checks(), maxParallel: o.MaxParallel, retries: o.Retries,
-		interval: 500 * time.Millisecond, rdb: rdb, trace: w.trace(titles)})
+		secret: tok.webhook, apiToken: tok.api, checks: k.checks(), maxParallel: o.MaxParallel, retries: o.Retries,
+		interval: 500 * time.Millisecond, rdb: rdb, trace: w.trace()})
+	if errors.Is(err, syscall.EADDRINUSE) {
+		return Summary{}, fmt.Errorf("demo: listen on %s: %w", listen, ErrAddressInUse)
+	}
 	if err != nil {
 		return Summary{}, err
 	}
-	k.hookTo(ff, sys.addr.String(), secret)
+	k.hookTo(ff, sys.addr.String(), tok.webhook)
 	stopBoard := w.startBoard(ctx, sys.app.Trains(), key)
 
 	s, err := runTrain(ctx, o, k, w, ff, st, sys, key, specs)
@@ -201,11 +210,67 @@ func Run(ctx context.Context, o Options, out io.Writer) (Summary, error) {
 		}
 	}
 	w.summary(s)
-	if o.Serve != "" {
-		w.line("The API is up: trainyard train list --server http://%s (Ctrl-C to stop)", sys.addr)
+	if o.Serve {
+		w.text(serving{Dashboard: "http://" + reachable(sys.addr), Token: tok.api, Forge: ff.URL(), ControlToken: tok.control,
+			ForgeName: k.name, Project: project, Branch: key.Branch, Next: int64(len(specs)) + 1, Author: author}.lines()...)
 		<-ctx.Done()
 	}
 	return s, sys.stop()
+}
+
+// tokens are the run's secrets: the webhooks', and, to drive the system
+// by hand, the API's and the fake forge's control API's.
+type tokens struct {
+	webhook, api, control string
+}
+
+func newTokens(o Options) (tokens, error) {
+	if o.Token != "" && len(o.Token) < config.MinSecretLen {
+		return tokens{}, fmt.Errorf("demo: the API token must have at least %d characters", config.MinSecretLen)
+	}
+	t := tokens{webhook: crand.Text(), api: o.Token}
+	if o.Serve {
+		t.api = cmp.Or(t.api, crand.Text())
+		t.control = crand.Text()
+	}
+	return t, nil
+}
+
+// startForge starts the fake forge, with its control API when control is
+// set.
+func startForge(ctx context.Context, o Options, k kit, dir, control string) (*fakeforge.Forge, error) {
+	ff, err := fakeforge.New(k.forgeOptions(fakeforge.Options{
+		Dir: dir, Tokens: map[string]string{botToken: "trainyard-bot"}, Seed: o.Seed,
+		// The run's own pipelines.jsonl is written from the forge's log
+		// with the fields the demo documents.
+		CI: fakeforge.CI{Duration: o.CIDuration, FlakeRate: o.FlakeRate, LogPath: os.DevNull},
+	}))
+	if err != nil {
+		return nil, fmt.Errorf("demo: forge: %w", err)
+	}
+	if control == "" {
+		err = ff.Start(ctx)
+	} else {
+		err = ff.StartWithControl(ctx, control)
+	}
+	if err != nil {
+		ff.Close()
+		return nil, fmt.Errorf("demo: forge: %w", err)
+	}
+	return ff, nil
+}
+
+// reachable is addr as a client reaches it: a server listening on every
+// address answers on loopback.
+func reachable(addr net.Addr) string {
+	host, port, err := net.SplitHostPort(addr.String())
+	if err != nil {
+		return addr.String()
+	}
+	if ip := net.ParseIP(host); ip != nil && ip.IsUnspecified() {
+		host = "127.0.0.1"
+	}
+	return net.JoinHostPort(host, port)
 }
 
 // runTrain opens the MRs, puts them on the train with /train add comments
@@ -220,13 +285,13 @@ func runTrain(ctx context.Context, o Options, k kit, w *writer, ff *fakeforge.Fo
 	if err != nil {
 		return Summary{}, fmt.Errorf("demo: %w", err)
 	}
-	ff.AddUser("dev")
-	if err := ff.SetAccess(project, "dev", 30); err != nil {
+	ff.AddUser(author)
+	if err := ff.SetAccess(project, author, 30); err != nil {
 		return Summary{}, fmt.Errorf("demo: %w", err)
 	}
 	var iids []int64
 	for i, s := range specs {
-		m, err := ff.CreateMR(ctx, project, fakeforge.MRSpec{Source: sourceBranch(i), Title: s.title, Author: "dev",
+		m, err := ff.CreateMR(ctx, project, fakeforge.MRSpec{Source: sourceBranch(i), Title: s.title, Author: author,
 			Commits: []fakeforge.Commit{{Message: s.title, Files: s.files}}})
 		if err != nil {
 			return Summary{}, fmt.Errorf("demo: open MR %d: %w", i+1, err)
@@ -234,7 +299,7 @@ func runTrain(ctx context.Context, o Options, k kit, w *writer, ff *fakeforge.Fo
 		iids = append(iids, m.IID)
 	}
 	for _, iid := range iids {
-		if _, err := ff.AddNote(ctx, project, iid, "dev", "/train add"); err != nil {
+		if _, err := ff.AddNote(ctx, project, iid, author, "/train add"); err != nil {
 			return Summary{}, fmt.Errorf("demo: add %s: %w", k.ref(iid), err)
 		}
 	}
@@ -251,15 +316,6 @@ func runTrain(ctx context.Context, o Options, k kit, w *writer, ff *fakeforge.Fo
 }
 
 func sourceBranch(i int) string { return fmt.Sprintf("feature-%d", i+1) }
-
-func titlesOf(specs []spec) map[int64]string {
-	titles := map[int64]string{}
-	for i, s := range specs {
-		// The forge numbers a new project's MRs from 1 in creation order.
-		titles[int64(i+1)] = s.title
-	}
-	return titles
-}
 
 // workDir returns dir, created if needed, or a temporary directory that
 // cleanup removes.
@@ -279,14 +335,6 @@ func workDir(dir string) (string, func(), error) {
 		return "", func() {}, fmt.Errorf("demo: %w", err)
 	}
 	return tmp, func() { os.RemoveAll(tmp) }, nil
-}
-
-func newSecret() (string, error) {
-	b := make([]byte, 16)
-	if _, err := crand.Read(b); err != nil {
-		return "", fmt.Errorf("demo: webhook secret: %w", err)
-	}
-	return hex.EncodeToString(b), nil
 }
 
 // waitDone polls the train's history until every MR has left the train,

@@ -118,6 +118,38 @@ func testDemo(t *testing.T, forge string) {
 			t.Errorf("output lacks %q:\n%s", want, out.String())
 		}
 	}
+	checkLog(t, out.String())
+}
+
+// stamp is the time a log line starts with.
+var stamp = regexp.MustCompile(`^ *[0-9]+\.[0-9]s  `)
+
+// checkLog: the plain log tells no event twice, spells "cancelled" one
+// way, and holds no terminal control sequence.
+func checkLog(t *testing.T, out string) {
+	t.Helper()
+	seen := map[string]bool{}
+	events := 0
+	for _, l := range strings.Split(out, "\n") {
+		if !stamp.MatchString(l) {
+			continue
+		}
+		events++
+		event := stamp.ReplaceAllString(l, "")
+		if seen[event] {
+			t.Errorf("told twice: %q\n%s", event, out)
+		}
+		seen[event] = true
+	}
+	if events < 10 {
+		t.Errorf("only %d events in the log:\n%s", events, out)
+	}
+	if strings.Contains(strings.ToLower(out), "canceled") {
+		t.Errorf("output spells it canceled:\n%s", out)
+	}
+	if strings.Contains(out, "\x1b") {
+		t.Errorf("a plain log holds terminal control sequences:\n%q", out)
+	}
 }
 
 // checkHistory: main's first-parent line since the start has one commit

@@ -32,6 +32,9 @@ type system struct {
 // systemConfig is what the demo sets of the service's configuration.
 type systemConfig struct {
 	listen, dir, forge, forgeURL, token, secret string
+	// apiToken guards the API's and the dashboard's actions; none when
+	// empty.
+	apiToken string
 	// checks are the required checks, where the forge has them.
 	checks      []string
 	maxParallel int
@@ -43,11 +46,15 @@ type systemConfig struct {
 
 // yaml is the service's configuration file for the demo: one project on
 // one forge, one worker so the train's order is the order of the /train
-// add comments.
+// add comments, and the dashboard (on by default) readable by anyone who
+// reaches the address.
 func (c systemConfig) yaml() string {
-	forge := fmt.Sprintf("%s:\n  url: %q\n  token: %q\n  webhook_secret: %q\n", c.forge, c.forgeURL, c.token, c.secret)
+	sections := fmt.Sprintf("%s:\n  url: %q\n  token: %q\n  webhook_secret: %q\n", c.forge, c.forgeURL, c.token, c.secret)
 	if len(c.checks) > 0 {
-		forge += fmt.Sprintf("  required_checks: [%q]\n", c.checks[0])
+		sections += fmt.Sprintf("  required_checks: [%q]\n", c.checks[0])
+	}
+	if c.apiToken != "" {
+		sections += fmt.Sprintf("api:\n  token: %q\n", c.apiToken)
 	}
 	return fmt.Sprintf(`listen: %q
 data_dir: %q
@@ -62,7 +69,7 @@ redis:
 projects:
   - forge: %s
     path: %s
-`, c.listen, c.dir, c.interval, forge, c.maxParallel, c.retries, c.forge, project)
+`, c.listen, c.dir, c.interval, sections, c.maxParallel, c.retries, c.forge, project)
 }
 
 // startSystem starts the service and returns once its server listens.

@@ -45,27 +45,21 @@ func (c *Client) EditNote(ctx context.Context, project string, number, id int64,
 // checkPrefix starts the id of a status that is a check run.
 const checkPrefix = "check:"
 
-// SetCommitStatus shows Trainyard's status on s.SHA: a check run named
-// forge.StatusName when the client is a GitHub App, created once and
-// then updated through s.ID; a commit status of that context otherwise.
+// SetCommitStatus shows Trainyard's status on s.SHA as a check run named
+// forge.StatusName, created once and then updated through s.ID. Only a
+// GitHub App may write check runs; with a token it writes nothing: a
+// commit status instead would double the writes of every pull request,
+// and GitHub's limit of 80 writes a minute would then hold back the
+// pushes that move the target.
 func (c *Client) SetCommitStatus(ctx context.Context, project string, s forge.CommitStatus) (string, error) {
+	if !c.asApp {
+		return "", nil
+	}
 	owner, repo, err := splitProject(project)
 	if err != nil {
 		return "", err
 	}
 	op := fmt.Sprintf("set status %s of %s at %.12s", s.State, project, s.SHA)
-	if !c.asApp {
-		st := gh.RepoStatus{State: gh.Ptr(repoState(s.State)), Context: gh.Ptr(forge.StatusName),
-			Description: gh.Ptr(forge.Clip(s.Description, 140))}
-		if s.TargetURL != "" {
-			st.TargetURL = gh.Ptr(s.TargetURL)
-		}
-		err := c.do(ctx, op, edit, func(try context.Context) (*gh.Response, error) {
-			_, r, err := c.gh.Repositories.CreateStatus(try, owner, repo, s.SHA, st)
-			return r, err
-		})
-		return "", err
-	}
 	status, conclusion := runOf(s.State)
 	out := &gh.CheckRunOutput{Title: gh.Ptr(forge.Clip(s.Description, 140)), Summary: gh.Ptr(s.Description)}
 	var details *string
@@ -99,20 +93,6 @@ func (c *Client) SetCommitStatus(ctx context.Context, project string, s forge.Co
 		return "", err
 	}
 	return checkPrefix + strconv.FormatInt(run.GetID(), 10), nil
-}
-
-// repoState is a commit status's state for s: GitHub's statuses have no
-// running, and a cancelled train is an error rather than a failure.
-func repoState(s forge.StatusState) string {
-	switch s {
-	case forge.StatusSuccess:
-		return "success"
-	case forge.StatusFailed:
-		return "failure"
-	case forge.StatusCanceled:
-		return "error"
-	}
-	return "pending"
 }
 
 // runOf is a check run's status and conclusion (nil while it runs)

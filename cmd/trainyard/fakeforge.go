@@ -33,7 +33,7 @@ func newFakeforgeCommand() *cobra.Command {
 	cmd.Flags().AddFlagSet(serve.Flags())
 	o := &controlOptions{}
 	cmd.AddCommand(serve, newFFProjectCommand(o), newFFUserCommand(o), newFFMRCommand(o),
-		newFFPushCommand(o), newFFPipelineCommand(o))
+		newFFPushCommand(o), newFFPipelineCommand(o), newFFCommitCommand(o))
 	return cmd
 }
 
@@ -367,6 +367,30 @@ func newFFMRCommand(o *controlOptions) *cobra.Command {
 	approveCmd.Flags().StringVar(&approve.User, "user", "", "username of the approver")
 	_ = approveCmd.MarkFlagRequired("user")
 
+	var review fakeforge.ReviewRequest
+	reviewCmd := &cobra.Command{
+		Use:   "review PROJECT PR",
+		Short: "Review a pull request (GitHub): approve it, request changes or comment",
+		Args:  cobra.ExactArgs(2),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			iid, err := parseMR(args[1])
+			if err != nil {
+				return err
+			}
+			var rs []fakeforge.ReviewAnswer
+			return o.call(cmd, "POST", fakeforge.MRPath(args[0], iid)+"/reviews", review, &rs, func(tw *tabwriter.Writer) {
+				fmt.Fprintln(tw, "ID\tUSER\tSTATE\tCOMMIT")
+				for _, r := range rs {
+					fmt.Fprintf(tw, "%d\t%s\t%s\t%.12s\n", r.ID, r.User, r.State, r.Commit)
+				}
+			})
+		},
+	}
+	reviewCmd.Flags().StringVar(&review.User, "user", "", "username of the reviewer")
+	reviewCmd.Flags().StringVar(&review.State, "state", "approved", "approved, changes_requested or commented")
+	reviewCmd.Flags().StringVar(&review.Body, "body", "", "the review's text")
+	_ = reviewCmd.MarkFlagRequired("user")
+
 	var push fakeforge.PushRequest
 	var pushFiles []string
 	pushCmd := &cobra.Command{
@@ -387,7 +411,47 @@ func newFFMRCommand(o *controlOptions) *cobra.Command {
 	}
 	pushFlags(pushCmd, &push, &pushFiles)
 	pushCmd.Flags().StringVar(&push.Author, "author", "", "pusher (default: the merge request's author)")
-	return group(o, "mr", "Open, list, comment on, approve and push to merge requests", openCmd, list, commentCmd, comments, approveCmd, pushCmd)
+	return group(o, "mr", "Open, list, comment on, approve, review and push to merge requests", openCmd, list, commentCmd, comments, approveCmd, reviewCmd, pushCmd)
+}
+
+// newFFCommitCommand reports check runs on commits, as other apps do on
+// GitHub, and lists the statuses set on a commit (Trainyard's own).
+func newFFCommitCommand(o *controlOptions) *cobra.Command {
+	var run fakeforge.CheckRunRequest
+	checkCmd := &cobra.Command{
+		Use:   "check PROJECT SHA",
+		Short: "Report a check run on a commit, as another GitHub app would",
+		Args:  cobra.ExactArgs(2),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			var a fakeforge.CheckRunAnswer
+			return o.call(cmd, "POST", fakeforge.ProjectPath(args[0])+"/commits/"+url.PathEscape(args[1])+"/check-runs", run, &a, func(tw *tabwriter.Writer) {
+				fmt.Fprintf(tw, "Check run %d: %s %s %s.\n", a.ID, run.Name, run.Status, run.Conclusion)
+			})
+		},
+	}
+	checkCmd.Flags().StringVar(&run.Name, "name", "", "the check's name")
+	checkCmd.Flags().StringVar(&run.Status, "status", "completed", "queued, in_progress or completed")
+	checkCmd.Flags().StringVar(&run.Conclusion, "conclusion", "", "for a completed run: success, failure, cancelled, neutral, skipped, timed_out or action_required")
+	_ = checkCmd.MarkFlagRequired("name")
+
+	var name string
+	statusesCmd := &cobra.Command{
+		Use:   "statuses PROJECT SHA",
+		Short: "List the statuses set on a commit through the API (trainyard's by default)",
+		Args:  cobra.ExactArgs(2),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			var list []fakeforge.CommitStatus
+			path := fakeforge.ProjectPath(args[0]) + "/commits/" + url.PathEscape(args[1]) + "/statuses?name=" + url.QueryEscape(name)
+			return o.call(cmd, "GET", path, nil, &list, func(tw *tabwriter.Writer) {
+				fmt.Fprintln(tw, "ID\tNAME\tSTATE\tDESCRIPTION\tLINK")
+				for _, s := range list {
+					fmt.Fprintf(tw, "%d\t%s\t%s\t%s\t%s\n", s.ID, s.Name, s.State, s.Description, s.TargetURL)
+				}
+			})
+		},
+	}
+	statusesCmd.Flags().StringVar(&name, "name", "trainyard", "the status's name")
+	return group(o, "commit", "Report check runs on commits and list their statuses", checkCmd, statusesCmd)
 }
 
 func pushFlags(cmd *cobra.Command, push *fakeforge.PushRequest, files *[]string) {

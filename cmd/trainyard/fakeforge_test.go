@@ -55,6 +55,12 @@ func TestFakeforgeCLIDrivesARunningForge(t *testing.T) {
 	must("mr", "open", "acme/app", "feature-2", "--author", "bob", "--conflicts-with", "1")
 	must("mr", "comment", "acme/app", "!1", "/train add", "--author", "alice")
 	must("mr", "approve", "acme/app", "1", "--user", "bob")
+	if out := must("mr", "review", "acme/app", "1", "--user", "bob", "--state", "changes_requested", "--body", "split it"); !strings.Contains(out, "bob") || !strings.Contains(out, "changes_requested") {
+		t.Fatalf("mr review printed %q", out)
+	}
+	if rs, err := f.Reviews("acme/app", 1); err != nil || len(rs) != 1 || rs[0].State != fakeforge.ReviewChangesRequested || rs[0].Body != "split it" {
+		t.Fatalf("reviews = %+v, %v", rs, err)
+	}
 	must("mr", "push", "acme/app", "1", "-m", "more", "--file", "b.txt=b")
 	must("push", "acme/app", "--author", "bob", "--file", "hotfix.txt=fixed")
 
@@ -84,6 +90,16 @@ func TestFakeforgeCLIDrivesARunningForge(t *testing.T) {
 		t.Fatal("no running pipeline")
 	}
 	must("pipeline", "finish", "acme/app", itoa64(pls[0].ID), "success")
+	sha := mrs[1].SHA
+	if out := must("commit", "check", "acme/app", sha, "--name", "lint", "--conclusion", "failure"); !strings.Contains(out, "lint completed failure") {
+		t.Fatalf("commit check printed %q", out)
+	}
+	if runs, err := f.CheckRuns("acme/app", sha); err != nil || len(runs) != 1 || runs[0].Name != "lint" || runs[0].Conclusion != fakeforge.ConclusionFailure {
+		t.Fatalf("check runs = %+v, %v", runs, err)
+	}
+	if out := must("commit", "statuses", "acme/app", sha); strings.TrimSpace(out) != "ID  NAME  STATE  DESCRIPTION  LINK" {
+		t.Fatalf("commit statuses printed %q, want the header alone", out)
+	}
 	got, err := f.Pipelines("acme/app")
 	if err != nil {
 		t.Fatal(err)

@@ -38,13 +38,13 @@ func (s *glStatus) done() bool {
 // created by an app (State is the run's status, or its conclusion once
 // completed) and commit statuses.
 type CommitStatus struct {
-	ID          int64
-	Name        string
-	SHA         string
-	Ref         string
-	State       string
-	Description string
-	TargetURL   string
+	ID          int64  `json:"id"`
+	Name        string `json:"name"`
+	SHA         string `json:"sha"`
+	Ref         string `json:"ref,omitempty"`
+	State       string `json:"state"`
+	Description string `json:"description,omitempty"`
+	TargetURL   string `json:"target_url,omitempty"`
 }
 
 // CommitStatuses lists the statuses named name that were set on sha

@@ -6,11 +6,11 @@ import (
 	"fmt"
 	"net/http"
 	"strings"
-	"unicode/utf8"
 
 	"go.uber.org/zap"
 
 	"github.com/trainyard/trainyard/internal/event"
+	"github.com/trainyard/trainyard/internal/forge"
 	"github.com/trainyard/trainyard/internal/store"
 	v1 "github.com/trainyard/trainyard/pkg/api"
 )
@@ -124,8 +124,5 @@ func cut(s string, n int) string {
 	if len(s) <= n {
 		return s
 	}
-	for n > 0 && !utf8.RuneStart(s[n]) {
-		n--
-	}
-	return s[:n] + "…"
+	return forge.Clip(s, n) + "…"
 }

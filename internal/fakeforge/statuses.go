@@ -1,6 +1,7 @@
 package fakeforge
 
 import (
+	"cmp"
 	"fmt"
 	"net/http"
 	"slices"
@@ -106,7 +107,7 @@ func (f *Forge) setCommitStatus(w http.ResponseWriter, r *http.Request, u *user)
 	case !slices.Contains(glStatusStates, state):
 		return badRequest("state does not have a valid value")
 	}
-	name := cmpOr(param(r, body.Name, "name"), param(r, body.Context, "context"), "default")
+	name := cmp.Or(param(r, body.Name, "name"), param(r, body.Context, "context"), "default")
 	sha := r.PathValue("sha")
 	if _, err := f.commit(r.Context(), p.Path, sha); err != nil {
 		return &apiError{http.StatusNotFound, "404 Commit Not Found"}
@@ -196,15 +197,6 @@ func (f *Forge) listCommitStatuses(w http.ResponseWriter, r *http.Request, u *us
 	slices.SortFunc(out, func(a, b apiCommitStatus) int { return int(a.ID - b.ID) })
 	writeJSON(w, http.StatusOK, out)
 	return nil
-}
-
-func cmpOr(vals ...string) string {
-	for _, v := range vals {
-		if v != "" {
-			return v
-		}
-	}
-	return ""
 }
 
 // ghEditComment is PATCH /repos/:owner/:repo/issues/comments/:comment_id;

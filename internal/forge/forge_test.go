@@ -41,3 +41,22 @@ func TestGitHubRoles(t *testing.T) {
 		}
 	}
 }
+
+func TestClipKeepsCharactersWhole(t *testing.T) {
+	for _, tc := range []struct {
+		in   string
+		n    int
+		want string
+	}{
+		{"short", 10, "short"},
+		{"exactly", 7, "exactly"},
+		{"abcdef", 3, "abc"},
+		{"ab€cd", 3, "ab"}, // € is 3 bytes: cutting inside it keeps none of it
+		{"ab€cd", 5, "ab€"},
+		{"€", 0, ""},
+	} {
+		if got := Clip(tc.in, tc.n); got != tc.want {
+			t.Errorf("Clip(%q, %d) = %q, want %q", tc.in, tc.n, got, tc.want)
+		}
+	}
+}

@@ -24,9 +24,12 @@
 //	<prefix>:delivery:{<events>}:<id>  marks a webhook delivery as seen
 //	<prefix>:dead:{<events>}    dead-letter stream of events given up on
 //	<prefix>:command:<id>       a /train command claimed or done, by comment id
+//	<prefix>:mark:<name>        a small fact kept for a while: a note posted, an
+//	                            MR's status comment and commit status, a role
 //	<prefix>:cursor:<name>      how far the catch-up of missed commands read
 //	<prefix>:once:<name>        work one replica does per interval
 //	<prefix>:lock:<name>        a lease on something else than a train (a command)
+//	<prefix>:notify:{<route>}:due|data|sent:<id>  a chat route's waiting messages (notify.go)
 //
 // Two Pub/Sub channels carry hints between replicas, never needed for
 // correctness: <prefix>:leases-freed (a train's hash tag, published by

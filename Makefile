@@ -3,7 +3,7 @@ GO      ?= go
 BIN     ?= bin/trainyard
 PKGS    ?= ./...
 VERSION ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
-LDFLAGS := -X main.version=$(VERSION)
+LDFLAGS := -X github.com/trainyard/trainyard/internal/buildinfo.version=$(VERSION)
 
 .PHONY: all build test lint bench demo redis chromium clean
 

@@ -5,6 +5,8 @@ import (
 	"io"
 
 	"github.com/spf13/cobra"
+
+	"github.com/trainyard/trainyard/internal/buildinfo"
 )
 
 func newRootCommand(stdout, stderr io.Writer) *cobra.Command {
@@ -14,7 +16,10 @@ func newRootCommand(stdout, stderr io.Writer) *cobra.Command {
 		Long:          "Trainyard tests every merge request merged on top of the ones queued ahead of it, in parallel,\nand moves the target branch only to commits whose exact tree passed CI.",
 		SilenceUsage:  true,
 		SilenceErrors: true,
+		Version:       buildinfo.Get().Version,
 	}
+	// --version prints what `trainyard version` prints.
+	root.SetVersionTemplate(buildinfo.Get().String() + "\n")
 	root.SetOut(stdout)
 	root.SetErr(stderr)
 	root.AddCommand(newVersionCommand(), newDemoCommand(), newFakeforgeCommand(), newServeCommand(), newSimCommand())
@@ -23,13 +28,23 @@ func newRootCommand(stdout, stderr io.Writer) *cobra.Command {
 }
 
 func newVersionCommand() *cobra.Command {
-	return &cobra.Command{
+	var output string
+	cmd := &cobra.Command{
 		Use:   "version",
-		Short: "Print the version",
+		Short: "Print the version, commit, build date and Go version",
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			_, err := fmt.Fprintln(cmd.OutOrStdout(), "trainyard", version)
-			return err
+			p, err := newPrinter(cmd.OutOrStdout(), output)
+			if err != nil {
+				return err
+			}
+			info := buildinfo.Get()
+			return p.print(info, func() error {
+				_, err := fmt.Fprintln(cmd.OutOrStdout(), info.String())
+				return err
+			})
 		},
 	}
+	cmd.Flags().StringVarP(&output, "output", "o", "table", "output format: table, json or yaml")
+	return cmd
 }

@@ -10,6 +10,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/trainyard/trainyard/internal/buildinfo"
 	"github.com/trainyard/trainyard/pkg/api"
 	"github.com/trainyard/trainyard/pkg/client"
 )
@@ -71,7 +72,7 @@ func (o *trainOptions) setup(cmd *cobra.Command) (*client.Client, *printer, erro
 		return nil, nil, fmt.Errorf("server %q: want a URL such as %s", server, defaultServer)
 	}
 	token := firstSet(o.token, os.Getenv("TRAINYARD_TOKEN"))
-	return client.New(server, token, client.WithUserAgent("trainyard/"+version)), p, nil
+	return client.New(server, token, client.WithUserAgent("trainyard/"+buildinfo.Get().Version)), p, nil
 }
 
 func firstSet(vs ...string) string {

@@ -1,8 +1,6 @@
 package main
 
 import (
-	"fmt"
-
 	"github.com/spf13/cobra"
 
 	"github.com/trainyard/trainyard/pkg/api"
@@ -16,9 +14,8 @@ func newEventsCommand() *cobra.Command {
 		Use:   "events",
 		Short: "Inspect and requeue the events a Trainyard server gave up on",
 		Long: "Inspect and requeue the events a Trainyard server gave up on.\n\n" +
-			"The server and token come from --server and --token, or else from\n" +
-			"TRAINYARD_SERVER and TRAINYARD_TOKEN. Every events command needs the\n" +
-			"token: events hold the text of comments.",
+			"The server and token are found as for `trainyard train` (see its help).\n" +
+			"Every events command needs the token: events hold the text of comments.",
 		Example: "  trainyard events dead\n" +
 			"  trainyard events dead show 1741003200000-0\n" +
 			"  trainyard events dead requeue 1741003200000-0",
@@ -37,10 +34,12 @@ func newEventsCommand() *cobra.Command {
 // print its answers.
 func clientFlags(cmd *cobra.Command, o *trainOptions) {
 	pf := cmd.PersistentFlags()
-	pf.StringVar(&o.server, "server", "", "server URL (default $TRAINYARD_SERVER, else "+defaultServer+")")
-	pf.StringVar(&o.token, "token", "", "API token (default $TRAINYARD_TOKEN)")
+	pf.StringVar(&o.server, "server", "", "server URL (default $TRAINYARD_SERVER, else the context's, else "+defaultServer+")")
+	pf.StringVar(&o.token, "token", "", "API token (default $TRAINYARD_TOKEN, else the context's)")
+	pf.StringVar(&o.context, "context", "", "context of the client config to use (default $TRAINYARD_CONTEXT, else its current_context)")
 	pf.StringVarP(&o.output, "output", "o", "table", "output format: table, json or yaml")
 	_ = cmd.RegisterFlagCompletionFunc("output", cobra.FixedCompletions(formatsOf(), cobra.ShellCompDirectiveNoFileComp))
+	_ = cmd.RegisterFlagCompletionFunc("context", completeContexts)
 }
 
 // newDeadListCommand is "dead" itself and its "list".
@@ -56,7 +55,7 @@ func newDeadListCommand(o *trainOptions, use, short string) *cobra.Command {
 				return err
 			}
 			if limit < 1 {
-				return fmt.Errorf("--limit %d: want 1 or more", limit)
+				return usagef("--limit %d: want 1 or more", limit)
 			}
 			dls, err := c.DeadLetters(cmd.Context(), limit)
 			if err != nil {
@@ -71,9 +70,10 @@ func newDeadListCommand(o *trainOptions, use, short string) *cobra.Command {
 
 func newDeadShowCommand(o *trainOptions) *cobra.Command {
 	return &cobra.Command{
-		Use:   "show ID",
-		Short: "Show a dead letter with its event",
-		Args:  cobra.ExactArgs(1),
+		Use:               "show ID",
+		Short:             "Show a dead letter with its event",
+		ValidArgsFunction: o.completeDead,
+		Args:              cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			c, p, err := o.setup(cmd)
 			if err != nil {
@@ -90,9 +90,10 @@ func newDeadShowCommand(o *trainOptions) *cobra.Command {
 
 func newDeadRequeueCommand(o *trainOptions) *cobra.Command {
 	return &cobra.Command{
-		Use:   "requeue ID",
-		Short: "Put a dead letter's event back on the event stream, to be handled again from scratch",
-		Args:  cobra.ExactArgs(1),
+		Use:               "requeue ID",
+		ValidArgsFunction: o.completeDead,
+		Short:             "Put a dead letter's event back on the event stream, to be handled again from scratch",
+		Args:              cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			c, p, err := o.setup(cmd)
 			if err != nil {

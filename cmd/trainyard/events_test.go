@@ -137,8 +137,8 @@ func TestEventsDeadCommands(t *testing.T) {
 			{[]string{"events", "dead", "--limit", "0", "--server", e.URL}, "--limit 0: want 1 or more"},
 			{[]string{"events", "dead", "--limit", "1001", "--server", e.URL, "--token", apitest.Token}, `limit: want a number from 1 to 1000, got "1001" (HTTP 400)`},
 			{[]string{"events", "dead", "-o", "xml", "--server", e.URL}, `-o "xml": want table, json or yaml`},
-			{[]string{"events", "dead", "show"}, "accepts 1 arg(s), received 0"},
-			{[]string{"events", "dead", "nope"}, `unknown command "nope" for "trainyard events dead"`},
+			{[]string{"events", "dead", "show"}, "missing ID: usage is trainyard events dead show ID"},
+			{[]string{"events", "dead", "nope"}, `unknown command "nope" for "trainyard events dead" (see 'trainyard events dead --help')`},
 		}
 		for _, c := range cases {
 			out, err := runCLI(t, e, c.args...)

@@ -114,14 +114,14 @@ func (o *controlOptions) client(cmd *cobra.Command) (*fakeforge.ControlClient, *
 	}
 	base := firstSet(o.url, os.Getenv("FAKEFORGE_URL"))
 	if base == "" {
-		return nil, nil, fmt.Errorf("no forge URL: pass --url or set FAKEFORGE_URL to what `trainyard fakeforge` printed")
+		return nil, nil, usagef("no forge URL: pass --url or set FAKEFORGE_URL to what `trainyard fakeforge` printed")
 	}
 	if u, err := url.Parse(base); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
-		return nil, nil, fmt.Errorf("--url %q: want a URL such as http://127.0.0.1:8929", base)
+		return nil, nil, usagef("--url %q: want a URL such as http://127.0.0.1:8929", base)
 	}
 	token := firstSet(o.token, os.Getenv("FAKEFORGE_TOKEN"))
 	if token == "" {
-		return nil, nil, fmt.Errorf("no control token: pass --token or set FAKEFORGE_TOKEN to what `trainyard fakeforge` printed")
+		return nil, nil, usagef("no control token: pass --token or set FAKEFORGE_TOKEN to what `trainyard fakeforge` printed")
 	}
 	return fakeforge.NewControlClient(strings.TrimRight(base, "/"), token, nil), p, nil
 }
@@ -155,7 +155,7 @@ func fileFlags(specs []string) (map[string]string, error) {
 	for _, s := range specs {
 		name, content, ok := strings.Cut(s, "=")
 		if !ok || name == "" {
-			return nil, fmt.Errorf("--file %q: want PATH=CONTENT", s)
+			return nil, usagef("--file %q: want PATH=CONTENT", s)
 		}
 		files[name] = content + "\n"
 	}
@@ -201,7 +201,7 @@ func newFFProjectCommand(o *controlOptions) *cobra.Command {
 			for _, m := range members {
 				name, role, ok := strings.Cut(m, "=")
 				if !ok {
-					return fmt.Errorf("--member %q: want USER=ROLE, such as alice=developer", m)
+					return usagef("--member %q: want USER=ROLE, such as alice=developer", m)
 				}
 				req.Members[name] = role
 			}
@@ -233,7 +233,7 @@ func newFFUserCommand(o *controlOptions) *cobra.Command {
 		Args:    cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			if (project == "") != (access == "") {
-				return fmt.Errorf("--project and --access go together")
+				return usagef("--project and --access go together")
 			}
 			req.Username = args[0]
 			var u fakeforge.ControlUser
@@ -516,7 +516,7 @@ func newFFPipelineCommand(o *controlOptions) *cobra.Command {
 		RunE: func(cmd *cobra.Command, args []string) error {
 			id, err := parseMR(args[1])
 			if err != nil {
-				return fmt.Errorf("pipeline %q: want a number such as 12", args[1])
+				return usagef("pipeline %q: want a number such as 12", args[1])
 			}
 			var p fakeforge.ControlPipeline
 			return o.call(cmd, "POST", fmt.Sprintf("%s/pipelines/%d/finish", fakeforge.ProjectPath(args[0]), id),

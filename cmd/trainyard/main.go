@@ -14,6 +14,6 @@ func main() {
 	defer stop()
 	if err := newRootCommand(os.Stdout, os.Stderr).ExecuteContext(ctx); err != nil {
 		fmt.Fprintln(os.Stderr, "trainyard:", err)
-		os.Exit(1)
+		os.Exit(exitCode(err))
 	}
 }

@@ -31,7 +31,7 @@ type printer struct {
 
 func newPrinter(w io.Writer, format string) (*printer, error) {
 	if !slices.Contains(formatsOf(), format) {
-		return nil, fmt.Errorf("-o %q: want table, json or yaml", format)
+		return nil, usagef("-o %q: want table, json or yaml", format)
 	}
 	_, noColour := os.LookupEnv("NO_COLOR")
 	return &printer{w: w, format: format, colour: !noColour && isTerminal(w)}, nil

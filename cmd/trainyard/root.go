@@ -23,7 +23,8 @@ func newRootCommand(stdout, stderr io.Writer) *cobra.Command {
 	root.SetOut(stdout)
 	root.SetErr(stderr)
 	root.AddCommand(newVersionCommand(), newDemoCommand(), newFakeforgeCommand(), newServeCommand(), newSimCommand())
-	root.AddCommand(newTrainCommand(), newEventsCommand())
+	root.AddCommand(newTrainCommand(), newEventsCommand(), newContextCommand())
+	conventions(root)
 	return root
 }
 

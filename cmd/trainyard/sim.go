@@ -1,7 +1,6 @@
 package main
 
 import (
-	"encoding/json"
 	"fmt"
 	"io"
 	"text/tabwriter"
@@ -28,24 +27,20 @@ func newSimCommand() *cobra.Command {
 				}
 				sc = overlayFlags(cmd, loaded, s)
 			}
-			if format != "table" && format != "json" {
-				return fmt.Errorf("output format %q: want table or json", format)
+			p, err := newPrinter(cmd.OutOrStdout(), format)
+			if err != nil {
+				return err
 			}
 			rep, err := sim.Compare(sc)
 			if err != nil {
 				return err
 			}
-			if format == "json" {
-				enc := json.NewEncoder(cmd.OutOrStdout())
-				enc.SetIndent("", "  ")
-				return enc.Encode(rep)
-			}
-			return writeSimTable(cmd.OutOrStdout(), rep)
+			return p.print(rep, func() error { return writeSimTable(cmd.OutOrStdout(), rep) })
 		},
 	}
 	f := cmd.Flags()
 	f.StringVar(&file, "scenario", "", "YAML scenario file; flags given too override it")
-	f.StringVarP(&format, "output", "o", "table", "output format: table or json")
+	f.StringVarP(&format, "output", "o", "table", "output format: table, json or yaml")
 	f.StringVar(&s.Arrival, "arrival", s.Arrival, "arrivals: poisson or backlog")
 	f.Float64Var(&s.RatePerHour, "rate", s.RatePerHour, "poisson arrivals per hour")
 	f.IntVar(&s.MRs, "mrs", s.MRs, "number of MRs (backlog size; 0 with poisson: until the horizon)")

@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"fmt"
 	"net/url"
 	"os"
 	"strconv"
@@ -19,8 +18,11 @@ const defaultServer = "http://127.0.0.1:8080"
 
 // trainOptions are the flags every train command shares.
 type trainOptions struct {
-	server, token, forge, output string
+	server, token, context, forge, output string
 }
+
+const clientConfigHelp = "$TRAINYARD_CLIENT_CONFIG, else $XDG_CONFIG_HOME/trainyard/config.yaml,\n" +
+	"else ~/.config/trainyard/config.yaml"
 
 func newTrainCommand() *cobra.Command {
 	o := &trainOptions{}
@@ -28,19 +30,18 @@ func newTrainCommand() *cobra.Command {
 		Use:   "train",
 		Short: "Show and drive merge trains through a Trainyard server's API",
 		Long: "Show and drive merge trains through a Trainyard server's API.\n\n" +
-			"The server and token come from --server and --token, or else from\n" +
-			"TRAINYARD_SERVER and TRAINYARD_TOKEN. Changing a train needs the token.",
+			"The server and token come from --server and --token, else from\n" +
+			"TRAINYARD_SERVER and TRAINYARD_TOKEN, else from the context (--context,\n" +
+			"TRAINYARD_CONTEXT, else current_context) of the client config\n" +
+			"(" + clientConfigHelp + "). Changing a train needs the token.",
 		Example: "  trainyard train list\n" +
 			"  trainyard train show group/app main\n" +
 			"  trainyard train add group/app 42\n" +
 			"  trainyard train history group/app main -o json",
 	}
+	clientFlags(cmd, o)
 	pf := cmd.PersistentFlags()
-	pf.StringVar(&o.server, "server", "", "server URL (default $TRAINYARD_SERVER, else "+defaultServer+")")
-	pf.StringVar(&o.token, "token", "", "API token (default $TRAINYARD_TOKEN)")
-	pf.StringVar(&o.forge, "forge", "gitlab", "forge of the project: gitlab or github")
-	pf.StringVarP(&o.output, "output", "o", "table", "output format: table, json or yaml")
-	_ = cmd.RegisterFlagCompletionFunc("output", cobra.FixedCompletions(formatsOf(), cobra.ShellCompDirectiveNoFileComp))
+	pf.StringVar(&o.forge, "forge", "gitlab", "forge of the project: gitlab or github (default: the context's, else gitlab)")
 	_ = cmd.RegisterFlagCompletionFunc("forge", cobra.FixedCompletions([]string{"gitlab", "github"}, cobra.ShellCompDirectiveNoFileComp))
 	cmd.AddCommand(
 		newTrainListCommand(o), newTrainShowCommand(o), newTrainHistoryCommand(o),
@@ -58,20 +59,38 @@ func newTrainCommand() *cobra.Command {
 	return cmd
 }
 
-// setup checks the shared flags and returns a client and a printer.
+// setup checks the shared flags and returns a client and a printer. A
+// flag wins over the environment, which wins over the client config's
+// context.
 func (o *trainOptions) setup(cmd *cobra.Command) (*client.Client, *printer, error) {
 	p, err := newPrinter(cmd.OutOrStdout(), o.output)
 	if err != nil {
 		return nil, nil, err
 	}
-	if o.forge == "" || strings.ContainsFunc(o.forge, func(c rune) bool { return c < 'a' || c > 'z' }) {
-		return nil, nil, fmt.Errorf("--forge %q: want a forge name such as gitlab", o.forge)
+	cfg, err := loadClientConfig(clientConfigPath())
+	if err != nil {
+		return nil, nil, err
 	}
-	server := firstSet(o.server, os.Getenv("TRAINYARD_SERVER"), defaultServer)
+	cc, err := cfg.context(firstSet(o.context, os.Getenv("TRAINYARD_CONTEXT")))
+	if err != nil {
+		return nil, nil, err
+	}
+	if f := cmd.Flags().Lookup("forge"); f != nil && !f.Changed && cc.Forge != "" {
+		o.forge = cc.Forge
+	}
+	if o.forge == "" || strings.ContainsFunc(o.forge, func(c rune) bool { return c < 'a' || c > 'z' }) {
+		return nil, nil, usagef("--forge %q: want a forge name such as gitlab", o.forge)
+	}
+	server := firstSet(o.server, os.Getenv("TRAINYARD_SERVER"), cc.Server, defaultServer)
 	if u, err := url.Parse(server); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
-		return nil, nil, fmt.Errorf("server %q: want a URL such as %s", server, defaultServer)
+		return nil, nil, usagef("server %q: want a URL such as %s", server, defaultServer)
 	}
 	token := firstSet(o.token, os.Getenv("TRAINYARD_TOKEN"))
+	if token == "" {
+		if token, err = cfg.token(cc); err != nil {
+			return nil, nil, err
+		}
+	}
 	return client.New(server, token, client.WithUserAgent("trainyard/"+buildinfo.Get().Version)), p, nil
 }
 
@@ -105,9 +124,10 @@ func newTrainListCommand(o *trainOptions) *cobra.Command {
 
 func newTrainShowCommand(o *trainOptions) *cobra.Command {
 	return &cobra.Command{
-		Use:   "show PROJECT BRANCH",
-		Short: "Show a train's cars, their pipelines and when they should merge",
-		Args:  cobra.ExactArgs(2),
+		Use:               "show PROJECT BRANCH",
+		Short:             "Show a train's cars, their pipelines and when they should merge",
+		ValidArgsFunction: o.completeTrain,
+		Args:              cobra.ExactArgs(2),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			c, p, err := o.setup(cmd)
 			if err != nil {
@@ -125,16 +145,17 @@ func newTrainShowCommand(o *trainOptions) *cobra.Command {
 func newTrainHistoryCommand(o *trainOptions) *cobra.Command {
 	var limit int
 	cmd := &cobra.Command{
-		Use:   "history PROJECT BRANCH",
-		Short: "Show the merge requests that left a train, newest first",
-		Args:  cobra.ExactArgs(2),
+		Use:               "history PROJECT BRANCH",
+		Short:             "Show the merge requests that left a train, newest first",
+		ValidArgsFunction: o.completeTrain,
+		Args:              cobra.ExactArgs(2),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			c, p, err := o.setup(cmd)
 			if err != nil {
 				return err
 			}
 			if limit < 1 {
-				return fmt.Errorf("--limit %d: want 1 or more", limit)
+				return usagef("--limit %d: want 1 or more", limit)
 			}
 			entries, err := c.History(cmd.Context(), o.forge, args[0], args[1], limit)
 			if err != nil {
@@ -159,9 +180,10 @@ type mrCommand struct {
 func newTrainMRCommand(o *trainOptions, m mrCommand) *cobra.Command {
 	var req api.MRRequest
 	cmd := &cobra.Command{
-		Use:   m.use + " PROJECT MR",
-		Short: m.short,
-		Args:  cobra.ExactArgs(2),
+		Use:               m.use + " PROJECT MR",
+		Short:             m.short,
+		ValidArgsFunction: o.completeMR,
+		Args:              cobra.ExactArgs(2),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			c, p, err := o.setup(cmd)
 			if err != nil {
@@ -192,7 +214,7 @@ func newTrainMRCommand(o *trainOptions, m mrCommand) *cobra.Command {
 func parseMR(s string) (int64, error) {
 	n, err := strconv.ParseInt(strings.TrimLeft(s, "!#"), 10, 64)
 	if err != nil || n <= 0 {
-		return 0, fmt.Errorf("merge request %q: want a number such as 12, !12 or #12", s)
+		return 0, usagef("merge request %q: want a number such as 12, !12 or #12", s)
 	}
 	return n, nil
 }
@@ -206,9 +228,10 @@ type trainCommand struct {
 func newTrainPauseCommand(o *trainOptions, tc trainCommand) *cobra.Command {
 	var req api.TrainRequest
 	cmd := &cobra.Command{
-		Use:   tc.use + " PROJECT BRANCH",
-		Short: tc.short,
-		Args:  cobra.ExactArgs(2),
+		Use:               tc.use + " PROJECT BRANCH",
+		Short:             tc.short,
+		ValidArgsFunction: o.completeTrain,
+		Args:              cobra.ExactArgs(2),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			c, p, err := o.setup(cmd)
 			if err != nil {

@@ -134,7 +134,7 @@ func TestTrainCommands(t *testing.T) {
 			{[]string{"train", "list", "-o", "xml", "--server", e.URL}, `-o "xml": want table, json or yaml`},
 			{[]string{"train", "list", "--server", "ftp://example.com"}, `server "ftp://example.com": want a URL such as http://127.0.0.1:8080`},
 			{[]string{"train", "history", "group/app", "main", "--limit", "0", "--server", e.URL}, "--limit 0: want 1 or more"},
-			{[]string{"train", "show", "group/app"}, "accepts 2 arg(s), received 1"},
+			{[]string{"train", "show", "group/app"}, "missing BRANCH: usage is trainyard train show PROJECT BRANCH"},
 		}
 		for _, c := range cases {
 			out, err := runCLI(t, e, c.args...)

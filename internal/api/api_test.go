@@ -31,10 +31,10 @@ const (
 // from the engine's train.
 func carJSON(e *apitest.Env, c train.Car, pos int, extra string) string {
 	return fmt.Sprintf(`{"position":%d,"mr":%d,"label":"!%d","title":%q,"mr_url":"%s/group/app/-/merge_requests/%d",
-		"state":%q,"added_by":%q,"added_at":%q,"time_on_train":%d,"pipeline":%d,
-		"pipeline_url":"%s/group/app/-/pipelines/%d","pipeline_label":"pipeline #%d","commit":%q,"attempts":%d%s}`,
+		"state":%q,"added_by":%q,"added_at":%q,"time_on_train_seconds":%[10]d,"time_on_train":%[10]d,"pipeline":%[11]d,
+		"pipeline_url":"%[5]s/group/app/-/pipelines/%[11]d","pipeline_label":"pipeline #%[11]d","commit":%[12]q,"attempts":%[13]d%[14]s}`,
 		pos, c.MR, c.MR, c.Title, e.Forge.URL(), c.MR, c.State, c.AddedBy, c.AddedAt.UTC().Format(time.RFC3339),
-		int(e.Clock.Now().Sub(c.AddedAt)/time.Second), c.Pipeline, e.Forge.URL(), c.Pipeline, c.Pipeline, c.Commit, c.Attempts, extra)
+		int(e.Clock.Now().Sub(c.AddedAt)/time.Second), c.Pipeline, c.Commit, c.Attempts, extra)
 }
 
 func engineTrain(t *testing.T, e *apitest.Env) train.Train {
@@ -71,7 +71,7 @@ func TestTrainLifecycle(t *testing.T) {
 	built := engineTrain(t, e).Cars[0]
 	added.want(t, 200, fmt.Sprintf(`{"forge":"gitlab","project":"group/app","mr":1,"label":"!1","branch":"main",
 		"car":{"position":1,"mr":1,"label":"!1","title":"Change 1","mr_url":"%[1]s/group/app/-/merge_requests/1","state":"running",
-		"added_by":"alice","added_at":"2025-03-01T12:00:00Z","time_on_train":0,"pipeline":%[2]d,
+		"added_by":"alice","added_at":"2025-03-01T12:00:00Z","time_on_train_seconds":0,"time_on_train":0,"pipeline":%[2]d,
 		"pipeline_url":"%[1]s/group/app/-/pipelines/%[2]d","pipeline_label":"pipeline #%[2]d","commit":"%[3]s","attempts":1}}`, e.Forge.URL(), built.Pipeline, built.Commit))
 	e.Sweep()
 	tr := engineTrain(t, e)
@@ -252,13 +252,13 @@ func TestEstimates(t *testing.T) {
 	call(t, e, "GET", trainPath, "", "").want(t, 200, fmt.Sprintf(
 		`{"forge":"gitlab","project":"group/app","branch":"main","paused":false,"target_head":%q,
 		"max_parallel":1,"cars":[%s,%s],"version":%d}`, tr.TargetHead,
-		carJSON(e, tr.Cars[0], 1, `,"estimated_merge":360`), queuedJSON(e, tr.Cars[1], 2, `,"estimated_merge":960`), tr.Version))
+		carJSON(e, tr.Cars[0], 1, `,"estimated_merge_seconds":360,"estimated_merge":360`), queuedJSON(e, tr.Cars[1], 2, `,"estimated_merge_seconds":960,"estimated_merge":960`), tr.Version))
 }
 
 // queuedJSON is the JSON of a car without a pipeline yet.
 func queuedJSON(e *apitest.Env, c train.Car, pos int, extra string) string {
 	return fmt.Sprintf(`{"position":%d,"mr":%d,"label":"!%d","title":%q,"mr_url":"%s/group/app/-/merge_requests/%d",
-		"state":%q,"added_by":%q,"added_at":%q,"time_on_train":%d,"attempts":0%s}`,
+		"state":%q,"added_by":%q,"added_at":%q,"time_on_train_seconds":%[10]d,"time_on_train":%[10]d,"attempts":0%[11]s}`,
 		pos, c.MR, c.MR, c.Title, e.Forge.URL(), c.MR, c.State, c.AddedBy, c.AddedAt.UTC().Format(time.RFC3339),
 		int(e.Clock.Now().Sub(c.AddedAt)/time.Second), extra)
 }

@@ -4,10 +4,13 @@
 //
 // Field names are snake_case and stable within v1: fields may be added,
 // none renamed or removed. Times are RFC 3339. Durations are whole
-// seconds (see Duration).
+// seconds (see Duration), in fields whose names end in _seconds; the two
+// that v1 first named without the unit are still written under their old
+// names too, until v2.
 package api
 
 import (
+	"encoding/json"
 	"time"
 )
 
@@ -71,7 +74,7 @@ type Car struct {
 	AddedBy string    `json:"added_by"`
 	AddedAt time.Time `json:"added_at"`
 	// TimeOnTrain is how long ago the MR was added.
-	TimeOnTrain Duration `json:"time_on_train"`
+	TimeOnTrain Duration `json:"time_on_train_seconds"`
 	// Pipeline is the car's current pipeline; 0 and omitted if none.
 	Pipeline    int64  `json:"pipeline,omitempty"`
 	PipelineURL string `json:"pipeline_url,omitempty"`
@@ -91,7 +94,49 @@ type Car struct {
 	// EstimatedMerge is the expected time from now until the car merges,
 	// from the train's recent pipeline durations; omitted when there is no
 	// history to estimate from or the car failed.
-	EstimatedMerge *Duration `json:"estimated_merge,omitempty"`
+	EstimatedMerge *Duration `json:"estimated_merge_seconds,omitempty"`
+}
+
+// carFields is Car without its methods, so its JSON can be embedded.
+type carFields Car
+
+// carWire is a Car as v1 writes it: the fields with units in their names,
+// and the same durations under the names v1 first gave them.
+type carWire struct {
+	carFields
+	// Deprecated: time_on_train_seconds. Removed in v2.
+	OldTimeOnTrain *Duration `json:"time_on_train,omitempty"`
+	// Deprecated: estimated_merge_seconds. Removed in v2.
+	OldEstimatedMerge *Duration `json:"estimated_merge,omitempty"`
+}
+
+// MarshalJSON writes the durations under both names.
+func (c Car) MarshalJSON() ([]byte, error) {
+	t := c.TimeOnTrain
+	return json.Marshal(carWire{carFields: carFields(c), OldTimeOnTrain: &t, OldEstimatedMerge: c.EstimatedMerge})
+}
+
+// UnmarshalJSON reads either name, so this package also reads a server
+// that wrote only the old ones.
+func (c *Car) UnmarshalJSON(b []byte) error {
+	var w carWire
+	if err := json.Unmarshal(b, &w); err != nil {
+		return err
+	}
+	var has struct {
+		TimeOnTrain *Duration `json:"time_on_train_seconds"`
+	}
+	if err := json.Unmarshal(b, &has); err != nil {
+		return err
+	}
+	*c = Car(w.carFields)
+	if has.TimeOnTrain == nil && w.OldTimeOnTrain != nil {
+		c.TimeOnTrain = *w.OldTimeOnTrain
+	}
+	if c.EstimatedMerge == nil {
+		c.EstimatedMerge = w.OldEstimatedMerge
+	}
+	return nil
 }
 
 // HistoryEntry is a car that left a train.

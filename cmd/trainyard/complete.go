@@ -1,0 +1,94 @@
+package main
+
+import (
+	"fmt"
+	"slices"
+	"strings"
+
+	"github.com/spf13/cobra"
+)
+
+// Shell completion of the arguments the server knows: projects and
+// branches from its trains, MRs from their cars, dead letters by id. A
+// server that cannot be asked completes nothing rather than files.
+
+// completeTrain completes PROJECT then BRANCH.
+func (o *trainOptions) completeTrain(cmd *cobra.Command, args []string, _ string) ([]string, cobra.ShellCompDirective) {
+	const none = cobra.ShellCompDirectiveNoFileComp
+	if len(args) > 1 {
+		return nil, none
+	}
+	c, _, err := o.setup(cmd)
+	if err != nil {
+		return nil, none
+	}
+	trains, err := c.Trains(cmd.Context())
+	if err != nil {
+		return nil, none
+	}
+	var out []string
+	for _, t := range trains {
+		if t.Forge != o.forge {
+			continue
+		}
+		switch {
+		case len(args) == 0:
+			out = append(out, t.Project)
+		case strings.EqualFold(t.Project, args[0]):
+			out = append(out, fmt.Sprintf("%s\t%d cars", t.Branch, t.Cars))
+		}
+	}
+	slices.Sort(out)
+	return slices.Compact(out), none
+}
+
+// completeMR completes PROJECT then the MRs on that project's trains.
+func (o *trainOptions) completeMR(cmd *cobra.Command, args []string, toComplete string) ([]string, cobra.ShellCompDirective) {
+	const none = cobra.ShellCompDirectiveNoFileComp
+	if len(args) != 1 {
+		return o.completeTrain(cmd, args[:min(len(args), 1)], toComplete)
+	}
+	c, _, err := o.setup(cmd)
+	if err != nil {
+		return nil, none
+	}
+	trains, err := c.Trains(cmd.Context())
+	if err != nil {
+		return nil, none
+	}
+	var out []string
+	for _, s := range trains {
+		if s.Forge != o.forge || !strings.EqualFold(s.Project, args[0]) || s.Cars == 0 {
+			continue
+		}
+		t, err := c.Train(cmd.Context(), s.Forge, s.Project, s.Branch)
+		if err != nil {
+			continue
+		}
+		for _, car := range t.Cars {
+			out = append(out, fmt.Sprintf("%d\t%s (%s, position %d)", car.MR, car.Title, t.Branch, car.Position))
+		}
+	}
+	return out, none
+}
+
+// completeDead completes a dead letter's id.
+func (o *trainOptions) completeDead(cmd *cobra.Command, args []string, _ string) ([]string, cobra.ShellCompDirective) {
+	const none = cobra.ShellCompDirectiveNoFileComp
+	if len(args) > 0 {
+		return nil, none
+	}
+	c, _, err := o.setup(cmd)
+	if err != nil {
+		return nil, none
+	}
+	dls, err := c.DeadLetters(cmd.Context(), 100)
+	if err != nil {
+		return nil, none
+	}
+	out := make([]string, 0, len(dls))
+	for _, d := range dls {
+		out = append(out, d.ID+"\t"+d.Reason)
+	}
+	return out, none
+}

@@ -113,6 +113,11 @@ func fullCar(mr int64) train.Car {
 		PipelineStartedAt: at(100), Attempts: 2, Builds: 3, Suspect: 41, Detached: true, Retested: true, LeftAt: at(200),
 		Witness: &train.Witness{Pipeline: 7100 + mr, SHA: sha(4000 + int(mr)), Others: 1, Status: train.PipelineFailed, Started: at(150)},
 		News:    &train.News{HeadSHA: sha(5000 + int(mr)), Closed: true, Merged: true, Branch: "develop", Rules: "it needs 1 more approval"},
+		Trail: []train.Mark{
+			// Each field set in one mark, so the round trip covers it.
+			{At: at(90), Kind: train.MarkPipeline, Commit: sha(2000 + int(mr)), Base: sha(1000 + int(mr)), Pipeline: 6900 + mr, Status: train.PipelineCanceled},
+			{At: at(100), Kind: train.MarkBuilt, Pipeline: 7000 + mr, Commit: sha(2001 + int(mr)), Base: sha(1001 + int(mr)), Status: train.PipelineFailed},
+		},
 		Reason: &train.Reason{
 			// Spans hold words or a pipeline; both are set here only so
 			// the round trip covers each field.

@@ -309,7 +309,29 @@ func (p *planner) built(o Built) {
 		p.evict(i, Reason{Code: ReasonBuildFailed, Detail: Words("the speculative commit could not be built: " + msg)})
 	default:
 		c.Commit = o.Commit
+		p.mark(c, Mark{Kind: MarkBuilt, Commit: o.Commit, Base: o.Base})
 		p.toBuilt(c)
+	}
+}
+
+// mark adds a step to the car's trail, dropping the oldest past MaxTrail.
+func (p *planner) mark(c *Car, m Mark) {
+	m.At = p.now
+	if len(c.Trail) >= MaxTrail {
+		c.Trail = slices.Delete(c.Trail, 0, len(c.Trail)-MaxTrail+1)
+	}
+	c.Trail = append(c.Trail, m)
+}
+
+// ended records how the car's pipeline ended on its trail.
+func ended(c *Car, pipeline int64, status PipelineState) {
+	for i := len(c.Trail) - 1; i >= 0; i-- {
+		if m := &c.Trail[i]; m.Kind == MarkPipeline && m.Pipeline == pipeline && m.Commit == c.Commit {
+			if m.Status == "" {
+				m.Status = status
+			}
+			return
+		}
 	}
 }
 
@@ -340,6 +362,7 @@ func (p *planner) pipelineCreated(o PipelineCreated) {
 	c.Pipeline = o.Pipeline
 	c.PipelineStartedAt = p.now
 	c.Attempts++
+	p.mark(c, Mark{Kind: MarkPipeline, Pipeline: o.Pipeline, Commit: o.SHA})
 	c.Retested = c.Suspect != 0
 	p.emit(Status{MR: c.MR, HeadSHA: c.HeadSHA, Source: c.Source, Phase: PhaseTesting})
 }
@@ -353,6 +376,7 @@ func (p *planner) pipelineStatus(o PipelineStatus) {
 	if c == nil || c.State != StateRunning || !o.Status.Done() {
 		return
 	}
+	ended(c, o.Pipeline, o.Status)
 	if o.Status == PipelineSuccess {
 		c.State = StatePassed
 		return
@@ -565,6 +589,7 @@ func (p *planner) evictKeyed(i int, r Reason, key string) {
 func (p *planner) reset(c *Car) {
 	if c.State == StateRunning && c.Pipeline != 0 && p.findWitness(c.Pipeline, c.Commit) == nil {
 		p.emit(CancelPipeline{MR: c.MR, Pipeline: c.Pipeline})
+		ended(c, c.Pipeline, PipelineCanceled)
 	}
 	if c.Witness != nil {
 		p.dropWitness(c)

@@ -1241,3 +1241,43 @@ func TestRulesUnmetEvictsWithTheForgesReason(t *testing.T) {
 		t.Errorf("news of a car no longer on the train acted: %#v", actions)
 	}
 }
+
+// The trail keeps every build and pipeline of a ride, with how each
+// pipeline ended, for the MR's journey; a requeue keeps it.
+func TestTrailRecordsEveryBuildAndPipeline(t *testing.T) {
+	tr := mk(at(1, StateBuilding, "T"))
+	tr.Settings.Retries = 1
+	t1, t2, t3, t4 := t0.Add(time.Minute), t0.Add(2*time.Minute), t0.Add(3*time.Minute), t0.Add(4*time.Minute)
+	tr, _ = Plan(tr, Built{MR: 1, Base: "T", HeadSHA: head(1), Commit: "C1"}, t0)
+	tr, _ = Plan(tr, PipelineCreated{MR: 1, SHA: "C1", Pipeline: 101}, t1)
+	tr, _ = Plan(tr, PipelineStatus{Pipeline: 101, SHA: "C1", Status: PipelineFailed}, t2)
+	tr, _ = Plan(tr, PipelineCreated{MR: 1, SHA: "C1", Pipeline: 102}, t3)
+	tr, _ = Plan(tr, PipelineStatus{Pipeline: 102, SHA: "C1", Status: PipelineSuccess}, t4)
+	want := []Mark{
+		{At: t0, Kind: MarkBuilt, Commit: "C1", Base: "T"},
+		{At: t1, Kind: MarkPipeline, Pipeline: 101, Commit: "C1", Status: PipelineFailed},
+		{At: t3, Kind: MarkPipeline, Pipeline: 102, Commit: "C1", Status: PipelineSuccess},
+	}
+	if got := tr.Cars[0].Trail; !reflect.DeepEqual(got, want) {
+		t.Fatalf("trail\n got %+v\nwant %+v", got, want)
+	}
+
+	// A car ahead goes: this one is rebuilt; its running pipeline is
+	// cancelled, and the trail says so.
+	tr = mk(at(1, StateRunning, "T"), at(2, StateRunning, "C1"))
+	tr.Cars[1].Trail = []Mark{{At: t0, Kind: MarkBuilt, Commit: "C2", Base: "C1"}, {At: t0, Kind: MarkPipeline, Pipeline: pipe(2), Commit: "C2"}}
+	tr, _ = Plan(tr, Closed{MR: 1}, t1)
+	if got := tr.Cars[0].Trail; len(got) != 2 || got[1].Status != PipelineCanceled || got[1].Pipeline != pipe(2) {
+		t.Fatalf("after the car ahead left: trail %+v, want pipeline %d cancelled", got, pipe(2))
+	}
+
+	// Past MaxTrail the oldest marks go.
+	c := queued(3)
+	p := &planner{now: t0}
+	for i := range MaxTrail + 3 {
+		p.mark(&c, Mark{Kind: MarkPipeline, Pipeline: int64(i)})
+	}
+	if len(c.Trail) != MaxTrail || c.Trail[0].Pipeline != 3 || c.Trail[MaxTrail-1].Pipeline != MaxTrail+2 {
+		t.Fatalf("trail of %d marks from %d to %d, want %d from 3", len(c.Trail), c.Trail[0].Pipeline, c.Trail[len(c.Trail)-1].Pipeline, MaxTrail)
+	}
+}

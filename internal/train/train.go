@@ -186,10 +186,39 @@ type Car struct {
 	// its result says whether the failure was this car's own.
 	Witness *Witness `json:"witness,omitempty"`
 
+	// Trail is what the car went through on this ride, oldest first: each
+	// build and each pipeline with how it ended, for people to read (the
+	// planner decides nothing from it). The oldest marks go past
+	// MaxTrail.
+	Trail []Mark `json:"trail,omitempty"`
+
 	// Set when the car leaves the train.
 	LeftAt time.Time `json:"left_at,omitzero"`
 	Reason *Reason   `json:"reason,omitempty"`
 }
+
+// MaxTrail bounds a car's trail, so a car retried all day stays small.
+const MaxTrail = 16
+
+// Mark is one step of a car's trail.
+type Mark struct {
+	At   time.Time `json:"at"`
+	Kind MarkKind  `json:"kind"`
+	// Built: the speculative commit and what it was built on.
+	Commit string `json:"commit,omitempty"`
+	Base   string `json:"base,omitempty"`
+	// Pipeline: its id, and how it ended once it did.
+	Pipeline int64          `json:"pipeline,omitempty"`
+	Status   PipelineState `json:"status,omitempty"`
+}
+
+// MarkKind says what a Mark records.
+type MarkKind string
+
+const (
+	MarkBuilt    MarkKind = "built"
+	MarkPipeline MarkKind = "pipeline"
+)
 
 // News is what a frozen car's MR went through meanwhile; at most one of
 // each kind is kept, the latest.

@@ -272,13 +272,25 @@ func (d *Dashboard) mrPage(r *http.Request) (string, any, error) {
 	return "mr", out, nil
 }
 
-// journey is what the stored car tells of its ride, oldest first. A car
-// records when it was added, what it was last built on, its last
-// pipeline and when that started, and when and why it left; earlier
-// builds and pipelines of the same ride are not kept.
+// journey is what the stored car tells of its ride, oldest first: each
+// build and pipeline from its trail, then when and why it left. A car
+// stored before cars kept a trail shows its last build and pipeline.
 func (d *Dashboard) journey(k train.Key, c train.Car, left *departure) []step {
 	p := d.Profiles.Of(k.Forge)
 	steps := []step{{At: c.AddedAt, What: "added", Detail: "by " + c.AddedBy}}
+	if len(c.Trail) > 0 {
+		for _, m := range c.Trail {
+			switch m.Kind {
+			case train.MarkBuilt:
+				steps = append(steps, step{At: m.At, What: "built", Link: p.Link().Commit(k.Project, m.Commit),
+					Label: "commit " + shortSHA(m.Commit), Detail: "on " + shortSHA(m.Base)})
+			case train.MarkPipeline:
+				steps = append(steps, step{At: m.At, What: "pipeline", Link: p.Link().Pipeline(k.Project, m.Pipeline),
+					Label: p.PipelineLabel(m.Pipeline), Detail: pipelineEnd(m.Status)})
+			}
+		}
+		return append(steps, leftStep(c, left)...)
+	}
 	base, commit, pipeline := c.Base, c.Commit, c.Pipeline
 	if left != nil {
 		base, commit = left.Base, left.Commit
@@ -300,14 +312,32 @@ func (d *Dashboard) journey(k train.Key, c train.Car, left *departure) []step {
 		}
 		steps = append(steps, st)
 	}
-	if left != nil {
-		st := step{At: c.LeftAt, What: left.State, Detail: left.Reason}
-		if st.Detail == "" && left.ReasonCode != left.State {
-			st.Detail = left.ReasonCode
-		}
-		steps = append(steps, st)
+	return append(steps, leftStep(c, left)...)
+}
+
+// leftStep is the last step of a ride that ended.
+func leftStep(c train.Car, left *departure) []step {
+	if left == nil {
+		return nil
 	}
-	return steps
+	st := step{At: c.LeftAt, What: left.State, Detail: left.Reason}
+	if st.Detail == "" && left.ReasonCode != left.State {
+		st.Detail = left.ReasonCode
+	}
+	return []step{st}
+}
+
+// pipelineEnd says how a pipeline on the trail ended, "" while it runs.
+func pipelineEnd(s train.PipelineState) string {
+	switch s {
+	case train.PipelineSuccess:
+		return "passed"
+	case train.PipelineCanceled:
+		return "cancelled"
+	case "":
+		return ""
+	}
+	return string(s)
 }
 
 // keyOf reads the train a path names; ServeMux has unescaped the segments.

@@ -253,6 +253,36 @@ var funcs = template.FuncMap{
 	"at":    func(t time.Time) string { return t.UTC().Format("2006-01-02 15:04:05 UTC") },
 	"dur":   formatDuration,
 	"short": shortSHA,
+	"code":  codeSpans,
+	"eta":   formatETA,
+}
+
+// formatETA says when a car should merge. A car whose pipeline runs past
+// the estimate is due rather than "about 0s" away.
+func formatETA(d time.Duration) string {
+	if d < time.Second {
+		return "any moment (overdue)"
+	}
+	return "about " + formatDuration(d)
+}
+
+// codeSpans renders the one piece of Markdown the engine's sentences use,
+// `code` spans (branch names, paths), as <code>; everything else is
+// escaped text. An unpaired backtick stays a backtick.
+func codeSpans(s string) template.HTML {
+	var b strings.Builder
+	parts := strings.Split(s, "`")
+	for i, part := range parts {
+		switch {
+		case i%2 == 0:
+			b.WriteString(template.HTMLEscapeString(part))
+		case i == len(parts)-1: // opened, never closed
+			b.WriteString("`" + template.HTMLEscapeString(part))
+		default:
+			b.WriteString("<code>" + template.HTMLEscapeString(part) + "</code>")
+		}
+	}
+	return template.HTML(b.String())
 }
 
 // parsePages parses the layout with each page, so every page defines its

@@ -93,7 +93,14 @@ func (e *env) seed(t *testing.T) {
 	merged := train.Car{MR: 7, Title: "Fix the frobnicator", AddedBy: "bob", AddedAt: e.now.Add(-3 * time.Hour),
 		State: train.StateMerged, Commit: strings.Repeat("d", 40), Pipeline: 400,
 		PipelineStartedAt: e.now.Add(-150 * time.Minute), LeftAt: e.now.Add(-2 * time.Hour),
-		Reason: &train.Reason{Code: train.ReasonMerged}}
+		Reason: &train.Reason{Code: train.ReasonMerged},
+		// Built twice: its first pipeline was cancelled when a car ahead left.
+		Trail: []train.Mark{
+			{At: e.now.Add(-170 * time.Minute), Kind: train.MarkBuilt, Commit: strings.Repeat("f", 40), Base: strings.Repeat("1", 40)},
+			{At: e.now.Add(-169 * time.Minute), Kind: train.MarkPipeline, Pipeline: 399, Commit: strings.Repeat("f", 40), Status: train.PipelineCanceled},
+			{At: e.now.Add(-151 * time.Minute), Kind: train.MarkBuilt, Commit: strings.Repeat("d", 40), Base: strings.Repeat("2", 40)},
+			{At: e.now.Add(-150 * time.Minute), Kind: train.MarkPipeline, Pipeline: 400, Commit: strings.Repeat("d", 40), Status: train.PipelineSuccess},
+		}}
 	evicted := train.Car{MR: 8, Title: "Break the build", AddedBy: "carol", AddedAt: e.now.Add(-90 * time.Minute),
 		State: train.StateEvicted, Commit: strings.Repeat("e", 40), Pipeline: 401,
 		PipelineStartedAt: e.now.Add(-80 * time.Minute), LeftAt: e.now.Add(-70 * time.Minute),
@@ -188,6 +195,23 @@ func TestMRPageShowsJourney(t *testing.T) {
 	r = e.do(t, http.MethodGet, "/mrs/gitlab/"+url.PathEscape(project)+"/11", "")
 	r.want(t, http.StatusOK, "Add the widget", "On the train", "position 1", "pipeline #501")
 	e.do(t, http.MethodGet, "/mrs/gitlab/"+url.PathEscape(project)+"/99", "").want(t, http.StatusNotFound, "on no train")
+}
+
+// A car's trail shows every build and pipeline of its ride, in order.
+func TestMRPageShowsEveryBuildAndPipeline(t *testing.T) {
+	e := newEnv(t, true)
+	r := e.do(t, http.MethodGet, "/mrs/gitlab/"+url.PathEscape(project)+"/7", "")
+	r.want(t, http.StatusOK, "Fix the frobnicator")
+	order := []string{"by bob", "commit ffffffffffff", "on 111111111111", "pipeline #399", "cancelled",
+		"commit dddddddddddd", "on 222222222222", "pipeline #400", "passed", "merged"}
+	at := 0
+	for _, w := range order {
+		i := strings.Index(r.body[at:], w)
+		if i < 0 {
+			t.Fatalf("%q is not in the page after %q:\n%s", w, r.body[:at], r.body)
+		}
+		at += i + len(w)
+	}
 }
 
 func TestTitlesAreEscaped(t *testing.T) {

@@ -301,7 +301,7 @@ func (r *rig) checkOnce(good, broken []int64) {
 		counts := map[string]int{
 			"Added to the merge train for `main`":     1,
 			"already on the merge train":              0,
-			"Retrying: this merge request":            0,
+			"Retrying:":                               0,
 			"Merged into `main`":                      b2i(isGood),
 			"Removed from the merge train for `main`": b2i(!isGood),
 			// Kills and failovers never leave an MR two status comments.

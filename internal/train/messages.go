@@ -54,6 +54,10 @@ func msgRetrying(branch string) string {
 	return fmt.Sprintf("Retrying: this merge request will be rebuilt and tested again on the merge train for `%s`.", branch)
 }
 
+func msgRetesting(branch string) string {
+	return fmt.Sprintf("Retrying: a new pipeline tests this merge request again on the merge train for `%s`, on the same commit.", branch)
+}
+
 func msgRemovedBy(by string) string {
 	if by == "" {
 		return "it was removed from the train"

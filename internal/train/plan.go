@@ -167,9 +167,56 @@ func (p *planner) retry(o Retried) {
 		p.reply(o.MR, o.Event, msgBeingMerged(p.t.Branch))
 		return
 	}
+	if p.retestInPlace(p.t.Index(o.MR)) {
+		p.reply(o.MR, o.Event, msgRetesting(p.t.Branch))
+		return
+	}
 	p.reset(c)
 	c.Suspect = 0
 	p.reply(o.MR, o.Event, msgRetrying(p.t.Branch))
+}
+
+// reachHolds reports whether the main line from car i on stays within
+// the pipelines the train may run when car i, passed or failed, is tested
+// again: the cars behind it were built while it counted as settled.
+func (p *planner) reachHolds(i int) bool {
+	reach := p.t.Settings.MaxParallel * max(1, p.t.Settings.BatchSize)
+	line := 0
+	for j := i; j < len(p.t.Cars); j++ {
+		if c := &p.t.Cars[j]; c.Suspect == 0 && c.State != StateQueued {
+			line++
+		}
+	}
+	return line <= reach
+}
+
+// retestInPlace starts a new pipeline on car i's commit when that commit
+// still sits where it should: the cars behind were built on it and keep
+// their pipelines, since nothing they test changes. A car that never had
+// a pipeline of its own (it rode in a batch), a suspect (the retry puts it
+// back on the main line, onto another base) or a detached one is rebuilt
+// instead.
+func (p *planner) retestInPlace(i int) bool {
+	c := &p.t.Cars[i]
+	if c.Commit == "" || c.Attempts == 0 || c.Suspect != 0 || c.Detached || c.State == StateBuilding ||
+		c.Base != p.expectedBase(i) {
+		return false
+	}
+	if !c.inFlight() && !p.reachHolds(i) {
+		return false
+	}
+	if c.inFlight() && c.Pipeline != 0 && p.findWitness(c.Pipeline, c.Commit) == nil {
+		p.emit(CancelPipeline{MR: c.MR, Pipeline: c.Pipeline})
+		ended(c, c.Pipeline, PipelineCanceled)
+	}
+	if c.Witness != nil {
+		p.dropWitness(c)
+	}
+	c.Reason, c.Retested = nil, false
+	// Attempts stays above zero, so the new pipeline is owed at once
+	// (startOwed) rather than waiting for a batch.
+	p.toBuilt(c)
+	return true
 }
 
 func (p *planner) remove(o Removed) {

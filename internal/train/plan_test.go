@@ -917,15 +917,69 @@ func TestResyncRepeatsWhatIsInFlight(t *testing.T) {
 	}
 }
 
-func TestRetriedCarIsRebuilt(t *testing.T) {
-	tr := mk(at(1, StateFailed, "T"), at(2, StateRunning, "T"))
-	tr.Paused = true
-	got, actions := Plan(tr, Retried{Added{MR: 1, Event: "r"}}, t0)
-	if s := states(got); s != "1:queued 2:queued" {
-		t.Fatalf("states = %q", s)
+// A retry tests the car's commit again where it still sits right: only its
+// own pipeline restarts, and the cars behind keep theirs.
+func TestRetryRestartsOnlyWhatChanges(t *testing.T) {
+	tests := []struct {
+		name        string
+		train       Train
+		wantStates  string
+		wantCancels []int64
+		wantStarts  []int64
+		wantBuilds  []int64
+		wantReply   string
+	}{
+		{
+			name:       "running front car: a new pipeline on the same commit",
+			train:      mk(at(1, StateRunning, "T"), at(2, StateRunning, "C1"), at(3, StateRunning, "C2")),
+			wantStates: "1:starting@T 2:running@C1 3:running@C2", wantCancels: []int64{pipe(1)}, wantStarts: []int64{1},
+			wantReply: "Retrying: a new pipeline tests this merge request again on the merge train for `main`, on the same commit.",
+		},
+		{
+			name:       "failed car within the window",
+			train:      mk(at(1, StateFailed, "T"), at(2, StateRunning, "C1")),
+			wantStates: "1:starting@T 2:running@C1", wantStarts: []int64{1},
+			wantReply: "Retrying: a new pipeline tests this merge request again on the merge train for `main`, on the same commit.",
+		},
+		{
+			name:       "a suspect goes back to the main line: rebuilt, and the cars behind with it",
+			train:      mk(suspect(at(1, StateFailed, "T"), 900), at(2, StateRunning, "T")),
+			wantStates: "1:building@T 2:queued", wantCancels: []int64{pipe(2)}, wantBuilds: []int64{1},
+			wantReply: "Retrying: this merge request will be rebuilt and tested again on the merge train for `main`.",
+		},
+		{
+			name:       "a car that rode in a batch has no pipeline of its own to repeat: rebuilt",
+			train:      mk(at(1, StateBuilt, "T"), at(2, StateRunning, "C1")),
+			wantStates: "1:building@T 2:queued", wantCancels: []int64{pipe(2)}, wantBuilds: []int64{1},
+			wantReply: "Retrying: this merge request will be rebuilt and tested again on the merge train for `main`.",
+		},
 	}
-	if c := cancels(actions); !slices.Equal(c, []int64{pipe(2)}) {
-		t.Fatalf("cancels = %v", c)
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			got, actions := Plan(tt.train, Retried{Added{MR: 1, Event: "r"}}, t0)
+			if s := states(got); s != tt.wantStates {
+				t.Fatalf("states = %q, want %q", s, tt.wantStates)
+			}
+			if c := cancels(actions); !slices.Equal(c, tt.wantCancels) {
+				t.Fatalf("cancels = %v, want %v", c, tt.wantCancels)
+			}
+			var starts, builds []int64
+			for _, a := range only[StartPipeline](actions) {
+				starts = append(starts, a.MR)
+			}
+			for _, a := range only[BuildCar](actions) {
+				builds = append(builds, a.MR)
+			}
+			if !slices.Equal(starts, tt.wantStarts) || !slices.Equal(builds, tt.wantBuilds) {
+				t.Fatalf("starts %v, builds %v; want %v, %v", starts, builds, tt.wantStarts, tt.wantBuilds)
+			}
+			if r := only[Comment](actions); len(r) != 1 || r[0].Body.String() != tt.wantReply {
+				t.Fatalf("replies = %#v, want %q", r, tt.wantReply)
+			}
+			if c := got.Cars[0]; c.Commit != "" && c.Commit != commit(1) {
+				t.Fatalf("car 1 commit %q", c.Commit)
+			}
+		})
 	}
 }
 

@@ -208,7 +208,7 @@ type Mark struct {
 	Commit string `json:"commit,omitempty"`
 	Base   string `json:"base,omitempty"`
 	// Pipeline: its id, and how it ended once it did.
-	Pipeline int64          `json:"pipeline,omitempty"`
+	Pipeline int64         `json:"pipeline,omitempty"`
 	Status   PipelineState `json:"status,omitempty"`
 }
 

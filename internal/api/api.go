@@ -32,8 +32,8 @@ type Steering interface {
 	Add(ctx context.Context, r engine.Request) error
 	Remove(ctx context.Context, r engine.Request) error
 	Retry(ctx context.Context, r engine.Request) error
-	Pause(ctx context.Context, key train.Key, by string) error
-	Resume(ctx context.Context, key train.Key, by string) error
+	Pause(ctx context.Context, key train.Key, by engine.Actor) error
+	Resume(ctx context.Context, key train.Key, by engine.Actor) error
 }
 
 var (
@@ -49,9 +49,11 @@ type Options struct {
 	Steer Steering
 	// Events holds the dead letters; nil: their routes answer 404.
 	Events Events
-	// Token authorises calls (Authorization: Bearer <token>). Calls that
-	// change trains, and every dead letter call, need it; with no token
-	// set they are all refused.
+	// Tokens authorise calls (Authorization: Bearer <token>). Calls that
+	// change trains, and every dead letter call, need a token that may
+	// write; with no token set they are all refused.
+	Tokens []Token
+	// Token is one more token, named "api", that may write.
 	Token string
 	// ProtectReads makes reading calls need the token too.
 	ProtectReads bool
@@ -150,7 +152,8 @@ func (s *server) noRoute(r *http.Request) (any, error) {
 
 func (s *server) wrap(rt route, h handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if err := s.authorize(r, rt.access); err != nil {
+		r, err := s.authorize(r, rt.access)
+		if err != nil {
 			s.writeError(w, r, err)
 			return
 		}

@@ -31,9 +31,9 @@ const (
 // from the engine's train.
 func carJSON(e *apitest.Env, c train.Car, pos int, extra string) string {
 	return fmt.Sprintf(`{"position":%d,"mr":%d,"label":"!%d","title":%q,"mr_url":"%s/group/app/-/merge_requests/%d",
-		"state":%q,"added_by":%q,"added_at":%q,"time_on_train_seconds":%[10]d,"time_on_train":%[10]d,"pipeline":%[11]d,
+		"state":%q,%s"added_at":%q,"time_on_train_seconds":%[10]d,"time_on_train":%[10]d,"pipeline":%[11]d,
 		"pipeline_url":"%[5]s/group/app/-/pipelines/%[11]d","pipeline_label":"pipeline #%[11]d","commit":%[12]q,"attempts":%[13]d%[14]s}`,
-		pos, c.MR, c.MR, c.Title, e.Forge.URL(), c.MR, c.State, c.AddedBy, c.AddedAt.UTC().Format(time.RFC3339),
+		pos, c.MR, c.MR, c.Title, e.Forge.URL(), c.MR, c.State, byJSON(c), c.AddedAt.UTC().Format(time.RFC3339),
 		int(e.Clock.Now().Sub(c.AddedAt)/time.Second), c.Pipeline, c.Commit, c.Attempts, extra)
 }
 
@@ -71,7 +71,7 @@ func TestTrainLifecycle(t *testing.T) {
 	built := engineTrain(t, e).Cars[0]
 	added.want(t, 200, fmt.Sprintf(`{"forge":"gitlab","project":"group/app","mr":1,"label":"!1","branch":"main",
 		"car":{"position":1,"mr":1,"label":"!1","title":"Change 1","mr_url":"%[1]s/group/app/-/merge_requests/1","state":"running",
-		"added_by":"alice","added_at":"2025-03-01T12:00:00Z","time_on_train_seconds":0,"time_on_train":0,"pipeline":%[2]d,
+		"added_by":"alice","added_via":"api","added_at":"2025-03-01T12:00:00Z","time_on_train_seconds":0,"time_on_train":0,"pipeline":%[2]d,
 		"pipeline_url":"%[1]s/group/app/-/pipelines/%[2]d","pipeline_label":"pipeline #%[2]d","commit":"%[3]s","attempts":1}}`, e.Forge.URL(), built.Pipeline, built.Commit))
 	e.Sweep()
 	tr := engineTrain(t, e)
@@ -157,7 +157,7 @@ func TestTrainLifecycle(t *testing.T) {
 		call(t, e, "GET", trainPath+"/history?limit=5", "", "").want(t, 200, fmt.Sprintf(
 			`{"forge":"gitlab","project":"group/app","branch":"main","entries":[{"mr":1,"label":"!1","title":"Change 1",
 			"mr_url":"%s/group/app/-/merge_requests/1","state":"evicted","reason":%q,"reason_code":"removed",
-			"commit":%q,"pipeline":%d,"pipeline_url":"%s/group/app/-/pipelines/%d","pipeline_label":"pipeline #%d","added_by":"alice",
+			"commit":%q,"pipeline":%d,"pipeline_url":"%s/group/app/-/pipelines/%d","pipeline_label":"pipeline #%d","added_by":"alice","added_via":"api",
 			"added_at":"2025-03-01T12:00:00Z","left_at":"2025-03-01T12:01:30Z"}]}`,
 			e.Forge.URL(), h.Reason.Message.String(), car.Commit, car.Pipeline, e.Forge.URL(), car.Pipeline, car.Pipeline))
 		if !strings.HasPrefix(h.Reason.Message.String(), "Removed from the merge train for `main`: ") || !strings.Contains(h.Reason.Message.String(), "bob") {
@@ -234,7 +234,7 @@ func TestEstimates(t *testing.T) {
 		`{"forge":"gitlab","project":"group/app","branch":"main","entries":[{"mr":1,"label":"!1","title":"Change 1",
 		"mr_url":"%[1]s/group/app/-/merge_requests/1","state":"merged",
 		"reason":"Merged into `+"`main`"+` with %.12[2]s, tested by pipeline #%[3]d.","reason_code":"merged",
-		"commit":%[2]q,"pipeline":%[3]d,"pipeline_url":"%[1]s/group/app/-/pipelines/%[3]d","pipeline_label":"pipeline #%[3]d","added_by":"api",
+		"commit":%[2]q,"pipeline":%[3]d,"pipeline_url":"%[1]s/group/app/-/pipelines/%[3]d","pipeline_label":"pipeline #%[3]d","added_by":"api","added_via":"api",
 		"added_at":"2025-03-01T12:00:00Z","left_at":"2025-03-01T12:10:00Z"}]}`, e.Forge.URL(), h[0].Commit, h[0].Pipeline))
 
 	a, b := e.MR(2, false), e.MR(3, false)
@@ -255,11 +255,20 @@ func TestEstimates(t *testing.T) {
 		carJSON(e, tr.Cars[0], 1, `,"estimated_merge_seconds":360,"estimated_merge":360`), queuedJSON(e, tr.Cars[1], 2, `,"estimated_merge_seconds":960,"estimated_merge":960`), tr.Version))
 }
 
+// byJSON is who added car c, as the API writes it.
+func byJSON(c train.Car) string {
+	s := fmt.Sprintf(`"added_by":%q,`, c.AddedBy)
+	if c.AddedVia != "" {
+		s += fmt.Sprintf(`"added_via":%q,`, c.AddedVia)
+	}
+	return s
+}
+
 // queuedJSON is the JSON of a car without a pipeline yet.
 func queuedJSON(e *apitest.Env, c train.Car, pos int, extra string) string {
 	return fmt.Sprintf(`{"position":%d,"mr":%d,"label":"!%d","title":%q,"mr_url":"%s/group/app/-/merge_requests/%d",
-		"state":%q,"added_by":%q,"added_at":%q,"time_on_train_seconds":%[10]d,"time_on_train":%[10]d,"attempts":0%[11]s}`,
-		pos, c.MR, c.MR, c.Title, e.Forge.URL(), c.MR, c.State, c.AddedBy, c.AddedAt.UTC().Format(time.RFC3339),
+		"state":%q,%s"added_at":%q,"time_on_train_seconds":%[10]d,"time_on_train":%[10]d,"attempts":0%[11]s}`,
+		pos, c.MR, c.MR, c.Title, e.Forge.URL(), c.MR, c.State, byJSON(c), c.AddedAt.UTC().Format(time.RFC3339),
 		int(e.Clock.Now().Sub(c.AddedAt)/time.Second), extra)
 }
 

@@ -1,29 +1,76 @@
 package api
 
 import (
+	"context"
 	"crypto/sha256"
 	"crypto/subtle"
 	"net/http"
 	"strings"
 )
 
-// authorize checks the bearer token a route's access needs. It fails
-// closed: without a configured token nothing that needs one is allowed.
-func (s *server) authorize(r *http.Request, a access) error {
-	if a == public || (a == reader && !s.ProtectReads) {
-		return nil
+// Token is one API token: a name people and the history know it by, and
+// whether it may change trains or only read them.
+type Token struct {
+	Name  string
+	Write bool
+	Value string
+}
+
+// tokens is every token the server takes; Options.Token is the unnamed
+// one of older configurations, known as "api" with write access.
+func (s *server) tokens() []Token {
+	all := s.Tokens
+	if s.Token != "" {
+		all = append([]Token{{Name: "api", Write: true, Value: s.Token}}, all...)
 	}
-	if s.Token == "" {
-		return &statusError{http.StatusForbidden, "API token not configured"}
+	return all
+}
+
+type tokenKey struct{}
+
+// caller is the token the request was authorised with; zero for a read
+// that needs none.
+func caller(ctx context.Context) Token {
+	t, _ := ctx.Value(tokenKey{}).(Token)
+	return t
+}
+
+// authorize checks the bearer token a route's access needs, and returns
+// the request with the token it presented. It fails closed: without a
+// configured token nothing that needs one is allowed.
+func (s *server) authorize(r *http.Request, a access) (*http.Request, error) {
+	if a == public || (a == reader && !s.ProtectReads) {
+		return r, nil
+	}
+	tokens := s.tokens()
+	if len(tokens) == 0 {
+		return r, &statusError{http.StatusForbidden, "API token not configured"}
 	}
 	got, ok := Bearer(r.Header.Get("Authorization"))
 	if !ok {
-		return &statusError{http.StatusUnauthorized, "missing bearer token (Authorization: Bearer <token>)"}
+		return r, &statusError{http.StatusUnauthorized, "missing bearer token (Authorization: Bearer <token>)"}
 	}
-	if !TokenEqual(got, s.Token) {
-		return &statusError{http.StatusUnauthorized, "invalid token"}
+	t, ok := Match(tokens, got)
+	if !ok {
+		return r, &statusError{http.StatusUnauthorized, "invalid token"}
 	}
-	return nil
+	if a == writer && !t.Write {
+		return r, &statusError{http.StatusForbidden, "token " + t.Name + " may only read"}
+	}
+	return r.WithContext(context.WithValue(r.Context(), tokenKey{}, t)), nil
+}
+
+// Match finds the token whose value is got. Every token is compared, in
+// constant time, so which one matched does not show in the timing.
+func Match(tokens []Token, got string) (Token, bool) {
+	var found Token
+	ok := false
+	for _, t := range tokens {
+		if TokenEqual(got, t.Value) && !ok {
+			found, ok = t, true
+		}
+	}
+	return found, ok
 }
 
 // Bearer reads the token of an Authorization header of the Bearer

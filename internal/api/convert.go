@@ -26,7 +26,7 @@ func (s *server) carOf(key train.Key, i int, c train.Car, eta *v1.Duration) v1.C
 	p := s.Profiles.Of(key.Forge)
 	car := v1.Car{
 		Position: i + 1, MR: c.MR, Label: p.Label(c.MR), Title: c.Title, MRURL: p.Link().MR(key.Project, c.MR),
-		State: string(c.State), AddedBy: c.AddedBy, AddedAt: c.AddedAt.UTC(),
+		State: string(c.State), AddedBy: c.AddedBy, AddedVia: c.AddedVia, AddedAt: c.AddedAt.UTC(),
 		TimeOnTrain: v1.Duration(max(0, s.Now().Sub(c.AddedAt))),
 		Pipeline:    c.Pipeline, Commit: c.Commit, Attempts: c.Attempts, EstimatedMerge: eta,
 	}
@@ -50,7 +50,7 @@ func (s *server) historyOf(key train.Key, c train.Car) v1.HistoryEntry {
 	p := s.Profiles.Of(key.Forge)
 	h := v1.HistoryEntry{
 		MR: c.MR, Label: p.Label(c.MR), Title: c.Title, MRURL: p.Link().MR(key.Project, c.MR), State: string(c.State),
-		Commit: c.Commit, Pipeline: c.Pipeline, AddedBy: c.AddedBy,
+		Commit: c.Commit, Pipeline: c.Pipeline, AddedBy: c.AddedBy, AddedVia: c.AddedVia,
 		AddedAt: c.AddedAt.UTC(), LeftAt: c.LeftAt.UTC(),
 	}
 	if r := c.Reason; r != nil {

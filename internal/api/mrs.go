@@ -56,7 +56,7 @@ func requestOf(r *http.Request) (engine.Request, error) {
 	if err := decodeBody(r, &body); err != nil {
 		return req, err
 	}
-	user, err := userOf(body.User)
+	by, err := actorOf(r, body.User)
 	if err != nil {
 		return req, err
 	}
@@ -70,7 +70,7 @@ func requestOf(r *http.Request) (engine.Request, error) {
 	}
 	return engine.Request{
 		Forge: forgeName, Project: project, MR: mr, Branch: body.Branch,
-		Username: user, Priority: prio, Method: method,
+		Username: by.User, Via: by.Token, Priority: prio, Method: method,
 		// Each call is a new command: its reply on the MR is its own.
 		Event: "api:" + rand.Text(), Trusted: true,
 	}, nil

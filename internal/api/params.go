@@ -9,6 +9,7 @@ import (
 	"strconv"
 	"strings"
 
+	"github.com/trainyard/trainyard/internal/engine"
 	"github.com/trainyard/trainyard/internal/train"
 )
 
@@ -98,9 +99,24 @@ func decodeBody(r *http.Request, v any) error {
 
 // userOf returns who asked, "api" if nobody is named. Names appear in
 // notes on the MR, so only the characters of forge usernames are allowed.
+// actorOf is who a command is by: the user the body names, through the
+// token the request presented. With no user named the token's name
+// stands in; an unnamed read-only call cannot steer, so a token is there.
+func actorOf(r *http.Request, user string) (engine.Actor, error) {
+	name, err := userOf(user)
+	if err != nil {
+		return engine.Actor{}, err
+	}
+	t := caller(r.Context()).Name
+	if name == "" {
+		name = t
+	}
+	return engine.Actor{User: name, Token: t}, nil
+}
+
 func userOf(name string) (string, error) {
 	if name == "" {
-		return "api", nil
+		return "", nil
 	}
 	ok := len(name) <= 100 && !strings.ContainsFunc(name, func(c rune) bool {
 		return !(c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || c == '.' || c == '_' || c == '-')

@@ -98,7 +98,7 @@ func (s *server) resume(r *http.Request) (any, error) {
 }
 
 // trainCommand runs pause or resume and answers with the train after it.
-func (s *server) trainCommand(r *http.Request, do func(Steering, context.Context, train.Key, string) error) (any, error) {
+func (s *server) trainCommand(r *http.Request, do func(Steering, context.Context, train.Key, engine.Actor) error) (any, error) {
 	key, err := keyOf(r)
 	if err != nil {
 		return nil, err
@@ -107,14 +107,14 @@ func (s *server) trainCommand(r *http.Request, do func(Steering, context.Context
 	if err := decodeBody(r, &body); err != nil {
 		return nil, err
 	}
-	user, err := userOf(body.User)
+	by, err := actorOf(r, body.User)
 	if err != nil {
 		return nil, err
 	}
 	if s.Steer == nil {
 		return nil, &call{trainName(key), engine.ErrUnknownForge}
 	}
-	if err := do(s.Steer, r.Context(), key, user); err != nil {
+	if err := do(s.Steer, r.Context(), key, by); err != nil {
 		return nil, &call{trainName(key), err}
 	}
 	return s.train(r.Context(), key)

@@ -23,6 +23,8 @@ type Request struct {
 	Branch   string
 	UserID   int64
 	Username string
+	// Via is the API token the command came through; empty for a comment.
+	Via      string
 	Priority train.Priority
 	Method   train.Method
 	// Event identifies the command (the webhook delivery or note), so its
@@ -75,7 +77,7 @@ func (e *Engine) addJob(ctx context.Context, r Request) (Job, error) {
 	}
 	return Job{Key: key, create: true, headIfIdle: true, Obs: []train.Observation{train.Added{
 		MR: r.MR, HeadSHA: mr.HeadSHA, Title: mr.Title, Source: mr.SourceBranch,
-		By: r.Username, Priority: r.Priority, Method: r.Method, Event: r.Event,
+		By: r.Username, Via: r.Via, Priority: r.Priority, Method: r.Method, Event: r.Event,
 		Estimate: e.estimate(ctx, key),
 	}}, after: []afterFunc{e.recheckHead(r.MR, mr.HeadSHA)}}, nil
 }
@@ -88,7 +90,7 @@ func (e *Engine) retryJob(ctx context.Context, r Request) (Job, error) {
 	}
 	return Job{Key: key, create: true, headIfIdle: true, Obs: []train.Observation{train.Retried{Added: train.Added{
 		MR: r.MR, HeadSHA: mr.HeadSHA, Title: mr.Title, Source: mr.SourceBranch,
-		By: r.Username, Priority: r.Priority, Method: r.Method, Event: r.Event,
+		By: r.Username, Via: r.Via, Priority: r.Priority, Method: r.Method, Event: r.Event,
 	}}}, after: []afterFunc{e.recheckHead(r.MR, mr.HeadSHA)}}, nil
 }
 
@@ -105,7 +107,7 @@ func (e *Engine) removeJob(ctx context.Context, r Request) (Job, error) {
 	if r.Branch != "" {
 		key.Branch = r.Branch
 	}
-	return Job{Key: key, create: true, Obs: []train.Observation{train.Removed{MR: r.MR, By: r.Username, Event: r.Event}}}, nil
+	return Job{Key: key, create: true, Obs: []train.Observation{train.Removed{MR: r.MR, By: r.Username, Via: r.Via, Event: r.Event}}}, nil
 }
 
 // seenKeep is how long the head of an MR not on its train is remembered:
@@ -171,15 +173,22 @@ func (e *Engine) behind(ctx context.Context, t train.Train, head string) bool {
 	return err == nil && older
 }
 
+// Actor is who steers a train: a user, an API token, or a user through a
+// token.
+type Actor struct {
+	User  string
+	Token string
+}
+
 // Pause stops a train from starting or merging anything; what runs goes
 // on. It fails with store.ErrNotFound for a train that does not exist.
-func (e *Engine) Pause(ctx context.Context, key train.Key, by string) error {
-	return e.existing(ctx, key, train.Paused{By: by})
+func (e *Engine) Pause(ctx context.Context, key train.Key, by Actor) error {
+	return e.existing(ctx, key, train.Paused{By: by.User, Via: by.Token})
 }
 
 // Resume undoes Pause.
-func (e *Engine) Resume(ctx context.Context, key train.Key, by string) error {
-	return e.existing(ctx, key, train.Resumed{By: by})
+func (e *Engine) Resume(ctx context.Context, key train.Key, by Actor) error {
+	return e.existing(ctx, key, train.Resumed{By: by.User, Via: by.Token})
 }
 
 // Trains lists every train in the store, of every forge: engines of

@@ -56,6 +56,8 @@ type envOptions struct {
 	forge func(engine.Forge) engine.Forge
 	// config adjusts the engine's configuration.
 	config func(*engine.Config)
+	// options are added to the engine's, such as a trace.
+	options []engine.Option
 }
 
 func newEnv(t *testing.T, o envOptions) *env {
@@ -107,7 +109,7 @@ func newEnv(t *testing.T, o envOptions) *env {
 	if o.forge != nil {
 		f = o.forge(client)
 	}
-	eng := engine.New(cfg, st, f, repos, engine.WithRules(client), engine.WithComments(client))
+	eng := engine.New(cfg, st, f, repos, append([]engine.Option{engine.WithRules(client), engine.WithComments(client)}, o.options...)...)
 	e := &env{t: t, ctx: ctx, ff: ff, dir: ffDir, eng: eng, st: st, users: users,
 		key: train.Key{Forge: "gitlab", Project: project, Branch: "main"}}
 	e.base = e.head()
@@ -767,7 +769,7 @@ func TestPassYieldsToWaitingWork(t *testing.T) {
 	if err := e.add(prs[0], "alice"); err != nil {
 		t.Fatal(err)
 	}
-	if err := e.eng.Pause(e.ctx, e.key, "alice"); err != nil {
+	if err := e.eng.Pause(e.ctx, e.key, engine.Actor{User: "alice"}); err != nil {
 		t.Fatal(err)
 	}
 	e.addAll(prs[1:]...)

@@ -380,11 +380,11 @@ func TestGitHubPassedCarMergesBeforeTheNextBuild(t *testing.T) {
 	if err := e.add(prs[0], "alice"); err != nil {
 		t.Fatal(err)
 	}
-	if err := e.eng.Pause(e.ctx, e.key, "alice"); err != nil {
+	if err := e.eng.Pause(e.ctx, e.key, engine.Actor{User: "alice"}); err != nil {
 		t.Fatal(err)
 	}
 	e.addAll(prs[1:]...)
-	if err := e.eng.Resume(e.ctx, e.key, "alice"); err != nil {
+	if err := e.eng.Resume(e.ctx, e.key, engine.Actor{User: "alice"}); err != nil {
 		t.Fatal(err)
 	}
 	e.run()

@@ -147,12 +147,12 @@ func (r *Router) Retry(ctx context.Context, req Request) error {
 }
 
 // Pause stops a train from starting or merging anything.
-func (r *Router) Pause(ctx context.Context, key train.Key, by string) error {
+func (r *Router) Pause(ctx context.Context, key train.Key, by Actor) error {
 	return r.steer(ctx, key, by, (*Engine).Pause)
 }
 
 // Resume undoes Pause.
-func (r *Router) Resume(ctx context.Context, key train.Key, by string) error {
+func (r *Router) Resume(ctx context.Context, key train.Key, by Actor) error {
 	return r.steer(ctx, key, by, (*Engine).Resume)
 }
 
@@ -165,7 +165,7 @@ func (r *Router) request(ctx context.Context, req Request, do func(*Engine, cont
 	return do(e, ctx, req)
 }
 
-func (r *Router) steer(ctx context.Context, key train.Key, by string, do func(*Engine, context.Context, train.Key, string) error) error {
+func (r *Router) steer(ctx context.Context, key train.Key, by Actor, do func(*Engine, context.Context, train.Key, Actor) error) error {
 	e, key, err := r.route(key)
 	if err != nil {
 		return err

@@ -107,7 +107,7 @@ func sha(n int) string { return fmt.Sprintf("%040x", n) }
 func fullCar(mr int64) train.Car {
 	return train.Car{
 		MR: mr, HeadSHA: sha(int(mr)), Title: fmt.Sprintf("Fix the frobnicator in module %d", mr),
-		Source: fmt.Sprintf("feature/fix-%d", mr), AddedBy: "alice", AddedAt: at(int(mr)),
+		Source: fmt.Sprintf("feature/fix-%d", mr), AddedBy: "alice", AddedVia: "ci", AddedAt: at(int(mr)),
 		Priority: train.PriorityHigh, Method: train.MethodSquash, State: train.StateEvicted,
 		Base: sha(1000 + int(mr)), Commit: sha(2000 + int(mr)), Pipeline: 7000 + mr,
 		PipelineStartedAt: at(100), Attempts: 2, Builds: 3, Suspect: 41, Detached: true, Retested: true, LeftAt: at(200),

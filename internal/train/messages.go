@@ -58,11 +58,30 @@ func msgRetesting(branch string) string {
 	return fmt.Sprintf("Retrying: a new pipeline tests this merge request again on the merge train for `%s`, on the same commit.", branch)
 }
 
-func msgRemovedBy(by string) string {
-	if by == "" {
+// msgRemovedBy names who removed the MR: a forge user by mention, an API
+// token by name, never as a mention (a token's name is no one's account).
+func msgRemovedBy(by, via string) string {
+	switch {
+	case via != "" && by != "" && by != via:
+		return "it was removed from the train by @" + by + " with API token `" + via + "`"
+	case via != "":
+		return "it was removed from the train with API token `" + via + "`"
+	case by == "":
 		return "it was removed from the train"
 	}
 	return "it was removed from the train by @" + by
+}
+
+// actor is who a chat notice names: the user, and the API token when one
+// was used.
+func actor(by, via string) string {
+	switch {
+	case via == "" || by == via:
+		return by
+	case by == "":
+		return "API token " + via
+	}
+	return by + " (API token " + via + ")"
 }
 
 func msgNewCommits(old, now string) string {

@@ -9,11 +9,14 @@ type Observation interface{ observation() }
 
 // Added: a user put an MR on the train.
 type Added struct {
-	MR       int64
-	HeadSHA  string
-	Title    string
-	Source   string
-	By       string
+	MR      int64
+	HeadSHA string
+	Title   string
+	Source  string
+	By      string
+	// Via names the API token a command came through; empty for a
+	// comment on the forge, whose author is By.
+	Via      string
 	Priority Priority
 	Method   Method // empty: the train's method
 	// Event identifies the command that caused this, so the reply to it is
@@ -28,6 +31,7 @@ type Added struct {
 type Removed struct {
 	MR    int64
 	By    string
+	Via   string // as Added.Via
 	Event string
 }
 
@@ -39,10 +43,10 @@ type Retried struct {
 
 // Paused stops a train from starting or merging anything; running pipelines
 // go on.
-type Paused struct{ By string }
+type Paused struct{ By, Via string }
 
 // Resumed undoes Paused.
-type Resumed struct{ By string }
+type Resumed struct{ By, Via string }
 
 // Retargeted: the MR's target branch changed away from this train's.
 type Retargeted struct {

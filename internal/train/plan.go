@@ -90,9 +90,9 @@ func (p *planner) observe(obs Observation) {
 	case Removed:
 		p.remove(o)
 	case Paused:
-		p.setPaused(true, o.By)
+		p.setPaused(true, actor(o.By, o.Via))
 	case Resumed:
-		p.setPaused(false, o.By)
+		p.setPaused(false, actor(o.By, o.Via))
 	case HeadChanged:
 		p.headChanged(o)
 	case Closed:
@@ -137,7 +137,7 @@ func (p *planner) add(o Added) {
 	}
 	car := Car{
 		MR: o.MR, HeadSHA: o.HeadSHA, Title: o.Title, Source: o.Source,
-		AddedBy: o.By, AddedAt: p.now, Priority: prio, Method: o.Method,
+		AddedBy: o.By, AddedVia: o.Via, AddedAt: p.now, Priority: prio, Method: o.Method,
 		State: StateQueued,
 	}
 	at := len(p.t.Cars)
@@ -229,7 +229,7 @@ func (p *planner) remove(o Removed) {
 	default:
 		// The eviction note is the reply: a repeat of the command finds it
 		// posted and says nothing more.
-		p.evictKeyed(i, Reason{Code: ReasonRemoved, Detail: Words(msgRemovedBy(o.By))}, replyKey(o.MR, o.Event, p.now))
+		p.evictKeyed(i, Reason{Code: ReasonRemoved, Detail: Words(msgRemovedBy(o.By, o.Via))}, replyKey(o.MR, o.Event, p.now))
 	}
 }
 

@@ -147,11 +147,14 @@ const (
 
 // Car is one MR on a train.
 type Car struct {
-	MR       int64     `json:"mr"`       // MR iid (PR number on GitHub)
-	HeadSHA  string    `json:"head_sha"` // MR head when it was added; what gets merged
-	Title    string    `json:"title,omitempty"`
-	Source   string    `json:"source_branch,omitempty"`
-	AddedBy  string    `json:"added_by"`
+	MR      int64  `json:"mr"`       // MR iid (PR number on GitHub)
+	HeadSHA string `json:"head_sha"` // MR head when it was added; what gets merged
+	Title   string `json:"title,omitempty"`
+	Source  string `json:"source_branch,omitempty"`
+	AddedBy string `json:"added_by"`
+	// AddedVia is the API token the MR was added through; empty when it
+	// was added by a comment on the forge.
+	AddedVia string    `json:"added_via,omitempty"`
 	AddedAt  time.Time `json:"added_at"`
 	Priority Priority  `json:"priority"`
 	Method   Method    `json:"method,omitempty"` // empty: the train's method

@@ -13,12 +13,9 @@ import (
 	"github.com/trainyard/trainyard/internal/train"
 )
 
-// actor names the dashboard in notes and notifications, as "api" names
-// the API: the token says the caller may act, not who they are.
-const actor = "dashboard"
-
-// action changes a train and returns the page to go back to.
-type action func(r *http.Request) (back string, err error)
+// action changes a train, acting as by, and returns the page to go back
+// to.
+type action func(r *http.Request, by engine.Actor) (back string, err error)
 
 // act serves a form: the token first (401 without it, 403 with none
 // configured), then the change, then a redirect to the train's page so
@@ -26,7 +23,8 @@ type action func(r *http.Request) (back string, err error)
 func (d *Dashboard) act(a action) http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
 		r.Body = http.MaxBytesReader(w, r.Body, maxForm)
-		if err := d.authorize(r, true); err != nil {
+		t, err := d.authorize(r, true)
+		if err != nil {
 			d.fail(w, r, err)
 			return
 		}
@@ -38,7 +36,9 @@ func (d *Dashboard) act(a action) http.HandlerFunc {
 			d.fail(w, r, engine.ErrUnknownForge)
 			return
 		}
-		back, err := a(r)
+		// The token says who may act, not who the person is: notes and
+		// the history name the token.
+		back, err := a(r, engine.Actor{User: t.Name, Token: t.Name})
 		if err != nil {
 			d.fail(w, r, err)
 			return
@@ -47,14 +47,14 @@ func (d *Dashboard) act(a action) http.HandlerFunc {
 	}
 }
 
-func (d *Dashboard) pause(r *http.Request) (string, error) {
-	return d.steer(r, "pause", Steering.Pause)
+func (d *Dashboard) pause(r *http.Request, by engine.Actor) (string, error) {
+	return d.steer(r, by, "pause", Steering.Pause)
 }
-func (d *Dashboard) resume(r *http.Request) (string, error) {
-	return d.steer(r, "resume", Steering.Resume)
+func (d *Dashboard) resume(r *http.Request, by engine.Actor) (string, error) {
+	return d.steer(r, by, "resume", Steering.Resume)
 }
 
-func (d *Dashboard) steer(r *http.Request, verb string, do func(Steering, context.Context, train.Key, string) error) (string, error) {
+func (d *Dashboard) steer(r *http.Request, by engine.Actor, verb string, do func(Steering, context.Context, train.Key, engine.Actor) error) (string, error) {
 	k, err := keyOf(r)
 	if err != nil {
 		return "", err
@@ -62,22 +62,24 @@ func (d *Dashboard) steer(r *http.Request, verb string, do func(Steering, contex
 	if _, err := d.load(r.Context(), k); err != nil {
 		return "", err
 	}
-	if err := do(d.Steer, r.Context(), k, actor); err != nil {
+	if err := do(d.Steer, r.Context(), k, by); err != nil {
 		return "", fmt.Errorf("%s %s: %w", verb, trainName(k), err)
 	}
 	d.Logger.Info("train "+verb+"d from the dashboard", zap.String("train", k.String()))
 	return trainURL(k), nil
 }
 
-func (d *Dashboard) remove(r *http.Request) (string, error) {
-	return d.car(r, "remove", Steering.Remove)
+func (d *Dashboard) remove(r *http.Request, by engine.Actor) (string, error) {
+	return d.car(r, by, "remove", Steering.Remove)
 }
-func (d *Dashboard) retry(r *http.Request) (string, error) { return d.car(r, "retry", Steering.Retry) }
+func (d *Dashboard) retry(r *http.Request, by engine.Actor) (string, error) {
+	return d.car(r, by, "retry", Steering.Retry)
+}
 
 // car removes or retries a car through the engine, as the API's MR
 // commands do: a trusted request, since the token was checked, with an
 // event id of its own so its reply on the MR is posted once.
-func (d *Dashboard) car(r *http.Request, verb string, do func(Steering, context.Context, engine.Request) error) (string, error) {
+func (d *Dashboard) car(r *http.Request, by engine.Actor, verb string, do func(Steering, context.Context, engine.Request) error) (string, error) {
 	k, err := keyOf(r)
 	if err != nil {
 		return "", err
@@ -86,7 +88,7 @@ func (d *Dashboard) car(r *http.Request, verb string, do func(Steering, context.
 	if err != nil || mr <= 0 {
 		return "", badRequest("Want a merge request number, not %q.", r.PathValue("mr"))
 	}
-	req := engine.Request{Forge: k.Forge, Project: k.Project, MR: mr, Branch: k.Branch, Username: actor,
+	req := engine.Request{Forge: k.Forge, Project: k.Project, MR: mr, Branch: k.Branch, Username: by.User, Via: by.Token,
 		Event: "dashboard:" + rand.Text(), Trusted: true}
 	if err := do(d.Steer, r.Context(), req); err != nil {
 		return "", fmt.Errorf("%s %s on %s: %w", verb, d.Profiles.Of(k.Forge).Label(mr), trainName(k), err)

@@ -16,52 +16,82 @@ import (
 // token for the API, and changing the token signs every browser out.
 const cookieName = "trainyard_session"
 
-// authorize checks the token a request needs: always for an action, for a
-// page unless the dashboard is public. It fails closed: with no token
-// configured nothing that needs one is allowed. The checks are the API's:
-// Authorization: Bearer <token>, compared in constant time; a browser
-// may instead carry the session cookie the sign-in form sets.
-func (d *Dashboard) authorize(r *http.Request, action bool) error {
+// tokens is every API token: the named ones and the unnamed one of older
+// configurations, known as "api", as the API takes them.
+func (d *Dashboard) tokens() []api.Token {
+	all := d.Tokens
+	if d.Token != "" {
+		all = append([]api.Token{{Name: "api", Write: true, Value: d.Token}}, all...)
+	}
+	return all
+}
+
+// authorize checks the token a request needs: one that may write for an
+// action, any for a page unless the dashboard is public. It fails closed:
+// with no token configured nothing that needs one is allowed. The checks
+// are the API's: Authorization: Bearer <token>, compared in constant time;
+// a browser may instead carry the session cookie the sign-in form sets.
+func (d *Dashboard) authorize(r *http.Request, action bool) (api.Token, error) {
 	if !action && d.Public {
-		return nil
+		return api.Token{}, nil
 	}
-	if d.Token == "" {
-		return &statusError{http.StatusForbidden, "no API token is configured, so this is not allowed to anyone"}
+	if len(d.tokens()) == 0 {
+		return api.Token{}, &statusError{http.StatusForbidden, "no API token is configured, so this is not allowed to anyone"}
 	}
+	t, ok, err := d.presented(r)
+	switch {
+	case err != nil:
+		return t, err
+	case !ok:
+		return t, &statusError{http.StatusUnauthorized, "sign in with an API token first"}
+	case action && !t.Write:
+		return t, &statusError{http.StatusForbidden, "token " + t.Name + " may only read; sign in with one that may write"}
+	}
+	return t, nil
+}
+
+// presented is the token a request carries, in its Authorization header
+// or as a signed-in session; a header with a wrong token is an error.
+func (d *Dashboard) presented(r *http.Request) (api.Token, bool, error) {
 	if h := r.Header.Get("Authorization"); h != "" {
 		got, ok := api.Bearer(h)
-		if !ok || !api.TokenEqual(got, d.Token) {
-			return &statusError{http.StatusUnauthorized, "invalid token"}
+		t, found := api.Match(d.tokens(), got)
+		if !ok || !found {
+			return api.Token{}, false, &statusError{http.StatusUnauthorized, "invalid token"}
 		}
-		return nil
+		return t, true, nil
 	}
-	if d.sessionValid(r) {
-		return nil
-	}
-	return &statusError{http.StatusUnauthorized, "sign in with the API token first"}
+	t, ok := d.sessionToken(r)
+	return t, ok, nil
 }
 
 // signedIn tells the layout whether to offer signing out or in.
 func (d *Dashboard) signedIn(r *http.Request) bool {
-	if d.Token == "" {
-		return false
-	}
-	if got, ok := api.Bearer(r.Header.Get("Authorization")); ok {
-		return api.TokenEqual(got, d.Token)
-	}
-	return d.sessionValid(r)
+	_, ok, err := d.presented(r)
+	return ok && err == nil
 }
 
-func (d *Dashboard) sessionValid(r *http.Request) bool {
+// sessionToken is the token a session cookie was made with.
+func (d *Dashboard) sessionToken(r *http.Request) (api.Token, bool) {
 	c, err := r.Cookie(cookieName)
-	return err == nil && c.Value != "" && api.TokenEqual(c.Value, d.session())
+	if err != nil || c.Value == "" {
+		return api.Token{}, false
+	}
+	name, _, _ := strings.Cut(c.Value, ":")
+	for _, t := range d.tokens() {
+		if t.Name == name && api.TokenEqual(c.Value, session(t)) {
+			return t, true
+		}
+	}
+	return api.Token{}, false
 }
 
-// session is the cookie's value: an HMAC of a fixed label under the token.
-func (d *Dashboard) session() string {
-	m := hmac.New(sha256.New, []byte(d.Token))
-	m.Write([]byte("trainyard dashboard session v1"))
-	return hex.EncodeToString(m.Sum(nil))
+// session is the cookie's value: the token's name and an HMAC of a fixed
+// label and the name under the token.
+func session(t api.Token) string {
+	m := hmac.New(sha256.New, []byte(t.Value))
+	m.Write([]byte("trainyard dashboard session v2\x00" + t.Name))
+	return t.Name + ":" + hex.EncodeToString(m.Sum(nil))
 }
 
 // sameOrigin refuses a form posted from another site. The SameSite=Strict
@@ -95,15 +125,16 @@ func (d *Dashboard) login(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	next := localPath(r.PostFormValue("next"))
-	if d.Token == "" {
+	if len(d.tokens()) == 0 {
 		d.fail(w, r, &statusError{http.StatusForbidden, "no API token is configured, so nobody can sign in"})
 		return
 	}
-	if !api.TokenEqual(strings.TrimSpace(r.PostFormValue("token")), d.Token) {
-		d.render(w, r, http.StatusUnauthorized, "login", loginPage{Next: next, Error: "That is not the API token."})
+	t, ok := api.Match(d.tokens(), strings.TrimSpace(r.PostFormValue("token")))
+	if !ok {
+		d.render(w, r, http.StatusUnauthorized, "login", loginPage{Next: next, Error: "That is not an API token."})
 		return
 	}
-	http.SetCookie(w, &http.Cookie{Name: cookieName, Value: d.session(), Path: "/", HttpOnly: true,
+	http.SetCookie(w, &http.Cookie{Name: cookieName, Value: session(t), Path: "/", HttpOnly: true,
 		Secure: r.TLS != nil, SameSite: http.SameSiteStrictMode})
 	http.Redirect(w, r, next, http.StatusSeeOther)
 }

@@ -15,6 +15,7 @@ import (
 	"github.com/chromedp/cdproto/network"
 	"github.com/chromedp/chromedp"
 
+	"github.com/trainyard/trainyard/internal/engine"
 	"github.com/trainyard/trainyard/internal/fakeforge"
 	"github.com/trainyard/trainyard/internal/train"
 )
@@ -213,7 +214,7 @@ func TestBrowserTitlesAreText(t *testing.T) {
 	// A live update parses the page anew and swaps it in.
 	p.open(s.trainPath(""))
 	p.waitLive()
-	if err := s.Engine.Pause(s.Ctx, s.Key, "alice"); err != nil {
+	if err := s.Engine.Pause(s.Ctx, s.Key, engine.Actor{User: "alice"}); err != nil {
 		t.Fatal(err)
 	}
 	ctx, cancel := context.WithTimeout(p.ctx, stepTimeout)
@@ -296,7 +297,7 @@ func TestBrowserLiveUpdateDuringARefresh(t *testing.T) {
 	p := newTab(t, s)
 	p.open(s.trainPath(""))
 	p.waitLive()
-	if err := s.Engine.Pause(s.Ctx, s.Key, "alice"); err != nil {
+	if err := s.Engine.Pause(s.Ctx, s.Key, engine.Actor{User: "alice"}); err != nil {
 		t.Fatal(err)
 	}
 	select {
@@ -310,7 +311,7 @@ func TestBrowserLiveUpdateDuringARefresh(t *testing.T) {
 	ctx, cancel := context.WithTimeout(p.ctx, stepTimeout)
 	defer cancel()
 	messages := chromedp.Events(ctx, network.EventSourceMessageReceived)
-	if err := s.Engine.Resume(s.Ctx, s.Key, "alice"); err != nil {
+	if err := s.Engine.Resume(s.Ctx, s.Key, engine.Actor{User: "alice"}); err != nil {
 		t.Fatal(err)
 	}
 	for m, err := range messages {

@@ -21,7 +21,7 @@ const keepAlive = 15 * time.Second
 // goroutine, so the stream's work ends when the browser leaves or the
 // server shuts down, and at most MaxStreams run at once.
 func (d *Dashboard) stream(w http.ResponseWriter, r *http.Request) {
-	if err := d.authorize(r, false); err != nil {
+	if _, err := d.authorize(r, false); err != nil {
 		d.fail(w, r, err)
 		return
 	}

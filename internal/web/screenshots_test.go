@@ -11,6 +11,7 @@ import (
 	"github.com/chromedp/chromedp"
 
 	"github.com/trainyard/trainyard/internal/api/apitest"
+	"github.com/trainyard/trainyard/internal/engine"
 	"github.com/trainyard/trainyard/internal/fakeforge"
 	"github.com/trainyard/trainyard/internal/train"
 )
@@ -129,7 +130,7 @@ func busyDay(t *testing.T, s *system) int64 {
 	}
 	s.add(mr{title: "Backport the webhook retry", author: "alice", target: release})
 	s.settle(release)
-	if err := s.Engine.Pause(s.Ctx, s.key(release), "alice"); err != nil {
+	if err := s.Engine.Pause(s.Ctx, s.key(release), engine.Actor{User: "alice"}); err != nil {
 		t.Fatal(err)
 	}
 	step(4 * time.Minute)

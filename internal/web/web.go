@@ -38,8 +38,8 @@ type Trains = api.Trains
 type Steering interface {
 	Remove(ctx context.Context, r engine.Request) error
 	Retry(ctx context.Context, r engine.Request) error
-	Pause(ctx context.Context, key train.Key, by string) error
-	Resume(ctx context.Context, key train.Key, by string) error
+	Pause(ctx context.Context, key train.Key, by engine.Actor) error
+	Resume(ctx context.Context, key train.Key, by engine.Actor) error
 }
 
 var (
@@ -53,8 +53,10 @@ type Options struct {
 	Trains Trains
 	// Steer changes them; nil: Trains, if it can.
 	Steer Steering
-	// Token is the API token: the forms need it, and the pages too unless
-	// Public. With no token every form is refused.
+	// Tokens are the API's tokens: the forms need one that may write, and
+	// the pages any, unless Public. With no token every form is refused.
+	Tokens []api.Token
+	// Token is one more token, named "api", that may write.
 	Token string
 	// Public lets anyone read the pages.
 	Public bool
@@ -160,7 +162,7 @@ type page func(r *http.Request) (name string, data any, err error)
 // read serves a page, after checking the reader may see it.
 func (d *Dashboard) read(p page) http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
-		if err := d.authorize(r, false); err != nil {
+		if _, err := d.authorize(r, false); err != nil {
 			d.fail(w, r, err)
 			return
 		}
@@ -183,7 +185,7 @@ func (d *Dashboard) render(w http.ResponseWriter, r *http.Request, status int, n
 		http.Error(w, "internal error", http.StatusInternalServerError)
 		return
 	}
-	if err := t.ExecuteTemplate(&b, "layout", frame{Page: data, SignedIn: d.signedIn(r), Token: d.Token != "", Public: d.Public}); err != nil {
+	if err := t.ExecuteTemplate(&b, "layout", frame{Page: data, SignedIn: d.signedIn(r), Token: len(d.tokens()) > 0, Public: d.Public}); err != nil {
 		d.Logger.Error("render "+name, zap.Error(err))
 		http.Error(w, "internal error", http.StatusInternalServerError)
 		return

@@ -11,6 +11,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/trainyard/trainyard/internal/api"
 	"github.com/trainyard/trainyard/internal/engine"
 	"github.com/trainyard/trainyard/internal/forge"
 	"github.com/trainyard/trainyard/internal/forge/gitlab"
@@ -42,6 +43,12 @@ type env struct {
 
 func newEnv(t *testing.T, public bool) *env {
 	t.Helper()
+	return newEnvWith(t, public, nil)
+}
+
+// newEnvWith serves the dashboard with named tokens beside the one token.
+func newEnvWith(t *testing.T, public bool, tokens []api.Token) *env {
+	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	t.Cleanup(cancel)
 	nowhere := httptest.NewServer(http.NotFoundHandler())
@@ -56,7 +63,7 @@ func newEnv(t *testing.T, public bool) *env {
 	profile := gitlab.Profile(forgeAt)
 	eng := engine.New(engine.Config{Profile: profile, Owner: "web-test", Projects: []string{project}}, st, client, nil,
 		engine.WithClock(clock))
-	d, err := web.New(web.Options{Trains: engine.NewRouter(eng), Token: token, Public: public,
+	d, err := web.New(web.Options{Trains: engine.NewRouter(eng), Token: token, Tokens: tokens, Public: public,
 		Profiles: forge.Profiles{gitlab.Name: profile}, Now: clock, Poll: 50 * time.Millisecond})
 	if err != nil {
 		t.Fatal(err)
@@ -266,6 +273,26 @@ func TestActionsNeedTheToken(t *testing.T) {
 		t.Fatal("the train is not paused")
 	}
 	e.do(t, http.MethodGet, "/", "").want(t, http.StatusOK, "paused")
+}
+
+// A read-only token signs in to read, and its actions are refused; a
+// named write token acts under its name.
+func TestNamedTokens(t *testing.T) {
+	const reader, writer = "grafana-token-of-some-length", "release-token-of-some-length"
+	e := newEnvWith(t, false, []api.Token{{Name: "grafana", Value: reader}, {Name: "release", Write: true, Value: writer}})
+	e.do(t, http.MethodGet, trainPath, reader).want(t, http.StatusOK, "Add the widget")
+	e.do(t, http.MethodPost, trainPath+"/pause", reader).want(t, http.StatusForbidden, "token grafana may only read")
+	tr, err := e.store.Load(e.ctx, key)
+	if err != nil || tr.Paused {
+		t.Fatalf("a read-only token paused the train (%v)", err)
+	}
+	if r := e.do(t, http.MethodPost, trainPath+"/pause", writer); r.status != http.StatusSeeOther {
+		t.Fatalf("pause with the release token: %d\n%s", r.status, r.body)
+	}
+	if tr, err = e.store.Load(e.ctx, key); err != nil || !tr.Paused {
+		t.Fatalf("the release token did not pause the train (%v)", err)
+	}
+	e.do(t, http.MethodGet, trainPath, "wrong-token-of-some-length").want(t, http.StatusUnauthorized, "invalid token")
 }
 
 func TestActionsRefusedWithoutAConfiguredToken(t *testing.T) {

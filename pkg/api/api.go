@@ -67,12 +67,15 @@ type Car struct {
 	MR       int64 `json:"mr"`
 	// Label is how the forge writes the MR: "!12" on GitLab, "#12" on
 	// GitHub.
-	Label   string    `json:"label,omitempty"`
-	Title   string    `json:"title"`
-	MRURL   string    `json:"mr_url,omitempty"`
-	State   string    `json:"state"`
-	AddedBy string    `json:"added_by"`
-	AddedAt time.Time `json:"added_at"`
+	Label   string `json:"label,omitempty"`
+	Title   string `json:"title"`
+	MRURL   string `json:"mr_url,omitempty"`
+	State   string `json:"state"`
+	AddedBy string `json:"added_by"`
+	// AddedVia is the API token the MR was added with; omitted when it
+	// was added by a comment.
+	AddedVia string    `json:"added_via,omitempty"`
+	AddedAt  time.Time `json:"added_at"`
 	// TimeOnTrain is how long ago the MR was added.
 	TimeOnTrain Duration `json:"time_on_train_seconds"`
 	// Pipeline is the car's current pipeline; 0 and omitted if none.
@@ -162,10 +165,12 @@ type HistoryEntry struct {
 	PipelineLabel string `json:"pipeline_label,omitempty"`
 	// Base is the commit an MR that did not merge cleanly was to be
 	// built on.
-	Base    string    `json:"base,omitempty"`
-	AddedBy string    `json:"added_by"`
-	AddedAt time.Time `json:"added_at"`
-	LeftAt  time.Time `json:"left_at"`
+	Base    string `json:"base,omitempty"`
+	AddedBy string `json:"added_by"`
+	// AddedVia: as Car.AddedVia.
+	AddedVia string    `json:"added_via,omitempty"`
+	AddedAt  time.Time `json:"added_at"`
+	LeftAt   time.Time `json:"left_at"`
 }
 
 // History answers GET .../history: departures, newest first.

@@ -37,6 +37,8 @@ type Options struct {
 	NoToken bool
 	// ProtectReads makes reads need the token.
 	ProtectReads bool
+	// Tokens are named tokens beside Token.
+	Tokens []api.Token
 	// Settings of the trains.
 	Settings train.Settings
 }
@@ -88,7 +90,7 @@ func New(tb testing.TB, o Options) *Env {
 	clock := &Clock{t: time.Date(2025, 3, 1, 12, 0, 0, 0, time.UTC)}
 	eng := engine.New(engine.Config{Profile: gitlab.Profile(ff.URL()), Owner: "api-test", Settings: o.Settings, Projects: []string{Project}}, st, client, repos, engine.WithClock(clock.Now))
 	opts := api.Options{
-		Trains: engine.NewRouter(eng), Events: st, Token: Token, ProtectReads: o.ProtectReads,
+		Trains: engine.NewRouter(eng), Events: st, Token: Token, Tokens: o.Tokens, ProtectReads: o.ProtectReads,
 		Profiles: forge.Profiles{gitlab.Name: gitlab.Profile(ff.URL())}, Now: clock.Now,
 	}
 	if o.NoToken {

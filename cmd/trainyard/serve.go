@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"os"
 
+	"github.com/redis/go-redis/v9"
 	"github.com/spf13/cobra"
 	"go.uber.org/zap"
 	"go.uber.org/zap/zapcore"
@@ -16,13 +17,19 @@ func newServeCommand() *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "serve",
 		Short: "Run the merge train service: webhooks, workers and the sweep",
-		Long: "Run the merge train service. Configuration comes from the YAML file named by --config,\n" +
-			"then TRAINYARD_* environment variables, then flags; see configs/trainyard.example.yaml.",
+		Long: "Run the merge train service. Configuration comes from the YAML file named by --config\n" +
+			"(else by $" + config.ConfigEnv + ", else the first of configs/trainyard.yaml and\n" +
+			"/etc/trainyard/trainyard.yaml that exists), then TRAINYARD_* environment variables,\n" +
+			"then flags; see configs/trainyard.example.yaml.",
 		Args: cobra.NoArgs,
 	}
 	flags := config.BindFlags(cmd.Flags())
 	cmd.RunE = func(cmd *cobra.Command, _ []string) error {
-		cfg, err := config.Load(flags.ConfigPath(), os.LookupEnv, flags)
+		path, err := flags.Locate(os.LookupEnv)
+		if err != nil {
+			return err
+		}
+		cfg, err := config.Load(path, os.LookupEnv, flags)
 		if err != nil {
 			return err
 		}
@@ -31,7 +38,12 @@ func newServeCommand() *cobra.Command {
 			return err
 		}
 		defer func() { _ = log.Sync() }()
-		a, err := app.New(cfg, log)
+		// go-redis logs through one package-level logger, plain text on
+		// stderr by default; serve owns the process, so it routes those
+		// lines into its own structured log, once, before any client
+		// exists. Library code (app, the demo, tests) leaves it alone.
+		redis.SetLogger(app.NewRedisLogger(log.Named("redis")))
+		a, err := app.New(cfg, log, app.WithConfigPath(path))
 		if err != nil {
 			return err
 		}

@@ -1,9 +1,12 @@
 // Package app is the composition root of trainyard serve: it builds every
 // part from the validated configuration and runs them until the context
-// ends, then drains.
+// ends, then drains. Its HTTP listeners open first, so health checks
+// answer (and readiness says why it is not ready) while Redis is still
+// awaited.
 package app
 
 import (
+	"cmp"
 	"context"
 	"crypto/rand"
 	"encoding/hex"
@@ -36,17 +39,24 @@ const Grace = 10 * time.Second
 
 // App is a built, not yet running, Trainyard service.
 type App struct {
-	cfg      *config.Config
-	log      *zap.Logger
-	rdb      redis.UniversalClient
-	store    *store.Store
-	engines  *engine.Router
-	handler  http.Handler
-	workers  *engine.Workers
-	sweeper  *engine.Sweeper
-	notifier *notify.Notifier
-	metrics  *metrics.Metrics
-	onListen func(net.Addr)
+	cfg     *config.Config
+	log     *zap.Logger
+	rdb     redis.UniversalClient
+	store   *store.Store
+	engines *engine.Router
+	handler http.Handler
+	// metricsHandler serves /metrics, /healthz and /readyz on
+	// metrics_listen; nil when that is off and /metrics is on handler.
+	metricsHandler http.Handler
+	workers        *engine.Workers
+	sweeper        *engine.Sweeper
+	notifier       *notify.Notifier
+	metrics        *metrics.Metrics
+	onListen       func(net.Addr)
+	// onMetricsListen is told the metrics listener's address.
+	onMetricsListen func(net.Addr)
+	// configPath names the configuration file in what is logged.
+	configPath string
 	// transport carries the forges' HTTP requests; nil: the default.
 	transport  http.RoundTripper
 	engineOpts []engine.Option
@@ -59,6 +69,14 @@ type Option func(*App)
 
 // OnListen is told the address the server listens on.
 func OnListen(f func(net.Addr)) Option { return func(a *App) { a.onListen = f } }
+
+// OnMetricsListen is told the address of the metrics listener, when
+// metrics_listen is set.
+func OnMetricsListen(f func(net.Addr)) Option { return func(a *App) { a.onMetricsListen = f } }
+
+// WithConfigPath names the file the configuration came from, for the
+// warnings about it.
+func WithConfigPath(path string) Option { return func(a *App) { a.configPath = path } }
 
 // WithRedis uses rdb instead of a client built from the configuration,
 // such as an embedded store's.
@@ -89,6 +107,11 @@ func New(cfg *config.Config, log *zap.Logger, opts ...Option) (*App, error) {
 		a.rdb.Close()
 		return nil, err
 	}
+	if len(cfg.Projects) == 0 {
+		// Valid, and useless: every webhook is dropped as being for an unknown
+		// project. Most likely the wrong file was read.
+		a.log.Warn("no projects configured: no train will run", zap.String("config", cmp.Or(a.configPath, "(none)")))
+	}
 	return a, nil
 }
 
@@ -99,6 +122,9 @@ func (a *App) build() error {
 	a.metrics = metrics.New(reg)
 	a.rdb.AddHook(a.metrics.RedisHook())
 	a.store = store.New(a.rdb, store.Options{Prefix: cfg.Redis.Prefix})
+	if err := metrics.WatchTrains(reg, a.trainsForMetrics); err != nil {
+		return err
+	}
 	all, err := a.openForges()
 	if err != nil {
 		return err
@@ -120,9 +146,13 @@ func (a *App) build() error {
 		Trains: a.engines, Events: a.store, Token: cfg.API.Token.Reveal(), ProtectReads: cfg.API.ProtectReads,
 		Profiles: profiles, Logger: log.Named("api"),
 	})
-	mounts := map[string]http.Handler{
-		api.Prefix: apiHandler,
-		"/metrics": metrics.Handler(reg),
+	mounts := map[string]http.Handler{api.Prefix: apiHandler}
+	if cfg.MetricsListen == "" {
+		mounts["/metrics"] = metrics.Handler(reg)
+	} else {
+		// Health stays on both listeners: probes may use either.
+		a.metricsHandler = server.Handler(server.Options{Ready: a.store, Logger: log,
+			Mounts: map[string]http.Handler{"/metrics": metrics.Handler(reg)}})
 	}
 	if cfg.UI.Enabled {
 		// The dashboard takes every path nothing else serves, and the
@@ -184,16 +214,27 @@ func (a *App) jobs(ctx context.Context, ev event.Event) ([]engine.Job, error) {
 }
 
 // Run serves until ctx ends, then stops accepting, lets in-flight work
-// finish within Grace (or leaves it to another replica) and returns.
+// finish within Grace (or leaves it to another replica) and returns. The
+// listeners open first: until Redis answers, /healthz answers 200 and
+// /readyz 503, and Run keeps trying Redis; then the workers, the sweep
+// and the notifier start.
 func (a *App) Run(ctx context.Context) error {
 	defer a.rdb.Close()
-	if err := a.waitForRedis(ctx); err != nil {
-		return err
+	ln, err := net.Listen("tcp", a.cfg.Listen)
+	if err != nil {
+		return fmt.Errorf("listen on %s: %w", a.cfg.Listen, err)
+	}
+	var metricsLn net.Listener
+	if a.metricsHandler != nil {
+		if metricsLn, err = net.Listen("tcp", a.cfg.MetricsListen); err != nil {
+			ln.Close()
+			return fmt.Errorf("listen for metrics on %s: %w", a.cfg.MetricsListen, err)
+		}
 	}
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	var wg sync.WaitGroup
-	errs := make(chan error, 4)
+	errs := make(chan error, 5)
 	run := func(name string, f func(context.Context) error) {
 		wg.Go(func() {
 			if err := f(ctx); err != nil {
@@ -202,11 +243,27 @@ func (a *App) Run(ctx context.Context) error {
 			}
 		})
 	}
-	run("http", func(ctx context.Context) error { return server.Serve(ctx, a.cfg.Listen, a.handler, Grace, a.onListen) })
-	run("workers", a.workers.Run)
-	run("sweep", a.sweeper.Run)
-	run("notify", a.notifier.Run)
-	a.log.Info("trainyard serving", zap.String("listen", a.cfg.Listen), zap.Int("workers", a.cfg.Workers))
+	run("http", func(ctx context.Context) error { return server.ServeListener(ctx, ln, a.handler, Grace) })
+	fields := []zap.Field{zap.Stringer("listen", ln.Addr()), zap.Int("workers", a.cfg.Workers)}
+	if metricsLn != nil {
+		run("metrics http", func(ctx context.Context) error {
+			return server.ServeListener(ctx, metricsLn, a.metricsHandler, Grace)
+		})
+		fields = append(fields, zap.Stringer("metrics_listen", metricsLn.Addr()))
+	}
+	a.log.Info("trainyard serving", fields...)
+	if a.onListen != nil {
+		a.onListen(ln.Addr())
+	}
+	if a.onMetricsListen != nil && metricsLn != nil {
+		a.onMetricsListen(metricsLn.Addr())
+	}
+	if a.waitForRedis(ctx) {
+		a.initTrainSeries(ctx)
+		run("workers", a.workers.Run)
+		run("sweep", a.sweeper.Run)
+		run("notify", a.notifier.Run)
+	}
 	wg.Wait()
 	close(errs)
 	var all []error
@@ -233,21 +290,42 @@ func newRedis(o *redis.UniversalOptions) redis.UniversalClient {
 	return redis.NewUniversalClient(o)
 }
 
-// waitForRedis gives Redis a little while to come up, so a service started
-// alongside it does not fail at once.
-func (a *App) waitForRedis(ctx context.Context) error {
-	deadline := time.Now().Add(10 * time.Second)
-	for {
+// Redis is tried again after redisRetryFirst, doubling up to
+// redisRetryMax, and the wait is logged at most every redisWaitLog.
+const (
+	redisRetryFirst = 200 * time.Millisecond
+	redisRetryMax   = 5 * time.Second
+	redisWaitLog    = 30 * time.Second
+)
+
+// waitForRedis tries Redis until it answers, and reports whether it did:
+// false once ctx ends first. A service started before its Redis, or
+// alongside it, waits for it instead of exiting and being restarted.
+func (a *App) waitForRedis(ctx context.Context) bool {
+	wait, logged := redisRetryFirst, time.Time{}
+	for attempt := 1; ; attempt++ {
 		pctx, cancel := context.WithTimeout(ctx, 2*time.Second)
 		err := a.store.Ping(pctx)
 		cancel()
 		if err == nil {
-			return nil
+			if attempt > 1 {
+				a.log.Info("redis answers", zap.Int("attempts", attempt))
+			}
+			return true
 		}
-		if time.Now().After(deadline) || ctx.Err() != nil {
-			return fmt.Errorf("redis unreachable: %w", err)
+		if ctx.Err() != nil {
+			return false
 		}
-		time.Sleep(200 * time.Millisecond)
+		if time.Since(logged) >= redisWaitLog {
+			a.log.Warn("waiting for redis: not ready until it answers", zap.Int("attempts", attempt), zap.Error(err))
+			logged = time.Now()
+		}
+		select {
+		case <-ctx.Done():
+			return false
+		case <-time.After(wait):
+		}
+		wait = min(2*wait, redisRetryMax)
 	}
 }
 

@@ -22,10 +22,16 @@ import (
 	"github.com/trainyard/trainyard/internal/train"
 )
 
-// DefaultPath is the configuration file read when no other is named. It
-// alone may be missing: then defaults, environment and flags make the
-// whole configuration.
-const DefaultPath = "configs/trainyard.yaml"
+// ConfigEnv names the variable that names the configuration file, where
+// a flag is awkward to pass (a container's environment).
+const ConfigEnv = "TRAINYARD_CONFIG"
+
+// SearchPaths are the files read, the first that exists, when neither
+// --config nor TRAINYARD_CONFIG names one: a working tree's, then the
+// one a package installs.
+func SearchPaths() []string {
+	return []string{"configs/trainyard.yaml", "/etc/trainyard/trainyard.yaml"}
+}
 
 // DefaultRedisURL is used when neither redis.url nor redis.addrs is set.
 const DefaultRedisURL = "redis://127.0.0.1:6379/0"
@@ -40,6 +46,7 @@ const (
 // Config is the whole configuration of trainyard serve.
 type Config struct {
 	Listen        string
+	MetricsListen string
 	DataDir       string
 	Log           Log
 	Redis         Redis

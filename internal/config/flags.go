@@ -2,6 +2,8 @@ package config
 
 import (
 	"fmt"
+	"os"
+	"strings"
 
 	"github.com/spf13/pflag"
 )
@@ -18,7 +20,7 @@ type Flags struct {
 // the settings table; each flag is named after its YAML path (--data-dir).
 func BindFlags(fs *pflag.FlagSet) *Flags {
 	f := &Flags{}
-	fs.StringVar(&f.config, "config", DefaultPath, "configuration file; only the default may be missing")
+	fs.StringVar(&f.config, "config", "", "configuration file (default: $"+ConfigEnv+", else the first of "+strings.Join(SearchPaths(), ", ")+" that exists)")
 	for _, s := range configSettings() {
 		if !s.flag {
 			continue
@@ -30,12 +32,36 @@ func BindFlags(fs *pflag.FlagSet) *Flags {
 	return f
 }
 
-// ConfigPath is the file named by --config, or DefaultPath.
-func (f *Flags) ConfigPath() string {
-	if f == nil || f.config == "" {
-		return DefaultPath
+// Locate returns the configuration file to read: the one --config names,
+// else the one TRAINYARD_CONFIG names (Load fails if a named file is
+// missing), else the first of SearchPaths that exists. With none of them,
+// it returns a *NoConfigError: a service that runs no projects is a
+// mistake to report, not to start. f and env may be nil.
+func (f *Flags) Locate(env Env) (string, error) {
+	if f != nil && f.config != "" {
+		return f.config, nil
 	}
-	return f.config
+	if env != nil {
+		if path, ok := env(ConfigEnv); ok && path != "" {
+			return path, nil
+		}
+	}
+	for _, path := range SearchPaths() {
+		if _, err := os.Stat(path); err == nil {
+			return path, nil
+		}
+	}
+	return "", &NoConfigError{Searched: SearchPaths()}
+}
+
+// NoConfigError says that no configuration file was named or found.
+type NoConfigError struct {
+	Searched []string
+}
+
+func (e *NoConfigError) Error() string {
+	return "no configuration file: pass --config FILE, set " + ConfigEnv + ", or create one of " +
+		strings.Join(e.Searched, ", ") + " (configs/trainyard.example.yaml shows every setting)"
 }
 
 func (f *Flags) apply(l *loader) {

@@ -4,7 +4,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"io/fs"
 	"os"
 	"strings"
 
@@ -16,22 +15,18 @@ import (
 // compose file or unit does not wipe a setting.
 type Env func(key string) (string, bool)
 
-// Load reads the configuration: defaults, then the file at path, then the
-// environment, then the flags the user set; then secrets from their files;
-// then validation. The file may be missing only when path is DefaultPath.
-// env and flags may be nil. Apart from a file that cannot be read, the
-// error is an *Error listing every problem found.
+// Load reads the configuration: defaults, then the file at path (see
+// Flags.Locate), then the environment, then the flags the user set; then
+// secrets from their files; then validation. env and flags may be nil.
+// Apart from a file that cannot be read, the error is an *Error listing
+// every problem found.
 func Load(path string, env Env, flags *Flags) (*Config, error) {
 	data, err := os.ReadFile(path)
-	source := path
-	switch {
-	case errors.Is(err, fs.ErrNotExist) && path == DefaultPath:
-		data, source = nil, ""
-	case err != nil:
+	if err != nil {
 		return nil, fmt.Errorf("read config: %w", err)
 	}
 	c, problems := build(data, env, flags)
-	if err := problems.err(source); err != nil {
+	if err := problems.err(path); err != nil {
 		return nil, err
 	}
 	return c, nil

@@ -3,6 +3,7 @@ package config
 import (
 	"errors"
 	"io/fs"
+	"os"
 	"path/filepath"
 	"reflect"
 	"slices"
@@ -69,20 +70,55 @@ func TestExampleShowsDefaults(t *testing.T) {
 	}
 }
 
-func TestLoadMissingDefaultPath(t *testing.T) {
+// The file is the one --config names, else TRAINYARD_CONFIG's, else the
+// first of the search paths that exists; with none, the error says what
+// to do.
+func TestLocate(t *testing.T) {
 	t.Chdir(t.TempDir())
-	c, err := Load(DefaultPath, envMap(map[string]string{"TRAINYARD_WORKERS": "9"}), nil)
-	if err != nil {
-		t.Fatalf("Load without the default file: %v", err)
+	set := pflag.NewFlagSet("serve", pflag.ContinueOnError)
+	flags := BindFlags(set)
+	_, err := flags.Locate(envMap(nil))
+	want := "no configuration file: pass --config FILE, set TRAINYARD_CONFIG, or create one of " +
+		"configs/trainyard.yaml, /etc/trainyard/trainyard.yaml (configs/trainyard.example.yaml shows every setting)"
+	if _, ok := errors.AsType[*NoConfigError](err); !ok || err.Error() != want {
+		if _, statErr := os.Stat("/etc/trainyard/trainyard.yaml"); statErr == nil {
+			t.Skip("this machine has /etc/trainyard/trainyard.yaml")
+		}
+		t.Fatalf("Locate with nothing to find: %v, want %q", err, want)
 	}
-	want := Defaults()
-	want.Workers = 9
-	if c.Workers != 9 || c.Listen != want.Listen || c.Redis.URL != want.Redis.URL {
-		t.Errorf("got workers %d listen %q redis %q; want defaults with workers 9", c.Workers, c.Listen, c.Redis.URL)
+	if err := os.MkdirAll("configs", 0o755); err != nil {
+		t.Fatal(err)
 	}
-	_, err = Load(DefaultPath, envMap(map[string]string{"TRAINYARD_WORKERS": "0"}), nil)
-	if got, want := err.Error(), "config: workers: must be at least 1, got 0"; got != want {
-		t.Errorf("error = %q, want %q", got, want)
+	if err := os.WriteFile("configs/trainyard.yaml", []byte("workers: 3\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	for _, c := range []struct {
+		name  string
+		env   map[string]string
+		flags []string
+		want  string
+	}{
+		{"search", nil, nil, "configs/trainyard.yaml"},
+		{"empty variable is unset", map[string]string{ConfigEnv: ""}, nil, "configs/trainyard.yaml"},
+		{"variable", map[string]string{ConfigEnv: "/srv/ty.yaml"}, nil, "/srv/ty.yaml"},
+		{"flag over variable", map[string]string{ConfigEnv: "/srv/ty.yaml"}, []string{"--config", "/etc/ty.yaml"}, "/etc/ty.yaml"},
+	} {
+		set := pflag.NewFlagSet("serve", pflag.ContinueOnError)
+		flags := BindFlags(set)
+		if err := set.Parse(c.flags); err != nil {
+			t.Fatal(err)
+		}
+		if got, err := flags.Locate(envMap(c.env)); err != nil || got != c.want {
+			t.Errorf("%s: Locate = %q, %v; want %q", c.name, got, err, c.want)
+		}
+	}
+	// A file named but missing is Load's to report.
+	path, _ := (*Flags)(nil).Locate(envMap(map[string]string{ConfigEnv: "missing.yaml"}))
+	if _, err := Load(path, nil, nil); !errors.Is(err, fs.ErrNotExist) {
+		t.Fatalf("Load(%q) = %v, want a missing file", path, err)
+	}
+	if got := UnknownEnv([]string{ConfigEnv + "=x"}); len(got) != 0 {
+		t.Fatalf("UnknownEnv calls %s unknown", got)
 	}
 }
 
@@ -118,7 +154,7 @@ func TestLoadFile(t *testing.T) {
 // deployments, so the whole list is spelled out here.
 func TestEnvNames(t *testing.T) {
 	want := []string{
-		"TRAINYARD_LISTEN", "TRAINYARD_DATA_DIR", "TRAINYARD_LOG_LEVEL", "TRAINYARD_LOG_FORMAT",
+		"TRAINYARD_LISTEN", "TRAINYARD_METRICS_LISTEN", "TRAINYARD_DATA_DIR", "TRAINYARD_LOG_LEVEL", "TRAINYARD_LOG_FORMAT",
 		"TRAINYARD_REDIS_URL", "TRAINYARD_REDIS_ADDRS", "TRAINYARD_REDIS_MASTER_NAME", "TRAINYARD_REDIS_USERNAME",
 		"TRAINYARD_REDIS_PASSWORD", "TRAINYARD_REDIS_PASSWORD_FILE", "TRAINYARD_REDIS_PREFIX",
 		"TRAINYARD_WORKERS", "TRAINYARD_SWEEP_INTERVAL", "TRAINYARD_LEASE_TTL", "TRAINYARD_CLAIM_IDLE", "TRAINYARD_MAX_DELIVERIES", "TRAINYARD_ACTION_TIMEOUT",
@@ -303,9 +339,6 @@ func TestFlags(t *testing.T) {
 	fs := pflag.NewFlagSet("serve", pflag.ContinueOnError)
 	fs.SetOutput(new(strings.Builder))
 	flags := BindFlags(fs)
-	if got := flags.ConfigPath(); got != DefaultPath {
-		t.Errorf("ConfigPath = %q, want %q", got, DefaultPath)
-	}
 	err := fs.Parse([]string{"--workers", "four"})
 	if err == nil || err.Error() != `invalid argument "four" for "--workers" flag: "four" is not an integer` {
 		t.Errorf("bad flag error = %v", err)
@@ -313,8 +346,8 @@ func TestFlags(t *testing.T) {
 	if err := fs.Parse([]string{"--config", "/etc/ty.yaml", "--sweep-interval=5s"}); err != nil {
 		t.Fatal(err)
 	}
-	if got := flags.ConfigPath(); got != "/etc/ty.yaml" {
-		t.Errorf("ConfigPath = %q", got)
+	if got, err := flags.Locate(nil); err != nil || got != "/etc/ty.yaml" {
+		t.Errorf("Locate = %q, %v", got, err)
 	}
 	c, err := Parse([]byte("sweep_interval: 1m\nworkers: 2"), nil, flags)
 	if err != nil {
@@ -331,10 +364,6 @@ func TestFlags(t *testing.T) {
 	}
 	if strings.Contains(usage, "(default 4)") {
 		t.Errorf("usage shows a default the file or environment may change:\n%s", usage)
-	}
-	var nilFlags *Flags
-	if nilFlags.ConfigPath() != DefaultPath {
-		t.Errorf("nil Flags: ConfigPath = %q", nilFlags.ConfigPath())
 	}
 }
 

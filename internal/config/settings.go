@@ -132,6 +132,8 @@ func configSettings() []setting[Config] {
 	s := []setting[Config]{
 		bind(stringKind(), "listen", "HTTP listen address (host:port) for webhooks, health checks, the API and metrics.",
 			func(c *Config) *string { return &c.Listen }).withFlag(),
+		bind(stringKind(), "metrics_listen", "Separate listen address (host:port) for /metrics, /healthz and /readyz; /metrics then leaves listen. Empty: off.",
+			func(c *Config) *string { return &c.MetricsListen }),
 		bind(stringKind(), "data_dir", "Directory holding the git mirrors.",
 			func(c *Config) *string { return &c.DataDir }).withFlag(),
 		bind(stringKind(), "log.level", "Log level: debug, info, warn or error.",
@@ -371,7 +373,7 @@ func envName(path string) string {
 // UnknownEnv returns the TRAINYARD_* variables in environ (as os.Environ
 // gives it) that no setting reads: most likely misspelt, worth a warning.
 func UnknownEnv(environ []string) []string {
-	known := map[string]bool{}
+	known := map[string]bool{ConfigEnv: true}
 	for _, s := range configSettings() {
 		known[s.env()] = true
 	}

@@ -28,6 +28,7 @@ func (c *Config) problems() []error {
 	var ps problems
 	ps.add(
 		hostPort("listen", c.Listen),
+		c.metricsListen(),
 		required("data_dir", c.DataDir),
 		oneOf("log.level", c.Log.Level, "debug", "info", "warn", "error"),
 		oneOf("log.format", c.Log.Format, "json", "console"),
@@ -414,6 +415,22 @@ func access(field string, l forge.AccessLevel) error {
 		return nil
 	}
 	return fieldErr(field, "must be guest, reporter, developer, maintainer or owner, got %s", l)
+}
+
+// metricsListen checks the metrics listener's address, when there is one:
+// it cannot share listen's, or one of the two would fail to bind (port 0
+// picks a free port for each).
+func (c *Config) metricsListen() error {
+	if c.MetricsListen == "" {
+		return nil
+	}
+	if err := hostPort("metrics_listen", c.MetricsListen); err != nil {
+		return err
+	}
+	if _, port, _ := net.SplitHostPort(c.MetricsListen); c.MetricsListen == c.Listen && port != "0" {
+		return fieldErr("metrics_listen", "must differ from listen, both are %q", c.Listen)
+	}
+	return nil
 }
 
 // hostPort checks a TCP address with a numeric port, as net.Listen and

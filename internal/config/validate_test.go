@@ -32,6 +32,8 @@ func TestProblems(t *testing.T) {
 			"webhook.max_body: must be at least 1, got 0", "webhook.dedup_ttl: must be positive, got -1h"}},
 		{"listen without port", "listen: localhost", nil, []string{`listen: must be host:port, got "localhost"`}},
 		{"listen bad port", `listen: ":99999"`, nil, []string{`listen: must be host:port, got ":99999"`}},
+		{"metrics_listen without port", "metrics_listen: localhost", nil, []string{`metrics_listen: must be host:port, got "localhost"`}},
+		{"metrics_listen on listen", "listen: ':9000'\nmetrics_listen: ':9000'", nil, []string{`metrics_listen: must differ from listen, both are ":9000"`}},
 		{"data_dir", `data_dir: ""`, nil, []string{"data_dir: required"}},
 		{"log", "log: {level: verbose, format: text}", nil, []string{
 			`log.level: must be debug, info, warn or error, got "verbose"`,

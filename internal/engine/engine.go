@@ -51,7 +51,9 @@ type Pipelines interface {
 	CreatePipeline(ctx context.Context, project, ref string, vars map[string]string) (forge.Pipeline, error)
 	PipelinesFor(ctx context.Context, project, ref, sha string) ([]forge.Pipeline, error)
 	Pipeline(ctx context.Context, project string, id int64) (forge.Pipeline, error)
-	CancelPipeline(ctx context.Context, project string, id int64) error
+	// CancelPipeline reports whether it stopped the pipeline: false when
+	// it had finished.
+	CancelPipeline(ctx context.Context, project string, id int64) (bool, error)
 }
 
 // Notes reads and writes the comments on an MR.

@@ -16,6 +16,12 @@ import (
 	"github.com/trainyard/trainyard/internal/train"
 )
 
+// nothingDone is what an action that found nothing to do returns: a
+// cancel of a pipeline that had finished since the train last looked.
+type nothingDone struct{}
+
+func (nothingDone) Error() string { return "nothing to do" }
+
 // execute carries out the train's outbox, moves of the target first. It
 // returns the observations the actions produced and the actions that
 // failed and must be tried again or were not reached: it stops after an
@@ -56,6 +62,10 @@ func (e *Engine) execute(ctx context.Context, log *zap.Logger, t *train.Train) (
 			if e.trace.Acted != nil {
 				e.trace.Acted(t.Key, a)
 			}
+		case errors.Is(err, nothingDone{}):
+			// Done, with nothing to tell: the trace (and the metrics
+			// behind it) counts what happened, not what was asked.
+			log.Debug("action found nothing to do", zap.String("action", fmt.Sprintf("%T %+v", a, a)))
 		case errors.Is(err, forge.ErrNotFound):
 			// What the action was about is gone (a deleted MR, a pipeline
 			// purged); repeating it cannot succeed.
@@ -114,8 +124,12 @@ func (e *Engine) act(ctx context.Context, t *train.Train, a train.Action) ([]tra
 		}
 		return obs, nil
 	case train.CancelPipeline:
-		if err := e.forge.CancelPipeline(ctx, t.Project, a.Pipeline); err != nil {
+		stopped, err := e.forge.CancelPipeline(ctx, t.Project, a.Pipeline)
+		if err != nil {
 			return nil, fmt.Errorf("cancel pipeline %d of !%d: %w", a.Pipeline, a.MR, err)
+		}
+		if !stopped {
+			return nil, nothingDone{}
 		}
 	case train.FastForwardTarget:
 		if news, err := e.newsBeforeMerge(ctx, t, a); err != nil || len(news) > 0 {

@@ -54,6 +54,11 @@ func eventKind(k event.Kind) string {
 	return "unknown"
 }
 
+// eventKinds are the values of the kind label.
+func eventKinds() []string {
+	return []string{string(event.KindComment), string(event.KindMR), string(event.KindPipeline), string(event.KindPush), "unknown"}
+}
+
 // Panicked counts a recovered panic; where is "event" or "sweep".
 func (m *Metrics) Panicked(where string) {
 	if where != "event" && where != "sweep" {

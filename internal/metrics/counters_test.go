@@ -84,8 +84,14 @@ func TestObserveEvent(t *testing.T) {
 			t.Errorf("events{%s,%s} = %v, want %v", c.kind, c.outcome, got, c.want)
 		}
 	}
-	if n := testutil.CollectAndCount(m.events); n != 4 {
-		t.Errorf("event series = %d, want 4", n)
+	// Beside them, every kind's dead letters from the start, at 0.
+	if n := testutil.CollectAndCount(m.events); n != 4+5 {
+		t.Errorf("event series = %d, want 4 and 5 dead-letter series", n)
+	}
+	for _, kind := range []string{"comment", "mr", "pipeline", "push", "unknown"} {
+		if got := testutil.ToFloat64(m.events.WithLabelValues(kind, engine.OutcomeDead)); got != 0 {
+			t.Errorf("events{%s,dead_letter} = %v, want 0", kind, got)
+		}
 	}
 	h := histogram(t, reg, "trainyard_event_duration_seconds", map[string]string{"kind": "pipeline"})
 	if h.GetSampleCount() != 2 || h.GetSampleSum() != 3.02 {

@@ -1,8 +1,13 @@
 package metrics
 
 import (
+	"go/ast"
+	"go/parser"
+	"go/token"
 	"maps"
 	"slices"
+	"strconv"
+	"strings"
 	"testing"
 	"time"
 
@@ -20,9 +25,9 @@ func newMetrics(t testing.TB) (*Metrics, *prometheus.Registry) {
 	return New(reg), reg
 }
 
-// histogram returns the histogram series of name whose labels are exactly
-// labels, failing the test when there is none.
-func histogram(t *testing.T, g prometheus.Gatherer, name string, labels map[string]string) *dto.Histogram {
+// series returns the series of name whose labels are exactly labels,
+// failing the test when there is none.
+func series(t *testing.T, g prometheus.Gatherer, name string, labels map[string]string) *dto.Metric {
 	t.Helper()
 	mfs, err := g.Gather()
 	if err != nil {
@@ -33,17 +38,72 @@ func histogram(t *testing.T, g prometheus.Gatherer, name string, labels map[stri
 			continue
 		}
 		for _, s := range mf.GetMetric() {
-			got := map[string]string{}
-			for _, l := range s.GetLabel() {
-				got[l.GetName()] = l.GetValue()
-			}
-			if maps.Equal(got, labels) {
-				return s.GetHistogram()
+			if maps.Equal(labelMap(s), labels) {
+				return s
 			}
 		}
 	}
 	t.Fatalf("no %s series with labels %v", name, labels)
 	return nil
+}
+
+func labelMap(s *dto.Metric) map[string]string {
+	got := map[string]string{}
+	for _, l := range s.GetLabel() {
+		got[l.GetName()] = l.GetValue()
+	}
+	return got
+}
+
+// histogram returns the histogram series of name whose labels are exactly
+// labels, failing the test when there is none.
+func histogram(t *testing.T, g prometheus.Gatherer, name string, labels map[string]string) *dto.Histogram {
+	t.Helper()
+	return series(t, g, name, labels).GetHistogram()
+}
+
+// gauge returns the value of the gauge series of name whose labels are
+// exactly labels, failing the test when there is none.
+func gauge(t *testing.T, g prometheus.Gatherer, name string, labels map[string]string) float64 {
+	t.Helper()
+	return series(t, g, name, labels).GetGauge().GetValue()
+}
+
+// constValues returns the values of the string constants of a Go file
+// whose names start with prefix: the outcomes, reasons and states other
+// packages declare, which the documentation and the series must cover.
+func constValues(t *testing.T, file, prefix string) []string {
+	t.Helper()
+	f, err := parser.ParseFile(token.NewFileSet(), file, nil, 0)
+	if err != nil {
+		t.Fatalf("parse %s: %v", file, err)
+	}
+	var out []string
+	for _, d := range f.Decls {
+		g, ok := d.(*ast.GenDecl)
+		if !ok || g.Tok != token.CONST {
+			continue
+		}
+		for _, spec := range g.Specs {
+			vs := spec.(*ast.ValueSpec)
+			for i, n := range vs.Names {
+				if !strings.HasPrefix(n.Name, prefix) || i >= len(vs.Values) {
+					continue
+				}
+				if lit, ok := vs.Values[i].(*ast.BasicLit); ok && lit.Kind == token.STRING {
+					v, err := strconv.Unquote(lit.Value)
+					if err != nil {
+						t.Fatal(err)
+					}
+					out = append(out, v)
+				}
+			}
+		}
+	}
+	if len(out) == 0 {
+		t.Fatalf("no %s constants in %s", prefix, file)
+	}
+	return out
 }
 
 // labelValues returns the sorted values label takes in the series of name.

@@ -2,9 +2,11 @@
 // every collector, registered on the registry it is given, and hands out
 // the adapters each part reports through: the engine's trace, the workers'
 // and sweeper's observers, the webhook and notification counters, the
-// forge clients' HTTP transport and a go-redis hook. Nothing is registered
-// globally, so tests and several services in one process never share
-// counts.
+// forge clients' HTTP transport and a go-redis hook. What lives in Redis
+// (the cars on each train, the dead letters) is read at each scrape
+// instead (WatchTrains, WatchDeadLetters), so every replica reports the
+// same, current value. Nothing is registered globally, so tests and
+// several services in one process never share counts.
 package metrics
 
 import (
@@ -14,6 +16,9 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
+
+	"github.com/trainyard/trainyard/internal/buildinfo"
+	"github.com/trainyard/trainyard/internal/engine"
 )
 
 // namespace prefixes every metric name.
@@ -21,8 +26,8 @@ const namespace = "trainyard"
 
 // Metrics holds Trainyard's collectors. It is safe for concurrent use.
 type Metrics struct {
-	cars      *prometheus.GaugeVec
-	paused    *prometheus.GaugeVec
+	buildInfo *prometheus.GaugeVec
+
 	toMerge   *prometheus.HistogramVec
 	started   *prometheus.CounterVec
 	cancelled *prometheus.CounterVec
@@ -44,9 +49,11 @@ type Metrics struct {
 	redisErrs *prometheus.CounterVec
 
 	// mu guards mergedPipes: per train, the pipelines of cars being merged,
-	// whose cancellation is not waste.
+	// whose cancellation is not waste; and trains, the trains whose series
+	// exist.
 	mu          sync.Mutex
 	mergedPipes map[string]map[int64]struct{}
+	trains      map[string]struct{}
 }
 
 // New creates the collectors and registers them on reg. Like promauto, it
@@ -54,16 +61,16 @@ type Metrics struct {
 // wiring mistake, found at the first start.
 func New(reg prometheus.Registerer) *Metrics {
 	m := &Metrics{
-		cars: gaugeVec("cars", "Cars on each train by state.", "train", "state"),
-		paused: gaugeVec("train_paused",
-			"1 while a train is paused, 0 otherwise.", "train"),
+		buildInfo: gaugeVec("build_info",
+			"Always 1; its labels name the running build: version, commit, build date and Go version.",
+			"version", "commit", "date", "go_version"),
 		toMerge: histogramVec("time_to_merge_seconds",
 			"Time from a car's addition to the train until its merge.",
 			[]float64{60, 120, 300, 600, 900, 1800, 3600, 7200, 14400, 28800, 86400}, "train"),
 		started: counterVec("pipelines_started_total",
 			"Pipelines started for cars.", "train"),
 		cancelled: counterVec("pipelines_cancelled_total",
-			"Pipelines cancelled, for any reason.", "train"),
+			"Pipelines cancelled while they ran, for any reason (a cancel of one that had finished is not counted).", "train"),
 		wasted: counterVec("pipelines_wasted_total",
 			"Pipelines cancelled whose car was not merged by that cancellation: their CI time bought nothing.", "train"),
 		evictions: counterVec("evictions_total",
@@ -100,6 +107,14 @@ func New(reg prometheus.Registerer) *Metrics {
 			"Redis commands that failed (a missing key is not a failure), by command.", "command"),
 
 		mergedPipes: map[string]map[int64]struct{}{},
+		trains:      map[string]struct{}{},
+	}
+	b := buildinfo.Get()
+	m.buildInfo.WithLabelValues(b.Version, b.Commit, b.Date, b.GoVersion).Set(1)
+	// An alert on increase() misses a counter's first count when its
+	// series starts at it: a replica's first dead letter would go unseen.
+	for _, kind := range eventKinds() {
+		m.events.WithLabelValues(kind, engine.OutcomeDead)
 	}
 	reg.MustRegister(m.collectors()...)
 	return m
@@ -107,7 +122,7 @@ func New(reg prometheus.Registerer) *Metrics {
 
 func (m *Metrics) collectors() []prometheus.Collector {
 	return []prometheus.Collector{
-		m.cars, m.paused, m.toMerge, m.started, m.cancelled, m.wasted, m.evictions, m.merged,
+		m.buildInfo, m.toMerge, m.started, m.cancelled, m.wasted, m.evictions, m.merged,
 		m.webhooks, m.events, m.eventTook, m.sweepTook, m.panics, m.notifications,
 		m.forgeTook, m.forgeRequests, m.redisTook, m.redisErrs,
 	}

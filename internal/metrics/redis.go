@@ -3,6 +3,7 @@ package metrics
 import (
 	"context"
 	"errors"
+	"slices"
 	"time"
 
 	"github.com/redis/go-redis/v9"
@@ -24,7 +25,7 @@ func (h redisHook) ProcessHook(next redis.ProcessHook) redis.ProcessHook {
 	return func(ctx context.Context, cmd redis.Cmder) error {
 		start := time.Now()
 		err := next(ctx, cmd)
-		h.observe(commandName(cmd), start, err)
+		h.observe(commandName(cmd), start, failed(err))
 		return err
 	}
 }
@@ -33,20 +34,33 @@ func (h redisHook) ProcessPipelineHook(next redis.ProcessPipelineHook) redis.Pro
 	return func(ctx context.Context, cmds []redis.Cmder) error {
 		start := time.Now()
 		err := next(ctx, cmds)
-		h.observe(pipelineName(cmds), start, err)
+		if err != nil && !slices.ContainsFunc(cmds, func(c redis.Cmder) bool { return failed(c.Err()) }) {
+			// The pipeline's error is one of its commands' answers, and
+			// none of them is a fault.
+			err = nil
+		}
+		h.observe(pipelineName(cmds), start, failed(err))
 		return err
 	}
 }
 
-func (h redisHook) observe(command string, start time.Time, err error) {
+func (h redisHook) observe(command string, start time.Time, failed bool) {
 	h.m.redisTook.WithLabelValues(command).Observe(time.Since(start).Seconds())
-	// redis.Nil answers a read of a missing key: an answer, not a fault.
 	// go-redis sends CLIENT SETINFO to every new connection and ignores its
 	// refusal by servers older than 7.2; any setup failure that matters
 	// fails the command that needed the connection, and is counted there.
-	if err != nil && !errors.Is(err, redis.Nil) && !setupCommand(command) {
+	if failed && !setupCommand(command) {
 		h.m.redisErrs.WithLabelValues(command).Inc()
 	}
+}
+
+// failed reports whether err is a fault. redis.Nil answers a read of a
+// missing key. NOSCRIPT answers an EVALSHA of a script the server has not
+// cached (after its restart or failover, or a SCRIPT FLUSH): a Script's Run,
+// and the store's save, then send the script itself with EVAL, which is
+// counted on its own.
+func failed(err error) bool {
+	return err != nil && !errors.Is(err, redis.Nil) && !redis.HasErrorPrefix(err, "NOSCRIPT")
 }
 
 // commandName is the command's name in lower case (go-redis lowers it).

@@ -10,6 +10,8 @@ import (
 	"github.com/redis/go-redis/v9"
 
 	"github.com/trainyard/trainyard/internal/redistest"
+	"github.com/trainyard/trainyard/internal/store"
+	"github.com/trainyard/trainyard/internal/train"
 )
 
 func TestRedisHookTimesCommandsAndPipelines(t *testing.T) {
@@ -80,5 +82,63 @@ func TestRedisHookTimesCommandsAndPipelines(t *testing.T) {
 	h := histogram(t, reg, "trainyard_redis_command_duration_seconds", map[string]string{"command": "get"})
 	if h.GetSampleCount() != 2 {
 		t.Fatalf("get count after a second get = %d, want 2", h.GetSampleCount())
+	}
+}
+
+// A script the server has not cached answers EVALSHA with NOSCRIPT, and
+// the client sends it with EVAL: the normal path after a Redis restart,
+// failover or SCRIPT FLUSH, not a failure. Alone (Script.Run) or inside
+// the store's save transaction, it counts no error; a script that fails
+// does.
+func TestRedisHookDoesNotCountTheNoScriptFallback(t *testing.T) {
+	m, reg := newMetrics(t)
+	ctx := context.Background()
+	c := redistest.Client(t)
+	c.AddHook(m.RedisHook())
+	prefix := redistest.Prefix(t)
+
+	script := redis.NewScript(`return redis.call('INCR', KEYS[1])`)
+	if err := c.ScriptFlush(ctx).Err(); err != nil {
+		t.Fatal(err)
+	}
+	if n, err := script.Run(ctx, c, []string{prefix + ":n"}).Int64(); err != nil || n != 1 {
+		t.Fatalf("script = %d, %v", n, err)
+	}
+	st := store.New(c, store.Options{Prefix: prefix})
+	if err := c.ScriptFlush(ctx).Err(); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := st.Save(ctx, train.New(keyApp, train.Settings{})); err != nil {
+		t.Fatalf("save after a flush: %v", err)
+	}
+	for _, command := range []string{"evalsha", "eval", "tx_pipeline"} {
+		if h := histogram(t, reg, "trainyard_redis_command_duration_seconds", map[string]string{"command": command}); h.GetSampleCount() == 0 {
+			t.Errorf("%s not timed: the fallback did not happen", command)
+		}
+	}
+	if n := testutil.CollectAndCount(m.redisErrs); n != 0 {
+		t.Fatalf("%d error series after the fallbacks, want none", n)
+	}
+
+	if err := c.Set(ctx, prefix+":s", "text", 0).Err(); err != nil {
+		t.Fatal(err)
+	}
+	// Cached again by this EVAL, the script fails on EVALSHA next.
+	if err := script.Run(ctx, c, []string{prefix + ":n"}).Err(); err != nil {
+		t.Fatal(err)
+	}
+	if err := script.Run(ctx, c, []string{prefix + ":s"}).Err(); err == nil {
+		t.Fatal("INCR of a string in a script succeeded")
+	}
+	if _, err := c.TxPipelined(ctx, func(p redis.Pipeliner) error {
+		p.Incr(ctx, prefix+":s")
+		return nil
+	}); err == nil {
+		t.Fatal("INCR of a string in a transaction succeeded")
+	}
+	for command, want := range map[string]float64{"evalsha": 1, "tx_pipeline": 1, "eval": 0} {
+		if got := testutil.ToFloat64(m.redisErrs.WithLabelValues(command)); got != want {
+			t.Errorf("%s errors = %v, want %v", command, got, want)
+		}
 	}
 }

@@ -6,8 +6,7 @@ import (
 )
 
 // carStates are the states a car on a train can be in; the cars gauge has
-// a series for each, so a state that empties reads 0 instead of its last
-// count.
+// a series for each, so a state that empties reads 0 instead of vanishing.
 func carStates() [7]train.State {
 	return [...]train.State{
 		train.StateQueued, train.StateBuilding, train.StateBuilt, train.StateStarting,
@@ -15,7 +14,43 @@ func carStates() [7]train.State {
 	}
 }
 
-// Trace returns the engine trace that feeds the train metrics; install it
+// evictionReasons are the reasons a car leaves without merging; every
+// train has an evictions series for each from its start, so a rate over
+// them reads 0 rather than nothing.
+func evictionReasons() []train.ReasonCode {
+	return []train.ReasonCode{
+		train.ReasonPipelineFailed, train.ReasonNewCommits, train.ReasonClosed, train.ReasonRetargeted,
+		train.ReasonMergedOutside, train.ReasonConflict, train.ReasonTimeout, train.ReasonRemoved,
+		train.ReasonBuildFailed, train.ReasonPipelineRefused, train.ReasonMergeRules,
+	}
+}
+
+// InitTrain creates the series of the train's counters and its histogram at
+// zero, once per train. Without them a train that has not merged, evicted
+// or started anything since this replica started has no series, and an
+// alert on increase() or rate() of them sees nothing instead of 0. The
+// service calls it for every configured train it knows at start; the trace
+// calls it for every train it sees.
+func (m *Metrics) InitTrain(key train.Key) {
+	name := key.String()
+	m.mu.Lock()
+	_, known := m.trains[name]
+	m.trains[name] = struct{}{}
+	m.mu.Unlock()
+	if known {
+		return
+	}
+	m.toMerge.WithLabelValues(name)
+	m.started.WithLabelValues(name)
+	m.cancelled.WithLabelValues(name)
+	m.wasted.WithLabelValues(name)
+	m.merged.WithLabelValues(name)
+	for _, r := range evictionReasons() {
+		m.evictions.WithLabelValues(name, string(r))
+	}
+}
+
+// Trace returns the engine trace that feeds the train counters; install it
 // with engine.WithTrace.
 //
 // A pipeline counts as wasted when it is cancelled and its car is not
@@ -30,26 +65,8 @@ func (m *Metrics) Trace() engine.Trace {
 }
 
 func (m *Metrics) observed(key train.Key, _ train.Observation, after train.Train) {
-	name := key.String()
-	states := carStates()
-	var counts [len(states)]int
-	for i := range after.Cars {
-		for j, s := range states {
-			if after.Cars[i].State == s {
-				counts[j]++
-				break
-			}
-		}
-	}
-	for j, s := range states {
-		m.cars.WithLabelValues(name, string(s)).Set(float64(counts[j]))
-	}
-	paused := 0.0
-	if after.Paused {
-		paused = 1
-	}
-	m.paused.WithLabelValues(name).Set(paused)
-	m.noteMerging(name, after.Outbox)
+	m.InitTrain(key)
+	m.noteMerging(key.String(), after.Outbox)
 }
 
 // noteMerging remembers the pipelines the outbox cancels because their

@@ -1,6 +1,9 @@
 package metrics
 
 import (
+	"context"
+	"errors"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -24,27 +27,29 @@ func carsIn(states ...train.State) []train.Car {
 	return cars
 }
 
-func TestCarsGaugeFollowsEachTrain(t *testing.T) {
-	m, _ := newMetrics(t)
-	tr := m.Trace()
-	tr.Observed(keyApp, train.Tick{}, train.Train{Key: keyApp, Paused: true,
-		Cars: carsIn(train.StateQueued, train.StateQueued, train.StateRunning, train.StatePassed)})
-	tr.Observed(keyLib, train.Tick{}, train.Train{Key: keyLib, Cars: carsIn(train.StateBuilding)})
-	// The passed car merged and the queued ones moved on: their states
-	// must read 0, not their last count.
-	tr.Observed(keyApp, train.Resumed{}, train.Train{Key: keyApp,
-		Cars: carsIn(train.StateBuilt, train.StateStarting, train.StateFailed)})
-
+func TestTrainGaugesReadTheStoredTrains(t *testing.T) {
+	_, reg := newMetrics(t)
+	trains := []train.Train{
+		{Key: keyApp, Paused: true, Cars: carsIn(train.StateQueued, train.StateQueued, train.StateRunning, train.StatePassed)},
+		{Key: keyLib, Cars: carsIn(train.StateBuilding)},
+		// Listed twice (an index entry repeated): one series, not a
+		// failed scrape.
+		{Key: keyLib, Cars: carsIn(train.StateBuilding)},
+	}
+	var fail error
+	if err := WatchTrains(reg, func(context.Context) ([]train.Train, error) { return trains, fail }); err != nil {
+		t.Fatal(err)
+	}
 	want := `
-# HELP trainyard_cars Cars on each train by state.
+# HELP trainyard_cars Cars on each train by state, read from Redis at each scrape.
 # TYPE trainyard_cars gauge
 trainyard_cars{state="building",train="gitlab:group/app:main"} 0
-trainyard_cars{state="built",train="gitlab:group/app:main"} 1
-trainyard_cars{state="failed",train="gitlab:group/app:main"} 1
-trainyard_cars{state="passed",train="gitlab:group/app:main"} 0
-trainyard_cars{state="queued",train="gitlab:group/app:main"} 0
-trainyard_cars{state="running",train="gitlab:group/app:main"} 0
-trainyard_cars{state="starting",train="gitlab:group/app:main"} 1
+trainyard_cars{state="built",train="gitlab:group/app:main"} 0
+trainyard_cars{state="failed",train="gitlab:group/app:main"} 0
+trainyard_cars{state="passed",train="gitlab:group/app:main"} 1
+trainyard_cars{state="queued",train="gitlab:group/app:main"} 2
+trainyard_cars{state="running",train="gitlab:group/app:main"} 1
+trainyard_cars{state="starting",train="gitlab:group/app:main"} 0
 trainyard_cars{state="building",train="github:org/lib:dev"} 1
 trainyard_cars{state="built",train="github:org/lib:dev"} 0
 trainyard_cars{state="failed",train="github:org/lib:dev"} 0
@@ -52,20 +57,101 @@ trainyard_cars{state="passed",train="github:org/lib:dev"} 0
 trainyard_cars{state="queued",train="github:org/lib:dev"} 0
 trainyard_cars{state="running",train="github:org/lib:dev"} 0
 trainyard_cars{state="starting",train="github:org/lib:dev"} 0
-# HELP trainyard_train_paused 1 while a train is paused, 0 otherwise.
+# HELP trainyard_train_paused 1 while a train is paused, 0 otherwise, read from Redis at each scrape.
 # TYPE trainyard_train_paused gauge
-trainyard_train_paused{train="gitlab:group/app:main"} 0
+trainyard_train_paused{train="gitlab:group/app:main"} 1
 trainyard_train_paused{train="github:org/lib:dev"} 0
 `
-	if err := testutil.CollectAndCompare(m.cars, strings.NewReader(want), "trainyard_cars"); err != nil {
+	if err := testutil.GatherAndCompare(reg, strings.NewReader(want), "trainyard_cars", "trainyard_train_paused"); err != nil {
 		t.Fatal(err)
 	}
-	if err := testutil.CollectAndCompare(m.paused, strings.NewReader(want), "trainyard_train_paused"); err != nil {
+	// The next scrape reads again: what merged and moved on is gone.
+	trains = []train.Train{{Key: keyApp, Cars: carsIn(train.StateBuilt)}}
+	if got := gauge(t, reg, "trainyard_cars", map[string]string{"train": keyApp.String(), "state": "queued"}); got != 0 {
+		t.Fatalf("queued cars after they left = %v, want 0", got)
+	}
+	if got := gauge(t, reg, "trainyard_train_paused", map[string]string{"train": keyApp.String()}); got != 0 {
+		t.Fatalf("paused after a resume = %v, want 0", got)
+	}
+	if got := labelValues(t, reg, "trainyard_train_paused", "train"); !slices.Equal(got, []string{keyApp.String()}) {
+		t.Fatalf("trains = %v, want only %s", got, keyApp)
+	}
+	fail = errors.New("redis down")
+	if _, err := reg.Gather(); err == nil || !strings.Contains(err.Error(), "redis down") {
+		t.Fatalf("gather while Redis is down: %v, want the error", err)
+	}
+}
+
+// Every train the trace sees, or the service names at start, has its
+// counters and histogram from then on, at zero.
+func TestInitTrainCreatesEverySeriesAtZero(t *testing.T) {
+	m, reg := newMetrics(t)
+	m.InitTrain(keyApp)
+	m.InitTrain(keyApp)
+	m.Trace().Observed(keyLib, train.Tick{}, train.Train{Key: keyLib})
+	for _, name := range []string{"trainyard_merged_total", "trainyard_pipelines_started_total",
+		"trainyard_pipelines_cancelled_total", "trainyard_pipelines_wasted_total"} {
+		if got := labelValues(t, reg, name, "train"); !slices.Equal(got, []string{keyLib.String(), keyApp.String()}) {
+			t.Errorf("%s trains = %v, want both", name, got)
+		}
+	}
+	var reasons []string
+	for _, r := range evictionReasons() {
+		reasons = append(reasons, string(r))
+	}
+	slices.Sort(reasons)
+	mfs, err := reg.Gather()
+	if err != nil {
 		t.Fatal(err)
 	}
-	tr.Observed(keyLib, train.Paused{}, train.Train{Key: keyLib, Paused: true})
-	if got := testutil.ToFloat64(m.paused.WithLabelValues(keyLib.String())); got != 1 {
-		t.Fatalf("paused = %v, want 1", got)
+	for _, mf := range mfs {
+		for _, s := range mf.GetMetric() {
+			if v := s.GetCounter().GetValue() + float64(s.GetHistogram().GetSampleCount()); v != 0 {
+				t.Errorf("%s %v = %v, want 0", mf.GetName(), s.GetLabel(), v)
+			}
+		}
+	}
+	for _, k := range []train.Key{keyApp, keyLib} {
+		var got []string
+		for _, mf := range mfs {
+			if mf.GetName() != "trainyard_evictions_total" {
+				continue
+			}
+			for _, s := range mf.GetMetric() {
+				labels := labelMap(s)
+				if labels["train"] == k.String() {
+					got = append(got, labels["reason"])
+				}
+			}
+		}
+		slices.Sort(got)
+		if !slices.Equal(got, reasons) {
+			t.Errorf("eviction reasons of %s = %v, want %v", k, got, reasons)
+		}
+		if h := histogram(t, reg, "trainyard_time_to_merge_seconds", map[string]string{"train": k.String()}); h.GetSampleCount() != 0 {
+			t.Errorf("time to merge of %s counts %d", k, h.GetSampleCount())
+		}
+	}
+}
+
+// evictionReasons must name every reason the planner gives but merged,
+// so that no train lacks the series of one.
+func TestEvictionReasonsAreEveryReasonCode(t *testing.T) {
+	codes := constValues(t, "../train/train.go", "Reason")
+	var want []string
+	for _, c := range codes {
+		if c != string(train.ReasonMerged) {
+			want = append(want, c)
+		}
+	}
+	var got []string
+	for _, r := range evictionReasons() {
+		got = append(got, string(r))
+	}
+	slices.Sort(want)
+	slices.Sort(got)
+	if !slices.Equal(got, want) {
+		t.Fatalf("evictionReasons = %v, want %v", got, want)
 	}
 }
 
@@ -136,9 +222,13 @@ func TestWastedPipelinesUnderThePlanner(t *testing.T) {
 	y := newYard(t, m.Trace(), t0)
 	name := y.key.String()
 
+	if err := WatchTrains(reg, func(context.Context) ([]train.Train, error) { return []train.Train{y.train}, nil }); err != nil {
+		t.Fatal(err)
+	}
+	running := map[string]string{"train": name, "state": "running"}
 	y.add(1, 2, 3)
 	y.wantStates(train.StateRunning, train.StateRunning, train.StateRunning)
-	if got := testutil.ToFloat64(m.cars.WithLabelValues(name, "running")); got != 3 {
+	if got := gauge(t, reg, "trainyard_cars", running); got != 3 {
 		t.Fatalf("running cars = %v, want 3", got)
 	}
 
@@ -183,8 +273,8 @@ func TestWastedPipelinesUnderThePlanner(t *testing.T) {
 		{"merged", testutil.ToFloat64(m.merged.WithLabelValues(name)), 3},
 		{"evicted new_commits", testutil.ToFloat64(m.evictions.WithLabelValues(name, "new_commits")), 1},
 		{"evicted pipeline_failed", testutil.ToFloat64(m.evictions.WithLabelValues(name, "pipeline_failed")), 1},
-		{"running cars", testutil.ToFloat64(m.cars.WithLabelValues(name, "running")), 0},
-		{"passed cars", testutil.ToFloat64(m.cars.WithLabelValues(name, "passed")), 0},
+		{"running cars", gauge(t, reg, "trainyard_cars", running), 0},
+		{"passed cars", gauge(t, reg, "trainyard_cars", map[string]string{"train": name, "state": "passed"}), 0},
 	} {
 		if c.got != c.want {
 			t.Errorf("%s = %v, want %v", c.name, c.got, c.want)
@@ -202,23 +292,26 @@ func TestWastedPipelinesUnderThePlanner(t *testing.T) {
 }
 
 func TestPausedTrainUnderThePlanner(t *testing.T) {
-	m, _ := newMetrics(t)
+	m, reg := newMetrics(t)
 	y := newYard(t, m.Trace(), time.Date(2025, 3, 1, 9, 0, 0, 0, time.UTC))
+	if err := WatchTrains(reg, func(context.Context) ([]train.Train, error) { return []train.Train{y.train}, nil }); err != nil {
+		t.Fatal(err)
+	}
 	y.handle(train.Paused{By: "bob"})
 	y.add(1)
 	y.wantStates(train.StateQueued)
-	name := y.key.String()
-	if got := testutil.ToFloat64(m.paused.WithLabelValues(name)); got != 1 {
+	name := map[string]string{"train": y.key.String()}
+	if got := gauge(t, reg, "trainyard_train_paused", name); got != 1 {
 		t.Fatalf("paused = %v, want 1", got)
 	}
-	if got := testutil.ToFloat64(m.cars.WithLabelValues(name, "queued")); got != 1 {
+	if got := gauge(t, reg, "trainyard_cars", map[string]string{"train": y.key.String(), "state": "queued"}); got != 1 {
 		t.Fatalf("queued cars = %v, want 1", got)
 	}
 	y.handle(train.Resumed{By: "bob"})
-	if got := testutil.ToFloat64(m.paused.WithLabelValues(name)); got != 0 {
+	if got := gauge(t, reg, "trainyard_train_paused", name); got != 0 {
 		t.Fatalf("paused after resume = %v, want 0", got)
 	}
-	if got := testutil.ToFloat64(m.cars.WithLabelValues(name, "running")); got != 1 {
+	if got := gauge(t, reg, "trainyard_cars", map[string]string{"train": y.key.String(), "state": "running"}); got != 1 {
 		t.Fatalf("running cars after resume = %v, want 1", got)
 	}
 }

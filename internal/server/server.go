@@ -72,15 +72,22 @@ func Serve(ctx context.Context, addr string, h http.Handler, grace time.Duration
 	if err != nil {
 		return fmt.Errorf("listen on %s: %w", addr, err)
 	}
+	if ready != nil {
+		ready(ln.Addr())
+	}
+	return ServeListener(ctx, ln, h, grace)
+}
+
+// ServeListener is Serve on a listener the caller opened, for a caller
+// that binds before it does anything else. It closes ln.
+func ServeListener(ctx context.Context, ln net.Listener, h http.Handler, grace time.Duration) error {
+	addr := ln.Addr().String()
 	srv := &http.Server{
 		Handler:           h,
 		ReadHeaderTimeout: 10 * time.Second,
 		ReadTimeout:       30 * time.Second,
 		WriteTimeout:      60 * time.Second,
 		IdleTimeout:       2 * time.Minute,
-	}
-	if ready != nil {
-		ready(ln.Addr())
 	}
 	errc := make(chan error, 1)
 	go func() { errc <- srv.Serve(ln) }()

@@ -164,42 +164,52 @@ func (c *Client) Pipeline(ctx context.Context, project string, id int64) (forge.
 // own head, whose runs are not the train's. An attempt already
 // superseded by a re-run is over, and the re-run may be what a car waits
 // for: nothing is cancelled. Checks from outside Actions cannot be
-// cancelled and run on.
-func (c *Client) CancelPipeline(ctx context.Context, project string, id int64) error {
+// cancelled and run on. It reports whether a run was stopped: false when
+// every run had finished.
+func (c *Client) CancelPipeline(ctx context.Context, project string, id int64) (bool, error) {
 	r, sha, attempt, err := c.resolveID(ctx, project, id)
 	if err != nil {
-		return err
+		return false, err
 	}
 	runs, err := c.workflowRuns(ctx, r, sha)
 	if err != nil {
-		return err
+		return false, err
 	}
 	if (commitChecks{runs: runs}).attempt() > attempt {
-		return nil
+		return false, nil
 	}
+	stopped := false
 	for _, run := range runs {
 		if run.GetStatus() == "completed" || !strings.HasPrefix(run.GetHeadBranch(), c.cars) {
 			continue
 		}
-		if err := c.cancelRun(ctx, r, run.GetID()); err != nil {
-			return err
+		ok, err := c.cancelRun(ctx, r, run.GetID())
+		if err != nil {
+			return stopped, err
 		}
+		stopped = stopped || ok
 	}
-	return nil
+	return stopped, nil
 }
 
-func (c *Client) cancelRun(ctx context.Context, r repoRef, id int64) error {
-	return c.do(ctx, fmt.Sprintf("cancel workflow run %d of %s", id, r.project), edit, func(try context.Context) (*gh.Response, error) {
+// cancelRun cancels a workflow run and reports whether it was stopped:
+// false when it finished meanwhile.
+func (c *Client) cancelRun(ctx context.Context, r repoRef, id int64) (bool, error) {
+	stopped := false
+	err := c.do(ctx, fmt.Sprintf("cancel workflow run %d of %s", id, r.project), edit, func(try context.Context) (*gh.Response, error) {
 		resp, err := c.gh.Actions.CancelWorkflowRunByID(try, r.owner, r.repo, id)
 		var accepted *gh.AcceptedError
 		switch {
 		case errors.As(err, &accepted):
+			stopped = true
 			return resp, nil // GitHub answers 202: cancelling
 		case resp != nil && resp.StatusCode == http.StatusConflict:
+			stopped = false
 			return resp, nil // finished meanwhile
 		}
 		return resp, err
 	})
+	return stopped, err
 }
 
 func (c *Client) pipelineOf(r repoRef, sha, ref string, attempt int, state train.PipelineState) (forge.Pipeline, error) {

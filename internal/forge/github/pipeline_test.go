@@ -229,15 +229,15 @@ func TestCancellingASupersededAttemptSparesTheReRun(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := c.CancelPipeline(ctx, project, first.ID); err != nil {
-		t.Fatal(err)
+	if stopped, err := c.CancelPipeline(ctx, project, first.ID); err != nil || stopped {
+		t.Fatalf("cancel a superseded attempt: stopped %v, %v", stopped, err)
 	}
 	waitState(t, c, second.ID, train.PipelineRunning)
 	if runs, _ := f.WorkflowRuns(project, sha); runs[0].Status == fakeforge.CheckCompleted {
 		t.Fatalf("the re-run was cancelled: %+v", runs[0])
 	}
-	if err := c.CancelPipeline(ctx, project, second.ID); err != nil {
-		t.Fatal(err)
+	if stopped, err := c.CancelPipeline(ctx, project, second.ID); err != nil || !stopped {
+		t.Fatalf("cancel the re-run: stopped %v, %v", stopped, err)
 	}
 	waitState(t, c, second.ID, train.PipelineCanceled)
 }
@@ -340,9 +340,9 @@ func TestCancelPipelineCancelsCarRunsOnly(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	for range 2 { // cancelling twice is harmless
-		if err := c.CancelPipeline(ctx, project, p.ID); err != nil {
-			t.Fatal(err)
+	for i, want := range []bool{true, false} { // cancelling twice is harmless
+		if stopped, err := c.CancelPipeline(ctx, project, p.ID); err != nil || stopped != want {
+			t.Fatalf("cancel #%d: stopped %v, %v; want %v", i+1, stopped, err, want)
 		}
 	}
 	runs, _ := f.WorkflowRuns(project, sha)
@@ -391,7 +391,7 @@ func TestUnknownPipelines(t *testing.T) {
 	if _, err := c.Pipeline(ctx, project, id); !errors.Is(err, forge.ErrNotFound) || !strings.Contains(err.Error(), "0123456789abc") {
 		t.Fatalf("pipeline of an unknown commit: %v", err)
 	}
-	if err := c.CancelPipeline(ctx, project, id); !errors.Is(err, forge.ErrNotFound) {
+	if _, err := c.CancelPipeline(ctx, project, id); !errors.Is(err, forge.ErrNotFound) {
 		t.Fatalf("cancel of an unknown commit: %v", err)
 	}
 	if _, err := c.Pipeline(ctx, project, 12); !errors.Is(err, forge.ErrNotFound) {

@@ -118,12 +118,20 @@ func (c *Client) PipelinesFor(ctx context.Context, project, ref, sha string) ([]
 	return out, err
 }
 
-// CancelPipeline cancels pipeline id; a finished pipeline stays as it is.
-func (c *Client) CancelPipeline(ctx context.Context, project string, id int64) error {
-	return c.do(ctx, fmt.Sprintf("cancel pipeline %d of %s", id, project), true, func(o ...gl.RequestOptionFunc) (*gl.Response, error) {
-		_, r, err := c.gl.Pipelines.CancelPipelineBuild(project, id, o...)
+// CancelPipeline cancels pipeline id and reports whether it was stopped: a
+// finished pipeline stays as it is, and GitLab answers with its final
+// status. One found cancelled already counts as stopped: a repeated call
+// (a retry whose first answer was lost) must report what the first did.
+func (c *Client) CancelPipeline(ctx context.Context, project string, id int64) (bool, error) {
+	var p *gl.Pipeline
+	err := c.do(ctx, fmt.Sprintf("cancel pipeline %d of %s", id, project), true, func(o ...gl.RequestOptionFunc) (r *gl.Response, err error) {
+		p, r, err = c.gl.Pipelines.CancelPipelineBuild(project, id, o...)
 		return r, err
 	})
+	if err != nil {
+		return false, err
+	}
+	return p == nil || p.Status == "canceled" || p.Status == "canceling", nil
 }
 
 // Comment posts a note on MR iid.

@@ -163,11 +163,18 @@ func TestPipelines(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := c.CancelPipeline(ctx, project, second.ID); err != nil {
-		t.Fatal(err)
+	if stopped, err := c.CancelPipeline(ctx, project, second.ID); err != nil || !stopped {
+		t.Fatalf("cancel a running pipeline: stopped %v, %v", stopped, err)
 	}
 	if got, _ := c.Pipeline(ctx, project, second.ID); got.Status != train.PipelineCanceled {
 		t.Fatalf("cancelled pipeline status %q", got.Status)
+	}
+	// A finished pipeline stays as it is, and the cancel says so.
+	if stopped, err := c.CancelPipeline(ctx, project, p.ID); err != nil || stopped {
+		t.Fatalf("cancel a finished pipeline: stopped %v, %v", stopped, err)
+	}
+	if got, _ := c.Pipeline(ctx, project, p.ID); got.Status != train.PipelineSuccess {
+		t.Fatalf("finished pipeline status after a cancel %q", got.Status)
 	}
 	if list, _ := c.PipelinesFor(ctx, project, "train/main/1", head); len(list) != 2 || list[0].ID != second.ID {
 		t.Fatalf("PipelinesFor after two = %+v", list)

@@ -72,6 +72,9 @@ func Simulate(s Scenario, st Strategy) (Result, error) {
 }
 
 func simulate(s Scenario, pop population, st Strategy) (Result, error) {
+	if st.line != nil {
+		return simulateLine(s, pop, st.Name, *st.line)
+	}
 	r := &run{s: s, pop: pop, ci: newCISampler(s), world: NewWorld(), stats: newTally()}
 	r.broken = r.world.Broken
 	for _, m := range pop.mrs {

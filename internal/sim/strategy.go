@@ -1,6 +1,10 @@
 package sim
 
-import "github.com/trainyard/trainyard/internal/train"
+import (
+	"time"
+
+	"github.com/trainyard/trainyard/internal/train"
+)
 
 // DefaultMinWindow is the thrift strategy's floor: the window may shrink
 // to two pipelines when failures are frequent.
@@ -10,6 +14,9 @@ const DefaultMinWindow = 2
 type Strategy struct {
 	Name     string
 	Settings train.Settings
+	// line, when set, runs a peer merge queue's own rules (see peer.go)
+	// instead of the planner.
+	line *lineRules
 }
 
 // Strategies returns the strategies compared for a scenario: one MR at a
@@ -30,5 +37,44 @@ func Strategies(s Scenario) []Strategy {
 		{Name: "gitlab", Settings: fixed(s.MaxParallel)},
 		{Name: "trainyard", Settings: ty.WithDefaults()},
 		{Name: "thrift", Settings: thrift.WithDefaults()},
+		{Name: "zuul", line: zuulRules(s)},
+		{Name: "bors", line: borsRules()},
+		{Name: "github", line: githubRules(s)},
+		{Name: "mergify", line: mergifyRules(s)},
 	}
+}
+
+// zuulRules is Zuul's dependent pipeline: a change per item, each tested on
+// the nearest non-failing item ahead, and a window that starts at
+// max_parallel, grows by one per merged change and halves per failed one,
+// down to Zuul's default floor of 1.
+func zuulRules(s Scenario) *lineRules {
+	return &lineRules{window: s.MaxParallel, aimd: true, floor: 1, maxSize: 1}
+}
+
+// borsRules is bors-ng: one batch of everything waiting, tested alone; a
+// failed batch is split in halves, tested one after the other, down to
+// the single PR that fails.
+func borsRules() *lineRules {
+	return &lineRules{window: 1, bisect: true}
+}
+
+// GitHubGroupWait is GitHub's default wait for a merge group to reach its
+// minimum size.
+const GitHubGroupWait = 5 * time.Minute
+
+// githubRules is GitHub's merge queue with "only merge non-failing pull
+// requests": groups of up to batch_size PRs (minimum 1, GitHub's
+// default), max_parallel of them built at once, each on the groups ahead;
+// a failed group's PRs all leave the queue and the groups behind are
+// rebuilt without them. No bisection.
+func githubRules(s Scenario) *lineRules {
+	return &lineRules{window: s.MaxParallel, maxSize: s.BatchSize, minSize: 1, wait: GitHubGroupWait}
+}
+
+// mergifyRules is Mergify's merge queue: batches of batch_size,
+// max_parallel_checks (max_parallel) of them tested at once, each on the
+// ones ahead, and a failed batch split into parts (see lineRules.split).
+func mergifyRules(s Scenario) *lineRules {
+	return &lineRules{window: s.MaxParallel, maxSize: s.BatchSize, split: true}
 }

@@ -201,7 +201,7 @@ func newTrainMRCommand(o *trainOptions, m mrCommand) *cobra.Command {
 		},
 	}
 	f := cmd.Flags()
-	f.StringVar(&req.User, "user", "", "username the notes on the merge request name (default: api)")
+	f.StringVar(&req.User, "user", "", "username the command is for (default: the token's name)")
 	f.StringVar(&req.Branch, "branch", "", "the train meant; a merge request targeting another branch is refused")
 	if m.queues {
 		f.StringVar(&req.Priority, "priority", "", "normal or high (high goes ahead of normal cars)")
@@ -244,6 +244,6 @@ func newTrainPauseCommand(o *trainOptions, tc trainCommand) *cobra.Command {
 			return p.print(t, func() error { return p.paused(tc.past, t) })
 		},
 	}
-	cmd.Flags().StringVar(&req.User, "user", "", "username the train's notices name (default: api)")
+	cmd.Flags().StringVar(&req.User, "user", "", "username the train's notices name (default: the token's name)")
 	return cmd
 }

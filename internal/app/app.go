@@ -143,7 +143,7 @@ func (a *App) build() error {
 		return err
 	}
 	apiHandler := api.New(api.Options{
-		Trains: a.engines, Events: a.store, Token: cfg.API.Token.Reveal(), ProtectReads: cfg.API.ProtectReads,
+		Trains: a.engines, Events: a.store, Token: cfg.API.Token.Reveal(), Tokens: apiTokens(cfg), ProtectReads: cfg.API.ProtectReads,
 		Profiles: profiles, Logger: log.Named("api"),
 	})
 	mounts := map[string]http.Handler{api.Prefix: apiHandler}
@@ -157,7 +157,7 @@ func (a *App) build() error {
 	if cfg.UI.Enabled {
 		// The dashboard takes every path nothing else serves, and the
 		// API's token and forge profiles.
-		dash, err := web.New(web.Options{Trains: a.engines, Token: cfg.API.Token.Reveal(), Public: cfg.UI.Public,
+		dash, err := web.New(web.Options{Trains: a.engines, Token: cfg.API.Token.Reveal(), Tokens: apiTokens(cfg), Public: cfg.UI.Public,
 			Profiles: profiles, Logger: log.Named("web")})
 		if err != nil {
 			return err
@@ -339,3 +339,12 @@ func instanceName() string {
 
 // Trains is every forge's trains, as the API reads them.
 func (a *App) Trains() *engine.Router { return a.engines }
+
+// apiTokens are the named tokens the API and the dashboard take.
+func apiTokens(cfg *config.Config) []api.Token {
+	out := make([]api.Token, 0, len(cfg.API.Tokens))
+	for _, t := range cfg.API.Tokens {
+		out = append(out, api.Token{Name: t.Name, Write: t.Role == config.RoleWrite, Value: t.Token.Reveal()})
+	}
+	return out
+}

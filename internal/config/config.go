@@ -148,7 +148,24 @@ type API struct {
 	Token        Secret
 	TokenFile    string
 	ProtectReads bool // the read endpoints need the token too
+	// Tokens are named tokens beside Token, each allowed to read or to
+	// write; the name of the one a change came through is recorded.
+	Tokens []APIToken
 }
+
+// APIToken is one named API token.
+type APIToken struct {
+	Name      string
+	Role      string // RoleRead or RoleWrite
+	Token     Secret
+	TokenFile string
+}
+
+// Roles of API tokens, as written in api.tokens[].role.
+const (
+	RoleRead  = "read"
+	RoleWrite = "write"
+)
 
 // UI configures the web dashboard served at /.
 type UI struct {

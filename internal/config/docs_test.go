@@ -77,7 +77,8 @@ func TestReferenceDocs(t *testing.T) {
 	text := readRepoFile(t, "docs/configuration.md")
 	for name, table := range map[string]string{
 		"settings": settingsReference(), "project": entryReference(projectSettings()), "notify": entryReference(notifySettings()),
-		"secrets": secretsReference(),
+		"api token": entryReference(tokenSettings()),
+		"secrets":   secretsReference(),
 	} {
 		if !strings.Contains(text, table) {
 			t.Errorf("docs/configuration.md lacks the current %s table:\n\n%s", name, table)
@@ -124,6 +125,7 @@ func secretsReference() string {
 		fmt.Fprintf(&b, "| `%s` | `%s_file` | `%s`, `%s` |\n", s.path, s.path, envName(s.path), envName(s.path+"_file"))
 	}
 	entries := append(secretsOf(&Project{}, projectSettings(), "projects[N]."), secretsOf(&NotifyRoute{}, notifySettings(), "notify[N].")...)
+	entries = append(entries, secretsOf(&APIToken{}, tokenSettings(), "api.tokens[N].")...)
 	for _, s := range entries {
 		fmt.Fprintf(&b, "| `%s` | `%s_file` | none |\n", s.path, s.path)
 	}

@@ -65,6 +65,7 @@ func build(data []byte, env Env, flags *Flags) (*Config, problems) {
 	applyNodes(l, &l.c, configSettings(), file.nodes, "")
 	l.c.Projects = applyEntries(l, file.lists["projects"], projectSettings(), "projects")
 	l.c.Notify = applyEntries(l, file.lists["notify"], notifySettings(), "notify")
+	l.c.API.Tokens = applyEntries(l, file.lists["api.tokens"], tokenSettings(), "api.tokens")
 	for i := range l.c.Notify {
 		if r := &l.c.Notify[i]; r.Name == "" {
 			r.Name = defaultRouteName(r.Kind, i)

@@ -37,7 +37,7 @@ func TestExampleValidates(t *testing.T) {
 	if !c.BranchAllowed(ForgeGitLab, "group/app", "release/1.2") || c.BranchAllowed(ForgeGitLab, "group/app", "dev") {
 		t.Errorf("group/app branches %q: release/1.2 must be allowed and dev not", c.Projects[0].Branches)
 	}
-	if c.API != (API{}) {
+	if !reflect.DeepEqual(c.API, API{}) {
 		t.Errorf("api = %+v, want no token and open reads", c.API)
 	}
 	want := []NotifyRoute{{

@@ -64,8 +64,8 @@ func TestSecretsNeverPrinted(t *testing.T) {
 		}
 	}
 	for name, want := range map[string]string{
-		"%v api": "{[redacted]  false}", "%+v api": "{Token:[redacted] TokenFile: ProtectReads:false}",
-		"%#v api": "config.API{Token:[redacted], TokenFile:\"\", ProtectReads:false}",
+		"%v api": "{[redacted]  false []}", "%+v api": "{Token:[redacted] TokenFile: ProtectReads:false Tokens:[]}",
+		"%#v api": "config.API{Token:[redacted], TokenFile:\"\", ProtectReads:false, Tokens:[]config.APIToken(nil)}",
 	} {
 		if outputs[name] != want {
 			t.Errorf("%s = %q, want %q", name, outputs[name], want)

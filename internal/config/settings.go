@@ -298,6 +298,20 @@ func projectSettings() []setting[Project] {
 	}
 }
 
+// tokenSettings is the table of the keys of an api.tokens entry.
+func tokenSettings() []setting[APIToken] {
+	return []setting[APIToken]{
+		bind(stringKind(), "name", "Unique name of the token, recorded in the history of what it changed: letters, digits, '.', '_' and '-'.",
+			func(t *APIToken) *string { return &t.Name }),
+		bind(stringKind(), "role", "read (the API's and dashboard's reads) or write (also pause, resume, add, remove, retry and the dead letters).",
+			func(t *APIToken) *string { return &t.Role }),
+		bind(secretKind(), "token", "The token. Prefer token_file.",
+			func(t *APIToken) *Secret { return &t.Token }),
+		bind(stringKind(), "token_file", "File holding the token.",
+			func(t *APIToken) *string { return &t.TokenFile }),
+	}
+}
+
 // notifySettings is the table of the keys of a notify entry.
 func notifySettings() []setting[NotifyRoute] {
 	return []setting[NotifyRoute]{
@@ -346,6 +360,9 @@ func (c *Config) secrets() []secretRef {
 	}
 	for i := range c.Notify {
 		refs = append(refs, secretsOf(&c.Notify[i], notifySettings(), fmt.Sprintf("notify[%d].", i))...)
+	}
+	for i := range c.API.Tokens {
+		refs = append(refs, secretsOf(&c.API.Tokens[i], tokenSettings(), fmt.Sprintf("api.tokens[%d].", i))...)
 	}
 	return refs
 }

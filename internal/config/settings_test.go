@@ -12,9 +12,10 @@ import (
 // and every setting sets exactly one field. A field added to a struct
 // without a setting fails here, before it can go unread or undocumented.
 func TestTablesCoverEveryField(t *testing.T) {
-	coverage(t, configSettings(), "Projects", "Notify") // their entries have tables of their own
+	coverage(t, configSettings(), "Projects", "Notify", "API.Tokens") // their entries have tables of their own
 	coverage(t, projectSettings())
 	coverage(t, notifySettings())
+	coverage(t, tokenSettings())
 }
 
 func coverage[T any](t *testing.T, table []setting[T], lists ...string) {

@@ -65,6 +65,9 @@ func (c *Config) problems() []error {
 	if c.UI.URL != "" {
 		ps.add(httpURL("ui.url", c.UI.URL))
 	}
+	for i := range c.API.Tokens {
+		ps.add(c.tokenProblems(i)...)
+	}
 	for i, p := range c.Projects {
 		ps.add(p.problems(fmt.Sprintf("projects[%d]", i), c.Train.MaxParallel)...)
 		ps.add(c.duplicate(i))
@@ -339,6 +342,43 @@ func (r *NotifyRoute) problems(at string) []error {
 	}
 	if r.RetryFor < 0 { // zero: the default
 		ps.add(positive(at+".retry_for", r.RetryFor))
+	}
+	return ps
+}
+
+// tokenProblems checks api.tokens[i]: a name that can be recorded and is
+// its own, a role, and a strong secret no other token has.
+func (c *Config) tokenProblems(i int) []error {
+	t := c.API.Tokens[i]
+	at := fmt.Sprintf("api.tokens[%d]", i)
+	var ps problems
+	switch {
+	case t.Name == "":
+		ps.add(fieldErr(at+".name", "required: the name the history records"))
+	case len(t.Name) > 64 || strings.ContainsFunc(t.Name, func(r rune) bool {
+		return !(r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r >= '0' && r <= '9' || r == '.' || r == '_' || r == '-')
+	}):
+		ps.add(fieldErr(at+".name", "want up to 64 letters, digits, '.', '_' and '-', got %q", t.Name))
+	case t.Name == "api" && !c.API.Token.IsZero():
+		ps.add(fieldErr(at+".name", `"api" names api.token; choose another name`))
+	}
+	for j := range i {
+		if c.API.Tokens[j].Name == t.Name && t.Name != "" {
+			ps.add(fieldErr(at+".name", "duplicates api.tokens[%d] (%q)", j, t.Name))
+		}
+	}
+	ps.add(oneOf(at+".role", t.Role, RoleRead, RoleWrite))
+	if t.Token.IsZero() {
+		ps.add(fieldErr(at+".token", "required (set it or %s.token_file)", at))
+	} else {
+		ps.add(strongSecret(at+".token", t.Token))
+		same := t.Token.Reveal() == c.API.Token.Reveal()
+		for j := range i {
+			same = same || t.Token.Reveal() == c.API.Tokens[j].Token.Reveal()
+		}
+		if same {
+			ps.add(fieldErr(at+".token", "is the same as another API token; each token must be its own, or the history cannot tell them apart"))
+		}
 	}
 	return ps
 }

@@ -43,8 +43,9 @@ func shapeOf[T any](label string, table []setting[T]) *shape {
 func fileShape() *shape {
 	sh := shapeOf("", configSettings())
 	sh.lists = map[string]*shape{
-		"projects": shapeOf("an entry of projects", projectSettings()),
-		"notify":   shapeOf("an entry of notify", notifySettings()),
+		"projects":   shapeOf("an entry of projects", projectSettings()),
+		"notify":     shapeOf("an entry of notify", notifySettings()),
+		"api.tokens": shapeOf("an entry of api.tokens", tokenSettings()),
 	}
 	return sh
 }

@@ -6,24 +6,35 @@ import (
 	"strings"
 
 	"github.com/spf13/cobra"
+
+	"github.com/trainyard/trainyard/pkg/api"
+	"github.com/trainyard/trainyard/pkg/client"
 )
 
 // Shell completion of the arguments the server knows: projects and
 // branches from its trains, MRs from their cars, dead letters by id. A
 // server that cannot be asked completes nothing rather than files.
 
+const none = cobra.ShellCompDirectiveNoFileComp
+
+// trains asks the server for its trains, with the client the command
+// would use.
+func (o *trainOptions) trains(cmd *cobra.Command) (*client.Client, []api.TrainSummary, bool) {
+	c, _, err := o.setup(cmd)
+	if err != nil {
+		return nil, nil, false
+	}
+	trains, err := c.Trains(cmd.Context())
+	return c, trains, err == nil
+}
+
 // completeTrain completes PROJECT then BRANCH.
 func (o *trainOptions) completeTrain(cmd *cobra.Command, args []string, _ string) ([]string, cobra.ShellCompDirective) {
-	const none = cobra.ShellCompDirectiveNoFileComp
 	if len(args) > 1 {
 		return nil, none
 	}
-	c, _, err := o.setup(cmd)
-	if err != nil {
-		return nil, none
-	}
-	trains, err := c.Trains(cmd.Context())
-	if err != nil {
+	_, trains, ok := o.trains(cmd)
+	if !ok {
 		return nil, none
 	}
 	var out []string
@@ -44,16 +55,11 @@ func (o *trainOptions) completeTrain(cmd *cobra.Command, args []string, _ string
 
 // completeMR completes PROJECT then the MRs on that project's trains.
 func (o *trainOptions) completeMR(cmd *cobra.Command, args []string, toComplete string) ([]string, cobra.ShellCompDirective) {
-	const none = cobra.ShellCompDirectiveNoFileComp
 	if len(args) != 1 {
 		return o.completeTrain(cmd, args[:min(len(args), 1)], toComplete)
 	}
-	c, _, err := o.setup(cmd)
-	if err != nil {
-		return nil, none
-	}
-	trains, err := c.Trains(cmd.Context())
-	if err != nil {
+	c, trains, ok := o.trains(cmd)
+	if !ok {
 		return nil, none
 	}
 	var out []string
@@ -74,7 +80,6 @@ func (o *trainOptions) completeMR(cmd *cobra.Command, args []string, toComplete 
 
 // completeDead completes a dead letter's id.
 func (o *trainOptions) completeDead(cmd *cobra.Command, args []string, _ string) ([]string, cobra.ShellCompDirective) {
-	const none = cobra.ShellCompDirectiveNoFileComp
 	if len(args) > 0 {
 		return nil, none
 	}

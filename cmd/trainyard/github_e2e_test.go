@@ -667,8 +667,9 @@ func TestGitHubServeAnswersBadInput(t *testing.T) {
 func TestGitHubServeFinishesWhenWebhooksAreLost(t *testing.T) {
 	t.Parallel()
 	// Pipelines long enough that the train is still under way, its
-	// results still to come, when deliveries start to be lost.
-	r := newGitHubRig(t, ghRigOptions{ci: fakeforge.CI{Duration: 300 * time.Millisecond}})
+	// results still to come, when deliveries start to be lost, even on a
+	// busy machine where adding six pull requests takes seconds.
+	r := newGitHubRig(t, ghRigOptions{ci: fakeforge.CI{Duration: time.Second}})
 	r.sweep = "300ms"
 	addr := r.serveGitHub()
 	var prs []int64

@@ -16,14 +16,14 @@ type Token struct {
 	Value string
 }
 
-// tokens is every token the server takes; Options.Token is the unnamed
-// one of older configurations, known as "api" with write access.
-func (s *server) tokens() []Token {
-	all := s.Tokens
-	if s.Token != "" {
-		all = append([]Token{{Name: "api", Write: true, Value: s.Token}}, all...)
+// AllTokens is every token a server takes: the named ones, and token,
+// the unnamed one of older configurations, known as "api" with write
+// access. The dashboard takes the same.
+func AllTokens(token string, named []Token) []Token {
+	if token == "" {
+		return named
 	}
-	return all
+	return append([]Token{{Name: "api", Write: true, Value: token}}, named...)
 }
 
 type tokenKey struct{}
@@ -42,7 +42,7 @@ func (s *server) authorize(r *http.Request, a access) (*http.Request, error) {
 	if a == public || (a == reader && !s.ProtectReads) {
 		return r, nil
 	}
-	tokens := s.tokens()
+	tokens := AllTokens(s.Token, s.Tokens)
 	if len(tokens) == 0 {
 		return r, &statusError{http.StatusForbidden, "API token not configured"}
 	}

@@ -167,10 +167,13 @@ func TestGitHubStatusIsACheckRunForAnApp(t *testing.T) {
 			t.Errorf("#%d's head check runs = %+v, want one that succeeded", pr, st)
 		}
 	}
+	// A pull request seen under test costs a create and an update of each;
+	// one whose checks finished within the pass that built it (a busy
+	// machine, fast CI) is written once, already merged.
 	w := writes(e.ff)
-	if w["POST /repos/{owner}/{repo}/check-runs"] != len(prs) || w["PATCH /repos/{owner}/{repo}/check-runs/{check_run_id}"] != len(prs) ||
-		w["POST /repos/{owner}/{repo}/issues/{issue_number}/comments"] != len(prs) || w["PATCH /repos/{owner}/{repo}/issues/comments/{comment_id}"] != len(prs) {
-		t.Errorf("writes %v, want one check run created and updated, one comment posted and edited, per pull request", w)
+	if w["POST /repos/{owner}/{repo}/check-runs"] != len(prs) || w["PATCH /repos/{owner}/{repo}/check-runs/{check_run_id}"] > len(prs) ||
+		w["POST /repos/{owner}/{repo}/issues/{issue_number}/comments"] != len(prs) || w["PATCH /repos/{owner}/{repo}/issues/comments/{comment_id}"] > len(prs) {
+		t.Errorf("writes %v, want one check run created and at most once updated, one comment posted and at most once edited, per pull request", w)
 	}
 }
 
@@ -193,8 +196,8 @@ func TestGitHubStatusIsTheCommentAloneForAToken(t *testing.T) {
 	}
 	w := writes(e.ff)
 	if w["POST /repos/{owner}/{repo}/check-runs"] != 0 || w["POST /repos/{owner}/{repo}/statuses/{sha}"] != 0 ||
-		w["POST /repos/{owner}/{repo}/issues/{issue_number}/comments"] != 1 || w["PATCH /repos/{owner}/{repo}/issues/comments/{comment_id}"] != 1 {
-		t.Errorf("writes %v, want the status comment posted and edited once, and no status", w)
+		w["POST /repos/{owner}/{repo}/issues/{issue_number}/comments"] != 1 || w["PATCH /repos/{owner}/{repo}/issues/comments/{comment_id}"] > 1 {
+		t.Errorf("writes %v, want the status comment posted once and edited at most once, and no status", w)
 	}
 }
 

@@ -16,15 +16,8 @@ import (
 // token for the API, and changing the token signs every browser out.
 const cookieName = "trainyard_session"
 
-// tokens is every API token: the named ones and the unnamed one of older
-// configurations, known as "api", as the API takes them.
-func (d *Dashboard) tokens() []api.Token {
-	all := d.Tokens
-	if d.Token != "" {
-		all = append([]api.Token{{Name: "api", Write: true, Value: d.Token}}, all...)
-	}
-	return all
-}
+// tokens is every API token, as the API takes them.
+func (d *Dashboard) tokens() []api.Token { return api.AllTokens(d.Token, d.Tokens) }
 
 // authorize checks the token a request needs: one that may write for an
 // action, any for a page unless the dashboard is public. It fails closed:

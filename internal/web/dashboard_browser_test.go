@@ -254,7 +254,7 @@ func TestBrowserActionsNeedTheToken(t *testing.T) {
 	if got, want := p.text("h1"), "Unauthorized"; got != want {
 		t.Errorf("the page's heading is %q, want %q", got, want)
 	}
-	if got, want := p.text("main .error"), "sign in with the API token first"; got != want {
+	if got, want := p.text("main .error"), "sign in with an API token first"; got != want {
 		t.Errorf("the refusal reads %q, want %q", got, want)
 	}
 	if tr := s.train(""); tr.Paused || tr.Version != version {

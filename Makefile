@@ -5,7 +5,7 @@ PKGS    ?= ./...
 VERSION ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
 LDFLAGS := -X github.com/trainyard/trainyard/internal/buildinfo.version=$(VERSION)
 
-.PHONY: all build test lint bench demo redis chromium clean
+.PHONY: all build test lint bench demo redis chromium promtool clean
 
 all: build
 
@@ -16,10 +16,11 @@ build:
 # loopback port unless REDIS_URL points at one. scripts/ensure-redis.sh
 # installs Debian's package when it is missing. The dashboard's browser
 # tests drive a headless chromium, which scripts/ensure-chromium.sh
-# installs the same way.
+# installs the same way, and the alert rules' tests run Debian's promtool
+# (scripts/ensure-promtool.sh).
 # The simulator's target scenarios run on one goroutine, where the race
 # detector finds nothing and costs minutes: they run once more without it.
-test: redis chromium
+test: redis chromium promtool
 	$(GO) vet $(PKGS)
 	$(GO) test -race -count=1 -timeout 15m $(PKGS)
 	$(GO) test -count=1 -timeout 15m -run '^TestTarget' ./internal/sim/
@@ -29,6 +30,9 @@ redis:
 
 chromium:
 	@scripts/ensure-chromium.sh
+
+promtool:
+	@scripts/ensure-promtool.sh
 
 lint:
 	@out=$$(gofmt -l $$(git ls-files '*.go')); \

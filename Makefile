@@ -3,9 +3,13 @@ GO      ?= go
 BIN     ?= bin/trainyard
 PKGS    ?= ./...
 VERSION ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
-LDFLAGS := -X github.com/trainyard/trainyard/internal/buildinfo.version=$(VERSION)
+COMMIT  ?= $(shell git rev-parse HEAD 2>/dev/null)
+DATE    ?= $(shell git log -1 --format=%cI 2>/dev/null)
+LDFLAGS := -X github.com/trainyard/trainyard/internal/buildinfo.version=$(VERSION) \
+	-X github.com/trainyard/trainyard/internal/buildinfo.commit=$(COMMIT) \
+	-X github.com/trainyard/trainyard/internal/buildinfo.date=$(DATE)
 
-.PHONY: all build test lint bench demo redis chromium promtool clean
+.PHONY: all build test lint bench demo redis chromium promtool deb release-snapshot clean
 
 all: build
 
@@ -45,6 +49,24 @@ bench: redis
 
 demo:
 	$(GO) run ./cmd/trainyard demo
+
+# Packaging runs nfpm and GoReleaser as Go tools of the tools/ module, so
+# the service's go.mod stays free of them. A Debian version starts with a
+# digit: a build from an untagged commit is 0.0.0~git<hash>.
+TOOL        := $(GO) tool -modfile=tools/go.mod
+DEB_VERSION ?= $(shell v='$(patsubst v%,%,$(VERSION))'; case "$$v" in [0-9]*) echo "$$v" | tr - '~';; *) echo "0.0.0~git$$v" | tr - '~';; esac)
+DEB_ARCH    ?= $(shell $(GO) env GOARCH)
+
+deb:
+	CGO_ENABLED=0 GOOS=linux GOARCH=$(DEB_ARCH) $(GO) build -trimpath -ldflags "-s -w $(LDFLAGS)" -o bin/linux_$(DEB_ARCH)/trainyard ./cmd/trainyard
+	mkdir -p bin/dist
+	VERSION='$(DEB_VERSION)' GOARCH=$(DEB_ARCH) TRAINYARD_BIN=bin/linux_$(DEB_ARCH)/trainyard \
+		$(TOOL) nfpm package --packager deb --config packaging/nfpm.yaml --target bin/dist/
+
+# Every archive, the checksums and the Debian packages in bin/dist,
+# without publishing anything.
+release-snapshot:
+	$(TOOL) goreleaser release --snapshot --clean
 
 clean:
 	rm -rf bin

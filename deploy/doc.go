@@ -1,0 +1,10 @@
+// Package deploy holds no code: its tests check the files that install
+// Trainyard (the Debian package in packaging/, .goreleaser.yaml, the
+// Dockerfile, compose.yaml and the Helm chart in helm/), building and
+// inspecting each artefact as far as the machine allows.
+//
+// They run the packaging tools of the tools/ module (nfpm, GoReleaser,
+// Helm) and dpkg-deb; a tool that is missing fails them. Set
+// TRAINYARD_SKIP_PACKAGING=1 to skip the tests that need a tool, on a
+// machine without them; the static checks still run.
+package deploy

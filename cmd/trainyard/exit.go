@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io/fs"
 	"net"
 	"net/url"
 	"strings"
@@ -51,6 +52,12 @@ func exitCode(err error) int {
 		case 404:
 			return exitNotFound
 		}
+		return exitFailed
+	}
+	// A file that could not be read is no server out of reach, although
+	// its errno satisfies net.Error.
+	var pe *fs.PathError
+	if errors.As(err, &pe) {
 		return exitFailed
 	}
 	var ne net.Error

@@ -23,7 +23,7 @@ func newRootCommand(stdout, stderr io.Writer) *cobra.Command {
 	root.SetOut(stdout)
 	root.SetErr(stderr)
 	root.AddCommand(newVersionCommand(), newDemoCommand(), newFakeforgeCommand(), newServeCommand(), newSimCommand())
-	root.AddCommand(newTrainCommand(), newEventsCommand(), newContextCommand())
+	root.AddCommand(newTrainCommand(), newEventsCommand(), newContextCommand(), newConfigCommand())
 	conventions(root)
 	return root
 }

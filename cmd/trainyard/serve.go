@@ -18,12 +18,15 @@ func newServeCommand() *cobra.Command {
 		Use:   "serve",
 		Short: "Run the merge train service: webhooks, workers and the sweep",
 		Long: "Run the merge train service. Configuration comes from the YAML file named by --config\n" +
-			"(else by $" + config.ConfigEnv + ", else the first of configs/trainyard.yaml and\n" +
-			"/etc/trainyard/trainyard.yaml that exists), then TRAINYARD_* environment variables,\n" +
-			"then flags; see configs/trainyard.example.yaml.",
+			"(else by $" + config.ConfigEnv + ", else the first of trainyard.yaml, configs/trainyard.yaml\n" +
+			"and /etc/trainyard/trainyard.yaml that exists), then TRAINYARD_* environment variables,\n" +
+			"then flags; see configs/trainyard.example.yaml. `trainyard config check` shows what\n" +
+			"it would run with.",
 		Args: cobra.NoArgs,
 	}
 	flags := config.BindFlags(cmd.Flags())
+	var allowEmpty bool
+	cmd.Flags().BoolVar(&allowEmpty, "allow-empty", false, "start even when the configuration lists no project")
 	cmd.RunE = func(cmd *cobra.Command, _ []string) error {
 		path, err := flags.Locate(os.LookupEnv)
 		if err != nil {
@@ -32,6 +35,12 @@ func newServeCommand() *cobra.Command {
 		cfg, err := config.Load(path, os.LookupEnv, flags)
 		if err != nil {
 			return err
+		}
+		if len(cfg.Projects) == 0 && !allowEmpty {
+			// Every webhook would be dropped: most likely the wrong file
+			// was read, or it is a fresh install not configured yet.
+			return fmt.Errorf("%s lists no projects, so no train would run: add one under projects "+
+				"(configs/trainyard.example.yaml shows how), or pass --allow-empty to start anyway", path)
 		}
 		log, err := newLogger(cfg.Log)
 		if err != nil {

@@ -27,10 +27,10 @@ import (
 const ConfigEnv = "TRAINYARD_CONFIG"
 
 // SearchPaths are the files read, the first that exists, when neither
-// --config nor TRAINYARD_CONFIG names one: a working tree's, then the
-// one a package installs.
+// --config nor TRAINYARD_CONFIG names one: the working directory's, a
+// working tree's, then the one a package installs.
 func SearchPaths() []string {
-	return []string{"configs/trainyard.yaml", "/etc/trainyard/trainyard.yaml"}
+	return []string{"trainyard.yaml", "configs/trainyard.yaml", "/etc/trainyard/trainyard.yaml"}
 }
 
 // DefaultRedisURL is used when neither redis.url nor redis.addrs is set.

@@ -79,7 +79,7 @@ func TestLocate(t *testing.T) {
 	flags := BindFlags(set)
 	_, err := flags.Locate(envMap(nil))
 	want := "no configuration file: pass --config FILE, set TRAINYARD_CONFIG, or create one of " +
-		"configs/trainyard.yaml, /etc/trainyard/trainyard.yaml (configs/trainyard.example.yaml shows every setting)"
+		"trainyard.yaml, configs/trainyard.yaml, /etc/trainyard/trainyard.yaml (configs/trainyard.example.yaml shows every setting)"
 	if _, ok := errors.AsType[*NoConfigError](err); !ok || err.Error() != want {
 		if _, statErr := os.Stat("/etc/trainyard/trainyard.yaml"); statErr == nil {
 			t.Skip("this machine has /etc/trainyard/trainyard.yaml")
@@ -102,7 +102,13 @@ func TestLocate(t *testing.T) {
 		{"empty variable is unset", map[string]string{ConfigEnv: ""}, nil, "configs/trainyard.yaml"},
 		{"variable", map[string]string{ConfigEnv: "/srv/ty.yaml"}, nil, "/srv/ty.yaml"},
 		{"flag over variable", map[string]string{ConfigEnv: "/srv/ty.yaml"}, []string{"--config", "/etc/ty.yaml"}, "/etc/ty.yaml"},
+		{"working directory first", nil, nil, "trainyard.yaml"},
 	} {
+		if c.name == "working directory first" {
+			if err := os.WriteFile("trainyard.yaml", []byte("workers: 2\n"), 0o600); err != nil {
+				t.Fatal(err)
+			}
+		}
 		set := pflag.NewFlagSet("serve", pflag.ContinueOnError)
 		flags := BindFlags(set)
 		if err := set.Parse(c.flags); err != nil {

@@ -1,0 +1,147 @@
+package main
+
+import (
+	"context"
+	"net"
+	"net/http"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"gopkg.in/yaml.v3"
+)
+
+func writeServiceConfig(t *testing.T, text string) string {
+	t.Helper()
+	p := filepath.Join(t.TempDir(), "trainyard.yaml")
+	if err := os.WriteFile(p, []byte(text), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	return p
+}
+
+func TestConfigCheck(t *testing.T) {
+	const token = "glpat-a-token-nobody-should-see"
+	t.Setenv("TRAINYARD_GITLAB_TOKEN", token)
+	t.Setenv("TRAINYARD_GITLAB_WEBHOOK_SECRET", "a-webhook-secret-0123")
+	t.Setenv("TRAINYARD_WORKERS", "7")
+	path := writeServiceConfig(t, "gitlab: {url: https://gitlab.example.com}\nprojects: [{forge: gitlab, path: group/app, batch_size: 3}]\n")
+
+	out, err := run(t.Context(), "config", "check", path)
+	if err != nil {
+		t.Fatalf("config check: %v", err)
+	}
+	if strings.Contains(out, token) || !strings.Contains(out, "token: '[redacted]'") {
+		t.Errorf("the token is not redacted:\n%s", out)
+	}
+	var eff struct {
+		Workers  string `yaml:"workers"`
+		Listen   string `yaml:"listen"`
+		Projects []struct {
+			Path      string `yaml:"path"`
+			BatchSize string `yaml:"batch_size"`
+		} `yaml:"projects"`
+	}
+	if err := yaml.Unmarshal([]byte(out), &eff); err != nil {
+		t.Fatalf("the output is not YAML: %v\n%s", err, out)
+	}
+	// The environment applied, the defaults filled in, the file's project.
+	if eff.Workers != "7" || eff.Listen != "127.0.0.1:8080" || len(eff.Projects) != 1 ||
+		eff.Projects[0].Path != "group/app" || eff.Projects[0].BatchSize != "3" {
+		t.Errorf("effective configuration %+v:\n%s", eff, out)
+	}
+
+	// The effective configuration is itself a valid configuration.
+	body := func(s string) string { _, b, _ := strings.Cut(s, "\n\n"); return b }
+	again, err := run(t.Context(), "config", "check", writeServiceConfig(t, out))
+	if err != nil || body(again) != body(out) || body(out) == "" {
+		t.Errorf("checking the printed configuration: %v\n%s\nwant\n%s", err, again, out)
+	}
+
+	js, err := run(t.Context(), "config", "check", "-o", "json", path)
+	if err != nil || !strings.Contains(js, `"workers": 7`) {
+		t.Errorf("-o json: %v\n%s", err, js)
+	}
+}
+
+func TestConfigCheckRefusals(t *testing.T) {
+	bad := writeServiceConfig(t, "workers: many\ntrain: {method: zip}\n")
+	for _, c := range []struct {
+		name string
+		args []string
+		code int
+		want []string
+	}{
+		{"bad fields", []string{"config", "check", bad}, exitFailed, []string{"workers", "train.method"}},
+		{"missing file", []string{"config", "check", filepath.Join(t.TempDir(), "none.yaml")}, exitFailed, []string{"none.yaml"}},
+		{"bad output", []string{"config", "check", "-o", "table", bad}, exitUsage, []string{`-o "table": want yaml or json`}},
+		{"two files", []string{"config", "check", bad, bad}, exitUsage, []string{"accepts at most 1 arg"}},
+	} {
+		out, err := run(t.Context(), c.args...)
+		if err == nil {
+			t.Errorf("%s: no error; printed\n%s", c.name, out)
+			continue
+		}
+		if got := exitCode(err); got != c.code {
+			t.Errorf("%s: exit %d, want %d (%v)", c.name, got, c.code, err)
+		}
+		for _, w := range c.want {
+			if !strings.Contains(err.Error(), w) {
+				t.Errorf("%s: %q does not name %q", c.name, err, w)
+			}
+		}
+	}
+}
+
+// A configuration without projects would run nothing: serve refuses it
+// before listening, unless told to start anyway.
+func TestServeRefusesNoProjects(t *testing.T) {
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	addr := l.Addr().String()
+	l.Close()
+	path := writeServiceConfig(t, "listen: "+addr+"\nredis: {url: 'redis://127.0.0.1:1/0'}\n")
+	_, err = run(t.Context(), "serve", "--config", path)
+	if err == nil || !strings.Contains(err.Error(), path+" lists no projects") || !strings.Contains(err.Error(), "--allow-empty") {
+		t.Fatalf("serve with no projects: %v, want a refusal naming the file and --allow-empty", err)
+	}
+	if c, err := net.Dial("tcp", addr); err == nil {
+		c.Close()
+		t.Fatal("serve listened before refusing")
+	}
+
+	// --allow-empty starts: the listener answers /healthz until cancelled.
+	ctx, cancel := context.WithCancel(t.Context())
+	done := make(chan error, 1)
+	go func() { _, err := run(ctx, "serve", "--config", path, "--allow-empty"); done <- err }()
+	waitHealthy(t, "http://"+addr+"/healthz", done)
+	cancel()
+	if err := <-done; err != nil {
+		t.Fatalf("serve --allow-empty exited with %v", err)
+	}
+}
+
+// waitHealthy waits for url to answer 200, failing if done reports first.
+func waitHealthy(t *testing.T, url string, done <-chan error) {
+	t.Helper()
+	deadline := time.Now().Add(20 * time.Second)
+	for time.Now().Before(deadline) {
+		select {
+		case err := <-done:
+			t.Fatalf("serve exited before answering: %v", err)
+		default:
+		}
+		if resp, err := http.Get(url); err == nil {
+			resp.Body.Close()
+			if resp.StatusCode == http.StatusOK {
+				return
+			}
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	t.Fatalf("%s did not answer 200 within 20s", url)
+}

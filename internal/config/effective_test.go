@@ -1,0 +1,82 @@
+package config
+
+import (
+	"reflect"
+	"strings"
+	"testing"
+
+	"gopkg.in/yaml.v3"
+)
+
+func render(t *testing.T, c *Config) string {
+	t.Helper()
+	out, err := yaml.Marshal(c.Effective())
+	if err != nil {
+		t.Fatalf("marshal the effective configuration: %v", err)
+	}
+	return string(out)
+}
+
+// The effective configuration loads back to the same Config: nothing is
+// lost or changed by printing it.
+func TestEffectiveRoundTrips(t *testing.T) {
+	const file = `
+listen: 127.0.0.1:9090
+workers: 3
+redis: {url: redis://127.0.0.1:6379/2, prefix: ty}
+gitlab:
+  url: https://gitlab.example.com
+projects:
+  - forge: gitlab
+    path: group/app
+    branches: [main, release/*]
+    batch_size: 4
+    method: merge
+    pipeline_timeout: 45m
+  - forge: gitlab
+    path: group/lib
+notify:
+  - kind: slack
+    url: https://hooks.slack.com/services/T/B/C
+    events: [merged, evicted]
+`
+	env := map[string]string{"TRAINYARD_GITLAB_TOKEN": "glpat-0123456789abcdef", "TRAINYARD_GITLAB_WEBHOOK_SECRET": "0123456789abcdef0123"}
+	c := mustParse(t, file, env)
+	text := render(t, c)
+	back := mustParse(t, text, env)
+	// Secrets print redacted, so they come back as the redaction text.
+	for _, cfg := range []*Config{c, back} {
+		cfg.GitLab.Token, cfg.GitLab.WebhookSecret, cfg.Notify[0].URL = Secret{}, Secret{}, Secret{}
+	}
+	if !reflect.DeepEqual(c, back) {
+		t.Errorf("the effective configuration loads as something else:\n%s\nfirst:  %+v\nsecond: %+v", text, c, back)
+	}
+	for _, want := range []string{"workers: 3\n", "branches: [main, release/*]", "batch_size: 4\n", "data_dir: ", "path: group/lib\n"} {
+		if !strings.Contains(text, want) {
+			t.Errorf("the effective configuration lacks %q:\n%s", want, text)
+		}
+	}
+}
+
+func TestEffectiveRedactsSecrets(t *testing.T) {
+	const password, token, hook = "s3cr3t-redis-pw", "glpat-0123456789abcdef", "https://hooks.slack.com/services/T/B/Csecret"
+	c := mustParse(t, `
+redis: {url: "redis://:`+password+`@127.0.0.1:6379/0"}
+api: {tokens: [{name: ci, role: write, token: 0123456789abcdef0123}]}
+notify: [{kind: slack, url: "`+hook+`"}]
+gitlab: {url: https://gitlab.example.com}
+projects: [{forge: gitlab, path: group/app}]
+`, map[string]string{"TRAINYARD_GITLAB_TOKEN": token, "TRAINYARD_GITLAB_WEBHOOK_SECRET": "0123456789abcdef0123"})
+	text := render(t, c)
+	for _, secret := range []string{password, token, "0123456789abcdef0123", "Csecret"} {
+		if strings.Contains(text, secret) {
+			t.Errorf("the effective configuration shows the secret %q:\n%s", secret, text)
+		}
+	}
+	if n := strings.Count(text, redacted); n < 4 {
+		t.Errorf("%d redacted values, want at least 4 (token, webhook secret, API token, chat URL):\n%s", n, text)
+	}
+	if !strings.Contains(text, "name: ci\n") || !strings.Contains(text, "role: write\n") {
+		t.Errorf("the API token's name and role are missing:\n%s", text)
+	}
+}

@@ -5,7 +5,7 @@
 //
 // Every key of one train carries the same hash tag, the escaped train key:
 //
-//	<prefix>:{<forge>:<project>:<branch>}:train    hash: v (version), d (JSON)
+//	<prefix>:{<forge>:<project>:<branch>}:train    hash: v (version), d (JSON), s (schema of d; schema.go)
 //	<prefix>:{<forge>:<project>:<branch>}:lease    string: owner token, with expiry
 //	<prefix>:{<forge>:<project>:<branch>}:leasewait  someone failed to take the lease lately
 //	<prefix>:{<forge>:<project>:<branch>}:history  stream of departed cars

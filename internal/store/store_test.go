@@ -77,7 +77,7 @@ type storeCase struct {
 
 func storeCases() []storeCase {
 	var cases []storeCase
-	for _, group := range [][]storeCase{trainCases(), leaseCases(), eventCases(), historyCases(), deadCases(), commandCases()} {
+	for _, group := range [][]storeCase{trainCases(), schemaCases(), leaseCases(), eventCases(), historyCases(), deadCases(), commandCases()} {
 		cases = append(cases, group...)
 	}
 	return cases

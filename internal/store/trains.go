@@ -17,14 +17,14 @@ import (
 // Load returns the stored train, with its current version.
 func (s *Store) Load(ctx context.Context, key train.Key) (train.Train, error) {
 	rkey := s.trainKey(key)
-	vals, err := s.rdb.HMGet(ctx, rkey, "v", "d").Result()
+	vals, err := s.rdb.HMGet(ctx, rkey, "v", "d", schemaField).Result()
 	if err != nil {
 		return train.Train{}, fmt.Errorf("load train %s: %w", key, err)
 	}
 	if vals[0] == nil && vals[1] == nil {
 		return train.Train{}, fmt.Errorf("load train %s: %w", key, ErrNotFound)
 	}
-	t, err := decodeTrain(rkey, key, vals[0], vals[1])
+	t, err := decodeTrain(rkey, key, vals[0], vals[1], vals[2])
 	if err != nil {
 		return train.Train{}, fmt.Errorf("load train %s: %w", key, err)
 	}
@@ -40,17 +40,26 @@ func (s *Store) Exists(ctx context.Context, key train.Key) (bool, error) {
 	return n == 1, nil
 }
 
-// decodeTrain builds a train from the hash fields of rkey. The version field
-// wins over the one inside the JSON: it is the one saves compare against.
-func decodeTrain(rkey string, key train.Key, v, d any) (train.Train, error) {
+// decodeTrain builds a train from the hash fields of rkey, migrating an
+// older schema. The version field wins over the one inside the JSON: it is
+// the one saves compare against.
+func decodeTrain(rkey string, key train.Key, v, d, schema any) (train.Train, error) {
 	vs, _ := v.(string)
 	version, err := strconv.ParseInt(vs, 10, 64)
 	if err != nil {
 		return train.Train{}, &CorruptError{RedisKey: rkey, Err: fmt.Errorf("version %q: %w", vs, err)}
 	}
+	from, err := parseSchema(rkey, schema)
+	if err != nil {
+		return train.Train{}, err
+	}
 	ds, _ := d.(string)
+	data, err := migrateTrain([]byte(ds), from)
+	if err != nil {
+		return train.Train{}, &CorruptError{RedisKey: rkey, Err: err}
+	}
 	var t train.Train
-	if err := json.Unmarshal([]byte(ds), &t); err != nil {
+	if err := json.Unmarshal(data, &t); err != nil {
 		return train.Train{}, &CorruptError{RedisKey: rkey, Err: err}
 	}
 	if t.Key != key {
@@ -106,7 +115,7 @@ func (s *Store) Save(ctx context.Context, t train.Train) (train.Train, error) {
 func (s *Store) compareAndSwap(ctx context.Context, key train.Key, want, next int64, data []byte) ([]int64, error) {
 	keys := []string{s.trainKey(key), s.trainKeyOf(key, "stage:"+s.stageID())}
 	pipe := s.rdb.TxPipeline()
-	pipe.HSet(ctx, keys[1], "v", next, "d", data)
+	pipe.HSet(ctx, keys[1], "v", next, "d", data, schemaField, trainSchema)
 	pipe.PExpire(ctx, keys[1], stageTTL)
 	cas := s.scripts.save.EvalSha(ctx, pipe, keys, want)
 	_, _ = pipe.Exec(ctx) // the script's own error is the one that matters

@@ -677,7 +677,7 @@ func TestGitHubServeFinishesWhenWebhooksAreLost(t *testing.T) {
 		prs = append(prs, r.openMR(i, i == 4))
 	}
 	r.addInOrder(prs...)
-	r.ff.SetGitHubWebhook(fakeforge.Webhook{URL: "http://" + addr + "/webhooks/github", Secret: ghSecret, DropRate: 0.25})
+	r.ff.SetGitHubWebhook(fakeforge.Webhook{URL: "http://" + addr + "/webhooks/github", Secret: ghSecret, DropRate: 0.25, DropFirst: 1})
 	good := slices.DeleteFunc(slices.Clone(prs), func(p int64) bool { return p == prs[3] })
 	r.waitFor("the train to finish through the sweep", 2*time.Minute, func() bool { return r.settled(good, []int64{prs[3]}) })
 	r.requireDropped()

@@ -288,7 +288,13 @@ func (l *lockedWriter) String() string {
 }
 
 func (r *rig) hookTo(addr string, drop float64) {
-	r.ff.SetWebhook(fakeforge.Webhook{URL: "http://" + addr + "/webhooks/gitlab", Secret: e2eSecret, DropRate: drop})
+	w := fakeforge.Webhook{URL: "http://" + addr + "/webhooks/gitlab", Secret: e2eSecret, DropRate: drop}
+	if drop > 0 {
+		// At least one is lost, so that requireDropped holds whatever
+		// the draws.
+		w.DropFirst = 1
+	}
+	r.ff.SetWebhook(w)
 }
 
 // requireDropped fails the test unless the forge lost a delivery: a test

@@ -85,6 +85,10 @@ func (s *sender) send(forge, event string, payload any) {
 		return
 	}
 	d := s.record(&Delivery{Forge: forge, Event: event, IdempotencyKey: newUUID(), EventUUID: newUUID(), Body: body})
+	if f.dropNext(forge) {
+		s.markDropped(d, "dropped by DropFirst")
+		return
+	}
 	if f.chance(hook.DropRate) {
 		s.markDropped(d, "dropped by DropRate")
 		return

@@ -253,6 +253,22 @@ func (f *Forge) hookFor(forge string) Webhook {
 	return f.hook
 }
 
+// dropNext reports whether the next delivery of the forge is one of its
+// webhook's DropFirst, counting it.
+func (f *Forge) dropNext(forge string) bool {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	hook := &f.hook
+	if forge == HookGitHub {
+		hook = &f.ghHook
+	}
+	if hook.DropFirst <= 0 {
+		return false
+	}
+	hook.DropFirst--
+	return true
+}
+
 // hooksOn reports whether a webhook of the forge is set; without one,
 // its events are not built at all.
 func (f *Forge) hooksOn(forge string) bool { return f.hookFor(forge).URL != "" }

@@ -245,3 +245,26 @@ func TestPushHookListsCommitsAndChanges(t *testing.T) {
 		t.Fatalf("second push: total %d, %d listed", second.TotalCommitsCount, len(second.Commits))
 	}
 }
+
+// DropFirst loses exactly that many deliveries after the hook is set,
+// the first ones, then delivers the rest.
+func TestDropFirstDeliveries(t *testing.T) {
+	f := newForge(t, nil)
+	mustProject(t, f, project1, nil)
+	hooks := newSink(t, f, "")
+	f.SetWebhook(Webhook{URL: hooks.srv.URL, DropFirst: 1})
+	mustMR(t, f, MRSpec{Source: "a", Commits: []Commit{{Files: map[string]string{"a": "a"}}}})
+	second := mustMR(t, f, MRSpec{Source: "b", Commits: []Commit{{Files: map[string]string{"b": "b"}}}})
+	if evs, _ := hooks.events(t, f, EventMergeRequest); len(evs) == 0 || evs[len(evs)-1].(*gitlab.MergeEvent).ObjectAttributes.IID != second.IID {
+		t.Fatalf("the later MR's event was not delivered: %d MR events", len(evs))
+	}
+	ds := f.Deliveries()
+	if len(ds) < 3 {
+		t.Fatalf("%d deliveries, want at least a push and two MR events", len(ds))
+	}
+	for i, d := range ds {
+		if d.Dropped != (i == 0) {
+			t.Errorf("delivery %d (%s): dropped %v, want only the first dropped", i, d.Event, d.Dropped)
+		}
+	}
+}

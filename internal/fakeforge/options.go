@@ -138,6 +138,9 @@ type Webhook struct {
 	Secret string
 	// DropRate is the fraction of deliveries silently lost.
 	DropRate float64
+	// DropFirst deliveries after the webhook is set are lost, whatever
+	// DropRate draws: a test of lost deliveries then always loses some.
+	DropFirst int
 	// DuplicateRate is the fraction of deliveries sent twice.
 	DuplicateRate float64
 	// QueueSize bounds the delivery queue; events beyond it are dropped and

@@ -49,7 +49,7 @@ func TestSimCommandJSON(t *testing.T) {
 		}
 		names = append(names, m["name"].(string))
 	}
-	if strings.Join(names, ",") != "serial,gitlab,trainyard,thrift,zuul,bors,github,mergify" {
+	if strings.Join(names, ",") != "serial,gitlab,trainyard,thrift,zuul,bors,github,mergify,github-headgreen,trunk" {
 		t.Errorf("strategies = %v", names)
 	}
 }
@@ -61,7 +61,7 @@ func TestSimCommandTableAndErrors(t *testing.T) {
 	if err := root.Execute(); err != nil {
 		t.Fatalf("sim: %v", err)
 	}
-	for _, want := range []string{"serial", "gitlab", "trainyard", "thrift", "zuul", "bors", "github", "mergify", "bound", "vs gitlab"} {
+	for _, want := range []string{"serial", "gitlab", "trainyard", "thrift", "zuul", "bors", "github", "mergify", "github-headgreen", "trunk", "bound", "vs gitlab"} {
 		if !strings.Contains(out.String(), want) {
 			t.Errorf("table lacks %q:\n%s", want, out.String())
 		}

@@ -38,6 +38,23 @@ type lineRules struct {
 	// retries restarts a failed pipeline on the same commit this many
 	// times before the unit counts as failed.
 	retries int
+	// keep leaves a failed unit in the line, and the units behind built
+	// on it, for as long as a unit built on it may still pass: that pass
+	// tested the failed unit's MRs too, so they merge with it (GitHub's
+	// HEADGREEN, Trunk's pending failure). A failed unit at the head with
+	// no such unit left is evicted, or bisected off the line with lane.
+	keep bool
+	// optimistic, with keep, merges every unit ahead of a passing one,
+	// running or failed, without waiting for their results (Trunk's
+	// optimistic merging); a failed head then waits only for the depth
+	// units behind it. Without it a unit merges only once every unit ahead
+	// has a result, and a failed head waits for the units that were under
+	// test on it when it failed (see proof).
+	optimistic bool
+	depth      int
+	// lane, when positive, bisects a failed unit of several MRs outside
+	// the line, with up to lane pipelines of its own (see trunk.go).
+	lane int
 }
 
 // unit is one entry of a peer's line.
@@ -75,12 +92,19 @@ type lineRun struct {
 	byPipe  map[int64][]*unit
 	wake    time.Duration // pending wake-up for a group's wait; -1: none
 	splits  int
+	probes  []*probe // the bisection lane's tests, oldest first
 }
 
 // evWake ends a wait for more MRs to fill a group.
 const evWake eventKind = 100
 
 func simulateLine(s Scenario, pop population, name string, rules lineRules) (Result, error) {
+	return newLineRun(s, pop, rules).run(name)
+}
+
+// newLineRun prepares a run; it is apart from run so that a test can
+// script the CI draws.
+func newLineRun(s Scenario, pop population, rules lineRules) *lineRun {
 	r := &lineRun{
 		rules: rules, s: s, pop: pop, world: NewWorld(), ci: newCISampler(s), stats: newTally(),
 		window: max(rules.window, 1), byPipe: map[int64][]*unit{}, wake: -1,
@@ -91,10 +115,15 @@ func simulateLine(s Scenario, pop population, name string, rules lineRules) (Res
 		}
 	}
 	r.world.Conflicts = pop.conflicts
+	return r
+}
+
+func (r *lineRun) run(name string) (Result, error) {
+	pop := r.pop
 	if len(pop.mrs) > 0 {
 		r.schedule(event{at: pop.mrs[0].at, kind: evArrival})
 	}
-	horizon := time.Duration(s.Horizon)
+	horizon := time.Duration(r.s.Horizon)
 	for r.queue.Len() > 0 {
 		e := heap.Pop(&r.queue).(event)
 		if horizon > 0 && e.at > horizon {
@@ -120,8 +149,8 @@ func simulateLine(s Scenario, pop population, name string, rules lineRules) (Res
 		}
 		r.step()
 	}
-	if len(r.line) > 0 || len(r.waiting) > 0 {
-		return Result{}, fmt.Errorf("simulate %s: %w at %v with %d units and %d MRs waiting", name, ErrStuck, r.now, len(r.line), len(r.waiting))
+	if len(r.line) > 0 || len(r.waiting) > 0 || len(r.probes) > 0 {
+		return Result{}, fmt.Errorf("simulate %s: %w at %v with %d units, %d MRs waiting and %d in bisection", name, ErrStuck, r.now, len(r.line), len(r.waiting), len(r.probes))
 	}
 	return r.stats.result(name, r.world), nil
 }
@@ -164,7 +193,14 @@ func (r *lineRun) step() {
 	for {
 		r.resolveHead()
 		r.cut()
-		if !r.rebuild() {
+		changed := r.rebuild()
+		// A lane result can return MRs to the queue and a lane test can
+		// reuse a pipeline that already passed: either may let the line
+		// move again.
+		if r.rules.lane > 0 && r.runLane() {
+			changed = true
+		}
+		if !changed {
 			return
 		}
 	}
@@ -172,6 +208,10 @@ func (r *lineRun) step() {
 
 // resolveHead merges or evicts units at the head that have a result.
 func (r *lineRun) resolveHead() {
+	if r.rules.keep {
+		r.resolveKept()
+		return
+	}
 	for len(r.line) > 0 {
 		u := r.line[0]
 		if u.presumed {
@@ -218,6 +258,87 @@ func (r *lineRun) resolveHead() {
 			return
 		}
 	}
+}
+
+// resolveKept resolves the head of a line that keeps failed units: it
+// merges through the first unit whose pass proves the units ahead, and
+// drops a failed head once nothing built on it can still pass.
+func (r *lineRun) resolveKept() {
+	for len(r.line) > 0 {
+		head := r.line[0]
+		if head.base != r.world.Target {
+			return // rebuild moves it first
+		}
+		through, pending := r.proof()
+		switch {
+		case through >= 0:
+			r.mergeThrough(through)
+		case pending || head.state != train.PipelineFailed:
+			return
+		default:
+			r.line = r.line[1:]
+			if r.rules.lane > 0 && len(head.mrs) > 1 {
+				r.bisectOff(head)
+				continue
+			}
+			for _, mr := range head.mrs {
+				r.record(mr, train.StateEvicted, head.pipe)
+			}
+		}
+	}
+}
+
+// proof walks the chain of units built each on the one ahead from the
+// target. through is the unit whose pass merges it and every unit ahead
+// (-1: none); pending reports a unit still running that the head waits
+// for before it may be dropped.
+func (r *lineRun) proof() (through int, pending bool) {
+	base := r.world.Target
+	for i, u := range r.line {
+		if u.pipe == 0 || u.base != base {
+			break
+		}
+		switch u.state {
+		case train.PipelineSuccess:
+			return i, false
+		case train.PipelineRunning:
+			if i == 0 {
+				pending = true
+			} else if r.rules.optimistic {
+				pending = pending || i <= r.rules.depth
+			} else {
+				// A failed head waits for the units that were already
+				// under test on it when it failed; those built on it since
+				// would keep a broken head waiting as long as MRs arrive.
+				failed := r.stats.pipelines[r.line[0].pipe].end
+				pending = r.stats.pipelines[u.pipe].start <= failed
+			}
+			if !r.rules.optimistic {
+				return -1, pending
+			}
+		}
+		base = u.sha
+	}
+	return -1, pending
+}
+
+// mergeThrough merges units 0..i on the pass of unit i, whose commit
+// carries them all. Pipelines still running ahead of it can tell nothing
+// more and are stopped.
+func (r *lineRun) mergeThrough(i int) {
+	last := r.line[i]
+	var mrs []int64
+	for _, u := range r.line[:i+1] {
+		mrs = append(mrs, u.mrs...)
+		if u != last {
+			r.cancel(u)
+		}
+	}
+	r.world.FastForward(train.FastForwardTarget{To: last.sha, Expected: r.world.Target, MRs: mrs})
+	for _, mr := range mrs {
+		r.record(mr, train.StateMerged, 0)
+	}
+	r.line = r.line[i+1:]
 }
 
 // cut forms units from waiting MRs while the window has room.
@@ -269,7 +390,7 @@ func (r *lineRun) rebuild() bool {
 			r.start(u)
 			changed = true
 		}
-		if u.state != train.PipelineFailed {
+		if u.state != train.PipelineFailed || r.rules.keep {
 			base = u.sha
 		}
 	}

@@ -1,6 +1,9 @@
 package sim
 
 import (
+	"math"
+	"math/rand/v2"
+	"slices"
 	"testing"
 	"time"
 )
@@ -125,5 +128,84 @@ func TestMergifySplitsAsDocumented(t *testing.T) {
 	r := peerRun(t, "mergify", 6, 3, 6, 4)
 	if r.Merged != 5 || r.Evicted != 1 || r.GoodEvicted != 0 || r.Span != 90*time.Minute || pipelines(r) != 6 {
 		t.Errorf("merged %d evicted %d (good %d) at %v in %d pipelines; want 5, 1 (0), 1h30m, 6", r.Merged, r.Evicted, r.GoodEvicted, r.Span, pipelines(r))
+	}
+}
+
+// flakes scripts the CI sampler's draws: with fixed CI it draws once per
+// new pipeline, and exactly the listed pipelines (numbered from 1 in the
+// order they start) flake.
+type flakes struct {
+	n     int64
+	which []int64
+}
+
+func (f *flakes) Uint64() uint64 {
+	f.n++
+	if slices.Contains(f.which, f.n) {
+		return 0
+	}
+	return math.MaxUint64
+}
+
+// runFlaky runs a peer's rules on pop with fixed CI and the listed
+// pipelines flaking.
+func runFlaky(t *testing.T, s Scenario, pop population, name string, rules lineRules, flaky ...int64) Result {
+	t.Helper()
+	s.FlakeProbability = 0.5
+	r := newLineRun(s, pop, rules)
+	r.ci = &ciSampler{rng: rand.New(&flakes{which: flaky}), s: s}
+	res, err := r.run(name)
+	if err != nil {
+		t.Fatalf("%s: %v", name, err)
+	}
+	if res.BrokenMerged != 0 {
+		t.Errorf("%s merged %d broken MRs", name, res.BrokenMerged)
+	}
+	return res
+}
+
+// rulesOf returns a named peer's rules for a scenario.
+func rulesOf(t *testing.T, s Scenario, name string) lineRules {
+	t.Helper()
+	for _, st := range Strategies(s) {
+		if st.Name == name && st.line != nil {
+			return *st.line
+		}
+	}
+	t.Fatalf("no peer %s", name)
+	return lineRules{}
+}
+
+// TestGitHubHeadGreenMergesAFailedGroupWithTheGroupBehind: groups of
+// five, PRs 1-5 at 0 and 6-10 at 10m, the first group's pipeline flaky.
+// At 30m it fails while the second, built on it since 10m, still runs;
+// with HEADGREEN the first waits, and at 40m the second passes for both:
+// ten merged in two pipelines. GitHub's default (ALLGREEN) evicts the
+// first group at 30m and rebuilds the second on the target: it merges
+// alone at 1h, in a third pipeline.
+func TestGitHubHeadGreenMergesAFailedGroupWithTheGroupBehind(t *testing.T) {
+	s := backlog(10, 0, 1)
+	s.MaxParallel, s.BatchSize = 2, 5
+	pop := newPopulation(s)
+	for i := 5; i < 10; i++ {
+		pop.mrs[i].at = 10 * time.Minute
+	}
+	r := runFlaky(t, s, pop, "github-headgreen", rulesOf(t, s, "github-headgreen"), 1)
+	if r.Merged != 10 || r.Evicted != 0 || r.Span != 40*time.Minute || pipelines(r) != 2 {
+		t.Errorf("headgreen: merged %d evicted %d at %v in %d pipelines; want 10, 0, 40m0s, 2", r.Merged, r.Evicted, r.Span, pipelines(r))
+	}
+	r = runFlaky(t, s, pop, "github", rulesOf(t, s, "github"), 1)
+	if r.Merged != 5 || r.GoodEvicted != 5 || r.Span != 60*time.Minute || pipelines(r) != 3 {
+		t.Errorf("allgreen: merged %d good evicted %d at %v in %d pipelines; want 5, 5, 1h0m0s, 3", r.Merged, r.GoodEvicted, r.Span, pipelines(r))
+	}
+}
+
+// TestGitHubHeadGreenEvictsABrokenGroup: with a broken PR the group behind
+// fails too, as it carries it, so nothing can pass for the first group:
+// it leaves whole, as with ALLGREEN (TestGitHubRemovesTheFailedGroup).
+func TestGitHubHeadGreenEvictsABrokenGroup(t *testing.T) {
+	r := peerRun(t, "github-headgreen", 10, 2, 5, 3)
+	if r.Merged != 5 || r.Evicted != 5 || r.GoodEvicted != 4 || r.Span != 60*time.Minute || pipelines(r) != 3 {
+		t.Errorf("merged %d evicted %d (good %d) at %v in %d pipelines; want 5, 5 (4), 1h0m, 3", r.Merged, r.Evicted, r.GoodEvicted, r.Span, pipelines(r))
 	}
 }

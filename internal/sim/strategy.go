@@ -41,6 +41,8 @@ func Strategies(s Scenario) []Strategy {
 		{Name: "bors", line: borsRules()},
 		{Name: "github", line: githubRules(s)},
 		{Name: "mergify", line: mergifyRules(s)},
+		{Name: "github-headgreen", line: githubHeadGreenRules(s)},
+		{Name: "trunk", line: trunkRules(s)},
 	}
 }
 
@@ -77,4 +79,40 @@ func githubRules(s Scenario) *lineRules {
 // ones ahead, and a failed batch split into parts (see lineRules.split).
 func mergifyRules(s Scenario) *lineRules {
 	return &lineRules{window: s.MaxParallel, maxSize: s.BatchSize, split: true}
+}
+
+// githubHeadGreenRules is GitHub's merge queue with "only merge
+// non-failing pull requests" off (grouping strategy HEADGREEN): the same
+// groups, but a failed group stays in the queue, with the groups behind
+// still built on it, while one of them may pass; if one does, it carries
+// the failed group's PRs, and they merge with it. A group merges only once
+// every group ahead of it has a result.
+func githubHeadGreenRules(s Scenario) *lineRules {
+	r := githubRules(s)
+	r.keep = true
+	return r
+}
+
+// Trunk Merge Queue's defaults, from its documentation: a batch waits up to
+// TrunkBatchWait to fill, and a failed batch waits for
+// TrunkPendingFailureDepth batches behind it (the depth Trunk recommends to
+// start with when optimistic merging is on; its default, 0, turns the
+// successor wait off).
+const (
+	TrunkBatchWait           = 5 * time.Minute
+	TrunkPendingFailureDepth = 1
+)
+
+// trunkRules is Trunk Merge Queue with batching, optimistic merging and a
+// pending failure depth: batches of batch_size, testing concurrency
+// max_parallel, each built on every batch ahead still in the queue, failed
+// ones included; a passing batch merges every batch ahead of it; a failed
+// batch at the head waits for the batches within the depth behind it, then
+// is bisected off the line with a bisection concurrency of its own, which
+// defaults to the testing concurrency.
+func trunkRules(s Scenario) *lineRules {
+	return &lineRules{
+		window: s.MaxParallel, maxSize: s.BatchSize, minSize: s.BatchSize, wait: TrunkBatchWait,
+		keep: true, optimistic: true, depth: TrunkPendingFailureDepth, lane: s.MaxParallel,
+	}
 }

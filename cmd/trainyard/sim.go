@@ -3,22 +3,28 @@ package main
 import (
 	"fmt"
 	"io"
+	"slices"
+	"strings"
 	"text/tabwriter"
 	"time"
 
 	"github.com/spf13/cobra"
+	"github.com/spf13/pflag"
 
 	"github.com/trainyard/trainyard/internal/sim"
 )
 
 func newSimCommand() *cobra.Command {
 	s := sim.DefaultScenario()
-	var file, format string
+	var file, grid, format string
 	cmd := &cobra.Command{
 		Use:   "sim",
 		Short: "Simulate merge strategies on a virtual clock with the real planner",
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
+			if grid != "" {
+				return runGrid(cmd, grid, format, s.Seed)
+			}
 			sc := s
 			if file != "" {
 				loaded, err := sim.LoadScenario(file, sim.DefaultScenario())
@@ -40,6 +46,7 @@ func newSimCommand() *cobra.Command {
 	}
 	f := cmd.Flags()
 	f.StringVar(&file, "scenario", "", "YAML scenario file; flags given too override it")
+	f.StringVar(&grid, "grid", "", "YAML grid file: sweep scenarios and compare trainyard with gitlab and the best peer at each")
 	f.StringVarP(&format, "output", "o", "table", "output format: table, json or yaml")
 	f.StringVar(&s.Arrival, "arrival", s.Arrival, "arrivals: poisson or backlog")
 	f.Float64Var(&s.RatePerHour, "rate", s.RatePerHour, "poisson arrivals per hour")
@@ -57,6 +64,39 @@ func newSimCommand() *cobra.Command {
 	f.DurationVar((*time.Duration)(&s.Horizon), "horizon", time.Duration(s.Horizon), "stop at this virtual time (0: when every MR has left)")
 	f.Uint64Var(&s.Seed, "seed", s.Seed, "random seed; the same seed gives the same result")
 	return cmd
+}
+
+// gridFlags are the flags --grid takes: the file holds every other input,
+// and a flag for a field an axis sweeps could only be ignored. The seed is
+// never swept, and trying another is how a grid's result is checked.
+func gridFlags() []string { return []string{"grid", "output", "seed"} }
+
+func runGrid(cmd *cobra.Command, file, format string, seed uint64) error {
+	var other []string
+	cmd.Flags().Visit(func(f *pflag.Flag) {
+		if !slices.Contains(gridFlags(), f.Name) {
+			other = append(other, "--"+f.Name)
+		}
+	})
+	if len(other) > 0 {
+		return usagef("--grid takes its scenarios from the file: drop %s (only -o and --seed go with it)", strings.Join(other, ", "))
+	}
+	p, err := newPrinter(cmd.OutOrStdout(), format)
+	if err != nil {
+		return err
+	}
+	g, err := sim.LoadGrid(file)
+	if err != nil {
+		return err
+	}
+	if cmd.Flags().Changed("seed") {
+		g.Base.Seed = seed
+	}
+	rep, err := sim.RunGrid(cmd.Context(), g)
+	if err != nil {
+		return fmt.Errorf("grid %s: %w", file, err)
+	}
+	return p.print(rep, func() error { return sim.WriteGridTable(cmd.OutOrStdout(), rep) })
 }
 
 // overlayFlags applies the flags set on the command line over a loaded

@@ -17,10 +17,10 @@ import (
 type lineRules struct {
 	// window is how many units from the head may be tested at once.
 	window int
-	// aimd grows the window by one per merged unit and halves it per
-	// evicted one, never below floor.
-	aimd  bool
-	floor int
+	// aimd grows the window by one per merged unit, up to ceiling (0: no
+	// limit), and halves it per evicted one, never below floor.
+	aimd           bool
+	floor, ceiling int
 	// maxSize is the most MRs a unit holds (0: no limit); a unit with
 	// fewer than minSize is cut only once the oldest waiting MR has waited
 	// wait.
@@ -226,7 +226,7 @@ func (r *lineRun) resolveHead() {
 				r.record(mr, train.StateMerged, 0)
 			}
 			r.line = r.line[1:]
-			if r.rules.aimd {
+			if r.rules.aimd && (r.rules.ceiling == 0 || r.window < r.rules.ceiling) {
 				r.window++
 			}
 		case train.PipelineFailed:

@@ -49,9 +49,13 @@ func Strategies(s Scenario) []Strategy {
 // zuulRules is Zuul's dependent pipeline: a change per item, each tested on
 // the nearest non-failing item ahead, and a window that starts at
 // max_parallel, grows by one per merged change and halves per failed one,
-// down to Zuul's default floor of 1.
+// down to Zuul's default floor of 1. Its ceiling is max_parallel, as
+// window-ceiling set to the CI capacity: Zuul's default has none, but the
+// simulated CI runs every pipeline at once, and more changes in flight
+// than every other strategy gets would measure more CI, not a better
+// queue.
 func zuulRules(s Scenario) *lineRules {
-	return &lineRules{window: s.MaxParallel, aimd: true, floor: 1, maxSize: 1}
+	return &lineRules{window: s.MaxParallel, aimd: true, floor: 1, ceiling: s.MaxParallel, maxSize: 1}
 }
 
 // borsRules is bors-ng: one batch of everything waiting, tested alone; a

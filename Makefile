@@ -9,7 +9,7 @@ LDFLAGS := -X github.com/trainyard/trainyard/internal/buildinfo.version=$(VERSIO
 	-X github.com/trainyard/trainyard/internal/buildinfo.commit=$(COMMIT) \
 	-X github.com/trainyard/trainyard/internal/buildinfo.date=$(DATE)
 
-.PHONY: all build test lint bench demo redis chromium promtool deb release-snapshot clean
+.PHONY: all build test lint bench demo redis chromium promtool packaging-tools deb release-check release-snapshot clean
 
 all: build
 
@@ -24,7 +24,11 @@ build:
 # (scripts/ensure-promtool.sh).
 # The simulator's target scenarios run on one goroutine, where the race
 # detector finds nothing and costs minutes: they run once more without it.
-test: redis chromium promtool
+# The packaging tests in deploy/ run nfpm, Helm and GoReleaser's config
+# loader from the tools/ module; packaging-tools compiles them first, both
+# at once, so that their first build (minutes, from a cold cache) is not
+# charged to the deploy tests' timeout.
+test: redis chromium promtool packaging-tools
 	$(GO) vet $(PKGS)
 	$(GO) test -race -count=1 -timeout 15m $(PKGS)
 	$(GO) test -count=1 -timeout 15m -run '^TestTarget' ./internal/sim/
@@ -37,6 +41,9 @@ chromium:
 
 promtool:
 	@scripts/ensure-promtool.sh
+
+packaging-tools:
+	cd tools && $(GO) build github.com/goreleaser/nfpm/v2/cmd/nfpm helm.sh/helm/v4/cmd/helm ./releasecheck
 
 lint:
 	@out=$$(gofmt -l $$(git ls-files '*.go')); \
@@ -62,6 +69,11 @@ deb:
 	mkdir -p bin/dist
 	VERSION='$(DEB_VERSION)' GOARCH=$(DEB_ARCH) TRAINYARD_BIN=bin/linux_$(DEB_ARCH)/trainyard \
 		$(TOOL) nfpm package --packager deb --config packaging/nfpm.yaml --target bin/dist/
+
+# The full `goreleaser check` (make test runs GoReleaser's config loader
+# alone: the whole binary takes over ten CPU-minutes to build).
+release-check:
+	TRAINYARD_RELEASE_CHECK=1 $(GO) test -count=1 -run '^TestGoReleaser' ./deploy/
 
 # Every archive, the checksums and the Debian packages in bin/dist,
 # without publishing anything.

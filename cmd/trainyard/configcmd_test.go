@@ -15,8 +15,15 @@ import (
 
 func writeServiceConfig(t *testing.T, text string) string {
 	t.Helper()
-	p := filepath.Join(t.TempDir(), "trainyard.yaml")
-	if err := os.WriteFile(p, []byte(text), 0o600); err != nil {
+	return writeFile(t, "trainyard.yaml", text)
+}
+
+// writeFile writes body to a file of that name in a new temporary
+// directory.
+func writeFile(t *testing.T, name, body string) string {
+	t.Helper()
+	p := filepath.Join(t.TempDir(), name)
+	if err := os.WriteFile(p, []byte(body), 0o600); err != nil {
 		t.Fatal(err)
 	}
 	return p
@@ -98,14 +105,9 @@ func TestConfigCheckRefusals(t *testing.T) {
 // A configuration without projects would run nothing: serve refuses it
 // before listening, unless told to start anyway.
 func TestServeRefusesNoProjects(t *testing.T) {
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	addr := l.Addr().String()
-	l.Close()
+	addr := freeAddr(t)
 	path := writeServiceConfig(t, "listen: "+addr+"\nredis: {url: 'redis://127.0.0.1:1/0'}\n")
-	_, err = run(t.Context(), "serve", "--config", path)
+	_, err := run(t.Context(), "serve", "--config", path)
 	if err == nil || !strings.Contains(err.Error(), path+" lists no projects") || !strings.Contains(err.Error(), "--allow-empty") {
 		t.Fatalf("serve with no projects: %v, want a refusal naming the file and --allow-empty", err)
 	}

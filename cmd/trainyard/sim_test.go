@@ -104,11 +104,7 @@ axes:
 
 func writeGrid(t *testing.T, body string) string {
 	t.Helper()
-	path := filepath.Join(t.TempDir(), "grid.yaml")
-	if err := os.WriteFile(path, []byte(body), 0o600); err != nil {
-		t.Fatal(err)
-	}
-	return path
+	return writeFile(t, "grid.yaml", body)
 }
 
 func runSim(t *testing.T, args ...string) (string, error) {

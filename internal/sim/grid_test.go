@@ -109,7 +109,9 @@ func tinyGrid(t *testing.T) []Scenario {
 
 // plannerStrategies are the planner's own configurations; every other
 // strategy is a peer merge queue.
-func plannerStrategies() []string { return []string{"serial", "gitlab", "trainyard", "thrift"} }
+func plannerStrategies() []string {
+	return []string{"serial", "gitlab", "trainyard", "thrift", "trainyard-adaptive"}
+}
 
 // expectedRatios computes a point's ratios from results run one by one,
 // as docs say: trainyard over gitlab, and over the best peer among those

@@ -123,12 +123,13 @@ func (r *run) loop() error {
 
 // feed hands held MRs to the planner while fewer than twice a window of
 // batches wait untested on the train. The planner cuts batches from at most
-// MaxParallel×BatchSize waiting cars and looks at none behind them, and one
-// observation starts at most MaxParallel batches, so holding the rest of a
-// long backlog back changes no decision; it spares the planner walking
-// thousands of cars it cannot reach on every observation.
+// MaxParallel×BatchSize waiting cars (MaxBatchSize when that is set and
+// larger) and looks at none behind them, and one observation starts at
+// most MaxParallel batches, so holding the rest of a long backlog back
+// changes no decision; it spares the planner walking thousands of cars it
+// cannot reach on every observation.
 func (r *run) feed() {
-	limit := 2 * r.t.Settings.MaxParallel * r.t.Settings.BatchSize
+	limit := 2 * r.t.Settings.MaxParallel * max(r.t.Settings.BatchSize, r.t.Settings.MaxBatchSize)
 	waiting := 0
 	for i := range r.t.Cars {
 		if c := &r.t.Cars[i]; c.State == train.StateQueued && c.Suspect == 0 {

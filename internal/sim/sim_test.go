@@ -204,3 +204,19 @@ func BenchmarkCompareBacklog5000(b *testing.B) {
 		}
 	}
 }
+
+// Where failures are rare, the adaptive batch size grows past batch_size
+// and merges more per pipeline: the case of docs/simulation.md where bors's
+// unbounded batch merged 37 an hour and trainyard's batches of 8 23.
+func TestAdaptiveBatchMergesMoreWhenFailuresAreRare(t *testing.T) {
+	s := DefaultScenario()
+	s.MRs, s.MaxParallel, s.BreakProbability, s.Arrival = 300, 2, 0.01, ArrivalBacklog
+	fixed, adaptive := strategy(t, s, "trainyard"), strategy(t, s, "trainyard-adaptive")
+	if adaptive.BrokenMerged != 0 {
+		t.Fatalf("adaptive merged %d broken MRs", adaptive.BrokenMerged)
+	}
+	if adaptive.ThroughputPerHour < 1.2*fixed.ThroughputPerHour {
+		t.Errorf("adaptive merges %.2f/h, fixed batches %.2f/h: want at least 1.2 times",
+			adaptive.ThroughputPerHour, fixed.ThroughputPerHour)
+	}
+}

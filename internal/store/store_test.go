@@ -131,8 +131,8 @@ func fullCar(mr int64) train.Car {
 // fullTrain has every field set and n cars.
 func fullTrain(key train.Key, n int) train.Train {
 	t := train.Train{
-		Key: key, Paused: true, TargetHead: sha(42), Window: 3,
-		Settings: train.Settings{MaxParallel: 5, Retries: 1, PipelineTimeout: time.Hour, Method: train.MethodRebase, EagerEviction: true, BatchSize: 4, MinWindow: 2},
+		Key: key, Paused: true, TargetHead: sha(42), Window: 3, BatchMerged: 5, BatchFailed: 1,
+		Settings: train.Settings{MaxParallel: 5, Retries: 1, PipelineTimeout: time.Hour, Method: train.MethodRebase, EagerEviction: true, BatchSize: 4, MinWindow: 2, MaxBatchSize: 16},
 		Pending:  &train.FastForward{To: sha(43), Expected: sha(42), MRs: []int64{1, 2}, Planned: at(300), Via: []string{sha(44)}},
 		Cars:     make([]train.Car, n),
 		Handled:  []string{"note-1", "note-2"},

@@ -39,7 +39,7 @@ func (p *planner) advanceMain() {
 	if free <= 0 || len(queue) == 0 {
 		return
 	}
-	size := min(max((len(queue)+free-1)/free, 1), p.t.Settings.BatchSize)
+	size := min(max((len(queue)+free-1)/free, 1), p.batchLimit())
 	covered := min(len(queue), free*size)
 	for k := 0; k < covered; k += size {
 		batch := queue[k:min(k+size, covered)]
@@ -86,6 +86,62 @@ func (p *planner) growWindow(n int) {
 
 func (p *planner) shrinkWindow() {
 	p.t.Window = max(p.window()/2, p.t.Settings.MinWindow)
+}
+
+// batchLimit is the most cars one main-line pipeline may test now:
+// BatchSize, or with MaxBatchSize set a size that follows the failure
+// rate the train has observed. A broken MR fails every pipeline that
+// carries it, so a chain of batches longer than the run of good MRs
+// between failures tests its tail for nothing, and one shorter leaves for
+// the next cycle good MRs that one pipeline could have carried. The
+// observed mean run is merged / (failed + 1), the run still going
+// counted as one; a window of batches is sized to cover a third of it: a
+// chain as long as the mean run fails more often than not, and a half
+// lost throughput at some windows (docs/simulation.md).
+func (p *planner) batchLimit() int {
+	s := p.t.Settings
+	if s.MaxBatchSize <= 0 {
+		return s.BatchSize
+	}
+	run := p.t.BatchMerged / (p.t.BatchFailed + 1)
+	return min(max(run/(3*s.MaxParallel), s.batchFloor()), s.MaxBatchSize)
+}
+
+// batchFloor is the least the adaptive size goes down to: BatchSize,
+// since smaller batches lost throughput at every failure rate measured
+// (docs/simulation.md); frequent failures keep the size there.
+func (s Settings) batchFloor() int { return max(1, min(s.BatchSize, s.MaxBatchSize)) }
+
+// batchCeiling is the most cars a main-line pipeline may ever test: the
+// cars built under an earlier, bigger limit still ride together.
+func (s Settings) batchCeiling() int {
+	return max(1, s.BatchSize, s.MaxBatchSize)
+}
+
+// batchMemory is how many failed batches the estimate remembers before
+// both counts are halved: enough runs to smooth one lucky long run out
+// (a single run sized batches too big at p = 0.05), few enough that old
+// runs fade when the failure rate changes.
+const batchMemory = 8
+
+// mergedBatch counts n merged cars into the failure-rate estimate.
+func (p *planner) mergedBatch(n int) {
+	if p.t.Settings.MaxBatchSize > 0 {
+		p.t.BatchMerged += n
+	}
+}
+
+// failedBatch counts a failed batch into the failure-rate estimate, a
+// flake too: either way the cars behind it were tested for nothing.
+func (p *planner) failedBatch() {
+	if p.t.Settings.MaxBatchSize <= 0 {
+		return
+	}
+	p.t.BatchFailed++
+	if p.t.BatchFailed >= batchMemory {
+		p.t.BatchFailed /= 2
+		p.t.BatchMerged /= 2
+	}
 }
 
 // RidesWith returns the MR whose pipeline tests car i together with it (the

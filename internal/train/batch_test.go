@@ -179,6 +179,66 @@ func TestAdaptiveWindowHalvesOnFailureAndGrowsOnMerges(t *testing.T) {
 	}
 }
 
+// The planner wires the adaptive limit to what it observes: merges raise
+// the observed run between failures and with it the size, a failed batch
+// lowers it, and without MaxBatchSize the same train batches exactly as
+// before.
+func TestAdaptiveBatchFollowsMergesAndFailures(t *testing.T) {
+	for _, tc := range []struct {
+		name   string
+		max    int
+		want   [][]int64 // pipelines started, in order
+		failed []int     // Train.BatchFailed after each finish
+		merged int       // Train.BatchMerged at the end
+	}{
+		// One pipeline at a time, so the limit is the mean run over 3.
+		// 9 merged lift batches to 3, 12 to the most allowed, 4. The
+		// batch carrying broken !16 fails: 12 merged over two runs allow
+		// 2 again. The cars its bisection merges lift it to 3, and the
+		// batch carrying broken !21 fails too: 2 again.
+		{name: "adaptive", max: 4,
+			want: [][]int64{{1}, {2, 3}, {4, 5}, {6, 7}, {8, 9}, {10, 11, 12}, {13, 14, 15, 16},
+				{13}, {13, 14}, {13, 14, 15}, {13, 14, 15, 16}, {17, 18}, {19, 20}, {21, 22, 23},
+				{21}, {22}, {22, 23}, {24, 25}, {26, 27}, {28, 29}, {30}},
+			failed: []int{0, 0, 0, 0, 0, 0, 1, 1, 1, 1, 1, 1, 1, 2, 2, 2, 2, 2, 2, 2, 2},
+			merged: 28},
+		// Without MaxBatchSize: batches of BatchSize whatever happens, and
+		// nothing counted.
+		{name: "fixed", max: 0,
+			want: [][]int64{{1}, {2, 3}, {4, 5}, {6, 7}, {8, 9}, {10, 11}, {12, 13}, {14, 15}, {16, 17},
+				{16}, {17}, {18, 19}, {20, 21}, {20}, {20, 21}, {22, 23}, {24, 25}, {26, 27}, {28, 29}, {30}},
+			failed: make([]int, 20)},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			y := newYard(t, train.Settings{MaxParallel: 1, MinWindow: 1, BatchSize: 2, MaxBatchSize: tc.max})
+			y.w.Broken[16] = true
+			y.w.Broken[21] = true
+			for mr := int64(1); mr <= 30; mr++ {
+				y.add(mr)
+			}
+			var got [][]int64
+			var failed []int
+			for len(y.tr.Cars) > 0 {
+				got = append(got, y.tested()...)
+				for _, c := range y.tr.Cars {
+					if c.State == train.StateRunning {
+						y.finish(c.MR)
+						break
+					}
+				}
+				failed = append(failed, y.tr.BatchFailed)
+			}
+			if !equal(got, tc.want) {
+				t.Errorf("pipelines test\n%v\nwant\n%v", got, tc.want)
+			}
+			if !slices.Equal(failed, tc.failed) || y.tr.BatchMerged != tc.merged {
+				t.Errorf("failed batches counted after each finish %v, merged %d; want %v, %d",
+					failed, y.tr.BatchMerged, tc.failed, tc.merged)
+			}
+		})
+	}
+}
+
 func equal(a, b [][]int64) bool {
 	return slices.EqualFunc(a, b, func(x, y []int64) bool { return slices.Equal(x, y) })
 }

@@ -59,6 +59,7 @@ func (p *planner) settleEagerly() bool {
 			return true
 		}
 		p.shrinkWindow()
+		p.failedBatch()
 		p.evict(i, p.failure(c))
 		return true
 	}
@@ -105,6 +106,7 @@ func (p *planner) suspect(i int) {
 		x.Reason = nil
 	}
 	p.shrinkWindow()
+	p.failedBatch()
 	// A batch bisected behind this one sat on it: its failure may have been
 	// this one's, so it goes back to the line. (A detached one sat on
 	// commits that landed, so what it finds still holds.)

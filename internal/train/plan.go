@@ -180,7 +180,7 @@ func (p *planner) retry(o Retried) {
 // the pipelines the train may run when car i, passed or failed, is tested
 // again: the cars behind it were built while it counted as settled.
 func (p *planner) reachHolds(i int) bool {
-	reach := p.t.Settings.MaxParallel * max(1, p.t.Settings.BatchSize)
+	reach := p.t.Settings.MaxParallel * p.t.Settings.batchCeiling()
 	line := 0
 	for j := i; j < len(p.t.Cars); j++ {
 		if c := &p.t.Cars[j]; c.Suspect == 0 && c.State != StateQueued {
@@ -576,6 +576,7 @@ func (p *planner) merge(ff *FastForward) {
 	if len(merged) > 0 {
 		p.emit(Notify{Kind: NotifyMerged, Key: "merged:" + ff.To, Cars: merged, Commit: ff.To})
 		p.growWindow(len(merged))
+		p.mergedBatch(len(merged))
 	}
 }
 

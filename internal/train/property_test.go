@@ -84,6 +84,7 @@ func runSequence(seed int64) error {
 	h.t = train.New(train.Key{Forge: "sim", Project: "p", Branch: "main"}, train.Settings{
 		MaxParallel: 1 + rng.IntN(4), Retries: rng.IntN(2), PipelineTimeout: time.Hour,
 		BatchSize: 1 + rng.IntN(4), EagerEviction: rng.IntN(4) == 0, MinWindow: rng.IntN(3),
+		MaxBatchSize: 3 * rng.IntN(3),
 	})
 	h.apply(train.TargetHead{SHA: h.w.Target})
 	steps := 20 + rng.IntN(60)
@@ -290,12 +291,14 @@ func (h *harness) check(obs train.Observation) {
 		}
 	}
 	active, line := 0, 0
-	reach := h.t.Settings.MaxParallel * h.t.Settings.BatchSize
+	// An adaptive batch may hold up to MaxBatchSize cars.
+	most := max(h.t.Settings.BatchSize, h.t.Settings.MaxBatchSize)
+	reach := h.t.Settings.MaxParallel * most
 	for i, c := range h.t.Cars {
 		if c.Suspect == 0 && i > resolved {
 			line++
 			if c.State != train.StateQueued && line > reach {
-				h.fail("car !%d at position %d of the main line is %s, beyond %d pipelines of %d cars", c.MR, line, c.State, h.t.Settings.MaxParallel, h.t.Settings.BatchSize)
+				h.fail("car !%d at position %d of the main line is %s, beyond %d pipelines of %d cars", c.MR, line, c.State, h.t.Settings.MaxParallel, most)
 			}
 		}
 		if c.State == train.StateStarting || c.State == train.StateRunning {

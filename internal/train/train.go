@@ -92,6 +92,12 @@ type Settings struct {
 	// commits that a failure ahead dooms. Zero: half of MaxParallel;
 	// MaxParallel: a fixed window.
 	MinWindow int `json:"min_window,omitempty"`
+	// MaxBatchSize, when above zero, lets the batch limit follow the
+	// failure rate the train observes (see batchLimit): from BatchSize,
+	// where failures are frequent, up to MaxBatchSize, where they are
+	// rare enough that a window of bigger batches still ends before the
+	// next broken MR. Zero: BatchSize is fixed.
+	MaxBatchSize int `json:"max_batch_size,omitempty"`
 }
 
 // WithDefaults fills zero fields with the defaults.
@@ -115,6 +121,9 @@ func (s Settings) WithDefaults() Settings {
 		s.MinWindow = max(s.MaxParallel/2, 1)
 	}
 	s.MinWindow = min(s.MinWindow, s.MaxParallel)
+	if s.MaxBatchSize < 0 {
+		s.MaxBatchSize = 0
+	}
 	return s
 }
 
@@ -325,8 +334,14 @@ type Train struct {
 	Pending *FastForward `json:"pending,omitempty"`
 	// Window is the adaptive window's current size (Settings.MinWindow);
 	// zero: not yet adapted.
-	Window int   `json:"window,omitempty"`
-	Cars   []Car `json:"cars"`
+	Window int `json:"window,omitempty"`
+	// BatchMerged and BatchFailed count, with Settings.MaxBatchSize set,
+	// the cars merged and the batches failed lately (both halved when
+	// BatchFailed reaches 8): the adaptive batch size's measure of how
+	// rare failures are.
+	BatchMerged int   `json:"batch_merged,omitempty"`
+	BatchFailed int   `json:"batch_failed,omitempty"`
+	Cars        []Car `json:"cars"`
 	// Handled lists the most recent user commands (by event id) applied to
 	// the train, oldest first, so a command delivered again after its
 	// effect was undone (an add redelivered after the car was evicted)

@@ -25,9 +25,11 @@ type docRow struct {
 }
 
 var (
-	rowName      = regexp.MustCompile("^\\| `(trainyard_[a-z0-9_]+)` \\|")
-	backticked   = regexp.MustCompile("`([^`]+)`")
-	metricInText = regexp.MustCompile(`\btrainyard_[a-z0-9_]+`)
+	rowName    = regexp.MustCompile("^\\| `(trainyard_[a-z0-9_]+)` \\|")
+	backticked = regexp.MustCompile("`([^`]+)`")
+	// A letter after the prefix: release files (trainyard_1.2.3_amd64.deb)
+	// are not metrics.
+	metricInText = regexp.MustCompile(`\btrainyard_[a-z][a-z0-9_]*`)
 )
 
 // metricRows reads the metric tables of the operations guide.

@@ -74,11 +74,7 @@ func decodeCar(rkey string, m redis.XMessage) (train.Car, error) {
 	if !ok {
 		return c, &CorruptError{RedisKey: rkey, EntryID: m.ID, Err: fmt.Errorf("no %q field", historyField)}
 	}
-	migrated, err := migrateCar([]byte(data))
-	if err != nil {
-		return c, &CorruptError{RedisKey: rkey, EntryID: m.ID, Err: err}
-	}
-	if err := json.Unmarshal(migrated, &c); err != nil {
+	if err := json.Unmarshal([]byte(data), &c); err != nil {
 		return c, &CorruptError{RedisKey: rkey, EntryID: m.ID, Err: err}
 	}
 	return c, nil

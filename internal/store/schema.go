@@ -82,8 +82,8 @@ func migrateTrain(data []byte, from int) ([]byte, error) {
 
 // textsAsSpans: schema 1 wrote the sentences of reasons and of the outbox's
 // comments and statuses as plain strings; schema 2 writes them as spans,
-// which can carry references to pipelines. History entries had the same
-// change and are migrated car by car (migrateCar).
+// which can carry references to pipelines. History entries, never
+// rewritten, are read as they are: train.Text still decodes a plain string.
 func textsAsSpans(rec map[string]any) error {
 	if cars, ok := rec["cars"].([]any); ok {
 		for _, c := range cars {
@@ -126,20 +126,4 @@ func spans(m map[string]any, field string) {
 		return
 	}
 	m[field] = []any{map[string]any{"text": s}}
-}
-
-// migrateCar brings a history entry, which carries no schema, to the
-// current one: the migrations of cars are safe to run on any entry.
-func migrateCar(data []byte) ([]byte, error) {
-	if !bytes.Contains(data, []byte(`"message":"`)) && !bytes.Contains(data, []byte(`"detail":"`)) {
-		return data, nil
-	}
-	dec := json.NewDecoder(bytes.NewReader(data))
-	dec.UseNumber()
-	var car map[string]any
-	if err := dec.Decode(&car); err != nil {
-		return nil, err
-	}
-	carTextsAsSpans(car)
-	return json.Marshal(car)
 }

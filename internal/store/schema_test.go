@@ -19,7 +19,7 @@ func schemaCases() []storeCase {
 		{name: "schema written with every save", run: testSchemaWritten},
 		{name: "schema 1 record migrated", run: testSchemaOneMigrated},
 		{name: "newer schema refused", run: testNewerSchemaRefused},
-		{name: "history entry of schema 1 migrated", run: testHistorySchemaOne},
+		{name: "history entry of schema 1 read", run: testHistorySchemaOne},
 	}
 }
 
@@ -152,10 +152,10 @@ func testHistorySchemaOne(t *testing.T, e *env) {
 	}
 	r := cars[1].Reason
 	if r == nil || r.Message.String() != "!3 merged into main." || r.Detail.String() != "by the train" {
-		t.Errorf("migrated reason %+v", r)
+		t.Errorf("reason of the schema 1 entry %+v", r)
 	}
 	if !reflect.DeepEqual(cars[0], fullCar(4)) {
-		t.Errorf("current entry changed by the migration:\n got: %+v\nwant: %+v", cars[0], fullCar(4))
+		t.Errorf("current entry read back differently:\n got: %+v\nwant: %+v", cars[0], fullCar(4))
 	}
 }
 

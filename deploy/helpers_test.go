@@ -15,11 +15,6 @@ import (
 	"gopkg.in/yaml.v3"
 )
 
-// skipEnv names the variable that skips the tests needing the packaging
-// tools, for machines that cannot build them; CI leaves it unset so that
-// a missing tool fails.
-const skipEnv = "TRAINYARD_SKIP_PACKAGING"
-
 // root is the repository's top directory: the tests run in deploy/.
 func root(t *testing.T) string {
 	t.Helper()
@@ -47,11 +42,11 @@ func read(t *testing.T, rel string) []byte {
 	return data
 }
 
-// needTools skips the test when skipEnv asks for it.
+// needTools skips the test when SkipEnv asks for it.
 func needTools(t *testing.T) {
 	t.Helper()
-	if os.Getenv(skipEnv) == "1" {
-		t.Skipf("%s=1: not running the packaging tools", skipEnv)
+	if os.Getenv(SkipEnv) == "1" {
+		t.Skipf("%s=1: not running the packaging tools", SkipEnv)
 	}
 }
 
@@ -60,7 +55,7 @@ func lookPath(t *testing.T, name string) string {
 	t.Helper()
 	p, err := exec.LookPath(name)
 	if err != nil {
-		t.Fatalf("%s is needed (set %s=1 to skip the packaging tests): %v", name, skipEnv, err)
+		t.Fatalf("%s is needed (set %s=1 to skip the packaging tests): %v", name, SkipEnv, err)
 	}
 	return p
 }

@@ -12,20 +12,18 @@ import (
 	"testing"
 
 	"gopkg.in/yaml.v3"
-)
 
-// skipEnv, set to 1, skips the tests that need packaging tools (promtool)
-// on a machine without them.
-const skipEnv = "TRAINYARD_SKIP_PACKAGING"
+	"github.com/trainyard/trainyard/deploy"
+)
 
 func promtool(t *testing.T) string {
 	t.Helper()
 	path, err := exec.LookPath("promtool")
 	if err != nil {
-		if os.Getenv(skipEnv) == "1" {
-			t.Skipf("promtool not found and %s=1", skipEnv)
+		if os.Getenv(deploy.SkipEnv) == "1" {
+			t.Skipf("promtool not found and %s=1", deploy.SkipEnv)
 		}
-		t.Fatalf("promtool not found: run scripts/ensure-promtool.sh (or set %s=1 to skip this test)", skipEnv)
+		t.Fatalf("promtool not found: run scripts/ensure-promtool.sh (or set %s=1 to skip this test)", deploy.SkipEnv)
 	}
 	return path
 }

@@ -193,3 +193,39 @@ func TestCallCounters(t *testing.T) {
 		t.Fatalf("Calls = %v", calls)
 	}
 }
+
+// An MR from a fork's branch names the fork as its source project, which
+// tells it from an MR of this project's branch of the same name; a push
+// to that branch here moves only this project's MR, and a merge into
+// the target leaves the fork's open.
+func TestAPIForkMergeRequest(t *testing.T) {
+	f := newForge(t, nil)
+	p := mustProject(t, f, project1, nil)
+	fork := mustProject(t, f, "mallory/widgets", nil)
+	ctx := context.Background()
+	own := mustMR(t, f, MRSpec{Source: "feature", Description: "ours", Commits: []Commit{{Files: map[string]string{"a": "a"}}}})
+	theirs := mustMR(t, f, MRSpec{Source: "feature", Fork: "mallory/widgets", Author: "mallory", Commits: []Commit{{Files: map[string]string{"x": "x"}}}})
+	c := client(t, f, botToken)
+	list, _, err := c.MergeRequests.ListProjectMergeRequests(project1, &gitlab.ListProjectMergeRequestsOptions{
+		SourceBranch: gitlab.Ptr("feature"), State: gitlab.Ptr("opened"), Sort: gitlab.Ptr("asc"),
+	})
+	if err != nil || len(list) != 2 {
+		t.Fatalf("list: %v, %v", list, err)
+	}
+	if m := list[0]; m.IID != own.IID || m.SourceProjectID != p.ID || m.TargetProjectID != p.ID || m.Description != "ours" {
+		t.Errorf("own MR: iid %d, source %d, target %d, description %q", m.IID, m.SourceProjectID, m.TargetProjectID, m.Description)
+	}
+	if m := list[1]; m.IID != theirs.IID || m.SourceProjectID != fork.ID || m.TargetProjectID != p.ID {
+		t.Errorf("fork's MR: iid %d, source %d, target %d; want source %d", m.IID, m.SourceProjectID, m.TargetProjectID, fork.ID)
+	}
+	if _, err := f.PushToMR(ctx, project1, own.IID, Commit{Files: map[string]string{"a": "a2"}}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := f.MergeMR(ctx, project1, own.IID, "carol"); err != nil {
+		t.Fatal(err)
+	}
+	got, err := f.MR(project1, theirs.IID)
+	if err != nil || got.SHA != theirs.SHA || got.State != StateOpened {
+		t.Fatalf("fork's MR after a push and a merge here: %+v, %v; want head %s, open", got, err, theirs.SHA)
+	}
+}

@@ -305,6 +305,12 @@ func (f *Forge) apiMROf(p *project, m *mergeRequest) apiMR {
 		HasConflicts: status == "conflict", BlockingDiscussionsResolved: blockingDiscussionsResolved(p, m), ChangesCount: "1",
 		DiffRefs: apiDiffRefs{HeadSHA: m.SHA}, User: apiMRUser{CanMerge: false},
 	}
+	if fork, ok := f.st.projects[m.ForkID]; ok {
+		// An MR from a fork's branch has its source in the fork, which
+		// is what tells it from an MR of this project's branch of the
+		// same name.
+		a.SourceProjectID = fork.ID
+	}
 	if m.MergedBy != 0 {
 		a.MergedBy, a.MergeUser = f.optAPIUser(m.MergedBy), f.optAPIUser(m.MergedBy)
 	}

@@ -103,7 +103,9 @@ func (f *Forge) followers(p *project, branch, sha string) []int64 {
 	defer f.mu.Unlock()
 	var iids []int64
 	for _, m := range p.sortedMRs() {
-		if m.State == StateOpened && m.Source == branch && m.SHA != sha {
+		// An MR from a fork follows the fork's branch, not this
+		// project's of the same name.
+		if m.State == StateOpened && m.Source == branch && m.SHA != sha && m.ForkID == 0 {
 			iids = append(iids, m.IID)
 		}
 	}
@@ -149,17 +151,29 @@ func (f *Forge) detectMerged(ctx context.Context, p *project, by *user, heads ma
 	type cand struct {
 		iid         int64
 		sha, target string
+		fork        bool
 	}
 	var cands []cand
 	f.mu.Lock()
 	for _, m := range p.sortedMRs() {
-		if m.State == StateOpened && heads[m.Target] != "" && (moved[m.Target] || moved[m.Source]) {
-			cands = append(cands, cand{m.IID, m.SHA, heads[m.Target]})
+		// A fork's MR has its source branch in the fork: only its
+		// target is a branch here.
+		fork := m.ForkID != 0
+		if m.State == StateOpened && heads[m.Target] != "" && (moved[m.Target] || (moved[m.Source] && !fork)) {
+			cands = append(cands, cand{m.IID, m.SHA, heads[m.Target], fork})
 		}
 	}
 	f.mu.Unlock()
 	g := f.repo(p.Path)
 	for _, c := range cands {
+		if c.fork {
+			// The head of a fork's MR is in this repository only once
+			// someone pushed it here; until then the target cannot
+			// hold it, and git would fail to look for it.
+			if _, err := g.run(ctx, "", nil, "cat-file", "-e", c.sha+"^{commit}"); err != nil {
+				continue
+			}
+		}
 		in, err := g.isAncestor(ctx, c.sha, c.target)
 		if err != nil {
 			return fmt.Errorf("!%d: %w", c.iid, err)

@@ -1,9 +1,11 @@
 package fakeforge
 
 import (
+	"cmp"
 	"encoding/json"
 	"fmt"
 	"net/http"
+	"slices"
 	"strconv"
 	"strings"
 )
@@ -118,6 +120,97 @@ func (f *Forge) ghGetPull(w http.ResponseWriter, r *http.Request, u *user) error
 		return err
 	}
 	return f.writePull(w, r, p, m)
+}
+
+// ghListPulls lists pull requests as GitHub does: state open (the
+// default), closed or all; head as "owner:branch", the owner being the
+// one of the repository the head branch is in, so that a fork's branch
+// of the same name is told apart (GitHub ignores a head without an
+// owner, and so does this); base, a branch name; sort created (the
+// default) or updated, desc by default for created and asc otherwise,
+// ties by number. GitHub's other sorts, popularity and long-running,
+// are refused rather than answered in an order GitHub would not give.
+// Each item is the pull request as GET .../pulls/{number} renders it.
+func (f *Forge) ghListPulls(w http.ResponseWriter, r *http.Request, u *user) error {
+	p, err := f.ghRepoFor(r, u, NoAccess)
+	if err != nil {
+		return err
+	}
+	q := r.URL.Query()
+	invalid := func(field string) error {
+		return ghUnprocessable("Validation Failed", ghFieldError{Resource: "PullRequest", Field: field, Code: "invalid"})
+	}
+	state := cmp.Or(q.Get("state"), "open")
+	if state != "open" && state != "closed" && state != "all" {
+		return invalid("state")
+	}
+	by := cmp.Or(q.Get("sort"), "created")
+	if by != "created" && by != "updated" {
+		return invalid("sort")
+	}
+	desc := by == "created"
+	switch q.Get("direction") {
+	case "":
+	case "asc":
+		desc = false
+	case "desc":
+		desc = true
+	default:
+		return invalid("direction")
+	}
+	owner, branch, byHead := strings.Cut(q.Get("head"), ":")
+	base := q.Get("base")
+	f.mu.Lock()
+	var pulls []*mergeRequest
+	for _, m := range p.mrs {
+		if (state == "open" && m.State != StateOpened) || (state == "closed" && m.State == StateOpened) ||
+			(base != "" && m.Target != base) ||
+			(byHead && (m.Source != branch || !strings.EqualFold(f.headOwner(p, m), owner))) {
+			continue
+		}
+		pulls = append(pulls, m)
+	}
+	slices.SortFunc(pulls, func(a, b *mergeRequest) int {
+		at, bt := a.Created, b.Created
+		if by == "updated" {
+			at, bt = a.Updated, b.Updated
+		}
+		c := cmp.Or(at.Compare(bt), cmp.Compare(a.IID, b.IID))
+		if desc {
+			return -c
+		}
+		return c
+	})
+	pulls = ghPaginate(w, r, pulls)
+	bases := map[string]string{}
+	for _, m := range pulls {
+		bases[m.Target] = ""
+	}
+	f.mu.Unlock()
+	// Each base's head is read from git, outside the lock, as writePull
+	// does for one pull request.
+	for target := range bases {
+		if bases[target], err = f.repo(p.Path).resolve(r.Context(), "refs/heads/"+target); err != nil {
+			return err
+		}
+	}
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	out := make([]ghPull, 0, len(pulls))
+	for _, m := range pulls {
+		out = append(out, f.ghPullOf(p, m, bases[m.Target]))
+	}
+	writeGH(w, http.StatusOK, out)
+	return nil
+}
+
+// headOwner is the owner of the repository MR m's head branch is in: p's,
+// or its fork's. Call with f.mu held.
+func (f *Forge) headOwner(p *project, m *mergeRequest) string {
+	if fork, ok := f.st.projects[m.ForkID]; ok {
+		return fork.namespace()
+	}
+	return p.namespace()
 }
 
 // ghUpdatePull supports the one edit a merge train makes, state=closed.

@@ -50,6 +50,7 @@ enum PullRequestReviewState { PENDING COMMENTED APPROVED CHANGES_REQUESTED DISMI
 type PullRequest {
 	number: Int!
 	title: String!
+	body: String!
 	url: URI!
 	author: Actor
 	state: PullRequestState!
@@ -186,7 +187,7 @@ func (r *gqlRepository) PullRequest(args struct{ Number int32 }) (*gqlPullReques
 		return nil, gqlNotFound("Could not resolve to a PullRequest with the number of %d.", args.Number)
 	}
 	pr := &gqlPullRequest{
-		number: args.Number, title: m.Title, url: uri(f.ghURLs().web(p.Path + "/pull/" + itoa(m.IID))),
+		number: args.Number, title: m.Title, body: m.Description, url: uri(f.ghURLs().web(p.Path + "/pull/" + itoa(m.IID))),
 		author: &gqlActor{f.st.users[m.AuthorID].Username}, state: map[string]string{StateOpened: "OPEN", StateMerged: "MERGED"}[m.State],
 		draft: m.Draft, head: gitObjectID(m.SHA), headRef: m.Source, baseRef: m.Target,
 		decision: f.reviewDecision(p, m), mergeState: f.mergeStateStatus(p, m),
@@ -217,6 +218,7 @@ func btoi(b bool) int {
 type gqlPullRequest struct {
 	number           int32
 	title            string
+	body             string
 	url              uri
 	author           *gqlActor
 	state            string
@@ -233,6 +235,7 @@ type gqlPullRequest struct {
 
 func (pr *gqlPullRequest) Number() int32            { return pr.number }
 func (pr *gqlPullRequest) Title() string            { return pr.title }
+func (pr *gqlPullRequest) Body() string             { return pr.body }
 func (pr *gqlPullRequest) URL() uri                 { return pr.url }
 func (pr *gqlPullRequest) Author() *gqlActor        { return pr.author }
 func (pr *gqlPullRequest) State() string            { return pr.state }

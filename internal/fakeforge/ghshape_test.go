@@ -98,6 +98,11 @@ func TestGitHubShapesMatchGitHub(t *testing.T) {
 		skip []string
 	}{
 		{"pull request", "/repos/acme/widgets/pulls/1", &github.PullRequest{}, nil, "pull_request_opened.json", func(v any) any { return at(t, v, "pull_request") }, nil},
+		// No example of GitHub's pull request list is in the fixtures:
+		// its items are compared with the single pull request, which
+		// they equal here (see ghpulls_test.go).
+		{"pull request list", "/repos/acme/widgets/pulls", &[]github.PullRequest{}, func(v any) any { return at(t, v, 0) },
+			"pull_request_opened.json", func(v any) any { return at(t, v, "pull_request") }, nil},
 		{"repository", "/repos/acme/widgets", &github.Repository{}, nil, "pull_request_opened.json", func(v any) any { return at(t, v, "repository") }, nil},
 		{"comment", "/repos/acme/widgets/issues/1/comments", &[]github.IssueComment{}, func(v any) any { return at(t, v, 0) },
 			"issue_comment_created_on_pull_request.atlantis.json", func(v any) any { return at(t, v, "comment") },

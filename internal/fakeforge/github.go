@@ -41,6 +41,7 @@ func (f *Forge) ghRoutes() *http.ServeMux {
 	handle("GET /users/{username}", f.ghUserByLogin)
 	handle("GET /repos/{owner}/{repo}", f.ghGetRepo)
 	handle("GET /repos/{owner}/{repo}/collaborators/{username}/permission", f.ghPermission)
+	handle("GET /repos/{owner}/{repo}/pulls", f.ghListPulls)
 	handle("GET /repos/{owner}/{repo}/pulls/{pull_number}", f.ghGetPull)
 	handle("PATCH /repos/{owner}/{repo}/pulls/{pull_number}", f.ghUpdatePull)
 	handle("GET /repos/{owner}/{repo}/issues/comments", f.ghListRepoComments)

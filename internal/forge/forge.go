@@ -4,6 +4,7 @@
 package forge
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"strconv"
@@ -39,8 +40,24 @@ type MR struct {
 	TargetBranch string
 	HeadSHA      string
 	Title        string
-	Author       string // username
-	WebURL       string
+	// Description is the MR's description (a pull request's body), as
+	// its author wrote it: Markdown, "" when there is none.
+	Description string
+	Author      string // username
+	WebURL      string
+}
+
+// StackReader is a client that finds the MR a branch is proposed in,
+// for MRs that depend on one another: an MR whose target is another's
+// source branch is stacked on it. The engine type-asserts a forge's
+// client to it, so clients and test doubles without it still serve.
+type StackReader interface {
+	// OpenMRFromBranch returns the open MR of project whose source
+	// branch is branch, in project itself: an MR from a fork's branch
+	// of the same name is not it, as the fork's branch is another
+	// branch. false when there is none; when there are several (into
+	// different targets), the oldest, which has the lowest iid.
+	OpenMRFromBranch(ctx context.Context, project, branch string) (MR, bool, error)
 }
 
 // Pipeline is a CI run for one commit.

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strings"
 
 	gh "github.com/google/go-github/v82/github"
 
@@ -129,4 +130,41 @@ func (c *Client) BranchHead(ctx context.Context, project, branch string) (string
 		return sha, nil
 	}
 	return "", fmt.Errorf("%s: answer is for %q, without a commit", op, ref.GetRef())
+}
+
+// OpenMRFromBranch returns the open pull request of project whose head is
+// branch of project itself, and false when there is none. GitHub filters
+// by head as "owner:branch", the owner being the repository's: a fork's
+// branch of the same name has its own owner, and GitHub ignores a head
+// without one, listing every pull request. Of several (into different
+// bases), the oldest, with the lowest number.
+func (c *Client) OpenMRFromBranch(ctx context.Context, project, branch string) (forge.MR, bool, error) {
+	owner, repo, err := splitProject(project)
+	if err != nil {
+		return forge.MR{}, false, err
+	}
+	var found *gh.PullRequest
+	op := fmt.Sprintf("find the open pull request from branch %s of %s", branch, project)
+	err = c.pages(ctx, op, func(try context.Context, page int) (*gh.Response, error) {
+		opts := &gh.PullRequestListOptions{State: "open", Head: owner + ":" + branch, Sort: "created", Direction: "asc",
+			ListOptions: gh.ListOptions{Page: page, PerPage: perPage}}
+		list, r, err := c.gh.PullRequests.List(try, owner, repo, opts)
+		for _, pr := range list {
+			// The filters are checked again: a head GitHub did not
+			// understand lists every pull request. GitHub compares the
+			// repository's name without regard to case.
+			head := pr.GetHead()
+			if pr.GetState() != "open" || head.GetRef() != branch || !strings.EqualFold(head.GetRepo().GetFullName(), project) {
+				continue
+			}
+			if found == nil || pr.GetNumber() < found.GetNumber() {
+				found = pr
+			}
+		}
+		return r, err
+	})
+	if err != nil || found == nil {
+		return forge.MR{}, false, err
+	}
+	return mrOf(project, found), true, nil
 }

@@ -20,7 +20,9 @@ import (
 	"fmt"
 	"net/http"
 	"net/url"
+	"slices"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/bradleyfalzon/ghinstallation/v2"
@@ -121,11 +123,15 @@ type Client struct {
 	// by lower-case path.
 	checks Repository
 	repos  map[string]Repository
-	cars   string // car branch prefix, with its trailing slash
-	retry  retry.Policy
-	gate   *gate
-	budget ratelimit.Limiter
-	shas   *shaCache
+	// required are the required checks a repository's own settings file
+	// sets, by lower-case path, over checks and repos.
+	mu       sync.Mutex
+	required map[string][]string
+	cars     string // car branch prefix, with its trailing slash
+	retry    retry.Policy
+	gate     *gate
+	budget   ratelimit.Limiter
+	shas     *shaCache
 	// commentPages keeps the last answer to each repository's comment
 	// list.
 	commentPages *pageCache
@@ -226,10 +232,31 @@ func instanceURLs(raw string) (web, api string, err error) {
 
 // repository is what a car's pipeline is in project.
 func (c *Client) repository(project string) Repository {
-	if r, ok := c.repos[strings.ToLower(project)]; ok {
-		return r
+	r, ok := c.repos[strings.ToLower(project)]
+	if !ok {
+		r = c.checks
 	}
-	return c.checks
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if checks, ok := c.required[strings.ToLower(project)]; ok {
+		r.RequiredChecks = checks
+	}
+	return r
+}
+
+// SetRequiredChecks makes checks project's required checks from now on,
+// over the configured ones; nil goes back to those.
+func (c *Client) SetRequiredChecks(project string, checks []string) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if checks == nil {
+		delete(c.required, strings.ToLower(project))
+		return
+	}
+	if c.required == nil {
+		c.required = map[string][]string{}
+	}
+	c.required[strings.ToLower(project)] = slices.Clone(checks)
 }
 
 // CloneURL is the HTTPS (or HTTP) clone URL of a repository.

@@ -17,7 +17,7 @@ func mrOf(project string, pr *gh.PullRequest) forge.MR {
 	return forge.MR{
 		Project: project, IID: int64(pr.GetNumber()), State: state, Draft: pr.GetDraft(),
 		SourceBranch: pr.GetHead().GetRef(), TargetBranch: pr.GetBase().GetRef(), HeadSHA: pr.GetHead().GetSHA(),
-		Title: pr.GetTitle(), Author: pr.GetUser().GetLogin(), WebURL: pr.GetHTMLURL(),
+		Title: pr.GetTitle(), Description: pr.GetBody(), Author: pr.GetUser().GetLogin(), WebURL: pr.GetHTMLURL(),
 	}
 }
 

@@ -26,6 +26,7 @@ type rulesQuery struct {
 		PullRequest *struct {
 			Number           int64
 			Title            string
+			Body             string
 			URL              string
 			Author           struct{ Login string }
 			State            githubv4.PullRequestState
@@ -74,7 +75,7 @@ func (c *Client) MergeRules(ctx context.Context, repo string, number int64) (for
 	mr := &forge.MR{
 		Project: repo, IID: pr.Number, State: stateOf(pr.State), Draft: pr.IsDraft,
 		SourceBranch: pr.HeadRefName, TargetBranch: pr.BaseRefName, HeadSHA: pr.HeadRefOid,
-		Title: pr.Title, Author: pr.Author.Login, WebURL: pr.URL,
+		Title: pr.Title, Description: pr.Body, Author: pr.Author.Login, WebURL: pr.URL,
 	}
 	if pr.State != githubv4.PullRequestStateOpen {
 		return forge.Rules{MR: mr, Unmet: []forge.Unmet{{Code: forge.UnmetNotOpen, Message: notOpen(pr.State)}}}, nil

@@ -24,7 +24,7 @@ func (c *Client) MergeRequest(ctx context.Context, project string, iid int64) (f
 	if err != nil {
 		return forge.MR{}, err
 	}
-	return mrOf(project, mr), nil
+	return mrOf(project, &mr.BasicMergeRequest), nil
 }
 
 // AccessLevel returns userID's access to project, inherited from groups
@@ -194,4 +194,37 @@ func (c *Client) DeleteBranch(ctx context.Context, project, branch string) error
 		return nil
 	}
 	return err
+}
+
+// OpenMRFromBranch returns the open MR of project whose source branch is
+// branch, and false when there is none. GitLab lists a project's MRs by
+// their target project, so an MR from a fork's branch of the same name
+// is listed too: only one whose source project is its target project is
+// taken. Of several (into different targets), the oldest, with the
+// lowest iid.
+func (c *Client) OpenMRFromBranch(ctx context.Context, project, branch string) (forge.MR, bool, error) {
+	opt := &gl.ListProjectMergeRequestsOptions{
+		ListOptions: gl.ListOptions{PerPage: perPage}, State: gl.Ptr(forge.StateOpened),
+		SourceBranch: gl.Ptr(branch), OrderBy: gl.Ptr("created_at"), Sort: gl.Ptr("asc"),
+	}
+	var found *gl.BasicMergeRequest
+	op := fmt.Sprintf("find the open MR from branch %s of %s", branch, project)
+	err := c.pages(ctx, op, &opt.Page, func(o ...gl.RequestOptionFunc) (*gl.Response, error) {
+		list, r, err := c.gl.MergeRequests.ListProjectMergeRequests(project, opt, o...)
+		for _, mr := range list {
+			// The filters are checked again: a GitLab that ignored one
+			// must not make another branch's MR this one's.
+			if mr.SourceProjectID != mr.TargetProjectID || mr.SourceBranch != branch || mr.State != forge.StateOpened {
+				continue
+			}
+			if found == nil || mr.IID < found.IID {
+				found = mr
+			}
+		}
+		return r, err
+	})
+	if err != nil || found == nil {
+		return forge.MR{}, false, err
+	}
+	return mrOf(project, found), true, nil
 }

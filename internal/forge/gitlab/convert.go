@@ -9,11 +9,13 @@ import (
 	"github.com/trainyard/trainyard/internal/train"
 )
 
-func mrOf(project string, mr *gl.MergeRequest) forge.MR {
+// mrOf reads an MR as GitLab gives it, alone or in a list, whose
+// entries are the same but for fields not read here.
+func mrOf(project string, mr *gl.BasicMergeRequest) forge.MR {
 	out := forge.MR{
 		Project: project, IID: mr.IID, State: mr.State, Draft: mr.Draft,
 		SourceBranch: mr.SourceBranch, TargetBranch: mr.TargetBranch, HeadSHA: mr.SHA,
-		Title: mr.Title, WebURL: mr.WebURL,
+		Title: mr.Title, Description: mr.Description, WebURL: mr.WebURL,
 	}
 	if mr.Author != nil {
 		out.Author = mr.Author.Username

@@ -34,7 +34,7 @@ func (c *Client) MergeRules(ctx context.Context, project string, iid int64) (for
 		status: mr.DetailedMergeStatus, state: mr.State, draft: mr.Draft,
 		discussionsResolved: mr.BlockingDiscussionsResolved,
 	}
-	read := mrOf(project, mr)
+	read := mrOf(project, &mr.BasicMergeRequest)
 	if !s.needsApprovals() {
 		return s.withMR(read), nil
 	}

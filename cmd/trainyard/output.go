@@ -134,25 +134,85 @@ func (p *printer) trainList(ts []api.TrainSummary) error {
 		_, err := fmt.Fprintln(p.w, "No trains.")
 		return err
 	}
-	tw := p.table("FORGE", "PROJECT", "BRANCH", "CARS", "RUNNING", "STATUS")
+	// The hold's column only when a train is held.
+	held := slices.ContainsFunc(ts, func(t api.TrainSummary) bool { return t.Hold != nil })
+	header := []string{"FORGE", "PROJECT", "BRANCH", "CARS", "RUNNING", "STATUS"}
+	if held {
+		header = append(header, "HOLD")
+	}
+	tw := p.table(header...)
 	for _, t := range ts {
-		status := "active"
-		if t.Paused {
-			status = "paused"
+		cells := []string{t.Forge, t.Project, t.Branch, fmt.Sprint(t.Cars), fmt.Sprint(t.Running), trainStatus(t.Paused, t.Draining, t.Hold)}
+		if held {
+			cells = append(cells, holdCell(t.Hold))
 		}
-		row(tw, t.Forge, t.Project, t.Branch, fmt.Sprint(t.Cars), fmt.Sprint(t.Running), status)
+		row(tw, cells...)
 	}
 	return tw.Flush()
 }
 
+// trainStatus is "active", or what keeps a train from it: paused, frozen
+// (by someone) or held (by its schedule), draining.
+func trainStatus(paused, draining bool, h *api.Hold) string {
+	var s []string
+	if paused {
+		s = append(s, "paused")
+	}
+	switch {
+	case h == nil:
+	case h.Kind == api.HoldFrozen:
+		s = append(s, "frozen")
+	default:
+		s = append(s, "held")
+	}
+	if draining {
+		s = append(s, "draining")
+	}
+	if len(s) == 0 {
+		return "active"
+	}
+	return strings.Join(s, ", ")
+}
+
+// holdCell says in a table cell why a train is held and until when.
+func holdCell(h *api.Hold) string {
+	if h == nil {
+		return "-"
+	}
+	why := h.Reason
+	switch h.Kind {
+	case api.HoldFreeze:
+		why = "freeze period"
+		if h.Reason != "" {
+			why += ": " + h.Reason
+		}
+	case api.HoldMergeWindow:
+		why = "outside merge windows (" + h.Reason + ")"
+	}
+	if !h.Until.IsZero() {
+		why += ", until " + localTime(h.Until)
+	}
+	return oneLine(why, 100)
+}
+
 func (p *printer) train(t api.Train) error {
-	paused := ""
+	var more []string
 	if t.Paused {
-		paused = ", paused"
+		more = append(more, ", paused")
+	}
+	if t.Draining {
+		more = append(more, ", draining (no new cars)")
 	}
 	if _, err := fmt.Fprintf(p.w, "Train %s of %s (%s): %s, testing up to %d at once%s\n",
-		t.Branch, t.Project, t.Forge, plural(len(t.Cars), "car"), t.MaxParallel, paused); err != nil {
+		t.Branch, t.Project, t.Forge, plural(len(t.Cars), "car"), t.MaxParallel, strings.Join(more, "")); err != nil {
 		return err
+	}
+	if h := t.Hold; h != nil {
+		// The sentence names the reason and, for a hold that ends by
+		// itself, when.
+		if _, err := fmt.Fprintf(p.w, "Nothing merges while %s.\n", oneLine(h.Sentence, 400)); err != nil {
+			return err
+		}
 	}
 	if len(t.Cars) == 0 {
 		return nil
@@ -160,8 +220,11 @@ func (p *printer) train(t api.Train) error {
 	tw := p.table("POS", "MR", p.state("STATE"), "PIPELINE", "ON TRAIN", "MERGE IN", "TITLE")
 	for _, c := range t.Cars {
 		eta := "-"
-		if c.EstimatedMerge != nil {
+		switch {
+		case c.EstimatedMerge != nil:
 			eta = "~" + short(c.EstimatedMerge.Std())
+		case t.Hold != nil:
+			eta = "held"
 		}
 		row(tw, fmt.Sprint(c.Position), label(c.Label, c.MR), p.state(c.State), carPipeline(t, c),
 			short(c.TimeOnTrain.Std()), eta, c.Title)

@@ -63,6 +63,8 @@ func newSimCommand() *cobra.Command {
 	f.IntVar(&s.MinWindow, "min-window", s.MinWindow, "floor of the thrift strategy's adaptive window")
 	f.DurationVar((*time.Duration)(&s.Horizon), "horizon", time.Duration(s.Horizon), "stop at this virtual time (0: when every MR has left)")
 	f.Uint64Var(&s.Seed, "seed", s.Seed, "random seed; the same seed gives the same result")
+	f.Float64Var(&s.UrgentFraction, "urgent", s.UrgentFraction, "share of the MRs that are urgent, chosen from the seed (the planner's strategies only)")
+	f.StringVar(&s.UrgentAs, "urgent-as", s.UrgentAs, "priority urgent MRs are added with: urgent or high")
 	return cmd
 }
 
@@ -110,7 +112,8 @@ func overlayFlags(cmd *cobra.Command, loaded, flags sim.Scenario) sim.Scenario {
 		"conflict": func() { loaded.ConflictProbability = flags.ConflictProbability }, "max-parallel": func() { loaded.MaxParallel = flags.MaxParallel },
 		"retries": func() { loaded.Retries = flags.Retries }, "horizon": func() { loaded.Horizon = flags.Horizon },
 		"batch-size": func() { loaded.BatchSize = flags.BatchSize }, "min-window": func() { loaded.MinWindow = flags.MinWindow },
-		"seed": func() { loaded.Seed = flags.Seed },
+		"seed":   func() { loaded.Seed = flags.Seed },
+		"urgent": func() { loaded.UrgentFraction = flags.UrgentFraction }, "urgent-as": func() { loaded.UrgentAs = flags.UrgentAs },
 	}
 	for name, apply := range set {
 		if cmd.Flags().Changed(name) {
@@ -137,6 +140,48 @@ func writeSimTable(out io.Writer, rep sim.Report) error {
 			r.TTMP95Minutes, r.TTMP99Minutes, r.PipelinesPerMerged, r.WastedPipelineMinutes)
 	}
 	fmt.Fprintf(tw, "bound\t\t\t\t\t%.2f\t\t\t%.0f\t\t\t\t\t\t\t\n", rep.Bound.ThroughputPerHour, rep.Bound.TTMP50Minutes)
+	if err := tw.Flush(); err != nil {
+		return err
+	}
+	return writeUrgentTable(out, rep)
+}
+
+// writeUrgentTable splits the times to merge of a scenario with urgent MRs
+// into the urgent MRs' and the others', for the strategies that gave them
+// the priority.
+func writeUrgentTable(out io.Writer, rep sim.Report) error {
+	var with, without []string
+	for _, r := range rep.Strategies {
+		if r.Urgent != nil {
+			with = append(with, r.Name)
+		} else {
+			without = append(without, r.Name)
+		}
+	}
+	if rep.Scenario.UrgentFraction == 0 || len(with) == 0 {
+		return nil
+	}
+	var mrs int
+	for _, r := range rep.Strategies {
+		if r.Urgent != nil {
+			mrs = r.Urgent.MRs
+			break
+		}
+	}
+	fmt.Fprintf(out, "\nurgent MRs: %d (%g%% of the MRs), added as %s by the planner's strategies",
+		mrs, 100*rep.Scenario.UrgentFraction, rep.Scenario.UrgentAs)
+	if len(without) > 0 {
+		fmt.Fprintf(out, "; the peers (%s) have no priorities and treat them as normal", strings.Join(without, ", "))
+	}
+	fmt.Fprintln(out)
+	tw := tabwriter.NewWriter(out, 0, 4, 2, ' ', tabwriter.AlignRight)
+	fmt.Fprintln(tw, "strategy\turgent merged\tttm p50\tttm p95\tnormal merged\tttm p50\tttm p95\tpipelines/merged\t")
+	for _, r := range rep.Strategies {
+		if u := r.Urgent; u != nil {
+			fmt.Fprintf(tw, "%s\t%d\t%.0f\t%.0f\t%d\t%.0f\t%.0f\t%.2f\t\n", r.Name, u.Merged, u.TTMP50Minutes, u.TTMP95Minutes,
+				u.NormalMerged, u.NormalTTMP50Minutes, u.NormalTTMP95Minutes, r.PipelinesPerMerged)
+		}
+	}
 	return tw.Flush()
 }
 

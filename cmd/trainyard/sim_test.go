@@ -35,7 +35,7 @@ func TestSimCommandJSON(t *testing.T) {
 		t.Fatalf("decode %s: %v", out.String(), err)
 	}
 	scenario := rep["scenario"].(map[string]any)
-	for _, k := range []string{"arrival", "rate_per_hour", "mrs", "ci", "ci_mean", "ci_spread", "break_probability", "flake_probability", "conflict_probability", "max_parallel", "retries", "batch_size", "min_window", "horizon", "seed"} {
+	for _, k := range []string{"arrival", "rate_per_hour", "mrs", "ci", "ci_mean", "ci_spread", "break_probability", "flake_probability", "conflict_probability", "max_parallel", "retries", "batch_size", "min_window", "horizon", "seed", "urgent_fraction", "urgent_as"} {
 		if _, ok := scenario[k]; !ok {
 			t.Errorf("scenario has no %s", k)
 		}
@@ -67,6 +67,70 @@ func TestSimCommandJSON(t *testing.T) {
 	}
 	if want := strategyNames(); !slices.Equal(names, want) {
 		t.Errorf("strategies = %v, want %v", names, want)
+	}
+}
+
+// TestSimCommandUrgent: --urgent adds an "urgent" record to the planner's
+// strategies only, in JSON and in a second table; a scenario file sets the
+// same keys, and flags override them.
+func TestSimCommandUrgent(t *testing.T) {
+	out, err := runSim(t, "-o", "json", "--mrs", "40", "--break", "0.1", "--max-parallel", "5", "--urgent", "0.1", "--urgent-as", "high", "--seed", "5")
+	if err != nil {
+		t.Fatalf("sim: %v", err)
+	}
+	var rep struct {
+		Scenario   map[string]any   `json:"scenario"`
+		Strategies []map[string]any `json:"strategies"`
+	}
+	if err := json.Unmarshal([]byte(out), &rep); err != nil {
+		t.Fatalf("decode %s: %v", out, err)
+	}
+	if rep.Scenario["urgent_fraction"] != 0.1 || rep.Scenario["urgent_as"] != "high" {
+		t.Errorf("scenario = %v", rep.Scenario)
+	}
+	planner := map[string]bool{} // the strategies the planner runs, which add urgent MRs with a priority
+	for _, st := range sim.Strategies(sim.DefaultScenario()) {
+		planner[st.Name] = st.Planner()
+	}
+	fields := []string{"as", "mrs", "merged", "ttm_p50_minutes", "ttm_p95_minutes", "normal_merged", "normal_ttm_p50_minutes", "normal_ttm_p95_minutes"}
+	for _, m := range rep.Strategies {
+		name := m["name"].(string)
+		u, ok := m["urgent"].(map[string]any)
+		if ok != planner[name] {
+			t.Errorf("%s: urgent = %v, want one for the planner's strategies only", name, m["urgent"])
+			continue
+		}
+		if !ok {
+			continue
+		}
+		if len(u) != len(fields) || u["as"] != "high" || u["mrs"] != 4.0 || u["merged"].(float64)+u["normal_merged"].(float64) != m["merged"] {
+			t.Errorf("%s: urgent = %v, merged %v", name, u, m["merged"])
+		}
+		for _, k := range fields {
+			if _, ok := u[k]; !ok {
+				t.Errorf("%s: urgent has no %s", name, k)
+			}
+		}
+	}
+
+	file := writeFile(t, "urgent.yaml", "mrs: 40\nmax_parallel: 5\nurgent_fraction: 0.1\nurgent_as: high\n")
+	table, err := runSim(t, "--scenario", file, "--urgent-as", "urgent")
+	if err != nil {
+		t.Fatalf("sim --scenario: %v", err)
+	}
+	for _, want := range []string{"urgent MRs: 4 (10% of the MRs), added as urgent by the planner's strategies", "treat them as normal", "urgent merged", "normal merged"} {
+		if !strings.Contains(table, want) {
+			t.Errorf("table lacks %q:\n%s", want, table)
+		}
+	}
+	if plain, err := runSim(t, "--mrs", "10"); err != nil || strings.Contains(plain, "urgent") {
+		t.Errorf("without --urgent: %v\n%s", err, plain)
+	}
+	if _, err := runSim(t, "--urgent-as", "normal"); err == nil || !strings.Contains(err.Error(), "urgent_as") {
+		t.Errorf("--urgent-as normal: %v, want an error naming urgent_as", err)
+	}
+	if _, err := runSim(t, "--urgent", "1.5"); err == nil || !strings.Contains(err.Error(), "urgent_fraction") {
+		t.Errorf("--urgent 1.5: %v, want an error naming urgent_fraction", err)
 	}
 }
 

@@ -37,6 +37,7 @@ func newTrainCommand() *cobra.Command {
 		Example: "  trainyard train list\n" +
 			"  trainyard train show group/app main\n" +
 			"  trainyard train add group/app 42\n" +
+			"  trainyard train freeze group/app main --reason \"release 2.0 is being cut\"\n" +
 			"  trainyard train history group/app main -o json",
 	}
 	clientFlags(cmd, o)
@@ -55,6 +56,13 @@ func newTrainCommand() *cobra.Command {
 			short: "Stop a train from starting pipelines or merging; running pipelines go on"}),
 		newTrainPauseCommand(o, trainCommand{use: "resume", past: "Resumed", do: (*client.Client).Resume,
 			short: "Let a paused train go on"}),
+		newTrainFreezeCommand(o),
+		newTrainPauseCommand(o, trainCommand{use: "unfreeze", past: "Unfroze", do: (*client.Client).Unfreeze,
+			short: "Lift a train's freeze: what passed merges"}),
+		newTrainPauseCommand(o, trainCommand{use: "drain", past: "Draining", do: (*client.Client).Drain,
+			short: "Let a train finish the merge requests on it and take no new ones"}),
+		newTrainPauseCommand(o, trainCommand{use: "undrain", past: "Stopped draining", do: (*client.Client).Undrain,
+			short: "Let a draining train take new merge requests again"}),
 	)
 	return cmd
 }
@@ -204,7 +212,7 @@ func newTrainMRCommand(o *trainOptions, m mrCommand) *cobra.Command {
 	f.StringVar(&req.User, "user", "", "username the command is for (default: the token's name)")
 	f.StringVar(&req.Branch, "branch", "", "the train meant; a merge request targeting another branch is refused")
 	if m.queues {
-		f.StringVar(&req.Priority, "priority", "", "normal or high (high goes ahead of normal cars)")
+		f.StringVar(&req.Priority, "priority", "", "normal, urgent (ahead of the cars not yet tested, cancelling nothing) or high (to the front, restarting the cars behind)")
 		f.StringVar(&req.Method, "method", "", "merge, squash or rebase (default: the train's)")
 	}
 	return cmd
@@ -219,7 +227,7 @@ func parseMR(s string) (int64, error) {
 	return n, nil
 }
 
-// trainCommand describes pause or resume.
+// trainCommand describes pause, resume, unfreeze, drain or undrain.
 type trainCommand struct {
 	use, short, past string
 	do               func(c *client.Client, ctx context.Context, forge, project, branch string, req api.TrainRequest) (api.Train, error)
@@ -245,5 +253,38 @@ func newTrainPauseCommand(o *trainOptions, tc trainCommand) *cobra.Command {
 		},
 	}
 	cmd.Flags().StringVar(&req.User, "user", "", "username the train's notices name (default: the token's name)")
+	return cmd
+}
+
+// newTrainFreezeCommand is pause with a reason, which it needs.
+func newTrainFreezeCommand(o *trainOptions) *cobra.Command {
+	var req api.FreezeRequest
+	cmd := &cobra.Command{
+		Use:   "freeze PROJECT BRANCH",
+		Short: "Hold a train's target branch: cars are still tested, nothing merges until unfreeze",
+		Long: "Hold a train's target branch with a reason (--reason, required): its cars are\n" +
+			"still built and tested, nothing merges until trainyard train unfreeze. The\n" +
+			"reason is shown on the merge requests, in chat and on the dashboard.",
+		Example:           "  trainyard train freeze group/app main --reason \"release 2.0 is being cut\"",
+		ValidArgsFunction: o.completeTrain,
+		Args:              cobra.ExactArgs(2),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			c, p, err := o.setup(cmd)
+			if err != nil {
+				return err
+			}
+			if strings.TrimSpace(req.Reason) == "" {
+				return usagef("--reason: required; say why the train is frozen, like --reason \"release 2.0 is being cut\"")
+			}
+			t, err := c.Freeze(cmd.Context(), o.forge, args[0], args[1], req)
+			if err != nil {
+				return err
+			}
+			return p.print(t, func() error { return p.paused("Froze", t) })
+		},
+	}
+	f := cmd.Flags()
+	f.StringVar(&req.Reason, "reason", "", "why the train is frozen, shown to people (required; at most 200 characters)")
+	f.StringVar(&req.User, "user", "", "username the train's notices name (default: the token's name)")
 	return cmd
 }

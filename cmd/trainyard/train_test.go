@@ -107,6 +107,41 @@ func TestTrainCommands(t *testing.T) {
 	wantOutput(t, mustRun(t, e, "train", "pause", "Group/APP", "main"), "Paused the train for main of group/app (2 cars).\n")
 	wantOutput(t, mustRun(t, e, "train", "resume", "GROUP/app", "main"), "Resumed the train for main of group/app (2 cars).\n")
 
+	wantOutput(t, mustRun(t, e, "train", "freeze", "group/app", "main", "--reason", "release 2.0 is being cut"),
+		"Froze the train for main of group/app (2 cars).\n")
+	wantOutput(t, mustRun(t, e, "train", "list"), ""+
+		"FORGE   PROJECT    BRANCH  CARS  RUNNING  STATUS  HOLD\n"+
+		"gitlab  group/app  main    2     2        frozen  release 2.0 is being cut\n")
+	wantOutput(t, mustRun(t, e, "train", "show", "group/app", "main"), fmt.Sprintf(""+
+		"Train main of group/app (gitlab): 2 cars, testing up to 20 at once\n"+
+		"Nothing merges while the merge train is frozen by api: release 2.0 is being cut.\n"+
+		"POS  MR  STATE    PIPELINE  ON TRAIN  MERGE IN  TITLE\n"+
+		"1    !1  running  %-8s  1m35s     held      Change 1\n"+
+		"2    !2  running  %-8s  1m35s     held      Change 2\n", p1, p2))
+	var frozen api.Train
+	if err := json.Unmarshal([]byte(mustRun(t, e, "train", "freeze", "group/app", "main", "--reason", "rc1", "--user", "ops", "-o", "json")), &frozen); err != nil {
+		t.Fatal(err)
+	}
+	if frozen.Frozen == nil || *frozen.Frozen != (api.Freeze{Kind: api.HoldFrozen, Reason: "rc1", By: "ops (API token api)"}) || frozen.Hold == nil || frozen.Hold.Reason != "rc1" {
+		t.Fatalf("freeze -o json: frozen %+v, hold %+v", frozen.Frozen, frozen.Hold)
+	}
+	if tr, err := e.Engine.Train(e.Ctx, e.Key); err != nil || tr.Frozen == nil || tr.Frozen.Reason != "rc1" {
+		t.Fatalf("the engine's train after freeze: %+v, %v", tr.Frozen, err)
+	}
+	wantOutput(t, mustRun(t, e, "train", "unfreeze", "group/app", "main"), "Unfroze the train for main of group/app (2 cars).\n")
+	wantOutput(t, mustRun(t, e, "train", "drain", "group/app", "main"), "Draining the train for main of group/app (2 cars).\n")
+	wantOutput(t, mustRun(t, e, "train", "list"), ""+
+		"FORGE   PROJECT    BRANCH  CARS  RUNNING  STATUS\n"+
+		"gitlab  group/app  main    2     2        draining\n")
+	if out := mustRun(t, e, "train", "show", "group/app", "main"); !strings.HasPrefix(out,
+		"Train main of group/app (gitlab): 2 cars, testing up to 20 at once, draining (no new cars)\nPOS ") {
+		t.Fatalf("show of a draining train:\n%s", out)
+	}
+	wantOutput(t, mustRun(t, e, "train", "undrain", "group/app", "main", "--user", "ops"), "Stopped draining the train for main of group/app (2 cars).\n")
+	if tr, err := e.Engine.Train(e.Ctx, e.Key); err != nil || tr.Frozen != nil || tr.Draining {
+		t.Fatalf("the engine's train after unfreeze and undrain: frozen %+v, draining %v, %v", tr.Frozen, tr.Draining, err)
+	}
+
 	wantOutput(t, mustRun(t, e, "train", "history", "group/app", "main"), "No merge request has left this train.\n")
 	wantOutput(t, mustRun(t, e, "train", "remove", "group/app", "1", "--user", "bob"), "Removed !1 of group/app: not on any train.\n")
 	wantOutput(t, mustRun(t, e, "train", "history", "group/app", "main"), fmt.Sprintf(""+
@@ -135,6 +170,15 @@ func TestTrainCommands(t *testing.T) {
 			{[]string{"train", "list", "--server", "ftp://example.com"}, `server "ftp://example.com": want a URL such as http://127.0.0.1:8080`},
 			{[]string{"train", "history", "group/app", "main", "--limit", "0", "--server", e.URL}, "--limit 0: want 1 or more"},
 			{[]string{"train", "show", "group/app"}, "missing BRANCH: usage is trainyard train show PROJECT BRANCH"},
+			{[]string{"train", "freeze", "group/app", "main", "--server", e.URL}, `--reason: required; say why the train is frozen, like --reason "release 2.0 is being cut"`},
+			{[]string{"train", "freeze", "group/app", "main", "--reason", " ", "--server", e.URL}, `--reason: required; say why the train is frozen, like --reason "release 2.0 is being cut"`},
+			{[]string{"train", "freeze", "group/app", "main", "--reason", strings.Repeat("x", 201), "--server", e.URL, "--token", apitest.Token},
+				"reason: want at most 200 characters, got 201 (HTTP 400)"},
+			{[]string{"train", "freeze", "group/app", "main", "--reason", "x", "--server", e.URL}, "missing bearer token (Authorization: Bearer <token>) (HTTP 401)"},
+			{[]string{"train", "freeze", "group/app", "develop", "--reason", "x", "--server", e.URL, "--token", apitest.Token}, "train develop of group/app on gitlab not found (HTTP 404)"},
+			{[]string{"train", "drain", "group/app", "develop", "--server", e.URL, "--token", apitest.Token}, "train develop of group/app on gitlab not found (HTTP 404)"},
+			{[]string{"train", "undrain", "group/app", "main", "--server", e.URL, "--token", "wrong"}, "invalid token (HTTP 401)"},
+			{[]string{"train", "unfreeze", "group/app"}, "missing BRANCH: usage is trainyard train unfreeze PROJECT BRANCH"},
 		}
 		for _, c := range cases {
 			out, err := runCLI(t, e, c.args...)
@@ -309,4 +353,40 @@ func TestMRLabels(t *testing.T) {
 			t.Errorf("parseMR(%q) = %d, %v", s, n, err)
 		}
 	}
+}
+
+// A held train says what holds it and until when, in the list and in
+// show, and its cars say held instead of an estimate.
+func TestHeldTrainTables(t *testing.T) {
+	until := time.Date(2025, 3, 2, 8, 0, 0, 0, time.UTC)
+	var b bytes.Buffer
+	p := &printer{w: &b, format: "table"}
+	ts := []api.TrainSummary{
+		{Forge: "gitlab", Project: "g/a", Branch: "main", Cars: 1, Draining: true,
+			Hold: &api.Hold{Kind: api.HoldFreeze, Reason: "quarter end", Until: until}},
+		{Forge: "gitlab", Project: "g/a", Branch: "next", Paused: true,
+			Hold: &api.Hold{Kind: api.HoldMergeWindow, Reason: "Mon-Fri 09:00-17:00 Europe/Berlin", Until: until}},
+		{Forge: "gitlab", Project: "g/b", Branch: "main", Hold: &api.Hold{Kind: api.HoldFrozen, Reason: "line\x1b[31m one\nand two"}},
+		{Forge: "gitlab", Project: "g/c", Branch: "main"},
+	}
+	if err := p.trainList(ts); err != nil {
+		t.Fatal(err)
+	}
+	tr := api.Train{Forge: "gitlab", Project: "g/a", Branch: "main", MaxParallel: 2, Draining: true,
+		Hold: &api.Hold{Kind: api.HoldFreeze, Reason: "quarter end", Until: until,
+			Sentence: "the target branch is in a freeze period until 2025-03-02 08:00 UTC: quarter end"},
+		Cars: []api.Car{{Position: 1, MR: 3, State: api.StatePassed, Pipeline: 9, Title: "Three"}}}
+	if err := p.train(tr); err != nil {
+		t.Fatal(err)
+	}
+	wantOutput(t, b.String(), ""+
+		"FORGE   PROJECT  BRANCH  CARS  RUNNING  STATUS          HOLD\n"+
+		"gitlab  g/a      main    1     0        held, draining  freeze period: quarter end, until "+localTime(until)+"\n"+
+		"gitlab  g/a      next    0     0        paused, held    outside merge windows (Mon-Fri 09:00-17:00 Europe/Berlin), until "+localTime(until)+"\n"+
+		"gitlab  g/b      main    0     0        frozen          line [31m one and two\n"+
+		"gitlab  g/c      main    0     0        active          -\n"+
+		"Train main of g/a (gitlab): 1 car, testing up to 2 at once, draining (no new cars)\n"+
+		"Nothing merges while the target branch is in a freeze period until 2025-03-02 08:00 UTC: quarter end.\n"+
+		"POS  MR  STATE   PIPELINE  ON TRAIN  MERGE IN  TITLE\n"+
+		"1    !3  passed  #9        0s        held      Three\n")
 }

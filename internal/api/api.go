@@ -1,6 +1,6 @@
 // Package api serves Trainyard's HTTP API under /api/v1: the trains and
-// their cars and history for reading, and add, remove, retry, pause and
-// resume for driving them; and the events the workers gave up on, to read
+// their cars and history for reading, and add, remove, retry, pause,
+// resume, freeze, unfreeze, drain and undrain for driving them; and the events the workers gave up on, to read
 // and requeue. The JSON types are in pkg/api.
 //
 // A project path and a branch name are one path segment each, escaped as
@@ -36,9 +36,20 @@ type Steering interface {
 	Resume(ctx context.Context, key train.Key, by engine.Actor) error
 }
 
+// Freezing is what the freeze, unfreeze, drain and undrain calls change.
+// It is apart from Steering so that a Steering without it still steers:
+// these calls then answer 501.
+type Freezing interface {
+	Freeze(ctx context.Context, key train.Key, by engine.Actor, reason string) error
+	Unfreeze(ctx context.Context, key train.Key, by engine.Actor) error
+	Drain(ctx context.Context, key train.Key, by engine.Actor, on bool) error
+}
+
 var (
 	_ Trains   = (*engine.Router)(nil)
 	_ Steering = (*engine.Router)(nil)
+	_ Freezing = (*engine.Engine)(nil)
+	_ Freezing = (*engine.Router)(nil)
 )
 
 // Options configure the API.
@@ -47,6 +58,8 @@ type Options struct {
 	Trains Trains
 	// Steer changes them; nil: Trains, if it can.
 	Steer Steering
+	// Freeze freezes and drains them; nil: Steer, else Trains, if it can.
+	Freeze Freezing
 	// Events holds the dead letters; nil: their routes answer 404.
 	Events Events
 	// Tokens authorise calls (Authorization: Bearer <token>). Calls that
@@ -64,6 +77,17 @@ type Options struct {
 	Now func() time.Time
 	// Logger receives server-side failures; a no-op logger if nil.
 	Logger *zap.Logger
+}
+
+// FreezingOf is f, else the first of others that can freeze, else nil.
+func FreezingOf(f Freezing, others ...any) Freezing {
+	for _, o := range others {
+		if f != nil {
+			break
+		}
+		f, _ = o.(Freezing)
+	}
+	return f
 }
 
 // Prefix is the path every route starts with; mount the handler there.
@@ -85,6 +109,7 @@ func New(o Options) http.Handler {
 	if o.Steer == nil {
 		o.Steer, _ = o.Trains.(Steering)
 	}
+	o.Freeze = FreezingOf(o.Freeze, o.Steer, o.Trains)
 	s := &server{Options: o}
 	mux := http.NewServeMux()
 	for _, rt := range s.routes() {
@@ -125,6 +150,10 @@ func (s *server) routes() []route {
 		{http.MethodGet, train + "/history", reader, s.history},
 		{http.MethodPost, train + "/pause", writer, s.pause},
 		{http.MethodPost, train + "/resume", writer, s.resume},
+		{http.MethodPost, train + "/freeze", writer, s.freeze},
+		{http.MethodPost, train + "/unfreeze", writer, s.unfreeze},
+		{http.MethodPost, train + "/drain", writer, s.drain},
+		{http.MethodPost, train + "/undrain", writer, s.undrain},
 		{http.MethodPost, mr + "/add", writer, s.add},
 		{http.MethodPost, mr + "/remove", writer, s.remove},
 		{http.MethodPost, mr + "/retry", writer, s.retry},

@@ -82,10 +82,10 @@ func TestTrainLifecycle(t *testing.T) {
 
 	e.Clock.Advance(90 * time.Second)
 	call(t, e, "GET", trainPath, "", "").want(t, 200, fmt.Sprintf(
-		`{"forge":"gitlab","project":"group/app","branch":"main","paused":false,"target_head":%q,
+		`{"forge":"gitlab","project":"group/app","branch":"main","paused":false,"draining":false,"target_head":%q,
 		"max_parallel":20,"cars":[%s],"version":%d}`, tr.TargetHead, carJSON(e, car, 1, ""), tr.Version))
 	call(t, e, "GET", "/api/v1/trains", "", "").want(t, 200,
-		`{"trains":[{"forge":"gitlab","project":"group/app","branch":"main","paused":false,"cars":1,"running":1}]}`)
+		`{"trains":[{"forge":"gitlab","project":"group/app","branch":"main","paused":false,"draining":false,"cars":1,"running":1}]}`)
 	call(t, e, "GET", "/api/v1/trains?forge=github", "", "").want(t, 200, `{"trains":[]}`)
 
 	t.Run("refused", func(t *testing.T) {
@@ -109,7 +109,7 @@ func TestTrainLifecycle(t *testing.T) {
 	t.Run("bad input", func(t *testing.T) {
 		call(t, e, "POST", mrPath+"abc/add", tok, "").wantError(t, 400, `mr: want a merge request number, got "abc"`)
 		call(t, e, "POST", mrPath+"0/add", tok, "").wantError(t, 400, `mr: want a merge request number, got "0"`)
-		call(t, e, "POST", add, tok, `{"priority":"urgent"}`).wantError(t, 400, `priority: want normal or high, got "urgent"`)
+		call(t, e, "POST", add, tok, `{"priority":"asap"}`).wantError(t, 400, `priority: want normal, high or urgent, got "asap"`)
 		call(t, e, "POST", add, tok, `{"method":"octopus"}`).wantError(t, 400, `method: want merge, squash or rebase, got "octopus"`)
 		call(t, e, "POST", add, tok, `{"user":"a b"}`).wantError(t, 400, `user: want a username of letters, digits, '.', '_' and '-', got "a b"`)
 		call(t, e, "POST", add, tok, `{"usr":"alice"}`).wantError(t, 400, `body: json: unknown field "usr"`)
@@ -133,7 +133,7 @@ func TestTrainLifecycle(t *testing.T) {
 		if !tr.Paused {
 			t.Fatal("the train is not paused after pause")
 		}
-		r.want(t, 200, fmt.Sprintf(`{"forge":"gitlab","project":"group/app","branch":"main","paused":true,"target_head":%q,
+		r.want(t, 200, fmt.Sprintf(`{"forge":"gitlab","project":"group/app","branch":"main","paused":true,"draining":false,"target_head":%q,
 			"max_parallel":20,"cars":[%s],"version":%d}`, tr.TargetHead, carJSON(e, tr.Cars[0], 1, ""), tr.Version))
 		call(t, e, "POST", trainPath+"/resume", tok, "")
 		if engineTrain(t, e).Paused {
@@ -190,7 +190,7 @@ func TestNoTokenRefusesEveryChange(t *testing.T) {
 	t.Parallel()
 	e := apitest.New(t, apitest.Options{NoToken: true})
 	mr := e.MR(1, false)
-	for _, path := range []string{mrPath + fmt.Sprint(mr) + "/add", trainPath + "/pause"} {
+	for _, path := range []string{mrPath + fmt.Sprint(mr) + "/add", trainPath + "/pause", trainPath + "/freeze", trainPath + "/drain"} {
 		call(t, e, "POST", path, "", "").wantError(t, 403, "API token not configured")
 		call(t, e, "POST", path, "anything", "").wantError(t, 403, "API token not configured")
 	}
@@ -250,7 +250,7 @@ func TestEstimates(t *testing.T) {
 	// Front car: one window (10m) less the 4m its pipeline has run.
 	// Second car: two windows less the same 4m.
 	call(t, e, "GET", trainPath, "", "").want(t, 200, fmt.Sprintf(
-		`{"forge":"gitlab","project":"group/app","branch":"main","paused":false,"target_head":%q,
+		`{"forge":"gitlab","project":"group/app","branch":"main","paused":false,"draining":false,"target_head":%q,
 		"max_parallel":1,"cars":[%s,%s],"version":%d}`, tr.TargetHead,
 		carJSON(e, tr.Cars[0], 1, `,"estimated_merge_seconds":360,"estimated_merge":360`), queuedJSON(e, tr.Cars[1], 2, `,"estimated_merge_seconds":960,"estimated_merge":960`), tr.Version))
 }
@@ -295,4 +295,125 @@ func TestFailuresKeepTheirDetailsInTheLog(t *testing.T) {
 	if len(entries) != 1 || !strings.Contains(fmt.Sprint(entries[0].ContextMap()["error"]), "127.0.0.1:1") {
 		t.Fatalf("log: %+v", entries)
 	}
+}
+
+// Freeze, unfreeze, drain and undrain are guarded and answered as pause
+// is: a write token, a body that is checked, 404 for a train that is not
+// there, and the train after the change.
+func TestFreezeAndDrain(t *testing.T) {
+	t.Parallel()
+	const reader = "reader-token-for-tests"
+	e := apitest.New(t, apitest.Options{Tokens: []api.Token{{Name: "grafana", Value: reader}}})
+	one := e.MR(1, false)
+	call(t, e, "POST", mrPath+fmt.Sprint(one)+"/add", tok, "")
+	e.Sweep()
+	before := engineTrain(t, e)
+
+	const xssReason = "<script>alert(1)</script>"
+	freeze := trainPath + "/freeze"
+	body := `{"user":"ops","reason":"` + xssReason + `"}`
+	t.Run("refused without a write token", func(t *testing.T) {
+		for _, verb := range []string{"freeze", "unfreeze", "drain", "undrain"} {
+			call(t, e, "POST", trainPath+"/"+verb, "", body).wantError(t, 401, "missing bearer token (Authorization: Bearer <token>)")
+			call(t, e, "POST", trainPath+"/"+verb, "wrong", body).wantError(t, 401, "invalid token")
+			call(t, e, "POST", trainPath+"/"+verb, reader, body).wantError(t, 403, "token grafana may only read")
+			call(t, e, "GET", trainPath+"/"+verb, tok, "").wantError(t, 405, "method not allowed; use POST")
+		}
+		if tr := engineTrain(t, e); tr.Version != before.Version || tr.Frozen != nil || tr.Draining {
+			t.Fatalf("a refused call changed the train: version %d, frozen %+v, draining %v", tr.Version, tr.Frozen, tr.Draining)
+		}
+	})
+	t.Run("bad reason", func(t *testing.T) {
+		missing := "reason: want why the train is frozen, 1 to 200 characters"
+		for _, b := range []string{"", `{}`, `{"user":"ops"}`, `{"reason":""}`, `{"reason":"   "}`} {
+			call(t, e, "POST", freeze, tok, b).wantError(t, 400, missing)
+		}
+		call(t, e, "POST", freeze, tok, `{"reason":"`+strings.Repeat("é", 201)+`"}`).wantError(t, 400, "reason: want at most 200 characters, got 201")
+		for _, b := range []string{`{"reason":"a\nb"}`, `{"reason":"a\u001b[31mb"}`, `{"reason":"a\u202eb"}`} {
+			call(t, e, "POST", freeze, tok, b).wantError(t, 400, "reason: want text without control or formatting characters")
+		}
+		call(t, e, "POST", freeze, tok, `{"reason":"x","until":"friday"}`).wantError(t, 400, `body: json: unknown field "until"`)
+		call(t, e, "POST", freeze, tok, `{"reason":"x","user":"a b"}`).wantError(t, 400, `user: want a username of letters, digits, '.', '_' and '-', got "a b"`)
+		call(t, e, "POST", trainPath+"/drain", tok, `{"reason":"x"}`).wantError(t, 400, `body: json: unknown field "reason"`)
+		if tr := engineTrain(t, e); tr.Frozen != nil {
+			t.Fatalf("a refused freeze froze the train: %+v", tr.Frozen)
+		}
+	})
+	t.Run("not found", func(t *testing.T) {
+		call(t, e, "POST", "/api/v1/trains/gitlab/group%2Fapp/develop/freeze", tok, `{"reason":"release"}`).
+			wantError(t, 404, "train develop of group/app on gitlab not found")
+		for _, verb := range []string{"unfreeze", "drain", "undrain"} {
+			call(t, e, "POST", "/api/v1/trains/gitlab/group%2Fapp/develop/"+verb, tok, "").
+				wantError(t, 404, "train develop of group/app on gitlab not found")
+		}
+	})
+	t.Run("freeze and unfreeze", func(t *testing.T) {
+		r := call(t, e, "POST", freeze, tok, body)
+		tr := engineTrain(t, e)
+		if tr.Frozen == nil || tr.Frozen.Reason != xssReason || tr.Frozen.By != "ops (API token api)" || tr.Frozen.Kind != train.HoldFrozen {
+			t.Fatalf("frozen %+v after freeze", tr.Frozen)
+		}
+		frozen := `"frozen":{"kind":"frozen","reason":"<script>alert(1)</script>","by":"ops (API token api)"},` +
+			`"hold":{"kind":"frozen","reason":"<script>alert(1)</script>","sentence":"the merge train is frozen by ops (API token api): <script>alert(1)</script>"}`
+		r.want(t, 200, fmt.Sprintf(`{"forge":"gitlab","project":"group/app","branch":"main","paused":false,"draining":false,%s,"target_head":%q,
+			"max_parallel":20,"cars":[%s],"version":%d}`, frozen, tr.TargetHead, carJSON(e, tr.Cars[0], 1, ""), tr.Version))
+		call(t, e, "GET", "/api/v1/trains", "", "").want(t, 200,
+			`{"trains":[{"forge":"gitlab","project":"group/app","branch":"main","paused":false,"draining":false,`+frozen+`,"cars":1,"running":1}]}`)
+		// A new reason replaces the old one.
+		call(t, e, "POST", freeze, tok, `{"reason":"  release 2.0 is being cut "}`)
+		if tr := engineTrain(t, e); tr.Frozen == nil || tr.Frozen.Reason != "release 2.0 is being cut" || tr.Frozen.By != "api" {
+			t.Fatalf("frozen %+v after a second freeze", tr.Frozen)
+		}
+		r = call(t, e, "POST", trainPath+"/unfreeze", tok, "")
+		if tr := engineTrain(t, e); tr.Frozen != nil {
+			t.Fatalf("frozen %+v after unfreeze", tr.Frozen)
+		}
+		if r.status != 200 || strings.Contains(string(r.body), `"frozen"`) || strings.Contains(string(r.body), `"hold"`) {
+			t.Fatalf("unfreeze: %d %s", r.status, r.body)
+		}
+	})
+	t.Run("drain and undrain", func(t *testing.T) {
+		r := call(t, e, "POST", trainPath+"/drain", tok, `{"user":"ops"}`)
+		if !engineTrain(t, e).Draining {
+			t.Fatal("the train is not draining after drain")
+		}
+		if r.status != 200 || !strings.Contains(string(r.body), `"draining":true`) {
+			t.Fatalf("drain: %d %s", r.status, r.body)
+		}
+		call(t, e, "GET", "/api/v1/trains", "", "").want(t, 200,
+			`{"trains":[{"forge":"gitlab","project":"group/app","branch":"main","paused":false,"draining":true,"cars":1,"running":1}]}`)
+		two := e.MR(2, false)
+		// The engine answers a draining train's refusal on the MR; the
+		// answer shows the MR on no train.
+		call(t, e, "POST", mrPath+fmt.Sprint(two)+"/add", tok, "").want(t, 200, `{"forge":"gitlab","project":"group/app","mr":2,"label":"!2"}`)
+		if n := e.Notes(two); !strings.Contains(n, "is draining") {
+			t.Errorf("no draining reply on the MR: %q", n)
+		}
+		if tr := engineTrain(t, e); len(tr.Cars) != 1 {
+			t.Fatalf("a draining train took a new car: %+v", tr.Cars)
+		}
+		call(t, e, "POST", trainPath+"/undrain", tok, "")
+		if engineTrain(t, e).Draining {
+			t.Fatal("the train is draining after undrain")
+		}
+	})
+}
+
+// A scheduled hold shows as the train's hold, with when it ends, and the
+// cars have no estimate meanwhile.
+func TestScheduledHold(t *testing.T) {
+	t.Parallel()
+	e := apitest.New(t, apitest.Options{Settings: train.Settings{Schedule: train.Schedule{Freezes: []train.FreezePeriod{{
+		From: time.Date(2025, 3, 1, 0, 0, 0, 0, time.UTC), Until: time.Date(2025, 3, 2, 8, 0, 0, 0, time.UTC), Reason: "quarter end",
+	}}}}})
+	one := e.MR(1, false)
+	call(t, e, "POST", mrPath+fmt.Sprint(one)+"/add", tok, "")
+	e.Sweep()
+	tr := engineTrain(t, e)
+	hold := `"hold":{"kind":"freeze_period","reason":"quarter end","until":"2025-03-02T08:00:00Z",
+		"sentence":"the target branch is in a freeze period until 2025-03-02 08:00 UTC: quarter end"}`
+	call(t, e, "GET", trainPath, "", "").want(t, 200, fmt.Sprintf(`{"forge":"gitlab","project":"group/app","branch":"main","paused":false,"draining":false,
+		%s,"target_head":%q,"max_parallel":20,"cars":[%s],"version":%d}`, hold, tr.TargetHead, carJSON(e, tr.Cars[0], 1, ""), tr.Version))
+	call(t, e, "GET", "/api/v1/trains", "", "").want(t, 200,
+		`{"trains":[{"forge":"gitlab","project":"group/app","branch":"main","paused":false,"draining":false,`+hold+`,"cars":1,"running":1}]}`)
 }

@@ -8,16 +8,29 @@ import (
 )
 
 func (s *server) trainOf(t train.Train, perWindow time.Duration) v1.Train {
+	now := s.Now()
 	out := v1.Train{
-		Forge: t.Forge, Project: t.Project, Branch: t.Branch, Paused: t.Paused,
+		Forge: t.Forge, Project: t.Project, Branch: t.Branch, Paused: t.Paused, Draining: t.Draining,
+		Frozen: freezeOf(t), Hold: holdOf(t, now),
 		TargetHead: t.TargetHead, MaxParallel: t.Settings.MaxParallel,
 		Cars: make([]v1.Car, len(t.Cars)), Version: t.Version,
 	}
-	est := train.EstimateFor(t, s.Now(), perWindow)
+	est := train.EstimateFor(t, now, perWindow)
 	for i, c := range t.Cars {
-		out.Cars[i] = s.carOf(t.Key, i, c, etaAt(est, i, c))
+		var eta *v1.Duration
+		if out.Hold == nil { // nothing merges while held: Hold says so instead
+			eta = etaAt(est, i, c)
+		}
+		out.Cars[i] = s.carOf(t.Key, i, c, eta)
 		out.Cars[i].TestedWith = t.RidesWith(i)
 		out.Cars[i].Bisecting = c.Suspect != 0
+		if c.Priority != train.PriorityNormal {
+			out.Cars[i].Priority = string(c.Priority)
+		}
+		for _, d := range c.DependsOn {
+			out.Cars[i].DependsOn = append(out.Cars[i].DependsOn, d.MR)
+		}
+		out.Cars[i].StackedOn = c.Stacked
 	}
 	return out
 }
@@ -37,7 +50,8 @@ func (s *server) carOf(key train.Key, i int, c train.Car, eta *v1.Duration) v1.C
 }
 
 func (s *server) summaryOf(t train.Train) v1.TrainSummary {
-	sum := v1.TrainSummary{Forge: t.Forge, Project: t.Project, Branch: t.Branch, Paused: t.Paused, Cars: len(t.Cars)}
+	sum := v1.TrainSummary{Forge: t.Forge, Project: t.Project, Branch: t.Branch, Paused: t.Paused, Draining: t.Draining,
+		Frozen: freezeOf(t), Hold: holdOf(t, s.Now()), Cars: len(t.Cars)}
 	for _, c := range t.Cars {
 		if c.State == train.StateStarting || c.State == train.StateRunning {
 			sum.Running++
@@ -85,4 +99,26 @@ func etaAt(e train.Estimate, i int, c train.Car) *v1.Duration {
 	}
 	eta := v1.Duration(d)
 	return &eta
+}
+
+// freezeOf is the freeze someone put on t, nil if none.
+func freezeOf(t train.Train) *v1.Freeze {
+	if t.Frozen == nil {
+		return nil
+	}
+	return &v1.Freeze{Kind: string(train.HoldFrozen), Reason: t.Frozen.Reason, By: t.Frozen.By}
+}
+
+// holdOf is what holds t's target at now, nil if nothing does: a freeze
+// by command, else a freeze period or being outside the merge windows.
+func holdOf(t train.Train, now time.Time) *v1.Hold {
+	h, held := t.Hold(now)
+	if !held {
+		return nil
+	}
+	out := &v1.Hold{Kind: string(h.Kind), Reason: h.Reason, Sentence: h.Sentence()}
+	if !h.Until.IsZero() {
+		out.Until = h.Until.UTC()
+	}
+	return out
 }

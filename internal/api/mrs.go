@@ -61,8 +61,8 @@ func requestOf(r *http.Request) (engine.Request, error) {
 		return req, err
 	}
 	prio := train.Priority(body.Priority)
-	if prio != "" && prio != train.PriorityNormal && prio != train.PriorityHigh {
-		return req, badRequest("priority: want normal or high, got %q", body.Priority)
+	if prio != "" && !prio.Valid() {
+		return req, badRequest("priority: want normal, high or urgent, got %q", body.Priority)
 	}
 	method := train.Method(body.Method)
 	if method != "" && !method.Valid() {

@@ -8,9 +8,12 @@ import (
 	"net/http"
 	"strconv"
 	"strings"
+	"unicode"
+	"unicode/utf8"
 
 	"github.com/trainyard/trainyard/internal/engine"
 	"github.com/trainyard/trainyard/internal/train"
+	v1 "github.com/trainyard/trainyard/pkg/api"
 )
 
 // maxBody bounds request bodies; they are a few small fields.
@@ -125,4 +128,22 @@ func userOf(name string) (string, error) {
 		return "", badRequest("user: want a username of letters, digits, '.', '_' and '-', got %q", name)
 	}
 	return name, nil
+}
+
+// CheckReason checks a freeze's reason, as the API and the dashboard take
+// it: 1 to v1.MaxReason characters once trimmed, and no control or
+// formatting characters (line breaks, escapes, bidirectional overrides),
+// since it is shown in comments, chat and terminals. It returns the
+// reason trimmed, or a 400 error whose message says what is wrong.
+func CheckReason(s string) (string, error) {
+	s = strings.TrimSpace(s)
+	switch n := utf8.RuneCountInString(s); {
+	case n == 0:
+		return "", badRequest("reason: want why the train is frozen, 1 to %d characters", v1.MaxReason)
+	case n > v1.MaxReason:
+		return "", badRequest("reason: want at most %d characters, got %d", v1.MaxReason, n)
+	case !utf8.ValidString(s) || strings.ContainsFunc(s, func(r rune) bool { return unicode.IsControl(r) || unicode.Is(unicode.Cf, r) }):
+		return "", badRequest("reason: want text without control or formatting characters")
+	}
+	return s, nil
 }

@@ -97,8 +97,83 @@ func (s *server) resume(r *http.Request) (any, error) {
 	return s.trainCommand(r, Steering.Resume)
 }
 
+// freeze answers POST .../freeze, whose body must give a reason.
+func (s *server) freeze(r *http.Request) (any, error) {
+	key, err := keyOf(r)
+	if err != nil {
+		return nil, err
+	}
+	var body v1.FreezeRequest
+	if err := decodeBody(r, &body); err != nil {
+		return nil, err
+	}
+	reason, err := CheckReason(body.Reason)
+	if err != nil {
+		return nil, err
+	}
+	by, err := actorOf(r, body.User)
+	if err != nil {
+		return nil, err
+	}
+	return s.steerTrain(r.Context(), key, func(ctx context.Context) error {
+		f, err := s.freezing()
+		if err != nil {
+			return err
+		}
+		return f.Freeze(ctx, key, by, reason)
+	})
+}
+
+func (s *server) unfreeze(r *http.Request) (any, error) {
+	return s.freezeCommand(r, func(f Freezing, ctx context.Context, key train.Key, by engine.Actor) error {
+		return f.Unfreeze(ctx, key, by)
+	})
+}
+
+func (s *server) drain(r *http.Request) (any, error) {
+	return s.freezeCommand(r, func(f Freezing, ctx context.Context, key train.Key, by engine.Actor) error {
+		return f.Drain(ctx, key, by, true)
+	})
+}
+
+func (s *server) undrain(r *http.Request) (any, error) {
+	return s.freezeCommand(r, func(f Freezing, ctx context.Context, key train.Key, by engine.Actor) error {
+		return f.Drain(ctx, key, by, false)
+	})
+}
+
 // trainCommand runs pause or resume and answers with the train after it.
 func (s *server) trainCommand(r *http.Request, do func(Steering, context.Context, train.Key, engine.Actor) error) (any, error) {
+	return s.simpleCommand(r, func(ctx context.Context, key train.Key, by engine.Actor) error {
+		if s.Steer == nil {
+			return engine.ErrUnknownForge
+		}
+		return do(s.Steer, ctx, key, by)
+	})
+}
+
+// freezeCommand runs unfreeze, drain or undrain and answers with the
+// train after it.
+func (s *server) freezeCommand(r *http.Request, do func(Freezing, context.Context, train.Key, engine.Actor) error) (any, error) {
+	return s.simpleCommand(r, func(ctx context.Context, key train.Key, by engine.Actor) error {
+		f, err := s.freezing()
+		if err != nil {
+			return err
+		}
+		return do(f, ctx, key, by)
+	})
+}
+
+// freezing is what freezes and drains trains, or why there is nothing.
+func (s *server) freezing() (Freezing, error) {
+	if s.Freeze == nil {
+		return nil, &statusError{http.StatusNotImplemented, "freezing and draining trains is not available on this server"}
+	}
+	return s.Freeze, nil
+}
+
+// simpleCommand runs a train command whose body is a v1.TrainRequest.
+func (s *server) simpleCommand(r *http.Request, do func(context.Context, train.Key, engine.Actor) error) (any, error) {
 	key, err := keyOf(r)
 	if err != nil {
 		return nil, err
@@ -111,13 +186,16 @@ func (s *server) trainCommand(r *http.Request, do func(Steering, context.Context
 	if err != nil {
 		return nil, err
 	}
-	if s.Steer == nil {
-		return nil, &call{trainName(key), engine.ErrUnknownForge}
-	}
-	if err := do(s.Steer, r.Context(), key, by); err != nil {
+	return s.steerTrain(r.Context(), key, func(ctx context.Context) error { return do(ctx, key, by) })
+}
+
+// steerTrain runs a command on a train and answers with the train after
+// it.
+func (s *server) steerTrain(ctx context.Context, key train.Key, do func(context.Context) error) (any, error) {
+	if err := do(ctx); err != nil {
 		return nil, &call{trainName(key), err}
 	}
-	return s.train(r.Context(), key)
+	return s.train(ctx, key)
 }
 
 func trainName(key train.Key) string {

@@ -7,12 +7,14 @@ import (
 	"testing"
 	"time"
 
+	"github.com/trainyard/trainyard/internal/command"
 	"github.com/trainyard/trainyard/internal/engine"
 	"github.com/trainyard/trainyard/internal/forge"
 	"github.com/trainyard/trainyard/internal/forge/github"
 	"github.com/trainyard/trainyard/internal/forge/gitlab"
 	"github.com/trainyard/trainyard/internal/store"
 	"github.com/trainyard/trainyard/internal/train"
+	v1 "github.com/trainyard/trainyard/pkg/api"
 )
 
 func TestBearer(t *testing.T) {
@@ -170,5 +172,47 @@ func TestConflictHistoryHasNoCommitOfItsOwn(t *testing.T) {
 		if h.Commit != "" || h.Pipeline != 0 || h.Reason != said {
 			t.Errorf("%+v: history commit %q pipeline %d reason %q", r, h.Commit, h.Pipeline, h.Reason)
 		}
+	}
+}
+
+// A held train's cars have no estimate: nothing merges until the hold
+// ends, which the train's hold says instead.
+func TestHeldTrainHasNoEstimates(t *testing.T) {
+	now := time.Date(2025, 3, 1, 12, 0, 0, 0, time.UTC)
+	s := &server{Options: Options{Now: func() time.Time { return now }}}
+	tr := train.Train{Key: train.Key{Forge: "gitlab", Project: "g/a", Branch: "main"}, Settings: train.Settings{MaxParallel: 2}.WithDefaults(),
+		Cars: []train.Car{{MR: 1, State: train.StateRunning, Pipeline: 7, PipelineStartedAt: now.Add(-time.Minute)}}}
+	if out := s.trainOf(tr, 10*time.Minute); out.Hold != nil || out.Cars[0].EstimatedMerge == nil || out.Cars[0].EstimatedMerge.Std() != 9*time.Minute {
+		t.Fatalf("open train: hold %+v, estimate %v; want none and 9m", out.Hold, out.Cars[0].EstimatedMerge)
+	}
+	tr.Frozen = &train.Hold{Kind: train.HoldFrozen, Reason: "release", By: "ops"}
+	out := s.trainOf(tr, 10*time.Minute)
+	if out.Hold == nil || out.Hold.Kind != "frozen" || out.Hold.Sentence != "the merge train is frozen by ops: release" || !out.Hold.Until.IsZero() ||
+		out.Frozen == nil || *out.Frozen != (v1.Freeze{Kind: "frozen", Reason: "release", By: "ops"}) {
+		t.Fatalf("frozen train: hold %+v, frozen %+v", out.Hold, out.Frozen)
+	}
+	if out.Cars[0].EstimatedMerge != nil {
+		t.Errorf("frozen train: estimate %v, want none", *out.Cars[0].EstimatedMerge)
+	}
+	tr.Frozen = nil
+	tr.Settings.Schedule.Windows = []train.MergeWindow{{Days: 1 << time.Monday, From: 9 * time.Hour, Until: 17 * time.Hour, Spec: "Mon 09:00-17:00 UTC"}}
+	out = s.trainOf(tr, 10*time.Minute) // a Saturday
+	want := v1.Hold{Kind: "outside_merge_window", Reason: "Mon 09:00-17:00 UTC", Until: time.Date(2025, 3, 3, 9, 0, 0, 0, time.UTC),
+		Sentence: "the target branch is outside its merge windows (Mon 09:00-17:00 UTC) until 2025-03-03 09:00 UTC"}
+	if out.Hold == nil || *out.Hold != want || out.Frozen != nil || out.Cars[0].EstimatedMerge != nil {
+		t.Fatalf("outside the windows: hold %+v, frozen %+v, estimate %v; want hold %+v", out.Hold, out.Frozen, out.Cars[0].EstimatedMerge, want)
+	}
+	if sum := s.summaryOf(tr); sum.Hold == nil || *sum.Hold != want {
+		t.Fatalf("summary hold %+v, want %+v", sum.Hold, want)
+	}
+}
+
+// The API takes as long a reason as a /train freeze comment does.
+func TestReasonLimitIsTheCommentsLimit(t *testing.T) {
+	if v1.MaxReason != command.MaxReason {
+		t.Fatalf("the API takes reasons of up to %d characters, comments %d", v1.MaxReason, command.MaxReason)
+	}
+	if got, err := CheckReason("  release 2.0 \u00e9 "); err != nil || got != "release 2.0 \u00e9" {
+		t.Fatalf("CheckReason = %q, %v", got, err)
 	}
 }

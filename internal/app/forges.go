@@ -1,9 +1,12 @@
 package app
 
 import (
+	"crypto/sha256"
+	"encoding/hex"
 	"net/http"
 	"path/filepath"
 	"strings"
+	"sync"
 
 	"go.uber.org/zap"
 
@@ -55,7 +58,7 @@ func (a *App) newEngine(owner string, f forges.Forge) *engine.Engine {
 		CarPrefix:     cfg.Train.CarPrefix,
 		LeaseTTL:      cfg.LeaseTTL,
 		ActionTimeout: cfg.ActionTimeout,
-		Policy:        policy{cfg: cfg, forge: name},
+		Policy:        newPolicy(cfg, name, f.Client),
 		Projects:      projects,
 		SweepEvery:    cfg.SweepInterval,
 		DedupTTL:      cfg.Webhook.DedupTTL,
@@ -74,10 +77,72 @@ func (a *App) newEngine(owner string, f forges.Forge) *engine.Engine {
 	return engine.New(ec, a.store, f.Client, repos, opts...)
 }
 
-// policy is one forge's projects as the configuration sets them.
+// policy is one forge's projects as the configuration sets them, with
+// the repositories' own settings files on top.
 type policy struct {
 	cfg   *config.Config
 	forge string
+	files *repoFiles
+	// checks, on GitHub, sets a repository's required checks from its
+	// file.
+	checks func(project string, checks []string)
+}
+
+func newPolicy(cfg *config.Config, name string, client any) policy {
+	p := policy{cfg: cfg, forge: name, files: &repoFiles{parsed: map[string]repoFileResult{}}}
+	if s, ok := client.(interface{ SetRequiredChecks(string, []string) }); ok {
+		p.checks = s.SetRequiredChecks
+	}
+	return p
+}
+
+// repoFiles keeps repository files parsed, by forge and content: every
+// load of a train applies its file again.
+type repoFiles struct {
+	mu     sync.Mutex
+	parsed map[string]repoFileResult
+}
+
+type repoFileResult struct {
+	file *config.RepoFile
+	err  error
+}
+
+// maxParsedFiles bounds the parsed files kept: about one per project.
+const maxParsedFiles = 256
+
+func (r *repoFiles) parse(forgeName, data string) (*config.RepoFile, error) {
+	sum := sha256.Sum256([]byte(data))
+	k := forgeName + ":" + hex.EncodeToString(sum[:])
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if got, ok := r.parsed[k]; ok {
+		return got.file, got.err
+	}
+	f, err := config.ParseRepoFile([]byte(data), forgeName)
+	if len(r.parsed) >= maxParsedFiles {
+		clear(r.parsed)
+	}
+	r.parsed[k] = repoFileResult{f, err}
+	return f, err
+}
+
+func (p policy) RepoFile(k train.Key) (string, int64) {
+	if !p.cfg.RepoFileAllowed(p.forge, k.Project) {
+		return "", 0
+	}
+	return config.RepoFileName, config.MaxRepoFile
+}
+
+func (p policy) RepoSettings(k train.Key, data string) (train.Settings, error) {
+	f, err := p.files.parse(p.forge, data)
+	if err != nil {
+		return train.Settings{}, err
+	}
+	if p.checks != nil {
+		p.checks(k.Project, f.RequiredChecks())
+	}
+	return p.cfg.RepoSettings(p.forge, k.Project, f), nil
 }
 
 func (p policy) Settings(k train.Key) train.Settings { return p.cfg.Settings(p.forge, k.Project) }
@@ -86,6 +151,9 @@ func (p policy) MinAccess(project string) forge.AccessLevel {
 }
 func (p policy) PauseRole(project string) forge.AccessLevel {
 	return p.cfg.PauseRole(p.forge, project)
+}
+func (p policy) PriorityRole(project string) forge.AccessLevel {
+	return p.cfg.PriorityRole(p.forge, project)
 }
 func (p policy) BranchAllowed(project, branch string) bool {
 	return p.cfg.BranchAllowed(p.forge, project, branch)

@@ -23,7 +23,11 @@ const (
 	Status Verb = "status"
 	Pause  Verb = "pause"
 	Resume Verb = "resume"
-	Help   Verb = "help"
+	// Freeze holds the train's target with a reason; cars are still
+	// tested. Unfreeze lifts it.
+	Freeze   Verb = "freeze"
+	Unfreeze Verb = "unfreeze"
+	Help     Verb = "help"
 )
 
 // Command is a parsed, valid command.
@@ -31,6 +35,7 @@ type Command struct {
 	Verb     Verb
 	Priority train.Priority // add and retry only; empty: normal
 	Method   train.Method   // add and retry only; empty: the train's
+	Reason   string         // freeze only: the words after the verb
 }
 
 // Result is the outcome of parsing a comment: at most one of Command and
@@ -59,12 +64,18 @@ type verbSpec struct {
 	verb    Verb
 	summary string
 	options []option
+	// text names the free text the verb takes after it, required; ""
+	// for a verb that takes options only.
+	text string
 }
+
+// MaxReason bounds the free text of a command, in characters.
+const MaxReason = 200
 
 // verbs is the grammar; help is generated from it.
 func verbs() []verbSpec {
 	addOptions := []option{
-		{name: "priority", values: []string{"high", "normal"}, set: func(c *Command, v string) { c.Priority = train.Priority(v) }},
+		{name: "priority", values: []string{"urgent", "high", "normal"}, set: func(c *Command, v string) { c.Priority = train.Priority(v) }},
 		{name: "method", values: []string{"merge", "squash", "rebase"}, set: func(c *Command, v string) { c.Method = train.Method(v) }},
 	}
 	return []verbSpec{
@@ -74,6 +85,8 @@ func verbs() []verbSpec {
 		{verb: Status, summary: "show this merge request's place and state on the train"},
 		{verb: Pause, summary: "pause this merge request's merge train: nothing new starts or merges"},
 		{verb: Resume, summary: "resume this merge request's merge train"},
+		{verb: Freeze, text: "REASON", summary: "freeze this merge request's merge train: cars are still tested, nothing merges until it is unfrozen"},
+		{verb: Unfreeze, summary: "lift the freeze of this merge request's merge train"},
 		{verb: Help, summary: "show this help"},
 	}
 }
@@ -129,6 +142,9 @@ func isCommandLine(line string) bool {
 // any case but quoted back as written.
 func parseOptions(v verbSpec, args []string) Result {
 	c := &Command{Verb: v.verb}
+	if v.text != "" {
+		return parseText(v, c, args)
+	}
 	seen := map[string]bool{}
 	for i := 0; i < len(args); i++ {
 		arg := args[i]
@@ -157,6 +173,22 @@ func parseOptions(v verbSpec, args []string) Result {
 		}
 		opt.set(c, canonical)
 	}
+	return Result{Command: c}
+}
+
+// parseText takes every word after the verb as its text, spaced by one
+// space.
+func parseText(v verbSpec, c *Command, args []string) Result {
+	text := strings.Join(args, " ")
+	switch n := utf8.RuneCountInString(text); {
+	case n == 0:
+		return bad(v, "it needs a "+strings.ToLower(v.text)+" after it, like `"+Prefix+" "+string(v.verb)+" release 2.0 is being cut`")
+	case n > MaxReason:
+		return bad(v, fmt.Sprintf("the %s is %d characters long; at most %d are kept", strings.ToLower(v.text), n, MaxReason))
+	case !utf8.ValidString(text) || strings.ContainsFunc(text, func(r rune) bool { return unicode.IsControl(r) || unicode.Is(unicode.Cf, r) }):
+		return bad(v, "the "+strings.ToLower(v.text)+" holds control or formatting characters")
+	}
+	c.Reason = text
 	return Result{Command: c}
 }
 
@@ -190,6 +222,9 @@ func Usage() string {
 	b.WriteString("Usage:\n\n")
 	for _, v := range verbs() {
 		fmt.Fprintf(&b, "- `%s %s", Prefix, v.verb)
+		if v.text != "" {
+			fmt.Fprintf(&b, " %s", v.text)
+		}
 		for _, o := range v.options {
 			fmt.Fprintf(&b, " [--%s %s]", o.name, strings.Join(o.values, "|"))
 		}

@@ -44,6 +44,13 @@ func TestParse(t *testing.T) {
 		{name: "pause", body: "/train pause", want: cmd(Pause)},
 		{name: "resume", body: "/train resume", want: cmd(Resume)},
 		{name: "help", body: "/train help", want: cmd(Help)},
+		{name: "freeze", body: "/train freeze  Release 2.0\tis being cut", want: Result{Command: &Command{Verb: Freeze, Reason: "Release 2.0 is being cut"}}},
+		{name: "freeze takes options as words", body: "/train FREEZE --until friday", want: Result{Command: &Command{Verb: Freeze, Reason: "--until friday"}}},
+		{name: "freeze needs a reason", body: "/train freeze", want: withUsage("Cannot run `/train freeze`: it needs a reason after it, like `/train freeze release 2.0 is being cut`.")},
+		{name: "freeze reason too long", body: "/train freeze " + strings.Repeat("x", 201), want: withUsage("Cannot run `/train freeze`: the reason is 201 characters long; at most 200 are kept.")},
+		{name: "freeze reason with a bidi override", body: "/train freeze a\u202eb", want: withUsage("Cannot run `/train freeze`: the reason holds control or formatting characters.")},
+		{name: "unfreeze", body: "/train unfreeze", want: cmd(Unfreeze)},
+		{name: "unfreeze takes no words", body: "/train unfreeze now", want: withUsage("Cannot run `/train unfreeze`: unexpected argument `now`.")},
 		{name: "words split by tabs", body: "/train\t\tstatus", want: cmd(Status)},
 
 		// Where a command counts: the first line of a top-level paragraph.
@@ -119,7 +126,8 @@ func TestParse(t *testing.T) {
 		{name: "unknown option", body: "/train add --force", want: withUsage("Cannot run `/train add`: unknown option `--force`.")},
 		{name: "option on a verb without options", body: "/train remove --priority high", want: withUsage("Cannot run `/train remove`: unknown option `--priority`.")},
 		{name: "pause takes no options", body: "/train pause --method merge", want: withUsage("Cannot run `/train pause`: unknown option `--method`.")},
-		{name: "bad value", body: "/train add --priority urgent", want: withUsage("Cannot run `/train add`: `urgent` is not a valid value for `--priority`; use one of: high, normal.")},
+		{name: "bad value", body: "/train add --priority asap", want: withUsage("Cannot run `/train add`: `asap` is not a valid value for `--priority`; use one of: urgent, high, normal.")},
+		{name: "urgent", body: "/train add --priority URGENT", want: Result{Command: &Command{Verb: Add, Priority: train.PriorityUrgent}}},
 		{name: "missing value", body: "/train add --method", want: withUsage("Cannot run `/train add`: option `--method` needs a value: merge, squash, rebase.")},
 		{name: "empty value", body: "/train add --method=", want: withUsage("Cannot run `/train add`: option `--method` needs a value: merge, squash, rebase.")},
 		{name: "stray argument", body: "/train add now", want: withUsage("Cannot run `/train add`: unexpected argument `now`.")},
@@ -205,12 +213,14 @@ func TestLongArgumentsGiveShortReplies(t *testing.T) {
 
 func TestUsage(t *testing.T) {
 	want := "Usage:\n\n" +
-		"- `/train add [--priority high|normal] [--method merge|squash|rebase]`: put this merge request on the merge train\n" +
+		"- `/train add [--priority urgent|high|normal] [--method merge|squash|rebase]`: put this merge request on the merge train\n" +
 		"- `/train remove`: take this merge request off the merge train\n" +
-		"- `/train retry [--priority high|normal] [--method merge|squash|rebase]`: build and test this merge request again, or put it back on the train\n" +
+		"- `/train retry [--priority urgent|high|normal] [--method merge|squash|rebase]`: build and test this merge request again, or put it back on the train\n" +
 		"- `/train status`: show this merge request's place and state on the train\n" +
 		"- `/train pause`: pause this merge request's merge train: nothing new starts or merges\n" +
 		"- `/train resume`: resume this merge request's merge train\n" +
+		"- `/train freeze REASON`: freeze this merge request's merge train: cars are still tested, nothing merges until it is unfrozen\n" +
+		"- `/train unfreeze`: lift the freeze of this merge request's merge train\n" +
 		"- `/train help`: show this help\n"
 	if got := Usage(); got != want {
 		t.Errorf("Usage() =\n%s\nwant\n%s", got, want)

@@ -239,6 +239,9 @@ type TrainDefaults struct {
 	// PauseRole is the access level needed to pause or resume a train
 	// with a comment.
 	PauseRole forge.AccessLevel
+	// PriorityRole is the access level needed to add a merge request
+	// with --priority urgent or high.
+	PriorityRole forge.AccessLevel
 }
 
 // Values of merge_rules.
@@ -264,6 +267,7 @@ type Project struct {
 	MinAccess       *forge.AccessLevel
 	MergeRules      *string
 	PauseRole       *forge.AccessLevel
+	PriorityRole    *forge.AccessLevel
 
 	// WebhookSecret, when set, verifies this project's deliveries instead
 	// of its forge's webhook_secret.
@@ -274,6 +278,18 @@ type Project struct {
 	RequiredChecks []string
 	Workflows      []string
 	FastForward    *string
+
+	// Freezes and MergeWindows are the items as written (see
+	// parseFreeze and parseWindow): when the target may not move.
+	Freezes      []string
+	MergeWindows []string
+	// RepoFile: nil or true, the trains read the repository's own
+	// settings file from the target branch.
+	RepoFile *bool
+	// schedule is Freezes and MergeWindows parsed, set when the
+	// configuration is loaded or validated, so that Settings reads no
+	// zone database per call.
+	schedule *train.Schedule
 }
 
 // Defaults returns the configuration used where nothing else is set. It
@@ -303,6 +319,7 @@ func Defaults() Config {
 			MinAccess:       forge.Developer,
 			MergeRules:      MergeRulesForge,
 			PauseRole:       forge.Maintainer,
+			PriorityRole:    forge.Developer,
 		},
 	}
 }
@@ -352,6 +369,7 @@ func (c *Config) Settings(forgeName, projectPath string) train.Settings {
 	override(&s.Retries, p.Retries)
 	override(&s.PipelineTimeout, p.PipelineTimeout)
 	override(&s.Method, p.Method)
+	s.Schedule = p.Schedule()
 	return s
 }
 
@@ -407,6 +425,16 @@ func (c *Config) EnforceMergeRules(forgeName, projectPath string) bool {
 		override(&rules, p.MergeRules)
 	}
 	return rules != MergeRulesNone
+}
+
+// PriorityRole returns the access level a user needs to put a merge
+// request on a project's train with --priority urgent or high.
+func (c *Config) PriorityRole(forgeName, projectPath string) forge.AccessLevel {
+	level := c.Train.PriorityRole
+	if p, ok := c.Project(forgeName, projectPath); ok {
+		override(&level, p.PriorityRole)
+	}
+	return level
 }
 
 // PauseRole returns the access level a user needs to pause or resume a

@@ -53,7 +53,7 @@ func TestSettings(t *testing.T) {
 		{ForgeGitHub, "not/configured", train.Settings{MaxParallel: 8, BatchSize: 8, Retries: 2, PipelineTimeout: 2 * time.Hour, Method: train.MethodRebase}, forge.Reporter},
 	}
 	for _, tt := range tests {
-		if got := c.Settings(tt.forge, tt.path); got != tt.want {
+		if got := c.Settings(tt.forge, tt.path); !reflect.DeepEqual(got, tt.want) {
 			t.Errorf("Settings(%s, %s) = %+v, want %+v", tt.forge, tt.path, got, tt.want)
 		}
 		if got := c.MinAccess(tt.forge, tt.path); got != tt.access {

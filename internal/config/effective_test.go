@@ -33,6 +33,10 @@ projects:
     batch_size: 4
     method: merge
     pipeline_timeout: 45m
+    freezes:
+      - "2026-12-24 2026-12-27T08:00 Europe/Berlin Holiday freeze, see #ops: ask first"
+      - 2026-06-30 2026-07-01 UTC
+    merge_windows: ["Mon,Wed 09:00-17:00 Europe/Berlin", Fri-Mon 22:00-06:00 UTC]
   - forge: gitlab
     path: group/lib
 notify:

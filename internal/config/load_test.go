@@ -21,14 +21,27 @@ func TestExampleValidates(t *testing.T) {
 	if got, want := c.GitLab.Token.Reveal(), "glpat-example-token"; got != want {
 		t.Errorf("gitlab token = %q, want %q", got, want)
 	}
-	if got, want := c.Settings(ForgeGitLab, "group/app"), (train.Settings{
+	got := c.Settings(ForgeGitLab, "group/app")
+	var specs []string
+	for _, f := range got.Schedule.Freezes {
+		specs = append(specs, f.Spec)
+	}
+	for _, w := range got.Schedule.Windows {
+		specs = append(specs, w.Spec)
+	}
+	if want := []string{"2026-12-24 2027-01-04 Europe/Berlin Year-end freeze", "2026-06-30T16:00 2026-07-01T10:00 UTC Release 3.0 cut",
+		"Mon-Thu 09:00-17:00 Europe/Berlin", "Fri 09:00-12:00 Europe/Berlin"}; !slices.Equal(specs, want) {
+		t.Errorf("group/app schedule = %q, want %q", specs, want)
+	}
+	got.Schedule = train.Schedule{}
+	if want := (train.Settings{
 		MaxParallel: 10, BatchSize: 4, MinWindow: 2, Retries: 1, PipelineTimeout: 90 * time.Minute, Method: train.MethodSquash,
-	}); got != want {
+	}); !reflect.DeepEqual(got, want) {
 		t.Errorf("group/app settings = %+v, want %+v", got, want)
 	}
 	if got, want := c.Settings(ForgeGitHub, "example/service"), (train.Settings{
 		MaxParallel: 20, BatchSize: train.DefaultBatchSize, PipelineTimeout: 2 * time.Hour, Method: train.MethodMerge,
-	}); got != want {
+	}); !reflect.DeepEqual(got, want) {
 		t.Errorf("example/service settings = %+v, want %+v", got, want)
 	}
 	if got := c.MinAccess(ForgeGitLab, "group/app"); got != forge.Maintainer {
@@ -176,7 +189,7 @@ func TestEnvNames(t *testing.T) {
 		"TRAINYARD_TRAIN_MAX_PARALLEL", "TRAINYARD_TRAIN_BATCH_SIZE", "TRAINYARD_TRAIN_MIN_WINDOW",
 		"TRAINYARD_TRAIN_EAGER_EVICTION", "TRAINYARD_TRAIN_RETRIES", "TRAINYARD_TRAIN_PIPELINE_TIMEOUT",
 		"TRAINYARD_TRAIN_METHOD", "TRAINYARD_TRAIN_CAR_PREFIX", "TRAINYARD_TRAIN_MIN_ACCESS",
-		"TRAINYARD_TRAIN_MERGE_RULES", "TRAINYARD_TRAIN_PAUSE_ROLE",
+		"TRAINYARD_TRAIN_MERGE_RULES", "TRAINYARD_TRAIN_PAUSE_ROLE", "TRAINYARD_TRAIN_PRIORITY_ROLE",
 	}
 	var got []string
 	for _, s := range configSettings() {

@@ -118,6 +118,25 @@ func bindList[T any](path, doc string, ptr func(*T) *[]string) setting[T] {
 	}
 }
 
+// bindItems binds a list whose items hold commas and spaces of their own
+// (a freeze's reason, a window's days): a single value is one item, not a
+// comma-separated list.
+func bindItems[T any](path, doc string, ptr func(*T) *[]string) setting[T] {
+	s := bindList(path, doc, ptr)
+	s.set = func(t *T, v value) error {
+		switch {
+		case v.list:
+			*ptr(t) = v.items
+		case strings.TrimSpace(v.text) == "":
+			*ptr(t) = nil
+		default:
+			*ptr(t) = []string{v.text}
+		}
+		return nil
+	}
+	return s
+}
+
 func parseValue[V any](k kind[V], v value) (V, error) {
 	s, err := v.one()
 	if err != nil {
@@ -217,6 +236,8 @@ func configSettings() []setting[Config] {
 			func(c *Config) *string { return &c.Train.MergeRules }),
 		bind(accessKind(), "train.pause_role", "Access level needed to pause or resume a train with /train pause and /train resume.",
 			func(c *Config) *forge.AccessLevel { return &c.Train.PauseRole }),
+		bind(accessKind(), "train.priority_role", "Access level needed to add a merge request with --priority urgent (ahead of every car not yet tested) or high (to the front, restarting the pipelines behind it).",
+			func(c *Config) *forge.AccessLevel { return &c.Train.PriorityRole }),
 	)
 }
 
@@ -285,6 +306,14 @@ func projectSettings() []setting[Project] {
 			func(p *Project) **string { return &p.MergeRules }),
 		bindOptional(accessKind(), "pause_role", "Overrides train.pause_role.",
 			func(p *Project) **forge.AccessLevel { return &p.PauseRole }),
+		bindOptional(accessKind(), "priority_role", "Overrides train.priority_role.",
+			func(p *Project) **forge.AccessLevel { return &p.PriorityRole }),
+		bindOptional(boolKind(), "repository_settings", "Read the repository's own settings from .trainyard.yml on the target branch (default true); false ignores the file.",
+			func(p *Project) **bool { return &p.RepoFile }),
+		bindItems("freezes", "Freeze periods, each START END ZONE [REASON], like 2026-12-24 2026-12-27T08:00 Europe/Berlin Holiday freeze: the target does not move from START until END; cars are still tested.",
+			func(p *Project) *[]string { return &p.Freezes }),
+		bindItems("merge_windows", "Weekly merge windows, each DAYS HH:MM-HH:MM ZONE, like Mon-Fri 09:00-17:00 Europe/Berlin: the target moves only inside one; cars are still tested outside. Empty: any time.",
+			func(p *Project) *[]string { return &p.MergeWindows }),
 		bind(secretKind(), "webhook_secret", "This project's webhook secret, when it has its own; overrides the forge's. Prefer webhook_secret_file.",
 			func(p *Project) *Secret { return &p.WebhookSecret }),
 		bind(stringKind(), "webhook_secret_file", "File holding this project's webhook secret.",

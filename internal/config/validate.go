@@ -60,6 +60,7 @@ func (c *Config) problems() []error {
 		access("train.min_access", c.Train.MinAccess),
 		oneOf("train.merge_rules", c.Train.MergeRules, MergeRulesForge, MergeRulesNone),
 		access("train.pause_role", c.Train.PauseRole),
+		access("train.priority_role", c.Train.PriorityRole),
 		strongSecret("api.token", c.API.Token),
 	)
 	if c.UI.URL != "" {
@@ -68,8 +69,8 @@ func (c *Config) problems() []error {
 	for i := range c.API.Tokens {
 		ps.add(c.tokenProblems(i)...)
 	}
-	for i, p := range c.Projects {
-		ps.add(p.problems(fmt.Sprintf("projects[%d]", i), c.Train.MaxParallel)...)
+	for i := range c.Projects {
+		ps.add(c.Projects[i].problems(fmt.Sprintf("projects[%d]", i), c.Train.MaxParallel)...)
 		ps.add(c.duplicate(i))
 	}
 	for i := range c.Notify {
@@ -245,7 +246,8 @@ func (r *RepoDefaults) problems(at string) []error {
 }
 
 // problems lists what is wrong with a project entry; maxParallel is the
-// train default its overrides are checked against.
+// train default its overrides are checked against. It keeps the parsed
+// freezes and merge windows on p.
 func (p *Project) problems(at string, maxParallel int) []error {
 	var ps problems
 	switch p.Forge {
@@ -287,8 +289,15 @@ func (p *Project) problems(at string, maxParallel int) []error {
 	if p.PauseRole != nil {
 		ps.add(access(at+".pause_role", *p.PauseRole))
 	}
+	if p.PriorityRole != nil {
+		ps.add(access(at+".priority_role", *p.PriorityRole))
+	}
 	ps.add(strongSecret(at+".webhook_secret", p.WebhookSecret))
 	ps.add(p.githubProblems(at)...)
+	// The schedule is parsed here, once, and kept for Settings.
+	schedule, errs := parseSchedule(at, p.Freezes, p.MergeWindows)
+	p.schedule = &schedule
+	ps.add(errs...)
 	return ps
 }
 

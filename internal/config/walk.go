@@ -64,7 +64,10 @@ func newFound() *found {
 // decode reads the file strictly. A nil found means it could not be read
 // at all; otherwise the problems are keys and sections that could not be
 // placed.
-func decode(data []byte) (*found, []error) {
+func decode(data []byte) (*found, []error) { return decodeAs(data, fileShape()) }
+
+// decodeAs is decode for a file of shape sh.
+func decodeAs(data []byte, sh *shape) (*found, []error) {
 	dec := yaml.NewDecoder(bytes.NewReader(data))
 	var doc yaml.Node
 	err := dec.Decode(&doc)
@@ -77,7 +80,7 @@ func decode(data []byte) (*found, []error) {
 	f := newFound()
 	w := &walker{following: map[*yaml.Node]bool{}}
 	for _, root := range doc.Content {
-		w.section(root, fileShape(), "", f, nil)
+		w.section(root, sh, "", f, nil)
 	}
 	if w.fatal != nil {
 		return nil, []error{w.fatal}

@@ -66,10 +66,11 @@ func (e *Engine) request(ctx context.Context, r Request, job func(context.Contex
 
 // addJob is the job that puts an MR on its train, once admitted.
 func (e *Engine) addJob(ctx context.Context, r Request) (Job, error) {
-	mr, key, err := e.admit(ctx, r)
+	a, err := e.admit(ctx, r)
 	if err != nil {
 		return Job{}, err
 	}
+	mr, key := a.mr, a.key
 	if other, err := e.onOtherTrain(ctx, key, r.MR); err != nil {
 		return Job{}, err
 	} else if other != "" {
@@ -78,19 +79,21 @@ func (e *Engine) addJob(ctx context.Context, r Request) (Job, error) {
 	return Job{Key: key, create: true, headIfIdle: true, Obs: []train.Observation{train.Added{
 		MR: r.MR, HeadSHA: mr.HeadSHA, Title: mr.Title, Source: mr.SourceBranch,
 		By: r.Username, Via: r.Via, Priority: r.Priority, Method: r.Method, Event: r.Event,
-		Estimate: e.estimate(ctx, key),
+		Estimate: e.estimate(ctx, key), DependsOn: a.deps, Stacked: a.stacked,
 	}}, after: []afterFunc{e.recheckHead(r.MR, mr.HeadSHA)}}, nil
 }
 
 // retryJob is the job that rebuilds an MR's car or puts it back.
 func (e *Engine) retryJob(ctx context.Context, r Request) (Job, error) {
-	mr, key, err := e.admit(ctx, r)
+	a, err := e.admit(ctx, r)
 	if err != nil {
 		return Job{}, err
 	}
-	return Job{Key: key, create: true, headIfIdle: true, Obs: []train.Observation{train.Retried{Added: train.Added{
+	mr := a.mr
+	return Job{Key: a.key, create: true, headIfIdle: true, Obs: []train.Observation{train.Retried{Added: train.Added{
 		MR: r.MR, HeadSHA: mr.HeadSHA, Title: mr.Title, Source: mr.SourceBranch,
 		By: r.Username, Via: r.Via, Priority: r.Priority, Method: r.Method, Event: r.Event,
+		DependsOn: a.deps, Stacked: a.stacked,
 	}}}, after: []afterFunc{e.recheckHead(r.MR, mr.HeadSHA)}}, nil
 }
 
@@ -191,6 +194,24 @@ func (e *Engine) Resume(ctx context.Context, key train.Key, by Actor) error {
 	return e.existing(ctx, key, train.Resumed{By: by.User, Via: by.Token})
 }
 
+// Freeze holds a train's target with a reason: cars are still built and
+// tested, nothing merges until Unfreeze. It fails with store.ErrNotFound
+// for a train that does not exist.
+func (e *Engine) Freeze(ctx context.Context, key train.Key, by Actor, reason string) error {
+	return e.existing(ctx, key, train.Froze{By: by.User, Via: by.Token, Reason: reason})
+}
+
+// Unfreeze lifts Freeze.
+func (e *Engine) Unfreeze(ctx context.Context, key train.Key, by Actor) error {
+	return e.existing(ctx, key, train.Unfroze{By: by.User, Via: by.Token})
+}
+
+// Drain turns draining on or off: a draining train finishes the cars on
+// it and refuses new ones.
+func (e *Engine) Drain(ctx context.Context, key train.Key, by Actor, on bool) error {
+	return e.existing(ctx, key, train.Drain{On: on, By: by.User, Via: by.Token})
+}
+
 // Trains lists every train in the store, of every forge: engines of
 // several forges may share one store.
 func (e *Engine) Trains(ctx context.Context) ([]train.Key, error) {
@@ -202,9 +223,36 @@ func (e *Engine) History(ctx context.Context, key train.Key, limit int64) ([]tra
 	return e.store.History(ctx, key, limit)
 }
 
+// admission is an MR that may go on a train: the MR, its train, what it
+// depends on and the branch it is stacked on.
+type admission struct {
+	mr      forge.MR
+	key     train.Key
+	deps    []train.Dep
+	stacked string
+}
+
 // admit checks that an MR may go on a train and returns it with the key of
 // its train.
-func (e *Engine) admit(ctx context.Context, r Request) (forge.MR, train.Key, error) {
+func (e *Engine) admit(ctx context.Context, r Request) (admission, error) {
+	mr, key, err := e.admitMR(ctx, r)
+	if err != nil {
+		return admission{}, err
+	}
+	// A stacked MR joins its stack root's train: the branch is checked
+	// once that is known.
+	key, deps, stacked, err := e.dependencies(ctx, r, mr, key)
+	if err != nil {
+		return admission{}, err
+	}
+	if err := e.admitTo(ctx, r, key.Branch); err != nil {
+		return admission{}, err
+	}
+	return admission{mr: mr, key: key, deps: deps, stacked: stacked}, nil
+}
+
+// admitMR checks the MR itself and the branch it targets.
+func (e *Engine) admitMR(ctx context.Context, r Request) (forge.MR, train.Key, error) {
 	// The rules are read first: where the forge gives the MR with them,
 	// that is the one read of the MR.
 	var rules forge.Rules
@@ -234,10 +282,6 @@ func (e *Engine) admit(ctx context.Context, r Request) (forge.MR, train.Key, err
 		return mr, key, e.refuse(ctx, r, fmt.Sprintf("This merge request is %s; only open merge requests can go on the merge train.", mr.State))
 	case mr.Draft:
 		return mr, key, e.refuse(ctx, r, "This merge request is a draft; mark it as ready before adding it to the merge train.")
-	case r.Branch != "" && r.Branch != mr.TargetBranch:
-		return mr, key, e.refuse(ctx, r, fmt.Sprintf("This merge request targets `%s`, not `%s`.", mr.TargetBranch, r.Branch))
-	case !e.cfg.Policy.BranchAllowed(r.Project, mr.TargetBranch):
-		return mr, key, e.refuse(ctx, r, fmt.Sprintf("Merge trains are not enabled for `%s` in %s.", mr.TargetBranch, r.Project))
 	case mr.HeadSHA == "":
 		return mr, key, e.refuse(ctx, r, "This merge request has no commits yet.")
 	}
@@ -245,6 +289,17 @@ func (e *Engine) admit(ctx context.Context, r Request) (forge.MR, train.Key, err
 		return mr, key, e.refuse(ctx, r, msgRulesRefused(mr.TargetBranch, rules))
 	}
 	return mr, key, nil
+}
+
+// admitTo checks that the MR may join the train of branch.
+func (e *Engine) admitTo(ctx context.Context, r Request, branch string) error {
+	switch {
+	case r.Branch != "" && r.Branch != branch:
+		return e.refuse(ctx, r, fmt.Sprintf("This merge request targets `%s`, not `%s`.", branch, r.Branch))
+	case !e.cfg.Policy.BranchAllowed(r.Project, branch):
+		return e.refuse(ctx, r, fmt.Sprintf("Merge trains are not enabled for `%s` in %s.", branch, r.Project))
+	}
+	return nil
 }
 
 func (e *Engine) authorize(ctx context.Context, r Request) error {

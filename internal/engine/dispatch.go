@@ -167,8 +167,17 @@ func commentEvent(ev event.Event) string {
 func (e *Engine) runComment(ctx context.Context, ev event.Event, parsed command.Result) ([]Job, error) {
 	r := Request{Forge: ev.Forge, Project: ev.Project, MR: ev.MR, UserID: ev.User.ID, Username: ev.User.Username, Event: commentEvent(ev)}
 	need, what := e.cfg.Policy.MinAccess(ev.Project), "Using the merge train"
-	if c := parsed.Command; c != nil && (c.Verb == command.Pause || c.Verb == command.Resume) {
-		need, what = max(need, e.cfg.Policy.PauseRole(ev.Project)), "Pausing or resuming the merge train"
+	if c := parsed.Command; c != nil {
+		switch c.Verb {
+		case command.Pause, command.Resume:
+			need, what = max(need, e.cfg.Policy.PauseRole(ev.Project)), "Pausing or resuming the merge train"
+		case command.Freeze, command.Unfreeze:
+			need, what = max(need, e.cfg.Policy.PauseRole(ev.Project)), "Freezing or unfreezing the merge train"
+		case command.Add, command.Retry:
+			if c.Priority == train.PriorityUrgent || c.Priority == train.PriorityHigh {
+				need, what = max(need, e.cfg.Policy.PriorityRole(ev.Project)), "Adding with `--priority "+string(c.Priority)+"`"
+			}
+		}
 	}
 	if err := e.authorizeFor(ctx, r, need, what); errors.Is(err, ErrRefused) {
 		return nil, nil // told so once
@@ -196,6 +205,17 @@ func (e *Engine) runComment(ctx context.Context, ev event.Event, parsed command.
 		j, err = e.pauseJob(ctx, r, true)
 	case command.Resume:
 		j, err = e.pauseJob(ctx, r, false)
+	case command.Freeze:
+		j, err = e.steerJob(ctx, r, "freeze", train.Froze{By: r.Username, Reason: c.Reason},
+			func(branch string) string {
+				return fmt.Sprintf("Froze the merge train for `%s`: %s. Cars are still built and tested; nothing merges until `%s unfreeze`.",
+					branch, command.Quote(c.Reason), command.Prefix)
+			})
+	case command.Unfreeze:
+		j, err = e.steerJob(ctx, r, "unfreeze", train.Unfroze{By: r.Username},
+			func(branch string) string {
+				return fmt.Sprintf("Lifted the freeze of the merge train for `%s`: what passed merges now.", branch)
+			})
 	case command.Help:
 		err = e.comment(ctx, ev.Project, ev.MR, "reply:"+r.Event, command.Usage())
 	default:
@@ -214,9 +234,24 @@ func (e *Engine) runComment(ctx context.Context, ev event.Event, parsed command.
 // branch and says so on the MR; none, and a reply, when there is no
 // such train.
 func (e *Engine) pauseJob(ctx context.Context, r Request, pause bool) (Job, error) {
+	if pause {
+		return e.steerJob(ctx, r, "pause", train.Paused{By: r.Username}, func(branch string) string {
+			return fmt.Sprintf("Paused the merge train for `%s`: nothing new starts or merges until `%s resume`; pipelines already running go on.",
+				branch, command.Prefix)
+		})
+	}
+	return e.steerJob(ctx, r, "resume", train.Resumed{By: r.Username}, func(branch string) string {
+		return fmt.Sprintf("Resumed the merge train for `%s`.", branch)
+	})
+}
+
+// steerJob is the job that gives obs to the train of the MR's target
+// branch and answers with reply(branch); none, and a reply, when there
+// is no such train.
+func (e *Engine) steerJob(ctx context.Context, r Request, verb string, obs train.Observation, reply func(branch string) string) (Job, error) {
 	mr, err := e.forge.MergeRequest(ctx, r.Project, r.MR)
 	if err != nil {
-		return Job{}, fmt.Errorf("pause the train of !%d of %s: %w", r.MR, r.Project, err)
+		return Job{}, fmt.Errorf("%s the train of !%d of %s: %w", verb, r.MR, r.Project, err)
 	}
 	key := train.Key{Forge: r.Forge, Project: r.Project, Branch: mr.TargetBranch}
 	if ok, err := e.store.Exists(ctx, key); err != nil || !ok {
@@ -225,15 +260,9 @@ func (e *Engine) pauseJob(ctx context.Context, r Request, pause bool) (Job, erro
 		}
 		return Job{}, err
 	}
-	var obs train.Observation = train.Resumed{By: r.Username}
-	reply := fmt.Sprintf("Resumed the merge train for `%s`.", key.Branch)
-	if pause {
-		obs = train.Paused{By: r.Username}
-		reply = fmt.Sprintf("Paused the merge train for `%s`: nothing new starts or merges until `%s resume`; pipelines already running go on.",
-			key.Branch, command.Prefix)
-	}
+	text := reply(key.Branch)
 	return Job{Key: key, Obs: []train.Observation{obs}, after: []afterFunc{func(ctx context.Context, _ train.Train) ([]train.Observation, error) {
-		return nil, e.comment(ctx, r.Project, r.MR, "reply:"+r.Event, reply)
+		return nil, e.comment(ctx, r.Project, r.MR, "reply:"+r.Event, text)
 	}}}, nil
 }
 
@@ -274,7 +303,14 @@ func (e *Engine) Status(ctx context.Context, r Request) error {
 	if err != nil {
 		return err
 	}
-	return e.comment(ctx, r.Project, r.MR, "reply:"+r.Event, e.statusText(ctx, t, r.MR))
+	text := e.statusText(ctx, t, r.MR)
+	if c := t.Repo; c != nil && c.Error != "" {
+		// What the operator's and the repository's settings say is news
+		// to whoever asks why the train behaves as it does.
+		text += fmt.Sprintf("\n\nThe repository's `%s` at %.12s is not valid, so the train keeps its last good settings:\n\n~~~~\n%s\n~~~~",
+			repoFileName(e, t.Key), c.Commit, strings.ReplaceAll(c.Error, "~~~~", "~ ~ ~ ~"))
+	}
+	return e.comment(ctx, r.Project, r.MR, "reply:"+r.Event, text)
 }
 
 func (e *Engine) statusText(ctx context.Context, t train.Train, mr int64) string {
@@ -287,6 +323,9 @@ func (e *Engine) statusText(ctx context.Context, t train.Train, mr int64) string
 	fmt.Fprintf(&b, "Position %d of %d on the merge train for `%s`", i+1, len(t.Cars), t.Branch)
 	if t.Paused {
 		b.WriteString(" (the train is paused)")
+	}
+	if h, held := t.Hold(e.now()); held {
+		fmt.Fprintf(&b, " (nothing merges while %s)", e.holdText(h))
 	}
 	fmt.Fprintf(&b, ": %s", e.describe(t, i))
 	if c.Pipeline != 0 {

@@ -73,7 +73,7 @@ func TestDispatchCommands(t *testing.T) {
 	if err := e.comment("n5", b, "alice", "/train help"); err != nil {
 		t.Fatal(err)
 	}
-	e.requireNote(b, "`/train add [--priority high|normal] [--method merge|squash|rebase]`")
+	e.requireNote(b, "`/train add [--priority urgent|high|normal] [--method merge|squash|rebase]`")
 
 	if err := e.comment("n6", a, "alice", "/train remove"); err != nil {
 		t.Fatal(err)

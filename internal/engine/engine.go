@@ -171,6 +171,9 @@ type Policy interface {
 	MinAccess(project string) forge.AccessLevel
 	// PauseRole is the access level needed to pause or resume by comment.
 	PauseRole(project string) forge.AccessLevel
+	// PriorityRole is the access level needed to add with a priority
+	// above normal.
+	PriorityRole(project string) forge.AccessLevel
 	// BranchAllowed tells whether a branch may have a train.
 	BranchAllowed(project, branch string) bool
 	// EnforceRules tells whether trains honour the forge's merge rules;
@@ -192,12 +195,13 @@ type StaticPolicy struct {
 	ForgeFastForwards bool
 }
 
-func (p StaticPolicy) Settings(train.Key) train.Settings  { return p.TrainSettings }
-func (p StaticPolicy) MinAccess(string) forge.AccessLevel { return p.Access }
-func (StaticPolicy) PauseRole(string) forge.AccessLevel   { return forge.Maintainer }
-func (StaticPolicy) BranchAllowed(string, string) bool    { return true }
-func (p StaticPolicy) EnforceRules(string) bool           { return !p.IgnoreRules }
-func (p StaticPolicy) ForgeFastForward(string) bool       { return p.ForgeFastForwards }
+func (p StaticPolicy) Settings(train.Key) train.Settings     { return p.TrainSettings }
+func (p StaticPolicy) MinAccess(string) forge.AccessLevel    { return p.Access }
+func (StaticPolicy) PauseRole(string) forge.AccessLevel      { return forge.Maintainer }
+func (p StaticPolicy) PriorityRole(string) forge.AccessLevel { return p.Access }
+func (StaticPolicy) BranchAllowed(string, string) bool       { return true }
+func (p StaticPolicy) EnforceRules(string) bool              { return !p.IgnoreRules }
+func (p StaticPolicy) ForgeFastForward(string) bool          { return p.ForgeFastForwards }
 
 func (c Config) withDefaults() Config {
 	if c.Owner == "" {
@@ -435,6 +439,12 @@ func (e *Engine) rounds(ctx context.Context, log *zap.Logger, t *train.Train, qu
 			return nil
 		}
 		if len(t.Outbox) == 0 {
+			// Settled: read the repository's settings where the target
+			// moved, then plan with them.
+			if o, ok := e.readRepoFile(ctx, log, *t); ok {
+				queue = []train.Observation{o}
+				continue
+			}
 			return nil
 		}
 		if err := ctx.Err(); err != nil {
@@ -678,7 +688,7 @@ func (e *Engine) load(ctx context.Context, key train.Key) (train.Train, error) {
 	if err != nil {
 		return train.Train{}, fmt.Errorf("load train %s: %w", key, err)
 	}
-	t.Settings = e.cfg.Policy.Settings(key).WithDefaults()
+	e.applySettings(&t)
 	return t, nil
 }
 

@@ -66,7 +66,7 @@ func newsOf(key train.Key, c train.Car, mr forge.MR, err error) ([]train.Observa
 		return []train.Observation{train.Closed{MR: c.MR}}, nil
 	case mr.HeadSHA != "" && mr.HeadSHA != c.HeadSHA:
 		return []train.Observation{train.HeadChanged{MR: c.MR, HeadSHA: mr.HeadSHA}}, nil
-	case mr.TargetBranch != "" && mr.TargetBranch != key.Branch:
+	case mr.TargetBranch != "" && mr.TargetBranch != key.Branch && mr.TargetBranch != c.Stacked:
 		return []train.Observation{train.Retargeted{MR: c.MR, Branch: mr.TargetBranch}}, nil
 	}
 	return nil, nil

@@ -156,6 +156,25 @@ func (r *Router) Resume(ctx context.Context, key train.Key, by Actor) error {
 	return r.steer(ctx, key, by, (*Engine).Resume)
 }
 
+// Freeze holds a train's target with a reason; see Engine.Freeze.
+func (r *Router) Freeze(ctx context.Context, key train.Key, by Actor, reason string) error {
+	return r.steer(ctx, key, by, func(e *Engine, ctx context.Context, key train.Key, by Actor) error {
+		return e.Freeze(ctx, key, by, reason)
+	})
+}
+
+// Unfreeze lifts Freeze.
+func (r *Router) Unfreeze(ctx context.Context, key train.Key, by Actor) error {
+	return r.steer(ctx, key, by, (*Engine).Unfreeze)
+}
+
+// Drain turns draining on or off; see Engine.Drain.
+func (r *Router) Drain(ctx context.Context, key train.Key, by Actor, on bool) error {
+	return r.steer(ctx, key, by, func(e *Engine, ctx context.Context, key train.Key, by Actor) error {
+		return e.Drain(ctx, key, by, on)
+	})
+}
+
 func (r *Router) request(ctx context.Context, req Request, do func(*Engine, context.Context, Request) error) error {
 	e, key, err := r.route(train.Key{Forge: req.Forge, Project: req.Project})
 	if err != nil {

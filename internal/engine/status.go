@@ -12,6 +12,7 @@ import (
 
 	"go.uber.org/zap"
 
+	"github.com/trainyard/trainyard/internal/command"
 	"github.com/trainyard/trainyard/internal/forge"
 	"github.com/trainyard/trainyard/internal/train"
 )
@@ -149,7 +150,7 @@ func (e *Engine) statusBody(ctx context.Context, t *train.Train, a train.Status,
 		parts = append(parts, e.render(ctx, t.Project, a.Outcome))
 	} else if i := t.Index(a.MR); i >= 0 {
 		now := e.statusText(ctx, *t, a.MR)
-		if !t.Paused {
+		if _, held := t.Hold(e.now()); !t.Paused && !held {
 			est := train.EstimateFor(*t, e.now(), e.estimate(ctx, t.Key))
 			if eta, ok := est.At(i, t.Cars[i]); ok && eta >= 5*time.Second {
 				now += " Expected to merge in about " + train.RoundDuration(eta) + "."
@@ -161,6 +162,11 @@ func (e *Engine) statusBody(ctx context.Context, t *train.Train, a train.Status,
 		parts = append(parts, "[Follow it on the dashboard]("+link+")")
 	}
 	return strings.Join(append(parts, statusMarker), "\n\n")
+}
+
+// holdText says what holds a train's target, as a comment shows it.
+func (e *Engine) holdText(h train.Hold) string {
+	return h.Say(command.Quote)
 }
 
 // render writes text for a note, each pipeline named and linked the

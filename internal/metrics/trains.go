@@ -21,7 +21,7 @@ func evictionReasons() []train.ReasonCode {
 	return []train.ReasonCode{
 		train.ReasonPipelineFailed, train.ReasonNewCommits, train.ReasonClosed, train.ReasonRetargeted,
 		train.ReasonMergedOutside, train.ReasonConflict, train.ReasonTimeout, train.ReasonRemoved,
-		train.ReasonBuildFailed, train.ReasonPipelineRefused, train.ReasonMergeRules,
+		train.ReasonBuildFailed, train.ReasonPipelineRefused, train.ReasonMergeRules, train.ReasonDependency,
 	}
 }
 

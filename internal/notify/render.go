@@ -83,6 +83,14 @@ func render(d dialect, profiles forge.Profiles, key train.Key, n train.Notify) s
 		return r.evicted(n)
 	case train.NotifyPaused, train.NotifyResumed:
 		return r.pausedOrResumed(n)
+	case train.NotifyFrozen:
+		return r.steered(n, "was frozen", "; cars are still tested, nothing merges until it is unfrozen")
+	case train.NotifyUnfrozen:
+		return r.steered(n, "was unfrozen", "")
+	case train.NotifyDraining:
+		return r.steered(n, "was set to drain", ": it finishes its cars and takes no new one")
+	case train.NotifyUndrained:
+		return r.steered(n, "was opened to new cars again", "")
 	}
 	return "The merge train for " + r.where() + ": " + r.d.text(string(n.Kind)) + "."
 }
@@ -124,6 +132,19 @@ func (r renderer) pausedOrResumed(n train.Notify) string {
 		s += " by " + r.d.text(n.By)
 	}
 	return s + "."
+}
+
+// steered says that someone changed how the train runs: what happened,
+// by whom, with the reason they gave, then what it means.
+func (r renderer) steered(n train.Notify, what, means string) string {
+	s := "The merge train for " + r.where() + " " + what
+	if n.By != "" {
+		s += " by " + r.d.text(n.By)
+	}
+	if n.Reason != "" {
+		s += " (" + r.d.text(n.Reason) + ")"
+	}
+	return s + means + "."
 }
 
 func (r renderer) where() string {

@@ -33,8 +33,8 @@ type Route struct {
 	Branches []string
 	Kind     Kind
 	URL      Secret
-	// Events are notify kinds (merged, evicted, paused, resumed); empty
-	// means all of them.
+	// Events are notify kinds (merged, evicted, paused, resumed, frozen,
+	// unfrozen, draining, undrained); empty means all of them.
 	Events []train.NotifyKind
 	// Username and IconURL override the name and avatar of the posts,
 	// where the webhook allows it.
@@ -48,7 +48,8 @@ type Route struct {
 // ErrInvalidRoute marks a route that cannot be used.
 var ErrInvalidRoute = errors.New("invalid notify route")
 
-var knownEvents = []train.NotifyKind{train.NotifyMerged, train.NotifyEvicted, train.NotifyPaused, train.NotifyResumed}
+var knownEvents = []train.NotifyKind{train.NotifyMerged, train.NotifyEvicted, train.NotifyPaused, train.NotifyResumed,
+	train.NotifyFrozen, train.NotifyUnfrozen, train.NotifyDraining, train.NotifyUndrained}
 
 // Validate reports the first problem with r, naming its field.
 func (r Route) Validate() error {

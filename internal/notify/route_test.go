@@ -88,7 +88,7 @@ func TestRouteValidate(t *testing.T) {
 		{"unparsable", func(r *Route) { r.URL = "https://h.example.com/%zz" + secretPath }, "url: does not parse"},
 		{"pattern", func(r *Route) { r.Branches = []string{"release/["} }, `branch pattern "release/[" is malformed`},
 		{"empty branch", func(r *Route) { r.Branches = []string{""} }, `branch pattern "" is malformed`},
-		{"event", func(r *Route) { r.Events = []train.NotifyKind{"merged", "derailed"} }, `event "derailed" is not one of [merged evicted paused resumed]`},
+		{"event", func(r *Route) { r.Events = []train.NotifyKind{"merged", "derailed"} }, `event "derailed" is not one of [merged evicted paused resumed frozen unfrozen draining undrained]`},
 		{"retry_for", func(r *Route) { r.RetryFor = -time.Minute }, "retry_for -1m0s is negative"},
 		{"retry_for set", func(r *Route) { r.RetryFor = 3 * time.Hour }, ""},
 	}

@@ -26,12 +26,35 @@ type Result struct {
 	PipelinesPerMerged float64 `json:"pipelines_per_merged"`
 	// WastedPipelineMinutes is CI time that decided nothing: see wasted.
 	WastedPipelineMinutes float64 `json:"wasted_pipeline_minutes"`
+	// Urgent splits the MRs into the urgent ones and the rest; present
+	// only when the scenario has urgent MRs and the strategy is run by
+	// the planner, which adds them with a priority (the peers do not).
+	Urgent *UrgentResult `json:"urgent,omitempty"`
 
 	// Resolved counts MRs that left the train (merged or evicted); with
 	// Span it gives the rate GitLab's formula predicts.
 	Resolved int `json:"-"`
 	// Span is the virtual time of the last merge.
 	Span time.Duration `json:"-"`
+}
+
+// UrgentResult is what urgent MRs cost the rest of the train: time to
+// merge of the urgent MRs and of the others (normal), apart. The pipelines
+// they cost are in Result.PipelinesPerMerged, compared with a run without
+// urgent MRs or with them added as high.
+type UrgentResult struct {
+	// As is the priority they were added with: urgent or high.
+	As string `json:"as"`
+	// MRs is how many urgent MRs arrived; Merged how many merged.
+	MRs    int `json:"mrs"`
+	Merged int `json:"merged"`
+	// Time to merge of the urgent MRs, as Result's.
+	TTMP50Minutes float64 `json:"ttm_p50_minutes"`
+	TTMP95Minutes float64 `json:"ttm_p95_minutes"`
+	// The same for the other MRs.
+	NormalMerged        int     `json:"normal_merged"`
+	NormalTTMP50Minutes float64 `json:"normal_ttm_p50_minutes"`
+	NormalTTMP95Minutes float64 `json:"normal_ttm_p95_minutes"`
 }
 
 // pipelineRun is what the tally knows of one pipeline.
@@ -54,6 +77,13 @@ type tally struct {
 	pipelines    map[int64]*pipelineRun
 	// decisive holds the pipelines whose failure evicted a car.
 	decisive map[int64]bool
+	// urgent, when set, holds the urgent MRs the run added with priority
+	// urgentAs, and the times to merge are also split by it.
+	urgent        map[int64]bool
+	urgentAs      string
+	urgentArrived int
+	urgentTTM     []float64 // minutes
+	normalTTM     []float64 // minutes
 }
 
 func newTally() *tally {
@@ -69,6 +99,13 @@ func (t *tally) record(c train.Car, now, arrived time.Duration, broken bool) {
 		t.merged++
 		t.lastMerge = now
 		t.ttm = append(t.ttm, (now - arrived).Minutes())
+		if t.urgent != nil {
+			if t.urgent[c.MR] {
+				t.urgentTTM = append(t.urgentTTM, (now - arrived).Minutes())
+			} else {
+				t.normalTTM = append(t.normalTTM, (now - arrived).Minutes())
+			}
+		}
 		if broken {
 			t.brokenMerged++
 		}
@@ -99,6 +136,16 @@ func (t *tally) result(name string, w *World) Result {
 	r.TTMP50Minutes = percentile(t.ttm, 0.50)
 	r.TTMP95Minutes = percentile(t.ttm, 0.95)
 	r.TTMP99Minutes = percentile(t.ttm, 0.99)
+	if t.urgent != nil {
+		slices.Sort(t.urgentTTM)
+		slices.Sort(t.normalTTM)
+		r.Urgent = &UrgentResult{
+			As: t.urgentAs, MRs: t.urgentArrived, Merged: len(t.urgentTTM),
+			TTMP50Minutes: percentile(t.urgentTTM, 0.50), TTMP95Minutes: percentile(t.urgentTTM, 0.95),
+			NormalMerged:        len(t.normalTTM),
+			NormalTTMP50Minutes: percentile(t.normalTTM, 0.50), NormalTTMP95Minutes: percentile(t.normalTTM, 0.95),
+		}
+	}
 	return r
 }
 

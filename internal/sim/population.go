@@ -9,15 +9,18 @@ import (
 // Streams of the seeded generator: the MRs are drawn from one, so every
 // strategy faces the same MRs, and CI from another.
 const (
-	streamMRs = 1
-	streamCI  = 2
+	streamMRs    = 1
+	streamCI     = 2
+	streamUrgent = 3
 )
 
-// mrSpec is one simulated MR: when it arrives and whether it is broken.
+// mrSpec is one simulated MR: when it arrives, whether it is broken and
+// whether it is urgent.
 type mrSpec struct {
 	id     int64
 	at     time.Duration
 	broken bool
+	urgent bool
 }
 
 // population is the MRs of a scenario and the pairs that conflict.
@@ -48,6 +51,15 @@ func newPopulation(s Scenario) population {
 					pop.conflicts[[2]int64{pop.mrs[i].id, pop.mrs[j].id}] = true
 				}
 			}
+		}
+	}
+	if s.UrgentFraction > 0 {
+		// A stream of its own: the same seed gives the same MRs, arrivals,
+		// broken MRs and conflicts whatever the fraction.
+		rng := rand.New(rand.NewPCG(s.Seed, streamUrgent))
+		n := int(math.Round(s.UrgentFraction * float64(len(pop.mrs))))
+		for _, i := range rng.Perm(len(pop.mrs))[:n] {
+			pop.mrs[i].urgent = true
 		}
 	}
 	return pop

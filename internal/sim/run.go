@@ -83,6 +83,17 @@ func simulate(s Scenario, pop population, st Strategy) (Result, error) {
 		}
 	}
 	r.world.Conflicts = pop.conflicts
+	if s.UrgentFraction > 0 {
+		// The planner's strategies add urgent MRs with the priority; a
+		// scenario with urgent MRs reports them apart even when the
+		// fraction rounded to none.
+		r.stats.urgent, r.stats.urgentAs = map[int64]bool{}, string(s.urgentPriority())
+		for _, m := range pop.mrs {
+			if m.urgent {
+				r.stats.urgent[m.id] = true
+			}
+		}
+	}
 	r.t = train.New(train.Key{Forge: "sim", Project: "sim", Branch: "main"}, st.Settings)
 	r.observe(train.TargetHead{SHA: r.world.Target})
 	if len(pop.mrs) > 0 {
@@ -148,7 +159,16 @@ func (r *run) arrive(i int) {
 		r.schedule(event{at: r.pop.mrs[i+1].at, kind: evArrival, idx: i + 1})
 	}
 	r.stats.arrived++
-	r.held = append(r.held, i)
+	if m := r.pop.mrs[i]; m.urgent {
+		// An urgent MR is added at once: held back, it would wait behind
+		// the normal MRs it is meant to overtake. It goes ahead of every
+		// car not yet under test, so adding the held MRs later, at the
+		// end of the train, still changes no decision.
+		r.stats.urgentArrived++
+		r.observe(train.Added{MR: m.id, HeadSHA: HeadOf(m.id, 0), By: "sim", Priority: r.s.urgentPriority()})
+	} else {
+		r.held = append(r.held, i)
+	}
 	r.feed()
 }
 

@@ -91,6 +91,31 @@ type Scenario struct {
 	// every MR has left the train.
 	Horizon Duration `json:"horizon" yaml:"horizon"`
 	Seed    uint64   `json:"seed" yaml:"seed"`
+	// UrgentFraction is the share of the MRs that are urgent, chosen from
+	// the seed (round(fraction × MRs) of them, on a stream of their own,
+	// so the MRs are otherwise the same as without). Only the strategies
+	// the planner runs add them with a priority; the peers treat every MR
+	// as normal.
+	UrgentFraction float64 `json:"urgent_fraction" yaml:"urgent_fraction"`
+	// UrgentAs is the priority urgent MRs are added with: "urgent" (tested
+	// at once, alone, cancelling nothing) or "high" (to the front, the cars
+	// behind rebuilt on it).
+	UrgentAs string `json:"urgent_as" yaml:"urgent_as"`
+}
+
+// Priorities urgent MRs may be added with (Scenario.UrgentAs).
+const (
+	UrgentAsUrgent = string(train.PriorityUrgent)
+	UrgentAsHigh   = string(train.PriorityHigh)
+)
+
+// urgentPriority is the priority the planner's strategies add an urgent MR
+// with.
+func (s Scenario) urgentPriority() train.Priority {
+	if s.UrgentAs == UrgentAsHigh {
+		return train.PriorityHigh
+	}
+	return train.PriorityUrgent
 }
 
 // DefaultScenario is a backlog of 500 MRs, 30-minute CI, 5% broken.
@@ -99,6 +124,7 @@ func DefaultScenario() Scenario {
 		Arrival: ArrivalBacklog, MRs: 500, CI: DurationFixed,
 		CIMean: Duration(30 * time.Minute), BreakProbability: 0.05,
 		MaxParallel: 20, BatchSize: train.DefaultBatchSize, MinWindow: DefaultMinWindow, Seed: 1,
+		UrgentAs: UrgentAsUrgent,
 	}
 }
 
@@ -138,6 +164,10 @@ func (s Scenario) Validate() error {
 		return bad("min_window", "%d is not between 1 and max_parallel (%d)", s.MinWindow, s.MaxParallel)
 	case s.Horizon < 0:
 		return bad("horizon", "must not be negative")
+	case !(s.UrgentFraction >= 0 && s.UrgentFraction <= 1):
+		return bad("urgent_fraction", "%v is not in [0, 1]", s.UrgentFraction)
+	case s.UrgentAs != UrgentAsUrgent && s.UrgentAs != UrgentAsHigh:
+		return bad("urgent_as", "%q is not urgent or high", s.UrgentAs)
 	}
 	if err := prob("break_probability", s.BreakProbability); err != nil {
 		return err

@@ -58,6 +58,11 @@ func Strategies(s Scenario) []Strategy {
 	}
 }
 
+// Planner reports whether the production planner runs the strategy, as
+// against a peer merge queue's rules: only the planner adds urgent MRs
+// with a priority (Scenario.UrgentFraction).
+func (st Strategy) Planner() bool { return st.line == nil }
+
 // zuulRules is Zuul's dependent pipeline: a change per item, each tested on
 // the nearest non-failing item ahead, and a window that starts at
 // max_parallel, grows by one per merged change and halves per failed one,

@@ -109,14 +109,17 @@ func fullCar(mr int64) train.Car {
 		MR: mr, HeadSHA: sha(int(mr)), Title: fmt.Sprintf("Fix the frobnicator in module %d", mr),
 		Source: fmt.Sprintf("feature/fix-%d", mr), AddedBy: "alice", AddedVia: "ci", AddedAt: at(int(mr)),
 		Priority: train.PriorityHigh, Method: train.MethodSquash, State: train.StateEvicted,
+		DependsOn: []train.Dep{{MR: mr + 100, Label: fmt.Sprintf("!%d", mr+100)}}, Stacked: "feature/base",
 		Base: sha(1000 + int(mr)), Commit: sha(2000 + int(mr)), Pipeline: 7000 + mr,
 		PipelineStartedAt: at(100), Attempts: 2, Builds: 3, Suspect: 41, Detached: true, Retested: true, LeftAt: at(200),
 		Witness: &train.Witness{Pipeline: 7100 + mr, SHA: sha(4000 + int(mr)), Others: 1, Status: train.PipelineFailed, Started: at(150)},
 		News:    &train.News{HeadSHA: sha(5000 + int(mr)), Closed: true, Merged: true, Branch: "develop", Rules: "it needs 1 more approval"},
 		Trail: []train.Mark{
 			// Each field set in one mark, so the round trip covers it.
-			{At: at(90), Kind: train.MarkPipeline, Commit: sha(2000 + int(mr)), Base: sha(1000 + int(mr)), Pipeline: 6900 + mr, Status: train.PipelineCanceled},
-			{At: at(100), Kind: train.MarkBuilt, Pipeline: 7000 + mr, Commit: sha(2001 + int(mr)), Base: sha(1001 + int(mr)), Status: train.PipelineFailed},
+			{At: at(90), Kind: train.MarkPipeline, Commit: sha(2000 + int(mr)), Base: sha(1000 + int(mr)), Pipeline: 6900 + mr, Status: train.PipelineCanceled,
+				Hold: train.HoldWindow, Reason: "outside"},
+			{At: at(100), Kind: train.MarkBuilt, Pipeline: 7000 + mr, Commit: sha(2001 + int(mr)), Base: sha(1001 + int(mr)), Status: train.PipelineFailed,
+				Hold: train.HoldFreeze, Reason: "the target branch is in a freeze period"},
 		},
 		Reason: &train.Reason{
 			// Spans hold words or a pipeline; both are set here only so
@@ -132,13 +135,23 @@ func fullCar(mr int64) train.Car {
 func fullTrain(key train.Key, n int) train.Train {
 	t := train.Train{
 		Key: key, Paused: true, TargetHead: sha(42), Window: 3, BatchMerged: 5, BatchFailed: 1,
-		Settings: train.Settings{MaxParallel: 5, Retries: 1, PipelineTimeout: time.Hour, Method: train.MethodRebase, EagerEviction: true, BatchSize: 4, MinWindow: 2, MaxBatchSize: 16},
-		Pending:  &train.FastForward{To: sha(43), Expected: sha(42), MRs: []int64{1, 2}, Planned: at(300), Via: []string{sha(44)}},
-		Cars:     make([]train.Car, n),
-		Handled:  []string{"note-1", "note-2"},
+		Frozen:   &train.Hold{Kind: train.HoldFrozen, Reason: "release cut", Until: at(500), By: "carol"},
+		Draining: true, Held: train.HoldFrozen,
+		Repo: &train.RepoConfig{Commit: sha(42), Data: "method: squash\n", GoodAt: sha(41), Error: "bad", MR: 7},
+		Settings: train.Settings{MaxParallel: 5, Retries: 1, PipelineTimeout: time.Hour, Method: train.MethodRebase, EagerEviction: true, BatchSize: 4, MinWindow: 2, MaxBatchSize: 16,
+			Schedule: train.Schedule{
+				Freezes: []train.FreezePeriod{{From: at(0), Until: at(60), Reason: "holidays", Spec: "2025-03-14 2025-03-15 UTC holidays"}},
+				// A window's zone is loaded from the configuration on every
+				// load of a train, never stored.
+				Windows: []train.MergeWindow{{Days: 0b0111110, From: 9 * time.Hour, Until: 17 * time.Hour, Spec: "Mon-Fri 09:00-17:00 UTC"}},
+				Also:    []train.MergeWindow{{Days: 0b1000001, From: time.Hour, Until: 2 * time.Hour, Spec: "Sat,Sun 01:00-02:00 UTC"}},
+			}},
+		Pending: &train.FastForward{To: sha(43), Expected: sha(42), MRs: []int64{1, 2}, Planned: at(300), Via: []string{sha(44)}},
+		Cars:    make([]train.Car, n),
+		Handled: []string{"note-1", "note-2"},
 		Outbox: train.Actions{
 			train.BuildCar{MR: 1, Base: sha(42), HeadSHA: sha(1), Method: train.MethodMerge, Title: "t", Source: "s", Build: 2, At: at(1)},
-			train.Notify{Kind: train.NotifyEvicted, Key: "evict-1", Cars: []train.Car{fullCar(9)}, Commit: sha(9), By: "bob"},
+			train.Notify{Kind: train.NotifyEvicted, Key: "evict-1", Cars: []train.Car{fullCar(9)}, Commit: sha(9), By: "bob", Reason: "why"},
 			train.Record{Car: fullCar(8)},
 		},
 	}
@@ -178,6 +191,9 @@ func zeroField(v reflect.Value, path string) string {
 			return ""
 		}
 		for i := range v.NumField() {
+			if v.Type().Field(i).Tag.Get("json") == "-" {
+				continue // never stored
+			}
 			if p := zeroField(v.Field(i), path+"."+v.Type().Field(i).Name); p != "" {
 				return p
 			}

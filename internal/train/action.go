@@ -107,6 +107,13 @@ const (
 	NotifyEvicted NotifyKind = "evicted"
 	NotifyPaused  NotifyKind = "paused"
 	NotifyResumed NotifyKind = "resumed"
+	// NotifyFrozen and NotifyUnfrozen: a freeze by command put on or
+	// lifted; Reason is the freeze's.
+	NotifyFrozen   NotifyKind = "frozen"
+	NotifyUnfrozen NotifyKind = "unfrozen"
+	// NotifyDraining and NotifyUndrained: draining turned on or off.
+	NotifyDraining  NotifyKind = "draining"
+	NotifyUndrained NotifyKind = "undrained"
 )
 
 // Notify asks for a chat notification. Cars are copies taken when the event
@@ -117,6 +124,7 @@ type Notify struct {
 	Cars   []Car
 	Commit string
 	By     string
+	Reason string // a freeze's reason, as given
 }
 
 // Record asks for a car that left the train (merged or evicted) to be

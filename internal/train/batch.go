@@ -35,6 +35,16 @@ func (p *planner) advanceMain() {
 		}
 	}
 	queue := line[tail:]
+	// Urgent cars are tested at once, each alone, whatever the window.
+	for len(queue) > 0 && p.t.Cars[queue[0]].Priority == PriorityUrgent {
+		if !p.buildBatch(queue[:1]) {
+			return
+		}
+		p.start(queue[0])
+		queue = queue[1:]
+		mainFlying++
+		allFlying++
+	}
 	free := min(p.window()-mainFlying, p.t.Settings.MaxParallel-allFlying)
 	if free <= 0 || len(queue) == 0 {
 		return

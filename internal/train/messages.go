@@ -42,6 +42,25 @@ func msgAlreadyOnTrain(branch string, pos int) string {
 	return fmt.Sprintf("This merge request is already on the merge train for `%s`, at position %d.", branch, pos)
 }
 
+func msgRepoFileRefused(name, branch, commit, why string) string {
+	// The reason sits in a fenced block, which no fence inside it may close.
+	return fmt.Sprintf("The `%s` this merge request brought to `%s` (at %s) is not valid, so the merge train keeps its last good settings until it is fixed:\n\n~~~~\n%s\n~~~~",
+		name, branch, short(commit), strings.ReplaceAll(why, "~~~~", "~ ~ ~ ~"))
+}
+
+func msgDependsOnMissing(branch string, labels []string) string {
+	return fmt.Sprintf("This merge request depends on %s, which must be on the merge train for `%s` first (or merged): add it, then add this one again.",
+		strings.Join(labels, ", "), branch)
+}
+
+func msgDependencyLeft(label string) string {
+	return "it depends on " + label + ", which left the train: "
+}
+
+func msgDraining(branch string) string {
+	return fmt.Sprintf("The merge train for `%s` is draining: it finishes the merge requests on it and takes no new one for now.", branch)
+}
+
 func msgNotOnTrain(branch string) string {
 	return fmt.Sprintf("This merge request is not on the merge train for `%s`.", branch)
 }

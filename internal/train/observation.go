@@ -25,6 +25,12 @@ type Added struct {
 	// Estimate is the expected time to merge from the front of the train
 	// per window of cars (a recent pipeline duration); zero: none given.
 	Estimate time.Duration
+	// DependsOn are the open MRs this one depends on: each must be on the
+	// train, or the add is refused.
+	DependsOn []Dep
+	// Stacked: the branch the MR targets, the source branch of another
+	// MR it is stacked on.
+	Stacked string
 }
 
 // Removed: a user took an MR off the train.
@@ -47,6 +53,31 @@ type Paused struct{ By, Via string }
 
 // Resumed undoes Paused.
 type Resumed struct{ By, Via string }
+
+// RepoFileRead: the repository's settings file was read at the target
+// head Config.Commit. A refused file (Config.Error set) is told to the MR
+// that brought it in, once per commit.
+type RepoFileRead struct {
+	Config RepoConfig
+	// Name is the file's name, for the comment.
+	Name string
+	// Settings are the train's settings from now on; zero: unchanged.
+	Settings Settings
+}
+
+// Froze holds the train's target until Unfroze: cars are still built and
+// tested, nothing merges. A freeze already in place takes the new reason.
+type Froze struct{ By, Via, Reason string }
+
+// Unfroze lifts Froze.
+type Unfroze struct{ By, Via string }
+
+// Drain turns draining on (On) or off: a draining train finishes its cars
+// and refuses new ones.
+type Drain struct {
+	On      bool
+	By, Via string
+}
 
 // Retargeted: the MR's target branch changed away from this train's.
 type Retargeted struct {
@@ -151,6 +182,10 @@ func (Added) observation()           {}
 func (Removed) observation()         {}
 func (Retried) observation()         {}
 func (Paused) observation()          {}
+func (Froze) observation()           {}
+func (RepoFileRead) observation()    {}
+func (Unfroze) observation()         {}
+func (Drain) observation()           {}
 func (Resumed) observation()         {}
 func (HeadChanged) observation()     {}
 func (Retargeted) observation()      {}

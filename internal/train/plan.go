@@ -93,6 +93,14 @@ func (p *planner) observe(obs Observation) {
 		p.setPaused(true, actor(o.By, o.Via))
 	case Resumed:
 		p.setPaused(false, actor(o.By, o.Via))
+	case Froze:
+		p.freeze(o)
+	case Unfroze:
+		p.unfreeze(o)
+	case Drain:
+		p.drain(o)
+	case RepoFileRead:
+		p.repoFileRead(o)
 	case HeadChanged:
 		p.headChanged(o)
 	case Closed:
@@ -131,18 +139,36 @@ func (p *planner) add(o Added) {
 		p.reply(o.MR, o.Event, msgAlreadyOnTrain(p.t.Branch, i+1))
 		return
 	}
+	if p.t.Draining {
+		p.reply(o.MR, o.Event, msgDraining(p.t.Branch))
+		return
+	}
+	var missing []string
+	behind := 0 // a car goes behind what it depends on
+	for _, d := range o.DependsOn {
+		if j := p.t.Index(d.MR); j < 0 {
+			missing = append(missing, d.Label)
+		} else {
+			behind = max(behind, j+1)
+		}
+	}
+	if len(missing) > 0 {
+		p.reply(o.MR, o.Event, msgDependsOnMissing(p.t.Branch, missing))
+		return
+	}
 	prio := o.Priority
-	if prio != PriorityHigh {
+	if !prio.Valid() {
 		prio = PriorityNormal
 	}
 	car := Car{
 		MR: o.MR, HeadSHA: o.HeadSHA, Title: o.Title, Source: o.Source,
 		AddedBy: o.By, AddedVia: o.Via, AddedAt: p.now, Priority: prio, Method: o.Method,
-		State: StateQueued,
+		State: StateQueued, DependsOn: slices.Clone(o.DependsOn), Stacked: o.Stacked,
 	}
 	at := len(p.t.Cars)
-	if prio == PriorityHigh {
-		// Behind the cars already marked urgent, ahead of everything else,
+	switch prio {
+	case PriorityHigh:
+		// Behind the cars already marked high, ahead of everything else,
 		// but never ahead of a car whose merge is in flight.
 		at = 0
 		for i, c := range p.t.Cars {
@@ -150,11 +176,29 @@ func (p *planner) add(o Added) {
 				at = i + 1
 			}
 		}
+	case PriorityUrgent:
+		at = p.untested()
 	}
+	at = max(at, behind)
 	p.t.Cars = slices.Insert(p.t.Cars, at, car)
 	// The answer is the MR's status comment, which then follows the car.
 	p.emit(Status{MR: o.MR, HeadSHA: o.HeadSHA, Source: o.Source, Phase: PhaseQueued,
 		Added: Words(msgAdded(p.t.Branch, at+1, p.estimate(at, o.Estimate)))})
+}
+
+// untested is where the cars not yet under test start: behind every car
+// that has a pipeline (or rides in a batch that has one), is being
+// bisected, is merging, or is urgent itself. An urgent car put there
+// changes the base of no pipeline.
+func (p *planner) untested() int {
+	at := 0
+	for i := range p.t.Cars {
+		c := &p.t.Cars[i]
+		if c.hasPipeline() || c.Suspect != 0 || p.frozen(c.MR) || c.Priority == PriorityUrgent || c.Witness != nil {
+			at = i + 1
+		}
+	}
+	return at
 }
 
 func (p *planner) retry(o Retried) {
@@ -245,6 +289,47 @@ func (p *planner) setPaused(paused bool, by string) {
 	p.emit(Notify{Kind: kind, Key: string(kind) + ":" + p.now.UTC().Format(time.RFC3339Nano), By: by})
 }
 
+func (p *planner) freeze(o Froze) {
+	h := Hold{Kind: HoldFrozen, Reason: o.Reason, By: actor(o.By, o.Via)}
+	if p.t.Frozen != nil && *p.t.Frozen == h {
+		return
+	}
+	p.t.Frozen = &h
+	p.emit(Notify{Kind: NotifyFrozen, Key: string(NotifyFrozen) + ":" + p.now.UTC().Format(time.RFC3339Nano), By: h.By, Reason: o.Reason})
+}
+
+func (p *planner) unfreeze(o Unfroze) {
+	if p.t.Frozen == nil {
+		return
+	}
+	p.t.Frozen = nil
+	p.emit(Notify{Kind: NotifyUnfrozen, Key: string(NotifyUnfrozen) + ":" + p.now.UTC().Format(time.RFC3339Nano), By: actor(o.By, o.Via)})
+}
+
+func (p *planner) repoFileRead(o RepoFileRead) {
+	c := o.Config
+	p.t.Repo = &c
+	if o.Settings.MaxParallel > 0 {
+		p.t.Settings = o.Settings.WithDefaults()
+	}
+	if c.Error == "" || c.MR == 0 {
+		return
+	}
+	p.emit(Comment{MR: c.MR, Key: "repo-file:" + c.Commit, Body: Words(msgRepoFileRefused(o.Name, p.t.Branch, c.Commit, c.Error))})
+}
+
+func (p *planner) drain(o Drain) {
+	if p.t.Draining == o.On {
+		return
+	}
+	p.t.Draining = o.On
+	kind := NotifyUndrained
+	if o.On {
+		kind = NotifyDraining
+	}
+	p.emit(Notify{Kind: kind, Key: string(kind) + ":" + p.now.UTC().Format(time.RFC3339Nano), By: actor(o.By, o.Via)})
+}
+
 // The news about a frozen car waits for its fast-forward: if the push
 // lands the car is merged as tested, if not the news is acted on then.
 // Dropping it instead would leave it to the next sweep to notice.
@@ -292,7 +377,7 @@ func (p *planner) rulesUnmet(o RulesUnmet) {
 
 func (p *planner) retargeted(o Retargeted) {
 	i := p.t.Index(o.MR)
-	if i < 0 || o.Branch == p.t.Branch {
+	if i < 0 || o.Branch == p.t.Branch || (o.Branch != "" && o.Branch == p.t.Cars[i].Stacked) {
 		return
 	}
 	if p.frozen(o.MR) {
@@ -569,7 +654,10 @@ func (p *planner) merge(ff *FastForward) {
 			Status{MR: c.MR, HeadSHA: c.HeadSHA, Source: c.Source, Phase: PhaseMerged, Outcome: c.Reason.Message},
 			Record{Car: c.clone()},
 		)
-		if p.t.method(c) != MethodMerge {
+		// The forge sees an MR merged when its head reaches its target:
+		// never for a squash or a rebase, nor for a stacked MR, whose
+		// target is another MR's branch. The train closes those.
+		if p.t.method(c) != MethodMerge || c.Stacked != "" {
 			p.emit(CloseMR{MR: c.MR, Commit: ff.To})
 		}
 	}
@@ -614,6 +702,7 @@ func (p *planner) evictKeyed(i int, r Reason, key string) {
 	if c.Builds > 0 {
 		p.emit(DeleteCarRef{MR: c.MR})
 	}
+	defer func() { p.evictDependents(c) }()
 	c.State = StateEvicted
 	c.LeftAt = p.now
 	r.Message = msgEvicted(p.t.Branch, r.Detail)
@@ -630,6 +719,42 @@ func (p *planner) evictKeyed(i int, r Reason, key string) {
 		Notify{Kind: NotifyEvicted, Key: key, Cars: []Car{c.clone()}},
 		Record{Car: c.clone()},
 	)
+}
+
+// evictDependents evicts the cars that depend on gone, which left the
+// train unmerged, and theirs in turn.
+func (p *planner) evictDependents(gone Car) {
+	for {
+		i := slices.IndexFunc(p.t.Cars, func(c Car) bool {
+			return slices.ContainsFunc(c.DependsOn, func(d Dep) bool { return d.MR == gone.MR })
+		})
+		if i < 0 || p.frozen(p.t.Cars[i].MR) {
+			return
+		}
+		label := ""
+		for _, d := range p.t.Cars[i].DependsOn {
+			if d.MR == gone.MR {
+				label = d.Label
+			}
+		}
+		p.evict(i, Reason{Code: ReasonDependency, Detail: Join(msgDependencyLeft(label), gone.Reason.Why())})
+	}
+}
+
+// carriesDeps reports whether a move to car last's commit carries every
+// MR on the train that the cars it merges depend on: a dependent MR
+// never merges without its dependencies (a dependency being bisected is
+// off the line the car was built on).
+func (p *planner) carriesDeps(last int) bool {
+	chain := p.chain(last)
+	for _, mr := range chain {
+		for _, d := range p.t.Car(mr).DependsOn {
+			if p.t.Index(d.MR) >= 0 && !slices.Contains(chain, d.MR) {
+				return false
+			}
+		}
+	}
+	return true
 }
 
 // reset returns a car to the queue, abandoning its build and pipeline

@@ -13,8 +13,49 @@ func (p *planner) reconcile() {
 		return
 	}
 	p.startOwed()
-	p.fastForward()
+	h, held := p.t.Hold(p.now)
+	if h.Kind != p.t.Held {
+		// What each MR shows says whether the train is held and why.
+		p.t.Held = h.Kind
+		p.restatus()
+	}
+	if held {
+		p.markHeld(h)
+	} else {
+		p.fastForward()
+	}
 	p.advanceMain()
+}
+
+// restatus asks every car's MR to show where it stands again.
+func (p *planner) restatus() {
+	for i := range p.t.Cars {
+		c := &p.t.Cars[i]
+		phase := PhaseQueued
+		if c.Builds > 0 {
+			phase = PhaseTesting
+		}
+		p.emit(Status{MR: c.MR, HeadSHA: c.HeadSHA, Source: c.Source, Phase: phase})
+	}
+}
+
+// markHeld notes on the trail of each car that would merge now, but for
+// the hold, what holds it, once per hold.
+func (p *planner) markHeld(h Hold) {
+	if p.t.TargetHead == "" || p.t.Pending != nil {
+		return
+	}
+	last := p.furthestPassed()
+	for i := 0; i <= last; i++ {
+		c := &p.t.Cars[i]
+		if c.Suspect != 0 {
+			continue
+		}
+		if n := len(c.Trail); n > 0 && c.Trail[n-1].Kind == MarkHeld && c.Trail[n-1].Hold == h.Kind {
+			continue
+		}
+		p.mark(c, Mark{At: p.now, Kind: MarkHeld, Hold: h.Kind, Reason: h.Sentence()})
+	}
 }
 
 // The train is two kinds of line. The main line is every car that is not
@@ -160,7 +201,9 @@ func (p *planner) fastForward() {
 	}
 	last := p.furthestPassed()
 	if last < 0 {
-		last = p.directMerge()
+		if last = p.directMerge(); last >= 0 && !p.carriesDeps(last) {
+			last = -1
+		}
 	}
 	if last < 0 {
 		return
@@ -181,7 +224,7 @@ func (p *planner) furthestPassed() int {
 			break
 		}
 		base = c.Commit
-		if c.State == StatePassed {
+		if c.State == StatePassed && p.carriesDeps(i) {
 			last = i
 		}
 	}

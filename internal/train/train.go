@@ -9,6 +9,7 @@ package train
 
 import (
 	"fmt"
+	"slices"
 	"time"
 )
 
@@ -62,8 +63,22 @@ type Priority string
 
 const (
 	PriorityNormal Priority = "normal"
-	PriorityHigh   Priority = "high"
+	// PriorityHigh goes to the front of the train, ahead of every car
+	// but those merging: the cars behind it are rebuilt on top of it, so
+	// the pipelines they were running are cancelled, as GitLab's "merge
+	// immediately" restarts a train.
+	PriorityHigh Priority = "high"
+	// PriorityUrgent goes ahead of every car not yet under test and is
+	// tested at once, alone and over the window: nothing running is
+	// cancelled, and only the cars behind it that were built but not
+	// started are rebuilt on top of it.
+	PriorityUrgent Priority = "urgent"
 )
+
+// Valid reports whether p is a known priority.
+func (p Priority) Valid() bool {
+	return p == PriorityNormal || p == PriorityHigh || p == PriorityUrgent
+}
 
 // Settings tune one train.
 type Settings struct {
@@ -98,6 +113,9 @@ type Settings struct {
 	// rare enough that a window of bigger batches still ends before the
 	// next broken MR. Zero: BatchSize is fixed.
 	MaxBatchSize int `json:"max_batch_size,omitempty"`
+	// Schedule holds the target in freeze periods and outside merge
+	// windows; cars are still tested meanwhile.
+	Schedule Schedule `json:"schedule,omitzero"`
 }
 
 // WithDefaults fills zero fields with the defaults.
@@ -167,6 +185,12 @@ type Car struct {
 	AddedAt  time.Time `json:"added_at"`
 	Priority Priority  `json:"priority"`
 	Method   Method    `json:"method,omitempty"` // empty: the train's method
+	// DependsOn are the MRs on the train this one must merge after (or
+	// with): it is never merged without them and leaves with them.
+	DependsOn []Dep `json:"depends_on,omitempty"`
+	// Stacked is the branch the MR targets on the forge when it is
+	// stacked on another MR (that one's source branch), not the train's.
+	Stacked string `json:"stacked,omitempty"`
 
 	State    State  `json:"state"`
 	Base     string `json:"base,omitempty"`     // commit the speculative commit was built on
@@ -209,6 +233,12 @@ type Car struct {
 	Reason *Reason   `json:"reason,omitempty"`
 }
 
+// Dep is an MR a car depends on, with its label for people ("!12").
+type Dep struct {
+	MR    int64  `json:"mr"`
+	Label string `json:"label"`
+}
+
 // MaxTrail bounds a car's trail, so a car retried all day stays small.
 const MaxTrail = 16
 
@@ -222,6 +252,9 @@ type Mark struct {
 	// Pipeline: its id, and how it ended once it did.
 	Pipeline int64         `json:"pipeline,omitempty"`
 	Status   PipelineState `json:"status,omitempty"`
+	// Held: what held the target when the car could have merged.
+	Hold   HoldKind `json:"hold,omitempty"`
+	Reason string   `json:"reason,omitempty"`
 }
 
 // MarkKind says what a Mark records.
@@ -230,6 +263,7 @@ type MarkKind string
 const (
 	MarkBuilt    MarkKind = "built"
 	MarkPipeline MarkKind = "pipeline"
+	MarkHeld     MarkKind = "held"
 )
 
 // News is what a frozen car's MR went through meanwhile; at most one of
@@ -275,6 +309,8 @@ const (
 	// ReasonMergeRules: the forge's merge rules no longer allowed the
 	// merge (an approval revoked, changes requested, a new thread).
 	ReasonMergeRules ReasonCode = "merge_rules"
+	// ReasonDependency: an MR it depends on left the train unmerged.
+	ReasonDependency ReasonCode = "dependency"
 )
 
 // Reason is why a car left: a code for machines and a sentence for people.
@@ -325,9 +361,20 @@ type Train struct {
 	Key
 	// Version is owned by the store: it rises by one with every save and
 	// makes saves a compare-and-set.
-	Version  int64    `json:"version"`
-	Paused   bool     `json:"paused"`
-	Settings Settings `json:"settings"`
+	Version int64 `json:"version"`
+	Paused  bool  `json:"paused"`
+	// Frozen holds the target until someone lifts it (/train freeze):
+	// unlike a pause, cars are still built and tested.
+	Frozen *Hold `json:"frozen,omitempty"`
+	// Draining refuses new cars while those on the train finish.
+	Draining bool `json:"draining,omitempty"`
+	// Held is what held the target at the last plan, so the MRs are told
+	// when a hold starts or ends.
+	Held HoldKind `json:"held,omitempty"`
+	// Repo is the repository's own settings file as last read from the
+	// target branch; nil: not read yet.
+	Repo     *RepoConfig `json:"repo,omitempty"`
+	Settings Settings    `json:"settings"`
 	// TargetHead is the last observed head of the target branch.
 	TargetHead string `json:"target_head,omitempty"`
 	// Pending is a fast-forward whose result has not been observed.
@@ -370,6 +417,14 @@ func (t Train) Clone() Train {
 	}
 	c.Outbox = append(Actions(nil), t.Outbox...)
 	c.Handled = append([]string(nil), t.Handled...)
+	if t.Frozen != nil {
+		h := *t.Frozen
+		c.Frozen = &h
+	}
+	if t.Repo != nil {
+		r := *t.Repo
+		c.Repo = &r
+	}
 	if t.Pending != nil {
 		p := *t.Pending
 		p.MRs = append([]int64(nil), t.Pending.MRs...)
@@ -380,6 +435,7 @@ func (t Train) Clone() Train {
 }
 
 func (c Car) clone() Car {
+	c.DependsOn = slices.Clone(c.DependsOn)
 	if c.Reason != nil {
 		r := *c.Reason
 		r.Paths = append([]string(nil), c.Reason.Paths...)
@@ -394,6 +450,33 @@ func (c Car) clone() Car {
 		c.News = &n
 	}
 	return c
+}
+
+// RepoConfig is a repository's settings file (.trainyard.yml) as the
+// train last read it from its target branch. The planner only keeps it:
+// the edge that reads the file also turns it into settings.
+type RepoConfig struct {
+	// Commit is the target head the file was last read at.
+	Commit string `json:"commit"`
+	// Data is the last good content; "" when the branch has no file.
+	Data string `json:"data,omitempty"`
+	// GoodAt is the commit Data was read at.
+	GoodAt string `json:"good_at,omitempty"`
+	// Error is why the file at Commit was refused, in which case Data
+	// still holds the last good one; "" when it was good.
+	Error string `json:"error,omitempty"`
+	// MR is the merge request that brought in the refused file, if the
+	// train merged it.
+	MR int64 `json:"mr,omitempty"`
+}
+
+// Hold returns what holds the train's target at now, if anything: a
+// freeze by command first, then the schedule.
+func (t *Train) Hold(now time.Time) (Hold, bool) {
+	if t.Frozen != nil {
+		return *t.Frozen, true
+	}
+	return t.Settings.Schedule.Active(now)
 }
 
 // Index returns the position of mr's car (0-based), or -1.

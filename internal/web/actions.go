@@ -9,6 +9,7 @@ import (
 
 	"go.uber.org/zap"
 
+	"github.com/trainyard/trainyard/internal/api"
 	"github.com/trainyard/trainyard/internal/engine"
 	"github.com/trainyard/trainyard/internal/train"
 )
@@ -48,13 +49,67 @@ func (d *Dashboard) act(a action) http.HandlerFunc {
 }
 
 func (d *Dashboard) pause(r *http.Request, by engine.Actor) (string, error) {
-	return d.steer(r, by, "pause", Steering.Pause)
+	return d.steer(r, "pause", "paused", func(ctx context.Context, k train.Key) error { return d.Steer.Pause(ctx, k, by) })
 }
 func (d *Dashboard) resume(r *http.Request, by engine.Actor) (string, error) {
-	return d.steer(r, by, "resume", Steering.Resume)
+	return d.steer(r, "resume", "resumed", func(ctx context.Context, k train.Key) error { return d.Steer.Resume(ctx, k, by) })
 }
 
-func (d *Dashboard) steer(r *http.Request, by engine.Actor, verb string, do func(Steering, context.Context, train.Key, engine.Actor) error) (string, error) {
+// freeze takes the form's reason, checked as the API checks it.
+func (d *Dashboard) freeze(r *http.Request, by engine.Actor) (string, error) {
+	reason, err := api.CheckReason(r.PostFormValue("reason"))
+	if err != nil {
+		return "", badRequest("%s", err)
+	}
+	return d.steer(r, "freeze", "frozen", func(ctx context.Context, k train.Key) error {
+		f, err := d.freezing()
+		if err != nil {
+			return err
+		}
+		return f.Freeze(ctx, k, by, reason)
+	})
+}
+func (d *Dashboard) unfreeze(r *http.Request, by engine.Actor) (string, error) {
+	return d.steer(r, "unfreeze", "unfrozen", func(ctx context.Context, k train.Key) error {
+		f, err := d.freezing()
+		if err != nil {
+			return err
+		}
+		return f.Unfreeze(ctx, k, by)
+	})
+}
+func (d *Dashboard) drain(r *http.Request, by engine.Actor) (string, error) {
+	return d.draining(r, by, true)
+}
+func (d *Dashboard) undrain(r *http.Request, by engine.Actor) (string, error) {
+	return d.draining(r, by, false)
+}
+
+func (d *Dashboard) draining(r *http.Request, by engine.Actor, on bool) (string, error) {
+	verb, done := "undrain", "undrained"
+	if on {
+		verb, done = "drain", "set to drain"
+	}
+	return d.steer(r, verb, done, func(ctx context.Context, k train.Key) error {
+		f, err := d.freezing()
+		if err != nil {
+			return err
+		}
+		return f.Drain(ctx, k, by, on)
+	})
+}
+
+// freezing is what freezes and drains trains, or why there is nothing.
+func (d *Dashboard) freezing() (Freezing, error) {
+	if d.Freeze == nil {
+		return nil, &statusError{http.StatusNotImplemented, "Freezing and draining trains is not available on this server."}
+	}
+	return d.Freeze, nil
+}
+
+// steer changes the train the path names, which must exist, and goes
+// back to its page.
+func (d *Dashboard) steer(r *http.Request, verb, done string, do func(context.Context, train.Key) error) (string, error) {
 	k, err := keyOf(r)
 	if err != nil {
 		return "", err
@@ -62,10 +117,10 @@ func (d *Dashboard) steer(r *http.Request, by engine.Actor, verb string, do func
 	if _, err := d.load(r.Context(), k); err != nil {
 		return "", err
 	}
-	if err := do(d.Steer, r.Context(), k, by); err != nil {
+	if err := do(r.Context(), k); err != nil {
 		return "", fmt.Errorf("%s %s: %w", verb, trainName(k), err)
 	}
-	d.Logger.Info("train "+verb+"d from the dashboard", zap.String("train", k.String()))
+	d.Logger.Info("train "+done+" from the dashboard", zap.String("train", k.String()))
 	return trainURL(k), nil
 }
 

@@ -244,7 +244,7 @@ func TestBrowserActionsNeedTheToken(t *testing.T) {
 	version := s.train("").Version
 	p := newTab(t, s)
 	p.open(s.trainPath(""))
-	if got, want := p.text("main .actions"), "Actions Pause the train Actions need the API token: sign in."; got != want {
+	if got, want := p.text("main .actions"), "Actions Pause the train Reason Freeze the train Drain the train Actions need the API token: sign in."; got != want {
 		t.Errorf("the actions read %q, want %q", got, want)
 	}
 	pause := chromedp.Click(chromedp.CSS(`form[action$="/pause"] button`))

@@ -1,6 +1,7 @@
 package web
 
 import (
+	"cmp"
 	"context"
 	"fmt"
 	"net/http"
@@ -12,6 +13,7 @@ import (
 
 	"github.com/trainyard/trainyard/internal/forge"
 	"github.com/trainyard/trainyard/internal/train"
+	v1 "github.com/trainyard/trainyard/pkg/api"
 )
 
 // trainRow is one train on the index page.
@@ -20,6 +22,8 @@ type trainRow struct {
 	URL, ForgeTitle string
 	Cars, Running   int
 	Paused, Merging bool
+	Draining        bool
+	Hold            *holdView // nil: nothing holds the target
 	MergedDay       int
 	P50             time.Duration
 	HasP50          bool
@@ -45,7 +49,7 @@ func (d *Dashboard) index(r *http.Request) (string, any, error) {
 		}
 		hist := d.history(ctx, k)
 		row := trainRow{Key: k, URL: trainURL(k), ForgeTitle: d.Profiles.Of(k.Forge).Title, Cars: len(t.Cars),
-			Paused: t.Paused, Merging: t.Pending != nil}
+			Paused: t.Paused, Merging: t.Pending != nil, Draining: t.Draining, Hold: holdOf(t, d.Now())}
 		for _, c := range t.Cars {
 			if c.State == train.StateStarting || c.State == train.StateRunning {
 				row.Running++
@@ -60,6 +64,40 @@ func (d *Dashboard) index(r *http.Request) (string, any, error) {
 		out.Trains = append(out.Trains, row)
 	}
 	return "index", out, nil
+}
+
+// holdView is what holds a train's target, for people.
+type holdView struct {
+	Kind  string // the kind as a badge says it: "frozen", "freeze period", "outside merge windows"
+	Class string // the badge's class
+	// What holds the target, to follow "nothing merges while": "the
+	// train is frozen by alice".
+	What   string
+	Reason string    // the freeze's reason as given, or the merge windows
+	Until  time.Time // zero: until someone lifts it
+}
+
+// holdOf is what holds t's target at now, nil if nothing does.
+func holdOf(t train.Train, now time.Time) *holdView {
+	h, held := t.Hold(now)
+	if !held {
+		return nil
+	}
+	v := &holdView{Kind: string(h.Kind), Class: "held", Reason: h.Reason, Until: h.Until}
+	switch h.Kind {
+	case train.HoldFrozen:
+		v.Kind, v.Class, v.What = "frozen", "frozen", "the train is frozen"
+		if h.By != "" {
+			v.What += " by " + h.By
+		}
+	case train.HoldFreeze:
+		v.Kind, v.What = "freeze period", "the target branch is in a freeze period"
+	case train.HoldWindow:
+		v.Kind, v.What = "outside merge windows", "the target branch is outside its merge windows"
+	default:
+		v.What = "the target branch is held"
+	}
+	return v
 }
 
 // history reads a train's recent departures. They are extras on every
@@ -109,14 +147,19 @@ type departure struct {
 }
 
 type trainPage struct {
-	Key                   train.Key
-	URL, ForgeTitle       string
-	BranchURL, TargetHead string
-	Paused, Merging       bool
-	Version               int64
-	Cars                  []carRow
-	History               []departure
-	PauseURL, ResumeURL   string
+	Key                    train.Key
+	URL, ForgeTitle        string
+	BranchURL, TargetHead  string
+	Paused, Merging        bool
+	Draining, Frozen       bool
+	Hold                   *holdView // nil: nothing holds the target
+	Version                int64
+	Cars                   []carRow
+	History                []departure
+	PauseURL, ResumeURL    string
+	FreezeURL, UnfreezeURL string
+	DrainURL, UndrainURL   string
+	MaxReason              int
 }
 
 func (d *Dashboard) trainPage(r *http.Request) (string, any, error) {
@@ -134,7 +177,9 @@ func (d *Dashboard) trainPage(r *http.Request) (string, any, error) {
 	u := trainURL(k)
 	out := trainPage{Key: k, URL: u, ForgeTitle: p.Title, BranchURL: p.Link().Branch(k.Project, k.Branch),
 		TargetHead: t.TargetHead, Paused: t.Paused, Merging: t.Pending != nil, Version: t.Version,
-		PauseURL: u + "/pause", ResumeURL: u + "/resume"}
+		Draining: t.Draining, Frozen: t.Frozen != nil, Hold: holdOf(t, d.Now()),
+		PauseURL: u + "/pause", ResumeURL: u + "/resume", FreezeURL: u + "/freeze", UnfreezeURL: u + "/unfreeze",
+		DrainURL: u + "/drain", UndrainURL: u + "/undrain", MaxReason: v1.MaxReason}
 	est := train.EstimateFor(t, d.Now(), train.PipelineDuration(hist))
 	for i, c := range t.Cars {
 		row := carRow{Position: i + 1, MR: c.MR, Label: p.Label(c.MR), Title: c.Title, MRURL: p.Link().MR(k.Project, c.MR),
@@ -287,6 +332,9 @@ func (d *Dashboard) journey(k train.Key, c train.Car, left *departure) []step {
 			case train.MarkPipeline:
 				steps = append(steps, step{At: m.At, What: "pipeline", Link: p.Link().Pipeline(k.Project, m.Pipeline),
 					Label: p.PipelineLabel(m.Pipeline), Detail: pipelineEnd(m.Status)})
+			case train.MarkHeld:
+				// It could have merged; Reason says what held the target.
+				steps = append(steps, step{At: m.At, What: "held", Detail: cmp.Or(m.Reason, string(m.Hold))})
 			}
 		}
 		return append(steps, leftStep(c, left)...)

@@ -1,7 +1,7 @@
 // Package web serves Trainyard's dashboard: HTML pages of the trains, one
 // train, and one merge request's journey, live updates over Server-Sent
-// Events, and forms that pause and resume a train or remove and retry a
-// car. Pages are html/template with embedded CSS and one small script;
+// Events, and forms that pause, resume, freeze, unfreeze, drain and
+// undrain a train or remove and retry a car. Pages are html/template with embedded CSS and one small script;
 // every page works without the script.
 //
 // Project paths and branch names are one path segment each, escaped as the
@@ -42,6 +42,10 @@ type Steering interface {
 	Resume(ctx context.Context, key train.Key, by engine.Actor) error
 }
 
+// Freezing is what the freeze, unfreeze, drain and undrain forms change,
+// as the API's calls do.
+type Freezing = api.Freezing
+
 var (
 	_ Trains   = (*engine.Router)(nil)
 	_ Steering = (*engine.Router)(nil)
@@ -53,6 +57,8 @@ type Options struct {
 	Trains Trains
 	// Steer changes them; nil: Trains, if it can.
 	Steer Steering
+	// Freeze freezes and drains them; nil: Steer, else Trains, if it can.
+	Freeze Freezing
 	// Tokens are the API's tokens: the forms need one that may write, and
 	// the pages any, unless Public. With no token every form is refused.
 	Tokens []api.Token
@@ -106,6 +112,7 @@ func New(o Options) (*Dashboard, error) {
 	if o.Steer == nil {
 		o.Steer, _ = o.Trains.(Steering)
 	}
+	o.Freeze = api.FreezingOf(o.Freeze, o.Steer, o.Trains)
 	pages, err := parsePages()
 	if err != nil {
 		return nil, err
@@ -131,6 +138,10 @@ func (d *Dashboard) routes() {
 	d.mux.HandleFunc("POST /logout", d.logout)
 	d.mux.HandleFunc("POST "+trainPath+"/pause", d.act(d.pause))
 	d.mux.HandleFunc("POST "+trainPath+"/resume", d.act(d.resume))
+	d.mux.HandleFunc("POST "+trainPath+"/freeze", d.act(d.freeze))
+	d.mux.HandleFunc("POST "+trainPath+"/unfreeze", d.act(d.unfreeze))
+	d.mux.HandleFunc("POST "+trainPath+"/drain", d.act(d.drain))
+	d.mux.HandleFunc("POST "+trainPath+"/undrain", d.act(d.undrain))
 	d.mux.HandleFunc("POST "+carPath+"/remove", d.act(d.remove))
 	d.mux.HandleFunc("POST "+carPath+"/retry", d.act(d.retry))
 }

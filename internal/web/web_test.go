@@ -49,6 +49,13 @@ func newEnv(t *testing.T, public bool) *env {
 // newEnvWith serves the dashboard with named tokens beside the one token.
 func newEnvWith(t *testing.T, public bool, tokens []api.Token) *env {
 	t.Helper()
+	return newEnvSettings(t, public, tokens, train.Settings{})
+}
+
+// newEnvSettings serves the dashboard over an engine whose trains have
+// settings s.
+func newEnvSettings(t *testing.T, public bool, tokens []api.Token, s train.Settings) *env {
+	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	t.Cleanup(cancel)
 	nowhere := httptest.NewServer(http.NotFoundHandler())
@@ -61,9 +68,12 @@ func newEnvWith(t *testing.T, public bool, tokens []api.Token) *env {
 	now := time.Date(2026, 3, 2, 12, 0, 0, 0, time.UTC)
 	clock := func() time.Time { return now }
 	profile := gitlab.Profile(forgeAt)
-	eng := engine.New(engine.Config{Profile: profile, Owner: "web-test", Projects: []string{project}}, st, client, nil,
+	eng := engine.New(engine.Config{Profile: profile, Owner: "web-test", Projects: []string{project}, Settings: s}, st, client, nil,
 		engine.WithClock(clock))
-	d, err := web.New(web.Options{Trains: engine.NewRouter(eng), Token: token, Tokens: tokens, Public: public,
+	router := engine.NewRouter(eng)
+	// The engine freezes and drains its own trains; the router, which the
+	// server uses, does once it routes those calls too.
+	d, err := web.New(web.Options{Trains: router, Freeze: api.FreezingOf(nil, router, eng), Token: token, Tokens: tokens, Public: public,
 		Profiles: forge.Profiles{gitlab.Name: profile}, Now: clock, Poll: 50 * time.Millisecond})
 	if err != nil {
 		t.Fatal(err)
@@ -127,7 +137,17 @@ type reply struct {
 // do makes a request; token "" sends none.
 func (e *env) do(t *testing.T, method, path, tok string) reply {
 	t.Helper()
-	req, err := http.NewRequestWithContext(e.ctx, method, e.url+path, nil)
+	return e.post(t, method, path, tok, nil)
+}
+
+// post makes a request with a form; token "" sends none.
+func (e *env) post(t *testing.T, method, path, tok string, form url.Values) reply {
+	t.Helper()
+	var body io.Reader
+	if form != nil {
+		body = strings.NewReader(form.Encode())
+	}
+	req, err := http.NewRequestWithContext(e.ctx, method, e.url+path, body)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -455,3 +475,140 @@ func (emptyTrains) Train(_ context.Context, k train.Key) (train.Train, error) {
 	return train.New(k, train.Settings{}), nil
 }
 func (emptyTrains) History(context.Context, train.Key, int64) ([]train.Car, error) { return nil, nil }
+
+// load reads the seeded train from the store.
+func (e *env) load(t *testing.T) train.Train {
+	t.Helper()
+	tr, err := e.store.Load(e.ctx, key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return tr
+}
+
+// A frozen, draining train says so on its page and in the list, with the
+// reason escaped as every text from people is, and its cars say held
+// instead of an estimate.
+func TestFrozenTrainShowsItsReasonEscaped(t *testing.T) {
+	e := newEnv(t, true)
+	tr := e.load(t)
+	tr.Frozen = &train.Hold{Kind: train.HoldFrozen, Reason: xss, By: "mallory"}
+	tr.Draining = true
+	if _, err := e.store.Save(e.ctx, tr); err != nil {
+		t.Fatal(err)
+	}
+	escaped := "&lt;script&gt;alert(1)&lt;/script&gt;"
+	r := e.do(t, http.MethodGet, trainPath, token)
+	r.want(t, http.StatusOK, `<span class="badge frozen">frozen</span>`,
+		"Nothing merges while the train is frozen by mallory: <strong class=\"reason\">"+escaped+"</strong>. Cars are still built and tested",
+		`<span class="badge draining">draining</span>`, "<td>held</td>",
+		`action="`+trainPath+`/unfreeze"`, "Unfreeze the train", `action="`+trainPath+`/undrain"`, "Take new cars again")
+	for _, not := range []string{xss, "Freeze the train", `/drain"`, "about "} {
+		if strings.Contains(r.body, not) {
+			t.Errorf("the frozen train's page holds %q:\n%s", not, r.body)
+		}
+	}
+	r = e.do(t, http.MethodGet, "/", "")
+	r.want(t, http.StatusOK, `<span class="badge frozen">frozen</span> <span class="badge draining">draining</span>`,
+		`frozen: <span class="reason">`+escaped+`</span>`, "<td>held</td>")
+	if strings.Contains(r.body, xss) {
+		t.Errorf("the reason is in the list unescaped:\n%s", r.body)
+	}
+}
+
+// A freeze period shows with its reason and when it ends.
+func TestScheduledHoldShowsUntilWhen(t *testing.T) {
+	now := time.Date(2026, 3, 2, 12, 0, 0, 0, time.UTC) // newEnv's clock
+	e := newEnvSettings(t, true, nil, train.Settings{Schedule: train.Schedule{Freezes: []train.FreezePeriod{{
+		From: now.Add(-time.Hour), Until: now.Add(20 * time.Hour), Reason: "quarter end"}}}})
+	want := []string{`<span class="badge held">freeze period</span>`, "quarter end",
+		`until <time datetime="2026-03-03T08:00:00Z">2026-03-03 08:00:00 UTC</time>`, "<td>held</td>"}
+	e.do(t, http.MethodGet, trainPath, "").want(t, http.StatusOK, append(want,
+		"Nothing merges while the target branch is in a freeze period: <strong class=\"reason\">quarter end</strong>, until")...)
+	e.do(t, http.MethodGet, "/", "").want(t, http.StatusOK, want...)
+}
+
+// The freeze, unfreeze, drain and undrain forms need a write token as
+// pause does, and a freeze needs a reason.
+func TestFreezeAndDrainForms(t *testing.T) {
+	const reader = "grafana-token-of-some-length"
+	e := newEnvWith(t, true, []api.Token{{Name: "grafana", Value: reader}})
+	reason := url.Values{"reason": {xss}}
+	for _, verb := range []string{"freeze", "unfreeze", "drain", "undrain"} {
+		e.post(t, http.MethodPost, trainPath+"/"+verb, "", reason).want(t, http.StatusUnauthorized)
+		e.post(t, http.MethodPost, trainPath+"/"+verb, "wrong-token-of-some-length", reason).want(t, http.StatusUnauthorized)
+		e.post(t, http.MethodPost, trainPath+"/"+verb, reader, reason).want(t, http.StatusForbidden, "token grafana may only read")
+	}
+	if tr := e.load(t); tr.Frozen != nil || tr.Draining || tr.Version != 1 {
+		t.Fatalf("refused forms changed the train: frozen %+v, draining %v, version %d", tr.Frozen, tr.Draining, tr.Version)
+	}
+	e.post(t, http.MethodPost, trainPath+"/freeze", token, url.Values{"reason": {"  "}}).
+		want(t, http.StatusBadRequest, "reason: want why the train is frozen, 1 to 200 characters")
+	e.post(t, http.MethodPost, trainPath+"/freeze", token, url.Values{"reason": {strings.Repeat("x", 201)}}).
+		want(t, http.StatusBadRequest, "reason: want at most 200 characters, got 201")
+	e.post(t, http.MethodPost, trainPath+"/freeze", token, url.Values{"reason": {"a\r\nb"}}).
+		want(t, http.StatusBadRequest, "reason: want text without control or formatting characters")
+	e.post(t, http.MethodPost, "/trains/gitlab/"+url.PathEscape(project)+"/develop/freeze", token, reason).
+		want(t, http.StatusNotFound, "There is no train develop of group/app on gitlab.")
+	if tr := e.load(t); tr.Frozen != nil {
+		t.Fatalf("a refused freeze froze the train: %+v", tr.Frozen)
+	}
+
+	steps := []struct {
+		verb string
+		form url.Values
+		ok   func(train.Train) bool
+	}{
+		{"freeze", reason, func(tr train.Train) bool {
+			return tr.Frozen != nil && tr.Frozen.Reason == xss && tr.Frozen.By == "api"
+		}},
+		{"drain", nil, func(tr train.Train) bool { return tr.Draining }},
+		{"unfreeze", nil, func(tr train.Train) bool { return tr.Frozen == nil && tr.Draining }},
+		{"undrain", nil, func(tr train.Train) bool { return !tr.Draining }},
+	}
+	for _, s := range steps {
+		r := e.post(t, http.MethodPost, trainPath+"/"+s.verb, token, s.form)
+		if r.status != http.StatusSeeOther || r.header.Get("Location") != trainPath {
+			t.Fatalf("%s: status %d, Location %q; body:\n%s", s.verb, r.status, r.header.Get("Location"), r.body)
+		}
+		if tr := e.load(t); !s.ok(tr) {
+			t.Fatalf("after %s: frozen %+v, draining %v", s.verb, tr.Frozen, tr.Draining)
+		}
+		if s.verb == "freeze" {
+			e.do(t, http.MethodGet, trainPath, "").want(t, http.StatusOK, "&lt;script&gt;alert(1)&lt;/script&gt;")
+		}
+	}
+	// A form posted from another site is refused.
+	req, _ := http.NewRequestWithContext(e.ctx, http.MethodPost, e.url+trainPath+"/freeze", strings.NewReader(reason.Encode()))
+	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+	req.Header.Set("Authorization", "Bearer "+token)
+	req.Header.Set("Origin", "https://evil.example")
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusForbidden || e.load(t).Frozen != nil {
+		t.Fatalf("a cross-site freeze: status %d, want 403 and no freeze", resp.StatusCode)
+	}
+}
+
+// A car's journey shows when it could have merged but the target was
+// held, and why.
+func TestMRPageShowsHeldMarks(t *testing.T) {
+	e := newEnv(t, true)
+	tr := e.load(t)
+	tr.Cars[0].Trail = []train.Mark{
+		{At: e.now.Add(-5 * time.Minute), Kind: train.MarkPipeline, Pipeline: 501, Status: train.PipelineSuccess},
+		{At: e.now.Add(-4 * time.Minute), Kind: train.MarkHeld, Hold: train.HoldFrozen, Reason: "the merge train is frozen by mallory: " + xss},
+	}
+	if _, err := e.store.Save(e.ctx, tr); err != nil {
+		t.Fatal(err)
+	}
+	r := e.do(t, http.MethodGet, "/mrs/gitlab/"+url.PathEscape(project)+"/11", "")
+	r.want(t, http.StatusOK, `<span class="what">held</span>`, "2026-03-02 11:56:00 UTC",
+		"the merge train is frozen by mallory: &lt;script&gt;alert(1)&lt;/script&gt;")
+	if strings.Contains(r.body, xss) {
+		t.Errorf("the held mark's reason is in the page unescaped:\n%s", r.body)
+	}
+}

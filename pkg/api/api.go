@@ -34,6 +34,14 @@ type TrainSummary struct {
 	Project string `json:"project"`
 	Branch  string `json:"branch"`
 	Paused  bool   `json:"paused"`
+	// Draining: the train finishes the cars on it and takes no new ones.
+	Draining bool `json:"draining"`
+	// Frozen is the freeze someone put on the train; omitted when none.
+	Frozen *Freeze `json:"frozen,omitempty"`
+	// Hold is what holds the target branch now (a freeze, a scheduled
+	// freeze period, or being outside the merge windows); omitted when
+	// nothing does. Cars are still built and tested, nothing merges.
+	Hold *Hold `json:"hold,omitempty"`
 	// Cars is how many MRs are on the train.
 	Cars int `json:"cars"`
 	// Running is how many cars have a pipeline starting or running.
@@ -51,6 +59,10 @@ type Train struct {
 	Project string `json:"project"`
 	Branch  string `json:"branch"`
 	Paused  bool   `json:"paused"`
+	// Draining, Frozen and Hold: as in TrainSummary.
+	Draining bool    `json:"draining"`
+	Frozen   *Freeze `json:"frozen,omitempty"`
+	Hold     *Hold   `json:"hold,omitempty"`
 	// TargetHead is the last seen head commit of the target branch.
 	TargetHead string `json:"target_head,omitempty"`
 	// MaxParallel is the window: how many cars are tested at once.
@@ -58,6 +70,38 @@ type Train struct {
 	Cars        []Car `json:"cars"`
 	// Version rises with every change of the train.
 	Version int64 `json:"version"`
+}
+
+// Hold kinds: what holds a train's target branch.
+const (
+	HoldFrozen      = "frozen"               // a freeze by command (/train freeze, the API, the dashboard)
+	HoldFreeze      = "freeze_period"        // a configured freeze period
+	HoldMergeWindow = "outside_merge_window" // outside every configured merge window
+)
+
+// Freeze is a freeze someone put on a train: it holds the target until
+// it is lifted.
+type Freeze struct {
+	// Kind is always HoldFrozen.
+	Kind   string `json:"kind"`
+	Reason string `json:"reason"`
+	// By is who froze the train; omitted when unknown.
+	By string `json:"by,omitempty"`
+}
+
+// Hold says what keeps a train's target branch from moving now.
+type Hold struct {
+	// Kind is HoldFrozen, HoldFreeze or HoldMergeWindow.
+	Kind string `json:"kind"`
+	// Reason is the freeze's reason as given, or for HoldMergeWindow the
+	// merge windows; omitted when there is none.
+	Reason string `json:"reason,omitempty"`
+	// Until is when the hold ends by itself; omitted for a freeze that
+	// lasts until someone lifts it.
+	Until time.Time `json:"until,omitzero"`
+	// Sentence says the hold for people, without a final period: "the
+	// merge train is frozen by alice: release 2.0 is being cut".
+	Sentence string `json:"sentence"`
 }
 
 // Car is one MR on a train.
@@ -94,9 +138,18 @@ type Car struct {
 	// Bisecting: a pipeline that carried the car failed, and it is being
 	// tested apart from the cars behind it.
 	Bisecting bool `json:"bisecting,omitempty"`
+	// Priority is "urgent" or "high"; omitted for a normal car.
+	Priority string `json:"priority,omitempty"`
+	// DependsOn are the MRs on the train this one merges after or with
+	// (Depends-On lines, or the MR it is stacked on); omitted when none.
+	DependsOn []int64 `json:"depends_on,omitempty"`
+	// StackedOn is the branch the MR targets on the forge when it is
+	// stacked on another MR; omitted otherwise.
+	StackedOn string `json:"stacked_on,omitempty"`
 	// EstimatedMerge is the expected time from now until the car merges,
 	// from the train's recent pipeline durations; omitted when there is no
-	// history to estimate from or the car failed.
+	// history to estimate from, the car failed, or the train is held (see
+	// Train.Hold).
 	EstimatedMerge *Duration `json:"estimated_merge_seconds,omitempty"`
 }
 
@@ -188,17 +241,32 @@ type MRRequest struct {
 	// Branch, when set, is the train meant: an MR targeting another branch
 	// is refused.
 	Branch string `json:"branch,omitempty"`
-	// Priority is "normal" (default) or "high" (ahead of normal cars).
+	// Priority is "normal" (default), "urgent" (ahead of the cars not yet
+	// under test, cancelling nothing) or "high" (to the front, restarting
+	// the cars behind).
 	Priority string `json:"priority,omitempty"`
 	// Method is "merge", "squash" or "rebase"; empty: the train's method.
 	Method string `json:"method,omitempty"`
 }
 
-// TrainRequest is the optional body of the pause and resume calls.
+// TrainRequest is the optional body of the pause, resume, unfreeze,
+// drain and undrain calls.
 type TrainRequest struct {
 	// User is who asked; "api" if empty.
 	User string `json:"user,omitempty"`
 }
+
+// FreezeRequest is the body of the freeze call.
+type FreezeRequest struct {
+	// User is who asked; "api" if empty.
+	User string `json:"user,omitempty"`
+	// Reason says why, for people: 1 to MaxReason characters, no control
+	// characters. Required.
+	Reason string `json:"reason"`
+}
+
+// MaxReason bounds a freeze's reason, in characters.
+const MaxReason = 200
 
 // MRStatus answers the add, remove and retry calls: where the MR is now.
 type MRStatus struct {

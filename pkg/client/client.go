@@ -143,6 +143,27 @@ func (c *Client) Resume(ctx context.Context, forge, project, branch string, req 
 	return c.trainCommand(ctx, "resume", forge, project, branch, req)
 }
 
+// Freeze holds a train's target with a reason: its cars are still built
+// and tested, nothing merges until Unfreeze.
+func (c *Client) Freeze(ctx context.Context, forge, project, branch string, req api.FreezeRequest) (api.Train, error) {
+	return c.trainCommand(ctx, "freeze", forge, project, branch, req)
+}
+
+// Unfreeze lifts Freeze.
+func (c *Client) Unfreeze(ctx context.Context, forge, project, branch string, req api.TrainRequest) (api.Train, error) {
+	return c.trainCommand(ctx, "unfreeze", forge, project, branch, req)
+}
+
+// Drain makes a train finish the cars on it and take no new ones.
+func (c *Client) Drain(ctx context.Context, forge, project, branch string, req api.TrainRequest) (api.Train, error) {
+	return c.trainCommand(ctx, "drain", forge, project, branch, req)
+}
+
+// Undrain undoes Drain: the train takes new cars again.
+func (c *Client) Undrain(ctx context.Context, forge, project, branch string, req api.TrainRequest) (api.Train, error) {
+	return c.trainCommand(ctx, "undrain", forge, project, branch, req)
+}
+
 // DeadLetters returns up to limit events the server's workers gave up on,
 // newest first; limit 0 takes the server's default.
 func (c *Client) DeadLetters(ctx context.Context, limit int) ([]api.DeadLetter, error) {
@@ -184,7 +205,9 @@ func (c *Client) mrCommand(ctx context.Context, verb, forge, project string, mr 
 	return out, nil
 }
 
-func (c *Client) trainCommand(ctx context.Context, verb, forge, project, branch string, req api.TrainRequest) (api.Train, error) {
+// trainCommand posts req (an api.TrainRequest or api.FreezeRequest) to
+// one of a train's commands and reads the train after it.
+func (c *Client) trainCommand(ctx context.Context, verb, forge, project, branch string, req any) (api.Train, error) {
 	var out api.Train
 	if err := c.do(ctx, http.MethodPost, trainPath(forge, project, branch)+"/"+verb, req, &out); err != nil {
 		return out, failed(err, "%s train %s of %s", verb, branch, project)

@@ -52,6 +52,22 @@ func TestClientDrivesATrain(t *testing.T) {
 	if tr, err := c.Resume(ctx, "gitlab", apitest.Project, "main", api.TrainRequest{User: "ops"}); err != nil || tr.Paused {
 		t.Fatalf("Resume = paused %v, %v", tr.Paused, err)
 	}
+	if tr, err := c.Freeze(ctx, "gitlab", apitest.Project, "main", api.FreezeRequest{Reason: "release 2.0", User: "ops"}); err != nil ||
+		tr.Frozen == nil || tr.Frozen.Reason != "release 2.0" || tr.Hold == nil || tr.Hold.Kind != api.HoldFrozen {
+		t.Fatalf("Freeze = frozen %+v, hold %+v, %v", tr.Frozen, tr.Hold, err)
+	}
+	if _, err := c.Freeze(ctx, "gitlab", apitest.Project, "main", api.FreezeRequest{}); !client.IsStatus(err, http.StatusBadRequest) {
+		t.Fatalf("Freeze without a reason: %v, want a 400", err)
+	}
+	if tr, err := c.Unfreeze(ctx, "gitlab", apitest.Project, "main", api.TrainRequest{}); err != nil || tr.Frozen != nil || tr.Hold != nil {
+		t.Fatalf("Unfreeze = frozen %+v, hold %+v, %v", tr.Frozen, tr.Hold, err)
+	}
+	if tr, err := c.Drain(ctx, "gitlab", apitest.Project, "main", api.TrainRequest{}); err != nil || !tr.Draining {
+		t.Fatalf("Drain = draining %v, %v", tr.Draining, err)
+	}
+	if tr, err := c.Undrain(ctx, "gitlab", apitest.Project, "main", api.TrainRequest{}); err != nil || tr.Draining {
+		t.Fatalf("Undrain = draining %v, %v", tr.Draining, err)
+	}
 	st, err = c.Retry(ctx, "gitlab", apitest.Project, one, api.MRRequest{})
 	if err != nil || st.Car == nil || st.Car.MR != one {
 		t.Fatalf("Retry = %+v, %v", st, err)

@@ -89,13 +89,17 @@ func New(tb testing.TB, o Options) *Env {
 		Identity: gitops.Identity{Name: "Trainyard", Email: "trainyard@example.com"}}
 	clock := &Clock{t: time.Date(2025, 3, 1, 12, 0, 0, 0, time.UTC)}
 	eng := engine.New(engine.Config{Profile: gitlab.Profile(ff.URL()), Owner: "api-test", Settings: o.Settings, Projects: []string{Project}}, st, client, repos, engine.WithClock(clock.Now))
+	router := engine.NewRouter(eng)
 	opts := api.Options{
-		Trains: engine.NewRouter(eng), Events: st, Token: Token, Tokens: o.Tokens, ProtectReads: o.ProtectReads,
+		Trains: router, Events: st, Token: Token, Tokens: o.Tokens, ProtectReads: o.ProtectReads,
 		Profiles: forge.Profiles{gitlab.Name: gitlab.Profile(ff.URL())}, Now: clock.Now,
 	}
 	if o.NoToken {
 		opts.Token = ""
 	}
+	// The engine freezes and drains its own trains; the router, which
+	// the server uses, does once it routes those calls too.
+	opts.Freeze = api.FreezingOf(nil, router, eng)
 	srv := httptest.NewServer(api.New(opts))
 	tb.Cleanup(srv.Close)
 	return &Env{Ctx: ctx, Forge: ff, Engine: eng, Store: st, Clock: clock, URL: srv.URL, tb: tb,

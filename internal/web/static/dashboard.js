@@ -12,7 +12,29 @@
   var pending = false; // a fetch is under way
   var again = false; // a change came during it, which it may not show
 
+  // An update waits while a field of the page holds text (a freeze's
+  // reason being typed), so that it is not thrown away; it comes once the
+  // field is emptied, or with the page the form posts to.
+  var deferred = false;
+  function typing() {
+    var fields = document.querySelectorAll("main input[type=text]");
+    for (var i = 0; i < fields.length; i++) {
+      if (fields[i].value !== "") return true;
+    }
+    return false;
+  }
+  document.addEventListener("input", function () {
+    if (deferred && !typing()) {
+      deferred = false;
+      refresh();
+    }
+  });
+
   function refresh() {
+    if (typing()) {
+      deferred = true;
+      return;
+    }
     if (pending) {
       again = true;
       return;
@@ -28,6 +50,10 @@
         var doc = new DOMParser().parseFromString(html, "text/html");
         var fresh = doc.querySelector("main");
         var main = document.querySelector("main");
+        if (typing()) {
+          deferred = true;
+          return;
+        }
         if (fresh && main) {
           main.replaceWith(fresh);
         }

@@ -1,0 +1,92 @@
+package config
+
+import (
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/trainyard/trainyard/internal/train"
+)
+
+func TestParseRepoFileRefusesWhatItMayNotSet(t *testing.T) {
+	tests := []struct {
+		name, forge, file string
+		want              string // the error; "" for none
+	}{
+		{name: "empty", forge: ForgeGitLab, file: ""},
+		{name: "every key", forge: ForgeGitHub, file: "method: squash\nmax_parallel: 4\nbatch_size: 2\nmin_window: 1\n" +
+			"freezes: ['2026-12-24 2026-12-27 UTC Holidays']\nmerge_windows: ['Mon-Fri 09:00-17:00 UTC']\nrequired_checks: [ci/test]\n"},
+		{name: "a key of the operator's", forge: ForgeGitLab, file: "method: merge\nmin_access: guest\n",
+			want: `config .trainyard.yml: line 2: unknown field "min_access"`},
+		{name: "a secret", forge: ForgeGitLab, file: "webhook_secret: x\n",
+			want: `config .trainyard.yml: line 1: unknown field "webhook_secret"`},
+		{name: "bad values, each named with its line", forge: ForgeGitLab, file: "method: octopus\nbatch_size: 0\nmerge_windows: ['Mon 09:00-09:00 UTC']\n",
+			want: "config .trainyard.yml: 3 problems:\n  method (line 1): must be merge, squash or rebase, got \"octopus\"\n  batch_size (line 2): must be at least 1, got 0\n  merge_windows[0] (line 3): hours \"09:00-09:00\" make an empty window"},
+		{name: "GitHub's checks on GitLab", forge: ForgeGitLab, file: "required_checks: [ci]\n",
+			want: "config .trainyard.yml: required_checks (line 1): only GitHub projects have it"},
+		{name: "not a mapping", forge: ForgeGitLab, file: "- method\n",
+			want: "config .trainyard.yml: line 1: the file must be a mapping of settings, got a list"},
+		{name: "too long", forge: ForgeGitLab, file: "# " + strings.Repeat("x", MaxRepoFile),
+			want: "config .trainyard.yml: the file is 65538 bytes long; at most 65536 are read"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			f, err := ParseRepoFile([]byte(tt.file), tt.forge)
+			switch {
+			case tt.want == "" && err != nil:
+				t.Fatalf("error %v", err)
+			case tt.want == "":
+				if f == nil {
+					t.Fatal("no file and no error")
+				}
+			case err == nil:
+				t.Fatalf("no error, want %q", tt.want)
+			case !strings.HasPrefix(err.Error(), tt.want):
+				t.Fatalf("error:\n%v\nwant it to start with:\n%s", err, tt.want)
+			}
+		})
+	}
+}
+
+func TestRepoSettingsStayWithinTheService(t *testing.T) {
+	c := Defaults()
+	c.Train.MaxParallel, c.Train.BatchSize = 10, 4
+	c.Projects = []Project{{Forge: ForgeGitLab, Path: "group/app",
+		Freezes: []string{"2026-01-01 2026-01-02 UTC New year"}, MergeWindows: []string{"Mon-Sun 08:00-20:00 UTC"}}}
+	f, err := ParseRepoFile([]byte("max_parallel: 50\nbatch_size: 2\nmin_window: 30\nmethod: rebase\n"+
+		"freezes: ['2026-03-01 2026-03-02 UTC Migration']\nmerge_windows: ['Mon-Fri 09:00-17:00 UTC']\n"), ForgeGitLab)
+	if err != nil {
+		t.Fatal(err)
+	}
+	s := c.RepoSettings(ForgeGitLab, "group/app", f)
+	if s.MaxParallel != 10 || s.BatchSize != 2 || s.MinWindow != 10 || s.Method != train.MethodRebase {
+		t.Fatalf("settings = %+v: max_parallel may only go down, batch_size too, the floor within the window", s)
+	}
+	if len(s.Schedule.Freezes) != 2 || s.Schedule.Freezes[1].Reason != "Migration" {
+		t.Fatalf("freezes = %+v, want the service's and the file's", s.Schedule.Freezes)
+	}
+	// Saturday noon: open for the service, closed for the file.
+	sat := time.Date(2026, 3, 7, 12, 0, 0, 0, time.UTC)
+	if h, held := s.Schedule.Active(sat); !held || h.Kind != train.HoldWindow || h.Reason != "Mon-Fri 09:00-17:00 UTC" {
+		t.Fatalf("hold on Saturday = %+v, %v; want the file's window to hold", h, held)
+	}
+	// Monday 19:00: open for the service, closed for the file.
+	if _, held := s.Schedule.Active(time.Date(2026, 3, 9, 19, 0, 0, 0, time.UTC)); !held {
+		t.Fatal("Monday 19:00 is outside the file's window")
+	}
+	if _, held := s.Schedule.Active(time.Date(2026, 3, 9, 10, 0, 0, 0, time.UTC)); held {
+		t.Fatal("Monday 10:00 is inside both windows")
+	}
+	if got := c.RepoSettings(ForgeGitLab, "group/app", nil); got.Method != train.MethodMerge || len(got.Schedule.Freezes) != 1 {
+		t.Fatalf("without a file: %+v", got)
+	}
+}
+
+func TestRepoFileCanBeTurnedOff(t *testing.T) {
+	off := false
+	c := Defaults()
+	c.Projects = []Project{{Forge: ForgeGitLab, Path: "group/app", RepoFile: &off}, {Forge: ForgeGitLab, Path: "group/other"}}
+	if c.RepoFileAllowed(ForgeGitLab, "group/app") || !c.RepoFileAllowed(ForgeGitLab, "group/other") {
+		t.Fatal("repository_settings: false must turn the file off, and only for its project")
+	}
+}

@@ -226,10 +226,33 @@ func (p *printer) train(t api.Train) error {
 		case t.Hold != nil:
 			eta = "held"
 		}
-		row(tw, fmt.Sprint(c.Position), label(c.Label, c.MR), p.state(c.State), carPipeline(t, c),
+		row(tw, fmt.Sprint(c.Position), carLabel(t, c), p.state(c.State), carPipeline(t, c),
 			short(c.TimeOnTrain.Std()), eta, c.Title)
 	}
 	return tw.Flush()
+}
+
+// carLabel is the car's MR, with its priority above normal and the MRs
+// it merges after: "!14 urgent after !12".
+func carLabel(t api.Train, c api.Car) string {
+	s := label(c.Label, c.MR)
+	if c.Priority != "" {
+		s += " " + c.Priority
+	}
+	var deps []string
+	for _, d := range c.DependsOn {
+		l := label("", d)
+		for _, o := range t.Cars {
+			if o.MR == d {
+				l = label(o.Label, o.MR)
+			}
+		}
+		deps = append(deps, l)
+	}
+	if len(deps) > 0 {
+		s += " after " + strings.Join(deps, ",")
+	}
+	return s
 }
 
 // carPipeline names what tests a car: its pipeline, marked while it is

@@ -337,6 +337,22 @@ func TestCarPipelineNamesWhatTestsTheCar(t *testing.T) {
 	}
 }
 
+func TestCarLabelSaysPriorityAndDependencies(t *testing.T) {
+	tr := api.Train{Cars: []api.Car{{MR: 8, Label: "#8"}}}
+	for _, tt := range []struct {
+		car  api.Car
+		want string
+	}{
+		{api.Car{MR: 9, Label: "#9"}, "#9"},
+		{api.Car{MR: 9, Label: "#9", Priority: "urgent"}, "#9 urgent"},
+		{api.Car{MR: 9, Label: "#9", DependsOn: []int64{8, 5}}, "#9 after #8,!5"},
+	} {
+		if got := carLabel(tr, tt.car); got != tt.want {
+			t.Errorf("carLabel(%+v) = %q, want %q", tt.car, got, tt.want)
+		}
+	}
+}
+
 // The CLI writes an MR the way its forge does, as the server labels it.
 func TestMRLabels(t *testing.T) {
 	for _, tt := range []struct {

@@ -746,6 +746,9 @@ func (p *planner) evictDependents(gone Car) {
 // never merges without its dependencies (a dependency being bisected is
 // off the line the car was built on).
 func (p *planner) carriesDeps(last int) bool {
+	if !slices.ContainsFunc(p.t.Cars, func(c Car) bool { return len(c.DependsOn) > 0 }) {
+		return true // the common case, without walking the chain
+	}
 	chain := p.chain(last)
 	for _, mr := range chain {
 		for _, d := range p.t.Car(mr).DependsOn {

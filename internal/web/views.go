@@ -119,6 +119,9 @@ type carRow struct {
 	State                     string
 	Base, Commit              string
 	RidesWith                 string // label of the MR whose pipeline tests this car too
+	Priority                  string // urgent or high; "" for a normal car
+	DependsOn                 []string
+	StackedOn                 string
 	Bisecting                 bool
 	Pipeline, PipelineURL     string
 	AddedBy                   string
@@ -190,6 +193,13 @@ func (d *Dashboard) trainPage(r *http.Request) (string, any, error) {
 		if with := t.RidesWith(i); with != 0 {
 			row.RidesWith = p.Label(with)
 		}
+		if c.Priority == train.PriorityUrgent || c.Priority == train.PriorityHigh {
+			row.Priority = string(c.Priority)
+		}
+		for _, dep := range c.DependsOn {
+			row.DependsOn = append(row.DependsOn, p.Label(dep.MR))
+		}
+		row.StackedOn = c.Stacked
 		if c.Pipeline != 0 {
 			row.Pipeline, row.PipelineURL = p.PipelineLabel(c.Pipeline), p.Link().Pipeline(k.Project, c.Pipeline)
 		}

@@ -3,6 +3,7 @@ package web_test
 import (
 	"bufio"
 	"context"
+	"fmt"
 	"io"
 	"net/http"
 	"net/http/httptest"
@@ -611,4 +612,24 @@ func TestMRPageShowsHeldMarks(t *testing.T) {
 	if strings.Contains(r.body, xss) {
 		t.Errorf("the held mark's reason is in the page unescaped:\n%s", r.body)
 	}
+}
+
+// A car's priority, what it depends on and the branch it is stacked on
+// show on the train's page.
+func TestCarShowsPriorityAndDependencies(t *testing.T) {
+	e := newEnv(t, true)
+	tr := e.load(t)
+	if len(tr.Cars) < 2 {
+		t.Fatalf("the sample train has %d cars, want 2 or more", len(tr.Cars))
+	}
+	last := &tr.Cars[len(tr.Cars)-1]
+	last.Priority = train.PriorityUrgent
+	last.DependsOn = []train.Dep{{MR: tr.Cars[0].MR, Label: "ignored: the page writes its own"}}
+	last.Stacked = "feature/<base>"
+	if _, err := e.store.Save(e.ctx, tr); err != nil {
+		t.Fatal(err)
+	}
+	r := e.do(t, http.MethodGet, trainPath, "")
+	r.want(t, http.StatusOK, `<span class="badge priority">urgent</span>`,
+		fmt.Sprintf("depends on !%d</span>", tr.Cars[0].MR), "stacked on <code>feature/&lt;base&gt;</code>")
 }

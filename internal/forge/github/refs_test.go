@@ -143,3 +143,18 @@ func TestRepositoriesHaveTheirOwnRequiredChecks(t *testing.T) {
 	}
 	waitState(t, c, p.ID, train.PipelineSuccess)
 }
+
+// Checks a repository's own settings file requires replace the
+// configured ones, until they are cleared.
+func TestRequiredChecksSetAtRunTime(t *testing.T) {
+	f := newForge(t, nil)
+	c := newClient(t, f, func(o *Options) { o.RequiredChecks = []string{"ci/test"} })
+	c.SetRequiredChecks("ACME/widgets", []string{"never/reported"})
+	if got := c.repository(project).RequiredChecks; len(got) != 1 || got[0] != "never/reported" {
+		t.Fatalf("required checks = %v, want the file's", got)
+	}
+	c.SetRequiredChecks(project, nil)
+	if got := c.repository(project).RequiredChecks; len(got) != 1 || got[0] != "ci/test" {
+		t.Fatalf("required checks after clearing = %v, want the configured ones", got)
+	}
+}

@@ -120,3 +120,29 @@ func TestGitHubServeMergesStackedPullRequests(t *testing.T) {
 	}
 	r.checkRuns(e2eProject)
 }
+
+// A stacked MR's webhooks name its parent's branch; they still reach its
+// train at once: new commits take it off without waiting for a sweep.
+func TestServeHearsAStackedMRsWebhooks(t *testing.T) {
+	t.Parallel()
+	r := newRig(t, fakeforge.CI{Manual: true})
+	r.sweep = "1h" // the webhooks alone
+	addr := freeAddr(t)
+	r.hookTo(addr, 0)
+	r.serve(addr)
+	base := r.openMRSpec(1, "", "", false)
+	stacked := r.openMRSpec(2, "feature-1", "", false)
+	r.note(base, "alice", "/train add")
+	r.waitFor("!1 to be added", 30*time.Second, func() bool { return r.hasNote(base, "Added to the merge train") })
+	r.note(stacked, "alice", "/train add")
+	r.waitFor("!2 to be added", 30*time.Second, func() bool { return r.hasNote(stacked, "Added to the merge train") })
+	if _, err := r.ff.PushToMR(r.ctx, e2eProject, stacked, fakeforge.Commit{Message: "more", Files: map[string]string{"more.txt": "more\n"}}); err != nil {
+		t.Fatal(err)
+	}
+	r.waitFor("the stacked MR to leave for its new commits", 30*time.Second, func() bool {
+		return r.hasNote(stacked, "new commits were pushed")
+	})
+	if r.evictionNotes(base) != 0 {
+		t.Error("the parent left with its stacked MR")
+	}
+}

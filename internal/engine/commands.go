@@ -80,7 +80,7 @@ func (e *Engine) addJob(ctx context.Context, r Request) (Job, error) {
 		MR: r.MR, HeadSHA: mr.HeadSHA, Title: mr.Title, Source: mr.SourceBranch,
 		By: r.Username, Via: r.Via, Priority: r.Priority, Method: r.Method, Event: r.Event,
 		Estimate: e.estimate(ctx, key), DependsOn: a.deps, Stacked: a.stacked,
-	}}, after: []afterFunc{e.recheckHead(r.MR, mr.HeadSHA)}}, nil
+	}}, after: []afterFunc{e.markStack(a), e.recheckHead(r.MR, mr.HeadSHA)}}, nil
 }
 
 // retryJob is the job that rebuilds an MR's car or puts it back.
@@ -94,7 +94,7 @@ func (e *Engine) retryJob(ctx context.Context, r Request) (Job, error) {
 		MR: r.MR, HeadSHA: mr.HeadSHA, Title: mr.Title, Source: mr.SourceBranch,
 		By: r.Username, Via: r.Via, Priority: r.Priority, Method: r.Method, Event: r.Event,
 		DependsOn: a.deps, Stacked: a.stacked,
-	}}}, after: []afterFunc{e.recheckHead(r.MR, mr.HeadSHA)}}, nil
+	}}}, after: []afterFunc{e.markStack(a), e.recheckHead(r.MR, mr.HeadSHA)}}, nil
 }
 
 // removeJob is the job that takes an MR off its train.
@@ -111,6 +111,28 @@ func (e *Engine) removeJob(ctx context.Context, r Request) (Job, error) {
 		key.Branch = r.Branch
 	}
 	return Job{Key: key, create: true, Obs: []train.Observation{train.Removed{MR: r.MR, By: r.Username, Via: r.Via, Event: r.Event}}}, nil
+}
+
+// stackKeep is how long a stacked MR's events are routed to its stack's
+// train: longer than any MR stays on one.
+const stackKeep = 30 * 24 * time.Hour
+
+// stackName names the mark that routes the events of an MR stacked on
+// the branch of key to its stack's train.
+func stackName(key train.Key, mr int64) string {
+	return fmt.Sprintf("stack:%s:%d", key, mr)
+}
+
+// markStack routes a stacked MR's webhooks, which name the branch it
+// targets, to the train it joined.
+func (e *Engine) markStack(a admission) afterFunc {
+	return func(ctx context.Context, t train.Train) ([]train.Observation, error) {
+		if a.stacked == "" || t.Index(a.mr.IID) < 0 {
+			return nil, nil
+		}
+		from := train.Key{Forge: t.Forge, Project: t.Project, Branch: a.stacked}
+		return nil, e.store.SetMark(ctx, stackName(from, a.mr.IID), t.Branch, stackKeep)
+	}
 }
 
 // seenKeep is how long the head of an MR not on its train is remembered:

@@ -52,6 +52,16 @@ func (e *Engine) Jobs(ctx context.Context, ev event.Event) ([]Job, error) {
 		return []Job{{Key: train.Key{Forge: ev.Forge, Project: ev.Project}, Command: &ev}}, nil
 	case event.KindMR:
 		key := train.Key{Forge: ev.Forge, Project: ev.Project, Branch: ev.TargetBranch}
+		if ev.Action == event.ActionRetarget {
+			key.Branch = ev.OldTargetBranch
+		}
+		// A stacked MR's events name its parent's branch: its train is
+		// the stack's.
+		if root, err := e.store.Mark(ctx, stackName(key, ev.MR)); err != nil {
+			return nil, err
+		} else if root != "" {
+			key.Branch = root
+		}
 		switch ev.Action {
 		case event.ActionUpdate:
 			if ev.HeadSHA == "" {
@@ -63,7 +73,6 @@ func (e *Engine) Jobs(ctx context.Context, ev event.Event) ([]Job, error) {
 		case event.ActionMerge:
 			return one(key, train.Closed{MR: ev.MR, Merged: true}), nil
 		case event.ActionRetarget:
-			key.Branch = ev.OldTargetBranch
 			return one(key, train.Retargeted{MR: ev.MR, Branch: ev.TargetBranch}), nil
 		}
 		return nil, nil

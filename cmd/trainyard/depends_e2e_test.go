@@ -136,6 +136,11 @@ func TestServeHearsAStackedMRsWebhooks(t *testing.T) {
 	r.waitFor("!1 to be added", 30*time.Second, func() bool { return r.hasNote(base, "Added to the merge train") })
 	r.note(stacked, "alice", "/train add")
 	r.waitFor("!2 to be added", 30*time.Second, func() bool { return r.hasNote(stacked, "Added to the merge train") })
+	// Its commands find the stack's train too.
+	r.note(stacked, "alice", "/train status")
+	r.waitFor("the status reply", 30*time.Second, func() bool {
+		return r.hasNote(stacked, "Position 2 of 2 on the merge train for `main`")
+	})
 	if _, err := r.ff.PushToMR(r.ctx, e2eProject, stacked, fakeforge.Commit{Message: "more", Files: map[string]string{"more.txt": "more\n"}}); err != nil {
 		t.Fatal(err)
 	}

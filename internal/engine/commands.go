@@ -106,7 +106,10 @@ func (e *Engine) removeJob(ctx context.Context, r Request) (Job, error) {
 	if err := e.authorize(ctx, r); err != nil {
 		return Job{}, err
 	}
-	key := train.Key{Forge: r.Forge, Project: r.Project, Branch: mr.TargetBranch}
+	key, err := e.trainOf(ctx, r, mr)
+	if err != nil {
+		return Job{}, err
+	}
 	if r.Branch != "" {
 		key.Branch = r.Branch
 	}
@@ -121,6 +124,17 @@ const stackKeep = 30 * 24 * time.Hour
 // the branch of key to its stack's train.
 func stackName(key train.Key, mr int64) string {
 	return fmt.Sprintf("stack:%s:%d", key, mr)
+}
+
+// trainOf is the key of the train an MR's commands are for: its target
+// branch's, or for an MR stacked on another, the stack's.
+func (e *Engine) trainOf(ctx context.Context, r Request, mr forge.MR) (train.Key, error) {
+	key := train.Key{Forge: r.Forge, Project: r.Project, Branch: mr.TargetBranch}
+	root, err := e.store.Mark(ctx, stackName(key, r.MR))
+	if root != "" {
+		key.Branch = root
+	}
+	return key, err
 }
 
 // markStack routes a stacked MR's webhooks, which name the branch it

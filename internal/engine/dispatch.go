@@ -262,7 +262,10 @@ func (e *Engine) steerJob(ctx context.Context, r Request, verb string, obs train
 	if err != nil {
 		return Job{}, fmt.Errorf("%s the train of !%d of %s: %w", verb, r.MR, r.Project, err)
 	}
-	key := train.Key{Forge: r.Forge, Project: r.Project, Branch: mr.TargetBranch}
+	key, err := e.trainOf(ctx, r, mr)
+	if err != nil {
+		return Job{}, err
+	}
 	if ok, err := e.store.Exists(ctx, key); err != nil || !ok {
 		if err == nil {
 			err = e.comment(ctx, r.Project, r.MR, "reply:"+r.Event, fmt.Sprintf("There is no merge train for `%s` yet.", key.Branch))
@@ -307,7 +310,10 @@ func (e *Engine) Status(ctx context.Context, r Request) error {
 	if err != nil {
 		return fmt.Errorf("status of !%d of %s: %w", r.MR, r.Project, err)
 	}
-	key := train.Key{Forge: r.Forge, Project: r.Project, Branch: mr.TargetBranch}
+	key, err := e.trainOf(ctx, r, mr)
+	if err != nil {
+		return err
+	}
 	t, err := e.load(ctx, key)
 	if err != nil {
 		return err

@@ -65,6 +65,9 @@ func newSimCommand() *cobra.Command {
 	f.Uint64Var(&s.Seed, "seed", s.Seed, "random seed; the same seed gives the same result")
 	f.Float64Var(&s.UrgentFraction, "urgent", s.UrgentFraction, "share of the MRs that are urgent, chosen from the seed (the planner's strategies only)")
 	f.StringVar(&s.UrgentAs, "urgent-as", s.UrgentAs, "priority urgent MRs are added with: urgent or high")
+	f.IntVar(&s.Lanes, "lanes", s.Lanes, "lanes to split the train into for the trainyard-lanes strategy (1: no lanes, no such strategy)")
+	f.Float64Var(&s.CrossLane, "cross-lane", s.CrossLane, "share of the MRs that touch two lanes, chosen from the seed (with --lanes above 1)")
+	f.Float64Var(&s.LaneConflict, "lane-conflict", s.LaneConflict, "chance an integration of two or more lanes holds a cross-lane interaction (with --lanes above 1)")
 	return cmd
 }
 
@@ -114,6 +117,8 @@ func overlayFlags(cmd *cobra.Command, loaded, flags sim.Scenario) sim.Scenario {
 		"batch-size": func() { loaded.BatchSize = flags.BatchSize }, "min-window": func() { loaded.MinWindow = flags.MinWindow },
 		"seed":   func() { loaded.Seed = flags.Seed },
 		"urgent": func() { loaded.UrgentFraction = flags.UrgentFraction }, "urgent-as": func() { loaded.UrgentAs = flags.UrgentAs },
+		"lanes": func() { loaded.Lanes = flags.Lanes }, "cross-lane": func() { loaded.CrossLane = flags.CrossLane },
+		"lane-conflict": func() { loaded.LaneConflict = flags.LaneConflict },
 	}
 	for name, apply := range set {
 		if cmd.Flags().Changed(name) {
@@ -143,7 +148,44 @@ func writeSimTable(out io.Writer, rep sim.Report) error {
 	if err := tw.Flush(); err != nil {
 		return err
 	}
+	if err := writeLanesTable(out, rep); err != nil {
+		return err
+	}
 	return writeUrgentTable(out, rep)
+}
+
+// writeLanesTable sets trainyard-lanes beside trainyard's one train and
+// the bound, with what its lanes and integration line spent.
+func writeLanesTable(out io.Writer, rep sim.Report) error {
+	var one, lanes *sim.Result
+	for i, r := range rep.Strategies {
+		switch r.Name {
+		case "trainyard":
+			one = &rep.Strategies[i]
+		case sim.LanesStrategy:
+			lanes = &rep.Strategies[i]
+		}
+	}
+	if one == nil || lanes == nil || lanes.Lanes == nil {
+		return nil
+	}
+	l := lanes.Lanes
+	windows := make([]string, len(l.Windows))
+	for i, w := range l.Windows {
+		windows[i] = fmt.Sprint(w)
+	}
+	fmt.Fprintf(out, "\nlanes: %d (windows %s, and 1 pipeline for integration), %d cross-lane MRs, lane conflict %g; %d lane and %d integration pipelines, %d integrations, %d interactions, %d reverts\n",
+		l.Lanes, strings.Join(windows, " "), l.CrossLaneMRs, rep.Scenario.LaneConflict,
+		l.LanePipelines, l.IntegrationPipelines, l.Integrations, l.Interactions, l.Reverts)
+	tw := tabwriter.NewWriter(out, 0, 4, 2, ' ', tabwriter.AlignRight)
+	fmt.Fprintln(tw, "strategy\tmerged\tgood evicted\tmerged/h\tvs trainyard\tvs bound\tpipelines/merged\tvs trainyard\tttm p50\tvs trainyard\tttm p95\tvs trainyard\t")
+	for _, r := range []*sim.Result{one, lanes} {
+		fmt.Fprintf(tw, "%s\t%d\t%d\t%.2f\t%s\t%s\t%.2f\t%s\t%.0f\t%s\t%.0f\t%s\t\n", r.Name, r.Merged, r.GoodEvicted,
+			r.ThroughputPerHour, ratio(r.ThroughputPerHour, one.ThroughputPerHour), ratio(r.ThroughputPerHour, rep.Bound.ThroughputPerHour),
+			r.PipelinesPerMerged, ratio(r.PipelinesPerMerged, one.PipelinesPerMerged),
+			r.TTMP50Minutes, ratio(r.TTMP50Minutes, one.TTMP50Minutes), r.TTMP95Minutes, ratio(r.TTMP95Minutes, one.TTMP95Minutes))
+	}
+	return tw.Flush()
 }
 
 // writeUrgentTable splits the times to merge of a scenario with urgent MRs

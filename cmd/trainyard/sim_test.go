@@ -35,7 +35,7 @@ func TestSimCommandJSON(t *testing.T) {
 		t.Fatalf("decode %s: %v", out.String(), err)
 	}
 	scenario := rep["scenario"].(map[string]any)
-	for _, k := range []string{"arrival", "rate_per_hour", "mrs", "ci", "ci_mean", "ci_spread", "break_probability", "flake_probability", "conflict_probability", "max_parallel", "retries", "batch_size", "min_window", "horizon", "seed", "urgent_fraction", "urgent_as"} {
+	for _, k := range []string{"arrival", "rate_per_hour", "mrs", "ci", "ci_mean", "ci_spread", "break_probability", "flake_probability", "conflict_probability", "max_parallel", "retries", "batch_size", "min_window", "horizon", "seed", "urgent_fraction", "urgent_as", "lanes", "cross_lane", "lane_conflict"} {
 		if _, ok := scenario[k]; !ok {
 			t.Errorf("scenario has no %s", k)
 		}
@@ -131,6 +131,87 @@ func TestSimCommandUrgent(t *testing.T) {
 	}
 	if _, err := runSim(t, "--urgent", "1.5"); err == nil || !strings.Contains(err.Error(), "urgent_fraction") {
 		t.Errorf("--urgent 1.5: %v, want an error naming urgent_fraction", err)
+	}
+}
+
+// TestSimCommandLanes: with one lane (the default) the table is byte for
+// byte the one trainyard sim printed before lanes existed
+// (internal/sim/testdata/one-train-table.txt); --lanes adds the
+// trainyard-lanes strategy, in JSON with a "lanes" record of its own, and
+// a table that sets it beside trainyard's one train.
+func TestSimCommandLanes(t *testing.T) {
+	golden, err := os.ReadFile(filepath.Join("..", "..", "internal", "sim", "testdata", "one-train-table.txt"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	args := []string{"--mrs", "60", "--break", "0.1", "--flake", "0.02", "--ci", "normal", "--ci-spread", "5m", "--seed", "4"}
+	for _, extra := range [][]string{nil, {"--lanes", "1"}, {"--lanes", "1", "--cross-lane", "0.5", "--lane-conflict", "0.2"}} {
+		out, err := runSim(t, append(slices.Clone(args), extra...)...)
+		if err != nil {
+			t.Fatalf("sim %v: %v", extra, err)
+		}
+		if out != string(golden) {
+			t.Errorf("sim %v differs from before lanes:\n%s\nwant:\n%s", extra, out, golden)
+		}
+	}
+
+	out, err := runSim(t, "-o", "json", "--mrs", "40", "--break", "0.1", "--lanes", "3", "--cross-lane", "0.2", "--lane-conflict", "0.1", "--seed", "5")
+	if err != nil {
+		t.Fatalf("sim --lanes 3: %v", err)
+	}
+	var rep struct {
+		Scenario   map[string]any   `json:"scenario"`
+		Strategies []map[string]any `json:"strategies"`
+	}
+	if err := json.Unmarshal([]byte(out), &rep); err != nil {
+		t.Fatalf("decode %s: %v", out, err)
+	}
+	if rep.Scenario["lanes"] != 3.0 || rep.Scenario["cross_lane"] != 0.2 || rep.Scenario["lane_conflict"] != 0.1 {
+		t.Errorf("scenario = %v", rep.Scenario)
+	}
+	var names []string
+	fields := []string{"lanes", "windows", "cross_lane_mrs", "lane_pipelines", "integration_pipelines", "integrations", "interactions", "reverts"}
+	for _, m := range rep.Strategies {
+		name := m["name"].(string)
+		names = append(names, name)
+		l, ok := m["lanes"].(map[string]any)
+		if ok != (name == sim.LanesStrategy) {
+			t.Errorf("%s: lanes = %v, want a record for %s only", name, m["lanes"], sim.LanesStrategy)
+			continue
+		}
+		if m["merged"].(float64)+m["evicted"].(float64) != 40 || m["broken_merged"] != 0.0 {
+			t.Errorf("%s: %v", name, m)
+		}
+		if !ok {
+			continue
+		}
+		if len(l) != len(fields) || l["lanes"] != 3.0 || len(l["windows"].([]any)) != 3 {
+			t.Errorf("lanes record = %v", l)
+		}
+		for _, k := range fields {
+			if _, ok := l[k]; !ok {
+				t.Errorf("lanes record has no %s", k)
+			}
+		}
+	}
+	if !slices.Contains(names, sim.LanesStrategy) || len(names) != len(strategyNames())+1 {
+		t.Errorf("strategies = %v", names)
+	}
+
+	file := writeFile(t, "lanes.yaml", "mrs: 40\nlanes: 4\ncross_lane: 0\n")
+	table, err := runSim(t, "--scenario", file, "--lanes", "2")
+	if err != nil {
+		t.Fatalf("sim --scenario: %v", err)
+	}
+	for _, want := range []string{"lanes: 2 (windows 10 9, and 1 pipeline for integration), 0 cross-lane MRs", "vs trainyard", sim.LanesStrategy} {
+		if !strings.Contains(table, want) {
+			t.Errorf("table lacks %q:\n%s", want, table)
+		}
+	}
+	for flag, field := range map[string]string{"--lanes=0": "lanes", "--cross-lane=1.5": "cross_lane", "--lane-conflict=1": "lane_conflict"} {
+		if _, err := runSim(t, flag); err == nil || !strings.Contains(err.Error(), field) {
+			t.Errorf("%s: %v, want an error naming %s", flag, err, field)
+		}
 	}
 }
 

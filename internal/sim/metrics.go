@@ -30,6 +30,9 @@ type Result struct {
 	// only when the scenario has urgent MRs and the strategy is run by
 	// the planner, which adds them with a priority (the peers do not).
 	Urgent *UrgentResult `json:"urgent,omitempty"`
+	// Lanes is what trainyard-lanes spent on its lanes and on
+	// integration; present for that strategy only.
+	Lanes *LanesResult `json:"lanes,omitempty"`
 
 	// Resolved counts MRs that left the train (merged or evicted); with
 	// Span it gives the rate GitLab's formula predicts.
@@ -84,6 +87,11 @@ type tally struct {
 	urgentArrived int
 	urgentTTM     []float64 // minutes
 	normalTTM     []float64 // minutes
+	// landedHeads are further branch heads whose history counts as landed
+	// besides the target's: the lane branches of trainyard-lanes.
+	landedHeads []string
+	// lanes, when set, is trainyard-lanes' own record.
+	lanes *LanesResult
 }
 
 func newTally() *tally {
@@ -96,27 +104,42 @@ func newTally() *tally {
 func (t *tally) record(c train.Car, now, arrived time.Duration, broken bool) {
 	switch c.State {
 	case train.StateMerged:
-		t.merged++
-		t.lastMerge = now
-		t.ttm = append(t.ttm, (now - arrived).Minutes())
-		if t.urgent != nil {
-			if t.urgent[c.MR] {
-				t.urgentTTM = append(t.urgentTTM, (now - arrived).Minutes())
-			} else {
-				t.normalTTM = append(t.normalTTM, (now - arrived).Minutes())
-			}
-		}
-		if broken {
-			t.brokenMerged++
-		}
+		t.merge(c.MR, now, arrived, broken)
 	case train.StateEvicted:
-		t.evicted++
-		if !broken {
-			t.goodEvicted++
+		var pipeline int64
+		if c.Reason != nil {
+			pipeline = c.Reason.Pipeline
 		}
-		if c.Reason != nil && c.Reason.Pipeline != 0 {
-			t.decisive[c.Reason.Pipeline] = true
+		t.evict(broken, pipeline)
+	}
+}
+
+// merge counts mr merged at now.
+func (t *tally) merge(mr int64, now, arrived time.Duration, broken bool) {
+	t.merged++
+	t.lastMerge = now
+	t.ttm = append(t.ttm, (now - arrived).Minutes())
+	if t.urgent != nil {
+		if t.urgent[mr] {
+			t.urgentTTM = append(t.urgentTTM, (now - arrived).Minutes())
+		} else {
+			t.normalTTM = append(t.normalTTM, (now - arrived).Minutes())
 		}
+	}
+	if broken {
+		t.brokenMerged++
+	}
+}
+
+// evict counts an MR evicted; pipeline, when not zero, is the failure
+// that decided it.
+func (t *tally) evict(broken bool, pipeline int64) {
+	t.evicted++
+	if !broken {
+		t.goodEvicted++
+	}
+	if pipeline != 0 {
+		t.decisive[pipeline] = true
 	}
 }
 
@@ -136,6 +159,7 @@ func (t *tally) result(name string, w *World) Result {
 	r.TTMP50Minutes = percentile(t.ttm, 0.50)
 	r.TTMP95Minutes = percentile(t.ttm, 0.95)
 	r.TTMP99Minutes = percentile(t.ttm, 0.99)
+	r.Lanes = t.lanes
 	if t.urgent != nil {
 		slices.Sort(t.urgentTTM)
 		slices.Sort(t.normalTTM)
@@ -155,8 +179,10 @@ func (t *tally) result(name string, w *World) Result {
 // no car. Pipelines still running at the horizon are not counted.
 func (t *tally) wasted(w *World) float64 {
 	landed := map[string]bool{}
-	for c := w.commits[w.Target]; c != nil; c = c.parent {
-		landed[c.sha] = true
+	for _, head := range append([]string{w.Target}, t.landedHeads...) {
+		for c := w.commits[head]; c != nil && !landed[c.sha]; c = c.parent {
+			landed[c.sha] = true
+		}
 	}
 	var sum time.Duration
 	for id, p := range t.pipelines {

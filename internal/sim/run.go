@@ -75,6 +75,9 @@ func simulate(s Scenario, pop population, st Strategy) (Result, error) {
 	if st.line != nil {
 		return simulateLine(s, pop, st.Name, *st.line)
 	}
+	if st.lanes > 1 {
+		return simulateLanes(s, pop, st)
+	}
 	r := &run{s: s, pop: pop, ci: newCISampler(s), world: NewWorld(), stats: newTally()}
 	r.broken = r.world.Broken
 	for _, m := range pop.mrs {

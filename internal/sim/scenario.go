@@ -101,6 +101,17 @@ type Scenario struct {
 	// at once, alone, cancelling nothing) or "high" (to the front, the cars
 	// behind rebuilt on it).
 	UrgentAs string `json:"urgent_as" yaml:"urgent_as"`
+	// Lanes splits the train into this many lanes for the trainyard-lanes
+	// strategy (lanes.go); 1, the default, runs no lanes and adds no
+	// strategy. The other strategies always run one train.
+	Lanes int `json:"lanes" yaml:"lanes"`
+	// CrossLane is the share of the MRs that touch two lanes (chosen from
+	// the seed, with lanes > 1 only).
+	CrossLane float64 `json:"cross_lane" yaml:"cross_lane"`
+	// LaneConflict is the chance that an integration combining two or more
+	// lanes' new MRs holds a cross-lane interaction: two of its MRs, from
+	// lanes they do not share, that fail every tree carrying both.
+	LaneConflict float64 `json:"lane_conflict" yaml:"lane_conflict"`
 }
 
 // Priorities urgent MRs may be added with (Scenario.UrgentAs).
@@ -124,9 +135,12 @@ func DefaultScenario() Scenario {
 		Arrival: ArrivalBacklog, MRs: 500, CI: DurationFixed,
 		CIMean: Duration(30 * time.Minute), BreakProbability: 0.05,
 		MaxParallel: 20, BatchSize: train.DefaultBatchSize, MinWindow: DefaultMinWindow, Seed: 1,
-		UrgentAs: UrgentAsUrgent,
+		UrgentAs: UrgentAsUrgent, Lanes: 1, CrossLane: DefaultCrossLane,
 	}
 }
+
+// DefaultCrossLane is the share of MRs that touch two lanes.
+const DefaultCrossLane = 0.1
 
 // Validate names the first field that is out of range.
 func (s Scenario) Validate() error {
@@ -168,6 +182,10 @@ func (s Scenario) Validate() error {
 		return bad("urgent_fraction", "%v is not in [0, 1]", s.UrgentFraction)
 	case s.UrgentAs != UrgentAsUrgent && s.UrgentAs != UrgentAsHigh:
 		return bad("urgent_as", "%q is not urgent or high", s.UrgentAs)
+	case s.Lanes < 1 || s.Lanes > MaxLanes:
+		return bad("lanes", "%d is not between 1 and %d", s.Lanes, MaxLanes)
+	case !(s.CrossLane >= 0 && s.CrossLane <= 1):
+		return bad("cross_lane", "%v is not in [0, 1]", s.CrossLane)
 	}
 	if err := prob("break_probability", s.BreakProbability); err != nil {
 		return err
@@ -175,7 +193,10 @@ func (s Scenario) Validate() error {
 	if err := prob("flake_probability", s.FlakeProbability); err != nil {
 		return err
 	}
-	return prob("conflict_probability", s.ConflictProbability)
+	if err := prob("conflict_probability", s.ConflictProbability); err != nil {
+		return err
+	}
+	return prob("lane_conflict", s.LaneConflict)
 }
 
 // LoadScenario reads a YAML scenario over base (fields the file leaves out

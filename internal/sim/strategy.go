@@ -10,6 +10,10 @@ import (
 // to two pipelines when failures are frequent.
 const DefaultMinWindow = 2
 
+// LanesStrategy is the name of the strategy that runs trainyard's
+// settings on Scenario.Lanes lanes (only when there are more than one).
+const LanesStrategy = "trainyard-lanes"
+
 // AdaptiveBatchFactor sets trainyard-adaptive's MaxBatchSize: this many
 // times the scenario's batch size, room for bors-sized batches when
 // failures are rare without letting one estimate run away.
@@ -22,6 +26,9 @@ type Strategy struct {
 	// line, when set, runs a peer merge queue's own rules (see peer.go)
 	// instead of the planner.
 	line *lineRules
+	// lanes, when above one, runs Settings on each of that many lanes and
+	// an integration line (see lanes.go).
+	lanes int
 }
 
 // Strategies returns the strategies compared for a scenario: one MR at a
@@ -33,7 +40,9 @@ type Strategy struct {
 // follows the observed failure rate, from batch_size up to
 // AdaptiveBatchFactor times it (trainyard-adaptive: not trainyard's
 // default, since on the shipped grid it left every point where trainyard
-// is behind still behind; docs/simulation.md).
+// is behind still behind; docs/simulation.md). With Scenario.Lanes above
+// one, trainyard-lanes follows trainyard-adaptive: trainyard's settings on
+// each lane (lanes.go).
 func Strategies(s Scenario) []Strategy {
 	ty := train.Settings{MaxParallel: s.MaxParallel, BatchSize: s.BatchSize, Retries: s.Retries}
 	thrift := ty
@@ -43,19 +52,26 @@ func Strategies(s Scenario) []Strategy {
 	fixed := func(w int) train.Settings {
 		return train.Settings{MaxParallel: w, MinWindow: w, BatchSize: 1, EagerEviction: true}.WithDefaults()
 	}
-	return []Strategy{
+	out := []Strategy{
 		{Name: "serial", Settings: fixed(1)},
 		{Name: "gitlab", Settings: fixed(s.MaxParallel)},
 		{Name: "trainyard", Settings: ty.WithDefaults()},
 		{Name: "thrift", Settings: thrift.WithDefaults()},
 		{Name: "trainyard-adaptive", Settings: adaptive.WithDefaults()},
+	}
+	if s.Lanes > 1 {
+		// trainyard's settings on each lane; the windows are cut from
+		// max_parallel by simulateLanes.
+		out = append(out, Strategy{Name: LanesStrategy, Settings: ty.WithDefaults(), lanes: s.Lanes})
+	}
+	return append(out, []Strategy{
 		{Name: "zuul", line: zuulRules(s)},
 		{Name: "bors", line: borsRules()},
 		{Name: "github", line: githubRules(s)},
 		{Name: "mergify", line: mergifyRules(s)},
 		{Name: "github-headgreen", line: githubHeadGreenRules(s)},
 		{Name: "trunk", line: trunkRules(s)},
-	}
+	}...)
 }
 
 // Planner reports whether the production planner runs the strategy, as

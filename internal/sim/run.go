@@ -151,10 +151,33 @@ func (r *run) feed() {
 		}
 	}
 	for ; len(r.held) > 0 && waiting < limit; waiting++ {
-		m := r.pop.mrs[r.held[0]]
-		r.held = r.held[1:]
-		r.observe(train.Added{MR: m.id, HeadSHA: HeadOf(m.id, 0), By: "sim"})
+		r.handOver()
 	}
+	// Cars evicted as they were added (a conflict at their build) leave
+	// the count above too high: with nothing running, no event would
+	// ever feed the train again.
+	for len(r.held) > 0 && !r.busy() {
+		r.handOver()
+	}
+}
+
+// handOver adds the first held MR to the train.
+func (r *run) handOver() {
+	m := r.pop.mrs[r.held[0]]
+	r.held = r.held[1:]
+	r.observe(train.Added{MR: m.id, HeadSHA: HeadOf(m.id, 0), By: "sim"})
+}
+
+// busy reports whether a pipeline runs for the train, which will feed it
+// when it ends.
+func (r *run) busy() bool {
+	for i := range r.t.Cars {
+		c := &r.t.Cars[i]
+		if c.State == train.StateStarting || c.State == train.StateRunning || (c.Witness != nil && c.Witness.Status == "") {
+			return true
+		}
+	}
+	return false
 }
 
 func (r *run) arrive(i int) {

@@ -220,3 +220,14 @@ func TestAdaptiveBatchMergesMoreWhenFailuresAreRare(t *testing.T) {
 			adaptive.ThroughputPerHour, fixed.ThroughputPerHour)
 	}
 }
+
+// MRs that conflict as they are added leave the train idle: the held
+// ones must still be handed over, or the run stops with MRs never tried.
+func TestConflictsAtTheirAddDoNotStallTheRun(t *testing.T) {
+	s := backlog(500, 0.05, 1)
+	s.ConflictProbability = 0.02
+	r := strategy(t, s, "serial")
+	if r.Merged+r.Evicted != 500 {
+		t.Fatalf("merged %d + evicted %d, want all 500 MRs to leave", r.Merged, r.Evicted)
+	}
+}

@@ -155,6 +155,9 @@ func (p policy) PauseRole(project string) forge.AccessLevel {
 func (p policy) PriorityRole(project string) forge.AccessLevel {
 	return p.cfg.PriorityRole(p.forge, project)
 }
+func (p policy) BranchListed(project, branch string) bool {
+	return p.cfg.BranchListed(p.forge, project, branch)
+}
 func (p policy) BranchAllowed(project, branch string) bool {
 	return p.cfg.BranchAllowed(p.forge, project, branch)
 }

@@ -454,6 +454,14 @@ func (c *Config) BranchAllowed(forgeName, projectPath, branch string) bool {
 	return ok && branchMatches(p.Branches, branch)
 }
 
+// BranchListed reports whether a project's branches name the branch (by
+// name or pattern): a train branch by configuration, never another MR's
+// source branch that an MR is stacked on. False when branches is empty.
+func (c *Config) BranchListed(forgeName, projectPath, branch string) bool {
+	p, ok := c.Project(forgeName, projectPath)
+	return ok && len(p.Branches) > 0 && branchMatches(p.Branches, branch)
+}
+
 // branchMatches reports whether branch matches one of patterns; no
 // patterns match any branch.
 func branchMatches(patterns []string, branch string) bool {

@@ -90,3 +90,20 @@ func TestRepoFileCanBeTurnedOff(t *testing.T) {
 		t.Fatal("repository_settings: false must turn the file off, and only for its project")
 	}
 }
+
+func TestBranchListed(t *testing.T) {
+	c := Defaults()
+	c.Projects = []Project{{Forge: ForgeGitLab, Path: "group/app", Branches: []string{"main", "release/*"}}, {Forge: ForgeGitLab, Path: "group/any"}}
+	for _, tt := range []struct {
+		project, branch string
+		want            bool
+	}{
+		{"group/app", "main", true}, {"group/app", "release/1", true}, {"group/app", "feature-1", false},
+		// No branches: every branch may run a train, none is named.
+		{"group/any", "main", false}, {"group/other", "main", false},
+	} {
+		if got := c.BranchListed(ForgeGitLab, tt.project, tt.branch); got != tt.want {
+			t.Errorf("BranchListed(%s, %s) = %v, want %v", tt.project, tt.branch, got, tt.want)
+		}
+	}
+}

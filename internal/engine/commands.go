@@ -193,6 +193,21 @@ func (e *Engine) targetHead(ctx context.Context, key train.Key) (train.TargetHea
 	return train.TargetHead{SHA: head}, nil
 }
 
+// fetchedHead reads the target's head by fetching it into the mirror, for
+// an idle train about to build its first car: the build needs the commit
+// in the mirror anyway, so this costs no API request and no later fetch.
+// Without a mirror, or if the fetch fails, the forge's API is read.
+func (e *Engine) fetchedHead(ctx context.Context, key train.Key) (train.TargetHead, error) {
+	if e.repos != nil {
+		if repo, err := e.repos.Repo(ctx, key.Project); err == nil {
+			if sha, err := repo.FetchBranch(ctx, key.Branch); err == nil && sha != "" {
+				return train.TargetHead{SHA: sha}, nil
+			}
+		}
+	}
+	return e.targetHead(ctx, key)
+}
+
 // behind tells whether head, read from the forge, is a strict ancestor of
 // the head the train holds: a read older than a fast-forward the train
 // saw (a lagging replica of the forge, a late answer). Taking it would

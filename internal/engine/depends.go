@@ -110,13 +110,23 @@ func (e *Engine) dependencies(ctx context.Context, r Request, mr forge.MR, key t
 	return key, deps, stacked, nil
 }
 
+// branchLister is a Policy that tells the branches a project's
+// configuration names for trains.
+type branchLister interface {
+	BranchListed(project, branch string) bool
+}
+
 // stackedOn finds the open MR whose source branch mr targets, when that
 // MR is on a train: mr is then stacked on it, and its train is the root
-// branch the stack merges into. A target branch that has a train of its
-// own is never taken for a stack.
+// branch the stack merges into. A target branch that the configuration
+// names for trains, or that has a train of its own, is never taken for a
+// stack, and costs no request.
 func (e *Engine) stackedOn(ctx context.Context, key train.Key, mr forge.MR) (forge.MR, string, bool, error) {
 	stacks, ok := e.forge.(forge.StackReader)
 	if !ok {
+		return forge.MR{}, "", false, nil
+	}
+	if l, ok := e.cfg.Policy.(branchLister); ok && l.BranchListed(key.Project, key.Branch) {
 		return forge.MR{}, "", false, nil
 	}
 	if has, err := e.store.Exists(ctx, key); err != nil || has {

@@ -477,7 +477,8 @@ func (e *Engine) read(ctx context.Context, log *zap.Logger, t train.Train, j Job
 	// A push to the head the train holds (its own fast-forward), or to one
 	// its mirror knows to be older (a late event for an earlier move),
 	// tells nothing new: a head read then would not be taken anyway.
-	head := j.Head && (j.pushed == "" || j.pushed != t.TargetHead && !e.behind(ctx, t, j.pushed)) || j.headIfIdle && t.Idle()
+	forge := j.Head && (j.pushed == "" || j.pushed != t.TargetHead && !e.behind(ctx, t, j.pushed))
+	head := forge || j.headIfIdle && t.Idle()
 	if j.Sweep && !t.Idle() {
 		due, err := e.sweepDue(ctx, t.Key, j.force)
 		if err != nil {
@@ -487,7 +488,7 @@ func (e *Engine) read(ctx context.Context, log *zap.Logger, t train.Train, j Job
 			if obs, err = e.observe(ctx, t); err != nil {
 				return nil, err
 			}
-			head = true
+			head, forge = true, true
 		}
 	}
 	if len(j.Checks) > 0 {
@@ -500,7 +501,13 @@ func (e *Engine) read(ctx context.Context, log *zap.Logger, t train.Train, j Job
 	if !head {
 		return obs, nil
 	}
-	h, err := e.targetHead(ctx, t.Key)
+	var h train.TargetHead
+	var err error
+	if forge {
+		h, err = e.targetHead(ctx, t.Key)
+	} else {
+		h, err = e.fetchedHead(ctx, t.Key)
+	}
 	if err != nil {
 		return nil, err
 	}

@@ -226,6 +226,9 @@ func defaultRouteName(kind string, i int) string {
 type TrainDefaults struct {
 	MaxParallel     int
 	BatchSize       int
+	// MaxBatchSize, above 0, lets the batch limit grow from BatchSize up
+	// to it while failures are rare; 0: BatchSize is fixed.
+	MaxBatchSize int
 	MinWindow       int
 	EagerEviction   bool
 	Retries         int
@@ -259,6 +262,7 @@ type Project struct {
 
 	MaxParallel     *int
 	BatchSize       *int
+	MaxBatchSize    *int
 	MinWindow       *int
 	EagerEviction   *bool
 	Retries         *int
@@ -352,6 +356,7 @@ func (c *Config) Settings(forgeName, projectPath string) train.Settings {
 	s := train.Settings{
 		MaxParallel:     c.Train.MaxParallel,
 		BatchSize:       c.Train.BatchSize,
+		MaxBatchSize:    c.Train.MaxBatchSize,
 		MinWindow:       c.Train.MinWindow,
 		EagerEviction:   c.Train.EagerEviction,
 		Retries:         c.Train.Retries,
@@ -364,6 +369,7 @@ func (c *Config) Settings(forgeName, projectPath string) train.Settings {
 	}
 	override(&s.MaxParallel, p.MaxParallel)
 	override(&s.BatchSize, p.BatchSize)
+	override(&s.MaxBatchSize, p.MaxBatchSize)
 	override(&s.MinWindow, p.MinWindow)
 	override(&s.EagerEviction, p.EagerEviction)
 	override(&s.Retries, p.Retries)

@@ -52,6 +52,7 @@ func (c *Config) problems() []error {
 	ps.add(
 		atLeast("train.max_parallel", c.Train.MaxParallel, 1),
 		atLeast("train.batch_size", c.Train.BatchSize, 1),
+		maxBatch("train.max_batch_size", c.Train.MaxBatchSize, c.Train.BatchSize),
 		window("train.min_window", c.Train.MinWindow, c.Train.MaxParallel),
 		atLeast("train.retries", c.Train.Retries, 0),
 		positive("train.pipeline_timeout", c.Train.PipelineTimeout),
@@ -265,6 +266,9 @@ func (p *Project) problems(at string, maxParallel int) []error {
 	if p.BatchSize != nil {
 		ps.add(atLeast(at+".batch_size", *p.BatchSize, 1))
 	}
+	if p.MaxBatchSize != nil {
+		ps.add(maxBatch(at+".max_batch_size", *p.MaxBatchSize, 1))
+	}
 	if p.MinWindow != nil {
 		if p.MaxParallel != nil {
 			maxParallel = *p.MaxParallel
@@ -426,6 +430,15 @@ func oneOf(field, v string, allowed ...string) error {
 	}
 	last := len(allowed) - 1
 	return fieldErr(field, "must be %s or %s, got %q", strings.Join(allowed[:last], ", "), allowed[last], v)
+}
+
+// maxBatch checks max_batch_size: 0 (off), or at least the batch size it
+// grows from.
+func maxBatch(field string, v, batchSize int) error {
+	if v != 0 && v < batchSize {
+		return fieldErr(field, "must be 0 (a fixed batch_size) or at least batch_size (%d), got %d", batchSize, v)
+	}
+	return atLeast(field, v, 0)
 }
 
 func atLeast[N int | int64](field string, v, least N) error {

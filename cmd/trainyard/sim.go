@@ -68,6 +68,7 @@ func newSimCommand() *cobra.Command {
 	f.IntVar(&s.Lanes, "lanes", s.Lanes, "lanes to split the train into for the trainyard-lanes strategy (1: no lanes, no such strategy)")
 	f.Float64Var(&s.CrossLane, "cross-lane", s.CrossLane, "share of the MRs that touch two lanes, chosen from the seed (with --lanes above 1)")
 	f.Float64Var(&s.LaneConflict, "lane-conflict", s.LaneConflict, "chance an integration of two or more lanes holds a cross-lane interaction (with --lanes above 1)")
+	f.StringVar(&s.LanePool, "lane-pool", sim.LanePoolStatic, "how lanes share --max-parallel: static (a fixed window each) or shared (one pool; with --lanes above 1)")
 	return cmd
 }
 
@@ -119,6 +120,7 @@ func overlayFlags(cmd *cobra.Command, loaded, flags sim.Scenario) sim.Scenario {
 		"urgent": func() { loaded.UrgentFraction = flags.UrgentFraction }, "urgent-as": func() { loaded.UrgentAs = flags.UrgentAs },
 		"lanes": func() { loaded.Lanes = flags.Lanes }, "cross-lane": func() { loaded.CrossLane = flags.CrossLane },
 		"lane-conflict": func() { loaded.LaneConflict = flags.LaneConflict },
+		"lane-pool":     func() { loaded.LanePool = flags.LanePool },
 	}
 	for name, apply := range set {
 		if cmd.Flags().Changed(name) {
@@ -174,8 +176,13 @@ func writeLanesTable(out io.Writer, rep sim.Report) error {
 	for i, w := range l.Windows {
 		windows[i] = fmt.Sprint(w)
 	}
-	fmt.Fprintf(out, "\nlanes: %d (windows %s, and 1 pipeline for integration), %d cross-lane MRs, lane conflict %g; %d lane and %d integration pipelines, %d integrations, %d interactions, %d reverts\n",
-		l.Lanes, strings.Join(windows, " "), l.CrossLaneMRs, rep.Scenario.LaneConflict,
+	pool := fmt.Sprintf("windows %s, and 1 pipeline for integration", strings.Join(windows, " "))
+	if l.Pool == sim.LanePoolShared {
+		pool = fmt.Sprintf("a shared pool of %d pipelines, 1 kept for integration; at most %d ran at once, each lane at most %s",
+			rep.Scenario.MaxParallel, l.PeakPipelines, strings.Join(windows, " "))
+	}
+	fmt.Fprintf(out, "\nlanes: %d (%s), %d cross-lane MRs, lane conflict %g; %d lane and %d integration pipelines, %d integrations, %d interactions, %d reverts\n",
+		l.Lanes, pool, l.CrossLaneMRs, rep.Scenario.LaneConflict,
 		l.LanePipelines, l.IntegrationPipelines, l.Integrations, l.Interactions, l.Reverts)
 	tw := tabwriter.NewWriter(out, 0, 4, 2, ' ', tabwriter.AlignRight)
 	fmt.Fprintln(tw, "strategy\tmerged\tgood evicted\tmerged/h\tvs trainyard\tvs bound\tpipelines/merged\tvs trainyard\tttm p50\tvs trainyard\tttm p95\tvs trainyard\t")

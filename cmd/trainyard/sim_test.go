@@ -208,7 +208,40 @@ func TestSimCommandLanes(t *testing.T) {
 			t.Errorf("table lacks %q:\n%s", want, table)
 		}
 	}
-	for flag, field := range map[string]string{"--lanes=0": "lanes", "--cross-lane=1.5": "cross_lane", "--lane-conflict=1": "lane_conflict"} {
+	shared, err := runSim(t, "--scenario", file, "--lane-pool", "shared")
+	if err != nil {
+		t.Fatalf("sim --lane-pool shared: %v", err)
+	}
+	if want := "lanes: 4 (a shared pool of 20 pipelines, 1 kept for integration; at most "; !strings.Contains(shared, want) {
+		t.Errorf("table lacks %q:\n%s", want, shared)
+	}
+	poolFile := writeFile(t, "pool.yaml", "mrs: 40\nlanes: 2\nlane_pool: shared\n")
+	out, err = runSim(t, "-o", "json", "--scenario", poolFile)
+	if err != nil {
+		t.Fatalf("sim lane_pool shared: %v", err)
+	}
+	var pooled struct {
+		Scenario   map[string]any `json:"scenario"`
+		Strategies []struct {
+			Name  string `json:"name"`
+			Lanes *struct {
+				Pool string `json:"pool"`
+				Peak int    `json:"peak_pipelines"`
+			} `json:"lanes"`
+		} `json:"strategies"`
+	}
+	if err := json.Unmarshal([]byte(out), &pooled); err != nil {
+		t.Fatalf("decode %s: %v", out, err)
+	}
+	if pooled.Scenario["lane_pool"] != "shared" {
+		t.Errorf("scenario = %v, want lane_pool shared", pooled.Scenario)
+	}
+	for _, st := range pooled.Strategies {
+		if st.Name == sim.LanesStrategy && (st.Lanes == nil || st.Lanes.Pool != "shared" || st.Lanes.Peak < 1 || st.Lanes.Peak > 20) {
+			t.Errorf("%s lanes = %+v, want a shared pool of at most 20", st.Name, st.Lanes)
+		}
+	}
+	for flag, field := range map[string]string{"--lanes=0": "lanes", "--cross-lane=1.5": "cross_lane", "--lane-conflict=1": "lane_conflict", "--lane-pool=wide": "lane_pool"} {
 		if _, err := runSim(t, flag); err == nil || !strings.Contains(err.Error(), field) {
 			t.Errorf("%s: %v, want an error naming %s", flag, err, field)
 		}

@@ -44,7 +44,9 @@ import (
 //     as they pass, down to the one MR whose prefix failed twice, which is
 //     evicted (and reverted off its lane branches).
 //   - The pipelines: max_parallel − 1 split as evenly as possible between
-//     the lanes (each at least one), and one for the integration.
+//     the lanes (each at least one), and one for the integration; or,
+//     with lane_pool shared, one pool of max_parallel that each lane draws
+//     on before each planning step (see allot).
 //
 // Conflicts are kept only between MRs that share a lane: MRs of different
 // lanes touch disjoint paths by construction.
@@ -80,6 +82,14 @@ type LanesResult struct {
 	Interactions int `json:"interactions"`
 	// Reverts is how many MRs were taken back off a lane branch.
 	Reverts int `json:"reverts"`
+	// Pool is "shared" when the lanes draw on one pool of max_parallel
+	// pipelines, and empty with static windows. With a shared pool,
+	// Windows is the most pipelines each lane ran at once, and
+	// PeakPipelines the most that ran at once in all, lanes and
+	// integration: at most max_parallel (pipelines of urgent cars, which
+	// go over the window, aside).
+	Pool          string `json:"pool,omitempty"`
+	PeakPipelines int    `json:"peak_pipelines,omitempty"`
 }
 
 // LaneWindows cuts max_parallel between k lanes: one pipeline is kept for
@@ -111,6 +121,9 @@ type lane struct {
 	// held are the lane's MRs that arrived but that its planner cannot
 	// reach yet (see run.feed), oldest first: indices into the population.
 	held []int
+	// With a shared pool: the max_parallel its last planning step had
+	// (allot), and the most pipelines it ran at once.
+	allowed, peak int
 }
 
 type laneEntry struct {
@@ -156,6 +169,11 @@ type laneRun struct {
 	now   time.Duration
 	seq   uint64
 	err   error
+
+	// shared is lane_pool shared (allot); urgent holds the pipelines
+	// started for urgent MRs, which the planner starts over the window.
+	shared bool
+	urgent map[int64]bool
 
 	// The integration line.
 	pipeline int64   // running integration pipeline, 0 when none
@@ -210,6 +228,10 @@ func newLaneRun(s Scenario, pop population, st Strategy, mrLanes [][]int) *laneR
 	}
 	r.root = r.world.Target
 	r.res.Lanes, r.res.Windows = k, LaneWindows(s.MaxParallel, k)
+	if s.sharedPool() {
+		r.shared, r.urgent = true, map[int64]bool{}
+		r.res.Pool = LanePoolShared
+	}
 	for _, m := range pop.mrs {
 		if m.broken {
 			r.world.Broken[m.id] = true
@@ -257,6 +279,12 @@ func (r *laneRun) run(name string) (Result, error) {
 		r.stats.landedHeads = append(r.stats.landedHeads, l.head)
 	}
 	res := r.res
+	if r.shared {
+		res.Windows = make([]int, len(r.lanes))
+		for i, l := range r.lanes {
+			res.Windows[i] = l.peak
+		}
+	}
 	r.stats.lanes = &res
 	return r.stats.result(name, r.world), nil
 }
@@ -325,6 +353,9 @@ func (r *laneRun) settle(integrate bool) error {
 		if r.feed() {
 			continue
 		}
+		if r.shared && r.poke() {
+			continue
+		}
 		if !integrate || !r.integrate() {
 			break
 		}
@@ -336,7 +367,13 @@ func (r *laneRun) settle(integrate bool) error {
 func (r *laneRun) feed() bool {
 	fed := false
 	for _, l := range r.lanes {
-		limit := 2 * l.t.Settings.MaxParallel * max(l.t.Settings.BatchSize, l.t.Settings.MaxBatchSize)
+		window := l.t.Settings.MaxParallel
+		if r.shared {
+			// The most a lane may be allowed (allot): so holding the
+			// rest back still changes no decision.
+			window = r.s.MaxParallel
+		}
+		limit := 2 * window * max(l.t.Settings.BatchSize, l.t.Settings.MaxBatchSize)
 		waiting := 0
 		for i := range l.t.Cars {
 			if c := &l.t.Cars[i]; c.State == train.StateQueued && c.Suspect == 0 {
@@ -406,11 +443,17 @@ func (r *laneRun) interacts(sha string) bool {
 func (r *laneRun) observe(l *lane, obs train.Observation) {
 	inbox := []train.Observation{obs}
 	for len(inbox) > 0 {
+		if r.shared {
+			r.allot(l)
+		}
 		var actions []train.Action
 		l.t, actions = train.Apply(l.t, inbox[0], epoch.Add(r.now))
 		inbox = inbox[1:]
 		for _, a := range actions {
 			inbox = append(inbox, r.act(l, a)...)
+		}
+		if r.shared {
+			l.peak = max(l.peak, inFlight(&l.t))
 		}
 	}
 }
@@ -449,6 +492,9 @@ func (r *laneRun) start(a train.StartPipeline, owner int) (*Pipeline, bool) {
 	if !reused {
 		r.stats.pipelines[p.ID] = &pipelineRun{start: r.now, end: -1, sha: p.SHA, flake: r.ci.flake()}
 		r.schedule(event{at: r.now + r.ci.duration(), kind: evFinish, id: p.ID})
+		if r.shared {
+			r.checkPool(p.ID, a.MR, owner)
+		}
 	}
 	if p.Status == train.PipelineRunning && !slices.Contains(r.owners[p.ID], owner) {
 		r.owners[p.ID] = append(r.owners[p.ID], owner)

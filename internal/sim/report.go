@@ -12,6 +12,9 @@ func Compare(s Scenario) (Report, error) {
 	if err := s.Validate(); err != nil {
 		return Report{}, err
 	}
+	if s.LanePool == LanePoolStatic {
+		s.LanePool = "" // the default: the record stays as it was before pools
+	}
 	pop := newPopulation(s)
 	rep := Report{Scenario: s, Bound: OracleBound(s)}
 	for _, st := range Strategies(s) {

@@ -112,7 +112,22 @@ type Scenario struct {
 	// lanes' new MRs holds a cross-lane interaction: two of its MRs, from
 	// lanes they do not share, that fail every tree carrying both.
 	LaneConflict float64 `json:"lane_conflict" yaml:"lane_conflict"`
+	// LanePool is how the lanes share max_parallel: "static" (or empty,
+	// the default) cuts it into fixed windows (LaneWindows); "shared"
+	// lets a lane use the pipelines the others leave free (lanes.go,
+	// allot). Omitted from the JSON and YAML when static, so a scenario
+	// without it prints as before.
+	LanePool string `json:"lane_pool,omitempty" yaml:"lane_pool,omitempty"`
 }
+
+// Lane pools (Scenario.LanePool).
+const (
+	LanePoolStatic = "static"
+	LanePoolShared = "shared"
+)
+
+// sharedPool reports whether the lanes share one pool of pipelines.
+func (s Scenario) sharedPool() bool { return s.LanePool == LanePoolShared }
 
 // Priorities urgent MRs may be added with (Scenario.UrgentAs).
 const (
@@ -186,6 +201,12 @@ func (s Scenario) Validate() error {
 		return bad("lanes", "%d is not between 1 and %d", s.Lanes, MaxLanes)
 	case !(s.CrossLane >= 0 && s.CrossLane <= 1):
 		return bad("cross_lane", "%v is not in [0, 1]", s.CrossLane)
+	case s.LanePool != "" && s.LanePool != LanePoolStatic && s.LanePool != LanePoolShared:
+		return bad("lane_pool", "%q is not static or shared", s.LanePool)
+	case s.sharedPool() && s.Lanes > 1 && s.MaxParallel < s.Lanes+1:
+		// Every lane may always run one pipeline and the integration
+		// line one, so the pool needs one per lane and one more.
+		return bad("lane_pool", "shared needs max_parallel (%d) above lanes (%d)", s.MaxParallel, s.Lanes)
 	}
 	if err := prob("break_probability", s.BreakProbability); err != nil {
 		return err

@@ -224,11 +224,11 @@ func defaultRouteName(kind string, i int) string {
 
 // TrainDefaults apply to every train unless its project overrides them.
 type TrainDefaults struct {
-	MaxParallel     int
-	BatchSize       int
+	MaxParallel int
+	BatchSize   int
 	// MaxBatchSize, above 0, lets the batch limit grow from BatchSize up
 	// to it while failures are rare; 0: BatchSize is fixed.
-	MaxBatchSize int
+	MaxBatchSize    int
 	MinWindow       int
 	EagerEviction   bool
 	Retries         int

@@ -233,7 +233,7 @@ func (p *printer) train(t api.Train) error {
 }
 
 // carLabel is the car's MR, with its priority above normal and the MRs
-// it merges after: "!14 urgent after !12".
+// it merges after, and the lanes it touches: "!14 urgent after !12 [api]".
 func carLabel(t api.Train, c api.Car) string {
 	s := label(c.Label, c.MR)
 	if c.Priority != "" {
@@ -251,6 +251,9 @@ func carLabel(t api.Train, c api.Car) string {
 	}
 	if len(deps) > 0 {
 		s += " after " + strings.Join(deps, ",")
+	}
+	if len(c.Lanes) > 0 {
+		s += " [" + strings.Join(c.Lanes, ",") + "]"
 	}
 	return s
 }

@@ -337,7 +337,7 @@ func TestCarPipelineNamesWhatTestsTheCar(t *testing.T) {
 	}
 }
 
-func TestCarLabelSaysPriorityAndDependencies(t *testing.T) {
+func TestCarLabelSaysPriorityDependenciesAndLanes(t *testing.T) {
 	tr := api.Train{Cars: []api.Car{{MR: 8, Label: "#8"}}}
 	for _, tt := range []struct {
 		car  api.Car
@@ -346,6 +346,7 @@ func TestCarLabelSaysPriorityAndDependencies(t *testing.T) {
 		{api.Car{MR: 9, Label: "#9"}, "#9"},
 		{api.Car{MR: 9, Label: "#9", Priority: "urgent"}, "#9 urgent"},
 		{api.Car{MR: 9, Label: "#9", DependsOn: []int64{8, 5}}, "#9 after #8,!5"},
+		{api.Car{MR: 9, Label: "#9", Priority: "high", Lanes: []string{"api", "web"}}, "#9 high [api,web]"},
 	} {
 		if got := carLabel(tr, tt.car); got != tt.want {
 			t.Errorf("carLabel(%+v) = %q, want %q", tt.car, got, tt.want)

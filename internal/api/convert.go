@@ -31,6 +31,7 @@ func (s *server) trainOf(t train.Train, perWindow time.Duration) v1.Train {
 			out.Cars[i].DependsOn = append(out.Cars[i].DependsOn, d.MR)
 		}
 		out.Cars[i].StackedOn = c.Stacked
+		out.Cars[i].Lanes = c.Lanes
 	}
 	return out
 }

@@ -287,6 +287,9 @@ type Project struct {
 	// parseFreeze and parseWindow): when the target may not move.
 	Freezes      []string
 	MergeWindows []string
+	// Lanes are the items as written (see parseLanes): the path globs
+	// that split the project's trains.
+	Lanes []string
 	// RepoFile: nil or true, the trains read the repository's own
 	// settings file from the target branch.
 	RepoFile *bool
@@ -376,6 +379,7 @@ func (c *Config) Settings(forgeName, projectPath string) train.Settings {
 	override(&s.PipelineTimeout, p.PipelineTimeout)
 	override(&s.Method, p.Method)
 	s.Schedule = p.Schedule()
+	s.Lanes = trainLanes(p.LaneList())
 	return s
 }
 

@@ -36,6 +36,7 @@ func TestExampleValidates(t *testing.T) {
 	got.Schedule = train.Schedule{}
 	if want := (train.Settings{
 		MaxParallel: 10, BatchSize: 4, MaxBatchSize: 16, MinWindow: 2, Retries: 1, PipelineTimeout: 90 * time.Minute, Method: train.MethodSquash,
+		Lanes: []train.Lane{{Name: "api", Paths: []string{"services/api/**", "libs/api/"}}, {Name: "web", Paths: []string{"web/**", "**/*.css"}}},
 	}); !reflect.DeepEqual(got, want) {
 		t.Errorf("group/app settings = %+v, want %+v", got, want)
 	}

@@ -20,7 +20,7 @@ const MaxRepoFile = 64 << 10
 // set. Access levels, merge rules, secrets and branches stay with the
 // service's operator.
 func repoFileKeys() []string {
-	return []string{"method", "max_parallel", "batch_size", "min_window", "freezes", "merge_windows", "required_checks"}
+	return []string{"method", "max_parallel", "batch_size", "min_window", "freezes", "merge_windows", "required_checks", "lanes"}
 }
 
 func repoFileSettings() []setting[Project] {
@@ -114,6 +114,8 @@ func (p *Project) repoProblems(forgeName string) []error {
 			}
 		}
 	}
+	_, laneErrs := parseLanes("lanes", p.Lanes)
+	ps.add(laneErrs...)
 	schedule, errs := parseSchedule("", p.Freezes, p.MergeWindows)
 	for _, err := range errs {
 		// parseSchedule names fields under a section: here there is none.
@@ -158,6 +160,11 @@ func (c *Config) RepoSettings(forgeName, projectPath string, f *RepoFile) train.
 	}
 	if p.Method != nil {
 		s.Method = *p.Method
+	}
+	if p.Lanes != nil {
+		// The repository knows its own layout best: its lanes replace
+		// the service's.
+		s.Lanes = trainLanes(p.LaneList())
 	}
 	own := p.Schedule()
 	s.Schedule.Freezes = append(s.Schedule.Freezes, own.Freezes...)

@@ -318,6 +318,8 @@ func projectSettings() []setting[Project] {
 			func(p *Project) *[]string { return &p.Freezes }),
 		bindItems("merge_windows", "Weekly merge windows, each DAYS HH:MM-HH:MM ZONE, like Mon-Fri 09:00-17:00 Europe/Berlin: the target moves only inside one; cars are still tested outside. Empty: any time.",
 			func(p *Project) *[]string { return &p.MergeWindows }),
+		bindItems("lanes", "Lanes of the project's trains, each NAME PATTERN [PATTERN...], like api services/api/** libs/api/**: the lanes an MR touches, by the paths it changes, are shown on its car (an MR changing paths in no lane touches every lane).",
+			func(p *Project) *[]string { return &p.Lanes }),
 		bind(secretKind(), "webhook_secret", "This project's webhook secret, when it has its own; overrides the forge's. Prefer webhook_secret_file.",
 			func(p *Project) *Secret { return &p.WebhookSecret }),
 		bind(stringKind(), "webhook_secret_file", "File holding this project's webhook secret.",

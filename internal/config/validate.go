@@ -298,6 +298,8 @@ func (p *Project) problems(at string, maxParallel int) []error {
 	}
 	ps.add(strongSecret(at+".webhook_secret", p.WebhookSecret))
 	ps.add(p.githubProblems(at)...)
+	_, laneErrs := parseLanes(at+".lanes", p.Lanes)
+	ps.add(laneErrs...)
 	// The schedule is parsed here, once, and kept for Settings.
 	schedule, errs := parseSchedule(at, p.Freezes, p.MergeWindows)
 	p.schedule = &schedule

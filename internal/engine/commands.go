@@ -80,7 +80,7 @@ func (e *Engine) addJob(ctx context.Context, r Request) (Job, error) {
 		MR: r.MR, HeadSHA: mr.HeadSHA, Title: mr.Title, Source: mr.SourceBranch,
 		By: r.Username, Via: r.Via, Priority: r.Priority, Method: r.Method, Event: r.Event,
 		Estimate: e.estimate(ctx, key), DependsOn: a.deps, Stacked: a.stacked,
-	}}, after: []afterFunc{e.markStack(a), e.recheckHead(r.MR, mr.HeadSHA)}}, nil
+	}}, after: []afterFunc{e.markStack(a), e.recheckHead(r.MR, mr.HeadSHA), e.findLanes(r.MR, mr.HeadSHA)}}, nil
 }
 
 // retryJob is the job that rebuilds an MR's car or puts it back.
@@ -94,7 +94,7 @@ func (e *Engine) retryJob(ctx context.Context, r Request) (Job, error) {
 		MR: r.MR, HeadSHA: mr.HeadSHA, Title: mr.Title, Source: mr.SourceBranch,
 		By: r.Username, Via: r.Via, Priority: r.Priority, Method: r.Method, Event: r.Event,
 		DependsOn: a.deps, Stacked: a.stacked,
-	}}}, after: []afterFunc{e.markStack(a), e.recheckHead(r.MR, mr.HeadSHA)}}, nil
+	}}}, after: []afterFunc{e.markStack(a), e.recheckHead(r.MR, mr.HeadSHA), e.findLanes(r.MR, mr.HeadSHA)}}, nil
 }
 
 // removeJob is the job that takes an MR off its train.

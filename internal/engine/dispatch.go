@@ -343,6 +343,9 @@ func (e *Engine) statusText(ctx context.Context, t train.Train, mr int64) string
 		fmt.Fprintf(&b, " (nothing merges while %s)", e.holdText(h))
 	}
 	fmt.Fprintf(&b, ": %s", e.describe(t, i))
+	if len(c.Lanes) > 0 {
+		fmt.Fprintf(&b, ", touching lanes %s", backticked(c.Lanes))
+	}
 	if c.Pipeline != 0 {
 		// Only a failed pipeline's name needs its verdict (GitHub lists
 		// the checks that failed): a running one is named as if it passed,

@@ -84,6 +84,7 @@ type RepoReader interface {
 	FetchMR(ctx context.Context, ref string) (string, error)
 	HasCommit(ctx context.Context, sha string) bool
 	IsAncestor(ctx context.Context, ancestor, descendant string) (bool, error)
+	ChangedPaths(ctx context.Context, base, head string) ([]string, error)
 }
 
 // RepoWriter makes car commits and moves the forge's branches.

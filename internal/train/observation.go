@@ -65,6 +65,15 @@ type RepoFileRead struct {
 	Settings Settings
 }
 
+// LanesFound: the MR at HeadSHA changes paths in these lanes of the
+// train. It is shown on the MR's car; a car with another head, or none,
+// ignores it.
+type LanesFound struct {
+	MR      int64
+	HeadSHA string
+	Lanes   []string
+}
+
 // Froze holds the train's target until Unfroze: cars are still built and
 // tested, nothing merges. A freeze already in place takes the new reason.
 type Froze struct{ By, Via, Reason string }
@@ -184,6 +193,7 @@ func (Retried) observation()         {}
 func (Paused) observation()          {}
 func (Froze) observation()           {}
 func (RepoFileRead) observation()    {}
+func (LanesFound) observation()      {}
 func (Unfroze) observation()         {}
 func (Drain) observation()           {}
 func (Resumed) observation()         {}

@@ -101,6 +101,8 @@ func (p *planner) observe(obs Observation) {
 		p.drain(o)
 	case RepoFileRead:
 		p.repoFileRead(o)
+	case LanesFound:
+		p.lanesFound(o)
 	case HeadChanged:
 		p.headChanged(o)
 	case Closed:
@@ -304,6 +306,14 @@ func (p *planner) unfreeze(o Unfroze) {
 	}
 	p.t.Frozen = nil
 	p.emit(Notify{Kind: NotifyUnfrozen, Key: string(NotifyUnfrozen) + ":" + p.now.UTC().Format(time.RFC3339Nano), By: actor(o.By, o.Via)})
+}
+
+func (p *planner) lanesFound(o LanesFound) {
+	i := p.t.Index(o.MR)
+	if i < 0 || p.t.Cars[i].HeadSHA != o.HeadSHA {
+		return
+	}
+	p.t.Cars[i].Lanes = slices.Clone(o.Lanes)
 }
 
 func (p *planner) repoFileRead(o RepoFileRead) {

@@ -116,6 +116,15 @@ type Settings struct {
 	// Schedule holds the target in freeze periods and outside merge
 	// windows; cars are still tested meanwhile.
 	Schedule Schedule `json:"schedule,omitzero"`
+	// Lanes split the train by the paths an MR changes; each car shows
+	// the lanes it touches (Car.Lanes).
+	Lanes []Lane `json:"lanes,omitempty"`
+}
+
+// Lane is a named set of path patterns (package lanes matches them).
+type Lane struct {
+	Name  string   `json:"name"`
+	Paths []string `json:"paths"`
 }
 
 // WithDefaults fills zero fields with the defaults.
@@ -191,6 +200,10 @@ type Car struct {
 	// Stacked is the branch the MR targets on the forge when it is
 	// stacked on another MR (that one's source branch), not the train's.
 	Stacked string `json:"stacked,omitempty"`
+	// Lanes are the lanes of the train the MR's changes touch, in the
+	// order of Settings.Lanes; empty until they are known, or when the
+	// train has none.
+	Lanes []string `json:"lanes,omitempty"`
 
 	State    State  `json:"state"`
 	Base     string `json:"base,omitempty"`     // commit the speculative commit was built on
@@ -436,6 +449,7 @@ func (t Train) Clone() Train {
 
 func (c Car) clone() Car {
 	c.DependsOn = slices.Clone(c.DependsOn)
+	c.Lanes = slices.Clone(c.Lanes)
 	if c.Reason != nil {
 		r := *c.Reason
 		r.Paths = append([]string(nil), c.Reason.Paths...)

@@ -122,6 +122,7 @@ type carRow struct {
 	Priority                  string // urgent or high; "" for a normal car
 	DependsOn                 []string
 	StackedOn                 string
+	Lanes                     []string
 	Bisecting                 bool
 	Pipeline, PipelineURL     string
 	AddedBy                   string
@@ -200,6 +201,7 @@ func (d *Dashboard) trainPage(r *http.Request) (string, any, error) {
 			row.DependsOn = append(row.DependsOn, p.Label(dep.MR))
 		}
 		row.StackedOn = c.Stacked
+		row.Lanes = c.Lanes
 		if c.Pipeline != 0 {
 			row.Pipeline, row.PipelineURL = p.PipelineLabel(c.Pipeline), p.Link().Pipeline(k.Project, c.Pipeline)
 		}

@@ -614,9 +614,9 @@ func TestMRPageShowsHeldMarks(t *testing.T) {
 	}
 }
 
-// A car's priority, what it depends on and the branch it is stacked on
-// show on the train's page.
-func TestCarShowsPriorityAndDependencies(t *testing.T) {
+// A car's priority, what it depends on, the branch it is stacked on and
+// the lanes it touches show on the train's page.
+func TestCarShowsPriorityDependenciesAndLanes(t *testing.T) {
 	e := newEnv(t, true)
 	tr := e.load(t)
 	if len(tr.Cars) < 2 {
@@ -626,10 +626,12 @@ func TestCarShowsPriorityAndDependencies(t *testing.T) {
 	last.Priority = train.PriorityUrgent
 	last.DependsOn = []train.Dep{{MR: tr.Cars[0].MR, Label: "ignored: the page writes its own"}}
 	last.Stacked = "feature/<base>"
+	last.Lanes = []string{"api", "web"}
 	if _, err := e.store.Save(e.ctx, tr); err != nil {
 		t.Fatal(err)
 	}
 	r := e.do(t, http.MethodGet, trainPath, "")
 	r.want(t, http.StatusOK, `<span class="badge priority">urgent</span>`,
-		fmt.Sprintf("depends on !%d</span>", tr.Cars[0].MR), "stacked on <code>feature/&lt;base&gt;</code>")
+		fmt.Sprintf("depends on !%d</span>", tr.Cars[0].MR), "stacked on <code>feature/&lt;base&gt;</code>",
+		`lanes <span class="badge lane">api</span>, <span class="badge lane">web</span>`)
 }

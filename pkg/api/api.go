@@ -146,6 +146,9 @@ type Car struct {
 	// StackedOn is the branch the MR targets on the forge when it is
 	// stacked on another MR; omitted otherwise.
 	StackedOn string `json:"stacked_on,omitempty"`
+	// Lanes are the lanes of the train the MR's changes touch; omitted
+	// when the train has none or they are not known yet.
+	Lanes []string `json:"lanes,omitempty"`
 	// EstimatedMerge is the expected time from now until the car merges,
 	// from the train's recent pipeline durations; omitted when there is no
 	// history to estimate from, the car failed, or the train is held (see

@@ -109,7 +109,7 @@ func fullCar(mr int64) train.Car {
 		MR: mr, HeadSHA: sha(int(mr)), Title: fmt.Sprintf("Fix the frobnicator in module %d", mr),
 		Source: fmt.Sprintf("feature/fix-%d", mr), AddedBy: "alice", AddedVia: "ci", AddedAt: at(int(mr)),
 		Priority: train.PriorityHigh, Method: train.MethodSquash, State: train.StateEvicted,
-		DependsOn: []train.Dep{{MR: mr + 100, Label: fmt.Sprintf("!%d", mr+100)}}, Stacked: "feature/base",
+		DependsOn: []train.Dep{{MR: mr + 100, Label: fmt.Sprintf("!%d", mr+100)}}, Stacked: "feature/base", Lanes: []string{"api", "web"},
 		Base: sha(1000 + int(mr)), Commit: sha(2000 + int(mr)), Pipeline: 7000 + mr,
 		PipelineStartedAt: at(100), Attempts: 2, Builds: 3, Suspect: 41, Detached: true, Retested: true, LeftAt: at(200),
 		Witness: &train.Witness{Pipeline: 7100 + mr, SHA: sha(4000 + int(mr)), Others: 1, Status: train.PipelineFailed, Started: at(150)},
@@ -145,7 +145,8 @@ func fullTrain(key train.Key, n int) train.Train {
 				// load of a train, never stored.
 				Windows: []train.MergeWindow{{Days: 0b0111110, From: 9 * time.Hour, Until: 17 * time.Hour, Spec: "Mon-Fri 09:00-17:00 UTC"}},
 				Also:    []train.MergeWindow{{Days: 0b1000001, From: time.Hour, Until: 2 * time.Hour, Spec: "Sat,Sun 01:00-02:00 UTC"}},
-			}},
+			},
+			Lanes: []train.Lane{{Name: "api", Paths: []string{"services/api/**"}}, {Name: "web", Paths: []string{"web/", "**/*.css"}}}},
 		Pending: &train.FastForward{To: sha(43), Expected: sha(42), MRs: []int64{1, 2}, Planned: at(300), Via: []string{sha(44)}},
 		Cars:    make([]train.Car, n),
 		Handled: []string{"note-1", "note-2"},

@@ -272,11 +272,11 @@ func TestGitHubServeEvictsTheBrokenAndTheConflicting(t *testing.T) {
 	// Onto main alone, or onto main and the cars ahead, as the clash's
 	// first half has merged already or not.
 	if !r.hasNote(conflicting, "Removed from the merge train for `main`: it does not merge cleanly onto `main`") ||
-		!r.hasNote(conflicting, "; conflicting paths: README.md.") {
+		!r.hasNote(conflicting, "; conflicting paths: `README.md`.") {
 		t.Errorf("#%d's note does not name the conflict", conflicting)
 	}
 	// The broken PR's note links a check run that failed on its car.
-	link := regexp.MustCompile("Removed from the merge train for `main`: check \\[ci/test\\]\\(([^)]+)\\) on ")
+	link := regexp.MustCompile("Removed from the merge train for `main`: check \\[`ci/test`\\]\\(([^)]+)\\) on ")
 	var url string
 	notes, _ := r.ff.Notes(e2eProject, broken)
 	for _, n := range notes {

@@ -82,7 +82,7 @@ func testDemo(t *testing.T, forge string) {
 				continue
 			}
 			conflicting++
-			if m.FinalState != string(train.StateEvicted) || !strings.Contains(m.Reason, "conflicting paths: VERSION") {
+			if m.FinalState != string(train.StateEvicted) || !strings.Contains(m.Reason, "conflicting paths: `VERSION`") {
 				t.Errorf("!%d of a conflicting pair: %s %q, want merged or evicted for a conflict in VERSION", m.IID, m.FinalState, m.Reason)
 			}
 		default:

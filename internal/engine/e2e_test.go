@@ -568,7 +568,7 @@ func TestConflictEvictsWithPaths(t *testing.T) {
 	if s := e.mrState(c).State; s != "opened" {
 		t.Fatalf("!%d is %s, want opened", c, s)
 	}
-	e.requireNote(c, "it does not merge cleanly onto `main` and the merge requests ahead of it; conflicting paths: shared.txt.")
+	e.requireNote(c, "it does not merge cleanly onto `main` and the merge requests ahead of it; conflicting paths: `shared.txt`.")
 	e.checkTestedHistory()
 }
 
@@ -874,6 +874,34 @@ func TestResultsACarWaitsForAreUrgent(t *testing.T) {
 		}
 		if jobs[0].Urgent() != tc.want {
 			t.Errorf("%s: urgent %v, want %v", tc.name, jobs[0].Urgent(), tc.want)
+		}
+	}
+}
+
+// A note the forge refuses for good (GitLab takes at most a million
+// characters) is dropped: it must not hold the train's outbox forever.
+func TestARefusedNoteDoesNotHoldTheTrain(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t, envOptions{})
+	a := e.mr(1, nil)
+	e.addAll(a)
+	tr, err := e.eng.Train(e.ctx, e.key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tr.Outbox = append(tr.Outbox, train.Comment{MR: a, Key: "too-long", Body: train.Words(strings.Repeat("x", 1_000_001))})
+	if _, err := e.st.Save(e.ctx, tr); err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(e.ctx, 20*time.Second)
+	defer cancel()
+	if err := e.eng.RunUntilIdle(ctx, e.key, 15*time.Millisecond); err != nil {
+		t.Fatalf("run: %v", err)
+	}
+	e.requireMerged(a)
+	for _, n := range e.notesOf(a) {
+		if strings.HasPrefix(n, "xxx") {
+			t.Fatal("the refused note was posted")
 		}
 	}
 }

@@ -70,12 +70,27 @@ func (e *Engine) execute(ctx context.Context, log *zap.Logger, t *train.Train) (
 			// What the action was about is gone (a deleted MR, a pipeline
 			// purged); repeating it cannot succeed.
 			log.Warn("action dropped", zap.String("action", fmt.Sprintf("%T", a)), zap.Error(err))
+		case errors.Is(err, forge.ErrRejected) && tellsPeople(a):
+			// A note or status the forge will never take (too long, a
+			// locked discussion) is lost to its reader either way;
+			// keeping it would hold every later action of the train.
+			log.Warn("message refused by the forge, dropped", zap.String("action", fmt.Sprintf("%T", a)), zap.Error(err))
 		default:
 			left = append(left, a)
 			errs = append(errs, err)
 		}
 	}
 	return results, left, yield, errors.Join(errs...)
+}
+
+// tellsPeople reports whether a only tells people something, so that
+// nothing the train decides waits for it.
+func tellsPeople(a train.Action) bool {
+	switch a.(type) {
+	case train.Comment, train.Status:
+		return true
+	}
+	return false
 }
 
 // movesFirst orders the target's moves ahead of the other actions, which
@@ -117,7 +132,10 @@ func (e *Engine) act(ctx context.Context, t *train.Train, a train.Action) ([]tra
 	case train.StartPipeline:
 		obs, err := e.startPipeline(ctx, t, a)
 		if errors.Is(err, forge.ErrRejected) {
-			return []train.Observation{train.PipelineRefused{MR: a.MR, SHA: a.Commit, Reason: err.Error()}}, nil
+			// The error names the forge's URLs; the MR is told what the
+			// forge said, and the log keeps the rest.
+			e.log.Warn("pipeline refused", zap.String("train", t.Key.String()), zap.Int64("mr", a.MR), zap.Error(err))
+			return []train.Observation{train.PipelineRefused{MR: a.MR, SHA: a.Commit, Reason: forge.Said(err)}}, nil
 		}
 		if err != nil {
 			return nil, fmt.Errorf("start pipeline for !%d at %.12s: %w", a.MR, a.Commit, err)

@@ -172,7 +172,7 @@ func TestGitHubTrainMergesOnlyWhatPassedItsChecks(t *testing.T) {
 	}
 	// The note links a check run that failed on #3's car, not a packed
 	// pipeline id.
-	link := regexp.MustCompile(`^Removed from the merge train for ` + "`main`" + `: check \[ci/test\]\(([^)]+)\) on \[` + "`[0-9a-f]{12}`" + `\]`)
+	link := regexp.MustCompile(`^Removed from the merge train for ` + "`main`" + `: check \[` + "`ci/test`" + `\]\(([^)]+)\) on \[` + "`[0-9a-f]{12}`" + `\]`)
 	var url string
 	for _, n := range e.notesOf(3) {
 		if m := link.FindStringSubmatch(n); m != nil {

@@ -13,6 +13,7 @@ import (
 	"strconv"
 	"strings"
 	"time"
+	"unicode/utf8"
 
 	"go.uber.org/zap"
 )
@@ -447,8 +448,14 @@ func noteBody(r *http.Request) (string, error) {
 		return "", err
 	}
 	text := param(r, body.Body, "body")
-	if strings.TrimSpace(text) == "" {
+	switch {
+	case strings.TrimSpace(text) == "":
 		return "", badRequest("400 Bad request - body is missing")
+	case utf8.RuneCountInString(text) > glMaxNote:
+		return "", badRequest(map[string][]string{"note": {fmt.Sprintf("is too long (maximum is %d characters)", glMaxNote)}})
 	}
 	return text, nil
 }
+
+// glMaxNote is the most characters GitLab takes in a note.
+const glMaxNote = 1_000_000

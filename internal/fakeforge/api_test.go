@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"net/http"
 	"strconv"
+	"strings"
 	"testing"
 
 	gitlab "gitlab.com/gitlab-org/api/client-go"
@@ -145,6 +146,10 @@ func TestAPIMergeRequestsAndNotes(t *testing.T) {
 	ctrl, err := f.Notes(project1, a.IID)
 	if err != nil || len(ctrl) != 25 || ctrl[3].Body != "note 3" {
 		t.Fatalf("control Notes: %d, %v", len(ctrl), err)
+	}
+	_, resp, err := c.Notes.CreateMergeRequestNote(project1, a.IID, &gitlab.CreateMergeRequestNoteOptions{Body: gitlab.Ptr(strings.Repeat("x", 1_000_001))})
+	if err == nil || resp.StatusCode != http.StatusBadRequest || !strings.Contains(err.Error(), "is too long (maximum is 1000000 characters)") {
+		t.Fatalf("long note: %v", err)
 	}
 }
 

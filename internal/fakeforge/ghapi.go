@@ -270,8 +270,8 @@ func (f *Forge) ghCreateComment(w http.ResponseWriter, r *http.Request, u *user)
 	if err := decodeGHBody(r, &body); err != nil {
 		return err
 	}
-	if strings.TrimSpace(body.Body) == "" {
-		return ghUnprocessable("Validation Failed", ghFieldError{Resource: "IssueComment", Field: "body", Code: "missing_field"})
+	if err := ghCommentBody(body.Body); err != nil {
+		return err
 	}
 	n, err := f.addNote(r.Context(), p, m.IID, u, body.Body)
 	if err != nil {

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"strings"
 	"testing"
 
 	"github.com/google/go-github/v82/github"
@@ -77,6 +78,13 @@ func TestGitHubComments(t *testing.T) {
 	_, resp, err = c.Issues.CreateComment(ctx, "acme", "widgets", int(mr.IID), &github.IssueComment{Body: github.Ptr(" ")})
 	if err == nil || resp.StatusCode != http.StatusUnprocessableEntity {
 		t.Fatalf("empty comment: %v", err)
+	}
+	_, resp, err = c.Issues.CreateComment(ctx, "acme", "widgets", int(mr.IID), &github.IssueComment{Body: github.Ptr(strings.Repeat("é", 65537))})
+	if err == nil || resp.StatusCode != http.StatusUnprocessableEntity || !strings.Contains(err.Error(), "Body is too long (maximum is 65536 characters)") {
+		t.Fatalf("long comment: %v", err)
+	}
+	if _, _, err := c.Issues.CreateComment(ctx, "acme", "widgets", int(mr.IID), &github.IssueComment{Body: github.Ptr(strings.Repeat("é", 65536))}); err != nil {
+		t.Fatalf("comment of the largest size: %v", err)
 	}
 }
 

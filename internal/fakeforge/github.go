@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"net/http"
 	"strings"
+	"unicode/utf8"
 
 	"go.uber.org/zap"
 )
@@ -128,6 +129,22 @@ type ghFieldError struct {
 	Resource string `json:"resource"`
 	Field    string `json:"field"`
 	Code     string `json:"code"`
+	Message  string `json:"message,omitempty"`
+}
+
+// ghMaxComment is the most characters GitHub takes in a comment's body.
+const ghMaxComment = 65536
+
+// ghCommentBody checks a comment's body as GitHub does on create and edit.
+func ghCommentBody(body string) error {
+	switch {
+	case strings.TrimSpace(body) == "":
+		return ghUnprocessable("Validation Failed", ghFieldError{Resource: "IssueComment", Field: "body", Code: "missing_field"})
+	case utf8.RuneCountInString(body) > ghMaxComment:
+		return ghUnprocessable("Validation Failed", ghFieldError{Resource: "IssueComment", Field: "data", Code: "unprocessable",
+			Message: fmt.Sprintf("Body is too long (maximum is %d characters)", ghMaxComment)})
+	}
+	return nil
 }
 
 // ghError is an answer other than success that GitHub would give.

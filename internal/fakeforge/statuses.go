@@ -216,8 +216,8 @@ func (f *Forge) ghEditComment(w http.ResponseWriter, r *http.Request, u *user) e
 	if err := decodeGHBody(r, &body); err != nil {
 		return err
 	}
-	if body.Body == "" {
-		return ghUnprocessable("Validation Failed", ghFieldError{Resource: "IssueComment", Field: "body", Code: "missing_field"})
+	if err := ghCommentBody(body.Body); err != nil {
+		return err
 	}
 	f.mu.Lock()
 	var owner *mergeRequest

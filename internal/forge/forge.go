@@ -22,6 +22,25 @@ var ErrNotFound = errors.New("not found")
 // (a 4xx answer other than 404 and 429), so repeating it cannot help.
 var ErrRejected = errors.New("rejected by the forge")
 
+// Refusal is an ErrRejected that carries the forge's own words for it,
+// which people may be shown (the error itself also names URLs).
+type Refusal struct {
+	Said string
+	Err  error
+}
+
+func (r *Refusal) Error() string { return r.Err.Error() }
+func (r *Refusal) Unwrap() error { return r.Err }
+
+// Said is what the forge said when it refused err's request; "" when it
+// said nothing readable or did not refuse.
+func Said(err error) string {
+	if r, ok := errors.AsType[*Refusal](err); ok {
+		return r.Said
+	}
+	return ""
+}
+
 // MR states, normalised to GitLab's names.
 const (
 	StateOpened = "opened"

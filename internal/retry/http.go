@@ -45,7 +45,11 @@ func ForgeError(ans Answer, err error) error {
 	case code == http.StatusNotFound, code == http.StatusGone:
 		return forge.ErrNotFound
 	case code >= 400 && code < 500 && code != http.StatusRequestTimeout && code != http.StatusTooManyRequests && !ans.Throttled:
-		return fmt.Errorf("%w: %w", forge.ErrRejected, err)
+		rejected := fmt.Errorf("%w: %w", forge.ErrRejected, err)
+		if ans.Said != "" {
+			return &forge.Refusal{Said: ans.Said, Err: rejected}
+		}
+		return rejected
 	}
 	return err
 }

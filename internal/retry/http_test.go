@@ -71,6 +71,13 @@ func TestForgeError(t *testing.T) {
 			t.Errorf("ForgeError(%+v) = %v lost the forge's answer", tc.ans, err)
 		}
 	}
+	said := ForgeError(Answer{Status: 400, Said: "Reference not found"}, errAnswer)
+	if !errors.Is(said, forge.ErrRejected) || !errors.Is(said, errAnswer) || forge.Said(said) != "Reference not found" {
+		t.Errorf("a refusal with words = %v, said %q", said, forge.Said(said))
+	}
+	if forge.Said(ForgeError(Answer{Status: 400}, errAnswer)) != "" || forge.Said(ForgeError(Answer{Status: 500, Said: "x"}, errAnswer)) != "" {
+		t.Error("words where the forge refused nothing, or said nothing")
+	}
 	if err := ForgeError(Answer{Status: 404}, nil); err != nil {
 		t.Errorf("ForgeError of a success = %v", err)
 	}

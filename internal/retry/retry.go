@@ -28,6 +28,8 @@ type Answer struct {
 	// Throttled marks a rate-limit answer whatever its status: GitHub
 	// says so with 403.
 	Throttled bool
+	// Said is the message of a refusal, as the forge worded it.
+	Said string
 }
 
 // Attempt makes one try under try, the attempt's context.

@@ -107,12 +107,37 @@ func msgNewCommits(old, now string) string {
 	return fmt.Sprintf("new commits were pushed (head moved from %s to %s); add it again to test the new head", short(old), short(now))
 }
 
+// maxConflictPaths is how many conflicting paths a message lists: a merge
+// of two rewrites may conflict in thousands, and a comment must stay
+// readable (and within the forge's size limit).
+const maxConflictPaths = 20
+
+// msgConflict names the conflicting paths as code: a path is the MR
+// author's text and may hold Markdown, mentions or HTML.
 func msgConflict(branch string, first bool, paths []string) string {
 	onto := "`" + branch + "` and the merge requests ahead of it"
 	if first {
 		onto = "`" + branch + "`"
 	}
-	return fmt.Sprintf("it does not merge cleanly onto %s; conflicting paths: %s", onto, strings.Join(paths, ", "))
+	shown := make([]string, 0, min(len(paths), maxConflictPaths))
+	for _, p := range paths[:min(len(paths), maxConflictPaths)] {
+		shown = append(shown, Quote(p))
+	}
+	list := strings.Join(shown, ", ")
+	if more := len(paths) - len(shown); more > 0 {
+		list += fmt.Sprintf(" and %d more", more)
+	}
+	return fmt.Sprintf("it does not merge cleanly onto %s; conflicting paths: %s", onto, list)
+}
+
+// msgPipelineRefused quotes what the forge said: its words may repeat the
+// MR's own text (a branch name, a CI variable).
+func msgPipelineRefused(said string) string {
+	const why = "the forge refused to start its pipeline (do the CI rules run pipelines on car branches?)"
+	if strings.TrimSpace(said) == "" {
+		return why
+	}
+	return why + ": " + Quote(said)
 }
 
 func msgPipelineFailed(pipeline int64, status PipelineState, attempts int) Text {

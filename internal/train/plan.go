@@ -4,7 +4,6 @@ import (
 	"fmt"
 	"slices"
 	"strconv"
-	"strings"
 	"time"
 )
 
@@ -119,8 +118,7 @@ func (p *planner) observe(obs Observation) {
 		p.pipelineStatus(o)
 	case PipelineRefused:
 		if i := p.t.Index(o.MR); i >= 0 && !p.frozen(o.MR) && p.t.Cars[i].State == StateStarting && p.t.Cars[i].Commit == o.SHA {
-			p.evict(i, Reason{Code: ReasonPipelineRefused, Commit: o.SHA,
-				Detail: Words("the forge refused to start its pipeline (do the CI rules run pipelines on car branches?): " + strings.TrimSuffix(o.Reason, "."))})
+			p.evict(i, Reason{Code: ReasonPipelineRefused, Commit: o.SHA, Detail: Words(msgPipelineRefused(o.Reason))})
 		}
 	case TargetHead:
 		p.targetHead(o)

@@ -749,6 +749,28 @@ func TestEvictions(t *testing.T) {
 	}
 }
 
+// Conflicting paths are the MR author's text: each is shown as code, and
+// a long list is cut.
+func TestConflictPathsAreQuotedAndBounded(t *testing.T) {
+	many := make([]string, 25)
+	for i := range many {
+		many[i] = fmt.Sprintf("f%02d", i)
+	}
+	for _, tc := range []struct {
+		paths []string
+		want  string
+	}{
+		{[]string{"@all [x](https://evil.example) <img src=x>.go"}, "conflicting paths: `@all [x](https://evil.example) <img src=x>.go`"},
+		{[]string{"a`b.go"}, "conflicting paths: ``a`b.go``"},
+		{many, "conflicting paths: `f00`, `f01`, `f02`, `f03`, `f04`, `f05`, `f06`, `f07`, `f08`, `f09`, `f10`, `f11`, `f12`, `f13`, `f14`, `f15`, `f16`, `f17`, `f18`, `f19` and 5 more"},
+	} {
+		got := msgConflict("main", true, tc.paths)
+		if want := "it does not merge cleanly onto `main`; " + tc.want; got != want {
+			t.Errorf("msgConflict(%q) =\n%s\nwant\n%s", tc.paths, got, want)
+		}
+	}
+}
+
 func TestConflictEvictsWithPaths(t *testing.T) {
 	tr := mk(at(1, StateRunning, "T"), at(2, StateBuilding, "C1"), queued(3))
 	got, actions := Plan(tr, Built{MR: 2, Base: "C1", HeadSHA: head(2), Conflict: []string{"b.go", "a.go", "b.go"}}, t0)
@@ -756,7 +778,7 @@ func TestConflictEvictsWithPaths(t *testing.T) {
 	if len(recs) != 1 || recs[0].Car.Reason.Code != ReasonConflict || !slices.Equal(recs[0].Car.Reason.Paths, []string{"a.go", "b.go"}) {
 		t.Fatalf("records = %#v", recs)
 	}
-	want := "Removed from the merge train for `main`: it does not merge cleanly onto `main` and the merge requests ahead of it; conflicting paths: a.go, b.go."
+	want := "Removed from the merge train for `main`: it does not merge cleanly onto `main` and the merge requests ahead of it; conflicting paths: `a.go`, `b.go`."
 	if c := only[Comment](actions); len(c) != 1 || c[0].Body.String() != want {
 		t.Fatalf("comments = %#v, want %q", c, want)
 	}
@@ -1141,12 +1163,17 @@ func TestRefusedPipelineEvicts(t *testing.T) {
 	if e := evicted(actions); !reflect.DeepEqual(e, map[int64]ReasonCode{1: ReasonPipelineRefused}) {
 		t.Fatalf("evicted = %v", e)
 	}
-	want := "Removed from the merge train for `main`: the forge refused to start its pipeline (do the CI rules run pipelines on car branches?): Pipeline filtered out by workflow rules."
+	want := "Removed from the merge train for `main`: the forge refused to start its pipeline (do the CI rules run pipelines on car branches?): `Pipeline filtered out by workflow rules.`."
 	if c := only[Comment](actions); len(c) != 1 || c[0].Body.String() != want {
 		t.Fatalf("comments = %#v, want %q", c, want)
 	}
 	if s := states(got); s != "2:building@T" {
 		t.Fatalf("states = %q", s)
+	}
+	// A forge that said nothing readable: the sentence alone.
+	_, actions = Plan(tr, PipelineRefused{MR: 1, SHA: "C1"}, t0)
+	if c := only[Comment](actions); len(c) != 1 || !strings.HasSuffix(c[0].Body.String(), "car branches?).") {
+		t.Fatalf("comments = %#v", c)
 	}
 }
 

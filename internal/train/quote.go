@@ -1,4 +1,4 @@
-package command
+package train
 
 import (
 	"cmp"
@@ -75,4 +75,18 @@ func pad(s string) string {
 		return " " + s + " "
 	}
 	return s
+}
+
+// Clip cuts s to at most n bytes, on a character boundary, ending in "…"
+// when it cuts: for text from outside (an error, a file) that must fit a
+// comment or a record.
+func Clip(s string, n int) string {
+	if len(s) <= n {
+		return s
+	}
+	i := max(n-len("…"), 0)
+	for i > 0 && !utf8.RuneStart(s[i]) {
+		i--
+	}
+	return s[:i] + "…"
 }

@@ -62,3 +62,21 @@ func TestTextKeepsWhichPipelinePassed(t *testing.T) {
 		t.Fatalf("RenderRefs after a round trip through %s = %q, want %q", data, got, want)
 	}
 }
+
+func TestClip(t *testing.T) {
+	for _, tc := range []struct {
+		in   string
+		n    int
+		want string
+	}{
+		{"short", 10, "short"},
+		{"exactly", 7, "exactly"},
+		{"abcdefghij", 8, "abcde…"},
+		{"ééééé", 8, "éé…"}, // never half a character
+		{"abc", 2, "…"},
+	} {
+		if got := Clip(tc.in, tc.n); got != tc.want {
+			t.Errorf("Clip(%q, %d) = %q, want %q", tc.in, tc.n, got, tc.want)
+		}
+	}
+}

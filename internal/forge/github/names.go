@@ -69,10 +69,17 @@ func (c *Client) failedChecks(ctx context.Context, r repoRef, sha string) ([]str
 	}
 	var out []string
 	for name, run := range worst {
-		out = append(out, fmt.Sprintf("[%s](%s)", name, run.GetHTMLURL()))
+		// A check's name is whatever a workflow in the tested tree
+		// says, so it is shown as code: no mention or link of its own.
+		out = append(out, fmt.Sprintf("[%s](%s)", train.Quote(name), linkTarget(run.GetHTMLURL())))
 	}
 	slices.Sort(out)
 	return out, nil
+}
+
+// linkTarget keeps a URL from ending its Markdown link early.
+func linkTarget(u string) string {
+	return strings.NewReplacer(" ", "%20", "(", "%28", ")", "%29", "<", "%3C", ">", "%3E").Replace(u)
 }
 
 // required reports whether a check counts for the repository's pipelines.

@@ -70,8 +70,8 @@ func TestPipelineNameLinksTheFailedCheck(t *testing.T) {
 	}
 	checks := f.URL() + "/" + project + "/commit/" + sha + "/checks"
 	for _, want := range []string{
-		"checks [ci/lint](" + f.URL() + "/" + project + "/actions/runs/",
-		", [ci/test](",
+		"checks [`ci/lint`](" + f.URL() + "/" + project + "/actions/runs/",
+		", [`ci/test`](",
 		"on [`" + sha[:12] + "`](" + checks + ")",
 	} {
 		if !strings.Contains(name, want) {
@@ -84,6 +84,28 @@ func TestPipelineNameLinksTheFailedCheck(t *testing.T) {
 	}
 	if got := links.Pipeline(project, 1<<attemptBits); got != "" {
 		t.Errorf("pipeline link of no check set = %q", got)
+	}
+}
+
+// A check's name is the tested tree's workflows' text, anyone's: it
+// shows as code, not as a mention or a link.
+func TestPipelineNameQuotesCheckNames(t *testing.T) {
+	const hostile = "@all [x](https://evil.example) <b>"
+	f := newForge(t, func(o *fakeforge.Options) { o.GitHub.Actions.Checks = []string{hostile} })
+	c := newClient(t, f, func(o *Options) { o.RequiredChecks = nil })
+	ctx := context.Background()
+	pushCar(t, f, car, map[string]string{"x/BROKEN": "x"})
+	p, err := c.CreatePipeline(ctx, project, car, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	waitState(t, c, p.ID, train.PipelineFailed)
+	name, err := c.PipelineName(ctx, project, p.ID, false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want := "check [`" + hostile + "`](" + f.URL() + "/" + project + "/actions/runs/"; !strings.HasPrefix(name, want) {
+		t.Errorf("name %q, want it to start with %q", name, want)
 	}
 }
 

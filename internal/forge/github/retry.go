@@ -120,6 +120,13 @@ func answerOf(resp *gh.Response, err error, now time.Time) retry.Answer {
 			ans.RetryAfter = max(ans.RetryAfter, reset)
 		}
 	}
+	if e, ok := errors.AsType[*gh.ErrorResponse](err); ok {
+		// "Validation Failed" says little; the first error says what.
+		ans.Said = e.Message
+		if len(e.Errors) > 0 && e.Errors[0].Message != "" {
+			ans.Said = e.Errors[0].Message
+		}
+	}
 	return ans
 }
 

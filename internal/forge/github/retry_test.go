@@ -297,6 +297,18 @@ func TestAnswerOf(t *testing.T) {
 			t.Errorf("%s: %s, want %s", tc.name, got, tc.want)
 		}
 	}
+	// A refusal keeps GitHub's words: the first error's, which says more
+	// than "Validation Failed".
+	for body, want := range map[string]string{
+		`{"message":"Validation Failed","errors":[{"resource":"IssueComment","code":"unprocessable","field":"data","message":"Body is too long (maximum is 65536 characters)"}]}`: "Body is too long (maximum is 65536 characters)",
+		`{"message":"Resource not accessible by integration"}`: "Resource not accessible by integration",
+	} {
+		resp := &http.Response{StatusCode: 422, Header: http.Header{}, Body: io.NopCloser(strings.NewReader(body)),
+			Request: httptest.NewRequest(http.MethodPost, "https://api.github.com/repos/acme/widgets/issues/1/comments", nil)}
+		if got := answerOf(&gh.Response{Response: resp}, gh.CheckResponse(resp), now).Said; got != want {
+			t.Errorf("said %q, want %q", got, want)
+		}
+	}
 	if ans := answerOf(nil, &url.Error{Op: "Get", URL: "https://api.github.com", Err: io.ErrUnexpectedEOF}, now); ans != (retry.Answer{}) {
 		t.Errorf("transport error: %+v, want no answer", ans)
 	}

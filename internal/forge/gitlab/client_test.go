@@ -305,6 +305,10 @@ func TestRefusalsAreRejections(t *testing.T) {
 	if !errors.Is(err, forge.ErrRejected) || errors.Is(err, retry.ErrGaveUp) {
 		t.Fatalf("pipeline for a missing ref: %v, want a rejection", err)
 	}
+	// GitLab's {"message": {"base": ["Reference not found"]}}, in its words.
+	if got := forge.Said(err); got != "Reference not found" {
+		t.Fatalf("the forge said %q, want %q", got, "Reference not found")
+	}
 	if calls := f.Calls()["POST /projects/{id}/pipeline"]; calls != 1 {
 		t.Fatalf("%d create calls, want 1: a refusal is not retried", calls)
 	}

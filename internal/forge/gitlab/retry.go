@@ -2,7 +2,9 @@ package gitlab
 
 import (
 	"context"
+	"errors"
 	"fmt"
+	"regexp"
 	"time"
 
 	gl "gitlab.com/gitlab-org/api/client-go"
@@ -26,6 +28,7 @@ func (c *Client) do(ctx context.Context, op string, idempotent bool, req request
 	err := p.Do(ctx, func(try context.Context) (retry.Answer, error) {
 		resp, err := req(gl.WithContext(try))
 		ans := answerOf(resp)
+		ans.Said = said(err)
 		return ans, retry.ForgeError(ans, err)
 	})
 	if err != nil {
@@ -65,4 +68,20 @@ func answerOf(resp *gl.Response) retry.Answer {
 		return retry.Answer{}
 	}
 	return retry.Answer{Status: resp.StatusCode, RetryAfter: retry.RetryAfter(resp.Header, time.Now())}
+}
+
+// fieldMessage is how client-go flattens GitLab's validation errors,
+// {"message": {"base": ["..."]}}: "{message: {base: [...]}}".
+var fieldMessage = regexp.MustCompile(`^(?:\{message: )?\{\w+: \[(.+)\]\}\}?$`)
+
+// said is GitLab's message in a refusal; "" for another error.
+func said(err error) string {
+	e, ok := errors.AsType[*gl.ErrorResponse](err)
+	if !ok {
+		return ""
+	}
+	if m := fieldMessage.FindStringSubmatch(e.Message); m != nil {
+		return m[1]
+	}
+	return e.Message
 }

@@ -1,9 +1,12 @@
 package config
 
 import (
+	"errors"
 	"fmt"
 	"strconv"
 	"strings"
+
+	"github.com/trainyard/trainyard/internal/train"
 )
 
 // FieldError is one problem with one setting. Field names it as the user
@@ -52,6 +55,23 @@ func (e *Error) Error() string {
 }
 
 func (e *Error) Unwrap() []error { return e.Problems }
+
+// Brief is Error cut to what a comment can show: at most the first
+// maxShown problems, each at most maxProblemLen bytes. A repository file
+// of 64 KiB can hold thousands of problems, each quoting a long value.
+func (e *Error) Brief() string {
+	const maxShown, maxProblemLen = 10, 300
+	short := &Error{Source: e.Source}
+	for _, p := range e.Problems[:min(len(e.Problems), maxShown)] {
+		short.Problems = append(short.Problems, errors.New(train.Clip(p.Error(), maxProblemLen)))
+	}
+	s := short.Error()
+	if more := len(e.Problems) - len(short.Problems); more > 0 {
+		s = strings.Replace(s, fmt.Sprintf("%d problems:", len(short.Problems)), fmt.Sprintf("%d problems, the first %d:", len(e.Problems), maxShown), 1)
+		s += fmt.Sprintf("\n  … and %d more", more)
+	}
+	return s
+}
 
 // problems collects errors, skipping nils.
 type problems []error

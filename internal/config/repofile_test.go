@@ -1,6 +1,8 @@
 package config
 
 import (
+	"errors"
+	"fmt"
 	"strings"
 	"testing"
 	"time"
@@ -105,5 +107,36 @@ func TestBranchListed(t *testing.T) {
 		if got := c.BranchListed(ForgeGitLab, tt.project, tt.branch); got != tt.want {
 			t.Errorf("BranchListed(%s, %s) = %v, want %v", tt.project, tt.branch, got, tt.want)
 		}
+	}
+}
+
+// A file of many problems is told in brief: the first ten, each cut, and
+// how many more.
+func TestRepoFileRefusalInBrief(t *testing.T) {
+	var b strings.Builder
+	for i := range 25 {
+		fmt.Fprintf(&b, "unknown_%02d: 1\n", i)
+	}
+	fmt.Fprintf(&b, "method: %s\n", strings.Repeat("x", 1000))
+	_, err := ParseRepoFile([]byte(b.String()), "gitlab")
+	ce, ok := errors.AsType[*Error](err)
+	if !ok || len(ce.Problems) != 26 {
+		t.Fatalf("err = %v, want 26 problems", err)
+	}
+	got := ce.Brief()
+	lines := strings.Split(got, "\n")
+	if want := "config .trainyard.yml: 26 problems, the first 10:"; lines[0] != want {
+		t.Errorf("first line %q, want %q", lines[0], want)
+	}
+	if len(lines) != 12 || lines[1] != `  line 1: unknown field "unknown_00"` || lines[11] != "  … and 16 more" {
+		t.Errorf("brief =\n%s", got)
+	}
+	long := &Error{Source: RepoFileName, Problems: []error{errors.New(strings.Repeat("é", 400))}}
+	if got := long.Brief(); len(got) > len("config .trainyard.yml: ")+300 || !strings.HasSuffix(got, "é…") {
+		t.Errorf("a long problem is %d bytes: %q", len(got), got)
+	}
+	one := &Error{Source: RepoFileName, Problems: []error{errors.New("bad")}}
+	if got := one.Brief(); got != one.Error() {
+		t.Errorf("a short error in brief is %q, want %q", got, one.Error())
 	}
 }

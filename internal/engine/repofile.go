@@ -2,6 +2,7 @@ package engine
 
 import (
 	"context"
+	"errors"
 
 	"go.uber.org/zap"
 
@@ -90,7 +91,7 @@ func (e *Engine) readRepoFile(ctx context.Context, log *zap.Logger, t train.Trai
 		c.GoodAt = head
 	default:
 		if _, err := rf.RepoSettings(t.Key, at.data); err != nil {
-			c.Error = err.Error()
+			c.Error = brief(err)
 		} else {
 			c.Data, c.GoodAt = at.data, head
 		}
@@ -107,6 +108,24 @@ func (e *Engine) readRepoFile(ctx context.Context, log *zap.Logger, t train.Trai
 	e.applySettings(&tt)
 	read.Settings = tt.Settings
 	return read, true
+}
+
+// maxRefusal bounds why a file was refused, as comments and the train's
+// record hold it.
+const maxRefusal = 4 << 10
+
+// brief is why a file was refused, short enough for a comment: an error
+// that can say itself briefly (the configuration's, listing the first
+// problems of many) does, and any text is cut to maxRefusal bytes.
+func brief(err error) string {
+	s := err.Error()
+	if b, ok := errors.AsType[interface {
+		error
+		Brief() string
+	}](err); ok {
+		s = b.Brief()
+	}
+	return train.Clip(s, maxRefusal)
 }
 
 // fileAt is what reading the file at one commit gave.

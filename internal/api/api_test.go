@@ -103,6 +103,10 @@ func TestTrainLifecycle(t *testing.T) {
 			wantError(t, 404, `forge "github": forge not configured`)
 		call(t, e, "POST", "/api/v1/trains/gitlab/group%2Fapp/develop/pause", tok, "").
 			wantError(t, 404, "train develop of group/app on gitlab not found")
+		// Removing from a branch that has no train makes none.
+		call(t, e, "POST", mrPath+fmt.Sprint(one)+"/remove", tok, `{"branch":"nope"}`).
+			wantError(t, 404, "merge request !1 of group/app not found")
+		call(t, e, "GET", "/api/v1/trains/gitlab/group%2Fapp/nope", "", "").wantError(t, 404, "train nope of group/app on gitlab not found")
 		call(t, e, "GET", "/api/v1/trains/gitlab/group/app/main", "", "").wantError(t, 404,
 			"no such route: GET /api/v1/trains/gitlab/group/app/main; project paths and branch names are one path segment each, escaped like group%2Fapp")
 	})
@@ -116,6 +120,9 @@ func TestTrainLifecycle(t *testing.T) {
 		call(t, e, "POST", add, tok, `{} {}`).wantError(t, 400, "body: want one JSON object")
 		call(t, e, "POST", add, tok, `{"user":"`+strings.Repeat("a", 70<<10)+`"}`).wantError(t, 413, "body: larger than 65536 bytes")
 		call(t, e, "GET", "/api/v1/trains/GitLab/group%2Fapp/main", "", "").wantError(t, 400, `forge: want a forge name such as gitlab, got "GitLab"`)
+		call(t, e, "POST", mrPath+fmt.Sprint(one)+"/remove", tok, `{"branch":"a\tb"}`).wantError(t, 400, `branch: want a branch name, got "a\tb"`)
+		call(t, e, "GET", "/api/v1/trains/gitlab/group%2F%2Fapp/main", "", "").wantError(t, 400, `project: want a project path such as group%2Fapp, got "group//app"`)
+		call(t, e, "POST", "/api/v1/merge_requests/github/a%2Fb%2Fc/1/add", tok, "").wantError(t, 400, `project: want a GitHub repository as owner%2Fname, got "a/b/c"`)
 		call(t, e, "GET", trainPath+"/history?limit=0", "", "").wantError(t, 400, `limit: want a number from 1 to 500, got "0"`)
 	})
 	t.Run("method not allowed", func(t *testing.T) {
@@ -383,9 +390,10 @@ func TestFreezeAndDrain(t *testing.T) {
 		call(t, e, "GET", "/api/v1/trains", "", "").want(t, 200,
 			`{"trains":[{"forge":"gitlab","project":"group/app","branch":"main","paused":false,"draining":true,"cars":1,"running":1}]}`)
 		two := e.MR(2, false)
-		// The engine answers a draining train's refusal on the MR; the
-		// answer shows the MR on no train.
-		call(t, e, "POST", mrPath+fmt.Sprint(two)+"/add", tok, "").want(t, 200, `{"forge":"gitlab","project":"group/app","mr":2,"label":"!2"}`)
+		// The train answers a draining train's refusal on the MR; the
+		// call says it was refused.
+		call(t, e, "POST", mrPath+fmt.Sprint(two)+"/add", tok, "").wantError(t, 409,
+			"merge request !2 of group/app refused: the merge train did not take it; the merge request's comments say why")
 		if n := e.Notes(two); !strings.Contains(n, "is draining") {
 			t.Errorf("no draining reply on the MR: %q", n)
 		}

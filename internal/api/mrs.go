@@ -12,13 +12,15 @@ import (
 	v1 "github.com/trainyard/trainyard/pkg/api"
 )
 
-func (s *server) add(r *http.Request) (any, error)    { return s.mrCommand(r, Steering.Add) }
-func (s *server) remove(r *http.Request) (any, error) { return s.mrCommand(r, Steering.Remove) }
-func (s *server) retry(r *http.Request) (any, error)  { return s.mrCommand(r, Steering.Retry) }
+func (s *server) add(r *http.Request) (any, error)    { return s.mrCommand(r, Steering.Add, true) }
+func (s *server) remove(r *http.Request) (any, error) { return s.mrCommand(r, Steering.Remove, false) }
+func (s *server) retry(r *http.Request) (any, error)  { return s.mrCommand(r, Steering.Retry, false) }
 
 // mrCommand runs add, remove or retry and answers with where the MR is
 // after it: the engine has acted on the train by the time it returns.
-func (s *server) mrCommand(r *http.Request, do func(Steering, context.Context, engine.Request) error) (any, error) {
+// An add that leaves the MR off every train (joins says it should be on
+// one) is a refusal.
+func (s *server) mrCommand(r *http.Request, do func(Steering, context.Context, engine.Request) error, joins bool) (any, error) {
 	req, err := requestOf(r)
 	if err != nil {
 		return nil, err
@@ -34,6 +36,11 @@ func (s *server) mrCommand(r *http.Request, do func(Steering, context.Context, e
 	if err != nil {
 		return nil, &call{what, err}
 	}
+	if st.Car == nil && joins {
+		// The train itself turned the MR away (a draining train, a
+		// dependency not on it) and told the MR why.
+		return nil, &call{what, fmt.Errorf("%w: the merge train did not take it; the merge request's comments say why", engine.ErrRefused)}
+	}
 	return st, nil
 }
 
@@ -44,7 +51,7 @@ func requestOf(r *http.Request) (engine.Request, error) {
 	if err != nil {
 		return req, err
 	}
-	project, err := projectOf(r)
+	project, err := projectOf(r, forgeName)
 	if err != nil {
 		return req, err
 	}
@@ -67,6 +74,9 @@ func requestOf(r *http.Request) (engine.Request, error) {
 	method := train.Method(body.Method)
 	if method != "" && !method.Valid() {
 		return req, badRequest("method: want merge, squash or rebase, got %q", body.Method)
+	}
+	if body.Branch != "" && !validBranch(body.Branch) {
+		return req, badRequest("branch: want a branch name, got %q", body.Branch)
 	}
 	return engine.Request{
 		Forge: forgeName, Project: project, MR: mr, Branch: body.Branch,

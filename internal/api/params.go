@@ -31,15 +31,21 @@ func keyOf(r *http.Request) (train.Key, error) {
 	if err != nil {
 		return train.Key{}, err
 	}
-	project, err := projectOf(r)
+	project, err := projectOf(r, forgeName)
 	if err != nil {
 		return train.Key{}, err
 	}
 	branch := r.PathValue("branch")
-	if branch == "" || strings.ContainsAny(branch, "\x00\n\r") {
+	if !validBranch(branch) {
 		return train.Key{}, badRequest("branch: want a branch name")
 	}
 	return train.Key{Forge: forgeName, Project: project, Branch: branch}, nil
+}
+
+// validBranch reports whether b can name a branch: git refuses control
+// characters, and a train key must stay one line of bounded size.
+func validBranch(b string) bool {
+	return b != "" && len(b) <= 255 && !strings.ContainsFunc(b, unicode.IsControl)
 }
 
 func forgeOf(r *http.Request) (string, error) {
@@ -50,10 +56,14 @@ func forgeOf(r *http.Request) (string, error) {
 	return f, nil
 }
 
-func projectOf(r *http.Request) (string, error) {
+func projectOf(r *http.Request, forgeName string) (string, error) {
 	p := r.PathValue("project")
-	if p == "" || strings.HasPrefix(p, "/") || strings.HasSuffix(p, "/") || strings.ContainsAny(p, "\x00\n\r") {
+	if p == "" || strings.HasPrefix(p, "/") || strings.HasSuffix(p, "/") || strings.Contains(p, "//") || strings.ContainsFunc(p, unicode.IsControl) {
 		return "", badRequest("project: want a project path such as group%%2Fapp, got %q", p)
+	}
+	// A GitHub repository is always owner/name; GitLab nests groups.
+	if forgeName == "github" && strings.Count(p, "/") != 1 {
+		return "", badRequest("project: want a GitHub repository as owner%%2Fname, got %q", p)
 	}
 	return p, nil
 }

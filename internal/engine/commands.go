@@ -110,10 +110,13 @@ func (e *Engine) removeJob(ctx context.Context, r Request) (Job, error) {
 	if err != nil {
 		return Job{}, err
 	}
+	// A train is made for the MR's own branch, whose reply says the MR
+	// is not on it; a branch the caller names must have one already.
+	create := true
 	if r.Branch != "" {
-		key.Branch = r.Branch
+		key.Branch, create = r.Branch, false
 	}
-	return Job{Key: key, create: true, Obs: []train.Observation{train.Removed{MR: r.MR, By: r.Username, Via: r.Via, Event: r.Event}}}, nil
+	return Job{Key: key, create: create, Obs: []train.Observation{train.Removed{MR: r.MR, By: r.Username, Via: r.Via, Event: r.Event}}}, nil
 }
 
 // stackKeep is how long a stacked MR's events are routed to its stack's

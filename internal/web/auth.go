@@ -7,6 +7,7 @@ import (
 	"net/http"
 	"net/url"
 	"strings"
+	"unicode"
 
 	"github.com/trainyard/trainyard/internal/api"
 )
@@ -138,9 +139,14 @@ func (d *Dashboard) logout(w http.ResponseWriter, r *http.Request) {
 	http.Redirect(w, r, "/", http.StatusSeeOther)
 }
 
-// localPath keeps a redirect on this site: a path, never "//host" or a URL.
+// localPath keeps a redirect on this site: a path, never "//host" or a
+// URL. Browsers drop tabs and line breaks from a URL and read "\\" as
+// "/", so "/\t/evil.example" would leave the site: no control character
+// or backslash may appear at all.
 func localPath(p string) string {
-	if !strings.HasPrefix(p, "/") || strings.HasPrefix(p, "//") || strings.HasPrefix(p, "/\\") {
+	u, err := url.Parse(p)
+	if err != nil || u.Scheme != "" || u.Host != "" || !strings.HasPrefix(p, "/") || strings.HasPrefix(p, "//") ||
+		strings.ContainsFunc(p, func(r rune) bool { return r == '\\' || unicode.IsControl(r) }) {
 		return "/"
 	}
 	return p

@@ -345,19 +345,10 @@ func TestPrivateDashboardNeedsTheToken(t *testing.T) {
 func TestSignInSetsASessionCookie(t *testing.T) {
 	e := newEnv(t, false)
 	client := &http.Client{CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
-	post := func(tok string) *http.Response {
-		t.Helper()
-		resp, err := client.PostForm(e.url+"/login", url.Values{"token": {tok}, "next": {trainPath}})
-		if err != nil {
-			t.Fatal(err)
-		}
-		resp.Body.Close()
-		return resp
-	}
-	if resp := post("not the token at all"); resp.StatusCode != http.StatusUnauthorized || len(resp.Cookies()) != 0 {
+	if resp := e.signIn(t, client, "not the token at all", trainPath); resp.StatusCode != http.StatusUnauthorized || len(resp.Cookies()) != 0 {
 		t.Fatalf("a wrong token: status %d, cookies %v", resp.StatusCode, resp.Cookies())
 	}
-	resp := post(token)
+	resp := e.signIn(t, client, token, trainPath)
 	if resp.StatusCode != http.StatusSeeOther || resp.Header.Get("Location") != trainPath {
 		t.Fatalf("status %d, Location %q", resp.StatusCode, resp.Header.Get("Location"))
 	}
@@ -386,6 +377,33 @@ func TestSignInSetsASessionCookie(t *testing.T) {
 	if got.StatusCode != http.StatusForbidden {
 		t.Fatalf("a cross-site post: status %d, want 403", got.StatusCode)
 	}
+}
+
+// Where to go after signing in stays on this site, however it is written.
+func TestSignInRedirectsOnlyWithinTheSite(t *testing.T) {
+	e := newEnv(t, false)
+	client := &http.Client{CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
+	for _, next := range []string{"https://evil.example/", "//evil.example", "/\\evil.example", "/\t/evil.example", "/\n/evil.example", "\\\\evil.example", "evil.example"} {
+		if got := e.signIn(t, client, token, next).Header.Get("Location"); got != "/" {
+			t.Errorf("next %q redirects to %q, want /", next, got)
+		}
+	}
+	for _, ok := range []string{trainPath, "/?page=2"} {
+		if got := e.signIn(t, client, token, ok).Header.Get("Location"); got != ok {
+			t.Errorf("next %q redirects to %q", ok, got)
+		}
+	}
+}
+
+// signIn posts the sign-in form with tok and next.
+func (e *env) signIn(t *testing.T, client *http.Client, tok, next string) *http.Response {
+	t.Helper()
+	resp, err := client.PostForm(e.url+"/login", url.Values{"token": {tok}, "next": {next}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	return resp
 }
 
 func TestEventsOnSave(t *testing.T) {

@@ -58,6 +58,9 @@ type envOptions struct {
 	config func(*engine.Config)
 	// options are added to the engine's, such as a trace.
 	options []engine.Option
+	// maintainerBot signs the engine in as a project Maintainer, as most
+	// deployments do, instead of the forge's administrator.
+	maintainerBot bool
 }
 
 func newEnv(t *testing.T, o envOptions) *env {
@@ -90,13 +93,21 @@ func newEnv(t *testing.T, o envOptions) *env {
 			t.Fatal(err)
 		}
 	}
-	client, err := gitlab.New(gitlab.Options{BaseURL: ff.URL(), Token: botToken,
+	token := botToken
+	if o.maintainerBot {
+		token = "maintainer-bot-token"
+		ff.AddToken("trainyard-maintainer", token)
+		if err := ff.SetAccess(project, "trainyard-maintainer", fakeforge.Maintainer); err != nil {
+			t.Fatal(err)
+		}
+	}
+	client, err := gitlab.New(gitlab.Options{BaseURL: ff.URL(), Token: token,
 		BackoffBase: time.Millisecond, BackoffMax: 20 * time.Millisecond})
 	if err != nil {
 		t.Fatal(err)
 	}
 	st := store.New(redistest.Client(t), store.Options{Prefix: redistest.Prefix(t)})
-	repos := &engine.GitRepos{Dir: t.TempDir(), Token: botToken, CloneURL: client.CloneURL,
+	repos := &engine.GitRepos{Dir: t.TempDir(), Token: token, CloneURL: client.CloneURL,
 		Identity: gitops.Identity{Name: "Trainyard", Email: "trainyard@example.com"}}
 	cfg := engine.Config{Profile: gitlab.Profile(ff.URL()), Owner: "test", Settings: o.settings, Projects: []string{project}, SweepEvery: o.sweepEvery}
 	if o.ignoreRules {

@@ -121,10 +121,12 @@ func (e *Engine) showComment(ctx context.Context, project string, mr int64, rec 
 			rec.Body, rec.Posting = sum, false
 			return nil
 		}
-		if !errors.Is(err, forge.ErrNotFound) {
+		if !errors.Is(err, forge.ErrNotFound) && !errors.Is(err, forge.ErrRejected) {
 			return fmt.Errorf("edit the status comment of !%d: %w", mr, err)
 		}
-		// Someone deleted it: post it again.
+		// Someone deleted it, or it was never ours: anyone can write
+		// the marker into a note, which the bot then may not edit.
+		// Post it again.
 		rec.Note = 0
 	}
 	rec.Posting = true

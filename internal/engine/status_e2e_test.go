@@ -1,9 +1,12 @@
 package engine_test
 
 import (
+	"context"
+	"errors"
 	"fmt"
 	"net/url"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -222,5 +225,59 @@ func TestStatusCommentSaysWhereTheCarIs(t *testing.T) {
 	e.requireMerged(a, b)
 	if note := e.statusNote(b); strings.Contains(note, "Position 2") || !strings.Contains(note, "Merged into `main`") {
 		t.Errorf("status comment after the merge:\n%s", note)
+	}
+}
+
+// flakyStatusPost fails the first post of a status comment before it
+// reaches the forge, as a dropped connection would.
+type flakyStatusPost struct {
+	engine.Forge
+	mu     sync.Mutex
+	failed bool
+}
+
+func (f *flakyStatusPost) PostNote(ctx context.Context, project string, iid int64, body string) (int64, error) {
+	f.mu.Lock()
+	fail := !f.failed
+	f.failed = true
+	f.mu.Unlock()
+	if fail {
+		return 0, errors.New("connection reset by peer")
+	}
+	return f.Forge.PostNote(ctx, project, iid, body)
+}
+
+// A note by someone else that copies the status comment's marker is not
+// taken for the MR's status comment: the bot may not edit it, so it
+// posts its own.
+func TestACopiedStatusMarkerIsNotTheStatusComment(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t, envOptions{maintainerBot: true, forge: func(f engine.Forge) engine.Forge { return &flakyStatusPost{Forge: f} }})
+	a := e.mr(1, nil)
+	const copied = "not yours <!-- trainyard:status -->"
+	if _, err := e.ff.AddNote(e.ctx, project, a, "rita", copied); err != nil {
+		t.Fatal(err)
+	}
+	// The add's pass fails on the post; the next one finds the marker.
+	if err := e.add(a, "alice"); err == nil || !strings.Contains(err.Error(), "connection reset by peer") {
+		t.Fatalf("add: %v, want the failed post", err)
+	}
+	e.run()
+	e.requireMerged(a)
+	var ours []string
+	notes, err := e.ff.Notes(project, a)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, n := range notes {
+		switch {
+		case n.Author == "rita" && n.Body != copied:
+			t.Errorf("rita's note was changed to %q", n.Body)
+		case n.Author == "trainyard-maintainer" && strings.Contains(n.Body, "<!-- trainyard:status -->"):
+			ours = append(ours, n.Body)
+		}
+	}
+	if len(ours) != 1 || !strings.Contains(ours[0], "Merged into `main` with ") {
+		t.Fatalf("the bot's status comments: %q, want one that says the MR merged; notes %+v", ours, notes)
 	}
 }

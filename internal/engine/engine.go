@@ -489,6 +489,7 @@ func (e *Engine) read(ctx context.Context, log *zap.Logger, t train.Train, j Job
 			if obs, err = e.observe(ctx, t); err != nil {
 				return nil, err
 			}
+			obs = append(obs, e.staleLanes(ctx, t)...)
 			head, forge = true, true
 		}
 	}

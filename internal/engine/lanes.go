@@ -3,6 +3,7 @@ package engine
 import (
 	"context"
 	"errors"
+	"slices"
 	"strings"
 
 	"go.uber.org/zap"
@@ -22,18 +23,61 @@ func (e *Engine) findLanes(iid int64, head string) afterFunc {
 		if len(t.Settings.Lanes) == 0 || c == nil || c.HeadSHA != head || len(c.Lanes) > 0 {
 			return nil, nil
 		}
-		ls := make([]lanes.Lane, len(t.Settings.Lanes))
-		for i, l := range t.Settings.Lanes {
-			ls[i] = lanes.Lane(l)
-		}
-		files, err := e.changedPaths(ctx, t, iid, head)
-		if err != nil {
-			e.log.Warn("read the paths an MR changes; it touches every lane",
-				zap.String("train", t.Key.String()), zap.Int64("mr", iid), zap.Error(err))
-			files = nil
-		}
-		return []train.Observation{train.LanesFound{MR: iid, HeadSHA: head, Lanes: lanes.Of(ls, files)}}, nil
+		return []train.Observation{e.lanesOf(ctx, t, iid, head)}, nil
 	}
+}
+
+// lanesOf reads the lanes of the train the MR at head touches.
+func (e *Engine) lanesOf(ctx context.Context, t train.Train, iid int64, head string) train.LanesFound {
+	ls := make([]lanes.Lane, len(t.Settings.Lanes))
+	for i, l := range t.Settings.Lanes {
+		ls[i] = lanes.Lane(l)
+	}
+	files, err := e.changedPaths(ctx, t, iid, head)
+	if err != nil {
+		e.log.Warn("read the paths an MR changes; it touches every lane",
+			zap.String("train", t.Key.String()), zap.Int64("mr", iid), zap.Error(err))
+		files = nil
+	}
+	return train.LanesFound{MR: iid, HeadSHA: head, Lanes: lanes.Of(ls, files)}
+}
+
+// maxLaneReads bounds the cars whose lanes one sweep reads: each may
+// cost a fetch.
+const maxLaneReads = 5
+
+// staleLanes reads again the lanes of cars whose lanes do not fit the
+// train's: cars added before the project had lanes, or whose lanes were
+// renamed or dropped since (by the configuration or .trainyard.yml).
+func (e *Engine) staleLanes(ctx context.Context, t train.Train) []train.Observation {
+	var obs []train.Observation
+	for _, c := range t.Cars {
+		if len(obs) == maxLaneReads {
+			break
+		}
+		switch {
+		case lanesFit(t.Settings.Lanes, c.Lanes):
+		case len(t.Settings.Lanes) == 0:
+			obs = append(obs, train.LanesFound{MR: c.MR, HeadSHA: c.HeadSHA})
+		default:
+			obs = append(obs, e.lanesOf(ctx, t, c.MR, c.HeadSHA))
+		}
+	}
+	return obs
+}
+
+// lanesFit reports whether a car's lanes are known and all among the
+// train's lanes (none when the train has none).
+func lanesFit(of []train.Lane, car []string) bool {
+	if len(of) == 0 || len(car) == 0 {
+		return len(of) == len(car)
+	}
+	for _, name := range car {
+		if !slices.ContainsFunc(of, func(l train.Lane) bool { return l.Name == name }) {
+			return false
+		}
+	}
+	return true
 }
 
 // errNoMirror: an engine without mirrors cannot read what an MR changes.

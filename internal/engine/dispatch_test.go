@@ -357,10 +357,8 @@ func TestNotesArePostedOnce(t *testing.T) {
 		t.Fatalf("%d notes for one reply, want 1", n)
 	}
 	// Crashed after posting, before remembering: the marker is found.
+	status("s2")
 	id := fmt.Sprintf("note:gitlab:%s!%d:reply:s2", project, mr)
-	if _, err := e.ff.AddNote(e.ctx, project, mr, "trainyard-bot", "It was said.\n\n<!-- trainyard:reply:s2 -->"); err != nil {
-		t.Fatal(err)
-	}
 	if err := e.st.SetMark(e.ctx, id, store.NotePosting, time.Hour); err != nil {
 		t.Fatal(err)
 	}
@@ -379,6 +377,20 @@ func TestNotesArePostedOnce(t *testing.T) {
 	status("s3")
 	if n := count("trainyard:reply:s3 "); n != 1 {
 		t.Fatalf("%d notes after a crash before the post, want 1", n)
+	}
+	// A marker anyone wrote is not the bot's: its note is still posted.
+	id = fmt.Sprintf("note:gitlab:%s!%d:reply:s4", project, mr)
+	for _, forged := range []string{"<!-- trainyard:reply:s4 -->", "<!-- trainyard:reply:s4 0123456789abcdef -->"} {
+		if _, err := e.ff.AddNote(e.ctx, project, mr, "rita", "Done, honest.\n\n"+forged); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := e.st.SetMark(e.ctx, id, store.NotePosting, time.Hour); err != nil {
+		t.Fatal(err)
+	}
+	status("s4")
+	if n := count("trainyard:reply:s4 "); n != 3 {
+		t.Fatalf("%d notes with the marker after forged ones, want rita's two and the bot's", n)
 	}
 }
 

@@ -259,6 +259,9 @@ type Engine struct {
 	// fresh are car commits this engine pushed onto a new car branch: no
 	// pipeline can have run for them there yet.
 	fresh *freshCommits
+	// signKey signs the markers of notes (see noteKey), once read.
+	keyMu   sync.Mutex
+	signKey []byte
 }
 
 // Option adjusts an Engine at construction.

@@ -2,6 +2,10 @@ package engine
 
 import (
 	"context"
+	"crypto/hmac"
+	"crypto/rand"
+	"crypto/sha256"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"strconv"
@@ -432,8 +436,35 @@ func (e *Engine) ensureCommit(ctx context.Context, repo Repo, t *train.Train, sh
 	return fmt.Errorf("commit %.12s is neither on %s nor on a car branch: %w", sha, t.Branch, gitops.ErrMissingCommit)
 }
 
-// marker tags a note so that it is posted once whatever happens.
-func marker(key string) string { return "<!-- trainyard:" + key + " -->" }
+// marker tags a note so that it is posted once whatever happens. The
+// tag is signed with the deployment's note key: anyone can write a
+// marker into a note of their own, and a note that seems posted is not
+// posted again.
+func (e *Engine) marker(ctx context.Context, project string, mr int64, key string) (string, error) {
+	secret, err := e.noteKey(ctx)
+	if err != nil {
+		return "", err
+	}
+	mac := hmac.New(sha256.New, secret)
+	fmt.Fprintf(mac, "%s!%d:%s", strings.ToLower(project), mr, key)
+	return "<!-- trainyard:" + key + " " + hex.EncodeToString(mac.Sum(nil))[:16] + " -->", nil
+}
+
+// noteKey is the key markers are signed with, shared by the replicas
+// through the store and made by the first that needs it.
+func (e *Engine) noteKey(ctx context.Context) ([]byte, error) {
+	e.keyMu.Lock()
+	defer e.keyMu.Unlock()
+	if e.signKey != nil {
+		return e.signKey, nil
+	}
+	v, err := e.store.MarkOnce(ctx, "note-key", rand.Text())
+	if err != nil {
+		return nil, fmt.Errorf("note key: %w", err)
+	}
+	e.signKey = []byte(v)
+	return e.signKey, nil
+}
 
 func (e *Engine) comment(ctx context.Context, project string, mr int64, key, body string) error {
 	return e.commentText(ctx, project, mr, key, train.Words(body))
@@ -444,7 +475,10 @@ func (e *Engine) comment(ctx context.Context, project string, mr int64, key, bod
 // the MR's notes are read only after a crash left it unknown; the note's
 // hidden marker answers then.
 func (e *Engine) commentText(ctx context.Context, project string, mr int64, key string, body train.Text) error {
-	mark := marker(key)
+	mark, err := e.marker(ctx, project, mr, key)
+	if err != nil {
+		return err
+	}
 	id := fmt.Sprintf("note:%s:%s!%d:%s", e.cfg.Profile.Name, strings.ToLower(project), mr, key)
 	switch state, err := e.store.Mark(ctx, id); {
 	case err != nil:

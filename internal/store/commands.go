@@ -104,6 +104,20 @@ func (s *Store) SetMark(ctx context.Context, name, value string, keep time.Durat
 	return nil
 }
 
+// MarkOnce sets the mark called name to value, for good, unless it is
+// set already, and returns the mark as it then is: every replica gets
+// the value the first one set.
+func (s *Store) MarkOnce(ctx context.Context, name, value string) (string, error) {
+	if err := s.rdb.SetNX(ctx, s.markKey(name), value, 0).Err(); err != nil {
+		return "", fmt.Errorf("set mark %s once: %w", name, err)
+	}
+	v, err := s.Mark(ctx, name)
+	if err == nil && v == "" {
+		err = fmt.Errorf("mark %s vanished once set", name)
+	}
+	return v, err
+}
+
 // Cursor returns the time a catch-up named name read up to; ok is false
 // when it never ran.
 func (s *Store) Cursor(ctx context.Context, name string) (t time.Time, ok bool, err error) {

@@ -183,4 +183,10 @@ func testCursorsOnce(t *testing.T, e *env) {
 	if first, _ := e.s.Once(ctx, "catch-up:gitlab:g/p", time.Minute); !first {
 		t.Fatalf("once after its ttl = false, want true")
 	}
+	// The first value set stays for every later caller.
+	for _, v := range []string{"first", "second"} {
+		if got, err := e.s.MarkOnce(ctx, "note-key", v); got != "first" || err != nil {
+			t.Fatalf("MarkOnce(%q) = %q, %v; want the first value", v, got, err)
+		}
+	}
 }

@@ -3,7 +3,6 @@ package engine
 import (
 	"context"
 	"errors"
-	"slices"
 	"strings"
 
 	"go.uber.org/zap"
@@ -39,45 +38,32 @@ func (e *Engine) lanesOf(ctx context.Context, t train.Train, iid int64, head str
 			zap.String("train", t.Key.String()), zap.Int64("mr", iid), zap.Error(err))
 		files = nil
 	}
-	return train.LanesFound{MR: iid, HeadSHA: head, Lanes: lanes.Of(ls, files)}
+	return train.LanesFound{MR: iid, HeadSHA: head, Lanes: lanes.Of(ls, files), Of: train.LanesDigest(t.Settings.Lanes)}
 }
 
 // maxLaneReads bounds the cars whose lanes one sweep reads: each may
 // cost a fetch.
 const maxLaneReads = 5
 
-// staleLanes reads again the lanes of cars whose lanes do not fit the
-// train's: cars added before the project had lanes, or whose lanes were
-// renamed or dropped since (by the configuration or .trainyard.yml).
+// staleLanes reads again the lanes of cars read with other lanes than
+// the train's: cars added before the project had lanes, or before its
+// lanes changed (in the configuration or .trainyard.yml).
 func (e *Engine) staleLanes(ctx context.Context, t train.Train) []train.Observation {
 	var obs []train.Observation
+	now := train.LanesDigest(t.Settings.Lanes)
 	for _, c := range t.Cars {
 		if len(obs) == maxLaneReads {
 			break
 		}
 		switch {
-		case lanesFit(t.Settings.Lanes, c.Lanes):
-		case len(t.Settings.Lanes) == 0:
+		case c.LanesOf == now && (now == "") == (len(c.Lanes) == 0):
+		case now == "":
 			obs = append(obs, train.LanesFound{MR: c.MR, HeadSHA: c.HeadSHA})
 		default:
 			obs = append(obs, e.lanesOf(ctx, t, c.MR, c.HeadSHA))
 		}
 	}
 	return obs
-}
-
-// lanesFit reports whether a car's lanes are known and all among the
-// train's lanes (none when the train has none).
-func lanesFit(of []train.Lane, car []string) bool {
-	if len(of) == 0 || len(car) == 0 {
-		return len(of) == len(car)
-	}
-	for _, name := range car {
-		if !slices.ContainsFunc(of, func(l train.Lane) bool { return l.Name == name }) {
-			return false
-		}
-	}
-	return true
 }
 
 // errNoMirror: an engine without mirrors cannot read what an MR changes.

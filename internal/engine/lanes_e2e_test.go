@@ -13,7 +13,8 @@ import (
 )
 
 // A car added before its project had lanes gets them at the next sweep of
-// a replica that has them, and loses them when the lanes are gone.
+// a replica that has them, gets them again when the lanes change, and
+// loses them when the lanes are gone.
 func TestSweepReadsTheLanesOfCarsThatLackThem(t *testing.T) {
 	t.Parallel()
 	e := newEnv(t, envOptions{ci: fakeforge.CI{Manual: true}})
@@ -58,6 +59,18 @@ func TestSweepReadsTheLanesOfCarsThatLackThem(t *testing.T) {
 		if !slices.Equal(c.Lanes, want) {
 			t.Errorf("!%d's lanes after the sweep: %v, want %v", c.MR, c.Lanes, want)
 		}
+	}
+
+	// The same lanes with other paths: read again.
+	settings.Lanes = slices.Clone(settings.Lanes)
+	settings.Lanes[0].Paths = append(slices.Clone(settings.Lanes[0].Paths), "mr-2.txt")
+	moved := engine.New(engine.Config{Profile: gitlab.Profile(e.ff.URL()), Owner: "moved", Projects: []string{project}, Settings: settings},
+		e.st, client, repos, engine.WithRules(client), engine.WithComments(client))
+	if err := moved.Sweep(e.ctx, e.key); err != nil {
+		t.Fatal(err)
+	}
+	if got := lanesOf(); !slices.Equal(got[api], []string{"api"}) || !slices.Equal(got[web], []string{"api", "web"}) {
+		t.Fatalf("lanes after their paths changed: %v", got)
 	}
 
 	// Back on a replica without lanes: the cars show none.

@@ -13,7 +13,7 @@ func TestLanesFoundMarksTheCarAtThatHead(t *testing.T) {
 		obs  LanesFound
 		want []string // car 2's lanes after the observation
 	}{
-		{"same head", LanesFound{MR: 2, HeadSHA: head(2), Lanes: []string{"api", "web"}}, []string{"api", "web"}},
+		{"same head", LanesFound{MR: 2, HeadSHA: head(2), Lanes: []string{"api", "web"}, Of: "d1"}, []string{"api", "web"}},
 		{"head moved on", LanesFound{MR: 2, HeadSHA: "old", Lanes: []string{"api"}}, nil},
 		{"not on the train", LanesFound{MR: 9, HeadSHA: head(9), Lanes: []string{"api"}}, nil},
 	} {
@@ -22,6 +22,9 @@ func TestLanesFoundMarksTheCarAtThatHead(t *testing.T) {
 			got, actions := Plan(tr, tc.obs, t0)
 			if !slices.Equal(got.Cars[1].Lanes, tc.want) {
 				t.Fatalf("lanes = %v, want %v", got.Cars[1].Lanes, tc.want)
+			}
+			if want := map[bool]string{true: tc.obs.Of}[tc.want != nil]; got.Cars[1].LanesOf != want {
+				t.Fatalf("lanes read with %q, want %q", got.Cars[1].LanesOf, want)
 			}
 			if got.Cars[0].Lanes != nil {
 				t.Fatalf("car 1 got lanes %v", got.Cars[0].Lanes)
@@ -59,5 +62,27 @@ func TestCarLanesAreSavedAndCloned(t *testing.T) {
 	back.Cars[0].Lanes[0] = "x"
 	if tr.Cars[0].Lanes[0] != "api" {
 		t.Fatal("Clone shares the car's lanes")
+	}
+}
+
+func TestLanesDigest(t *testing.T) {
+	api := []Lane{{Name: "api", Paths: []string{"services/api/**"}}}
+	if LanesDigest(nil) != "" {
+		t.Error("no lanes have a digest")
+	}
+	for _, other := range [][]Lane{
+		{{Name: "api", Paths: []string{"services/api/"}}},
+		{{Name: "apx", Paths: []string{"services/api/**"}}},
+		{{Name: "api", Paths: []string{"services/api/**", "libs/"}}},
+		append(slices.Clone(api), Lane{Name: "web", Paths: []string{"web/"}}),
+		// The same strings, cut elsewhere.
+		{{Name: "api", Paths: []string{"services", "api/**"}}},
+	} {
+		if LanesDigest(other) == LanesDigest(api) {
+			t.Errorf("%v has the digest of %v", other, api)
+		}
+	}
+	if LanesDigest(slices.Clone(api)) != LanesDigest(api) {
+		t.Error("the same lanes have two digests")
 	}
 }

@@ -72,6 +72,8 @@ type LanesFound struct {
 	MR      int64
 	HeadSHA string
 	Lanes   []string
+	// Of is the LanesDigest of the lanes they were read with.
+	Of string
 }
 
 // Froze holds the train's target until Unfroze: cars are still built and

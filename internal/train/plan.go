@@ -311,7 +311,7 @@ func (p *planner) lanesFound(o LanesFound) {
 	if i < 0 || p.t.Cars[i].HeadSHA != o.HeadSHA {
 		return
 	}
-	p.t.Cars[i].Lanes = slices.Clone(o.Lanes)
+	p.t.Cars[i].Lanes, p.t.Cars[i].LanesOf = slices.Clone(o.Lanes), o.Of
 }
 
 func (p *planner) repoFileRead(o RepoFileRead) {

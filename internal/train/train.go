@@ -8,8 +8,11 @@
 package train
 
 import (
+	"crypto/sha256"
+	"encoding/hex"
 	"fmt"
 	"slices"
+	"strings"
 	"time"
 )
 
@@ -127,6 +130,20 @@ type Lane struct {
 	Paths []string `json:"paths"`
 }
 
+// LanesDigest names a set of lanes as configured, so that a car can tell
+// whether its lanes were read with the train's: "" for none.
+func LanesDigest(ls []Lane) string {
+	if len(ls) == 0 {
+		return ""
+	}
+	h := sha256.New()
+	for _, l := range ls {
+		// NUL and newline appear in no name or pattern.
+		fmt.Fprintf(h, "%s\x00%s\n", l.Name, strings.Join(l.Paths, "\x00"))
+	}
+	return hex.EncodeToString(h.Sum(nil))[:16]
+}
+
 // WithDefaults fills zero fields with the defaults.
 func (s Settings) WithDefaults() Settings {
 	if s.MaxParallel <= 0 {
@@ -204,6 +221,8 @@ type Car struct {
 	// order of Settings.Lanes; empty until they are known, or when the
 	// train has none.
 	Lanes []string `json:"lanes,omitempty"`
+	// LanesOf is the LanesDigest of the lanes Lanes were read with.
+	LanesOf string `json:"lanes_of,omitempty"`
 
 	State    State  `json:"state"`
 	Base     string `json:"base,omitempty"`     // commit the speculative commit was built on

@@ -15,12 +15,22 @@ import (
 
 const laneExample = "api services/api/** libs/api/**"
 
+// Every changed path of every MR is matched against every pattern: the
+// limits keep that work bounded for a file a repository writes.
+const (
+	maxLanes        = 64
+	maxLanePatterns = 64
+)
+
 // parseLanes reads the items of a lanes list under field at. Each
 // problem names the item.
 func parseLanes(at string, items []string) ([]lanes.Lane, []error) {
 	var out []lanes.Lane
 	var errs []error
 	seen := map[string]int{}
+	if len(items) > maxLanes {
+		return nil, []error{fieldErr(at, "at most %d lanes, got %d", maxLanes, len(items))}
+	}
 	for i, item := range items {
 		field := fmt.Sprintf("%s[%d]", at, i)
 		fields := strings.Fields(item)
@@ -29,6 +39,10 @@ func parseLanes(at string, items []string) ([]lanes.Lane, []error) {
 			continue
 		}
 		name, patterns := fields[0], fields[1:]
+		if len(patterns) > maxLanePatterns {
+			errs = append(errs, fieldErr(field, "lane %q: at most %d patterns, got %d", name, maxLanePatterns, len(patterns)))
+			continue
+		}
 		if err := lanes.ValidName(name); err != nil {
 			errs = append(errs, fieldErr(field, "lane %q: %v", name, err))
 			continue

@@ -1,7 +1,9 @@
 package config
 
 import (
+	"fmt"
 	"reflect"
+	"strings"
 	"testing"
 
 	"github.com/trainyard/trainyard/internal/train"
@@ -63,5 +65,22 @@ func TestSettingsLanes(t *testing.T) {
 	_, err = ParseRepoFile([]byte("method: merge\nlanes: [ok a/**, 'bad']\n"), ForgeGitLab)
 	if err == nil || err.Error() != `config .trainyard.yml: lanes[1] (line 2): want NAME PATTERN [PATTERN...], like "api services/api/** libs/api/**", got "bad"` {
 		t.Errorf("a bad lane in the file: %v", err)
+	}
+}
+
+// A repository file cannot make every path of every MR meet an unbounded
+// number of patterns.
+func TestLaneLimits(t *testing.T) {
+	var many strings.Builder
+	many.WriteString("lanes:\n")
+	for i := range 65 {
+		fmt.Fprintf(&many, "  - l%d x%d/\n", i, i)
+	}
+	if _, err := ParseRepoFile([]byte(many.String()), "gitlab"); err == nil || !strings.Contains(err.Error(), "lanes (line 2): at most 64 lanes, got 65") {
+		t.Errorf("65 lanes: %v", err)
+	}
+	wide := "lanes:\n  - api" + strings.Repeat(" a/", 65) + "\n"
+	if _, err := ParseRepoFile([]byte(wide), "gitlab"); err == nil || !strings.Contains(err.Error(), `lanes[0] (line 2): lane "api": at most 64 patterns, got 65`) {
+		t.Errorf("65 patterns: %v", err)
 	}
 }

@@ -31,6 +31,19 @@ type Lane struct {
 // doubleStar is the segment that spans directories.
 const doubleStar = "**"
 
+// Limits on a pattern, which a repository's own file may set: matching
+// costs up to the segments of a pattern times those of a path.
+const (
+	MaxPatternLen = 256
+	MaxSegments   = 32
+)
+
+// maxWork bounds the segment comparisons one classification may make
+// (the segments of every pattern times those of every file): an MR too
+// large for it, against lanes with many patterns, touches every lane
+// rather than holding its train for seconds.
+const maxWork = 5_000_000
+
 // nameRE keeps names to what fits in one component of a git ref and reads
 // well in a branch name.
 var nameRE = regexp.MustCompile(`^[a-z0-9][a-z0-9._-]{0,62}$`)
@@ -60,6 +73,10 @@ func compile(p string) (pattern, error) {
 	switch {
 	case p == "":
 		return nil, fmt.Errorf("empty")
+	case len(p) > MaxPatternLen:
+		return nil, fmt.Errorf("longer than %d bytes", MaxPatternLen)
+	case strings.Count(p, "/") >= MaxSegments:
+		return nil, fmt.Errorf("more than %d segments", MaxSegments)
 	case strings.HasPrefix(p, "/"):
 		return nil, fmt.Errorf(`starts with "/": patterns are relative to the repository root`)
 	}
@@ -109,7 +126,11 @@ func (p pattern) match(file string) bool {
 	if file == "" {
 		return false
 	}
-	name := strings.Split(file, "/")
+	return p.matchSegments(strings.Split(file, "/"))
+}
+
+// matchSegments is match on a path already split at its slashes.
+func (p pattern) matchSegments(name []string) bool {
 	pi, ni := 0, 0
 	starP, starN := -1, 0
 	for ni < len(name) {
@@ -195,24 +216,35 @@ func ValidName(name string) error {
 // sorted and unique. It decides nothing: an MR with files outside every
 // lane, or with no files at all, goes on every lane, which Of applies. ls
 // should have passed Validate; an invalid pattern matches nothing.
-func Classify(ls []Lane, files []string) (touched []string, outside []string) {
+// tooBig reports that the work would exceed maxWork, and nothing else.
+func Classify(ls []Lane, files []string) (touched []string, outside []string, tooBig bool) {
 	compiled := make([][]pattern, len(ls))
+	patternSegs := 0
 	for i, l := range ls {
 		for _, p := range l.Paths {
 			if c, err := compile(p); err == nil {
 				compiled[i] = append(compiled[i], c)
+				patternSegs += len(c)
 			}
+		}
+	}
+	fileSegs := 0
+	for _, f := range files {
+		fileSegs += strings.Count(f, "/") + 1
+		if fileSegs*patternSegs > maxWork {
+			return nil, nil, true
 		}
 	}
 	hit := make([]bool, len(ls))
 	for _, f := range files {
+		segs := strings.Split(f, "/")
 		inLane := false
 		for i, pats := range compiled {
 			// A lane already touched matters again only to place f.
 			if hit[i] && inLane {
 				continue
 			}
-			if slices.ContainsFunc(pats, func(p pattern) bool { return p.match(f) }) {
+			if f != "" && slices.ContainsFunc(pats, func(p pattern) bool { return p.matchSegments(segs) }) {
 				hit[i], inLane = true, true
 			}
 		}
@@ -226,7 +258,7 @@ func Classify(ls []Lane, files []string) (touched []string, outside []string) {
 		}
 	}
 	slices.Sort(outside)
-	return touched, slices.Compact(outside)
+	return touched, slices.Compact(outside), false
 }
 
 // Of returns the names of the lanes an MR changing files joins: those it
@@ -234,8 +266,8 @@ func Classify(ls []Lane, files []string) (touched []string, outside []string) {
 // empty (an MR whose files are unknown, or one changing nothing, cannot be
 // shown to stay within a lane).
 func Of(ls []Lane, files []string) []string {
-	touched, outside := Classify(ls, files)
-	if len(files) > 0 && len(outside) == 0 {
+	touched, outside, tooBig := Classify(ls, files)
+	if !tooBig && len(files) > 0 && len(outside) == 0 {
 		return touched
 	}
 	all := make([]string, len(ls))

@@ -2,6 +2,7 @@ package lanes
 
 import (
 	"errors"
+	"fmt"
 	"path"
 	"slices"
 	"strings"
@@ -309,7 +310,7 @@ func TestClassifyAndOf(t *testing.T) {
 			joins:   all,
 		},
 	} {
-		touched, outside := Classify(testLanes, tc.files)
+		touched, outside, _ := Classify(testLanes, tc.files)
 		if !slices.Equal(touched, tc.touched) || !slices.Equal(outside, tc.outside) {
 			t.Errorf("%s: Classify = %q, %q, want %q, %q", tc.name, touched, outside, tc.touched, tc.outside)
 		}
@@ -321,7 +322,7 @@ func TestClassifyAndOf(t *testing.T) {
 
 func TestClassifyNoLanes(t *testing.T) {
 	t.Parallel()
-	touched, outside := Classify(nil, []string{"b", "a", "b"})
+	touched, outside, _ := Classify(nil, []string{"b", "a", "b"})
 	if len(touched) != 0 || !slices.Equal(outside, []string{"a", "b"}) {
 		t.Errorf("Classify(nil) = %q, %q, want none touched and [a b] outside", touched, outside)
 	}
@@ -338,5 +339,43 @@ func TestClassifyDoesNotKeepInput(t *testing.T) {
 	Classify(testLanes, files)
 	if !slices.Equal(files, []string{"z", "a"}) {
 		t.Errorf("files = %q after Classify, want them untouched", files)
+	}
+}
+
+// Matching costs the segments of every pattern times those of every file:
+// past the budget an MR touches every lane, quickly, instead of holding
+// its train; and a pattern cannot be made long.
+func TestClassifyWithinItsBudget(t *testing.T) {
+	t.Parallel()
+	var ls []Lane
+	for i := range 64 {
+		var ps []string
+		for j := range 64 {
+			ps = append(ps, fmt.Sprintf("**/dir%d_%d/**", i, j))
+		}
+		ls = append(ls, Lane{Name: fmt.Sprintf("l%d", i), Paths: ps})
+	}
+	files := make([]string, 10000)
+	for i := range files {
+		files[i] = fmt.Sprintf("a/b/c/d/e/f/g/file%d.go", i)
+	}
+	touched, outside, tooBig := Classify(ls, files)
+	if !tooBig || touched != nil || outside != nil {
+		t.Fatalf("Classify over budget = %d touched, %d outside, tooBig %v", len(touched), len(outside), tooBig)
+	}
+	if got := Of(ls, files); len(got) != 64 {
+		t.Fatalf("an MR over budget touches %d lanes, want all 64", len(got))
+	}
+	// Within budget, the same lanes classify.
+	if got := Of(ls[:1], []string{"x/dir0_3/y.go"}); !slices.Equal(got, []string{"l0"}) {
+		t.Fatalf("within budget: %v", got)
+	}
+	for _, p := range []string{strings.Repeat("a", MaxPatternLen+1), strings.Repeat("a/", MaxSegments) + "b"} {
+		if err := ValidPattern(p); err == nil {
+			t.Errorf("pattern of %d bytes, %d segments is valid", len(p), strings.Count(p, "/")+1)
+		}
+	}
+	if err := ValidPattern(strings.Repeat("a/", MaxSegments-1) + "b"); err != nil {
+		t.Errorf("a pattern of %d segments: %v", MaxSegments, err)
 	}
 }

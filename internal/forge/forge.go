@@ -22,15 +22,26 @@ var ErrNotFound = errors.New("not found")
 // (a 4xx answer other than 404 and 429), so repeating it cannot help.
 var ErrRejected = errors.New("rejected by the forge")
 
-// Refusal is an ErrRejected that carries the forge's own words for it,
-// which people may be shown (the error itself also names URLs).
+// Refusal is an ErrRejected with the forge's answer: its HTTP status and
+// its own words, which people may be shown (the error itself also names
+// URLs).
 type Refusal struct {
-	Said string
-	Err  error
+	Status int
+	Said   string
+	Err    error
 }
 
 func (r *Refusal) Error() string { return r.Err.Error() }
 func (r *Refusal) Unwrap() error { return r.Err }
+
+// OfContent reports whether err is a refusal of what was sent (a body too
+// long, a field the forge will not take: 400, 413, 422), which sending it
+// again cannot change, unlike one of who sent it (401, 403), which a new
+// token or permission can.
+func OfContent(err error) bool {
+	r, ok := errors.AsType[*Refusal](err)
+	return ok && (r.Status == 400 || r.Status == 413 || r.Status == 422)
+}
 
 // Said is what the forge said when it refused err's request; "" when it
 // said nothing readable or did not refuse.

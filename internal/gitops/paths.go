@@ -55,12 +55,20 @@ func (r *Repo) changedPaths(ctx context.Context, base, head string) ([]string, e
 	}
 	fork := string(bytes.TrimSpace(res.stdout))
 	// -z prints names verbatim, where core.quotePath would escape them.
-	res, err = r.run.run(ctx, call{args: []string{"diff", "--name-only", "-z", "--no-renames", fork, head}})
+	res, err = r.run.run(ctx, call{args: []string{"diff", "--name-only", "-z", "--no-renames", fork, head}, maxStdout: maxNamesOutput})
+	if errors.Is(err, errOutputTooLarge) {
+		return nil, fmt.Errorf("%w: their names are over %d bytes", ErrTooManyPaths, maxNamesOutput)
+	}
 	if err != nil {
 		return nil, fmt.Errorf("diff: %w", err)
 	}
 	return parseNames(res.stdout)
 }
+
+// maxNamesOutput bounds what is read of the changed paths' names: 10,000
+// names of 800 bytes on average. Names can be 4 KiB each, and an MR can
+// hold millions.
+const maxNamesOutput = 8 << 20
 
 // parseNames splits -z output. It counts before it allocates, so that an
 // MR with a million files costs one buffer rather than a million strings.

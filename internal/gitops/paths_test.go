@@ -138,6 +138,25 @@ func TestChangedPathsCap(t *testing.T) {
 	}
 }
 
+// Names are read up to a size, not only a count: fewer than the allowed
+// paths, but with long names, are refused before they fill memory.
+func TestChangedPathsCapsTheNamesSize(t *testing.T) {
+	t.Parallel()
+	repo := openMirror(t, "file:///nowhere.git")
+	long := make(map[string]string, 9000)
+	dir := strings.Repeat("deep/", 200) // 1000 bytes
+	for i := range 9000 {
+		long[fmt.Sprintf("%s%05d", dir, i)] = "x\n"
+	}
+	shas := importCommits(t, repo.Dir(), []seedCommit{
+		{author: bob, msg: "Initial\n", files: map[string]string{"README": "hi\n"}},
+		{author: alice, msg: "Long names\n", parents: []string{":1"}, files: long},
+	})
+	if got, err := repo.ChangedPaths(context.Background(), shas[0], shas[1]); !errors.Is(err, ErrTooManyPaths) {
+		t.Errorf("9000 names of 1000 bytes: %d paths, err = %v, want ErrTooManyPaths", len(got), err)
+	}
+}
+
 func TestParseNames(t *testing.T) {
 	t.Parallel()
 	for _, tc := range []struct {

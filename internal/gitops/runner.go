@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"math"
 	"os"
 	"os/exec"
 	"slices"
@@ -43,6 +44,29 @@ type call struct {
 	// okCodes lists exit codes, besides 0, that the caller interprets itself
 	// (merge-tree exits 1 on conflicts, push exits 1 on rejection).
 	okCodes []int
+	// maxStdout, when set, stops git once it printed more bytes, with
+	// errOutputTooLarge: output an MR's contents decide can be huge.
+	maxStdout int
+}
+
+// errOutputTooLarge: git printed more than its call's maxStdout.
+var errOutputTooLarge = errors.New("git printed more than allowed")
+
+// cappedBuffer takes at most max bytes; a write past them fails, which
+// closes git's stdout and ends it. The buffer is a field, not embedded:
+// its ReadFrom would let io.Copy past Write.
+type cappedBuffer struct {
+	buf  bytes.Buffer
+	max  int
+	over bool
+}
+
+func (b *cappedBuffer) Write(p []byte) (int, error) {
+	if b.buf.Len()+len(p) > b.max {
+		b.over = true
+		return 0, errOutputTooLarge
+	}
+	return b.buf.Write(p)
 }
 
 // configPair is one configuration setting passed through the environment,
@@ -126,13 +150,20 @@ func (r *runner) run(ctx context.Context, c call) (result, error) {
 	killGroupOnCancel(cmd)
 	// Helpers that inherited our pipes must not hold Wait forever.
 	cmd.WaitDelay = waitDelay
-	var stdout, stderr bytes.Buffer
-	cmd.Stdout = &stdout
+	stdout := &cappedBuffer{max: c.maxStdout}
+	if c.maxStdout <= 0 {
+		stdout.max = math.MaxInt
+	}
+	var stderr bytes.Buffer
+	cmd.Stdout = stdout
 	cmd.Stderr = &stderr
 	runErr := cmd.Run()
-	res := result{stdout: stdout.Bytes(), stderr: []byte(r.scrub(stderr.String())), code: exitCode(runErr)}
+	res := result{stdout: stdout.buf.Bytes(), stderr: []byte(r.scrub(stderr.String())), code: exitCode(runErr)}
 	if ctxErr := ctx.Err(); ctxErr != nil {
 		return res, fmt.Errorf("git %s: %w", r.scrub(strings.Join(c.args, " ")), ctxErr)
+	}
+	if stdout.over {
+		return res, fmt.Errorf("git %s: %w (%d bytes)", r.scrub(strings.Join(c.args, " ")), errOutputTooLarge, c.maxStdout)
 	}
 	if runErr == nil || (res.code > 0 && slices.Contains(c.okCodes, res.code)) {
 		return res, nil

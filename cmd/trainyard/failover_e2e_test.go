@@ -305,7 +305,7 @@ func (r *rig) checkOnce(good, broken []int64) {
 			"Merged into `main`":                      b2i(isGood),
 			"Removed from the merge train for `main`": b2i(!isGood),
 			// Kills and failovers never leave an MR two status comments.
-			"<!-- trainyard:status -->": 1,
+			"<!-- trainyard:status ": 1,
 		}
 		for marker, want := range counts {
 			n := r.countNotes(mr, marker)

@@ -17,9 +17,10 @@ import (
 	"github.com/trainyard/trainyard/internal/train"
 )
 
-// statusMarker tags the MR's status comment, so that a post a crash left
-// unconfirmed is found instead of repeated.
-const statusMarker = "<!-- trainyard:status -->"
+// statusKey is the key of the marker (see marker) that tags the MR's
+// status comment, so that a post a crash left unconfirmed is found
+// instead of repeated.
+const statusKey = "status"
 
 // statusKeep is how long what an MR shows is remembered after it last
 // changed; an MR whose record expired gets a new status comment.
@@ -64,7 +65,11 @@ func (e *Engine) showStatus(ctx context.Context, t *train.Train, a train.Status)
 	if e.cfg.StatusLink != nil {
 		link = e.cfg.StatusLink(t.Key, a.MR)
 	}
-	body := e.statusBody(ctx, t, a, rec.Added, link)
+	mark, err := e.marker(ctx, t.Project, a.MR, statusKey)
+	if err != nil {
+		return err
+	}
+	body := e.statusBody(ctx, t, a, rec.Added, link, mark)
 	save := func() error {
 		raw, err := json.Marshal(rec)
 		if err != nil {
@@ -72,7 +77,7 @@ func (e *Engine) showStatus(ctx context.Context, t *train.Train, a train.Status)
 		}
 		return e.store.SetMark(ctx, name, string(raw), statusKeep)
 	}
-	if err := e.showComment(ctx, t.Project, a.MR, &rec, body, save); err != nil {
+	if err := e.showComment(ctx, t.Project, a.MR, &rec, body, mark, save); err != nil {
 		return err
 	}
 	state, desc := statusOf(t.Branch, a)
@@ -99,7 +104,7 @@ func (e *Engine) showStatus(ctx context.Context, t *train.Train, a train.Status)
 }
 
 // showComment posts or edits the MR's status comment to body.
-func (e *Engine) showComment(ctx context.Context, project string, mr int64, rec *shown, body string, save func() error) error {
+func (e *Engine) showComment(ctx context.Context, project string, mr int64, rec *shown, body, mark string, save func() error) error {
 	sum := digest(body)
 	if rec.Note == 0 && rec.Posting {
 		notes, err := e.forge.Notes(ctx, project, mr)
@@ -107,7 +112,7 @@ func (e *Engine) showComment(ctx context.Context, project string, mr int64, rec 
 			return fmt.Errorf("read notes of !%d: %w", mr, err)
 		}
 		for _, n := range notes {
-			if strings.Contains(n.Body, statusMarker) {
+			if strings.Contains(n.Body, mark) {
 				rec.Note = n.ID
 			}
 		}
@@ -143,7 +148,7 @@ func (e *Engine) showComment(ctx context.Context, project string, mr int64, rec 
 
 // statusBody is the text of the MR's status comment: how it was added,
 // where it stands now or how it left, and a link to follow it.
-func (e *Engine) statusBody(ctx context.Context, t *train.Train, a train.Status, added, link string) string {
+func (e *Engine) statusBody(ctx context.Context, t *train.Train, a train.Status, added, link, mark string) string {
 	var parts []string
 	if added != "" {
 		parts = append(parts, added)
@@ -163,7 +168,7 @@ func (e *Engine) statusBody(ctx context.Context, t *train.Train, a train.Status,
 	if link != "" {
 		parts = append(parts, "[Follow it on the dashboard]("+link+")")
 	}
-	return strings.Join(append(parts, statusMarker), "\n\n")
+	return strings.Join(append(parts, mark), "\n\n")
 }
 
 // holdText says what holds a train's target, as a comment shows it.

@@ -29,7 +29,7 @@ func (e *env) statusNote(mr int64) string {
 	e.t.Helper()
 	var found []string
 	for _, n := range e.notesOf(mr) {
-		if strings.Contains(n, "<!-- trainyard:status -->") {
+		if strings.Contains(n, "<!-- trainyard:status ") {
 			found = append(found, n)
 		}
 	}
@@ -248,36 +248,50 @@ func (f *flakyStatusPost) PostNote(ctx context.Context, project string, iid int6
 }
 
 // A note by someone else that copies the status comment's marker is not
-// taken for the MR's status comment: the bot may not edit it, so it
-// posts its own.
+// taken for the MR's status comment, whether or not the bot could edit it
+// (an administrator's token can): markers are signed.
 func TestACopiedStatusMarkerIsNotTheStatusComment(t *testing.T) {
 	t.Parallel()
-	e := newEnv(t, envOptions{maintainerBot: true, forge: func(f engine.Forge) engine.Forge { return &flakyStatusPost{Forge: f} }})
-	a := e.mr(1, nil)
-	const copied = "not yours <!-- trainyard:status -->"
-	if _, err := e.ff.AddNote(e.ctx, project, a, "rita", copied); err != nil {
-		t.Fatal(err)
-	}
-	// The add's pass fails on the post; the next one finds the marker.
-	if err := e.add(a, "alice"); err == nil || !strings.Contains(err.Error(), "connection reset by peer") {
-		t.Fatalf("add: %v, want the failed post", err)
-	}
-	e.run()
-	e.requireMerged(a)
-	var ours []string
-	notes, err := e.ff.Notes(project, a)
-	if err != nil {
-		t.Fatal(err)
-	}
-	for _, n := range notes {
-		switch {
-		case n.Author == "rita" && n.Body != copied:
-			t.Errorf("rita's note was changed to %q", n.Body)
-		case n.Author == "trainyard-maintainer" && strings.Contains(n.Body, "<!-- trainyard:status -->"):
-			ours = append(ours, n.Body)
-		}
-	}
-	if len(ours) != 1 || !strings.Contains(ours[0], "Merged into `main` with ") {
-		t.Fatalf("the bot's status comments: %q, want one that says the MR merged; notes %+v", ours, notes)
+	for _, tc := range []struct {
+		name string
+		bot  string
+		opts envOptions
+	}{
+		{"administrator", "trainyard-bot", envOptions{}},
+		{"maintainer", "trainyard-maintainer", envOptions{maintainerBot: true}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			tc.opts.forge = func(f engine.Forge) engine.Forge { return &flakyStatusPost{Forge: f} }
+			e := newEnv(t, tc.opts)
+			a := e.mr(1, nil)
+			const copied = "not yours <!-- trainyard:status -->"
+			if _, err := e.ff.AddNote(e.ctx, project, a, "rita", copied); err != nil {
+				t.Fatal(err)
+			}
+			// The add's pass fails on the post; the next one looks for
+			// the marker.
+			if err := e.add(a, "alice"); err == nil || !strings.Contains(err.Error(), "connection reset by peer") {
+				t.Fatalf("add: %v, want the failed post", err)
+			}
+			e.run()
+			e.requireMerged(a)
+			var ours []string
+			notes, err := e.ff.Notes(project, a)
+			if err != nil {
+				t.Fatal(err)
+			}
+			for _, n := range notes {
+				switch {
+				case n.Author == "rita" && n.Body != copied:
+					t.Errorf("rita's note was changed to %q", n.Body)
+				case n.Author == tc.bot && strings.Contains(n.Body, "<!-- trainyard:status "):
+					ours = append(ours, n.Body)
+				}
+			}
+			if len(ours) != 1 || !strings.Contains(ours[0], "Merged into `main` with ") {
+				t.Fatalf("the bot's status comments: %q, want one that says the MR merged; notes %+v", ours, notes)
+			}
+		})
 	}
 }

@@ -16,6 +16,7 @@ import (
 	"github.com/trainyard/trainyard/internal/api"
 	"github.com/trainyard/trainyard/internal/api/apitest"
 	"github.com/trainyard/trainyard/internal/engine"
+	"github.com/trainyard/trainyard/internal/fakeforge"
 	"github.com/trainyard/trainyard/internal/forge/gitlab"
 	"github.com/trainyard/trainyard/internal/store"
 	"github.com/trainyard/trainyard/internal/train"
@@ -424,4 +425,32 @@ func TestScheduledHold(t *testing.T) {
 		%s,"target_head":%q,"max_parallel":20,"cars":[%s],"version":%d}`, hold, tr.TargetHead, carJSON(e, tr.Cars[0], 1, ""), tr.Version))
 	call(t, e, "GET", "/api/v1/trains", "", "").want(t, 200,
 		`{"trains":[{"forge":"gitlab","project":"group/app","branch":"main","paused":false,"draining":false,`+hold+`,"cars":1,"running":1}]}`)
+}
+
+// An add whose car leaves within the call (here a conflict found when it
+// is built) is not a refusal: the train took it, and its history says
+// how it left.
+func TestAddOfACarThatLeavesAtOnce(t *testing.T) {
+	t.Parallel()
+	e := apitest.New(t, apitest.Options{})
+	open := func(n int, content string) int64 {
+		t.Helper()
+		m, err := e.Forge.CreateMR(e.Ctx, apitest.Project, fakeforge.MRSpec{Source: fmt.Sprintf("shared-%d", n), Title: fmt.Sprintf("Shared %d", n),
+			Author: "alice", Commits: []fakeforge.Commit{{Message: "shared", Files: map[string]string{"shared.txt": content}}}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return m.IID
+	}
+	one, two := open(1, "one\n"), open(2, "two\n")
+	if r := call(t, e, "POST", mrPath+fmt.Sprint(one)+"/add", tok, ""); r.status != 200 || !strings.Contains(string(r.body), `"car"`) {
+		t.Fatalf("add of !%d: %d %s", one, r.status, r.body)
+	}
+	r := call(t, e, "POST", mrPath+fmt.Sprint(two)+"/add", tok, "")
+	if r.status != 200 || strings.Contains(string(r.body), `"car"`) {
+		t.Fatalf("add of a conflicting MR: %d %s, want 200 with no car", r.status, r.body)
+	}
+	if n := e.Notes(two); !strings.Contains(n, "does not merge cleanly") {
+		t.Fatalf("!%d was not told of its conflict: %q", two, n)
+	}
 }

@@ -19,7 +19,8 @@ func (s *server) retry(r *http.Request) (any, error)  { return s.mrCommand(r, St
 // mrCommand runs add, remove or retry and answers with where the MR is
 // after it: the engine has acted on the train by the time it returns.
 // An add that leaves the MR off every train (joins says it should be on
-// one) is a refusal.
+// one) with no new record of it (it may have merged, or been evicted, in
+// the same call) is a refusal.
 func (s *server) mrCommand(r *http.Request, do func(Steering, context.Context, engine.Request) error, joins bool) (any, error) {
 	req, err := requestOf(r)
 	if err != nil {
@@ -29,6 +30,12 @@ func (s *server) mrCommand(r *http.Request, do func(Steering, context.Context, e
 	if s.Steer == nil {
 		return nil, &call{what, engine.ErrUnknownForge}
 	}
+	var before int
+	if joins {
+		if before, err = s.records(r.Context(), req); err != nil {
+			return nil, &call{what, err}
+		}
+	}
 	if err := do(s.Steer, r.Context(), req); err != nil {
 		return nil, &call{what, err}
 	}
@@ -37,6 +44,13 @@ func (s *server) mrCommand(r *http.Request, do func(Steering, context.Context, e
 		return nil, &call{what, err}
 	}
 	if st.Car == nil && joins {
+		after, err := s.records(r.Context(), req)
+		if err != nil {
+			return nil, &call{what, err}
+		}
+		if after > before {
+			return st, nil // it came and went: its history says how
+		}
 		// The train itself turned the MR away (a draining train, a
 		// dependency not on it) and told the MR why.
 		return nil, &call{what, fmt.Errorf("%w: the merge train did not take it; the merge request's comments say why", engine.ErrRefused)}
@@ -84,6 +98,31 @@ func requestOf(r *http.Request) (engine.Request, error) {
 		// Each call is a new command: its reply on the MR is its own.
 		Event: "api:" + rand.Text(), Trusted: true,
 	}, nil
+}
+
+// records counts the entries for the MR in the recent history of the
+// project's trains (the branch's, when the request names one).
+func (s *server) records(ctx context.Context, req engine.Request) (int, error) {
+	keys, err := s.Trains.Trains(ctx)
+	if err != nil {
+		return 0, fmt.Errorf("list trains: %w", err)
+	}
+	n := 0
+	for _, k := range keys {
+		if k.Forge != req.Forge || !forge.SameProject(k.Project, req.Project) || (req.Branch != "" && k.Branch != req.Branch) {
+			continue
+		}
+		cars, err := s.Trains.History(ctx, k, maxHistory)
+		if err != nil {
+			return 0, fmt.Errorf("history of train %s: %w", k, err)
+		}
+		for _, c := range cars {
+			if c.MR == req.MR {
+				n++
+			}
+		}
+	}
+	return n, nil
 }
 
 // locate finds the MR's car on the project's trains.

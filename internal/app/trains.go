@@ -8,6 +8,7 @@ import (
 
 	"go.uber.org/zap"
 
+	"github.com/trainyard/trainyard/internal/forge"
 	"github.com/trainyard/trainyard/internal/store"
 	"github.com/trainyard/trainyard/internal/train"
 )
@@ -46,7 +47,7 @@ func (a *App) knownTrains(ctx context.Context) ([]train.Key, error) {
 // hasTrain reports whether keys hold k, paths compared as the forges do.
 func hasTrain(keys []train.Key, k train.Key) bool {
 	for _, o := range keys {
-		if o.Forge == k.Forge && o.Branch == k.Branch && strings.EqualFold(o.Project, k.Project) {
+		if o.Forge == k.Forge && o.Branch == k.Branch && forge.SameProject(o.Project, k.Project) {
 			return true
 		}
 	}

@@ -13,7 +13,6 @@ import (
 	"fmt"
 	"path"
 	"slices"
-	"strings"
 	"time"
 
 	"github.com/trainyard/trainyard/internal/forge"
@@ -213,7 +212,7 @@ type NotifyRoute struct {
 // Wants reports whether the route takes an event about a train.
 func (r *NotifyRoute) Wants(forgeName, projectPath, branch, event string) bool {
 	return (r.Forge == "" || r.Forge == forgeName) &&
-		(r.Project == "" || strings.EqualFold(r.Project, projectPath)) &&
+		(r.Project == "" || forge.SameProject(r.Project, projectPath)) &&
 		(len(r.Events) == 0 || slices.Contains(r.Events, event)) &&
 		branchMatches(r.Branches, branch)
 }
@@ -335,7 +334,7 @@ func Defaults() Config {
 // as both forges treat them.
 func (c *Config) Project(forgeName, projectPath string) (Project, bool) {
 	for _, p := range c.Projects {
-		if p.Forge == forgeName && strings.EqualFold(p.Path, projectPath) {
+		if p.Forge == forgeName && forge.SameProject(p.Path, projectPath) {
 			return p, true
 		}
 	}

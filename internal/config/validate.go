@@ -333,7 +333,7 @@ func (p *Project) githubProblems(at string) []error {
 func (c *Config) duplicate(i int) error {
 	p := c.Projects[i]
 	for j := range i {
-		if q := c.Projects[j]; q.Forge == p.Forge && p.Path != "" && strings.EqualFold(q.Path, p.Path) {
+		if q := c.Projects[j]; q.Forge == p.Forge && p.Path != "" && forge.SameProject(q.Path, p.Path) {
 			return fieldErr(fmt.Sprintf("projects[%d]", i), "duplicates projects[%d] (%s %s)", j, q.Forge, q.Path)
 		}
 	}

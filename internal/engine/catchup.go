@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"strconv"
-	"strings"
 	"time"
 
 	"go.uber.org/zap"
@@ -37,7 +36,7 @@ func (e *Engine) CatchUp(ctx context.Context) error {
 }
 
 func (e *Engine) catchUp(ctx context.Context, project string) error {
-	name := e.cfg.Profile.Name + ":" + strings.ToLower(project)
+	name := e.cfg.Profile.Name + ":" + forge.ProjectKey(project)
 	// A little under the interval, so the replica that ran it last may
 	// run it again on its next pass.
 	if first, err := e.store.Once(ctx, "catch-up:"+name, e.cfg.SweepEvery*9/10); err != nil || !first {

@@ -403,7 +403,7 @@ type accessEntry struct {
 // read is shared through the store, with the time it was read, so it
 // is dropped everywhere a minute after that read.
 func (e *Engine) accessLevel(ctx context.Context, project string, userID int64) (forge.AccessLevel, error) {
-	k := strings.ToLower(project) + "\x00" + strconv.FormatInt(userID, 10)
+	k := forge.ProjectKey(project) + "\x00" + strconv.FormatInt(userID, 10)
 	now := e.now()
 	c := e.access
 	c.mu.Lock()

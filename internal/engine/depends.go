@@ -52,7 +52,7 @@ func (e *Engine) parseRef(project, ref string) (int64, error) {
 	if err != nil || n <= 0 {
 		return 0, fmt.Errorf("%s is not a reference to a merge request like %s", command.Quote(ref), e.cfg.Profile.Label(12))
 	}
-	if path != "" && !strings.EqualFold(path, project) {
+	if path != "" && !forge.SameProject(path, project) {
 		return 0, fmt.Errorf("%s is in another project: a merge train holds one project's merge requests", command.Quote(ref))
 	}
 	return n, nil

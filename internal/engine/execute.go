@@ -447,7 +447,7 @@ func (e *Engine) marker(ctx context.Context, project string, mr int64, key strin
 		return "", err
 	}
 	mac := hmac.New(sha256.New, secret)
-	fmt.Fprintf(mac, "%s!%d:%s", strings.ToLower(project), mr, key)
+	fmt.Fprintf(mac, "%s!%d:%s", forge.ProjectKey(project), mr, key)
 	return "<!-- trainyard:" + key + " " + hex.EncodeToString(mac.Sum(nil))[:16] + " -->", nil
 }
 
@@ -480,7 +480,7 @@ func (e *Engine) commentText(ctx context.Context, project string, mr int64, key 
 	if err != nil {
 		return err
 	}
-	id := fmt.Sprintf("note:%s:%s!%d:%s", e.cfg.Profile.Name, strings.ToLower(project), mr, key)
+	id := fmt.Sprintf("note:%s:%s!%d:%s", e.cfg.Profile.Name, forge.ProjectKey(project), mr, key)
 	switch state, err := e.store.Mark(ctx, id); {
 	case err != nil:
 		return err

@@ -40,7 +40,7 @@ type shown struct {
 }
 
 func statusName(key train.Key, mr int64) string {
-	return fmt.Sprintf("status:%s:%s!%d", key.Forge, strings.ToLower(key.Project), mr)
+	return fmt.Sprintf("status:%s:%s!%d", key.Forge, forge.ProjectKey(key.Project), mr)
 }
 
 // showStatus brings what the MR shows up to date with a: its comment is

@@ -60,3 +60,25 @@ func TestClipKeepsCharactersWhole(t *testing.T) {
 		}
 	}
 }
+
+// Paths compare with ASCII case alone: Unicode folding would take a
+// look-alike for the project.
+func TestSameProject(t *testing.T) {
+	for _, tc := range []struct {
+		a, b string
+		same bool
+	}{
+		{"group/app", "Group/APP", true},
+		{"group/app", "group/app", true},
+		{"gitlab-org/gitlab-test", "gitlab-org/gitlab-te\u017ft", false}, // long s
+		{"acme/kit", "acme/\u212ait", false},                             // Kelvin sign
+		{"group/app", "group/ap", false},
+	} {
+		if got := SameProject(tc.a, tc.b); got != tc.same {
+			t.Errorf("SameProject(%q, %q) = %v, want %v", tc.a, tc.b, got, tc.same)
+		}
+	}
+	if got := ProjectKey("Group/Ǆ-App"); got != "group/Ǆ-app" {
+		t.Errorf("ProjectKey = %q, want ASCII letters lowered only", got)
+	}
+}

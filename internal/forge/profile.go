@@ -119,4 +119,18 @@ func (ps Profiles) Of(name string) Profile {
 
 // SameProject tells whether two project paths name the same project:
 // forges look paths up without regard to case.
-func SameProject(a, b string) bool { return strings.EqualFold(a, b) }
+func SameProject(a, b string) bool { return ProjectKey(a) == ProjectKey(b) }
+
+// ProjectKey is a project path as lookups compare it: ASCII letters in
+// lower case, every other character as it is. GitLab and GitHub paths
+// are ASCII; Unicode case folding would make "ſ" (long s) the same as
+// "s", and a look-alike path the same project for one check but not for
+// another (a project's own webhook secret).
+func ProjectKey(p string) string {
+	return strings.Map(func(r rune) rune {
+		if 'A' <= r && r <= 'Z' {
+			return r + ('a' - 'A')
+		}
+		return r
+	}, p)
+}

@@ -6,6 +6,8 @@ import (
 
 	"go.uber.org/zap"
 	"go.uber.org/zap/zaptest/observer"
+
+	"github.com/trainyard/trainyard/internal/forge"
 )
 
 // A project's own secret speaks for that project alone; the forge's for
@@ -70,4 +72,37 @@ func TestUnknownProjectIsIgnoredCountedAndLoggedOnce(t *testing.T) {
 	d := githubDelivery(t, "pull_request", body)
 	d.header.Set("X-Hub-Signature-256", sign("other", body))
 	expectAnswer(t, r.send(d), http.StatusUnauthorized, "error", "invalid X-Hub-Signature-256")
+}
+
+// A look-alike of a project with its own secret ("ſ", long s, folds to
+// "s" in Unicode) is not that project: the forge's secret may not speak
+// for it under another spelling.
+func TestAProjectSecretHoldsForLookAlikePaths(t *testing.T) {
+	t.Parallel()
+	const own = "gitlab-test-own-secret"
+	r := newRig(t, withOptions(func(o *Options) {
+		o.GitLabProjects = map[string]string{"gitlab-org/gitlab-test": own}
+		o.Known = func(f, p string) bool { return f == "gitlab" && forge.SameProject(p, "gitlab-org/gitlab-test") }
+	}))
+	note := fixture(t, "gitlab/note_hook_merge_request.json")
+	expectAnswer(t, r.send(gitlabDelivery(t, "Note Hook", note)), http.StatusUnauthorized, "error", "invalid X-Gitlab-Token")
+	for _, path := range []string{"gitlab-org/gitlab-te\u017ft", "GITLAB-ORG/gitlab-te\u017ft", "gitlab-org/gitlab-\u0442est"} {
+		spoof := edited(t, "gitlab/note_hook_merge_request.json", func(m map[string]any) {
+			obj(t, m, "project")["path_with_namespace"] = path
+		})
+		got := r.send(gitlabDelivery(t, "Note Hook", spoof))
+		if got.code == http.StatusAccepted && got.status == "queued" {
+			t.Errorf("%q with the forge's secret was queued", path)
+		}
+	}
+	r.expectNothingQueued()
+	// The project's own spelling in other cases is still the project.
+	loud := edited(t, "gitlab/note_hook_merge_request.json", func(m map[string]any) {
+		obj(t, m, "project")["path_with_namespace"] = "GitLab-Org/GitLab-Test"
+	})
+	d := gitlabDelivery(t, "Note Hook", loud)
+	d.header.Set("X-Gitlab-Token", own)
+	if got := r.send(d); got.code != http.StatusAccepted || got.status != "queued" {
+		t.Fatalf("the project in capitals, with its own secret: %d %s", got.code, got.raw)
+	}
 }

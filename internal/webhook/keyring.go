@@ -2,7 +2,8 @@ package webhook
 
 import (
 	"crypto/sha256"
-	"strings"
+
+	"github.com/trainyard/trainyard/internal/forge"
 )
 
 // keyring holds one forge's webhook secrets: the forge's own, and those
@@ -13,7 +14,7 @@ import (
 // whose deliveries are ignored).
 type keyring struct {
 	def  *key
-	own  map[string]*key // by lower-case project path
+	own  map[string]*key // by forge.ProjectKey
 	keys []*key          // every distinct secret, to try in turn
 }
 
@@ -41,7 +42,7 @@ func newKeyring(def string, own map[string]string) keyring {
 	k.def = add(def)
 	for project, s := range own {
 		if e := add(s); e != nil {
-			k.own[strings.ToLower(project)] = e
+			k.own[forge.ProjectKey(project)] = e
 		}
 	}
 	return k
@@ -64,7 +65,7 @@ func (k keyring) match(ok func(*key) bool) *key {
 // allows reports whether a delivery verified by matched may speak for
 // project.
 func (k keyring) allows(project string, matched *key) bool {
-	if own, ok := k.own[strings.ToLower(project)]; ok {
+	if own, ok := k.own[forge.ProjectKey(project)]; ok {
 		return matched == own
 	}
 	return matched == k.def

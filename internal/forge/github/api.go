@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"strings"
 
 	gh "github.com/google/go-github/v82/github"
 
@@ -154,7 +153,7 @@ func (c *Client) OpenMRFromBranch(ctx context.Context, project, branch string) (
 			// understand lists every pull request. GitHub compares the
 			// repository's name without regard to case.
 			head := pr.GetHead()
-			if pr.GetState() != "open" || head.GetRef() != branch || !strings.EqualFold(head.GetRepo().GetFullName(), project) {
+			if pr.GetState() != "open" || head.GetRef() != branch || !forge.SameProject(head.GetRepo().GetFullName(), project) {
 				continue
 			}
 			if found == nil || pr.GetNumber() < found.GetNumber() {

@@ -30,6 +30,7 @@ import (
 	"github.com/shurcooL/githubv4"
 	"go.uber.org/zap"
 
+	"github.com/trainyard/trainyard/internal/forge"
 	"github.com/trainyard/trainyard/internal/ratelimit"
 	"github.com/trainyard/trainyard/internal/retry"
 )
@@ -232,13 +233,13 @@ func instanceURLs(raw string) (web, api string, err error) {
 
 // repository is what a car's pipeline is in project.
 func (c *Client) repository(project string) Repository {
-	r, ok := c.repos[strings.ToLower(project)]
+	r, ok := c.repos[forge.ProjectKey(project)]
 	if !ok {
 		r = c.checks
 	}
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	if checks, ok := c.required[strings.ToLower(project)]; ok {
+	if checks, ok := c.required[forge.ProjectKey(project)]; ok {
 		r.RequiredChecks = checks
 	}
 	return r
@@ -250,13 +251,13 @@ func (c *Client) SetRequiredChecks(project string, checks []string) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	if checks == nil {
-		delete(c.required, strings.ToLower(project))
+		delete(c.required, forge.ProjectKey(project))
 		return
 	}
 	if c.required == nil {
 		c.required = map[string][]string{}
 	}
-	c.required[strings.ToLower(project)] = slices.Clone(checks)
+	c.required[forge.ProjectKey(project)] = slices.Clone(checks)
 }
 
 // CloneURL is the HTTPS (or HTTP) clone URL of a repository.

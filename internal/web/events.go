@@ -25,11 +25,21 @@ func (d *Dashboard) stream(w http.ResponseWriter, r *http.Request) {
 		d.fail(w, r, err)
 		return
 	}
+	busy := &statusError{http.StatusServiceUnavailable, "too many live update streams; reload the page to see changes"}
+	if !d.signedIn(r) {
+		select {
+		case d.anonymous <- struct{}{}:
+			defer func() { <-d.anonymous }()
+		default:
+			d.fail(w, r, busy)
+			return
+		}
+	}
 	select {
 	case d.streams <- struct{}{}:
 		defer func() { <-d.streams }()
 	default:
-		d.fail(w, r, &statusError{http.StatusServiceUnavailable, "too many live update streams; reload the page to see changes"})
+		d.fail(w, r, busy)
 		return
 	}
 	ctx := r.Context()

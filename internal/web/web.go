@@ -92,7 +92,11 @@ type Dashboard struct {
 	Options
 	pages   map[string]*template.Template
 	streams chan struct{} // a slot per open live update stream
-	mux     *http.ServeMux
+	// anonymous holds a slot per stream of a reader not signed in: at
+	// most three quarters of MaxStreams, so that on a public dashboard
+	// strangers cannot take every slot from those who sign in.
+	anonymous chan struct{}
+	mux       *http.ServeMux
 }
 
 // New returns the dashboard; mount it at "/".
@@ -117,7 +121,8 @@ func New(o Options) (*Dashboard, error) {
 	if err != nil {
 		return nil, err
 	}
-	d := &Dashboard{Options: o, pages: pages, streams: make(chan struct{}, o.MaxStreams), mux: http.NewServeMux()}
+	d := &Dashboard{Options: o, pages: pages, streams: make(chan struct{}, o.MaxStreams),
+		anonymous: make(chan struct{}, max(1, o.MaxStreams*3/4)), mux: http.NewServeMux()}
 	d.routes()
 	return d, nil
 }

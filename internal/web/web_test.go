@@ -57,6 +57,13 @@ func newEnvWith(t *testing.T, public bool, tokens []api.Token) *env {
 // settings s.
 func newEnvSettings(t *testing.T, public bool, tokens []api.Token, s train.Settings) *env {
 	t.Helper()
+	return newEnvOptions(t, public, tokens, s, nil)
+}
+
+// newEnvOptions is newEnvSettings with the dashboard's options adjusted
+// by mutate.
+func newEnvOptions(t *testing.T, public bool, tokens []api.Token, s train.Settings, mutate func(*web.Options)) *env {
+	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	t.Cleanup(cancel)
 	nowhere := httptest.NewServer(http.NotFoundHandler())
@@ -74,8 +81,12 @@ func newEnvSettings(t *testing.T, public bool, tokens []api.Token, s train.Setti
 	router := engine.NewRouter(eng)
 	// The engine freezes and drains its own trains; the router, which the
 	// server uses, does once it routes those calls too.
-	d, err := web.New(web.Options{Trains: router, Freeze: api.FreezingOf(nil, router, eng), Token: token, Tokens: tokens, Public: public,
-		Profiles: forge.Profiles{gitlab.Name: profile}, Now: clock, Poll: 50 * time.Millisecond})
+	opts := web.Options{Trains: router, Freeze: api.FreezingOf(nil, router, eng), Token: token, Tokens: tokens, Public: public,
+		Profiles: forge.Profiles{gitlab.Name: profile}, Now: clock, Poll: 50 * time.Millisecond}
+	if mutate != nil {
+		mutate(&opts)
+	}
+	d, err := web.New(opts)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -404,6 +415,49 @@ func (e *env) signIn(t *testing.T, client *http.Client, tok, next string) *http.
 	}
 	resp.Body.Close()
 	return resp
+}
+
+// On a public dashboard, readers who are not signed in get at most three
+// quarters of the live update streams: the rest stay for those who are.
+func TestAnonymousStreamsLeaveRoom(t *testing.T) {
+	e := newEnvOptions(t, true, nil, train.Settings{}, func(o *web.Options) { o.MaxStreams = 4 })
+	ctx, cancel := context.WithCancel(e.ctx)
+	defer cancel()
+	open := func(bearer string) int {
+		t.Helper()
+		req, _ := http.NewRequestWithContext(ctx, http.MethodGet, e.url+"/events", nil)
+		if bearer != "" {
+			req.Header.Set("Authorization", "Bearer "+bearer)
+		}
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if resp.StatusCode != http.StatusOK {
+			resp.Body.Close()
+			return resp.StatusCode
+		}
+		// Held open until the test ends; the first comment says it is.
+		if _, err := bufio.NewReader(resp.Body).ReadString('\n'); err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { resp.Body.Close() })
+		return resp.StatusCode
+	}
+	for i := range 3 {
+		if code := open(""); code != http.StatusOK {
+			t.Fatalf("anonymous stream %d: %d", i+1, code)
+		}
+	}
+	if code := open(""); code != http.StatusServiceUnavailable {
+		t.Fatalf("a fourth anonymous stream: %d, want 503", code)
+	}
+	if code := open(token); code != http.StatusOK {
+		t.Fatalf("a signed-in stream with anonymous ones at their limit: %d", code)
+	}
+	if code := open(token); code != http.StatusServiceUnavailable {
+		t.Fatalf("a stream past MaxStreams: %d, want 503", code)
+	}
 }
 
 func TestEventsOnSave(t *testing.T) {

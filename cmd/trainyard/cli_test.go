@@ -69,6 +69,8 @@ func TestExitCodes(t *testing.T) {
 		{"unknown command at the root", []string{"srve"}, exitUsage, `unknown command "srve" for "trainyard"; did you mean "serve"? (see 'trainyard --help')`},
 		{"unknown command two levels down", []string{"events", "dead", "requeu"}, exitUsage, `unknown command "requeu" for "trainyard events dead"; did you mean "requeue"? (see 'trainyard events dead --help')`},
 		{"unknown command with no likeness", []string{"context", "zzzzzz"}, exitUsage, `unknown command "zzzzzz" for "trainyard context" (see 'trainyard context --help')`},
+		{"help for a command that is not there", []string{"help", "train", "lst"}, exitUsage, `unknown command "lst" for "trainyard train"; did you mean "list"? (see 'trainyard train --help')`},
+		{"completion for a shell that is not there", []string{"completion", "bsh"}, exitUsage, `unknown command "bsh" for "trainyard completion"; did you mean "bash" or "fish" or "zsh"? (see 'trainyard completion --help')`},
 		{"missing argument", []string{"train", "show", "demo/app"}, exitUsage, "missing BRANCH: usage is trainyard train show PROJECT BRANCH"},
 		{"missing arguments", []string{"train", "add"}, exitUsage, "missing PROJECT and MR: usage is trainyard train add PROJECT MR"},
 		{"extra argument", []string{"train", "show", "a", "b", "c"}, exitUsage, `unexpected argument "c": usage is trainyard train show PROJECT BRANCH`},

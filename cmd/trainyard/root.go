@@ -24,8 +24,33 @@ func newRootCommand(stdout, stderr io.Writer) *cobra.Command {
 	root.SetErr(stderr)
 	root.AddCommand(newVersionCommand(), newDemoCommand(), newFakeforgeCommand(), newServeCommand(), newSimCommand())
 	root.AddCommand(newTrainCommand(), newEventsCommand(), newContextCommand(), newConfigCommand())
+	// cobra adds these when it runs; added now, they follow the same
+	// conventions as the rest (a typo in `completion bsh` is an error).
+	root.SetHelpCommand(newHelpCommand())
+	root.InitDefaultCompletionCmd()
 	conventions(root)
 	return root
+}
+
+// newHelpCommand is `help [command]`, which refuses a command that does
+// not exist, with a suggestion, as the commands themselves do.
+func newHelpCommand() *cobra.Command {
+	return &cobra.Command{
+		Use:   "help [command]",
+		Short: "Help about any command",
+		Args:  cobra.ArbitraryArgs,
+		RunE: func(c *cobra.Command, args []string) error {
+			target := c.Root()
+			for _, name := range args {
+				next, _, err := target.Find([]string{name})
+				if err != nil || next == target {
+					return unknownCommand(target, name)
+				}
+				target = next
+			}
+			return target.Help()
+		},
+	}
 }
 
 func newVersionCommand() *cobra.Command {

@@ -22,6 +22,7 @@ import (
 	"go.uber.org/zap"
 
 	"github.com/trainyard/trainyard/internal/api"
+	"github.com/trainyard/trainyard/internal/buildinfo"
 	"github.com/trainyard/trainyard/internal/config"
 	"github.com/trainyard/trainyard/internal/engine"
 	"github.com/trainyard/trainyard/internal/event"
@@ -244,7 +245,13 @@ func (a *App) Run(ctx context.Context) error {
 		})
 	}
 	run("http", func(ctx context.Context) error { return server.ServeListener(ctx, ln, a.handler, Grace) })
-	fields := []zap.Field{zap.Stringer("listen", ln.Addr()), zap.Int("workers", a.cfg.Workers)}
+	// Once bound: what runs, from which file, for which projects.
+	projects := make([]string, len(a.cfg.Projects))
+	for i, p := range a.cfg.Projects {
+		projects[i] = p.Forge + ":" + p.Path
+	}
+	fields := []zap.Field{zap.Stringer("listen", ln.Addr()), zap.Int("workers", a.cfg.Workers),
+		zap.String("version", buildinfo.Get().Version), zap.String("config", cmp.Or(a.configPath, "(none)")), zap.Strings("projects", projects)}
 	if metricsLn != nil {
 		run("metrics http", func(ctx context.Context) error {
 			return server.ServeListener(ctx, metricsLn, a.metricsHandler, Grace)

@@ -308,6 +308,15 @@ projects:
 			t.Errorf("/metrics has a series of %s", not)
 		}
 	}
+	// The serving line says what runs, from which file, for which projects.
+	serving := r.logs.FilterMessage("trainyard serving").All()
+	if len(serving) != 1 {
+		t.Fatalf("serving logged %d times", len(serving))
+	}
+	m := serving[0].ContextMap()
+	if m["config"] != "test.yaml" || m["version"] == "" || fmt.Sprint(m["projects"]) != "[gitlab:group/app]" {
+		t.Errorf("serving logged %v, want the config file, a version and the projects", m)
+	}
 }
 
 // A configuration without projects runs nothing: the log says so, naming

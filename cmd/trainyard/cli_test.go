@@ -328,3 +328,23 @@ func TestCompletionFromTheServer(t *testing.T) {
 		t.Errorf("complete context use = %q, want \"a b\"", got)
 	}
 }
+
+// Without TRAINYARD_CLIENT_CONFIG the client's file is under
+// $XDG_CONFIG_HOME, else under ~/.config.
+func TestClientConfigPath(t *testing.T) {
+	t.Setenv("TRAINYARD_CLIENT_CONFIG", "")
+	xdg, home := t.TempDir(), t.TempDir()
+	t.Setenv("HOME", home)
+	t.Setenv("XDG_CONFIG_HOME", xdg)
+	if got, want := clientConfigPath(), filepath.Join(xdg, "trainyard", "config.yaml"); got != want {
+		t.Errorf("with XDG_CONFIG_HOME: %q, want %q", got, want)
+	}
+	t.Setenv("XDG_CONFIG_HOME", "")
+	if got, want := clientConfigPath(), filepath.Join(home, ".config", "trainyard", "config.yaml"); got != want {
+		t.Errorf("without XDG_CONFIG_HOME: %q, want %q", got, want)
+	}
+	t.Setenv("TRAINYARD_CLIENT_CONFIG", "/elsewhere/c.yaml")
+	if got := clientConfigPath(); got != "/elsewhere/c.yaml" {
+		t.Errorf("with TRAINYARD_CLIENT_CONFIG: %q", got)
+	}
+}

@@ -456,6 +456,16 @@ func TestNewSecretFiles(t *testing.T) {
 	if want := []string{"https://hooks.slack.com/x", "https://chat.example.com/hooks/abc", "slack#0", "mattermost#1"}; !slices.Equal(got, want) {
 		t.Errorf("notify urls and names = %q, want %q", got, want)
 	}
+	// A named token can live in a file too.
+	named := writeFile(t, "grafana", "grafana-token-from-file\n")
+	c = mustParse(t, joinLines(
+		"api:",
+		"  tokens:",
+		"    - {name: grafana, role: read, token_file: "+named+"}",
+	), nil)
+	if len(c.API.Tokens) != 1 || c.API.Tokens[0].Token.Reveal() != "grafana-token-from-file" || c.API.Tokens[0].Name != "grafana" {
+		t.Errorf("named token from a file = %+v", c.API.Tokens)
+	}
 	c = mustParse(t, "", map[string]string{"TRAINYARD_API_TOKEN_FILE": token, "TRAINYARD_API_PROTECT_READS": "true"})
 	if c.API.Token.Reveal() != "api-token-from-file" || !c.API.ProtectReads {
 		t.Errorf("api from the environment = %q, protect reads %v", c.API.Token.Reveal(), c.API.ProtectReads)

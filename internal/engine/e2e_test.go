@@ -168,6 +168,20 @@ func (e *env) addAll(mrs ...int64) {
 	}
 }
 
+// replica is another engine on the same forge and Redis, with its own
+// mirrors and train settings, as another replica of the service.
+func (e *env) replica(owner string, settings train.Settings) *engine.Engine {
+	e.t.Helper()
+	client, err := gitlab.New(gitlab.Options{BaseURL: e.ff.URL(), Token: botToken, BackoffBase: time.Millisecond, BackoffMax: 20 * time.Millisecond})
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	repos := &engine.GitRepos{Dir: e.t.TempDir(), Token: botToken, CloneURL: client.CloneURL,
+		Identity: gitops.Identity{Name: "Trainyard", Email: "trainyard@example.com"}}
+	return engine.New(engine.Config{Profile: gitlab.Profile(e.ff.URL()), Owner: owner, Projects: []string{project}, Settings: settings},
+		e.st, client, repos, engine.WithRules(client), engine.WithComments(client))
+}
+
 func (e *env) run() {
 	e.t.Helper()
 	if err := e.eng.RunUntilIdle(e.ctx, e.key, 15*time.Millisecond); err != nil {
@@ -835,13 +849,7 @@ func TestAccessLevelsAreSharedByReplicas(t *testing.T) {
 	if n := members(); n != 1 {
 		t.Fatalf("the first command read the role %d times, want once", n)
 	}
-	client, err := gitlab.New(gitlab.Options{BaseURL: e.ff.URL(), Token: botToken, BackoffBase: time.Millisecond, BackoffMax: 20 * time.Millisecond})
-	if err != nil {
-		t.Fatal(err)
-	}
-	repos := &engine.GitRepos{Dir: t.TempDir(), Token: botToken, CloneURL: client.CloneURL,
-		Identity: gitops.Identity{Name: "Trainyard", Email: "trainyard@example.com"}}
-	other := engine.New(engine.Config{Profile: gitlab.Profile(e.ff.URL()), Owner: "other", Projects: []string{project}}, e.st, client, repos, engine.WithRules(client), engine.WithComments(client))
+	other := e.replica("other", train.Settings{})
 	u := e.users["alice"]
 	if err := other.Add(e.ctx, engine.Request{Forge: "gitlab", Project: project, MR: e.mr(2, nil), UserID: u.ID, Username: u.Username, Event: "add-2-other"}); err != nil {
 		t.Fatal(err)

@@ -3,12 +3,8 @@ package engine_test
 import (
 	"slices"
 	"testing"
-	"time"
 
-	"github.com/trainyard/trainyard/internal/engine"
 	"github.com/trainyard/trainyard/internal/fakeforge"
-	"github.com/trainyard/trainyard/internal/forge/gitlab"
-	"github.com/trainyard/trainyard/internal/gitops"
 	"github.com/trainyard/trainyard/internal/train"
 )
 
@@ -37,16 +33,9 @@ func TestSweepReadsTheLanesOfCarsThatLackThem(t *testing.T) {
 		t.Fatalf("lanes before the project had any: %v", got)
 	}
 
-	client, err := gitlab.New(gitlab.Options{BaseURL: e.ff.URL(), Token: botToken, BackoffBase: time.Millisecond, BackoffMax: 20 * time.Millisecond})
-	if err != nil {
-		t.Fatal(err)
-	}
-	repos := &engine.GitRepos{Dir: t.TempDir(), Token: botToken, CloneURL: client.CloneURL,
-		Identity: gitops.Identity{Name: "Trainyard", Email: "trainyard@example.com"}}
 	// Each MR also adds its own mr-N.txt.
 	settings := train.Settings{Lanes: []train.Lane{{Name: "api", Paths: []string{"services/api/**", "mr-1.txt"}}, {Name: "web", Paths: []string{"web/", "mr-2.txt"}}}}
-	withLanes := engine.New(engine.Config{Profile: gitlab.Profile(e.ff.URL()), Owner: "lanes", Projects: []string{project}, Settings: settings},
-		e.st, client, repos, engine.WithRules(client), engine.WithComments(client))
+	withLanes := e.replica("lanes", settings)
 	if err := withLanes.Sweep(e.ctx, e.key); err != nil {
 		t.Fatal(err)
 	}
@@ -64,8 +53,7 @@ func TestSweepReadsTheLanesOfCarsThatLackThem(t *testing.T) {
 	// The same lanes with other paths: read again.
 	settings.Lanes = slices.Clone(settings.Lanes)
 	settings.Lanes[0].Paths = append(slices.Clone(settings.Lanes[0].Paths), "mr-2.txt")
-	moved := engine.New(engine.Config{Profile: gitlab.Profile(e.ff.URL()), Owner: "moved", Projects: []string{project}, Settings: settings},
-		e.st, client, repos, engine.WithRules(client), engine.WithComments(client))
+	moved := e.replica("moved", settings)
 	if err := moved.Sweep(e.ctx, e.key); err != nil {
 		t.Fatal(err)
 	}

@@ -74,11 +74,12 @@ func (e *Engine) execute(ctx context.Context, log *zap.Logger, t *train.Train) (
 			// What the action was about is gone (a deleted MR, a pipeline
 			// purged); repeating it cannot succeed.
 			log.Warn("action dropped", zap.String("action", fmt.Sprintf("%T", a)), zap.Error(err))
-		case forge.OfContent(err) && tellsPeople(a):
-			// A note or status the forge will never take (too long) is
-			// lost to its reader either way; keeping it would hold every
-			// later action of the train. One refused for want of a right
-			// stays, for when the token has it again.
+		case errors.Is(err, forge.ErrRejected) && tellsPeople(a):
+			// A note or status the forge refuses (too long, or a token
+			// without the right to comment) is dropped: kept, it would
+			// hold back every status of the train and fail each pass,
+			// which skips the work that follows a pass. The log keeps
+			// it; a token that lost a right fails louder elsewhere.
 			log.Warn("message refused by the forge, dropped", zap.String("action", fmt.Sprintf("%T", a)), zap.Error(err))
 		default:
 			left = append(left, a)

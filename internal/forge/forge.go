@@ -34,15 +34,6 @@ type Refusal struct {
 func (r *Refusal) Error() string { return r.Err.Error() }
 func (r *Refusal) Unwrap() error { return r.Err }
 
-// OfContent reports whether err is a refusal of what was sent (a body too
-// long, a field the forge will not take: 400, 413, 422), which sending it
-// again cannot change, unlike one of who sent it (401, 403), which a new
-// token or permission can.
-func OfContent(err error) bool {
-	r, ok := errors.AsType[*Refusal](err)
-	return ok && (r.Status == 400 || r.Status == 413 || r.Status == 422)
-}
-
 // Said is what the forge said when it refused err's request; "" when it
 // said nothing readable or did not refuse.
 func Said(err error) string {

@@ -59,6 +59,7 @@ type Pipelines interface {
 // Notes reads and writes the comments on an MR.
 type Notes interface {
 	Comment(ctx context.Context, project string, iid int64, body string) error
+	// Notes are the MR's notes, oldest first.
 	Notes(ctx context.Context, project string, iid int64) ([]forge.Note, error)
 	// PostNote and EditNote keep one note up to date: the MR's status.
 	PostNote(ctx context.Context, project string, iid int64, body string) (id int64, err error)

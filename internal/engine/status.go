@@ -111,9 +111,12 @@ func (e *Engine) showComment(ctx context.Context, project string, mr int64, rec 
 		if err != nil {
 			return fmt.Errorf("read notes of !%d: %w", mr, err)
 		}
+		// The first: the marker is the bot's until it posts it, so any
+		// later note holding it is a copy.
 		for _, n := range notes {
 			if strings.Contains(n.Body, mark) {
 				rec.Note = n.ID
+				break
 			}
 		}
 	}

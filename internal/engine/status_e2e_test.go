@@ -2,9 +2,11 @@ package engine_test
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"net/url"
+	"regexp"
 	"strings"
 	"sync"
 	"testing"
@@ -293,5 +295,57 @@ func TestACopiedStatusMarkerIsNotTheStatusComment(t *testing.T) {
 				t.Fatalf("the bot's status comments: %q, want one that says the MR merged; notes %+v", ours, notes)
 			}
 		})
+	}
+}
+
+// The status marker, once posted, can be read and copied into a later
+// note. When the bot must find its status comment again, the first note
+// holding the marker is its own.
+func TestACopyOfThePostedStatusMarkerIsNotTaken(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t, envOptions{ci: fakeforge.CI{Manual: true}}) // an administrator's token: it could edit the copy
+	a := e.mr(1, nil)
+	e.addAll(a)
+	mark := regexp.MustCompile(`<!-- trainyard:status [0-9a-f]+ -->`).FindString(e.statusNote(a))
+	if mark == "" {
+		t.Fatalf("no signed marker in %q", e.statusNote(a))
+	}
+	copied := "mine now " + mark
+	if _, err := e.ff.AddNote(e.ctx, project, a, "rita", copied); err != nil {
+		t.Fatal(err)
+	}
+	// As after a post whose answer was lost: the record has no note.
+	name := fmt.Sprintf("status:gitlab:%s!%d", project, a)
+	raw, err := e.st.Mark(e.ctx, name)
+	if err != nil || raw == "" {
+		t.Fatalf("status record %q, %v", raw, err)
+	}
+	var rec map[string]any
+	if err := json.Unmarshal([]byte(raw), &rec); err != nil {
+		t.Fatal(err)
+	}
+	delete(rec, "note")
+	rec["posting"] = true
+	b, _ := json.Marshal(rec)
+	if err := e.st.SetMark(e.ctx, name, string(b), time.Hour); err != nil {
+		t.Fatal(err)
+	}
+	finishAll(t, e, func(fakeforge.Pipeline) string { return "success" })
+	e.requireMerged(a)
+	notes, err := e.ff.Notes(project, a)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var ours []string
+	for _, n := range notes {
+		switch {
+		case n.Author == "rita" && n.Body != copied:
+			t.Errorf("rita's copy was changed to %q", n.Body)
+		case n.Author == "trainyard-bot" && strings.Contains(n.Body, mark):
+			ours = append(ours, n.Body)
+		}
+	}
+	if len(ours) != 1 || !strings.Contains(ours[0], "Merged into `main` with ") {
+		t.Fatalf("the bot's status comments: %q, want its first one, saying the MR merged", ours)
 	}
 }

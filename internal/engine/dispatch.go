@@ -156,9 +156,7 @@ func (e *Engine) command(ctx context.Context, ev event.Event) ([]Job, error) {
 		return nil, err // not found: what the command is about is gone, and the worker settles it
 	}
 	last := &jobs[len(jobs)-1]
-	last.after = append(last.after, func(ctx context.Context, _ train.Train) ([]train.Observation, error) {
-		return nil, finish(ctx)
-	})
+	last.done = append(last.done, finish)
 	return jobs, nil
 }
 

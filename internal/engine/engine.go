@@ -392,10 +392,17 @@ func (e *Engine) handle(ctx context.Context, j Job, create bool) error {
 		}
 		more = append(more, obs...)
 	}
-	if len(more) == 0 {
-		return nil
+	if len(more) > 0 {
+		if err := e.rounds(ctx, log, &t, more); err != nil {
+			return err
+		}
 	}
-	return e.rounds(ctx, log, &t, more)
+	for _, f := range j.done {
+		if err := f(ctx); err != nil {
+			return fmt.Errorf("handle train %s: %w", key, err)
+		}
+	}
+	return nil
 }
 
 // rounds plans queue, saves, and carries out the outbox, planning and

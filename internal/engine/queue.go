@@ -39,6 +39,10 @@ type Job struct {
 	// after runs under the lease once the job's observations are planned
 	// and carried out; what it returns is planned in turn.
 	after []afterFunc
+	// done runs under the lease once everything the job brought, its
+	// after work included, is saved: marking its command done then
+	// cannot lose what the command led to.
+	done []func(ctx context.Context) error
 	// pushed is the head a push event reported, when every head read the
 	// job asks for came from pushes to that one head: one the train holds
 	// already (its own fast-forward) needs no read.
@@ -52,8 +56,9 @@ type Job struct {
 // for.
 func (j Job) Urgent() bool { return j.urgent }
 
-// afterFunc is work a job does last under the train's lease, such as
-// marking its command done.
+// afterFunc is work a job does under the train's lease once its
+// observations are carried out, such as reading the head of an MR just
+// added again.
 type afterFunc func(ctx context.Context, t train.Train) ([]train.Observation, error)
 
 // id keys a job in the queue: a train, or one command however often it
@@ -82,6 +87,7 @@ func (j *Job) merge(newer Job) {
 	j.create = j.create || newer.create
 	j.urgent = j.urgent || newer.urgent
 	j.after = append(j.after, newer.after...)
+	j.done = append(j.done, newer.done...)
 	for _, sha := range newer.Checks {
 		if !slices.Contains(j.Checks, sha) {
 			j.Checks = append(j.Checks, sha)

@@ -62,7 +62,7 @@ type Options struct {
 	// App authenticates as a GitHub App installation instead.
 	App *App
 	// RequiredChecks name the check runs and commit statuses a car's
-	// commit must pass. Empty: every check reported on it, at least one.
+	// commit must pass. Empty: every check reported on it, at least one, once the car's workflow runs have completed (checks from outside Actions are not waited for: name them).
 	RequiredChecks []string
 	// Workflows are workflow files (ci.yml) to start with
 	// workflow_dispatch on a car branch when no run of them exists for

@@ -118,7 +118,11 @@ func (c *Client) PipelinesFor(ctx context.Context, project, ref, sha string) ([]
 	if err != nil || (len(cc.checks) == 0 && len(cc.runs) == 0) {
 		return nil, err
 	}
-	p, err := c.pipelineOf(r, sha, ref, cc.attempt(), verdict(r.RequiredChecks, cc.checks))
+	state := verdict(r.RequiredChecks, cc.checks)
+	if state == train.PipelineSuccess && len(r.RequiredChecks) == 0 && c.carRunsOpen(cc.runs) {
+		state = train.PipelineRunning // as in Pipeline
+	}
+	p, err := c.pipelineOf(r, sha, ref, cc.attempt(), state)
 	if err != nil {
 		return nil, err
 	}
@@ -145,9 +149,25 @@ func (c *Client) Pipeline(ctx context.Context, project string, id int64) (forge.
 		return forge.Pipeline{}, err
 	}
 	state := verdict(r.RequiredChecks, cc.checks)
-	if state.Done() && (attempt > 1 || state != train.PipelineSuccess) {
+	read := false
+	if state == train.PipelineSuccess && len(r.RequiredChecks) == 0 {
+		// With no check named, the checks reported so far are all there
+		// is to go by: a job that waits for another (needs:) or a second
+		// workflow may not have reported yet. The car's workflow runs
+		// tell: every one must have completed.
 		if cc.runs, err = c.workflowRuns(ctx, r, sha); err != nil {
 			return forge.Pipeline{}, err
+		}
+		read = true
+		if c.carRunsOpen(cc.runs) {
+			state = train.PipelineRunning
+		}
+	}
+	if state.Done() && (attempt > 1 || state != train.PipelineSuccess) {
+		if !read {
+			if cc.runs, err = c.workflowRuns(ctx, r, sha); err != nil {
+				return forge.Pipeline{}, err
+			}
 		}
 		switch current := cc.attempt(); {
 		case current < attempt:
@@ -157,6 +177,14 @@ func (c *Client) Pipeline(ctx context.Context, project string, id int64) (forge.
 		}
 	}
 	return c.pipelineOf(r, sha, "", attempt, state)
+}
+
+// carRunsOpen reports whether a workflow run on a car branch has not
+// completed.
+func (c *Client) carRunsOpen(runs []*gh.WorkflowRun) bool {
+	return slices.ContainsFunc(runs, func(run *gh.WorkflowRun) bool {
+		return strings.HasPrefix(run.GetHeadBranch(), c.cars) && run.GetStatus() != "completed"
+	})
 }
 
 // CancelPipeline cancels the unfinished workflow runs of the commit id

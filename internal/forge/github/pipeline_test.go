@@ -411,3 +411,28 @@ func rawClient(t *testing.T, f *fakeforge.Forge) *gh.Client {
 	}
 	return c
 }
+
+// With no required check named, a pass waits for the car's own workflow
+// runs: a job that needs another, or a second workflow, may not have
+// reported a check yet. Runs on other branches (a pull request's own, on
+// the same commit) do not count.
+func TestCarRunsOpen(t *testing.T) {
+	c := &Client{cars: "trainyard/"}
+	wr := func(branch, status string) *gh.WorkflowRun {
+		return &gh.WorkflowRun{HeadBranch: gh.Ptr(branch), Status: gh.Ptr(status)}
+	}
+	for _, tc := range []struct {
+		runs []*gh.WorkflowRun
+		open bool
+	}{
+		{nil, false},
+		{[]*gh.WorkflowRun{wr("trainyard/main/1", "completed")}, false},
+		{[]*gh.WorkflowRun{wr("trainyard/main/1", "completed"), wr("trainyard/main/1", "in_progress")}, true},
+		{[]*gh.WorkflowRun{wr("trainyard/main/1", "queued")}, true},
+		{[]*gh.WorkflowRun{wr("feature/x", "in_progress"), wr("trainyard/main/1", "completed")}, false},
+	} {
+		if got := c.carRunsOpen(tc.runs); got != tc.open {
+			t.Errorf("carRunsOpen(%d runs) = %v, want %v", len(tc.runs), got, tc.open)
+		}
+	}
+}

@@ -3,6 +3,7 @@ package notify
 import (
 	"context"
 	"errors"
+	"fmt"
 	"net"
 	"net/http"
 	"strings"
@@ -370,23 +371,48 @@ func TestRepeatedEventPostedOnce(t *testing.T) {
 
 // TestChangedWebhookNotPostedElsewhere: a message queued for one webhook
 // is not posted to another that took its route's name, as an unnamed
-// route does when the routes are reordered.
+// route does when the routes are reordered; it waits for its webhook
+// until its time is over.
 func TestChangedWebhookNotPostedElsewhere(t *testing.T) {
 	rc := newReceiver(t)
-	before := build(t, Options{Routes: []Route{{Kind: KindSlack, URL: rc.url("/private")}}})
+	const retryFor = 300 * time.Millisecond
+	before := build(t, Options{Routes: []Route{{Kind: KindSlack, URL: rc.url("/private"), RetryFor: retryFor}}})
 	before.n.Notify(t.Context(), appKey, mergedEvent())
 	before.n.Close()
-	after := start(t, Options{Queue: before.q, Routes: []Route{{Kind: KindSlack, URL: rc.url("/public")}}})
-	waitFor(t, "the message to be given up", func() bool { return after.c.get("slack#0", train.NotifyMerged, OutcomeFailed) == 1 })
+	after := start(t, Options{Queue: before.q, Routes: []Route{{Kind: KindSlack, URL: rc.url("/public"), RetryFor: retryFor}}})
+	waitFor(t, "the message to be given up", func() bool { return after.c.get("slack#0", train.NotifyMerged, OutcomeExpired) == 1 })
 	after.n.Close()
 	if got := len(rc.got("/private")) + len(rc.got("/public")); got != 0 {
 		t.Errorf("receivers got %d posts, want none", got)
 	}
-	failed := after.logs.FilterMessage("chat notification failed").All()
-	if len(failed) != 1 || failed[0].ContextMap()["error"] != "the route's webhook changed since the message was queued" {
-		t.Errorf("failure logs = %v", failed)
+	if given := after.logs.FilterMessage("chat notification given up").All(); len(given) != 1 || given[0].ContextMap()["route"] != "slack#0" {
+		t.Errorf("give-up logs = %v", given)
 	}
-	if got, want := after.c.all(), "slack#0/merged/failed=1"; got != want {
+	if got, want := after.c.all(), "slack#0/merged/expired=1"; got != want {
 		t.Errorf("counts = %q, want %q", got, want)
+	}
+}
+
+// TestRollingDeployLosesNoMessage: while a replica with a route's old
+// webhook still runs beside one with the new, the messages the new one
+// queues all reach the new webhook, none the old.
+func TestRollingDeployLosesNoMessage(t *testing.T) {
+	rc := newReceiver(t)
+	q := newQueue(t)
+	// Each looks for messages queued elsewhere every Poll.
+	const poll = 20 * time.Millisecond
+	old := start(t, Options{Queue: q, Poll: poll, Routes: []Route{{Name: "chat", Kind: KindSlack, URL: rc.url("/old"), RetryFor: time.Hour}}})
+	current := start(t, Options{Queue: q, Poll: poll, Routes: []Route{{Name: "chat", Kind: KindSlack, URL: rc.url("/new"), RetryFor: time.Hour}}})
+	const n = 20
+	for i := range n {
+		k := appKey
+		k.Branch = fmt.Sprintf("b%d", i)
+		current.n.Notify(t.Context(), k, mergedEvent())
+	}
+	waitFor(t, "every message at the new webhook", func() bool { return len(rc.got("/new")) == n })
+	old.n.Close()
+	current.n.Close()
+	if got := len(rc.got("/old")); got != 0 {
+		t.Errorf("the old webhook got %d posts, want none", got)
 	}
 }

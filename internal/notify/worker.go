@@ -131,7 +131,16 @@ func (w *worker) handle(ctx context.Context, c store.Claimed) time.Time {
 		w.expire(ctx, c.ID, m, log, fmt.Errorf("queued %s ago", now.Sub(m.Queued).Round(time.Second)))
 		return now
 	case m.Hook != w.s.hook:
-		w.fail(ctx, c.ID, m, log, errHookChanged)
+		// Queued for another webhook under this route's name: by a
+		// replica running a newer configuration (a rolling deploy), or
+		// before this one's changed. It is never posted here; it waits
+		// for a replica whose route has that webhook, until its time is
+		// over.
+		if due := now.Add(w.n.opts.Retry.wait(max(1, m.Attempts))); due.Before(deadline) {
+			w.reschedule(ctx, c.ID, m, due, log)
+			return now
+		}
+		w.expire(ctx, c.ID, m, log, errHookChanged)
 		return now
 	}
 	err := w.send(ctx, m, log)
@@ -172,7 +181,7 @@ func (w *worker) handle(ctx context.Context, c store.Claimed) time.Time {
 }
 
 // errHookChanged: a message waited in the queue of a route whose webhook
-// URL changed since (rotated, or the routes were reordered).
+// URL is another here (rotated, or the routes were reordered).
 var errHookChanged = errors.New("the route's webhook changed since the message was queued")
 
 // send makes one attempt.

@@ -111,13 +111,21 @@ func (c *Client) statuses(ctx context.Context, r repoRef, sha string) ([]*gh.Rep
 	return out, err
 }
 
+// workflowRuns lists the workflow runs of sha on car branches.
 func (c *Client) workflowRuns(ctx context.Context, r repoRef, sha string) ([]*gh.WorkflowRun, error) {
 	var out []*gh.WorkflowRun
 	err := c.pages(ctx, fmt.Sprintf("list workflow runs of %s@%.12s", r.project, sha), func(try context.Context, page int) (*gh.Response, error) {
 		opts := &gh.ListWorkflowRunsOptions{HeadSHA: sha, ListOptions: gh.ListOptions{Page: page, PerPage: perPage}}
 		res, resp, err := c.gh.Actions.ListRepositoryWorkflowRuns(try, r.owner, r.repo, opts)
 		if res != nil {
-			out = append(out, res.WorkflowRuns...)
+			// The same commit may be a pull request's own head: its runs
+			// (a fork's among them) are not the car's, and neither their
+			// attempts nor their failures are the train's to act on.
+			for _, run := range res.WorkflowRuns {
+				if strings.HasPrefix(run.GetHeadBranch(), c.cars) {
+					out = append(out, run)
+				}
+			}
 		}
 		return resp, err
 	})

@@ -135,8 +135,10 @@ func (w *worker) handle(ctx context.Context, c store.Claimed) time.Time {
 		// replica running a newer configuration (a rolling deploy), or
 		// before this one's changed. It is never posted here; it waits
 		// for a replica whose route has that webhook, until its time is
-		// over.
-		if due := now.Add(w.n.opts.Retry.wait(max(1, m.Attempts))); due.Before(deadline) {
+		// over. It is looked at again only after some polls: one that
+		// no replica will take would otherwise be claimed every second
+		// for the whole retry period.
+		if due := now.Add(max(w.n.opts.Retry.wait(1), hookPolls*w.n.opts.Poll)); due.Before(deadline) {
 			w.reschedule(ctx, c.ID, m, due, log)
 			return now
 		}
@@ -179,6 +181,10 @@ func (w *worker) handle(ctx context.Context, c store.Claimed) time.Time {
 	log.Info("chat notification failed, retrying", zap.Int("attempt", m.Attempts), zap.Duration("wait", wait), zap.Error(err))
 	return w.rest
 }
+
+// hookPolls is how many polls a message queued for another webhook waits
+// before this replica looks at it again.
+const hookPolls = 6
 
 // errHookChanged: a message waited in the queue of a route whose webhook
 // URL is another here (rotated, or the routes were reordered).

@@ -47,6 +47,15 @@ func (r *rig) passedCars() int {
 	return n
 }
 
+// withProject configures GitLab's e2eProject, on main, with settings
+// (YAML lines of its projects entry).
+func (r *rig) withProject(settings ...string) {
+	r.forges = fmt.Sprintf("gitlab: {url: %q}\nprojects:\n  - forge: gitlab\n    path: %s\n    branches: [main]", r.ff.URL(), e2eProject)
+	for _, s := range settings {
+		r.forges += "\n    " + s
+	}
+}
+
 // stays checks for a while that cond keeps holding.
 func (r *rig) stays(what string, d time.Duration, cond func() bool) {
 	r.t.Helper()
@@ -63,14 +72,8 @@ func (r *rig) stays(what string, d time.Duration, cond func() bool) {
 func TestServeHoldsTheTargetInAFreezePeriod(t *testing.T) {
 	t.Parallel()
 	r := newRig(t, fakeforge.CI{})
-	r.forges = fmt.Sprintf(`gitlab: {url: %q}
-projects:
-  - forge: gitlab
-    path: %s
-    branches: [main]
-    freezes: ["2000-01-01 2100-01-01 UTC Year-end <b>freeze</b>"]
-api:
-  tokens: [{name: ops, role: write, token: %s}]`, r.ff.URL(), e2eProject, e2eAPIToken)
+	r.withProject(`freezes: ["2000-01-01 2100-01-01 UTC Year-end <b>freeze</b>"]`)
+	r.forges += fmt.Sprintf("\napi:\n  tokens: [{name: ops, role: write, token: %s}]", e2eAPIToken)
 	addr := freeAddr(t)
 	r.hookTo(addr, 0)
 	r.serve(addr)

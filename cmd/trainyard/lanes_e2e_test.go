@@ -73,13 +73,7 @@ func TestServeShowsTheLanesAnMRTouches(t *testing.T) {
 	t.Parallel()
 	r := newRig(t, fakeforge.CI{})
 	// The freeze keeps the cars on the train while they are looked at.
-	r.forges = fmt.Sprintf(`gitlab: {url: %q}
-projects:
-  - forge: gitlab
-    path: %s
-    branches: [main]
-    freezes: ["2000-01-01 2100-01-01 UTC hold"]
-    lanes: ["api services/api/**", "web web/ *.js"]`, r.ff.URL(), e2eProject)
+	r.withProject(`freezes: ["2000-01-01 2100-01-01 UTC hold"]`, `lanes: ["api services/api/**", "web web/ *.js"]`)
 	addr := freeAddr(t)
 	r.hookTo(addr, 0)
 	r.serve(addr)

@@ -123,7 +123,6 @@ func TestTrainLifecycle(t *testing.T) {
 		call(t, e, "GET", "/api/v1/trains/GitLab/group%2Fapp/main", "", "").wantError(t, 400, `forge: want a forge name such as gitlab, got "GitLab"`)
 		call(t, e, "POST", mrPath+fmt.Sprint(one)+"/remove", tok, `{"branch":"a\tb"}`).wantError(t, 400, `branch: want a branch name, got "a\tb"`)
 		call(t, e, "GET", "/api/v1/trains/gitlab/group%2F%2Fapp/main", "", "").wantError(t, 400, `project: want a project path such as group%2Fapp, got "group//app"`)
-		call(t, e, "POST", "/api/v1/merge_requests/github/a%2Fb%2Fc/1/add", tok, "").wantError(t, 400, `project: want a GitHub repository as owner%2Fname, got "a/b/c"`)
 		call(t, e, "GET", trainPath+"/history?limit=0", "", "").wantError(t, 400, `limit: want a number from 1 to 500, got "0"`)
 	})
 	t.Run("method not allowed", func(t *testing.T) {

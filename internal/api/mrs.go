@@ -5,6 +5,7 @@ import (
 	"crypto/rand"
 	"fmt"
 	"net/http"
+	"slices"
 
 	"github.com/trainyard/trainyard/internal/engine"
 	"github.com/trainyard/trainyard/internal/forge"
@@ -22,7 +23,7 @@ func (s *server) retry(r *http.Request) (any, error)  { return s.mrCommand(r, St
 // one) with no new record of it (it may have merged, or been evicted, in
 // the same call) is a refusal.
 func (s *server) mrCommand(r *http.Request, do func(Steering, context.Context, engine.Request) error, joins bool) (any, error) {
-	req, err := requestOf(r)
+	req, err := s.requestOf(r)
 	if err != nil {
 		return nil, err
 	}
@@ -59,13 +60,13 @@ func (s *server) mrCommand(r *http.Request, do func(Steering, context.Context, e
 }
 
 // requestOf reads an MR command from the path and the optional body.
-func requestOf(r *http.Request) (engine.Request, error) {
+func (s *server) requestOf(r *http.Request) (engine.Request, error) {
 	var req engine.Request
 	forgeName, err := forgeOf(r)
 	if err != nil {
 		return req, err
 	}
-	project, err := projectOf(r, forgeName)
+	project, err := s.projectOf(r, forgeName)
 	if err != nil {
 		return req, err
 	}
@@ -100,18 +101,27 @@ func requestOf(r *http.Request) (engine.Request, error) {
 	}, nil
 }
 
-// records counts the entries for the MR in the recent history of the
-// project's trains (the branch's, when the request names one).
-func (s *server) records(ctx context.Context, req engine.Request) (int, error) {
+// trainsFor lists the trains of the request's project: the branch's,
+// when the request names one.
+func (s *server) trainsFor(ctx context.Context, req engine.Request) ([]train.Key, error) {
 	keys, err := s.Trains.Trains(ctx)
 	if err != nil {
-		return 0, fmt.Errorf("list trains: %w", err)
+		return nil, fmt.Errorf("list trains: %w", err)
+	}
+	return slices.DeleteFunc(keys, func(k train.Key) bool {
+		return k.Forge != req.Forge || !forge.SameProject(k.Project, req.Project) || (req.Branch != "" && k.Branch != req.Branch)
+	}), nil
+}
+
+// records counts the entries for the MR in the recent history of the
+// request's trains.
+func (s *server) records(ctx context.Context, req engine.Request) (int, error) {
+	keys, err := s.trainsFor(ctx, req)
+	if err != nil {
+		return 0, err
 	}
 	n := 0
 	for _, k := range keys {
-		if k.Forge != req.Forge || !forge.SameProject(k.Project, req.Project) || (req.Branch != "" && k.Branch != req.Branch) {
-			continue
-		}
 		cars, err := s.Trains.History(ctx, k, maxHistory)
 		if err != nil {
 			return 0, fmt.Errorf("history of train %s: %w", k, err)
@@ -128,14 +138,11 @@ func (s *server) records(ctx context.Context, req engine.Request) (int, error) {
 // locate finds the MR's car on the project's trains.
 func (s *server) locate(ctx context.Context, req engine.Request) (v1.MRStatus, error) {
 	st := v1.MRStatus{Forge: req.Forge, Project: req.Project, MR: req.MR, Label: s.Profiles.Of(req.Forge).Label(req.MR)}
-	keys, err := s.Trains.Trains(ctx)
+	keys, err := s.trainsFor(ctx, req)
 	if err != nil {
-		return st, fmt.Errorf("list trains: %w", err)
+		return st, err
 	}
 	for _, k := range keys {
-		if k.Forge != req.Forge || !forge.SameProject(k.Project, req.Project) || (req.Branch != "" && k.Branch != req.Branch) {
-			continue
-		}
 		t, err := s.Trains.Train(ctx, k)
 		if err != nil {
 			return st, fmt.Errorf("load train %s: %w", k, err)

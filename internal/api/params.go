@@ -26,12 +26,12 @@ const (
 )
 
 // keyOf reads the train a path names.
-func keyOf(r *http.Request) (train.Key, error) {
+func (s *server) keyOf(r *http.Request) (train.Key, error) {
 	forgeName, err := forgeOf(r)
 	if err != nil {
 		return train.Key{}, err
 	}
-	project, err := projectOf(r, forgeName)
+	project, err := s.projectOf(r, forgeName)
 	if err != nil {
 		return train.Key{}, err
 	}
@@ -56,14 +56,13 @@ func forgeOf(r *http.Request) (string, error) {
 	return f, nil
 }
 
-func projectOf(r *http.Request, forgeName string) (string, error) {
+func (s *server) projectOf(r *http.Request, forgeName string) (string, error) {
 	p := r.PathValue("project")
 	if p == "" || strings.HasPrefix(p, "/") || strings.HasSuffix(p, "/") || strings.Contains(p, "//") || strings.ContainsFunc(p, unicode.IsControl) {
 		return "", badRequest("project: want a project path such as group%%2Fapp, got %q", p)
 	}
-	// A GitHub repository is always owner/name; GitLab nests groups.
-	if forgeName == "github" && strings.Count(p, "/") != 1 {
-		return "", badRequest("project: want a GitHub repository as owner%%2Fname, got %q", p)
+	if pf := s.Profiles.Of(forgeName); pf.ProjectDepth > 0 && strings.Count(p, "/")+1 != pf.ProjectDepth {
+		return "", badRequest("project: want a %s project path of %d segments, got %q", pf.Title, pf.ProjectDepth, p)
 	}
 	return p, nil
 }

@@ -37,7 +37,7 @@ func (s *server) listTrains(r *http.Request) (any, error) {
 
 // showTrain answers GET .../trains/{forge}/{project}/{branch}.
 func (s *server) showTrain(r *http.Request) (any, error) {
-	key, err := keyOf(r)
+	key, err := s.keyOf(r)
 	if err != nil {
 		return nil, err
 	}
@@ -70,7 +70,7 @@ func (s *server) perWindow(ctx context.Context, key train.Key) time.Duration {
 
 // history answers GET .../history[?limit=N].
 func (s *server) history(r *http.Request) (any, error) {
-	key, err := keyOf(r)
+	key, err := s.keyOf(r)
 	if err != nil {
 		return nil, err
 	}
@@ -99,7 +99,7 @@ func (s *server) resume(r *http.Request) (any, error) {
 
 // freeze answers POST .../freeze, whose body must give a reason.
 func (s *server) freeze(r *http.Request) (any, error) {
-	key, err := keyOf(r)
+	key, err := s.keyOf(r)
 	if err != nil {
 		return nil, err
 	}
@@ -174,7 +174,7 @@ func (s *server) freezing() (Freezing, error) {
 
 // simpleCommand runs a train command whose body is a v1.TrainRequest.
 func (s *server) simpleCommand(r *http.Request, do func(context.Context, train.Key, engine.Actor) error) (any, error) {
-	key, err := keyOf(r)
+	key, err := s.keyOf(r)
 	if err != nil {
 		return nil, err
 	}

@@ -4,6 +4,8 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"net/http"
+	"net/http/httptest"
 	"testing"
 	"time"
 
@@ -214,5 +216,27 @@ func TestReasonLimitIsTheCommentsLimit(t *testing.T) {
 	}
 	if got, err := CheckReason("  release 2.0 \u00e9 "); err != nil || got != "release 2.0 \u00e9" {
 		t.Fatalf("CheckReason = %q, %v", got, err)
+	}
+}
+
+// A project path must have the depth its forge gives every project: a
+// GitHub repository is owner/name; GitLab nests groups.
+func TestProjectPathDepth(t *testing.T) {
+	s := &server{Options: Options{Profiles: forge.Profiles{"github": github.Profile("https://github.com"), "gitlab": gitlab.Profile("https://gitlab.example.com")}}}
+	for _, tc := range []struct {
+		forge, project, err string
+	}{
+		{"github", "acme/widgets", ""},
+		{"github", "acme/widgets/extra", `project: want a GitHub project path of 2 segments, got "acme/widgets/extra"`},
+		{"github", "acme", `project: want a GitHub project path of 2 segments, got "acme"`},
+		{"gitlab", "group/sub/app", ""},
+		{"gitlab", "group//app", `project: want a project path such as group%2Fapp, got "group//app"`},
+	} {
+		r := httptest.NewRequest(http.MethodGet, "/", nil)
+		r.SetPathValue("project", tc.project)
+		_, err := s.projectOf(r, tc.forge)
+		if got := fmt.Sprint(err); (tc.err == "" && err != nil) || (tc.err != "" && got != tc.err) {
+			t.Errorf("%s %q: %v, want %q", tc.forge, tc.project, err, tc.err)
+		}
 	}
 }

@@ -121,7 +121,7 @@ func Parse(body string) Result {
 	}
 	v, ok := findVerb(words[0])
 	if !ok {
-		return Result{Reply: fmt.Sprintf("Unknown command %s.\n\n%s", Quote(Prefix+" "+words[0]), Usage())}
+		return Result{Reply: fmt.Sprintf("Unknown command %s.\n\n%s", train.Quote(Prefix+" "+words[0]), Usage())}
 	}
 	return parseOptions(v, words[1:])
 }
@@ -149,12 +149,12 @@ func parseOptions(v verbSpec, args []string) Result {
 	for i := 0; i < len(args); i++ {
 		arg := args[i]
 		if !strings.HasPrefix(arg, "--") {
-			return bad(v, "unexpected argument "+Quote(arg))
+			return bad(v, "unexpected argument "+train.Quote(arg))
 		}
 		name, value, hasValue := strings.Cut(arg[len("--"):], "=")
 		opt, ok := findOption(v, name)
 		if !ok {
-			return bad(v, "unknown option "+Quote("--"+name))
+			return bad(v, "unknown option "+train.Quote("--"+name))
 		}
 		if seen[opt.name] {
 			return bad(v, fmt.Sprintf("option `--%s` given twice", opt.name))
@@ -169,7 +169,7 @@ func parseOptions(v verbSpec, args []string) Result {
 		}
 		canonical := strings.ToLower(value)
 		if !slices.Contains(opt.values, canonical) {
-			return bad(v, fmt.Sprintf("%s is not a valid value for `--%s`; use one of: %s", Quote(value), opt.name, strings.Join(opt.values, ", ")))
+			return bad(v, fmt.Sprintf("%s is not a valid value for `--%s`; use one of: %s", train.Quote(value), opt.name, strings.Join(opt.values, ", ")))
 		}
 		opt.set(c, canonical)
 	}

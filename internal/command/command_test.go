@@ -146,30 +146,6 @@ func TestParse(t *testing.T) {
 	}
 }
 
-func TestQuote(t *testing.T) {
-	tests := []struct{ in, want string }{
-		{"squash", "`squash`"},
-		{"@alice", "`@alice`"},
-		{"`@alice`", "`` `@alice` ``"},
-		{"a``b", "```a``b```"},
-		{"<img src=x onerror=alert(1)>", "`<img src=x onerror=alert(1)>`"},
-		{"", "` `"},
-		{"  ", "`  `"},
-		{" x", "`  x `"},
-		{"line\nbreak\r\n", "` line break   `"},
-		{"a\x00b\x7fc", "`a\uFFFDb\uFFFDc`"},
-		{"\u202egnp.exe", "`\uFFFDgnp.exe`"},
-		{"\xff", "`\uFFFD`"},
-		{strings.Repeat("a", 100), "`" + strings.Repeat("a", 100) + "`"},
-		{strings.Repeat("é", 101), "`" + strings.Repeat("é", 99) + "…`"},
-	}
-	for _, tt := range tests {
-		if got := Quote(tt.in); got != tt.want {
-			t.Errorf("Quote(%q) = %q, want %q", tt.in, got, tt.want)
-		}
-	}
-}
-
 // The reply must show the user's text inside one code span as goldmark
 // itself parses it, never as a mention.
 func TestReplyQuotesMentionAsCode(t *testing.T) {

@@ -378,7 +378,7 @@ func (c *Config) Settings(forgeName, projectPath string) train.Settings {
 	override(&s.PipelineTimeout, p.PipelineTimeout)
 	override(&s.Method, p.Method)
 	s.Schedule = p.Schedule()
-	s.Lanes = trainLanes(p.LaneList())
+	s.Lanes = p.LaneList()
 	return s
 }
 

@@ -1,7 +1,6 @@
 package config
 
 import (
-	"errors"
 	"fmt"
 	"strconv"
 	"strings"
@@ -38,39 +37,44 @@ type Error struct {
 	Problems []error
 }
 
-func (e *Error) Error() string {
+func (e *Error) Error() string { return e.text(len(e.Problems), 0) }
+
+func (e *Error) Unwrap() []error { return e.Problems }
+
+// Brief is Error cut to what a comment can show: at most the first 10
+// problems, each at most 300 bytes. A repository file of 64 KiB can hold
+// thousands of problems, each quoting a long value.
+func (e *Error) Brief() string { return e.text(10, 300) }
+
+// text lists the first shown problems, each cut to clip bytes unless
+// clip is 0, and says how many more there are.
+func (e *Error) text(shown, clip int) string {
+	line := func(p error) string {
+		if clip > 0 {
+			return train.Clip(p.Error(), clip)
+		}
+		return p.Error()
+	}
 	var b strings.Builder
 	b.WriteString("config")
 	if e.Source != "" {
 		b.WriteString(" " + e.Source)
 	}
 	if len(e.Problems) == 1 {
-		return b.String() + ": " + e.Problems[0].Error()
+		return b.String() + ": " + line(e.Problems[0])
 	}
-	fmt.Fprintf(&b, ": %d problems:", len(e.Problems))
-	for _, p := range e.Problems {
-		b.WriteString("\n  " + p.Error())
+	fmt.Fprintf(&b, ": %d problems", len(e.Problems))
+	if shown < len(e.Problems) {
+		fmt.Fprintf(&b, ", the first %d", shown)
+	}
+	b.WriteString(":")
+	for _, p := range e.Problems[:min(len(e.Problems), shown)] {
+		b.WriteString("\n  " + line(p))
+	}
+	if more := len(e.Problems) - shown; more > 0 {
+		fmt.Fprintf(&b, "\n  … and %d more", more)
 	}
 	return b.String()
-}
-
-func (e *Error) Unwrap() []error { return e.Problems }
-
-// Brief is Error cut to what a comment can show: at most the first
-// maxShown problems, each at most maxProblemLen bytes. A repository file
-// of 64 KiB can hold thousands of problems, each quoting a long value.
-func (e *Error) Brief() string {
-	const maxShown, maxProblemLen = 10, 300
-	short := &Error{Source: e.Source}
-	for _, p := range e.Problems[:min(len(e.Problems), maxShown)] {
-		short.Problems = append(short.Problems, errors.New(train.Clip(p.Error(), maxProblemLen)))
-	}
-	s := short.Error()
-	if more := len(e.Problems) - len(short.Problems); more > 0 {
-		s = strings.Replace(s, fmt.Sprintf("%d problems:", len(short.Problems)), fmt.Sprintf("%d problems, the first %d:", len(e.Problems), maxShown), 1)
-		s += fmt.Sprintf("\n  … and %d more", more)
-	}
-	return s
 }
 
 // problems collects errors, skipping nils.

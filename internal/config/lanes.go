@@ -6,7 +6,6 @@ import (
 	"strings"
 
 	"github.com/trainyard/trainyard/internal/lanes"
-	"github.com/trainyard/trainyard/internal/train"
 )
 
 // A project's lanes are one-line items, like its freezes:
@@ -70,16 +69,4 @@ func parseLanes(at string, items []string) ([]lanes.Lane, []error) {
 func (p *Project) LaneList() []lanes.Lane {
 	ls, _ := parseLanes("", p.Lanes)
 	return ls
-}
-
-// trainLanes is ls as a train's settings hold them.
-func trainLanes(ls []lanes.Lane) []train.Lane {
-	if len(ls) == 0 {
-		return nil
-	}
-	out := make([]train.Lane, len(ls))
-	for i, l := range ls {
-		out[i] = train.Lane{Name: l.Name, Paths: slices.Clone(l.Paths)}
-	}
-	return out
 }

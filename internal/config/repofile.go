@@ -164,7 +164,7 @@ func (c *Config) RepoSettings(forgeName, projectPath string, f *RepoFile) train.
 	if p.Lanes != nil {
 		// The repository knows its own layout best: its lanes replace
 		// the service's.
-		s.Lanes = trainLanes(p.LaneList())
+		s.Lanes = p.LaneList()
 	}
 	own := p.Schedule()
 	s.Schedule.Freezes = append(s.Schedule.Freezes, own.Freezes...)

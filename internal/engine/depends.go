@@ -9,7 +9,6 @@ import (
 	"strconv"
 	"strings"
 
-	"github.com/trainyard/trainyard/internal/command"
 	"github.com/trainyard/trainyard/internal/forge"
 	"github.com/trainyard/trainyard/internal/train"
 )
@@ -45,15 +44,15 @@ func (e *Engine) parseRef(project, ref string) (int64, error) {
 	sigil := strings.TrimSuffix(e.cfg.Profile.Label(0), "0")
 	i := strings.LastIndex(ref, sigil)
 	if i < 0 {
-		return 0, fmt.Errorf("%s is not a reference to a merge request like %s", command.Quote(ref), e.cfg.Profile.Label(12))
+		return 0, fmt.Errorf("%s is not a reference to a merge request like %s", train.Quote(ref), e.cfg.Profile.Label(12))
 	}
 	path, num := ref[:i], ref[i+len(sigil):]
 	n, err := strconv.ParseInt(num, 10, 64)
 	if err != nil || n <= 0 {
-		return 0, fmt.Errorf("%s is not a reference to a merge request like %s", command.Quote(ref), e.cfg.Profile.Label(12))
+		return 0, fmt.Errorf("%s is not a reference to a merge request like %s", train.Quote(ref), e.cfg.Profile.Label(12))
 	}
 	if path != "" && !forge.SameProject(path, project) {
-		return 0, fmt.Errorf("%s is in another project: a merge train holds one project's merge requests", command.Quote(ref))
+		return 0, fmt.Errorf("%s is in another project: a merge train holds one project's merge requests", train.Quote(ref))
 	}
 	return n, nil
 }

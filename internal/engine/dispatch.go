@@ -216,7 +216,7 @@ func (e *Engine) runComment(ctx context.Context, ev event.Event, parsed command.
 		j, err = e.steerJob(ctx, r, "freeze", train.Froze{By: r.Username, Reason: c.Reason},
 			func(branch string) string {
 				return fmt.Sprintf("Froze the merge train for `%s`: %s. Cars are still built and tested; nothing merges until `%s unfreeze`.",
-					branch, command.Quote(c.Reason), command.Prefix)
+					branch, train.Quote(c.Reason), command.Prefix)
 			})
 	case command.Unfreeze:
 		j, err = e.steerJob(ctx, r, "unfreeze", train.Unfroze{By: r.Username},
@@ -342,7 +342,11 @@ func (e *Engine) statusText(ctx context.Context, t train.Train, mr int64) string
 	}
 	fmt.Fprintf(&b, ": %s", e.describe(t, i))
 	if len(c.Lanes) > 0 {
-		fmt.Fprintf(&b, ", touching lanes %s", backticked(c.Lanes))
+		quoted := make([]string, len(c.Lanes))
+		for i, l := range c.Lanes {
+			quoted[i] = train.Quote(l)
+		}
+		fmt.Fprintf(&b, ", touching lanes %s", strings.Join(quoted, ", "))
 	}
 	if c.Pipeline != 0 {
 		// Only a failed pipeline's name needs its verdict (GitHub lists

@@ -3,7 +3,6 @@ package engine
 import (
 	"context"
 	"errors"
-	"strings"
 
 	"go.uber.org/zap"
 
@@ -28,17 +27,13 @@ func (e *Engine) findLanes(iid int64, head string) afterFunc {
 
 // lanesOf reads the lanes of the train the MR at head touches.
 func (e *Engine) lanesOf(ctx context.Context, t train.Train, iid int64, head string) train.LanesFound {
-	ls := make([]lanes.Lane, len(t.Settings.Lanes))
-	for i, l := range t.Settings.Lanes {
-		ls[i] = lanes.Lane(l)
-	}
 	files, err := e.changedPaths(ctx, t, iid, head)
 	if err != nil {
 		e.log.Warn("read the paths an MR changes; it touches every lane",
 			zap.String("train", t.Key.String()), zap.Int64("mr", iid), zap.Error(err))
 		files = nil
 	}
-	return train.LanesFound{MR: iid, HeadSHA: head, Lanes: lanes.Of(ls, files), Of: train.LanesDigest(t.Settings.Lanes)}
+	return train.LanesFound{MR: iid, HeadSHA: head, Lanes: lanes.Of(t.Settings.Lanes, files), Of: train.LanesDigest(t.Settings.Lanes)}
 }
 
 // maxLaneReads bounds the cars whose lanes one sweep reads: each may
@@ -56,7 +51,7 @@ func (e *Engine) staleLanes(ctx context.Context, t train.Train) []train.Observat
 			break
 		}
 		switch {
-		case c.LanesOf == now && (now == "") == (len(c.Lanes) == 0):
+		case c.LanesOf == now:
 		case now == "":
 			obs = append(obs, train.LanesFound{MR: c.MR, HeadSHA: c.HeadSHA})
 		default:
@@ -91,14 +86,4 @@ func (e *Engine) changedPaths(ctx context.Context, t train.Train, iid int64, hea
 		}
 	}
 	return repo.ChangedPaths(ctx, base, head)
-}
-
-// backticked renders lane names as code, "`api`, `web`": they are checked
-// names (lanes.ValidName), so no backtick of theirs can end the span.
-func backticked(names []string) string {
-	out := make([]string, len(names))
-	for i, n := range names {
-		out[i] = "`" + n + "`"
-	}
-	return strings.Join(out, ", ")
 }

@@ -12,7 +12,6 @@ import (
 
 	"go.uber.org/zap"
 
-	"github.com/trainyard/trainyard/internal/command"
 	"github.com/trainyard/trainyard/internal/forge"
 	"github.com/trainyard/trainyard/internal/train"
 )
@@ -129,12 +128,10 @@ func (e *Engine) showComment(ctx context.Context, project string, mr int64, rec 
 			rec.Body, rec.Posting = sum, false
 			return nil
 		}
-		if !errors.Is(err, forge.ErrNotFound) && !errors.Is(err, forge.ErrRejected) {
+		if !errors.Is(err, forge.ErrNotFound) {
 			return fmt.Errorf("edit the status comment of !%d: %w", mr, err)
 		}
-		// Someone deleted it, or it was never ours: anyone can write
-		// the marker into a note, which the bot then may not edit.
-		// Post it again.
+		// Someone deleted it: post it again.
 		rec.Note = 0
 	}
 	rec.Posting = true
@@ -176,7 +173,7 @@ func (e *Engine) statusBody(ctx context.Context, t *train.Train, a train.Status,
 
 // holdText says what holds a train's target, as a comment shows it.
 func (e *Engine) holdText(h train.Hold) string {
-	return h.Say(command.Quote)
+	return h.Say(train.Quote)
 }
 
 // render writes text for a note, each pipeline named and linked the

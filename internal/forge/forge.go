@@ -22,13 +22,11 @@ var ErrNotFound = errors.New("not found")
 // (a 4xx answer other than 404 and 429), so repeating it cannot help.
 var ErrRejected = errors.New("rejected by the forge")
 
-// Refusal is an ErrRejected with the forge's answer: its HTTP status and
-// its own words, which people may be shown (the error itself also names
-// URLs).
+// Refusal is an ErrRejected with the forge's own words for it, which
+// people may be shown (the error itself also names URLs).
 type Refusal struct {
-	Status int
-	Said   string
-	Err    error
+	Said string
+	Err  error
 }
 
 func (r *Refusal) Error() string { return r.Err.Error() }

@@ -27,6 +27,10 @@ type Profile struct {
 	// train holds, so a car is found by the event's commit and its
 	// pipeline read again.
 	PipelinesBySHA bool
+	// ProjectDepth is how many segments every project path has where the
+	// forge fixes it (2 on GitHub: owner/name); 0 where groups nest
+	// (GitLab).
+	ProjectDepth int
 }
 
 // Names say how a forge's people write things.

@@ -159,43 +159,6 @@ func matchSegment(glob, name string) bool {
 	return ok
 }
 
-// Validate checks a train's lanes. Its errors name the lane by index and
-// name; the caller adds the configuration field.
-func Validate(ls []Lane) error {
-	seen := make(map[string]int, len(ls))
-	for i, l := range ls {
-		at := label(i, l.Name)
-		if err := ValidName(l.Name); err != nil {
-			return fmt.Errorf("%s: %w", at, err)
-		}
-		if j, dup := seen[l.Name]; dup {
-			return fmt.Errorf("%s: name already used by lanes[%d]", at, j)
-		}
-		seen[l.Name] = i
-		if len(l.Paths) == 0 {
-			return fmt.Errorf("%s: no paths", at)
-		}
-		for k, p := range l.Paths {
-			if _, err := compile(p); err != nil {
-				return fmt.Errorf("%s: paths[%d] %q: %w", at, k, p, err)
-			}
-		}
-	}
-	return nil
-}
-
-// label names lane i in errors, quoting a name that is not a valid one so
-// that an odd character cannot garble the message.
-func label(i int, name string) string {
-	switch {
-	case name == "":
-		return fmt.Sprintf("lanes[%d]", i)
-	case ValidName(name) != nil:
-		return fmt.Sprintf("lanes[%d] (%q)", i, name)
-	}
-	return fmt.Sprintf("lanes[%d] (%s)", i, name)
-}
-
 // ValidName reports why name cannot name a lane, or nil: lane names
 // become parts of git ref names.
 func ValidName(name string) error {
@@ -214,8 +177,8 @@ func ValidName(name string) error {
 // Classify returns the names of the lanes, in the order of ls, whose
 // patterns match at least one of files, and the files no lane matches,
 // sorted and unique. It decides nothing: an MR with files outside every
-// lane, or with no files at all, goes on every lane, which Of applies. ls
-// should have passed Validate; an invalid pattern matches nothing.
+// lane, or with no files at all, goes on every lane, which Of applies. An
+// invalid pattern (see ValidPattern) matches nothing.
 // tooBig reports that the work would exceed maxWork, and nothing else.
 func Classify(ls []Lane, files []string) (touched []string, outside []string, tooBig bool) {
 	compiled := make([][]pattern, len(ls))

@@ -199,50 +199,30 @@ func TestValidPattern(t *testing.T) {
 	}
 }
 
-func TestValidate(t *testing.T) {
+// Lane names become parts of git refs: git's rules and a short, plain
+// alphabet.
+func TestValidName(t *testing.T) {
 	t.Parallel()
-	api := Lane{Name: "api", Paths: []string{"services/api/**"}}
-	for _, tc := range []struct {
-		name  string
-		lanes []Lane
-		want  string // "" for valid
-	}{
-		{name: "none", lanes: nil},
-		{name: "one", lanes: []Lane{api}},
-		{name: "several", lanes: []Lane{api, {Name: "web", Paths: []string{"web/", "**/*.css"}}, {Name: "0-infra_2.x", Paths: []string{"infra/**"}}}},
-		{name: "overlapping paths", lanes: []Lane{api, {Name: "all-go", Paths: []string{"**/*.go"}}}},
-		{name: "longest name", lanes: []Lane{{Name: strings.Repeat("a", 63), Paths: []string{"a/"}}}},
-		{
-			name:  "leading slash",
-			lanes: []Lane{api, {Name: "web", Paths: []string{"/web"}}},
-			want:  `lanes[1] (web): paths[0] "/web": starts with "/"`,
-		},
-		{
-			name:  "second path bad",
-			lanes: []Lane{{Name: "web", Paths: []string{"web/", "web/[x"}}},
-			want:  `lanes[0] (web): paths[1] "web/[x": bad syntax`,
-		},
-		{name: "no paths", lanes: []Lane{api, {Name: "web"}}, want: "lanes[1] (web): no paths"},
-		{name: "empty paths", lanes: []Lane{{Name: "web", Paths: []string{}}}, want: "lanes[0] (web): no paths"},
-		{name: "empty name", lanes: []Lane{api, {Paths: []string{"web/"}}}, want: "lanes[1]: name is empty"},
-		{name: "duplicate", lanes: []Lane{api, {Name: "web", Paths: []string{"web/"}}, {Name: "api", Paths: []string{"x/"}}}, want: "lanes[2] (api): name already used by lanes[0]"},
-		{name: "uppercase", lanes: []Lane{{Name: "Web", Paths: []string{"web/"}}}, want: `lanes[0] ("Web"): name must be`},
-		{name: "space", lanes: []Lane{{Name: "my lane", Paths: []string{"web/"}}}, want: `lanes[0] ("my lane"): name must be`},
-		{name: "slash", lanes: []Lane{{Name: "a/b", Paths: []string{"web/"}}}, want: "name must be"},
-		{name: "leading dash", lanes: []Lane{{Name: "-web", Paths: []string{"web/"}}}, want: "name must be"},
-		{name: "leading dot", lanes: []Lane{{Name: ".web", Paths: []string{"web/"}}}, want: "name must be"},
-		{name: "too long", lanes: []Lane{{Name: strings.Repeat("a", 64), Paths: []string{"a/"}}}, want: "name must be"},
-		{name: "newline", lanes: []Lane{{Name: "web\n", Paths: []string{"web/"}}}, want: `lanes[0] ("web\n"): name must be`},
-		{name: "double dot", lanes: []Lane{{Name: "a..b", Paths: []string{"a/"}}}, want: `name cannot contain ".."`},
-		{name: "dot lock", lanes: []Lane{{Name: "web.lock", Paths: []string{"a/"}}}, want: "git ref"},
-		{name: "trailing dot", lanes: []Lane{{Name: "web.", Paths: []string{"a/"}}}, want: "git ref"},
+	for _, name := range []string{"api", "web", "0-infra_2.x", strings.Repeat("a", 63)} {
+		if err := ValidName(name); err != nil {
+			t.Errorf("ValidName(%q) = %v, want nil", name, err)
+		}
+	}
+	for name, want := range map[string]string{
+		"":                      "name is empty",
+		"Web":                   "name must be",
+		"my lane":               "name must be",
+		"a/b":                   "name must be",
+		"-web":                  "name must be",
+		".web":                  "name must be",
+		strings.Repeat("a", 64): "name must be",
+		"web\n":                 "name must be",
+		"a..b":                  `name cannot contain ".."`,
+		"web.lock":              "git ref",
+		"web.":                  "git ref",
 	} {
-		err := Validate(tc.lanes)
-		switch {
-		case tc.want == "" && err != nil:
-			t.Errorf("%s: Validate = %v, want nil", tc.name, err)
-		case tc.want != "" && (err == nil || !strings.Contains(err.Error(), tc.want)):
-			t.Errorf("%s: Validate = %v, want an error with %q", tc.name, err, tc.want)
+		if err := ValidName(name); err == nil || !strings.Contains(err.Error(), want) {
+			t.Errorf("ValidName(%q) = %v, want an error with %q", name, err, want)
 		}
 	}
 }

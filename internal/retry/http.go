@@ -45,7 +45,7 @@ func ForgeError(ans Answer, err error) error {
 	case code == http.StatusNotFound, code == http.StatusGone:
 		return forge.ErrNotFound
 	case code >= 400 && code < 500 && code != http.StatusRequestTimeout && code != http.StatusTooManyRequests && !ans.Throttled:
-		return &forge.Refusal{Status: code, Said: ans.Said, Err: fmt.Errorf("%w: %w", forge.ErrRejected, err)}
+		return &forge.Refusal{Said: ans.Said, Err: fmt.Errorf("%w: %w", forge.ErrRejected, err)}
 	}
 	return err
 }

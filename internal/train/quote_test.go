@@ -10,6 +10,30 @@ import (
 	"github.com/yuin/goldmark/text"
 )
 
+func TestQuote(t *testing.T) {
+	tests := []struct{ in, want string }{
+		{"squash", "`squash`"},
+		{"@alice", "`@alice`"},
+		{"`@alice`", "`` `@alice` ``"},
+		{"a``b", "```a``b```"},
+		{"<img src=x onerror=alert(1)>", "`<img src=x onerror=alert(1)>`"},
+		{"", "` `"},
+		{"  ", "`  `"},
+		{" x", "`  x `"},
+		{"line\nbreak\r\n", "` line break   `"},
+		{"a\x00b\x7fc", "`a\uFFFDb\uFFFDc`"},
+		{"\u202egnp.exe", "`\uFFFDgnp.exe`"},
+		{"\xff", "`\uFFFD`"},
+		{strings.Repeat("a", 100), "`" + strings.Repeat("a", 100) + "`"},
+		{strings.Repeat("é", 101), "`" + strings.Repeat("é", 99) + "…`"},
+	}
+	for _, tt := range tests {
+		if got := Quote(tt.in); got != tt.want {
+			t.Errorf("Quote(%q) = %q, want %q", tt.in, got, tt.want)
+		}
+	}
+}
+
 func FuzzQuote(f *testing.F) {
 	for _, s := range []string{"", " ", "`", "``a`", "@alice", "<b>", " ` ", "a\nb", "\\", "x\\`"} {
 		f.Add(s)

@@ -14,6 +14,8 @@ import (
 	"slices"
 	"strings"
 	"time"
+
+	"github.com/trainyard/trainyard/internal/lanes"
 )
 
 // Defaults applied by Settings.WithDefaults.
@@ -124,11 +126,8 @@ type Settings struct {
 	Lanes []Lane `json:"lanes,omitempty"`
 }
 
-// Lane is a named set of path patterns (package lanes matches them).
-type Lane struct {
-	Name  string   `json:"name"`
-	Paths []string `json:"paths"`
-}
+// Lane is a named set of path patterns.
+type Lane = lanes.Lane
 
 // LanesDigest names a set of lanes as configured, so that a car can tell
 // whether its lanes were read with the train's: "" for none.

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"net/http"
+	"slices"
 	"strings"
 	"sync"
 
@@ -111,6 +112,14 @@ func (c *Client) statuses(ctx context.Context, r repoRef, sha string) ([]*gh.Rep
 	return out, err
 }
 
+// onCars keeps the runs on car branches. The same commit may be a pull
+// request's own head: its runs (a fork's among them) are not the car's,
+// and neither their attempts nor their failures are the train's to act
+// on.
+func (c *Client) onCars(runs []*gh.WorkflowRun) []*gh.WorkflowRun {
+	return slices.DeleteFunc(runs, func(run *gh.WorkflowRun) bool { return !strings.HasPrefix(run.GetHeadBranch(), c.cars) })
+}
+
 // workflowRuns lists the workflow runs of sha on car branches.
 func (c *Client) workflowRuns(ctx context.Context, r repoRef, sha string) ([]*gh.WorkflowRun, error) {
 	var out []*gh.WorkflowRun
@@ -118,14 +127,7 @@ func (c *Client) workflowRuns(ctx context.Context, r repoRef, sha string) ([]*gh
 		opts := &gh.ListWorkflowRunsOptions{HeadSHA: sha, ListOptions: gh.ListOptions{Page: page, PerPage: perPage}}
 		res, resp, err := c.gh.Actions.ListRepositoryWorkflowRuns(try, r.owner, r.repo, opts)
 		if res != nil {
-			// The same commit may be a pull request's own head: its runs
-			// (a fork's among them) are not the car's, and neither their
-			// attempts nor their failures are the train's to act on.
-			for _, run := range res.WorkflowRuns {
-				if strings.HasPrefix(run.GetHeadBranch(), c.cars) {
-					out = append(out, run)
-				}
-			}
+			out = append(out, c.onCars(res.WorkflowRuns)...)
 		}
 		return resp, err
 	})

@@ -119,7 +119,7 @@ func (c *Client) PipelinesFor(ctx context.Context, project, ref, sha string) ([]
 		return nil, err
 	}
 	state := verdict(r.RequiredChecks, cc.checks)
-	if state == train.PipelineSuccess && len(r.RequiredChecks) == 0 && c.carRunsOpen(cc.runs) {
+	if state == train.PipelineSuccess && len(r.RequiredChecks) == 0 && runsOpen(cc.runs) {
 		state = train.PipelineRunning // as in Pipeline
 	}
 	p, err := c.pipelineOf(r, sha, ref, cc.attempt(), state)
@@ -159,7 +159,7 @@ func (c *Client) Pipeline(ctx context.Context, project string, id int64) (forge.
 			return forge.Pipeline{}, err
 		}
 		read = true
-		if c.carRunsOpen(cc.runs) {
+		if runsOpen(cc.runs) {
 			state = train.PipelineRunning
 		}
 	}
@@ -179,17 +179,13 @@ func (c *Client) Pipeline(ctx context.Context, project string, id int64) (forge.
 	return c.pipelineOf(r, sha, "", attempt, state)
 }
 
-// carRunsOpen reports whether a workflow run on a car branch has not
-// completed.
-func (c *Client) carRunsOpen(runs []*gh.WorkflowRun) bool {
-	return slices.ContainsFunc(runs, func(run *gh.WorkflowRun) bool {
-		return strings.HasPrefix(run.GetHeadBranch(), c.cars) && run.GetStatus() != "completed"
-	})
+// runsOpen reports whether a workflow run has not completed.
+func runsOpen(runs []*gh.WorkflowRun) bool {
+	return slices.ContainsFunc(runs, func(run *gh.WorkflowRun) bool { return run.GetStatus() != "completed" })
 }
 
 // CancelPipeline cancels the unfinished workflow runs of the commit id
-// names, on car branches only: the same commit may be a pull request's
-// own head, whose runs are not the train's. An attempt already
+// names, on car branches only (see onCars). An attempt already
 // superseded by a re-run is over, and the re-run may be what a car waits
 // for: nothing is cancelled. Checks from outside Actions cannot be
 // cancelled and run on. It reports whether a run was stopped: false when
@@ -208,7 +204,7 @@ func (c *Client) CancelPipeline(ctx context.Context, project string, id int64) (
 	}
 	stopped := false
 	for _, run := range runs {
-		if run.GetStatus() == "completed" || !strings.HasPrefix(run.GetHeadBranch(), c.cars) {
+		if run.GetStatus() == "completed" {
 			continue
 		}
 		ok, err := c.cancelRun(ctx, r, run.GetID())

@@ -412,27 +412,29 @@ func rawClient(t *testing.T, f *fakeforge.Forge) *gh.Client {
 	return c
 }
 
-// With no required check named, a pass waits for the car's own workflow
-// runs: a job that needs another, or a second workflow, may not have
-// reported a check yet. Runs on other branches (a pull request's own, on
-// the same commit) do not count.
-func TestCarRunsOpen(t *testing.T) {
+// The car's workflow runs are those on car branches: a pull request's own
+// runs on the same commit are not. With no required check named, a pass
+// waits for every one of them to complete.
+func TestRunsOnCars(t *testing.T) {
 	c := &Client{cars: "trainyard/"}
 	wr := func(branch, status string) *gh.WorkflowRun {
 		return &gh.WorkflowRun{HeadBranch: gh.Ptr(branch), Status: gh.Ptr(status)}
 	}
 	for _, tc := range []struct {
 		runs []*gh.WorkflowRun
-		open bool
+		cars int  // runs kept
+		open bool // one of those has not completed
 	}{
-		{nil, false},
-		{[]*gh.WorkflowRun{wr("trainyard/main/1", "completed")}, false},
-		{[]*gh.WorkflowRun{wr("trainyard/main/1", "completed"), wr("trainyard/main/1", "in_progress")}, true},
-		{[]*gh.WorkflowRun{wr("trainyard/main/1", "queued")}, true},
-		{[]*gh.WorkflowRun{wr("feature/x", "in_progress"), wr("trainyard/main/1", "completed")}, false},
+		{nil, 0, false},
+		{[]*gh.WorkflowRun{wr("trainyard/main/1", "completed")}, 1, false},
+		{[]*gh.WorkflowRun{wr("trainyard/main/1", "completed"), wr("trainyard/main/1", "in_progress")}, 2, true},
+		{[]*gh.WorkflowRun{wr("trainyard/main/1", "queued")}, 1, true},
+		{[]*gh.WorkflowRun{wr("feature/x", "in_progress"), wr("trainyard/main/1", "completed")}, 1, false},
+		{[]*gh.WorkflowRun{wr("feature/x", "completed"), wr("trainyard-old/1", "in_progress")}, 0, false},
 	} {
-		if got := c.carRunsOpen(tc.runs); got != tc.open {
-			t.Errorf("carRunsOpen(%d runs) = %v, want %v", len(tc.runs), got, tc.open)
+		kept := c.onCars(tc.runs)
+		if len(kept) != tc.cars || runsOpen(kept) != tc.open {
+			t.Errorf("%d runs: kept %d (open %v), want %d (open %v)", len(tc.runs), len(kept), runsOpen(kept), tc.cars, tc.open)
 		}
 	}
 }

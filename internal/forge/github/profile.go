@@ -16,7 +16,7 @@ const Name = "github"
 // (https://api.github.com, https://HOST/api/v3). A baseURL that is no URL
 // gives no links.
 func Profile(baseURL string) forge.Profile {
-	p := forge.Profile{Name: Name, Title: "GitHub", Names: names{}, PipelinesBySHA: true}
+	p := forge.Profile{Name: Name, Title: "GitHub", Names: names{}, PipelinesBySHA: true, ProjectDepth: 2}
 	if web, _, err := instanceURLs(baseURL); err == nil {
 		p.Links = links{web: web}
 	}

@@ -420,7 +420,7 @@ func newFFCommitCommand(o *controlOptions) *cobra.Command {
 	var run fakeforge.CheckRunRequest
 	checkCmd := &cobra.Command{
 		Use:   "check PROJECT SHA",
-		Short: "Report a check run on a commit, as another GitHub app would",
+		Short: "Report a check run on a commit, as a GitHub app would",
 		Args:  cobra.ExactArgs(2),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			var a fakeforge.CheckRunAnswer
@@ -430,6 +430,7 @@ func newFFCommitCommand(o *controlOptions) *cobra.Command {
 		},
 	}
 	checkCmd.Flags().StringVar(&run.Name, "name", "", "the check's name")
+	checkCmd.Flags().StringVar(&run.App, "app", "", "slug of the app that reports it (default github-actions)")
 	checkCmd.Flags().StringVar(&run.Status, "status", "completed", "queued, in_progress or completed")
 	checkCmd.Flags().StringVar(&run.Conclusion, "conclusion", "", "for a completed run: success, failure, cancelled, neutral, skipped, timed_out or action_required")
 	_ = checkCmd.MarkFlagRequired("name")

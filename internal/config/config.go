@@ -137,6 +137,11 @@ type RepoDefaults struct {
 	RequiredChecks []string
 	Workflows      []string
 	FastForward    string
+	// CheckApps and StatusCreators say whose checks count: the apps'
+	// check runs (GitHub Actions when empty) and the users' commit
+	// statuses (none when empty).
+	CheckApps      []string
+	StatusCreators []string
 }
 
 // App reports whether GitHub is reached as an app installation.
@@ -281,6 +286,8 @@ type Project struct {
 	RequiredChecks []string
 	Workflows      []string
 	FastForward    *string
+	CheckApps      []string
+	StatusCreators []string
 
 	// Freezes and MergeWindows are the items as written (see
 	// parseFreeze and parseWindow): when the target may not move.
@@ -395,6 +402,12 @@ func (c *Config) Repo(projectPath string) RepoDefaults {
 	}
 	if p.Workflows != nil {
 		r.Workflows = p.Workflows
+	}
+	if p.CheckApps != nil {
+		r.CheckApps = p.CheckApps
+	}
+	if p.StatusCreators != nil {
+		r.StatusCreators = p.StatusCreators
 	}
 	override(&r.FastForward, p.FastForward)
 	return r

@@ -276,6 +276,10 @@ func githubSettings() []setting[Config] {
 			func(c *Config) *[]string { return &c.GitHub.Workflows }),
 		bind(stringKind(), "github.fast_forward", "How a target branch moves: push (a non-forced git push) or api (the refs API with force off).",
 			func(c *Config) *string { return &c.GitHub.FastForward }),
+		bindList("github.check_apps", "GitHub Apps, by slug or numeric id, whose check runs count toward a car's checks; any other app's check runs are ignored, whatever their names. Empty: github-actions alone.",
+			func(c *Config) *[]string { return &c.GitHub.CheckApps }),
+		bindList("github.status_creators", "GitHub logins whose commit statuses count toward a car's checks (an external CI's bot user); anyone else's are ignored. Empty: no commit status counts.",
+			func(c *Config) *[]string { return &c.GitHub.StatusCreators }),
 	}
 }
 
@@ -330,6 +334,10 @@ func projectSettings() []setting[Project] {
 			func(p *Project) *[]string { return &p.Workflows }),
 		bindOptional(stringKind(), "fast_forward", "GitHub only: overrides github.fast_forward.",
 			func(p *Project) **string { return &p.FastForward }),
+		bindList("check_apps", "GitHub only: overrides github.check_apps.",
+			func(p *Project) *[]string { return &p.CheckApps }),
+		bindList("status_creators", "GitHub only: overrides github.status_creators.",
+			func(p *Project) *[]string { return &p.StatusCreators }),
 	}
 }
 

@@ -240,6 +240,16 @@ func (r *RepoDefaults) problems(at string) []error {
 			ps.add(fieldErr(fmt.Sprintf("%s.workflows[%d]", at, i), "must be a workflow file name like ci.yml, got %q", file))
 		}
 	}
+	for i, app := range r.CheckApps {
+		if !validApp(app) {
+			ps.add(fieldErr(fmt.Sprintf("%s.check_apps[%d]", at, i), "want a GitHub App's slug (like github-actions) or numeric id, got %q", app))
+		}
+	}
+	for i, login := range r.StatusCreators {
+		if !validLogin(login) {
+			ps.add(fieldErr(fmt.Sprintf("%s.status_creators[%d]", at, i), "want a GitHub login (like jenkins-bot or ci[bot]), got %q", login))
+		}
+	}
 	if r.FastForward != "" || at == "github" {
 		ps.add(oneOf(at+".fast_forward", r.FastForward, FastForwardPush, FastForwardAPI))
 	}
@@ -314,14 +324,15 @@ func (p *Project) githubProblems(at string) []error {
 		for _, k := range []struct {
 			key string
 			set bool
-		}{{"fast_forward", p.FastForward != nil}, {"required_checks", p.RequiredChecks != nil}, {"workflows", p.Workflows != nil}} {
+		}{{"fast_forward", p.FastForward != nil}, {"required_checks", p.RequiredChecks != nil}, {"workflows", p.Workflows != nil},
+			{"check_apps", p.CheckApps != nil}, {"status_creators", p.StatusCreators != nil}} {
 			if k.set {
 				ps.add(fieldErr(at+"."+k.key, "only GitHub projects have it"))
 			}
 		}
 		return ps
 	}
-	r := RepoDefaults{RequiredChecks: p.RequiredChecks, Workflows: p.Workflows}
+	r := RepoDefaults{RequiredChecks: p.RequiredChecks, Workflows: p.Workflows, CheckApps: p.CheckApps, StatusCreators: p.StatusCreators}
 	if p.FastForward != nil {
 		r.FastForward = *p.FastForward
 	}
@@ -575,4 +586,37 @@ func refPart(field, s string) error {
 		return fieldErr(field, "%q is not a valid git ref name", s)
 	}
 	return nil
+}
+
+// validApp reports whether s names a GitHub App: a slug of letters,
+// digits and hyphens, or a numeric id.
+func validApp(s string) bool {
+	if s == "" || len(s) > 64 || s[0] == '-' || s[len(s)-1] == '-' {
+		return false
+	}
+	for _, r := range s {
+		if !isASCIIAlnum(r) && r != '-' {
+			return false
+		}
+	}
+	return true
+}
+
+// validLogin reports whether s can be a GitHub login: letters, digits
+// and single hyphens, at most 39, or a bot's, ending in [bot].
+func validLogin(s string) bool {
+	s = strings.TrimSuffix(s, "[bot]")
+	if s == "" || len(s) > 39 || s[0] == '-' || s[len(s)-1] == '-' || strings.Contains(s, "--") {
+		return false
+	}
+	for _, r := range s {
+		if !isASCIIAlnum(r) && r != '-' {
+			return false
+		}
+	}
+	return true
+}
+
+func isASCIIAlnum(r rune) bool {
+	return (r >= 'a' && r <= 'z') || (r >= 'A' && r <= 'Z') || (r >= '0' && r <= '9')
 }

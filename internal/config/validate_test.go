@@ -149,6 +149,19 @@ func TestProblems(t *testing.T) {
 			"projects[1].fast_forward: only GitHub projects have it",
 			"projects[1].required_checks: only GitHub projects have it",
 			"projects[1].workflows: only GitHub projects have it"}},
+		{"whose checks count", joinLines(
+			"github: {check_apps: [github-actions, '12345', 'Evil CI', -x], status_creators: [jenkins-ci, 'ci[bot]', 'a--b', 'a b']}",
+			"projects:",
+			"  - {forge: github, path: o/r, check_apps: [''], status_creators: [x/y]}",
+			"  - {forge: gitlab, path: g/a, check_apps: [ci], status_creators: [bot]}"), forgeEnv(), []string{
+			`github.check_apps[2]: want a GitHub App's slug (like github-actions) or numeric id, got "Evil CI"`,
+			`github.check_apps[3]: want a GitHub App's slug (like github-actions) or numeric id, got "-x"`,
+			`github.status_creators[2]: want a GitHub login (like jenkins-bot or ci[bot]), got "a--b"`,
+			`github.status_creators[3]: want a GitHub login (like jenkins-bot or ci[bot]), got "a b"`,
+			`projects[0].check_apps[0]: want a GitHub App's slug (like github-actions) or numeric id, got ""`,
+			`projects[0].status_creators[0]: want a GitHub login (like jenkins-bot or ci[bot]), got "x/y"`,
+			"projects[1].check_apps: only GitHub projects have it",
+			"projects[1].status_creators: only GitHub projects have it"}},
 		{"project secrets replace the forge's", "projects: [{forge: github, path: o/r, webhook_secret: a-long-enough-secret}, {forge: github, path: o/s}]",
 			map[string]string{"TRAINYARD_GITHUB_TOKEN": "t"}, []string{
 				"github.webhook_secret: required when github projects are configured (set it, github.webhook_secret_file, or TRAINYARD_GITHUB_WEBHOOK_SECRET)"}},

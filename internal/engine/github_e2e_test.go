@@ -49,6 +49,8 @@ type ghEnvOptions struct {
 	// app signs the client in as a GitHub App installation, which the
 	// forge then knows, instead of with a token.
 	app bool
+	// client adjusts the client's options.
+	client func(*github.Options)
 }
 
 // newGitHubEnvOn is newGitHubEnvWith with o.
@@ -97,6 +99,9 @@ func newGitHubEnvOn(t *testing.T, settings train.Settings, ci fakeforge.CI, muta
 		BackoffBase: time.Millisecond, BackoffMax: 20 * time.Millisecond}
 	if app != nil {
 		copts.Token, copts.App = "", app
+	}
+	if o.client != nil {
+		o.client(&copts)
 	}
 	client, err := github.New(copts)
 	if err != nil {

@@ -19,11 +19,13 @@ type ReviewRequest struct {
 	Body  string `json:"body,omitempty"`
 }
 
-// CheckRunRequest reports a check run on a commit as an app other than
-// the simulated Actions would. Status is queued, in_progress or
-// completed; a completed run needs a Conclusion (success, failure,
-// cancelled, neutral, skipped, timed_out or action_required).
+// CheckRunRequest reports a check run on a commit outside the simulated
+// workflow, as the GitHub App whose slug is App does: github-actions
+// when empty. Status is queued, in_progress or completed; a completed
+// run needs a Conclusion (success, failure, cancelled, neutral, skipped,
+// timed_out or action_required).
 type CheckRunRequest struct {
+	App        string `json:"app,omitempty"`
 	Name       string `json:"name"`
 	Status     string `json:"status"`
 	Conclusion string `json:"conclusion,omitempty"`
@@ -92,6 +94,8 @@ func (c *control) checkRun(r *http.Request) (int, any, error) {
 	}
 	sha := r.PathValue("sha")
 	switch {
+	case req.App != "" && !validSlug(req.App):
+		return 0, nil, badInput("app %q: want an app slug of lower-case letters, digits and hyphens, at most 34 characters", req.App)
 	case req.Name == "" || len(req.Name) > 100:
 		return 0, nil, badInput("name: want 1 to 100 characters, got %d", len(req.Name))
 	case !slices.Contains(checkStatuses, req.Status):
@@ -106,7 +110,7 @@ func (c *control) checkRun(r *http.Request) (int, any, error) {
 	if _, err := c.f.commit(r.Context(), p.Path, sha); err != nil {
 		return 0, nil, badInput("commit %s: not in %s", sha, p.Path)
 	}
-	id, err := c.f.SetCheckRun(p.Path, sha, req.Name, req.Status, req.Conclusion)
+	id, err := c.f.SetCheckRun(p.Path, sha, req.App, req.Name, req.Status, req.Conclusion)
 	if err != nil {
 		return 0, nil, err
 	}
@@ -130,4 +134,17 @@ func (c *control) commitStatuses(r *http.Request) (int, any, error) {
 		list = []CommitStatus{}
 	}
 	return http.StatusOK, list, nil
+}
+
+// validSlug reports whether s can be a GitHub App's slug.
+func validSlug(s string) bool {
+	if s == "" || len(s) > 34 || s[0] == '-' || s[len(s)-1] == '-' {
+		return false
+	}
+	for _, r := range s {
+		if (r < 'a' || r > 'z') && (r < '0' || r > '9') && r != '-' {
+			return false
+		}
+	}
+	return true
 }

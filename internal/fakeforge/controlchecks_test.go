@@ -43,6 +43,7 @@ func TestControlAPIReviewsAndCheckRuns(t *testing.T) {
 		{`{"name":"lint","status":"queued","conclusion":"success"}`, "only a completed check run has one"},
 		{`{"name":"","status":"queued"}`, "name: want 1 to 100 characters"},
 		{`{"name":"lint","status":"done"}`, `status \"done\"`},
+		{`{"app":"Evil CI","name":"lint","status":"queued"}`, `app \"Evil CI\": want an app slug`},
 	} {
 		if status, body := call(t, f, controlToken, "POST", "/projects/acme%2Fwidgets/commits/"+mr.SHA+"/check-runs", tc.body); status != http.StatusBadRequest || !strings.Contains(body, tc.want) {
 			t.Errorf("%s: %d %s, want 400 saying %q", tc.body, status, body, tc.want)

@@ -440,10 +440,11 @@ func (f *Forge) CheckRuns(project, sha string) ([]CheckRun, error) {
 	return out, nil
 }
 
-// SetCheckRun adds a check run named name on sha as another app would
-// (one not driven by the simulated workflow), with status and, once
-// completed, conclusion. It returns the check run's id.
-func (f *Forge) SetCheckRun(project, sha, name, status, conclusion string) (int64, error) {
+// SetCheckRun adds a check run named name on sha as the app whose slug
+// is app would (ActionsApp, or empty, for Actions outside the simulated
+// workflow), with status and, once completed, conclusion. It returns the
+// check run's id.
+func (f *Forge) SetCheckRun(project, sha, app, name, status, conclusion string) (int64, error) {
 	f.mu.Lock()
 	p, err := f.st.project(project)
 	if err != nil {
@@ -451,7 +452,7 @@ func (f *Forge) SetCheckRun(project, sha, name, status, conclusion string) (int6
 		return 0, err
 	}
 	now := f.opts.Now()
-	c := &checkRun{ID: f.st.nextID(), ProjectID: p.ID, SuiteID: f.st.nextID(), Name: name, SHA: sha, Status: status, Started: now}
+	c := &checkRun{ID: f.st.nextID(), ProjectID: p.ID, SuiteID: f.st.nextID(), Name: name, SHA: sha, Status: status, Started: now, App: app}
 	if status == CheckCompleted {
 		c.Conclusion, c.Completed = conclusion, now
 	}

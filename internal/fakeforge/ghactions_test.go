@@ -219,3 +219,59 @@ func TestCommitStatuses(t *testing.T) {
 		t.Fatal("accepted a bogus state")
 	}
 }
+
+// Every status set on a commit is listed, newest first, with its
+// creator: what the combined status does not say.
+func TestListedStatusesNameTheirCreator(t *testing.T) {
+	f := ghForge(t, nil)
+	mustProject(t, f, project1, nil)
+	c := ghClient(t, f, botToken)
+	ctx := context.Background()
+	sha := pushCar(t, f, "feature", map[string]string{"f": "f"})
+	if err := f.SetCommitStatus(project1, sha, "ext/ci", "pending", "carol"); err != nil {
+		t.Fatal(err)
+	}
+	if err := f.SetCommitStatus(project1, sha, "ext/ci", "success", "alice"); err != nil {
+		t.Fatal(err)
+	}
+	list, _, err := c.Repositories.ListStatuses(ctx, "acme", "widgets", sha, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(list) != 2 || list[0].GetState() != "success" || list[0].GetCreator().GetLogin() != "alice" ||
+		list[1].GetState() != "pending" || list[1].GetCreator().GetLogin() != "carol" || list[1].GetContext() != "ext/ci" {
+		t.Fatalf("statuses = %v", list)
+	}
+}
+
+// A check run says which app reported it, and another app's run of the
+// same name hides none of Actions' from the newest ones.
+func TestCheckRunsNameTheirApp(t *testing.T) {
+	f := ghForge(t, nil)
+	mustProject(t, f, project1, nil)
+	c := ghClient(t, f, botToken)
+	sha := pushCar(t, f, "feature", map[string]string{"f": "f"})
+	actions, err := f.SetCheckRun(project1, sha, "", "ci/test", CheckCompleted, ConclusionFailure)
+	if err != nil {
+		t.Fatal(err)
+	}
+	other, err := f.SetCheckRun(project1, sha, "evil-ci", "ci/test", CheckCompleted, ConclusionSuccess)
+	if err != nil {
+		t.Fatal(err)
+	}
+	latest := checkRuns(t, c, sha, "latest")
+	a, o := latest["ci/test#"+itoa(actions)], latest["ci/test#"+itoa(other)]
+	if a == nil || o == nil {
+		t.Fatalf("latest = %v, want both apps' runs", latest)
+	}
+	if a.GetApp().GetSlug() != ActionsApp || a.GetApp().GetID() != 15368 {
+		t.Errorf("Actions' run is by %v", a.GetApp())
+	}
+	if o.GetApp().GetSlug() != "evil-ci" || o.GetApp().GetID() == 15368 || o.GetApp().GetID() == 0 {
+		t.Errorf("the other app's run is by %v", o.GetApp())
+	}
+	again, _ := f.SetCheckRun(project1, sha, "evil-ci", "ci/test", CheckCompleted, ConclusionFailure)
+	if got := checkRuns(t, c, sha, "latest"); got["ci/test#"+itoa(again)].GetApp().GetID() != o.GetApp().GetID() || got["ci/test#"+itoa(other)] != nil {
+		t.Errorf("the app's id changed or its older run is still among the latest: %v", got)
+	}
+}

@@ -9,7 +9,8 @@ import (
 // GitHub REST handlers for check runs, commit statuses and workflow runs.
 
 // ghListCheckRuns lists the check runs on a commit; filter=latest (the
-// default) keeps the newest check run of each name.
+// default) keeps the newest check run of each name in each app's
+// suites, so another app's run of the same name hides none of Actions'.
 func (f *Forge) ghListCheckRuns(w http.ResponseWriter, r *http.Request, u *user) error {
 	p, err := f.ghRepoFor(r, u, NoAccess)
 	if err != nil {
@@ -30,13 +31,18 @@ func (f *Forge) ghListCheckRuns(w http.ResponseWriter, r *http.Request, u *user)
 		}
 	}
 	slices.SortFunc(runs, func(a, b *checkRun) int { return int(b.ID - a.ID) })
-	seen := map[string]bool{}
+	type appName struct{ app, name string }
+	seen := map[appName]bool{}
 	out := []ghCheckRun{}
 	for _, c := range runs {
-		if latest && seen[c.Name] {
+		key := appName{c.App, c.Name}
+		if key.app == ActionsApp {
+			key.app = ""
+		}
+		if latest && seen[key] {
 			continue
 		}
-		seen[c.Name] = true
+		seen[key] = true
 		out = append(out, f.ghCheckRunOf(p, c))
 	}
 	total := len(out)
@@ -89,6 +95,29 @@ func (f *Forge) ghCombinedStatus(w http.ResponseWriter, r *http.Request, u *user
 		Repository: f.ghMinimalRepoOf(p), CommitURL: l.api("repos/" + p.Path + "/commits/" + sha),
 		URL: l.api("repos/" + p.Path + "/commits/" + sha + "/status"),
 	})
+	return nil
+}
+
+// ghListStatuses lists every status set on a commit, newest first, each
+// with the user who set it: what tells a status from a forgery of it.
+func (f *Forge) ghListStatuses(w http.ResponseWriter, r *http.Request, u *user) error {
+	p, err := f.ghRepoFor(r, u, NoAccess)
+	if err != nil {
+		return err
+	}
+	sha, err := f.ghResolve(r, p, r.PathValue("ref"))
+	if err != nil {
+		return err
+	}
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	out := []ghListedStatus{}
+	for i := len(f.st.gh.statuses) - 1; i >= 0; i-- {
+		if s := f.st.gh.statuses[i]; s.ProjectID == p.ID && s.SHA == sha {
+			out = append(out, ghListedStatus{ghStatus: f.ghStatusOf(p, s), Creator: f.ghUserOf(f.st.users[s.CreatorID])})
+		}
+	}
+	writeGH(w, http.StatusOK, ghPaginate(w, r, out))
 	return nil
 }
 

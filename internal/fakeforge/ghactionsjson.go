@@ -9,12 +9,40 @@ import "time"
 func (f *Forge) actionsApp() obj {
 	created := ghTimeStr(time.Date(2018, 7, 30, 9, 30, 17, 0, time.UTC))
 	return obj{
-		"id": 15368, "node_id": "MDM6QXBwMTUzNjg=", "name": "GitHub Actions",
+		"id": 15368, "slug": ActionsApp, "node_id": "MDM6QXBwMTUzNjg=", "name": "GitHub Actions",
 		"description": "Automate your workflow from idea to production", "external_url": "https://help.github.com/en/actions",
 		"html_url": f.ghURLs().web("apps/github-actions"), "created_at": created, "updated_at": created,
 		"owner":       f.ghUserOf(&user{ID: 9919, Username: "github", Org: true}),
 		"permissions": obj{"checks": "write", "contents": "write", "metadata": "read", "statuses": "write"},
 		"events":      []string{"check_run", "check_suite", "push", "pull_request", "workflow_dispatch"},
+	}
+}
+
+// ActionsApp is the slug of GitHub Actions, whose check runs the
+// simulated workflows make.
+const ActionsApp = "github-actions"
+
+// appOf is the GitHub App that reports c: Actions, the installed app, or
+// another one, numbered the first time it reports; call with f.mu held.
+func (f *Forge) appOf(c *checkRun) obj {
+	if c.App == "" || c.App == ActionsApp {
+		return f.actionsApp()
+	}
+	id := f.opts.GitHub.App.ID
+	if c.App != f.opts.GitHub.App.Slug || id == 0 {
+		if id = f.st.gh.apps[c.App]; id == 0 {
+			id = 900000 + int64(len(f.st.gh.apps)+1)
+			f.st.gh.apps[c.App] = id
+		}
+	}
+	created := ghTimeStr(time.Date(2020, 1, 2, 3, 4, 5, 0, time.UTC))
+	return obj{
+		"id": id, "slug": c.App, "node_id": nodeID("A", id), "name": c.App, "description": "",
+		"external_url": "https://example.com/" + c.App, "html_url": f.ghURLs().web("apps/" + c.App),
+		"created_at": created, "updated_at": created,
+		"owner":       f.ghUserOf(&user{ID: id, Username: c.App, Org: true}),
+		"permissions": obj{"checks": "write", "metadata": "read"},
+		"events":      []string{"check_run", "check_suite"},
 	}
 }
 
@@ -65,7 +93,7 @@ func (f *Forge) ghCheckRunOf(p *project, c *checkRun) ghCheckRun {
 		URL: l.api("repos/" + p.Path + "/check-runs/" + itoa(c.ID)), HTMLURL: web, DetailsURL: web,
 		Status: c.Status, StartedAt: ghTime(c.Started), CompletedAt: ghTime(c.Completed),
 		Output: ghCheckOutput{AnnotationsURL: l.api("repos/" + p.Path + "/check-runs/" + itoa(c.ID) + "/annotations")},
-		Name:   c.Name, CheckSuite: ghID{c.SuiteID}, App: f.actionsApp(), PullRequests: []obj{},
+		Name:   c.Name, CheckSuite: ghID{c.SuiteID}, App: f.appOf(c), PullRequests: []obj{},
 	}
 	if c.Conclusion != "" {
 		out.Conclusion = &c.Conclusion
@@ -183,6 +211,13 @@ type ghStatus struct {
 	Context     string  `json:"context"`
 	CreatedAt   string  `json:"created_at"`
 	UpdatedAt   string  `json:"updated_at"`
+}
+
+// ghListedStatus is a status as the list of a commit's statuses gives
+// it: with its creator, which the combined status leaves out.
+type ghListedStatus struct {
+	ghStatus
+	Creator obj `json:"creator"`
 }
 
 type ghCombinedStatus struct {

@@ -117,7 +117,7 @@ func (f *Forge) suiteOf(p *project, c *checkRun) ghSuiteBrief {
 	s := ghSuiteBrief{
 		ID: c.SuiteID, NodeID: nodeID("CS", c.SuiteID), HeadSHA: c.SHA, Status: status,
 		URL: f.ghURLs().api("repos/" + p.Path + "/check-suites/" + itoa(c.SuiteID)), Before: zeroSHA, After: c.SHA,
-		PullRequests: []obj{}, App: f.actionsApp(), CreatedAt: ghTimeStr(created), UpdatedAt: ghTimeStr(updated),
+		PullRequests: []obj{}, App: hookApp(f.appOf(c)), CreatedAt: ghTimeStr(created), UpdatedAt: ghTimeStr(updated),
 	}
 	if branch != "" {
 		s.HeadBranch = &branch
@@ -178,4 +178,16 @@ func orEmpty(s []string) []string {
 		return []string{}
 	}
 	return s
+}
+
+// hookApp is an app as webhooks show it: GitHub's examples of check run
+// and check suite events give no slug, which the REST API does.
+func hookApp(app obj) obj {
+	out := make(obj, len(app))
+	for k, v := range app {
+		if k != "slug" {
+			out[k] = v
+		}
+	}
+	return out
 }

@@ -148,8 +148,10 @@ func (f *Forge) sendGHCheckRuns(action string, ids ...int64) {
 		f.mu.Lock()
 		c := f.st.gh.checkRuns[id]
 		p := f.st.projects[c.ProjectID]
+		run := f.ghCheckRunOf(p, c)
+		run.App = hookApp(run.App)
 		payload := obj{
-			"action": action, "check_run": ghHookCheckRun{ghCheckRun: f.ghCheckRunOf(p, c), CheckSuite: f.suiteOf(p, c)},
+			"action": action, "check_run": ghHookCheckRun{ghCheckRun: run, CheckSuite: f.suiteOf(p, c)},
 			"repository": f.ghRepoOf(p), "sender": f.ghUserOf(f.st.users[f.botID(p)]),
 		}
 		f.mu.Unlock()

@@ -110,9 +110,13 @@ func TestGitHubShapesMatchGitHub(t *testing.T) {
 			// after 2018, when Atlantis captured its payload.
 			[]string{".performed_via_github_app", ".pin", ".minimized"}},
 		// The REST API's check_suite is {"id": ...}; the webhook's is
-		// the whole suite. An app's permissions are its own.
+		// the whole suite. An app's permissions are its own, and the
+		// webhook's example app has no slug: the app is compared with
+		// the REST example's next.
 		{"check run", "/repos/acme/widgets/commits/" + sha + "/check-runs", &github.ListCheckRunsResults{}, func(v any) any { return at(t, v, "check_runs", 0) },
-			"check_run_completed_success.json", func(v any) any { return at(t, v, "check_run") }, []string{".check_suite", ".app.permissions"}},
+			"check_run_completed_success.json", func(v any) any { return at(t, v, "check_run") }, []string{".check_suite", ".app.permissions", ".app.slug"}},
+		{"check run's app", "/repos/acme/widgets/commits/" + sha + "/check-runs", &github.ListCheckRunsResults{}, func(v any) any { return at(t, v, "check_runs", 0, "app") },
+			"create_check_run.json", func(v any) any { return at(t, v, "app") }, []string{".permissions"}},
 		{"workflow run", "/repos/acme/widgets/actions/runs?head_sha=" + sha, &github.WorkflowRuns{}, func(v any) any { return at(t, v, "workflow_runs", 0) },
 			"workflow_run_completed.json", func(v any) any { return at(t, v, "workflow_run") }, nil},
 		{"commit status", "/repos/acme/widgets/commits/" + sha + "/status", &github.CombinedStatus{}, func(v any) any { return only(at(t, v, "statuses", 0), statusKeys...) },

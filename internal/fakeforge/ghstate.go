@@ -34,6 +34,9 @@ type checkRun struct {
 	Conclusion string
 	Started    time.Time
 	Completed  time.Time
+	// App is the slug of the GitHub App that reports it; empty for the
+	// simulated Actions.
+	App string
 	// API: an app created it through the check runs API, with the title
 	// and details page it gave.
 	API        bool
@@ -150,6 +153,9 @@ type ghState struct {
 	codeOwners map[int64][]string
 	// issues are a project's plain issues, by project id and number.
 	issues map[int64]map[int64]*issue
+	// apps number the GitHub Apps other than Actions and the installed
+	// one that reported check runs, by slug.
+	apps map[string]int64
 }
 
 func newGHState() ghState {
@@ -157,6 +163,6 @@ func newGHState() ghState {
 		checkRuns: map[int64]*checkRun{}, workflowRuns: map[int64]*workflowRun{}, tokenExpiry: map[string]time.Time{},
 		reviews: map[int64][]*review{}, threads: map[int64][]*reviewThread{},
 		protection: map[branchKey]BranchProtection{}, rules: map[branchKey]PullRequestRule{}, rulesIDs: map[branchKey]int64{},
-		codeOwners: map[int64][]string{}, issues: map[int64]map[int64]*issue{},
+		codeOwners: map[int64][]string{}, issues: map[int64]map[int64]*issue{}, apps: map[string]int64{},
 	}
 }

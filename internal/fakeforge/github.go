@@ -61,6 +61,7 @@ func (f *Forge) ghRoutes() *http.ServeMux {
 	handle("GET /repos/{owner}/{repo}/commits/{ref}", f.ghGetCommit)
 	handle("GET /repos/{owner}/{repo}/commits/{ref}/check-runs", f.ghListCheckRuns)
 	handle("GET /repos/{owner}/{repo}/commits/{ref}/status", f.ghCombinedStatus)
+	handle("GET /repos/{owner}/{repo}/commits/{ref}/statuses", f.ghListStatuses)
 	handle("POST /repos/{owner}/{repo}/statuses/{sha}", f.ghCreateStatus)
 	handle("GET /repos/{owner}/{repo}/actions/runs", f.ghListWorkflowRuns)
 	handle("GET /repos/{owner}/{repo}/actions/runs/{run_id}", f.ghGetWorkflowRun)

@@ -31,6 +31,7 @@ const (
 	DefaultCheck                = "ci/test"
 	DefaultWorkflow             = "CI"
 	DefaultInstallationID       = 1
+	DefaultAppSlug              = "trainyard"
 	DefaultInstallationTokenTTL = time.Hour
 )
 
@@ -114,6 +115,9 @@ type Actions struct {
 // App is a GitHub App installed on every repository of the forge.
 type App struct {
 	ID int64
+	// Slug names the app in URLs and in the check runs it makes;
+	// DefaultAppSlug if empty.
+	Slug string
 	// InstallationID is the one installation; DefaultInstallationID if 0.
 	InstallationID int64
 	// PublicKey verifies the app's RS256 JWTs.
@@ -246,6 +250,9 @@ func (g GitHub) withDefaults() GitHub {
 	}
 	if g.App.InstallationID == 0 {
 		g.App.InstallationID = DefaultInstallationID
+	}
+	if g.App.Slug == "" {
+		g.App.Slug = DefaultAppSlug
 	}
 	if g.App.TokenTTL <= 0 {
 		g.App.TokenTTL = DefaultInstallationTokenTTL

@@ -314,7 +314,7 @@ func (f *Forge) ghCreateCheckRun(w http.ResponseWriter, r *http.Request, u *user
 		return err
 	}
 	now := f.opts.Now()
-	c := &checkRun{ProjectID: p.ID, Name: body.Name, SHA: sha, Status: CheckQueued, API: true}
+	c := &checkRun{ProjectID: p.ID, Name: body.Name, SHA: sha, Status: CheckQueued, API: true, App: f.opts.GitHub.App.Slug}
 	if err := body.apply(c, now); err != nil {
 		return err
 	}

@@ -2,6 +2,8 @@ package github
 
 import (
 	"slices"
+	"strconv"
+	"strings"
 
 	gh "github.com/google/go-github/v82/github"
 
@@ -43,10 +45,39 @@ func (cs checks) addRuns(runs []*gh.CheckRun) {
 	}
 }
 
+// addStatuses adds the newest status of each context; statuses come
+// newest first.
 func (cs checks) addStatuses(statuses []*gh.RepoStatus) {
+	seen := map[string]bool{}
 	for _, s := range statuses {
-		cs.add(s.GetContext(), statusState(s.GetState()))
+		if !seen[s.GetContext()] {
+			seen[s.GetContext()] = true
+			cs.add(s.GetContext(), statusState(s.GetState()))
+		}
 	}
+}
+
+// trustedRuns keeps the check runs of the apps r trusts.
+func (r Repository) trustedRuns(runs []*gh.CheckRun) []*gh.CheckRun {
+	apps := r.CheckApps
+	if len(apps) == 0 {
+		apps = []string{DefaultCheckApp}
+	}
+	return slices.DeleteFunc(runs, func(run *gh.CheckRun) bool {
+		app := run.GetApp()
+		id := strconv.FormatInt(app.GetID(), 10)
+		return !slices.ContainsFunc(apps, func(a string) bool {
+			return (app.GetSlug() != "" && strings.EqualFold(a, app.GetSlug())) || (app.GetID() != 0 && a == id)
+		})
+	})
+}
+
+// trustedStatuses keeps the commit statuses set by the users r trusts.
+func (r Repository) trustedStatuses(statuses []*gh.RepoStatus) []*gh.RepoStatus {
+	return slices.DeleteFunc(statuses, func(s *gh.RepoStatus) bool {
+		login := s.GetCreator().GetLogin()
+		return login == "" || !slices.ContainsFunc(r.StatusCreators, func(u string) bool { return strings.EqualFold(u, login) })
+	})
 }
 
 // runState reads a check run. Neutral and skipped pass, as GitHub's

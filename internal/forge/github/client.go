@@ -68,8 +68,13 @@ type Options struct {
 	// workflow_dispatch on a car branch when no run of them exists for
 	// its commit, for workflows that do not run on push.
 	Workflows []string
-	// Repositories override RequiredChecks and Workflows for single
-	// repositories, by "owner/repo" (in any case).
+	// CheckApps and StatusCreators say whose checks count (see
+	// Repository).
+	CheckApps      []string
+	StatusCreators []string
+	// Repositories override RequiredChecks, Workflows, CheckApps and
+	// StatusCreators for single repositories, by "owner/repo" (in any
+	// case).
 	Repositories map[string]Repository
 	// CarPrefix starts car branch names; only workflow runs on car
 	// branches are ever cancelled. DefaultCarPrefix if empty.
@@ -111,7 +116,21 @@ type App struct {
 type Repository struct {
 	RequiredChecks []string
 	Workflows      []string
+	// CheckApps are the GitHub Apps, each by slug or numeric id, whose
+	// check runs count; DefaultCheckApp alone when empty. Any app with checks
+	// permission can report a check run of any name on any commit: one
+	// from another app says nothing of the car's CI.
+	CheckApps []string
+	// StatusCreators are the users, by login, whose commit statuses
+	// count; none when empty, and then statuses are not read at all.
+	// Anyone with write access can set a status of any context.
+	StatusCreators []string
 }
+
+// DefaultCheckApp is the app whose check runs count unless a repository
+// names others: GitHub Actions, by its slug, which GitHub Enterprise
+// Server shares.
+const DefaultCheckApp = "github-actions"
 
 // Client talks to one GitHub instance. It is safe for concurrent use.
 type Client struct {
@@ -153,7 +172,7 @@ func New(opts Options) (*Client, error) {
 		log = zap.NewNop()
 	}
 	c := &Client{
-		web: web, api: api, checks: Repository{opts.RequiredChecks, opts.Workflows}, repos: map[string]Repository{},
+		web: web, api: api, checks: Repository{opts.RequiredChecks, opts.Workflows, opts.CheckApps, opts.StatusCreators}, repos: map[string]Repository{},
 		cars: orString(opts.CarPrefix, DefaultCarPrefix) + "/", gate: &gate{},
 		budget: opts.Budget.Budget(
 			ratelimit.Window{N: orInt(opts.WritesPerMinute, DefaultWritesPerMinute), Per: time.Minute},

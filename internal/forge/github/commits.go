@@ -63,19 +63,22 @@ func (c *Client) commitOf(ctx context.Context, r repoRef, prefix string) (string
 
 // commitChecks reads the check runs on sha and, unless they settle the
 // verdict alone, its commit statuses; with runs, its workflow runs too.
+// Only the check runs of the apps and the statuses of the users the
+// repository trusts count: anything else could pass a car that its CI
+// never passed.
 func (c *Client) commitChecks(ctx context.Context, r repoRef, sha string, runs bool) (commitChecks, error) {
 	cc := commitChecks{sha: sha, checks: checks{}}
 	checkRuns, err := c.checkRuns(ctx, r, sha, "latest")
 	if err != nil {
 		return cc, err
 	}
-	cc.checks.addRuns(checkRuns)
-	if !complete(r.RequiredChecks, cc.checks) {
+	cc.checks.addRuns(r.trustedRuns(checkRuns))
+	if len(r.StatusCreators) > 0 && !complete(r.RequiredChecks, cc.checks) {
 		statuses, err := c.statuses(ctx, r, sha)
 		if err != nil {
 			return cc, err
 		}
-		cc.checks.addStatuses(statuses)
+		cc.checks.addStatuses(r.trustedStatuses(statuses))
 	}
 	if runs {
 		if cc.runs, err = c.workflowRuns(ctx, r, sha); err != nil {
@@ -100,13 +103,14 @@ func (c *Client) checkRuns(ctx context.Context, r repoRef, sha, filter string) (
 	return out, err
 }
 
+// statuses lists every commit status set on sha, newest first. The
+// combined status would be one request for many, but it does not say
+// who set each status.
 func (c *Client) statuses(ctx context.Context, r repoRef, sha string) ([]*gh.RepoStatus, error) {
 	var out []*gh.RepoStatus
-	err := c.pages(ctx, fmt.Sprintf("get combined status of %s@%.12s", r.project, sha), func(try context.Context, page int) (*gh.Response, error) {
-		res, resp, err := c.gh.Repositories.GetCombinedStatus(try, r.owner, r.repo, sha, &gh.ListOptions{Page: page, PerPage: perPage})
-		if res != nil {
-			out = append(out, res.Statuses...)
-		}
+	err := c.pages(ctx, fmt.Sprintf("list statuses of %s@%.12s", r.project, sha), func(try context.Context, page int) (*gh.Response, error) {
+		res, resp, err := c.gh.Repositories.ListStatuses(try, r.owner, r.repo, sha, &gh.ListOptions{Page: page, PerPage: perPage})
+		out = append(out, res...)
 		return resp, err
 	})
 	return out, err

@@ -57,7 +57,7 @@ func (c *Client) failedChecks(ctx context.Context, r repoRef, sha string) ([]str
 		return nil, err
 	}
 	worst := map[string]*gh.CheckRun{}
-	for _, run := range runs {
+	for _, run := range r.trustedRuns(runs) {
 		s := runState(run)
 		if (s != checkFailed && s != checkCanceled) || !required(r, run.GetName()) {
 			continue

@@ -147,7 +147,7 @@ func TestPipelineFollowsTheChecks(t *testing.T) {
 
 func TestPipelinesForACommitWithoutChecks(t *testing.T) {
 	f := newForge(t, nil)
-	c := newClient(t, f, nil)
+	c := newClient(t, f, func(o *Options) { o.StatusCreators = []string{"carol"} })
 	sha := pushCar(t, f, "feature", map[string]string{"f": "f"}) // no workflow runs on it
 	if list, err := c.PipelinesFor(context.Background(), project, "feature", sha); err != nil || len(list) != 0 {
 		t.Fatalf("PipelinesFor = %+v, %v; want none", list, err)
@@ -282,7 +282,9 @@ func TestChecksOfACommitPushedAgainRepeatTheirID(t *testing.T) {
 
 func TestRetryWaitsForRunningJobs(t *testing.T) {
 	f := newForge(t, func(o *fakeforge.Options) { o.CI.Manual = true })
-	c := newClient(t, f, func(o *Options) { o.RequiredChecks = []string{"ci/test", "ext/ci"} })
+	c := newClient(t, f, func(o *Options) {
+		o.RequiredChecks, o.StatusCreators = []string{"ci/test", "ext/ci"}, []string{"carol"}
+	})
 	ctx := context.Background()
 	sha := pushCar(t, f, car, map[string]string{"ok": "ok"})
 	first, err := c.CreatePipeline(ctx, project, car, nil)
@@ -310,7 +312,7 @@ func TestRetryWaitsForRunningJobs(t *testing.T) {
 
 func TestRetryWithNothingToReRunIsRefused(t *testing.T) {
 	f := newForge(t, nil)
-	c := newClient(t, f, func(o *Options) { o.RequiredChecks = []string{"ext/ci"} })
+	c := newClient(t, f, func(o *Options) { o.RequiredChecks, o.StatusCreators = []string{"ext/ci"}, []string{"Carol"} })
 	ctx := context.Background()
 	sha := pushCar(t, f, "feature", map[string]string{"f": "f"})
 	f.SetCommitStatus(project, sha, "ext/ci", "failure", "carol")

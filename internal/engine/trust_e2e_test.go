@@ -3,10 +3,12 @@ package engine_test
 import (
 	"fmt"
 	"testing"
+	"time"
 
 	"github.com/trainyard/trainyard/internal/event"
 	"github.com/trainyard/trainyard/internal/fakeforge"
 	"github.com/trainyard/trainyard/internal/forge/github"
+	"github.com/trainyard/trainyard/internal/forge/gitlab"
 	"github.com/trainyard/trainyard/internal/train"
 )
 
@@ -75,4 +77,86 @@ func TestGitHubForgedChecksPassNoCar(t *testing.T) {
 		t.Fatalf("main is at %.12s, want the car's commit %.12s", head, car.Commit)
 	}
 	e.requireMerged(pr)
+}
+
+// A developer whose MR failed on the train runs a pipeline on its car
+// branch with variables that skip the tests, and it passes. The retry
+// the train then makes starts a pipeline of its own rather than taking
+// theirs, and when that fails too, the MR is evicted and the target
+// stays where it was.
+func TestGitLabAnotherUsersPipelinePassesNoCar(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t, envOptions{settings: train.Settings{Retries: 1}, ci: fakeforge.CI{Manual: true}})
+	pr := e.mr(1, nil)
+	e.addAll(pr)
+	car := e.runningCar(pr)
+
+	const malloryToken = "glpat-mallory-token-0000"
+	e.ff.AddToken("mallory", malloryToken)
+	if err := e.ff.SetAccess(project, "mallory", fakeforge.Developer); err != nil {
+		t.Fatal(err)
+	}
+	mallory, err := gitlab.New(gitlab.Options{BaseURL: e.ff.URL(), Token: malloryToken})
+	if err != nil {
+		t.Fatal(err)
+	}
+	theirs, err := mallory.CreatePipeline(e.ctx, project, fmt.Sprintf("trainyard/main/%d", pr), map[string]string{"SKIP_TESTS": "1"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if theirs.SHA != car.Commit {
+		t.Fatalf("their pipeline runs %.12s, want the car's %.12s", theirs.SHA, car.Commit)
+	}
+	if err := e.ff.FinishPipeline(e.ctx, theirs.ID, fakeforge.PipelineSuccess); err != nil {
+		t.Fatal(err)
+	}
+	// Every pipeline of Trainyard's fails, until the train gives up.
+	for {
+		tr, err := e.eng.Train(e.ctx, e.key)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if tr.Idle() && len(tr.Outbox) == 0 {
+			break
+		}
+		pipelines, err := e.ff.Pipelines(project)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, p := range pipelines {
+			if p.ID != theirs.ID && p.FinishedAt.IsZero() {
+				if err := e.ff.FinishPipeline(e.ctx, p.ID, fakeforge.PipelineFailed); err != nil {
+					t.Fatal(err)
+				}
+			}
+		}
+		if err := e.eng.Sweep(e.ctx, e.key); err != nil {
+			t.Fatal(err)
+		}
+		select {
+		case <-e.ctx.Done():
+			t.Fatalf("the train never gave up on !%d: %+v", pr, tr)
+		case <-time.After(10 * time.Millisecond):
+		}
+	}
+	if head := e.head(); head != e.base {
+		t.Fatalf("main moved to %.12s, want it at %.12s", head, e.base)
+	}
+	if s := e.mrState(pr).State; s != fakeforge.StateOpened {
+		t.Fatalf("!%d is %s, want open", pr, s)
+	}
+	pipelines, err := e.ff.Pipelines(project)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ours := 0
+	for _, p := range pipelines {
+		if p.User == "trainyard-bot" && p.SHA == car.Commit {
+			ours++
+		}
+	}
+	if ours < 2 {
+		t.Fatalf("Trainyard ran %d pipelines on the car's commit, want the first and a retry of its own: %+v", ours, pipelines)
+	}
+	e.requireNote(pr, "Removed from the merge train for `main`")
 }

@@ -75,7 +75,8 @@ func (f *Forge) listPipelines(w http.ResponseWriter, r *http.Request, u *user) e
 	out := []apiPipelineInfo{}
 	for _, pl := range f.projectPipelines(p) {
 		if matches(q.Get("sha"), pl.SHA) && matches(q.Get("ref"), pl.Ref) &&
-			matches(q.Get("status"), pl.Status) && matches(q.Get("source"), pl.Source) {
+			matches(q.Get("status"), pl.Status) && matches(q.Get("source"), pl.Source) &&
+			(q.Get("username") == "" || f.st.users[pl.UserID] != nil && f.st.users[pl.UserID].Username == q.Get("username")) {
 			out = append(out, f.apiPipelineInfoOf(pl))
 		}
 	}

@@ -100,13 +100,43 @@ func (c *Client) Pipeline(ctx context.Context, project string, id int64) (forge.
 	return pipelineOf(p), nil
 }
 
+// username returns the name of the token's user, which never changes
+// for a token: read once, and again only after a failure.
+func (c *Client) username(ctx context.Context) (string, error) {
+	c.selfMu.Lock()
+	defer c.selfMu.Unlock()
+	if c.self != "" {
+		return c.self, nil
+	}
+	var u *gl.User
+	err := c.do(ctx, "read the token's user", true, func(o ...gl.RequestOptionFunc) (r *gl.Response, err error) {
+		u, r, err = c.gl.Users.CurrentUser(o...)
+		return r, err
+	})
+	if err != nil {
+		return "", err
+	}
+	if u == nil || u.Username == "" {
+		return "", errors.New("read the token's user: GitLab answered without a username")
+	}
+	c.self = u.Username
+	return c.self, nil
+}
+
 // PipelinesFor lists the pipelines that ran or run for exactly sha on ref,
-// newest first, so a start can be skipped when one exists.
+// newest first, so a start can be skipped when one exists. Only those
+// Trainyard's own user started count (its API calls and its pushes): a
+// developer can run a pipeline on a car branch with variables of their
+// own, such as one that skips the tests, and it must not pass the car.
 func (c *Client) PipelinesFor(ctx context.Context, project, ref, sha string) ([]forge.Pipeline, error) {
-	opt := &gl.ListProjectPipelinesOptions{ListOptions: gl.ListOptions{PerPage: perPage}, Ref: gl.Ptr(ref), SHA: gl.Ptr(sha)}
+	self, err := c.username(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("list pipelines for %.12s on %s of %s: %w", sha, ref, project, err)
+	}
+	opt := &gl.ListProjectPipelinesOptions{ListOptions: gl.ListOptions{PerPage: perPage}, Ref: gl.Ptr(ref), SHA: gl.Ptr(sha), Username: gl.Ptr(self)}
 	var out []forge.Pipeline
 	op := fmt.Sprintf("list pipelines for %.12s on %s of %s", sha, ref, project)
-	err := c.pages(ctx, op, &opt.Page, func(o ...gl.RequestOptionFunc) (*gl.Response, error) {
+	err = c.pages(ctx, op, &opt.Page, func(o ...gl.RequestOptionFunc) (*gl.Response, error) {
 		list, r, err := c.gl.Pipelines.ListProjectPipelines(project, opt, o...)
 		if err == nil {
 			for _, p := range list {

@@ -11,6 +11,7 @@ import (
 	"net/url"
 	"os"
 	"strings"
+	"sync"
 	"time"
 
 	gl "gitlab.com/gitlab-org/api/client-go"
@@ -70,6 +71,9 @@ type Client struct {
 	// budget is nil when requests are not bounded.
 	budget ratelimit.Limiter
 	log    *zap.Logger
+	// self is the token's username, read once: see PipelinesFor.
+	selfMu sync.Mutex
+	self   string
 }
 
 // New returns a client for opts.BaseURL. It makes no request.

@@ -590,33 +590,25 @@ func refPart(field, s string) error {
 
 // validApp reports whether s names a GitHub App: a slug of letters,
 // digits and hyphens, or a numeric id.
-func validApp(s string) bool {
-	if s == "" || len(s) > 64 || s[0] == '-' || s[len(s)-1] == '-' {
-		return false
-	}
-	for _, r := range s {
-		if !isASCIIAlnum(r) && r != '-' {
-			return false
-		}
-	}
-	return true
-}
+func validApp(s string) bool { return hyphenated(s, 64) }
 
 // validLogin reports whether s can be a GitHub login: letters, digits
 // and single hyphens, at most 39, or a bot's, ending in [bot].
 func validLogin(s string) bool {
 	s = strings.TrimSuffix(s, "[bot]")
-	if s == "" || len(s) > 39 || s[0] == '-' || s[len(s)-1] == '-' || strings.Contains(s, "--") {
+	return hyphenated(s, 39) && !strings.Contains(s, "--")
+}
+
+// hyphenated reports whether s is 1 to n ASCII letters, digits and
+// hyphens, neither starting nor ending with a hyphen.
+func hyphenated(s string, n int) bool {
+	if s == "" || len(s) > n || s[0] == '-' || s[len(s)-1] == '-' {
 		return false
 	}
 	for _, r := range s {
-		if !isASCIIAlnum(r) && r != '-' {
+		if (r < 'a' || r > 'z') && (r < 'A' || r > 'Z') && (r < '0' || r > '9') && r != '-' {
 			return false
 		}
 	}
 	return true
-}
-
-func isASCIIAlnum(r rune) bool {
-	return (r >= 'a' && r <= 'z') || (r >= 'A' && r <= 'Z') || (r >= '0' && r <= '9')
 }

@@ -8,15 +8,22 @@ import (
 
 // GitHub REST handlers for check runs, commit statuses and workflow runs.
 
+// ghCommitFor is the repository of a request that anyone may read, and
+// the commit its {ref} names.
+func (f *Forge) ghCommitFor(r *http.Request, u *user) (*project, string, error) {
+	p, err := f.ghRepoFor(r, u, NoAccess)
+	if err != nil {
+		return nil, "", err
+	}
+	sha, err := f.ghResolve(r, p, r.PathValue("ref"))
+	return p, sha, err
+}
+
 // ghListCheckRuns lists the check runs on a commit; filter=latest (the
 // default) keeps the newest check run of each name in each app's
 // suites, so another app's run of the same name hides none of Actions'.
 func (f *Forge) ghListCheckRuns(w http.ResponseWriter, r *http.Request, u *user) error {
-	p, err := f.ghRepoFor(r, u, NoAccess)
-	if err != nil {
-		return err
-	}
-	sha, err := f.ghResolve(r, p, r.PathValue("ref"))
+	p, sha, err := f.ghCommitFor(r, u)
 	if err != nil {
 		return err
 	}
@@ -54,11 +61,7 @@ func (f *Forge) ghListCheckRuns(w http.ResponseWriter, r *http.Request, u *user)
 // one failed or errored, pending if one is pending or there are none,
 // success otherwise.
 func (f *Forge) ghCombinedStatus(w http.ResponseWriter, r *http.Request, u *user) error {
-	p, err := f.ghRepoFor(r, u, NoAccess)
-	if err != nil {
-		return err
-	}
-	sha, err := f.ghResolve(r, p, r.PathValue("ref"))
+	p, sha, err := f.ghCommitFor(r, u)
 	if err != nil {
 		return err
 	}
@@ -101,11 +104,7 @@ func (f *Forge) ghCombinedStatus(w http.ResponseWriter, r *http.Request, u *user
 // ghListStatuses lists every status set on a commit, newest first, each
 // with the user who set it: what tells a status from a forgery of it.
 func (f *Forge) ghListStatuses(w http.ResponseWriter, r *http.Request, u *user) error {
-	p, err := f.ghRepoFor(r, u, NoAccess)
-	if err != nil {
-		return err
-	}
-	sha, err := f.ghResolve(r, p, r.PathValue("ref"))
+	p, sha, err := f.ghCommitFor(r, u)
 	if err != nil {
 		return err
 	}

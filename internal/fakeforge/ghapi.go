@@ -413,11 +413,7 @@ func (f *Forge) moveRef(r *http.Request, p *project, u *user, ref, sha string, f
 // ghGetCommit answers a commit by SHA, abbreviated SHA or branch; with
 // the v3.sha media type, as go-github's GetCommitSHA1 asks, just its SHA.
 func (f *Forge) ghGetCommit(w http.ResponseWriter, r *http.Request, u *user) error {
-	p, err := f.ghRepoFor(r, u, NoAccess)
-	if err != nil {
-		return err
-	}
-	sha, err := f.ghResolve(r, p, r.PathValue("ref"))
+	p, sha, err := f.ghCommitFor(r, u)
 	if err != nil {
 		return err
 	}

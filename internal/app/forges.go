@@ -83,14 +83,16 @@ type policy struct {
 	cfg   *config.Config
 	forge string
 	files *repoFiles
-	// checks, on GitHub, sets a repository's required checks from its
-	// file.
-	checks func(project string, checks []string)
+	// checks, on GitHub, sets the required checks of a branch's cars
+	// from the branch's file.
+	checks func(project, branch string, checks []string)
 }
 
 func newPolicy(cfg *config.Config, name string, client any) policy {
 	p := policy{cfg: cfg, forge: name, files: &repoFiles{parsed: map[string]repoFileResult{}}}
-	if s, ok := client.(interface{ SetRequiredChecks(string, []string) }); ok {
+	if s, ok := client.(interface {
+		SetRequiredChecks(string, string, []string)
+	}); ok {
 		p.checks = s.SetRequiredChecks
 	}
 	return p
@@ -140,7 +142,7 @@ func (p policy) RepoSettings(k train.Key, data string) (train.Settings, error) {
 		return train.Settings{}, err
 	}
 	if p.checks != nil {
-		p.checks(k.Project, f.RequiredChecks())
+		p.checks(k.Project, k.Branch, f.RequiredChecks())
 	}
 	return p.cfg.RepoSettings(p.forge, k.Project, f), nil
 }

@@ -338,11 +338,25 @@ func (e *Engine) admitMR(ctx context.Context, r Request) (forge.MR, train.Key, e
 		return mr, key, e.refuse(ctx, r, "This merge request is a draft; mark it as ready before adding it to the merge train.")
 	case mr.HeadSHA == "":
 		return mr, key, e.refuse(ctx, r, "This merge request has no commits yet.")
+	case e.underCars(mr.SourceBranch):
+		// The car of such an MR would be pushed over its own source
+		// branch, and what the forge reports for one would be read as
+		// the other's.
+		return mr, key, e.refuse(ctx, r, fmt.Sprintf("This merge request's source branch %s is under `%s/`, where Trainyard keeps its car branches; push it under another name.",
+			train.Quote(mr.SourceBranch), e.cfg.CarPrefix))
+	case e.underCars(mr.TargetBranch):
+		return mr, key, e.refuse(ctx, r, fmt.Sprintf("This merge request targets %s, one of Trainyard's car branches; merge trains run only on other branches.",
+			train.Quote(mr.TargetBranch)))
 	}
 	if enforce && !rules.Met() {
 		return mr, key, e.refuse(ctx, r, msgRulesRefused(mr.TargetBranch, rules))
 	}
 	return mr, key, nil
+}
+
+// underCars reports whether branch is in the car branches' namespace.
+func (e *Engine) underCars(branch string) bool {
+	return strings.HasPrefix(branch, e.cfg.CarPrefix+"/")
 }
 
 // admitTo checks that the MR may join the train of branch.

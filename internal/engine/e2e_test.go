@@ -718,6 +718,20 @@ func TestBadRequestsAreRefusedWithANote(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	// Branches in the car branches' namespace, as source and as target.
+	carSource, err := e.ff.CreateMR(e.ctx, project, fakeforge.MRSpec{Source: "trainyard/main/77", Title: "Sneaky", Author: "alice",
+		Commits: []fakeforge.Commit{{Message: "car-like", Files: map[string]string{"car.txt": "x"}}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := e.ff.PushBranch(e.ctx, project, "trainyard/main/78", "alice"); err != nil {
+		t.Fatal(err)
+	}
+	carTarget, err := e.ff.CreateMR(e.ctx, project, fakeforge.MRSpec{Source: "into-car", Target: "trainyard/main/78", Title: "Into a car", Author: "alice",
+		Commits: []fakeforge.Commit{{Message: "into", Files: map[string]string{"into.txt": "x"}}}})
+	if err != nil {
+		t.Fatal(err)
+	}
 
 	if err := e.add(good, "alice"); err != nil {
 		t.Fatal(err)
@@ -742,6 +756,10 @@ func TestBadRequestsAreRefusedWithANote(t *testing.T) {
 			return e.eng.Add(e.ctx, engine.Request{Forge: "gitlab", Project: project, MR: other.IID, Branch: "main",
 				UserID: u.ID, Username: u.Username, Event: "other"})
 		}, other.IID, "This merge request targets `develop`, not `main`."},
+		{"source branch among the cars", func() error { return e.add(carSource.IID, "alice") }, carSource.IID,
+			"This merge request's source branch `trainyard/main/77` is under `trainyard/`, where Trainyard keeps its car branches; push it under another name."},
+		{"target branch among the cars", func() error { return e.add(carTarget.IID, "alice") }, carTarget.IID,
+			"This merge request targets `trainyard/main/78`, one of Trainyard's car branches; merge trains run only on other branches."},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {

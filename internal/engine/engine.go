@@ -353,6 +353,7 @@ func (e *Engine) handle(ctx context.Context, j Job, create bool) error {
 		return err
 	}
 	log := e.log.With(zap.String("train", key.String()))
+	ctx = forge.ForBranch(ctx, key.Branch)
 	if !create {
 		// No need to wait for the lease of a train that is not there.
 		if ok, err := e.store.Exists(ctx, key); err != nil || !ok {

@@ -144,7 +144,8 @@ type Client struct {
 	checks Repository
 	repos  map[string]Repository
 	// required are the required checks a repository's own settings file
-	// sets, by lower-case path, over checks and repos.
+	// sets on a branch, by lower-case path and branch, over checks and
+	// repos.
 	mu       sync.Mutex
 	required map[string][]string
 	cars     string // car branch prefix, with its trailing slash
@@ -250,33 +251,42 @@ func instanceURLs(raw string) (web, api string, err error) {
 	return web, web + "/api/v3", nil
 }
 
-// repository is what a car's pipeline is in project.
-func (c *Client) repository(project string) Repository {
+// repository is what a car's pipeline is in project, for the train of
+// the branch ctx names (forge.ForBranch): a branch's settings file holds
+// for that branch's cars alone, whichever train was read last.
+func (c *Client) repository(ctx context.Context, project string) Repository {
 	r, ok := c.repos[forge.ProjectKey(project)]
 	if !ok {
 		r = c.checks
 	}
+	branch, ok := forge.BranchOf(ctx)
+	if !ok {
+		return r
+	}
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	if checks, ok := c.required[forge.ProjectKey(project)]; ok {
+	if checks, ok := c.required[requiredKey(project, branch)]; ok {
 		r.RequiredChecks = checks
 	}
 	return r
 }
 
-// SetRequiredChecks makes checks project's required checks from now on,
-// over the configured ones; nil goes back to those.
-func (c *Client) SetRequiredChecks(project string, checks []string) {
+func requiredKey(project, branch string) string { return forge.ProjectKey(project) + "\x00" + branch }
+
+// SetRequiredChecks makes checks the required checks of project's cars
+// for branch from now on, over the configured ones; nil goes back to
+// those.
+func (c *Client) SetRequiredChecks(project, branch string, checks []string) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	if checks == nil {
-		delete(c.required, forge.ProjectKey(project))
+		delete(c.required, requiredKey(project, branch))
 		return
 	}
 	if c.required == nil {
 		c.required = map[string][]string{}
 	}
-	c.required[forge.ProjectKey(project)] = slices.Clone(checks)
+	c.required[requiredKey(project, branch)] = slices.Clone(checks)
 }
 
 // CloneURL is the HTTPS (or HTTP) clone URL of a repository.

@@ -28,7 +28,7 @@ import (
 // answered costs one request, answered 304 Not Modified, which GitHub
 // does not count against the rate limit.
 func (c *Client) CommentsSince(ctx context.Context, repo string, since time.Time) (comments []forge.Comment, next time.Time, err error) {
-	r, err := c.repoOf(repo)
+	r, err := c.repoOf(ctx, repo)
 	if err != nil {
 		return nil, since, err
 	}

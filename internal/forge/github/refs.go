@@ -21,7 +21,7 @@ import (
 // success. expectedOld is only logged when the branch moved from another
 // ancestor of `to`, which is still a fast-forward to the tested commit.
 func (c *Client) FastForward(ctx context.Context, project, branch, expectedOld, to string) (gitops.FFResult, error) {
-	r, err := c.repoOf(project)
+	r, err := c.repoOf(ctx, project)
 	if err != nil {
 		return gitops.FFResult{}, err
 	}

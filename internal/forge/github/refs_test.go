@@ -2,10 +2,12 @@ package github
 
 import (
 	"context"
+	"slices"
 	"strings"
 	"testing"
 
 	"github.com/trainyard/trainyard/internal/fakeforge"
+	"github.com/trainyard/trainyard/internal/forge"
 	"github.com/trainyard/trainyard/internal/gitops"
 	"github.com/trainyard/trainyard/internal/train"
 )
@@ -167,16 +169,30 @@ func TestRepositoriesHaveTheirOwnRequiredChecks(t *testing.T) {
 }
 
 // Checks a repository's own settings file requires replace the
-// configured ones, until they are cleared.
+// configured ones for the cars of its branch alone, until they are
+// cleared: another branch's file, read later, changes nothing for them.
 func TestRequiredChecksSetAtRunTime(t *testing.T) {
 	f := newForge(t, nil)
 	c := newClient(t, f, func(o *Options) { o.RequiredChecks = []string{"ci/test"} })
-	c.SetRequiredChecks("ACME/widgets", []string{"never/reported"})
-	if got := c.repository(project).RequiredChecks; len(got) != 1 || got[0] != "never/reported" {
-		t.Fatalf("required checks = %v, want the file's", got)
+	main := forge.ForBranch(context.Background(), "main")
+	other := forge.ForBranch(context.Background(), "release")
+	required := func(ctx context.Context) []string { return c.repository(ctx, project).RequiredChecks }
+	c.SetRequiredChecks("ACME/widgets", "main", []string{"never/reported", "ci/test"})
+	c.SetRequiredChecks(project, "release", []string{"ci/lint"})
+	if got := required(main); !slices.Equal(got, []string{"never/reported", "ci/test"}) {
+		t.Fatalf("main's required checks = %v, want its file's", got)
 	}
-	c.SetRequiredChecks(project, nil)
-	if got := c.repository(project).RequiredChecks; len(got) != 1 || got[0] != "ci/test" {
-		t.Fatalf("required checks after clearing = %v, want the configured ones", got)
+	if got := required(other); !slices.Equal(got, []string{"ci/lint"}) {
+		t.Fatalf("release's required checks = %v, want its file's", got)
+	}
+	if got := required(context.Background()); !slices.Equal(got, []string{"ci/test"}) {
+		t.Fatalf("required checks of no train = %v, want the configured ones", got)
+	}
+	c.SetRequiredChecks(project, "main", nil)
+	if got := required(main); !slices.Equal(got, []string{"ci/test"}) {
+		t.Fatalf("main's required checks after clearing = %v, want the configured ones", got)
+	}
+	if got := required(other); !slices.Equal(got, []string{"ci/lint"}) {
+		t.Fatalf("release's required checks after clearing main's = %v", got)
 	}
 }

@@ -58,7 +58,7 @@ type rulesQuery struct {
 // without admin access) are unmet: Trainyard must never merge what it
 // cannot check.
 func (c *Client) MergeRules(ctx context.Context, repo string, number int64) (forge.Rules, error) {
-	r, err := c.repoOf(repo)
+	r, err := c.repoOf(ctx, repo)
 	if err != nil {
 		return forge.Rules{}, err
 	}

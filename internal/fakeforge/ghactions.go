@@ -452,7 +452,7 @@ func (f *Forge) SetCheckRun(project, sha, app, name, status, conclusion string) 
 		return 0, err
 	}
 	now := f.opts.Now()
-	c := &checkRun{ID: f.st.nextID(), ProjectID: p.ID, SuiteID: f.st.nextID(), Name: name, SHA: sha, Status: status, Started: now, App: app}
+	c := &checkRun{ID: f.st.nextID(), ProjectID: p.ID, SuiteID: f.appSuite(p, app, sha), Name: name, SHA: sha, Status: status, Started: now, App: app}
 	if status == CheckCompleted {
 		c.Conclusion, c.Completed = conclusion, now
 	}
@@ -464,6 +464,17 @@ func (f *Forge) SetCheckRun(project, sha, app, name, status, conclusion string) 
 	}
 	f.sendGHCheckRuns(action, c.ID)
 	return c.ID, nil
+}
+
+// appSuite is the check suite of an app's check runs on sha outside any
+// workflow: GitHub makes one per app and commit. Call with f.mu held.
+func (f *Forge) appSuite(p *project, app, sha string) int64 {
+	for _, c := range f.st.gh.checkRuns {
+		if c.ProjectID == p.ID && c.RunID == 0 && c.App == app && c.SHA == sha {
+			return c.SuiteID
+		}
+	}
+	return f.st.nextID()
 }
 
 // SetCommitStatus posts a commit status on sha as username, as an

@@ -20,8 +20,9 @@ func (f *Forge) ghCommitFor(r *http.Request, u *user) (*project, string, error) 
 }
 
 // ghListCheckRuns lists the check runs on a commit; filter=latest (the
-// default) keeps the newest check run of each name in each app's
-// suites, so another app's run of the same name hides none of Actions'.
+// default) keeps the newest check run of each name in each check suite:
+// a re-run's replace the attempt before, but another workflow run's, or
+// another app's, hide none.
 func (f *Forge) ghListCheckRuns(w http.ResponseWriter, r *http.Request, u *user) error {
 	p, sha, err := f.ghCommitFor(r, u)
 	if err != nil {
@@ -38,14 +39,14 @@ func (f *Forge) ghListCheckRuns(w http.ResponseWriter, r *http.Request, u *user)
 		}
 	}
 	slices.SortFunc(runs, func(a, b *checkRun) int { return int(b.ID - a.ID) })
-	type appName struct{ app, name string }
-	seen := map[appName]bool{}
+	type suiteName struct {
+		suite int64
+		name  string
+	}
+	seen := map[suiteName]bool{}
 	out := []ghCheckRun{}
 	for _, c := range runs {
-		key := appName{c.App, c.Name}
-		if key.app == ActionsApp {
-			key.app = ""
-		}
+		key := suiteName{c.SuiteID, c.Name}
 		if latest && seen[key] {
 			continue
 		}

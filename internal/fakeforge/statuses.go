@@ -319,7 +319,7 @@ func (f *Forge) ghCreateCheckRun(w http.ResponseWriter, r *http.Request, u *user
 		return err
 	}
 	f.mu.Lock()
-	c.ID, c.SuiteID = f.st.nextID(), f.st.nextID()
+	c.ID, c.SuiteID = f.st.nextID(), f.appSuite(p, c.App, sha)
 	f.st.gh.checkRuns[c.ID] = c
 	out := f.ghCheckRunOf(p, c)
 	f.mu.Unlock()

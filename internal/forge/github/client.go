@@ -152,7 +152,10 @@ type Client struct {
 	retry    retry.Policy
 	gate     *gate
 	budget   ratelimit.Limiter
-	shas     *shaCache
+	shas     *memo[string]
+	// carRuns are the workflow runs known to be cars', by project and
+	// run id (see onCars).
+	carRuns *memo[bool]
 	// commentPages keeps the last answer to each repository's comment
 	// list.
 	commentPages *pageCache
@@ -178,7 +181,7 @@ func New(opts Options) (*Client, error) {
 		budget: opts.Budget.Budget(
 			ratelimit.Window{N: orInt(opts.WritesPerMinute, DefaultWritesPerMinute), Per: time.Minute},
 			ratelimit.Window{N: orInt(opts.WritesPerHour, DefaultWritesPerHour), Per: time.Hour}),
-		shas: newSHACache(), commentPages: newPageCache(), log: log,
+		shas: newMemo[string](), carRuns: newMemo[bool](), commentPages: newPageCache(), log: log,
 		retry: retry.Policy{
 			Timeout: orDuration(opts.Timeout, DefaultTimeout),
 			Budget:  orDuration(opts.MaxWait, DefaultMaxWait),

@@ -56,8 +56,12 @@ func (c *Client) failedChecks(ctx context.Context, r repoRef, sha string) ([]str
 	if err != nil {
 		return nil, err
 	}
+	own, _, err := c.carChecks(ctx, r, sha, r.trustedRuns(runs), nil, false)
+	if err != nil {
+		return nil, err
+	}
 	worst := map[string]*gh.CheckRun{}
-	for _, run := range r.trustedRuns(runs) {
+	for _, run := range own {
 		s := runState(run)
 		if (s != checkFailed && s != checkCanceled) || !required(r, run.GetName()) {
 			continue

@@ -149,25 +149,28 @@ func (c *Client) Pipeline(ctx context.Context, project string, id int64) (forge.
 		return forge.Pipeline{}, err
 	}
 	state := verdict(r.RequiredChecks, cc.checks)
-	read := false
+	list := func() error {
+		if !cc.listed {
+			cc.runs, err = c.workflowRuns(ctx, r, sha)
+			cc.listed = err == nil
+		}
+		return err
+	}
 	if state == train.PipelineSuccess && len(r.RequiredChecks) == 0 {
 		// With no check named, the checks reported so far are all there
 		// is to go by: a job that waits for another (needs:) or a second
 		// workflow may not have reported yet. The car's workflow runs
 		// tell: every one must have completed.
-		if cc.runs, err = c.workflowRuns(ctx, r, sha); err != nil {
+		if err := list(); err != nil {
 			return forge.Pipeline{}, err
 		}
-		read = true
 		if runsOpen(cc.runs) {
 			state = train.PipelineRunning
 		}
 	}
 	if state.Done() && (attempt > 1 || state != train.PipelineSuccess) {
-		if !read {
-			if cc.runs, err = c.workflowRuns(ctx, r, sha); err != nil {
-				return forge.Pipeline{}, err
-			}
+		if err := list(); err != nil {
+			return forge.Pipeline{}, err
 		}
 		switch current := cc.attempt(); {
 		case current < attempt:

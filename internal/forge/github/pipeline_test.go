@@ -355,13 +355,16 @@ func TestCancelPipelineCancelsCarRunsOnly(t *testing.T) {
 	if byBranch[car].Conclusion != fakeforge.ConclusionCancelled || byBranch["feature"].Status == fakeforge.CheckCompleted {
 		t.Fatalf("runs after cancel: %+v", byBranch)
 	}
-	// The checks on the commit are the pull request's run's now, and
-	// they still run: the pipeline is what GitHub reports on the commit.
-	waitState(t, c, p.ID, train.PipelineRunning)
-	if err := f.FinishWorkflowRun(project, byBranch["feature"].ID, fakeforge.ConclusionCancelled); err != nil {
+	// The other branch's run goes on, but its checks are not the car's:
+	// the car's pipeline was cancelled, and stays so when that run
+	// passes.
+	waitState(t, c, p.ID, train.PipelineCanceled)
+	if err := f.FinishWorkflowRun(project, byBranch["feature"].ID, fakeforge.ConclusionSuccess); err != nil {
 		t.Fatal(err)
 	}
-	waitState(t, c, p.ID, train.PipelineCanceled)
+	if got, err := c.Pipeline(ctx, project, p.ID); err != nil || got.Status != train.PipelineCanceled {
+		t.Fatalf("after the other branch's run passed: %+v, %v; want canceled", got, err)
+	}
 }
 
 func TestDispatchConfiguredWorkflows(t *testing.T) {
@@ -414,14 +417,19 @@ func rawClient(t *testing.T, f *fakeforge.Forge) *gh.Client {
 	return c
 }
 
-// The car's workflow runs are those on car branches: a pull request's own
-// runs on the same commit are not. With no required check named, a pass
-// waits for every one of them to complete.
+// The car's workflow runs are those on car branches of the repository
+// itself, started by a push or a dispatch: a pull request's own runs on
+// the same commit are not, even from a fork branch named like a car's.
+// With no required check named, a pass waits for every one of them to
+// complete.
 func TestRunsOnCars(t *testing.T) {
 	c := &Client{cars: "trainyard/"}
-	wr := func(branch, status string) *gh.WorkflowRun {
-		return &gh.WorkflowRun{HeadBranch: gh.Ptr(branch), Status: gh.Ptr(status)}
+	r := repoRef{project: "acme/widgets"}
+	run := func(branch, status, repo, event string) *gh.WorkflowRun {
+		return &gh.WorkflowRun{HeadBranch: gh.Ptr(branch), Status: gh.Ptr(status), Event: gh.Ptr(event),
+			HeadRepository: &gh.Repository{FullName: gh.Ptr(repo)}}
 	}
+	wr := func(branch, status string) *gh.WorkflowRun { return run(branch, status, "acme/widgets", "push") }
 	for _, tc := range []struct {
 		runs []*gh.WorkflowRun
 		cars int  // runs kept
@@ -433,8 +441,12 @@ func TestRunsOnCars(t *testing.T) {
 		{[]*gh.WorkflowRun{wr("trainyard/main/1", "queued")}, 1, true},
 		{[]*gh.WorkflowRun{wr("feature/x", "in_progress"), wr("trainyard/main/1", "completed")}, 1, false},
 		{[]*gh.WorkflowRun{wr("feature/x", "completed"), wr("trainyard-old/1", "in_progress")}, 0, false},
+		{[]*gh.WorkflowRun{run("trainyard/main/1", "completed", "ACME/Widgets", "workflow_dispatch")}, 1, false},
+		{[]*gh.WorkflowRun{run("trainyard/main/1", "in_progress", "mallory/widgets", "pull_request"), wr("trainyard/main/1", "completed")}, 1, false},
+		{[]*gh.WorkflowRun{run("trainyard/main/1", "in_progress", "acme/widgets", "pull_request")}, 0, false},
+		{[]*gh.WorkflowRun{run("trainyard/main/1", "in_progress", "mallory/widgets", "push")}, 0, false},
 	} {
-		kept := c.onCars(tc.runs)
+		kept := c.onCars(r, tc.runs)
 		if len(kept) != tc.cars || runsOpen(kept) != tc.open {
 			t.Errorf("%d runs: kept %d (open %v), want %d (open %v)", len(tc.runs), len(kept), runsOpen(kept), tc.cars, tc.open)
 		}

@@ -6,6 +6,8 @@ import (
 	"strings"
 	"testing"
 
+	gh "github.com/google/go-github/v82/github"
+
 	"github.com/trainyard/trainyard/internal/fakeforge"
 	"github.com/trainyard/trainyard/internal/train"
 )
@@ -141,4 +143,59 @@ func TestForgedStatusesDoNotPassACar(t *testing.T) {
 	pipelineIs(t, c, id, train.PipelineSuccess, "a forged failure after it")
 	f.SetCommitStatus(project, sha, "ext/ci", "failure", "jenkins-bot")
 	pipelineIs(t, c, id, train.PipelineFailed, "the trusted failure")
+}
+
+// Every check run of GitHub Actions belongs to a workflow run: only
+// those of the car's own runs count (on a car branch of the repository,
+// started by a push or a dispatch). A run of the same commit on another
+// branch, such as a pull request's, passes no car, and the car's runs
+// are looked up once, not on every read.
+func TestOnlyTheCarsWorkflowRunsCount(t *testing.T) {
+	f := newForge(t, func(o *fakeforge.Options) {
+		o.CI.Manual = true
+		o.GitHub.Actions.Branches = []string{"trainyard/**", "feature"}
+	})
+	c := newClient(t, f, nil)
+	ctx := context.Background()
+	sha := pushCar(t, f, "feature", map[string]string{"f": "f"}) // runs on feature: not a car's
+	runs, _ := f.WorkflowRuns(project, sha)
+	if len(runs) != 1 {
+		t.Fatalf("runs = %+v", runs)
+	}
+	if err := f.FinishWorkflowRun(project, runs[0].ID, fakeforge.ConclusionSuccess); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := f.SetCheckRun(project, sha, "", "ci/test", fakeforge.CheckCompleted, fakeforge.ConclusionSuccess); err != nil {
+		t.Fatal(err) // Actions' name on a check run of no workflow run
+	}
+	id := mustID(t, sha, 1)
+	pipelineIs(t, c, id, train.PipelinePending, "passed on another branch")
+	if list, err := c.PipelinesFor(ctx, project, "feature", sha); err != nil || len(list) != 0 {
+		t.Fatalf("PipelinesFor = %+v, %v; want none", list, err)
+	}
+
+	// The same commit as a car: its own run counts.
+	pushCar(t, f, car, map[string]string{"other": "x"})
+	if _, _, err := rawClient(t, f).Git.UpdateRef(ctx, "acme", "widgets", "heads/"+car, gh.UpdateRef{SHA: sha, Force: gh.Ptr(true)}); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, "the car's run", func() bool {
+		runs, _ := f.WorkflowRuns(project, sha)
+		return len(runs) == 2
+	})
+	pipelineIs(t, c, id, train.PipelineRunning, "the car's run started")
+	calls := counting(f)
+	pipelineIs(t, c, id, train.PipelineRunning, "read again")
+	if got := calls.since(); got["GET /repos/{owner}/{repo}/actions/runs"] != 0 {
+		t.Fatalf("reading again listed the workflow runs: %v", got)
+	}
+	runs, _ = f.WorkflowRuns(project, sha)
+	for _, r := range runs {
+		if r.Branch == car {
+			if err := f.FinishWorkflowRun(project, r.ID, fakeforge.ConclusionFailure); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	waitState(t, c, id, train.PipelineFailed)
 }

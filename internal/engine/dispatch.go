@@ -312,6 +312,7 @@ func (e *Engine) Status(ctx context.Context, r Request) error {
 	if err != nil {
 		return err
 	}
+	ctx = forge.ForBranch(ctx, key.Branch)
 	t, err := e.load(ctx, key)
 	if err != nil {
 		return err

@@ -153,9 +153,10 @@ type Client struct {
 	gate     *gate
 	budget   ratelimit.Limiter
 	shas     *memo[string]
-	// carRuns are the workflow runs known to be cars', by project and
-	// run id (see onCars).
-	carRuns *memo[bool]
+	// carSuites are the check suites known to be, or not to be, a car's
+	// workflow run, with the run's workflow, by project and suite id (see
+	// carChecks).
+	carSuites *memo[carSuite]
 	// commentPages keeps the last answer to each repository's comment
 	// list.
 	commentPages *pageCache
@@ -181,7 +182,7 @@ func New(opts Options) (*Client, error) {
 		budget: opts.Budget.Budget(
 			ratelimit.Window{N: orInt(opts.WritesPerMinute, DefaultWritesPerMinute), Per: time.Minute},
 			ratelimit.Window{N: orInt(opts.WritesPerHour, DefaultWritesPerHour), Per: time.Hour}),
-		shas: newMemo[string](), carRuns: newMemo[bool](), commentPages: newPageCache(), log: log,
+		shas: newMemo[string](), carSuites: newMemo[carSuite](), commentPages: newPageCache(), log: log,
 		retry: retry.Policy{
 			Timeout: orDuration(opts.Timeout, DefaultTimeout),
 			Budget:  orDuration(opts.MaxWait, DefaultMaxWait),

@@ -75,18 +75,17 @@ func (c *Client) commitChecks(ctx context.Context, r repoRef, sha string, runs b
 	if err != nil {
 		return cc, err
 	}
-
 	if runs {
 		if cc.runs, err = c.workflowRuns(ctx, r, sha); err != nil {
 			return cc, err
 		}
 		cc.listed = true
 	}
-	own, read, err := c.carChecks(ctx, r, sha, r.trustedRuns(checkRuns), cc.runs, cc.listed)
+	own, read, listedNow, err := c.carChecks(ctx, r, sha, r.trustedRuns(checkRuns), cc.runs, cc.listed)
 	if err != nil {
 		return cc, err
 	}
-	if read != nil {
+	if listedNow {
 		cc.runs, cc.listed = read, true
 	}
 	cc.checks.addRuns(newest(own))
@@ -135,86 +134,114 @@ func (c *Client) statuses(ctx context.Context, r repoRef, sha string) ([]*gh.Rep
 // jobs may do less for a pull request, are not the car's, and neither
 // their attempts nor their results are the train's to act on.
 func (c *Client) onCars(r repoRef, runs []*gh.WorkflowRun) []*gh.WorkflowRun {
-	return slices.DeleteFunc(runs, func(run *gh.WorkflowRun) bool {
-		event := run.GetEvent()
-		return !strings.HasPrefix(run.GetHeadBranch(), c.cars) ||
-			!strings.EqualFold(run.GetHeadRepository().GetFullName(), r.project) ||
-			(event != "push" && event != "workflow_dispatch")
-	})
+	return slices.DeleteFunc(runs, func(run *gh.WorkflowRun) bool { return !c.isCar(r, run) })
+}
+
+func (c *Client) isCar(r repoRef, run *gh.WorkflowRun) bool {
+	event := run.GetEvent()
+	return strings.HasPrefix(run.GetHeadBranch(), c.cars) && ownRepository(r, run) &&
+		(event == "push" || event == "workflow_dispatch")
+}
+
+// ownRepository reports whether run ran on a branch of the repository
+// itself rather than of a fork: by id where GitHub gives both (a renamed
+// repository keeps its id), else by name.
+func ownRepository(r repoRef, run *gh.WorkflowRun) bool {
+	if id, head := run.GetRepository().GetID(), run.GetHeadRepository().GetID(); id != 0 && head != 0 {
+		return id == head
+	}
+	return strings.EqualFold(run.GetHeadRepository().GetFullName(), r.project)
+}
+
+// carSuite is what a check suite of Actions is: a car's workflow run
+// (of workflow), or not.
+type carSuite struct {
+	car      bool
+	workflow int64
 }
 
 // carChecks keeps, of the trusted check runs on sha, those that are the
-// car's: every check run of GitHub Actions belongs to a workflow run,
-// which must be one of the car's (see onCars); other apps' runs are
-// kept as they are. What a listing found a workflow run to be is
-// remembered (a run never changes branch, repository or event); a run
-// not listed yet makes the runs be read again, at most once per call
-// (runs are those already read, if listed; read returns them when this
-// call read them).
-func (c *Client) carChecks(ctx context.Context, r repoRef, sha string, trusted []*gh.CheckRun, runs []*gh.WorkflowRun, listed bool) (own []*gh.CheckRun, read []*gh.WorkflowRun, err error) {
+// car's: every check run of GitHub Actions belongs to a workflow run, by
+// its check suite, which must be one of the car's (see onCars); other
+// apps' runs are kept as they are. An Actions check run no listed
+// workflow run accounts for (one a workflow step made through the API on
+// any commit it likes) is left out. What a listing found a suite to be
+// is remembered (a run never changes branch, repository, event or
+// workflow); a suite not listed yet makes the runs be read again, at
+// most once per call. runs are those already read, if listed; listedNow
+// reports whether this call read them, into read. The check runs kept
+// come with their groups: see newest.
+func (c *Client) carChecks(ctx context.Context, r repoRef, sha string, trusted []*gh.CheckRun, runs []*gh.WorkflowRun, listed bool) (own []grouped, read []*gh.WorkflowRun, listedNow bool, err error) {
 	for _, run := range trusted {
 		if run.GetApp().GetSlug() != DefaultCheckApp {
-			own = append(own, run)
+			own = append(own, grouped{run, checkGroup{app: run.GetApp().GetID(), name: run.GetName()}})
 			continue
 		}
-		id, ok := workflowRunOf(run)
+		suite := run.GetCheckSuite().GetID()
+		key, ok := suiteKey(r, suite)
 		if !ok {
 			continue
 		}
-		key := runKey(r, id)
-		if _, known := c.carRuns.get(key); !known && !listed {
+		if _, known := c.carSuites.get(key); !known && !listed {
 			if read, err = c.workflowRuns(ctx, r, sha); err != nil {
-				return nil, nil, err
+				return nil, nil, false, err
 			}
-			runs, listed = read, true
+			runs, listed, listedNow = read, true, true
 		}
-		if car, _ := c.carRuns.get(key); car || slices.ContainsFunc(runs, func(w *gh.WorkflowRun) bool { return w.GetID() == id }) {
-			own = append(own, run)
+		cs, known := c.carSuites.get(key)
+		if !known {
+			// Not listed yet, or since forgotten: the runs at hand tell.
+			if i := slices.IndexFunc(runs, func(w *gh.WorkflowRun) bool { return w.GetCheckSuiteID() == suite }); i >= 0 {
+				cs = carSuite{true, runs[i].GetWorkflowID()}
+			}
+		}
+		if cs.car {
+			own = append(own, grouped{run, checkGroup{app: run.GetApp().GetID(), workflow: cs.workflow, name: run.GetName()}})
 		}
 	}
-	return own, read, nil
+	return own, read, listedNow, nil
 }
 
-// newest keeps each app's newest check run of each name, of the car's
-// own: a re-run's, or those of the car branch pushed again onto the same
-// commit, replace what came before. It is chosen here, from every check
-// run, rather than by GitHub's filter=latest, which picks among all the
-// commit's runs: a newer run of another workflow run on the commit (a
-// pull request's, which is not the car's) could hide the car's.
-func newest(runs []*gh.CheckRun) []*gh.CheckRun {
-	type appName struct {
-		app  int64
-		name string
-	}
-	best := map[appName]*gh.CheckRun{}
+// suiteKey names a check suite of r in the memo of car suites: an
+// Actions check run's suite is its workflow run's.
+func suiteKey(r repoRef, suite int64) (string, bool) {
+	return r.project + "#" + strconv.FormatInt(suite, 10), suite != 0
+}
+
+// checkGroup is what a check run replaces an earlier one of: the same
+// name from the same app and, for Actions, the same workflow.
+type checkGroup struct {
+	app, workflow int64
+	name          string
+}
+
+type grouped struct {
+	*gh.CheckRun
+	group checkGroup
+}
+
+// newest keeps the newest check run of each group, of the car's own: a
+// re-run's, or those of the car branch pushed again onto the same commit
+// (the same workflow run again), replace what came before, while a job
+// of another workflow that has the same name stands beside it. It is
+// chosen here, from every check run, rather than by GitHub's
+// filter=latest, which picks among all the commit's runs: a newer run of
+// another workflow run on the commit (a pull request's, which is not the
+// car's) could hide the car's.
+func newest(runs []grouped) []*gh.CheckRun {
+	best := map[checkGroup]*gh.CheckRun{}
 	for _, run := range runs {
-		k := appName{run.GetApp().GetID(), run.GetName()}
-		if cur, ok := best[k]; !ok || run.GetID() > cur.GetID() {
-			best[k] = run
+		if cur, ok := best[run.group]; !ok || run.GetID() > cur.GetID() {
+			best[run.group] = run.CheckRun
 		}
 	}
-	return slices.DeleteFunc(runs, func(run *gh.CheckRun) bool {
-		return best[appName{run.GetApp().GetID(), run.GetName()}] != run
-	})
-}
-
-func runKey(r repoRef, id int64) string { return r.project + "#" + strconv.FormatInt(id, 10) }
-
-// workflowRunOf reads the workflow run of an Actions check run from its
-// page, .../actions/runs/RUN/job/JOB: the check run gives no other link
-// to it.
-func workflowRunOf(run *gh.CheckRun) (int64, bool) {
-	for _, u := range []string{run.GetDetailsURL(), run.GetHTMLURL()} {
-		_, rest, ok := strings.Cut(u, "/actions/runs/")
-		if !ok {
-			continue
-		}
-		id, _, _ := strings.Cut(rest, "/")
-		if n, err := strconv.ParseInt(id, 10, 64); err == nil && n > 0 {
-			return n, true
+	var out []*gh.CheckRun
+	for _, run := range runs {
+		if best[run.group] == run.CheckRun {
+			out = append(out, run.CheckRun)
 		}
 	}
-	return 0, false
+	return out
 }
 
 // workflowRuns lists the workflow runs of sha on car branches.
@@ -225,11 +252,15 @@ func (c *Client) workflowRuns(ctx context.Context, r repoRef, sha string) ([]*gh
 		res, resp, err := c.gh.Actions.ListRepositoryWorkflowRuns(try, r.owner, r.repo, opts)
 		if res != nil {
 			for _, run := range res.WorkflowRuns {
-				c.carRuns.put(runKey(r, run.GetID()), false)
-			}
-			for _, run := range c.onCars(r, res.WorkflowRuns) {
-				c.carRuns.put(runKey(r, run.GetID()), true)
-				out = append(out, run)
+				// Each suite is remembered once, as what it is: a car's
+				// is never, even for a moment, taken for another's.
+				car := c.isCar(r, run)
+				if key, ok := suiteKey(r, run.GetCheckSuiteID()); ok {
+					c.carSuites.put(key, carSuite{car, run.GetWorkflowID()})
+				}
+				if car {
+					out = append(out, run)
+				}
 			}
 		}
 		return resp, err
@@ -238,7 +269,8 @@ func (c *Client) workflowRuns(ctx context.Context, r repoRef, sha string) ([]*gh
 }
 
 // memo remembers answers that never change (a commit an abbreviation
-// names, a workflow run that is a car's), emptied when full.
+// names, whether a check suite is a car's workflow run), emptied when
+// full.
 type memo[V any] struct {
 	mu sync.Mutex
 	m  map[string]V

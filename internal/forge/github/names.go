@@ -56,12 +56,13 @@ func (c *Client) failedChecks(ctx context.Context, r repoRef, sha string) ([]str
 	if err != nil {
 		return nil, err
 	}
-	own, _, err := c.carChecks(ctx, r, sha, r.trustedRuns(runs), nil, false)
+	own, _, _, err := c.carChecks(ctx, r, sha, r.trustedRuns(runs), nil, false)
 	if err != nil {
 		return nil, err
 	}
 	worst := map[string]*gh.CheckRun{}
-	for _, run := range own {
+	for _, g := range own {
+		run := g.CheckRun
 		s := runState(run)
 		if (s != checkFailed && s != checkCanceled) || !required(r, run.GetName()) {
 			continue

@@ -1,10 +1,16 @@
 package github
 
 import (
+	"bytes"
 	"context"
+	"io"
+	"net/http"
+	"regexp"
+	"slices"
 	"strconv"
 	"strings"
 	"testing"
+	"time"
 
 	gh "github.com/google/go-github/v82/github"
 
@@ -165,10 +171,14 @@ func TestOnlyTheCarsWorkflowRunsCount(t *testing.T) {
 	if err := f.FinishWorkflowRun(project, runs[0].ID, fakeforge.ConclusionSuccess); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := f.SetCheckRun(project, sha, "", "ci/test", fakeforge.CheckCompleted, fakeforge.ConclusionSuccess); err != nil {
-		t.Fatal(err) // Actions' name on a check run of no workflow run
-	}
 	id := mustID(t, sha, 1)
+	// A check run of Actions that no workflow run accounts for, as a
+	// workflow step can make through the API on any commit.
+	quiet := pushCar(t, f, "quiet", map[string]string{"q": "q"})
+	if _, err := f.SetCheckRun(project, quiet, "", "ci/test", fakeforge.CheckCompleted, fakeforge.ConclusionSuccess); err != nil {
+		t.Fatal(err)
+	}
+	pipelineIs(t, c, mustID(t, quiet, 1), train.PipelinePending, "a check run of no workflow run")
 	pipelineIs(t, c, id, train.PipelinePending, "passed on another branch")
 	if list, err := c.PipelinesFor(ctx, project, "feature", sha); err != nil || len(list) != 0 {
 		t.Fatalf("PipelinesFor = %+v, %v; want none", list, err)
@@ -198,4 +208,123 @@ func TestOnlyTheCarsWorkflowRunsCount(t *testing.T) {
 		}
 	}
 	waitState(t, c, id, train.PipelineFailed)
+}
+
+// A suite that a listing found to be a car's is never, even for a
+// moment, remembered as not a car's: another read of the same commit
+// (a second worker, a status reply) would drop its check runs.
+func TestCarSuiteNeverReadAsNotACar(t *testing.T) {
+	f := newForge(t, func(o *fakeforge.Options) { o.CI.Manual = true })
+	c := newClient(t, f, nil)
+	ctx := context.Background()
+	sha := pushCar(t, f, car, map[string]string{"ok": "ok"})
+	r, err := c.repoOf(ctx, project)
+	if err != nil {
+		t.Fatal(err)
+	}
+	runs, err := c.workflowRuns(ctx, r, sha)
+	if err != nil || len(runs) != 1 {
+		t.Fatalf("runs = %v, %v", runs, err)
+	}
+	key, _ := suiteKey(r, runs[0].GetCheckSuiteID())
+	stop := make(chan struct{})
+	done := make(chan error)
+	go func() {
+		for {
+			select {
+			case <-stop:
+				done <- nil
+				return
+			default:
+			}
+			if _, err := c.workflowRuns(ctx, r, sha); err != nil {
+				done <- err
+				return
+			}
+		}
+	}()
+	var seen int
+	for deadline := time.Now().Add(time.Second); time.Now().Before(deadline); seen++ {
+		if cs, known := c.carSuites.get(key); !known || !cs.car {
+			close(stop)
+			<-done
+			t.Fatalf("after %d looks, the car's suite was remembered as %+v (known %v) while the runs were listed again", seen, cs, known)
+		}
+	}
+	close(stop)
+	if err := <-done; err != nil {
+		t.Fatal(err)
+	}
+}
+
+// pageLinks rewrites Actions' check run links to the check run's own
+// page (.../runs/JOB), as GitHub gives them where details_url is not the
+// Actions job page: the suite, not the link, ties a check run to its
+// workflow run.
+type pageLinks struct {
+	base http.RoundTripper
+	job  *regexp.Regexp
+}
+
+func (p pageLinks) RoundTrip(req *http.Request) (*http.Response, error) {
+	resp, err := p.base.RoundTrip(req)
+	if err != nil || !strings.HasSuffix(req.URL.Path, "/check-runs") {
+		return resp, err
+	}
+	body, err := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if err != nil {
+		return nil, err
+	}
+	body = p.job.ReplaceAll(body, []byte("/runs/$1"))
+	resp.Body, resp.ContentLength = io.NopCloser(bytes.NewReader(body)), int64(len(body))
+	resp.Header.Del("Content-Length")
+	return resp, nil
+}
+
+func TestCarPassesWhateverItsCheckRunsLinkTo(t *testing.T) {
+	f := newForge(t, nil)
+	c := newClient(t, f, func(o *Options) {
+		o.Transport = pageLinks{http.DefaultTransport, regexp.MustCompile(`/actions/runs/[0-9]+/job/([0-9]+)`)}
+	})
+	pushCar(t, f, car, map[string]string{"ok": "ok"})
+	p, err := c.CreatePipeline(context.Background(), project, car, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	waitState(t, c, p.ID, train.PipelineSuccess)
+}
+
+// Of the car's check runs, a newer one replaces an older one of the same
+// name only from the same app and, for Actions, the same workflow: a
+// job of another workflow that has the same name keeps its result.
+func TestNewestKeepsEachWorkflowsJobs(t *testing.T) {
+	run := func(id int64, conclusion string) *gh.CheckRun {
+		return &gh.CheckRun{ID: gh.Ptr(id), Name: gh.Ptr("test"), Status: gh.Ptr("completed"), Conclusion: gh.Ptr(conclusion)}
+	}
+	ci, integration := checkGroup{app: 15368, workflow: 1, name: "test"}, checkGroup{app: 15368, workflow: 2, name: "test"}
+	other := checkGroup{app: 900001, name: "test"}
+	for _, tc := range []struct {
+		name string
+		runs []grouped
+		want []int64
+	}{
+		{"a re-run replaces the attempt before", []grouped{{run(1, "failure"), ci}, {run(2, "success"), ci}}, []int64{2}},
+		{"another workflow's job stands beside it", []grouped{{run(1, "failure"), ci}, {run(2, "success"), integration}}, []int64{1, 2}},
+		{"another app's run stands beside it", []grouped{{run(3, "failure"), other}, {run(2, "success"), ci}}, []int64{3, 2}},
+		{"the newest by id, whatever the order", []grouped{{run(5, "success"), ci}, {run(4, "failure"), ci}}, []int64{5}},
+	} {
+		var got []int64
+		for _, r := range newest(tc.runs) {
+			got = append(got, r.GetID())
+		}
+		if !slices.Equal(got, tc.want) {
+			t.Errorf("%s: kept %v, want %v", tc.name, got, tc.want)
+		}
+	}
+	cs := checks{}
+	cs.addRuns(newest([]grouped{{run(1, "failure"), ci}, {run(2, "success"), integration}}))
+	if got := verdict(nil, cs); got != train.PipelineFailed {
+		t.Errorf("one workflow's test failed, another's passed: %s, want failed", got)
+	}
 }

@@ -127,16 +127,13 @@ func (c *Client) statuses(ctx context.Context, r repoRef, sha string) ([]*gh.Rep
 	return out, err
 }
 
-// onCars keeps the car's runs: on a car branch of the repository itself,
-// started by a push or a dispatch. The same commit may be a pull
-// request's own head, and anyone can open a pull request from a fork
-// branch named like a car's with the car's commit: those runs, whose
-// jobs may do less for a pull request, are not the car's, and neither
-// their attempts nor their results are the train's to act on.
-func (c *Client) onCars(r repoRef, runs []*gh.WorkflowRun) []*gh.WorkflowRun {
-	return slices.DeleteFunc(runs, func(run *gh.WorkflowRun) bool { return !c.isCar(r, run) })
-}
-
+// isCar reports whether run is a car's: on a car branch of the
+// repository itself, started by a push or a dispatch. The same commit
+// may be a pull request's own head, and anyone can open a pull request
+// from a fork branch named like a car's with the car's commit: those
+// runs, whose jobs may do less for a pull request, are not the car's,
+// and neither their attempts nor their results are the train's to act
+// on.
 func (c *Client) isCar(r repoRef, run *gh.WorkflowRun) bool {
 	event := run.GetEvent()
 	return strings.HasPrefix(run.GetHeadBranch(), c.cars) && ownRepository(r, run) &&
@@ -162,7 +159,7 @@ type carSuite struct {
 
 // carChecks keeps, of the trusted check runs on sha, those that are the
 // car's: every check run of GitHub Actions belongs to a workflow run, by
-// its check suite, which must be one of the car's (see onCars); other
+// its check suite, which must be one of the car's (see isCar); other
 // apps' runs are kept as they are. An Actions check run no listed
 // workflow run accounts for (one a workflow step made through the API on
 // any commit it likes) is left out. What a listing found a suite to be

@@ -188,7 +188,7 @@ func runsOpen(runs []*gh.WorkflowRun) bool {
 }
 
 // CancelPipeline cancels the unfinished workflow runs of the commit id
-// names, on car branches only (see onCars). An attempt already
+// names, on car branches only (see isCar). An attempt already
 // superseded by a re-run is over, and the re-run may be what a car waits
 // for: nothing is cancelled. Checks from outside Actions cannot be
 // cancelled and run on. It reports whether a run was stopped: false when

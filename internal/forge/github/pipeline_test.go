@@ -3,6 +3,7 @@ package github
 import (
 	"context"
 	"errors"
+	"slices"
 	"strings"
 	"testing"
 
@@ -446,7 +447,7 @@ func TestRunsOnCars(t *testing.T) {
 		{[]*gh.WorkflowRun{run("trainyard/main/1", "in_progress", "acme/widgets", "pull_request")}, 0, false},
 		{[]*gh.WorkflowRun{run("trainyard/main/1", "in_progress", "mallory/widgets", "push")}, 0, false},
 	} {
-		kept := c.onCars(r, tc.runs)
+		kept := slices.DeleteFunc(tc.runs, func(run *gh.WorkflowRun) bool { return !c.isCar(r, run) })
 		if len(kept) != tc.cars || runsOpen(kept) != tc.open {
 			t.Errorf("%d runs: kept %d (open %v), want %d (open %v)", len(tc.runs), len(kept), runsOpen(kept), tc.cars, tc.open)
 		}

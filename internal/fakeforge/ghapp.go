@@ -61,7 +61,7 @@ func (f *Forge) ghCreateInstallationToken(w http.ResponseWriter, r *http.Request
 	token := "ghs_" + hex.EncodeToString(b)
 	f.mu.Lock()
 	now := f.opts.Now()
-	bot := f.st.addUser(AppBot, true, now)
+	bot := f.st.addUser(app.Slug+"[bot]", true, now)
 	expires := now.Add(app.TokenTTL)
 	f.st.tokens[token] = bot.ID
 	f.st.gh.tokenExpiry[token] = expires
@@ -73,8 +73,17 @@ func (f *Forge) ghCreateInstallationToken(w http.ResponseWriter, r *http.Request
 	return nil
 }
 
-// AppBot is the user a GitHub App's installation tokens act as.
-const AppBot = "trainyard[bot]"
+// ghGetApp is GET /app: the app its JWT signs for.
+func (f *Forge) ghGetApp(w http.ResponseWriter, r *http.Request, _ *user) error {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	writeGH(w, http.StatusOK, f.appOf(&checkRun{App: f.opts.GitHub.App.Slug}))
+	return nil
+}
+
+// AppBot is the user the installation tokens of an app with the default
+// slug act as: the slug's bot.
+const AppBot = DefaultAppSlug + "[bot]"
 
 // InstallationTokens returns how many installation tokens were issued.
 func (f *Forge) InstallationTokens() int {

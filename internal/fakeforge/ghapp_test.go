@@ -157,3 +157,27 @@ func TestGitHubRateLimitAnswers(t *testing.T) {
 		t.Fatalf("%d calls counted", calls)
 	}
 }
+
+// GET /app answers the app its JWT signs for, and nothing to a token.
+func TestGetAppNeedsItsJWT(t *testing.T) {
+	key, pemKey := rsaKey(t)
+	f := ghForge(t, func(o *Options) { o.GitHub.App = App{ID: appID, Slug: "merge-bot", PublicKey: &key.PublicKey} })
+	tr, err := ghinstallation.NewAppsTransport(http.DefaultTransport, appID, pemKey)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tr.BaseURL = f.URL() + "/api/v3"
+	c, err := github.NewClient(&http.Client{Transport: tr}).WithEnterpriseURLs(f.URL()+"/api/v3/", f.URL()+"/api/uploads/")
+	if err != nil {
+		t.Fatal(err)
+	}
+	app, _, err := c.Apps.Get(context.Background(), "")
+	if err != nil || app.GetSlug() != "merge-bot" || app.GetID() != appID {
+		t.Fatalf("GET /app = %v, %v", app, err)
+	}
+	_, _, err = ghClient(t, f, botToken).Apps.Get(context.Background(), "")
+	var er *github.ErrorResponse
+	if !errors.As(err, &er) || er.Response.StatusCode != http.StatusUnauthorized {
+		t.Fatalf("GET /app with a token: %v, want 401", err)
+	}
+}

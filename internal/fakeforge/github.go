@@ -37,6 +37,7 @@ func (f *Forge) ghRoutes() *http.ServeMux {
 		})
 	}
 	handle("POST /app/installations/{installation_id}/access_tokens", f.ghCreateInstallationToken)
+	handle("GET /app", f.ghGetApp)
 	handle("GET /user", f.ghCurrentUser)
 	handle("GET /user/{account_id}", f.ghUserByID)
 	handle("GET /users/{username}", f.ghUserByLogin)
@@ -89,7 +90,7 @@ func (f *Forge) serveGitHub(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	ctx := r.Context()
-	if strings.HasPrefix(route, "POST /app/") {
+	if strings.HasPrefix(route, "POST /app/") || route == "GET /app" {
 		if err := f.verifyAppJWT(bearer(r)); err != nil {
 			f.log.Debug("app JWT refused", zap.Error(err))
 			writeGH(w, http.StatusUnauthorized, ghMessage{Message: "A JSON web token could not be decoded", DocumentationURL: ghDocs})

@@ -163,7 +163,12 @@ type Client struct {
 	// checkRuns: Trainyard's status on an MR's head is a check run, which
 	// only a GitHub App may create; with a token it is a commit status.
 	asApp bool
-	log   *zap.Logger
+	// apps reaches the app's own endpoints, with its JWT; nil with a
+	// token. self is the login Trainyard acts as, read once (see login).
+	apps   *gh.Client
+	selfMu sync.Mutex
+	self   string
+	log    *zap.Logger
 }
 
 // New returns a client. It makes no request.
@@ -200,6 +205,11 @@ func New(opts Options) (*Client, error) {
 		if c.gh, err = c.gh.WithEnterpriseURLs(api+"/", web+"/api/uploads/"); err != nil {
 			return nil, fmt.Errorf("github client for %s: %w", web, err)
 		}
+		if c.apps != nil {
+			if c.apps, err = c.apps.WithEnterpriseURLs(api+"/", web+"/api/uploads/"); err != nil {
+				return nil, fmt.Errorf("github client for %s: %w", web, err)
+			}
+		}
 	}
 	c.gql = newGraphQL(graphQLURL(web, api), c.gh.Client())
 	return c, nil
@@ -228,6 +238,12 @@ func (c *Client) authenticate(opts Options) (*gh.Client, error) {
 		tr.BaseURL = c.api
 		c.token = tr.Token
 		c.asApp = true
+		appTr, err := ghinstallation.NewAppsTransport(base, opts.App.ID, opts.App.PrivateKey)
+		if err != nil {
+			return nil, fmt.Errorf("github app %d: %w", opts.App.ID, err)
+		}
+		appTr.BaseURL = c.api
+		c.apps = gh.NewClient(&http.Client{Transport: appTr})
 		return gh.NewClient(&http.Client{Transport: tr}), nil
 	}
 	return nil, errors.New("github client: neither a token nor an app is set")
@@ -328,4 +344,36 @@ func splitProject(project string) (owner, repo string, err error) {
 		return "", "", fmt.Errorf("github repository %q: want owner/repo", project)
 	}
 	return owner, repo, nil
+}
+
+// login returns the login Trainyard acts as on GitHub: the token's user,
+// or an app's bot, <slug>[bot]. It never changes for a client: read
+// once, and again only after a failure.
+func (c *Client) login(ctx context.Context) (string, error) {
+	c.selfMu.Lock()
+	defer c.selfMu.Unlock()
+	if c.self != "" {
+		return c.self, nil
+	}
+	var login string
+	err := c.do(ctx, "read who Trainyard is", read, func(try context.Context) (*gh.Response, error) {
+		if c.apps != nil {
+			app, resp, err := c.apps.Apps.Get(try, "")
+			if app.GetSlug() != "" {
+				login = app.GetSlug() + "[bot]"
+			}
+			return resp, err
+		}
+		u, resp, err := c.gh.Users.Get(try, "")
+		login = u.GetLogin()
+		return resp, err
+	})
+	if err != nil {
+		return "", err
+	}
+	if login == "" {
+		return "", errors.New("read who Trainyard is: GitHub answered without a login")
+	}
+	c.self = login
+	return login, nil
 }

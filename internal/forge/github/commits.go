@@ -128,16 +128,24 @@ func (c *Client) statuses(ctx context.Context, r repoRef, sha string) ([]*gh.Rep
 }
 
 // isCar reports whether run is a car's: on a car branch of the
-// repository itself, started by a push or a dispatch. The same commit
-// may be a pull request's own head, and anyone can open a pull request
-// from a fork branch named like a car's with the car's commit: those
-// runs, whose jobs may do less for a pull request, are not the car's,
-// and neither their attempts nor their results are the train's to act
-// on.
-func (c *Client) isCar(r repoRef, run *gh.WorkflowRun) bool {
-	event := run.GetEvent()
-	return strings.HasPrefix(run.GetHeadBranch(), c.cars) && ownRepository(r, run) &&
-		(event == "push" || event == "workflow_dispatch")
+// repository itself, started by a push, or by a dispatch that self,
+// Trainyard, made. The same commit may be a pull request's own head, and
+// anyone can open a pull request from a fork branch named like a car's
+// with the car's commit: those runs, whose jobs may do less for a pull
+// request, are not the car's, and neither their attempts nor their
+// results are the train's to act on. Nor is a dispatch by someone else,
+// who chose its inputs.
+func (c *Client) isCar(r repoRef, run *gh.WorkflowRun, self string) bool {
+	if !strings.HasPrefix(run.GetHeadBranch(), c.cars) || !ownRepository(r, run) {
+		return false
+	}
+	switch run.GetEvent() {
+	case "push":
+		return true
+	case "workflow_dispatch":
+		return strings.EqualFold(run.GetActor().GetLogin(), self)
+	}
+	return false
 }
 
 // ownRepository reports whether run ran on a branch of the repository
@@ -243,15 +251,19 @@ func newest(runs []grouped) []*gh.CheckRun {
 
 // workflowRuns lists the workflow runs of sha on car branches.
 func (c *Client) workflowRuns(ctx context.Context, r repoRef, sha string) ([]*gh.WorkflowRun, error) {
+	self, err := c.login(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("list workflow runs of %s@%.12s: %w", r.project, sha, err)
+	}
 	var out []*gh.WorkflowRun
-	err := c.pages(ctx, fmt.Sprintf("list workflow runs of %s@%.12s", r.project, sha), func(try context.Context, page int) (*gh.Response, error) {
+	err = c.pages(ctx, fmt.Sprintf("list workflow runs of %s@%.12s", r.project, sha), func(try context.Context, page int) (*gh.Response, error) {
 		opts := &gh.ListWorkflowRunsOptions{HeadSHA: sha, ListOptions: gh.ListOptions{Page: page, PerPage: perPage}}
 		res, resp, err := c.gh.Actions.ListRepositoryWorkflowRuns(try, r.owner, r.repo, opts)
 		if res != nil {
 			for _, run := range res.WorkflowRuns {
 				// Each suite is remembered once, as what it is: a car's
 				// is never, even for a moment, taken for another's.
-				car := c.isCar(r, run)
+				car := c.isCar(r, run, self)
 				if key, ok := suiteKey(r, run.GetCheckSuiteID()); ok {
 					c.carSuites.put(key, carSuite{car, run.GetWorkflowID()})
 				}

@@ -419,8 +419,9 @@ func rawClient(t *testing.T, f *fakeforge.Forge) *gh.Client {
 }
 
 // The car's workflow runs are those on car branches of the repository
-// itself, started by a push or a dispatch: a pull request's own runs on
-// the same commit are not, even from a fork branch named like a car's.
+// itself, started by a push, or by a dispatch Trainyard made: a pull
+// request's own runs on the same commit are not, even from a fork branch
+// named like a car's, nor a dispatch by someone else.
 // With no required check named, a pass waits for every one of them to
 // complete.
 func TestRunsOnCars(t *testing.T) {
@@ -428,8 +429,9 @@ func TestRunsOnCars(t *testing.T) {
 	r := repoRef{project: "acme/widgets"}
 	run := func(branch, status, repo, event string) *gh.WorkflowRun {
 		return &gh.WorkflowRun{HeadBranch: gh.Ptr(branch), Status: gh.Ptr(status), Event: gh.Ptr(event),
-			HeadRepository: &gh.Repository{FullName: gh.Ptr(repo)}}
+			HeadRepository: &gh.Repository{FullName: gh.Ptr(repo)}, Actor: &gh.User{Login: gh.Ptr("trainbot")}}
 	}
+	by := func(run *gh.WorkflowRun, login string) *gh.WorkflowRun { run.Actor.Login = gh.Ptr(login); return run }
 	wr := func(branch, status string) *gh.WorkflowRun { return run(branch, status, "acme/widgets", "push") }
 	for _, tc := range []struct {
 		runs []*gh.WorkflowRun
@@ -443,11 +445,14 @@ func TestRunsOnCars(t *testing.T) {
 		{[]*gh.WorkflowRun{wr("feature/x", "in_progress"), wr("trainyard/main/1", "completed")}, 1, false},
 		{[]*gh.WorkflowRun{wr("feature/x", "completed"), wr("trainyard-old/1", "in_progress")}, 0, false},
 		{[]*gh.WorkflowRun{run("trainyard/main/1", "completed", "ACME/Widgets", "workflow_dispatch")}, 1, false},
+		{[]*gh.WorkflowRun{by(run("trainyard/main/1", "in_progress", "acme/widgets", "workflow_dispatch"), "TrainBot")}, 1, true},
+		{[]*gh.WorkflowRun{by(run("trainyard/main/1", "in_progress", "acme/widgets", "workflow_dispatch"), "mallory"), wr("trainyard/main/1", "completed")}, 1, false},
+		{[]*gh.WorkflowRun{by(run("trainyard/main/1", "in_progress", "acme/widgets", "push"), "mallory")}, 1, true},
 		{[]*gh.WorkflowRun{run("trainyard/main/1", "in_progress", "mallory/widgets", "pull_request"), wr("trainyard/main/1", "completed")}, 1, false},
 		{[]*gh.WorkflowRun{run("trainyard/main/1", "in_progress", "acme/widgets", "pull_request")}, 0, false},
 		{[]*gh.WorkflowRun{run("trainyard/main/1", "in_progress", "mallory/widgets", "push")}, 0, false},
 	} {
-		kept := slices.DeleteFunc(tc.runs, func(run *gh.WorkflowRun) bool { return !c.isCar(r, run) })
+		kept := slices.DeleteFunc(tc.runs, func(run *gh.WorkflowRun) bool { return !c.isCar(r, run, "trainbot") })
 		if len(kept) != tc.cars || runsOpen(kept) != tc.open {
 			t.Errorf("%d runs: kept %d (open %v), want %d (open %v)", len(tc.runs), len(kept), runsOpen(kept), tc.cars, tc.open)
 		}

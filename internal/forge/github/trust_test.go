@@ -328,3 +328,40 @@ func TestNewestKeepsEachWorkflowsJobs(t *testing.T) {
 		t.Errorf("one workflow's test failed, another's passed: %s, want failed", got)
 	}
 }
+
+// Someone with write access can dispatch a workflow on a car branch,
+// with inputs of their choosing: that run is not the car's. Trainyard
+// dispatches its own, which counts.
+func TestAnothersDispatchPassesNoCar(t *testing.T) {
+	f := newForge(t, func(o *fakeforge.Options) { o.GitHub.Actions.Branches = nil }) // nothing runs on push
+	c := newClient(t, f, func(o *Options) { o.Workflows = []string{"ci.yml"} })
+	ctx := context.Background()
+	sha := pushCar(t, f, car, map[string]string{"ok": "ok"})
+	const malloryToken = "ghp_mallory0000000000000000000000000000"
+	f.AddToken("mallory", malloryToken)
+	if err := f.SetAccess(project, "mallory", fakeforge.Developer); err != nil {
+		t.Fatal(err)
+	}
+	mallory, err := gh.NewClient(nil).WithAuthToken(malloryToken).WithEnterpriseURLs(f.URL()+"/api/v3/", f.URL()+"/api/uploads/")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := mallory.Actions.CreateWorkflowDispatchEventByFileName(ctx, "acme", "widgets", "ci.yml", gh.CreateWorkflowDispatchEventRequest{Ref: car}); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, "mallory's run to pass", func() bool {
+		runs, _ := f.WorkflowRuns(project, sha)
+		return len(runs) == 1 && runs[0].Conclusion == fakeforge.ConclusionSuccess
+	})
+	id := mustID(t, sha, 1)
+	pipelineIs(t, c, id, train.PipelinePending, "only someone else's dispatch passed")
+	p, err := c.CreatePipeline(ctx, project, car, nil)
+	if err != nil || p.ID != id {
+		t.Fatalf("CreatePipeline = %+v, %v", p, err)
+	}
+	waitState(t, c, id, train.PipelineSuccess)
+	runs, _ := f.WorkflowRuns(project, sha)
+	if len(runs) != 2 {
+		t.Fatalf("runs = %+v, want mallory's and Trainyard's own dispatch", runs)
+	}
+}

@@ -33,8 +33,9 @@ func appForge(t *testing.T, ttl time.Duration) (*fakeforge.Forge, []byte) {
 
 func TestAppAuthentication(t *testing.T) {
 	// ghinstallation renews a token a minute before it expires: one of
-	// 61 seconds is renewed after one.
-	f, key := appForge(t, 61*time.Second)
+	// 64 seconds is renewed after four, time enough for the first calls
+	// on a busy machine.
+	f, key := appForge(t, 64*time.Second)
 	c := newClient(t, f, func(o *Options) { o.Token, o.App = "", &App{ID: appID, InstallationID: 7, PrivateKey: key} })
 	ctx := context.Background()
 	mr := openMR(t, f, "feature", map[string]string{"a": "a"})
@@ -55,7 +56,7 @@ func TestAppAuthentication(t *testing.T) {
 	if n := f.InstallationTokens(); n != 1 {
 		t.Fatalf("%d installation tokens, want 1 for four calls", n)
 	}
-	time.Sleep(1100 * time.Millisecond)
+	time.Sleep(4100 * time.Millisecond)
 	if _, err := c.BranchHead(ctx, project, "main"); err != nil {
 		t.Fatal(err)
 	}

@@ -261,19 +261,12 @@ func TestGitHubCheckEventsFindTheCarByCommit(t *testing.T) {
 		pr := e.mr(i+1, nil)
 		e.addAll(pr)
 		car := e.runningCar(pr)
-		runs, err := e.ff.WorkflowRuns(project, car.Commit)
-		if err != nil || len(runs) != 1 {
-			t.Fatalf("runs of the car: %v, %v", runs, err)
-		}
-		if err := e.ff.FinishWorkflowRun(project, runs[0].ID, fakeforge.ConclusionSuccess); err != nil {
-			t.Fatal(err)
-		}
-		e.waitRun(car.Commit, fakeforge.CheckCompleted)
+		run := e.passRun(car.Commit)
 		if ref != "" {
 			ref = fmt.Sprintf("trainyard/main/%d", pr)
 		}
-		err = e.eng.Dispatch(e.ctx, event.Event{ID: fmt.Sprintf("run-%d", pr), Forge: "github", Project: project, Kind: event.KindPipeline,
-			Pipeline: runs[0].ID, SHA: car.Commit, Ref: ref, Status: train.PipelineSuccess})
+		err := e.eng.Dispatch(e.ctx, event.Event{ID: fmt.Sprintf("run-%d", pr), Forge: "github", Project: project, Kind: event.KindPipeline,
+			Pipeline: run, SHA: car.Commit, Ref: ref, Status: train.PipelineSuccess})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -306,6 +299,21 @@ func (e *env) runningCar(pr int64) train.Car {
 		case <-time.After(10 * time.Millisecond):
 		}
 	}
+}
+
+// passRun passes the one workflow run of a car's commit, waits for it to
+// complete, and returns its id.
+func (e *env) passRun(sha string) int64 {
+	e.t.Helper()
+	runs, err := e.ff.WorkflowRuns(project, sha)
+	if err != nil || len(runs) != 1 {
+		e.t.Fatalf("runs of the car: %v, %v", runs, err)
+	}
+	if err := e.ff.FinishWorkflowRun(project, runs[0].ID, fakeforge.ConclusionSuccess); err != nil {
+		e.t.Fatal(err)
+	}
+	e.waitRun(sha, fakeforge.CheckCompleted)
+	return runs[0].ID
 }
 
 func (e *env) waitRun(sha, status string) {

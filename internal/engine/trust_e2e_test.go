@@ -25,14 +25,7 @@ func TestGitHubForgedChecksPassNoCar(t *testing.T) {
 	pr := e.mr(1, nil)
 	e.addAll(pr)
 	car := e.runningCar(pr)
-	runs, err := e.ff.WorkflowRuns(project, car.Commit)
-	if err != nil || len(runs) != 1 {
-		t.Fatalf("runs of the car: %v, %v", runs, err)
-	}
-	if err := e.ff.FinishWorkflowRun(project, runs[0].ID, fakeforge.ConclusionSuccess); err != nil {
-		t.Fatal(err)
-	}
-	e.waitRun(car.Commit, fakeforge.CheckCompleted)
+	run := e.passRun(car.Commit)
 	if _, err := e.ff.SetCheckRun(project, car.Commit, "evil-ci", "ext/ci", fakeforge.CheckCompleted, fakeforge.ConclusionSuccess); err != nil {
 		t.Fatal(err)
 	}
@@ -42,7 +35,7 @@ func TestGitHubForgedChecksPassNoCar(t *testing.T) {
 	checked := func(id string) {
 		t.Helper()
 		ev := event.Event{ID: id, Forge: "github", Project: project, Kind: event.KindPipeline,
-			SHA: car.Commit, Ref: "trainyard/main/1", Pipeline: runs[0].ID, Status: train.PipelineSuccess}
+			SHA: car.Commit, Ref: "trainyard/main/1", Pipeline: run, Status: train.PipelineSuccess}
 		if err := e.eng.Dispatch(e.ctx, ev); err != nil {
 			t.Fatal(err)
 		}

@@ -37,11 +37,17 @@ func appClient(t *testing.T, f *Forge, pemKey []byte, installation int64) (*gith
 		t.Fatal(err)
 	}
 	tr.BaseURL = f.URL() + "/api/v3"
-	c, err := github.NewClient(&http.Client{Transport: tr}).WithEnterpriseURLs(f.URL()+"/api/v3/", f.URL()+"/api/uploads/")
+	return onForge(t, f, tr), tr
+}
+
+// onForge is go-github on the forge's GitHub API through rt.
+func onForge(t *testing.T, f *Forge, rt http.RoundTripper) *github.Client {
+	t.Helper()
+	c, err := github.NewClient(&http.Client{Transport: rt}).WithEnterpriseURLs(f.URL()+"/api/v3/", f.URL()+"/api/uploads/")
 	if err != nil {
 		t.Fatal(err)
 	}
-	return c, tr
+	return c
 }
 
 func TestAppInstallationTokens(t *testing.T) {
@@ -167,11 +173,7 @@ func TestGetAppNeedsItsJWT(t *testing.T) {
 		t.Fatal(err)
 	}
 	tr.BaseURL = f.URL() + "/api/v3"
-	c, err := github.NewClient(&http.Client{Transport: tr}).WithEnterpriseURLs(f.URL()+"/api/v3/", f.URL()+"/api/uploads/")
-	if err != nil {
-		t.Fatal(err)
-	}
-	app, _, err := c.Apps.Get(context.Background(), "")
+	app, _, err := onForge(t, f, tr).Apps.Get(context.Background(), "")
 	if err != nil || app.GetSlug() != "merge-bot" || app.GetID() != appID {
 		t.Fatalf("GET /app = %v, %v", app, err)
 	}

@@ -71,7 +71,7 @@ func (c *Client) commitOf(ctx context.Context, r repoRef, prefix string) (string
 // never passed.
 func (c *Client) commitChecks(ctx context.Context, r repoRef, sha string, runs bool) (commitChecks, error) {
 	cc := commitChecks{sha: sha, checks: checks{}}
-	checkRuns, err := c.checkRuns(ctx, r, sha, "all")
+	checkRuns, err := c.checkRuns(ctx, r, sha)
 	if err != nil {
 		return cc, err
 	}
@@ -99,12 +99,12 @@ func (c *Client) commitChecks(ctx context.Context, r repoRef, sha string, runs b
 	return cc, nil
 }
 
-// checkRuns lists the check runs on sha: every one with filter "all",
-// GitHub's choice of the newest with "latest".
-func (c *Client) checkRuns(ctx context.Context, r repoRef, sha, filter string) ([]*gh.CheckRun, error) {
+// checkRuns lists every check run on sha, of every attempt: which are
+// the car's, and the newest of them, is chosen here (see newest).
+func (c *Client) checkRuns(ctx context.Context, r repoRef, sha string) ([]*gh.CheckRun, error) {
 	var out []*gh.CheckRun
 	err := c.pages(ctx, fmt.Sprintf("list check runs of %s@%.12s", r.project, sha), func(try context.Context, page int) (*gh.Response, error) {
-		opts := &gh.ListCheckRunsOptions{Filter: gh.Ptr(filter), ListOptions: gh.ListOptions{Page: page, PerPage: perPage}}
+		opts := &gh.ListCheckRunsOptions{Filter: gh.Ptr("all"), ListOptions: gh.ListOptions{Page: page, PerPage: perPage}}
 		res, resp, err := c.gh.Checks.ListCheckRunsForRef(try, r.owner, r.repo, sha, opts)
 		if res != nil {
 			out = append(out, res.CheckRuns...)

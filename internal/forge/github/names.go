@@ -52,7 +52,7 @@ func (c *Client) PipelineName(ctx context.Context, project string, id int64, pas
 // which may be a re-run that was cancelled. A check that was only ever
 // cancelled links its newest cancelled run.
 func (c *Client) failedChecks(ctx context.Context, r repoRef, sha string) ([]string, error) {
-	runs, err := c.checkRuns(ctx, r, sha, "all")
+	runs, err := c.checkRuns(ctx, r, sha)
 	if err != nil {
 		return nil, err
 	}

@@ -435,6 +435,11 @@ func TestGitHubServeRidesOutSecondaryRateLimits(t *testing.T) {
 	if faults[fakeforge.FaultSecondaryRateLimit]+faults[fakeforge.FaultRateLimited] == 0 {
 		t.Fatalf("no rate limit was injected: %v", faults)
 	}
+	// A status comment held back by a rate limit may still be in the
+	// outbox once the train has settled: it is written, once.
+	r.waitFor("every status comment", time.Minute, func() bool {
+		return !slices.ContainsFunc(prs, func(pr int64) bool { return r.countNotes(pr, "Added to the merge train for `main`") == 0 })
+	})
 	for _, pr := range prs {
 		if n := r.countNotes(pr, "Added to the merge train for `main`"); n != 1 {
 			t.Errorf("#%d got %d 'added' notes, want exactly 1", pr, n)

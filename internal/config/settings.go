@@ -270,7 +270,7 @@ func githubSettings() []setting[Config] {
 			func(c *Config) *Secret { return &c.GitHub.PrivateKey }),
 		bind(stringKind(), "github.private_key_file", "File holding the app's private key (the .pem GitHub gave).",
 			func(c *Config) *string { return &c.GitHub.PrivateKeyFile }),
-		bindList("github.required_checks", "Check runs and commit statuses, by name, a car's commit must pass. Empty: every check reported on it, at least one, once the car's workflow runs have completed (checks from outside Actions are not waited for: name them).",
+		bindList("github.required_checks", "Check runs and commit statuses, by name, a car's commit must pass, beside those the target branch's protection and rulesets require. Neither names any: every check reported on it, at least one, once the car's workflow runs have completed (checks from outside Actions are not waited for: name them).",
 			func(c *Config) *[]string { return &c.GitHub.RequiredChecks }),
 		bindList("github.workflows", "Workflow files (ci.yml) started with workflow_dispatch on a car branch, for workflows that do not run on push.",
 			func(c *Config) *[]string { return &c.GitHub.Workflows }),

@@ -153,3 +153,55 @@ func TestGitLabAnotherUsersPipelinePassesNoCar(t *testing.T) {
 	}
 	e.requireNote(pr, "Removed from the merge train for `main`")
 }
+
+// main's ruleset requires ext/scan of the scanner app, which the
+// configuration does not name. Actions' checks pass: main stays where
+// it was until the scanner's ext/scan passes, whatever another app says
+// under that name, then moves to the car's commit.
+func TestGitHubBranchRulesetHoldsTheTarget(t *testing.T) {
+	t.Parallel()
+	e := newGitHubEnvOn(t, train.Settings{}, fakeforge.CI{Manual: true}, nil, ghEnvOptions{client: func(o *github.Options) {
+		o.RequiredChecks = nil
+	}})
+	scanner := e.ff.AppID("scanner")
+	if err := e.ff.SetBranchStatusChecks(project, "main", []fakeforge.RuleStatusCheck{{Context: "ext/scan", IntegrationID: scanner}}); err != nil {
+		t.Fatal(err)
+	}
+	pr := e.mr(1, nil)
+	e.addAll(pr)
+	car := e.runningCar(pr)
+	run := e.passRun(car.Commit)
+	if _, err := e.ff.SetCheckRun(project, car.Commit, "evil-ci", "ext/scan", fakeforge.CheckCompleted, fakeforge.ConclusionSuccess); err != nil {
+		t.Fatal(err)
+	}
+	checked := func(id string) {
+		t.Helper()
+		ev := event.Event{ID: id, Forge: "github", Project: project, Kind: event.KindPipeline,
+			SHA: car.Commit, Ref: "trainyard/main/1", Pipeline: run, Status: train.PipelineSuccess}
+		if err := e.eng.Dispatch(e.ctx, ev); err != nil {
+			t.Fatal(err)
+		}
+		if err := e.eng.Sweep(e.ctx, e.key); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for i := range 2 {
+		checked(fmt.Sprintf("unscanned-%d", i))
+	}
+	if head := e.head(); head != e.base {
+		t.Fatalf("main moved to %.12s before the scanner passed the car", head)
+	}
+	if s := e.mrState(pr).State; s != fakeforge.StateOpened {
+		t.Fatalf("#%d is %s before the scan, want open", pr, s)
+	}
+	if _, err := e.ff.SetCheckRun(project, car.Commit, "scanner", "ext/scan", fakeforge.CheckCompleted, fakeforge.ConclusionSuccess); err != nil {
+		t.Fatal(err)
+	}
+	checked("scanned")
+	e.run()
+	e.requireIdle()
+	if head := e.head(); head != car.Commit {
+		t.Fatalf("main is at %.12s, want the car's commit %.12s", head, car.Commit)
+	}
+	e.requireMerged(pr)
+}

@@ -9,7 +9,7 @@ import "time"
 func (f *Forge) actionsApp() obj {
 	created := ghTimeStr(time.Date(2018, 7, 30, 9, 30, 17, 0, time.UTC))
 	return obj{
-		"id": 15368, "slug": ActionsApp, "node_id": "MDM6QXBwMTUzNjg=", "name": "GitHub Actions",
+		"id": actionsAppID, "slug": ActionsApp, "node_id": "MDM6QXBwMTUzNjg=", "name": "GitHub Actions",
 		"description": "Automate your workflow from idea to production", "external_url": "https://help.github.com/en/actions",
 		"html_url": f.ghURLs().web("apps/github-actions"), "created_at": created, "updated_at": created,
 		"owner":       f.ghUserOf(&user{ID: 9919, Username: "github", Org: true}),
@@ -22,19 +22,16 @@ func (f *Forge) actionsApp() obj {
 // simulated workflows make.
 const ActionsApp = "github-actions"
 
+// actionsAppID is GitHub Actions' app id on github.com.
+const actionsAppID = 15368
+
 // appOf is the GitHub App that reports c: Actions, the installed app, or
 // another one, numbered the first time it reports; call with f.mu held.
 func (f *Forge) appOf(c *checkRun) obj {
 	if c.App == "" || c.App == ActionsApp {
 		return f.actionsApp()
 	}
-	id := f.opts.GitHub.App.ID
-	if c.App != f.opts.GitHub.App.Slug || id == 0 {
-		if id = f.st.gh.apps[c.App]; id == 0 {
-			id = 900000 + int64(len(f.st.gh.apps)+1)
-			f.st.gh.apps[c.App] = id
-		}
-	}
+	id := f.appID(c.App)
 	created := ghTimeStr(time.Date(2020, 1, 2, 3, 4, 5, 0, time.UTC))
 	return obj{
 		"id": id, "slug": c.App, "node_id": nodeID("A", id), "name": c.App, "description": "",
@@ -44,6 +41,30 @@ func (f *Forge) appOf(c *checkRun) obj {
 		"permissions": obj{"checks": "write", "metadata": "read"},
 		"events":      []string{"check_run", "check_suite"},
 	}
+}
+
+// AppID is the id of the GitHub App whose slug is app, as its check runs
+// carry it: numbered here the first time it is asked for or reports.
+func (f *Forge) AppID(app string) int64 {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return f.appID(app)
+}
+
+// appID is AppID; call with f.mu held.
+func (f *Forge) appID(app string) int64 {
+	if app == "" || app == ActionsApp {
+		return actionsAppID
+	}
+	if id := f.opts.GitHub.App.ID; app == f.opts.GitHub.App.Slug && id != 0 {
+		return id
+	}
+	id := f.st.gh.apps[app]
+	if id == 0 {
+		id = 900000 + int64(len(f.st.gh.apps)+1)
+		f.st.gh.apps[app] = id
+	}
+	return id
 }
 
 type ghCheckOutput struct {

@@ -37,6 +37,55 @@ type Query {
 type Repository {
 	nameWithOwner: String!
 	pullRequest(number: Int!): PullRequest
+	ref(qualifiedName: String!): Ref
+}
+
+type Ref {
+	name: String!
+	prefix: String!
+	refUpdateRule: RefUpdateRule
+	rules(first: Int, last: Int): RepositoryRuleConnection
+}
+
+type RefUpdateRule {
+	pattern: String!
+	requiredApprovingReviewCount: Int
+	requiredStatusCheckContexts: [String]
+	requiresCodeOwnerReviews: Boolean!
+	requiresConversationResolution: Boolean!
+}
+
+type RepositoryRuleConnection {
+	totalCount: Int!
+	nodes: [RepositoryRule]
+}
+
+enum RepositoryRuleType { CREATION UPDATE DELETION REQUIRED_LINEAR_HISTORY REQUIRED_SIGNATURES PULL_REQUEST REQUIRED_STATUS_CHECKS NON_FAST_FORWARD }
+
+type RepositoryRule {
+	id: ID!
+	type: RepositoryRuleType!
+	parameters: RuleParameters
+}
+
+union RuleParameters = PullRequestParameters | RequiredStatusChecksParameters
+
+type PullRequestParameters {
+	requiredApprovingReviewCount: Int!
+	dismissStaleReviewsOnPush: Boolean!
+	requireCodeOwnerReview: Boolean!
+	requireLastPushApproval: Boolean!
+	requiredReviewThreadResolution: Boolean!
+}
+
+type RequiredStatusChecksParameters {
+	requiredStatusChecks: [StatusCheckConfiguration!]!
+	strictRequiredStatusChecksPolicy: Boolean!
+}
+
+type StatusCheckConfiguration {
+	context: String!
+	integrationId: Int
 }
 
 scalar GitObjectID
@@ -58,6 +107,7 @@ type PullRequest {
 	headRefOid: GitObjectID!
 	headRefName: String!
 	baseRefName: String!
+	baseRef: Ref
 	reviewDecision: PullRequestReviewDecision
 	%s
 	reviewThreads(first: Int, last: Int): PullRequestReviewThreadConnection!
@@ -189,7 +239,7 @@ func (r *gqlRepository) PullRequest(args struct{ Number int32 }) (*gqlPullReques
 	pr := &gqlPullRequest{
 		number: args.Number, title: m.Title, body: m.Description, url: uri(f.ghURLs().web(p.Path + "/pull/" + itoa(m.IID))),
 		author: &gqlActor{f.st.users[m.AuthorID].Username}, state: map[string]string{StateOpened: "OPEN", StateMerged: "MERGED"}[m.State],
-		draft: m.Draft, head: gitObjectID(m.SHA), headRef: m.Source, baseRef: m.Target,
+		draft: m.Draft, head: gitObjectID(m.SHA), headRef: m.Source, baseRef: m.Target, base: f.gqlRefOf(p, m.Target),
 		decision: f.reviewDecision(p, m), mergeState: f.mergeStateStatus(p, m),
 	}
 	if pr.state == "" {
@@ -225,6 +275,7 @@ type gqlPullRequest struct {
 	draft            bool
 	head             gitObjectID
 	headRef, baseRef string
+	base             *gqlRef
 	decision         string
 	mergeState       string
 	threads          []*gqlThread
@@ -243,6 +294,7 @@ func (pr *gqlPullRequest) IsDraft() bool            { return pr.draft }
 func (pr *gqlPullRequest) HeadRefOid() gitObjectID  { return pr.head }
 func (pr *gqlPullRequest) HeadRefName() string      { return pr.headRef }
 func (pr *gqlPullRequest) BaseRefName() string      { return pr.baseRef }
+func (pr *gqlPullRequest) BaseRef() *gqlRef         { return pr.base }
 func (pr *gqlPullRequest) MergeStateStatus() string { return pr.mergeState }
 
 func (pr *gqlPullRequest) ReviewDecision() *string {

@@ -47,6 +47,14 @@ type PullRequestRule struct {
 	RequiredReviewThreadResolution bool
 }
 
+// RuleStatusCheck is a status check a ruleset's required_status_checks
+// rule asks for: a context and, when IntegrationID is not zero, the
+// GitHub App expected to report it.
+type RuleStatusCheck struct {
+	Context       string
+	IntegrationID int64
+}
+
 // PullReview is a review as the control API reports it.
 type PullReview struct {
 	ID       int64
@@ -250,6 +258,29 @@ func (f *Forge) dismissStale(p *project, iid int64) {
 	}
 }
 
+// SetBranchStatusChecks sets the required_status_checks rule of a
+// repository ruleset that targets branch of project; none removes it.
+// Like classic protection's required checks, they are reported, never
+// enforced.
+func (f *Forge) SetBranchStatusChecks(project, branch string, checks []RuleStatusCheck) error {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	p, err := f.st.project(project)
+	if err != nil {
+		return fmt.Errorf("set required checks of %s of %s: %w", branch, project, err)
+	}
+	k := branchKey{p.ID, branch}
+	if len(checks) == 0 {
+		delete(f.st.gh.statusRules, k)
+		return nil
+	}
+	if _, ok := f.st.gh.rulesIDs[k]; !ok {
+		f.st.gh.rulesIDs[k] = f.st.nextID()
+	}
+	f.st.gh.statusRules[k] = slices.Clone(checks)
+	return nil
+}
+
 // ghRequirement is what protection and rules together ask of pull
 // requests into a branch: the strictest of each.
 type ghRequirement struct {
@@ -281,7 +312,8 @@ func (f *Forge) ghProtected(p *project, branch string) bool {
 	k := branchKey{p.ID, branch}
 	_, protected := f.st.gh.protection[k]
 	_, ruled := f.st.gh.rules[k]
-	return branch == p.DefaultBranch || protected || ruled
+	_, checked := f.st.gh.statusRules[k]
+	return branch == p.DefaultBranch || protected || ruled || checked
 }
 
 // latestOpinions is each reviewer's latest opinionated review (an

@@ -160,9 +160,27 @@ func TestGitHubBranchProtectionAndRules(t *testing.T) {
 		t.Fatalf("ruleset = %+v", rules.PullRequest[0].BranchRuleMetadata)
 	}
 
+	// A required_status_checks rule beside it, one check bound to an app.
+	if err := f.SetBranchStatusChecks(project1, "release/1", []RuleStatusCheck{{Context: "ci/test"}, {Context: "ext/scan", IntegrationID: 4242}}); err != nil {
+		t.Fatal(err)
+	}
+	rules, _, err = bob.Repositories.GetRulesForBranch(ctx, "acme", "widgets", "release/1", nil)
+	if err != nil || len(rules.PullRequest) != 1 || len(rules.RequiredStatusChecks) != 1 {
+		t.Fatalf("rules with required checks: %+v, %v", rules, err)
+	}
+	checks := rules.RequiredStatusChecks[0].Parameters.RequiredStatusChecks
+	if len(checks) != 2 || checks[0].Context != "ci/test" || checks[0].IntegrationID != nil ||
+		checks[1].Context != "ext/scan" || checks[1].IntegrationID == nil || *checks[1].IntegrationID != 4242 {
+		t.Fatalf("required_status_checks rule = %+v", rules.RequiredStatusChecks[0])
+	}
+	if rules.RequiredStatusChecks[0].RulesetID != rules.PullRequest[0].RulesetID {
+		t.Fatalf("two rulesets for one branch's rules: %d, %d", rules.RequiredStatusChecks[0].RulesetID, rules.PullRequest[0].RulesetID)
+	}
+
 	for _, clear := range []func() error{
 		func() error { return f.SetBranchProtection(project1, "main", BranchProtection{}) },
 		func() error { return f.SetBranchRules(project1, "release/1", PullRequestRule{}) },
+		func() error { return f.SetBranchStatusChecks(project1, "release/1", nil) },
 	} {
 		if err := clear(); err != nil {
 			t.Fatal(err)
@@ -171,7 +189,7 @@ func TestGitHubBranchProtectionAndRules(t *testing.T) {
 	if _, _, err := c.Repositories.GetBranchProtection(ctx, "acme", "widgets", "main"); !errors.Is(err, github.ErrBranchNotProtected) {
 		t.Fatalf("protection removed: %v", err)
 	}
-	if rules, _, err := bob.Repositories.GetRulesForBranch(ctx, "acme", "widgets", "release/1", nil); err != nil || len(rules.PullRequest) != 0 {
+	if rules, _, err := bob.Repositories.GetRulesForBranch(ctx, "acme", "widgets", "release/1", nil); err != nil || len(rules.PullRequest) != 0 || len(rules.RequiredStatusChecks) != 0 {
 		t.Fatalf("rules removed: %+v, %v", rules, err)
 	}
 	if err := f.SetBranchProtection("acme/nope", "main", BranchProtection{RequiredApprovingReviews: 1}); !errors.Is(err, ErrNoProject) {

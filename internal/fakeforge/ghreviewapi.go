@@ -91,8 +91,8 @@ func (f *Forge) ghGetProtection(w http.ResponseWriter, r *http.Request, u *user)
 }
 
 // ghRulesForBranch answers the active rules on a branch, which anyone
-// who can read the repository may see: the pull_request rule, if a
-// ruleset of the repository has one.
+// who can read the repository may see: the pull_request and the
+// required_status_checks rules the repository's rulesets have.
 func (f *Forge) ghRulesForBranch(w http.ResponseWriter, r *http.Request, u *user) error {
 	p, err := f.ghRepoFor(r, u, NoAccess)
 	if err != nil {
@@ -109,6 +109,20 @@ func (f *Forge) ghRulesForBranch(w http.ResponseWriter, r *http.Request, u *user
 				RequiredApprovingReviewCount: rule.RequiredApprovingReviewCount, DismissStaleReviewsOnPush: rule.DismissStaleReviewsOnPush,
 				RequireCodeOwnerReview: rule.RequireCodeOwnerReview, RequiredReviewThreadResolution: rule.RequiredReviewThreadResolution,
 			},
+		})
+	}
+	if checks, ok := f.st.gh.statusRules[k]; ok {
+		params := ghStatusChecksParams{RequiredStatusChecks: []ghRuleStatusCheck{}}
+		for _, c := range checks {
+			rc := ghRuleStatusCheck{Context: c.Context}
+			if c.IntegrationID != 0 {
+				rc.IntegrationID = &c.IntegrationID
+			}
+			params.RequiredStatusChecks = append(params.RequiredStatusChecks, rc)
+		}
+		out = append(out, ghRule{
+			Type: "required_status_checks", RulesetSourceType: "Repository", RulesetSource: p.Path, RulesetID: f.st.gh.rulesIDs[k],
+			Parameters: params,
 		})
 	}
 	writeGH(w, http.StatusOK, ghPaginate(w, r, out))

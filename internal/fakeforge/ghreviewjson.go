@@ -114,6 +114,18 @@ type ghPullRequestParams struct {
 	RequiredReviewThreadResolution bool `json:"required_review_thread_resolution"`
 }
 
+// ghStatusChecksParams are the parameters of a required_status_checks
+// rule; integration_id is left out where any source will do.
+type ghStatusChecksParams struct {
+	RequiredStatusChecks             []ghRuleStatusCheck `json:"required_status_checks"`
+	StrictRequiredStatusChecksPolicy bool                `json:"strict_required_status_checks_policy"`
+}
+
+type ghRuleStatusCheck struct {
+	Context       string `json:"context"`
+	IntegrationID *int64 `json:"integration_id,omitempty"`
+}
+
 // ghHookReviewOf renders review rv as pull_request_review events carry
 // it: its state in lower case, and a null body when it has none. Call
 // with f.mu held.

@@ -149,6 +149,8 @@ type ghState struct {
 	protection map[branchKey]BranchProtection
 	rules      map[branchKey]PullRequestRule
 	rulesIDs   map[branchKey]int64
+	// statusRules are the checks rulesets require on a branch.
+	statusRules map[branchKey][]RuleStatusCheck
 	// codeOwners own every path of a project, by project id.
 	codeOwners map[int64][]string
 	// issues are a project's plain issues, by project id and number.
@@ -163,6 +165,7 @@ func newGHState() ghState {
 		checkRuns: map[int64]*checkRun{}, workflowRuns: map[int64]*workflowRun{}, tokenExpiry: map[string]time.Time{},
 		reviews: map[int64][]*review{}, threads: map[int64][]*reviewThread{},
 		protection: map[branchKey]BranchProtection{}, rules: map[branchKey]PullRequestRule{}, rulesIDs: map[branchKey]int64{},
-		codeOwners: map[int64][]string{}, issues: map[int64]map[int64]*issue{}, apps: map[string]int64{},
+		statusRules: map[branchKey][]RuleStatusCheck{},
+		codeOwners:  map[int64][]string{}, issues: map[int64]map[int64]*issue{}, apps: map[string]int64{},
 	}
 }

@@ -57,7 +57,10 @@ func (cs checks) addStatuses(statuses []*gh.RepoStatus) {
 	}
 }
 
-// trustedRuns keeps the check runs of the apps r trusts.
+// trustedRuns keeps the check runs of the apps r trusts: for a check the
+// branch expects of one app, that app's alone, whether r names it or not
+// (the repository's admins chose it); for any other, those of the apps r
+// names.
 func (r Repository) trustedRuns(runs []*gh.CheckRun) []*gh.CheckRun {
 	apps := r.CheckApps
 	if len(apps) == 0 {
@@ -65,6 +68,9 @@ func (r Repository) trustedRuns(runs []*gh.CheckRun) []*gh.CheckRun {
 	}
 	return slices.DeleteFunc(runs, func(run *gh.CheckRun) bool {
 		app := run.GetApp()
+		if want, ok := r.expected[run.GetName()]; ok {
+			return app.GetID() != want
+		}
 		id := strconv.FormatInt(app.GetID(), 10)
 		return !slices.ContainsFunc(apps, func(a string) bool {
 			return (app.GetSlug() != "" && strings.EqualFold(a, app.GetSlug())) || (app.GetID() != 0 && a == id)
@@ -72,9 +78,14 @@ func (r Repository) trustedRuns(runs []*gh.CheckRun) []*gh.CheckRun {
 	})
 }
 
-// trustedStatuses keeps the commit statuses set by the users r trusts.
+// trustedStatuses keeps the commit statuses set by the users r trusts,
+// but for the checks the branch expects of an app: a status is no app's
+// check run.
 func (r Repository) trustedStatuses(statuses []*gh.RepoStatus) []*gh.RepoStatus {
 	return slices.DeleteFunc(statuses, func(s *gh.RepoStatus) bool {
+		if _, ok := r.expected[s.GetContext()]; ok {
+			return true
+		}
 		login := s.GetCreator().GetLogin()
 		return login == "" || !slices.ContainsFunc(r.StatusCreators, func(u string) bool { return strings.EqualFold(u, login) })
 	})

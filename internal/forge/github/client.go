@@ -125,6 +125,10 @@ type Repository struct {
 	// count; none when empty, and then statuses are not read at all.
 	// Anyone with write access can set a status of any context.
 	StatusCreators []string
+	// expected names, for the checks the target branch's rulesets
+	// require of one app, that app's id (see branchChecks): only its
+	// check runs count for them.
+	expected map[string]int64
 }
 
 // DefaultCheckApp is the app whose check runs count unless a repository
@@ -157,6 +161,10 @@ type Client struct {
 	// workflow run, with the run's workflow, by project and suite id (see
 	// carChecks).
 	carSuites *memo[carSuite]
+	// branches remembers the checks each target branch requires, by
+	// project and branch, for branchTTL.
+	branches  *memo[branchRules]
+	branchTTL time.Duration
 	// commentPages keeps the last answer to each repository's comment
 	// list.
 	commentPages *pageCache
@@ -182,12 +190,12 @@ func New(opts Options) (*Client, error) {
 		log = zap.NewNop()
 	}
 	c := &Client{
-		web: web, api: api, checks: Repository{opts.RequiredChecks, opts.Workflows, opts.CheckApps, opts.StatusCreators}, repos: map[string]Repository{},
+		web: web, api: api, checks: Repository{RequiredChecks: opts.RequiredChecks, Workflows: opts.Workflows, CheckApps: opts.CheckApps, StatusCreators: opts.StatusCreators}, repos: map[string]Repository{},
 		cars: orString(opts.CarPrefix, DefaultCarPrefix) + "/", gate: &gate{},
 		budget: opts.Budget.Budget(
 			ratelimit.Window{N: orInt(opts.WritesPerMinute, DefaultWritesPerMinute), Per: time.Minute},
 			ratelimit.Window{N: orInt(opts.WritesPerHour, DefaultWritesPerHour), Per: time.Hour}),
-		shas: newMemo[string](), carSuites: newMemo[carSuite](), commentPages: newPageCache(), log: log,
+		shas: newMemo[string](), carSuites: newMemo[carSuite](), branches: newMemo[branchRules](), branchTTL: DefaultBranchTTL, commentPages: newPageCache(), log: log,
 		retry: retry.Policy{
 			Timeout: orDuration(opts.Timeout, DefaultTimeout),
 			Budget:  orDuration(opts.MaxWait, DefaultMaxWait),

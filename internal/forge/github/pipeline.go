@@ -80,7 +80,7 @@ func (c *Client) repoOf(ctx context.Context, project string) (repoRef, error) {
 // commit are dispatched. vars are not passed on: workflow inputs must be
 // declared, and the car branch's name says which train and MR it is.
 func (c *Client) CreatePipeline(ctx context.Context, project, ref string, _ map[string]string) (forge.Pipeline, error) {
-	r, err := c.repoOf(ctx, project)
+	r, err := c.carRepo(ctx, project)
 	if err != nil {
 		return forge.Pipeline{}, err
 	}
@@ -110,7 +110,7 @@ func (c *Client) CreatePipeline(ctx context.Context, project, ref string, _ map[
 // PipelinesFor returns the pipeline of sha when anything reported on it
 // (a check run, a commit status or a workflow run), and none otherwise.
 func (c *Client) PipelinesFor(ctx context.Context, project, ref, sha string) ([]forge.Pipeline, error) {
-	r, err := c.repoOf(ctx, project)
+	r, err := c.carRepo(ctx, project)
 	if err != nil {
 		return nil, err
 	}
@@ -251,7 +251,7 @@ func (c *Client) pipelineOf(r repoRef, sha, ref string, attempt int, state train
 
 // resolveID finds the commit and attempt a pipeline id names.
 func (c *Client) resolveID(ctx context.Context, project string, id int64) (repoRef, string, int, error) {
-	r, err := c.repoOf(ctx, project)
+	r, err := c.carRepo(ctx, project)
 	if err != nil {
 		return r, "", 0, err
 	}

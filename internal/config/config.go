@@ -142,6 +142,9 @@ type RepoDefaults struct {
 	// statuses (none when empty).
 	CheckApps      []string
 	StatusCreators []string
+	// BranchChecks: a car also waits for the checks the target branch's
+	// protection and rulesets require.
+	BranchChecks bool
 }
 
 // App reports whether GitHub is reached as an app installation.
@@ -288,6 +291,7 @@ type Project struct {
 	FastForward    *string
 	CheckApps      []string
 	StatusCreators []string
+	BranchChecks   *bool
 
 	// Freezes and MergeWindows are the items as written (see
 	// parseFreeze and parseWindow): when the target may not move.
@@ -322,7 +326,7 @@ func Defaults() Config {
 		Webhook:       Webhook{MaxBody: 5 << 20, DedupTTL: 24 * time.Hour},
 		Bot:           Bot{Name: "Trainyard", Email: "trainyard@localhost"},
 		UI:            UI{Enabled: true, Public: true},
-		GitHub:        GitHub{Forge: Forge{URL: "https://api.github.com"}, RepoDefaults: RepoDefaults{FastForward: FastForwardPush}},
+		GitHub:        GitHub{Forge: Forge{URL: "https://api.github.com"}, RepoDefaults: RepoDefaults{FastForward: FastForwardPush, BranchChecks: true}},
 		Train: TrainDefaults{
 			MaxParallel:     train.DefaultMaxParallel,
 			BatchSize:       train.DefaultBatchSize,
@@ -410,6 +414,7 @@ func (c *Config) Repo(projectPath string) RepoDefaults {
 		r.StatusCreators = p.StatusCreators
 	}
 	override(&r.FastForward, p.FastForward)
+	override(&r.BranchChecks, p.BranchChecks)
 	return r
 }
 

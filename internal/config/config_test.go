@@ -138,7 +138,7 @@ func TestGitHubApp(t *testing.T) {
 	c := mustParse(t, joinLines(
 		"github: {app_id: 123, installation_id: 456, private_key_file: "+keyFile+", required_checks: [ci/test], fast_forward: push}",
 		"projects:",
-		"  - {forge: github, path: Acme/Service, required_checks: [build, test], workflows: [ci.yml], fast_forward: api, min_access: maintain,",
+		"  - {forge: github, path: Acme/Service, required_checks: [build, test], workflows: [ci.yml], fast_forward: api, min_access: maintain, branch_checks: false,",
 		"     webhook_secret_file: "+secretFile+"}",
 		"  - {forge: github, path: acme/lib, required_checks: []}",
 		"  - {forge: gitlab, path: group/app}",
@@ -149,8 +149,8 @@ func TestGitHubApp(t *testing.T) {
 	}
 	for path, want := range map[string]RepoDefaults{
 		"acme/service": {RequiredChecks: []string{"build", "test"}, Workflows: []string{"ci.yml"}, FastForward: FastForwardAPI},
-		"acme/lib":     {RequiredChecks: []string{}, FastForward: FastForwardPush},
-		"acme/other":   {RequiredChecks: []string{"ci/test"}, FastForward: FastForwardPush},
+		"acme/lib":     {RequiredChecks: []string{}, FastForward: FastForwardPush, BranchChecks: true},
+		"acme/other":   {RequiredChecks: []string{"ci/test"}, FastForward: FastForwardPush, BranchChecks: true},
 	} {
 		if got := c.Repo(path); !reflect.DeepEqual(got, want) {
 			t.Errorf("Repo(%s) = %#v, want %#v", path, got, want)

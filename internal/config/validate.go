@@ -325,7 +325,7 @@ func (p *Project) githubProblems(at string) []error {
 			key string
 			set bool
 		}{{"fast_forward", p.FastForward != nil}, {"required_checks", p.RequiredChecks != nil}, {"workflows", p.Workflows != nil},
-			{"check_apps", p.CheckApps != nil}, {"status_creators", p.StatusCreators != nil}} {
+			{"check_apps", p.CheckApps != nil}, {"status_creators", p.StatusCreators != nil}, {"branch_checks", p.BranchChecks != nil}} {
 			if k.set {
 				ps.add(fieldErr(at+"."+k.key, "only GitHub projects have it"))
 			}

@@ -138,7 +138,7 @@ func TestProblems(t *testing.T) {
 			"github: {required_checks: [ci, ' '], workflows: [ci.yml, .github/workflows/x.yml, build], fast_forward: rest}",
 			"projects:",
 			"  - {forge: github, path: o/r, required_checks: [''], workflows: [a.json], fast_forward: merge}",
-			"  - {forge: gitlab, path: g/a, required_checks: [ci], workflows: [], fast_forward: api}"), forgeEnv(), []string{
+			"  - {forge: gitlab, path: g/a, required_checks: [ci], workflows: [], fast_forward: api, branch_checks: false}"), forgeEnv(), []string{
 			"github.required_checks[1]: empty check name",
 			`github.workflows[1]: must be a workflow file name like ci.yml, got ".github/workflows/x.yml"`,
 			`github.workflows[2]: must be a workflow file name like ci.yml, got "build"`,
@@ -148,7 +148,8 @@ func TestProblems(t *testing.T) {
 			`projects[0].fast_forward: must be push or api, got "merge"`,
 			"projects[1].fast_forward: only GitHub projects have it",
 			"projects[1].required_checks: only GitHub projects have it",
-			"projects[1].workflows: only GitHub projects have it"}},
+			"projects[1].workflows: only GitHub projects have it",
+			"projects[1].branch_checks: only GitHub projects have it"}},
 		{"whose checks count", joinLines(
 			"github: {check_apps: [github-actions, '12345', 'Evil CI', -x], status_creators: [jenkins-ci, 'ci[bot]', 'a--b', 'a b']}",
 			"projects:",

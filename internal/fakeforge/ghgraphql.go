@@ -58,6 +58,12 @@ type RefUpdateRule {
 type RepositoryRuleConnection {
 	totalCount: Int!
 	nodes: [RepositoryRule]
+	pageInfo: PageInfo!
+}
+
+type PageInfo {
+	hasNextPage: Boolean!
+	hasPreviousPage: Boolean!
 }
 
 enum RepositoryRuleType { CREATION UPDATE DELETION REQUIRED_LINEAR_HISTORY REQUIRED_SIGNATURES PULL_REQUEST REQUIRED_STATUS_CHECKS NON_FAST_FORWARD }

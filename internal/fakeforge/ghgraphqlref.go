@@ -59,7 +59,7 @@ func (r *gqlRef) Rules(args gqlPage) (*gqlRuleConnection, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &gqlRuleConnection{total: int32(len(r.rules)), nodes: nodes}, nil
+	return &gqlRuleConnection{total: int32(len(r.rules)), nodes: nodes, more: args.First != nil && len(nodes) < len(r.rules)}, nil
 }
 
 type gqlRefUpdateRule struct {
@@ -90,10 +90,18 @@ func (u *gqlRefUpdateRule) RequiresConversationResolution() bool {
 type gqlRuleConnection struct {
 	total int32
 	nodes []*gqlRule
+	more  bool // a first page with rules past it
 }
 
-func (c *gqlRuleConnection) TotalCount() int32  { return c.total }
-func (c *gqlRuleConnection) Nodes() *[]*gqlRule { return &c.nodes }
+func (c *gqlRuleConnection) TotalCount() int32      { return c.total }
+func (c *gqlRuleConnection) Nodes() *[]*gqlRule     { return &c.nodes }
+func (c *gqlRuleConnection) PageInfo() *gqlPageInfo { return &gqlPageInfo{next: c.more} }
+
+// gqlPageInfo pages forward only.
+type gqlPageInfo struct{ next bool }
+
+func (p *gqlPageInfo) HasNextPage() bool     { return p.next }
+func (p *gqlPageInfo) HasPreviousPage() bool { return false }
 
 type gqlRule struct {
 	id     string

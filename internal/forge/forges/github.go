@@ -19,7 +19,7 @@ func openGitHub(cfg *config.Config, o Options) (Forge, error) {
 	opts := github.Options{
 		BaseURL: string(cfg.GitHub.URL), CarPrefix: cfg.Train.CarPrefix, Logger: o.logger(github.Name),
 		RequiredChecks: cfg.GitHub.RequiredChecks, Workflows: cfg.GitHub.Workflows,
-		CheckApps: cfg.GitHub.CheckApps, StatusCreators: cfg.GitHub.StatusCreators,
+		CheckApps: cfg.GitHub.CheckApps, StatusCreators: cfg.GitHub.StatusCreators, IgnoreBranchChecks: !cfg.GitHub.BranchChecks,
 		Repositories: map[string]github.Repository{}, Transport: o.transport(github.Name, github.Route),
 	}
 	// GitHub's secondary limits hold per token, or per app installation.
@@ -33,7 +33,7 @@ func openGitHub(cfg *config.Config, o Options) (Forge, error) {
 	for _, p := range cfg.Projects {
 		if p.Forge == github.Name {
 			r := cfg.Repo(p.Path)
-			opts.Repositories[p.Path] = github.Repository{RequiredChecks: r.RequiredChecks, Workflows: r.Workflows, CheckApps: r.CheckApps, StatusCreators: r.StatusCreators}
+			opts.Repositories[p.Path] = github.Repository{RequiredChecks: r.RequiredChecks, Workflows: r.Workflows, CheckApps: r.CheckApps, StatusCreators: r.StatusCreators, IgnoreBranchChecks: !r.BranchChecks}
 		}
 	}
 	client, err := github.New(opts)

@@ -7,26 +7,30 @@ import (
 	"time"
 
 	"github.com/shurcooL/githubv4"
+	"go.uber.org/zap"
 
 	"github.com/trainyard/trainyard/internal/forge"
 )
 
-// A push to a branch whose protection or rulesets require status checks
-// is refused until they passed on the pushed commit, so a car must wait
-// for them, whatever the configuration names: otherwise its move of the
-// target is refused, or it never waits for the checks GitHub's own merge
-// would. A ruleset may also say which app must report a check; only that
-// app's check runs count for it then, as on GitHub.
+// A branch whose protection or rulesets require status checks takes a
+// push only once they passed on the pushed commit (unless the pusher may
+// bypass them), and GitHub's own merge queue waits for them: a car waits
+// for them too, beside the configured ones. A ruleset may say which app
+// must report a check; only that app's check runs count for it then, as
+// on GitHub.
 //
-// Both are read through GraphQL as anyone who can read the repository
+// They are read through GraphQL as anyone who can read the repository
 // sees them (classic protection's refUpdateRule names the contexts, not
-// the apps, which only its admins see), in the merge rules' query of the
-// pull request, so that they cost no request of their own while pull
-// requests are added and merged.
+// the apps, which only its admins see), in a query of their own so that
+// a server without these fields costs the train nothing but them.
 
 // DefaultBranchTTL is how long what a branch requires is trusted before
 // it is read again.
 const DefaultBranchTTL = 5 * time.Minute
+
+// branchRetry is how soon a branch whose rules could not be read is
+// tried again.
+const branchRetry = time.Minute
 
 // refRules is the part of a Ref that says which checks it requires.
 type refRules struct {
@@ -34,7 +38,8 @@ type refRules struct {
 		RequiredStatusCheckContexts []string
 	}
 	Rules struct {
-		Nodes []struct {
+		PageInfo struct{ HasNextPage bool }
+		Nodes    []struct {
 			Parameters *struct {
 				StatusChecks struct {
 					RequiredStatusChecks []struct {
@@ -48,15 +53,16 @@ type refRules struct {
 }
 
 // branchRules is what a branch requires: check contexts, and for some
-// the app that must report them.
+// the apps that must report them; at is when it was read (or, after a
+// failed read, when to try again less branchTTL).
 type branchRules struct {
 	checks []string
-	apps   map[string]int64
+	apps   map[string][]int64
 	at     time.Time
 }
 
 func (q *refRules) branchRules(now time.Time) branchRules {
-	b := branchRules{apps: map[string]int64{}, at: now}
+	b := branchRules{apps: map[string][]int64{}, at: now}
 	if q == nil {
 		return b
 	}
@@ -69,13 +75,13 @@ func (q *refRules) branchRules(now time.Time) branchRules {
 		}
 		for _, c := range n.Parameters.StatusChecks.RequiredStatusChecks {
 			b.checks = append(b.checks, c.Context)
-			if c.IntegrationID != nil && *c.IntegrationID > 0 {
-				if _, ok := b.apps[c.Context]; !ok {
-					b.apps[c.Context] = *c.IntegrationID
-				}
+			if id := c.IntegrationID; id != nil && *id > 0 && c.Context != "" && !slices.Contains(b.apps[c.Context], *id) {
+				b.apps[c.Context] = append(b.apps[c.Context], *id)
 			}
 		}
 	}
+	// A null context in the list decodes as "": no check has that name.
+	b.checks = slices.DeleteFunc(b.checks, func(c string) bool { return c == "" })
 	slices.Sort(b.checks)
 	b.checks = slices.Compact(b.checks)
 	return b
@@ -83,12 +89,7 @@ func (q *refRules) branchRules(now time.Time) branchRules {
 
 func branchKey(project, branch string) string { return forge.ProjectKey(project) + "\x00" + branch }
 
-// rememberBranch keeps what the merge rules' query found of branch.
-func (c *Client) rememberBranch(project, branch string, q *refRules) {
-	c.branches.put(branchKey(project, branch), q.branchRules(time.Now()))
-}
-
-// refQuery reads one branch's rules alone.
+// refQuery reads one branch's rules.
 type refQuery struct {
 	Repository struct {
 		Ref *refRules `graphql:"ref(qualifiedName: $ref)"`
@@ -96,24 +97,37 @@ type refQuery struct {
 }
 
 // branchChecks is what the branch ctx names (forge.ForBranch) requires,
-// read again when older than branchTTL; nothing without a branch.
-func (c *Client) branchChecks(ctx context.Context, r repoRef) (branchRules, error) {
+// read again when older than branchTTL; nothing without a branch. A read
+// that fails keeps what was last read, or, with nothing read yet, leaves
+// the car to its configured checks (GitHub still refuses the push of a
+// commit without them), and is tried again a minute later: the train's
+// pipelines must not stop for it.
+func (c *Client) branchChecks(ctx context.Context, r repoRef) branchRules {
 	branch, ok := forge.BranchOf(ctx)
-	if !ok {
-		return branchRules{}, nil
+	if !ok || r.IgnoreBranchChecks {
+		return branchRules{}
 	}
 	key := branchKey(r.project, branch)
-	if b, ok := c.branches.get(key); ok && time.Since(b.at) < c.branchTTL {
-		return b, nil
+	last, known := c.branches.get(key)
+	if known && time.Since(last.at) < c.branchTTL {
+		return last
 	}
 	var q refQuery
 	vars := map[string]any{"owner": githubv4.String(r.owner), "name": githubv4.String(r.repo), "ref": githubv4.String("refs/heads/" + branch)}
 	if err := c.query(ctx, fmt.Sprintf("read required checks of branch %s of %s", branch, r.project), &q, vars); err != nil {
-		return branchRules{}, err
+		c.log.Warn("read the checks a branch requires; going on with those read before, if any",
+			zap.String("project", r.project), zap.String("branch", branch), zap.Error(err))
+		last.at = time.Now().Add(branchRetry - c.branchTTL)
+		c.branches.put(key, last)
+		return last
+	}
+	if ref := q.Repository.Ref; ref != nil && ref.Rules.PageInfo.HasNextPage {
+		c.log.Warn("a branch has over 100 rules; only the first 100 are read",
+			zap.String("project", r.project), zap.String("branch", branch))
 	}
 	b := q.Repository.Ref.branchRules(time.Now())
 	c.branches.put(key, b)
-	return b, nil
+	return b
 }
 
 // carRepo is the repository as a car's checks are judged in it: the
@@ -123,13 +137,8 @@ func (c *Client) carRepo(ctx context.Context, project string) (repoRef, error) {
 	if err != nil {
 		return r, err
 	}
-	b, err := c.branchChecks(ctx, r)
-	if err != nil || len(b.checks) == 0 {
-		return r, err
-	}
-	r.RequiredChecks = slices.Concat(r.RequiredChecks, b.checks)
-	slices.Sort(r.RequiredChecks)
-	r.RequiredChecks = slices.Compact(r.RequiredChecks)
+	b := c.branchChecks(ctx, r)
+	r.branch = b.checks
 	if len(b.apps) > 0 {
 		r.expected = b.apps
 	}

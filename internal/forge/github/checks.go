@@ -69,7 +69,7 @@ func (r Repository) trustedRuns(runs []*gh.CheckRun) []*gh.CheckRun {
 	return slices.DeleteFunc(runs, func(run *gh.CheckRun) bool {
 		app := run.GetApp()
 		if want, ok := r.expected[run.GetName()]; ok {
-			return app.GetID() != want
+			return !slices.Contains(want, app.GetID())
 		}
 		id := strconv.FormatInt(app.GetID(), 10)
 		return !slices.ContainsFunc(apps, func(a string) bool {
@@ -122,16 +122,38 @@ func statusState(state string) checkState {
 	return checkFailed // failure, error
 }
 
+// needs is what a car's checks are judged by: the checks named, by the
+// configuration and the target branch, and whether every check reported
+// counts too, as it does when the configuration names none.
+func (r Repository) needs() (names []string, every bool) {
+	names = slices.Concat(r.RequiredChecks, r.branch)
+	slices.Sort(names)
+	return slices.Compact(names), len(r.RequiredChecks) == 0
+}
+
+// verdict is verdict of what r needs.
+func (r Repository) verdict(cs checks) train.PipelineState {
+	names, every := r.needs()
+	return verdict(names, every, cs)
+}
+
+// complete is complete of what r needs.
+func (r Repository) complete(cs checks) bool {
+	names, every := r.needs()
+	return complete(names, every, cs)
+}
+
 // verdict is the state of a car's pipeline: failed (or cancelled) as soon
 // as one required check is, passed when every required check passed, and
-// otherwise running once one has started, pending before. With no
-// required checks named, every check reported counts, and there must be
-// one.
-func verdict(required []string, cs checks) train.PipelineState {
-	names := required
-	if len(names) == 0 {
+// otherwise running once one has started, pending before. With every,
+// each check reported is required too, and there must be one.
+func verdict(required []string, every bool, cs checks) train.PipelineState {
+	names := slices.Clone(required)
+	if every {
 		for n := range cs {
-			names = append(names, n)
+			if !slices.Contains(names, n) {
+				names = append(names, n)
+			}
 		}
 		slices.Sort(names)
 	}
@@ -163,12 +185,12 @@ func verdict(required []string, cs checks) train.PipelineState {
 
 // complete reports whether the check runs alone settle the verdict, so
 // the commit statuses need not be read: a failure, or every required
-// check seen.
-func complete(required []string, cs checks) bool {
-	if s := verdict(required, cs); s == train.PipelineFailed || s == train.PipelineCanceled {
+// check seen (never, when every check reported counts).
+func complete(required []string, every bool, cs checks) bool {
+	if s := verdict(required, every, cs); s == train.PipelineFailed || s == train.PipelineCanceled {
 		return true
 	}
-	if len(required) == 0 {
+	if every || len(required) == 0 {
 		return false
 	}
 	for _, n := range required {

@@ -72,6 +72,9 @@ type Options struct {
 	// Repository).
 	CheckApps      []string
 	StatusCreators []string
+	// IgnoreBranchChecks: a car does not wait for the checks its target
+	// branch's protection and rulesets require (see branchChecks).
+	IgnoreBranchChecks bool
 	// Repositories override RequiredChecks, Workflows, CheckApps and
 	// StatusCreators for single repositories, by "owner/repo" (in any
 	// case).
@@ -125,10 +128,14 @@ type Repository struct {
 	// count; none when empty, and then statuses are not read at all.
 	// Anyone with write access can set a status of any context.
 	StatusCreators []string
-	// expected names, for the checks the target branch's rulesets
-	// require of one app, that app's id (see branchChecks): only its
-	// check runs count for them.
-	expected map[string]int64
+	// IgnoreBranchChecks: only RequiredChecks count, not the target
+	// branch's required checks.
+	IgnoreBranchChecks bool
+	// branch are the checks the car's target branch requires, and
+	// expected, for those its rulesets require of given apps, those apps'
+	// ids (see branchChecks): only their check runs count for them.
+	branch   []string
+	expected map[string][]int64
 }
 
 // DefaultCheckApp is the app whose check runs count unless a repository
@@ -190,7 +197,7 @@ func New(opts Options) (*Client, error) {
 		log = zap.NewNop()
 	}
 	c := &Client{
-		web: web, api: api, checks: Repository{RequiredChecks: opts.RequiredChecks, Workflows: opts.Workflows, CheckApps: opts.CheckApps, StatusCreators: opts.StatusCreators}, repos: map[string]Repository{},
+		web: web, api: api, checks: Repository{RequiredChecks: opts.RequiredChecks, Workflows: opts.Workflows, CheckApps: opts.CheckApps, StatusCreators: opts.StatusCreators, IgnoreBranchChecks: opts.IgnoreBranchChecks}, repos: map[string]Repository{},
 		cars: orString(opts.CarPrefix, DefaultCarPrefix) + "/", gate: &gate{},
 		budget: opts.Budget.Budget(
 			ratelimit.Window{N: orInt(opts.WritesPerMinute, DefaultWritesPerMinute), Per: time.Minute},

@@ -89,7 +89,7 @@ func (c *Client) commitChecks(ctx context.Context, r repoRef, sha string, runs b
 		cc.runs, cc.listed = read, true
 	}
 	cc.checks.addRuns(newest(own))
-	if len(r.StatusCreators) > 0 && !complete(r.RequiredChecks, cc.checks) {
+	if len(r.StatusCreators) > 0 && !r.complete(cc.checks) {
 		statuses, err := c.statuses(ctx, r, sha)
 		if err != nil {
 			return cc, err

@@ -89,5 +89,6 @@ func linkTarget(u string) string {
 
 // required reports whether a check counts for the repository's pipelines.
 func required(r repoRef, name string) bool {
-	return len(r.RequiredChecks) == 0 || slices.Contains(r.RequiredChecks, name)
+	names, every := r.needs()
+	return every || slices.Contains(names, name)
 }

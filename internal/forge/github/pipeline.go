@@ -93,7 +93,7 @@ func (c *Client) CreatePipeline(ctx context.Context, project, ref string, _ map[
 		return forge.Pipeline{}, err
 	}
 	attempt := cc.attempt()
-	switch verdict(r.RequiredChecks, cc.checks) {
+	switch r.verdict(cc.checks) {
 	case train.PipelineFailed, train.PipelineCanceled:
 		if err := c.rerunFailed(ctx, r, cc); err != nil {
 			return forge.Pipeline{}, err
@@ -118,7 +118,7 @@ func (c *Client) PipelinesFor(ctx context.Context, project, ref, sha string) ([]
 	if err != nil || (len(cc.checks) == 0 && len(cc.runs) == 0) {
 		return nil, err
 	}
-	state := verdict(r.RequiredChecks, cc.checks)
+	state := r.verdict(cc.checks)
 	if state == train.PipelineSuccess && len(r.RequiredChecks) == 0 && runsOpen(cc.runs) {
 		state = train.PipelineRunning // as in Pipeline
 	}
@@ -148,7 +148,7 @@ func (c *Client) Pipeline(ctx context.Context, project string, id int64) (forge.
 	if err != nil {
 		return forge.Pipeline{}, err
 	}
-	state := verdict(r.RequiredChecks, cc.checks)
+	state := r.verdict(cc.checks)
 	list := func() error {
 		if !cc.listed {
 			cc.runs, err = c.workflowRuns(ctx, r, sha)
@@ -194,7 +194,8 @@ func runsOpen(runs []*gh.WorkflowRun) bool {
 // cancelled and run on. It reports whether a run was stopped: false when
 // every run had finished.
 func (c *Client) CancelPipeline(ctx context.Context, project string, id int64) (bool, error) {
-	r, sha, attempt, err := c.resolveID(ctx, project, id)
+	// Cancelling judges no check: no branch's rules need reading.
+	r, sha, attempt, err := c.resolveID(forge.ForBranch(ctx, ""), project, id)
 	if err != nil {
 		return false, err
 	}

@@ -91,7 +91,7 @@ func TestVerdict(t *testing.T) {
 		cs := checks{}
 		cs.addRuns(tc.runs)
 		cs.addStatuses(tc.statuses)
-		if got := verdict(tc.required, cs); got != tc.want {
+		if got := verdict(tc.required, len(tc.required) == 0, cs); got != tc.want {
 			t.Errorf("%s: %s, want %s", tc.name, got, tc.want)
 		}
 	}

@@ -32,7 +32,6 @@ type rulesQuery struct {
 			State            githubv4.PullRequestState
 			IsDraft          bool
 			BaseRefName      string
-			BaseRef          *refRules
 			HeadRefName      string
 			HeadRefOid       string
 			ReviewDecision   *githubv4.PullRequestReviewDecision
@@ -73,9 +72,6 @@ func (c *Client) MergeRules(ctx context.Context, repo string, number int64) (for
 	if pr == nil {
 		return forge.Rules{}, fmt.Errorf("%s: %w", op, forge.ErrNotFound)
 	}
-	// What the base branch requires of checks comes with the answer:
-	// the car's pipeline is judged by it (see branchChecks).
-	c.rememberBranch(repo, pr.BaseRefName, pr.BaseRef)
 	mr := &forge.MR{
 		Project: repo, IID: pr.Number, State: stateOf(pr.State), Draft: pr.IsDraft,
 		SourceBranch: pr.HeadRefName, TargetBranch: pr.BaseRefName, HeadSHA: pr.HeadRefOid,

@@ -322,7 +322,7 @@ func TestNewestKeepsEachWorkflowsJobs(t *testing.T) {
 	}
 	cs := checks{}
 	cs.addRuns(newest([]grouped{{run(1, "failure"), ci}, {run(2, "success"), integration}}))
-	if got := verdict(nil, cs); got != train.PipelineFailed {
+	if got := verdict(nil, true, cs); got != train.PipelineFailed {
 		t.Errorf("one workflow's test failed, another's passed: %s, want failed", got)
 	}
 }

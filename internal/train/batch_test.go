@@ -242,3 +242,48 @@ func TestAdaptiveBatchFollowsMergesAndFailures(t *testing.T) {
 func equal(a, b [][]int64) bool {
 	return slices.EqualFunc(a, b, func(x, y []int64) bool { return slices.Equal(x, y) })
 }
+
+// A high car bisected out of a failed batch goes back to the front once
+// shown good, as when it was added: ahead of the normal cars that got
+// pipelines meanwhile, which are rebuilt on top of it.
+func TestHighCarShownGoodRejoinsAtTheFront(t *testing.T) {
+	y := newYard(t, train.Settings{MaxParallel: 4, MinWindow: 2, BatchSize: 2})
+	y.w.Broken[1] = true
+	y.add(1, 2, 3, 4)
+	y.apply(train.Added{MR: 9, HeadSHA: sim.HeadOf(9, 0), By: "u", Priority: train.PriorityHigh, Event: "add-9"})
+	if got, want := y.tested()[4:], [][]int64{{9, 1}, {9, 1, 2}, {9, 1, 2, 3}, {9, 1, 2, 3, 4}}; !equal(got, want) {
+		t.Fatalf("after the high car, pipelines test %v, want %v", got, want)
+	}
+	// Broken !1 fails the batch it rides in with !9: both are bisected,
+	// while the main line goes on without them.
+	y.finish(1)
+	if got, want := y.tested(), [][]int64{{9}, {9, 1}, {2, 3}}; !equal(got, want) {
+		t.Fatalf("after the failure, pipelines test %v, want %v", got, want)
+	}
+	y.add(5, 6)
+	y.finish(1) // !1's own test fails; it is to blame once !9 passes
+	if got, want := y.tested(), [][]int64{{2, 3, 4, 5}}; !equal(got, want) {
+		t.Fatalf("pipelines test %v, want %v", got, want)
+	}
+	ran := []int64{y.tr.Car(3).Pipeline, y.tr.Car(5).Pipeline}
+	y.finish(9)
+	if got, want := mrs(y.tr.Cars), []int64{9, 2, 3, 4, 5, 6}; !slices.Equal(got, want) {
+		t.Fatalf("after !9 passed, the train is %v, want %v", got, want)
+	}
+	for _, id := range ran {
+		if s := y.w.Pipeline(id).Status; s != train.PipelineCanceled {
+			t.Errorf("pipeline %d, on the main line behind !9, is %s, want canceled", id, s)
+		}
+	}
+	if got, want := y.tested(), [][]int64{{9, 2}, {9, 2, 3, 4}}; !equal(got, want) {
+		t.Fatalf("after the rejoin, pipelines test %v, want %v", got, want)
+	}
+}
+
+func mrs(cars []train.Car) []int64 {
+	out := make([]int64, len(cars))
+	for i, c := range cars {
+		out[i] = c.MR
+	}
+	return out
+}

@@ -16,9 +16,10 @@ import "slices"
 // that fails while every car ahead of it passed is the culprit and is
 // evicted; it has then failed twice, so a single flake evicts nobody. The
 // suspects that passed go back to the main line, at the front of the cars
-// not yet tested, or merge at once when nothing on the main line runs. A
-// batch bisected on top of one that fails later goes back to the line
-// instead: its failure may have been inherited.
+// not yet tested (a high car to the front of the train, as when added),
+// or merge at once when nothing on the main line runs. A batch bisected
+// on top of one that fails later goes back to the line instead: its
+// failure may have been inherited.
 //
 // Holding a failure until the pipelines around it finish (to see whether
 // one ahead fails too, or one behind passes) was measured in the
@@ -309,24 +310,37 @@ func (p *planner) prefix(last int) []int {
 }
 
 // rejoin returns suspects shown good (cars at indices idx, front first) to
-// the main line, ahead of every car not yet tested and behind every
-// suspect (ahead of one, they would become what it sits on). They are
-// rebuilt there: the commits they passed on may never reach the target.
+// the main line, behind every suspect (ahead of one, they would become
+// what it sits on) and every car merging. Normal cars go ahead of every
+// car not yet tested, so no pipeline is wasted. A high car goes back to
+// the front, as when it was added, behind the other high cars and what it
+// depends on: being bisected is no reason to wait for the normal cars,
+// which are rebuilt on top of it. The cars of its batch go with it, in
+// order: every pipeline behind it is lost anyway. All are rebuilt: the
+// commits they passed on may never reach the target.
 func (p *planner) rejoin(idx []int) {
 	moved := make([]Car, 0, len(idx))
+	high := false
 	for _, j := range idx {
 		c := p.t.Cars[j]
 		p.reset(&c)
 		c.Suspect = 0
 		moved = append(moved, c)
+		high = high || c.Priority == PriorityHigh
 		p.t.Cars[j].MR = 0 // marked for removal
 	}
 	p.t.Cars = slices.DeleteFunc(p.t.Cars, func(c Car) bool { return c.MR == 0 })
 	at := 0
 	for i := range p.t.Cars {
-		if c := &p.t.Cars[i]; c.Suspect != 0 || c.hasPipeline() || p.frozen(c.MR) {
-			at = i + 1
+		c := &p.t.Cars[i]
+		switch {
+		case c.Suspect != 0 || p.frozen(c.MR):
+		case high && (c.Priority == PriorityHigh || slices.ContainsFunc(moved, func(m Car) bool { return m.dependsOn(c.MR) })):
+		case !high && c.hasPipeline():
+		default:
+			continue
 		}
+		at = i + 1
 	}
 	p.t.Cars = slices.Insert(p.t.Cars, at, moved...)
 }

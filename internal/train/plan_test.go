@@ -907,6 +907,47 @@ func TestAddAndPriority(t *testing.T) {
 	}
 }
 
+// Suspects shown good go back behind every suspect and every car
+// merging; normal ones behind the cars under test, high ones (and the
+// cars of their batch) at the front, behind the other high cars and what
+// they depend on.
+func TestRejoinPlace(t *testing.T) {
+	high := func(c Car) Car { c.Priority = PriorityHigh; return c }
+	good := func(mr int64, base string) Car { return suspect(at(mr, StatePassed, base), 900) }
+	for _, tc := range []struct {
+		name string
+		cars []Car
+		want []int64
+	}{
+		{"normal behind the cars under test",
+			[]Car{good(1, "T"), at(4, StateRunning, "T"), at(5, StateRunning, "C4"), queued(6)},
+			[]int64{4, 5, 1, 6}},
+		{"high ahead of them",
+			[]Car{high(good(1, "T")), at(4, StateRunning, "T"), at(5, StateRunning, "C4"), queued(6)},
+			[]int64{1, 4, 5, 6}},
+		{"high behind the other high cars",
+			[]Car{high(good(1, "T")), high(at(3, StateRunning, "T")), at(4, StateRunning, "C3"), queued(6)},
+			[]int64{3, 1, 4, 6}},
+		{"high behind another suspect",
+			[]Car{high(good(1, "T")), at(4, StateRunning, "T"), suspect(at(7, StateRunning, "C4"), 800), at(5, StateRunning, "C4")},
+			[]int64{4, 7, 1, 5}},
+		{"high behind what it depends on",
+			[]Car{at(4, StateRunning, "T"), at(5, StateRunning, "C4"),
+				func() Car { c := high(good(1, "C5")); c.DependsOn = []Dep{dep(5)}; return c }(), at(6, StateRunning, "C5")},
+			[]int64{4, 5, 1, 6}},
+		{"a batch with a high car goes with it",
+			[]Car{good(1, "T"), high(good(2, "C1")), good(3, "C2"), at(4, StateRunning, "T"), at(5, StateRunning, "C4")},
+			[]int64{1, 2, 3, 4, 5}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			tr, _ := Plan(mk(tc.cars...), Tick{}, t0)
+			if m := mrsOf(tr.Cars, func(c Car) int64 { return c.MR }); !slices.Equal(m, tc.want) {
+				t.Fatalf("order = %v, want %v", m, tc.want)
+			}
+		})
+	}
+}
+
 func TestFrozenCarsWaitForTheirFastForward(t *testing.T) {
 	tr := mk(at(1, StatePassed, "T"), at(2, StateRunning, "C1"))
 	tr.Pending = &FastForward{To: "C1", Expected: "T", MRs: []int64{1}}

@@ -465,6 +465,11 @@ func (t Train) Clone() Train {
 	return c
 }
 
+// dependsOn reports whether the car must merge after mr.
+func (c Car) dependsOn(mr int64) bool {
+	return slices.ContainsFunc(c.DependsOn, func(d Dep) bool { return d.MR == mr })
+}
+
 func (c Car) clone() Car {
 	c.DependsOn = slices.Clone(c.DependsOn)
 	c.Lanes = slices.Clone(c.Lanes)

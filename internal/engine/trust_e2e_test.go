@@ -32,19 +32,8 @@ func TestGitHubForgedChecksPassNoCar(t *testing.T) {
 	if err := e.ff.SetCommitStatus(project, car.Commit, "ext/ci", "success", "mallory"); err != nil {
 		t.Fatal(err)
 	}
-	checked := func(id string) {
-		t.Helper()
-		ev := event.Event{ID: id, Forge: "github", Project: project, Kind: event.KindPipeline,
-			SHA: car.Commit, Ref: "trainyard/main/1", Pipeline: run, Status: train.PipelineSuccess}
-		if err := e.eng.Dispatch(e.ctx, ev); err != nil {
-			t.Fatal(err)
-		}
-		if err := e.eng.Sweep(e.ctx, e.key); err != nil {
-			t.Fatal(err)
-		}
-	}
 	for i := range 3 {
-		checked(fmt.Sprintf("forged-%d", i))
+		e.checksSucceeded(fmt.Sprintf("forged-%d", i), car.Commit, run)
 	}
 	if head := e.head(); head != e.base {
 		t.Fatalf("main moved to %.12s on forged checks", head)
@@ -63,13 +52,28 @@ func TestGitHubForgedChecksPassNoCar(t *testing.T) {
 	if err := e.ff.SetCommitStatus(project, car.Commit, "ext/ci", "success", "jenkins-bot"); err != nil {
 		t.Fatal(err)
 	}
-	checked("trusted")
+	e.checksSucceeded("trusted", car.Commit, run)
 	e.run()
 	e.requireIdle()
 	if head := e.head(); head != car.Commit {
 		t.Fatalf("main is at %.12s, want the car's commit %.12s", head, car.Commit)
 	}
 	e.requireMerged(pr)
+}
+
+// checksSucceeded delivers a pipeline event saying the checks on the
+// commit of car branch trainyard/main/1 passed, then sweeps the train:
+// the engine reads the checks back from the forge either way.
+func (e *env) checksSucceeded(id, commit string, run int64) {
+	e.t.Helper()
+	ev := event.Event{ID: id, Forge: "github", Project: project, Kind: event.KindPipeline,
+		SHA: commit, Ref: "trainyard/main/1", Pipeline: run, Status: train.PipelineSuccess}
+	if err := e.eng.Dispatch(e.ctx, ev); err != nil {
+		e.t.Fatal(err)
+	}
+	if err := e.eng.Sweep(e.ctx, e.key); err != nil {
+		e.t.Fatal(err)
+	}
 }
 
 // A developer whose MR failed on the train runs a pipeline on its car
@@ -174,19 +178,8 @@ func TestGitHubBranchRulesetHoldsTheTarget(t *testing.T) {
 	if _, err := e.ff.SetCheckRun(project, car.Commit, "evil-ci", "ext/scan", fakeforge.CheckCompleted, fakeforge.ConclusionSuccess); err != nil {
 		t.Fatal(err)
 	}
-	checked := func(id string) {
-		t.Helper()
-		ev := event.Event{ID: id, Forge: "github", Project: project, Kind: event.KindPipeline,
-			SHA: car.Commit, Ref: "trainyard/main/1", Pipeline: run, Status: train.PipelineSuccess}
-		if err := e.eng.Dispatch(e.ctx, ev); err != nil {
-			t.Fatal(err)
-		}
-		if err := e.eng.Sweep(e.ctx, e.key); err != nil {
-			t.Fatal(err)
-		}
-	}
 	for i := range 2 {
-		checked(fmt.Sprintf("unscanned-%d", i))
+		e.checksSucceeded(fmt.Sprintf("unscanned-%d", i), car.Commit, run)
 	}
 	if head := e.head(); head != e.base {
 		t.Fatalf("main moved to %.12s before the scanner passed the car", head)
@@ -197,7 +190,7 @@ func TestGitHubBranchRulesetHoldsTheTarget(t *testing.T) {
 	if _, err := e.ff.SetCheckRun(project, car.Commit, "scanner", "ext/scan", fakeforge.CheckCompleted, fakeforge.ConclusionSuccess); err != nil {
 		t.Fatal(err)
 	}
-	checked("scanned")
+	e.checksSucceeded("scanned", car.Commit, run)
 	e.run()
 	e.requireIdle()
 	if head := e.head(); head != car.Commit {

@@ -149,7 +149,12 @@ func (a *App) build() error {
 	})
 	mounts := map[string]http.Handler{api.Prefix: apiHandler}
 	if cfg.MetricsListen == "" {
+		// /metrics names every train: where reads are private, so is it
+		// on the public listener (metrics_listen keeps it apart instead).
 		mounts["/metrics"] = metrics.Handler(reg)
+		if cfg.API.ProtectReads {
+			mounts["/metrics"] = tokenOnly(api.AllTokens(cfg.API.Token.Reveal(), apiTokens(cfg)), mounts["/metrics"])
+		}
 	} else {
 		// Health stays on both listeners: probes may use either.
 		a.metricsHandler = server.Handler(server.Options{Ready: a.store, Logger: log,
@@ -354,4 +359,22 @@ func apiTokens(cfg *config.Config) []api.Token {
 		out = append(out, api.Token{Name: t.Name, Write: t.Role == config.RoleWrite, Value: t.Token.Reveal()})
 	}
 	return out
+}
+
+// tokenOnly serves next only to a request bearing one of tokens (any
+// role), as Prometheus sends with its scrape config's authorization.
+func tokenOnly(tokens []api.Token, next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		got, ok := api.Bearer(r.Header.Get("Authorization"))
+		if !ok {
+			w.Header().Set("WWW-Authenticate", "Bearer")
+			http.Error(w, "missing bearer token (Authorization: Bearer <token>)", http.StatusUnauthorized)
+			return
+		}
+		if _, ok := api.Match(tokens, got); !ok {
+			http.Error(w, "invalid token", http.StatusUnauthorized)
+			return
+		}
+		next.ServeHTTP(w, r)
+	})
 }

@@ -216,6 +216,36 @@ func TestMetricsOnTheMainListenerByDefault(t *testing.T) {
 	}
 }
 
+// With reads private, /metrics on the main listener names no train to
+// anyone without a token: it takes the API's tokens, of either role.
+func TestMetricsNeedATokenWhereReadsArePrivate(t *testing.T) {
+	const token = "read-token-of-a-good-length-0001"
+	r := start(t, fmt.Sprintf("listen: 127.0.0.1:0\nredis: {url: %q}\nui: {enabled: false}\napi: {protect_reads: true, tokens: [{name: prom, role: read, token: %s}]}",
+		redistest.URL(t), token))
+	if code, body := get(t, r.addr, "/metrics"); code != http.StatusUnauthorized || strings.Contains(body, "trainyard_") {
+		t.Fatalf("/metrics without a token = %d %q, want 401 and no metric", code, body)
+	}
+	for _, c := range []struct {
+		token string
+		code  int
+	}{{"not-the-token-of-a-good-length-01", http.StatusUnauthorized}, {token, http.StatusOK}} {
+		req, err := http.NewRequest(http.MethodGet, "http://"+r.addr+"/metrics", nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		req.Header.Set("Authorization", "Bearer "+c.token)
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		body, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		if resp.StatusCode != c.code || (c.code == http.StatusOK) != strings.Contains(string(body), "trainyard_build_info{") {
+			t.Fatalf("/metrics with token %q = %d, want %d", c.token, resp.StatusCode, c.code)
+		}
+	}
+}
+
 // With metrics_listen, /metrics moves there, and health answers on both.
 func TestMetricsListen(t *testing.T) {
 	r := start(t, fmt.Sprintf("listen: 127.0.0.1:0\nmetrics_listen: 127.0.0.1:0\nredis: {url: %q}\nui: {enabled: false}", redistest.URL(t)))

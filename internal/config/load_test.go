@@ -466,7 +466,7 @@ func TestNewSecretFiles(t *testing.T) {
 	if len(c.API.Tokens) != 1 || c.API.Tokens[0].Token.Reveal() != "grafana-token-from-file" || c.API.Tokens[0].Name != "grafana" {
 		t.Errorf("named token from a file = %+v", c.API.Tokens)
 	}
-	c = mustParse(t, "", map[string]string{"TRAINYARD_API_TOKEN_FILE": token, "TRAINYARD_API_PROTECT_READS": "true"})
+	c = mustParse(t, "", map[string]string{"TRAINYARD_API_TOKEN_FILE": token, "TRAINYARD_API_PROTECT_READS": "true", "TRAINYARD_UI_PUBLIC": "false"})
 	if c.API.Token.Reveal() != "api-token-from-file" || !c.API.ProtectReads {
 		t.Errorf("api from the environment = %q, protect reads %v", c.API.Token.Reveal(), c.API.ProtectReads)
 	}
@@ -510,7 +510,7 @@ func TestUI(t *testing.T) {
 	if c := mustParse(t, "", nil); !c.UI.Enabled || !c.UI.Public {
 		t.Errorf("default ui = %+v, want enabled and public", c.UI)
 	}
-	if c := mustParse(t, "ui: {public: false}", nil); !c.UI.Enabled || c.UI.Public {
+	if c := mustParse(t, "ui: {public: false}\napi: {protect_reads: true}", nil); !c.UI.Enabled || c.UI.Public {
 		t.Errorf("ui from the file = %+v, want enabled and not public", c.UI)
 	}
 	if c := mustParse(t, "", map[string]string{"TRAINYARD_UI_ENABLED": "false"}); c.UI.Enabled {

@@ -67,6 +67,14 @@ func (c *Config) problems() []error {
 	if c.UI.URL != "" {
 		ps.add(httpURL("ui.url", c.UI.URL))
 	}
+	// The dashboard and the API show the same trains: reads are private
+	// on both or on neither.
+	switch {
+	case c.UI.Enabled && c.UI.Public && c.API.ProtectReads:
+		ps.add(fieldErr("ui.public", "must be false when api.protect_reads is true: the dashboard would show anyone the trains the API hides"))
+	case c.UI.Enabled && !c.UI.Public && !c.API.ProtectReads:
+		ps.add(fieldErr("api.protect_reads", "must be true when ui.public is false: the API would show anyone the trains the dashboard hides"))
+	}
 	for i := range c.API.Tokens {
 		ps.add(c.tokenProblems(i)...)
 	}

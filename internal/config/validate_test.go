@@ -84,6 +84,10 @@ func TestProblems(t *testing.T) {
 			"projects[0].pipeline_timeout: must be positive, got 0s",
 			`projects[0].method: must be merge, squash or rebase, got "fast"`}},
 		{"protect_reads", "api: {protect_reads: yes}", nil, []string{`api.protect_reads (line 1): "yes" is not true or false`}},
+		{"reads private on the API only", "api: {protect_reads: true}", nil, []string{
+			"ui.public: must be false when api.protect_reads is true: the dashboard would show anyone the trains the API hides"}},
+		{"reads private on the dashboard only", "ui: {public: false}", nil, []string{
+			"api.protect_reads: must be true when ui.public is false: the API would show anyone the trains the dashboard hides"}},
 		{"protect_reads from env", "", map[string]string{"TRAINYARD_API_PROTECT_READS": "1"}, []string{
 			`TRAINYARD_API_PROTECT_READS: "1" is not true or false`}},
 		{"api tokens", joinLines("api:",

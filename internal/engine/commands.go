@@ -111,8 +111,10 @@ func (e *Engine) removeJob(ctx context.Context, r Request) (Job, error) {
 		return Job{}, err
 	}
 	// A train is made for the MR's own branch, whose reply says the MR
-	// is not on it; a branch the caller names must have one already.
-	create := true
+	// is not on it, where that branch may have one at all (an API caller
+	// may name any project the forge token sees); a branch the caller
+	// names must have one already.
+	create := e.cfg.Policy.BranchAllowed(r.Project, key.Branch)
 	if r.Branch != "" {
 		key.Branch, create = r.Branch, false
 	}

@@ -8,6 +8,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"net/url"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -663,6 +664,29 @@ func TestFreezeAndDrainForms(t *testing.T) {
 	resp.Body.Close()
 	if resp.StatusCode != http.StatusForbidden || e.load(t).Frozen != nil {
 		t.Fatalf("a cross-site freeze: status %d, want 403 and no freeze", resp.StatusCode)
+	}
+}
+
+// A page of another site cannot sign the operator out: logout takes a
+// form from the dashboard alone, as login does.
+func TestLogoutFromAnotherSiteIsRefused(t *testing.T) {
+	e := newEnv(t, true)
+	for _, c := range []struct {
+		origin string
+		status int
+	}{{"https://evil.example", http.StatusForbidden}, {e.url, http.StatusSeeOther}} {
+		req, _ := http.NewRequestWithContext(e.ctx, http.MethodPost, e.url+"/logout", strings.NewReader(""))
+		req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+		req.Header.Set("Origin", c.origin)
+		resp, err := (&http.Client{CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}).Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		cleared := slices.ContainsFunc(resp.Cookies(), func(c *http.Cookie) bool { return c.MaxAge < 0 })
+		if resp.StatusCode != c.status || cleared != (c.status == http.StatusSeeOther) {
+			t.Errorf("logout from %s: status %d, session cleared %v; want %d", c.origin, resp.StatusCode, cleared, c.status)
+		}
 	}
 }
 

@@ -1,0 +1,55 @@
+package engine_test
+
+import (
+	"errors"
+	"slices"
+	"testing"
+
+	"github.com/trainyard/trainyard/internal/engine"
+	"github.com/trainyard/trainyard/internal/store"
+)
+
+// onlyBranch allows trains on one branch of the project alone.
+type onlyBranch struct {
+	engine.StaticPolicy
+	branch string
+}
+
+func (p onlyBranch) BranchAllowed(_, branch string) bool { return branch == p.branch }
+
+// An API caller may name any MR the forge token can see: a remove on a
+// branch that may have no train makes none (it would be swept forever)
+// and is answered "not found"; on a branch that may, the train is made
+// and the MR told it is not on it.
+func TestRemoveMakesNoTrainWhereNoneIsAllowed(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t, envOptions{config: func(c *engine.Config) {
+		c.Policy = onlyBranch{StaticPolicy: engine.StaticPolicy{TrainSettings: c.Settings, Access: c.MinAccess}, branch: "release"}
+	}})
+	mr := e.mr(1, nil)
+	u := e.users["alice"]
+	err := e.eng.Remove(e.ctx, engine.Request{Forge: e.key.Forge, Project: project, MR: mr, UserID: u.ID, Username: u.Username, Event: "api:remove-1"})
+	if !errors.Is(err, store.ErrNotFound) {
+		t.Fatalf("remove on a branch without trains: %v, want not found", err)
+	}
+	keys, err := e.eng.Trains(e.ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if slices.Contains(keys, e.key) {
+		t.Fatalf("trains after the remove: %v, want no %s", keys, e.key)
+	}
+	if notes := e.notesOf(mr); len(notes) != 0 {
+		t.Fatalf("notes on !%d: %q, want none", mr, notes)
+	}
+
+	allowed := newEnv(t, envOptions{})
+	mr = allowed.mr(1, nil)
+	u = allowed.users["alice"]
+	if err := allowed.eng.Remove(allowed.ctx, engine.Request{Forge: allowed.key.Forge, Project: project, MR: mr, UserID: u.ID, Username: u.Username, Event: "api:remove-2"}); err != nil {
+		t.Fatalf("remove on main: %v", err)
+	}
+	if _, err := allowed.eng.Train(allowed.ctx, allowed.key); err != nil {
+		t.Fatalf("main's train after the remove: %v", err)
+	}
+}

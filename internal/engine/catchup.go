@@ -73,12 +73,16 @@ func (e *Engine) catchUp(ctx context.Context, project string) error {
 
 // missed keeps the comments posted since from that hold a command neither
 // queued nor acted on yet. An edited comment is not a new command, as the
-// webhooks do not take one either.
+// webhooks do not take one either: its author is who posted it, not who
+// edited it, and on GitHub anyone with write access may edit another's
+// comment, so a maintainer's "LGTM" edited into "/train pause" would run
+// with the maintainer's role. (GitHub stamps both times to the second:
+// an edit within the second of the comment's creation cannot be told.)
 func (e *Engine) missed(ctx context.Context, project string, from time.Time, comments []forge.Comment) ([]forge.Comment, error) {
 	var out []forge.Comment
 	var ids []string
 	for _, c := range comments {
-		if c.Created.Before(from) || command.Parse(c.Body).Ignored() {
+		if c.Created.Before(from) || c.Updated.After(c.Created) || command.Parse(c.Body).Ignored() {
 			continue
 		}
 		out = append(out, c)

@@ -111,3 +111,40 @@ func TestCatchUpQueuesMissedCommandsOnce(t *testing.T) {
 		})
 	}
 }
+
+// A comment without a command, edited into one (by its author or, on
+// GitHub, by anyone with write access), is never run: the catch-up
+// would run it as its author, who did not write the command.
+func TestCatchUpRunsNoEditedComment(t *testing.T) {
+	t.Parallel()
+	for _, forgeName := range []string{"gitlab", "github"} {
+		t.Run(forgeName, func(t *testing.T) {
+			t.Parallel()
+			var e *env
+			if forgeName == "gitlab" {
+				e = newEnv(t, envOptions{ci: fakeforge.CI{Manual: true}, sweepEvery: 2 * time.Millisecond})
+			} else {
+				e = newGitHubEnvWith(t, train.Settings{}, fakeforge.CI{Manual: true}, nil)
+			}
+			a := e.mr(1, nil)
+			time.Sleep(1100 * time.Millisecond)
+			e.catchUp() // sets the cursor
+			time.Sleep(1100 * time.Millisecond)
+			lgtm, err := e.ff.AddNote(e.ctx, project, a, "alice", "LGTM")
+			if err != nil {
+				t.Fatal(err)
+			}
+			time.Sleep(1100 * time.Millisecond) // the edit a second later, as GitHub stamps
+			if _, err := e.ff.EditNote(e.ctx, project, a, lgtm.ID, "/train add"); err != nil {
+				t.Fatal(err)
+			}
+			e.catchUp()
+			if evs := e.queued(); len(evs) != 0 {
+				t.Fatalf("the catch-up queued an edited comment: %+v", evs)
+			}
+			if got := e.cars(); len(got) != 0 {
+				t.Fatalf("cars %v after an edited comment, want none", got)
+			}
+		})
+	}
+}

@@ -74,7 +74,7 @@ func (e *Engine) addJob(ctx context.Context, r Request) (Job, error) {
 	if other, err := e.onOtherTrain(ctx, key, r.MR); err != nil {
 		return Job{}, err
 	} else if other != "" {
-		return Job{}, e.refuse(ctx, r, fmt.Sprintf("This merge request is already on the merge train for `%s`; remove it there first.", other))
+		return Job{}, e.refuse(ctx, r, fmt.Sprintf("This merge request is already on the merge train for %s; remove it there first.", train.Quote(other)))
 	}
 	return Job{Key: key, create: true, headIfIdle: true, Obs: []train.Observation{train.Added{
 		MR: r.MR, HeadSHA: mr.HeadSHA, Title: mr.Title, Source: mr.SourceBranch,
@@ -365,9 +365,9 @@ func (e *Engine) underCars(branch string) bool {
 func (e *Engine) admitTo(ctx context.Context, r Request, branch string) error {
 	switch {
 	case r.Branch != "" && r.Branch != branch:
-		return e.refuse(ctx, r, fmt.Sprintf("This merge request targets `%s`, not `%s`.", branch, r.Branch))
+		return e.refuse(ctx, r, fmt.Sprintf("This merge request targets %s, not %s.", train.Quote(branch), train.Quote(r.Branch)))
 	case !e.cfg.Policy.BranchAllowed(r.Project, branch):
-		return e.refuse(ctx, r, fmt.Sprintf("Merge trains are not enabled for `%s` in %s.", branch, r.Project))
+		return e.refuse(ctx, r, fmt.Sprintf("Merge trains are not enabled for %s in %s.", train.Quote(branch), r.Project))
 	}
 	return nil
 }

@@ -215,13 +215,13 @@ func (e *Engine) runComment(ctx context.Context, ev event.Event, parsed command.
 	case command.Freeze:
 		j, err = e.steerJob(ctx, r, "freeze", train.Froze{By: r.Username, Reason: c.Reason},
 			func(branch string) string {
-				return fmt.Sprintf("Froze the merge train for `%s`: %s. Cars are still built and tested; nothing merges until `%s unfreeze`.",
-					branch, train.Quote(c.Reason), command.Prefix)
+				return fmt.Sprintf("Froze the merge train for %s: %s. Cars are still built and tested; nothing merges until `%s unfreeze`.",
+					train.Quote(branch), train.Quote(c.Reason), command.Prefix)
 			})
 	case command.Unfreeze:
 		j, err = e.steerJob(ctx, r, "unfreeze", train.Unfroze{By: r.Username},
 			func(branch string) string {
-				return fmt.Sprintf("Lifted the freeze of the merge train for `%s`: what passed merges now.", branch)
+				return fmt.Sprintf("Lifted the freeze of the merge train for %s: what passed merges now.", train.Quote(branch))
 			})
 	case command.Help:
 		err = e.comment(ctx, ev.Project, ev.MR, "reply:"+r.Event, command.Usage())
@@ -243,12 +243,12 @@ func (e *Engine) runComment(ctx context.Context, ev event.Event, parsed command.
 func (e *Engine) pauseJob(ctx context.Context, r Request, pause bool) (Job, error) {
 	if pause {
 		return e.steerJob(ctx, r, "pause", train.Paused{By: r.Username}, func(branch string) string {
-			return fmt.Sprintf("Paused the merge train for `%s`: nothing new starts or merges until `%s resume`; pipelines already running go on.",
-				branch, command.Prefix)
+			return fmt.Sprintf("Paused the merge train for %s: nothing new starts or merges until `%s resume`; pipelines already running go on.",
+				train.Quote(branch), command.Prefix)
 		})
 	}
 	return e.steerJob(ctx, r, "resume", train.Resumed{By: r.Username}, func(branch string) string {
-		return fmt.Sprintf("Resumed the merge train for `%s`.", branch)
+		return fmt.Sprintf("Resumed the merge train for %s.", train.Quote(branch))
 	})
 }
 
@@ -266,7 +266,7 @@ func (e *Engine) steerJob(ctx context.Context, r Request, verb string, obs train
 	}
 	if ok, err := e.store.Exists(ctx, key); err != nil || !ok {
 		if err == nil {
-			err = e.comment(ctx, r.Project, r.MR, "reply:"+r.Event, fmt.Sprintf("There is no merge train for `%s` yet.", key.Branch))
+			err = e.comment(ctx, r.Project, r.MR, "reply:"+r.Event, fmt.Sprintf("There is no merge train for %s yet.", train.Quote(key.Branch)))
 		}
 		return Job{}, err
 	}
@@ -330,11 +330,11 @@ func (e *Engine) Status(ctx context.Context, r Request) error {
 func (e *Engine) statusText(ctx context.Context, t train.Train, mr int64) string {
 	i := t.Index(mr)
 	if i < 0 {
-		return fmt.Sprintf("This merge request is not on the merge train for `%s`.", t.Branch)
+		return fmt.Sprintf("This merge request is not on the merge train for %s.", train.Quote(t.Branch))
 	}
 	c := t.Cars[i]
 	var b strings.Builder
-	fmt.Fprintf(&b, "Position %d of %d on the merge train for `%s`", i+1, len(t.Cars), t.Branch)
+	fmt.Fprintf(&b, "Position %d of %d on the merge train for %s", i+1, len(t.Cars), train.Quote(t.Branch))
 	if t.Paused {
 		b.WriteString(" (the train is paused)")
 	}

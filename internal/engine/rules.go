@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/trainyard/trainyard/internal/forge"
+	"github.com/trainyard/trainyard/internal/train"
 )
 
 // ErrRulesPending: the forge was still working out whether an MR may merge
@@ -49,5 +50,5 @@ func (e *Engine) readRules(ctx context.Context, project string, iid int64) (forg
 }
 
 func msgRulesRefused(branch string, r forge.Rules) string {
-	return fmt.Sprintf("This merge request cannot join the merge train for `%s` yet: %s. Add it again once the merge rules allow it.", branch, r.Sentence())
+	return fmt.Sprintf("This merge request cannot join the merge train for %s yet: %s. Add it again once the merge rules allow it.", train.Quote(branch), r.Sentence())
 }

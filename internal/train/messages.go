@@ -9,7 +9,7 @@ import (
 // The sentences MR authors read. Kept together so their tone stays one.
 
 func msgAdded(branch string, pos int, eta time.Duration) string {
-	msg := fmt.Sprintf("Added to the merge train for `%s` at position %d.", branch, pos)
+	msg := fmt.Sprintf("Added to the merge train for %s at position %d.", Quote(branch), pos)
 	// Below five seconds the estimate would read "about 0s".
 	if eta >= 5*time.Second {
 		msg += fmt.Sprintf(" Expected to merge in about %s, judging by recent pipelines.", RoundDuration(eta))
@@ -39,18 +39,18 @@ func RoundDuration(d time.Duration) string {
 }
 
 func msgAlreadyOnTrain(branch string, pos int) string {
-	return fmt.Sprintf("This merge request is already on the merge train for `%s`, at position %d.", branch, pos)
+	return fmt.Sprintf("This merge request is already on the merge train for %s, at position %d.", Quote(branch), pos)
 }
 
 func msgRepoFileRefused(name, branch, commit, why string) string {
 	// The reason sits in a fenced block, which no fence inside it may close.
-	return fmt.Sprintf("The `%s` this merge request brought to `%s` (at %s) is not valid, so the merge train keeps its last good settings until it is fixed:\n\n~~~~\n%s\n~~~~",
-		name, branch, short(commit), strings.ReplaceAll(why, "~~~~", "~ ~ ~ ~"))
+	return fmt.Sprintf("The `%s` this merge request brought to %s (at %s) is not valid, so the merge train keeps its last good settings until it is fixed:\n\n~~~~\n%s\n~~~~",
+		name, Quote(branch), short(commit), strings.ReplaceAll(why, "~~~~", "~ ~ ~ ~"))
 }
 
 func msgDependsOnMissing(branch string, labels []string) string {
-	return fmt.Sprintf("This merge request depends on %s, which must be on the merge train for `%s` first (or merged): add it, then add this one again.",
-		strings.Join(labels, ", "), branch)
+	return fmt.Sprintf("This merge request depends on %s, which must be on the merge train for %s first (or merged): add it, then add this one again.",
+		strings.Join(labels, ", "), Quote(branch))
 }
 
 func msgDependencyLeft(label string) string {
@@ -58,23 +58,23 @@ func msgDependencyLeft(label string) string {
 }
 
 func msgDraining(branch string) string {
-	return fmt.Sprintf("The merge train for `%s` is draining: it finishes the merge requests on it and takes no new one for now.", branch)
+	return fmt.Sprintf("The merge train for %s is draining: it finishes the merge requests on it and takes no new one for now.", Quote(branch))
 }
 
 func msgNotOnTrain(branch string) string {
-	return fmt.Sprintf("This merge request is not on the merge train for `%s`.", branch)
+	return fmt.Sprintf("This merge request is not on the merge train for %s.", Quote(branch))
 }
 
 func msgBeingMerged(branch string) string {
-	return fmt.Sprintf("This merge request is being merged into `%s` right now; it can no longer be changed.", branch)
+	return fmt.Sprintf("This merge request is being merged into %s right now; it can no longer be changed.", Quote(branch))
 }
 
 func msgRetrying(branch string) string {
-	return fmt.Sprintf("Retrying: this merge request will be rebuilt and tested again on the merge train for `%s`.", branch)
+	return fmt.Sprintf("Retrying: this merge request will be rebuilt and tested again on the merge train for %s.", Quote(branch))
 }
 
 func msgRetesting(branch string) string {
-	return fmt.Sprintf("Retrying: a new pipeline tests this merge request again on the merge train for `%s`, on the same commit.", branch)
+	return fmt.Sprintf("Retrying: a new pipeline tests this merge request again on the merge train for %s, on the same commit.", Quote(branch))
 }
 
 // msgRemovedBy names who removed the MR: a forge user by mention, an API
@@ -172,7 +172,7 @@ func msgTimeout(pipeline int64, limit time.Duration) Text {
 }
 
 func msgMerged(branch, commit string, pipeline int64) Text {
-	return Join(fmt.Sprintf("Merged into `%s` with %s, tested by ", branch, short(commit)), PassedRef(pipeline), ".")
+	return Join(fmt.Sprintf("Merged into %s with %s, tested by ", Quote(branch), short(commit)), PassedRef(pipeline), ".")
 }
 
 // msgLeftOut follows the merge note of an MR that got new commits while
@@ -190,7 +190,7 @@ func msgRulesUnmet(why string) string {
 // msgEvicted is the sentence an evicted MR is told, around why, the
 // clause the reason gives.
 func msgEvicted(branch string, why Text) Text {
-	return Join(fmt.Sprintf("Removed from the merge train for `%s`: ", branch), why, ".")
+	return Join(fmt.Sprintf("Removed from the merge train for %s: ", Quote(branch)), why, ".")
 }
 
 func short(sha string) string {

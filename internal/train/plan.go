@@ -1,7 +1,6 @@
 package train
 
 import (
-	"fmt"
 	"slices"
 	"strconv"
 	"time"
@@ -392,7 +391,7 @@ func (p *planner) retargeted(o Retargeted) {
 		p.news(i).Branch = o.Branch
 		return
 	}
-	p.evict(i, Reason{Code: ReasonRetargeted, Detail: Words(fmt.Sprintf("its target branch changed to `%s`", o.Branch))})
+	p.evict(i, Reason{Code: ReasonRetargeted, Detail: Words("its target branch changed to " + Quote(o.Branch))})
 }
 
 func (p *planner) news(i int) *News {

@@ -67,3 +67,27 @@ func codeText(span ast.Node, src []byte) string {
 	}
 	return b.String()
 }
+
+// A branch name is forge text: git allows a backtick in it, which must
+// not close the code span it is shown in and let the rest (a mention, a
+// link) out into the note.
+func TestBranchNamesStayInTheirCodeSpan(t *testing.T) {
+	const branch = "rel`@all`x"
+	for _, msg := range []string{
+		msgAdded(branch, 2, 0), msgDraining(branch), msgNotOnTrain(branch),
+		msgMerged(branch, "0123456789abcdef", 7).String(),
+	} {
+		src := []byte(msg)
+		var spans []string
+		ast.Walk(goldmark.DefaultParser().Parse(text.NewReader(src)), func(n ast.Node, entering bool) (ast.WalkStatus, error) {
+			if entering && n.Kind() == ast.KindCodeSpan {
+				spans = append(spans, codeText(n, src))
+				return ast.WalkSkipChildren, nil
+			}
+			return ast.WalkContinue, nil
+		})
+		if len(spans) == 0 || spans[0] != branch {
+			t.Errorf("%q shows the branch as code spans %q, want %q whole in the first", msg, spans, branch)
+		}
+	}
+}

@@ -33,7 +33,7 @@ func isLineEnd(r rune) bool { return r == '\n' || r == '\r' }
 // hidden by HTML. It returns the raw source line, so the words are the
 // user's and not Markdown's rendering of them.
 func commandLine(body string) (string, bool) {
-	src := []byte(body)
+	src := []byte(hideGitLabBlocks(body))
 	doc := goldmark.DefaultParser().Parse(text.NewReader(src))
 	var vis visibility
 	for n := doc.FirstChild(); n != nil; n = n.NextSibling() {
@@ -46,6 +46,45 @@ func commandLine(body string) (string, bool) {
 		vis.follow(n, src)
 	}
 	return "", false
+}
+
+// hideGitLabBlocks blanks what GitLab shows as a quote or as front
+// matter though CommonMark reads it as ordinary paragraphs: a multi-line
+// quote between two ">>>" lines, and a front matter block that opens the
+// comment (between two "---", "+++" or ";;;" lines). Quoting someone's
+// command must not run it. Blanking only ever hides text: on GitHub,
+// which has neither, a command written there is at worst not run.
+func hideGitLabBlocks(body string) string {
+	if !strings.Contains(body, ">>>") && !strings.HasPrefix(body, "---") && !strings.HasPrefix(body, "+++") && !strings.HasPrefix(body, ";;;") {
+		return body
+	}
+	lines := strings.Split(body, "\n")
+	fence := func(l string) string { return strings.TrimRight(l, " \t\r") }
+	hide := func(from, to int) {
+		for i := from; i <= to; i++ {
+			lines[i] = ""
+		}
+	}
+	if d := fence(lines[0]); d == "---" || d == "+++" || d == ";;;" {
+		for j := 1; j < len(lines); j++ {
+			if fence(lines[j]) == d {
+				hide(0, j)
+				break
+			}
+		}
+	}
+	open := -1
+	for i, l := range lines {
+		switch {
+		case fence(l) != ">>>":
+		case open < 0:
+			open = i
+		default:
+			hide(open, i)
+			open = -1
+		}
+	}
+	return strings.Join(lines, "\n")
 }
 
 // visibility follows the HTML the forge passes through, which can hide

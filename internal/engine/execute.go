@@ -516,10 +516,28 @@ func (e *Engine) posted(ctx context.Context, project string, mr int64, mark stri
 	if err != nil {
 		return false, fmt.Errorf("read notes of !%d: %w", mr, err)
 	}
+	mine := e.ownNotes(ctx)
 	for _, n := range notes {
-		if strings.Contains(n.Body, mark) {
+		if strings.Contains(n.Body, mark) && mine(n) {
 			return true, nil
 		}
 	}
 	return false, nil
+}
+
+// ownNotes tells the notes Trainyard wrote from others': a marker is in
+// plain sight in the bot's note, and anyone who can comment may copy it
+// into one of theirs. Where the forge client cannot say who it writes
+// as, every note counts, as the markers alone did.
+func (e *Engine) ownNotes(ctx context.Context) func(forge.Note) bool {
+	s, ok := e.forge.(forge.Self)
+	if !ok {
+		return func(forge.Note) bool { return true }
+	}
+	self, err := s.Self(ctx)
+	if err != nil || self == "" {
+		e.log.Warn("read who the forge client writes as; any note with a marker counts", zap.Error(err))
+		return func(forge.Note) bool { return true }
+	}
+	return func(n forge.Note) bool { return strings.EqualFold(n.Author, self) }
 }

@@ -110,10 +110,11 @@ func (e *Engine) showComment(ctx context.Context, project string, mr int64, rec 
 		if err != nil {
 			return fmt.Errorf("read notes of !%d: %w", mr, err)
 		}
-		// The first: the marker is the bot's until it posts it, so any
-		// later note holding it is a copy.
+		// The first of the bot's own: the marker is the bot's until it
+		// posts it, and a note of someone else's holding it is a copy.
+		mine := e.ownNotes(ctx)
 		for _, n := range notes {
-			if strings.Contains(n.Body, mark) {
+			if strings.Contains(n.Body, mark) && mine(n) {
 				rec.Note = n.ID
 				break
 			}

@@ -14,6 +14,7 @@ import (
 
 	"github.com/trainyard/trainyard/internal/engine"
 	"github.com/trainyard/trainyard/internal/fakeforge"
+	"github.com/trainyard/trainyard/internal/forge"
 	"github.com/trainyard/trainyard/internal/forge/github"
 	"github.com/trainyard/trainyard/internal/train"
 )
@@ -247,6 +248,96 @@ func (f *flakyStatusPost) PostNote(ctx context.Context, project string, iid int6
 		return 0, errors.New("connection reset by peer")
 	}
 	return f.Forge.PostNote(ctx, project, iid, body)
+}
+
+// armedStatusPost fails the first note post after arm, as a connection
+// reset would; it writes as the forge client does.
+type armedStatusPost struct {
+	engine.Forge
+	mu    sync.Mutex
+	armed bool
+}
+
+func (f *armedStatusPost) arm() { f.mu.Lock(); f.armed = true; f.mu.Unlock() }
+
+func (f *armedStatusPost) PostNote(ctx context.Context, project string, iid int64, body string) (int64, error) {
+	f.mu.Lock()
+	fail := f.armed
+	f.armed = false
+	f.mu.Unlock()
+	if fail {
+		return 0, errors.New("connection reset by peer")
+	}
+	return f.Forge.PostNote(ctx, project, iid, body)
+}
+
+func (f *armedStatusPost) Self(ctx context.Context) (string, error) {
+	return f.Forge.(forge.Self).Self(ctx)
+}
+
+// The status comment's real marker is in plain sight: once the bot's
+// comment is deleted and posting it again fails, a copy of the marker
+// in someone else's note is still not the status comment. The bot, whose
+// administrator token could edit that note, posts its own again.
+func TestACopiedRealStatusMarkerIsNotTheStatusComment(t *testing.T) {
+	t.Parallel()
+	post := &armedStatusPost{}
+	e := newEnv(t, envOptions{ci: fakeforge.CI{Manual: true}, forge: func(f engine.Forge) engine.Forge {
+		post.Forge = f
+		return post
+	}})
+	a := e.mr(1, nil)
+	e.addAll(a)
+	notes, err := e.ff.Notes(project, a)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var ours fakeforge.Note
+	for _, n := range notes {
+		if n.Author == "trainyard-bot" && strings.Contains(n.Body, "<!-- trainyard:status ") {
+			ours = n
+		}
+	}
+	at := strings.Index(ours.Body, "<!-- trainyard:status ")
+	if at < 0 {
+		t.Fatalf("no status comment of the bot's: %+v", notes)
+	}
+	marker := ours.Body[at:]
+	marker = marker[:strings.Index(marker, "-->")+len("-->")]
+	copied := "as the bot said " + marker
+	if _, err := e.ff.AddNote(e.ctx, project, a, "rita", copied); err != nil {
+		t.Fatal(err)
+	}
+	if err := e.ff.DeleteNote(project, a, ours.ID); err != nil {
+		t.Fatal(err)
+	}
+	post.arm()
+	p := e.carPipeline(1, "trainyard/main/1")
+	if err := e.ff.FinishPipeline(e.ctx, p.ID, "success"); err != nil {
+		t.Fatal(err)
+	}
+	// The merge's pass finds the comment gone and fails to post it; the
+	// next one looks for the marker.
+	if err := e.eng.RunUntilIdle(e.ctx, e.key, 15*time.Millisecond); err == nil || !strings.Contains(err.Error(), "connection reset by peer") {
+		t.Fatalf("run: %v, want the failed post", err)
+	}
+	e.run()
+	e.requireMerged(a)
+	if notes, err = e.ff.Notes(project, a); err != nil {
+		t.Fatal(err)
+	}
+	var status []string
+	for _, n := range notes {
+		switch {
+		case n.Author == "rita" && n.Body != copied:
+			t.Errorf("rita's note was changed to %q", n.Body)
+		case n.Author == "trainyard-bot" && strings.Contains(n.Body, "<!-- trainyard:status "):
+			status = append(status, n.Body)
+		}
+	}
+	if len(status) != 1 || !strings.Contains(status[0], "Merged into `main` with ") {
+		t.Fatalf("the bot's status comments: %q, want one that says the MR merged", status)
+	}
 }
 
 // A note by someone else that copies the status comment's marker is not

@@ -238,6 +238,27 @@ func (f *Forge) EditNote(ctx context.Context, project string, iid, id int64, bod
 	return noteOf(&n, u), nil
 }
 
+// DeleteNote deletes note id of MR iid, as its author or a maintainer
+// deleting it would.
+func (f *Forge) DeleteNote(project string, iid, id int64) error {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	p, err := f.st.project(project)
+	if err != nil {
+		return fmt.Errorf("delete note %d of %s!%d: %w", id, project, iid, err)
+	}
+	m, ok := p.mrs[iid]
+	if !ok {
+		return fmt.Errorf("delete note %d of %s!%d: %w", id, project, iid, ErrNoMR)
+	}
+	i := slices.IndexFunc(m.notes, func(n *note) bool { return n.ID == id })
+	if i < 0 {
+		return fmt.Errorf("delete note %d of %s!%d: %w", id, project, iid, errNoNote)
+	}
+	m.notes = slices.Delete(m.notes, i, i+1)
+	return nil
+}
+
 // errNoNote: the MR has no user's note by that id.
 var errNoNote = errors.New("note not found")
 

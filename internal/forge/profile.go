@@ -68,6 +68,13 @@ type Forwarder interface {
 	FastForward(ctx context.Context, project, branch, expectedOld, to string) (gitops.FFResult, error)
 }
 
+// Self is a forge client that knows the username it writes as, so that
+// its own notes are told from copies of their hidden markers that others
+// post.
+type Self interface {
+	Self(ctx context.Context) (string, error)
+}
+
 // PipelineIDs is a forge whose pipeline ids Trainyard makes up itself
 // from the commit and the attempt, as for GitHub's check sets; such a
 // forge's Names implement it.

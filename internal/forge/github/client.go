@@ -392,3 +392,7 @@ func (c *Client) login(ctx context.Context) (string, error) {
 	c.self = login
 	return login, nil
 }
+
+// Self is the login Trainyard writes as: the token's user, or the app's
+// bot.
+func (c *Client) Self(ctx context.Context) (string, error) { return c.login(ctx) }

@@ -258,3 +258,6 @@ func (c *Client) OpenMRFromBranch(ctx context.Context, project, branch string) (
 	}
 	return mrOf(project, found), true, nil
 }
+
+// Self is the username of the token's user, whose notes are Trainyard's.
+func (c *Client) Self(ctx context.Context) (string, error) { return c.username(ctx) }

@@ -148,3 +148,25 @@ func TestCatchUpRunsNoEditedComment(t *testing.T) {
 		})
 	}
 }
+
+// An internal note's command is not run by the catch-up, as its
+// Confidential Note Hook is not: its answer, and a freeze's reason, would
+// be public.
+func TestCatchUpRunsNoInternalNote(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t, envOptions{ci: fakeforge.CI{Manual: true}, sweepEvery: 2 * time.Millisecond})
+	a := e.mr(1, nil)
+	e.catchUp() // sets the cursor
+	time.Sleep(10 * time.Millisecond)
+	if _, err := e.ff.AddInternalNote(e.ctx, project, a, "alice", "/train add"); err != nil {
+		t.Fatal(err)
+	}
+	public, err := e.ff.AddNote(e.ctx, project, a, "alice", "/train status")
+	if err != nil {
+		t.Fatal(err)
+	}
+	e.catchUp()
+	if evs := e.queued(); len(evs) != 1 || evs[0].CommentID != public.ID {
+		t.Fatalf("queued %+v, want the public note %d alone", evs, public.ID)
+	}
+}

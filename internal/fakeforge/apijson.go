@@ -388,6 +388,7 @@ func (f *Forge) apiNoteOf(p *project, m *mergeRequest, n *note) any {
 	a := apiNote{
 		ID: n.ID, Body: n.Body, Author: f.apiUserOf(f.st.users[n.AuthorID]),
 		CreatedAt: apiTime(n.Created), UpdatedAt: apiTime(n.Updated), System: n.System, NoteableID: m.ID,
+		Internal: n.Internal, Confidential: n.Internal,
 		NoteableType: "MergeRequest", ProjectID: p.ID, NoteableIID: m.IID,
 	}
 	t, ok := m.review.threads[n.Discussion]

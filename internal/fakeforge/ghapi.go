@@ -253,7 +253,9 @@ func (f *Forge) ghListComments(w http.ResponseWriter, r *http.Request, u *user) 
 	defer f.mu.Unlock()
 	out := make([]ghComment, 0, len(m.notes))
 	for _, n := range m.notes {
-		out = append(out, f.ghCommentOf(p, m, n))
+		if !n.Internal { // GitLab's alone
+			out = append(out, f.ghCommentOf(p, m, n))
+		}
 	}
 	writeGH(w, http.StatusOK, ghPaginate(w, r, out))
 	return nil

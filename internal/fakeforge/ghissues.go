@@ -92,7 +92,9 @@ func (f *Forge) ghListRepoComments(w http.ResponseWriter, r *http.Request, u *us
 	}
 	for _, m := range p.mrs {
 		for _, n := range m.notes {
-			add("pull", m.IID, n)
+			if !n.Internal { // GitLab's alone
+				add("pull", m.IID, n)
+			}
 		}
 	}
 	for _, is := range f.st.gh.issues[p.ID] {

@@ -14,6 +14,7 @@ const (
 	EventPush         = "Push Hook"
 	EventMergeRequest = "Merge Request Hook"
 	EventNote         = "Note Hook"
+	EventInternalNote = "Confidential Note Hook"
 	EventPipeline     = "Pipeline Hook"
 )
 
@@ -197,6 +198,7 @@ type noteAttrs struct {
 	CommitID     string  `json:"commit_id"`
 	NoteableID   int64   `json:"noteable_id"`
 	System       bool    `json:"system"`
+	Internal     bool    `json:"internal,omitempty"` // only on internal notes: not in the public examples
 	StDiff       *string `json:"st_diff"`
 	Action       string  `json:"action"`
 	URL          string  `json:"url"`

@@ -187,6 +187,29 @@ func (f *Forge) AddNote(ctx context.Context, project string, iid int64, username
 	return noteOf(&n, u), nil
 }
 
+// AddInternalNote posts an internal note on MR iid as username, which
+// only project members see: no GitHub comment, and a Confidential Note
+// Hook on GitLab.
+func (f *Forge) AddInternalNote(ctx context.Context, project string, iid int64, username, body string) (Note, error) {
+	p, u, err := f.lookup(project, username)
+	if err != nil {
+		return Note{}, fmt.Errorf("comment on %s!%d: %w", project, iid, err)
+	}
+	f.mu.Lock()
+	m, ok := p.mrs[iid]
+	if !ok {
+		f.mu.Unlock()
+		return Note{}, fmt.Errorf("comment on %s!%d: %w", project, iid, ErrNoMR)
+	}
+	now := f.opts.Now()
+	n := &note{ID: f.st.nextID(), Body: body, AuthorID: u.ID, Created: now, Updated: now, Internal: true}
+	n.Discussion = discussionID(n.ID)
+	m.notes = append(m.notes, n)
+	m.Updated = now
+	f.mu.Unlock()
+	return noteOf(n, u), f.sendNoteHook(ctx, p, iid, u, n, "create")
+}
+
 func noteOf(n *note, author *user) Note {
 	return Note{ID: n.ID, Author: author.Username, Body: n.Body, CreatedAt: n.Created, UpdatedAt: n.Updated}
 }
@@ -303,12 +326,16 @@ func (f *Forge) sendNoteHook(ctx context.Context, p *project, iid int64, u *user
 		ObjectAttributes: noteAttrs{
 			ID: n.ID, Note: n.Body, NoteableType: "MergeRequest", AuthorID: n.AuthorID,
 			CreatedAt: fmtHookTime(n.Created), UpdatedAt: fmtHookTime(n.Updated), ProjectID: p.ID,
-			NoteableID: m.ID, Action: action, URL: mrURL(f.projectURLs(p), iid) + "#note_" + itoa(n.ID),
+			NoteableID: m.ID, Action: action, URL: mrURL(f.projectURLs(p), iid) + "#note_" + itoa(n.ID), Internal: n.Internal,
 		},
 		MergeRequest: f.hookMROf(p, m, last),
 	}
 	f.mu.Unlock()
-	f.hooks.send(HookGitLab, EventNote, payload)
+	event := EventNote
+	if n.Internal {
+		event = EventInternalNote
+	}
+	f.hooks.send(HookGitLab, event, payload)
 	return nil
 }
 

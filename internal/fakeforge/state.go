@@ -121,6 +121,9 @@ type note struct {
 	// Updated moves when the note is edited.
 	Updated time.Time
 	System  bool
+	// Internal notes are seen by project members only, and sent as
+	// Confidential Note Hooks.
+	Internal bool
 	// Discussion is the id of the discussion the note is in: its own for
 	// a note that starts none.
 	Discussion string

@@ -89,8 +89,13 @@ func gitlabUsed(kind gitlab.EventType) bool {
 }
 
 func decodeGitLab(kind gitlab.EventType, payload []byte) (normalised, error) {
-	if kind == gitlab.EventTypeNote || kind == gitlab.EventConfidentialNote {
+	switch kind {
+	case gitlab.EventTypeNote:
 		return decodeGitLabNote(payload)
+	case gitlab.EventConfidentialNote:
+		// An internal note's command would be answered, and its words
+		// (a freeze's reason) shown, where everyone can read them.
+		return skip("internal note: commands are taken from public comments only"), nil
 	}
 	parsed, err := gitlab.ParseWebhook(kind, payload)
 	if err != nil {

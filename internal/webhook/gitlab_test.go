@@ -184,6 +184,8 @@ func TestGitLabIgnored(t *testing.T) {
 		{"edited note", "Note Hook", note(func(oa map[string]any) { oa["action"] = "update" }),
 			"note action update not used"},
 		{"system note", "Note Hook", note(func(oa map[string]any) { oa["system"] = true }), "system note"},
+		{"internal note", "Confidential Note Hook", note(func(oa map[string]any) { oa["internal"], oa["note"] = true, "/train freeze the secret plan" }),
+			"internal note: commands are taken from public comments only"},
 		{"approval", "Merge Request Hook", edited(t, "gitlab/merge_request_hook_open.json", func(m map[string]any) {
 			obj(t, m, "object_attributes")["action"] = "approved"
 		}), `merge request action "approved" not used`},

@@ -96,7 +96,9 @@ func (c *Client) notesSince(ctx context.Context, project string, iid int64, sinc
 			if timeOf(n.UpdatedAt).Before(since) {
 				return r, false, nil
 			}
-			if !n.System {
+			// Internal notes are no commands, as their webhooks are not:
+			// the answer would be public.
+			if !n.System && !n.Internal && !n.Confidential {
 				out = append(out, commentOf(iid, n))
 			}
 		}

@@ -103,7 +103,7 @@ func (e *Engine) missed(ctx context.Context, project string, from time.Time, com
 
 func (e *Engine) commentEventOf(project string, c forge.Comment) event.Event {
 	return event.Event{
-		ID: "catch-up:" + strconv.FormatInt(c.ID, 10), Forge: e.cfg.Profile.Name, Project: project, Kind: event.KindComment,
+		ID: event.CatchUpPrefix + strconv.FormatInt(c.ID, 10), Forge: e.cfg.Profile.Name, Project: project, Kind: event.KindComment,
 		User: event.User{ID: c.AuthorID, Username: c.Author}, MR: c.MR, CommentID: c.ID, Body: c.Body,
 	}
 }

@@ -29,6 +29,12 @@ const (
 	KindPush Kind = "push"
 )
 
+// CatchUpPrefix starts the id of an event the catch-up of missed
+// commands queued, before the comment's id. No delivery may take such an
+// id: comment ids are public, and a delivery that took one would keep the
+// catch-up from queueing that comment.
+const CatchUpPrefix = "catch-up:"
+
 // MR actions, normalised to GitLab's names.
 const (
 	ActionOpen     = "open"

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"net/http"
+	"strings"
 
 	"go.uber.org/zap"
 
@@ -37,6 +38,9 @@ const msgQueueDown = "event queue unavailable, retry later"
 func (h *Handler) enqueue(ctx context.Context, ev event.Event, label string) answer {
 	if err := ev.Validate(); err != nil {
 		return failure(http.StatusBadRequest, OutcomeBadRequest, fmt.Sprintf("unusable %s payload: %v", label, err))
+	}
+	if strings.HasPrefix(ev.ID, event.CatchUpPrefix) {
+		return failure(http.StatusBadRequest, OutcomeBadRequest, fmt.Sprintf("delivery id %q: ids starting with %q are Trainyard's own", boundName(ev.ID), event.CatchUpPrefix))
 	}
 	data, err := ev.Marshal()
 	if err != nil {

@@ -235,6 +235,20 @@ func TestMissingDeliveryID(t *testing.T) {
 	r.expectNothingQueued()
 }
 
+// A delivery cannot take the id the catch-up gives a public comment,
+// which would keep the catch-up from queueing that command.
+func TestCatchUpDeliveryIDsAreRefused(t *testing.T) {
+	t.Parallel()
+	r := newRig(t)
+	gl := gitlabDelivery(t, "Note Hook", fixture(t, "gitlab/note_hook_merge_request.json"))
+	gl.header.Set("Idempotency-Key", "catch-up:1244")
+	expectAnswer(t, r.send(gl), http.StatusBadRequest, "error", `delivery id "catch-up:1244": ids starting with "catch-up:" are Trainyard's own`)
+	gh := githubDelivery(t, "issue_comment", fixture(t, "github/issue_comment_created_on_pull_request.atlantis.json"))
+	gh.header.Set("X-GitHub-Delivery", "catch-up:1244")
+	expectAnswer(t, r.send(gh), http.StatusBadRequest, "error", `delivery id "catch-up:1244": ids starting with "catch-up:" are Trainyard's own`)
+	r.expectNothingQueued()
+}
+
 func TestWrongMethod(t *testing.T) {
 	t.Parallel()
 	r := newRig(t)

@@ -1,6 +1,7 @@
 package api_test
 
 import (
+	"context"
 	"fmt"
 	"io"
 	"net/http"
@@ -17,6 +18,7 @@ import (
 	"github.com/trainyard/trainyard/internal/api/apitest"
 	"github.com/trainyard/trainyard/internal/engine"
 	"github.com/trainyard/trainyard/internal/fakeforge"
+	"github.com/trainyard/trainyard/internal/forge"
 	"github.com/trainyard/trainyard/internal/forge/gitlab"
 	"github.com/trainyard/trainyard/internal/store"
 	"github.com/trainyard/trainyard/internal/train"
@@ -451,5 +453,57 @@ func TestAddOfACarThatLeavesAtOnce(t *testing.T) {
 	}
 	if n := e.Notes(two); !strings.Contains(n, "does not merge cleanly") {
 		t.Fatalf("!%d was not told of its conflict: %q", two, n)
+	}
+}
+
+// hangingSteer holds an add until told, then reports whether its
+// context was cancelled meanwhile.
+type hangingSteer struct {
+	api.Steering
+	started chan struct{}
+	result  chan error
+}
+
+func (s *hangingSteer) Add(ctx context.Context, _ engine.Request) error {
+	close(s.started)
+	select {
+	case <-ctx.Done():
+		s.result <- ctx.Err()
+	case <-time.After(500 * time.Millisecond):
+		s.result <- nil
+	}
+	return nil
+}
+
+// A caller that hangs up does not stop its command half way: the add
+// goes on to its end (its result is on the MR and the train).
+func TestCommandOutlivesItsCaller(t *testing.T) {
+	t.Parallel()
+	steer := &hangingSteer{started: make(chan struct{}), result: make(chan error, 1)}
+	srv := httptest.NewServer(api.New(api.Options{Trains: engine.NewRouter(), Steer: steer, Token: tok,
+		Profiles: forge.Profiles{"gitlab": gitlab.Profile("")}}))
+	t.Cleanup(srv.Close)
+	ctx, cancel := context.WithCancel(context.Background())
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, srv.URL+mrPath+"7/add", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	req.Header.Set("Authorization", "Bearer "+tok)
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		if resp, err := http.DefaultClient.Do(req); err == nil {
+			resp.Body.Close()
+		}
+	}()
+	select {
+	case <-steer.started:
+	case <-time.After(10 * time.Second):
+		t.Fatal("the add never reached the engine")
+	}
+	cancel()
+	<-done
+	if err := <-steer.result; err != nil {
+		t.Fatalf("the add's context ended with its caller: %v", err)
 	}
 }

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"net/http"
 	"slices"
+	"time"
 
 	"github.com/trainyard/trainyard/internal/engine"
 	"github.com/trainyard/trainyard/internal/forge"
@@ -16,6 +17,9 @@ import (
 func (s *server) add(r *http.Request) (any, error)    { return s.mrCommand(r, Steering.Add, true) }
 func (s *server) remove(r *http.Request) (any, error) { return s.mrCommand(r, Steering.Remove, false) }
 func (s *server) retry(r *http.Request) (any, error)  { return s.mrCommand(r, Steering.Retry, false) }
+
+// commandTimeout bounds an MR command's pass once its caller is gone.
+const commandTimeout = 10 * time.Minute
 
 // mrCommand runs add, remove or retry and answers with where the MR is
 // after it: the engine has acted on the train by the time it returns.
@@ -37,7 +41,12 @@ func (s *server) mrCommand(r *http.Request, do func(Steering, context.Context, e
 			return nil, &call{what, err}
 		}
 	}
-	if err := do(s.Steer, r.Context(), req); err != nil {
+	// A caller that hangs up (or times out on a first clone of a large
+	// repository) does not stop the command half way: it runs to its end,
+	// within commandTimeout, and its result is on the MR and the train.
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(r.Context()), commandTimeout)
+	defer cancel()
+	if err := do(s.Steer, ctx, req); err != nil {
 		return nil, &call{what, err}
 	}
 	st, err := s.locate(r.Context(), req)

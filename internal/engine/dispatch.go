@@ -46,10 +46,11 @@ func (e *Engine) Jobs(ctx context.Context, ev event.Event) ([]Job, error) {
 	one := func(key train.Key, obs ...train.Observation) []Job { return []Job{{Key: key, Obs: obs}} }
 	switch ev.Kind {
 	case event.KindComment:
-		if command.Parse(ev.Body).Ignored() {
+		parsed := command.Parse(ev.Body)
+		if parsed.Ignored() {
 			return nil, nil
 		}
-		return []Job{{Key: train.Key{Forge: ev.Forge, Project: ev.Project}, Command: &ev}}, nil
+		return []Job{{Key: train.Key{Forge: ev.Forge, Project: ev.Project}, Command: &ev, parsed: &parsed}}, nil
 	case event.KindMR:
 		key := train.Key{Forge: ev.Forge, Project: ev.Project, Branch: ev.TargetBranch}
 		if ev.Action == event.ActionRetarget {
@@ -108,7 +109,7 @@ const commandKeep = 30 * 24 * time.Hour
 // dispatchComment acts on the command of a comment once, waiting for its
 // train: what direct callers use.
 func (e *Engine) dispatchComment(ctx context.Context, ev event.Event) error {
-	jobs, err := e.command(ctx, ev)
+	jobs, err := e.command(ctx, ev, nil)
 	if err != nil {
 		return err
 	}
@@ -127,8 +128,14 @@ func (e *Engine) dispatchComment(ctx context.Context, ev event.Event) error {
 // its train, or at once if it returns none. Every reply is keyed by the
 // comment, and the planner knows a command it has seen, so a crash or a
 // second delivery in between repeats the work and not the answer.
-func (e *Engine) command(ctx context.Context, ev event.Event) ([]Job, error) {
-	parsed := command.Parse(ev.Body)
+// parsed is the comment's command when Jobs parsed it already: a body of
+// pathological Markdown, which anyone who can comment may post, is
+// parsed once per delivery.
+func (e *Engine) command(ctx context.Context, ev event.Event, parsed *command.Result) ([]Job, error) {
+	if parsed == nil {
+		p := command.Parse(ev.Body)
+		parsed = &p
+	}
 	if parsed.Ignored() {
 		return nil, nil
 	}
@@ -144,7 +151,7 @@ func (e *Engine) command(ctx context.Context, ev event.Event) ([]Job, error) {
 	if done, err := e.store.CommandDone(ctx, id); err != nil || done {
 		return nil, err // done by the worker that held the lock
 	}
-	jobs, err := e.runComment(ctx, ev, parsed)
+	jobs, err := e.runComment(ctx, ev, *parsed)
 	if err != nil && !errors.Is(err, forge.ErrNotFound) {
 		return nil, err
 	}

@@ -554,7 +554,7 @@ func (e *Engine) sweepDue(ctx context.Context, key train.Key, force bool) (bool,
 func (e *Engine) Pass(ctx context.Context, j Job) ([]Job, error) {
 	ctx = context.WithValue(ctx, oneTryKey{}, true)
 	if j.Command != nil {
-		return e.command(ctx, *j.Command)
+		return e.command(ctx, *j.Command, j.parsed)
 	}
 	err := e.handle(ctx, j, j.create)
 	switch {

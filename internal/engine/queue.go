@@ -6,6 +6,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/trainyard/trainyard/internal/command"
 	"github.com/trainyard/trainyard/internal/event"
 	"github.com/trainyard/trainyard/internal/train"
 )
@@ -28,6 +29,8 @@ type Job struct {
 	// Command is a comment's command. It is run on its own: a command
 	// reads the forge before it knows its train.
 	Command *event.Event
+	// parsed is Command's command, parsed when the job was made.
+	parsed *command.Result
 	// force: sweep whenever the last sweep was (direct calls).
 	force bool
 	// headIfIdle: read the target's head if the train has no car, whose

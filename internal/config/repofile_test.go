@@ -144,3 +144,26 @@ func TestRepoFileRefusalInBrief(t *testing.T) {
 		t.Errorf("a short error in brief is %q, want %q", got, one.Error())
 	}
 }
+
+// A file of one key set over and over, as long as a file may be, costs
+// one pass: each repeat is one problem against the first, the first
+// hundred listed and the rest counted. (Every pair of repeats was a
+// problem, a few gigabytes of them for a file under the size limit.)
+func TestParseRepoFileWithARepeatedKey(t *testing.T) {
+	n := MaxRepoFile / len("a: 1\n")
+	_, err := ParseRepoFile([]byte(strings.Repeat("a: 1\n", n)), ForgeGitLab)
+	var cfgErr *Error
+	if !errors.As(err, &cfgErr) {
+		t.Fatalf("err = %v, want the file's problems", err)
+	}
+	if len(cfgErr.Problems) != maxProblems+1 {
+		t.Fatalf("%d problems listed, want %d and a count of the rest", len(cfgErr.Problems), maxProblems+1)
+	}
+	last := cfgErr.Problems[len(cfgErr.Problems)-1].Error()
+	if want := fmt.Sprintf("%d more problems not listed", n-1-maxProblems); last != want {
+		t.Fatalf("last problem %q, want the count of those not listed", last)
+	}
+	if got := cfgErr.Problems[1].Error(); got != `line 3: field "a" set twice (first on line 1)` {
+		t.Fatalf("the second repeat is reported as %q", got)
+	}
+}

@@ -89,6 +89,9 @@ func decodeAs(data []byte, sh *shape) (*found, []error) {
 	if err := dec.Decode(&next); !errors.Is(err, io.EOF) {
 		w.ps.add(errors.New("the file holds more than one YAML document"))
 	}
+	if w.unlisted > 0 {
+		w.ps.add(fmt.Errorf("%d more problems not listed", w.unlisted))
+	}
 	return f, w.ps
 }
 
@@ -97,6 +100,7 @@ type walker struct {
 	ps        problems
 	fatal     error               // stops the walk, as yaml.v3's failures do
 	following map[*yaml.Node]bool // aliases being followed
+	unlisted  int                 // problems past maxProblems
 	visits    int                 // nodes visited
 	aliased   int                 // of those, reached through an alias
 	depth     int                 // aliases being followed
@@ -109,8 +113,16 @@ func (w *walker) fail(msg string) {
 }
 
 func (w *walker) problem(n *yaml.Node, format string, args ...any) {
+	if len(w.ps) >= maxProblems {
+		w.unlisted++
+		return
+	}
 	w.ps.add(fmt.Errorf("line %d: "+format, append([]any{n.Line}, args...)...))
 }
+
+// maxProblems bounds the problems a walk lists: a file can hold as many
+// as it has lines, and nobody reads past the first few.
+const maxProblems = 100
 
 // visit calls fn with n, or with what n names when it is an alias. Like
 // yaml.v3, it refuses an alias met again inside itself, and a document
@@ -279,16 +291,24 @@ func (w *walker) list(v *yaml.Node, entry *shape, name string) []*found {
 	return entries
 }
 
-// duplicates reports each key a mapping sets twice.
+// duplicates reports each key a mapping sets again, against where it was
+// first set: in one pass, since a file of the same key over and over
+// must cost no more than its length.
 func (w *walker) duplicates(n *yaml.Node) bool {
+	type key struct {
+		kind  yaml.Kind
+		value string
+	}
+	first := map[key]*yaml.Node{}
 	found := false
 	for i := 0; i < len(n.Content); i += 2 {
-		for j := i + 2; j < len(n.Content); j += 2 {
-			if a, b := n.Content[i], n.Content[j]; a.Kind == b.Kind && a.Value == b.Value {
-				w.problem(b, "field %q set twice (first on line %d)", b.Value, a.Line)
-				found = true
-			}
+		b := n.Content[i]
+		if a, ok := first[key{b.Kind, b.Value}]; ok {
+			w.problem(b, "field %q set twice (first on line %d)", b.Value, a.Line)
+			found = true
+			continue
 		}
+		first[key{b.Kind, b.Value}] = b
 	}
 	return found
 }

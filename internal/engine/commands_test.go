@@ -6,6 +6,7 @@ import (
 	"testing"
 
 	"github.com/trainyard/trainyard/internal/engine"
+	"github.com/trainyard/trainyard/internal/fakeforge"
 	"github.com/trainyard/trainyard/internal/store"
 )
 
@@ -52,4 +53,28 @@ func TestRemoveMakesNoTrainWhereNoneIsAllowed(t *testing.T) {
 	if _, err := allowed.eng.Train(allowed.ctx, allowed.key); err != nil {
 		t.Fatalf("main's train after the remove: %v", err)
 	}
+}
+
+// An MR whose branch shares no history with the target cannot be merged
+// onto it however often its build is tried: it is evicted with a reason
+// and the train goes on, rather than retrying the build on every pass
+// with every car behind it waiting.
+func TestUnrelatedHistoryIsEvicted(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t, envOptions{})
+	orphan := e.git("commit-tree", "main^{tree}", "-m", "a history of its own")
+	e.git("update-ref", "refs/heads/orphan", orphan)
+	m, err := e.ff.CreateMR(e.ctx, project, fakeforge.MRSpec{Source: "orphan", Title: "Unrelated", Author: "alice"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	good := e.mr(2, nil)
+	e.addAll(m.IID, good)
+	e.run()
+	e.requireIdle()
+	e.requireMerged(good)
+	if s := e.mrState(m.IID).State; s != fakeforge.StateOpened {
+		t.Fatalf("!%d is %s, want open", m.IID, s)
+	}
+	e.requireNote(m.IID, "its commits share no history with `main`, so they cannot be merged onto it; rebase the branch onto `main` and add it again")
 }

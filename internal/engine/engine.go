@@ -260,6 +260,7 @@ type Engine struct {
 	// fresh are car commits this engine pushed onto a new car branch: no
 	// pipeline can have run for them there yet.
 	fresh *freshCommits
+	slow  *slowBuilds
 	// signKey signs the markers of notes (see noteKey), once read.
 	keyMu   sync.Mutex
 	signKey []byte
@@ -321,7 +322,7 @@ func WithLogger(l *zap.Logger) Option { return func(e *Engine) { e.log = l } }
 // New returns an engine.
 func New(cfg Config, st *store.Store, f Forge, repos Repos, opts ...Option) *Engine {
 	e := &Engine{cfg: cfg.withDefaults(), store: st, forge: f, repos: repos, log: zap.NewNop(), now: time.Now,
-		rulesWait: 250 * time.Millisecond, access: &accessCache{m: map[string]accessEntry{}}, fresh: &freshCommits{m: map[string]bool{}}}
+		rulesWait: 250 * time.Millisecond, access: &accessCache{m: map[string]accessEntry{}}, fresh: &freshCommits{m: map[string]bool{}}, slow: &slowBuilds{m: map[string]int{}}}
 	for _, o := range opts {
 		o(e)
 	}

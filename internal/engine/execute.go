@@ -11,6 +11,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"time"
 
 	"go.uber.org/zap"
 
@@ -212,16 +213,29 @@ func (e *Engine) build(ctx context.Context, t *train.Train, a train.BuildCar) (t
 		// the check below tells the author what is missing.
 		_, _ = repo.FetchMR(ctx, e.cfg.Profile.Names.HeadRef(a.MR))
 	}
+	started := time.Now()
 	res, err := repo.Build(ctx, gitops.BuildRequest{
 		Base: a.Base, Head: a.HeadSHA, Method: string(a.Method),
 		SourceBranch: a.Source, TargetBranch: t.Branch, Project: t.Project,
 		Title: a.Title, MRRef: e.cfg.Profile.Label(a.MR), Time: a.At,
 	})
 	var missing *gitops.MissingCommitError
+	// Only a build that itself took most of the time counts as slow, not
+	// one a slow fetch before it left no time.
+	slow := e.slow.count(t.Key, a, errors.Is(err, context.DeadlineExceeded) && time.Since(started) >= e.cfg.ActionTimeout/2)
 	switch {
 	case errors.As(err, &missing) && missing.SHA == a.HeadSHA:
 		out.Error = fmt.Sprintf("its head commit %.12s cannot be fetched from %s (is it on a fork the bot cannot read?); "+
 			"push the branch to this project and open the merge request from there", a.HeadSHA, e.cfg.Profile.Names.HeadRef(a.MR))
+		return out, nil
+	case errors.Is(err, gitops.ErrNoMergeBase):
+		out.Error = fmt.Sprintf("its commits share no history with %s, so they cannot be merged onto it; "+
+			"rebase the branch onto %s and add it again", train.Quote(t.Branch), train.Quote(t.Branch))
+		return out, nil
+	case slow >= maxSlowBuilds:
+		// A build that never ends in time would be tried on every pass,
+		// and hold every car behind it.
+		out.Error = fmt.Sprintf("building it did not finish within %s, %d times: the merge is too large for the train to build", e.cfg.ActionTimeout, slow)
 		return out, nil
 	case err != nil:
 		return out, err
@@ -240,6 +254,35 @@ func (e *Engine) build(ctx context.Context, t *train.Train, a train.BuildCar) (t
 	}
 	out.Commit = res.Commit
 	return out, nil
+}
+
+// maxSlowBuilds is how many times a build may run out of time before
+// the car is evicted for it.
+const maxSlowBuilds = 3
+
+// slowBuilds counts, per build of a car, the times it ran out of time in
+// a row on this replica. It is bounded like freshCommits; a count lost
+// costs a few more tries.
+type slowBuilds struct {
+	mu sync.Mutex
+	m  map[string]int
+}
+
+// count records whether the build a ran out of time, and returns how
+// many times in a row it has.
+func (s *slowBuilds) count(key train.Key, a train.BuildCar, timedOut bool) int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	k := fmt.Sprintf("%s!%d#%d@%s", key, a.MR, a.Build, a.Base)
+	if !timedOut {
+		delete(s.m, k)
+		return 0
+	}
+	if len(s.m) >= freshMax {
+		clear(s.m)
+	}
+	s.m[k]++
+	return s.m[k]
 }
 
 // freshCommits are car commits just pushed onto a car branch that did

@@ -104,7 +104,10 @@ func (req BuildRequest) validate(method string) error {
 
 func (r *Repo) buildMerge(ctx context.Context, req BuildRequest, base commitObject) (BuildResult, error) {
 	m, err := r.mergeTrees(ctx, req.Base, req.Head, false)
-	if err != nil || len(m.conflicts) > 0 {
+	if err != nil {
+		return BuildResult{}, r.whyUnmerged(ctx, req, err)
+	}
+	if len(m.conflicts) > 0 {
 		return BuildResult{Conflict: m.conflicts}, err
 	}
 	if m.tree == base.tree {
@@ -121,9 +124,25 @@ func (r *Repo) buildMerge(ctx context.Context, req BuildRequest, base commitObje
 	}, req.Time)
 }
 
+// whyUnmerged tells a merge that failed because the MR shares no history
+// with its base (an orphan branch, or one pushed with another history),
+// which no retry will mend, from any other failure: it is ErrNoMergeBase.
+func (r *Repo) whyUnmerged(ctx context.Context, req BuildRequest, err error) error {
+	if ctx.Err() != nil {
+		return err
+	}
+	if related, rerr := r.related(ctx, req.Base, req.Head); rerr == nil && !related {
+		return fmt.Errorf("merge %s into %s: %w", req.Head, req.Base, ErrNoMergeBase)
+	}
+	return err
+}
+
 func (r *Repo) buildSquash(ctx context.Context, req BuildRequest, base, head commitObject) (BuildResult, error) {
 	m, err := r.mergeTrees(ctx, req.Base, req.Head, false)
-	if err != nil || len(m.conflicts) > 0 {
+	if err != nil {
+		return BuildResult{}, r.whyUnmerged(ctx, req, err)
+	}
+	if len(m.conflicts) > 0 {
 		return BuildResult{Conflict: m.conflicts}, err
 	}
 	if m.tree == base.tree {

@@ -15,6 +15,29 @@ const MaxChangedPaths = 10000
 // ErrTooManyPaths means an MR changes more than MaxChangedPaths paths.
 var ErrTooManyPaths = errors.New("too many changed paths")
 
+// mergeBase is the best common ancestor of a and b, or ErrNoMergeBase.
+// merge-base tells unrelated histories apart by its exit code, where
+// diff's three-dot form would fail like any other error.
+func (r *Repo) mergeBase(ctx context.Context, a, b string) (string, error) {
+	res, err := r.run.run(ctx, call{args: []string{"merge-base", a, b}, okCodes: []int{1}})
+	if err != nil {
+		return "", fmt.Errorf("merge base: %w", err)
+	}
+	if res.code == 1 {
+		return "", ErrNoMergeBase
+	}
+	return string(bytes.TrimSpace(res.stdout)), nil
+}
+
+// related reports whether a and b share history.
+func (r *Repo) related(ctx context.Context, a, b string) (bool, error) {
+	_, err := r.mergeBase(ctx, a, b)
+	if errors.Is(err, ErrNoMergeBase) {
+		return false, nil
+	}
+	return err == nil, err
+}
+
 // ErrNoMergeBase means two commits share no history, so there is no change
 // of one against the other to list.
 var ErrNoMergeBase = errors.New("no merge base")
@@ -44,18 +67,12 @@ func (r *Repo) changedPaths(ctx context.Context, base, head string) ([]string, e
 	if _, err := r.readCommits(ctx, []string{base, head}); err != nil {
 		return nil, err
 	}
-	// merge-base tells unrelated histories apart by its exit code, where
-	// diff's three-dot form would fail like any other error.
-	res, err := r.run.run(ctx, call{args: []string{"merge-base", base, head}, okCodes: []int{1}})
+	fork, err := r.mergeBase(ctx, base, head)
 	if err != nil {
-		return nil, fmt.Errorf("merge base: %w", err)
+		return nil, err
 	}
-	if res.code == 1 {
-		return nil, ErrNoMergeBase
-	}
-	fork := string(bytes.TrimSpace(res.stdout))
 	// -z prints names verbatim, where core.quotePath would escape them.
-	res, err = r.run.run(ctx, call{args: []string{"diff", "--name-only", "-z", "--no-renames", fork, head}, maxStdout: maxNamesOutput})
+	res, err := r.run.run(ctx, call{args: []string{"diff", "--name-only", "-z", "--no-renames", fork, head}, maxStdout: maxNamesOutput})
 	if errors.Is(err, errOutputTooLarge) {
 		return nil, fmt.Errorf("%w: their names are over %d bytes", ErrTooManyPaths, maxNamesOutput)
 	}

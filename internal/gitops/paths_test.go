@@ -174,3 +174,24 @@ func TestParseNames(t *testing.T) {
 		}
 	}
 }
+
+// An MR that shares no history with its base cannot be merged or
+// squashed onto it however often it is tried: Build says so with
+// ErrNoMergeBase, which the train turns into an eviction, rather than a
+// failure it would retry forever. Rebase replays it whole, as git
+// rebase --root does.
+func TestBuildUnrelatedHistories(t *testing.T) {
+	t.Parallel()
+	w := newPathsWorld(t)
+	ctx := context.Background()
+	for _, m := range []string{MethodMerge, MethodSquash} {
+		_, err := w.repo.Build(ctx, BuildRequest{Base: w.main, Head: w.unrelated, Method: m, Time: testTime})
+		if !errors.Is(err, ErrNoMergeBase) {
+			t.Errorf("%s of unrelated histories: err = %v, want ErrNoMergeBase", m, err)
+		}
+	}
+	res, err := w.repo.Build(ctx, BuildRequest{Base: w.main, Head: w.unrelated, Method: MethodRebase, Time: testTime})
+	if err != nil || res.Commit == "" {
+		t.Errorf("rebase of unrelated histories: %+v, %v; want a commit", res, err)
+	}
+}

@@ -3,6 +3,7 @@ package gitops
 import (
 	"context"
 	"errors"
+	"fmt"
 	"slices"
 	"strings"
 	"testing"
@@ -224,5 +225,41 @@ func TestBuildRejectsBadRequests(t *testing.T) {
 		if _, err := w.mirror.Build(context.Background(), req); !errors.Is(err, ErrInvalidArgument) {
 			t.Errorf("%s: err = %v, want ErrInvalidArgument", name, err)
 		}
+	}
+}
+
+// An MR title is one line of the commit message, however it is written:
+// its line breaks cannot add trailers to a commit the bot authors.
+func TestBuildKeepsTheTitleOnOneLine(t *testing.T) {
+	t.Parallel()
+	w := newWorld(t)
+	title := "Fix it\n\nSigned-off-by: Maintainer <m@example.com>\r\nCo-authored-by: X <x@example.com>"
+	for _, m := range []string{MethodMerge, MethodSquash} {
+		res := w.build(t, func(r *BuildRequest) { r.Method, r.Title = m, title })
+		msg := rawCommit(t, w.mirror.Dir(), res.Commit).message
+		for _, line := range strings.Split(msg, "\n") {
+			if strings.HasPrefix(line, "Signed-off-by:") || strings.HasPrefix(line, "Co-authored-by:") {
+				t.Errorf("%s: the title made a trailer line %q in:\n%s", m, line, msg)
+			}
+		}
+		if !strings.Contains(msg, "Fix it Signed-off-by: Maintainer <m@example.com> Co-authored-by: X <x@example.com>") {
+			t.Errorf("%s: the title is not kept on one line:\n%s", m, msg)
+		}
+	}
+	if got := oneLine(strings.Repeat("é", 300)); len([]rune(got)) != maxTitle || !strings.HasSuffix(got, "…") {
+		t.Errorf("a 300-rune title became %d runes", len([]rune(got)))
+	}
+}
+
+// The conflicting paths of one merge are bounded: the first ones tell
+// the author enough, and they go into the car's reason and the history.
+func TestParseMergeTreeKeepsTheFirstConflicts(t *testing.T) {
+	out := strings.Repeat("a", 40) + "\x00"
+	for i := range 2 * maxConflictPaths {
+		out += fmt.Sprintf("path/%04d\x00", i)
+	}
+	m, err := parseMergeTree([]byte(out))
+	if err != nil || len(m.conflicts) != maxConflictPaths || m.conflicts[0] != "path/0000" {
+		t.Fatalf("parsed %d conflicts (first %q), %v; want the first %d", len(m.conflicts), m.conflicts[:1], err, maxConflictPaths)
 	}
 }

@@ -3,6 +3,7 @@ package gitops
 import (
 	"bytes"
 	"context"
+	"errors"
 	"fmt"
 	"slices"
 )
@@ -24,8 +25,16 @@ func (r *Repo) mergeTrees(ctx context.Context, ours, theirs string, unrelated bo
 	}
 	args = append(args, ours, theirs)
 	// Exit status 1 means conflicts: the output still names the tree and
-	// lists the conflicted paths.
-	res, err := r.run.run(ctx, call{args: args, okCodes: []int{1}})
+	// lists the conflicted paths. A clean merge prints the tree alone, so
+	// output past the bound is conflicts: their first paths stand for all.
+	res, err := r.run.run(ctx, call{args: args, okCodes: []int{1}, maxStdout: maxMergeTreeOutput})
+	if errors.Is(err, errOutputTooLarge) {
+		cut := bytes.LastIndexByte(res.stdout, 0)
+		if cut < 0 {
+			return treeMerge{}, fmt.Errorf("merge %s into %s: %w", theirs, ours, err)
+		}
+		res.stdout, res.code, err = res.stdout[:cut+1], 1, nil
+	}
 	if err != nil {
 		return treeMerge{}, fmt.Errorf("merge %s into %s: %w", theirs, ours, err)
 	}
@@ -55,5 +64,15 @@ func parseMergeTree(out []byte) (treeMerge, error) {
 	}
 	slices.Sort(m.conflicts)
 	m.conflicts = slices.Compact(m.conflicts)
+	// The paths go into the car's reason and the train's history: the
+	// first ones tell the author enough.
+	m.conflicts = m.conflicts[:min(len(m.conflicts), maxConflictPaths)]
 	return m, nil
 }
+
+// maxConflictPaths bounds the conflicting paths kept of one merge, and
+// maxMergeTreeOutput what is read of merge-tree's list of them.
+const (
+	maxConflictPaths   = 100
+	maxMergeTreeOutput = 1 << 20
+)

@@ -38,11 +38,16 @@ const (
 	MaxSegments   = 32
 )
 
-// maxWork bounds the segment comparisons one classification may make
-// (the segments of every pattern times those of every file): an MR too
-// large for it, against lanes with many patterns, touches every lane
-// rather than holding its train for seconds.
-const maxWork = 5_000_000
+// maxWork bounds the work one classification may do: the segments of
+// every pattern times those of every file, and the bytes of every
+// pattern times those of every file (matching one segment against
+// another costs up to their lengths multiplied: a "*aaa...ab" pattern
+// against long names). An MR too large for it, against lanes with many
+// patterns, touches every lane rather than holding its train.
+const (
+	maxWork     = 5_000_000
+	maxByteWork = 200_000_000
+)
 
 // nameRE keeps names to what fits in one component of a git ref and reads
 // well in a branch name.
@@ -182,19 +187,21 @@ func ValidName(name string) error {
 // tooBig reports that the work would exceed maxWork, and nothing else.
 func Classify(ls []Lane, files []string) (touched []string, outside []string, tooBig bool) {
 	compiled := make([][]pattern, len(ls))
-	patternSegs := 0
+	patternSegs, patternBytes := 0, 0
 	for i, l := range ls {
 		for _, p := range l.Paths {
 			if c, err := compile(p); err == nil {
 				compiled[i] = append(compiled[i], c)
 				patternSegs += len(c)
+				patternBytes += len(p)
 			}
 		}
 	}
-	fileSegs := 0
+	fileSegs, fileBytes := 0, 0
 	for _, f := range files {
 		fileSegs += strings.Count(f, "/") + 1
-		if fileSegs*patternSegs > maxWork {
+		fileBytes += len(f)
+		if fileSegs*patternSegs > maxWork || fileBytes*patternBytes > maxByteWork {
 			return nil, nil, true
 		}
 	}

@@ -350,6 +350,22 @@ func TestClassifyWithinItsBudget(t *testing.T) {
 	if got := Of(ls[:1], []string{"x/dir0_3/y.go"}); !slices.Equal(got, []string{"l0"}) {
 		t.Fatalf("within budget: %v", got)
 	}
+	// Few segments, but long ones against patterns made to match them
+	// slowly: over the budget in bytes.
+	slow := make([]Lane, 64)
+	for i := range slow {
+		slow[i] = Lane{Name: fmt.Sprintf("s%d", i)}
+		for j := range 64 {
+			slow[i].Paths = append(slow[i].Paths, "*"+strings.Repeat("a", 240)+fmt.Sprintf("b%d_%d", i, j))
+		}
+	}
+	long := make([]string, 20)
+	for i := range long {
+		long[i] = strings.Repeat("a", 254)
+	}
+	if _, _, tooBig := Classify(slow, long); !tooBig {
+		t.Fatalf("64 lanes of 64 slow patterns against %d files of 254 bytes: within budget", len(long))
+	}
 	for _, p := range []string{strings.Repeat("a", MaxPatternLen+1), strings.Repeat("a/", MaxSegments) + "b"} {
 		if err := ValidPattern(p); err == nil {
 			t.Errorf("pattern of %d bytes, %d segments is valid", len(p), strings.Count(p, "/")+1)

@@ -240,7 +240,7 @@ func (e *Engine) build(ctx context.Context, t *train.Train, a train.BuildCar) (t
 	case err != nil:
 		return out, err
 	case res.Conflicted():
-		out.Conflict = res.Conflict
+		out.Conflict = res.Conflict[:min(len(res.Conflict), train.KeptConflictPaths)]
 		return out, nil
 	}
 	created, err := repo.PushCar(ctx, e.carBranch(t.Key, a.MR), res.Commit)

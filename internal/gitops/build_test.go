@@ -3,7 +3,6 @@ package gitops
 import (
 	"context"
 	"errors"
-	"fmt"
 	"slices"
 	"strings"
 	"testing"
@@ -248,18 +247,5 @@ func TestBuildKeepsTheTitleOnOneLine(t *testing.T) {
 	}
 	if got := oneLine(strings.Repeat("é", 300)); len([]rune(got)) != maxTitle || !strings.HasSuffix(got, "…") {
 		t.Errorf("a 300-rune title became %d runes", len([]rune(got)))
-	}
-}
-
-// The conflicting paths of one merge are bounded: the first ones tell
-// the author enough, and they go into the car's reason and the history.
-func TestParseMergeTreeKeepsTheFirstConflicts(t *testing.T) {
-	out := strings.Repeat("a", 40) + "\x00"
-	for i := range 2 * maxConflictPaths {
-		out += fmt.Sprintf("path/%04d\x00", i)
-	}
-	m, err := parseMergeTree([]byte(out))
-	if err != nil || len(m.conflicts) != maxConflictPaths || m.conflicts[0] != "path/0000" {
-		t.Fatalf("parsed %d conflicts (first %q), %v; want the first %d", len(m.conflicts), m.conflicts[:1], err, maxConflictPaths)
 	}
 }

@@ -64,15 +64,9 @@ func parseMergeTree(out []byte) (treeMerge, error) {
 	}
 	slices.Sort(m.conflicts)
 	m.conflicts = slices.Compact(m.conflicts)
-	// The paths go into the car's reason and the train's history: the
-	// first ones tell the author enough.
-	m.conflicts = m.conflicts[:min(len(m.conflicts), maxConflictPaths)]
 	return m, nil
 }
 
-// maxConflictPaths bounds the conflicting paths kept of one merge, and
-// maxMergeTreeOutput what is read of merge-tree's list of them.
-const (
-	maxConflictPaths   = 100
-	maxMergeTreeOutput = 1 << 20
-)
+// maxMergeTreeOutput bounds what is read of merge-tree's list of
+// conflicting paths: tens of thousands of them.
+const maxMergeTreeOutput = 1 << 20

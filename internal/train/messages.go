@@ -112,19 +112,27 @@ func msgNewCommits(old, now string) string {
 // readable (and within the forge's size limit).
 const maxConflictPaths = 20
 
+// KeptConflictPaths is how many conflicting paths a car keeps in its
+// reason, and so in the history: the first ones tell the author enough.
+const KeptConflictPaths = 100
+
 // msgConflict names the conflicting paths as code: a path is the MR
 // author's text and may hold Markdown, mentions or HTML.
 func msgConflict(branch string, first bool, paths []string) string {
-	onto := "`" + branch + "` and the merge requests ahead of it"
+	onto := Quote(branch) + " and the merge requests ahead of it"
 	if first {
-		onto = "`" + branch + "`"
+		onto = Quote(branch)
 	}
 	shown := make([]string, 0, min(len(paths), maxConflictPaths))
 	for _, p := range paths[:min(len(paths), maxConflictPaths)] {
 		shown = append(shown, Quote(p))
 	}
 	list := strings.Join(shown, ", ")
-	if more := len(paths) - len(shown); more > 0 {
+	switch more := len(paths) - len(shown); {
+	case len(paths) >= KeptConflictPaths:
+		// The list was cut where it was kept: there may be more.
+		list += fmt.Sprintf(" and at least %d more", more)
+	case more > 0:
 		list += fmt.Sprintf(" and %d more", more)
 	}
 	return fmt.Sprintf("it does not merge cleanly onto %s; conflicting paths: %s", onto, list)

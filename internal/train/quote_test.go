@@ -1,6 +1,7 @@
 package train
 
 import (
+	"fmt"
 	"strings"
 	"testing"
 	"unicode/utf8"
@@ -75,7 +76,8 @@ func TestBranchNamesStayInTheirCodeSpan(t *testing.T) {
 	const branch = "rel`@all`x"
 	for _, msg := range []string{
 		msgAdded(branch, 2, 0), msgDraining(branch), msgNotOnTrain(branch),
-		msgMerged(branch, "0123456789abcdef", 7).String(),
+		msgMerged(branch, "0123456789abcdef", 7).String(), msgConflict(branch, true, []string{"a.go"}),
+		msgConflict(branch, false, []string{"a.go"}),
 	} {
 		src := []byte(msg)
 		var spans []string
@@ -89,5 +91,22 @@ func TestBranchNamesStayInTheirCodeSpan(t *testing.T) {
 		if len(spans) == 0 || spans[0] != branch {
 			t.Errorf("%q shows the branch as code spans %q, want %q whole in the first", msg, spans, branch)
 		}
+	}
+}
+
+// A conflict list cut where the car keeps it says there may be more.
+func TestConflictListSaysWhenItWasCut(t *testing.T) {
+	paths := func(n int) []string {
+		out := make([]string, n)
+		for i := range out {
+			out[i] = fmt.Sprintf("p%03d", i)
+		}
+		return out
+	}
+	if got := msgConflict("main", true, paths(25)); !strings.HasSuffix(got, " and 5 more") {
+		t.Errorf("25 paths: %q", got)
+	}
+	if got := msgConflict("main", true, paths(KeptConflictPaths)); !strings.HasSuffix(got, fmt.Sprintf(" and at least %d more", KeptConflictPaths-maxConflictPaths)) {
+		t.Errorf("a list cut at %d: %q", KeptConflictPaths, got)
 	}
 }

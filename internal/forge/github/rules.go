@@ -11,6 +11,7 @@ import (
 	"github.com/shurcooL/githubv4"
 
 	"github.com/trainyard/trainyard/internal/forge"
+	"github.com/trainyard/trainyard/internal/train"
 )
 
 // GitHub refuses to merge a pull request that its branch protection or
@@ -248,7 +249,7 @@ func (c *Client) requirements(ctx context.Context, r repoRef, branch string, rev
 		return req, nil
 	case errors.Is(err, forge.ErrNotFound), errors.Is(err, forge.ErrRejected) && status == http.StatusForbidden:
 		req.unreadable = fmt.Sprintf("Trainyard cannot read the branch protection of %s in %s (GitHub answered %d): its token needs admin access to the repository, or the Administration: read permission for a GitHub App or a fine-grained token",
-			branch, r.project, status)
+			train.Quote(branch), r.project, status)
 		return req, nil
 	case err != nil:
 		return req, err

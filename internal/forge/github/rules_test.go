@@ -239,7 +239,7 @@ func TestMergeRulesFailClosedWhenProtectionIsUnreadable(t *testing.T) {
 	}
 	got := mergeRules(t, c, mr.IID)
 	if len(got.Unmet) != 1 || got.Unmet[0].Code != forge.UnmetUnreadable || got.Met() ||
-		!strings.Contains(got.Unmet[0].Message, "branch protection of main in acme/widgets (GitHub answered 403)") ||
+		!strings.Contains(got.Unmet[0].Message, "branch protection of `main` in acme/widgets (GitHub answered 403)") ||
 		!strings.Contains(got.Unmet[0].Message, "needs admin access") || !strings.Contains(got.Unmet[0].Message, "Administration: read") {
 		t.Fatalf("unreadable protection: %+v", got)
 	}

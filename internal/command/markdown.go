@@ -2,6 +2,7 @@ package command
 
 import (
 	"bytes"
+	"slices"
 	"strings"
 
 	"github.com/yuin/goldmark"
@@ -33,27 +34,57 @@ func isLineEnd(r rune) bool { return r == '\n' || r == '\r' }
 // hidden by HTML. It returns the raw source line, so the words are the
 // user's and not Markdown's rendering of them.
 func commandLine(body string) (string, bool) {
-	src := []byte(hideGitLabBlocks(body))
+	shown := visibleCommands(body)
+	hidden := hideGitLabBlocks(body)
+	if hidden == body {
+		if len(shown) == 0 {
+			return "", false
+		}
+		return shown[0].text, true
+	}
+	// GitLab's quotes and front matter hide what CommonMark shows; the
+	// blanking that models them does not know code fences, so it must
+	// not reveal a line CommonMark hides: the command is the first line
+	// that shows in both. Blanking keeps the lines where they were.
+	for _, c := range visibleCommands(hidden) {
+		if slices.ContainsFunc(shown, func(s commandAt) bool { return s.line == c.line }) {
+			return c.text, true
+		}
+	}
+	return "", false
+}
+
+// commandAt is a command line and the number of the line it starts on.
+type commandAt struct {
+	line int
+	text string
+}
+
+// visibleCommands are the command lines of body as CommonMark reads it,
+// with HTML's hiding, in order.
+func visibleCommands(body string) []commandAt {
+	src := []byte(body)
 	doc := goldmark.DefaultParser().Parse(text.NewReader(src))
 	var vis visibility
+	var out []commandAt
 	for n := doc.FirstChild(); n != nil; n = n.NextSibling() {
 		if p, ok := n.(*ast.Paragraph); ok && !vis.hidden() && p.Lines().Len() > 0 {
 			first := p.Lines().At(0)
 			if line := string(first.Value(src)); isCommandLine(line) {
-				return line, true
+				out = append(out, commandAt{bytes.Count(src[:first.Start], []byte{'\n'}), line})
 			}
 		}
 		vis.follow(n, src)
 	}
-	return "", false
+	return out
 }
 
 // hideGitLabBlocks blanks what GitLab shows as a quote or as front
 // matter though CommonMark reads it as ordinary paragraphs: a multi-line
 // quote between two ">>>" lines, and a front matter block that opens the
 // comment (between two "---", "+++" or ";;;" lines). Quoting someone's
-// command must not run it. Blanking only ever hides text: on GitHub,
-// which has neither, a command written there is at worst not run.
+// command must not run it. On GitHub, which has neither, a command
+// written there is at worst not run.
 func hideGitLabBlocks(body string) string {
 	if !strings.Contains(body, ">>>") && !strings.HasPrefix(body, "---") && !strings.HasPrefix(body, "+++") && !strings.HasPrefix(body, ";;;") {
 		return body

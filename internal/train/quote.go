@@ -38,6 +38,18 @@ func cut(s string) string {
 	return s
 }
 
+// OneLine is forge text (an MR title) made one line of at most max
+// runes for a notice: its own line breaks would start lines that look
+// like Trainyard's, and format characters (a right-to-left override)
+// would turn the text after them around.
+func OneLine(s string, max int) string {
+	s = strings.Join(strings.Fields(printable(s)), " ")
+	if r := []rune(s); len(r) > max {
+		s = string(r[:max-1]) + "…"
+	}
+	return s
+}
+
 func printable(s string) string {
 	return strings.Map(func(r rune) rune {
 		switch {

@@ -236,3 +236,17 @@ func loadConfigMap(t *testing.T, cm map[string]any, env map[string]string) *conf
 	}
 	return cfg
 }
+
+// The install notes name Redis by its host alone: a redis:// URL may hold
+// a password, and the notes are printed and kept with the release.
+func TestHelmNotesHideTheRedisPassword(t *testing.T) {
+	out := string(tool(t, helmEnv(t), "helm", "install", "demo", chart, "--dry-run=client",
+		"--set", "config.redis.url=redis://:s3cret@redis.example:6379/0"))
+	i := strings.Index(out, "NOTES:")
+	if i < 0 {
+		t.Fatalf("no notes in the dry run:\n%s", out)
+	}
+	if notes := out[i:]; strings.Contains(notes, "s3cret") || !strings.Contains(notes, "reach Redis at redis.example:6379.") {
+		t.Fatalf("the notes show the Redis URL's password, or not its host:\n%s", notes)
+	}
+}

@@ -559,7 +559,10 @@ func (e *Engine) posted(ctx context.Context, project string, mr int64, mark stri
 	if err != nil {
 		return false, fmt.Errorf("read notes of !%d: %w", mr, err)
 	}
-	mine := e.ownNotes(ctx)
+	mine, err := e.ownNotes(ctx)
+	if err != nil {
+		return false, err
+	}
 	for _, n := range notes {
 		if strings.Contains(n.Body, mark) && mine(n) {
 			return true, nil
@@ -571,16 +574,19 @@ func (e *Engine) posted(ctx context.Context, project string, mr int64, mark stri
 // ownNotes tells the notes Trainyard wrote from others': a marker is in
 // plain sight in the bot's note, and anyone who can comment may copy it
 // into one of theirs. Where the forge client cannot say who it writes
-// as, every note counts, as the markers alone did.
-func (e *Engine) ownNotes(ctx context.Context) func(forge.Note) bool {
+// as (a test's stand-in), every note counts, as the markers alone did;
+// where it fails to, the pass fails and is tried again.
+func (e *Engine) ownNotes(ctx context.Context) (func(forge.Note) bool, error) {
 	s, ok := e.forge.(forge.Self)
 	if !ok {
-		return func(forge.Note) bool { return true }
+		return func(forge.Note) bool { return true }, nil
 	}
 	self, err := s.Self(ctx)
-	if err != nil || self == "" {
-		e.log.Warn("read who the forge client writes as; any note with a marker counts", zap.Error(err))
-		return func(forge.Note) bool { return true }
+	if err == nil && self == "" {
+		err = errors.New("the forge gave no user name")
 	}
-	return func(n forge.Note) bool { return strings.EqualFold(n.Author, self) }
+	if err != nil {
+		return nil, fmt.Errorf("read who the forge client writes as: %w", err)
+	}
+	return func(n forge.Note) bool { return strings.EqualFold(n.Author, self) }, nil
 }

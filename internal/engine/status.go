@@ -112,7 +112,10 @@ func (e *Engine) showComment(ctx context.Context, project string, mr int64, rec 
 		}
 		// The first of the bot's own: the marker is the bot's until it
 		// posts it, and a note of someone else's holding it is a copy.
-		mine := e.ownNotes(ctx)
+		mine, err := e.ownNotes(ctx)
+		if err != nil {
+			return err
+		}
 		for _, n := range notes {
 			if strings.Contains(n.Body, mark) && mine(n) {
 				rec.Note = n.ID

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"slices"
+	"strings"
 	"time"
 
 	"github.com/shurcooL/githubv4"
@@ -98,28 +99,36 @@ type refQuery struct {
 
 // branchChecks is what the branch ctx names (forge.ForBranch) requires,
 // read again when older than branchTTL; nothing without a branch. A read
-// that fails keeps what was last read, or, with nothing read yet, leaves
-// the car to its configured checks (GitHub still refuses the push of a
-// commit without them), and is tried again a minute later: the train's
-// pipelines must not stop for it.
-func (c *Client) branchChecks(ctx context.Context, r repoRef) branchRules {
+// that fails keeps what was last read, tried again a minute later. With
+// nothing read yet, a server whose schema lacks the fields (an older
+// GitHub Enterprise Server) leaves cars to their configured checks, and
+// any other failure is returned, so that no car is judged without the
+// branch's checks on a passing error.
+func (c *Client) branchChecks(ctx context.Context, r repoRef) (branchRules, error) {
 	branch, ok := forge.BranchOf(ctx)
 	if !ok || r.IgnoreBranchChecks {
-		return branchRules{}
+		return branchRules{}, nil
 	}
 	key := branchKey(r.project, branch)
 	last, known := c.branches.get(key)
 	if known && time.Since(last.at) < c.branchTTL {
-		return last
+		return last, nil
 	}
 	var q refQuery
 	vars := map[string]any{"owner": githubv4.String(r.owner), "name": githubv4.String(r.repo), "ref": githubv4.String("refs/heads/" + branch)}
-	if err := c.query(ctx, fmt.Sprintf("read required checks of branch %s of %s", branch, r.project), &q, vars); err != nil {
+	op := fmt.Sprintf("read required checks of branch %s of %s", branch, r.project)
+	if err := c.query(ctx, op, &q, vars); err != nil {
+		switch {
+		case ctx.Err() != nil:
+			return branchRules{}, err
+		case !known && !unknownField(err):
+			return branchRules{}, err
+		}
 		c.log.Warn("read the checks a branch requires; going on with those read before, if any",
 			zap.String("project", r.project), zap.String("branch", branch), zap.Error(err))
 		last.at = time.Now().Add(branchRetry - c.branchTTL)
 		c.branches.put(key, last)
-		return last
+		return last, nil
 	}
 	if ref := q.Repository.Ref; ref != nil && ref.Rules.PageInfo.HasNextPage {
 		c.log.Warn("a branch has over 100 rules; only the first 100 are read",
@@ -127,7 +136,13 @@ func (c *Client) branchChecks(ctx context.Context, r repoRef) branchRules {
 	}
 	b := q.Repository.Ref.branchRules(time.Now())
 	c.branches.put(key, b)
-	return b
+	return b, nil
+}
+
+// unknownField reports a GraphQL answer that the query asks for a field
+// the server's schema lacks, as GitHub words it.
+func unknownField(err error) bool {
+	return strings.Contains(err.Error(), "doesn't exist on type")
 }
 
 // carRepo is the repository as a car's checks are judged in it: the
@@ -137,7 +152,10 @@ func (c *Client) carRepo(ctx context.Context, project string) (repoRef, error) {
 	if err != nil {
 		return r, err
 	}
-	b := c.branchChecks(ctx, r)
+	b, err := c.branchChecks(ctx, r)
+	if err != nil {
+		return r, err
+	}
 	r.branch = b.checks
 	if len(b.apps) > 0 {
 		r.expected = b.apps

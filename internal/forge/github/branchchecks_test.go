@@ -160,3 +160,26 @@ func TestBranchRulesUnreadable(t *testing.T) {
 	c.branches.put(branchKey(project, "main"), branchRules{at: time.Now().Add(-c.branchTTL)})
 	pipelineOnMain(t, c, mustID(t, sha, 1), train.PipelineRunning, "branch read again: ci/test required")
 }
+
+// Any other failure to read a branch never read is an error: the car's
+// checks are read again later rather than judged without the branch's.
+func TestBranchRulesFailingReadIsAnError(t *testing.T) {
+	f := newForge(t, func(o *fakeforge.Options) { o.CI.Manual = true })
+	c := newClient(t, f, func(o *Options) {
+		o.RequiredChecks, o.CheckApps, o.MaxWait = []string{"ci/lint"}, []string{"buildkite"}, 20*time.Millisecond
+		o.Transport = roundTripper(func(r *http.Request) (*http.Response, error) {
+			if strings.HasSuffix(r.URL.Path, "/graphql") {
+				return &http.Response{StatusCode: http.StatusBadGateway, Header: http.Header{"Content-Type": {"text/plain"}},
+					Body: io.NopCloser(strings.NewReader("bad gateway")), Request: r}, nil
+			}
+			return http.DefaultTransport.RoundTrip(r)
+		})
+	})
+	sha := pushCar(t, f, car, map[string]string{"ok": "ok"})
+	if _, err := f.SetCheckRun(project, sha, "buildkite", "ci/lint", fakeforge.CheckCompleted, fakeforge.ConclusionSuccess); err != nil {
+		t.Fatal(err)
+	}
+	if p, err := c.Pipeline(onMain(), project, mustID(t, sha, 1)); err == nil {
+		t.Fatalf("pipeline %+v with the branch's rules unreadable, want an error", p)
+	}
+}

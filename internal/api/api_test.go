@@ -2,8 +2,10 @@ package api_test
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
+	"net"
 	"net/http"
 	"net/http/httptest"
 	"strings"
@@ -20,6 +22,7 @@ import (
 	"github.com/trainyard/trainyard/internal/fakeforge"
 	"github.com/trainyard/trainyard/internal/forge"
 	"github.com/trainyard/trainyard/internal/forge/gitlab"
+	"github.com/trainyard/trainyard/internal/server"
 	"github.com/trainyard/trainyard/internal/store"
 	"github.com/trainyard/trainyard/internal/train"
 )
@@ -505,5 +508,38 @@ func TestCommandOutlivesItsCaller(t *testing.T) {
 	<-done
 	if err := <-steer.result; err != nil {
 		t.Fatalf("the add's context ended with its caller: %v", err)
+	}
+}
+
+// The server shutting down does stop a command its caller left.
+func TestCommandStopsWithTheServer(t *testing.T) {
+	t.Parallel()
+	steer := &hangingSteer{started: make(chan struct{}), result: make(chan error, 1)}
+	h := api.New(api.Options{Trains: engine.NewRouter(), Steer: steer, Token: tok, Profiles: forge.Profiles{"gitlab": gitlab.Profile("")}})
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	served := make(chan error, 1)
+	go func() { served <- server.ServeListener(ctx, ln, h, 5*time.Second) }()
+	go func() {
+		req, _ := http.NewRequest(http.MethodPost, "http://"+ln.Addr().String()+mrPath+"7/add", nil)
+		req.Header.Set("Authorization", "Bearer "+tok)
+		if resp, err := http.DefaultClient.Do(req); err == nil {
+			resp.Body.Close()
+		}
+	}()
+	select {
+	case <-steer.started:
+	case <-time.After(10 * time.Second):
+		t.Fatal("the add never reached the engine")
+	}
+	cancel()
+	if err := <-steer.result; !errors.Is(err, context.Canceled) {
+		t.Fatalf("the add's context after the server shut down: %v, want canceled", err)
+	}
+	if err := <-served; err != nil {
+		t.Fatalf("serve: %v", err)
 	}
 }

@@ -10,6 +10,7 @@ import (
 
 	"github.com/trainyard/trainyard/internal/engine"
 	"github.com/trainyard/trainyard/internal/forge"
+	httpserver "github.com/trainyard/trainyard/internal/server"
 	"github.com/trainyard/trainyard/internal/train"
 	v1 "github.com/trainyard/trainyard/pkg/api"
 )
@@ -44,8 +45,10 @@ func (s *server) mrCommand(r *http.Request, do func(Steering, context.Context, e
 	// A caller that hangs up (or times out on a first clone of a large
 	// repository) does not stop the command half way: it runs to its end,
 	// within commandTimeout, and its result is on the MR and the train.
+	// The server shutting down does stop it.
 	ctx, cancel := context.WithTimeout(context.WithoutCancel(r.Context()), commandTimeout)
 	defer cancel()
+	defer context.AfterFunc(httpserver.Lifetime(r.Context()), cancel)()
 	if err := do(s.Steer, ctx, req); err != nil {
 		return nil, &call{what, err}
 	}

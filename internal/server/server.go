@@ -78,12 +78,27 @@ func Serve(ctx context.Context, addr string, h http.Handler, grace time.Duration
 	return ServeListener(ctx, ln, h, grace)
 }
 
+type lifetimeKey struct{}
+
+// Lifetime is the context of the server a request came to, done once the
+// server shuts down: work a request starts and lets outlive its caller
+// stops there. Outside a server, it is never done.
+func Lifetime(ctx context.Context) context.Context {
+	if l, ok := ctx.Value(lifetimeKey{}).(context.Context); ok {
+		return l
+	}
+	return context.Background()
+}
+
 // ServeListener is Serve on a listener the caller opened, for a caller
 // that binds before it does anything else. It closes ln.
 func ServeListener(ctx context.Context, ln net.Listener, h http.Handler, grace time.Duration) error {
 	addr := ln.Addr().String()
 	srv := &http.Server{
-		Handler:           h,
+		Handler: h,
+		// Requests are not cancelled when the server starts to shut down
+		// (they finish within the grace), but may look up when it does.
+		BaseContext:       func(net.Listener) context.Context { return context.WithValue(context.Background(), lifetimeKey{}, ctx) },
 		ReadHeaderTimeout: 10 * time.Second,
 		ReadTimeout:       30 * time.Second,
 		WriteTimeout:      60 * time.Second,

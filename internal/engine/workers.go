@@ -230,12 +230,30 @@ func (w *Workers) touch(ctx context.Context) {
 	}
 }
 
+// A consumer idle for forgetAfter with nothing pending is dropped from the
+// group, looked for every forgetEvery.
+const (
+	forgetAfter = time.Hour
+	forgetEvery = 10 * time.Minute
+)
+
 // read feeds the queue from the stream, and from events other consumers
 // left idle, until ctx ends.
 func (w *Workers) read(ctx, hctx context.Context) {
 	log := w.Log.With(zap.String("consumer", w.Consumer))
-	nextClaim := time.Now()
+	nextClaim, nextForget := time.Now(), time.Now()
 	for ctx.Err() == nil {
+		if time.Now().After(nextForget) {
+			// Each process start reads as a consumer of its own: those
+			// of processes long gone, once their events were claimed,
+			// are dropped from the group.
+			if n, err := w.Store.ForgetConsumers(ctx, w.Group, forgetAfter); err != nil && ctx.Err() == nil {
+				log.Warn("forget idle consumers", zap.Error(err))
+			} else if n > 0 {
+				log.Info("forgot idle consumers", zap.Int("consumers", n))
+			}
+			nextForget = time.Now().Add(forgetEvery)
+		}
 		free := cap(w.slots) - len(w.slots)
 		if free == 0 {
 			sleep(ctx, 10*time.Millisecond)

@@ -110,6 +110,29 @@ func (s *Store) Touch(ctx context.Context, group, consumer string, evs ...Event)
 	return nil
 }
 
+// ForgetConsumers deletes the consumers of group that hold no pending
+// event and have been idle longer than idle, and returns how many: every
+// process start reads under a consumer name of its own, and the group
+// would keep them all. A consumer deleted while still alive is made
+// again by its next read.
+func (s *Store) ForgetConsumers(ctx context.Context, group string, idle time.Duration) (int, error) {
+	cs, err := s.rdb.XInfoConsumers(ctx, s.opts.EventStream, group).Result()
+	if err != nil {
+		return 0, fmt.Errorf("list the consumers of %s/%s: %w", s.opts.EventStream, group, err)
+	}
+	n := 0
+	for _, c := range cs {
+		if c.Pending > 0 || c.Idle <= idle {
+			continue
+		}
+		if err := s.rdb.XGroupDelConsumer(ctx, s.opts.EventStream, group, c.Name).Err(); err != nil {
+			return n, fmt.Errorf("delete consumer %s of %s/%s: %w", c.Name, s.opts.EventStream, group, err)
+		}
+		n++
+	}
+	return n, nil
+}
+
 // ClaimIdle moves to consumer up to count events that were delivered to
 // another consumer of group and not acknowledged for minIdle, so the work
 // of a consumer that died is picked up. Entries deleted from the stream

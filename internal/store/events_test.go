@@ -14,6 +14,7 @@ func eventCases() []storeCase {
 	return []storeCase{
 		{name: "events read and ack", run: testEventsReadAck},
 		{name: "events claim idle", run: testEventsClaimIdle},
+		{name: "events forget idle consumers", run: testForgetConsumers},
 		{name: "events claim skips deleted", run: testEventsClaimDeleted},
 		{name: "events touched stay with their consumer", run: testEventsTouch},
 		{name: "events stream capped", opts: Options{EventsMaxLen: 10}, run: testEventsCap},
@@ -279,5 +280,36 @@ func testEnqueueNeitherWithoutBoth(t *testing.T, e *env) {
 	// server and miniredis must agree.
 	if n := e.rdb.Exists(ctx, e.s.deliveryKey("d1")).Val(); n != 0 {
 		t.Fatalf("delivery marked seen although its event was not queued")
+	}
+}
+
+// Consumers that hold nothing and were idle long enough are deleted; one
+// that holds an event stays, whatever its idle time.
+func testForgetConsumers(t *testing.T, e *env) {
+	ctx := context.Background()
+	if err := e.s.EnsureGroup(ctx, group); err != nil {
+		t.Fatal(err)
+	}
+	addEvents(t, e, 2)
+	gone, err := e.s.ReadEvents(ctx, group, "gone", 1, 0)
+	if err != nil || len(gone) != 1 {
+		t.Fatalf("read for gone: %v, %v", gone, err)
+	}
+	if err := e.s.Ack(ctx, group, gone[0].ID); err != nil {
+		t.Fatal(err)
+	}
+	if held, err := e.s.ReadEvents(ctx, group, "holding", 1, 0); err != nil || len(held) != 1 {
+		t.Fatalf("read for holding: %v, %v", held, err)
+	}
+	if n, err := e.s.ForgetConsumers(ctx, group, time.Hour); err != nil || n != 0 {
+		t.Fatalf("forget consumers idle an hour: %d, %v; want none", n, err)
+	}
+	// Any idle time at all (miniredis, whose clock stands, reports -1ms).
+	if n, err := e.s.ForgetConsumers(ctx, group, -time.Hour); err != nil || n != 1 {
+		t.Fatalf("forget idle consumers: %d, %v; want 1", n, err)
+	}
+	cs, err := e.rdb.XInfoConsumers(ctx, e.s.opts.EventStream, group).Result()
+	if err != nil || len(cs) != 1 || cs[0].Name != "holding" {
+		t.Fatalf("consumers left: %+v, %v; want holding alone", cs, err)
 	}
 }

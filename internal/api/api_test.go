@@ -478,6 +478,15 @@ func (s *hangingSteer) Add(ctx context.Context, _ engine.Request) error {
 	return nil
 }
 
+func (s *hangingSteer) waitStarted(t *testing.T) {
+	t.Helper()
+	select {
+	case <-s.started:
+	case <-time.After(10 * time.Second):
+		t.Fatal("the add never reached the engine")
+	}
+}
+
 // A caller that hangs up does not stop its command half way: the add
 // goes on to its end (its result is on the MR and the train).
 func TestCommandOutlivesItsCaller(t *testing.T) {
@@ -499,11 +508,7 @@ func TestCommandOutlivesItsCaller(t *testing.T) {
 			resp.Body.Close()
 		}
 	}()
-	select {
-	case <-steer.started:
-	case <-time.After(10 * time.Second):
-		t.Fatal("the add never reached the engine")
-	}
+	steer.waitStarted(t)
 	cancel()
 	<-done
 	if err := <-steer.result; err != nil {
@@ -530,11 +535,7 @@ func TestCommandStopsWithTheServer(t *testing.T) {
 			resp.Body.Close()
 		}
 	}()
-	select {
-	case <-steer.started:
-	case <-time.After(10 * time.Second):
-		t.Fatal("the add never reached the engine")
-	}
+	steer.waitStarted(t)
 	cancel()
 	if err := <-steer.result; !errors.Is(err, context.Canceled) {
 		t.Fatalf("the add's context after the server shut down: %v, want canceled", err)

@@ -51,6 +51,15 @@ func (e *env) queued() []event.Event {
 	return out
 }
 
+// catchUpEnv is an engine on forgeName's fake forge with CI the test
+// finishes, whose catch-up runs whenever asked.
+func catchUpEnv(t *testing.T, forgeName string) *env {
+	if forgeName == "gitlab" {
+		return newEnv(t, envOptions{ci: fakeforge.CI{Manual: true}, sweepEvery: 2 * time.Millisecond})
+	}
+	return newGitHubEnvWith(t, train.Settings{}, fakeforge.CI{Manual: true}, nil)
+}
+
 // TestCatchUpQueuesMissedCommandsOnce: a command no webhook brought is
 // queued by the next catch-up, once, and acted on once; a project where
 // nothing changed costs one forge request.
@@ -59,12 +68,7 @@ func TestCatchUpQueuesMissedCommandsOnce(t *testing.T) {
 	for _, forgeName := range []string{"gitlab", "github"} {
 		t.Run(forgeName, func(t *testing.T) {
 			t.Parallel()
-			var e *env
-			if forgeName == "gitlab" {
-				e = newEnv(t, envOptions{ci: fakeforge.CI{Manual: true}, sweepEvery: 2 * time.Millisecond})
-			} else {
-				e = newGitHubEnvWith(t, train.Settings{}, fakeforge.CI{Manual: true}, nil)
-			}
+			e := catchUpEnv(t, forgeName)
 			a := e.mr(1, nil)
 			old, err := e.ff.AddNote(e.ctx, project, a, "alice", "/train status")
 			if err != nil {
@@ -120,12 +124,7 @@ func TestCatchUpRunsNoEditedComment(t *testing.T) {
 	for _, forgeName := range []string{"gitlab", "github"} {
 		t.Run(forgeName, func(t *testing.T) {
 			t.Parallel()
-			var e *env
-			if forgeName == "gitlab" {
-				e = newEnv(t, envOptions{ci: fakeforge.CI{Manual: true}, sweepEvery: 2 * time.Millisecond})
-			} else {
-				e = newGitHubEnvWith(t, train.Settings{}, fakeforge.CI{Manual: true}, nil)
-			}
+			e := catchUpEnv(t, forgeName)
 			a := e.mr(1, nil)
 			time.Sleep(1100 * time.Millisecond)
 			e.catchUp() // sets the cursor

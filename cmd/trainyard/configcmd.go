@@ -48,6 +48,9 @@ func newConfigCommand() *cobra.Command {
 			for _, name := range config.UnknownEnv(os.Environ()) {
 				fmt.Fprintf(stderr, "warning: %s is set but is not a setting; misspelt?\n", name)
 			}
+			for _, f := range cfg.ExposedSecretFiles() {
+				fmt.Fprintf(stderr, "warning: %s %s is readable by other users (%s): chmod 600 it\n", f.Setting, f.Path, f.Mode)
+			}
 			if len(cfg.Projects) == 0 {
 				fmt.Fprintf(stderr, "warning: %s lists no projects: serve refuses to start without --allow-empty\n", path)
 			}

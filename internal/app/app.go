@@ -108,6 +108,10 @@ func New(cfg *config.Config, log *zap.Logger, opts ...Option) (*App, error) {
 		a.rdb.Close()
 		return nil, err
 	}
+	for _, f := range cfg.ExposedSecretFiles() {
+		a.log.Warn("a secret file is readable by other users: make it readable by its owner alone (chmod 600)",
+			zap.String("setting", f.Setting), zap.String("file", f.Path), zap.String("mode", f.Mode.String()))
+	}
 	if len(cfg.Projects) == 0 {
 		// Valid, and useless: every webhook is dropped as being for an unknown
 		// project. Most likely the wrong file was read.

@@ -184,3 +184,30 @@ func readSecret(name string) (string, error) {
 	}
 	return v, nil
 }
+
+// ExposedSecretFile is a secret file that users other than its owner
+// may read, and the setting that names it.
+type ExposedSecretFile struct {
+	Setting string
+	Path    string
+	Mode    os.FileMode
+}
+
+// ExposedSecretFiles lists the secret files read that their group or
+// others may read too: a token or key any local user can read. They are
+// used all the same (a container's secret volume is often so), for the
+// operator to be warned.
+func (c *Config) ExposedSecretFiles() []ExposedSecretFile {
+	var out []ExposedSecretFile
+	for _, s := range c.secrets() {
+		if *s.file == "" {
+			continue
+		}
+		fi, err := os.Stat(*s.file)
+		if err != nil || !fi.Mode().IsRegular() || fi.Mode().Perm()&0o077 == 0 {
+			continue
+		}
+		out = append(out, ExposedSecretFile{Setting: s.path + "_file", Path: *s.file, Mode: fi.Mode().Perm()})
+	}
+	return out
+}

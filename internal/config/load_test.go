@@ -517,3 +517,24 @@ func TestUI(t *testing.T) {
 		t.Errorf("ui from the environment = %+v, want disabled", c.UI)
 	}
 }
+
+// A secret file others may read is used, and named for a warning; one
+// its owner alone reads is not.
+func TestExposedSecretFiles(t *testing.T) {
+	private := writeFile(t, "api.token", "api-token-of-a-good-length-00001\n")
+	shared := writeFile(t, "gitlab.token", "glpat-shared-token\n")
+	if err := os.Chmod(shared, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	c := mustParse(t, joinLines(
+		"api: {token_file: "+private+"}",
+		"gitlab: {url: https://gitlab.example.com, token_file: "+shared+", webhook_secret: a-webhook-secret-of-some-length}",
+	), nil)
+	got := c.ExposedSecretFiles()
+	if len(got) != 1 || got[0].Setting != "gitlab.token_file" || got[0].Path != shared || got[0].Mode != 0o644 {
+		t.Fatalf("exposed secret files = %+v, want %s alone, as gitlab.token_file with mode 0644", got, shared)
+	}
+	if c.GitLab.Token.Reveal() != "glpat-shared-token" {
+		t.Fatalf("the shared file's token was not used")
+	}
+}

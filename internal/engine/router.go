@@ -85,6 +85,15 @@ func (r *Router) Sweep(ctx context.Context, key train.Key) error {
 	return e.Sweep(ctx, key)
 }
 
+// Retire retires a train idle long enough (see Engine.Retire).
+func (r *Router) Retire(ctx context.Context, key train.Key) (bool, error) {
+	e, key, err := r.route(key)
+	if err != nil {
+		return false, fmt.Errorf("retire train %s: %w", key, err)
+	}
+	return e.Retire(ctx, key)
+}
+
 // CatchUp catches up on every forge's projects.
 func (r *Router) CatchUp(ctx context.Context) error {
 	var errs []error

@@ -563,6 +563,10 @@ type Sweeper struct {
 	CatchUp func(ctx context.Context) error
 	// Panicked, when set, is told of every panic recovered (for metrics).
 	Panicked func(where string)
+	// Retire, when set, retires the idle trains that may be (see
+	// train.Train.Retirable), and marks idle those idle since before
+	// that was kept.
+	Retire func(ctx context.Context, key train.Key) (bool, error)
 }
 
 // Run sweeps at once and then every Interval until ctx ends.
@@ -620,6 +624,12 @@ func (s *Sweeper) Pass(ctx context.Context) {
 			continue
 		}
 		if t.Idle() && len(t.Outbox) == 0 {
+			if s.Retire != nil && (t.IdleSince.IsZero() || t.Retirable(time.Now())) {
+				err := s.guard(ctx, "retire train "+key.String(), func(ctx context.Context) error { _, err := s.Retire(ctx, key); return err })
+				if err != nil && !errors.Is(err, ErrBusy) && ctx.Err() == nil {
+					s.Log.Warn("retire train", zap.String("train", key.String()), zap.Error(err))
+				}
+			}
 			continue
 		}
 		err = s.guard(ctx, "sweep train "+key.String(), func(ctx context.Context) error { return s.Sweep(ctx, key) })

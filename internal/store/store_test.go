@@ -147,9 +147,10 @@ func fullTrain(key train.Key, n int) train.Train {
 				Also:    []train.MergeWindow{{Days: 0b1000001, From: time.Hour, Until: 2 * time.Hour, Spec: "Sat,Sun 01:00-02:00 UTC"}},
 			},
 			Lanes: []train.Lane{{Name: "api", Paths: []string{"services/api/**"}}, {Name: "web", Paths: []string{"web/", "**/*.css"}}}},
-		Pending: &train.FastForward{To: sha(43), Expected: sha(42), MRs: []int64{1, 2}, Planned: at(300), Via: []string{sha(44)}},
-		Cars:    make([]train.Car, n),
-		Handled: []string{"note-1", "note-2"},
+		Pending:   &train.FastForward{To: sha(43), Expected: sha(42), MRs: []int64{1, 2}, Planned: at(300), Via: []string{sha(44)}},
+		Cars:      make([]train.Car, n),
+		Handled:   []string{"note-1", "note-2"},
+		IdleSince: at(400),
 		Outbox: train.Actions{
 			train.BuildCar{MR: 1, Base: sha(42), HeadSHA: sha(1), Method: train.MethodMerge, Title: "t", Source: "s", Build: 2, At: at(1)},
 			train.Notify{Kind: train.NotifyEvicted, Key: "evict-1", Cars: []train.Car{fullCar(9)}, Commit: sha(9), By: "bob", Reason: "why"},

@@ -28,6 +28,12 @@ func Apply(t Train, obs Observation, now time.Time) (Train, []Action) {
 	}
 	p.observe(obs)
 	p.reconcile()
+	switch {
+	case !p.t.Idle():
+		p.t.IdleSince = time.Time{}
+	case p.t.IdleSince.IsZero():
+		p.t.IdleSince = now
+	}
 	return p.t, p.actions
 }
 

@@ -1403,3 +1403,32 @@ func TestTrailRecordsEveryBuildAndPipeline(t *testing.T) {
 		t.Fatalf("trail of %d marks from %d to %d, want %d from 3", len(c.Trail), c.Trail[0].Pipeline, c.Trail[len(c.Trail)-1].Pipeline, MaxTrail)
 	}
 }
+
+// A train records when it became idle, and forgets it once a car joins:
+// what the sweep retires a long-idle train by.
+func TestIdleSince(t *testing.T) {
+	tr, _ := Plan(mk(), TargetHead{SHA: "T"}, t0)
+	if !tr.IdleSince.Equal(t0) {
+		t.Fatalf("an empty train planned at %v: idle since %v", t0, tr.IdleSince)
+	}
+	tr, _ = Plan(tr, TargetHead{SHA: "T"}, t0.Add(time.Hour))
+	if !tr.IdleSince.Equal(t0) {
+		t.Fatalf("idle since moved to %v on a later plan", tr.IdleSince)
+	}
+	tr, _ = Plan(tr, Added{MR: 1, HeadSHA: "H1", By: "a"}, t0.Add(2*time.Hour))
+	if !tr.IdleSince.IsZero() {
+		t.Fatalf("a train with a car is idle since %v", tr.IdleSince)
+	}
+	if tr.Retirable(t0.Add(RetireAfter * 2)) {
+		t.Fatal("a train with a car is retirable")
+	}
+	empty := mk()
+	empty.IdleSince = t0
+	if empty.Retirable(t0.Add(RetireAfter-time.Second)) || !empty.Retirable(t0.Add(RetireAfter)) {
+		t.Fatal("retirable before RetireAfter, or not after it")
+	}
+	empty.Frozen = &Hold{Reason: "release"}
+	if empty.Retirable(t0.Add(RetireAfter)) {
+		t.Fatal("a frozen train is retirable")
+	}
+}

@@ -420,6 +420,10 @@ type Train struct {
 	BatchMerged int   `json:"batch_merged,omitempty"`
 	BatchFailed int   `json:"batch_failed,omitempty"`
 	Cars        []Car `json:"cars"`
+	// IdleSince is when the train last became idle (no car, no move in
+	// flight); zero while it is not. A train idle long enough is retired
+	// (see the engine's sweep).
+	IdleSince time.Time `json:"idle_since,omitzero"`
 	// Handled lists the most recent user commands (by event id) applied to
 	// the train, oldest first, so a command delivered again after its
 	// effect was undone (an add redelivered after the car was evicted)
@@ -532,6 +536,19 @@ func (t *Train) Car(mr int64) *Car {
 		return &t.Cars[i]
 	}
 	return nil
+}
+
+// RetireAfter is how long a train stays idle before it is retired: its
+// record deleted (its history stays), to be made again by the next add.
+const RetireAfter = 30 * 24 * time.Hour
+
+// Retirable reports whether the train may be retired at now: idle for
+// RetireAfter, owing nothing, and holding no state someone set on
+// purpose (a pause, a freeze, a drain). A train idle since before
+// IdleSince was kept is not yet: it must first be marked idle.
+func (t *Train) Retirable(now time.Time) bool {
+	return t.Idle() && len(t.Outbox) == 0 && !t.Paused && t.Frozen == nil && !t.Draining &&
+		!t.IdleSince.IsZero() && now.Sub(t.IdleSince) >= RetireAfter
 }
 
 // Idle reports whether the train has nothing left to do.

@@ -1,0 +1,52 @@
+package engine
+
+import (
+	"context"
+	"errors"
+	"fmt"
+
+	"go.uber.org/zap"
+
+	"github.com/trainyard/trainyard/internal/store"
+	"github.com/trainyard/trainyard/internal/train"
+)
+
+// Retire deletes an idle train's record once it has been idle for
+// train.RetireAfter, under its lease, so that every target branch ever
+// used does not stay and cost each sweep a read: the next add makes it
+// again. Its history stays. A train idle since before idle times were
+// kept is marked idle now instead. It reports whether the train was
+// deleted; a busy lease is ErrBusy.
+func (e *Engine) Retire(ctx context.Context, key train.Key) (bool, error) {
+	ctx = context.WithValue(ctx, oneTryKey{}, true)
+	ctx, release, err := e.lease(ctx, key)
+	if err != nil {
+		return false, err
+	}
+	defer release()
+	t, err := e.store.Load(ctx, key)
+	if errors.Is(err, store.ErrNotFound) {
+		return false, nil
+	}
+	if err != nil {
+		return false, err
+	}
+	now := e.now()
+	switch {
+	case !t.Idle() || len(t.Outbox) > 0:
+		return false, nil
+	case t.IdleSince.IsZero():
+		t.IdleSince = now
+		if _, err := e.store.Save(ctx, t); err != nil {
+			return false, fmt.Errorf("mark train %s idle: %w", key, err)
+		}
+		return false, nil
+	case !t.Retirable(now):
+		return false, nil
+	}
+	if err := e.store.Delete(ctx, key); err != nil {
+		return false, err
+	}
+	e.log.Info("retired an idle train", zap.String("train", key.String()), zap.Time("idle_since", t.IdleSince))
+	return true, nil
+}

@@ -516,31 +516,42 @@ func TestCommandOutlivesItsCaller(t *testing.T) {
 	}
 }
 
-// The server shutting down does stop a command its caller left.
+// A server shutting down gives a command in flight its grace, and then
+// stops it.
 func TestCommandStopsWithTheServer(t *testing.T) {
 	t.Parallel()
-	steer := &hangingSteer{started: make(chan struct{}), result: make(chan error, 1)}
-	h := api.New(api.Options{Trains: engine.NewRouter(), Steer: steer, Token: tok, Profiles: forge.Profiles{"gitlab": gitlab.Profile("")}})
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	ctx, cancel := context.WithCancel(context.Background())
-	served := make(chan error, 1)
-	go func() { served <- server.ServeListener(ctx, ln, h, 5*time.Second) }()
-	go func() {
-		req, _ := http.NewRequest(http.MethodPost, "http://"+ln.Addr().String()+mrPath+"7/add", nil)
-		req.Header.Set("Authorization", "Bearer "+tok)
-		if resp, err := http.DefaultClient.Do(req); err == nil {
-			resp.Body.Close()
-		}
-	}()
-	steer.waitStarted(t)
-	cancel()
-	if err := <-steer.result; !errors.Is(err, context.Canceled) {
-		t.Fatalf("the add's context after the server shut down: %v, want canceled", err)
-	}
-	if err := <-served; err != nil {
-		t.Fatalf("serve: %v", err)
+	for _, tc := range []struct {
+		name  string
+		grace time.Duration
+		want  error
+	}{
+		{"within the grace", 5 * time.Second, nil},
+		{"past the grace", 50 * time.Millisecond, context.Canceled},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			steer := &hangingSteer{started: make(chan struct{}), result: make(chan error, 1)}
+			h := api.New(api.Options{Trains: engine.NewRouter(), Steer: steer, Token: tok, Profiles: forge.Profiles{"gitlab": gitlab.Profile("")}})
+			ln, err := net.Listen("tcp", "127.0.0.1:0")
+			if err != nil {
+				t.Fatal(err)
+			}
+			ctx, cancel := context.WithCancel(context.Background())
+			served := make(chan error, 1)
+			go func() { served <- server.ServeListener(ctx, ln, h, tc.grace) }()
+			go func() {
+				req, _ := http.NewRequest(http.MethodPost, "http://"+ln.Addr().String()+mrPath+"7/add", nil)
+				req.Header.Set("Authorization", "Bearer "+tok)
+				if resp, err := http.DefaultClient.Do(req); err == nil {
+					resp.Body.Close()
+				}
+			}()
+			steer.waitStarted(t)
+			cancel()
+			if err := <-steer.result; !errors.Is(err, tc.want) {
+				t.Fatalf("the add's context after the server began to shut down: %v, want %v", err, tc.want)
+			}
+			<-served
+		})
 	}
 }

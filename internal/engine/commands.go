@@ -115,9 +115,18 @@ func (e *Engine) removeJob(ctx context.Context, r Request) (Job, error) {
 	// may name any project the forge token sees); a branch the caller
 	// names must have one already.
 	create := e.cfg.Policy.BranchAllowed(r.Project, key.Branch)
-	if !create && r.Branch == "" && !r.Trusted {
-		// A comment is answered, as an add there would be.
-		return Job{}, e.refuse(ctx, r, fmt.Sprintf("Merge trains are not enabled for %s in %s.", train.Quote(key.Branch), r.Project))
+	if !create && r.Branch == "" && r.Via == "" {
+		// A comment (the API's calls come through a token) is answered
+		// as an add there would be, unless a train is there from before
+		// the branch was dropped from the configuration: its cars can
+		// still be taken off.
+		ok, err := e.store.Exists(ctx, key)
+		if err != nil {
+			return Job{}, err
+		}
+		if !ok {
+			return Job{}, e.refuse(ctx, r, fmt.Sprintf("Merge trains are not enabled for %s in %s.", train.Quote(key.Branch), r.Project))
+		}
 	}
 	if r.Branch != "" {
 		key.Branch, create = r.Branch, false

@@ -29,7 +29,7 @@ func TestRemoveMakesNoTrainWhereNoneIsAllowed(t *testing.T) {
 	}})
 	mr := e.mr(1, nil)
 	u := e.users["alice"]
-	err := e.eng.Remove(e.ctx, engine.Request{Forge: e.key.Forge, Project: project, MR: mr, UserID: u.ID, Username: u.Username, Event: "api:remove-1", Trusted: true})
+	err := e.eng.Remove(e.ctx, engine.Request{Forge: e.key.Forge, Project: project, MR: mr, UserID: u.ID, Username: u.Username, Event: "api:remove-1", Via: "api", Trusted: true})
 	if !errors.Is(err, store.ErrNotFound) {
 		t.Fatalf("remove on a branch without trains: %v, want not found", err)
 	}
@@ -44,11 +44,13 @@ func TestRemoveMakesNoTrainWhereNoneIsAllowed(t *testing.T) {
 		t.Fatalf("notes on !%d: %q, want none", mr, notes)
 	}
 	// A /train remove comment there is answered, as an add would be.
-	err = e.eng.Remove(e.ctx, engine.Request{Forge: e.key.Forge, Project: project, MR: mr, UserID: u.ID, Username: u.Username, Event: "note-9"})
-	if !errors.Is(err, engine.ErrRefused) {
-		t.Fatalf("a remove comment on a branch without trains: %v, want refused", err)
+	if err := e.comment("note-9", mr, "alice", "/train remove"); err != nil {
+		t.Fatalf("a remove comment on a branch without trains: %v", err)
 	}
 	e.requireNote(mr, "Merge trains are not enabled for `main` in "+project+".")
+	if ok, _ := e.st.Exists(e.ctx, e.key); ok {
+		t.Fatal("the remove comment made a train")
+	}
 
 	allowed := newEnv(t, envOptions{})
 	mr = allowed.mr(1, nil)

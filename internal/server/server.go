@@ -81,8 +81,9 @@ func Serve(ctx context.Context, addr string, h http.Handler, grace time.Duration
 type lifetimeKey struct{}
 
 // Lifetime is the context of the server a request came to, done once the
-// server shuts down: work a request starts and lets outlive its caller
-// stops there. Outside a server, it is never done.
+// server is down (its shutdown's grace over): work a request starts and
+// lets outlive its caller stops there. Outside a server, it is never
+// done.
 func Lifetime(ctx context.Context) context.Context {
 	if l, ok := ctx.Value(lifetimeKey{}).(context.Context); ok {
 		return l
@@ -94,11 +95,17 @@ func Lifetime(ctx context.Context) context.Context {
 // that binds before it does anything else. It closes ln.
 func ServeListener(ctx context.Context, ln net.Listener, h http.Handler, grace time.Duration) error {
 	addr := ln.Addr().String()
+	// life ends once the server is down: after the grace its shutdown
+	// gives the requests in flight, not when the shutdown starts.
+	life, endLife := context.WithCancel(context.WithoutCancel(ctx))
+	defer endLife()
 	srv := &http.Server{
 		Handler: h,
 		// Requests are not cancelled when the server starts to shut down
-		// (they finish within the grace), but may look up when it does.
-		BaseContext:       func(net.Listener) context.Context { return context.WithValue(context.Background(), lifetimeKey{}, ctx) },
+		// (they finish within the grace), but may look up its life.
+		BaseContext: func(net.Listener) context.Context {
+			return context.WithValue(context.Background(), lifetimeKey{}, life)
+		},
 		ReadHeaderTimeout: 10 * time.Second,
 		ReadTimeout:       30 * time.Second,
 		WriteTimeout:      60 * time.Second,

@@ -186,7 +186,7 @@ func (a *App) build() error {
 		a.workers.Enqueue(engine.Job{Key: key, Sweep: true})
 		return nil
 	}
-	a.sweeper = &engine.Sweeper{Store: a.store, Sweep: enqueue, CatchUp: a.engines.CatchUp, Retire: a.engines.Retire, Interval: cfg.SweepInterval,
+	a.sweeper = &engine.Sweeper{Store: a.store, Sweep: enqueue, CatchUp: a.engines.CatchUp, Retire: a.retire, Interval: cfg.SweepInterval,
 		Log: log.Named("sweep"), Observe: a.metrics.ObserveSweep, Panicked: a.metrics.Panicked}
 	return metrics.WatchDeadLetters(reg, a.store.DeadLetterCount)
 }

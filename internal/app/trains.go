@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"strings"
 
 	"go.uber.org/zap"
@@ -88,4 +89,16 @@ func (a *App) initTrainSeries(ctx context.Context) {
 	for _, k := range keys {
 		a.metrics.InitTrain(k)
 	}
+}
+
+// retire retires an idle train (engine.Router.Retire), but not one of a
+// branch the configuration names itself: the dashboard and the API list
+// those trains, and show their pages, whatever they hold.
+func (a *App) retire(ctx context.Context, key train.Key) (bool, error) {
+	for _, p := range a.cfg.Projects {
+		if p.Forge == key.Forge && strings.EqualFold(p.Path, key.Project) && slices.Contains(p.Branches, key.Branch) {
+			return false, nil
+		}
+	}
+	return a.engines.Retire(ctx, key)
 }

@@ -82,6 +82,7 @@ func TestParse(t *testing.T) {
 		{name: "in GitLab front matter", body: "---\n\n/train remove\n\n---"},
 		{name: "after GitLab front matter", body: "+++\ntitle = 1\n+++\n\n/train retry", want: cmd(Retry)},
 		{name: "quote fences across a code fence reveal nothing", body: ">>>\n~~~\n>>>\n/train add\n~~~"},
+		{name: "right after GitLab front matter", body: "+++\ntitle = 1\n+++\n/train retry", want: cmd(Retry)},
 		{name: "list item", body: "- /train add"},
 		{name: "ordered list item", body: "1. /train add"},
 		{name: "after a list", body: "- done\n\n/train add", want: cmd(Add)},

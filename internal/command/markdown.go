@@ -2,7 +2,6 @@ package command
 
 import (
 	"bytes"
-	"slices"
 	"strings"
 
 	"github.com/yuin/goldmark"
@@ -34,7 +33,7 @@ func isLineEnd(r rune) bool { return r == '\n' || r == '\r' }
 // hidden by HTML. It returns the raw source line, so the words are the
 // user's and not Markdown's rendering of them.
 func commandLine(body string) (string, bool) {
-	shown := visibleCommands(body)
+	shown, text := visible(body)
 	hidden := hideGitLabBlocks(body)
 	if hidden == body {
 		if len(shown) == 0 {
@@ -44,10 +43,13 @@ func commandLine(body string) (string, bool) {
 	}
 	// GitLab's quotes and front matter hide what CommonMark shows; the
 	// blanking that models them does not know code fences, so it must
-	// not reveal a line CommonMark hides: the command is the first line
-	// that shows in both. Blanking keeps the lines where they were.
-	for _, c := range visibleCommands(hidden) {
-		if slices.ContainsFunc(shown, func(s commandAt) bool { return s.line == c.line }) {
+	// not reveal a line CommonMark hides: the command is the first of the
+	// blanked comment on a line that CommonMark shows as paragraph text
+	// (front matter right above a command makes them one paragraph).
+	// Blanking keeps the lines where they were.
+	blanked, _ := visible(hidden)
+	for _, c := range blanked {
+		if text[c.line] {
 			return c.text, true
 		}
 	}
@@ -60,23 +62,28 @@ type commandAt struct {
 	text string
 }
 
-// visibleCommands are the command lines of body as CommonMark reads it,
-// with HTML's hiding, in order.
-func visibleCommands(body string) []commandAt {
+// visible reads body as CommonMark, with HTML's hiding: its command lines
+// in order, and the numbers of every line its visible top-level
+// paragraphs hold.
+func visible(body string) ([]commandAt, map[int]bool) {
 	src := []byte(body)
 	doc := goldmark.DefaultParser().Parse(text.NewReader(src))
 	var vis visibility
-	var out []commandAt
+	var cmds []commandAt
+	lines := map[int]bool{}
 	for n := doc.FirstChild(); n != nil; n = n.NextSibling() {
 		if p, ok := n.(*ast.Paragraph); ok && !vis.hidden() && p.Lines().Len() > 0 {
+			for i := range p.Lines().Len() {
+				lines[bytes.Count(src[:p.Lines().At(i).Start], []byte{'\n'})] = true
+			}
 			first := p.Lines().At(0)
 			if line := string(first.Value(src)); isCommandLine(line) {
-				out = append(out, commandAt{bytes.Count(src[:first.Start], []byte{'\n'}), line})
+				cmds = append(cmds, commandAt{bytes.Count(src[:first.Start], []byte{'\n'}), line})
 			}
 		}
 		vis.follow(n, src)
 	}
-	return out
+	return cmds, lines
 }
 
 // hideGitLabBlocks blanks what GitLab shows as a quote or as front

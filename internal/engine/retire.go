@@ -44,7 +44,8 @@ func (e *Engine) Retire(ctx context.Context, key train.Key) (bool, error) {
 	case !t.Retirable(now):
 		return false, nil
 	}
-	if err := e.store.Delete(ctx, key); err != nil {
+	retired, err := e.store.Retire(ctx, key, t.Version)
+	if err != nil || !retired {
 		return false, err
 	}
 	e.log.Info("retired an idle train", zap.String("train", key.String()), zap.Time("idle_since", t.IdleSince))

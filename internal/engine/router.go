@@ -86,8 +86,12 @@ func (r *Router) Sweep(ctx context.Context, key train.Key) error {
 }
 
 // Retire retires a train idle long enough (see Engine.Retire).
+// A train of a forge no longer configured is left as it is.
 func (r *Router) Retire(ctx context.Context, key train.Key) (bool, error) {
 	e, key, err := r.route(key)
+	if errors.Is(err, ErrUnknownForge) {
+		return false, nil
+	}
 	if err != nil {
 		return false, fmt.Errorf("retire train %s: %w", key, err)
 	}

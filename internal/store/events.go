@@ -110,6 +110,9 @@ func (s *Store) Touch(ctx context.Context, group, consumer string, evs ...Event)
 	return nil
 }
 
+// maxForget bounds the consumers one ForgetConsumers deletes.
+const maxForget = 100
+
 // ForgetConsumers deletes the consumers of group that hold no pending
 // event and have been idle longer than idle, and returns how many: every
 // process start reads under a consumer name of its own, and the group
@@ -122,6 +125,9 @@ func (s *Store) ForgetConsumers(ctx context.Context, group string, idle time.Dur
 	}
 	n := 0
 	for _, c := range cs {
+		if n == maxForget {
+			break // the rest next time: the reader waits meanwhile
+		}
 		if c.Pending > 0 || c.Idle <= idle {
 			continue
 		}

@@ -9,10 +9,20 @@ type scripts struct {
 	// acquireLease and releaseLease keep a lease's wait mark (leasefree.go).
 	acquireLease, releaseLease *redis.Script
 	enqueue, bury, unbury      *redis.Script
+	// retire deletes a train at a version (trains.go).
+	retire *redis.Script
 }
 
 func newScripts() scripts {
 	return scripts{
+		// KEYS: the train. ARGV: its version. Deletes it if it is still at
+		// that version; returns 1 if it did.
+		retire: redis.NewScript(`
+if redis.call('HGET', KEYS[1], 'v') ~= ARGV[1] then
+  return 0
+end
+return redis.call('DEL', KEYS[1])
+`),
 		acquireLease: redis.NewScript(acquireLeaseLua),
 		releaseLease: redis.NewScript(releaseLeaseLua),
 		// KEYS: the train, its staged replacement (a hash with the new v

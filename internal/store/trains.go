@@ -174,6 +174,23 @@ func compareKeys(a, b train.Key) int {
 	return cmp.Or(cmp.Compare(a.Forge, b.Forge), cmp.Compare(a.Project, b.Project), cmp.Compare(a.Branch, b.Branch))
 }
 
+// Retire removes the train if it is still at version, and its index
+// entry, and reports whether it did: a save since (another worker's add,
+// after a lease lapsed) keeps it.
+func (s *Store) Retire(ctx context.Context, key train.Key, version int64) (bool, error) {
+	n, err := s.scripts.retire.Run(ctx, s.rdb, []string{s.trainKey(key)}, version).Int64()
+	if err != nil {
+		return false, fmt.Errorf("retire train %s: %w", key, err)
+	}
+	if n == 0 {
+		return false, nil
+	}
+	if err := s.rdb.SRem(ctx, s.indexKey(), s.tag(key)).Err(); err != nil {
+		return true, fmt.Errorf("retire train %s: index: %w", key, err)
+	}
+	return true, nil
+}
+
 // Delete removes the train and its index entry; deleting a train that does
 // not exist is not an error. Its merge history stays, and a lease on it
 // expires by itself.

@@ -22,6 +22,7 @@ func trainCases() []storeCase {
 		{name: "invalid key", run: testInvalidKey},
 		{name: "save leaves no staged records", run: testNoStagedLeft},
 		{name: "list and delete", run: testListDelete},
+		{name: "retire at a version", run: testRetire},
 		{name: "list skips and rejects bad index entries", run: testListBadIndex},
 		{name: "corrupt train", run: testCorruptTrain},
 	}
@@ -282,5 +283,31 @@ func testNoStagedLeft(t *testing.T, e *env) {
 	staged, err := e.rdb.Keys(ctx, e.s.prefix+":*stage*").Result()
 	if err != nil || len(staged) != 0 {
 		t.Fatalf("staged records left: %v (%v)", staged, err)
+	}
+}
+
+// A train is retired only at the version it was read at: a save since
+// keeps it.
+func testRetire(t *testing.T, e *env) {
+	ctx := context.Background()
+	saved, err := e.s.Save(ctx, train.New(testKey, train.Settings{}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if ok, err := e.s.Retire(ctx, testKey, saved.Version+1); err != nil || ok {
+		t.Fatalf("retire at another version: %v, %v; want kept", ok, err)
+	}
+	if ok, _ := e.s.Exists(ctx, testKey); !ok {
+		t.Fatal("the train is gone after a retire at another version")
+	}
+	if ok, err := e.s.Retire(ctx, testKey, saved.Version); err != nil || !ok {
+		t.Fatalf("retire at its version: %v, %v; want retired", ok, err)
+	}
+	keys, err := e.s.List(ctx)
+	if err != nil || len(keys) != 0 {
+		t.Fatalf("list after the retire: %v, %v", keys, err)
+	}
+	if ok, _ := e.s.Exists(ctx, testKey); ok {
+		t.Fatal("the train is still there")
 	}
 }

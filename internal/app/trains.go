@@ -96,7 +96,7 @@ func (a *App) initTrainSeries(ctx context.Context) {
 // those trains, and show their pages, whatever they hold.
 func (a *App) retire(ctx context.Context, key train.Key) (bool, error) {
 	for _, p := range a.cfg.Projects {
-		if p.Forge == key.Forge && strings.EqualFold(p.Path, key.Project) && slices.Contains(p.Branches, key.Branch) {
+		if p.Forge == key.Forge && forge.SameProject(p.Path, key.Project) && slices.Contains(p.Branches, key.Branch) {
 			return false, nil
 		}
 	}

@@ -73,7 +73,14 @@ func visible(body string) ([]commandAt, map[int]bool) {
 	lines := map[int]bool{}
 	for n := doc.FirstChild(); n != nil; n = n.NextSibling() {
 		if p, ok := n.(*ast.Paragraph); ok && !vis.hidden() && p.Lines().Len() > 0 {
-			for i := range p.Lines().Len() {
+			// Inline HTML can hide the rest of its paragraph (a comment,
+			// <details>, <pre> opened on one line): such a paragraph shows
+			// its first line alone, as far as this can tell.
+			shown := p.Lines().Len()
+			if holdsHTML(p) {
+				shown = 1
+			}
+			for i := range shown {
 				lines[bytes.Count(src[:p.Lines().At(i).Start], []byte{'\n'})] = true
 			}
 			first := p.Lines().At(0)
@@ -84,6 +91,19 @@ func visible(body string) ([]commandAt, map[int]bool) {
 		vis.follow(n, src)
 	}
 	return cmds, lines
+}
+
+// holdsHTML reports whether n holds inline HTML.
+func holdsHTML(n ast.Node) bool {
+	found := false
+	_ = ast.Walk(n, func(c ast.Node, entering bool) (ast.WalkStatus, error) {
+		if entering && c.Kind() == ast.KindRawHTML {
+			found = true
+			return ast.WalkStop, nil
+		}
+		return ast.WalkContinue, nil
+	})
+	return found
 }
 
 // hideGitLabBlocks blanks what GitLab shows as a quote or as front

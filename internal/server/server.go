@@ -95,8 +95,9 @@ func Lifetime(ctx context.Context) context.Context {
 // that binds before it does anything else. It closes ln.
 func ServeListener(ctx context.Context, ln net.Listener, h http.Handler, grace time.Duration) error {
 	addr := ln.Addr().String()
-	// life ends once the server is down: after the grace its shutdown
-	// gives the requests in flight, not when the shutdown starts.
+	// life ends once the server is all but down: near the end of the
+	// grace its shutdown gives the requests in flight, not when the
+	// shutdown starts.
 	life, endLife := context.WithCancel(context.WithoutCancel(ctx))
 	defer endLife()
 	srv := &http.Server{
@@ -120,6 +121,10 @@ func ServeListener(ctx context.Context, ln net.Listener, h http.Handler, grace t
 	}
 	sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), grace)
 	defer cancel()
+	// What outlives its caller stops with a tenth of the grace left, to
+	// unwind (release a lease, finish a write) before the app closes
+	// Redis behind the server.
+	defer time.AfterFunc(grace*9/10, endLife).Stop()
 	if err := srv.Shutdown(sctx); err != nil {
 		return fmt.Errorf("shut down the server on %s: %w", addr, err)
 	}

@@ -188,6 +188,16 @@ func (s *Store) Retire(ctx context.Context, key train.Key, version int64) (bool,
 	if err := s.rdb.SRem(ctx, s.indexKey(), s.tag(key)).Err(); err != nil {
 		return true, fmt.Errorf("retire train %s: index: %w", key, err)
 	}
+	// A create between the delete and the removal from the index found
+	// its entry there and added none: put it back for that train.
+	if back, err := s.Exists(ctx, key); err != nil || back {
+		if err == nil {
+			err = s.rdb.SAdd(ctx, s.indexKey(), s.tag(key)).Err()
+		}
+		if err != nil {
+			return true, fmt.Errorf("retire train %s: index: %w", key, err)
+		}
+	}
 	return true, nil
 }
 

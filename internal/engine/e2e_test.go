@@ -597,6 +597,35 @@ func TestConflictEvictsWithPaths(t *testing.T) {
 	e.checkTestedHistory()
 }
 
+// A car keeps the first train.KeptConflictPaths of its conflicting
+// paths, in its reason and so in the history, and its note says there
+// may be more.
+func TestConflictKeepsTheFirstPaths(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t, envOptions{})
+	files := func(by string) map[string]string {
+		out := map[string]string{}
+		for i := range train.KeptConflictPaths + 50 {
+			out[fmt.Sprintf("conflict/%03d.txt", i)] = by + "\n"
+		}
+		return out
+	}
+	a, c := e.mr(1, files("a")), e.mr(3, files("c"))
+	e.addAll(a, c)
+	e.run()
+	e.requireMerged(a)
+	e.requireNote(c, "conflicting paths: `conflict/000.txt`, ")
+	e.requireNote(c, fmt.Sprintf(" and at least %d more.", train.KeptConflictPaths-20))
+	cars, err := e.st.History(e.ctx, e.key, 10)
+	if err != nil {
+		t.Fatal(err)
+	}
+	i := slices.IndexFunc(cars, func(car train.Car) bool { return car.MR == c })
+	if i < 0 || cars[i].Reason == nil || len(cars[i].Reason.Paths) != train.KeptConflictPaths {
+		t.Fatalf("!%d in the history: %+v, want its reason with its first %d paths", c, cars, train.KeptConflictPaths)
+	}
+}
+
 func TestFlakyFailurePassesOnRetry(t *testing.T) {
 	t.Parallel()
 	e := newEnv(t, envOptions{settings: train.Settings{Retries: 1}, ci: fakeforge.CI{Manual: true}})

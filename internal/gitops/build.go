@@ -3,11 +3,11 @@ package gitops
 import (
 	"context"
 	"fmt"
-	"strings"
 	"time"
-	"unicode"
 
 	"go.uber.org/zap"
+
+	"github.com/trainyard/trainyard/internal/train"
 )
 
 // Merge methods understood by Build.
@@ -191,7 +191,7 @@ func (r *Repo) isAncestor(ctx context.Context, ancestor, descendant string) (boo
 // mergeMessage follows GitLab's default merge commit template.
 func mergeMessage(req BuildRequest) string {
 	msg := fmt.Sprintf("Merge branch '%s' into '%s'\n", req.SourceBranch, req.TargetBranch)
-	if title := oneLine(req.Title); title != "" {
+	if title := train.TitleLine(req.Title); title != "" {
 		msg += "\n" + title + "\n"
 	}
 	return msg + seeMR(req)
@@ -199,27 +199,12 @@ func mergeMessage(req BuildRequest) string {
 
 // squashMessage follows GitLab's default squash commit template.
 func squashMessage(req BuildRequest) string {
-	title := oneLine(req.Title)
+	title := train.TitleLine(req.Title)
 	if title == "" {
 		title = fmt.Sprintf("Squash branch '%s' into '%s'", req.SourceBranch, req.TargetBranch)
 	}
 	return title + "\n" + seeMR(req)
 }
-
-// oneLine makes an MR title one line of a commit message, of at most
-// maxTitle runes: a title with line breaks would add lines of its own,
-// such as trailers (Signed-off-by, Co-authored-by) in a commit the bot
-// authors.
-func oneLine(title string) string {
-	title = strings.Join(strings.FieldsFunc(title, func(r rune) bool { return unicode.IsSpace(r) || unicode.IsControl(r) }), " ")
-	if r := []rune(title); len(r) > maxTitle {
-		title = string(r[:maxTitle-1]) + "…"
-	}
-	return title
-}
-
-// maxTitle is GitLab's own bound on an MR title.
-const maxTitle = 255
 
 func seeMR(req BuildRequest) string {
 	if req.MRRef == "" {

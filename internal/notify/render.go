@@ -158,12 +158,9 @@ func (r renderer) where() string {
 	return r.d.code(r.key.Branch) + " in " + r.d.text(r.key.Project)
 }
 
-// maxTitle is GitLab's own bound on an MR title.
-const maxTitle = 255
-
 func (r renderer) car(c train.Car) string {
 	s := r.ref(r.d.text(r.profile.Label(c.MR)), r.links.MR(r.key.Project, c.MR))
-	if t := train.OneLine(c.Title, maxTitle); t != "" {
+	if t := train.TitleLine(c.Title); t != "" {
 		s += " " + r.d.text(t)
 	}
 	return s

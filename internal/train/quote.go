@@ -38,14 +38,18 @@ func cut(s string) string {
 	return s
 }
 
-// OneLine is forge text (an MR title) made one line of at most max
-// runes for a notice: its own line breaks would start lines that look
-// like Trainyard's, and format characters (a right-to-left override)
-// would turn the text after them around.
-func OneLine(s string, max int) string {
+// MaxTitle is GitLab's own bound on an MR title.
+const MaxTitle = 255
+
+// TitleLine is an MR title made one line of at most MaxTitle runes, for
+// a chat notice or a commit message: its own line breaks would start
+// lines that look like Trainyard's (or trailers, such as Signed-off-by,
+// in a commit the bot authors), and format characters (a right-to-left
+// override) would turn the text after them around.
+func TitleLine(s string) string {
 	s = strings.Join(strings.Fields(printable(s)), " ")
-	if r := []rune(s); len(r) > max {
-		s = string(r[:max-1]) + "…"
+	if r := []rune(s); len(r) > MaxTitle {
+		s = string(r[:MaxTitle-1]) + "…"
 	}
 	return s
 }

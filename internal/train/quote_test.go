@@ -110,3 +110,14 @@ func TestConflictListSaysWhenItWasCut(t *testing.T) {
 		t.Errorf("a list cut at %d: %q", KeptConflictPaths, got)
 	}
 }
+
+// A title is one line of at most MaxTitle runes, without control or
+// format characters.
+func TestTitleLine(t *testing.T) {
+	if got := TitleLine(strings.Repeat("é", 300)); len([]rune(got)) != MaxTitle || !strings.HasSuffix(got, "…") {
+		t.Errorf("a 300-rune title became %d runes", len([]rune(got)))
+	}
+	if got, want := TitleLine(" Fix\r\n\tit\u202e now\x00 "), "Fix it\ufffd now\ufffd"; got != want {
+		t.Errorf("TitleLine = %q, want %q", got, want)
+	}
+}

@@ -88,8 +88,6 @@ func (q *refRules) branchRules(now time.Time) branchRules {
 	return b
 }
 
-func branchKey(project, branch string) string { return forge.ProjectKey(project) + "\x00" + branch }
-
 // refQuery reads one branch's rules.
 type refQuery struct {
 	Repository struct {

@@ -300,13 +300,14 @@ func (c *Client) repository(ctx context.Context, project string) Repository {
 	}
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	if checks, ok := c.required[requiredKey(project, branch)]; ok {
+	if checks, ok := c.required[branchKey(project, branch)]; ok {
 		r.RequiredChecks = checks
 	}
 	return r
 }
 
-func requiredKey(project, branch string) string { return forge.ProjectKey(project) + "\x00" + branch }
+// branchKey names a project's branch in the client's maps.
+func branchKey(project, branch string) string { return forge.ProjectKey(project) + "\x00" + branch }
 
 // SetRequiredChecks makes checks the required checks of project's cars
 // for branch from now on, over the configured ones; nil goes back to
@@ -315,13 +316,13 @@ func (c *Client) SetRequiredChecks(project, branch string, checks []string) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	if checks == nil {
-		delete(c.required, requiredKey(project, branch))
+		delete(c.required, branchKey(project, branch))
 		return
 	}
 	if c.required == nil {
 		c.required = map[string][]string{}
 	}
-	c.required[requiredKey(project, branch)] = slices.Clone(checks)
+	c.required[branchKey(project, branch)] = slices.Clone(checks)
 }
 
 // CloneURL is the HTTPS (or HTTP) clone URL of a repository.

@@ -34,15 +34,17 @@ func diffHeads(old, cur map[string]string) []branchMove {
 }
 
 // rescan reads p's branches and acts on every branch that moved since the
-// last scan: a push event, MR heads follow their source branch, and MRs
-// whose head reached their target are merged, as GitLab does on push.
-func (f *Forge) rescan(ctx context.Context, p *project, by *user) error {
+// last scan: a push event, MR heads follow their source branch, MRs
+// whose head reached their target are merged, and pipelines start, as
+// GitLab does on push. push is the git push that moved them, if one did:
+// its CI options decide the pipelines of the branches it names.
+func (f *Forge) rescan(ctx context.Context, p *project, by *user, push pushRequest) error {
 	p.gitMu.Lock()
 	defer p.gitMu.Unlock()
-	return f.rescanLocked(ctx, p, by)
+	return f.rescanLocked(ctx, p, by, push)
 }
 
-func (f *Forge) rescanLocked(ctx context.Context, p *project, by *user) error {
+func (f *Forge) rescanLocked(ctx context.Context, p *project, by *user, push pushRequest) error {
 	at := f.opts.Now()
 	heads, err := f.repo(p.Path).heads(ctx)
 	if err != nil {
@@ -59,7 +61,7 @@ func (f *Forge) rescanLocked(ctx context.Context, p *project, by *user) error {
 	// again, so every move is handled whatever happened to the others.
 	var errs []error
 	for _, mv := range moves {
-		if err := f.onBranchMoved(ctx, p, by, mv); err != nil {
+		if err := f.onBranchMoved(ctx, p, by, mv, push); err != nil {
 			errs = append(errs, fmt.Errorf("branch %s: %w", mv.Branch, err))
 		}
 	}
@@ -72,7 +74,7 @@ func (f *Forge) rescanLocked(ctx context.Context, p *project, by *user) error {
 	return nil
 }
 
-func (f *Forge) onBranchMoved(ctx context.Context, p *project, by *user, mv branchMove) error {
+func (f *Forge) onBranchMoved(ctx context.Context, p *project, by *user, mv branchMove, push pushRequest) error {
 	if err := f.sendPushHook(ctx, p, by, mv); err != nil {
 		return err
 	}
@@ -84,8 +86,8 @@ func (f *Forge) onBranchMoved(ctx context.Context, p *project, by *user, mv bran
 			return err
 		}
 	}
-	if f.opts.CI.OnPush {
-		if _, err := f.startPipeline(ctx, p, by, mv.Branch, mv.New, "push"); err != nil {
+	if start, vars := f.pushPipeline(push, mv.Branch); start {
+		if _, err := f.startPipeline(ctx, p, by, mv.Branch, mv.New, "push", vars...); err != nil {
 			return err
 		}
 	}

@@ -175,6 +175,14 @@ type CI struct {
 	// OnPush starts a pipeline for every branch push, as a project with a
 	// CI configuration does.
 	OnPush bool
+	// APIOnly models a project whose CI rules run only pipelines created
+	// through the API (as `if: $CI_PIPELINE_SOURCE == "api"`): a push
+	// never starts one, whatever its options. Without it a git push with
+	// ci.variable push options starts a pipeline with those variables for
+	// each branch it creates or moves, as a project whose rules follow
+	// Trainyard's docs does, and one with ci.skip starts none; other
+	// pushes start one only with OnPush.
+	APIOnly bool
 	// LogPath is the JSONL log of finished pipelines; Dir/pipelines.jsonl
 	// if empty.
 	LogPath string

@@ -506,6 +506,20 @@ func TestServeRunsTrainsFromComments(t *testing.T) {
 		}
 	}
 	r.checkPipelines()
+	// Each car's push started its pipeline, with the train's variables;
+	// none was created through the API.
+	ps, err := r.ff.Pipelines(e2eProject)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, p := range ps {
+		if strings.HasPrefix(p.Ref, "trainyard/") && (p.Source != "push" || p.Variables["TRAINYARD"] != "true" || p.Variables["TRAINYARD_TARGET_BRANCH"] != "main") {
+			t.Errorf("car pipeline %d on %s: source %s, variables %v; want started by the push with the train's variables", p.ID, p.Ref, p.Source, p.Variables)
+		}
+	}
+	if n := r.ff.Calls()["POST /projects/{id}/pipeline"]; n != 0 {
+		t.Errorf("%d pipelines created through the API, want none", n)
+	}
 	// The merge is counted when its record is written, which follows the
 	// note the wait above saw.
 	want := fmt.Sprintf("trainyard_merged_total{train=\"gitlab:%s:main\"} %d", e2eProject, len(good))

@@ -62,6 +62,8 @@ func (a *App) newEngine(owner string, f forges.Forge) *engine.Engine {
 		Projects:      projects,
 		SweepEvery:    cfg.SweepInterval,
 		DedupTTL:      cfg.Webhook.DedupTTL,
+		// GitHub's checks start on the push whatever this says.
+		PipelinesByAPI: cfg.GitLab.Pipelines == config.PipelinesAPI,
 	}
 	if base := strings.TrimSuffix(string(cfg.UI.URL), "/"); base != "" && cfg.UI.Enabled {
 		ec.StatusLink = func(k train.Key, mr int64) string { return base + web.MRPath(k.Forge, k.Project, mr) }

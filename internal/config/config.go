@@ -111,7 +111,16 @@ type GitLab struct {
 	// RequestsPerMinute bounds the API requests of every replica using
 	// the token, together; 0: no bound.
 	RequestsPerMinute int
+	// Pipelines says how a car's pipeline starts: PipelinesPush or
+	// PipelinesAPI.
+	Pipelines string
 }
+
+// How a car's pipeline starts on GitLab, as written in gitlab.pipelines.
+const (
+	PipelinesPush = "push" // the car's push, with ci.variable push options
+	PipelinesAPI  = "api"  // a pipeline created through the API after the push
+)
 
 // GitHub is how to reach GitHub: Forge's token, or a GitHub App
 // installation (AppID, InstallationID and PrivateKey), and the defaults
@@ -326,6 +335,7 @@ func Defaults() Config {
 		Webhook:       Webhook{MaxBody: 5 << 20, DedupTTL: 24 * time.Hour},
 		Bot:           Bot{Name: "Trainyard", Email: "trainyard@localhost"},
 		UI:            UI{Enabled: true, Public: true},
+		GitLab:        GitLab{Pipelines: PipelinesPush},
 		GitHub:        GitHub{Forge: Forge{URL: "https://api.github.com"}, RepoDefaults: RepoDefaults{FastForward: FastForwardPush, BranchChecks: true}},
 		Train: TrainDefaults{
 			MaxParallel:     train.DefaultMaxParallel,

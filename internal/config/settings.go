@@ -210,6 +210,8 @@ func configSettings() []setting[Config] {
 		func(c *Config) *Forge { return &c.GitLab.Forge })...)
 	s = append(s, bind(intKind(), "gitlab.requests_per_minute", "Most GitLab API requests a minute, of every replica using the token together (shared through Redis), below the instance's rate limits; 0: no bound.",
 		func(c *Config) *int { return &c.GitLab.RequestsPerMinute }))
+	s = append(s, bind(stringKind(), "gitlab.pipelines", "How a car's pipeline starts: push (the car's push starts it, given the pipeline's variables as ci.variable push options; a project whose CI runs no pipeline for such a push falls back to api by itself) or api (created through the API after the push: one more request per car).",
+		func(c *Config) *string { return &c.GitLab.Pipelines }))
 	s = append(s, forgeSettings(ForgeGitHub, "GitHub", "the GitHub REST API; GitHub Enterprise Server uses https://HOST/api/v3",
 		func(c *Config) *Forge { return &c.GitHub.Forge })...)
 	s = append(s, githubSettings()...)

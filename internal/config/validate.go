@@ -48,6 +48,7 @@ func (c *Config) problems() []error {
 	)
 	ps.add(c.GitLab.problems(ForgeGitLab, c.Enabled(ForgeGitLab), c.ownSecrets(ForgeGitLab))...)
 	ps.add(atLeast("gitlab.requests_per_minute", c.GitLab.RequestsPerMinute, 0))
+	ps.add(oneOf("gitlab.pipelines", c.GitLab.Pipelines, PipelinesPush, PipelinesAPI))
 	ps.add(c.GitHub.problems(c.Enabled(ForgeGitHub), c.ownSecrets(ForgeGitHub))...)
 	ps.add(
 		atLeast("train.max_parallel", c.Train.MaxParallel, 1),

@@ -154,6 +154,8 @@ func TestProblems(t *testing.T) {
 			"projects[1].required_checks: only GitHub projects have it",
 			"projects[1].workflows: only GitHub projects have it",
 			"projects[1].branch_checks: only GitHub projects have it"}},
+		{"gitlab pipelines", "gitlab: {pipelines: trigger}", forgeEnv(), []string{
+			`gitlab.pipelines: must be push or api, got "trigger"`}},
 		{"whose checks count", joinLines(
 			"github: {check_apps: [github-actions, '12345', 'Evil CI', -x], status_creators: [jenkins-ci, 'ci[bot]', 'a--b', 'a b']}",
 			"projects:",

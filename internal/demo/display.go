@@ -220,22 +220,36 @@ func (w *writer) observed(_ train.Key, obs train.Observation, t train.Train) {
 				"%s merged speculatively onto %.8s as %.8s", w.ref(o.MR), o.Base, o.Commit)
 		}
 	case train.PipelineCreated:
-		c := t.Car(o.MR)
-		if c == nil || c.Pipeline != o.Pipeline || c.Commit != o.SHA {
-			return
-		}
-		if w.once(fmt.Sprintf("pipeline %d %d %d %d %t %d", o.MR, c.Builds, c.Attempts, c.Suspect, c.Retested, o.Pipeline)) {
-			w.mu.Lock()
-			w.gen[o.Pipeline]++
-			w.mu.Unlock()
-			w.line("%s: testing %.8s for %s", w.k.pipe(o.Pipeline), o.SHA, w.ref(o.MR))
-		}
+		w.pipelineTaken(t, o.MR, o.SHA, o.Pipeline)
+	case train.PipelineFound:
+		// A push's own pipeline: taken by the car, or only news of one.
+		w.pipelineTaken(t, o.MR, o.SHA, o.Pipeline)
+		w.pipelineEnded(o.Pipeline, o.Status)
 	case train.PipelineStatus:
-		if o.Status.Done() {
-			w.tell(w.pipelineKey("end", o.Pipeline), "%s: %s", w.k.pipe(o.Pipeline), statusWord(o.Status))
-		}
+		w.pipelineEnded(o.Pipeline, o.Status)
 	case train.FastForwarded:
 		w.fastForwarded(t.Branch, o)
+	}
+}
+
+// pipelineTaken tells that the car of mr is tested by pipeline id on sha,
+// once per attempt, if it is.
+func (w *writer) pipelineTaken(t train.Train, mr int64, sha string, id int64) {
+	c := t.Car(mr)
+	if c == nil || c.Pipeline != id || c.Commit != sha {
+		return
+	}
+	if w.once(fmt.Sprintf("pipeline %d %d %d %d %t %d", mr, c.Builds, c.Attempts, c.Suspect, c.Retested, id)) {
+		w.mu.Lock()
+		w.gen[id]++
+		w.mu.Unlock()
+		w.line("%s: testing %.8s for %s", w.k.pipe(id), sha, w.ref(mr))
+	}
+}
+
+func (w *writer) pipelineEnded(id int64, status train.PipelineState) {
+	if status.Done() {
+		w.tell(w.pipelineKey("end", id), "%s: %s", w.k.pipe(id), statusWord(status))
 	}
 }
 

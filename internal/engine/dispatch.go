@@ -81,12 +81,17 @@ func (e *Engine) Jobs(ctx context.Context, ev event.Event) ([]Job, error) {
 		if e.cfg.Profile.PipelinesBySHA {
 			return e.checkJobs(ctx, ev)
 		}
-		branch, _, ok := e.parseCarBranch(ev.Ref)
+		branch, mr, ok := e.parseCarBranch(ev.Ref)
 		if !ok || ev.Pipeline == 0 {
 			return nil, nil // not one of ours
 		}
 		key := train.Key{Forge: ev.Forge, Project: ev.Project, Branch: branch}
-		jobs := one(key, train.PipelineStatus{Pipeline: ev.Pipeline, SHA: ev.SHA, Status: ev.Status})
+		var obs train.Observation = train.PipelineStatus{Pipeline: ev.Pipeline, SHA: ev.SHA, Status: ev.Status}
+		if !e.cfg.PipelinesByAPI {
+			// It may be the pipeline a car's push started.
+			obs = train.PipelineFound{MR: mr, SHA: ev.SHA, Pipeline: ev.Pipeline, Status: ev.Status}
+		}
+		jobs := one(key, obs)
 		if ev.Status.Done() {
 			jobs[0].urgent = e.waitedOn(ctx, key, ev.SHA)
 		}

@@ -61,6 +61,10 @@ type envOptions struct {
 	// maintainerBot signs the engine in as a project Maintainer, as most
 	// deployments do, instead of the forge's administrator.
 	maintainerBot bool
+	// pushPipelines lets a car's push start its pipeline, as serve does
+	// on GitLab. Off, pipelines are created through the API: the engine
+	// here hears of no webhook, and would wait for a push's pipeline.
+	pushPipelines bool
 }
 
 func newEnv(t *testing.T, o envOptions) *env {
@@ -109,7 +113,8 @@ func newEnv(t *testing.T, o envOptions) *env {
 	st := store.New(redistest.Client(t), store.Options{Prefix: redistest.Prefix(t)})
 	repos := &engine.GitRepos{Dir: t.TempDir(), Token: token, CloneURL: client.CloneURL,
 		Identity: gitops.Identity{Name: "Trainyard", Email: "trainyard@example.com"}}
-	cfg := engine.Config{Profile: gitlab.Profile(ff.URL()), Owner: "test", Settings: o.settings, Projects: []string{project}, SweepEvery: o.sweepEvery}
+	cfg := engine.Config{Profile: gitlab.Profile(ff.URL()), Owner: "test", Settings: o.settings, Projects: []string{project}, SweepEvery: o.sweepEvery,
+		PipelinesByAPI: !o.pushPipelines}
 	if o.ignoreRules {
 		cfg.Policy = engine.StaticPolicy{TrainSettings: o.settings.WithDefaults(), Access: forge.Developer, IgnoreRules: true}
 	}

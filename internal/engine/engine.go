@@ -91,7 +91,7 @@ type RepoReader interface {
 // RepoWriter makes car commits and moves the forge's branches.
 type RepoWriter interface {
 	Build(ctx context.Context, req gitops.BuildRequest) (gitops.BuildResult, error)
-	PushCar(ctx context.Context, ref, commit string) (created bool, err error)
+	PushCar(ctx context.Context, ref, commit string, options ...string) (gitops.CarPush, error)
 	DeleteRemoteBranch(ctx context.Context, branch string) error
 	FastForward(ctx context.Context, branch, expectedOld, to string) (gitops.FFResult, error)
 }
@@ -162,6 +162,13 @@ type Config struct {
 	SweepEvery time.Duration
 	// DedupTTL is how long a queued command is remembered (the webhook's).
 	DedupTTL time.Duration
+	// PipelinesByAPI: car pipelines are created through the API even
+	// where a push could start them (GitLab's ci.variable push options).
+	PipelinesByAPI bool
+	// PushPipelineWait is how long a car whose push should have started
+	// its pipeline waits for it to show before one is created through
+	// the API (when no webhook told of it: lost, or never sent).
+	PushPipelineWait time.Duration
 }
 
 // Policy is what each project's configuration allows. Settings are read
@@ -231,6 +238,9 @@ func (c Config) withDefaults() Config {
 	if c.Policy == nil {
 		c.Policy = StaticPolicy{TrainSettings: c.Settings, Access: c.MinAccess}
 	}
+	if c.PushPipelineWait <= 0 {
+		c.PushPipelineWait = 30 * time.Second
+	}
 	if c.SweepEvery <= 0 {
 		c.SweepEvery = 30 * time.Second
 	}
@@ -257,10 +267,10 @@ type Engine struct {
 	// still working out are read again; it doubles up to rulesTries reads.
 	rulesWait time.Duration
 	access    *accessCache
-	// fresh are car commits this engine pushed onto a new car branch: no
-	// pipeline can have run for them there yet.
-	fresh *freshCommits
-	slow  *slowBuilds
+	// fresh are car commits this engine just pushed, and how.
+	fresh    *freshCommits
+	pushless *pushlessProjects
+	slow     *slowBuilds
 	// signKey signs the markers of notes (see noteKey), once read.
 	keyMu   sync.Mutex
 	signKey []byte
@@ -322,7 +332,8 @@ func WithLogger(l *zap.Logger) Option { return func(e *Engine) { e.log = l } }
 // New returns an engine.
 func New(cfg Config, st *store.Store, f Forge, repos Repos, opts ...Option) *Engine {
 	e := &Engine{cfg: cfg.withDefaults(), store: st, forge: f, repos: repos, log: zap.NewNop(), now: time.Now,
-		rulesWait: 250 * time.Millisecond, access: &accessCache{m: map[string]accessEntry{}}, fresh: &freshCommits{m: map[string]bool{}}, slow: &slowBuilds{m: map[string]int{}}}
+		rulesWait: 250 * time.Millisecond, access: &accessCache{m: map[string]accessEntry{}}, fresh: &freshCommits{m: map[string]carPushed{}},
+		pushless: &pushlessProjects{m: map[string]time.Time{}}, slow: &slowBuilds{m: map[string]int{}}}
 	for _, o := range opts {
 		o(e)
 	}

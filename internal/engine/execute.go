@@ -8,7 +8,6 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
-	"strconv"
 	"strings"
 	"sync"
 	"time"
@@ -243,14 +242,8 @@ func (e *Engine) build(ctx context.Context, t *train.Train, a train.BuildCar) (t
 		out.Conflict = res.Conflict[:min(len(res.Conflict), train.KeptConflictPaths)]
 		return out, nil
 	}
-	created, err := repo.PushCar(ctx, e.carBranch(t.Key, a.MR), res.Commit)
-	if err != nil {
+	if err := e.pushCar(ctx, repo, t, a, res.Commit); err != nil {
 		return out, err
-	}
-	// Where a push starts the checks by itself (pipelines found by
-	// commit), they may be done already: the look is what reports them.
-	if created && !e.cfg.Profile.PipelinesBySHA {
-		e.fresh.add(t.Key, res.Commit)
 	}
 	out.Commit = res.Commit
 	return out, nil
@@ -285,47 +278,20 @@ func (s *slowBuilds) count(key train.Key, a train.BuildCar, timedOut bool) int {
 	return s.m[k]
 }
 
-// freshCommits are car commits just pushed onto a car branch that did
-// not exist, so no pipeline ran for them there: starting one needs no
-// look for an existing one. (A rebuilt car moves its branch, and may come
-// back to a commit tested before: that is looked for.) Each is taken
-// once; the set is bounded, and a commit dropped from it costs only that
-// look.
-type freshCommits struct {
-	mu sync.Mutex
-	m  map[string]bool
-}
-
-// freshMax bounds the set: far more than the cars of every train in one
-// pass.
-const freshMax = 4096
-
-func (f *freshCommits) add(key train.Key, commit string) {
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	if len(f.m) >= freshMax {
-		clear(f.m)
-	}
-	f.m[key.String()+"@"+commit] = true
-}
-
-// take reports whether commit was fresh on key's car branch, and forgets it.
-func (f *freshCommits) take(key train.Key, commit string) bool {
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	k := key.String() + "@" + commit
-	ok := f.m[k]
-	delete(f.m, k)
-	return ok
-}
-
 // startPipeline reuses a pipeline that runs or passed for exactly this
 // commit on the car branch, and creates one otherwise. A commit this
-// engine just pushed onto a new car branch has none to reuse.
+// engine just pushed onto a new car branch has none to reuse; one pushed
+// with the pipeline's variables starts its own, which its webhook (or,
+// if that is lost, a sweep after PushPipelineWait) brings to the car.
 func (e *Engine) startPipeline(ctx context.Context, t *train.Train, a train.StartPipeline) ([]train.Observation, error) {
 	ref := e.carBranch(t.Key, a.MR)
+	pushed, fresh := e.fresh.get(t.Key, a.Commit)
+	if fresh && pushed.options && !a.Again && e.now().Sub(pushed.at) < e.cfg.PushPipelineWait {
+		return nil, nil
+	}
+	e.fresh.forget(t.Key, a.Commit)
 	var existing []forge.Pipeline
-	if !e.fresh.take(t.Key, a.Commit) {
+	if !fresh || !pushed.created || pushed.options {
 		var err error
 		if existing, err = e.forge.PipelinesFor(ctx, t.Project, ref, a.Commit); err != nil {
 			return nil, err
@@ -341,15 +307,12 @@ func (e *Engine) startPipeline(ctx context.Context, t *train.Train, a train.Star
 		}
 		return obs, nil
 	}
-	mrs := make([]string, len(a.MRs))
-	for i, mr := range a.MRs {
-		mrs[i] = strconv.FormatInt(mr, 10)
+	if fresh && pushed.options && !a.Again && len(existing) == 0 {
+		e.pushless.add(t.Project, e.now())
+		e.log.Warn("a car push with the pipeline's variables started no pipeline; creating car pipelines through the API for a while",
+			zap.String("train", t.Key.String()), zap.Int64("mr", a.MR), zap.String("sha", a.Commit), zap.Duration("for", pushlessFor))
 	}
-	p, err := e.forge.CreatePipeline(ctx, t.Project, ref, map[string]string{
-		"TRAINYARD":               "true",
-		"TRAINYARD_TARGET_BRANCH": t.Branch,
-		"TRAINYARD_MRS":           strings.Join(mrs, ","),
-	})
+	p, err := e.forge.CreatePipeline(ctx, t.Project, ref, pipelineVariables(t.Branch, a.MRs))
 	if err != nil {
 		return nil, err
 	}

@@ -19,6 +19,10 @@ var ErrRefNotFound = errors.New("ref not found")
 // fast-forward. Retrying will not help.
 var ErrRemoteRejected = errors.New("push refused by remote")
 
+// ErrNoPushOptions means the remote does not take push options: the push
+// was not made. Push again without them.
+var ErrNoPushOptions = errors.New("the remote does not support push options")
+
 // ErrInvalidArgument reports a malformed ref, SHA or request.
 var ErrInvalidArgument = errors.New("invalid argument")
 

@@ -29,27 +29,42 @@ type pushStatus struct {
 	summary string
 }
 
-// PushCar force-pushes commit to the car ref on the remote. ref is a branch
-// name such as CarRef("", "main", 12), or a full "refs/..." name. created
-// reports that the ref did not exist before.
-func (r *Repo) PushCar(ctx context.Context, ref, commit string) (created bool, err error) {
+// CarPush is how a push of a car's commit went.
+type CarPush struct {
+	// Created: the branch did not exist before.
+	Created bool
+	// Moved: the branch moved to the commit (Created too); false when it
+	// was there already, and the forge saw no push at all.
+	Moved bool
+}
+
+// PushCar force-pushes commit to the car ref on the remote, with options
+// as git push -o gives them (GitLab's ci.variable, say). ref is a branch
+// name such as CarRef("", "main", 12), or a full "refs/..." name.
+func (r *Repo) PushCar(ctx context.Context, ref, commit string, options ...string) (_ CarPush, err error) {
 	defer r.run.scrubErr(&err)
 	dst, err := headsRef(ref)
 	if err != nil {
-		return false, fmt.Errorf("push car: %w", err)
+		return CarPush{}, fmt.Errorf("push car: %w", err)
 	}
 	if err := checkSHA(commit); err != nil {
-		return false, fmt.Errorf("push car %s: %w", dst, err)
+		return CarPush{}, fmt.Errorf("push car %s: %w", dst, err)
 	}
-	st, err := r.push(ctx, "+"+commit+":"+dst, dst)
+	for _, o := range options {
+		// git sends each option as one packet line.
+		if o == "" || strings.ContainsAny(o, "\x00\n") {
+			return CarPush{}, fmt.Errorf("push car %s: push option %q: %w", dst, o, ErrInvalidArgument)
+		}
+	}
+	st, err := r.push(ctx, "+"+commit+":"+dst, dst, options...)
 	if err == nil && st.flag == '!' {
 		err = pushRefused(st)
 	}
 	if err != nil {
-		return false, fmt.Errorf("push car %s at %s: %w", dst, commit, err)
+		return CarPush{}, fmt.Errorf("push car %s at %s: %w", dst, commit, err)
 	}
 	r.log.Debug("pushed car", zap.String("ref", dst), zap.String("sha", commit))
-	return st.flag == '*', nil
+	return CarPush{Created: st.flag == '*', Moved: st.flag != '='}, nil
 }
 
 // DeleteRemoteBranch deletes a branch on the remote; a branch that does not
@@ -134,16 +149,25 @@ func (r *Repo) setLocal(ctx context.Context, branch, sha string) error {
 
 // push runs git push --porcelain with one refspec and returns the status
 // line of dst. Exit status 1 (some ref refused) is left to the caller.
-func (r *Repo) push(ctx context.Context, refspec, dst string) (pushStatus, error) {
+func (r *Repo) push(ctx context.Context, refspec, dst string, options ...string) (pushStatus, error) {
 	auth, err := r.auth.config(ctx)
 	if err != nil {
 		return pushStatus{}, err
 	}
+	args := []string{"push", "--porcelain", "--no-verify"}
+	for _, o := range options {
+		args = append(args, "--push-option="+o)
+	}
 	res, err := r.run.run(ctx, call{
-		args:    []string{"push", "--porcelain", "--no-verify", remoteName, refspec},
+		args:    append(args, remoteName, refspec),
 		config:  auth,
 		okCodes: []int{1},
 	})
+	// Over HTTP git exits 1 with no ref status when the remote takes no
+	// push options; over other transports, 128.
+	if len(options) > 0 && strings.Contains(string(res.stderr), "does not support push options") {
+		return pushStatus{}, fmt.Errorf("git push: %w: %s", ErrNoPushOptions, strings.TrimSpace(string(res.stderr)))
+	}
 	if err != nil {
 		return pushStatus{}, err
 	}

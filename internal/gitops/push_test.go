@@ -3,6 +3,9 @@ package gitops
 import (
 	"context"
 	"errors"
+	"os"
+	"path/filepath"
+	"strings"
 	"testing"
 )
 
@@ -22,19 +25,19 @@ func TestPushCarAndDelete(t *testing.T) {
 	ctx := context.Background()
 	car := CarRef("", "main", 12)
 	first := w.build(t, nil).Commit
-	if created, err := w.mirror.PushCar(ctx, car, first); err != nil || !created {
-		t.Fatalf("push car: created %v, %v; want a new ref", created, err)
+	if p, err := w.mirror.PushCar(ctx, car, first); err != nil || p != (CarPush{Created: true, Moved: true}) {
+		t.Fatalf("push car: %+v, %v; want a new ref", p, err)
 	}
-	if created, err := w.mirror.PushCar(ctx, car, first); err != nil || created {
-		t.Fatalf("push car again: created %v, %v; want it there already", created, err)
+	if p, err := w.mirror.PushCar(ctx, car, first); err != nil || p != (CarPush{}) {
+		t.Fatalf("push car again: %+v, %v; want it there already", p, err)
 	}
 	if got := remoteHead(t, w.remote, "refs/heads/"+car); got != first {
 		t.Fatalf("remote car = %q, want %s", got, first)
 	}
 	// A rebuilt car replaces the old one even though it is no fast-forward.
 	rebuilt := w.build(t, method(MethodSquash)).Commit
-	if created, err := w.mirror.PushCar(ctx, "refs/heads/"+car, rebuilt); err != nil || created {
-		t.Fatalf("force-push car: created %v, %v; want the ref moved, not created", created, err)
+	if p, err := w.mirror.PushCar(ctx, "refs/heads/"+car, rebuilt); err != nil || p != (CarPush{Moved: true}) {
+		t.Fatalf("force-push car: %+v, %v; want the ref moved, not created", p, err)
 	}
 	if got := remoteHead(t, w.remote, "refs/heads/"+car); got != rebuilt {
 		t.Fatalf("remote car = %q, want %s", got, rebuilt)
@@ -123,5 +126,44 @@ func TestFastForwardRemoteRejected(t *testing.T) {
 	_, err := w.mirror.FastForward(ctx, "main", w.base, car)
 	if !errors.Is(err, ErrRemoteRejected) {
 		t.Errorf("fast-forward to a protected branch: err = %v, want ErrRemoteRejected", err)
+	}
+}
+
+// Push options reach a remote that takes them, one per option, as the
+// forge's hooks see them; a remote that does not take them refuses the
+// push, which is then not made.
+func TestPushCarWithOptions(t *testing.T) {
+	t.Parallel()
+	w := newWorld(t)
+	ctx := context.Background()
+	car := CarRef("", "main", 12)
+	commit := w.build(t, nil).Commit
+	opts := []string{"ci.variable=TRAINYARD=true", "ci.variable=TRAINYARD_MRS=3,12"}
+
+	if _, err := w.mirror.PushCar(ctx, car, commit, opts...); !errors.Is(err, ErrNoPushOptions) {
+		t.Fatalf("push with options to a remote without them: %v, want ErrNoPushOptions", err)
+	}
+	if got := remoteHead(t, w.remote, "refs/heads/"+car); got != "" {
+		t.Fatalf("the refused push made the car branch: %s", got)
+	}
+
+	testGit(t, w.remote, "", nil, "config", "receive.advertisePushOptions", "true")
+	record := filepath.Join(t.TempDir(), "options")
+	hook := "#!/bin/sh\ni=0\nwhile [ $i -lt \"$GIT_PUSH_OPTION_COUNT\" ]; do eval \"echo \\$GIT_PUSH_OPTION_$i\" >> " + record + "; i=$((i+1)); done\n"
+	if err := os.WriteFile(filepath.Join(w.remote, "hooks", "post-receive"), []byte(hook), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if p, err := w.mirror.PushCar(ctx, car, commit, opts...); err != nil || p != (CarPush{Created: true, Moved: true}) {
+		t.Fatalf("push with options: %+v, %v", p, err)
+	}
+	got, err := os.ReadFile(record)
+	if err != nil {
+		t.Fatalf("the remote's hook saw no options: %v", err)
+	}
+	if want := strings.Join(opts, "\n") + "\n"; string(got) != want {
+		t.Fatalf("options the remote saw:\n%s\nwant:\n%s", got, want)
+	}
+	if _, err := w.mirror.PushCar(ctx, car, commit, "ci.variable=A=1\nci.skip"); !errors.Is(err, ErrInvalidArgument) {
+		t.Fatalf("an option with a line break: %v, want ErrInvalidArgument", err)
 	}
 }

@@ -23,6 +23,15 @@ type BuildCar struct {
 	// same car on the same base always gives the same commit, so repeating
 	// a build is harmless and a passed pipeline for it can be reused.
 	At time.Time
+	// MRs lists every MR whose changes the commit will carry, front
+	// first: a push that starts the car's pipeline names them, as
+	// StartPipeline does.
+	MRs []int64 `json:",omitempty"`
+	// Start: the car's pipeline is to start as soon as it is built (it
+	// ends its batch and a pipeline is free), so the push of the commit
+	// may start it. A car built ahead of its pipeline, in the middle of
+	// a batch, is pushed without: its push must start nothing.
+	Start bool `json:",omitempty"`
 }
 
 // StartPipeline asks for a pipeline on the car's commit, unless one already
@@ -32,6 +41,10 @@ type StartPipeline struct {
 	Commit string
 	// MRs lists every MR whose changes the commit carries, front first.
 	MRs []int64
+	// Again: the car had a pipeline on this commit before (this is a
+	// retry, or a test on its own), so the push that made the commit
+	// does not start this one.
+	Again bool `json:",omitempty"`
 }
 
 // CancelPipeline asks for a pipeline to be cancelled; its result no longer

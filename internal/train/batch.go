@@ -70,7 +70,8 @@ func (p *planner) buildBatch(batch []int) bool {
 			continue
 		case StateQueued:
 			if base := p.expectedBase(i); base != "" {
-				p.build(i, base)
+				// The batch's last car is the one whose pipeline starts.
+				p.build(i, base, i == batch[len(batch)-1])
 			}
 		}
 		return false

@@ -19,6 +19,7 @@ type yard struct {
 	now    time.Time
 	starts []train.StartPipeline
 	ffs    []train.FastForwardTarget
+	builds []train.BuildCar
 }
 
 func newYard(t *testing.T, s train.Settings) *yard {
@@ -39,6 +40,7 @@ func (y *yard) apply(obs ...train.Observation) {
 			}
 			switch a := a.(type) {
 			case train.BuildCar:
+				y.builds = append(y.builds, a)
 				obs = append(obs, y.w.Build(a))
 			case train.StartPipeline:
 				y.starts = append(y.starts, a)
@@ -119,6 +121,42 @@ func TestLongQueueIsTestedInBatches(t *testing.T) {
 	if got := y.w.Content(y.w.Target); !slices.Equal(got, []int64{1, 2, 3, 4, 5, 6}) {
 		t.Fatalf("target carries %v", got)
 	}
+}
+
+// A car's push may start its pipeline (GitLab's push options), so a build
+// says whether the car's pipeline starts once it is built: the last car
+// of a batch, not the cars it carries.
+func TestOnlyABatchsLastCarIsBuiltToStart(t *testing.T) {
+	y := newYard(t, train.Settings{MaxParallel: 2, BatchSize: 4})
+	y.add(1, 2, 3, 4, 5, 6, 7, 8, 9, 10)
+	y.finish(1)
+	y.finish(2)
+	var toStart []int64
+	for _, b := range y.builds {
+		if b.Start {
+			toStart = append(toStart, b.MR)
+		}
+		if b.Start && !slices.Equal(b.MRs, y.chainOf(b.MR)) {
+			t.Errorf("build of !%d names %v, its pipeline %v", b.MR, b.MRs, y.chainOf(b.MR))
+		}
+	}
+	var started []int64
+	for _, s := range y.starts {
+		started = append(started, s.MR)
+	}
+	if !slices.Equal(toStart, started) || !slices.Equal(started, []int64{1, 2, 6, 10}) {
+		t.Fatalf("built to start %v, started %v; want both [1 2 6 10]", toStart, started)
+	}
+}
+
+// chainOf is what the StartPipeline of mr named, if it started.
+func (y *yard) chainOf(mr int64) []int64 {
+	for _, s := range y.starts {
+		if s.MR == mr {
+			return s.MRs
+		}
+	}
+	return nil
 }
 
 func TestFailedBatchIsBisectedAndOnlyTheCulpritLeaves(t *testing.T) {

@@ -147,6 +147,18 @@ type PipelineCreated struct {
 	Pipeline int64
 }
 
+// PipelineFound: the forge reports a pipeline on a car's branch that
+// nobody asked for through StartPipeline: one a push of the car started
+// by itself. A car waiting for a pipeline on that commit takes it, unless
+// it had it before (a late or repeated report of an earlier attempt) or it
+// ended without passing; otherwise it is read as a PipelineStatus.
+type PipelineFound struct {
+	MR       int64
+	SHA      string
+	Pipeline int64
+	Status   PipelineState
+}
+
 // PipelineRefused: the forge refused for good to start the pipeline asked
 // for by StartPipeline (its CI rules filter the car branch out, say).
 type PipelineRefused struct {
@@ -205,6 +217,7 @@ func (Closed) observation()          {}
 func (RulesUnmet) observation()      {}
 func (PipelineStatus) observation()  {}
 func (PipelineCreated) observation() {}
+func (PipelineFound) observation()   {}
 func (PipelineRefused) observation() {}
 func (TargetHead) observation()      {}
 func (Built) observation()           {}

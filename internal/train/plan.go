@@ -121,6 +121,8 @@ func (p *planner) observe(obs Observation) {
 		p.pipelineCreated(o)
 	case PipelineStatus:
 		p.pipelineStatus(o)
+	case PipelineFound:
+		p.pipelineFound(o)
 	case PipelineRefused:
 		if i := p.t.Index(o.MR); i >= 0 && !p.frozen(o.MR) && p.t.Cars[i].State == StateStarting && p.t.Cars[i].Commit == o.SHA {
 			p.evict(i, Reason{Code: ReasonPipelineRefused, Commit: o.SHA, Detail: Words(msgPipelineRefused(o.Reason))})
@@ -512,6 +514,41 @@ func (p *planner) pipelineCreated(o PipelineCreated) {
 	p.emit(Status{MR: c.MR, HeadSHA: c.HeadSHA, Source: c.Source, Phase: PhaseTesting})
 }
 
+// pipelineFound takes a pipeline a push started as the car's when the car
+// waits for one on that commit, or is built on it and waits for its turn. One the train does not know that still
+// runs is nobody's (a second pipeline for a commit whose car has one
+// already, or one for a commit the car has left) and is cancelled.
+// Anything else is news of a pipeline the train knows, or of one that
+// ended, and is left to pipelineStatus.
+func (p *planner) pipelineFound(o PipelineFound) {
+	c := p.t.Car(o.MR)
+	switch {
+	case p.findWitness(o.Pipeline, o.SHA) != nil || c != nil && c.hadPipeline(o.Pipeline):
+	case c != nil && (c.State == StateStarting || c.State == StateBuilt) && c.Commit == o.SHA &&
+		o.Status != PipelineCanceled && o.Status != PipelineSkipped:
+		// A car built to start at once may still wait for a free
+		// pipeline when its push's pipeline is found: that pipeline runs
+		// anyway, and its result is the car's.
+		c.State = StateStarting
+		p.pipelineCreated(PipelineCreated{MR: o.MR, SHA: o.SHA, Pipeline: o.Pipeline})
+	case !o.Status.Done():
+		p.emit(CancelPipeline{MR: o.MR, Pipeline: o.Pipeline})
+		return
+	}
+	p.pipelineStatus(PipelineStatus{Pipeline: o.Pipeline, SHA: o.SHA, Status: o.Status})
+}
+
+// hadPipeline reports whether the car's trail shows pipeline id: one it
+// took before, for this commit or an earlier one.
+func (c *Car) hadPipeline(id int64) bool {
+	for _, m := range c.Trail {
+		if m.Kind == MarkPipeline && m.Pipeline == id {
+			return true
+		}
+	}
+	return false
+}
+
 func (p *planner) pipelineStatus(o PipelineStatus) {
 	if w := p.findWitness(o.Pipeline, o.SHA); w != nil && w.Status == "" && o.Status.Done() {
 		w.Status = o.Status
@@ -689,7 +726,7 @@ func (p *planner) resync() {
 		c := &p.t.Cars[i]
 		switch c.State {
 		case StateBuilding:
-			p.emit(p.buildAction(c))
+			p.emit(p.buildAction(i))
 		case StateStarting:
 			p.emit(p.startAction(i))
 		}

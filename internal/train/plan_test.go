@@ -973,7 +973,7 @@ func TestResyncRepeatsWhatIsInFlight(t *testing.T) {
 	want := []Action{
 		FastForwardTarget{To: "C1", Expected: "T", MRs: []int64{1}},
 		StartPipeline{MR: 2, Commit: "C2", MRs: []int64{1, 2}},
-		BuildCar{MR: 3, Base: "C2", HeadSHA: head(3), Method: MethodMerge, Build: 1, At: t0},
+		BuildCar{MR: 3, Base: "C2", HeadSHA: head(3), Method: MethodMerge, Build: 1, At: t0, MRs: []int64{1, 2, 3}},
 	}
 	if !reflect.DeepEqual(actions, want) {
 		t.Fatalf("actions = %#v\nwant %#v", actions, want)

@@ -155,7 +155,7 @@ func (p *planner) startOwed() {
 		switch {
 		case c.Suspect != 0 && c.State == StateQueued && p.t.TargetHead != "":
 			if base := p.expectedBase(i); base != "" {
-				p.build(i, base)
+				p.build(i, base, free > 0)
 			}
 		case free > 0 && c.State == StateBuilt && (c.Suspect != 0 || c.Attempts > 0):
 			p.start(i)
@@ -277,20 +277,26 @@ func (p *planner) chain(i int) []int64 {
 	return mrs
 }
 
-func (p *planner) buildAction(c *Car) BuildCar {
+func (p *planner) buildAction(i int) BuildCar {
+	c := &p.t.Cars[i]
 	return BuildCar{MR: c.MR, Base: c.Base, HeadSHA: c.HeadSHA, Method: p.t.method(c),
-		Title: c.Title, Source: c.Source, Build: c.Builds, At: c.AddedAt}
+		Title: c.Title, Source: c.Source, Build: c.Builds, At: c.AddedAt, MRs: p.chain(i)}
 }
 
-func (p *planner) build(i int, base string) {
+// build asks for car i's commit on base; start says its pipeline is to
+// start as soon as it is built (see BuildCar.Start).
+func (p *planner) build(i int, base string, start bool) {
 	c := &p.t.Cars[i]
 	c.State = StateBuilding
 	c.Base = base
 	c.Builds++
-	p.emit(p.buildAction(c))
+	a := p.buildAction(i)
+	a.Start = start
+	p.emit(a)
 }
 
 func (p *planner) startAction(i int) StartPipeline {
 	c := &p.t.Cars[i]
-	return StartPipeline{MR: c.MR, Commit: c.Commit, MRs: p.chain(i)}
+	again := slices.ContainsFunc(c.Trail, func(m Mark) bool { return m.Kind == MarkPipeline && m.Commit == c.Commit })
+	return StartPipeline{MR: c.MR, Commit: c.Commit, MRs: p.chain(i), Again: again}
 }

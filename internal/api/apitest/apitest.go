@@ -88,7 +88,8 @@ func New(tb testing.TB, o Options) *Env {
 	repos := &engine.GitRepos{Dir: tb.TempDir(), Token: botToken, CloneURL: client.CloneURL,
 		Identity: gitops.Identity{Name: "Trainyard", Email: "trainyard@example.com"}}
 	clock := &Clock{t: time.Date(2025, 3, 1, 12, 0, 0, 0, time.UTC)}
-	eng := engine.New(engine.Config{Profile: gitlab.Profile(ff.URL()), Owner: "api-test", Settings: o.Settings, Projects: []string{Project}}, st, client, repos, engine.WithClock(clock.Now))
+	eng := engine.New(engine.Config{Profile: gitlab.Profile(ff.URL()), Owner: "api-test", Settings: o.Settings, Projects: []string{Project},
+		PipelinesByAPI: true}, st, client, repos, engine.WithClock(clock.Now))
 	router := engine.NewRouter(eng)
 	opts := api.Options{
 		Trains: router, Events: st, Token: Token, Tokens: o.Tokens, ProtectReads: o.ProtectReads,

@@ -1,0 +1,170 @@
+package engine
+
+import (
+	"context"
+	"errors"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+
+	"go.uber.org/zap"
+
+	"github.com/trainyard/trainyard/internal/gitops"
+	"github.com/trainyard/trainyard/internal/train"
+)
+
+// On GitLab a push can start the car's pipeline by itself: the push
+// options ci.variable give it the variables a pipeline created through
+// the API would have, and the forge runs it for the pushed commit. That
+// saves a write per car. The pipeline is created after the push returns,
+// so the car learns its id from the pipeline's webhook, or from a sweep.
+// Where the project's CI rules run no pipeline for such a push (rules
+// that admit API pipelines only) or the server takes no push options,
+// pipelines are created through the API again, for pushlessFor.
+
+// pushlessFor is how long a project whose car push started no pipeline
+// has its car pipelines created through the API before a push is tried
+// again: long enough that the wait for a pipeline that never comes is
+// paid rarely, short enough that a fixed CI configuration is noticed.
+const pushlessFor = time.Hour
+
+// pipelineVariables are what a car's pipeline is given: the documented
+// contract with the project's CI configuration.
+func pipelineVariables(branch string, mrs []int64) map[string]string {
+	ids := make([]string, len(mrs))
+	for i, mr := range mrs {
+		ids[i] = strconv.FormatInt(mr, 10)
+	}
+	return map[string]string{
+		"TRAINYARD":               "true",
+		"TRAINYARD_TARGET_BRANCH": branch,
+		"TRAINYARD_MRS":           strings.Join(ids, ","),
+	}
+}
+
+// pushOptions are pipelineVariables as GitLab's ci.variable push options,
+// in a fixed order.
+func pushOptions(branch string, mrs []int64) []string {
+	vars := pipelineVariables(branch, mrs)
+	opts := make([]string, 0, len(vars))
+	for _, name := range []string{"TRAINYARD", "TRAINYARD_TARGET_BRANCH", "TRAINYARD_MRS"} {
+		opts = append(opts, "ci.variable="+name+"="+vars[name])
+	}
+	return opts
+}
+
+// pipelinesOnPush reports whether a car push of project starts the car's
+// pipeline.
+func (e *Engine) pipelinesOnPush(project string) bool {
+	return !e.cfg.Profile.PipelinesBySHA && !e.cfg.PipelinesByAPI && !e.pushless.has(project, e.now())
+}
+
+// pushCar pushes a built car's commit to its branch, with the pipeline's
+// variables where the push is to start the pipeline (the car's pipeline
+// starts once it is built; a car in the middle of a batch must start
+// none), and records what startPipeline needs to know of the push. A
+// build repeated from an action saved before builds named their MRs is
+// pushed without them: its pipeline is created as before.
+func (e *Engine) pushCar(ctx context.Context, repo RepoWriter, t *train.Train, a train.BuildCar, commit string) error {
+	ref := e.carBranch(t.Key, a.MR)
+	onPush := a.Start && len(a.MRs) > 0 && e.pipelinesOnPush(t.Project)
+	var opts []string
+	if onPush {
+		opts = pushOptions(t.Branch, a.MRs)
+	}
+	p, err := repo.PushCar(ctx, ref, commit, opts...)
+	if errors.Is(err, gitops.ErrNoPushOptions) {
+		e.pushless.add(t.Project, e.now())
+		e.log.Warn("the forge takes no push options; creating car pipelines through the API for a while",
+			zap.String("train", t.Key.String()), zap.Int64("mr", a.MR), zap.Duration("for", pushlessFor))
+		onPush = false
+		p, err = repo.PushCar(ctx, ref, commit)
+	}
+	if err != nil {
+		return err
+	}
+	switch {
+	case onPush && p.Moved:
+		e.fresh.add(t.Key, commit, carPushed{at: e.now(), created: p.Created, options: true})
+	case p.Created && !e.cfg.Profile.PipelinesBySHA:
+		// Where a push starts the checks by itself (pipelines found by
+		// commit), they may be done already: the look is what reports
+		// them.
+		e.fresh.add(t.Key, commit, carPushed{at: e.now(), created: true})
+	}
+	return nil
+}
+
+// carPushed is a push of a car commit this engine made.
+type carPushed struct {
+	at time.Time
+	// created: the branch was new, so no pipeline can have run for the
+	// commit there before.
+	created bool
+	// options: the push carried the pipeline's variables, and starts the
+	// pipeline itself.
+	options bool
+}
+
+// freshCommits are car commits this engine just pushed. The set is
+// bounded; a commit dropped from it costs a look for its pipeline, or a
+// pipeline created through the API beside the push's (which the planner
+// cancels when it is found).
+type freshCommits struct {
+	mu sync.Mutex
+	m  map[string]carPushed
+}
+
+// freshMax bounds the set: far more than the cars of every train in one
+// pass.
+const freshMax = 4096
+
+func (f *freshCommits) add(key train.Key, commit string, p carPushed) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if len(f.m) >= freshMax {
+		clear(f.m)
+	}
+	f.m[key.String()+"@"+commit] = p
+}
+
+func (f *freshCommits) get(key train.Key, commit string) (carPushed, bool) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	p, ok := f.m[key.String()+"@"+commit]
+	return p, ok
+}
+
+func (f *freshCommits) forget(key train.Key, commit string) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	delete(f.m, key.String()+"@"+commit)
+}
+
+// pushlessProjects are projects whose car pushes start no pipeline, and
+// since when. Bounded like freshCommits.
+type pushlessProjects struct {
+	mu sync.Mutex
+	m  map[string]time.Time
+}
+
+func (p *pushlessProjects) add(project string, now time.Time) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if len(p.m) >= freshMax {
+		clear(p.m)
+	}
+	p.m[project] = now
+}
+
+func (p *pushlessProjects) has(project string, now time.Time) bool {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	since, ok := p.m[project]
+	if ok && now.Sub(since) >= pushlessFor {
+		delete(p.m, project)
+		return false
+	}
+	return ok
+}

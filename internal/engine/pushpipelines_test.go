@@ -1,0 +1,121 @@
+package engine_test
+
+import (
+	"fmt"
+	"slices"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"go.uber.org/zap"
+	"go.uber.org/zap/zaptest/observer"
+
+	"github.com/trainyard/trainyard/internal/engine"
+	"github.com/trainyard/trainyard/internal/fakeforge"
+	"github.com/trainyard/trainyard/internal/train"
+)
+
+// carPipelines lists the pipelines run on car branches.
+func (e *env) carPipelines() []fakeforge.Pipeline {
+	e.t.Helper()
+	all, err := e.ff.Pipelines(project)
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	var out []fakeforge.Pipeline
+	for _, p := range all {
+		if strings.HasPrefix(p.Ref, "trainyard/") {
+			out = append(out, p)
+		}
+	}
+	return out
+}
+
+// On GitLab a car's push starts its pipeline, with the variables the
+// project's CI rules look for: no pipeline is created through the API.
+// No webhook reaches the engine here, so each car finds its pipeline by
+// a sweep after the wait, as when the pipeline's webhook is lost.
+func TestACarsPushStartsItsPipeline(t *testing.T) {
+	t.Parallel()
+	var starts []train.StartPipeline
+	e := newEnv(t, envOptions{pushPipelines: true, settings: train.Settings{MaxParallel: 2, BatchSize: 1},
+		config: func(c *engine.Config) { c.PushPipelineWait = 50 * time.Millisecond },
+		options: []engine.Option{engine.WithTrace(engine.Trace{Acted: func(_ train.Key, a train.Action) {
+			if s, ok := a.(train.StartPipeline); ok {
+				starts = append(starts, s)
+			}
+		}})}})
+	var mrs []int64
+	for i := 1; i <= 3; i++ {
+		mrs = append(mrs, e.mr(i, nil))
+	}
+	e.addAll(mrs...)
+	e.run()
+	e.requireIdle()
+	e.requireMerged(mrs...)
+
+	if got := e.ff.Calls()["POST /projects/{id}/pipeline"]; got != 0 {
+		t.Errorf("pipelines created through the API: %d, want 0", got)
+	}
+	pls := e.carPipelines()
+	if len(pls) != len(mrs) {
+		t.Fatalf("car pipelines %+v, want one per MR", pls)
+	}
+	for _, p := range pls {
+		mr, err := strconv.ParseInt(p.Ref[strings.LastIndexByte(p.Ref, '/')+1:], 10, 64)
+		if err != nil {
+			t.Fatalf("pipeline %d on %q: %v", p.ID, p.Ref, err)
+		}
+		var chain []string
+		for _, m := range mrs {
+			if m <= mr {
+				chain = append(chain, strconv.FormatInt(m, 10))
+			}
+		}
+		want := map[string]string{"TRAINYARD": "true", "TRAINYARD_TARGET_BRANCH": "main", "TRAINYARD_MRS": strings.Join(chain, ",")}
+		if p.Source != "push" || p.Status != fakeforge.PipelineSuccess || fmt.Sprint(p.Variables) != fmt.Sprint(want) {
+			t.Errorf("pipeline %d on %s: source %s, status %s, variables %v; want push, success, %v", p.ID, p.Ref, p.Source, p.Status, p.Variables, want)
+		}
+	}
+	if len(starts) == 0 || slices.ContainsFunc(starts, func(s train.StartPipeline) bool { return s.Again }) {
+		t.Errorf("starts %+v: want first starts only", starts)
+	}
+}
+
+// A project whose CI rules run API pipelines only starts nothing on a
+// car's push: after the wait the car's pipeline is created through the
+// API, and the next cars' are too, without waiting again.
+func TestAProjectWhoseCIIgnoresPushesGetsAPIPipelines(t *testing.T) {
+	t.Parallel()
+	core, logs := observer.New(zap.WarnLevel)
+	e := newEnv(t, envOptions{pushPipelines: true, ci: fakeforge.CI{APIOnly: true, Duration: 40 * time.Millisecond},
+		settings: train.Settings{MaxParallel: 2, BatchSize: 1},
+		config:   func(c *engine.Config) { c.PushPipelineWait = 100 * time.Millisecond },
+		options:  []engine.Option{engine.WithLogger(zap.New(core))}})
+	fallbacks := func() int { return logs.FilterMessageSnippet("started no pipeline").Len() }
+	first := e.mr(1, nil)
+	e.addAll(first)
+	e.run()
+	e.requireMerged(first)
+	if n := fallbacks(); n != 1 {
+		t.Fatalf("fallbacks to the API: %d, want 1", n)
+	}
+	mrs := []int64{e.mr(2, nil), e.mr(3, nil)}
+	e.addAll(mrs...)
+	e.run()
+	e.requireIdle()
+	e.requireMerged(mrs...)
+	if n := fallbacks(); n != 1 {
+		t.Errorf("fallbacks to the API: %d, want still 1: the project's next cars went to the API at once", n)
+	}
+	pls := e.carPipelines()
+	if len(pls) != 3 {
+		t.Fatalf("car pipelines %+v, want one per MR", pls)
+	}
+	for _, p := range pls {
+		if p.Source != "api" || p.Status != fakeforge.PipelineSuccess || p.Variables["TRAINYARD"] != "true" {
+			t.Errorf("pipeline %d on %s: source %s, status %s, variables %v; want api, success, TRAINYARD set", p.ID, p.Ref, p.Source, p.Status, p.Variables)
+		}
+	}
+}

@@ -1,0 +1,119 @@
+package train
+
+import (
+	"slices"
+	"testing"
+)
+
+// A pipeline a push started is found, not asked for: the car waiting for
+// one on that commit takes it; anything the train does not know that
+// still runs is cancelled; what it knows is read as a status.
+func TestAPipelineAPushStartedIsFound(t *testing.T) {
+	starting := func() Car { return at(1, StateStarting, "T") }
+	retried := func() Car {
+		// A car whose first pipeline, 101, failed and that waits for its
+		// retry on the same commit.
+		c := starting()
+		c.Attempts = 1
+		c.Trail = []Mark{{Kind: MarkPipeline, Pipeline: 101, Commit: "C1", Status: PipelineFailed}}
+		return c
+	}
+	tests := []struct {
+		name       string
+		car        Car
+		found      PipelineFound
+		state      State
+		pipeline   int64
+		attempts   int
+		cancelled  []int64
+		wantStatus bool // a testing status is emitted for the MR
+		marked     PipelineState
+	}{
+		{"a pending pipeline on the commit is taken", starting(),
+			PipelineFound{MR: 1, SHA: "C1", Pipeline: 500, Status: PipelinePending}, StateRunning, 500, 1, nil, true, ""},
+		{"one first seen passed is taken and passes", starting(),
+			PipelineFound{MR: 1, SHA: "C1", Pipeline: 500, Status: PipelineSuccess}, StatePassed, 500, 1, nil, true, PipelineSuccess},
+		// A lone car that failed is tested again on its own at once.
+		{"one first seen failed is taken and fails", starting(),
+			PipelineFound{MR: 1, SHA: "C1", Pipeline: 500, Status: PipelineFailed}, StateStarting, 0, 0, nil, true, PipelineFailed},
+		{"a car built to start and waiting for a free pipeline takes it", at(1, StateBuilt, "T"),
+			PipelineFound{MR: 1, SHA: "C1", Pipeline: 500, Status: PipelineRunning}, StateRunning, 500, 1, nil, true, ""},
+		{"a cancelled one is not taken", starting(),
+			PipelineFound{MR: 1, SHA: "C1", Pipeline: 500, Status: PipelineCanceled}, StateStarting, 0, 0, nil, false, ""},
+		{"a late report of the failed attempt is not taken again", retried(),
+			PipelineFound{MR: 1, SHA: "C1", Pipeline: 101, Status: PipelineFailed}, StateStarting, 0, 1, nil, false, ""},
+		{"one for a commit the car left is cancelled", starting(),
+			PipelineFound{MR: 1, SHA: "C0", Pipeline: 500, Status: PipelineRunning}, StateStarting, 0, 0, []int64{500}, false, ""},
+		{"a second pipeline for a running car's commit is cancelled", at(1, StateRunning, "T"),
+			PipelineFound{MR: 1, SHA: "C1", Pipeline: 500, Status: PipelinePending}, StateRunning, 101, 1, []int64{500}, false, ""},
+		{"the running car's own pipeline passing is its result", at(1, StateRunning, "T"),
+			PipelineFound{MR: 1, SHA: "C1", Pipeline: 101, Status: PipelineSuccess}, StatePassed, 101, 1, nil, false, ""},
+		{"an MR not on the train: its running pipeline is nobody's", starting(),
+			PipelineFound{MR: 9, SHA: "C9", Pipeline: 500, Status: PipelineRunning}, StateStarting, 0, 0, []int64{500}, false, ""},
+		{"an MR not on the train: a finished one is left alone", starting(),
+			PipelineFound{MR: 9, SHA: "C9", Pipeline: 500, Status: PipelineFailed}, StateStarting, 0, 0, nil, false, ""},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			tr := mk(tt.car)
+			tr.Settings.Retries = 0
+			got, actions := Plan(tr, tt.found, t0)
+			c := got.Car(1)
+			if c == nil {
+				t.Fatalf("car 1 left the train: actions %#v", actions)
+			}
+			if c.State != tt.state || c.Pipeline != tt.pipeline || c.Attempts != tt.attempts {
+				t.Errorf("car state %s, pipeline %d, attempts %d; want %s, %d, %d", c.State, c.Pipeline, c.Attempts, tt.state, tt.pipeline, tt.attempts)
+			}
+			if tt.marked != "" && !slices.ContainsFunc(c.Trail, func(m Mark) bool {
+				return m.Kind == MarkPipeline && m.Pipeline == tt.found.Pipeline && m.Status == tt.marked
+			}) {
+				t.Errorf("trail %+v: want pipeline %d marked %s", c.Trail, tt.found.Pipeline, tt.marked)
+			}
+			var cancelled []int64
+			for _, a := range only[CancelPipeline](actions) {
+				cancelled = append(cancelled, a.Pipeline)
+			}
+			if !slices.Equal(cancelled, tt.cancelled) {
+				t.Errorf("cancelled %v, want %v", cancelled, tt.cancelled)
+			}
+			testing := slices.ContainsFunc(only[Status](actions), func(s Status) bool { return s.MR == 1 && s.Phase == PhaseTesting })
+			if testing != tt.wantStatus {
+				t.Errorf("testing status emitted: %v, want %v (actions %#v)", testing, tt.wantStatus, actions)
+			}
+		})
+	}
+}
+
+// A witness's pipeline reported by its push is the witness's news, not a
+// stranger to cancel.
+func TestAFoundWitnessPipelineIsItsResult(t *testing.T) {
+	tr := mk(witnessed(suspect(at(1, StateFailed, "T"), pipe(1)), 900))
+	got, actions := Plan(tr, PipelineFound{MR: 1, SHA: "W900", Pipeline: 900, Status: PipelineSuccess}, t0)
+	if n := len(only[CancelPipeline](actions)); n != 0 {
+		t.Fatalf("cancelled the witness: %#v", actions)
+	}
+	if c := got.Car(1); c != nil && c.Witness != nil && c.Witness.Status != PipelineSuccess {
+		t.Fatalf("witness %+v: want its success recorded", c.Witness)
+	}
+}
+
+// A car's first pipeline on a commit may come from the push that made the
+// commit; one asked for after it had a pipeline on that commit cannot.
+func TestStartPipelineSaysWhetherTheCommitHadOne(t *testing.T) {
+	for _, retries := range []int{0, 1} { // tested again on its own, or retried
+		tr := mk(at(1, StateBuilding, "T"))
+		tr.Settings.Retries = retries
+		tr, actions := Plan(tr, Built{MR: 1, Base: "T", HeadSHA: head(1), Commit: "C1"}, t0)
+		first := only[StartPipeline](actions)
+		if len(first) != 1 || first[0].Again {
+			t.Fatalf("first start: %#v, want one not marked again", first)
+		}
+		tr, _ = Plan(tr, PipelineCreated{MR: 1, SHA: "C1", Pipeline: pipe(1)}, t0)
+		_, actions = Plan(tr, failed(1), t0)
+		again := only[StartPipeline](actions)
+		if len(again) != 1 || !again[0].Again || again[0].Commit != "C1" {
+			t.Fatalf("retries %d: start after a pipeline on the commit: %#v, want it marked again", retries, again)
+		}
+	}
+}

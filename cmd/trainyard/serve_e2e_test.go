@@ -513,8 +513,8 @@ func TestServeRunsTrainsFromComments(t *testing.T) {
 		t.Fatal(err)
 	}
 	for _, p := range ps {
-		if strings.HasPrefix(p.Ref, "trainyard/") && (p.Source != "push" || p.Variables["TRAINYARD"] != "true" || p.Variables["TRAINYARD_TARGET_BRANCH"] != "main") {
-			t.Errorf("car pipeline %d on %s: source %s, variables %v; want started by the push with the train's variables", p.ID, p.Ref, p.Source, p.Variables)
+		if strings.HasPrefix(p.Ref, "trainyard/") && (p.Source != "push" || p.Status != "success" || p.Variables["TRAINYARD"] != "true" || p.Variables["TRAINYARD_TARGET_BRANCH"] != "main") {
+			t.Errorf("car pipeline %d on %s: source %s, status %s, variables %v; want started by the push with the train's variables, and passed", p.ID, p.Ref, p.Source, p.Status, p.Variables)
 		}
 	}
 	if n := r.ff.Calls()["POST /projects/{id}/pipeline"]; n != 0 {

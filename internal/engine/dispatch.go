@@ -87,9 +87,11 @@ func (e *Engine) Jobs(ctx context.Context, ev event.Event) ([]Job, error) {
 		}
 		key := train.Key{Forge: ev.Forge, Project: ev.Project, Branch: branch}
 		var obs train.Observation = train.PipelineStatus{Pipeline: ev.Pipeline, SHA: ev.SHA, Status: ev.Status}
-		if !e.cfg.PipelinesByAPI {
-			// It may be the pipeline a car's push started.
-			obs = train.PipelineFound{MR: mr, SHA: ev.SHA, Pipeline: ev.Pipeline, Status: ev.Status}
+		if mrs, ok, err := e.pushedPipeline(ctx, ev, branch); err != nil {
+			return nil, fmt.Errorf("pipeline %d of %s: %w", ev.Pipeline, ev.Project, err)
+		} else if ok {
+			obs = train.PipelineFound{MR: mr, SHA: ev.SHA, Pipeline: ev.Pipeline, Status: ev.Status, MRs: mrs}
+			e.fresh.forget(key, ev.SHA)
 		}
 		jobs := one(key, obs)
 		if ev.Status.Done() {

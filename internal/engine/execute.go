@@ -281,15 +281,19 @@ func (s *slowBuilds) count(key train.Key, a train.BuildCar, timedOut bool) int {
 // startPipeline reuses a pipeline that runs or passed for exactly this
 // commit on the car branch, and creates one otherwise. A commit this
 // engine just pushed onto a new car branch has none to reuse; one pushed
-// with the pipeline's variables starts its own, which its webhook (or,
-// if that is lost, a sweep after PushPipelineWait) brings to the car.
+// with the pipeline's variables starts its own, which its webhook brings
+// to the car. Asked again (a sweep's Resync: the webhook may be lost),
+// the car looks for it, and after PushPipelineWait creates one.
 func (e *Engine) startPipeline(ctx context.Context, t *train.Train, a train.StartPipeline) ([]train.Observation, error) {
 	ref := e.carBranch(t.Key, a.MR)
 	pushed, fresh := e.fresh.get(t.Key, a.Commit)
-	if fresh && pushed.options && !a.Again && e.now().Sub(pushed.at) < e.cfg.PushPipelineWait {
+	waiting := fresh && pushed.options && !a.Again && e.now().Sub(pushed.at) < e.cfg.PushPipelineWait
+	if waiting && !e.fresh.ask(t.Key, a.Commit) {
 		return nil, nil
 	}
-	e.fresh.forget(t.Key, a.Commit)
+	if !waiting {
+		e.fresh.forget(t.Key, a.Commit)
+	}
 	var existing []forge.Pipeline
 	if !fresh || !pushed.created || pushed.options {
 		var err error
@@ -306,6 +310,9 @@ func (e *Engine) startPipeline(ctx context.Context, t *train.Train, a train.Star
 			obs = append(obs, train.PipelineStatus{Pipeline: p.ID, SHA: p.SHA, Status: p.Status})
 		}
 		return obs, nil
+	}
+	if waiting {
+		return nil, nil // not created yet
 	}
 	if fresh && pushed.options && !a.Again && len(existing) == 0 {
 		e.pushless.add(t.Project, e.now())

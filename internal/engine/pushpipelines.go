@@ -3,6 +3,7 @@ package engine
 import (
 	"context"
 	"errors"
+	"fmt"
 	"strconv"
 	"strings"
 	"sync"
@@ -10,6 +11,8 @@ import (
 
 	"go.uber.org/zap"
 
+	"github.com/trainyard/trainyard/internal/event"
+	"github.com/trainyard/trainyard/internal/forge"
 	"github.com/trainyard/trainyard/internal/gitops"
 	"github.com/trainyard/trainyard/internal/train"
 )
@@ -60,6 +63,48 @@ func (e *Engine) pipelinesOnPush(project string) bool {
 	return !e.cfg.Profile.PipelinesBySHA && !e.cfg.PipelinesByAPI && !e.pushless.has(project, e.now())
 }
 
+// maxCarMRs bounds the MRs a car pipeline's TRAINYARD_MRS may name: far
+// more than any train holds.
+const maxCarMRs = 1000
+
+// pushedPipeline reports whether a pipeline event is of a pipeline a
+// car's push started, and the MRs it tests: run for a push of the car
+// branch (not a tag, not a child of another pipeline) by the user
+// Trainyard signs in as, with the variables Trainyard gives the car
+// pipelines of target. Anyone who can push may run a pipeline on a car
+// branch, with variables of their choosing: such a pipeline is never the
+// car's, nor cancelled as a stray; only the train's own ids are heard of.
+func (e *Engine) pushedPipeline(ctx context.Context, ev event.Event, target string) ([]int64, bool, error) {
+	v := ev.CarVars
+	if e.cfg.PipelinesByAPI || ev.Source != "push" || ev.Tag || ev.Parent != 0 || v.Train != "true" || v.Target != target {
+		return nil, false, nil
+	}
+	s, ok := e.forge.(forge.Self)
+	if !ok {
+		return nil, false, nil
+	}
+	self, err := s.Self(ctx)
+	if err != nil {
+		return nil, false, fmt.Errorf("read who the forge client is: %w", err)
+	}
+	if self == "" || !strings.EqualFold(ev.User.Username, self) {
+		return nil, false, nil
+	}
+	parts := strings.Split(v.MRs, ",")
+	if len(parts) > maxCarMRs {
+		return nil, false, nil
+	}
+	mrs := make([]int64, len(parts))
+	for i, p := range parts {
+		mr, err := strconv.ParseInt(p, 10, 64)
+		if err != nil || mr <= 0 {
+			return nil, false, nil
+		}
+		mrs[i] = mr
+	}
+	return mrs, true, nil
+}
+
 // pushCar pushes a built car's commit to its branch, with the pipeline's
 // variables where the push is to start the pipeline (the car's pipeline
 // starts once it is built; a car in the middle of a batch must start
@@ -105,6 +150,8 @@ type carPushed struct {
 	// options: the push carried the pipeline's variables, and starts the
 	// pipeline itself.
 	options bool
+	// asked: the car asked for its pipeline since the push.
+	asked bool
 }
 
 // freshCommits are car commits this engine just pushed. The set is
@@ -120,13 +167,40 @@ type freshCommits struct {
 // pass.
 const freshMax = 4096
 
+// freshKeep is how long a push is remembered at most: far longer than
+// any wait for its pipeline.
+const freshKeep = 10 * time.Minute
+
 func (f *freshCommits) add(key train.Key, commit string, p carPushed) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	if len(f.m) >= freshMax {
+		// Pushes whose pipelines were found are forgotten only here.
+		for k, old := range f.m {
+			if p.at.Sub(old.at) > freshKeep {
+				delete(f.m, k)
+			}
+		}
+	}
+	if len(f.m) >= freshMax {
 		clear(f.m)
 	}
 	f.m[key.String()+"@"+commit] = p
+}
+
+// ask records that the car of commit asked for its pipeline, and reports
+// whether it had before.
+func (f *freshCommits) ask(key train.Key, commit string) (before bool) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	k := key.String() + "@" + commit
+	p, ok := f.m[k]
+	if !ok {
+		return false
+	}
+	before, p.asked = p.asked, true
+	f.m[k] = p
+	return before
 }
 
 func (f *freshCommits) get(key train.Key, commit string) (carPushed, bool) {

@@ -12,6 +12,7 @@ import (
 	"go.uber.org/zap/zaptest/observer"
 
 	"github.com/trainyard/trainyard/internal/engine"
+	"github.com/trainyard/trainyard/internal/event"
 	"github.com/trainyard/trainyard/internal/fakeforge"
 	"github.com/trainyard/trainyard/internal/train"
 )
@@ -117,5 +118,62 @@ func TestAProjectWhoseCIIgnoresPushesGetsAPIPipelines(t *testing.T) {
 		if p.Source != "api" || p.Status != fakeforge.PipelineSuccess || p.Variables["TRAINYARD"] != "true" {
 			t.Errorf("pipeline %d on %s: source %s, status %s, variables %v; want api, success, TRAINYARD set", p.ID, p.Ref, p.Source, p.Status, p.Variables)
 		}
+	}
+}
+
+// Only a pipeline the bot's own push of the car branch started, with the
+// car's variables, is taken as the car's: anyone who can push may run a
+// pipeline on a car branch at the car's commit, with variables of their
+// choosing, or have one run as a tag's or a child pipeline.
+func TestOnlyTheBotsPushPipelineIsTheCars(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t, envOptions{pushPipelines: true, ci: fakeforge.CI{Manual: true},
+		config: func(c *engine.Config) { c.PushPipelineWait = time.Hour }})
+	mr := e.mr(1, nil)
+	e.addAll(mr)
+	pls := e.carPipelines()
+	if len(pls) != 1 || pls[0].Source != "push" || pls[0].User != "trainyard-bot" {
+		t.Fatalf("car pipelines %+v, want the one the bot's push started", pls)
+	}
+	p := pls[0]
+	genuine := event.Event{Forge: "gitlab", Project: project, Kind: event.KindPipeline, User: event.User{Username: "Trainyard-Bot"},
+		Pipeline: p.ID, SHA: p.SHA, Ref: p.Ref, Status: train.PipelineRunning, Source: "push",
+		CarVars: event.CarVars{Train: "true", Target: "main", MRs: strconv.FormatInt(mr, 10)}}
+	car := func() train.Car {
+		t.Helper()
+		tr, err := e.st.Load(e.ctx, e.key)
+		if err != nil || tr.Car(mr) == nil {
+			t.Fatalf("train %+v, %v", tr, err)
+		}
+		return *tr.Car(mr)
+	}
+	for i, forged := range []func(*event.Event){
+		func(ev *event.Event) { ev.User.Username = "mallory" },
+		func(ev *event.Event) { ev.Tag = true },
+		func(ev *event.Event) { ev.Parent = p.ID - 1 },
+		func(ev *event.Event) { ev.Source = "web" },
+		func(ev *event.Event) { ev.CarVars.Train = "" },
+		func(ev *event.Event) { ev.CarVars.Target = "release" },
+		func(ev *event.Event) { ev.CarVars.MRs = "x" },
+	} {
+		ev := genuine
+		ev.ID = fmt.Sprintf("forged-%d", i)
+		forged(&ev)
+		if err := e.eng.Dispatch(e.ctx, ev); err != nil {
+			t.Fatal(err)
+		}
+		if c := car(); c.State != train.StateStarting || c.Pipeline != 0 {
+			t.Fatalf("forged event %d (%+v): car %s with pipeline %d, want still starting", i, ev, c.State, c.Pipeline)
+		}
+	}
+	if got := e.pipelineStatus(p.ID); got == fakeforge.PipelineCanceled {
+		t.Fatalf("the push's pipeline was cancelled by the forged events")
+	}
+	genuine.ID = "genuine"
+	if err := e.eng.Dispatch(e.ctx, genuine); err != nil {
+		t.Fatal(err)
+	}
+	if c := car(); c.State != train.StateRunning || c.Pipeline != p.ID {
+		t.Fatalf("car %s with pipeline %d, want running on %d", c.State, c.Pipeline, p.ID)
 	}
 }

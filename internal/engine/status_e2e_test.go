@@ -65,7 +65,19 @@ func writes(ff *fakeforge.Forge) map[string]int {
 
 func TestStatusCommentAndCommitStatusFollowTheCar(t *testing.T) {
 	t.Parallel()
-	e := newEnv(t, envOptions{config: withLink})
+	for _, push := range []bool{false, true} {
+		t.Run(fmt.Sprintf("pipelines started by the push: %v", push), func(t *testing.T) {
+			t.Parallel()
+			statusFollowsTheCar(t, push)
+		})
+	}
+}
+
+func statusFollowsTheCar(t *testing.T, push bool) {
+	e := newEnv(t, envOptions{pushPipelines: push, config: func(c *engine.Config) {
+		withLink(c)
+		c.PushPipelineWait = 50 * time.Millisecond
+	}})
 	var mrs []int64
 	for i := 1; i <= 4; i++ {
 		mrs = append(mrs, e.mr(i, nil))
@@ -96,7 +108,7 @@ func TestStatusCommentAndCommitStatusFollowTheCar(t *testing.T) {
 	}
 	// The happy path's writes per merged MR: the status comment posted
 	// and edited once, the commit status set twice, and one pipeline
-	// (or fewer, when batched).
+	// (or fewer, when batched) unless the push started it.
 	w := writes(e.ff)
 	n := len(mrs)
 	if got := w["POST /projects/{id}/merge_requests/{iid}/notes"]; got != n {
@@ -108,8 +120,15 @@ func TestStatusCommentAndCommitStatusFollowTheCar(t *testing.T) {
 	if got := w["POST /projects/{id}/statuses/{sha}"]; got != 2*n {
 		t.Errorf("statuses set: %d, want %d; writes %v", got, 2*n, w)
 	}
-	if got := w["POST /projects/{id}/pipeline"]; got > n {
-		t.Errorf("pipelines: %d, want at most %d; writes %v", got, n, w)
+	if got := w["POST /projects/{id}/pipeline"]; push && got != 0 || got > n {
+		t.Errorf("pipelines: %d, want at most %d (none when the push starts them); writes %v", got, n, w)
+	}
+	total := 0
+	for _, c := range w {
+		total += c
+	}
+	if want := 4 * n; push && total != want {
+		t.Errorf("writes: %d, want %d (4 per merged MR); writes %v", total, want, w)
 	}
 }
 

@@ -82,10 +82,27 @@ type Event struct {
 	SHA      string              `json:"sha,omitempty"`
 	Ref      string              `json:"ref,omitempty"`
 	Status   train.PipelineState `json:"status,omitempty"`
+	// What started a GitLab pipeline: its source (push, api,
+	// parent_pipeline, ...), whether its ref is a tag, its parent
+	// pipeline when it is a child, and the variables Trainyard gives a
+	// car's pipeline (TRAINYARD*), as the webhook tells them.
+	Source  string  `json:"source,omitempty"`
+	Tag     bool    `json:"tag,omitempty"`
+	Parent  int64   `json:"parent,omitempty"`
+	CarVars CarVars `json:"car_vars,omitzero"`
 
 	// Push events: Ref is the branch name (without refs/heads/).
 	Before string `json:"before,omitempty"`
 	After  string `json:"after,omitempty"`
+}
+
+// CarVars are the variables Trainyard gives a car's pipeline, as a
+// pipeline's webhook reports them: TRAINYARD, TRAINYARD_TARGET_BRANCH
+// and TRAINYARD_MRS.
+type CarVars struct {
+	Train  string `json:"train,omitempty"`
+	Target string `json:"target,omitempty"`
+	MRs    string `json:"mrs,omitempty"`
 }
 
 // Validate reports an event that lacks what its kind needs.

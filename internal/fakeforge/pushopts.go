@@ -107,6 +107,9 @@ func readPushRequest(br *bufio.Reader) (pushRequest, error) {
 		// A signed push (push-cert) carries its commands among the
 		// certificate's lines; anything not a command is skipped.
 		if branch, ok := commandBranch(line); ok {
+			if len(req.branches) >= maxPushCommands {
+				return pushRequest{}, fmt.Errorf("more than %d commands", maxPushCommands)
+			}
 			req.branches[branch] = true
 		}
 	}
@@ -124,11 +127,22 @@ func readPushRequest(br *bufio.Reader) (pushRequest, error) {
 		if err != nil {
 			return pushRequest{}, err
 		}
+		if len(opts) >= maxPushOptions {
+			return pushRequest{}, fmt.Errorf("more than %d push options", maxPushOptions)
+		}
 		opts = append(opts, line)
 	}
 	req.skipCI, req.vars = ciPushOptions(opts)
 	return req, nil
 }
+
+// Bounds on what a push request may name, far above what a client sends,
+// so a hostile body cannot hold the forge's memory: a rejected request is
+// read as one with no options, and git itself judges the rest.
+const (
+	maxPushCommands = 10000
+	maxPushOptions  = 100
+)
 
 // readPkt reads one pkt-line and returns its payload without a trailing
 // LF, or errFlush for a flush-pkt.

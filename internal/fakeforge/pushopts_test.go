@@ -377,3 +377,22 @@ func FuzzParsePushRequest(f *testing.F) {
 		}
 	})
 }
+
+// A request naming more options than any client sends is read as one
+// with none, not held in memory.
+func TestParsePushRequestBoundsOptions(t *testing.T) {
+	const caps = " report-status push-options"
+	opts := make([]string, maxPushOptions+1)
+	for i := range opts {
+		opts[i] = "ci.variable=A=1"
+	}
+	body, _ := pushBody(caps, opts...)
+	got, err := parsePushRequest(body, "")
+	if err == nil || got.vars != nil || got.skipCI {
+		t.Fatalf("%d options: %+v, %v; want none and an error", len(opts), got, err)
+	}
+	body, _ = pushBody(caps, opts[:maxPushOptions]...)
+	if got, err := parsePushRequest(body, ""); err != nil || len(got.vars) != 1 {
+		t.Fatalf("%d options: %+v, %v; want them read", maxPushOptions, got, err)
+	}
+}

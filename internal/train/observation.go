@@ -147,16 +147,19 @@ type PipelineCreated struct {
 	Pipeline int64
 }
 
-// PipelineFound: the forge reports a pipeline on a car's branch that
-// nobody asked for through StartPipeline: one a push of the car started
-// by itself. A car waiting for a pipeline on that commit takes it, unless
-// it had it before (a late or repeated report of an earlier attempt) or it
-// ended without passing; otherwise it is read as a PipelineStatus.
+// PipelineFound: the forge reports a pipeline that a push of a car's
+// branch started by itself, given the car pipeline's variables, by
+// Trainyard (the executor checks who started it, and how). A car waiting
+// for a pipeline on that commit, testing the same MRs, takes it, unless
+// it had it before (a late or repeated report of an earlier attempt);
+// otherwise it is read as a PipelineStatus.
 type PipelineFound struct {
 	MR       int64
 	SHA      string
 	Pipeline int64
 	Status   PipelineState
+	// MRs are the MRs the pipeline was told it tests, front first.
+	MRs []int64
 }
 
 // PipelineRefused: the forge refused for good to start the pipeline asked

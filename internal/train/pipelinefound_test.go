@@ -30,22 +30,26 @@ func TestAPipelineAPushStartedIsFound(t *testing.T) {
 		marked     PipelineState
 	}{
 		{"a pending pipeline on the commit is taken", starting(),
-			PipelineFound{MR: 1, SHA: "C1", Pipeline: 500, Status: PipelinePending}, StateRunning, 500, 1, nil, true, ""},
+			PipelineFound{MR: 1, SHA: "C1", Pipeline: 500, MRs: []int64{1}, Status: PipelinePending}, StateRunning, 500, 1, nil, true, ""},
 		{"one first seen passed is taken and passes", starting(),
-			PipelineFound{MR: 1, SHA: "C1", Pipeline: 500, Status: PipelineSuccess}, StatePassed, 500, 1, nil, true, PipelineSuccess},
+			PipelineFound{MR: 1, SHA: "C1", Pipeline: 500, MRs: []int64{1}, Status: PipelineSuccess}, StatePassed, 500, 1, nil, true, PipelineSuccess},
 		// A lone car that failed is tested again on its own at once.
 		{"one first seen failed is taken and fails", starting(),
-			PipelineFound{MR: 1, SHA: "C1", Pipeline: 500, Status: PipelineFailed}, StateStarting, 0, 0, nil, true, PipelineFailed},
+			PipelineFound{MR: 1, SHA: "C1", Pipeline: 500, MRs: []int64{1}, Status: PipelineFailed}, StateStarting, 0, 0, nil, true, PipelineFailed},
 		{"a car built to start and waiting for a free pipeline takes it", at(1, StateBuilt, "T"),
-			PipelineFound{MR: 1, SHA: "C1", Pipeline: 500, Status: PipelineRunning}, StateRunning, 500, 1, nil, true, ""},
+			PipelineFound{MR: 1, SHA: "C1", Pipeline: 500, MRs: []int64{1}, Status: PipelineRunning}, StateRunning, 500, 1, nil, true, ""},
+		{"one told of MRs ahead that merged since is taken", starting(),
+			PipelineFound{MR: 1, SHA: "C1", Pipeline: 500, MRs: []int64{7, 1}, Status: PipelineRunning}, StateRunning, 500, 1, nil, true, ""},
+		{"one told it tests other MRs is not taken", starting(),
+			PipelineFound{MR: 1, SHA: "C1", Pipeline: 500, MRs: []int64{1, 2}, Status: PipelineRunning}, StateStarting, 0, 0, []int64{500}, false, ""},
 		{"a cancelled one is not taken", starting(),
-			PipelineFound{MR: 1, SHA: "C1", Pipeline: 500, Status: PipelineCanceled}, StateStarting, 0, 0, nil, false, ""},
+			PipelineFound{MR: 1, SHA: "C1", Pipeline: 500, MRs: []int64{1}, Status: PipelineCanceled}, StateStarting, 0, 0, nil, false, ""},
 		{"a late report of the failed attempt is not taken again", retried(),
 			PipelineFound{MR: 1, SHA: "C1", Pipeline: 101, Status: PipelineFailed}, StateStarting, 0, 1, nil, false, ""},
 		{"one for a commit the car left is cancelled", starting(),
 			PipelineFound{MR: 1, SHA: "C0", Pipeline: 500, Status: PipelineRunning}, StateStarting, 0, 0, []int64{500}, false, ""},
 		{"a second pipeline for a running car's commit is cancelled", at(1, StateRunning, "T"),
-			PipelineFound{MR: 1, SHA: "C1", Pipeline: 500, Status: PipelinePending}, StateRunning, 101, 1, []int64{500}, false, ""},
+			PipelineFound{MR: 1, SHA: "C1", Pipeline: 500, MRs: []int64{1}, Status: PipelinePending}, StateRunning, 101, 1, []int64{500}, false, ""},
 		{"the running car's own pipeline passing is its result", at(1, StateRunning, "T"),
 			PipelineFound{MR: 1, SHA: "C1", Pipeline: 101, Status: PipelineSuccess}, StatePassed, 101, 1, nil, false, ""},
 		{"an MR not on the train: its running pipeline is nobody's", starting(),
@@ -115,5 +119,17 @@ func TestStartPipelineSaysWhetherTheCommitHadOne(t *testing.T) {
 		if len(again) != 1 || !again[0].Again || again[0].Commit != "C1" {
 			t.Fatalf("retries %d: start after a pipeline on the commit: %#v, want it marked again", retries, again)
 		}
+	}
+}
+
+// A push pipeline skipped by the commit's message ([skip ci]) tests
+// nothing: the car asks for one at once, which the executor creates
+// through the API.
+func TestASkippedPushPipelineIsReplacedAtOnce(t *testing.T) {
+	tr := mk(at(1, StateStarting, "T"))
+	got, actions := Plan(tr, PipelineFound{MR: 1, SHA: "C1", Pipeline: 500, MRs: []int64{1}, Status: PipelineSkipped}, t0)
+	starts := only[StartPipeline](actions)
+	if len(starts) != 1 || !starts[0].Again || starts[0].Commit != "C1" || got.Car(1).State != StateStarting {
+		t.Fatalf("car %+v, actions %#v: want it starting, a pipeline asked for again", got.Car(1), actions)
 	}
 }

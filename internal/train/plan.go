@@ -515,17 +515,31 @@ func (p *planner) pipelineCreated(o PipelineCreated) {
 }
 
 // pipelineFound takes a pipeline a push started as the car's when the car
-// waits for one on that commit, or is built on it and waits for its turn. One the train does not know that still
-// runs is nobody's (a second pipeline for a commit whose car has one
-// already, or one for a commit the car has left) and is cancelled.
-// Anything else is news of a pipeline the train knows, or of one that
-// ended, and is left to pipelineStatus.
+// waits for one on that commit, or is built on it and waits for its turn,
+// and it tests the MRs the car's commit carries. One the train does not
+// know that still runs is nobody's (a second pipeline for a commit whose
+// car has one already, or one for a commit the car has left) and is
+// cancelled. A skipped one (the commit's message asks CI to skip pushes)
+// is replaced by one asked for at once. Anything else is news of a
+// pipeline the train knows, or of one that ended, and is left to
+// pipelineStatus.
 func (p *planner) pipelineFound(o PipelineFound) {
-	c := p.t.Car(o.MR)
+	i := p.t.Index(o.MR)
+	var c *Car
+	if i >= 0 {
+		c = &p.t.Cars[i]
+	}
+	// The cars ahead that merged since the push have left the chain: it
+	// ends the MRs the pipeline was told.
+	waiting := c != nil && (c.State == StateStarting || c.State == StateBuilt) && c.Commit == o.SHA && endsWith(o.MRs, p.chain(i))
 	switch {
 	case p.findWitness(o.Pipeline, o.SHA) != nil || c != nil && c.hadPipeline(o.Pipeline):
-	case c != nil && (c.State == StateStarting || c.State == StateBuilt) && c.Commit == o.SHA &&
-		o.Status != PipelineCanceled && o.Status != PipelineSkipped:
+	case waiting && o.Status == PipelineSkipped && c.State == StateStarting:
+		a := p.startAction(i)
+		a.Again = true
+		p.emit(a)
+		return
+	case waiting && o.Status != PipelineCanceled && o.Status != PipelineSkipped:
 		// A car built to start at once may still wait for a free
 		// pipeline when its push's pipeline is found: that pipeline runs
 		// anyway, and its result is the car's.
@@ -536,6 +550,11 @@ func (p *planner) pipelineFound(o PipelineFound) {
 		return
 	}
 	p.pipelineStatus(PipelineStatus{Pipeline: o.Pipeline, SHA: o.SHA, Status: o.Status})
+}
+
+// endsWith reports whether list ends with tail.
+func endsWith(list, tail []int64) bool {
+	return len(tail) <= len(list) && slices.Equal(list[len(list)-len(tail):], tail)
 }
 
 // hadPipeline reports whether the car's trail shows pipeline id: one it

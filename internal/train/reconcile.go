@@ -150,12 +150,15 @@ func (p *planner) expireTimeouts() bool {
 // own test.
 func (p *planner) startOwed() {
 	free := p.t.Settings.MaxParallel - p.inFlight()
+	unclaimed := free // by the suspects built here
 	for i := range p.t.Cars {
 		c := &p.t.Cars[i]
 		switch {
 		case c.Suspect != 0 && c.State == StateQueued && p.t.TargetHead != "":
 			if base := p.expectedBase(i); base != "" {
-				p.build(i, base, free > 0)
+				// Built to start only while pipelines are free for it.
+				p.build(i, base, unclaimed > 0)
+				unclaimed--
 			}
 		case free > 0 && c.State == StateBuilt && (c.Suspect != 0 || c.Attempts > 0):
 			p.start(i)

@@ -202,7 +202,28 @@ func gitlabPipeline(e *gitlab.PipelineEvent) normalised {
 		SHA:      a.SHA,
 		Ref:      a.Ref,
 		Status:   status,
+		Source:   a.Source,
+		Tag:      a.Tag,
+		Parent:   e.SourcePipeline.PipelineID,
+		CarVars:  carVars(a.Variables),
 	})
+}
+
+// carVars keeps the variables Trainyard gives a car's pipeline, and
+// only those: a pipeline's variables are anyone's to set.
+func carVars(vars []gitlab.PipelineEventObjectAttributesVariable) event.CarVars {
+	var out event.CarVars
+	for _, v := range vars {
+		switch v.Key {
+		case "TRAINYARD":
+			out.Train = v.Value
+		case "TRAINYARD_TARGET_BRANCH":
+			out.Target = v.Value
+		case "TRAINYARD_MRS":
+			out.MRs = v.Value
+		}
+	}
+	return out
 }
 
 func gitlabPush(e *gitlab.PushEvent) normalised {

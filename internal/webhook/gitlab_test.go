@@ -5,6 +5,8 @@ import (
 	"strings"
 	"testing"
 
+	gitlab "gitlab.com/gitlab-org/api/client-go"
+
 	"github.com/trainyard/trainyard/internal/event"
 	"github.com/trainyard/trainyard/internal/train"
 )
@@ -27,7 +29,7 @@ func glNote(user event.User, body string) event.Event {
 
 func glPipeline(user event.User, status train.PipelineState) event.Event {
 	return event.Event{Forge: "gitlab", Project: "gitlab-org/gitlab-test", Kind: event.KindPipeline, User: user,
-		MR: 1, Pipeline: 31, SHA: glPipelineSHA, Ref: "master", Status: status}
+		MR: 1, Pipeline: 31, SHA: glPipelineSHA, Ref: "master", Status: status, Source: "merge_request_event", Parent: 30}
 }
 
 func glPush() event.Event {
@@ -221,5 +223,21 @@ func TestGitLabPipelineStates(t *testing.T) {
 	}
 	if got, ok := gitlabPipelineState("Success"); ok {
 		t.Errorf("gitlab status Success: %q, want not mapped", got)
+	}
+}
+
+// Only the variables Trainyard gives a car's pipeline are kept from a
+// pipeline's webhook (the fixtures carry another, which is dropped).
+func TestCarVarsKeepsTrainyardsOwn(t *testing.T) {
+	t.Parallel()
+	got := carVars([]gitlab.PipelineEventObjectAttributesVariable{
+		{Key: "NESTOR_PROD_ENVIRONMENT", Value: "us-west-1"},
+		{Key: "TRAINYARD", Value: "true"},
+		{Key: "TRAINYARD_MRS", Value: "3,12"},
+		{Key: "TRAINYARD_TARGET_BRANCH", Value: "main"},
+		{Key: "trainyard", Value: "false"},
+	})
+	if want := (event.CarVars{Train: "true", Target: "main", MRs: "3,12"}); got != want {
+		t.Fatalf("carVars = %+v, want %+v", got, want)
 	}
 }

@@ -165,7 +165,7 @@ func (r *Repo) push(ctx context.Context, refspec, dst string, options ...string)
 	})
 	// Over HTTP git exits 1 with no ref status when the remote takes no
 	// push options; over other transports, 128.
-	if len(options) > 0 && strings.Contains(string(res.stderr), "does not support push options") {
+	if len(options) > 0 && strings.Contains(string(res.stderr), "fatal: the receiving end does not support push options") {
 		return pushStatus{}, fmt.Errorf("git push: %w: %s", ErrNoPushOptions, strings.TrimSpace(string(res.stderr)))
 	}
 	if err != nil {

@@ -129,6 +129,8 @@ func (e *Engine) pushCar(ctx context.Context, repo RepoWriter, t *train.Train, a
 	if err != nil {
 		return err
 	}
+	// A push remembered for this commit is no longer what its branch saw.
+	e.fresh.forget(t.Key, commit)
 	switch {
 	case onPush && p.Moved:
 		e.fresh.add(t.Key, commit, carPushed{at: e.now(), created: p.Created, options: true})

@@ -42,6 +42,8 @@ func TestAPipelineAPushStartedIsFound(t *testing.T) {
 			PipelineFound{MR: 1, SHA: "C1", Pipeline: 500, MRs: []int64{7, 1}, Status: PipelineRunning}, StateRunning, 500, 1, nil, true, ""},
 		{"one told it tests other MRs is not taken", starting(),
 			PipelineFound{MR: 1, SHA: "C1", Pipeline: 500, MRs: []int64{1, 2}, Status: PipelineRunning}, StateStarting, 0, 0, []int64{500}, false, ""},
+		{"the running car's own pipeline is known without its trail", at(1, StateRunning, "T"),
+			PipelineFound{MR: 1, SHA: "C1", Pipeline: 101, MRs: []int64{1}, Status: PipelineRunning}, StateRunning, 101, 1, nil, false, ""},
 		{"a cancelled one is not taken", starting(),
 			PipelineFound{MR: 1, SHA: "C1", Pipeline: 500, MRs: []int64{1}, Status: PipelineCanceled}, StateStarting, 0, 0, nil, false, ""},
 		{"a late report of the failed attempt is not taken again", retried(),
@@ -131,5 +133,33 @@ func TestASkippedPushPipelineIsReplacedAtOnce(t *testing.T) {
 	starts := only[StartPipeline](actions)
 	if len(starts) != 1 || !starts[0].Again || starts[0].Commit != "C1" || got.Car(1).State != StateStarting {
 		t.Fatalf("car %+v, actions %#v: want it starting, a pipeline asked for again", got.Car(1), actions)
+	}
+}
+
+// A built car whose push's pipeline comes when no pipeline is free, or
+// when a pipeline behind it already carries it, does not take it: the
+// train runs no more than MaxParallel pipelines, and a batch's middle
+// car rides on its last car's.
+func TestAFoundPipelineBeyondTheLimitIsCancelled(t *testing.T) {
+	for _, tt := range []struct {
+		name string
+		tr   Train
+	}{
+		{"no pipeline free", func() Train {
+			tr := mk(at(1, StateBuilt, "T"), at(2, StateRunning, "C1"))
+			tr.Settings.MaxParallel = 1
+			return tr
+		}()},
+		{"carried by the car behind", mk(at(1, StateBuilt, "T"), at(2, StateRunning, "C1"))},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			got, actions := Plan(tt.tr, PipelineFound{MR: 1, SHA: "C1", Pipeline: 500, MRs: []int64{1}, Status: PipelineRunning}, t0)
+			if c := got.Car(1); c.State != StateBuilt || c.Pipeline != 0 {
+				t.Fatalf("car %+v: want it still built, riding", c)
+			}
+			if cs := only[CancelPipeline](actions); len(cs) != 1 || cs[0].Pipeline != 500 {
+				t.Fatalf("actions %#v: want pipeline 500 cancelled", actions)
+			}
+		})
 	}
 }

@@ -515,8 +515,9 @@ func (p *planner) pipelineCreated(o PipelineCreated) {
 }
 
 // pipelineFound takes a pipeline a push started as the car's when the car
-// waits for one on that commit, or is built on it and waits for its turn,
-// and it tests the MRs the car's commit carries. One the train does not
+// waits for one on that commit, or is built on it and may start now (a
+// pipeline is free and none behind carries it), and it tests the MRs the
+// car's commit carries. One the train does not
 // know that still runs is nobody's (a second pipeline for a commit whose
 // car has one already, or one for a commit the car has left) and is
 // cancelled. A skipped one (the commit's message asks CI to skip pushes)
@@ -531,9 +532,10 @@ func (p *planner) pipelineFound(o PipelineFound) {
 	}
 	// The cars ahead that merged since the push have left the chain: it
 	// ends the MRs the pipeline was told.
-	waiting := c != nil && (c.State == StateStarting || c.State == StateBuilt) && c.Commit == o.SHA && endsWith(o.MRs, p.chain(i))
+	waiting := c != nil && (c.State == StateStarting || c.State == StateBuilt && p.mayStart(i)) &&
+		c.Commit == o.SHA && endsWith(o.MRs, p.chain(i))
 	switch {
-	case p.findWitness(o.Pipeline, o.SHA) != nil || c != nil && c.hadPipeline(o.Pipeline):
+	case p.findWitness(o.Pipeline, o.SHA) != nil || c != nil && (c.Pipeline == o.Pipeline && c.Commit == o.SHA || c.hadPipeline(o.Pipeline)):
 	case waiting && o.Status == PipelineSkipped && c.State == StateStarting:
 		a := p.startAction(i)
 		a.Again = true
@@ -550,6 +552,22 @@ func (p *planner) pipelineFound(o PipelineFound) {
 		return
 	}
 	p.pipelineStatus(PipelineStatus{Pipeline: o.Pipeline, SHA: o.SHA, Status: o.Status})
+}
+
+// mayStart reports whether built car i may have a pipeline of its own
+// now: a pipeline is free, and no pipeline running behind it carries it
+// already (it rides in a batch).
+func (p *planner) mayStart(i int) bool {
+	if p.inFlight() >= p.t.Settings.MaxParallel {
+		return false
+	}
+	mr := p.t.Cars[i].MR
+	for j := i + 1; j < len(p.t.Cars); j++ {
+		if p.t.Cars[j].inFlight() && slices.Contains(p.chain(j), mr) {
+			return false
+		}
+	}
+	return true
 }
 
 // endsWith reports whether list ends with tail.

@@ -271,7 +271,7 @@ func TestPipelineState(t *testing.T) {
 	for in, want := range map[string]train.PipelineState{
 		"created": train.PipelinePending, "waiting_for_resource": train.PipelinePending, "preparing": train.PipelinePending,
 		"pending": train.PipelinePending, "scheduled": train.PipelinePending, "manual": train.PipelinePending,
-		"running": train.PipelineRunning, "canceling": train.PipelineRunning, "success": train.PipelineSuccess,
+		"running": train.PipelineRunning, "canceling": train.PipelineCanceled, "success": train.PipelineSuccess,
 		"failed": train.PipelineFailed, "canceled": train.PipelineCanceled, "skipped": train.PipelineSkipped,
 	} {
 		if got := PipelineState(in); got != want {

@@ -49,13 +49,15 @@ func timeOf(t *time.Time) time.Time {
 // pipeline timeout decides when waiting has gone on too long.
 func PipelineState(status string) train.PipelineState {
 	switch status {
-	case "running", "canceling":
+	case "running":
 		return train.PipelineRunning
 	case "success":
 		return train.PipelineSuccess
 	case "failed":
 		return train.PipelineFailed
-	case "canceled":
+	case "canceled", "canceling":
+		// Being cancelled ends cancelled: nothing to reuse or wait for,
+		// as webhooks read it too.
 		return train.PipelineCanceled
 	case "skipped":
 		return train.PipelineSkipped

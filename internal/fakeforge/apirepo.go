@@ -180,7 +180,7 @@ func (f *Forge) deleteBranch(w http.ResponseWriter, r *http.Request, u *user) er
 	if err := g.deleteRef(r.Context(), "refs/heads/"+name, sha); err != nil {
 		return err
 	}
-	if err := f.rescanLocked(r.Context(), p, u, pushRequest{}); err != nil {
+	if err := f.rescanLocked(r.Context(), p, u); err != nil {
 		return err
 	}
 	w.WriteHeader(http.StatusNoContent)

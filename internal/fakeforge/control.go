@@ -223,7 +223,7 @@ func (f *Forge) advanceLocked(ctx context.Context, p *project, branch, base stri
 			return "", err
 		}
 	}
-	return head, f.rescanLocked(ctx, p, by, pushRequest{})
+	return head, f.rescanLocked(ctx, p, by)
 }
 
 // PushBranch pushes commits to branch as username, as a push from outside

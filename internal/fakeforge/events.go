@@ -38,13 +38,13 @@ func diffHeads(old, cur map[string]string) []branchMove {
 // whose head reached their target are merged, and pipelines start, as
 // GitLab does on push. push is the git push that moved them, if one did:
 // its CI options decide the pipelines of the branches it names.
-func (f *Forge) rescan(ctx context.Context, p *project, by *user, push pushRequest) error {
+func (f *Forge) rescan(ctx context.Context, p *project, by *user) error {
 	p.gitMu.Lock()
 	defer p.gitMu.Unlock()
-	return f.rescanLocked(ctx, p, by, push)
+	return f.rescanLocked(ctx, p, by)
 }
 
-func (f *Forge) rescanLocked(ctx context.Context, p *project, by *user, push pushRequest) error {
+func (f *Forge) rescanLocked(ctx context.Context, p *project, by *user) error {
 	at := f.opts.Now()
 	heads, err := f.repo(p.Path).heads(ctx)
 	if err != nil {
@@ -61,7 +61,7 @@ func (f *Forge) rescanLocked(ctx context.Context, p *project, by *user, push pus
 	// again, so every move is handled whatever happened to the others.
 	var errs []error
 	for _, mv := range moves {
-		if err := f.onBranchMoved(ctx, p, by, mv, push); err != nil {
+		if err := f.onBranchMoved(ctx, p, by, mv); err != nil {
 			errs = append(errs, fmt.Errorf("branch %s: %w", mv.Branch, err))
 		}
 	}
@@ -74,7 +74,7 @@ func (f *Forge) rescanLocked(ctx context.Context, p *project, by *user, push pus
 	return nil
 }
 
-func (f *Forge) onBranchMoved(ctx context.Context, p *project, by *user, mv branchMove, push pushRequest) error {
+func (f *Forge) onBranchMoved(ctx context.Context, p *project, by *user, mv branchMove) error {
 	if err := f.sendPushHook(ctx, p, by, mv); err != nil {
 		return err
 	}
@@ -86,7 +86,7 @@ func (f *Forge) onBranchMoved(ctx context.Context, p *project, by *user, mv bran
 			return err
 		}
 	}
-	if start, vars := f.pushPipeline(push, mv.Branch); start {
+	if start, vars := f.pushPipeline(f.takePush(p, mv.Branch), mv.Branch); start {
 		if _, err := f.startPipeline(ctx, p, by, mv.Branch, mv.New, "push", vars...); err != nil {
 			return err
 		}

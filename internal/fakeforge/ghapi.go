@@ -409,7 +409,7 @@ func (f *Forge) moveRef(r *http.Request, p *project, u *user, ref, sha string, f
 	if err := g.updateRef(ctx, ref, sha, old); err != nil {
 		return fmt.Errorf("update %s: %w", ref, err)
 	}
-	return f.rescanLocked(ctx, p, u, pushRequest{})
+	return f.rescanLocked(ctx, p, u)
 }
 
 // ghGetCommit answers a commit by SHA, abbreviated SHA or branch; with

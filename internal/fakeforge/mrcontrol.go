@@ -171,7 +171,7 @@ func (f *Forge) MergeMR(ctx context.Context, project string, iid int64, username
 	if err := f.markMerged(ctx, p, iid, u, commit); err != nil {
 		return "", fmt.Errorf("merge %s!%d: %w", project, iid, err)
 	}
-	return commit, f.rescanLocked(ctx, p, u, pushRequest{})
+	return commit, f.rescanLocked(ctx, p, u)
 }
 
 // AddNote comments on an MR as username and sends the Note Hook.

@@ -48,6 +48,49 @@ func (f *Forge) pushPipeline(push pushRequest, branch string) (bool, []variable)
 	return ci.OnPush, nil
 }
 
+// maxPendingPushes bounds a project's pushes waiting for their rescan:
+// far more than run at once.
+const maxPendingPushes = 1000
+
+// notePush records req as the push of every branch it names, until a
+// rescan handles the branch's move.
+func (f *Forge) notePush(p *project, req *pushRequest) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if p.pendingPush == nil || len(p.pendingPush) >= maxPendingPushes {
+		p.pendingPush = map[string]*pushRequest{}
+	}
+	for b := range req.branches {
+		p.pendingPush[b] = req
+	}
+}
+
+// takePush returns the push that moved branch, and forgets it; a move no
+// push over git named (the API's, the control endpoints') has none.
+func (f *Forge) takePush(p *project, branch string) pushRequest {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	req, ok := p.pendingPush[branch]
+	if !ok {
+		return pushRequest{}
+	}
+	delete(p.pendingPush, branch)
+	return *req
+}
+
+// forgetPush drops what is left of req once its own rescan ran: a branch
+// it named that did not move (the push was refused) must not lend its
+// options to a later move.
+func (f *Forge) forgetPush(p *project, req *pushRequest) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	for b := range req.branches {
+		if p.pendingPush[b] == req {
+			delete(p.pendingPush, b)
+		}
+	}
+}
+
 // maxPktLine is the largest pkt-line git sends, its 4-byte length included.
 const maxPktLine = 65520
 

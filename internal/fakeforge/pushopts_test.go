@@ -396,3 +396,28 @@ func TestParsePushRequestBoundsOptions(t *testing.T) {
 		t.Fatalf("%d options: %+v, %v; want them read", maxPushOptions, got, err)
 	}
 }
+
+// Two pushes may land before either rescans, and the first rescan then
+// sees both moves: each move takes the options of the push that named
+// its branch, and a push's branch that did not move keeps none.
+func TestPendingPushesGoToTheirOwnMoves(t *testing.T) {
+	f := &Forge{}
+	p := &project{}
+	a := &pushRequest{branches: map[string]bool{"a": true, "refused": true}, vars: []variable{{Key: "X", Value: "1"}}}
+	b := &pushRequest{branches: map[string]bool{"b": true}, skipCI: true}
+	f.notePush(p, a)
+	f.notePush(p, b)
+	if got := f.takePush(p, "b"); !got.skipCI || !got.branches["b"] {
+		t.Fatalf("b's move took %+v, want b's push", got)
+	}
+	if got := f.takePush(p, "a"); len(got.vars) != 1 || got.vars[0].Key != "X" {
+		t.Fatalf("a's move took %+v, want a's push", got)
+	}
+	if got := f.takePush(p, "a"); got.branches != nil {
+		t.Fatalf("a's push taken twice: %+v", got)
+	}
+	f.forgetPush(p, a)
+	if got := f.takePush(p, "refused"); got.branches != nil {
+		t.Fatalf("a refused branch kept its push's options: %+v", got)
+	}
+}

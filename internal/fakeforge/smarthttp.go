@@ -93,9 +93,13 @@ func (f *Forge) serveGit(w http.ResponseWriter, r *http.Request) {
 		Logger: zap.NewStdLog(f.log),
 		Stderr: zap.NewStdLog(f.log).Writer(),
 	}
+	if pushPost {
+		f.notePush(p, &req)
+		defer f.forgetPush(p, &req)
+	}
 	h.ServeHTTP(w, r)
 	if pushPost {
-		if err := f.rescan(f.ctx, p, u, req); err != nil {
+		if err := f.rescan(f.ctx, p, u); err != nil {
 			f.log.Error("rescan after push", zap.String("project", p.Path), zap.Error(err))
 		}
 	}

@@ -66,6 +66,11 @@ type project struct {
 	// gitMu serialises ref changes the forge makes and the rescans that
 	// follow every push.
 	gitMu sync.Mutex
+	// pendingPush is, per branch, the push request naming it whose move
+	// no rescan has handled yet: two pushes may land before either
+	// rescans, and the first rescan sees both moves. Guarded by the
+	// forge's mu.
+	pendingPush map[string]*pushRequest
 }
 
 func (p *project) name() string {

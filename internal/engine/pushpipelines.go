@@ -177,7 +177,8 @@ func (f *freshCommits) add(key train.Key, commit string, p carPushed) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	if len(f.m) >= freshMax {
-		// Pushes whose pipelines were found are forgotten only here.
+		// Most pushes are never asked about again once their pipeline
+		// is found: they leave here, by age.
 		for k, old := range f.m {
 			if p.at.Sub(old.at) > freshKeep {
 				delete(f.m, k)

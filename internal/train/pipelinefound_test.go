@@ -54,8 +54,8 @@ func TestAPipelineAPushStartedIsFound(t *testing.T) {
 			PipelineFound{MR: 1, SHA: "C1", Pipeline: 500, MRs: []int64{1}, Status: PipelinePending}, StateRunning, 101, 1, []int64{500}, false, ""},
 		{"the running car's own pipeline passing is its result", at(1, StateRunning, "T"),
 			PipelineFound{MR: 1, SHA: "C1", Pipeline: 101, Status: PipelineSuccess}, StatePassed, 101, 1, nil, false, ""},
-		{"an MR not on the train: its running pipeline is nobody's", starting(),
-			PipelineFound{MR: 9, SHA: "C9", Pipeline: 500, Status: PipelineRunning}, StateStarting, 0, 0, []int64{500}, false, ""},
+		{"an MR not on the train: a late report of a running pipeline is left alone", starting(),
+			PipelineFound{MR: 9, SHA: "C9", Pipeline: 500, Status: PipelineRunning}, StateStarting, 0, 0, nil, false, ""},
 		{"an MR not on the train: a finished one is left alone", starting(),
 			PipelineFound{MR: 9, SHA: "C9", Pipeline: 500, Status: PipelineFailed}, StateStarting, 0, 0, nil, false, ""},
 	}

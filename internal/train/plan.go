@@ -517,10 +517,10 @@ func (p *planner) pipelineCreated(o PipelineCreated) {
 // pipelineFound takes a pipeline a push started as the car's when the car
 // waits for one on that commit, or is built on it and may start now (a
 // pipeline is free and none behind carries it), and it tests the MRs the
-// car's commit carries. One the train does not
-// know that still runs is nobody's (a second pipeline for a commit whose
-// car has one already, or one for a commit the car has left) and is
-// cancelled. A skipped one (the commit's message asks CI to skip pushes)
+// car's commit carries. One the train does not know that still runs on
+// the branch of a car on the train is nobody's (a second pipeline for a
+// commit whose car has one already, or one for a commit the car has
+// left) and is cancelled. A skipped one (the commit's message asks CI to skip pushes)
 // is replaced by one asked for at once. Anything else is news of a
 // pipeline the train knows, or of one that ended, and is left to
 // pipelineStatus.
@@ -547,7 +547,9 @@ func (p *planner) pipelineFound(o PipelineFound) {
 		// anyway, and its result is the car's.
 		c.State = StateStarting
 		p.pipelineCreated(PipelineCreated{MR: o.MR, SHA: o.SHA, Pipeline: o.Pipeline})
-	case !o.Status.Done():
+	case c != nil && !o.Status.Done():
+		// Not for an MR off the train: webhooks come out of order, and
+		// a pipeline's "running" may follow the merge it passed.
 		p.emit(CancelPipeline{MR: o.MR, Pipeline: o.Pipeline})
 		return
 	}

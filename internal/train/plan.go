@@ -520,10 +520,10 @@ func (p *planner) pipelineCreated(o PipelineCreated) {
 // car's commit carries. One the train does not know that still runs on
 // the branch of a car on the train is nobody's (a second pipeline for a
 // commit whose car has one already, or one for a commit the car has
-// left) and is cancelled. A skipped one (the commit's message asks CI to skip pushes)
-// is replaced by one asked for at once. Anything else is news of a
-// pipeline the train knows, or of one that ended, and is left to
-// pipelineStatus.
+// left) and is cancelled. A skipped one (the commit's message asks CI
+// to skip pushes) is replaced by one asked for at once. Anything else is
+// news of a pipeline the train knows, or of one that ended, and is left
+// to pipelineStatus.
 func (p *planner) pipelineFound(o PipelineFound) {
 	i := p.t.Index(o.MR)
 	var c *Car

@@ -242,7 +242,7 @@ func (e *Engine) build(ctx context.Context, t *train.Train, a train.BuildCar) (t
 		out.Conflict = res.Conflict[:min(len(res.Conflict), train.KeptConflictPaths)]
 		return out, nil
 	}
-	if err := e.pushCar(ctx, repo, t, a, res.Commit); err != nil {
+	if out.OnPush, err = e.pushCar(ctx, repo, t, a, res.Commit); err != nil {
 		return out, err
 	}
 	out.Commit = res.Commit
@@ -287,15 +287,23 @@ func (s *slowBuilds) count(key train.Key, a train.BuildCar, timedOut bool) int {
 func (e *Engine) startPipeline(ctx context.Context, t *train.Train, a train.StartPipeline) ([]train.Observation, error) {
 	ref := e.carBranch(t.Key, a.MR)
 	pushed, fresh := e.fresh.get(t.Key, a.Commit)
-	waiting := fresh && pushed.options && !a.Again && e.now().Sub(pushed.at) < e.cfg.PushPipelineWait
-	if waiting && !e.fresh.ask(t.Key, a.Commit) {
+	// The car says when a push that starts its pipeline was made, to
+	// whichever replica carries this out; an action saved before cars
+	// said so has only this replica's memory.
+	pushedAt := a.Pushed
+	if pushedAt.IsZero() && fresh && pushed.options {
+		pushedAt = pushed.at
+	}
+	onPush := !pushedAt.IsZero()
+	waiting := onPush && !a.Again && e.now().Sub(pushedAt) < e.cfg.PushPipelineWait
+	if waiting && !e.fresh.ask(t.Key, a.Commit, pushedAt) {
 		return nil, nil
 	}
 	if !waiting {
 		e.fresh.forget(t.Key, a.Commit)
 	}
 	var existing []forge.Pipeline
-	if !fresh || !pushed.created || pushed.options {
+	if !fresh || !pushed.created || onPush {
 		var err error
 		if existing, err = e.forge.PipelinesFor(ctx, t.Project, ref, a.Commit); err != nil {
 			return nil, err
@@ -314,7 +322,7 @@ func (e *Engine) startPipeline(ctx context.Context, t *train.Train, a train.Star
 	if waiting {
 		return nil, nil // not created yet
 	}
-	if fresh && pushed.options && !a.Again && len(existing) == 0 {
+	if onPush && !a.Again && len(existing) == 0 {
 		e.pushless.add(t.Project, e.now())
 		e.log.Warn("a car push with the pipeline's variables started no pipeline; creating car pipelines through the API for a while",
 			zap.String("train", t.Key.String()), zap.Int64("mr", a.MR), zap.String("sha", a.Commit), zap.Duration("for", pushlessFor))

@@ -25,7 +25,11 @@ func TestFreshCommitsDropOldPushesFirst(t *testing.T) {
 	if _, ok := f.get(key, "recent"); !ok {
 		t.Fatal("a recent push was dropped")
 	}
-	if f.ask(key, "new") || !f.ask(key, "new") {
+	if f.ask(key, "new", now) || !f.ask(key, "new", now) {
 		t.Fatal("ask: want false the first time, true after")
+	}
+	// Another replica's push: this one asks first, then again.
+	if f.ask(key, "elsewhere", now) || !f.ask(key, "elsewhere", now) {
+		t.Fatal("ask of a push made elsewhere: want false the first time, true after")
 	}
 }

@@ -111,7 +111,7 @@ func (e *Engine) pushedPipeline(ctx context.Context, ev event.Event, target stri
 // none), and records what startPipeline needs to know of the push. A
 // build repeated from an action saved before builds named their MRs is
 // pushed without them: its pipeline is created as before.
-func (e *Engine) pushCar(ctx context.Context, repo RepoWriter, t *train.Train, a train.BuildCar, commit string) error {
+func (e *Engine) pushCar(ctx context.Context, repo RepoWriter, t *train.Train, a train.BuildCar, commit string) (startsPipeline bool, err error) {
 	ref := e.carBranch(t.Key, a.MR)
 	onPush := a.Start && len(a.MRs) > 0 && e.pipelinesOnPush(t.Project)
 	var opts []string
@@ -127,7 +127,7 @@ func (e *Engine) pushCar(ctx context.Context, repo RepoWriter, t *train.Train, a
 		p, err = repo.PushCar(ctx, ref, commit)
 	}
 	if err != nil {
-		return err
+		return false, err
 	}
 	// A push remembered for this commit is no longer what its branch saw.
 	e.fresh.forget(t.Key, commit)
@@ -140,7 +140,7 @@ func (e *Engine) pushCar(ctx context.Context, repo RepoWriter, t *train.Train, a
 		// them.
 		e.fresh.add(t.Key, commit, carPushed{at: e.now(), created: true})
 	}
-	return nil
+	return onPush && p.Moved, nil
 }
 
 // carPushed is a push of a car commit this engine made.
@@ -191,15 +191,18 @@ func (f *freshCommits) add(key train.Key, commit string, p carPushed) {
 	f.m[key.String()+"@"+commit] = p
 }
 
-// ask records that the car of commit asked for its pipeline, and reports
-// whether it had before.
-func (f *freshCommits) ask(key train.Key, commit string) (before bool) {
+// ask records that the car of commit, pushed at, asked for its pipeline,
+// and reports whether it had before (on this replica).
+func (f *freshCommits) ask(key train.Key, commit string, at time.Time) (before bool) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	k := key.String() + "@" + commit
 	p, ok := f.m[k]
 	if !ok {
-		return false
+		if len(f.m) >= freshMax {
+			clear(f.m)
+		}
+		p = carPushed{at: at, options: true}
 	}
 	before, p.asked = p.asked, true
 	f.m[k] = p

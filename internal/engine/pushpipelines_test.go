@@ -177,3 +177,38 @@ func TestOnlyTheBotsPushPipelineIsTheCars(t *testing.T) {
 		t.Fatalf("car %s with pipeline %d, want running on %d", c.State, c.Pipeline, p.ID)
 	}
 }
+
+// A replica that did not make the push (or one restarted since) knows
+// from the car when the push that starts its pipeline was made: it waits
+// for that pipeline instead of creating another through the API, and a
+// sweep finds it.
+func TestAnotherReplicaWaitsForThePushsPipeline(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t, envOptions{pushPipelines: true, ci: fakeforge.CI{Manual: true},
+		config: func(c *engine.Config) { c.PushPipelineWait = time.Hour }})
+	mr := e.mr(1, nil)
+	e.addAll(mr)
+	pls := e.carPipelines()
+	if len(pls) != 1 || pls[0].Source != "push" {
+		t.Fatalf("car pipelines %+v, want the push's", pls)
+	}
+	other := e.replica("other", train.Settings{})
+	for i, want := range []train.State{train.StateStarting, train.StateRunning} {
+		if err := other.Sweep(e.ctx, e.key); err != nil {
+			t.Fatal(err)
+		}
+		tr, err := e.st.Load(e.ctx, e.key)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if c := tr.Car(mr); c == nil || c.State != want {
+			t.Fatalf("sweep %d: car %+v, want %s", i+1, c, want)
+		}
+		if n := e.ff.Calls()["POST /projects/{id}/pipeline"]; n != 0 {
+			t.Fatalf("sweep %d: %d pipelines created through the API, want none", i+1, n)
+		}
+	}
+	if tr, _ := e.st.Load(e.ctx, e.key); tr.Car(mr).Pipeline != pls[0].ID {
+		t.Fatalf("car runs pipeline %d, want the push's %d", tr.Car(mr).Pipeline, pls[0].ID)
+	}
+}

@@ -111,7 +111,7 @@ func fullCar(mr int64) train.Car {
 		Priority: train.PriorityHigh, Method: train.MethodSquash, State: train.StateEvicted,
 		DependsOn: []train.Dep{{MR: mr + 100, Label: fmt.Sprintf("!%d", mr+100)}}, Stacked: "feature/base", Lanes: []string{"api", "web"}, LanesOf: "0123456789abcdef",
 		Base: sha(1000 + int(mr)), Commit: sha(2000 + int(mr)), Pipeline: 7000 + mr,
-		PipelineStartedAt: at(100), Attempts: 2, Builds: 3, Suspect: 41, Detached: true, Retested: true, LeftAt: at(200),
+		PipelineStartedAt: at(100), PushedAt: at(90), Attempts: 2, Builds: 3, Suspect: 41, Detached: true, Retested: true, LeftAt: at(200),
 		Witness: &train.Witness{Pipeline: 7100 + mr, SHA: sha(4000 + int(mr)), Others: 1, Status: train.PipelineFailed, Started: at(150)},
 		News:    &train.News{HeadSHA: sha(5000 + int(mr)), Closed: true, Merged: true, Branch: "develop", Rules: "it needs 1 more approval"},
 		Trail: []train.Mark{

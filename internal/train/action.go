@@ -45,6 +45,9 @@ type StartPipeline struct {
 	// retry, or a test on its own), so the push that made the commit
 	// does not start this one.
 	Again bool `json:",omitempty"`
+	// Pushed is when the push that starts the pipeline by itself was
+	// made (Car.PushedAt); zero when no push does.
+	Pushed time.Time `json:",omitzero"`
 }
 
 // CancelPipeline asks for a pipeline to be cancelled; its result no longer

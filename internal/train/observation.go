@@ -186,6 +186,8 @@ type Built struct {
 	// be fetched, say). Transient failures are retried by the executor and
 	// never reach the planner.
 	Error string
+	// OnPush: the push of Commit starts its pipeline by itself.
+	OnPush bool
 }
 
 // FastForwarded is the result of a FastForward action.

@@ -163,3 +163,21 @@ func TestAFoundPipelineBeyondTheLimitIsCancelled(t *testing.T) {
 		})
 	}
 }
+
+// The car keeps when the push that starts its pipeline was made, for
+// whichever replica starts it; a new build forgets it.
+func TestACarRemembersAPushThatStartsItsPipeline(t *testing.T) {
+	tr, actions := Plan(mk(at(1, StateBuilding, "T")), Built{MR: 1, Base: "T", HeadSHA: head(1), Commit: "C1", OnPush: true}, t0)
+	starts := only[StartPipeline](actions)
+	if c := tr.Car(1); !c.PushedAt.Equal(t0) || len(starts) != 1 || !starts[0].Pushed.Equal(t0) {
+		t.Fatalf("car pushed at %v, starts %#v: want both %v", c.PushedAt, starts, t0)
+	}
+	_, actions = Plan(mk(at(1, StateBuilding, "T")), Built{MR: 1, Base: "T", HeadSHA: head(1), Commit: "C1"}, t0)
+	if starts := only[StartPipeline](actions); len(starts) != 1 || !starts[0].Pushed.IsZero() {
+		t.Fatalf("starts %#v: want no push time for a push that starts nothing", starts)
+	}
+	tr, _ = Plan(tr, TargetHead{SHA: "T2"}, t0) // the base moved: built again
+	if c := tr.Car(1); !c.PushedAt.IsZero() {
+		t.Fatalf("car %+v: a new build still holds the last push's time", c)
+	}
+}

@@ -456,6 +456,10 @@ func (p *planner) built(o Built) {
 		p.evict(i, Reason{Code: ReasonBuildFailed, Detail: Words("the speculative commit could not be built: " + msg)})
 	default:
 		c.Commit = o.Commit
+		c.PushedAt = time.Time{}
+		if o.OnPush {
+			c.PushedAt = p.now
+		}
 		p.mark(c, Mark{Kind: MarkBuilt, Commit: o.Commit, Base: o.Base})
 		p.toBuilt(c)
 	}
@@ -862,7 +866,7 @@ func (p *planner) reset(c *Car) {
 	c.State = StateQueued
 	c.Base, c.Commit = "", ""
 	c.Pipeline, c.Attempts = 0, 0
-	c.PipelineStartedAt = time.Time{}
+	c.PipelineStartedAt, c.PushedAt = time.Time{}, time.Time{}
 	c.Reason = nil
 	c.Detached, c.Retested = false, false
 }

@@ -1,6 +1,9 @@
 package train
 
-import "slices"
+import (
+	"slices"
+	"time"
+)
 
 // reconcile derives what must happen from the train's state. Each step is
 // safe to repeat; resets, evictions and the moves of bisected cars change
@@ -292,6 +295,7 @@ func (p *planner) build(i int, base string, start bool) {
 	c := &p.t.Cars[i]
 	c.State = StateBuilding
 	c.Base = base
+	c.PushedAt = time.Time{}
 	c.Builds++
 	a := p.buildAction(i)
 	a.Start = start
@@ -301,5 +305,5 @@ func (p *planner) build(i int, base string, start bool) {
 func (p *planner) startAction(i int) StartPipeline {
 	c := &p.t.Cars[i]
 	again := slices.ContainsFunc(c.Trail, func(m Mark) bool { return m.Kind == MarkPipeline && m.Commit == c.Commit })
-	return StartPipeline{MR: c.MR, Commit: c.Commit, MRs: p.chain(i), Again: again}
+	return StartPipeline{MR: c.MR, Commit: c.Commit, MRs: p.chain(i), Again: again, Pushed: c.PushedAt}
 }

@@ -229,6 +229,9 @@ type Car struct {
 	Pipeline int64  `json:"pipeline,omitempty"` // current pipeline id
 	// PipelineStartedAt is when the current pipeline was created, for timeouts.
 	PipelineStartedAt time.Time `json:"pipeline_started_at,omitzero"`
+	// PushedAt is when the push of Commit was made that starts its
+	// pipeline by itself (GitLab's push options); zero when it does not.
+	PushedAt time.Time `json:"pushed_at,omitzero"`
 	// Attempts counts pipelines started for the current commit.
 	Attempts int `json:"attempts"`
 	// Builds counts speculative builds of this car; it makes the identity of

@@ -91,7 +91,6 @@ func (e *Engine) Jobs(ctx context.Context, ev event.Event) ([]Job, error) {
 			return nil, fmt.Errorf("pipeline %d of %s: %w", ev.Pipeline, ev.Project, err)
 		} else if ok {
 			obs = train.PipelineFound{MR: mr, SHA: ev.SHA, Pipeline: ev.Pipeline, Status: ev.Status, MRs: mrs}
-			e.fresh.forget(key, ev.SHA)
 		}
 		jobs := one(key, obs)
 		if ev.Status.Done() {

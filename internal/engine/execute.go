@@ -286,24 +286,15 @@ func (s *slowBuilds) count(key train.Key, a train.BuildCar, timedOut bool) int {
 // the car looks for it, and after PushPipelineWait creates one.
 func (e *Engine) startPipeline(ctx context.Context, t *train.Train, a train.StartPipeline) ([]train.Observation, error) {
 	ref := e.carBranch(t.Key, a.MR)
-	pushed, fresh := e.fresh.get(t.Key, a.Commit)
-	// The car says when a push that starts its pipeline was made, to
-	// whichever replica carries this out; an action saved before cars
-	// said so has only this replica's memory.
-	pushedAt := a.Pushed
-	if pushedAt.IsZero() && fresh && pushed.options {
-		pushedAt = pushed.at
-	}
-	onPush := !pushedAt.IsZero()
-	waiting := onPush && !a.Again && e.now().Sub(pushedAt) < e.cfg.PushPipelineWait
-	if waiting && !e.fresh.ask(t.Key, a.Commit, pushedAt) {
+	// The car says when the push that starts its pipeline was made, so
+	// any replica waits for that pipeline.
+	onPush := !a.Pushed.IsZero() && !a.Again
+	waiting := onPush && e.now().Sub(a.Pushed) < e.cfg.PushPipelineWait
+	if waiting && !e.fresh.ask(t.Key, a.Commit, a.Pushed) {
 		return nil, nil
 	}
-	if !waiting {
-		e.fresh.forget(t.Key, a.Commit)
-	}
 	var existing []forge.Pipeline
-	if !fresh || !pushed.created || onPush {
+	if onPush || !e.fresh.takeCreated(t.Key, a.Commit) {
 		var err error
 		if existing, err = e.forge.PipelinesFor(ctx, t.Project, ref, a.Commit); err != nil {
 			return nil, err
@@ -322,7 +313,7 @@ func (e *Engine) startPipeline(ctx context.Context, t *train.Train, a train.Star
 	if waiting {
 		return nil, nil // not created yet
 	}
-	if onPush && !a.Again && len(existing) == 0 {
+	if onPush && len(existing) == 0 {
 		e.pushless.add(t.Project, e.now())
 		e.log.Warn("a car push with the pipeline's variables started no pipeline; creating car pipelines through the API for a while",
 			zap.String("train", t.Key.String()), zap.Int64("mr", a.MR), zap.String("sha", a.Commit), zap.Duration("for", pushlessFor))

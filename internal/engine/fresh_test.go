@@ -15,21 +15,19 @@ func TestFreshCommitsDropOldPushesFirst(t *testing.T) {
 	key := train.Key{Forge: "gitlab", Project: "g/p", Branch: "main"}
 	now := time.Date(2026, 12, 7, 12, 0, 0, 0, time.UTC)
 	for i := range freshMax - 1 {
-		f.add(key, fmt.Sprintf("old%d", i), carPushed{at: now.Add(-time.Hour)})
+		f.put(key, fmt.Sprintf("old%d", i), carPushed{at: now.Add(-time.Hour), created: true})
 	}
-	f.add(key, "recent", carPushed{at: now.Add(-time.Minute), options: true})
-	f.add(key, "new", carPushed{at: now, options: true})
-	if len(f.m) != 2 {
-		t.Fatalf("%d pushes remembered, want the recent and the new one", len(f.m))
-	}
-	if _, ok := f.get(key, "recent"); !ok {
-		t.Fatal("a recent push was dropped")
-	}
+	f.put(key, "recent", carPushed{at: now.Add(-time.Minute), created: true})
 	if f.ask(key, "new", now) || !f.ask(key, "new", now) {
 		t.Fatal("ask: want false the first time, true after")
 	}
-	// Another replica's push: this one asks first, then again.
-	if f.ask(key, "elsewhere", now) || !f.ask(key, "elsewhere", now) {
-		t.Fatal("ask of a push made elsewhere: want false the first time, true after")
+	if len(f.m) != 2 {
+		t.Fatalf("%d pushes remembered, want the recent and the new one", len(f.m))
+	}
+	if !f.takeCreated(key, "recent") || f.takeCreated(key, "recent") {
+		t.Fatal("takeCreated: want the recent push once")
+	}
+	if f.takeCreated(key, "new") {
+		t.Fatal("takeCreated: a push that starts its pipeline is no created branch without one")
 	}
 }

@@ -129,37 +129,31 @@ func (e *Engine) pushCar(ctx context.Context, repo RepoWriter, t *train.Train, a
 	if err != nil {
 		return false, err
 	}
-	// A push remembered for this commit is no longer what its branch saw.
+	// What was remembered of an earlier push of this commit no longer
+	// holds.
 	e.fresh.forget(t.Key, commit)
-	switch {
-	case onPush && p.Moved:
-		e.fresh.add(t.Key, commit, carPushed{at: e.now(), created: p.Created, options: true})
-	case p.Created && !e.cfg.Profile.PipelinesBySHA:
+	starts := onPush && p.Moved
+	if p.Created && !starts && !e.cfg.Profile.PipelinesBySHA {
 		// Where a push starts the checks by itself (pipelines found by
 		// commit), they may be done already: the look is what reports
 		// them.
-		e.fresh.add(t.Key, commit, carPushed{at: e.now(), created: true})
+		e.fresh.put(t.Key, commit, carPushed{at: e.now(), created: true})
 	}
-	return onPush && p.Moved, nil
+	return starts, nil
 }
 
-// carPushed is a push of a car commit this engine made.
+// carPushed is what this replica knows of a car commit's push.
 type carPushed struct {
 	at time.Time
-	// created: the branch was new, so no pipeline can have run for the
-	// commit there before.
+	// created: this replica pushed the commit onto a new branch, with no
+	// pipeline to start: none can have run for it there yet.
 	created bool
-	// options: the push carried the pipeline's variables, and starts the
-	// pipeline itself.
-	options bool
-	// asked: the car asked for its pipeline since the push.
+	// asked: the car asked for the pipeline its push starts.
 	asked bool
 }
 
-// freshCommits are car commits this engine just pushed. The set is
-// bounded; a commit dropped from it costs a look for its pipeline, or a
-// pipeline created through the API beside the push's (which the planner
-// cancels when it is found).
+// freshCommits are car commits just pushed, by key and commit. The set
+// is bounded; a commit dropped from it costs a look for its pipeline.
 type freshCommits struct {
 	mu sync.Mutex
 	m  map[string]carPushed
@@ -173,47 +167,54 @@ const freshMax = 4096
 // any wait for its pipeline.
 const freshKeep = 10 * time.Minute
 
-func (f *freshCommits) add(key train.Key, commit string, p carPushed) {
-	f.mu.Lock()
-	defer f.mu.Unlock()
+// putLocked remembers p under k; f.mu is held.
+func (f *freshCommits) putLocked(k string, p carPushed) {
 	if len(f.m) >= freshMax {
-		// Most pushes are never asked about again once their pipeline
-		// is found: they leave here, by age.
-		for k, old := range f.m {
-			if p.at.Sub(old.at) > freshKeep {
-				delete(f.m, k)
+		// Most entries are never looked at again: they leave by age.
+		for old, q := range f.m {
+			if p.at.Sub(q.at) > freshKeep {
+				delete(f.m, old)
 			}
 		}
 	}
 	if len(f.m) >= freshMax {
 		clear(f.m)
 	}
-	f.m[key.String()+"@"+commit] = p
+	f.m[k] = p
 }
 
-// ask records that the car of commit, pushed at, asked for its pipeline,
-// and reports whether it had before (on this replica).
+func (f *freshCommits) put(key train.Key, commit string, p carPushed) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.putLocked(key.String()+"@"+commit, p)
+}
+
+// takeCreated reports whether this replica pushed commit onto a new
+// branch with no pipeline to start, and forgets it.
+func (f *freshCommits) takeCreated(key train.Key, commit string) bool {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	k := key.String() + "@" + commit
+	p := f.m[k]
+	if p.created {
+		delete(f.m, k)
+	}
+	return p.created
+}
+
+// ask records that the car of commit, pushed at, asked for the pipeline
+// its push starts, and reports whether it had before on this replica.
 func (f *freshCommits) ask(key train.Key, commit string, at time.Time) (before bool) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	k := key.String() + "@" + commit
 	p, ok := f.m[k]
 	if !ok {
-		if len(f.m) >= freshMax {
-			clear(f.m)
-		}
-		p = carPushed{at: at, options: true}
+		p = carPushed{at: at}
 	}
 	before, p.asked = p.asked, true
-	f.m[k] = p
+	f.putLocked(k, p)
 	return before
-}
-
-func (f *freshCommits) get(key train.Key, commit string) (carPushed, bool) {
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	p, ok := f.m[key.String()+"@"+commit]
-	return p, ok
 }
 
 func (f *freshCommits) forget(key train.Key, commit string) {

@@ -121,12 +121,11 @@ func TestAProjectWhoseCIIgnoresPushesGetsAPIPipelines(t *testing.T) {
 	}
 }
 
-// Only a pipeline the bot's own push of the car branch started, with the
-// car's variables, is taken as the car's: anyone who can push may run a
-// pipeline on a car branch at the car's commit, with variables of their
-// choosing, or have one run as a tag's or a child pipeline.
-func TestOnlyTheBotsPushPipelineIsTheCars(t *testing.T) {
-	t.Parallel()
+// pushedCar adds an MR whose car's push started its pipeline, on CI that
+// only the test finishes, with a wait for that pipeline longer than any
+// test: the car stays starting until the pipeline is found.
+func pushedCar(t *testing.T) (*env, int64, fakeforge.Pipeline) {
+	t.Helper()
 	e := newEnv(t, envOptions{pushPipelines: true, ci: fakeforge.CI{Manual: true},
 		config: func(c *engine.Config) { c.PushPipelineWait = time.Hour }})
 	mr := e.mr(1, nil)
@@ -135,7 +134,16 @@ func TestOnlyTheBotsPushPipelineIsTheCars(t *testing.T) {
 	if len(pls) != 1 || pls[0].Source != "push" || pls[0].User != "trainyard-bot" {
 		t.Fatalf("car pipelines %+v, want the one the bot's push started", pls)
 	}
-	p := pls[0]
+	return e, mr, pls[0]
+}
+
+// Only a pipeline the bot's own push of the car branch started, with the
+// car's variables, is taken as the car's: anyone who can push may run a
+// pipeline on a car branch at the car's commit, with variables of their
+// choosing, or have one run as a tag's or a child pipeline.
+func TestOnlyTheBotsPushPipelineIsTheCars(t *testing.T) {
+	t.Parallel()
+	e, mr, p := pushedCar(t)
 	genuine := event.Event{Forge: "gitlab", Project: project, Kind: event.KindPipeline, User: event.User{Username: "Trainyard-Bot"},
 		Pipeline: p.ID, SHA: p.SHA, Ref: p.Ref, Status: train.PipelineRunning, Source: "push",
 		CarVars: event.CarVars{Train: "true", Target: "main", MRs: strconv.FormatInt(mr, 10)}}
@@ -184,14 +192,7 @@ func TestOnlyTheBotsPushPipelineIsTheCars(t *testing.T) {
 // sweep finds it.
 func TestAnotherReplicaWaitsForThePushsPipeline(t *testing.T) {
 	t.Parallel()
-	e := newEnv(t, envOptions{pushPipelines: true, ci: fakeforge.CI{Manual: true},
-		config: func(c *engine.Config) { c.PushPipelineWait = time.Hour }})
-	mr := e.mr(1, nil)
-	e.addAll(mr)
-	pls := e.carPipelines()
-	if len(pls) != 1 || pls[0].Source != "push" {
-		t.Fatalf("car pipelines %+v, want the push's", pls)
-	}
+	e, mr, p := pushedCar(t)
 	other := e.replica("other", train.Settings{})
 	for i, want := range []train.State{train.StateStarting, train.StateRunning} {
 		if err := other.Sweep(e.ctx, e.key); err != nil {
@@ -208,7 +209,7 @@ func TestAnotherReplicaWaitsForThePushsPipeline(t *testing.T) {
 			t.Fatalf("sweep %d: %d pipelines created through the API, want none", i+1, n)
 		}
 	}
-	if tr, _ := e.st.Load(e.ctx, e.key); tr.Car(mr).Pipeline != pls[0].ID {
-		t.Fatalf("car runs pipeline %d, want the push's %d", tr.Car(mr).Pipeline, pls[0].ID)
+	if tr, _ := e.st.Load(e.ctx, e.key); tr.Car(mr).Pipeline != p.ID {
+		t.Fatalf("car runs pipeline %d, want the push's %d", tr.Car(mr).Pipeline, p.ID)
 	}
 }

@@ -127,17 +127,14 @@ func parsePushRequest(body []byte, contentEncoding string) (pushRequest, error) 
 }
 
 func readPushRequest(br *bufio.Reader) (pushRequest, error) {
+	lines, err := readSection(br, maxPushCommands, "commands")
+	if err != nil {
+		return pushRequest{}, err
+	}
 	req := pushRequest{branches: map[string]bool{}}
 	var caps []string
 	first := true
-	for {
-		line, err := readPkt(br)
-		if errors.Is(err, errFlush) {
-			break
-		}
-		if err != nil {
-			return pushRequest{}, err
-		}
+	for _, line := range lines {
 		if first && strings.HasPrefix(line, "shallow ") {
 			continue // shallow lines only come before the commands
 		}
@@ -150,9 +147,6 @@ func readPushRequest(br *bufio.Reader) (pushRequest, error) {
 		// A signed push (push-cert) carries its commands among the
 		// certificate's lines; anything not a command is skipped.
 		if branch, ok := commandBranch(line); ok {
-			if len(req.branches) >= maxPushCommands {
-				return pushRequest{}, fmt.Errorf("more than %d commands", maxPushCommands)
-			}
 			req.branches[branch] = true
 		}
 	}
@@ -161,27 +155,36 @@ func readPushRequest(br *bufio.Reader) (pushRequest, error) {
 		// no options: nothing more to read.
 		return req, nil
 	}
-	var opts []string
-	for {
-		line, err := readPkt(br)
-		if errors.Is(err, errFlush) {
-			break
-		}
-		if err != nil {
-			return pushRequest{}, err
-		}
-		if len(opts) >= maxPushOptions {
-			return pushRequest{}, fmt.Errorf("more than %d push options", maxPushOptions)
-		}
-		opts = append(opts, line)
+	opts, err := readSection(br, maxPushOptions, "push options")
+	if err != nil {
+		return pushRequest{}, err
 	}
 	req.skipCI, req.vars = ciPushOptions(opts)
 	return req, nil
 }
 
-// Bounds on what a push request may name, far above what a client sends,
-// so a hostile body cannot hold the forge's memory: a rejected request is
-// read as one with no options, and git itself judges the rest.
+// readSection reads pkt-lines up to a flush-pkt, at most max of them.
+func readSection(br *bufio.Reader, max int, what string) ([]string, error) {
+	var lines []string
+	for {
+		line, err := readPkt(br)
+		if errors.Is(err, errFlush) {
+			return lines, nil
+		}
+		if err != nil {
+			return nil, err
+		}
+		if len(lines) >= max {
+			return nil, fmt.Errorf("more than %d lines of %s", max, what)
+		}
+		lines = append(lines, line)
+	}
+}
+
+// Bounds on the lines of a push request's command and option sections,
+// far above what a client sends, so a hostile body cannot hold the
+// forge's memory: a rejected request is read as one with no options,
+// and git itself judges the rest.
 const (
 	maxPushCommands = 10000
 	maxPushOptions  = 100

@@ -395,6 +395,24 @@ func TestParsePushRequestBoundsOptions(t *testing.T) {
 	if got, err := parsePushRequest(body, ""); err != nil || len(got.vars) != 1 {
 		t.Fatalf("%d options: %+v, %v; want them read", maxPushOptions, got, err)
 	}
+	// The command section is bounded too.
+	commands := func(n int) []byte {
+		var b strings.Builder
+		b.WriteString(pkt(zeroSHA + " " + shaA + " refs/heads/b0\x00" + caps))
+		for i := 1; i < n; i++ {
+			b.WriteString(pkt(fmt.Sprintf("%s %s refs/heads/b%d", zeroSHA, shaA, i)))
+		}
+		b.WriteString("0000")
+		b.WriteString(pkt("ci.skip"))
+		b.WriteString("0000")
+		return []byte(b.String())
+	}
+	if got, err := parsePushRequest(commands(maxPushCommands+1), ""); err == nil || got.branches != nil || got.skipCI {
+		t.Fatalf("%d commands: %d branches, skip %v, %v; want none and an error", maxPushCommands+1, len(got.branches), got.skipCI, err)
+	}
+	if got, err := parsePushRequest(commands(maxPushCommands), ""); err != nil || len(got.branches) != maxPushCommands || !got.skipCI {
+		t.Fatalf("%d commands: %d branches, skip %v, %v; want them all read", maxPushCommands, len(got.branches), got.skipCI, err)
+	}
 }
 
 // Two pushes may land before either rescans, and the first rescan then

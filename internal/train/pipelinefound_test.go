@@ -1,6 +1,7 @@
 package train
 
 import (
+	"reflect"
 	"slices"
 	"testing"
 )
@@ -92,15 +93,19 @@ func TestAPipelineAPushStartedIsFound(t *testing.T) {
 }
 
 // A witness's pipeline reported by its push is the witness's news, not a
-// stranger to cancel.
+// stranger to cancel: the train goes exactly where the plain status of
+// that pipeline takes it.
 func TestAFoundWitnessPipelineIsItsResult(t *testing.T) {
-	tr := mk(witnessed(suspect(at(1, StateFailed, "T"), pipe(1)), 900))
-	got, actions := Plan(tr, PipelineFound{MR: 1, SHA: "W900", Pipeline: 900, Status: PipelineSuccess}, t0)
-	if n := len(only[CancelPipeline](actions)); n != 0 {
-		t.Fatalf("cancelled the witness: %#v", actions)
-	}
-	if c := got.Car(1); c != nil && c.Witness != nil && c.Witness.Status != PipelineSuccess {
-		t.Fatalf("witness %+v: want its success recorded", c.Witness)
+	for _, st := range []PipelineState{PipelineRunning, PipelineSuccess} {
+		tr := mk(witnessed(suspect(at(1, StateFailed, "T"), pipe(1)), 900))
+		got, actions := Plan(tr, PipelineFound{MR: 1, SHA: "W900", Pipeline: 900, Status: st}, t0)
+		want, wantActions := Plan(tr, PipelineStatus{SHA: "W900", Pipeline: 900, Status: st}, t0)
+		if !reflect.DeepEqual(got, want) || !reflect.DeepEqual(actions, wantActions) {
+			t.Fatalf("%s: found gives %s and %#v; its status gives %s and %#v", st, states(got), actions, states(want), wantActions)
+		}
+		if len(only[CancelPipeline](actions)) != 0 {
+			t.Fatalf("%s: the witness was cancelled: %#v", st, actions)
+		}
 	}
 }
 

@@ -175,7 +175,7 @@ func (e *env) addAll(mrs ...int64) {
 
 // replica is another engine on the same forge and Redis, with its own
 // mirrors and train settings, as another replica of the service.
-func (e *env) replica(owner string, settings train.Settings) *engine.Engine {
+func (e *env) replica(owner string, settings train.Settings, options ...engine.Option) *engine.Engine {
 	e.t.Helper()
 	client, err := gitlab.New(gitlab.Options{BaseURL: e.ff.URL(), Token: botToken, BackoffBase: time.Millisecond, BackoffMax: 20 * time.Millisecond})
 	if err != nil {
@@ -184,7 +184,7 @@ func (e *env) replica(owner string, settings train.Settings) *engine.Engine {
 	repos := &engine.GitRepos{Dir: e.t.TempDir(), Token: botToken, CloneURL: client.CloneURL,
 		Identity: gitops.Identity{Name: "Trainyard", Email: "trainyard@example.com"}}
 	return engine.New(engine.Config{Profile: gitlab.Profile(e.ff.URL()), Owner: owner, Projects: []string{project}, Settings: settings},
-		e.st, client, repos, engine.WithRules(client), engine.WithComments(client))
+		e.st, client, repos, append([]engine.Option{engine.WithRules(client), engine.WithComments(client)}, options...)...)
 }
 
 func (e *env) run() {

@@ -375,7 +375,7 @@ func (e *Engine) handle(ctx context.Context, j Job, create bool) error {
 			return cmp.Or(err, fmt.Errorf("train %s: %w", key, store.ErrNotFound))
 		}
 	}
-	ctx, release, err := e.lease(ctx, key)
+	ctx, release, inboxWaits, err := e.lease(ctx, key)
 	if err != nil {
 		return err
 	}
@@ -392,10 +392,21 @@ func (e *Engine) handle(ctx context.Context, j Job, create bool) error {
 		return err
 	}
 	queue = append(queue, j.Obs...)
+	inbox := 0
+	if inboxWaits {
+		var fwd []train.Observation
+		if fwd, inbox, err = e.readInbox(ctx, log, t); err != nil {
+			return err
+		}
+		queue = append(queue, fwd...)
+	}
 	if len(queue) > 0 || len(t.Outbox) > 0 || t.Version == 0 {
 		if err := e.rounds(ctx, log, &t, queue); err != nil {
 			return err
 		}
+	}
+	if err := e.store.DropInbox(ctx, key, inbox); err != nil {
+		return err
 	}
 	var more []train.Observation
 	for _, f := range j.after {
@@ -415,7 +426,7 @@ func (e *Engine) handle(ctx context.Context, j Job, create bool) error {
 			return fmt.Errorf("handle train %s: %w", key, err)
 		}
 	}
-	return nil
+	return e.inboxRounds(ctx, log, &t)
 }
 
 // rounds plans queue, saves, and carries out the outbox, planning and
@@ -584,6 +595,9 @@ type othersWaitKey struct{}
 
 type waitHook struct {
 	waiting func() bool
+	// served, when set, is told that the work forwarded to the train
+	// was taken (see Forward).
+	served func()
 	// yielded: a pass ended with work left in its outbox.
 	yielded bool
 }
@@ -600,6 +614,13 @@ func WithOthersWaiting(ctx context.Context, waiting func() bool) context.Context
 func othersWait(ctx context.Context) bool {
 	h, _ := ctx.Value(othersWaitKey{}).(*waitHook)
 	return h != nil && h.waiting()
+}
+
+// noteServed tells the workers that the train's forwarded work was taken.
+func noteServed(ctx context.Context) {
+	if h, _ := ctx.Value(othersWaitKey{}).(*waitHook); h != nil && h.served != nil {
+		h.served()
+	}
 }
 
 // noteYield records in ctx that a pass left work for a later one.
@@ -625,29 +646,31 @@ type oneTryKey struct{}
 // lost, so no action is started for a train another worker may have
 // taken over; the compare-and-set on save catches anything already under
 // way.
-func (e *Engine) lease(ctx context.Context, key train.Key) (_ context.Context, release func(), err error) {
+//
+// inbox reports that work forwarded to the train waits in its inbox.
+func (e *Engine) lease(ctx context.Context, key train.Key) (_ context.Context, release func(), inbox bool, err error) {
 	token, err := e.leaseToken()
 	if err != nil {
-		return nil, nil, err
+		return nil, nil, false, err
 	}
 	deadline := time.Now().Add(e.cfg.LeaseWait)
 	oneTry, _ := ctx.Value(oneTryKey{}).(bool)
 	wait := 5 * time.Millisecond
 	for {
-		ok, err := e.store.AcquireLease(ctx, key, token, e.cfg.LeaseTTL)
+		ok, inbox, err := e.store.AcquireLeaseInbox(ctx, key, token, e.cfg.LeaseTTL)
 		if err != nil {
-			return nil, nil, fmt.Errorf("lease train %s: %w", key, err)
+			return nil, nil, false, fmt.Errorf("lease train %s: %w", key, err)
 		}
 		if ok {
 			lctx, release := e.keepLease(ctx, key, token)
-			return lctx, release, nil
+			return lctx, release, inbox, nil
 		}
 		if oneTry || time.Now().After(deadline) {
-			return nil, nil, fmt.Errorf("lease train %s: %w", key, ErrBusy)
+			return nil, nil, false, fmt.Errorf("lease train %s: %w", key, ErrBusy)
 		}
 		select {
 		case <-ctx.Done():
-			return nil, nil, ctx.Err()
+			return nil, nil, false, ctx.Err()
 		case <-time.After(wait):
 		}
 		wait = min(wait*2, 200*time.Millisecond)

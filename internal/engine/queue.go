@@ -262,6 +262,14 @@ func (q *keyQueue) want(id string) {
 	}
 }
 
+// served records that what another replica wanted active key id's lease
+// for was forwarded and taken: the pass need not end early for it.
+func (q *keyQueue) served(id string) {
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	delete(q.wanted, id)
+}
+
 // close wakes every waiting get and drops what was never handed out: its
 // events stay unacknowledged, for the claim.
 func (q *keyQueue) close() {

@@ -19,7 +19,7 @@ import (
 // deleted; a busy lease is ErrBusy.
 func (e *Engine) Retire(ctx context.Context, key train.Key) (bool, error) {
 	ctx = context.WithValue(ctx, oneTryKey{}, true)
-	ctx, release, err := e.lease(ctx, key)
+	ctx, release, _, err := e.lease(ctx, key)
 	if err != nil {
 		return false, err
 	}

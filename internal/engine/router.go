@@ -76,6 +76,17 @@ func (r *Router) Pass(ctx context.Context, j Job) ([]Job, error) {
 	return e.Pass(ctx, j)
 }
 
+// Forward hands an urgent job to the holder of its train's lease through
+// its forge's engine.
+func (r *Router) Forward(ctx context.Context, j Job) (Job, error) {
+	e, key, err := r.route(j.Key)
+	if err != nil {
+		return j, fmt.Errorf("train %s: %w", j.Key, err)
+	}
+	j.Key = key
+	return e.Forward(ctx, j)
+}
+
 // Sweep sweeps a train through its forge's engine.
 func (r *Router) Sweep(ctx context.Context, key train.Key) error {
 	e, key, err := r.route(key)

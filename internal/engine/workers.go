@@ -35,6 +35,10 @@ type Workers struct {
 	// that finish the work, such as the train job of a command: the
 	// events settle when those are done too.
 	Pass func(ctx context.Context, j Job) ([]Job, error)
+	// Forward, when set, hands what an urgent job brings to the replica
+	// that holds its train's lease, and returns what is left to try
+	// again (see Engine.Forward).
+	Forward func(ctx context.Context, j Job) (Job, error)
 	// Group is the consumer group; every replica uses the same one.
 	Group string
 	// Consumer names this process in the group; unique per replica.
@@ -331,7 +335,15 @@ func (w *Workers) work(ctx context.Context) {
 		next, err := w.pass(ctx, it.job)
 		if errors.Is(err, ErrBusy) && ctx.Err() == nil {
 			if it.job.urgent {
-				// The holder, told, lets it in after the action at hand.
+				// Forwarded first, so that the holder, told, finds it in
+				// the inbox and plans it after the action at hand.
+				if w.Forward != nil {
+					if rest, err := w.Forward(ctx, it.job); err != nil {
+						w.Log.Warn("forward to a busy train", zap.String("train", id), zap.Error(err))
+					} else {
+						it.job = rest
+					}
+				}
 				if err := w.Store.WantLease(ctx, it.job.Key); err != nil {
 					w.Log.Warn("ask for a busy lease", zap.String("train", id), zap.Error(err))
 				}
@@ -426,7 +438,8 @@ func (w *Workers) pass(ctx context.Context, j Job) (next []Job, err error) {
 	defer cancel()
 	defer w.recover(&err)
 	id := j.id()
-	return w.Pass(WithOthersWaiting(ctx, func() bool { return w.queue.othersWait(id) }), j)
+	h := &waitHook{waiting: func() bool { return w.queue.othersWait(id) }, served: func() { w.queue.served(id) }}
+	return w.Pass(context.WithValue(ctx, othersWaitKey{}, h), j)
 }
 
 // recover turns a panic into a PanicError in *err, so one poison event

@@ -24,6 +24,21 @@ func (s *Store) AcquireLease(ctx context.Context, key train.Key, owner string, t
 	return n == 1, nil
 }
 
+// AcquireLeaseInbox is AcquireLease that also tells, when it took the
+// lease, whether work forwarded to the train waits in its inbox (see
+// Forward), at no extra round trip.
+func (s *Store) AcquireLeaseInbox(ctx context.Context, key train.Key, owner string, ttl time.Duration) (ok, inbox bool, err error) {
+	if err := checkLease(owner, ttl); err != nil {
+		return false, false, fmt.Errorf("acquire lease of train %s: %w", key, err)
+	}
+	keys := []string{s.leaseKey(key), s.leaseWaitKey(key), s.inboxKey(key)}
+	n, err := s.scripts.acquireLease.Run(ctx, s.rdb, keys, owner, ttl.Milliseconds(), leaseWaitTTL.Milliseconds()).Int64()
+	if err != nil {
+		return false, false, fmt.Errorf("acquire lease of train %s: %w", key, err)
+	}
+	return n >= 1, n == 2, nil
+}
+
 // RenewLease extends owner's lease to ttl from now. ErrLeaseLost: the lease
 // expired or another owner holds it.
 func (s *Store) RenewLease(ctx context.Context, key train.Key, owner string, ttl time.Duration) error {

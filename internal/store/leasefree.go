@@ -51,8 +51,13 @@ const (
 	// in milliseconds. Returns 1 if the owner took the lease. One script,
 	// so no release can fall between a failed take and its mark and go
 	// unannounced.
+	// With a third key, the train's inbox, it returns 2 if the owner took
+	// the lease and work waits there.
 	acquireLeaseLua = `
 if redis.call('SET', KEYS[1], ARGV[1], 'NX', 'PX', ARGV[2]) then
+  if KEYS[3] and redis.call('LLEN', KEYS[3]) > 0 then
+    return 2
+  end
   return 1
 end
 redis.call('SET', KEYS[2], 1, 'PX', ARGV[3])

@@ -8,6 +8,7 @@
 //	<prefix>:{<forge>:<project>:<branch>}:train    hash: v (version), d (JSON), s (schema of d; schema.go)
 //	<prefix>:{<forge>:<project>:<branch>}:lease    string: owner token, with expiry
 //	<prefix>:{<forge>:<project>:<branch>}:leasewait  someone failed to take the lease lately
+//	<prefix>:{<forge>:<project>:<branch>}:inbox    list: work forwarded to the lease's holder (inbox.go)
 //	<prefix>:{<forge>:<project>:<branch>}:history  stream of departed cars
 //	<prefix>:{<forge>:<project>:<branch>}:stage:<id>  a save in flight
 //

@@ -380,6 +380,13 @@ func (e *Engine) handle(ctx context.Context, j Job, create bool) error {
 		return err
 	}
 	defer release()
+	if j.inboxOnly && !inboxWaits {
+		// The holder took what was forwarded. What it left in the outbox
+		// it carries out itself, from its own mirror, when it takes the
+		// lease back; a holder that died leaves it to the next event or
+		// sweep.
+		return nil
+	}
 	t, err := e.load(ctx, key)
 	if err != nil {
 		return err

@@ -117,7 +117,7 @@ func (e *Engine) Forward(ctx context.Context, j Job) (Job, error) {
 	}
 	// Whoever takes the lease next is told the inbox holds work: the
 	// holder, or this replica when it tries again.
-	return Job{Key: j.Key}, nil
+	return Job{Key: j.Key, inboxOnly: true}, nil
 }
 
 // readInbox reads the work forwarded to t's train and turns it into

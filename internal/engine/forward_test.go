@@ -2,6 +2,7 @@ package engine_test
 
 import (
 	"context"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -161,5 +162,75 @@ func TestAForwardOutlivesItsHolder(t *testing.T) {
 	}
 	if got, err := e.st.PeekInbox(e.ctx, e.key); err != nil || len(got) != 0 {
 		t.Fatalf("inbox: %q, %v; want it emptied", got, err)
+	}
+}
+
+// TestAForwardersRetryLeavesTheHoldersOutbox: once the holder took what
+// was forwarded, the forwarding replica's retry leaves the train as it is:
+// what the holder's pass left in its outbox is the holder's to carry out,
+// from its own mirror.
+func TestAForwardersRetryLeavesTheHoldersOutbox(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t, envOptions{ci: fakeforge.CI{Manual: true}})
+	mrs := []int64{e.mr(1, nil), e.mr(2, nil), e.mr(3, nil)}
+	if err := e.add(mrs[0], "alice"); err != nil {
+		t.Fatal(err)
+	}
+	if err := e.eng.Pause(e.ctx, e.key, engine.Actor{User: "alice"}); err != nil {
+		t.Fatal(err)
+	}
+	e.addAll(mrs[1:]...)
+	state := func() (built, outbox int) {
+		tr, err := e.eng.Train(e.ctx, e.key)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, c := range tr.Cars {
+			if c.Commit != "" {
+				built++
+			}
+		}
+		return built, len(tr.Outbox)
+	}
+	// The holder's pass ends after its first action, as when another
+	// replica asked for the lease.
+	waiting := engine.WithOthersWaiting(e.ctx, func() bool { return true })
+	rest, err := e.eng.Pass(waiting, engine.Job{Key: e.key, Obs: []train.Observation{train.Resumed{By: "alice"}}})
+	if err != nil || len(rest) != 1 {
+		t.Fatalf("the holder's pass: %+v, %v", rest, err)
+	}
+	built, outbox := state()
+	if outbox == 0 {
+		t.Fatal("the holder's pass left nothing in its outbox")
+	}
+
+	other := e.replica("other", train.Settings{})
+	left, err := other.Forward(e.ctx, engine.Job{Key: e.key, Obs: []train.Observation{
+		train.PipelineStatus{Pipeline: 424242, SHA: "0123456789abcdef0123456789abcdef01234567", Status: train.PipelineRunning}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(left.Obs) != 0 || len(left.Checks) != 0 {
+		t.Fatalf("left after the forward: %+v, want no work", left)
+	}
+	got, err := e.st.PeekInbox(e.ctx, e.key)
+	if err != nil || len(got) != 1 || !strings.Contains(got[0], "424242") {
+		t.Fatalf("inbox: %q, %v; want the forwarded pipeline", got, err)
+	}
+	// The holder takes it.
+	if err := e.st.DropInbox(e.ctx, e.key, 1); err != nil {
+		t.Fatal(err)
+	}
+	if next, err := other.Pass(e.ctx, left); err != nil || len(next) != 0 {
+		t.Fatalf("the forwarder's retry: %+v, %v", next, err)
+	}
+	if b, o := state(); b != built || o != outbox {
+		t.Fatalf("after the forwarder's retry: %d cars built, %d actions left; want the holder's %d and %d untouched", b, o, built, outbox)
+	}
+	if next, err := e.eng.Pass(e.ctx, rest[0]); err != nil || len(next) != 0 {
+		t.Fatalf("the holder's next pass: %+v, %v", next, err)
+	}
+	if b, o := state(); b != len(mrs) || o != 0 {
+		t.Fatalf("after the holder's next pass: %d cars built, %d actions left; want all %d and none", b, o, len(mrs))
 	}
 }

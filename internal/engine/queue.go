@@ -53,6 +53,10 @@ type Job struct {
 	// urgent: the job brings a pipeline's result that a car waits for (see
 	// Engine.waitedOn); it goes ahead of builds and sweeps.
 	urgent bool
+	// inboxOnly: what was left of a job whose work was forwarded to the
+	// train's holder (see Engine.Forward); its pass takes what the inbox
+	// still holds, and leaves the rest to the holder.
+	inboxOnly bool
 }
 
 // Urgent reports whether j brings a pipeline's result that a car waits
@@ -89,6 +93,7 @@ func (j *Job) merge(newer Job) {
 	j.headIfIdle = j.headIfIdle || newer.headIfIdle
 	j.create = j.create || newer.create
 	j.urgent = j.urgent || newer.urgent
+	j.inboxOnly = j.inboxOnly && newer.inboxOnly
 	j.after = append(j.after, newer.after...)
 	j.done = append(j.done, newer.done...)
 	for _, sha := range newer.Checks {

@@ -375,12 +375,12 @@ func (e *Engine) handle(ctx context.Context, j Job, create bool) error {
 			return cmp.Or(err, fmt.Errorf("train %s: %w", key, store.ErrNotFound))
 		}
 	}
-	ctx, release, inboxWaits, err := e.lease(ctx, key)
+	ctx, release, h, err := e.lease(ctx, key)
 	if err != nil {
 		return err
 	}
 	defer release()
-	if j.inboxOnly && !inboxWaits {
+	if j.inboxOnly && !h.inbox {
 		// The holder took what was forwarded. What it left in the outbox
 		// it carries out itself, from its own mirror, when it takes the
 		// lease back; a holder that died leaves it to the next event or
@@ -398,21 +398,20 @@ func (e *Engine) handle(ctx context.Context, j Job, create bool) error {
 	if err != nil {
 		return err
 	}
-	queue = append(queue, j.Obs...)
-	inbox := 0
-	if inboxWaits {
+	// Forwarded work came before the job's own events, which are newer.
+	var inbox []store.Forwarded
+	if h.inbox {
 		var fwd []train.Observation
-		if fwd, inbox, err = e.readInbox(ctx, log, t); err != nil {
-			return err
-		}
+		fwd, inbox = e.readInbox(ctx, log, t)
 		queue = append(queue, fwd...)
 	}
+	queue = append(queue, j.Obs...)
 	if len(queue) > 0 || len(t.Outbox) > 0 || t.Version == 0 {
 		if err := e.rounds(ctx, log, &t, queue); err != nil {
 			return err
 		}
 	}
-	if err := e.store.DropInbox(ctx, key, inbox); err != nil {
+	if err := e.store.DropInbox(ctx, key, h.token, inbox); err != nil {
 		return err
 	}
 	var more []train.Observation
@@ -433,7 +432,7 @@ func (e *Engine) handle(ctx context.Context, j Job, create bool) error {
 			return fmt.Errorf("handle train %s: %w", key, err)
 		}
 	}
-	return e.inboxRounds(ctx, log, &t)
+	return e.inboxRounds(ctx, log, &t, h.token)
 }
 
 // rounds plans queue, saves, and carries out the outbox, planning and
@@ -643,6 +642,14 @@ func yielded(ctx context.Context) bool {
 	return h != nil && h.yielded
 }
 
+// held is a train's lease as a pass holds it.
+type held struct {
+	token string
+	// inbox: work forwarded to the train waited in its inbox when the
+	// lease was taken (see Forward).
+	inbox bool
+}
+
 // oneTryKey marks a context whose caller must not wait for a busy lease:
 // a worker, which has other trains to serve.
 type oneTryKey struct{}
@@ -653,12 +660,10 @@ type oneTryKey struct{}
 // lost, so no action is started for a train another worker may have
 // taken over; the compare-and-set on save catches anything already under
 // way.
-//
-// inbox reports that work forwarded to the train waits in its inbox.
-func (e *Engine) lease(ctx context.Context, key train.Key) (_ context.Context, release func(), inbox bool, err error) {
+func (e *Engine) lease(ctx context.Context, key train.Key) (_ context.Context, release func(), h held, err error) {
 	token, err := e.leaseToken()
 	if err != nil {
-		return nil, nil, false, err
+		return nil, nil, held{}, err
 	}
 	deadline := time.Now().Add(e.cfg.LeaseWait)
 	oneTry, _ := ctx.Value(oneTryKey{}).(bool)
@@ -666,18 +671,18 @@ func (e *Engine) lease(ctx context.Context, key train.Key) (_ context.Context, r
 	for {
 		ok, inbox, err := e.store.AcquireLeaseInbox(ctx, key, token, e.cfg.LeaseTTL)
 		if err != nil {
-			return nil, nil, false, fmt.Errorf("lease train %s: %w", key, err)
+			return nil, nil, held{}, fmt.Errorf("lease train %s: %w", key, err)
 		}
 		if ok {
 			lctx, release := e.keepLease(ctx, key, token)
-			return lctx, release, inbox, nil
+			return lctx, release, held{token: token, inbox: inbox}, nil
 		}
 		if oneTry || time.Now().After(deadline) {
-			return nil, nil, false, fmt.Errorf("lease train %s: %w", key, ErrBusy)
+			return nil, nil, held{}, fmt.Errorf("lease train %s: %w", key, ErrBusy)
 		}
 		select {
 		case <-ctx.Done():
-			return nil, nil, false, ctx.Err()
+			return nil, nil, held{}, ctx.Err()
 		case <-time.After(wait):
 		}
 		wait = min(wait*2, 200*time.Millisecond)

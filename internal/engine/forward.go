@@ -3,10 +3,13 @@ package engine
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 
 	"go.uber.org/zap"
 
+	"github.com/trainyard/trainyard/internal/forge"
+	"github.com/trainyard/trainyard/internal/store"
 	"github.com/trainyard/trainyard/internal/train"
 )
 
@@ -116,25 +119,33 @@ func (e *Engine) Forward(ctx context.Context, j Job) (Job, error) {
 		return j, err
 	}
 	// Whoever takes the lease next is told the inbox holds work: the
-	// holder, or this replica when it tries again.
-	return Job{Key: j.Key, inboxOnly: true}, nil
+	// holder, or this replica when it tries again, still ahead of work
+	// that can wait.
+	return Job{Key: j.Key, urgent: j.urgent, inboxOnly: true}, nil
 }
 
 // readInbox reads the work forwarded to t's train and turns it into
 // observations: what the events brought, and what they asked to read
 // under the lease (a target's head, the pipelines of commits whose checks
-// changed), read now. n is how many forwards it read: drop them
-// (DropInbox) once what they brought is saved.
-func (e *Engine) readInbox(ctx context.Context, log *zap.Logger, t train.Train) (obs []train.Observation, n int, err error) {
-	raws, err := e.store.PeekInbox(ctx, t.Key)
-	if err != nil || len(raws) == 0 {
-		return nil, 0, err
+// changed), read now. items are the forwards read: drop them (DropInbox)
+// once what they brought is saved. Forwarded work never fails the pass
+// that reads it, which has work of its own: what cannot be read now is
+// left for a later pass (nothing is returned), and what the forge refuses
+// for good is planned without what it could not read.
+func (e *Engine) readInbox(ctx context.Context, log *zap.Logger, t train.Train) (obs []train.Observation, items []store.Forwarded) {
+	items, err := e.store.PeekInbox(ctx, t.Key)
+	if err != nil {
+		log.Warn("read forwarded work; left for a later pass", zap.Error(err))
+		return nil, nil
+	}
+	if len(items) == 0 {
+		return nil, nil
 	}
 	// What they ask to read is read as one job would, once.
 	read := Job{Key: t.Key}
-	for _, raw := range raws {
+	for _, it := range items {
 		var f forwarded
-		if err := json.Unmarshal([]byte(raw), &f); err != nil {
+		if err := json.Unmarshal([]byte(it.Work), &f); err != nil {
 			// Only replicas write here; one of another version may
 			// write what this one cannot read. The sweep reads the
 			// pipelines again.
@@ -151,38 +162,46 @@ func (e *Engine) readInbox(ctx context.Context, log *zap.Logger, t train.Train) 
 		}
 		read.merge(Job{Key: t.Key, Checks: f.Checks, Head: f.Head, pushed: f.Pushed})
 	}
-	log.Debug("read forwarded work", zap.Int("forwards", len(raws)), zap.Int("observations", len(obs)),
+	log.Debug("read forwarded work", zap.Int("forwards", len(items)), zap.Int("observations", len(obs)),
 		zap.Int("checks", len(read.Checks)), zap.Bool("head", read.Head))
 	if len(read.Checks) > 0 || read.Head {
-		// Read first, as a pass puts what it reads before what events
-		// brought.
 		more, err := e.read(ctx, log, t, read)
-		if err != nil {
-			return nil, 0, err
+		switch {
+		case errors.Is(err, forge.ErrNotFound) || errors.Is(err, forge.ErrRejected):
+			log.Warn("forwarded work asked for what the forge refuses; planned without it", zap.Error(err))
+		case err != nil:
+			log.Warn("read what forwarded work asked for; left for a later pass", zap.Error(err))
+			return nil, nil
+		default:
+			// Read first, as a pass puts what it reads before what
+			// events brought.
+			obs = append(more, obs...)
 		}
-		obs = append(more, obs...)
 	}
-	return obs, len(raws), nil
+	return obs, items
 }
 
 // inboxRounds plans and carries out what was forwarded to t's train
 // while a replica that forwarded it waits (it asks for the lease as it
 // forwards), before the pass lets the lease go: the holder, with the
 // train loaded and its mirror warm, does the work. What is forwarded once
-// the pass has ended is taken by whoever takes the lease next.
-func (e *Engine) inboxRounds(ctx context.Context, log *zap.Logger, t *train.Train) error {
+// the pass has ended is taken by whoever takes the lease next. token is
+// the pass's lease.
+func (e *Engine) inboxRounds(ctx context.Context, log *zap.Logger, t *train.Train, token string) error {
 	for othersWait(ctx) {
-		obs, n, err := e.readInbox(ctx, log, *t)
-		if err != nil || n == 0 {
-			return err
-		}
+		// Told first: a replica that asks again while this reads is
+		// heard.
 		noteServed(ctx)
+		obs, items := e.readInbox(ctx, log, *t)
+		if len(items) == 0 {
+			return nil
+		}
 		if len(obs) > 0 {
 			if err := e.rounds(ctx, log, t, obs); err != nil {
 				return err
 			}
 		}
-		if err := e.store.DropInbox(ctx, t.Key, n); err != nil {
+		if err := e.store.DropInbox(ctx, t.Key, token, items); err != nil {
 			return err
 		}
 	}

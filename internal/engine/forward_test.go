@@ -2,8 +2,11 @@ package engine_test
 
 import (
 	"context"
+	"errors"
+	"fmt"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -12,6 +15,7 @@ import (
 	"github.com/trainyard/trainyard/internal/engine"
 	"github.com/trainyard/trainyard/internal/event"
 	"github.com/trainyard/trainyard/internal/fakeforge"
+	"github.com/trainyard/trainyard/internal/forge"
 	"github.com/trainyard/trainyard/internal/train"
 )
 
@@ -131,7 +135,7 @@ func TestAForwardOutlivesItsHolder(t *testing.T) {
 	p := e.carPipeline(1, "trainyard/main/1")
 	pipeline = p.ID
 
-	if ok, err := e.st.AcquireLease(e.ctx, e.key, "dead-replica", 2*time.Second); err != nil || !ok {
+	if ok, err := e.st.AcquireLease(e.ctx, e.key, "dead-replica", 3*time.Second); err != nil || !ok {
 		t.Fatalf("lease for the dead replica: %v, %v", ok, err)
 	}
 	other := e.replica("other", train.Settings{}, saw.trace("other", &pipeline))
@@ -144,7 +148,7 @@ func TestAForwardOutlivesItsHolder(t *testing.T) {
 	}
 	enqueue(t, e.st, event.Event{ID: "result", Forge: "gitlab", Project: project, Kind: event.KindPipeline,
 		Pipeline: p.ID, SHA: p.SHA, Ref: p.Ref, Status: train.PipelineSuccess})
-	waitFor(t, time.Second, "the result forwarded to the dead holder", func() bool {
+	waitFor(t, 10*time.Second, "the result forwarded to the dead holder", func() bool {
 		got, err := e.st.PeekInbox(e.ctx, e.key)
 		return err == nil && len(got) == 1
 	})
@@ -214,11 +218,17 @@ func TestAForwardersRetryLeavesTheHoldersOutbox(t *testing.T) {
 		t.Fatalf("left after the forward: %+v, want no work", left)
 	}
 	got, err := e.st.PeekInbox(e.ctx, e.key)
-	if err != nil || len(got) != 1 || !strings.Contains(got[0], "424242") {
-		t.Fatalf("inbox: %q, %v; want the forwarded pipeline", got, err)
+	if err != nil || len(got) != 1 || !strings.Contains(got[0].Work, "424242") {
+		t.Fatalf("inbox: %+v, %v; want the forwarded pipeline", got, err)
 	}
 	// The holder takes it.
-	if err := e.st.DropInbox(e.ctx, e.key, 1); err != nil {
+	if ok, err := e.st.AcquireLease(e.ctx, e.key, "holder", time.Minute); err != nil || !ok {
+		t.Fatalf("lease: %v, %v", ok, err)
+	}
+	if err := e.st.DropInbox(e.ctx, e.key, "holder", got); err != nil {
+		t.Fatal(err)
+	}
+	if err := e.st.ReleaseLease(e.ctx, e.key, "holder"); err != nil {
 		t.Fatal(err)
 	}
 	if next, err := other.Pass(e.ctx, left); err != nil || len(next) != 0 {
@@ -232,5 +242,70 @@ func TestAForwardersRetryLeavesTheHoldersOutbox(t *testing.T) {
 	}
 	if b, o := state(); b != len(mrs) || o != 0 {
 		t.Fatalf("after the holder's next pass: %d cars built, %d actions left; want all %d and none", b, o, len(mrs))
+	}
+}
+
+// pipelineFails answers reads of one pipeline with an error.
+type pipelineFails struct {
+	engine.Forge
+	id  atomic.Int64
+	err error
+}
+
+func (f *pipelineFails) Pipeline(ctx context.Context, project string, id int64) (forge.Pipeline, error) {
+	if id == f.id.Load() {
+		return forge.Pipeline{}, f.err
+	}
+	return f.Forge.Pipeline(ctx, project, id)
+}
+
+// TestForwardedWorkNeverFailsTheHoldersPass: forwarded work whose reads
+// fail does not fail the pass that takes it, which plans its own work;
+// what the forge refuses for good is dropped, what fails for now is left
+// for a later pass.
+func TestForwardedWorkNeverFailsTheHoldersPass(t *testing.T) {
+	t.Parallel()
+	for _, c := range []struct {
+		name string
+		err  error
+		kept bool
+	}{
+		{"refused for good", fmt.Errorf("get pipeline: %w", forge.ErrNotFound), false},
+		{"failing for now", errors.New("get pipeline: 503 Service Unavailable"), true},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			t.Parallel()
+			fails := &pipelineFails{err: c.err}
+			e := newEnv(t, envOptions{ci: fakeforge.CI{Manual: true}, forge: func(f engine.Forge) engine.Forge {
+				fails.Forge = f
+				return fails
+			}})
+			a, b := e.mr(1, nil), e.mr(2, nil)
+			e.addAll(a, b)
+			p := e.carPipeline(2, "trainyard/main/1")
+			fails.id.Store(p.ID)
+			other := e.replica("other", train.Settings{})
+			if _, err := other.Forward(e.ctx, engine.Job{Key: e.key, Checks: []string{p.SHA}}); err != nil {
+				t.Fatal(err)
+			}
+			// The holder's own work: !b was closed.
+			if _, err := e.eng.Pass(e.ctx, engine.Job{Key: e.key, Obs: []train.Observation{train.Closed{MR: b}}}); err != nil {
+				t.Fatalf("the pass that took the forward: %v", err)
+			}
+			tr, err := e.eng.Train(e.ctx, e.key)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if tr.Car(b) != nil || tr.Car(a) == nil {
+				t.Fatalf("cars after the pass: %v; want !%d alone, !%d closed", e.cars(), a, b)
+			}
+			left, err := e.st.PeekInbox(e.ctx, e.key)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if kept := len(left) == 1; kept != c.kept {
+				t.Fatalf("inbox after the pass: %+v; want kept %v", left, c.kept)
+			}
+		})
 	}
 }

@@ -19,11 +19,14 @@ import (
 // deleted; a busy lease is ErrBusy.
 func (e *Engine) Retire(ctx context.Context, key train.Key) (bool, error) {
 	ctx = context.WithValue(ctx, oneTryKey{}, true)
-	ctx, release, _, err := e.lease(ctx, key)
+	ctx, release, h, err := e.lease(ctx, key)
 	if err != nil {
 		return false, err
 	}
 	defer release()
+	if h.inbox {
+		return false, nil // work forwarded to it waits: a pass takes it first
+	}
 	t, err := e.store.Load(ctx, key)
 	if errors.Is(err, store.ErrNotFound) {
 		return false, nil

@@ -334,7 +334,10 @@ func (w *Workers) work(ctx context.Context) {
 		}
 		next, err := w.pass(ctx, it.job)
 		if errors.Is(err, ErrBusy) && ctx.Err() == nil {
-			if it.job.urgent {
+			// A job left waiting for what it forwarded asks once: asked
+			// again at every try, the holder would end its pass at every
+			// action for nothing.
+			if it.job.urgent && !it.job.inboxOnly {
 				// Forwarded first, so that the holder, told, finds it in
 				// the inbox and plans it after the action at hand.
 				if w.Forward != nil {

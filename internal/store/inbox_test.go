@@ -2,6 +2,7 @@ package store
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"slices"
 	"testing"
@@ -16,6 +17,8 @@ func TestInbox(t *testing.T) {
 		{name: "read oldest first, dropped once planned", run: testInboxOrder},
 		{name: "one inbox per train", run: testInboxPerTrain},
 		{name: "bounded and expiring", run: testInboxBounded},
+		{name: "a drop removes only what was read", run: testInboxDropAtTheCap},
+		{name: "a drop needs the lease", run: testInboxDropFenced},
 		{name: "the lease's taker told of waiting work", run: testInboxOnLease},
 	}
 	for _, b := range backends() {
@@ -28,31 +31,61 @@ func TestInbox(t *testing.T) {
 	}
 }
 
-func testInboxOrder(t *testing.T, e *env) {
-	ctx := context.Background()
-	for _, w := range []string{"first", "second", "third"} {
-		if err := e.s.Forward(ctx, testKey, w); err != nil {
+func works(fs []Forwarded) []string {
+	out := make([]string, len(fs))
+	for i, f := range fs {
+		out[i] = f.Work
+	}
+	return out
+}
+
+func forward(t *testing.T, e *env, key train.Key, work ...string) {
+	t.Helper()
+	for _, w := range work {
+		if err := e.s.Forward(context.Background(), key, w); err != nil {
 			t.Fatalf("forward %s: %v", w, err)
 		}
 	}
-	got, err := e.s.PeekInbox(ctx, testKey)
+}
+
+func peek(t *testing.T, e *env, key train.Key) []Forwarded {
+	t.Helper()
+	got, err := e.s.PeekInbox(context.Background(), key)
 	if err != nil {
 		t.Fatalf("peek: %v", err)
 	}
-	if want := []string{"first", "second", "third"}; !slices.Equal(got, want) {
-		t.Fatalf("read %q, want %q", got, want)
+	return got
+}
+
+func holdLease(t *testing.T, e *env, key train.Key, owner string) {
+	t.Helper()
+	if ok, err := e.s.AcquireLease(context.Background(), key, owner, time.Minute); err != nil || !ok {
+		t.Fatalf("lease for %s: %v, %v", owner, ok, err)
+	}
+}
+
+func testInboxOrder(t *testing.T, e *env) {
+	ctx := context.Background()
+	// Twice the same work: two forwards, told apart.
+	forward(t, e, testKey, "first", "second", "second")
+	holdLease(t, e, testKey, "h")
+	got := peek(t, e, testKey)
+	if want := []string{"first", "second", "second"}; !slices.Equal(works(got), want) {
+		t.Fatalf("read %q, want %q", works(got), want)
+	}
+	if got[1].ID == got[2].ID {
+		t.Fatalf("two forwards share the id %q", got[1].ID)
 	}
 	// Work forwarded after the peek stays for the next one.
-	if err := e.s.Forward(ctx, testKey, "fourth"); err != nil {
-		t.Fatal(err)
-	}
-	if err := e.s.DropInbox(ctx, testKey, len(got)); err != nil {
+	forward(t, e, testKey, "third")
+	if err := e.s.DropInbox(ctx, testKey, "h", got); err != nil {
 		t.Fatalf("drop: %v", err)
 	}
-	if again, err := e.s.PeekInbox(ctx, testKey); err != nil || !slices.Equal(again, []string{"fourth"}) {
-		t.Fatalf("after the drop: %q, %v; want the work forwarded since", again, err)
+	again := peek(t, e, testKey)
+	if !slices.Equal(works(again), []string{"third"}) {
+		t.Fatalf("after the drop: %q; want the work forwarded since", works(again))
 	}
-	if err := e.s.DropInbox(ctx, testKey, 1); err != nil {
+	if err := e.s.DropInbox(ctx, testKey, "h", again); err != nil {
 		t.Fatal(err)
 	}
 	if n := e.rdb.Exists(ctx, e.s.inboxKey(testKey)).Val(); n != 0 {
@@ -61,39 +94,71 @@ func testInboxOrder(t *testing.T, e *env) {
 }
 
 func testInboxPerTrain(t *testing.T, e *env) {
-	ctx := context.Background()
 	// Parts that need escaping: the inbox must not be shared with a
 	// train whose key reads the same once joined.
 	a := train.Key{Forge: "gitlab", Project: "g/p:a", Branch: "release/{1.0}"}
 	b := train.Key{Forge: "gitlab", Project: "g/p", Branch: "a:release/{1.0}"}
-	if err := e.s.Forward(ctx, a, "for a"); err != nil {
-		t.Fatal(err)
+	forward(t, e, a, "for a")
+	if got := peek(t, e, b); len(got) != 0 {
+		t.Fatalf("the other train read %q", works(got))
 	}
-	if got, err := e.s.PeekInbox(ctx, b); err != nil || len(got) != 0 {
-		t.Fatalf("the other train read %q, %v", got, err)
-	}
-	if got, err := e.s.PeekInbox(ctx, a); err != nil || !slices.Equal(got, []string{"for a"}) {
-		t.Fatalf("took %q, %v; want the work forwarded to a", got, err)
+	if got := peek(t, e, a); !slices.Equal(works(got), []string{"for a"}) {
+		t.Fatalf("read %q; want the work forwarded to a", works(got))
 	}
 }
 
 func testInboxBounded(t *testing.T, e *env) {
 	ctx := context.Background()
 	for i := range inboxMax + 2 {
-		if err := e.s.Forward(ctx, testKey, fmt.Sprint(i)); err != nil {
-			t.Fatal(err)
-		}
+		forward(t, e, testKey, fmt.Sprint(i))
 	}
 	ttl, err := e.rdb.PTTL(ctx, e.s.inboxKey(testKey)).Result()
 	if err != nil || ttl <= 0 || ttl > inboxTTL {
 		t.Fatalf("inbox ttl %s, %v; want at most %s", ttl, err, inboxTTL)
 	}
-	got, err := e.s.PeekInbox(ctx, testKey)
-	if err != nil {
+	got := works(peek(t, e, testKey))
+	if len(got) != inboxMax || got[0] != "2" || got[len(got)-1] != fmt.Sprint(inboxMax+1) {
+		t.Fatalf("read %d items from %q to %q; want the newest %d", len(got), got[0], got[len(got)-1], inboxMax)
+	}
+}
+
+// A forward that pushes the oldest item out of a full inbox while the
+// holder plans what it read: the holder's drop keeps the new one.
+func testInboxDropAtTheCap(t *testing.T, e *env) {
+	ctx := context.Background()
+	for i := range inboxMax {
+		forward(t, e, testKey, fmt.Sprint(i))
+	}
+	holdLease(t, e, testKey, "h")
+	read := peek(t, e, testKey)
+	forward(t, e, testKey, "new")
+	if err := e.s.DropInbox(ctx, testKey, "h", read); err != nil {
 		t.Fatal(err)
 	}
-	if len(got) != inboxMax || got[0] != "2" || got[len(got)-1] != fmt.Sprint(inboxMax+1) {
-		t.Fatalf("took %d items from %q to %q; want the newest %d", len(got), got[0], got[len(got)-1], inboxMax)
+	if got := works(peek(t, e, testKey)); !slices.Equal(got, []string{"new"}) {
+		t.Fatalf("left %d items (%.40q); want only the one forwarded after the read", len(got), got)
+	}
+}
+
+// A holder whose lease another has taken since it read leaves the inbox
+// to the new holder, which may not have planned it yet.
+func testInboxDropFenced(t *testing.T, e *env) {
+	ctx := context.Background()
+	forward(t, e, testKey, "result")
+	if ok, err := e.s.AcquireLease(ctx, testKey, "old", 50*time.Millisecond); err != nil || !ok {
+		t.Fatalf("lease: %v, %v", ok, err)
+	}
+	read := peek(t, e, testKey)
+	time.Sleep(100 * time.Millisecond)
+	if e.mini != nil {
+		e.mini.FastForward(100 * time.Millisecond)
+	}
+	holdLease(t, e, testKey, "new")
+	if err := e.s.DropInbox(ctx, testKey, "old", read); !errors.Is(err, ErrLeaseLost) {
+		t.Fatalf("drop by the old holder: %v, want ErrLeaseLost", err)
+	}
+	if got := works(peek(t, e, testKey)); !slices.Equal(got, []string{"result"}) {
+		t.Fatalf("left %q, want the result kept for the new holder", got)
 	}
 }
 
@@ -110,9 +175,7 @@ func testInboxOnLease(t *testing.T, e *env) {
 	if ok, inbox := take("a"); !ok || inbox {
 		t.Fatalf("empty inbox: took %v, told of work %v; want took, no work", ok, inbox)
 	}
-	if err := e.s.Forward(ctx, testKey, "result"); err != nil {
-		t.Fatal(err)
-	}
+	forward(t, e, testKey, "result")
 	// A failed take says nothing of the inbox: it is the holder's.
 	if ok, inbox := take("b"); ok || inbox {
 		t.Fatalf("held lease: took %v, told of work %v; want neither", ok, inbox)

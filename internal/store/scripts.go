@@ -11,6 +11,8 @@ type scripts struct {
 	enqueue, bury, unbury      *redis.Script
 	// retire deletes a train at a version (trains.go).
 	retire *redis.Script
+	// dropInbox removes items of a train's inbox under its lease (inbox.go).
+	dropInbox *redis.Script
 }
 
 func newScripts() scripts {
@@ -25,6 +27,7 @@ return redis.call('DEL', KEYS[1])
 `),
 		acquireLease: redis.NewScript(acquireLeaseLua),
 		releaseLease: redis.NewScript(releaseLeaseLua),
+		dropInbox:    redis.NewScript(dropInboxLua),
 		// KEYS: the train, its staged replacement (a hash with the new v
 		// and d). ARGV: expected version. Returns {1, old} on success, {0,
 		// stored} on a version mismatch. The JSON never enters Lua: moving a

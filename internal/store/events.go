@@ -131,13 +131,38 @@ func (s *Store) ForgetConsumers(ctx context.Context, group string, idle time.Dur
 		if c.Pending > 0 || c.Idle <= idle {
 			continue
 		}
-		if err := s.rdb.XGroupDelConsumer(ctx, s.opts.EventStream, group, c.Name).Err(); err != nil {
-			return n, fmt.Errorf("delete consumer %s of %s/%s: %w", c.Name, s.opts.EventStream, group, err)
+		gone, err := s.forgetConsumer(ctx, group, c.Name)
+		if err != nil {
+			return n, err
 		}
-		n++
+		if gone {
+			n++
+		}
 	}
 	return n, nil
 }
+
+// forgetConsumer deletes consumer from group if it holds no event, checked
+// in the same script: deleting a consumer drops the events it holds from
+// the group's pending list, where no claim would find them again, and one
+// listed as holding none may have read one since.
+func (s *Store) forgetConsumer(ctx context.Context, group, consumer string) (bool, error) {
+	n, err := s.scripts.forgetConsumer.Run(ctx, s.rdb, []string{s.opts.EventStream}, group, consumer).Int64()
+	if err != nil {
+		return false, fmt.Errorf("delete consumer %s of %s/%s: %w", consumer, s.opts.EventStream, group, err)
+	}
+	return n == 1, nil
+}
+
+// forgetConsumerLua: KEYS: the stream. ARGV: group, consumer. Returns 1
+// if it deleted the consumer.
+const forgetConsumerLua = `
+if #redis.call('XPENDING', KEYS[1], ARGV[1], '-', '+', 1, ARGV[2]) > 0 then
+  return 0
+end
+redis.call('XGROUP', 'DELCONSUMER', KEYS[1], ARGV[1], ARGV[2])
+return 1
+`
 
 // ClaimIdle moves to consumer up to count events that were delivered to
 // another consumer of group and not acknowledged for minIdle, so the work

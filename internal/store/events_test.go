@@ -312,4 +312,13 @@ func testForgetConsumers(t *testing.T, e *env) {
 	if err != nil || len(cs) != 1 || cs[0].Name != "holding" {
 		t.Fatalf("consumers left: %+v, %v; want holding alone", cs, err)
 	}
+	// One that read an event after it was listed as holding none is kept,
+	// with its event.
+	if gone, err := e.s.forgetConsumer(ctx, group, "holding"); err != nil || gone {
+		t.Fatalf("forget a consumer that holds an event: %v, %v; want kept", gone, err)
+	}
+	pending, err := e.rdb.XPendingExt(ctx, &redis.XPendingExtArgs{Stream: e.s.opts.EventStream, Group: group, Start: "-", End: "+", Count: 10}).Result()
+	if err != nil || len(pending) != 1 || pending[0].Consumer != "holding" {
+		t.Fatalf("pending after the refused delete: %+v, %v; want holding's event", pending, err)
+	}
 }

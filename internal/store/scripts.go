@@ -13,6 +13,8 @@ type scripts struct {
 	retire *redis.Script
 	// dropInbox removes items of a train's inbox under its lease (inbox.go).
 	dropInbox *redis.Script
+	// forgetConsumer deletes a consumer that holds no event (events.go).
+	forgetConsumer *redis.Script
 }
 
 func newScripts() scripts {
@@ -25,9 +27,10 @@ if redis.call('HGET', KEYS[1], 'v') ~= ARGV[1] then
 end
 return redis.call('DEL', KEYS[1])
 `),
-		acquireLease: redis.NewScript(acquireLeaseLua),
-		releaseLease: redis.NewScript(releaseLeaseLua),
-		dropInbox:    redis.NewScript(dropInboxLua),
+		acquireLease:   redis.NewScript(acquireLeaseLua),
+		releaseLease:   redis.NewScript(releaseLeaseLua),
+		dropInbox:      redis.NewScript(dropInboxLua),
+		forgetConsumer: redis.NewScript(forgetConsumerLua),
 		// KEYS: the train, its staged replacement (a hash with the new v
 		// and d). ARGV: expected version. Returns {1, old} on success, {0,
 		// stored} on a version mismatch. The JSON never enters Lua: moving a

@@ -19,12 +19,15 @@ type scripts struct {
 
 func newScripts() scripts {
 	return scripts{
-		// KEYS: the train. ARGV: its version. Deletes it if it is still at
-		// that version; returns 1 if it did.
+		// KEYS: the train, its history. ARGV: its version, how long the
+		// history stays in milliseconds. Deletes the train if it is still
+		// at that version, and lets its history expire; returns 1 if it
+		// did.
 		retire: redis.NewScript(`
 if redis.call('HGET', KEYS[1], 'v') ~= ARGV[1] then
   return 0
 end
+redis.call('PEXPIRE', KEYS[2], ARGV[2])
 return redis.call('DEL', KEYS[1])
 `),
 		acquireLease:   redis.NewScript(acquireLeaseLua),
@@ -32,7 +35,8 @@ return redis.call('DEL', KEYS[1])
 		dropInbox:      redis.NewScript(dropInboxLua),
 		forgetConsumer: redis.NewScript(forgetConsumerLua),
 		// KEYS: the train, its staged replacement (a hash with the new v
-		// and d). ARGV: expected version. Returns {1, old} on success, {0,
+		// and d), its history (kept for good again when the train is
+		// made anew after it was retired). ARGV: expected version. Returns {1, old} on success, {0,
 		// stored} on a version mismatch. The JSON never enters Lua: moving a
 		// large argument into the interpreter costs far more than the
 		// compare-and-set itself, so the caller stages the new record and the
@@ -53,6 +57,9 @@ if redis.call('EXISTS', KEYS[2]) == 0 then
 end
 redis.call('RENAME', KEYS[2], KEYS[1])
 redis.call('PERSIST', KEYS[1])
+if have == 0 then
+  redis.call('PERSIST', KEYS[3])
+end
 return {1, have}
 `),
 		// ARGV: owner, ttl in milliseconds. Returns 1 if the owner held it.

@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"slices"
 	"strconv"
+	"time"
 
 	"github.com/redis/go-redis/v9"
 
@@ -113,7 +114,7 @@ func (s *Store) Save(ctx context.Context, t train.Train) (train.Train, error) {
 // stage expires in case the script cannot run (it was not cached: then it is
 // sent again).
 func (s *Store) compareAndSwap(ctx context.Context, key train.Key, want, next int64, data []byte) ([]int64, error) {
-	keys := []string{s.trainKey(key), s.trainKeyOf(key, "stage:"+s.stageID())}
+	keys := []string{s.trainKey(key), s.trainKeyOf(key, "stage:"+s.stageID()), s.historyKey(key)}
 	pipe := s.rdb.TxPipeline()
 	pipe.HSet(ctx, keys[1], "v", next, "d", data, schemaField, trainSchema)
 	pipe.PExpire(ctx, keys[1], stageTTL)
@@ -174,11 +175,16 @@ func compareKeys(a, b train.Key) int {
 	return cmp.Or(cmp.Compare(a.Forge, b.Forge), cmp.Compare(a.Project, b.Project), cmp.Compare(a.Branch, b.Branch))
 }
 
+// retiredHistoryKeep is how long a retired train's history stays, unless
+// the train is made again meanwhile.
+const retiredHistoryKeep = 30 * 24 * time.Hour
+
 // Retire removes the train if it is still at version, and its index
 // entry, and reports whether it did: a save since (another worker's add,
-// after a lease lapsed) keeps it.
+// after a lease lapsed) keeps it. Its history stays for
+// retiredHistoryKeep.
 func (s *Store) Retire(ctx context.Context, key train.Key, version int64) (bool, error) {
-	n, err := s.scripts.retire.Run(ctx, s.rdb, []string{s.trainKey(key)}, version).Int64()
+	n, err := s.scripts.retire.Run(ctx, s.rdb, []string{s.trainKey(key), s.historyKey(key)}, version, retiredHistoryKeep.Milliseconds()).Int64()
 	if err != nil {
 		return false, fmt.Errorf("retire train %s: %w", key, err)
 	}

@@ -8,6 +8,7 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/trainyard/trainyard/internal/train"
 )
@@ -23,6 +24,7 @@ func trainCases() []storeCase {
 		{name: "save leaves no staged records", run: testNoStagedLeft},
 		{name: "list and delete", run: testListDelete},
 		{name: "retire at a version", run: testRetire},
+		{name: "retired history expires", run: testRetiredHistory},
 		{name: "list skips and rejects bad index entries", run: testListBadIndex},
 		{name: "corrupt train", run: testCorruptTrain},
 	}
@@ -309,5 +311,43 @@ func testRetire(t *testing.T, e *env) {
 	}
 	if ok, _ := e.s.Exists(ctx, testKey); ok {
 		t.Fatal("the train is still there")
+	}
+}
+
+// A retired train's history expires unless the train is made again.
+func testRetiredHistory(t *testing.T, e *env) {
+	ctx := context.Background()
+	saved, err := e.s.Save(ctx, train.New(testKey, train.Settings{}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := e.s.AppendHistory(ctx, testKey, fullCar(7)); err != nil {
+		t.Fatal(err)
+	}
+	ttl := func() time.Duration {
+		t.Helper()
+		d, err := e.rdb.PTTL(ctx, e.s.historyKey(testKey)).Result()
+		if err != nil {
+			t.Fatal(err)
+		}
+		return d
+	}
+	if d := ttl(); d >= 0 {
+		t.Fatalf("history of a live train expires in %s", d)
+	}
+	if ok, err := e.s.Retire(ctx, testKey, saved.Version); err != nil || !ok {
+		t.Fatalf("retire: %v, %v", ok, err)
+	}
+	if d := ttl(); d <= 0 || d > retiredHistoryKeep {
+		t.Fatalf("history of a retired train expires in %s, want within %s", d, retiredHistoryKeep)
+	}
+	if cars, err := e.s.History(ctx, testKey, 0); err != nil || len(cars) != 1 {
+		t.Fatalf("history after the retire: %d cars, %v; want the one kept", len(cars), err)
+	}
+	if _, err := e.s.Save(ctx, train.New(testKey, train.Settings{})); err != nil {
+		t.Fatal(err)
+	}
+	if d := ttl(); d >= 0 {
+		t.Fatalf("history of the train made again expires in %s", d)
 	}
 }

@@ -63,7 +63,9 @@ func (r *Repo) writeCommit(ctx context.Context, c commitObject) (string, error) 
 	if err != nil {
 		return "", fmt.Errorf("write commit on tree %s: %w", c.tree, err)
 	}
-	return strings.TrimSpace(string(res.stdout)), nil
+	sha := strings.TrimSpace(string(res.stdout))
+	r.known.add(sha)
+	return sha, nil
 }
 
 // readCommits returns the commits named by shas, in order, with one git

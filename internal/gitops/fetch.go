@@ -23,7 +23,10 @@ func (r *Repo) Fetch(ctx context.Context, refspecs ...string) (err error) {
 	}
 	r.fetchMu.Lock()
 	defer r.fetchMu.Unlock()
-	args := append([]string{"fetch", "--quiet", "--no-tags", "--no-write-fetch-head", "--no-recurse-submodules", remoteName}, refspecs...)
+	// Maintenance runs every maintainEvery fetches (see maintain), not
+	// after each: a git process per fetch for a check that finds nothing
+	// to do almost always.
+	args := append([]string{"fetch", "--quiet", "--no-tags", "--no-write-fetch-head", "--no-recurse-submodules", "--no-auto-maintenance", remoteName}, refspecs...)
 	auth, err := r.auth.config(ctx)
 	if err != nil {
 		return fmt.Errorf("fetch %s: %w", strings.Join(refspecs, " "), err)
@@ -35,7 +38,26 @@ func (r *Repo) Fetch(ctx context.Context, refspecs ...string) (err error) {
 		return fmt.Errorf("fetch %s: %w", strings.Join(refspecs, " "), err)
 	}
 	r.log.Debug("fetched", zap.Strings("refspecs", refspecs))
+	r.maintain(ctx)
 	return nil
+}
+
+// maintainEvery is how many fetches pass between two runs of git's
+// maintenance (which packs loose objects and prunes old unreachable ones
+// when there are enough of them).
+const maintainEvery = 64
+
+// maintain runs git's automatic maintenance once every maintainEvery
+// fetches. Called with fetchMu held. A failure only delays it.
+func (r *Repo) maintain(ctx context.Context) {
+	r.fetches++
+	if r.fetches < maintainEvery {
+		return
+	}
+	r.fetches = 0
+	if _, err := r.run.run(ctx, call{args: []string{"maintenance", "run", "--auto", "--quiet"}}); err != nil {
+		r.log.Warn("git maintenance", zap.Error(err))
+	}
 }
 
 // FetchBranch fetches a remote branch into LocalBranchRef(branch) and
@@ -63,7 +85,11 @@ func (r *Repo) fetchInto(ctx context.Context, remoteRef, localRef string) (strin
 	if err := r.Fetch(ctx, "+"+remoteRef+":"+localRef); err != nil {
 		return "", err
 	}
-	return r.Head(ctx, localRef)
+	head, err := r.Head(ctx, localRef)
+	if err == nil {
+		r.known.add(head)
+	}
+	return head, err
 }
 
 // Head resolves a local ref (for example LocalBranchRef("main")) to the SHA
@@ -89,8 +115,14 @@ func (r *Repo) HasCommit(ctx context.Context, sha string) bool {
 	if checkSHA(sha) != nil {
 		return false
 	}
-	_, err := r.run.run(ctx, call{args: []string{"cat-file", "-e", sha + "^{commit}"}})
-	return err == nil
+	if r.known.has(sha) {
+		return true
+	}
+	if _, err := r.run.run(ctx, call{args: []string{"cat-file", "-e", sha + "^{commit}"}}); err != nil {
+		return false
+	}
+	r.known.add(sha)
+	return true
 }
 
 // stderrOf returns the scrubbed stderr of a failed git command.

@@ -50,6 +50,10 @@ type Repo struct {
 	auth     *credentials
 	log      *zap.Logger
 	fetchMu  sync.Mutex
+	known    knownCommits
+	// fetches counts fetches since the last maintenance (guarded by
+	// fetchMu).
+	fetches int
 }
 
 // The first git release with merge-tree --write-tree.

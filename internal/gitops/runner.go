@@ -25,6 +25,10 @@ type runner struct {
 
 	mu      sync.Mutex
 	secrets []string // strings scrubbed from any error text
+
+	// ran, when set, is told the arguments of every git process started
+	// (tests count them).
+	ran func(args []string)
 }
 
 // maxSecrets bounds the scrub list of a long-lived mirror whose token is
@@ -143,6 +147,9 @@ func (r *runner) addSecrets(secrets ...string) {
 // run executes git and returns its output. Exit codes other than 0 and
 // c.okCodes become a *gitError; a cancelled context wins over the exit code.
 func (r *runner) run(ctx context.Context, c call) (result, error) {
+	if r.ran != nil {
+		r.ran(c.args)
+	}
 	cmd := exec.CommandContext(ctx, r.git, c.args...)
 	cmd.Dir = r.gitDir
 	cmd.Env = r.environ(c)

@@ -41,6 +41,21 @@ func (s *sawSuccess) list() []string {
 	return append([]string(nil), s.who...)
 }
 
+// passAndForward passes pipeline p and queues its webhook, then waits for
+// the replica that gets it to forward it to the train's inbox.
+func passAndForward(t *testing.T, e *env, p fakeforge.Pipeline, what string) {
+	t.Helper()
+	if err := e.ff.FinishPipeline(e.ctx, p.ID, "success"); err != nil {
+		t.Fatal(err)
+	}
+	enqueue(t, e.st, event.Event{ID: "result", Forge: "gitlab", Project: project, Kind: event.KindPipeline,
+		Pipeline: p.ID, SHA: p.SHA, Ref: p.Ref, Status: train.PipelineSuccess})
+	waitFor(t, 10*time.Second, what, func() bool {
+		got, err := e.st.PeekInbox(e.ctx, e.key)
+		return err == nil && len(got) == 1
+	})
+}
+
 // TestABusyTrainTakesAnotherReplicasResult: a pipeline's result that
 // reaches a replica while another is in a pass of its train is forwarded
 // to that pass, which merges the car before it lets the lease go; the
@@ -86,15 +101,7 @@ func TestABusyTrainTakesAnotherReplicasResult(t *testing.T) {
 	}()
 	<-hold
 
-	if err := e.ff.FinishPipeline(e.ctx, p.ID, "success"); err != nil {
-		t.Fatal(err)
-	}
-	enqueue(t, e.st, event.Event{ID: "result", Forge: "gitlab", Project: project, Kind: event.KindPipeline,
-		Pipeline: p.ID, SHA: p.SHA, Ref: p.Ref, Status: train.PipelineSuccess})
-	waitFor(t, 10*time.Second, "the result forwarded", func() bool {
-		got, err := e.st.PeekInbox(e.ctx, e.key)
-		return err == nil && len(got) == 1
-	})
+	passAndForward(t, e, p, "the result forwarded")
 	if s := e.mrState(a).State; s != "opened" {
 		t.Fatalf("!%d is %s while the holder's pass waits, want opened", a, s)
 	}
@@ -143,15 +150,7 @@ func TestAForwardOutlivesItsHolder(t *testing.T) {
 	w := &engine.Workers{Store: e.st, Consumer: "other", ClaimIdle: time.Hour, Log: zaptest.NewLogger(t), Observe: o.observe,
 		Jobs: other.Jobs, Pass: other.Pass, Forward: other.Forward}
 	runWorkers(t, w)
-	if err := e.ff.FinishPipeline(e.ctx, p.ID, "success"); err != nil {
-		t.Fatal(err)
-	}
-	enqueue(t, e.st, event.Event{ID: "result", Forge: "gitlab", Project: project, Kind: event.KindPipeline,
-		Pipeline: p.ID, SHA: p.SHA, Ref: p.Ref, Status: train.PipelineSuccess})
-	waitFor(t, 10*time.Second, "the result forwarded to the dead holder", func() bool {
-		got, err := e.st.PeekInbox(e.ctx, e.key)
-		return err == nil && len(got) == 1
-	})
+	passAndForward(t, e, p, "the result forwarded to the dead holder")
 	waitFor(t, 10*time.Second, "the forwarded event settled", func() bool {
 		return len(o.of("result")) > 0
 	})

@@ -56,6 +56,7 @@ func (c commitObject) encode() []byte {
 // (rather than through commit-tree) so that replayed commits keep their
 // author line byte for byte, without git's identity clean-up.
 func (r *Repo) writeCommit(ctx context.Context, c commitObject) (string, error) {
+	gen := r.known.generation()
 	res, err := r.run.run(ctx, call{
 		args:  []string{"hash-object", "-t", "commit", "-w", "--stdin"},
 		stdin: bytes.NewReader(c.encode()),
@@ -64,7 +65,7 @@ func (r *Repo) writeCommit(ctx context.Context, c commitObject) (string, error) 
 		return "", fmt.Errorf("write commit on tree %s: %w", c.tree, err)
 	}
 	sha := strings.TrimSpace(string(res.stdout))
-	r.known.add(sha)
+	r.known.add(sha, gen)
 	return sha, nil
 }
 

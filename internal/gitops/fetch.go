@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"strings"
+	"time"
 
 	"go.uber.org/zap"
 )
@@ -42,22 +43,33 @@ func (r *Repo) Fetch(ctx context.Context, refspecs ...string) (err error) {
 	return nil
 }
 
-// maintainEvery is how many fetches pass between two runs of git's
-// maintenance (which packs loose objects and prunes old unreachable ones
-// when there are enough of them).
-const maintainEvery = 64
+// Git's maintenance (which packs loose objects and prunes old unreachable
+// ones when there are enough of them) runs on the first fetch after the
+// mirror is opened, then every maintainEvery fetches or maintainAfter,
+// whichever comes first, bounded by maintainTimeout.
+const (
+	maintainEvery   = 64
+	maintainAfter   = 10 * time.Minute
+	maintainTimeout = 5 * time.Minute
+)
 
-// maintain runs git's automatic maintenance once every maintainEvery
-// fetches. Called with fetchMu held. A failure only delays it.
+// maintain runs git's automatic maintenance when it is due. Called with
+// fetchMu held. A run that fails is tried again at the next fetch.
 func (r *Repo) maintain(ctx context.Context) {
 	r.fetches++
-	if r.fetches < maintainEvery {
+	if r.fetches < maintainEvery && time.Since(r.maintainedAt) < maintainAfter {
 		return
 	}
-	r.fetches = 0
+	// Not cut short by the fetch's caller: an interrupted run would only
+	// start again at the next fetch.
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), maintainTimeout)
+	defer cancel()
+	r.known.forget()
 	if _, err := r.run.run(ctx, call{args: []string{"maintenance", "run", "--auto", "--quiet"}}); err != nil {
 		r.log.Warn("git maintenance", zap.Error(err))
+		return
 	}
+	r.fetches, r.maintainedAt = 0, time.Now()
 }
 
 // FetchBranch fetches a remote branch into LocalBranchRef(branch) and
@@ -87,7 +99,9 @@ func (r *Repo) fetchInto(ctx context.Context, remoteRef, localRef string) (strin
 	}
 	head, err := r.Head(ctx, localRef)
 	if err == nil {
-		r.known.add(head)
+		// Held by the ref just set: only a later fetch that moves the
+		// ref, then maintenance, which forgets it, could drop it.
+		r.known.add(head, r.known.generation())
 	}
 	return head, err
 }
@@ -118,10 +132,11 @@ func (r *Repo) HasCommit(ctx context.Context, sha string) bool {
 	if r.known.has(sha) {
 		return true
 	}
+	gen := r.known.generation()
 	if _, err := r.run.run(ctx, call{args: []string{"cat-file", "-e", sha + "^{commit}"}}); err != nil {
 		return false
 	}
-	r.known.add(sha)
+	r.known.add(sha, gen)
 	return true
 }
 

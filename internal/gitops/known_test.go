@@ -2,6 +2,7 @@ package gitops
 
 import (
 	"context"
+	"path/filepath"
 	"strings"
 	"sync"
 	"testing"
@@ -67,31 +68,58 @@ func TestHasCommitKnowsWhatTheMirrorWroteOrFetched(t *testing.T) {
 	}
 }
 
-// TestFetchMaintainsNowAndThen: fetches leave git's maintenance to one run
-// every maintainEvery of them.
+// TestFetchMaintainsNowAndThen: git's maintenance runs on the first fetch
+// of a mirror, then once every maintainEvery fetches, and forgets the
+// commits known, which it may prune.
 func TestFetchMaintainsNowAndThen(t *testing.T) {
-	w := newWorld(t)
+	remote := newBareRepo(t, filepath.Join(t.TempDir(), "remote.git"))
+	head := commitFiles(t, remote, bob, "Initial\n", map[string]string{"a.txt": "a\n"})
+	setRef(t, remote, "refs/heads/main", head)
+	repo := openMirror(t, fileURL(remote))
 	log := &gitLog{}
-	w.mirror.run.ran = log.record
-	w.mirror.fetches = 0 // the world's own fetches
+	repo.run.ran = log.record
 	ctx := context.Background()
-	for range maintainEvery - 1 {
-		if _, err := w.mirror.FetchBranch(ctx, "main"); err != nil {
+	fetch := func() {
+		t.Helper()
+		if _, err := repo.FetchBranch(ctx, "main"); err != nil {
 			t.Fatal(err)
 		}
 	}
-	if n := log.count("maintenance"); n != 0 {
-		t.Fatalf("%d maintenance runs after %d fetches, want none", n, maintainEvery-1)
+	fetch()
+	if n := log.count("maintenance"); n != 1 {
+		t.Fatalf("%d maintenance runs after the first fetch, want 1", n)
+	}
+	for range maintainEvery - 1 {
+		fetch()
+	}
+	if n := log.count("maintenance"); n != 1 {
+		t.Fatalf("%d maintenance runs after %d fetches, want 1", n, maintainEvery)
 	}
 	for _, r := range log.runs {
 		if r[0] == "fetch" && !strings.Contains(strings.Join(r, " "), "--no-auto-maintenance") {
 			t.Fatalf("fetch %q leaves maintenance to git", r)
 		}
 	}
-	if _, err := w.mirror.FetchBranch(ctx, "main"); err != nil {
+	// Known now: the head just fetched.
+	before := log.count("cat-file")
+	if !repo.HasCommit(ctx, head) || log.count("cat-file") != before {
+		t.Fatal("the head just fetched is looked for")
+	}
+	// The next fetch, of another branch, is the one that maintains: the
+	// head known before is looked for again.
+	other := commitFiles(t, remote, bob, "Other\n", map[string]string{"b.txt": "b\n"})
+	setRef(t, remote, "refs/heads/other", other)
+	if _, err := repo.FetchBranch(ctx, "other"); err != nil {
 		t.Fatal(err)
 	}
-	if n := log.count("maintenance"); n != 1 {
-		t.Fatalf("%d maintenance runs after %d fetches, want 1", n, maintainEvery)
+	if n := log.count("maintenance"); n != 2 {
+		t.Fatalf("%d maintenance runs after %d fetches, want 2", n, maintainEvery+1)
+	}
+	before = log.count("cat-file")
+	if !repo.HasCommit(ctx, head) {
+		t.Fatal("head not held")
+	}
+	if n := log.count("cat-file") - before; n != 1 {
+		t.Fatalf("%d looks for a commit known before the maintenance, want 1", n)
 	}
 }

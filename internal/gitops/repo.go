@@ -10,6 +10,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"time"
 
 	"go.uber.org/zap"
 )
@@ -51,9 +52,10 @@ type Repo struct {
 	log      *zap.Logger
 	fetchMu  sync.Mutex
 	known    knownCommits
-	// fetches counts fetches since the last maintenance (guarded by
-	// fetchMu).
-	fetches int
+	// fetches counts fetches since the last maintenance, at maintainedAt
+	// (both guarded by fetchMu).
+	fetches      int
+	maintainedAt time.Time
 }
 
 // The first git release with merge-tree --write-tree.

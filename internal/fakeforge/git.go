@@ -73,6 +73,10 @@ func (r repo) initBare(ctx context.Context, defaultBranch string) error {
 		{"receive.hideRefs", "refs/fakeforge"},
 		{"uploadpack.hideRefs", "refs/fakeforge"},
 		{"core.logAllRefUpdates", "always"},
+		// A repository lives as long as its test or benchmark: a gc
+		// after every push would only cost the machine a process that
+		// the service under test then waits behind.
+		{"receive.autogc", "false"},
 	} {
 		if _, err := r.run(ctx, "", nil, "config", "--add", kv[0], kv[1]); err != nil {
 			return err

@@ -287,6 +287,9 @@ func TestForwardedWorkNeverFailsTheHoldersPass(t *testing.T) {
 			if _, err := other.Forward(e.ctx, engine.Job{Key: e.key, Checks: []string{p.SHA}}); err != nil {
 				t.Fatal(err)
 			}
+			if got, err := e.st.PeekInbox(e.ctx, e.key); err != nil || len(got) != 1 {
+				t.Fatalf("inbox before the pass: %+v, %v; want the forwarded checks", got, err)
+			}
 			// The holder's own work: !b was closed.
 			if _, err := e.eng.Pass(e.ctx, engine.Job{Key: e.key, Obs: []train.Observation{train.Closed{MR: b}}}); err != nil {
 				t.Fatalf("the pass that took the forward: %v", err)

@@ -40,9 +40,9 @@ func pipelineVariables(branch string, mrs []int64) map[string]string {
 		ids[i] = strconv.FormatInt(mr, 10)
 	}
 	return map[string]string{
-		"TRAINYARD":               "true",
-		"TRAINYARD_TARGET_BRANCH": branch,
-		"TRAINYARD_MRS":           strings.Join(ids, ","),
+		event.VarTrain:  "true",
+		event.VarTarget: branch,
+		event.VarMRs:    strings.Join(ids, ","),
 	}
 }
 
@@ -51,7 +51,7 @@ func pipelineVariables(branch string, mrs []int64) map[string]string {
 func pushOptions(branch string, mrs []int64) []string {
 	vars := pipelineVariables(branch, mrs)
 	opts := make([]string, 0, len(vars))
-	for _, name := range []string{"TRAINYARD", "TRAINYARD_TARGET_BRANCH", "TRAINYARD_MRS"} {
+	for _, name := range []string{event.VarTrain, event.VarTarget, event.VarMRs} {
 		opts = append(opts, "ci.variable="+name+"="+vars[name])
 	}
 	return opts

@@ -96,9 +96,16 @@ type Event struct {
 	After  string `json:"after,omitempty"`
 }
 
-// CarVars are the variables Trainyard gives a car's pipeline, as a
-// pipeline's webhook reports them: TRAINYARD, TRAINYARD_TARGET_BRANCH
-// and TRAINYARD_MRS.
+// The variables Trainyard gives a car's pipeline: the documented contract
+// with a project's CI configuration.
+const (
+	VarTrain  = "TRAINYARD"               // "true"
+	VarTarget = "TRAINYARD_TARGET_BRANCH" // the train's target branch
+	VarMRs    = "TRAINYARD_MRS"           // the MRs tested, front first, comma-separated
+)
+
+// CarVars are the variables Trainyard gives a car's pipeline (VarTrain,
+// VarTarget, VarMRs), as a pipeline's webhook reports them.
 type CarVars struct {
 	Train  string `json:"train,omitempty"`
 	Target string `json:"target,omitempty"`

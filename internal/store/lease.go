@@ -14,14 +14,8 @@ import (
 // is marked as awaited, so that its release is announced (see
 // WatchLeases).
 func (s *Store) AcquireLease(ctx context.Context, key train.Key, owner string, ttl time.Duration) (bool, error) {
-	if err := checkLease(owner, ttl); err != nil {
-		return false, fmt.Errorf("acquire lease of train %s: %w", key, err)
-	}
-	n, err := s.runLease(ctx, s.scripts.acquireLease, key, owner, ttl.Milliseconds(), leaseWaitTTL.Milliseconds())
-	if err != nil {
-		return false, fmt.Errorf("acquire lease of train %s: %w", key, err)
-	}
-	return n == 1, nil
+	ok, _, err := s.AcquireLeaseInbox(ctx, key, owner, ttl)
+	return ok, err
 }
 
 // AcquireLeaseInbox is AcquireLease that also tells, when it took the

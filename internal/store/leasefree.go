@@ -47,15 +47,14 @@ func (s *Store) WantLease(ctx context.Context, key train.Key) error {
 }
 
 const (
-	// KEYS: the lease, its wait mark. ARGV: owner, lease ttl and mark ttl
-	// in milliseconds. Returns 1 if the owner took the lease. One script,
-	// so no release can fall between a failed take and its mark and go
+	// KEYS: the lease, its wait mark, the train's inbox. ARGV: owner,
+	// lease ttl and mark ttl in milliseconds. Returns 1 if the owner took
+	// the lease, 2 if it did and work waits in the inbox. One script, so
+	// no release can fall between a failed take and its mark and go
 	// unannounced.
-	// With a third key, the train's inbox, it returns 2 if the owner took
-	// the lease and work waits there.
 	acquireLeaseLua = `
 if redis.call('SET', KEYS[1], ARGV[1], 'NX', 'PX', ARGV[2]) then
-  if KEYS[3] and redis.call('LLEN', KEYS[3]) > 0 then
+  if redis.call('LLEN', KEYS[3]) > 0 then
     return 2
   end
   return 1

@@ -215,11 +215,11 @@ func carVars(vars []gitlab.PipelineEventObjectAttributesVariable) event.CarVars 
 	var out event.CarVars
 	for _, v := range vars {
 		switch v.Key {
-		case "TRAINYARD":
+		case event.VarTrain:
 			out.Train = v.Value
-		case "TRAINYARD_TARGET_BRANCH":
+		case event.VarTarget:
 			out.Target = v.Value
-		case "TRAINYARD_MRS":
+		case event.VarMRs:
 			out.MRs = v.Value
 		}
 	}

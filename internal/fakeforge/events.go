@@ -134,10 +134,10 @@ func (f *Forge) moveMRHead(ctx context.Context, p *project, by *user, iid int64,
 // setMRRef points the MR's head refs at sha: GitLab's
 // refs/merge-requests/<iid>/head and GitHub's refs/pull/<number>/head.
 func (f *Forge) setMRRef(ctx context.Context, p *project, iid int64, sha string) error {
-	for _, ref := range []string{fmt.Sprintf("refs/merge-requests/%d/head", iid), fmt.Sprintf("refs/pull/%d/head", iid)} {
-		if _, err := f.repo(p.Path).run(ctx, "", nil, "update-ref", ref, sha); err != nil {
-			return fmt.Errorf("update %s: %w", ref, err)
-		}
+	// One transaction, one git process, for both refs.
+	in := fmt.Sprintf("update refs/merge-requests/%d/head %s\nupdate refs/pull/%d/head %s\n", iid, sha, iid, sha)
+	if _, err := f.repo(p.Path).run(ctx, in, nil, "update-ref", "--stdin"); err != nil {
+		return fmt.Errorf("update the head refs of !%d: %w", iid, err)
 	}
 	return nil
 }
@@ -167,7 +167,33 @@ func (f *Forge) detectMerged(ctx context.Context, p *project, by *user, heads ma
 	}
 	f.mu.Unlock()
 	g := f.repo(p.Path)
+	reached := map[string]map[int64]string{}
 	for _, c := range cands {
+		if c.fork || reached[c.target] != nil {
+			continue
+		}
+		heads, err := g.mergedMRHeads(ctx, c.target)
+		if err != nil {
+			return err
+		}
+		reached[c.target] = heads
+	}
+	for _, c := range cands {
+		if !c.fork {
+			// An MR's head ref moves with its head under gitMu, so a
+			// ref that was not reached is an MR not merged. One that
+			// points elsewhere (it never should) is checked on its own.
+			sha, ok := reached[c.target][c.iid]
+			if !ok {
+				continue
+			}
+			if sha == c.sha {
+				if err := f.markMerged(ctx, p, c.iid, by, ""); err != nil {
+					return err
+				}
+				continue
+			}
+		}
 		if c.fork {
 			// The head of a fork's MR is in this repository only once
 			// someone pushed it here; until then the target cannot

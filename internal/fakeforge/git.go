@@ -250,6 +250,28 @@ func (r repo) isAncestor(ctx context.Context, a, b string) (bool, error) {
 	return false, err
 }
 
+// mergedMRHeads returns the MRs whose head ref is reachable from commit,
+// with the commit each ref points at: one git process however many MRs
+// are open, where a merge-base per MR would take one each.
+func (r repo) mergedMRHeads(ctx context.Context, commit string) (map[int64]string, error) {
+	out, err := r.run(ctx, "", nil, "for-each-ref", "--merged="+commit, "--format=%(objectname) %(refname)", "refs/merge-requests/")
+	if err != nil {
+		return nil, err
+	}
+	heads := map[int64]string{}
+	for _, l := range strings.Split(strings.TrimSpace(out), "\n") {
+		sha, ref, ok := strings.Cut(l, " ")
+		if !ok {
+			continue
+		}
+		n, ok := strings.CutSuffix(strings.TrimPrefix(ref, "refs/merge-requests/"), "/head")
+		if iid, err := strconv.ParseInt(n, 10, 64); ok && err == nil {
+			heads[iid] = sha
+		}
+	}
+	return heads, nil
+}
+
 // loggedCommit is a commit with the paths it changed against its first
 // parent.
 type loggedCommit struct {

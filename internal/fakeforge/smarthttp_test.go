@@ -135,6 +135,9 @@ func TestMergeRequestRefsAndMergeOnPush(t *testing.T) {
 		}
 	}
 
+	// Another MR on main, not in what main is pushed to: it stays open.
+	other := mustMR(t, f, MRSpec{Source: "other", Title: "Other", Commits: []Commit{{Message: "other", Files: map[string]string{"o.txt": "1\n"}}}})
+
 	// Fast-forward main to the MR head over HTTP: GitLab marks it merged.
 	mustGit(t, work, authed(botToken, "fetch", "--quiet", "origin", "refs/merge-requests/1/head")...)
 	mustGit(t, work, authed(botToken, "push", "--quiet", "origin", head2+":refs/heads/main")...)
@@ -147,7 +150,17 @@ func TestMergeRequestRefsAndMergeOnPush(t *testing.T) {
 		t.Fatalf("MR after fast-forward: state %q merged_at %v sha %s", got.State, got.MergedAt, got.SHA)
 	}
 
-	evs, _ := hooks.events(t, f, EventMergeRequest)
+	if got, _, err := c.MergeRequests.GetMergeRequest(project1, other.IID, nil); err != nil || got.State != StateOpened {
+		t.Fatalf("the other MR after main moved: %v, %v; want it open", got, err)
+	}
+
+	all, _ := hooks.events(t, f, EventMergeRequest)
+	var evs []any
+	for _, e := range all {
+		if e.(*gitlab.MergeEvent).ObjectAttributes.IID != other.IID {
+			evs = append(evs, e)
+		}
+	}
 	var actions []string
 	for _, e := range evs {
 		m := e.(*gitlab.MergeEvent)

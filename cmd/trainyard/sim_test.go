@@ -135,7 +135,7 @@ func TestSimCommandUrgent(t *testing.T) {
 }
 
 // TestSimCommandLanes: with one lane (the default) the table is byte for
-// byte the one trainyard sim printed before lanes existed
+// byte the one trainyard sim prints without lanes
 // (internal/sim/testdata/one-train-table.txt); --lanes adds the
 // trainyard-lanes strategy, in JSON with a "lanes" record of its own, and
 // a table that sets it beside trainyard's one train.
@@ -151,7 +151,7 @@ func TestSimCommandLanes(t *testing.T) {
 			t.Fatalf("sim %v: %v", extra, err)
 		}
 		if out != string(golden) {
-			t.Errorf("sim %v differs from before lanes:\n%s\nwant:\n%s", extra, out, golden)
+			t.Errorf("sim %v differs from the table without lanes:\n%s\nwant:\n%s", extra, out, golden)
 		}
 	}
 

@@ -244,8 +244,11 @@ type TrainDefaults struct {
 	BatchSize   int
 	// MaxBatchSize, above 0, lets the batch limit grow from BatchSize up
 	// to it while failures are rare; 0: BatchSize is fixed.
-	MaxBatchSize    int
-	MinWindow       int
+	MaxBatchSize int
+	MinWindow    int
+	// BisectParallel, above 0, gives a failed batch's suspects that many
+	// pipelines beside MaxParallel; 0: they share it.
+	BisectParallel  int
 	EagerEviction   bool
 	Retries         int
 	PipelineTimeout time.Duration
@@ -280,6 +283,7 @@ type Project struct {
 	BatchSize       *int
 	MaxBatchSize    *int
 	MinWindow       *int
+	BisectParallel  *int
 	EagerEviction   *bool
 	Retries         *int
 	PipelineTimeout *time.Duration
@@ -381,6 +385,7 @@ func (c *Config) Settings(forgeName, projectPath string) train.Settings {
 		BatchSize:       c.Train.BatchSize,
 		MaxBatchSize:    c.Train.MaxBatchSize,
 		MinWindow:       c.Train.MinWindow,
+		BisectParallel:  c.Train.BisectParallel,
 		EagerEviction:   c.Train.EagerEviction,
 		Retries:         c.Train.Retries,
 		PipelineTimeout: c.Train.PipelineTimeout,
@@ -394,6 +399,7 @@ func (c *Config) Settings(forgeName, projectPath string) train.Settings {
 	override(&s.BatchSize, p.BatchSize)
 	override(&s.MaxBatchSize, p.MaxBatchSize)
 	override(&s.MinWindow, p.MinWindow)
+	override(&s.BisectParallel, p.BisectParallel)
 	override(&s.EagerEviction, p.EagerEviction)
 	override(&s.Retries, p.Retries)
 	override(&s.PipelineTimeout, p.PipelineTimeout)

@@ -35,7 +35,7 @@ func TestExampleValidates(t *testing.T) {
 	}
 	got.Schedule = train.Schedule{}
 	if want := (train.Settings{
-		MaxParallel: 10, BatchSize: 4, MaxBatchSize: 16, MinWindow: 2, Retries: 1, PipelineTimeout: 90 * time.Minute, Method: train.MethodSquash,
+		MaxParallel: 10, BatchSize: 4, MaxBatchSize: 16, MinWindow: 2, BisectParallel: 5, Retries: 1, PipelineTimeout: 90 * time.Minute, Method: train.MethodSquash,
 		Lanes: []train.Lane{{Name: "api", Paths: []string{"services/api/**", "libs/api/"}}, {Name: "web", Paths: []string{"web/**", "**/*.css"}}},
 	}); !reflect.DeepEqual(got, want) {
 		t.Errorf("group/app settings = %+v, want %+v", got, want)
@@ -187,7 +187,7 @@ func TestEnvNames(t *testing.T) {
 		"TRAINYARD_GITHUB_WEBHOOK_SECRET", "TRAINYARD_GITHUB_WEBHOOK_SECRET_FILE",
 		"TRAINYARD_GITHUB_APP_ID", "TRAINYARD_GITHUB_INSTALLATION_ID", "TRAINYARD_GITHUB_PRIVATE_KEY", "TRAINYARD_GITHUB_PRIVATE_KEY_FILE",
 		"TRAINYARD_GITHUB_REQUIRED_CHECKS", "TRAINYARD_GITHUB_WORKFLOWS", "TRAINYARD_GITHUB_FAST_FORWARD", "TRAINYARD_GITHUB_BRANCH_CHECKS", "TRAINYARD_GITHUB_CHECK_APPS", "TRAINYARD_GITHUB_STATUS_CREATORS",
-		"TRAINYARD_TRAIN_MAX_PARALLEL", "TRAINYARD_TRAIN_BATCH_SIZE", "TRAINYARD_TRAIN_MAX_BATCH_SIZE", "TRAINYARD_TRAIN_MIN_WINDOW",
+		"TRAINYARD_TRAIN_MAX_PARALLEL", "TRAINYARD_TRAIN_BATCH_SIZE", "TRAINYARD_TRAIN_MAX_BATCH_SIZE", "TRAINYARD_TRAIN_MIN_WINDOW", "TRAINYARD_TRAIN_BISECT_PARALLEL",
 		"TRAINYARD_TRAIN_EAGER_EVICTION", "TRAINYARD_TRAIN_RETRIES", "TRAINYARD_TRAIN_PIPELINE_TIMEOUT",
 		"TRAINYARD_TRAIN_METHOD", "TRAINYARD_TRAIN_CAR_PREFIX", "TRAINYARD_TRAIN_MIN_ACCESS",
 		"TRAINYARD_TRAIN_MERGE_RULES", "TRAINYARD_TRAIN_PAUSE_ROLE", "TRAINYARD_TRAIN_PRIORITY_ROLE",

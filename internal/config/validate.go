@@ -55,6 +55,7 @@ func (c *Config) problems() []error {
 		atLeast("train.batch_size", c.Train.BatchSize, 1),
 		maxBatch("train.max_batch_size", c.Train.MaxBatchSize, c.Train.BatchSize),
 		window("train.min_window", c.Train.MinWindow, c.Train.MaxParallel),
+		atLeast("train.bisect_parallel", c.Train.BisectParallel, 0),
 		atLeast("train.retries", c.Train.Retries, 0),
 		positive("train.pipeline_timeout", c.Train.PipelineTimeout),
 		method("train.method", c.Train.Method),
@@ -287,6 +288,9 @@ func (p *Project) problems(at string, maxParallel int) []error {
 	}
 	if p.MaxBatchSize != nil {
 		ps.add(maxBatch(at+".max_batch_size", *p.MaxBatchSize, 1))
+	}
+	if p.BisectParallel != nil {
+		ps.add(atLeast(at+".bisect_parallel", *p.BisectParallel, 0))
 	}
 	if p.MinWindow != nil {
 		if p.MaxParallel != nil {

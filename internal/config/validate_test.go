@@ -22,6 +22,8 @@ func TestProblems(t *testing.T) {
 		{"max_batch_size below batch_size", "train: {batch_size: 8, max_batch_size: 4}", nil, []string{"train.max_batch_size: must be 0 (a fixed batch_size) or at least batch_size (8), got 4"}},
 		{"max_batch_size negative", "train: {max_batch_size: -1}", nil, []string{"train.max_batch_size: must be 0 (a fixed batch_size) or at least batch_size (8), got -1"}},
 		{"min_window", "train: {max_parallel: 6, min_window: 7}", nil, []string{"train.min_window: must be between 0 and max_parallel (6), got 7"}},
+		{"bisect_parallel", "train: {bisect_parallel: -2}\nprojects: [{forge: gitlab, path: g/a, bisect_parallel: -1}]", forgeEnv(), []string{
+			"train.bisect_parallel: must be at least 0, got -2", "projects[0].bisect_parallel: must be at least 0, got -1"}},
 		{"eager_eviction", "train: {eager_eviction: sometimes}", nil, []string{`train.eager_eviction (line 1): "sometimes" is not true or false`}},
 		{"project window over its own max_parallel", "projects: [{forge: gitlab, path: g/a, max_parallel: 4, min_window: 5, batch_size: -1}]", forgeEnv(), []string{
 			"projects[0].batch_size: must be at least 1, got -1",

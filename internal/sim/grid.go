@@ -40,6 +40,10 @@ type Grid struct {
 	// DefaultScenario's values.
 	Base Scenario `json:"base" yaml:"base"`
 	Axes GridAxes `json:"axes" yaml:"axes"`
+	// Subject is the planner configuration compared with gitlab and the
+	// peers: trainyard (the default) or another of the planner's own
+	// strategies, such as trainyard-bisect.
+	Subject string `json:"subject,omitempty" yaml:"subject"`
 
 	// lines maps a field's path ("axes.windows[2]") to its line in the
 	// file, so that a value found wrong after decoding can be pointed at.
@@ -136,6 +140,29 @@ func ParseGrid(data []byte) (Grid, error) {
 		return Grid{}, err
 	}
 	return g, nil
+}
+
+// subject is the strategy compared: Subject, or trainyard.
+func (g Grid) subject() string {
+	if g.Subject == "" {
+		return gridSubject
+	}
+	return g.Subject
+}
+
+// checkSubject refuses a subject that is not one of the planner's own
+// strategies, or is the baseline it would be compared with.
+func (g Grid) checkSubject() error {
+	var names []string
+	for _, st := range Strategies(g.Base) {
+		if st.Planner() && st.Name != gridBaseline && st.Name != LanesStrategy {
+			names = append(names, st.Name)
+		}
+	}
+	if !slices.Contains(names, g.subject()) {
+		return g.fieldError("subject", "must be one of %s, got %q", strings.Join(names, ", "), g.Subject)
+	}
+	return nil
 }
 
 // strictDecoder decodes a yaml.Node tree into tagged structs as yaml.v3
@@ -282,6 +309,7 @@ type GridPoint struct {
 
 	load     float64
 	axisPath map[string]string // scenario field → the axis entry that set it
+	subject  string            // the strategy compared
 }
 
 // Label names the point in tables and errors.
@@ -412,6 +440,9 @@ func ratioOf(a, b float64) Ratio {
 // break and flake probability, and validates every scenario. A load's rate
 // is known only once the point runs.
 func (g Grid) Points() ([]GridPoint, error) {
+	if err := g.checkSubject(); err != nil {
+		return nil, err
+	}
 	if err := g.checkAxes(); err != nil {
 		return nil, err
 	}
@@ -442,7 +473,7 @@ func (g Grid) Points() ([]GridPoint, error) {
 						}
 						pt := GridPoint{
 							Window: w, BreakProbability: p, FlakeProbability: f, CI: c.label(), Arrival: a.Name,
-							Scenario: s, load: a.Load, axisPath: map[string]string{},
+							Scenario: s, load: a.Load, axisPath: map[string]string{}, subject: g.subject(),
 						}
 						g.recordAxes(pt.axisPath, ai, ci, wi, bi, fi)
 						if err := g.validatePoint(pt); err != nil {
@@ -573,10 +604,12 @@ type GridReport struct {
 	// Strategies are the strategies run at every point; Peers, those of
 	// them that are peer merge queues (run by peer.go's line engine
 	// rather than the planner), among which the best is chosen.
-	Strategies []string    `json:"strategies"`
-	Peers      []string    `json:"peers"`
-	Points     []GridPoint `json:"points"`
-	Summary    GridSummary `json:"summary"`
+	Strategies []string `json:"strategies"`
+	Peers      []string `json:"peers"`
+	// Subject is the strategy compared (trainyard unless the file says).
+	Subject string      `json:"subject"`
+	Points  []GridPoint `json:"points"`
+	Summary GridSummary `json:"summary"`
 }
 
 // GridSummary gathers each ratio over the grid.
@@ -633,7 +666,7 @@ feed:
 	if err := context.Cause(ctx); err != nil {
 		return GridReport{}, err
 	}
-	rep := GridReport{Points: pts, Summary: summarize(pts)}
+	rep := GridReport{Points: pts, Summary: summarize(pts), Subject: g.subject()}
 	if len(pts) > 0 {
 		for _, st := range Strategies(pts[0].Scenario) {
 			rep.Strategies = append(rep.Strategies, st.Name)
@@ -716,14 +749,14 @@ func (pt *GridPoint) compare(sts []Strategy, good int) error {
 	var subject, baseline *Result
 	for i := range pt.Results {
 		switch pt.Results[i].Name {
-		case gridSubject:
+		case pt.subject:
 			subject = &pt.Results[i]
 		case gridBaseline:
 			baseline = &pt.Results[i]
 		}
 	}
 	if subject == nil || baseline == nil {
-		return fmt.Errorf("the strategies lack %s or %s", gridSubject, gridBaseline)
+		return fmt.Errorf("the strategies lack %s or %s", pt.subject, gridBaseline)
 	}
 	pt.LeftOut = []string{}
 	for j, st := range sts {
@@ -829,10 +862,19 @@ func behindCode(b string) string {
 	return b
 }
 
+// subject is the strategy compared; a report decoded from before it was
+// named compared trainyard.
+func (r GridReport) subject() string {
+	if r.Subject == "" {
+		return gridSubject
+	}
+	return r.Subject
+}
+
 // WriteGridTable writes one row of ratios per point, then each ratio's
 // minimum and median, then the points where trainyard is behind.
 func WriteGridTable(out io.Writer, rep GridReport) error {
-	fmt.Fprintf(out, "trainyard over gitlab (/gl) and over the best peer (/peer: best of %s, per metric)\n", strings.Join(rep.Peers, ", "))
+	fmt.Fprintf(out, "%s over gitlab (/gl) and over the best peer (/peer: best of %s, per metric)\n", rep.subject(), strings.Join(rep.Peers, ", "))
 	fmt.Fprintf(out, "strategies run at each point: %s\n", strings.Join(rep.Strategies, ", "))
 	fmt.Fprintln(out, "throughput above 1 is better; pipelines per merged, good MRs evicted and time to merge, below 1")
 	fmt.Fprintln(out)
@@ -864,7 +906,7 @@ func WriteGridTable(out io.Writer, rep GridReport) error {
 	if err := tw.Flush(); err != nil {
 		return fmt.Errorf("write grid summary: %w", err)
 	}
-	fmt.Fprintf(out, "\ntrainyard behind at %d of %d points", len(rep.Summary.Behind), rep.Summary.Points)
+	fmt.Fprintf(out, "\n%s behind at %d of %d points", rep.subject(), len(rep.Summary.Behind), rep.Summary.Points)
 	for _, b := range []string{BehindThroughputVsGitLab, BehindThroughputVsBestPeer, BehindPipelinesPerMergedVsGitLab, BehindGoodEvictedVsBestPeer} {
 		fmt.Fprintf(out, "; %s: %d", behindCode(b), rep.Summary.BehindCounts[b])
 	}

@@ -7,6 +7,7 @@ import (
 	"encoding/json"
 	"errors"
 	"math"
+	"os"
 	"runtime"
 	"slices"
 	"sort"
@@ -43,6 +44,8 @@ func TestGridDecodingErrorsNameTheField(t *testing.T) {
 		{"unnamed arrival", "axes:\n  arrivals:\n    - {arrival: backlog}\n", []string{"line 3: axes.arrivals[0]: needs a name"}},
 		{"arrival named twice", "axes:\n  arrivals:\n    - {name: b, arrival: backlog}\n    - {name: b, arrival: backlog, mrs: 9}\n", []string{"line 4: axes.arrivals[1].name:", "used twice"}},
 		{"unknown arrival", "axes:\n  arrivals:\n    - {name: b, arrival: burst}\n", []string{"line 3: axes.arrivals[0].arrival:", "burst"}},
+		{"subject not a planner strategy", "subject: trunk\n", []string{"line 1: subject: must be one of serial, trainyard, thrift", `got "trunk"`}},
+		{"subject the baseline", "axes:\n  windows: [2]\nsubject: gitlab\n", []string{"line 3: subject:", `got "gitlab"`}},
 		{"two documents", "base:\n  mrs: 3\n---\nbase:\n  mrs: 4\n", []string{"more than one YAML document"}},
 		{"empty", "", []string{"no grid"}},
 	}
@@ -110,7 +113,7 @@ func tinyGrid(t *testing.T) []Scenario {
 // plannerStrategies are the planner's own configurations; every other
 // strategy is a peer merge queue.
 func plannerStrategies() []string {
-	return []string{"serial", "gitlab", "trainyard", "thrift", "trainyard-adaptive"}
+	return []string{"serial", "gitlab", "trainyard", "thrift", "trainyard-adaptive", BisectStrategy}
 }
 
 // expectedRatios computes a point's ratios from results run one by one,
@@ -393,7 +396,10 @@ func TestGridJSONShape(t *testing.T) {
 	if err := json.Unmarshal(b, &doc); err != nil {
 		t.Fatal(err)
 	}
-	wantKeys(t, "report", doc, "strategies", "peers", "points", "summary")
+	wantKeys(t, "report", doc, "strategies", "peers", "subject", "points", "summary")
+	if doc["subject"] != "trainyard" {
+		t.Errorf("subject = %v, want trainyard", doc["subject"])
+	}
 	metrics := []string{"throughput", "pipelines_per_merged", "good_evicted", "ttm_p50", "ttm_p95"}
 	points := doc["points"].([]any)
 	if len(points) != 16 {
@@ -451,5 +457,44 @@ func TestRatioJSON(t *testing.T) {
 		if got := float64(ratioOf(tt[0], tt[1])); !sameRatio(got, tt[2]) {
 			t.Errorf("ratio %v/%v = %v, want %v", tt[0], tt[1], got, tt[2])
 		}
+	}
+}
+
+// TestGridSubject: a grid whose subject is trainyard-bisect holds that
+// strategy, not trainyard, to gitlab and the peers.
+func TestGridSubject(t *testing.T) {
+	data, err := os.ReadFile("testdata/tiny-grid.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	g, err := ParseGrid(append(data, "subject: trainyard-bisect\n"...))
+	if err != nil {
+		t.Fatal(err)
+	}
+	rep, err := RunGrid(context.Background(), g)
+	if err != nil {
+		t.Fatal(err)
+	}
+	differs := false
+	for i, pt := range rep.Points {
+		res := map[string]Result{}
+		for _, r := range pt.Results {
+			res[r.Name] = r
+		}
+		want := res[BisectStrategy].ThroughputPerHour / res["gitlab"].ThroughputPerHour
+		if got := float64(pt.VsGitLab.Throughput); math.Abs(got-want) > 1e-9 {
+			t.Errorf("point %d: throughput vs gitlab %v, want %s's %v", i, got, BisectStrategy, want)
+		}
+		differs = differs || res[BisectStrategy].ThroughputPerHour != res["trainyard"].ThroughputPerHour
+	}
+	if !differs {
+		t.Error("trainyard-bisect merged as trainyard at every point: the grid cannot tell which it compared")
+	}
+	var table bytes.Buffer
+	if err := WriteGridTable(&table, rep); err != nil {
+		t.Fatal(err)
+	}
+	if !strings.HasPrefix(table.String(), "trainyard-bisect over gitlab") || !strings.Contains(table.String(), "\ntrainyard-bisect behind at ") {
+		t.Errorf("table does not name its subject:\n%s", table.String())
 	}
 }

@@ -37,10 +37,13 @@ func TestOneLaneIsTodaysSimulator(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	// The file predates trainyard-bisect, a strategy of its own that
+	// lanes do not touch either (checked below).
+	before := slices.DeleteFunc(slices.Clone(rep.Strategies), func(r Result) bool { return r.Name == BisectStrategy })
 	b, err := json.Marshal(struct {
 		Bound      Bound    `json:"bound"`
 		Strategies []Result `json:"strategies"`
-	}{rep.Bound, rep.Strategies})
+	}{rep.Bound, before})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -74,7 +77,7 @@ func TestOneLaneIsTodaysSimulator(t *testing.T) {
 			t.Errorf("%s moved with lanes: %+v", r.Name, r)
 		}
 	}
-	if i := slices.Index(names, LanesStrategy); i < 0 || names[i-1] != "trainyard-adaptive" || len(names) != len(rep.Strategies)+1 {
+	if i := slices.Index(names, LanesStrategy); i < 0 || names[i-1] != BisectStrategy || len(names) != len(rep.Strategies)+1 {
 		t.Errorf("strategies with lanes: %v", names)
 	}
 }

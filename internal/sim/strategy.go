@@ -19,6 +19,12 @@ const LanesStrategy = "trainyard-lanes"
 // failures are rare without letting one estimate run away.
 const AdaptiveBatchFactor = 4
 
+// BisectStrategy is trainyard's settings with a bisection budget of its
+// own as large as max_parallel, Trunk's default bisection concurrency: the
+// suspects of a failed batch run beside the main line's pipelines, so up
+// to twice max_parallel pipelines run at once.
+const BisectStrategy = "trainyard-bisect"
+
 // Strategy is a named planner configuration.
 type Strategy struct {
 	Name     string
@@ -40,15 +46,19 @@ type Strategy struct {
 // follows the observed failure rate, from batch_size up to
 // AdaptiveBatchFactor times it (trainyard-adaptive: not trainyard's
 // default, since on the shipped grid it left every point where trainyard
-// is behind still behind; docs/simulation.md). With Scenario.Lanes above
-// one, trainyard-lanes follows trainyard-adaptive: trainyard's settings on
-// each lane (lanes.go).
+// is behind still behind; docs/simulation.md); and the same with a
+// bisection budget beside the window (trainyard-bisect: not the default,
+// since it runs more pipelines at once than max_parallel says). With
+// Scenario.Lanes above one, trainyard-lanes follows: trainyard's settings
+// on each lane (lanes.go).
 func Strategies(s Scenario) []Strategy {
 	ty := train.Settings{MaxParallel: s.MaxParallel, BatchSize: s.BatchSize, Retries: s.Retries}
 	thrift := ty
 	thrift.MinWindow = s.MinWindow
 	adaptive := ty
 	adaptive.MaxBatchSize = AdaptiveBatchFactor * max(s.BatchSize, 1)
+	bisect := ty
+	bisect.BisectParallel = s.MaxParallel
 	fixed := func(w int) train.Settings {
 		return train.Settings{MaxParallel: w, MinWindow: w, BatchSize: 1, EagerEviction: true}.WithDefaults()
 	}
@@ -58,6 +68,7 @@ func Strategies(s Scenario) []Strategy {
 		{Name: "trainyard", Settings: ty.WithDefaults()},
 		{Name: "thrift", Settings: thrift.WithDefaults()},
 		{Name: "trainyard-adaptive", Settings: adaptive.WithDefaults()},
+		{Name: BisectStrategy, Settings: bisect.WithDefaults()},
 	}
 	if s.Lanes > 1 {
 		// trainyard's settings on each lane; the windows are cut from

@@ -138,7 +138,7 @@ func fullTrain(key train.Key, n int) train.Train {
 		Frozen:   &train.Hold{Kind: train.HoldFrozen, Reason: "release cut", Until: at(500), By: "carol"},
 		Draining: true, Held: train.HoldFrozen,
 		Repo: &train.RepoConfig{Commit: sha(42), Data: "method: squash\n", GoodAt: sha(41), Error: "bad", MR: 7},
-		Settings: train.Settings{MaxParallel: 5, Retries: 1, PipelineTimeout: time.Hour, Method: train.MethodRebase, EagerEviction: true, BatchSize: 4, MinWindow: 2, MaxBatchSize: 16,
+		Settings: train.Settings{MaxParallel: 5, Retries: 1, PipelineTimeout: time.Hour, Method: train.MethodRebase, EagerEviction: true, BatchSize: 4, MinWindow: 2, MaxBatchSize: 16, BisectParallel: 3,
 			Schedule: train.Schedule{
 				Freezes: []train.FreezePeriod{{From: at(0), Until: at(60), Reason: "holidays", Spec: "2025-03-14 2025-03-15 UTC holidays"}},
 				// A window's zone is loaded from the configuration on every

@@ -16,7 +16,7 @@ func (p *planner) advanceMain() {
 	}
 	var line []int // indices of the main cars
 	tail := 0      // where in line the cars without a pipeline start
-	mainFlying, allFlying := 0, p.inFlight()
+	mainFlying, allFree := 0, p.free(false)
 	for i := range p.t.Cars {
 		c := &p.t.Cars[i]
 		if c.Suspect != 0 {
@@ -43,9 +43,9 @@ func (p *planner) advanceMain() {
 		p.start(queue[0])
 		queue = queue[1:]
 		mainFlying++
-		allFlying++
+		allFree--
 	}
-	free := min(p.window()-mainFlying, p.t.Settings.MaxParallel-allFlying)
+	free := min(p.window()-mainFlying, allFree)
 	if free <= 0 || len(queue) == 0 {
 		return
 	}

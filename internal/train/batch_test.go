@@ -325,3 +325,49 @@ func mrs(cars []train.Car) []int64 {
 	}
 	return out
 }
+
+// With a bisection budget of its own, a failed batch's suspects no longer
+// take the main line's pipelines: the cars behind are tested while it is
+// bisected, and no more pipelines run than the two budgets allow.
+func TestBisectionBudgetKeepsTheLineMoving(t *testing.T) {
+	for _, tc := range []struct {
+		budget int
+		want   [][]int64 // tested once !5's batch failed
+	}{
+		{0, [][]int64{{2}}},               // one pipeline, the first suspect's
+		{1, [][]int64{{2}, {6, 7, 8, 9}}}, // and the line goes on without the batch
+		{3, [][]int64{{2}, {2, 3}, {2, 3, 4}, {6, 7, 8, 9}}},
+	} {
+		t.Run(fmt.Sprint("bisect_parallel=", tc.budget), func(t *testing.T) {
+			y := newYard(t, train.Settings{MaxParallel: 1, BatchSize: 4, BisectParallel: tc.budget})
+			y.w.Broken[4] = true
+			y.add(1, 2, 3, 4, 5, 6, 7, 8, 9)
+			y.finish(1)
+			if got, want := y.tested(), [][]int64{{1}, {2, 3, 4, 5}}; !equal(got, want) {
+				t.Fatalf("pipelines test %v, want %v", got, want)
+			}
+			y.finish(5)
+			if got := y.tested(); !equal(got, tc.want) {
+				t.Fatalf("after the batch failed, pipelines test %v, want %v", got, tc.want)
+			}
+			for len(y.tr.Cars) > 0 {
+				running := 0
+				var next int64
+				for _, c := range y.tr.Cars {
+					if c.State == train.StateRunning {
+						running++
+						next = c.MR
+					}
+				}
+				if limit := 1 + tc.budget; running > limit || running == 0 {
+					t.Fatalf("%d pipelines run, want 1 to %d: %+v", running, limit, y.tr.Cars)
+				}
+				y.finish(next)
+			}
+			got := slices.Sorted(slices.Values(y.w.Content(y.w.Target)))
+			if !slices.Equal(got, []int64{1, 2, 3, 5, 6, 7, 8, 9}) {
+				t.Fatalf("target carries %v, want every MR but !4", got)
+			}
+		})
+	}
+}

@@ -564,7 +564,7 @@ func (p *planner) pipelineFound(o PipelineFound) {
 // now: a pipeline is free, and no pipeline running behind it carries it
 // already (it rides in a batch).
 func (p *planner) mayStart(i int) bool {
-	if p.inFlight() >= p.t.Settings.MaxParallel {
+	if p.free(p.t.Cars[i].Suspect != 0) <= 0 {
 		return false
 	}
 	mr := p.t.Cars[i].MR

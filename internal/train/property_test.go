@@ -84,7 +84,7 @@ func runSequence(seed int64) error {
 	h.t = train.New(train.Key{Forge: "sim", Project: "p", Branch: "main"}, train.Settings{
 		MaxParallel: 1 + rng.IntN(4), Retries: rng.IntN(2), PipelineTimeout: time.Hour,
 		BatchSize: 1 + rng.IntN(4), EagerEviction: rng.IntN(4) == 0, MinWindow: rng.IntN(3),
-		MaxBatchSize: 3 * rng.IntN(3),
+		MaxBatchSize: 3 * rng.IntN(3), BisectParallel: rng.IntN(3),
 	})
 	h.apply(train.TargetHead{SHA: h.w.Target})
 	steps := 20 + rng.IntN(60)
@@ -290,7 +290,7 @@ func (h *harness) check(obs train.Observation) {
 			resolved = i
 		}
 	}
-	active, line := 0, 0
+	active, suspects, line := 0, 0, 0
 	// An adaptive batch may hold up to MaxBatchSize cars.
 	most := max(h.t.Settings.BatchSize, h.t.Settings.MaxBatchSize)
 	reach := h.t.Settings.MaxParallel * most
@@ -303,16 +303,25 @@ func (h *harness) check(obs train.Observation) {
 		}
 		if c.State == train.StateStarting || c.State == train.StateRunning {
 			active++
+			if c.Suspect != 0 {
+				suspects++
+			}
 		}
 		if l := h.left[c.MR]; l != nil && !c.AddedAt.After(l.LeftAt) && c.AddedAt != l.LeftAt {
 			h.fail("!%d is on the train and recorded as left", c.MR)
 		}
 	}
-	if active > h.t.Settings.MaxParallel {
-		h.fail("%d pipelines active, max %d", active, h.t.Settings.MaxParallel)
+	// With a bisection budget the suspects run from it, the rest from
+	// MaxParallel; without, all share MaxParallel.
+	limit, bisect := h.t.Settings.MaxParallel, h.t.Settings.BisectParallel
+	if bisect > 0 && (suspects > bisect || active-suspects > limit) {
+		h.fail("%d pipelines active, %d of them suspects', max %d and %d", active, suspects, limit, bisect)
 	}
-	if n := len(h.w.Running()); n > h.t.Settings.MaxParallel {
-		h.fail("%d pipelines running in the world, max %d (after %T)", n, h.t.Settings.MaxParallel, obs)
+	if active > limit+bisect {
+		h.fail("%d pipelines active, max %d", active, limit+bisect)
+	}
+	if n := len(h.w.Running()); n > limit+bisect {
+		h.fail("%d pipelines running in the world, max %d (after %T)", n, limit+bisect, obs)
 	}
 	for mr := range h.added {
 		if h.t.Index(mr) < 0 && h.left[mr] == nil {

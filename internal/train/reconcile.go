@@ -152,22 +152,57 @@ func (p *planner) expireTimeouts() bool {
 // before any new batch: a retry of a failed pipeline and every suspect's
 // own test.
 func (p *planner) startOwed() {
-	free := p.t.Settings.MaxParallel - p.inFlight()
-	unclaimed := free // by the suspects built here
-	for i := range p.t.Cars {
-		c := &p.t.Cars[i]
-		switch {
-		case c.Suspect != 0 && c.State == StateQueued && p.t.TargetHead != "":
-			if base := p.expectedBase(i); base != "" {
-				// Built to start only while pipelines are free for it.
-				p.build(i, base, unclaimed > 0)
-				unclaimed--
-			}
-		case free > 0 && c.State == StateBuilt && (c.Suspect != 0 || c.Attempts > 0):
-			p.start(i)
-			free--
+	// free[true] is the suspects' budget, free[false] the main line's;
+	// they are one budget unless BisectParallel parts them.
+	free := map[bool]int{true: p.free(true), false: p.free(false)}
+	unclaimed := map[bool]int{true: free[true], false: free[false]} // by the suspects built here
+	shared := p.t.Settings.BisectParallel == 0
+	take := func(m map[bool]int, suspect bool) {
+		m[suspect]--
+		if shared {
+			m[!suspect]--
 		}
 	}
+	for i := range p.t.Cars {
+		c := &p.t.Cars[i]
+		suspect := c.Suspect != 0
+		switch {
+		case suspect && c.State == StateQueued && p.t.TargetHead != "":
+			if base := p.expectedBase(i); base != "" {
+				// Built to start only while pipelines are free for it.
+				p.build(i, base, unclaimed[true] > 0)
+				take(unclaimed, true)
+			}
+		case free[suspect] > 0 && c.State == StateBuilt && (suspect || c.Attempts > 0):
+			p.start(i)
+			take(free, suspect)
+		}
+	}
+}
+
+// free is how many more pipelines the suspects (suspect) or the main line
+// may start: with BisectParallel, each from a budget of its own.
+func (p *planner) free(suspect bool) int {
+	s := p.t.Settings
+	if s.BisectParallel == 0 {
+		return s.MaxParallel - p.inFlight()
+	}
+	n := p.suspectsInFlight()
+	if suspect {
+		return s.BisectParallel - n
+	}
+	return s.MaxParallel - (p.inFlight() - n)
+}
+
+// suspectsInFlight counts the suspects' own pipelines that run.
+func (p *planner) suspectsInFlight() int {
+	n := 0
+	for i := range p.t.Cars {
+		if c := &p.t.Cars[i]; c.Suspect != 0 && c.inFlight() {
+			n++
+		}
+	}
+	return n
 }
 
 // inFlight counts the pipelines running for the train: the cars' own and

@@ -118,6 +118,12 @@ type Settings struct {
 	// rare enough that a window of bigger batches still ends before the
 	// next broken MR. Zero: BatchSize is fixed.
 	MaxBatchSize int `json:"max_batch_size,omitempty"`
+	// BisectParallel, when above zero, gives the suspects of a failed
+	// batch (bisect.go) a budget of their own of that many pipelines, as
+	// Trunk's bisection concurrency does: their tests no longer take the
+	// main line's, so the cars behind a failure are tested while it is
+	// bisected. Zero: suspects share MaxParallel with the main line.
+	BisectParallel int `json:"bisect_parallel,omitempty"`
 	// Schedule holds the target in freeze periods and outside merge
 	// windows; cars are still tested meanwhile.
 	Schedule Schedule `json:"schedule,omitzero"`
@@ -167,6 +173,7 @@ func (s Settings) WithDefaults() Settings {
 	if s.MaxBatchSize < 0 {
 		s.MaxBatchSize = 0
 	}
+	s.BisectParallel = max(s.BisectParallel, 0)
 	return s
 }
 

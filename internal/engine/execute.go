@@ -334,7 +334,7 @@ func (e *Engine) fastForward(ctx context.Context, t *train.Train, a train.FastFo
 		if err != nil {
 			return train.FastForwarded{}, err
 		}
-		return train.FastForwarded{To: a.To, Rejected: r.Rejected, Head: r.Head}, nil
+		return train.FastForwarded{To: a.To, Expected: a.Expected, Rejected: r.Rejected, Head: r.Head}, nil
 	}
 	repo, err := e.repos.Repo(ctx, t.Project)
 	if err != nil {
@@ -357,7 +357,7 @@ func (e *Engine) fastForward(ctx context.Context, t *train.Train, a train.FastFo
 	if err != nil {
 		return train.FastForwarded{}, err
 	}
-	return train.FastForwarded{To: a.To, Rejected: r.Rejected, Head: r.Head}, nil
+	return train.FastForwarded{To: a.To, Expected: a.Expected, Rejected: r.Rejected, Head: r.Head}, nil
 }
 
 // newsBeforeMerge reads the MRs a fast-forward would merge, just before it:
@@ -391,9 +391,9 @@ func (e *Engine) newsBeforeMerge(ctx context.Context, t *train.Train, a train.Fa
 		return nil, fmt.Errorf("fast-forward %s: read its head: %w", t.Branch, err)
 	}
 	if head == a.To {
-		return []train.Observation{train.FastForwarded{To: a.To, Head: head}}, nil
+		return []train.Observation{train.FastForwarded{To: a.To, Expected: a.Expected, Head: head}}, nil
 	}
-	return append(news, train.FastForwarded{To: a.To, Rejected: true, Head: head}), nil
+	return append(news, train.FastForwarded{To: a.To, Expected: a.Expected, Rejected: true, Head: head}), nil
 }
 
 // carNews reads a car's MR and, where enforced, its merge rules (in one

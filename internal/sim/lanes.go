@@ -522,10 +522,10 @@ func (r *laneRun) release(id int64, owner int) {
 // target, and notes the MRs it lands.
 func (r *laneRun) laneFastForward(l *lane, a train.FastForwardTarget) train.FastForwarded {
 	if l.head == a.To {
-		return train.FastForwarded{To: a.To, Head: a.To}
+		return train.FastForwarded{To: a.To, Expected: a.Expected, Head: a.To}
 	}
 	if l.head != a.Expected {
-		return train.FastForwarded{To: a.To, Rejected: true, Head: l.head}
+		return train.FastForwarded{To: a.To, Expected: a.Expected, Rejected: true, Head: l.head}
 	}
 	for _, mr := range a.MRs {
 		if c := l.t.Car(mr); c != nil {
@@ -533,7 +533,7 @@ func (r *laneRun) laneFastForward(l *lane, a train.FastForwardTarget) train.Fast
 		}
 	}
 	l.head = a.To
-	return train.FastForwarded{To: a.To, Head: a.To}
+	return train.FastForwarded{To: a.To, Expected: a.Expected, Head: a.To}
 }
 
 // laneRecord counts a car that left lane l: merged there, it passed in

@@ -250,13 +250,13 @@ func (w *World) Passed(sha string) bool {
 // expected head, or not at all.
 func (w *World) FastForward(a train.FastForwardTarget) train.FastForwarded {
 	if w.Target == a.To {
-		return train.FastForwarded{To: a.To, Head: a.To}
+		return train.FastForwarded{To: a.To, Expected: a.Expected, Head: a.To}
 	}
 	if w.Target != a.Expected {
-		return train.FastForwarded{To: a.To, Rejected: true, Head: w.Target}
+		return train.FastForwarded{To: a.To, Expected: a.Expected, Rejected: true, Head: w.Target}
 	}
 	w.Target = a.To
-	return train.FastForwarded{To: a.To, Head: a.To}
+	return train.FastForwarded{To: a.To, Expected: a.Expected, Head: a.To}
 }
 
 // PushOutside moves the target to a new commit made outside the train.

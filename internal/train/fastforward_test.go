@@ -300,3 +300,39 @@ func TestATakenOverMoveThatLanded(t *testing.T) {
 		})
 	}
 }
+
+// A refusal of an earlier attempt at a move, delivered again after the
+// move was tried anew from the head it reported, says nothing about the
+// new attempt, which may still land: the move stays pending, and news
+// about its cars waits for the new attempt's own result.
+func TestAReplayedRefusalOfAnEarlierAttempt(t *testing.T) {
+	tr, _ := onePass(four(), t0, passed(2), passed(4))
+	refusal := FastForwarded{To: "C4", Expected: "T", Rejected: true, Head: "C2"}
+	later := t0.Add(time.Second)
+	tr, actions := onePass(tr, later, refusal)
+	want := FastForwardTarget{To: "C4", Expected: "C2", MRs: []int64{3, 4}}
+	if ffs := only[FastForwardTarget](actions); len(ffs) != 1 || !reflect.DeepEqual(ffs[0], want) {
+		t.Fatalf("after the refusal at C2, moves %#v, want %#v", ffs, want)
+	}
+	// New commits on !3 while its move is pending wait for the move.
+	tr, _ = onePass(tr, later, HeadChanged{MR: 3, HeadSHA: "N3"})
+
+	tr, actions = onePass(tr, later.Add(time.Second), refusal)
+	if p := tr.Pending; p == nil || p.To != "C4" || p.Expected != "C2" || len(only[Record](actions)) != 0 {
+		t.Fatalf("after the first attempt's refusal again: pending %+v, records %+v; want the move from C2 still pending and nothing recorded", tr.Pending, only[Record](actions))
+	}
+
+	// The new attempt's own refusal (made over the news) drops the move,
+	// and !3 leaves for its new commits.
+	tr, actions = onePass(tr, later.Add(2*time.Second), FastForwarded{To: "C4", Expected: "C2", Rejected: true, Head: "C2"})
+	var left []int64
+	for _, r := range only[Record](actions) {
+		left = append(left, r.Car.MR)
+		if r.Car.State != StateEvicted || r.Car.Reason.Code != ReasonNewCommits {
+			t.Errorf("!%d recorded %s (%+v), want evicted for new commits", r.Car.MR, r.Car.State, r.Car.Reason)
+		}
+	}
+	if !slices.Equal(left, []int64{3}) || tr.Pending != nil && tr.Pending.To == "C4" {
+		t.Fatalf("after the new attempt's refusal: left %v, pending %+v; want !3 evicted and the move to C4 dropped", left, tr.Pending)
+	}
+}

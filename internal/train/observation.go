@@ -193,6 +193,9 @@ type Built struct {
 // FastForwarded is the result of a FastForward action.
 type FastForwarded struct {
 	To string
+	// Expected is the head the push was to replace: which attempt at the
+	// move this is the result of ("" from before it was recorded).
+	Expected string
 	// Rejected: the forge refused the push; Head is the head it has.
 	Rejected bool
 	Head     string

@@ -654,6 +654,13 @@ func (p *planner) fastForwarded(o FastForwarded) {
 		}
 		return
 	}
+	if o.Rejected && o.Expected != "" && o.Expected != ff.Expected {
+		// A refusal of an earlier attempt at this move, replayed or
+		// late: the attempt that replaced it, from the head the train
+		// knows now, may still land, so dropping the move here would
+		// leave a push the train no longer counts on.
+		return
+	}
 	if o.Rejected && o.Head != ff.To {
 		p.landedVia(o.Head)
 		p.t.Pending = nil

@@ -336,3 +336,20 @@ func TestAReplayedRefusalOfAnEarlierAttempt(t *testing.T) {
 		t.Fatalf("after the new attempt's refusal: left %v, pending %+v; want !3 evicted and the move to C4 dropped", left, tr.Pending)
 	}
 }
+
+// A refusal of an earlier attempt that found the target at the move's own
+// commit says the move landed, whichever attempt made it.
+func TestAnEarlierAttemptsRefusalAtTheMovesCommit(t *testing.T) {
+	tr, _ := onePass(four(), t0, passed(2), passed(4))
+	tr, _ = onePass(tr, t0.Add(time.Second), FastForwarded{To: "C4", Expected: "T", Rejected: true, Head: "C2"})
+	tr, actions := onePass(tr, t0.Add(2*time.Second), FastForwarded{To: "C4", Expected: "T", Rejected: true, Head: "C4"})
+	var merged []int64
+	for _, r := range only[Record](actions) {
+		if r.Car.State == StateMerged {
+			merged = append(merged, r.Car.MR)
+		}
+	}
+	if !slices.Equal(merged, []int64{3, 4}) || tr.Pending != nil || tr.TargetHead != "C4" {
+		t.Fatalf("merged %v, pending %+v, head %q; want !3 and !4 merged at C4", merged, tr.Pending, tr.TargetHead)
+	}
+}

@@ -654,11 +654,12 @@ func (p *planner) fastForwarded(o FastForwarded) {
 		}
 		return
 	}
-	if o.Rejected && o.Expected != "" && o.Expected != ff.Expected {
+	if o.Rejected && o.Expected != "" && o.Expected != ff.Expected && o.Head != ff.To {
 		// A refusal of an earlier attempt at this move, replayed or
 		// late: the attempt that replaced it, from the head the train
 		// knows now, may still land, so dropping the move here would
-		// leave a push the train no longer counts on.
+		// leave a push the train no longer counts on. (One that found
+		// the target at the move's commit says it landed.)
 		return
 	}
 	if o.Rejected && o.Head != ff.To {

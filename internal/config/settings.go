@@ -224,7 +224,7 @@ func configSettings() []setting[Config] {
 			func(c *Config) *int { return &c.Train.MaxBatchSize }),
 		bind(intKind(), "train.min_window", "Floor of the adaptive window, which halves with every failure; 0: half of max_parallel; max_parallel: a fixed window.",
 			func(c *Config) *int { return &c.Train.MinWindow }),
-		bind(intKind(), "train.bisect_parallel", "0: a failed batch's merge requests are tested apart within max_parallel. Above 0: in that many pipelines of their own, beside max_parallel, as Trunk's bisection concurrency, so the cars behind are tested meanwhile (docs/simulation.md: more throughput on long queues at windows up to 10, for up to twice the pipelines at once).",
+		bind(intKind(), "train.bisect_parallel", "0: a failed batch's merge requests are tested apart within max_parallel. Above 0: in that many pipelines of their own, beside max_parallel, as Trunk's bisection concurrency, so the cars behind are tested meanwhile (docs/simulation.md: more throughput on long queues at windows up to 10, for up to max_parallel + bisect_parallel pipelines at once).",
 			func(c *Config) *int { return &c.Train.BisectParallel }),
 		bind(boolKind(), "train.eager_eviction", "Evict a car at its first failed pipeline, as GitLab does, instead of confirming the failure first.",
 			func(c *Config) *bool { return &c.Train.EagerEviction }),

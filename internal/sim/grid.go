@@ -20,8 +20,9 @@ import (
 	"gopkg.in/yaml.v3"
 )
 
-// The grid compares one strategy, trainyard, with GitLab's merge trains and
-// with the best of the peer merge queues over a cartesian product of
+// The grid compares one strategy, trainyard unless the file names another
+// (Grid.Subject), with GitLab's merge trains and with the best of the peer
+// merge queues over a cartesian product of
 // scenarios, so that a claim made on the few scenarios of
 // docs/simulation.md can be checked across windows, failure rates, CI
 // shapes and load.

@@ -22,7 +22,8 @@ import (
 // inFlight is what the planner itself subtracts from MaxParallel (its
 // cars' running pipelines and its witnesses). The planner starts no
 // pipeline past MaxParallel − inFlight (startOwed and advanceMain both
-// count witnesses and suspects), and a lane whose MaxParallel is at or
+// count witnesses and suspects; lanes run without a BisectParallel
+// budget, which would add its own), and a lane whose MaxParallel is at or
 // below what it runs starts nothing and cancels nothing. So one step
 // adds at most 1 + share to Σ max(inFlight, 1) when the lane ran nothing,
 // and share otherwise, which keeps

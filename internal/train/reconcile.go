@@ -152,17 +152,8 @@ func (p *planner) expireTimeouts() bool {
 // before any new batch: a retry of a failed pipeline and every suspect's
 // own test.
 func (p *planner) startOwed() {
-	// free[true] is the suspects' budget, free[false] the main line's;
-	// they are one budget unless BisectParallel parts them.
-	free := map[bool]int{true: p.free(true), false: p.free(false)}
-	unclaimed := map[bool]int{true: free[true], false: free[false]} // by the suspects built here
-	shared := p.t.Settings.BisectParallel == 0
-	take := func(m map[bool]int, suspect bool) {
-		m[suspect]--
-		if shared {
-			m[!suspect]--
-		}
-	}
+	free := p.budgets()
+	unclaimed := free // by the suspects built here
 	for i := range p.t.Cars {
 		c := &p.t.Cars[i]
 		suspect := c.Suspect != 0
@@ -170,13 +161,42 @@ func (p *planner) startOwed() {
 		case suspect && c.State == StateQueued && p.t.TargetHead != "":
 			if base := p.expectedBase(i); base != "" {
 				// Built to start only while pipelines are free for it.
-				p.build(i, base, unclaimed[true] > 0)
-				take(unclaimed, true)
+				p.build(i, base, unclaimed.left(true) > 0)
+				unclaimed.take(true)
 			}
-		case free[suspect] > 0 && c.State == StateBuilt && (suspect || c.Attempts > 0):
+		case free.left(suspect) > 0 && c.State == StateBuilt && (suspect || c.Attempts > 0):
 			p.start(i)
-			take(free, suspect)
+			free.take(suspect)
 		}
+	}
+}
+
+// budgets are the pipelines the suspects and the main line may still
+// start: one budget unless BisectParallel parts them.
+type budgets struct {
+	suspects, main int
+	shared         bool
+}
+
+func (p *planner) budgets() budgets {
+	return budgets{suspects: p.free(true), main: p.free(false), shared: p.t.Settings.BisectParallel == 0}
+}
+
+func (b budgets) left(suspect bool) int {
+	if suspect {
+		return b.suspects
+	}
+	return b.main
+}
+
+// take counts a pipeline started from the suspects' budget (suspect) or
+// the main line's; a shared budget loses it from both.
+func (b *budgets) take(suspect bool) {
+	if suspect || b.shared {
+		b.suspects--
+	}
+	if !suspect || b.shared {
+		b.main--
 	}
 }
 

@@ -122,8 +122,11 @@ func (h *harness) randomStep() {
 		mr := h.randomMR()
 		if h.merges[mr] == 0 && !h.closed[mr] {
 			prio := train.PriorityNormal
-			if h.rng.IntN(8) == 0 {
+			switch h.rng.IntN(16) {
+			case 0, 1:
 				prio = train.PriorityHigh
+			case 2:
+				prio = train.PriorityUrgent
 			}
 			h.add(mr, prio)
 		}
@@ -290,12 +293,15 @@ func (h *harness) check(obs train.Observation) {
 			resolved = i
 		}
 	}
-	active, suspects, line := 0, 0, 0
+	active, suspects, urgent, line := 0, 0, 0, 0
 	// An adaptive batch may hold up to MaxBatchSize cars.
 	most := max(h.t.Settings.BatchSize, h.t.Settings.MaxBatchSize)
 	reach := h.t.Settings.MaxParallel * most
 	for i, c := range h.t.Cars {
 		if c.Suspect == 0 && i > resolved {
+			if c.Priority == train.PriorityUrgent {
+				reach++ // tested alone, whatever the window
+			}
 			line++
 			if c.State != train.StateQueued && line > reach {
 				h.fail("car !%d at position %d of the main line is %s, beyond %d pipelines of %d cars", c.MR, line, c.State, h.t.Settings.MaxParallel, most)
@@ -306,6 +312,9 @@ func (h *harness) check(obs train.Observation) {
 			if c.Suspect != 0 {
 				suspects++
 			}
+			if c.Priority == train.PriorityUrgent {
+				urgent++
+			}
 		}
 		if l := h.left[c.MR]; l != nil && !c.AddedAt.After(l.LeftAt) && c.AddedAt != l.LeftAt {
 			h.fail("!%d is on the train and recorded as left", c.MR)
@@ -313,7 +322,8 @@ func (h *harness) check(obs train.Observation) {
 	}
 	// With a bisection budget the suspects run from it, the rest from
 	// MaxParallel; without, all share MaxParallel.
-	limit, bisect := h.t.Settings.MaxParallel, h.t.Settings.BisectParallel
+	// Urgent cars are tested at once, whatever the window.
+	limit, bisect := h.t.Settings.MaxParallel+urgent, h.t.Settings.BisectParallel
 	if bisect > 0 && (suspects > bisect || active-suspects > limit) {
 		h.fail("%d pipelines active, %d of them suspects', max %d and %d", active, suspects, limit, bisect)
 	}

@@ -227,13 +227,22 @@ func (p *planner) retry(o Retried) {
 	p.reply(o.MR, o.Event, msgRetrying(p.t.Branch))
 }
 
-// reachHolds reports whether the main line from car i on stays within
-// the pipelines the train may run when car i, passed or failed, is tested
-// again: the cars behind it were built while it counted as settled.
+// reachHolds reports whether the main line stays within the pipelines
+// the train may run when car i, passed or failed, is tested again: the
+// cars behind it were built while it counted as settled. Every car from
+// the last settled one ahead of it counts, the ones riding on its
+// pipeline or still under test ahead of it included.
 func (p *planner) reachHolds(i int) bool {
 	reach := p.t.Settings.MaxParallel * p.t.Settings.batchCeiling()
+	from := 0
+	for j := i - 1; j >= 0; j-- {
+		if c := &p.t.Cars[j]; c.Suspect == 0 && (c.State == StatePassed || c.State == StateFailed || p.frozen(c.MR)) {
+			from = j + 1
+			break
+		}
+	}
 	line := 0
-	for j := i; j < len(p.t.Cars); j++ {
+	for j := from; j < len(p.t.Cars); j++ {
 		if c := &p.t.Cars[j]; c.Suspect == 0 && c.State != StateQueued {
 			line++
 		}

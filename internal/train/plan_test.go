@@ -1432,3 +1432,31 @@ func TestIdleSince(t *testing.T) {
 		t.Fatal("a frozen train is retirable")
 	}
 }
+
+// A retry that would test a passed car again on its commit counts every
+// car under test since the last settled one, those ahead of it included:
+// here !1 and !3 fill the window of 2, so !2 is rebuilt (and !3 behind
+// it) rather than kept on its commit, owed a third pipeline.
+func TestRetryInPlaceKeepsTheWindow(t *testing.T) {
+	tr := mk(at(1, StateRunning, "T"), at(2, StatePassed, "C1"), at(3, StateRunning, "C2"))
+	tr.Settings.MaxParallel, tr.Settings.MinWindow, tr.Settings.BatchSize = 2, 2, 1
+	tr.Frozen = &Hold{Kind: HoldFrozen, By: "ops"} // so !2 waits, passed
+	got, actions := Plan(tr, Retried{Added{MR: 2, Event: "r"}}, t0)
+	flying := 0
+	for _, c := range got.Cars {
+		if c.State == StateStarting || c.State == StateRunning {
+			flying++
+		}
+	}
+	if flying > 2 {
+		t.Fatalf("%d pipelines under test after the retry, window 2: %s", flying, states(got))
+	}
+	for _, s := range only[StartPipeline](actions) {
+		if s.MR == 2 {
+			t.Fatalf("!2 started again on its commit beside !1 and !3: %s", states(got))
+		}
+	}
+	if s := states(got); s != "1:running@T 2:building@C1 3:queued" {
+		t.Errorf("states = %q, want !2 rebuilt on !1 and !3 waiting", s)
+	}
+}

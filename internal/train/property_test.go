@@ -62,6 +62,12 @@ type harness struct {
 	merges  map[int64]int
 	steps   int
 	failure error
+	// most holds the largest of each bound the train's settings have had:
+	// a train whose settings shrink keeps what it started before.
+	most train.Settings
+	// resettled: the settings changed mid-run, so pipelines started under
+	// one budget may run under another.
+	resettled bool
 }
 
 func runSequence(seed int64) error {
@@ -81,11 +87,8 @@ func runSequence(seed int64) error {
 			}
 		}
 	}
-	h.t = train.New(train.Key{Forge: "sim", Project: "p", Branch: "main"}, train.Settings{
-		MaxParallel: 1 + rng.IntN(4), Retries: rng.IntN(2), PipelineTimeout: time.Hour,
-		BatchSize: 1 + rng.IntN(4), EagerEviction: rng.IntN(4) == 0, MinWindow: rng.IntN(3),
-		MaxBatchSize: 3 * rng.IntN(3), BisectParallel: rng.IntN(3),
-	})
+	h.t = train.New(train.Key{Forge: "sim", Project: "p", Branch: "main"}, h.randomSettings())
+	h.widen(h.t.Settings)
 	h.apply(train.TargetHead{SHA: h.w.Target})
 	steps := 20 + rng.IntN(60)
 	for i := 0; i < steps && h.failure == nil; i++ {
@@ -93,6 +96,24 @@ func runSequence(seed int64) error {
 	}
 	h.drain()
 	return h.failure
+}
+
+func (h *harness) randomSettings() train.Settings {
+	rng := h.rng
+	return train.Settings{
+		MaxParallel: 1 + rng.IntN(4), Retries: rng.IntN(2), PipelineTimeout: time.Hour,
+		BatchSize: 1 + rng.IntN(4), EagerEviction: rng.IntN(4) == 0, MinWindow: rng.IntN(3),
+		MaxBatchSize: 3 * rng.IntN(3), BisectParallel: rng.IntN(3),
+	}
+}
+
+// widen widens the bounds the checks allow by settings s, before the
+// train takes them.
+func (h *harness) widen(s train.Settings) {
+	s, m := s.WithDefaults(), &h.most
+	m.MaxParallel = max(m.MaxParallel, s.MaxParallel)
+	m.BisectParallel = max(m.BisectParallel, s.BisectParallel)
+	m.BatchSize = max(m.BatchSize, s.BatchSize, s.MaxBatchSize)
 }
 
 func (h *harness) fail(format string, args ...any) {
@@ -166,6 +187,24 @@ func (h *harness) randomStep() {
 		} else {
 			h.apply(train.Paused{By: "ops"})
 		}
+	case n < 89:
+		// The repository's settings file changes them mid-run.
+		s := h.randomSettings()
+		h.resettled = true
+		h.widen(s)
+		h.apply(train.RepoFileRead{Name: ".trainyard.yml", Settings: s, Config: train.RepoConfig{Commit: fmt.Sprint("cfg", h.steps)}})
+	case n < 91:
+		if h.t.Frozen != nil {
+			h.apply(train.Unfroze{By: "ops"})
+		} else {
+			h.apply(train.Froze{By: "ops", Reason: "release"})
+		}
+	case n < 92:
+		if mr := h.randomMR(); h.merges[mr] == 0 {
+			h.inbox = append(h.inbox, pending{obs: train.Retargeted{MR: mr, Branch: "develop"}})
+		}
+	case n < 93:
+		h.inbox = append(h.inbox, pending{obs: train.RulesUnmet{MR: h.randomMR(), Message: "it needs 1 more approval"}})
 	default:
 		h.sweep()
 	}
@@ -295,15 +334,17 @@ func (h *harness) check(obs train.Observation) {
 	}
 	active, suspects, urgent, line := 0, 0, 0, 0
 	// An adaptive batch may hold up to MaxBatchSize cars.
-	most := max(h.t.Settings.BatchSize, h.t.Settings.MaxBatchSize)
-	reach := h.t.Settings.MaxParallel * most
+	most := h.most.BatchSize
+	reach := h.most.MaxParallel * most
 	for i, c := range h.t.Cars {
 		if c.Suspect == 0 && i > resolved {
 			if c.Priority == train.PriorityUrgent {
 				reach++ // tested alone, whatever the window
 			}
 			line++
-			if c.State != train.StateQueued && line > reach {
+			// The window bounds what is built under one set of settings;
+			// cars built under earlier ones may stand beyond it.
+			if c.State != train.StateQueued && line > reach && !h.resettled {
 				h.fail("car !%d at position %d of the main line is %s, beyond %d pipelines of %d cars", c.MR, line, c.State, h.t.Settings.MaxParallel, most)
 			}
 		}
@@ -323,8 +364,8 @@ func (h *harness) check(obs train.Observation) {
 	// With a bisection budget the suspects run from it, the rest from
 	// MaxParallel; without, all share MaxParallel.
 	// Urgent cars are tested at once, whatever the window.
-	limit, bisect := h.t.Settings.MaxParallel+urgent, h.t.Settings.BisectParallel
-	if bisect > 0 && (suspects > bisect || active-suspects > limit) {
+	limit, bisect := h.most.MaxParallel+urgent, h.most.BisectParallel
+	if !h.resettled && bisect > 0 && (suspects > bisect || active-suspects > limit) {
 		h.fail("%d pipelines active, %d of them suspects', max %d and %d", active, suspects, limit, bisect)
 	}
 	if active > limit+bisect {
@@ -366,6 +407,9 @@ func (h *harness) check(obs train.Observation) {
 func (h *harness) drain() {
 	if h.t.Paused {
 		h.apply(train.Resumed{By: "ops"})
+	}
+	if h.t.Frozen != nil {
+		h.apply(train.Unfroze{By: "ops"})
 	}
 	for round := 0; round < 500 && h.failure == nil; round++ {
 		for len(h.inbox) > 0 {

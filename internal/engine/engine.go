@@ -521,7 +521,7 @@ func (e *Engine) read(ctx context.Context, log *zap.Logger, t train.Train, j Job
 	// tells nothing new: a head read then would not be taken anyway.
 	forge := j.Head && (j.pushed == "" || j.pushed != t.TargetHead && !e.behind(ctx, t, j.pushed))
 	head := forge || j.headIfIdle && t.Idle()
-	if j.Sweep && !t.Idle() {
+	if j.Sweep && (!t.Idle() || len(t.Strays) > 0) {
 		due, err := e.sweepDue(ctx, t.Key, j.force)
 		if err != nil {
 			return nil, err

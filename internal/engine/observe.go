@@ -40,9 +40,33 @@ func (e *Engine) observe(ctx context.Context, t train.Train) ([]train.Observatio
 			obs = append(obs, st)
 		}
 	}
+	strays, err := e.strays(ctx, t)
+	if err != nil {
+		return nil, fmt.Errorf("observe train %s: %w", key, err)
+	}
+	obs = append(obs, strays...)
 	// Resync repeats what the train still waits for, in case a result was
 	// lost for good (a pipeline created for a car branch that moved on).
 	return append(obs, train.Tick{}, train.Resync{}), nil
+}
+
+// strays looks for the pipelines that the pushes of commits no car
+// waits for any more started (train.Stray): their webhooks may be lost,
+// and such a pipeline would run to its end for nobody.
+func (e *Engine) strays(ctx context.Context, t train.Train) ([]train.Observation, error) {
+	var obs []train.Observation
+	for _, s := range t.Strays {
+		ps, err := e.forge.PipelinesFor(ctx, t.Project, e.carBranch(t.Key, s.MR), s.Commit)
+		if err != nil {
+			return nil, fmt.Errorf("pipelines of !%d at %.12s: %w", s.MR, s.Commit, err)
+		}
+		for _, p := range ps {
+			if p.SHA == s.Commit {
+				obs = append(obs, train.PipelineFound{MR: s.MR, SHA: p.SHA, Pipeline: p.ID, Status: p.Status})
+			}
+		}
+	}
+	return obs, nil
 }
 
 // mrNews reads car c's MR and says what changed since the car was added:

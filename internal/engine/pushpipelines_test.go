@@ -213,3 +213,70 @@ func TestAnotherReplicaWaitsForThePushsPipeline(t *testing.T) {
 		t.Fatalf("car runs pipeline %d, want the push's %d", tr.Car(mr).Pipeline, p.ID)
 	}
 }
+
+// A car that leaves its commit before the pipeline its push started is
+// seen leaves that pipeline to nobody: its webhook, or the next sweep if
+// the webhook is lost, finds and cancels it, whether the car left the
+// train or was rebuilt.
+func TestAPushPipelineNobodyWaitsForIsCancelled(t *testing.T) {
+	t.Parallel()
+	removed := func(e *env, mr int64) {
+		if err := e.eng.Handle(e.ctx, e.key, train.Removed{MR: mr, By: "alice"}); err != nil {
+			e.t.Fatal(err)
+		}
+	}
+	for _, tt := range []struct {
+		name    string
+		leave   func(e *env, mr int64)
+		webhook bool
+	}{
+		{"removed, its webhook comes", removed, true},
+		{"removed", removed, false},
+		{"rebuilt on a target that moved", func(e *env, mr int64) {
+			if _, err := e.ff.PushBranch(e.ctx, project, "main", "alice",
+				fakeforge.Commit{Message: "Elsewhere", Files: map[string]string{"other.txt": "x\n"}}); err != nil {
+				e.t.Fatal(err)
+			}
+			if err := e.eng.Handle(e.ctx, e.key, train.TargetHead{SHA: e.head()}); err != nil {
+				e.t.Fatal(err)
+			}
+		}, false},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			e, mr, p := pushedCar(t)
+			tt.leave(e, mr)
+			tr, err := e.st.Load(e.ctx, e.key)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if len(tr.Strays) != 1 || tr.Strays[0].Commit != p.SHA {
+				t.Fatalf("strays %+v, want the commit %s of pipeline %d", tr.Strays, p.SHA, p.ID)
+			}
+			if got := e.pipelineStatus(p.ID); got != fakeforge.PipelineRunning && got != fakeforge.PipelinePending {
+				t.Fatalf("pipeline %d %s before the sweep, want still running", p.ID, got)
+			}
+			if tt.webhook {
+				err = e.eng.Dispatch(e.ctx, event.Event{ID: "late", Forge: "gitlab", Project: project, Kind: event.KindPipeline,
+					User: event.User{Username: "trainyard-bot"}, Pipeline: p.ID, SHA: p.SHA, Ref: p.Ref, Status: train.PipelineRunning,
+					Source: "push", CarVars: event.CarVars{Train: "true", Target: "main", MRs: strconv.FormatInt(mr, 10)}})
+			} else {
+				err = e.eng.Sweep(e.ctx, e.key)
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			if got := e.pipelineStatus(p.ID); got != fakeforge.PipelineCanceled {
+				t.Fatalf("pipeline %d %s once found, want canceled", p.ID, got)
+			}
+			if tr, err = e.st.Load(e.ctx, e.key); err != nil || len(tr.Strays) != 0 {
+				t.Fatalf("strays %+v (%v) once found, want none", tr.Strays, err)
+			}
+			for _, other := range e.carPipelines() {
+				if other.ID != p.ID && other.Status == fakeforge.PipelineCanceled {
+					t.Errorf("pipeline %d of the rebuilt car cancelled too", other.ID)
+				}
+			}
+		})
+	}
+}

@@ -639,7 +639,7 @@ func (s *Sweeper) Pass(ctx context.Context) {
 			s.Log.Warn("sweep: load train", zap.String("train", key.String()), zap.Error(err))
 			continue
 		}
-		if t.Idle() && len(t.Outbox) == 0 {
+		if t.Idle() && len(t.Outbox) == 0 && len(t.Strays) == 0 {
 			if s.Retire != nil && (t.IdleSince.IsZero() || t.Retirable(time.Now())) {
 				err := s.guard(ctx, "retire train "+key.String(), func(ctx context.Context) error { _, err := s.Retire(ctx, key); return err })
 				if err != nil && !errors.Is(err, ErrBusy) && ctx.Err() == nil {

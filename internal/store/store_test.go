@@ -150,6 +150,7 @@ func fullTrain(key train.Key, n int) train.Train {
 		Pending:   &train.FastForward{To: sha(43), Expected: sha(42), MRs: []int64{1, 2}, Planned: at(300), Via: []string{sha(44)}},
 		Cars:      make([]train.Car, n),
 		Handled:   []string{"note-1", "note-2"},
+		Strays:    []train.Stray{{MR: 9, Commit: "ab12", Pushed: at(350)}},
 		IdleSince: at(400),
 		Outbox: train.Actions{
 			train.BuildCar{MR: 1, Base: sha(42), HeadSHA: sha(1), Method: train.MethodMerge, Title: "t", Source: "s", Build: 2, At: at(1)},

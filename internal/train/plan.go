@@ -134,7 +134,8 @@ func (p *planner) observe(obs Observation) {
 	case Resync:
 		p.resync()
 	case Tick:
-		// Time passing is handled by reconcile.
+		// Time passing is handled by reconcile, but for strays.
+		p.t.Strays = slices.DeleteFunc(p.t.Strays, func(s Stray) bool { return p.now.Sub(s.Pushed) > StrayWindow })
 	}
 }
 
@@ -547,8 +548,20 @@ func (p *planner) pipelineFound(o PipelineFound) {
 	// ends the MRs the pipeline was told.
 	waiting := c != nil && (c.State == StateStarting || c.State == StateBuilt && p.mayStart(i)) &&
 		c.Commit == o.SHA && endsWith(o.MRs, p.chain(i))
+	known := p.findWitness(o.Pipeline, o.SHA) != nil || c != nil && (c.Pipeline == o.Pipeline && c.Commit == o.SHA || c.hadPipeline(o.Pipeline))
+	if k := p.stray(o.MR, o.SHA); k >= 0 {
+		p.t.Strays = slices.Delete(p.t.Strays, k, k+1)
+		if !known && !waiting {
+			// Its car moved on before the pipeline was seen: its result
+			// is nobody's.
+			if !o.Status.Done() {
+				p.emit(CancelPipeline{MR: o.MR, Pipeline: o.Pipeline})
+			}
+			return
+		}
+	}
 	switch {
-	case p.findWitness(o.Pipeline, o.SHA) != nil || c != nil && (c.Pipeline == o.Pipeline && c.Commit == o.SHA || c.hadPipeline(o.Pipeline)):
+	case known:
 	case waiting && o.Status == PipelineSkipped && c.State == StateStarting:
 		a := p.startAction(i)
 		a.Again = true
@@ -567,6 +580,24 @@ func (p *planner) pipelineFound(o PipelineFound) {
 		return
 	}
 	p.pipelineStatus(PipelineStatus{Pipeline: o.Pipeline, SHA: o.SHA, Status: o.Status})
+}
+
+// abandon notes a car leaving its commit (rebuilt, gone or merged)
+// while the pipeline its push starts has not been seen: that pipeline,
+// once found, is cancelled.
+func (p *planner) abandon(c *Car) {
+	if c.PushedAt.IsZero() || c.Pipeline != 0 || c.Commit == "" || p.stray(c.MR, c.Commit) >= 0 {
+		return
+	}
+	p.t.Strays = append(p.t.Strays, Stray{MR: c.MR, Commit: c.Commit, Pushed: c.PushedAt})
+	if n := len(p.t.Strays) - MaxStrays; n > 0 {
+		p.t.Strays = slices.Delete(p.t.Strays, 0, n)
+	}
+}
+
+// stray returns the index of the stray of mr at commit, or -1.
+func (p *planner) stray(mr int64, commit string) int {
+	return slices.IndexFunc(p.t.Strays, func(s Stray) bool { return s.MR == mr && s.Commit == commit })
 }
 
 // mayStart reports whether built car i may have a pipeline of its own
@@ -745,6 +776,7 @@ func (p *planner) merge(ff *FastForward) {
 	}
 	for i := range merged {
 		c := &merged[i]
+		p.abandon(c)
 		if c.Pipeline != 0 && c.State != StatePassed && c.State != StateFailed {
 			// Its own result no longer matters: a later car's commit,
 			// which contains it, passed.
@@ -803,6 +835,7 @@ func (p *planner) evict(i int, r Reason) {
 func (p *planner) evictKeyed(i int, r Reason, key string) {
 	c := p.t.Cars[i]
 	p.t.Cars = slices.Delete(p.t.Cars, i, i+1)
+	p.abandon(&c)
 	if c.Pipeline != 0 && (c.State == StateRunning) {
 		p.emit(CancelPipeline{MR: c.MR, Pipeline: c.Pipeline})
 	}
@@ -873,6 +906,7 @@ func (p *planner) carriesDeps(last int) bool {
 // reset returns a car to the queue, abandoning its build and pipeline
 // (a pipeline kept as a witness runs on).
 func (p *planner) reset(c *Car) {
+	p.abandon(c)
 	if c.State == StateRunning && c.Pipeline != 0 && p.findWitness(c.Pipeline, c.Commit) == nil {
 		p.emit(CancelPipeline{MR: c.MR, Pipeline: c.Pipeline})
 		ended(c, c.Pipeline, PipelineCanceled)

@@ -280,6 +280,24 @@ type Dep struct {
 	Label string `json:"label"`
 }
 
+// Stray is a car commit whose push started, or was to start, a pipeline
+// that nobody waits for.
+type Stray struct {
+	MR     int64     `json:"mr"`
+	Commit string    `json:"commit"`
+	Pushed time.Time `json:"pushed"`
+}
+
+const (
+	// MaxStrays bounds the strays a train keeps: far more than a train
+	// abandons between two sweeps.
+	MaxStrays = 32
+	// StrayWindow is how long a stray's pipeline is looked for: GitLab
+	// creates a push's pipeline within seconds, minutes when its queues
+	// are long.
+	StrayWindow = 10 * time.Minute
+)
+
 // MaxTrail bounds a car's trail, so a car retried all day stays small.
 const MaxTrail = 16
 
@@ -430,6 +448,13 @@ type Train struct {
 	BatchMerged int   `json:"batch_merged,omitempty"`
 	BatchFailed int   `json:"batch_failed,omitempty"`
 	Cars        []Car `json:"cars"`
+	// Strays are car commits whose push was to start a pipeline that no
+	// car waits for any more: the car was rebuilt, left or merged before
+	// the pipeline was seen. Such a pipeline is cancelled when it is
+	// found, by its webhook or by a sweep's look (the webhook may be
+	// lost). Oldest first, at most MaxStrays, each kept for StrayWindow
+	// after its push.
+	Strays []Stray `json:"strays,omitempty"`
 	// IdleSince is when the train last became idle (no car, no move in
 	// flight); zero while it is not. A train idle long enough is retired
 	// (see the engine's sweep).
@@ -462,6 +487,7 @@ func (t Train) Clone() Train {
 	}
 	c.Outbox = append(Actions(nil), t.Outbox...)
 	c.Handled = append([]string(nil), t.Handled...)
+	c.Strays = slices.Clone(t.Strays)
 	if t.Frozen != nil {
 		h := *t.Frozen
 		c.Frozen = &h

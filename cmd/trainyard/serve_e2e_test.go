@@ -3,6 +3,7 @@ package main
 import (
 	"bytes"
 	"context"
+	"encoding/json"
 	"fmt"
 	"math/rand/v2"
 	"net"
@@ -759,5 +760,58 @@ func TestServeRefusesABadConfig(t *testing.T) {
 	if c, err := net.Dial("tcp", addr); err == nil {
 		c.Close()
 		t.Fatal("something listens on the configured address")
+	}
+}
+
+// With Redis down at start, serve answers on its port, says it is not
+// ready, and go-redis's own complaints reach its structured log, not
+// stderr as plain text: every line serve writes is a JSON entry.
+func TestServeLogsRedisTroubleInItsOwnFormat(t *testing.T) {
+	t.Parallel()
+	r := newRig(t, fakeforge.CI{Manual: true})
+	r.redis = "redis://" + freeAddr(t) // nothing listens there
+	addr := freeAddr(t)
+	cmd := exec.Command(binary(t), "serve", "--config", r.config(addr, ""))
+	cmd.Env = append(os.Environ(), r.env...)
+	p := &serveProc{cmd: cmd, addr: addr, stderr: &lockedWriter{}, done: make(chan error, 1)}
+	cmd.Stderr = p.stderr
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	go func() { p.done <- cmd.Wait() }()
+	r.mu.Lock()
+	r.servers = append(r.servers, p)
+	r.mu.Unlock()
+
+	r.waitFor("not ready, and go-redis's dial failure logged", 30*time.Second, func() bool {
+		resp, err := http.Get("http://" + addr + "/readyz")
+		if err != nil {
+			return false
+		}
+		resp.Body.Close()
+		if resp.StatusCode != http.StatusServiceUnavailable {
+			t.Fatalf("/readyz %d with Redis down, want 503", resp.StatusCode)
+		}
+		return strings.Contains(p.stderr.String(), "failed to dial")
+	})
+	var fromRedis int
+	for _, line := range strings.Split(strings.TrimSpace(p.stderr.String()), "\n") {
+		var entry struct {
+			Level  string `json:"level"`
+			Logger string `json:"logger"`
+			Msg    string `json:"msg"`
+		}
+		if err := json.Unmarshal([]byte(line), &entry); err != nil {
+			t.Fatalf("serve wrote a line that is not a JSON log entry: %q", line)
+		}
+		if strings.Contains(entry.Msg, "failed to dial") {
+			fromRedis++
+			if entry.Logger != "redis" || entry.Level != "warn" || strings.HasPrefix(entry.Msg, "redis:") {
+				t.Errorf("go-redis's line logged as %+v, want level warn, logger redis, no prefix", entry)
+			}
+		}
+	}
+	if fromRedis == 0 {
+		t.Fatalf("no go-redis dial failure in the log:\n%s", p.stderr)
 	}
 }

@@ -138,7 +138,7 @@ func fullTrain(key train.Key, n int) train.Train {
 		Frozen:   &train.Hold{Kind: train.HoldFrozen, Reason: "release cut", Until: at(500), By: "carol"},
 		Draining: true, Held: train.HoldFrozen,
 		Repo: &train.RepoConfig{Commit: sha(42), Data: "method: squash\n", GoodAt: sha(41), Error: "bad", MR: 7},
-		Settings: train.Settings{MaxParallel: 5, Retries: 1, PipelineTimeout: time.Hour, Method: train.MethodRebase, EagerEviction: true, BatchSize: 4, MinWindow: 2, MaxBatchSize: 16, BisectParallel: 3,
+		Settings: train.Settings{MaxParallel: 5, Retries: 1, PipelineTimeout: time.Hour, Method: train.MethodRebase, EagerEviction: true, BatchSize: 4, MinWindow: 2, MaxBatchSize: 16, BisectParallel: 3, LaneTrains: true,
 			Schedule: train.Schedule{
 				Freezes: []train.FreezePeriod{{From: at(0), Until: at(60), Reason: "holidays", Spec: "2025-03-14 2025-03-15 UTC holidays"}},
 				// A window's zone is loaded from the configuration on every
@@ -147,15 +147,20 @@ func fullTrain(key train.Key, n int) train.Train {
 				Also:    []train.MergeWindow{{Days: 0b1000001, From: time.Hour, Until: 2 * time.Hour, Spec: "Sat,Sun 01:00-02:00 UTC"}},
 			},
 			Lanes: []train.Lane{{Name: "api", Paths: []string{"services/api/**"}}, {Name: "web", Paths: []string{"web/", "**/*.css"}}}},
-		Pending:   &train.FastForward{To: sha(43), Expected: sha(42), MRs: []int64{1, 2}, Planned: at(300), Via: []string{sha(44)}},
-		Cars:      make([]train.Car, n),
-		Handled:   []string{"note-1", "note-2"},
-		Strays:    []train.Stray{{MR: 9, Commit: "ab12", Pushed: at(350)}},
+		Pending: &train.FastForward{To: sha(43), Expected: sha(42), MRs: []int64{1, 2}, Planned: at(300), Via: []string{sha(44)}},
+		Cars:    make([]train.Car, n),
+		Handled: []string{"note-1", "note-2"},
+		Strays:  []train.Stray{{MR: 9, Commit: "ab12", Pushed: at(350)}},
+		InLanes: []train.LaneCar{{Add: train.Added{MR: 10, HeadSHA: sha(10), Title: "t", Source: "s", By: "dave", Via: "ci", Priority: train.PriorityHigh,
+			Method: train.MethodSquash, Event: "note-10", Estimate: time.Minute, DependsOn: []train.Dep{{MR: 1, Label: "!1"}}, Stacked: "base", Lanes: []string{"api"}},
+			Lanes: []string{"api", "web"}, Passed: []string{"web"}, Since: at(360)}},
 		IdleSince: at(400),
 		Outbox: train.Actions{
 			train.BuildCar{MR: 1, Base: sha(42), HeadSHA: sha(1), Method: train.MethodMerge, Title: "t", Source: "s", Build: 2, At: at(1)},
 			train.Notify{Kind: train.NotifyEvicted, Key: "evict-1", Cars: []train.Car{fullCar(9)}, Commit: sha(9), By: "bob", Reason: "why"},
 			train.Record{Car: fullCar(8)},
+			train.JoinLane{Lane: "api", Add: train.Added{MR: 10, HeadSHA: sha(10), Event: "lane:join:api:note-10"}},
+			train.LeaveLane{Lane: "web", MR: 10, Event: "lane:leave:web:note-11"},
 		},
 	}
 	for i := range t.Cars {

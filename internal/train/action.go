@@ -50,6 +50,23 @@ type StartPipeline struct {
 	Pushed time.Time `json:",omitzero"`
 }
 
+// JoinLane asks for the MR of Add to be added to the train of Lane's
+// branch (Settings.LaneTrains). Add.Event names this request, so a
+// repeat adds it once.
+type JoinLane struct {
+	Lane string
+	Add  Added
+}
+
+// LeaveLane asks for the MR to be taken off the train of Lane's branch:
+// it left another of its lanes, so it will not merge.
+type LeaveLane struct {
+	Lane string
+	MR   int64
+	// Event names this request, so a repeat acts once.
+	Event string
+}
+
 // CancelPipeline asks for a pipeline to be cancelled; its result no longer
 // matters.
 type CancelPipeline struct {
@@ -157,6 +174,8 @@ func (Comment) action()           {}
 func (Notify) action()            {}
 func (Record) action()            {}
 func (Status) action()            {}
+func (JoinLane) action()          {}
+func (LeaveLane) action()         {}
 
 // Wants reports whether the train still waits for the result of a: a build
 // for a car no longer building on that base, a pipeline for a commit the

@@ -72,6 +72,10 @@ func kindOf(a Action) string {
 		return "record"
 	case Status:
 		return "status"
+	case JoinLane:
+		return "join_lane"
+	case LeaveLane:
+		return "leave_lane"
 	}
 	return ""
 }
@@ -98,6 +102,10 @@ func decodeAction(kind string, data json.RawMessage) (Action, error) {
 		return decode[Record](data)
 	case "status":
 		return decode[Status](data)
+	case "join_lane":
+		return decode[JoinLane](data)
+	case "leave_lane":
+		return decode[LeaveLane](data)
 	}
 	return nil, fmt.Errorf("unknown action kind %q", kind)
 }

@@ -207,3 +207,19 @@ func short(sha string) string {
 	}
 	return sha
 }
+
+func msgToLanes(branch string, lanes []string) string {
+	return fmt.Sprintf("Added to the merge train for %s. It is tested in its lanes first (%s), and joins the train once it passed in each.", Quote(branch), quoteAll(lanes))
+}
+
+func msgAlreadyInLanes(branch string, lc LaneCar) string {
+	return fmt.Sprintf("This merge request is already on the merge train for %s, being tested in its lanes (%s).", Quote(branch), quoteAll(lc.Lanes))
+}
+
+func quoteAll(names []string) string {
+	q := make([]string, len(names))
+	for i, n := range names {
+		q[i] = Quote(n)
+	}
+	return strings.Join(q, ", ")
+}

@@ -31,6 +31,10 @@ type Added struct {
 	// Stacked: the branch the MR targets, the source branch of another
 	// MR it is stacked on.
 	Stacked string
+	// Lanes are the lanes the MR's changes touch, when read before it
+	// was added: with Settings.LaneTrains it is tested in the train of
+	// each of their branches first (see LaneCar).
+	Lanes []string `json:",omitempty"`
 }
 
 // Removed: a user took an MR off the train.
@@ -201,6 +205,23 @@ type FastForwarded struct {
 	Head     string
 }
 
+// LanePassed: the MR at HeadSHA merged into the branch of Lane's train,
+// so it passed there (Settings.LaneTrains).
+type LanePassed struct {
+	MR      int64
+	HeadSHA string
+	Lane    string
+}
+
+// LaneLeft: the MR at HeadSHA left Lane's train without passing there
+// (evicted, removed or closed), for Reason.
+type LaneLeft struct {
+	MR      int64
+	HeadSHA string
+	Lane    string
+	Reason  Reason
+}
+
 // Tick lets time pass: pipelines over their timeout are evicted.
 type Tick struct{}
 
@@ -231,4 +252,6 @@ func (TargetHead) observation()      {}
 func (Built) observation()           {}
 func (FastForwarded) observation()   {}
 func (Tick) observation()            {}
+func (LanePassed) observation()      {}
+func (LaneLeft) observation()        {}
 func (Resync) observation()          {}

@@ -133,6 +133,10 @@ func (p *planner) observe(obs Observation) {
 		p.fastForwarded(o)
 	case Resync:
 		p.resync()
+	case LanePassed:
+		p.lanePassed(o)
+	case LaneLeft:
+		p.laneLeft(o)
 	case Tick:
 		// Time passing is handled by reconcile, but for strays.
 		p.t.Strays = slices.DeleteFunc(p.t.Strays, func(s Stray) bool { return p.now.Sub(s.Pushed) > StrayWindow })
@@ -149,6 +153,14 @@ func (p *planner) add(o Added) {
 	}
 	if p.t.Draining {
 		p.reply(o.MR, o.Event, msgDraining(p.t.Branch))
+		return
+	}
+	if k := p.inLanes(o.MR); k >= 0 {
+		p.reply(o.MR, o.Event, msgAlreadyInLanes(p.t.Branch, p.t.InLanes[k]))
+		return
+	}
+	if p.laned(o) {
+		p.toLanes(o)
 		return
 	}
 	var missing []string
@@ -283,6 +295,8 @@ func (p *planner) retestInPlace(i int) bool {
 func (p *planner) remove(o Removed) {
 	i := p.t.Index(o.MR)
 	switch {
+	case i < 0 && p.inLanes(o.MR) >= 0:
+		p.leaveLanes(p.inLanes(o.MR), "", Reason{Code: ReasonRemoved, Detail: Words(msgRemovedBy(o.By, o.Via))}, replyKey(o.MR, o.Event, p.now))
 	case i < 0:
 		p.reply(o.MR, o.Event, msgNotOnTrain(p.t.Branch))
 	case p.frozen(o.MR):
@@ -846,6 +860,12 @@ func (p *planner) evictKeyed(i int, r Reason, key string) {
 		p.emit(DeleteCarRef{MR: c.MR})
 	}
 	defer func() { p.evictDependents(c) }()
+	c = p.depart(c, r, key)
+}
+
+// depart tells car c's MR, the chat and the history that it left the
+// train unmerged, for r, under key, and returns it as it left.
+func (p *planner) depart(c Car, r Reason, key string) Car {
 	c.State = StateEvicted
 	c.LeftAt = p.now
 	r.Message = msgEvicted(p.t.Branch, r.Detail)
@@ -862,6 +882,7 @@ func (p *planner) evictKeyed(i int, r Reason, key string) {
 		Notify{Kind: NotifyEvicted, Key: key, Cars: []Car{c.clone()}},
 		Record{Car: c.clone()},
 	)
+	return c
 }
 
 // evictDependents evicts the cars that depend on gone, which left the

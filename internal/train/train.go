@@ -124,6 +124,11 @@ type Settings struct {
 	// main line's, so the cars behind a failure are tested while it is
 	// bisected. Zero: suspects share MaxParallel with the main line.
 	BisectParallel int `json:"bisect_parallel,omitempty"`
+	// LaneTrains tests an MR whose lanes are known when it is added in
+	// the train of each lane's branch first (Lanes): it joins this train
+	// once it passed in every one (Train.InLanes). Off: lanes are only
+	// shown.
+	LaneTrains bool `json:"lane_trains,omitempty"`
 	// Schedule holds the target in freeze periods and outside merge
 	// windows; cars are still tested meanwhile.
 	Schedule Schedule `json:"schedule,omitzero"`
@@ -278,6 +283,23 @@ type Car struct {
 type Dep struct {
 	MR    int64  `json:"mr"`
 	Label string `json:"label"`
+}
+
+// LaneCar is an MR tested in the trains of its lanes' branches before it
+// joins the train of the target (Settings.LaneTrains).
+type LaneCar struct {
+	// Add is how it was added; once it passed in every lane it is
+	// added to the train as that says.
+	Add    Added     `json:"add"`
+	Lanes  []string  `json:"lanes"`
+	Passed []string  `json:"passed,omitempty"`
+	Since  time.Time `json:"since"`
+}
+
+func (lc LaneCar) clone() LaneCar {
+	lc.Lanes, lc.Passed = slices.Clone(lc.Lanes), slices.Clone(lc.Passed)
+	lc.Add.DependsOn, lc.Add.Lanes = slices.Clone(lc.Add.DependsOn), slices.Clone(lc.Add.Lanes)
+	return lc
 }
 
 // Stray is a car commit whose push started, or was to start, a pipeline
@@ -448,6 +470,9 @@ type Train struct {
 	BatchMerged int   `json:"batch_merged,omitempty"`
 	BatchFailed int   `json:"batch_failed,omitempty"`
 	Cars        []Car `json:"cars"`
+	// InLanes are the MRs being tested in their lanes' trains before they
+	// join this one (Settings.LaneTrains), in the order they were added.
+	InLanes []LaneCar `json:"in_lanes,omitempty"`
 	// Strays are car commits whose push was to start a pipeline that no
 	// car waits for any more: the car was rebuilt, left or merged before
 	// the pipeline was seen. Such a pipeline is cancelled when it is
@@ -488,6 +513,10 @@ func (t Train) Clone() Train {
 	c.Outbox = append(Actions(nil), t.Outbox...)
 	c.Handled = append([]string(nil), t.Handled...)
 	c.Strays = slices.Clone(t.Strays)
+	c.InLanes = nil
+	for _, lc := range t.InLanes {
+		c.InLanes = append(c.InLanes, lc.clone())
+	}
 	if t.Frozen != nil {
 		h := *t.Frozen
 		c.Frozen = &h
@@ -588,7 +617,7 @@ func (t *Train) Retirable(now time.Time) bool {
 }
 
 // Idle reports whether the train has nothing left to do.
-func (t *Train) Idle() bool { return len(t.Cars) == 0 && t.Pending == nil }
+func (t *Train) Idle() bool { return len(t.Cars) == 0 && t.Pending == nil && len(t.InLanes) == 0 }
 
 // method returns the merge method the car is built with.
 func (t *Train) method(c *Car) Method {

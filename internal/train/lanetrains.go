@@ -1,0 +1,109 @@
+package train
+
+import (
+	"slices"
+	"strings"
+)
+
+// With Settings.LaneTrains, an MR whose lanes are known when it is added
+// is first tested in the train of each lane's branch, where only the MRs
+// of that lane are ahead of it, so a broken MR in one lane holds up no
+// other. The lane trains are ordinary trains whose target is the lane's
+// branch; the edge carries JoinLane and LeaveLane to them, and brings
+// back LanePassed when the MR merged into a lane's branch and LaneLeft
+// when it left a lane's train unmerged. Once it passed in every lane it
+// touches, the MR joins this train as it was added, and is tested once
+// more here, on the target with everything ahead of it: the target still
+// moves only to a commit whose exact tree passed.
+
+// laned reports whether the MR of o goes to its lanes' trains first. One
+// that depends on other MRs, is stacked, or is urgent joins this train at
+// once, as do MRs whose lanes are not known or not the train's.
+func (p *planner) laned(o Added) bool {
+	s := p.t.Settings
+	if !s.LaneTrains || len(s.Lanes) == 0 || len(o.Lanes) == 0 || len(o.DependsOn) > 0 || o.Stacked != "" || o.Priority == PriorityUrgent {
+		return false
+	}
+	for _, l := range o.Lanes {
+		if !slices.ContainsFunc(s.Lanes, func(x Lane) bool { return x.Name == l }) {
+			return false
+		}
+	}
+	return true
+}
+
+// inLanes returns the index in InLanes of mr, or -1.
+func (p *planner) inLanes(mr int64) int {
+	return slices.IndexFunc(p.t.InLanes, func(lc LaneCar) bool { return lc.Add.MR == mr })
+}
+
+// toLanes sends the MR of o to the trains of its lanes.
+func (p *planner) toLanes(o Added) {
+	lc := LaneCar{Add: o, Lanes: slices.Clone(o.Lanes), Since: p.now}
+	lc.Add.DependsOn, lc.Add.Lanes = nil, nil
+	slices.Sort(lc.Lanes)
+	lc.Lanes = slices.Compact(lc.Lanes)
+	p.t.InLanes = append(p.t.InLanes, lc)
+	for _, l := range lc.Lanes {
+		a := lc.Add
+		a.Event = laneEvent("join", l, o)
+		p.emit(JoinLane{Lane: l, Add: a})
+	}
+	p.emit(Status{MR: o.MR, HeadSHA: o.HeadSHA, Source: o.Source, Phase: PhaseQueued, Added: Words(msgToLanes(p.t.Branch, lc.Lanes))})
+}
+
+// laneEvent names a request to a lane's train made for the command
+// behind o, so that a repeat of the command asks once.
+func laneEvent(kind, lane string, o Added) string {
+	id := o.Event
+	if id == "" {
+		id = o.HeadSHA
+	}
+	return "lane:" + kind + ":" + lane + ":" + id
+}
+
+func (p *planner) lanePassed(o LanePassed) {
+	k := p.inLanes(o.MR)
+	if k < 0 {
+		return
+	}
+	lc := &p.t.InLanes[k]
+	if lc.Add.HeadSHA != o.HeadSHA || !slices.Contains(lc.Lanes, o.Lane) || slices.Contains(lc.Passed, o.Lane) {
+		return
+	}
+	lc.Passed = append(lc.Passed, o.Lane)
+	if len(lc.Passed) < len(lc.Lanes) {
+		return
+	}
+	a := lc.Add
+	p.t.InLanes = slices.Delete(p.t.InLanes, k, k+1)
+	// Its command was answered when it went to its lanes.
+	a.Event = ""
+	p.add(a)
+}
+
+func (p *planner) laneLeft(o LaneLeft) {
+	k := p.inLanes(o.MR)
+	if k < 0 || p.t.InLanes[k].Add.HeadSHA != o.HeadSHA {
+		return
+	}
+	r := o.Reason
+	r.Detail = Join("in lane "+Quote(o.Lane)+": ", r.Detail)
+	r.Message = nil
+	p.leaveLanes(k, o.Lane, r, "evicted:lane:"+o.Lane+":"+o.HeadSHA)
+}
+
+// leaveLanes takes InLanes[k] off the train for r: off the trains of its
+// lanes but from, and tells its MR under key.
+func (p *planner) leaveLanes(k int, from string, r Reason, key string) {
+	lc := p.t.InLanes[k]
+	p.t.InLanes = slices.Delete(p.t.InLanes, k, k+1)
+	for _, l := range lc.Lanes {
+		if l != from {
+			p.emit(LeaveLane{Lane: l, MR: lc.Add.MR, Event: "lane:leave:" + l + ":" + strings.TrimPrefix(key, "reply:")})
+		}
+	}
+	o := lc.Add
+	p.depart(Car{MR: o.MR, HeadSHA: o.HeadSHA, Title: o.Title, Source: o.Source, AddedBy: o.By, AddedVia: o.Via,
+		AddedAt: lc.Since, Priority: o.Priority, Method: o.Method, Lanes: slices.Clone(lc.Lanes)}, r, key)
+}

@@ -1,0 +1,153 @@
+package train
+
+import (
+	"slices"
+	"strings"
+	"testing"
+)
+
+// laneTrain is a train whose MRs are tested in their lanes' trains first.
+func laneTrain(cars ...Car) Train {
+	tr := mk(cars...)
+	tr.Settings.LaneTrains = true
+	tr.Settings.Lanes = []Lane{{Name: "api", Paths: []string{"api/"}}, {Name: "web", Paths: []string{"web/"}}}
+	return tr
+}
+
+func laneAdd(mr int64, lanes ...string) Added {
+	return Added{MR: mr, HeadSHA: head(mr), Title: "t", Source: "s", By: "alice", Priority: PriorityNormal, Event: "note-1", Lanes: lanes}
+}
+
+// An MR whose lanes are known goes to their trains first: asked once per
+// lane, answered once, and not a car yet.
+func TestAnMRGoesToItsLanesFirst(t *testing.T) {
+	got, actions := Plan(laneTrain(at(1, StateRunning, "T")), laneAdd(2, "web", "api", "web"), t0)
+	if got.Car(2) != nil || len(got.Cars) != 1 {
+		t.Fatalf("cars %s: !2 joined the train before its lanes", states(got))
+	}
+	if len(got.InLanes) != 1 || !slices.Equal(got.InLanes[0].Lanes, []string{"api", "web"}) || !got.InLanes[0].Since.Equal(t0) {
+		t.Fatalf("in lanes %+v, want !2 in api and web since t0", got.InLanes)
+	}
+	joins := only[JoinLane](actions)
+	if len(joins) != 2 || joins[0].Lane != "api" || joins[1].Lane != "web" || joins[0].Add.MR != 2 || joins[0].Add.Event != "lane:join:api:note-1" {
+		t.Fatalf("joins %+v, want !2 asked of api then web, each under its own event", joins)
+	}
+	st := only[Status](actions)
+	if len(st) != 1 || st[0].Phase != PhaseQueued ||
+		st[0].Added.String() != "Added to the merge train for `main`. It is tested in its lanes first (`api`, `web`), and joins the train once it passed in each." {
+		t.Fatalf("statuses %+v", st)
+	}
+	if got.Idle() {
+		t.Fatal("a train with an MR in its lanes is idle")
+	}
+	_, actions = Plan(got, Added{MR: 2, HeadSHA: head(2), Event: "note-2", Lanes: []string{"api"}}, t0)
+	if cs := only[Comment](actions); len(cs) != 1 || !strings.Contains(cs[0].Body.String(), "already on the merge train for `main`, being tested in its lanes (`api`, `web`)") || len(only[JoinLane](actions)) != 0 {
+		t.Fatalf("a second add: %#v", actions)
+	}
+}
+
+// Only what lanes can test goes to them; the rest joins the train at once.
+func TestWhatSkipsTheLanes(t *testing.T) {
+	off := laneTrain()
+	off.Settings.LaneTrains = false
+	for _, tt := range []struct {
+		name string
+		tr   Train
+		add  Added
+	}{
+		{"lane trains off", off, laneAdd(2, "api")},
+		{"lanes not known", laneTrain(), laneAdd(2)},
+		{"a lane the train does not have", laneTrain(), laneAdd(2, "api", "docs")},
+		{"urgent", laneTrain(), func() Added { a := laneAdd(2, "api"); a.Priority = PriorityUrgent; return a }()},
+		{"stacked", laneTrain(), func() Added { a := laneAdd(2, "api"); a.Stacked = "feature"; return a }()},
+		{"depends on another MR", laneTrain(queued(1)), func() Added { a := laneAdd(2, "api"); a.DependsOn = []Dep{{MR: 1, Label: "!1"}}; return a }()},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			got, actions := Plan(tt.tr, tt.add, t0)
+			if got.Car(2) == nil || len(got.InLanes) != 0 || len(only[JoinLane](actions)) != 0 {
+				t.Fatalf("cars %s, in lanes %+v, actions %#v: want !2 a car at once", states(got), got.InLanes, actions)
+			}
+		})
+	}
+}
+
+// Passed in every lane, the MR joins the train as it was added, at its
+// back; a pass for another head, a lane it is not in, or twice, counts
+// for nothing.
+func TestAnMRJoinsOncePassedInEveryLane(t *testing.T) {
+	tr, _ := Plan(laneTrain(at(1, StateRunning, "T")), laneAdd(2, "api", "web"), t0)
+	for _, o := range []LanePassed{
+		{MR: 2, HeadSHA: head(2), Lane: "api"},
+		{MR: 2, HeadSHA: head(2), Lane: "api"},
+		{MR: 2, HeadSHA: "H2-old", Lane: "web"},
+		{MR: 2, HeadSHA: head(2), Lane: "docs"},
+		{MR: 3, HeadSHA: head(3), Lane: "web"},
+	} {
+		var actions []Action
+		tr, actions = Plan(tr, o, t0)
+		if tr.Car(2) != nil || len(tr.InLanes) != 1 || len(actions) != 0 && len(only[BuildCar](actions)) != len(actions) {
+			t.Fatalf("after %+v: cars %s, in lanes %+v, actions %#v", o, states(tr), tr.InLanes, actions)
+		}
+	}
+	if !slices.Equal(tr.InLanes[0].Passed, []string{"api"}) {
+		t.Fatalf("passed %v, want api", tr.InLanes[0].Passed)
+	}
+	got, actions := Plan(tr, LanePassed{MR: 2, HeadSHA: head(2), Lane: "web"}, t0)
+	c := got.Car(2)
+	if c == nil || got.Index(2) != 1 || len(got.InLanes) != 0 || c.AddedBy != "alice" || c.HeadSHA != head(2) {
+		t.Fatalf("cars %s (!2 %+v), in lanes %+v: want !2 second on the train", states(got), c, got.InLanes)
+	}
+	if len(only[Comment](actions)) != 0 {
+		t.Fatalf("actions %#v: the command was answered already", actions)
+	}
+	if st := only[Status](actions); len(st) != 1 || !strings.HasPrefix(st[0].Added.String(), "Added to the merge train for `main` at position 2.") {
+		t.Fatalf("statuses %+v", st)
+	}
+}
+
+// An MR that leaves one lane unmerged leaves the others and the train,
+// and its author is told which lane and why.
+func TestAnMRLeavingALaneLeavesTheTrain(t *testing.T) {
+	tr, _ := Plan(laneTrain(), laneAdd(2, "api", "web"), t0)
+	if got, _ := Plan(tr, LaneLeft{MR: 2, HeadSHA: "H2-old", Lane: "api"}, t0); len(got.InLanes) != 1 {
+		t.Fatalf("a lane's news of another head took !2 off: %+v", got.InLanes)
+	}
+	got, actions := Plan(tr, LaneLeft{MR: 2, HeadSHA: head(2), Lane: "api",
+		Reason: Reason{Code: ReasonPipelineFailed, Pipeline: 900, Detail: Words("pipeline #900 failed")}}, t0)
+	if len(got.InLanes) != 0 || got.Car(2) != nil {
+		t.Fatalf("in lanes %+v, cars %s: want !2 gone", got.InLanes, states(got))
+	}
+	if ls := only[LeaveLane](actions); len(ls) != 1 || ls[0].Lane != "web" || ls[0].MR != 2 {
+		t.Fatalf("leaves %+v, want web alone asked to drop !2", ls)
+	}
+	want := "Removed from the merge train for `main`: in lane `api`: pipeline #900 failed."
+	cs, st, recs := only[Comment](actions), only[Status](actions), only[Record](actions)
+	if len(cs) != 1 || cs[0].Body.String() != want || len(st) != 1 || st[0].Phase != PhaseEvicted || st[0].Outcome.String() != want {
+		t.Fatalf("comments %+v, statuses %+v: want %q", cs, st, want)
+	}
+	if len(recs) != 1 || recs[0].Car.State != StateEvicted || recs[0].Car.Reason.Code != ReasonPipelineFailed || recs[0].Car.Reason.Pipeline != 900 {
+		t.Fatalf("records %+v", recs)
+	}
+	if !got.Idle() {
+		t.Fatal("the train is not idle once its only MR left")
+	}
+}
+
+// Removed by a user while in its lanes, the MR leaves every lane.
+func TestAnMRRemovedWhileInItsLanes(t *testing.T) {
+	tr, _ := Plan(laneTrain(), laneAdd(2, "api", "web"), t0)
+	got, actions := Plan(tr, Removed{MR: 2, By: "bob", Event: "note-9"}, t0)
+	if len(got.InLanes) != 0 {
+		t.Fatalf("in lanes %+v", got.InLanes)
+	}
+	ls := only[LeaveLane](actions)
+	if len(ls) != 2 || ls[0].Lane != "api" || ls[1].Lane != "web" || ls[0].Event == ls[1].Event {
+		t.Fatalf("leaves %+v, want api and web, each its own event", ls)
+	}
+	if st := only[Status](actions); len(st) != 1 || st[0].Phase != PhaseRemoved {
+		t.Fatalf("statuses %+v, want removed", st)
+	}
+	if cs := only[Comment](actions); len(cs) != 1 || cs[0].Key != "reply:note-9" || !strings.Contains(cs[0].Body.String(), "bob") {
+		t.Fatalf("comments %+v, want the reply to note-9 naming bob", cs)
+	}
+}

@@ -69,6 +69,7 @@ func newSimCommand() *cobra.Command {
 	f.Float64Var(&s.CrossLane, "cross-lane", s.CrossLane, "share of the MRs that touch two lanes, chosen from the seed (with --lanes above 1)")
 	f.Float64Var(&s.LaneConflict, "lane-conflict", s.LaneConflict, "chance an integration of two or more lanes holds a cross-lane interaction (with --lanes above 1)")
 	f.StringVar(&s.LanePool, "lane-pool", sim.LanePoolStatic, "how lanes share --max-parallel: static (a fixed window each) or shared (one pool; with --lanes above 1)")
+	f.StringVar(&s.LaneIntegration, "lane-integration", sim.LaneIntegrationLine, "how MRs that passed their lanes reach the target: line (an integration line) or train (the target's train; with --lanes above 1)")
 	return cmd
 }
 
@@ -119,8 +120,9 @@ func overlayFlags(cmd *cobra.Command, loaded, flags sim.Scenario) sim.Scenario {
 		"seed":   func() { loaded.Seed = flags.Seed },
 		"urgent": func() { loaded.UrgentFraction = flags.UrgentFraction }, "urgent-as": func() { loaded.UrgentAs = flags.UrgentAs },
 		"lanes": func() { loaded.Lanes = flags.Lanes }, "cross-lane": func() { loaded.CrossLane = flags.CrossLane },
-		"lane-conflict": func() { loaded.LaneConflict = flags.LaneConflict },
-		"lane-pool":     func() { loaded.LanePool = flags.LanePool },
+		"lane-conflict":    func() { loaded.LaneConflict = flags.LaneConflict },
+		"lane-pool":        func() { loaded.LanePool = flags.LanePool },
+		"lane-integration": func() { loaded.LaneIntegration = flags.LaneIntegration },
 	}
 	for name, apply := range set {
 		if cmd.Flags().Changed(name) {

@@ -175,6 +175,12 @@ type laneRun struct {
 	shared bool
 	urgent map[int64]bool
 
+	// main, with Scenario.LaneIntegration "train", is the target's train
+	// in place of the integration line (mainTrain).
+	main *train.Train
+	// mainPipelines are the pipelines the target's train started.
+	mainPipelines []int64
+
 	// The integration line.
 	pipeline int64   // running integration pipeline, 0 when none
 	commit   string  // its commit
@@ -264,6 +270,9 @@ func newLaneRun(s Scenario, pop population, st Strategy, mrLanes [][]int) *laneR
 		r.lanes = append(r.lanes, l)
 		r.observe(l, train.TargetHead{SHA: l.head})
 	}
+	if s.trainIntegration() {
+		r.main = newMainTrain(st.Settings, k, r.world.Target)
+	}
 	if len(pop.mrs) > 0 {
 		r.schedule(event{at: pop.mrs[0].at, kind: evArrival})
 	}
@@ -328,6 +337,9 @@ func (r *laneRun) loop() error {
 		}
 	}
 	for _, l := range r.lanes {
+		if r.main != nil && l.t.Idle() && len(l.held) == 0 {
+			continue // what a lane passed is on the target's train
+		}
 		if !l.t.Idle() || len(l.held) > 0 || l.from < len(l.hist) {
 			return fmt.Errorf("%w at %v: lane %d has %d cars, %d MRs held back and %d not integrated",
 				ErrStuck, r.now, l.idx+1, len(l.t.Cars), len(l.held), len(l.hist)-l.from)
@@ -335,6 +347,9 @@ func (r *laneRun) loop() error {
 	}
 	if r.pipeline != 0 || r.retest || len(r.parts) > 0 {
 		return fmt.Errorf("%w at %v: the integration line is not done", ErrStuck, r.now)
+	}
+	if r.main != nil && !r.main.Idle() {
+		return fmt.Errorf("%w at %v: the target's train holds %d cars and %d MRs in their lanes", ErrStuck, r.now, len(r.main.Cars), len(r.main.InLanes))
 	}
 	return nil
 }
@@ -356,7 +371,7 @@ func (r *laneRun) settle(integrate bool) error {
 		if r.shared && r.poke() {
 			continue
 		}
-		if !integrate || !r.integrate() {
+		if r.main != nil || !integrate || !r.integrate() {
 			break
 		}
 	}
@@ -399,6 +414,17 @@ func (r *laneRun) arrive(i int) {
 	if m.urgent {
 		r.stats.urgentArrived++
 	}
+	if r.main != nil {
+		add := train.Added{MR: m.id, HeadSHA: HeadOf(m.id, 0), By: "sim", Priority: train.PriorityNormal}
+		if m.urgent {
+			add.Priority = r.s.urgentPriority()
+		}
+		for _, li := range r.mrLanes[i] {
+			add.Lanes = append(add.Lanes, laneName(li))
+		}
+		r.observeMain(add)
+		return
+	}
 	for _, li := range r.mrLanes[i] {
 		l := r.lanes[li]
 		if m.urgent {
@@ -419,9 +445,12 @@ func (r *laneRun) finish(id int64) {
 	owners := r.owners[id]
 	delete(r.owners, id)
 	for _, o := range owners {
-		if o == integOwner {
+		switch {
+		case o == integOwner && r.main != nil:
+			r.observeMain(st)
+		case o == integOwner:
 			r.integrated(st.Status == train.PipelineSuccess)
-		} else {
+		default:
 			r.observe(r.lanes[o], st)
 		}
 	}
@@ -539,6 +568,10 @@ func (r *laneRun) laneFastForward(l *lane, a train.FastForwardTarget) train.Fast
 // laneRecord counts a car that left lane l: merged there, it passed in
 // that lane; evicted, the MR leaves every lane.
 func (r *laneRun) laneRecord(l *lane, c train.Car) {
+	if r.main != nil {
+		r.laneRecordMain(l, c)
+		return
+	}
 	switch c.State {
 	case train.StateMerged:
 		r.passed[c.MR]++
@@ -805,5 +838,191 @@ func (r *laneRun) land() {
 	for _, mr := range r.brings {
 		r.onTarget[mr] = true
 		r.stats.merge(mr, r.now, r.pop.mrs[mr-1].at, r.world.Broken[mr])
+	}
+}
+
+// laneName names lane i in the target train's settings.
+func laneName(i int) string { return fmt.Sprintf("lane-%d", i+1) }
+
+// laneIndex is laneName's inverse.
+func laneIndex(name string) int {
+	var i int
+	if _, err := fmt.Sscanf(name, "lane-%d", &i); err != nil {
+		return -1
+	}
+	return i - 1
+}
+
+// mainBatch is the most cars one pipeline of the target's train tests
+// with Scenario.LaneIntegration "train": the integration line tests
+// every MR its lanes passed at once, and the train's one pipeline
+// should not hold back far fewer.
+const mainBatch = 64
+
+// newMainTrain is the target's train with Settings.LaneTrains: MRs go
+// to their k lanes first and join it once they passed in each, to be
+// tested there on the target, one pipeline at a time (the integration
+// line's), in batches as large as mainBatch. A failed pipeline is run
+// once more before its batch is bisected, as the line tests a failed
+// integration again: with one pipeline, a flake would otherwise cost a
+// test of every suspect in turn.
+func newMainTrain(set train.Settings, k int, head string) *train.Train {
+	set.MaxParallel, set.MinWindow = 1, 1
+	set.BatchSize, set.MaxBatchSize = mainBatch, 0
+	set.LaneTrains = true
+	set.Retries = 1
+	set.Lanes = nil
+	for i := range k {
+		set.Lanes = append(set.Lanes, train.Lane{Name: laneName(i), Paths: []string{laneName(i) + "/"}})
+	}
+	t := train.New(train.Key{Forge: "sim", Project: "sim", Branch: "main"}, set)
+	t.TargetHead = head
+	return &t
+}
+
+// observeMain plans obs on the target's train and carries out the
+// actions at once, as observe does for a lane.
+func (r *laneRun) observeMain(obs train.Observation) {
+	inbox := []train.Observation{obs}
+	for len(inbox) > 0 {
+		var actions []train.Action
+		*r.main, actions = train.Apply(*r.main, inbox[0], epoch.Add(r.now))
+		inbox = inbox[1:]
+		for _, a := range actions {
+			inbox = append(inbox, r.actMain(a)...)
+		}
+	}
+}
+
+func (r *laneRun) actMain(a train.Action) []train.Observation {
+	if !r.main.Wants(a) {
+		return nil
+	}
+	switch a := a.(type) {
+	case train.JoinLane:
+		if li := laneIndex(a.Lane); li >= 0 && li < len(r.lanes) {
+			l := r.lanes[li]
+			if a.Add.Priority != train.PriorityNormal {
+				add := a.Add
+				r.ops = append(r.ops, func() { r.observe(l, add) })
+			} else {
+				l.held = append(l.held, int(a.Add.MR-1))
+			}
+		}
+	case train.LeaveLane:
+		if li := laneIndex(a.Lane); li >= 0 && li < len(r.lanes) {
+			l, mr := r.lanes[li], a.MR
+			r.ops = append(r.ops, func() { r.takeOut(l, mr) })
+		}
+	case train.BuildCar:
+		return []train.Observation{r.world.Build(a)}
+	case train.StartPipeline:
+		if r.s.LaneConflict > 0 && !r.drawn[a.Commit] {
+			r.drawn[a.Commit] = true
+			if r.spansLanes(a.MRs) && r.pairRNG.Float64() < r.s.LaneConflict {
+				r.drawMainInteraction(a.MRs)
+			}
+		}
+		p, reused := r.start(a, integOwner)
+		r.mainPipelines = append(r.mainPipelines, p.ID)
+		if !reused {
+			r.res.IntegrationPipelines++
+		}
+		obs := []train.Observation{train.PipelineCreated{MR: a.MR, SHA: p.SHA, Pipeline: p.ID}}
+		if p.Status.Done() {
+			obs = append(obs, train.PipelineStatus{Pipeline: p.ID, SHA: p.SHA, Status: p.Status})
+		}
+		return obs
+	case train.CancelPipeline:
+		r.release(a.Pipeline, integOwner)
+	case train.FastForwardTarget:
+		ff := r.world.FastForward(a)
+		if !ff.Rejected {
+			r.res.Integrations++
+		}
+		return []train.Observation{ff}
+	case train.Record:
+		c := a.Car
+		r.stats.record(c, r.now, r.pop.mrs[c.MR-1].at, r.world.Broken[c.MR])
+		switch c.State {
+		case train.StateMerged:
+			r.onTarget[c.MR] = true
+		case train.StateEvicted:
+			// Off every lane: one where it passed has it on its branch.
+			r.gone[c.MR] = true
+			for _, li := range r.lanesOf(c.MR) {
+				l, mr := r.lanes[li], c.MR
+				r.ops = append(r.ops, func() { r.takeOut(l, mr) })
+			}
+		}
+	}
+	return nil
+}
+
+// drawMainInteraction draws an interaction as drawInteraction does, but
+// never between two MRs that a pipeline of the target's train, passed
+// or running, tested together: the world did not fail it, and one that
+// passes may carry both onto the target. (The integration line tests
+// one commit at a time, and draws before any test of it.)
+func (r *laneRun) drawMainInteraction(mrs []int64) {
+	var pairs []interaction
+	for i, a := range mrs {
+		for _, b := range mrs[i+1:] {
+			if !r.shareLane(a, b) && !r.testedTogether(a, b) {
+				pairs = append(pairs, interaction{a, b})
+			}
+		}
+	}
+	if len(pairs) > 0 {
+		r.pairs = append(r.pairs, pairs[r.pairRNG.IntN(len(pairs))])
+		r.res.Interactions++
+	}
+}
+
+// testedTogether reports whether a pipeline of the target's train that
+// passed or still runs tests a commit carrying both a and b.
+func (r *laneRun) testedTogether(a, b int64) bool {
+	for _, id := range r.mainPipelines {
+		p := r.world.Pipeline(id)
+		if p == nil || p.Status != train.PipelineRunning && p.Status != train.PipelineSuccess {
+			continue
+		}
+		if c := r.world.commits[p.SHA]; c != nil && r.world.carries(c, a) && r.world.carries(c, b) {
+			return true
+		}
+	}
+	return false
+}
+
+// spansLanes reports whether mrs touch two lanes that one MR of them does
+// not share with another: an integration that combines lanes.
+func (r *laneRun) spansLanes(mrs []int64) bool {
+	for i, a := range mrs {
+		for _, b := range mrs[i+1:] {
+			if !r.shareLane(a, b) {
+				return true
+			}
+		}
+	}
+	return false
+}
+
+// laneRecordMain tells the target's train that a car left lane l: merged
+// onto its branch, it passed there; otherwise it left unmerged, and the
+// target's train takes it off its other lanes.
+func (r *laneRun) laneRecordMain(l *lane, c train.Car) {
+	name := laneName(l.idx)
+	switch c.State {
+	case train.StateMerged:
+		r.observeMain(train.LanePassed{MR: c.MR, HeadSHA: c.HeadSHA, Lane: name})
+	case train.StateEvicted:
+		if r.gone[c.MR] {
+			return // taken off for its eviction elsewhere
+		}
+		var why train.Reason
+		if c.Reason != nil {
+			why = *c.Reason
+		}
+		r.observeMain(train.LaneLeft{MR: c.MR, HeadSHA: c.HeadSHA, Lane: name, Reason: why})
 	}
 }

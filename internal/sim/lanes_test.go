@@ -296,11 +296,70 @@ func TestLanesValidate(t *testing.T) {
 		{func(s *Scenario) { s.Lanes = MaxLanes + 1 }, "lanes"},
 		{func(s *Scenario) { s.CrossLane = 1.5 }, "cross_lane"},
 		{func(s *Scenario) { s.LaneConflict = 1 }, "lane_conflict"},
+		{func(s *Scenario) { s.LaneIntegration = "octopus" }, "lane_integration"},
+		{func(s *Scenario) { s.LaneIntegration, s.LanePool = LaneIntegrationTrain, LanePoolShared }, "lane_integration"},
 	} {
 		s := DefaultScenario()
 		tt.set(&s)
 		if err := s.Validate(); !errors.Is(err, ErrInvalidScenario) || !strings.Contains(err.Error(), tt.field) {
 			t.Errorf("%s: %v, want an error naming it", tt.field, err)
+		}
+	}
+}
+
+// With lane_integration train, the target's own train, run by the
+// production planner with Settings.LaneTrains, sends each MR to its
+// lanes and tests it once it passed in every one. MR 2 touches both
+// lanes and is broken: evicted in one lane, taken off the other by the
+// target's train, counted once; the rest merge. Every MR is in one
+// integration batch at most, one pipeline at a time.
+func TestLaneTrainsTakeABrokenCrossLaneMROffBothLanes(t *testing.T) {
+	s := DefaultScenario()
+	s.Lanes, s.LaneIntegration = 2, LaneIntegrationTrain
+	r, res := lanesCase(t, s, []bool{false, true, false, false, false}, [][]int{{0}, {0, 1}, {1}, {0}, {1}})
+	if res.Merged != 4 || res.Evicted != 1 || res.GoodEvicted != 0 || res.BrokenMerged != 0 || !r.gone[2] {
+		t.Errorf("merged %d, evicted %d (%d good), %d broken merged, gone %v; want 4, 1 (0), 0, MR 2", res.Merged, res.Evicted, res.GoodEvicted, res.BrokenMerged, r.gone)
+	}
+	for _, mr := range []int64{1, 3, 4, 5} {
+		if !r.onTarget[mr] {
+			t.Errorf("MR %d is not on the target", mr)
+		}
+	}
+	if !r.main.Idle() || res.Lanes.IntegrationPipelines > 4 || res.Lanes.Integrations < 1 || res.Lanes.Reverts != 0 || res.Lanes.CrossLaneMRs != 1 {
+		t.Errorf("target's train %+v, lanes record %+v", r.main, *res.Lanes)
+	}
+}
+
+// TestLaneTrainsRevertAnMREvictedAfterItPassedInTheOtherLane is the line's
+// case above with the target's train integrating: MR 3 passed in lane 1
+// and conflicts in lane 2, so the target's train takes it off lane 1's
+// branch (a revert), and MRs 2 and 4 merge.
+func TestLaneTrainsRevertAnMREvictedAfterItPassedInTheOtherLane(t *testing.T) {
+	s := DefaultScenario()
+	s.Lanes, s.MaxParallel, s.MinWindow, s.BatchSize, s.LaneIntegration = 2, 3, 1, 1, LaneIntegrationTrain
+	r, res := lanesCase(t, s, []bool{true, false, false, false}, [][]int{{1}, {1}, {0, 1}, {0}}, [2]int64{2, 3})
+	if res.Merged != 2 || res.Evicted != 2 || res.GoodEvicted != 1 || !r.gone[1] || !r.gone[3] {
+		t.Errorf("merged %d, evicted %d (%d good), gone %v; want 2, 2 (1), MRs 1 and 3", res.Merged, res.Evicted, res.GoodEvicted, r.gone)
+	}
+	if res.Lanes.Reverts != 1 || !r.onTarget[2] || !r.onTarget[4] || r.world.carries(r.world.commits[r.world.Target], 3) {
+		t.Errorf("lanes record %+v, on the target: %v", *res.Lanes, r.world.Content(r.world.Target))
+	}
+	if got := r.lanes[0].hist; len(got) != 1 || got[0].mr != 4 {
+		t.Errorf("lane 1's branch = %v, want MR 4 alone", got)
+	}
+}
+
+// TestLaneTrainsNeverMergeABrokenMR is TestLanesNeverMergeABrokenMR with
+// the target's train integrating.
+func TestLaneTrainsNeverMergeABrokenMR(t *testing.T) {
+	for seed := uint64(1); seed <= 3; seed++ {
+		s := backlog(150, 0.15, seed)
+		s.CI, s.CISpread, s.FlakeProbability, s.ConflictProbability = DurationLognormal, Duration(15*time.Minute), 0.05, 0.01
+		s.Lanes, s.CrossLane, s.LaneConflict, s.UrgentFraction = 3, 0.3, 0.3, 0.05
+		s.LaneIntegration = LaneIntegrationTrain
+		r := strategy(t, s, LanesStrategy)
+		if r.BrokenMerged != 0 || r.Merged+r.Evicted != 150 || r.Urgent == nil {
+			t.Errorf("seed %d: merged %d + evicted %d, %d broken merged, urgent %v", seed, r.Merged, r.Evicted, r.BrokenMerged, r.Urgent)
 		}
 	}
 }

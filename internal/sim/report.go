@@ -15,6 +15,9 @@ func Compare(s Scenario) (Report, error) {
 	if s.LanePool == LanePoolStatic {
 		s.LanePool = "" // the default: the record stays as it was before pools
 	}
+	if s.LaneIntegration == LaneIntegrationLine {
+		s.LaneIntegration = "" // likewise
+	}
 	pop := newPopulation(s)
 	rep := Report{Scenario: s, Bound: OracleBound(s)}
 	for _, st := range Strategies(s) {

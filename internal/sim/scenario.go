@@ -118,7 +118,23 @@ type Scenario struct {
 	// allot). Omitted from the JSON and YAML when static, so a scenario
 	// without it prints as before.
 	LanePool string `json:"lane_pool,omitempty" yaml:"lane_pool,omitempty"`
+	// LaneIntegration is how MRs that passed their lanes reach the
+	// target: "line" (or empty, the default) through the integration
+	// line of lanes.go; "train" through a train of the target run by the
+	// production planner with Settings.LaneTrains, which also sends the
+	// MRs to their lanes (lanes.go, mainTrain). Omitted when "line".
+	LaneIntegration string `json:"lane_integration,omitempty" yaml:"lane_integration,omitempty"`
 }
+
+// Lane integrations (Scenario.LaneIntegration).
+const (
+	LaneIntegrationLine  = "line"
+	LaneIntegrationTrain = "train"
+)
+
+// trainIntegration reports whether the target's own train integrates
+// the lanes.
+func (s Scenario) trainIntegration() bool { return s.LaneIntegration == LaneIntegrationTrain }
 
 // Lane pools (Scenario.LanePool).
 const (
@@ -203,6 +219,10 @@ func (s Scenario) Validate() error {
 		return bad("cross_lane", "%v is not in [0, 1]", s.CrossLane)
 	case s.LanePool != "" && s.LanePool != LanePoolStatic && s.LanePool != LanePoolShared:
 		return bad("lane_pool", "%q is not static or shared", s.LanePool)
+	case s.LaneIntegration != "" && s.LaneIntegration != LaneIntegrationLine && s.LaneIntegration != LaneIntegrationTrain:
+		return bad("lane_integration", "%q is not line or train", s.LaneIntegration)
+	case s.trainIntegration() && s.sharedPool():
+		return bad("lane_integration", "train runs with lane_pool static only")
 	case s.sharedPool() && s.Lanes > 1 && s.MaxParallel < s.Lanes+1:
 		// Every lane may always run one pipeline and the integration
 		// line one, so the pool needs one per lane and one more.

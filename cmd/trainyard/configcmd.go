@@ -3,7 +3,10 @@ package main
 import (
 	"encoding/json"
 	"fmt"
+	"io"
 	"os"
+	"strconv"
+	"text/tabwriter"
 
 	"github.com/spf13/cobra"
 	"gopkg.in/yaml.v3"
@@ -28,8 +31,8 @@ func newConfigCommand() *cobra.Command {
 			"Every problem is listed with its field; the exit status is then 1.",
 		Args: cobra.MaximumNArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			if output != "yaml" && output != "json" {
-				return usagef("-o %q: want yaml or json", output)
+			if output != "yaml" && output != "json" && output != "table" {
+				return usagef("-o %q: want yaml, json or table", output)
 			}
 			var path string
 			if len(args) == 1 {
@@ -56,6 +59,9 @@ func newConfigCommand() *cobra.Command {
 			}
 			fmt.Fprintf(stderr, "%s is valid: %d project(s)\n", path, len(cfg.Projects))
 			doc := cfg.Effective()
+			if output == "table" {
+				return settingsTable(cmd.OutOrStdout(), doc)
+			}
 			if output == "json" {
 				var v any
 				if err := doc.Decode(&v); err != nil {
@@ -75,7 +81,44 @@ func newConfigCommand() *cobra.Command {
 			return enc.Close()
 		},
 	}
-	check.Flags().StringVarP(&output, "output", "o", "yaml", "output format: yaml or json")
+	check.Flags().StringVarP(&output, "output", "o", "yaml", "output format: yaml, json or table (one setting a line, by its path)")
 	cmd.AddCommand(check)
 	return cmd
+}
+
+// settingsTable prints a configuration document one setting a line: its
+// path (projects[0].path) and its value.
+func settingsTable(w io.Writer, doc *yaml.Node) error {
+	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
+	fmt.Fprintln(tw, "SETTING\tVALUE")
+	var walk func(n *yaml.Node, path string)
+	walk = func(n *yaml.Node, path string) {
+		switch n.Kind {
+		case yaml.DocumentNode:
+			for _, c := range n.Content {
+				walk(c, path)
+			}
+		case yaml.MappingNode:
+			for i := 0; i+1 < len(n.Content); i += 2 {
+				key := n.Content[i].Value
+				if path != "" {
+					key = path + "." + key
+				}
+				walk(n.Content[i+1], key)
+			}
+		case yaml.SequenceNode:
+			if len(n.Content) == 0 {
+				fmt.Fprintf(tw, "%s\t[]\n", path)
+			}
+			for i, c := range n.Content {
+				walk(c, path+"["+strconv.Itoa(i)+"]")
+			}
+		case yaml.AliasNode:
+			walk(n.Alias, path)
+		default:
+			fmt.Fprintf(tw, "%s\t%s\n", path, n.Value)
+		}
+	}
+	walk(doc, "")
+	return tw.Flush()
 }

@@ -71,6 +71,24 @@ func TestConfigCheck(t *testing.T) {
 	if err != nil || !strings.Contains(js, `"workers": 7`) {
 		t.Errorf("-o json: %v\n%s", err, js)
 	}
+
+	// One setting a line, by its path, secrets redacted as in YAML.
+	table, err := run(t.Context(), "config", "check", "-o", "table", path)
+	if err != nil || strings.Contains(table, token) {
+		t.Fatalf("-o table: %v\n%s", err, table)
+	}
+	rows := map[string]string{}
+	for _, line := range strings.Split(table, "\n") {
+		if f := strings.Fields(line); len(f) == 2 {
+			rows[f[0]] = f[1]
+		}
+	}
+	for k, want := range map[string]string{"SETTING": "VALUE", "workers": "7", "listen": "127.0.0.1:8080",
+		"projects[0].path": "group/app", "projects[0].batch_size": "3", "gitlab.token": "[redacted]"} {
+		if rows[k] != want {
+			t.Errorf("-o table: %s = %q, want %q\n%s", k, rows[k], want, table)
+		}
+	}
 }
 
 func TestConfigCheckRefusals(t *testing.T) {
@@ -83,7 +101,7 @@ func TestConfigCheckRefusals(t *testing.T) {
 	}{
 		{"bad fields", []string{"config", "check", bad}, exitFailed, []string{"workers", "train.method"}},
 		{"missing file", []string{"config", "check", filepath.Join(t.TempDir(), "none.yaml")}, exitFailed, []string{"none.yaml"}},
-		{"bad output", []string{"config", "check", "-o", "table", bad}, exitUsage, []string{`-o "table": want yaml or json`}},
+		{"bad output", []string{"config", "check", "-o", "xml", bad}, exitUsage, []string{`-o "xml": want yaml, json or table`}},
 		{"two files", []string{"config", "check", bad, bad}, exitUsage, []string{"accepts at most 1 arg"}},
 	} {
 		out, err := run(t.Context(), c.args...)

@@ -263,15 +263,19 @@ func TestLanesRevertAnMREvictedAfterItPassedInTheOtherLane(t *testing.T) {
 
 // TestLanesNeverMergeABrokenMR runs the lanes with everything that makes
 // them work harder: flakes, conflicts, interactions, varying CI, urgent
-// MRs, many cross-lane MRs.
+// MRs, many cross-lane MRs; integrated by the line and by the target's
+// train.
 func TestLanesNeverMergeABrokenMR(t *testing.T) {
-	for seed := uint64(1); seed <= 3; seed++ {
-		s := backlog(150, 0.15, seed)
-		s.CI, s.CISpread, s.FlakeProbability, s.ConflictProbability = DurationLognormal, Duration(15*time.Minute), 0.05, 0.01
-		s.Lanes, s.CrossLane, s.LaneConflict, s.UrgentFraction = 3, 0.3, 0.3, 0.05
-		r := strategy(t, s, LanesStrategy)
-		if r.BrokenMerged != 0 || r.Merged+r.Evicted != 150 || r.Urgent == nil {
-			t.Errorf("seed %d: merged %d + evicted %d, %d broken merged, urgent %v", seed, r.Merged, r.Evicted, r.BrokenMerged, r.Urgent)
+	for _, integration := range []string{LaneIntegrationLine, LaneIntegrationTrain} {
+		for seed := uint64(1); seed <= 3; seed++ {
+			s := backlog(150, 0.15, seed)
+			s.CI, s.CISpread, s.FlakeProbability, s.ConflictProbability = DurationLognormal, Duration(15*time.Minute), 0.05, 0.01
+			s.Lanes, s.CrossLane, s.LaneConflict, s.UrgentFraction = 3, 0.3, 0.3, 0.05
+			s.LaneIntegration = integration
+			r := strategy(t, s, LanesStrategy)
+			if r.BrokenMerged != 0 || r.Merged+r.Evicted != 150 || r.Urgent == nil {
+				t.Errorf("%s, seed %d: merged %d + evicted %d, %d broken merged, urgent %v", integration, seed, r.Merged, r.Evicted, r.BrokenMerged, r.Urgent)
+			}
 		}
 	}
 }
@@ -346,20 +350,5 @@ func TestLaneTrainsRevertAnMREvictedAfterItPassedInTheOtherLane(t *testing.T) {
 	}
 	if got := r.lanes[0].hist; len(got) != 1 || got[0].mr != 4 {
 		t.Errorf("lane 1's branch = %v, want MR 4 alone", got)
-	}
-}
-
-// TestLaneTrainsNeverMergeABrokenMR is TestLanesNeverMergeABrokenMR with
-// the target's train integrating.
-func TestLaneTrainsNeverMergeABrokenMR(t *testing.T) {
-	for seed := uint64(1); seed <= 3; seed++ {
-		s := backlog(150, 0.15, seed)
-		s.CI, s.CISpread, s.FlakeProbability, s.ConflictProbability = DurationLognormal, Duration(15*time.Minute), 0.05, 0.01
-		s.Lanes, s.CrossLane, s.LaneConflict, s.UrgentFraction = 3, 0.3, 0.3, 0.05
-		s.LaneIntegration = LaneIntegrationTrain
-		r := strategy(t, s, LanesStrategy)
-		if r.BrokenMerged != 0 || r.Merged+r.Evicted != 150 || r.Urgent == nil {
-			t.Errorf("seed %d: merged %d + evicted %d, %d broken merged, urgent %v", seed, r.Merged, r.Evicted, r.BrokenMerged, r.Urgent)
-		}
 	}
 }

@@ -6,6 +6,8 @@ import (
 	"fmt"
 	"time"
 
+	"go.uber.org/zap"
+
 	"github.com/trainyard/trainyard/internal/forge"
 	"github.com/trainyard/trainyard/internal/store"
 	"github.com/trainyard/trainyard/internal/train"
@@ -40,11 +42,7 @@ func (e *Engine) observe(ctx context.Context, t train.Train) ([]train.Observatio
 			obs = append(obs, st)
 		}
 	}
-	strays, err := e.strays(ctx, t)
-	if err != nil {
-		return nil, fmt.Errorf("observe train %s: %w", key, err)
-	}
-	obs = append(obs, strays...)
+	obs = append(obs, e.strays(ctx, t)...)
 	// Resync repeats what the train still waits for, in case a result was
 	// lost for good (a pipeline created for a car branch that moved on).
 	return append(obs, train.Tick{}, train.Resync{}), nil
@@ -52,13 +50,17 @@ func (e *Engine) observe(ctx context.Context, t train.Train) ([]train.Observatio
 
 // strays looks for the pipelines that the pushes of commits no car
 // waits for any more started (train.Stray): their webhooks may be lost,
-// and such a pipeline would run to its end for nobody.
-func (e *Engine) strays(ctx context.Context, t train.Train) ([]train.Observation, error) {
+// and such a pipeline would run to its end for nobody. A look that
+// fails costs only CI time, so it fails no sweep: the next one looks
+// again, until the stray expires.
+func (e *Engine) strays(ctx context.Context, t train.Train) []train.Observation {
 	var obs []train.Observation
 	for _, s := range t.Strays {
 		ps, err := e.forge.PipelinesFor(ctx, t.Project, e.carBranch(t.Key, s.MR), s.Commit)
 		if err != nil {
-			return nil, fmt.Errorf("pipelines of !%d at %.12s: %w", s.MR, s.Commit, err)
+			e.log.Warn("look for a stray pipeline", zap.String("train", t.Key.String()), zap.Int64("mr", s.MR),
+				zap.String("sha", s.Commit), zap.Error(err))
+			continue
 		}
 		for _, p := range ps {
 			if p.SHA == s.Commit {
@@ -66,7 +68,7 @@ func (e *Engine) strays(ctx context.Context, t train.Train) ([]train.Observation
 			}
 		}
 	}
-	return obs, nil
+	return obs
 }
 
 // mrNews reads car c's MR and says what changed since the car was added:

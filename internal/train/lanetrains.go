@@ -3,6 +3,7 @@ package train
 import (
 	"slices"
 	"strings"
+	"time"
 )
 
 // With Settings.LaneTrains, an MR whose lanes are known when it is added
@@ -90,7 +91,10 @@ func (p *planner) laneLeft(o LaneLeft) {
 	r := o.Reason
 	r.Detail = Join("in lane "+Quote(o.Lane)+": ", r.Detail)
 	r.Message = nil
-	p.leaveLanes(k, o.Lane, r, "evicted:lane:"+o.Lane+":"+o.HeadSHA)
+	// Keyed by when it went to its lanes: added again later, it is told
+	// again.
+	since := p.t.InLanes[k].Since.UTC().Format(time.RFC3339Nano)
+	p.leaveLanes(k, o.Lane, r, "evicted:lane:"+o.Lane+":"+o.HeadSHA+":"+since)
 }
 
 // leaveLanes takes InLanes[k] off the train for r: off the trains of its

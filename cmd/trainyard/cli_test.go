@@ -303,6 +303,8 @@ func TestCompletionFromTheServer(t *testing.T) {
 	for _, mr := range []int64{one, two} {
 		mustRun(t, e, "train", "add", "group/app", fmt.Sprint(mr))
 	}
+	// Open and on no train: what add completes, the newest first.
+	three, four := e.MR(3, false), e.MR(4, false)
 	t.Setenv("TRAINYARD_SERVER", e.URL)
 	cases := []struct {
 		args []string
@@ -315,6 +317,9 @@ func TestCompletionFromTheServer(t *testing.T) {
 		{[]string{"train", "undrain", ""}, "group/app"},
 		{[]string{"train", "remove", ""}, "group/app"},
 		{[]string{"train", "remove", "group/app", ""}, fmt.Sprintf("%d %d", one, two)},
+		{[]string{"train", "add", ""}, "group/app"},
+		{[]string{"train", "add", "group/app", ""}, fmt.Sprintf("%d %d", four, three)},
+		{[]string{"train", "add", "other/app", ""}, ""},
 		{[]string{"train", "show", "group/app", "main", ""}, ""},
 		{[]string{"train", "show", "--forge", "github", ""}, ""},
 	}

@@ -78,6 +78,41 @@ func (o *trainOptions) completeMR(cmd *cobra.Command, args []string, toComplete 
 	return out, none
 }
 
+// completeOpenMR completes PROJECT then the project's open MRs that are
+// on no train yet: what `train add` may take. A server that cannot list
+// them completes nothing.
+func (o *trainOptions) completeOpenMR(cmd *cobra.Command, args []string, toComplete string) ([]string, cobra.ShellCompDirective) {
+	if len(args) != 1 {
+		return o.completeTrain(cmd, args[:min(len(args), 1)], toComplete)
+	}
+	c, trains, ok := o.trains(cmd)
+	if !ok {
+		return nil, none
+	}
+	open, err := c.OpenMRs(cmd.Context(), o.forge, args[0], 0)
+	if err != nil {
+		return nil, none
+	}
+	onTrain := map[int64]bool{}
+	for _, s := range trains {
+		if s.Forge != o.forge || !strings.EqualFold(s.Project, args[0]) || s.Cars == 0 {
+			continue
+		}
+		if t, err := c.Train(cmd.Context(), s.Forge, s.Project, s.Branch); err == nil {
+			for _, car := range t.Cars {
+				onTrain[car.MR] = true
+			}
+		}
+	}
+	var out []string
+	for _, m := range open {
+		if !onTrain[m.MR] {
+			out = append(out, fmt.Sprintf("%d\t%s (into %s)", m.MR, m.Title, m.TargetBranch))
+		}
+	}
+	return out, none
+}
+
 // completeDead completes a dead letter's id.
 func (o *trainOptions) completeDead(cmd *cobra.Command, args []string, _ string) ([]string, cobra.ShellCompDirective) {
 	if len(args) > 0 {

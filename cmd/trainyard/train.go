@@ -187,10 +187,14 @@ type mrCommand struct {
 
 func newTrainMRCommand(o *trainOptions, m mrCommand) *cobra.Command {
 	var req api.MRRequest
+	complete := o.completeMR
+	if m.use == "add" {
+		complete = o.completeOpenMR // MRs not on a train yet
+	}
 	cmd := &cobra.Command{
 		Use:               m.use + " PROJECT MR",
 		Short:             m.short,
-		ValidArgsFunction: o.completeMR,
+		ValidArgsFunction: complete,
 		Args:              cobra.ExactArgs(2),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			c, p, err := o.setup(cmd)

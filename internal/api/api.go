@@ -36,6 +36,14 @@ type Steering interface {
 	Resume(ctx context.Context, key train.Key, by engine.Actor) error
 }
 
+// Listing lists a project's open MRs from its forge; Trains that cannot
+// answer the listing with 501.
+type Listing interface {
+	OpenMRs(ctx context.Context, forge, project string, limit int) ([]forge.MR, error)
+}
+
+var _ Listing = (*engine.Router)(nil)
+
 // Freezing is what the freeze, unfreeze, drain and undrain calls change.
 // It is apart from Steering so that a Steering without it still steers:
 // these calls then answer 501.
@@ -154,6 +162,7 @@ func (s *server) routes() []route {
 		{http.MethodPost, train + "/unfreeze", writer, s.unfreeze},
 		{http.MethodPost, train + "/drain", writer, s.drain},
 		{http.MethodPost, train + "/undrain", writer, s.undrain},
+		{http.MethodGet, "/api/v1/merge_requests/{forge}/{project}", reader, s.openMRs},
 		{http.MethodPost, mr + "/add", writer, s.add},
 		{http.MethodPost, mr + "/remove", writer, s.remove},
 		{http.MethodPost, mr + "/retry", writer, s.retry},

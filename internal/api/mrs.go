@@ -3,6 +3,7 @@ package api
 import (
 	"context"
 	"crypto/rand"
+	"errors"
 	"fmt"
 	"net/http"
 	"slices"
@@ -167,4 +168,47 @@ func (s *server) locate(ctx context.Context, req engine.Request) (v1.MRStatus, e
 		}
 	}
 	return st, nil
+}
+
+// Open MRs listed at once: a page of the forge's, enough to complete.
+const (
+	defaultOpenMRs = 50
+	maxOpenMRs     = 100
+)
+
+// openMRs answers GET /api/v1/merge_requests/{forge}/{project}[?limit=N]:
+// the project's open merge requests, the most recently updated first,
+// read from its forge (one request each call).
+func (s *server) openMRs(r *http.Request) (any, error) {
+	forgeName, err := forgeOf(r)
+	if err != nil {
+		return nil, err
+	}
+	project, err := s.projectOf(r, forgeName)
+	if err != nil {
+		return nil, err
+	}
+	limit, err := limitOf(r, defaultOpenMRs, maxOpenMRs)
+	if err != nil {
+		return nil, err
+	}
+	l, ok := s.Trains.(Listing)
+	if !ok {
+		return nil, &statusError{http.StatusNotImplemented, "listing open merge requests is not available on this server"}
+	}
+	what := "open merge requests of " + project
+	mrs, err := l.OpenMRs(r.Context(), forgeName, project, int(limit))
+	switch {
+	case errors.Is(err, errors.ErrUnsupported):
+		return nil, &statusError{http.StatusNotImplemented, "listing open merge requests is not available for " + forgeName}
+	case err != nil:
+		return nil, &call{what, err}
+	}
+	pf := s.Profiles.Of(forgeName)
+	out := v1.OpenMRList{MergeRequests: make([]v1.OpenMR, 0, len(mrs))}
+	for _, m := range mrs {
+		out.MergeRequests = append(out.MergeRequests, v1.OpenMR{MR: m.IID, Label: pf.Label(m.IID), Title: m.Title,
+			SourceBranch: m.SourceBranch, TargetBranch: m.TargetBranch, Author: m.Author, Draft: m.Draft, WebURL: m.WebURL})
+	}
+	return out, nil
 }

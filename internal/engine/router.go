@@ -160,6 +160,15 @@ func (r *Router) Add(ctx context.Context, req Request) error {
 	return r.request(ctx, req, (*Engine).Add)
 }
 
+// OpenMRs lists a project's open MRs through its forge's engine.
+func (r *Router) OpenMRs(ctx context.Context, forgeName, project string, limit int) ([]forge.MR, error) {
+	e, key, err := r.route(train.Key{Forge: forgeName, Project: project})
+	if err != nil {
+		return nil, err
+	}
+	return e.OpenMRs(ctx, key.Project, limit)
+}
+
 // Remove takes an MR off its train.
 func (r *Router) Remove(ctx context.Context, req Request) error {
 	return r.request(ctx, req, (*Engine).Remove)

@@ -79,6 +79,13 @@ type StackReader interface {
 	OpenMRFromBranch(ctx context.Context, project, branch string) (MR, bool, error)
 }
 
+// OpenLister is a client that lists a project's open MRs, the most
+// recently updated first (at most limit, one request): what someone may
+// want to add to a train. The engine type-asserts a forge's client to it.
+type OpenLister interface {
+	OpenMRs(ctx context.Context, project string, limit int) ([]MR, error)
+}
+
 // Pipeline is a CI run for one commit.
 type Pipeline struct {
 	ID         int64

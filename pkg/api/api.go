@@ -272,6 +272,25 @@ type FreezeRequest struct {
 const MaxReason = 200
 
 // MRStatus answers the add, remove and retry calls: where the MR is now.
+// OpenMR is an open merge request of a project, as the forge lists it.
+type OpenMR struct {
+	MR int64 `json:"mr"`
+	// Label is how the forge writes it: "!12" or "#12".
+	Label        string `json:"label,omitempty"`
+	Title        string `json:"title"`
+	SourceBranch string `json:"source_branch"`
+	TargetBranch string `json:"target_branch"`
+	Author       string `json:"author,omitempty"`
+	Draft        bool   `json:"draft,omitempty"`
+	WebURL       string `json:"web_url,omitempty"`
+}
+
+// OpenMRList is a project's open merge requests, the most recently
+// updated first.
+type OpenMRList struct {
+	MergeRequests []OpenMR `json:"merge_requests"`
+}
+
 type MRStatus struct {
 	Forge   string `json:"forge"`
 	Project string `json:"project"`

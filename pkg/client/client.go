@@ -86,6 +86,20 @@ func mrPath(forge, project string, mr int64) string {
 	return "/api/v1/merge_requests/" + url.PathEscape(forge) + "/" + url.PathEscape(project) + "/" + strconv.FormatInt(mr, 10)
 }
 
+// OpenMRs lists up to limit open merge requests of project, the most
+// recently updated first; limit 0 takes the server's default.
+func (c *Client) OpenMRs(ctx context.Context, forge, project string, limit int) ([]api.OpenMR, error) {
+	path := "/api/v1/merge_requests/" + url.PathEscape(forge) + "/" + url.PathEscape(project)
+	if limit > 0 {
+		path += "?limit=" + strconv.Itoa(limit)
+	}
+	var out api.OpenMRList
+	if err := c.do(ctx, http.MethodGet, path, nil, &out); err != nil {
+		return nil, failed(err, "list the open merge requests of %s", project)
+	}
+	return out.MergeRequests, nil
+}
+
 // Trains lists every train.
 func (c *Client) Trains(ctx context.Context) ([]api.TrainSummary, error) {
 	var out api.TrainList

@@ -131,6 +131,32 @@ func (c *Client) BranchHead(ctx context.Context, project, branch string) (string
 	return "", fmt.Errorf("%s: answer is for %q, without a commit", op, ref.GetRef())
 }
 
+// OpenMRs lists repository project's open pull requests, the most
+// recently updated first, at most limit (up to one page).
+func (c *Client) OpenMRs(ctx context.Context, project string, limit int) ([]forge.MR, error) {
+	owner, repo, err := splitProject(project)
+	if err != nil {
+		return nil, err
+	}
+	var list []*gh.PullRequest
+	err = c.do(ctx, "list the open pull requests of "+project, read, func(try context.Context) (r *gh.Response, err error) {
+		opts := &gh.PullRequestListOptions{State: "open", Sort: "updated", Direction: "desc",
+			ListOptions: gh.ListOptions{PerPage: min(max(limit, 1), perPage)}}
+		list, r, err = c.gh.PullRequests.List(try, owner, repo, opts)
+		return r, err
+	})
+	if err != nil {
+		return nil, err
+	}
+	out := make([]forge.MR, 0, len(list))
+	for _, pr := range list {
+		if pr.GetState() == "open" && len(out) < limit {
+			out = append(out, mrOf(project, pr))
+		}
+	}
+	return out, nil
+}
+
 // OpenMRFromBranch returns the open pull request of project whose head is
 // branch of project itself, and false when there is none. GitHub filters
 // by head as "owner:branch", the owner being the repository's: a fork's

@@ -259,5 +259,29 @@ func (c *Client) OpenMRFromBranch(ctx context.Context, project, branch string) (
 	return mrOf(project, found), true, nil
 }
 
+// OpenMRs lists project's open MRs, the most recently updated first, at
+// most limit (up to one page).
+func (c *Client) OpenMRs(ctx context.Context, project string, limit int) ([]forge.MR, error) {
+	opt := &gl.ListProjectMergeRequestsOptions{
+		ListOptions: gl.ListOptions{PerPage: int64(min(max(limit, 1), perPage))}, State: gl.Ptr(forge.StateOpened),
+		OrderBy: gl.Ptr("updated_at"), Sort: gl.Ptr("desc"),
+	}
+	var list []*gl.BasicMergeRequest
+	err := c.do(ctx, "list the open MRs of "+project, true, func(o ...gl.RequestOptionFunc) (r *gl.Response, err error) {
+		list, r, err = c.gl.MergeRequests.ListProjectMergeRequests(project, opt, o...)
+		return r, err
+	})
+	if err != nil {
+		return nil, err
+	}
+	out := make([]forge.MR, 0, len(list))
+	for _, mr := range list {
+		if mr.State == forge.StateOpened && len(out) < limit {
+			out = append(out, mrOf(project, mr))
+		}
+	}
+	return out, nil
+}
+
 // Self is the username of the token's user, whose notes are Trainyard's.
 func (c *Client) Self(ctx context.Context) (string, error) { return c.username(ctx) }

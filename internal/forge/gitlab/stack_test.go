@@ -3,6 +3,7 @@ package gitlab
 import (
 	"context"
 	"errors"
+	"slices"
 	"strings"
 	"testing"
 
@@ -86,6 +87,19 @@ func TestOpenMRFromBranch(t *testing.T) {
 		WebURL: f.URL() + "/acme/widgets/-/merge_requests/3"}
 	if got != exp {
 		t.Fatalf("OpenMRFromBranch(feature) = %+v\nwant %+v", got, exp)
+	}
+	// Listed for completing an add: the open ones, a fork's too, the
+	// most recently updated first, as many as asked for.
+	list, err := c.OpenMRs(ctx, project, 10)
+	var iids []int64
+	for _, m := range list {
+		iids = append(iids, m.IID)
+	}
+	if err != nil || !slices.Equal(iids, []int64{5, 4, 3, 2}) || list[2] != exp {
+		t.Fatalf("OpenMRs = %v, %v (third %+v); want 5 4 3 2, the third %+v", iids, err, list, exp)
+	}
+	if list, err := c.OpenMRs(ctx, project, 2); err != nil || len(list) != 2 || list[0].IID != 5 || list[1].IID != 4 {
+		t.Fatalf("OpenMRs, 2 = %+v, %v", list, err)
 	}
 	for _, branch := range []string{"old", "evil", "nothing"} {
 		if got, ok, err := c.OpenMRFromBranch(ctx, project, branch); err != nil || ok || got != (forge.MR{}) {

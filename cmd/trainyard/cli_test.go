@@ -306,6 +306,7 @@ func TestCompletionFromTheServer(t *testing.T) {
 	// Open and on no train: what add completes, the newest first.
 	three, four := e.MR(3, false), e.MR(4, false)
 	t.Setenv("TRAINYARD_SERVER", e.URL)
+	t.Setenv("TRAINYARD_TOKEN", apitest.Token) // listing open MRs needs it, as adding one does
 	cases := []struct {
 		args []string
 		want string

@@ -162,7 +162,9 @@ func (s *server) routes() []route {
 		{http.MethodPost, train + "/unfreeze", writer, s.unfreeze},
 		{http.MethodPost, train + "/drain", writer, s.drain},
 		{http.MethodPost, train + "/undrain", writer, s.undrain},
-		{http.MethodGet, "/api/v1/merge_requests/{forge}/{project}", reader, s.openMRs},
+		// Open MRs are the forge's, not the trains': the token, as to
+		// add one.
+		{http.MethodGet, "/api/v1/merge_requests/{forge}/{project}", writer, s.openMRs},
 		{http.MethodPost, mr + "/add", writer, s.add},
 		{http.MethodPost, mr + "/remove", writer, s.remove},
 		{http.MethodPost, mr + "/retry", writer, s.retry},

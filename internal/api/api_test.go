@@ -561,14 +561,14 @@ func TestCommandStopsWithTheServer(t *testing.T) {
 func TestOpenMergeRequests(t *testing.T) {
 	e := apitest.New(t, apitest.Options{})
 	one, two := e.MR(1, false), e.MR(2, true)
-	call(t, e, http.MethodGet, "/api/v1/merge_requests/gitlab/group%2Fapp", "", "").want(t, http.StatusOK, fmt.Sprintf(`{"merge_requests": [
+	call(t, e, http.MethodGet, "/api/v1/merge_requests/gitlab/group%2Fapp", tok, "").want(t, http.StatusOK, fmt.Sprintf(`{"merge_requests": [
 		{"mr": %d, "label": "!%d", "title": "Draft: Change 2", "source_branch": "feature-2", "target_branch": "main", "author": "alice", "draft": true, "web_url": %q},
 		{"mr": %d, "label": "!%d", "title": "Change 1", "source_branch": "feature-1", "target_branch": "main", "author": "alice", "web_url": %q}]}`,
 		two, two, e.Forge.URL()+"/group/app/-/merge_requests/"+fmt.Sprint(two), one, one, e.Forge.URL()+"/group/app/-/merge_requests/"+fmt.Sprint(one)))
-	call(t, e, http.MethodGet, "/api/v1/merge_requests/gitlab/group%2Fapp?limit=1", "", "").want(t, http.StatusOK, fmt.Sprintf(`{"merge_requests": [
+	call(t, e, http.MethodGet, "/api/v1/merge_requests/gitlab/group%2Fapp?limit=1", tok, "").want(t, http.StatusOK, fmt.Sprintf(`{"merge_requests": [
 		{"mr": %d, "label": "!%d", "title": "Draft: Change 2", "source_branch": "feature-2", "target_branch": "main", "author": "alice", "draft": true, "web_url": %q}]}`,
 		two, two, e.Forge.URL()+"/group/app/-/merge_requests/"+fmt.Sprint(two)))
-	call(t, e, http.MethodGet, "/api/v1/merge_requests/gitlab/group%2Fapp?limit=1000", "", "").wantError(t, http.StatusBadRequest, `limit: want a number from 1 to 100, got "1000"`)
-	call(t, e, http.MethodGet, "/api/v1/merge_requests/gitlab/other%2Fapp", "", "").wantError(t, http.StatusNotFound, "open merge requests of other/app not found")
-	call(t, e, http.MethodGet, "/api/v1/merge_requests/gitea/group%2Fapp", "", "").wantError(t, http.StatusNotFound, `forge "gitea": forge not configured`)
+	call(t, e, http.MethodGet, "/api/v1/merge_requests/gitlab/group%2Fapp?limit=1000", tok, "").wantError(t, http.StatusBadRequest, `limit: want a number from 1 to 100, got "1000"`)
+	call(t, e, http.MethodGet, "/api/v1/merge_requests/gitlab/other%2Fapp", tok, "").wantError(t, http.StatusNotFound, "open merge requests of other/app not found")
+	call(t, e, http.MethodGet, "/api/v1/merge_requests/gitea/group%2Fapp", tok, "").wantError(t, http.StatusNotFound, `forge "gitea": forge not configured`)
 }

@@ -354,3 +354,24 @@ func TestClientConfigPath(t *testing.T) {
 		t.Errorf("with TRAINYARD_CLIENT_CONFIG: %q", got)
 	}
 }
+
+// A configured project with no train yet completes too, for the add that
+// makes its first train; its open MRs are what that add may take.
+func TestCompletionBeforeAnyTrain(t *testing.T) {
+	e := apitest.New(t, apitest.Options{})
+	mr := e.MR(1, false)
+	t.Setenv("TRAINYARD_SERVER", e.URL)
+	t.Setenv("TRAINYARD_TOKEN", apitest.Token)
+	for _, c := range []struct {
+		args []string
+		want string
+	}{
+		{[]string{"train", "add", ""}, "group/app"},
+		{[]string{"train", "add", "group/app", ""}, fmt.Sprint(mr)},
+		{[]string{"train", "add", "--forge", "github", ""}, ""},
+	} {
+		if got := strings.Join(complete(t, e.Ctx, c.args...), " "); got != c.want {
+			t.Errorf("complete %v = %q, want %q", c.args, got, c.want)
+		}
+	}
+}

@@ -11,8 +11,9 @@ import (
 	"github.com/trainyard/trainyard/pkg/client"
 )
 
-// Shell completion of the arguments the server knows: projects and
-// branches from its trains, MRs from their cars, dead letters by id. A
+// Shell completion of the arguments the server knows: projects from its
+// configuration and its trains, branches from its trains, MRs from their
+// cars (or, to add, the forge's open MRs), dead letters by id. A
 // server that cannot be asked completes nothing rather than files.
 
 const none = cobra.ShellCompDirectiveNoFileComp
@@ -33,11 +34,21 @@ func (o *trainOptions) completeTrain(cmd *cobra.Command, args []string, _ string
 	if len(args) > 1 {
 		return nil, none
 	}
-	_, trains, ok := o.trains(cmd)
+	c, trains, ok := o.trains(cmd)
 	if !ok {
 		return nil, none
 	}
 	var out []string
+	if len(args) == 0 {
+		// Projects without a train yet too: the first add makes one.
+		if ps, err := c.Projects(cmd.Context()); err == nil {
+			for _, p := range ps {
+				if p.Forge == o.forge {
+					out = append(out, p.Project)
+				}
+			}
+		}
+	}
 	for _, t := range trains {
 		if t.Forge != o.forge {
 			continue

@@ -42,7 +42,15 @@ type Listing interface {
 	OpenMRs(ctx context.Context, forge, project string, limit int) ([]forge.MR, error)
 }
 
-var _ Listing = (*engine.Router)(nil)
+// Projects lists the configured projects; Trains without it list none.
+type Projects interface {
+	Projects() []train.Key
+}
+
+var (
+	_ Listing  = (*engine.Router)(nil)
+	_ Projects = (*engine.Router)(nil)
+)
 
 // Freezing is what the freeze, unfreeze, drain and undrain calls change.
 // It is apart from Steering so that a Steering without it still steers:
@@ -155,6 +163,7 @@ func (s *server) routes() []route {
 	return []route{
 		{http.MethodGet, "/api/v1/trains", reader, s.listTrains},
 		{http.MethodGet, train, reader, s.showTrain},
+		{http.MethodGet, "/api/v1/projects", reader, s.projects},
 		{http.MethodGet, train + "/history", reader, s.history},
 		{http.MethodPost, train + "/pause", writer, s.pause},
 		{http.MethodPost, train + "/resume", writer, s.resume},

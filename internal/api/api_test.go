@@ -572,3 +572,13 @@ func TestOpenMergeRequests(t *testing.T) {
 	call(t, e, http.MethodGet, "/api/v1/merge_requests/gitlab/other%2Fapp", tok, "").wantError(t, http.StatusNotFound, "open merge requests of other/app not found")
 	call(t, e, http.MethodGet, "/api/v1/merge_requests/gitea/group%2Fapp", tok, "").wantError(t, http.StatusNotFound, `forge "gitea": forge not configured`)
 }
+
+// The configured projects are listed whether they have a train or not.
+func TestProjects(t *testing.T) {
+	e := apitest.New(t, apitest.Options{})
+	call(t, e, http.MethodGet, "/api/v1/projects", "", "").want(t, http.StatusOK, `{"projects": [{"forge": "gitlab", "project": "group/app"}]}`)
+	p := apitest.New(t, apitest.Options{ProtectReads: true})
+	if r := call(t, p, http.MethodGet, "/api/v1/projects", "", ""); r.status != http.StatusUnauthorized {
+		t.Fatalf("protected reads without a token: %d %s", r.status, r.body)
+	}
+}

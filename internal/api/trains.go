@@ -35,6 +35,18 @@ func (s *server) listTrains(r *http.Request) (any, error) {
 	return out, nil
 }
 
+// projects answers GET /api/v1/projects: the projects the configuration
+// names, trains or not.
+func (s *server) projects(*http.Request) (any, error) {
+	out := v1.ProjectList{Projects: []v1.Project{}}
+	if ps, ok := s.Trains.(Projects); ok {
+		for _, k := range ps.Projects() {
+			out.Projects = append(out.Projects, v1.Project{Forge: k.Forge, Project: k.Project})
+		}
+	}
+	return out, nil
+}
+
 // showTrain answers GET .../trains/{forge}/{project}/{branch}.
 func (s *server) showTrain(r *http.Request) (any, error) {
 	key, err := s.keyOf(r)

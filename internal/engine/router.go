@@ -1,6 +1,7 @@
 package engine
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -158,6 +159,21 @@ func (r *Router) History(ctx context.Context, key train.Key, limit int64) ([]tra
 // Add puts an MR on its train.
 func (r *Router) Add(ctx context.Context, req Request) error {
 	return r.request(ctx, req, (*Engine).Add)
+}
+
+// Projects lists the configured projects of every forge, by forge then
+// path (Key.Branch empty).
+func (r *Router) Projects() []train.Key {
+	var out []train.Key
+	for name, e := range r.engines {
+		for _, p := range e.cfg.Projects {
+			out = append(out, train.Key{Forge: name, Project: p})
+		}
+	}
+	slices.SortFunc(out, func(a, b train.Key) int {
+		return cmp.Or(cmp.Compare(a.Forge, b.Forge), cmp.Compare(a.Project, b.Project))
+	})
+	return out
 }
 
 // OpenMRs lists a project's open MRs through its forge's engine.

@@ -272,6 +272,17 @@ type FreezeRequest struct {
 const MaxReason = 200
 
 // MRStatus answers the add, remove and retry calls: where the MR is now.
+// Project is a project the server's configuration names.
+type Project struct {
+	Forge   string `json:"forge"`
+	Project string `json:"project"`
+}
+
+// ProjectList is the configured projects, by forge then path.
+type ProjectList struct {
+	Projects []Project `json:"projects"`
+}
+
 // OpenMR is an open merge request of a project, as the forge lists it.
 type OpenMR struct {
 	MR int64 `json:"mr"`

@@ -86,6 +86,15 @@ func mrPath(forge, project string, mr int64) string {
 	return "/api/v1/merge_requests/" + url.PathEscape(forge) + "/" + url.PathEscape(project) + "/" + strconv.FormatInt(mr, 10)
 }
 
+// Projects lists the projects the server's configuration names.
+func (c *Client) Projects(ctx context.Context) ([]api.Project, error) {
+	var out api.ProjectList
+	if err := c.do(ctx, http.MethodGet, "/api/v1/projects", nil, &out); err != nil {
+		return nil, failed(err, "list projects")
+	}
+	return out.Projects, nil
+}
+
 // OpenMRs lists up to limit open merge requests of project, the most
 // recently updated first; limit 0 takes the server's default.
 func (c *Client) OpenMRs(ctx context.Context, forge, project string, limit int) ([]api.OpenMR, error) {

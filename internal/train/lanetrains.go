@@ -78,9 +78,9 @@ func (p *planner) lanePassed(o LanePassed) {
 	}
 	a := lc.Add
 	p.t.InLanes = slices.Delete(p.t.InLanes, k, k+1)
-	// Its command was answered when it went to its lanes.
-	a.Event = ""
-	p.add(a)
+	// It was on the train since its add, which was answered then: a
+	// drain since lets it finish. (It depends on no other MR.)
+	p.enter(a, 0)
 }
 
 func (p *planner) laneLeft(o LaneLeft) {

@@ -151,3 +151,14 @@ func TestAnMRRemovedWhileInItsLanes(t *testing.T) {
 		t.Fatalf("comments %+v, want the reply to note-9 naming bob", cs)
 	}
 }
+
+// A drain lets the MRs in their lanes finish: one that passes them then
+// joins the train, as the cars on it finish.
+func TestADrainLetsAnMRInItsLanesFinish(t *testing.T) {
+	tr, _ := Plan(laneTrain(), laneAdd(2, "api"), t0)
+	tr, _ = Plan(tr, Drain{On: true, By: "bob"}, t0)
+	got, actions := Plan(tr, LanePassed{MR: 2, HeadSHA: head(2), Lane: "api"}, t0)
+	if got.Car(2) == nil || len(got.InLanes) != 0 || len(only[Comment](actions)) != 0 {
+		t.Fatalf("cars %s, in lanes %+v, actions %#v: want !2 on the train, no refusal", states(got), got.InLanes, actions)
+	}
+}

@@ -176,6 +176,12 @@ func (p *planner) add(o Added) {
 		p.reply(o.MR, o.Event, msgDependsOnMissing(p.t.Branch, missing))
 		return
 	}
+	p.enter(o, behind)
+}
+
+// enter puts the MR of o on the train as a car, behind the first behind
+// cars at least.
+func (p *planner) enter(o Added, behind int) {
 	prio := o.Priority
 	if !prio.Valid() {
 		prio = PriorityNormal

@@ -83,7 +83,7 @@ func (o *trainOptions) completeMR(cmd *cobra.Command, args []string, toComplete 
 			continue
 		}
 		for _, car := range t.Cars {
-			out = append(out, fmt.Sprintf("%d\t%s (%s, position %d)", car.MR, car.Title, t.Branch, car.Position))
+			out = append(out, fmt.Sprintf("%d\t%s (%s, position %d)", car.MR, oneLine(car.Title, 80), oneLine(t.Branch, 80), car.Position))
 		}
 	}
 	return out, none
@@ -118,7 +118,7 @@ func (o *trainOptions) completeOpenMR(cmd *cobra.Command, args []string, toCompl
 	var out []string
 	for _, m := range open {
 		if !onTrain[m.MR] {
-			out = append(out, fmt.Sprintf("%d\t%s (into %s)", m.MR, m.Title, m.TargetBranch))
+			out = append(out, fmt.Sprintf("%d\t%s (into %s)", m.MR, oneLine(m.Title, 80), oneLine(m.TargetBranch, 80)))
 		}
 	}
 	return out, none

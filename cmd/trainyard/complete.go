@@ -74,19 +74,27 @@ func (o *trainOptions) completeMR(cmd *cobra.Command, args []string, toComplete 
 		return nil, none
 	}
 	var out []string
-	for _, s := range trains {
-		if s.Forge != o.forge || !strings.EqualFold(s.Project, args[0]) || s.Cars == 0 {
-			continue
-		}
-		t, err := c.Train(cmd.Context(), s.Forge, s.Project, s.Branch)
-		if err != nil {
-			continue
-		}
+	for _, t := range o.trainsOf(cmd, c, trains, args[0]) {
 		for _, car := range t.Cars {
 			out = append(out, fmt.Sprintf("%d\t%s (%s, position %d)", car.MR, oneLine(car.Title, 80), oneLine(t.Branch, 80), car.Position))
 		}
 	}
 	return out, none
+}
+
+// trainsOf loads the trains of project that have cars, of those listed;
+// one that cannot be read is left out.
+func (o *trainOptions) trainsOf(cmd *cobra.Command, c *client.Client, trains []api.TrainSummary, project string) []api.Train {
+	var out []api.Train
+	for _, s := range trains {
+		if s.Forge != o.forge || !strings.EqualFold(s.Project, project) || s.Cars == 0 {
+			continue
+		}
+		if t, err := c.Train(cmd.Context(), s.Forge, s.Project, s.Branch); err == nil {
+			out = append(out, t)
+		}
+	}
+	return out
 }
 
 // completeOpenMR completes PROJECT then the project's open MRs that are
@@ -105,14 +113,9 @@ func (o *trainOptions) completeOpenMR(cmd *cobra.Command, args []string, toCompl
 		return nil, none
 	}
 	onTrain := map[int64]bool{}
-	for _, s := range trains {
-		if s.Forge != o.forge || !strings.EqualFold(s.Project, args[0]) || s.Cars == 0 {
-			continue
-		}
-		if t, err := c.Train(cmd.Context(), s.Forge, s.Project, s.Branch); err == nil {
-			for _, car := range t.Cars {
-				onTrain[car.MR] = true
-			}
+	for _, t := range o.trainsOf(cmd, c, trains, args[0]) {
+		for _, car := range t.Cars {
+			onTrain[car.MR] = true
 		}
 	}
 	var out []string

@@ -75,11 +75,7 @@ func (s *server) mrCommand(r *http.Request, do func(Steering, context.Context, e
 // requestOf reads an MR command from the path and the optional body.
 func (s *server) requestOf(r *http.Request) (engine.Request, error) {
 	var req engine.Request
-	forgeName, err := forgeOf(r)
-	if err != nil {
-		return req, err
-	}
-	project, err := s.projectOf(r, forgeName)
+	key, err := s.projectKeyOf(r)
 	if err != nil {
 		return req, err
 	}
@@ -107,7 +103,7 @@ func (s *server) requestOf(r *http.Request) (engine.Request, error) {
 		return req, badRequest("branch: want a branch name, got %q", body.Branch)
 	}
 	return engine.Request{
-		Forge: forgeName, Project: project, MR: mr, Branch: body.Branch,
+		Forge: key.Forge, Project: key.Project, MR: mr, Branch: body.Branch,
 		Username: by.User, Via: by.Token, Priority: prio, Method: method,
 		// Each call is a new command: its reply on the MR is its own.
 		Event: "api:" + rand.Text(), Trusted: true,
@@ -180,11 +176,7 @@ const (
 // the project's open merge requests, the most recently updated first,
 // read from its forge (one request each call).
 func (s *server) openMRs(r *http.Request) (any, error) {
-	forgeName, err := forgeOf(r)
-	if err != nil {
-		return nil, err
-	}
-	project, err := s.projectOf(r, forgeName)
+	key, err := s.projectKeyOf(r)
 	if err != nil {
 		return nil, err
 	}
@@ -196,15 +188,15 @@ func (s *server) openMRs(r *http.Request) (any, error) {
 	if !ok {
 		return nil, &statusError{http.StatusNotImplemented, "listing open merge requests is not available on this server"}
 	}
-	what := "open merge requests of " + project
-	mrs, err := l.OpenMRs(r.Context(), forgeName, project, int(limit))
+	what := "open merge requests of " + key.Project
+	mrs, err := l.OpenMRs(r.Context(), key.Forge, key.Project, int(limit))
 	switch {
 	case errors.Is(err, errors.ErrUnsupported):
-		return nil, &statusError{http.StatusNotImplemented, "listing open merge requests is not available for " + forgeName}
+		return nil, &statusError{http.StatusNotImplemented, "listing open merge requests is not available for " + key.Forge}
 	case err != nil:
 		return nil, &call{what, err}
 	}
-	pf := s.Profiles.Of(forgeName)
+	pf := s.Profiles.Of(key.Forge)
 	out := v1.OpenMRList{MergeRequests: make([]v1.OpenMR, 0, len(mrs))}
 	for _, m := range mrs {
 		out.MergeRequests = append(out.MergeRequests, v1.OpenMR{MR: m.IID, Label: pf.Label(m.IID), Title: m.Title,

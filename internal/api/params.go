@@ -27,6 +27,20 @@ const (
 
 // keyOf reads the train a path names.
 func (s *server) keyOf(r *http.Request) (train.Key, error) {
+	key, err := s.projectKeyOf(r)
+	if err != nil {
+		return train.Key{}, err
+	}
+	key.Branch = r.PathValue("branch")
+	if !validBranch(key.Branch) {
+		return train.Key{}, badRequest("branch: want a branch name")
+	}
+	return key, nil
+}
+
+// projectKeyOf reads the forge and the project a path names (Branch
+// empty).
+func (s *server) projectKeyOf(r *http.Request) (train.Key, error) {
 	forgeName, err := forgeOf(r)
 	if err != nil {
 		return train.Key{}, err
@@ -35,11 +49,7 @@ func (s *server) keyOf(r *http.Request) (train.Key, error) {
 	if err != nil {
 		return train.Key{}, err
 	}
-	branch := r.PathValue("branch")
-	if !validBranch(branch) {
-		return train.Key{}, badRequest("branch: want a branch name")
-	}
-	return train.Key{Forge: forgeName, Project: project, Branch: branch}, nil
+	return train.Key{Forge: forgeName, Project: project}, nil
 }
 
 // validBranch reports whether b can name a branch: git refuses control

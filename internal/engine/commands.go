@@ -524,7 +524,7 @@ func (e *Engine) onOtherTrain(ctx context.Context, key train.Key, mr int64) (str
 // updated first: what someone completing `train add` may want. Only a
 // configured project's are listed, when the configuration names any.
 func (e *Engine) OpenMRs(ctx context.Context, project string, limit int) ([]forge.MR, error) {
-	if len(e.cfg.Projects) > 0 && !e.configured(project) {
+	if _, ok := e.configuredAs(project); len(e.cfg.Projects) > 0 && !ok {
 		return nil, fmt.Errorf("list the open MRs of %s: the project is not configured: %w", project, forge.ErrNotFound)
 	}
 	l, ok := e.forge.(forge.OpenLister)
@@ -532,14 +532,4 @@ func (e *Engine) OpenMRs(ctx context.Context, project string, limit int) ([]forg
 		return nil, fmt.Errorf("list the open MRs of %s: %w", project, errors.ErrUnsupported)
 	}
 	return l.OpenMRs(ctx, project, limit)
-}
-
-// configured reports whether the configuration names project.
-func (e *Engine) configured(project string) bool {
-	for _, c := range e.cfg.Projects {
-		if forge.SameProject(c, project) {
-			return true
-		}
-	}
-	return false
 }

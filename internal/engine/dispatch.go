@@ -356,11 +356,7 @@ func (e *Engine) statusText(ctx context.Context, t train.Train, mr int64) string
 	}
 	fmt.Fprintf(&b, ": %s", e.describe(t, i))
 	if len(c.Lanes) > 0 {
-		quoted := make([]string, len(c.Lanes))
-		for i, l := range c.Lanes {
-			quoted[i] = train.Quote(l)
-		}
-		fmt.Fprintf(&b, ", touching lanes %s", strings.Join(quoted, ", "))
+		fmt.Fprintf(&b, ", touching lanes %s", train.QuoteAll(c.Lanes))
 	}
 	if c.Pipeline != 0 {
 		// Only a failed pipeline's name needs its verdict (GitHub lists

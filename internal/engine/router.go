@@ -48,12 +48,19 @@ func (r *Router) route(key train.Key) (*Engine, train.Key, error) {
 // project is p as the configuration spells it, or p when no configured
 // project is p whatever its case.
 func (e *Engine) project(p string) string {
+	c, _ := e.configuredAs(p)
+	return c
+}
+
+// configuredAs is p as the configuration spells it, and whether the
+// configuration names p at all (p itself when not).
+func (e *Engine) configuredAs(p string) (string, bool) {
 	for _, c := range e.cfg.Projects {
 		if forge.SameProject(c, p) {
-			return c
+			return c, true
 		}
 	}
-	return p
+	return p, false
 }
 
 // Jobs says what an event asks of its forge's trains, with the project

@@ -176,7 +176,7 @@ type laneRun struct {
 	urgent map[int64]bool
 
 	// main, with Scenario.LaneIntegration "train", is the target's train
-	// in place of the integration line (mainTrain).
+	// in place of the integration line (newMainTrain, actMain).
 	main *train.Train
 	// mainPipelines are the pipelines the target's train started.
 	mainPipelines []int64
@@ -496,14 +496,10 @@ func (r *laneRun) act(l *lane, a train.Action) []train.Observation {
 		return []train.Observation{r.world.Build(a)}
 	case train.StartPipeline:
 		p, reused := r.start(a, l.idx)
-		obs := []train.Observation{train.PipelineCreated{MR: a.MR, SHA: p.SHA, Pipeline: p.ID}}
 		if !reused {
 			r.res.LanePipelines++
 		}
-		if p.Status.Done() {
-			obs = append(obs, train.PipelineStatus{Pipeline: p.ID, SHA: p.SHA, Status: p.Status})
-		}
-		return obs
+		return started(a, p)
 	case train.CancelPipeline:
 		r.release(a.Pipeline, l.idx)
 	case train.FastForwardTarget:
@@ -700,7 +696,7 @@ func (r *laneRun) integrateWhole() bool {
 	if len(split) > 1 && r.s.LaneConflict > 0 && !r.drawn[commit] {
 		r.drawn[commit] = true
 		if r.pairRNG.Float64() < r.s.LaneConflict {
-			r.drawInteraction(brings)
+			r.drawInteraction(r.crossPairs(brings, nil))
 		}
 	}
 	r.split = split
@@ -708,17 +704,22 @@ func (r *laneRun) integrateWhole() bool {
 	return r.startIntegration(commit, brings)
 }
 
-// drawInteraction picks one pair of MRs of lanes they do not share,
-// uniformly among those an integration brings.
-func (r *laneRun) drawInteraction(brings []int64) {
+// crossPairs lists the pairs of mrs from lanes they do not share (and
+// for which keep holds, unless it is nil), in order.
+func (r *laneRun) crossPairs(mrs []int64, keep func(a, b int64) bool) []interaction {
 	var pairs []interaction
-	for i, a := range brings {
-		for _, b := range brings[i+1:] {
-			if !r.shareLane(a, b) {
+	for i, a := range mrs {
+		for _, b := range mrs[i+1:] {
+			if !r.shareLane(a, b) && (keep == nil || keep(a, b)) {
 				pairs = append(pairs, interaction{a, b})
 			}
 		}
 	}
+	return pairs
+}
+
+// drawInteraction picks one of pairs uniformly, if there are any.
+func (r *laneRun) drawInteraction(pairs []interaction) {
 	if len(pairs) > 0 {
 		r.pairs = append(r.pairs, pairs[r.pairRNG.IntN(len(pairs))])
 		r.res.Interactions++
@@ -883,15 +884,7 @@ func newMainTrain(set train.Settings, k int, head string) *train.Train {
 // observeMain plans obs on the target's train and carries out the
 // actions at once, as observe does for a lane.
 func (r *laneRun) observeMain(obs train.Observation) {
-	inbox := []train.Observation{obs}
-	for len(inbox) > 0 {
-		var actions []train.Action
-		*r.main, actions = train.Apply(*r.main, inbox[0], epoch.Add(r.now))
-		inbox = inbox[1:]
-		for _, a := range actions {
-			inbox = append(inbox, r.actMain(a)...)
-		}
-	}
+	drive(r.main, obs, epoch.Add(r.now), r.actMain)
 }
 
 func (r *laneRun) actMain(a train.Action) []train.Observation {
@@ -919,8 +912,12 @@ func (r *laneRun) actMain(a train.Action) []train.Observation {
 	case train.StartPipeline:
 		if r.s.LaneConflict > 0 && !r.drawn[a.Commit] {
 			r.drawn[a.Commit] = true
-			if r.spansLanes(a.MRs) && r.pairRNG.Float64() < r.s.LaneConflict {
-				r.drawMainInteraction(a.MRs)
+			// Never between two MRs that a pipeline of this train, passed
+			// or running, tested together: the world did not fail it,
+			// and one that passes may carry both onto the target. (The
+			// line tests one commit at a time, and draws before its test.)
+			if len(r.crossPairs(a.MRs, nil)) > 0 && r.pairRNG.Float64() < r.s.LaneConflict {
+				r.drawInteraction(r.crossPairs(a.MRs, func(x, y int64) bool { return !r.testedTogether(x, y) }))
 			}
 		}
 		p, reused := r.start(a, integOwner)
@@ -928,11 +925,7 @@ func (r *laneRun) actMain(a train.Action) []train.Observation {
 		if !reused {
 			r.res.IntegrationPipelines++
 		}
-		obs := []train.Observation{train.PipelineCreated{MR: a.MR, SHA: p.SHA, Pipeline: p.ID}}
-		if p.Status.Done() {
-			obs = append(obs, train.PipelineStatus{Pipeline: p.ID, SHA: p.SHA, Status: p.Status})
-		}
-		return obs
+		return started(a, p)
 	case train.CancelPipeline:
 		r.release(a.Pipeline, integOwner)
 	case train.FastForwardTarget:
@@ -959,26 +952,6 @@ func (r *laneRun) actMain(a train.Action) []train.Observation {
 	return nil
 }
 
-// drawMainInteraction draws an interaction as drawInteraction does, but
-// never between two MRs that a pipeline of the target's train, passed
-// or running, tested together: the world did not fail it, and one that
-// passes may carry both onto the target. (The integration line tests
-// one commit at a time, and draws before any test of it.)
-func (r *laneRun) drawMainInteraction(mrs []int64) {
-	var pairs []interaction
-	for i, a := range mrs {
-		for _, b := range mrs[i+1:] {
-			if !r.shareLane(a, b) && !r.testedTogether(a, b) {
-				pairs = append(pairs, interaction{a, b})
-			}
-		}
-	}
-	if len(pairs) > 0 {
-		r.pairs = append(r.pairs, pairs[r.pairRNG.IntN(len(pairs))])
-		r.res.Interactions++
-	}
-}
-
 // testedTogether reports whether a pipeline of the target's train that
 // passed or still runs tests a commit carrying both a and b.
 func (r *laneRun) testedTogether(a, b int64) bool {
@@ -989,19 +962,6 @@ func (r *laneRun) testedTogether(a, b int64) bool {
 		}
 		if c := r.world.commits[p.SHA]; c != nil && r.world.carries(c, a) && r.world.carries(c, b) {
 			return true
-		}
-	}
-	return false
-}
-
-// spansLanes reports whether mrs touch two lanes that one MR of them does
-// not share with another: an integration that combines lanes.
-func (r *laneRun) spansLanes(mrs []int64) bool {
-	for i, a := range mrs {
-		for _, b := range mrs[i+1:] {
-			if !r.shareLane(a, b) {
-				return true
-			}
 		}
 	}
 	return false

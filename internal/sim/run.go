@@ -212,13 +212,19 @@ func (r *run) finish(id int64) {
 // observe plans obs and carries out the actions at once, feeding their
 // results back until the train has nothing more to say.
 func (r *run) observe(obs train.Observation) {
+	drive(&r.t, obs, epoch.Add(r.now), r.act)
+}
+
+// drive plans obs on *t at now and carries out each action with act,
+// planning the results in turn until the train has nothing more to say.
+func drive(t *train.Train, obs train.Observation, now time.Time, act func(train.Action) []train.Observation) {
 	inbox := []train.Observation{obs}
 	for len(inbox) > 0 {
 		var actions []train.Action
-		r.t, actions = train.Apply(r.t, inbox[0], epoch.Add(r.now))
+		*t, actions = train.Apply(*t, inbox[0], now)
 		inbox = inbox[1:]
 		for _, a := range actions {
-			inbox = append(inbox, r.act(a)...)
+			inbox = append(inbox, act(a)...)
 		}
 	}
 }
@@ -253,6 +259,12 @@ func (r *run) start(a train.StartPipeline) []train.Observation {
 		r.stats.pipelines[p.ID] = &pipelineRun{start: r.now, end: -1, sha: p.SHA, flake: r.ci.flake()}
 		r.schedule(event{at: r.now + d, kind: evFinish, id: p.ID})
 	}
+	return started(a, p)
+}
+
+// started is what starting pipeline p for a tells the planner: the
+// pipeline, and at once its result when a reused one had finished.
+func started(a train.StartPipeline, p *Pipeline) []train.Observation {
 	obs := []train.Observation{train.PipelineCreated{MR: a.MR, SHA: p.SHA, Pipeline: p.ID}}
 	if p.Status.Done() {
 		obs = append(obs, train.PipelineStatus{Pipeline: p.ID, SHA: p.SHA, Status: p.Status})

@@ -47,20 +47,20 @@ func (p *planner) toLanes(o Added) {
 	p.t.InLanes = append(p.t.InLanes, lc)
 	for _, l := range lc.Lanes {
 		a := lc.Add
-		a.Event = laneEvent("join", l, o)
+		a.Event = joinEvent(l, o)
 		p.emit(JoinLane{Lane: l, Add: a})
 	}
 	p.emit(Status{MR: o.MR, HeadSHA: o.HeadSHA, Source: o.Source, Phase: PhaseQueued, Added: Words(msgToLanes(p.t.Branch, lc.Lanes))})
 }
 
-// laneEvent names a request to a lane's train made for the command
+// joinEvent names the request to lane's train made for the command
 // behind o, so that a repeat of the command asks once.
-func laneEvent(kind, lane string, o Added) string {
+func joinEvent(lane string, o Added) string {
 	id := o.Event
 	if id == "" {
 		id = o.HeadSHA
 	}
-	return "lane:" + kind + ":" + lane + ":" + id
+	return "lane:join:" + lane + ":" + id
 }
 
 func (p *planner) lanePassed(o LanePassed) {

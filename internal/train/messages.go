@@ -209,14 +209,15 @@ func short(sha string) string {
 }
 
 func msgToLanes(branch string, lanes []string) string {
-	return fmt.Sprintf("Added to the merge train for %s. It is tested in its lanes first (%s), and joins the train once it passed in each.", Quote(branch), quoteAll(lanes))
+	return fmt.Sprintf("Added to the merge train for %s. It is tested in its lanes first (%s), and joins the train once it passed in each.", Quote(branch), QuoteAll(lanes))
 }
 
 func msgAlreadyInLanes(branch string, lc LaneCar) string {
-	return fmt.Sprintf("This merge request is already on the merge train for %s, being tested in its lanes (%s).", Quote(branch), quoteAll(lc.Lanes))
+	return fmt.Sprintf("This merge request is already on the merge train for %s, being tested in its lanes (%s).", Quote(branch), QuoteAll(lc.Lanes))
 }
 
-func quoteAll(names []string) string {
+// QuoteAll quotes each of names as Quote does, comma-separated.
+func QuoteAll(names []string) string {
 	q := make([]string, len(names))
 	for i, n := range names {
 		q[i] = Quote(n)

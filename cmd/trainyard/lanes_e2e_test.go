@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"net/http"
 	"slices"
+	"strings"
 	"testing"
 	"time"
 
@@ -95,4 +96,113 @@ func TestGitHubServeReadsLanesFromTheRepositoryFile(t *testing.T) {
 	one, both, outside := r.laneMRs()
 	r.addInOrder(one, both, outside)
 	r.checkLanes(addr, one, both, outside)
+}
+
+// laneTrainMRs opens the MRs of a project whose lanes are tested in
+// trains of their own: a broken one and a good one in the api lane, one
+// in the web lane, one in both.
+func (r *rig) laneTrainMRs() (broken, api, web, both int64) {
+	return r.openMRWith(21, map[string]string{"services/api/BROKEN": "fails\n"}),
+		r.openMRWith(22, map[string]string{"services/api/ok.go": "package api\n"}),
+		r.openMRWith(23, map[string]string{"web/app.js": "1;\n"}),
+		r.openMRWith(24, map[string]string{"services/api/both.go": "package api\n", "web/both.js": "2;\n"})
+}
+
+// checkLaneTrains waits for the lane MRs to settle, and checks what
+// landed where: the broken MR evicted by its lane, named in its note,
+// the rest merged into main, and each lane's branch holding what
+// passed there.
+func (r *rig) checkLaneTrains(project string, broken, api, web, both int64) {
+	r.t.Helper()
+	r.waitFor("the lane MRs to settle", 2*time.Minute, func() bool {
+		return r.settled([]int64{api, web, both}, []int64{broken})
+	})
+	if !r.hasNote(broken, "Removed from the merge train for `main`: in lane `api`: ") {
+		notes, _ := r.ff.Notes(e2eProject, broken)
+		r.t.Errorf("the broken MR's notes do not name its lane: %+v", notes)
+	}
+	if r.state(broken) != fakeforge.StateOpened {
+		r.t.Errorf("the broken MR is %s", r.state(broken))
+	}
+	tree := r.gitIn(project, "ls-tree", "-r", "--name-only", "main")
+	for _, f := range []string{"services/api/ok.go", "web/app.js", "services/api/both.go", "web/both.js"} {
+		if !strings.Contains(tree, f) {
+			r.t.Errorf("main lacks %s", f)
+		}
+	}
+	if strings.Contains(tree, "BROKEN") {
+		r.t.Error("main holds the broken MR's change")
+	}
+	apiLane := r.gitIn(project, "ls-tree", "-r", "--name-only", "trainyard-lanes/main/api")
+	webLane := r.gitIn(project, "ls-tree", "-r", "--name-only", "trainyard-lanes/main/web")
+	if strings.Contains(apiLane, "BROKEN") || strings.Contains(webLane, "BROKEN") {
+		r.t.Error("a lane's branch holds the broken MR's change")
+	}
+	if strings.Contains(webLane, "services/api/ok.go") {
+		r.t.Error("the web lane's branch holds an MR of the api lane alone")
+	}
+	// Where each MR was tested: its car branches on each train.
+	tested := map[string]bool{}
+	if r.forge == "github" {
+		runs, err := r.ff.WorkflowRuns(project, "")
+		if err != nil {
+			r.t.Fatal(err)
+		}
+		for _, run := range runs {
+			tested[run.Branch] = true
+		}
+	} else {
+		ps, err := r.ff.Pipelines(project)
+		if err != nil {
+			r.t.Fatal(err)
+		}
+		for _, p := range ps {
+			tested[p.Ref] = true
+		}
+	}
+	car := func(train string, mr int64) string { return fmt.Sprintf("trainyard/%s/%d", train, mr) }
+	// Cars that pass together may share one pipeline, on the last one's
+	// branch; the broken MR's own car is how it was found out.
+	if !tested[car("trainyard-lanes/main/api", broken)] || !tested[car("trainyard-lanes/main/web", web)] && !tested[car("trainyard-lanes/main/web", both)] {
+		r.t.Errorf("the lanes' cars were not tested; tested: %v", tested)
+	}
+	for _, never := range []string{car("main", broken), car("trainyard-lanes/main/web", broken), car("trainyard-lanes/main/web", api), car("trainyard-lanes/main/api", web)} {
+		if tested[never] {
+			r.t.Errorf("%s was tested", never)
+		}
+	}
+}
+
+// Lane trains on GitLab: each MR is tested behind only its lanes' MRs,
+// on a lane branch Trainyard keeps, then once more on main; one lane's
+// broken MR is evicted there, with the lane named, and holds up no
+// other lane.
+func TestServeTestsEachLaneInATrainOfItsOwn(t *testing.T) {
+	t.Parallel()
+	r := newRig(t, fakeforge.CI{Duration: 300 * time.Millisecond})
+	r.withProject(`lanes: ["api services/api/**", "web web/**"]`, `lane_trains: true`)
+	addr := freeAddr(t)
+	r.hookTo(addr, 0)
+	r.serve(addr)
+	broken, api, web, both := r.laneTrainMRs()
+	for _, mr := range []int64{broken, api, web, both} {
+		r.note(mr, "alice", "/train add")
+	}
+	r.waitFor("the add to say the MR goes to its lanes", 30*time.Second, func() bool {
+		return r.hasNote(both, "It is tested in its lanes first (`api`, `web`)")
+	})
+	r.checkLaneTrains(e2eProject, broken, api, web, both)
+	r.checkPipelines()
+}
+
+// Lane trains on GitHub: the same, with the checks of workflow runs.
+func TestGitHubServeTestsEachLaneInATrainOfItsOwn(t *testing.T) {
+	t.Parallel()
+	r := newGitHubRig(t, ghRigOptions{ci: fakeforge.CI{Duration: 300 * time.Millisecond},
+		project: `lanes: ["api services/api/**", "web web/**"], lane_trains: true`})
+	r.serveGitHub()
+	broken, api, web, both := r.laneTrainMRs()
+	r.addAll(broken, api, web, both)
+	r.checkLaneTrains(e2eProject, broken, api, web, both)
+	r.checkRuns(e2eProject)
 }

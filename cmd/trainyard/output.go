@@ -214,20 +214,45 @@ func (p *printer) train(t api.Train) error {
 			return err
 		}
 	}
-	if len(t.Cars) == 0 {
+	if len(t.Cars) > 0 {
+		tw := p.table("POS", "MR", p.state("STATE"), "PIPELINE", "ON TRAIN", "MERGE IN", "TITLE")
+		for _, c := range t.Cars {
+			eta := "-"
+			switch {
+			case c.EstimatedMerge != nil:
+				eta = "~" + short(c.EstimatedMerge.Std())
+			case t.Hold != nil:
+				eta = "held"
+			}
+			row(tw, fmt.Sprint(c.Position), carLabel(t, c), p.state(c.State), carPipeline(t, c),
+				short(c.TimeOnTrain.Std()), eta, c.Title)
+		}
+		if err := tw.Flush(); err != nil {
+			return err
+		}
+	}
+	return p.inLanes(t)
+}
+
+// inLanes lists the MRs being tested in their lanes' trains, with where
+// each stands in each lane: "api (passed), web (testing)".
+func (p *printer) inLanes(t api.Train) error {
+	if len(t.InLanes) == 0 {
 		return nil
 	}
-	tw := p.table("POS", "MR", p.state("STATE"), "PIPELINE", "ON TRAIN", "MERGE IN", "TITLE")
-	for _, c := range t.Cars {
-		eta := "-"
-		switch {
-		case c.EstimatedMerge != nil:
-			eta = "~" + short(c.EstimatedMerge.Std())
-		case t.Hold != nil:
-			eta = "held"
+	if _, err := fmt.Fprintf(p.w, "Tested in their lanes first: %s\n", plural(len(t.InLanes), "merge request")); err != nil {
+		return err
+	}
+	tw := p.table("MR", "LANES", "ADDED BY", "TITLE")
+	for _, lc := range t.InLanes {
+		ls := make([]string, len(lc.Lanes))
+		for i, l := range lc.Lanes {
+			ls[i] = l + " (testing)"
+			if slices.Contains(lc.Passed, l) {
+				ls[i] = l + " (passed)"
+			}
 		}
-		row(tw, fmt.Sprint(c.Position), carLabel(t, c), p.state(c.State), carPipeline(t, c),
-			short(c.TimeOnTrain.Std()), eta, c.Title)
+		row(tw, label(lc.Label, lc.MR), strings.Join(ls, ", "), lc.AddedBy, lc.Title)
 	}
 	return tw.Flush()
 }

@@ -354,6 +354,39 @@ func TestCarLabelSaysPriorityDependenciesAndLanes(t *testing.T) {
 	}
 }
 
+// The MRs tested in their lanes first are listed below the cars, with
+// the lanes each passed in; a train with only such MRs lists them alone.
+func TestTrainTableShowsTheMRsInTheirLanes(t *testing.T) {
+	var b bytes.Buffer
+	p := &printer{w: &b, format: "table"}
+	tr := api.Train{Forge: "gitlab", Project: "g/a", Branch: "main", MaxParallel: 2,
+		Cars: []api.Car{{Position: 1, MR: 3, Label: "!3", State: api.StateRunning, Pipeline: 9, Title: "Three"}},
+		InLanes: []api.LaneCar{
+			{MR: 5, Label: "!5", Title: "API change", AddedBy: "alice", Lanes: []string{"api"}},
+			{MR: 6, Label: "!6", Title: "Both", AddedBy: "bob", Lanes: []string{"api", "web"}, Passed: []string{"web"}},
+		}}
+	if err := p.train(tr); err != nil {
+		t.Fatal(err)
+	}
+	tr.Cars = nil
+	tr.InLanes = tr.InLanes[1:]
+	if err := p.train(tr); err != nil {
+		t.Fatal(err)
+	}
+	wantOutput(t, b.String(), ""+
+		"Train main of g/a (gitlab): 1 car, testing up to 2 at once\n"+
+		"POS  MR  STATE    PIPELINE  ON TRAIN  MERGE IN  TITLE\n"+
+		"1    !3  running  #9        0s        -         Three\n"+
+		"Tested in their lanes first: 2 merge requests\n"+
+		"MR  LANES                        ADDED BY  TITLE\n"+
+		"!5  api (testing)                alice     API change\n"+
+		"!6  api (testing), web (passed)  bob       Both\n"+
+		"Train main of g/a (gitlab): 0 cars, testing up to 2 at once\n"+
+		"Tested in their lanes first: 1 merge request\n"+
+		"MR  LANES                        ADDED BY  TITLE\n"+
+		"!6  api (testing), web (passed)  bob       Both\n")
+}
+
 // The CLI writes an MR the way its forge does, as the server labels it.
 func TestMRLabels(t *testing.T) {
 	for _, tt := range []struct {

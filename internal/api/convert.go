@@ -33,6 +33,13 @@ func (s *server) trainOf(t train.Train, perWindow time.Duration) v1.Train {
 		out.Cars[i].StackedOn = c.Stacked
 		out.Cars[i].Lanes = c.Lanes
 	}
+	p := s.Profiles.Of(t.Forge)
+	for _, lc := range t.InLanes {
+		out.InLanes = append(out.InLanes, v1.LaneCar{
+			MR: lc.Add.MR, Label: p.Label(lc.Add.MR), Title: lc.Add.Title, MRURL: p.Link().MR(t.Project, lc.Add.MR),
+			AddedBy: lc.Add.By, AddedAt: lc.Since.UTC(), Lanes: lc.Lanes, Passed: append([]string{}, lc.Passed...),
+		})
+	}
 	return out
 }
 

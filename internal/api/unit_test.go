@@ -2,6 +2,7 @@ package api
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"net/http"
@@ -143,6 +144,29 @@ func TestTrainShowsBatchesAndBisection(t *testing.T) {
 		if c := out.Cars[i]; c.TestedWith != want.with || c.Bisecting != want.bisecting {
 			t.Errorf("!%d: tested_with %d, bisecting %v; want %d, %v", c.MR, c.TestedWith, c.Bisecting, want.with, want.bisecting)
 		}
+	}
+}
+
+// The MRs in their lanes' trains are shown in the order they were added,
+// with the lanes they passed in.
+func TestTrainShowsTheMRsInTheirLanes(t *testing.T) {
+	now := time.Date(2025, 3, 1, 12, 0, 0, 0, time.UTC)
+	s := &server{Options: Options{Now: func() time.Time { return now }, Profiles: forge.Profiles{"gitlab": gitlab.Profile("https://gitlab.example.com")}}}
+	tr := train.Train{Key: train.Key{Forge: "gitlab", Project: "g/a", Branch: "main"}, InLanes: []train.LaneCar{
+		{Add: train.Added{MR: 5, Title: "API change", By: "alice"}, Lanes: []string{"api"}, Since: now.Add(-time.Minute)},
+		{Add: train.Added{MR: 6, Title: "Both", By: "bob"}, Lanes: []string{"api", "web"}, Passed: []string{"web"}, Since: now},
+	}}
+	raw, err := json.Marshal(s.trainOf(tr, 0).InLanes)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := `[{"mr":5,"label":"!5","title":"API change","mr_url":"https://gitlab.example.com/g/a/-/merge_requests/5","added_by":"alice","added_at":"2025-03-01T11:59:00Z","lanes":["api"],"passed":[]},` +
+		`{"mr":6,"label":"!6","title":"Both","mr_url":"https://gitlab.example.com/g/a/-/merge_requests/6","added_by":"bob","added_at":"2025-03-01T12:00:00Z","lanes":["api","web"],"passed":["web"]}]`
+	if string(raw) != want {
+		t.Errorf("in_lanes\n got %s\nwant %s", raw, want)
+	}
+	if out := s.trainOf(train.Train{Key: tr.Key}, 0); out.InLanes != nil {
+		t.Errorf("in_lanes of a train without any: %+v", out.InLanes)
 	}
 }
 

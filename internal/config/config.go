@@ -313,6 +313,9 @@ type Project struct {
 	// Lanes are the items as written (see parseLanes): the path globs
 	// that split the project's trains.
 	Lanes []string
+	// LaneTrains: an MR is tested in the train of each lane it touches
+	// before it joins the target's (nil: off).
+	LaneTrains *bool
 	// RepoFile: nil or true, the trains read the repository's own
 	// settings file from the target branch.
 	RepoFile *bool
@@ -406,6 +409,7 @@ func (c *Config) Settings(forgeName, projectPath string) train.Settings {
 	override(&s.Method, p.Method)
 	s.Schedule = p.Schedule()
 	s.Lanes = p.LaneList()
+	s.LaneTrains = p.LaneTrains != nil && *p.LaneTrains
 	return s
 }
 

@@ -36,7 +36,8 @@ func TestExampleValidates(t *testing.T) {
 	got.Schedule = train.Schedule{}
 	if want := (train.Settings{
 		MaxParallel: 10, BatchSize: 4, MaxBatchSize: 16, MinWindow: 2, BisectParallel: 5, Retries: 1, PipelineTimeout: 90 * time.Minute, Method: train.MethodSquash,
-		Lanes: []train.Lane{{Name: "api", Paths: []string{"services/api/**", "libs/api/"}}, {Name: "web", Paths: []string{"web/**", "**/*.css"}}},
+		Lanes:      []train.Lane{{Name: "api", Paths: []string{"services/api/**", "libs/api/"}}, {Name: "web", Paths: []string{"web/**", "**/*.css"}}},
+		LaneTrains: true,
 	}); !reflect.DeepEqual(got, want) {
 		t.Errorf("group/app settings = %+v, want %+v", got, want)
 	}

@@ -332,6 +332,8 @@ func projectSettings() []setting[Project] {
 			func(p *Project) *[]string { return &p.MergeWindows }),
 		bindItems("lanes", "Lanes of the project's trains, each NAME PATTERN [PATTERN...], like api services/api/** libs/api/**: the lanes an MR touches, by the paths it changes, are shown on its car (an MR changing paths in no lane touches every lane).",
 			func(p *Project) *[]string { return &p.Lanes }),
+		bindOptional(boolKind(), "lane_trains", "Test each MR first in a train of its own for each lane it touches (see lanes), where only that lane's MRs are ahead of it; it joins the target's train once it passed in every one, and is tested there once more before the target moves. Default false: lanes are only shown.",
+			func(p *Project) **bool { return &p.LaneTrains }),
 		bind(secretKind(), "webhook_secret", "This project's webhook secret, when it has its own; overrides the forge's. Prefer webhook_secret_file.",
 			func(p *Project) *Secret { return &p.WebhookSecret }),
 		bind(stringKind(), "webhook_secret_file", "File holding this project's webhook secret.",

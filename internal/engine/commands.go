@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -80,6 +81,7 @@ func (e *Engine) addJob(ctx context.Context, r Request) (Job, error) {
 		MR: r.MR, HeadSHA: mr.HeadSHA, Title: mr.Title, Source: mr.SourceBranch,
 		By: r.Username, Via: r.Via, Priority: r.Priority, Method: r.Method, Event: r.Event,
 		Estimate: e.estimate(ctx, key), DependsOn: a.deps, Stacked: a.stacked,
+		Lanes: e.lanesAtAdd(ctx, key, r.MR, mr.HeadSHA),
 	}}, after: []afterFunc{e.markStack(a), e.recheckHead(r.MR, mr.HeadSHA), e.findLanes(r.MR, mr.HeadSHA)}}, nil
 }
 
@@ -93,7 +95,7 @@ func (e *Engine) retryJob(ctx context.Context, r Request) (Job, error) {
 	return Job{Key: a.key, create: true, headIfIdle: true, Obs: []train.Observation{train.Retried{Added: train.Added{
 		MR: r.MR, HeadSHA: mr.HeadSHA, Title: mr.Title, Source: mr.SourceBranch,
 		By: r.Username, Via: r.Via, Priority: r.Priority, Method: r.Method, Event: r.Event,
-		DependsOn: a.deps, Stacked: a.stacked,
+		DependsOn: a.deps, Stacked: a.stacked, Lanes: e.lanesAtAdd(ctx, a.key, r.MR, mr.HeadSHA),
 	}}}, after: []afterFunc{e.markStack(a), e.recheckHead(r.MR, mr.HeadSHA), e.findLanes(r.MR, mr.HeadSHA)}}, nil
 }
 
@@ -362,6 +364,9 @@ func (e *Engine) admitMR(ctx context.Context, r Request) (forge.MR, train.Key, e
 	case e.underCars(mr.TargetBranch):
 		return mr, key, e.refuse(ctx, r, fmt.Sprintf("This merge request targets %s, one of Trainyard's car branches; merge trains run only on other branches.",
 			train.Quote(mr.TargetBranch)))
+	case e.underLanes(mr.TargetBranch):
+		return mr, key, e.refuse(ctx, r, fmt.Sprintf("This merge request targets %s, one of Trainyard's lane branches; merge trains run only on other branches.",
+			train.Quote(mr.TargetBranch)))
 	}
 	if enforce && !rules.Met() {
 		return mr, key, e.refuse(ctx, r, msgRulesRefused(mr.TargetBranch, rules))
@@ -506,15 +511,17 @@ func (e *Engine) onOtherTrain(ctx context.Context, key train.Key, mr int64) (str
 		return "", fmt.Errorf("list trains: %w", err)
 	}
 	for _, k := range keys {
-		if k == key || k.Forge != key.Forge || k.Project != key.Project {
+		// A lane's train tests MRs of its target's train: their own.
+		owner := e.mrTarget(k)
+		if owner == key || k.Forge != key.Forge || k.Project != key.Project {
 			continue
 		}
 		t, err := e.store.Load(ctx, k)
 		if err != nil {
 			return "", fmt.Errorf("load train %s: %w", k, err)
 		}
-		if t.Index(mr) >= 0 {
-			return k.Branch, nil
+		if t.Index(mr) >= 0 || slices.ContainsFunc(t.InLanes, func(lc train.LaneCar) bool { return lc.Add.MR == mr }) {
+			return owner.Branch, nil
 		}
 	}
 	return "", nil

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -342,6 +343,9 @@ func (e *Engine) Status(ctx context.Context, r Request) error {
 
 func (e *Engine) statusText(ctx context.Context, t train.Train, mr int64) string {
 	i := t.Index(mr)
+	if k := slices.IndexFunc(t.InLanes, func(lc train.LaneCar) bool { return lc.Add.MR == mr }); i < 0 && k >= 0 {
+		return train.InLanesText(t.Branch, t.InLanes[k])
+	}
 	if i < 0 {
 		return fmt.Sprintf("This merge request is not on the merge train for %s.", train.Quote(t.Branch))
 	}

@@ -18,6 +18,7 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"slices"
 	"sync"
 	"time"
 
@@ -93,7 +94,7 @@ type RepoWriter interface {
 	Build(ctx context.Context, req gitops.BuildRequest) (gitops.BuildResult, error)
 	PushCar(ctx context.Context, ref, commit string, options ...string) (gitops.CarPush, error)
 	DeleteRemoteBranch(ctx context.Context, branch string) error
-	FastForward(ctx context.Context, branch, expectedOld, to string) (gitops.FFResult, error)
+	FastForward(ctx context.Context, branch, expectedOld, to string, options ...string) (gitops.FFResult, error)
 }
 
 // Repos opens the mirror of a project.
@@ -586,13 +587,14 @@ func (e *Engine) Pass(ctx context.Context, j Job) ([]Job, error) {
 		return e.command(ctx, *j.Command, j.parsed)
 	}
 	err := e.handle(ctx, j, j.create)
+	next := woken(ctx)
 	switch {
 	case errors.Is(err, store.ErrNotFound):
-		return nil, nil // forge events never make trains
+		return next, nil // forge events never make trains
 	case err == nil && yielded(ctx):
-		return []Job{{Key: j.Key}}, nil // the rest of the outbox
+		return append(next, Job{Key: j.Key}), nil // the rest of the outbox
 	}
-	return nil, err
+	return next, err
 }
 
 // othersWaitKey holds a context's *waitHook (set by the workers, which
@@ -606,6 +608,8 @@ type waitHook struct {
 	served func()
 	// yielded: a pass ended with work left in its outbox.
 	yielded bool
+	// woken are other trains the pass left work for (lanetrains.go).
+	woken []train.Key
 }
 
 // WithOthersWaiting returns ctx for a pass that should let other work in
@@ -634,6 +638,28 @@ func noteYield(ctx context.Context) {
 	if h, _ := ctx.Value(othersWaitKey{}).(*waitHook); h != nil {
 		h.yielded = true
 	}
+}
+
+// wake asks for a pass of the train of key, which a pass under ctx left
+// work for in its inbox. Without workers (a direct call) the sweep finds
+// the work.
+func wake(ctx context.Context, key train.Key) {
+	if h, _ := ctx.Value(othersWaitKey{}).(*waitHook); h != nil && !slices.Contains(h.woken, key) {
+		h.woken = append(h.woken, key)
+	}
+}
+
+// woken are the jobs of the trains a pass under ctx woke.
+func woken(ctx context.Context) []Job {
+	h, _ := ctx.Value(othersWaitKey{}).(*waitHook)
+	if h == nil {
+		return nil
+	}
+	jobs := make([]Job, 0, len(h.woken))
+	for _, k := range h.woken {
+		jobs = append(jobs, Job{Key: k})
+	}
+	return jobs
 }
 
 // yielded reports whether a pass under ctx left work for a later one.
@@ -751,7 +777,7 @@ func (e *Engine) leaseToken() (string, error) {
 func (e *Engine) load(ctx context.Context, key train.Key) (train.Train, error) {
 	t, err := e.store.Load(ctx, key)
 	if errors.Is(err, store.ErrNotFound) {
-		return train.New(key, e.cfg.Policy.Settings(key)), nil
+		return train.New(key, e.settings(key)), nil
 	}
 	if err != nil {
 		return train.Train{}, fmt.Errorf("load train %s: %w", key, err)

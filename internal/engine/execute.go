@@ -128,7 +128,16 @@ func settled(results []train.Observation) bool {
 }
 
 func (e *Engine) act(ctx context.Context, t *train.Train, a train.Action) ([]train.Observation, error) {
+	if target, lane, ok := e.laneOf(t.Key); ok {
+		if done, err := e.laneAct(ctx, t, target, lane, a); done {
+			return nil, err
+		}
+	}
 	switch a := a.(type) {
+	case train.JoinLane:
+		return nil, e.joinLane(ctx, t, a)
+	case train.LeaveLane:
+		return nil, e.leaveLane(ctx, t, a)
 	case train.BuildCar:
 		b, err := e.build(ctx, t, a)
 		if err != nil {
@@ -353,7 +362,11 @@ func (e *Engine) fastForward(ctx context.Context, t *train.Train, a train.FastFo
 	if err := e.ensureCommit(ctx, repo, t, a.To); err != nil {
 		return train.FastForwarded{}, err
 	}
-	r, err := repo.FastForward(ctx, t.Branch, a.Expected, a.To)
+	var opts []string
+	if _, _, lane := e.laneOf(t.Key); lane {
+		opts = e.laneOptions()
+	}
+	r, err := repo.FastForward(ctx, t.Branch, a.Expected, a.To, opts...)
 	if err != nil {
 		return train.FastForwarded{}, err
 	}
@@ -399,7 +412,8 @@ func (e *Engine) newsBeforeMerge(ctx context.Context, t *train.Train, a train.Fa
 // carNews reads a car's MR and, where enforced, its merge rules (in one
 // request where the forge gives both) and says what stops it merging.
 func (e *Engine) carNews(ctx context.Context, t *train.Train, c train.Car) ([]train.Observation, error) {
-	if !e.enforcing(t.Project) {
+	if _, _, lane := e.laneOf(t.Key); lane || !e.enforcing(t.Project) {
+		// The target's train reads the rules before the MR merges.
 		return e.mrNews(ctx, t.Key, c)
 	}
 	r, rerr := e.readRules(ctx, t.Project, c.MR)

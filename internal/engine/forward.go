@@ -41,6 +41,12 @@ const (
 	fwdHead       = "head"       // train.HeadChanged
 	fwdClosed     = "closed"     // train.Closed
 	fwdRetargeted = "retargeted" // train.Retargeted
+	// What one train asks of another (lanetrains.go).
+	fwdAdded      = "added"       // train.Added: join a lane's train
+	fwdRemoved    = "removed"     // train.Removed: leave it
+	fwdTarget     = "target"      // train.TargetHead: its branch was set there
+	fwdLanePassed = "lane_passed" // train.LanePassed
+	fwdLaneLeft   = "lane_left"   // train.LaneLeft
 )
 
 // forwardedObs is one observation an event brought.
@@ -53,6 +59,10 @@ type forwardedObs struct {
 	MRs      []int64             `json:"mrs,omitempty"`
 	Merged   bool                `json:"merged,omitempty"`
 	Branch   string              `json:"branch,omitempty"`
+	Lane     string              `json:"lane,omitempty"`
+	Event    string              `json:"event,omitempty"`
+	Added    *train.Added        `json:"added,omitempty"`
+	Reason   *train.Reason       `json:"reason,omitempty"`
 }
 
 // forwardable turns o into its forwarded form, if events bring it.
@@ -86,6 +96,23 @@ func (o forwardedObs) observation() (train.Observation, bool) {
 		return train.Closed{MR: o.MR, Merged: o.Merged}, true
 	case fwdRetargeted:
 		return train.Retargeted{MR: o.MR, Branch: o.Branch}, true
+	case fwdAdded:
+		if o.Added == nil {
+			return nil, false
+		}
+		return *o.Added, true
+	case fwdRemoved:
+		return train.Removed{MR: o.MR, Event: o.Event}, true
+	case fwdTarget:
+		return train.TargetHead{SHA: o.SHA}, true
+	case fwdLanePassed:
+		return train.LanePassed{MR: o.MR, HeadSHA: o.SHA, Lane: o.Lane}, true
+	case fwdLaneLeft:
+		var r train.Reason
+		if o.Reason != nil {
+			r = *o.Reason
+		}
+		return train.LaneLeft{MR: o.MR, HeadSHA: o.SHA, Lane: o.Lane, Reason: r}, true
 	}
 	return nil, false
 }
@@ -122,6 +149,15 @@ func (e *Engine) Forward(ctx context.Context, j Job) (Job, error) {
 	// holder, or this replica when it tries again, still ahead of work
 	// that can wait.
 	return Job{Key: j.Key, urgent: j.urgent, inboxOnly: true}, nil
+}
+
+// forwardTo puts obs in the inbox of another train, for its next pass.
+func (e *Engine) forwardTo(ctx context.Context, key train.Key, obs ...forwardedObs) error {
+	raw, err := json.Marshal(forwarded{Obs: obs})
+	if err != nil {
+		return fmt.Errorf("forward to train %s: %w", key, err)
+	}
+	return e.store.Forward(ctx, key, string(raw))
 }
 
 // readInbox reads the work forwarded to t's train and turns it into

@@ -2,8 +2,13 @@ package engine_test
 
 import (
 	"slices"
+	"strings"
 	"testing"
+	"time"
 
+	"go.uber.org/zap/zaptest"
+
+	"github.com/trainyard/trainyard/internal/engine"
 	"github.com/trainyard/trainyard/internal/fakeforge"
 	"github.com/trainyard/trainyard/internal/train"
 )
@@ -67,5 +72,51 @@ func TestSweepReadsTheLanesOfCarsThatLackThem(t *testing.T) {
 	}
 	if got := lanesOf(); got[api] != nil || got[web] != nil {
 		t.Fatalf("lanes after they were dropped: %v", got)
+	}
+}
+
+// Lane trains driven by sweeps alone (no workers to wake a train that
+// another handed work): the lanes' trains take their MRs from their
+// inboxes, a broken MR is evicted by its lane, named in its note, and
+// the other lane's MR merges.
+func TestLaneTrainsRunOnSweepsAlone(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t, envOptions{settings: train.Settings{LaneTrains: true,
+		// Each MR also adds its own mr-N.txt.
+		Lanes: []train.Lane{{Name: "api", Paths: []string{"services/api/**", "mr-1.txt"}}, {Name: "web", Paths: []string{"web/**", "mr-2.txt"}}}}})
+	broken := e.mr(1, map[string]string{"services/api/BROKEN": "fails\n"})
+	web := e.mr(2, map[string]string{"web/app.js": "1;\n"})
+	e.addAll(broken, web)
+	tr, err := e.eng.Train(e.ctx, e.key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(tr.Cars) != 0 || len(tr.InLanes) != 2 {
+		t.Fatalf("cars %+v, in lanes %+v: want both MRs in their lanes", tr.Cars, tr.InLanes)
+	}
+	sw := &engine.Sweeper{Store: e.st, Sweep: e.eng.Sweep, Log: zaptest.NewLogger(t)}
+	// Once a lane's train holds it, an MR added again is told where it
+	// is: on main's train, in its lanes (not on another train).
+	sw.Pass(e.ctx)
+	if err := e.add(web, "bob"); err != nil {
+		t.Fatal(err)
+	}
+	e.requireNote(web, "This merge request is already on the merge train for `main`, being tested in its lanes (`web`).")
+	for !(e.mrState(web).State == "merged" && slices.ContainsFunc(e.notesOf(broken), func(n string) bool {
+		return strings.HasPrefix(n, "Removed from the merge train for `main`: in lane `api`: ")
+	})) {
+		if e.ctx.Err() != nil {
+			t.Fatalf("not settled: !%d %s, notes of !%d %q", web, e.mrState(web).State, broken, e.notesOf(broken))
+		}
+		sw.Pass(e.ctx)
+		time.Sleep(20 * time.Millisecond)
+	}
+	if strings.Contains(e.git("ls-tree", "-r", "--name-only", "main"), "BROKEN") {
+		t.Error("main holds the broken MR's change")
+	}
+	for _, lane := range []string{"api", "web"} {
+		if h := e.git("rev-parse", "trainyard-lanes/main/"+lane); h == "" {
+			t.Errorf("no branch for lane %s", lane)
+		}
 	}
 }

@@ -75,7 +75,7 @@ func (e *Engine) strays(ctx context.Context, t train.Train) []train.Observation 
 // closed, merged elsewhere, or new commits; nothing for an MR as it was.
 func (e *Engine) mrNews(ctx context.Context, key train.Key, c train.Car) ([]train.Observation, error) {
 	mr, err := e.forge.MergeRequest(ctx, key.Project, c.MR)
-	return newsOf(key, c, mr, err)
+	return newsOf(e.mrTarget(key), c, mr, err)
 }
 
 // newsOf says what changed of car c, given its MR as read (or the error

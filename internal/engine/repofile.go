@@ -40,9 +40,9 @@ type fileReader interface {
 // undoes what a file set before). A file that the policy now refuses
 // (its configuration changed) is left out rather than stopping the train.
 func (e *Engine) applySettings(t *train.Train) {
-	t.Settings = e.cfg.Policy.Settings(t.Key).WithDefaults()
+	t.Settings = e.settings(t.Key)
 	rf, ok := e.cfg.Policy.(RepoFiles)
-	if !ok || t.Repo == nil {
+	if _, _, lane := e.laneOf(t.Key); !ok || t.Repo == nil || lane {
 		return
 	}
 	if name, _ := rf.RepoFile(t.Key); name == "" {
@@ -60,6 +60,9 @@ func (e *Engine) readRepoFile(ctx context.Context, log *zap.Logger, t train.Trai
 	rf, ok := e.cfg.Policy.(RepoFiles)
 	if !ok || e.repos == nil || t.TargetHead == "" || (t.Repo != nil && t.Repo.Commit == t.TargetHead) {
 		return nil, false
+	}
+	if _, _, lane := e.laneOf(t.Key); lane {
+		return nil, false // a lane's train follows the target's settings
 	}
 	name, limit := rf.RepoFile(t.Key)
 	if name == "" {

@@ -639,7 +639,7 @@ func (s *Sweeper) Pass(ctx context.Context) {
 			s.Log.Warn("sweep: load train", zap.String("train", key.String()), zap.Error(err))
 			continue
 		}
-		if t.Idle() && len(t.Outbox) == 0 && len(t.Strays) == 0 {
+		if t.Idle() && len(t.Outbox) == 0 && len(t.Strays) == 0 && !s.hasInbox(ctx, key) {
 			if s.Retire != nil && (t.IdleSince.IsZero() || t.Retirable(time.Now())) {
 				err := s.guard(ctx, "retire train "+key.String(), func(ctx context.Context) error { _, err := s.Retire(ctx, key); return err })
 				if err != nil && !errors.Is(err, ErrBusy) && ctx.Err() == nil {
@@ -659,6 +659,14 @@ func (s *Sweeper) Pass(ctx context.Context) {
 }
 
 // guard runs f with a panic turned into an error.
+// hasInbox reports whether work waits in an idle train's inbox, which
+// another train sent it (a lane's train is sent its first MR so): a pass
+// takes it. An error says yes: a sweep too many costs less.
+func (s *Sweeper) hasInbox(ctx context.Context, key train.Key) bool {
+	n, err := s.Store.InboxLen(ctx, key)
+	return err != nil || n > 0
+}
+
 func (s *Sweeper) guard(ctx context.Context, what string, f func(context.Context) error) (err error) {
 	defer func() {
 		if r := recover(); r != nil {

@@ -2,6 +2,7 @@ package gitops
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"strings"
 
@@ -94,7 +95,7 @@ func (r *Repo) DeleteRemoteBranch(ctx context.Context, branch string) (err error
 // remote head), not an error. expectedOld is the head the caller built on;
 // a fast-forward from any other ancestor of `to` still succeeds, since `to`
 // is the commit that was tested, and is logged.
-func (r *Repo) FastForward(ctx context.Context, branch, expectedOld, to string) (_ FFResult, err error) {
+func (r *Repo) FastForward(ctx context.Context, branch, expectedOld, to string, options ...string) (_ FFResult, err error) {
 	defer r.run.scrubErr(&err)
 	if err := checkBranch(branch); err != nil {
 		return FFResult{}, fmt.Errorf("fast-forward: %w", err)
@@ -102,16 +103,20 @@ func (r *Repo) FastForward(ctx context.Context, branch, expectedOld, to string) 
 	if err := checkSHA(to); err != nil {
 		return FFResult{}, fmt.Errorf("fast-forward %s: %w", branch, err)
 	}
-	res, err := r.fastForward(ctx, branch, expectedOld, to)
+	res, err := r.fastForward(ctx, branch, expectedOld, to, options)
 	if err != nil {
 		return FFResult{}, fmt.Errorf("fast-forward %s from %s to %s: %w", branch, expectedOld, to, err)
 	}
 	return res, nil
 }
 
-func (r *Repo) fastForward(ctx context.Context, branch, expectedOld, to string) (FFResult, error) {
+func (r *Repo) fastForward(ctx context.Context, branch, expectedOld, to string, options []string) (FFResult, error) {
 	dst := "refs/heads/" + branch
-	st, err := r.push(ctx, to+":"+dst, dst)
+	st, err := r.push(ctx, to+":"+dst, dst, options...)
+	if errors.Is(err, ErrNoPushOptions) {
+		// Options only spare work (GitLab's ci.skip): the move matters.
+		st, err = r.push(ctx, to+":"+dst, dst)
+	}
 	if err != nil {
 		return FFResult{}, err
 	}

@@ -58,6 +58,15 @@ func (s *Store) Forward(ctx context.Context, key train.Key, work string) error {
 	return nil
 }
 
+// InboxLen is how many items wait in the train's inbox.
+func (s *Store) InboxLen(ctx context.Context, key train.Key) (int64, error) {
+	n, err := s.rdb.LLen(ctx, s.inboxKey(key)).Result()
+	if err != nil {
+		return 0, fmt.Errorf("read the inbox of train %s: %w", key, err)
+	}
+	return n, nil
+}
+
 // PeekInbox returns the work waiting in the train's inbox, oldest first,
 // and leaves it there: the holder drops it (DropInbox) once the pass that
 // planned it has saved, so a holder that dies before leaves it to the

@@ -76,11 +76,24 @@ func (p *planner) lanePassed(o LanePassed) {
 	if len(lc.Passed) < len(lc.Lanes) {
 		return
 	}
-	a := lc.Add
+	a, ls := lc.Add, lc.Lanes
 	p.t.InLanes = slices.Delete(p.t.InLanes, k, k+1)
 	// It was on the train since its add, which was answered then: a
 	// drain since lets it finish. (It depends on no other MR.)
 	p.enter(a, 0)
+	// Its lanes are known: no sweep needs to read them again.
+	if c := p.t.Car(a.MR); c != nil {
+		c.Lanes, c.LanesOf = ls, LanesDigest(p.t.Settings.Lanes)
+	}
+}
+
+// laneNews takes InLanes[k] off the train for what happened to its MR
+// (new commits, closed, retargeted), which every lane would also evict
+// it for.
+func (p *planner) laneNews(k int, r Reason) {
+	lc := p.t.InLanes[k]
+	since := lc.Since.UTC().Format(time.RFC3339Nano)
+	p.leaveLanes(k, "", r, "evicted:"+string(r.Code)+":lanes:"+since)
 }
 
 func (p *planner) laneLeft(o LaneLeft) {

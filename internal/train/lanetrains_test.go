@@ -103,6 +103,45 @@ func TestAnMRJoinsOncePassedInEveryLane(t *testing.T) {
 	if st := only[Status](actions); len(st) != 1 || !strings.HasPrefix(st[0].Added.String(), "Added to the merge train for `main` at position 2.") {
 		t.Fatalf("statuses %+v", st)
 	}
+	if !slices.Equal(c.Lanes, []string{"api", "web"}) || c.LanesOf != LanesDigest(got.Settings.Lanes) {
+		t.Fatalf("car lanes %v of %q: want api and web, read with the train's lanes", c.Lanes, c.LanesOf)
+	}
+}
+
+// What happens to an MR in its lanes takes it off them and the train
+// at once, as it would take a car off: no lane waits to find out.
+func TestNewsOfAnMRInItsLanes(t *testing.T) {
+	for _, tt := range []struct {
+		name string
+		obs  Observation
+		want string
+	}{
+		{"new commits", HeadChanged{MR: 2, HeadSHA: "H2-new"}, "Removed from the merge train for `main`: new commits were pushed"},
+		{"closed", Closed{MR: 2}, "Removed from the merge train for `main`: the merge request was closed."},
+		{"merged outside", Closed{MR: 2, Merged: true}, "Removed from the merge train for `main`: the merge request was merged outside the train."},
+		{"retargeted", Retargeted{MR: 2, Branch: "next"}, "Removed from the merge train for `main`: its target branch changed to `next`."},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			tr, _ := Plan(laneTrain(), laneAdd(2, "api", "web"), t0)
+			got, actions := Plan(tr, tt.obs, t0)
+			if len(got.InLanes) != 0 {
+				t.Fatalf("in lanes %+v: want !2 gone", got.InLanes)
+			}
+			if ls := only[LeaveLane](actions); len(ls) != 2 || ls[0].Lane != "api" || ls[1].Lane != "web" {
+				t.Fatalf("leaves %+v, want api and web", ls)
+			}
+			if cs := only[Comment](actions); len(cs) != 1 || !strings.HasPrefix(cs[0].Body.String(), tt.want) {
+				t.Fatalf("comments %+v, want %q", cs, tt.want)
+			}
+		})
+	}
+	// The head it was added at, or its own branch, is no news.
+	tr, _ := Plan(laneTrain(), laneAdd(2, "api"), t0)
+	for _, o := range []Observation{HeadChanged{MR: 2, HeadSHA: head(2)}, Retargeted{MR: 2, Branch: "main"}, Closed{MR: 3}} {
+		if got, actions := Plan(tr, o, t0); len(got.InLanes) != 1 || len(actions) != 0 {
+			t.Fatalf("%+v: in lanes %+v, actions %#v", o, got.InLanes, actions)
+		}
+	}
 }
 
 // An MR that leaves one lane unmerged leaves the others and the train,
@@ -160,5 +199,17 @@ func TestADrainLetsAnMRInItsLanesFinish(t *testing.T) {
 	got, actions := Plan(tr, LanePassed{MR: 2, HeadSHA: head(2), Lane: "api"}, t0)
 	if got.Car(2) == nil || len(got.InLanes) != 0 || len(only[Comment](actions)) != 0 {
 		t.Fatalf("cars %s, in lanes %+v, actions %#v: want !2 on the train, no refusal", states(got), got.InLanes, actions)
+	}
+}
+
+// /train status of an MR in its lanes says where it stands in each.
+func TestInLanesText(t *testing.T) {
+	lc := LaneCar{Lanes: []string{"api", "docs", "web"}, Passed: []string{"web"}}
+	if got, want := InLanesText("main", lc), "On the merge train for `main`, being tested in its lanes first: in `api`, `docs`; it passed in `web`. It joins the train once it passed in each."; got != want {
+		t.Errorf("got  %q\nwant %q", got, want)
+	}
+	lc.Passed = nil
+	if got, want := InLanesText("main", lc), "On the merge train for `main`, being tested in its lanes first: in `api`, `docs`, `web`. It joins the train once it passed in each."; got != want {
+		t.Errorf("got  %q\nwant %q", got, want)
 	}
 }

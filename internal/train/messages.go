@@ -2,6 +2,7 @@ package train
 
 import (
 	"fmt"
+	"slices"
 	"strings"
 	"time"
 )
@@ -214,6 +215,24 @@ func msgToLanes(branch string, lanes []string) string {
 
 func msgAlreadyInLanes(branch string, lc LaneCar) string {
 	return fmt.Sprintf("This merge request is already on the merge train for %s, being tested in its lanes (%s).", Quote(branch), QuoteAll(lc.Lanes))
+}
+
+// InLanesText says where an MR being tested in its lanes stands: which
+// lanes it passed in, and which it is still tested in.
+func InLanesText(branch string, lc LaneCar) string {
+	var passed, testing []string
+	for _, l := range lc.Lanes {
+		if slices.Contains(lc.Passed, l) {
+			passed = append(passed, l)
+		} else {
+			testing = append(testing, l)
+		}
+	}
+	s := fmt.Sprintf("On the merge train for %s, being tested in its lanes first: in %s", Quote(branch), QuoteAll(testing))
+	if len(passed) > 0 {
+		s += "; it passed in " + QuoteAll(passed)
+	}
+	return s + ". It joins the train once it passed in each."
 }
 
 // QuoteAll quotes each of names as Quote does, comma-separated.

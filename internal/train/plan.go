@@ -381,6 +381,12 @@ func (p *planner) drain(o Drain) {
 
 func (p *planner) headChanged(o HeadChanged) {
 	i := p.t.Index(o.MR)
+	if i < 0 && o.HeadSHA != "" {
+		if k := p.inLanes(o.MR); k >= 0 && p.t.InLanes[k].Add.HeadSHA != o.HeadSHA {
+			p.laneNews(k, Reason{Code: ReasonNewCommits, Detail: Words(msgNewCommits(p.t.InLanes[k].Add.HeadSHA, o.HeadSHA)), Commit: o.HeadSHA})
+		}
+		return
+	}
 	if i < 0 || o.HeadSHA == "" || p.t.Cars[i].HeadSHA == o.HeadSHA {
 		return
 	}
@@ -393,17 +399,20 @@ func (p *planner) headChanged(o HeadChanged) {
 
 func (p *planner) closed(o Closed) {
 	i := p.t.Index(o.MR)
+	r := Reason{Code: ReasonClosed, Detail: Words("the merge request was closed")}
+	if o.Merged {
+		r = Reason{Code: ReasonMergedOutside, Detail: Words("the merge request was merged outside the train")}
+	}
 	if i < 0 {
+		if k := p.inLanes(o.MR); k >= 0 {
+			p.laneNews(k, r)
+		}
 		return
 	}
 	if p.frozen(o.MR) {
 		n := p.news(i)
 		n.Closed, n.Merged = true, o.Merged
 		return
-	}
-	r := Reason{Code: ReasonClosed, Detail: Words("the merge request was closed")}
-	if o.Merged {
-		r = Reason{Code: ReasonMergedOutside, Detail: Words("the merge request was merged outside the train")}
 	}
 	p.evict(i, r)
 }
@@ -422,6 +431,12 @@ func (p *planner) rulesUnmet(o RulesUnmet) {
 
 func (p *planner) retargeted(o Retargeted) {
 	i := p.t.Index(o.MR)
+	if i < 0 && o.Branch != p.t.Branch {
+		if k := p.inLanes(o.MR); k >= 0 {
+			p.laneNews(k, Reason{Code: ReasonRetargeted, Detail: Words("its target branch changed to " + Quote(o.Branch))})
+		}
+		return
+	}
 	if i < 0 || o.Branch == p.t.Branch || (o.Branch != "" && o.Branch == p.t.Cars[i].Stacked) {
 		return
 	}

@@ -5,6 +5,7 @@ import (
 	"context"
 	"fmt"
 	"net/http"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -134,6 +135,20 @@ type carRow struct {
 	RemoveURL, RetryURL       string
 }
 
+// laneRow is an MR being tested in its lanes' trains, on a train's page.
+type laneRow struct {
+	Label, Title, MRURL, Page string
+	AddedBy                   string
+	Since                     time.Duration
+	Lanes                     []laneState
+}
+
+// laneState is where an MR stands in one of its lanes.
+type laneState struct {
+	Lane   string
+	Passed bool
+}
+
 // departure is one car that left, on a train's or an MR's page.
 type departure struct {
 	Train                 train.Key
@@ -159,6 +174,7 @@ type trainPage struct {
 	Hold                   *holdView // nil: nothing holds the target
 	Version                int64
 	Cars                   []carRow
+	InLanes                []laneRow
 	History                []departure
 	PauseURL, ResumeURL    string
 	FreezeURL, UnfreezeURL string
@@ -207,6 +223,14 @@ func (d *Dashboard) trainPage(r *http.Request) (string, any, error) {
 		}
 		row.ETA, row.HasETA = est.At(i, c)
 		out.Cars = append(out.Cars, row)
+	}
+	for _, lc := range t.InLanes {
+		row := laneRow{Label: p.Label(lc.Add.MR), Title: lc.Add.Title, MRURL: p.Link().MR(k.Project, lc.Add.MR),
+			Page: mrURL(k.Forge, k.Project, lc.Add.MR), AddedBy: lc.Add.By, Since: max(0, d.Now().Sub(lc.Since))}
+		for _, l := range lc.Lanes {
+			row.Lanes = append(row.Lanes, laneState{Lane: l, Passed: slices.Contains(lc.Passed, l)})
+		}
+		out.InLanes = append(out.InLanes, row)
 	}
 	for _, c := range hist[:min(len(hist), 50)] {
 		out.History = append(out.History, d.departureOf(k, c))

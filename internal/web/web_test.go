@@ -731,3 +731,24 @@ func TestCarShowsPriorityDependenciesAndLanes(t *testing.T) {
 		fmt.Sprintf("depends on !%d</span>", tr.Cars[0].MR), "stacked on <code>feature/&lt;base&gt;</code>",
 		`lanes <span class="badge lane">api</span>, <span class="badge lane">web</span>`)
 }
+
+// The MRs tested in their lanes first show on the train's page in a
+// section of their own, with where each stands in each lane, and their
+// titles as text.
+func TestTrainPageShowsTheMRsInTheirLanes(t *testing.T) {
+	e := newEnv(t, true)
+	tr := e.load(t)
+	r := e.do(t, http.MethodGet, trainPath, "")
+	if strings.Contains(r.body, "In their lanes") {
+		t.Fatal("a train without MRs in lanes shows the section")
+	}
+	tr.InLanes = []train.LaneCar{{Add: train.Added{MR: 77, Title: "<b>api</b> change", By: "alice"},
+		Lanes: []string{"api", "web"}, Passed: []string{"web"}, Since: e.now.Add(-3 * time.Minute)}}
+	if _, err := e.store.Save(e.ctx, tr); err != nil {
+		t.Fatal(err)
+	}
+	r = e.do(t, http.MethodGet, trainPath, "")
+	r.want(t, http.StatusOK, `<h2 id="lanes-h">In their lanes</h2>`, "!77</a> &lt;b&gt;api&lt;/b&gt; change",
+		`<span class="badge lane">api</span> <span class="badge running">testing</span>, <span class="badge lane">web</span> <span class="badge passed">passed</span>`,
+		"3m ago", "added by alice")
+}

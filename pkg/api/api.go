@@ -68,8 +68,26 @@ type Train struct {
 	// MaxParallel is the window: how many cars are tested at once.
 	MaxParallel int   `json:"max_parallel"`
 	Cars        []Car `json:"cars"`
+	// InLanes are the MRs added to the train that are being tested in
+	// their lanes' trains first (the project's lane_trains), in the order
+	// they were added; omitted when none.
+	InLanes []LaneCar `json:"in_lanes,omitempty"`
 	// Version rises with every change of the train.
 	Version int64 `json:"version"`
+}
+
+// LaneCar is an MR being tested in the trains of its lanes before it
+// joins the target's train.
+type LaneCar struct {
+	MR      int64     `json:"mr"`
+	Label   string    `json:"label,omitempty"`
+	Title   string    `json:"title"`
+	MRURL   string    `json:"mr_url,omitempty"`
+	AddedBy string    `json:"added_by"`
+	AddedAt time.Time `json:"added_at"`
+	// Lanes are the lanes it is tested in; Passed those it passed in.
+	Lanes  []string `json:"lanes"`
+	Passed []string `json:"passed"`
 }
 
 // Hold kinds: what holds a train's target branch.

@@ -1,0 +1,226 @@
+package engine
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strings"
+
+	"go.uber.org/zap"
+
+	"github.com/trainyard/trainyard/internal/gitops"
+	"github.com/trainyard/trainyard/internal/store"
+	"github.com/trainyard/trainyard/internal/train"
+)
+
+// With lane trains (train.Settings.LaneTrains) an MR is first tested in
+// the train of each lane it touches. A lane's train is an ordinary train
+// whose target is a branch Trainyard owns, <prefix>-lanes/<target>/<lane>
+// (outside the car branches, so that CI set up for those does not run
+// for its moves): its cars are built on the lane's branch, their
+// pipelines run as any car's, and a car that passed moves the lane's
+// branch. What it tells people it does not tell: the target's train
+// speaks for the MR. What it records goes back to the target's train
+// (LanePassed, LaneLeft), which is where the MR merges, tested once more
+// on the target, so the target still moves only to a tested tree.
+//
+// The trains talk through each other's inboxes in the store, as replicas
+// forward work (forward.go): an action of one train never waits for
+// another's lease. The lane's branch starts at the target's head, and is
+// set back there whenever its train is idle, so that it follows the
+// target; a lane's branch that has drifted from the target only makes
+// its tests a poorer guess, never the target wrong.
+
+// laneBranch is the branch of lane's train for target.
+func (e *Engine) laneBranch(target, lane string) string {
+	return e.cfg.CarPrefix + "-lanes/" + target + "/" + lane
+}
+
+// underLanes reports whether branch is in the lane branches' namespace.
+func (e *Engine) underLanes(branch string) bool {
+	return strings.HasPrefix(branch, e.cfg.CarPrefix+"-lanes/")
+}
+
+// laneOf reads a lane train's key: the key of the target's train, and the
+// lane; false for any other train. Lane names hold no slash, targets may.
+func (e *Engine) laneOf(key train.Key) (target train.Key, lane string, ok bool) {
+	rest, found := strings.CutPrefix(key.Branch, e.cfg.CarPrefix+"-lanes/")
+	if !found {
+		return train.Key{}, "", false
+	}
+	i := strings.LastIndexByte(rest, '/')
+	if i <= 0 || i == len(rest)-1 {
+		return train.Key{}, "", false
+	}
+	target = key
+	target.Branch = rest[:i]
+	return target, rest[i+1:], true
+}
+
+// laneKey is the key of lane's train for the target's train t.
+func (e *Engine) laneKey(t train.Key, lane string) train.Key {
+	k := t
+	k.Branch = e.laneBranch(t.Branch, lane)
+	return k
+}
+
+// mrTarget is the key whose branch the MRs of train key target: the
+// target's for a lane's train.
+func (e *Engine) mrTarget(key train.Key) train.Key {
+	if target, _, ok := e.laneOf(key); ok {
+		return target
+	}
+	return key
+}
+
+// settings are the settings of the train of key. A lane's train takes the
+// target's from the configuration, without lanes (it has none of its
+// own) or a schedule (a freeze holds the target, not the lanes' tests).
+func (e *Engine) settings(key train.Key) train.Settings {
+	if target, _, ok := e.laneOf(key); ok {
+		s := e.cfg.Policy.Settings(target)
+		s.LaneTrains, s.Lanes, s.Schedule = false, nil, train.Schedule{}
+		return s.WithDefaults()
+	}
+	return e.cfg.Policy.Settings(key).WithDefaults()
+}
+
+// lanesAtAdd reads the lanes an MR at head touches when it is added to
+// the train of key, where lane trains test it: the planner sends it to
+// them only if it knows them then. Elsewhere nothing is read here (the
+// car's lanes are read after its add, for showing).
+func (e *Engine) lanesAtAdd(ctx context.Context, key train.Key, iid int64, head string) []string {
+	t, err := e.load(ctx, key)
+	if err != nil {
+		e.log.Warn("read the train before an add; its lanes are read after it",
+			zap.String("train", key.String()), zap.Int64("mr", iid), zap.Error(err))
+		return nil
+	}
+	if !t.Settings.LaneTrains || len(t.Settings.Lanes) == 0 {
+		return nil
+	}
+	return e.lanesOf(ctx, t, iid, head).Lanes
+}
+
+// joinLane hands the MR of a to its lane's train, setting the lane's
+// branch to the target's head first when that train is idle (or not
+// there yet).
+func (e *Engine) joinLane(ctx context.Context, t *train.Train, a train.JoinLane) error {
+	lane := e.laneKey(t.Key, a.Lane)
+	lt, err := e.store.Load(ctx, lane)
+	missing := errors.Is(err, store.ErrNotFound)
+	if err != nil && !missing {
+		return fmt.Errorf("join !%d to lane %s: %w", a.Add.MR, a.Lane, err)
+	}
+	var work []forwardedObs
+	if missing || lt.Idle() && len(lt.Outbox) == 0 {
+		head, err := e.resetLane(ctx, t, lane.Branch, lt.TargetHead)
+		if err != nil {
+			return fmt.Errorf("join !%d to lane %s: %w", a.Add.MR, a.Lane, err)
+		}
+		if missing || lt.TargetHead != head {
+			work = append(work, forwardedObs{Kind: fwdTarget, SHA: head})
+		}
+	}
+	add := a.Add
+	work = append(work, forwardedObs{Kind: fwdAdded, Added: &add})
+	if missing {
+		// Stored before its work, so that a sweep finds it if the pass
+		// that should take the work never comes.
+		if _, err := e.store.Save(ctx, train.New(lane, e.settings(lane))); err != nil && !errors.Is(err, store.ErrConflict) {
+			return fmt.Errorf("join !%d to lane %s: %w", a.Add.MR, a.Lane, err)
+		}
+	}
+	if err := e.forwardTo(ctx, lane, work...); err != nil {
+		return fmt.Errorf("join !%d to lane %s: %w", a.Add.MR, a.Lane, err)
+	}
+	e.log.Debug("sent to its lane's train", zap.String("train", t.Key.String()), zap.Int64("mr", a.Add.MR), zap.String("lane", a.Lane))
+	wake(ctx, lane)
+	return nil
+}
+
+// resetLane points the lane's branch at the target's head, which it
+// returns, unless its train holds that head already (known), when the
+// branch is there.
+func (e *Engine) resetLane(ctx context.Context, t *train.Train, branch, known string) (string, error) {
+	head := t.TargetHead
+	if head == "" {
+		h, err := e.forge.BranchHead(ctx, t.Project, t.Branch)
+		if err != nil {
+			return "", fmt.Errorf("read the head of %s: %w", t.Branch, err)
+		}
+		head = h
+	}
+	if known == head {
+		return head, nil
+	}
+	repo, err := e.repos.Repo(ctx, t.Project)
+	if err != nil {
+		return "", err
+	}
+	if err := e.ensureCommit(ctx, repo, t, head); err != nil {
+		return "", err
+	}
+	_, err = repo.PushCar(ctx, branch, head, e.laneOptions()...)
+	if errors.Is(err, gitops.ErrNoPushOptions) {
+		_, err = repo.PushCar(ctx, branch, head)
+	}
+	if err != nil {
+		return "", fmt.Errorf("set %s to %.12s: %w", branch, head, err)
+	}
+	return head, nil
+}
+
+// laneOptions are the push options of a move of a lane's branch: on
+// GitLab, ci.skip, since nobody waits for a pipeline of the lane's
+// branch itself (its cars have their own).
+func (e *Engine) laneOptions() []string {
+	if e.cfg.Profile.PipelinesBySHA {
+		return nil
+	}
+	return []string{"ci.skip"}
+}
+
+// leaveLane takes an MR off its lane's train, which tells nobody: the
+// target's train has told its author why.
+func (e *Engine) leaveLane(ctx context.Context, t *train.Train, a train.LeaveLane) error {
+	lane := e.laneKey(t.Key, a.Lane)
+	if ok, err := e.store.Exists(ctx, lane); err != nil || !ok {
+		return err
+	}
+	if err := e.forwardTo(ctx, lane, forwardedObs{Kind: fwdRemoved, MR: a.MR, Event: a.Event}); err != nil {
+		return fmt.Errorf("take !%d off lane %s: %w", a.MR, a.Lane, err)
+	}
+	wake(ctx, lane)
+	return nil
+}
+
+// laneAct carries out a for the lane train t of the target's train
+// target, in the place of what a target's train does: people are told
+// nothing, and a car that left is told to the target's train.
+func (e *Engine) laneAct(ctx context.Context, t *train.Train, target train.Key, lane string, a train.Action) (handled bool, err error) {
+	switch a := a.(type) {
+	case train.Comment, train.Status, train.Notify, train.CloseMR:
+		return true, nothingDone{}
+	case train.Record:
+		if err := e.store.AppendHistory(ctx, t.Key, a.Car); err != nil {
+			return true, fmt.Errorf("record !%d: %w", a.Car.MR, err)
+		}
+		c := a.Car
+		fo := forwardedObs{Kind: fwdLanePassed, MR: c.MR, SHA: c.HeadSHA, Lane: lane}
+		if c.State != train.StateMerged {
+			var r train.Reason
+			if c.Reason != nil {
+				r = *c.Reason
+			}
+			fo.Kind, fo.Reason = fwdLaneLeft, &r
+		}
+		if err := e.forwardTo(ctx, target, fo); err != nil {
+			return true, fmt.Errorf("tell %s of !%d: %w", target, c.MR, err)
+		}
+		e.log.Info("lane result", zap.String("train", t.Key.String()), zap.Int64("mr", c.MR), zap.String("state", string(c.State)))
+		wake(ctx, target)
+		return true, nil
+	}
+	return false, nil
+}

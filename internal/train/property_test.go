@@ -15,7 +15,9 @@ import (
 // TestPlanProperties drives the planner with random observation sequences
 // against a simulated world (results delivered late, twice or never, outside
 // pushes, new commits, closes, timeouts, pauses, sweeps) and checks the
-// train's promises after every step.
+// train's promises after every step. A third of the sequences test MRs in
+// their lanes' trains first, whose results come back as the edge brings
+// them: late, or never once the MR left.
 func TestPlanProperties(t *testing.T) {
 	sequences := 10000
 	if testing.Short() {
@@ -68,7 +70,12 @@ type harness struct {
 	// resettled: the settings changed mid-run, so pipelines started under
 	// one budget may run under another.
 	resettled bool
+	// lanes are the lanes' trains' MRs not yet reported back.
+	lanes []train.JoinLane
 }
+
+// harnessLanes are the lanes of the sequences with lane trains.
+var harnessLanes = []train.Lane{{Name: "api", Paths: []string{"api/"}}, {Name: "web", Paths: []string{"web/"}}}
 
 func runSequence(seed int64) error {
 	rng := rand.New(rand.NewPCG(uint64(seed), 0x7a11))
@@ -100,11 +107,15 @@ func runSequence(seed int64) error {
 
 func (h *harness) randomSettings() train.Settings {
 	rng := h.rng
-	return train.Settings{
+	s := train.Settings{
 		MaxParallel: 1 + rng.IntN(4), Retries: rng.IntN(2), PipelineTimeout: time.Hour,
 		BatchSize: 1 + rng.IntN(4), EagerEviction: rng.IntN(4) == 0, MinWindow: rng.IntN(3),
 		MaxBatchSize: 3 * rng.IntN(3), BisectParallel: rng.IntN(3),
 	}
+	if rng.IntN(3) == 0 {
+		s.LaneTrains, s.Lanes = true, harnessLanes
+	}
+	return s
 }
 
 // widen widens the bounds the checks allow by settings s, before the
@@ -205,22 +216,66 @@ func (h *harness) randomStep() {
 		}
 	case n < 93:
 		h.inbox = append(h.inbox, pending{obs: train.RulesUnmet{MR: h.randomMR(), Message: "it needs 1 more approval"}})
+	case n < 97:
+		h.laneResult()
 	default:
 		h.sweep()
 	}
 }
 
 func (h *harness) addition(mr int64, prio train.Priority) train.Added {
-	return train.Added{MR: mr, HeadSHA: sim.HeadOf(mr, h.rev[mr]), By: "u", Priority: prio, Event: fmt.Sprint("add", h.steps)}
+	a := train.Added{MR: mr, HeadSHA: sim.HeadOf(mr, h.rev[mr]), By: "u", Priority: prio, Event: fmt.Sprint("add", h.steps)}
+	if h.t.Settings.LaneTrains {
+		// The lanes its paths touch; now and then one the train does
+		// not have, or none read.
+		switch h.rng.IntN(8) {
+		case 0:
+		case 1:
+			a.Lanes = []string{"api", "docs"}
+		default:
+			for _, l := range harnessLanes {
+				if h.rng.IntN(2) == 0 {
+					a.Lanes = append(a.Lanes, l.Name)
+				}
+			}
+			if len(a.Lanes) == 0 {
+				a.Lanes = []string{"web"}
+			}
+		}
+	}
+	return a
+}
+
+// onTrain reports whether mr is on the train: a car, or in its lanes.
+func (h *harness) onTrain(mr int64) bool {
+	return h.t.Index(mr) >= 0 || slices.ContainsFunc(h.t.InLanes, func(lc train.LaneCar) bool { return lc.Add.MR == mr })
 }
 
 func (h *harness) add(mr int64, prio train.Priority) {
-	before := h.t.Index(mr) >= 0
+	before := h.onTrain(mr)
 	h.added[mr] = true
 	h.apply(h.addition(mr, prio))
-	if !before && h.t.Index(mr) < 0 {
+	if !before && !h.onTrain(mr) && !h.t.Draining {
 		h.fail("!%d was not added", mr)
 	}
+}
+
+// laneResult has a lane's train report on one of its MRs: a broken MR is
+// mostly evicted there, and now and then passes (an interaction the lane
+// did not see), which the train must still catch.
+func (h *harness) laneResult() {
+	if len(h.lanes) == 0 {
+		return
+	}
+	i := h.rng.IntN(len(h.lanes))
+	j := h.lanes[i]
+	h.lanes = slices.Delete(h.lanes, i, i+1)
+	if h.w.Broken[j.Add.MR] && h.rng.IntN(4) != 0 {
+		h.apply(train.LaneLeft{MR: j.Add.MR, HeadSHA: j.Add.HeadSHA, Lane: j.Lane,
+			Reason: train.Reason{Code: train.ReasonPipelineFailed, Detail: train.Words("its pipeline failed")}})
+		return
+	}
+	h.apply(train.LanePassed{MR: j.Add.MR, HeadSHA: j.Add.HeadSHA, Lane: j.Lane})
 }
 
 // deliver hands one waiting result to the planner, possibly keeping it to
@@ -298,6 +353,16 @@ func (h *harness) do(a train.Action) {
 		h.inbox = append(h.inbox, pending{start: &a})
 	case train.CancelPipeline:
 		h.w.Cancel(a.Pipeline)
+	case train.JoinLane:
+		if !slices.ContainsFunc(harnessLanes, func(l train.Lane) bool { return l.Name == a.Lane }) {
+			h.fail("!%d sent to lane %q, which the train does not have", a.Add.MR, a.Lane)
+		}
+		if slices.ContainsFunc(h.lanes, func(j train.JoinLane) bool { return j.Lane == a.Lane && j.Add.MR == a.Add.MR }) {
+			h.fail("!%d sent to lane %s twice", a.Add.MR, a.Lane)
+		}
+		h.lanes = append(h.lanes, a)
+	case train.LeaveLane:
+		h.lanes = slices.DeleteFunc(h.lanes, func(j train.JoinLane) bool { return j.Lane == a.Lane && j.Add.MR == a.MR })
 	case train.FastForwardTarget:
 		if !h.w.Passed(a.To) {
 			h.fail("fast-forward to %.8s, which has no successful pipeline", a.To)
@@ -375,8 +440,21 @@ func (h *harness) check(obs train.Observation) {
 		h.fail("%d pipelines running in the world, max %d (after %T)", n, limit+bisect, obs)
 	}
 	for mr := range h.added {
-		if h.t.Index(mr) < 0 && h.left[mr] == nil {
+		if !h.onTrain(mr) && h.left[mr] == nil {
 			h.fail("!%d was added and is neither on the train nor recorded as left", mr)
+		}
+	}
+	for i, lc := range h.t.InLanes {
+		if h.t.Index(lc.Add.MR) >= 0 {
+			h.fail("!%d is a car and in its lanes", lc.Add.MR)
+		}
+		if slices.ContainsFunc(h.t.InLanes[i+1:], func(o train.LaneCar) bool { return o.Add.MR == lc.Add.MR }) {
+			h.fail("!%d is in its lanes twice", lc.Add.MR)
+		}
+		for _, l := range lc.Lanes {
+			if !slices.Contains(lc.Passed, l) && !slices.ContainsFunc(h.lanes, func(j train.JoinLane) bool { return j.Lane == l && j.Add.MR == lc.Add.MR }) {
+				h.fail("!%d waits for lane %s, which does not test it", lc.Add.MR, l)
+			}
 		}
 	}
 	var allowed []int64
@@ -414,6 +492,9 @@ func (h *harness) drain() {
 	for round := 0; round < 500 && h.failure == nil; round++ {
 		for len(h.inbox) > 0 {
 			h.deliver(false, false)
+		}
+		for len(h.lanes) > 0 {
+			h.laneResult()
 		}
 		for _, p := range h.w.Running() {
 			h.inbox = append(h.inbox, pending{obs: h.w.Finish(p.ID, false)})

@@ -206,3 +206,21 @@ func TestGitHubServeTestsEachLaneInATrainOfItsOwn(t *testing.T) {
 	r.checkLaneTrains(e2eProject, broken, api, web, both)
 	r.checkRuns(e2eProject)
 }
+
+// An add through the API sends the MR to its lane's train at once, not
+// at the next sweep, which here is a minute away.
+func TestServeSendsAnAPIAddToItsLanesAtOnce(t *testing.T) {
+	t.Parallel()
+	r := newRig(t, fakeforge.CI{})
+	r.sweep = "1m"
+	r.withProject(`lanes: ["api services/api/**", "web web/**"]`, `lane_trains: true`)
+	r.forges += fmt.Sprintf("\napi:\n  tokens: [{name: ops, role: write, token: %s}]", e2eAPIToken)
+	addr := freeAddr(t)
+	r.hookTo(addr, 0)
+	r.serve(addr)
+	web := r.openMRWith(31, map[string]string{"web/app.js": "1;\n"})
+	if code, body := r.apiPost(addr, fmt.Sprintf("/api/v1/merge_requests/gitlab/group%%2Fapp/%d/add", web)); code != http.StatusOK {
+		t.Fatalf("add: %d %s", code, body)
+	}
+	r.waitFor("the MR to pass its lane and merge", 30*time.Second, func() bool { return r.settled([]int64{web}, nil) })
+}

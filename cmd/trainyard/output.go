@@ -245,16 +245,21 @@ func (p *printer) inLanes(t api.Train) error {
 	}
 	tw := p.table("MR", "LANES", "ADDED BY", "TITLE")
 	for _, lc := range t.InLanes {
-		ls := make([]string, len(lc.Lanes))
-		for i, l := range lc.Lanes {
-			ls[i] = l + " (testing)"
-			if slices.Contains(lc.Passed, l) {
-				ls[i] = l + " (passed)"
-			}
-		}
-		row(tw, label(lc.Label, lc.MR), strings.Join(ls, ", "), lc.AddedBy, lc.Title)
+		row(tw, label(lc.Label, lc.MR), laneStates(lc), lc.AddedBy, lc.Title)
 	}
 	return tw.Flush()
+}
+
+// laneStates says where an MR stands in each of its lanes.
+func laneStates(lc api.LaneCar) string {
+	ls := make([]string, len(lc.Lanes))
+	for i, l := range lc.Lanes {
+		ls[i] = l + " (testing)"
+		if slices.Contains(lc.Passed, l) {
+			ls[i] = l + " (passed)"
+		}
+	}
+	return strings.Join(ls, ", ")
 }
 
 // carLabel is the car's MR, with its priority above normal and the MRs
@@ -315,8 +320,11 @@ func (p *printer) history(hs []api.HistoryEntry) error {
 
 func (p *printer) mrStatus(past string, st api.MRStatus) error {
 	where := "not on any train"
-	if st.Car != nil {
+	switch {
+	case st.Car != nil:
 		where = fmt.Sprintf("on the train for %s at position %d, %s", st.Branch, st.Car.Position, p.state(st.Car.State))
+	case st.InLanes != nil:
+		where = fmt.Sprintf("on the train for %s, tested in its lanes first: %s", st.Branch, laneStates(*st.InLanes))
 	}
 	_, err := fmt.Fprintf(p.w, "%s %s of %s: %s.\n", past, label(st.Label, st.MR), st.Project, where)
 	return err

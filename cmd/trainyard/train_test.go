@@ -387,6 +387,26 @@ func TestTrainTableShowsTheMRsInTheirLanes(t *testing.T) {
 		"!6  api (testing), web (passed)  bob       Both\n")
 }
 
+// An MR command's answer says where the MR is: a car, in its lanes, or
+// on no train.
+func TestMRStatusLine(t *testing.T) {
+	var b bytes.Buffer
+	p := &printer{w: &b, format: "table"}
+	for _, st := range []api.MRStatus{
+		{Project: "g/a", MR: 5, Label: "!5", Branch: "main", Car: &api.Car{Position: 2, State: api.StateQueued}},
+		{Project: "g/a", MR: 6, Label: "!6", Branch: "main", InLanes: &api.LaneCar{Lanes: []string{"api", "web"}, Passed: []string{"api"}}},
+		{Project: "g/a", MR: 7, Label: "!7"},
+	} {
+		if err := p.mrStatus("Added", st); err != nil {
+			t.Fatal(err)
+		}
+	}
+	wantOutput(t, b.String(), ""+
+		"Added !5 of g/a: on the train for main at position 2, queued.\n"+
+		"Added !6 of g/a: on the train for main, tested in its lanes first: api (passed), web (testing).\n"+
+		"Added !7 of g/a: not on any train.\n")
+}
+
 // The CLI writes an MR the way its forge does, as the server labels it.
 func TestMRLabels(t *testing.T) {
 	for _, tt := range []struct {

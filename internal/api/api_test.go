@@ -459,6 +459,22 @@ func TestAddOfACarThatLeavesAtOnce(t *testing.T) {
 	}
 }
 
+// An add to a train that tests its MRs in their lanes first answers with
+// the MR in its lanes, not a refusal; the train lists it there.
+func TestAddToLanes(t *testing.T) {
+	t.Parallel()
+	e := apitest.New(t, apitest.Options{Settings: train.Settings{LaneTrains: true,
+		Lanes: []train.Lane{{Name: "one", Paths: []string{"mr-1.txt"}}, {Name: "two", Paths: []string{"mr-2.txt"}}}}})
+	one := e.MR(1, false)
+	call(t, e, "POST", mrPath+fmt.Sprint(one)+"/add", tok, "").want(t, 200, fmt.Sprintf(
+		`{"forge":"gitlab","project":"group/app","mr":%[1]d,"label":"!%[1]d","branch":"main","in_lanes":{"mr":%[1]d,"label":"!%[1]d","title":"Change 1",
+		"mr_url":"%[2]s/group/app/-/merge_requests/%[1]d","added_by":"api","added_at":"2025-03-01T12:00:00Z","lanes":["one"],"passed":[]}}`, one, e.Forge.URL()))
+	r := call(t, e, "GET", trainPath, "", "")
+	if r.status != 200 || !strings.Contains(string(r.body), `"cars":[],"in_lanes":[{"mr":1,`) {
+		t.Fatalf("train: %d %s", r.status, r.body)
+	}
+}
+
 // hangingSteer holds an add until told, then reports whether its
 // context was cancelled meanwhile.
 type hangingSteer struct {

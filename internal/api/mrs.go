@@ -57,7 +57,7 @@ func (s *server) mrCommand(r *http.Request, do func(Steering, context.Context, e
 	if err != nil {
 		return nil, &call{what, err}
 	}
-	if st.Car == nil && joins {
+	if st.Car == nil && st.InLanes == nil && joins {
 		after, err := s.records(r.Context(), req)
 		if err != nil {
 			return nil, &call{what, err}
@@ -151,17 +151,29 @@ func (s *server) locate(ctx context.Context, req engine.Request) (v1.MRStatus, e
 	if err != nil {
 		return st, err
 	}
+	// An MR in its lanes is also a car of each lane's train: the train
+	// it was added to, which holds it in its lanes, is where it is.
+	var found *v1.MRStatus
 	for _, k := range keys {
 		t, err := s.Trains.Train(ctx, k)
 		if err != nil {
 			return st, fmt.Errorf("load train %s: %w", k, err)
 		}
-		if i := t.Index(req.MR); i >= 0 {
-			full := s.trainOf(t, s.perWindow(ctx, k))
-			// The train's spelling of the project, not the caller's.
-			st.Project, st.Branch, st.Car = k.Project, k.Branch, &full.Cars[i]
+		if j := slices.IndexFunc(t.InLanes, func(lc train.LaneCar) bool { return lc.Add.MR == req.MR }); j >= 0 {
+			full := s.trainOf(t, 0)
+			st.Project, st.Branch, st.InLanes = k.Project, k.Branch, &full.InLanes[j]
 			return st, nil
 		}
+		if i := t.Index(req.MR); i >= 0 && found == nil {
+			full := s.trainOf(t, s.perWindow(ctx, k))
+			// The train's spelling of the project, not the caller's.
+			at := st
+			at.Project, at.Branch, at.Car = k.Project, k.Branch, &full.Cars[i]
+			found = &at
+		}
+	}
+	if found != nil {
+		return *found, nil
 	}
 	return st, nil
 }

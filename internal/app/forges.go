@@ -75,7 +75,9 @@ func (a *App) newEngine(owner string, f forges.Forge) *engine.Engine {
 	}
 	opts := append([]engine.Option{engine.WithRules(f.Client), engine.WithComments(f.Client),
 		engine.WithLogger(a.log.Named("engine").With(zap.String("forge", name))),
-		engine.WithNotifier(a.notifier), engine.WithTrace(a.metrics.Trace())}, a.engineOpts...)
+		engine.WithNotifier(a.notifier), engine.WithTrace(a.metrics.Trace()),
+		// Read when called: the workers are made after the engines.
+		engine.WithWaker(func(k train.Key) { a.workers.Enqueue(engine.Job{Key: k}) })}, a.engineOpts...)
 	return engine.New(ec, a.store, f.Client, repos, opts...)
 }
 

@@ -275,6 +275,9 @@ type Engine struct {
 	// signKey signs the markers of notes (see noteKey), once read.
 	keyMu   sync.Mutex
 	signKey []byte
+	// waker queues a pass of a train that a call outside the workers
+	// (the API, the dashboard) left work for; nil: the sweep finds it.
+	waker func(train.Key)
 }
 
 // Option adjusts an Engine at construction.
@@ -282,6 +285,12 @@ type Option func(*Engine)
 
 // WithClock replaces the wall clock, for tests.
 func WithClock(now func() time.Time) Option { return func(e *Engine) { e.now = now } }
+
+// WithWaker has w queue a pass of a train that a call made outside the
+// workers left work for in its inbox (an add through the API that sends
+// an MR to its lanes' trains). Passes run by the workers return such
+// jobs themselves.
+func WithWaker(w func(train.Key)) Option { return func(e *Engine) { e.waker = w } }
 
 // WithNotifier sends notifications to n.
 func WithNotifier(n Notifier) Option { return func(e *Engine) { e.notify = n } }
@@ -641,11 +650,17 @@ func noteYield(ctx context.Context) {
 }
 
 // wake asks for a pass of the train of key, which a pass under ctx left
-// work for in its inbox. Without workers (a direct call) the sweep finds
-// the work.
-func wake(ctx context.Context, key train.Key) {
-	if h, _ := ctx.Value(othersWaitKey{}).(*waitHook); h != nil && !slices.Contains(h.woken, key) {
-		h.woken = append(h.woken, key)
+// work for in its inbox: the workers' pass returns it as a job; a direct
+// call has the waker queue it, or without one leaves it to the sweep.
+func (e *Engine) wake(ctx context.Context, key train.Key) {
+	h, _ := ctx.Value(othersWaitKey{}).(*waitHook)
+	switch {
+	case h != nil:
+		if !slices.Contains(h.woken, key) {
+			h.woken = append(h.woken, key)
+		}
+	case e.waker != nil:
+		e.waker(key)
 	}
 }
 

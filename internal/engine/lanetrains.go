@@ -135,7 +135,7 @@ func (e *Engine) joinLane(ctx context.Context, t *train.Train, a train.JoinLane)
 		return fmt.Errorf("join !%d to lane %s: %w", a.Add.MR, a.Lane, err)
 	}
 	e.log.Debug("sent to its lane's train", zap.String("train", t.Key.String()), zap.Int64("mr", a.Add.MR), zap.String("lane", a.Lane))
-	wake(ctx, lane)
+	e.wake(ctx, lane)
 	return nil
 }
 
@@ -191,7 +191,7 @@ func (e *Engine) leaveLane(ctx context.Context, t *train.Train, a train.LeaveLan
 	if err := e.forwardTo(ctx, lane, forwardedObs{Kind: fwdRemoved, MR: a.MR, Event: a.Event}); err != nil {
 		return fmt.Errorf("take !%d off lane %s: %w", a.MR, a.Lane, err)
 	}
-	wake(ctx, lane)
+	e.wake(ctx, lane)
 	return nil
 }
 
@@ -219,7 +219,7 @@ func (e *Engine) laneAct(ctx context.Context, t *train.Train, target train.Key, 
 			return true, fmt.Errorf("tell %s of !%d: %w", target, c.MR, err)
 		}
 		e.log.Info("lane result", zap.String("train", t.Key.String()), zap.Int64("mr", c.MR), zap.String("state", string(c.State)))
-		wake(ctx, target)
+		e.wake(ctx, target)
 		return true, nil
 	}
 	return false, nil

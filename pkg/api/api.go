@@ -329,6 +329,9 @@ type MRStatus struct {
 	// Branch and Car are set while the MR is on a train.
 	Branch string `json:"branch,omitempty"`
 	Car    *Car   `json:"car,omitempty"`
+	// InLanes is set instead of Car while the MR is on the train of
+	// Branch but still tested in its lanes' trains.
+	InLanes *LaneCar `json:"in_lanes,omitempty"`
 }
 
 // Error is the body of every error response.

@@ -296,6 +296,9 @@ type ride struct {
 	Train    train.Key
 	TrainURL string
 	Current  bool
+	// InLanes: on the train, tested in its lanes' trains first (their
+	// rides are shown too); no position yet.
+	InLanes  bool
 	Position int
 	State    string
 	Steps    []step
@@ -335,6 +338,18 @@ func (d *Dashboard) mrPage(r *http.Request) (string, any, error) {
 			out.Title = c.Title
 			out.Rides = append(out.Rides, ride{Train: k, TrainURL: trainURL(k), Current: true, Position: i + 1,
 				State: string(c.State), Steps: d.journey(k, c, nil)})
+		}
+		for _, lc := range t.InLanes {
+			if lc.Add.MR != mr {
+				continue
+			}
+			out.Title = lc.Add.Title
+			detail := "by " + lc.Add.By + "; tested in its lanes first: " + train.QuoteAll(lc.Lanes)
+			if len(lc.Passed) > 0 {
+				detail += "; passed in " + train.QuoteAll(lc.Passed)
+			}
+			out.Rides = append(out.Rides, ride{Train: k, TrainURL: trainURL(k), Current: true, InLanes: true, State: "queued",
+				Steps: []step{{At: lc.Since, What: "added", Detail: detail}}})
 		}
 		for _, c := range d.history(ctx, k) {
 			if c.MR != mr {

@@ -751,4 +751,8 @@ func TestTrainPageShowsTheMRsInTheirLanes(t *testing.T) {
 	r.want(t, http.StatusOK, `<h2 id="lanes-h">In their lanes</h2>`, "!77</a> &lt;b&gt;api&lt;/b&gt; change",
 		`<span class="badge lane">api</span> <span class="badge running">testing</span>, <span class="badge lane">web</span> <span class="badge passed">passed</span>`,
 		"3m ago", "added by alice")
+	// Its page says it is on the train, in its lanes.
+	r = e.do(t, http.MethodGet, "/mrs/gitlab/"+url.PathEscape(project)+"/77", "")
+	r.want(t, http.StatusOK, `<span class="badge queued">in its lanes</span>`, "&lt;b&gt;api&lt;/b&gt; change",
+		"by alice; tested in its lanes first: <code>api</code>, <code>web</code>; passed in <code>web</code>")
 }

@@ -224,3 +224,39 @@ func TestServeSendsAnAPIAddToItsLanesAtOnce(t *testing.T) {
 	}
 	r.waitFor("the MR to pass its lane and merge", 30*time.Second, func() bool { return r.settled([]int64{web}, nil) })
 }
+
+// Lane trains on GitHub with a quarter of the webhooks lost: the sweeps
+// of the lanes' trains and the target's finish what the deliveries left
+// open.
+func TestGitHubLaneTrainsFinishWhenWebhooksAreLost(t *testing.T) {
+	t.Parallel()
+	r := newGitHubRig(t, ghRigOptions{ci: fakeforge.CI{Duration: 500 * time.Millisecond},
+		project: `lanes: ["api services/api/**", "web web/**"], lane_trains: true`})
+	r.sweep = "300ms"
+	addr := r.serveGitHub()
+	broken, api, web, both := r.laneTrainMRs()
+	r.ff.SetGitHubWebhook(fakeforge.Webhook{URL: "http://" + addr + "/webhooks/github", Secret: ghSecret, DropRate: 0.25, DropFirst: 1})
+	r.addInOrder(broken, api, web, both)
+	r.checkLaneTrains(e2eProject, broken, api, web, both)
+	r.requireDropped()
+	r.checkRuns(e2eProject)
+}
+
+// The same on GitLab, where the sweeps also find the pipelines the cars'
+// pushes started.
+func TestServeLaneTrainsFinishWhenWebhooksAreLost(t *testing.T) {
+	t.Parallel()
+	r := newRig(t, fakeforge.CI{Duration: 500 * time.Millisecond})
+	r.sweep = "300ms"
+	r.withProject(`lanes: ["api services/api/**", "web web/**"]`, `lane_trains: true`)
+	addr := freeAddr(t)
+	r.hookTo(addr, 0.25)
+	r.serve(addr)
+	broken, api, web, both := r.laneTrainMRs()
+	for _, mr := range []int64{broken, api, web, both} {
+		r.note(mr, "alice", "/train add")
+	}
+	r.checkLaneTrains(e2eProject, broken, api, web, both)
+	r.requireDropped()
+	r.checkPipelines()
+}

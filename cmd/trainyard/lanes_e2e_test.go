@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"net/http"
+	"net/url"
 	"slices"
 	"strings"
 	"testing"
@@ -96,6 +97,21 @@ func TestGitHubServeReadsLanesFromTheRepositoryFile(t *testing.T) {
 	one, both, outside := r.laneMRs()
 	r.addInOrder(one, both, outside)
 	r.checkLanes(addr, one, both, outside)
+}
+
+// windowOf reads a train's window from serve's API.
+func (r *rig) windowOf(addr, branch string) int {
+	r.t.Helper()
+	resp, err := http.Get(fmt.Sprintf("http://%s/api/v1/trains/%s/group%%2Fapp/%s", addr, r.forge, url.PathEscape(branch)))
+	if err != nil {
+		r.t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	var tr api.Train
+	if err := json.NewDecoder(resp.Body).Decode(&tr); err != nil || resp.StatusCode != http.StatusOK {
+		r.t.Fatalf("train %s: %d %v", branch, resp.StatusCode, err)
+	}
+	return tr.MaxParallel
 }
 
 // laneTrainMRs opens the MRs of a project whose lanes are tested in
@@ -193,6 +209,13 @@ func TestServeTestsEachLaneInATrainOfItsOwn(t *testing.T) {
 	})
 	r.checkLaneTrains(e2eProject, broken, api, web, both)
 	r.checkPipelines()
+	// The lanes share the window of 20; the target's train keeps one
+	// pipeline to integrate them.
+	for branch, want := range map[string]int{"main": 1, "trainyard-lanes/main/api": 10, "trainyard-lanes/main/web": 9} {
+		if got := r.windowOf(addr, branch); got != want {
+			t.Errorf("window of %s = %d, want %d", branch, got, want)
+		}
+	}
 }
 
 // Lane trains on GitHub: the same, with the checks of workflow runs.

@@ -792,12 +792,12 @@ func (e *Engine) leaseToken() (string, error) {
 func (e *Engine) load(ctx context.Context, key train.Key) (train.Train, error) {
 	t, err := e.store.Load(ctx, key)
 	if errors.Is(err, store.ErrNotFound) {
-		return train.New(key, e.settings(key)), nil
+		return train.New(key, e.settings(ctx, key)), nil
 	}
 	if err != nil {
 		return train.Train{}, fmt.Errorf("load train %s: %w", key, err)
 	}
-	e.applySettings(&t)
+	e.applySettings(ctx, &t)
 	return t, nil
 }
 

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"strings"
 
 	"go.uber.org/zap"
@@ -73,16 +74,34 @@ func (e *Engine) mrTarget(key train.Key) train.Key {
 	return key
 }
 
-// settings are the settings of the train of key. A lane's train takes the
-// target's from the configuration, without lanes (it has none of its
-// own) or a schedule (a freeze holds the target, not the lanes' tests).
-func (e *Engine) settings(key train.Key) train.Settings {
-	if target, _, ok := e.laneOf(key); ok {
-		s := e.cfg.Policy.Settings(target)
-		s.LaneTrains, s.Lanes, s.Schedule = false, nil, train.Schedule{}
-		return s.WithDefaults()
+// settings are the settings of the train of key, from the configuration.
+// With lane trains, the lanes share the project's window and the
+// target's train keeps one pipeline to integrate them
+// (train.Settings.LaneSettings and Integrating, which the simulator
+// measured). A lane's train takes the target's other settings, without
+// lanes or a schedule.
+func (e *Engine) settings(ctx context.Context, key train.Key) train.Settings {
+	target, lane, ok := e.laneOf(key)
+	if !ok {
+		return e.cfg.Policy.Settings(key).WithDefaults().Integrating()
 	}
-	return e.cfg.Policy.Settings(key).WithDefaults()
+	s := e.cfg.Policy.Settings(target)
+	lanes := s.Lanes
+	if !slices.ContainsFunc(lanes, func(l train.Lane) bool { return l.Name == lane }) {
+		// The lanes of the repository's file: the target's train holds
+		// them.
+		if t, err := e.store.Load(ctx, target); err == nil {
+			lanes = t.Settings.Lanes
+		}
+	}
+	i := slices.IndexFunc(lanes, func(l train.Lane) bool { return l.Name == lane })
+	if i < 0 {
+		// A lane no longer configured finishes what it holds with one
+		// pipeline (of two: one is the target's).
+		lanes, i = []train.Lane{{Name: lane}}, 0
+		s.MaxParallel = 2
+	}
+	return s.LaneSettings(i, len(lanes)).WithDefaults()
 }
 
 // lanesAtAdd reads the lanes an MR at head touches when it is added to
@@ -127,7 +146,7 @@ func (e *Engine) joinLane(ctx context.Context, t *train.Train, a train.JoinLane)
 	if missing {
 		// Stored before its work, so that a sweep finds it if the pass
 		// that should take the work never comes.
-		if _, err := e.store.Save(ctx, train.New(lane, e.settings(lane))); err != nil && !errors.Is(err, store.ErrConflict) {
+		if _, err := e.store.Save(ctx, train.New(lane, e.settings(ctx, lane))); err != nil && !errors.Is(err, store.ErrConflict) {
 			return fmt.Errorf("join !%d to lane %s: %w", a.Add.MR, a.Lane, err)
 		}
 	}

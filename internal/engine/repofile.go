@@ -39,8 +39,8 @@ type fileReader interface {
 // file the train last read (an empty one when the branch has none, which
 // undoes what a file set before). A file that the policy now refuses
 // (its configuration changed) is left out rather than stopping the train.
-func (e *Engine) applySettings(t *train.Train) {
-	t.Settings = e.settings(t.Key)
+func (e *Engine) applySettings(ctx context.Context, t *train.Train) {
+	t.Settings = e.settings(ctx, t.Key)
 	rf, ok := e.cfg.Policy.(RepoFiles)
 	if _, _, lane := e.laneOf(t.Key); !ok || t.Repo == nil || lane {
 		return
@@ -49,7 +49,7 @@ func (e *Engine) applySettings(t *train.Train) {
 		return
 	}
 	if s, err := rf.RepoSettings(t.Key, t.Repo.Data); err == nil {
-		t.Settings = s.WithDefaults()
+		t.Settings = s.WithDefaults().Integrating()
 	}
 }
 
@@ -108,7 +108,7 @@ func (e *Engine) readRepoFile(ctx context.Context, log *zap.Logger, t train.Trai
 	read := train.RepoFileRead{Config: c, Name: name}
 	tt := t
 	tt.Repo = &c
-	e.applySettings(&tt)
+	e.applySettings(ctx, &tt)
 	read.Settings = tt.Settings
 	return read, true
 }

@@ -92,22 +92,9 @@ type LanesResult struct {
 	PeakPipelines int    `json:"peak_pipelines,omitempty"`
 }
 
-// LaneWindows cuts max_parallel between k lanes: one pipeline is kept for
-// the integration line and the rest shared as evenly as possible, the
-// first lanes taking one more; every lane gets at least one, so with
-// max_parallel ≤ k, k + 1 pipelines may run at once.
-func LaneWindows(maxParallel, k int) []int {
-	out := make([]int, k)
-	budget := maxParallel - 1
-	for i := range out {
-		out[i] = budget / k
-		if i < budget%k {
-			out[i]++
-		}
-		out[i] = max(out[i], 1)
-	}
-	return out
-}
+// LaneWindows cuts max_parallel between k lanes, as the engine does:
+// one pipeline is kept for the integration (see train.LaneWindows).
+func LaneWindows(maxParallel, k int) []int { return train.LaneWindows(maxParallel, k) }
 
 // lane is one lane's train and its virtual branch.
 type lane struct {
@@ -854,28 +841,19 @@ func laneIndex(name string) int {
 	return i - 1
 }
 
-// mainBatch is the most cars one pipeline of the target's train tests
-// with Scenario.LaneIntegration "train": the integration line tests
-// every MR its lanes passed at once, and the train's one pipeline
-// should not hold back far fewer.
-const mainBatch = 64
-
-// newMainTrain is the target's train with Settings.LaneTrains: MRs go
-// to their k lanes first and join it once they passed in each, to be
-// tested there on the target, one pipeline at a time (the integration
-// line's), in batches as large as mainBatch. A failed pipeline is run
-// once more before its batch is bisected, as the line tests a failed
-// integration again: with one pipeline, a flake would otherwise cost a
-// test of every suspect in turn.
+// newMainTrain is the target's train with Settings.LaneTrains, as the
+// engine runs it: MRs go to their k lanes first and join it once they
+// passed in each, to be tested there on the target with the settings of
+// Settings.Integrating (one pipeline, the integration line's, large
+// batches, a failed pipeline run once more before its batch is
+// bisected, as the line tests a failed integration again).
 func newMainTrain(set train.Settings, k int, head string) *train.Train {
-	set.MaxParallel, set.MinWindow = 1, 1
-	set.BatchSize, set.MaxBatchSize = mainBatch, 0
 	set.LaneTrains = true
-	set.Retries = 1
 	set.Lanes = nil
 	for i := range k {
 		set.Lanes = append(set.Lanes, train.Lane{Name: laneName(i), Paths: []string{laneName(i) + "/"}})
 	}
+	set = set.Integrating()
 	t := train.New(train.Key{Forge: "sim", Project: "sim", Branch: "main"}, set)
 	t.TargetHead = head
 	return &t

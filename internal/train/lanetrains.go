@@ -17,6 +17,57 @@ import (
 // more here, on the target with everything ahead of it: the target still
 // moves only to a commit whose exact tree passed.
 
+// LaneWindows cuts a window of maxParallel pipelines between k lanes'
+// trains: one pipeline is kept for the train that integrates them (the
+// target's) and the rest shared as evenly as possible, the first lanes
+// taking one more; every lane gets at least one, so with maxParallel ≤ k,
+// k + 1 pipelines may run at once.
+func LaneWindows(maxParallel, k int) []int {
+	out := make([]int, k)
+	budget := maxParallel - 1
+	for i := range out {
+		out[i] = budget / k
+		if i < budget%k {
+			out[i]++
+		}
+		out[i] = max(out[i], 1)
+	}
+	return out
+}
+
+// IntegrationBatch is the most cars one pipeline of a train that
+// integrates lanes tests: its MRs passed their lanes already, so a
+// failure is rare, and one pipeline should take what they passed.
+const IntegrationBatch = 64
+
+// Integrating returns s for the train that integrates its lanes' trains
+// (LaneTrains with lanes): the one pipeline LaneWindows keeps for it, in
+// batches as large as IntegrationBatch, and a failed pipeline run once
+// more before its batch is bisected (with one pipeline a flake would
+// otherwise cost a test of every suspect in turn). The simulator found
+// this as fast as the project's own window there and far cheaper: every
+// MR tested alone a second time costs a pipeline each, and with
+// cross-lane interactions evicted up to a tenth of the good MRs
+// (docs/simulation.md). Other settings are returned as they are.
+func (s Settings) Integrating() Settings {
+	if !s.LaneTrains || len(s.Lanes) == 0 {
+		return s
+	}
+	s.MaxParallel, s.MinWindow = 1, 1
+	s.BatchSize, s.MaxBatchSize = IntegrationBatch, 0
+	s.Retries = 1
+	return s
+}
+
+// LaneSettings returns s for the train of lane i of n: its share of the
+// window (LaneWindows), with a floor of half of it, and no lanes or
+// schedule of its own (a freeze holds the target, not the lanes' tests).
+func (s Settings) LaneSettings(i, n int) Settings {
+	s.MaxParallel, s.MinWindow = LaneWindows(s.WithDefaults().MaxParallel, n)[i], 0
+	s.LaneTrains, s.Lanes, s.Schedule = false, nil, Schedule{}
+	return s
+}
+
 // laned reports whether the MR of o goes to its lanes' trains first. One
 // that depends on other MRs, is stacked, or is urgent joins this train at
 // once, as do MRs whose lanes are not known or not the train's.

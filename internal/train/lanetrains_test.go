@@ -213,3 +213,32 @@ func TestInLanesText(t *testing.T) {
 		t.Errorf("got  %q\nwant %q", got, want)
 	}
 }
+
+// The lanes share the window, one pipeline kept for the integration;
+// the integrating train takes that one, in large batches.
+func TestLaneAndIntegrationSettings(t *testing.T) {
+	for _, tt := range []struct {
+		p, k int
+		want []int
+	}{{20, 2, []int{10, 9}}, {20, 4, []int{5, 5, 5, 4}}, {20, 8, []int{3, 3, 3, 2, 2, 2, 2, 2}}, {3, 4, []int{1, 1, 1, 1}}} {
+		if got := LaneWindows(tt.p, tt.k); !slices.Equal(got, tt.want) {
+			t.Errorf("LaneWindows(%d, %d) = %v, want %v", tt.p, tt.k, got, tt.want)
+		}
+	}
+	s := Settings{MaxParallel: 20, BatchSize: 8, MaxBatchSize: 32, MinWindow: 15, Retries: 0, LaneTrains: true,
+		Lanes: []Lane{{Name: "api"}, {Name: "web"}}, Schedule: Schedule{Freezes: []FreezePeriod{{Spec: "hold"}}}}
+	in := s.Integrating()
+	if in.MaxParallel != 1 || in.MinWindow != 1 || in.BatchSize != IntegrationBatch || in.MaxBatchSize != 0 || in.Retries != 1 ||
+		!in.LaneTrains || len(in.Lanes) != 2 || len(in.Schedule.Freezes) != 1 {
+		t.Errorf("integrating: %+v", in)
+	}
+	off := s
+	off.LaneTrains = false
+	if got := off.Integrating(); got.MaxParallel != 20 || got.BatchSize != 8 {
+		t.Errorf("integrating without lane trains changed the settings: %+v", got)
+	}
+	web := s.LaneSettings(1, 2)
+	if web.MaxParallel != 9 || web.MinWindow != 0 || web.LaneTrains || web.Lanes != nil || len(web.Schedule.Freezes) != 0 || web.BatchSize != 8 {
+		t.Errorf("lane settings: %+v", web)
+	}
+}

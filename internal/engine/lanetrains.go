@@ -28,9 +28,9 @@ import (
 // The trains talk through each other's inboxes in the store, as replicas
 // forward work (forward.go): an action of one train never waits for
 // another's lease. The lane's branch starts at the target's head, and is
-// set back there whenever its train is idle, so that it follows the
-// target; a lane's branch that has drifted from the target only makes
-// its tests a poorer guess, never the target wrong.
+// set back there when it is handed an MR while its train is empty, so
+// that it follows the target; a lane's branch that has drifted from the
+// target only makes its tests a poorer guess, never the target wrong.
 
 // laneBranch is the branch of lane's train for target.
 func (e *Engine) laneBranch(target, lane string) string {
@@ -109,6 +109,9 @@ func (e *Engine) settings(ctx context.Context, key train.Key) train.Settings {
 // them only if it knows them then. Elsewhere nothing is read here (the
 // car's lanes are read after its add, for showing).
 func (e *Engine) lanesAtAdd(ctx context.Context, key train.Key, iid int64, head string) []string {
+	if !e.cfg.Policy.Settings(key).LaneTrains {
+		return nil // only the configuration turns lane trains on
+	}
 	t, err := e.load(ctx, key)
 	if err != nil {
 		e.log.Warn("read the train before an add; its lanes are read after it",

@@ -120,3 +120,49 @@ func TestLaneTrainsRunOnSweepsAlone(t *testing.T) {
 		}
 	}
 }
+
+// A lane's train retired when idle takes its branch with it; the next MR
+// of the lane makes both again, at the target's head.
+func TestARetiredLaneTakesItsBranch(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t, envOptions{settings: train.Settings{LaneTrains: true,
+		Lanes: []train.Lane{{Name: "web", Paths: []string{"web/**", "mr-*.txt"}}}}})
+	first := e.mr(1, map[string]string{"web/a.js": "1;\n"})
+	e.addAll(first)
+	sw := &engine.Sweeper{Store: e.st, Sweep: e.eng.Sweep, Retire: e.eng.Retire, Log: zaptest.NewLogger(t)}
+	for e.mrState(first).State != "merged" {
+		if e.ctx.Err() != nil {
+			t.Fatalf("!%d not merged", first)
+		}
+		sw.Pass(e.ctx)
+		time.Sleep(20 * time.Millisecond)
+	}
+	lane := e.key
+	lane.Branch = "trainyard-lanes/main/web"
+	if e.git("for-each-ref", "refs/heads/"+lane.Branch) == "" {
+		t.Fatal("no lane branch while its train is there")
+	}
+	lt, err := e.st.Load(e.ctx, lane)
+	if err != nil {
+		t.Fatal(err)
+	}
+	lt.IdleSince = time.Now().Add(-train.RetireAfter - time.Hour)
+	if _, err := e.st.Save(e.ctx, lt); err != nil {
+		t.Fatal(err)
+	}
+	if ok, err := e.eng.Retire(e.ctx, lane); err != nil || !ok {
+		t.Fatalf("retire the lane's train: %v, %v", ok, err)
+	}
+	if got := e.git("for-each-ref", "refs/heads/"+lane.Branch); got != "" {
+		t.Fatalf("the retired lane's branch is still there: %s", got)
+	}
+	second := e.mr(2, map[string]string{"web/b.js": "2;\n"})
+	e.addAll(second)
+	for e.mrState(second).State != "merged" {
+		if e.ctx.Err() != nil {
+			t.Fatalf("!%d not merged", second)
+		}
+		sw.Pass(e.ctx)
+		time.Sleep(20 * time.Millisecond)
+	}
+}

@@ -52,5 +52,16 @@ func (e *Engine) Retire(ctx context.Context, key train.Key) (bool, error) {
 		return false, err
 	}
 	e.log.Info("retired an idle train", zap.String("train", key.String()), zap.Time("idle_since", t.IdleSince))
+	if _, _, lane := e.laneOf(key); lane && e.repos != nil {
+		// Its branch goes with it: the next MR for the lane makes it
+		// again, at the target's head. One left behind is only clutter.
+		repo, err := e.repos.Repo(ctx, key.Project)
+		if err == nil {
+			err = repo.DeleteRemoteBranch(ctx, key.Branch)
+		}
+		if err != nil {
+			e.log.Warn("delete a retired lane's branch", zap.String("train", key.String()), zap.Error(err))
+		}
+	}
 	return true, nil
 }

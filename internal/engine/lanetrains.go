@@ -156,9 +156,32 @@ func (e *Engine) joinLane(ctx context.Context, t *train.Train, a train.JoinLane)
 	if err := e.forwardTo(ctx, lane, work...); err != nil {
 		return fmt.Errorf("join !%d to lane %s: %w", a.Add.MR, a.Lane, err)
 	}
+	if !missing {
+		// An idle lane's train retired since it was read would leave the
+		// work to no train: make it again, on its branch made again.
+		if err := e.reviveLane(ctx, t, lane); err != nil {
+			return fmt.Errorf("join !%d to lane %s: %w", a.Add.MR, a.Lane, err)
+		}
+	}
 	e.log.Debug("sent to its lane's train", zap.String("train", t.Key.String()), zap.Int64("mr", a.Add.MR), zap.String("lane", a.Lane))
 	e.wake(ctx, lane)
 	return nil
+}
+
+// reviveLane makes the lane's train of key again if it is gone, with its
+// branch at the target's head.
+func (e *Engine) reviveLane(ctx context.Context, t *train.Train, lane train.Key) error {
+	if ok, err := e.store.Exists(ctx, lane); err != nil || ok {
+		return err
+	}
+	head, err := e.resetLane(ctx, t, lane.Branch, "")
+	if err != nil {
+		return err
+	}
+	if _, err := e.store.Save(ctx, train.New(lane, e.settings(ctx, lane))); err != nil && !errors.Is(err, store.ErrConflict) {
+		return err
+	}
+	return e.forwardTo(ctx, lane, forwardedObs{Kind: fwdTarget, SHA: head})
 }
 
 // resetLane points the lane's branch at the target's head, which it

@@ -280,17 +280,6 @@ func TestLanesNeverMergeABrokenMR(t *testing.T) {
 	}
 }
 
-func TestLaneWindows(t *testing.T) {
-	for _, tt := range []struct {
-		p, k int
-		want []int
-	}{{20, 2, []int{10, 9}}, {20, 4, []int{5, 5, 5, 4}}, {20, 8, []int{3, 3, 3, 2, 2, 2, 2, 2}}, {3, 4, []int{1, 1, 1, 1}}} {
-		if got := LaneWindows(tt.p, tt.k); !slices.Equal(got, tt.want) {
-			t.Errorf("LaneWindows(%d, %d) = %v, want %v", tt.p, tt.k, got, tt.want)
-		}
-	}
-}
-
 func TestLanesValidate(t *testing.T) {
 	for _, tt := range []struct {
 		set   func(*Scenario)

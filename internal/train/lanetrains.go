@@ -45,9 +45,9 @@ const IntegrationBatch = 64
 // batches as large as IntegrationBatch, and a failed pipeline run once
 // more before its batch is bisected (with one pipeline a flake would
 // otherwise cost a test of every suspect in turn). The simulator found
-// this as fast as the project's own window there and far cheaper: every
-// MR tested alone a second time costs a pipeline each, and with
-// cross-lane interactions evicted up to a tenth of the good MRs
+// this as fast as the project's whole window and far cheaper: that
+// window tests almost every MR alone a second time, and with cross-lane
+// interactions it evicted up to a tenth of the good MRs
 // (docs/simulation.md). Other settings are returned as they are.
 func (s Settings) Integrating() Settings {
 	if !s.LaneTrains || len(s.Lanes) == 0 {

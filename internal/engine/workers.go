@@ -658,7 +658,6 @@ func (s *Sweeper) Pass(ctx context.Context) {
 	}
 }
 
-// guard runs f with a panic turned into an error.
 // hasInbox reports whether work waits in an idle train's inbox, which
 // another train sent it (a lane's train is sent its first MR so): a pass
 // takes it. An error says yes: a sweep too many costs less.
@@ -667,6 +666,7 @@ func (s *Sweeper) hasInbox(ctx context.Context, key train.Key) bool {
 	return err != nil || n > 0
 }
 
+// guard runs f with a panic turned into an error.
 func (s *Sweeper) guard(ctx context.Context, what string, f func(context.Context) error) (err error) {
 	defer func() {
 		if r := recover(); r != nil {

@@ -94,7 +94,8 @@ func (r *Repo) DeleteRemoteBranch(ctx context.Context, branch string) (err error
 // the push a compare-and-set. A refusal is a result (Rejected, with the new
 // remote head), not an error. expectedOld is the head the caller built on;
 // a fast-forward from any other ancestor of `to` still succeeds, since `to`
-// is the commit that was tested, and is logged.
+// is the commit that was tested, and is logged. options are push options
+// (GitLab's ci.skip), dropped where the remote takes none.
 func (r *Repo) FastForward(ctx context.Context, branch, expectedOld, to string, options ...string) (_ FFResult, err error) {
 	defer r.run.scrubErr(&err)
 	if err := checkBranch(branch); err != nil {

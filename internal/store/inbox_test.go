@@ -68,6 +68,9 @@ func testInboxOrder(t *testing.T, e *env) {
 	ctx := context.Background()
 	// Twice the same work: two forwards, told apart.
 	forward(t, e, testKey, "first", "second", "second")
+	if n, err := e.s.InboxLen(ctx, testKey); err != nil || n != 3 {
+		t.Fatalf("inbox length %d, %v; want 3", n, err)
+	}
 	holdLease(t, e, testKey, "h")
 	got := peek(t, e, testKey)
 	if want := []string{"first", "second", "second"}; !slices.Equal(works(got), want) {
@@ -90,6 +93,9 @@ func testInboxOrder(t *testing.T, e *env) {
 	}
 	if n := e.rdb.Exists(ctx, e.s.inboxKey(testKey)).Val(); n != 0 {
 		t.Fatalf("an emptied inbox is still a key")
+	}
+	if n, err := e.s.InboxLen(ctx, testKey); err != nil || n != 0 {
+		t.Fatalf("inbox length %d, %v after the drops; want 0", n, err)
 	}
 }
 

@@ -159,7 +159,7 @@ func (s *server) locate(ctx context.Context, req engine.Request) (v1.MRStatus, e
 		if err != nil {
 			return st, fmt.Errorf("load train %s: %w", k, err)
 		}
-		if j := slices.IndexFunc(t.InLanes, func(lc train.LaneCar) bool { return lc.Add.MR == req.MR }); j >= 0 {
+		if j := t.InLanesIndex(req.MR); j >= 0 {
 			full := s.trainOf(t, 0)
 			st.Project, st.Branch, st.InLanes = k.Project, k.Branch, &full.InLanes[j]
 			return st, nil

@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -520,7 +519,7 @@ func (e *Engine) onOtherTrain(ctx context.Context, key train.Key, mr int64) (str
 		if err != nil {
 			return "", fmt.Errorf("load train %s: %w", k, err)
 		}
-		if t.Index(mr) >= 0 || slices.ContainsFunc(t.InLanes, func(lc train.LaneCar) bool { return lc.Add.MR == mr }) {
+		if t.Index(mr) >= 0 || t.InLanesIndex(mr) >= 0 {
 			return owner.Branch, nil
 		}
 	}

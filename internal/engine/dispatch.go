@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -343,7 +342,7 @@ func (e *Engine) Status(ctx context.Context, r Request) error {
 
 func (e *Engine) statusText(ctx context.Context, t train.Train, mr int64) string {
 	i := t.Index(mr)
-	if k := slices.IndexFunc(t.InLanes, func(lc train.LaneCar) bool { return lc.Add.MR == mr }); i < 0 && k >= 0 {
+	if k := t.InLanesIndex(mr); i < 0 && k >= 0 {
 		return train.InLanesText(t.Branch, t.InLanes[k])
 	}
 	if i < 0 {

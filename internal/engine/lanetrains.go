@@ -96,10 +96,11 @@ func (e *Engine) settings(ctx context.Context, key train.Key) train.Settings {
 	}
 	i := slices.IndexFunc(lanes, func(l train.Lane) bool { return l.Name == lane })
 	if i < 0 {
-		// A lane no longer configured finishes what it holds with one
-		// pipeline (of two: one is the target's).
-		lanes, i = []train.Lane{{Name: lane}}, 0
-		s.MaxParallel = 2
+		// A lane no longer configured finishes what it holds on one
+		// pipeline.
+		s = s.LaneSettings(0, 1)
+		s.MaxParallel = 1
+		return s.WithDefaults()
 	}
 	return s.LaneSettings(i, len(lanes)).WithDefaults()
 }

@@ -92,10 +92,6 @@ type LanesResult struct {
 	PeakPipelines int    `json:"peak_pipelines,omitempty"`
 }
 
-// LaneWindows cuts max_parallel between k lanes, as the engine does:
-// one pipeline is kept for the integration (see train.LaneWindows).
-func LaneWindows(maxParallel, k int) []int { return train.LaneWindows(maxParallel, k) }
-
 // lane is one lane's train and its virtual branch.
 type lane struct {
 	idx  int
@@ -220,7 +216,7 @@ func newLaneRun(s Scenario, pop population, st Strategy, mrLanes [][]int) *laneR
 		drawn: map[string]bool{}, pairRNG: rand.New(rand.NewPCG(s.Seed, streamLaneConflict)),
 	}
 	r.root = r.world.Target
-	r.res.Lanes, r.res.Windows = k, LaneWindows(s.MaxParallel, k)
+	r.res.Lanes, r.res.Windows = k, train.LaneWindows(s.MaxParallel, k)
 	if s.sharedPool() {
 		r.shared, r.urgent = true, map[int64]bool{}
 		r.res.Pool = LanePoolShared

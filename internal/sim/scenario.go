@@ -113,10 +113,10 @@ type Scenario struct {
 	// lanes they do not share, that fail every tree carrying both.
 	LaneConflict float64 `json:"lane_conflict" yaml:"lane_conflict"`
 	// LanePool is how the lanes share max_parallel: "static" (or empty,
-	// the default) cuts it into fixed windows (LaneWindows); "shared"
-	// lets a lane use the pipelines the others leave free (lanes.go,
-	// allot). Omitted from the JSON and YAML when static, so a scenario
-	// without it prints as before.
+	// the default) cuts it into fixed windows (train.LaneWindows, as the
+	// engine does); "shared" lets a lane use the pipelines the others
+	// leave free (lanes.go, allot). Omitted from the JSON and YAML when
+	// static, so a scenario without it prints as before.
 	LanePool string `json:"lane_pool,omitempty" yaml:"lane_pool,omitempty"`
 	// LaneIntegration is how MRs that passed their lanes reach the
 	// target: "line" (or empty, the default) through the integration

@@ -84,11 +84,6 @@ func (p *planner) laned(o Added) bool {
 	return true
 }
 
-// inLanes returns the index in InLanes of mr, or -1.
-func (p *planner) inLanes(mr int64) int {
-	return slices.IndexFunc(p.t.InLanes, func(lc LaneCar) bool { return lc.Add.MR == mr })
-}
-
 // toLanes sends the MR of o to the trains of its lanes.
 func (p *planner) toLanes(o Added) {
 	lc := LaneCar{Add: o, Lanes: slices.Clone(o.Lanes), Since: p.now}
@@ -115,7 +110,7 @@ func joinEvent(lane string, o Added) string {
 }
 
 func (p *planner) lanePassed(o LanePassed) {
-	k := p.inLanes(o.MR)
+	k := p.t.InLanesIndex(o.MR)
 	if k < 0 {
 		return
 	}
@@ -148,7 +143,7 @@ func (p *planner) laneNews(k int, r Reason) {
 }
 
 func (p *planner) laneLeft(o LaneLeft) {
-	k := p.inLanes(o.MR)
+	k := p.t.InLanesIndex(o.MR)
 	if k < 0 || p.t.InLanes[k].Add.HeadSHA != o.HeadSHA {
 		return
 	}

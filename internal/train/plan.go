@@ -155,7 +155,7 @@ func (p *planner) add(o Added) {
 		p.reply(o.MR, o.Event, msgDraining(p.t.Branch))
 		return
 	}
-	if k := p.inLanes(o.MR); k >= 0 {
+	if k := p.t.InLanesIndex(o.MR); k >= 0 {
 		p.reply(o.MR, o.Event, msgAlreadyInLanes(p.t.Branch, p.t.InLanes[k]))
 		return
 	}
@@ -301,8 +301,8 @@ func (p *planner) retestInPlace(i int) bool {
 func (p *planner) remove(o Removed) {
 	i := p.t.Index(o.MR)
 	switch {
-	case i < 0 && p.inLanes(o.MR) >= 0:
-		p.leaveLanes(p.inLanes(o.MR), "", Reason{Code: ReasonRemoved, Detail: Words(msgRemovedBy(o.By, o.Via))}, replyKey(o.MR, o.Event, p.now))
+	case i < 0 && p.t.InLanesIndex(o.MR) >= 0:
+		p.leaveLanes(p.t.InLanesIndex(o.MR), "", Reason{Code: ReasonRemoved, Detail: Words(msgRemovedBy(o.By, o.Via))}, replyKey(o.MR, o.Event, p.now))
 	case i < 0:
 		p.reply(o.MR, o.Event, msgNotOnTrain(p.t.Branch))
 	case p.frozen(o.MR):
@@ -382,7 +382,7 @@ func (p *planner) drain(o Drain) {
 func (p *planner) headChanged(o HeadChanged) {
 	i := p.t.Index(o.MR)
 	if i < 0 && o.HeadSHA != "" {
-		if k := p.inLanes(o.MR); k >= 0 && p.t.InLanes[k].Add.HeadSHA != o.HeadSHA {
+		if k := p.t.InLanesIndex(o.MR); k >= 0 && p.t.InLanes[k].Add.HeadSHA != o.HeadSHA {
 			p.laneNews(k, Reason{Code: ReasonNewCommits, Detail: Words(msgNewCommits(p.t.InLanes[k].Add.HeadSHA, o.HeadSHA)), Commit: o.HeadSHA})
 		}
 		return
@@ -404,7 +404,7 @@ func (p *planner) closed(o Closed) {
 		r = Reason{Code: ReasonMergedOutside, Detail: Words("the merge request was merged outside the train")}
 	}
 	if i < 0 {
-		if k := p.inLanes(o.MR); k >= 0 {
+		if k := p.t.InLanesIndex(o.MR); k >= 0 {
 			p.laneNews(k, r)
 		}
 		return
@@ -432,7 +432,7 @@ func (p *planner) rulesUnmet(o RulesUnmet) {
 func (p *planner) retargeted(o Retargeted) {
 	i := p.t.Index(o.MR)
 	if i < 0 && o.Branch != p.t.Branch {
-		if k := p.inLanes(o.MR); k >= 0 {
+		if k := p.t.InLanesIndex(o.MR); k >= 0 {
 			p.laneNews(k, Reason{Code: ReasonRetargeted, Detail: Words("its target branch changed to " + Quote(o.Branch))})
 		}
 		return

@@ -248,7 +248,7 @@ func (h *harness) addition(mr int64, prio train.Priority) train.Added {
 
 // onTrain reports whether mr is on the train: a car, or in its lanes.
 func (h *harness) onTrain(mr int64) bool {
-	return h.t.Index(mr) >= 0 || slices.ContainsFunc(h.t.InLanes, func(lc train.LaneCar) bool { return lc.Add.MR == mr })
+	return h.t.Index(mr) >= 0 || h.t.InLanesIndex(mr) >= 0
 }
 
 func (h *harness) add(mr int64, prio train.Priority) {

@@ -595,6 +595,11 @@ func (t *Train) Index(mr int64) int {
 	return -1
 }
 
+// InLanesIndex returns the index in InLanes of mr, or -1.
+func (t *Train) InLanesIndex(mr int64) int {
+	return slices.IndexFunc(t.InLanes, func(lc LaneCar) bool { return lc.Add.MR == mr })
+}
+
 // Car returns mr's car, or nil.
 func (t *Train) Car(mr int64) *Car {
 	if i := t.Index(mr); i >= 0 {

@@ -2,13 +2,12 @@ package github
 
 import (
 	"context"
-	"errors"
-	"slices"
 	"strings"
 	"testing"
 
 	"github.com/trainyard/trainyard/internal/fakeforge"
 	"github.com/trainyard/trainyard/internal/forge"
+	"github.com/trainyard/trainyard/internal/forge/forgetest"
 )
 
 // The engine finds stacked pull requests through this interface.
@@ -89,28 +88,7 @@ func TestOpenMRFromBranch(t *testing.T) {
 	if got != exp {
 		t.Fatalf("OpenMRFromBranch(feature) = %+v\nwant %+v", got, exp)
 	}
-	// Listed for completing an add: the open ones, a fork's too, the
-	// most recently updated first, as many as asked for.
-	list, err := c.OpenMRs(ctx, project, 10)
-	var iids []int64
-	for _, m := range list {
-		iids = append(iids, m.IID)
-	}
-	if err != nil || !slices.Equal(iids, []int64{5, 4, 3, 2}) || list[2] != exp {
-		t.Fatalf("OpenMRs = %v, %v (third %+v); want 5 4 3 2, the third %+v", iids, err, list, exp)
-	}
-	if list, err := c.OpenMRs(ctx, project, 2); err != nil || len(list) != 2 || list[0].IID != 5 || list[1].IID != 4 {
-		t.Fatalf("OpenMRs, 2 = %+v, %v", list, err)
-	}
-	for _, branch := range []string{"old", "evil", "nothing"} {
-		if got, ok, err := c.OpenMRFromBranch(ctx, project, branch); err != nil || ok || got != (forge.MR{}) {
-			t.Errorf("OpenMRFromBranch(%s) = %+v, %v, %v; want none", branch, got, ok, err)
-		}
-	}
-	_, _, err = c.OpenMRFromBranch(ctx, "acme/nope", "feature")
-	if !errors.Is(err, forge.ErrNotFound) || !strings.Contains(err.Error(), "branch feature of acme/nope") {
-		t.Fatalf("missing repository: %v", err)
-	}
+	forgetest.CheckOpenMRs(t, c, project, exp)
 	if _, _, err := c.OpenMRFromBranch(ctx, "widgets", "feature"); err == nil || !strings.Contains(err.Error(), "owner/repo") {
 		t.Fatalf("repository without an owner: %v", err)
 	}

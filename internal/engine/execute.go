@@ -138,6 +138,10 @@ func (e *Engine) act(ctx context.Context, t *train.Train, a train.Action) ([]tra
 		return nil, e.joinLane(ctx, t, a)
 	case train.LeaveLane:
 		return nil, e.leaveLane(ctx, t, a)
+	case train.ResetLane:
+		return nil, e.staleLane(ctx, t, a)
+	case train.ResetBranch:
+		return e.resetBranch(ctx, t)
 	case train.BuildCar:
 		b, err := e.build(ctx, t, a)
 		if err != nil {

@@ -47,6 +47,7 @@ const (
 	fwdTarget     = "target"      // train.TargetHead: its branch was set there
 	fwdLanePassed = "lane_passed" // train.LanePassed
 	fwdLaneLeft   = "lane_left"   // train.LaneLeft
+	fwdLaneStale  = "lane_stale"  // train.LaneStale
 )
 
 // forwardedObs is one observation an event brought.
@@ -113,6 +114,8 @@ func (o forwardedObs) observation() (train.Observation, bool) {
 			r = *o.Reason
 		}
 		return train.LaneLeft{MR: o.MR, HeadSHA: o.SHA, Lane: o.Lane, Reason: r}, true
+	case fwdLaneStale:
+		return train.LaneStale{MR: o.MR}, true
 	}
 	return nil, false
 }

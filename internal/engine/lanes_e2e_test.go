@@ -1,6 +1,7 @@
 package engine_test
 
 import (
+	"fmt"
 	"slices"
 	"strings"
 	"testing"
@@ -164,5 +165,94 @@ func TestARetiredLaneTakesItsBranch(t *testing.T) {
 		}
 		sw.Pass(e.ctx)
 		time.Sleep(20 * time.Millisecond)
+	}
+}
+
+// An MR that passed its lane and then left the target's train unmerged
+// is on the lane's branch: the lane's train sets its branch back to the
+// target's head at once, though it is busy, and builds its cars again
+// there, so no later MR of the lane is tested with the one that left.
+func TestALaneLetsGoOfAnMRTheTargetLetGo(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t, envOptions{ci: fakeforge.CI{Manual: true}, settings: train.Settings{LaneTrains: true,
+		Lanes: []train.Lane{{Name: "api", Paths: []string{"services/api/**", "mr-*.txt"}}}}})
+	const laneBranch = "trainyard-lanes/main/api"
+	sw := &engine.Sweeper{Store: e.st, Sweep: e.eng.Sweep, Log: zaptest.NewLogger(t)}
+	// pipelineOf sweeps until a pipeline of ref exists that is not one
+	// of not, and returns it.
+	pipelineOf := func(ref string, not ...int64) fakeforge.Pipeline {
+		t.Helper()
+		for {
+			ps, err := e.ff.Pipelines(project)
+			if err != nil {
+				t.Fatal(err)
+			}
+			for _, p := range ps {
+				if p.Ref == ref && !slices.Contains(not, p.ID) {
+					return p
+				}
+			}
+			if e.ctx.Err() != nil {
+				t.Fatalf("no pipeline of %s besides %v among %+v", ref, not, ps)
+			}
+			sw.Pass(e.ctx)
+			time.Sleep(10 * time.Millisecond)
+		}
+	}
+	finish := func(p fakeforge.Pipeline) {
+		t.Helper()
+		if err := e.ff.FinishPipeline(e.ctx, p.ID, fakeforge.PipelineSuccess); err != nil {
+			t.Fatal(err)
+		}
+	}
+	carries := func(rev, file string) bool {
+		return slices.Contains(strings.Fields(e.git("ls-tree", "-r", "--name-only", rev)), file)
+	}
+
+	// Both in the lane at once: !2's car is built on !1's, and runs on
+	// after !1 passed and moved the lane's branch.
+	left := e.mr(1, map[string]string{"services/api/a.go": "package api\n"})
+	next := e.mr(2, map[string]string{"services/api/b.go": "package api\n"})
+	e.addAll(left, next)
+	laneRef := func(mr int64) string { return fmt.Sprintf("trainyard/%s/%d", laneBranch, mr) }
+	passed := pipelineOf(laneRef(left))
+	first := pipelineOf(laneRef(next))
+	finish(passed)
+	onTarget := pipelineOf(fmt.Sprintf("trainyard/main/%d", left))
+	if got := e.git("rev-parse", laneBranch); got != passed.SHA {
+		t.Fatalf("the lane's branch is at %.12s, want !%d's lane commit %.12s", got, left, passed.SHA)
+	}
+	if !carries(first.SHA, "mr-1.txt") || e.pipelineStatus(first.ID) != fakeforge.PipelineRunning {
+		t.Fatalf("!%d's lane pipeline %d: want it running on !%d's commit", next, first.ID, left)
+	}
+
+	u := e.users["alice"]
+	if err := e.eng.Remove(e.ctx, engine.Request{Forge: e.key.Forge, Project: project, MR: left, UserID: u.ID, Username: u.Username, Event: "remove-1"}); err != nil {
+		t.Fatal(err)
+	}
+	again := pipelineOf(fmt.Sprintf("trainyard/%s/%d", laneBranch, next), first.ID)
+	if got, want := e.git("rev-parse", laneBranch), e.head(); got != want {
+		t.Fatalf("the lane's branch is at %.12s, want the target's head %.12s", got, want)
+	}
+	if carries(again.SHA, "mr-1.txt") || !carries(again.SHA, "mr-2.txt") {
+		t.Fatalf("!%d's lane commit %.12s still carries !%d, or lacks its own change", next, again.SHA, left)
+	}
+	e.waitStatus(first.ID, fakeforge.PipelineCanceled)
+	e.waitStatus(onTarget.ID, fakeforge.PipelineCanceled)
+
+	finish(again)
+	finish(pipelineOf(fmt.Sprintf("trainyard/main/%d", next)))
+	for e.mrState(next).State != "merged" {
+		if e.ctx.Err() != nil {
+			t.Fatalf("!%d not merged", next)
+		}
+		sw.Pass(e.ctx)
+		time.Sleep(10 * time.Millisecond)
+	}
+	if carries("main", "mr-1.txt") || !carries("main", "mr-2.txt") {
+		t.Fatalf("main: %s", e.git("ls-tree", "-r", "--name-only", "main"))
+	}
+	if st := e.mrState(left).State; st != "opened" {
+		t.Fatalf("!%d is %s, want opened", left, st)
 	}
 }

@@ -29,8 +29,11 @@ import (
 // forward work (forward.go): an action of one train never waits for
 // another's lease. The lane's branch starts at the target's head, and is
 // set back there when it is handed an MR while its train is empty, so
-// that it follows the target; a lane's branch that has drifted from the
-// target only makes its tests a poorer guess, never the target wrong.
+// that it follows the target, and by its own train when an MR it carries
+// left the target's train unmerged (staleLane, resetBranch), so that no
+// later test of the lane carries a change that will not land. A lane's
+// branch that has drifted from the target only makes its tests a poorer
+// guess, never the target wrong.
 
 // laneBranch is the branch of lane's train for target.
 func (e *Engine) laneBranch(target, lane string) string {
@@ -239,6 +242,43 @@ func (e *Engine) leaveLane(ctx context.Context, t *train.Train, a train.LeaveLan
 	}
 	e.wake(ctx, lane)
 	return nil
+}
+
+// staleLane tells the lane's train that its branch carries the MR of a,
+// which will not merge, so that the train sets the branch back.
+func (e *Engine) staleLane(ctx context.Context, t *train.Train, a train.ResetLane) error {
+	lane := e.laneKey(t.Key, a.Lane)
+	if ok, err := e.store.Exists(ctx, lane); err != nil || !ok {
+		// A retired lane's branch went with it.
+		return err
+	}
+	if err := e.forwardTo(ctx, lane, forwardedObs{Kind: fwdLaneStale, MR: a.MR}); err != nil {
+		return fmt.Errorf("tell lane %s that !%d left: %w", a.Lane, a.MR, err)
+	}
+	e.wake(ctx, lane)
+	return nil
+}
+
+// resetBranch sets the branch of the lane's train t back to its target's
+// head, as the target's train knows it, under t's own lease, so that no
+// move of t's races it.
+func (e *Engine) resetBranch(ctx context.Context, t *train.Train) ([]train.Observation, error) {
+	target, _, ok := e.laneOf(t.Key)
+	if !ok {
+		return nil, nothingDone{}
+	}
+	tt, err := e.store.Load(ctx, target)
+	if errors.Is(err, store.ErrNotFound) {
+		tt = train.Train{Key: target}
+	} else if err != nil {
+		return nil, fmt.Errorf("set %s back: %w", t.Branch, err)
+	}
+	head, err := e.resetLane(ctx, &tt, t.Branch, t.TargetHead)
+	if err != nil {
+		return nil, err
+	}
+	e.log.Info("lane branch set back to the target", zap.String("train", t.Key.String()), zap.String("head", head))
+	return []train.Observation{train.TargetHead{SHA: head}}, nil
 }
 
 // laneAct carries out a for the lane train t of the target's train

@@ -109,7 +109,7 @@ func fullCar(mr int64) train.Car {
 		MR: mr, HeadSHA: sha(int(mr)), Title: fmt.Sprintf("Fix the frobnicator in module %d", mr),
 		Source: fmt.Sprintf("feature/fix-%d", mr), AddedBy: "alice", AddedVia: "ci", AddedAt: at(int(mr)),
 		Priority: train.PriorityHigh, Method: train.MethodSquash, State: train.StateEvicted,
-		DependsOn: []train.Dep{{MR: mr + 100, Label: fmt.Sprintf("!%d", mr+100)}}, Stacked: "feature/base", Lanes: []string{"api", "web"}, LanesOf: "0123456789abcdef",
+		DependsOn: []train.Dep{{MR: mr + 100, Label: fmt.Sprintf("!%d", mr+100)}}, Stacked: "feature/base", Lanes: []string{"api", "web"}, LanesOf: "0123456789abcdef", Laned: true,
 		Base: sha(1000 + int(mr)), Commit: sha(2000 + int(mr)), Pipeline: 7000 + mr,
 		PipelineStartedAt: at(100), PushedAt: at(90), Attempts: 2, Builds: 3, Suspect: 41, Detached: true, Retested: true, LeftAt: at(200),
 		Witness: &train.Witness{Pipeline: 7100 + mr, SHA: sha(4000 + int(mr)), Others: 1, Status: train.PipelineFailed, Started: at(150)},
@@ -155,12 +155,15 @@ func fullTrain(key train.Key, n int) train.Train {
 			Method: train.MethodSquash, Event: "note-10", Estimate: time.Minute, DependsOn: []train.Dep{{MR: 1, Label: "!1"}}, Stacked: "base", Lanes: []string{"api"}},
 			Lanes: []string{"api", "web"}, Passed: []string{"web"}, Since: at(360)}},
 		IdleSince: at(400),
+		ResetDue:  true,
 		Outbox: train.Actions{
 			train.BuildCar{MR: 1, Base: sha(42), HeadSHA: sha(1), Method: train.MethodMerge, Title: "t", Source: "s", Build: 2, At: at(1)},
 			train.Notify{Kind: train.NotifyEvicted, Key: "evict-1", Cars: []train.Car{fullCar(9)}, Commit: sha(9), By: "bob", Reason: "why"},
 			train.Record{Car: fullCar(8)},
 			train.JoinLane{Lane: "api", Add: train.Added{MR: 10, HeadSHA: sha(10), Event: "lane:join:api:note-10"}},
 			train.LeaveLane{Lane: "web", MR: 10, Event: "lane:leave:web:note-11"},
+			train.ResetLane{Lane: "api", MR: 8},
+			train.ResetBranch{},
 		},
 	}
 	for i := range t.Cars {

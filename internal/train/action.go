@@ -67,6 +67,19 @@ type LeaveLane struct {
 	Event string
 }
 
+// ResetLane tells the train of Lane's branch that MR, which merged into
+// that branch when it passed there, left this train unmerged: the
+// lane's later tests must not carry it (the edge brings it as
+// LaneStale).
+type ResetLane struct {
+	Lane string
+	MR   int64
+}
+
+// ResetBranch asks for a lane's branch to be set back to its target's
+// head. The result is a TargetHead observation.
+type ResetBranch struct{}
+
 // CancelPipeline asks for a pipeline to be cancelled; its result no longer
 // matters.
 type CancelPipeline struct {
@@ -176,6 +189,8 @@ func (Record) action()            {}
 func (Status) action()            {}
 func (JoinLane) action()          {}
 func (LeaveLane) action()         {}
+func (ResetLane) action()         {}
+func (ResetBranch) action()       {}
 
 // Wants reports whether the train still waits for the result of a: a build
 // for a car no longer building on that base, a pipeline for a commit the

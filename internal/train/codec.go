@@ -76,6 +76,10 @@ func kindOf(a Action) string {
 		return "join_lane"
 	case LeaveLane:
 		return "leave_lane"
+	case ResetLane:
+		return "reset_lane"
+	case ResetBranch:
+		return "reset_branch"
 	}
 	return ""
 }
@@ -106,6 +110,10 @@ func decodeAction(kind string, data json.RawMessage) (Action, error) {
 		return decode[JoinLane](data)
 	case "leave_lane":
 		return decode[LeaveLane](data)
+	case "reset_lane":
+		return decode[ResetLane](data)
+	case "reset_branch":
+		return decode[ResetBranch](data)
 	}
 	return nil, fmt.Errorf("unknown action kind %q", kind)
 }

@@ -129,7 +129,7 @@ func (p *planner) lanePassed(o LanePassed) {
 	p.enter(a, 0)
 	// Its lanes are known: no sweep needs to read them again.
 	if c := p.t.Car(a.MR); c != nil {
-		c.Lanes, c.LanesOf = ls, LanesDigest(p.t.Settings.Lanes)
+		c.Lanes, c.LanesOf, c.Laned = ls, LanesDigest(p.t.Settings.Lanes), true
 	}
 }
 
@@ -162,11 +162,22 @@ func (p *planner) leaveLanes(k int, from string, r Reason, key string) {
 	lc := p.t.InLanes[k]
 	p.t.InLanes = slices.Delete(p.t.InLanes, k, k+1)
 	for _, l := range lc.Lanes {
-		if l != from {
+		if l != from && !slices.Contains(lc.Passed, l) {
 			p.emit(LeaveLane{Lane: l, MR: lc.Add.MR, Event: "lane:leave:" + l + ":" + strings.TrimPrefix(key, "reply:")})
 		}
 	}
+	p.staleLanes(lc.Add.MR, lc.Passed)
 	o := lc.Add
 	p.depart(Car{MR: o.MR, HeadSHA: o.HeadSHA, Title: o.Title, Source: o.Source, AddedBy: o.By, AddedVia: o.Via,
 		AddedAt: lc.Since, Priority: o.Priority, Method: o.Method, Lanes: slices.Clone(lc.Lanes)}, r, key)
+}
+
+// staleLanes tells the trains of lanes, whose branches the MR merged
+// into when it passed there, that it will not merge: a lane's branch
+// that kept it would test every later MR of the lane with it, and one
+// its new commits conflict with if it is added again.
+func (p *planner) staleLanes(mr int64, lanes []string) {
+	for _, l := range lanes {
+		p.emit(ResetLane{Lane: l, MR: mr})
+	}
 }

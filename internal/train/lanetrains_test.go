@@ -242,3 +242,68 @@ func TestLaneAndIntegrationSettings(t *testing.T) {
 		t.Errorf("lane settings: %+v", web)
 	}
 }
+
+// An MR the lanes passed that leaves the train unmerged is on their
+// branches: each lane's train is told, and a lane it did not pass is
+// only asked to drop it. An MR that never went through lanes tells none.
+func TestAnMRTheLanesPassedLeavingTellsThem(t *testing.T) {
+	tr, _ := Plan(laneTrain(), laneAdd(2, "api", "web"), t0)
+	tr, _ = Plan(tr, LanePassed{MR: 2, HeadSHA: head(2), Lane: "api"}, t0)
+	got, actions := Plan(tr, LaneLeft{MR: 2, HeadSHA: head(2), Lane: "web", Reason: Reason{Code: ReasonPipelineFailed}}, t0)
+	if rs, ls := only[ResetLane](actions), only[LeaveLane](actions); len(rs) != 1 || rs[0] != (ResetLane{Lane: "api", MR: 2}) || len(ls) != 0 {
+		t.Fatalf("resets %+v, leaves %+v: want api told, web asked nothing (it evicted !2)", rs, ls)
+	}
+	if len(got.InLanes) != 0 {
+		t.Fatalf("in lanes %+v", got.InLanes)
+	}
+
+	tr, _ = Plan(tr, LanePassed{MR: 2, HeadSHA: head(2), Lane: "web"}, t0)
+	if c := tr.Car(2); c == nil || !c.Laned {
+		t.Fatalf("car %+v: want !2 on the train, through its lanes", c)
+	}
+	tr, _ = Plan(tr, Added{MR: 3, HeadSHA: head(3), Title: "t", By: "bob", Priority: PriorityUrgent, Event: "note-3", Lanes: []string{"api"}}, t0)
+	for _, tt := range []struct {
+		name string
+		obs  Observation
+		want []ResetLane
+	}{
+		{"new commits", HeadChanged{MR: 2, HeadSHA: "H2-new"}, []ResetLane{{Lane: "api", MR: 2}, {Lane: "web", MR: 2}}},
+		{"removed", Removed{MR: 2, By: "bob", Event: "note-9"}, []ResetLane{{Lane: "api", MR: 2}, {Lane: "web", MR: 2}}},
+		{"not through lanes", Removed{MR: 3, By: "bob", Event: "note-10"}, nil},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			_, actions := Plan(tr, tt.obs, t0)
+			if rs := only[ResetLane](actions); !slices.Equal(rs, tt.want) {
+				t.Fatalf("resets %+v, want %+v", rs, tt.want)
+			}
+		})
+	}
+}
+
+// A lane's train told that its branch carries an MR the target let go
+// sets the branch back once its own move has landed, before it builds
+// anything more on it; the new head rebuilds what sat on the old one.
+func TestALaneSetsItsBranchBackOnceItsMoveLanded(t *testing.T) {
+	tr := mk(at(1, StatePassed, "L0"), at(2, StateRunning, "C1"))
+	tr.TargetHead = "L0"
+	tr.Pending = &FastForward{To: commit(1), Expected: "L0", MRs: []int64{1}, Planned: t0}
+	got, actions := Plan(tr, LaneStale{MR: 7}, t0)
+	if !got.ResetDue || len(only[ResetBranch](actions)) != 0 {
+		t.Fatalf("reset due %v, actions %#v: want it owed while the move is in flight", got.ResetDue, actions)
+	}
+	got, actions = Plan(got, FastForwarded{To: commit(1), Expected: "L0"}, t0)
+	if got.ResetDue || len(only[ResetBranch](actions)) != 1 || len(only[BuildCar](actions)) != 0 {
+		t.Fatalf("reset due %v, actions %#v: want the branch set back, nothing built", got.ResetDue, actions)
+	}
+	if got.TargetHead != commit(1) || got.Car(2) == nil || got.Car(2).State != StateRunning {
+		t.Fatalf("head %s, cars %s", got.TargetHead, states(got))
+	}
+	got, actions = Plan(got, TargetHead{SHA: "T9"}, t0)
+	builds := only[BuildCar](actions)
+	if got.TargetHead != "T9" || len(builds) != 1 || builds[0].MR != 2 || builds[0].Base != "T9" {
+		t.Fatalf("head %s, builds %+v: want !2 built again on T9", got.TargetHead, builds)
+	}
+	if cs := only[CancelPipeline](actions); len(cs) != 1 || cs[0].Pipeline != pipe(2) {
+		t.Fatalf("cancels %+v: want !2's pipeline on the old branch stopped", cs)
+	}
+}

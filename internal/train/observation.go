@@ -222,6 +222,11 @@ type LaneLeft struct {
 	Reason  Reason
 }
 
+// LaneStale: MR, which merged into the branch of this lane's train, left
+// the target's train unmerged, so the branch is set back to the
+// target's head (Train.ResetDue).
+type LaneStale struct{ MR int64 }
+
 // Tick lets time pass: pipelines over their timeout are evicted.
 type Tick struct{}
 
@@ -254,4 +259,5 @@ func (FastForwarded) observation()   {}
 func (Tick) observation()            {}
 func (LanePassed) observation()      {}
 func (LaneLeft) observation()        {}
+func (LaneStale) observation()       {}
 func (Resync) observation()          {}

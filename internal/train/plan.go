@@ -137,6 +137,8 @@ func (p *planner) observe(obs Observation) {
 		p.lanePassed(o)
 	case LaneLeft:
 		p.laneLeft(o)
+	case LaneStale:
+		p.t.ResetDue = true
 	case Tick:
 		// Time passing is handled by reconcile, but for strays.
 		p.t.Strays = slices.DeleteFunc(p.t.Strays, func(s Stray) bool { return p.now.Sub(s.Pushed) > StrayWindow })
@@ -871,6 +873,9 @@ func (p *planner) evictKeyed(i int, r Reason, key string) {
 	c := p.t.Cars[i]
 	p.t.Cars = slices.Delete(p.t.Cars, i, i+1)
 	p.abandon(&c)
+	if c.Laned {
+		p.staleLanes(c.MR, c.Lanes)
+	}
 	if c.Pipeline != 0 && (c.State == StateRunning) {
 		p.emit(CancelPipeline{MR: c.MR, Pipeline: c.Pipeline})
 	}

@@ -12,6 +12,13 @@ import (
 func (p *planner) reconcile() {
 	for p.resetStale() || p.settleFailures() || p.settleSuspects() || p.expireTimeouts() {
 	}
+	if p.t.ResetDue && p.t.Pending == nil {
+		// Nothing more is built or moved on the lane's branch as it is:
+		// the answer, its new head, rebuilds what sits on the old one.
+		p.t.ResetDue = false
+		p.emit(ResetBranch{})
+		return
+	}
 	if p.t.Paused {
 		return
 	}

@@ -234,6 +234,9 @@ type Car struct {
 	Lanes []string `json:"lanes,omitempty"`
 	// LanesOf is the LanesDigest of the lanes Lanes were read with.
 	LanesOf string `json:"lanes_of,omitempty"`
+	// Laned: the MR passed the trains of its Lanes before it joined
+	// (Settings.LaneTrains), so their branches carry it.
+	Laned bool `json:"laned,omitempty"`
 
 	State    State  `json:"state"`
 	Base     string `json:"base,omitempty"`     // commit the speculative commit was built on
@@ -480,6 +483,11 @@ type Train struct {
 	// lost). Oldest first, at most MaxStrays, each kept for StrayWindow
 	// after its push.
 	Strays []Stray `json:"strays,omitempty"`
+	// ResetDue: this is a lane's train, and its branch carries an MR that
+	// left the target's train unmerged (LaneStale). The branch is set
+	// back to the target's head (ResetBranch) once no fast-forward of it
+	// is in flight.
+	ResetDue bool `json:"reset_due,omitempty"`
 	// IdleSince is when the train last became idle (no car, no move in
 	// flight); zero while it is not. A train idle long enough is retired
 	// (see the engine's sweep).

@@ -142,7 +142,7 @@ func (o *trainOptions) completeDead(cmd *cobra.Command, args []string, _ string)
 	}
 	out := make([]string, 0, len(dls))
 	for _, d := range dls {
-		out = append(out, d.ID+"\t"+d.Reason)
+		out = append(out, d.ID+"\t"+oneLine(d.Reason, 80))
 	}
 	return out, none
 }

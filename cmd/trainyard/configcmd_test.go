@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"fmt"
 	"net"
 	"net/http"
 	"os"
@@ -88,6 +89,43 @@ func TestConfigCheck(t *testing.T) {
 		if rows[k] != want {
 			t.Errorf("-o table: %s = %q, want %q\n%s", k, rows[k], want, table)
 		}
+	}
+}
+
+// With every secret in a file, the printed configuration names the files
+// and is itself a valid configuration that prints the same.
+func TestConfigCheckOfSecretFilesLoadsBack(t *testing.T) {
+	for _, k := range []string{"TRAINYARD_GITLAB_TOKEN", "TRAINYARD_GITLAB_WEBHOOK_SECRET", "TRAINYARD_API_TOKEN"} {
+		t.Setenv(k, "")
+	}
+	secret := func(name, v string) string { return writeFile(t, name, v+"\n") }
+	path := writeServiceConfig(t, fmt.Sprintf(`
+redis: {password_file: %s}
+gitlab: {url: https://gitlab.example.com, token_file: %s, webhook_secret_file: %s}
+github: {token_file: %s, webhook_secret_file: %s}
+api:
+  token_file: %s
+  tokens: [{name: ci, role: write, token_file: %s}]
+projects:
+  - {forge: gitlab, path: group/app, webhook_secret_file: %s}
+  - {forge: github, path: acme/app}
+notify: [{kind: slack, url_file: %s}]
+`, secret("redis", "redis-password"), secret("gitlab-token", "glpat-0123456789abcdef"), secret("gitlab-hook", "gitlab-hook-secret-0123"),
+		secret("github-token", "ghp_0123456789abcdef"), secret("github-hook", "github-hook-secret-0123"),
+		secret("api-token", "api-token-0123456789"), secret("ci-token", "ci-token-0123456789ab"),
+		secret("project-hook", "project-hook-secret-0123"), secret("slack", "https://hooks.slack.com/services/T/B/C")))
+
+	out, err := run(t.Context(), "config", "check", path)
+	if err != nil {
+		t.Fatalf("config check: %v", err)
+	}
+	if strings.Contains(out, "[redacted]") || strings.Count(out, "_file: ") != 9 {
+		t.Errorf("want the nine secret files named, and no secret redacted beside them:\n%s", out)
+	}
+	body := func(s string) string { _, b, _ := strings.Cut(s, "\n\n"); return b }
+	again, err := run(t.Context(), "config", "check", writeServiceConfig(t, out))
+	if err != nil || body(again) != body(out) {
+		t.Errorf("checking the printed configuration: %v\n%s\nwant\n%s", err, again, out)
 	}
 }
 

@@ -58,7 +58,7 @@ func newContextCommand() *cobra.Command {
 					if r.Current {
 						mark = "*"
 					}
-					fmt.Fprintf(tw, "%s\t%s\t%s\t%s\n", mark, r.Name, r.Server, r.Forge)
+					fmt.Fprintf(tw, "%s\t%s\t%s\t%s\n", mark, clean(r.Name), clean(r.Server), clean(r.Forge))
 				}
 				return tw.Flush()
 			})

@@ -4,9 +4,12 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"slices"
+	"unicode/utf8"
 
 	"github.com/spf13/cobra"
 
+	"github.com/trainyard/trainyard/internal/config"
 	"github.com/trainyard/trainyard/internal/demo"
 )
 
@@ -31,6 +34,9 @@ func newDemoCommand() *cobra.Command {
 			"  trainyard demo --serve --listen 127.0.0.1:9090",
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
+			if err := checkDemoFlags(o); err != nil {
+				return err
+			}
 			out := cmd.OutOrStdout()
 			if f, ok := out.(*os.File); ok && liveBoard(f) {
 				o.Live = true
@@ -47,7 +53,7 @@ func newDemoCommand() *cobra.Command {
 		},
 	}
 	f := cmd.Flags()
-	f.StringVar(&o.Forge, "forge", o.Forge, "forge to run on: gitlab, or github (its pull requests, signed webhooks and Actions checks)")
+	f.StringVar(&o.Forge, "forge", o.Forge, "forge to run on: "+demo.ForgeGitLab+", or "+demo.ForgeGitHub+" (its pull requests, signed webhooks and Actions checks)")
 	f.IntVar(&o.MRs, "mrs", o.MRs, "number of merge requests")
 	f.Float64Var(&o.FailRate, "fail-rate", o.FailRate, "fraction of merge requests whose tests fail")
 	f.Float64Var(&o.FlakeRate, "flake-rate", o.FlakeRate, "fraction of passing pipelines that fail anyway")
@@ -59,8 +65,39 @@ func newDemoCommand() *cobra.Command {
 	f.StringVar(&o.Dir, "dir", "", "keep the repositories and write pipelines.jsonl, mrs.json and summary.json here")
 	f.BoolVar(&o.Serve, "serve", false, "after the train, keep Trainyard (API and dashboard) and the fake forge (with its control API) up until Ctrl-C")
 	f.StringVar(&o.Listen, "listen", "", "Trainyard's address, for webhooks, API and dashboard (default "+demoServeListen+" with --serve, else a free port)")
-	f.StringVar(&o.Token, "token", "", "the API token with --serve, at least 16 characters (default: a random one, printed)")
+	f.StringVar(&o.Token, "token", "", fmt.Sprintf("the API token with --serve, at least %d characters (default: a random one, printed)", config.MinSecretLen))
 	return cmd
+}
+
+// checkDemoFlags refuses the flag values the demo cannot run with, as
+// usage errors, before it starts anything.
+func checkDemoFlags(o demo.Options) error {
+	forges := []string{demo.ForgeGitLab, demo.ForgeGitHub}
+	switch {
+	case !slices.Contains(forges, o.Forge):
+		return usagef("--forge %q: want %s", o.Forge, orList(forges))
+	case o.Token != "" && utf8.RuneCountInString(o.Token) < config.MinSecretLen:
+		// Not quoted: short or not, it is a secret.
+		return usagef("--token: want at least %d characters, got %d", config.MinSecretLen, utf8.RuneCountInString(o.Token))
+	case o.MRs < 0:
+		return usagef("--mrs %d: want 0 or more", o.MRs)
+	case o.MaxParallel < 1:
+		return usagef("--max-parallel %d: want 1 or more", o.MaxParallel)
+	case o.Retries < 0:
+		return usagef("--retries %d: want 0 or more", o.Retries)
+	case o.CIDuration < 0:
+		return usagef("--ci-duration %s: want 0s or more", o.CIDuration)
+	}
+	for _, r := range []struct {
+		flag string
+		v    float64
+	}{{"fail-rate", o.FailRate}, {"flake-rate", o.FlakeRate}, {"conflict-rate", o.ConflictRate}} {
+		// Written so that NaN fails too.
+		if !(r.v >= 0 && r.v <= 1) {
+			return usagef("--%s %v: want a fraction from 0 to 1", r.flag, r.v)
+		}
+	}
+	return nil
 }
 
 // liveBoard reports whether out is a terminal to draw the train on in

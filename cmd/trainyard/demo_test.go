@@ -153,7 +153,7 @@ func TestDemoRefusesBadServeSettings(t *testing.T) {
 	}{
 		{[]string{"--listen", addr}, "demo: listen on " + addr + ": the address is already in use: stop what listens there, " +
 			"or choose another address with --listen (127.0.0.1:0 takes any free port)"},
-		{[]string{"--token", "too-short"}, "demo: the API token must have at least 16 characters"},
+		{[]string{"--token", "too-short"}, "--token: want at least 16 characters, got 9"},
 	} {
 		ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 		var stdout bytes.Buffer

@@ -1,8 +1,11 @@
 package main
 
 import (
+	"fmt"
+
 	"github.com/spf13/cobra"
 
+	apiserver "github.com/trainyard/trainyard/internal/api"
 	"github.com/trainyard/trainyard/pkg/api"
 )
 
@@ -50,12 +53,12 @@ func newDeadListCommand(o *trainOptions, use, short string) *cobra.Command {
 		Short: short,
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
+			if err := checkLimit(limit, apiserver.MaxDeadLetters); err != nil {
+				return err
+			}
 			c, p, err := o.setup(cmd)
 			if err != nil {
 				return err
-			}
-			if limit < 1 {
-				return usagef("--limit %d: want 1 or more", limit)
 			}
 			dls, err := c.DeadLetters(cmd.Context(), limit)
 			if err != nil {
@@ -64,7 +67,7 @@ func newDeadListCommand(o *trainOptions, use, short string) *cobra.Command {
 			return p.print(api.DeadLetterList{DeadLetters: dls}, func() error { return p.deadLetters(dls) })
 		},
 	}
-	cmd.Flags().IntVar(&limit, "limit", 50, "how many to show (at most 1000)")
+	cmd.Flags().IntVar(&limit, "limit", 50, fmt.Sprintf("how many to show (at most %d)", apiserver.MaxDeadLetters))
 	return cmd
 }
 

@@ -165,21 +165,22 @@ func fileFlags(specs []string) (map[string]string, error) {
 func projectRows(tw *tabwriter.Writer, ps ...fakeforge.ControlProject) {
 	fmt.Fprintln(tw, "ID\tPATH\tDEFAULT BRANCH\tCLONE URL")
 	for _, p := range ps {
-		fmt.Fprintf(tw, "%d\t%s\t%s\t%s\n", p.ID, p.Path, p.DefaultBranch, p.CloneURL)
+		fmt.Fprintf(tw, "%d\t%s\t%s\t%s\n", p.ID, clean(p.Path), clean(p.DefaultBranch), clean(p.CloneURL))
 	}
 }
 
 func mrRows(tw *tabwriter.Writer, ms ...fakeforge.ControlMR) {
 	fmt.Fprintln(tw, "MR\tSTATE\tSOURCE\tTARGET\tAUTHOR\tSHA\tTITLE")
 	for _, m := range ms {
-		fmt.Fprintf(tw, "!%d\t%s\t%s\t%s\t%s\t%.8s\t%s\n", m.IID, m.State, m.SourceBranch, m.TargetBranch, m.Author, m.SHA, m.Title)
+		fmt.Fprintf(tw, "!%d\t%s\t%s\t%s\t%s\t%.8s\t%s\n", m.IID, clean(m.State), clean(m.SourceBranch), clean(m.TargetBranch),
+			clean(m.Author), clean(m.SHA), clean(m.Title))
 	}
 }
 
 func pipelineRows(tw *tabwriter.Writer, ps ...fakeforge.ControlPipeline) {
 	fmt.Fprintln(tw, "ID\tSTATUS\tREF\tSHA\tSOURCE")
 	for _, p := range ps {
-		fmt.Fprintf(tw, "%d\t%s\t%s\t%.8s\t%s\n", p.ID, p.Status, p.Ref, p.SHA, p.Source)
+		fmt.Fprintf(tw, "%d\t%s\t%s\t%.8s\t%s\n", p.ID, clean(p.Status), clean(p.Ref), clean(p.SHA), clean(p.Source))
 	}
 }
 
@@ -239,7 +240,7 @@ func newFFUserCommand(o *controlOptions) *cobra.Command {
 			var u fakeforge.ControlUser
 			if project == "" {
 				return o.call(cmd, "POST", "/users", req, &u, func(tw *tabwriter.Writer) {
-					fmt.Fprintf(tw, "User %s (id %d).\n", u.Username, u.ID)
+					fmt.Fprintf(tw, "User %s (id %d).\n", clean(u.Username), u.ID)
 				})
 			}
 			c, _, err := o.client(cmd)
@@ -252,7 +253,7 @@ func newFFUserCommand(o *controlOptions) *cobra.Command {
 			var m fakeforge.ControlMember
 			return o.call(cmd, "PUT", fakeforge.ProjectPath(project)+"/members/"+url.PathEscape(u.Username),
 				fakeforge.SetAccessRequest{Access: access}, &m, func(tw *tabwriter.Writer) {
-					fmt.Fprintf(tw, "User %s is %s of %s.\n", m.Username, m.Role, m.Project)
+					fmt.Fprintf(tw, "User %s is %s of %s.\n", clean(m.Username), clean(m.Role), clean(m.Project))
 				})
 		},
 	}
@@ -323,7 +324,7 @@ func newFFMRCommand(o *controlOptions) *cobra.Command {
 			comment.Body = args[2]
 			var n fakeforge.ControlNote
 			return o.call(cmd, "POST", fakeforge.MRPath(args[0], iid)+"/comments", comment, &n, func(tw *tabwriter.Writer) {
-				fmt.Fprintf(tw, "Comment %d by %s on !%d.\n", n.ID, n.Author, iid)
+				fmt.Fprintf(tw, "Comment %d by %s on !%d.\n", n.ID, clean(n.Author), iid)
 			})
 		},
 	}
@@ -342,7 +343,9 @@ func newFFMRCommand(o *controlOptions) *cobra.Command {
 			var ns []fakeforge.ControlNote
 			return o.call(cmd, "GET", fakeforge.MRPath(args[0], iid)+"/comments", nil, &ns, func(tw *tabwriter.Writer) {
 				for _, n := range ns {
-					fmt.Fprintf(tw, "%s (%s):\n%s\n\n", n.Author, n.CreatedAt.Format(time.RFC3339), strings.TrimRight(n.Body, "\n"))
+					// A comment's lines are kept, and only those.
+					fmt.Fprintf(tw, "%s (%s):\n%s\n\n", clean(n.Author), n.CreatedAt.Format(time.RFC3339),
+						strings.TrimRight(printable(n.Body, true), "\n "))
 				}
 			})
 		},
@@ -360,7 +363,7 @@ func newFFMRCommand(o *controlOptions) *cobra.Command {
 			}
 			var m fakeforge.ControlMR
 			return o.call(cmd, "POST", fakeforge.MRPath(args[0], iid)+"/approve", approve, &m, func(tw *tabwriter.Writer) {
-				fmt.Fprintf(tw, "%s approved !%d.\n", approve.User, iid)
+				fmt.Fprintf(tw, "%s approved !%d.\n", clean(approve.User), iid)
 			})
 		},
 	}
@@ -381,7 +384,7 @@ func newFFMRCommand(o *controlOptions) *cobra.Command {
 			return o.call(cmd, "POST", fakeforge.MRPath(args[0], iid)+"/reviews", review, &rs, func(tw *tabwriter.Writer) {
 				fmt.Fprintln(tw, "ID\tUSER\tSTATE\tCOMMIT")
 				for _, r := range rs {
-					fmt.Fprintf(tw, "%d\t%s\t%s\t%.12s\n", r.ID, r.User, r.State, r.Commit)
+					fmt.Fprintf(tw, "%d\t%s\t%s\t%.12s\n", r.ID, clean(r.User), clean(r.State), clean(r.Commit))
 				}
 			})
 		},
@@ -425,7 +428,7 @@ func newFFCommitCommand(o *controlOptions) *cobra.Command {
 		RunE: func(cmd *cobra.Command, args []string) error {
 			var a fakeforge.CheckRunAnswer
 			return o.call(cmd, "POST", fakeforge.ProjectPath(args[0])+"/commits/"+url.PathEscape(args[1])+"/check-runs", run, &a, func(tw *tabwriter.Writer) {
-				fmt.Fprintf(tw, "Check run %d: %s %s %s.\n", a.ID, run.Name, run.Status, run.Conclusion)
+				fmt.Fprintf(tw, "Check run %d: %s %s %s.\n", a.ID, clean(run.Name), clean(run.Status), clean(run.Conclusion))
 			})
 		},
 	}
@@ -446,7 +449,7 @@ func newFFCommitCommand(o *controlOptions) *cobra.Command {
 			return o.call(cmd, "GET", path, nil, &list, func(tw *tabwriter.Writer) {
 				fmt.Fprintln(tw, "ID\tNAME\tSTATE\tDESCRIPTION\tLINK")
 				for _, s := range list {
-					fmt.Fprintf(tw, "%d\t%s\t%s\t%s\t%s\n", s.ID, s.Name, s.State, s.Description, s.TargetURL)
+					fmt.Fprintf(tw, "%d\t%s\t%s\t%s\t%s\n", s.ID, clean(s.Name), clean(s.State), clean(s.Description), clean(s.TargetURL))
 				}
 			})
 		},
@@ -464,7 +467,7 @@ func pushFlags(cmd *cobra.Command, push *fakeforge.PushRequest, files *[]string)
 }
 
 func pushed(tw *tabwriter.Writer, res fakeforge.ControlPush) {
-	fmt.Fprintf(tw, "Pushed %s of %s to %s.\n", res.Branch, res.Project, res.SHA)
+	fmt.Fprintf(tw, "Pushed %s of %s to %s.\n", clean(res.Branch), clean(res.Project), clean(res.SHA))
 }
 
 func newFFPushCommand(o *controlOptions) *cobra.Command {

@@ -114,6 +114,7 @@ const (
 
 // state colours a state cell (or its header) when colour is on.
 func (p *printer) state(s string) string {
+	s = clean(s)
 	if !p.colour {
 		return s
 	}
@@ -142,7 +143,7 @@ func (p *printer) trainList(ts []api.TrainSummary) error {
 	}
 	tw := p.table(header...)
 	for _, t := range ts {
-		cells := []string{t.Forge, t.Project, t.Branch, fmt.Sprint(t.Cars), fmt.Sprint(t.Running), trainStatus(t.Paused, t.Draining, t.Hold)}
+		cells := []string{clean(t.Forge), clean(t.Project), clean(t.Branch), fmt.Sprint(t.Cars), fmt.Sprint(t.Running), trainStatus(t.Paused, t.Draining, t.Hold)}
 		if held {
 			cells = append(cells, holdCell(t.Hold))
 		}
@@ -204,7 +205,7 @@ func (p *printer) train(t api.Train) error {
 		more = append(more, ", draining (no new cars)")
 	}
 	if _, err := fmt.Fprintf(p.w, "Train %s of %s (%s): %s, testing up to %d at once%s\n",
-		t.Branch, t.Project, t.Forge, plural(len(t.Cars), "car"), t.MaxParallel, strings.Join(more, "")); err != nil {
+		clean(t.Branch), clean(t.Project), clean(t.Forge), plural(len(t.Cars), "car"), t.MaxParallel, strings.Join(more, "")); err != nil {
 		return err
 	}
 	if h := t.Hold; h != nil {
@@ -225,7 +226,7 @@ func (p *printer) train(t api.Train) error {
 				eta = "held"
 			}
 			row(tw, fmt.Sprint(c.Position), carLabel(t, c), p.state(c.State), carPipeline(t, c),
-				short(c.TimeOnTrain.Std()), eta, c.Title)
+				short(c.TimeOnTrain.Std()), eta, clean(c.Title))
 		}
 		if err := tw.Flush(); err != nil {
 			return err
@@ -245,7 +246,7 @@ func (p *printer) inLanes(t api.Train) error {
 	}
 	tw := p.table("MR", "LANES", "ADDED BY", "TITLE")
 	for _, lc := range t.InLanes {
-		row(tw, label(lc.Label, lc.MR), laneStates(lc), lc.AddedBy, lc.Title)
+		row(tw, label(lc.Label, lc.MR), laneStates(lc), clean(lc.AddedBy), clean(lc.Title))
 	}
 	return tw.Flush()
 }
@@ -254,9 +255,9 @@ func (p *printer) inLanes(t api.Train) error {
 func laneStates(lc api.LaneCar) string {
 	ls := make([]string, len(lc.Lanes))
 	for i, l := range lc.Lanes {
-		ls[i] = l + " (testing)"
+		ls[i] = clean(l) + " (testing)"
 		if slices.Contains(lc.Passed, l) {
-			ls[i] = l + " (passed)"
+			ls[i] = clean(l) + " (passed)"
 		}
 	}
 	return strings.Join(ls, ", ")
@@ -267,7 +268,7 @@ func laneStates(lc api.LaneCar) string {
 func carLabel(t api.Train, c api.Car) string {
 	s := label(c.Label, c.MR)
 	if c.Priority != "" {
-		s += " " + c.Priority
+		s += " " + clean(c.Priority)
 	}
 	var deps []string
 	for _, d := range c.DependsOn {
@@ -283,7 +284,11 @@ func carLabel(t api.Train, c api.Car) string {
 		s += " after " + strings.Join(deps, ",")
 	}
 	if len(c.Lanes) > 0 {
-		s += " [" + strings.Join(c.Lanes, ",") + "]"
+		lanes := make([]string, len(c.Lanes))
+		for i, l := range c.Lanes {
+			lanes[i] = clean(l)
+		}
+		s += " [" + strings.Join(lanes, ",") + "]"
 	}
 	return s
 }
@@ -313,7 +318,7 @@ func (p *printer) history(hs []api.HistoryEntry) error {
 	}
 	tw := p.table("LEFT", "MR", p.state("STATE"), "REASON", "PIPELINE", "TITLE")
 	for _, h := range hs {
-		row(tw, localTime(h.LeftAt), label(h.Label, h.MR), p.state(h.State), h.ReasonCode, pipeline(h.Pipeline), h.Title)
+		row(tw, localTime(h.LeftAt), label(h.Label, h.MR), p.state(h.State), clean(h.ReasonCode), pipeline(h.Pipeline), clean(h.Title))
 	}
 	return tw.Flush()
 }
@@ -322,16 +327,16 @@ func (p *printer) mrStatus(past string, st api.MRStatus) error {
 	where := "not on any train"
 	switch {
 	case st.Car != nil:
-		where = fmt.Sprintf("on the train for %s at position %d, %s", st.Branch, st.Car.Position, p.state(st.Car.State))
+		where = fmt.Sprintf("on the train for %s at position %d, %s", clean(st.Branch), st.Car.Position, p.state(st.Car.State))
 	case st.InLanes != nil:
-		where = fmt.Sprintf("on the train for %s, tested in its lanes first: %s", st.Branch, laneStates(*st.InLanes))
+		where = fmt.Sprintf("on the train for %s, tested in its lanes first: %s", clean(st.Branch), laneStates(*st.InLanes))
 	}
-	_, err := fmt.Fprintf(p.w, "%s %s of %s: %s.\n", past, label(st.Label, st.MR), st.Project, where)
+	_, err := fmt.Fprintf(p.w, "%s %s of %s: %s.\n", past, label(st.Label, st.MR), clean(st.Project), where)
 	return err
 }
 
 func (p *printer) paused(past string, t api.Train) error {
-	_, err := fmt.Fprintf(p.w, "%s the train for %s of %s (%s).\n", past, t.Branch, t.Project, plural(len(t.Cars), "car"))
+	_, err := fmt.Fprintf(p.w, "%s the train for %s of %s (%s).\n", past, clean(t.Branch), clean(t.Project), plural(len(t.Cars), "car"))
 	return err
 }
 
@@ -375,7 +380,7 @@ func (p *printer) deadLetters(dls []api.DeadLetter) error {
 	}
 	tw := p.table("ID", "FAILED AT", "DELIVERIES", "FORGE", "PROJECT", "KIND", "MR", "REASON")
 	for _, d := range dls {
-		row(tw, d.ID, localTime(d.FailedAt), fmt.Sprint(d.Deliveries), orDash(oneLine(d.Forge, 20)),
+		row(tw, clean(d.ID), localTime(d.FailedAt), fmt.Sprint(d.Deliveries), orDash(oneLine(d.Forge, 20)),
 			orDash(oneLine(d.Project, 60)), orDash(oneLine(d.Kind, 20)), mrOrDash(d.MR), oneLine(d.Reason, 80))
 	}
 	return tw.Flush()
@@ -383,8 +388,8 @@ func (p *printer) deadLetters(dls []api.DeadLetter) error {
 
 func (p *printer) deadLetter(d api.DeadLetter) error {
 	var b strings.Builder
-	fmt.Fprintf(&b, "Dead letter %s\n", d.ID)
-	field := func(name, value string) { fmt.Fprintf(&b, "%-12s%s\n", name+":", value) }
+	fmt.Fprintf(&b, "Dead letter %s\n", clean(d.ID))
+	field := func(name, value string) { fmt.Fprintf(&b, "%-12s%s\n", name+":", clean(value)) }
 	field("Entry", d.Entry)
 	field("Failed at", localTime(d.FailedAt))
 	field("Deliveries", fmt.Sprint(d.Deliveries))
@@ -393,40 +398,80 @@ func (p *printer) deadLetter(d api.DeadLetter) error {
 	field("Project", orDash(d.Project))
 	field("Kind", orDash(d.Kind))
 	field("MR", mrOrDash(d.MR))
-	field("Reason", d.Reason)
+	// Whole, lines and all: the table cuts it, this is where to read it.
+	fmt.Fprintf(&b, "%-12s%s\n", "Reason:", printable(d.Reason, true))
 	switch {
 	case len(d.Event) > 0:
 		var ev bytes.Buffer
 		if err := json.Indent(&ev, d.Event, "", "  "); err != nil {
 			return fmt.Errorf("event of dead letter %s: %w", d.ID, err)
 		}
-		fmt.Fprintf(&b, "Event:\n%s\n", ev.Bytes())
+		fmt.Fprintf(&b, "Event:\n%s\n", escapeInvisible(ev.String()))
 	case d.Data != "":
-		field("Data", strconv.Quote(d.Data)+" (not JSON)")
+		// Quoted, which escapes what is not printable, and so exact.
+		fmt.Fprintf(&b, "%-12s%s (not JSON)\n", "Data:", strconv.Quote(d.Data))
 	}
 	_, err := io.WriteString(p.w, b.String())
 	return err
 }
 
 func (p *printer) requeued(rq api.Requeued) error {
-	_, err := fmt.Fprintf(p.w, "Requeued dead letter %s as event %s.\n", rq.ID, rq.Entry)
+	_, err := fmt.Fprintf(p.w, "Requeued dead letter %s as event %s.\n", clean(rq.ID), clean(rq.Entry))
 	return err
 }
 
-// oneLine makes s one line of at most n characters: control characters
-// (line breaks, tabs, escapes) become spaces, runs of spaces one, and a
-// longer text is cut with an ellipsis.
+// oneLine makes s one line of at most n characters, as clean does, and
+// cuts a longer text with an ellipsis.
 func oneLine(s string, n int) string {
-	s = strings.Join(strings.Fields(strings.Map(func(r rune) rune {
-		if unicode.IsControl(r) {
-			return ' '
-		}
-		return r
-	}, s)), " ")
+	s = clean(s)
 	if r := []rune(s); len(r) > n {
 		return string(r[:n-1]) + "…"
 	}
 	return s
+}
+
+// clean makes text the server passes on (titles, usernames, branches,
+// reasons: what forges and their users wrote, hostile or not) one line
+// that a terminal shows rather than obeys: control characters (escapes,
+// bells, carriage returns, line breaks, tabs, C1 controls) become
+// spaces, runs of spaces one, and bidirectional controls, which make
+// text read otherwise than it is, are dropped. Tables need it too: a tab
+// or line break would shift their columns.
+func clean(s string) string {
+	return strings.Join(strings.Fields(printable(s, false)), " ")
+}
+
+// printable replaces control characters with spaces, line breaks too
+// unless keepLines, and drops bidirectional controls.
+func printable(s string, keepLines bool) string {
+	return strings.Map(func(r rune) rune {
+		switch {
+		case r == '\n' && keepLines:
+			return r
+		case unicode.IsControl(r):
+			return ' '
+		case unicode.Is(unicode.Bidi_Control, r):
+			return -1
+		}
+		return r
+	}, s)
+}
+
+// escapeInvisible writes the control characters of indented JSON other
+// than its white space (DEL and the C1 controls, which encoders leave
+// raw, for a terminal to act on) and the bidirectional controls as \u
+// escapes. Valid JSON has them only inside strings, where the escape
+// means the same character.
+func escapeInvisible(js string) string {
+	var b strings.Builder
+	for _, r := range js {
+		if (unicode.IsControl(r) && r != '\n' && r != '\t' && r != '\r') || unicode.Is(unicode.Bidi_Control, r) {
+			fmt.Fprintf(&b, "\\u%04x", r)
+			continue
+		}
+		b.WriteRune(r)
+	}
+	return b.String()
 }
 
 func orDash(s string) string {
@@ -447,7 +492,7 @@ func mrOrDash(mr int64) string {
 // on GitHub), or GitLab's "!12" from a server that gives none.
 func label(given string, mr int64) string {
 	if given != "" {
-		return given
+		return clean(given)
 	}
 	return fmt.Sprintf("!%d", mr)
 }

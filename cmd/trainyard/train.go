@@ -2,14 +2,20 @@ package main
 
 import (
 	"context"
+	"fmt"
 	"net/url"
 	"os"
+	"slices"
 	"strconv"
 	"strings"
 
 	"github.com/spf13/cobra"
 
+	apiserver "github.com/trainyard/trainyard/internal/api"
 	"github.com/trainyard/trainyard/internal/buildinfo"
+	"github.com/trainyard/trainyard/internal/forge/github"
+	"github.com/trainyard/trainyard/internal/forge/gitlab"
+	"github.com/trainyard/trainyard/internal/train"
 	"github.com/trainyard/trainyard/pkg/api"
 	"github.com/trainyard/trainyard/pkg/client"
 )
@@ -42,8 +48,8 @@ func newTrainCommand() *cobra.Command {
 	}
 	clientFlags(cmd, o)
 	pf := cmd.PersistentFlags()
-	pf.StringVar(&o.forge, "forge", "gitlab", "forge of the project: gitlab or github (default: the context's, else gitlab)")
-	_ = cmd.RegisterFlagCompletionFunc("forge", cobra.FixedCompletions([]string{"gitlab", "github"}, cobra.ShellCompDirectiveNoFileComp))
+	pf.StringVar(&o.forge, "forge", gitlab.Name, "forge of the project: "+orList(forgeNames())+" (default: the context's, else gitlab)")
+	_ = cmd.RegisterFlagCompletionFunc("forge", cobra.FixedCompletions(forgeNames(), cobra.ShellCompDirectiveNoFileComp))
 	cmd.AddCommand(
 		newTrainListCommand(o), newTrainShowCommand(o), newTrainHistoryCommand(o),
 		newTrainMRCommand(o, mrCommand{use: "add", past: "Added", queues: true, do: (*client.Client).Add,
@@ -83,11 +89,13 @@ func (o *trainOptions) setup(cmd *cobra.Command) (*client.Client, *printer, erro
 	if err != nil {
 		return nil, nil, err
 	}
+	forgeFrom := "--forge"
 	if f := cmd.Flags().Lookup("forge"); f != nil && !f.Changed && cc.Forge != "" {
-		o.forge = cc.Forge
+		o.forge, forgeFrom = cc.Forge, "the context's forge"
 	}
-	if o.forge == "" || strings.ContainsFunc(o.forge, func(c rune) bool { return c < 'a' || c > 'z' }) {
-		return nil, nil, usagef("--forge %q: want a forge name such as gitlab", o.forge)
+	// Any other name is a typo: asked for, it would be "not found".
+	if !slices.Contains(forgeNames(), o.forge) {
+		return nil, nil, usagef("%s %q: want %s", forgeFrom, o.forge, orList(forgeNames()))
 	}
 	server := firstSet(o.server, os.Getenv("TRAINYARD_SERVER"), cc.Server, defaultServer)
 	if u, err := url.Parse(server); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
@@ -100,6 +108,34 @@ func (o *trainOptions) setup(cmd *cobra.Command) (*client.Client, *printer, erro
 		}
 	}
 	return client.New(server, token, client.WithUserAgent("trainyard/"+buildinfo.Get().Version)), p, nil
+}
+
+// forgeNames are the forges a server may serve.
+func forgeNames() []string { return []string{gitlab.Name, github.Name} }
+
+// orList writes values as a sentence does: "a, b or c".
+func orList(vs []string) string {
+	if len(vs) < 2 {
+		return strings.Join(vs, "")
+	}
+	return strings.Join(vs[:len(vs)-1], ", ") + " or " + vs[len(vs)-1]
+}
+
+// checkLimit refuses a --limit outside what the server answers, 1 to
+// most, before asking it.
+func checkLimit(limit, most int) error {
+	if limit < 1 || limit > most {
+		return usagef("--limit %d: want a number from 1 to %d", limit, most)
+	}
+	return nil
+}
+
+// checkUser refuses a --user the server would, before asking it.
+func checkUser(user string) error {
+	if _, err := apiserver.CheckUser(user); err != nil {
+		return usagef("--%v", err)
+	}
+	return nil
 }
 
 func firstSet(vs ...string) string {
@@ -158,12 +194,12 @@ func newTrainHistoryCommand(o *trainOptions) *cobra.Command {
 		ValidArgsFunction: o.completeTrain,
 		Args:              cobra.ExactArgs(2),
 		RunE: func(cmd *cobra.Command, args []string) error {
+			if err := checkLimit(limit, apiserver.MaxHistory); err != nil {
+				return err
+			}
 			c, p, err := o.setup(cmd)
 			if err != nil {
 				return err
-			}
-			if limit < 1 {
-				return usagef("--limit %d: want 1 or more", limit)
 			}
 			entries, err := c.History(cmd.Context(), o.forge, args[0], args[1], limit)
 			if err != nil {
@@ -173,7 +209,7 @@ func newTrainHistoryCommand(o *trainOptions) *cobra.Command {
 			return p.print(h, func() error { return p.history(entries) })
 		},
 	}
-	cmd.Flags().IntVar(&limit, "limit", 20, "how many entries to show")
+	cmd.Flags().IntVar(&limit, "limit", 20, fmt.Sprintf("how many entries to show (at most %d)", apiserver.MaxHistory))
 	return cmd
 }
 
@@ -197,11 +233,14 @@ func newTrainMRCommand(o *trainOptions, m mrCommand) *cobra.Command {
 		ValidArgsFunction: complete,
 		Args:              cobra.ExactArgs(2),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			c, p, err := o.setup(cmd)
-			if err != nil {
+			if err := checkMRRequest(req); err != nil {
 				return err
 			}
 			mr, err := parseMR(args[1])
+			if err != nil {
+				return err
+			}
+			c, p, err := o.setup(cmd)
 			if err != nil {
 				return err
 			}
@@ -218,14 +257,43 @@ func newTrainMRCommand(o *trainOptions, m mrCommand) *cobra.Command {
 	if m.queues {
 		f.StringVar(&req.Priority, "priority", "", "normal, urgent (ahead of the cars not yet tested, cancelling nothing) or high (to the front, restarting the cars behind)")
 		f.StringVar(&req.Method, "method", "", "merge, squash or rebase (default: the train's)")
+		_ = cmd.RegisterFlagCompletionFunc("priority", cobra.FixedCompletions(priorities(), cobra.ShellCompDirectiveNoFileComp))
+		_ = cmd.RegisterFlagCompletionFunc("method", cobra.FixedCompletions(methods(), cobra.ShellCompDirectiveNoFileComp))
 	}
 	return cmd
 }
 
-// parseMR reads "12", "!12" or "#12".
+func priorities() []string {
+	return []string{string(train.PriorityNormal), string(train.PriorityUrgent), string(train.PriorityHigh)}
+}
+
+func methods() []string {
+	return []string{string(train.MethodMerge), string(train.MethodSquash), string(train.MethodRebase)}
+}
+
+// checkMRRequest refuses the flags of an MR command that the server
+// would, before asking it.
+func checkMRRequest(req api.MRRequest) error {
+	switch {
+	case req.Priority != "" && !train.Priority(req.Priority).Valid():
+		return usagef("--priority %q: want %s", req.Priority, orList(priorities()))
+	case req.Method != "" && !train.Method(req.Method).Valid():
+		return usagef("--method %q: want %s", req.Method, orList(methods()))
+	case req.Branch != "" && !apiserver.ValidBranch(req.Branch):
+		return usagef("--branch %q: want a branch name", req.Branch)
+	}
+	return checkUser(req.User)
+}
+
+// parseMR reads "12", "!12" or "#12": digits, after one mark at most.
 func parseMR(s string) (int64, error) {
-	n, err := strconv.ParseInt(strings.TrimLeft(s, "!#"), 10, 64)
-	if err != nil || n <= 0 {
+	digits := s
+	if strings.HasPrefix(s, "!") || strings.HasPrefix(s, "#") {
+		digits = s[1:]
+	}
+	n, err := strconv.ParseInt(digits, 10, 64)
+	// ParseInt takes a sign too.
+	if err != nil || n <= 0 || strings.ContainsFunc(digits, func(r rune) bool { return r < '0' || r > '9' }) {
 		return 0, usagef("merge request %q: want a number such as 12, !12 or #12", s)
 	}
 	return n, nil
@@ -245,6 +313,9 @@ func newTrainPauseCommand(o *trainOptions, tc trainCommand) *cobra.Command {
 		ValidArgsFunction: o.completeTrain,
 		Args:              cobra.ExactArgs(2),
 		RunE: func(cmd *cobra.Command, args []string) error {
+			if err := checkUser(req.User); err != nil {
+				return err
+			}
 			c, p, err := o.setup(cmd)
 			if err != nil {
 				return err
@@ -273,12 +344,18 @@ func newTrainFreezeCommand(o *trainOptions) *cobra.Command {
 		ValidArgsFunction: o.completeTrain,
 		Args:              cobra.ExactArgs(2),
 		RunE: func(cmd *cobra.Command, args []string) error {
+			if strings.TrimSpace(req.Reason) == "" {
+				return usagef("--reason: required; say why the train is frozen, like --reason \"release 2.0 is being cut\"")
+			}
+			if _, err := apiserver.CheckReason(req.Reason); err != nil {
+				return usagef("--%v", err)
+			}
+			if err := checkUser(req.User); err != nil {
+				return err
+			}
 			c, p, err := o.setup(cmd)
 			if err != nil {
 				return err
-			}
-			if strings.TrimSpace(req.Reason) == "" {
-				return usagef("--reason: required; say why the train is frozen, like --reason \"release 2.0 is being cut\"")
 			}
 			t, err := c.Freeze(cmd.Context(), o.forge, args[0], args[1], req)
 			if err != nil {

@@ -3,16 +3,21 @@ package main
 import (
 	"bytes"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"os"
 	"regexp"
+	"strconv"
 	"strings"
 	"testing"
+	"text/tabwriter"
 	"time"
+	"unicode"
 
 	"gopkg.in/yaml.v3"
 
 	"github.com/trainyard/trainyard/internal/api/apitest"
+	"github.com/trainyard/trainyard/internal/fakeforge"
 	"github.com/trainyard/trainyard/pkg/api"
 )
 
@@ -168,12 +173,12 @@ func TestTrainCommands(t *testing.T) {
 			{[]string{"train", "add", "group/app", "x1", "--server", e.URL}, `merge request "x1": want a number such as 12, !12 or #12`},
 			{[]string{"train", "list", "-o", "xml", "--server", e.URL}, `-o "xml": want table, json or yaml`},
 			{[]string{"train", "list", "--server", "ftp://example.com"}, `server "ftp://example.com": want a URL such as http://127.0.0.1:8080`},
-			{[]string{"train", "history", "group/app", "main", "--limit", "0", "--server", e.URL}, "--limit 0: want 1 or more"},
+			{[]string{"train", "history", "group/app", "main", "--limit", "0", "--server", e.URL}, "--limit 0: want a number from 1 to 500"},
 			{[]string{"train", "show", "group/app"}, "missing BRANCH: usage is trainyard train show PROJECT BRANCH"},
 			{[]string{"train", "freeze", "group/app", "main", "--server", e.URL}, `--reason: required; say why the train is frozen, like --reason "release 2.0 is being cut"`},
 			{[]string{"train", "freeze", "group/app", "main", "--reason", " ", "--server", e.URL}, `--reason: required; say why the train is frozen, like --reason "release 2.0 is being cut"`},
 			{[]string{"train", "freeze", "group/app", "main", "--reason", strings.Repeat("x", 201), "--server", e.URL, "--token", apitest.Token},
-				"reason: want at most 200 characters, got 201 (HTTP 400)"},
+				"--reason: want at most 200 characters, got 201"},
 			{[]string{"train", "freeze", "group/app", "main", "--reason", "x", "--server", e.URL}, "missing bearer token (Authorization: Bearer <token>) (HTTP 401)"},
 			{[]string{"train", "freeze", "group/app", "develop", "--reason", "x", "--server", e.URL, "--token", apitest.Token}, "train develop of group/app on gitlab not found (HTTP 404)"},
 			{[]string{"train", "drain", "group/app", "develop", "--server", e.URL, "--token", apitest.Token}, "train develop of group/app on gitlab not found (HTTP 404)"},
@@ -423,6 +428,12 @@ func TestMRLabels(t *testing.T) {
 			t.Errorf("parseMR(%q) = %d, %v", s, n, err)
 		}
 	}
+	// One mark at most, and then digits alone.
+	for _, s := range []string{"!!3", "#!3", "!#3", "##3", "+3", "!+3", "3!", "!", "", "0", "!-3"} {
+		if n, err := parseMR(s); exitCode(err) != exitUsage {
+			t.Errorf("parseMR(%q) = %d, %v; want a usage error", s, n, err)
+		}
+	}
 }
 
 // A held train says what holds it and until when, in the list and in
@@ -459,4 +470,104 @@ func TestHeldTrainTables(t *testing.T) {
 		"Nothing merges while the target branch is in a freeze period until 2025-03-02 08:00 UTC: quarter end.\n"+
 		"POS  MR  STATE   PIPELINE  ON TRAIN  MERGE IN  TITLE\n"+
 		"1    !3  passed  #9        0s        held      Three\n")
+}
+
+// What forges and their users wrote (titles, names, branches, reasons)
+// reaches the terminal as text: escapes, bells, carriage returns, line
+// breaks, tabs, C1 controls and bidirectional overrides are taken out,
+// in every table and line a command prints.
+func TestTablesShowHostileTextAsText(t *testing.T) {
+	const hostile = "a\x1b]0;pwned\x07b\rc\nd\te\u009b31mf\u202eg\u2066h"
+	const shown = "a ]0;pwned b c d e 31mfgh"
+	var b bytes.Buffer
+	p := &printer{w: &b, format: "table"}
+	tr := api.Train{Forge: "gitlab", Project: "g/a" + hostile, Branch: "main" + hostile, MaxParallel: 2,
+		Cars: []api.Car{{Position: 1, MR: 3, Label: "!3" + hostile, State: api.StateRunning + hostile, Pipeline: 9, Title: hostile,
+			Priority: "high" + hostile, Lanes: []string{"api" + hostile}}},
+		InLanes: []api.LaneCar{{MR: 5, Label: "!5", Title: hostile, AddedBy: "alice" + hostile, Lanes: []string{"web" + hostile}}}}
+	if err := p.train(tr); err != nil {
+		t.Fatal(err)
+	}
+	// Columns two apart, each as wide as its widest cell.
+	cols := func(cells ...string) string {
+		var line strings.Builder
+		for i := 0; i < len(cells); i += 2 {
+			if i+1 == len(cells) {
+				line.WriteString(cells[i])
+				break
+			}
+			w, _ := strconv.Atoi(cells[i+1])
+			fmt.Fprintf(&line, "%-*s", w+2, cells[i])
+		}
+		return line.String() + "\n"
+	}
+	mr, state := "!3"+shown+" high"+shown+" [api"+shown+"]", "running"+shown
+	lanes, by := "web"+shown+" (testing)", "alice"+shown
+	n := func(s string) string { return strconv.Itoa(len(s)) }
+	wantOutput(t, b.String(), ""+
+		"Train main"+shown+" of g/a"+shown+" (gitlab): 1 car, testing up to 2 at once\n"+
+		cols("POS", "3", "MR", n(mr), "STATE", n(state), "PIPELINE", "8", "ON TRAIN", "8", "MERGE IN", "8", "TITLE")+
+		cols("1", "3", mr, n(mr), state, n(state), "#9", "8", "0s", "8", "-", "8", shown)+
+		"Tested in their lanes first: 1 merge request\n"+
+		cols("MR", "2", "LANES", n(lanes), "ADDED BY", n(by), "TITLE")+
+		cols("!5", "2", lanes, n(lanes), by, n(by), shown))
+
+	b.Reset()
+	left := time.Date(2025, 3, 1, 12, 0, 0, 0, time.UTC)
+	if err := p.history([]api.HistoryEntry{{LeftAt: left, MR: 4, Label: "!4", State: api.StateEvicted, ReasonCode: "failed" + hostile, Pipeline: 7, Title: hostile}}); err != nil {
+		t.Fatal(err)
+	}
+	reason := "failed" + shown
+	wantOutput(t, b.String(), ""+
+		cols("LEFT", "19", "MR", "2", "STATE", "7", "REASON", n(reason), "PIPELINE", "8", "TITLE")+
+		cols(localTime(left), "19", "!4", "2", "evicted", "7", reason, n(reason), "#7", "8", shown))
+
+	// The rest: no control character but the line breaks, nor any
+	// bidirectional control, whatever they print.
+	b.Reset()
+	for _, err := range []error{
+		p.trainList([]api.TrainSummary{{Forge: "gitlab" + hostile, Project: hostile, Branch: hostile}}),
+		p.mrStatus("Added", api.MRStatus{Project: hostile, MR: 3, Label: hostile, Branch: hostile, Car: &api.Car{Position: 1, State: hostile}}),
+		p.mrStatus("Added", api.MRStatus{Project: hostile, MR: 3, Branch: hostile, InLanes: &api.LaneCar{Lanes: []string{hostile}}}),
+		p.paused("Paused", api.Train{Project: hostile, Branch: hostile}),
+		p.deadLetters([]api.DeadLetter{{ID: hostile, Forge: hostile, Project: hostile, Kind: hostile, Reason: hostile}}),
+		p.deadLetter(api.DeadLetter{ID: hostile, Entry: hostile, Delivery: hostile, Forge: hostile, Project: hostile, Kind: hostile,
+			Reason: hostile, Event: []byte(`{"title":"a` + "\u009b\u202e\x7f" + `b"}`)}),
+		p.deadLetter(api.DeadLetter{ID: "1-0", Data: hostile}),
+		p.requeued(api.Requeued{ID: hostile, Entry: hostile}),
+	} {
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+	out := b.String()
+	if i := strings.IndexFunc(out, func(r rune) bool {
+		return (unicode.IsControl(r) && r != '\n') || unicode.Is(unicode.Bidi_Control, r)
+	}); i >= 0 {
+		t.Fatalf("control character %q in the output at %d:\n%q", []rune(out[i:])[0], i, out)
+	}
+	// The event's JSON keeps its meaning: the characters are escaped.
+	if !strings.Contains(out, `"title": "a\u009b\u202e\u007fb"`) {
+		t.Errorf("the event's title is not escaped:\n%s", out)
+	}
+	if !strings.Contains(out, "Data:       "+strconv.Quote(hostile)+" (not JSON)\n") {
+		t.Errorf("data that is not JSON is not quoted exactly:\n%s", out)
+	}
+	if got := errorText(errors.New("refused: " + hostile + "\nsecond line")); got != "trainyard: refused: a ]0;pwned b c\nd e 31mfgh\nsecond line" {
+		t.Errorf("errorText = %q", got)
+	}
+}
+
+// The fake forge's tables show what its users wrote as text too.
+func TestFakeforgeTablesShowHostileTextAsText(t *testing.T) {
+	var b bytes.Buffer
+	tw := tabwriter.NewWriter(&b, 0, 8, 2, ' ', 0)
+	mrRows(tw, fakeforge.ControlMR{IID: 1, State: "opened", SourceBranch: "f\x1b[2Jx", TargetBranch: "main", Author: "al\rice",
+		SHA: "0123456789abcdef", Title: "Fix\x1b]8;;http://evil\x07 the\tbug\u202e"})
+	if err := tw.Flush(); err != nil {
+		t.Fatal(err)
+	}
+	wantOutput(t, b.String(), ""+
+		"MR  STATE   SOURCE  TARGET  AUTHOR  SHA       TITLE\n"+
+		"!1  opened  f [2Jx  main    al ice  01234567  Fix ]8;;http://evil the bug\n")
 }

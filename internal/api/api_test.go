@@ -2,6 +2,7 @@ package api_test
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -195,6 +196,57 @@ func TestProjectPathsIgnoreCase(t *testing.T) {
 	got := call(t, e, "GET", strings.Replace(trainPath, "group%2Fapp", "GROUP%2FAPP", 1), "", "")
 	if got.status != 200 || !strings.Contains(string(got.body), `"project":"group/app"`) || !strings.Contains(string(got.body), `"mr":1`) {
 		t.Fatalf("GET GROUP%%2FAPP: %d %s", got.status, got.body)
+	}
+}
+
+// Whatever the case a caller writes a project in, the answers name it
+// and link it as the configuration does, and the list's filters match it.
+func TestAnswersSpellProjectsAsConfigured(t *testing.T) {
+	t.Parallel()
+	e := apitest.New(t, apitest.Options{})
+	one, two := e.MR(1, false), e.MR(2, false)
+	loudMR := strings.Replace(mrPath, "group%2Fapp", "GROUP%2FApp", 1)
+	loudTrain := strings.Replace(trainPath, "group%2Fapp", "GROUP%2FApp", 1)
+	if r := call(t, e, "POST", loudMR+fmt.Sprint(one)+"/add", tok, ""); r.status != 200 {
+		t.Fatalf("add !%d: %d %s", one, r.status, r.body)
+	}
+	e.Pass()
+
+	for _, q := range []string{"project=GROUP/APP", "project=group/app", "forge=GITLAB", "forge=gitlab&project=Group/App"} {
+		call(t, e, "GET", "/api/v1/trains?"+q, "", "").want(t, 200,
+			`{"trains":[{"forge":"gitlab","project":"group/app","branch":"main","paused":false,"draining":false,"cars":0,"running":0}]}`)
+	}
+	call(t, e, "GET", "/api/v1/trains?project=group/other", "", "").want(t, 200, `{"trains":[]}`)
+
+	if r := call(t, e, "POST", loudMR+fmt.Sprint(two)+"/add", tok, ""); r.status != 200 {
+		t.Fatalf("add !%d: %d %s", two, r.status, r.body)
+	}
+	call(t, e, "POST", loudMR+fmt.Sprint(two)+"/remove", tok, "").want(t, 200,
+		fmt.Sprintf(`{"forge":"gitlab","project":"group/app","mr":%d,"label":"!%d"}`, two, two))
+
+	r := call(t, e, "GET", loudTrain+"/history", "", "")
+	var h struct {
+		Project string `json:"project"`
+		Entries []struct {
+			MR          int64  `json:"mr"`
+			MRURL       string `json:"mr_url"`
+			PipelineURL string `json:"pipeline_url"`
+		} `json:"entries"`
+	}
+	if err := json.Unmarshal(r.body, &h); err != nil || r.status != 200 {
+		t.Fatalf("history: %d %s (%v)", r.status, r.body, err)
+	}
+	if h.Project != "group/app" || len(h.Entries) != 2 {
+		t.Fatalf("history through GROUP%%2FApp: %s", r.body)
+	}
+	base := e.Forge.URL() + "/group/app/-/"
+	// Newest first: the removed MR, then the merged one; each had a
+	// pipeline.
+	for i, mr := range []int64{two, one} {
+		got := h.Entries[i]
+		if got.MR != mr || got.MRURL != base+fmt.Sprintf("merge_requests/%d", mr) || !strings.HasPrefix(got.PipelineURL, base+"pipelines/") {
+			t.Errorf("history entry %d: %+v, want !%d's with links under %s", i, got, mr, base)
+		}
 	}
 }
 

@@ -30,10 +30,11 @@ type Events interface {
 
 var _ Events = (*store.Store)(nil)
 
-// Dead letter list limits: the default and the most one call returns.
+// Dead letter list limits: the default and the most one call returns
+// (exported for the client to check its flag against).
 const (
-	defaultDead = 50
-	maxDead     = 1000
+	defaultDead    = 50
+	MaxDeadLetters = 1000
 )
 
 // events returns the dead-letter store, or a 404 when the server has none.
@@ -50,7 +51,7 @@ func (s *server) deadLetters(r *http.Request) (any, error) {
 	if err != nil {
 		return nil, err
 	}
-	limit, err := limitOf(r, defaultDead, maxDead)
+	limit, err := limitOf(r, defaultDead, MaxDeadLetters)
 	if err != nil {
 		return nil, err
 	}

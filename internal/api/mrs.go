@@ -99,7 +99,7 @@ func (s *server) requestOf(r *http.Request) (engine.Request, error) {
 	if method != "" && !method.Valid() {
 		return req, badRequest("method: want merge, squash or rebase, got %q", body.Method)
 	}
-	if body.Branch != "" && !validBranch(body.Branch) {
+	if body.Branch != "" && !ValidBranch(body.Branch) {
 		return req, badRequest("branch: want a branch name, got %q", body.Branch)
 	}
 	return engine.Request{
@@ -131,7 +131,7 @@ func (s *server) records(ctx context.Context, req engine.Request) (int, error) {
 	}
 	n := 0
 	for _, k := range keys {
-		cars, err := s.Trains.History(ctx, k, maxHistory)
+		cars, err := s.Trains.History(ctx, k, MaxHistory)
 		if err != nil {
 			return 0, fmt.Errorf("history of train %s: %w", k, err)
 		}

@@ -12,6 +12,7 @@ import (
 	"unicode/utf8"
 
 	"github.com/trainyard/trainyard/internal/engine"
+	"github.com/trainyard/trainyard/internal/forge"
 	"github.com/trainyard/trainyard/internal/train"
 	v1 "github.com/trainyard/trainyard/pkg/api"
 )
@@ -19,10 +20,11 @@ import (
 // maxBody bounds request bodies; they are a few small fields.
 const maxBody = 64 << 10
 
-// History limits: the default and the most one call returns.
+// History limits: the default and the most one call returns (exported
+// for the client to check its flag against).
 const (
 	defaultHistory = 20
-	maxHistory     = 500
+	MaxHistory     = 500
 )
 
 // keyOf reads the train a path names.
@@ -32,7 +34,7 @@ func (s *server) keyOf(r *http.Request) (train.Key, error) {
 		return train.Key{}, err
 	}
 	key.Branch = r.PathValue("branch")
-	if !validBranch(key.Branch) {
+	if !ValidBranch(key.Branch) {
 		return train.Key{}, badRequest("branch: want a branch name")
 	}
 	return key, nil
@@ -52,9 +54,9 @@ func (s *server) projectKeyOf(r *http.Request) (train.Key, error) {
 	return train.Key{Forge: forgeName, Project: project}, nil
 }
 
-// validBranch reports whether b can name a branch: git refuses control
+// ValidBranch reports whether b can name a branch: git refuses control
 // characters, and a train key must stay one line of bounded size.
-func validBranch(b string) bool {
+func ValidBranch(b string) bool {
 	return b != "" && len(b) <= 255 && !strings.ContainsFunc(b, unicode.IsControl)
 }
 
@@ -74,7 +76,22 @@ func (s *server) projectOf(r *http.Request, forgeName string) (string, error) {
 	if pf := s.Profiles.Of(forgeName); pf.ProjectDepth > 0 && strings.Count(p, "/")+1 != pf.ProjectDepth {
 		return "", badRequest("project: want a %s project path of %d segments, got %q", pf.Title, pf.ProjectDepth, p)
 	}
-	return p, nil
+	return s.canonical(forgeName, p), nil
+}
+
+// canonical is project p of forge f as the configuration spells it, or p
+// when the configuration does not name it (or Trains cannot list what it
+// names). The engine finds a project whatever the case of its path; the
+// answers, and the links in them, name it as its train does.
+func (s *server) canonical(f, p string) string {
+	if ps, ok := s.Trains.(Projects); ok {
+		for _, k := range ps.Projects() {
+			if k.Forge == f && forge.SameProject(k.Project, p) {
+				return k.Project
+			}
+		}
+	}
+	return p
 }
 
 func mrOf(r *http.Request) (int64, error) {
@@ -119,13 +136,11 @@ func decodeBody(r *http.Request, v any) error {
 	return nil
 }
 
-// userOf returns who asked, "api" if nobody is named. Names appear in
-// notes on the MR, so only the characters of forge usernames are allowed.
 // actorOf is who a command is by: the user the body names, through the
 // token the request presented. With no user named the token's name
 // stands in; an unnamed read-only call cannot steer, so a token is there.
 func actorOf(r *http.Request, user string) (engine.Actor, error) {
-	name, err := userOf(user)
+	name, err := CheckUser(user)
 	if err != nil {
 		return engine.Actor{}, err
 	}
@@ -136,7 +151,11 @@ func actorOf(r *http.Request, user string) (engine.Actor, error) {
 	return engine.Actor{User: name, Token: t}, nil
 }
 
-func userOf(name string) (string, error) {
+// CheckUser checks the username a call names, as the API takes it: empty
+// (the token's name stands in), or up to 100 of the characters of forge
+// usernames, since it appears in notes on the MR. The error is a 400
+// whose message says what is wrong.
+func CheckUser(name string) (string, error) {
 	if name == "" {
 		return "", nil
 	}

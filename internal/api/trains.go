@@ -4,16 +4,19 @@ import (
 	"context"
 	"fmt"
 	"net/http"
+	"strings"
 	"time"
 
 	"go.uber.org/zap"
 
 	"github.com/trainyard/trainyard/internal/engine"
+	"github.com/trainyard/trainyard/internal/forge"
 	"github.com/trainyard/trainyard/internal/train"
 	v1 "github.com/trainyard/trainyard/pkg/api"
 )
 
-// listTrains answers GET /api/v1/trains[?forge=F][&project=P].
+// listTrains answers GET /api/v1/trains[?forge=F][&project=P]. Both
+// filters match whatever the case, as project paths do everywhere else.
 func (s *server) listTrains(r *http.Request) (any, error) {
 	ctx := r.Context()
 	q := r.URL.Query()
@@ -23,7 +26,7 @@ func (s *server) listTrains(r *http.Request) (any, error) {
 	}
 	out := v1.TrainList{Trains: []v1.TrainSummary{}}
 	for _, k := range keys {
-		if (q.Has("forge") && k.Forge != q.Get("forge")) || (q.Has("project") && k.Project != q.Get("project")) {
+		if (q.Has("forge") && !strings.EqualFold(k.Forge, q.Get("forge"))) || (q.Has("project") && !forge.SameProject(k.Project, q.Get("project"))) {
 			continue
 		}
 		t, err := s.Trains.Train(ctx, k)
@@ -86,7 +89,7 @@ func (s *server) history(r *http.Request) (any, error) {
 	if err != nil {
 		return nil, err
 	}
-	limit, err := limitOf(r, defaultHistory, maxHistory)
+	limit, err := limitOf(r, defaultHistory, MaxHistory)
 	if err != nil {
 		return nil, err
 	}

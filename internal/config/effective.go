@@ -8,9 +8,11 @@ import (
 
 // Effective renders c as a configuration file: every setting that has a
 // value after defaults, the file, the environment and flags, in the order
-// the reference documents them, with secrets redacted. Loading the result
-// gives c back, except for the secrets, so an operator can read what
-// serve will run with.
+// the reference documents them, with secrets redacted. A secret read from
+// a file is written as that file alone: with the redacted value beside
+// it, the result would set both, which loading refuses. Loading the
+// result gives c back, except for the secrets given as values, so an
+// operator can read what serve will run with.
 func (c *Config) Effective() *yaml.Node {
 	doc := mapping()
 	emit(doc, c, configSettings())
@@ -45,7 +47,14 @@ func entries[T any](items []T, table []setting[T]) []*yaml.Node {
 
 // emit adds each setting of t that has a value to m, nesting dotted paths.
 func emit[T any](m *yaml.Node, t *T, table []setting[T]) {
+	fromFile := map[string]bool{}
+	for _, ref := range secretsOf(t, table, "") {
+		fromFile[ref.path] = *ref.file != ""
+	}
 	for _, s := range table {
+		if fromFile[s.path] {
+			continue
+		}
 		var v *yaml.Node
 		if s.kind == "list" {
 			items := *s.ptr(t).(*[]string)

@@ -1,6 +1,7 @@
 package config
 
 import (
+	"fmt"
 	"reflect"
 	"strings"
 	"testing"
@@ -82,5 +83,52 @@ projects: [{forge: gitlab, path: group/app}]
 	}
 	if !strings.Contains(text, "name: ci\n") || !strings.Contains(text, "role: write\n") {
 		t.Errorf("the API token's name and role are missing:\n%s", text)
+	}
+}
+
+// A secret read from a file is printed as that file alone, not redacted
+// beside it: the effective configuration then loads back, secrets and
+// all, as the configuration it was printed from.
+func TestEffectiveNamesSecretFiles(t *testing.T) {
+	file := func(name, content string) string { return writeFile(t, name, content+"\n") }
+	shared := fmt.Sprintf(`
+redis: {password_file: %s}
+gitlab: {url: https://gitlab.example.com, token_file: %s, webhook_secret_file: %s}
+api:
+  token_file: %s
+  tokens: [{name: ci, role: write, token_file: %s}]
+projects:
+  - {forge: gitlab, path: group/app, webhook_secret_file: %s}
+  - {forge: github, path: acme/app}
+notify: [{kind: slack, url_file: %s}]
+`, file("redis", "redis-password"), file("gitlab-token", "glpat-0123456789abcdef"),
+		file("gitlab-hook", "gitlab-hook-secret-0123"), file("api-token", "api-token-0123456789"),
+		file("ci-token", "ci-token-0123456789ab"), file("project-hook", "project-hook-secret-0123"),
+		file("slack", "https://hooks.slack.com/services/T/B/C"))
+	hook := file("github-hook", "github-hook-secret-0123")
+	for name, github := range map[string]string{
+		"token": fmt.Sprintf("github: {token_file: %s, webhook_secret_file: %s}\n", file("github-token", "ghp_0123456789abcdef"), hook),
+		"app": fmt.Sprintf("github: {app_id: 1, installation_id: 2, private_key_file: %s, webhook_secret_file: %s}\n",
+			file("github-key", testKeyPEM), hook),
+	} {
+		t.Run(name, func(t *testing.T) {
+			c := mustParse(t, shared+github, nil)
+			text := render(t, c)
+			if strings.Contains(text, redacted) {
+				t.Errorf("a secret read from a file is printed redacted:\n%s", text)
+			}
+			back, err := Parse([]byte(text), nil, nil)
+			if err != nil {
+				t.Fatalf("the effective configuration does not load: %v\n%s", err, text)
+			}
+			if !reflect.DeepEqual(c, back) {
+				t.Errorf("the effective configuration loads as something else:\n%s\nfirst:  %+v\nsecond: %+v", text, c, back)
+			}
+			// Redis, GitLab (2), GitHub (2), the API (2), the project
+			// and the chat route.
+			if n := strings.Count(text, "_file: "); n != 9 {
+				t.Errorf("%d settings name a file, want 9:\n%s", n, text)
+			}
+		})
 	}
 }

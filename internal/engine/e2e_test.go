@@ -13,6 +13,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/redis/go-redis/v9"
+
 	"github.com/trainyard/trainyard/internal/engine"
 	"github.com/trainyard/trainyard/internal/event"
 	"github.com/trainyard/trainyard/internal/fakeforge"
@@ -58,6 +60,8 @@ type envOptions struct {
 	config func(*engine.Config)
 	// options are added to the engine's, such as a trace.
 	options []engine.Option
+	// redisHook, when set, sees every command the store sends.
+	redisHook redis.Hook
 	// maintainerBot signs the engine in as a project Maintainer, as most
 	// deployments do, instead of the forge's administrator.
 	maintainerBot bool
@@ -110,7 +114,11 @@ func newEnv(t *testing.T, o envOptions) *env {
 	if err != nil {
 		t.Fatal(err)
 	}
-	st := store.New(redistest.Client(t), store.Options{Prefix: redistest.Prefix(t)})
+	rc := redistest.Client(t)
+	if o.redisHook != nil {
+		rc.AddHook(o.redisHook)
+	}
+	st := store.New(rc, store.Options{Prefix: redistest.Prefix(t)})
 	repos := &engine.GitRepos{Dir: t.TempDir(), Token: token, CloneURL: client.CloneURL,
 		Identity: gitops.Identity{Name: "Trainyard", Email: "trainyard@example.com"}}
 	cfg := engine.Config{Profile: gitlab.Profile(ff.URL()), Owner: "test", Settings: o.settings, Projects: []string{project}, SweepEvery: o.sweepEvery,

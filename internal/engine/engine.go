@@ -541,6 +541,7 @@ func (e *Engine) read(ctx context.Context, log *zap.Logger, t train.Train, j Job
 				return nil, err
 			}
 			obs = append(obs, e.staleLanes(ctx, t)...)
+			obs = append(obs, e.lostLanes(ctx, t)...)
 			head, forge = true, true
 		}
 	}

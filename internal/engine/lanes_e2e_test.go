@@ -1,12 +1,16 @@
 package engine_test
 
 import (
+	"context"
 	"fmt"
 	"slices"
 	"strings"
+	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
+	"github.com/redis/go-redis/v9"
 	"go.uber.org/zap/zaptest"
 
 	"github.com/trainyard/trainyard/internal/engine"
@@ -254,5 +258,125 @@ func TestALaneLetsGoOfAnMRTheTargetLetGo(t *testing.T) {
 	}
 	if st := e.mrState(left).State; st != "opened" {
 		t.Fatalf("!%d is %s, want opened", left, st)
+	}
+}
+
+// An MR whose way to its lane was lost (here the lane's train and the
+// work sent to it are gone, as an inbox's items expire) is found missing
+// by a sweep of the target's train and sent again: it is tested in its
+// lane and merges, where it would otherwise wait in its lanes for good.
+func TestAnMRLostOnItsWayToALaneIsSentAgain(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t, envOptions{sweepEvery: 20 * time.Millisecond, settings: train.Settings{LaneTrains: true,
+		Lanes: []train.Lane{{Name: "web", Paths: []string{"web/**", "mr-*.txt"}}}}})
+	mr := e.mr(1, map[string]string{"web/a.js": "1;\n"})
+	e.addAll(mr)
+	lane := e.key
+	lane.Branch = "trainyard-lanes/main/web"
+	if err := e.st.Delete(e.ctx, lane); err != nil {
+		t.Fatal(err)
+	}
+	sw := &engine.Sweeper{Store: e.st, Sweep: e.eng.Sweep, Log: zaptest.NewLogger(t)}
+	deadline := time.Now().Add(30 * time.Second)
+	for e.mrState(mr).State != "merged" {
+		if time.Now().After(deadline) {
+			tr, _ := e.eng.Train(e.ctx, e.key)
+			t.Fatalf("!%d not merged: in lanes %+v", mr, tr.InLanes)
+		}
+		sw.Pass(e.ctx)
+		time.Sleep(20 * time.Millisecond)
+	}
+	hist, err := e.st.History(e.ctx, lane, 0)
+	if err != nil || len(hist) != 1 || hist[0].MR != mr || hist[0].State != train.StateMerged {
+		t.Fatalf("the lane's history %+v, %v: want !%d merged there once", hist, err, mr)
+	}
+}
+
+// retireHold holds the delete of an idle lane's train (the store's
+// retire script) until the target's train has handed the lane an MR.
+type retireHold struct {
+	lane     string
+	armed    atomic.Bool
+	held     chan struct{} // closed once the retire waits
+	handed   chan struct{} // closed once the MR was handed over
+	heldOnce sync.Once
+}
+
+func (h *retireHold) DialHook(next redis.DialHook) redis.DialHook { return next }
+
+func (h *retireHold) ProcessPipelineHook(next redis.ProcessPipelineHook) redis.ProcessPipelineHook {
+	return next
+}
+
+func (h *retireHold) ProcessHook(next redis.ProcessHook) redis.ProcessHook {
+	return func(ctx context.Context, cmd redis.Cmder) error {
+		args := cmd.Args()
+		// The retire script's keys are the train's hash, its history and
+		// its inbox; its last argument is how long the history stays.
+		retire := (cmd.Name() == "evalsha" || cmd.Name() == "eval") && len(args) == 8 && fmt.Sprint(args[2]) == "3" &&
+			strings.HasSuffix(fmt.Sprint(args[3]), h.lane+"}:train") && strings.HasSuffix(fmt.Sprint(args[5]), ":inbox")
+		if h.armed.Load() && retire {
+			h.heldOnce.Do(func() { close(h.held) })
+			select {
+			case <-h.handed:
+			case <-ctx.Done():
+			}
+		}
+		return next(ctx, cmd)
+	}
+}
+
+// An MR handed to an idle lane while the lane's train retires is not
+// lost with the train: the retire gives way to the work in the train's
+// inbox, and the MR is tested in its lane and merges.
+func TestALaneRetiringAsItIsHandedAnMRKeepsIt(t *testing.T) {
+	t.Parallel()
+	h := &retireHold{lane: "trainyard-lanes/main/web", held: make(chan struct{}), handed: make(chan struct{})}
+	e := newEnv(t, envOptions{redisHook: h, settings: train.Settings{LaneTrains: true,
+		Lanes: []train.Lane{{Name: "web", Paths: []string{"web/**", "mr-*.txt"}}}}})
+	sw := &engine.Sweeper{Store: e.st, Sweep: e.eng.Sweep, Retire: e.eng.Retire, Log: zaptest.NewLogger(t)}
+	merge := func(mr int64) {
+		t.Helper()
+		for e.mrState(mr).State != "merged" {
+			if e.ctx.Err() != nil {
+				tr, _ := e.eng.Train(e.ctx, e.key)
+				t.Fatalf("!%d not merged: %s; in lanes %+v", mr, e.mrState(mr).State, tr.InLanes)
+			}
+			sw.Pass(e.ctx)
+			time.Sleep(20 * time.Millisecond)
+		}
+	}
+	first := e.mr(1, map[string]string{"web/a.js": "1;\n"})
+	e.addAll(first)
+	merge(first)
+	lane := e.key
+	lane.Branch = h.lane
+	lt, err := e.st.Load(e.ctx, lane)
+	if err != nil {
+		t.Fatal(err)
+	}
+	lt.IdleSince = time.Now().Add(-train.RetireAfter - time.Hour)
+	if _, err := e.st.Save(e.ctx, lt); err != nil {
+		t.Fatal(err)
+	}
+	h.armed.Store(true)
+	retired := make(chan bool, 1)
+	go func() {
+		ok, err := e.eng.Retire(e.ctx, lane)
+		if err != nil {
+			t.Error(err)
+		}
+		retired <- ok
+	}()
+	<-h.held // the retire holds the lease, found no work, and deletes now
+	second := e.mr(2, map[string]string{"web/b.js": "2;\n"})
+	e.addAll(second)
+	close(h.handed)
+	if <-retired {
+		t.Fatal("the lane's train was retired with an MR in its inbox")
+	}
+	merge(second)
+	if files := e.git("ls-tree", "-r", "--name-only", h.lane); !strings.Contains(files, "mr-2.txt") {
+		t.Fatalf("the lane's branch does not carry !%d: %s", second, files)
 	}
 }

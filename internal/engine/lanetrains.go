@@ -173,16 +173,18 @@ func (e *Engine) joinLane(ctx context.Context, t *train.Train, a train.JoinLane)
 }
 
 // reviveLane makes the lane's train of key again if it is gone, with its
-// branch at the target's head.
+// branch at the target's head. The train is made before its branch: a
+// retire that deletes the branch after this push finds the train there
+// again, and pushes the branch back (dropLaneBranch).
 func (e *Engine) reviveLane(ctx context.Context, t *train.Train, lane train.Key) error {
 	if ok, err := e.store.Exists(ctx, lane); err != nil || ok {
 		return err
 	}
-	head, err := e.resetLane(ctx, t, lane.Branch, "")
-	if err != nil {
+	if _, err := e.store.Save(ctx, train.New(lane, e.settings(ctx, lane))); err != nil && !errors.Is(err, store.ErrConflict) {
 		return err
 	}
-	if _, err := e.store.Save(ctx, train.New(lane, e.settings(ctx, lane))); err != nil && !errors.Is(err, store.ErrConflict) {
+	head, err := e.resetLane(ctx, t, lane.Branch, "")
+	if err != nil {
 		return err
 	}
 	return e.forwardTo(ctx, lane, forwardedObs{Kind: fwdTarget, SHA: head})
@@ -279,6 +281,115 @@ func (e *Engine) resetBranch(ctx context.Context, t *train.Train) ([]train.Obser
 	}
 	e.log.Info("lane branch set back to the target", zap.String("train", t.Key.String()), zap.String("head", head))
 	return []train.Observation{train.TargetHead{SHA: head}}, nil
+}
+
+// laneHistoryRead bounds how far back a lane's history is read for the
+// record of an MR the lane may have finished with.
+const laneHistoryRead = 200
+
+// lostLanes checks, in a sweep of the target's train t, that every MR it
+// holds in its lanes is somewhere in each lane it has not passed: on the
+// lane's train, in its history (whose news to t was lost: told again
+// here), or on its way there (an inbox, an outbox). An MR that is in
+// none was lost between the trains, and is sent again (LaneLost). Only
+// MRs in their lanes for two sweep intervals are looked at, so that what
+// is on its way has had time to arrive. A read that fails leaves the MR
+// for the next sweep.
+func (e *Engine) lostLanes(ctx context.Context, t train.Train) []train.Observation {
+	var obs []train.Observation
+	lanes := map[string]*laneLook{}
+	for _, lc := range t.InLanes {
+		if e.now().Sub(lc.Since) < 2*e.cfg.SweepEvery {
+			continue
+		}
+		for _, l := range lc.Lanes {
+			if slices.Contains(lc.Passed, l) || slices.ContainsFunc(t.Outbox, func(a train.Action) bool {
+				j, ok := a.(train.JoinLane)
+				return ok && j.Lane == l && j.Add.MR == lc.Add.MR
+			}) {
+				continue
+			}
+			look := lanes[l]
+			if look == nil {
+				look = e.lookAtLane(ctx, e.laneKey(t.Key, l))
+				lanes[l] = look
+			}
+			if o := look.news(lc, l); o != nil {
+				e.log.Warn("an MR in its lanes was not found in one; told again",
+					zap.String("train", t.Key.String()), zap.Int64("mr", lc.Add.MR), zap.String("lane", l), zap.String("found", fmt.Sprintf("%T", o)))
+				obs = append(obs, o)
+			}
+		}
+	}
+	return obs
+}
+
+// laneLook is what a sweep read of a lane's train.
+type laneLook struct {
+	failed  bool // a read failed: nothing is concluded
+	train   *train.Train
+	busy    bool // its inbox holds work
+	history []train.Car
+}
+
+func (e *Engine) lookAtLane(ctx context.Context, key train.Key) *laneLook {
+	look := &laneLook{}
+	t, err := e.store.Load(ctx, key)
+	switch {
+	case errors.Is(err, store.ErrNotFound):
+	case err != nil:
+		look.failed = true
+		return look
+	default:
+		look.train = &t
+	}
+	if look.train != nil {
+		// Work in the inbox of a train that is gone waits for nobody.
+		n, err := e.store.InboxLen(ctx, key)
+		if err != nil {
+			look.failed = true
+			return look
+		}
+		look.busy = n > 0
+	}
+	if look.history, err = e.store.History(ctx, key, laneHistoryRead); err != nil {
+		look.failed = true
+	}
+	return look
+}
+
+// news is what the target's train should learn of lc's MR in lane, or
+// nil when the lane holds it or its news may still be on the way.
+func (l *laneLook) news(lc train.LaneCar, lane string) train.Observation {
+	mr, head := lc.Add.MR, lc.Add.HeadSHA
+	if l.failed || l.busy {
+		return nil
+	}
+	if t := l.train; t != nil {
+		if c := t.Car(mr); c != nil && c.HeadSHA == head {
+			return nil
+		}
+		if slices.ContainsFunc(t.Outbox, func(a train.Action) bool {
+			r, ok := a.(train.Record)
+			return ok && r.Car.MR == mr
+		}) {
+			return nil // its departure is being told
+		}
+	}
+	for _, c := range l.history {
+		if c.MR != mr || c.HeadSHA != head || c.LeftAt.Before(lc.Since) {
+			continue
+		}
+		if c.State == train.StateMerged {
+			return train.LanePassed{MR: mr, HeadSHA: head, Lane: lane}
+		}
+		var r train.Reason
+		if c.Reason != nil {
+			r = *c.Reason
+		}
+		return train.LaneLeft{MR: mr, HeadSHA: head, Lane: lane, Reason: r}
+	}
+	return train.LaneLost{MR: mr, HeadSHA: head, Lane: lane}
 }
 
 // laneAct carries out a for the lane train t of the target's train

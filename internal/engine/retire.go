@@ -52,16 +52,37 @@ func (e *Engine) Retire(ctx context.Context, key train.Key) (bool, error) {
 		return false, err
 	}
 	e.log.Info("retired an idle train", zap.String("train", key.String()), zap.Time("idle_since", t.IdleSince))
-	if _, _, lane := e.laneOf(key); lane && e.repos != nil {
-		// Its branch goes with it: the next MR for the lane makes it
-		// again, at the target's head. One left behind is only clutter.
-		repo, err := e.repos.Repo(ctx, key.Project)
-		if err == nil {
-			err = repo.DeleteRemoteBranch(ctx, key.Branch)
-		}
-		if err != nil {
+	if target, _, lane := e.laneOf(key); lane && e.repos != nil {
+		if err := e.dropLaneBranch(ctx, key, target); err != nil {
 			e.log.Warn("delete a retired lane's branch", zap.String("train", key.String()), zap.Error(err))
 		}
 	}
 	return true, nil
+}
+
+// dropLaneBranch deletes the branch of the retired lane's train of key:
+// the next MR for the lane makes it again, at the target's head, and one
+// left behind is only clutter. An MR sent to the lane as it retired
+// makes the train again first and its branch after (reviveLane), so a
+// train found again after the delete lost a branch it had just been
+// given: it is given it again.
+func (e *Engine) dropLaneBranch(ctx context.Context, key, target train.Key) error {
+	repo, err := e.repos.Repo(ctx, key.Project)
+	if err != nil {
+		return err
+	}
+	if err := repo.DeleteRemoteBranch(ctx, key.Branch); err != nil {
+		return err
+	}
+	if back, err := e.store.Exists(ctx, key); err != nil || !back {
+		return err
+	}
+	t, err := e.store.Load(ctx, target)
+	if errors.Is(err, store.ErrNotFound) {
+		t = train.Train{Key: target}
+	} else if err != nil {
+		return err
+	}
+	_, err = e.resetLane(ctx, &t, key.Branch, "")
+	return err
 }

@@ -19,12 +19,13 @@ type scripts struct {
 
 func newScripts() scripts {
 	return scripts{
-		// KEYS: the train, its history. ARGV: its version, how long the
-		// history stays in milliseconds. Deletes the train if it is still
-		// at that version, and lets its history expire; returns 1 if it
-		// did.
+		// KEYS: the train, its history, its inbox. ARGV: its version,
+		// how long the history stays in milliseconds. Deletes the train
+		// if it is still at that version and nothing waits in its inbox
+		// (work forwarded since the caller looked would go to no train),
+		// and lets its history expire; returns 1 if it did.
 		retire: redis.NewScript(`
-if redis.call('HGET', KEYS[1], 'v') ~= ARGV[1] then
+if redis.call('HGET', KEYS[1], 'v') ~= ARGV[1] or redis.call('LLEN', KEYS[3]) > 0 then
   return 0
 end
 redis.call('PEXPIRE', KEYS[2], ARGV[2])

@@ -184,7 +184,7 @@ const retiredHistoryKeep = 30 * 24 * time.Hour
 // after a lease lapsed) keeps it. Its history stays for
 // retiredHistoryKeep.
 func (s *Store) Retire(ctx context.Context, key train.Key, version int64) (bool, error) {
-	n, err := s.scripts.retire.Run(ctx, s.rdb, []string{s.trainKey(key), s.historyKey(key)}, version, retiredHistoryKeep.Milliseconds()).Int64()
+	n, err := s.scripts.retire.Run(ctx, s.rdb, []string{s.trainKey(key), s.historyKey(key), s.inboxKey(key)}, version, retiredHistoryKeep.Milliseconds()).Int64()
 	if err != nil {
 		return false, fmt.Errorf("retire train %s: %w", key, err)
 	}

@@ -302,6 +302,20 @@ func testRetire(t *testing.T, e *env) {
 	if ok, _ := e.s.Exists(ctx, testKey); !ok {
 		t.Fatal("the train is gone after a retire at another version")
 	}
+	// Work forwarded to it since it was looked at keeps it.
+	if err := e.s.Forward(ctx, testKey, "work"); err != nil {
+		t.Fatal(err)
+	}
+	if ok, err := e.s.Retire(ctx, testKey, saved.Version); err != nil || ok {
+		t.Fatalf("retire with work in its inbox: %v, %v; want kept", ok, err)
+	}
+	if ok, _ := e.s.Exists(ctx, testKey); !ok {
+		t.Fatal("the train is gone with work in its inbox")
+	}
+	holdLease(t, e, testKey, "h")
+	if err := e.s.DropInbox(ctx, testKey, "h", peek(t, e, testKey)); err != nil {
+		t.Fatal(err)
+	}
 	if ok, err := e.s.Retire(ctx, testKey, saved.Version); err != nil || !ok {
 		t.Fatalf("retire at its version: %v, %v; want retired", ok, err)
 	}

@@ -1,6 +1,9 @@
 package train
 
-import "time"
+import (
+	"slices"
+	"time"
+)
 
 // Action is something the planner asks the outside world to do. Every action
 // carries what makes it idempotent: doing it twice has the effect of doing it
@@ -206,6 +209,15 @@ func (t *Train) Wants(a Action) bool {
 		return c != nil && c.State == StateStarting && c.Commit == a.Commit
 	case FastForwardTarget:
 		return t.Pending != nil && t.Pending.To == a.To && t.Pending.Expected == a.Expected
+	case JoinLane:
+		// A join that failed, carried out after the MR left its lanes,
+		// would have a lane test and merge an MR that left.
+		k := t.InLanesIndex(a.Add.MR)
+		if k < 0 {
+			return false
+		}
+		lc := &t.InLanes[k]
+		return lc.Add.HeadSHA == a.Add.HeadSHA && slices.Contains(lc.Lanes, a.Lane) && !slices.Contains(lc.Passed, a.Lane)
 	}
 	return true
 }

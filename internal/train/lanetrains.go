@@ -133,6 +133,22 @@ func (p *planner) lanePassed(o LanePassed) {
 	}
 }
 
+// laneLost sends the MR of o to its lane again, under a request of its
+// own: the lane's train may remember the first.
+func (p *planner) laneLost(o LaneLost) {
+	k := p.t.InLanesIndex(o.MR)
+	if k < 0 {
+		return
+	}
+	lc := p.t.InLanes[k]
+	if lc.Add.HeadSHA != o.HeadSHA || !slices.Contains(lc.Lanes, o.Lane) || slices.Contains(lc.Passed, o.Lane) {
+		return
+	}
+	a := lc.Add
+	a.Event = joinEvent(o.Lane, lc.Add) + ":again:" + p.now.UTC().Format(time.RFC3339Nano)
+	p.emit(JoinLane{Lane: o.Lane, Add: a})
+}
+
 // laneNews takes InLanes[k] off the train for what happened to its MR
 // (new commits, closed, retargeted), which every lane would also evict
 // it for.

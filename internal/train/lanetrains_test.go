@@ -4,6 +4,7 @@ import (
 	"slices"
 	"strings"
 	"testing"
+	"time"
 )
 
 // laneTrain is a train whose MRs are tested in their lanes' trains first.
@@ -305,5 +306,30 @@ func TestALaneSetsItsBranchBackOnceItsMoveLanded(t *testing.T) {
 	}
 	if cs := only[CancelPipeline](actions); len(cs) != 1 || cs[0].Pipeline != pipe(2) {
 		t.Fatalf("cancels %+v: want !2's pipeline on the old branch stopped", cs)
+	}
+}
+
+// An MR lost on its way to a lane is sent there again, under a request
+// of its own; a lane it passed, another head or an MR not in its lanes
+// is sent nothing.
+func TestAnMRLostToALaneIsSentAgain(t *testing.T) {
+	tr, _ := Plan(laneTrain(), laneAdd(2, "api", "web"), t0)
+	tr, _ = Plan(tr, LanePassed{MR: 2, HeadSHA: head(2), Lane: "web"}, t0)
+	later := t0.Add(time.Hour)
+	_, actions := Plan(tr, LaneLost{MR: 2, HeadSHA: head(2), Lane: "api"}, later)
+	js := only[JoinLane](actions)
+	if len(js) != 1 || js[0].Lane != "api" || js[0].Add.MR != 2 || js[0].Add.HeadSHA != head(2) ||
+		js[0].Add.Event != "lane:join:api:note-1:again:"+later.UTC().Format(time.RFC3339Nano) || len(actions) != 1 {
+		t.Fatalf("actions %#v: want !2 sent to api again, under a new request", actions)
+	}
+	for _, o := range []LaneLost{
+		{MR: 2, HeadSHA: head(2), Lane: "web"},
+		{MR: 2, HeadSHA: "H2-old", Lane: "api"},
+		{MR: 2, HeadSHA: head(2), Lane: "docs"},
+		{MR: 3, HeadSHA: head(3), Lane: "api"},
+	} {
+		if _, actions := Plan(tr, o, later); len(actions) != 0 {
+			t.Fatalf("%+v: actions %#v", o, actions)
+		}
 	}
 }

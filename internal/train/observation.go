@@ -227,6 +227,16 @@ type LaneLeft struct {
 // target's head (Train.ResetDue).
 type LaneStale struct{ MR int64 }
 
+// LaneLost: the train of Lane neither holds the MR at HeadSHA nor
+// recorded it leaving, and nothing for it is on its way there: what
+// was sent or said between the trains was lost (an inbox's items
+// expire), so the MR is sent to that lane again.
+type LaneLost struct {
+	MR      int64
+	HeadSHA string
+	Lane    string
+}
+
 // Tick lets time pass: pipelines over their timeout are evicted.
 type Tick struct{}
 
@@ -260,4 +270,5 @@ func (Tick) observation()            {}
 func (LanePassed) observation()      {}
 func (LaneLeft) observation()        {}
 func (LaneStale) observation()       {}
+func (LaneLost) observation()        {}
 func (Resync) observation()          {}

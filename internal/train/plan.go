@@ -139,6 +139,8 @@ func (p *planner) observe(obs Observation) {
 		p.laneLeft(o)
 	case LaneStale:
 		p.t.ResetDue = true
+	case LaneLost:
+		p.laneLost(o)
 	case Tick:
 		// Time passing is handled by reconcile, but for strays.
 		p.t.Strays = slices.DeleteFunc(p.t.Strays, func(s Stray) bool { return p.now.Sub(s.Pushed) > StrayWindow })

@@ -1128,6 +1128,7 @@ func TestRetargetedEvicts(t *testing.T) {
 func TestWants(t *testing.T) {
 	tr := mk(at(1, StateStarting, "T"), at(2, StateBuilding, "C1"))
 	tr.Pending = &FastForward{To: "C0", Expected: "T", MRs: []int64{9}}
+	tr.InLanes = []LaneCar{{Add: Added{MR: 5, HeadSHA: head(5)}, Lanes: []string{"api", "web"}, Passed: []string{"web"}}}
 	tests := []struct {
 		a    Action
 		want bool
@@ -1143,6 +1144,13 @@ func TestWants(t *testing.T) {
 		{FastForwardTarget{To: "C1", Expected: "T"}, false},
 		{Comment{MR: 7, Key: "k", Body: Words("b")}, true},
 		{CancelPipeline{MR: 7, Pipeline: 1}, true},
+		// A join is wanted while the MR waits for that lane, at that head.
+		{JoinLane{Lane: "api", Add: Added{MR: 5, HeadSHA: head(5)}}, true},
+		{JoinLane{Lane: "web", Add: Added{MR: 5, HeadSHA: head(5)}}, false},
+		{JoinLane{Lane: "docs", Add: Added{MR: 5, HeadSHA: head(5)}}, false},
+		{JoinLane{Lane: "api", Add: Added{MR: 5, HeadSHA: "H5-old"}}, false},
+		{JoinLane{Lane: "api", Add: Added{MR: 6, HeadSHA: head(6)}}, false},
+		{LeaveLane{Lane: "api", MR: 6}, true},
 	}
 	for _, tt := range tests {
 		if got := tr.Wants(tt.a); got != tt.want {

@@ -1,8 +1,10 @@
 package webhook
 
 import (
+	"bytes"
 	"crypto/sha256"
 	"crypto/subtle"
+	"errors"
 	"fmt"
 	"net/http"
 
@@ -26,6 +28,16 @@ func skip(format string, args ...any) normalised {
 // that is not what its event type says: the sender's fault.
 func decodeFailure(label string, err error) answer {
 	return failure(http.StatusBadRequest, OutcomeBadRequest, fmt.Sprintf("malformed %s payload: %v", label, err))
+}
+
+// jsonObject refuses a payload that is not a JSON object: null decodes
+// into an event of no kind, and an array or a string is no event either,
+// which would be answered as an event not used instead of a bad request.
+func jsonObject(payload []byte) error {
+	if t := bytes.TrimSpace(payload); len(t) == 0 || t[0] != '{' {
+		return errors.New("the payload is not a JSON object")
+	}
+	return nil
 }
 
 // secretMatch compares a presented secret with the expected one's SHA-256

@@ -86,6 +86,9 @@ func githubPayload(r *http.Request, body []byte) ([]byte, answer, bool) {
 		if err != nil {
 			return nil, failure(http.StatusBadRequest, OutcomeBadRequest, fmt.Sprintf("malformed form body: %v", err)), false
 		}
+		if !form.Has("payload") {
+			return nil, failure(http.StatusBadRequest, OutcomeBadRequest, "form body without a payload field (is the hook's content type application/json?)"), false
+		}
 		return []byte(form.Get("payload")), answer{}, true
 	}
 	return nil, failure(http.StatusUnsupportedMediaType, OutcomeBadRequest, "unsupported Content-Type "+media), false
@@ -100,6 +103,9 @@ func githubUsed(kind string) bool {
 }
 
 func decodeGitHub(kind string, payload []byte) (normalised, error) {
+	if err := jsonObject(payload); err != nil {
+		return normalised{}, err
+	}
 	parsed, err := github.ParseWebHook(kind, payload)
 	if err != nil {
 		return normalised{}, err

@@ -286,5 +286,5 @@ func TestGitHubTestVectorOverHTTP(t *testing.T) {
 	expectAnswer(t, sendTo(t, srv.URL, d), http.StatusAccepted, "reason", "event type ping not used")
 	d.header.Set("X-GitHub-Event", "push")
 	expectAnswer(t, sendTo(t, srv.URL, d), http.StatusBadRequest, "error",
-		"malformed push payload: invalid character 'H' looking for beginning of value")
+		"malformed push payload: the payload is not a JSON object")
 }

@@ -89,6 +89,9 @@ func gitlabUsed(kind gitlab.EventType) bool {
 }
 
 func decodeGitLab(kind gitlab.EventType, payload []byte) (normalised, error) {
+	if err := jsonObject(payload); err != nil {
+		return normalised{}, err
+	}
 	switch kind {
 	case gitlab.EventTypeNote:
 		return decodeGitLabNote(payload)

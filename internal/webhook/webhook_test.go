@@ -149,6 +149,28 @@ func TestTruncatedBody(t *testing.T) {
 	r.expectNothingQueued()
 }
 
+// A verified body that holds no event is refused with what is wrong:
+// JSON null, a JSON value that is not an object, and a form without the
+// payload field (a JSON body sent as a form).
+func TestBodyWithoutAnEvent(t *testing.T) {
+	t.Parallel()
+	r := newRig(t)
+	for _, body := range []string{"null", " null\n", "[]", `"push"`} {
+		expectAnswer(t, r.send(githubDelivery(t, "pull_request", []byte(body))), http.StatusBadRequest, "error",
+			"malformed pull_request payload: the payload is not a JSON object")
+	}
+	for _, kind := range []string{"Note Hook", "Merge Request Hook", "Pipeline Hook", "Push Hook"} {
+		expectAnswer(t, r.send(gitlabDelivery(t, kind, []byte("null"))), http.StatusBadRequest, "error",
+			"malformed "+kind+" payload: the payload is not a JSON object")
+	}
+	pr := fixture(t, "github/pull_request_opened.json")
+	d := githubDelivery(t, "pull_request", pr)
+	d.header.Set("Content-Type", "application/x-www-form-urlencoded")
+	expectAnswer(t, r.send(d), http.StatusBadRequest, "error",
+		"form body without a payload field (is the hook's content type application/json?)")
+	r.expectNothingQueued()
+}
+
 func TestOversizeBody(t *testing.T) {
 	t.Parallel()
 	const limit = 4096

@@ -318,6 +318,17 @@ func (e *Engine) admit(ctx context.Context, r Request) (admission, error) {
 	if err := e.admitTo(ctx, r, key.Branch); err != nil {
 		return admission{}, err
 	}
+	if stacked != "" && e.enforcing(r.Project) {
+		// Its rules were read for the branch it targets: it merges into
+		// the root's, whose rules it must meet too.
+		rules, err := e.readRules(ctx, r.Project, r.MR, key.Branch)
+		if err != nil {
+			return admission{}, fmt.Errorf("add !%d of %s: %w", r.MR, r.Project, err)
+		}
+		if !rules.Met() {
+			return admission{}, e.refuse(ctx, r, msgRulesRefused(key.Branch, rules))
+		}
+	}
 	return admission{mr: mr, key: key, deps: deps, stacked: stacked}, nil
 }
 
@@ -329,7 +340,7 @@ func (e *Engine) admitMR(ctx context.Context, r Request) (forge.MR, train.Key, e
 	enforce := e.enforcing(r.Project)
 	if enforce {
 		var err error
-		if rules, err = e.readRules(ctx, r.Project, r.MR); err != nil {
+		if rules, err = e.readRules(ctx, r.Project, r.MR, ""); err != nil {
 			// An unknown MR has nowhere to be told; the caller reports it.
 			return forge.MR{}, train.Key{}, fmt.Errorf("add !%d of %s: %w", r.MR, r.Project, err)
 		}

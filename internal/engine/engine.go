@@ -105,7 +105,9 @@ type Repos interface {
 // Rules reads what a forge's merge rules say of an MR: approvals,
 // requested changes, unresolved threads and the like.
 type Rules interface {
-	MergeRules(ctx context.Context, project string, iid int64) (forge.Rules, error)
+	// into is the branch the train merges the MR into, which is not the
+	// one it targets when it is stacked on another MR's branch.
+	MergeRules(ctx context.Context, project string, iid int64, into string) (forge.Rules, error)
 }
 
 // Comments lists the comments on a project's open MRs since a time, for

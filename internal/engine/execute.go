@@ -420,7 +420,7 @@ func (e *Engine) carNews(ctx context.Context, t *train.Train, c train.Car) ([]tr
 		// The target's train reads the rules before the MR merges.
 		return e.mrNews(ctx, t.Key, c)
 	}
-	r, rerr := e.readRules(ctx, t.Project, c.MR)
+	r, rerr := e.readRules(ctx, t.Project, c.MR, t.Branch)
 	if rerr != nil && !errors.Is(rerr, forge.ErrNotFound) {
 		return nil, rerr
 	}

@@ -25,10 +25,10 @@ func (e *Engine) enforcing(project string) bool {
 
 // readRules reads an MR's merge rules, reading again while the forge says
 // it is still checking.
-func (e *Engine) readRules(ctx context.Context, project string, iid int64) (forge.Rules, error) {
+func (e *Engine) readRules(ctx context.Context, project string, iid int64, into string) (forge.Rules, error) {
 	wait := e.rulesWait
 	for try := 1; ; try++ {
-		r, err := e.rules.MergeRules(ctx, project, iid)
+		r, err := e.rules.MergeRules(ctx, project, iid, into)
 		if err != nil {
 			return forge.Rules{}, fmt.Errorf("read the merge rules of !%d of %s: %w", iid, project, err)
 		}

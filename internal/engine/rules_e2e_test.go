@@ -2,6 +2,7 @@ package engine_test
 
 import (
 	"errors"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -305,5 +306,46 @@ func TestPauseAndResumeByComment(t *testing.T) {
 	e.requireNote(b, "Resumed the merge train for `main`.")
 	if tr, _ := e.eng.Train(e.ctx, e.key); tr.Paused {
 		t.Fatalf("the train is still paused")
+	}
+}
+
+// A pull request stacked on another's branch merges into main with it,
+// so main's required reviews hold for it too, though GitHub judges it by
+// the branch it targets, which requires none.
+func TestGitHubStackedPullRequestMeetsTheRootsRules(t *testing.T) {
+	t.Parallel()
+	e := newGitHubEnvWith(t, train.Settings{}, fakeforge.CI{Manual: true}, nil)
+	if err := e.ff.SetBranchProtection(project, "main", fakeforge.BranchProtection{RequiredApprovingReviews: 1}); err != nil {
+		t.Fatal(err)
+	}
+	base := e.mr(1, nil)
+	if err := e.ff.Review(e.ctx, project, base, "bob", fakeforge.ReviewApproved, "ok"); err != nil {
+		t.Fatal(err)
+	}
+	e.addAll(base)
+	m, err := e.ff.CreateMR(e.ctx, project, fakeforge.MRSpec{Source: "feature-2", Target: "feature-1", Title: "Stacked", Author: "alice",
+		Commits: []fakeforge.Commit{{Message: "Stacked", Files: map[string]string{"stacked.txt": "x\n"}}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	stacked := m.IID
+	if err := e.add(stacked, "alice"); !errors.Is(err, engine.ErrRefused) {
+		t.Fatalf("add of the unreviewed stacked pull request: %v, want refused", err)
+	}
+	e.requireNote(stacked, "This merge request cannot join the merge train for `main` yet: it needs 1 approving review for `main`. Add it again once the merge rules allow it.")
+	if cars := e.cars(); !slices.Equal(cars, []int64{base}) {
+		t.Fatalf("cars %v, want only !%d", cars, base)
+	}
+	// Approved by a writer, as main asks, it joins behind the one it
+	// sits on.
+	if err := e.ff.Review(e.ctx, project, stacked, "bob", fakeforge.ReviewApproved, "ok"); err != nil {
+		t.Fatal(err)
+	}
+	if err := e.eng.Add(e.ctx, engine.Request{Forge: e.key.Forge, Project: project, MR: stacked,
+		UserID: e.users["alice"].ID, Username: "alice", Event: "add-again"}); err != nil {
+		t.Fatal(err)
+	}
+	if cars := e.cars(); !slices.Equal(cars, []int64{base, stacked}) {
+		t.Fatalf("cars %v, want !%d then !%d", cars, base, stacked)
 	}
 }

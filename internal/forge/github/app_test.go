@@ -50,7 +50,7 @@ func TestAppAuthentication(t *testing.T) {
 		t.Fatalf("notes: %+v, %v", notes, err)
 	}
 	// GraphQL goes with the same installation token.
-	if rules, err := c.MergeRules(ctx, project, mr.IID); err != nil || !rules.Met() {
+	if rules, err := c.MergeRules(ctx, project, mr.IID, ""); err != nil || !rules.Met() {
 		t.Fatalf("MergeRules as the app: %+v, %v", rules, err)
 	}
 	if n := f.InstallationTokens(); n != 1 {

@@ -84,7 +84,7 @@ func TestTransportSeesEveryRequest(t *testing.T) {
 	if _, err := c.MergeRequest(ctx, project, mr.IID); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := c.MergeRules(ctx, project, mr.IID); err != nil {
+	if _, err := c.MergeRules(ctx, project, mr.IID, ""); err != nil {
 		t.Fatal(err)
 	}
 	base, err := f.BranchHead(ctx, project, "main")

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"slices"
 	"strings"
 
 	gh "github.com/google/go-github/v82/github"
@@ -58,7 +59,12 @@ type rulesQuery struct {
 // one request, which also gives the pull request itself. Rules that cannot be read (branch protection, for a token
 // without admin access) are unmet: Trainyard must never merge what it
 // cannot check.
-func (c *Client) MergeRules(ctx context.Context, repo string, number int64) (forge.Rules, error) {
+//
+// into is the branch the train merges it into. GitHub judges a pull
+// request by the branch it targets; one stacked on another's branch
+// merges into into all the same, so into's requirements are checked too
+// (intoUnmet).
+func (c *Client) MergeRules(ctx context.Context, repo string, number int64, into string) (forge.Rules, error) {
 	r, err := c.repoOf(ctx, repo)
 	if err != nil {
 		return forge.Rules{}, err
@@ -129,10 +135,54 @@ func (c *Client) MergeRules(ctx context.Context, repo string, number int64) (for
 	case unresolved > 0 && req.unreadable != "":
 		unmet = append(unmet, forge.Unmet{Code: forge.UnmetUnreadable, Message: req.unreadable})
 	}
+	if into != "" && into != pr.BaseRefName {
+		more, err := c.intoUnmet(ctx, r, into, approvals, requesting, unresolved)
+		if err != nil {
+			return forge.Rules{}, fmt.Errorf("%s: %w", op, err)
+		}
+		for _, u := range more {
+			if !slices.ContainsFunc(unmet, func(x forge.Unmet) bool { return x.Code == u.Code }) {
+				unmet = append(unmet, u)
+			}
+		}
+	}
 	// mergeStateStatus BLOCKED alone stops nothing: it also stands for
 	// required status checks, which are what the train itself runs on
 	// the pull request merged with those before it.
 	return forge.Rules{MR: mr, Unmet: unmet}, nil
+}
+
+// intoUnmet is what branch into requires of a pull request that targets
+// another branch (one stacked on another's) and it lacks: GitHub's
+// review decision speaks of the branch it targets only. Approvals and
+// requested changes are counted from the latest reviews of writers, as
+// GitHub counts them; a code owner's review and the last push's approval
+// cannot be judged outside GitHub, so they are unmet, and the author is
+// told to target into instead.
+func (c *Client) intoUnmet(ctx context.Context, r repoRef, into string, approvals int, requesting []string, unresolved int) ([]forge.Unmet, error) {
+	req, err := c.requirements(ctx, r, into, true)
+	if err != nil {
+		return nil, err
+	}
+	var unmet []forge.Unmet
+	if req.unreadable != "" {
+		unmet = append(unmet, forge.Unmet{Code: forge.UnmetUnreadable, Message: req.unreadable})
+	}
+	if len(requesting) > 0 {
+		unmet = append(unmet, forge.Unmet{Code: forge.UnmetRequestedChanges, Message: changesRequested(requesting)})
+	}
+	switch {
+	case req.codeOwners || req.lastPush:
+		unmet = append(unmet, forge.Unmet{Code: forge.UnmetNotApproved, Message: fmt.Sprintf(
+			"%s asks for reviews GitHub judges only for pull requests that target it (%s); retarget it to %s",
+			train.Quote(into), strings.TrimPrefix(req.notApproved(0), "it needs "), train.Quote(into))})
+	case req.approvals > approvals:
+		unmet = append(unmet, forge.Unmet{Code: forge.UnmetNotApproved, Message: req.notApproved(approvals) + " for " + train.Quote(into)})
+	}
+	if unresolved > 0 && req.threads {
+		unmet = append(unmet, forge.Unmet{Code: forge.UnmetDiscussions, Message: "it has " + plural(unresolved, "unresolved conversation")})
+	}
+	return unmet, nil
 }
 
 // stateOf maps GitHub's pull request states onto the forge's.

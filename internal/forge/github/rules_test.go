@@ -53,7 +53,7 @@ func rulesForge(t *testing.T) (*fakeforge.Forge, fakeforge.MR) {
 
 func mergeRules(t *testing.T, c *Client, number int64) forge.Rules {
 	t.Helper()
-	rules, err := c.MergeRules(context.Background(), project, number)
+	rules, err := c.MergeRules(context.Background(), project, number, "")
 	if err != nil {
 		t.Fatalf("MergeRules(#%d): %v", number, err)
 	}
@@ -270,11 +270,11 @@ func TestMergeRulesStates(t *testing.T) {
 		t.Fatal(err)
 	}
 	expect(t, "merged", mergeRules(t, c, mr.IID), forge.Unmet{Code: forge.UnmetNotOpen, Message: "it is merged"})
-	_, err = c.MergeRules(ctx, project, 42)
+	_, err = c.MergeRules(ctx, project, 42, "")
 	if !errors.Is(err, forge.ErrNotFound) || !strings.HasPrefix(err.Error(), "read merge rules of acme/widgets#42: ") {
 		t.Fatalf("missing pull request: %v", err)
 	}
-	if _, err := c.MergeRules(ctx, "acme/nope", 1); !errors.Is(err, forge.ErrNotFound) {
+	if _, err := c.MergeRules(ctx, "acme/nope", 1, ""); !errors.Is(err, forge.ErrNotFound) {
 		t.Fatalf("missing repository: %v", err)
 	}
 }
@@ -326,4 +326,45 @@ func TestGraphQLAnswers(t *testing.T) {
 			t.Errorf("%s: %s, want %s", tc.name, got, tc.want)
 		}
 	}
+}
+
+// A pull request into another branch (stacked on another's) is held to
+// what the branch it merges into requires as well: GitHub's decision
+// speaks of its own base only. What only GitHub can judge is unmet.
+func TestMergeRulesIntoAnotherBranch(t *testing.T) {
+	f, base := rulesForge(t)
+	ctx := context.Background()
+	stacked, err := f.CreateMR(ctx, project, fakeforge.MRSpec{Source: "stacked", Target: base.Source, Title: "Stacked", Author: "alice",
+		Commits: []fakeforge.Commit{{Files: map[string]string{"b": "b"}}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := f.SetBranchProtection(project, "main", fakeforge.BranchProtection{RequiredApprovingReviews: 2}); err != nil {
+		t.Fatal(err)
+	}
+	c := newClient(t, f, nil)
+	into := func(n int64, branch string) forge.Rules {
+		t.Helper()
+		r, err := c.MergeRules(ctx, project, n, branch)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return r
+	}
+	expect(t, "judged by its own base", into(stacked.IID, ""))
+	expect(t, "into its own base", into(stacked.IID, base.Source))
+	expect(t, "into main", into(stacked.IID, "main"),
+		forge.Unmet{Code: forge.UnmetNotApproved, Message: "it needs 2 approving reviews for `main`"})
+	review(t, f, stacked.IID, "bob", fakeforge.ReviewApproved)
+	review(t, f, stacked.IID, "carol", fakeforge.ReviewChangesRequested)
+	expect(t, "one approval, changes requested", into(stacked.IID, "main"),
+		forge.Unmet{Code: forge.UnmetRequestedChanges, Message: "@carol requested changes"},
+		forge.Unmet{Code: forge.UnmetNotApproved, Message: "it needs 2 approving reviews and has 1 for `main`"})
+	review(t, f, stacked.IID, "carol", fakeforge.ReviewApproved)
+	expect(t, "two approvals", into(stacked.IID, "main"))
+	if err := f.SetBranchProtection(project, "main", fakeforge.BranchProtection{RequiredApprovingReviews: 1, RequireCodeOwnerReviews: true}); err != nil {
+		t.Fatal(err)
+	}
+	expect(t, "code owners", into(stacked.IID, "main"),
+		forge.Unmet{Code: forge.UnmetNotApproved, Message: "`main` asks for reviews GitHub judges only for pull requests that target it (1 approving review, one of them from a code owner); retarget it to `main`"})
 }

@@ -41,7 +41,7 @@ func TestDescription(t *testing.T) {
 	if got, err := c.MergeRequest(ctx, project, bare.IID); err != nil || got.Description != "" {
 		t.Fatalf("pull request without a body: %q, %v", got.Description, err)
 	}
-	if rules, err := c.MergeRules(ctx, project, mr.IID); err != nil || rules.MR == nil || rules.MR.Description != text {
+	if rules, err := c.MergeRules(ctx, project, mr.IID, ""); err != nil || rules.MR == nil || rules.MR.Description != text {
 		t.Fatalf("MergeRules: MR %+v, %v; want description %q", rules.MR, err, text)
 	}
 }

@@ -21,7 +21,13 @@ import (
 // therefore also reads the approvals: two requests then, one otherwise.
 // The MR's own draft and blocking_discussions_resolved are checked
 // whatever the status, as they cost nothing.
-func (c *Client) MergeRules(ctx context.Context, project string, iid int64) (forge.Rules, error) {
+//
+// into, the branch the train merges the MR into, changes nothing here:
+// GitLab judges an MR by the branch it targets, and its project-wide
+// approval rules apply to every branch. An MR stacked on another's
+// branch is therefore not held to approval rules scoped to into alone,
+// or to into's code owners (docs/security.md).
+func (c *Client) MergeRules(ctx context.Context, project string, iid int64, into string) (forge.Rules, error) {
 	var mr *gl.MergeRequest
 	err := c.do(ctx, fmt.Sprintf("read merge status of %s!%d", project, iid), true, func(o ...gl.RequestOptionFunc) (r *gl.Response, err error) {
 		mr, r, err = c.gl.MergeRequests.GetMergeRequest(project, iid, nil, o...)

@@ -97,7 +97,7 @@ func ruleCalls(f *fakeforge.Forge) (mr, approvals int) {
 func checkRules(t *testing.T, f *fakeforge.Forge, c *Client, iid int64, want forge.Rules, wantMR, wantApprovals int) {
 	t.Helper()
 	mr0, ap0 := ruleCalls(f)
-	got, err := c.MergeRules(context.Background(), project, iid)
+	got, err := c.MergeRules(context.Background(), project, iid, "")
 	if err != nil {
 		t.Fatalf("MergeRules: %v", err)
 	}
@@ -257,7 +257,7 @@ func TestMergeRulesClosedAndMissing(t *testing.T) {
 		t.Fatal(err)
 	}
 	checkRules(t, f, c, mr.IID, forge.Rules{Unmet: []forge.Unmet{{Code: forge.UnmetNotOpen, Message: "it is not open"}}}, 1, 0)
-	_, err := c.MergeRules(ctx, project, 42)
+	_, err := c.MergeRules(ctx, project, 42, "")
 	if !errors.Is(err, forge.ErrNotFound) || !strings.Contains(err.Error(), "read merge status of acme/widgets!42") {
 		t.Fatalf("missing MR: %v", err)
 	}

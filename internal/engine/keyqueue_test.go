@@ -3,7 +3,9 @@ package engine
 import (
 	"slices"
 	"testing"
+	"time"
 
+	"github.com/trainyard/trainyard/internal/event"
 	"github.com/trainyard/trainyard/internal/train"
 )
 
@@ -77,5 +79,53 @@ func TestKeyQueueYieldsToAnotherReplicasResult(t *testing.T) {
 	id, _, _ = q.get()
 	if q.othersWait(id) {
 		t.Fatal("a want outlived the pass it was for")
+	}
+}
+
+// Commands on one MR go out one at a time, in the order they came, each
+// with its own entries; one delivered twice runs once; a command on
+// another MR goes out beside them; one given back after a busy lease
+// stays ahead of those that came after it.
+func TestKeyQueueRunsAnMRsCommandsInTurn(t *testing.T) {
+	q := newKeyQueue()
+	cmd := func(mr, comment int64) Job {
+		return Job{Key: train.Key{Forge: "gitlab", Project: "g/p"},
+			Command: &event.Event{Forge: "gitlab", Project: "g/p", Kind: event.KindComment, MR: mr, CommentID: comment}}
+	}
+	ens := func(n int) []*entry { return make([]*entry, n) }
+	q.add(cmd(1, 10), ens(1)...) // add
+	q.add(cmd(1, 11), ens(1)...) // remove
+	q.add(cmd(1, 10), ens(1)...) // the add, delivered again
+	q.add(cmd(2, 20), ens(1)...) // another MR
+	q.add(cmd(1, 12), ens(1)...) // retry
+
+	first, it, _ := q.get()
+	if it.job.Command.CommentID != 10 || len(it.entries) != 2 {
+		t.Fatalf("first out %s: comment %d with %d entries, want 10 with 2", first, it.job.Command.CommentID, len(it.entries))
+	}
+	other, it2, _ := q.get()
+	if other == first || it2.job.Command.MR != 2 {
+		t.Fatalf("second out %s (%+v), want the command on !2 beside !1's", other, it2.job.Command)
+	}
+	q.done(other, nil, 0)
+	// !1's next command waits for the first's worker.
+	q.mu.Lock()
+	waiting := len(q.ready) + len(q.urgent)
+	q.mu.Unlock()
+	if waiting != 0 {
+		t.Fatalf("%d keys in line while !1's first command runs", waiting)
+	}
+	q.done(first, it, time.Millisecond) // busy: tried again, ahead of the rest
+	var order []int64
+	for range 3 {
+		id, it, _ := q.get()
+		if id != first {
+			t.Fatalf("out %s, want !1's commands", id)
+		}
+		order = append(order, it.job.Command.CommentID)
+		q.done(id, nil, 0)
+	}
+	if !slices.Equal(order, []int64{10, 11, 12}) {
+		t.Fatalf("!1's commands went out as %v, want 10, 11, 12", order)
 	}
 }

@@ -3,6 +3,8 @@ package engine
 import (
 	"context"
 	"slices"
+	"strconv"
+	"strings"
 	"sync"
 	"time"
 
@@ -68,13 +70,22 @@ func (j Job) Urgent() bool { return j.urgent }
 // added again.
 type afterFunc func(ctx context.Context, t train.Train) ([]train.Observation, error)
 
-// id keys a job in the queue: a train, or one command however often it
-// was delivered.
+// id keys a job in the queue: a train, or the commands on one MR, which
+// then run one at a time in the order they came. Each command reads the
+// forge before its train is known and queues its train's work when done:
+// an add and a remove on two workers at once could reach the train in
+// the wrong order.
 func (j Job) id() string {
-	if j.Command != nil {
-		return "command:" + j.Command.CommandID()
+	if c := j.Command; c != nil {
+		return "command:" + c.Forge + ":" + strings.ToLower(c.Project) + "!" + strconv.FormatInt(c.MR, 10)
 	}
 	return j.Key.String()
+}
+
+// sameCommand reports whether a and b are the same command, delivered
+// twice.
+func sameCommand(a, b Job) bool {
+	return a.Command != nil && b.Command != nil && a.Command.CommandID() == b.Command.CommandID()
 }
 
 // merge adds newer work to j.
@@ -108,6 +119,9 @@ func (j *Job) merge(newer Job) {
 type item struct {
 	job     Job
 	entries []*entry
+	// later are commands on the same MR that came after job's: commands
+	// are never merged, each waits its turn.
+	later []queued
 	// busy counts the tries in a row that found the train's lease held
 	// elsewhere.
 	busy int
@@ -116,6 +130,32 @@ type item struct {
 	state itemState
 	// inUrgent: queued in urgent rather than ready.
 	inUrgent bool
+}
+
+// queued is a job waiting behind another of its key, with its entries.
+type queued struct {
+	job     Job
+	entries []*entry
+}
+
+// push adds j to it: merged, or, for a command other than its own,
+// behind it.
+func (it *item) push(j Job, ens []*entry) {
+	switch {
+	case j.Command == nil && it.job.Command == nil:
+		it.job.merge(j)
+	case sameCommand(it.job, j):
+	default:
+		for i := range it.later {
+			if sameCommand(it.later[i].job, j) {
+				it.later[i].entries = append(it.later[i].entries, ens...)
+				return
+			}
+		}
+		it.later = append(it.later, queued{job: j, entries: ens})
+		return
+	}
+	it.entries = append(it.entries, ens...)
 }
 
 type itemState int
@@ -159,12 +199,11 @@ func (q *keyQueue) add(j Job, ens ...*entry) {
 	id := j.id()
 	it := q.waiting[id]
 	if it == nil {
-		it = &item{job: j}
+		it = &item{job: j, entries: ens}
 		q.waiting[id] = it
 	} else {
-		it.job.merge(j)
+		it.push(j, ens)
 	}
-	it.entries = append(it.entries, ens...)
 	if it.state == itemQueued && !it.inUrgent && it.job.urgent {
 		// In line already, behind work that can wait: moved ahead.
 		if i := slices.Index(q.ready, id); i >= 0 {
@@ -210,6 +249,12 @@ func (q *keyQueue) get() (string, *item, bool) {
 	}
 	it := q.waiting[id]
 	delete(q.waiting, id)
+	if len(it.later) > 0 {
+		// The next command waits for this one's worker to be done.
+		next := &item{job: it.later[0].job, entries: it.later[0].entries, later: it.later[1:]}
+		it.later = nil
+		q.waiting[id] = next
+	}
 	q.active[id] = true
 	return id, it, true
 }
@@ -223,8 +268,10 @@ func (q *keyQueue) done(id string, again *item, delay time.Duration) {
 	delete(q.wanted, id)
 	if again != nil {
 		if newer := q.waiting[id]; newer != nil {
-			again.job.merge(newer.job)
-			again.entries = append(again.entries, newer.entries...)
+			again.push(newer.job, newer.entries)
+			for _, l := range newer.later {
+				again.push(l.job, l.entries)
+			}
 		}
 		again.state = itemIdle
 		q.waiting[id] = again

@@ -13,6 +13,7 @@ import (
 
 	"github.com/trainyard/trainyard/internal/engine"
 	"github.com/trainyard/trainyard/internal/event"
+	"github.com/trainyard/trainyard/internal/fakeforge"
 	"github.com/trainyard/trainyard/internal/forge"
 	"github.com/trainyard/trainyard/internal/redistest"
 	"github.com/trainyard/trainyard/internal/store"
@@ -365,5 +366,50 @@ func TestSweepersShareTheirPasses(t *testing.T) {
 	a.Pass(ctx)
 	if swept["a"] != 1 || swept["b"] != 0 {
 		t.Fatalf("sweeps by replica %v, want one by a and none by b within the interval", swept)
+	}
+}
+
+// An add and then a remove posted on one MR leave it off the train with
+// several workers, as with one: a remove whose forge reads end first
+// does not reach the train before the add.
+func TestAnMRsCommandsReachItsTrainInOrder(t *testing.T) {
+	t.Parallel()
+	for trial := range 2 {
+		e := newEnv(t, envOptions{ci: fakeforge.CI{Manual: true}, faults: fakeforge.Faults{Latency: 2 * time.Millisecond}})
+		mr := e.mr(1, nil)
+		if err := e.st.EnsureGroup(e.ctx, "trainyard"); err != nil {
+			t.Fatal(err)
+		}
+		var ids []string
+		for i, body := range []string{"/train add", "/train remove"} {
+			n, err := e.ff.AddNote(e.ctx, project, mr, "alice", body)
+			if err != nil {
+				t.Fatal(err)
+			}
+			ev := event.Event{ID: fmt.Sprintf("d%d", i), Forge: "gitlab", Project: project, Kind: event.KindComment,
+				User: event.User{ID: e.users["alice"].ID, Username: "alice"}, MR: mr, CommentID: n.ID, Body: body}
+			data, err := ev.Marshal()
+			if err != nil {
+				t.Fatal(err)
+			}
+			if _, err := e.st.EnqueueDelivery(e.ctx, "gitlab:"+ev.ID, time.Hour, data); err != nil {
+				t.Fatal(err)
+			}
+			ids = append(ids, ev.ID)
+		}
+		o := &outcomes{seen: map[string][]string{}, calls: map[string]int{}}
+		w := &engine.Workers{Store: e.st, Consumer: "w", Count: 4, ClaimIdle: time.Second,
+			Log: zaptest.NewLogger(t), Observe: o.observe, Jobs: e.eng.Jobs, Pass: e.eng.Pass}
+		run, stop := context.WithCancel(e.ctx)
+		done := make(chan error, 1)
+		go func() { done <- w.Run(run) }()
+		waitFor(t, 20*time.Second, "both commands settled", func() bool { return len(o.of(ids[0])) > 0 && len(o.of(ids[1])) > 0 })
+		stop()
+		if err := <-done; err != nil && !errors.Is(err, context.Canceled) {
+			t.Fatal(err)
+		}
+		if cars := e.cars(); len(cars) != 0 {
+			t.Fatalf("trial %d: cars %v after an add then a remove; notes %q", trial, cars, e.notesOf(mr))
+		}
 	}
 }

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -15,6 +16,8 @@ import (
 	"github.com/trainyard/trainyard/internal/event"
 	"github.com/trainyard/trainyard/internal/fakeforge"
 	"github.com/trainyard/trainyard/internal/forge"
+	"github.com/trainyard/trainyard/internal/forge/gitlab"
+	"github.com/trainyard/trainyard/internal/gitops"
 	"github.com/trainyard/trainyard/internal/redistest"
 	"github.com/trainyard/trainyard/internal/store"
 	"github.com/trainyard/trainyard/internal/train"
@@ -411,5 +414,60 @@ func TestAnMRsCommandsReachItsTrainInOrder(t *testing.T) {
 		if cars := e.cars(); len(cars) != 0 {
 			t.Fatalf("trial %d: cars %v after an add then a remove; notes %q", trial, cars, e.notesOf(mr))
 		}
+	}
+}
+
+// A command the forge answers with 401 (a revoked or mistyped token) is
+// not dropped as refused for good: it is tried again, then kept in the
+// dead letters with the reason, to be queued again once the token is
+// fixed.
+func TestACommandMetWithBadCredentialsIsKept(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t, envOptions{ci: fakeforge.CI{Manual: true}})
+	mr := e.mr(1, nil)
+	n, err := e.ff.AddNote(e.ctx, project, mr, "alice", "/train add")
+	if err != nil {
+		t.Fatal(err)
+	}
+	ev := event.Event{ID: "delivery-1", Forge: "gitlab", Project: project, Kind: event.KindComment,
+		User: event.User{ID: e.users["alice"].ID, Username: "alice"}, MR: mr, CommentID: n.ID, Body: "/train add"}
+	data, err := ev.Marshal()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := e.st.EnsureGroup(e.ctx, "trainyard"); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := e.st.EnqueueDelivery(e.ctx, "gitlab:"+ev.ID, time.Hour, data); err != nil {
+		t.Fatal(err)
+	}
+	revoked, err := gitlab.New(gitlab.Options{BaseURL: e.ff.URL(), Token: "revoked-token", BackoffBase: time.Millisecond, BackoffMax: 20 * time.Millisecond})
+	if err != nil {
+		t.Fatal(err)
+	}
+	repos := &engine.GitRepos{Dir: t.TempDir(), Token: "revoked-token", CloneURL: revoked.CloneURL,
+		Identity: gitops.Identity{Name: "Trainyard", Email: "trainyard@example.com"}}
+	eng := engine.New(engine.Config{Profile: gitlab.Profile(e.ff.URL()), Owner: "revoked", Projects: []string{project}, PipelinesByAPI: true},
+		e.st, revoked, repos, engine.WithRules(revoked), engine.WithComments(revoked))
+	o := &outcomes{seen: map[string][]string{}, calls: map[string]int{}}
+	w := &engine.Workers{Store: e.st, Consumer: "w", ClaimIdle: 50 * time.Millisecond, MaxDeliveries: 2,
+		Log: zaptest.NewLogger(t), Observe: o.observe, Jobs: eng.Jobs, Pass: eng.Pass}
+	run, stop := context.WithCancel(e.ctx)
+	done := make(chan error, 1)
+	go func() { done <- w.Run(run) }()
+	waitFor(t, 20*time.Second, "the command buried", func() bool { return slices.Contains(o.of(ev.ID), engine.OutcomeDead) })
+	stop()
+	if err := <-done; err != nil && !errors.Is(err, context.Canceled) {
+		t.Fatal(err)
+	}
+	if got := o.of(ev.ID); slices.Contains(got, engine.OutcomeGone) {
+		t.Fatalf("outcomes %v: dropped as refused for good", got)
+	}
+	dead, err := e.st.DeadLetters(e.ctx, 10)
+	if err != nil || len(dead) != 1 || !strings.Contains(dead[0].Reason, "did not take the credentials") {
+		t.Fatalf("dead letters %+v, %v: want the command, with why", dead, err)
+	}
+	if cars := e.cars(); len(cars) != 0 {
+		t.Fatalf("cars %v", cars)
 	}
 }

@@ -22,6 +22,13 @@ var ErrNotFound = errors.New("not found")
 // (a 4xx answer other than 404 and 429), so repeating it cannot help.
 var ErrRejected = errors.New("rejected by the forge")
 
+// ErrUnauthorized: the forge did not take the credentials (401: a token
+// revoked, expired or mistyped). Unlike ErrRejected it is not the
+// request's fault, and the same request may pass once the token is
+// fixed: an event that met it is retried, then kept in the dead letters,
+// never dropped.
+var ErrUnauthorized = errors.New("the forge did not take the credentials")
+
 // Refusal is an ErrRejected with the forge's own words for it, which
 // people may be shown (the error itself also names URLs).
 type Refusal struct {

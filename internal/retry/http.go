@@ -33,10 +33,10 @@ func HTTP(idempotent bool) Classifier {
 }
 
 // ForgeError maps a forge's answer onto the errors the engine decides by:
-// 404 and 410 are forge.ErrNotFound, any other 4xx but 408, 429 and a
-// throttled answer forge.ErrRejected. HTTP retries none of those, so a
-// call that ends on one ends with the mapped error. Other errors are
-// returned as they are.
+// 404 and 410 are forge.ErrNotFound, 401 forge.ErrUnauthorized, any other
+// 4xx but 408, 429 and a throttled answer forge.ErrRejected. HTTP retries
+// none of those, so a call that ends on one ends with the mapped error.
+// Other errors are returned as they are.
 func ForgeError(ans Answer, err error) error {
 	if err == nil {
 		return nil
@@ -44,6 +44,8 @@ func ForgeError(ans Answer, err error) error {
 	switch code := ans.Status; {
 	case code == http.StatusNotFound, code == http.StatusGone:
 		return forge.ErrNotFound
+	case code == http.StatusUnauthorized:
+		return fmt.Errorf("%w: %w", forge.ErrUnauthorized, err)
 	case code >= 400 && code < 500 && code != http.StatusRequestTimeout && code != http.StatusTooManyRequests && !ans.Throttled:
 		return &forge.Refusal{Said: ans.Said, Err: fmt.Errorf("%w: %w", forge.ErrRejected, err)}
 	}

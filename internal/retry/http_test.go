@@ -56,7 +56,7 @@ func TestForgeError(t *testing.T) {
 		{Answer{Status: 410}, forge.ErrNotFound},
 		{Answer{Status: 422}, forge.ErrRejected},
 		{Answer{Status: 403}, forge.ErrRejected},
-		{Answer{Status: 401}, forge.ErrRejected},
+		{Answer{Status: 401}, forge.ErrUnauthorized},
 		{Answer{Status: 403, Throttled: true}, errAnswer},
 		{Answer{Status: 429}, errAnswer},
 		{Answer{Status: 408}, errAnswer},
@@ -67,7 +67,10 @@ func TestForgeError(t *testing.T) {
 		if !errors.Is(err, tc.want) {
 			t.Errorf("ForgeError(%+v) = %v, want %v", tc.ans, err, tc.want)
 		}
-		if tc.want == forge.ErrRejected && !errors.Is(err, errAnswer) {
+		if tc.want != forge.ErrRejected && errors.Is(err, forge.ErrRejected) {
+			t.Errorf("ForgeError(%+v) = %v, a refusal for good", tc.ans, err)
+		}
+		if (tc.want == forge.ErrRejected || tc.want == forge.ErrUnauthorized) && !errors.Is(err, errAnswer) {
 			t.Errorf("ForgeError(%+v) = %v lost the forge's answer", tc.ans, err)
 		}
 	}

@@ -79,7 +79,7 @@ func TestAppWithTheWrongKeyIsRefused(t *testing.T) {
 	_, other := appForge(t, time.Hour)
 	c := newClient(t, f, func(o *Options) { o.Token, o.App = "", &App{ID: appID, InstallationID: 7, PrivateKey: other} })
 	_, err := c.MergeRequest(context.Background(), project, 1)
-	if !errors.Is(err, forge.ErrRejected) || !strings.Contains(err.Error(), "401") {
+	if !errors.Is(err, forge.ErrUnauthorized) || !strings.Contains(err.Error(), "401") {
 		t.Fatalf("wrong key: %v", err)
 	}
 	if f.InstallationTokens() != 0 {

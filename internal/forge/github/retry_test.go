@@ -215,7 +215,7 @@ func TestTokenNeverLoggedOrInErrors(t *testing.T) {
 			t.Fatalf("error %v is nil or holds the token", err)
 		}
 	}
-	if !strings.Contains(err2.Error(), "401") || !errors.Is(err2, forge.ErrRejected) {
+	if !strings.Contains(err2.Error(), "401") || !errors.Is(err2, forge.ErrUnauthorized) || errors.Is(err2, forge.ErrRejected) {
 		t.Fatalf("bad token: %v", err2)
 	}
 	if logs.Len() == 0 {

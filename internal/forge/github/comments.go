@@ -27,6 +27,11 @@ import (
 // A repository whose comments did not change since the same call last
 // answered costs one request, answered 304 Not Modified, which GitHub
 // does not count against the rate limit.
+//
+// One call reads at most commentPagesPerCall pages, the oldest: next is
+// then the newest updated_at among them, and the next call goes on from
+// there. Reading a longer list whole, after days of comments on a busy
+// repository, would fail on its page limit every time and never move on.
 func (c *Client) CommentsSince(ctx context.Context, repo string, since time.Time) (comments []forge.Comment, next time.Time, err error) {
 	r, err := c.repoOf(ctx, repo)
 	if err != nil {
@@ -70,6 +75,9 @@ func (c *Client) CommentsSince(ctx context.Context, repo string, since time.Time
 			if page == 1 {
 				etag = resp.Header.Get("ETag")
 			}
+			if page == commentPagesPerCall {
+				resp.NextPage = 0 // the rest is the next call's
+			}
 		}
 		return resp, err
 	})
@@ -91,6 +99,9 @@ func (c *Client) CommentsSince(ctx context.Context, repo string, since time.Time
 	}
 	return comments, next, nil
 }
+
+// commentPagesPerCall bounds the pages one CommentsSince reads.
+const commentPagesPerCall = 20
 
 // pullComments keeps the comments on pull requests, oldest first, and
 // finds the newest updated_at of all.

@@ -181,3 +181,48 @@ func TestPullNumber(t *testing.T) {
 		}
 	}
 }
+
+// A list longer than one call reads is read in turns, oldest first: each
+// call's next goes on where it stopped, so a backlog of comments is
+// worked through instead of failing whole on the page limit every time.
+func TestCommentsSinceReadsALongListInTurns(t *testing.T) {
+	f, clk := clockedForge(t)
+	c := newClient(t, f, nil)
+	ctx := context.Background()
+	mr := openMR(t, f, "feature", map[string]string{"a": "a"})
+	since := clk.tick()
+	n := commentPagesPerCall*perPage + 150
+	for i := range n {
+		if i%10 == 0 {
+			clk.tick()
+		}
+		if _, err := f.AddNote(ctx, project, mr.IID, "carol", fmt.Sprint("n", i)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	seen := map[int64]bool{}
+	var last string
+	for call := 0; ; call++ {
+		got, next, err := c.CommentsSince(ctx, project, since)
+		if err != nil {
+			t.Fatalf("call %d: %v", call, err)
+		}
+		if call == 0 && len(got) != commentPagesPerCall*perPage {
+			t.Fatalf("first call: %d comments, want %d", len(got), commentPagesPerCall*perPage)
+		}
+		for _, cm := range got {
+			seen[cm.ID] = true
+			last = cm.Body
+		}
+		if !next.After(since) {
+			break
+		}
+		since = next
+		if call > 5 {
+			t.Fatal("the list never ends")
+		}
+	}
+	if len(seen) != n || last != fmt.Sprint("n", n-1) {
+		t.Fatalf("%d distinct comments, the last %q; want %d, the last n%d", len(seen), last, n, n-1)
+	}
+}

@@ -10,6 +10,7 @@ import (
 	"github.com/trainyard/trainyard/internal/engine"
 	"github.com/trainyard/trainyard/internal/event"
 	"github.com/trainyard/trainyard/internal/fakeforge"
+	"github.com/trainyard/trainyard/internal/forge/github"
 	"github.com/trainyard/trainyard/internal/train"
 )
 
@@ -347,5 +348,38 @@ func TestGitHubStackedPullRequestMeetsTheRootsRules(t *testing.T) {
 	}
 	if cars := e.cars(); !slices.Equal(cars, []int64{base, stacked}) {
 		t.Fatalf("cars %v, want !%d then !%d", cars, base, stacked)
+	}
+}
+
+// With branch checks off (a required check that runs on pull requests
+// only, such as a CLA), a pull request whose own run of that check failed
+// is refused, as GitHub would refuse to merge it; once it passes there,
+// the pull request joins and merges.
+func TestGitHubRequiredCheckOfThePullRequestItself(t *testing.T) {
+	t.Parallel()
+	e := newGitHubEnvOn(t, train.Settings{}, fakeforge.CI{Duration: 40 * time.Millisecond}, nil, ghEnvOptions{client: func(o *github.Options) {
+		o.IgnoreBranchChecks = true
+	}})
+	if err := e.ff.SetBranchProtection(project, "main", fakeforge.BranchProtection{RequiredStatusChecks: []string{"cla/check"}}); err != nil {
+		t.Fatal(err)
+	}
+	pr := e.mr(1, nil)
+	if _, err := e.ff.SetCheckRun(project, e.mrState(pr).SHA, "cla-app", "cla/check", fakeforge.CheckCompleted, fakeforge.ConclusionFailure); err != nil {
+		t.Fatal(err)
+	}
+	if err := e.add(pr, "alice"); !errors.Is(err, engine.ErrRefused) {
+		t.Fatalf("add with the required check failed on the head: %v, want refused", err)
+	}
+	e.requireNote(pr, "This merge request cannot join the merge train for `main` yet: its required check `cla/check` failed on its head. Add it again once the merge rules allow it.")
+	if _, err := e.ff.SetCheckRun(project, e.mrState(pr).SHA, "cla-app", "cla/check", fakeforge.CheckCompleted, fakeforge.ConclusionSuccess); err != nil {
+		t.Fatal(err)
+	}
+	if err := e.eng.Add(e.ctx, engine.Request{Forge: e.key.Forge, Project: project, MR: pr,
+		UserID: e.users["alice"].ID, Username: "alice", Event: "add-again"}); err != nil {
+		t.Fatal(err)
+	}
+	e.run()
+	if st := e.mrState(pr).State; st != "merged" {
+		t.Fatalf("!%d is %s, want merged", pr, st)
 	}
 }

@@ -47,6 +47,9 @@ const (
 	UnmetMRBlocked        = "merge_request_blocked"
 	UnmetPolicies         = "policies_denied"
 	UnmetNotOpen          = "not_open"
+	// UnmetChecks: a check the target branch requires has not passed on
+	// the MR's head, where only the MR's own pipelines run it.
+	UnmetChecks = "checks_not_passed"
 	// UnmetUnreadable: the rules could not be read (a token without the
 	// permission to), so nothing may merge until they can.
 	UnmetUnreadable = "rules_unreadable"

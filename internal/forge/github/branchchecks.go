@@ -107,6 +107,11 @@ func (c *Client) branchChecks(ctx context.Context, r repoRef) (branchRules, erro
 	if !ok || r.IgnoreBranchChecks {
 		return branchRules{}, nil
 	}
+	return c.requiredChecks(ctx, r, branch)
+}
+
+// requiredChecks is what branch requires, as branchChecks reads it.
+func (c *Client) requiredChecks(ctx context.Context, r repoRef, branch string) (branchRules, error) {
 	key := branchKey(r.project, branch)
 	last, known := c.branches.get(key)
 	if known && time.Since(last.at) < c.branchTTL {

@@ -1,6 +1,7 @@
 package github
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -134,6 +135,15 @@ func (c *Client) MergeRules(ctx context.Context, repo string, number int64, into
 		unmet = append(unmet, forge.Unmet{Code: forge.UnmetDiscussions, Message: "it has " + plural(unresolved, "unresolved conversation")})
 	case unresolved > 0 && req.unreadable != "":
 		unmet = append(unmet, forge.Unmet{Code: forge.UnmetUnreadable, Message: req.unreadable})
+	}
+	if r.IgnoreBranchChecks {
+		// Those of the branch it merges into: a stacked pull request's
+		// own base may require none.
+		more, err := c.headChecksUnmet(ctx, r, cmp.Or(into, pr.BaseRefName), pr.HeadRefOid)
+		if err != nil {
+			return forge.Rules{}, fmt.Errorf("%s: %w", op, err)
+		}
+		unmet = append(unmet, more...)
 	}
 	if into != "" && into != pr.BaseRefName {
 		more, err := c.intoUnmet(ctx, r, into, approvals, requesting, unresolved)

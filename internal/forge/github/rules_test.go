@@ -368,3 +368,38 @@ func TestMergeRulesIntoAnotherBranch(t *testing.T) {
 	expect(t, "code owners", into(stacked.IID, "main"),
 		forge.Unmet{Code: forge.UnmetNotApproved, Message: "`main` asks for reviews GitHub judges only for pull requests that target it (1 approving review, one of them from a code owner); retarget it to `main`"})
 }
+
+// With branch checks off, a check the branch requires runs on pull
+// requests only: it must have passed on the pull request's head, as a
+// check run or a commit status, as GitHub asks before it merges one.
+func TestMergeRulesWantTheBranchsChecksOnTheHead(t *testing.T) {
+	f, mr := rulesForge(t)
+	if err := f.SetBranchProtection(project, "main", fakeforge.BranchProtection{RequiredStatusChecks: []string{"cla/check", "dco"}}); err != nil {
+		t.Fatal(err)
+	}
+	off := newClient(t, f, func(o *Options) { o.IgnoreBranchChecks = true })
+	expect(t, "nothing reported", mergeRules(t, off, mr.IID),
+		forge.Unmet{Code: forge.UnmetChecks, Message: "its required checks `cla/check` and `dco` have not passed on its head yet"})
+	if _, err := f.SetCheckRun(project, mr.SHA, "cla-app", "cla/check", fakeforge.CheckCompleted, fakeforge.ConclusionFailure); err != nil {
+		t.Fatal(err)
+	}
+	if err := f.SetCommitStatus(project, mr.SHA, "dco", "pending", "bob"); err != nil {
+		t.Fatal(err)
+	}
+	expect(t, "one failed, one pending", mergeRules(t, off, mr.IID),
+		forge.Unmet{Code: forge.UnmetChecks, Message: "its required check `cla/check` failed on its head"},
+		forge.Unmet{Code: forge.UnmetChecks, Message: "its required check `dco` has not passed on its head yet"})
+	if _, err := f.SetCheckRun(project, mr.SHA, "cla-app", "cla/check", fakeforge.CheckCompleted, fakeforge.ConclusionSuccess); err != nil {
+		t.Fatal(err)
+	}
+	if err := f.SetCommitStatus(project, mr.SHA, "dco", "success", "bob"); err != nil {
+		t.Fatal(err)
+	}
+	expect(t, "both passed", mergeRules(t, off, mr.IID))
+	// With branch checks on, cars wait for them: the head is not read.
+	on := newClient(t, f, nil)
+	if err := f.SetCommitStatus(project, mr.SHA, "dco", "failure", "bob"); err != nil {
+		t.Fatal(err)
+	}
+	expect(t, "branch checks on", mergeRules(t, on, mr.IID))
+}

@@ -147,14 +147,7 @@ func TestARetiredLaneTakesItsBranch(t *testing.T) {
 	if e.git("for-each-ref", "refs/heads/"+lane.Branch) == "" {
 		t.Fatal("no lane branch while its train is there")
 	}
-	lt, err := e.st.Load(e.ctx, lane)
-	if err != nil {
-		t.Fatal(err)
-	}
-	lt.IdleSince = time.Now().Add(-train.RetireAfter - time.Hour)
-	if _, err := e.st.Save(e.ctx, lt); err != nil {
-		t.Fatal(err)
-	}
+	e.idleLongEnough(lane)
 	if ok, err := e.eng.Retire(e.ctx, lane); err != nil || !ok {
 		t.Fatalf("retire the lane's train: %v, %v", ok, err)
 	}
@@ -351,14 +344,7 @@ func TestALaneRetiringAsItIsHandedAnMRKeepsIt(t *testing.T) {
 	merge(first)
 	lane := e.key
 	lane.Branch = h.lane
-	lt, err := e.st.Load(e.ctx, lane)
-	if err != nil {
-		t.Fatal(err)
-	}
-	lt.IdleSince = time.Now().Add(-train.RetireAfter - time.Hour)
-	if _, err := e.st.Save(e.ctx, lt); err != nil {
-		t.Fatal(err)
-	}
+	e.idleLongEnough(lane)
 	h.armed.Store(true)
 	retired := make(chan bool, 1)
 	go func() {
@@ -378,5 +364,19 @@ func TestALaneRetiringAsItIsHandedAnMRKeepsIt(t *testing.T) {
 	merge(second)
 	if files := e.git("ls-tree", "-r", "--name-only", h.lane); !strings.Contains(files, "mr-2.txt") {
 		t.Fatalf("the lane's branch does not carry !%d: %s", second, files)
+	}
+}
+
+// idleLongEnough makes the train of key idle for longer than a train
+// stays before it is retired.
+func (e *env) idleLongEnough(key train.Key) {
+	e.t.Helper()
+	t, err := e.st.Load(e.ctx, key)
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	t.IdleSince = time.Now().Add(-train.RetireAfter - time.Hour)
+	if _, err := e.st.Save(e.ctx, t); err != nil {
+		e.t.Fatal(err)
 	}
 }

@@ -280,7 +280,7 @@ func githubSettings() []setting[Config] {
 			func(c *Config) *[]string { return &c.GitHub.Workflows }),
 		bind(stringKind(), "github.fast_forward", "How a target branch moves: push (a non-forced git push) or api (the refs API with force off).",
 			func(c *Config) *string { return &c.GitHub.FastForward }),
-		bind(boolKind(), "github.branch_checks", "A car also waits for the checks the target branch's protection and rulesets require (false: only required_checks, or every check reported). Turn it off where a required check never runs on a car branch (one that runs on pull requests only).",
+		bind(boolKind(), "github.branch_checks", "A car also waits for the checks the target branch's protection and rulesets require (false: only required_checks, or every check reported). Turn it off where a required check never runs on a car branch (one that runs on pull requests only); those checks must then have passed on the pull request's own head (a merge rule).",
 			func(c *Config) *bool { return &c.GitHub.BranchChecks }),
 		bindList("github.check_apps", "GitHub Apps, by slug or numeric id, whose check runs count toward a car's checks; any other app's check runs are ignored, whatever their names. Empty: github-actions alone.",
 			func(c *Config) *[]string { return &c.GitHub.CheckApps }),

@@ -352,6 +352,10 @@ func (f *Forge) reviewDecision(p *project, m *mergeRequest) string {
 	if !req.reviews() {
 		return ""
 	}
+	if bp := f.st.gh.protection[branchKey{p.ID, m.Target}]; f.opts.GitHub.RulesetsWithoutDecision &&
+		bp.RequiredApprovingReviews == 0 && !bp.RequireCodeOwnerReviews {
+		return ""
+	}
 	approvals, owner := 0, false
 	for _, rv := range f.latestOpinions(p, m, true) {
 		switch rv.State {

@@ -92,6 +92,10 @@ type GitHub struct {
 	// X-Hub-Signature-256; it may be set later with SetGitHubWebhook.
 	// GitLab's go to Options.Webhook: a forge may send both.
 	Webhook Webhook
+	// RulesetsWithoutDecision leaves a pull request's reviewDecision
+	// null when only a ruleset, not branch protection, asks for reviews,
+	// as GitHub has been reported to for rulesets that name reviewers.
+	RulesetsWithoutDecision bool
 }
 
 // Actions simulates one workflow. A push to a branch matching one of

@@ -48,6 +48,11 @@ type refRules struct {
 						IntegrationID *int64 `graphql:"integrationId"`
 					}
 				} `graphql:"... on RequiredStatusChecksParameters"`
+				PullRequest struct {
+					RequiredApprovingReviewCount int
+					RequireCodeOwnerReview       bool
+					RequireLastPushApproval      bool
+				} `graphql:"... on PullRequestParameters"`
 			}
 		}
 	} `graphql:"rules(first: 100)"`
@@ -59,7 +64,11 @@ type refRules struct {
 type branchRules struct {
 	checks []string
 	apps   map[string][]int64
-	at     time.Time
+	// reviews are what the branch's rulesets ask of reviews: the
+	// approvals, and whether a code owner's or an approval of the last
+	// push is asked for.
+	reviews requirements
+	at      time.Time
 }
 
 func (q *refRules) branchRules(now time.Time) branchRules {
@@ -74,6 +83,10 @@ func (q *refRules) branchRules(now time.Time) branchRules {
 		if n.Parameters == nil {
 			continue
 		}
+		pr := n.Parameters.PullRequest
+		b.reviews.approvals = max(b.reviews.approvals, pr.RequiredApprovingReviewCount)
+		b.reviews.codeOwners = b.reviews.codeOwners || pr.RequireCodeOwnerReview
+		b.reviews.lastPush = b.reviews.lastPush || pr.RequireLastPushApproval
 		for _, c := range n.Parameters.StatusChecks.RequiredStatusChecks {
 			b.checks = append(b.checks, c.Context)
 			if id := c.IntegrationID; id != nil && *id > 0 && c.Context != "" && !slices.Contains(b.apps[c.Context], *id) {

@@ -121,6 +121,13 @@ func (c *Client) MergeRules(ctx context.Context, repo string, number int64, into
 			return forge.Rules{}, fmt.Errorf("%s: %w", op, err)
 		}
 	}
+	if decision == "" {
+		more, err := c.undecidedUnmet(ctx, r, pr.BaseRefName, approvals)
+		if err != nil {
+			return forge.Rules{}, fmt.Errorf("%s: %w", op, err)
+		}
+		unmet = append(unmet, more...)
+	}
 	switch githubv4.PullRequestReviewDecision(decision) {
 	case "", githubv4.PullRequestReviewDecisionApproved:
 	case githubv4.PullRequestReviewDecisionChangesRequested:
@@ -160,6 +167,31 @@ func (c *Client) MergeRules(ctx context.Context, repo string, number int64, into
 	// required status checks, which are what the train itself runs on
 	// the pull request merged with those before it.
 	return forge.Rules{MR: mr, Unmet: unmet}, nil
+}
+
+// undecidedUnmet checks a pull request GitHub gives no review decision
+// (null: nothing requires reviews) against the rulesets of its branch,
+// which GitHub has been reported to leave out of the decision. What they
+// ask is read with the branch's required checks (requiredChecks, cached
+// for a few minutes), so this costs no request of its own most of the
+// time. Approvals are counted from writers' latest reviews; a code
+// owner's review or the last push's approval cannot be judged outside
+// GitHub, and so is unmet.
+func (c *Client) undecidedUnmet(ctx context.Context, r repoRef, branch string, approvals int) ([]forge.Unmet, error) {
+	b, err := c.requiredChecks(ctx, r, branch)
+	if err != nil {
+		return nil, err
+	}
+	req := b.reviews
+	switch {
+	case req.codeOwners || req.lastPush:
+		return []forge.Unmet{{Code: forge.UnmetNotApproved, Message: fmt.Sprintf(
+			"a ruleset of %s asks for reviews (%s) that GitHub gives no decision on for it",
+			train.Quote(branch), strings.TrimPrefix(req.notApproved(0), "it needs "))}}, nil
+	case req.approvals > approvals:
+		return []forge.Unmet{{Code: forge.UnmetNotApproved, Message: req.notApproved(approvals)}}, nil
+	}
+	return nil, nil
 }
 
 // intoUnmet is what branch into requires of a pull request that targets

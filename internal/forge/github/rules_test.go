@@ -75,11 +75,19 @@ func review(t *testing.T, f *fakeforge.Forge, number int64, who, state string) {
 	}
 }
 
+// With nothing required, the rules cost one GraphQL query; the first for
+// a branch costs a second, which reads the rulesets of the branch (the
+// checks it requires, and what it asks of reviews), remembered for a few
+// minutes and shared with its cars' checks.
 func TestMergeRulesWithNothingRequiredCostOneRequest(t *testing.T) {
 	f, mr := rulesForge(t)
 	c := newClient(t, f, nil)
 	calls := counting(f)
 	expect(t, "nothing required", mergeRules(t, c, mr.IID))
+	if got := calls.since(); !reflect.DeepEqual(got, map[string]int{"POST /api/graphql": 2}) {
+		t.Fatalf("requests: %v, want the rules and the branch's rulesets", got)
+	}
+	expect(t, "nothing required, again", mergeRules(t, c, mr.IID))
 	if got := calls.since(); !reflect.DeepEqual(got, map[string]int{"POST /api/graphql": 1}) {
 		t.Fatalf("requests: %v, want one GraphQL query", got)
 	}
@@ -402,4 +410,34 @@ func TestMergeRulesWantTheBranchsChecksOnTheHead(t *testing.T) {
 		t.Fatal(err)
 	}
 	expect(t, "branch checks on", mergeRules(t, on, mr.IID))
+}
+
+// A pull request GitHub gives no review decision is still held to what
+// the rulesets of its branch ask of reviews, read with the branch's
+// required checks: GitHub has been reported to leave rulesets out of the
+// decision.
+func TestMergeRulesWithoutADecisionReadTheRulesets(t *testing.T) {
+	f := newForge(t, func(o *fakeforge.Options) { o.GitHub.RulesetsWithoutDecision = true })
+	for _, who := range []string{"alice", "bob", "carol"} {
+		if err := f.SetAccess(project, who, fakeforge.Developer); err != nil {
+			t.Fatal(err)
+		}
+	}
+	mr := openMR(t, f, "feature", map[string]string{"a": "a"})
+	if err := f.SetBranchRules(project, "main", fakeforge.PullRequestRule{RequiredApprovingReviewCount: 1}); err != nil {
+		t.Fatal(err)
+	}
+	c := newClient(t, f, nil)
+	expect(t, "no review", mergeRules(t, c, mr.IID),
+		forge.Unmet{Code: forge.UnmetNotApproved, Message: "it needs 1 approving review"})
+	review(t, f, mr.IID, "bob", fakeforge.ReviewApproved)
+	expect(t, "approved by a writer", mergeRules(t, c, mr.IID))
+
+	owners := newForge(t, func(o *fakeforge.Options) { o.GitHub.RulesetsWithoutDecision = true })
+	pr := openMR(t, owners, "feature", map[string]string{"a": "a"})
+	if err := owners.SetBranchRules(project, "main", fakeforge.PullRequestRule{RequiredApprovingReviewCount: 1, RequireCodeOwnerReview: true}); err != nil {
+		t.Fatal(err)
+	}
+	expect(t, "code owners asked", mergeRules(t, newClient(t, owners, nil), pr.IID),
+		forge.Unmet{Code: forge.UnmetNotApproved, Message: "a ruleset of `main` asks for reviews (1 approving review, one of them from a code owner) that GitHub gives no decision on for it"})
 }

@@ -372,6 +372,23 @@ func TestSweepersShareTheirPasses(t *testing.T) {
 	}
 }
 
+// queueCommand posts body as alice's comment on mr and queues its
+// delivery id as the webhook listener would, returning the event.
+func (e *env) queueCommand(id string, mr int64, body string) event.Event {
+	e.t.Helper()
+	n, err := e.ff.AddNote(e.ctx, project, mr, "alice", body)
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	ev := event.Event{ID: id, Forge: "gitlab", Project: project, Kind: event.KindComment,
+		User: event.User{ID: e.users["alice"].ID, Username: "alice"}, MR: mr, CommentID: n.ID, Body: body}
+	if err := e.st.EnsureGroup(e.ctx, "trainyard"); err != nil {
+		e.t.Fatal(err)
+	}
+	enqueue(e.t, e.st, ev)
+	return ev
+}
+
 // An add and then a remove posted on one MR leave it off the train with
 // several workers, as with one: a remove whose forge reads end first
 // does not reach the train before the add.
@@ -380,37 +397,11 @@ func TestAnMRsCommandsReachItsTrainInOrder(t *testing.T) {
 	for trial := range 2 {
 		e := newEnv(t, envOptions{ci: fakeforge.CI{Manual: true}, faults: fakeforge.Faults{Latency: 2 * time.Millisecond}})
 		mr := e.mr(1, nil)
-		if err := e.st.EnsureGroup(e.ctx, "trainyard"); err != nil {
-			t.Fatal(err)
-		}
-		var ids []string
-		for i, body := range []string{"/train add", "/train remove"} {
-			n, err := e.ff.AddNote(e.ctx, project, mr, "alice", body)
-			if err != nil {
-				t.Fatal(err)
-			}
-			ev := event.Event{ID: fmt.Sprintf("d%d", i), Forge: "gitlab", Project: project, Kind: event.KindComment,
-				User: event.User{ID: e.users["alice"].ID, Username: "alice"}, MR: mr, CommentID: n.ID, Body: body}
-			data, err := ev.Marshal()
-			if err != nil {
-				t.Fatal(err)
-			}
-			if _, err := e.st.EnqueueDelivery(e.ctx, "gitlab:"+ev.ID, time.Hour, data); err != nil {
-				t.Fatal(err)
-			}
-			ids = append(ids, ev.ID)
-		}
+		add, remove := e.queueCommand("add", mr, "/train add"), e.queueCommand("remove", mr, "/train remove")
 		o := &outcomes{seen: map[string][]string{}, calls: map[string]int{}}
-		w := &engine.Workers{Store: e.st, Consumer: "w", Count: 4, ClaimIdle: time.Second,
-			Log: zaptest.NewLogger(t), Observe: o.observe, Jobs: e.eng.Jobs, Pass: e.eng.Pass}
-		run, stop := context.WithCancel(e.ctx)
-		done := make(chan error, 1)
-		go func() { done <- w.Run(run) }()
-		waitFor(t, 20*time.Second, "both commands settled", func() bool { return len(o.of(ids[0])) > 0 && len(o.of(ids[1])) > 0 })
-		stop()
-		if err := <-done; err != nil && !errors.Is(err, context.Canceled) {
-			t.Fatal(err)
-		}
+		runWorkers(t, &engine.Workers{Store: e.st, Consumer: "w", Count: 4, ClaimIdle: time.Second,
+			Log: zaptest.NewLogger(t), Observe: o.observe, Jobs: e.eng.Jobs, Pass: e.eng.Pass})
+		waitFor(t, 20*time.Second, "both commands settled", func() bool { return len(o.of(add.ID)) > 0 && len(o.of(remove.ID)) > 0 })
 		if cars := e.cars(); len(cars) != 0 {
 			t.Fatalf("trial %d: cars %v after an add then a remove; notes %q", trial, cars, e.notesOf(mr))
 		}
@@ -425,22 +416,7 @@ func TestACommandMetWithBadCredentialsIsKept(t *testing.T) {
 	t.Parallel()
 	e := newEnv(t, envOptions{ci: fakeforge.CI{Manual: true}})
 	mr := e.mr(1, nil)
-	n, err := e.ff.AddNote(e.ctx, project, mr, "alice", "/train add")
-	if err != nil {
-		t.Fatal(err)
-	}
-	ev := event.Event{ID: "delivery-1", Forge: "gitlab", Project: project, Kind: event.KindComment,
-		User: event.User{ID: e.users["alice"].ID, Username: "alice"}, MR: mr, CommentID: n.ID, Body: "/train add"}
-	data, err := ev.Marshal()
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := e.st.EnsureGroup(e.ctx, "trainyard"); err != nil {
-		t.Fatal(err)
-	}
-	if _, err := e.st.EnqueueDelivery(e.ctx, "gitlab:"+ev.ID, time.Hour, data); err != nil {
-		t.Fatal(err)
-	}
+	ev := e.queueCommand("delivery-1", mr, "/train add")
 	revoked, err := gitlab.New(gitlab.Options{BaseURL: e.ff.URL(), Token: "revoked-token", BackoffBase: time.Millisecond, BackoffMax: 20 * time.Millisecond})
 	if err != nil {
 		t.Fatal(err)
@@ -450,16 +426,9 @@ func TestACommandMetWithBadCredentialsIsKept(t *testing.T) {
 	eng := engine.New(engine.Config{Profile: gitlab.Profile(e.ff.URL()), Owner: "revoked", Projects: []string{project}, PipelinesByAPI: true},
 		e.st, revoked, repos, engine.WithRules(revoked), engine.WithComments(revoked))
 	o := &outcomes{seen: map[string][]string{}, calls: map[string]int{}}
-	w := &engine.Workers{Store: e.st, Consumer: "w", ClaimIdle: 50 * time.Millisecond, MaxDeliveries: 2,
-		Log: zaptest.NewLogger(t), Observe: o.observe, Jobs: eng.Jobs, Pass: eng.Pass}
-	run, stop := context.WithCancel(e.ctx)
-	done := make(chan error, 1)
-	go func() { done <- w.Run(run) }()
+	runWorkers(t, &engine.Workers{Store: e.st, Consumer: "w", ClaimIdle: 50 * time.Millisecond, MaxDeliveries: 2,
+		Log: zaptest.NewLogger(t), Observe: o.observe, Jobs: eng.Jobs, Pass: eng.Pass})
 	waitFor(t, 20*time.Second, "the command buried", func() bool { return slices.Contains(o.of(ev.ID), engine.OutcomeDead) })
-	stop()
-	if err := <-done; err != nil && !errors.Is(err, context.Canceled) {
-		t.Fatal(err)
-	}
 	if got := o.of(ev.ID); slices.Contains(got, engine.OutcomeGone) {
 		t.Fatalf("outcomes %v: dropped as refused for good", got)
 	}

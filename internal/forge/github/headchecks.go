@@ -32,24 +32,15 @@ func (c *Client) headChecksUnmet(ctx context.Context, r repoRef, branch, sha str
 	}
 	// An app's newest run of a check is the one that counts: a re-run
 	// that passed clears the failure before it.
-	type byApp struct {
-		name string
-		app  int64
-	}
-	last := map[byApp]*gh.CheckRun{}
+	var kept []grouped
 	for _, run := range runs {
-		k := byApp{run.GetName(), run.GetApp().GetID()}
-		if apps := b.apps[k.name]; len(apps) > 0 && !slices.Contains(apps, k.app) {
-			continue
-		}
-		if cur, ok := last[k]; !ok || run.GetID() > cur.GetID() {
-			last[k] = run
+		g := checkGroup{app: run.GetApp().GetID(), name: run.GetName()}
+		if apps := b.apps[g.name]; len(apps) == 0 || slices.Contains(apps, g.app) {
+			kept = append(kept, grouped{run, g})
 		}
 	}
 	cs := checks{}
-	for k, run := range last {
-		cs.add(k.name, runState(run))
-	}
+	cs.addRuns(newest(kept))
 	if slices.ContainsFunc(b.checks, func(n string) bool { _, ok := cs[n]; return !ok }) {
 		statuses, err := c.statuses(ctx, r, sha)
 		if err != nil {

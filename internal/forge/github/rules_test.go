@@ -404,6 +404,21 @@ func TestMergeRulesWantTheBranchsChecksOnTheHead(t *testing.T) {
 		t.Fatal(err)
 	}
 	expect(t, "both passed", mergeRules(t, off, mr.IID))
+	// A check a ruleset pins to an app counts only as that app's run (a
+	// new client: what the branch requires is remembered for minutes).
+	if err := f.SetBranchStatusChecks(project, "main", []fakeforge.RuleStatusCheck{{Context: "cla/check", IntegrationID: f.AppID("cla-app")}}); err != nil {
+		t.Fatal(err)
+	}
+	pinned := newClient(t, f, func(o *Options) { o.IgnoreBranchChecks = true })
+	if _, err := f.SetCheckRun(project, mr.SHA, "other-app", "cla/check", fakeforge.CheckCompleted, fakeforge.ConclusionFailure); err != nil {
+		t.Fatal(err)
+	}
+	expect(t, "another app's failure", mergeRules(t, pinned, mr.IID))
+	if _, err := f.SetCheckRun(project, mr.SHA, "cla-app", "cla/check", fakeforge.CheckCompleted, fakeforge.ConclusionFailure); err != nil {
+		t.Fatal(err)
+	}
+	expect(t, "the pinned app's failure", mergeRules(t, pinned, mr.IID),
+		forge.Unmet{Code: forge.UnmetChecks, Message: "its required check `cla/check` failed on its head"})
 	// With branch checks on, cars wait for them: the head is not read.
 	on := newClient(t, f, nil)
 	if err := f.SetCommitStatus(project, mr.SHA, "dco", "failure", "bob"); err != nil {

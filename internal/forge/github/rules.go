@@ -182,16 +182,27 @@ func (c *Client) undecidedUnmet(ctx context.Context, r repoRef, branch string, a
 	if err != nil {
 		return nil, err
 	}
-	req := b.reviews
-	switch {
-	case req.codeOwners || req.lastPush:
-		return []forge.Unmet{{Code: forge.UnmetNotApproved, Message: fmt.Sprintf(
-			"a ruleset of %s asks for reviews (%s) that GitHub gives no decision on for it",
-			train.Quote(branch), strings.TrimPrefix(req.notApproved(0), "it needs "))}}, nil
-	case req.approvals > approvals:
-		return []forge.Unmet{{Code: forge.UnmetNotApproved, Message: req.notApproved(approvals)}}, nil
+	if u, ok := b.reviews.counted(approvals, "", func(asked string) string {
+		return fmt.Sprintf("a ruleset of %s asks for reviews (%s) that GitHub gives no decision on for it", train.Quote(branch), asked)
+	}); ok {
+		return []forge.Unmet{u}, nil
 	}
 	return nil, nil
+}
+
+// counted judges r by approvals, counted from writers' latest reviews,
+// where GitHub's decision does not speak for r. A code owner's review or
+// the last push's approval only GitHub can judge: asking for one is
+// unmet, in the words unjudged gives for what is asked. Too few
+// approvals are unmet as notApproved says, then suffix.
+func (r requirements) counted(approvals int, suffix string, unjudged func(asked string) string) (forge.Unmet, bool) {
+	switch {
+	case r.codeOwners || r.lastPush:
+		return forge.Unmet{Code: forge.UnmetNotApproved, Message: unjudged(strings.TrimPrefix(r.notApproved(0), "it needs "))}, true
+	case r.approvals > approvals:
+		return forge.Unmet{Code: forge.UnmetNotApproved, Message: r.notApproved(approvals) + suffix}, true
+	}
+	return forge.Unmet{}, false
 }
 
 // intoUnmet is what branch into requires of a pull request that targets
@@ -213,13 +224,11 @@ func (c *Client) intoUnmet(ctx context.Context, r repoRef, into string, approval
 	if len(requesting) > 0 {
 		unmet = append(unmet, forge.Unmet{Code: forge.UnmetRequestedChanges, Message: changesRequested(requesting)})
 	}
-	switch {
-	case req.codeOwners || req.lastPush:
-		unmet = append(unmet, forge.Unmet{Code: forge.UnmetNotApproved, Message: fmt.Sprintf(
-			"%s asks for reviews GitHub judges only for pull requests that target it (%s); retarget it to %s",
-			train.Quote(into), strings.TrimPrefix(req.notApproved(0), "it needs "), train.Quote(into))})
-	case req.approvals > approvals:
-		unmet = append(unmet, forge.Unmet{Code: forge.UnmetNotApproved, Message: req.notApproved(approvals) + " for " + train.Quote(into)})
+	if u, ok := req.counted(approvals, " for "+train.Quote(into), func(asked string) string {
+		return fmt.Sprintf("%s asks for reviews GitHub judges only for pull requests that target it (%s); retarget it to %s",
+			train.Quote(into), asked, train.Quote(into))
+	}); ok {
+		unmet = append(unmet, u)
 	}
 	if unresolved > 0 && req.threads {
 		unmet = append(unmet, forge.Unmet{Code: forge.UnmetDiscussions, Message: "it has " + plural(unresolved, "unresolved conversation")})

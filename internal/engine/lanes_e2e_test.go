@@ -285,10 +285,12 @@ func TestAnMRLostOnItsWayToALaneIsSentAgain(t *testing.T) {
 	}
 }
 
-// retireHold holds the delete of an idle lane's train (the store's
-// retire script) until the target's train has handed the lane an MR.
+// retireHold holds the store's script that deletes an idle lane's train
+// (the retire) until the target's train has handed the lane an MR: before
+// the script runs, or, with after, once it has deleted the train.
 type retireHold struct {
 	lane     string
+	after    bool
 	armed    atomic.Bool
 	held     chan struct{} // closed once the retire waits
 	handed   chan struct{} // closed once the MR was handed over
@@ -308,62 +310,85 @@ func (h *retireHold) ProcessHook(next redis.ProcessHook) redis.ProcessHook {
 		// its inbox; its last argument is how long the history stays.
 		retire := (cmd.Name() == "evalsha" || cmd.Name() == "eval") && len(args) == 8 && fmt.Sprint(args[2]) == "3" &&
 			strings.HasSuffix(fmt.Sprint(args[3]), h.lane+"}:train") && strings.HasSuffix(fmt.Sprint(args[5]), ":inbox")
-		if h.armed.Load() && retire {
-			h.heldOnce.Do(func() { close(h.held) })
-			select {
-			case <-h.handed:
-			case <-ctx.Done():
+		if !h.armed.Load() || !retire {
+			return next(ctx, cmd)
+		}
+		var err error
+		if h.after {
+			// Held once the script ran: a first EVALSHA the server does
+			// not know yet fails, and is sent again as EVAL.
+			if err = next(ctx, cmd); err != nil {
+				return err
 			}
 		}
-		return next(ctx, cmd)
+		h.heldOnce.Do(func() { close(h.held) })
+		select {
+		case <-h.handed:
+		case <-ctx.Done():
+		}
+		if !h.after {
+			err = next(ctx, cmd)
+		}
+		return err
 	}
 }
 
 // An MR handed to an idle lane while the lane's train retires is not
-// lost with the train: the retire gives way to the work in the train's
-// inbox, and the MR is tested in its lane and merges.
+// lost with the train. Handed over before the train is deleted, it makes
+// the retire give way to the work in the train's inbox; handed over just
+// after, it makes the train again, and the retire, which deletes the
+// lane's branch last, finds it made again and gives the branch back. The
+// MR is tested in its lane and merges.
 func TestALaneRetiringAsItIsHandedAnMRKeepsIt(t *testing.T) {
 	t.Parallel()
-	h := &retireHold{lane: "trainyard-lanes/main/web", held: make(chan struct{}), handed: make(chan struct{})}
-	e := newEnv(t, envOptions{redisHook: h, settings: train.Settings{LaneTrains: true,
-		Lanes: []train.Lane{{Name: "web", Paths: []string{"web/**", "mr-*.txt"}}}}})
-	sw := &engine.Sweeper{Store: e.st, Sweep: e.eng.Sweep, Retire: e.eng.Retire, Log: zaptest.NewLogger(t)}
-	merge := func(mr int64) {
-		t.Helper()
-		for e.mrState(mr).State != "merged" {
-			if e.ctx.Err() != nil {
-				tr, _ := e.eng.Train(e.ctx, e.key)
-				t.Fatalf("!%d not merged: %s; in lanes %+v", mr, e.mrState(mr).State, tr.InLanes)
+	for _, after := range []bool{false, true} {
+		t.Run(fmt.Sprintf("after the delete %v", after), func(t *testing.T) {
+			t.Parallel()
+			h := &retireHold{lane: "trainyard-lanes/main/web", after: after, held: make(chan struct{}), handed: make(chan struct{})}
+			e := newEnv(t, envOptions{redisHook: h, settings: train.Settings{LaneTrains: true,
+				Lanes: []train.Lane{{Name: "web", Paths: []string{"web/**", "mr-*.txt"}}}}})
+			sw := &engine.Sweeper{Store: e.st, Sweep: e.eng.Sweep, Retire: e.eng.Retire, Log: zaptest.NewLogger(t)}
+			merge := func(mr int64) {
+				t.Helper()
+				for e.mrState(mr).State != "merged" {
+					if e.ctx.Err() != nil {
+						tr, _ := e.eng.Train(e.ctx, e.key)
+						t.Fatalf("!%d not merged: %s; in lanes %+v", mr, e.mrState(mr).State, tr.InLanes)
+					}
+					sw.Pass(e.ctx)
+					time.Sleep(20 * time.Millisecond)
+				}
 			}
-			sw.Pass(e.ctx)
-			time.Sleep(20 * time.Millisecond)
-		}
-	}
-	first := e.mr(1, map[string]string{"web/a.js": "1;\n"})
-	e.addAll(first)
-	merge(first)
-	lane := e.key
-	lane.Branch = h.lane
-	e.idleLongEnough(lane)
-	h.armed.Store(true)
-	retired := make(chan bool, 1)
-	go func() {
-		ok, err := e.eng.Retire(e.ctx, lane)
-		if err != nil {
-			t.Error(err)
-		}
-		retired <- ok
-	}()
-	<-h.held // the retire holds the lease, found no work, and deletes now
-	second := e.mr(2, map[string]string{"web/b.js": "2;\n"})
-	e.addAll(second)
-	close(h.handed)
-	if <-retired {
-		t.Fatal("the lane's train was retired with an MR in its inbox")
-	}
-	merge(second)
-	if files := e.git("ls-tree", "-r", "--name-only", h.lane); !strings.Contains(files, "mr-2.txt") {
-		t.Fatalf("the lane's branch does not carry !%d: %s", second, files)
+			first := e.mr(1, map[string]string{"web/a.js": "1;\n"})
+			e.addAll(first)
+			merge(first)
+			lane := e.key
+			lane.Branch = h.lane
+			e.idleLongEnough(lane)
+			h.armed.Store(true)
+			retired := make(chan bool, 1)
+			go func() {
+				ok, err := e.eng.Retire(e.ctx, lane)
+				if err != nil {
+					t.Error(err)
+				}
+				retired <- ok
+			}()
+			<-h.held // the retire holds the lease and found no work
+			second := e.mr(2, map[string]string{"web/b.js": "2;\n"})
+			e.addAll(second)
+			close(h.handed)
+			if got := <-retired; got != after {
+				t.Fatalf("retired %v, want %v", got, after)
+			}
+			if got, want := e.git("for-each-ref", "--format=%(objectname)", "refs/heads/"+h.lane), e.head(); got != want {
+				t.Fatalf("the lane's branch is at %q once the retire is done, want the target's head %s", got, want)
+			}
+			merge(second)
+			if files := e.git("ls-tree", "-r", "--name-only", h.lane); !strings.Contains(files, "mr-2.txt") {
+				t.Fatalf("the lane's branch does not carry !%d: %s", second, files)
+			}
+		})
 	}
 }
 

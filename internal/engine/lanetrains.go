@@ -139,24 +139,25 @@ func (e *Engine) joinLane(ctx context.Context, t *train.Train, a train.JoinLane)
 		return fmt.Errorf("join !%d to lane %s: %w", a.Add.MR, a.Lane, err)
 	}
 	var work []forwardedObs
-	if missing || lt.Idle() && len(lt.Outbox) == 0 {
+	switch {
+	case missing:
+		// Made, with its branch, before it is given work, so that a
+		// sweep finds it if the pass that should take the work never
+		// comes.
+		if err := e.reviveLane(ctx, t, lane); err != nil {
+			return fmt.Errorf("join !%d to lane %s: %w", a.Add.MR, a.Lane, err)
+		}
+	case lt.Idle() && len(lt.Outbox) == 0:
 		head, err := e.resetLane(ctx, t, lane.Branch, lt.TargetHead)
 		if err != nil {
 			return fmt.Errorf("join !%d to lane %s: %w", a.Add.MR, a.Lane, err)
 		}
-		if missing || lt.TargetHead != head {
+		if lt.TargetHead != head {
 			work = append(work, forwardedObs{Kind: fwdTarget, SHA: head})
 		}
 	}
 	add := a.Add
 	work = append(work, forwardedObs{Kind: fwdAdded, Added: &add})
-	if missing {
-		// Stored before its work, so that a sweep finds it if the pass
-		// that should take the work never comes.
-		if _, err := e.store.Save(ctx, train.New(lane, e.settings(ctx, lane))); err != nil && !errors.Is(err, store.ErrConflict) {
-			return fmt.Errorf("join !%d to lane %s: %w", a.Add.MR, a.Lane, err)
-		}
-	}
 	if err := e.forwardTo(ctx, lane, work...); err != nil {
 		return fmt.Errorf("join !%d to lane %s: %w", a.Add.MR, a.Lane, err)
 	}
@@ -222,6 +223,18 @@ func (e *Engine) resetLane(ctx context.Context, t *train.Train, branch, known st
 	return head, nil
 }
 
+// resetLaneTo is resetLane for the target's train of key target, as
+// stored; one that is gone has its head read from the forge.
+func (e *Engine) resetLaneTo(ctx context.Context, target train.Key, branch, known string) (string, error) {
+	t, err := e.store.Load(ctx, target)
+	if errors.Is(err, store.ErrNotFound) {
+		t = train.Train{Key: target}
+	} else if err != nil {
+		return "", err
+	}
+	return e.resetLane(ctx, &t, branch, known)
+}
+
 // laneOptions are the push options of a move of a lane's branch: on
 // GitLab, ci.skip, since nobody waits for a pipeline of the lane's
 // branch itself (its cars have their own).
@@ -269,15 +282,9 @@ func (e *Engine) resetBranch(ctx context.Context, t *train.Train) ([]train.Obser
 	if !ok {
 		return nil, nothingDone{}
 	}
-	tt, err := e.store.Load(ctx, target)
-	if errors.Is(err, store.ErrNotFound) {
-		tt = train.Train{Key: target}
-	} else if err != nil {
-		return nil, fmt.Errorf("set %s back: %w", t.Branch, err)
-	}
-	head, err := e.resetLane(ctx, &tt, t.Branch, t.TargetHead)
+	head, err := e.resetLaneTo(ctx, target, t.Branch, t.TargetHead)
 	if err != nil {
-		return nil, err
+		return nil, fmt.Errorf("set %s back: %w", t.Branch, err)
 	}
 	e.log.Info("lane branch set back to the target", zap.String("train", t.Key.String()), zap.String("head", head))
 	return []train.Observation{train.TargetHead{SHA: head}}, nil

@@ -77,12 +77,6 @@ func (e *Engine) dropLaneBranch(ctx context.Context, key, target train.Key) erro
 	if back, err := e.store.Exists(ctx, key); err != nil || !back {
 		return err
 	}
-	t, err := e.store.Load(ctx, target)
-	if errors.Is(err, store.ErrNotFound) {
-		t = train.Train{Key: target}
-	} else if err != nil {
-		return err
-	}
-	_, err = e.resetLane(ctx, &t, key.Branch, "")
+	_, err = e.resetLaneTo(ctx, target, key.Branch, "")
 	return err
 }

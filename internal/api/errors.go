@@ -66,6 +66,8 @@ func response(err error) (int, string) {
 		return http.StatusServiceUnavailable, c.what + " is busy; try again"
 	case errors.As(err, &c) && errors.Is(err, engine.ErrRulesPending):
 		return http.StatusServiceUnavailable, c.what + ": the forge is still checking whether it may merge; try again"
+	case errors.As(err, &c) && errors.Is(err, store.ErrFull):
+		return http.StatusServiceUnavailable, c.what + ": the event queue is full; try again once it drains"
 	case errors.Is(err, context.Canceled), errors.Is(err, context.DeadlineExceeded):
 		return http.StatusServiceUnavailable, "request cancelled or timed out"
 	}

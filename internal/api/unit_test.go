@@ -88,6 +88,8 @@ func TestResponse(t *testing.T) {
 		{&call{"merge request !3 of g/a", fmt.Errorf("!3 of g/a: %w", engine.ErrRulesPending)}, 503,
 			"merge request !3 of g/a: the forge is still checking whether it may merge; try again"},
 		{&call{"merge request !3 of g/a", fmt.Errorf("!3 of g/a: %w: It is closed.", engine.ErrRefused)}, 409, "merge request !3 of g/a refused: It is closed."},
+		{&call{"dead letter 1-0", fmt.Errorf("requeue dead letter 1-0: %w: FULL", store.ErrFull)}, 503,
+			"dead letter 1-0: the event queue is full; try again once it drains"},
 		{wrapped(errors.New("dial tcp 10.0.0.7:6379: connection refused")), 500, "internal error"},
 		{fmt.Errorf("list trains: %w", context.Canceled), 503, "request cancelled or timed out"},
 		{badRequest("limit: bad"), 400, "limit: bad"},

@@ -94,7 +94,7 @@ func (s *Store) Requeue(ctx context.Context, id string) (string, error) {
 		return "", fmt.Errorf("requeue dead letter %s: %w", id, ErrNotFound)
 	}
 	if err != nil {
-		return "", fmt.Errorf("requeue dead letter %s: %w", id, err)
+		return "", fmt.Errorf("requeue dead letter %s: %w", id, full(err))
 	}
 	return entry, nil
 }

@@ -21,20 +21,90 @@ type Event struct {
 	Deliveries int64
 }
 
-// AddEvent appends data to the event stream and returns the entry id. The
-// stream is trimmed to about Options.EventsMaxLen entries.
+// AddEvent appends data to the event stream and returns the entry id.
+// The stream is capped at Options.EventsMaxLen entries (see roomLua): a
+// full stream returns ErrFull.
 func (s *Store) AddEvent(ctx context.Context, data []byte) (string, error) {
-	id, err := s.rdb.XAdd(ctx, &redis.XAddArgs{
-		Stream: s.opts.EventStream,
-		MaxLen: s.opts.EventsMaxLen,
-		Approx: true,
-		Values: []any{eventField, data},
-	}).Result()
+	id, err := s.scripts.add.Run(ctx, s.rdb, []string{s.opts.EventStream}, s.opts.EventsMaxLen, data).Text()
 	if err != nil {
-		return "", fmt.Errorf("add event to %s: %w", s.opts.EventStream, err)
+		return "", fmt.Errorf("add event to %s: %w", s.opts.EventStream, full(err))
 	}
 	return id, nil
 }
+
+// ErrFull: the event stream holds Options.EventsMaxLen entries that a
+// consumer group has yet to read or acknowledge, so a new one is refused
+// rather than any of them dropped. The sender should retry later.
+var ErrFull = errors.New("event stream full")
+
+// full maps the scripts' refusal to ErrFull.
+func full(err error) error {
+	if redis.HasErrorPrefix(err, "FULL") {
+		return fmt.Errorf("%w: %w", ErrFull, err)
+	}
+	return err
+}
+
+// roomLua defines room(stream, cap), which the scripts that add to the
+// event stream call first. Below the cap it costs one XLEN. At the cap it
+// trims the entries every consumer group has acknowledged: those older
+// than each group's oldest pending entry, or up to its last delivered one
+// when none is pending.
+// An entry no group has read, or one read and not acknowledged, is never
+// trimmed: trimming by length alone (MAXLEN) would drop commands already
+// marked as queued, whose re-sends are then refused as repeats. Without a
+// group, nothing has been read and nothing goes. room returns false when
+// the stream is still at the cap; the script then refuses with
+// fullReply, which full maps to ErrFull.
+const roomLua = `
+local fullReply = 'FULL the event stream holds its cap of unacknowledged events'
+local function parts(id)
+  local ms, seq = string.match(id, '^(%d+)-(%d+)$')
+  return tonumber(ms), tonumber(seq)
+end
+local function older(a, b)
+  local am, as = parts(a)
+  local bm, bs = parts(b)
+  if am ~= bm then
+    return am < bm
+  end
+  return as < bs
+end
+local function room(stream, cap)
+  if redis.call('XLEN', stream) < cap then
+    return true
+  end
+  local groups = redis.call('XINFO', 'GROUPS', stream)
+  if #groups == 0 then
+    return false
+  end
+  local floor
+  for _, g in ipairs(groups) do
+    local name, pending, last
+    for i = 1, #g - 1, 2 do
+      if g[i] == 'name' then
+        name = g[i + 1]
+      elseif g[i] == 'pending' then
+        pending = tonumber(g[i + 1])
+      elseif g[i] == 'last-delivered-id' then
+        last = g[i + 1]
+      end
+    end
+    local keep
+    if pending > 0 then
+      keep = redis.call('XPENDING', stream, name)[2]
+    else
+      local ms, seq = parts(last)
+      keep = string.format('%d-%d', ms, seq + 1)
+    end
+    if floor == nil or older(keep, floor) then
+      floor = keep
+    end
+  end
+  redis.call('XTRIM', stream, 'MINID', floor)
+  return redis.call('XLEN', stream) < cap
+end
+`
 
 // EnsureGroup creates the consumer group (and the stream) unless it exists.
 // A new group starts at the beginning of the stream, so events added before
@@ -260,7 +330,7 @@ func (s *Store) EnqueueDelivery(ctx context.Context, id string, ttl time.Duratio
 		return false, nil
 	}
 	if err != nil {
-		return false, fmt.Errorf("enqueue delivery %s: %w", id, err)
+		return false, fmt.Errorf("enqueue delivery %s: %w", id, full(err))
 	}
 	if _, ok := res.(string); !ok {
 		return false, fmt.Errorf("enqueue delivery %s: unexpected answer %v", id, res)

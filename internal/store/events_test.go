@@ -2,6 +2,7 @@ package store
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"reflect"
 	"testing"
@@ -18,6 +19,8 @@ func eventCases() []storeCase {
 		{name: "events claim skips deleted", run: testEventsClaimDeleted},
 		{name: "events touched stay with their consumer", run: testEventsTouch},
 		{name: "events stream capped", opts: Options{EventsMaxLen: 10}, run: testEventsCap},
+		{name: "events cap spares what no group read", opts: Options{EventsMaxLen: 4}, run: testEventsCapUnread},
+		{name: "events cap takes the oldest of every group", opts: Options{EventsMaxLen: 4}, run: testEventsCapGroups},
 		{name: "events stream name", run: testEventsStreamName},
 		{name: "delivery enqueued once", run: testEnqueueDelivery},
 		{name: "delivery marked only when queued", run: testEnqueueNeitherWithoutBoth},
@@ -204,12 +207,139 @@ func testEventsClaimDeleted(t *testing.T, e *env) {
 	}
 }
 
+// At the cap, what every group acknowledged goes, and only that: the
+// entries read and not acknowledged and those never read all stay, and a
+// stream that holds nothing else refuses the next one.
 func testEventsCap(t *testing.T, e *env) {
-	addEvents(t, e, 300)
-	// Trimming is approximate: whole nodes of up to 100 entries go at once.
-	if n := e.rdb.XLen(context.Background(), e.s.opts.EventStream).Val(); n < 10 || n > 110 {
-		t.Fatalf("stream holds %d entries, want 10 to 110", n)
+	ctx := context.Background()
+	ensureGroup(t, e)
+	ids := addEvents(t, e, 10)
+	evs, err := e.s.ReadEvents(ctx, group, "c", 5, 0)
+	if err != nil || len(evs) != 5 {
+		t.Fatalf("read 5: %v, %v", evs, err)
 	}
+	if err := e.s.Ack(ctx, group, ids[0], ids[1], ids[3]); err != nil {
+		t.Fatal(err)
+	}
+	// ids[2] is pending: ids[0] and ids[1] go, ids[3] (acknowledged but
+	// after it) stays, as trimming takes a prefix.
+	more := addEvents(t, e, 2)
+	if got, want := streamIDs(t, e), append(append([]string{}, ids[2:]...), more...); !reflect.DeepEqual(got, want) {
+		t.Fatalf("stream holds %v, want %v", got, want)
+	}
+	_, err = e.s.AddEvent(ctx, []byte("one too many"))
+	if !errors.Is(err, ErrFull) {
+		t.Fatalf("add to a full stream: %v, want ErrFull", err)
+	}
+	first, err := e.s.EnqueueDelivery(ctx, "d-full", time.Minute, []byte("x"))
+	if !errors.Is(err, ErrFull) || first {
+		t.Fatalf("enqueue onto a full stream: %v, %v; want ErrFull", first, err)
+	}
+	if n := e.rdb.Exists(ctx, e.s.deliveryKey("d-full")).Val(); n != 0 {
+		t.Fatalf("a refused delivery was marked seen: its re-send would be dropped")
+	}
+	// Every entry still there is handed out: the pending one to a claim,
+	// the unread ones to a read.
+	rest, err := e.s.ReadEvents(ctx, group, "c", 20, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got, want := eventIDs(t, rest, 1), append(append([]string{}, ids[5:]...), more...); !reflect.DeepEqual(got, want) {
+		t.Fatalf("read %v, want %v", got, want)
+	}
+	all := append([]string{ids[2], ids[4]}, eventIDs(t, rest, 1)...)
+	if err := e.s.Ack(ctx, group, all...); err != nil {
+		t.Fatal(err)
+	}
+	// Everything read and acknowledged: the next add makes room.
+	if _, err := e.s.AddEvent(ctx, []byte("room again")); err != nil {
+		t.Fatalf("add once the group caught up: %v", err)
+	}
+	if n := e.rdb.XLen(ctx, e.s.opts.EventStream).Val(); n > 2 {
+		t.Fatalf("stream holds %d entries after the trim, want at most 2", n)
+	}
+}
+
+// Without a group nothing has been read, so nothing is trimmed; a dead
+// letter requeued onto a full stream stays a dead letter.
+func testEventsCapUnread(t *testing.T, e *env) {
+	ctx := context.Background()
+	ids := addEvents(t, e, 4)
+	if _, err := e.s.AddEvent(ctx, []byte("x")); !errors.Is(err, ErrFull) {
+		t.Fatalf("add to a full stream no group read: %v, want ErrFull", err)
+	}
+	if got := streamIDs(t, e); !reflect.DeepEqual(got, ids) {
+		t.Fatalf("stream holds %v, want %v", got, ids)
+	}
+	ensureGroup(t, e)
+	evs, err := e.s.ReadEvents(ctx, group, "c", 1, 0)
+	if err != nil || len(evs) != 1 {
+		t.Fatalf("read 1: %v, %v", evs, err)
+	}
+	dead, err := e.s.Bury(ctx, group, evs[0], "boom", time.Now())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := e.s.AddEvent(ctx, []byte("fills it")); err != nil {
+		t.Fatalf("add after the buried entry was acknowledged: %v", err)
+	}
+	if _, err := e.s.Requeue(ctx, dead); !errors.Is(err, ErrFull) {
+		t.Fatalf("requeue onto a full stream: %v, want ErrFull", err)
+	}
+	if _, err := e.s.DeadLetter(ctx, dead); err != nil {
+		t.Fatalf("the refused dead letter is gone: %v", err)
+	}
+}
+
+// With two groups, the trim stops at the oldest entry either still needs,
+// comparing ids as numbers: 9-5 is older than 10-1, though not as text.
+func testEventsCapGroups(t *testing.T, e *env) {
+	ctx := context.Background()
+	stream := e.s.opts.EventStream
+	for _, id := range []string{"8-0", "9-5", "10-0", "11-0"} {
+		if err := e.rdb.XAdd(ctx, &redis.XAddArgs{Stream: stream, ID: id, Values: []any{eventField, id}}).Err(); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for _, g := range []string{"slow", "fast"} {
+		if err := e.rdb.XGroupCreate(ctx, stream, g, "0").Err(); err != nil {
+			t.Fatal(err)
+		}
+	}
+	// fast read all four and still holds 9-5; slow read three and
+	// acknowledged them, so it needs 10-1 on.
+	if evs, err := e.s.ReadEvents(ctx, "fast", "c", 4, 0); err != nil || len(evs) != 4 {
+		t.Fatalf("fast read: %v, %v", evs, err)
+	}
+	if err := e.s.Ack(ctx, "fast", "8-0", "10-0", "11-0"); err != nil {
+		t.Fatal(err)
+	}
+	if evs, err := e.s.ReadEvents(ctx, "slow", "c", 3, 0); err != nil || len(evs) != 3 {
+		t.Fatalf("slow read: %v, %v", evs, err)
+	}
+	if err := e.s.Ack(ctx, "slow", "8-0", "9-5", "10-0"); err != nil {
+		t.Fatal(err)
+	}
+	id, err := e.s.AddEvent(ctx, []byte("x"))
+	if err != nil {
+		t.Fatalf("add: %v", err)
+	}
+	if got, want := streamIDs(t, e), []string{"9-5", "10-0", "11-0", id}; !reflect.DeepEqual(got, want) {
+		t.Fatalf("stream holds %v, want %v", got, want)
+	}
+}
+
+func streamIDs(t *testing.T, e *env) []string {
+	t.Helper()
+	msgs, err := e.rdb.XRange(context.Background(), e.s.opts.EventStream, "-", "+").Result()
+	if err != nil {
+		t.Fatal(err)
+	}
+	ids := make([]string, len(msgs))
+	for i, m := range msgs {
+		ids[i] = m.ID
+	}
+	return ids
 }
 
 func testEventsStreamName(t *testing.T, e *env) {

@@ -9,6 +9,8 @@ type scripts struct {
 	// acquireLease and releaseLease keep a lease's wait mark (leasefree.go).
 	acquireLease, releaseLease *redis.Script
 	enqueue, bury, unbury      *redis.Script
+	// add queues an event on the capped stream (events.go).
+	add *redis.Script
 	// retire deletes a train at a version (trains.go).
 	retire *redis.Script
 	// dropInbox removes items of a train's inbox under its lease (inbox.go).
@@ -35,6 +37,13 @@ return redis.call('DEL', KEYS[1])
 		releaseLease:   redis.NewScript(releaseLeaseLua),
 		dropInbox:      redis.NewScript(dropInboxLua),
 		forgetConsumer: redis.NewScript(forgetConsumerLua),
+		// KEYS: the event stream. ARGV: its cap, the event data.
+		add: redis.NewScript(roomLua + `
+if not room(KEYS[1], tonumber(ARGV[1])) then
+  return redis.error_reply(fullReply)
+end
+return redis.call('XADD', KEYS[1], '*', 'data', ARGV[2])
+`),
 		// KEYS: the train, its staged replacement (a hash with the new v
 		// and d), its history (kept for good again when the train is
 		// made anew after it was retired). ARGV: expected version. Returns {1, old} on success, {0,
@@ -82,11 +91,14 @@ return 0
 		// nil for a delivery marked already.
 		// A script's writes before a failing command stay, so the event is
 		// queued before the mark is set: a failed XADD leaves no mark.
-		enqueue: redis.NewScript(`
+		enqueue: redis.NewScript(roomLua + `
 if redis.call('EXISTS', KEYS[1]) == 1 then
   return false
 end
-local id = redis.call('XADD', KEYS[2], 'MAXLEN', '~', ARGV[2], '*', 'data', ARGV[3])
+if not room(KEYS[2], tonumber(ARGV[2])) then
+  return redis.error_reply(fullReply)
+end
+local id = redis.call('XADD', KEYS[2], '*', 'data', ARGV[3])
 redis.call('SET', KEYS[1], 1, 'PX', ARGV[1])
 return id
 `),
@@ -102,7 +114,7 @@ return id
 		// KEYS: the dead-letter stream, the event stream. ARGV: dead-letter
 		// id, event stream cap. Returns the new entry id, or nil when no
 		// such dead letter exists.
-		unbury: redis.NewScript(`
+		unbury: redis.NewScript(roomLua + `
 local e = redis.call('XRANGE', KEYS[1], ARGV[1], ARGV[1])
 if #e == 0 then
   return false
@@ -115,7 +127,10 @@ end
 if not data then
   return redis.error_reply('ERR dead letter ' .. ARGV[1] .. ' has no data')
 end
-local id = redis.call('XADD', KEYS[2], 'MAXLEN', '~', ARGV[2], '*', 'data', data)
+if not room(KEYS[2], tonumber(ARGV[2])) then
+  return redis.error_reply(fullReply)
+end
+local id = redis.call('XADD', KEYS[2], '*', 'data', data)
 redis.call('XDEL', KEYS[1], ARGV[1])
 return id
 `),

@@ -54,6 +54,9 @@ func (a answer) write(w http.ResponseWriter) {
 	h := w.Header()
 	h.Set("Content-Type", "application/json")
 	h.Set("X-Content-Type-Options", "nosniff")
+	if a.code == http.StatusServiceUnavailable {
+		h.Set("Retry-After", "30")
+	}
 	w.WriteHeader(a.code)
 	_, _ = w.Write(a.body) // the sender hung up: nothing left to tell it
 }

@@ -134,6 +134,8 @@ type reply struct {
 	reason string
 	err    string
 	raw    string
+	// retryAfter is the Retry-After header, if any.
+	retryAfter string
 }
 
 func (r *rig) send(d delivery) reply {
@@ -172,7 +174,8 @@ func sendTo(t *testing.T, base string, d delivery) reply {
 	if err := json.Unmarshal(raw, &body); err != nil {
 		t.Fatalf("answer %q is not JSON: %v", raw, err)
 	}
-	return reply{code: resp.StatusCode, status: body.Status, reason: body.Reason, err: body.Error, raw: string(raw)}
+	return reply{code: resp.StatusCode, status: body.Status, reason: body.Reason, err: body.Error, raw: string(raw),
+		retryAfter: resp.Header.Get("Retry-After")}
 }
 
 // events reads every event queued since the last call.

@@ -2,6 +2,7 @@ package webhook
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"net/http"
 	"strings"
@@ -12,6 +13,7 @@ import (
 	"github.com/trainyard/trainyard/internal/event"
 	"github.com/trainyard/trainyard/internal/forge/github"
 	"github.com/trainyard/trainyard/internal/forge/gitlab"
+	"github.com/trainyard/trainyard/internal/store"
 )
 
 const (
@@ -28,6 +30,10 @@ const (
 // msgQueueDown is all the sender learns of a queue failure: the cause, such
 // as a Redis address, is for the operator's log.
 const msgQueueDown = "event queue unavailable, retry later"
+
+// msgQueueFull answers a delivery while the event queue holds its cap of
+// events not yet handled.
+const msgQueueFull = "event queue full, retry later"
 
 // enqueue validates ev and queues it unless its delivery was queued
 // before. The store marks the delivery seen and queues the event in one
@@ -51,6 +57,12 @@ func (h *Handler) enqueue(ctx context.Context, ev event.Event, label string) ans
 	defer cancel()
 	key := ev.Forge + ":" + ev.ID
 	first, err := h.queue.EnqueueDelivery(ctx, key, h.dedupTTL, data)
+	if errors.Is(err, store.ErrFull) {
+		// Nothing queued and nothing marked: the forge's re-send, or
+		// the catch-up of commands, gets it in once the queue drains.
+		h.log.Error("event queue full; webhook refused", zap.String("delivery", key), zap.Error(err))
+		return failure(http.StatusServiceUnavailable, OutcomeError, msgQueueFull)
+	}
 	if err != nil {
 		h.log.Error("queue webhook event", zap.String("delivery", key), zap.Error(err))
 		return failure(http.StatusServiceUnavailable, OutcomeError, msgQueueDown)

@@ -335,6 +335,48 @@ func TestQueueFailureThenRetry(t *testing.T) {
 	}
 }
 
+// TestQueueFullThenDrained: a stream at its cap of events no consumer has
+// handled refuses a delivery with 503 rather than dropping one it holds,
+// marks nothing, and takes the forge's re-send once the events are handled.
+func TestQueueFullThenDrained(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	r := newRig(t, withQueue(func(r *rig) Queue {
+		r.store = store.New(r.rdb, store.Options{Prefix: r.prefix, EventsMaxLen: 1})
+		return r.store
+	}))
+	first := gitlabDelivery(t, "Note Hook", fixture(t, "gitlab/note_hook_merge_request.json"))
+	if got := r.send(first); got.code != http.StatusAccepted || got.status != "queued" {
+		t.Fatalf("first delivery: %d %s, want 202 queued", got.code, got.raw)
+	}
+	second := githubDelivery(t, "pull_request", fixture(t, "github/pull_request_opened.json"))
+	refused := r.send(second)
+	expectAnswer(t, refused, http.StatusServiceUnavailable, "error", "event queue full, retry later")
+	if refused.retryAfter != "30" {
+		t.Fatalf("Retry-After %q on a full queue, want 30", refused.retryAfter)
+	}
+	held, err := r.store.ReadEvents(ctx, group, "test", 10, 0)
+	if err != nil || len(held) != 1 {
+		t.Fatalf("read: %v, %v; want the first delivery alone", held, err)
+	}
+	if ev, err := event.Unmarshal(held[0].Data); err != nil || ev.Forge != "gitlab" {
+		t.Fatalf("held event %+v (%v), want the first delivery's", ev, err)
+	}
+	if err := r.store.Ack(ctx, group, held[0].ID); err != nil {
+		t.Fatal(err)
+	}
+	if got := r.send(second); got.code != http.StatusAccepted || got.status != "queued" {
+		t.Fatalf("re-send after the drain: %d %s, want 202 queued", got.code, got.raw)
+	}
+	evs := r.events()
+	if len(evs) != 1 || evs[0].Forge != "github" || evs[0].ID != second.header.Get("X-GitHub-Delivery") {
+		t.Fatalf("stream holds %+v, want the re-sent delivery", evs)
+	}
+	if c := r.counts.snapshot(); c["github/pull_request/error"] != 1 || c["github/pull_request/queued"] != 1 {
+		t.Fatalf("counts %v", c)
+	}
+}
+
 // TestQueueUnreachable: no Redis at all answers 503 without naming it.
 func TestQueueUnreachable(t *testing.T) {
 	t.Parallel()

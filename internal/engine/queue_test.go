@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"net"
 	"slices"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -17,6 +18,7 @@ import (
 	"github.com/trainyard/trainyard/internal/engine"
 	"github.com/trainyard/trainyard/internal/event"
 	"github.com/trainyard/trainyard/internal/redistest"
+	"github.com/trainyard/trainyard/internal/retry"
 	"github.com/trainyard/trainyard/internal/store"
 	"github.com/trainyard/trainyard/internal/train"
 )
@@ -330,4 +332,53 @@ func TestWorkersWaitForRedisToMakeTheirGroup(t *testing.T) {
 	defer mr.Close()
 	enqueue(t, st, event.Event{ID: "e1", Forge: "gitlab", Project: "g/p", Kind: event.KindMR, MR: 1, Ref: "main"})
 	waitFor(t, 10*time.Second, "the event handled", func() bool { return len(o.of("e1")) == 1 })
+}
+
+// What the forge refused decides an event's fate: a request refused for
+// good (422) drops it, but one refused for want of a right (403: a token
+// or GitHub App short of a permission) is tried again and then kept in
+// the dead letters, to be queued again once the right is granted, and a
+// rate limit's 403 is only tried again.
+func TestWorkersKeepWhatTheForgeRefusedForWantOfARight(t *testing.T) {
+	t.Parallel()
+	cases := []struct {
+		name string
+		ans  retry.Answer
+		want string
+	}{
+		{"unprocessable", retry.Answer{Status: 422, Said: "Validation Failed"}, engine.OutcomeGone},
+		{"forbidden", retry.Answer{Status: 403, Said: "Resource not accessible by integration"}, engine.OutcomeDead},
+		{"rate limited", retry.Answer{Status: 403, Throttled: true}, engine.OutcomeDead},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			t.Parallel()
+			st := store.New(redistest.Client(t), store.Options{Prefix: redistest.Prefix(t)})
+			o := &outcomes{seen: map[string][]string{}, calls: map[string]int{}}
+			runWorkers(t, &engine.Workers{
+				Store: st, Consumer: "w", Count: 1, ClaimIdle: 20 * time.Millisecond, MaxDeliveries: 2,
+				Log: zaptest.NewLogger(t), Observe: o.observe, Jobs: headJobs,
+				Pass: passing(func(_ context.Context, j engine.Job) error {
+					err := retry.ForgeError(c.ans, fmt.Errorf("POST /repos/o/r/issues/1/comments: %d %s", c.ans.Status, c.ans.Said))
+					return fmt.Errorf("handle train %s: %w", j.Key, err)
+				}),
+			})
+			enqueue(t, st, event.Event{ID: "e1", Forge: "gitlab", Project: "g/p", Kind: event.KindMR, MR: 1, Ref: "main"})
+			waitFor(t, 10*time.Second, "the event settled", func() bool {
+				got := o.of("e1")
+				return slices.Contains(got, engine.OutcomeGone) || slices.Contains(got, engine.OutcomeDead)
+			})
+			got := o.of("e1")
+			if got[len(got)-1] != c.want {
+				t.Fatalf("outcomes %v, want it to end %s", got, c.want)
+			}
+			dead, err := st.DeadLetters(t.Context(), 10)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if kept := len(dead) == 1 && strings.Contains(dead[0].Reason, fmt.Sprint(c.ans.Status)); kept != (c.want == engine.OutcomeDead) {
+				t.Fatalf("dead letters %+v, want the event kept: %v", dead, c.want == engine.OutcomeDead)
+			}
+		})
+	}
 }

@@ -511,7 +511,7 @@ func (w *Workers) outcome(ctx context.Context, en *entry) string {
 	switch {
 	case err == nil:
 		return OutcomeHandled
-	case errors.Is(err, forge.ErrNotFound) || errors.Is(err, forge.ErrRejected):
+	case errors.Is(err, forge.ErrNotFound) || errors.Is(err, forge.ErrRejected) && !errors.Is(err, forge.ErrForbidden):
 		log.Warn("event not handled: the forge refused for good", zap.Error(err))
 		return OutcomeGone
 	case en.se.Deliveries >= w.MaxDeliveries:

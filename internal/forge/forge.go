@@ -29,6 +29,14 @@ var ErrRejected = errors.New("rejected by the forge")
 // never dropped.
 var ErrUnauthorized = errors.New("the forge did not take the credentials")
 
+// ErrForbidden: the forge refused the request for want of a right (403
+// and not a rate limit): a token or a GitHub App missing a permission, or
+// a bot account without the role. It is an ErrRejected too, so a message
+// or a status the forge will not take is dropped as refused; but an event
+// that met it is retried, then kept in the dead letters, as the same
+// request passes once the right is granted.
+var ErrForbidden = errors.New("the forge refused for want of a right")
+
 // Refusal is an ErrRejected with the forge's own words for it, which
 // people may be shown (the error itself also names URLs).
 type Refusal struct {

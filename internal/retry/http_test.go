@@ -74,6 +74,17 @@ func TestForgeError(t *testing.T) {
 			t.Errorf("ForgeError(%+v) = %v lost the forge's answer", tc.ans, err)
 		}
 	}
+	for _, code := range []int{400, 405, 409, 422} {
+		if err := ForgeError(Answer{Status: code}, errAnswer); errors.Is(err, forge.ErrForbidden) {
+			t.Errorf("ForgeError(%d) = %v, forbidden", code, err)
+		}
+	}
+	if err := ForgeError(Answer{Status: 403}, errAnswer); !errors.Is(err, forge.ErrForbidden) || !errors.Is(err, forge.ErrRejected) {
+		t.Errorf("ForgeError(403) = %v, want forbidden and rejected", err)
+	}
+	if err := ForgeError(Answer{Status: 403, Throttled: true}, errAnswer); errors.Is(err, forge.ErrForbidden) {
+		t.Errorf("ForgeError(throttled 403) = %v, forbidden", err)
+	}
 	said := ForgeError(Answer{Status: 400, Said: "Reference not found"}, errAnswer)
 	if !errors.Is(said, forge.ErrRejected) || !errors.Is(said, errAnswer) || forge.Said(said) != "Reference not found" {
 		t.Errorf("a refusal with words = %v, said %q", said, forge.Said(said))

@@ -59,16 +59,27 @@ func full(err error) error {
 const roomLua = `
 local fullReply = 'FULL the event stream holds its cap of unacknowledged events'
 local function parts(id)
-  local ms, seq = string.match(id, '^(%d+)-(%d+)$')
-  return tonumber(ms), tonumber(seq)
+  -- ms and seq as decimal strings: Lua numbers are doubles, and
+  -- miniredis keeps a group's id as given ("0").
+  local ms, seq = string.match(id, '^(%d+)%-?(%d*)$')
+  if seq == '' then
+    seq = '0'
+  end
+  return ms, seq
+end
+local function less(x, y)
+  if #x ~= #y then
+    return #x < #y
+  end
+  return x < y
 end
 local function older(a, b)
   local am, as = parts(a)
   local bm, bs = parts(b)
   if am ~= bm then
-    return am < bm
+    return less(am, bm)
   end
-  return as < bs
+  return less(as, bs)
 end
 local function room(stream, cap)
   if redis.call('XLEN', stream) < cap then
@@ -78,6 +89,8 @@ local function room(stream, cap)
   if #groups == 0 then
     return false
   end
+  -- floor: the oldest entry some group still needs; nil when every
+  -- group has read and acknowledged the whole stream.
   local floor
   for _, g in ipairs(groups) do
     local name, pending, last
@@ -94,12 +107,22 @@ local function room(stream, cap)
     if pending > 0 then
       keep = redis.call('XPENDING', stream, name)[2]
     else
-      local ms, seq = parts(last)
-      keep = string.format('%d-%d', ms, seq + 1)
+      -- The first entry past the last delivered one, without id
+      -- arithmetic.
+      for _, e in ipairs(redis.call('XRANGE', stream, last, '+', 'COUNT', 2)) do
+        if e[1] ~= last then
+          keep = e[1]
+          break
+        end
+      end
     end
-    if floor == nil or older(keep, floor) then
+    if keep ~= nil and (floor == nil or older(keep, floor)) then
       floor = keep
     end
+  end
+  if floor == nil then
+    redis.call('XTRIM', stream, 'MAXLEN', 0)
+    return true
   end
   redis.call('XTRIM', stream, 'MINID', floor)
   return redis.call('XLEN', stream) < cap

@@ -21,6 +21,8 @@ func eventCases() []storeCase {
 		{name: "events stream capped", opts: Options{EventsMaxLen: 10}, run: testEventsCap},
 		{name: "events cap spares what no group read", opts: Options{EventsMaxLen: 4}, run: testEventsCapUnread},
 		{name: "events cap takes the oldest of every group", opts: Options{EventsMaxLen: 4}, run: testEventsCapGroups},
+		{name: "events cap with a group that read nothing", opts: Options{EventsMaxLen: 3}, run: testEventsCapGroupReadNothing},
+		{name: "events cap past any double", opts: Options{EventsMaxLen: 2}, run: testEventsCapLargeIDs},
 		{name: "events stream name", run: testEventsStreamName},
 		{name: "delivery enqueued once", run: testEnqueueDelivery},
 		{name: "delivery marked only when queued", run: testEnqueueNeitherWithoutBoth},
@@ -325,6 +327,43 @@ func testEventsCapGroups(t *testing.T, e *env) {
 		t.Fatalf("add: %v", err)
 	}
 	if got, want := streamIDs(t, e), []string{"9-5", "10-0", "11-0", id}; !reflect.DeepEqual(got, want) {
+		t.Fatalf("stream holds %v, want %v", got, want)
+	}
+}
+
+// A group made before any event that has read nothing (miniredis keeps
+// its id as "0") holds every entry: a full stream is ErrFull, not a
+// script's error.
+func testEventsCapGroupReadNothing(t *testing.T, e *env) {
+	ensureGroup(t, e)
+	addEvents(t, e, 3)
+	if _, err := e.s.AddEvent(context.Background(), []byte("x")); !errors.Is(err, ErrFull) {
+		t.Fatalf("add to a full stream no group read: %v, want ErrFull", err)
+	}
+}
+
+// Ids are compared as text, not as Lua's doubles: a sequence past 2^53,
+// even the largest, is trimmed like any other.
+func testEventsCapLargeIDs(t *testing.T, e *env) {
+	ctx := context.Background()
+	for _, id := range []string{"5-9007199254740993", "5-18446744073709551615"} {
+		if err := e.rdb.XAdd(ctx, &redis.XAddArgs{Stream: e.s.opts.EventStream, ID: id, Values: []any{eventField, "d"}}).Err(); err != nil {
+			t.Fatal(err)
+		}
+	}
+	ensureGroup(t, e)
+	evs, err := e.s.ReadEvents(ctx, group, "c", 1, 0)
+	if err != nil || len(evs) != 1 {
+		t.Fatalf("read: %v %v", evs, err)
+	}
+	if err := e.s.Ack(ctx, group, evs[0].ID); err != nil {
+		t.Fatal(err)
+	}
+	id, err := e.s.AddEvent(ctx, []byte("x"))
+	if err != nil {
+		t.Fatalf("add once the first was acknowledged: %v", err)
+	}
+	if got, want := streamIDs(t, e), []string{"5-18446744073709551615", id}; !reflect.DeepEqual(got, want) {
 		t.Fatalf("stream holds %v, want %v", got, want)
 	}
 }

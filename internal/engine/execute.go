@@ -83,11 +83,18 @@ func (e *Engine) execute(ctx context.Context, log *zap.Logger, t *train.Train) (
 			log.Warn("message refused by the forge, dropped", zap.String("action", fmt.Sprintf("%T", a)), zap.Error(err))
 		default:
 			left = append(left, a)
-			errs = append(errs, err)
+			errs = append(errs, OutboxError{err})
 		}
 	}
 	return results, left, yield, errors.Join(errs...)
 }
+
+// OutboxError is the failure of an action the train keeps in its outbox:
+// its next pass or sweep tries it again, whichever event brought it.
+type OutboxError struct{ Err error }
+
+func (e OutboxError) Error() string { return e.Err.Error() }
+func (e OutboxError) Unwrap() error { return e.Err }
 
 // tellsPeople reports whether a only tells people something, so that
 // nothing the train decides waits for it.

@@ -1,6 +1,7 @@
 package engine
 
 import (
+	"fmt"
 	"slices"
 	"testing"
 	"time"
@@ -127,5 +128,41 @@ func TestKeyQueueRunsAnMRsCommandsInTurn(t *testing.T) {
 	}
 	if !slices.Equal(order, []int64{10, 11, 12}) {
 		t.Fatalf("!1's commands went out as %v, want 10, 11, 12", order)
+	}
+}
+
+// Work that runs alone is not merged, either way, and work added behind it
+// merges with the rest of what waits behind it, in order.
+func TestKeyQueueRunsSoloWorkAlone(t *testing.T) {
+	q := newKeyQueue()
+	head := func(mr int64, solo bool) Job {
+		j := jobFor("main", train.HeadChanged{MR: mr})
+		j.solo = solo
+		return j
+	}
+	ens := func(n int) []*entry { return make([]*entry, n) }
+	q.add(head(1, false), ens(1)...)
+	q.add(head(2, true), ens(1)...)
+	q.add(head(3, false), ens(1)...)
+	q.add(head(4, false), ens(1)...)
+	q.add(head(5, true), ens(1)...)
+	var passes [][]int64
+	for range 4 {
+		id, it, ok := q.get()
+		if !ok {
+			t.Fatal("queue closed")
+		}
+		var mrs []int64
+		for _, o := range it.job.Obs {
+			mrs = append(mrs, o.(train.HeadChanged).MR)
+		}
+		if len(it.entries) != len(mrs) {
+			t.Fatalf("pass %v with %d entries", mrs, len(it.entries))
+		}
+		passes = append(passes, mrs)
+		q.done(id, nil, 0)
+	}
+	if got := fmt.Sprint(passes); got != "[[1] [2] [3 4] [5]]" {
+		t.Fatalf("passes %s, want [[1] [2] [3 4] [5]]", got)
 	}
 }

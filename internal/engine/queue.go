@@ -59,6 +59,12 @@ type Job struct {
 	// train's holder (see Engine.Forward); its pass takes what the inbox
 	// still holds, and leaves the rest to the holder.
 	inboxOnly bool
+	// solo: the job comes of an event delivered again after it failed,
+	// and runs in a pass of its own, never merged with other work: an
+	// event that makes every pass it is in panic or fail would otherwise
+	// take the events merged with it, again at each delivery, to the
+	// dead letters with it.
+	solo bool
 }
 
 // Urgent reports whether j brings a pipeline's result that a car waits
@@ -138,11 +144,13 @@ type queued struct {
 	entries []*entry
 }
 
-// push adds j to it: merged, or, for a command other than its own,
-// behind it.
+// push adds j to it: merged, or, for a command other than its own or
+// work that runs alone, behind it.
 func (it *item) push(j Job, ens []*entry) {
 	switch {
-	case j.Command == nil && it.job.Command == nil:
+	case len(it.later) == 0 && mergeable(it.job, j):
+		// Not past work waiting behind: what a pass consumes stays in
+		// the order it came.
 		it.job.merge(j)
 	case sameCommand(it.job, j):
 	default:
@@ -152,10 +160,21 @@ func (it *item) push(j Job, ens []*entry) {
 				return
 			}
 		}
+		if n := len(it.later); n > 0 && mergeable(it.later[n-1].job, j) {
+			it.later[n-1].job.merge(j)
+			it.later[n-1].entries = append(it.later[n-1].entries, ens...)
+			return
+		}
 		it.later = append(it.later, queued{job: j, entries: ens})
 		return
 	}
 	it.entries = append(it.entries, ens...)
+}
+
+// mergeable reports whether a and b may be done in one pass: trains'
+// work, neither of which runs alone.
+func mergeable(a, b Job) bool {
+	return a.Command == nil && b.Command == nil && !a.solo && !b.solo
 }
 
 type itemState int

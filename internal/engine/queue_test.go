@@ -382,3 +382,65 @@ func TestWorkersKeepWhatTheForgeRefusedForWantOfARight(t *testing.T) {
 		})
 	}
 }
+
+// An event that makes every pass it is in panic takes the events merged
+// with it into its pass down once, not to the dead letters: delivered
+// again, each runs in a pass of its own, so the others are handled and
+// the poison one alone is buried.
+func TestWorkersSplitAPassAPoisonEventPanicked(t *testing.T) {
+	t.Parallel()
+	st := store.New(redistest.Client(t), store.Options{Prefix: redistest.Prefix(t)})
+	o := &outcomes{seen: map[string][]string{}, calls: map[string]int{}}
+	release := make(chan struct{})
+	var mu sync.Mutex
+	var passes [][]int64
+	w := &engine.Workers{
+		Store: st, Consumer: "w", Count: 1, ClaimIdle: 50 * time.Millisecond, MaxDeliveries: 3,
+		Log: zaptest.NewLogger(t), Observe: o.observe, Jobs: headJobs,
+		Pass: passing(func(_ context.Context, j engine.Job) error {
+			mrs := mrsOf(j)
+			mu.Lock()
+			passes = append(passes, mrs)
+			first := len(passes) == 1
+			mu.Unlock()
+			if first {
+				<-release
+			}
+			if slices.Contains(mrs, 99) {
+				panic("poison")
+			}
+			return nil
+		}),
+	}
+	runWorkers(t, w)
+	enqueue(t, st, event.Event{ID: "e0", Forge: "gitlab", Project: "g/p", Kind: event.KindMR, MR: 1, Ref: "main"})
+	waitFor(t, 5*time.Second, "the first pass started", func() bool { mu.Lock(); defer mu.Unlock(); return len(passes) == 1 })
+	for _, mr := range []int64{2, 99, 3} {
+		enqueue(t, st, event.Event{ID: fmt.Sprintf("e%d", mr), Forge: "gitlab", Project: "g/p", Kind: event.KindMR, MR: mr, Ref: "main"})
+	}
+	time.Sleep(100 * time.Millisecond) // all three read, waiting, merged
+	close(release)
+	waitFor(t, 10*time.Second, "the poison event buried", func() bool { return slices.Contains(o.of("e99"), engine.OutcomeDead) })
+	waitFor(t, 10*time.Second, "the others handled", func() bool {
+		return slices.Contains(o.of("e2"), engine.OutcomeHandled) && slices.Contains(o.of("e3"), engine.OutcomeHandled)
+	})
+	for _, id := range []string{"e2", "e3"} {
+		if got := o.of(id); !slices.Equal(got, []string{engine.OutcomePanic, engine.OutcomeHandled}) {
+			t.Errorf("%s: outcomes %v, want one panic with the poison event, then handled", id, got)
+		}
+	}
+	dead, err := st.DeadLetters(t.Context(), 10)
+	if err != nil || len(dead) != 1 || !strings.Contains(string(dead[0].Data), `"e99"`) {
+		t.Fatalf("dead letters %+v, %v: want the poison event alone", dead, err)
+	}
+	mu.Lock()
+	defer mu.Unlock()
+	if got := fmt.Sprint(passes[1]); got != "[2 99 3]" {
+		t.Fatalf("passes %v: want the three merged into the second", passes)
+	}
+	for _, p := range passes[2:] {
+		if len(p) != 1 {
+			t.Fatalf("passes %v: a delivery again merged with other work", passes)
+		}
+	}
+}

@@ -314,6 +314,7 @@ func (w *Workers) intake(ctx context.Context, log *zap.Logger, evs []store.Event
 		w.held[se.ID] = en
 		w.mu.Unlock()
 		for _, j := range jobs {
+			j.solo = se.Deliveries > 1
 			w.queue.add(j, en)
 		}
 	}
@@ -363,6 +364,7 @@ func (w *Workers) work(ctx context.Context) {
 			}
 			w.mu.Unlock()
 			for _, j := range next {
+				j.solo = j.solo || it.job.solo
 				w.queue.add(j, it.entries...)
 			}
 		}
@@ -511,7 +513,7 @@ func (w *Workers) outcome(ctx context.Context, en *entry) string {
 	switch {
 	case err == nil:
 		return OutcomeHandled
-	case errors.Is(err, forge.ErrNotFound) || errors.Is(err, forge.ErrRejected) && !errors.Is(err, forge.ErrForbidden):
+	case errors.Is(err, forge.ErrNotFound) || errors.Is(err, forge.ErrRejected) && (!errors.Is(err, forge.ErrForbidden) || heldByTrain(err)):
 		log.Warn("event not handled: the forge refused for good", zap.Error(err))
 		return OutcomeGone
 	case en.se.Deliveries >= w.MaxDeliveries:
@@ -531,6 +533,27 @@ func (w *Workers) outcome(ctx context.Context, en *entry) string {
 	}
 	level("event not handled; it will be retried", zap.Int64("deliveries", en.se.Deliveries), zap.Error(err))
 	return OutcomeRetry
+}
+
+// heldByTrain reports whether every 403 in err came of actions the train
+// keeps in its outbox, which it tries again itself: the event need not be
+// kept for them.
+func heldByTrain(err error) bool {
+	if _, ok := err.(OutboxError); ok {
+		return true
+	}
+	switch u := err.(type) {
+	case interface{ Unwrap() []error }:
+		for _, e := range u.Unwrap() {
+			if errors.Is(e, forge.ErrForbidden) && !heldByTrain(e) {
+				return false
+			}
+		}
+		return true
+	case interface{ Unwrap() error }:
+		return heldByTrain(u.Unwrap())
+	}
+	return false
 }
 
 func (w *Workers) logFor(en *entry) *zap.Logger {

@@ -7,6 +7,7 @@ import (
 	"slices"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -19,6 +20,7 @@ import (
 	"github.com/trainyard/trainyard/internal/forge/gitlab"
 	"github.com/trainyard/trainyard/internal/gitops"
 	"github.com/trainyard/trainyard/internal/redistest"
+	"github.com/trainyard/trainyard/internal/retry"
 	"github.com/trainyard/trainyard/internal/store"
 	"github.com/trainyard/trainyard/internal/train"
 )
@@ -438,5 +440,66 @@ func TestACommandMetWithBadCredentialsIsKept(t *testing.T) {
 	}
 	if cars := e.cars(); len(cars) != 0 {
 		t.Fatalf("cars %v", cars)
+	}
+}
+
+// closeForbidden refuses every CloseMR with a 403, as GitLab does for a
+// bot without the role to close an MR.
+type closeForbidden struct {
+	engine.Forge
+	calls atomic.Int64
+}
+
+func (f *closeForbidden) CloseMR(ctx context.Context, project string, iid int64) error {
+	f.calls.Add(1)
+	return retry.ForgeError(retry.Answer{Status: 403, Said: "403 Forbidden"},
+		fmt.Errorf("PUT /projects/%s/merge_requests/%d: 403", project, iid))
+}
+
+// An action of a train the forge refuses with 403 stays in the train's
+// outbox, which every pass and sweep tries again: the events whose passes
+// met it are not kept for it, so they do not all end in the dead letters.
+func TestAForbiddenActionKeepsNoEventOfItsTrain(t *testing.T) {
+	t.Parallel()
+	cf := &closeForbidden{}
+	e := newEnv(t, envOptions{forge: func(f engine.Forge) engine.Forge { cf.Forge = f; return cf }})
+	a, b := e.mr(1, nil), e.mr(2, nil)
+	e.addAll(a)
+	tr, err := e.eng.Train(e.ctx, e.key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tr.Outbox = append(tr.Outbox, train.CloseMR{MR: b})
+	if _, err := e.st.Save(e.ctx, tr); err != nil {
+		t.Fatal(err)
+	}
+	o := &outcomes{seen: map[string][]string{}, calls: map[string]int{}}
+	runWorkers(t, &engine.Workers{Store: e.st, Consumer: "w", Count: 1, ClaimIdle: 30 * time.Millisecond, MaxDeliveries: 3,
+		Log: zaptest.NewLogger(t), Observe: o.observe, Jobs: e.eng.Jobs, Pass: e.eng.Pass})
+	const n = 4
+	for i := range n {
+		// News of an MR that is not on the train.
+		enqueue(t, e.st, event.Event{ID: fmt.Sprint("mr-", i), Forge: "gitlab", Project: project, Kind: event.KindMR,
+			Action: event.ActionUpdate, MR: b, TargetBranch: "main", HeadSHA: fmt.Sprintf("%040d", i)})
+	}
+	waitFor(t, 30*time.Second, "every event settled", func() bool {
+		for i := range n {
+			got := o.of(fmt.Sprint("mr-", i))
+			if !slices.Contains(got, engine.OutcomeGone) && !slices.Contains(got, engine.OutcomeDead) && !slices.Contains(got, engine.OutcomeHandled) {
+				return false
+			}
+		}
+		return true
+	})
+	for i := range n {
+		if got := o.of(fmt.Sprint("mr-", i)); slices.Contains(got, engine.OutcomeDead) || slices.Contains(got, engine.OutcomeRetry) {
+			t.Errorf("mr-%d: outcomes %v, want it settled at once", i, got)
+		}
+	}
+	if dead, err := e.st.DeadLetters(e.ctx, 100); err != nil || len(dead) != 0 {
+		t.Fatalf("dead letters %+v, %v; want none", dead, err)
+	}
+	if tr, err := e.eng.Train(e.ctx, e.key); err != nil || !slices.ContainsFunc(tr.Outbox, func(a train.Action) bool { _, ok := a.(train.CloseMR); return ok }) {
+		t.Fatalf("outbox %+v (%v): the refused close should wait there", tr.Outbox, err)
 	}
 }

@@ -340,6 +340,13 @@ func (p *printer) paused(past string, t api.Train) error {
 	return err
 }
 
+// unchanged says that a steering command found the train as it would
+// have left it.
+func (p *printer) unchanged(already string, t api.Train) error {
+	_, err := fmt.Fprintf(p.w, "The train for %s of %s %s; nothing changed (%s).\n", clean(t.Branch), clean(t.Project), already, plural(len(t.Cars), "car"))
+	return err
+}
+
 func plural(n int, what string) string {
 	if n == 1 {
 		return "1 " + what

@@ -59,15 +59,20 @@ func newTrainCommand() *cobra.Command {
 		newTrainMRCommand(o, mrCommand{use: "retry", past: "Retried", queues: true, do: (*client.Client).Retry,
 			short: "Rebuild a merge request's car, or put it back on the train"}),
 		newTrainPauseCommand(o, trainCommand{use: "pause", past: "Paused", do: (*client.Client).Pause,
+			already: "was paused already", was: func(t api.Train) bool { return t.Paused },
 			short: "Stop a train from starting pipelines or merging; running pipelines go on"}),
 		newTrainPauseCommand(o, trainCommand{use: "resume", past: "Resumed", do: (*client.Client).Resume,
+			already: "was not paused", was: func(t api.Train) bool { return !t.Paused },
 			short: "Let a paused train go on"}),
 		newTrainFreezeCommand(o),
 		newTrainPauseCommand(o, trainCommand{use: "unfreeze", past: "Unfroze", do: (*client.Client).Unfreeze,
+			already: "was not frozen", was: func(t api.Train) bool { return t.Frozen == nil },
 			short: "Lift a train's freeze: what passed merges"}),
 		newTrainPauseCommand(o, trainCommand{use: "drain", past: "Draining", do: (*client.Client).Drain,
+			already: "was draining already", was: func(t api.Train) bool { return t.Draining },
 			short: "Let a train finish the merge requests on it and take no new ones"}),
 		newTrainPauseCommand(o, trainCommand{use: "undrain", past: "Stopped draining", do: (*client.Client).Undrain,
+			already: "was not draining", was: func(t api.Train) bool { return !t.Draining },
 			short: "Let a draining train take new merge requests again"}),
 	)
 	return cmd
@@ -303,6 +308,11 @@ func parseMR(s string) (int64, error) {
 type trainCommand struct {
 	use, short, past string
 	do               func(c *client.Client, ctx context.Context, forge, project, branch string, req api.TrainRequest) (api.Train, error)
+	// was reports whether a train is in the state the command puts it
+	// in already; the command then says so, with already, rather than
+	// claim a change it did not make.
+	was     func(api.Train) bool
+	already string
 }
 
 func newTrainPauseCommand(o *trainOptions, tc trainCommand) *cobra.Command {
@@ -320,11 +330,21 @@ func newTrainPauseCommand(o *trainOptions, tc trainCommand) *cobra.Command {
 			if err != nil {
 				return err
 			}
+			// Read first only to word the answer: the command itself is
+			// sent whatever the train was, and a failed read is left to
+			// the command to report.
+			before, err := c.Train(cmd.Context(), o.forge, args[0], args[1])
+			unchanged := err == nil && tc.was(before)
 			t, err := tc.do(c, cmd.Context(), o.forge, args[0], args[1], req)
 			if err != nil {
 				return err
 			}
-			return p.print(t, func() error { return p.paused(tc.past, t) })
+			return p.print(t, func() error {
+				if unchanged && tc.was(t) {
+					return p.unchanged(tc.already, t)
+				}
+				return p.paused(tc.past, t)
+			})
 		},
 	}
 	cmd.Flags().StringVar(&req.User, "user", "", "username the train's notices name (default: the token's name)")

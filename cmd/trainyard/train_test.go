@@ -134,6 +134,9 @@ func TestTrainCommands(t *testing.T) {
 		t.Fatalf("the engine's train after freeze: %+v, %v", tr.Frozen, err)
 	}
 	wantOutput(t, mustRun(t, e, "train", "unfreeze", "group/app", "main"), "Unfroze the train for main of group/app (2 cars).\n")
+	// Again: nothing was frozen, and the answer says so.
+	wantOutput(t, mustRun(t, e, "train", "unfreeze", "group/app", "main"), "The train for main of group/app was not frozen; nothing changed (2 cars).\n")
+	wantOutput(t, mustRun(t, e, "train", "resume", "group/app", "main"), "The train for main of group/app was not paused; nothing changed (2 cars).\n")
 	wantOutput(t, mustRun(t, e, "train", "drain", "group/app", "main"), "Draining the train for main of group/app (2 cars).\n")
 	wantOutput(t, mustRun(t, e, "train", "list"), ""+
 		"FORGE   PROJECT    BRANCH  CARS  RUNNING  STATUS\n"+
@@ -142,7 +145,9 @@ func TestTrainCommands(t *testing.T) {
 		"Train main of group/app (gitlab): 2 cars, testing up to 20 at once, draining (no new cars)\nPOS ") {
 		t.Fatalf("show of a draining train:\n%s", out)
 	}
+	wantOutput(t, mustRun(t, e, "train", "drain", "group/app", "main"), "The train for main of group/app was draining already; nothing changed (2 cars).\n")
 	wantOutput(t, mustRun(t, e, "train", "undrain", "group/app", "main", "--user", "ops"), "Stopped draining the train for main of group/app (2 cars).\n")
+	wantOutput(t, mustRun(t, e, "train", "undrain", "group/app", "main"), "The train for main of group/app was not draining; nothing changed (2 cars).\n")
 	if tr, err := e.Engine.Train(e.Ctx, e.Key); err != nil || tr.Frozen != nil || tr.Draining {
 		t.Fatalf("the engine's train after unfreeze and undrain: frozen %+v, draining %v, %v", tr.Frozen, tr.Draining, err)
 	}

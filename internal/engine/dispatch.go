@@ -230,11 +230,16 @@ func (e *Engine) runComment(ctx context.Context, ev event.Event, parsed command.
 			func(branch string) string {
 				return fmt.Sprintf("Froze the merge train for %s: %s. Cars are still built and tested; nothing merges until `%s unfreeze`.",
 					train.Quote(branch), train.Quote(c.Reason), command.Prefix)
-			})
+			}, nil)
 	case command.Unfreeze:
 		j, err = e.steerJob(ctx, r, "unfreeze", train.Unfroze{By: r.Username},
 			func(branch string) string {
 				return fmt.Sprintf("Lifted the freeze of the merge train for %s: what passed merges now.", train.Quote(branch))
+			}, func(t train.Train) string {
+				if t.Frozen != nil {
+					return ""
+				}
+				return fmt.Sprintf("The merge train for %s is not frozen; nothing changed.", train.Quote(t.Branch))
 			})
 	case command.Help:
 		err = e.comment(ctx, ev.Project, ev.MR, "reply:"+r.Event, command.Usage())
@@ -258,17 +263,28 @@ func (e *Engine) pauseJob(ctx context.Context, r Request, pause bool) (Job, erro
 		return e.steerJob(ctx, r, "pause", train.Paused{By: r.Username}, func(branch string) string {
 			return fmt.Sprintf("Paused the merge train for %s: nothing new starts or merges until `%s resume`; pipelines already running go on.",
 				train.Quote(branch), command.Prefix)
+		}, func(t train.Train) string {
+			if !t.Paused {
+				return ""
+			}
+			return fmt.Sprintf("The merge train for %s is paused already; nothing changed.", train.Quote(t.Branch))
 		})
 	}
 	return e.steerJob(ctx, r, "resume", train.Resumed{By: r.Username}, func(branch string) string {
 		return fmt.Sprintf("Resumed the merge train for %s.", train.Quote(branch))
+	}, func(t train.Train) string {
+		if t.Paused {
+			return ""
+		}
+		return fmt.Sprintf("The merge train for %s is not paused; nothing changed.", train.Quote(t.Branch))
 	})
 }
 
 // steerJob is the job that gives obs to the train of the MR's target
 // branch and answers with reply(branch); none, and a reply, when there
-// is no such train.
-func (e *Engine) steerJob(ctx context.Context, r Request, verb string, obs train.Observation, reply func(branch string) string) (Job, error) {
+// is no such train, or when already, given the train as it is, says obs
+// would change nothing (a resume of a train not paused).
+func (e *Engine) steerJob(ctx context.Context, r Request, verb string, obs train.Observation, reply func(branch string) string, already func(train.Train) string) (Job, error) {
 	mr, err := e.forge.MergeRequest(ctx, r.Project, r.MR)
 	if err != nil {
 		return Job{}, fmt.Errorf("%s the train of !%d of %s: %w", verb, r.MR, r.Project, err)
@@ -277,11 +293,20 @@ func (e *Engine) steerJob(ctx context.Context, r Request, verb string, obs train
 	if err != nil {
 		return Job{}, err
 	}
-	if ok, err := e.store.Exists(ctx, key); err != nil || !ok {
-		if err == nil {
-			err = e.comment(ctx, r.Project, r.MR, "reply:"+r.Event, fmt.Sprintf("There is no merge train for %s yet.", train.Quote(key.Branch)))
-		}
+	t, err := e.store.Load(ctx, key)
+	if errors.Is(err, store.ErrNotFound) {
+		return Job{}, e.comment(ctx, r.Project, r.MR, "reply:"+r.Event, fmt.Sprintf("There is no merge train for %s yet.", train.Quote(key.Branch)))
+	}
+	if err != nil {
 		return Job{}, err
+	}
+	// Read outside the lease: a command that would change nothing is only
+	// answered. One racing another the other way finds the train as it
+	// asks, and is told so; nothing is lost, as it changed nothing.
+	if already != nil {
+		if msg := already(t); msg != "" {
+			return Job{}, e.comment(ctx, r.Project, r.MR, "reply:"+r.Event, msg)
+		}
 	}
 	text := reply(key.Branch)
 	return Job{Key: key, Obs: []train.Observation{obs}, after: []afterFunc{func(ctx context.Context, _ train.Train) ([]train.Observation, error) {

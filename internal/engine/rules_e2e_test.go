@@ -308,6 +308,19 @@ func TestPauseAndResumeByComment(t *testing.T) {
 	if tr, _ := e.eng.Train(e.ctx, e.key); tr.Paused {
 		t.Fatalf("the train is still paused")
 	}
+	// Once more: the train is not paused, and the reply says so rather
+	// than claim a change.
+	if err := e.comment("p4", b, "mia", "/train resume"); err != nil {
+		t.Fatal(err)
+	}
+	e.requireNote(b, "The merge train for `main` is not paused; nothing changed.")
+	if err := e.comment("p5", b, "mia", "/train unfreeze"); err != nil {
+		t.Fatal(err)
+	}
+	e.requireNote(b, "The merge train for `main` is not frozen; nothing changed.")
+	if tr, _ := e.eng.Train(e.ctx, e.key); tr.Paused || tr.Frozen != nil {
+		t.Fatalf("train paused %v, frozen %+v after commands that change nothing", tr.Paused, tr.Frozen)
+	}
 }
 
 // A pull request stacked on another's branch merges into main with it,

@@ -22,8 +22,9 @@ import (
 //
 // They are read through GraphQL as anyone who can read the repository
 // sees them (classic protection's refUpdateRule names the contexts, not
-// the apps, which only its admins see), in a query of their own so that
-// a server without these fields costs the train nothing but them.
+// the apps, which only its admins see), with a pull request's merge rules
+// when those are read first (rulesRefQuery), else in a query of their
+// own; a server without these fields costs the train nothing but them.
 
 // DefaultBranchTTL is how long what a branch requires is trusted before
 // it is read again.
@@ -146,13 +147,26 @@ func (c *Client) requiredChecks(ctx context.Context, r repoRef, branch string) (
 		c.branches.put(key, last)
 		return last, nil
 	}
-	if ref := q.Repository.Ref; ref != nil && ref.Rules.PageInfo.HasNextPage {
+	return c.keepBranchRules(r, branch, q.Repository.Ref), nil
+}
+
+// branchKnown reports whether what branch requires was read within
+// branchTTL.
+func (c *Client) branchKnown(r repoRef, branch string) bool {
+	last, known := c.branches.get(branchKey(r.project, branch))
+	return known && time.Since(last.at) < c.branchTTL
+}
+
+// keepBranchRules remembers what branch requires, as read in ref (nil:
+// no such branch, which requires nothing), and returns it.
+func (c *Client) keepBranchRules(r repoRef, branch string, ref *refRules) branchRules {
+	if ref != nil && ref.Rules.PageInfo.HasNextPage {
 		c.log.Warn("a branch has over 100 rules; only the first 100 are read",
 			zap.String("project", r.project), zap.String("branch", branch))
 	}
-	b := q.Repository.Ref.branchRules(time.Now())
-	c.branches.put(key, b)
-	return b, nil
+	b := ref.branchRules(time.Now())
+	c.branches.put(branchKey(r.project, branch), b)
+	return b
 }
 
 // unknownField reports a GraphQL answer that the query asks for a field

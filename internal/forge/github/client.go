@@ -23,6 +23,7 @@ import (
 	"slices"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/bradleyfalzon/ghinstallation/v2"
@@ -172,6 +173,9 @@ type Client struct {
 	// project and branch, for branchTTL.
 	branches  *memo[branchRules]
 	branchTTL time.Duration
+	// noRefRules: the server's schema lacks what a branch requires, so
+	// merge rules are read without it (rulesRefQuery).
+	noRefRules atomic.Bool
 	// commentPages keeps the last answer to each repository's comment
 	// list.
 	commentPages *pageCache

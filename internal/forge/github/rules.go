@@ -23,34 +23,80 @@ import (
 // requirements are read only to explain a missing review, and to know
 // whether unresolved conversations block.
 
+// RulesPR is what MergeRules reads of a pull request.
+type RulesPR struct {
+	Number           int64
+	Title            string
+	Body             string
+	URL              string
+	Author           struct{ Login string }
+	State            githubv4.PullRequestState
+	IsDraft          bool
+	BaseRefName      string
+	HeadRefName      string
+	HeadRefOid       string
+	ReviewDecision   *githubv4.PullRequestReviewDecision
+	MergeStateStatus githubv4.MergeStateStatus
+	ReviewThreads    struct {
+		TotalCount int
+		Nodes      []struct{ IsResolved bool }
+	} `graphql:"reviewThreads(first: 100)"`
+	LatestOpinionatedReviews struct {
+		Nodes []struct {
+			State  githubv4.PullRequestReviewState
+			Author struct{ Login string }
+		}
+	} `graphql:"latestOpinionatedReviews(first: 100, writersOnly: true)"`
+}
+
 // rulesQuery is the one query of MergeRules.
 type rulesQuery struct {
 	Repository struct {
+		PullRequest *RulesPR `graphql:"pullRequest(number: $number)"`
+	} `graphql:"repository(owner: $owner, name: $name)"`
+}
+
+// rulesRefQuery is rulesQuery with what the pull request's base branch
+// requires (see requiredChecks), asked in the same request while that is
+// not known: a train's first pull request costs one request, not two.
+type rulesRefQuery struct {
+	Repository struct {
 		PullRequest *struct {
-			Number           int64
-			Title            string
-			Body             string
-			URL              string
-			Author           struct{ Login string }
-			State            githubv4.PullRequestState
-			IsDraft          bool
-			BaseRefName      string
-			HeadRefName      string
-			HeadRefOid       string
-			ReviewDecision   *githubv4.PullRequestReviewDecision
-			MergeStateStatus githubv4.MergeStateStatus
-			ReviewThreads    struct {
-				TotalCount int
-				Nodes      []struct{ IsResolved bool }
-			} `graphql:"reviewThreads(first: 100)"`
-			LatestOpinionatedReviews struct {
-				Nodes []struct {
-					State  githubv4.PullRequestReviewState
-					Author struct{ Login string }
-				}
-			} `graphql:"latestOpinionatedReviews(first: 100, writersOnly: true)"`
+			RulesPR
+			BaseRef *refRules
 		} `graphql:"pullRequest(number: $number)"`
 	} `graphql:"repository(owner: $owner, name: $name)"`
+}
+
+// readRules reads pull request number, with its base branch's rules
+// unless into's are known: into is the base but for stacked pull
+// requests, and "" when the base is not known yet (a pull request being
+// added). A server whose schema lacks the rules' fields is asked without
+// them, then and from then on.
+func (c *Client) readRules(ctx context.Context, op string, r repoRef, number int64, into string) (*RulesPR, error) {
+	vars := map[string]any{"owner": githubv4.String(r.owner), "name": githubv4.String(r.repo), "number": githubv4.Int(number)}
+	if !c.noRefRules.Load() && (into == "" || !c.branchKnown(r, into)) {
+		var q rulesRefQuery
+		err := c.query(ctx, op, &q, vars)
+		switch {
+		case err == nil:
+			pr := q.Repository.PullRequest
+			if pr == nil {
+				return nil, nil
+			}
+			c.keepBranchRules(r, pr.BaseRefName, pr.BaseRef)
+			return &pr.RulesPR, nil
+		case ctx.Err() == nil && unknownField(err):
+			c.noRefRules.Store(true)
+		default:
+			return nil, err
+		}
+	}
+	var q rulesQuery
+	if err := c.query(ctx, op, &q, vars); err != nil {
+		return nil, err
+	}
+	return q.Repository.PullRequest, nil
 }
 
 // MergeRules reads what GitHub's merge rules say of pull request number
@@ -71,12 +117,10 @@ func (c *Client) MergeRules(ctx context.Context, repo string, number int64, into
 		return forge.Rules{}, err
 	}
 	op := fmt.Sprintf("read merge rules of %s#%d", repo, number)
-	var q rulesQuery
-	vars := map[string]any{"owner": githubv4.String(r.owner), "name": githubv4.String(r.repo), "number": githubv4.Int(number)}
-	if err := c.query(ctx, op, &q, vars); err != nil {
+	pr, err := c.readRules(ctx, op, r, number, into)
+	if err != nil {
 		return forge.Rules{}, err
 	}
-	pr := q.Repository.PullRequest
 	if pr == nil {
 		return forge.Rules{}, fmt.Errorf("%s: %w", op, forge.ErrNotFound)
 	}

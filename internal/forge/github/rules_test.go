@@ -1,12 +1,15 @@
 package github
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"net/http"
 	"reflect"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -75,17 +78,17 @@ func review(t *testing.T, f *fakeforge.Forge, number int64, who, state string) {
 	}
 }
 
-// With nothing required, the rules cost one GraphQL query; the first for
-// a branch costs a second, which reads the rulesets of the branch (the
-// checks it requires, and what it asks of reviews), remembered for a few
-// minutes and shared with its cars' checks.
+// With nothing required, the rules cost one GraphQL query, which also
+// reads the rulesets of the branch (the checks it requires, and what it
+// asks of reviews), remembered for a few minutes and shared with its
+// cars' checks.
 func TestMergeRulesWithNothingRequiredCostOneRequest(t *testing.T) {
 	f, mr := rulesForge(t)
 	c := newClient(t, f, nil)
 	calls := counting(f)
 	expect(t, "nothing required", mergeRules(t, c, mr.IID))
-	if got := calls.since(); !reflect.DeepEqual(got, map[string]int{"POST /api/graphql": 2}) {
-		t.Fatalf("requests: %v, want the rules and the branch's rulesets", got)
+	if got := calls.since(); !reflect.DeepEqual(got, map[string]int{"POST /api/graphql": 1}) {
+		t.Fatalf("requests: %v, want the rules with the branch's rulesets", got)
 	}
 	expect(t, "nothing required, again", mergeRules(t, c, mr.IID))
 	if got := calls.since(); !reflect.DeepEqual(got, map[string]int{"POST /api/graphql": 1}) {
@@ -455,4 +458,74 @@ func TestMergeRulesWithoutADecisionReadTheRulesets(t *testing.T) {
 	}
 	expect(t, "code owners asked", mergeRules(t, newClient(t, owners, nil), pr.IID),
 		forge.Unmet{Code: forge.UnmetNotApproved, Message: "a ruleset of `main` asks for reviews (1 approving review, one of them from a code owner) that GitHub gives no decision on for it"})
+}
+
+// The merge rules of a train's first pull request are read with what its
+// branch requires, in one request, and that is then known for the car's
+// checks and the next pull request. A server whose schema lacks those
+// fields is asked without them, once it said so, and its rules are still
+// read.
+func TestMergeRulesReadTheBranchInTheSameRequest(t *testing.T) {
+	f := newForge(t, func(o *fakeforge.Options) { o.GitHub.RulesetsWithoutDecision = true })
+	mr := openMR(t, f, "feature", map[string]string{"a": "a"})
+	if err := f.SetBranchRules(project, "main", fakeforge.PullRequestRule{RequiredApprovingReviewCount: 1}); err != nil {
+		t.Fatal(err)
+	}
+	notApproved := forge.Unmet{Code: forge.UnmetNotApproved, Message: "it needs 1 approving review"}
+	rulesOf := func(c *Client) forge.Rules {
+		t.Helper()
+		rules, err := c.MergeRules(context.Background(), project, mr.IID, "main")
+		if err != nil {
+			t.Fatal(err)
+		}
+		return rules
+	}
+	c := newClient(t, f, nil)
+	calls := counting(f)
+	expect(t, "first read", rulesOf(c), notApproved)
+	if got := calls.since()["POST /api/graphql"]; got != 1 {
+		t.Fatalf("%d GraphQL queries for a pull request and its branch, want 1", got)
+	}
+	if !c.branchKnown(repoRef{project: project}, "main") {
+		t.Fatal("the branch's rules were not kept")
+	}
+	expect(t, "second read", rulesOf(c), notApproved)
+	if got := calls.since()["POST /api/graphql"]; got != 1 {
+		t.Fatalf("%d GraphQL queries with the branch known, want 1", got)
+	}
+	// A pull request being added, whose branch is not known yet, is
+	// read with it too, and that read serves the next.
+	fresh := newClient(t, f, nil)
+	expect(t, "an added pull request", mergeRules(t, fresh, mr.IID), notApproved)
+	if !fresh.branchKnown(repoRef{project: project}, "main") {
+		t.Fatal("the branch's rules were not kept from the read of an added pull request")
+	}
+	expect(t, "then for its train", rulesOf(fresh), notApproved)
+	if got := calls.since()["POST /api/graphql"]; got != 2 {
+		t.Fatalf("%d GraphQL queries for an added pull request, then for its train; want 2", got)
+	}
+
+	var refused atomic.Int32
+	old := newClient(t, f, func(o *Options) {
+		o.Transport = roundTripper(func(r *http.Request) (*http.Response, error) {
+			body, err := io.ReadAll(r.Body)
+			if err != nil {
+				return nil, err
+			}
+			r.Body = io.NopCloser(bytes.NewReader(body))
+			if strings.HasSuffix(r.URL.Path, "/graphql") && bytes.Contains(body, []byte("baseRef{")) {
+				refused.Add(1)
+				return &http.Response{StatusCode: http.StatusOK, Header: http.Header{"Content-Type": {"application/json"}},
+					Body: io.NopCloser(strings.NewReader(`{"errors":[{"message":"Field 'baseRef' doesn't exist on type 'PullRequest'"}]}`)), Request: r}, nil
+			}
+			return http.DefaultTransport.RoundTrip(r)
+		})
+	})
+	calls.since()
+	expect(t, "an older server", rulesOf(old), notApproved)
+	old.branches.put(branchKey(project, "main"), branchRules{at: time.Now().Add(-old.branchTTL)})
+	expect(t, "an older server, the branch to read again", rulesOf(old), notApproved)
+	if got, n := calls.since()["POST /api/graphql"], refused.Load(); n != 1 || got != 4 {
+		t.Fatalf("an older server: asked with the branch %d times, %d queries answered; want 1 and 4", n, got)
+	}
 }

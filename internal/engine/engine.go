@@ -155,6 +155,12 @@ type Config struct {
 	// StatusLink is the web page of an MR's journey that its status
 	// comment and commit status link to; nil or "": no link.
 	StatusLink func(key train.Key, mr int64) string
+	// StatusGrace is how long an MR on the train goes without a commit
+	// status (or check run) for it being queued or tested: one that
+	// merges or leaves within it gets only its outcome's, one write
+	// instead of two; past it the sweep sets it. Its status comment
+	// says where it is at once. 0: DefaultStatusGrace; < 0: none.
+	StatusGrace time.Duration
 
 	// Projects are the projects whose missed commands CatchUp looks for,
 	// as the configuration spells them.
@@ -246,6 +252,9 @@ func (c Config) withDefaults() Config {
 	}
 	if c.SweepEvery <= 0 {
 		c.SweepEvery = 30 * time.Second
+	}
+	if c.StatusGrace == 0 {
+		c.StatusGrace = DefaultStatusGrace
 	}
 	if c.DedupTTL <= 0 {
 		c.DedupTTL = 24 * time.Hour
@@ -545,6 +554,10 @@ func (e *Engine) read(ctx context.Context, log *zap.Logger, t train.Train, j Job
 			obs = append(obs, e.staleLanes(ctx, t)...)
 			obs = append(obs, e.lostLanes(ctx, t)...)
 			head, forge = true, true
+			if err := e.payOwed(ctx, &t); err != nil {
+				// Owed still: the next sweep tries again.
+				log.Warn("set the commit statuses owed", zap.Error(err))
+			}
 		}
 	}
 	if len(j.Checks) > 0 {

@@ -25,6 +25,11 @@ const statusKey = "status"
 // changed; an MR whose record expired gets a new status comment.
 const statusKeep = 90 * 24 * time.Hour
 
+// DefaultStatusGrace is Config.StatusGrace's default: most pipelines take
+// longer, and the sweep that sets an owed status comes within an interval
+// more.
+const DefaultStatusGrace = 10 * time.Second
+
 // shown is what the forge shows of an MR's place on its train, as last
 // written: its status comment and the commit status on its head.
 type shown struct {
@@ -36,6 +41,13 @@ type shown struct {
 	SHA     string `json:"sha,omitempty"`   // the commit the status is on
 	State   string `json:"state,omitempty"`
 	ID      string `json:"id,omitempty"` // the forge's id for that status
+	// Seen is the head the MR was first shown on the train with, and
+	// Since when (Unix ms): a commit status of its queue or test waits
+	// until Since is StatusGrace old.
+	Seen  string `json:"seen,omitempty"`
+	Since int64  `json:"since,omitempty"`
+	// Owed: a commit status waits for the grace to end (payOwed).
+	Owed bool `json:"owed,omitempty"`
 }
 
 func statusName(key train.Key, mr int64) string {
@@ -79,6 +91,29 @@ func (e *Engine) showStatus(ctx context.Context, t *train.Train, a train.Status)
 	if err := e.showComment(ctx, t.Project, a.MR, &rec, body, mark, save); err != nil {
 		return err
 	}
+	if !a.Phase.Done() {
+		if rec.Seen != a.HeadSHA {
+			rec.Seen, rec.Since = a.HeadSHA, e.now().UnixMilli()
+		}
+		if e.graceLeft(rec) {
+			state, _ := statusOf(t.Branch, a)
+			rec.Owed = rec.SHA != a.HeadSHA || rec.State != string(state)
+			return save()
+		}
+	}
+	return e.setCommitStatus(ctx, t, a, &rec, link, save)
+}
+
+// graceLeft reports whether the commit status of an MR shown as rec may
+// still wait (Config.StatusGrace).
+func (e *Engine) graceLeft(rec shown) bool {
+	return e.cfg.StatusGrace > 0 && e.now().Sub(time.UnixMilli(rec.Since)) < e.cfg.StatusGrace
+}
+
+// setCommitStatus sets the commit status on the MR's head to a's phase,
+// unless it is that already, and saves rec.
+func (e *Engine) setCommitStatus(ctx context.Context, t *train.Train, a train.Status, rec *shown, link string, save func() error) error {
+	rec.Owed = false
 	state, desc := statusOf(t.Branch, a)
 	if rec.SHA == a.HeadSHA && rec.State == string(state) {
 		return save()
@@ -100,6 +135,50 @@ func (e *Engine) showStatus(ctx context.Context, t *train.Train, a train.Status)
 	}
 	rec.SHA, rec.State, rec.ID = a.HeadSHA, string(state), s.ID
 	return save()
+}
+
+// payOwed sets the commit status each car of t owes once its grace is
+// over (see Config.StatusGrace): a sweep's work, so that an MR under
+// test shows it within a sweep interval of the grace. The status comment
+// is left as it is: it said where the MR is when that changed.
+func (e *Engine) payOwed(ctx context.Context, t *train.Train) error {
+	if e.cfg.StatusGrace <= 0 {
+		return nil
+	}
+	for _, c := range t.Cars {
+		name := statusName(t.Key, c.MR)
+		raw, err := e.store.Mark(ctx, name)
+		if err != nil {
+			return err
+		}
+		if raw == "" {
+			continue
+		}
+		var rec shown
+		if err := json.Unmarshal([]byte(raw), &rec); err != nil || !rec.Owed || rec.Seen != c.HeadSHA || e.graceLeft(rec) {
+			continue
+		}
+		phase := train.PhaseQueued
+		if c.Builds > 0 {
+			phase = train.PhaseTesting
+		}
+		link := ""
+		if e.cfg.StatusLink != nil {
+			link = e.cfg.StatusLink(t.Key, c.MR)
+		}
+		save := func() error {
+			raw, err := json.Marshal(rec)
+			if err != nil {
+				return err
+			}
+			return e.store.SetMark(ctx, name, string(raw), statusKeep)
+		}
+		a := train.Status{MR: c.MR, HeadSHA: c.HeadSHA, Source: c.Source, Phase: phase}
+		if err := e.setCommitStatus(ctx, t, a, &rec, link, save); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 // showComment posts or edits the MR's status comment to body.

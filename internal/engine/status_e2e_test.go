@@ -66,17 +66,26 @@ func writes(ff *fakeforge.Forge) map[string]int {
 func TestStatusCommentAndCommitStatusFollowTheCar(t *testing.T) {
 	t.Parallel()
 	for _, push := range []bool{false, true} {
-		t.Run(fmt.Sprintf("pipelines started by the push: %v", push), func(t *testing.T) {
-			t.Parallel()
-			statusFollowsTheCar(t, push)
-		})
+		for _, grace := range []bool{true, false} {
+			t.Run(fmt.Sprintf("pipelines started by the push: %v, grace: %v", push, grace), func(t *testing.T) {
+				t.Parallel()
+				statusFollowsTheCar(t, push, grace)
+			})
+		}
 	}
 }
 
-func statusFollowsTheCar(t *testing.T, push bool) {
+// statusFollowsTheCar runs four MRs through a train with fast CI. Within
+// the status grace (the default) they merge before a commit status of
+// their test is due, and get their outcome's alone; without it, each
+// gets both.
+func statusFollowsTheCar(t *testing.T, push, grace bool) {
 	e := newEnv(t, envOptions{pushPipelines: push, config: func(c *engine.Config) {
 		withLink(c)
 		c.PushPipelineWait = 50 * time.Millisecond
+		if !grace {
+			c.StatusGrace = -1
+		}
 	}})
 	var mrs []int64
 	for i := 1; i <= 4; i++ {
@@ -107,18 +116,23 @@ func statusFollowsTheCar(t *testing.T, push bool) {
 		}
 	}
 	// The happy path's writes per merged MR: the status comment posted
-	// and edited once, the commit status set twice, and one pipeline
-	// (or fewer, when batched) unless the push started it.
+	// and edited once, the commit status set once within the grace and
+	// twice without it, and one pipeline (or fewer, when batched) unless
+	// the push started it.
 	w := writes(e.ff)
 	n := len(mrs)
+	statuses := n
+	if !grace {
+		statuses = 2 * n
+	}
 	if got := w["POST /projects/{id}/merge_requests/{iid}/notes"]; got != n {
 		t.Errorf("notes posted: %d, want %d; writes %v", got, n, w)
 	}
 	if got := w["PUT /projects/{id}/merge_requests/{iid}/notes/{note_id}"]; got != n {
 		t.Errorf("notes edited: %d, want %d; writes %v", got, n, w)
 	}
-	if got := w["POST /projects/{id}/statuses/{sha}"]; got != 2*n {
-		t.Errorf("statuses set: %d, want %d; writes %v", got, 2*n, w)
+	if got := w["POST /projects/{id}/statuses/{sha}"]; got != statuses {
+		t.Errorf("statuses set: %d, want %d; writes %v", got, statuses, w)
 	}
 	if got := w["POST /projects/{id}/pipeline"]; push && got != 0 || got > n {
 		t.Errorf("pipelines: %d, want at most %d (none when the push starts them); writes %v", got, n, w)
@@ -127,8 +141,8 @@ func statusFollowsTheCar(t *testing.T, push bool) {
 	for _, c := range w {
 		total += c
 	}
-	if want := 4 * n; push && total != want {
-		t.Errorf("writes: %d, want %d (4 per merged MR); writes %v", total, want, w)
+	if want := 2*n + statuses; push && total != want {
+		t.Errorf("writes: %d, want %d; writes %v", total, want, w)
 	}
 }
 
@@ -228,9 +242,29 @@ func TestGitHubStatusIsTheCommentAloneForAToken(t *testing.T) {
 
 func TestStatusCommentSaysWhereTheCarIs(t *testing.T) {
 	t.Parallel()
-	e := newEnv(t, envOptions{config: withLink, ci: fakeforge.CI{Manual: true}})
+	var mu sync.Mutex
+	ahead := time.Duration(0)
+	clock := func() time.Time { mu.Lock(); defer mu.Unlock(); return time.Now().Add(ahead) }
+	e := newEnv(t, envOptions{config: withLink, ci: fakeforge.CI{Manual: true}, options: []engine.Option{engine.WithClock(clock)}})
 	a, b := e.mr(1, nil), e.mr(2, nil)
 	e.addAll(a, b)
+	// Within the grace the comment says where the car is, and no commit
+	// status is set yet; a sweep once it is over sets it.
+	if st := e.headStatuses(b); len(st) != 0 {
+		t.Errorf("head statuses within the grace = %+v, want none", st)
+	}
+	if err := e.eng.Sweep(e.ctx, e.key); err != nil {
+		t.Fatal(err)
+	}
+	if st := e.headStatuses(b); len(st) != 0 {
+		t.Errorf("head statuses after a sweep within the grace = %+v, want none", st)
+	}
+	mu.Lock()
+	ahead = engine.DefaultStatusGrace
+	mu.Unlock()
+	if err := e.eng.Sweep(e.ctx, e.key); err != nil {
+		t.Fatal(err)
+	}
 	tr, err := e.eng.Train(e.ctx, e.key)
 	if err != nil || len(tr.Cars) != 2 || tr.Cars[1].Pipeline == 0 {
 		t.Fatalf("train %+v, %v: want both cars testing", tr, err)

@@ -415,7 +415,8 @@ func (e *Engine) handle(ctx context.Context, j Job, create bool) error {
 	if t.Version == 0 && !create {
 		return fmt.Errorf("train %s: %w", key, store.ErrNotFound)
 	}
-	queue, err := e.read(ctx, log, t, j)
+	var swept bool
+	queue, err := e.read(ctx, log, t, j, &swept)
 	if err != nil {
 		return err
 	}
@@ -446,6 +447,14 @@ func (e *Engine) handle(ctx context.Context, j Job, create bool) error {
 	if len(more) > 0 {
 		if err := e.rounds(ctx, log, &t, more); err != nil {
 			return err
+		}
+	}
+	if swept {
+		// After the sweep's news is planned: a car that it showed left
+		// owes nothing but its outcome, already set.
+		if err := e.payOwed(ctx, &t); err != nil {
+			// Owed still: the next sweep tries again.
+			log.Warn("set the commit statuses owed", zap.Error(err))
 		}
 	}
 	for _, f := range j.done {
@@ -535,7 +544,7 @@ func (e *Engine) noteUnknownHeads(ctx context.Context, t train.Train, obs []trai
 // train's MRs and pipelines for a sweep, the pipelines of commits whose
 // checks changed, and the target's head, which comes first. A head older
 // than the train's is not taken.
-func (e *Engine) read(ctx context.Context, log *zap.Logger, t train.Train, j Job) ([]train.Observation, error) {
+func (e *Engine) read(ctx context.Context, log *zap.Logger, t train.Train, j Job, swept *bool) ([]train.Observation, error) {
 	var obs []train.Observation
 	// A push to the head the train holds (its own fast-forward), or to one
 	// its mirror knows to be older (a late event for an earlier move),
@@ -554,9 +563,8 @@ func (e *Engine) read(ctx context.Context, log *zap.Logger, t train.Train, j Job
 			obs = append(obs, e.staleLanes(ctx, t)...)
 			obs = append(obs, e.lostLanes(ctx, t)...)
 			head, forge = true, true
-			if err := e.payOwed(ctx, &t); err != nil {
-				// Owed still: the next sweep tries again.
-				log.Warn("set the commit statuses owed", zap.Error(err))
+			if swept != nil {
+				*swept = true
 			}
 		}
 	}

@@ -204,7 +204,7 @@ func (e *Engine) readInbox(ctx context.Context, log *zap.Logger, t train.Train) 
 	log.Debug("read forwarded work", zap.Int("forwards", len(items)), zap.Int("observations", len(obs)),
 		zap.Int("checks", len(read.Checks)), zap.Bool("head", read.Head))
 	if len(read.Checks) > 0 || read.Head {
-		more, err := e.read(ctx, log, t, read)
+		more, err := e.read(ctx, log, t, read, nil)
 		switch {
 		case errors.Is(err, forge.ErrNotFound) || errors.Is(err, forge.ErrRejected):
 			log.Warn("forwarded work asked for what the forge refuses; planned without it", zap.Error(err))

@@ -145,8 +145,25 @@ func (e *Engine) payOwed(ctx context.Context, t *train.Train) error {
 	if e.cfg.StatusGrace <= 0 {
 		return nil
 	}
+	if _, _, lane := e.laneOf(t.Key); lane {
+		// A lane's train shows nothing (laneAct): what its MRs owe is
+		// the target's train's to pay, which names the target.
+		return nil
+	}
+	owing := make([]train.Status, 0, len(t.Cars)+len(t.InLanes))
 	for _, c := range t.Cars {
-		name := statusName(t.Key, c.MR)
+		phase := train.PhaseQueued
+		if c.Builds > 0 {
+			phase = train.PhaseTesting
+		}
+		owing = append(owing, train.Status{MR: c.MR, HeadSHA: c.HeadSHA, Source: c.Source, Phase: phase})
+	}
+	// An MR in its lanes waits on the train, as it was shown.
+	for _, lc := range t.InLanes {
+		owing = append(owing, train.Status{MR: lc.Add.MR, HeadSHA: lc.Add.HeadSHA, Source: lc.Add.Source, Phase: train.PhaseQueued})
+	}
+	for _, a := range owing {
+		name := statusName(t.Key, a.MR)
 		raw, err := e.store.Mark(ctx, name)
 		if err != nil {
 			return err
@@ -155,16 +172,12 @@ func (e *Engine) payOwed(ctx context.Context, t *train.Train) error {
 			continue
 		}
 		var rec shown
-		if err := json.Unmarshal([]byte(raw), &rec); err != nil || !rec.Owed || rec.Seen != c.HeadSHA || e.graceLeft(rec) {
+		if err := json.Unmarshal([]byte(raw), &rec); err != nil || !rec.Owed || rec.Seen != a.HeadSHA || e.graceLeft(rec) {
 			continue
-		}
-		phase := train.PhaseQueued
-		if c.Builds > 0 {
-			phase = train.PhaseTesting
 		}
 		link := ""
 		if e.cfg.StatusLink != nil {
-			link = e.cfg.StatusLink(t.Key, c.MR)
+			link = e.cfg.StatusLink(t.Key, a.MR)
 		}
 		save := func() error {
 			raw, err := json.Marshal(rec)
@@ -173,7 +186,6 @@ func (e *Engine) payOwed(ctx context.Context, t *train.Train) error {
 			}
 			return e.store.SetMark(ctx, name, string(raw), statusKeep)
 		}
-		a := train.Status{MR: c.MR, HeadSHA: c.HeadSHA, Source: c.Source, Phase: phase}
 		if err := e.setCommitStatus(ctx, t, a, &rec, link, save); err != nil {
 			return err
 		}

@@ -242,10 +242,8 @@ func TestGitHubStatusIsTheCommentAloneForAToken(t *testing.T) {
 
 func TestStatusCommentSaysWhereTheCarIs(t *testing.T) {
 	t.Parallel()
-	var mu sync.Mutex
-	ahead := time.Duration(0)
-	clock := func() time.Time { mu.Lock(); defer mu.Unlock(); return time.Now().Add(ahead) }
-	e := newEnv(t, envOptions{config: withLink, ci: fakeforge.CI{Manual: true}, options: []engine.Option{engine.WithClock(clock)}})
+	clock := &aheadClock{}
+	e := newEnv(t, envOptions{config: withLink, ci: fakeforge.CI{Manual: true}, options: []engine.Option{engine.WithClock(clock.now)}})
 	a, b := e.mr(1, nil), e.mr(2, nil)
 	e.addAll(a, b)
 	// Within the grace the comment says where the car is, and no commit
@@ -259,9 +257,7 @@ func TestStatusCommentSaysWhereTheCarIs(t *testing.T) {
 	if st := e.headStatuses(b); len(st) != 0 {
 		t.Errorf("head statuses after a sweep within the grace = %+v, want none", st)
 	}
-	mu.Lock()
-	ahead = engine.DefaultStatusGrace
-	mu.Unlock()
+	clock.add(engine.DefaultStatusGrace)
 	if err := e.eng.Sweep(e.ctx, e.key); err != nil {
 		t.Fatal(err)
 	}
@@ -491,5 +487,89 @@ func TestACopyOfThePostedStatusMarkerIsNotTaken(t *testing.T) {
 	}
 	if len(ours) != 1 || !strings.Contains(ours[0], "Merged into `main` with ") {
 		t.Fatalf("the bot's status comments: %q, want its first one, saying the MR merged", ours)
+	}
+}
+
+// aheadClock is a wall clock a test moves on.
+type aheadClock struct {
+	mu    sync.Mutex
+	ahead time.Duration
+}
+
+func (c *aheadClock) now() time.Time {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return time.Now().Add(c.ahead)
+}
+
+func (c *aheadClock) add(d time.Duration) {
+	c.mu.Lock()
+	c.ahead += d
+	c.mu.Unlock()
+}
+
+// An MR sent to its lanes' trains is shown queued at once (its status
+// comment) and owes its commit status. Once the grace is over, the
+// target's sweep sets it "pending", naming the target; the lane's train,
+// which shows people nothing, sets none.
+func TestAnMRInItsLanesIsPaidItsOwedStatus(t *testing.T) {
+	t.Parallel()
+	clock := &aheadClock{}
+	e := newEnv(t, envOptions{ci: fakeforge.CI{Manual: true}, config: withLink,
+		options: []engine.Option{engine.WithClock(clock.now)},
+		settings: train.Settings{LaneTrains: true,
+			Lanes: []train.Lane{{Name: "api", Paths: []string{"services/api/**", "mr-*.txt"}}}}})
+	a := e.mr(1, map[string]string{"services/api/a.go": "package api\n"})
+	e.addAll(a)
+	tr, err := e.eng.Train(e.ctx, e.key)
+	if err != nil || len(tr.Cars) != 0 || len(tr.InLanes) != 1 {
+		t.Fatalf("train %+v, %v: want the MR in its lane", tr, err)
+	}
+	lane := e.key
+	lane.Branch = "trainyard-lanes/main/api"
+	sweep := func() {
+		t.Helper()
+		for _, k := range []train.Key{e.key, lane} {
+			if err := e.eng.Sweep(e.ctx, k); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	sweep()
+	clock.add(engine.DefaultStatusGrace + time.Second)
+	sweep()
+	sweep()
+	if tr, _ := e.eng.Train(e.ctx, e.key); len(tr.InLanes) != 1 {
+		t.Fatalf("the MR left its lane: %+v", tr)
+	}
+	if st := e.headStatuses(a); len(st) != 1 || st[0].State != "pending" || st[0].Description != "Waiting on the merge train for main" {
+		t.Fatalf("head statuses of an MR in its lane past the grace = %+v, want one pending", st)
+	}
+}
+
+// A sweep pays what is owed once it planned what it found: an MR it finds
+// closed gets its outcome's status alone, never "running" first.
+func TestASweepPaysNoStatusForACarItEvicts(t *testing.T) {
+	t.Parallel()
+	clock := &aheadClock{}
+	e := newEnv(t, envOptions{ci: fakeforge.CI{Manual: true}, config: withLink,
+		options: []engine.Option{engine.WithClock(clock.now)}})
+	a := e.mr(1, nil)
+	e.addAll(a)
+	if st := e.headStatuses(a); len(st) != 0 {
+		t.Fatalf("statuses within the grace: %+v", st)
+	}
+	clock.add(engine.DefaultStatusGrace + time.Second)
+	if err := e.ff.CloseMR(e.ctx, project, a, "alice"); err != nil {
+		t.Fatal(err)
+	}
+	if err := e.eng.Sweep(e.ctx, e.key); err != nil {
+		t.Fatal(err)
+	}
+	if got := writes(e.ff)["POST /projects/{id}/statuses/{sha}"]; got != 1 {
+		t.Errorf("commit statuses set for an MR the sweep found closed: %d, want 1 (its outcome alone)", got)
+	}
+	if st := e.headStatuses(a); len(st) != 1 || st[0].State != "failed" {
+		t.Fatalf("head statuses: %+v, want its outcome", st)
 	}
 }

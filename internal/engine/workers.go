@@ -345,6 +345,7 @@ func (w *Workers) work(ctx context.Context) {
 					if rest, err := w.Forward(ctx, it.job); err != nil {
 						w.Log.Warn("forward to a busy train", zap.String("train", id), zap.Error(err))
 					} else {
+						rest.solo = it.job.solo
 						it.job = rest
 					}
 				}

@@ -234,7 +234,24 @@ func (r *gqlRepository) NameWithOwner() string { return r.p.Path }
 
 // PullRequest takes a snapshot of the pull request, so that every field
 // of one answer tells of the same moment.
-func (r *gqlRepository) PullRequest(args struct{ Number int32 }) (*gqlPullRequest, error) {
+func (r *gqlRepository) PullRequest(ctx context.Context, args struct{ Number int32 }) (*gqlPullRequest, error) {
+	pr, err := r.pullRequest(args)
+	if err != nil {
+		return nil, err
+	}
+	// GitHub's baseRef is null once the base branch is gone, as
+	// repository.ref is.
+	sha, err := r.f.repo(r.p.Path).resolve(ctx, "refs/heads/"+pr.baseRef)
+	if err != nil {
+		return nil, err
+	}
+	if sha == "" {
+		pr.base = nil
+	}
+	return pr, nil
+}
+
+func (r *gqlRepository) pullRequest(args struct{ Number int32 }) (*gqlPullRequest, error) {
 	f, p := r.f, r.p
 	f.mu.Lock()
 	defer f.mu.Unlock()

@@ -8,9 +8,11 @@ import (
 	"net/http"
 	"slices"
 	"strings"
+	"time"
 
 	gh "github.com/google/go-github/v82/github"
 	"github.com/shurcooL/githubv4"
+	"go.uber.org/zap"
 
 	"github.com/trainyard/trainyard/internal/forge"
 	"github.com/trainyard/trainyard/internal/train"
@@ -68,33 +70,80 @@ type rulesRefQuery struct {
 	} `graphql:"repository(owner: $owner, name: $name)"`
 }
 
-// readRules reads pull request number, with its base branch's rules
-// unless into's are known: into is the base but for stacked pull
-// requests, and "" when the base is not known yet (a pull request being
-// added). A server whose schema lacks the rules' fields is asked without
-// them, then and from then on.
+// rulesIntoQuery is rulesQuery with what branch $ref (the one the train
+// merges the pull request into) requires, for a train whose branch's
+// rules are not known: a stacked pull request's base is not the branch
+// its cars are judged by.
+type rulesIntoQuery struct {
+	Repository struct {
+		PullRequest *RulesPR  `graphql:"pullRequest(number: $number)"`
+		Ref         *refRules `graphql:"ref(qualifiedName: $ref)"`
+	} `graphql:"repository(owner: $owner, name: $name)"`
+}
+
+// readRules reads pull request number, with what into requires unless
+// that is known: into is the branch the train merges it into, and ""
+// when that is not known yet (a pull request being added), which reads
+// its base's. A server whose schema lacks the rules' fields is asked
+// without them, then and from then on. The branch's part failing never
+// fails the rules, as with requiredChecks: they are read without it, and
+// what was read of the branch before is kept and tried again a minute
+// later.
 func (c *Client) readRules(ctx context.Context, op string, r repoRef, number int64, into string) (*RulesPR, error) {
 	vars := map[string]any{"owner": githubv4.String(r.owner), "name": githubv4.String(r.repo), "number": githubv4.Int(number)}
 	if !c.noRefRules.Load() && (into == "" || !c.branchKnown(r, into)) {
-		var q rulesRefQuery
-		err := c.query(ctx, op, &q, vars)
+		pr, err := c.readRulesWithBranch(ctx, op, r, vars, into)
 		switch {
 		case err == nil:
-			pr := q.Repository.PullRequest
-			if pr == nil {
-				return nil, nil
-			}
-			c.keepBranchRules(r, pr.BaseRefName, pr.BaseRef)
-			return &pr.RulesPR, nil
-		case ctx.Err() == nil && unknownField(err):
+			return pr, nil
+		case ctx.Err() != nil:
+			return nil, err
+		case unknownField(err):
 			c.noRefRules.Store(true)
 		default:
-			return nil, err
+			c.log.Warn("read a pull request's rules with its branch's; reading them alone",
+				zap.String("project", r.project), zap.Int64("number", number), zap.Error(err))
+			if into != "" {
+				key := branchKey(r.project, into)
+				if last, known := c.branches.get(key); known {
+					last.at = time.Now().Add(branchRetry - c.branchTTL)
+					c.branches.put(key, last)
+				}
+			}
 		}
 	}
 	var q rulesQuery
 	if err := c.query(ctx, op, &q, vars); err != nil {
 		return nil, err
+	}
+	return q.Repository.PullRequest, nil
+}
+
+// readRulesWithBranch is readRules' query with the branch's rules: into's
+// or, for "", the pull request's base's.
+func (c *Client) readRulesWithBranch(ctx context.Context, op string, r repoRef, vars map[string]any, into string) (*RulesPR, error) {
+	if into == "" {
+		var q rulesRefQuery
+		if err := c.query(ctx, op, &q, vars); err != nil {
+			return nil, err
+		}
+		pr := q.Repository.PullRequest
+		if pr == nil {
+			return nil, nil
+		}
+		c.keepBranchRules(r, pr.BaseRefName, pr.BaseRef)
+		return &pr.RulesPR, nil
+	}
+	with := map[string]any{"ref": githubv4.String("refs/heads/" + into)}
+	for k, v := range vars {
+		with[k] = v
+	}
+	var q rulesIntoQuery
+	if err := c.query(ctx, op, &q, with); err != nil {
+		return nil, err
+	}
+	if q.Repository.PullRequest != nil {
+		c.keepBranchRules(r, into, q.Repository.Ref)
 	}
 	return q.Repository.PullRequest, nil
 }

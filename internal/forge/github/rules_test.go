@@ -513,7 +513,7 @@ func TestMergeRulesReadTheBranchInTheSameRequest(t *testing.T) {
 				return nil, err
 			}
 			r.Body = io.NopCloser(bytes.NewReader(body))
-			if strings.HasSuffix(r.URL.Path, "/graphql") && bytes.Contains(body, []byte("baseRef{")) {
+			if strings.HasSuffix(r.URL.Path, "/graphql") && bytes.Contains(body, []byte("pullRequest(")) && bytes.Contains(body, []byte("refUpdateRule")) {
 				refused.Add(1)
 				return &http.Response{StatusCode: http.StatusOK, Header: http.Header{"Content-Type": {"application/json"}},
 					Body: io.NopCloser(strings.NewReader(`{"errors":[{"message":"Field 'baseRef' doesn't exist on type 'PullRequest'"}]}`)), Request: r}, nil

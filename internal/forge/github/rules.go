@@ -85,7 +85,7 @@ type rulesIntoQuery struct {
 // that is known: into is the branch the train merges it into, and ""
 // when that is not known yet (a pull request being added), which reads
 // its base's. A server whose schema lacks the rules' fields is asked
-// without them, then and from then on. The branch's part failing never
+// without them, then and from then on. The branch's part refused never
 // fails the rules, as with requiredChecks: they are read without it, and
 // what was read of the branch before is kept and tried again a minute
 // later.
@@ -100,7 +100,12 @@ func (c *Client) readRules(ctx context.Context, op string, r repoRef, number int
 			return nil, err
 		case unknownField(err):
 			c.noRefRules.Store(true)
+		case !errors.Is(err, forge.ErrRejected):
+			// Not found, or the forge out of reach or limiting: the
+			// rules alone would meet the same.
+			return nil, err
 		default:
+			// GitHub refused a field of the branch's (FORBIDDEN).
 			c.log.Warn("read a pull request's rules with its branch's; reading them alone",
 				zap.String("project", r.project), zap.Int64("number", number), zap.Error(err))
 			if into != "" {

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"errors"
 	"io"
 	"net/http"
 	"net/url"
@@ -166,5 +167,19 @@ func TestBaseRefOfADeletedBranchIsNull(t *testing.T) {
 	}
 	if q.Repository.PullRequest.BaseRef != nil {
 		t.Fatalf("baseRef of a pull request (%s) whose base was deleted: %+v, want null as GitHub answers", q.Repository.PullRequest.State, q.Repository.PullRequest.BaseRef)
+	}
+}
+
+// A pull request that does not exist is not asked for twice: only a
+// refusal of the branch's part has the rules read alone.
+func TestMergeRulesOfAMissingPullRequestAskOnce(t *testing.T) {
+	f := newForge(t, nil)
+	c := newClient(t, f, nil)
+	calls := counting(f)
+	if _, err := c.MergeRules(context.Background(), project, 999, ""); !errors.Is(err, forge.ErrNotFound) {
+		t.Fatalf("merge rules of a missing pull request: %v, want not found", err)
+	}
+	if got := calls.since()["POST /api/graphql"]; got != 1 {
+		t.Fatalf("%d GraphQL queries for a missing pull request, want 1", got)
 	}
 }

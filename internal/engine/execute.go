@@ -83,18 +83,21 @@ func (e *Engine) execute(ctx context.Context, log *zap.Logger, t *train.Train) (
 			log.Warn("message refused by the forge, dropped", zap.String("action", fmt.Sprintf("%T", a)), zap.Error(err))
 		default:
 			left = append(left, a)
-			errs = append(errs, OutboxError{err})
+			errs = append(errs, err)
 		}
 	}
-	return results, left, yield, errors.Join(errs...)
+	if len(errs) > 0 {
+		return results, left, yield, outboxError{errors.Join(errs...)}
+	}
+	return results, left, yield, nil
 }
 
-// OutboxError is the failure of an action the train keeps in its outbox:
-// its next pass or sweep tries it again, whichever event brought it.
-type OutboxError struct{ Err error }
+// outboxError is the failure of actions the train keeps in its outbox:
+// its next pass or sweep tries them again, whichever event brought it.
+type outboxError struct{ err error }
 
-func (e OutboxError) Error() string { return e.Err.Error() }
-func (e OutboxError) Unwrap() error { return e.Err }
+func (e outboxError) Error() string { return e.err.Error() }
+func (e outboxError) Unwrap() error { return e.err }
 
 // tellsPeople reports whether a only tells people something, so that
 // nothing the train decides waits for it.

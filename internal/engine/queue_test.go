@@ -74,28 +74,19 @@ func TestWorkersMergeWhatWaitsForATrain(t *testing.T) {
 	ctx := t.Context()
 	st := store.New(redistest.Client(t), store.Options{Prefix: redistest.Prefix(t)})
 	o := &outcomes{seen: map[string][]string{}, calls: map[string]int{}}
-	release := make(chan struct{})
-	var mu sync.Mutex
-	var passes [][]int64
+	log := newPassLog()
 	w := &engine.Workers{
 		Store: st, Consumer: "w", Count: 2, ClaimIdle: time.Hour, Log: zaptest.NewLogger(t), Observe: o.observe,
 		Jobs: headJobs,
 		Pass: passing(func(_ context.Context, j engine.Job) error {
-			mu.Lock()
-			passes = append(passes, mrsOf(j))
-			first := len(passes) == 1
-			mu.Unlock()
-			if first {
-				<-release
-			}
+			log.record(j)
 			return nil
 		}),
 	}
 	runWorkers(t, w)
-	enqueue(t, st, event.Event{ID: "e1", Forge: "gitlab", Project: "g/p", Kind: event.KindMR, MR: 1, Ref: "main"})
-	waitFor(t, 5*time.Second, "the first pass started", func() bool { mu.Lock(); defer mu.Unlock(); return len(passes) == 1 })
+	log.holdFirst(t, st, 1)
 	for i := int64(2); i <= 6; i++ {
-		enqueue(t, st, event.Event{ID: fmt.Sprintf("e%d", i), Forge: "gitlab", Project: "g/p", Kind: event.KindMR, MR: i, Ref: "main"})
+		enqueueHead(t, st, i)
 	}
 	// Every event is read and waits; none is acknowledged yet.
 	time.Sleep(300 * time.Millisecond)
@@ -103,12 +94,9 @@ func TestWorkersMergeWhatWaitsForATrain(t *testing.T) {
 	if err != nil || len(pending) != 6 {
 		t.Fatalf("pending during the first pass: %d, %v; want all 6", len(pending), err)
 	}
-	close(release)
+	close(log.release)
 	waitFor(t, 5*time.Second, "every event handled", func() bool { return len(o.of("e6")) == 1 })
-	mu.Lock()
-	got := fmt.Sprint(passes)
-	mu.Unlock()
-	if got != "[[1] [2 3 4 5 6]]" {
+	if got := fmt.Sprint(log.all()); got != "[[1] [2 3 4 5 6]]" {
 		t.Fatalf("passes consumed %s, want [[1] [2 3 4 5 6]]", got)
 	}
 	for i := 1; i <= 6; i++ {
@@ -330,7 +318,7 @@ func TestWorkersWaitForRedisToMakeTheirGroup(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer mr.Close()
-	enqueue(t, st, event.Event{ID: "e1", Forge: "gitlab", Project: "g/p", Kind: event.KindMR, MR: 1, Ref: "main"})
+	enqueueHead(t, st, 1)
 	waitFor(t, 10*time.Second, "the event handled", func() bool { return len(o.of("e1")) == 1 })
 }
 
@@ -363,7 +351,7 @@ func TestWorkersKeepWhatTheForgeRefusedForWantOfARight(t *testing.T) {
 					return fmt.Errorf("handle train %s: %w", j.Key, err)
 				}),
 			})
-			enqueue(t, st, event.Event{ID: "e1", Forge: "gitlab", Project: "g/p", Kind: event.KindMR, MR: 1, Ref: "main"})
+			enqueueHead(t, st, 1)
 			waitFor(t, 10*time.Second, "the event settled", func() bool {
 				got := o.of("e1")
 				return slices.Contains(got, engine.OutcomeGone) || slices.Contains(got, engine.OutcomeDead)
@@ -389,37 +377,31 @@ func TestWorkersKeepWhatTheForgeRefusedForWantOfARight(t *testing.T) {
 // the poison one alone is buried.
 func TestWorkersSplitAPassAPoisonEventPanicked(t *testing.T) {
 	t.Parallel()
-	st := store.New(redistest.Client(t), store.Options{Prefix: redistest.Prefix(t)})
+	rdb := redistest.Client(t)
+	prefix := redistest.Prefix(t)
+	st := store.New(rdb, store.Options{Prefix: prefix})
 	o := &outcomes{seen: map[string][]string{}, calls: map[string]int{}}
-	release := make(chan struct{})
-	var mu sync.Mutex
-	var passes [][]int64
+	log := newPassLog()
 	w := &engine.Workers{
 		Store: st, Consumer: "w", Count: 1, ClaimIdle: 50 * time.Millisecond, MaxDeliveries: 3,
 		Log: zaptest.NewLogger(t), Observe: o.observe, Jobs: headJobs,
 		Pass: passing(func(_ context.Context, j engine.Job) error {
-			mrs := mrsOf(j)
-			mu.Lock()
-			passes = append(passes, mrs)
-			first := len(passes) == 1
-			mu.Unlock()
-			if first {
-				<-release
-			}
-			if slices.Contains(mrs, 99) {
+			if slices.Contains(log.record(j), 99) {
 				panic("poison")
 			}
 			return nil
 		}),
 	}
 	runWorkers(t, w)
-	enqueue(t, st, event.Event{ID: "e0", Forge: "gitlab", Project: "g/p", Kind: event.KindMR, MR: 1, Ref: "main"})
-	waitFor(t, 5*time.Second, "the first pass started", func() bool { mu.Lock(); defer mu.Unlock(); return len(passes) == 1 })
+	log.holdFirst(t, st, 1)
 	for _, mr := range []int64{2, 99, 3} {
-		enqueue(t, st, event.Event{ID: fmt.Sprintf("e%d", mr), Forge: "gitlab", Project: "g/p", Kind: event.KindMR, MR: mr, Ref: "main"})
+		enqueueHead(t, st, mr)
 	}
-	time.Sleep(100 * time.Millisecond) // all three read, waiting, merged
-	close(release)
+	waitFor(t, 5*time.Second, "all four read", func() bool {
+		return rdb.XPending(t.Context(), prefix+":events", "trainyard").Val().Count == 4
+	})
+	time.Sleep(50 * time.Millisecond) // and queued behind the first pass, merged
+	close(log.release)
 	waitFor(t, 10*time.Second, "the poison event buried", func() bool { return slices.Contains(o.of("e99"), engine.OutcomeDead) })
 	waitFor(t, 10*time.Second, "the others handled", func() bool {
 		return slices.Contains(o.of("e2"), engine.OutcomeHandled) && slices.Contains(o.of("e3"), engine.OutcomeHandled)
@@ -433,8 +415,7 @@ func TestWorkersSplitAPassAPoisonEventPanicked(t *testing.T) {
 	if err != nil || len(dead) != 1 || !strings.Contains(string(dead[0].Data), `"e99"`) {
 		t.Fatalf("dead letters %+v, %v: want the poison event alone", dead, err)
 	}
-	mu.Lock()
-	defer mu.Unlock()
+	passes := log.all()
 	if got := fmt.Sprint(passes[1]); got != "[2 99 3]" {
 		t.Fatalf("passes %v: want the three merged into the second", passes)
 	}
@@ -443,4 +424,48 @@ func TestWorkersSplitAPassAPoisonEventPanicked(t *testing.T) {
 			t.Fatalf("passes %v: a delivery again merged with other work", passes)
 		}
 	}
+}
+
+// passLog records the MRs of each pass, holding the first until release
+// is closed, so that what comes meanwhile waits for one pass.
+type passLog struct {
+	mu      sync.Mutex
+	passes  [][]int64
+	release chan struct{}
+}
+
+func newPassLog() *passLog { return &passLog{release: make(chan struct{})} }
+
+// record notes j's pass and returns its MRs, once released if it is the
+// first.
+func (l *passLog) record(j engine.Job) []int64 {
+	mrs := mrsOf(j)
+	l.mu.Lock()
+	l.passes = append(l.passes, mrs)
+	first := len(l.passes) == 1
+	l.mu.Unlock()
+	if first {
+		<-l.release
+	}
+	return mrs
+}
+
+func (l *passLog) all() [][]int64 {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return slices.Clone(l.passes)
+}
+
+// holdFirst queues MR mr's event and waits until its pass holds.
+func (l *passLog) holdFirst(t *testing.T, st *store.Store, mr int64) {
+	t.Helper()
+	enqueueHead(t, st, mr)
+	waitFor(t, 5*time.Second, "the first pass started", func() bool { return len(l.all()) == 1 })
+}
+
+// enqueueHead queues event e<mr>, a head change of MR mr on main (see
+// headJobs).
+func enqueueHead(t *testing.T, st *store.Store, mr int64) {
+	t.Helper()
+	enqueue(t, st, event.Event{ID: fmt.Sprintf("e%d", mr), Forge: "gitlab", Project: "g/p", Kind: event.KindMR, MR: mr, Ref: "main"})
 }

@@ -43,11 +43,34 @@ type shown struct {
 	ID      string `json:"id,omitempty"` // the forge's id for that status
 	// Seen is the head the MR was first shown on the train with, and
 	// Since when (Unix ms): a commit status of its queue or test waits
-	// until Since is StatusGrace old.
+	// until Since is StatusGrace old (see payOwed).
 	Seen  string `json:"seen,omitempty"`
 	Since int64  `json:"since,omitempty"`
-	// Owed: a commit status waits for the grace to end (payOwed).
-	Owed bool `json:"owed,omitempty"`
+}
+
+// loadShown reads what the MR of record name shows; ok is false when
+// nothing is recorded, or the record is unreadable (logged).
+func (e *Engine) loadShown(ctx context.Context, name string) (rec shown, ok bool, err error) {
+	raw, err := e.store.Mark(ctx, name)
+	if err != nil || raw == "" {
+		return shown{}, false, err
+	}
+	if err := json.Unmarshal([]byte(raw), &rec); err != nil {
+		e.log.Warn("status record unreadable; starting again", zap.String("record", name), zap.Error(err))
+		return shown{}, false, nil
+	}
+	return rec, true, nil
+}
+
+// saver stores *rec as record name when called.
+func (e *Engine) saver(ctx context.Context, name string, rec *shown) func() error {
+	return func() error {
+		raw, err := json.Marshal(*rec)
+		if err != nil {
+			return err
+		}
+		return e.store.SetMark(ctx, name, string(raw), statusKeep)
+	}
 }
 
 func statusName(key train.Key, mr int64) string {
@@ -60,34 +83,20 @@ func statusName(key train.Key, mr int64) string {
 // repeat costs one Redis read.
 func (e *Engine) showStatus(ctx context.Context, t *train.Train, a train.Status) error {
 	name := statusName(t.Key, a.MR)
-	var rec shown
-	if raw, err := e.store.Mark(ctx, name); err != nil {
+	rec, _, err := e.loadShown(ctx, name)
+	if err != nil {
 		return err
-	} else if raw != "" {
-		if err := json.Unmarshal([]byte(raw), &rec); err != nil {
-			e.log.Warn("status record unreadable; starting again", zap.String("train", t.Key.String()), zap.Int64("mr", a.MR), zap.Error(err))
-			rec = shown{}
-		}
 	}
 	if len(a.Added) > 0 {
 		rec.Added = e.render(ctx, t.Project, a.Added)
 	}
-	link := ""
-	if e.cfg.StatusLink != nil {
-		link = e.cfg.StatusLink(t.Key, a.MR)
-	}
+	link := e.link(t.Key, a.MR)
 	mark, err := e.marker(ctx, t.Project, a.MR, statusKey)
 	if err != nil {
 		return err
 	}
 	body := e.statusBody(ctx, t, a, rec.Added, link, mark)
-	save := func() error {
-		raw, err := json.Marshal(rec)
-		if err != nil {
-			return err
-		}
-		return e.store.SetMark(ctx, name, string(raw), statusKeep)
-	}
+	save := e.saver(ctx, name, &rec)
 	if err := e.showComment(ctx, t.Project, a.MR, &rec, body, mark, save); err != nil {
 		return err
 	}
@@ -96,12 +105,18 @@ func (e *Engine) showStatus(ctx context.Context, t *train.Train, a train.Status)
 			rec.Seen, rec.Since = a.HeadSHA, e.now().UnixMilli()
 		}
 		if e.graceLeft(rec) {
-			state, _ := statusOf(t.Branch, a)
-			rec.Owed = rec.SHA != a.HeadSHA || rec.State != string(state)
 			return save()
 		}
 	}
 	return e.setCommitStatus(ctx, t, a, &rec, link, save)
+}
+
+// link is the dashboard's page of the MR, or "".
+func (e *Engine) link(key train.Key, mr int64) string {
+	if e.cfg.StatusLink == nil {
+		return ""
+	}
+	return e.cfg.StatusLink(key, mr)
 }
 
 // graceLeft reports whether the commit status of an MR shown as rec may
@@ -113,7 +128,6 @@ func (e *Engine) graceLeft(rec shown) bool {
 // setCommitStatus sets the commit status on the MR's head to a's phase,
 // unless it is that already, and saves rec.
 func (e *Engine) setCommitStatus(ctx context.Context, t *train.Train, a train.Status, rec *shown, link string, save func() error) error {
-	rec.Owed = false
 	state, desc := statusOf(t.Branch, a)
 	if rec.SHA == a.HeadSHA && rec.State == string(state) {
 		return save()
@@ -137,10 +151,11 @@ func (e *Engine) setCommitStatus(ctx context.Context, t *train.Train, a train.St
 	return save()
 }
 
-// payOwed sets the commit status each car of t owes once its grace is
-// over (see Config.StatusGrace): a sweep's work, so that an MR under
-// test shows it within a sweep interval of the grace. The status comment
-// is left as it is: it said where the MR is when that changed.
+// payOwed sets the commit status each MR of t owes once its grace is
+// over (see Config.StatusGrace): one it shows on its head that is not the
+// phase it is in. A sweep's work, so that an MR under test shows it
+// within a sweep interval of the grace. The status comment is left as it
+// is: it said where the MR is when that changed.
 func (e *Engine) payOwed(ctx context.Context, t *train.Train) error {
 	if e.cfg.StatusGrace <= 0 {
 		return nil
@@ -164,29 +179,15 @@ func (e *Engine) payOwed(ctx context.Context, t *train.Train) error {
 	}
 	for _, a := range owing {
 		name := statusName(t.Key, a.MR)
-		raw, err := e.store.Mark(ctx, name)
+		rec, ok, err := e.loadShown(ctx, name)
 		if err != nil {
 			return err
 		}
-		if raw == "" {
+		state, _ := statusOf(t.Branch, a)
+		if !ok || rec.Seen != a.HeadSHA || e.graceLeft(rec) || rec.SHA == a.HeadSHA && rec.State == string(state) {
 			continue
 		}
-		var rec shown
-		if err := json.Unmarshal([]byte(raw), &rec); err != nil || !rec.Owed || rec.Seen != a.HeadSHA || e.graceLeft(rec) {
-			continue
-		}
-		link := ""
-		if e.cfg.StatusLink != nil {
-			link = e.cfg.StatusLink(t.Key, a.MR)
-		}
-		save := func() error {
-			raw, err := json.Marshal(rec)
-			if err != nil {
-				return err
-			}
-			return e.store.SetMark(ctx, name, string(raw), statusKeep)
-		}
-		if err := e.setCommitStatus(ctx, t, a, &rec, link, save); err != nil {
+		if err := e.setCommitStatus(ctx, t, a, &rec, e.link(t.Key, a.MR), e.saver(ctx, name, &rec)); err != nil {
 			return err
 		}
 	}

@@ -536,25 +536,11 @@ func (w *Workers) outcome(ctx context.Context, en *entry) string {
 	return OutcomeRetry
 }
 
-// heldByTrain reports whether every 403 in err came of actions the train
+// heldByTrain reports whether err is the failure of actions the train
 // keeps in its outbox, which it tries again itself: the event need not be
 // kept for them.
 func heldByTrain(err error) bool {
-	if _, ok := err.(OutboxError); ok {
-		return true
-	}
-	switch u := err.(type) {
-	case interface{ Unwrap() []error }:
-		for _, e := range u.Unwrap() {
-			if errors.Is(e, forge.ErrForbidden) && !heldByTrain(e) {
-				return false
-			}
-		}
-		return true
-	case interface{ Unwrap() error }:
-		return heldByTrain(u.Unwrap())
-	}
-	return false
+	return errors.As(err, new(outboxError))
 }
 
 func (w *Workers) logFor(en *entry) *zap.Logger {

@@ -35,9 +35,9 @@ func HTTP(idempotent bool) Classifier {
 // ForgeError maps a forge's answer onto the errors the engine decides by:
 // 404 and 410 are forge.ErrNotFound, 401 forge.ErrUnauthorized, any other
 // 4xx but 408, 429 and a throttled answer forge.ErrRejected, and a 403
-// forge.ErrForbidden as well. HTTP retries
-// none of those, so a call that ends on one ends with the mapped error.
-// Other errors are returned as they are.
+// forge.ErrForbidden as well. HTTP retries none of those, so a call that
+// ends on one ends with the mapped error. Other errors are returned as
+// they are.
 func ForgeError(ans Answer, err error) error {
 	if err == nil {
 		return nil
@@ -47,9 +47,10 @@ func ForgeError(ans Answer, err error) error {
 		return forge.ErrNotFound
 	case code == http.StatusUnauthorized:
 		return fmt.Errorf("%w: %w", forge.ErrUnauthorized, err)
-	case code == http.StatusForbidden && !ans.Throttled:
-		return &forge.Refusal{Said: ans.Said, Err: fmt.Errorf("%w (%w): %w", forge.ErrRejected, forge.ErrForbidden, err)}
 	case code >= 400 && code < 500 && code != http.StatusRequestTimeout && code != http.StatusTooManyRequests && !ans.Throttled:
+		if code == http.StatusForbidden {
+			err = fmt.Errorf("%w: %w", forge.ErrForbidden, err)
+		}
 		return &forge.Refusal{Said: ans.Said, Err: fmt.Errorf("%w: %w", forge.ErrRejected, err)}
 	}
 	return err

@@ -23,8 +23,8 @@ import (
 // They are read through GraphQL as anyone who can read the repository
 // sees them (classic protection's refUpdateRule names the contexts, not
 // the apps, which only its admins see), with a pull request's merge rules
-// when those are read first (rulesRefQuery), else in a query of their
-// own; a server without these fields costs the train nothing but them.
+// when those are read first (readRules), else in a query of their own; a
+// server without these fields costs the train nothing but them.
 
 // DefaultBranchTTL is how long what a branch requires is trusted before
 // it is read again.

@@ -174,7 +174,7 @@ type Client struct {
 	branches  *memo[branchRules]
 	branchTTL time.Duration
 	// noRefRules: the server's schema lacks what a branch requires, so
-	// merge rules are read without it (rulesRefQuery).
+	// merge rules are read without it (readRules).
 	noRefRules atomic.Bool
 	// commentPages keeps the last answer to each repository's comment
 	// list.

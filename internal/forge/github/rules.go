@@ -5,6 +5,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"maps"
 	"net/http"
 	"slices"
 	"strings"
@@ -139,10 +140,8 @@ func (c *Client) readRulesWithBranch(ctx context.Context, op string, r repoRef, 
 		c.keepBranchRules(r, pr.BaseRefName, pr.BaseRef)
 		return &pr.RulesPR, nil
 	}
-	with := map[string]any{"ref": githubv4.String("refs/heads/" + into)}
-	for k, v := range vars {
-		with[k] = v
-	}
+	with := maps.Clone(vars)
+	with["ref"] = githubv4.String("refs/heads/" + into)
 	var q rulesIntoQuery
 	if err := c.query(ctx, op, &q, with); err != nil {
 		return nil, err

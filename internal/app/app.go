@@ -176,7 +176,7 @@ func (a *App) build() error {
 	}
 	a.handler = server.Handler(server.Options{Webhooks: hooks, Ready: a.store, Logger: log, Mounts: mounts})
 	a.workers = &engine.Workers{
-		Store: a.store, Jobs: a.jobs, Pass: a.engines.Pass, Forward: a.engines.Forward, Consumer: a.owner, Count: cfg.Workers,
+		Store: a.store, Jobs: a.jobs, Pass: a.engines.Pass, Forward: a.engines.Forward, Urgent: a.engines.Urgent, Consumer: a.owner, Count: cfg.Workers,
 		ClaimIdle: cfg.ClaimIdle, MaxDeliveries: int64(cfg.MaxDeliveries), Grace: Grace, Log: log.Named("worker"),
 		Observe: a.metrics.ObserveEvent, Panicked: a.metrics.Panicked,
 	}

@@ -1,6 +1,7 @@
 package engine
 
 import (
+	"context"
 	"fmt"
 	"slices"
 	"testing"
@@ -164,5 +165,51 @@ func TestKeyQueueRunsSoloWorkAlone(t *testing.T) {
 	}
 	if got := fmt.Sprint(passes); got != "[[1] [2] [3 4] [5]]" {
 		t.Fatalf("passes %s, want [[1] [2] [3 4] [5]]", got)
+	}
+}
+
+// A result that came for a train while its pass was under way, and was
+// not waited on then, goes ahead of other trains' work once the pass ends
+// if a car now waits for it: on a forge that starts a car's pipeline on
+// the push, the pass that pushed the car saves it after the result came.
+func TestWorkersPromoteAResultThePassMadeAwaited(t *testing.T) {
+	a, b, c := jobFor("a").Key, jobFor("b").Key, jobFor("c").Key
+	for _, tc := range []struct {
+		name   string
+		waited bool
+		want   []string
+	}{
+		{"the pass built its car", true, []string{a.String(), b.String(), c.String()}},
+		{"no car waits for it", false, []string{b.String(), c.String(), a.String()}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			q := newKeyQueue()
+			q.add(jobFor("a", train.Tick{}))
+			id, it, _ := q.get() // a worker has a and pushes its car
+			q.add(jobFor("b", train.Tick{}))
+			q.add(jobFor("c", train.Tick{}))
+			result := jobFor("a", train.PipelineFound{MR: 1, SHA: "c0ffee", Pipeline: 9, Status: train.PipelineSuccess})
+			result.results = []string{"c0ffee"}
+			q.add(result) // not waited on yet: the car is not saved
+			var asked []string
+			w := &Workers{queue: q, Urgent: func(_ context.Context, key train.Key, commits []string) bool {
+				asked = append(asked, fmt.Sprint(key, commits))
+				return tc.waited && key == a && slices.Equal(commits, []string{"c0ffee"})
+			}}
+			w.promoteResults(t.Context(), id, it.job.Key)
+			q.done(id, nil, 0)
+			if want := []string{fmt.Sprint(a, []string{"c0ffee"})}; !slices.Equal(asked, want) {
+				t.Fatalf("asked %q, want %q", asked, want)
+			}
+			var order []string
+			for range 3 {
+				got, _, _ := q.get()
+				order = append(order, got)
+				q.done(got, nil, 0)
+			}
+			if !slices.Equal(order, tc.want) {
+				t.Fatalf("handed out %q, want %q", order, tc.want)
+			}
+		})
 	}
 }

@@ -26,7 +26,11 @@ func (e *Engine) checkJobs(ctx context.Context, ev event.Event) ([]Job, error) {
 	}
 	jobs := make([]Job, len(keys))
 	for i, key := range keys {
-		jobs[i] = Job{Key: key, Checks: []string{ev.SHA}, urgent: ev.Status.Done() && e.waitedOn(ctx, key, ev.SHA)}
+		jobs[i] = Job{Key: key, Checks: []string{ev.SHA}}
+		if ev.Status.Done() {
+			jobs[i].urgent = e.waitedOn(ctx, key, ev.SHA)
+			jobs[i].results = []string{ev.SHA}
+		}
 	}
 	return jobs, nil
 }
@@ -36,13 +40,13 @@ func (e *Engine) checkJobs(ctx context.Context, ev event.Event) ([]Job, error) {
 // of that pipeline is urgent work. (Read without the lease, so it may be
 // a moment old: a car whose pipeline is starting counts.) Unknown when
 // the state cannot be read: not urgent, which only orders work.
-func (e *Engine) waitedOn(ctx context.Context, key train.Key, sha string) bool {
+func (e *Engine) waitedOn(ctx context.Context, key train.Key, shas ...string) bool {
 	t, err := e.store.Load(ctx, key)
 	if err != nil {
 		return false
 	}
 	for _, c := range t.Cars {
-		if c.Commit == sha && (c.State == train.StateBuilt || c.State == train.StateStarting || c.State == train.StateRunning) {
+		if slices.Contains(shas, c.Commit) && (c.State == train.StateBuilt || c.State == train.StateStarting || c.State == train.StateRunning) {
 			return true
 		}
 	}

@@ -55,6 +55,12 @@ type Job struct {
 	// urgent: the job brings a pipeline's result that a car waits for (see
 	// Engine.waitedOn); it goes ahead of builds and sweeps.
 	urgent bool
+	// results are the commits whose finished pipelines the job brings.
+	// A result that came while the pass building its car was under way
+	// (a forge that starts pipelines on the push reports them before the
+	// push returns) is not yet waited on; it is checked again when that
+	// pass ends (see Workers.Urgent).
+	results []string
 	// inboxOnly: what was left of a job whose work was forwarded to the
 	// train's holder (see Engine.Forward); its pass takes what the inbox
 	// still holds, and leaves the rest to the holder.
@@ -110,6 +116,11 @@ func (j *Job) merge(newer Job) {
 	j.headIfIdle = j.headIfIdle || newer.headIfIdle
 	j.create = j.create || newer.create
 	j.urgent = j.urgent || newer.urgent
+	for _, sha := range newer.results {
+		if !slices.Contains(j.results, sha) {
+			j.results = append(j.results, sha)
+		}
+	}
 	j.inboxOnly = j.inboxOnly && newer.inboxOnly
 	j.after = append(j.after, newer.after...)
 	j.done = append(j.done, newer.done...)
@@ -310,6 +321,37 @@ func (q *keyQueue) done(id string, again *item, delay time.Duration) {
 	}
 	if it := q.waiting[id]; it != nil {
 		q.wake(id, it)
+	}
+}
+
+// pendingResults is the results of the work waiting for key id that is
+// not urgent, if any.
+func (q *keyQueue) pendingResults(id string) []string {
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	it := q.waiting[id]
+	if it == nil || it.job.urgent || len(it.job.results) == 0 {
+		return nil
+	}
+	return slices.Clone(it.job.results)
+}
+
+// promote makes the work waiting for key id urgent, ahead of work that
+// can wait.
+func (q *keyQueue) promote(id string) {
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	it := q.waiting[id]
+	if it == nil || it.job.urgent {
+		return
+	}
+	it.job.urgent = true
+	if it.state == itemQueued && !it.inUrgent {
+		if i := slices.Index(q.ready, id); i >= 0 {
+			q.ready = slices.Delete(q.ready, i, i+1)
+			q.urgent = append(q.urgent, id)
+			it.inUrgent = true
+		}
 	}
 }
 

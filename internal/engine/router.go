@@ -95,6 +95,16 @@ func (r *Router) Forward(ctx context.Context, j Job) (Job, error) {
 	return e.Forward(ctx, j)
 }
 
+// Urgent reports whether a car of key's train waits for the pipeline of
+// one of commits, as its saved state tells (see Workers.Urgent).
+func (r *Router) Urgent(ctx context.Context, key train.Key, commits []string) bool {
+	e, key, err := r.route(key)
+	if err != nil {
+		return false
+	}
+	return e.waitedOn(ctx, key, commits...)
+}
+
 // Sweep sweeps a train through its forge's engine.
 func (r *Router) Sweep(ctx context.Context, key train.Key) error {
 	e, key, err := r.route(key)

@@ -39,6 +39,11 @@ type Workers struct {
 	// that holds its train's lease, and returns what is left to try
 	// again (see Engine.Forward).
 	Forward func(ctx context.Context, j Job) (Job, error)
+	// Urgent, when set, reports whether a car of key's train now waits
+	// for the pipeline of one of commits. It is asked, when a pass ends,
+	// of results that came for the train during the pass and were not
+	// urgent then: the pass may have built the car they are for.
+	Urgent func(ctx context.Context, key train.Key, commits []string) bool
 	// Group is the consumer group; every replica uses the same one.
 	Group string
 	// Consumer names this process in the group; unique per replica.
@@ -144,7 +149,12 @@ func (w *Workers) init() {
 			w.Log = zap.NewNop()
 		}
 		w.queue = newKeyQueue()
-		w.slots = make(chan struct{}, 64*w.Count)
+		// The stream is read in order, so whatever lies behind the bound
+		// waits unread: a pipeline's result behind a burst of /train add
+		// on many projects would wait for most of the burst to be done
+		// instead of going ahead of it. An entry held costs about a
+		// kilobyte and one XCLAIM per touch, so the bound is generous.
+		w.slots = make(chan struct{}, heldPerWorker*w.Count)
 		w.held = map[string]*entry{}
 		w.freed = map[string]bool{}
 	})
@@ -233,6 +243,9 @@ func (w *Workers) touch(ctx context.Context) {
 		}
 	}
 }
+
+// heldPerWorker bounds the events read and not yet settled, per worker.
+const heldPerWorker = 1024
 
 // A consumer idle for forgetAfter with nothing pending is dropped from the
 // group, looked for every forgetEvery.
@@ -369,11 +382,26 @@ func (w *Workers) work(ctx context.Context) {
 				w.queue.add(j, it.entries...)
 			}
 		}
+		w.promoteResults(ctx, id, it.job.Key)
 		w.giveBack(id, nil, 0)
 		if err != nil && !errors.Is(err, ErrBusy) {
 			w.Log.Warn("pass failed", zap.String("train", id), zap.Error(err))
 		}
 		w.settle(ctx, it.entries, err)
+	}
+}
+
+// promoteResults moves the work waiting for key id ahead of work that
+// can wait if it brings a result that a car now waits for. On a forge
+// that starts a car's pipeline when the car is pushed, the result of an
+// instant pipeline comes before the pass that pushed the car has saved
+// it, and would otherwise wait behind every other train's work.
+func (w *Workers) promoteResults(ctx context.Context, id string, key train.Key) {
+	if w.Urgent == nil {
+		return
+	}
+	if commits := w.queue.pendingResults(id); len(commits) > 0 && w.Urgent(ctx, key, commits) {
+		w.queue.promote(id)
 	}
 }
 

@@ -1,0 +1,89 @@
+package engine
+
+import (
+	"context"
+	"fmt"
+	"slices"
+	"sync"
+	"testing"
+	"time"
+
+	"go.uber.org/zap/zaptest"
+
+	"github.com/trainyard/trainyard/internal/event"
+	"github.com/trainyard/trainyard/internal/redistest"
+	"github.com/trainyard/trainyard/internal/store"
+	"github.com/trainyard/trainyard/internal/train"
+)
+
+// A pipeline's result that a car waits for is read from the stream and
+// handled ahead of a backlog of commands waiting for a worker, not after
+// them: a burst of /train add on many projects once held results in the
+// stream, unread, until most of the burst was done.
+func TestWorkersReadAResultPastACommandBacklog(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	st := store.New(redistest.Client(t), store.Options{Prefix: redistest.Prefix(t)})
+	const backlog = 300
+	for i := range backlog + 1 {
+		ev := event.Event{ID: fmt.Sprintf("add-%03d", i), Forge: "gitlab", Project: fmt.Sprintf("g/p%03d", i), Kind: event.KindComment, MR: 1}
+		if i == backlog {
+			ev = event.Event{ID: "result", Forge: "gitlab", Project: "g/busy", Kind: event.KindPipeline, Pipeline: 9, SHA: "c0ffee", Status: train.PipelineSuccess}
+		}
+		data, err := ev.Marshal()
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := st.EnqueueDelivery(ctx, "gitlab:"+ev.ID, time.Hour, data); err != nil {
+			t.Fatal(err)
+		}
+	}
+	var (
+		mu    sync.Mutex
+		order []string
+	)
+	w := &Workers{
+		Store: st, Consumer: "w", Count: 1, ClaimIdle: time.Minute, MaxDeliveries: 3, Log: zaptest.NewLogger(t),
+		Jobs: func(_ context.Context, ev event.Event) ([]Job, error) {
+			j := Job{Key: train.Key{Forge: ev.Forge, Project: ev.Project, Branch: "main"}, Obs: []train.Observation{train.Tick{}}}
+			if ev.Kind == event.KindPipeline {
+				j.urgent, j.results = true, []string{ev.SHA}
+			}
+			return []Job{j}, nil
+		},
+		Pass: func(_ context.Context, j Job) ([]Job, error) {
+			time.Sleep(2 * time.Millisecond) // a command reads the forge
+			mu.Lock()
+			defer mu.Unlock()
+			order = append(order, j.Key.Project)
+			return nil, nil
+		},
+	}
+	run, stop := context.WithCancel(ctx)
+	done := make(chan error, 1)
+	go func() { done <- w.Run(run) }()
+	waitFor(t, 50*time.Second, "every event handled", func() bool {
+		mu.Lock()
+		defer mu.Unlock()
+		return len(order) == backlog+1
+	})
+	stop()
+	if err := <-done; err != nil {
+		t.Fatalf("workers: %v", err)
+	}
+	at := slices.Index(order, "g/busy")
+	if at < 0 || at > 10 {
+		t.Fatalf("the result was handled %dth of %d, behind the commands read before it", at+1, len(order))
+	}
+}
+
+func waitFor(t *testing.T, limit time.Duration, what string, ok func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(limit)
+	for !ok() {
+		if time.Now().After(deadline) {
+			t.Fatalf("not %s within %s", what, limit)
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+}

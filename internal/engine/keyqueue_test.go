@@ -7,6 +7,8 @@ import (
 	"testing"
 	"time"
 
+	"go.uber.org/zap"
+
 	"github.com/trainyard/trainyard/internal/event"
 	"github.com/trainyard/trainyard/internal/train"
 )
@@ -168,36 +170,48 @@ func TestKeyQueueRunsSoloWorkAlone(t *testing.T) {
 	}
 }
 
-// A result that came for a train while its pass was under way, and was
-// not waited on then, goes ahead of other trains' work once the pass ends
-// if a car now waits for it: on a forge that starts a car's pipeline on
-// the push, the pass that pushed the car saves it after the result came.
+// A result that came for a train while a pass of it was under way, and
+// was not waited on then, goes ahead of other trains' work once the pass
+// ends if a car now waits for it: on a forge that starts a car's pipeline
+// on the push, the pass that pushed the car saves it after the result
+// came. The pass may be this process's, or another replica's, which
+// announces the lease it releases.
 func TestWorkersPromoteAResultThePassMadeAwaited(t *testing.T) {
 	a, b, c := jobFor("a").Key, jobFor("b").Key, jobFor("c").Key
 	for _, tc := range []struct {
-		name   string
-		waited bool
-		want   []string
+		name          string
+		waited, local bool
+		want          []string
 	}{
-		{"the pass built its car", true, []string{a.String(), b.String(), c.String()}},
-		{"no car waits for it", false, []string{b.String(), c.String(), a.String()}},
+		{"this process's pass built its car", true, true, []string{a.String(), b.String(), c.String()}},
+		{"another replica's pass built its car", true, false, []string{a.String(), b.String(), c.String()}},
+		{"no car waits for it", false, true, []string{b.String(), c.String(), a.String()}},
+		{"no car waits for it, another replica's pass", false, false, []string{b.String(), c.String(), a.String()}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			q := newKeyQueue()
-			q.add(jobFor("a", train.Tick{}))
-			id, it, _ := q.get() // a worker has a and pushes its car
+			var id string
+			var it *item
+			if tc.local {
+				q.add(jobFor("a", train.Tick{}))
+				id, it, _ = q.get() // a worker has a and pushes its car
+			}
 			q.add(jobFor("b", train.Tick{}))
 			q.add(jobFor("c", train.Tick{}))
 			result := jobFor("a", train.PipelineFound{MR: 1, SHA: "c0ffee", Pipeline: 9, Status: train.PipelineSuccess})
 			result.results = []string{"c0ffee"}
 			q.add(result) // not waited on yet: the car is not saved
 			var asked []string
-			w := &Workers{queue: q, Urgent: func(_ context.Context, key train.Key, commits []string) bool {
+			w := &Workers{queue: q, Log: zap.NewNop(), Urgent: func(_ context.Context, key train.Key, commits []string) bool {
 				asked = append(asked, fmt.Sprint(key, commits))
 				return tc.waited && key == a && slices.Equal(commits, []string{"c0ffee"})
 			}}
-			w.promoteResults(t.Context(), id, it.job.Key)
-			q.done(id, nil, 0)
+			if tc.local {
+				w.promoteResults(t.Context(), id, it.job.Key)
+				q.done(id, nil, 0)
+			} else {
+				w.leaseFreed(t.Context(), a)
+			}
 			if want := []string{fmt.Sprint(a, []string{"c0ffee"})}; !slices.Equal(asked, want) {
 				t.Fatalf("asked %q, want %q", asked, want)
 			}

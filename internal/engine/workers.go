@@ -196,7 +196,7 @@ func (w *Workers) Run(ctx context.Context) error {
 		wg.Go(func() { w.work(hctx) })
 	}
 	wg.Go(func() { w.touch(ctx) })
-	wg.Go(func() { w.Store.WatchLeases(ctx, w.leaseFreed, w.leaseWanted) })
+	wg.Go(func() { w.Store.WatchLeases(ctx, func(k train.Key) { w.leaseFreed(ctx, k) }, w.leaseWanted) })
 	w.read(ctx, hctx)
 	wg.Wait()
 	return nil
@@ -422,16 +422,22 @@ func (w *Workers) giveBack(id string, again *item, delay time.Duration) {
 
 // leaseFreed has a train whose lease was released tried again now if it
 // waits out a busy backoff here, or as soon as its worker gives it back.
-func (w *Workers) leaseFreed(key train.Key) {
+// A result waiting here that was not urgent when it came may be now: the
+// pass that released the lease, on any replica, may have saved the car
+// it is for.
+func (w *Workers) leaseFreed(ctx context.Context, key train.Key) {
 	id := key.String()
 	w.freedMu.Lock()
-	defer w.freedMu.Unlock()
 	active, hurried := w.queue.hurry(id)
 	if active {
 		w.freed[id] = true
 	}
+	w.freedMu.Unlock()
 	if hurried {
 		w.Log.Debug("lease freed: trying the train again now", zap.String("train", id))
+	}
+	if !active {
+		w.promoteResults(ctx, id, key)
 	}
 }
 

@@ -509,7 +509,18 @@ func (e *Engine) noteKey(ctx context.Context) ([]byte, error) {
 }
 
 func (e *Engine) comment(ctx context.Context, project string, mr int64, key, body string) error {
-	return e.commentText(ctx, project, mr, key, train.Words(body))
+	err := e.commentText(ctx, project, mr, key, train.Words(body))
+	if errors.Is(err, forge.ErrRejected) {
+		// A reply the forge refuses (a locked discussion, a token
+		// without the right to comment) is dropped, as the train's own
+		// messages are: the command did what it asked, and kept failing
+		// it would be tried again until it ended in the dead letters
+		// with nothing left to do but say so.
+		e.log.Warn("reply refused by the forge, dropped", zap.String("project", project), zap.Int64("mr", mr),
+			zap.String("reply", key), zap.Error(err))
+		return nil
+	}
+	return err
 }
 
 // commentText posts body once, with each pipeline it refers to named and

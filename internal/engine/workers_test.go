@@ -378,12 +378,17 @@ func TestSweepersShareTheirPasses(t *testing.T) {
 // delivery id as the webhook listener would, returning the event.
 func (e *env) queueCommand(id string, mr int64, body string) event.Event {
 	e.t.Helper()
-	n, err := e.ff.AddNote(e.ctx, project, mr, "alice", body)
+	return e.queueCommandBy(id, "alice", mr, body)
+}
+
+func (e *env) queueCommandBy(id, user string, mr int64, body string) event.Event {
+	e.t.Helper()
+	n, err := e.ff.AddNote(e.ctx, project, mr, user, body)
 	if err != nil {
 		e.t.Fatal(err)
 	}
 	ev := event.Event{ID: id, Forge: "gitlab", Project: project, Kind: event.KindComment,
-		User: event.User{ID: e.users["alice"].ID, Username: "alice"}, MR: mr, CommentID: n.ID, Body: body}
+		User: event.User{ID: e.users[user].ID, Username: user}, MR: mr, CommentID: n.ID, Body: body}
 	if err := e.st.EnsureGroup(e.ctx, "trainyard"); err != nil {
 		e.t.Fatal(err)
 	}
@@ -501,5 +506,61 @@ func TestAForbiddenActionKeepsNoEventOfItsTrain(t *testing.T) {
 	}
 	if tr, err := e.eng.Train(e.ctx, e.key); err != nil || !slices.ContainsFunc(tr.Outbox, func(a train.Action) bool { _, ok := a.(train.CloseMR); return ok }) {
 		t.Fatalf("outbox %+v (%v): the refused close should wait there", tr.Outbox, err)
+	}
+}
+
+// commentForbidden refuses every comment with a 403, as GitLab does on an
+// MR whose discussion is locked, and as GitHub does for an App without
+// the right to write pull requests.
+type commentForbidden struct {
+	engine.Forge
+	calls atomic.Int64
+}
+
+func (f *commentForbidden) Comment(ctx context.Context, project string, iid int64, _ string) error {
+	f.calls.Add(1)
+	return retry.ForgeError(retry.Answer{Status: 403, Said: "403 Forbidden"},
+		fmt.Errorf("POST /projects/%s/merge_requests/%d/notes: 403", project, iid))
+}
+
+// A command whose reply the forge refuses with 403 did what it asked: it
+// is settled, its reply dropped once, and not tried again until it ends
+// in the dead letters.
+func TestACommandWhoseReplyIsForbiddenIsDone(t *testing.T) {
+	t.Parallel()
+	cf := &commentForbidden{}
+	e := newEnv(t, envOptions{ci: fakeforge.CI{Manual: true}, forge: func(f engine.Forge) engine.Forge { cf.Forge = f; return cf }})
+	a := e.mr(1, nil)
+	e.addAll(a)
+	before := cf.calls.Load()
+	cmds := []event.Event{
+		e.queueCommandBy("pause", "mia", a, "/train pause"),           // a Maintainer's: done, then answered
+		e.queueCommandBy("help", "alice", a, "/train help"),           // an answer alone
+		e.queueCommandBy("freeze", "alice", a, "/train freeze lunch"), // refused: a Developer may not freeze
+	}
+	o := &outcomes{seen: map[string][]string{}, calls: map[string]int{}}
+	runWorkers(t, &engine.Workers{Store: e.st, Consumer: "w", Count: 1, ClaimIdle: 30 * time.Millisecond, MaxDeliveries: 2,
+		Log: zaptest.NewLogger(t), Observe: o.observe, Jobs: e.eng.Jobs, Pass: e.eng.Pass})
+	waitFor(t, 30*time.Second, "every command settled", func() bool {
+		for _, ev := range cmds {
+			if len(o.of(ev.ID)) == 0 {
+				return false
+			}
+		}
+		return true
+	})
+	for _, ev := range cmds {
+		if got := o.of(ev.ID); !slices.Equal(got, []string{engine.OutcomeHandled}) {
+			t.Errorf("%s: outcomes %v, want handled once", ev.ID, got)
+		}
+	}
+	if n := cf.calls.Load() - before; n != int64(len(cmds)) {
+		t.Errorf("%d replies tried, want %d (one each)", n, len(cmds))
+	}
+	if dead, err := e.st.DeadLetters(e.ctx, 10); err != nil || len(dead) != 0 {
+		t.Fatalf("dead letters %+v, %v; want none", dead, err)
+	}
+	if tr, err := e.eng.Train(e.ctx, e.key); err != nil || !tr.Paused || tr.Frozen != nil {
+		t.Fatalf("train paused %v, frozen %v (%v); want paused, not frozen", tr.Paused, tr.Frozen, err)
 	}
 }

@@ -41,6 +41,7 @@ func TestWorkersReadAResultPastACommandBacklog(t *testing.T) {
 	var (
 		mu    sync.Mutex
 		order []string
+		all   = make(chan struct{})
 	)
 	w := &Workers{
 		Store: st, Consumer: "w", Count: 1, ClaimIdle: time.Minute, MaxDeliveries: 3, Log: zaptest.NewLogger(t),
@@ -55,18 +56,20 @@ func TestWorkersReadAResultPastACommandBacklog(t *testing.T) {
 			time.Sleep(2 * time.Millisecond) // a command reads the forge
 			mu.Lock()
 			defer mu.Unlock()
-			order = append(order, j.Key.Project)
+			if order = append(order, j.Key.Project); len(order) == backlog+1 {
+				close(all)
+			}
 			return nil, nil
 		},
 	}
 	run, stop := context.WithCancel(ctx)
 	done := make(chan error, 1)
 	go func() { done <- w.Run(run) }()
-	waitFor(t, 50*time.Second, "every event handled", func() bool {
-		mu.Lock()
-		defer mu.Unlock()
-		return len(order) == backlog+1
-	})
+	select {
+	case <-all:
+	case <-ctx.Done():
+		t.Fatal("not every event handled within a minute")
+	}
 	stop()
 	if err := <-done; err != nil {
 		t.Fatalf("workers: %v", err)
@@ -74,16 +77,5 @@ func TestWorkersReadAResultPastACommandBacklog(t *testing.T) {
 	at := slices.Index(order, "g/busy")
 	if at < 0 || at > 10 {
 		t.Fatalf("the result was handled %dth of %d, behind the commands read before it", at+1, len(order))
-	}
-}
-
-func waitFor(t *testing.T, limit time.Duration, what string, ok func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(limit)
-	for !ok() {
-		if time.Now().After(deadline) {
-			t.Fatalf("not %s within %s", what, limit)
-		}
-		time.Sleep(10 * time.Millisecond)
 	}
 }

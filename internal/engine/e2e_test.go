@@ -923,7 +923,9 @@ func TestAccessLevelsAreSharedByReplicas(t *testing.T) {
 }
 
 // A pipeline's result is urgent work when a car waits for it, so that it
-// goes ahead of builds and sweeps; a result nobody waits for is not.
+// goes ahead of builds and sweeps; a result nobody waits for is not, but
+// says what it brings, to be checked again once the pass that may be
+// building its car ends.
 func TestResultsACarWaitsForAreUrgent(t *testing.T) {
 	t.Parallel()
 	e := newEnv(t, envOptions{ci: fakeforge.CI{Manual: true}})
@@ -953,6 +955,13 @@ func TestResultsACarWaitsForAreUrgent(t *testing.T) {
 		}
 		if jobs[0].Urgent() != tc.want {
 			t.Errorf("%s: urgent %v, want %v", tc.name, jobs[0].Urgent(), tc.want)
+		}
+		var results []string
+		if tc.status.Done() {
+			results = []string{tc.sha}
+		}
+		if got := jobs[0].Results(); !slices.Equal(got, results) {
+			t.Errorf("%s: results %q, want %q", tc.name, got, results)
 		}
 	}
 }

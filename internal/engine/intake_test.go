@@ -79,3 +79,91 @@ func TestWorkersReadAResultPastACommandBacklog(t *testing.T) {
 		t.Fatalf("the result was handled %dth of %d, behind the commands read before it", at+1, len(order))
 	}
 }
+
+// A result read while a worker of this process is in a pass of its train,
+// before that pass saved the car it is for, goes ahead of other trains'
+// work once the pass ends.
+func TestWorkersPassAResultOnOnceItsCarsPassEnds(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	st := store.New(redistest.Client(t), store.Options{Prefix: redistest.Prefix(t)})
+	enqueue := func(ctx context.Context, ev event.Event) error {
+		data, err := ev.Marshal()
+		if err == nil {
+			_, err = st.EnqueueDelivery(ctx, "gitlab:"+ev.ID, time.Hour, data)
+		}
+		return err
+	}
+	for _, p := range []string{"g/a", "g/b", "g/c"} {
+		if err := enqueue(ctx, event.Event{ID: "add-" + p, Forge: "gitlab", Project: p, Kind: event.KindComment, MR: 1}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	result := event.Event{ID: "result", Forge: "gitlab", Project: "g/a", Kind: event.KindPipeline, Pipeline: 9, SHA: "c0ffee", Status: train.PipelineSuccess}
+	a := train.Key{Forge: "gitlab", Project: "g/a", Branch: "main"}
+	var (
+		mu    sync.Mutex
+		order []string
+		saved bool // the car of c0ffee, as Urgent reads it
+		all   = make(chan struct{})
+	)
+	var w *Workers
+	w = &Workers{
+		Store: st, Consumer: "w", Count: 1, ClaimIdle: time.Minute, MaxDeliveries: 3, Log: zaptest.NewLogger(t),
+		Jobs: func(_ context.Context, ev event.Event) ([]Job, error) {
+			j := Job{Key: train.Key{Forge: ev.Forge, Project: ev.Project, Branch: "main"}, Obs: []train.Observation{train.Tick{}}}
+			if ev.Kind == event.KindPipeline {
+				j.results = []string{ev.SHA} // not urgent: no car waits yet
+			}
+			return []Job{j}, nil
+		},
+		Urgent: func(_ context.Context, k train.Key, commits []string) bool {
+			mu.Lock()
+			defer mu.Unlock()
+			return saved && k == a && slices.Equal(commits, []string{"c0ffee"})
+		},
+		Pass: func(ctx context.Context, j Job) ([]Job, error) {
+			mu.Lock()
+			first := len(order) == 0
+			mu.Unlock()
+			if first {
+				// The pass pushing the car of a: its pipeline's result
+				// comes meanwhile, and waits for the pass to end.
+				if j.Key != a {
+					return nil, fmt.Errorf("first pass of %s, want %s", j.Key, a)
+				}
+				if err := enqueue(ctx, result); err != nil {
+					return nil, err
+				}
+				for it, _ := w.queue.pendingResults(a.String()); it == nil; it, _ = w.queue.pendingResults(a.String()) {
+					if ctx.Err() != nil {
+						return nil, ctx.Err()
+					}
+					time.Sleep(time.Millisecond)
+				}
+			}
+			mu.Lock()
+			defer mu.Unlock()
+			saved = true
+			if order = append(order, j.Key.Project); len(order) == 4 {
+				close(all)
+			}
+			return nil, nil
+		},
+	}
+	run, stop := context.WithCancel(ctx)
+	done := make(chan error, 1)
+	go func() { done <- w.Run(run) }()
+	select {
+	case <-all:
+	case <-ctx.Done():
+		t.Fatal("not every event handled within a minute")
+	}
+	stop()
+	if err := <-done; err != nil {
+		t.Fatalf("workers: %v", err)
+	}
+	if want := []string{"g/a", "g/a", "g/b", "g/c"}; !slices.Equal(order, want) {
+		t.Fatalf("passes %q, want %q", order, want)
+	}
+}

@@ -210,7 +210,9 @@ func TestWorkersPromoteAResultThePassMadeAwaited(t *testing.T) {
 				w.promoteResults(t.Context(), id, it.job.Key)
 				q.done(id, nil, 0)
 			} else {
-				w.leaseFreed(t.Context(), a)
+				if w.leaseFreed(a) {
+					w.promoteResults(t.Context(), a.String(), a)
+				}
 			}
 			if want := []string{fmt.Sprint(a, []string{"c0ffee"})}; !slices.Equal(asked, want) {
 				t.Fatalf("asked %q, want %q", asked, want)

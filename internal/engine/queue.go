@@ -77,6 +77,9 @@ type Job struct {
 // for.
 func (j Job) Urgent() bool { return j.urgent }
 
+// Results are the commits whose finished pipelines j brings.
+func (j Job) Results() []string { return j.results }
+
 // afterFunc is work a job does under the train's lease once its
 // observations are carried out, such as reading the head of an MR just
 // added again.
@@ -326,23 +329,23 @@ func (q *keyQueue) done(id string, again *item, delay time.Duration) {
 
 // pendingResults is the results of the work waiting for key id that is
 // not urgent, if any.
-func (q *keyQueue) pendingResults(id string) []string {
+func (q *keyQueue) pendingResults(id string) (*item, []string) {
 	q.mu.Lock()
 	defer q.mu.Unlock()
 	it := q.waiting[id]
 	if it == nil || it.job.urgent || len(it.job.results) == 0 {
-		return nil
+		return nil, nil
 	}
-	return slices.Clone(it.job.results)
+	return it, slices.Clone(it.job.results)
 }
 
 // promote makes the work waiting for key id urgent, ahead of work that
 // can wait.
-func (q *keyQueue) promote(id string) {
+func (q *keyQueue) promote(id string, was *item) {
 	q.mu.Lock()
 	defer q.mu.Unlock()
 	it := q.waiting[id]
-	if it == nil || it.job.urgent {
+	if it == nil || it != was || it.job.urgent {
 		return
 	}
 	it.job.urgent = true

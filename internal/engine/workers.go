@@ -196,7 +196,17 @@ func (w *Workers) Run(ctx context.Context) error {
 		wg.Go(func() { w.work(hctx) })
 	}
 	wg.Go(func() { w.touch(ctx) })
-	wg.Go(func() { w.Store.WatchLeases(ctx, func(k train.Key) { w.leaseFreed(ctx, k) }, w.leaseWanted) })
+	freed := func(k train.Key) {
+		if w.leaseFreed(k) {
+			if it, _ := w.queue.pendingResults(k.String()); it != nil {
+				// Off the watcher's goroutine, which also carries the
+				// requests for leases that urgent work waits on: Urgent
+				// reads Redis.
+				wg.Go(func() { w.promoteResults(ctx, k.String(), k) })
+			}
+		}
+	}
+	wg.Go(func() { w.Store.WatchLeases(ctx, freed, w.leaseWanted) })
 	w.read(ctx, hctx)
 	wg.Wait()
 	return nil
@@ -277,15 +287,20 @@ func (w *Workers) read(ctx, hctx context.Context) {
 			continue
 		}
 		if time.Now().After(nextClaim) {
-			evs, err := w.Store.ClaimIdle(ctx, w.Group, w.Consumer, w.ClaimIdle, int64(min(free, 10)))
+			n := min(free, 10)
+			evs, err := w.Store.ClaimIdle(ctx, w.Group, w.Consumer, w.ClaimIdle, int64(n))
 			if err != nil && ctx.Err() == nil {
 				log.Warn("claim idle events", zap.Error(err))
 			}
 			w.intake(hctx, log, evs)
 			nextClaim = time.Now().Add(w.ClaimIdle / 2)
+			if len(evs) == n {
+				nextClaim = time.Now() // a full batch: more may be idle
+			}
 			continue
 		}
-		evs, err := w.Store.ReadEvents(ctx, w.Group, w.Consumer, int64(free), min(time.Second, w.ClaimIdle/2))
+		// Read in bites, so that replicas share a burst.
+		evs, err := w.Store.ReadEvents(ctx, w.Group, w.Consumer, int64(min(free, 64*w.Count)), min(time.Second, w.ClaimIdle/2))
 		if err != nil {
 			if ctx.Err() == nil {
 				log.Warn("read events", zap.Error(err))
@@ -400,8 +415,8 @@ func (w *Workers) promoteResults(ctx context.Context, id string, key train.Key) 
 	if w.Urgent == nil {
 		return
 	}
-	if commits := w.queue.pendingResults(id); len(commits) > 0 && w.Urgent(ctx, key, commits) {
-		w.queue.promote(id)
+	if it, commits := w.queue.pendingResults(id); it != nil && w.Urgent(ctx, key, commits) {
+		w.queue.promote(id, it)
 	}
 }
 
@@ -422,10 +437,11 @@ func (w *Workers) giveBack(id string, again *item, delay time.Duration) {
 
 // leaseFreed has a train whose lease was released tried again now if it
 // waits out a busy backoff here, or as soon as its worker gives it back.
-// A result waiting here that was not urgent when it came may be now: the
-// pass that released the lease, on any replica, may have saved the car
-// it is for.
-func (w *Workers) leaseFreed(ctx context.Context, key train.Key) {
+// It reports whether results waiting here for the train should be checked
+// again (see promoteResults): unless a worker here has the train, the
+// pass that released the lease was another replica's, and may have saved
+// the car they are for.
+func (w *Workers) leaseFreed(key train.Key) (recheck bool) {
 	id := key.String()
 	w.freedMu.Lock()
 	active, hurried := w.queue.hurry(id)
@@ -436,9 +452,7 @@ func (w *Workers) leaseFreed(ctx context.Context, key train.Key) {
 	if hurried {
 		w.Log.Debug("lease freed: trying the train again now", zap.String("train", id))
 	}
-	if !active {
-		w.promoteResults(ctx, id, key)
-	}
+	return !active
 }
 
 // leaseWanted has the pass of a train whose lease another replica wants

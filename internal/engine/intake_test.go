@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"slices"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -165,5 +166,62 @@ func TestWorkersPassAResultOnOnceItsCarsPassEnds(t *testing.T) {
 	}
 	if want := []string{"g/a", "g/a", "g/b", "g/c"}; !slices.Equal(order, want) {
 		t.Fatalf("passes %q, want %q", order, want)
+	}
+}
+
+// The events a stopped replica held are all taken over at once, not ten
+// per half of ClaimIdle: a replica holds up to a thousand per worker.
+func TestWorkersTakeOverAStoppedReplicasEventsAtOnce(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	rdb := redistest.Client(t)
+	stream := redistest.Prefix(t) + ":takeover"
+	st := store.New(rdb, store.Options{Prefix: redistest.Prefix(t), EventStream: stream})
+	const held = 35
+	for i := range held {
+		data, err := event.Event{ID: fmt.Sprint("ev-", i), Forge: "gitlab", Project: fmt.Sprintf("g/p%02d", i), Kind: event.KindPush, Ref: "main"}.Marshal()
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := st.EnqueueDelivery(ctx, fmt.Sprint("gitlab:ev-", i), time.Hour, data); err != nil {
+			t.Fatal(err)
+		}
+	}
+	const group = "trainyard"
+	if err := st.EnsureGroup(ctx, group); err != nil {
+		t.Fatal(err)
+	}
+	evs, err := st.ReadEvents(ctx, group, "stopped", held, time.Second)
+	if err != nil || len(evs) != held {
+		t.Fatalf("the stopped replica read %d events, %v", len(evs), err)
+	}
+	for _, ev := range evs {
+		// Idle for two minutes, as if the replica stopped then.
+		if err := rdb.Do(ctx, "XCLAIM", stream, group, "stopped", 0, ev.ID, "IDLE", 2*time.Minute/time.Millisecond, "JUSTID").Err(); err != nil {
+			t.Fatal(err)
+		}
+	}
+	var handled atomic.Int64
+	w := &Workers{
+		Store: st, Consumer: "new", Count: 2, ClaimIdle: time.Minute, MaxDeliveries: 3, Log: zaptest.NewLogger(t),
+		Jobs: func(_ context.Context, ev event.Event) ([]Job, error) {
+			return []Job{{Key: train.Key{Forge: ev.Forge, Project: ev.Project, Branch: ev.Ref}, Obs: []train.Observation{train.Tick{}}}}, nil
+		},
+		Pass: func(context.Context, Job) ([]Job, error) { handled.Add(1); return nil, nil },
+	}
+	run, stop := context.WithCancel(ctx)
+	done := make(chan error, 1)
+	go func() { done <- w.Run(run) }()
+	// The next regular claim is half of ClaimIdle away, 30 s.
+	deadline := time.Now().Add(20 * time.Second)
+	for handled.Load() < held && time.Now().Before(deadline) {
+		time.Sleep(10 * time.Millisecond)
+	}
+	stop()
+	if err := <-done; err != nil {
+		t.Fatalf("workers: %v", err)
+	}
+	if n := handled.Load(); n != held {
+		t.Fatalf("%d of the %d events the stopped replica held were taken over", n, held)
 	}
 }

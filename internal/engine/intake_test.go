@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"slices"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -223,5 +224,66 @@ func TestWorkersTakeOverAStoppedReplicasEventsAtOnce(t *testing.T) {
 	}
 	if n := handled.Load(); n != held {
 		t.Fatalf("%d of the %d events the stopped replica held were taken over", n, held)
+	}
+}
+
+// Events of many kilobytes, such as long comments, stop the reading once
+// their bytes pass HeldBytes, whatever their count: anyone who can comment
+// can post them.
+func TestWorkersHoldEventsUpToTheirBytes(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	st := store.New(redistest.Client(t), store.Options{Prefix: redistest.Prefix(t)})
+	const events, size = 200, 2 << 10
+	for i := range events {
+		ev := event.Event{ID: fmt.Sprint("c-", i), Forge: "gitlab", Project: fmt.Sprintf("g/p%03d", i), Kind: event.KindComment, MR: 1,
+			Body: "/train add\n\n" + strings.Repeat("x", size)}
+		data, err := ev.Marshal()
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := st.EnqueueDelivery(ctx, "gitlab:"+ev.ID, time.Hour, data); err != nil {
+			t.Fatal(err)
+		}
+	}
+	var read atomic.Int64
+	release := make(chan struct{})
+	w := &Workers{
+		Store: st, Consumer: "w", Count: 1, ClaimIdle: time.Minute, MaxDeliveries: 3, Log: zaptest.NewLogger(t),
+		HeldBytes: 10 * size, // reached within the first read of 64
+		Jobs: func(_ context.Context, ev event.Event) ([]Job, error) {
+			read.Add(1)
+			return []Job{{Key: train.Key{Forge: ev.Forge, Project: ev.Project, Branch: "main"}, Obs: []train.Observation{train.Tick{}}}}, nil
+		},
+		Pass: func(ctx context.Context, _ Job) ([]Job, error) {
+			select { // the worker is busy: nothing is settled
+			case <-release:
+			case <-ctx.Done():
+			}
+			return nil, nil
+		},
+	}
+	run, stop := context.WithCancel(ctx)
+	done := make(chan error, 1)
+	go func() { done <- w.Run(run) }()
+	for read.Load() < 64 && ctx.Err() == nil {
+		time.Sleep(time.Millisecond)
+	}
+	// Another read would come within milliseconds; none may.
+	time.Sleep(300 * time.Millisecond)
+	n := read.Load()
+	close(release)
+	for read.Load() < events && ctx.Err() == nil {
+		time.Sleep(time.Millisecond)
+	}
+	stop()
+	if err := <-done; err != nil {
+		t.Fatalf("workers: %v", err)
+	}
+	if n != 64 {
+		t.Fatalf("%d events of %d bytes read while the first waited, want one read of 64 and no more", n, size)
+	}
+	if got := read.Load(); got != events {
+		t.Fatalf("%d of %d events read once the worker was free", got, events)
 	}
 }

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"runtime/debug"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"go.uber.org/zap"
@@ -60,6 +61,10 @@ type Workers struct {
 	Grace time.Duration
 	// EventTimeout bounds one pass.
 	EventTimeout time.Duration
+	// HeldBytes bounds the bytes of the events read and not yet settled
+	// (default 8 MiB per worker): anyone who can comment can post
+	// commands of many kilobytes each.
+	HeldBytes int64
 	// BusyFirst and BusyMax bound the backoff of a train whose lease
 	// another replica holds: it doubles from BusyFirst up to BusyMax.
 	// It is the fallback for a release whose announcement was lost, or a
@@ -73,9 +78,11 @@ type Workers struct {
 
 	once  sync.Once
 	queue *keyQueue
-	// slots bounds the events read and not yet settled.
-	slots chan struct{}
-	mu    sync.Mutex // guards held, and every entry's left and err
+	// slots bounds the events read and not yet settled, heldBytes their
+	// size.
+	slots     chan struct{}
+	heldBytes atomic.Int64
+	mu        sync.Mutex // guards held, and every entry's left and err
 	// held are the entries read and not yet settled, by stream id.
 	held map[string]*entry
 	// freedMu orders announcements of freed leases with workers giving
@@ -135,6 +142,9 @@ func (w *Workers) init() {
 		if w.Grace <= 0 {
 			w.Grace = 10 * time.Second
 		}
+		if w.HeldBytes <= 0 {
+			w.HeldBytes = heldBytesPerWorker * int64(w.Count)
+		}
 		if w.EventTimeout <= 0 {
 			w.EventTimeout = 5 * time.Minute
 		}
@@ -152,8 +162,9 @@ func (w *Workers) init() {
 		// The stream is read in order, so whatever lies behind the bound
 		// waits unread: a pipeline's result behind a burst of /train add
 		// on many projects would wait for most of the burst to be done
-		// instead of going ahead of it. An entry held costs about a
-		// kilobyte and one XCLAIM per touch, so the bound is generous.
+		// instead of going ahead of it. An entry held costs one XCLAIM
+		// per touch and its event, under a kilobyte but for a comment's
+		// text, whose bytes HeldBytes bounds: the count is generous.
 		w.slots = make(chan struct{}, heldPerWorker*w.Count)
 		w.held = map[string]*entry{}
 		w.freed = map[string]bool{}
@@ -254,8 +265,12 @@ func (w *Workers) touch(ctx context.Context) {
 	}
 }
 
-// heldPerWorker bounds the events read and not yet settled, per worker.
-const heldPerWorker = 1024
+// heldPerWorker and heldBytesPerWorker bound the events read and not yet
+// settled, per worker.
+const (
+	heldPerWorker      = 1024
+	heldBytesPerWorker = 8 << 20
+)
 
 // A consumer idle for forgetAfter with nothing pending is dropped from the
 // group, looked for every forgetEvery.
@@ -282,7 +297,7 @@ func (w *Workers) read(ctx, hctx context.Context) {
 			nextForget = time.Now().Add(forgetEvery)
 		}
 		free := cap(w.slots) - len(w.slots)
-		if free == 0 {
+		if free == 0 || w.heldBytes.Load() >= w.HeldBytes {
 			sleep(ctx, 10*time.Millisecond)
 			continue
 		}
@@ -316,6 +331,7 @@ func (w *Workers) read(ctx, hctx context.Context) {
 func (w *Workers) intake(ctx context.Context, log *zap.Logger, evs []store.Event) {
 	for _, se := range evs {
 		w.slots <- struct{}{}
+		w.heldBytes.Add(int64(len(se.Data)))
 		en := &entry{se: se, start: time.Now()}
 		ev, err := event.Unmarshal(se.Data)
 		en.ev = ev
@@ -535,7 +551,7 @@ func (w *Workers) settle(ctx context.Context, ens []*entry, err error) {
 			continue
 		}
 		w.observe(en, outcome)
-		<-w.slots
+		w.release(en)
 	}
 	if len(acks) == 0 {
 		return
@@ -549,8 +565,14 @@ func (w *Workers) settle(ctx context.Context, ens []*entry, err error) {
 		} else {
 			w.observe(en, OutcomeGone)
 		}
-		<-w.slots
+		w.release(en)
 	}
+}
+
+// release frees the slot and the bytes en held.
+func (w *Workers) release(en *entry) {
+	w.heldBytes.Add(-int64(len(en.se.Data)))
+	<-w.slots
 }
 
 // outcome says what becomes of a settled entry, and buries it if that is
@@ -612,7 +634,7 @@ func (w *Workers) bury(ctx context.Context, en *entry, reason string) {
 		w.Log.Error("move event to the dead letters", zap.String("entry", en.se.ID), zap.Error(err))
 	}
 	w.observe(en, OutcomeDead)
-	<-w.slots
+	w.release(en)
 }
 
 func (w *Workers) observe(en *entry, outcome string) {

@@ -55,7 +55,7 @@ func TestWorkersReadAResultPastACommandBacklog(t *testing.T) {
 			return []Job{j}, nil
 		},
 		Pass: func(_ context.Context, j Job) ([]Job, error) {
-			time.Sleep(2 * time.Millisecond) // a command reads the forge
+			time.Sleep(5 * time.Millisecond) // a command reads the forge
 			mu.Lock()
 			defer mu.Unlock()
 			if order = append(order, j.Key.Project); len(order) == backlog+1 {
@@ -77,8 +77,11 @@ func TestWorkersReadAResultPastACommandBacklog(t *testing.T) {
 		t.Fatalf("workers: %v", err)
 	}
 	at := slices.Index(order, "g/busy")
-	if at < 0 || at > 10 {
-		t.Fatalf("the result was handled %dth of %d, behind the commands read before it", at+1, len(order))
+	// The result is read within a few reads of 64, each far quicker than
+	// a pass; before, it was read once 236 commands were done.
+	t.Logf("the result's pass was number %d of %d", at+1, len(order))
+	if at < 0 || at > 40 {
+		t.Fatalf("the result's pass was number %d of %d, behind the commands read before it", at+1, len(order))
 	}
 }
 

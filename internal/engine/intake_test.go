@@ -64,18 +64,9 @@ func TestWorkersReadAResultPastACommandBacklog(t *testing.T) {
 			return nil, nil
 		},
 	}
-	run, stop := context.WithCancel(ctx)
-	done := make(chan error, 1)
-	go func() { done <- w.Run(run) }()
-	select {
-	case <-all:
-	case <-ctx.Done():
-		t.Fatal("not every event handled within a minute")
-	}
+	stop := startWorkers(ctx, t, w)
+	handledAll(ctx, t, all)
 	stop()
-	if err := <-done; err != nil {
-		t.Fatalf("workers: %v", err)
-	}
 	at := slices.Index(order, "g/busy")
 	// The result is read within a few reads of 64, each far quicker than
 	// a pass; before, it was read once 236 commands were done.
@@ -156,18 +147,9 @@ func TestWorkersPassAResultOnOnceItsCarsPassEnds(t *testing.T) {
 			return nil, nil
 		},
 	}
-	run, stop := context.WithCancel(ctx)
-	done := make(chan error, 1)
-	go func() { done <- w.Run(run) }()
-	select {
-	case <-all:
-	case <-ctx.Done():
-		t.Fatal("not every event handled within a minute")
-	}
+	stop := startWorkers(ctx, t, w)
+	handledAll(ctx, t, all)
 	stop()
-	if err := <-done; err != nil {
-		t.Fatalf("workers: %v", err)
-	}
 	if want := []string{"g/a", "g/a", "g/b", "g/c"}; !slices.Equal(order, want) {
 		t.Fatalf("passes %q, want %q", order, want)
 	}
@@ -213,18 +195,13 @@ func TestWorkersTakeOverAStoppedReplicasEventsAtOnce(t *testing.T) {
 		},
 		Pass: func(context.Context, Job) ([]Job, error) { handled.Add(1); return nil, nil },
 	}
-	run, stop := context.WithCancel(ctx)
-	done := make(chan error, 1)
-	go func() { done <- w.Run(run) }()
+	stop := startWorkers(ctx, t, w)
 	// The next regular claim is half of ClaimIdle away, 30 s.
 	deadline := time.Now().Add(20 * time.Second)
 	for handled.Load() < held && time.Now().Before(deadline) {
 		time.Sleep(10 * time.Millisecond)
 	}
 	stop()
-	if err := <-done; err != nil {
-		t.Fatalf("workers: %v", err)
-	}
 	if n := handled.Load(); n != held {
 		t.Fatalf("%d of the %d events the stopped replica held were taken over", n, held)
 	}
@@ -266,9 +243,7 @@ func TestWorkersHoldEventsUpToTheirBytes(t *testing.T) {
 			return nil, nil
 		},
 	}
-	run, stop := context.WithCancel(ctx)
-	done := make(chan error, 1)
-	go func() { done <- w.Run(run) }()
+	stop := startWorkers(ctx, t, w)
 	for read.Load() < 64 && ctx.Err() == nil {
 		time.Sleep(time.Millisecond)
 	}
@@ -280,13 +255,35 @@ func TestWorkersHoldEventsUpToTheirBytes(t *testing.T) {
 		time.Sleep(time.Millisecond)
 	}
 	stop()
-	if err := <-done; err != nil {
-		t.Fatalf("workers: %v", err)
-	}
 	if n != 64 {
 		t.Fatalf("%d events of %d bytes read while the first waited, want one read of 64 and no more", n, size)
 	}
 	if got := read.Load(); got != events {
 		t.Fatalf("%d of %d events read once the worker was free", got, events)
+	}
+}
+
+// startWorkers runs w until stop, which fails t unless Run ended cleanly.
+func startWorkers(ctx context.Context, t *testing.T, w *Workers) (stop func()) {
+	t.Helper()
+	run, cancel := context.WithCancel(ctx)
+	done := make(chan error, 1)
+	go func() { done <- w.Run(run) }()
+	return func() {
+		t.Helper()
+		cancel()
+		if err := <-done; err != nil {
+			t.Fatalf("workers: %v", err)
+		}
+	}
+}
+
+// handledAll waits for all to close, or fails t when ctx ends first.
+func handledAll(ctx context.Context, t *testing.T, all <-chan struct{}) {
+	t.Helper()
+	select {
+	case <-all:
+	case <-ctx.Done():
+		t.Fatal("not every event handled in time")
 	}
 }

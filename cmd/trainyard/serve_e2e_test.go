@@ -444,6 +444,12 @@ func (r *rig) checkPipelines() {
 	for sha, n := range live {
 		if n > 1 {
 			r.t.Errorf("commit %.12s had %d pipelines that were not failures", sha, n)
+			for _, p := range ps {
+				if p.SHA == sha {
+					r.t.Logf("  pipeline #%d on %s: %s, source %s, created %s, variables %v",
+						p.ID, p.Ref, p.Status, p.Source, p.CreatedAt.Format("15:04:05.000"), p.Variables)
+				}
+			}
 		}
 	}
 	out := r.git("rev-list", "--first-parent", "--reverse", r.base+"..main")

@@ -457,8 +457,12 @@ type closeForbidden struct {
 
 func (f *closeForbidden) CloseMR(ctx context.Context, project string, iid int64) error {
 	f.calls.Add(1)
-	return retry.ForgeError(retry.Answer{Status: 403, Said: "403 Forbidden"},
-		fmt.Errorf("PUT /projects/%s/merge_requests/%d: 403", project, iid))
+	return forbidden("PUT /projects/%s/merge_requests/%d", project, iid)
+}
+
+// forbidden is the forge's 403 for want of a right on the request named.
+func forbidden(format string, args ...any) error {
+	return retry.ForgeError(retry.Answer{Status: 403, Said: "403 Forbidden"}, fmt.Errorf(format+": 403", args...))
 }
 
 // An action of a train the forge refuses with 403 stays in the train's
@@ -519,13 +523,12 @@ type commentForbidden struct {
 
 func (f *commentForbidden) Comment(ctx context.Context, project string, iid int64, _ string) error {
 	f.calls.Add(1)
-	return retry.ForgeError(retry.Answer{Status: 403, Said: "403 Forbidden"},
-		fmt.Errorf("POST /projects/%s/merge_requests/%d/notes: 403", project, iid))
+	return forbidden("POST /projects/%s/merge_requests/%d/notes", project, iid)
 }
 
 // A command whose reply the forge refuses with 403 did what it asked: it
-// is settled, its reply dropped once, and not tried again until it ends
-// in the dead letters.
+// is settled, its reply tried once and dropped, and the command is not
+// delivered again into the dead letters.
 func TestACommandWhoseReplyIsForbiddenIsDone(t *testing.T) {
 	t.Parallel()
 	cf := &commentForbidden{}

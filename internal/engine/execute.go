@@ -36,7 +36,7 @@ func (e *Engine) execute(ctx context.Context, log *zap.Logger, t *train.Train) (
 	var results []train.Observation
 	var left train.Actions
 	var errs []error
-	outbox := movesFirst(train.Coalesce(t.Outbox))
+	outbox := train.MovesFirst(train.Coalesce(t.Outbox))
 	statuses := train.OnlyStatuses(outbox)
 	done := 0
 	for i, a := range outbox {
@@ -46,9 +46,9 @@ func (e *Engine) execute(ctx context.Context, log *zap.Logger, t *train.Train) (
 			left = append(left, a)
 			continue
 		}
-		if done > 0 && (settled(results) || othersWait(ctx)) {
+		if done > 0 && (train.Settled(results) || othersWait(ctx)) {
 			left = append(left, outbox[i:]...)
-			yield = !settled(results)
+			yield = !train.Settled(results)
 			break
 		}
 		if !t.Wants(a) {
@@ -105,34 +105,6 @@ func tellsPeople(a train.Action) bool {
 	switch a.(type) {
 	case train.Comment, train.Status:
 		return true
-	}
-	return false
-}
-
-// movesFirst orders the target's moves ahead of the other actions, which
-// otherwise keep their order: a car that passed should not wait for the
-// builds of the cars behind it.
-func movesFirst(outbox train.Actions) train.Actions {
-	out := make(train.Actions, 0, len(outbox))
-	for _, a := range outbox {
-		if _, ok := a.(train.FastForwardTarget); ok {
-			out = append(out, a)
-		}
-	}
-	for _, a := range outbox {
-		if _, ok := a.(train.FastForwardTarget); !ok {
-			out = append(out, a)
-		}
-	}
-	return out
-}
-
-// settled reports whether results hold a pipeline's final state.
-func settled(results []train.Observation) bool {
-	for _, o := range results {
-		if s, ok := o.(train.PipelineStatus); ok && s.Status.Done() {
-			return true
-		}
 	}
 	return false
 }

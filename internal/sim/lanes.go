@@ -310,7 +310,13 @@ func (r *laneRun) loop() error {
 		case evArrival:
 			r.arrive(e.idx)
 		case evFinish:
-			r.finish(e.id)
+			// As in run.loop: what ends at one instant is planned
+			// together, by each train it concerns.
+			ids := []int64{e.id}
+			for r.queue.Len() > 0 && r.queue[0].at == e.at && r.queue[0].kind == evFinish {
+				ids = append(ids, heap.Pop(&r.queue).(event).id)
+			}
+			r.finish(ids...)
 		}
 		// The integration line acts on everything that happened at this
 		// instant: lane merges due at the same time are in the next
@@ -418,23 +424,35 @@ func (r *laneRun) arrive(i int) {
 	}
 }
 
-func (r *laneRun) finish(id int64) {
-	p := r.world.Pipeline(id)
-	if p.Status != train.PipelineRunning {
-		return // cancelled meanwhile
+func (r *laneRun) finish(ids ...int64) {
+	var main []train.Observation
+	byLane := make([][]train.Observation, len(r.lanes))
+	for _, id := range ids {
+		p := r.world.Pipeline(id)
+		if p.Status != train.PipelineRunning {
+			continue // cancelled meanwhile
+		}
+		st := r.world.Finish(id, r.stats.pipelines[id].flake || r.interacts(p.SHA))
+		r.stats.pipelines[id].end = r.now
+		owners := r.owners[id]
+		delete(r.owners, id)
+		for _, o := range owners {
+			switch {
+			case o == integOwner && r.main != nil:
+				main = append(main, st)
+			case o == integOwner:
+				r.integrated(st.Status == train.PipelineSuccess)
+			default:
+				byLane[o] = append(byLane[o], st)
+			}
+		}
 	}
-	st := r.world.Finish(id, r.stats.pipelines[id].flake || r.interacts(p.SHA))
-	r.stats.pipelines[id].end = r.now
-	owners := r.owners[id]
-	delete(r.owners, id)
-	for _, o := range owners {
-		switch {
-		case o == integOwner && r.main != nil:
-			r.observeMain(st)
-		case o == integOwner:
-			r.integrated(st.Status == train.PipelineSuccess)
-		default:
-			r.observe(r.lanes[o], st)
+	if len(main) > 0 {
+		r.observeMain(main...)
+	}
+	for i, obs := range byLane {
+		if len(obs) > 0 {
+			r.observe(r.lanes[i], obs...)
 		}
 	}
 }
@@ -450,24 +468,32 @@ func (r *laneRun) interacts(sha string) bool {
 	return false
 }
 
-// observe plans obs on lane l and carries out the actions at once, as
+// observe plans obs on lane l and carries out the actions, in rounds as
 // run.observe does.
-func (r *laneRun) observe(l *lane, obs train.Observation) {
-	inbox := []train.Observation{obs}
-	for len(inbox) > 0 {
+func (r *laneRun) observe(l *lane, obs ...train.Observation) {
+	rounds(obs, func(o train.Observation) []train.Action {
 		if r.shared {
 			r.allot(l)
 		}
 		var actions []train.Action
-		l.t, actions = train.Apply(l.t, inbox[0], epoch.Add(r.now))
-		inbox = inbox[1:]
-		for _, a := range actions {
-			inbox = append(inbox, r.act(l, a)...)
-		}
+		l.t, actions = train.Apply(l.t, o, epoch.Add(r.now))
+		// A pipeline the lane's planner let go of is cancelled before
+		// the next observation of the round is planned: the pool counts
+		// one still running that no planner counts as held.
+		return slices.DeleteFunc(actions, func(a train.Action) bool {
+			c, ok := a.(train.CancelPipeline)
+			if ok {
+				r.act(l, c)
+			}
+			return ok
+		})
+	}, func(a train.Action) []train.Observation {
+		obs := r.act(l, a)
 		if r.shared {
 			l.peak = max(l.peak, inFlight(&l.t))
 		}
-	}
+		return obs
+	})
 }
 
 func (r *laneRun) act(l *lane, a train.Action) []train.Observation {
@@ -857,7 +883,7 @@ func newMainTrain(set train.Settings, k int, head string) *train.Train {
 
 // observeMain plans obs on the target's train and carries out the
 // actions at once, as observe does for a lane.
-func (r *laneRun) observeMain(obs train.Observation) {
+func (r *laneRun) observeMain(obs ...train.Observation) {
 	drive(r.main, obs, epoch.Add(r.now), r.actMain)
 }
 

@@ -78,6 +78,15 @@ func simulate(s Scenario, pop population, st Strategy) (Result, error) {
 	if st.lanes > 1 {
 		return simulateLanes(s, pop, st)
 	}
+	r := newRun(s, pop, st)
+	if err := r.loop(); err != nil {
+		return Result{}, fmt.Errorf("simulate %s: %w", st.Name, err)
+	}
+	return r.stats.result(st.Name, r.world), nil
+}
+
+// newRun sets up a planner strategy's run, its first MR's arrival due.
+func newRun(s Scenario, pop population, st Strategy) *run {
 	r := &run{s: s, pop: pop, ci: newCISampler(s), world: NewWorld(), stats: newTally()}
 	r.broken = r.world.Broken
 	for _, m := range pop.mrs {
@@ -102,10 +111,7 @@ func simulate(s Scenario, pop population, st Strategy) (Result, error) {
 	if len(pop.mrs) > 0 {
 		r.schedule(event{at: pop.mrs[0].at, kind: evArrival})
 	}
-	if err := r.loop(); err != nil {
-		return Result{}, fmt.Errorf("simulate %s: %w", st.Name, err)
-	}
-	return r.stats.result(st.Name, r.world), nil
+	return r
 }
 
 func (r *run) schedule(e event) {
@@ -126,7 +132,14 @@ func (r *run) loop() error {
 		case evArrival:
 			r.arrive(e.idx)
 		case evFinish:
-			r.finish(e.id)
+			// Pipelines that end at one instant (fixed CI started
+			// together) report together, and the engine plans results
+			// that wait for a train in one pass.
+			ids := []int64{e.id}
+			for r.queue.Len() > 0 && r.queue[0].at == e.at && r.queue[0].kind == evFinish {
+				ids = append(ids, heap.Pop(&r.queue).(event).id)
+			}
+			r.finish(ids...)
 		}
 	}
 	if !r.t.Idle() || len(r.held) > 0 {
@@ -198,34 +211,64 @@ func (r *run) arrive(i int) {
 	r.feed()
 }
 
-func (r *run) finish(id int64) {
-	p := r.world.Pipeline(id)
-	if p.Status != train.PipelineRunning {
-		return // cancelled meanwhile
+func (r *run) finish(ids ...int64) {
+	var results []train.Observation
+	for _, id := range ids {
+		p := r.world.Pipeline(id)
+		if p.Status != train.PipelineRunning {
+			continue // cancelled meanwhile
+		}
+		results = append(results, r.world.Finish(id, r.stats.pipelines[id].flake))
+		r.stats.pipelines[id].end = r.now
 	}
-	st := r.world.Finish(id, r.stats.pipelines[id].flake)
-	r.stats.pipelines[id].end = r.now
-	r.observe(st)
+	if len(results) == 0 {
+		return
+	}
+	drive(&r.t, results, epoch.Add(r.now), r.act)
 	r.feed()
 }
 
 // observe plans obs and carries out the actions at once, feeding their
 // results back until the train has nothing more to say.
 func (r *run) observe(obs train.Observation) {
-	drive(&r.t, obs, epoch.Add(r.now), r.act)
+	drive(&r.t, []train.Observation{obs}, epoch.Add(r.now), r.act)
 }
 
-// drive plans obs on *t at now and carries out each action with act,
-// planning the results in turn until the train has nothing more to say.
-func drive(t *train.Train, obs train.Observation, now time.Time, act func(train.Action) []train.Observation) {
-	inbox := []train.Observation{obs}
-	for len(inbox) > 0 {
+// drive plans obs on *t at now and carries out the actions with act, in
+// rounds.
+func drive(t *train.Train, obs []train.Observation, now time.Time, act func(train.Action) []train.Observation) {
+	rounds(obs, func(o train.Observation) []train.Action {
 		var actions []train.Action
-		*t, actions = train.Apply(*t, inbox[0], now)
-		inbox = inbox[1:]
-		for _, a := range actions {
-			inbox = append(inbox, act(a)...)
+		*t, actions = train.Apply(*t, o, now)
+		return actions
+	}, act)
+}
+
+// rounds plans obs with plan and carries out the actions with act in
+// rounds, as a pass of the engine does (Engine.rounds): every observation
+// of a round is planned before any action is carried out, so an action
+// the next observation supersedes is dropped (Train.Wants, which act
+// checks) rather than done; the outbox runs the target's moves first and
+// stops after an action that learnt a pipeline's final result, which is
+// planned before the rest; until the train has nothing more to say.
+func rounds(obs []train.Observation, plan func(train.Observation) []train.Action, act func(train.Action) []train.Observation) {
+	queue := obs
+	var outbox train.Actions
+	for len(queue) > 0 || len(outbox) > 0 {
+		for _, o := range queue {
+			outbox = append(outbox, plan(o)...)
 		}
+		queue = nil
+		outbox = train.MovesFirst(train.Coalesce(outbox))
+		var left train.Actions
+		for i, a := range outbox {
+			queue = append(queue, act(a)...)
+			if train.Settled(queue) {
+				left = outbox[i+1:]
+				break
+			}
+		}
+		outbox = left
 	}
 }
 

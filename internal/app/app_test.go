@@ -299,7 +299,11 @@ func TestTrainSeriesExistFromTheStart(t *testing.T) {
 	stored := train.New(train.Key{Forge: "gitlab", Project: "Group/App", Branch: "release/1"}, train.Settings{})
 	stored.Cars = []train.Car{{MR: 4, State: train.StateQueued}, {MR: 5, State: train.StateRunning}}
 	unconfigured := train.New(train.Key{Forge: "gitlab", Project: "other/app", Branch: "main"}, train.Settings{})
-	for _, tr := range []train.Train{stored, unconfigured} {
+	// A lane's train counts as its target's: shown where the target is.
+	lane := train.New(train.Key{Forge: "gitlab", Project: "group/app", Branch: "trainyard-lanes/main/ui"}, train.Settings{})
+	lane.Cars = []train.Car{{MR: 6, State: train.StateRunning}}
+	otherLane := train.New(train.Key{Forge: "gitlab", Project: "other/app", Branch: "trainyard-lanes/main/ui"}, train.Settings{})
+	for _, tr := range []train.Train{stored, unconfigured, lane, otherLane} {
 		if _, err := st.Save(ctx, tr); err != nil {
 			t.Fatal(err)
 		}
@@ -323,6 +327,8 @@ projects:
 		`trainyard_cars{state="running",train="gitlab:Group/App:release/1"} 1`,
 		`trainyard_cars{state="queued",train="gitlab:group/app:main"} 0`,
 		`trainyard_train_paused{train="gitlab:group/app:main"} 0`,
+		`trainyard_cars{state="running",train="gitlab:group/app:trainyard-lanes/main/ui"} 1`,
+		`trainyard_merged_total{train="gitlab:group/app:trainyard-lanes/main/ui"} 0`,
 	}
 	has := func(body, want string) bool { return strings.Contains(body, want+"\n") }
 	// The series of one train after another come as the start-up makes

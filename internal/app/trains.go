@@ -15,10 +15,11 @@ import (
 )
 
 // knownTrains is every train of a configured project and branch: those
-// stored in Redis, and those of the branches the configuration names
-// literally (a pattern such as release/* names none until a train for it
-// exists). Trains of projects or branches no longer configured are left
-// out, so the metrics' train labels stay the configured ones.
+// stored in Redis, with the lane trains of such a branch, and those of
+// the branches the configuration names literally (a pattern such as
+// release/* names none until a train for it exists). Trains of projects
+// or branches no longer configured are left out, so the metrics' train
+// labels stay the configured ones.
 func (a *App) knownTrains(ctx context.Context) ([]train.Key, error) {
 	stored, err := a.store.List(ctx)
 	if err != nil {
@@ -26,7 +27,13 @@ func (a *App) knownTrains(ctx context.Context) ([]train.Key, error) {
 	}
 	var keys []train.Key
 	for _, k := range stored {
-		if a.cfg.BranchAllowed(k.Forge, k.Project, k.Branch) {
+		of := k
+		if a.engines != nil {
+			if target, ok := a.engines.LaneTarget(k); ok {
+				of = target
+			}
+		}
+		if a.cfg.BranchAllowed(of.Forge, of.Project, of.Branch) {
 			keys = append(keys, k)
 		}
 	}

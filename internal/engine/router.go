@@ -63,6 +63,17 @@ func (e *Engine) configuredAs(p string) (string, bool) {
 	return p, false
 }
 
+// LaneTarget is the key of the target's train when key is a lane's train
+// (see lane trains), and false for any other train.
+func (r *Router) LaneTarget(key train.Key) (train.Key, bool) {
+	e, ok := r.engines[key.Forge]
+	if !ok {
+		return train.Key{}, false
+	}
+	target, _, ok := e.laneOf(key)
+	return target, ok
+}
+
 // Jobs says what an event asks of its forge's trains, with the project
 // spelled as configured.
 func (r *Router) Jobs(ctx context.Context, ev event.Event) ([]Job, error) {

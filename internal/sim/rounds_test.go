@@ -2,7 +2,10 @@ package sim
 
 import (
 	"fmt"
+	"slices"
 	"testing"
+
+	"github.com/trainyard/trainyard/internal/train"
 )
 
 // Pipelines started together with fixed CI end at one instant, and the
@@ -48,5 +51,76 @@ func TestResultsOfOneInstantArePlannedTogether(t *testing.T) {
 				}
 			}
 		})
+	}
+}
+
+// rounds follows the engine's pass: the whole queue is planned before any
+// action, the target's moves go first, and a round stops after an action
+// that learnt a pipeline's final result, which is planned before the
+// actions left.
+func TestRoundsPlanFirstMovesFirstAndStopAtAResult(t *testing.T) {
+	var log []string
+	plan := func(o train.Observation) []train.Action {
+		switch o := o.(type) {
+		case train.Added:
+			log = append(log, fmt.Sprintf("plan add !%d", o.MR))
+			if o.MR == 1 {
+				return []train.Action{train.BuildCar{MR: 1}, train.FastForwardTarget{To: "f"}}
+			}
+			return []train.Action{train.BuildCar{MR: 2}}
+		case train.PipelineStatus:
+			log = append(log, "plan result "+string(o.Status))
+			return []train.Action{train.BuildCar{MR: 3}}
+		}
+		t.Fatalf("unexpected observation %T", o)
+		return nil
+	}
+	act := func(a train.Action) []train.Observation {
+		switch a := a.(type) {
+		case train.FastForwardTarget:
+			log = append(log, "move "+a.To)
+		case train.BuildCar:
+			log = append(log, fmt.Sprintf("build !%d", a.MR))
+			if a.MR == 1 {
+				return []train.Observation{train.PipelineStatus{Pipeline: 7, Status: train.PipelineSuccess}}
+			}
+		}
+		return nil
+	}
+	rounds([]train.Observation{train.Added{MR: 1}, train.Added{MR: 2}}, plan, act)
+	want := []string{"plan add !1", "plan add !2", "move f", "build !1", "plan result success", "build !2", "build !3"}
+	if !slices.Equal(log, want) {
+		t.Errorf("rounds did\n  %q\nwant\n  %q", log, want)
+	}
+}
+
+// Lanes plan what ends at one instant together too, each train its own
+// results. A few pipelines may still be cancelled as they start: an
+// eviction on one lane takes a cross-lane MR off another (takeOut), which
+// the engine, too, hears apart from the result that started them.
+func TestLanesPlanResultsOfOneInstantTogether(t *testing.T) {
+	for _, w := range []int{12, 20} {
+		s := backlog(300, 0.1, 1)
+		s.MaxParallel, s.FlakeProbability, s.Lanes = w, 0.015, 4
+		var st Strategy
+		for _, x := range Strategies(s) {
+			if x.Name == LanesStrategy {
+				st = x
+			}
+		}
+		pop := newPopulation(s)
+		r := newLaneRun(s, pop, st, assignLanes(s, len(pop.mrs), st.lanes))
+		if _, err := r.run(st.Name); err != nil {
+			t.Fatalf("w=%d: %v", w, err)
+		}
+		stillborn := 0
+		for _, p := range r.stats.pipelines {
+			if p.cancelled && p.end == p.start {
+				stillborn++
+			}
+		}
+		if stillborn > len(r.stats.pipelines)/100 {
+			t.Errorf("w=%d: %d of %d pipelines were cancelled at the instant they started, want at most 1%%", w, stillborn, len(r.stats.pipelines))
+		}
 	}
 }

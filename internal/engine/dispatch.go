@@ -94,7 +94,7 @@ func (e *Engine) Jobs(ctx context.Context, ev event.Event) ([]Job, error) {
 		}
 		jobs := one(key, obs)
 		if ev.Status.Done() {
-			jobs[0].urgent = e.waitedOn(ctx, key, ev.SHA)
+			jobs[0].urgent = e.resultUrgent(ctx, key, ev.SHA)
 			jobs[0].results = []string{ev.SHA}
 		}
 		return jobs, nil

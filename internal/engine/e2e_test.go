@@ -966,6 +966,63 @@ func TestResultsACarWaitsForAreUrgent(t *testing.T) {
 	}
 }
 
+// GitLab starts a car's pipeline on its push, so an instant pipeline's
+// result can be read on another replica before the pass pushing the car
+// has saved it: not urgent yet. That replica never tried the lease, yet
+// must hear the pass end to look at the result again (Workers.leaseFreed):
+// reading the result marks the held lease awaited.
+func TestAResultReadBeforeItsCarIsSavedHearsThePassEnd(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t, envOptions{ci: fakeforge.CI{Manual: true}})
+	ctx, cancel := context.WithTimeout(e.ctx, 30*time.Second)
+	defer cancel()
+	freed := make(chan train.Key, 16)
+	go e.st.WatchLeases(ctx, func(k train.Key) { freed <- k }, nil)
+	// The watcher hears a probe's awaited release once it is subscribed.
+	probe := train.Key{Forge: "gitlab", Project: project, Branch: "probe"}
+	for heard := false; !heard; {
+		if ok, err := e.st.AcquireLease(ctx, probe, "p", time.Minute); err != nil || !ok {
+			t.Fatalf("take the probe's lease: %v, %v", ok, err)
+		}
+		if _, err := e.st.AwaitLease(ctx, probe, time.Minute); err != nil {
+			t.Fatal(err)
+		}
+		if err := e.st.ReleaseLease(ctx, probe, "p"); err != nil {
+			t.Fatal(err)
+		}
+		select {
+		case k := <-freed:
+			heard = k == probe
+		case <-time.After(100 * time.Millisecond):
+		case <-ctx.Done():
+			t.Fatal("the watcher never subscribed")
+		}
+	}
+	if ok, err := e.st.AcquireLease(ctx, e.key, "the pass pushing the car", time.Minute); err != nil || !ok {
+		t.Fatalf("take the lease: %v, %v", ok, err)
+	}
+	sha := strings.Repeat("c0", 20)
+	jobs, err := e.eng.Jobs(ctx, event.Event{Kind: event.KindPipeline, Forge: "gitlab", Project: project,
+		Ref: "trainyard/main/1", Pipeline: 7, SHA: sha, Status: train.PipelineSuccess})
+	if err != nil || len(jobs) != 1 || jobs[0].Urgent() || !slices.Equal(jobs[0].Results(), []string{sha}) {
+		t.Fatalf("jobs %+v, %v; want one, not urgent yet, bringing the result", jobs, err)
+	}
+	if err := e.st.ReleaseLease(ctx, e.key, "the pass pushing the car"); err != nil {
+		t.Fatal(err)
+	}
+	timeout := time.After(5 * time.Second)
+	for {
+		select {
+		case k := <-freed:
+			if k == e.key {
+				return
+			}
+		case <-timeout:
+			t.Fatal("the end of the pass was not announced")
+		}
+	}
+}
+
 // A note the forge refuses for good (GitLab takes at most a million
 // characters) is dropped: it must not hold the train's outbox forever.
 func TestARefusedNoteDoesNotHoldTheTrain(t *testing.T) {

@@ -287,3 +287,92 @@ func handledAll(ctx context.Context, t *testing.T, all <-chan struct{}) {
 		t.Fatal("not every event handled in time")
 	}
 }
+
+// A release announced while the worker here tried the lease finds the
+// train busy here and leaves its results alone; the worker looks at them
+// once it gives the train back, and the result the released pass made
+// awaited goes ahead of the work that can wait.
+func TestWorkersPromoteAResultWhoseLeaseFreedDuringABusyTry(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	st := store.New(redistest.Client(t), store.Options{Prefix: redistest.Prefix(t)})
+	a := train.Key{Forge: "gitlab", Project: "g/a", Branch: "main"}
+	evs := []event.Event{{ID: "result", Forge: "gitlab", Project: "g/a", Kind: event.KindPipeline, Pipeline: 9, SHA: "c0ffee", Status: train.PipelineSuccess}}
+	for _, p := range []string{"g/b", "g/c"} {
+		evs = append(evs, event.Event{ID: "add-" + p, Forge: "gitlab", Project: p, Kind: event.KindComment, MR: 1})
+	}
+	for _, ev := range evs {
+		data, err := ev.Marshal()
+		if err == nil {
+			_, err = st.EnqueueDelivery(ctx, "gitlab:"+ev.ID, time.Hour, data)
+		}
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+	var (
+		mu    sync.Mutex
+		order []string
+		saved bool
+		all   = make(chan struct{})
+	)
+	var w *Workers
+	w = &Workers{
+		Store: st, Consumer: "w", Count: 1, ClaimIdle: time.Minute, MaxDeliveries: 3, BusyFirst: time.Minute, BusyMax: time.Minute, Log: zaptest.NewLogger(t),
+		Jobs: func(_ context.Context, ev event.Event) ([]Job, error) {
+			j := Job{Key: train.Key{Forge: ev.Forge, Project: ev.Project, Branch: "main"}, Obs: []train.Observation{train.Tick{}}}
+			if ev.Kind == event.KindPipeline {
+				j.results = []string{ev.SHA} // not urgent: no car waits yet
+			}
+			return []Job{j}, nil
+		},
+		Urgent: func(_ context.Context, k train.Key, commits []string) bool {
+			mu.Lock()
+			defer mu.Unlock()
+			return saved && k == a && slices.Equal(commits, []string{"c0ffee"})
+		},
+		Pass: func(ctx context.Context, j Job) ([]Job, error) {
+			mu.Lock()
+			first := len(order) == 0
+			mu.Unlock()
+			if first {
+				// The others are queued behind, and another replica's
+				// pass saves the car and releases the lease while this
+				// worker tries it.
+				for !w.queue.has(train.Key{Forge: "gitlab", Project: "g/c", Branch: "main"}.String()) {
+					if ctx.Err() != nil {
+						return nil, ctx.Err()
+					}
+					time.Sleep(time.Millisecond)
+				}
+				mu.Lock()
+				saved = true
+				order = append(order, "busy")
+				mu.Unlock()
+				if w.leaseFreed(a) {
+					return nil, fmt.Errorf("the release was to be heard while the train is busy here")
+				}
+				return nil, ErrBusy
+			}
+			mu.Lock()
+			defer mu.Unlock()
+			if order = append(order, j.Key.Project); len(order) == 4 {
+				close(all)
+			}
+			return nil, nil
+		},
+	}
+	stop := startWorkers(ctx, t, w)
+	handledAll(ctx, t, all)
+	stop()
+	if want := []string{"busy", "g/a", "g/b", "g/c"}; !slices.Equal(order, want) {
+		t.Fatalf("passes %q, want %q", order, want)
+	}
+}
+
+// has reports whether work for key id waits in q.
+func (q *keyQueue) has(id string) bool {
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	return q.waiting[id] != nil
+}

@@ -28,7 +28,7 @@ func (e *Engine) checkJobs(ctx context.Context, ev event.Event) ([]Job, error) {
 	for i, key := range keys {
 		jobs[i] = Job{Key: key, Checks: []string{ev.SHA}}
 		if ev.Status.Done() {
-			jobs[i].urgent = e.waitedOn(ctx, key, ev.SHA)
+			jobs[i].urgent = e.resultUrgent(ctx, key, ev.SHA)
 			jobs[i].results = []string{ev.SHA}
 		}
 	}
@@ -51,6 +51,26 @@ func (e *Engine) waitedOn(ctx context.Context, key train.Key, shas ...string) bo
 		}
 	}
 	return false
+}
+
+// resultUrgent reports whether a car of the train waits for the pipeline
+// of commit sha (waitedOn). When none does, the car may be in the pass
+// under way, whose push started an instant pipeline before the car was
+// saved: the lease is then marked awaited, so that its release is
+// announced to every replica and the result looked at again then
+// (Workers.leaseFreed), though nobody tried the lease. With nobody
+// holding it, the pass may have just ended: the state is read again.
+func (e *Engine) resultUrgent(ctx context.Context, key train.Key, sha string) bool {
+	if e.waitedOn(ctx, key, sha) {
+		return true
+	}
+	held, err := e.store.AwaitLease(ctx, key, e.cfg.LeaseTTL)
+	if err != nil {
+		// Only the order of work is at stake.
+		e.log.Debug("mark a lease awaited", zap.String("train", key.String()), zap.Error(err))
+		return false
+	}
+	return !held && e.waitedOn(ctx, key, sha)
 }
 
 // checks reads once the pipeline of each car built at one of commits.

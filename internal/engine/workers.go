@@ -400,6 +400,10 @@ func (w *Workers) work(ctx context.Context) {
 			delay := min(w.BusyFirst<<min(it.busy, 10), w.BusyMax)
 			it.busy++
 			w.giveBack(id, it, delay)
+			// A release announced while this worker tried the lease
+			// found the train busy here and left its results alone
+			// (leaseFreed); the car they are for may be saved now.
+			w.promoteResults(ctx, id, it.job.Key)
 			continue
 		}
 		if err == nil && len(next) > 0 {

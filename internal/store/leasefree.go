@@ -62,6 +62,15 @@ end
 redis.call('SET', KEYS[2], 1, 'PX', ARGV[3])
 return 0
 `
+	// KEYS: the lease, its wait mark. ARGV: mark ttl in milliseconds.
+	// Marks the lease awaited if someone holds it; returns 1 if so.
+	awaitLeaseLua = `
+if redis.call('EXISTS', KEYS[1]) == 1 then
+  redis.call('SET', KEYS[2], 1, 'PX', ARGV[1])
+  return 1
+end
+return 0
+`
 	// KEYS: the lease, its wait mark. ARGV: owner, channel, train tag.
 	// Returns 1 if the owner held the lease. An unawaited release costs
 	// no more than before: the mark is gone, and nothing is published.
@@ -76,6 +85,23 @@ end
 return 1
 `
 )
+
+// AwaitLease marks the train's lease awaited for ttl if someone holds it,
+// and reports whether someone did: its release is then announced
+// (WatchLeases) though nobody failed to take it. A replica holding work
+// that the holder's pass may make urgent, such as the result of a
+// pipeline whose car that pass is saving, so hears when to look again.
+func (s *Store) AwaitLease(ctx context.Context, key train.Key, ttl time.Duration) (bool, error) {
+	if ttl < time.Millisecond {
+		return false, fmt.Errorf("await lease of train %s: ttl %s: want at least 1ms", key, ttl)
+	}
+	keys := []string{s.leaseKey(key), s.leaseWaitKey(key)}
+	n, err := s.scripts.awaitLease.Run(ctx, s.rdb, keys, ttl.Milliseconds()).Int64()
+	if err != nil {
+		return false, fmt.Errorf("await lease of train %s: %w", key, err)
+	}
+	return n == 1, nil
+}
 
 // WatchLeases calls freed with the key of each train whose lease is
 // released while someone waits for it (an AcquireLease failed lately),

@@ -19,6 +19,7 @@ func TestLeaseFreed(t *testing.T) {
 		{name: "unawaited release silent", run: testFreedUnawaited},
 		{name: "foreign release keeps the mark", run: testFreedForeignRelease},
 		{name: "wanted apart from freed", run: testWanted},
+		{name: "awaited without a failed take", run: testAwaitLease},
 	}
 	for _, b := range backends() {
 		t.Run(b.name, func(t *testing.T) {
@@ -127,6 +128,41 @@ func testFreedForeignRelease(t *testing.T, e *env) {
 		t.Fatalf("release by the owner: %v", err)
 	}
 	h.waitFor(t, testKey, 1)
+}
+
+// testAwaitLease: a replica that never tried the lease can still hear its
+// release, by marking it awaited while it is held; marking a lease nobody
+// holds does nothing, and its next uncontended release stays silent.
+func testAwaitLease(t *testing.T, e *env) {
+	ctx := context.Background()
+	h := watch(t, e)
+	h.waitSubscribed(t, e)
+	held, err := e.s.AwaitLease(ctx, testKey, time.Minute)
+	if err != nil || held {
+		t.Fatalf("await a free lease: %v, %v; want false, nil", held, err)
+	}
+	if n := e.rdb.Exists(ctx, e.s.leaseWaitKey(testKey)).Val(); n != 0 {
+		t.Fatalf("awaiting a free lease left a wait mark")
+	}
+	take(t, e, testKey, "a", true)
+	if err := e.s.ReleaseLease(ctx, testKey, "a"); err != nil {
+		t.Fatalf("release: %v", err)
+	}
+	h.barrier(t, e)
+	if n := h.count(testKey); n != 0 {
+		t.Fatalf("a release nobody awaited was announced %d times", n)
+	}
+	take(t, e, testKey, "a", true)
+	if held, err := e.s.AwaitLease(ctx, testKey, time.Minute); err != nil || !held {
+		t.Fatalf("await a held lease: %v, %v; want true, nil", held, err)
+	}
+	if err := e.s.ReleaseLease(ctx, testKey, "a"); err != nil {
+		t.Fatalf("release: %v", err)
+	}
+	h.waitFor(t, testKey, 1)
+	if _, err := e.s.AwaitLease(ctx, testKey, 0); err == nil {
+		t.Errorf("await with no ttl: no error")
+	}
 }
 
 // heard records the keys WatchLeases delivered as freed.

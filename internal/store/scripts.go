@@ -6,9 +6,10 @@ import "github.com/redis/go-redis/v9"
 // stream's), so it runs on Redis Cluster.
 type scripts struct {
 	save, renew, release *redis.Script
-	// acquireLease and releaseLease keep a lease's wait mark (leasefree.go).
-	acquireLease, releaseLease *redis.Script
-	enqueue, bury, unbury      *redis.Script
+	// acquireLease, awaitLease and releaseLease keep a lease's wait mark
+	// (leasefree.go).
+	acquireLease, awaitLease, releaseLease *redis.Script
+	enqueue, bury, unbury                  *redis.Script
 	// add queues an event on the capped stream (events.go).
 	add *redis.Script
 	// retire deletes a train at a version (trains.go).
@@ -34,6 +35,7 @@ redis.call('PEXPIRE', KEYS[2], ARGV[2])
 return redis.call('DEL', KEYS[1])
 `),
 		acquireLease:   redis.NewScript(acquireLeaseLua),
+		awaitLease:     redis.NewScript(awaitLeaseLua),
 		releaseLease:   redis.NewScript(releaseLeaseLua),
 		dropInbox:      redis.NewScript(dropInboxLua),
 		forgetConsumer: redis.NewScript(forgetConsumerLua),

@@ -376,3 +376,77 @@ func (q *keyQueue) has(id string) bool {
 	defer q.mu.Unlock()
 	return q.waiting[id] != nil
 }
+
+// A result read just before the pass saving its car ended is queued as
+// work that can wait after that pass's end looked for it: it is looked at
+// again once queued, and goes ahead of the work that can wait.
+func TestWorkersPromoteAResultWhoseCarWasSavedAsItWasRead(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	st := store.New(redistest.Client(t), store.Options{Prefix: redistest.Prefix(t)})
+	enqueue := func(ctx context.Context, ev event.Event) error {
+		data, err := ev.Marshal()
+		if err == nil {
+			_, err = st.EnqueueDelivery(ctx, "gitlab:"+ev.ID, time.Hour, data)
+		}
+		return err
+	}
+	for _, p := range []string{"g/b", "g/c"} {
+		if err := enqueue(ctx, event.Event{ID: "add-" + p, Forge: "gitlab", Project: p, Kind: event.KindComment, MR: 1}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	result := event.Event{ID: "result", Forge: "gitlab", Project: "g/a", Kind: event.KindPipeline, Pipeline: 9, SHA: "c0ffee", Status: train.PipelineSuccess}
+	a := train.Key{Forge: "gitlab", Project: "g/a", Branch: "main"}
+	var (
+		mu    sync.Mutex
+		order []string
+		saved bool
+		all   = make(chan struct{})
+	)
+	var w *Workers
+	w = &Workers{
+		Store: st, Consumer: "w", Count: 1, ClaimIdle: time.Minute, MaxDeliveries: 3, Log: zaptest.NewLogger(t),
+		Jobs: func(_ context.Context, ev event.Event) ([]Job, error) {
+			j := Job{Key: train.Key{Forge: ev.Forge, Project: ev.Project, Branch: "main"}, Obs: []train.Observation{train.Tick{}}}
+			if ev.Kind == event.KindPipeline {
+				j.results = []string{ev.SHA} // not urgent: no car waits yet...
+				mu.Lock()
+				saved = true // ...but the pass saving it ends right now
+				mu.Unlock()
+			}
+			return []Job{j}, nil
+		},
+		Urgent: func(_ context.Context, k train.Key, commits []string) bool {
+			mu.Lock()
+			defer mu.Unlock()
+			return saved && k == a && slices.Equal(commits, []string{"c0ffee"})
+		},
+		Pass: func(ctx context.Context, j Job) ([]Job, error) {
+			if j.Key.Project == "g/b" {
+				// c waits already; the result comes now.
+				if err := enqueue(ctx, result); err != nil {
+					return nil, err
+				}
+				for !w.queue.has(a.String()) {
+					if ctx.Err() != nil {
+						return nil, ctx.Err()
+					}
+					time.Sleep(time.Millisecond)
+				}
+			}
+			mu.Lock()
+			defer mu.Unlock()
+			if order = append(order, j.Key.Project); len(order) == 3 {
+				close(all)
+			}
+			return nil, nil
+		},
+	}
+	stop := startWorkers(ctx, t, w)
+	handledAll(ctx, t, all)
+	stop()
+	if want := []string{"g/b", "g/a", "g/c"}; !slices.Equal(order, want) {
+		t.Fatalf("passes %q, want %q", order, want)
+	}
+}

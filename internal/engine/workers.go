@@ -360,6 +360,12 @@ func (w *Workers) intake(ctx context.Context, log *zap.Logger, evs []store.Event
 		for _, j := range jobs {
 			j.solo = se.Deliveries > 1
 			w.queue.add(j, en)
+			if !j.urgent && len(j.results) > 0 {
+				// The pass saving the car may have ended between Jobs's
+				// look and the add: neither its end here nor its release
+				// announced found this work to promote, so look again.
+				w.promoteResults(ctx, j.id(), j.Key)
+			}
 		}
 	}
 }

@@ -341,7 +341,9 @@ func (e *Engine) fastForward(ctx context.Context, t *train.Train, a train.FastFo
 	// there when this replica built the car and saw the last move, and
 	// a fetch is saved.
 	if !repo.HasCommit(ctx, a.Expected) {
-		if _, err := repo.FetchBranch(ctx, t.Branch); err != nil {
+		// Still missing after it, the head was rewritten: the push then
+		// finds the target moved, which the planner handles.
+		if err := e.fetchTrain(ctx, repo, t); err != nil {
 			return train.FastForwarded{}, err
 		}
 	}
@@ -434,20 +436,24 @@ func (e *Engine) ensureCommit(ctx context.Context, repo Repo, t *train.Train, sh
 	if repo.HasCommit(ctx, sha) {
 		return nil
 	}
-	if _, err := repo.FetchBranch(ctx, t.Branch); err != nil {
-		return err
-	}
-	if repo.HasCommit(ctx, sha) {
-		return nil
-	}
-	cars := e.cfg.CarPrefix + "/" + t.Branch
-	if err := repo.Fetch(ctx, "+refs/heads/"+cars+"/*:refs/trainyard/cars/"+cars+"/*"); err != nil {
+	if err := e.fetchTrain(ctx, repo, t); err != nil {
 		return err
 	}
 	if repo.HasCommit(ctx, sha) {
 		return nil
 	}
 	return fmt.Errorf("commit %.12s is neither on %s nor on a car branch: %w", sha, t.Branch, gitops.ErrMissingCommit)
+}
+
+// fetchTrain fetches the train's target and car branches into the
+// mirror. A commit the mirror lacks is on one or the other: on a car
+// branch another replica built (or this one, before a restart). Both
+// come in one fetch, one round trip to the forge where a fetch of each
+// cost two when the commit was a car's, as every move of the target is.
+func (e *Engine) fetchTrain(ctx context.Context, repo Repo, t *train.Train) error {
+	cars := e.cfg.CarPrefix + "/" + t.Branch
+	return repo.Fetch(ctx, "+refs/heads/"+t.Branch+":"+gitops.LocalBranchRef(t.Branch),
+		"+refs/heads/"+cars+"/*:refs/trainyard/cars/"+cars+"/*")
 }
 
 // marker tags a note so that it is posted once whatever happens. The

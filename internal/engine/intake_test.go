@@ -76,85 +76,6 @@ func TestWorkersReadAResultPastACommandBacklog(t *testing.T) {
 	}
 }
 
-// A result read while a worker of this process is in a pass of its train,
-// before that pass saved the car it is for, goes ahead of other trains'
-// work once the pass ends.
-func TestWorkersPassAResultOnOnceItsCarsPassEnds(t *testing.T) {
-	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
-	defer cancel()
-	st := store.New(redistest.Client(t), store.Options{Prefix: redistest.Prefix(t)})
-	enqueue := func(ctx context.Context, ev event.Event) error {
-		data, err := ev.Marshal()
-		if err == nil {
-			_, err = st.EnqueueDelivery(ctx, "gitlab:"+ev.ID, time.Hour, data)
-		}
-		return err
-	}
-	for _, p := range []string{"g/a", "g/b", "g/c"} {
-		if err := enqueue(ctx, event.Event{ID: "add-" + p, Forge: "gitlab", Project: p, Kind: event.KindComment, MR: 1}); err != nil {
-			t.Fatal(err)
-		}
-	}
-	result := event.Event{ID: "result", Forge: "gitlab", Project: "g/a", Kind: event.KindPipeline, Pipeline: 9, SHA: "c0ffee", Status: train.PipelineSuccess}
-	a := train.Key{Forge: "gitlab", Project: "g/a", Branch: "main"}
-	var (
-		mu    sync.Mutex
-		order []string
-		saved bool // the car of c0ffee, as Urgent reads it
-		all   = make(chan struct{})
-	)
-	var w *Workers
-	w = &Workers{
-		Store: st, Consumer: "w", Count: 1, ClaimIdle: time.Minute, MaxDeliveries: 3, Log: zaptest.NewLogger(t),
-		Jobs: func(_ context.Context, ev event.Event) ([]Job, error) {
-			j := Job{Key: train.Key{Forge: ev.Forge, Project: ev.Project, Branch: "main"}, Obs: []train.Observation{train.Tick{}}}
-			if ev.Kind == event.KindPipeline {
-				j.results = []string{ev.SHA} // not urgent: no car waits yet
-			}
-			return []Job{j}, nil
-		},
-		Urgent: func(_ context.Context, k train.Key, commits []string) bool {
-			mu.Lock()
-			defer mu.Unlock()
-			return saved && k == a && slices.Equal(commits, []string{"c0ffee"})
-		},
-		Pass: func(ctx context.Context, j Job) ([]Job, error) {
-			mu.Lock()
-			first := len(order) == 0
-			mu.Unlock()
-			if first {
-				// The pass pushing the car of a: its pipeline's result
-				// comes meanwhile, and waits for the pass to end.
-				if j.Key != a {
-					return nil, fmt.Errorf("first pass of %s, want %s", j.Key, a)
-				}
-				if err := enqueue(ctx, result); err != nil {
-					return nil, err
-				}
-				for it, _ := w.queue.pendingResults(a.String()); it == nil; it, _ = w.queue.pendingResults(a.String()) {
-					if ctx.Err() != nil {
-						return nil, ctx.Err()
-					}
-					time.Sleep(time.Millisecond)
-				}
-			}
-			mu.Lock()
-			defer mu.Unlock()
-			saved = true
-			if order = append(order, j.Key.Project); len(order) == 4 {
-				close(all)
-			}
-			return nil, nil
-		},
-	}
-	stop := startWorkers(ctx, t, w)
-	handledAll(ctx, t, all)
-	stop()
-	if want := []string{"g/a", "g/a", "g/b", "g/c"}; !slices.Equal(order, want) {
-		t.Fatalf("passes %q, want %q", order, want)
-	}
-}
-
 // The events a stopped replica held are all taken over at once, not ten
 // per half of ClaimIdle: a replica holds up to a thousand per worker.
 func TestWorkersTakeOverAStoppedReplicasEventsAtOnce(t *testing.T) {
@@ -288,6 +209,162 @@ func handledAll(ctx context.Context, t *testing.T, all <-chan struct{}) {
 	}
 }
 
+// has reports whether work for key id waits in q.
+func (q *keyQueue) has(id string) bool {
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	return q.waiting[id] != nil
+}
+
+// resultRig runs one worker on events whose jobs carry one observation;
+// the result of the pipeline of c0ffee on g/a brings that commit and is
+// not urgent when read: Urgent says a car waits for it once saved is set.
+// Each test's pass says what happened when (see record).
+type resultRig struct {
+	st   *store.Store
+	a    train.Key
+	want int
+
+	mu    sync.Mutex
+	saved bool
+	order []string
+	all   chan struct{}
+}
+
+func newResultRig(t *testing.T, want int) *resultRig {
+	return &resultRig{st: store.New(redistest.Client(t), store.Options{Prefix: redistest.Prefix(t)}),
+		a: train.Key{Forge: "gitlab", Project: "g/a", Branch: "main"}, want: want, all: make(chan struct{})}
+}
+
+var theResult = event.Event{ID: "result", Forge: "gitlab", Project: "g/a", Kind: event.KindPipeline, Pipeline: 9, SHA: "c0ffee", Status: train.PipelineSuccess}
+
+// enqueue queues the command of adding MR 1 of each project, or ev.
+func (r *resultRig) enqueue(ctx context.Context, evs ...event.Event) error {
+	for _, ev := range evs {
+		data, err := ev.Marshal()
+		if err == nil {
+			_, err = r.st.EnqueueDelivery(ctx, "gitlab:"+ev.ID, time.Hour, data)
+		}
+		if err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func adds(projects ...string) []event.Event {
+	var evs []event.Event
+	for _, p := range projects {
+		evs = append(evs, event.Event{ID: "add-" + p, Forge: "gitlab", Project: p, Kind: event.KindComment, MR: 1})
+	}
+	return evs
+}
+
+// workers is one worker whose passes run pass; read, when set, runs as
+// the result's jobs are made.
+func (r *resultRig) workers(t *testing.T, read func(), pass func(ctx context.Context, j Job) error) *Workers {
+	return &Workers{
+		Store: r.st, Consumer: "w", Count: 1, ClaimIdle: time.Minute, MaxDeliveries: 3, Log: zaptest.NewLogger(t),
+		Jobs: func(_ context.Context, ev event.Event) ([]Job, error) {
+			j := Job{Key: train.Key{Forge: ev.Forge, Project: ev.Project, Branch: "main"}, Obs: []train.Observation{train.Tick{}}}
+			if ev.Kind == event.KindPipeline {
+				j.results = []string{ev.SHA} // not urgent: no car waits yet
+				if read != nil {
+					read()
+				}
+			}
+			return []Job{j}, nil
+		},
+		Urgent: func(_ context.Context, k train.Key, commits []string) bool {
+			r.mu.Lock()
+			defer r.mu.Unlock()
+			return r.saved && k == r.a && slices.Equal(commits, []string{theResult.SHA})
+		},
+		Pass: func(ctx context.Context, j Job) ([]Job, error) {
+			return nil, pass(ctx, j)
+		},
+	}
+}
+
+// save says the car of the result is saved.
+func (r *resultRig) save() {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.saved = true
+}
+
+// record notes what happened; all closes once want things did.
+func (r *resultRig) record(what string) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.order = append(r.order, what); len(r.order) == r.want {
+		close(r.all)
+	}
+}
+
+func (r *resultRig) passes() int {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return len(r.order)
+}
+
+// waitQueued waits until work for key waits in w's queue.
+func waitQueued(ctx context.Context, w *Workers, key train.Key) error {
+	for !w.queue.has(key.String()) {
+		if ctx.Err() != nil {
+			return ctx.Err()
+		}
+		time.Sleep(time.Millisecond)
+	}
+	return nil
+}
+
+// run runs w until every recorded thing happened and checks their order.
+func (r *resultRig) run(ctx context.Context, t *testing.T, w *Workers, want ...string) {
+	t.Helper()
+	stop := startWorkers(ctx, t, w)
+	handledAll(ctx, t, r.all)
+	stop()
+	if !slices.Equal(r.order, want) {
+		t.Fatalf("passes %q, want %q", r.order, want)
+	}
+}
+
+// A result read while a worker of this process is in a pass of its train,
+// before that pass saved the car it is for, goes ahead of other trains'
+// work once the pass ends.
+func TestWorkersPassAResultOnOnceItsCarsPassEnds(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	r := newResultRig(t, 4)
+	if err := r.enqueue(ctx, adds("g/a", "g/b", "g/c")...); err != nil {
+		t.Fatal(err)
+	}
+	var w *Workers
+	w = r.workers(t, nil, func(ctx context.Context, j Job) error {
+		if r.passes() == 0 {
+			// The pass pushing the car of a: its pipeline's result
+			// comes meanwhile, and waits for the pass to end.
+			if j.Key != r.a {
+				return fmt.Errorf("first pass of %s, want %s", j.Key, r.a)
+			}
+			if err := r.enqueue(ctx, theResult); err != nil {
+				return err
+			}
+			for it, _ := w.queue.pendingResults(r.a.String()); it == nil; it, _ = w.queue.pendingResults(r.a.String()) {
+				if ctx.Err() != nil {
+					return ctx.Err()
+				}
+				time.Sleep(time.Millisecond)
+			}
+		}
+		r.save()
+		r.record(j.Key.Project)
+		return nil
+	})
+	r.run(ctx, t, w, "g/a", "g/a", "g/b", "g/c")
+}
+
 // A release announced while the worker here tried the lease finds the
 // train busy here and leaves its results alone; the worker looks at them
 // once it gives the train back, and the result the released pass made
@@ -295,86 +372,31 @@ func handledAll(ctx context.Context, t *testing.T, all <-chan struct{}) {
 func TestWorkersPromoteAResultWhoseLeaseFreedDuringABusyTry(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 	defer cancel()
-	st := store.New(redistest.Client(t), store.Options{Prefix: redistest.Prefix(t)})
-	a := train.Key{Forge: "gitlab", Project: "g/a", Branch: "main"}
-	evs := []event.Event{{ID: "result", Forge: "gitlab", Project: "g/a", Kind: event.KindPipeline, Pipeline: 9, SHA: "c0ffee", Status: train.PipelineSuccess}}
-	for _, p := range []string{"g/b", "g/c"} {
-		evs = append(evs, event.Event{ID: "add-" + p, Forge: "gitlab", Project: p, Kind: event.KindComment, MR: 1})
+	r := newResultRig(t, 4)
+	if err := r.enqueue(ctx, append([]event.Event{theResult}, adds("g/b", "g/c")...)...); err != nil {
+		t.Fatal(err)
 	}
-	for _, ev := range evs {
-		data, err := ev.Marshal()
-		if err == nil {
-			_, err = st.EnqueueDelivery(ctx, "gitlab:"+ev.ID, time.Hour, data)
-		}
-		if err != nil {
-			t.Fatal(err)
-		}
-	}
-	var (
-		mu    sync.Mutex
-		order []string
-		saved bool
-		all   = make(chan struct{})
-	)
 	var w *Workers
-	w = &Workers{
-		Store: st, Consumer: "w", Count: 1, ClaimIdle: time.Minute, MaxDeliveries: 3, BusyFirst: time.Minute, BusyMax: time.Minute, Log: zaptest.NewLogger(t),
-		Jobs: func(_ context.Context, ev event.Event) ([]Job, error) {
-			j := Job{Key: train.Key{Forge: ev.Forge, Project: ev.Project, Branch: "main"}, Obs: []train.Observation{train.Tick{}}}
-			if ev.Kind == event.KindPipeline {
-				j.results = []string{ev.SHA} // not urgent: no car waits yet
+	w = r.workers(t, nil, func(ctx context.Context, j Job) error {
+		if r.passes() == 0 {
+			// The others are queued behind, and another replica's
+			// pass saves the car and releases the lease while this
+			// worker tries it.
+			if err := waitQueued(ctx, w, train.Key{Forge: "gitlab", Project: "g/c", Branch: "main"}); err != nil {
+				return err
 			}
-			return []Job{j}, nil
-		},
-		Urgent: func(_ context.Context, k train.Key, commits []string) bool {
-			mu.Lock()
-			defer mu.Unlock()
-			return saved && k == a && slices.Equal(commits, []string{"c0ffee"})
-		},
-		Pass: func(ctx context.Context, j Job) ([]Job, error) {
-			mu.Lock()
-			first := len(order) == 0
-			mu.Unlock()
-			if first {
-				// The others are queued behind, and another replica's
-				// pass saves the car and releases the lease while this
-				// worker tries it.
-				for !w.queue.has(train.Key{Forge: "gitlab", Project: "g/c", Branch: "main"}.String()) {
-					if ctx.Err() != nil {
-						return nil, ctx.Err()
-					}
-					time.Sleep(time.Millisecond)
-				}
-				mu.Lock()
-				saved = true
-				order = append(order, "busy")
-				mu.Unlock()
-				if w.leaseFreed(a) {
-					return nil, fmt.Errorf("the release was to be heard while the train is busy here")
-				}
-				return nil, ErrBusy
+			r.save()
+			r.record("busy")
+			if w.leaseFreed(r.a) {
+				return fmt.Errorf("the release was to be heard while the train is busy here")
 			}
-			mu.Lock()
-			defer mu.Unlock()
-			if order = append(order, j.Key.Project); len(order) == 4 {
-				close(all)
-			}
-			return nil, nil
-		},
-	}
-	stop := startWorkers(ctx, t, w)
-	handledAll(ctx, t, all)
-	stop()
-	if want := []string{"busy", "g/a", "g/b", "g/c"}; !slices.Equal(order, want) {
-		t.Fatalf("passes %q, want %q", order, want)
-	}
-}
-
-// has reports whether work for key id waits in q.
-func (q *keyQueue) has(id string) bool {
-	q.mu.Lock()
-	defer q.mu.Unlock()
-	return q.waiting[id] != nil
+			return ErrBusy
+		}
+		r.record(j.Key.Project)
+		return nil
+	})
+	w.BusyFirst, w.BusyMax = time.Minute, time.Minute
+	r.run(ctx, t, w, "busy", "g/a", "g/b", "g/c")
 }
 
 // A result read just before the pass saving its car ended is queued as
@@ -383,70 +405,24 @@ func (q *keyQueue) has(id string) bool {
 func TestWorkersPromoteAResultWhoseCarWasSavedAsItWasRead(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 	defer cancel()
-	st := store.New(redistest.Client(t), store.Options{Prefix: redistest.Prefix(t)})
-	enqueue := func(ctx context.Context, ev event.Event) error {
-		data, err := ev.Marshal()
-		if err == nil {
-			_, err = st.EnqueueDelivery(ctx, "gitlab:"+ev.ID, time.Hour, data)
-		}
-		return err
+	r := newResultRig(t, 3)
+	if err := r.enqueue(ctx, adds("g/b", "g/c")...); err != nil {
+		t.Fatal(err)
 	}
-	for _, p := range []string{"g/b", "g/c"} {
-		if err := enqueue(ctx, event.Event{ID: "add-" + p, Forge: "gitlab", Project: p, Kind: event.KindComment, MR: 1}); err != nil {
-			t.Fatal(err)
-		}
-	}
-	result := event.Event{ID: "result", Forge: "gitlab", Project: "g/a", Kind: event.KindPipeline, Pipeline: 9, SHA: "c0ffee", Status: train.PipelineSuccess}
-	a := train.Key{Forge: "gitlab", Project: "g/a", Branch: "main"}
-	var (
-		mu    sync.Mutex
-		order []string
-		saved bool
-		all   = make(chan struct{})
-	)
 	var w *Workers
-	w = &Workers{
-		Store: st, Consumer: "w", Count: 1, ClaimIdle: time.Minute, MaxDeliveries: 3, Log: zaptest.NewLogger(t),
-		Jobs: func(_ context.Context, ev event.Event) ([]Job, error) {
-			j := Job{Key: train.Key{Forge: ev.Forge, Project: ev.Project, Branch: "main"}, Obs: []train.Observation{train.Tick{}}}
-			if ev.Kind == event.KindPipeline {
-				j.results = []string{ev.SHA} // not urgent: no car waits yet...
-				mu.Lock()
-				saved = true // ...but the pass saving it ends right now
-				mu.Unlock()
+	// Not urgent as it is read, but the pass saving its car ends then.
+	w = r.workers(t, r.save, func(ctx context.Context, j Job) error {
+		if j.Key.Project == "g/b" {
+			// c waits already; the result comes now.
+			if err := r.enqueue(ctx, theResult); err != nil {
+				return err
 			}
-			return []Job{j}, nil
-		},
-		Urgent: func(_ context.Context, k train.Key, commits []string) bool {
-			mu.Lock()
-			defer mu.Unlock()
-			return saved && k == a && slices.Equal(commits, []string{"c0ffee"})
-		},
-		Pass: func(ctx context.Context, j Job) ([]Job, error) {
-			if j.Key.Project == "g/b" {
-				// c waits already; the result comes now.
-				if err := enqueue(ctx, result); err != nil {
-					return nil, err
-				}
-				for !w.queue.has(a.String()) {
-					if ctx.Err() != nil {
-						return nil, ctx.Err()
-					}
-					time.Sleep(time.Millisecond)
-				}
+			if err := waitQueued(ctx, w, r.a); err != nil {
+				return err
 			}
-			mu.Lock()
-			defer mu.Unlock()
-			if order = append(order, j.Key.Project); len(order) == 3 {
-				close(all)
-			}
-			return nil, nil
-		},
-	}
-	stop := startWorkers(ctx, t, w)
-	handledAll(ctx, t, all)
-	stop()
-	if want := []string{"g/b", "g/a", "g/c"}; !slices.Equal(order, want) {
-		t.Fatalf("passes %q, want %q", order, want)
-	}
+		}
+		r.record(j.Key.Project)
+		return nil
+	})
+	r.run(ctx, t, w, "g/b", "g/a", "g/c")
 }

@@ -405,11 +405,12 @@ func (w *Workers) work(ctx context.Context) {
 			}
 			delay := min(w.BusyFirst<<min(it.busy, 10), w.BusyMax)
 			it.busy++
+			key := it.job.Key // it is the queue's again once given back
 			w.giveBack(id, it, delay)
 			// A release announced while this worker tried the lease
 			// found the train busy here and left its results alone
 			// (leaseFreed); the car they are for may be saved now.
-			w.promoteResults(ctx, id, it.job.Key)
+			w.promoteResults(ctx, id, key)
 			continue
 		}
 		if err == nil && len(next) > 0 {

@@ -58,19 +58,17 @@ func (e *Engine) waitedOn(ctx context.Context, key train.Key, shas ...string) bo
 // under way, whose push started an instant pipeline before the car was
 // saved: the lease is then marked awaited, so that its release is
 // announced to every replica and the result looked at again then
-// (Workers.leaseFreed), though nobody tried the lease. With nobody
-// holding it, the pass may have just ended: the state is read again.
+// (Workers.leaseFreed), though nobody tried the lease. A pass that ended
+// just now is seen by the workers' look once the result is queued.
 func (e *Engine) resultUrgent(ctx context.Context, key train.Key, sha string) bool {
 	if e.waitedOn(ctx, key, sha) {
 		return true
 	}
-	held, err := e.store.AwaitLease(ctx, key, e.cfg.LeaseTTL)
-	if err != nil {
+	if _, err := e.store.AwaitLease(ctx, key, e.cfg.LeaseTTL); err != nil {
 		// Only the order of work is at stake.
 		e.log.Debug("mark a lease awaited", zap.String("train", key.String()), zap.Error(err))
-		return false
 	}
-	return !held && e.waitedOn(ctx, key, sha)
+	return false
 }
 
 // checks reads once the pipeline of each car built at one of commits.

@@ -310,13 +310,9 @@ func (r *laneRun) loop() error {
 		case evArrival:
 			r.arrive(e.idx)
 		case evFinish:
-			// As in run.loop: what ends at one instant is planned
-			// together, by each train it concerns.
-			ids := []int64{e.id}
-			for r.queue.Len() > 0 && r.queue[0].at == e.at && r.queue[0].kind == evFinish {
-				ids = append(ids, heap.Pop(&r.queue).(event).id)
-			}
-			r.finish(ids...)
+			// Each train it concerns plans what ends at one instant
+			// together.
+			r.finish(r.queue.endingWith(e)...)
 		}
 		// The integration line acts on everything that happened at this
 		// instant: lane merges due at the same time are in the next
@@ -882,7 +878,7 @@ func newMainTrain(set train.Settings, k int, head string) *train.Train {
 }
 
 // observeMain plans obs on the target's train and carries out the
-// actions at once, as observe does for a lane.
+// actions, in rounds as observe does for a lane.
 func (r *laneRun) observeMain(obs ...train.Observation) {
 	drive(r.main, obs, epoch.Add(r.now), r.actMain)
 }

@@ -46,6 +46,18 @@ func (q *eventQueue) Pop() any {
 	return e
 }
 
+// endingWith pops the other pipelines that end at the instant of finish
+// e and returns the ids of all. Pipelines started together on fixed CI
+// end together and report together, and the engine plans the results
+// that wait for a train in one pass.
+func (q *eventQueue) endingWith(e event) []int64 {
+	ids := []int64{e.id}
+	for q.Len() > 0 && (*q)[0].at == e.at && (*q)[0].kind == evFinish {
+		ids = append(ids, heap.Pop(q).(event).id)
+	}
+	return ids
+}
+
 // run is one strategy's simulation.
 type run struct {
 	s   Scenario
@@ -132,14 +144,7 @@ func (r *run) loop() error {
 		case evArrival:
 			r.arrive(e.idx)
 		case evFinish:
-			// Pipelines that end at one instant (fixed CI started
-			// together) report together, and the engine plans results
-			// that wait for a train in one pass.
-			ids := []int64{e.id}
-			for r.queue.Len() > 0 && r.queue[0].at == e.at && r.queue[0].kind == evFinish {
-				ids = append(ids, heap.Pop(&r.queue).(event).id)
-			}
-			r.finish(ids...)
+			r.finish(r.queue.endingWith(e)...)
 		}
 	}
 	if !r.t.Idle() || len(r.held) > 0 {
@@ -224,14 +229,14 @@ func (r *run) finish(ids ...int64) {
 	if len(results) == 0 {
 		return
 	}
-	drive(&r.t, results, epoch.Add(r.now), r.act)
+	r.observe(results...)
 	r.feed()
 }
 
-// observe plans obs and carries out the actions at once, feeding their
-// results back until the train has nothing more to say.
-func (r *run) observe(obs train.Observation) {
-	drive(&r.t, []train.Observation{obs}, epoch.Add(r.now), r.act)
+// observe plans obs and carries out the actions at once, in rounds,
+// feeding their results back until the train has nothing more to say.
+func (r *run) observe(obs ...train.Observation) {
+	drive(&r.t, obs, epoch.Add(r.now), r.act)
 }
 
 // drive plans obs on *t at now and carries out the actions with act, in

@@ -4,8 +4,7 @@
 // inspecting each artefact as far as the machine allows.
 //
 // They run the packaging tools of the tools/ module (nfpm, Helm and
-// GoReleaser's config loader; the full goreleaser check with
-// TRAINYARD_RELEASE_CHECK=1) and dpkg-deb; a tool that is missing fails
+// GoReleaser's check) and dpkg-deb; a tool that is missing fails
 // them. Set TRAINYARD_SKIP_PACKAGING=1 to skip the tests that need a tool,
 // on a machine without them; the static checks still run.
 package deploy

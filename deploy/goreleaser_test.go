@@ -9,34 +9,26 @@ import (
 	"testing"
 )
 
-// releaseCheckEnv runs the full `goreleaser check` too. Building the
-// GoReleaser binary costs over ten CPU-minutes from a cold build cache,
-// more than the rest of the suite can spare on two cores; its own loader,
-// which the check starts with, costs a fraction and runs always.
-const releaseCheckEnv = "TRAINYARD_RELEASE_CHECK"
+// TestGoReleaserCheck runs `goreleaser check` on the release's
+// configuration: GoReleaser's strict loader, its defaults and its
+// deprecation checks. make test compiles the tool first (make
+// packaging-tools), so that its build is not charged to this test.
+func TestGoReleaserCheck(t *testing.T) {
+	tool(t, nil, "goreleaser", "check", "--config", ".goreleaser.yaml")
 
-func TestGoReleaserConfigLoads(t *testing.T) {
-	needTools(t)
-	goBin := lookPath(t, "go")
-	run(t, nil, goBin, "-C", "tools", "run", "./releasecheck", abs(t, ".goreleaser.yaml"))
-
-	// The loader is strict: a misspelt key fails, naming it and its line.
+	// The check is strict: a misspelt key fails, naming it and its line.
 	bad := filepath.Join(t.TempDir(), "bad.yaml")
-	data := strings.Replace(string(read(t, ".goreleaser.yaml")), "\nchecksum:\n", "\nchecksums:\n", 1)
+	data := string(read(t, ".goreleaser.yaml"))
+	line := 1 + strings.Count(data[:strings.Index(data, "\nchecksum:\n")+1], "\n")
+	data = strings.Replace(data, "\nchecksum:\n", "\nchecksums:\n", 1)
 	if err := os.WriteFile(bad, []byte(data), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	_, err := runErr(t, nil, goBin, "-C", "tools", "run", "./releasecheck", bad)
-	if err == nil || !strings.Contains(err.Error(), "field checksums not found") {
-		t.Errorf("a misspelt key passed or was not named: %v", err)
+	_, err := toolErr(t, nil, "goreleaser", "check", "--config", bad)
+	want := fmt.Sprintf("line %d: field checksums not found", line)
+	if err == nil || !strings.Contains(err.Error(), want) {
+		t.Errorf("a misspelt key passed or was not named (want %q): %v", want, err)
 	}
-}
-
-func TestGoReleaserCheck(t *testing.T) {
-	if os.Getenv(releaseCheckEnv) != "1" {
-		t.Skipf("%s=1 (or make release-check) runs goreleaser check; TestGoReleaserConfigLoads runs its loader", releaseCheckEnv)
-	}
-	tool(t, nil, "goreleaser", "check", "--config", ".goreleaser.yaml")
 }
 
 // The release must build what docs/install.md promises and package the

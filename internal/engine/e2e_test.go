@@ -10,6 +10,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -329,7 +330,22 @@ func (e *env) requireIdle() {
 
 func TestTenGoodMRsAllMerge(t *testing.T) {
 	t.Parallel()
-	e := newEnv(t, envOptions{})
+	var mu sync.Mutex
+	var deletes, merged int // the deletions pushed on their own, the MRs merged
+	trace := engine.Trace{Observed: func(_ train.Key, o train.Observation, _ train.Train) {
+		if ff, ok := o.(train.FastForwarded); ok && !ff.Rejected {
+			mu.Lock()
+			merged += len(ff.Deleted)
+			mu.Unlock()
+		}
+	}, Acted: func(_ train.Key, a train.Action) {
+		if _, ok := a.(train.DeleteCarRef); ok {
+			mu.Lock()
+			deletes++
+			mu.Unlock()
+		}
+	}}
+	e := newEnv(t, envOptions{options: []engine.Option{engine.WithTrace(trace)}})
 	var mrs []int64
 	for i := 1; i <= 10; i++ {
 		mrs = append(mrs, e.mr(i, nil))
@@ -352,6 +368,12 @@ func TestTenGoodMRsAllMerge(t *testing.T) {
 	}
 	if refs := e.git("for-each-ref", "--format=%(refname)", "refs/heads/trainyard"); refs != "" {
 		t.Errorf("car branches left behind: %s", refs)
+	}
+	// The car branches went with the pushes that moved the target.
+	mu.Lock()
+	defer mu.Unlock()
+	if deletes != 0 || merged != len(mrs) {
+		t.Errorf("car branches deleted by pushes of their own: %d, with the target's moves: %d; want 0 and %d", deletes, merged, len(mrs))
 	}
 }
 

@@ -94,7 +94,7 @@ type RepoWriter interface {
 	Build(ctx context.Context, req gitops.BuildRequest) (gitops.BuildResult, error)
 	PushCar(ctx context.Context, ref, commit string, options ...string) (gitops.CarPush, error)
 	DeleteRemoteBranch(ctx context.Context, branch string) error
-	FastForward(ctx context.Context, branch, expectedOld, to string, options ...string) (gitops.FFResult, error)
+	FastForwardDeleting(ctx context.Context, branch, expectedOld, to string, gone []string, options ...string) (gitops.FFResult, error)
 }
 
 // Repos opens the mirror of a project.

@@ -8,6 +8,7 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"slices"
 	"strings"
 	"sync"
 	"time"
@@ -354,11 +355,21 @@ func (e *Engine) fastForward(ctx context.Context, t *train.Train, a train.FastFo
 	if _, _, lane := e.laneOf(t.Key); lane {
 		opts = e.laneOptions()
 	}
-	r, err := repo.FastForward(ctx, t.Branch, a.Expected, a.To, opts...)
+	// The car branches of the MRs it merges go in the same push: one
+	// push per merge instead of two, and a shorter pass.
+	gone := make([]string, 0, len(a.MRs))
+	for _, mr := range a.MRs {
+		gone = append(gone, e.carBranch(t.Key, mr))
+	}
+	r, err := repo.FastForwardDeleting(ctx, t.Branch, a.Expected, a.To, gone, opts...)
 	if err != nil {
 		return train.FastForwarded{}, err
 	}
-	return train.FastForwarded{To: a.To, Expected: a.Expected, Rejected: r.Rejected, Head: r.Head}, nil
+	ff := train.FastForwarded{To: a.To, Expected: a.Expected, Rejected: r.Rejected, Head: r.Head}
+	if r.Deleted {
+		ff.Deleted = slices.Clone(a.MRs)
+	}
+	return ff, nil
 }
 
 // newsBeforeMerge reads the MRs a fast-forward would merge, just before it:

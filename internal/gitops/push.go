@@ -20,6 +20,9 @@ type FFResult struct {
 	// Rejected reports that the remote refused because its branch is no
 	// longer an ancestor of `to`: someone pushed first. Rebuild on Head.
 	Rejected bool
+	// Deleted reports that the branches FastForwardDeleting was given
+	// went with the move.
+	Deleted bool
 }
 
 // pushStatus is one ref line of git push --porcelain:
@@ -104,32 +107,70 @@ func (r *Repo) FastForward(ctx context.Context, branch, expectedOld, to string, 
 	if err := checkSHA(to); err != nil {
 		return FFResult{}, fmt.Errorf("fast-forward %s: %w", branch, err)
 	}
-	res, err := r.fastForward(ctx, branch, expectedOld, to, options)
+	res, err := r.fastForward(ctx, branch, expectedOld, to, nil, options)
 	if err != nil {
 		return FFResult{}, fmt.Errorf("fast-forward %s from %s to %s: %w", branch, expectedOld, to, err)
 	}
 	return res, nil
 }
 
-func (r *Repo) fastForward(ctx context.Context, branch, expectedOld, to string, options []string) (FFResult, error) {
+// FastForwardDeleting is FastForward that also deletes the branches gone
+// on the remote, in the same atomic push: they go only if the branch
+// moves, and the move costs no push of its own for them. A branch gone
+// already is no error. Where the remote takes no atomic push, or refuses
+// a deletion, the branch is moved alone and Deleted is false.
+func (r *Repo) FastForwardDeleting(ctx context.Context, branch, expectedOld, to string, gone []string, options ...string) (_ FFResult, err error) {
+	defer r.run.scrubErr(&err)
+	if err := checkBranch(branch); err != nil {
+		return FFResult{}, fmt.Errorf("fast-forward: %w", err)
+	}
+	if err := checkSHA(to); err != nil {
+		return FFResult{}, fmt.Errorf("fast-forward %s: %w", branch, err)
+	}
+	refs := make([]string, 0, len(gone))
+	for _, g := range gone {
+		ref, err := headsRef(g)
+		if err != nil {
+			return FFResult{}, fmt.Errorf("fast-forward %s deleting %q: %w", branch, g, err)
+		}
+		refs = append(refs, ref)
+	}
+	res, err := r.fastForward(ctx, branch, expectedOld, to, refs, options)
+	if err != nil {
+		return FFResult{}, fmt.Errorf("fast-forward %s from %s to %s: %w", branch, expectedOld, to, err)
+	}
+	return res, nil
+}
+
+func (r *Repo) fastForward(ctx context.Context, branch, expectedOld, to string, gone, options []string) (FFResult, error) {
 	dst := "refs/heads/" + branch
-	st, err := r.push(ctx, to+":"+dst, dst, options...)
+	refspecs := []string{to + ":" + dst}
+	for _, g := range gone {
+		refspecs = append(refspecs, ":"+g)
+	}
+	st, err := r.pushRefs(ctx, refspecs, dst, options...)
 	if errors.Is(err, ErrNoPushOptions) {
 		// Options only spare work (GitLab's ci.skip): the move matters.
-		st, err = r.push(ctx, to+":"+dst, dst)
+		st, err = r.pushRefs(ctx, refspecs, dst)
+	}
+	if len(gone) > 0 && (errors.Is(err, errNoAtomic) || err == nil && st.flag == '!' && strings.Contains(st.summary, "atomic")) {
+		// The move must not wait on housekeeping.
+		r.log.Info("fast-forward with deletions refused; moved alone", zap.String("branch", branch), zap.String("summary", st.summary), zap.Error(err))
+		return r.fastForward(ctx, branch, expectedOld, to, nil, options)
 	}
 	if err != nil {
 		return FFResult{}, err
 	}
+	deleted := len(gone) > 0
 	switch {
 	case st.flag == '=':
-		return FFResult{Head: to, Done: true}, r.setLocal(ctx, branch, to)
+		return FFResult{Head: to, Done: true, Deleted: deleted}, r.setLocal(ctx, branch, to)
 	case st.flag == ' ' || st.flag == '*':
 		if old, _, _ := strings.Cut(st.summary, ".."); st.flag == '*' || !strings.HasPrefix(expectedOld, old) {
 			r.log.Warn("fast-forward from an unexpected head", zap.String("branch", branch),
 				zap.String("expected", expectedOld), zap.String("summary", st.summary), zap.String("sha", to))
 		}
-		return FFResult{Head: to}, r.setLocal(ctx, branch, to)
+		return FFResult{Head: to, Deleted: deleted}, r.setLocal(ctx, branch, to)
 	case st.flag == '!' && strings.HasPrefix(st.summary, "[rejected]"):
 		head, err := r.FetchBranch(ctx, branch)
 		if err != nil {
@@ -156,16 +197,27 @@ func (r *Repo) setLocal(ctx context.Context, branch, sha string) error {
 // push runs git push --porcelain with one refspec and returns the status
 // line of dst. Exit status 1 (some ref refused) is left to the caller.
 func (r *Repo) push(ctx context.Context, refspec, dst string, options ...string) (pushStatus, error) {
+	return r.pushRefs(ctx, []string{refspec}, dst, options...)
+}
+
+// errNoAtomic: the remote takes no atomic push.
+var errNoAtomic = errors.New("the remote takes no atomic push")
+
+// pushRefs is push with several refspecs, pushed atomically: all or none.
+func (r *Repo) pushRefs(ctx context.Context, refspecs []string, dst string, options ...string) (pushStatus, error) {
 	auth, err := r.auth.config(ctx)
 	if err != nil {
 		return pushStatus{}, err
 	}
 	args := []string{"push", "--porcelain", "--no-verify"}
+	if len(refspecs) > 1 {
+		args = append(args, "--atomic")
+	}
 	for _, o := range options {
 		args = append(args, "--push-option="+o)
 	}
 	res, err := r.run.run(ctx, call{
-		args:    append(args, remoteName, refspec),
+		args:    append(append(args, remoteName), refspecs...),
 		config:  auth,
 		okCodes: []int{1},
 	})
@@ -173,6 +225,9 @@ func (r *Repo) push(ctx context.Context, refspec, dst string, options ...string)
 	// push options; over other transports, 128.
 	if len(options) > 0 && strings.Contains(string(res.stderr), "fatal: the receiving end does not support push options") {
 		return pushStatus{}, fmt.Errorf("git push: %w: %s", ErrNoPushOptions, strings.TrimSpace(string(res.stderr)))
+	}
+	if len(refspecs) > 1 && strings.Contains(string(res.stderr), "does not support --atomic push") {
+		return pushStatus{}, fmt.Errorf("git push: %w: %s", errNoAtomic, strings.TrimSpace(string(res.stderr)))
 	}
 	if err != nil {
 		return pushStatus{}, err

@@ -167,3 +167,74 @@ func TestPushCarWithOptions(t *testing.T) {
 		t.Fatalf("an option with a line break: %v, want ErrInvalidArgument", err)
 	}
 }
+
+func TestFastForwardDeletingTakesTheCarBranchesWithTheMove(t *testing.T) {
+	t.Parallel()
+	w := newWorld(t)
+	ctx := context.Background()
+	car := w.build(t, nil).Commit
+	kept, gone := CarRef("", "main", 12), CarRef("", "main", 13)
+	for _, ref := range []string{kept, gone} {
+		if _, err := w.mirror.PushCar(ctx, ref, car); err != nil {
+			t.Fatalf("push car %s: %v", ref, err)
+		}
+	}
+	// Someone else moves main first: nothing moves, nothing is deleted.
+	theirs := commitFiles(t, w.remote, bob, "Hotfix\n", map[string]string{"hotfix.txt": "fix\n"}, w.base)
+	setRef(t, w.remote, "refs/heads/main", theirs)
+	res, err := w.mirror.FastForwardDeleting(ctx, "main", w.base, car, []string{kept})
+	if err != nil || res != (FFResult{Head: theirs, Rejected: true}) {
+		t.Fatalf("rejected fast-forward = %+v, %v; want Rejected at %s, nothing deleted", res, err, theirs)
+	}
+	if got := remoteHead(t, w.remote, "refs/heads/"+kept); got != car {
+		t.Fatalf("car branch after a rejected move = %q, want it kept at %s", got, car)
+	}
+
+	setRef(t, w.remote, "refs/heads/main", w.base)
+	// One of the branches is gone already (deleted before a crash, or
+	// never pushed): the move and the other deletion still happen.
+	if err := w.mirror.DeleteRemoteBranch(ctx, gone); err != nil {
+		t.Fatal(err)
+	}
+	res, err = w.mirror.FastForwardDeleting(ctx, "main", w.base, car, []string{kept, gone})
+	if err != nil || res != (FFResult{Head: car, Deleted: true}) {
+		t.Fatalf("fast-forward = %+v, %v; want Head %s and the branches deleted", res, err, car)
+	}
+	if got := remoteHead(t, w.remote, "refs/heads/main"); got != car {
+		t.Fatalf("remote main = %s, want %s", got, car)
+	}
+	if got := remoteHead(t, w.remote, "refs/heads/"+kept); got != "" {
+		t.Fatalf("car branch still at %q after the move", got)
+	}
+	// Repeated after a crash.
+	res, err = w.mirror.FastForwardDeleting(ctx, "main", w.base, car, []string{kept, gone})
+	if err != nil || res != (FFResult{Head: car, Done: true, Deleted: true}) {
+		t.Errorf("repeated fast-forward = %+v, %v; want Done", res, err)
+	}
+	if _, err := w.mirror.FastForwardDeleting(ctx, "main", w.base, car, []string{"bad..name"}); !errors.Is(err, ErrInvalidArgument) {
+		t.Errorf("a bad branch to delete: err = %v, want ErrInvalidArgument", err)
+	}
+}
+
+func TestFastForwardDeletingMovesAloneWhenADeletionIsRefused(t *testing.T) {
+	t.Parallel()
+	w := newWorld(t)
+	ctx := context.Background()
+	car := w.build(t, nil).Commit
+	ref := CarRef("", "main", 12)
+	if _, err := w.mirror.PushCar(ctx, ref, car); err != nil {
+		t.Fatal(err)
+	}
+	// A remote that refuses deletions (a protected car namespace).
+	testGit(t, w.remote, "", nil, "config", "receive.denyDeletes", "true")
+	res, err := w.mirror.FastForwardDeleting(ctx, "main", w.base, car, []string{ref})
+	if err != nil || res != (FFResult{Head: car}) {
+		t.Fatalf("fast-forward = %+v, %v; want the move alone, Deleted false", res, err)
+	}
+	if got := remoteHead(t, w.remote, "refs/heads/main"); got != car {
+		t.Errorf("remote main = %s, want %s", got, car)
+	}
+	if got := remoteHead(t, w.remote, "refs/heads/"+ref); got != car {
+		t.Errorf("car branch = %q, want it left at %s", got, car)
+	}
+}

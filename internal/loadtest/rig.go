@@ -267,6 +267,8 @@ func (r *Rig) startReplica() error {
 	if err != nil {
 		return err
 	}
+	// Which replica logged a line tells a forward from a pass.
+	log = log.With(zap.Int("replica", len(r.replicas)))
 	a, err := app.New(cfg, log, app.WithRedis(rdb), app.OnListen(func(addr net.Addr) { ready <- addr }),
 		app.WithEngineOptions(engine.WithTrace(trace(log))))
 	if err != nil {

@@ -203,6 +203,9 @@ type FastForwarded struct {
 	// Rejected: the forge refused the push; Head is the head it has.
 	Rejected bool
 	Head     string
+	// Deleted are the MRs whose car branches the push deleted as it
+	// moved the target: they owe no DeleteCarRef.
+	Deleted []int64 `json:",omitempty"`
 }
 
 // LanePassed: the MR at HeadSHA merged into the branch of Lane's train,

@@ -714,7 +714,7 @@ func (p *planner) targetHead(o TargetHead) {
 		p.fastForwarded(FastForwarded{To: o.SHA})
 		return
 	}
-	if p.landedVia(o.SHA) {
+	if p.landedVia(o.SHA, nil) {
 		return
 	}
 	p.t.TargetHead = o.SHA
@@ -729,7 +729,7 @@ func (p *planner) fastForwarded(o FastForwarded) {
 		// The result of a move the pending one took over: if it landed,
 		// so did the cars up to it.
 		if !o.Rejected {
-			p.landedVia(o.To)
+			p.landedVia(o.To, o.Deleted)
 		}
 		return
 	}
@@ -742,7 +742,7 @@ func (p *planner) fastForwarded(o FastForwarded) {
 		return
 	}
 	if o.Rejected && o.Head != ff.To {
-		p.landedVia(o.Head)
+		p.landedVia(o.Head, nil)
 		p.t.Pending = nil
 		if o.Head != "" {
 			p.t.TargetHead = o.Head
@@ -754,18 +754,19 @@ func (p *planner) fastForwarded(o FastForwarded) {
 	if p.t.TargetHead == ff.Expected || slices.Contains(ff.Via, p.t.TargetHead) {
 		p.t.TargetHead = ff.To
 	}
-	p.mergeLanded(ff)
+	p.mergeLanded(ff, o.Deleted)
 }
 
-// mergeLanded merges the cars of a fast-forward that landed.
-func (p *planner) mergeLanded(ff *FastForward) {
+// mergeLanded merges the cars of a fast-forward that landed; the push
+// deleted the car branches of the MRs in deleted.
+func (p *planner) mergeLanded(ff *FastForward, deleted []int64) {
 	landed := []string{ff.Expected}
 	for _, mr := range ff.MRs {
 		if c := p.t.Car(mr); c != nil {
 			landed = append(landed, c.Commit)
 		}
 	}
-	p.merge(ff)
+	p.merge(ff, deleted)
 	p.detach(landed)
 }
 
@@ -773,7 +774,7 @@ func (p *planner) mergeLanded(ff *FastForward) {
 // fast-forward took over, and if so records that it landed: the cars up
 // to it merge now, the rest still wait for the pending push, and the
 // train's head moves there unless it is further already.
-func (p *planner) landedVia(sha string) bool {
+func (p *planner) landedVia(sha string, deleted []int64) bool {
 	ff := p.t.Pending
 	if ff == nil {
 		return false
@@ -792,13 +793,14 @@ func (p *planner) landedVia(sha string) bool {
 	if n < 0 {
 		return true // merged already
 	}
-	p.mergeLanded(&FastForward{To: sha, Expected: ff.Expected, MRs: slices.Clone(ff.MRs[:n+1])})
+	p.mergeLanded(&FastForward{To: sha, Expected: ff.Expected, MRs: slices.Clone(ff.MRs[:n+1])}, deleted)
 	ff.MRs = slices.Delete(ff.MRs, 0, n+1)
 	return true
 }
 
-// merge takes the cars of a completed fast-forward off the train.
-func (p *planner) merge(ff *FastForward) {
+// merge takes the cars of a completed fast-forward off the train; the
+// push deleted the car branches of the MRs in deleted.
+func (p *planner) merge(ff *FastForward, deleted []int64) {
 	var merged []Car
 	var pipeline int64
 	for _, mr := range ff.MRs {
@@ -828,10 +830,12 @@ func (p *planner) merge(ff *FastForward) {
 			msg = Join(msg, " "+msgLeftOut(c.News.HeadSHA))
 		}
 		c.Reason = &Reason{Code: ReasonMerged, Pipeline: pipeline, Commit: ff.To, Message: msg}
+		if !slices.Contains(deleted, c.MR) {
+			p.emit(DeleteCarRef{MR: c.MR})
+		}
 		// The forge announces the merge itself: the status comment gets
 		// the outcome, with no note of its own.
 		p.emit(
-			DeleteCarRef{MR: c.MR},
 			Status{MR: c.MR, HeadSHA: c.HeadSHA, Source: c.Source, Phase: PhaseMerged, Outcome: c.Reason.Message},
 			Record{Car: c.clone()},
 		)

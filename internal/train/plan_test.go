@@ -377,6 +377,32 @@ func TestFastForward(t *testing.T) {
 	}
 }
 
+// A push that took the car branches with the target owes no deletion of
+// them; a car it merged whose branch it did not take still gets one.
+func TestMergeByAPushThatDeletedTheCarBranches(t *testing.T) {
+	for _, tc := range []struct {
+		name    string
+		result  FastForwarded
+		deletes []int64
+	}{
+		{"deleted with the move", FastForwarded{To: "C2", Head: "C2", Deleted: []int64{1, 2}}, nil},
+		{"one of them not", FastForwarded{To: "C2", Head: "C2", Deleted: []int64{2}}, []int64{1}},
+		{"moved alone", FastForwarded{To: "C2", Head: "C2"}, []int64{1, 2}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			tr := mk(at(1, StateRunning, "T"), at(2, StatePassed, "C1"), at(3, StateRunning, "C2"))
+			tr.Pending = &FastForward{To: "C2", Expected: "T", MRs: []int64{1, 2}}
+			got, actions := Plan(tr, tc.result, t0.Add(time.Minute))
+			if got.TargetHead != "C2" || len(only[Record](actions)) != 2 {
+				t.Fatalf("head = %q, records %v: want !1 and !2 merged at C2", got.TargetHead, only[Record](actions))
+			}
+			if d := mrsOf(only[DeleteCarRef](actions), func(d DeleteCarRef) int64 { return d.MR }); !slices.Equal(d, tc.deletes) {
+				t.Errorf("deleted refs = %v, want %v", d, tc.deletes)
+			}
+		})
+	}
+}
+
 func TestMergeEffects(t *testing.T) {
 	tr := mk(at(1, StateRunning, "T"), at(2, StatePassed, "C1"), at(3, StateRunning, "C2"))
 	tr.Pending = &FastForward{To: "C2", Expected: "T", MRs: []int64{1, 2}}

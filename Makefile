@@ -9,7 +9,7 @@ LDFLAGS := -X github.com/trainyard/trainyard/internal/buildinfo.version=$(VERSIO
 	-X github.com/trainyard/trainyard/internal/buildinfo.commit=$(COMMIT) \
 	-X github.com/trainyard/trainyard/internal/buildinfo.date=$(DATE)
 
-.PHONY: all build test lint bench demo redis chromium promtool packaging-tools deb release-check release-snapshot clean
+.PHONY: all build test lint bench demo redis chromium promtool packaging-tools deb deb-version release-check release-snapshot clean
 
 all: build
 
@@ -58,11 +58,15 @@ demo:
 	$(GO) run ./cmd/trainyard demo
 
 # Packaging runs nfpm and GoReleaser as Go tools of the tools/ module, so
-# the service's go.mod stays free of them. A Debian version starts with a
-# digit: a build from an untagged commit is 0.0.0~git<hash>.
+# the service's go.mod stays free of them. scripts/deb-version.sh turns the
+# build's version into a Debian one that sorts as the releases do.
 TOOL        := $(GO) tool -modfile=tools/go.mod
-DEB_VERSION ?= $(shell v='$(patsubst v%,%,$(VERSION))'; case "$$v" in [0-9]*) echo "$$v" | tr - '~';; *) echo "0.0.0~git$$v" | tr - '~';; esac)
+DEB_VERSION ?= $(shell scripts/deb-version.sh '$(VERSION)')
 DEB_ARCH    ?= $(shell $(GO) env GOARCH)
+
+# The Debian version make deb gives this build.
+deb-version:
+	@echo '$(DEB_VERSION)'
 
 deb:
 	CGO_ENABLED=0 GOOS=linux GOARCH=$(DEB_ARCH) $(GO) build -trimpath -ldflags "-s -w $(LDFLAGS)" -o bin/linux_$(DEB_ARCH)/trainyard ./cmd/trainyard

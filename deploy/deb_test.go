@@ -218,3 +218,36 @@ func sameSet(a, b []string) bool {
 	slices.Sort(b)
 	return slices.Equal(a, b)
 }
+
+// A package's version sorts as the builds do: a pre-release before its
+// release, a build past a tag after it, and an untagged build before
+// every release.
+func TestDebVersionSortsAsTheReleases(t *testing.T) {
+	script := abs(t, "scripts/deb-version.sh")
+	builds := []struct{ describe, deb string }{ // in the order they sort
+		{"abc1234-dirty", "0.0.0~gitabc1234~dirty"},
+		{"abc1234", "0.0.0~gitabc1234"},
+		{"v0.1.0-rc1", "0.1.0~rc1"},
+		{"v0.1.0-rc1-2-gdeadbee", "0.1.0~rc1+git2.deadbee"},
+		{"v0.1.0", "0.1.0"},
+		{"v0.1.0-3-gabc1234-dirty", "0.1.0+git3.abc1234~dirty"},
+		{"v0.1.0-3-gabc1234", "0.1.0+git3.abc1234"},
+		{"v0.1.0-12-gabc1234", "0.1.0+git12.abc1234"},
+		{"v0.2.0", "0.2.0"},
+	}
+	for _, b := range builds {
+		if got := strings.TrimSpace(string(run(t, nil, script, b.describe))); got != b.deb {
+			t.Errorf("deb-version.sh %s = %q, want %q", b.describe, got, b.deb)
+		}
+	}
+	dpkg, err := exec.LookPath("dpkg")
+	if err != nil {
+		t.Skipf("no dpkg to compare versions with: %v", err)
+	}
+	for i := 1; i < len(builds); i++ {
+		a, b := builds[i-1].deb, builds[i].deb
+		if _, err := runErr(t, nil, dpkg, "--compare-versions", a, "lt", b); err != nil {
+			t.Errorf("%s does not sort before %s: %v", a, b, err)
+		}
+	}
+}

@@ -51,19 +51,23 @@ type pending struct {
 }
 
 type harness struct {
-	rng     *rand.Rand
-	w       *sim.World
-	t       train.Train
-	now     time.Time
-	mrs     int64
-	inbox   []pending
-	rev     map[int64]int  // MR -> head revision
-	closed  map[int64]bool // closed on the forge
-	added   map[int64]bool // ever added
-	left    map[int64]*train.Car
-	merges  map[int64]int
-	steps   int
-	failure error
+	rng    *rand.Rand
+	w      *sim.World
+	t      train.Train
+	now    time.Time
+	mrs    int64
+	inbox  []pending
+	rev    map[int64]int  // MR -> head revision
+	closed map[int64]bool // closed on the forge
+	added  map[int64]bool // ever added
+	left   map[int64]*train.Car
+	merges map[int64]int
+	// refGone: the push that merged the MR deleted its car branch;
+	// refDeletes counts the deletions asked for it apart.
+	refGone    map[int64]bool
+	refDeletes map[int64]int
+	steps      int
+	failure    error
 	// most holds the largest of each bound the train's settings have had:
 	// a train whose settings shrink keeps what it started before.
 	most train.Settings
@@ -83,6 +87,7 @@ func runSequence(seed int64) error {
 		rng: rng, w: sim.NewWorld(), now: time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC),
 		mrs: 3 + rng.Int64N(10), rev: map[int64]int{}, closed: map[int64]bool{},
 		added: map[int64]bool{}, left: map[int64]*train.Car{}, merges: map[int64]int{},
+		refGone: map[int64]bool{}, refDeletes: map[int64]int{},
 	}
 	for mr := int64(1); mr <= h.mrs; mr++ {
 		if rng.IntN(6) == 0 {
@@ -102,6 +107,11 @@ func runSequence(seed int64) error {
 		h.randomStep()
 	}
 	h.drain()
+	for mr, n := range h.merges {
+		if n > 0 && !h.refGone[mr] && h.refDeletes[mr] == 0 {
+			h.fail("!%d merged, and its car branch was deleted neither by the push nor after", mr)
+		}
+	}
 	return h.failure
 }
 
@@ -298,7 +308,17 @@ func (h *harness) deliver(dup, drop bool) {
 			h.inbox = append(h.inbox, pending{obs: train.PipelineStatus{Pipeline: pl.ID, SHA: pl.SHA, Status: pl.Status}})
 		}
 	case p.ff != nil:
-		p = pending{obs: h.w.FastForward(*p.ff)}
+		o := h.w.FastForward(*p.ff)
+		// Half the moves take the car branches with them, as a push
+		// with the deletions does (chosen by the commit, so that the
+		// sequences drawn stay as they were).
+		if !o.Rejected && p.ff.To[len(p.ff.To)-1]%2 == 0 {
+			o.Deleted = slices.Clone(p.ff.MRs)
+			for _, mr := range p.ff.MRs {
+				h.refGone[mr] = true
+			}
+		}
+		p = pending{obs: o}
 	}
 	if dup {
 		h.inbox = append(h.inbox, p)
@@ -371,6 +391,11 @@ func (h *harness) do(a train.Action) {
 			h.fail("fast-forward to %.8s, which carries a broken MR", a.To)
 		}
 		h.inbox = append(h.inbox, pending{ff: &a})
+	case train.DeleteCarRef:
+		h.refDeletes[a.MR]++
+		if h.refGone[a.MR] {
+			h.fail("!%d's car branch went with the push that merged it, and is deleted again", a.MR)
+		}
 	case train.Record:
 		c := a.Car
 		if c.Reason == nil || len(c.Reason.Message) == 0 {

@@ -220,22 +220,26 @@ func sameSet(a, b []string) bool {
 }
 
 // A package's version sorts as the builds do: a pre-release before its
-// release, a build past a tag after it, and an untagged build before
-// every release.
+// release, a build past a tag after it, and an untagged build (its
+// version a commit hash, which may start with a digit) before every
+// release.
 func TestDebVersionSortsAsTheReleases(t *testing.T) {
 	script := abs(t, "scripts/deb-version.sh")
-	builds := []struct{ describe, deb string }{ // in the order they sort
-		{"abc1234-dirty", "0.0.0~gitabc1234~dirty"},
+	untagged := []struct{ describe, deb string }{
+		{"1234abc", "0.0.0~git1234abc"},
+		{"9f3c2e1-dirty", "0.0.0~git9f3c2e1~dirty"},
 		{"abc1234", "0.0.0~gitabc1234"},
+	}
+	tagged := []struct{ describe, deb string }{ // in the order they sort
 		{"v0.1.0-rc1", "0.1.0~rc1"},
 		{"v0.1.0-rc1-2-gdeadbee", "0.1.0~rc1+git2.deadbee"},
 		{"v0.1.0", "0.1.0"},
 		{"v0.1.0-3-gabc1234-dirty", "0.1.0+git3.abc1234~dirty"},
 		{"v0.1.0-3-gabc1234", "0.1.0+git3.abc1234"},
-		{"v0.1.0-12-gabc1234", "0.1.0+git12.abc1234"},
+		{"v0.1.0-12-g1234567", "0.1.0+git12.1234567"},
 		{"v0.2.0", "0.2.0"},
 	}
-	for _, b := range builds {
+	for _, b := range append(untagged, tagged...) {
 		if got := strings.TrimSpace(string(run(t, nil, script, b.describe))); got != b.deb {
 			t.Errorf("deb-version.sh %s = %q, want %q", b.describe, got, b.deb)
 		}
@@ -244,10 +248,15 @@ func TestDebVersionSortsAsTheReleases(t *testing.T) {
 	if err != nil {
 		t.Skipf("no dpkg to compare versions with: %v", err)
 	}
-	for i := 1; i < len(builds); i++ {
-		a, b := builds[i-1].deb, builds[i].deb
+	lt := func(a, b string) {
 		if _, err := runErr(t, nil, dpkg, "--compare-versions", a, "lt", b); err != nil {
 			t.Errorf("%s does not sort before %s: %v", a, b, err)
 		}
+	}
+	for _, u := range untagged {
+		lt(u.deb, tagged[0].deb)
+	}
+	for i := 1; i < len(tagged); i++ {
+		lt(tagged[i-1].deb, tagged[i].deb)
 	}
 }

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"strings"
 
 	"go.uber.org/zap"
@@ -117,8 +118,10 @@ func (r *Repo) FastForward(ctx context.Context, branch, expectedOld, to string, 
 // FastForwardDeleting is FastForward that also deletes the branches gone
 // on the remote, in the same atomic push: they go only if the branch
 // moves, and the move costs no push of its own for them. A branch gone
-// already is no error. Where the remote takes no atomic push, or refuses
-// a deletion, the branch is moved alone and Deleted is false.
+// already is no error. Where the remote takes no atomic push or refuses
+// the push for anything but the move itself (a deletion, or a hook that
+// declines it whole), the branch is moved alone. Deleted reports that
+// every branch went.
 func (r *Repo) FastForwardDeleting(ctx context.Context, branch, expectedOld, to string, gone []string, options ...string) (_ FFResult, err error) {
 	defer r.run.scrubErr(&err)
 	if err := checkBranch(branch); err != nil {
@@ -148,20 +151,29 @@ func (r *Repo) fastForward(ctx context.Context, branch, expectedOld, to string, 
 	for _, g := range gone {
 		refspecs = append(refspecs, ":"+g)
 	}
-	st, err := r.pushRefs(ctx, refspecs, dst, options...)
+	st, all, err := r.pushRefs(ctx, refspecs, dst, options...)
 	if errors.Is(err, ErrNoPushOptions) {
 		// Options only spare work (GitLab's ci.skip): the move matters.
-		st, err = r.pushRefs(ctx, refspecs, dst)
+		st, all, err = r.pushRefs(ctx, refspecs, dst)
 	}
-	if len(gone) > 0 && (errors.Is(err, errNoAtomic) || err == nil && st.flag == '!' && strings.Contains(st.summary, "atomic")) {
-		// The move must not wait on housekeeping.
+	if len(gone) > 0 && (errors.Is(err, errNoAtomic) || err == nil && st.flag == '!' && (strings.Contains(st.summary, "atomic") || strings.HasPrefix(st.summary, "[remote rejected]"))) {
+		// Refused, perhaps for the deletions (an atomic failure, or a
+		// hook that declines the whole push): the move must not wait on
+		// housekeeping. A move refused for itself is refused again.
 		r.log.Info("fast-forward with deletions refused; moved alone", zap.String("branch", branch), zap.String("summary", st.summary), zap.Error(err))
 		return r.fastForward(ctx, branch, expectedOld, to, nil, options)
 	}
 	if err != nil {
 		return FFResult{}, err
 	}
+	// Deleted only when every branch went: a move found done already
+	// (a replay) is not sent, and its deletions may fail alone.
 	deleted := len(gone) > 0
+	for _, g := range gone {
+		if !slices.ContainsFunc(all, func(s pushStatus) bool { return s.dst == g && s.flag == '-' }) {
+			deleted = false
+		}
+	}
 	switch {
 	case st.flag == '=':
 		return FFResult{Head: to, Done: true, Deleted: deleted}, r.setLocal(ctx, branch, to)
@@ -197,17 +209,19 @@ func (r *Repo) setLocal(ctx context.Context, branch, sha string) error {
 // push runs git push --porcelain with one refspec and returns the status
 // line of dst. Exit status 1 (some ref refused) is left to the caller.
 func (r *Repo) push(ctx context.Context, refspec, dst string, options ...string) (pushStatus, error) {
-	return r.pushRefs(ctx, []string{refspec}, dst, options...)
+	st, _, err := r.pushRefs(ctx, []string{refspec}, dst, options...)
+	return st, err
 }
 
 // errNoAtomic: the remote takes no atomic push.
 var errNoAtomic = errors.New("the remote takes no atomic push")
 
 // pushRefs is push with several refspecs, pushed atomically: all or none.
-func (r *Repo) pushRefs(ctx context.Context, refspecs []string, dst string, options ...string) (pushStatus, error) {
+// It also returns the status of every ref.
+func (r *Repo) pushRefs(ctx context.Context, refspecs []string, dst string, options ...string) (pushStatus, []pushStatus, error) {
 	auth, err := r.auth.config(ctx)
 	if err != nil {
-		return pushStatus{}, err
+		return pushStatus{}, nil, err
 	}
 	args := []string{"push", "--porcelain", "--no-verify"}
 	if len(refspecs) > 1 {
@@ -224,20 +238,21 @@ func (r *Repo) pushRefs(ctx context.Context, refspecs []string, dst string, opti
 	// Over HTTP git exits 1 with no ref status when the remote takes no
 	// push options; over other transports, 128.
 	if len(options) > 0 && strings.Contains(string(res.stderr), "fatal: the receiving end does not support push options") {
-		return pushStatus{}, fmt.Errorf("git push: %w: %s", ErrNoPushOptions, strings.TrimSpace(string(res.stderr)))
+		return pushStatus{}, nil, fmt.Errorf("git push: %w: %s", ErrNoPushOptions, strings.TrimSpace(string(res.stderr)))
 	}
 	if len(refspecs) > 1 && strings.Contains(string(res.stderr), "does not support --atomic push") {
-		return pushStatus{}, fmt.Errorf("git push: %w: %s", errNoAtomic, strings.TrimSpace(string(res.stderr)))
+		return pushStatus{}, nil, fmt.Errorf("git push: %w: %s", errNoAtomic, strings.TrimSpace(string(res.stderr)))
 	}
 	if err != nil {
-		return pushStatus{}, err
+		return pushStatus{}, nil, err
 	}
-	for _, st := range parsePorcelain(string(res.stdout)) {
+	all := parsePorcelain(string(res.stdout))
+	for _, st := range all {
 		if st.dst == dst {
-			return st, nil
+			return st, all, nil
 		}
 	}
-	return pushStatus{}, fmt.Errorf("git push: no status for %s (exit %d): %s",
+	return pushStatus{}, nil, fmt.Errorf("git push: no status for %s (exit %d): %s",
 		dst, res.code, strings.TrimSpace(string(res.stderr)))
 }
 

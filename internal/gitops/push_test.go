@@ -238,3 +238,55 @@ func TestFastForwardDeletingMovesAloneWhenADeletionIsRefused(t *testing.T) {
 		t.Errorf("car branch = %q, want it left at %s", got, car)
 	}
 }
+
+// A hook that declines the whole push when it deletes a branch (as a
+// forge's protected branches do) refuses the move with it, in words that
+// do not say why: the move is made alone.
+func TestFastForwardDeletingMovesAloneWhenAHookDeclinesTheDeletion(t *testing.T) {
+	t.Parallel()
+	w := newWorld(t)
+	ctx := context.Background()
+	car := w.build(t, nil).Commit
+	ref := CarRef("", "main", 12)
+	if _, err := w.mirror.PushCar(ctx, ref, car); err != nil {
+		t.Fatal(err)
+	}
+	writeExecutable(t, w.remote+"/hooks/pre-receive", "#!/bin/sh\n"+
+		"while read old new name; do\n"+
+		"  case $new in 0000000000000000000000000000000000000000) echo protected >&2; exit 1;; esac\n"+
+		"done\n")
+	res, err := w.mirror.FastForwardDeleting(ctx, "main", w.base, car, []string{ref})
+	if err != nil || res != (FFResult{Head: car}) {
+		t.Fatalf("fast-forward = %+v, %v; want the move alone, Deleted false", res, err)
+	}
+	if got := remoteHead(t, w.remote, "refs/heads/main"); got != car {
+		t.Errorf("remote main = %s, want %s", got, car)
+	}
+	if got := remoteHead(t, w.remote, "refs/heads/"+ref); got != car {
+		t.Errorf("car branch = %q, want it left at %s", got, car)
+	}
+}
+
+// A move found made already (repeated after a crash) is not sent, so its
+// deletions can fail alone: they are then not reported done.
+func TestFastForwardDeletingRepeatedReportsDeletionsThatFailed(t *testing.T) {
+	t.Parallel()
+	w := newWorld(t)
+	ctx := context.Background()
+	car := w.build(t, nil).Commit
+	ref := CarRef("", "main", 12)
+	if _, err := w.mirror.PushCar(ctx, ref, car); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := w.mirror.FastForward(ctx, "main", w.base, car); err != nil {
+		t.Fatal(err)
+	}
+	testGit(t, w.remote, "", nil, "config", "receive.denyDeletes", "true")
+	res, err := w.mirror.FastForwardDeleting(ctx, "main", w.base, car, []string{ref})
+	if err != nil || res != (FFResult{Head: car, Done: true}) {
+		t.Fatalf("repeated fast-forward = %+v, %v; want Done, Deleted false", res, err)
+	}
+	if got := remoteHead(t, w.remote, "refs/heads/"+ref); got != car {
+		t.Errorf("car branch = %q, want it still at %s", got, car)
+	}
+}

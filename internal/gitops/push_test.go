@@ -216,54 +216,43 @@ func TestFastForwardDeletingTakesTheCarBranchesWithTheMove(t *testing.T) {
 	}
 }
 
-func TestFastForwardDeletingMovesAloneWhenADeletionIsRefused(t *testing.T) {
+// A remote that refuses the deletions (a protected car namespace), or a
+// hook that declines a push deleting a branch (as a forge's protected
+// branches do, in words that do not say why), gets the move alone.
+func TestFastForwardDeletingMovesAloneWhenTheDeletionsAreRefused(t *testing.T) {
 	t.Parallel()
-	w := newWorld(t)
-	ctx := context.Background()
-	car := w.build(t, nil).Commit
-	ref := CarRef("", "main", 12)
-	if _, err := w.mirror.PushCar(ctx, ref, car); err != nil {
-		t.Fatal(err)
-	}
-	// A remote that refuses deletions (a protected car namespace).
-	testGit(t, w.remote, "", nil, "config", "receive.denyDeletes", "true")
-	res, err := w.mirror.FastForwardDeleting(ctx, "main", w.base, car, []string{ref})
-	if err != nil || res != (FFResult{Head: car}) {
-		t.Fatalf("fast-forward = %+v, %v; want the move alone, Deleted false", res, err)
-	}
-	if got := remoteHead(t, w.remote, "refs/heads/main"); got != car {
-		t.Errorf("remote main = %s, want %s", got, car)
-	}
-	if got := remoteHead(t, w.remote, "refs/heads/"+ref); got != car {
-		t.Errorf("car branch = %q, want it left at %s", got, car)
-	}
-}
-
-// A hook that declines the whole push when it deletes a branch (as a
-// forge's protected branches do) refuses the move with it, in words that
-// do not say why: the move is made alone.
-func TestFastForwardDeletingMovesAloneWhenAHookDeclinesTheDeletion(t *testing.T) {
-	t.Parallel()
-	w := newWorld(t)
-	ctx := context.Background()
-	car := w.build(t, nil).Commit
-	ref := CarRef("", "main", 12)
-	if _, err := w.mirror.PushCar(ctx, ref, car); err != nil {
-		t.Fatal(err)
-	}
-	writeExecutable(t, w.remote+"/hooks/pre-receive", "#!/bin/sh\n"+
-		"while read old new name; do\n"+
-		"  case $new in 0000000000000000000000000000000000000000) echo protected >&2; exit 1;; esac\n"+
-		"done\n")
-	res, err := w.mirror.FastForwardDeleting(ctx, "main", w.base, car, []string{ref})
-	if err != nil || res != (FFResult{Head: car}) {
-		t.Fatalf("fast-forward = %+v, %v; want the move alone, Deleted false", res, err)
-	}
-	if got := remoteHead(t, w.remote, "refs/heads/main"); got != car {
-		t.Errorf("remote main = %s, want %s", got, car)
-	}
-	if got := remoteHead(t, w.remote, "refs/heads/"+ref); got != car {
-		t.Errorf("car branch = %q, want it left at %s", got, car)
+	for name, refuse := range map[string]func(t *testing.T, remote string){
+		"deletions denied": func(t *testing.T, remote string) {
+			testGit(t, remote, "", nil, "config", "receive.denyDeletes", "true")
+		},
+		"a hook declines the push": func(t *testing.T, remote string) {
+			writeExecutable(t, remote+"/hooks/pre-receive", "#!/bin/sh\n"+
+				"while read old new name; do\n"+
+				"  case $new in 0000000000000000000000000000000000000000) echo protected >&2; exit 1;; esac\n"+
+				"done\n")
+		},
+	} {
+		t.Run(name, func(t *testing.T) {
+			t.Parallel()
+			w := newWorld(t)
+			ctx := context.Background()
+			car := w.build(t, nil).Commit
+			ref := CarRef("", "main", 12)
+			if _, err := w.mirror.PushCar(ctx, ref, car); err != nil {
+				t.Fatal(err)
+			}
+			refuse(t, w.remote)
+			res, err := w.mirror.FastForwardDeleting(ctx, "main", w.base, car, []string{ref})
+			if err != nil || res != (FFResult{Head: car}) {
+				t.Fatalf("fast-forward = %+v, %v; want the move alone, Deleted false", res, err)
+			}
+			if got := remoteHead(t, w.remote, "refs/heads/main"); got != car {
+				t.Errorf("remote main = %s, want %s", got, car)
+			}
+			if got := remoteHead(t, w.remote, "refs/heads/"+ref); got != car {
+				t.Errorf("car branch = %q, want it left at %s", got, car)
+			}
+		})
 	}
 }
 

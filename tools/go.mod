@@ -8,7 +8,7 @@ tool (
 	helm.sh/helm/v4/cmd/helm
 )
 
-require github.com/goreleaser/goreleaser/v2 v2.15.1
+require github.com/goreleaser/goreleaser/v2 v2.15.1 // indirect
 
 require (
 	al.essio.dev/pkg/shellescape v1.6.0 // indirect

@@ -331,11 +331,11 @@ func (e *env) requireIdle() {
 func TestTenGoodMRsAllMerge(t *testing.T) {
 	t.Parallel()
 	var mu sync.Mutex
-	var deletes, merged int // the deletions pushed on their own, the MRs merged
+	var deletes, withMoves int // car branches deleted by pushes of their own, and by the target's moves
 	trace := engine.Trace{Observed: func(_ train.Key, o train.Observation, _ train.Train) {
 		if ff, ok := o.(train.FastForwarded); ok && !ff.Rejected {
 			mu.Lock()
-			merged += len(ff.Deleted)
+			withMoves += len(ff.Deleted)
 			mu.Unlock()
 		}
 	}, Acted: func(_ train.Key, a train.Action) {
@@ -372,8 +372,8 @@ func TestTenGoodMRsAllMerge(t *testing.T) {
 	// The car branches went with the pushes that moved the target.
 	mu.Lock()
 	defer mu.Unlock()
-	if deletes != 0 || merged != len(mrs) {
-		t.Errorf("car branches deleted by pushes of their own: %d, with the target's moves: %d; want 0 and %d", deletes, merged, len(mrs))
+	if deletes != 0 || withMoves != len(mrs) {
+		t.Errorf("car branches deleted by pushes of their own: %d, with the target's moves: %d; want 0 and %d", deletes, withMoves, len(mrs))
 	}
 }
 

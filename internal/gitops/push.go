@@ -100,19 +100,8 @@ func (r *Repo) DeleteRemoteBranch(ctx context.Context, branch string) (err error
 // a fast-forward from any other ancestor of `to` still succeeds, since `to`
 // is the commit that was tested, and is logged. options are push options
 // (GitLab's ci.skip), dropped where the remote takes none.
-func (r *Repo) FastForward(ctx context.Context, branch, expectedOld, to string, options ...string) (_ FFResult, err error) {
-	defer r.run.scrubErr(&err)
-	if err := checkBranch(branch); err != nil {
-		return FFResult{}, fmt.Errorf("fast-forward: %w", err)
-	}
-	if err := checkSHA(to); err != nil {
-		return FFResult{}, fmt.Errorf("fast-forward %s: %w", branch, err)
-	}
-	res, err := r.fastForward(ctx, branch, expectedOld, to, nil, options)
-	if err != nil {
-		return FFResult{}, fmt.Errorf("fast-forward %s from %s to %s: %w", branch, expectedOld, to, err)
-	}
-	return res, nil
+func (r *Repo) FastForward(ctx context.Context, branch, expectedOld, to string, options ...string) (FFResult, error) {
+	return r.FastForwardDeleting(ctx, branch, expectedOld, to, nil, options...)
 }
 
 // FastForwardDeleting is FastForward that also deletes the branches gone

@@ -236,11 +236,7 @@ func TestFastForwardDeletingMovesAloneWhenTheDeletionsAreRefused(t *testing.T) {
 			t.Parallel()
 			w := newWorld(t)
 			ctx := context.Background()
-			car := w.build(t, nil).Commit
-			ref := CarRef("", "main", 12)
-			if _, err := w.mirror.PushCar(ctx, ref, car); err != nil {
-				t.Fatal(err)
-			}
+			car, ref := pushedCar(t, w)
 			refuse(t, w.remote)
 			res, err := w.mirror.FastForwardDeleting(ctx, "main", w.base, car, []string{ref})
 			if err != nil || res != (FFResult{Head: car}) {
@@ -262,11 +258,7 @@ func TestFastForwardDeletingRepeatedReportsDeletionsThatFailed(t *testing.T) {
 	t.Parallel()
 	w := newWorld(t)
 	ctx := context.Background()
-	car := w.build(t, nil).Commit
-	ref := CarRef("", "main", 12)
-	if _, err := w.mirror.PushCar(ctx, ref, car); err != nil {
-		t.Fatal(err)
-	}
+	car, ref := pushedCar(t, w)
 	if _, err := w.mirror.FastForward(ctx, "main", w.base, car); err != nil {
 		t.Fatal(err)
 	}
@@ -278,4 +270,15 @@ func TestFastForwardDeletingRepeatedReportsDeletionsThatFailed(t *testing.T) {
 	if got := remoteHead(t, w.remote, "refs/heads/"+ref); got != car {
 		t.Errorf("car branch = %q, want it still at %s", got, car)
 	}
+}
+
+// pushedCar builds a car and pushes it to the car branch of !12, as a
+// train does before it fast-forwards.
+func pushedCar(t *testing.T, w *world) (car, ref string) {
+	t.Helper()
+	car, ref = w.build(t, nil).Commit, CarRef("", "main", 12)
+	if _, err := w.mirror.PushCar(context.Background(), ref, car); err != nil {
+		t.Fatalf("push car %s: %v", ref, err)
+	}
+	return car, ref
 }
